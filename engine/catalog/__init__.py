@@ -1,0 +1,1 @@
+"""The embedded price and hardware catalog, and its refreshers."""

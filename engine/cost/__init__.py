@@ -1,0 +1,1 @@
+"""The cost model: source vs Google Cloud options, one-off costs, break-even."""

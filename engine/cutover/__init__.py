@@ -1,0 +1,1 @@
+"""The cutover: approvals, runbook, and the detached worker that outlives a terminal."""

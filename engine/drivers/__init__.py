@@ -1,0 +1,1 @@
+"""Driver, CUDA and framework compatibility; detection; generated set-up artefacts."""

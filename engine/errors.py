@@ -1,0 +1,47 @@
+"""Exit codes and the error types that carry them.
+
+Front ends map an exception to an exit code in one place (the CLI's ``main``),
+so engine code raises a typed error and never calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit codes every headless command uses."""
+
+    OK = 0
+    FAILED = 1
+    """A step failed or a check did not pass."""
+    BAD_INPUT = 2
+    """Bad input or usage: a malformed profile, an unknown option."""
+    INTERRUPTED = 3
+    """Interrupted; re-running the same command resumes."""
+    ENVIRONMENT = 4
+    """Missing credentials, an unreachable service, a missing tool."""
+
+
+class GpumigrateError(Exception):
+    """Base of every error the engine raises on purpose (shown without a traceback)."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class BadInputError(GpumigrateError):
+    """The user gave something we cannot use; the message says what and where."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class EnvironmentProblem(GpumigrateError):
+    """Something outside the tool is missing; the message names what to set."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class Interrupted(GpumigrateError):
+    """Work stopped part-way; its journal lets the same command resume."""
+
+    exit_code = ExitCode.INTERRUPTED

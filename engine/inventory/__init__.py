@@ -1,0 +1,1 @@
+"""Inventory: local GPUs (NVML), AWS instances and buckets, local data and images."""

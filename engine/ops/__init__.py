@@ -1,0 +1,1 @@
+"""Day two: monitoring, alerts, budgets, spot watcher, rollback plan."""

@@ -1,0 +1,379 @@
+"""The migration profile: one strict model, TOML in and out, friendly errors.
+
+A profile is the single source of truth of a migration.  Each section's model
+lives with the engine module that uses it (``engine.transfer.spec``,
+``engine.drivers.section``, ...); this module composes them, loads TOML with
+``tomllib`` and saves with ``tomli-w`` writing only what the user chose, so a
+diff of two profiles shows choices, not defaults.
+
+Every load error becomes one :class:`ProfileError` line of the form
+``path:line: dotted.field: what is wrong`` so a user can jump to it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import Field, ValidationError, model_validator
+
+from engine.cost.section import CostSection
+from engine.drivers.section import DriversSection
+from engine.errors import BadInputError
+from engine.inventory.section import InventorySection
+from engine.model_base import (
+    GCP_PROJECT_PATTERN,
+    MACHINE_TYPE_PATTERN,
+    REGION_PATTERN,
+    ZONE_PATTERN,
+    Section,
+)
+from engine.ops.section import OpsSection
+from engine.secrets import find_secrets
+from engine.cutover.section import CutoverSection
+from engine.transfer.spec import TransferSpec
+from engine.verify.section import VerifySection
+
+SCHEMA_VERSION = 1
+
+GPU_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,40}$"
+
+
+class SourceSection(Section):
+    """Where the workload runs today."""
+
+    provider: Literal["aws", "azure", "gcp", "local", "other"]
+    """The current provider; "other" and "local" need the hardware entered by hand."""
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    """The source region (e.g. "us-east-1")."""
+    instance_type: str | None = Field(default=None, pattern=MACHINE_TYPE_PATTERN)
+    """The source instance type (e.g. "p3.2xlarge")."""
+    gpu_model: str | None = Field(default=None, pattern=GPU_MODEL_PATTERN)
+    """GPU model (e.g. "V100"); looked up from the instance type when unset."""
+    gpu_count: int | None = Field(default=None, ge=0, le=64)
+    """GPUs per instance; looked up from the instance type when unset."""
+    hourly_usd: float | None = Field(default=None, ge=0)
+    """A negotiated hourly price that overrides the catalog."""
+
+
+class TargetSection(Section):
+    """Where the workload will run on Google Cloud."""
+
+    project: str | None = Field(default=None, pattern=GCP_PROJECT_PATTERN)
+    """The Google Cloud project id."""
+    region: str = Field(default="us-central1", pattern=REGION_PATTERN)
+    """The target region."""
+    zone: str | None = Field(default=None, pattern=ZONE_PATTERN)
+    """The target zone (must offer the GPU; see `gpumigrate catalog show`)."""
+    machine_type: str | None = Field(default=None, pattern=MACHINE_TYPE_PATTERN)
+    """The Compute Engine machine type (e.g. "a2-highgpu-1g")."""
+    gpu_model: str | None = Field(default=None, pattern=GPU_MODEL_PATTERN)
+    """GPU model (e.g. "A100 40GB")."""
+    gpu_count: int = Field(default=1, ge=1, le=16)
+    """GPUs per instance."""
+    pricing: Literal["on-demand", "spot", "cud-1y", "cud-3y"] = "on-demand"
+    """How the target is paid for."""
+    hourly_usd: float | None = Field(default=None, ge=0)
+    """A negotiated hourly price that overrides the catalog."""
+
+    @model_validator(mode="after")
+    def _zone_in_region(self) -> "TargetSection":
+        if self.zone and not self.zone.startswith(self.region + "-"):
+            raise ValueError(f"zone {self.zone!r} is not in region {self.region!r}")
+        return self
+
+
+class WorkloadSection(Section):
+    """What the GPUs do; drives sizing, cost and verification."""
+
+    kind: Literal["training", "inference"] = "training"
+    """Training or inference."""
+    model: str | None = Field(default=None, max_length=200)
+    """A label for the model (e.g. "ResNet-50")."""
+    params_billions: float | None = Field(default=None, gt=0, le=10_000)
+    """Model parameters, in billions."""
+    precision: Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"] = "fp32"
+    """Numeric precision of weights and compute."""
+    batch_size: int | None = Field(default=None, ge=1)
+    """Per-GPU batch size."""
+    seq_len: int | None = Field(default=None, ge=1)
+    """Sequence length, for transformer workloads."""
+    source_hours_per_run: float | None = Field(default=None, gt=0)
+    """Measured wall-clock hours of one run on the source."""
+    target_hours_per_run: float | None = Field(default=None, gt=0)
+    """Measured or expected hours of one run on the target."""
+    speedup: float | None = Field(default=None, gt=0)
+    """Target speed relative to source (used when target hours are unknown)."""
+    runs_per_month: float = Field(default=1, ge=0)
+    """How many runs a month."""
+
+
+class Profile(Section):
+    """A whole migration: the source, the target, and how to get from one to the other."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    """The profile format version (bumped when a field changes meaning)."""
+    name: str | None = Field(default=None, max_length=200)
+    """A label for this migration."""
+    description: str | None = Field(default=None, max_length=4000)
+    """Free text: why, who, when."""
+    source: SourceSection
+    """Where the workload runs today."""
+    target: TargetSection = Field(default_factory=TargetSection)
+    """Where it will run on Google Cloud."""
+    workload: WorkloadSection = Field(default_factory=WorkloadSection)
+    """What the GPUs do."""
+    inventory: InventorySection = Field(default_factory=InventorySection)
+    """What the inventory step scans."""
+    cost: CostSection = Field(default_factory=CostSection)
+    """Cost-model assumptions."""
+    transfer: list[TransferSpec] = Field(default_factory=list)
+    """Data to copy, one entry per source/destination pair."""
+    drivers: DriversSection = Field(default_factory=DriversSection)
+    """Driver/CUDA/framework plan for the target."""
+    verify: VerifySection = Field(default_factory=VerifySection)
+    """Verification checks and thresholds."""
+    cutover: CutoverSection = Field(default_factory=CutoverSection)
+    """The cutover runbook and which actions need two-person approval."""
+    ops: OpsSection = Field(default_factory=OpsSection)
+    """Day-two monitoring, budget, spot watcher and rollback."""
+
+
+class ProfileError(BadInputError):
+    """A profile could not be loaded; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+# --- loading ---------------------------------------------------------------
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a TOML profile, or raise :class:`ProfileError`."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_profile(raw, str(path))
+
+
+def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
+    """Validate TOML text; ``origin`` names it in error messages."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ProfileError([f"{origin}:{line}: not valid UTF-8 text (TOML files are UTF-8)"]) from None
+    else:
+        text = raw
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError([_syntax_message(origin, exc)]) from None
+    lines = _KeyLines(text)
+    secrets = find_secrets(data)
+    if secrets:
+        raise ProfileError(
+            [
+                f"{origin}:{lines.line_of(path)}: {_dotted(path)}: {why}; a profile never holds a secret. "
+                "Credentials come from the environment: AWS through its standard chain (AWS_PROFILE, "
+                "~/.aws/credentials, instance roles), Google Cloud through Application Default Credentials "
+                "(gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS)."
+                for path, why in secrets
+            ]
+        )
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(
+            [f"{origin}:{lines.line_of(err['loc'], missing=err['type'] == 'missing')}: "
+             f"{_dotted(err['loc']) or '(top level)'}: {_friendly(err)}" for err in exc.errors()]
+        ) from None
+
+
+def _syntax_message(origin: str, exc: tomllib.TOMLDecodeError) -> str:
+    msg = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    if match:
+        reason = msg[: match.start()].strip()
+        return f"{origin}:{match.group(1)}: TOML syntax error: {reason} (column {match.group(2)})"
+    match = re.search(r"\(at end of document\)", msg)
+    line = 1 + 0
+    return f"{origin}:{line}: TOML syntax error: {msg}"
+
+
+def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    """Turn a pydantic error into the short phrase a user needs."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; `gpumigrate validate --fields` lists the known ones)"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {op} {bound} (got {got!r})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '?')} (got {got!r})"
+    if kind == "string_pattern_mismatch":
+        return f"{got!r} is not allowed here (must match {ctx.get('pattern')})"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be an integer (got {type(got).__name__} {got!r})"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"must be a number (got {type(got).__name__} {got!r})"
+    if kind in ("string_type",):
+        return f"must be a string (got {type(got).__name__} {got!r})"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (got {type(got).__name__} {got!r})"
+    if kind in ("list_type",):
+        return f"must be a list (got {type(got).__name__})"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a table (got {type(got).__name__})"
+    if kind in ("string_too_short", "too_short"):
+        return "must not be empty"
+    if kind in ("string_too_long", "too_long"):
+        return f"is too long (at most {ctx.get('max_length', '?')})"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"][0].lower() + err["msg"][1:]
+
+
+class _KeyLines:
+    """Maps dotted key paths to the line that defines them in a TOML text.
+
+    tomllib gives no positions, so this scans headers (``[a.b]``,
+    ``[[transfer]]``) and ``key =`` lines.  It is deliberately forgiving: on
+    anything odd it falls back to the nearest known parent, then line 1.
+    """
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\- ]+?)\s*=""")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple[Any, ...], int] = {}
+        counters: dict[tuple[Any, ...], int] = {}
+        table: tuple[Any, ...] = ()
+        in_multiline = False
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
+                in_multiline = not in_multiline
+                if not in_multiline:
+                    continue
+            if in_multiline and not self._KEY.match(line):
+                continue
+            header = self._HEADER.match(line)
+            if header:
+                parts = tuple(self._split(header.group(2)))
+                if header.group(1) == "[[":
+                    index = counters.get(parts, -1) + 1
+                    counters[parts] = index
+                    table = parts + (index,)
+                else:
+                    table = self._resolve(parts, counters)
+                self.lines.setdefault(table, number)
+                continue
+            key = self._KEY.match(line)
+            if key and not line.lstrip().startswith("#"):
+                self.lines.setdefault(table + tuple(self._split(key.group(1))), number)
+
+    @staticmethod
+    def _split(dotted: str) -> list[str]:
+        return [p.strip().strip("\"'") for p in re.findall(r"""("[^"]*"|'[^']*'|[^.]+)""", dotted)]
+
+    @staticmethod
+    def _resolve(parts: tuple[str, ...], counters: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
+        # [transfer.x] after [[transfer]] refers to the latest array element.
+        out: tuple[Any, ...] = ()
+        for part in parts:
+            out += (part,)
+            if out in counters:
+                out += (counters[out],)
+        return out
+
+    def line_of(self, loc: tuple[Any, ...] | list[Any], missing: bool = False) -> int:
+        loc = tuple(loc)
+        if missing:
+            loc = loc[:-1]
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return 1
+
+
+# --- saving ----------------------------------------------------------------
+
+
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    """The user's choices only: defaults and unset values left out, in field order."""
+    data = profile.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    data = {"schema_version": profile.schema_version, **data}
+    return _prune_empty(data)
+
+
+def _prune_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _prune_empty(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not (isinstance(v, dict) and not v)}
+    if isinstance(value, list):
+        return [_prune_empty(v) for v in value]
+    return value
+
+
+def dump_profile(profile: Profile) -> str:
+    """The profile as TOML text."""
+    return tomli_w.dumps(profile_to_dict(profile))
+
+
+def save_profile(profile: Profile, path: str | Path) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a profile."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dump_profile(profile), encoding="utf-8")
+    tmp.replace(path)
+
+
+def field_help(model: type[Section] = Profile, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, type, description) of every field, for `validate --fields` and the TUI."""
+    from pydantic import BaseModel
+
+    rows: list[tuple[str, str, str]] = []
+    for name, info in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        annotation = info.annotation
+        inner = getattr(annotation, "__args__", None)
+        sub = None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sub = annotation
+        elif inner:
+            sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is not None:
+            rows.append((dotted, "table" if sub is annotation else "list of tables", info.description or ""))
+            rows.extend(field_help(sub, dotted + ("[]." if sub is not annotation else ".")))
+        else:
+            rows.append((dotted, _type_name(annotation), info.description or ""))
+    return rows
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return text.replace("typing.", "").replace("NoneType", "none")

@@ -1,0 +1,189 @@
+"""Runs a profile's steps in order (``replay``), recording them in a session.
+
+Each step is a plain engine function ``run(ctx) -> StepResult`` in its own
+module, registered in :data:`STEP_MODULES`.  Steps report progress through
+``ctx.emit``; the runner adds step start/finish events, records everything in
+the session store and decides what to skip on a re-run: a step already
+completed for the same profile is skipped, an interrupted one runs again (its
+own journal makes that a resume).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import ExitCode, GpumigrateError, Interrupted
+from engine.events import Emit, Event, Message, StepFinished, StepStarted
+from engine.profile import Profile, dump_profile
+from engine.session import SessionStore
+
+STEP_ORDER: tuple[str, ...] = ("inventory", "cost", "transfer", "drivers", "verify", "ops")
+"""The default order of ``replay``."""
+
+STEP_MODULES: dict[str, str] = {
+    "inventory": "engine.inventory.step",
+    "cost": "engine.cost.step",
+    "transfer": "engine.transfer.step",
+    "drivers": "engine.drivers.step",
+    "verify": "engine.verify.step",
+    "ops": "engine.ops.step",
+}
+
+
+@dataclass
+class StepResult:
+    """What a step hands back: did it pass, a one-line summary, and its data (JSON-able)."""
+
+    ok: bool
+    summary: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    exit_code: ExitCode | None = None
+    """Overrides the run's exit code when not None (e.g. ENVIRONMENT for missing credentials)."""
+
+
+@dataclass
+class StepContext:
+    """Everything a step may use. Steps never print; they emit."""
+
+    profile: Profile
+    step: str
+    emit: Emit
+    profile_path: Path | None = None
+    dry_run: bool = False
+    session: SessionStore | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    results: dict[str, StepResult] = field(default_factory=dict)
+    """Results of the steps already run in this replay (e.g. cost reads the transfer plan)."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in a profile are relative to the profile's folder."""
+        return self.profile_path.parent if self.profile_path else Path.cwd()
+
+    def message(self, text: str, level: str = "info") -> None:
+        self.emit(Message(self.step, text=text, level=level))  # type: ignore[arg-type]
+
+
+StepFn = Callable[[StepContext], StepResult]
+
+
+def profile_digest(profile: Profile) -> str:
+    return hashlib.sha256(dump_profile(profile).encode()).hexdigest()[:16]
+
+
+def resolve_steps(names: list[str] | None) -> list[str]:
+    """Validate a ``--steps`` list; keeps the canonical order."""
+    from engine.errors import BadInputError
+
+    if not names:
+        return list(STEP_ORDER)
+    unknown = [n for n in names if n not in STEP_MODULES]
+    if unknown:
+        raise BadInputError(f"unknown step(s): {', '.join(unknown)} (known: {', '.join(STEP_ORDER)})")
+    return [n for n in STEP_ORDER if n in names]
+
+
+def load_step(name: str) -> StepFn:
+    module = importlib.import_module(STEP_MODULES[name])
+    return module.run  # type: ignore[no-any-return]
+
+
+@dataclass
+class RunSummary:
+    results: dict[str, StepResult]
+    skipped: list[str]
+    exit_code: ExitCode
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def to_event_dict(self) -> dict[str, Any]:
+        steps: dict[str, Any] = {n: {"ok": r.ok, "summary": r.summary} for n, r in self.results.items()}
+        for name in self.skipped:
+            steps[name] = {"ok": True, "summary": "already completed in this session", "skipped": True}
+        return {"event": "summary", "steps": steps, "ok": self.ok, "exit_code": int(self.exit_code)}
+
+
+def run_steps(
+    profile: Profile,
+    steps: list[str] | None = None,
+    *,
+    emit: Emit,
+    profile_path: Path | None = None,
+    dry_run: bool = False,
+    session: SessionStore | None = None,
+    cancel: threading.Event | None = None,
+    options: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Run the named steps in order; never raises for a step's own failure."""
+    names = resolve_steps(steps)
+    digest = profile_digest(profile)
+    cancel = cancel or threading.Event()
+    results: dict[str, StepResult] = {}
+    skipped: list[str] = []
+    exit_code = ExitCode.OK
+
+    def sink(event: Event) -> None:
+        if session is not None:
+            session.record(event)
+        emit(event)
+
+    if session is not None:
+        session.set_meta("profile_toml", dump_profile(profile))
+        if profile_path:
+            session.set_meta("profile_path", str(profile_path))
+
+    for name in names:
+        if session is not None:
+            previous = session.step(name)
+            if previous and previous.state == "completed" and previous.profile_digest == digest and not dry_run:
+                skipped.append(name)
+                if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
+                    results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),
+                                               data=previous.result.get("data", {}))
+                sink(Message(name, text=f"{name}: already completed in session {session.name}; skipped",
+                             level="info"))
+                continue
+            if previous and previous.state == "completed" and previous.profile_digest != digest:
+                sink(Message(name, text=f"{name}: the profile changed since it completed; running again",
+                             level="warning"))
+        if cancel.is_set():
+            exit_code = ExitCode.INTERRUPTED
+            break
+        ctx = StepContext(profile=profile, step=name, emit=sink, profile_path=profile_path,
+                          dry_run=dry_run, session=session, cancel=cancel, results=results,
+                          options=dict(options or {}))
+        if session is not None and not dry_run:
+            session.set_step(name, "running", profile_digest=digest)
+        sink(StepStarted(name, description=f"{name}{' (dry run)' if dry_run else ''}"))
+        try:
+            result = load_step(name)(ctx)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            text = str(exc) or "interrupted; run the same command again to resume"
+            if session is not None and not dry_run:
+                session.set_step(name, "interrupted")
+            sink(StepFinished(name, ok=False, summary=text, result={"interrupted": True}))
+            results[name] = StepResult(ok=False, summary=text)
+            exit_code = ExitCode.INTERRUPTED
+            break
+        except GpumigrateError as exc:
+            result = StepResult(ok=False, summary=str(exc), exit_code=exc.exit_code)
+        results[name] = result
+        if session is not None and not dry_run:
+            session.set_step(name, "completed" if result.ok else "failed",
+                             result={"summary": result.summary, "data": result.data}, profile_digest=digest)
+        sink(StepFinished(name, ok=result.ok, summary=result.summary, result=result.data))
+        if not result.ok:
+            code = result.exit_code or ExitCode.FAILED
+            if exit_code == ExitCode.OK or code == ExitCode.ENVIRONMENT:
+                exit_code = code
+    for name in skipped:
+        results.pop(name, None)
+    return RunSummary(results=results, skipped=skipped, exit_code=exit_code)

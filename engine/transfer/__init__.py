@@ -1,0 +1,1 @@
+"""The transfer engine: S3/local/GCS with rsync semantics, verified and resumable."""

@@ -1,0 +1,42 @@
+"""One ``[[transfer]]`` entry: what to copy where, with rsync-style options.
+
+The same model backs ``gpumigrate transfer`` flags and profile entries, so a
+command line and a profile entry mean exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from engine.model_base import Section
+
+
+class TransferSpec(Section):
+    """A copy from ``src`` to ``dst`` with rsync semantics (like ``gcloud storage rsync``)."""
+
+    src: str = Field(min_length=1)
+    """Source URL: a local path, file://..., s3://bucket/prefix or gs://bucket/prefix."""
+    dst: str = Field(min_length=1)
+    """Destination URL: gs://bucket/prefix, a local path, or s3://bucket/prefix (the way back)."""
+    recursive: bool = True
+    """Copy whole trees (-r)."""
+    delete: bool = False
+    """Delete destination objects the source does not have (-d). Guarded by ``max_delete``."""
+    exclude: list[str] = Field(default_factory=list)
+    """Regular expressions on the relative path; matching objects are skipped (-x)."""
+    checksum: bool = False
+    """Compare by checksum instead of size and modification time (-c)."""
+    max_delete: int | None = Field(default=None, ge=0)
+    """Refuse -d when more than this many deletions are planned (default: 10% of the destination or 1,000, whichever is smaller)."""
+    allow_empty_source: bool = False
+    """Let -d run even when the source lists empty (normally refused: it would delete everything)."""
+    jobs: int = Field(default=8, ge=1, le=256)
+    """Objects (and parts) in flight at once (-j)."""
+    bwlimit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?[KMGkmg]?$")
+    """Bandwidth limit in bytes per second, with an optional K/M/G suffix (e.g. "50M")."""
+    part_threshold_mib: int = Field(default=150, ge=5, le=5 * 1024 * 1024)
+    """Files at least this large are copied in parallel parts (composite upload / multipart)."""
+    engine: Literal["local", "sts", "auto"] = "local"
+    """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""

@@ -1,0 +1,1 @@
+"""Verification checks of the target against a baseline captured on the source."""

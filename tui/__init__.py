@@ -1,0 +1,1 @@
+"""Front ends: the `gpumigrate` CLI (headless) and the Textual app."""

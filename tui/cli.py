@@ -1,0 +1,79 @@
+"""The ``gpumigrate`` entry point.
+
+Kept cheap to start: subcommand modules register their arguments here and
+import the engine (and never Textual) only when they run; the app is imported
+only when no subcommand is given.  Every error the engine raises on purpose
+becomes one clear line on stderr and its exit code; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+# Each module in tui/commands/ has register(subparsers) and sets `handler`.
+COMMAND_MODULES = (
+    "validate",
+    "replay",
+    "inventory",
+    "cost",
+    "catalog",
+    "transfer",
+    "drivers",
+    "verify",
+    "ops",
+    "session",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2, as everywhere else
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gpumigrate",
+        description="Move GPU workloads to Google Cloud: inventory, cost, transfer, drivers, verification.",
+    )
+    parser.add_argument("--profile", "-p", help="profile to open in the app")
+    parser.add_argument("--session", "-s", help="cutover session to open or attach to")
+    parser.add_argument("--version", action="version", version="gpumigrate 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tui.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from engine.errors import ExitCode, GpumigrateError
+
+    try:
+        if args.command is None:
+            from tui.app import run_app
+
+            return int(run_app(profile=args.profile, session=args.session))
+        return int(args.handler(args))
+    except GpumigrateError as exc:
+        print(f"gpumigrate: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("gpumigrate: interrupted; run the same command again to resume", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""``gpumigrate validate PROFILE``: check a profile; exit 2 with file:line: field: why."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a profile and report every problem with its line")
+    p.add_argument("profile", nargs="?", help="the TOML profile to check")
+    p.add_argument("--fields", action="store_true", help="list every profile field with its meaning")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.errors import BadInputError
+    from engine.profile import field_help, load_profile
+
+    if args.fields:
+        for name, kind, doc in field_help():
+            print(f"{name:42} {kind:28} {doc}")
+        return 0
+    if not args.profile:
+        raise BadInputError("validate needs a PROFILE (or --fields)")
+    profile = load_profile(args.profile)
+    sections = [name for name in type(profile).model_fields if name in profile.model_fields_set]
+    print(f"{args.profile}: ok ({len(profile.transfer)} transfer entries; sections: {', '.join(sections)})",
+          file=sys.stdout)
+    return 0

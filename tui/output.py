@@ -1,0 +1,114 @@
+"""Headless rendering of engine events: Rich for people, NDJSON for tools.
+
+The engine emits typed events; this is the only place the CLI turns them into
+text.  ``--json`` prints one JSON object per line (each event, then a summary
+line); otherwise Rich progress bars for long steps and plain lines for
+messages, all on stderr-safe consoles.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any, TextIO
+
+from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted
+
+
+def print_json(obj: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+class JsonSink:
+    """Writes each event as one NDJSON line; thread-safe."""
+
+    def __init__(self, stream: TextIO | None = None, progress_every_s: float = 0.5):
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+        self._last_progress: dict[tuple[str, str], float] = {}
+        self.progress_every_s = progress_every_s
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            key = (event.step, event.label)
+            last = self._last_progress.get(key, 0.0)
+            done = event.total is not None and event.done >= event.total
+            if event.ts - last < self.progress_every_s and not done:
+                return
+            self._last_progress[key] = event.ts
+        with self._lock:
+            print_json(event.to_dict(), self.stream)
+
+    def close(self) -> None:
+        pass
+
+
+class RichSink:
+    """Rich progress bars per (step, label), messages and failures as lines."""
+
+    def __init__(self, verbose: bool = False):
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as Bars,
+                                   TextColumn, TimeRemainingColumn, TransferSpeedColumn)
+
+        self.console = Console(stderr=False, highlight=False)
+        self.verbose = verbose
+        self._bars = Bars(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=self.console, transient=False)
+        self._byte_bars = Bars(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                               TransferSpeedColumn(), TimeRemainingColumn(), console=self.console)
+        self._tasks: dict[tuple[str, str], tuple[Any, int]] = {}
+        self._lock = threading.Lock()
+        self._started = False
+
+    def _ensure(self) -> None:
+        if not self._started and self.console.is_terminal:
+            self._bars.start()
+            self._byte_bars.start()
+            self._started = True
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.console.print(f"[bold cyan]▶ {event.description or event.step}[/]")
+        elif isinstance(event, Progress):
+            if not self.console.is_terminal:
+                return
+            self._ensure()
+            key = (event.step, event.label)
+            bars = self._byte_bars if event.unit == "B" else self._bars
+            if key not in self._tasks:
+                task = bars.add_task(f"{event.step} {event.label}".strip(), total=event.total)
+                self._tasks[key] = (bars, task)
+            bars, task = self._tasks[key]
+            bars.update(task, completed=event.done, total=event.total)
+        elif isinstance(event, Message):
+            style = {"warning": "yellow", "error": "bold red", "debug": "dim"}.get(event.level, "")
+            if event.level == "debug" and not self.verbose:
+                return
+            prefix = {"warning": "⚠ ", "error": "✗ "}.get(event.level, "  ")
+            self.console.print(f"{prefix}{event.text}", style=style or None, markup=False)
+        elif isinstance(event, ItemDone):
+            if event.status in ("failed", "error") or self.verbose:
+                mark = "✗" if event.status in ("failed", "error") else "·"
+                self.console.print(f"  {mark} {event.item} {event.status} {event.detail}".rstrip(),
+                                   style="red" if mark == "✗" else "dim", markup=False)
+        elif isinstance(event, StepFinished):
+            mark, style = ("✓", "green") if event.ok else ("✗", "bold red")
+            self.console.print(f"[{style}]{mark} {event.step}[/]: {event.summary}", highlight=False)
+
+    def close(self) -> None:
+        if self._started:
+            self._bars.stop()
+            self._byte_bars.stop()
+            self._started = False
+
+
+def make_sink(json_mode: bool, verbose: bool = False) -> JsonSink | RichSink:
+    return JsonSink() if json_mode else RichSink(verbose=verbose)
