@@ -1,0 +1,259 @@
+"""The Textual app: one MODE per step, a Profile view, a command palette.
+
+The app owns three pieces of state and nothing else: the profile being edited
+(and its path), the session handle, and this process's role (``driving`` or
+``watching``).  Screens read them through :class:`~tui.screens.base.StepScreen`
+and change the profile only through :meth:`GpuMigrateApp.apply_profile_change`,
+which validates, saves and logs every edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.errors import GpumigrateError
+from engine.profile import Profile, ProfileError, load_profile, save_profile
+from tui.messages import ProfileChanged, RoleChanged
+from tui.widgets.dialogs import ErrorDialog, PromptDialog
+
+# mode name -> (module, class, title, key)
+SCREENS: dict[str, tuple[str, str, str, str]] = {
+    "inventory": ("tui.screens.inventory", "InventoryScreen", "Inventory", "1"),
+    "cost": ("tui.screens.cost", "CostScreen", "Cost", "2"),
+    "transfer": ("tui.screens.transfer", "TransferScreen", "Transfer", "3"),
+    "drivers": ("tui.screens.drivers", "DriversScreen", "Drivers", "4"),
+    "verify": ("tui.screens.verify", "VerifyScreen", "Verify", "5"),
+    "profile": ("tui.screens.profile", "ProfileScreen", "Profile", "6"),
+}
+
+
+def _screen_factory(mode: str) -> Callable[[], Screen]:
+    module_name, class_name, _title, _key = SCREENS[mode]
+
+    def make() -> Screen:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # one broken screen must not take the app down
+            from tui.screens.unavailable import UnavailableScreen
+
+            return UnavailableScreen(mode, f"{type(exc).__name__}: {exc}")
+        return getattr(module, class_name)()
+
+    return make
+
+
+class GpuMigrateApp(App[int]):
+    """gpumigrate: move GPU workloads to Google Cloud, one step per screen."""
+
+    TITLE = "gpumigrate"
+    CSS_PATH = "screens/base.tcss"
+    MODES = {name: _screen_factory(name) for name in SCREENS}
+    BINDINGS = [
+        *[Binding(key, f"switch_mode('{name}')", title, id=f"mode-{name}")
+          for name, (_m, _c, title, key) in SCREENS.items()],
+        Binding("ctrl+s", "save_profile", "Save", id="save-profile"),
+        Binding("ctrl+o", "open_profile", "Open", id="open-profile"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, profile_path: str | Path | None = None, session_name: str | None = None,
+                 watch: bool = False, operator: str | None = None, start_mode: str = "inventory") -> None:
+        super().__init__()
+        self.profile_path: Path | None = Path(profile_path).resolve() if profile_path else None
+        self.profile: Profile | None = None
+        self.session_name = session_name
+        self.operator = operator
+        self.watch_only = watch
+        self.session: Any = None
+        self.role = "solo"
+        self.driver_name: str | None = None
+        self.start_mode = start_mode
+        self._cancel_events: dict[str, threading.Event] = {}
+        self._load_error: str | None = None
+        if self.profile_path is not None:
+            try:
+                self.profile = load_profile(self.profile_path)
+            except ProfileError as exc:
+                self._load_error = str(exc)
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.session_name:
+            self._open_session()
+        self._update_titles()
+        self.switch_mode(self.start_mode)
+        if self._load_error:
+            self.show_error("The profile could not be loaded", self._load_error)
+
+    def _open_session(self) -> None:
+        from engine.cutover.pairing import Pairing
+        from engine.session import SessionStore
+
+        try:
+            self.session = SessionStore.open(self.session_name, operator=self.operator)  # type: ignore[arg-type]
+        except GpumigrateError as exc:
+            self.show_error("The session could not be opened", str(exc))
+            return
+        self.pairing = Pairing(self.session, ttl_s=self.profile.cutover.lease_ttl_s if self.profile else 15.0)
+        if self.profile is None and self.session.get_meta("profile_path"):
+            path = Path(self.session.get_meta("profile_path") or "")
+            if path.exists():
+                self.profile_path = path
+                try:
+                    self.profile = load_profile(path)
+                except ProfileError as exc:
+                    self._load_error = str(exc)
+        self.role = "watching" if self.watch_only or not self.pairing.try_drive() else "driving"
+        self.driver_name = self.pairing.driver_operator()
+        self.set_interval(self.pairing.heartbeat_every_s, self._tick_pairing)
+
+    def _tick_pairing(self) -> None:
+        """Heartbeat while driving; notice when the driver changes while watching."""
+        role, driver = self.pairing.tick(want_drive=not self.watch_only and self.role == "driving")
+        if role != self.role or driver != self.driver_name:
+            self.role, self.driver_name = role, driver
+            self._update_titles()
+            self._broadcast(RoleChanged(role))
+
+    def on_unmount(self) -> None:
+        if self.session is not None:
+            if self.role == "driving":
+                self.pairing.release()
+            self.session.close()
+
+    # --- state shared with screens ------------------------------------------
+
+    def _update_titles(self) -> None:
+        profile = self.profile_path.name if self.profile_path else "no profile (ctrl+o to open)"
+        parts = [profile]
+        if self.session_name:
+            parts.append(f"session {self.session_name}")
+            parts.append(self.role if self.role != "watching" else f"watching {self.driver_name or ''}".strip())
+        self.sub_title = " · ".join(parts)
+
+    def _broadcast(self, message: Any) -> None:
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                screen.post_message(message)
+
+    def open_session_handle(self) -> Any:
+        """A fresh session handle for a worker thread (SQLite handles are per thread)."""
+        if not self.session_name or self.session is None:
+            return None
+        from engine.session import SessionStore
+
+        return SessionStore.open(self.session_name, operator=self.operator)
+
+    def cancel_event_for(self, step: str) -> threading.Event:
+        event = threading.Event()
+        self._cancel_events[step] = event
+        return event
+
+    def cancel_step(self, step: str) -> None:
+        if step in self._cancel_events:
+            self._cancel_events[step].set()
+
+    def show_error(self, title: str, body: str) -> None:
+        self.push_screen(ErrorDialog(title, body))
+
+    def apply_profile_change(self, change: Callable[[Profile], None], what: str) -> bool:
+        """Validate and save an edit; every edit is an audit event in the session."""
+        if self.role == "watching":
+            self.notify("Watching: only the driver can change the profile.", severity="warning")
+            return False
+        if self.profile is None:
+            self.notify("Open a profile first (ctrl+o).", severity="warning")
+            return False
+        from pydantic import ValidationError
+
+        draft = self.profile.model_copy(deep=True)
+        change(draft)
+        try:
+            validated = Profile.model_validate(draft.model_dump())
+        except ValidationError as exc:
+            self.show_error("That change is not valid", str(exc))
+            return False
+        return self.replace_profile(validated, what)
+
+    def replace_profile(self, profile: Profile, what: str) -> bool:
+        self.profile = profile
+        if self.profile_path is not None:
+            save_profile(profile, self.profile_path)
+        if self.session is not None:
+            self.session.append("profile", "profile_edited", {"what": what, "path": str(self.profile_path)})
+        self._update_titles()
+        self._broadcast(ProfileChanged())
+        return True
+
+    def load_profile_from(self, path: Path) -> bool:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            self.show_error("The profile could not be loaded", str(exc))
+            return False
+        self.profile_path = path.resolve()
+        self.profile = profile
+        if self.session is not None:
+            self.session.append("profile", "profile_opened", {"path": str(self.profile_path)})
+        self._update_titles()
+        self._broadcast(ProfileChanged())
+        return True
+
+    # --- actions -----------------------------------------------------------
+
+    def action_open_profile(self) -> None:
+        def opened(answer: str | None) -> None:
+            if answer:
+                self.load_profile_from(Path(answer).expanduser())
+
+        self.push_screen(PromptDialog("Open profile (path to a .toml file):",
+                                      str(self.profile_path or "profiles/")), opened)
+
+    def action_save_profile(self) -> None:
+        screen = self.screen
+        hook = getattr(screen, "save_from_editor", None)
+        if hook is not None:  # the Profile view saves what is in its editor
+            hook()
+            return
+        if self.profile is None or self.profile_path is None:
+            self.notify("Nothing to save: open a profile first.", severity="warning")
+            return
+        save_profile(self.profile, self.profile_path)
+        self.notify(f"Saved {self.profile_path.name}")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for name, (_m, _c, title, key) in SCREENS.items():
+            yield SystemCommand(f"Go to {title}", f"Show the {title} step ({key})",
+                                lambda name=name: self.switch_mode(name))
+        for name, (_m, _c, title, _k) in SCREENS.items():
+            if name == "profile":
+                continue
+            yield SystemCommand(f"Run {title} step", f"Run the {name} step on the current profile",
+                                lambda name=name: self._run_step_command(name))
+        yield SystemCommand("Open profile", "Load a TOML profile", self.action_open_profile)
+        yield SystemCommand("Save profile", "Write the profile to its file", self.action_save_profile)
+
+    def _run_step_command(self, name: str) -> None:
+        def go(_: object = None) -> None:
+            screen = self.screen
+            runner = getattr(screen, "run_step", None)
+            if runner is not None:
+                runner(name)
+
+        self.switch_mode(name)
+        self.call_after_refresh(go)
+
+
+def run_app(profile: str | None = None, session: str | None = None, watch: bool = False) -> int:
+    app = GpuMigrateApp(profile_path=profile, session_name=session, watch=watch)
+    result = app.run()
+    return int(result or 0)

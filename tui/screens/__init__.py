@@ -1,0 +1,1 @@
+"""One screen per step (a Textual MODE each), plus the Profile view."""

@@ -1,0 +1,130 @@
+"""The base of every step screen: profile, session and role access, and engine runs.
+
+A step screen composes its own body; the base adds the header, the role
+banner and the footer, runs engine steps in a thread worker (events arrive as
+:class:`~tui.messages.EngineEvent` messages), and keeps state-changing
+controls (class ``mutating``) disabled while this process is only watching.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, get_current_worker
+
+from tui.messages import EngineEvent, ProfileChanged, RoleChanged
+
+if TYPE_CHECKING:
+    from engine.profile import Profile
+    from engine.runner import RunSummary
+    from engine.session import SessionStore
+    from tui.app import GpuMigrateApp
+
+
+class StepScreen(Screen):
+    """Base class of the Inventory, Cost, Transfer, Drivers, Verify and Profile screens."""
+
+    STEP: str = ""
+    """The engine step this screen drives (a key of engine.runner.STEP_MODULES), if any."""
+
+    @property
+    def gm_app(self) -> "GpuMigrateApp":
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def profile(self) -> "Profile | None":
+        return self.gm_app.profile
+
+    @property
+    def session(self) -> "SessionStore | None":
+        return self.gm_app.session
+
+    @property
+    def driving(self) -> bool:
+        """False while another process drives this session: controls that change state are off."""
+        return self.gm_app.role != "watching"
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="⇄")
+        yield Static("", id="role-banner", classes="role-banner")
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        """Subclasses yield their widgets here."""
+        return []
+
+    def on_mount(self) -> None:
+        self._apply_role()
+
+    # --- profile -----------------------------------------------------------
+
+    def save_profile_change(self, change: Callable[["Profile"], None], what: str) -> bool:
+        """Apply ``change`` to a copy of the profile, validate, save, log. False if refused."""
+        return self.gm_app.apply_profile_change(change, what)
+
+    def on_profile_changed(self, _message: ProfileChanged) -> None:
+        self.profile_changed()
+
+    def profile_changed(self) -> None:
+        """Override to re-read the profile after it was loaded or edited."""
+
+    # --- role --------------------------------------------------------------
+
+    def on_role_changed(self, _message: RoleChanged) -> None:
+        self._apply_role()
+
+    def _apply_role(self) -> None:
+        banner = self.query("#role-banner")
+        watching = not self.driving
+        for widget in self.query(".mutating"):
+            widget.disabled = watching
+        if banner:
+            b = banner.first(Static)
+            b.display = watching
+            if watching:
+                b.update(f"watching — {self.gm_app.driver_name or 'someone else'} is driving")
+
+    # --- running engine steps ------------------------------------------------
+
+    def run_step(self, step: str | None = None, *, dry_run: bool = False,
+                 options: dict | None = None) -> Worker | None:
+        """Run one engine step in a thread worker; events arrive as EngineEvent messages."""
+        step = step or self.STEP
+        if not self.driving:
+            self.notify("Watching: only the driver can start a step.", severity="warning")
+            return None
+        if self.profile is None:
+            self.notify("Open a profile first (ctrl+o).", severity="warning")
+            return None
+        return self.run_worker(lambda: self._run_step_thread(step, dry_run, options),
+                               thread=True, exclusive=True, group=f"step-{step}", exit_on_error=False,
+                               name=f"step {step}")
+
+    def _run_step_thread(self, step: str, dry_run: bool, options: dict | None) -> "RunSummary":
+        from engine.runner import run_steps
+
+        worker = get_current_worker()
+        cancel = self.gm_app.cancel_event_for(step)
+        profile = self.profile
+        assert profile is not None
+
+        def emit(event: object) -> None:
+            if not worker.is_cancelled:
+                self.post_message(EngineEvent(event))  # type: ignore[arg-type]
+
+        session = self.gm_app.open_session_handle()
+        try:
+            return run_steps(profile, [step], emit=emit, profile_path=self.gm_app.profile_path,
+                             dry_run=dry_run, session=session, cancel=cancel, options=options)
+        finally:
+            if session is not None:
+                session.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.error is not None and event.state.name == "ERROR":
+            self.gm_app.show_error(f"{event.worker.name} failed", str(event.worker.error))

@@ -1,0 +1,103 @@
+"""Modal dialogs: an error that must be read, a path prompt, a yes/no question."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ErrorDialog(ModalScreen[None]):
+    """Shows an error (e.g. every problem in a malformed profile) until dismissed."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    ErrorDialog { align: center middle; }
+    ErrorDialog > Vertical { width: 90%; max-width: 120; height: auto; max-height: 80%;
+        border: thick $error; background: $surface; padding: 1 2; }
+    ErrorDialog #title { text-style: bold; color: $error; }
+    ErrorDialog #body { margin: 1 0; }
+    """
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, id="title")
+            yield Static(self._body, id="body", markup=False)
+            yield Button("Close", variant="error", id="close")
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """Asks for one line of text (a path, a name); returns None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PromptDialog { align: center middle; }
+    PromptDialog > Vertical { width: 80; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    PromptDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self._question = question
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._question)
+            yield Input(value=self._value, id="answer")
+            with Horizontal():
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.dismiss(self.query_one("#answer", Input).value.strip() or None)
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question for actions that cannot be undone."""
+
+    BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes")]
+    DEFAULT_CSS = """
+    ConfirmDialog { align: center middle; }
+    ConfirmDialog > Vertical { width: 80; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._question, markup=False)
+            with Horizontal():
+                yield Button("Yes", variant="warning", id="yes")
+                yield Button("No", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
