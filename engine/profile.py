@@ -340,8 +340,35 @@ def _prune_empty(value: Any) -> Any:
 
 
 def dump_profile(profile: Profile) -> str:
-    """The profile as TOML text."""
-    return tomli_w.dumps(profile_to_dict(profile))
+    """The profile as TOML text: ``[section]`` and ``[[transfer]]`` blocks, never inline tables."""
+    return _emit_table(profile_to_dict(profile), ()).lstrip("\n")
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(part: str) -> str:
+    return part if _BARE_KEY.match(part) else tomli_w.dumps({"k": part}).split("=", 1)[1].strip()
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _emit_table(data: dict[str, Any], path: tuple[str, ...]) -> str:
+    """Scalars first, then sub-tables, then arrays of tables, each under a full header."""
+    out = "".join(tomli_w.dumps({k: v}) for k, v in data.items()
+                  if not isinstance(v, dict) and not _is_table_list(v))
+    for k, v in data.items():
+        if isinstance(v, dict):
+            header = ".".join(_key(p) for p in path + (k,))
+            out += f"\n[{header}]\n" + _emit_table(v, path + (k,)).lstrip("\n")
+    for k, v in data.items():
+        if _is_table_list(v):
+            header = ".".join(_key(p) for p in path + (k,))
+            for item in v:
+                out += f"\n[[{header}]]\n" + _emit_table(item, path + (k,)).lstrip("\n")
+    return out
 
 
 def save_profile(profile: Profile, path: str | Path) -> None:

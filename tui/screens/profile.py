@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 from textual.binding import Binding
@@ -10,6 +11,14 @@ from textual.widget import Widget
 from textual.widgets import Button, Static, TextArea
 
 from tui.screens.base import StepScreen
+
+
+def _display_path(path: "Path") -> str:
+    """Relative to the working directory when inside it (what the user typed, usually)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class ProfileScreen(StepScreen):
@@ -41,7 +50,7 @@ class ProfileScreen(StepScreen):
 
     def _show_status(self, extra: str = "") -> None:
         path = self.gm_app.profile_path
-        status = f"{path}" if path else "no file"
+        status = _display_path(path) if path else "no file"
         self.query_one("#profile-status", Static).update(f"{status}  {extra}".rstrip())
 
     def profile_changed(self) -> None:

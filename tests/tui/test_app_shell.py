@@ -1,0 +1,88 @@
+"""The app shell with Pilot: modes, palette, profile view save, bad profiles in a dialog."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.profile import load_profile
+from tests.conftest import FIXTURES, REPO
+from tui.app import GpuMigrateApp
+from tui.screens.profile import ProfileScreen
+from tui.widgets.dialogs import ErrorDialog
+
+
+@pytest.fixture()
+def demo_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", path)
+    return path
+
+
+async def test_modes_switch_by_key_and_palette(demo_copy: Path) -> None:
+    app = GpuMigrateApp(profile_path=demo_copy, start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, ProfileScreen)
+        assert "demo.toml" in app.sub_title
+        app.set_focus(None)
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.current_mode == "cost"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to Profile")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "profile"
+
+
+async def test_profile_view_saves_valid_toml_and_refuses_invalid(demo_copy: Path) -> None:
+    app = GpuMigrateApp(profile_path=demo_copy, start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.screen.query_one("#profile-editor")
+        editor.load_text(editor.text.replace('pricing = "cud-1y"', 'pricing = "spot"'))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert load_profile(demo_copy).target.pricing == "spot"
+        before = demo_copy.read_text()
+        editor.load_text(editor.text.replace('pricing = "spot"', 'pricing = "free"'))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert demo_copy.read_text() == before  # nothing lost, nothing half-written
+        await pilot.press("escape")
+        assert isinstance(app.screen, ProfileScreen)
+
+
+async def test_a_bad_profile_shows_its_problems_in_a_dialog_instead_of_crashing() -> None:
+    bad = FIXTURES / "profiles" / "bad" / "04_out_of_range.toml"
+    app = GpuMigrateApp(profile_path=bad, start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        body = str(app.screen.query_one("#body").render())
+        assert "target.gpu_count: must be >= 1" in body
+        await pilot.press("escape")
+        assert app.profile is None
+
+
+async def test_open_profile_dialog_loads_another_file(demo_copy: Path) -> None:
+    app = GpuMigrateApp(start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "no profile" in app.sub_title
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        field = app.screen.query_one("#answer")
+        field.value = str(demo_copy)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.profile is not None and app.profile_path == demo_copy.resolve()
+        assert "demo.toml" in app.sub_title
+
+
+def test_profile_view_snapshot(snap_compare) -> None:
+    app = GpuMigrateApp(profile_path=REPO / "profiles" / "aws-p3-to-gcp-a100.toml", start_mode="profile")
+    assert snap_compare(app, terminal_size=(100, 36))

@@ -1,0 +1,97 @@
+"""The runner: order, recording, skip-completed, resume-interrupted, exit codes."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from engine import runner
+from engine.errors import BadInputError, ExitCode
+from engine.events import Event
+from engine.profile import Profile, SourceSection, TargetSection
+from engine.session import SessionStore
+from tests import runner_steps
+
+
+def _module(fn_name: str) -> str:
+    name = f"tests._step_{fn_name}"
+    mod = types.ModuleType(name)
+    mod.run = getattr(runner_steps, fn_name)  # type: ignore[attr-defined]
+    sys.modules[name] = mod
+    return name
+
+
+@pytest.fixture()
+def steps(monkeypatch: pytest.MonkeyPatch):
+    """Register test steps in the runner's registry (the same way real steps are registered)."""
+    runner_steps.CALLS.clear()
+    runner_steps._interrupt_once["done"] = False
+
+    def use(**mapping: str) -> None:
+        monkeypatch.setattr(runner, "STEP_MODULES", {k: _module(v) for k, v in mapping.items()})
+        monkeypatch.setattr(runner, "STEP_ORDER", tuple(mapping))
+
+    return use
+
+
+def _profile(**kw) -> Profile:
+    return Profile(source=SourceSection(provider="aws"), target=TargetSection(**kw))
+
+
+def test_runs_in_order_and_records_every_event(steps) -> None:
+    steps(a="ok", b="reads_earlier")
+    seen: list[Event] = []
+    with SessionStore.open("r1") as s:
+        summary = runner.run_steps(_profile(), emit=seen.append, session=s)
+        kinds = [(e.step, e.kind) for e in s.events_after(0)]
+    assert summary.exit_code == ExitCode.OK
+    assert runner_steps.CALLS == ["a", "b"]
+    assert summary.results["b"].summary == "saw ['a']"
+    assert ("a", "step_started") in kinds and ("a", "progress") in kinds and ("b", "step_finished") in kinds
+    assert [e.kind for e in seen] == [k for _, k in kinds]
+
+
+def test_rerun_skips_completed_steps_and_reruns_after_a_profile_change(steps) -> None:
+    steps(a="ok", b="ok")
+    with SessionStore.open("r2") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        again = runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        assert again.skipped == ["a", "b"] and runner_steps.CALLS == ["a", "b"]
+        changed = runner.run_steps(_profile(gpu_count=2), emit=lambda e: None, session=s)
+        assert changed.skipped == [] and runner_steps.CALLS == ["a", "b", "a", "b"]
+
+
+def test_interrupted_step_stops_the_run_and_resumes_next_time(steps) -> None:
+    steps(a="ok", b="interrupted_once", c="ok")
+    with SessionStore.open("r3") as s:
+        first = runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        assert first.exit_code == ExitCode.INTERRUPTED
+        assert s.step("b").state == "interrupted" and s.step("c") is None  # type: ignore[union-attr]
+        second = runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        assert second.exit_code == ExitCode.OK and second.skipped == ["a"]
+        assert runner_steps.CALLS == ["a", "b", "b", "c"]
+
+
+def test_failures_and_environment_problems_set_the_exit_code(steps) -> None:
+    steps(a="fails", b="ok")
+    assert runner.run_steps(_profile(), emit=lambda e: None).exit_code == ExitCode.FAILED
+    steps(a="fails", b="needs_credentials")
+    summary = runner.run_steps(_profile(), emit=lambda e: None)
+    assert summary.exit_code == ExitCode.ENVIRONMENT
+    assert "AWS_PROFILE" in summary.results["b"].summary
+    assert summary.to_event_dict()["ok"] is False
+
+
+def test_dry_run_records_nothing_as_completed(steps) -> None:
+    steps(a="ok")
+    with SessionStore.open("r4") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s, dry_run=True)
+        assert s.step("a") is None
+
+
+def test_unknown_steps_are_bad_input() -> None:
+    with pytest.raises(BadInputError, match="unknown step"):
+        runner.resolve_steps(["inventory", "teleport"])
+    assert runner.resolve_steps(["verify", "cost"]) == ["cost", "verify"]

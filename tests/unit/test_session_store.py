@@ -1,0 +1,87 @@
+"""The session store in one process: steps, events, lease, approvals, permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+from engine.errors import BadInputError
+from engine.events import Progress, StepFinished
+from engine.session import SessionStore, list_sessions, session_path
+
+
+def test_create_list_and_private_permissions() -> None:
+    with SessionStore.open("cut-1") as s:
+        assert s.get_meta("created_by") == s.operator
+    assert list_sessions() == ["cut-1"]
+    path = session_path("cut-1")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_bad_names_and_missing_sessions_are_clean_errors() -> None:
+    with pytest.raises(BadInputError):
+        SessionStore.open("../escape")
+    with pytest.raises(BadInputError, match="no session"):
+        SessionStore.open("absent", create=False)
+
+
+def test_events_are_sequenced_and_followable() -> None:
+    with SessionStore.open("ev") as s:
+        first = s.record(Progress("transfer", done=1, total=10, unit="B"))
+        second = s.record(StepFinished("transfer", ok=True, summary="done"))
+        assert second == first + 1
+        events = s.events_after(0)
+        assert [e.kind for e in events] == ["progress", "step_finished"]
+        assert events[0].payload["total"] == 10 and events[0].operator == s.operator
+        assert s.events_after(first)[0].seq == second
+
+
+def test_step_states_and_attempts() -> None:
+    with SessionStore.open("st") as s:
+        s.set_step("transfer", "running", profile_digest="abc")
+        s.set_step("transfer", "interrupted")
+        s.set_step("transfer", "running")
+        s.set_step("transfer", "completed", result={"summary": "ok"})
+        rec = s.step("transfer")
+        assert rec and rec.state == "completed" and rec.attempt == 2 and rec.profile_digest == "abc"
+        assert rec.result == {"summary": "ok"}
+        with pytest.raises(ValueError):
+            s.set_step("transfer", "bogus")
+
+
+def test_lease_is_exclusive_until_it_expires() -> None:
+    with SessionStore.open("lease") as a, SessionStore.open("lease") as b:
+        assert a.acquire_lease("A", ttl_s=0.3)
+        assert not b.acquire_lease("B", ttl_s=0.3)
+        assert a.heartbeat("A")
+        time.sleep(0.45)
+        assert b.acquire_lease("B", ttl_s=0.3)  # A stopped heartbeating: expired
+        assert not a.heartbeat("A")  # A learns it lost the lease
+        assert a.lease().holder == "B"  # type: ignore[union-attr]
+
+
+def test_approval_needs_a_different_login() -> None:
+    with SessionStore.open("ap", operator="alice") as alice, SessionStore.open("ap", operator="bob") as bob:
+        request = alice.request_approval("transfer-delete", "delete 12 objects in gs://b/")
+        with pytest.raises(BadInputError, match="second person"):
+            alice.decide_approval(request, approve=True)
+        decided = bob.decide_approval(request, approve=True)
+        assert (decided.state, decided.requested_by, decided.decided_by) == ("approved", "alice", "bob")
+        with pytest.raises(BadInputError, match="already approved"):
+            bob.decide_approval(request, approve=False)
+        kinds = [e.kind for e in alice.events_after(0)]
+        assert "approval_requested" in kinds and "approval_approved" in kinds
+
+
+def test_secrets_are_redacted_before_they_are_stored() -> None:
+    with SessionStore.open("sec") as s:
+        s.append("x", "note", {"text": "key AKIAIOSFODNN7EXAMPLE leaked"})
+        s.set_meta("profile_toml", "name = 'AKIAIOSFODNN7EXAMPLE'")
+        raw = session_path("sec").read_bytes() + b"".join(
+            p.read_bytes() for p in session_path("sec").parent.glob("sec.sqlite*"))
+        assert b"AKIAIOSFODNN7EXAMPLE" not in raw
+        assert "[REDACTED]" in s.events_after(0)[-1].payload["text"]
