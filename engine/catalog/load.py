@@ -1,0 +1,432 @@
+"""The price and hardware catalog: embedded data files, overlaid by a refreshed user cache.
+
+The embedded catalog ships in ``engine/catalog/data/`` as CSV files that keep
+the ``source``, ``source_date``, ``as_of`` and ``verified`` columns of the facts
+they were built from, so everything works offline and every price can say
+where it came from and how old it is.  ``gpumigrate catalog refresh`` writes
+JSON files under ``state_dir()/catalog/``; :func:`load_catalog` lays those over
+the embedded rows (a refreshed row replaces the embedded row with the same key
+and says so in its ``origin``).
+
+Nothing here talks to the network; the refreshers live in ``refresh_gcp.py``
+and ``refresh_aws.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+EMBEDDED = "embedded"
+REFRESHED = "refreshed"
+NEGOTIATED = "negotiated"
+
+GCP_CACHE = "gcp.json"
+AWS_CACHE = "aws.json"
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """Where refreshed prices live: ``state_dir()/catalog``."""
+    from engine.session import state_dir
+
+    return state_dir() / "catalog"
+
+
+# --- rows ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a price came from: embedded (with its as-of date), refreshed (with the refresh date) or negotiated."""
+
+    kind: str
+    source: str
+    date: str
+    verified: str = ""
+
+    def describe(self, today: date | None = None) -> str:
+        """``embedded, as of 2025-06 (17 months old)`` and the like."""
+        if self.kind == NEGOTIATED:
+            return f"negotiated ({self.source})"
+        when = self.date or "undated"
+        age = age_text(self.date, today)
+        text = f"{self.kind}, {'as of' if self.kind == EMBEDDED else 'on'} {when}"
+        if age:
+            text += f" ({age})"
+        if self.verified and not self.verified.startswith("yes"):
+            text += f"; verified={self.verified}"
+        return text
+
+
+@dataclass(frozen=True)
+class GcpMachine:
+    """A Compute Engine GPU machine type in one region; prices are per instance-hour (host + GPUs)."""
+
+    machine_type: str
+    gpu_model: str
+    gpu_count: int
+    gpu_memory_gb: float | None
+    """Memory per GPU, in GB."""
+    vcpus: float | None
+    memory_gb: float | None
+    region: str
+    ondemand_usd_per_hr: float | None
+    spot_usd_per_hr: float | None
+    host_ondemand_usd_per_hr: float | None = None
+    gpu_ondemand_usd_per_hr: float | None = None
+    """Per GPU."""
+    host_spot_usd_per_hr: float | None = None
+    gpu_spot_usd_per_hr: float | None = None
+    cud_1y_usd_per_hr: float | None = None
+    """Committed-use price read from Commit1Yr SKUs (refreshed rows only)."""
+    cud_3y_usd_per_hr: float | None = None
+    origin: str = EMBEDDED
+    source: str = ""
+    date: str = ""
+    verified: str = ""
+    notes: str = ""
+
+    @property
+    def price_origin(self) -> Origin:
+        return Origin(self.origin, self.source, self.date, self.verified)
+
+    @property
+    def series(self) -> str:
+        return machine_series(self.machine_type)
+
+
+@dataclass(frozen=True)
+class AwsInstance:
+    """An EC2 GPU instance type in one region; on-demand Linux price per instance-hour."""
+
+    instance_type: str
+    family: str
+    gpu_model: str
+    gpu_count: float
+    """GPUs per instance (fractional for the g6f shapes)."""
+    gpu_memory_gb: float | None
+    """Memory per GPU, in GB."""
+    vcpus: float | None
+    memory_gb: float | None
+    region: str
+    ondemand_usd_per_hr: float | None
+    origin: str = EMBEDDED
+    source: str = ""
+    date: str = ""
+    verified: str = ""
+    notes: str = ""
+
+    @property
+    def price_origin(self) -> Origin:
+        return Origin(self.origin, self.source, self.date, self.verified)
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount rate (committed use, sustained use) with its scope."""
+
+    provider: str
+    kind: str
+    scope: str
+    discount: float
+    origin: str = EMBEDDED
+    source: str = ""
+    date: str = ""
+    verified: str = ""
+    notes: str = ""
+
+    @property
+    def price_origin(self) -> Origin:
+        return Origin(self.origin, self.source, self.date, self.verified)
+
+
+@dataclass(frozen=True)
+class NetPrice:
+    """One network, storage, request or transfer-service price; tiers are by monthly volume in GB."""
+
+    key: str
+    provider: str
+    category: str
+    item: str
+    scope: str
+    tier_start_gb: float | None
+    tier_end_gb: float | None
+    price_usd: float
+    unit: str
+    origin: str = EMBEDDED
+    source: str = ""
+    date: str = ""
+    verified: str = ""
+    notes: str = ""
+
+    @property
+    def price_origin(self) -> Origin:
+        return Origin(self.origin, self.source, self.date, self.verified)
+
+
+@dataclass
+class Catalog:
+    """Everything the cost model and the sizing work know about prices and machines."""
+
+    gcp_machines: list[GcpMachine] = field(default_factory=list)
+    aws_instances: list[AwsInstance] = field(default_factory=list)
+    discounts: list[Discount] = field(default_factory=list)
+    network: list[NetPrice] = field(default_factory=list)
+    refreshed: dict[str, str] = field(default_factory=dict)
+    """provider -> when its cache was refreshed (ISO time); empty when only embedded data is in use."""
+    problems: list[str] = field(default_factory=list)
+    """Things a person should know (an unreadable cache, SKUs a refresh could not map)."""
+
+    # --- lookups -------------------------------------------------------------
+
+    def aws_instance(self, instance_type: str, region: str | None = None) -> AwsInstance | None:
+        """The row for an instance type (refreshed before embedded; ``region`` None = any, us-east-1 first)."""
+        rows = [r for r in self.aws_instances if r.instance_type == instance_type]
+        if region is not None:
+            rows = [r for r in rows if r.region == region]
+        return _best(rows, preferred_region="us-east-1")
+
+    def gcp_machine(self, machine_type: str, region: str | None = None,
+                    gpu_model: str | None = None) -> GcpMachine | None:
+        """The row for a machine type (N1 types take ``gpu_model`` to pick the attached GPU)."""
+        rows = [r for r in self.gcp_machines if r.machine_type == machine_type]
+        if gpu_model is not None:
+            rows = [r for r in rows if gpu_matches(r.gpu_model, gpu_model)]
+        if region is not None:
+            rows = [r for r in rows if r.region == region]
+        return _best(rows, preferred_region="us-central1")
+
+    def gcp_machines_for_gpu(self, gpu_model: str, region: str | None = None) -> list[GcpMachine]:
+        """Machine types with this GPU ("A100" matches 40GB and 80GB; "A100 80GB" only the latter)."""
+        rows = [r for r in self.gcp_machines if gpu_matches(r.gpu_model, gpu_model)]
+        if region is not None:
+            rows = [r for r in rows if r.region == region]
+        best: dict[tuple[str, str, str], GcpMachine] = {}
+        for row in rows:
+            key = (row.machine_type, row.gpu_model, row.region)
+            if key not in best or (row.origin == REFRESHED and best[key].origin != REFRESHED):
+                best[key] = row
+        return sorted(best.values(), key=lambda r: (r.gpu_count, r.region != "us-central1", r.region,
+                                                    r.ondemand_usd_per_hr or float("inf")))
+
+    def cud_discount(self, kind: str, machine_type: str | None = None) -> Discount | None:
+        """The committed-use discount for ``cud-1y``/``cud-3y``: the machine series' own, else the default."""
+        series = machine_series(machine_type or "")
+        rows = [d for d in self.discounts if d.provider == "gcp" and d.kind == kind]
+        for row in rows:
+            if row.scope == series:
+                return row
+        return next((row for row in rows if row.scope == "default"), None)
+
+    def net_tiers(self, key: str) -> list[NetPrice]:
+        """The tiers of one network/storage price, in order (one row for a flat price)."""
+        rows = [r for r in self.network if r.key == key]
+        return sorted(rows, key=lambda r: r.tier_start_gb or 0.0)
+
+    def net_price(self, key: str) -> NetPrice | None:
+        tiers = self.net_tiers(key)
+        return tiers[0] if tiers else None
+
+    def age_note(self, today: date | None = None) -> str:
+        """One line on how old the prices are, for every screen and table footer."""
+        parts = []
+        for provider in ("gcp", "aws"):
+            when = self.refreshed.get(provider)
+            if when:
+                parts.append(f"{provider.upper()} refreshed {when[:10]} ({age_text(when[:10], today)})")
+            else:
+                parts.append(f"{provider.upper()} embedded")
+        return "; ".join(parts)
+
+
+def _best(rows: list[Any], preferred_region: str) -> Any:
+    if not rows:
+        return None
+    return sorted(rows, key=lambda r: (r.origin != REFRESHED, r.region != preferred_region, r.region))[0]
+
+
+def machine_series(machine_type: str) -> str:
+    """``a2-highgpu-1g`` -> ``a2``; ``a3-megagpu-8g`` -> ``a3-mega`` (its host is priced apart)."""
+    parts = machine_type.split("-")
+    if len(parts) < 2:
+        return parts[0]
+    family, shape = parts[0], parts[1]
+    for special in ("mega", "ultra", "edge"):
+        if family == "a3" and shape.startswith(special):
+            return f"a3-{special}"
+    return family
+
+
+def _norm_gpu(name: str) -> str:
+    return re.sub(r"[\s_-]+", " ", name.strip().lower()).replace("tesla ", "").replace("nvidia ", "")
+
+
+def gpu_matches(catalog_model: str, wanted: str) -> bool:
+    """True when ``wanted`` names this GPU: exactly, or as its family ("A100" for "A100 80GB")."""
+    have, want = _norm_gpu(catalog_model), _norm_gpu(wanted)
+    return have == want or have.startswith(want + " ")
+
+
+# --- dates ----------------------------------------------------------------------
+
+
+def parse_as_of(text: str) -> date | None:
+    """``2025-06`` / ``2025`` / ``2026-02-12`` / an ISO time -> a date (first of the period)."""
+    text = (text or "").strip()
+    match = re.match(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", text)
+    if not match:
+        return None
+    year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def age_text(as_of: str, today: date | None = None) -> str:
+    when = parse_as_of(as_of)
+    if when is None:
+        return ""
+    today = today or datetime.now(timezone.utc).date()
+    days = (today - when).days
+    if days < 0:
+        return "dated in the future"
+    if days < 60:
+        return f"{days} days old"
+    return f"{round(days / 30.44)} months old"
+
+
+# --- loading --------------------------------------------------------------------
+
+
+def _f(value: str | None) -> float | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    return float(value)
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    text = resources.files("engine.catalog").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def embedded_catalog() -> Catalog:
+    """The catalog shipped in the package, with no refreshed overlay."""
+    cat = Catalog()
+    for r in _read_csv("gcp_gpu_machines.csv"):
+        cat.gcp_machines.append(GcpMachine(
+            machine_type=r["machine_type"], gpu_model=r["gpu_model"], gpu_count=int(r["gpu_count"]),
+            gpu_memory_gb=_f(r["gpu_memory_gb"]), vcpus=_f(r["vcpus"]), memory_gb=_f(r["memory_gb"]),
+            region=r["region"], ondemand_usd_per_hr=_f(r["ondemand_usd_per_hr"]),
+            spot_usd_per_hr=_f(r["spot_usd_per_hr"]), host_ondemand_usd_per_hr=_f(r["host_ondemand_usd_per_hr"]),
+            gpu_ondemand_usd_per_hr=_f(r["gpu_ondemand_usd_per_hr"]),
+            host_spot_usd_per_hr=_f(r["host_spot_usd_per_hr"]), gpu_spot_usd_per_hr=_f(r["gpu_spot_usd_per_hr"]),
+            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+    for r in _read_csv("aws_gpu_instances.csv"):
+        cat.aws_instances.append(AwsInstance(
+            instance_type=r["instance_type"], family=r["family"], gpu_model=r["gpu_model"],
+            gpu_count=float(r["gpu_count"]), gpu_memory_gb=_f(r["gpu_memory_gb"]), vcpus=_f(r["vcpus"]),
+            memory_gb=_f(r["memory_gb"]), region=r["region"], ondemand_usd_per_hr=_f(r["ondemand_usd_per_hr"]),
+            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+    for r in _read_csv("gcp_discounts.csv"):
+        cat.discounts.append(Discount(
+            provider=r["provider"], kind=r["kind"], scope=r["scope"], discount=float(r["discount"]),
+            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+    for r in _read_csv("network_storage_prices.csv"):
+        cat.network.append(NetPrice(
+            key=r["key"], provider=r["provider"], category=r["category"], item=r["item"],
+            scope=r["region_or_scope"], tier_start_gb=_f(r["tier_start_gb"]), tier_end_gb=_f(r["tier_end_gb"]),
+            price_usd=float(r["price_usd"]), unit=r["unit"], origin=EMBEDDED, source=r["source"],
+            date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+    return cat
+
+
+def load_catalog(cache: Path | None = None) -> Catalog:
+    """The embedded catalog with the user's refreshed prices laid over it (when a refresh has run)."""
+    cat = embedded_catalog()
+    folder = cache if cache is not None else cache_dir()
+    _overlay_gcp(cat, folder / GCP_CACHE)
+    _overlay_aws(cat, folder / AWS_CACHE)
+    return cat
+
+
+def _read_cache(path: Path, cat: Catalog) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            raise ValueError("unknown format")
+        return data
+    except (OSError, ValueError) as exc:
+        cat.problems.append(f"{path}: unreadable price cache ({exc}); using the embedded catalog")
+        return None
+
+
+def _overlay_gcp(cat: Catalog, path: Path) -> None:
+    data = _read_cache(path, cat)
+    if data is None:
+        return
+    when = str(data.get("refreshed_at", ""))
+    source = str(data.get("source", "Cloud Billing Catalog API"))
+    fields = set(GcpMachine.__dataclass_fields__)
+    try:
+        rows = [GcpMachine(**{k: v for k, v in row.items() if k in fields}) for row in data.get("machines", [])]
+    except TypeError as exc:
+        cat.problems.append(f"{path}: bad machine row ({exc}); using the embedded catalog")
+        return
+    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)")
+            for r in rows]
+    keys = {(r.machine_type, r.gpu_model, r.region) for r in rows}
+    cat.gcp_machines = [r for r in cat.gcp_machines if (r.machine_type, r.gpu_model, r.region) not in keys] + rows
+    for kind, rate in (data.get("cud_discounts") or {}).items():
+        for scope, value in rate.items():
+            cat.discounts = [d for d in cat.discounts if not (d.kind == kind and d.scope == scope)]
+            cat.discounts.append(Discount("gcp", kind, scope, float(value), REFRESHED, source, when[:10],
+                                          "yes (read from the API)", "derived from Commit SKUs / OnDemand SKUs"))
+    cat.refreshed["gcp"] = when
+    cat.problems.extend(f"gcp refresh: {p}" for p in data.get("problems", [])[:50])
+
+
+def _overlay_aws(cat: Catalog, path: Path) -> None:
+    data = _read_cache(path, cat)
+    if data is None:
+        return
+    when = str(data.get("refreshed_at", ""))
+    source = str(data.get("source", "AWS Price List API"))
+    fields = set(AwsInstance.__dataclass_fields__)
+    try:
+        rows = [AwsInstance(**{k: v for k, v in row.items() if k in fields}) for row in data.get("instances", [])]
+    except TypeError as exc:
+        cat.problems.append(f"{path}: bad instance row ({exc}); using the embedded catalog")
+        return
+    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)")
+            for r in rows]
+    keys = {(r.instance_type, r.region) for r in rows}
+    cat.aws_instances = [r for r in cat.aws_instances if (r.instance_type, r.region) not in keys] + rows
+    cat.refreshed["aws"] = when
+    cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
+
+
+def write_cache(path: Path, payload: dict[str, Any]) -> None:
+    """Atomic write of a refresh result (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"format": CACHE_FORMAT, **payload}, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    return [asdict(r) for r in rows]
