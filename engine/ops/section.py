@@ -1,22 +1,124 @@
-"""The ``[ops]`` profile section: day-two monitoring, budget, spot handling."""
+"""The ``[ops]`` profile section: day-two monitoring, budget, spot handling, rollback.
+
+Every string here can reach a generated shell script, a YAML/JSON file or an
+API path, so each one is constrained by an allow-list pattern at load time
+(and the renderers check again before they quote anything).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
 
 from engine.model_base import Section
 
+# argv words for commands the spot watcher runs: no spaces, quotes, `$`, `;`,
+# backticks, redirections or globs; each word is shell-quoted as well.
+ARGV_WORD_PATTERN = r"^[A-Za-z0-9_./:=@%+,-]{1,256}$"
+NOTIFICATION_CHANNEL_PATTERN = r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]{1,24}$"
+BILLING_ACCOUNT_PATTERN = r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"
+PUBSUB_TOPIC_PATTERN = r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$"
+LABEL_VALUE_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+PROCESS_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
+UNIX_USER_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
+ABS_PATH_PATTERN = r"^/[A-Za-z0-9._/-]{0,255}$"
+HOST_PORT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$"
+HOSTNAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$"
+DNS_TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$"
+ZONE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+INSTANCE_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+SOURCE_INSTANCE_PATTERN = r"^i-[0-9a-f]{8,17}$"
+
+
+ArgvWord = Annotated[str, Field(pattern=ARGV_WORD_PATTERN)]
+NotificationChannel = Annotated[str, Field(pattern=NOTIFICATION_CHANNEL_PATTERN)]
+HostPort = Annotated[str, Field(pattern=HOST_PORT_PATTERN)]
+
 
 class OpsSection(Section):
-    """What to watch on the target after cutover, and when to alert."""
+    """What to watch on the target after cutover, when to alert, and how to go back."""
 
     gpu_memory_alert_pct: float = Field(default=90, gt=0, le=100)
     """Alert when GPU memory use stays above this percentage."""
     idle_gpu_util_pct: float = Field(default=5, ge=0, le=100)
     """Alert when GPU utilisation stays below this (idle spend)."""
-    idle_hours: float = Field(default=6, gt=0)
-    """...for this many hours."""
-    budget_thresholds_pct: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0])
+    idle_hours: float = Field(default=6, gt=0, le=23.5)
+    """...for this many hours (Cloud Monitoring allows at most 23.5 h)."""
+    budget_thresholds_pct: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0], min_length=1,
+                                               max_length=10)
     """Budget alert thresholds, as percentages of the monthly run-rate."""
     apply: bool = False
     """Create the alert policies and budget through the APIs in the `ops` step (else only render)."""
+
+    # --- alerts -----------------------------------------------------------
+    memory_alert_minutes: float = Field(default=15, gt=0, le=1440)
+    """How long GPU memory must stay above the threshold before the alert fires."""
+    absent_minutes: float = Field(default=10, ge=2, le=1440)
+    """The instance (or training job) is reported gone after this many minutes without data."""
+    job_process: str | None = Field(default=None, pattern=PROCESS_NAME_PATTERN)
+    """Process name of the training job (e.g. "python3"); adds a "job gone" alert when set."""
+    gpu_error_alerts: bool = True
+    """Alert on XID, ECC (double-bit) and NVLink errors from the Ops Agent's DCGM metrics."""
+    notification_channels: list[NotificationChannel] = Field(default_factory=list, max_length=5)
+    """Cloud Monitoring notification channels (projects/P/notificationChannels/N) for alerts and the budget."""
+    label: str = Field(default="gpumigrate", pattern=LABEL_VALUE_PATTERN)
+    """Names this migration's policies and budget (user label value; lower case)."""
+
+    # --- budget -----------------------------------------------------------
+    billing_account: str | None = Field(default=None, pattern=BILLING_ACCOUNT_PATTERN)
+    """The Cloud Billing account id (XXXXXX-XXXXXX-XXXXXX) that holds the budget."""
+    budget_monthly_usd: float | None = Field(default=None, gt=0)
+    """Overrides the cost model's monthly run-rate as the budget amount."""
+    budget_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    """Currency of the budget amount (must be the billing account's currency)."""
+    budget_pubsub_topic: str | None = Field(default=None, pattern=PUBSUB_TOPIC_PATTERN)
+    """Optional Pub/Sub topic (projects/P/topics/T) that receives budget notifications."""
+
+    # --- prometheus / grafana --------------------------------------------
+    dcgm_targets: list[HostPort] = Field(default_factory=lambda: ["localhost:9400"], min_length=1, max_length=256)
+    """host:port of each DCGM exporter to scrape on self-managed hosts."""
+    scrape_interval_s: int = Field(default=15, ge=1, le=3600)
+    """Prometheus scrape interval for the DCGM exporter."""
+
+    # --- spot watcher ------------------------------------------------------
+    spot_watcher: Literal["auto", "always", "never"] = "auto"
+    """Generate the preemption watcher: "auto" only when [target].pricing is "spot"."""
+    checkpoint_command: list[ArgvWord] = Field(default_factory=list, max_length=32)
+    """argv of the command that checkpoints the job when a preemption notice arrives."""
+    resume_command: list[ArgvWord] = Field(default_factory=list, max_length=32)
+    """argv of the command that resumes the job after a preempted VM starts again (or the notice clears)."""
+    checkpoint_timeout_s: int = Field(default=25, ge=1, le=120)
+    """Seconds the checkpoint may take (Compute Engine gives a spot VM about 30 s)."""
+    poll_interval_s: int = Field(default=5, ge=1, le=60)
+    """Seconds between polls of the metadata server's preemption notice."""
+    watcher_user: str = Field(default="root", pattern=UNIX_USER_PATTERN)
+    """Unix user the watcher (and so the checkpoint command) runs as."""
+    state_dir: str = Field(default="/var/lib/gpumigrate", pattern=ABS_PATH_PATTERN)
+    """Where the watcher keeps its preemption marker."""
+
+    # --- rollback ------------------------------------------------------------
+    target_instance: str | None = Field(default=None, pattern=INSTANCE_NAME_PATTERN)
+    """Name of the target Compute Engine instance (for the rollback commands)."""
+    source_instance_id: str | None = Field(default=None, pattern=SOURCE_INSTANCE_PATTERN)
+    """The source EC2 instance id (kept running until sign-off)."""
+    endpoint_dns: Literal["cloud-dns", "route53", "none"] = "none"
+    """Where the service's DNS record lives, for switching the endpoint back."""
+    dns_zone: str | None = Field(default=None, pattern=ZONE_NAME_PATTERN)
+    """The Cloud DNS managed zone name, or the Route 53 hosted zone id."""
+    dns_record: str | None = Field(default=None, pattern=HOSTNAME_PATTERN)
+    """The record users reach the workload by (e.g. "train.example.com.")."""
+    source_endpoint: str | None = Field(default=None, pattern=DNS_TARGET_PATTERN)
+    """What the record pointed at before cutover (an IP address or a host name)."""
+    dns_ttl_s: int = Field(default=60, ge=1, le=86400)
+    """TTL of the switched-back record."""
+
+    @field_validator("budget_thresholds_pct")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        for pct in value:
+            if not 0 < pct <= 1000:
+                raise ValueError(f"threshold {pct!r} must be > 0 and <= 1000 (percent of the budget)")
+        if len(set(value)) != len(value):
+            raise ValueError("thresholds must be distinct")
+        return sorted(value)

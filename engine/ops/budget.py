@@ -1,0 +1,230 @@
+"""A Cloud Billing budget sized from the cost model's monthly run-rate.
+
+The amount is the target's monthly run-rate (``engine.cost.model.compute_costs``)
+rounded up to a whole currency unit, or ``[ops].budget_monthly_usd`` when the
+user sets it; threshold rules sit at ``[ops].budget_thresholds_pct`` of it;
+notifications go to ``[ops].notification_channels`` (and the Pub/Sub topic, if
+named).  ``apply_budget`` creates or patches it idempotently, matching an
+existing budget by display name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import BadInputError
+from engine.events import Emit, ItemDone, discard
+from engine.ops.alerts import ApplyReport, _is_loopback, require_adc
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.cloud.billing import budgets_v1
+
+    from engine.profile import Profile
+
+ENDPOINT_ENV = "GPUMIGRATE_BUDGETS_ENDPOINT"
+"""URL of a Billing Budgets API endpoint to use instead of billingbudgets.googleapis.com
+(anonymous credentials when it is a loopback address, e.g. a local stand-in)."""
+
+MANAGED_FIELDS = ("display_name", "budget_filter", "amount", "threshold_rules", "notifications_rule")
+
+
+@dataclass(frozen=True)
+class RunRate:
+    """The monthly amount a budget is sized from, and where it came from."""
+
+    monthly: float
+    source: str
+
+
+def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None) -> RunRate:
+    """The target's monthly run-rate: the profile's override, else the cost model's figure."""
+    if profile.ops.budget_monthly_usd is not None:
+        return RunRate(profile.ops.budget_monthly_usd, "[ops].budget_monthly_usd")
+    try:
+        from engine.cost.model import compute_costs  # the cost engineer's model
+    except ImportError:
+        compute_costs = None
+    if compute_costs is not None:
+        report = compute_costs(profile)
+        value = _target_monthly(report)
+        if value is not None:
+            return RunRate(value, f"cost model: target {profile.target.pricing} monthly run-rate")
+    if cost_data:
+        value = _target_monthly(cost_data)
+        if value is not None:
+            return RunRate(value, "cost step result: target monthly run-rate")
+    raise BadInputError("no monthly run-rate for the budget: the cost model gave none for the target; "
+                        "set [ops].budget_monthly_usd")
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _target_monthly(report: Any) -> float | None:
+    """Find the target side's ``monthly_usd`` in a CostReport (object or its dict form)."""
+    target = _get(report, "target")
+    if target is not None and _get(target, "monthly_usd") is not None:
+        return float(_get(target, "monthly_usd"))
+    options = _get(report, "options")
+    if isinstance(options, dict):
+        options = list(options.values())
+    for option in options or []:
+        side = _get(option, "side")
+        if side in ("target", "gcp") and _get(option, "monthly_usd") is not None:
+            if _get(option, "selected") in (None, True):
+                return float(_get(option, "monthly_usd"))
+        tgt = _get(option, "target")
+        if tgt is not None and _get(tgt, "monthly_usd") is not None:
+            return float(_get(tgt, "monthly_usd"))
+    return None
+
+
+def display_name(profile: "Profile") -> str:
+    return f"{profile.ops.label}: GPU target monthly budget"[:60]
+
+
+def build_budget(profile: "Profile", run_rate: RunRate) -> "budgets_v1.Budget":
+    """The Budget message (valid by construction)."""
+    from google.cloud.billing import budgets_v1
+    from google.type import money_pb2
+
+    ops = profile.ops
+    if not profile.target.project:
+        raise BadInputError("[target].project is needed for a budget (it filters the spend)")
+    amount = max(1, math.ceil(run_rate.monthly - 1e-9))
+    notifications = budgets_v1.NotificationsRule(
+        monitoring_notification_channels=list(ops.notification_channels))
+    if ops.budget_pubsub_topic:
+        notifications.pubsub_topic = ops.budget_pubsub_topic
+        notifications.schema_version = "1.0"
+    return budgets_v1.Budget(
+        display_name=display_name(profile),
+        budget_filter=budgets_v1.Filter(projects=[f"projects/{profile.target.project}"]),
+        amount=budgets_v1.BudgetAmount(
+            specified_amount=money_pb2.Money(currency_code=ops.budget_currency, units=amount)),
+        threshold_rules=[budgets_v1.ThresholdRule(threshold_percent=pct / 100.0,
+                                                  spend_basis=budgets_v1.ThresholdRule.Basis.CURRENT_SPEND)
+                         for pct in ops.budget_thresholds_pct],
+        notifications_rule=notifications,
+    )
+
+
+def budget_to_dict(budget: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(type(budget).pb(budget))
+
+
+def render_budget_json(profile: "Profile", run_rate: RunRate) -> str:
+    doc = {
+        "billingAccount": f"billingAccounts/{profile.ops.billing_account or 'XXXXXX-XXXXXX-XXXXXX'}",
+        "sizedFrom": {"monthly": round(run_rate.monthly, 2), "currency": profile.ops.budget_currency,
+                      "source": run_rate.source},
+        "budget": budget_to_dict(build_budget(profile, run_rate)),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+# --- applying ---------------------------------------------------------------
+
+
+def budgets_client(endpoint: str | None = None) -> Any:
+    """A BudgetServiceClient over REST: ADC against the real API, or anonymous to a loopback stand-in."""
+    from urllib.parse import urlsplit
+
+    from google.cloud.billing import budgets_v1
+
+    endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
+    if endpoint and _is_loopback(urlsplit(endpoint if "//" in endpoint else f"//{endpoint}").hostname or ""):
+        from google.auth.credentials import AnonymousCredentials
+
+        return budgets_v1.BudgetServiceClient(credentials=AnonymousCredentials(), transport="rest",
+                                              client_options={"api_endpoint": endpoint})
+    credentials = require_adc("create the Cloud Billing budget")
+    options = {"api_endpoint": endpoint} if endpoint else None
+    return budgets_v1.BudgetServiceClient(credentials=credentials, transport="rest", client_options=options)
+
+
+def _snake(msg: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(type(msg).pb(msg), preserving_proto_field_name=True)
+
+
+def _comparable(d: dict[str, Any]) -> dict[str, Any]:
+    out = {k: d.get(k) for k in MANAGED_FIELDS}
+    flt = dict(out.get("budget_filter") or {})
+    # Server-side defaults that the budget did not set are not differences.
+    if flt.get("credit_types_treatment") == "INCLUDE_ALL_CREDITS":
+        flt.pop("credit_types_treatment")
+    if flt.get("calendar_period") == "MONTH":
+        flt.pop("calendar_period")
+    out["budget_filter"] = flt
+    rules = out.get("threshold_rules") or []
+    out["threshold_rules"] = sorted(
+        ({"threshold_percent": round(float(r.get("threshold_percent", 0)), 6),
+          "spend_basis": r.get("spend_basis", "CURRENT_SPEND")} for r in rules),
+        key=lambda r: (r["threshold_percent"], r["spend_basis"]))
+    note = dict(out.get("notifications_rule") or {})
+    for key in ("disable_default_iam_recipients", "enable_project_level_recipients"):
+        if note.get(key) is False:
+            note.pop(key)
+    if not note.get("pubsub_topic"):
+        note.pop("schema_version", None)
+    out["notifications_rule"] = note
+    return out
+
+
+def budget_diff(desired: Any, existing: Any, project_numbers: dict[str, str] | None = None) -> list[str]:
+    """Managed fields that differ.  The real API may store ``projects/NUMBER`` for the project id
+    it was given; ``project_numbers`` (id -> number) lets the comparison treat those as equal."""
+    want, have = _comparable(_snake(desired)), _comparable(_snake(existing))
+    if project_numbers:
+        numbered = [f"projects/{project_numbers.get(p.split('/', 1)[1], p.split('/', 1)[1])}"
+                    for p in want["budget_filter"].get("projects", [])]
+        if have["budget_filter"].get("projects") == numbered:
+            have["budget_filter"]["projects"] = want["budget_filter"].get("projects")
+    return [k for k in MANAGED_FIELDS if want.get(k) != have.get(k)]
+
+
+def apply_budget(profile: "Profile", run_rate: RunRate, client: Any = None, *, emit: Emit = discard,
+                 step: str = "ops") -> ApplyReport:
+    """Create or update the budget on ``[ops].billing_account``; a second apply changes nothing."""
+    from google.cloud.billing import budgets_v1
+    from google.protobuf import field_mask_pb2
+
+    account = profile.ops.billing_account
+    if not account:
+        raise BadInputError("[ops].billing_account is needed to create the budget (XXXXXX-XXXXXX-XXXXXX)")
+    client = client or budgets_client()
+    want = build_budget(profile, run_rate)
+    parent = f"billingAccounts/{account}"
+    existing = [b for b in client.list_budgets(parent=parent) if b.display_name == want.display_name]
+    report = ApplyReport()
+    if not existing:
+        made = client.create_budget(parent=parent, budget=want)
+        report.created.append(want.display_name)
+        report.names[want.display_name] = made.name
+        emit(ItemDone(step, item=want.display_name, status="created", detail=made.name))
+        return report
+    have = existing[0]
+    report.names[want.display_name] = have.name
+    fields = budget_diff(want, have)
+    if not fields:
+        report.unchanged.append(want.display_name)
+        emit(ItemDone(step, item=want.display_name, status="unchanged", detail=have.name))
+        return report
+    patch = budgets_v1.Budget(want)
+    patch.name = have.name
+    patch.etag = have.etag
+    client.update_budget(budget=patch, update_mask=field_mask_pb2.FieldMask(paths=fields))
+    report.updated.append(want.display_name)
+    emit(ItemDone(step, item=want.display_name, status="updated", detail=f"{have.name} ({', '.join(fields)})"))
+    return report

@@ -1,0 +1,363 @@
+"""Stand-ins on 127.0.0.1 for the ops tests.
+
+* ``MonitoringStub``: the Cloud Monitoring AlertPolicyService over gRPC (the only
+  transport google-cloud-monitoring ships): list (paged), get, create, update
+  (honouring the update mask), delete.  Like the real service it names policies
+  and their conditions, adds creation/mutation records and keeps a request log.
+* ``BudgetsStub``: the Billing Budgets API v1 over REST (JSON, camelCase):
+  billingAccounts.budgets list (paged with pageToken), get, create, patch
+  (updateMask, etag check), delete.  Like the real service it adds server-side
+  defaults (creditTypesTreatment, calendarPeriod) and a fresh etag per change.
+* ``MetadataStub``: the metadata server's ``instance/preempted`` (requires the
+  ``Metadata-Flavor: Google`` header, answers 403 without it like the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+import uuid
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+# --- Cloud Monitoring (gRPC) ------------------------------------------------
+
+
+class MonitoringStub:
+    SERVICE = "google.monitoring.v3.AlertPolicyService"
+
+    def __init__(self, page_size: int = 2):
+        import grpc
+        from google.cloud import monitoring_v3 as m
+
+        self.m = m
+        self.page_size = page_size
+        self.policies: dict[str, Any] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        self._clock = 1_700_000_000
+
+        def handler(fn: Callable[[Any], Any], req_type: Any, resp_type: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: self._call(fn, request, context),
+                request_deserializer=req_type.deserialize, response_serializer=resp_type.serialize)
+
+        from google.protobuf import empty_pb2
+
+        class _Empty:
+            serialize = staticmethod(lambda msg: msg.SerializeToString())
+
+        methods = {
+            "ListAlertPolicies": handler(self._list, m.ListAlertPoliciesRequest, m.ListAlertPoliciesResponse),
+            "GetAlertPolicy": handler(self._get, m.GetAlertPolicyRequest, m.AlertPolicy),
+            "CreateAlertPolicy": handler(self._create, m.CreateAlertPolicyRequest, m.AlertPolicy),
+            "UpdateAlertPolicy": handler(self._update, m.UpdateAlertPolicyRequest, m.AlertPolicy),
+            "DeleteAlertPolicy": handler(self._delete, m.DeleteAlertPolicyRequest, _Empty),
+        }
+        self._empty = empty_pb2.Empty
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.SERVICE, methods),))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"127.0.0.1:{self.port}"
+
+    def start(self) -> "MonitoringStub":
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)
+
+    def client(self) -> Any:
+        from engine.ops.alerts import monitoring_client
+
+        return monitoring_client(self.endpoint)
+
+    def mutations(self) -> list[str]:
+        return [name for name, _ in self.calls if name in ("create", "update", "delete")]
+
+    # -- handlers --
+    def _call(self, fn: Callable[[Any], Any], request: Any, context: Any) -> Any:
+        import grpc
+
+        with self._lock:
+            try:
+                return fn(request)
+            except KeyError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"no such alert policy {exc}")
+            except ValueError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    def _record(self) -> Any:
+        self._clock += 1
+        from google.protobuf import timestamp_pb2
+
+        return self.m.MutationRecord(mutate_time=timestamp_pb2.Timestamp(seconds=self._clock),
+                                     mutated_by="stub@example.test")
+
+    def _list(self, req: Any) -> Any:
+        self.calls.append(("list", req.name))
+        mine = sorted(n for n in self.policies if n.startswith(req.name + "/alertPolicies/"))
+        start = int(req.page_token or 0)
+        page = mine[start:start + self.page_size]
+        nxt = str(start + self.page_size) if start + self.page_size < len(mine) else ""
+        return self.m.ListAlertPoliciesResponse(alert_policies=[self.policies[n] for n in page],
+                                                next_page_token=nxt, total_size=len(mine))
+
+    def _get(self, req: Any) -> Any:
+        self.calls.append(("get", req.name))
+        return self.policies[req.name]
+
+    def _validate(self, policy: Any) -> None:
+        if not policy.display_name:
+            raise ValueError("display_name is required")
+        if not policy.conditions:
+            raise ValueError("at least one condition is required")
+        for cond in policy.conditions:
+            kinds = [k for k in ("condition_threshold", "condition_absent", "condition_prometheus_query_language",
+                                 "condition_monitoring_query_language") if k in cond]
+            if len(kinds) != 1:
+                raise ValueError(f"condition {cond.display_name!r} needs exactly one kind")
+            body = getattr(cond, kinds[0])
+            if hasattr(body, "filter") and 'metric.type = "' not in body.filter:
+                raise ValueError(f"condition {cond.display_name!r}: filter must name a metric.type")
+
+    def _name_conditions(self, policy: Any) -> None:
+        for cond in policy.conditions:
+            if not cond.name:
+                cond.name = f"{policy.name}/conditions/{uuid.uuid4().int % 10**19}"
+
+    def _create(self, req: Any) -> Any:
+        self.calls.append(("create", req.alert_policy.display_name))
+        policy = self.m.AlertPolicy(req.alert_policy)
+        if policy.name:
+            raise ValueError("name must be empty on create")
+        self._validate(policy)
+        policy.name = f"{req.name}/alertPolicies/{uuid.uuid4().int % 10**19}"
+        self._name_conditions(policy)
+        record = self._record()
+        policy.creation_record = record
+        policy.mutation_record = record
+        self.policies[policy.name] = policy
+        return policy
+
+    def _update(self, req: Any) -> Any:
+        paths = list(req.update_mask.paths)
+        self.calls.append(("update", (req.alert_policy.name, paths)))
+        current = self.policies[req.alert_policy.name]
+        if not paths:
+            updated = self.m.AlertPolicy(req.alert_policy)
+            updated.creation_record = current.creation_record
+        else:
+            updated = self.m.AlertPolicy(current)
+            for path in paths:
+                if path not in self.m.AlertPolicy.meta.fields:
+                    raise ValueError(f"unknown update_mask path {path!r}")
+                setattr(updated, path, getattr(req.alert_policy, path))
+        self._validate(updated)
+        self._name_conditions(updated)
+        updated.mutation_record = self._record()
+        self.policies[updated.name] = updated
+        return updated
+
+    def _delete(self, req: Any) -> Any:
+        self.calls.append(("delete", req.name))
+        del self.policies[req.name]
+        return self._empty()
+
+
+# --- Billing Budgets (REST) -------------------------------------------------
+
+
+class BudgetsStub:
+    def __init__(self, page_size: int = 1):
+        self.page_size = page_size
+        self.budgets: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, Any]:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
+            def _handle(self, method: str) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                with stub._lock:
+                    stub.requests.append((method, url.path, query))
+                    code, body = stub.dispatch(method, url.path, query, self._body() if method in ("POST", "PATCH")
+                                               else {})
+                self._send(code, body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._handle("POST")
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                self._handle("PATCH")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self._handle("DELETE")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "BudgetsStub":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def client(self) -> Any:
+        from engine.ops.budget import budgets_client
+
+        return budgets_client(self.url)
+
+    def mutations(self) -> list[str]:
+        return [m for m, _p, _q in self.requests if m in ("POST", "PATCH", "DELETE")]
+
+    @staticmethod
+    def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
+        return code, {"error": {"code": code, "message": message, "status": status}}
+
+    def _defaults(self, budget: dict[str, Any]) -> None:
+        flt = budget.setdefault("budgetFilter", {})
+        flt.setdefault("creditTypesTreatment", "INCLUDE_ALL_CREDITS")
+        if "customPeriod" not in flt:
+            flt.setdefault("calendarPeriod", "MONTH")
+        budget["etag"] = uuid.uuid4().hex
+
+    def _validate(self, budget: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        amount = budget.get("amount", {})
+        if not amount.get("specifiedAmount") and "lastPeriodAmount" not in amount:
+            return self._error(400, "INVALID_ARGUMENT", "budget.amount is required")
+        for rule in budget.get("thresholdRules", []):
+            if not 0 < float(rule.get("thresholdPercent", 0)):
+                return self._error(400, "INVALID_ARGUMENT", "thresholdPercent must be > 0")
+        if len(budget.get("notificationsRule", {}).get("monitoringNotificationChannels", [])) > 5:
+            return self._error(400, "INVALID_ARGUMENT", "at most 5 notification channels")
+        return None
+
+    def dispatch(self, method: str, path: str, query: dict[str, list[str]],
+                 body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        parts = path.strip("/").split("/")
+        if len(parts) < 4 or parts[0] != "v1" or parts[1] != "billingAccounts" or parts[3] != "budgets":
+            return self._error(404, "NOT_FOUND", f"no route {path}")
+        parent = f"billingAccounts/{parts[2]}"
+        if len(parts) == 4:
+            if method == "GET":
+                names = sorted(n for n in self.budgets if n.startswith(parent + "/"))
+                start = int((query.get("pageToken") or ["0"])[0] or 0)
+                page = names[start:start + self.page_size]
+                nxt = str(start + self.page_size) if start + self.page_size < len(names) else ""
+                out: dict[str, Any] = {"budgets": [self.budgets[n] for n in page]}
+                if nxt:
+                    out["nextPageToken"] = nxt
+                return 200, out
+            if method == "POST":
+                if body.get("name"):
+                    return self._error(400, "INVALID_ARGUMENT", "name must be empty on create")
+                problem = self._validate(body)
+                if problem:
+                    return problem
+                body["name"] = f"{parent}/budgets/{uuid.uuid4()}"
+                self._defaults(body)
+                self.budgets[body["name"]] = body
+                return 200, body
+        name = "/".join(parts[1:6])
+        if name not in self.budgets:
+            return self._error(404, "NOT_FOUND", f"budget {name} not found")
+        if method == "GET":
+            return 200, self.budgets[name]
+        if method == "DELETE":
+            del self.budgets[name]
+            return 200, {}
+        if method == "PATCH":
+            current = self.budgets[name]
+            if body.get("etag") and body["etag"] != current["etag"]:
+                return self._error(409, "ABORTED", "etag mismatch")
+            mask = [p for p in ",".join(query.get("updateMask", [])).split(",") if p]
+            updated = dict(current) if mask else {"name": name}
+            camel = {"display_name": "displayName", "budget_filter": "budgetFilter", "amount": "amount",
+                     "threshold_rules": "thresholdRules", "notifications_rule": "notificationsRule",
+                     "displayName": "displayName", "budgetFilter": "budgetFilter", "thresholdRules":
+                     "thresholdRules", "notificationsRule": "notificationsRule"}
+            for key in (mask or [k for k in body if k not in ("name", "etag")]):
+                if key not in camel:
+                    return self._error(400, "INVALID_ARGUMENT", f"unknown updateMask path {key}")
+                field = camel[key]
+                if field in body:
+                    updated[field] = body[field]
+                else:
+                    updated.pop(field, None)
+            problem = self._validate(updated)
+            if problem:
+                return problem
+            self._defaults(updated)
+            self.budgets[name] = updated
+            return 200, updated
+        return self._error(405, "UNIMPLEMENTED", f"{method} {path}")
+
+
+# --- the metadata server's preemption notice ----------------------------------
+
+
+class MetadataStub:
+    """Answers ``/computeMetadata/v1/instance/preempted`` from a script of answers."""
+
+    def __init__(self, answers: list[str]):
+        self.answers = list(answers)
+        self.requests: list[dict[str, str]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                stub.requests.append({"path": self.path, "flavor": self.headers.get("Metadata-Flavor", "")})
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    code, text = 403, "Missing Metadata-Flavor:Google header."
+                elif urllib.parse.urlsplit(self.path).path != "/computeMetadata/v1/instance/preempted":
+                    code, text = 404, "not found"
+                else:
+                    code = 200
+                    text = stub.answers.pop(0) if len(stub.answers) > 1 else stub.answers[0]
+                data = text.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/text")
+                self.send_header("Metadata-Flavor", "Google")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/computeMetadata/v1"
+
+    def start(self) -> "MetadataStub":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
