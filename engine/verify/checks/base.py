@@ -1,0 +1,176 @@
+"""What every check is made of: its context, its result, and the runner around it.
+
+A check module exposes ``NAME``, ``TITLE``, ``MEASURES`` and two functions:
+
+* ``measure(ctx) -> dict``: run on this machine and return plain figures
+  (JSON-able).  On the source they become the baseline; on the target they
+  are judged.  It raises :class:`Skip` when it cannot run here (no GPU, no
+  inputs configured) and :class:`CheckError` when what it ran is unusable
+  (a command failed, hung or printed garbage).
+* ``judge(ctx, measured, baseline) -> Verdict``: compare figures with the
+  thresholds in the profile and the baseline's figures (``None`` when there
+  is no baseline).
+
+:func:`run_check` wraps both so a check never raises: every outcome is a
+:class:`CheckResult` with status ``pass``, ``fail``, ``skipped`` or ``error``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Literal
+
+from engine.verify.section import VerifySection
+
+Status = Literal["pass", "fail", "skipped", "error"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "skipped", "error")
+
+
+class Skip(Exception):
+    """The check cannot run here; the message says why (shown as the result)."""
+
+
+class CheckError(Exception):
+    """What the check ran is unusable; ``output`` holds what it printed."""
+
+    def __init__(self, message: str, output: str = ""):
+        super().__init__(message)
+        self.output = output
+
+
+@dataclass
+class Verdict:
+    """A judgement: pass or fail, a one-line summary, the threshold in words, details."""
+
+    passed: bool
+    summary: str
+    threshold: str = ""
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckContext:
+    """What a check may use. ``progress(done, total)`` reports how far it is."""
+
+    section: VerifySection
+    base_dir: Path
+    target_gpu_count: int | None = None
+    target_gpu_model: str | None = None
+    nvml_api: Any = None
+    """The NVML module (or the test fake) passed to ``engine.inventory.nvml.read_host``; None = the real one."""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[float, float | None], None] = lambda done, total: None
+    log: Callable[[str], None] = lambda text: None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, value: str) -> Path:
+        """A profile path: relative to the profile's folder, ``~`` expanded."""
+        p = Path(value.replace("{profile_dir}", str(self.base_dir))).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def cached(self, key: str, factory: Callable[[], Any]) -> Any:
+        """Share one expensive reading (the NVML host) between checks of one run."""
+        if key not in self._cache:
+            self._cache[key] = factory()
+        return self._cache[key]
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome, with everything a report or screen shows."""
+
+    name: str
+    title: str
+    measures: str
+    status: Status
+    summary: str
+    threshold: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None
+    details: list[str] = field(default_factory=list)
+    output: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Not a failure: passed or skipped."""
+        return self.status in ("pass", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+OUTPUT_LIMIT = 4000
+
+
+def clip(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """Keep the end of long output (the error is usually last)."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+
+
+def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | None,
+              capture: bool = False) -> CheckResult:
+    """Measure (and, unless capturing a baseline, judge) one check; never raises."""
+    started = time.perf_counter()
+    base = dict(name=module.NAME, title=module.TITLE, measures=module.MEASURES)
+    try:
+        figures = module.measure(ctx)
+    except Skip as exc:
+        return CheckResult(**base, status="skipped", summary=str(exc),
+                           duration_s=time.perf_counter() - started)
+    except CheckError as exc:
+        return CheckResult(**base, status="error", summary=str(exc), output=clip(exc.output),
+                           duration_s=time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - a bug in a check must not hide the others
+        return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}",
+                           output=clip(traceback.format_exc()), duration_s=time.perf_counter() - started)
+    output = str(figures.pop("_output", "") or "")
+    if capture:
+        return CheckResult(**base, status="pass", summary="baseline captured", figures=figures,
+                           output=clip(output), duration_s=time.perf_counter() - started)
+    try:
+        verdict = module.judge(ctx, figures, baseline)
+    except Skip as exc:
+        return CheckResult(**base, status="skipped", summary=str(exc), figures=figures, baseline=baseline,
+                           output=clip(output), duration_s=time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001
+        return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}", figures=figures,
+                           baseline=baseline, output=clip(traceback.format_exc()),
+                           duration_s=time.perf_counter() - started)
+    return CheckResult(**base, status="pass" if verdict.passed else "fail", summary=verdict.summary,
+                       threshold=verdict.threshold, figures=figures, baseline=baseline,
+                       details=verdict.details, output=clip(output),
+                       duration_s=time.perf_counter() - started)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("median of nothing")
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (the smallest value with at least q% of values at or below it)."""
+    import math
+
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of nothing")
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]

@@ -1,0 +1,155 @@
+"""Data integrity: source and destination manifests agree object for object.
+
+Manifests are JSON lines written by ``gpumigrate transfer --verify-only``::
+
+    {"path": str, "size": int, "crc32c": 8-hex|null, "md5": 32-hex|null, "sha256": 64-hex|null}
+
+Objects are matched by path.  Sizes must be equal; checksums are compared on
+every algorithm both sides recorded (an object with no algorithm in common is
+counted as "unverified": a difference, since nothing proves its content).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict
+
+NAME = "data_integrity"
+TITLE = "Data integrity"
+MEASURES = "transfer manifests of source and destination: count, bytes and checksums, object for object"
+
+ALGORITHMS = {"crc32c": re.compile(r"^[0-9a-f]{8}$"), "md5": re.compile(r"^[0-9a-f]{32}$"),
+              "sha256": re.compile(r"^[0-9a-f]{64}$")}
+
+
+class ManifestError(ValueError):
+    """A manifest line that breaks the format (with file and line)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    size: int
+    sums: dict[str, str]
+
+
+def read_manifest(path: Path) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    try:
+        stream = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ManifestError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or set(row) != {"path", "size", *ALGORITHMS}:
+                raise ManifestError(f"{path}:{number}: expected exactly the fields path, size, crc32c, md5, sha256")
+            name, size = row["path"], row["size"]
+            if not isinstance(name, str) or not name:
+                raise ManifestError(f"{path}:{number}: path must be a non-empty string")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ManifestError(f"{path}:{number}: size must be a non-negative integer")
+            sums: dict[str, str] = {}
+            for algo, pattern in ALGORITHMS.items():
+                value = row[algo]
+                if value is None:
+                    continue
+                if not isinstance(value, str) or not pattern.match(value.lower()):
+                    raise ManifestError(f"{path}:{number}: {algo} {value!r} is not a valid {algo}")
+                sums[algo] = value.lower()
+            if name in entries:
+                raise ManifestError(f"{path}:{number}: {name!r} is listed twice")
+            entries[name] = Entry(size, sums)
+    return entries
+
+
+def compare(source: dict[str, Entry], target: dict[str, Entry]) -> dict[str, list[dict[str, Any]]]:
+    """Differences by kind: missing (in source, not target), extra, size, checksum, unverified."""
+    out: dict[str, list[dict[str, Any]]] = {"missing": [], "extra": [], "size": [], "checksum": [], "unverified": []}
+    for name in sorted(source.keys() - target.keys()):
+        out["missing"].append({"path": name, "size": source[name].size})
+    for name in sorted(target.keys() - source.keys()):
+        out["extra"].append({"path": name, "size": target[name].size})
+    for name in sorted(source.keys() & target.keys()):
+        s, t = source[name], target[name]
+        if s.size != t.size:
+            out["size"].append({"path": name, "source": s.size, "target": t.size})
+            continue
+        common = [a for a in ALGORITHMS if a in s.sums and a in t.sums]
+        if not common:
+            out["unverified"].append({"path": name, "source": sorted(s.sums), "target": sorted(t.sums)})
+            continue
+        bad = [a for a in common if s.sums[a] != t.sums[a]]
+        if bad:
+            out["checksum"].append({"path": name, "algorithm": bad[0], "source": s.sums[bad[0]],
+                                    "target": t.sums[bad[0]]})
+    return out
+
+
+def measure(ctx: CheckContext) -> dict[str, Any]:
+    cfg = ctx.section.data_integrity
+    if not cfg.manifests:
+        raise Skip("no manifests configured ([[verify.data_integrity.manifests]] source/target)")
+    pairs: list[dict[str, Any]] = []
+    for i, pair in enumerate(cfg.manifests):
+        try:
+            source = read_manifest(ctx.path(pair.source))
+            target = read_manifest(ctx.path(pair.target))
+        except ManifestError as exc:
+            raise CheckError(str(exc)) from None
+        diffs = compare(source, target)
+        counts = {kind: len(items) for kind, items in diffs.items()}
+        listed = {kind: items[: cfg.max_listed] for kind, items in diffs.items() if items}
+        pairs.append({
+            "label": pair.label or Path(pair.target).name,
+            "source_objects": len(source), "target_objects": len(target),
+            "source_bytes": sum(e.size for e in source.values()),
+            "target_bytes": sum(e.size for e in target.values()),
+            "verified": sum(1 for n in source.keys() & target.keys()
+                            if source[n].size == target[n].size
+                            and any(a in source[n].sums and a in target[n].sums for a in ALGORITHMS)) - counts["checksum"],
+            "differences": counts, "listed": listed,
+        })
+        ctx.progress(i + 1, len(cfg.manifests))
+    return {"pairs": pairs}
+
+
+def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
+    details: list[str] = []
+    total_diff = 0
+    objects = 0
+    size = 0
+    for pair in measured["pairs"]:
+        objects += pair["source_objects"]
+        size += pair["source_bytes"]
+        n = sum(pair["differences"].values())
+        total_diff += n
+        if n:
+            kinds = ", ".join(f"{v} {k}" for k, v in pair["differences"].items() if v)
+            details.append(f"{pair['label']}: {kinds}")
+            for kind, items in pair["listed"].items():
+                for item in items:
+                    details.append(f"  {kind}: {_describe(kind, item)}")
+    summary = (f"{objects} objects, {size:,} bytes in {len(measured['pairs'])} manifest pair(s): "
+               + ("all agree" if not total_diff else f"{total_diff} difference(s)"))
+    threshold = "every object present on both sides with the same size and checksums"
+    return Verdict(total_diff == 0, summary, threshold, details)
+
+
+def _describe(kind: str, item: dict[str, Any]) -> str:
+    if kind == "size":
+        return f"{item['path']} ({item['source']} bytes at the source, {item['target']} at the destination)"
+    if kind == "checksum":
+        return f"{item['path']} ({item['algorithm']} {item['source']} != {item['target']})"
+    if kind == "unverified":
+        return f"{item['path']} (no checksum in common: {item['source']} vs {item['target']})"
+    return f"{item['path']} ({item['size']} bytes)"

@@ -1,0 +1,148 @@
+"""GPU health through NVML (and `dcgmi diag` where installed).
+
+Passes when: the expected number of GPUs is present with the expected model
+and memory; no uncorrectable ECC errors, no retired page or row remap
+pending, no failed remap, no GPU that could not be opened (NVML reports a
+lost GPU - the XID 79 "fallen off the bus" case - as one it cannot open);
+each PCIe link runs at its full width and supports the expected generation
+(the current generation drops at idle to save power, so the maximum is
+compared); persistence mode on; no clock event reason that means a thermal,
+power-brake or hardware slowdown; the MIG layout as planned; and, when
+asked for, every `dcgmi diag` test passed.  XID events themselves need an
+NVML event set and are not read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.verify.checks import dcgm
+from engine.verify.checks.base import CheckContext, CheckError, Verdict
+from engine.verify.checks.nvml_host import host as read_gpus
+
+NAME = "gpu_health"
+TITLE = "GPU health"
+MEASURES = "GPU count, model, memory, ECC, retired pages / row remaps, PCIe link, persistence, clocks, MIG (NVML)"
+
+
+def measure(ctx: CheckContext) -> dict[str, Any]:
+    host = read_gpus(ctx)
+    gpus = []
+    for gpu in host.gpus:
+        gpus.append({
+            "index": gpu.index, "name": gpu.name, "memory_gib": None if gpu.memory_total_gib is None
+            else round(gpu.memory_total_gib, 2),
+            "ecc_volatile_uncorrected": gpu.ecc.volatile_uncorrected,
+            "ecc_volatile_corrected": gpu.ecc.volatile_corrected,
+            "retired_pages_pending": gpu.retired_pages_pending,
+            "retired_pages_double_bit": gpu.retired_pages_double_bit,
+            "remap_pending": None if gpu.remapped_rows is None else gpu.remapped_rows.pending,
+            "remap_failure": None if gpu.remapped_rows is None else gpu.remapped_rows.failure,
+            "pcie_gen": [gpu.pcie_gen_current, gpu.pcie_gen_max],
+            "pcie_width": [gpu.pcie_width_current, gpu.pcie_width_max],
+            "persistence_mode": gpu.persistence_mode,
+            "clock_event_reasons": gpu.clock_event_reasons,
+            "bad_clock_event_reasons": gpu.bad_clock_event_reasons,
+            "temperature_c": gpu.temperature_c,
+            "mig_enabled": gpu.mig_mode_current,
+            "mig_profiles": [m.profile for m in gpu.mig_instances],
+            "notes": gpu.notes,
+        })
+    figures: dict[str, Any] = {"count": len(gpus), "driver": host.driver_version,
+                               "cuda": host.cuda_driver_version, "gpus": gpus}
+    level = ctx.section.gpu.dcgm_level
+    if level:
+        if dcgm.available():
+            try:
+                diag = dcgm.run_diag(level, ctx.section.gpu.dcgm_timeout_s, ctx.base_dir, ctx.cancel)
+            except ValueError as exc:
+                raise CheckError("dcgmi diag gave no usable result", str(exc)) from None
+            figures["dcgm"] = {"level": level, "tests": [list(t) for t in diag.tests]}
+            figures["_output"] = diag.transcript
+        else:
+            figures["dcgm"] = {"level": level, "skipped": "dcgmi is not installed on this machine"}
+    return figures
+
+
+def _model_tokens(model: str) -> list[str]:
+    return [t for t in re.split(r"[^A-Z0-9]+", model.upper()) if t]
+
+
+def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
+    cfg = ctx.section.gpu
+    problems: list[str] = []
+    rules: list[str] = []
+    expected_count = ctx.section.expected_gpus if ctx.section.expected_gpus is not None else ctx.target_gpu_count
+    if expected_count is not None:
+        rules.append(f"{expected_count} GPU(s)")
+        if measured["count"] != expected_count:
+            problems.append(f"{measured['count']} GPU(s) present, {expected_count} expected")
+    model = cfg.expected_model or ctx.target_gpu_model
+    if model:
+        rules.append(f"model {model!r}")
+    if cfg.min_memory_gib:
+        rules.append(f">= {cfg.min_memory_gib:g} GiB each")
+    if cfg.pcie_gen:
+        rules.append(f"PCIe gen >= {cfg.pcie_gen}")
+    if cfg.pcie_width:
+        rules.append(f"PCIe x{cfg.pcie_width}")
+    rules.append(f"uncorrectable ECC <= {cfg.max_uncorrectable_ecc}, nothing pending a retirement or remap")
+    if cfg.require_persistence:
+        rules.append("persistence mode on")
+    rules.append("no thermal/power/hardware clock slowdown")
+    for gpu in measured["gpus"]:
+        tag = f"GPU{gpu['index']}"
+        if gpu["name"] is None:
+            problems.append(f"{tag}: cannot be read ({'; '.join(gpu['notes']) or 'no name'})")
+            continue
+        if model and not all(t in gpu["name"].upper() for t in _model_tokens(model)):
+            problems.append(f"{tag}: {gpu['name']} is not the expected {model}")
+        if cfg.min_memory_gib and (gpu["memory_gib"] or 0) < cfg.min_memory_gib:
+            problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} expected")
+        unc = gpu["ecc_volatile_uncorrected"]
+        if unc is not None and unc > cfg.max_uncorrectable_ecc:
+            problems.append(f"{tag}: {unc} uncorrectable ECC error(s) since the driver loaded")
+        if gpu["retired_pages_pending"]:
+            problems.append(f"{tag}: a page retirement is pending (reload the driver / reboot)")
+        if gpu["remap_pending"]:
+            problems.append(f"{tag}: a row remap is pending (reset the GPU)")
+        if gpu["remap_failure"]:
+            problems.append(f"{tag}: a row remap failed (the GPU should be replaced)")
+        gen_cur, gen_max = gpu["pcie_gen"]
+        width_cur, width_max = gpu["pcie_width"]
+        if width_cur is not None and width_max is not None and width_cur < width_max:
+            problems.append(f"{tag}: PCIe link runs at x{width_cur} of x{width_max}")
+        if cfg.pcie_width and width_cur is not None and width_cur != cfg.pcie_width:
+            problems.append(f"{tag}: PCIe link x{width_cur}, x{cfg.pcie_width} expected")
+        if cfg.pcie_gen and gen_max is not None and gen_max < cfg.pcie_gen:
+            problems.append(f"{tag}: PCIe gen {gen_max} at most, gen {cfg.pcie_gen} expected")
+        if cfg.require_persistence and gpu["persistence_mode"] is False:
+            problems.append(f"{tag}: persistence mode is off (nvidia-smi -pm 1)")
+        if gpu["bad_clock_event_reasons"]:
+            problems.append(f"{tag}: clocks held down by {', '.join(gpu['bad_clock_event_reasons'])}"
+                            + (f" at {gpu['temperature_c']} °C" if gpu["temperature_c"] is not None else ""))
+    if cfg.mig_profiles is not None:
+        rules.append(f"MIG layout {sorted(cfg.mig_profiles)}")
+        actual = sorted(p or "?" for g in measured["gpus"] for p in g["mig_profiles"])
+        if actual != sorted(cfg.mig_profiles):
+            problems.append(f"MIG layout {actual or 'none'}, planned {sorted(cfg.mig_profiles)}")
+    diag = measured.get("dcgm")
+    notes: list[str] = []
+    if diag:
+        if "tests" in diag:
+            rules.append(f"dcgmi diag -r {diag['level']} all pass")
+            for test, result, detail in diag["tests"]:
+                if result == "fail":
+                    problems.append(f"dcgmi {test}: fail {detail}".rstrip())
+                elif result == "warn":
+                    notes.append(f"dcgmi {test}: warning {detail}".rstrip())
+        else:
+            notes.append(f"dcgmi diag -r {diag['level']} not run: {diag['skipped']}")
+    names = sorted({g["name"] or "?" for g in measured["gpus"]})
+    summary = f"{measured['count']}x {', '.join(names) or 'no GPU'}: " + (
+        "healthy" if not problems else f"{len(problems)} problem(s)")
+    if baseline and baseline.get("gpus"):
+        base_names = sorted({g.get("name") or "?" for g in baseline["gpus"]})
+        summary += f" (source: {baseline.get('count')}x {', '.join(base_names)})"
+    return Verdict(not problems, summary, "; ".join(rules), problems + notes)

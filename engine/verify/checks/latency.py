@@ -1,0 +1,154 @@
+"""Inference latency: N timed requests to an HTTP endpoint (or runs of a command).
+
+Requests are sent one after another on one keep-alive connection (the
+connection is re-opened after an error), each timed from sending the request
+to reading the whole response.  Percentiles use the nearest-rank method.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+import urllib.parse
+from typing import Any
+
+from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict, percentile
+from engine.verify.commands import expand, run_command
+
+NAME = "latency"
+TITLE = "Inference latency"
+MEASURES = "P50/P95/P99 of N sequential requests (nearest-rank percentiles)"
+
+HISTOGRAM_BINS = 30
+
+
+def measure(ctx: CheckContext) -> dict[str, Any]:
+    cfg = ctx.section.latency
+    if cfg.url:
+        samples, errors, output, method = _http(ctx)
+    elif cfg.command:
+        samples, errors, output, method = _commands(ctx)
+    else:
+        raise Skip("no endpoint configured ([verify.latency] url or command)")
+    attempted = len(samples) + len(errors)
+    if not samples:
+        raise CheckError(f"all {attempted} requests failed: {errors[0] if errors else 'no requests'}", output)
+    error_rate = len(errors) / attempted
+    if error_rate > cfg.max_error_rate:
+        raise CheckError(f"{len(errors)} of {attempted} requests failed ({error_rate:.1%}, allowed "
+                         f"{cfg.max_error_rate:.1%}); first: {errors[0]}", output)
+    ms = [s * 1000.0 for s in samples]
+    return {
+        "requests": len(ms), "errors": len(errors), "method": method,
+        "p50_ms": round(percentile(ms, 50), 3), "p95_ms": round(percentile(ms, 95), 3),
+        "p99_ms": round(percentile(ms, 99), 3), "mean_ms": round(sum(ms) / len(ms), 3),
+        "max_ms": round(max(ms), 3), "histogram": histogram(ms, HISTOGRAM_BINS), "_output": output,
+    }
+
+
+def histogram(ms: list[float], bins: int) -> dict[str, Any]:
+    """Equal-width bins from the minimum to the maximum (for the report's plot)."""
+    lo, hi = min(ms), max(ms)
+    width = (hi - lo) / bins or 1.0
+    counts = [0] * bins
+    for value in ms:
+        counts[min(bins - 1, int((value - lo) / width))] += 1
+    return {"lo_ms": round(lo, 3), "width_ms": round(width, 4), "counts": counts}
+
+
+def _http(ctx: CheckContext) -> tuple[list[float], list[str], str, str]:
+    cfg = ctx.section.latency
+    url = urllib.parse.urlsplit(cfg.url or "")
+    body = ctx.path(cfg.body_file).read_bytes() if cfg.body_file else None
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    headers = {"Connection": "keep-alive", "User-Agent": "gpumigrate-verify"}
+    if body is not None:
+        headers["Content-Type"] = cfg.content_type
+    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    conn: http.client.HTTPConnection | None = None
+    samples: list[float] = []
+    errors: list[str] = []
+    last_body = b""
+    total = cfg.warmup + cfg.requests
+    for i in range(total):
+        if ctx.cancel.is_set():
+            raise CheckError("cancelled")
+        if conn is None:
+            conn = conn_cls(url.hostname or "127.0.0.1", url.port, timeout=cfg.timeout_s)
+        started = time.perf_counter()
+        try:
+            conn.request(cfg.method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            last_body = resp.read()
+            elapsed = time.perf_counter() - started
+            status = resp.status
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            conn = None
+            if i >= cfg.warmup:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if i >= cfg.warmup:
+            if 200 <= status < 300:
+                samples.append(elapsed)
+            else:
+                errors.append(f"HTTP {status}: {last_body[:200].decode('utf-8', 'replace')}")
+        if i % 10 == 0 or i == total - 1:
+            ctx.progress(i + 1, total)
+    if conn is not None:
+        conn.close()
+    output = f"{cfg.method} {cfg.url}\nlast response: {last_body[:500].decode('utf-8', 'replace')}"
+    method = (f"{cfg.requests} sequential HTTP {cfg.method} requests on one keep-alive connection after "
+              f"{cfg.warmup} warm-up; time from send to last byte; nearest-rank percentiles")
+    return samples, errors, output, method
+
+
+def _commands(ctx: CheckContext) -> tuple[list[float], list[str], str, str]:
+    cfg = ctx.section.latency
+    argv = expand(cfg.command or [], ctx.base_dir)
+    samples: list[float] = []
+    errors: list[str] = []
+    transcript = ""
+    total = cfg.warmup + cfg.requests
+    for i in range(total):
+        if ctx.cancel.is_set():
+            raise CheckError("cancelled")
+        run = run_command(argv, cwd=ctx.base_dir, timeout_s=cfg.timeout_s, env=ctx.section.env, cancel=ctx.cancel)
+        why = run.failure()
+        if why:
+            transcript = run.transcript()
+            if i >= cfg.warmup:
+                errors.append(f"the command {why}")
+            continue
+        if not transcript:
+            transcript = run.transcript()
+        if i >= cfg.warmup:
+            samples.append(run.seconds)
+        if i % 10 == 0 or i == total - 1:
+            ctx.progress(i + 1, total)
+    method = (f"{cfg.requests} sequential runs of the command after {cfg.warmup} warm-up; wall time of each "
+              "run including process start; nearest-rank percentiles")
+    return samples, errors, transcript, method
+
+
+def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
+    limit_ms = ctx.section.p99_ms
+    ratio = ctx.section.latency.max_ratio
+    p99 = measured["p99_ms"]
+    details: list[str] = []
+    limits = [f"P99 < {limit_ms:g} ms"]
+    passed = p99 < limit_ms
+    if not passed:
+        details.append(f"P99 {p99:.1f} ms is not under {limit_ms:g} ms")
+    summary = f"P50 {measured['p50_ms']:.1f} ms, P95 {measured['p95_ms']:.1f} ms, P99 {p99:.1f} ms"
+    if baseline and "p99_ms" in baseline:
+        allowed = baseline["p99_ms"] * ratio
+        limits.append(f"P99 <= baseline {baseline['p99_ms']:.1f} ms x {ratio:g} = {allowed:.1f} ms")
+        summary += f" (baseline P99 {baseline['p99_ms']:.1f} ms)"
+        if p99 > allowed:
+            passed = False
+            details.append(f"P99 {p99:.1f} ms is worse than the baseline {baseline['p99_ms']:.1f} ms "
+                           f"by more than x{ratio:g}")
+    else:
+        details.append("no baseline P99: compared with the absolute threshold only")
+    return Verdict(passed, summary, "; ".join(limits), details)

@@ -1,0 +1,73 @@
+"""GPU interconnect: the `nvidia-smi topo -m` matrix against the plan.
+
+Against the source baseline: every pair of GPUs joined by NVLink on the
+source must be joined by NVLink on the target (more links are fine; the
+GPU count must match).  Against a documented shape (``expected``): every
+cell must match, where an expected ``NV#`` accepts at least # links and
+``*`` accepts anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.verify.checks.base import CheckContext, Skip, Verdict
+from engine.verify.checks.nvml_host import host as read_gpus
+
+NAME = "topology"
+TITLE = "GPU topology"
+MEASURES = "the GPU-to-GPU interconnect matrix (NVLink / PCIe), as `nvidia-smi topo -m` shows it"
+
+_NV = re.compile(r"^NV(\d+)$")
+
+
+def measure(ctx: CheckContext) -> dict[str, Any]:
+    host = read_gpus(ctx)
+    topo = host.topology
+    return {"labels": topo.labels, "matrix": topo.matrix, "nvswitch": topo.nvswitch,
+            "all_nvlink": topo.all_nvlink, "_output": topo.render()}
+
+
+def _links(cell: str) -> int:
+    match = _NV.match(cell)
+    return int(match.group(1)) if match else 0
+
+
+def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
+    cfg = ctx.section.topology
+    matrix: list[list[str]] = measured["matrix"]
+    n = len(matrix)
+    problems: list[str] = []
+    if cfg.expected is not None:
+        want = cfg.expected
+        threshold = "the documented matrix ([verify.topology] expected; NV# = at least # links, * = any)"
+        if len(want) != n or any(len(row) != n for row in want):
+            problems.append(f"{n} GPU(s) on the target, the documented matrix has {len(want)}")
+        else:
+            for i in range(n):
+                for j in range(n):
+                    w, got = want[i][j], matrix[i][j]
+                    if w == "*" or w == got:
+                        continue
+                    if _links(w) and _links(got) >= _links(w):
+                        continue
+                    problems.append(f"GPU{i}-GPU{j}: {got}, expected {w}")
+    elif cfg.match_baseline and baseline and baseline.get("matrix"):
+        base = baseline["matrix"]
+        threshold = "every GPU pair with NVLink on the source has NVLink on the target"
+        if len(base) != n:
+            problems.append(f"{n} GPU(s) on the target, {len(base)} on the source")
+        else:
+            for i in range(n):
+                for j in range(i + 1, n):
+                    if _links(base[i][j]) and not _links(matrix[i][j]):
+                        problems.append(f"GPU{i}-GPU{j}: {matrix[i][j]} on the target, {base[i][j]} on the source")
+    else:
+        if n <= 1:
+            raise Skip(f"{n} GPU: no GPU-to-GPU interconnect to compare")
+        raise Skip("no source baseline topology and no documented shape ([verify.topology] expected)")
+    links = "NVSwitch all-to-all" if measured.get("nvswitch") else (
+        "all pairs NVLink" if measured.get("all_nvlink") else "PCIe / partial NVLink")
+    summary = f"{n} GPU(s), {links}: " + ("as planned" if not problems else f"{len(problems)} difference(s)")
+    return Verdict(not problems, summary, threshold, problems)
