@@ -144,6 +144,10 @@ class GpuMigrateApp(App[int]):
             for screen in stack:
                 screen.post_message(message)
 
+    def mode_list(self) -> list[tuple[str, str, str]]:
+        """(mode, title, key) for the mode bar."""
+        return [(name, title, key) for name, (_m, _c, title, key) in SCREENS.items()]
+
     def open_session_handle(self) -> Any:
         """A fresh session handle for a worker thread (SQLite handles are per thread)."""
         if not self.session_name or self.session is None:

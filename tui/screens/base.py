@@ -48,8 +48,14 @@ class StepScreen(Screen):
         """False while another process drives this session: controls that change state are off."""
         return self.gm_app.role != "watching"
 
+    MODE: str = ""
+    """This screen's mode name in the app (set by subclasses; highlights the mode bar)."""
+
     def compose(self) -> ComposeResult:
+        from tui.widgets.mode_bar import ModeBar
+
         yield Header(show_clock=False, icon="⇄")
+        yield ModeBar(self.MODE or self.STEP, self.gm_app.mode_list())
         yield Static("", id="role-banner", classes="role-banner")
         yield from self.compose_body()
         yield Footer()

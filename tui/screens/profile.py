@@ -24,6 +24,7 @@ def _display_path(path: "Path") -> str:
 class ProfileScreen(StepScreen):
     """Shows the profile as TOML; ctrl+s validates and saves what is in the editor."""
 
+    MODE = "profile"
     BINDINGS = [Binding("ctrl+r", "reload", "Revert", id="profile-revert")]
     DEFAULT_CSS = """
     ProfileScreen #profile-editor { height: 1fr; }
