@@ -48,42 +48,28 @@ def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None
         from engine.cost.model import compute_costs  # the cost engineer's model
     except ImportError:
         compute_costs = None
-    if compute_costs is not None:
-        report = compute_costs(profile)
-        value = _target_monthly(report)
-        if value is not None:
-            return RunRate(value, f"cost model: target {profile.target.pricing} monthly run-rate")
     if cost_data:
         value = _target_monthly(cost_data)
         if value is not None:
-            return RunRate(value, "cost step result: target monthly run-rate")
+            return RunRate(value, "the cost step's target monthly run-rate")
+    if compute_costs is not None:
+        report = compute_costs(profile, with_sensitivity=False)
+        value = _target_monthly(report)
+        if value is not None:
+            return RunRate(value, f"cost model: target {profile.target.pricing} monthly run-rate")
     raise BadInputError("no monthly run-rate for the budget: the cost model gave none for the target; "
                         "set [ops].budget_monthly_usd")
 
 
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 def _target_monthly(report: Any) -> float | None:
-    """Find the target side's ``monthly_usd`` in a CostReport (object or its dict form)."""
-    target = _get(report, "target")
-    if target is not None and _get(target, "monthly_usd") is not None:
-        return float(_get(target, "monthly_usd"))
-    options = _get(report, "options")
-    if isinstance(options, dict):
-        options = list(options.values())
-    for option in options or []:
-        side = _get(option, "side")
-        if side in ("target", "gcp") and _get(option, "monthly_usd") is not None:
-            if _get(option, "selected") in (None, True):
-                return float(_get(option, "monthly_usd"))
-        tgt = _get(option, "target")
-        if tgt is not None and _get(tgt, "monthly_usd") is not None:
-            return float(_get(tgt, "monthly_usd"))
-    return None
+    """The primary target's ``monthly_usd`` from a CostReport or its ``to_dict()`` form."""
+    if isinstance(report, dict):
+        value = (report.get("monthly_usd") or {}).get("target")
+        if value is None:
+            value = next((o.get("monthly_usd") for o in report.get("options", []) if o.get("side") == "target"), None)
+    else:
+        value = getattr(report, "monthly_target_usd", None)
+    return float(value) if value is not None and value > 0 else None
 
 
 def display_name(profile: "Profile") -> str:
