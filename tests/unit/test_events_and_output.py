@@ -1,0 +1,43 @@
+"""Events round-trip through JSON; the NDJSON sink throttles progress but never drops the end."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from engine.events import ItemDone, Message, Progress, StepFinished, StepStarted, from_dict
+from tui.output import JsonSink, RichSink
+
+
+def test_events_round_trip_through_dicts() -> None:
+    for event in (StepStarted("transfer", description="copy"), Progress("transfer", done=5, total=10, unit="B"),
+                  ItemDone("transfer", item="a/b.bin", status="copied", data={"bytes": 3}),
+                  Message("cost", text="price is 90 days old", level="warning"),
+                  StepFinished("verify", ok=False, summary="1 check failed", result={"failed": 1})):
+        data = json.loads(json.dumps(event.to_dict()))
+        assert from_dict(data) == event
+        assert data["event"] == event.kind
+
+
+def test_json_sink_throttles_progress_but_keeps_completion_and_items() -> None:
+    out = io.StringIO()
+    sink = JsonSink(out, progress_every_s=10)
+    for i in range(100):
+        sink(Progress("transfer", done=i, total=100, unit="B", ts=1000.0 + i * 0.01))
+    sink(Progress("transfer", done=100, total=100, unit="B", ts=1001.5))
+    sink(ItemDone("transfer", item="x", status="failed", detail="503", ts=1001.6))
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["progress", "progress", "item_done"]
+    assert lines[1]["done"] == 100 and lines[2]["detail"] == "503"
+
+
+def test_rich_sink_prints_failures_and_step_results(capsys) -> None:
+    sink = RichSink()
+    sink(StepStarted("transfer", description="transfer"))
+    sink(ItemDone("transfer", item="bad key", status="failed", detail="checksum mismatch"))
+    sink(ItemDone("transfer", item="fine", status="copied"))
+    sink(StepFinished("transfer", ok=False, summary="1 failed"))
+    sink.close()
+    text = capsys.readouterr().out
+    assert "bad key failed checksum mismatch" in text and "fine" not in text
+    assert "✗ transfer: 1 failed" in text
