@@ -90,7 +90,12 @@ def resolve_steps(names: list[str] | None) -> list[str]:
 
 
 def load_step(name: str) -> StepFn:
-    module = importlib.import_module(STEP_MODULES[name])
+    try:
+        module = importlib.import_module(STEP_MODULES[name])
+    except ModuleNotFoundError as exc:
+        if exc.name != STEP_MODULES[name]:
+            raise
+        raise GpumigrateError(f"the {name} step is not available in this build ({STEP_MODULES[name]})") from None
     return module.run  # type: ignore[no-any-return]
 
 
@@ -121,11 +126,44 @@ def run_steps(
     session: SessionStore | None = None,
     cancel: threading.Event | None = None,
     options: dict[str, Any] | None = None,
+    detached: bool = False,
+    log_path: str | None = None,
+    on_tick: Callable[[SessionStore], None] | None = None,
 ) -> RunSummary:
-    """Run the named steps in order; never raises for a step's own failure."""
+    """Run the named steps in order; never raises for a step's own failure.
+
+    With a session (and not a dry run) the process holds the session's run lease
+    for the duration (see :mod:`engine.cutover.runlease`): another runner is
+    refused, a cancel request from the driver sets ``cancel``, and if this
+    process dies the step it was running shows as interrupted.
+    """
     names = resolve_steps(steps)
-    digest = profile_digest(profile)
     cancel = cancel or threading.Event()
+    if session is None or dry_run:
+        return _run_steps(profile, names, emit=emit, profile_path=profile_path, dry_run=dry_run,
+                          session=session, cancel=cancel, options=options)
+    from engine.cutover.runlease import RunLease
+
+    with RunLease(session, names, profile.cutover.lease_ttl_s, cancel, detached=detached,
+                  log_path=log_path, on_tick=on_tick) as lease:
+        summary = _run_steps(profile, names, emit=emit, profile_path=profile_path, dry_run=dry_run,
+                             session=session, cancel=cancel, options=options)
+        lease.exit_code = int(summary.exit_code)
+    return summary
+
+
+def _run_steps(
+    profile: Profile,
+    names: list[str],
+    *,
+    emit: Emit,
+    profile_path: Path | None,
+    dry_run: bool,
+    session: SessionStore | None,
+    cancel: threading.Event,
+    options: dict[str, Any] | None,
+) -> RunSummary:
+    digest = profile_digest(profile)
     results: dict[str, StepResult] = {}
     skipped: list[str] = []
     exit_code = ExitCode.OK

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.errors import BadInputError, EnvironmentProblem
+from engine.errors import BadInputError, EnvironmentProblem, GpumigrateError
 from engine.events import Event
 from engine.model_base import NAME_PATTERN
 from engine.secrets import redact
@@ -72,11 +72,65 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_by TEXT,
     decided_at REAL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    holder TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    steps TEXT NOT NULL,
+    detached INTEGER NOT NULL DEFAULT 0,
+    log_path TEXT,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    ttl_s REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'running',
+    exit_code INTEGER,
+    ended_at REAL,
+    cancel_requested_by TEXT
+);
+CREATE TABLE IF NOT EXISTS control_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    holder TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    requested_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    decided_by TEXT,
+    decided_at REAL
+);
+CREATE TABLE IF NOT EXISTS clients (
+    holder TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attached_at REAL NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runbook_ticks (
+    item TEXT PRIMARY KEY,
+    ticked_by TEXT NOT NULL,
+    ticked_at REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
 """
+
+RUN_STATES = ("running", "finished", "dead")
+OPERATOR_ENV = "GPUMIGRATE_OPERATOR"
+"""Overrides the login name recorded as the operator (one per process: tests, shared accounts)."""
 
 
 def operator_name() -> str:
-    """The login name recorded with every action (the audit trail's 'who')."""
+    """The login name recorded with every action (the audit trail's 'who').
+
+    ``$GPUMIGRATE_OPERATOR`` overrides it for the process (e.g. two people sharing
+    one service account on a jump host each set their own name).
+    """
+    override = os.environ.get(OPERATOR_ENV, "").strip()
+    if override:
+        if not re.match(NAME_PATTERN, override):
+            raise BadInputError(f"{OPERATOR_ENV}={override!r}: use letters, digits, '.', '_' and '-'")
+        return override
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
@@ -126,6 +180,102 @@ class Lease:
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.heartbeat_at > self.ttl_s
+
+
+@dataclass(frozen=True)
+class Run:
+    """One process running steps for the session (a detached worker or a foreground replay).
+
+    Its heartbeat is the run lease: a run whose heartbeat is older than ``ttl_s``
+    and whose process is gone has died, and the step it was running is interrupted.
+    """
+
+    id: int
+    holder: str
+    operator: str
+    pid: int
+    host: str
+    steps: list[str]
+    detached: bool
+    log_path: str | None
+    started_at: float
+    heartbeat_at: float
+    ttl_s: float
+    state: str
+    exit_code: int | None
+    ended_at: float | None
+    cancel_requested_by: str | None
+
+    def expired(self, now: float | None = None) -> bool:
+        return (now or time.time()) - self.heartbeat_at > self.ttl_s
+
+    def process_alive(self) -> bool | None:
+        """True/False when the process is on this host; None when it runs elsewhere."""
+        if self.host != socket.gethostname():
+            return None
+        return pid_alive(self.pid)
+
+    @property
+    def live(self) -> bool:
+        """Still running as far as anyone can tell from here."""
+        if self.state != "running":
+            return False
+        alive = self.process_alive()
+        if alive is False and self.expired():
+            return False
+        return not self.expired() or alive is True
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    """A watcher asking the driver for the driver's seat."""
+
+    id: int
+    holder: str
+    operator: str
+    requested_at: float
+    state: str
+    decided_by: str | None
+    decided_at: float | None
+
+
+@dataclass(frozen=True)
+class Client:
+    """A process attached to the session (a TUI, a tail, a browser tab)."""
+
+    holder: str
+    operator: str
+    pid: int
+    host: str
+    kind: str
+    attached_at: float
+    seen_at: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A runbook item ticked by someone."""
+
+    item: str
+    ticked_by: str
+    ticked_at: float
+    note: str
+
+
+def pid_alive(pid: int) -> bool:
+    """Is a process with this pid running here (zombies count as dead)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 @dataclass(frozen=True)
@@ -193,16 +343,14 @@ class SessionStore:
             if not create:
                 raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
             _make_private_dir(path.parent)
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, _file_mode(path.parent))
             os.close(fd)
         elif not os.access(path, os.R_OK | os.W_OK):
-            raise EnvironmentProblem(
-                f"session {name!r} at {path} is not readable and writable by {operator_name()}. "
-                "To share a session with another login, put the state directory on a group both "
-                "belong to (chgrp GROUP DIR; chmod g+rwxs DIR; chmod g+rw DIR/*.sqlite*) and set "
-                "GPUMIGRATE_STATE_DIR to it for both."
-            )
-        store = cls(path, operator)
+            raise EnvironmentProblem(_sharing_hint(name, path, "permission denied"))
+        try:
+            store = cls(path, operator)
+        except sqlite3.OperationalError as exc:
+            raise EnvironmentProblem(_sharing_hint(name, path, str(exc))) from None
         if store.get_meta("created_at") is None:
             store.set_meta("created_at", repr(time.time()))
             store.set_meta("created_by", store.operator)
@@ -422,6 +570,229 @@ class SessionStore:
         else:
             rows = self._db.execute("SELECT * FROM approvals ORDER BY id").fetchall()
         return [Approval(**dict(r)) for r in rows]
+
+    # --- runs (the run lease of whoever runs steps) --------------------------
+
+    def begin_run(self, holder: str, steps: list[str], ttl_s: float, *, detached: bool = False,
+                  log_path: str | None = None) -> int:
+        """Register this process as the session's runner; refuses while another run is alive."""
+        self.reconcile()
+        now = time.time()
+        with self._write() as db:
+            for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
+                other = _run_from_row(row)
+                if other.live:
+                    raise GpumigrateError(
+                        f"session {self.name!r} is busy: {other.operator}'s "
+                        f"{'worker' if other.detached else 'replay'} (pid {other.pid} on {other.host}) is "
+                        f"running {', '.join(other.steps)}; follow it with `gpumigrate session tail {self.name}`"
+                    )
+            cur = db.execute(
+                """INSERT INTO runs(holder, operator, pid, host, steps, detached, log_path, started_at,
+                                    heartbeat_at, ttl_s) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (holder, self.operator, os.getpid(), socket.gethostname(), json.dumps(steps),
+                 int(detached), log_path, now, now, ttl_s),
+            )
+            run_id = int(cur.lastrowid or 0)
+        self.append("session", "run_started", {"run": run_id, "steps": steps, "pid": os.getpid(),
+                                               "host": socket.gethostname(), "detached": detached,
+                                               "log": log_path})
+        return run_id
+
+    def run_heartbeat(self, run_id: int) -> bool:
+        """Keep the run lease; False when the run was already declared dead."""
+        cur = self._db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND state = 'running'",
+                               (time.time(), run_id))
+        return cur.rowcount == 1
+
+    def end_run(self, run_id: int, exit_code: int) -> None:
+        self._db.execute("UPDATE runs SET state = 'finished', exit_code = ?, ended_at = ? WHERE id = ?",
+                         (exit_code, time.time(), run_id))
+        self.append("session", "run_finished", {"run": run_id, "exit_code": exit_code})
+
+    def run(self, run_id: int) -> Run | None:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run_from_row(row) if row else None
+
+    def runs(self) -> list[Run]:
+        return [_run_from_row(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id").fetchall()]
+
+    def active_run(self) -> Run | None:
+        """The run in progress (after noticing dead ones), or None."""
+        self.reconcile()
+        row = self._db.execute("SELECT * FROM runs WHERE state = 'running' ORDER BY id DESC LIMIT 1").fetchone()
+        return _run_from_row(row) if row else None
+
+    def request_cancel(self) -> Run | None:
+        """Ask the running process to stop at its next check (it marks the step interrupted)."""
+        run = self.active_run()
+        if run is None:
+            return None
+        self._db.execute("UPDATE runs SET cancel_requested_by = ? WHERE id = ?", (self.operator, run.id))
+        self.append("session", "cancel_requested", {"run": run.id, "steps": run.steps})
+        return run
+
+    def cancel_requested(self, run_id: int) -> str | None:
+        row = self._db.execute("SELECT cancel_requested_by FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row["cancel_requested_by"] if row else None
+
+    def reconcile(self) -> list[str]:
+        """Notice dead runs: a run whose lease expired and whose process is gone.
+
+        Its 'running' steps become 'interrupted' (resume continues from their
+        journal).  Returns the steps marked.  Safe to call from any process.
+        """
+        marked: list[str] = []
+        rows = self._db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall()
+        dead = [r for r in (_run_from_row(row) for row in rows) if not r.live]
+        if not dead:
+            return marked
+        for run in dead:
+            with self._write() as db:
+                cur = db.execute("UPDATE runs SET state = 'dead', ended_at = ? WHERE id = ? AND state = 'running'",
+                                 (time.time(), run.id))
+                if cur.rowcount != 1:
+                    continue  # someone else noticed first
+                live_others = [_run_from_row(r) for r in
+                               db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall()]
+                busy = {s for r in live_others for s in r.steps}
+                names = [r["name"] for r in db.execute("SELECT name FROM steps WHERE state = 'running'").fetchall()
+                         if r["name"] in run.steps and r["name"] not in busy]
+                for name in names:
+                    db.execute("UPDATE steps SET state = 'interrupted', updated_at = ? WHERE name = ?",
+                               (time.time(), name))
+            marked.extend(names)
+            self.append("session", "run_died", {"run": run.id, "pid": run.pid, "host": run.host,
+                                                "steps_interrupted": names,
+                                                "last_heartbeat": run.heartbeat_at})
+            for name in names:
+                self.append(name, "step_interrupted",
+                            {"reason": f"its {'worker' if run.detached else 'replay'} (pid {run.pid}) died",
+                             "run": run.id})
+        return marked
+
+    # --- pairing: attached clients, control requests ---------------------------
+
+    def attach_client(self, holder: str, kind: str = "tui") -> None:
+        now = time.time()
+        self._db.execute(
+            """INSERT INTO clients(holder, operator, pid, host, kind, attached_at, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(holder) DO UPDATE SET seen_at = excluded.seen_at""",
+            (holder, self.operator, os.getpid(), socket.gethostname(), kind, now, now),
+        )
+
+    def detach_client(self, holder: str) -> None:
+        self._db.execute("DELETE FROM clients WHERE holder = ?", (holder,))
+
+    def clients(self, fresh_within_s: float = 30.0) -> list[Client]:
+        rows = self._db.execute("SELECT * FROM clients WHERE seen_at >= ? ORDER BY attached_at",
+                                (time.time() - fresh_within_s,)).fetchall()
+        return [Client(**dict(r)) for r in rows]
+
+    def request_control(self, holder: str) -> int:
+        """A watcher asks to drive; the driver accepts or declines."""
+        with self._write() as db:
+            db.execute("UPDATE control_requests SET state = 'withdrawn' WHERE holder = ? AND state = 'pending'",
+                       (holder,))
+            cur = db.execute("INSERT INTO control_requests(holder, operator, requested_at) VALUES(?, ?, ?)",
+                             (holder, self.operator, time.time()))
+            request_id = int(cur.lastrowid or 0)
+        self.append("session", "control_requested", {"id": request_id, "holder": holder})
+        return request_id
+
+    def control_request(self, request_id: int) -> ControlRequest | None:
+        row = self._db.execute("SELECT * FROM control_requests WHERE id = ?", (request_id,)).fetchone()
+        return ControlRequest(**dict(row)) if row else None
+
+    def control_requests(self, state: str | None = "pending") -> list[ControlRequest]:
+        if state:
+            rows = self._db.execute("SELECT * FROM control_requests WHERE state = ? ORDER BY id", (state,))
+        else:
+            rows = self._db.execute("SELECT * FROM control_requests ORDER BY id")
+        return [ControlRequest(**dict(r)) for r in rows.fetchall()]
+
+    def decide_control(self, request_id: int, accept: bool, holder: str) -> ControlRequest:
+        """The driver (``holder``) accepts (handing the lease over) or declines a request."""
+        lease = self.lease()
+        if lease is None or lease.holder != holder:
+            raise BadInputError("only the driver can accept or decline a request for control")
+        with self._write() as db:
+            row = db.execute("SELECT * FROM control_requests WHERE id = ?", (request_id,)).fetchone()
+            if row is None:
+                raise BadInputError(f"no control request #{request_id}")
+            if row["state"] != "pending":
+                raise BadInputError(f"control request #{request_id} was already {row['state']}")
+            db.execute("UPDATE control_requests SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                       ("accepted" if accept else "declined", self.operator, time.time(), request_id))
+        if accept:
+            if not self.transfer_lease(holder, row["holder"], row["operator"]):
+                raise BadInputError("the driver's seat changed hands while accepting")
+        self.append("session", "control_accepted" if accept else "control_declined",
+                    {"id": request_id, "to": row["operator"], "holder": row["holder"]})
+        return self.control_request(request_id)  # type: ignore[return-value]
+
+    # --- the runbook ----------------------------------------------------------
+
+    def tick(self, item: str, note: str = "") -> Tick:
+        now = time.time()
+        with self._write() as db:
+            row = db.execute("SELECT * FROM runbook_ticks WHERE item = ?", (item,)).fetchone()
+            if row is not None:
+                raise BadInputError(f"runbook item {item!r} was already ticked by {row['ticked_by']}")
+            db.execute("INSERT INTO runbook_ticks(item, ticked_by, ticked_at, note) VALUES(?, ?, ?, ?)",
+                       (item, self.operator, now, redact(note)))
+        self.append("runbook", "runbook_ticked", {"item": item, "note": note})
+        return Tick(item, self.operator, now, redact(note))
+
+    def untick(self, item: str) -> None:
+        cur = self._db.execute("DELETE FROM runbook_ticks WHERE item = ?", (item,))
+        if cur.rowcount:
+            self.append("runbook", "runbook_unticked", {"item": item})
+
+    def ticks(self) -> dict[str, Tick]:
+        rows = self._db.execute("SELECT * FROM runbook_ticks").fetchall()
+        return {r["item"]: Tick(**dict(r)) for r in rows}
+
+
+def _run_from_row(row: sqlite3.Row) -> Run:
+    data = dict(row)
+    data["steps"] = json.loads(data["steps"])
+    data["detached"] = bool(data["detached"])
+    return Run(**data)
+
+
+def _sharing_hint(name: str, path: Path, why: str) -> str:
+    return (
+        f"session {name!r} at {path} cannot be opened by {operator_name()} ({why}). Sessions are "
+        "private to the login that made them. To pair with another login, share the state directory "
+        "deliberately through a group both belong to: chgrp -R GROUP DIR && chmod g+rwxs DIR DIR/sessions "
+        "&& chmod g+rw DIR/sessions/*, then set GPUMIGRATE_STATE_DIR=DIR for both logins."
+    )
+
+
+def _file_mode(folder: Path) -> int:
+    """0600, or 0660 in a folder someone deliberately shared with a group (g+w)."""
+    try:
+        shared = folder.stat().st_mode & 0o020
+    except OSError:
+        shared = 0
+    return 0o660 if shared else 0o600
+
+
+def private_file(path: Path, make_dir: bool = True) -> Path:
+    """Create (if needed) a file with the same permissions as a session file (logs, exports).
+
+    ``make_dir`` creates its folder user-only (for folders under the state dir).
+    """
+    if make_dir:
+        _make_private_dir(path.parent)
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, _file_mode(path.parent))
+    os.close(fd)
+    return path
+
+
+def logs_dir() -> Path:
+    return state_dir() / "logs"
 
 
 def _make_private_dir(folder: Path) -> None:

@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "verify",
     "ops",
     "session",
+    "attach",
+    "serve",
 )
 
 

@@ -1,0 +1,97 @@
+"""Two-person approval: destructive or irreversible actions wait for a second login.
+
+Which actions need it is the profile's choice (``[cutover] require_approval``:
+``transfer-delete``, ``cutover``, ``skip-failed-verify``).  The step that is
+about to do one calls :func:`require_for` (or :func:`require` with a session
+handle); it records the request in the session and blocks until an operator
+with a *different* login name approves or declines it, from an attached TUI or
+with ``gpumigrate session approve NAME ID``.  Both names land in the audit log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from engine.errors import BadInputError, GpumigrateError, Interrupted
+from engine.events import Emit, Message
+from engine.session import Approval, SessionStore
+
+if TYPE_CHECKING:
+    from engine.runner import StepContext
+
+
+class ApprovalDeclined(GpumigrateError):
+    """The second operator said no (exit 1): the action was not done."""
+
+
+class ApprovalTimedOut(GpumigrateError):
+    """Nobody decided within the timeout (exit 1): the action was not done."""
+
+
+def needs_approval(profile: object, action: str) -> bool:
+    """Does the profile ask for two people before ``action``?"""
+    cutover = getattr(profile, "cutover", None)
+    return cutover is not None and action in cutover.require_approval
+
+
+def require(session: SessionStore, action: str, detail: str, timeout: float | None = None, *,
+            cancel: threading.Event | None = None, emit: Emit | None = None, step: str = "session",
+            poll_s: float = 0.2) -> Approval:
+    """Ask for a second operator's approval of ``action`` and wait for it.
+
+    Returns the approved :class:`Approval`.  Raises :class:`ApprovalDeclined`
+    when declined, :class:`ApprovalTimedOut` after ``timeout`` seconds (None
+    waits as long as it takes), ``Interrupted`` when ``cancel`` is set.
+    """
+    approval_id = session.request_approval(action, detail)
+    if emit is not None:
+        emit(Message(step, level="warning",
+                     text=f"waiting for a second operator to approve #{approval_id} ({action}: {detail}); "
+                          f"they approve with `gpumigrate session approve {session.name} {approval_id}` "
+                          "or from an attached app (Runbook, key 7)"))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        approval = session.approval(approval_id)
+        assert approval is not None
+        if approval.state == "approved":
+            if emit is not None:
+                emit(Message(step, text=f"#{approval_id} {action} approved by {approval.decided_by} "
+                                        f"(requested by {approval.requested_by})"))
+            return approval
+        if approval.state == "declined":
+            raise ApprovalDeclined(f"{action} was declined by {approval.decided_by} (approval #{approval_id}); "
+                                   "nothing was done")
+        if cancel is not None and cancel.is_set():
+            _withdraw(session, approval_id, "cancelled")
+            raise Interrupted(f"stopped while waiting for approval #{approval_id} ({action})")
+        if deadline is not None and time.monotonic() >= deadline:
+            _withdraw(session, approval_id, "timed out")
+            raise ApprovalTimedOut(f"nobody approved #{approval_id} ({action}) within {timeout:g}s; "
+                                   "nothing was done")
+        time.sleep(poll_s)
+
+
+def require_for(ctx: "StepContext", action: str, detail: str, timeout: float | None = None) -> Approval | None:
+    """The call for steps: approval when the profile asks for it, else None at once.
+
+    A dry run never waits (it changes nothing).  Without a session there is
+    nobody to ask, so the action is refused with how to run it instead.
+    """
+    if ctx.dry_run or not needs_approval(ctx.profile, action):
+        return None
+    if ctx.session is None:
+        raise BadInputError(
+            f"{action} needs a second person's approval ([cutover] require_approval in the profile): run it "
+            "in a session (`--session NAME`) so that another operator can approve it, or remove "
+            f"{action!r} from require_approval"
+        )
+    return require(ctx.session, action, detail, timeout, cancel=ctx.cancel, emit=ctx.emit, step=ctx.step)
+
+
+def _withdraw(session: SessionStore, approval_id: int, why: str) -> None:
+    with session._write() as db:  # noqa: SLF001 - the store's own transaction helper
+        db.execute("UPDATE approvals SET state = 'withdrawn', decided_at = ? WHERE id = ? AND state = 'pending'",
+                   (time.time(), approval_id))
+    session.append("session", "approval_withdrawn", {"id": approval_id, "why": why})

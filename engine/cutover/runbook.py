@@ -1,0 +1,111 @@
+"""The runbook: the profile's cutover checklist, ticked by people, with time.
+
+Items come from ``[cutover] runbook`` in the profile the session runs; ticks
+live in the session (who, when, a note) and every tick is an audit event.  A
+go/no-go gate blocks the items after it until someone ticks it.  The rollback
+plan is the items' rollback commands, last item first.  Signing off the whole
+checklist is the ``cutover`` action, which waits for a second operator when the
+profile asks for it (see :mod:`engine.cutover.approvals`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import BadInputError
+from engine.profile import Profile, load_profile, parse_profile
+from engine.session import SessionStore, Tick
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One checklist line as a person sees it."""
+
+    number: int
+    title: str
+    gate: bool
+    rollback: str | None
+    tick: Tick | None
+    blocked_by: int | None
+    """The number of an unticked gate before this item, if any."""
+
+    @property
+    def done(self) -> bool:
+        return self.tick is not None
+
+
+def session_profile(session: SessionStore, fallback: Profile | None = None) -> Profile:
+    """The profile a session runs: its file if it is still there, else the copy the session keeps."""
+    if fallback is not None:
+        return fallback
+    path = session.get_meta("profile_path")
+    if path and Path(path).is_file():
+        return load_profile(path)
+    text = session.get_meta("profile_toml")
+    if text:
+        return parse_profile(text, f"session {session.name}")
+    raise BadInputError(f"session {session.name!r} has no profile yet: open it with a profile first "
+                        f"(gpumigrate --profile P --session {session.name})")
+
+
+def entries(session: SessionStore, profile: Profile) -> list[Entry]:
+    ticks = session.ticks()
+    out: list[Entry] = []
+    open_gate: int | None = None
+    for number, item in enumerate(profile.cutover.runbook, start=1):
+        tick = ticks.get(item.title)
+        out.append(Entry(number, item.title, item.gate, item.rollback, tick, open_gate))
+        if item.gate and tick is None and open_gate is None:
+            open_gate = number
+    return out
+
+
+def find(profile: Profile, ref: str) -> tuple[int, str]:
+    """An item by its number (1-based) or its exact title."""
+    items = profile.cutover.runbook
+    if not items:
+        raise BadInputError("the profile has no runbook ([[cutover.runbook]] items)")
+    if ref.isdigit():
+        number = int(ref)
+        if not 1 <= number <= len(items):
+            raise BadInputError(f"runbook item {number} does not exist (1..{len(items)})")
+        return number, items[number - 1].title
+    for number, item in enumerate(items, start=1):
+        if item.title == ref:
+            return number, item.title
+    raise BadInputError(f"no runbook item titled {ref!r}; use its number (1..{len(items)})")
+
+
+def tick(session: SessionStore, profile: Profile, ref: str, note: str = "") -> Tick:
+    """Tick an item; refused while an earlier go/no-go gate is open."""
+    number, title = find(profile, ref)
+    entry = entries(session, profile)[number - 1]
+    if entry.blocked_by is not None:
+        gate = profile.cutover.runbook[entry.blocked_by - 1].title
+        raise BadInputError(f"item {number} comes after go/no-go gate {entry.blocked_by} ({gate!r}), "
+                            "which nobody has ticked yet")
+    return session.tick(title, note)
+
+
+def untick(session: SessionStore, profile: Profile, ref: str) -> None:
+    _number, title = find(profile, ref)
+    session.untick(title)
+
+
+def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
+    """(item number, title, command) for every item with a rollback, last item first."""
+    items = list(enumerate(profile.cutover.runbook, start=1))
+    return [(n, item.title, item.rollback) for n, item in reversed(items) if item.rollback]
+
+
+def sign_off(session: SessionStore, profile: Profile, timeout: float | None = None) -> None:
+    """The final cutover: every item ticked, then (when required) a second operator's approval."""
+    from engine.cutover.approvals import needs_approval, require
+
+    missing = [e.number for e in entries(session, profile) if not e.done]
+    if missing:
+        raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
+    if needs_approval(profile, "cutover"):
+        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout)
+    session.append("runbook", "cutover_signed_off", {"items": len(profile.cutover.runbook)})

@@ -1,0 +1,73 @@
+"""The run lease: whoever runs steps for a session says so, and keeps saying so.
+
+A process that runs steps (a detached worker, or a foreground ``replay
+--session``) registers a run in the session and heartbeats it from a thread.
+Any other process that opens the session can then tell a live run from a dead
+one: a run whose heartbeat is older than its TTL and whose process is gone has
+died, and the step it was running is marked ``interrupted`` (see
+:meth:`engine.session.SessionStore.reconcile`).  The same thread watches for a
+cancel request written to the session by the driver and sets ``cancel``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from engine.session import SessionStore, new_holder_id
+
+
+class RunLease:
+    """Context manager: register a run, heartbeat it, watch for cancel, end it."""
+
+    def __init__(self, session: SessionStore, steps: list[str], ttl_s: float, cancel: threading.Event,
+                 *, detached: bool = False, log_path: str | None = None,
+                 on_tick: Callable[[SessionStore], None] | None = None):
+        self.session = session
+        self.steps = steps
+        self.ttl_s = ttl_s
+        self.cancel = cancel
+        self.detached = detached
+        self.log_path = log_path
+        self.on_tick = on_tick
+        self.holder = new_holder_id()
+        self.run_id = 0
+        self.exit_code = 0
+        self.cancelled_by: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def every_s(self) -> float:
+        return max(0.1, min(self.ttl_s / 3, 5.0))
+
+    def __enter__(self) -> "RunLease":
+        self.run_id = self.session.begin_run(self.holder, self.steps, self.ttl_s, detached=self.detached,
+                                             log_path=self.log_path)
+        self._thread = threading.Thread(target=self._beat, name=f"run-lease-{self.run_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        # SQLite handles belong to one thread: the heartbeat gets its own.
+        store = SessionStore(Path(self.session.path), operator=self.session.operator)
+        try:
+            while not self._stop.wait(self.every_s):
+                store.run_heartbeat(self.run_id)
+                who = store.cancel_requested(self.run_id)
+                if who and not self.cancel.is_set():
+                    self.cancelled_by = who
+                    self.cancel.set()
+                if self.on_tick is not None:
+                    self.on_tick(store)
+        finally:
+            store.close()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if exc_type is not None and self.exit_code == 0:
+            self.exit_code = 1
+        self.session.end_run(self.run_id, self.exit_code)

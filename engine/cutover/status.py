@@ -1,0 +1,182 @@
+"""Where a session stands, in plain data; the audit log as text, Markdown and JSON lines.
+
+Used by ``gpumigrate session list|show|tail|export`` and by the app's event log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.session import SessionStore, StoredEvent, private_file
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+
+
+def event_dict(ev: StoredEvent) -> dict[str, Any]:
+    return {"seq": ev.seq, "ts": ev.ts, "time": iso(ev.ts), "operator": ev.operator, "step": ev.step,
+            "kind": ev.kind, "payload": ev.payload}
+
+
+def describe(ev: StoredEvent) -> str:
+    """One human line for an event (without time and operator)."""
+    p = ev.payload
+    k = ev.kind
+    if k == "step_started":
+        return f"started {p.get('description') or ev.step}"
+    if k == "step_finished":
+        return f"{'finished' if p.get('ok') else 'FAILED'}: {p.get('summary', '')}"
+    if k == "message":
+        return f"{p.get('level', 'info')}: {p.get('text', '')}"
+    if k == "progress":
+        total = f"/{p['total']:g}" if p.get("total") is not None else ""
+        return f"progress {p.get('label', '')} {p.get('done', 0):g}{total} {p.get('unit', '')}".replace("  ", " ")
+    if k == "item_done":
+        return f"{p.get('status')} {p.get('item')} {p.get('detail', '')}".rstrip()
+    if k == "approval_requested":
+        return f"asked for approval #{p.get('id')}: {p.get('action')} — {p.get('detail')}"
+    if k in ("approval_approved", "approval_declined"):
+        return f"{k.split('_')[1]} #{p.get('id')} {p.get('action')} (asked by {p.get('requested_by')})"
+    if k == "lease_acquired":
+        return "took the driver's seat" + (" (forced)" if p.get("forced") else "")
+    if k == "lease_released":
+        return "left the driver's seat"
+    if k == "lease_handed_over":
+        return f"handed the driver's seat to {p.get('to_operator')}"
+    if k == "control_requested":
+        return f"asked to drive (request #{p.get('id')})"
+    if k in ("control_accepted", "control_declined"):
+        return f"{k.split('_')[1]} {p.get('to')}'s request to drive"
+    if k == "run_started":
+        return (f"{'worker' if p.get('detached') else 'replay'} pid {p.get('pid')} started: "
+                f"{', '.join(p.get('steps', []))}")
+    if k == "run_finished":
+        return f"run #{p.get('run')} ended (exit {p.get('exit_code')})"
+    if k == "run_died":
+        return f"run #{p.get('run')} (pid {p.get('pid')}) died; interrupted: {', '.join(p.get('steps_interrupted', [])) or 'nothing'}"
+    if k == "step_interrupted":
+        return f"interrupted: {p.get('reason', '')}"
+    if k == "cancel_requested":
+        return f"asked the run to stop ({', '.join(p.get('steps', []))})"
+    if k == "runbook_ticked":
+        return f"ticked {p.get('item')!r}" + (f" — {p['note']}" if p.get("note") else "")
+    if k == "runbook_unticked":
+        return f"unticked {p.get('item')!r}"
+    if k == "profile_edited":
+        return f"edited the profile: {p.get('what')}"
+    rest = json.dumps(p, ensure_ascii=False, default=str)
+    return f"{k} {rest}" if p else k
+
+
+def format_event(ev: StoredEvent | dict[str, Any]) -> str:
+    if isinstance(ev, dict):
+        ev = StoredEvent(ev["seq"], ev["ts"], ev["operator"], ev["step"], ev["kind"], ev["payload"])
+    clock = time.strftime("%H:%M:%S", time.localtime(ev.ts))
+    return f"{ev.seq:>5} {clock} {ev.operator:<12} {ev.step:<9} {describe(ev)}"
+
+
+def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
+    """Everything ``session show`` prints, as JSON-able data."""
+    from engine.cutover import runbook
+
+    run = store.active_run()
+    runs = store.runs()
+    last = run or (runs[-1] if runs else None)
+    lease = store.lease()
+    steps = {}
+    for name, s in sorted(store.steps().items(), key=lambda kv: kv[1].updated_at):
+        steps[name] = {"state": s.state, "attempt": s.attempt, "started_at": iso(s.started_at),
+                       "finished_at": iso(s.finished_at),
+                       "summary": (s.result or {}).get("summary")}
+    book: list[dict[str, Any]] = []
+    try:
+        profile = runbook.session_profile(store)
+    except Exception:  # noqa: BLE001 - a session without a (valid) profile has no runbook to show
+        profile = None
+    if profile is not None:
+        for e in runbook.entries(store, profile):
+            book.append({"number": e.number, "title": e.title, "gate": e.gate, "rollback": e.rollback,
+                         "ticked_by": e.tick.ticked_by if e.tick else None,
+                         "ticked_at": iso(e.tick.ticked_at) if e.tick else None,
+                         "note": e.tick.note if e.tick else None})
+    recent = store.events_after(max(0, store.last_seq() - events)) if events else []
+    return {
+        "name": store.name,
+        "path": str(store.path),
+        "created_at": iso(float(store.get_meta("created_at") or 0) or None),
+        "created_by": store.get_meta("created_by"),
+        "profile_path": store.get_meta("profile_path"),
+        "driver": None if lease is None else {
+            "operator": lease.operator, "holder": lease.holder, "pid": lease.pid, "host": lease.host,
+            "expired": lease.expired(), "heartbeat_at": iso(lease.heartbeat_at)},
+        "run": None if last is None else {
+            "id": last.id, "state": last.state, "live": last.live, "steps": last.steps, "pid": last.pid,
+            "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,
+            "started_at": iso(last.started_at), "exit_code": last.exit_code},
+        "steps": steps,
+        "approvals": [{"id": a.id, "action": a.action, "detail": a.detail, "requested_by": a.requested_by,
+                       "requested_at": iso(a.requested_at)} for a in store.approvals("pending")],
+        "control_requests": [{"id": c.id, "operator": c.operator, "requested_at": iso(c.requested_at)}
+                             for c in store.control_requests("pending")],
+        "clients": [{"operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host}
+                    for c in store.clients()],
+        "runbook": book,
+        "events": [event_dict(e) for e in recent],
+    }
+
+
+def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
+    """Write the audit trail: ``NAME.md`` (for people) and ``NAME.jsonl`` (every event, one per line)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path = private_file(out_dir / f"{store.name}.md", make_dir=False)
+    jsonl_path = private_file(out_dir / f"{store.name}.jsonl", make_dir=False)
+    info = summarize(store, events=0)
+    lines = [f"# Cutover session `{store.name}`", "",
+             f"- created {info['created_at']} by {info['created_by']}",
+             f"- profile: `{info['profile_path'] or '-'}`",
+             f"- exported {iso(time.time())}", "", "## Steps", "",
+             "| step | state | attempt | started | finished | summary |", "|---|---|---|---|---|---|"]
+    for name, s in info["steps"].items():
+        summary = (s["summary"] or "").replace("|", "\\|")
+        lines.append(f"| {name} | {s['state']} | {s['attempt']} | {s['started_at'] or ''} | "
+                     f"{s['finished_at'] or ''} | {summary} |")
+    approvals = store.approvals()
+    if approvals:
+        lines += ["", "## Approvals", "", "| # | action | detail | requested by | decision | decided by | when |",
+                  "|---|---|---|---|---|---|---|"]
+        for a in approvals:
+            lines.append(f"| {a.id} | {a.action} | {a.detail.replace('|', '/')} | {a.requested_by} | {a.state} | "
+                         f"{a.decided_by or ''} | {iso(a.decided_at) or ''} |")
+    if info["runbook"]:
+        lines += ["", "## Runbook", ""]
+        for e in info["runbook"]:
+            mark = "x" if e["ticked_by"] else " "
+            who = f" — ticked by {e['ticked_by']} at {e['ticked_at']}" if e["ticked_by"] else ""
+            lines.append(f"- [{mark}] {e['number']}. {'**gate** ' if e['gate'] else ''}{e['title']}{who}")
+        rollbacks = [e for e in reversed(info["runbook"]) if e["rollback"]]
+        if rollbacks:
+            lines += ["", "### Rollback plan (last step first)", ""]
+            for e in rollbacks:
+                lines.append(f"{e['number']}. {e['title']}: `{e['rollback']}`")
+    lines += ["", "## Audit log", "", "| seq | time | operator | step | event |", "|---|---|---|---|---|"]
+    seq = 0
+    with open(jsonl_path, "w", encoding="utf-8") as jf:
+        while True:
+            batch = store.events_after(seq, limit=5000)
+            if not batch:
+                break
+            for ev in batch:
+                seq = ev.seq
+                jf.write(json.dumps(event_dict(ev), ensure_ascii=False, default=str) + "\n")
+                if ev.kind == "progress":
+                    continue
+                text = describe(ev).replace("|", "\\|").replace("\n", " ")
+                lines.append(f"| {ev.seq} | {iso(ev.ts)} | {ev.operator} | {ev.step} | {text} |")
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md_path, jsonl_path

@@ -1,0 +1,222 @@
+"""The detached worker: long steps run in a process that belongs to the session.
+
+``launch_detached`` starts ``python -m engine.cutover.worker`` in its own
+session and process group (``start_new_session``), with stdin from /dev/null
+and stdout/stderr appended to ``state_dir()/logs/NAME.log``.  Closing the
+terminal, a ``SIGHUP`` from a dropped SSH connection or ``kill -9`` of the TUI
+that started it stops nothing: the worker records every event in the session
+store, where any attached TUI or ``gpumigrate session tail`` follows it.
+
+The worker holds the session's run lease (heartbeat thread, see
+:mod:`engine.cutover.runlease`) and, when nobody drives, the driver's seat too;
+a person who asks for control while the worker holds the seat gets it (the
+worker is not a person and keeps running under its run lease).  ``SIGTERM`` or
+``SIGINT`` (or ``gpumigrate session cancel``) stop it at the step's next check,
+leaving the step interrupted; running it again resumes from the step's journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.errors import BadInputError, ExitCode, GpumigrateError
+from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted
+from engine.secrets import redact
+from engine.session import OPERATOR_ENV, SessionStore, logs_dir, operator_name, private_file, session_path
+
+
+def log_path_for(session_name: str) -> Path:
+    session_path(session_name)  # validates the name
+    return logs_dir() / f"{session_name}.log"
+
+
+def launch_detached(session: str, profile_path: Path | str, steps: list[str], *, dry_run: bool = False,
+                    operator: str | None = None, wait_s: float = 15.0) -> int:
+    """Start a worker for ``steps`` of the profile in session ``session``; returns its pid.
+
+    Refuses (``GpumigrateError``) while another run of the session is alive.
+    Waits until the worker has registered its run (or exited early, whose log
+    tail then becomes the error) so that problems show up here, not later.
+    """
+    profile_path = Path(profile_path).resolve()
+    if not profile_path.is_file():
+        raise BadInputError(f"{profile_path}: no such profile")
+    with SessionStore.open(session, operator=operator) as store:
+        busy = store.active_run()
+        if busy is not None and busy.live:
+            raise GpumigrateError(
+                f"session {session!r} is busy: {busy.operator}'s run (pid {busy.pid}) is running "
+                f"{', '.join(busy.steps)}; follow it with `gpumigrate session tail {session}`")
+        before = max((r.id for r in store.runs()), default=0)
+        operator = store.operator
+    log = private_file(log_path_for(session))
+    env = dict(os.environ)
+    env[OPERATOR_ENV] = operator
+    cmd = [sys.executable, "-m", "engine.cutover.worker", "--session", session, "--profile", str(profile_path),
+           "--steps", ",".join(steps)]
+    if dry_run:
+        cmd.append("--dry-run")
+    with open(log, "ab") as out:
+        out.write(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
+                  f"by {operator}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, env=env, cwd=str(profile_path.parent))
+    # Reap it when it ends, so a finished worker is not a zombie while we live.
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    if dry_run or wait_s <= 0:
+        return proc.pid
+    deadline = time.time() + wait_s
+    with SessionStore.open(session, create=False, operator=operator) as store:
+        while time.time() < deadline:
+            if any(r.pid == proc.pid and r.id > before for r in store.runs()):
+                return proc.pid
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    if proc.poll() is not None and proc.returncode != 0:
+        raise GpumigrateError(f"the worker stopped at once (exit {proc.returncode}): {_tail(log)}")
+    return proc.pid
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class LogSink:
+    """Writes events to the worker's log as plain lines (progress at most every few seconds)."""
+
+    def __init__(self, stream: TextIO, progress_every_s: float = 5.0):
+        self.stream = stream
+        self.progress_every_s = progress_every_s
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        line = self._format(event)
+        if line is None:
+            return
+        with self._lock:
+            self.stream.write(redact(f"{_now()} {event.step}: {line}") + "\n")
+            self.stream.flush()
+
+    def _format(self, event: Event) -> str | None:
+        if isinstance(event, StepStarted):
+            return f"started {event.description}"
+        if isinstance(event, StepFinished):
+            return f"{'finished' if event.ok else 'FAILED'}: {event.summary}"
+        if isinstance(event, Message):
+            return f"{event.level}: {event.text}"
+        if isinstance(event, ItemDone):
+            return f"{event.status} {event.item} {event.detail}".rstrip() if event.status in (
+                "failed", "error") else None
+        if isinstance(event, Progress):
+            key = (event.step, event.label)
+            finished = event.total is not None and event.done >= event.total
+            if event.ts - self._last.get(key, 0.0) < self.progress_every_s and not finished:
+                return None
+            self._last[key] = event.ts
+            total = f"/{event.total:g}" if event.total is not None else ""
+            return f"progress {event.label} {event.done:g}{total} {event.unit}".rstrip()
+        return None
+
+
+def _drive_while_free(session: SessionStore, ttl_s: float) -> Any:
+    """Take the driver's seat if nobody has it; returns an on_tick for the run lease."""
+    from engine.cutover.pairing import Pairing
+
+    pairing = Pairing(session, ttl_s=ttl_s)
+    if not pairing.try_drive():
+        return pairing, None
+
+    def on_tick(store: SessionStore) -> None:
+        if not pairing.driving:
+            return
+        if not store.heartbeat(pairing.holder):
+            pairing.driving = False
+            return
+        for request in store.control_requests("pending"):
+            store.decide_control(request.id, True, pairing.holder)
+            pairing.driving = False
+            break
+
+    return pairing, on_tick
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gpumigrate-worker")
+    parser.add_argument("--session", required=True)
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--steps", default="")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    cancel = threading.Event()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped SSH connection stops nothing
+
+    def stop(signum: int, _frame: object) -> None:
+        cancel.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    log = private_file(log_path_for(args.session))
+    with open(log, "a", encoding="utf-8") as stream:
+        sink = LogSink(stream)
+        try:
+            return _work(args, sink, cancel, str(log))
+        except GpumigrateError as exc:
+            stream.write(redact(f"{_now()} worker: {exc}") + "\n")
+            return int(exc.exit_code)
+        except BaseException as exc:  # noqa: BLE001 - the log is the only place left to say it
+            import traceback
+
+            stream.write(redact(f"{_now()} worker crashed: {type(exc).__name__}: {exc}\n"
+                                + traceback.format_exc()) + "\n")
+            return int(ExitCode.FAILED)
+
+
+def _work(args: argparse.Namespace, sink: LogSink, cancel: threading.Event, log: str) -> int:
+    from engine.profile import load_profile
+    from engine.runner import resolve_steps, run_steps
+
+    steps = resolve_steps([s for s in args.steps.split(",") if s] or None)
+    profile_path = Path(args.profile)
+    with SessionStore.open(args.session, create=False) as session:
+        try:
+            profile = load_profile(profile_path)
+        except GpumigrateError as exc:
+            session.append("session", "worker_failed", {"error": str(exc), "pid": os.getpid()})
+            raise
+        pairing, on_tick = (None, None) if args.dry_run else _drive_while_free(session, profile.cutover.lease_ttl_s)
+        sink(Message("session", text=f"worker pid {os.getpid()} for {operator_name()}: "
+                                     f"{', '.join(steps)}{' (dry run)' if args.dry_run else ''}"))
+        try:
+            summary = run_steps(profile, steps, emit=sink, profile_path=profile_path.resolve(),
+                                dry_run=args.dry_run, session=session, cancel=cancel, detached=True,
+                                log_path=log, on_tick=on_tick)
+        finally:
+            if pairing is not None:
+                pairing.release()
+        sink(Message("session", text=f"worker done: exit {int(summary.exit_code)}"))
+        return int(summary.exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""``gpumigrate session ...``: list, inspect, follow, export and steer cutover sessions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("session", help="cutover sessions: list, show, attach, tail, export, approve, tick")
+    ss = p.add_subparsers(dest="session_command", metavar="ACTION", required=True)
+
+    q = ss.add_parser("list", help="the sessions in the state directory")
+    q.add_argument("--json", action="store_true")
+
+    q = ss.add_parser("show", help="where a session stands: steps, driver, run, approvals, runbook")
+    q.add_argument("name")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--events", type=int, default=15, help="how many recent events to show")
+
+    q = ss.add_parser("attach", help="open the app on a session (drive if nobody does, else watch)")
+    q.add_argument("name")
+    q.add_argument("--watch", action="store_true", help="only watch, even if nobody drives")
+
+    q = ss.add_parser("tail", help="print a session's events as they happen (a plain-terminal watcher)")
+    q.add_argument("name")
+    q.add_argument("--from", dest="from_seq", type=int, default=None,
+                   help="start after this sequence number (default: the last 20 events)")
+    q.add_argument("--json", action="store_true", help="one JSON object per event")
+    q.add_argument("--no-follow", action="store_true", help="print what is there and stop")
+    q.add_argument("--until-idle", action="store_true",
+                   help="stop once no run is in progress (after printing everything)")
+    q.add_argument("--progress", action="store_true", help="include progress events")
+
+    q = ss.add_parser("export", help="write the audit log as Markdown and JSON lines")
+    q.add_argument("name")
+    q.add_argument("--out", default=".", help="folder to write NAME.md and NAME.jsonl in")
+
+    for verb in ("approve", "decline"):
+        q = ss.add_parser(verb, help=f"{verb} a pending two-person approval (as a different login)")
+        q.add_argument("name")
+        q.add_argument("id", type=int)
+
+    q = ss.add_parser("tick", help="tick a runbook item (its number or exact title)")
+    q.add_argument("name")
+    q.add_argument("item")
+    q.add_argument("--note", default="")
+
+    q = ss.add_parser("cancel", help="ask the session's running worker to stop (the step can be resumed)")
+    q.add_argument("name")
+
+    q = ss.add_parser("resume", help="start a detached worker that continues the session's last run")
+    q.add_argument("name")
+    q.add_argument("--profile", help="profile to run (default: the one the session ran)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    handler = globals()[f"_{args.session_command}"]
+    return int(handler(args))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from engine.cutover.status import summarize
+    from engine.session import SessionStore, list_sessions
+    from tui.output import print_json
+
+    rows = []
+    for name in list_sessions():
+        try:
+            with SessionStore.open(name, create=False) as store:
+                rows.append(summarize(store, events=0))
+        except Exception as exc:  # noqa: BLE001 - one unreadable session must not hide the rest
+            rows.append({"name": name, "error": str(exc)})
+    if args.json:
+        print_json({"sessions": rows})
+        return 0
+    if not rows:
+        print("no sessions yet (start one with `gpumigrate replay PROFILE --session NAME`)")
+        return 0
+    for row in rows:
+        if "error" in row:
+            print(f"{row['name']:<24} {row['error']}")
+            continue
+        steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
+        driver = row["driver"]["operator"] if row["driver"] and not row["driver"]["expired"] else "-"
+        running = "running" if row["run"] and row["run"]["live"] else "idle"
+        print(f"{row['name']:<24} {running:<8} driver {driver:<12} {steps}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from engine.cutover.status import format_event, summarize
+    from engine.session import SessionStore
+    from tui.output import print_json
+
+    with SessionStore.open(args.name, create=False) as store:
+        info = summarize(store, events=args.events)
+    if args.json:
+        print_json(info)
+        return 0
+    print(f"session {info['name']}  ({info['path']})")
+    print(f"  created {info['created_at']} by {info['created_by']}; profile {info['profile_path'] or '-'}")
+    d = info["driver"]
+    print(f"  driver: {d['operator']} ({'expired' if d['expired'] else 'live'}, pid {d['pid']} on {d['host']})"
+          if d else "  driver: nobody")
+    r = info["run"]
+    if r:
+        print(f"  last run #{r['id']}: {r['state']}{' (live)' if r['live'] else ''}, {','.join(r['steps'])} "
+              f"by {r['operator']}, pid {r['pid']}{', log ' + r['log_path'] if r['log_path'] else ''}")
+    print("  steps:")
+    for name, s in info["steps"].items():
+        print(f"    {name:<10} {s['state']:<12} attempt {s['attempt']}  {s.get('summary') or ''}".rstrip())
+    if info["approvals"]:
+        print("  approvals waiting:")
+        for a in info["approvals"]:
+            print(f"    #{a['id']} {a['action']}: {a['detail']} (asked by {a['requested_by']}) — "
+                  f"`gpumigrate session approve {info['name']} {a['id']}`")
+    if info["runbook"]:
+        print("  runbook:")
+        for e in info["runbook"]:
+            mark = "x" if e["ticked_by"] else " "
+            who = f" — {e['ticked_by']} {e['ticked_at']}" if e["ticked_by"] else ""
+            print(f"    [{mark}] {e['number']}. {'GATE ' if e['gate'] else ''}{e['title']}{who}")
+    if info["events"]:
+        print("  recent events:")
+        for ev in info["events"]:
+            print("    " + format_event(ev))
+    return 0
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from engine.session import SessionStore
+    from tui.app import run_app
+
+    SessionStore.open(args.name, create=False).close()  # a clear error before the screen opens
+    return run_app(session=args.name, watch=args.watch)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.cutover.status import event_dict, format_event
+    from engine.session import SessionStore
+    from tui.output import print_json
+
+    with SessionStore.open(args.name, create=False) as store:
+        seq = args.from_seq if args.from_seq is not None else max(0, store.last_seq() - 20)
+        try:
+            while True:
+                batch = store.events_after(seq)
+                for ev in batch:
+                    seq = ev.seq
+                    if ev.kind == "progress" and not args.progress:
+                        continue
+                    if args.json:
+                        print_json(event_dict(ev))
+                    else:
+                        print(format_event(ev), flush=True)
+                if batch:
+                    continue
+                if args.no_follow:
+                    return 0
+                if args.until_idle:
+                    run = store.active_run()
+                    if (run is None or not run.live) and not store.events_after(seq, limit=1):
+                        return 0
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.cutover.status import export
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        md, jsonl = export(store, Path(args.out))
+    print(f"wrote {md} and {jsonl}")
+    return 0
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        a = store.decide_approval(args.id, approve)
+    print(f"#{a.id} {a.action} {a.state} by {a.decided_by} (requested by {a.requested_by})")
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    return _decide(args, True)
+
+
+def _decline(args: argparse.Namespace) -> int:
+    return _decide(args, False)
+
+
+def _tick(args: argparse.Namespace) -> int:
+    from engine.cutover import runbook
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        profile = runbook.session_profile(store)
+        number, title = runbook.find(profile, args.item)
+        tick = runbook.tick(store, profile, args.item, args.note)
+    print(f"ticked {number}. {title} — {tick.ticked_by}")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        run = store.request_cancel()
+    if run is None:
+        print(f"session {args.name}: nothing is running", file=sys.stderr)
+        return 1
+    print(f"asked run #{run.id} (pid {run.pid}) to stop; the step will show as interrupted and can be resumed "
+          f"with `gpumigrate session resume {args.name}`")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.cutover.worker import launch_detached
+    from engine.errors import BadInputError
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        runs = store.runs()
+        profile_path = args.profile or store.get_meta("profile_path")
+    if not runs:
+        raise BadInputError(f"session {args.name!r} has never run anything: use `gpumigrate replay PROFILE "
+                            f"--session {args.name} --detach`")
+    if not profile_path:
+        raise BadInputError("the session does not say which profile it ran: pass --profile PATH")
+    pid = launch_detached(args.name, Path(profile_path), runs[-1].steps)
+    print(f"resumed {','.join(runs[-1].steps)} in worker pid {pid}; follow it with "
+          f"`gpumigrate session tail {args.name}`")
+    return 0
