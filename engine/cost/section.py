@@ -1,16 +1,73 @@
-"""The ``[cost]`` profile section: assumptions of the cost model."""
+"""The ``[cost]`` profile section: assumptions of the cost model.
+
+The primary target is ``[target]`` (with hours and speed-up from ``[workload]``);
+``[[cost.options]]`` adds up to three more targets to compare side by side.
+Choosing one of them on the Cost screen swaps it into ``[target]``.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from engine.model_base import Section
+from engine.model_base import MACHINE_TYPE_PATTERN, REGION_PATTERN, Section
+
+Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y"]
+Route = Literal["internet", "sts", "sts-private-network", "exit-waiver"]
+
+OPTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._()+/-]{0,63}$"
+GPU_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,40}$"
+
+
+class TargetOption(Section):
+    """One more Google Cloud target to compare with ``[target]``."""
+
+    name: str | None = Field(default=None, pattern=OPTION_NAME_PATTERN)
+    """A label shown in tables and charts (default: machine type and pricing)."""
+    machine_type: str | None = Field(default=None, pattern=MACHINE_TYPE_PATTERN)
+    """The Compute Engine machine type (e.g. "a2-highgpu-1g"); needed unless hourly_usd is given."""
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    """The region (default: the [target] region)."""
+    gpu_model: str | None = Field(default=None, pattern=GPU_MODEL_PATTERN)
+    """GPU model, to pick the GPU attached to an N1 machine type (e.g. "T4")."""
+    gpu_count: int = Field(default=1, ge=1, le=16)
+    """GPUs per instance."""
+    pricing: Pricing = "on-demand"
+    """How this option is paid for."""
+    hourly_usd: float | None = Field(default=None, ge=0, le=10_000)
+    """A negotiated hourly price that overrides the catalog."""
+    hours_per_run: float | None = Field(default=None, gt=0, le=100_000)
+    """Measured or expected hours of one run on this option."""
+    speedup: float | None = Field(default=None, gt=0, le=1_000)
+    """Speed relative to the source (used when hours_per_run is unset)."""
 
 
 class CostSection(Section):
     """Assumptions the cost step uses on top of [source], [target] and [workload]."""
 
-    data_gb: float | None = Field(default=None, ge=0)
+    data_gb: float | None = Field(default=None, ge=0, le=1e9)
     """Data moved off the source, in GB (default: what the transfer step plans)."""
-    parallel_run_days: float = Field(default=14, ge=0)
+    object_count: int | None = Field(default=None, ge=0, le=10**12)
+    """Objects moved (for request charges; default: what the transfer step plans, else estimated)."""
+    avg_object_mb: float = Field(default=64, gt=0, le=5_000_000)
+    """Average object size used to estimate the object count when it is unknown, in MB."""
+    parallel_run_days: float = Field(default=14, ge=0, le=3650)
     """Days both environments are paid for during the cutover."""
+    route: Route = "internet"
+    """How data leaves the source: internet egress, Storage Transfer Service (agentless, egress still paid),
+    STS over Google's managed private network, or an exit waiver (no egress charge)."""
+    transfer_months: int = Field(default=1, ge=1, le=36)
+    """Billing months the transfer is spread over (egress tiers and the free allowance are monthly)."""
+    egress_free_gb: float | None = Field(default=None, ge=0, le=1e6)
+    """Free egress allowance per month, in GB (default: the catalog's, 100 GB for AWS)."""
+    spot_interruption_overhead: float = Field(default=0.10, ge=0, le=5)
+    """Extra run time on spot from checkpoint/restart after preemptions (0.10 = 10% longer)."""
+    hours_per_month: float = Field(default=730, gt=0, le=744)
+    """Billable hours in a month (a commitment is paid for all of them)."""
+    commitment_instances: int = Field(default=1, ge=1, le=1000)
+    """Instances a committed-use option commits to (paid whether used or not)."""
+    horizon_months: int = Field(default=36, ge=1, le=120)
+    """Months shown in the cumulative-cost chart and used for the long TCO."""
+    options: list[TargetOption] = Field(default_factory=list, max_length=3)
+    """Up to three more targets to compare with [target]."""

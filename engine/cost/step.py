@@ -1,0 +1,89 @@
+"""The ``cost`` step of ``replay``: price the profile and record the same document as ``gpumigrate cost --json``.
+
+The data volume comes from ``cost.data_gb`` when set, else from the transfer
+step's result when this session already has one, else from walking the local
+``[[transfer]]`` sources (cloud sources are not listed here: their volume comes
+from the transfer plan or ``cost.data_gb``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.errors import Interrupted
+from engine.events import Progress
+
+_BYTE_KEYS = ("planned_bytes", "bytes_planned", "bytes_to_copy", "total_bytes", "bytes_total", "bytes")
+_OBJECT_KEYS = ("planned_objects", "objects_planned", "objects_to_copy", "total_objects", "objects_total", "objects")
+_WALK_LIMIT = 2_000_000
+
+
+def _from_transfer_result(ctx: Any) -> tuple[int | None, int | None]:
+    result = ctx.results.get("transfer")
+    if result is None or not isinstance(result.data, dict):
+        return None, None
+    data = result.data
+    plan = data.get("plan") if isinstance(data.get("plan"), dict) else data
+    size = next((plan[k] for k in _BYTE_KEYS if isinstance(plan.get(k), (int, float))), None)
+    count = next((plan[k] for k in _OBJECT_KEYS if isinstance(plan.get(k), (int, float))), None)
+    return (int(size) if size is not None else None), (int(count) if count is not None else None)
+
+
+def _walk_local(ctx: Any) -> tuple[int | None, int | None, list[str]]:
+    total, count, skipped = 0, 0, []
+    any_local = False
+    for spec in ctx.profile.transfer:
+        src = spec.src
+        if "://" in src and not src.startswith("file://"):
+            skipped.append(src)
+            continue
+        path = Path(src.removeprefix("file://"))
+        if not path.is_absolute():
+            path = ctx.base_dir / path
+        if not path.exists():
+            skipped.append(src)
+            continue
+        any_local = True
+        if path.is_file():
+            total, count = total + path.stat().st_size, count + 1
+            continue
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                try:
+                    total += (Path(root) / name).stat().st_size
+                except OSError:
+                    continue
+                count += 1
+                if count % 1000 == 0:
+                    if ctx.cancel.is_set():
+                        raise Interrupted("cost: interrupted while sizing the local transfer sources")
+                    ctx.emit(Progress(ctx.step, done=count, unit="files", label="sizing"))
+                if count >= _WALK_LIMIT:
+                    skipped.append(f"{src} (stopped after {_WALK_LIMIT:,} files)")
+                    return total, count, skipped
+    return (total if any_local else None), (count if any_local else None), skipped
+
+
+def run(ctx: Any) -> Any:
+    from engine.catalog.load import load_catalog
+    from engine.cost.model import compute_costs
+    from engine.runner import StepResult
+
+    catalog = load_catalog()
+    for problem in catalog.problems:
+        ctx.message(problem, "warning")
+    data_bytes: int | None = None
+    objects: int | None = None
+    if ctx.profile.cost.data_gb is None:
+        data_bytes, objects = _from_transfer_result(ctx)
+        if data_bytes is None and ctx.profile.transfer:
+            data_bytes, objects, skipped = _walk_local(ctx)
+            for src in skipped:
+                ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
+    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects)
+    for note in report.notes:
+        ctx.message(note)
+    ctx.message(f"prices: {catalog.age_note()}")
+    return StepResult(ok=True, summary=report.summary(), data=report.to_dict())

@@ -1,0 +1,105 @@
+"""``gpumigrate cost PROFILE [--json]``: what the move costs and saves, every price with its origin and age."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cost", help="compare the source with the Google Cloud options: per run, per month, break-even")
+    p.add_argument("profile", help="the TOML profile")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--data-gb", type=float, default=None, metavar="GB",
+                   help="data moved off the source, in GB (overrides cost.data_gb)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.catalog.load import load_catalog
+    from engine.cost.model import compute_costs
+    from engine.errors import BadInputError
+    from engine.profile import load_profile
+
+    profile = load_profile(args.profile)
+    if args.data_gb is not None:
+        if not args.data_gb >= 0:
+            raise BadInputError("--data-gb must be a number >= 0")
+        profile = profile.model_copy(update={"cost": profile.cost.model_copy(update={"data_gb": args.data_gb})})
+    catalog = load_catalog()
+    report = compute_costs(profile, catalog)
+    if args.json:
+        from tui.output import print_json
+
+        print_json(report.to_dict())
+        return 0
+    _render(report, catalog)
+    return 0
+
+
+def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.cost.model import pct, usd
+
+    console = Console(highlight=False)
+    table = Table(title="Cost per run and per month", title_justify="left")
+    for column, justify in (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
+                            ("h/run", "right"), ("$/run", "right"), ("$/month", "right"),
+                            ("saving/month", "right"), ("one-off", "right"), ("break-even", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for o in report.options:
+        be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
+        table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
+                      usd(o.monthly_usd), "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
+                      "" if o.one_off_usd is None else usd(o.one_off_usd), be)
+    console.print(table)
+
+    detail = Table(title="Where each price comes from", title_justify="left", show_lines=False)
+    detail.add_column("option")
+    detail.add_column("price origin", overflow="fold")
+    detail.add_column("hours")
+    detail.add_column("notes", overflow="fold")
+    for o in report.options:
+        extra = []
+        if o.spot_discount is not None:
+            extra.append(f"spot {pct(o.spot_discount)} off on-demand, +{pct(o.spot_overhead)} run time for restarts")
+        if o.break_even_utilisation is not None:
+            extra.append(f"commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} used; "
+                         f"on-demand cheaper below {pct(o.break_even_utilisation)}")
+        if o.break_even_speedup is not None:
+            extra.append(f"same cost per run at {o.break_even_speedup:.2f}x the source speed")
+        detail.add_row(o.name, o.price_source, o.hours_basis, "; ".join(extra))
+    console.print(detail)
+
+    one_off = Table(title="One-off migration cost (primary target)", title_justify="left")
+    one_off.add_column("item")
+    one_off.add_column("USD", justify="right")
+    one_off.add_column("detail", overflow="fold")
+    for item in report.one_off_items:
+        one_off.add_row(item.name, usd(item.usd), item.detail)
+    one_off.add_row("parallel run", usd(report.primary.parallel_run_usd),
+                    f"{report.primary.name} while both environments run")
+    one_off.add_row("[bold]total[/]", f"[bold]{usd(report.one_off_usd)}[/]", "")
+    console.print(one_off)
+
+    tco = Table(title="Totals", title_justify="left")
+    for column in ("option", "1-year TCO", "3-year TCO"):
+        tco.add_column(column, justify="left" if column == "option" else "right")
+    for o in report.options:
+        tco.add_row(o.name, usd(o.tco_1y_usd), usd(o.tco_3y_usd))
+    console.print(tco)
+
+    sens = report.sensitivity
+    if sens:
+        speed = ", ".join(f"{row['speedup']:.2f}x: {usd(row['monthly_savings_usd'])}" for row in sens["speedup"])
+        util = ", ".join(f"{row['runs_per_month']:g} runs: {usd(row['monthly_savings_usd'])}"
+                         for row in sens["utilisation"])
+        console.print(f"Saving per month vs speed-up ({sens['option']}): {speed}", markup=False)
+        console.print(f"Saving per month vs runs per month: {util}", markup=False)
+    console.print(f"Data moved: {report.data_gb:,.1f} GB ({report.data_basis}); "
+                  f"{report.object_count:,} objects ({report.object_basis}); route: {report.route}", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", style="yellow", markup=False)
+    console.print(f"prices: {catalog.age_note()} (figures rounded to cents for display only)", style="dim",
+                  markup=False)
