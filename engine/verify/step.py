@@ -1,0 +1,67 @@
+"""The ``verify`` step of ``replay``: run the checks against the baseline and write the reports.
+
+Options (``ctx.options``, set by ``gpumigrate verify``): ``baseline`` (a
+path, overrides ``[verify] baseline``), ``capture_baseline`` (capture on
+this machine and write the file instead of judging), ``only`` (check names),
+``markdown`` / ``html`` / ``junit`` / ``json`` (report paths), ``nvml_api``
+(the NVML seam, for tests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.runner import StepContext, StepResult
+from engine.verify.checks import load
+from engine.verify.report import write_reports
+from engine.verify.suite import load_baseline, run_verification, save_baseline, selected_checks
+
+
+def _resolve(ctx: StepContext, value: str | Path) -> Path:
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else ctx.base_dir / path
+
+
+def run(ctx: StepContext) -> StepResult:
+    section = ctx.profile.verify
+    opts: dict[str, Any] = ctx.options
+    names = selected_checks(section, opts.get("only"))
+    capture_to = opts.get("capture_baseline")
+    baseline_value = opts.get("baseline") or section.baseline
+    if ctx.dry_run:
+        plan = [f"{n} ({load(n).TITLE})" for n in names]
+        mode = f"capture a baseline into {capture_to}" if capture_to else (
+            f"verify against {baseline_value}" if baseline_value else "verify without a baseline")
+        ctx.message(f"would {mode}: {', '.join(plan)}")
+        return StepResult(ok=True, summary=f"dry run: {len(names)} check(s) would run", data={"checks": names})
+    baseline = None
+    if baseline_value and not capture_to:
+        baseline = load_baseline(_resolve(ctx, baseline_value))
+    report = run_verification(
+        section, base_dir=ctx.base_dir, step=ctx.step, emit=ctx.emit, baseline=baseline,
+        baseline_file=str(baseline_value) if baseline and baseline_value else None, capture=bool(capture_to),
+        only=opts.get("only"), target_gpu_count=ctx.profile.target.gpu_count,
+        target_gpu_model=ctx.profile.target.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
+        profile_name=ctx.profile.name,
+    )
+    files: list[str] = []
+    if capture_to:
+        path = _resolve(ctx, capture_to)
+        save_baseline(report, path)
+        files.append(str(path))
+        ctx.message(f"baseline written to {path}")
+    targets: dict[str, Path | None] = {k: _resolve(ctx, opts[k]) if opts.get(k) else None
+                                       for k in ("markdown", "html", "junit", "json")}
+    if section.report_dir and not any(targets.values()):
+        folder = _resolve(ctx, section.report_dir)
+        targets = {"markdown": folder / "report.md", "html": folder / "report.html",
+                   "junit": folder / "junit.xml", "json": folder / "report.json"}
+    if any(targets.values()):
+        written = write_reports(report, markdown=targets["markdown"], html_path=targets["html"],
+                                junit=targets["junit"], json_path=targets["json"], p99_ms=section.p99_ms)
+        files += [str(p) for p in written]
+        for p in written:
+            if p.suffix != ".png":
+                ctx.message(f"report written: {p}")
+    return StepResult(ok=report.ok, summary=report.summary(), data={"report": report.to_dict(), "files": files})

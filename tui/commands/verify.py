@@ -1,0 +1,93 @@
+"""``gpumigrate verify PROFILE``: prove the target is at least as good as the source.
+
+On the source: ``--capture-baseline FILE`` measures and writes the baseline.
+On the target: ``--baseline FILE`` (or ``[verify] baseline``) compares with it.
+Reports: ``--report report.md`` (with ``report.html`` and plots beside it),
+``--html``, ``--junit``, ``--json`` (NDJSON events, then the report).  Exit 1
+when any check fails or errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="verify the target against a baseline captured on the source")
+    p.add_argument("profile")
+    p.add_argument("--baseline", metavar="FILE", help="the baseline captured on the source (overrides [verify] baseline)")
+    p.add_argument("--capture-baseline", metavar="FILE", help="capture a baseline on this machine (the source)")
+    p.add_argument("--report", metavar="FILE.md", help="write a Markdown report (and an HTML one beside it)")
+    p.add_argument("--html", metavar="FILE", help="write an HTML report")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test case per check)")
+    p.add_argument("--json", action="store_true", help="NDJSON events, then the whole report as one JSON line")
+    p.add_argument("--only", help="comma-separated checks: gpu_health,topology,data_integrity,model_load,"
+                                  "latency,convergence,throughput")
+    p.add_argument("--session", "-s", help="record the run in this named session")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import contextlib
+    from pathlib import Path
+
+    from engine.errors import BadInputError, ExitCode
+    from engine.profile import load_profile
+    from engine.runner import run_steps
+    from engine.session import SessionStore
+    from tui.output import make_sink, print_json
+
+    profile = load_profile(args.profile)
+    if args.baseline and args.capture_baseline:
+        raise BadInputError("--baseline and --capture-baseline exclude each other (compare, or capture)")
+    options: dict[str, object] = {}
+    if args.baseline:
+        options["baseline"] = str(Path(args.baseline).resolve())
+    if args.capture_baseline:
+        options["capture_baseline"] = str(Path(args.capture_baseline).resolve())
+    if args.only:
+        options["only"] = [c.strip() for c in args.only.split(",") if c.strip()]
+    if args.report:
+        md = Path(args.report).resolve()
+        options["markdown"] = str(md)
+        options["html"] = str(md.with_suffix(".html")) if md.suffix.lower() == ".md" else None
+    if args.html:
+        options["html"] = str(Path(args.html).resolve())
+    if args.junit:
+        options["junit"] = str(Path(args.junit).resolve())
+    sink = make_sink(args.json, verbose=args.verbose)
+    session_cm = SessionStore.open(args.session) if args.session else contextlib.nullcontext()
+    with session_cm as session:
+        try:
+            summary = run_steps(profile, ["verify"], emit=sink, profile_path=Path(args.profile).resolve(),
+                                session=session, options=options)
+        finally:
+            sink.close()
+    result = summary.results.get("verify")
+    report = (result.data.get("report") if result else None) or {}
+    if args.json:
+        print_json({"event": "summary", "ok": summary.ok, "exit_code": int(summary.exit_code),
+                    "files": (result.data.get("files", []) if result else []), "report": report})
+    elif report:
+        _print_table(report)
+    if summary.exit_code == ExitCode.OK and result and not result.ok:
+        return int(ExitCode.FAILED)
+    return int(summary.exit_code)
+
+
+def _print_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    style = {"pass": "green", "fail": "bold red", "error": "bold red", "skipped": "dim"}
+    table = Table(title="verification", show_lines=False)
+    for col in ("check", "result", "measured", "threshold"):
+        table.add_column(col, overflow="fold")
+    for c in report.get("checks", []):
+        table.add_row(escape(c["title"]), f"[{style[c['status']]}]{c['status']}[/]", escape(c["summary"]),
+                      escape(c.get("threshold") or ""))
+    console = Console()
+    console.print(table)
+    console.print(report.get("summary", ""), markup=False)
