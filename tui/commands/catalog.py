@@ -1,0 +1,127 @@
+"""``gpumigrate catalog refresh|show``: update the price cache from the providers' APIs; list what is known."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("catalog", help="GPU machine prices: refresh from the providers' APIs, show with their age")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    r = verbs.add_parser("refresh", help="update the user cache from the Cloud Billing Catalog / AWS Price List APIs")
+    r.add_argument("--gcp", action="store_true", help="only Google Cloud (Cloud Billing Catalog API)")
+    r.add_argument("--aws", action="store_true", help="only AWS (Price List API)")
+    r.add_argument("--aws-region", default="us-east-1", help="AWS region to price (default us-east-1)")
+    r.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
+    r.set_defaults(handler=run_refresh)
+    s = verbs.add_parser("show", help="list known machine types and prices, with origin and age")
+    s.add_argument("--gpu", help='GPU model or family, e.g. "A100" or "A100 80GB"')
+    s.add_argument("--provider", choices=["gcp", "aws"], help="only one provider")
+    s.add_argument("--region", help="only one region")
+    s.add_argument("--json", action="store_true", help="print one JSON document")
+    s.set_defaults(handler=run_show)
+    p.set_defaults(handler=lambda args: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    from engine.errors import EnvironmentProblem, ExitCode
+    from engine.events import Message, StepFinished, StepStarted
+    from tui.output import make_sink, print_json
+
+    providers = [name for name, chosen in (("gcp", args.gcp), ("aws", args.aws)) if chosen] or ["gcp", "aws"]
+    sink = make_sink(args.json)
+    code = ExitCode.OK
+    summary: dict[str, object] = {}
+    try:
+        for provider in providers:
+            sink(StepStarted("catalog", description=f"catalog refresh: {provider}"))
+            try:
+                if provider == "gcp":
+                    from engine.catalog.refresh_gcp import refresh_gcp
+
+                    result = refresh_gcp(sink)
+                else:
+                    from engine.catalog.refresh_aws import refresh_aws
+
+                    result = refresh_aws(sink, region=args.aws_region)
+            except EnvironmentProblem as exc:
+                sink(Message("catalog", text=f"{provider}: {exc}", level="error"))
+                sink(StepFinished("catalog", ok=False, summary=f"{provider}: not refreshed; embedded prices in use"))
+                summary[provider] = {"ok": False, "error": str(exc)}
+                code = ExitCode.ENVIRONMENT
+                continue
+            text = (f"{provider}: {result.skus_seen} entries in {result.pages} pages, {len(result.rows)} machine "
+                    f"prices written to {result.path}; {len(result.problems)} reported, not guessed")
+            sink(StepFinished("catalog", ok=True, summary=text, result=result.to_dict()))
+            summary[provider] = {"ok": True, **result.to_dict()}
+    finally:
+        close = getattr(sink, "close", None)
+        if close:
+            close()
+    if args.json:
+        print_json({"event": "summary", "providers": summary, "exit_code": int(code)})
+    return int(code)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from engine.catalog.load import gpu_matches, load_catalog
+
+    catalog = load_catalog()
+    rows = []
+    if args.provider in (None, "gcp"):
+        for m in catalog.gcp_machines:
+            if args.gpu and not gpu_matches(m.gpu_model, args.gpu):
+                continue
+            if args.region and m.region != args.region:
+                continue
+            rows.append({"provider": "gcp", "type": m.machine_type, "gpu_model": m.gpu_model,
+                         "gpu_count": m.gpu_count, "gpu_memory_gb": m.gpu_memory_gb, "region": m.region,
+                         "ondemand_usd_per_hr": m.ondemand_usd_per_hr, "spot_usd_per_hr": m.spot_usd_per_hr,
+                         "origin": m.price_origin.describe(), "verified": m.verified, "source": m.source,
+                         "notes": m.notes})
+    if args.provider in (None, "aws"):
+        for a in catalog.aws_instances:
+            if args.gpu and not gpu_matches(a.gpu_model, args.gpu):
+                continue
+            if args.region and a.region != args.region:
+                continue
+            rows.append({"provider": "aws", "type": a.instance_type, "gpu_model": a.gpu_model,
+                         "gpu_count": a.gpu_count, "gpu_memory_gb": a.gpu_memory_gb, "region": a.region,
+                         "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
+                         "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
+                         "notes": a.notes})
+    rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
+    if args.json:
+        from tui.output import print_json
+
+        print_json({"age": catalog.age_note(), "rows": rows, "problems": catalog.problems})
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.cost.model import usd
+
+    console = Console(highlight=False)
+    table = Table(title=f"Known GPU machines ({len(rows)})", title_justify="left")
+    for column, justify in (("provider", "left"), ("type", "left"), ("GPU", "left"), ("n", "right"),
+                            ("GB/GPU", "right"), ("region", "left"), ("on-demand $/h", "right"),
+                            ("spot $/h", "right"), ("origin and age", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for r in rows:
+        count = r["gpu_count"]
+        table.add_row(r["provider"], r["type"], r["gpu_model"], f"{count:g}",
+                      "" if r["gpu_memory_gb"] is None else f"{r['gpu_memory_gb']:g}", r["region"],
+                      usd(r["ondemand_usd_per_hr"]) if r["ondemand_usd_per_hr"] is not None else "—",
+                      usd(r["spot_usd_per_hr"]) if r["spot_usd_per_hr"] is not None else "—", r["origin"])
+    console.print(table)
+    for problem in catalog.problems:
+        console.print(f"note: {problem}", style="yellow", markup=False)
+    console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
+                  style="dim", markup=False)
+    return 0
