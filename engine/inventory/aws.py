@@ -1,0 +1,508 @@
+"""AWS inventory through boto3: GPU instances per region (in parallel), their EBS volumes, instance-type
+details, and S3 bucket sizes per prefix.
+
+Credentials and endpoints come from boto3's standard chain only (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``
+..., ``AWS_ENDPOINT_URL`` for a stand-in).  A missing credential or an unreachable endpoint raises
+:class:`~engine.errors.EnvironmentProblem` naming what to set; a failure confined to one region or one
+bucket is recorded in the result (``errors``) and the rest of the scan goes on.
+
+``describe_instance_types`` is called one type at a time because one unknown type fails a whole call;
+a type AWS (or a stand-in) does not know is filled in from a ``fallback`` (the embedded catalog).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import EnvironmentProblem, Interrupted
+from engine.events import Emit, ItemDone, Message, Progress, discard
+
+GPU_FAMILIES = ("p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6", "g3", "g3s", "g4dn", "g4ad", "g5",
+                "g5g", "g6", "g6e", "g6f", "gr6")
+"""Instance families with GPUs; used when a type's details cannot be looked up at all."""
+
+CREDENTIALS_HELP = ("set AWS credentials through the standard chain: AWS_PROFILE (with ~/.aws/config), "
+                    "AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, or an instance role")
+
+DEFAULT_LIST_LIMIT = 2_000_000
+"""Objects listed per bucket prefix before switching to an estimate."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class InstanceTypeInfo(_Model):
+    """What an instance type offers (GPU model, count, memory)."""
+
+    instance_type: str
+    """e.g. "p4d.24xlarge"."""
+    gpu_model: str | None = None
+    """e.g. "A100" (AWS's GpuInfo name)."""
+    gpu_count: int = 0
+    """GPUs per instance."""
+    gpu_memory_mib: int | None = None
+    """Memory per GPU, MiB."""
+    vcpus: int | None = None
+    """Default vCPUs."""
+    memory_mib: int | None = None
+    """Host memory, MiB."""
+    source: str = "describe_instance_types"
+    """Where the details came from: "describe_instance_types", "catalog" or "unknown"."""
+
+
+class EbsVolume(_Model):
+    """An EBS volume attached to an instance."""
+
+    volume_id: str
+    """e.g. "vol-0abc..."."""
+    size_gib: int
+    """Provisioned size."""
+    volume_type: str | None = None
+    """gp3, io2, ..."""
+    device: str | None = None
+    """The device name on the instance."""
+
+
+class AwsInstance(_Model):
+    """One GPU instance."""
+
+    region: str
+    """The region it runs in."""
+    instance_id: str
+    """e.g. "i-0abc..."."""
+    instance_type: str
+    """e.g. "p3.2xlarge"."""
+    state: str
+    """running, stopped, ..."""
+    availability_zone: str | None = None
+    """e.g. "us-east-1a"."""
+    launch_time: str | None = None
+    """ISO 8601."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """The instance's tags."""
+    volumes: list[EbsVolume] = Field(default_factory=list)
+    """Attached EBS volumes."""
+    gpu: InstanceTypeInfo | None = None
+    """Its type's GPU details."""
+
+    @property
+    def name(self) -> str:
+        return self.tags.get("Name", "")
+
+    @property
+    def ebs_gib(self) -> int:
+        return sum(v.size_gib for v in self.volumes)
+
+
+class PrefixSize(_Model):
+    """Objects and bytes under one prefix."""
+
+    prefix: str
+    """The prefix ("" = the whole bucket)."""
+    objects: int = 0
+    """How many objects (listed, or estimated)."""
+    bytes: int = 0
+    """Total size in bytes (listed, or estimated)."""
+    estimated: bool = False
+    """True when the numbers are not a complete listing."""
+    method: str = "listed"
+    """"listed", "cloudwatch" (daily storage metrics) or "partial listing (lower bound)"."""
+    note: str | None = None
+    """How an estimate was made."""
+    largest: list[tuple[str, int]] = Field(default_factory=list)
+    """The largest objects seen (key, bytes)."""
+
+
+class BucketSize(_Model):
+    """One bucket's size, per prefix asked for."""
+
+    bucket: str
+    """The bucket name."""
+    region: str | None = None
+    """The bucket's region."""
+    prefixes: list[PrefixSize] = Field(default_factory=list)
+    """One entry per prefix."""
+    error: str | None = None
+    """Why it could not be sized."""
+
+    @property
+    def objects(self) -> int:
+        return sum(p.objects for p in self.prefixes)
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.bytes for p in self.prefixes)
+
+    @property
+    def estimated(self) -> bool:
+        return any(p.estimated for p in self.prefixes)
+
+
+class AwsInventory(_Model):
+    """Everything found in AWS."""
+
+    regions: list[str] = Field(default_factory=list)
+    """Regions scanned."""
+    instances: list[AwsInstance] = Field(default_factory=list)
+    """GPU instances, by region then id."""
+    instance_types: dict[str, InstanceTypeInfo] = Field(default_factory=dict)
+    """Details of each GPU instance type seen."""
+    buckets: list[BucketSize] = Field(default_factory=list)
+    """S3 buckets sized."""
+    errors: dict[str, str] = Field(default_factory=dict)
+    """Region or bucket -> what went wrong there."""
+
+
+# --- sessions and errors ---------------------------------------------------------------
+
+
+def make_session(profile_name: str | None = None) -> Any:
+    """A boto3 session from the standard chain; EnvironmentProblem if it has no credentials."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        session = boto3.Session(profile_name=profile_name) if profile_name else boto3.Session()
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise EnvironmentProblem(f"AWS profile not found: {exc}; {CREDENTIALS_HELP}") from None
+    if session.get_credentials() is None:
+        raise EnvironmentProblem(f"no AWS credentials found; {CREDENTIALS_HELP}")
+    return session
+
+
+def _client(session: Any, service: str, region: str) -> Any:
+    from botocore.config import Config
+
+    return session.client(service, region_name=region,
+                          config=Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=10,
+                                        read_timeout=60, max_pool_connections=16))
+
+
+def translate_error(exc: BaseException, where: str) -> Exception:
+    """Map a boto error to EnvironmentProblem (credentials / reachability) or return it unchanged."""
+    import botocore.exceptions as be
+
+    if isinstance(exc, (be.NoCredentialsError, be.PartialCredentialsError)):
+        return EnvironmentProblem(f"no AWS credentials found ({where}); {CREDENTIALS_HELP}")
+    if isinstance(exc, (be.EndpointConnectionError, be.ConnectTimeoutError, be.ConnectionClosedError)):
+        return EnvironmentProblem(f"cannot reach the AWS endpoint for {where} ({exc}); check the network, a proxy "
+                                  "(HTTPS_PROXY) or AWS_ENDPOINT_URL")
+    if isinstance(exc, be.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                    "UnrecognizedClientException", "InvalidAccessKeyId"):
+            return EnvironmentProblem(f"AWS rejected the credentials ({where}: {code}); {CREDENTIALS_HELP}")
+    return exc  # type: ignore[return-value]
+
+
+def _short(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        err = response["Error"]
+        return f"{err.get('Code', type(exc).__name__)}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- regions and instances ---------------------------------------------------------------
+
+
+def enabled_regions(session: Any, home: str = "us-east-1") -> list[str]:
+    """Every region enabled for the account."""
+    try:
+        resp = _client(session, "ec2", home).describe_regions(
+            Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}])
+    except Exception as exc:
+        raise translate_error(exc, f"ec2 describe_regions in {home}") from None
+    return sorted(r["RegionName"] for r in resp["Regions"])
+
+
+class _TypeCache:
+    """Instance type details, looked up once per type across all region threads."""
+
+    def __init__(self, fallback: Callable[[str], InstanceTypeInfo | None] | None):
+        self.fallback = fallback
+        self._lock = threading.Lock()
+        self._known: dict[str, InstanceTypeInfo | None] = {}
+        self._events: dict[str, threading.Event] = {}
+
+    def get(self, ec2: Any, instance_type: str) -> InstanceTypeInfo | None:
+        with self._lock:
+            if instance_type in self._known:
+                return self._known[instance_type]
+            waiter = self._events.get(instance_type)
+            owner = waiter is None
+            if owner:
+                waiter = self._events[instance_type] = threading.Event()
+        if not owner:
+            waiter.wait(120)
+            return self._known.get(instance_type)
+        try:
+            info = self._lookup(ec2, instance_type)
+        finally:
+            with self._lock:
+                self._known.setdefault(instance_type, None)
+        with self._lock:
+            self._known[instance_type] = info
+        waiter.set()
+        return info
+
+    def _lookup(self, ec2: Any, instance_type: str) -> InstanceTypeInfo | None:
+        import botocore.exceptions as be
+
+        try:
+            found = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+        except be.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("InvalidInstanceType", "InvalidParameterValue"):
+                raise
+            found = []
+        if found:
+            it = found[0]
+            gpus = (it.get("GpuInfo") or {}).get("Gpus") or []
+            return InstanceTypeInfo(
+                instance_type=instance_type,
+                gpu_model=gpus[0].get("Name") if gpus else None,
+                gpu_count=sum(int(g.get("Count", 0)) for g in gpus),
+                gpu_memory_mib=(gpus[0].get("MemoryInfo") or {}).get("SizeInMiB") if gpus else None,
+                vcpus=(it.get("VCpuInfo") or {}).get("DefaultVCpus"),
+                memory_mib=(it.get("MemoryInfo") or {}).get("SizeInMiB"),
+            )
+        if self.fallback is not None:
+            info = self.fallback(instance_type)
+            if info is not None:
+                return info.model_copy(update={"source": "catalog"})
+        family = instance_type.split(".")[0]
+        if family in GPU_FAMILIES:
+            return InstanceTypeInfo(instance_type=instance_type, gpu_count=0, source="unknown")
+        return None
+
+
+def _scan_region(session: Any, region: str, types: _TypeCache, cancel: threading.Event | None) -> list[AwsInstance]:
+    ec2 = _client(session, "ec2", region)
+    raw: list[dict[str, Any]] = []
+    for page in ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name",
+                      "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}],
+            PaginationConfig={"PageSize": 500}):
+        if cancel is not None and cancel.is_set():
+            raise Interrupted("inventory interrupted; run it again")
+        for reservation in page.get("Reservations", []):
+            raw.extend(reservation.get("Instances", []))
+    out: list[AwsInstance] = []
+    for inst in raw:
+        info = types.get(ec2, inst["InstanceType"])
+        if info is None or (info.gpu_count == 0 and info.source != "unknown"):
+            continue  # not a GPU instance
+        launch = inst.get("LaunchTime")
+        out.append(AwsInstance(
+            region=region, instance_id=inst["InstanceId"], instance_type=inst["InstanceType"],
+            state=(inst.get("State") or {}).get("Name", "unknown"),
+            availability_zone=(inst.get("Placement") or {}).get("AvailabilityZone"),
+            launch_time=launch.isoformat() if isinstance(launch, dt.datetime) else (str(launch) if launch else None),
+            tags={t["Key"]: t.get("Value", "") for t in inst.get("Tags") or []},
+            gpu=info,
+        ))
+    if out:
+        _attach_volumes(ec2, out)
+    return sorted(out, key=lambda i: i.instance_id)
+
+
+def _attach_volumes(ec2: Any, instances: list[AwsInstance]) -> None:
+    by_id = {i.instance_id: i for i in instances}
+    ids = list(by_id)
+    for start in range(0, len(ids), 199):  # a filter takes at most 200 values
+        chunk = ids[start:start + 199]
+        for page in ec2.get_paginator("describe_volumes").paginate(
+                Filters=[{"Name": "attachment.instance-id", "Values": chunk}]):
+            for vol in page.get("Volumes", []):
+                for att in vol.get("Attachments") or []:
+                    owner = by_id.get(att.get("InstanceId", ""))
+                    if owner is not None:
+                        owner.volumes.append(EbsVolume(volume_id=vol["VolumeId"], size_gib=int(vol.get("Size", 0)),
+                                                       volume_type=vol.get("VolumeType"), device=att.get("Device")))
+    for inst in instances:
+        inst.volumes.sort(key=lambda v: v.device or v.volume_id)
+
+
+def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard, step: str = "inventory",
+                   cancel: threading.Event | None = None, fallback: Callable[[str], InstanceTypeInfo | None] | None = None,
+                   max_workers: int = 8, inventory: AwsInventory | None = None) -> AwsInventory:
+    """GPU instances in each region, regions in parallel. Per-region failures go to ``errors``."""
+    regions = list(dict.fromkeys(regions))
+    inv = inventory or AwsInventory()
+    inv.regions = regions
+    types = _TypeCache(fallback)
+    done = 0
+    env_problems: list[EnvironmentProblem] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(regions) or 1)),
+                            thread_name_prefix="aws-region") as pool:
+        futures = {pool.submit(_scan_region, session, r, types, cancel): r for r in regions}
+        for future in as_completed(futures):
+            region = futures[future]
+            done += 1
+            try:
+                found = future.result()
+            except Interrupted:
+                for f in futures:
+                    f.cancel()
+                raise
+            except Exception as exc:
+                err = translate_error(exc, f"ec2 in {region}")
+                if isinstance(err, EnvironmentProblem):
+                    env_problems.append(err)
+                inv.errors[region] = str(err) if isinstance(err, EnvironmentProblem) else _short(exc)
+                emit(ItemDone(step, item=f"aws:{region}", status="failed", detail=inv.errors[region]))
+            else:
+                inv.instances.extend(found)
+                emit(ItemDone(step, item=f"aws:{region}", status="ok",
+                              detail=f"{len(found)} GPU instance(s)", data={"region": region, "instances": len(found)}))
+            emit(Progress(step, done=done, total=len(regions), unit="regions", label="regions"))
+    if env_problems and len(env_problems) == len(regions):
+        raise env_problems[0]  # nothing worked: credentials or endpoint, say what to set
+    inv.instances.sort(key=lambda i: (i.region, i.instance_id))
+    for inst in inv.instances:
+        if inst.gpu is not None:
+            inv.instance_types[inst.instance_type] = inst.gpu
+            if inst.gpu.source == "unknown":
+                emit(Message(step, level="warning",
+                             text=f"{inst.instance_type}: GPU details unknown (not in describe_instance_types "
+                                  "nor in the catalog)"))
+    return inv
+
+
+# --- S3 ---------------------------------------------------------------------------------
+
+
+def _bucket_region(s3: Any, bucket: str) -> str:
+    loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
+
+
+def _cloudwatch_size(session: Any, bucket: str, region: str) -> tuple[int, int] | None:
+    """(objects, bytes) from S3's daily CloudWatch storage metrics, or None if there are none."""
+    cw = _client(session, "cloudwatch", region)
+    now = dt.datetime.now(dt.timezone.utc)
+    values: dict[str, float] = {}
+    for metric, storage in (("NumberOfObjects", "AllStorageTypes"), ("BucketSizeBytes", "StandardStorage")):
+        resp = cw.get_metric_statistics(
+            Namespace="AWS/S3", MetricName=metric, StartTime=now - dt.timedelta(days=3), EndTime=now,
+            Period=86400, Statistics=["Average"],
+            Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": storage}])
+        points = sorted(resp.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        if not points:
+            return None
+        values[metric] = points[-1]["Average"]
+    return int(values["NumberOfObjects"]), int(values["BucketSizeBytes"])
+
+
+def size_prefix(s3: Any, bucket: str, prefix: str, *, list_limit: int = DEFAULT_LIST_LIMIT, keep_largest: int = 5,
+                on_page: Callable[[int, int], None] | None = None,
+                cancel: threading.Event | None = None) -> PrefixSize:
+    """List a prefix with the paginator; stop after ``list_limit`` objects (then ``estimated``)."""
+    import heapq
+
+    result = PrefixSize(prefix=prefix)
+    largest: list[tuple[int, str]] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if prefix:
+        kwargs["Prefix"] = prefix
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs, PaginationConfig={"PageSize": 1000}):
+        if cancel is not None and cancel.is_set():
+            raise Interrupted("inventory interrupted; run it again")
+        contents = page.get("Contents", [])
+        for obj in contents:
+            size = int(obj.get("Size", 0))
+            result.objects += 1
+            result.bytes += size
+            if len(largest) < keep_largest:
+                heapq.heappush(largest, (size, obj["Key"]))
+            elif size > largest[0][0]:
+                heapq.heapreplace(largest, (size, obj["Key"]))
+        if on_page is not None:
+            on_page(len(contents), sum(int(o.get("Size", 0)) for o in contents))
+        if result.objects >= list_limit and page.get("IsTruncated"):
+            result.estimated = True
+            result.method = "partial listing (lower bound)"
+            result.note = (f"listing stopped after {result.objects:,} objects (limit {list_limit:,}); "
+                           "the true count and size are larger")
+            break
+    result.largest = [(key, size) for size, key in sorted(largest, reverse=True)]
+    return result
+
+
+def size_buckets(session: Any, buckets: Iterable[tuple[str, list[str]]], *, emit: Emit = discard,
+                 step: str = "inventory", cancel: threading.Event | None = None,
+                 list_limit: int = DEFAULT_LIST_LIMIT, max_workers: int = 8, home_region: str = "us-east-1",
+                 ) -> list[BucketSize]:
+    """Size each (bucket, prefixes) pair; prefixes in parallel. Per-bucket failures go to ``error``."""
+    buckets = list(buckets)
+    s3_home = _client(session, "s3", home_region)
+    results: list[BucketSize] = []
+    jobs: list[tuple[BucketSize, str, Any]] = []
+    for name, prefixes in buckets:
+        size = BucketSize(bucket=name)
+        results.append(size)
+        try:
+            size.region = _bucket_region(s3_home, name)
+        except Exception as exc:
+            err = translate_error(exc, f"s3 bucket {name}")
+            if isinstance(err, EnvironmentProblem):
+                raise err from None
+            size.error = _short(exc)
+            emit(ItemDone(step, item=f"s3://{name}", status="failed", detail=size.error))
+            continue
+        s3 = _client(session, "s3", size.region or home_region)
+        for prefix in prefixes or [""]:
+            jobs.append((size, prefix, s3))
+    lock = threading.Lock()
+    counted = {"objects": 0, "bytes": 0}
+
+    def on_page(objects: int, nbytes: int) -> None:
+        with lock:
+            counted["objects"] += objects
+            counted["bytes"] += nbytes
+            emit(Progress(step, done=counted["objects"], unit="objects", label="objects listed",
+                          extra={"bytes": counted["bytes"]}))
+
+    sized: dict[tuple[str, str], PrefixSize] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs) or 1)), thread_name_prefix="s3-size") as pool:
+        futures = {pool.submit(size_prefix, s3, b.bucket, p, list_limit=list_limit, on_page=on_page, cancel=cancel):
+                   (b, p) for b, p, s3 in jobs}
+        for future in as_completed(futures):
+            bucket, prefix = futures[future]
+            try:
+                sized[(bucket.bucket, prefix)] = future.result()
+            except Interrupted:
+                raise
+            except Exception as exc:
+                err = translate_error(exc, f"s3 bucket {bucket.bucket}")
+                if isinstance(err, EnvironmentProblem):
+                    raise err from None
+                bucket.error = _short(exc)
+    for bucket in results:
+        if bucket.region is None:
+            continue  # its failure was reported above
+        wanted = [p for b, p, _ in jobs if b is bucket]
+        bucket.prefixes = [sized[(bucket.bucket, p)] for p in wanted if (bucket.bucket, p) in sized]
+        whole = [p for p in bucket.prefixes if p.prefix == "" and p.estimated]
+        for part in whole:  # a huge whole bucket: CloudWatch's daily storage metrics beat a lower bound
+            try:
+                metrics = _cloudwatch_size(session, bucket.bucket, bucket.region or home_region)
+            except Exception:
+                metrics = None
+            if metrics is not None and metrics[0] >= part.objects:
+                part.objects, part.bytes = metrics
+                part.method = "cloudwatch"
+                part.note = (f"listing stopped after the first objects; totals are CloudWatch's daily S3 storage "
+                             f"metrics (NumberOfObjects, BucketSizeBytes for StandardStorage), up to a day old")
+        status = "ok"
+        detail = f"{bucket.objects:,} objects, {bucket.bytes:,} bytes" + (" (estimated)" if bucket.estimated else "")
+        if bucket.error:
+            status, detail = "failed", bucket.error
+        emit(ItemDone(step, item=f"s3://{bucket.bucket}", status=status, detail=detail))
+    return results

@@ -1,0 +1,261 @@
+"""The whole inventory: local GPUs, AWS, local directories, images, and the sizing that follows.
+
+Front ends call :func:`run_inventory` (the CLI and the replay step) or the per-part functions
+(the Inventory screen runs each part in its own worker).  Everything reports through ``emit``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import EnvironmentProblem
+from engine.events import Emit, ItemDone, Message, discard
+from engine.inventory.aws import AwsInventory, BucketSize, InstanceTypeInfo
+from engine.inventory.images import ImageScan, scan_images
+from engine.inventory.local import DirSize, size_dir
+from engine.inventory.nvml import GpuHost, NvmlApi, read_host
+from engine.inventory.sizing import (
+    Candidate,
+    SizingResult,
+    SourceShape,
+    WorkloadSpec,
+    gcp_nvlink,
+    normalize_gpu_model,
+    recommend,
+)
+
+STEP = "inventory"
+
+
+class Inventory(BaseModel):
+    """Everything the inventory found, and the sizing derived from it."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    host: GpuHost | None = None
+    """This machine's GPUs (None when scan_gpus is off)."""
+    aws: AwsInventory | None = None
+    """AWS instances and buckets (None when the profile names none)."""
+    aws_problem: str | None = None
+    """Why AWS could not be scanned (credentials, endpoint)."""
+    local_dirs: list[DirSize] = Field(default_factory=list)
+    """Local directories sized."""
+    images: ImageScan | None = None
+    """Container image references."""
+    sizing: SizingResult | None = None
+    """Memory estimate and recommended targets."""
+    notes: list[str] = Field(default_factory=list)
+    """Things a person should know about this inventory."""
+
+
+# --- parts -------------------------------------------------------------------------------------
+
+
+def catalog_fallback(catalog: Any) -> Callable[[str], InstanceTypeInfo | None]:
+    """Instance type details from the catalog, for types describe_instance_types does not know."""
+
+    def lookup(instance_type: str) -> InstanceTypeInfo | None:
+        row = catalog.aws_instance(instance_type) if catalog is not None else None
+        if row is None:
+            return None
+        mem = row.gpu_memory_gb
+        return InstanceTypeInfo(
+            instance_type=instance_type, gpu_model=row.gpu_model, gpu_count=int(row.gpu_count),
+            gpu_memory_mib=int(mem * 1024) if mem else None, vcpus=int(row.vcpus) if row.vcpus else None,
+            memory_mib=int(row.memory_gb * 1024) if row.memory_gb else None, source="catalog")
+
+    return lookup
+
+
+def load_catalog_or_none() -> Any:
+    try:
+        from engine.catalog.load import load_catalog
+    except ImportError:
+        return None
+    return load_catalog()
+
+
+def scan_aws(section: Any, *, regions: list[str] | None = None, emit: Emit = discard,
+             cancel: threading.Event | None = None, catalog: Any = None,
+             list_limit: int | None = None) -> AwsInventory | None:
+    """Instances in the profile's (or given) regions, and its buckets. None when nothing is asked."""
+    from engine.inventory import aws
+
+    wanted_regions = list(regions or section.aws_regions)
+    if not wanted_regions and not section.all_regions and not section.buckets:
+        return None
+    session = aws.make_session()
+    if section.all_regions and not regions:
+        wanted_regions = aws.enabled_regions(session)
+    inv = AwsInventory()
+    if wanted_regions:
+        aws.scan_instances(session, wanted_regions, emit=emit, step=STEP, cancel=cancel,
+                           fallback=catalog_fallback(catalog), inventory=inv)
+    if section.buckets:
+        kwargs = {"list_limit": list_limit} if list_limit else {}
+        inv.buckets = aws.size_buckets(session, [(b.bucket, list(b.prefixes)) for b in section.buckets],
+                                       emit=emit, step=STEP, cancel=cancel,
+                                       home_region=wanted_regions[0] if wanted_regions else "us-east-1", **kwargs)
+        for bucket in inv.buckets:
+            if bucket.error:
+                inv.errors[f"s3://{bucket.bucket}"] = bucket.error
+    return inv
+
+
+def scan_local_dirs(section: Any, base_dir: Path, *, emit: Emit = discard,
+                    cancel: threading.Event | None = None) -> list[DirSize]:
+    out = []
+    for path in section.local_dirs:
+        size = size_dir(path, base_dir, emit=emit, step=STEP, cancel=cancel)
+        out.append(size)
+        if size.exists:
+            emit(ItemDone(STEP, item=f"dir:{path}", detail=f"{size.files:,} files, {size.bytes:,} bytes",
+                          data={"files": size.files, "bytes": size.bytes}))
+        else:
+            emit(ItemDone(STEP, item=f"dir:{path}", status="failed", detail=f"{size.resolved} does not exist"))
+    return out
+
+
+def scan_images_dir(section: Any, base_dir: Path, *, emit: Emit = discard) -> ImageScan | None:
+    if not section.images_dir:
+        return None
+    root = Path(section.images_dir).expanduser()
+    if not root.is_absolute():
+        root = base_dir / root
+    scan = scan_images(root)
+    emit(ItemDone(STEP, item=f"images:{section.images_dir}", status="failed" if scan.problems and not scan.images
+                  else "ok", detail=f"{len(scan.images)} image reference(s) in {scan.files_scanned} file(s)"))
+    for problem in scan.problems:
+        emit(Message(STEP, text=problem, level="warning"))
+    return scan
+
+
+# --- sizing ------------------------------------------------------------------------------------
+
+
+def candidates_from_catalog(catalog: Any) -> list[Candidate]:
+    out = []
+    for row in getattr(catalog, "gcp_machines", []) or []:
+        if not row.gpu_count or not row.gpu_memory_gb:
+            continue
+        model = normalize_gpu_model(row.gpu_model, row.gpu_memory_gb) or row.gpu_model
+        out.append(Candidate(machine_type=row.machine_type, gpu_model=model, catalog_gpu_model=row.gpu_model,
+                             gpu_count=int(row.gpu_count), gpu_memory_gib=float(row.gpu_memory_gb), region=row.region,
+                             hourly_usd=row.ondemand_usd_per_hr,
+                             nvlink=gcp_nvlink(row.machine_type, int(row.gpu_count))))
+    return out
+
+
+def _weakest_link(matrix: list[list[str]]) -> str | None:
+    order = ["SYS", "NODE", "PHB", "PXB", "PIX"]
+    labels = {cell for i, row in enumerate(matrix) for j, cell in enumerate(row) if i != j}
+    for label in order:
+        if label in labels:
+            return label
+    nv = sorted((int(x[2:]) for x in labels if x.startswith("NV") and x[2:].isdigit()))
+    return f"NV{nv[0]}" if nv else None
+
+
+def source_shape(profile: Any, host: GpuHost | None, aws: AwsInventory | None, catalog: Any = None) -> SourceShape:
+    """The source GPUs: this host's (NVML) first, then the AWS instance of source.instance_type, then the profile."""
+    src = profile.source
+    if host is not None and host.available and host.gpus:
+        first = host.gpus[0]
+        gib = round(first.memory_total_bytes / 2**30) if first.memory_total_bytes else None
+        return SourceShape(
+            gpu_model=normalize_gpu_model(first.name, gib), gpu_count=len(host.gpus), gpu_memory_gib=gib,
+            all_nvlink=host.topology.all_nvlink, nvswitch=host.topology.nvswitch,
+            topology_label=_weakest_link(host.topology.matrix),
+            mig_profiles=[m.profile for g in host.gpus for m in g.mig_instances if m.profile], origin="nvml")
+    info: InstanceTypeInfo | None = None
+    if aws is not None and src.instance_type:
+        info = aws.instance_types.get(src.instance_type)
+    if info is None and src.instance_type and catalog is not None:
+        info = catalog_fallback(catalog)(src.instance_type)
+    if info is not None and info.gpu_count:
+        gib = round(info.gpu_memory_mib / 1024) if info.gpu_memory_mib else None
+        model = normalize_gpu_model(src.gpu_model or info.gpu_model, gib)
+        count = src.gpu_count or info.gpu_count
+        nvlink = count > 1 and src.instance_type.split(".")[0] in ("p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en")
+        return SourceShape(gpu_model=model, gpu_count=count, gpu_memory_gib=gib, all_nvlink=nvlink,
+                           nvswitch=nvlink and src.instance_type.split(".")[0] not in ("p3",),
+                           topology_label="NVLink" if nvlink else None,
+                           origin="aws" if aws is not None and src.instance_type in aws.instance_types else "catalog")
+    model = normalize_gpu_model(src.gpu_model)
+    return SourceShape(gpu_model=model, gpu_count=src.gpu_count or 1, origin="profile",
+                       gpu_memory_gib=_default_memory(model))
+
+
+def _default_memory(model: str | None) -> float | None:
+    return {"V100": 16, "V100 32GB": 32, "T4": 16, "A10G": 24, "L4": 24, "L40S": 48, "A100 40GB": 40,
+            "A100 80GB": 80, "H100": 80, "H200": 141, "P100": 16, "K80": 12}.get(model or "")
+
+
+def size_workload(profile: Any, inv: Inventory, catalog: Any) -> SizingResult:
+    w = profile.workload
+    work = WorkloadSpec(kind=w.kind, params_billions=w.params_billions, precision=w.precision,
+                        batch_size=w.batch_size, seq_len=w.seq_len)
+    shape = source_shape(profile, inv.host, inv.aws, catalog)
+    return recommend(work, shape, candidates_from_catalog(catalog), region=profile.target.region)
+
+
+# --- the whole thing ----------------------------------------------------------------------------
+
+
+def run_inventory(profile: Any, *, base_dir: Path, emit: Emit = discard, cancel: threading.Event | None = None,
+                  regions: list[str] | None = None, nvml_api: NvmlApi | None = None, catalog: Any = None,
+                  list_limit: int | None = None) -> Inventory:
+    """Scan everything the profile's [inventory] names, then size. AWS problems land in ``aws_problem``."""
+    section = profile.inventory
+    inv = Inventory()
+    catalog = catalog if catalog is not None else load_catalog_or_none()
+    if section.scan_gpus:
+        inv.host = read_host(nvml_api)
+        if inv.host.available:
+            emit(ItemDone(STEP, item="gpus", detail=inv.host.summary(), data={"gpus": len(inv.host.gpus)}))
+        else:
+            emit(Message(STEP, text=f"local GPUs: {inv.host.reason}; going on without them", level="warning"))
+    inv.local_dirs = scan_local_dirs(section, base_dir, emit=emit, cancel=cancel)
+    inv.images = scan_images_dir(section, base_dir, emit=emit)
+    try:
+        inv.aws = scan_aws(section, regions=regions, emit=emit, cancel=cancel, catalog=catalog, list_limit=list_limit)
+    except EnvironmentProblem as exc:
+        inv.aws_problem = str(exc)
+        emit(Message(STEP, text=f"AWS: {exc}", level="error"))
+    if inv.aws is not None:
+        for where, err in inv.aws.errors.items():
+            emit(Message(STEP, text=f"AWS {where}: {err}", level="warning"))
+    if catalog is None:
+        inv.notes.append("no catalog available: no target recommendation")
+    else:
+        inv.sizing = size_workload(profile, inv, catalog)
+        for warning in inv.sizing.warnings:
+            emit(Message(STEP, text=warning, level="warning"))
+    return inv
+
+
+def summary_line(inv: Inventory) -> str:
+    parts = []
+    if inv.host is not None:
+        parts.append(inv.host.summary() if inv.host.available else f"GPUs: {inv.host.reason}")
+    if inv.aws is not None:
+        parts.append(f"{len(inv.aws.instances)} AWS GPU instance(s) in {len(inv.aws.regions)} region(s)")
+        if inv.aws.buckets:
+            parts.append(f"{len(inv.aws.buckets)} bucket(s), {sum(b.bytes for b in inv.aws.buckets):,} bytes")
+    if inv.local_dirs:
+        parts.append(f"{sum(d.files for d in inv.local_dirs):,} local files, "
+                     f"{sum(d.bytes for d in inv.local_dirs):,} bytes")
+    if inv.images is not None:
+        parts.append(f"{len(inv.images.images)} image reference(s)")
+    if inv.sizing is not None and inv.sizing.best is not None:
+        best = inv.sizing.best
+        parts.append(f"recommended {best.machine_type} ({best.gpu_count}x {best.gpu_model})")
+    return "; ".join(parts)
+
+
+def bucket_rows(buckets: list[BucketSize]) -> list[dict[str, Any]]:
+    return [{"bucket": b.bucket, "objects": b.objects, "bytes": b.bytes, "estimated": b.estimated} for b in buckets]
