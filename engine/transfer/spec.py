@@ -38,5 +38,7 @@ class TransferSpec(Section):
     """Bandwidth limit in bytes per second, with an optional K/M/G suffix (e.g. "50M")."""
     part_threshold_mib: int = Field(default=150, ge=5, le=5 * 1024 * 1024)
     """Files at least this large are copied in parallel parts (composite upload / multipart)."""
+    part_size_mib: int = Field(default=16, ge=1, le=5 * 1024)
+    """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3)."""
     engine: Literal["local", "sts", "auto"] = "local"
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""

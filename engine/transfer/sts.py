@@ -429,13 +429,15 @@ def plan_sts_job(
                 "or sts.aws_credentials_secret_resource (a Secret Manager secret holding the access key "
                 "as JSON); the key itself never goes in the profile"
             )
-        tspec.aws_s3_data_source = st.AwsS3Data(
+        aws = st.AwsS3Data(
             bucket_name=source.bucket,
             path=source.prefix,
             role_arn=opts.aws_role_arn or "",
             credentials_secret=opts.aws_credentials_secret_resource or "",
-            managed_private_network=opts.managed_private_network,
         )
+        if opts.managed_private_network:  # a field with presence: set it only when used
+            aws.managed_private_network = True
+        tspec.aws_s3_data_source = aws
         root_url = f"s3://{source.bucket}/{source.prefix}"
     elif source.scheme == "gs":
         tspec.gcs_data_source = st.GcsData(bucket_name=source.bucket, path=source.prefix)

@@ -43,7 +43,7 @@ class PrefixRefused(BadInputError):
         self.pattern = pattern
         self.reason = reason
         super().__init__(
-            f"exclude/include pattern {pattern!r} cannot run on Storage Transfer Service: {reason}. "
+            f"exclude/include pattern '{pattern}' cannot run on Storage Transfer Service: {reason}. "
             "STS filters by literal path prefixes only; rewrite it as '^prefix/' (optionally "
             "followed by '.*'), or use engine = \"local\" for this entry"
         )
@@ -72,6 +72,11 @@ class _Parser:
                 self.pos += 1
             elif self.peek(2) == "\\A":
                 self.pos += 2
+            elif self.peek(2) == ".*":
+                raise self.refuse(
+                    "it is not anchored with '^': a pattern starting with '.*' matches anywhere "
+                    "(e.g. a file suffix), which no list of prefixes can express"
+                )
             elif self.peek(2) == "(?" and self.peek(3) not in ("(?:", "(?P"):
                 raise self.refuse("inline flags and look-arounds (like (?i) or (?!...)) cannot be expressed as prefixes")
             else:

@@ -1,0 +1,180 @@
+"""The transfer engine's public API (front ends, the replay step and the cutover worker use it).
+
+Quick use::
+
+    from engine.transfer.api import TransferSpec, TransferControl, run_transfer, plan_transfer, verify_trees
+
+    spec = TransferSpec(src="s3://old-bucket/data", dst="gs://new-bucket/data", delete=True, jobs=16)
+    control = TransferControl()            # pause() / resume() / cancel() from any thread
+    summary = run_transfer(spec, emit=print, control=control)   # journal: automatic (resumable)
+    summary.copied, summary.failed, summary.failures, summary.to_event()
+
+* ``plan_transfer(spec)`` lists and diffs without copying: counts, bytes and the actions.
+* ``run_transfer(spec, emit=..., dry_run=True)`` reports exactly what would be copied and
+  deleted (``ItemDone`` with status ``would_copy`` / ``would_delete``) and changes nothing.
+* ``verify_trees(src, dst, manifest_path)`` compares two trees by checksum, writing the
+  JSON-lines manifest ``{"path", "size", "crc32c", "md5", "sha256"}``.
+
+Events (all with ``step="transfer"``), for a progress display:
+
+* ``Progress(label="bytes", unit="B")`` and ``Progress(label="files")`` about 4 times a second,
+  with ``rate`` (B/s), ``eta_s`` and ``extra`` = files/bytes done and total, ``listing_done``,
+  ``in_flight``, the running counts (copied, deleted, skipped, failed, verified) and ``paused``.
+  ``total`` is None while the listing is still streaming (copying starts before it ends).
+* ``Progress(label="object", unit="B", extra={"path": p, "phase": "started"|"progress"|"done"|"failed"})``
+  per object in flight (progress at most twice a second per object): feeds a live table.
+* ``ItemDone`` per object: ``copied`` (data: size, crc32c, verified), ``deleted``, ``failed``
+  (detail: the last error; data: action, attempts), ``would_copy``/``would_delete`` (dry run).
+* ``Message`` for notes (resuming a large object) and refused deletions (level "error").
+
+Resume: every run of the same (src, dst) pair uses the same journal (``journal=None`` picks
+``<state_dir>/journals/<hash>.sqlite``, or beside the session file with ``session_path``);
+re-running after a crash, ``kill -9`` or a cancel continues, including inside half-copied
+large objects.  ``journal=False`` disables journalling (an in-memory journal).
+
+Errors: bad addresses or options raise ``BadInputError``; missing credentials or an
+unreachable service raise ``EnvironmentProblem``; per-object failures never raise — they are
+in ``summary.failures`` (and ``summary.ok`` is False).  A cancel returns a summary with
+``interrupted=True``; callers that want an exception raise ``engine.errors.Interrupted``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.errors import BadInputError
+from engine.events import Emit, discard
+from engine.transfer.backends import open_backend
+from engine.transfer.control import TransferControl
+from engine.transfer.execute import Failure, Transfer, TransferSummary
+from engine.transfer.journal import Journal, default_journal_path
+from engine.transfer.plan import Action, diff
+from engine.transfer.spec import TransferSpec
+from engine.transfer.streams import parse_rate
+from engine.transfer.urls import Location, parse_url
+from engine.transfer.verify import VerifyReport, verify_trees
+
+__all__ = ["Action", "Failure", "TransferControl", "TransferPlan", "TransferSpec", "TransferSummary",
+           "VerifyReport", "journal_path_for", "plan_transfer", "resolve", "run_transfer", "verify_trees"]
+
+
+def resolve(spec: TransferSpec, base_dir: Path | None = None) -> tuple[Location, Location]:
+    """Parse and check the spec's addresses (relative local paths resolve against ``base_dir``)."""
+    if spec.engine == "sts":
+        raise BadInputError("this entry asks for engine = \"sts\"; the local engine does not run it")
+    src, dst = parse_url(spec.src, base_dir), parse_url(spec.dst, base_dir)
+    if src.is_local and dst.is_local:
+        a, b = Path(src.path), Path(dst.path)
+        if a == b or a in b.parents or b in a.parents:
+            raise BadInputError(f"source {a} and destination {b} overlap; pick separate folders")
+    if src == dst:
+        raise BadInputError("source and destination are the same location")
+    if src.is_local and not Path(src.path).is_dir():
+        raise BadInputError(f"source {src.path} is not a directory")
+    return src, dst
+
+
+def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:
+    """The journal file a run of ``spec`` uses (so a worker and a screen can find it)."""
+    src, dst = resolve(spec, base_dir)
+    return default_journal_path(src.url(), dst.url(), session_path)
+
+
+@dataclass
+class TransferPlan:
+    """What a transfer would do, without doing it (checksum-mode checks counted as ``check``)."""
+
+    copy: int = 0
+    copy_bytes: int = 0
+    delete: int = 0
+    delete_bytes: int = 0
+    skip: int = 0
+    check: int = 0
+    excluded: int = 0
+    refused: int = 0
+    conflicts: int = 0
+    source_objects: int = 0
+    destination_objects: int = 0
+    actions: list[Action] = field(default_factory=list)
+    """The first ``keep`` actions other than skips (all of them with keep=None)."""
+    truncated: bool = False
+
+
+def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | None = None,
+                  keep: int | None = 10_000, cancel: threading.Event | None = None) -> TransferPlan:
+    """List both sides and diff them (streaming); nothing is read or written."""
+    src_loc, dst_loc = resolve(spec, base_dir)
+    src, dst = open_backend(src_loc, jobs=spec.jobs), open_backend(dst_loc, jobs=spec.jobs)
+    plan = TransferPlan()
+
+    def count(it, attr: str):
+        for info in it:
+            setattr(plan, attr, getattr(plan, attr) + 1)
+            yield info
+
+    try:
+        for act in diff(count(src.list(spec.recursive), "source_objects"),
+                        count(dst.list(spec.recursive), "destination_objects"),
+                        checksum=spec.checksum, delete=spec.delete, exclude=spec.exclude,
+                        local_dst=dst_loc.is_local):
+            if cancel is not None and cancel.is_set():
+                break
+            if act.kind == "copy":
+                plan.copy += 1
+                plan.copy_bytes += act.size
+            elif act.kind == "delete":
+                plan.delete += 1
+                plan.delete_bytes += act.size
+            elif act.kind == "conflict":
+                plan.conflicts += 1
+            else:
+                setattr(plan, act.kind, getattr(plan, act.kind) + 1)
+            if act.kind != "skip":
+                if keep is None or len(plan.actions) < keep:
+                    plan.actions.append(act)
+                else:
+                    plan.truncated = True
+    finally:
+        src.close()
+        dst.close()
+    return plan
+
+
+def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Path | Literal[False] | None = None,
+                 cancel: threading.Event | None = None, control: TransferControl | None = None,
+                 dry_run: bool = False, base_dir: Path | None = None, session_path: Path | None = None,
+                 retry: Any = None) -> TransferSummary:
+    """Run one transfer to the end (or until cancelled); per-object failures are in the summary."""
+    src_loc, dst_loc = resolve(spec, base_dir)
+    for pattern in spec.exclude:
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise BadInputError(f"-x {pattern!r} is not a valid regular expression: {exc}") from exc
+    if control is None:
+        control = TransferControl(cancel)
+    elif cancel is not None:
+        watcher = threading.Thread(target=lambda: (cancel.wait(), control.cancel()), daemon=True)
+        watcher.start()
+    if dry_run or journal is False:
+        jr = Journal(None)
+    else:
+        jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
+    src, dst = open_backend(src_loc, jobs=spec.jobs), open_backend(dst_loc, jobs=spec.jobs)
+    try:
+        engine = Transfer(src=src, dst=dst, src_url=src_loc.url(), dst_url=dst_loc.url(), emit=emit, journal=jr,
+                          control=control, dry_run=dry_run, recursive=spec.recursive, delete=spec.delete,
+                          exclude=list(spec.exclude), checksum=spec.checksum, max_delete=spec.max_delete,
+                          allow_empty_source=spec.allow_empty_source, jobs=spec.jobs,
+                          bwlimit=parse_rate(spec.bwlimit), part_threshold_mib=spec.part_threshold_mib,
+                          part_size_mib=spec.part_size_mib, retry=retry)
+        return engine.run()
+    finally:
+        jr.close()
+        src.close()
+        dst.close()

@@ -1,0 +1,24 @@
+"""Storage backends: local files, S3 (boto3) and GCS (google-cloud-storage)."""
+
+from __future__ import annotations
+
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
+from engine.transfer.urls import Location
+
+
+def open_backend(loc: Location, *, jobs: int = 8) -> Backend:
+    """The backend for a location (clients are built from the standard environment)."""
+    if loc.scheme == "file":
+        from engine.transfer.backends.local import LocalBackend
+
+        return LocalBackend(loc)
+    if loc.scheme == "s3":
+        from engine.transfer.backends.s3 import S3Backend
+
+        return S3Backend(loc, pool=jobs * 2 + 4)
+    from engine.transfer.backends.gcs import GCSBackend
+
+    return GCSBackend(loc, pool=jobs * 2 + 4)
+
+
+__all__ = ["Backend", "ObjectInfo", "PartUpload", "open_backend"]

@@ -1,0 +1,138 @@
+"""The backend interface every store implements, and the object record they list.
+
+Listings are streams in byte order of the relative path (what S3 and GCS
+return natively; local walks sort each directory to match), so two listings
+diff as a merge with flat memory.  Writes never expose a partial object: local
+files go to a temporary name and are renamed when verified; cloud objects
+appear only when complete (single request, compose, or multipart complete).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Iterator
+
+from engine.transfer.urls import Location
+
+TMP_MARK = ".gpumigrate-tmp"
+"""Temporary objects/files carry this in their name; listings never show them."""
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """One object or file, as listed."""
+
+    path: str
+    """Relative path under the location's prefix, "/"-separated."""
+    size: int
+    mtime: float
+    """Modification time (seconds): the preserved source mtime, or the store's write time."""
+    mtime_preserved: bool = False
+    """True when ``mtime`` is a copied source mtime (local files, our metadata), False for a write time."""
+    crc32c: str | None = None
+    """Lowercase hex (8 chars), when the store reports it for the whole object."""
+    md5: str | None = None
+    """Lowercase hex (32 chars), when the store reports a real MD5 (not an S3 multipart ETag)."""
+    version: str = ""
+    """What pins this exact content: GCS generation, S3 ETag, local mtime_ns."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Identifies this content for the journal: a changed source never reuses old parts."""
+        return f"{self.size}:{self.version}:{int(self.mtime)}"
+
+
+@dataclass
+class PartUpload:
+    """A large object being written in parts (S3 multipart, GCS components, a local temp file)."""
+
+    path: str
+    token: str
+    """S3 upload id, GCS component prefix, or local temp path: persisted in the journal for resume."""
+    size: int
+    part_size: int
+    src: ObjectInfo
+    expect_version: str | None = None
+    """Destination version seen at planning ("" = must not exist); a newer one is never overwritten."""
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+    def span(self, n: int) -> tuple[int, int]:
+        """Offset and length of part ``n`` (0-based)."""
+        start = n * self.part_size
+        return start, min(self.part_size, self.size - start)
+
+
+class Backend(ABC):
+    """A store of objects under one location."""
+
+    scheme: str = ""
+    min_part_size: int = 1
+    max_parts: int = 1_000_000
+
+    def __init__(self, loc: Location):
+        self.loc = loc
+
+    # --- reading ------------------------------------------------------------
+    @abstractmethod
+    def list(self, recursive: bool = True, start_after: str | None = None,
+             end_before: str | None = None) -> Iterator[ObjectInfo]:
+        """Objects in byte order of ``path``; ``start_after``/``end_before`` bound a key range
+        (so a lister can split the key space and list ranges in parallel)."""
+
+    @abstractmethod
+    def stat(self, path: str) -> ObjectInfo | None:
+        """The object at ``path`` now, or None."""
+
+    @abstractmethod
+    def open_read(self, info: ObjectInfo) -> BinaryIO:
+        """A sequential reader of exactly this version of the object."""
+
+    @abstractmethod
+    def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` of exactly this version."""
+
+    def full_checksums(self, info: ObjectInfo) -> ObjectInfo:
+        """Fill in checksums the listing did not carry, when the store can say without reading."""
+        return info
+
+    # --- writing ------------------------------------------------------------
+    @abstractmethod
+    def put(self, path: str, data: bytes, src: ObjectInfo, expect_version: str | None,
+            crc: int) -> ObjectInfo:
+        """Write a whole object in one request; returns what the store reports after the write."""
+
+    @abstractmethod
+    def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
+        """Write a whole object from a sequential reader of ``src.size`` bytes."""
+
+    @abstractmethod
+    def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
+                    token: str | None = None) -> PartUpload:
+        """Start (or, with a journalled ``token``, continue) a write in parts."""
+
+    @abstractmethod
+    def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
+        """Write part ``n``; returns what must be journalled to finish it later (e.g. an ETag)."""
+
+    @abstractmethod
+    def finish_parts(self, up: PartUpload, parts: dict[int, tuple[int, str]]) -> ObjectInfo:
+        """Join the parts ({n: (crc, etag)}) into the final object; returns it as the store reports it."""
+
+    @abstractmethod
+    def abort_parts(self, up: PartUpload) -> None:
+        """Clean up an unfinished write in parts."""
+
+    def part_upload_alive(self, up: PartUpload) -> bool:
+        """Whether a journalled part upload can still be continued."""
+        return True
+
+    @abstractmethod
+    def delete(self, path: str, version: str | None = None) -> None:
+        """Delete ``path`` (only this version, where the store supports it)."""
+
+    def close(self) -> None:
+        """Release clients and pools."""

@@ -1,0 +1,225 @@
+"""Local files: a sorted walk, temp-name writes renamed only when verified, pread/pwrite parts."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as st
+from typing import BinaryIO, Iterator
+
+from engine.errors import BadInputError
+from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload
+from engine.transfer.checksums import Hasher, crc_to_hex, hash_file
+from engine.transfer.retry import ChecksumMismatch
+
+_BLOCK = 1 << 20
+
+
+def _tmp_name(final: str, src: ObjectInfo) -> str:
+    digest = hashlib.sha1(f"{os.path.basename(final)}|{src.fingerprint()}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return os.path.join(os.path.dirname(final), f".{digest}{TMP_MARK}")
+
+
+class LocalBackend(Backend):
+    scheme = "file"
+
+    @property
+    def root(self) -> str:
+        return self.loc.path
+
+    def full(self, path: str) -> str:
+        return os.path.join(self.root, *path.split("/"))
+
+    def _info(self, rel: str, s: os.stat_result) -> ObjectInfo:
+        return ObjectInfo(path=rel, size=s.st_size, mtime=s.st_mtime, mtime_preserved=True,
+                          version=str(s.st_mtime_ns))
+
+    def list(self, recursive: bool = True, start_after: str | None = None,
+             end_before: str | None = None) -> Iterator[ObjectInfo]:
+        if not os.path.exists(self.root):
+            return
+        if not os.path.isdir(self.root):
+            raise BadInputError(f"{self.root} is not a directory (transfers copy trees)")
+        yield from self._walk(self.root, "", recursive, start_after, end_before)
+
+    def _walk(self, folder: str, rel: str, recursive: bool, start_after: str | None,
+              end_before: str | None) -> Iterator[ObjectInfo]:
+        entries: list[tuple[str, os.DirEntry[str], bool]] = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if TMP_MARK in entry.name:
+                        continue
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    # a directory sorts as "name/" so the walk yields keys in global byte order
+                    entries.append((entry.name + "/" if is_dir else entry.name, entry, is_dir))
+        except (PermissionError, FileNotFoundError):
+            return
+        entries.sort(key=lambda e: e[0])
+        for sort_name, entry, is_dir in entries:
+            path = rel + sort_name
+            if end_before is not None and path >= end_before:
+                return
+            if start_after is not None and not (path > start_after or (is_dir and start_after.startswith(path))):
+                continue
+            if is_dir:
+                if recursive:
+                    yield from self._walk(entry.path, path, recursive, start_after, end_before)
+                continue
+            try:
+                s = entry.stat(follow_symlinks=True)
+            except OSError:
+                continue
+            if not st.S_ISREG(s.st_mode):
+                continue
+            yield self._info(path, s)
+
+    def stat(self, path: str) -> ObjectInfo | None:
+        try:
+            s = os.stat(self.full(path))
+        except OSError:
+            return None
+        return self._info(path, s) if st.S_ISREG(s.st_mode) else None
+
+    def open_read(self, info: ObjectInfo) -> BinaryIO:
+        return open(self.full(info.path), "rb")
+
+    def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
+        fd = os.open(self.full(info.path), os.O_RDONLY)
+        try:
+            chunks = []
+            got = 0
+            while got < length:
+                data = os.pread(fd, length - got, start + got)
+                if not data:
+                    break
+                chunks.append(data)
+                got += len(data)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    # --- writing ------------------------------------------------------------
+    def _publish(self, tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> ObjectInfo:
+        """Re-read the temp file, compare with what was sent, set mtime, rename into place."""
+        try:
+            return self._publish_checked(tmp, final, src, expect_crc)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def _publish_checked(self, tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> ObjectInfo:
+        got = hash_file(tmp)
+        if got.crc != expect_crc or got.length != src.size:
+            os.unlink(tmp)
+            raise ChecksumMismatch(f"{final}: written file reads back CRC32C {crc_to_hex(got.crc)} "
+                                   f"({got.length} bytes), sent {crc_to_hex(expect_crc)} ({src.size} bytes)")
+        if src.mtime_preserved and src.version.isdigit():
+            os.utime(tmp, ns=(int(src.version), int(src.version)))
+        else:
+            os.utime(tmp, (src.mtime, src.mtime))
+        if os.path.isdir(final) and not os.path.islink(final):
+            os.unlink(tmp)
+            raise IsADirectoryError(f"{final} is a directory in the destination; not replaced")
+        os.replace(tmp, final)
+        s = os.stat(final)
+        info = self._info(os.path.relpath(final, self.root).replace(os.sep, "/"), s)
+        info.crc32c = crc_to_hex(got.crc)
+        return info
+
+    def _prepare(self, path: str) -> str:
+        final = self.full(path)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        return final
+
+    def put(self, path: str, data: bytes, src: ObjectInfo, expect_version: str | None, crc: int) -> ObjectInfo:
+        final = self._prepare(path)
+        tmp = _tmp_name(final, src)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        return self._publish(tmp, final, src, crc)
+
+    def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
+        final = self._prepare(path)
+        tmp = _tmp_name(final, src)
+        h = Hasher()
+        try:
+            with open(tmp, "wb") as f:
+                while True:
+                    data = reader.read(_BLOCK)
+                    if not data:
+                        break
+                    h.update(data)
+                    f.write(data)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return self._publish(tmp, final, src, h.crc)
+
+    def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
+                    token: str | None = None) -> PartUpload:
+        final = self._prepare(path)
+        tmp = token or _tmp_name(final, src)
+        if token is not None:  # continuing: the executor checks part_upload_alive before use
+            return PartUpload(path=path, token=tmp, size=src.size, part_size=part_size, src=src,
+                              expect_version=expect_version)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            if os.fstat(fd).st_size != src.size:
+                os.ftruncate(fd, src.size)
+        finally:
+            os.close(fd)
+        return PartUpload(path=path, token=tmp, size=src.size, part_size=part_size, src=src,
+                          expect_version=expect_version)
+
+    def part_upload_alive(self, up: PartUpload) -> bool:
+        try:
+            return os.path.getsize(up.token) == up.size
+        except OSError:
+            return False
+
+    def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
+        start, _ = up.span(n)
+        fd = os.open(up.token, os.O_WRONLY)
+        try:
+            view = memoryview(data)
+            done = 0
+            while done < len(data):
+                done += os.pwrite(fd, view[done:], start + done)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        return ""
+
+    def finish_parts(self, up: PartUpload, parts: dict[int, tuple[int, str]]) -> ObjectInfo:
+        from engine.transfer.checksums import combine_parts
+
+        expect = combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count))
+        return self._publish(up.token, self.full(up.path), up.src, expect)
+
+    def abort_parts(self, up: PartUpload) -> None:
+        try:
+            os.unlink(up.token)
+        except OSError:
+            pass
+
+    def delete(self, path: str, version: str | None = None) -> None:
+        full = self.full(path)
+        os.unlink(full)
+        # remove folders left empty, up to (not including) the root
+        folder = os.path.dirname(full)
+        while folder.startswith(self.root) and folder != self.root:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)

@@ -1,0 +1,149 @@
+"""The resume journal: one SQLite file per (source, destination) pair.
+
+It records every finished part of a large object (with its CRC32C and the store's
+part token) as soon as the part is durable, the upload handle it belongs to, and each
+finished object.  Re-running the same transfer re-plans (finished objects now compare
+equal and are skipped) and continues half-copied large objects from their finished
+parts.  Parts are keyed by the source's fingerprint, so a source that changed in
+between never reuses stale parts.
+
+Bare CLI: ``<state_dir>/journals/<hash>.sqlite``.  In a session: beside the session
+file, ``sessions/<name>.journals/<hash>.sqlite`` (a separate file, so the heavy writes
+of a transfer never contend with the session's event log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS uploads (
+    path TEXT NOT NULL, fp TEXT NOT NULL, token TEXT NOT NULL, part_size INTEGER NOT NULL,
+    started_at REAL NOT NULL, PRIMARY KEY (path, fp));
+CREATE TABLE IF NOT EXISTS parts (
+    path TEXT NOT NULL, fp TEXT NOT NULL, n INTEGER NOT NULL, crc INTEGER NOT NULL, etag TEXT NOT NULL,
+    PRIMARY KEY (path, fp, n));
+CREATE TABLE IF NOT EXISTS done (
+    path TEXT PRIMARY KEY, fp TEXT NOT NULL, crc32c TEXT, finished_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, finished_at REAL,
+    state TEXT NOT NULL, summary TEXT);
+"""
+
+
+def pair_key(src_url: str, dst_url: str) -> str:
+    return hashlib.sha256(f"{src_url}\n{dst_url}".encode()).hexdigest()[:24]
+
+
+def default_journal_path(src_url: str, dst_url: str, session_path: Path | None = None) -> Path:
+    """Where the journal for this pair lives (beside the session file, or under the state dir)."""
+    from engine.session import state_dir
+
+    name = f"{pair_key(src_url, dst_url)}.sqlite"
+    if session_path is not None:
+        return Path(f"{session_path}.journals") / name
+    return state_dir() / "journals" / name
+
+
+class Journal:
+    """Thread-safe; part records are committed at once, object records in small batches."""
+
+    def __init__(self, path: Path | str | None):
+        self.path = Path(path) if path else None
+        target = ":memory:"
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target = str(self.path)
+        self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._pending_done: list[tuple[str, str, str | None, float]] = []
+        self._last_flush = time.monotonic()
+
+    # --- runs -----------------------------------------------------------------
+    def start_run(self, src_url: str, dst_url: str) -> int:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES('src', ?)", (src_url,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES('dst', ?)", (dst_url,))
+            cur = self._db.execute("INSERT INTO runs(started_at, state) VALUES(?, 'running')", (time.time(),))
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, state: str, summary: str) -> None:
+        self.flush()
+        with self._lock:
+            self._db.execute("UPDATE runs SET finished_at = ?, state = ?, summary = ? WHERE id = ?",
+                             (time.time(), state, summary, run_id))
+
+    def runs(self) -> list[tuple[int, str, str | None]]:
+        with self._lock:
+            return [(r[0], r[1], r[2]) for r in self._db.execute("SELECT id, state, summary FROM runs ORDER BY id")]
+
+    # --- large objects ----------------------------------------------------------
+    def upload(self, path: str, fp: str) -> tuple[str, int] | None:
+        with self._lock:
+            row = self._db.execute("SELECT token, part_size FROM uploads WHERE path = ? AND fp = ?", (path, fp)).fetchone()
+        return (row[0], int(row[1])) if row else None
+
+    def set_upload(self, path: str, fp: str, token: str, part_size: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM parts WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM uploads WHERE path = ?", (path,))
+            self._db.execute("INSERT INTO uploads VALUES(?, ?, ?, ?, ?)", (path, fp, token, part_size, time.time()))
+
+    def parts(self, path: str, fp: str) -> dict[int, tuple[int, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT n, crc, etag FROM parts WHERE path = ? AND fp = ?", (path, fp)).fetchall()
+        return {int(n): (int(crc), etag) for n, crc, etag in rows}
+
+    def add_part(self, path: str, fp: str, n: int, crc: int, etag: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO parts VALUES(?, ?, ?, ?, ?)", (path, fp, n, crc, etag))
+
+    def drop_upload(self, path: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM parts WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM uploads WHERE path = ?", (path,))
+
+    def pending_uploads(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return [(r[0], r[1], r[2]) for r in self._db.execute("SELECT path, fp, token FROM uploads")]
+
+    # --- finished objects ---------------------------------------------------------
+    def mark_done(self, path: str, fp: str, crc32c: str | None) -> None:
+        with self._lock:
+            self._pending_done.append((path, fp, crc32c, time.time()))
+            due = len(self._pending_done) >= 500 or time.monotonic() - self._last_flush > 0.5
+        if due:
+            self.flush()
+
+    def done(self, path: str) -> tuple[str, str | None] | None:
+        self.flush()
+        with self._lock:
+            row = self._db.execute("SELECT fp, crc32c FROM done WHERE path = ?", (path,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def done_count(self) -> int:
+        self.flush()
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM done").fetchone()[0])
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending_done = self._pending_done, []
+            self._last_flush = time.monotonic()
+            if batch:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO done VALUES(?, ?, ?, ?)", batch)
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,106 @@
+"""``gpumigrate transfer SRC DST``: rsync semantics between local, s3:// and gs:// (verified, resumable)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "transfer", help="copy a tree between local, s3:// and gs:// with rsync semantics (verified, resumable)",
+        description="Copy what is new or changed from SRC to DST (like `gcloud storage rsync`). Re-running the "
+                    "same command after an interruption resumes, including inside half-copied large files.")
+    p.add_argument("src", help="local path, file://..., s3://bucket/prefix or gs://bucket/prefix")
+    p.add_argument("dst", help="gs://bucket/prefix, a local path, or s3://bucket/prefix")
+    p.add_argument("-r", "--recursive", action="store_true", help="copy whole trees (without it: top level only, as gsutil)")
+    p.add_argument("-d", "--delete", action="store_true", help="delete destination objects the source lacks (guarded)")
+    p.add_argument("-x", "--exclude", action="append", default=[], metavar="REGEX",
+                   help="skip relative paths matching REGEX (re.match, as gsutil -x); repeatable")
+    p.add_argument("-c", "--checksum", action="store_true", help="compare by checksum instead of size and mtime")
+    p.add_argument("-n", "--dry-run", action="store_true", help="print exactly what would be copied and deleted")
+    p.add_argument("--max-delete", type=int, default=None, metavar="N",
+                   help="refuse -d beyond N deletions (default: 10%% of the destination or 1,000, whichever is smaller)")
+    p.add_argument("--allow-empty-source", action="store_true", help="let -d run when the source lists empty")
+    p.add_argument("-j", "--jobs", type=int, default=8, help="objects and parts in flight (default 8)")
+    p.add_argument("--bwlimit", metavar="RATE", help="bytes per second overall, e.g. 50M")
+    p.add_argument("--part-threshold", type=int, default=150, metavar="MIB",
+                   help="files at least this large go in parallel parts (default 150)")
+    p.add_argument("--part-size", type=int, default=16, metavar="MIB", help="part size (default 16)")
+    p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
+    p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
+    p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
+    p.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
+    p.add_argument("--verbose", "-v", action="store_true", help="list every object copied")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from pydantic import ValidationError
+
+    from engine.errors import BadInputError, ExitCode
+    from engine.events import ItemDone, Progress
+    from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
+    from tui.output import make_sink, print_json
+
+    sink = make_sink(args.json, verbose=args.verbose)
+    if args.verify_only:
+        try:
+            report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=max(1, args.jobs),
+                                  exclude=args.exclude, recursive=args.recursive or True)
+        finally:
+            sink.close()
+        if args.json:
+            print_json(report.to_event())
+        else:
+            print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
+            for path in report.mismatched[:50]:
+                print(f"  mismatch: {path}")
+            for path in report.missing[:50]:
+                print(f"  missing:  {path}")
+        return int(ExitCode.OK if report.ok else ExitCode.FAILED)
+
+    try:
+        spec = TransferSpec(src=args.src, dst=args.dst, recursive=args.recursive, delete=args.delete,
+                            exclude=args.exclude, checksum=args.checksum, max_delete=args.max_delete,
+                            allow_empty_source=args.allow_empty_source, jobs=args.jobs, bwlimit=args.bwlimit,
+                            part_threshold_mib=args.part_threshold, part_size_mib=args.part_size)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
+
+    def emit(event):  # people get bars and lines; the per-object feed is for screens and --json
+        if not args.json:
+            if isinstance(event, Progress) and event.label == "object":
+                return
+            if isinstance(event, ItemDone) and event.status.startswith("would_"):
+                verb = event.status.replace("_", " ")
+                print(f"{verb} {event.item} ({event.data.get('size', 0)} bytes)", flush=True)
+                return
+        sink(event)
+
+    control = TransferControl()
+    interrupts = [0]
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop cleanly (journal kept); second: hard stop
+        interrupts[0] += 1
+        if interrupts[0] > 1:
+            raise KeyboardInterrupt
+        control.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sink.close()
+    if args.json:
+        print_json(summary.to_event())
+    else:
+        print(summary.line())
+        for failure in summary.failures[:50]:
+            print(f"  failed: {failure.path}: {failure.error}")
+    if summary.interrupted:
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.OK if summary.ok else ExitCode.FAILED)
