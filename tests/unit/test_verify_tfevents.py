@@ -1,0 +1,116 @@
+"""TensorBoard event files: framing with masked CRC32C, protobuf decoding, checked against protobuf itself."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import google_crc32c
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from engine.errors import BadInputError
+from engine.verify import tfevents
+from engine.verify.curves import read_curve
+
+
+def test_crc32c_and_mask_match_the_published_values() -> None:
+    assert google_crc32c.value(b"123456789") == 0xE3069283  # the CRC-32C check value
+    crc = 0xE3069283
+    assert tfevents.masked_crc32c(b"123456789") == (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _event_classes():
+    """tensorflow.Event / Summary / TensorProto (the fields we read), built with protobuf's own encoder."""
+    f = descriptor_pb2.FileDescriptorProto(name="tb_test.proto", package="tbtest", syntax="proto3")
+    T = descriptor_pb2.FieldDescriptorProto
+    tensor = f.message_type.add(name="TensorProto")
+    tensor.field.add(name="dtype", number=1, type=T.TYPE_INT32, label=T.LABEL_OPTIONAL)
+    tensor.field.add(name="float_val", number=5, type=T.TYPE_FLOAT, label=T.LABEL_REPEATED)
+    value = f.message_type.add(name="Value")
+    value.field.add(name="tag", number=1, type=T.TYPE_STRING, label=T.LABEL_OPTIONAL)
+    value.field.add(name="simple_value", number=2, type=T.TYPE_FLOAT, label=T.LABEL_OPTIONAL,
+                    oneof_index=0)
+    value.field.add(name="tensor", number=8, type=T.TYPE_MESSAGE, type_name=".tbtest.TensorProto",
+                    label=T.LABEL_OPTIONAL, oneof_index=0)
+    value.oneof_decl.add(name="value")
+    summary = f.message_type.add(name="Summary")
+    summary.field.add(name="value", number=1, type=T.TYPE_MESSAGE, type_name=".tbtest.Value", label=T.LABEL_REPEATED)
+    event = f.message_type.add(name="Event")
+    event.field.add(name="wall_time", number=1, type=T.TYPE_DOUBLE, label=T.LABEL_OPTIONAL)
+    event.field.add(name="step", number=2, type=T.TYPE_INT64, label=T.LABEL_OPTIONAL)
+    event.field.add(name="file_version", number=3, type=T.TYPE_STRING, label=T.LABEL_OPTIONAL, oneof_index=0)
+    event.field.add(name="summary", number=5, type=T.TYPE_MESSAGE, type_name=".tbtest.Summary",
+                    label=T.LABEL_OPTIONAL, oneof_index=0)
+    event.oneof_decl.add(name="what")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return (message_factory.GetMessageClass(pool.FindMessageTypeByName("tbtest.Event")),)
+
+
+def test_reads_events_encoded_by_protobuf(tmp_path: Path) -> None:
+    (Event,) = _event_classes()
+    records = []
+    version = Event(wall_time=1.5, file_version="brain.Event:2")
+    records.append(version.SerializeToString())
+    for step, loss in [(1, 2.5), (2, 2.25), (300, 0.125)]:
+        e = Event(wall_time=2.0 + step, step=step)
+        v = e.summary.value.add(tag="loss", simple_value=loss)
+        e.summary.value.add(tag="lr", simple_value=0.1)
+        records.append(e.SerializeToString())
+    tensor_event = Event(wall_time=9.0, step=400)
+    tv = tensor_event.summary.value.add(tag="loss")
+    tv.tensor.dtype = 1
+    tv.tensor.float_val.append(0.0625)
+    records.append(tensor_event.SerializeToString())
+    path = tmp_path / "events.out.tfevents.123.host"
+    path.write_bytes(b"".join(tfevents.frame_record(r) for r in records))
+    assert read_curve(path, "loss") == [(1, 2.5), (2, 2.25), (300, 0.125), (400, 0.0625)]
+    assert read_curve(path, "lr")[0] == (1, pytest.approx(0.1))
+
+
+def test_our_encoder_matches_protobuf(tmp_path: Path) -> None:
+    (Event,) = _event_classes()
+    ours = tfevents.encode_event(7, 3.0, {"loss": 1.5})
+    parsed = Event.FromString(ours)
+    assert parsed.step == 7 and parsed.wall_time == 3.0
+    assert parsed.summary.value[0].tag == "loss" and parsed.summary.value[0].simple_value == 1.5
+    tensor = Event.FromString(tfevents.encode_event(8, 3.0, {"loss": 0.5}, as_tensor=True))
+    assert list(tensor.summary.value[0].tensor.float_val) == [0.5]
+
+
+def test_writer_round_trip_both_value_styles(tmp_path: Path) -> None:
+    points = [(0, 2.0), (10, 1.5), (20, 1.25)]
+    for as_tensor in (False, True):
+        path = tmp_path / f"ev{as_tensor}"
+        tfevents.write_scalars(path, points, as_tensor=as_tensor)
+        assert read_curve(path) == points
+
+
+def test_corrupt_data_is_reported_with_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "events.out.tfevents.1"
+    tfevents.write_scalars(path, [(1, 1.0), (2, 0.5)])
+    data = bytearray(path.read_bytes())
+    data[-6] ^= 0xFF  # inside the last record's payload
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadInputError, match="checksum"):
+        read_curve(path)
+
+
+def test_a_truncated_last_record_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "events.out.tfevents.2"
+    tfevents.write_scalars(path, [(1, 1.0), (2, 0.5), (3, 0.25)])
+    path.write_bytes(path.read_bytes()[:-7])  # a writer still appending
+    assert read_curve(path) == [(1, 1.0), (2, 0.5)]
+
+
+def test_missing_tag_lists_the_tags(tmp_path: Path) -> None:
+    path = tmp_path / "ev"
+    tfevents.write_scalars(path, [(1, 1.0)], tag="train/loss")
+    with pytest.raises(BadInputError, match="train/loss"):
+        read_curve(path, "loss")
+
+
+def test_frame_layout() -> None:
+    framed = tfevents.frame_record(b"abc")
+    assert struct.unpack("<Q", framed[:8])[0] == 3 and framed[12:15] == b"abc" and len(framed) == 19
