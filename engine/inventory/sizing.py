@@ -223,13 +223,12 @@ def estimate_memory(work: WorkloadSpec, source_memory_gib: float | None = None) 
     """GPU memory for one replica of the workload, with the arithmetic spelled out."""
     precision = work.precision
     if work.params_billions is None:
-        est = MemoryEstimate(rule="no estimate: workload.params_billions is not set",
-                             lines=["set workload.params_billions (and seq_len, batch_size) for an estimate"])
+        lines = ["set workload.params_billions (and seq_len, batch_size) for an estimate"]
         if source_memory_gib:
-            est.required_per_gpu_gib = source_memory_gib
-            est.lines.append(f"the job fits today in {source_memory_gib:g} GiB per GPU on the source; "
-                             "a target GPU with at least that much keeps the same batch size")
-        return est
+            lines.append(f"the job fits today in {source_memory_gib:g} GiB per GPU on the source; "
+                         "a target GPU with at least that much keeps the same batch size")
+        return MemoryEstimate(rule="no estimate: workload.params_billions is not set", lines=lines,
+                              required_per_gpu_gib=source_memory_gib)
     p = work.params_billions * 1e9
     lines: list[str] = []
     comp: dict[str, float] = {}
@@ -287,15 +286,14 @@ def estimate_memory(work: WorkloadSpec, source_memory_gib: float | None = None) 
     lines.append(f"overhead   = 10% × {_g(subtotal)} (CUDA context, fragmentation) = {_g(comp['overhead'])}")
     total = subtotal + comp["overhead"]
     lines.append(f"total      = {_g(total)} per replica")
-    est = MemoryEstimate(rule=rule, lines=lines, components_gib={k: round(v / GIB, 3) for k, v in comp.items()},
-                         total_gib=round(total / GIB, 3), static_gib=round(static / GIB, 3),
-                         activations_known=act_known)
     required = total / GIB
     if not act_known and work.kind == "training" and source_memory_gib and source_memory_gib > required:
         lines.append(f"required per GPU = max({required:,.2f}, {source_memory_gib:g} GiB the job fits in today) "
                      f"= {source_memory_gib:g} GiB (activations unknown: keep at least the source's memory)")
         required = source_memory_gib
-    est.required_per_gpu_gib = round(required, 3)
+    est = MemoryEstimate(rule=rule, lines=lines, components_gib={k: round(v / GIB, 3) for k, v in comp.items()},
+                         total_gib=round(total / GIB, 3), static_gib=round(static / GIB, 3),
+                         activations_known=act_known, required_per_gpu_gib=round(required, 3))
     return est
 
 
