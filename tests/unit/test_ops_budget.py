@@ -1,0 +1,100 @@
+"""The budget: sized from the cost model's run-rate, thresholds and channel from the profile."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from google.cloud.billing import budgets_v1
+from google.protobuf import json_format
+
+from engine.cost.model import compute_costs
+from engine.errors import BadInputError
+from engine.ops.budget import RunRate, budget_diff, build_budget, monthly_run_rate, render_budget_json
+from engine.profile import load_profile, parse_profile
+from tests.conftest import REPO
+
+TOML = """
+[source]
+provider = "aws"
+instance_type = "p3.2xlarge"
+hourly_usd = 3.06
+[target]
+project = "demo-gpu-project"
+machine_type = "a2-highgpu-1g"
+gpu_model = "A100 40GB"
+hourly_usd = 2.48
+[workload]
+source_hours_per_run = 8.2
+target_hours_per_run = 7.1
+runs_per_month = 30
+[ops]
+budget_thresholds_pct = [25, 90, 110]
+notification_channels = ["projects/demo-gpu-project/notificationChannels/7"]
+budget_pubsub_topic = "projects/demo-gpu-project/topics/budget-alerts"
+"""
+
+
+def test_amount_is_the_cost_models_target_run_rate() -> None:
+    profile = parse_profile(TOML)
+    expected = compute_costs(profile, with_sensitivity=False).monthly_target_usd
+    rate = monthly_run_rate(profile)
+    assert rate.monthly == pytest.approx(expected) and "cost model" in rate.source
+    budget = build_budget(profile, rate)
+    assert budget.amount.specified_amount.units == math.ceil(expected)
+    assert budget.amount.specified_amount.currency_code == "USD"
+    assert [r.threshold_percent for r in budget.threshold_rules] == [0.25, 0.9, 1.1]
+    assert all(r.spend_basis == budgets_v1.ThresholdRule.Basis.CURRENT_SPEND for r in budget.threshold_rules)
+    assert list(budget.notifications_rule.monitoring_notification_channels) == \
+        ["projects/demo-gpu-project/notificationChannels/7"]
+    assert budget.notifications_rule.pubsub_topic == "projects/demo-gpu-project/topics/budget-alerts"
+    assert list(budget.budget_filter.projects) == ["projects/demo-gpu-project"]
+
+
+def test_more_runs_mean_a_bigger_budget() -> None:
+    small = monthly_run_rate(parse_profile(TOML.replace("runs_per_month = 30", "runs_per_month = 10")))
+    big = monthly_run_rate(parse_profile(TOML))
+    assert big.monthly == pytest.approx(3 * small.monthly)
+
+
+def test_override_and_cost_step_data() -> None:
+    profile = parse_profile(TOML + "budget_monthly_usd = 999.5\n")
+    rate = monthly_run_rate(profile)
+    assert rate == RunRate(999.5, "[ops].budget_monthly_usd")
+    assert build_budget(profile, rate).amount.specified_amount.units == 1000
+    from_step = monthly_run_rate(parse_profile(TOML), {"monthly_usd": {"source": 10.0, "target": 321.0}})
+    assert from_step.monthly == 321.0
+
+
+def test_demo_profile_budget_json_round_trips() -> None:
+    profile = load_profile(REPO / "profiles" / "demo.toml")
+    rate = monthly_run_rate(profile)
+    doc = json.loads(render_budget_json(profile, rate))
+    parsed = budgets_v1.Budget()
+    json_format.ParseDict(doc["budget"], budgets_v1.Budget.pb(parsed))
+    assert parsed == build_budget(profile, rate)
+    assert doc["sizedFrom"]["monthly"] == round(rate.monthly, 2)
+
+
+def test_budget_needs_a_project() -> None:
+    profile = parse_profile(TOML.replace('project = "demo-gpu-project"\n', ""))
+    with pytest.raises(BadInputError, match="project"):
+        build_budget(profile, RunRate(10, "x"))
+
+
+def test_diff_ignores_server_defaults_but_not_changes() -> None:
+    profile = parse_profile(TOML)
+    want = build_budget(profile, RunRate(100, "x"))
+    have = budgets_v1.Budget(want)
+    have.name = "billingAccounts/012345-6789AB-CDEF01/budgets/abc"
+    have.etag = "e1"
+    have.budget_filter.credit_types_treatment = budgets_v1.Filter.CreditTypesTreatment.INCLUDE_ALL_CREDITS
+    have.budget_filter.calendar_period = budgets_v1.CalendarPeriod.MONTH
+    assert budget_diff(want, have) == []
+    numbered = budgets_v1.Budget(have)
+    numbered.budget_filter.projects = ["projects/123456789"]
+    assert budget_diff(want, numbered) == ["budget_filter"]
+    assert budget_diff(want, numbered, {"demo-gpu-project": "123456789"}) == []
+    bigger = build_budget(profile, RunRate(200, "x"))
+    assert budget_diff(bigger, have) == ["amount"]

@@ -1,0 +1,122 @@
+"""Prometheus scrape config and rules (structural validation; promtool when installed) and the Grafana JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.ops import grafana, prometheus
+from engine.profile import parse_profile
+
+TOML = """
+[source]
+provider = "aws"
+[target]
+project = "demo-gpu-project"
+[ops]
+gpu_memory_alert_pct = 92.5
+idle_gpu_util_pct = 3
+idle_hours = 8
+memory_alert_minutes = 30
+absent_minutes = 7
+dcgm_targets = ["gpu-1.internal:9400", "10.0.0.5:9400"]
+scrape_interval_s = 30
+label = "bert"
+"""
+
+
+@pytest.fixture()
+def profile():
+    return parse_profile(TOML)
+
+
+def rules_by_name(doc):
+    return {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
+
+
+def test_rules_parse_and_every_rule_is_well_formed(profile) -> None:
+    text = prometheus.render_rules(profile)
+    doc = yaml.safe_load(text)
+    assert prometheus.validate_rules(doc) == []
+    rules = rules_by_name(doc)
+    assert set(rules) == {"GpuIdle", "GpuMemoryHigh", "GpuExporterDown", "GpuXidError", "GpuEccDoubleBitErrors",
+                          "GpuNvlinkErrors"}
+    duration = re.compile(r"^([0-9]+[dhms])+$")
+    for name, rule in rules.items():
+        assert isinstance(rule["expr"], str) and rule["expr"].strip(), name
+        assert duration.match(rule["for"]), (name, rule["for"])
+        assert rule["labels"]["severity"] in ("warning", "error", "critical")
+        assert rule["labels"]["migration"] == "bert"
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+def test_rule_thresholds_match_the_profile(profile) -> None:
+    rules = rules_by_name(prometheus.alert_rules(profile))
+    assert rules["GpuIdle"]["expr"].endswith("< 3") and rules["GpuIdle"]["for"] == "8h"
+    assert rules["GpuMemoryHigh"]["expr"].endswith("> 92.5") and rules["GpuMemoryHigh"]["for"] == "30m"
+    assert prometheus.FB_USED in rules["GpuMemoryHigh"]["expr"] and prometheus.FB_FREE in rules["GpuMemoryHigh"]["expr"]
+    assert rules["GpuExporterDown"]["for"] == "7m"
+    other = rules_by_name(prometheus.alert_rules(parse_profile(TOML.replace("idle_gpu_util_pct = 3",
+                                                                           "idle_gpu_util_pct = 11"))))
+    assert other["GpuIdle"]["expr"].endswith("< 11")
+
+
+def test_scrape_config(profile) -> None:
+    doc = yaml.safe_load(prometheus.render_scrape_config(profile))
+    jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
+    assert jobs["dcgm-exporter"]["static_configs"][0]["targets"] == ["gpu-1.internal:9400", "10.0.0.5:9400"]
+    assert jobs["dcgm-exporter"]["scrape_interval"] == "30s"
+    assert jobs["dcgm-exporter-gke"]["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert doc["rule_files"] == ["gpumigrate-gpu-rules.yml"]
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda d: d["groups"][0]["rules"][0].update({"for": "6 hours"}), "duration"),
+    (lambda d: d["groups"][0]["rules"][0].update({"expr": "avg(DCGM_FI_DEV_GPU_UTIL[5m]"}), "unbalanced"),
+    (lambda d: d["groups"][0]["rules"][0].pop("expr"), "needs an expr"),
+    (lambda d: d["groups"][0]["rules"][0]["labels"].pop("severity"), "severity"),
+    (lambda d: d["groups"][0]["rules"][0].update({"alert": "bad name"}), "alert/record"),
+    (lambda d: d["groups"][0]["rules"][0]["annotations"].update({"summary": 3}), "annotations"),
+    (lambda d: d["groups"].append(dict(d["groups"][0])), "duplicate group"),
+    (lambda d: d["groups"][0]["rules"][0].update({"expr": "vector(1) > 0"}), "no known DCGM metric"),
+])
+def test_validation_catches_broken_rules(profile, mutate, problem) -> None:
+    doc = yaml.safe_load(prometheus.render_rules(profile))
+    mutate(doc)
+    problems = prometheus.validate_rules(doc)
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (no PyPI package ships it)")
+def test_promtool_accepts_the_rules(profile, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(prometheus.render_rules(profile))
+    subprocess.run(["promtool", "check", "rules", str(path)], check=True, capture_output=True)
+
+
+def test_prom_duration() -> None:
+    assert prometheus.prom_duration(6 * 3600) == "6h"
+    assert prometheus.prom_duration(5400) == "1h30m"
+    assert prometheus.prom_duration(0) == "0s"
+
+
+def test_grafana_dashboard(profile) -> None:
+    doc = json.loads(grafana.render_dashboard(profile))
+    ids = [p["id"] for p in doc["panels"]]
+    assert len(ids) == len(set(ids))
+    titles = {p["title"]: p for p in doc["panels"]}
+    util = next(p for t, p in titles.items() if t.startswith("GPU utilisation"))
+    mem = next(p for t, p in titles.items() if t.startswith("GPU memory used"))
+    assert [s["value"] for s in util["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 3.0]
+    assert [s["value"] for s in mem["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 92.5]
+    for panel in doc["panels"]:
+        assert panel["targets"][0]["expr"].count("(") == panel["targets"][0]["expr"].count(")")
+        assert panel["datasource"]["uid"] == "${datasource}"
+    assert {v["name"] for v in doc["templating"]["list"]} == {"datasource", "host"}
+    assert doc["uid"] == "gpumigrate-bert"
