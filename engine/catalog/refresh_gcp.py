@@ -325,7 +325,7 @@ def refresh_gcp(emit: Emit = discard, *, cancel: threading.Event | None = None, 
                 infos.append(sku_info(sku))
             result.skus_seen = len(infos)
             emit(Progress("catalog", done=result.skus_seen, unit="SKUs", label="gcp"))
-    except (gexc.Unauthenticated, gexc.PermissionDenied) as exc:
+    except (gexc.Unauthorized, gexc.Forbidden) as exc:
         raise EnvironmentProblem(f"the Cloud Billing Catalog API refused the credentials ({exc.message}); "
                                  f"check {API_KEY_ENV} or Application Default Credentials") from None
     except gexc.GoogleAPICallError as exc:

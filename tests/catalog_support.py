@@ -1,0 +1,161 @@
+"""Loopback stand-ins for the pricing APIs (no emulator exists for either).
+
+* :class:`BillingCatalogStub` speaks the Cloud Billing Catalog API v1 REST JSON
+  (``GET /v1/services/{id}/skus`` with ``pageSize``/``pageToken``/``nextPageToken``).
+* :class:`PriceListStub` speaks the AWS Price List Query API (JSON 1.1:
+  ``POST /`` with ``X-Amz-Target: AWSPriceListService.GetProducts``, ``NextToken``
+  pages, ``PriceList`` items as JSON strings).
+
+Both run on 127.0.0.1 in a thread, record every request, and serve fixed pages
+so tests can check pagination, filters and the mapping.  The product code
+reaches them only through the clients' endpoint settings.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SERVICE = "6F81-5844-456A"
+
+
+def money(price: float) -> dict[str, Any]:
+    units = int(price)
+    return {"currencyCode": "USD", "units": str(units), "nanos": int(round((price - units) * 1e9))}
+
+
+def sku(sku_id: str, description: str, usage: str, price: float, regions: list[str], *, unit: str = "h",
+        family: str = "Compute", group: str = "GPU") -> dict[str, Any]:
+    """One SKU in the REST wire format."""
+    base = {"h": ("s", 3600), "GiBy.h": ("By.s", 3600 * 2**30)}[unit]
+    return {
+        "name": f"services/{SERVICE}/skus/{sku_id}", "skuId": sku_id, "description": description,
+        "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": family, "resourceGroup": group,
+                     "usageType": usage},
+        "serviceRegions": regions, "serviceProviderName": "Google",
+        "geoTaxonomy": {"type": "MULTI_REGIONAL" if len(regions) > 1 else "REGIONAL", "regions": regions},
+        "pricingInfo": [{"effectiveTime": "2026-10-01T00:00:00Z", "currencyConversionRate": 1,
+                         "pricingExpression": {"usageUnit": unit, "baseUnit": base[0],
+                                               "baseUnitConversionFactor": base[1], "displayQuantity": 1,
+                                               "tieredRates": [{"startUsageAmount": 0, "unitPrice": money(price)}]}}],
+    }
+
+
+class _Server:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.requests: list[dict[str, Any]] = []
+        handler.stub = self  # type: ignore[attr-defined]
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> "_Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _reply(handler: BaseHTTPRequestHandler, code: int, body: dict[str, Any],
+           content_type: str = "application/json") -> None:
+    data = json.dumps(body).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class BillingCatalogStub(_Server):
+    """Serves ``skus`` in pages of ``per_page``; requires ``api_key`` (header or ?key=) when given."""
+
+    def __init__(self, skus: list[dict[str, Any]], per_page: int = 2, api_key: str | None = None):
+        self.skus, self.per_page, self.api_key = skus, per_page, api_key
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                stub: BillingCatalogStub = self.stub  # type: ignore[attr-defined]
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                key = self.headers.get("x-goog-api-key") or (query.get("key") or [None])[0]
+                stub.requests.append({"path": url.path, "query": query, "api_key": key})
+                if stub.api_key is not None and key != stub.api_key:
+                    return _reply(self, 403, {"error": {"code": 403, "message": "API key not valid",
+                                                        "status": "PERMISSION_DENIED"}})
+                if url.path != f"/v1/services/{SERVICE}/skus":
+                    return _reply(self, 404, {"error": {"code": 404, "message": f"no {url.path}",
+                                                        "status": "NOT_FOUND"}})
+                start = int((query.get("pageToken") or ["0"])[0] or 0)
+                end = start + stub.per_page
+                body: dict[str, Any] = {"skus": stub.skus[start:end]}
+                body["nextPageToken"] = str(end) if end < len(stub.skus) else ""
+                _reply(self, 200, body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(Handler)
+
+
+def product(instance_type: str, price: str, *, region: str = "us-east-1", gpu: str = "1", vcpu: str = "8",
+            memory: str = "61 GiB", gpu_memory: str = "16 GiB", sku_id: str | None = None,
+            dims: int = 1) -> str:
+    """One Price List product as the JSON string ``get_products`` returns."""
+    sku_id = sku_id or f"SKU{abs(hash((instance_type, region))) % 10**8:08d}"
+    term = f"{sku_id}.JRTCKXETXF"
+    dimensions = {f"{term}.6YS6EN2CT{i}": {"unit": "Hrs", "pricePerUnit": {"USD": price},
+                                          "description": f"${price} per On Demand Linux {instance_type} Instance Hour",
+                                          "beginRange": "0", "endRange": "Inf", "appliesTo": [],
+                                          "rateCode": f"{term}.6YS6EN2CT{i}"} for i in range(dims)}
+    return json.dumps({
+        "product": {"productFamily": "Compute Instance", "sku": sku_id, "attributes": {
+            "instanceType": instance_type, "vcpu": vcpu, "memory": memory, "gpu": gpu, "gpuMemory": gpu_memory,
+            "operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used",
+            "location": "US East (N. Virginia)", "regionCode": region, "servicecode": "AmazonEC2"}},
+        "serviceCode": "AmazonEC2",
+        "terms": {"OnDemand": {term: {"offerTermCode": "JRTCKXETXF", "sku": sku_id,
+                                      "effectiveDate": "2026-10-01T00:00:00Z", "priceDimensions": dimensions,
+                                      "termAttributes": {}}}},
+        "version": "20261001000000", "publicationDate": "2026-10-01T00:00:00Z",
+    })
+
+
+class PriceListStub(_Server):
+    """Serves ``products`` (JSON strings) in pages of ``per_page`` for GetProducts."""
+
+    def __init__(self, products: list[str], per_page: int = 2):
+        self.products, self.per_page = products, per_page
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                stub: PriceListStub = self.stub  # type: ignore[attr-defined]
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                target = self.headers.get("X-Amz-Target", "")
+                stub.requests.append({"target": target, "body": body,
+                                      "authorization": self.headers.get("Authorization", "")})
+                if target != "AWSPriceListService.GetProducts":
+                    return _reply(self, 400, {"__type": "InvalidParameterException", "message": target},
+                                  "application/x-amz-json-1.1")
+                start = int(body.get("NextToken") or 0)
+                size = int(body.get("MaxResults") or stub.per_page)
+                size = min(size, stub.per_page)
+                end = start + size
+                out: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": stub.products[start:end]}
+                if end < len(stub.products):
+                    out["NextToken"] = str(end)
+                _reply(self, 200, out, "application/x-amz-json-1.1")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(Handler)

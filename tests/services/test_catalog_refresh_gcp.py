@@ -1,0 +1,144 @@
+"""The Cloud Billing Catalog refresher against a loopback stub of the REST API (several pages)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.catalog.load import REFRESHED, load_catalog
+from engine.catalog.refresh_gcp import API_KEY_ENV, ENDPOINT_ENV, refresh_gcp
+from engine.errors import EnvironmentProblem
+from tests.catalog_support import BillingCatalogStub, sku
+
+A100_OD = 2.933908
+CORE, RAM = 0.031611, 0.004237
+REGIONS = ["us-central1", "us-east1"]
+
+SKUS = [
+    sku("0001-A100", "Nvidia Tesla A100 GPU running in Americas", "OnDemand", A100_OD, REGIONS),
+    sku("0002-A100S", "Spot Preemptible Nvidia Tesla A100 GPU running in Americas", "Preemptible", 1.1472, REGIONS),
+    sku("0003-A100C", "Commitment v1: Nvidia Tesla A100 GPU in Americas for 1 Year", "Commit1Yr", 1.848375, REGIONS),
+    sku("0004-A80", "Nvidia Tesla A100 80GB GPU running in Americas", "OnDemand", 3.92, ["us-central1"]),
+    # a spot price above on-demand: the SkyPilot anomaly; must be dropped, not used
+    sku("0005-A80S", "Spot Preemptible Nvidia Tesla A100 80GB GPU running in Americas", "Preemptible", 4.5,
+        ["us-central1"]),
+    # ambiguous names: reported, never guessed
+    sku("0006-AMB", "Nvidia A100 (80GB variant) GPU running in Americas", "OnDemand", 9.99, ["us-central1"]),
+    sku("0007-H100", "Nvidia H100 GPU running in Americas", "OnDemand", 4.20076, ["us-central1"]),
+    # two SKUs pricing the same thing differently: a conflict, neither used
+    sku("0008-L4A", "Nvidia L4 GPU running in Americas", "OnDemand", 0.56004, ["us-central1"]),
+    sku("0009-L4B", "Nvidia L4 GPU running in Iowa", "OnDemand", 0.61, ["us-central1"]),
+    # host parts
+    sku("0010-A2C", "A2 Instance Core running in Americas", "OnDemand", CORE, REGIONS, group="CPU"),
+    sku("0011-A2R", "A2 Instance Ram running in Americas", "OnDemand", RAM, REGIONS, unit="GiBy.h", group="RAM"),
+    sku("0012-A2CS", "Spot Preemptible A2 Instance Core running in Americas", "Preemptible", 0.01264, REGIONS,
+        group="CPU"),
+    sku("0013-A2RS", "Spot Preemptible A2 Instance Ram running in Americas", "Preemptible", 0.001695, REGIONS,
+        unit="GiBy.h", group="RAM"),
+    sku("0014-A2CC", "Commitment v1: A2 Cpu in Americas for 1 Year", "Commit1Yr", 0.019915, REGIONS, group="CPU"),
+    sku("0015-A2RC", "Commitment v1: A2 Ram in Americas for 1 Year", "Commit1Yr", 0.002669, REGIONS,
+        unit="GiBy.h", group="RAM"),
+    # noise that must be skipped quietly
+    sku("0016-PD", "Storage PD Capacity", "OnDemand", 0.04, ["us-central1"], unit="GiBy.h", family="Storage",
+        group="PDStandard"),
+    sku("0017-RES", "Reserved Nvidia Tesla A100 GPU running in Americas", "OnDemand", 1.0, ["us-central1"]),
+]
+
+
+@pytest.fixture()
+def stub(monkeypatch: pytest.MonkeyPatch):
+    with BillingCatalogStub(SKUS, per_page=3, api_key="test-key") as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.url)
+        monkeypatch.setenv(API_KEY_ENV, "test-key")
+        yield server
+
+
+def test_reads_every_page_and_prices_machines_from_parts(stub: BillingCatalogStub) -> None:
+    result = refresh_gcp(page_size=3)
+    pages = [r for r in stub.requests if r["path"].endswith("/skus")]
+    assert result.pages == len(pages) == 6 and result.skus_seen == len(SKUS)
+    assert [r["query"].get("pageToken", [""])[0] for r in pages] == ["", "3", "6", "9", "12", "15"]
+    assert all(r["api_key"] == "test-key" for r in pages)
+    assert all(r["query"]["currencyCode"] == ["USD"] for r in pages)
+
+    cat = load_catalog()
+    a2 = cat.gcp_machine("a2-highgpu-1g", "us-central1")
+    assert a2 is not None and a2.origin == REFRESHED
+    assert a2.ondemand_usd_per_hr == pytest.approx(12 * CORE + 85 * RAM + A100_OD)
+    assert a2.ondemand_usd_per_hr == pytest.approx(3.67339, abs=1e-5)  # Google's list price
+    assert a2.spot_usd_per_hr == pytest.approx(12 * 0.01264 + 85 * 0.001695 + 1.1472)
+    assert a2.cud_1y_usd_per_hr == pytest.approx(12 * 0.019915 + 85 * 0.002669 + 1.848375)
+    assert a2.price_origin.describe().startswith("refreshed, on ")
+    # a region the embedded catalog did not have
+    east = cat.gcp_machine("a2-highgpu-1g", "us-east1")
+    assert east is not None and east.origin == REFRESHED
+    # A100 80GB priced from its own SKU, its bad spot price dropped
+    ultra = cat.gcp_machine("a2-ultragpu-1g", "us-central1")
+    assert ultra is not None and ultra.ondemand_usd_per_hr == pytest.approx(12 * CORE + 170 * RAM + 3.92)
+    assert ultra.spot_usd_per_hr is None
+    assert "gcp" in cat.refreshed
+
+
+def test_ambiguous_and_conflicting_skus_are_reported_not_guessed(stub: BillingCatalogStub) -> None:
+    result = refresh_gcp(page_size=3)
+    text = "\n".join(result.problems)
+    assert "0006-AMB" in text and "A100 40GB or A100 80GB" in text
+    assert "0007-H100" in text and "H100 80GB or H100 80GB Mega" in text
+    assert "conflict: gpu L4 ondemand in us-central1" in text
+    assert "spot gpu A100 80GB in us-central1" in text and "dropped" in text
+    assert "0017-RES" not in text and "0016-PD" not in text  # skipped quietly, counted
+    assert sum(result.skipped.values()) == 2
+    # nothing priced at the ambiguous 9.99 or the wrong H100 4.20076, and no L4 machine from the conflict
+    data = json.loads(open(result.path).read())
+    prices = {(p["key"], p["usage"]) for p in data["gpu_prices"]}
+    assert ("L4", "ondemand") not in prices and not any(k.startswith("H100") for k, _ in prices)
+    assert all(m["gpu_model"] != "L4" for m in data["machines"])
+
+
+def test_cost_model_uses_the_refreshed_price_with_its_origin(stub: BillingCatalogStub) -> None:
+    from engine.cost.model import compute_costs
+    from engine.profile import parse_profile
+
+    refresh_gcp(page_size=3)
+    profile = parse_profile("""
+[source]
+provider = "aws"
+instance_type = "p3.2xlarge"
+[target]
+machine_type = "a2-highgpu-1g"
+[workload]
+source_hours_per_run = 8.2
+target_hours_per_run = 7.1
+""")
+    report = compute_costs(profile)
+    assert report.primary.price_source.startswith("refreshed, on ")
+    assert report.primary.hourly_usd == pytest.approx(12 * CORE + 85 * RAM + A100_OD)
+
+
+def test_wrong_api_key_is_an_environment_problem(stub: BillingCatalogStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "wrong")
+    with pytest.raises(EnvironmentProblem, match="refused"):
+        refresh_gcp()
+    assert not (load_catalog().refreshed)
+
+
+def test_without_credentials_refresh_says_what_to_set_and_exits_4(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    code = main(["catalog", "refresh", "--gcp"])
+    out = capsys.readouterr()
+    assert code == 4
+    assert API_KEY_ENV in out.out and "application-default" in out.out
+    assert load_catalog().refreshed == {}
+
+
+def test_unreachable_service_is_an_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.stand_ins import free_port
+
+    monkeypatch.setenv(ENDPOINT_ENV, f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv(API_KEY_ENV, "k")
+    with pytest.raises(EnvironmentProblem):
+        refresh_gcp()
