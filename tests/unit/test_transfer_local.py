@@ -1,0 +1,150 @@
+"""Local -> local runs of the engine: semantics, guards, dry run, control and integrity."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from engine.events import ItemDone, Progress
+from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer, verify_trees
+from tests.transfer_support import MIB, read_local, sample_tree, write_local
+
+
+@pytest.fixture()
+def trees(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    tree = sample_tree(big=7 * MIB)
+    write_local(src, tree)
+    return src, dst, tree
+
+
+def spec(src, dst, **kw):
+    kw.setdefault("part_threshold_mib", 5)
+    kw.setdefault("part_size_mib", 1)
+    return TransferSpec(src=str(src), dst=str(dst), **kw)
+
+
+def test_copy_then_nothing_to_do_and_mtimes_preserved(trees):
+    src, dst, tree = trees
+    s = run_transfer(spec(src, dst))
+    assert (s.copied, s.failed, s.verified) == (len(tree), 0, len(tree))
+    assert read_local(dst) == tree
+    for rel in tree:
+        assert int(os.stat(src / rel).st_mtime) == int(os.stat(dst / rel).st_mtime)
+    assert not [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
+    again = run_transfer(spec(src, dst))
+    assert (again.copied, again.skipped) == (0, len(tree))
+
+
+def test_dry_run_reports_exactly_and_changes_nothing(trees):
+    src, dst, tree = trees
+    write_local(dst, {"stale.txt": b"old", "a.txt": b"hello\n"})
+    os.utime(dst / "a.txt", (os.stat(src / "a.txt").st_mtime,) * 2)
+    events = []
+    s = run_transfer(spec(src, dst, delete=True, max_delete=5), emit=events.append, dry_run=True)
+    would = sorted(e.item for e in events if isinstance(e, ItemDone) and e.status == "would_copy")
+    assert would == sorted(set(tree) - {"a.txt"})
+    assert [e.item for e in events if isinstance(e, ItemDone) and e.status == "would_delete"] == ["stale.txt"]
+    assert (s.copied, s.deleted, s.skipped, s.bytes) == (len(tree) - 1, 1, 1, sum(len(v) for k, v in tree.items() if k != "a.txt"))
+    assert read_local(dst) == {"stale.txt": b"old", "a.txt": b"hello\n"}
+    plan = plan_transfer(spec(src, dst, delete=True))
+    assert (plan.copy, plan.delete, plan.skip) == (len(tree) - 1, 1, 1)
+
+
+def test_delete_guards(trees, tmp_path):
+    src, dst, tree = trees
+    run_transfer(spec(src, dst))
+    write_local(dst, {f"extra/{i}": b"e" for i in range(3)})
+    s = run_transfer(spec(src, dst, delete=True))  # 3 > default limit min(10% of 11, 1000) = 1
+    assert s.delete_refused and s.deleted == 0 and not s.ok
+    assert len(list((dst / "extra").iterdir())) == 3
+    s = run_transfer(spec(src, dst, delete=True, max_delete=3))
+    assert s.deleted == 3 and s.ok and not (dst / "extra").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    s = run_transfer(spec(empty, dst, delete=True, max_delete=10**6))
+    assert "empty" in s.delete_refused and read_local(dst) == tree
+    s = run_transfer(spec(empty, dst, delete=True, max_delete=10**6, allow_empty_source=True))
+    assert s.deleted == len(tree) and read_local(dst) == {}
+
+
+def test_exclusions(trees):
+    src, dst, tree = trees
+    write_local(dst, {"deep/keep.me": b"k"})
+    s = run_transfer(spec(src, dst, exclude=[r"deep/", r".*\.txt$"], delete=True, max_delete=10))
+    got = read_local(dst)
+    assert "deep/keep.me" in got and not any(k.endswith(".txt") for k in got)
+    assert s.excluded > 0
+
+
+def test_non_recursive_copies_the_top_level_only(trees):
+    src, dst, tree = trees
+    run_transfer(spec(src, dst, recursive=False))
+    assert set(read_local(dst)) == {k for k in tree if "/" not in k}
+
+
+def test_checksum_mode_and_verify_only_catch_a_file_altered_behind_our_back(trees, tmp_path):
+    src, dst, tree = trees
+    run_transfer(spec(src, dst))
+    victim = dst / "sub" / "x"
+    st = os.stat(victim)
+    victim.write_bytes(b"Z" * st.st_size)  # same size, same mtime: size+mtime cannot see it
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run_transfer(spec(src, dst)).copied == 0
+    report = verify_trees(str(src), str(dst), tmp_path / "m.jsonl")
+    assert report.mismatched == ["sub/x"] and not report.ok
+    s = run_transfer(spec(src, dst, checksum=True))
+    assert s.copied == 1 and read_local(dst) == tree
+    report = verify_trees(str(src), str(dst), tmp_path / "m.jsonl")
+    assert report.ok and report.matched == len(tree)
+    import json
+
+    lines = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert len(lines) == len(tree)
+    for row in lines:
+        assert set(row) == {"path", "size", "crc32c", "md5", "sha256"}
+        assert len(row["crc32c"]) == 8 and len(row["md5"]) == 32 and len(row["sha256"]) == 64
+
+
+def test_pause_resume_cancel_and_progress_events(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {f"f{i:03d}": os.urandom(64 * 1024) for i in range(60)})
+    control = TransferControl()
+    events: list = []
+    seen = threading.Event()
+
+    def emit(e):
+        events.append(e)
+        if isinstance(e, ItemDone) and e.status == "copied":
+            seen.set()
+
+    control.pause()
+    t = threading.Thread(target=lambda: events.append(run_transfer(
+        TransferSpec(src=str(src), dst=str(dst), jobs=2, bwlimit="512K"), emit=emit, control=control)))
+    t.start()
+    assert not seen.wait(0.8)  # paused: nothing finishes
+    control.resume()
+    assert seen.wait(10)
+    control.cancel()
+    t.join(20)
+    summary = events[-1]
+    assert summary.interrupted and 0 < summary.copied < 60
+    # every object that was written is complete; nothing half-written is visible
+    for p in dst.iterdir():
+        assert (src / p.name).read_bytes() == p.read_bytes()
+    progress = [e for e in events if isinstance(e, Progress) and e.label == "bytes"]
+    assert progress and progress[-1].extra["final"]
+    again = run_transfer(TransferSpec(src=str(src), dst=str(dst)))
+    assert again.copied == 60 - summary.copied and len(list(dst.iterdir())) == 60
+
+
+def test_overlapping_or_missing_source_is_bad_input(tmp_path):
+    from engine.errors import BadInputError
+
+    (tmp_path / "a").mkdir()
+    with pytest.raises(BadInputError):
+        run_transfer(TransferSpec(src=str(tmp_path / "a"), dst=str(tmp_path / "a" / "b")))
+    with pytest.raises(BadInputError):
+        run_transfer(TransferSpec(src=str(tmp_path / "nope"), dst=str(tmp_path / "b")))

@@ -1,0 +1,141 @@
+"""The streaming diff, the local walk order, key safety, checksums and retry classification."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import google_crc32c
+import pytest
+
+from engine.transfer.backends.base import ObjectInfo
+from engine.transfer.backends.local import LocalBackend
+from engine.transfer.checksums import combine_parts, crc32c, crc32c_combine, s3_composite_crc32c
+from engine.transfer.plan import compare, diff, unsafe_local_key
+from engine.transfer.retry import ChecksumMismatch, RetryPolicy, is_retryable
+from engine.transfer.urls import parse_url
+
+
+def info(path, size=1, mtime=100.0, preserved=True, crc=None, md5=None):
+    return ObjectInfo(path=path, size=size, mtime=mtime, mtime_preserved=preserved, crc32c=crc, md5=md5)
+
+
+def test_local_walk_yields_keys_in_byte_order(tmp_path):
+    names = ["a-c", "a/b", "a0", "b c/ü", "b c/z", "B", "é", "z/y/x", "z.y", "~", "a.b/c", "a b"]
+    for n in names:
+        p = tmp_path.joinpath(*n.split("/"))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(n)
+    listed = [o.path for o in LocalBackend(parse_url(str(tmp_path))).list()]
+    assert listed == sorted(names, key=lambda s: s.encode())
+    assert listed == sorted(listed)
+
+
+def test_diff_merges_two_listings_into_actions():
+    src = [info("a", 1), info("b", 2), info("c", 3, mtime=200), info("d", 4)]
+    dst = [info("b", 2), info("c", 3), info("e", 5)]
+    acts = {a.path: a.kind for a in diff(src, dst, delete=True)}
+    assert acts == {"a": "copy", "b": "skip", "c": "copy", "d": "copy", "e": "delete"}
+    assert {a.path: a.kind for a in diff(src, dst, delete=False)}.get("e") is None
+
+
+def test_diff_streams_a_large_listing_lazily():
+    def gen(n, tag):
+        for i in range(n):
+            yield info(f"k{i:09d}", size=1 if tag == "s" or i % 100 else 2)
+
+    it = diff(gen(10**9, "s"), gen(10**9, "d"))  # would never fit in memory if it were materialised
+    first = [next(it) for _ in range(5)]
+    assert [a.kind for a in first] == ["copy", "skip", "skip", "skip", "skip"]
+
+
+def test_exclusions_are_neither_copied_nor_deleted():
+    src = [info("keep.txt"), info("logs/a.log"), info("x.tmp")]
+    dst = [info("logs/old.log"), info("y.tmp")]
+    acts = {a.path: a.kind for a in diff(src, dst, delete=True, exclude=[r".*\.tmp$", r"logs/"])}
+    assert acts == {"keep.txt": "copy", "logs/a.log": "excluded", "logs/old.log": "excluded",
+                    "x.tmp": "excluded", "y.tmp": "excluded"}
+
+
+@pytest.mark.parametrize("key", ["../evil", "a/../../etc/passwd", "/abs/path", "a//b", "./x", "a/./b",
+                                 "nul\x00byte", "a\\..\\b", "x" * 300, "C:\\win"])
+def test_unsafe_local_keys_are_refused(key):
+    assert unsafe_local_key(key) is not None
+    acts = list(diff([info(key)], [], local_dst=True))
+    assert acts[0].kind == "refused"
+
+
+@pytest.mark.parametrize("key", ["ok.txt", "dir/sub/ünï.txt", "with space/x", "..dots", "a..b/c"])
+def test_safe_local_keys_pass(key):
+    assert unsafe_local_key(key) is None
+
+
+def test_object_and_directory_of_the_same_name_are_a_conflict_for_local_destinations():
+    src = [info("a"), info("a b"), info("a b/c"), info("a-c"), info("a/x"), info("b")]
+    acts = {a.path: a.kind for a in diff(src, [], local_dst=True)}
+    assert acts == {"a": "copy", "a b": "copy", "a b/c": "conflict", "a-c": "copy", "a/x": "conflict", "b": "copy"}
+    assert all(a.kind == "copy" for a in diff(src, [], local_dst=False))
+
+
+def test_compare_rules():
+    assert compare(info("a", 1), info("a", 2), False)[0] == "copy"
+    assert compare(info("a", 1, 100.4), info("a", 1, 100.9), False)[0] == "skip"
+    assert compare(info("a", 1, 150), info("a", 1, 100), False)[0] == "copy"
+    # a destination that only knows its write time is current when written after the source changed
+    assert compare(info("a", 1, 100), info("a", 1, 120, preserved=False), False)[0] == "skip"
+    assert compare(info("a", 1, 130), info("a", 1, 120, preserved=False), False)[0] == "copy"
+    assert compare(info("a", 1, crc="00000001"), info("a", 1, crc="00000002"), True)[0] == "copy"
+    assert compare(info("a", 1, 1, crc="00000001"), info("a", 1, 99, crc="00000001"), True)[0] == "skip"
+    assert compare(info("a", 1, md5="a" * 32), info("a", 1, crc="00000001"), True)[0] == "check"
+
+
+def test_crc32c_combine_matches_whole_data():
+    rng = random.Random(3)
+    for _ in range(20):
+        parts = [rng.randbytes(rng.randint(0, 5000)) for _ in range(rng.randint(1, 6))]
+        assert combine_parts((crc32c(p), len(p)) for p in parts) == google_crc32c.value(b"".join(parts))
+    assert crc32c_combine(5, 7, 0) == 5
+
+
+def test_s3_composite_checksum_format():
+    value = s3_composite_crc32c([1, 2, 3])
+    assert value.endswith("-3") and len(value.split("-")[0]) == 8
+
+
+def test_retry_only_retryable_errors_with_bounded_attempts():
+    class Status(Exception):
+        def __init__(self, code):
+            self.code = code
+
+    assert is_retryable(Status(503)) and is_retryable(Status(429)) and not is_retryable(Status(404))
+    assert not is_retryable(Status(412)) and is_retryable(ConnectionResetError()) and is_retryable(ChecksumMismatch())
+    assert not is_retryable(ValueError("bad"))
+    calls = []
+    slept = []
+    policy = RetryPolicy(attempts=4, base_s=0.1, cap_s=1.0, sleep=slept.append, rng=random.Random(1))
+
+    def flaky():
+        calls.append(1)
+        raise Status(503)
+
+    with pytest.raises(Status):
+        policy.call(flaky)
+    assert len(calls) == 4 and len(slept) == 3
+    assert all(0 <= s <= min(1.0, 0.1 * 2 ** i) for i, s in enumerate(slept))
+    calls.clear()
+
+    def fatal():
+        calls.append(1)
+        raise Status(403)
+
+    with pytest.raises(Status):
+        policy.call(fatal)
+    assert len(calls) == 1
+
+
+def test_urls():
+    assert parse_url("gs://b/x").prefix == "x/"
+    assert parse_url("s3://b").prefix == ""
+    assert parse_url("file:///tmp/a%20b").path == os.path.realpath("/tmp/a b")
+    with pytest.raises(Exception):
+        parse_url("ftp://x/y")
