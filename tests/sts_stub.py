@@ -133,7 +133,7 @@ class StsStub:
 
         Handler.stub = stub
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="sts-stub").start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="sts-stub").start()
         return self
 
     def stop(self) -> None:
