@@ -331,6 +331,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     count = max(1, source.gpu_count)
     recs: list[Recommendation] = []
     short: list[str] = []
+    picks: list[tuple[Candidate, bool]] = []
     for model in prefs:
         shapes = sorted((c for c in cands if c.gpu_model == model),
                         key=lambda c: (c.gpu_count, c.hourly_usd if c.hourly_usd is not None else math.inf))
@@ -353,9 +354,11 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
             if max(s.gpu_count for s in shapes) < count:
                 short.append(f"{model} (at most {max(s.gpu_count for s in shapes)} per machine)")
             continue
+        picks.append((chosen, sharded))
+    # a shape that holds the job as the source runs it (no sharding, no extra GPUs) beats one that needs either
+    picks.sort(key=lambda cs: cs[1] or cs[0].gpu_count > count)
+    for chosen, sharded in picks[:limit]:
         recs.append(_explain(len(recs) + 1, chosen, sharded, work, source, estimate))
-        if len(recs) >= limit:
-            break
     if not recs:
         warnings.append("no catalog shape fits: the workload needs more memory than any single machine offers, "
                         "or the catalog has none of the successor GPUs; consider several hosts with sharding")
