@@ -120,3 +120,14 @@ def test_grafana_dashboard(profile) -> None:
         assert panel["datasource"]["uid"] == "${datasource}"
     assert {v["name"] for v in doc["templating"]["list"]} == {"datasource", "host"}
     assert doc["uid"] == "gpumigrate-bert"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (no PyPI package ships it)")
+def test_promtool_accepts_the_scrape_config(profile, tmp_path: Path) -> None:
+    (tmp_path / "gpumigrate-gpu-rules.yml").write_text(prometheus.render_rules(profile))
+    doc = prometheus.scrape_config(profile)
+    # Debian's promtool is built without Kubernetes service discovery, so the GKE job is checked
+    # structurally above and only the host job goes through promtool.
+    doc["scrape_configs"] = [j for j in doc["scrape_configs"] if "kubernetes_sd_configs" not in j]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(doc))
+    subprocess.run(["promtool", "check", "config", "prometheus.yml"], cwd=tmp_path, check=True, capture_output=True)

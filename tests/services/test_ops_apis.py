@@ -1,0 +1,135 @@
+"""Alert policies and the budget through the official clients against local stand-ins.
+
+Monitoring: gRPC (google-cloud-monitoring ships no REST transport) on 127.0.0.1.
+Budgets: REST (transport="rest", AnonymousCredentials, api_endpoint=http://127.0.0.1:PORT).
+Create, then a second apply changes nothing; a profile change patches only what changed.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from google.cloud import monitoring_v3
+
+from engine.ops.alerts import POLICY_KEY, apply_alert_policies, build_alert_policies
+from engine.ops.budget import RunRate, apply_budget, monthly_run_rate
+from engine.profile import parse_profile
+from tests.ops_support import BudgetsStub, MonitoringStub
+
+TOML = """
+[source]
+provider = "aws"
+instance_type = "p3.2xlarge"
+hourly_usd = 3.06
+[target]
+project = "demo-gpu-project"
+zone = "us-central1-a"
+machine_type = "a2-highgpu-1g"
+gpu_model = "A100 40GB"
+hourly_usd = 2.48
+[workload]
+source_hours_per_run = 8.2
+target_hours_per_run = 7.1
+runs_per_month = 20
+[ops]
+label = "resnet"
+job_process = "python3"
+billing_account = "012345-6789AB-CDEF01"
+notification_channels = ["projects/demo-gpu-project/notificationChannels/42"]
+"""
+
+
+@pytest.fixture()
+def monitoring() -> Iterator[MonitoringStub]:
+    stub = MonitoringStub(page_size=2).start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture()
+def budgets() -> Iterator[BudgetsStub]:
+    stub = BudgetsStub(page_size=1).start()
+    yield stub
+    stub.stop()
+
+
+def test_alert_policies_create_then_nothing_changes(monitoring: MonitoringStub) -> None:
+    profile = parse_profile(TOML)
+    client = monitoring.client()
+    first = apply_alert_policies(profile, client)
+    assert len(first.created) == 5 and not first.updated and not first.unchanged
+    assert len(monitoring.policies) == 5
+    stored = {p.user_labels[POLICY_KEY]: p for p in monitoring.policies.values()}
+    assert stored["gpu-memory-high"].conditions[0].condition_threshold.threshold_value == 0.9
+    assert all(c.name for p in stored.values() for c in p.conditions)  # named by the server
+
+    before = monitoring.mutations()
+    second = apply_alert_policies(profile, client)
+    assert not second.changed and len(second.unchanged) == 5
+    assert monitoring.mutations() == before  # the second apply sent no create/update
+    assert second.names == first.names
+    # 5 policies at 2 per page: the list was paged
+    assert [c for c in monitoring.calls if c[0] == "list"][-1][1] == "projects/demo-gpu-project"
+
+
+def test_profile_change_patches_only_that_policy(monitoring: MonitoringStub) -> None:
+    client = monitoring.client()
+    apply_alert_policies(parse_profile(TOML), client)
+    changed = parse_profile(TOML.replace('label = "resnet"', 'label = "resnet"\ngpu_memory_alert_pct = 80'))
+    report = apply_alert_policies(changed, client)
+    assert report.updated == ["resnet: GPU memory nearly full"] and len(report.unchanged) == 4
+    (update,) = [c for c in monitoring.calls if c[0] == "update"]
+    assert sorted(update[1][1]) == ["conditions", "documentation"]
+    stored = {p.user_labels[POLICY_KEY]: p for p in monitoring.policies.values()}
+    assert stored["gpu-memory-high"].conditions[0].condition_threshold.threshold_value == 0.8
+    assert not apply_alert_policies(changed, client).changed
+
+
+def test_existing_policy_with_the_same_display_name_is_adopted(monitoring: MonitoringStub) -> None:
+    client = monitoring.client()
+    profile = parse_profile(TOML)
+    hand_made = monitoring_v3.AlertPolicy(build_alert_policies(profile)[0])
+    hand_made.user_labels = {}
+    client.create_alert_policy(name="projects/demo-gpu-project", alert_policy=hand_made)
+    report = apply_alert_policies(profile, client)
+    assert report.updated == [hand_made.display_name] and len(report.created) == 4
+    assert len(monitoring.policies) == 5
+    assert not apply_alert_policies(profile, client).changed
+
+
+def test_budget_create_then_nothing_changes(budgets: BudgetsStub) -> None:
+    profile = parse_profile(TOML)
+    client = budgets.client()
+    rate = monthly_run_rate(profile)
+    first = apply_budget(profile, rate, client)
+    assert len(first.created) == 1
+    (stored,) = budgets.budgets.values()
+    assert stored["amount"]["specifiedAmount"]["units"] == str(int(-(-rate.monthly // 1)))
+    assert [r["thresholdPercent"] for r in stored["thresholdRules"]] == [0.5, 0.8, 1.0]
+    assert stored["notificationsRule"]["monitoringNotificationChannels"] == \
+        ["projects/demo-gpu-project/notificationChannels/42"]
+    assert stored["budgetFilter"]["projects"] == ["projects/demo-gpu-project"]
+
+    before = budgets.mutations()
+    second = apply_budget(profile, rate, client)
+    assert not second.changed and second.unchanged == first.created
+    assert budgets.mutations() == before
+
+
+def test_budget_change_patches_with_a_mask_and_etag(budgets: BudgetsStub) -> None:
+    client = budgets.client()
+    profile = parse_profile(TOML)
+    apply_budget(profile, RunRate(500, "test"), client)
+    # another budget on the account (a second page) is left alone
+    other = parse_profile(TOML.replace('label = "resnet"', 'label = "other"'))
+    apply_budget(other, RunRate(50, "test"), client)
+    changed = parse_profile(TOML.replace('label = "resnet"', 'label = "resnet"\nbudget_thresholds_pct = [75, 100]'))
+    report = apply_budget(changed, RunRate(650.2, "test"), client)
+    assert report.updated and len(budgets.budgets) == 2
+    method, _path, query = [r for r in budgets.requests if r[0] == "PATCH"][-1]
+    assert sorted(query["updateMask"][0].split(",")) == ["amount", "thresholdRules"]  # FieldMask JSON is camelCase
+    mine = next(b for b in budgets.budgets.values() if b["displayName"].startswith("resnet"))
+    assert mine["amount"]["specifiedAmount"]["units"] == "651"
+    assert [r["thresholdPercent"] for r in mine["thresholdRules"]] == [0.75, 1.0]
+    assert not apply_budget(changed, RunRate(650.2, "test"), client).changed
