@@ -505,6 +505,10 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
         branch, why = _default_branch(gpu, today)
         findings.append(Finding("driver", "green", why, code="driver-default"))
     eol = branch_eol(branch)
+    known = tables().branches
+    if eol is None and branch not in known and known and branch < min(known):
+        findings.append(Finding("driver", "amber", f"R{branch} is older than every supported data-centre branch (no "
+                                "security fixes)", f"use R{_default_branch(gpu, today)[0]}", "driver-eol"))
     if eol is not None and eol <= today:
         findings.append(Finding("driver", "amber", f"R{branch} reached end of life in {eol:%b %Y}: no more "
                                 "security fixes", f"move to a supported branch (R{_default_branch(gpu, today)[0]})",
@@ -587,6 +591,12 @@ def _choose_wheel(rel: FrameworkRelease, gpu: Gpu | None, driver: str,
                                     f"{same_major[0].variant} runs with the same major version",
                                     code="wheel-nearest"))
             usable = same_major
+        elif usable:
+            findings.append(Finding("framework", "red", f"no {label} build for CUDA {mm_str(want)} fits"
+                                    + (": " + "; ".join(rejected) if rejected else ""),
+                                    f"set drivers.cuda = \"{mm_str(wheel_cuda(usable[0].variant))}\" "
+                                    f"({usable[0].variant} fits)", "wheel-none"))
+            return None, findings
     native = max_native_cuda(driver) or (0, 0)
     # stable first, then builds the driver runs natively (no minor-version caveats), then the newest
     usable.sort(key=lambda w: (w.stable, (wheel_cuda(w.variant) or (0, 0)) <= native,
