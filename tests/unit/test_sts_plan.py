@@ -299,3 +299,23 @@ def test_no_google_credentials_is_an_environment_problem() -> None:
     # conftest clears GOOGLE_* and points CLOUDSDK_CONFIG at an empty place: no ADC exists
     with pytest.raises(EnvironmentProblem, match="GOOGLE_APPLICATION_CREDENTIALS"):
         make_client()
+
+
+def test_sts_options_load_from_a_profile_table() -> None:
+    import tomllib
+
+    text = """
+    aws_role_arn = "arn:aws:iam::123456789012:role/gpumigrate-sts"
+    include = ["^datasets/"]
+    poll_interval_s = 30
+    [thresholds]
+    bytes = 5_000_000_000_000
+    [schedule]
+    start_date = "2026-03-01"
+    repeat_every_hours = 6
+    """
+    options = StsOptions.model_validate(tomllib.loads(text))
+    assert options.thresholds.objects == 10_000_000 and options.schedule is not None
+    assert options.schedule.repeat_every_hours == 6
+    with pytest.raises(ValidationError):
+        StsOptions.model_validate(tomllib.loads('aws_secret_access_key = "x"'))
