@@ -229,9 +229,9 @@ def eta_seconds(done: float, total: float, rate: float | None) -> float | None:
 
 def relative_item(url: str, source_root_url: str) -> str:
     """The path an error log URL names, relative to the transfer's source root (as the local engine reports it)."""
-    if source_root_url and url.startswith(source_root_url):
+    if source_root_url and url.startswith(source_root_url) and len(url) > len(source_root_url):
         return url[len(source_root_url):]
-    return url
+    return url  # the root itself (a listing failure) or an address outside it: keep it whole
 
 
 def progress_events(

@@ -136,7 +136,7 @@ def test_a_source_that_cannot_be_listed_fails_the_operation(stub: StsStub) -> No
     rec = Recorder()
     result = run_sts_transfer(TransferSpec(src="s3://locked", dst="gs://dst"), project=PROJECT, options=opts(), emit=rec)
     assert result.status == "FAILED" and not result.ok
-    assert [(e.item, e.detail) for e in rec.of(ItemDone)] == [("", "PERMISSION_DENIED: ListObjectsV2: Access Denied")]
+    assert [(e.item, e.detail) for e in rec.of(ItemDone)] == [("s3://locked/", "PERMISSION_DENIED: ListObjectsV2: Access Denied")]
     assert stub.under("gs://dst/") == {}
 
 
