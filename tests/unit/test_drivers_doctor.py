@@ -1,0 +1,123 @@
+"""The doctor against outputs recorded from machines (tests/fixtures/drivers/<machine>/).
+
+The probes read through the injectable runner and filesystem root, so these
+tests feed the recorded outputs without patching anything.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.drivers import compat, detect
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "drivers"
+TODAY = date(2026, 11, 23)
+
+# machine folder -> (status, codes that must be present, detected driver, nvcc, gpu name)
+MACHINES = {
+    "gce-v100-r535-ubuntu2204": ("amber", {"driver-eol", "nvcc-older", "framework-ok", "container-ok"},
+                                 "535.104.05", "12.1.105", "Tesla V100-SXM2-16GB"),
+    "gce-v100-cu130-wheel": ("red", {"wheel-arch-unsupported", "toolkit-drops-gpu"},
+                             "580.82.07", "13.0.88", "Tesla V100-SXM2-16GB"),
+    "gce-t4-r525-wheel-too-new": ("red", {"wheel-newer-than-driver", "nvcc-smi-minor", "docker-no-nvidia",
+                                          "driver-eol"}, "525.147.05", "12.4.131", "Tesla T4"),
+    "gce-a100-driver-library-mismatch": ("red", {"driver-library-mismatch"}, None, None, None),
+    "gce-h100-r580-healthy": ("green", {"gpu-ok", "driver-ok", "nvcc-older", "framework-ok", "container-ok"},
+                              "580.82.07", "12.8.93", "NVIDIA H100 80GB HBM3"),
+    "ubuntu-nouveau-no-driver": ("red", {"nouveau-loaded", "module-not-loaded"}, None, None, None),
+    "gce-l4-r535-nvcc13": ("red", {"nvcc-newer-than-driver", "framework-cpu-only", "os-other"},
+                           "535.183.01", "13.0.88", "NVIDIA L4"),
+    "gce-a100-smi-hangs": ("red", {"smi-timeout"}, None, None, None),
+    "debian12-no-gpu": ("amber", {"no-gpu", "ctk-missing"}, None, "13.0.88", None),
+}
+
+
+@pytest.mark.parametrize("machine", sorted(MACHINES))
+def test_doctor_on_recorded_machine(machine: str) -> None:
+    status, want, driver, nvcc, gpu = MACHINES[machine]
+    state = detect.detect_recorded(FIXTURES / machine)
+    json.dumps(state)  # JSON-able, for --json and the session
+    findings = compat.diagnose(state, today=TODAY)
+    got = {f.code for f in findings}
+    assert want <= got, sorted(got)
+    assert compat.worst(findings) == status, [(f.status, f.code) for f in findings]
+    assert (state["nvml"]["driver_version"] or state["nvidia_smi"].get("driver_version")) == driver
+    assert state["nvcc"]["version"] == nvcc
+    assert (state["gpus"][0]["name"] if state["gpus"] else None) == gpu
+
+
+def test_every_fixture_folder_is_covered() -> None:
+    assert {p.name for p in FIXTURES.iterdir() if p.is_dir()} == set(MACHINES)
+
+
+def test_recorded_nvml_matches_the_inventory_seam_model() -> None:
+    from engine.inventory.nvml import GpuHost
+
+    for folder in FIXTURES.iterdir():
+        if (folder / "nvml.json").exists():
+            GpuHost.model_validate(json.loads((folder / "nvml.json").read_text()))
+
+
+def test_parsers_on_recorded_outputs() -> None:
+    v100 = FIXTURES / "gce-v100-r535-ubuntu2204"
+    banner = detect.parse_nvidia_smi((v100 / "cmd/nvidia-smi.out").read_text())
+    assert banner == {"driver_version": "535.104.05", "cuda_version": "12.2", "smi_version": "535.104.05"}
+    h100 = FIXTURES / "gce-h100-r580-healthy"
+    assert detect.parse_proc_version((h100 / "root/proc/driver/nvidia/version").read_text()) == {
+        "version": "580.82.07", "open": True}
+    docker = detect.parse_docker_info((h100 / "cmd/docker-info.out").read_text())
+    assert docker["runtimes"] == ["io.containerd.runc.v2", "nvidia", "runc"] and docker["default_runtime"] == "nvidia"
+    assert detect.parse_tool_version((h100 / "cmd/nvidia-ctk.out").read_text()) == "1.14.6"
+    assert "nouveau" in detect.parse_modules((FIXTURES / "ubuntu-nouveau-no-driver/cmd/lsmod.out").read_text())
+    # /proc/modules and lsmod formats give the same names
+    proc = detect.parse_modules((v100 / "root/proc/modules").read_text())
+    assert proc[:4] == ["nvidia_uvm", "nvidia_drm", "nvidia_modeset", "nvidia"]
+    nobody = FIXTURES / "debian12-no-gpu"  # recorded live on a GPU-less Debian 12 host
+    assert detect.parse_nvcc((nobody / "cmd/nvcc.out").read_text()) == "13.0.88"
+    down = detect.parse_docker_info((nobody / "cmd/docker-info.out").read_text(),
+                                    (nobody / "cmd/docker-info.err").read_text(), 1)
+    assert down["daemon"] is False and "Cannot connect" in down["error"]
+
+
+def test_installed_toolkits_found_under_root() -> None:
+    state = detect.detect_recorded(FIXTURES / "gce-h100-r580-healthy")
+    assert state["toolkits"] == [{"path": "/usr/local/cuda-12.8", "version": "12.8.1"}]
+
+
+def test_absent_tools_are_reported_not_raised(tmp_path: Path) -> None:
+    state = detect.detect(detect.RecordedRunner(tmp_path), root=tmp_path, nvml=lambda: {"available": False,
+                                                                                            "reason": "none"})
+    statuses = {p["name"]: p["status"] for p in state["probes"]}
+    assert statuses["nvidia-smi"] == statuses["nvcc"] == statuses["docker-info"] == "absent"
+    assert statuses["etc/os-release"] == "absent"
+    assert state["gpus"] == [] and state["frameworks"] == []
+
+
+def test_real_subprocess_runner_times_out(tmp_path: Path) -> None:
+    script = tmp_path / "slow"
+    script.write_text("#!/bin/sh\nsleep 5\n")
+    script.chmod(0o755)
+    result = detect.SubprocessRunner().run("slow", [str(script)], timeout=0.2)
+    assert result.timed_out and not result.ok
+    assert detect.SubprocessRunner().run("x", ["no-such-tool-gpumigrate"], timeout=1).missing
+
+
+def test_record_then_replay_gives_the_same_state(tmp_path: Path) -> None:
+    live = detect.record(tmp_path / "rec", timeout=5)
+    replayed = detect.detect_recorded(tmp_path / "rec", timeout=5)
+    for key in ("nvcc", "docker", "container_toolkit", "gpus", "nvidia_smi", "os"):
+        assert replayed[key] == live[key], key
+
+
+def test_nvml_seam_object_is_read(tmp_path: Path) -> None:
+    from engine.inventory.nvml import GpuHost, GpuInfo
+
+    host = GpuHost(available=True, driver_version="580.82.07", cuda_driver_version="13.0",
+                   gpus=[GpuInfo(index=0, name="NVIDIA L4", memory_total_bytes=23034 * 2**20, memory_used_bytes=0)])
+    state = detect.detect(detect.RecordedRunner(tmp_path), root=tmp_path, nvml=lambda: host)
+    assert state["nvml"]["driver_version"] == "580.82.07"
+    assert state["gpus"][0] == {"index": 0, "name": "NVIDIA L4", "memory_total_mib": 23034, "memory_used_mib": 0}
