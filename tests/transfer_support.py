@@ -180,9 +180,12 @@ class FaultProxy:
                     return
                 conn = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                headers = {k: v for k, v in headers.items() if k.lower() != "host"}
                 headers["Host"] = f"{proxy.up_host}:{proxy.up_port}"
                 if body or self.command in ("POST", "PUT", "PATCH"):
                     headers["Content-Length"] = str(len(body))
+                if os.environ.get("FAULTPROXY_DEBUG"):
+                    print(self.command, self.path, headers, len(body))
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()

@@ -66,6 +66,12 @@ class HashingReader:
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.hasher.length
+
     def read(self, n: int = -1) -> bytes:
         if self.cancel is not None and self.cancel.is_set():
             raise InterruptedError("transfer cancelled")
