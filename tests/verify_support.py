@@ -49,11 +49,15 @@ and P95 (the 190th) a fast one."""
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     counter = 0
     lock = threading.Lock()
     fail_every = 0
 
     def do_GET(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
         with self.lock:
             n = type(self).counter
             type(self).counter += 1

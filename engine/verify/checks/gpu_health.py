@@ -99,7 +99,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         if model and not all(t in gpu["name"].upper() for t in _model_tokens(model)):
             problems.append(f"{tag}: {gpu['name']} is not the expected {model}")
         if cfg.min_memory_gib and (gpu["memory_gib"] or 0) < cfg.min_memory_gib:
-            problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} expected")
+            problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} GiB expected")
         unc = gpu["ecc_volatile_uncorrected"]
         if unc is not None and unc > cfg.max_uncorrectable_ecc:
             problems.append(f"{tag}: {unc} uncorrectable ECC error(s) since the driver loaded")

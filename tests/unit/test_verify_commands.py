@@ -1,0 +1,110 @@
+"""Timed checks run commands in a clean environment with timeouts: failures, hangs and garbage are errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.verify.checks import latency, model_load, throughput
+from engine.verify.checks.base import run_check
+from engine.verify.commands import run_command
+from tests.verify_support import PY, context
+
+
+def test_a_failing_load_command_is_an_error_with_its_output(tmp_path: Path) -> None:
+    cmd = [PY, "-c", "import sys; print('loading'); sys.exit('CUDA error: out of memory')"]
+    result = run_check(model_load, context(tmp_path, model_load={"command": cmd, "runs": 2}), None)
+    assert result.status == "error" and "exited with status 1" in result.summary
+    assert "CUDA error: out of memory" in result.output and "loading" in result.output
+
+
+def test_a_hanging_command_is_killed_with_its_children(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    script = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+              f"open({str(marker)!r}, 'w').write(str(p.pid)); print('started', flush=True); time.sleep(60)")
+    started = time.monotonic()
+    result = run_check(throughput, context(tmp_path, throughput={"command": [PY, "-c", script], "timeout_s": 1.5}),
+                       None)
+    assert time.monotonic() - started < 20
+    assert result.status == "error" and "timed out" in result.summary and "started" in result.output
+    child = int(marker.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the command's child survived the timeout")
+
+
+@pytest.mark.parametrize("stdout", ["", "throughput: fast!", '{"samples_per_s": "many"}', '{"other": 1}',
+                                    "BINARY", '{"samples_per_s": -5}', '{"samples_per_s": NaN}'])
+def test_garbage_output_is_an_error_never_a_pass(tmp_path: Path, stdout: str) -> None:
+    write = ("sys.stdout.buffer.write(bytes([0, 255, 254]) + b' garbage')" if stdout == "BINARY"
+             else f"sys.stdout.write({stdout!r})")
+    cmd = [PY, "-c", f"import sys; {write}"]
+    baseline = {"metric": "samples_per_s", "median": 100.0}
+    result = run_check(throughput, context(tmp_path, throughput={"command": cmd}), baseline)
+    assert result.status == "error", (stdout, result.summary)
+
+
+def test_throughput_json_regex_and_step_time(tmp_path: Path) -> None:
+    cmd = [PY, "-c", "print('epoch 1'); print('{\"samples_per_s\": 90.0, \"step_time_s\": 0.5}')"]
+    base = {"metric": "samples_per_s", "median": 100.0}
+    assert run_check(throughput, context(tmp_path, throughput={"command": cmd, "min_ratio": 0.85}), base).status == "pass"
+    result = run_check(throughput, context(tmp_path, throughput={"command": cmd, "min_ratio": 0.95}), base)
+    assert result.status == "fail" and "0.90x" in result.summary
+    step = run_check(throughput, context(tmp_path, throughput={"command": cmd, "metric": "step_time_s"}),
+                     {"metric": "step_time_s", "median": 0.6})
+    assert step.status == "pass" and step.figures["relative_speed"] == pytest.approx(1.2)
+    regex = [PY, "-c", "print('train: 123.5 img/s')"]
+    got = run_check(throughput, context(tmp_path, throughput={"command": regex, "pattern": r"([0-9.]+) img/s"}), None)
+    assert got.status == "skipped" and "123.5 samples/s" in got.summary
+
+
+def test_clean_environment_hides_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "should-not-leak")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/tmp/key.json")
+    run = run_command([PY, "-c", "import json, os; print(json.dumps(dict(os.environ)))"], cwd=tmp_path,
+                      timeout_s=30, env={"EXTRA": "1"})
+    env = json.loads(run.stdout)
+    assert "AWS_SECRET_ACCESS_KEY" not in env and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert env["EXTRA"] == "1" and "PATH" in env
+
+
+def test_missing_program_is_an_error(tmp_path: Path) -> None:
+    result = run_check(model_load, context(tmp_path, model_load={"command": ["/no/such/program"]}), None)
+    assert result.status == "error" and "127" in result.summary
+
+
+def test_model_load_median_against_baseline_and_ceiling(tmp_path: Path) -> None:
+    cmd = [PY, "-c", "print('{\"seconds\": 0.25}')"]
+    cfg = {"command": cmd, "runs": 3, "warmup": 0, "timing": "reported"}
+    result = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.24})
+    assert result.status == "pass" and result.figures["samples_s"] == [0.25, 0.25, 0.25]
+    slow = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.2})
+    assert slow.status == "fail" and "1.25x the baseline" in slow.details[0]
+    ceiling = run_check(model_load, context(tmp_path, model_load={**cfg, "max_s": 0.1}), None)
+    assert ceiling.status == "fail"
+    wall = run_check(model_load, context(tmp_path, model_load={"command": cmd, "runs": 2}), None)
+    assert wall.status == "skipped" and "no baseline" in wall.summary and wall.figures["timing"] == "wall"
+
+
+def test_latency_command_mode_counts_failures(tmp_path: Path) -> None:
+    counter = tmp_path / "n"
+    script = (f"import pathlib, sys; p = pathlib.Path({str(counter)!r}); n = int(p.read_text()) if p.exists() else 0;"
+              "p.write_text(str(n + 1)); sys.exit(n % 2)")
+    cfg = {"command": [PY, "-c", script], "requests": 10, "warmup": 0}
+    result = run_check(latency, context(tmp_path, latency=cfg), None)
+    assert result.status == "error" and "5 of 10 requests failed" in result.summary
+    counter.unlink()
+    tolerant = run_check(latency, context(tmp_path, p99_ms=60_000.0, latency={**cfg, "max_error_rate": 0.5}), None)
+    assert tolerant.status == "pass" and tolerant.figures["requests"] == 5 and tolerant.figures["errors"] == 5
+    always = [PY, "-c", "import sys; sys.exit(3)"]
+    bad = run_check(latency, context(tmp_path, latency={"command": always, "requests": 3, "warmup": 0}), None)
+    assert bad.status == "error" and "all 3 requests failed" in bad.summary

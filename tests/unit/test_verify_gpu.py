@@ -1,0 +1,131 @@
+"""GPU health and topology on recorded NVML hosts, through the inventory seam (tests/nvml_fake.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.verify.checks import dcgm, gpu_health, topology
+from engine.verify.checks.base import run_check
+from tests.nvml_fake import FakeNvml, load_host_data, no_driver_data
+from tests.verify_support import context
+
+
+def _health(tmp_path: Path, host: str | dict, **cfg):
+    api = FakeNvml(host) if isinstance(host, dict) else FakeNvml.from_fixture(host)
+    ctx = context(tmp_path, nvml_api=api, gpu_count=cfg.pop("gpu_count", 1), gpu_model=cfg.pop("gpu_model", None),
+                  **cfg)
+    return run_check(gpu_health, ctx, None), api
+
+
+def test_healthy_v100_passes(tmp_path: Path) -> None:
+    result, api = _health(tmp_path, "v100_host", gpu_model="V100", gpu={"pcie_gen": 3, "pcie_width": 16,
+                                                                          "min_memory_gib": 15})
+    assert result.status == "pass", result.details
+    assert "1x Tesla V100-SXM2-16GB: healthy" in result.summary
+    assert api.inits == api.shutdowns == 1
+
+
+def test_faulty_a100_fails_with_each_problem(tmp_path: Path) -> None:
+    result, _ = _health(tmp_path, "a100_faulty", gpu_model="A100 40GB")
+    assert result.status == "fail"
+    text = "\n".join(result.details)
+    assert "2 uncorrectable ECC error(s)" in text
+    assert "row remap is pending" in text
+    assert "clocks held down by sw_thermal_slowdown, hw_thermal_slowdown at 91 °C" in text
+
+
+def test_faulty_v100_retired_pages_pending(tmp_path: Path) -> None:
+    result, _ = _health(tmp_path, "v100_faulty")
+    assert result.status == "fail"
+    assert any("page retirement is pending" in d for d in result.details)
+    assert any("hw_slowdown" in d for d in result.details)
+
+
+def test_wrong_model_count_memory_link_and_persistence(tmp_path: Path) -> None:
+    data = load_host_data("v100_host")
+    data["gpus"][0]["persistence_mode"] = 0
+    data["gpus"][0]["pcie_link"] = [3, 3, 8, 16]
+    result, _ = _health(tmp_path, data, gpu_count=2, gpu_model="A100 40GB", gpu={"min_memory_gib": 40})
+    assert result.status == "fail"
+    text = "\n".join(result.details)
+    for expected in ("1 GPU(s) present, 2 expected", "is not the expected A100 40GB", "at least 40 GiB",
+                     "PCIe link runs at x8 of x16", "persistence mode is off"):
+        assert expected in text
+
+
+def test_mig_layout_as_planned_or_not(tmp_path: Path) -> None:
+    planned = ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]
+    ok, _ = _health(tmp_path, "h100_mig", gpu_model="H100", gpu={"mig_profiles": planned})
+    assert ok.status == "pass", ok.details
+    wrong, _ = _health(tmp_path, "h100_mig", gpu={"mig_profiles": ["7g.80gb"]})
+    assert wrong.status == "fail" and "planned ['7g.80gb']" in wrong.details[0]
+
+
+def test_no_driver_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    for check in (gpu_health, topology):
+        result = run_check(check, context(tmp_path, nvml_api=FakeNvml(no_driver_data())), None)
+        assert result.status == "skipped"
+        assert "no GPU to check on this machine" in result.summary and "NVML" in result.summary
+
+
+def test_topology_nvswitch_matches_documented_shape(tmp_path: Path) -> None:
+    want = [["X" if i == j else "NV12" for j in range(8)] for i in range(8)]
+    ctx = context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"), topology={"expected": want})
+    result = run_check(topology, ctx, None)
+    assert result.status == "pass", result.details
+    assert "NVSwitch" in result.summary and "GPU0" in result.output
+    want[0][1] = "NV18"
+    result = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"),
+                                         topology={"expected": want}), None)
+    assert result.status == "fail" and result.details == ["GPU0-GPU1: NV12, expected NV18"]
+
+
+def test_topology_against_the_source_baseline(tmp_path: Path) -> None:
+    source = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink")), None,
+                       capture=True)
+    assert source.status == "pass" and len(source.figures["matrix"]) == 8
+    same = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink")), source.figures)
+    assert same.status == "pass"
+    degraded = load_host_data("a100_8x_nvlink")
+    for link in degraded["gpus"][3]["nvlinks"]:
+        link["state"] = 0  # GPU3's NVLinks are down
+    result = run_check(topology, context(tmp_path, nvml_api=FakeNvml(degraded)), source.figures)
+    assert result.status == "fail"
+    assert any(d.startswith("GPU0-GPU3:") for d in result.details)
+    single = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("v100_host")), None)
+    assert single.status == "skipped" and "1 GPU" in single.summary
+
+
+DCGM_OUTPUT = """\
+Successfully ran diagnostic for group.
++---------------------------+------------------------------------------------+
+| Diagnostic                | Result                                         |
++===========================+================================================+
+|-----  Metadata  ----------+------------------------------------------------|
+| DCGM Version              | 3.3.5                                          |
+| Driver Version Detected   | 535.161.08                                     |
+|-----  Deployment  --------+------------------------------------------------|
+| Denylist                  | Pass                                           |
+| NVML Library              | Pass                                           |
+| Persistence Mode          | Pass                                           |
+| Page Retirement/Row Remap | Fail - GPU: 0                                  |
+| Graphics Processes        | Warn - GPU: 0                                  |
++-----  Integration  -------+------------------------------------------------+
+| PCIe                      | Skip - All                                     |
++---------------------------+------------------------------------------------+
+"""
+
+
+def test_dcgmi_table_parsing() -> None:
+    tests = dcgm.parse_diag(DCGM_OUTPUT)
+    assert ("Page Retirement/Row Remap", "fail", "GPU: 0") in tests
+    assert ("PCIe", "skip", "All") in tests and ("Denylist", "pass", "") in tests
+    assert not any(t[0].startswith("DCGM Version") for t in tests)
+
+
+def test_dcgmi_missing_is_noted_not_failed(tmp_path: Path) -> None:
+    result, _ = _health(tmp_path, "v100_host", gpu={"dcgm_level": 1})
+    if dcgm.available():  # pragma: no cover - a GPU host with DCGM
+        return
+    assert result.status == "pass"
+    assert any("dcgmi diag -r 1 not run: dcgmi is not installed" in d for d in result.details)
