@@ -50,10 +50,11 @@ def reverse_specs(profile: "Profile") -> list["TransferSpec"]:
 
     out = []
     for spec in profile.transfer:
-        out.append(TransferSpec(src=spec.dst, dst=spec.src, recursive=spec.recursive, delete=False,
-                                exclude=list(spec.exclude), checksum=spec.checksum, jobs=spec.jobs,
-                                bwlimit=spec.bwlimit, part_threshold_mib=spec.part_threshold_mib,
-                                engine="local"))
+        fields = spec.model_dump()
+        # Back the way it came; never delete on the source; STS cannot write to S3, so the local engine.
+        fields.update(src=spec.dst, dst=spec.src, delete=False, max_delete=None, allow_empty_source=False,
+                      engine="local")
+        out.append(TransferSpec.model_validate(fields))
     return out
 
 
@@ -218,20 +219,19 @@ def runbook_items(profile: "Profile", profile_path: Path | None = None) -> list[
 
 def reverse_sync(profile: "Profile", *, emit: Emit = discard, base_dir: Path | None = None,
                  dry_run: bool = False, cancel: Any = None, step: str = "ops") -> list[dict[str, Any]]:
-    """Run every reversed transfer through the transfer engine; returns one summary per entry."""
+    """Run every reversed transfer through the transfer engine; one summary per entry
+    (``ok`` False when an object failed).  A cancel raises :class:`Interrupted`."""
+    from engine.errors import Interrupted
     from engine.transfer.api import run_transfer
 
     results = []
     for spec in reverse_specs(profile):
         emit(Message(step, text=f"reverse sync {spec.src} -> {spec.dst}{' (dry run)' if dry_run else ''}"))
-        result = run_transfer(spec, emit=emit, base_dir=base_dir, dry_run=dry_run, cancel=cancel)
-        results.append({"src": spec.src, "dst": spec.dst, "result": _plain(result)})
+        summary = run_transfer(spec, emit=emit, base_dir=base_dir, dry_run=dry_run, cancel=cancel)
+        if getattr(summary, "interrupted", False):
+            raise Interrupted("reverse sync interrupted; run the same command again to resume")
+        data = summary.to_event() if hasattr(summary, "to_event") else {}
+        data.pop("event", None)
+        results.append({"src": spec.src, "dst": spec.dst, "ok": bool(summary.ok), "summary": data,
+                        "line": summary.line() if hasattr(summary, "line") else ""})
     return results
-
-
-def _plain(result: Any) -> Any:
-    if hasattr(result, "to_dict"):
-        return result.to_dict()
-    if hasattr(result, "__dataclass_fields__"):
-        return asdict(result)
-    return result

@@ -49,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
             results = reverse_sync(profile, emit=sink, base_dir=profile_path.resolve().parent, dry_run=args.dry_run)
         finally:
             sink.close()
+        ok = all(r["ok"] for r in results)
         if args.json:
-            print_json({"reverse_sync": results, "dry_run": args.dry_run})
+            print_json({"reverse_sync": results, "dry_run": args.dry_run, "ok": ok})
         else:
             for r in results:
-                print(f"reverse sync {r['src']} -> {r['dst']}: done{' (dry run)' if args.dry_run else ''}")
+                state = "ok" if r["ok"] else "FAILED"
+                print(f"reverse sync {r['src']} -> {r['dst']}: {state}; {r['line']}".rstrip("; "))
             if not results:
                 print("no [[transfer]] entries: nothing to reverse")
-        return 0
+        return 0 if ok else 1
 
     result = render_all(profile, [args.emit] if args.emit else None, profile_path=profile_path,
                         strict=bool(args.emit))
