@@ -535,17 +535,17 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     option.cumulative_usd = [option.one_off_usd + m * option.monthly_usd for m in range(cost.horizon_months + 1)]
 
 
-def _data_volume(profile: Any, data_bytes: int | None) -> tuple[float, str]:
+def _data_volume(profile: Any, data_bytes: int | None, basis: str | None) -> tuple[float, str]:
     if profile.cost.data_gb is not None:
         return float(profile.cost.data_gb), "cost.data_gb"
     if data_bytes is not None:
-        return max(0.0, data_bytes / GIB), "planned by the transfer step"
+        return max(0.0, data_bytes / GIB), basis or "planned by the transfer step"
     return 0.0, "unknown"
 
 
 def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int | None = None,
                   object_count: int | None = None, today: date | None = None,
-                  with_sensitivity: bool = True) -> CostReport:
+                  with_sensitivity: bool = True, volume_basis: str | None = None) -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
@@ -553,11 +553,11 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     source_priced = _source_price(profile, catalog)
     targets_priced = _targets(profile, catalog, source_priced)
 
-    data_gb, data_basis = _data_volume(profile, data_bytes)
+    data_gb, data_basis = _data_volume(profile, data_bytes, volume_basis)
     if cost.object_count is not None:
         objects, object_basis = int(cost.object_count), "cost.object_count"
     elif object_count is not None:
-        objects, object_basis = int(object_count), "planned by the transfer step"
+        objects, object_basis = int(object_count), volume_basis or "planned by the transfer step"
     elif data_gb > 0:
         objects = math.ceil(data_gb * 1024 / cost.avg_object_mb)
         object_basis = f"estimated at {cost.avg_object_mb:g} MB per object"

@@ -76,13 +76,15 @@ def run(ctx: Any) -> Any:
         ctx.message(problem, "warning")
     data_bytes: int | None = None
     objects: int | None = None
+    basis = "planned by the transfer step"
     if ctx.profile.cost.data_gb is None:
         data_bytes, objects = _from_transfer_result(ctx)
         if data_bytes is None and ctx.profile.transfer:
+            basis = "local transfer sources, measured"
             data_bytes, objects, skipped = _walk_local(ctx)
             for src in skipped:
                 ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
-    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects)
+    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis)
     for note in report.notes:
         ctx.message(note)
     ctx.message(f"prices: {catalog.age_note()}")

@@ -1,0 +1,63 @@
+"""The embedded catalog: every price row carries source, date and verification; lookups; cache overlay."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from engine.catalog.load import (EMBEDDED, REFRESHED, age_text, cache_dir, embedded_catalog, gpu_matches,
+                                 load_catalog, machine_series, write_cache)
+
+
+def test_every_shipped_row_keeps_source_date_and_verified() -> None:
+    cat = embedded_catalog()
+    assert len(cat.gcp_machines) > 30 and len(cat.aws_instances) > 40
+    for row in [*cat.gcp_machines, *cat.aws_instances, *cat.discounts, *cat.network]:
+        assert row.source and row.verified, row
+        assert row.origin == EMBEDDED
+
+
+def test_lookups_used_by_cost_and_sizing() -> None:
+    cat = load_catalog()
+    assert cat.aws_instance("p3.2xlarge").ondemand_usd_per_hr == pytest.approx(3.06)
+    a2 = cat.gcp_machine("a2-highgpu-1g", "us-central1")
+    assert a2.ondemand_usd_per_hr == pytest.approx(3.67339) and a2.spot_usd_per_hr == pytest.approx(1.44296)
+    assert cat.gcp_machine("n1-standard-8", gpu_model="T4").gpu_model == "T4"
+    assert {m.gpu_model for m in cat.gcp_machines_for_gpu("A100")} == {"A100 40GB", "A100 80GB"}
+    assert {m.gpu_model for m in cat.gcp_machines_for_gpu("A100 80GB")} == {"A100 80GB"}
+    assert {m.gpu_model for m in cat.gcp_machines_for_gpu("H100 80GB")} == {"H100 80GB", "H100 80GB Mega"}
+    assert cat.gcp_machine("a2-ultragpu-1g").ondemand_usd_per_hr is None  # unverified price left empty on purpose
+    assert cat.cud_discount("cud-1y", "a2-highgpu-1g").discount == pytest.approx(0.37)
+    assert cat.cud_discount("cud-3y", "g2-standard-4").scope == "default"
+    assert [t.price_usd for t in cat.net_tiers("aws.egress.internet")] == [0, 0.09, 0.085, 0.07, 0.05]
+
+
+def test_gpu_matching_and_series() -> None:
+    assert gpu_matches("A100 80GB", "a100") and not gpu_matches("A100 80GB", "A100 40GB")
+    assert machine_series("a3-megagpu-8g") == "a3-mega" and machine_series("a2-ultragpu-1g") == "a2"
+
+
+def test_age_is_shown_for_every_origin() -> None:
+    cat = load_catalog()
+    text = cat.gcp_machine("a2-highgpu-1g").price_origin.describe(today=date(2026, 11, 23))
+    assert text.startswith("embedded, as of 2025") and "months old" in text
+    assert age_text("2026-11-01", date(2026, 11, 23)) == "22 days old"
+
+
+def test_refreshed_cache_overrides_embedded_rows_and_bad_cache_falls_back() -> None:
+    write_cache(cache_dir() / "aws.json", {"refreshed_at": "2026-11-20T10:00:00+00:00", "source": "test",
+                                           "instances": [{"instance_type": "p3.2xlarge", "family": "p3",
+                                                          "gpu_model": "V100", "gpu_count": 1.0,
+                                                          "gpu_memory_gb": 16.0, "vcpus": 8.0, "memory_gb": 61.0,
+                                                          "region": "us-east-1", "ondemand_usd_per_hr": 2.9}]})
+    cat = load_catalog()
+    row = cat.aws_instance("p3.2xlarge")
+    assert row.origin == REFRESHED and row.ondemand_usd_per_hr == 2.9 and row.date == "2026-11-20"
+    assert "AWS refreshed 2026-11-20" in cat.age_note()
+    (cache_dir() / "gcp.json").write_text("{not json")
+    cat = load_catalog()
+    assert any("unreadable price cache" in p for p in cat.problems)
+    assert cat.gcp_machine("a2-highgpu-1g").origin == EMBEDDED
+    json.loads((cache_dir() / "aws.json").read_text())

@@ -1,0 +1,72 @@
+"""Deliberate SKU mapping: exact names map, family-only names are ambiguous, odd SKUs are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.catalog.refresh_aws import parse_product
+from engine.catalog.refresh_gcp import SkuInfo, build_prices, classify
+from tests.catalog_support import product
+
+
+def info(desc: str, usage: str = "OnDemand", price: float = 1.0, unit: str = "h",
+         regions: list[str] | None = None, family: str = "Compute") -> SkuInfo:
+    return SkuInfo("X", desc, family, "GPU", usage, regions or ["us-central1"], price, unit)
+
+
+@pytest.mark.parametrize("desc,usage,kind,key,mapped_usage", [
+    ("Nvidia Tesla A100 GPU running in Americas", "OnDemand", "gpu", "A100 40GB", "ondemand"),
+    ("Nvidia Tesla A100 80GB GPU running in Americas", "OnDemand", "gpu", "A100 80GB", "ondemand"),
+    ("Nvidia H100 80GB GPU running in Americas", "OnDemand", "gpu", "H100 80GB", "ondemand"),
+    ("Nvidia H100 80GB Mega GPU running in Americas", "OnDemand", "gpu", "H100 80GB Mega", "ondemand"),
+    ("Spot Preemptible Nvidia L4 GPU running in Americas", "Preemptible", "gpu", "L4", "spot"),
+    ("Commitment v1: Nvidia L4 GPU in Iowa for 1 Year", "Commit1Yr", "gpu", "L4", "cud-1y"),
+    ("Commitment v1: Nvidia Tesla A100 GPU in Americas for 3 Years", "Commit3Yr", "gpu", "A100 40GB", "cud-3y"),
+    ("A2 Instance Core running in Americas", "OnDemand", "core", "a2", "ondemand"),
+    ("G2 Instance Ram running in Americas", "OnDemand", "ram", "g2", "ondemand"),
+    ("A3 Mega Instance Core running in Americas", "OnDemand", "core", "a3-mega", "ondemand"),
+    ("N1 Predefined Instance Core running in Americas", "OnDemand", "core", "n1", "ondemand"),
+    ("Commitment v1: A2 Cpu in Americas for 1 Year", "Commit1Yr", "core", "a2", "cud-1y"),
+])
+def test_exact_names_map(desc: str, usage: str, kind: str, key: str, mapped_usage: str) -> None:
+    mapped = classify(info(desc, usage))
+    assert (mapped.kind, mapped.key, mapped.usage) == (kind, key, mapped_usage)
+
+
+@pytest.mark.parametrize("desc,candidates", [
+    ("Nvidia H100 GPU running in Americas", "H100 80GB or H100 80GB Mega"),
+    ("Nvidia A100 SXM GPU running in Americas", "A100 40GB or A100 80GB"),
+    ("Nvidia H100 Mega GPU running in Americas", "H100 80GB or H100 80GB Mega"),
+])
+def test_family_only_names_are_ambiguous(desc: str, candidates: str) -> None:
+    mapped = classify(info(desc))
+    assert mapped.kind == "ambiguous" and candidates in mapped.reason
+
+
+def test_usage_type_must_agree_with_description_and_special_skus_are_skipped() -> None:
+    assert classify(info("Spot Preemptible Nvidia L4 GPU running in Americas", "OnDemand")).kind == "mismatch"
+    assert classify(info("Nvidia Tesla T4 Virtual Workstation GPU running in Americas")).kind == "skip"
+    assert classify(info("Nvidia Tesla A100 GPU running in Americas", family="Storage")).kind == "skip"
+    assert classify(info("Nvidia Frobnicator GPU running in Americas")).kind == "unknown"
+
+
+def test_build_prices_reports_conflicts_units_and_spot_above_ondemand() -> None:
+    prices, problems, _ = build_prices([
+        info("Nvidia L4 GPU running in Americas", price=0.56),
+        info("Nvidia L4 GPU running in Iowa", price=0.60),
+        info("A2 Instance Ram running in Americas", unit="h"),  # RAM must be per GiB-hour
+        info("Nvidia Tesla T4 GPU running in Americas", price=0.35),
+        info("Spot Preemptible Nvidia Tesla T4 GPU running in Americas", "Preemptible", price=0.5),
+    ])
+    text = "\n".join(problems)
+    assert "conflict: gpu L4" in text and "not the expected USD per GiBy.h" in text and "spot gpu T4" in text
+    assert ("gpu", "T4", "us-central1", "ondemand") in prices
+    assert ("gpu", "T4", "us-central1", "spot") not in prices
+    assert not any(k[1] == "L4" for k in prices)
+
+
+def test_aws_product_parsing() -> None:
+    fields, why = parse_product(product("p5.48xlarge", "55.0400000000", gpu="8", memory="2048 GiB"))
+    assert why is None and fields["ondemand_usd_per_hr"] == 55.04 and fields["memory_gb"] == 2048
+    fields, why = parse_product(product("p5.48xlarge", "0.0000000000"))
+    assert fields is None and "no positive USD price" in why
