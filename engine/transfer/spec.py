@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from engine.model_base import Section
+from engine.transfer.sts_options import StsOptions
 
 
 class TransferSpec(Section):
@@ -42,3 +43,5 @@ class TransferSpec(Section):
     """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3)."""
     engine: Literal["local", "sts", "auto"] = "local"
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""
+    sts: StsOptions | None = None
+    """Storage Transfer Service settings (role ARN or Secret Manager secret, agent pool, schedule)."""
