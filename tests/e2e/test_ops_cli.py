@@ -22,14 +22,22 @@ def gm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
                           timeout=120, env=env)
 
 
+def not_spot(tmp_path: Path) -> Path:
+    """The demo with the watcher left to "auto" (its target is cud-1y, so no watcher)."""
+    path = tmp_path / "not-spot.toml"
+    path.write_text(DEMO.read_text().replace('spot_watcher = "always"', 'spot_watcher = "auto"'))
+    return path
+
+
 def test_json_lists_every_artefact() -> None:
     done = gm(str(DEMO), "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     names = {a["filename"] for a in doc["artefacts"]}
-    assert {"alert-policies.json", "gpumigrate-gpu-rules.yml", "grafana-gpu-dashboard.json", "billing-budget.json",
-            "rollback-plan.md"} <= names
-    assert "spot-watcher" in doc["skipped"] and doc["budget_monthly"]["amount"] > 0
+    assert names == {"alert-policies.json", "prometheus-dcgm-scrape.yml", "gpumigrate-gpu-rules.yml",
+                     "grafana-gpu-dashboard.json", "billing-budget.json", "gpumigrate-spot-watcher.sh",
+                     "gpumigrate-spot-watcher.service", "rollback-plan.md"}
+    assert doc["skipped"] == {} and doc["budget_monthly"]["amount"] > 0
 
 
 def test_emit_prints_raw_text() -> None:
@@ -42,15 +50,16 @@ def test_emit_prints_raw_text() -> None:
     assert len(parts) == 2 and yaml.safe_load(parts[1])["groups"]
 
 
-def test_spot_watcher_on_a_non_spot_target_is_a_usage_error() -> None:
-    done = gm(str(DEMO), "--emit", "spot-watcher")
+def test_spot_watcher_on_a_non_spot_target_is_a_usage_error(tmp_path: Path) -> None:
+    done = gm(str(not_spot(tmp_path)), "--emit", "spot-watcher")
     assert done.returncode == 2 and "not spot" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_out_writes_files_and_the_script_is_executable(tmp_path: Path) -> None:
     profile = tmp_path / "spot.toml"
     profile.write_text(DEMO.read_text().replace('pricing = "cud-1y"', 'pricing = "spot"')
-                       + '\n[ops]\ncheckpoint_command = ["/opt/ckpt.sh"]\n')
+                       .replace('spot_watcher = "always"', 'spot_watcher = "auto"')
+                       .replace('"/opt/train/checkpoint.sh", "--dir=/mnt/checkpoints"', '"/opt/ckpt.sh"'))
     (tmp_path / "demo").symlink_to(REPO / "profiles" / "demo")
     out = tmp_path / "out"
     done = gm(str(profile), "--out", str(out))
@@ -71,7 +80,7 @@ def test_apply_without_credentials_exits_4_naming_what_to_set() -> None:
 
 def test_apply_against_stand_ins_is_idempotent(tmp_path: Path) -> None:
     profile = tmp_path / "p.toml"
-    profile.write_text(DEMO.read_text() + '\n[ops]\nbilling_account = "012345-6789AB-CDEF01"\n')
+    profile.write_text(DEMO.read_text().replace("[ops]\n", '[ops]\nbilling_account = "012345-6789AB-CDEF01"\n'))
     (tmp_path / "demo").symlink_to(REPO / "profiles" / "demo")
     monitoring, budgets = MonitoringStub().start(), BudgetsStub().start()
     try:

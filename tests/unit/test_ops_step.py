@@ -25,8 +25,8 @@ def test_demo_renders_everything_and_applies_nothing() -> None:
         assert json.loads(session.get_meta("ops.rollback_items"))[0]["gate"] is True
         assert session.get_meta("ops.rollback_markdown").startswith("# Rollback plan")
     kinds = {a["kind"] for a in data["artefacts"]}
-    assert kinds == {"alerts", "prometheus", "grafana", "budget", "rollback"}
-    assert "spot-watcher" in data["skipped"]  # the demo target is not spot
+    assert kinds == {"alerts", "prometheus", "grafana", "budget", "rollback", "spot-watcher"}
+    assert data["skipped"] == {}
     assert "not applied" in summary.results["ops"].summary
     assert data["budget_monthly"]["amount"] > 0
     assert [e for e in events if e.kind == "item_done" and e.status == "rendered"]
@@ -49,8 +49,16 @@ def test_dry_run_applies_nothing() -> None:
     assert summary.ok and "dry run" in summary.results["ops"].summary
 
 
+def test_spot_watcher_skipped_for_a_non_spot_target() -> None:
+    profile = load_profile(DEMO)
+    profile.ops.spot_watcher = "auto"  # the demo target is cud-1y
+    summary = run_steps(profile, ["ops"], emit=lambda e: None, profile_path=DEMO)
+    assert summary.ok and "spot-watcher" in summary.results["ops"].data["skipped"]
+
+
 def test_screen_tuples() -> None:
     profile = load_profile(DEMO)
+    profile.ops.spot_watcher = "auto"
     drivers = screen_artefacts(profile, "drivers")
     assert all(len(t) == 3 for t in drivers)
     titles = [t[0] for t in drivers]
