@@ -66,7 +66,7 @@ def run(ctx: StepContext) -> StepResult:
     summary = f"rendered {len(result.items)} artefacts ({', '.join(sorted({i.kind for i in result.items}))})"
     apply = bool(ctx.options.get("ops_apply", profile.ops.apply))
     if not apply:
-        return StepResult(ok=True, summary=summary + "; not applied ([ops].apply is false)", data=data)
+        return StepResult(ok=True, summary=summary + "; not applied (ops.apply is false)", data=data)
     if ctx.dry_run:
         return StepResult(ok=True, summary=summary + "; dry run: nothing applied", data=data)
     try:
