@@ -1,0 +1,125 @@
+"""The CLI as a subprocess: NDJSON output, dry run, exit codes, and resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.transfer_support import MIB, gcs_client, read_gcs, read_local, s3_client, write_local, write_s3
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui.cli", "transfer", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ))
+
+
+def test_json_output_ends_with_the_summary_line_and_dry_run_changes_nothing(tmp_path):
+    write_local(tmp_path / "src", {"a.txt": b"a", "b/c.txt": b"cc", "skip.log": b"x"})
+    dry = cli(str(tmp_path / "src"), str(tmp_path / "dst"), "-r", "-n", "-x", r".*\.log$", "--json")
+    assert dry.returncode == 0, dry.stderr
+    lines = [json.loads(line) for line in dry.stdout.splitlines()]
+    assert sorted(e["item"] for e in lines if e.get("status") == "would_copy") == ["a.txt", "b/c.txt"]
+    assert lines[-1]["event"] == "summary" and lines[-1]["copied"] == 2 and lines[-1]["bytes"] == 3
+    assert not (tmp_path / "dst").exists()
+    real = cli(str(tmp_path / "src"), str(tmp_path / "dst"), "-r", "-x", r".*\.log$", "--json")
+    summary = json.loads(real.stdout.splitlines()[-1])
+    assert {k: summary[k] for k in ("copied", "deleted", "skipped", "failed", "bytes", "verified")} == \
+        {"copied": 2, "deleted": 0, "skipped": 0, "failed": 0, "bytes": 3, "verified": 2}
+    assert read_local(tmp_path / "dst") == {"a.txt": b"a", "b/c.txt": b"cc"}
+    human = cli(str(tmp_path / "src"), str(tmp_path / "dst"), "-r", "-d")
+    assert human.returncode == 0 and "skipped 2" in human.stdout
+    bad = cli(str(tmp_path / "src"), "ftp://x/y")
+    assert bad.returncode == 2 and "unsupported address" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_verify_only_writes_the_manifest_and_fails_on_a_difference(tmp_path):
+    write_local(tmp_path / "src", {"a": b"1", "b": b"22"})
+    write_local(tmp_path / "dst", {"a": b"1", "b": b"33"})
+    out = cli(str(tmp_path / "src"), str(tmp_path / "dst"), "--verify-only", "--manifest", str(tmp_path / "m.jsonl"),
+              "--json")
+    assert out.returncode == 1
+    summary = json.loads(out.stdout.splitlines()[-1])
+    assert summary["mismatched"] == 1 and summary["matched"] == 1
+    row = json.loads((tmp_path / "m.jsonl").read_text().splitlines()[0])
+    assert row["path"] == "a" and row["size"] == 1 and row["crc32c"] == "90f599e3" or len(row["crc32c"]) == 8
+
+
+def _kill_rounds(args: list[str], rounds: int, seed: int, check_partial=None) -> list[str]:
+    rng = random.Random(seed)
+    outputs = []
+    for _ in range(rounds):
+        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "transfer", *args, "--json"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        seen = []
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until a part of the big file has gone, then kill at a random point
+            seen.append(line)
+            if '"phase": "progress"' in line and "big.bin" in line:
+                break
+        time.sleep(rng.uniform(0.0, 0.7))
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        out = "".join(seen) + out
+        outputs.append(out)
+        if proc.returncode != -signal.SIGKILL:  # it finished first: later rounds have nothing to kill
+            break
+        if check_partial is not None:
+            check_partial()
+    assert len(outputs) >= 2 and "summary" not in outputs[0], "the transfer finished before it could be killed"
+    return outputs
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_resume_local_to_gcs(tmp_path, gcs, unique_bucket):
+    gcs_client().create_bucket(unique_bucket)
+    tree = {"big.bin": os.urandom(32 * MIB), **{f"small/{i:02d}": os.urandom(2000 + i) for i in range(30)}}
+    write_local(tmp_path / "src", tree)
+    args = [str(tmp_path / "src"), f"gs://{unique_bucket}/x", "-r", "--part-threshold", "5", "--part-size", "1",
+            "-j", "2", "--bwlimit", "4M"]
+
+    def no_partial_objects():
+        for key, data in read_gcs(unique_bucket, "x/").items():
+            assert tree[key] == data  # GCS objects appear only complete
+
+    outputs = _kill_rounds(args, rounds=3, seed=42, check_partial=no_partial_objects)
+    final = cli(*args)
+    assert final.returncode == 0, final.stderr + final.stdout
+    summary = json.loads(final.stdout.splitlines()[-1]) if final.stdout.startswith("{") else None
+    everything = "\n".join(outputs) + final.stdout
+    assert "resuming" in everything  # finished parts of the half-copied file were not sent again
+    assert read_gcs(unique_bucket, "x/") == tree
+    assert not [b.name for b in gcs_client().list_blobs(unique_bucket) if "gpumigrate-tmp" in b.name]
+    del summary
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_resume_s3_to_local(tmp_path, aws):
+    s3_client().create_bucket(Bucket="kill-bucket")
+    tree = {"big.bin": os.urandom(32 * MIB), **{f"d/{i:02d}.txt": os.urandom(500 + i) for i in range(30)}}
+    write_s3("kill-bucket", "p/", tree)
+    dst = tmp_path / "dst"
+    args = ["s3://kill-bucket/p", str(dst), "-r", "--part-threshold", "5", "--part-size", "1", "-j", "2",
+            "--bwlimit", "4M"]
+
+    def no_partial_files():
+        for key, data in read_local(dst).items() if dst.exists() else []:
+            if "gpumigrate-tmp" not in key:
+                assert tree[key] == data  # a reader never sees a partial file
+
+    outputs = _kill_rounds(args, rounds=3, seed=7, check_partial=no_partial_files)
+    final = cli(*args, "--json")
+    assert final.returncode == 0, final.stderr
+    summary = json.loads(final.stdout.splitlines()[-1])
+    assert summary["failed"] == 0
+    assert "resuming" in "\n".join(outputs) + final.stdout
+    assert read_local(dst) == tree  # byte for byte, and no temp files left
