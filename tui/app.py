@@ -31,6 +31,7 @@ SCREENS: dict[str, tuple[str, str, str, str]] = {
     "drivers": ("tui.screens.drivers", "DriversScreen", "Drivers", "4"),
     "verify": ("tui.screens.verify", "VerifyScreen", "Verify", "5"),
     "profile": ("tui.screens.profile", "ProfileScreen", "Profile", "6"),
+    "runbook": ("tui.screens.runbook", "RunbookScreen", "Runbook", "7"),
 }
 
 
@@ -61,6 +62,9 @@ class GpuMigrateApp(App[int]):
         Binding("ctrl+s", "save_profile", "Save", id="save-profile"),
         Binding("ctrl+o", "open_profile", "Open", id="open-profile"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+l", "request_control", "Ask to drive", id="request-control"),
+        Binding("ctrl+t", "take_over", "Take over", id="take-over"),
+        Binding("ctrl+g", "hand_over", "Hand over", id="hand-over"),
     ]
 
     def __init__(self, profile_path: str | Path | None = None, session_name: str | None = None,
@@ -102,7 +106,8 @@ class GpuMigrateApp(App[int]):
         except GpumigrateError as exc:
             self.show_error("The session could not be opened", str(exc))
             return
-        self.pairing = Pairing(self.session, ttl_s=self.profile.cutover.lease_ttl_s if self.profile else 15.0)
+        self.pairing = Pairing(self.session, ttl_s=self.profile.cutover.lease_ttl_s if self.profile else 15.0,
+                               kind="tui")
         if self.profile is None and self.session.get_meta("profile_path"):
             path = Path(self.session.get_meta("profile_path") or "")
             if path.exists():
@@ -114,6 +119,47 @@ class GpuMigrateApp(App[int]):
         self.role = "watching" if self.watch_only or not self.pairing.try_drive() else "driving"
         self.driver_name = self.pairing.driver_operator()
         self.set_interval(self.pairing.heartbeat_every_s, self._tick_pairing)
+        self._start_following()
+
+    # --- pairing (tui/pairing.py does the work) ------------------------------
+
+    def _start_following(self) -> None:
+        """Follow the session's event log live (watchers see progress within 250 ms)."""
+        from tui.pairing import History, follow
+
+        if self.profile_path is not None and not self.session.get_meta("profile_path"):
+            self.session.set_meta("profile_path", str(self.profile_path))
+        self.session_history = History()
+        self._follow_stop = threading.Event()
+        self.run_worker(lambda: follow(self, self.session_name, self.operator, self._follow_stop),  # type: ignore[arg-type]
+                        thread=True, group="session-follow", name="follow session", exit_on_error=False)
+
+    def on_session_events(self, message: Any) -> None:
+        from tui.pairing import route
+
+        route(self, message.events)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("request_control", "take_over"):
+            return self.session is not None and self.role == "watching"
+        if action == "hand_over":
+            return self.session is not None and self.role == "driving"
+        return super().check_action(action, parameters)
+
+    def action_request_control(self) -> None:
+        from tui.pairing import request_control
+
+        request_control(self)
+
+    def action_take_over(self) -> None:
+        from tui.pairing import take_over
+
+        take_over(self)
+
+    def action_hand_over(self) -> None:
+        from tui.pairing import hand_over
+
+        hand_over(self)
 
     def _tick_pairing(self) -> None:
         """Heartbeat while driving; notice when the driver changes while watching."""
@@ -121,12 +167,14 @@ class GpuMigrateApp(App[int]):
         if role != self.role or driver != self.driver_name:
             self.role, self.driver_name = role, driver
             self._update_titles()
+            self.refresh_bindings()
             self._broadcast(RoleChanged(role))
 
     def on_unmount(self) -> None:
         if self.session is not None:
-            if self.role == "driving":
-                self.pairing.release()
+            if getattr(self, "_follow_stop", None) is not None:
+                self._follow_stop.set()
+            self.pairing.detach()  # gives up the seat if driving; a detached worker runs on
             self.session.close()
 
     # --- state shared with screens ------------------------------------------
@@ -164,6 +212,8 @@ class GpuMigrateApp(App[int]):
     def cancel_step(self, step: str) -> None:
         if step in self._cancel_events:
             self._cancel_events[step].set()
+        if self.session is not None and self.role == "driving":
+            self.session.request_cancel()  # a detached worker stops at its next check
 
     def show_error(self, title: str, body: str) -> None:
         self.push_screen(ErrorDialog(title, body))

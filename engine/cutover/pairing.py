@@ -11,11 +11,16 @@ from engine.session import SessionStore, new_holder_id
 
 
 class Pairing:
-    def __init__(self, session: SessionStore, ttl_s: float = 15.0, holder: str | None = None):
+    def __init__(self, session: SessionStore, ttl_s: float = 15.0, holder: str | None = None,
+                 kind: str | None = None):
         self.session = session
         self.ttl_s = ttl_s
         self.holder = holder or new_holder_id()
         self.driving = False
+        self.kind = kind
+        """'tui', 'tail', ...: listed among the session's attached clients; None stays unlisted."""
+        if kind:
+            session.attach_client(self.holder, kind)
 
     @property
     def heartbeat_every_s(self) -> float:
@@ -33,11 +38,27 @@ class Pairing:
         return lease.operator
 
     def tick(self, want_drive: bool = True) -> tuple[str, str | None]:
-        """Heartbeat if driving; returns (role, driver's login name or None)."""
+        """Heartbeat if driving; returns (role, driver's login name or None).
+
+        A watcher becomes the driver here when the seat was handed to it (its
+        request accepted, or the driver chose it).
+        """
         if self.driving:
             if not self.session.heartbeat(self.holder):
                 self.driving = False
+        else:
+            lease = self.session.lease()
+            if lease is not None and lease.holder == self.holder and not lease.expired():
+                self.driving = self.session.heartbeat(self.holder)
+        if self.kind:
+            self.session.attach_client(self.holder, self.kind)
         return ("driving" if self.driving else "watching"), self.driver_operator()
+
+    def detach(self) -> None:
+        """Leave: give up the seat if driving, and leave the list of attached clients."""
+        self.release()
+        if self.kind:
+            self.session.detach_client(self.holder)
 
     def release(self) -> None:
         if self.driving:

@@ -18,6 +18,7 @@ leaving the step interrupted; running it again resumes from the step's journal.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,8 @@ def log_path_for(session_name: str) -> Path:
 
 
 def launch_detached(session: str, profile_path: Path | str, steps: list[str], *, dry_run: bool = False,
-                    operator: str | None = None, wait_s: float = 15.0) -> int:
+                    operator: str | None = None, options: dict[str, Any] | None = None,
+                    wait_s: float = 15.0) -> int:
     """Start a worker for ``steps`` of the profile in session ``session``; returns its pid.
 
     Refuses (``GpumigrateError``) while another run of the session is alive.
@@ -64,6 +66,8 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
            "--steps", ",".join(steps)]
     if dry_run:
         cmd.append("--dry-run")
+    if options:
+        cmd += ["--options-json", json.dumps(options)]
     with open(log, "ab") as out:
         out.write(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
                   f"by {operator}\n".encode())
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True)
     parser.add_argument("--steps", default="")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--options-json", default="", help="step options (a JSON object)")
     args = parser.parse_args(argv)
 
     cancel = threading.Event()
@@ -210,6 +215,7 @@ def _work(args: argparse.Namespace, sink: LogSink, cancel: threading.Event, log:
         try:
             summary = run_steps(profile, steps, emit=sink, profile_path=profile_path.resolve(),
                                 dry_run=args.dry_run, session=session, cancel=cancel, detached=True,
+                                options=json.loads(args.options_json) if args.options_json else None,
                                 log_path=log, on_tick=on_tick)
         finally:
             if pairing is not None:

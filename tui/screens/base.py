@@ -66,6 +66,10 @@ class StepScreen(Screen):
 
     def on_mount(self) -> None:
         self._apply_role()
+        history = getattr(self.gm_app, "session_history", None)
+        if history is not None and self.STEP:  # where this step stands in the session, so far
+            for event in history.replay(self.STEP):
+                self.post_message(EngineEvent(event))
 
     # --- profile -----------------------------------------------------------
 
@@ -107,6 +111,17 @@ class StepScreen(Screen):
         if self.profile is None:
             self.notify("Open a profile first (ctrl+o).", severity="warning")
             return None
+        if self.session is not None and self.gm_app.profile_path is not None:
+            # In a session the step runs in a detached worker that outlives this app;
+            # its events come back through the session follower (tui/pairing.py).
+            from tui.pairing import run_detached
+
+            def body() -> "RunSummary":
+                worker = get_current_worker()
+                return run_detached(self.gm_app, step, dry_run, options, lambda: worker.is_cancelled)
+
+            return self.run_worker(body, thread=True, exclusive=True, group=f"step-{step}",
+                                   exit_on_error=False, name=f"step {step}")
         return self.run_worker(lambda: self._run_step_thread(step, dry_run, options),
                                thread=True, exclusive=True, group=f"step-{step}", exit_on_error=False,
                                name=f"step {step}")
@@ -119,11 +134,13 @@ class StepScreen(Screen):
         profile = self.profile
         assert profile is not None
 
+        session = self.gm_app.open_session_handle()
+
         def emit(event: object) -> None:
-            if not worker.is_cancelled:
+            # With a session its follower delivers the recorded events (to every attached app).
+            if not worker.is_cancelled and session is None:
                 self.post_message(EngineEvent(event))  # type: ignore[arg-type]
 
-        session = self.gm_app.open_session_handle()
         try:
             return run_steps(profile, [step], emit=emit, profile_path=self.gm_app.profile_path,
                              dry_run=dry_run, session=session, cancel=cancel, options=options)

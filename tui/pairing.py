@@ -1,0 +1,331 @@
+"""Pairing in the app: follow the session live, route its events, steer the driver's seat.
+
+The app starts :func:`follow` in a thread worker when it opens a session.  It
+polls the session's event log every 50 ms with its own SQLite handle and posts
+batches to the app as :class:`SessionEvents`.  :func:`route` (on the app's
+thread) turns step events back into :class:`~tui.messages.EngineEvent` for the
+screen of that step (so a watcher's screens show the same progress as the
+driver's), keeps a short per-step history for screens opened later, and reacts
+at once to pairing events (a request for control, a hand-over).
+
+The actions (request control, hand over, take over) are plain functions on the
+app so that ``tui/app.py`` only binds keys to them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, OptionList, Static
+
+from engine.events import from_dict
+from engine.session import StoredEvent
+from tui.messages import EngineEvent, RoleChanged
+
+if TYPE_CHECKING:
+    from tui.app import GpuMigrateApp
+
+ENGINE_KINDS = frozenset({"step_started", "progress", "item_done", "message", "step_finished"})
+PAIRING_KINDS = frozenset({"lease_acquired", "lease_released", "lease_handed_over", "control_requested",
+                           "control_accepted", "control_declined"})
+POLL_S = 0.05
+
+
+class SessionEvents(Message, bubble=False):
+    """New rows of the session's event log (posted from the follower thread)."""
+
+    def __init__(self, events: list[StoredEvent]) -> None:
+        super().__init__()
+        self.events = events
+
+
+def follow(app: "GpuMigrateApp", name: str, operator: str | None, stop: threading.Event) -> None:
+    """Thread body: post every new event of session ``name`` to the app, coalescing progress.
+
+    Stops when ``stop`` is set or the worker running it is cancelled (app exit).
+    """
+    from textual.worker import get_current_worker
+
+    from engine.session import SessionStore
+
+    worker = get_current_worker()
+    store = SessionStore.open(name, create=False, operator=operator)
+    seq = 0
+    try:
+        while not (stop.is_set() or worker.is_cancelled):
+            batch = store.events_after(seq)
+            if batch:
+                seq = batch[-1].seq
+                app.post_message(SessionEvents(coalesce(batch)))
+                continue
+            stop.wait(POLL_S)
+    finally:
+        store.close()
+
+
+def coalesce(batch: list[StoredEvent]) -> list[StoredEvent]:
+    """Drop progress rows superseded by a later one of the same step and label in the batch."""
+    last: dict[tuple[str, str], int] = {}
+    for index, ev in enumerate(batch):
+        if ev.kind == "progress":
+            last[(ev.step, str(ev.payload.get("label", "")))] = index
+    keep = set(last.values())
+    return [ev for i, ev in enumerate(batch) if ev.kind != "progress" or i in keep]
+
+
+class History:
+    """What a screen opened later needs to show where its step stands."""
+
+    def __init__(self, per_step: int = 300) -> None:
+        self.events: dict[str, deque[Any]] = {}
+        self.progress: dict[str, dict[str, Any]] = {}
+        self.log: deque[StoredEvent] = deque(maxlen=500)
+        self._per_step = per_step
+
+    def add(self, stored: StoredEvent, event: Any | None) -> None:
+        if stored.kind != "progress":
+            self.log.append(stored)
+        if event is None:
+            return
+        if stored.kind == "step_started":
+            self.events[stored.step] = deque(maxlen=self._per_step)
+            self.progress[stored.step] = {}
+        if stored.kind == "progress":
+            self.progress.setdefault(stored.step, {})[str(stored.payload.get("label", ""))] = event
+        else:
+            self.events.setdefault(stored.step, deque(maxlen=self._per_step)).append(event)
+
+    def replay(self, step: str) -> list[Any]:
+        """The step's events in order, with only its latest progress per label, last."""
+        return [*self.events.get(step, ()), *self.progress.get(step, {}).values()]
+
+
+def to_engine_event(ev: StoredEvent) -> Any | None:
+    if ev.kind not in ENGINE_KINDS:
+        return None
+    try:
+        return from_dict({**ev.payload, "step": ev.step, "event": ev.kind})
+    except (TypeError, KeyError):
+        return None
+
+
+def route(app: "GpuMigrateApp", events: list[StoredEvent]) -> None:
+    """On the app's thread: feed step screens, the event log, and pairing."""
+    history: History = app.session_history
+    pairing_changed = False
+    for stored in events:
+        event = to_engine_event(stored)
+        history.add(stored, event)
+        if event is not None:
+            for screen in _screens(app):
+                if getattr(screen, "STEP", "") == stored.step:
+                    screen.post_message(EngineEvent(event))
+        if stored.kind in PAIRING_KINDS:
+            pairing_changed = True
+        if stored.kind == "control_requested" and app.role == "driving":
+            _ask_driver(app, stored)
+    for screen in _screens(app):
+        screen.post_message(SessionEvents(events))
+    if pairing_changed:
+        refresh_role(app)
+
+
+def _screens(app: "GpuMigrateApp") -> list[Any]:
+    return [screen for stack in app._screen_stacks.values() for screen in stack]  # noqa: SLF001
+
+
+def refresh_role(app: "GpuMigrateApp") -> None:
+    """Re-read the lease now (not at the next heartbeat) and tell the screens if the role changed."""
+    pairing = getattr(app, "pairing", None)
+    if pairing is None:
+        return
+    role, driver = pairing.tick()
+    if role != app.role or driver != app.driver_name:
+        app.role, app.driver_name = role, driver
+        app._update_titles()  # noqa: SLF001
+        app.refresh_bindings()
+        for screen in _screens(app):
+            screen.post_message(RoleChanged(role))
+
+
+# --- the driver's seat ---------------------------------------------------------
+
+
+def request_control(app: "GpuMigrateApp") -> None:
+    if app.session is None:
+        app.notify("No session: there is nobody to ask.", severity="warning")
+        return
+    if app.role == "driving":
+        app.notify("You are already driving.")
+        return
+    lease = app.session.lease()
+    if lease is None or lease.expired():
+        app.notify("Nobody drives right now: take over with ctrl+t.")
+        return
+    request_id = app.session.request_control(app.pairing.holder)
+    app.notify(f"Asked {lease.operator} for control (request #{request_id}).")
+
+
+def take_over(app: "GpuMigrateApp") -> None:
+    if app.session is None or app.role == "driving":
+        return
+    lease = app.session.lease()
+    if lease is not None and not lease.expired():
+        left = lease.ttl_s - (time.time() - lease.heartbeat_at)
+        app.notify(f"{lease.operator} is driving (lease alive, {left:.0f}s left without a heartbeat); "
+                   "ask with ctrl+l instead.", severity="warning")
+        return
+    if app.pairing.try_drive():
+        app.watch_only = False
+        refresh_role(app)
+        app.notify("You are driving now.")
+
+
+def hand_over(app: "GpuMigrateApp") -> None:
+    if app.session is None or app.role != "driving":
+        app.notify("Only the driver can hand over.", severity="warning")
+        return
+    mine = app.pairing.holder
+    others = [c for c in app.session.clients() if c.holder != mine]
+    if not others:
+        app.notify("Nobody else is attached to hand over to.", severity="warning")
+        return
+
+    def chosen(holder: str | None) -> None:
+        if not holder:
+            return
+        client = next((c for c in others if c.holder == holder), None)
+        if client and app.session.transfer_lease(mine, client.holder, client.operator):
+            app.pairing.driving = False
+            refresh_role(app)
+            app.notify(f"Handed over to {client.operator}.")
+
+    app.push_screen(HandOverDialog([(c.holder, f"{c.operator} ({c.kind}, pid {c.pid} on {c.host})")
+                                    for c in others]), chosen)
+
+
+def _ask_driver(app: "GpuMigrateApp", stored: StoredEvent) -> None:
+    request_id = int(stored.payload.get("id", 0))
+    request = app.session.control_request(request_id) if app.session is not None else None
+    if request is None or request.state != "pending" or request.holder == app.pairing.holder:
+        return
+
+    def decided(accept: bool | None) -> None:
+        current = app.session.control_request(request_id)
+        if current is None or current.state != "pending" or app.role != "driving":
+            return
+        try:
+            app.session.decide_control(request_id, bool(accept), app.pairing.holder)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, never a crash
+            app.notify(str(exc), severity="error")
+            return
+        if accept:
+            app.pairing.driving = False
+        refresh_role(app)
+
+    app.push_screen(ControlRequestDialog(request.operator, request_id), decided)
+
+
+class ControlRequestDialog(ModalScreen[bool]):
+    """The driver is asked: hand the driver's seat to this watcher?"""
+
+    BINDINGS = [Binding("y", "answer(True)", "Hand over"), Binding("n,escape", "answer(False)", "Decline")]
+    DEFAULT_CSS = """
+    ControlRequestDialog { align: center middle; }
+    ControlRequestDialog > Vertical { width: 70; height: auto; border: thick $warning; background: $surface;
+        padding: 1 2; }
+    ControlRequestDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, operator: str, request_id: int) -> None:
+        super().__init__()
+        self.operator = operator
+        self.request_id = request_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"{self.operator} asks to drive this session (request #{self.request_id}).\n"
+                         "Hand over the driver's seat? You will watch from then on.", markup=False)
+            with Horizontal():
+                yield Button("Hand over (y)", variant="warning", id="accept")
+                yield Button("Decline (n)", id="decline")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "accept")
+
+    def action_answer(self, accept: bool) -> None:
+        self.dismiss(accept)
+
+
+class HandOverDialog(ModalScreen[str | None]):
+    """The driver picks who gets the driver's seat."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    HandOverDialog { align: center middle; }
+    HandOverDialog > Vertical { width: 80; height: auto; max-height: 80%; border: thick $primary;
+        background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets.option_list import Option
+
+        with Vertical():
+            yield Label("Hand the driver's seat to:")
+            yield OptionList(*[Option(label, id=holder) for holder, label in self.choices], id="watchers")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --- running a step from the app -------------------------------------------------
+
+
+def run_detached(app: "GpuMigrateApp", step: str, dry_run: bool, options: dict | None,
+                 is_cancelled: Any) -> Any:
+    """Thread body: start ``step`` in a detached worker and wait until it ends.
+
+    The worker outlives this app (quit, SIGHUP, kill -9: it runs on); its events
+    reach every attached app through the session follower, this one included.
+    Returns a :class:`~engine.runner.RunSummary` built from the session.
+    """
+    from engine.cutover.worker import launch_detached
+    from engine.errors import ExitCode
+    from engine.runner import RunSummary, StepResult
+    from engine.session import SessionStore, pid_alive
+
+    assert app.session_name and app.profile_path
+    with SessionStore.open(app.session_name, create=False, operator=app.operator) as store:
+        start = store.last_seq()
+        pid = launch_detached(app.session_name, app.profile_path, [step], dry_run=dry_run,
+                              operator=store.operator, options=options)
+        while pid_alive(pid) and not is_cancelled():
+            time.sleep(0.1)
+        finished = [e for e in store.events_after(start) if e.kind == "step_finished" and e.step == step]
+        runs = [r for r in store.runs() if r.pid == pid]
+        record = store.step(step)
+    if not finished:
+        if record is not None and record.state == "completed":  # already done in this session: skipped
+            return RunSummary(results={}, skipped=[step], exit_code=ExitCode.OK)
+        return RunSummary(results={}, skipped=[], exit_code=ExitCode.INTERRUPTED)
+    last = finished[-1].payload
+    result = StepResult(ok=bool(last.get("ok")), summary=str(last.get("summary", "")),
+                        data=dict(last.get("result") or {}))
+    code = ExitCode(runs[-1].exit_code) if runs and runs[-1].exit_code is not None else (
+        ExitCode.OK if result.ok else ExitCode.FAILED)
+    return RunSummary(results={step: result}, skipped=[], exit_code=code)

@@ -1,0 +1,201 @@
+"""The Runbook view: the cutover checklist, approvals waiting for a second person, the audit log.
+
+Everything here reads and writes the session through ``engine.cutover``: the
+screen only shows it and forwards key presses.  Ticking items and deciding
+approvals are open to watchers as well (the second person is usually one);
+signing off the cutover is the driver's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Label, RichLog, Static
+
+from tui.screens.base import StepScreen
+
+
+class RunbookScreen(StepScreen):
+    """Checklist (t ticks), rollback plan, approvals (a / d), sign-off (s), live event log."""
+
+    MODE = "runbook"
+    CSS_PATH = "runbook.tcss"
+    BINDINGS = [
+        Binding("t", "tick", "Tick item", id="runbook-tick"),
+        Binding("u", "untick", "Untick", id="runbook-untick"),
+        Binding("a", "decide(True)", "Approve", id="runbook-approve"),
+        Binding("d", "decide(False)", "Decline", id="runbook-decline"),
+        Binding("s", "sign_off", "Sign off cutover", id="runbook-signoff"),
+    ]
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="runbook-top"):
+            with Vertical(id="runbook-left"):
+                yield Label("Cutover checklist", classes="runbook-heading")
+                yield DataTable(id="runbook-items", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="runbook-status")
+            with Vertical(id="runbook-right"):
+                yield Label("Waiting for a second person", classes="runbook-heading")
+                yield DataTable(id="runbook-approvals", cursor_type="row")
+                with Horizontal(id="runbook-buttons"):
+                    yield Button("Approve (a)", id="approve", variant="success")
+                    yield Button("Decline (d)", id="decline", variant="error")
+                    yield Button("Sign off (s)", id="sign-off", variant="warning", classes="mutating")
+                yield Label("Rollback plan (last step first)", classes="runbook-heading")
+                yield Static("", id="runbook-rollback", markup=False)
+        yield Label("Audit log", classes="runbook-heading")
+        yield RichLog(id="runbook-log", wrap=False, markup=False, max_lines=2000)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        items = self.query_one("#runbook-items", DataTable)
+        items.add_columns("#", "gate", "item", "ticked by", "at", "note")
+        approvals = self.query_one("#runbook-approvals", DataTable)
+        approvals.add_columns("#", "action", "detail", "asked by")
+        history = getattr(self.gm_app, "session_history", None)
+        if history is not None:
+            self._log_events(list(history.log))
+        self.refresh_view()
+
+    # --- showing -----------------------------------------------------------
+
+    def _profile(self) -> Any:
+        from engine.cutover import runbook
+
+        if self.session is None:
+            return self.profile
+        try:
+            return runbook.session_profile(self.session, self.profile)
+        except Exception:  # noqa: BLE001 - no profile yet: an empty checklist
+            return None
+
+    def refresh_view(self) -> None:
+        from engine.cutover import runbook
+        from engine.cutover.status import iso
+
+        items = self.query_one("#runbook-items", DataTable)
+        approvals = self.query_one("#runbook-approvals", DataTable)
+        status = self.query_one("#runbook-status", Static)
+        rollback = self.query_one("#runbook-rollback", Static)
+        row = items.cursor_row
+        items.clear()
+        approvals.clear()
+        profile = self._profile()
+        if self.session is None:
+            status.update("No session: open one (gpumigrate attach NAME) to tick items and approve.")
+        if profile is None or not profile.cutover.runbook:
+            status.update("The profile has no runbook: add [[cutover.runbook]] items.")
+            rollback.update("")
+        if profile is not None and self.session is not None:
+            entries = runbook.entries(self.session, profile)
+            for e in entries:
+                tick = e.tick
+                items.add_row(str(e.number), "GATE" if e.gate else "", e.title,
+                              tick.ticked_by if tick else ("blocked" if e.blocked_by else ""),
+                              (iso(tick.ticked_at) or "")[11:19] if tick else "", tick.note if tick else "",
+                              key=str(e.number))
+            done = sum(1 for e in entries if e.done)
+            status.update(f"{done}/{len(entries)} ticked" if entries else status.render())
+            if entries:
+                items.move_cursor(row=min(row, len(entries) - 1))
+        if profile is not None:
+            plan = runbook.rollback_plan(profile)
+            rollback.update("\n".join(f"{n}. {title}\n   $ {cmd}" for n, title, cmd in plan) or "(no rollback steps)")
+        if self.session is not None:
+            for a in self.session.approvals("pending"):
+                approvals.add_row(str(a.id), a.action, a.detail, a.requested_by, key=str(a.id))
+
+    def on_session_events(self, message: Any) -> None:
+        self._log_events(message.events)
+        if any(e.kind != "progress" for e in message.events):
+            self.refresh_view()
+
+    def _log_events(self, events: list[Any]) -> None:
+        from engine.cutover.status import format_event
+
+        log = self.query_one("#runbook-log", RichLog)
+        for ev in events:
+            if ev.kind != "progress":
+                log.write(format_event(ev))
+
+    # --- actions -----------------------------------------------------------
+
+    def _selected_item(self) -> str | None:
+        items = self.query_one("#runbook-items", DataTable)
+        if items.row_count == 0:
+            return None
+        return str(items.coordinate_to_cell_key(items.cursor_coordinate).row_key.value)
+
+    def _selected_approval(self) -> int | None:
+        table = self.query_one("#runbook-approvals", DataTable)
+        if table.row_count == 0:
+            return None
+        return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    def _guard(self, fn: Any) -> None:
+        from engine.errors import GpumigrateError
+
+        if self.session is None:
+            self.notify("No session: attach to one first.", severity="warning")
+            return
+        try:
+            fn()
+        except GpumigrateError as exc:
+            self.notify(str(exc), severity="error")
+        self.refresh_view()
+
+    def action_tick(self) -> None:
+        from engine.cutover import runbook
+
+        ref, profile = self._selected_item(), self._profile()
+        if ref is not None and profile is not None:
+            self._guard(lambda: runbook.tick(self.session, profile, ref))
+
+    def action_untick(self) -> None:
+        from engine.cutover import runbook
+
+        ref, profile = self._selected_item(), self._profile()
+        if ref is not None and profile is not None:
+            self._guard(lambda: runbook.untick(self.session, profile, ref))
+
+    def action_decide(self, approve: bool) -> None:
+        approval_id = self._selected_approval()
+        if approval_id is None:
+            self.notify("Nothing is waiting for approval.")
+            return
+        self._guard(lambda: self.session.decide_approval(approval_id, approve))
+
+    def action_sign_off(self) -> None:
+        if not self.driving:
+            self.notify("Watching: only the driver signs off the cutover.", severity="warning")
+            return
+        if self.session is None or self._profile() is None:
+            self.notify("No session or profile to sign off.", severity="warning")
+            return
+        self._sign_off()
+
+    @work(thread=True, exclusive=True, group="runbook-signoff", exit_on_error=False)
+    def _sign_off(self) -> None:
+        from engine.cutover import runbook
+        from engine.errors import GpumigrateError
+
+        handle = self.gm_app.open_session_handle()
+        try:
+            runbook.sign_off(handle, self._profile())
+            self.app.call_from_thread(self.notify, "Cutover signed off.")
+        except GpumigrateError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+        finally:
+            handle.close()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "approve":
+            self.action_decide(True)
+        elif event.button.id == "decline":
+            self.action_decide(False)
+        elif event.button.id == "sign-off":
+            self.action_sign_off()
