@@ -71,3 +71,37 @@ class CostSection(Section):
     """Months shown in the cumulative-cost chart and used for the long TCO."""
     options: list[TargetOption] = Field(default_factory=list, max_length=3)
     """Up to three more targets to compare with [target]."""
+
+
+def choose_option(profile: object, index: int, catalog: object | None = None) -> None:
+    """Make ``cost.options[index]`` the chosen target: it swaps into ``[target]`` (hours and speed-up into
+    ``[workload]``) and the previous target takes its place in ``cost.options``.  Mutates ``profile``."""
+    cost = profile.cost  # type: ignore[attr-defined]
+    target = profile.target  # type: ignore[attr-defined]
+    workload = profile.workload  # type: ignore[attr-defined]
+    if not 0 <= index < len(cost.options):
+        raise IndexError(f"no cost option #{index}")
+    option = cost.options[index]
+    new_model, new_count = option.gpu_model, option.gpu_count
+    if catalog is not None and option.machine_type:
+        row = catalog.gcp_machine(option.machine_type, option.region or target.region, option.gpu_model) \
+            or catalog.gcp_machine(option.machine_type, None, option.gpu_model)  # type: ignore[attr-defined]
+        if row is not None:
+            new_model, new_count = row.gpu_model, row.gpu_count
+    previous = TargetOption(machine_type=target.machine_type, region=target.region, gpu_model=target.gpu_model,
+                            gpu_count=target.gpu_count, pricing=target.pricing, hourly_usd=target.hourly_usd,
+                            hours_per_run=workload.target_hours_per_run, speedup=workload.speedup)
+    same_gpu = new_model is not None and new_model == target.gpu_model
+    target.machine_type = option.machine_type
+    if option.region and option.region != target.region:
+        target.region = option.region
+        if target.zone and not target.zone.startswith(option.region + "-"):
+            target.zone = None
+    target.gpu_model = new_model
+    target.gpu_count = new_count
+    target.pricing = option.pricing
+    target.hourly_usd = option.hourly_usd
+    if not (same_gpu and option.hours_per_run is None and option.speedup is None):
+        workload.target_hours_per_run = option.hours_per_run
+        workload.speedup = option.speedup
+    cost.options[index] = previous

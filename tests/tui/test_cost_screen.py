@@ -1,0 +1,120 @@
+"""The Cost screen with Pilot: assumptions recompute table and charts; choosing an option saves it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.profile import load_profile
+from tests.conftest import REPO
+from tui.app import GpuMigrateApp
+from tui.screens.cost import CostScreen
+from tui.widgets.cost_charts import CumulativeCostChart, MonthlyCostChart
+
+EXTRA = """
+[[cost.options]]
+name = "A100 spot"
+machine_type = "a2-highgpu-1g"
+pricing = "spot"
+
+[[cost.options]]
+name = "L4 on-demand"
+machine_type = "g2-standard-8"
+speedup = 0.5
+"""
+
+
+@pytest.fixture()
+def profile_path(tmp_path: Path) -> Path:
+    path = tmp_path / "ref.toml"
+    shutil.copy(REPO / "profiles" / "aws-p3-to-gcp-a100.toml", path)
+    return path
+
+
+def cell(screen: CostScreen, row: int, column: int) -> str:
+    table = screen.query_one("#cost-table")
+    return str(table.get_row_at(row)[column])
+
+
+async def test_changing_an_assumption_updates_table_and_charts(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, CostScreen)
+        assert cell(screen, 0, 5) == "$25.09" and cell(screen, 1, 5) == "$17.61"
+        assert cell(screen, 0, 6) == "$25.09"  # 1 run a month
+        bars = screen.query_one(MonthlyCostChart)
+        assert bars.bars[0] == ("p3.2xlarge", pytest.approx(25.092))
+        runs = screen.query_one("#a-runs")
+        runs.focus()
+        runs.value = ""
+        await pilot.press(*"80")
+        await pilot.pause()
+        assert screen.draft.workload.runs_per_month == 80
+        assert cell(screen, 0, 6) == "$2,007.36"  # 80 x $25.092
+        assert bars.bars[0][1] == pytest.approx(80 * 3.06 * 8.2)
+        lines = screen.query_one(CumulativeCostChart)
+        assert lines.series[0][1][12] == pytest.approx(12 * 80 * 3.06 * 8.2)
+        assert lines.break_even is not None  # 80 runs use the commitment enough to pay off
+        assert "source.hourly_usd" in str(screen.query_one("#cost-notes").render())
+        # the profile file is untouched until saved
+        assert load_profile(profile_path).workload.runs_per_month == 1
+        screen.query_one("#cost-table").focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert load_profile(profile_path).workload.runs_per_month == 80
+
+
+async def test_pricing_of_the_highlighted_option_recomputes(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#cost-table")
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.pause()
+        select = screen.query_one("#a-pricing")
+        assert select.value == "cud-1y"
+        select.value = "on-demand"
+        await pilot.pause()
+        assert cell(screen, 1, 2) == "on-demand"
+        # negotiated $2.48/h still applies, now billed per use: 7.1 h a month
+        assert cell(screen, 1, 6) == "$17.61"
+        assert screen.query_one(MonthlyCostChart).bars[1][1] == pytest.approx(2.48 * 7.1)
+
+
+async def test_choosing_an_option_saves_it_as_the_target(profile_path: Path) -> None:
+    profile_path.write_text(profile_path.read_text() + EXTRA)
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert [cell(screen, i, 1) for i in range(4)] == ["p3.2xlarge", "a2-highgpu-1g cud-1y", "A100 spot",
+                                                          "L4 on-demand"]
+        table = screen.query_one("#cost-table")
+        table.focus()
+        table.move_cursor(row=3)
+        await pilot.press("c")
+        await pilot.pause()
+        saved = load_profile(profile_path)
+        assert saved.target.machine_type == "g2-standard-8" and saved.target.pricing == "on-demand"
+        assert saved.target.gpu_model == "L4" and saved.workload.speedup == 0.5
+        assert saved.workload.target_hours_per_run is None
+        old = saved.cost.options[1]
+        assert (old.machine_type, old.pricing, old.hourly_usd, old.hours_per_run) == (
+            "a2-highgpu-1g", "cud-1y", 2.48, 7.1)
+        await pilot.pause()
+        assert cell(screen, 1, 1).startswith("g2-standard-8")
+
+
+async def test_a_missing_price_is_shown_not_crashed(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        screen._edit(lambda d: (setattr(d.target, "machine_type", "a2-ultragpu-1g"),
+                                setattr(d.target, "hourly_usd", None)))
+        await pilot.pause()
+        assert "no trusted on-demand price" in str(screen.query_one("#cost-error").render()) or \
+            "a2-ultragpu-1g" in str(screen.query_one("#cost-error").render())
+        assert cell(screen, 1, 5) == "$17.61"  # the last good figures stay

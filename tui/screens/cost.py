@@ -1,0 +1,269 @@
+"""The Cost screen: source vs up to four Google Cloud options, assumptions that recompute as you type.
+
+The screen holds no arithmetic: every change builds a draft profile and asks
+``engine.cost.model.compute_costs`` again (pure, milliseconds).  ``s`` saves
+the assumptions into the profile; ``c`` makes the highlighted option the
+chosen target (it swaps into ``[target]``; the old target becomes an option).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, Select, Static
+
+from tui.screens.base import StepScreen
+from tui.widgets.cost_charts import CumulativeCostChart, MonthlyCostChart
+
+if TYPE_CHECKING:
+    from engine.catalog.load import Catalog
+    from engine.cost.model import CostReport
+    from engine.profile import Profile
+
+PRICING = [("on-demand", "on-demand"), ("spot", "spot"), ("committed 1 year", "cud-1y"),
+           ("committed 3 years", "cud-3y")]
+# input id -> (section, field, allow empty)
+ASSUMPTIONS: dict[str, tuple[str, str, bool]] = {
+    "a-source-hours": ("workload", "source_hours_per_run", True),
+    "a-target-hours": ("workload", "target_hours_per_run", True),
+    "a-speedup": ("workload", "speedup", True),
+    "a-runs": ("workload", "runs_per_month", False),
+    "a-data": ("cost", "data_gb", True),
+}
+LABELS = {"a-source-hours": "source h/run", "a-target-hours": "target h/run", "a-speedup": "speed-up",
+          "a-runs": "runs/month", "a-data": "data GB"}
+
+
+class CostScreen(StepScreen):
+    """Per run, per month, one-off and break-even for the source and each target option."""
+
+    STEP = "cost"
+    MODE = "cost"
+    CSS_PATH = "cost.tcss"
+    AUTO_FOCUS = "#cost-table"
+    BINDINGS = [
+        Binding("c", "choose", "Choose option", tooltip="Make the highlighted option the target (saved)"),
+        Binding("s", "save", "Save assumptions", tooltip="Write the edited assumptions into the profile"),
+        Binding("r", "reset", "Reset", tooltip="Discard edits: back to the profile's assumptions"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.draft: Profile | None = None
+        self.report: CostReport | None = None
+        self._catalog: Catalog | None = None
+        self._filling = False
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Vertical(id="cost-body"):
+            with Horizontal(id="cost-assumptions"):
+                for input_id, label in LABELS.items():
+                    with Vertical(classes="assumption"):
+                        yield Label(label)
+                        yield Input(id=input_id, classes="mutating", type="number")
+                with Vertical(classes="assumption"):
+                    yield Label("pricing of highlighted")
+                    yield Select(PRICING, id="a-pricing", allow_blank=False, value="on-demand", classes="mutating")
+            yield Static("", id="cost-error")
+            yield DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="cost-charts"):
+                yield MonthlyCostChart(id="cost-bars")
+                yield CumulativeCostChart(id="cost-lines")
+            yield Static("", id="cost-notes")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#cost-table", DataTable)
+        table.add_columns("side", "option", "pricing", "$/h", "h/run", "$/run", "$/month", "saving/mo",
+                          "one-off", "break-even", "price origin")
+        self.reset_from_profile()
+
+    def profile_changed(self) -> None:
+        self.reset_from_profile()
+
+    # --- state ---------------------------------------------------------------------
+
+    def catalog(self) -> "Catalog":
+        if self._catalog is None:
+            from engine.catalog.load import load_catalog
+
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def reset_from_profile(self) -> None:
+        self.draft = self.profile.model_copy(deep=True) if self.profile is not None else None
+        self._fill_inputs()
+        self.recompute()
+
+    def _fill_inputs(self) -> None:
+        if self.draft is None:
+            return
+        self._filling = True
+        try:
+            for input_id, (section, name, _empty) in ASSUMPTIONS.items():
+                value = getattr(getattr(self.draft, section), name)
+                self.query_one(f"#{input_id}", Input).value = "" if value is None else f"{value:g}"
+        finally:
+            self._filling = False
+
+    def recompute(self) -> None:
+        """Price the draft; show the result, or why it cannot be priced (keeping the last good table)."""
+        from engine.errors import GpumigrateError
+
+        error = self.query_one("#cost-error", Static)
+        if self.draft is None:
+            error.update("Open a profile (ctrl+o) to compare costs.")
+            return
+        from engine.cost.model import compute_costs
+
+        try:
+            report = compute_costs(self.draft, self.catalog())
+        except GpumigrateError as exc:
+            error.update(f"⚠ {exc}")
+            error.add_class("visible")
+            return
+        error.update("")
+        error.remove_class("visible")
+        self.report = report
+        self._show(report)
+
+    def _show(self, report: "CostReport") -> None:
+        from engine.cost.model import pct, usd
+
+        table = self.query_one("#cost-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for index, o in enumerate(report.options):
+            be = "" if o.side == "source" else ("never" if o.break_even_months is None
+                                                  else f"{o.break_even_months:.1f} mo")
+            table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
+                          usd(o.cost_per_run_usd), usd(o.monthly_usd),
+                          "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
+                          "" if o.one_off_usd is None else usd(o.one_off_usd), be,
+                          f"{o.price_source[:60]} ({o.price_date})", key=str(index))
+        if 0 <= row < len(report.options):
+            table.move_cursor(row=row)
+        self.query_one("#cost-bars", MonthlyCostChart).show_bars([(o.name, o.monthly_usd) for o in report.options])
+        self.query_one("#cost-lines", CumulativeCostChart).show_series(
+            [(o.name, o.cumulative_usd) for o in report.options], report.break_even_months)
+        lines = [f"Prices: {report.catalog_age}. Figures rounded to cents for display only."]
+        for o in report.options:
+            lines.append(f"• {o.name}: {usd(o.hourly_usd)}/h — {o.price_source} [{o.price_date}]; hours {o.hours_basis}")
+            if o.break_even_utilisation is not None:
+                lines.append(f"   commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} used; "
+                             f"on-demand cheaper below {pct(o.break_even_utilisation)}")
+            if o.spot_discount is not None:
+                lines.append(f"   spot {pct(o.spot_discount)} below on-demand; +{pct(o.spot_overhead)} run time "
+                             "for checkpoint/restart")
+        lines.append(f"One-off {usd(report.one_off_usd)}: " + ", ".join(
+            f"{i.name} {usd(i.usd)}" for i in report.one_off_items)
+            + f", parallel run {usd(report.primary.parallel_run_usd)}; data {report.data_gb:,.1f} GB "
+              f"({report.data_basis})")
+        lines.extend(f"note: {n}" for n in report.notes)
+        self.query_one("#cost-notes", Static).update("\n".join(lines))
+        self._sync_pricing_select()
+
+    def _highlighted(self) -> int:
+        return self.query_one("#cost-table", DataTable).cursor_row
+
+    def _sync_pricing_select(self) -> None:
+        if self.report is None:
+            return
+        index = self._highlighted()
+        select = self.query_one("#a-pricing", Select)
+        if 1 <= index < len(self.report.options):
+            self._filling = True
+            try:
+                select.value = self.report.options[index].pricing
+            finally:
+                self._filling = False
+
+    # --- edits -----------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._filling or self.draft is None or event.input.id not in ASSUMPTIONS:
+            return
+        section, name, allow_empty = ASSUMPTIONS[event.input.id]
+        text = event.value.strip()
+        try:
+            value: float | None = None if (text == "" and allow_empty) else float(text)
+        except ValueError:
+            self.query_one("#cost-error", Static).update(f"⚠ {LABELS[event.input.id]}: not a number")
+            return
+        self._edit(lambda draft: setattr(getattr(draft, section), name, value))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if self._filling or self.draft is None or event.select.id != "a-pricing" or self.report is None:
+            return
+        index = self._highlighted()
+        value = event.value
+        if index == 1:
+            self._edit(lambda draft: setattr(draft.target, "pricing", value))
+        elif index >= 2:
+            self._edit(lambda draft: setattr(draft.cost.options[index - 2], "pricing", value))
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._sync_pricing_select()
+
+    def _edit(self, change: Any) -> None:
+        """Apply a change to a copy of the draft; keep it only if the profile model accepts it."""
+        from pydantic import ValidationError
+
+        from engine.profile import Profile
+
+        assert self.draft is not None
+        candidate = self.draft.model_copy(deep=True)
+        change(candidate)
+        try:
+            self.draft = Profile.model_validate(candidate.model_dump())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            self.query_one("#cost-error", Static).update(f"⚠ {where}: {first['msg']}")
+            return
+        self.recompute()
+
+    # --- actions -----------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.draft is None:
+            return
+        draft = self.draft
+
+        def apply(profile: "Profile") -> None:
+            profile.workload = draft.workload.model_copy(deep=True)
+            profile.cost = draft.cost.model_copy(deep=True)
+            profile.target = draft.target.model_copy(deep=True)
+
+        if self.save_profile_change(apply, "cost assumptions"):
+            self.notify("Cost assumptions saved to the profile.")
+
+    def action_choose(self) -> None:
+        from engine.cost.section import choose_option
+
+        if self.draft is None or self.report is None:
+            return
+        index = self._highlighted()
+        if index <= 0:
+            self.notify("The source is not a target option.", severity="warning")
+            return
+        if index == 1:
+            self.notify(f"{self.report.options[1].name} is already the chosen target.")
+            return
+        draft, catalog, name = self.draft, self.catalog(), self.report.options[index].name
+
+        def apply(profile: "Profile") -> None:
+            profile.workload = draft.workload.model_copy(deep=True)
+            profile.cost = draft.cost.model_copy(deep=True)
+            profile.target = draft.target.model_copy(deep=True)
+            choose_option(profile, index - 2, catalog)
+
+        if self.save_profile_change(apply, f"chose cost option {name}"):
+            self.query_one("#cost-table", DataTable).move_cursor(row=1)
+            self.notify(f"{name} is now the target (saved).")
+
+    def action_reset(self) -> None:
+        self.reset_from_profile()
