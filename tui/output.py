@@ -76,7 +76,9 @@ class RichSink:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
-            self.console.print(f"[bold cyan]▶ {event.description or event.step}[/]")
+            from rich.markup import escape
+
+            self.console.print(f"[bold cyan]▶ {escape(event.description or event.step)}[/]")
         elif isinstance(event, Progress):
             if not self.console.is_terminal:
                 return
@@ -100,8 +102,11 @@ class RichSink:
                 self.console.print(f"  {mark} {event.item} {event.status} {event.detail}".rstrip(),
                                    style="red" if mark == "✗" else "dim", markup=False)
         elif isinstance(event, StepFinished):
+            from rich.markup import escape
+
             mark, style = ("✓", "green") if event.ok else ("✗", "bold red")
-            self.console.print(f"[{style}]{mark} {event.step}[/]: {event.summary}", highlight=False)
+            self.console.print(f"[{style}]{mark} {escape(event.step)}[/]: {escape(event.summary)}",
+                               highlight=False)
 
     def close(self) -> None:
         if self._started:

@@ -41,3 +41,9 @@ def test_rich_sink_prints_failures_and_step_results(capsys) -> None:
     text = capsys.readouterr().out
     assert "bad key failed checksum mismatch" in text and "fine" not in text
     assert "✗ transfer: 1 failed" in text
+
+
+def test_rich_sink_keeps_brackets_in_summaries(capsys) -> None:
+    sink = RichSink()
+    sink(StepFinished("ops", ok=False, summary="set [ops].apply = true to create them"))
+    assert "[ops].apply" in capsys.readouterr().out
