@@ -60,7 +60,8 @@ async def test_detected_beside_plan_with_reasons(v100_profile: Path) -> None:
         assert "cu126" in plan_reasons and "R580" in plan_reasons
         assert "amber" in _column(plan, 1) and "red" not in _column(plan, 1)
         tabs = screen.query_one("#drivers-artefacts", TabbedContent)
-        assert tabs.tab_count == 5
+        assert tabs.tab_count >= 5 + 4  # drivers' five, then the day-two artefacts beside them
+        assert tabs.get_pane("drivers-tab-ops-0") is not None
         assert "Recorded machine" in str(screen.query_one("#drivers-detected-title").render())
 
 
@@ -76,6 +77,9 @@ async def test_save_writes_the_artefacts(v100_profile: Path) -> None:
         names = {p.name for p in out.iterdir()}
         assert {"startup-script.sh", "create-instance.sh", "main.tf", "Dockerfile", "k8s.md"} <= names
         assert "--accelerator=type=nvidia-tesla-v100,count=1" in (out / "create-instance.sh").read_text()
+        ops = {p.name for p in (out / "ops").iterdir()}
+        assert {"alert-policies.json", "gpumigrate-gpu-rules.yml", "grafana-gpu-dashboard.json"} <= ops
+        assert any(name.endswith(".sh") for name in ops)  # the spot watcher: the target is spot
 
 
 async def test_without_profile_shows_only_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ from tui.screens.base import StepScreen
 STATUS_STYLE = {"green": "bold green", "amber": "bold yellow", "red": "bold red"}
 LEXERS = {"bash": "bash", "hcl": "terraform", "dockerfile": "docker", "markdown": "markdown"}
 OUT_FOLDER = "gpumigrate-drivers"
+OPS_LEXERS = {"bash": "bash", "json": "json", "yaml": "yaml", "ini": "ini", "markdown": "markdown"}
 
 
 class DriversScreen(StepScreen):
@@ -105,6 +106,7 @@ class DriversScreen(StepScreen):
         state = detect.detect_recorded(recorded) if recorded else detect.detect()
         detected = compat.diagnose(state)
         plan = artefacts = files = None
+        ops_items: list[Any] = []
         error = ""
         profile = self.profile
         if profile is not None:
@@ -114,7 +116,33 @@ class DriversScreen(StepScreen):
                 artefacts, files = render.render_all(profile, plan, base_dir=base)
             except Exception as exc:  # noqa: BLE001 - shown to the user, the screen stays usable
                 error = str(exc)
+            ops_items = self._ops_artefacts(profile)
         self.app.call_from_thread(self._show, recorded, detected, plan, artefacts or [], files or {}, error)
+        self.app.call_from_thread(self._show_ops, ops_items)
+
+    def _ops_artefacts(self, profile: Any) -> list[Any]:
+        """Day-two artefacts (alerts, Prometheus, Grafana, spot watcher) shown beside the drivers'."""
+        from engine.errors import GpumigrateError
+        from engine.ops.render import SCREEN_KINDS, render_all as render_ops
+
+        try:
+            result = render_ops(profile, SCREEN_KINDS["drivers"], profile_path=self.gm_app.profile_path)
+        except GpumigrateError as exc:
+            return [("ops-error", "text", f"Day-two artefacts could not be rendered: {exc}")]
+        items: list[Any] = [(r.filename, r.language, r.text) for r in result.items]
+        items += [(f"{kind} (not generated)", "text", why) for kind, why in result.skipped.items()]
+        return items
+
+    def _write_ops(self, folder: Path) -> list[Path]:
+        written = []
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in getattr(self, "ops_artefacts", []):
+            path = folder / Path(name).name
+            path.write_text(text, encoding="utf-8")
+            if name.endswith(".sh"):
+                path.chmod(0o755)
+            written.append(path)
+        return written
 
     @work(thread=True, exclusive=True, group="drivers-save", exit_on_error=False)
     def _save(self, folder: Path) -> None:
@@ -122,12 +150,22 @@ class DriversScreen(StepScreen):
 
         try:
             written = render.write_artefacts(self.artefacts, self.manifest_files, folder)
+            written += self._write_ops(folder / "ops")
         except (OSError, Exception) as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"Could not save: {exc}", severity="error")
             return
         self.app.call_from_thread(self._saved, folder, written)
 
     # --- rendering -------------------------------------------------------------
+
+    def _show_ops(self, items: list[Any]) -> None:
+        self.ops_artefacts = [(name, text) for name, lang, text in items if lang != "text" or "." in name]
+        tabs = self.query_one("#drivers-artefacts", TabbedContent)
+        for index, (name, language, text) in enumerate(items):
+            syntax = Syntax(text, OPS_LEXERS.get(language, "text"), line_numbers=True, word_wrap=False,
+                            theme="monokai")
+            tabs.add_pane(TabPane(f"ops: {name}", VerticalScroll(Static(syntax, classes="drivers-preview")),
+                                  id=f"drivers-tab-ops-{index}"))
 
     def _saved(self, folder: Path, written: list[Path]) -> None:
         self.saved_to = written
