@@ -35,8 +35,8 @@ def describe(ev: StoredEvent) -> str:
     if k == "message":
         return f"{p.get('level', 'info')}: {p.get('text', '')}"
     if k == "progress":
-        total = f"/{p['total']:g}" if p.get("total") is not None else ""
-        return f"progress {p.get('label', '')} {p.get('done', 0):g}{total} {p.get('unit', '')}".replace("  ", " ")
+        total = f"/{p['total']:,.0f}" if p.get("total") is not None else ""
+        return f"progress {p.get('label', '')} {p.get('done', 0):,.0f}{total} {p.get('unit', '')}".replace("  ", " ")
     if k == "item_done":
         return f"{p.get('status')} {p.get('item')} {p.get('detail', '')}".rstrip()
     if k == "approval_requested":
@@ -105,7 +105,7 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                          "ticked_by": e.tick.ticked_by if e.tick else None,
                          "ticked_at": iso(e.tick.ticked_at) if e.tick else None,
                          "note": e.tick.note if e.tick else None})
-    recent = store.events_after(max(0, store.last_seq() - events)) if events else []
+    recent = _recent(store, events) if events else []
     return {
         "name": store.name,
         "path": str(store.path),
@@ -129,6 +129,15 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
         "runbook": book,
         "events": [event_dict(e) for e in recent],
     }
+
+
+def _recent(store: SessionStore, count: int) -> list[StoredEvent]:
+    """The last ``count`` events that are not progress ticks (those are shown as bars, not lines)."""
+    rows = store._db.execute(  # noqa: SLF001 - a read-only query the store has no method for
+        "SELECT seq FROM events WHERE kind != 'progress' ORDER BY seq DESC LIMIT 1 OFFSET ?", (count - 1,)
+    ).fetchone()
+    start = int(rows["seq"]) - 1 if rows else 0
+    return [e for e in store.events_after(start) if e.kind != "progress"][-count:]
 
 
 def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:

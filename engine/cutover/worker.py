@@ -132,12 +132,11 @@ class LogSink:
                 "failed", "error") else None
         if isinstance(event, Progress):
             key = (event.step, event.label)
-            finished = event.total is not None and event.done >= event.total
-            if event.ts - self._last.get(key, 0.0) < self.progress_every_s and not finished:
+            if event.ts - self._last.get(key, 0.0) < self.progress_every_s:
                 return None
             self._last[key] = event.ts
-            total = f"/{event.total:g}" if event.total is not None else ""
-            return f"progress {event.label} {event.done:g}{total} {event.unit}".rstrip()
+            total = f"/{event.total:,.0f}" if event.total is not None else ""
+            return f"progress {event.label} {event.done:,.0f}{total} {event.unit}".rstrip()
         return None
 
 

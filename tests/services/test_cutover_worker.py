@@ -1,0 +1,97 @@
+"""The detached worker as a real process: own session, survives SIGHUP, dies, resumes, cancels."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+from pathlib import Path
+
+import pytest
+
+from engine.session import SessionStore, logs_dir, sessions_dir
+from tests.cutover_support import alive, cli, kill9, same_tree, show, wait_for, worker_pid, write_profile
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _copied(name: str) -> int:
+    with SessionStore.open(name, create=False) as store:
+        return sum(1 for e in store.events_after(0) if e.kind == "item_done" and e.payload.get("status") == "copied")
+
+
+def test_worker_runs_in_its_own_session_ignores_sighup_and_finishes(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, files=12, bwlimit="256K")
+    started = cli("replay", str(profile), "--steps", "transfer", "--session", "hup", "--detach",
+                  operator="alice", check=True)
+    pid = worker_pid(started.stdout)
+    assert os.getsid(pid) == pid, "the worker leads its own session (a terminal hang-up does not reach it)"
+    assert os.getpgid(pid) == pid
+    wait_for(lambda: _copied("hup") >= 2, what="the transfer to start copying")
+    os.kill(pid, signal.SIGHUP)  # what a dropped SSH connection would send
+    wait_for(lambda: show("hup")["steps"].get("transfer", {}).get("state") == "completed", timeout=60,
+             what="the transfer to finish after SIGHUP")
+    assert same_tree(tmp_path / "src", tmp_path / "dst")
+    info = show("hup")
+    assert info["run"]["state"] == "finished" and info["run"]["exit_code"] == 0
+    assert info["run"]["operator"] == "alice"
+    with SessionStore.open("hup", create=False) as store:
+        ops = {e.operator for e in store.events_after(0)}
+    assert ops == {"alice"}
+    # user-only files: the session folder, the session file, the log
+    assert stat.S_IMODE(sessions_dir().stat().st_mode) == 0o700
+    assert stat.S_IMODE((sessions_dir() / "hup.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE((logs_dir() / "hup.log").stat().st_mode) == 0o600
+    assert stat.S_IMODE(logs_dir().stat().st_mode) == 0o700
+    log = (logs_dir() / "hup.log").read_text()
+    assert "finished: 1 transfer(s)" in log and "worker done: exit 0" in log
+
+
+def test_worker_killed_mid_transfer_shows_interrupted_then_resumes_from_the_journal(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, files=24, bwlimit="256K", ttl_s=2)
+    pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "crash", "--detach",
+                         check=True).stdout)
+    wait_for(lambda: _copied("crash") >= 4, what="a few files copied")
+    kill9(pid)
+    wait_for(lambda: not alive(pid), what="the worker to die")
+    # After the lease expires, anyone who looks sees the step as interrupted.
+    info = wait_for(lambda: (lambda i: i if i["steps"]["transfer"]["state"] == "interrupted" else None)(show("crash")),
+                    timeout=20, what="the step to show as interrupted")
+    assert info["run"]["state"] == "dead"
+    with SessionStore.open("crash", create=False) as store:
+        kinds = [e.kind for e in store.events_after(0)]
+    assert "run_died" in kinds and "step_interrupted" in kinds
+    copied_before = _copied("crash")
+    assert copied_before < 24
+
+    resumed = cli("session", "resume", "crash", check=True)
+    pid2 = worker_pid(resumed.stdout)
+    wait_for(lambda: show("crash")["steps"]["transfer"]["state"] == "completed", timeout=60,
+             what="the resumed transfer to finish")
+    wait_for(lambda: not alive(pid2), what="the resumed worker to exit")
+    assert same_tree(tmp_path / "src", tmp_path / "dst")
+    with SessionStore.open("crash", create=False) as store:
+        record = store.step("transfer")
+        assert record is not None and record.attempt == 2
+        data = record.result["data"]  # type: ignore[index]
+    # the journal made it a resume: the second attempt did not copy everything again
+    assert data["copied"] < 24
+    assert data["copied"] + data["skipped"] == 24
+
+
+def test_cancel_from_another_process_interrupts_and_second_runner_is_refused(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, files=24, bwlimit="128K", ttl_s=2)
+    pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "stop", "--detach",
+                         check=True).stdout)
+    wait_for(lambda: _copied("stop") >= 1, what="copying to start")
+    busy = cli("replay", str(profile), "--steps", "transfer", "--session", "stop")
+    assert busy.returncode == 1 and "is busy" in busy.stderr
+    cancelled = cli("session", "cancel", "stop", operator="bob")
+    assert cancelled.returncode == 0, cancelled.stderr
+    wait_for(lambda: not alive(pid), timeout=30, what="the worker to stop")
+    info = show("stop")
+    assert info["steps"]["transfer"]["state"] == "interrupted"
+    assert info["run"]["exit_code"] == 3
+    with SessionStore.open("stop", create=False) as store:
+        cancel = [e for e in store.events_after(0) if e.kind == "cancel_requested"]
+    assert cancel and cancel[0].operator == "bob"
