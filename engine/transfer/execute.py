@@ -26,6 +26,8 @@ STEP = "transfer"
 SMALL_MAX = 8 << 20
 """Objects up to this size are read whole and written in one request."""
 MIB = 1 << 20
+OBJECT_EVENT_MIN = 256 * 1024
+"""Objects at least this large get started/progress/done events for a live in-flight table."""
 
 
 @dataclass
@@ -180,7 +182,12 @@ class Transfer:
         self.emit(Progress(STEP, done=files_done, total=total_f, unit="files", label="files", extra=extra))
 
     def _object_event(self, path: str, phase: str, done: int, total: int) -> None:
-        """Per-object progress for a live "in flight" table: phase started|progress|done|failed."""
+        """Per-object progress for a live "in flight" table: phase started|progress|done|failed.
+
+        Objects under OBJECT_EVENT_MIN bytes finish in milliseconds and get no per-object feed
+        (their ItemDone still comes); failures are always reported."""
+        if total < OBJECT_EVENT_MIN and phase != "failed":
+            return
         if phase == "progress":
             now = time.monotonic()
             if now - self._last_object_event.get(path, 0.0) < 0.5:
