@@ -189,7 +189,7 @@ def run_verification(
         report.results.append(result)
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,
                       data={"title": result.title, "threshold": result.threshold,
-                            "duration_s": round(result.duration_s, 3)}))
+                            "duration_s": round(result.duration_s, 3), "result": json_safe(result.to_dict())}))
     emit(Progress(step, done=len(report.results), total=len(names), unit="checks", label="checks"))
     report.finished_at = time.time()
     return report

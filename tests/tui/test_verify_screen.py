@@ -1,0 +1,93 @@
+"""The Verify screen with Pilot: the checklist fills live, details and plots per check, sign-off in the session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+from engine.session import SessionStore
+from engine.verify.signoff import signoffs
+from tests.conftest import REPO
+from tests.verify_support import loss_curve, write_csv
+from tui.app import GpuMigrateApp
+from tui.screens.verify import VerifyScreen
+
+
+async def _run_checks(pilot, screen: VerifyScreen, limit_s: float = 60.0) -> None:
+    await pilot.press("r")
+    waited = 0.0
+    while screen.report is None and waited < limit_s:
+        await pilot.pause(0.25)
+        waited += 0.25
+    assert screen.report is not None, "the checks did not finish"
+    await pilot.pause()
+
+
+def _profile(tmp_path: Path, scale: float) -> Path:
+    write_csv(tmp_path / "base.csv", loss_curve(1))
+    write_csv(tmp_path / "target.csv", [(s, v * scale) for s, v in loss_curve(2)])
+    path = tmp_path / "p.toml"
+    path.write_text('name = "tui"\n[source]\nprovider = "local"\n[verify]\nchecks = ["convergence", "gpu_health"]\n'
+                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n')
+    return path
+
+
+async def test_demo_checklist_fills_and_shows_details_and_plots() -> None:
+    app = GpuMigrateApp(profile_path=REPO / "profiles" / "demo.toml", start_mode="verify")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        table = screen.query_one("#verify-checks", DataTable)
+        assert table.row_count == 7
+        assert "pending" in str(table.get_cell("latency", "status"))
+        await _run_checks(pilot, screen)
+        assert screen.report.ok and "5 passed" in screen.report.summary()
+        assert "skipped" in str(table.get_cell("gpu_health", "status"))
+        assert "pass" in str(table.get_cell("convergence", "status"))
+        table.move_cursor(row=list(table.rows).index("convergence"))
+        await pilot.pause()
+        detail = str(screen.query_one("#verify-detail", Static).render())
+        assert "Training convergence" in detail and "compared_steps: 101" in detail
+        plot = screen.query_one("#verify-plot", PlotextPlot)
+        assert plot.has_class("shown") and plot.display
+        table.move_cursor(row=list(table.rows).index("latency"))
+        await pilot.pause()
+        assert plot.has_class("shown") and "P99" in str(screen.query_one("#verify-detail", Static).render())
+        table.move_cursor(row=list(table.rows).index("gpu_health"))
+        await pilot.pause()
+        assert not plot.has_class("shown")
+        assert "no GPU to check on this machine" in str(screen.query_one("#verify-detail", Static).render())
+
+
+async def test_sign_off_is_recorded_with_the_operator(tmp_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.0), session_name="verify-tui", start_mode="verify",
+                        operator="alice")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.screen
+        await _run_checks(pilot, screen)
+        assert screen.report.ok
+        await pilot.press("a")
+        await pilot.pause()
+        assert "approved by alice" in str(screen.query_one("#verify-status", Static).render())
+    with SessionStore.open("verify-tui") as session:
+        recorded = signoffs(session)
+    assert [(s["decision"], s["operator"]) for s in recorded] == [("approved", "alice")]
+
+
+async def test_a_failing_run_cannot_be_approved_but_can_be_rejected(tmp_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.4), session_name="verify-tui-2", start_mode="verify",
+                        operator="bob")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.screen
+        await _run_checks(pilot, screen)
+        assert not screen.report.ok
+        assert "FAIL" in str(screen.query_one("#verify-checks", DataTable).get_cell("convergence", "status"))
+        await pilot.press("a")
+        await pilot.pause()
+        assert any("cannot approve" in n.message for n in app._notifications)
+        await pilot.press("x")
+        await pilot.pause()
+    with SessionStore.open("verify-tui-2") as session:
+        assert [s["decision"] for s in signoffs(session)] == ["rejected"]

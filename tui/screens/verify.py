@@ -1,0 +1,250 @@
+"""The Verify screen: a live checklist, a detail pane per check, plots in the terminal, and sign-off.
+
+The checks run in the base screen's thread worker (the engine's ``verify``
+step); each finished check arrives as an ``ItemDone`` event carrying its
+result, which fills its row.  Selecting a row shows its figures, threshold,
+details and command output; convergence and latency also draw their plot
+(plotext).  Approve / Reject record the decision, with the operator, in the
+session's audit log (``engine.verify.signoff``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from engine.events import ItemDone, Progress, StepFinished, StepStarted
+from tui.messages import EngineEvent
+from tui.screens.base import StepScreen
+
+_STATUS = {"pending": "· pending", "running": "… running", "pass": "✔ pass", "fail": "✘ FAIL",
+           "skipped": "⏭ skipped", "error": "⚠ ERROR"}
+
+
+class VerifyScreen(StepScreen):
+    """Run the verification checks and sign off the result."""
+
+    STEP = "verify"
+    MODE = "verify"
+    CSS_PATH = "verify.tcss"
+    BINDINGS = [
+        Binding("r", "run_checks", "Run checks", id="verify-run"),
+        Binding("a", "approve", "Approve", id="verify-approve"),
+        Binding("x", "reject", "Reject", id="verify-reject"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: dict[str, dict[str, Any]] = {}
+        self.report: Any = None
+        self._checks_running = False
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="verify-body"):
+            with Vertical(id="verify-left"):
+                yield Static("", id="verify-status")
+                yield ProgressBar(id="verify-progress", show_eta=False)
+                yield DataTable(id="verify-checks", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="verify-actions"):
+                    yield Button("Run checks (r)", id="verify-run-button", variant="primary", classes="mutating")
+                    yield Button("Approve (a)", id="verify-approve-button", variant="success", classes="mutating")
+                    yield Button("Reject (x)", id="verify-reject-button", variant="error", classes="mutating")
+            with Vertical(id="verify-right"):
+                with VerticalScroll(id="verify-detail-scroll"):
+                    yield Static("Select a check to see its figures.", id="verify-detail")
+                yield PlotextPlot(id="verify-plot")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#verify-checks", DataTable)
+        table.add_column("Check", key="check", width=22)
+        table.add_column("Result", key="status", width=11)
+        table.add_column("Measured", key="summary")
+        self._fill_pending()
+
+    # --- state ------------------------------------------------------------------
+
+    def _check_names(self) -> list[tuple[str, str]]:
+        from engine.verify.checks import load
+        from engine.verify.suite import selected_checks
+
+        if self.profile is None:
+            return []
+        return [(name, load(name).TITLE) for name in selected_checks(self.profile.verify)]
+
+    def _fill_pending(self) -> None:
+        table = self.query_one("#verify-checks", DataTable)
+        table.clear()
+        self.results.clear()
+        for name, title in self._check_names():
+            table.add_row(title, _STATUS["pending"], "", key=name)
+        status = "No profile open (ctrl+o)." if self.profile is None else self._baseline_text()
+        self.query_one("#verify-status", Static).update(status)
+        self.query_one("#verify-progress", ProgressBar).update(total=max(1, table.row_count), progress=0)
+
+    def _baseline_text(self) -> str:
+        verify = self.profile.verify if self.profile else None
+        if verify and verify.baseline:
+            return f"Baseline: {verify.baseline}. r runs the checks."
+        return "No baseline: checks that compare with the source are skipped. r runs the checks."
+
+    def profile_changed(self) -> None:
+        if not self._checks_running:
+            self._fill_pending()
+
+    # --- actions ------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"verify-run-button": self.action_run_checks, "verify-approve-button": self.action_approve,
+                   "verify-reject-button": self.action_reject}
+        if event.button.id in actions:
+            actions[event.button.id]()
+
+    def action_run_checks(self) -> None:
+        if self._checks_running:
+            self.notify("The checks are already running.")
+            return
+        self._fill_pending()
+        self.report = None
+        if self.run_step("verify") is not None:
+            self._checks_running = True
+
+    def action_approve(self) -> None:
+        self._sign("approved")
+
+    def action_reject(self) -> None:
+        self._sign("rejected")
+
+    def _sign(self, decision: str) -> None:
+        from engine.errors import GpumigrateError
+        from engine.verify.signoff import sign_off
+
+        if not self.driving:
+            self.notify("Watching: only the driver can sign off.", severity="warning")
+            return
+        if self.report is None:
+            self.notify("Run the checks first (r).", severity="warning")
+            return
+        if self.session is None:
+            self.notify("No session: open one (gpumigrate --session NAME) to record a sign-off.", severity="warning")
+            return
+        try:
+            entry = sign_off(self.session, self.report, decision)  # type: ignore[arg-type]
+        except GpumigrateError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(f"{decision} by {entry['operator']}: recorded in session {self.session.name}")
+        self.query_one("#verify-status", Static).update(
+            f"{self.report.summary()} — {decision} by {entry['operator']}")
+
+    # --- engine events (from the worker) ---------------------------------------------
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if event.step != "verify":
+            return
+        table = self.query_one("#verify-checks", DataTable)
+        if isinstance(event, StepStarted):
+            self.query_one("#verify-status", Static).update("Running the checks…")
+        elif isinstance(event, Progress) and event.label == "checks":
+            bar = self.query_one("#verify-progress", ProgressBar)
+            bar.update(total=event.total or 1, progress=event.done)
+            name = event.extra.get("check")
+            if name and name in table.rows:
+                table.update_cell(name, "status", _STATUS["running"])
+        elif isinstance(event, ItemDone):
+            result = event.data.get("result") or {"name": event.item, "status": event.status,
+                                                  "summary": event.detail, "title": event.item}
+            self.results[event.item] = result
+            if event.item in table.rows:
+                table.update_cell(event.item, "status", _STATUS.get(event.status, event.status))
+                table.update_cell(event.item, "summary", event.detail)
+            if table.row_count and table.cursor_row >= 0:
+                self._show_selected()
+        elif isinstance(event, StepFinished):
+            self._checks_running = False
+            from engine.verify.suite import VerifyReport
+
+            data = event.result.get("report")
+            if data:
+                self.report = VerifyReport.from_dict(data)
+                self.query_one("#verify-status", Static).update(
+                    f"{self.report.summary()}. a approves, x rejects (recorded in the session).")
+            else:
+                self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}")
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_selected()
+
+    # --- detail pane ----------------------------------------------------------------
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#verify-checks", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            row_key, _ = table.coordinate_to_cell_key((table.cursor_row, 0))
+        except Exception:  # noqa: BLE001 - no row under the cursor
+            return None
+        return str(row_key.value)
+
+    def _show_selected(self) -> None:
+        from rich.markup import escape
+
+        name = self._selected()
+        detail = self.query_one("#verify-detail", Static)
+        plot = self.query_one("#verify-plot", PlotextPlot)
+        result = self.results.get(name or "")
+        if result is None:
+            detail.update(f"{escape(name or '')}: not run yet.")
+            plot.remove_class("shown")
+            return
+        lines = [f"[b]{escape(result.get('title', name))}[/b] — {_STATUS.get(result['status'], result['status'])}",
+                 escape(result.get("summary", ""))]
+        if result.get("measures"):
+            lines.append(f"[dim]measures:[/] {escape(result['measures'])}")
+        if result.get("threshold"):
+            lines.append(f"[dim]threshold:[/] {escape(result['threshold'])}")
+        from engine.verify.checks.base import CheckResult
+        from engine.verify.report import figure_rows
+
+        rows = figure_rows(CheckResult.from_dict(result)) if "figures" in result else []
+        if rows:
+            lines.append("")
+            lines += [f"  {escape(k)}: {escape(t)}" + (f"  [dim](baseline {escape(b)})[/]" if b else "")
+                      for k, t, b in rows]
+        if result.get("details"):
+            lines.append("")
+            lines += [f"• {escape(d.strip())}" for d in result["details"]]
+        if result.get("output"):
+            lines += ["", "[dim]output:[/]", escape(result["output"])]
+        detail.update("\n".join(lines))
+        self._plot(result, plot)
+
+    def _plot(self, result: dict[str, Any], widget: PlotextPlot) -> None:
+        figures = result.get("figures") or {}
+        plt = widget.plt
+        plt.clear_figure()
+        if result.get("name") == "convergence" and figures.get("target_curve") and figures.get("baseline_curve"):
+            for label, curve in (("baseline", figures["baseline_curve"]), ("target", figures["target_curve"])):
+                points = [(s, v) for s, v in curve if v is not None]
+                plt.plot([p[0] for p in points], [p[1] for p in points], label=label, marker="braille")
+            plt.title("loss by step")
+        elif result.get("name") == "latency" and figures.get("histogram"):
+            hist = figures["histogram"]
+            centers = [hist["lo_ms"] + hist["width_ms"] * (i + 0.5) for i in range(len(hist["counts"]))]
+            plt.bar(centers, hist["counts"], width=0.8)
+            plt.vline(figures["p99_ms"], "orange")
+            if self.profile is not None:
+                plt.vline(self.profile.verify.p99_ms, "red")
+            plt.title(f"latency (ms): P99 {figures['p99_ms']:.1f} (orange), limit (red)")
+        else:
+            widget.remove_class("shown")
+            return
+        widget.add_class("shown")
+        widget.refresh()
