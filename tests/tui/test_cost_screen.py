@@ -60,7 +60,10 @@ async def test_changing_an_assumption_updates_table_and_charts(profile_path: Pat
         lines = screen.query_one(CumulativeCostChart)
         assert lines.series[0][1][12] == pytest.approx(12 * 80 * 3.06 * 8.2)
         assert lines.break_even is not None  # 80 runs use the commitment enough to pay off
-        assert "source.hourly_usd" in str(screen.query_one("#cost-notes").render())
+        notes = str(screen.query_one("#cost-notes").render())
+        assert "source.hourly_usd" in notes
+        # the day-two budget follows the target's run-rate: $2.48 x 730 h committed
+        assert "Budget (day two): $1,810.40/month" in notes and "80% ($1,448.32)" in notes
         # the profile file is untouched until saved
         assert load_profile(profile_path).workload.runs_per_month == 1
         screen.query_one("#cost-table").focus()

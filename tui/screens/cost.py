@@ -163,8 +163,23 @@ class CostScreen(StepScreen):
             + f", parallel run {usd(report.primary.parallel_run_usd)}; data {report.data_gb:,.1f} GB "
               f"({report.data_basis})")
         lines.extend(f"note: {n}" for n in report.notes)
+        lines.append(self._budget_line(report))
         self.query_one("#cost-notes", Static).update("\n".join(lines))
         self._sync_pricing_select()
+
+    def _budget_line(self, report: "CostReport") -> str:
+        """The day-two budget sized from this run-rate (``gpumigrate ops --emit budget`` renders it)."""
+        from engine.cost.model import usd
+        from engine.errors import GpumigrateError
+        from engine.ops.budget import monthly_run_rate
+
+        assert self.draft is not None
+        try:
+            rate = monthly_run_rate(self.draft, report.to_dict())
+        except GpumigrateError as exc:
+            return f"Budget: {exc}"
+        marks = ", ".join(f"{p:g}% ({usd(rate.monthly * p / 100)})" for p in self.draft.ops.budget_thresholds_pct)
+        return f"Budget (day two): {usd(rate.monthly)}/month from {rate.source}; alerts at {marks}"
 
     def _highlighted(self) -> int:
         return self.query_one("#cost-table", DataTable).cursor_row
