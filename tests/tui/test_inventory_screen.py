@@ -1,0 +1,129 @@
+"""The Inventory screen with Pilot: a scan in a worker fills the tree and the topology; accept saves the target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Static, Tree
+
+from engine.profile import load_profile
+from tests.nvml_fake import FakeNvml
+from tui.app import GpuMigrateApp
+from tui.screens.inventory import InventoryScreen
+
+PROFILE = """
+schema_version = 1
+
+[source]
+provider = "aws"
+instance_type = "p4d.24xlarge"
+
+[target]
+region = "us-central1"
+
+[workload]
+kind = "training"
+params_billions = 7.0
+precision = "bf16"
+batch_size = 1
+seq_len = 2048
+
+[inventory]
+local_dirs = ["data"]
+images_dir = "images"
+"""
+
+
+@pytest.fixture()
+def profile_path(tmp_path: Path) -> Path:
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "a.bin").write_bytes(b"a" * 300)
+    (tmp_path / "data" / "sub" / "b.bin").write_bytes(b"b" * 700)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "Dockerfile").write_text("FROM nvcr.io/nvidia/pytorch:24.05-py3\n")
+    path = tmp_path / "migration.toml"
+    path.write_text(PROFILE)
+    return path
+
+
+def labels(node) -> list[str]:  # type: ignore[no-untyped-def]
+    out = [str(node.label)]
+    for child in node.children:
+        out.extend(labels(child))
+    return out
+
+
+async def _scan(pilot, app: GpuMigrateApp) -> InventoryScreen:  # type: ignore[no-untyped-def]
+    screen = app.screen
+    assert isinstance(screen, InventoryScreen)
+    await pilot.press("s")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return screen
+
+
+async def test_scan_fills_tree_topology_and_accept_saves_target(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path)
+    async with app.run_test(size=(180, 60)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        screen.nvml_api = FakeNvml.from_fixture("a100_8x_nvlink")
+        accept = screen.query_one("#inv-accept-button", Button)
+        assert accept.disabled  # nothing to accept before a scan
+        await _scan(pilot, app)
+        tree = screen.query_one("#inv-tree", Tree)
+        text = labels(tree.root)
+        assert any(t.startswith("This host: 8x NVIDIA A100-SXM4-40GB") for t in text)
+        assert sum(t.startswith("GPU") and "A100-SXM4-40GB" in t for t in text) == 8
+        assert "Topology" in text
+        assert any(t.startswith("data: 2 files") for t in text)
+        assert any("nvcr.io/nvidia/pytorch:24.05-py3 [ngc]" in t for t in text)
+        assert any(t.startswith("1. a2-highgpu-8g (8x A100 40GB)") for t in text)
+        topo = screen.query_one("#inv-topology", DataTable)
+        assert topo.row_count == 8
+        assert topo.get_row("GPU0")[1:9] == ["X"] + ["NV12"] * 7
+        assert topo.get_row("GPU5")[-2:] == ["24-47,72-95", "1"]
+        assert "Scanned:" in str(screen.query_one("#inv-status", Static).render())
+
+        # select a GPU: the detail pane shows its health fields
+        gpu_node = next(n for n in tree.root.children[0].children if n.data and n.data[0] == "gpu")
+        tree.move_cursor(gpu_node)
+        await pilot.pause()
+        detail = str(screen.query_one("#inv-detail", Static).render())
+        assert "Remapped rows: 0 corrected" in detail and "PCIe gen 4" in detail
+
+        # pick the second recommendation and accept it
+        sizing = next(n for n in tree.root.children if n.data and n.data[0] == "sizing")
+        second = sizing.children[1]
+        rec = second.data[1]
+        tree.move_cursor(second)
+        await pilot.pause()
+        assert not accept.disabled
+        await pilot.press("a")
+        await pilot.pause()
+    saved = load_profile(profile_path)
+    assert saved.target.machine_type == rec.machine_type and saved.target.gpu_count == rec.gpu_count
+    assert saved.target.gpu_model == rec.catalog_gpu_model
+
+
+async def test_no_driver_and_mig_host(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        screen.nvml_api = FakeNvml({"init_error": 12})
+        await _scan(pilot, app)
+        text = labels(screen.query_one("#inv-tree", Tree).root)
+        assert any(t.startswith("This host: no NVIDIA driver found") for t in text)
+        title = str(screen.query_one("#inv-topology-title", Static).render())
+        assert "no NVIDIA driver found" in title
+        assert screen.query_one("#inv-topology", DataTable).row_count == 0
+        # the rest of the inventory is still there
+        assert any(t.startswith("data: 2 files") for t in text)
+
+        screen.nvml_api = FakeNvml.from_fixture("h100_mig")
+        await _scan(pilot, app)
+        text = labels(screen.query_one("#inv-tree", Tree).root)
+        assert [t for t in text if t.startswith("MIG ")] == [
+            "MIG 3g.40gb (39.4 GiB)", "MIG 2g.20gb (19.6 GiB)", "MIG 1g.10gb (9.6 GiB)", "MIG 1g.10gb (9.6 GiB)"]

@@ -1,0 +1,402 @@
+"""The Inventory screen: a tree of what runs where, a detail pane, the GPU topology matrix, and the target.
+
+The scan runs the engine's ``run_inventory`` in a thread worker (events arrive as ``EngineEvent``
+messages and drive the progress bar and status line; the finished ``Inventory`` arrives through
+``call_from_thread``).  The tree: this host -> GPUs -> MIG instances; AWS region -> instances;
+buckets -> prefixes; local data; images; sizing -> recommendations.  "Accept" writes the selected
+(or best) recommendation into ``[target]`` through the base class's ``save_profile_change``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, ProgressBar, Static, Tree
+from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
+
+from engine.events import ItemDone, Message, Progress
+from tui.messages import EngineEvent
+from tui.screens.base import StepScreen
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
+def _label(text: str) -> Text:
+    """Tree labels are plain text: names, tags and errors may contain [brackets]."""
+    return Text(text)
+
+
+def _na(value: Any, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value}{suffix}"
+
+
+class InventoryScreen(StepScreen):
+    """What runs where today, and what it should run on in Google Cloud."""
+
+    STEP = "inventory"
+    MODE = "inventory"
+    CSS_PATH = "inventory.tcss"
+    BINDINGS = [
+        Binding("s", "scan", "Scan", id="inventory-scan"),
+        Binding("a", "accept", "Accept target", id="inventory-accept"),
+        Binding("escape", "cancel_scan", "Cancel scan", id="inventory-cancel", show=False),
+    ]
+
+    nvml_api: Any = None
+    """An NVML seam implementation to use instead of the real library (tests, demos)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inventory: Any = None
+        self.scanning = False
+        self._cancel = threading.Event()
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="inv-body"):
+            with Vertical(id="inv-left"):
+                yield Static("s scans what the profile names.", id="inv-status")
+                yield ProgressBar(id="inv-progress", show_eta=False)
+                yield Tree("Inventory", id="inv-tree")
+                with Horizontal(id="inv-actions"):
+                    yield Button("Scan (s)", id="inv-scan-button", variant="primary")
+                    yield Button("Accept target (a)", id="inv-accept-button", variant="success",
+                                 classes="mutating", disabled=True)
+            with Vertical(id="inv-right"):
+                with VerticalScroll(id="inv-detail-scroll"):
+                    yield Static("Scan, then select an item to see its details.", id="inv-detail")
+                yield Static("GPU topology (nvidia-smi topo -m)", id="inv-topology-title")
+                yield DataTable(id="inv-topology", cursor_type="none", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#inv-tree", Tree).root.expand()
+        self._load_recorded()
+        self._update_accept()
+
+    def _apply_role(self) -> None:  # the base enables every .mutating control for the driver
+        super()._apply_role()
+        self._update_accept()
+
+    def _update_accept(self) -> None:
+        """Accept needs the driver's role and a recommendation."""
+        sizing = self.inventory.sizing if self.inventory is not None else None
+        self.query_one("#inv-accept-button", Button).disabled = not (
+            self.driving and sizing is not None and bool(sizing.recommendations))
+
+    def _load_recorded(self) -> None:
+        """Show the inventory recorded in the session (a watcher sees the driver's scan)."""
+        if self.session is None:
+            return
+        try:
+            step = self.session.step("inventory")
+        except Exception:  # noqa: BLE001 - an unreadable session just means no recorded scan
+            return
+        data = (getattr(step, "result", None) or {}).get("data") if step else None
+        if data:
+            from engine.inventory.scan import Inventory
+
+            self._show(Inventory.model_validate(data), "recorded in the session")
+
+    # --- actions ------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "inv-scan-button":
+            self.action_scan()
+        elif event.button.id == "inv-accept-button":
+            self.action_accept()
+
+    def action_scan(self) -> None:
+        if self.profile is None:
+            self.notify("Open a profile first (ctrl+o).", severity="warning")
+            return
+        if self.scanning:
+            self.notify("A scan is already running (escape cancels it).")
+            return
+        self.scanning = True
+        self._cancel = threading.Event()
+        self.query_one("#inv-status", Static).update("Scanning…")
+        self.query_one("#inv-progress", ProgressBar).update(total=None, progress=0)
+        self._scan(self.profile, self._cancel)
+
+    def action_cancel_scan(self) -> None:
+        if self.scanning:
+            self._cancel.set()
+
+    @work(thread=True, exclusive=True, group="inventory-scan", exit_on_error=False, name="inventory scan")
+    def _scan(self, profile: Any, cancel: threading.Event) -> None:
+        from engine.errors import GpumigrateError
+        from engine.inventory.scan import run_inventory
+
+        worker = get_current_worker()
+
+        def emit(event: Any) -> None:
+            if not worker.is_cancelled:
+                self.post_message(EngineEvent(event))
+
+        base = self.gm_app.profile_path.parent if self.gm_app.profile_path else None
+        from pathlib import Path
+
+        try:
+            inv = run_inventory(profile, base_dir=base or Path.cwd(), emit=emit, cancel=cancel,
+                                nvml_api=self.nvml_api)
+        except GpumigrateError as exc:
+            self.app.call_from_thread(self._scan_failed, str(exc))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, inv, "scanned")
+
+    def _scan_failed(self, text: str) -> None:
+        self.scanning = False
+        self.query_one("#inv-status", Static).update(f"Scan stopped: {text}")
+        self.notify(text, severity="error", timeout=8)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if event.step != "inventory":
+            return
+        status = self.query_one("#inv-status", Static)
+        if isinstance(event, Progress):
+            bar = self.query_one("#inv-progress", ProgressBar)
+            bar.update(total=event.total, progress=event.done)
+            status.update(f"Scanning… {event.label}: {event.done:,.0f}"
+                          + (f" of {event.total:,.0f}" if event.total else ""))
+        elif isinstance(event, ItemDone):
+            status.update(f"Scanning… {event.item}: {event.detail}")
+        elif isinstance(event, Message) and event.level in ("warning", "error"):
+            self.notify(event.text, severity="error" if event.level == "error" else "warning", timeout=6)
+
+    # --- showing ------------------------------------------------------------------------
+
+    def _show(self, inv: Any, how: str) -> None:
+        from engine.inventory.scan import summary_line
+
+        self.scanning = False
+        self.inventory = inv
+        bar = self.query_one("#inv-progress", ProgressBar)
+        bar.update(total=1, progress=1)
+        problem = f" — AWS: {inv.aws_problem}" if inv.aws_problem else ""
+        self.query_one("#inv-status", Static).update(f"{how.capitalize()}: {summary_line(inv)}{problem}")
+        self._fill_tree(inv)
+        self._fill_topology(inv)
+        self._update_accept()
+
+    def _fill_tree(self, inv: Any) -> None:
+        tree = self.query_one("#inv-tree", Tree)
+        tree.clear()
+        root = tree.root
+        if inv.host is not None:
+            host = inv.host
+            node = root.add(_label(f"This host: {host.summary()}"), data=("host", host), expand=True)
+            for gpu in host.gpus:
+                mark = " ⚠" if gpu.bad_clock_event_reasons or (gpu.ecc.volatile_uncorrected or 0) > 0 else ""
+                g = node.add(_label(f"GPU{gpu.index} {gpu.name or '?'} ({_size(gpu.memory_total_bytes)}){mark}"),
+                             data=("gpu", gpu), expand=True)
+                for mig in gpu.mig_instances:
+                    g.add_leaf(_label(f"MIG {mig.profile or '?'} ({_size(mig.memory_total_bytes)})"), data=("mig", mig))
+            if len(host.gpus) > 1:
+                node.add_leaf(_label("Topology"), data=("topology", host.topology))
+        if inv.aws is not None or inv.aws_problem:
+            aws = root.add(_label("AWS" + (f": {inv.aws_problem}" if inv.aws_problem else "")), data=("aws", inv.aws),
+                           expand=True)
+            if inv.aws is not None:
+                for region in inv.aws.regions:
+                    here = [i for i in inv.aws.instances if i.region == region]
+                    label = f"{region} ({len(here)} GPU instance{'s' if len(here) != 1 else ''})"
+                    if region in inv.aws.errors:
+                        label = f"{region}: {inv.aws.errors[region]}"
+                    r = aws.add(_label(label), data=("region", region), expand=True)
+                    for inst in here:
+                        gpus = f"{inst.gpu.gpu_count}x {inst.gpu.gpu_model}" if inst.gpu and inst.gpu.gpu_count else "?"
+                        r.add_leaf(_label(f"{inst.instance_id} {inst.instance_type} {gpus} {inst.state} {inst.name}".rstrip()),
+                                   data=("instance", inst))
+                if inv.aws.buckets:
+                    b_node = aws.add(_label("Buckets"), data=("buckets", inv.aws.buckets), expand=True)
+                    for bucket in inv.aws.buckets:
+                        text = (f"s3://{bucket.bucket}: {bucket.error}" if bucket.error else
+                                f"s3://{bucket.bucket} {bucket.objects:,} objects, {_size(bucket.bytes)}"
+                                + (" (estimated)" if bucket.estimated else ""))
+                        b = b_node.add(_label(text), data=("bucket", bucket), expand=len(bucket.prefixes) > 1)
+                        if len(bucket.prefixes) > 1:
+                            for p in bucket.prefixes:
+                                b.add_leaf(_label(f"{p.prefix} {p.objects:,} objects, {_size(p.bytes)}"), data=("prefix", p))
+        if inv.local_dirs:
+            local = root.add(_label("Local data"), data=("local", inv.local_dirs), expand=True)
+            for d in inv.local_dirs:
+                text = f"{d.path}: {d.files:,} files, {_size(d.bytes)}" if d.exists else f"{d.path}: missing"
+                local.add_leaf(_label(text), data=("dir", d))
+        if inv.images is not None:
+            images = root.add(_label(f"Images ({len(inv.images.images)})"), data=("images", inv.images), expand=True)
+            for ref in inv.images.images:
+                images.add_leaf(_label(f"{ref.image} [{ref.registry_kind}]"), data=("image", ref))
+        if inv.sizing is not None:
+            sizing = root.add(_label("Sizing and target"), data=("sizing", inv.sizing), expand=True)
+            for rec in inv.sizing.recommendations:
+                price = f" ${rec.hourly_usd:,.2f}/h" if rec.hourly_usd is not None else ""
+                warn = " ⚠" if rec.warnings else ""
+                sizing.add_leaf(_label(f"{rec.rank}. {rec.machine_type} ({rec.gpu_count}x {rec.gpu_model}){price}{warn}"),
+                                data=("recommendation", rec))
+        tree.root.expand()
+        tree.move_cursor(tree.root)
+
+    def _fill_topology(self, inv: Any) -> None:
+        table = self.query_one("#inv-topology", DataTable)
+        table.clear(columns=True)
+        host = inv.host
+        topo = host.topology if host is not None and host.available else None
+        title = self.query_one("#inv-topology-title", Static)
+        if topo is None or not topo.labels:
+            title.update("GPU topology: " + (host.reason or "no GPUs" if host is not None else "not scanned"))
+            return
+        title.update("GPU topology (nvidia-smi topo -m)")
+        table.add_columns("", *topo.labels, "CPU Affinity", "NUMA")
+        for i, label in enumerate(topo.labels):
+            numa = topo.numa_nodes[i] if i < len(topo.numa_nodes) else None
+            cpus = topo.cpu_affinity[i] if i < len(topo.cpu_affinity) else None
+            table.add_row(label, *topo.matrix[i], cpus or "N/A", "N/A" if numa is None else str(numa), key=label)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._show_detail(event.node)
+
+    def _selected_recommendation(self) -> Any:
+        node = self.query_one("#inv-tree", Tree).cursor_node
+        if node is not None and node.data and node.data[0] == "recommendation":
+            return node.data[1]
+        sizing = self.inventory.sizing if self.inventory is not None else None
+        return sizing.best if sizing is not None else None
+
+    def _show_detail(self, node: TreeNode | None) -> None:
+        from rich.markup import escape
+
+        detail = self.query_one("#inv-detail", Static)
+        if node is None or not node.data:
+            detail.update("Select an item to see its details.")
+            return
+        kind, obj = node.data
+        lines = _detail_lines(kind, obj)
+        detail.update(escape("\n".join(lines)))
+
+    # --- accepting a recommendation ---------------------------------------------------------
+
+    def action_accept(self) -> None:
+        rec = self._selected_recommendation()
+        if rec is None:
+            self.notify("Scan first: there is no recommendation yet.", severity="warning")
+            return
+
+        def change(profile: Any) -> None:
+            profile.target.machine_type = rec.machine_type
+            profile.target.gpu_model = rec.catalog_gpu_model or rec.gpu_model
+            profile.target.gpu_count = rec.gpu_count
+
+        if self.save_profile_change(change, f"target set to {rec.machine_type} ({rec.gpu_count}x {rec.gpu_model}) "
+                                            "from the inventory recommendation"):
+            self.notify(f"Target: {rec.machine_type} ({rec.gpu_count}x {rec.gpu_model}) — saved to the profile")
+
+
+def _detail_lines(kind: str, obj: Any) -> list[str]:
+    if kind == "host":
+        if not obj.available:
+            return [obj.reason or "NVML not available", "", "The inventory goes on without local GPUs."]
+        return [f"Driver {obj.driver_version}, CUDA {obj.cuda_driver_version}, NVML {obj.nvml_version}",
+                f"{len(obj.gpus)} GPU(s)", "", obj.topology.render()]
+    if kind == "gpu":
+        g = obj
+        rows = [f"GPU{g.index}: {g.name}", f"UUID {g.uuid}",
+                f"Memory {_size(g.memory_used_bytes)} used of {_size(g.memory_total_bytes)}",
+                f"Compute capability {_na(g.compute_capability)}", f"PCI {g.pci_bus_id}",
+                f"PCIe gen {_na(g.pcie_gen_current)} (max {_na(g.pcie_gen_max)}) "
+                f"x{_na(g.pcie_width_current)} (max x{_na(g.pcie_width_max)})",
+                f"Persistence mode {_na(g.persistence_mode)}",
+                f"MIG {_na(g.mig_mode_current)} (pending {_na(g.mig_mode_pending)})",
+                f"ECC {_na(g.ecc_mode_current)}: volatile {_na(g.ecc.volatile_corrected)} corrected / "
+                f"{_na(g.ecc.volatile_uncorrected)} uncorrected; aggregate {_na(g.ecc.aggregate_corrected)} / "
+                f"{_na(g.ecc.aggregate_uncorrected)}",
+                f"Retired pages: single-bit {_na(g.retired_pages_single_bit)}, double-bit "
+                f"{_na(g.retired_pages_double_bit)}, pending {_na(g.retired_pages_pending)}"]
+        if g.remapped_rows is not None:
+            r = g.remapped_rows
+            rows.append(f"Remapped rows: {r.corrected} corrected, {r.uncorrected} uncorrected, pending {r.pending}, "
+                        f"failure {r.failure}")
+        rows += [f"Clock event reasons: {', '.join(g.clock_event_reasons or []) or 'none'}",
+                 f"Temperature {_na(g.temperature_c, ' °C')}, power {_na(g.power_draw_w, ' W')} of "
+                 f"{_na(g.power_limit_w, ' W')}",
+                 f"Utilisation GPU {_na(g.utilization_gpu_pct, '%')}, memory {_na(g.utilization_memory_pct, '%')}",
+                 f"NUMA node {_na(g.numa_node)}, CPUs {_na(g.cpu_affinity)}, NVLink active {_na(g.nvlink_active)}"]
+        if g.bad_clock_event_reasons:
+            rows.append(f"⚠ throttled: {', '.join(g.bad_clock_event_reasons)}")
+        rows += [f"note: {n}" for n in g.notes]
+        return rows
+    if kind == "mig":
+        return [f"MIG device {obj.index}: {obj.name}", f"Profile {obj.profile}", f"UUID {obj.uuid}",
+                f"Memory {_size(obj.memory_used_bytes)} used of {_size(obj.memory_total_bytes)}",
+                f"GPU instance {obj.gpu_instance_id}, compute instance {obj.compute_instance_id}"]
+    if kind == "topology":
+        legend = ["", "X = self, NV# = # NVLinks, PIX/PXB = PCIe bridges, PHB = host bridge, NODE = within a NUMA "
+                      "node, SYS = across NUMA nodes"]
+        return [obj.render(), *legend, f"NVSwitch: {obj.nvswitch}"]
+    if kind == "instance":
+        i = obj
+        rows = [f"{i.instance_id} ({i.name or 'no Name tag'})", f"{i.instance_type} in {i.availability_zone}",
+                f"State {i.state}, launched {i.launch_time}"]
+        if i.gpu is not None:
+            rows.append(f"GPUs: {i.gpu.gpu_count}x {i.gpu.gpu_model} "
+                        f"({_na(i.gpu.gpu_memory_mib, ' MiB')} each; from {i.gpu.source})")
+        rows.append(f"EBS: {i.ebs_gib} GiB")
+        rows += [f"  {v.volume_id} {v.size_gib} GiB {v.volume_type} {v.device}" for v in i.volumes]
+        rows += [f"tag {k} = {v}" for k, v in sorted(i.tags.items())]
+        return rows
+    if kind == "bucket":
+        if obj.error:
+            return [f"s3://{obj.bucket}", obj.error]
+        rows = [f"s3://{obj.bucket} in {obj.region}"]
+        for p in obj.prefixes:
+            rows.append(f"{p.prefix or '(all)'}: {p.objects:,} objects, {_size(p.bytes)} ({p.method})")
+            if p.note:
+                rows.append(f"  {p.note}")
+            rows += [f"  {_size(size):>10}  {key}" for key, size in p.largest]
+        return rows
+    if kind == "prefix":
+        return [f"{obj.prefix}: {obj.objects:,} objects, {_size(obj.bytes)} ({obj.method})"] + \
+            ([obj.note] if obj.note else []) + [f"  {_size(s):>10}  {k}" for k, s in obj.largest]
+    if kind == "dir":
+        if not obj.exists:
+            return [f"{obj.path}: does not exist ({obj.resolved})"]
+        return [f"{obj.resolved}", f"{obj.files:,} files in {obj.dirs:,} folders, {_size(obj.bytes)}", "Largest:"] + \
+            [f"  {_size(size):>10}  {rel}" for rel, size in obj.largest] + [f"skipped: {s}" for s in obj.skipped]
+    if kind == "image":
+        return [f"{obj.image}", f"written as {obj.written}" if obj.written != obj.image else "",
+                f"in {obj.file}:{obj.line} ({obj.source}{', ' + obj.context if obj.context else ''})",
+                f"registry {obj.registry} ({obj.registry_kind}{', ' + obj.region if obj.region else ''})",
+                f"repository {obj.repository}, tag {obj.tag}, digest {obj.digest}"] + \
+            ([f"unresolved: {', '.join(obj.unresolved)}"] if obj.unresolved else [])
+    if kind == "images":
+        return [f"{obj.files_scanned} file(s) scanned under {obj.root}"] + \
+            [f"{host}: {n} reference(s)" for host, n in obj.registries().items()] + obj.problems
+    if kind == "sizing":
+        s = obj
+        return [f"{s.workload.kind}, source {s.source.gpu_count}x {s.source.gpu_model or '?'} (from {s.source.origin})",
+                f"Rule: {s.estimate.rule}", "", *s.estimate.lines, "", *[f"⚠ {w}" for w in s.warnings]]
+    if kind == "recommendation":
+        r = obj
+        return [f"{r.rank}. {r.machine_type}: {r.gpu_count}x {r.gpu_model} ({r.gpu_memory_gib:g} GB each)",
+                f"Region {r.region}" + (f", ${r.hourly_usd:,.2f}/h on demand" if r.hourly_usd is not None else ""),
+                "", r.reason, "", *[f"⚠ {w}" for w in r.warnings], "", "a accepts it into [target]"]
+    if kind == "aws" and obj is not None:
+        return [f"{len(obj.instances)} GPU instance(s) in {', '.join(obj.regions) or 'no regions'}",
+                *[f"{where}: {err}" for where, err in obj.errors.items()]]
+    return [str(kind)]
