@@ -1,5 +1,8 @@
 """The ``transfer`` step of ``replay``: runs each ``[[transfer]]`` entry with ``engine = "local"``.
 
+``ctx.options["control"]`` may carry a :class:`TransferControl` so a screen can pause,
+resume and cancel the running entry.
+
 Entries for ``sts`` are left to the Storage Transfer Service step (reported as skipped here);
 ``auto`` runs locally until the STS engine decides otherwise.  Each entry journals beside the
 session file when a session is given (``<session>.sqlite.journals/``), else under the state
@@ -20,7 +23,8 @@ def run(ctx: StepContext) -> StepResult:
     entries = list(ctx.profile.transfer)
     if not entries:
         return StepResult(ok=True, summary="no [[transfer]] entries", data={"entries": []})
-    control = TransferControl(ctx.cancel)
+    # A front end that wants pause/resume/cancel passes its own control (the Transfer screen does).
+    control = ctx.options.get("control") or TransferControl(ctx.cancel)
     results = []
     ok = True
     for i, spec in enumerate(entries):
