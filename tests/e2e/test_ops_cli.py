@@ -23,9 +23,10 @@ def gm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
 
 
 def not_spot(tmp_path: Path) -> Path:
-    """The demo with the watcher left to "auto" (its target is cud-1y, so no watcher)."""
+    """The demo with a committed-use target and the watcher left to "auto" (so no watcher)."""
     path = tmp_path / "not-spot.toml"
-    path.write_text(DEMO.read_text().replace('spot_watcher = "always"', 'spot_watcher = "auto"'))
+    path.write_text(DEMO.read_text().replace('spot_watcher = "always"', 'spot_watcher = "auto"')
+                    .replace('pricing = "spot"', 'pricing = "cud-1y"', 1))
     return path
 
 

@@ -43,12 +43,12 @@ async def test_profile_view_saves_valid_toml_and_refuses_invalid(demo_copy: Path
     app = GpuMigrateApp(profile_path=demo_copy, start_mode="profile")
     async with app.run_test(size=(120, 40)) as pilot:
         editor = app.screen.query_one("#profile-editor")
-        editor.load_text(editor.text.replace('pricing = "cud-1y"', 'pricing = "spot"'))
+        editor.load_text(editor.text.replace('pricing = "spot"', 'pricing = "on-demand"', 1))
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert load_profile(demo_copy).target.pricing == "spot"
+        assert load_profile(demo_copy).target.pricing == "on-demand"
         before = demo_copy.read_text()
-        editor.load_text(editor.text.replace('pricing = "spot"', 'pricing = "free"'))
+        editor.load_text(editor.text.replace('gpu_count = 1', 'gpu_count = "one"', 1))
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, ErrorDialog)

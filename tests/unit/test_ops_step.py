@@ -51,7 +51,8 @@ def test_dry_run_applies_nothing() -> None:
 
 def test_spot_watcher_skipped_for_a_non_spot_target() -> None:
     profile = load_profile(DEMO)
-    profile.ops.spot_watcher = "auto"  # the demo target is cud-1y
+    profile.ops.spot_watcher = "auto"
+    profile.target.pricing = "cud-1y"
     summary = run_steps(profile, ["ops"], emit=lambda e: None, profile_path=DEMO)
     assert summary.ok and "spot-watcher" in summary.results["ops"].data["skipped"]
 
@@ -59,6 +60,7 @@ def test_spot_watcher_skipped_for_a_non_spot_target() -> None:
 def test_screen_tuples() -> None:
     profile = load_profile(DEMO)
     profile.ops.spot_watcher = "auto"
+    profile.target.pricing = "cud-1y"
     drivers = screen_artefacts(profile, "drivers")
     assert all(len(t) == 3 for t in drivers)
     titles = [t[0] for t in drivers]
