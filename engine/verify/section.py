@@ -80,6 +80,8 @@ class DataIntegritySettings(Section):
 
     manifests: list[ManifestPair] = Field(default_factory=list)
     """Manifest pairs to compare (count, bytes, checksums)."""
+    transfers: bool = False
+    """Also compare each [[transfer]] entry's source with its destination now, by checksum (reads both sides)."""
     max_listed: int = Field(default=50, ge=1, le=100_000)
     """At most this many differences are listed per pair (all are counted)."""
 

@@ -43,7 +43,7 @@ def run(ctx: StepContext) -> StepResult:
         baseline_file=str(baseline_value) if baseline and baseline_value else None, capture=bool(capture_to),
         only=opts.get("only"), target_gpu_count=ctx.profile.target.gpu_count,
         target_gpu_model=ctx.profile.target.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
-        profile_name=ctx.profile.name,
+        profile_name=ctx.profile.name, transfers=ctx.profile.transfer,
     )
     files: list[str] = []
     if capture_to:

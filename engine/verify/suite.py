@@ -161,6 +161,7 @@ def run_verification(
     nvml_api: Any = None,
     cancel: threading.Event | None = None,
     profile_name: str | None = None,
+    transfers: list[Any] | None = None,
 ) -> VerifyReport:
     """Run the checks; never raises for a check's own outcome."""
     names = selected_checks(section, only)
@@ -184,7 +185,7 @@ def run_verification(
         ctx = CheckContext(section=section, base_dir=base_dir, target_gpu_count=target_gpu_count,
                            target_gpu_model=target_gpu_model, nvml_api=nvml_api, cancel=cancel,
                            progress=progress, log=lambda text: emit(Message(step, text=text, level="debug")),
-                           _cache=shared_cache)
+                           transfers=list(transfers or []), _cache=shared_cache)
         result = run_check(module, ctx, base_checks.get(name), capture=capture)
         report.results.append(result)
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,

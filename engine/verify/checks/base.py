@@ -66,6 +66,8 @@ class CheckContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[float, float | None], None] = lambda done, total: None
     log: Callable[[str], None] = lambda text: None
+    transfers: list[Any] = field(default_factory=list)
+    """The profile's [[transfer]] entries (data integrity can check each source against its destination)."""
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def path(self, value: str) -> Path:

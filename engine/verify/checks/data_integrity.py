@@ -97,9 +97,11 @@ def compare(source: dict[str, Entry], target: dict[str, Entry]) -> dict[str, lis
 
 def measure(ctx: CheckContext) -> dict[str, Any]:
     cfg = ctx.section.data_integrity
-    if not cfg.manifests:
-        raise Skip("no manifests configured ([[verify.data_integrity.manifests]] source/target)")
-    pairs: list[dict[str, Any]] = []
+    live = [t for t in ctx.transfers if t.engine == "local"] if cfg.transfers else []
+    if not cfg.manifests and not live:
+        raise Skip("nothing to compare: no manifests ([[verify.data_integrity.manifests]]) and "
+                   "data_integrity.transfers is off or no [[transfer]] entry runs locally")
+    pairs: list[dict[str, Any]] = [_compare_transfer(ctx, spec, cfg.max_listed) for spec in live]
     for i, pair in enumerate(cfg.manifests):
         try:
             source = read_manifest(ctx.path(pair.source))
@@ -121,6 +123,31 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
         })
         ctx.progress(i + 1, len(cfg.manifests))
     return {"pairs": pairs}
+
+
+def _compare_transfer(ctx: CheckContext, spec: Any, max_listed: int) -> dict[str, Any]:
+    """Compare one [[transfer]] entry's two trees now, through the transfer engine's verifier."""
+    from engine.errors import GpumigrateError
+    from engine.transfer.api import verify_trees
+
+    try:
+        report = verify_trees(spec.src, spec.dst, exclude=list(spec.exclude), base_dir=ctx.base_dir,
+                              recursive=spec.recursive)
+    except GpumigrateError as exc:
+        raise CheckError(f"{spec.src} -> {spec.dst}: {exc}") from None
+    counts = {"missing": len(report.missing), "extra": len(report.extra) if spec.delete else 0,
+              "size": 0, "checksum": len(report.mismatched), "unverified": 0}
+    listed = {kind: [{"path": p, "size": "?"} for p in paths[:max_listed]]
+              for kind, paths in (("missing", report.missing), ("extra", report.extra if spec.delete else []))
+              if paths}
+    if report.mismatched:
+        listed["checksum"] = [{"path": p, "algorithm": "crc32c/md5", "source": "?", "target": "?"}
+                              for p in report.mismatched[:max_listed]]
+    objects = report.matched + len(report.mismatched) + len(report.missing)
+    return {"label": f"{spec.src} -> {spec.dst} (checked now)", "source_objects": objects,
+            "target_objects": report.matched + len(report.mismatched) + len(report.extra),
+            "source_bytes": report.bytes, "target_bytes": report.bytes, "verified": report.matched,
+            "differences": counts, "listed": listed}
 
 
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:

@@ -1,0 +1,38 @@
+"""Data integrity checked live against the profile's [[transfer]] entries (no manifests needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.transfer.api import run_transfer
+from engine.transfer.spec import TransferSpec
+from engine.verify.checks import data_integrity
+from engine.verify.checks.base import CheckContext
+from engine.verify.section import VerifySection
+
+
+def _tree(root: Path) -> None:
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "x.bin").write_bytes(b"x" * 5000)
+    (root / "y ü.txt").write_text("hello")
+
+
+def _ctx(tmp_path: Path, spec: TransferSpec) -> CheckContext:
+    section = VerifySection.model_validate({"data_integrity": {"transfers": True}})
+    return CheckContext(section=section, base_dir=tmp_path, transfers=[spec])
+
+
+def test_a_finished_transfer_agrees_and_an_altered_object_is_caught(tmp_path: Path) -> None:
+    _tree(tmp_path / "src")
+    spec = TransferSpec(src=str(tmp_path / "src"), dst=str(tmp_path / "dst"))
+    assert run_transfer(spec, emit=lambda e: None, journal=False).ok
+    ctx = _ctx(tmp_path, spec)
+    measured = data_integrity.measure(ctx)
+    verdict = data_integrity.judge(ctx, measured, None)
+    assert verdict.passed and "2 objects" in verdict.summary
+    (tmp_path / "dst" / "a" / "x.bin").write_bytes(b"y" * 5000)  # same size, other bytes
+    (tmp_path / "dst" / "y ü.txt").unlink()
+    verdict = data_integrity.judge(ctx, data_integrity.measure(ctx), None)
+    assert not verdict.passed
+    text = "\n".join(verdict.details)
+    assert "checksum: a/x.bin" in text and "missing: y ü.txt" in text
