@@ -120,3 +120,10 @@ def same_tree(a: Path, b: Path) -> bool:
     names_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     names_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     return names_a == names_b and all((a / n).read_bytes() == (b / n).read_bytes() for n in names_a)
+
+
+def free_port_closed() -> int:
+    """A loopback port nothing listens on (connections are refused at once)."""
+    from tests.stand_ins import free_port
+
+    return free_port()
