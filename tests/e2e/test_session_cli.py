@@ -1,0 +1,147 @@
+"""``gpumigrate session ...``, ``attach`` and ``serve`` as a user runs them (the CLI as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from engine.session import SessionStore, sessions_dir
+from tests.cutover_support import REPO, cli, env_for, write_profile
+from tests.stand_ins import free_port
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _session_with_profile(tmp_path: Path, name: str) -> Path:
+    profile = write_profile(tmp_path, files=2, bwlimit=None)
+    with SessionStore.open(name, operator="alice") as store:
+        store.set_meta("profile_path", str(profile))
+    return profile
+
+
+def test_list_show_tick_and_export(tmp_path: Path) -> None:
+    _session_with_profile(tmp_path, "cut")
+    listed = cli("session", "list", "--json", check=True)
+    assert [s["name"] for s in json.loads(listed.stdout)["sessions"]] == ["cut"]
+    assert "cut" in cli("session", "list", check=True).stdout
+
+    blocked = cli("session", "tick", "cut", "3", operator="bob")
+    assert blocked.returncode == 2 and "go/no-go gate 2" in blocked.stderr
+    assert cli("session", "tick", "cut", "1", "--note", "done at 10:02", operator="bob", check=True)
+    assert cli("session", "tick", "cut", "Go / no-go", operator="alice", check=True)
+    again = cli("session", "tick", "cut", "1", operator="alice")
+    assert again.returncode == 2 and "already ticked by bob" in again.stderr
+    assert cli("session", "tick", "cut", "3", operator="alice", check=True)
+    assert cli("session", "tick", "cut", "9").returncode == 2
+
+    info = json.loads(cli("session", "show", "cut", "--json", check=True).stdout)
+    assert [e["ticked_by"] for e in info["runbook"]] == ["bob", "alice", "alice"]
+    assert info["runbook"][0]["note"] == "done at 10:02"
+    text = cli("session", "show", "cut", check=True).stdout
+    assert "[x] 2. GATE Go / no-go — alice" in text
+
+    out = tmp_path / "audit"
+    cli("session", "export", "cut", "--out", str(out), check=True)
+    md = (out / "cut.md").read_text()
+    assert "## Runbook" in md and "ticked by bob" in md
+    assert md.index("echo switch back") < md.index("echo unfreeze")  # rollback plan: last step first
+    rows = [json.loads(line) for line in (out / "cut.jsonl").read_text().splitlines()]
+    ticks = [(r["operator"], r["payload"]["item"]) for r in rows if r["kind"] == "runbook_ticked"]
+    assert ticks == [("bob", "Freeze writes"), ("alice", "Go / no-go"), ("alice", "Switch traffic")]
+    assert all({"seq", "time", "operator", "step", "kind", "payload"} <= set(r) for r in rows)
+    assert oct(os.stat(out / "cut.jsonl").st_mode & 0o777) == oct(0o600)
+
+
+def test_tail_prints_and_stops(tmp_path: Path) -> None:
+    with SessionStore.open("t", operator="alice") as store:
+        store.append("session", "note", {"text": "one"})
+        store.append("runbook", "runbook_ticked", {"item": "Freeze writes", "note": ""})
+    out = cli("session", "tail", "t", "--no-follow", check=True).stdout
+    assert "alice" in out and "ticked 'Freeze writes'" in out
+    lines = cli("session", "tail", "t", "--no-follow", "--json", "--from", "1", check=True).stdout.splitlines()
+    assert [json.loads(x)["seq"] for x in lines] == [2]
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    missing = cli("session", "show", "nope")
+    assert missing.returncode == 2 and "no session named 'nope'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert cli("attach", "nope").returncode == 2
+    assert cli("session", "approve", "nope", "1").returncode == 2
+    SessionStore.open("x").close()
+    unknown = cli("session", "approve", "x", "7", operator="bob")
+    assert unknown.returncode == 2 and "no approval request #7" in unknown.stderr
+    bad_name = cli("session", "show", "../etc")
+    assert bad_name.returncode == 2
+    bad_operator = cli("session", "show", "x", operator="bad name!")
+    assert bad_operator.returncode == 2 and "GPUMIGRATE_OPERATOR" in bad_operator.stderr
+    nothing = cli("session", "cancel", "x")
+    assert nothing.returncode == 1 and "nothing is running" in nothing.stderr
+    never = cli("session", "resume", "x")
+    assert never.returncode == 2 and "never run" in never.stderr
+
+
+def test_an_unopenable_session_explains_group_sharing() -> None:
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    (sessions_dir() / "locked.sqlite").mkdir()  # not a file this login can open as a database
+    out = cli("session", "show", "locked")
+    assert out.returncode == 4
+    assert "chgrp" in out.stderr and "GPUMIGRATE_STATE_DIR" in out.stderr and "Traceback" not in out.stderr
+
+
+def _listening_addresses(port: int) -> set[str]:
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, hexport = local.split(":")
+            if int(hexport, 16) == port and state == "0A":
+                found.add(addr)
+    return found
+
+
+def test_serve_listens_on_loopback_only_and_serves_the_app(tmp_path: Path) -> None:
+    SessionStore.open("web").close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "web", "--port", str(port)], cwd=REPO,
+                            env=env_for("alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"serve did not listen: {proc.stderr.read() if proc.stderr else ''}")
+                time.sleep(0.1)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "gpumigrate web" in page
+        assert _listening_addresses(port) == {"0100007F"}, "only 127.0.0.1 listens"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_serve_command_attaches_each_tab_to_the_session() -> None:
+    from tui.commands.serve import command_for
+
+    assert command_for("web").endswith("-m tui.cli attach web")
+    assert command_for("web", watch=True).endswith("attach web --watch")
