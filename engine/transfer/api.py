@@ -32,6 +32,15 @@ Resume: every run of the same (src, dst) pair uses the same journal (``journal=N
 re-running after a crash, ``kill -9`` or a cancel continues, including inside half-copied
 large objects.  ``journal=False`` disables journalling (an in-memory journal).
 
+Delete guards: a run with ``delete=True`` lists and diffs both sides to the end first (the
+plan is spooled to the journal's SQLite file, so memory stays flat), then checks the guards
+(the source lists empty; more deletions than ``max_delete``, default 10% of the destination's
+objects or 1,000, whichever is smaller) and raises :class:`DeleteRefused` (a ``BadInputError``,
+exit 2) *before anything is copied or deleted*.  ``approve_delete(planned, detail)`` (optional)
+is called after the guards pass and before any change, when deletions are planned; it raises to
+stop the run (e.g. a declined two-person approval).  Without ``delete`` copying overlaps the
+listing.
+
 Errors: bad addresses or options raise ``BadInputError``; missing credentials or an
 unreachable service raise ``EnvironmentProblem``; per-object failures never raise — they are
 in ``summary.failures`` (and ``summary.ok`` is False).  A cancel returns a summary with
@@ -49,7 +58,7 @@ from engine.errors import BadInputError
 from engine.events import Emit, discard
 from engine.transfer.backends import open_backend
 from engine.transfer.control import TransferControl
-from engine.transfer.execute import Failure, Transfer, TransferSummary
+from engine.transfer.execute import DeleteRefused, Failure, Transfer, TransferSummary
 from engine.transfer.journal import Journal, default_journal_path
 from engine.transfer.plan import Action, diff
 from engine.transfer.spec import TransferSpec
@@ -57,7 +66,7 @@ from engine.transfer.streams import parse_rate
 from engine.transfer.urls import Location, parse_url
 from engine.transfer.verify import VerifyReport, verify_trees
 
-__all__ = ["Action", "Failure", "TransferControl", "TransferPlan", "TransferSpec", "TransferSummary",
+__all__ = ["Action", "DeleteRefused", "Failure", "TransferControl", "TransferPlan", "TransferSpec", "TransferSummary",
            "VerifyReport", "journal_path_for", "plan_transfer", "resolve", "run_transfer", "verify_trees"]
 
 
@@ -146,7 +155,7 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
 def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Path | Literal[False] | None = None,
                  cancel: threading.Event | None = None, control: TransferControl | None = None,
                  dry_run: bool = False, base_dir: Path | None = None, session_path: Path | None = None,
-                 retry: Any = None) -> TransferSummary:
+                 retry: Any = None, approve_delete: Any = None) -> TransferSummary:
     """Run one transfer to the end (or until cancelled); per-object failures are in the summary."""
     src_loc, dst_loc = resolve(spec, base_dir)
     for pattern in spec.exclude:
@@ -172,7 +181,7 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
                           exclude=list(spec.exclude), checksum=spec.checksum, max_delete=spec.max_delete,
                           allow_empty_source=spec.allow_empty_source, jobs=spec.jobs,
                           bwlimit=parse_rate(spec.bwlimit), part_threshold_mib=spec.part_threshold_mib,
-                          part_size_mib=spec.part_size_mib, retry=retry)
+                          part_size_mib=spec.part_size_mib, retry=retry, approve_delete=approve_delete)
         return engine.run()
     finally:
         jr.close()

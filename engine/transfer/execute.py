@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from engine.errors import BadInputError
 from engine.events import Emit, ItemDone, Message, Progress
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
 from engine.transfer.checksums import Hasher, combine_parts, crc32c, crc_to_hex
@@ -28,6 +29,10 @@ SMALL_MAX = 8 << 20
 MIB = 1 << 20
 OBJECT_EVENT_MIN = 256 * 1024
 """Objects at least this large get started/progress/done events for a live in-flight table."""
+
+
+class DeleteRefused(BadInputError):
+    """A ``-d`` guard refused the run after planning and before anything was copied or deleted (exit 2)."""
 
 
 @dataclass
@@ -139,8 +144,9 @@ class Transfer:
                  delete: bool = False, exclude: list[str] | None = None, checksum: bool = False,
                  max_delete: int | None = None, allow_empty_source: bool = False, jobs: int = 8,
                  bwlimit: float | None = None, part_threshold_mib: int = 150, part_size_mib: int = 16,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, approve_delete: Callable[[int, str], Any] | None = None):
         self.src, self.dst = src, dst
+        self.approve_delete = approve_delete
         self.src_url, self.dst_url = src_url, dst_url
         self.emit = emit
         self.journal = journal
@@ -215,7 +221,7 @@ class Transfer:
         self._parts = ThreadPoolExecutor(self.jobs, thread_name_prefix="transfer-part")
         slots = threading.BoundedSemaphore(self.jobs * 4)
         pending: set[Future] = set()
-        deletes: list[Action] = []
+        spool = None
         src_count = dst_count = 0
 
         def counted(it, side: str):
@@ -242,11 +248,16 @@ class Transfer:
                            counted(self.dst.list(self.recursive), "dst"),
                            checksum=self.checksum, delete=self.delete, exclude=self.exclude,
                            local_dst=self.dst.scheme == "file")
+            if self.delete:
+                # -d: list and diff to the end (spooled to disk), check the guards, and only then
+                # change anything; without -d copying overlaps the listing.
+                spool = self._plan_first(actions, lambda: (src_count, dst_count))
+                actions = spool.read(exclude=("delete",))
             for act in actions:
                 if self.control.cancelled:
                     raise InterruptedError
                 if act.kind in ("copy", "check"):
-                    if act.kind == "copy":
+                    if act.kind == "copy" and spool is None:
                         self._count_planned(act)
                     submit(self._do_copy if act.kind == "copy" else self._do_check, act)
                 elif act.kind == "skip":
@@ -255,8 +266,6 @@ class Transfer:
                 elif act.kind == "excluded":
                     with self._lock:
                         self.summary.excluded += 1
-                elif act.kind == "delete":
-                    deletes.append(act)
                 elif act.kind in ("refused", "conflict"):
                     with self._lock:
                         if act.kind == "refused":
@@ -266,13 +275,15 @@ class Transfer:
                     self._fail(act.path, act.kind, act.reason)
             with self.stats.lock:
                 self.stats.listing_done = True
-            if deletes or (self.delete and src_count == 0):
-                self._delete_phase(deletes, src_count, dst_count, submit)
+            if spool is not None and self.summary.planned_delete:
+                self._delete_phase(spool.read(kinds=("delete",)), submit)
             wait(pending)
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
             self.summary.interrupted = True
         finally:
+            if spool is not None:
+                spool.close()
             self._objects.shutdown(wait=True, cancel_futures=True)
             self._parts.shutdown(wait=True, cancel_futures=True)
             stop_ticker.set()
@@ -309,23 +320,48 @@ class Transfer:
             self._object_event(act.path, "failed", 0, act.size)
 
     # --- deletions ------------------------------------------------------------------
-    def _delete_phase(self, deletes: list[Action], src_count: int, dst_count: int, submit) -> None:
-        self.summary.planned_delete = len(deletes)
-        if src_count == 0 and not self.allow_empty_source:
-            self.summary.delete_refused = (
-                f"the source lists empty; -d would delete all {len(deletes)} destination objects "
-                "(pass --allow-empty-source if that is really intended)")
-        else:
-            limit = self.max_delete if self.max_delete is not None else max(1, min(dst_count // 10, 1000))
-            if len(deletes) > limit:
-                self.summary.delete_refused = (
-                    f"{len(deletes)} deletions planned, more than the limit of {limit} "
-                    f"({'--max-delete' if self.max_delete is not None else 'default: 10% of the destination or 1,000'}); "
-                    "raise --max-delete to allow it")
-        if self.summary.delete_refused:
-            self.emit(Message(STEP, text=f"deletions refused: {self.summary.delete_refused}", level="error"))
-            return
+    def _plan_first(self, actions, counts: Callable[[], tuple[int, int]]):
+        """Spool the whole plan, then apply the -d guards; raises :class:`DeleteRefused` before any change."""
+        from engine.transfer.spool import PlanSpool
+
+        spool = PlanSpool(self.journal.path)
+        try:
+            planned = 0
+            for act in spool.write(actions):
+                if self.control.cancelled:
+                    raise InterruptedError
+                if act.kind == "copy":
+                    self._count_planned(act)
+                elif act.kind == "delete":
+                    planned += 1
+            src_count, dst_count = counts()
+            self.summary.planned_delete = planned
+            reason = delete_guard(planned, src_count, dst_count, self.max_delete, self.allow_empty_source)
+        except BaseException:
+            spool.close()
+            raise
+        if reason:
+            spool.close()
+            self.summary.delete_refused = reason
+            self.emit(Message(STEP, text=f"-d refused: {reason}", level="error"))
+            raise DeleteRefused(f"-d refused before anything was copied or deleted: {reason}")
+        if planned and self.approve_delete is not None and not self.dry_run:
+            detail = (f"{self.src_url} -> {self.dst_url}: delete {planned} destination object(s) the source "
+                      f"lacks (source {src_count}, destination {dst_count} objects)")
+            try:
+                self.approve_delete(planned, detail)  # raises to stop the run before any change
+            except BaseException as exc:
+                spool.close()
+                self.summary.delete_refused = f"not approved: {exc}"
+                raise
+        with self.stats.lock:
+            self.stats.listing_done = True
+        return spool
+
+    def _delete_phase(self, deletes, submit) -> None:
         for act in deletes:
+            if self.control.cancelled:
+                raise InterruptedError
             if self.dry_run:
                 with self._lock:
                     self.summary.deleted += 1
@@ -572,6 +608,24 @@ class Transfer:
             raise
         self.journal.drop_upload(act.path)
         self._done_copy(act, info, ok)
+
+
+def delete_guard(planned: int, src_count: int, dst_count: int, max_delete: int | None,
+                 allow_empty_source: bool) -> str:
+    """Why ``-d`` must not run ("" when it may): an empty source, or more deletions than the limit."""
+    if planned == 0:
+        return ""
+    if src_count == 0 and not allow_empty_source:
+        return (f"the source lists empty; -d would delete all {planned} destination objects "
+                "(pass --allow-empty-source, or allow_empty_source = true in the profile entry, "
+                "if that is really intended)")
+    limit = max_delete if max_delete is not None else max(1, min(dst_count // 10, 1000))
+    if planned > limit:
+        basis = ("--max-delete" if max_delete is not None
+                 else f"default: 10% of the destination's {dst_count:,} objects or 1,000, whichever is smaller")
+        return (f"{planned} deletions planned, more than the limit of {limit} ({basis}); "
+                f"pass --max-delete {planned} (max_delete = {planned} in the profile entry) to allow it")
+    return ""
 
 
 def ensure_crc32c(backend: Backend, info: ObjectInfo) -> str:

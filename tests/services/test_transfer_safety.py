@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.transfer.api import TransferSpec, run_transfer, verify_trees
+from engine.transfer.api import DeleteRefused, TransferSpec, run_transfer, verify_trees
 from tests import stand_ins
 from tests.transfer_support import (MIB, FaultProxy, gcs_client, read_gcs, read_local, read_s3, s3_client,
                                     sample_tree, write_gcs, write_local, write_s3)
@@ -33,11 +33,13 @@ def test_delete_guards_on_gcs(tmp_path, gcs, unique_bucket):
     gcs_client().create_bucket(unique_bucket)
     write_gcs(unique_bucket, "", {f"obj{i:02d}": b"x" for i in range(20)})
     (tmp_path / "src").mkdir()
-    empty = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}", delete=True))
-    assert "empty" in empty.delete_refused and len(read_gcs(unique_bucket)) == 20
+    with pytest.raises(DeleteRefused, match="empty"):
+        run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}", delete=True))
+    assert len(read_gcs(unique_bucket)) == 20
     write_local(tmp_path / "src", {"obj00": b"x"})
-    capped = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}", delete=True))
-    assert "limit of 2" in capped.delete_refused and len(read_gcs(unique_bucket)) == 20
+    with pytest.raises(DeleteRefused, match="limit of 2"):
+        run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}", delete=True))
+    assert len(read_gcs(unique_bucket)) == 20
     allowed = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}", delete=True,
                                         max_delete=19, checksum=True))
     assert allowed.deleted == 19 and set(read_gcs(unique_bucket)) == {"obj00"}

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from engine.events import ItemDone, Progress
-from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer, verify_trees
+from engine.transfer.api import DeleteRefused, TransferControl, TransferSpec, plan_transfer, run_transfer, verify_trees
 from tests.transfer_support import MIB, read_local, sample_tree, write_local
 
 
@@ -57,15 +57,16 @@ def test_delete_guards(trees, tmp_path):
     src, dst, tree = trees
     run_transfer(spec(src, dst))
     write_local(dst, {f"extra/{i}": b"e" for i in range(3)})
-    s = run_transfer(spec(src, dst, delete=True))  # 3 > default limit min(10% of 11, 1000) = 1
-    assert s.delete_refused and s.deleted == 0 and not s.ok
+    with pytest.raises(DeleteRefused, match="--max-delete 3"):  # 3 > default limit min(10% of 11, 1000) = 1
+        run_transfer(spec(src, dst, delete=True))
     assert len(list((dst / "extra").iterdir())) == 3
     s = run_transfer(spec(src, dst, delete=True, max_delete=3))
     assert s.deleted == 3 and s.ok and not (dst / "extra").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
-    s = run_transfer(spec(empty, dst, delete=True, max_delete=10**6))
-    assert "empty" in s.delete_refused and read_local(dst) == tree
+    with pytest.raises(DeleteRefused, match="--allow-empty-source"):
+        run_transfer(spec(empty, dst, delete=True, max_delete=10**6))
+    assert read_local(dst) == tree
     s = run_transfer(spec(empty, dst, delete=True, max_delete=10**6, allow_empty_source=True))
     assert s.deleted == len(tree) and read_local(dst) == {}
 

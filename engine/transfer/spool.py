@@ -1,0 +1,124 @@
+"""The spooled plan of a ``-d`` run: listed and diffed to the end before anything changes.
+
+A run with ``delete=True`` must be able to refuse (the source lists empty, too many
+deletions) before it copies or deletes anything, so it cannot overlap copying with
+listing.  Instead the streaming diff is written, in order, to a ``plan`` table in the
+journal's SQLite file (its own connection: the journal's writers never wait on it),
+the guards are checked on the counts, and the run then reads the plan back in pages.
+Memory stays flat however many objects there are; the plan is cleared when the run
+ends.  A journal without a file (dry runs, ``journal=False``) spools to a temporary
+SQLite file under the state directory, removed on close.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from engine.transfer.backends.base import ObjectInfo
+from engine.transfer.plan import Action
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plan (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL,
+    src TEXT, dst TEXT, reason TEXT NOT NULL);
+"""
+
+BATCH = 2000
+"""Rows written per transaction, and read per page."""
+
+
+def _dump(info: ObjectInfo | None) -> str | None:
+    if info is None:
+        return None
+    return json.dumps([info.size, info.mtime, info.mtime_preserved, info.crc32c, info.md5, info.version,
+                       info.extra or None], separators=(",", ":"))
+
+
+def _load(path: str, text: str | None) -> ObjectInfo | None:
+    if text is None:
+        return None
+    size, mtime, preserved, crc, md5, version, extra = json.loads(text)
+    return ObjectInfo(path=path, size=size, mtime=mtime, mtime_preserved=preserved, crc32c=crc, md5=md5,
+                      version=version, extra=extra or {})
+
+
+class PlanSpool:
+    """A plan on disk: :meth:`write` it once (in order), then read it back by kind, in order."""
+
+    def __init__(self, journal_path: Path | None):
+        self._temp: str | None = None
+        if journal_path is None:
+            from engine.session import state_dir
+
+            folder = state_dir() / "tmp"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, self._temp = tempfile.mkstemp(prefix="plan-", suffix=".sqlite", dir=folder)
+            os.close(fd)
+            target = self._temp
+        else:
+            Path(journal_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target = str(journal_path)
+        self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("DELETE FROM plan")  # a killed run's plan is stale: plan afresh
+
+    def write(self, actions: Iterable[Action]) -> Iterator[Action]:
+        """Store every action (in batches) and pass it on, so the caller can count as it goes."""
+        batch: list[tuple[Any, ...]] = []
+        for act in actions:
+            batch.append((act.kind, act.path, _dump(act.src), _dump(act.dst), act.reason))
+            if len(batch) >= BATCH:
+                self._flush(batch)
+            yield act
+        self._flush(batch)
+
+    def _flush(self, batch: list[tuple[Any, ...]]) -> None:
+        if batch:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO plan(kind, path, src, dst, reason) VALUES(?, ?, ?, ?, ?)", batch)
+            self._db.execute("COMMIT")
+            batch.clear()
+
+    def read(self, kinds: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> Iterator[Action]:
+        """The stored actions in plan order (only ``kinds`` / without ``exclude``), a page at a time."""
+        where, args = [], []
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if exclude:
+            where.append(f"kind NOT IN ({','.join('?' * len(exclude))})")
+            args.extend(exclude)
+        cond = (" AND " + " AND ".join(where)) if where else ""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                f"SELECT seq, kind, path, src, dst, reason FROM plan WHERE seq > ?{cond} ORDER BY seq LIMIT {BATCH}",
+                (last, *args)).fetchall()
+            if not rows:
+                return
+            for seq, kind, path, src, dst, reason in rows:
+                last = seq
+                yield Action(kind, path, _load(path, src), _load(path, dst), reason)
+
+    def count(self, kind: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM plan WHERE kind = ?", (kind,)).fetchone()[0])
+
+    def close(self) -> None:
+        try:
+            self._db.execute("DELETE FROM plan")
+        except sqlite3.Error:
+            pass
+        self._db.close()
+        if self._temp is not None:
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(self._temp + suffix)
+                except FileNotFoundError:
+                    pass
