@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/demo.toml
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev lint bench clean tmux
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/gpumigrate --profile $(PROFILE)
 
-test: install-dev
+test: install-dev tmux
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -33,3 +33,11 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# tmux drives the real terminal app in tests/e2e/test_session_tmux.py; it has no PyPI package.
+# Installed when we may (root with apt-get); otherwise those tests skip and say why.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q tmux >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q tmux >/dev/null 2>&1; }; }; } || \
+	  echo "tmux is not installed: the tmux-driven terminal tests will be skipped"
