@@ -594,9 +594,10 @@ class SessionStore:
                  int(detached), log_path, now, now, ttl_s),
             )
             run_id = int(cur.lastrowid or 0)
-        self.append("session", "run_started", {"run": run_id, "steps": steps, "pid": os.getpid(),
-                                               "host": socket.gethostname(), "detached": detached,
-                                               "log": log_path})
+        if detached:  # a foreground replay's own step events already tell its story
+            self.append("session", "run_started", {"run": run_id, "steps": steps, "pid": os.getpid(),
+                                                   "host": socket.gethostname(), "detached": detached,
+                                                   "log": log_path})
         return run_id
 
     def run_heartbeat(self, run_id: int) -> bool:
@@ -608,7 +609,9 @@ class SessionStore:
     def end_run(self, run_id: int, exit_code: int) -> None:
         self._db.execute("UPDATE runs SET state = 'finished', exit_code = ?, ended_at = ? WHERE id = ?",
                          (exit_code, time.time(), run_id))
-        self.append("session", "run_finished", {"run": run_id, "exit_code": exit_code})
+        run = self.run(run_id)
+        if run is not None and run.detached:
+            self.append("session", "run_finished", {"run": run_id, "exit_code": exit_code})
 
     def run(self, run_id: int) -> Run | None:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
