@@ -159,3 +159,26 @@ def test_two_person_approval_refuses_the_same_login_and_records_both_names(tmp_p
     assert approved[0]["payload"]["requested_by"] == "alice"
     md = (tmp_path / "two.md").read_text()
     assert "| transfer-delete |" in md and "| approved | bob |" in md and "| declined | bob |" in md
+
+
+def test_transfer_with_deletions_waits_for_a_second_operator(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, files=4, bwlimit=None, delete=True, require_approval=["transfer-delete"])
+    extra = tmp_path / "dst" / "stale.bin"
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes(b"left over from an old copy")
+    pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "del", "--detach",
+                         operator="alice", check=True).stdout)
+    with SessionStore.open("del", operator="carol") as store:
+        pending = wait_for(lambda: store.approvals("pending"), timeout=30, what="the worker to ask")
+    assert pending[0].action == "transfer-delete" and pending[0].requested_by == "alice"
+    assert extra.exists() and not (tmp_path / "dst" / "part-0000.bin").exists(), "nothing done before approval"
+    refused = cli("session", "approve", "del", str(pending[0].id), operator="alice")
+    assert refused.returncode == 2 and "second person" in refused.stderr
+    assert cli("session", "approve", "del", str(pending[0].id), operator="bob").returncode == 0
+    wait_for(lambda: not alive(pid), timeout=60, what="the worker to finish")
+    with SessionStore.open("del", create=False) as store:
+        record = store.step("transfer")
+        decided = [e for e in store.events_after(0) if e.kind == "approval_approved"]
+    assert record is not None and record.state == "completed", record
+    assert not extra.exists() and (tmp_path / "dst" / "part-0003.bin").exists()
+    assert decided[0].operator == "bob" and decided[0].payload["requested_by"] == "alice"
