@@ -12,13 +12,20 @@ def open_backend(loc: Location, *, jobs: int = 8) -> Backend:
         from engine.transfer.backends.local import LocalBackend
 
         return LocalBackend(loc)
+    from engine.transfer.lister import list_jobs
+
+    lj = list_jobs(jobs)
+    backend: Backend
     if loc.scheme == "s3":
         from engine.transfer.backends.s3 import S3Backend
 
-        return S3Backend(loc, pool=jobs * 2 + 4)
-    from engine.transfer.backends.gcs import GCSBackend
+        backend = S3Backend(loc, pool=jobs * 2 + lj + 4)
+    else:
+        from engine.transfer.backends.gcs import GCSBackend
 
-    return GCSBackend(loc, pool=jobs * 2 + 4)
+        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4)
+    backend.list_jobs = lj  # type: ignore[attr-defined]
+    return backend
 
 
 __all__ = ["Backend", "ObjectInfo", "PartUpload", "open_backend"]

@@ -65,6 +65,14 @@ def _translate(exc: Exception, what: str) -> Exception:
     return exc
 
 
+def _common(a: str, b: str) -> str:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
 class GCSBackend(Backend):
     scheme = "gs"
     max_parts = 32 * 32 * 32
@@ -95,9 +103,22 @@ class GCSBackend(Backend):
             extra={"components": blob.component_count} if blob.component_count else {},
         )
 
+    list_jobs = 1
+    """Ranges listed at once by :func:`engine.transfer.lister.parallel_list` (1 = plain listing)."""
+
     def list(self, recursive: bool = True, start_after: str | None = None,
              end_before: str | None = None) -> Iterator[ObjectInfo]:
-        kwargs: dict[str, Any] = {"prefix": self.loc.prefix, "page_size": 1000}
+        if recursive and start_after is None and end_before is None and self.list_jobs > 1:
+            from engine.transfer.lister import parallel_list
+
+            yield from parallel_list(self, jobs=self.list_jobs)
+            return
+        yield from self._list_plain(recursive, start_after, end_before)
+
+    def _list_plain(self, recursive: bool, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
+        # every key of (start_after, end_before) starts with their common prefix: ask only for that
+        narrow = _common(start_after, end_before) if start_after is not None and end_before is not None else ""
+        kwargs: dict[str, Any] = {"prefix": self.loc.prefix + narrow, "page_size": 1000}
         if not recursive:
             kwargs["delimiter"] = "/"
         if start_after:
@@ -113,6 +134,42 @@ class GCSBackend(Backend):
                 yield self._info(blob, path)
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise _translate(exc, f"gs://{self.loc.bucket}") from exc
+
+    # --- what the parallel lister needs (engine.transfer.lister.RangeSource) -------------
+    def list_range(self, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
+        return self._list_plain(True, start_after, end_before)
+
+    def _pages(self, **kwargs: Any) -> Iterator[tuple[Any, bool]]:
+        try:
+            it = self.client.list_blobs(self.loc.bucket, **kwargs)
+            for page in it.pages:
+                yield page, it.next_page_token is not None
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            raise _translate(exc, f"gs://{self.loc.bucket}") from exc
+
+    def list_head(self, n: int) -> tuple[list[ObjectInfo], bool]:
+        k = len(self.loc.prefix)
+        for page, more in self._pages(prefix=self.loc.prefix, page_size=n):
+            items = [self._info(b, b.name[k:]) for b in page
+                     if b.name[k:] and not b.name.startswith(TMP_MARK + "/")]
+            return items, more
+        return [], False
+
+    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[str], int, bool]]:
+        k = len(self.loc.prefix)
+        kwargs: dict[str, Any] = {"prefix": self.key(prefix), "delimiter": "/", "page_size": 1000}
+        if start_after:
+            kwargs["start_offset"] = self.key(start_after) + "\x00"
+        for page, more in self._pages(**kwargs):
+            keys = sum(1 for _ in page)
+            yield sorted(p[k:] for p in page.prefixes), keys, more
+
+    def first_key_after(self, after: str, prefix: str) -> str | None:
+        for page, _more in self._pages(prefix=self.key(prefix), start_offset=self.key(after) + "\x00",
+                                       max_results=1):
+            for blob in page:
+                return blob.name[len(self.loc.prefix):]  # type: ignore[no-any-return]
+        return None
 
     def stat(self, path: str) -> ObjectInfo | None:
         blob = self.bucket.get_blob(self.key(path))

@@ -48,6 +48,14 @@ def _translate(exc: Exception, what: str) -> Exception:
     return exc
 
 
+def _common(a: str, b: str) -> str:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
 class S3Backend(Backend):
     scheme = "s3"
     min_part_size = 5 << 20
@@ -71,9 +79,23 @@ class S3Backend(Backend):
             version=etag, extra={"multipart": "-" in etag},
         )
 
+    list_jobs = 1
+    """Ranges listed at once by :func:`engine.transfer.lister.parallel_list` (1 = plain listing)."""
+
     def list(self, recursive: bool = True, start_after: str | None = None,
              end_before: str | None = None) -> Iterator[ObjectInfo]:
-        kwargs: dict[str, Any] = {"Bucket": self.loc.bucket, "Prefix": self.loc.prefix, "PaginationConfig": {"PageSize": 1000}}
+        if recursive and start_after is None and end_before is None and self.list_jobs > 1:
+            from engine.transfer.lister import parallel_list
+
+            yield from parallel_list(self, jobs=self.list_jobs)
+            return
+        yield from self._list_plain(recursive, start_after, end_before)
+
+    def _list_plain(self, recursive: bool, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
+        # every key of (start_after, end_before) starts with their common prefix: ask only for that
+        narrow = _common(start_after, end_before) if start_after is not None and end_before is not None else ""
+        kwargs: dict[str, Any] = {"Bucket": self.loc.bucket, "Prefix": self.loc.prefix + narrow,
+                                  "PaginationConfig": {"PageSize": 1000}}
         if not recursive:
             kwargs["Delimiter"] = "/"
         if start_after:
@@ -89,6 +111,42 @@ class S3Backend(Backend):
                         yield self._info(obj, path)
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise _translate(exc, f"s3://{self.loc.bucket}") from exc
+
+    # --- what the parallel lister needs (engine.transfer.lister.RangeSource) -------------
+    def list_range(self, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
+        return self._list_plain(True, start_after, end_before)
+
+    def _call_list(self, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return self.client.list_objects_v2(Bucket=self.loc.bucket, **kwargs)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            raise _translate(exc, f"s3://{self.loc.bucket}") from exc
+
+    def list_head(self, n: int) -> tuple[list[ObjectInfo], bool]:
+        resp = self._call_list(Prefix=self.loc.prefix, MaxKeys=n)
+        k = len(self.loc.prefix)
+        items = [self._info(o, o["Key"][k:]) for o in resp.get("Contents", []) if o["Key"][k:]]
+        return items, bool(resp.get("IsTruncated"))
+
+    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[str], int, bool]]:
+        k = len(self.loc.prefix)
+        kwargs: dict[str, Any] = {"Prefix": self.key(prefix), "Delimiter": "/", "MaxKeys": 1000}
+        if start_after:
+            kwargs["StartAfter"] = self.key(start_after)
+        while True:
+            resp = self._call_list(**kwargs)
+            dirs = [cp["Prefix"][k:] for cp in resp.get("CommonPrefixes", [])]
+            more = bool(resp.get("IsTruncated")) and bool(resp.get("NextContinuationToken"))
+            yield dirs, len(resp.get("Contents", [])), more
+            if not more:
+                return
+            kwargs.pop("StartAfter", None)
+            kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+
+    def first_key_after(self, after: str, prefix: str) -> str | None:
+        resp = self._call_list(Prefix=self.key(prefix), StartAfter=self.key(after), MaxKeys=1)
+        contents = resp.get("Contents", [])
+        return contents[0]["Key"][len(self.loc.prefix):] if contents else None
 
     def stat(self, path: str) -> ObjectInfo | None:
         from botocore.exceptions import ClientError
