@@ -423,12 +423,52 @@ def _region_group(region: str) -> str:
     return "na"
 
 
+def sts_entry_items(profile: Any, data_gb: float, objects: int,
+                    transfer_entries: list[dict[str, Any]] | None = None) -> tuple[list[LineItem], list[str]]:
+    """A "Storage Transfer Service" line per ``[[transfer]]`` entry whose engine resolves to sts.
+
+    ``transfer_entries`` is the transfer step's result ``entries`` (``engine``,
+    ``planned_bytes``, ``planned_objects`` per entry); without it, ``engine = "auto"`` is
+    resolved on the data volume (a single entry only: the volume cannot be split).
+    """
+    from engine.transfer.sts import choose_engine, sts_cost_usd, sts_mode, sts_price
+
+    specs = list(getattr(profile, "transfer", []) or [])
+    items: list[LineItem] = []
+    notes: list[str] = []
+    for i, spec in enumerate(specs):
+        got = transfer_entries[i] if transfer_entries and i < len(transfer_entries) else {}
+        nbytes, nobjects = got.get("planned_bytes"), got.get("planned_objects")
+        if nbytes is None and len(specs) == 1 and data_gb > 0:
+            nbytes, nobjects = int(data_gb * GIB), objects
+        engine = got.get("engine") or choose_engine(nbytes, nobjects, spec)[0]
+        if engine != "sts":
+            continue
+        if nbytes is None:
+            notes.append(f"[[transfer]] #{i + 1} runs on Storage Transfer Service; its volume is unknown, so its "
+                         "STS fee is not included (run the transfer step, or set cost.data_gb)")
+            continue
+        mode = sts_mode(spec)
+        scope = spec.sts.network_scope if spec.sts else "NA"
+        row = sts_price(mode, scope)
+        items.append(LineItem("Storage Transfer Service", sts_cost_usd(int(nbytes), mode, scope),
+                              f"[[transfer]] #{i + 1} {spec.src}: {nbytes / GIB:,.1f} GiB, {mode} "
+                              f"(${row.usd_per_gib}/GiB)", f"{row.source} (verified: {row.verified})",
+                              row.source_date))
+    return items, notes
+
+
 def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
-                  today: date | None = None) -> tuple[list[LineItem], list[str]]:
+                  today: date | None = None,
+                  transfer_entries: list[dict[str, Any]] | None = None) -> tuple[list[LineItem], list[str]]:
     """Egress, requests and transfer-service fees for moving ``data_gb`` in ``objects`` objects."""
     cost, src = profile.cost, profile.source
     items: list[LineItem] = []
     notes: list[str] = []
+    sts_items, sts_notes = sts_entry_items(profile, data_gb, objects, transfer_entries)
+    notes.extend(sts_notes)
+    if cost.route == "sts-private-network" and src.provider == "aws":
+        sts_items = []  # the route below prices STS for the whole volume already
 
     def item(name: str, amount: float, detail: str, row: NetPrice | None) -> None:
         if row is not None:
@@ -456,7 +496,7 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             amount = egress_cost(data_gb, tiers, cost.transfer_months)
             item("egress", amount, f"{data_gb:,.1f} GB over {cost.transfer_months} month(s), tiered, "
                  f"{free:g} GB/month free", rows[1] if len(rows) > 1 else (rows[0] if rows else None))
-            if route == "sts":
+            if route == "sts" and not sts_items:
                 item("Storage Transfer Service", 0.0, "agentless S3 -> GCS: no STS fee",
                      catalog.net_price("sts.agentless"))
         get_row, put_row = catalog.net_price("aws.s3.get_1k"), catalog.net_price("aws.s3.put_1k")
@@ -477,6 +517,7 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
         item("egress", 0.0, f"leaving {src.provider} is not priced by the catalog", None)
         if src.provider not in ("local",) and data_gb > 0:
             notes.append(f"egress from {src.provider} is not in the catalog: add it by hand")
+    items.extend(sts_items)
     write_row = catalog.net_price("gcs.class_a_1k")
     if write_row:
         item("GCS writes (Class A)", objects / 1000 * write_row.price_usd, f"{objects:,} object writes", write_row)
@@ -545,7 +586,8 @@ def _data_volume(profile: Any, data_bytes: int | None, basis: str | None) -> tup
 
 def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int | None = None,
                   object_count: int | None = None, today: date | None = None,
-                  with_sensitivity: bool = True, volume_basis: str | None = None) -> CostReport:
+                  with_sensitivity: bool = True, volume_basis: str | None = None,
+                  transfer_entries: list[dict[str, Any]] | None = None) -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
@@ -563,7 +605,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         object_basis = f"estimated at {cost.avg_object_mb:g} MB per object"
     else:
         objects, object_basis = 0, "unknown"
-    items, notes = one_off_items(profile, catalog, data_gb, objects, today)
+    items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries)
     shared = sum(i.usd for i in items)
     if data_basis == "unknown":
         notes.append("data volume unknown: egress not included (set cost.data_gb or run the transfer step)")

@@ -15,20 +15,23 @@ from typing import Any
 from engine.errors import Interrupted
 from engine.events import Progress
 
-_BYTE_KEYS = ("planned_bytes", "bytes_planned", "bytes_to_copy", "total_bytes", "bytes_total", "bytes")
-_OBJECT_KEYS = ("planned_objects", "objects_planned", "objects_to_copy", "total_objects", "objects_total", "objects")
 _WALK_LIMIT = 2_000_000
 
 
 def _from_transfer_result(ctx: Any) -> tuple[int | None, int | None]:
+    """The transfer step's ``planned_bytes`` / ``planned_objects`` (see engine.transfer.step)."""
     result = ctx.results.get("transfer")
     if result is None or not isinstance(result.data, dict):
         return None, None
-    data = result.data
-    plan = data.get("plan") if isinstance(data.get("plan"), dict) else data
-    size = next((plan[k] for k in _BYTE_KEYS if isinstance(plan.get(k), (int, float))), None)
-    count = next((plan[k] for k in _OBJECT_KEYS if isinstance(plan.get(k), (int, float))), None)
-    return (int(size) if size is not None else None), (int(count) if count is not None else None)
+    size, count = result.data.get("planned_bytes"), result.data.get("planned_objects")
+    return (int(size) if isinstance(size, (int, float)) else None), \
+        (int(count) if isinstance(count, (int, float)) else None)
+
+
+def _transfer_entries(ctx: Any) -> list[dict[str, Any]] | None:
+    result = ctx.results.get("transfer")
+    entries = result.data.get("entries") if result is not None and isinstance(result.data, dict) else None
+    return entries if isinstance(entries, list) else None
 
 
 def _walk_local(ctx: Any) -> tuple[int | None, int | None, list[str]]:
@@ -84,7 +87,8 @@ def run(ctx: Any) -> Any:
             data_bytes, objects, skipped = _walk_local(ctx)
             for src in skipped:
                 ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
-    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis)
+    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis,
+                           transfer_entries=_transfer_entries(ctx))
     for note in report.notes:
         ctx.message(note)
     ctx.message(f"prices: {catalog.age_note()}")

@@ -67,6 +67,10 @@ class TransferSummary:
     delete_refused: str = ""
     """Why the deletions were refused by a guard ("" when they ran or none were planned)."""
     planned_delete: int = 0
+    planned_objects: int = 0
+    """Objects the plan found to copy (new or changed), whether or not they were copied."""
+    planned_bytes: int = 0
+    """Their bytes."""
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -79,7 +83,8 @@ class TransferSummary:
                 "failed": self.failed, "bytes": self.bytes, "verified": self.verified,
                 "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
                 "resumed_parts": self.resumed_parts, "dry_run": self.dry_run, "interrupted": self.interrupted,
-                "delete_refused": self.delete_refused or None,
+                "delete_refused": self.delete_refused or None, "planned_objects": self.planned_objects,
+                "planned_bytes": self.planned_bytes, "planned_delete": self.planned_delete,
                 "failures": [f.to_dict() for f in self.failures[:1000]]}
 
     def line(self) -> str:
@@ -290,6 +295,8 @@ class Transfer:
             ticker.join()
             if self.control.cancelled:
                 self.summary.interrupted = True
+            with self.stats.lock:
+                self.summary.planned_objects, self.summary.planned_bytes = self.stats.files_total, self.stats.bytes_total
             self._progress(final=True)
             if not self.dry_run:
                 self.journal.finish_run(run_id, "interrupted" if self.summary.interrupted else

@@ -1,57 +1,185 @@
-"""The ``transfer`` step of ``replay``: runs each ``[[transfer]]`` entry with ``engine = "local"``.
+"""The ``transfer`` step of ``replay``: runs each ``[[transfer]]`` entry on the engine it asks for.
 
-``ctx.options["control"]`` may carry a :class:`TransferControl` so a screen can pause,
-resume and cancel the running entry.
+* ``engine = "local"``: this machine's engine (:func:`engine.transfer.api.run_transfer`).
+* ``engine = "sts"``: Google's Storage Transfer Service
+  (:func:`engine.transfer.sts.run_sts_transfer`); with ``delete`` the entry is first
+  planned here (both sides listed and diffed) so STS's delete-unique-in-sink gets the
+  same guards as ``-d``.
+* ``engine = "auto"``: planned here first (counts and bytes), then
+  :func:`engine.transfer.sts.choose_engine` picks, and its reason is emitted.
 
-Entries for ``sts`` are left to the Storage Transfer Service step (reported as skipped here);
-``auto`` runs locally until the STS engine decides otherwise.  Each entry journals beside the
-session file when a session is given (``<session>.sqlite.journals/``), else under the state
-dir, so an interrupted replay resumes where it stopped.
+Two-person approval: when ``[cutover] require_approval`` lists ``transfer-delete`` and
+the step runs in a session, an entry with deletions planned waits, after planning and
+before anything is copied or deleted, until a second operator (another login name)
+approves.  Declined: the entry fails and nothing is copied or deleted.
+
+Options a front end may pass in ``ctx.options``: ``control`` (a :class:`TransferControl`
+for pause/resume/cancel of a local run), ``sts_control`` (an ``StsControl``),
+``yes_delete`` (the explicit confirmation STS needs when deletion counts are unknown
+or over ``max_delete``), ``project`` (overrides ``[target] project`` for STS) and
+``approval_timeout_s``.
+
+Result data: ``entries`` (one dict per entry, with ``engine``, ``engine_reason``,
+``planned_bytes`` and ``planned_objects``: what the plan found to copy, None when an
+STS entry was not planned here) and the totals ``copied``, ``deleted``, ``skipped``,
+``failed``, ``bytes``, ``verified``, ``planned_bytes``, ``planned_objects`` (the
+cost step reads exactly these last two).
+
+Each local entry journals beside the session file when a session is given
+(``<session>.sqlite.journals/``), else under the state dir, so an interrupted replay
+resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from engine.errors import Interrupted
-from engine.events import Message
+from engine.events import Emit, Message
 from engine.runner import StepContext, StepResult
-from engine.transfer.api import TransferControl, run_transfer
+from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
+
+STEP = "transfer"
+APPROVAL_ACTION = "transfer-delete"
+TOTAL_KEYS = ("copied", "deleted", "skipped", "failed", "bytes", "verified")
+
+
+@dataclass
+class EntryOutcome:
+    """How one entry ended, on either engine."""
+
+    ok: bool
+    engine: str
+    reason: str
+    line: str
+    data: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def _approver(session: Any, profile: Any, cancel: threading.Event, emit: Emit, step: str,
+              timeout: float | None):
+    """``approve(planned, detail)`` that blocks for a second operator, or None when not required."""
+    if session is None or profile is None:
+        return None
+    from engine.cutover.approvals import needs_approval, require
+
+    if not needs_approval(profile, APPROVAL_ACTION):
+        return None
+
+    def approve(planned: int, detail: str) -> None:
+        require(session, APPROVAL_ACTION, detail, timeout, cancel=cancel, emit=emit, step=step)
+
+    return approve
+
+
+def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir: Path | None = None,
+              control: TransferControl | None = None, cancel: threading.Event | None = None,
+              session: Any = None, profile: Any = None, project: str = "", confirm_delete: bool = False,
+              sts_control: Any = None, journal: Any = None, step: str = STEP,
+              approval_timeout_s: float | None = None) -> EntryOutcome:
+    """Run one entry on the engine it resolves to (the step and ``gpumigrate transfer`` both use this)."""
+    cancel = cancel or (control.cancel_event if control is not None else threading.Event())
+    approve = None if dry_run else _approver(session, profile, cancel, emit, step, approval_timeout_s)
+    plan = None
+    if spec.engine == "auto" or (spec.engine == "sts" and spec.delete):
+        listed = spec.model_copy(update={"engine": "local"})  # the local planner lists both sides
+        plan = plan_transfer(listed, emit=emit, base_dir=base_dir, keep=0, cancel=cancel)
+        if cancel.is_set():
+            raise Interrupted("transfer interrupted while planning; run the same command again")
+    if spec.engine == "local":
+        engine, why = "local", 'the entry says engine = "local"'
+    else:
+        from engine.transfer.sts import choose_engine
+
+        engine, why = choose_engine(plan.copy_bytes if plan else None, plan.copy if plan else None, spec, None)
+        emit(Message(step, text=f"{spec.src} -> {spec.dst}: {engine} engine ({why})"))
+    if engine == "sts":
+        return _run_sts(spec, plan, why, emit=emit, dry_run=dry_run, base_dir=base_dir, cancel=cancel,
+                        project=project, confirm_delete=confirm_delete, sts_control=sts_control, step=step,
+                        approve=approve)
+    local = spec if spec.engine == "local" else spec.model_copy(update={"engine": "local"})
+    summary = run_transfer(local, emit=emit, control=control or TransferControl(cancel), dry_run=dry_run,
+                           base_dir=base_dir, journal=journal, approve_delete=approve,
+                           session_path=session.path if session is not None else None)
+    data = summary.to_event()
+    data.pop("event")
+    data.update(src=spec.src, dst=spec.dst, engine="local", engine_reason=why)
+    return EntryOutcome(ok=summary.ok, engine="local", reason=why, line=summary.line(), data=data,
+                        interrupted=summary.interrupted)
+
+
+def _run_sts(spec: TransferSpec, plan: Any, why: str, *, emit: Emit, dry_run: bool, base_dir: Path | None,
+             cancel: threading.Event, project: str, confirm_delete: bool, sts_control: Any, step: str,
+             approve: Any) -> EntryOutcome:
+    from engine.transfer.sts import DeletePlan, check_delete_guards, run_sts_transfer
+
+    sts_spec = spec if spec.engine == "sts" else spec.model_copy(update={"engine": "sts"})
+    delete_plan = DeletePlan(plan.source_objects, plan.destination_objects, plan.delete) if plan else None
+    if spec.delete and approve is not None and (delete_plan is None or delete_plan.deletions > 0):
+        # the guards first (they refuse without asking anyone), then the second operator
+        opts = spec.sts
+        check_delete_guards(sts_spec, delete_plan,
+                            confirmed=confirm_delete or bool(opts is not None and opts.confirm_delete))
+        count = f"{delete_plan.deletions} destination object(s)" if delete_plan else "an unknown number of objects"
+        approve(delete_plan.deletions if delete_plan else -1,
+                f"{spec.src} -> {spec.dst} on Storage Transfer Service: delete {count} the source lacks")
+    res = run_sts_transfer(sts_spec, project=project, emit=emit, step=step, cancel=cancel, dry_run=dry_run,
+                           delete_plan=delete_plan, confirm_delete=confirm_delete,
+                           planned_bytes=plan.copy_bytes if plan else None, base_dir=base_dir,
+                           control=sts_control)
+    totals = res.summary()
+    data = res.to_dict()
+    data.update(totals)
+    data.update(src=spec.src, dst=spec.dst, engine="sts", engine_reason=why,
+                planned_bytes=plan.copy_bytes if plan else None, planned_objects=plan.copy if plan else None)
+    if res.status == "DRY_RUN":
+        line = f"STS job {res.job_name} would be created ({res.mode}); nothing was called"
+    else:
+        line = (f"STS {res.status}: copied {totals['copied']} ({totals['bytes']} bytes), deleted {totals['deleted']}, "
+                f"skipped {totals['skipped']}, failed {totals['failed']}")
+    return EntryOutcome(ok=res.ok, engine="sts", reason=why, line=line, data=data)
 
 
 def run(ctx: StepContext) -> StepResult:
     entries = list(ctx.profile.transfer)
     if not entries:
-        return StepResult(ok=True, summary="no [[transfer]] entries", data={"entries": []})
+        return StepResult(ok=True, summary="no [[transfer]] entries",
+                          data={"entries": [], "planned_bytes": 0, "planned_objects": 0})
     # A front end that wants pause/resume/cancel passes its own control (the Transfer screen does).
     control = ctx.options.get("control") or TransferControl(ctx.cancel)
+    project = ctx.options.get("project") or ctx.profile.target.project or ""
     results = []
     ok = True
     for i, spec in enumerate(entries):
         label = f"[[transfer]] #{i + 1} {spec.src} -> {spec.dst}"
-        if spec.engine == "sts":
-            ctx.emit(Message(ctx.step, text=f"{label}: engine = \"sts\", not run by the local engine", level="info"))
-            results.append({"src": spec.src, "dst": spec.dst, "engine": "sts", "skipped": True})
-            continue
         if ctx.cancel.is_set():
             raise Interrupted("transfer interrupted; run the same command again to resume")
         ctx.emit(Message(ctx.step, text=f"{label}{' (dry run)' if ctx.dry_run else ''}", level="info"))
-        summary = run_transfer(spec, emit=ctx.emit, control=control, dry_run=ctx.dry_run, base_dir=ctx.base_dir,
-                               session_path=ctx.session.path if ctx.session is not None else None)
-        data = summary.to_event()
-        data.pop("event")
-        data.update(src=spec.src, dst=spec.dst, engine="local")
-        results.append(data)
-        if summary.interrupted:
-            raise Interrupted(f"{label}: interrupted ({summary.line()}); run the same command again to resume")
-        if not summary.ok:
+        out = run_entry(spec, emit=ctx.emit, dry_run=ctx.dry_run, base_dir=ctx.base_dir, control=control,
+                        cancel=ctx.cancel, session=ctx.session, profile=ctx.profile, project=project,
+                        confirm_delete=bool(ctx.options.get("yes_delete")),
+                        sts_control=ctx.options.get("sts_control"), step=ctx.step,
+                        approval_timeout_s=ctx.options.get("approval_timeout_s"))
+        results.append(out.data)
+        if out.interrupted:
+            raise Interrupted(f"{label}: interrupted ({out.line}); run the same command again to resume")
+        if not out.ok:
             ok = False
-        ctx.emit(Message(ctx.step, text=f"{label}: {summary.line()}", level="info" if summary.ok else "error"))
-    totals = {k: sum(r.get(k, 0) for r in results) for k in ("copied", "deleted", "skipped", "failed", "bytes", "verified")}
+        ctx.emit(Message(ctx.step, text=f"{label}: {out.line}", level="info" if out.ok else "error"))
+    totals = {k: sum(int(r.get(k) or 0) for r in results) for k in TOTAL_KEYS}
+    for key in ("planned_bytes", "planned_objects"):
+        known = [int(r[key]) for r in results if r.get(key) is not None]
+        totals[key] = sum(known) if known else None  # type: ignore[assignment]
     verb = "would copy" if ctx.dry_run else "copied"
     text = (f"{len(results)} transfer(s): {verb} {totals['copied']} objects ({totals['bytes']} bytes), "
             f"deleted {totals['deleted']}, skipped {totals['skipped']}, failed {totals['failed']}")
+    engines = sorted({r["engine"] for r in results})
+    if engines != ["local"]:
+        text += f" (engines: {', '.join(engines)})"
     return StepResult(ok=ok, summary=text, data={"entries": results, **totals})
 
 
-__all__ = ["run", "threading"]
+__all__ = ["EntryOutcome", "run", "run_entry"]

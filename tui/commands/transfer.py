@@ -29,6 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
+    p.add_argument("--engine", choices=("local", "sts", "auto"), default="local",
+                   help="who copies: this machine (default), Storage Transfer Service, or auto (by planned size)")
+    p.add_argument("--yes-delete", action="store_true",
+                   help="STS only: confirm delete-unique-in-sink when the deletion count is unknown or over --max-delete")
+    p.add_argument("--project", metavar="PROJECT", help="Google Cloud project that owns the STS job")
+    p.add_argument("--sts-role-arn", metavar="ARN", help="STS reading s3://: the IAM role it assumes")
+    p.add_argument("--agent-pool", metavar="POOL", help="STS reading a local path: the agent pool id")
+    p.add_argument("--sts-poll-interval", type=float, default=None, metavar="S",
+                   help="seconds between polls of the STS operation (default 10)")
     p.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     p.add_argument("--verbose", "-v", action="store_true", help="list every object copied")
     p.set_defaults(handler=run)
@@ -36,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import signal
+    from pathlib import Path
 
     from pydantic import ValidationError
 
@@ -62,10 +72,17 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.OK if report.ok else ExitCode.FAILED)
 
     try:
+        sts = None
+        if args.sts_role_arn or args.agent_pool or args.sts_poll_interval:
+            from engine.transfer.sts_options import StsOptions
+
+            extra = {"poll_interval_s": args.sts_poll_interval} if args.sts_poll_interval else {}
+            sts = StsOptions(aws_role_arn=args.sts_role_arn, agent_pool=args.agent_pool, **extra)
         spec = TransferSpec(src=args.src, dst=args.dst, recursive=args.recursive, delete=args.delete,
                             exclude=args.exclude, checksum=args.checksum, max_delete=args.max_delete,
                             allow_empty_source=args.allow_empty_source, jobs=args.jobs, bwlimit=args.bwlimit,
-                            part_threshold_mib=args.part_threshold, part_size_mib=args.part_size)
+                            part_threshold_mib=args.part_threshold, part_size_mib=args.part_size,
+                            engine=args.engine, sts=sts)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
@@ -90,6 +107,26 @@ def run(args: argparse.Namespace) -> int:
         control.cancel()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    if args.engine != "local":
+        from engine.transfer.step import run_entry
+
+        try:
+            out = run_entry(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal,
+                            project=args.project or "", confirm_delete=args.yes_delete, base_dir=Path.cwd())
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            sink.close()
+        if args.json:
+            keys = ("copied", "deleted", "skipped", "failed", "bytes", "verified", "planned_bytes", "planned_objects",
+                    "engine", "engine_reason", "status", "job_name", "interrupted", "delete_refused", "failures")
+            print_json({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}})
+        else:
+            print(f"{out.engine} engine ({out.reason}): {out.line}")
+            for failure in out.data.get("failures", [])[:50]:
+                print(f"  failed: {failure.get('path') or failure.get('item')}: {failure.get('error') or failure.get('detail')}")
+        if out.interrupted:
+            return int(ExitCode.INTERRUPTED)
+        return int(ExitCode.OK if out.ok else ExitCode.FAILED)
     try:
         summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal)
     finally:
