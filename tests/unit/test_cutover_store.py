@@ -1,0 +1,101 @@
+"""The cutover parts of the session store in one process: runs, reconcile, runbook, operator, coalescing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.cutover import runbook
+from engine.errors import BadInputError, GpumigrateError
+from engine.profile import parse_profile
+from engine.session import SessionStore, operator_name
+
+PROFILE = parse_profile("""
+[source]
+provider = "local"
+[cutover]
+lease_ttl_s = 2
+[[cutover.runbook]]
+title = "a"
+rollback = "undo a"
+[[cutover.runbook]]
+title = "gate"
+gate = true
+[[cutover.runbook]]
+title = "b"
+rollback = "undo b"
+""")
+
+
+def _dead_run(store: SessionStore, host: str, pid: int, age_s: float) -> int:
+    run_id = store.begin_run("h", ["transfer"], ttl_s=1.0, detached=True)
+    store._db.execute("UPDATE runs SET host = ?, pid = ?, heartbeat_at = ? WHERE id = ?",  # noqa: SLF001
+                      (host, pid, time.time() - age_s, run_id))
+    store.set_step("transfer", "running")
+    return run_id
+
+
+def test_a_run_elsewhere_is_dead_only_after_its_lease_expires() -> None:
+    with SessionStore.open("r") as store:
+        run_id = _dead_run(store, "other-host", 1, age_s=0.0)
+        assert store.reconcile() == [] and store.active_run() is not None
+        store._db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time() - 5, run_id))  # noqa: SLF001
+        assert store.reconcile() == ["transfer"]
+        assert store.step("transfer").state == "interrupted"  # type: ignore[union-attr]
+        assert store.run(run_id).state == "dead"  # type: ignore[union-attr]
+        assert store.reconcile() == []  # noticed once
+        kinds = [e.kind for e in store.events_after(0)]
+        assert kinds.count("run_died") == 1 and "step_interrupted" in kinds
+
+
+def test_a_live_run_refuses_a_second_runner() -> None:
+    with SessionStore.open("busy") as store:
+        store.begin_run("h1", ["transfer"], ttl_s=30)
+        with pytest.raises(GpumigrateError, match="is busy"):
+            store.begin_run("h2", ["verify"], ttl_s=30)
+
+
+def test_runbook_gate_order_and_rollback_plan() -> None:
+    with SessionStore.open("book", operator="bob") as store:
+        with pytest.raises(BadInputError, match="gate 2"):
+            runbook.tick(store, PROFILE, "3")
+        runbook.tick(store, PROFILE, "a")
+        runbook.tick(store, PROFILE, "2")
+        runbook.tick(store, PROFILE, "b")
+        assert [e.tick.ticked_by for e in runbook.entries(store, PROFILE)] == ["bob"] * 3  # type: ignore[union-attr]
+        assert runbook.rollback_plan(PROFILE) == [(3, "b", "undo b"), (1, "a", "undo a")]
+        with pytest.raises(BadInputError, match="already ticked"):
+            runbook.tick(store, PROFILE, "1")
+
+
+def test_sign_off_needs_every_item_and_a_second_person() -> None:
+    with SessionStore.open("go", operator="alice") as store:
+        with pytest.raises(BadInputError, match="not complete"):
+            runbook.sign_off(store, PROFILE, timeout=0.1)
+        for ref in ("1", "2", "3"):
+            runbook.tick(store, PROFILE, ref)
+        from engine.cutover.approvals import ApprovalTimedOut
+
+        with pytest.raises(ApprovalTimedOut):
+            runbook.sign_off(store, PROFILE, timeout=0.3)
+        assert store.approvals()[-1].state == "withdrawn"
+
+
+def test_operator_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "dana")
+    assert operator_name() == "dana"
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "no spaces please")
+    with pytest.raises(BadInputError):
+        operator_name()
+
+
+def test_coalesce_keeps_the_last_progress_per_label() -> None:
+    pytest.importorskip("textual")
+    from engine.session import StoredEvent
+    from tui.pairing import coalesce
+
+    rows = [StoredEvent(i, 0.0, "a", "transfer", kind, payload) for i, (kind, payload) in enumerate([
+        ("progress", {"label": "bytes", "done": 1}), ("progress", {"label": "files", "done": 1}),
+        ("item_done", {"item": "x"}), ("progress", {"label": "bytes", "done": 2})], start=1)]
+    assert [e.seq for e in coalesce(rows)] == [2, 3, 4]
