@@ -1,0 +1,380 @@
+"""The Transfer screen with Pilot: real local -> local transfers run from the screen.
+
+Every test drives the real engine (``transfer`` step) on trees generated under tmp_path:
+bars reach 100 %, the summary matches what the engine copied, the dry-run table lists the
+planned actions, failures are listed, pause really stops the bytes, cancel stops the run,
+and a watcher cannot touch the controls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from textual.widgets import Button, DataTable, ProgressBar, Static
+
+from engine.events import StepFinished
+from tui.app import GpuMigrateApp
+from tui.messages import RoleChanged
+from tui.screens.transfer import TransferScreen
+from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.in_flight import InFlightTable
+from tui.widgets.throughput import Throughput
+
+SIZE = (140, 45)
+SMALL_TREE = {
+    "a.txt": 1000,
+    "b/c.bin": 5000,
+    "b/d/deep/e.dat": 70_000,
+    "empty.txt": 0,
+    "spaces in name.txt": 1234,
+    "ünïcødé/ñ.txt": 321,
+    "models/weights.bin": 300 * 1024,  # above the engine's per-object feed threshold
+}
+
+
+def _write_tree(root: Path, files: dict[str, int], seed: int = 7) -> None:
+    for rel, size in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        block = bytes((seed + i * 31 + len(rel)) % 251 for i in range(min(size, 4096) or 1))
+        data = (block * (size // len(block) + 1))[:size]
+        path.write_bytes(data)
+
+
+def _profile(folder: Path, entries: list[dict[str, object]]) -> Path:
+    lines = ['[source]', 'provider = "local"', '']
+    for entry in entries:
+        lines.append("[[transfer]]")
+        for key, value in entry.items():
+            if isinstance(value, list):
+                lines.append(f"{key} = {json.dumps(value)}")
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, int):
+                lines.append(f"{key} = {value}")
+            else:
+                lines.append(f'{key} = "{value}"')
+        lines.append("")
+    path = folder / "transfer.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _finished(screen: TransferScreen) -> StepFinished:
+    assert screen.finished is not None, "no StepFinished reached the screen"
+    return screen.finished
+
+
+def _column(table: DataTable, key: str) -> list[str]:
+    return [str(table.get_cell(row, key)) for row in table.rows]
+
+
+async def _wait(pilot, cond: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.05)
+
+
+async def _screen(pilot, app: GpuMigrateApp) -> TransferScreen:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, TransferScreen)
+    app.set_focus(None)
+    return screen
+
+
+async def _run_to_end(pilot, app: GpuMigrateApp, key: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(key)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, TransferScreen)
+    await _wait(pilot, lambda: not screen.running, what="the run to end")
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> tuple[Path, Path, Path]:
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, SMALL_TREE)
+    return _profile(tmp_path, [{"src": "data", "dst": "out"}]), src, dst
+
+
+async def test_entries_listed_with_options(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    path = _profile(tmp_path, [{"src": "data", "dst": "out", "delete": True, "checksum": True, "jobs": 4,
+                                "bwlimit": "10M", "exclude": ["\\.tmp$"]},
+                               {"src": "data", "dst": "gs://bucket/data", "engine": "sts"}])
+    app = GpuMigrateApp(profile_path=path, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        table = screen.query_one("#transfer-entries", DataTable)
+        assert table.row_count == 2
+        assert _column(table, "src") == ["data", "data"]
+        assert _column(table, "dst") == ["out", "gs://bucket/data"]
+        opts = _column(table, "opts")[0]
+        assert opts == "-r -d -c -x \\.tmp$ -j 4 --bwlimit 10M"
+        assert _column(table, "engine") == ["local", "sts"]
+        assert "sts" in _column(table, "status")[1]
+
+
+async def test_run_copies_the_tree_bars_reach_100_and_summary_matches(small: tuple[Path, Path, Path]) -> None:
+    profile, src, dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        assert _files(dst) == _files(src)  # byte for byte
+        finished = _finished(screen)
+        assert finished.ok
+        result = finished.result
+        assert result["copied"] == len(SMALL_TREE)
+        assert result["bytes"] == sum(SMALL_TREE.values())
+        # bars at 100 %, with the engine's own totals
+        bytes_bar = screen.query_one("#transfer-bytes-bar", ProgressBar)
+        files_bar = screen.query_one("#transfer-files-bar", ProgressBar)
+        assert bytes_bar.percentage == 1.0 and files_bar.percentage == 1.0
+        assert bytes_bar.total == sum(SMALL_TREE.values()) and files_bar.total == len(SMALL_TREE)
+        assert str(screen.query_one("#transfer-files-text", Static).render()) == \
+            f"{len(SMALL_TREE)} / {len(SMALL_TREE)}"
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith(f"Done: copied {len(SMALL_TREE)} objects (")
+        assert "failed 0" in summary and f"verified {result['verified']}" in summary
+        assert screen.state == "finished"
+        status = _column(screen.query_one("#transfer-entries", DataTable), "status")[0]
+        assert status.startswith(f"copied {len(SMALL_TREE)} (")
+        assert screen.query_one(InFlightTable).row_count == 0  # nothing left in flight
+        assert screen.query_one(Throughput).samples  # sampled while it ran
+        assert screen.failures == []
+        # a second run copies nothing: everything is up to date
+        await _run_to_end(pilot, app, "r")
+        again = _finished(screen).result
+        assert again["copied"] == 0 and again["skipped"] == len(SMALL_TREE)
+        assert "copied 0 objects" in str(screen.query_one("#transfer-summary", Static).render())
+
+
+async def test_dry_run_lists_every_planned_action_and_changes_nothing(tmp_path: Path) -> None:
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, SMALL_TREE)
+    _write_tree(dst, {"a.txt": 1000}, seed=7)  # same bytes; mtime differs -> copy again or skip
+    os.utime(dst / "a.txt", (os.stat(src / "a.txt").st_atime, os.stat(src / "a.txt").st_mtime))
+    _write_tree(dst, {"stale/old.bin": 4096, "stale/older.bin": 10})
+    before = _files(dst)
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out", "delete": True, "max_delete": 10}])
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "n")
+        assert _files(dst) == before  # a dry run changes nothing
+        plan = screen.query_one("#transfer-plan", DataTable)
+        rows = [tuple(str(c) for c in plan.get_row(key)) for key in plan.rows]
+        copies = sorted(r[2] for r in rows if r[1] == "copy")
+        deletes = sorted(r[2] for r in rows if r[1] == "delete")
+        assert copies == sorted(set(SMALL_TREE) - {"a.txt"})
+        assert deletes == ["stale/old.bin", "stale/older.bin"]
+        sizes = {r[2]: r[3] for r in rows}
+        assert sizes["models/weights.bin"] == "300.0 KiB" and sizes["stale/older.bin"] == "10 B"
+        result = _finished(screen).result
+        assert result["copied"] == len(copies) and result["deleted"] == 2 and result["skipped"] == 1
+        want_bytes = sum(SMALL_TREE[p] for p in copies)
+        assert result["bytes"] == want_bytes
+        assert screen.plan_counts == {"copy": len(copies), "copy_bytes": want_bytes, "delete": 2,
+                                      "delete_bytes": 4106}
+        counts = str(screen.query_one("#transfer-plan-counts", Static).render())
+        assert counts.startswith(f"would copy {len(copies)} objects (") and "would delete 2 objects (4.0 KiB)" in counts
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith("Dry run — nothing was changed: would copy 6 objects")
+        assert screen.query_one("#transfer-tabs").active == "transfer-tab-plan"
+        # a dry run has no bars: nothing was copied
+        assert not screen.query_one("#transfer-rate").display
+
+
+async def test_a_destination_that_cannot_be_written_shows_in_the_failures_list(tmp_path: Path) -> None:
+    src = tmp_path / "data"
+    _write_tree(src, {"ok.txt": 100, "blocked/x.txt": 200, "blocked/y.txt": 300})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "blocked").write_text("a file where the engine needs a folder")
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out"}])
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        assert (out / "ok.txt").read_bytes() == (src / "ok.txt").read_bytes()
+        result = _finished(screen).result
+        assert result["failed"] == 2 and result["copied"] == 1
+        failures = screen.query_one("#transfer-failures", DataTable)
+        assert sorted(_column(failures, "path")) == ["blocked/x.txt", "blocked/y.txt"]
+        errors = _column(failures, "error")
+        assert all(e.strip() for e in errors)
+        engine_errors = sorted((f["path"], f["error"]) for e in result["entries"] for f in e["failures"])
+        assert sorted(screen.failures) == engine_errors  # the last error, as the engine reported it
+        assert screen.query_one("#transfer-tabs").active == "transfer-tab-failures"
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith("Finished with problems: copied 1 object (") and "failed 2" in summary
+        assert screen.state == "finished with errors"
+
+
+BIG = 16 * 1024 * 1024
+
+
+@pytest.fixture()
+def slow(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """One large object streamed under a bandwidth limit, so it stays in flight for seconds."""
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, {"big/model.bin": BIG, **{f"small/{i:02d}.txt": 2048 for i in range(10)}})
+    return _profile(tmp_path, [{"src": "data", "dst": "out", "bwlimit": "2M", "jobs": 2}]), src, dst
+
+
+def _bytes_done(screen: TransferScreen) -> int:
+    ev = screen._latest.get("bytes")  # noqa: SLF001 - the latest engine figure the screen holds
+    return int(ev.done) if ev is not None else 0
+
+
+async def test_pause_holds_the_engine_resume_continues_cancel_stops(slow: tuple[Path, Path, Path]) -> None:
+    profile, src, dst = slow
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("r")
+        table = screen.query_one(InFlightTable)
+        await _wait(pilot, lambda: "big/model.bin" in table.paths and _bytes_done(screen) > 0,
+                    what="the large object in flight")
+        pct = str(table.get_cell("big/model.bin", "pct"))
+        assert pct.endswith("%") and str(table.get_cell("big/model.bin", "size")) == "16.0 MiB"
+        assert screen.query_one("#transfer-pause-button", Button).disabled is False
+
+        await pilot.press("p")
+        assert screen.state == "paused"
+        assert str(screen.query_one("#transfer-pause-button", Button).label) == "Resume (p)"
+        await _wait(pilot, lambda: bool(screen._latest["bytes"].extra.get("paused")),  # noqa: SLF001
+                    what="the engine to report paused")
+        await asyncio.sleep(0.6)  # chunks already past their checkpoint land
+        await pilot.pause()
+        held = _bytes_done(screen)
+        await asyncio.sleep(1.2)  # several progress ticks while paused
+        await pilot.pause()
+        assert _bytes_done(screen) == held, "bytes kept moving while paused"
+        assert screen.running and held < BIG
+        assert "paused" in str(screen.query_one("#transfer-rate", Static).render())
+
+        await pilot.press("p")
+        assert screen.state == "copying"
+        await _wait(pilot, lambda: _bytes_done(screen) > held, what="bytes to move again after resume")
+
+        await pilot.press("c")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirm dialog")
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await _wait(pilot, lambda: not screen.running, what="the run to stop")
+        finished = _finished(screen)
+        assert finished.ok is False and finished.result.get("interrupted")
+        assert screen.state == "cancelled"
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith("Cancelled — entry 1: interrupted (copied ") and "Press r to resume" in summary
+        assert not (dst / "big" / "model.bin").exists()  # a partial object never appears
+        assert _bytes_done(screen) < BIG
+        assert screen.query_one(InFlightTable).row_count == 0
+        assert screen.query_one("#transfer-run-button", Button).disabled is False  # ready to resume
+
+
+async def test_cancel_dialog_no_keeps_running(slow: tuple[Path, Path, Path]) -> None:
+    profile, _src, _dst = slow
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("r")
+        await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
+        await pilot.press("c")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirm dialog")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.running and screen.state != "cancelling"
+        before = _bytes_done(screen)
+        await _wait(pilot, lambda: _bytes_done(screen) > before, what="the transfer to go on")
+        screen.cancel_now()
+        await app.workers.wait_for_complete()
+        await _wait(pilot, lambda: not screen.running, what="the run to stop")
+
+
+async def test_watcher_cannot_use_the_controls(small: tuple[Path, Path, Path]) -> None:
+    profile, _src, dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        buttons = ["#transfer-run-button", "#transfer-dry-run-button", "#transfer-pause-button",
+                   "#transfer-cancel-button"]
+        assert screen.query_one("#transfer-run-button", Button).disabled is False
+        app.role = "watching"
+        screen.post_message(RoleChanged("watching"))
+        await pilot.pause()
+        for button_id in buttons:
+            button = screen.query_one(button_id, Button)
+            assert button.disabled and button.has_class("mutating")
+        assert screen.check_action("run", ()) is None and screen.check_action("dry_run", ()) is None
+        await pilot.press("r")
+        await pilot.press("n")
+        await pilot.pause()
+        assert not screen.running and not dst.exists()
+        assert screen.query_one("#role-banner").display
+        app.role = "driving"
+        screen.post_message(RoleChanged("driving"))
+        await pilot.pause()
+        assert screen.query_one("#transfer-run-button", Button).disabled is False
+        assert screen.query_one("#transfer-pause-button", Button).disabled is True  # nothing to pause
+
+
+def test_transfer_screen_after_dry_run_snapshot(tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, SMALL_TREE)
+    _write_tree(dst, {"stale/old.bin": 4096})
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out", "delete": True, "max_delete": 5}])
+
+    async def dry_run(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        app.set_focus(None)
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        await _wait(pilot, lambda: not screen.running, what="the dry run to end")
+        await pilot.pause()
+
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    assert snap_compare(app, terminal_size=SIZE, run_before=dry_run)
+
+
+async def test_throughput_keeps_the_last_window_of_samples() -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Sparkline
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Throughput(window=60)
+
+    app = Host()
+    async with app.run_test() as pilot:
+        widget = app.query_one(Throughput)
+        assert widget.figures() == "throughput —" and widget.current is None
+        widget.add_sample(None)  # nothing measured yet: drawn as 0, left out of the figures
+        assert widget.current is None and widget.peak is None
+        for i in range(1, 71):
+            widget.add_sample(float(i * 1024))
+        await pilot.pause()
+        assert len(widget.samples) == 60 and widget.samples[0] == 11 * 1024  # the oldest fell out
+        assert widget.current == 70 * 1024 and widget.peak == 70 * 1024
+        assert widget.average == sum(range(11, 71)) * 1024 / 60
+        assert list(app.query_one(Sparkline).data or []) == list(widget.samples)
+        assert widget.figures() == "throughput now 70.0 KiB/s · avg 40.5 KiB/s · peak 70.0 KiB/s"
+        widget.reset()
+        assert not widget.samples and widget.figures() == "throughput —"

@@ -1,0 +1,589 @@
+"""The Transfer screen: the profile's [[transfer]] entries, run / dry-run / pause / cancel, live progress.
+
+Thin by design: the copying is the engine's ``transfer`` step (run through
+:meth:`StepScreen.run_step` in a thread worker, with a
+:class:`~engine.transfer.control.TransferControl` in its options so pause, resume
+and cancel act on the engine).  Engine events arrive as ``EngineEvent`` messages at
+whatever rate the engine emits them; the screen only *records* them (the latest
+``Progress`` per label, the latest per object in flight, ItemDone rows in a buffer)
+and a timer redraws the widgets about four times a second, so a flood of events
+never freezes the UI.
+
+Keys: ``r`` run, ``n`` dry run (the plan table shows exactly what would be copied
+and deleted), ``p`` pause / resume, ``c`` cancel (asks first).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Label, Log, ProgressBar, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from engine.events import ItemDone, Message, Progress, StepFinished, StepStarted
+from tui.messages import EngineEvent
+from tui.screens.base import StepScreen
+from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.format import (DASH, bytes_of, count_of, human_bytes, human_eta, human_rate, plural,
+                                transfer_options)
+from tui.widgets.in_flight import InFlightTable
+from tui.widgets.throughput import Throughput
+
+REFRESH_S = 0.25
+"""How often buffered events are drawn (events themselves may arrive much faster)."""
+MAX_PLAN_ROWS = 10_000
+"""Dry-run rows shown in the plan table; the counts above it stay exact beyond that."""
+MAX_FAILURE_ROWS = 5_000
+PLAN_ACTIONS = {"would_copy": "copy", "would_delete": "delete"}
+
+
+class TransferScreen(StepScreen):
+    """[[transfer]] entries on top; bars, rate, ETA and throughput; in flight / plan / failures / notes below."""
+
+    STEP = "transfer"
+    MODE = "transfer"
+    CSS_PATH = "transfer.tcss"
+    BINDINGS = [
+        Binding("r", "run", "Run", id="transfer-run"),
+        Binding("n", "dry_run", "Dry run", id="transfer-dry-run"),
+        Binding("p", "pause", "Pause/resume", id="transfer-pause"),
+        Binding("c", "cancel", "Cancel", id="transfer-cancel"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.control: Any = None
+        """The TransferControl of the run in progress (None in a session: its worker is another process)."""
+        self.running = False
+        self.dry_run = False
+        self.state = "idle"
+        self.entry = 0
+        """0-based index of the [[transfer]] entry being run."""
+        self.finished: StepFinished | None = None
+        """The last run's StepFinished event (None while running or before any run)."""
+        self.summary_data: dict[str, Any] = {}
+        """The finished step's result (totals and one dict per entry), for the summary line."""
+        self.plan_counts = {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}
+        self.failures: list[tuple[str, str]] = []
+        """(path, last error) for every failed object of the last run."""
+        self._labels: list[str] = []
+        self._latest: dict[str, Progress] = {}
+        self._latest_seen: dict[str, int] = {}
+        self._progress_serial = 0
+        self._objects: dict[str, Progress] = {}
+        self._rows: list[ItemDone] = []
+        self._notes: list[str] = []
+        self._entry_status: dict[int, str] = {}
+        self._started_at: float | None = None
+        self._plan_rows = 0
+        self._sort_plan = False
+        self._bars_used = False
+
+    # --- layout ------------------------------------------------------------------
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield DataTable(id="transfer-entries", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="transfer-controls"):
+            yield Button("Run (r)", id="transfer-run-button", variant="primary", classes="mutating")
+            yield Button("Dry run (n)", id="transfer-dry-run-button", classes="mutating")
+            yield Button("Pause (p)", id="transfer-pause-button", classes="mutating")
+            yield Button("Cancel (c)", id="transfer-cancel-button", variant="error", classes="mutating")
+            yield Static("", id="transfer-status", markup=False)
+        with Horizontal(id="transfer-progress"):
+            with Vertical(id="transfer-bars"):
+                yield Static("No transfer run yet: r copies, n shows what would change.", id="transfer-current",
+                             markup=False)
+                with Horizontal(classes="transfer-bar-row"):
+                    yield Label("bytes", classes="transfer-bar-label")
+                    yield ProgressBar(total=None, show_eta=False, id="transfer-bytes-bar")
+                    yield Static(DASH, id="transfer-bytes-text", classes="transfer-bar-text", markup=False)
+                with Horizontal(classes="transfer-bar-row"):
+                    yield Label("files", classes="transfer-bar-label")
+                    yield ProgressBar(total=None, show_eta=False, id="transfer-files-bar")
+                    yield Static(DASH, id="transfer-files-text", classes="transfer-bar-text", markup=False)
+                yield Static(self._rate_line(None), id="transfer-rate", markup=False)
+            yield Throughput(window=60, id="transfer-throughput")
+        yield Static("", id="transfer-summary")
+        with TabbedContent(id="transfer-tabs", initial="transfer-tab-flight"):
+            with TabPane("In flight", id="transfer-tab-flight"):
+                yield InFlightTable(id="transfer-in-flight")
+            with TabPane("Dry-run plan", id="transfer-tab-plan"):
+                yield Static("Press n for a dry run: every object that would be copied or deleted is listed here.",
+                             id="transfer-plan-counts", markup=False)
+                yield DataTable(id="transfer-plan", cursor_type="row", zebra_stripes=True)
+            with TabPane("Failures", id="transfer-tab-failures"):
+                yield DataTable(id="transfer-failures", cursor_type="row", zebra_stripes=True)
+            with TabPane("Notes", id="transfer-tab-notes"):
+                yield Log(id="transfer-notes", max_lines=2000)
+
+    def on_mount(self) -> None:
+        entries = self.query_one("#transfer-entries", DataTable)
+        for label, key in (("#", "n"), ("source", "src"), ("destination", "dst"), ("options", "opts"),
+                           ("engine", "engine"), ("status", "status")):
+            entries.add_column(label, key=key)
+        plan = self.query_one("#transfer-plan", DataTable)
+        for label, key in (("#", "entry"), ("action", "action"), ("path", "path"), ("size", "size"),
+                           ("reason", "reason")):
+            plan.add_column(label, key=key)
+        failures = self.query_one("#transfer-failures", DataTable)
+        for label, key in (("#", "entry"), ("path", "path"), ("action", "action"), ("attempts", "attempts"),
+                           ("last error", "error")):
+            failures.add_column(label, key=key)
+        self._fill_entries()
+        self._show_bars(False)
+        self._sync_controls()
+        self.set_interval(REFRESH_S, self.refresh_view)
+        # StepScreen.on_mount runs next (Textual calls every class's handler): it applies the
+        # role (through _apply_role below) and replays a session's history for this step.
+
+    def profile_changed(self) -> None:
+        if not self.running:
+            self._entry_status.clear()
+        self._fill_entries()
+        self._sync_controls()
+
+    def _apply_role(self) -> None:
+        """The base enables every ``mutating`` control for a driver; pause/cancel also need a run."""
+        super()._apply_role()
+        self._sync_controls()
+
+    # --- entries -------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[Any]:
+        return list(self.profile.transfer) if self.profile is not None else []
+
+    def _fill_entries(self) -> None:
+        table = self.query_one("#transfer-entries", DataTable)
+        table.clear()
+        entries = self.entries
+        self._labels = [f"[[transfer]] #{i + 1} {spec.src} -> {spec.dst}" for i, spec in enumerate(entries)]
+        for i, spec in enumerate(entries):
+            table.add_row(str(i + 1), spec.src, spec.dst, transfer_options(spec) or DASH, spec.engine,
+                          self._entry_status.get(i, "not run" if spec.engine != "sts" else "not run here (sts)"),
+                          key=str(i))
+        if not entries:
+            self.query_one("#transfer-current", Static).update(
+                "No [[transfer]] entries in this profile." if self.profile is not None
+                else "No profile open (ctrl+o opens one).")
+
+    def _set_entry_status(self, index: int, text: str) -> None:
+        self._entry_status[index] = text
+        table = self.query_one("#transfer-entries", DataTable)
+        if str(index) in table.rows:
+            table.update_cell(str(index), "status", text, update_width=True)
+
+    # --- controls --------------------------------------------------------------------
+
+    def _sync_controls(self) -> None:
+        driving = self.driving
+        has_entries = bool(self.entries)
+        self.query_one("#transfer-run-button", Button).disabled = not driving or self.running or not has_entries
+        self.query_one("#transfer-dry-run-button", Button).disabled = (
+            not driving or self.running or not has_entries)
+        pause = self.query_one("#transfer-pause-button", Button)
+        pause.disabled = not driving or not self.running or self.dry_run or self.control is None
+        pause.label = "Resume (p)" if self.state == "paused" else "Pause (p)"
+        self.query_one("#transfer-cancel-button", Button).disabled = not driving or not self.running
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run", "dry_run"):
+            return True if self.driving and not self.running and self.entries else None
+        if action == "pause":
+            return True if self.driving and self.running and not self.dry_run and self.control is not None else None
+        if action == "cancel":
+            return True if self.driving and self.running else None
+        return True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"transfer-run-button": self.action_run, "transfer-dry-run-button": self.action_dry_run,
+                   "transfer-pause-button": self.action_pause, "transfer-cancel-button": self.action_cancel}
+        handler = actions.get(event.button.id or "")
+        if handler is not None:
+            handler()
+
+    def action_run(self) -> None:
+        self._start(dry_run=False)
+
+    def action_dry_run(self) -> None:
+        self._start(dry_run=True)
+
+    def _start(self, dry_run: bool) -> None:
+        if self.running:
+            self.notify("A transfer is already running.", severity="warning")
+            return
+        if not self.entries:
+            self.notify("This profile has no [[transfer]] entries.", severity="warning")
+            return
+        from engine.transfer.control import TransferControl
+
+        # A session runs the step in a detached process: options must be JSON, so no live control
+        # object crosses; cancel then goes through the session (app.cancel_step).
+        control = TransferControl() if self.session is None else None
+        options = {"control": control} if control is not None else None
+        self._reset_run(dry_run)
+        self.control = control
+        worker = self.run_step(self.STEP, dry_run=dry_run, options=options)
+        if worker is None:
+            self.control = None
+            self.state = "idle"
+            return
+        self.running = True
+        self.state = "planning" if dry_run else "listing"
+        self._sync_controls()
+        self.refresh_view()
+
+    def action_pause(self) -> None:
+        if not self.running or self.dry_run:
+            return
+        if self.control is None:
+            self.notify("Pause is not available for a session's detached worker; cancel is.", severity="warning")
+            return
+        if self.control.paused:
+            self.control.resume()
+            self.state = "copying"
+            self._note("resumed")
+        else:
+            self.control.pause()
+            self.state = "paused"
+            self._note("paused: no new objects start; objects in flight hold at their next chunk")
+        self._sync_controls()
+        self.refresh_view()
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.running:
+                self.cancel_now()
+
+        self.app.push_screen(ConfirmDialog(
+            "Cancel the transfer? Objects already copied stay; running it again resumes where it stopped "
+            "(half-copied large objects included)."), answered)
+
+    def cancel_now(self) -> None:
+        """Stop the running transfer at its next chunk boundary (no question asked)."""
+        if not self.running:
+            return
+        if self.control is not None:
+            self.control.cancel()
+        self.gm_app.cancel_step(self.STEP)
+        self.state = "cancelling"
+        self._note("cancel requested")
+        self._sync_controls()
+        self.refresh_view()
+
+    # --- events in: record only (drawn by refresh_view) ------------------------------
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if getattr(event, "step", None) != self.STEP:
+            return
+        if isinstance(event, Progress):
+            if event.label == "object":
+                path = str(event.extra.get("path", ""))
+                if path:
+                    self._objects[path] = event
+            else:
+                self._progress_serial += 1
+                self._latest[event.label] = event
+                self._latest_seen[event.label] = self._progress_serial
+        elif isinstance(event, ItemDone):
+            self._rows.append(event)
+        elif isinstance(event, Message):
+            self._engine_message(event)
+        elif isinstance(event, StepStarted):
+            if not self.running:  # a run started elsewhere (a watcher, or a replay in a session)
+                self._reset_run("dry run" in event.description)
+                self.running = True
+                self.state = "planning" if self.dry_run else "listing"
+                self._sync_controls()
+        elif isinstance(event, StepFinished):
+            self._step_finished(event)
+
+    def _engine_message(self, event: Message) -> None:
+        text = event.text
+        for index, label in enumerate(self._labels):
+            if text in (label, f"{label} (dry run)"):
+                self._begin_entry(index)
+                return
+            if text.startswith(f"{label}: "):
+                self._set_entry_status(index, text[len(label) + 2:])
+                self._note(text, event.level)
+                return
+        self._note(text, event.level)
+        if event.level == "error":
+            self.notify(text, severity="error", markup=False)
+
+    def _begin_entry(self, index: int) -> None:
+        self.refresh_view()  # draw what the previous entry left before its counters restart
+        self.entry = index
+        self._latest.clear()
+        self._objects.clear()
+        self.query_one(InFlightTable).clear_rows()
+        self._set_entry_status(index, "dry run…" if self.dry_run else "running…")
+        spec = self.entries[index] if index < len(self.entries) else None
+        where = f"{spec.src} -> {spec.dst}" if spec is not None else ""
+        self.query_one("#transfer-current", Static).update(
+            f"{'Dry run of' if self.dry_run else 'Copying'} entry {index + 1} of {len(self._labels)}: {where}")
+
+    def _step_finished(self, event: StepFinished) -> None:
+        self.finished = event
+        self.summary_data = dict(event.result or {})
+        self.refresh_view()
+        interrupted = bool(self.summary_data.get("interrupted"))
+        if interrupted:
+            self.state = "cancelled"
+            if self.entry not in self._entry_status or self._entry_status[self.entry].endswith("…"):
+                self._set_entry_status(self.entry, "interrupted: run again to resume")
+        else:
+            self.state = "dry run finished" if self.dry_run else ("finished" if event.ok else "finished with errors")
+        self._show_summary(event)
+        self._done()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # (StepScreen's handler runs too, after this one: it reports a worker that raised)
+        if event.worker.group != f"step-{self.STEP}":
+            return
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) and self.running:
+            if event.state == WorkerState.ERROR:
+                self.state = "failed"
+            elif self.state not in ("finished", "finished with errors", "dry run finished", "cancelled"):
+                result = event.worker.result
+                skipped = getattr(result, "skipped", None)
+                self.state = "already completed in this session" if skipped else (
+                    "cancelled" if self.state == "cancelling" else "stopped")
+            self._done()
+
+    def _done(self) -> None:
+        self.running = False
+        self.control = None
+        self._objects.clear()
+        self.refresh_view()
+        self.query_one(InFlightTable).clear_rows()
+        tabs = self.query_one("#transfer-tabs", TabbedContent)
+        tabs.get_tab("transfer-tab-flight").label = "In flight"
+        self.query_one("#transfer-current", Static).update(
+            f"Last run: {self.state} ({plural(len(self._labels), 'entry', 'entries')})")
+        if self._sort_plan:
+            self.query_one("#transfer-plan", DataTable).sort("entry", "action", "path")
+            self._sort_plan = False
+        if self.failures:
+            tabs.active = "transfer-tab-failures"
+        elif self.dry_run:
+            tabs.active = "transfer-tab-plan"
+        self._sync_controls()
+
+    # --- drawing (timer, ~4/s) ------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        """Draw everything recorded since the last call (cheap when nothing changed)."""
+        self._flush_rows()
+        self._flush_objects()
+        self._flush_notes()
+        bytes_ev = self._latest.get("bytes")
+        files_ev = self._latest.get("files")
+        fresh = bytes_ev is not None and self._latest_seen.get("bytes", 0) > getattr(self, "_drawn_serial", 0)
+        if fresh:
+            self._drawn_serial = self._latest_seen["bytes"]
+        if not self.dry_run and (bytes_ev is not None or files_ev is not None):
+            self._show_bars(True)
+            if bytes_ev is not None:
+                bar = self.query_one("#transfer-bytes-bar", ProgressBar)
+                bar.update(total=bytes_ev.total, progress=bytes_ev.done)
+                self.query_one("#transfer-bytes-text", Static).update(bytes_of(bytes_ev.done, bytes_ev.total))
+            if files_ev is not None:
+                bar = self.query_one("#transfer-files-bar", ProgressBar)
+                bar.update(total=files_ev.total, progress=files_ev.done)
+                self.query_one("#transfer-files-text", Static).update(count_of(files_ev.done, files_ev.total))
+            if fresh and self.running:
+                assert bytes_ev is not None
+                self.query_one(Throughput).add_sample(bytes_ev.rate)
+                # our own control is the truth; a watcher only has the engine's word
+                paused = self.control.paused if self.control is not None else bool(bytes_ev.extra.get("paused"))
+                if self.state in ("listing", "copying", "paused"):
+                    if paused:
+                        self.state = "paused"
+                    elif self.state == "paused" or bytes_ev.extra.get("listing_done"):
+                        self.state = "copying"
+        self.query_one("#transfer-rate", Static).update(self._rate_line(bytes_ev if not self.dry_run else None))
+        self.query_one("#transfer-status", Static).update(self._status_line(bytes_ev))
+
+    def _show_bars(self, show: bool) -> None:
+        """The bars appear with the first real run (a dry run copies nothing, so it has none)."""
+        if show == self._bars_used and show:
+            return
+        self._bars_used = show
+        for row in self.query(".transfer-bar-row"):
+            row.display = show
+        self.query_one("#transfer-rate", Static).display = show
+
+    def _rate_line(self, ev: Progress | None) -> str:
+        """Two lines: rate, ETA and objects in flight; then the running counts."""
+        if ev is None:
+            return f"rate {DASH} · ETA {DASH}\n"
+        x = ev.extra
+        if not self.running:  # a finished run has no current rate
+            first = f"rate {DASH} · ETA {DASH}"
+        else:
+            eta = human_eta(ev.eta_s) if x.get("listing_done") else "listing…"
+            if x.get("paused"):
+                eta = "paused"
+            first = f"rate {human_rate(ev.rate)} · ETA {eta} · in flight {x.get('in_flight', 0)}"
+        return (f"{first}\n"
+                f"copied {x.get('copied', 0):,} · skipped {x.get('skipped', 0):,} · "
+                f"deleted {x.get('deleted', 0):,} · failed {x.get('failed', 0):,} · "
+                f"verified {x.get('verified', 0):,}")
+
+    def _status_line(self, ev: Progress | None) -> str:
+        state = self.state
+        if self.running and self.dry_run and ev is not None:
+            planned = ev.extra.get("files_total", 0)
+            return f"{state}: {planned:,} objects to copy so far ({human_bytes(ev.extra.get('bytes_total', 0))})"
+        return state
+
+    def _flush_rows(self) -> None:
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        plan = self.query_one("#transfer-plan", DataTable)
+        failures = self.query_one("#transfer-failures", DataTable)
+        entry = str(self.entry + 1)
+        plan_batch: list[tuple[Any, ...]] = []
+        for ev in rows:
+            size = int(ev.data.get("size", 0) or 0)
+            if ev.status in PLAN_ACTIONS:
+                action = PLAN_ACTIONS[ev.status]
+                self.plan_counts[action] += 1
+                self.plan_counts[f"{action}_bytes"] += size
+                if self._plan_rows < MAX_PLAN_ROWS:
+                    self._plan_rows += 1
+                    plan_batch.append((entry, action, ev.item, human_bytes(size), ev.detail or DASH))
+            elif ev.status == "failed":
+                self.failures.append((ev.item, ev.detail))
+                if failures.row_count < MAX_FAILURE_ROWS:
+                    failures.add_row(entry, ev.item, str(ev.data.get("action", "")),
+                                     str(ev.data.get("attempts", "")), Text(ev.detail, style="red"))
+        if plan_batch:
+            plan.add_rows(plan_batch)
+            self._sort_plan = True
+        if any(ev.status in PLAN_ACTIONS for ev in rows):
+            self._show_plan_counts()
+        if self.failures:
+            tabs = self.query_one("#transfer-tabs", TabbedContent)
+            tabs.get_tab("transfer-tab-failures").label = f"Failures ({len(self.failures):,})"
+
+    def _show_plan_counts(self) -> None:
+        c = self.plan_counts
+        text = (f"would copy {plural(c['copy'], 'object')} ({human_bytes(c['copy_bytes'])}) · "
+                f"would delete {plural(c['delete'], 'object')} ({human_bytes(c['delete_bytes'])})")
+        shown = self.query_one("#transfer-plan", DataTable).row_count
+        if shown < c["copy"] + c["delete"]:
+            text += f" · showing the first {shown:,} (gpumigrate transfer -n --json lists all)"
+        self.query_one("#transfer-plan-counts", Static).update(text)
+        self.query_one("#transfer-tabs", TabbedContent).get_tab("transfer-tab-plan").label = (
+            f"Dry-run plan ({c['copy'] + c['delete']:,})")
+
+    def _flush_objects(self) -> None:
+        if not self._objects:
+            return
+        objects, self._objects = self._objects, {}
+        table = self.query_one(InFlightTable)
+        for path, ev in objects.items():
+            table.show(path, ev.done, ev.total, str(ev.extra.get("phase", "")))
+        self.query_one("#transfer-tabs", TabbedContent).get_tab("transfer-tab-flight").label = (
+            f"In flight ({table.row_count})")
+
+    def _note(self, text: str, level: str = "info") -> None:
+        self._notes.append(text if level == "info" else f"{level}: {text}")
+
+    def _flush_notes(self) -> None:
+        if not self._notes:
+            return
+        notes, self._notes = self._notes, []
+        log = self.query_one("#transfer-notes", Log)
+        for line in notes:
+            log.write_line(line)
+
+    def _reset_run(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.entry = 0
+        self.finished = None
+        self.summary_data = {}
+        self.plan_counts = {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}
+        self.failures = []
+        self._latest.clear()
+        self._latest_seen.clear()
+        self._drawn_serial = 0
+        self._progress_serial = 0
+        self._objects.clear()
+        self._rows.clear()
+        self._plan_rows = 0
+        self._sort_plan = False
+        self._started_at = time.monotonic()
+        self._entry_status.clear()
+        self._fill_entries()
+        self.query_one(InFlightTable).clear_rows()
+        self.query_one("#transfer-failures", DataTable).clear()
+        tabs = self.query_one("#transfer-tabs", TabbedContent)
+        tabs.get_tab("transfer-tab-failures").label = "Failures"
+        tabs.get_tab("transfer-tab-flight").label = "In flight"
+        if dry_run:
+            self.query_one("#transfer-plan", DataTable).clear()
+            self.query_one("#transfer-plan-counts", Static).update("planning…")
+            tabs.get_tab("transfer-tab-plan").label = "Dry-run plan"
+            tabs.active = "transfer-tab-plan"
+        else:
+            self.query_one(Throughput).reset()
+            for bar_id in ("#transfer-bytes-bar", "#transfer-files-bar"):
+                self.query_one(bar_id, ProgressBar).update(total=None, progress=0)
+            self.query_one("#transfer-bytes-text", Static).update(DASH)
+            self.query_one("#transfer-files-text", Static).update(DASH)
+            tabs.active = "transfer-tab-flight"
+        self.query_one("#transfer-summary", Static).update("")
+        self.query_one("#transfer-summary", Static).set_classes("")
+
+    def _show_summary(self, event: StepFinished) -> None:
+        data = self.summary_data
+        summary = self.query_one("#transfer-summary", Static)
+        if data.get("interrupted"):
+            text = event.summary
+            for index, label in enumerate(self._labels):
+                text = text.replace(f"{label}: ", f"entry {index + 1}: ")
+            for tail in ("; interrupted (run the same command again to resume)", "; run the same command again to resume"):
+                text = text.replace(tail, "")
+            summary.update(Text(f"Cancelled — {text}. Press r to resume where it stopped.", style="bold yellow"))
+            summary.set_classes("warning")
+            return
+        if "copied" not in data:  # the step failed before copying (bad address, missing credentials)
+            summary.update(Text(f"Failed: {event.summary}", style="bold red"))
+            summary.set_classes("error")
+            return
+        failed = int(data.get("failed", 0))
+        if self.dry_run:
+            c = self.plan_counts
+            text = (f"Dry run — nothing was changed: would copy {plural(int(data.get('copied', 0)), 'object')} "
+                    f"({human_bytes(data.get('bytes', 0))}), would delete {int(data.get('deleted', 0)):,} "
+                    f"({human_bytes(c['delete_bytes'])}), unchanged {int(data.get('skipped', 0)):,}")
+            if failed:
+                text += f", refused/conflicts {failed:,}"
+        else:
+            elapsed = time.monotonic() - self._started_at if self._started_at is not None else None
+            avg = (data.get("bytes", 0) / elapsed) if elapsed else None
+            text = (f"{'Done' if event.ok else 'Finished with problems'}: copied "
+                    f"{plural(int(data.get('copied', 0)), 'object')} ({human_bytes(data.get('bytes', 0))}), deleted {int(data.get('deleted', 0)):,}, "
+                    f"skipped {int(data.get('skipped', 0)):,}, failed {failed:,}, "
+                    f"verified {int(data.get('verified', 0)):,} · {human_eta(elapsed)} at {human_rate(avg)} average")
+        refused = [e for e in data.get("entries", []) if e.get("delete_refused")]
+        for e in refused:
+            text += f" · deletions refused for {e.get('src')} -> {e.get('dst')}: {e['delete_refused']}"
+        style = "bold red" if failed or refused or not event.ok else "bold green"
+        summary.update(Text(text, style=style))
+        summary.set_classes("error" if style == "bold red" else "ok")

@@ -1,0 +1,77 @@
+"""Throughput over time: a Sparkline of the last N rate samples with current / average / peak.
+
+Attributes down: the owner calls :meth:`Throughput.add_sample` with a rate in bytes per
+second (``None`` when nothing was measured: drawn as 0, left out of the figures) on its
+own refresh timer; the widget keeps the window and only draws.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from tui.widgets.format import DASH, human_rate
+
+
+class Throughput(Vertical):
+    """A titled sparkline of throughput samples (bytes/s), newest on the right."""
+
+    DEFAULT_CSS = """
+    Throughput { height: auto; }
+    Throughput > .throughput-figures { height: auto; }
+    Throughput > Sparkline { height: 3; }
+    """
+
+    def __init__(self, window: int = 60, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.window = window
+        self.samples: deque[float] = deque(maxlen=window)
+        self._measured: deque[float] = deque(maxlen=window)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.figures(), classes="throughput-figures", markup=False)
+        yield Sparkline([], summary_function=max)
+
+    def add_sample(self, rate: float | None) -> None:
+        """Append one sample (None or negative counts as 0 in the line, not in the figures)."""
+        value = float(rate) if rate is not None and rate > 0 else 0.0
+        self.samples.append(value)
+        if rate is not None:
+            self._measured.append(max(0.0, float(rate)))
+        else:
+            self._measured.append(float("nan"))
+        self._redraw()
+
+    def reset(self) -> None:
+        self.samples.clear()
+        self._measured.clear()
+        self._redraw()
+
+    @property
+    def current(self) -> float | None:
+        if not self._measured or self._measured[-1] != self._measured[-1]:  # NaN: not measured
+            return None
+        return self._measured[-1]
+
+    @property
+    def peak(self) -> float | None:
+        values = [v for v in self._measured if v == v]
+        return max(values) if values else None
+
+    @property
+    def average(self) -> float | None:
+        values = [v for v in self._measured if v == v]
+        return sum(values) / len(values) if values else None
+
+    def figures(self) -> str:
+        return (f"throughput now {human_rate(self.current)} · avg {human_rate(self.average)} · "
+                f"peak {human_rate(self.peak)}" if self._measured else f"throughput {DASH}")
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one(".throughput-figures", Static).update(self.figures())
+        self.query_one(Sparkline).data = list(self.samples)
