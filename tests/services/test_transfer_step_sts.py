@@ -190,3 +190,44 @@ thresholds = {{ bytes = 100, objects = 1000 }}
     sts = [i for i in doc["one_off_items"] if i["name"] == "Storage Transfer Service"]
     assert len(sts) == 1 and sts[0]["usd"] == pytest.approx(round(planned / GIB * 0.0125, 6))
     assert "agent" in sts[0]["detail"]
+
+
+def test_sts_deletions_wait_for_a_second_operator_and_a_decline_calls_nothing(stub: StsStub, tmp_path: Path, gcs,
+                                                                               unique_bucket) -> None:
+    import threading
+    import time
+
+    from engine.session import SessionStore
+
+    gcs_client().create_bucket(unique_bucket)
+    gcs_client().bucket(unique_bucket).blob("old").upload_from_string(b"o")
+    src = tmp_path / "tree"
+    write_local(src, {"a.bin": b"a"})
+    stub.add_agent_pool(PROJECT, "onprem")
+    profile = parse_profile(HEAD + f"""
+[[transfer]]
+src = "{src}"
+dst = "gs://{unique_bucket}"
+engine = "sts"
+delete = true
+max_delete = 1
+[transfer.sts]
+agent_pool = "onprem"
+poll_interval_s = 0.01
+[cutover]
+require_approval = ["transfer-delete"]
+""")
+    driver, other = SessionStore.open("sts", operator="alice"), SessionStore.open("sts", operator="bob")
+    out: dict = {}
+    thread = threading.Thread(target=lambda: out.update(s=run_steps(profile, ["transfer"], emit=lambda e: None,
+                                                                     session=driver, profile_path=tmp_path / "p")))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not other.approvals("pending") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (request,) = other.approvals("pending")
+    assert "Storage Transfer Service: delete 1 destination object(s)" in request.detail
+    other.decide_approval(request.id, False)
+    thread.join(60)
+    assert not out["s"].ok and "declined by bob" in out["s"].results["transfer"].summary
+    assert not stub.calls("POST", "/v1/transferJobs")
