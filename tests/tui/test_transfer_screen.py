@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from engine.events import StepFinished
 from tui.app import GpuMigrateApp
-from tui.messages import RoleChanged
+from tui.messages import EngineEvent, RoleChanged
 from tui.screens.transfer import TransferScreen
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.in_flight import InFlightTable
@@ -333,6 +333,55 @@ async def test_watcher_cannot_use_the_controls(small: tuple[Path, Path, Path]) -
         await pilot.pause()
         assert screen.query_one("#transfer-run-button", Button).disabled is False
         assert screen.query_one("#transfer-pause-button", Button).disabled is True  # nothing to pause
+
+
+async def test_a_watcher_in_a_session_sees_the_controls_disabled(small: tuple[Path, Path, Path]) -> None:
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, session_name="transfer-watch", watch=True, operator="bob",
+                        start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        assert app.role == "watching"
+        for button in screen.query(".mutating").results(Button):
+            assert button.disabled, button.id
+        await pilot.press("r")
+        await pilot.pause()
+        assert not screen.running
+
+
+async def test_a_flood_of_events_is_coalesced_and_drawn_at_the_latest(small: tuple[Path, Path, Path]) -> None:
+    """Events posted much faster than the screen draws: only the latest per label (and per object) is drawn."""
+    from engine.events import ItemDone, Progress, StepStarted
+
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        post = screen.post_message
+        post(EngineEvent(StepStarted("transfer", description="transfer")))  # a run seen from outside
+        n = 5000
+        for i in range(1, n + 1):
+            extra = {"listing_done": True, "in_flight": 2, "copied": i, "paused": False}
+            post(EngineEvent(Progress("transfer", done=i * 1024, total=n * 1024, unit="B", label="bytes",
+                                      rate=1024.0 * i, eta_s=1.0, extra=extra)))
+            post(EngineEvent(Progress("transfer", done=i, total=n, unit="files", label="files", extra=extra)))
+            post(EngineEvent(Progress("transfer", done=i, total=n, unit="B", label="object",
+                                      extra={"path": f"obj/{i % 3}", "phase": "progress"})))
+        post(EngineEvent(Progress("transfer", done=n, total=n, unit="B", label="object",
+                                  extra={"path": "obj/0", "phase": "done"})))
+        post(EngineEvent(ItemDone("transfer", item="bad/one", status="failed", detail="OSError: disk full",
+                                  data={"action": "copy", "attempts": 3})))
+        await pilot.pause(2 * 0.25 + 0.1)
+        assert screen.running and screen.state == "copying"
+        assert screen.query_one("#transfer-bytes-bar", ProgressBar).progress == n * 1024
+        assert screen.query_one("#transfer-files-bar", ProgressBar).percentage == 1.0
+        assert len(screen.query_one(Throughput).samples) < 50  # one per redraw, not one per event
+        table = screen.query_one(InFlightTable)
+        assert sorted(table.paths) == ["obj/1", "obj/2"]  # obj/0 finished
+        assert str(table.get_cell("obj/1", "pct")) == "99%"  # its latest event: 4999 of 5000
+        assert str(table.get_cell("obj/2", "pct")) == "100%"  # 5000 of 5000
+        assert screen.failures == [("bad/one", "OSError: disk full")]
+        assert _column(screen.query_one("#transfer-failures", DataTable), "attempts") == ["3"]
 
 
 def test_transfer_screen_after_dry_run_snapshot(tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ def test_human_eta(seconds: float | None, text: str) -> None:
 
 
 def test_percent_and_counts() -> None:
-    assert percent(5, 20) == "25%"
+    assert percent(5, 20) == "25%" and percent(4997, 5000) == "99%" and percent(5000, 5000) == "100%"
     assert percent(0, None) == DASH and percent(None, 10) == DASH
     assert percent(0, 0) == "100%"  # nothing to do is done
     assert percent(30, 20) == "100%" and percent(-1, 20) == "0%"

@@ -55,12 +55,12 @@ def human_eta(seconds: float | None) -> str:
 
 
 def percent(done: float | None, total: float | None) -> str:
-    """"37%"; "—" when the total is unknown; an empty job (total 0) is "100%"."""
+    """"37%" (rounded down: only a finished job shows 100%); "—" when the total is unknown."""
     if done is None or total is None:
         return DASH
     if total <= 0:
-        return "100%"
-    return f"{max(0.0, min(100.0, 100.0 * done / total)):.0f}%"
+        return "100%"  # nothing to do is done
+    return f"{math.floor(max(0.0, min(100.0, 100.0 * done / total)))}%"
 
 
 def count_of(done: int | float | None, total: int | float | None) -> str:
