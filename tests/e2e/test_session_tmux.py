@@ -76,7 +76,7 @@ APP = [sys.executable, "-m", "tui.cli"]
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGKILL], ids=["sighup", "kill-9"])
 def test_tui_dies_during_a_transfer_and_the_worker_finishes(tmux: Tmux, tmp_path: Path, sig: int) -> None:
-    profile = write_profile(tmp_path, files=24, bwlimit="256K", ttl_s=2)
+    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=2)
     pid = tmux.start("drive", [*APP, "--profile", str(profile), "--session", "lost"], operator="alice")
     tmux.wait_text("drive", "session lost · driving")
     # start the transfer from the app, through the command palette

@@ -48,7 +48,7 @@ def test_worker_runs_in_its_own_session_ignores_sighup_and_finishes(tmp_path: Pa
 
 
 def test_worker_killed_mid_transfer_shows_interrupted_then_resumes_from_the_journal(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=24, bwlimit="256K", ttl_s=2)
+    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=2)
     pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "crash", "--detach",
                          check=True).stdout)
     wait_for(lambda: _copied("crash") >= 4, what="a few files copied")
