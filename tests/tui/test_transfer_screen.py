@@ -126,7 +126,7 @@ async def test_entries_listed_with_options(tmp_path: Path) -> None:
         opts = _column(table, "opts")[0]
         assert opts == "-r -d -c -x \\.tmp$ -j 4 --bwlimit 10M"
         assert _column(table, "engine") == ["local", "sts"]
-        assert "sts" in _column(table, "status")[1]
+        assert _column(table, "status") == ["not run", "not run"]
 
 
 async def test_run_copies_the_tree_bars_reach_100_and_summary_matches(small: tuple[Path, Path, Path]) -> None:
@@ -162,6 +162,45 @@ async def test_run_copies_the_tree_bars_reach_100_and_summary_matches(small: tup
         again = _finished(screen).result
         assert again["copied"] == 0 and again["skipped"] == len(SMALL_TREE)
         assert "copied 0 objects" in str(screen.query_one("#transfer-summary", Static).render())
+
+
+async def test_two_entries_run_in_turn_with_a_status_each_and_totals(tmp_path: Path) -> None:
+    _write_tree(tmp_path / "one", {"a.txt": 10, "b.txt": 20})
+    _write_tree(tmp_path / "two", {"c/d.txt": 300})
+    profile = _profile(tmp_path, [{"src": "one", "dst": "out1"}, {"src": "two", "dst": "out2"}])
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        assert _files(tmp_path / "out1") == _files(tmp_path / "one")
+        assert _files(tmp_path / "out2") == _files(tmp_path / "two")
+        result = _finished(screen).result
+        assert (result["copied"], result["bytes"]) == (3, 330)
+        status = _column(screen.query_one("#transfer-entries", DataTable), "status")
+        assert status[0].startswith("copied 2 (30 B)") and status[1].startswith("copied 1 (300 B)")
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith("Done: copied 3 objects (330 B), deleted 0, skipped 0, failed 0")
+
+
+async def test_a_step_that_stops_on_an_error_says_so(tmp_path: Path) -> None:
+    """An STS entry with no [target] project: the step fails after the local entry ran."""
+    _write_tree(tmp_path / "one", {"a.txt": 10})
+    profile = _profile(tmp_path, [{"src": "one", "dst": "out1"},
+                                  {"src": "one", "dst": "gs://elsewhere/one", "engine": "sts"}])
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        finished = _finished(screen)
+        assert not finished.ok
+        assert _files(tmp_path / "out1") == _files(tmp_path / "one")
+        status = _column(screen.query_one("#transfer-entries", DataTable), "status")
+        assert status[0].startswith("copied 1 (10 B)")
+        assert status[1] == f"failed: {finished.summary}"
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary == f"Failed: {finished.summary}"
+        assert screen.state == "finished with errors"
+        assert screen.query_one("#transfer-run-button", Button).disabled is False
 
 
 async def test_dry_run_lists_every_planned_action_and_changes_nothing(tmp_path: Path) -> None:

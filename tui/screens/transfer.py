@@ -83,6 +83,7 @@ class TransferScreen(StepScreen):
         self._plan_rows = 0
         self._sort_plan = False
         self._bars_used = False
+        self._drawn_serial = 0
 
     # --- layout ------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class TransferScreen(StepScreen):
         self._labels = [f"[[transfer]] #{i + 1} {spec.src} -> {spec.dst}" for i, spec in enumerate(entries)]
         for i, spec in enumerate(entries):
             table.add_row(str(i + 1), spec.src, spec.dst, transfer_options(spec) or DASH, spec.engine,
-                          self._entry_status.get(i, "not run" if spec.engine != "sts" else "not run here (sts)"),
+                          self._entry_status.get(i, "not run"),
                           key=str(i))
         if not entries:
             self.query_one("#transfer-current", Static).update(
@@ -339,11 +340,14 @@ class TransferScreen(StepScreen):
         self.summary_data = dict(event.result or {})
         self.refresh_view()
         interrupted = bool(self.summary_data.get("interrupted"))
+        unfinished = self._entry_status.get(self.entry, "…").endswith("…")
         if interrupted:
             self.state = "cancelled"
-            if self.entry not in self._entry_status or self._entry_status[self.entry].endswith("…"):
+            if unfinished:
                 self._set_entry_status(self.entry, "interrupted: run again to resume")
         else:
+            if unfinished and not event.ok:  # the step stopped on an error inside this entry
+                self._set_entry_status(self.entry, f"failed: {event.summary}")
             self.state = "dry run finished" if self.dry_run else ("finished" if event.ok else "finished with errors")
         self._show_summary(event)
         self._done()
@@ -390,7 +394,7 @@ class TransferScreen(StepScreen):
         self._flush_notes()
         bytes_ev = self._latest.get("bytes")
         files_ev = self._latest.get("files")
-        fresh = bytes_ev is not None and self._latest_seen.get("bytes", 0) > getattr(self, "_drawn_serial", 0)
+        fresh = bytes_ev is not None and self._latest_seen.get("bytes", 0) > self._drawn_serial
         if fresh:
             self._drawn_serial = self._latest_seen["bytes"]
         if not self.dry_run and (bytes_ev is not None or files_ev is not None):
