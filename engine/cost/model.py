@@ -567,7 +567,9 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     option.parallel_run_usd = option.monthly_usd * cost.parallel_run_days / DAYS_PER_MONTH
     option.one_off_usd = shared_one_off + option.parallel_run_usd
     if option.savings_monthly_usd > 0:
-        option.break_even_months = option.one_off_usd / option.savings_monthly_usd
+        months = option.one_off_usd / option.savings_monthly_usd
+        # A saving too small to ever pay back (a denormal run rate, say) is "never", not infinity.
+        option.break_even_months = months if math.isfinite(months) else None
     if source_hourly > 0 and source_hours > 0:
         overhead = option.spot_overhead or 0.0
         option.break_even_speedup = option.hourly_usd * (1.0 + overhead) / source_hourly
