@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     p.add_argument("--session", "-s", help="record in (and resume) this named session")
     p.add_argument("--detach", action="store_true",
-                   help="run in a worker process that outlives this terminal (needs --session)")
+                   help="start the worker and return at once (needs --session)")
+    p.add_argument("--foreground", action="store_true",
+                   help="with --session: run in this process instead of a worker that outlives the terminal")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(handler=run)
 
@@ -30,15 +32,21 @@ def run(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     steps = resolve_steps([s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None)
-    if args.detach:
-        if not args.session:
-            raise BadInputError("--detach needs --session NAME (the worker records there)")
+    if args.detach and not args.session:
+        raise BadInputError("--detach needs --session NAME (the worker records there)")
+    if args.session and not args.foreground:
+        # Long work belongs to the session, not to this terminal: a worker runs it, and this
+        # process only follows its events. A dropped SSH connection stops nothing.
         from engine.cutover.worker import launch_detached
 
+        with SessionStore.open(args.session) as session:
+            start_seq = session.last_seq()
         pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run)
-        print(f"started worker pid {pid} for session {args.session}; follow it with "
-              f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
-        return 0
+        if args.detach:
+            print(f"started worker pid {pid} for session {args.session}; follow it with "
+                  f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
+            return 0
+        return _follow(args, pid, start_seq, steps)
     name = args.session or f"replay-{Path(args.profile).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sink = make_sink(args.json, verbose=args.verbose)
     with SessionStore.open(name) as session:
@@ -55,3 +63,63 @@ def run(args: argparse.Namespace) -> int:
         state = "ok" if summary.ok else f"exit {int(summary.exit_code)}"
         print(f"session {name}: {state}")
     return int(summary.exit_code)
+
+
+def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]) -> int:
+    """Render a worker's events as if it ran here; return its exit code when it ends."""
+    import sys
+
+    from engine.events import from_dict
+    from engine.session import SessionStore
+    from tui.output import make_sink, print_json
+
+    sink = make_sink(args.json, verbose=args.verbose)
+    run_id = None
+    exit_code = None
+    started_at = None
+    step_kinds = {"step_started", "progress", "item_done", "message", "step_finished"}
+    with SessionStore.open(args.session) as session:
+        try:
+            for ev in session.follow(start_seq, poll_s=0.05):
+                if ev.kind == "run_started" and ev.payload.get("pid") == pid:
+                    run_id, started_at = ev.payload.get("run"), ev.ts
+                elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
+                    exit_code = int(ev.payload.get("exit_code", 1))
+                    break
+                elif ev.kind in step_kinds and run_id is not None:
+                    sink(from_dict({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts}))
+                if run_id is not None and ev.kind == "session":
+                    continue
+                if run_id is not None and not _worker_alive(session, run_id):
+                    exit_code = 3
+                    break
+        except KeyboardInterrupt:
+            sink.close()
+            print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
+                  "follows it again", file=sys.stderr)
+            return 0
+        finally:
+            sink.close()
+        records = session.steps()
+    summary_steps = {}
+    for name in steps:
+        record = records.get(name)
+        if record is None:
+            continue
+        result = record.result or {}
+        entry = {"ok": record.state == "completed", "summary": result.get("summary", record.state)}
+        if record.state == "completed" and started_at and (record.finished_at or 0) < started_at:
+            entry.update(summary="already completed in this session", skipped=True)
+        summary_steps[name] = entry
+    code = exit_code if exit_code is not None else 1
+    if args.json:
+        print_json({"event": "summary", "steps": summary_steps, "ok": code == 0, "exit_code": code,
+                    "session": args.session})
+    else:
+        print(f"session {args.session}: {'ok' if code == 0 else f'exit {code}'}")
+    return code
+
+
+def _worker_alive(session: object, run_id: int) -> bool:
+    run = session.run(run_id)  # type: ignore[attr-defined]
+    return run is not None and (run.state != "running" or run.live)
