@@ -134,6 +134,7 @@ async def test_runbook_ticks_gate_and_rollback_plan(tmp_path: Path) -> None:
         assert app.role == "driving"
         rollback = str(app.screen.query_one("#runbook-rollback", Static).render())
         assert rollback.index("echo switch back") < rollback.index("echo unfreeze")  # last step first
+        assert "Migration rollback plan" in rollback  # the generated per-step plan (engine.ops.rollback)
         table = app.screen.query_one("#runbook-items")
         table.move_cursor(row=2)
         await pilot.press("t")  # item 3 comes after the open gate 2: refused

@@ -104,10 +104,33 @@ class RunbookScreen(StepScreen):
                 items.move_cursor(row=min(row, len(entries) - 1))
         if profile is not None:
             plan = runbook.rollback_plan(profile)
-            rollback.update("\n".join(f"{n}. {title}\n   $ {cmd}" for n, title, cmd in plan) or "(no rollback steps)")
+            lines = [f"{n}. {title}\n   $ {cmd}" for n, title, cmd in plan] or ["(no rollback steps in the runbook)"]
+            rollback.update("\n".join(lines + ["", *self._migration_rollback(profile)]))
         if self.session is not None:
             for a in self.session.approvals("pending"):
                 approvals.add_row(str(a.id), a.action, a.detail, a.requested_by, key=str(a.id))
+
+    def _migration_rollback(self, profile: Any) -> list[str]:
+        """The generated plan that undoes each migration step (engine.ops.rollback), cached per profile."""
+        cached = getattr(self, "_rollback_cache", None)
+        if cached is not None and cached[0] is profile:
+            return cached[1]
+        from engine.errors import GpumigrateError
+        from engine.ops.rollback import rollback_items
+
+        try:
+            items = rollback_items(profile, self.gm_app.profile_path)
+        except GpumigrateError as exc:
+            lines = [f"Migration rollback plan: {exc}"]
+        else:
+            lines = ["Migration rollback plan (generated from the profile; `gpumigrate ops PROFILE --emit rollback`):"]
+            for i, item in enumerate(items, 1):
+                lines.append(f"R{i}. [{item.step}] {item.title}{'  (GATE)' if item.gate else ''}")
+                lines.extend(f"   $ {cmd}" for cmd in item.commands)
+                if item.note:
+                    lines.append(f"   {item.note}")
+        self._rollback_cache = (profile, lines)
+        return lines
 
     def on_session_events(self, message: Any) -> None:
         self._log_events(message.events)
