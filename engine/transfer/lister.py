@@ -59,8 +59,8 @@ class RangeSource(Protocol):
     def list_head(self, n: int) -> tuple[list[ObjectInfo], bool]:
         """The first ``n`` objects (one call) and whether more follow."""
 
-    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[str], int, bool]]:
-        """Delimiter ("/") listing under ``prefix``, page by page: (sub-"directories", keys seen, more pages)."""
+    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[tuple[str, bool]], bool]]:
+        """Delimiter ("/") listing under ``prefix``, page by page: ([(name, is_dir)] in order, more pages)."""
 
     def first_key_after(self, after: str, prefix: str) -> str | None:
         """The first key greater than ``after`` among the keys starting with ``prefix`` (one call)."""
@@ -132,13 +132,17 @@ def _flat_points(src: RangeSource, prefix: str, after: str, want: int, max_probe
 
 
 def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2,
-                 max_probes: int = 128) -> Iterator[str]:
-    """Split points greater than ``after``, in increasing order, produced lazily.
+                 max_probes: int = 128) -> Iterator[tuple[str, bool]]:
+    """Split points greater than ``after``, in increasing order, produced lazily, each with
+    whether the range that ends at it must be listed (False: the delimiter listing showed
+    it holds no key).
 
     Directories first: the delimiter listing of the location, and of each directory while a
     level has fewer than ``want`` of them (``depth`` levels; a level with a single directory
-    does not count).  Where the remaining keys of a level have no "/" (a flat namespace), by
-    character probes instead (at most ``max_probes`` one-key listings)."""
+    does not count).  A directory ``d/`` gives the points ``d`` and ``d/`` + U+10FFFF, so its
+    range is listed with the prefix ``d`` (one directory per LIST, as ``rclone lsf -R`` does)
+    and the gap before it only when the level showed keys there.  Where a level's keys have no
+    "/" (a flat namespace), character probes instead (at most ``max_probes`` one-key listings)."""
     last = after
 
     def resume_at(prefix: str) -> str | None:
@@ -149,31 +153,54 @@ def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2
         rest = after[len(prefix):]
         return prefix + rest.split("/", 1)[0] if "/" in rest else after
 
-    def walk(prefix: str, level: int, hops: int) -> Iterator[str]:
-        start = resume_at(prefix)
+    def walk(prefix: str, level: int, hops: int) -> Iterator[tuple[str, bool]]:
+        """Points inside ``prefix``; ends with whether keys follow its last point."""
         if after > prefix and not after.startswith(prefix):
             return  # the whole directory sorts before `after`
-        pages = src.list_dirs(prefix, start)
+        pages = src.list_dirs(prefix, resume_at(prefix))
         first = next(pages, None)
         if first is None:
             return
-        dirs, _keys, more = first
-        if not dirs and more:  # flat: the delimiter listing is a full listing, so probe instead
-            yield from _flat_points(src, prefix, after, want, max_probes)
+        entries, more = first
+        if more and not any(is_dir for _, is_dir in entries):  # flat: probe instead
+            for p in _flat_points(src, prefix, after, want, max_probes):
+                yield p, True
+            yield "", True
             return
-        single = len(dirs) == 1 and not more
-        descend = hops < 8 and not more and len(dirs) < want and (level + 1 < depth or single)
-        for d in dirs:
-            yield d
-            if descend:
-                yield from walk(d, level if single else level + 1, hops + 1)
-        for dirs, _keys, _more in pages:
-            yield from dirs
+        dirs = sum(1 for _, is_dir in entries if is_dir)
+        single = dirs == 1 and not more
+        descend = hops < 8 and not more and dirs < want and (level + 1 < depth or single)
+        keys_since = False
+        for entries, _more in _chain([(entries, more)], pages):
+            for name, is_dir in entries:
+                if not is_dir:
+                    keys_since = keys_since or name > after
+                    continue
+                if name <= after and not after.startswith(name):
+                    continue
+                yield name[:-1], keys_since  # the gap before the directory
+                if descend:
+                    tail = True
+                    for p, flag in walk(name, level if single else level + 1, hops + 1):
+                        if p == "":
+                            tail = flag
+                        else:
+                            yield p, flag
+                    yield name + MAX_CHAR, tail
+                else:
+                    yield name + MAX_CHAR, True  # the directory: listed by its own prefix
+                keys_since = False
+        yield "", keys_since  # whether keys follow the last directory
 
-    for p in walk("", 0, 0):
-        if p > last:
+    for p, flag in walk("", 0, 0):
+        if p and p > last:
             last = p
-            yield p
+            yield p, flag
+
+
+def _chain(head, rest):
+    yield from head
+    yield from rest
 
 
 # --- the ordered merge ---------------------------------------------------------------------
@@ -185,14 +212,15 @@ _DONE = object()
 
 
 def ordered_ranges(list_range: Callable[[str | None, str | None], Iterable[T]],
-                   points: Iterable[str], *, start_after: str | None = None, window: int = 8,
+                   points: Iterable[str | tuple[str, bool]], *, start_after: str | None = None, window: int = 8,
                    queue_pages: int = 8, page: int = PAGE, adapt: bool = True) -> Iterator[T]:
     """List the ranges between consecutive ``points`` (after ``start_after``) with up to
     ``window`` ranges in flight, yielding their items in range order.
 
     Each range fills a queue of at most ``queue_pages`` pages of ``page`` items; a range
     ahead of the one being read waits when its queue is full, so memory stays bounded.
-    Points that do not increase are skipped.  With ``adapt``, ranges that turn out small
+    Points that do not increase are skipped; a point given as ``(point, False)`` says the
+    range ending at it holds no key (it is not listed).  With ``adapt``, ranges that turn out small
     (under half a page: a LIST call is paid for few keys) make later ranges span more
     points, and large ones (over ``queue_pages`` pages) fewer.  Closing the generator
     stops the workers."""
@@ -201,16 +229,20 @@ def ordered_ranges(list_range: Callable[[str | None, str | None], Iterable[T]],
 
     def bounds() -> Iterator[tuple[str | None, str | None]]:
         lo = start_after
-        skipped = 0
-        for p in points:
+        need = False
+        merged = 0
+        for point in points:
+            p, flag = (point, True) if isinstance(point, str) else point
             if lo is not None and p <= lo:
                 continue
-            skipped += 1
-            if skipped < stride[0]:
+            need = need or flag
+            merged += 1
+            if merged < stride[0]:
                 continue
-            skipped = 0
-            yield lo, p + END
-            lo = p
+            merged = 0
+            if need:
+                yield lo, p + END
+            lo, need = p, False
         yield lo, None
 
     def produce(lo: str | None, hi: str | None, q: queue.Queue) -> None:

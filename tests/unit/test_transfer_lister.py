@@ -51,21 +51,19 @@ class FakeSource:
         return [ObjectInfo(path=k, size=len(k), mtime=0.0) for k in self.keys[:n]], len(self.keys) > n
 
     def list_dirs(self, prefix, start_after=None):
-        entries: list[str] = []
+        entries: list[tuple[str, bool]] = []
         for k in self.keys[self._after(start_after):]:
             if not k.startswith(prefix):
                 if k > prefix:
                     break
                 continue
             rest = k[len(prefix):]
-            entry = prefix + rest.split("/")[0] + "/" if "/" in rest else k
+            entry = (prefix + rest.split("/")[0] + "/", True) if "/" in rest else (k, False)
             if not entries or entries[-1] != entry:
                 entries.append(entry)
         for i in range(0, max(len(entries), 1), self.page):
             self._count("dirs")
-            chunk = entries[i:i + self.page]
-            yield ([e for e in chunk if e.endswith("/") and e not in self.keys],
-                   sum(1 for e in chunk if not e.endswith("/") or e in self.keys), i + self.page < len(entries))
+            yield entries[i:i + self.page], i + self.page < len(entries)
 
     def first_key_after(self, after, prefix):
         self._count("probe")
@@ -103,15 +101,21 @@ def test_split_points_follow_directories_and_increase():
     keys = [f"data/{d:03d}/obj-{i:04d}.bin" for d in range(40) for i in range(30)]
     src = FakeSource(keys, page=50)
     pts = list(split_points(src, keys[49], want=16))
-    assert pts == sorted(set(pts)) and all(p > keys[49] for p in pts)
-    assert pts == [f"data/{d:03d}/" for d in range(2, 40)]  # "data/" has a single child: looked inside
+    assert [p for p, _ in pts] == sorted({p for p, _ in pts}) and all(p > keys[49] for p, _ in pts)
+    # "data/" has a single child: looked inside; each directory is a range of its own, gaps are empty
+    assert pts[0] == ("data/001/\U0010ffff", True)
+    assert pts[1:] == [x for d in range(2, 40) for x in ((f"data/{d:03d}/"[:-1], False), (f"data/{d:03d}/\U0010ffff", True))] + [
+        ("data/\U0010ffff", False)]
+    got = [o.path for o in ordered_ranges(src.list_range, pts, start_after=keys[49], adapt=False)]
+    assert got == keys[50:]
+    assert src.calls["range"] == 39 + 1  # one LIST per directory, none for the empty gaps, one for the tail
 
 
 def test_flat_namespace_is_split_by_probes():
     keys = [f"img/{i:06d}.jpg" for i in range(0, 200_000, 37)]
     src = FakeSource(keys, page=100)
     pts = list(split_points(src, keys[99], want=8, max_probes=64))
-    assert len(pts) >= 8 and pts == sorted(pts)
+    assert len(pts) >= 8 and pts == sorted(pts) and all(flag for _, flag in pts)
     assert src.calls["probe"] <= 64
     assert [o.path for o in parallel_list(src, jobs=4, page=100)] == keys
 

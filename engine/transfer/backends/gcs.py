@@ -155,14 +155,14 @@ class GCSBackend(Backend):
             return items, more
         return [], False
 
-    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[str], int, bool]]:
+    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[tuple[str, bool]], bool]]:
         k = len(self.loc.prefix)
         kwargs: dict[str, Any] = {"prefix": self.key(prefix), "delimiter": "/", "page_size": 1000}
         if start_after:
             kwargs["start_offset"] = self.key(start_after) + "\x00"
         for page, more in self._pages(**kwargs):
-            keys = sum(1 for _ in page)
-            yield sorted(p[k:] for p in page.prefixes), keys, more
+            keys = [(b.name[k:], False) for b in page]
+            yield sorted(keys + [(p[k:], True) for p in page.prefixes]), more
 
     def first_key_after(self, after: str, prefix: str) -> str | None:
         for page, _more in self._pages(prefix=self.key(prefix), start_offset=self.key(after) + "\x00",

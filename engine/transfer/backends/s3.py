@@ -128,16 +128,17 @@ class S3Backend(Backend):
         items = [self._info(o, o["Key"][k:]) for o in resp.get("Contents", []) if o["Key"][k:]]
         return items, bool(resp.get("IsTruncated"))
 
-    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[str], int, bool]]:
+    def list_dirs(self, prefix: str, start_after: str | None = None) -> Iterator[tuple[list[tuple[str, bool]], bool]]:
         k = len(self.loc.prefix)
         kwargs: dict[str, Any] = {"Prefix": self.key(prefix), "Delimiter": "/", "MaxKeys": 1000}
         if start_after:
             kwargs["StartAfter"] = self.key(start_after)
         while True:
             resp = self._call_list(**kwargs)
-            dirs = [cp["Prefix"][k:] for cp in resp.get("CommonPrefixes", [])]
+            entries = sorted([(cp["Prefix"][k:], True) for cp in resp.get("CommonPrefixes", [])]
+                             + [(o["Key"][k:], False) for o in resp.get("Contents", [])])
             more = bool(resp.get("IsTruncated")) and bool(resp.get("NextContinuationToken"))
-            yield dirs, len(resp.get("Contents", [])), more
+            yield entries, more
             if not more:
                 return
             kwargs.pop("StartAfter", None)

@@ -1,0 +1,148 @@
+"""Listing a big bucket on moto's S3 server: gpumigrate's parallel lister vs its plain lister vs rclone.
+
+Run: .venv/bin/python benchmarks/bench_transfer_list.py [--keys 200000] [--per-dir 1000] [--jobs 8] [--flat]
+
+moto's server is started on 127.0.0.1 and filled once, at the start, with parallel PUTs of empty
+objects (``data/DDDDD/obj-NNNNNNNNN.bin``, ``--per-dir`` per directory; ``--flat``: no
+directories); the fill time is printed.  Then, in the same run, each lister lists every key and
+the counts are checked against each other:
+
+* gpumigrate parallel: ``S3Backend.list()`` as a transfer uses it (``jobs`` ranges at once);
+* gpumigrate plain:    the same backend with ``GPUMIGRATE_LIST_JOBS=1`` semantics (one LIST after another);
+* ``rclone lsf -R`` and ``rclone size`` with their defaults, and ``rclone lsf -R --fast-list``.
+
+Note on the stand-in: moto answers every LIST by sorting all the keys under the request's
+prefix, so a LIST costs more the more keys share its prefix.  Ranges whose bounds share a
+prefix are listed with that narrower prefix (exact: every key between two bounds starts with
+their common prefix), which moto rewards beyond what real S3 would; on S3 the gain is the
+overlap of round trips.  The ratios below are what this stand-in gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+RCLONE = str(Path(sys.executable).with_name("rclone"))
+
+from tests import stand_ins  # noqa: E402
+
+BUCKET = "bench-list"
+
+
+def key(i: int, per_dir: int, flat: bool) -> str:
+    return f"obj-{i:09d}.bin" if flat else f"data/{i // per_dir:05d}/obj-{i:09d}.bin"
+
+
+def fill(url: str, n: int, per_dir: int, flat: bool, threads: int = 16) -> float:
+    """Empty objects by parallel PUTs on keep-alive connections (moto does not check signatures)."""
+    host, port = url.split("//")[1].split(":")
+    local = threading.local()
+
+    def put(i: int) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request("PUT", f"/{BUCKET}/{key(i, per_dir, flat)}", body=b"", headers={"Content-Length": "0"})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit(f"PUT failed: {r.status}")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(put, range(n), chunksize=256):
+            pass
+    return time.perf_counter() - t0
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, default=200_000)
+    ap.add_argument("--per-dir", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--flat", action="store_true")
+    a = ap.parse_args()
+    moto = stand_ins.start_moto()
+    try:
+        env = stand_ins.clear_cloud_env()
+        env.pop("AWS_CA_BUNDLE", None)
+        env.update(stand_ins.aws_env(moto.url))
+        env.update(RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=moto.url,
+                   RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
+                   RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
+        os.environ.update(env)
+        from engine.transfer.backends import open_backend
+        from engine.transfer.urls import parse_url
+        from tests.transfer_support import s3_client
+
+        s3_client().create_bucket(Bucket=BUCKET)
+        t_fill = fill(moto.url, a.keys, a.per_dir, a.flat)
+        layout = "flat (no directories)" if a.flat else f"{a.per_dir} keys per directory"
+        print(f"moto filled with {a.keys:,} keys ({layout}) by parallel PUTs in {t_fill:.1f} s "
+              f"({a.keys / t_fill:,.0f} PUT/s)")
+        print(f"command: {Path(sys.executable).name} benchmarks/bench_transfer_list.py --keys {a.keys} "
+              f"--per-dir {a.per_dir} --jobs {a.jobs}{' --flat' if a.flat else ''}")
+
+        def ours(jobs: int):
+            def go() -> int:
+                b = open_backend(parse_url(f"s3://{BUCKET}"), jobs=a.jobs)
+                b.list_jobs = jobs  # type: ignore[attr-defined]
+                try:
+                    return sum(1 for _ in b.list())
+                finally:
+                    b.close()
+            return go
+
+        def rclone(*args: str):
+            def go() -> int:
+                r = subprocess.run([RCLONE, "--config", "/dev/null", "-q", *args], capture_output=True, text=True,
+                                   env=env)
+                if r.returncode:
+                    raise SystemExit(f"rclone {args} failed: {r.stderr[-600:]}")
+                if args[0] == "size":
+                    for line in r.stdout.splitlines():
+                        if line.startswith("Total objects:"):
+                            return int(line.split("(")[-1].rstrip(")").strip()) if "(" in line else int(line.split()[2])
+                return sum(1 for line in r.stdout.splitlines() if line and not line.endswith("/"))
+            return go
+
+        runs = [
+            ("gpumigrate parallel lister", ours(a.jobs)),
+            ("gpumigrate plain lister", ours(1)),
+            ("rclone lsf -R", rclone("lsf", "-R", f"s3:{BUCKET}")),
+            ("rclone lsf -R --fast-list", rclone("lsf", "-R", "--fast-list", f"s3:{BUCKET}")),
+            ("rclone size", rclone("size", f"s3:{BUCKET}")),
+        ]
+        times: dict[str, float] = {}
+        for label, fn in runs:
+            dt, count = timed(fn)
+            if count != a.keys:
+                raise SystemExit(f"{label} listed {count} keys, expected {a.keys}")
+            times[label] = dt
+            print(f"  {label:28s} {dt:7.2f} s  {a.keys / dt:>9,.0f} keys/s")
+        par = times["gpumigrate parallel lister"]
+        for label, dt in times.items():
+            if label != "gpumigrate parallel lister":
+                print(f"  ratio parallel lister / {label}: {par / dt:.2f} (<1 = faster)")
+    finally:
+        moto.stop()
+
+
+if __name__ == "__main__":
+    main()
