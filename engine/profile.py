@@ -176,7 +176,7 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError([_syntax_message(origin, exc)]) from None
+        raise ProfileError([_syntax_message(origin, exc, text)]) from None
     lines = _KeyLines(text)
     secrets = find_secrets(data)
     if secrets:
@@ -198,15 +198,14 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
         ) from None
 
 
-def _syntax_message(origin: str, exc: tomllib.TOMLDecodeError) -> str:
+def _syntax_message(origin: str, exc: tomllib.TOMLDecodeError, text: str) -> str:
     msg = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", msg)
     if match:
         reason = msg[: match.start()].strip()
         return f"{origin}:{match.group(1)}: TOML syntax error: {reason} (column {match.group(2)})"
-    match = re.search(r"\(at end of document\)", msg)
-    line = 1 + 0
-    return f"{origin}:{line}: TOML syntax error: {msg}"
+    reason = msg.replace("(at end of document)", "").strip()
+    return f"{origin}:{len(text.splitlines()) or 1}: TOML syntax error: {reason} (at the end of the file)"
 
 
 def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -324,8 +323,8 @@ class _KeyLines:
 
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
-    """The user's choices only: defaults and unset values left out, in field order."""
-    data = profile.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    """The user's choices only (what was set, even when it equals the default), in field order."""
+    data = profile.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     data = {"schema_version": profile.schema_version, **data}
     return _prune_empty(data)
 

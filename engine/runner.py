@@ -213,6 +213,12 @@ def _run_steps(
             break
         except GpumigrateError as exc:
             result = StepResult(ok=False, summary=str(exc), exit_code=exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error must not leave
+            # the step "running" for ever: record it as failed, with the traceback for whoever debugs it.
+            import traceback
+
+            sink(Message(name, text="".join(traceback.format_exception(exc)), level="debug"))
+            result = StepResult(ok=False, summary=f"unexpected error: {type(exc).__name__}: {exc}")
         results[name] = result
         if session is not None and not dry_run:
             session.set_step(name, "completed" if result.ok else "failed",

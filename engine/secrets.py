@@ -6,6 +6,7 @@ Key names and values are both checked.  A key may *name where* a secret lives
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Iterator
 
@@ -17,7 +18,8 @@ _POINTER_SUFFIX = re.compile(r"(_ref|_arn|_name|_env|_from|_resource|_path|_file
 
 _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
-    (re.compile(r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----"), "a PEM private key"),
+    (re.compile(r"-----BEGIN ([A-Z ]*)(PRIVATE KEY|CERTIFICATE)-----(?:[\s\S]*?-----END \1\2-----)?"),
+     "a PEM private key"),
     (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), "a Google OAuth access token"),
     (re.compile(r"\"type\"\s*:\s*\"service_account\""), "a service-account key file"),
     (re.compile(r"\bgh[pousr]_[0-9A-Za-z]{30,}"), "a GitHub token"),
@@ -58,8 +60,41 @@ def _walk(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], s
             yield path, why
 
 
+_MIN_SECRET_LEN = 8
+
+
+def environment_secrets(environ: dict[str, str] | None = None) -> list[str]:
+    """Values of this process's credential variables (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...).
+
+    Patterns cannot recognise a 40-character AWS secret; its exact value can be
+    removed wherever it shows up (an echoed error, a library's debug line).
+    """
+    env = os.environ if environ is None else environ
+    values = {value for key, value in env.items()
+              if _SECRET_KEY.search(key) and not _POINTER_SUFFIX.search(key) and len(value) >= _MIN_SECRET_LEN
+              and not os.path.sep in value[:1]}
+    return sorted(values, key=len, reverse=True)
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a credential in free text (for logs and events)."""
+    for value in environment_secrets():
+        if value in text:
+            text = text.replace(value, "[REDACTED]")
     for pattern, _why in _SECRET_VALUES:
         text = pattern.sub("[REDACTED]", text)
     return text
+
+
+def redact_data(data: Any) -> Any:
+    """``redact`` every string inside a JSON-like value, keys included, keeping its structure.
+
+    Redact before serialising: a pattern applied to JSON text could cut it into invalid JSON.
+    """
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact(str(k)) if isinstance(k, str) else k: redact_data(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(v) for v in data]
+    return data

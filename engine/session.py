@@ -28,7 +28,7 @@ from typing import Any, Iterator
 from engine.errors import BadInputError, EnvironmentProblem, GpumigrateError
 from engine.events import Event
 from engine.model_base import NAME_PATTERN
-from engine.secrets import redact
+from engine.secrets import redact, redact_data
 
 STEP_STATES = ("pending", "running", "completed", "failed", "interrupted", "skipped")
 
@@ -393,7 +393,7 @@ class SessionStore:
     def append(self, step: str, kind: str, payload: dict[str, Any] | None = None,
                operator: str | None = None) -> int:
         """Append one event to the audit log; returns its sequence number."""
-        text = redact(json.dumps(payload or {}, default=str, ensure_ascii=False))
+        text = json.dumps(redact_data(json.loads(json.dumps(payload or {}, default=str))), ensure_ascii=False)
         cur = self._db.execute(
             "INSERT INTO events(ts, operator, step, kind, payload) VALUES(?, ?, ?, ?, ?)",
             (time.time(), operator or self.operator, step, kind, text),
@@ -455,7 +455,8 @@ class SessionStore:
                     now if state == "running" else None,
                     now if state in ("completed", "failed", "skipped") else None,
                     now, profile_digest,
-                    redact(json.dumps(result, default=str)) if result is not None else None,
+                    json.dumps(redact_data(json.loads(json.dumps(result, default=str))))
+                    if result is not None else None,
                 ),
             )
 

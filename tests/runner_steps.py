@@ -39,3 +39,8 @@ def interrupted_once(ctx: StepContext) -> StepResult:
 def reads_earlier(ctx: StepContext) -> StepResult:
     CALLS.append(ctx.step)
     return StepResult(ok=True, summary=f"saw {sorted(ctx.results)}")
+
+
+def crashes(ctx: StepContext) -> StepResult:
+    CALLS.append(ctx.step)
+    raise OSError(28, "No space left on device")

@@ -231,7 +231,7 @@ class GpuMigrateApp(App[int]):
         draft = self.profile.model_copy(deep=True)
         change(draft)
         try:
-            validated = Profile.model_validate(draft.model_dump())
+            validated = Profile.model_validate(draft.model_dump(exclude_unset=True))
         except ValidationError as exc:
             self.show_error("That change is not valid", str(exc))
             return False

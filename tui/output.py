@@ -13,7 +13,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted
+from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted, from_dict
+from engine.secrets import redact_data
 
 
 def print_json(obj: Any, stream: TextIO | None = None) -> None:
@@ -40,7 +41,7 @@ class JsonSink:
                 return
             self._last_progress[key] = event.ts
         with self._lock:
-            print_json(event.to_dict(), self.stream)
+            print_json(redact_data(event.to_dict()), self.stream)
 
     def close(self) -> None:
         pass
@@ -72,7 +73,7 @@ class RichSink:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            self._handle(event)
+            self._handle(from_dict(redact_data(event.to_dict())))
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):

@@ -54,13 +54,25 @@ class RunLease:
         store = SessionStore(Path(self.session.path), operator=self.session.operator)
         try:
             while not self._stop.wait(self.every_s):
-                store.run_heartbeat(self.run_id)
-                who = store.cancel_requested(self.run_id)
-                if who and not self.cancel.is_set():
+                try:
+                    alive = store.run_heartbeat(self.run_id)
+                    who = store.cancel_requested(self.run_id)
+                    if self.on_tick is not None:
+                        self.on_tick(store)
+                except Exception as exc:  # noqa: BLE001 - a busy or broken store must not end the heartbeat silently
+                    try:
+                        store.append("session", "run_heartbeat_failed", {"run": self.run_id, "error": str(exc)})
+                    except Exception:  # noqa: BLE001 - the store itself is the problem; try again next beat
+                        pass
+                    continue
+                if not alive and not self.cancel.is_set():
+                    # Another process declared this run dead (we stalled past the TTL) and may already
+                    # be resuming it: stop at the next check rather than run the same work twice.
+                    self.cancelled_by = "the session (this run's lease was declared expired)"
+                    self.cancel.set()
+                elif who and not self.cancel.is_set():
                     self.cancelled_by = who
                     self.cancel.set()
-                if self.on_tick is not None:
-                    self.on_tick(store)
         finally:
             store.close()
 

@@ -81,6 +81,12 @@ def resolve(spec: TransferSpec, base_dir: Path | None = None) -> tuple[Location,
             raise BadInputError(f"source {a} and destination {b} overlap; pick separate folders")
     if src == dst:
         raise BadInputError("source and destination are the same location")
+    if not src.is_local and src.scheme == dst.scheme and src.bucket == dst.bucket and (
+            src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix)):
+        # gs://b/data -> gs://b/data/backup copies into itself, and with -d the source
+        # listing would include (and so protect or delete) the destination's own objects.
+        raise BadInputError(f"source {src.url()} and destination {dst.url()} overlap in one bucket; "
+                            "pick prefixes where neither contains the other")
     if src.is_local and not Path(src.path).is_dir():
         raise BadInputError(f"source {src.path} is not a directory")
     return src, dst
@@ -165,11 +171,19 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
             re.compile(pattern)
         except re.error as exc:
             raise BadInputError(f"-x {pattern!r} is not a valid regular expression: {exc}") from exc
+    finished = threading.Event()
     if control is None:
         control = TransferControl(cancel)
-    elif cancel is not None:
-        watcher = threading.Thread(target=lambda: (cancel.wait(), control.cancel()), daemon=True)
-        watcher.start()
+    elif cancel is not None and cancel is not control.cancel_event:
+        # Link the caller's cancel to the control's for this run only: the watcher ends with the
+        # run instead of waiting on ``cancel`` for ever (one leaked thread per run in a TUI).
+        def _link() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.2):
+                    control.cancel()
+                    return
+
+        threading.Thread(target=_link, daemon=True, name="transfer-cancel-link").start()
     if dry_run or journal is False:
         jr = Journal(None)
     else:
@@ -184,6 +198,7 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
                           part_size_mib=spec.part_size_mib, retry=retry, approve_delete=approve_delete)
         return engine.run()
     finally:
+        finished.set()
         jr.close()
         src.close()
         dst.close()

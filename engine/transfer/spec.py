@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from engine.model_base import Section
 from engine.transfer.sts_options import StsOptions
@@ -17,9 +17,9 @@ from engine.transfer.sts_options import StsOptions
 class TransferSpec(Section):
     """A copy from ``src`` to ``dst`` with rsync semantics (like ``gcloud storage rsync``)."""
 
-    src: str = Field(min_length=1)
+    src: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$")
     """Source URL: a local path, file://..., s3://bucket/prefix or gs://bucket/prefix."""
-    dst: str = Field(min_length=1)
+    dst: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$")
     """Destination URL: gs://bucket/prefix, a local path, or s3://bucket/prefix (the way back)."""
     recursive: bool = True
     """Copy whole trees (-r)."""
@@ -45,3 +45,16 @@ class TransferSpec(Section):
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""
     sts: StsOptions | None = None
     """Storage Transfer Service settings (role ARN or Secret Manager secret, agent pool, schedule)."""
+
+    @field_validator("exclude")
+    @classmethod
+    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
+        """A bad -x pattern is a load-time error with the profile's line, not a mid-run surprise."""
+        import re
+
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns

@@ -271,10 +271,12 @@ def job_name_for(spec: TransferSpec) -> str:
 
 def agent_install_command(project: str, pool: str, root_directory: str, count: int = 3) -> str:
     """The command that installs STS agents (Docker) on a machine that can read ``root_directory``."""
-    return (
-        f"gcloud transfer agents install --project={project} --pool={pool} "
-        f"--count={count} --mount-directories={root_directory}"
-    )
+    import shlex
+
+    # Shown for people to paste into a shell: every value quoted, so a path with spaces or
+    # shell characters stays one argument.
+    return shlex.join(["gcloud", "transfer", "agents", "install", f"--project={project}", f"--pool={pool}",
+                       f"--count={int(count)}", f"--mount-directories={root_directory}"])
 
 
 @dataclass

@@ -171,3 +171,10 @@ def test_random_toml_documents_only_ever_give_a_profile_error(doc: dict) -> None
         parse_profile(text, "fuzz.toml")
     except ProfileError as exc:
         assert str(exc).startswith("fuzz.toml:")
+
+
+def test_an_explicit_choice_equal_to_the_default_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[source]\nprovider = "aws"\n[target]\npricing = "on-demand"\n')
+    text = dump_profile(load_profile(path))
+    assert 'pricing = "on-demand"' in text and "gpu_count" not in text

@@ -95,3 +95,14 @@ def test_unknown_steps_are_bad_input() -> None:
     with pytest.raises(BadInputError, match="unknown step"):
         runner.resolve_steps(["inventory", "teleport"])
     assert runner.resolve_steps(["verify", "cost"]) == ["cost", "verify"]
+
+
+def test_an_unexpected_exception_fails_the_step_instead_of_leaving_it_running(steps) -> None:
+    steps(a="crashes", b="ok")
+    with SessionStore.open("r5") as s:
+        summary = runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        assert s.step("a").state == "failed"  # type: ignore[union-attr]
+        assert any(e.kind == "message" and "Traceback" in e.payload["text"] for e in s.events_after(0))
+    assert summary.exit_code == ExitCode.FAILED
+    assert "No space left on device" in summary.results["a"].summary
+    assert runner_steps.CALLS == ["a", "b"]  # later steps still run, as after any failed step

@@ -55,11 +55,12 @@ def test_step_states_and_attempts() -> None:
 
 def test_lease_is_exclusive_until_it_expires() -> None:
     with SessionStore.open("lease") as a, SessionStore.open("lease") as b:
-        assert a.acquire_lease("A", ttl_s=0.3)
-        assert not b.acquire_lease("B", ttl_s=0.3)
+        assert a.acquire_lease("A", ttl_s=3)
+        assert not b.acquire_lease("B", ttl_s=3)
         assert a.heartbeat("A")
-        time.sleep(0.45)
-        assert b.acquire_lease("B", ttl_s=0.3)  # A stopped heartbeating: expired
+        # A stops heartbeating; its last heartbeat is moved into the past instead of sleeping.
+        a._db.execute("UPDATE lease SET heartbeat_at = heartbeat_at - 10")
+        assert b.acquire_lease("B", ttl_s=3)  # A stopped heartbeating: expired
         assert not a.heartbeat("A")  # A learns it lost the lease
         assert a.lease().holder == "B"  # type: ignore[union-attr]
 
@@ -85,3 +86,21 @@ def test_secrets_are_redacted_before_they_are_stored() -> None:
             p.read_bytes() for p in session_path("sec").parent.glob("sec.sqlite*"))
         assert b"AKIAIOSFODNN7EXAMPLE" not in raw
         assert "[REDACTED]" in s.events_after(0)[-1].payload["text"]
+
+
+def test_a_payload_that_matches_a_secret_pattern_stays_valid_json() -> None:
+    with SessionStore.open("json") as s:
+        s.append("x", "note", {"cfg": {"type": "service_account", "n": 1}})
+        s.set_step("x", "completed", result={"summary": '"type": "service_account"'})
+        assert s.events_after(0)[-1].payload["cfg"]["n"] == 1
+        assert s.step("x").result == {"summary": "[REDACTED]"}  # type: ignore[union-attr]
+
+
+def test_credential_values_from_the_environment_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
+    with SessionStore.open("envsec") as s:
+        s.append("transfer", "item_done", {"detail": f"403 for key {secret}", "key": pem})
+        payload = s.events_after(0)[-1].payload
+    assert secret not in str(payload) and "MIIEowIBAAKCAQEA" not in str(payload)

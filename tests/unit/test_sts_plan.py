@@ -319,3 +319,10 @@ def test_sts_options_load_from_a_profile_table() -> None:
     assert options.schedule.repeat_every_hours == 6
     with pytest.raises(ValidationError):
         StsOptions.model_validate(tomllib.loads('aws_secret_access_key = "x"'))
+
+
+def test_agent_install_command_quotes_what_a_shell_would_split() -> None:
+    import shlex
+
+    command = agent_install_command("p-123456", "pool", "/mnt/my data/; rm -rf ~/", 2)
+    assert shlex.split(command)[-1] == "--mount-directories=/mnt/my data/; rm -rf ~/"

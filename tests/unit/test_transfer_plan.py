@@ -139,3 +139,17 @@ def test_urls():
     assert parse_url("file:///tmp/a%20b").path == os.path.realpath("/tmp/a b")
     with pytest.raises(Exception):
         parse_url("ftp://x/y")
+
+
+def test_cloud_source_and_destination_that_overlap_in_one_bucket_are_refused() -> None:
+    import pytest
+
+    from engine.errors import BadInputError
+    from engine.transfer.api import resolve
+    from engine.transfer.spec import TransferSpec
+
+    for src, dst in (("gs://b/data", "gs://b/data/backup"), ("s3://b/x/y", "s3://b/x"), ("gs://b", "gs://b/p")):
+        with pytest.raises(BadInputError, match="overlap"):
+            resolve(TransferSpec(src=src, dst=dst))
+    resolve(TransferSpec(src="gs://b/data", dst="gs://b/database"))  # a sibling prefix is fine
+    resolve(TransferSpec(src="gs://b/data", dst="s3://b/data"))

@@ -233,7 +233,7 @@ class CostScreen(StepScreen):
         candidate = self.draft.model_copy(deep=True)
         change(candidate)
         try:
-            self.draft = Profile.model_validate(candidate.model_dump())
+            self.draft = Profile.model_validate(candidate.model_dump(exclude_unset=True))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
