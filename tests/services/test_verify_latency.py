@@ -44,7 +44,7 @@ def test_p99_matches_the_known_distribution(tmp_path: Path, server: LatencyServe
 def test_pass_under_a_looser_threshold_and_fail_against_a_faster_baseline(tmp_path: Path,
                                                                            server: LatencyServer) -> None:
     ctx = context(tmp_path, p99_ms=200.0, latency={"url": server.url, "requests": REQUESTS, "warmup": 5})
-    ok = run_check(latency, ctx, {"p99_ms": 65.0})
+    ok = run_check(latency, ctx, {"p99_ms": 90.0})  # headroom for a loaded CI machine
     assert ok.status == "pass", ok.details
     server.reset()
     worse = run_check(latency, context(tmp_path, p99_ms=200.0, latency={"url": server.url, "requests": REQUESTS,
