@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/demo.toml
 
-.PHONY: run test install install-dev lint bench clean tmux
+.PHONY: run test install install-dev lint bench clean tmux promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/gpumigrate --profile $(PROFILE)
 
-test: install-dev tmux
+test: install-dev tmux promtool
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -41,3 +41,11 @@ tmux:
 	  { apt-get install -y -q tmux >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
 	    apt-get install -y -q tmux >/dev/null 2>&1; }; }; } || \
 	  echo "tmux is not installed: the tmux-driven terminal tests will be skipped"
+
+# promtool checks the generated Prometheus rules (tests/unit/test_ops_prometheus.py); no PyPI
+# package has it, Debian's prometheus package does. Installed when we may; otherwise skipped.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; }; }; } || \
+	  echo "promtool is not installed: the promtool rule checks will be skipped (structural checks still run)"
