@@ -716,21 +716,29 @@ class SessionStore:
         return [ControlRequest(**dict(r)) for r in rows.fetchall()]
 
     def decide_control(self, request_id: int, accept: bool, holder: str) -> ControlRequest:
-        """The driver (``holder``) accepts (handing the lease over) or declines a request."""
-        lease = self.lease()
-        if lease is None or lease.holder != holder:
-            raise BadInputError("only the driver can accept or decline a request for control")
+        """The driver (``holder``) accepts (handing the lease over) or declines a request.
+
+        The lease check, the request's new state and the hand-over are one transaction, so
+        the audit log never says "accepted" for a hand-over that did not happen.
+        """
+        now = time.time()
         with self._write() as db:
+            lease = db.execute("SELECT holder FROM lease WHERE id = 1").fetchone()
+            if lease is None or lease["holder"] != holder:
+                raise BadInputError("only the driver can accept or decline a request for control")
             row = db.execute("SELECT * FROM control_requests WHERE id = ?", (request_id,)).fetchone()
             if row is None:
                 raise BadInputError(f"no control request #{request_id}")
             if row["state"] != "pending":
                 raise BadInputError(f"control request #{request_id} was already {row['state']}")
             db.execute("UPDATE control_requests SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-                       ("accepted" if accept else "declined", self.operator, time.time(), request_id))
+                       ("accepted" if accept else "declined", self.operator, now, request_id))
+            if accept:
+                db.execute("UPDATE lease SET holder = ?, operator = ?, acquired_at = ?, heartbeat_at = ? "
+                           "WHERE id = 1 AND holder = ?", (row["holder"], row["operator"], now, now, holder))
         if accept:
-            if not self.transfer_lease(holder, row["holder"], row["operator"]):
-                raise BadInputError("the driver's seat changed hands while accepting")
+            self.append("session", "lease_handed_over", {"from": holder, "to": row["holder"],
+                                                         "to_operator": row["operator"]})
         self.append("session", "control_accepted" if accept else "control_declined",
                     {"id": request_id, "to": row["operator"], "holder": row["holder"]})
         return self.control_request(request_id)  # type: ignore[return-value]
