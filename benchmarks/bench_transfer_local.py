@@ -3,6 +3,7 @@
 Run: .venv/bin/python benchmarks/bench_transfer_local.py [--small 5000] [--big-mib 256] [--big 4] [--jobs 8]
 Each tool copies into an empty folder (cold destination, warm page cache); a no-op re-sync is timed too.
 gpumigrate verifies every file (re-reads the written temp file) before renaming it; rclone and rsync do not.
+"gpumigrate" is the CLI with --json (one NDJSON line per file); "gm-engine" is run_transfer in-process.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def main() -> None:
         tools = {
             "gpumigrate": lambda d: [sys.executable, "-m", "tui.cli", "transfer", "-r", str(src), str(d),
                                      "-j", str(a.jobs), "--json"],
+            # the same engine in-process, without the CLI's per-event NDJSON output (isolates the engine)
+            "gm-engine": lambda d: [sys.executable, "-c",
+                                    "import sys; from engine.transfer.api import TransferSpec, run_transfer; "
+                                    "s = run_transfer(TransferSpec(src=sys.argv[1], dst=sys.argv[2], jobs=int(sys.argv[3]))); "
+                                    "sys.exit(0 if s.ok else 1)", str(src), str(d), str(a.jobs)],
             "rclone": lambda d: [RCLONE, "--config", "/dev/null", "-q", "sync", str(src), str(d),
                                  "--transfers", str(a.jobs), "--checkers", str(a.jobs)],
         }
@@ -76,8 +82,10 @@ def main() -> None:
             shutil.rmtree(dst)
         g = results["gpumigrate"]
         for name, (first, again) in results.items():
-            if name != "gpumigrate":
-                print(f"  ratio gpumigrate/{name}: copy {g[0] / first:.2f}, re-sync {g[1] / again:.2f} (<1 = faster)")
+            if name not in ("gpumigrate", "gm-engine"):
+                e = results["gm-engine"]
+                print(f"  ratio gpumigrate/{name}: copy {g[0] / first:.2f}, re-sync {g[1] / again:.2f}; "
+                      f"engine alone/{name}: copy {e[0] / first:.2f}, re-sync {e[1] / again:.2f} (<1 = faster)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
