@@ -143,7 +143,7 @@ def main() -> None:
         detail = res.get("actions") or res.get("summary") or {"entries": res.get("entries")}
         print(f"  {phase:8s} {res['wall_s']:7.1f} s  {a.n / res['wall_s']:>10,.0f} objects/s  "
               f"peak RSS {res['peak_mb']:6.0f} MB (after imports {res['import_mb']:.0f} MB)  {detail}")
-    gen = results["generate"]["wall_s"]
+    gen = results["generate"]["wall_s"] if "generate" in results else float("nan")
     for phase in ("plan", "dry-run", "dry-run-d"):
         if phase not in results:
             continue
