@@ -14,16 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.transfer.backends.base import ObjectInfo  # noqa: E402
 from engine.transfer.plan import diff  # noqa: E402
 
 
 def listing(n: int, side: str):
-    for i in range(n):
-        changed = i % 100 == 0
-        size = 1000 + (1 if changed and side == "src" else 0)
-        yield ObjectInfo(path=f"data/{i // 1000:05d}/obj-{i:09d}.bin", size=size, mtime=1_700_000_000.0,
-                         mtime_preserved=True)
+    """Cheap synthetic listings (shared with bench_transfer_scale): 1% changed, 0.1% new, 0.1% deleted."""
+    from benchmarks.bench_transfer_scale import synthetic_listing
+
+    return synthetic_listing(n, side)
 
 
 def main() -> None:
