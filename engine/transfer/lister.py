@@ -153,8 +153,11 @@ def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2
         rest = after[len(prefix):]
         return prefix + rest.split("/", 1)[0] if "/" in rest else after
 
-    def walk(prefix: str, level: int, hops: int) -> Iterator[tuple[str, bool]]:
-        """Points inside ``prefix``; ends with whether keys follow its last point."""
+    def walk(prefix: str, level: int, hops: int, pending: bool = False) -> Iterator[tuple[str, bool]]:
+        """Points inside ``prefix``; ends with whether keys follow its last point.
+
+        ``pending``: keys are already known between the previous point and ``prefix``'s first
+        one (keys such as ``data.csv`` sort between ``data`` and ``data/``)."""
         if after > prefix and not after.startswith(prefix):
             return  # the whole directory sorts before `after`
         pages = src.list_dirs(prefix, resume_at(prefix))
@@ -170,18 +173,25 @@ def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2
         dirs = sum(1 for _, is_dir in entries if is_dir)
         single = dirs == 1 and not more
         descend = hops < 8 and not more and dirs < want and (level + 1 < depth or single)
-        keys_since = False
+        keys_since = pending
+        last_key: str | None = None
         for entries, _more in _chain([(entries, more)], pages):
             for name, is_dir in entries:
                 if not is_dir:
                     keys_since = keys_since or name > after
+                    if name > after:
+                        last_key = name
                     continue
                 if name <= after and not after.startswith(name):
                     continue
+                # Keys after ``name[:-1]`` but before ``name`` ("data.csv" before "data/") fall in
+                # the range after the gap point, which the directory's own walk must list.
+                between = last_key is not None and last_key > name[:-1]
                 yield name[:-1], keys_since  # the gap before the directory
+                last_key = None
                 if descend:
                     tail = True
-                    for p, flag in walk(name, level if single else level + 1, hops + 1):
+                    for p, flag in walk(name, level if single else level + 1, hops + 1, between):
                         if p == "":
                             tail = flag
                         else:

@@ -178,3 +178,25 @@ def test_list_jobs_env_override(monkeypatch):
     assert list_jobs(8) == 8
     monkeypatch.setenv("GPUMIGRATE_LIST_JOBS", "1")
     assert list_jobs(8) == 1
+
+
+@pytest.mark.parametrize("page,jobs", [(3, 2), (10, 8), (1000, 8)])
+def test_keys_between_a_name_and_its_directory_are_not_lost(page, jobs):
+    """"data.csv", "data-v2" and "data 1" sort after "data" but before "data/" (regression)."""
+    keys = [f"a/{i:04d}" for i in range(1000)] + ["d", "data 1", "data-v2", "data.csv", "data/train/1",
+                                                    "data/val/1", "d/x", "dz"]
+    src = FakeSource(keys, page=page)
+    assert [o.path for o in parallel_list(src, jobs=jobs, page=page, want=5)] == sorted(keys)
+
+
+NAME = st.sampled_from(["data", "d", "a", "ab"])
+SUFFIX = st.sampled_from(["", ".csv", "-v2", " 1", "/x", "/y/z", "/y.csv", "/y/0", "!", "/"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=st.sets(st.tuples(NAME, SUFFIX, st.integers(0, 30)).map(lambda t: f"{t[0]}{t[1]}{t[2]}"), max_size=200),
+       filler=st.integers(0, 400), page=st.sampled_from([2, 5, 50]), jobs=st.integers(1, 6))
+def test_files_beside_directories_of_the_same_name_list_exactly(keys, filler, page, jobs):
+    keys = set(keys) | {f"a/{i:04d}" for i in range(filler)}
+    src = FakeSource(keys, page=page)
+    assert [o.path for o in parallel_list(src, jobs=jobs, page=page, want=4)] == sorted(keys)
