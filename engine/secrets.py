@@ -63,38 +63,52 @@ def _walk(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], s
 _MIN_SECRET_LEN = 8
 
 
+_KEY_IS_SECRET: dict[str, bool] = {}
+
+
 def environment_secrets(environ: dict[str, str] | None = None) -> list[str]:
     """Values of this process's credential variables (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...).
 
     Patterns cannot recognise a 40-character AWS secret; its exact value can be
     removed wherever it shows up (an echoed error, a library's debug line).
+    Read on every call (the environment can change), with the per-name regex decision cached.
     """
     env = os.environ if environ is None else environ
-    values = {value for key, value in env.items()
-              if _SECRET_KEY.search(key) and not _POINTER_SUFFIX.search(key) and len(value) >= _MIN_SECRET_LEN
-              and not os.path.sep in value[:1]}
+    values = set()
+    for key, value in env.items():
+        secret = _KEY_IS_SECRET.get(key)
+        if secret is None:
+            secret = _KEY_IS_SECRET[key] = bool(_SECRET_KEY.search(key) and not _POINTER_SUFFIX.search(key))
+        if secret and len(value) >= _MIN_SECRET_LEN and not value.startswith(os.path.sep):
+            values.add(value)
     return sorted(values, key=len, reverse=True)
 
 
-def redact(text: str) -> str:
-    """Replace anything that looks like a credential in free text (for logs and events)."""
-    for value in environment_secrets():
+def redact(text: str, known: list[str] | None = None) -> str:
+    """Replace anything that looks like a credential in free text (for logs and events).
+
+    ``known``: the environment's credential values, when the caller already has them.
+    """
+    for value in environment_secrets() if known is None else known:
         if value in text:
             text = text.replace(value, "[REDACTED]")
     for pattern, _why in _SECRET_VALUES:
-        text = pattern.sub("[REDACTED]", text)
+        if pattern.search(text):
+            text = pattern.sub("[REDACTED]", text)
     return text
 
 
-def redact_data(data: Any) -> Any:
+def redact_data(data: Any, known: list[str] | None = None) -> Any:
     """``redact`` every string inside a JSON-like value, keys included, keeping its structure.
 
     Redact before serialising: a pattern applied to JSON text could cut it into invalid JSON.
     """
+    if known is None:
+        known = environment_secrets()
     if isinstance(data, str):
-        return redact(data)
+        return redact(data, known)
     if isinstance(data, dict):
-        return {redact(str(k)) if isinstance(k, str) else k: redact_data(v) for k, v in data.items()}
+        return {redact(k, known) if isinstance(k, str) else k: redact_data(v, known) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact_data(v) for v in data]
+        return [redact_data(v, known) for v in data]
     return data
