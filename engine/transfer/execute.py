@@ -342,6 +342,9 @@ class Transfer:
                 elif act.kind == "delete":
                     planned += 1
             src_count, dst_count = counts()
+            with self._lock:  # skips and exclusions are counted here: the spool does not keep them
+                self.summary.skipped += spool.not_stored["skip"]
+                self.summary.excluded += spool.not_stored["excluded"]
             self.summary.planned_delete = planned
             reason = delete_guard(planned, src_count, dst_count, self.max_delete, self.allow_empty_source)
         except BaseException:

@@ -158,3 +158,21 @@ def test_cli_refusal_exits_2_with_one_line(pair):
     assert proc.returncode == int(ExitCode.BAD_INPUT), proc.stderr
     assert "--max-delete 5" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
     assert snapshot(dst) == before
+
+
+def test_a_delete_run_still_counts_skips_and_exclusions(tmp_path: Path) -> None:
+    from engine.transfer.api import run_transfer
+    from engine.transfer.spec import TransferSpec
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    for i in range(6):
+        (src / f"f{i}.txt").write_text(f"file {i}")
+    (src / "scratch.tmp").write_text("not copied")
+    spec = TransferSpec(src=str(src), dst=str(dst), exclude=[r".*\.tmp$"])  # anchored, as gsutil matches
+    assert run_transfer(spec, emit=lambda e: None, journal=False).copied == 6
+    (dst / "stale.txt").write_text("only at the destination")
+    (src / "f0.txt").write_text("changed, and longer")
+    again = run_transfer(spec.model_copy(update={"delete": True, "max_delete": 5}), emit=lambda e: None,
+                         journal=False)
+    assert (again.copied, again.deleted, again.skipped, again.excluded) == (1, 1, 5, 1)
