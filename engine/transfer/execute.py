@@ -552,6 +552,9 @@ class Transfer:
             self.journal.set_upload(act.path, fp, up.token, part_size)
         done = self.journal.parts(act.path, fp)
         done = {n: v for n, v in done.items() if n < up.count}
+        if done:
+            for n in self.dst.missing_parts(up, done):  # journalled, but gone from the store since
+                done.pop(n)
         resumed = sum(up.span(n)[1] for n in done)
         if done:
             with self._lock:

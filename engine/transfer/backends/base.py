@@ -130,6 +130,10 @@ class Backend(ABC):
         """Whether a journalled part upload can still be continued."""
         return True
 
+    def missing_parts(self, up: PartUpload, done: dict[int, tuple[int, str]]) -> set[int]:
+        """Journalled parts the store no longer has (they are sent again on resume)."""
+        return set()
+
     @abstractmethod
     def delete(self, path: str, version: str | None = None) -> None:
         """Delete ``path`` (only this version, where the store supports it)."""

@@ -241,7 +241,14 @@ class GCSBackend(Backend):
                           part_size=part_size, src=src, expect_version=expect_version)
 
     def part_upload_alive(self, up: PartUpload) -> bool:
-        return True  # components are plain objects; finish_parts re-checks each one it composes
+        return True  # components are plain objects: missing_parts checks the journalled ones
+
+    def missing_parts(self, up: PartUpload, done: dict[int, tuple[int, str]]) -> set[int]:
+        """Components deleted or replaced since they were journalled (a lifecycle rule, a
+        clean-up): one listing of the upload's prefix, compared by name and generation."""
+        present = {blob.name: str(blob.generation) for blob in self.client.list_blobs(self.loc.bucket, prefix=up.token)}
+        return {n for n, (_crc, gen) in done.items()
+                if present.get(f"{up.token}{n:05d}") is None or (gen and present[f"{up.token}{n:05d}"] != gen)}
 
     def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
         blob = self.bucket.blob(f"{up.token}{n:05d}")
@@ -256,7 +263,6 @@ class GCSBackend(Backend):
         names = [f"{up.token}{n:05d}" for n in range(up.count)]
         gens = [int(parts[n][1]) if parts[n][1] else None for n in range(up.count)]
         expected = combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count))
-        made: list[str] = []
         level = 0
         while len(names) > COMPOSE_MAX:  # rounds: join groups of 32 into intermediates
             next_names, next_gens = [], []
@@ -265,7 +271,6 @@ class GCSBackend(Backend):
                 group = [self.bucket.blob(x) for x in names[i:i + COMPOSE_MAX]]
                 group_gens = gens[i:i + COMPOSE_MAX]
                 target.compose(group, if_source_generation_match=group_gens if all(group_gens) else None, retry=None)
-                made.append(target.name)
                 next_names.append(target.name)
                 next_gens.append(target.generation)
             names, gens, level = next_names, next_gens, level + 1
@@ -280,10 +285,11 @@ class GCSBackend(Backend):
         if info.crc32c != crc_to_hex(expected) or info.size != up.size:
             raise ChecksumMismatch(f"{up.path}: composed object reports CRC32C {info.crc32c} ({info.size} bytes), "
                                    f"parts sent give {crc_to_hex(expected)} ({up.size} bytes)")
-        self._cleanup(up.token, made)
+        self._cleanup(up.token)
         return info
 
-    def _cleanup(self, token: str, extra: list[str]) -> None:
+    def _cleanup(self, token: str) -> None:
+        """Remove every component and intermediate of an upload (all live under its token prefix)."""
         for blob in list(self.client.list_blobs(self.loc.bucket, prefix=token)):
             try:
                 blob.delete(retry=None)
@@ -291,7 +297,7 @@ class GCSBackend(Backend):
                 pass
 
     def abort_parts(self, up: PartUpload) -> None:
-        self._cleanup(up.token, [])
+        self._cleanup(up.token)
 
     def delete(self, path: str, version: str | None = None) -> None:
         self.bucket.blob(self.key(path)).delete(if_generation_match=int(version) if version else None, retry=None)
