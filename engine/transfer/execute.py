@@ -227,6 +227,7 @@ class Transfer:
         slots = threading.BoundedSemaphore(self.jobs * 4)
         pending: set[Future] = set()
         spool = None
+        raised = False
         src_count = dst_count = 0
 
         def counted(it, side: str):
@@ -286,6 +287,9 @@ class Transfer:
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
             self.summary.interrupted = True
+        except BaseException:
+            raised = True  # a listing error, a refused -d, a declined approval: not "completed"
+            raise
         finally:
             if spool is not None:
                 spool.close()
@@ -299,8 +303,9 @@ class Transfer:
                 self.summary.planned_objects, self.summary.planned_bytes = self.stats.files_total, self.stats.bytes_total
             self._progress(final=True)
             if not self.dry_run:
-                self.journal.finish_run(run_id, "interrupted" if self.summary.interrupted else
-                                        ("completed" if self.summary.ok else "failed"), self.summary.line())
+                state = ("interrupted" if self.summary.interrupted else
+                         "completed" if self.summary.ok and not raised else "failed")
+                self.journal.finish_run(run_id, state, self.summary.line())
         return self.summary
 
     def _tick(self, stop: threading.Event) -> None:
