@@ -53,6 +53,10 @@ class GpuHealthSettings(Section):
     """Run `dcgmi diag -r LEVEL` when dcgmi is installed (0 = do not run it)."""
     dcgm_timeout_s: float = Field(default=900, gt=0)
     """How long `dcgmi diag` may take."""
+    xid_since_hours: float = Field(default=24, gt=0, le=24 * 365)
+    """Hardware XID errors in the kernel log within this many hours fail the check (0 < h)."""
+    xid_log: str | None = Field(default=None, pattern=r"^[^\x00-\x1f]{1,4096}$")
+    """Read XIDs from this saved kernel log instead of journalctl/dmesg (e.g. one copied off the target)."""
 
 
 class TopologySettings(Section):

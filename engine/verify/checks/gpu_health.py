@@ -8,8 +8,8 @@ each PCIe link runs at its full width and supports the expected generation
 (the current generation drops at idle to save power, so the maximum is
 compared); persistence mode on; no clock event reason that means a thermal,
 power-brake or hardware slowdown; the MIG layout as planned; and, when
-asked for, every `dcgmi diag` test passed.  XID events themselves need an
-NVML event set and are not read.
+asked for, every `dcgmi diag` test passed; and no hardware XID error in the
+kernel log (:mod:`engine.verify.checks.xid`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.verify.checks import dcgm
+from engine.verify.checks import dcgm, xid
 from engine.verify.checks.base import CheckContext, CheckError, Verdict
 from engine.verify.checks.nvml_host import host as read_gpus
 
@@ -50,7 +50,7 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "notes": gpu.notes,
         })
     figures: dict[str, Any] = {"count": len(gpus), "driver": host.driver_version,
-                               "cuda": host.cuda_driver_version, "gpus": gpus}
+                               "cuda": host.cuda_driver_version, "gpus": gpus, "xid": _xids(ctx)}
     level = ctx.section.gpu.dcgm_level
     if level:
         if dcgm.available():
@@ -63,6 +63,17 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
         else:
             figures["dcgm"] = {"level": level, "skipped": "dcgmi is not installed on this machine"}
     return figures
+
+
+def _xids(ctx: CheckContext) -> dict[str, Any]:
+    cfg = ctx.section.gpu
+    text, source = xid.read_kernel_log(cfg.xid_since_hours, ctx.base_dir, ctx.cancel,
+                                       ctx.path(cfg.xid_log) if cfg.xid_log else None)
+    if text is None:
+        return {"unreadable": source}
+    return {"source": source, "events": [{"pci": e.pci, "code": e.code, "meaning": e.meaning,
+                                          "hardware": e.hardware, "line": e.line}
+                                         for e in xid.parse_xids(text)][-200:]}
 
 
 def _model_tokens(model: str) -> list[str]:
@@ -129,6 +140,14 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             problems.append(f"MIG layout {actual or 'none'}, planned {sorted(cfg.mig_profiles)}")
     diag = measured.get("dcgm")
     notes: list[str] = []
+    xids = measured.get("xid") or {}
+    if "unreadable" in xids:
+        notes.append(f"XID errors not checked: the kernel log could not be read ({xids['unreadable']})")
+    elif xids:
+        rules.append(f"no hardware XID in the kernel log ({xids['source']})")
+        for event in xids["events"]:
+            text = f"XID {event['code']} on {event['pci']}: {event['meaning']}"
+            (problems if event["hardware"] else notes).append(text)
     if diag:
         if "tests" in diag:
             rules.append(f"dcgmi diag -r {diag['level']} all pass")
