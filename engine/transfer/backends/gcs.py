@@ -20,6 +20,11 @@ from engine.transfer.retry import ChecksumMismatch
 MTIME_KEY = "goog-reserved-file-mtime"  # what gsutil/gcloud store, so their rsync agrees with ours
 COMPOSE_MAX = 32
 STREAM_CHUNK = 8 << 20
+"""Read size of a streamed download."""
+UPLOAD_CHUNK = 16 << 20
+"""Chunk of a resumable (streamed) upload: one request each. 16 MiB is what rclone sends; 8 MiB
+took ~40% longer on a 64 MiB object (twice the round trips), 32 MiB was no faster (a chunk is read
+whole before it is sent, so bigger chunks overlap less) and holds more memory per stream."""
 
 
 class PreconditionLost(Exception):
@@ -190,7 +195,7 @@ class GCSBackend(Backend):
 
     # --- writing ------------------------------------------------------------
     def _blob(self, path: str, src: ObjectInfo) -> Any:
-        blob = self.bucket.blob(self.key(path), chunk_size=STREAM_CHUNK)
+        blob = self.bucket.blob(self.key(path), chunk_size=UPLOAD_CHUNK)
         blob.metadata = {MTIME_KEY: str(int(src.mtime))}
         return blob
 
