@@ -171,6 +171,10 @@ class GpuMigrateApp(App[int]):
             self._broadcast(RoleChanged(role))
 
     def on_unmount(self) -> None:
+        # Steps running in this process's threads stop with it (a paused transfer would otherwise
+        # hold the exit for ever); detached workers are separate processes and run on.
+        for event in self._cancel_events.values():
+            event.set()
         if self.session is not None:
             if getattr(self, "_follow_stop", None) is not None:
                 self._follow_stop.set()
