@@ -9,11 +9,12 @@ and a watcher cannot touch the controls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, AsyncIterator, Callable
 
 import pytest
 from textual.widgets import Button, DataTable, ProgressBar, Static
@@ -265,7 +266,7 @@ async def test_a_destination_that_cannot_be_written_shows_in_the_failures_list(t
         assert screen.state == "finished with errors"
 
 
-BIG = 16 * 1024 * 1024
+BIG = 48 * 1024 * 1024
 
 
 @pytest.fixture()
@@ -273,7 +274,22 @@ def slow(tmp_path: Path) -> tuple[Path, Path, Path]:
     """One large object streamed under a bandwidth limit, so it stays in flight for seconds."""
     src, dst = tmp_path / "data", tmp_path / "out"
     _write_tree(src, {"big/model.bin": BIG, **{f"small/{i:02d}.txt": 2048 for i in range(10)}})
-    return _profile(tmp_path, [{"src": "data", "dst": "out", "bwlimit": "2M", "jobs": 2}]), src, dst
+    return _profile(tmp_path, [{"src": "data", "dst": "out", "bwlimit": "8M", "jobs": 2}]), src, dst
+
+
+@contextlib.asynccontextmanager
+async def _transfer_app(profile: Path) -> AsyncIterator[tuple[GpuMigrateApp, Any, TransferScreen]]:
+    """The app on the Transfer screen; a transfer still running when the test ends is cancelled
+    (a failed assertion while paused must not leave the engine's threads waiting forever)."""
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        try:
+            yield app, pilot, screen
+        finally:
+            if screen.control is not None:
+                screen.control.cancel()
+            app.cancel_step("transfer")
 
 
 def _bytes_done(screen: TransferScreen) -> int:
@@ -281,17 +297,29 @@ def _bytes_done(screen: TransferScreen) -> int:
     return int(ev.done) if ev is not None else 0
 
 
+async def _settled(pilot, screen: TransferScreen, quiet_s: float, timeout: float) -> int:  # type: ignore[no-untyped-def]
+    """Bytes done once they have not changed for ``quiet_s`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = _bytes_done(screen), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise AssertionError("bytes never stopped moving after pause")
+        await pilot.pause(0.1)
+        now = _bytes_done(screen)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 async def test_pause_holds_the_engine_resume_continues_cancel_stops(slow: tuple[Path, Path, Path]) -> None:
     profile, src, dst = slow
-    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await _screen(pilot, app)
+    async with _transfer_app(profile) as (app, pilot, screen):
         await pilot.press("r")
         table = screen.query_one(InFlightTable)
         await _wait(pilot, lambda: "big/model.bin" in table.paths and _bytes_done(screen) > 0,
                     what="the large object in flight")
         pct = str(table.get_cell("big/model.bin", "pct"))
-        assert pct.endswith("%") and str(table.get_cell("big/model.bin", "size")) == "16.0 MiB"
+        assert pct.endswith("%") and str(table.get_cell("big/model.bin", "size")) == "48.0 MiB"
         assert screen.query_one("#transfer-pause-button", Button).disabled is False
 
         await pilot.press("p")
@@ -299,13 +327,14 @@ async def test_pause_holds_the_engine_resume_continues_cancel_stops(slow: tuple[
         assert str(screen.query_one("#transfer-pause-button", Button).label) == "Resume (p)"
         await _wait(pilot, lambda: bool(screen._latest["bytes"].extra.get("paused")),  # noqa: SLF001
                     what="the engine to report paused")
-        await asyncio.sleep(0.6)  # chunks already past their checkpoint land
-        await pilot.pause()
-        held = _bytes_done(screen)
-        await asyncio.sleep(1.2)  # several progress ticks while paused
+        # Streams hold at their next chunk: a chunk already being read (a few MiB, throttled by
+        # the bwlimit) still lands. Wait until nothing moved for a second: unpaused, 8 MiB/s
+        # moves a chunk every ~0.5 s, so this times out if the pause did not hold.
+        held = await _settled(pilot, screen, quiet_s=1.0, timeout=10.0)
+        assert screen.running and held < BIG, "the transfer ran to the end: the pause did not hold"
+        await asyncio.sleep(1.5)  # three chunks' worth at full speed, several progress ticks
         await pilot.pause()
         assert _bytes_done(screen) == held, "bytes kept moving while paused"
-        assert screen.running and held < BIG
         assert "paused" in str(screen.query_one("#transfer-rate", Static).render())
 
         await pilot.press("p")
@@ -330,9 +359,7 @@ async def test_pause_holds_the_engine_resume_continues_cancel_stops(slow: tuple[
 
 async def test_cancel_dialog_no_keeps_running(slow: tuple[Path, Path, Path]) -> None:
     profile, _src, _dst = slow
-    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await _screen(pilot, app)
+    async with _transfer_app(profile) as (app, pilot, screen):
         await pilot.press("r")
         await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
         await pilot.press("c")
@@ -386,6 +413,25 @@ async def test_a_watcher_in_a_session_sees_the_controls_disabled(small: tuple[Pa
         await pilot.press("r")
         await pilot.pause()
         assert not screen.running
+
+
+async def test_in_a_session_the_run_goes_through_the_detached_worker(small: tuple[Path, Path, Path]) -> None:
+    profile, src, dst = small
+    app = GpuMigrateApp(profile_path=profile, session_name="transfer-drive", operator="alice", start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        assert app.role == "driving"
+        await pilot.press("r")
+        assert screen.running and screen.control is None  # no live control crosses into another process
+        assert screen.check_action("pause", ()) is None and screen.check_action("cancel", ()) is True
+        await _wait(pilot, lambda: screen.finished is not None and not screen.running, timeout=60,
+                    what="the session's StepFinished")
+        assert _files(dst) == _files(src)
+        assert screen.finished is not None and screen.finished.result["copied"] == len(SMALL_TREE)
+        assert screen.state == "finished"
+        assert str(screen.query_one("#transfer-summary", Static).render()).startswith(
+            f"Done: copied {len(SMALL_TREE)} objects")
+        assert screen.query_one("#transfer-bytes-bar", ProgressBar).percentage == 1.0
 
 
 async def test_a_flood_of_events_is_coalesced_and_drawn_at_the_latest(small: tuple[Path, Path, Path]) -> None:

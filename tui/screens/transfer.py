@@ -39,6 +39,8 @@ REFRESH_S = 0.25
 MAX_PLAN_ROWS = 10_000
 """Dry-run rows shown in the plan table; the counts above it stay exact beyond that."""
 MAX_FAILURE_ROWS = 5_000
+FOLLOWER_GRACE_S = 3.0
+"""In a session, how long to wait for the follower to deliver the step's last events after its worker ended."""
 PLAN_ACTIONS = {"would_copy": "copy", "would_delete": "delete"}
 
 
@@ -356,15 +358,27 @@ class TransferScreen(StepScreen):
         # (StepScreen's handler runs too, after this one: it reports a worker that raised)
         if event.worker.group != f"step-{self.STEP}":
             return
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) and self.running:
-            if event.state == WorkerState.ERROR:
-                self.state = "failed"
-            elif self.state not in ("finished", "finished with errors", "dry run finished", "cancelled"):
-                result = event.worker.result
-                skipped = getattr(result, "skipped", None)
-                self.state = "already completed in this session" if skipped else (
-                    "cancelled" if self.state == "cancelling" else "stopped")
-            self._done()
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) or not self.running:
+            return
+        result = event.worker.result
+        step_result = getattr(result, "results", {}).get(self.STEP)
+        if event.state == WorkerState.SUCCESS and self.finished is None and step_result is not None:
+            # In a session the events come back through the session follower (polling), so the
+            # last ones may land after the worker ended: wait for them, finish from the result if not.
+            self.set_timer(FOLLOWER_GRACE_S, lambda: self._finish_from(step_result))
+            return
+        if event.state == WorkerState.ERROR:
+            self.state = "failed"
+        elif self.finished is None:
+            skipped = getattr(result, "skipped", None)
+            self.state = "already completed in this session" if skipped else (
+                "cancelled" if self.state == "cancelling" else "stopped")
+        self._done()
+
+    def _finish_from(self, step_result: Any) -> None:
+        if self.running and self.finished is None:
+            self._step_finished(StepFinished(self.STEP, ok=step_result.ok, summary=step_result.summary,
+                                             result=dict(step_result.data or {})))
 
     def _done(self) -> None:
         self.running = False
