@@ -143,9 +143,14 @@ def run_steps(
         return _run_steps(profile, names, emit=emit, profile_path=profile_path, dry_run=dry_run,
                           session=session, cancel=cancel, options=options)
     from engine.cutover.runlease import RunLease
+    from engine.transfer.control import TransferControl
 
+    # A pausable control for the steps that can pause (transfer); the run lease passes the
+    # session's pause requests to it, so a watcher or another terminal can pause a worker.
+    options = dict(options or {})
+    control = options.setdefault("control", TransferControl(cancel))
     with RunLease(session, names, profile.cutover.lease_ttl_s, cancel, detached=detached,
-                  log_path=log_path, on_tick=on_tick) as lease:
+                  log_path=log_path, on_tick=on_tick, control=control) as lease:
         summary = _run_steps(profile, names, emit=emit, profile_path=profile_path, dry_run=dry_run,
                              session=session, cancel=cancel, options=options)
         lease.exit_code = int(summary.exit_code)

@@ -636,6 +636,19 @@ class SessionStore:
         self.append("session", "cancel_requested", {"run": run.id, "steps": run.steps})
         return run
 
+    def request_pause(self, paused: bool) -> Run | None:
+        """Ask the running process to pause (or go on); its run lease passes it to the step's control."""
+        run = self.active_run()
+        if run is None:
+            return None
+        self.set_meta(f"run:{run.id}:paused", "1" if paused else "0")
+        self.append("session", "pause_requested" if paused else "resume_requested",
+                    {"run": run.id, "steps": run.steps})
+        return run
+
+    def pause_requested(self, run_id: int) -> bool:
+        return self.get_meta(f"run:{run_id}:paused") == "1"
+
     def cancel_requested(self, run_id: int) -> str | None:
         row = self._db.execute("SELECT cancel_requested_by FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row["cancel_requested_by"] if row else None

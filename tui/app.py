@@ -219,6 +219,16 @@ class GpuMigrateApp(App[int]):
         if self.session is not None and self.role == "driving":
             self.session.request_cancel()  # a detached worker stops at its next check
 
+    def pause_step(self, step: str, paused: bool) -> bool:
+        """Pause (or let go on) the session's running worker; True when the request was written."""
+        if self.session is None or self.role != "driving":
+            self.notify("Only the driver of a session can pause its worker.", severity="warning")
+            return False
+        if self.session.request_pause(paused) is None:
+            self.notify("Nothing is running in this session.", severity="warning")
+            return False
+        return True
+
     def show_error(self, title: str, body: str) -> None:
         self.push_screen(ErrorDialog(title, body))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from engine.session import SessionStore, new_holder_id
 
@@ -23,7 +23,7 @@ class RunLease:
 
     def __init__(self, session: SessionStore, steps: list[str], ttl_s: float, cancel: threading.Event,
                  *, detached: bool = False, log_path: str | None = None,
-                 on_tick: Callable[[SessionStore], None] | None = None):
+                 on_tick: Callable[[SessionStore], None] | None = None, control: Any = None):
         self.session = session
         self.steps = steps
         self.ttl_s = ttl_s
@@ -31,6 +31,9 @@ class RunLease:
         self.detached = detached
         self.log_path = log_path
         self.on_tick = on_tick
+        self.control = control
+        """Pausable work (a TransferControl): pause requests written to the session reach it."""
+        self._paused = False
         self.holder = new_holder_id()
         self.run_id = 0
         self.exit_code = 0
@@ -52,13 +55,22 @@ class RunLease:
     def _beat(self) -> None:
         # SQLite handles belong to one thread: the heartbeat gets its own.
         store = SessionStore(Path(self.session.path), operator=self.session.operator)
+        import time
+
+        next_beat = 0.0
+        alive = True
         try:
-            while not self._stop.wait(self.every_s):
+            # Cancel and pause requests are looked at four times a second; the heartbeat (a write)
+            # goes out every ``every_s``.
+            while not self._stop.wait(0.25):
                 try:
-                    alive = store.run_heartbeat(self.run_id)
+                    if time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + self.every_s
+                        alive = store.run_heartbeat(self.run_id)
+                        if self.on_tick is not None:
+                            self.on_tick(store)
                     who = store.cancel_requested(self.run_id)
-                    if self.on_tick is not None:
-                        self.on_tick(store)
+                    self._apply_pause(store)
                 except Exception as exc:  # noqa: BLE001 - a busy or broken store must not end the heartbeat silently
                     try:
                         store.append("session", "run_heartbeat_failed", {"run": self.run_id, "error": str(exc)})
@@ -75,6 +87,15 @@ class RunLease:
                     self.cancel.set()
         finally:
             store.close()
+
+    def _apply_pause(self, store: SessionStore) -> None:
+        if self.control is None:
+            return
+        wanted = store.pause_requested(self.run_id)
+        if wanted != self._paused:
+            self._paused = wanted
+            (self.control.pause if wanted else self.control.resume)()
+            store.append("session", "run_paused" if wanted else "run_resumed", {"run": self.run_id})
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._stop.set()

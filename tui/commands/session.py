@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ss.add_parser("cancel", help="ask the session's running worker to stop (the step can be resumed)")
     q.add_argument("name")
 
+    q = ss.add_parser("pause", help="pause the session's running worker (objects in flight hold; nothing is lost)")
+    q.add_argument("name")
+
+    q = ss.add_parser("continue", help="let a paused worker go on")
+    q.add_argument("name")
+
     q = ss.add_parser("resume", help="start a detached worker that continues the session's last run")
     q.add_argument("name")
     q.add_argument("--profile", help="profile to run (default: the one the session ran)")
@@ -222,6 +228,22 @@ def _cancel(args: argparse.Namespace) -> int:
     print(f"asked run #{run.id} (pid {run.pid}) to stop; the step will show as interrupted and can be resumed "
           f"with `gpumigrate session resume {args.name}`")
     return 0
+
+
+def _pause(args: argparse.Namespace, paused: bool = True) -> int:
+    from engine.session import SessionStore
+
+    with SessionStore.open(args.name, create=False) as store:
+        run = store.request_pause(paused)
+    if run is None:
+        print(f"session {args.name}: nothing is running", file=sys.stderr)
+        return 1
+    print(f"asked run #{run.id} (pid {run.pid}) to {'pause' if paused else 'go on'}")
+    return 0
+
+
+def _continue(args: argparse.Namespace) -> int:
+    return _pause(args, paused=False)
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -190,7 +190,8 @@ class TransferScreen(StepScreen):
         self.query_one("#transfer-dry-run-button", Button).disabled = (
             not driving or self.running or not has_entries)
         pause = self.query_one("#transfer-pause-button", Button)
-        pause.disabled = not driving or not self.running or self.dry_run or self.control is None
+        pause.disabled = not driving or not self.running or self.dry_run or (
+            self.control is None and self.session is None)
         pause.label = "Resume (p)" if self.state == "paused" else "Pause (p)"
         self.query_one("#transfer-cancel-button", Button).disabled = not driving or not self.running
         self.refresh_bindings()
@@ -199,7 +200,8 @@ class TransferScreen(StepScreen):
         if action in ("run", "dry_run"):
             return True if self.driving and not self.running and self.entries else None
         if action == "pause":
-            return True if self.driving and self.running and not self.dry_run and self.control is not None else None
+            can = self.control is not None or self.session is not None
+            return True if self.driving and self.running and not self.dry_run and can else None
         if action == "cancel":
             return True if self.driving and self.running else None
         return True
@@ -245,10 +247,13 @@ class TransferScreen(StepScreen):
     def action_pause(self) -> None:
         if not self.running or self.dry_run:
             return
-        if self.control is None:
-            self.notify("Pause is not available for a session's detached worker; cancel is.", severity="warning")
-            return
-        if self.control.paused:
+        if self.control is None:  # a session's detached worker: the request goes through the session
+            paused = self.state != "paused"
+            if not self.gm_app.pause_step(self.STEP, paused):
+                return
+            self.state = "paused" if paused else "copying"
+            self._note("pause requested: the worker holds at its next chunk" if paused else "resume requested")
+        elif self.control.paused:
             self.control.resume()
             self.state = "copying"
             self._note("resumed")
