@@ -482,6 +482,9 @@ def test_transfer_screen_after_dry_run_snapshot(tmp_path: Path, snap_compare) ->
         await app.workers.wait_for_complete()
         screen = app.screen
         await _wait(pilot, lambda: not screen.running, what="the dry run to end")
+        # let the status column's width update and the 4/s redraw timer settle before the picture
+        await pilot.pause(0.6)
+        screen.refresh_view()
         await pilot.pause()
 
     app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
