@@ -7,6 +7,8 @@ env vars, instance roles), so the same code talks to AWS and to moto.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import io
 import os
 from typing import Any, BinaryIO, Iterator
@@ -19,6 +21,30 @@ from engine.transfer.retry import ChecksumMismatch
 MTIME_KEY = "mtime"  # the metadata key rclone uses too
 
 
+def _parse_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, with fast paths for what S3 sends.
+
+    botocore parses every timestamp through dateutil: ~70 us for a ``Last-Modified`` header
+    (RFC 1123, on every GET/HEAD) and ~47 us for a listing's ``LastModified`` (ISO 8601, on
+    every listed key). The standard library parses both exactly in 0.1-4 us. Anything else,
+    or a result without a time zone, goes to botocore's parser as before."""
+    from botocore.utils import parse_timestamp
+
+    if isinstance(value, str):
+        try:
+            if value.endswith(" GMT"):
+                parsed = email.utils.parsedate_to_datetime(value)
+            elif "T" in value:
+                parsed = datetime.datetime.fromisoformat(value)
+            else:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed
+        except (TypeError, ValueError, IndexError):
+            pass
+    return parse_timestamp(value)
+
+
 def _client(pool: int) -> Any:
     import boto3
     from botocore.config import Config
@@ -28,7 +54,9 @@ def _client(pool: int) -> Any:
     cfg = Config(max_pool_connections=pool, retries={"max_attempts": 3, "mode": "standard"},
                  request_checksum_calculation="when_required", response_checksum_validation="when_required",
                  connect_timeout=10, read_timeout=60, s3=s3cfg, **kwargs)
-    return boto3.session.Session().client("s3", config=cfg)
+    session = boto3.session.Session()
+    session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+    return session.client("s3", config=cfg)
 
 
 def _translate(exc: Exception, what: str) -> Exception:
