@@ -125,18 +125,20 @@ class TransferScreen(StepScreen):
                 yield Log(id="transfer-notes", max_lines=2000)
 
     def on_mount(self) -> None:
+        # Fixed widths for the columns whose content arrives later: a table filled while its tab is
+        # hidden would otherwise keep header-sized columns until something else redraws it.
         entries = self.query_one("#transfer-entries", DataTable)
-        for label, key in (("#", "n"), ("source", "src"), ("destination", "dst"), ("options", "opts"),
-                           ("engine", "engine"), ("status", "status")):
-            entries.add_column(label, key=key)
+        for label, key, width in (("#", "n", None), ("source", "src", None), ("destination", "dst", None),
+                                  ("options", "opts", None), ("engine", "engine", None), ("status", "status", 72)):
+            entries.add_column(label, key=key, width=width)
         plan = self.query_one("#transfer-plan", DataTable)
-        for label, key in (("#", "entry"), ("action", "action"), ("path", "path"), ("size", "size"),
-                           ("reason", "reason")):
-            plan.add_column(label, key=key)
+        for label, key, width in (("#", "entry", 3), ("action", "action", 7), ("path", "path", 48),
+                                  ("size", "size", 10), ("reason", "reason", 40)):
+            plan.add_column(label, key=key, width=width)
         failures = self.query_one("#transfer-failures", DataTable)
-        for label, key in (("#", "entry"), ("path", "path"), ("action", "action"), ("attempts", "attempts"),
-                           ("last error", "error")):
-            failures.add_column(label, key=key)
+        for label, key, width in (("#", "entry", 3), ("path", "path", 48), ("action", "action", 7),
+                                  ("attempts", "attempts", 8), ("last error", "error", 60)):
+            failures.add_column(label, key=key, width=width)
         self._fill_entries()
         self._show_bars(False)
         self._sync_controls()
@@ -179,7 +181,7 @@ class TransferScreen(StepScreen):
         self._entry_status[index] = text
         table = self.query_one("#transfer-entries", DataTable)
         if str(index) in table.rows:
-            table.update_cell(str(index), "status", text, update_width=True)
+            table.update_cell(str(index), "status", text)
 
     # --- controls --------------------------------------------------------------------
 
