@@ -1,0 +1,84 @@
+"""The client-side speed-ups keep behaviour: S3 timestamps parse to the same instants as
+botocore's own parser, and a GCS requests session stops re-reading the environment only when
+doing so changes nothing (a CA bundle is pinned; proxies or a netrc file leave it alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.utils import parse_timestamp
+
+from engine.transfer.backends.gcs import _stop_reading_environment
+from engine.transfer.backends.s3 import _parse_timestamp
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+              "NO_PROXY")
+
+
+@pytest.mark.parametrize("value", [
+    "Mon, 23 Nov 2026 12:00:00 GMT",      # Last-Modified header
+    "Tue, 01 Feb 2022 23:59:59 GMT",
+    "2026-11-23T12:00:00.000Z",           # ListObjectsV2 LastModified
+    "2026-11-23T12:00:00.123456Z",
+    "2026-11-23T12:00:00+02:00",
+    "Mon, 23 Nov 2026 12:00:00 -0000",
+    "1700000000",                         # epoch seconds: botocore's path
+    1700000000,
+])
+def test_s3_timestamps_parse_to_the_same_instant(value) -> None:
+    ours, theirs = _parse_timestamp(value), parse_timestamp(value)
+    assert ours.tzinfo is not None
+    assert ours.timestamp() == theirs.timestamp()
+
+
+def test_s3_timestamp_garbage_still_raises() -> None:
+    with pytest.raises(ValueError):
+        parse_timestamp("not a time")
+    with pytest.raises(ValueError):
+        _parse_timestamp("not a time")
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path: Path):
+    for name in PROXY_VARS + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    return monkeypatch
+
+
+def test_gcs_session_pins_the_ca_bundle_and_stops_reading_the_environment(clean_env, tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    clean_env.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    session = requests.Session()
+    _stop_reading_environment(session)
+    assert session.trust_env is False
+    assert session.verify == str(bundle)
+    # what the session will use for a request is what the environment said before
+    assert session.merge_environment_settings("https://storage.googleapis.com", {}, None, None, None)["verify"] == str(bundle)
+
+
+def test_gcs_session_without_environment_settings_verifies_as_before(clean_env) -> None:
+    session = requests.Session()
+    _stop_reading_environment(session)
+    assert session.trust_env is False
+    assert session.verify is True
+
+
+def test_gcs_session_behind_a_proxy_keeps_reading_the_environment(clean_env) -> None:
+    clean_env.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    session = requests.Session()
+    _stop_reading_environment(session)
+    assert session.trust_env is True
+    assert session.merge_environment_settings("https://storage.googleapis.com", {}, None, None, None)["proxies"]
+
+
+def test_gcs_session_with_a_netrc_file_keeps_reading_the_environment(clean_env, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine example.com login a password b\n")
+    clean_env.setenv("NETRC", str(netrc))
+    session = requests.Session()
+    _stop_reading_environment(session)
+    assert session.trust_env is True
