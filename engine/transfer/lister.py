@@ -75,7 +75,8 @@ def list_jobs(jobs: int) -> int:
 
 
 # --- splitting ---------------------------------------------------------------------------
-def _common_prefix(a: str, b: str) -> str:
+def common_prefix(a: str, b: str) -> str:
+    """The longest prefix ``a`` and ``b`` share (every key between them starts with it)."""
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:
@@ -338,3 +339,18 @@ def parallel_list(src: RangeSource, *, jobs: int = 8, page: int = PAGE, want: in
     points = split_points(src, last, want=want or jobs * 8)
     yield from ordered_ranges(src.list_range, points, start_after=last, window=jobs,
                               queue_pages=queue_pages, page=page)
+
+
+class ParallelListing:
+    """Backend mixin: a full recursive listing goes through :func:`parallel_list`, anything else
+    (a key range, a delimiter listing) through the backend's own ``_list_plain``."""
+
+    list_jobs = 1
+    """Ranges listed at once (1 = plain listing); set from the transfer's jobs by ``open_backend``."""
+
+    def list(self, recursive: bool = True, start_after: str | None = None,
+             end_before: str | None = None) -> Iterator[ObjectInfo]:
+        if recursive and start_after is None and end_before is None and self.list_jobs > 1:
+            yield from parallel_list(self, jobs=self.list_jobs)  # type: ignore[arg-type]
+            return
+        yield from self._list_plain(recursive, start_after, end_before)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
 from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload
+from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch
 
@@ -91,15 +92,7 @@ def _translate(exc: Exception, what: str) -> Exception:
     return exc
 
 
-def _common(a: str, b: str) -> str:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return a[:i]
-
-
-class GCSBackend(Backend):
+class GCSBackend(ParallelListing, Backend):
     scheme = "gs"
     max_parts = 32 * 32 * 32
 
@@ -129,21 +122,9 @@ class GCSBackend(Backend):
             extra={"components": blob.component_count} if blob.component_count else {},
         )
 
-    list_jobs = 1
-    """Ranges listed at once by :func:`engine.transfer.lister.parallel_list` (1 = plain listing)."""
-
-    def list(self, recursive: bool = True, start_after: str | None = None,
-             end_before: str | None = None) -> Iterator[ObjectInfo]:
-        if recursive and start_after is None and end_before is None and self.list_jobs > 1:
-            from engine.transfer.lister import parallel_list
-
-            yield from parallel_list(self, jobs=self.list_jobs)
-            return
-        yield from self._list_plain(recursive, start_after, end_before)
-
     def _list_plain(self, recursive: bool, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
         # every key of (start_after, end_before) starts with their common prefix: ask only for that
-        narrow = _common(start_after, end_before) if start_after is not None and end_before is not None else ""
+        narrow = common_prefix(start_after, end_before) if start_after is not None and end_before is not None else ""
         kwargs: dict[str, Any] = {"prefix": self.loc.prefix + narrow, "page_size": 1000}
         if not recursive:
             kwargs["delimiter"] = "/"

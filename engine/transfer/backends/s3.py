@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
+from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
 from engine.transfer.retry import ChecksumMismatch
 
@@ -76,15 +77,7 @@ def _translate(exc: Exception, what: str) -> Exception:
     return exc
 
 
-def _common(a: str, b: str) -> str:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return a[:i]
-
-
-class S3Backend(Backend):
+class S3Backend(ParallelListing, Backend):
     scheme = "s3"
     min_part_size = 5 << 20
     max_parts = 10_000
@@ -107,21 +100,9 @@ class S3Backend(Backend):
             version=etag, extra={"multipart": "-" in etag},
         )
 
-    list_jobs = 1
-    """Ranges listed at once by :func:`engine.transfer.lister.parallel_list` (1 = plain listing)."""
-
-    def list(self, recursive: bool = True, start_after: str | None = None,
-             end_before: str | None = None) -> Iterator[ObjectInfo]:
-        if recursive and start_after is None and end_before is None and self.list_jobs > 1:
-            from engine.transfer.lister import parallel_list
-
-            yield from parallel_list(self, jobs=self.list_jobs)
-            return
-        yield from self._list_plain(recursive, start_after, end_before)
-
     def _list_plain(self, recursive: bool, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
         # every key of (start_after, end_before) starts with their common prefix: ask only for that
-        narrow = _common(start_after, end_before) if start_after is not None and end_before is not None else ""
+        narrow = common_prefix(start_after, end_before) if start_after is not None and end_before is not None else ""
         kwargs: dict[str, Any] = {"Bucket": self.loc.bucket, "Prefix": self.loc.prefix + narrow,
                                   "PaginationConfig": {"PageSize": 1000}}
         if not recursive:
