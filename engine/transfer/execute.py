@@ -651,18 +651,5 @@ def ensure_crc32c(backend: Backend, info: ObjectInfo) -> str:
     if info.crc32c is None:
         backend.full_checksums(info)
     if info.crc32c is None:
-        h = Hasher()
-        reader = backend.open_read(info)
-        try:
-            while True:
-                data = reader.read(4 << 20)
-                if not data:
-                    break
-                h.update(data)
-        finally:
-            try:
-                reader.close()
-            except Exception:  # noqa: BLE001
-                pass
-        info.crc32c = h.crc32c_hex
+        info.crc32c = backend.hash_object(info).crc32c_hex
     return info.crc32c

@@ -20,7 +20,7 @@ from typing import Any
 from engine.events import Emit, ItemDone, Progress, discard
 from engine.transfer.backends import open_backend
 from engine.transfer.backends.base import Backend, ObjectInfo
-from engine.transfer.checksums import Hasher, hash_file
+from engine.transfer.checksums import hash_file
 from engine.transfer.plan import diff
 from engine.transfer.urls import parse_url
 
@@ -65,16 +65,7 @@ def _digests(backend: Backend, info: ObjectInfo) -> dict[str, Any]:
     backend.full_checksums(info)
     crc, md5 = info.crc32c, info.md5
     if crc is None:
-        h = Hasher(md5=md5 is None, sha256=True)
-        reader = backend.open_read(info)
-        try:
-            while True:
-                data = reader.read(4 << 20)
-                if not data:
-                    break
-                h.update(data)
-        finally:
-            reader.close()
+        h = backend.hash_object(info, md5=md5 is None, sha256=True)
         return {"crc32c": h.crc32c_hex, "md5": md5 or h.md5_hex, "sha256": h.sha256_hex}
     return {"crc32c": crc, "md5": md5, "sha256": None}
 
@@ -101,18 +92,9 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
         try:
             ds = _digests(src, s)
             dd = _digests(dst, d)
-            if ds.get("crc32c") and dd.get("crc32c") is None:  # nothing in common: read the destination
-                pass
             same = _same(ds, dd)
-            if same is None:
-                h = Hasher()
-                reader = dst.open_read(d)
-                try:
-                    while chunk := reader.read(4 << 20):
-                        h.update(chunk)
-                finally:
-                    reader.close()
-                dd["crc32c"] = h.crc32c_hex
+            if same is None:  # no checksum in common: read the destination for a CRC32C
+                dd["crc32c"] = dst.hash_object(d).crc32c_hex
                 same = _same(ds, dd)
             ok = bool(same) and s.size == d.size
             error = ""

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 from engine.transfer.urls import Location
+
+if TYPE_CHECKING:
+    from engine.transfer.checksums import Hasher
 
 TMP_MARK = ".gpumigrate-tmp"
 """Temporary objects/files carry this in their name; listings never show them."""
@@ -90,6 +93,22 @@ class Backend(ABC):
     @abstractmethod
     def open_read(self, info: ObjectInfo) -> BinaryIO:
         """A sequential reader of exactly this version of the object."""
+
+    def hash_object(self, info: ObjectInfo, md5: bool = False, sha256: bool = False) -> "Hasher":
+        """Read the whole object once and hash it (CRC32C always; MD5/SHA-256 when asked)."""
+        from engine.transfer.checksums import Hasher
+
+        h = Hasher(md5=md5, sha256=sha256)
+        reader = self.open_read(info)
+        try:
+            while data := reader.read(4 << 20):
+                h.update(data)
+        finally:
+            try:
+                reader.close()
+            except Exception:  # noqa: BLE001 - a failing close must not hide the read's result or error
+                pass
+        return h
 
     @abstractmethod
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
