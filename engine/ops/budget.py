@@ -110,7 +110,7 @@ def budget_to_dict(budget: Any) -> dict[str, Any]:
 
 def render_budget_json(profile: "Profile", run_rate: RunRate) -> str:
     doc = {
-        "billingAccount": f"billingAccounts/{profile.ops.billing_account or 'XXXXXX-XXXXXX-XXXXXX'}",
+        "billingAccount": f"billingAccounts/{profile.ops.billing_account or 'BILLING_ACCOUNT_ID'}",
         "sizedFrom": {"monthly": round(run_rate.monthly, 2), "currency": profile.ops.budget_currency,
                       "source": run_rate.source},
         "budget": budget_to_dict(build_budget(profile, run_rate)),
@@ -188,7 +188,7 @@ def apply_budget(profile: "Profile", run_rate: RunRate, client: Any = None, *, e
 
     account = profile.ops.billing_account
     if not account:
-        raise BadInputError("[ops].billing_account is needed to create the budget (XXXXXX-XXXXXX-XXXXXX)")
+        raise BadInputError("[ops].billing_account is needed to create the budget (e.g. 01A2B3-C4D5E6-F7A8B9; see `gcloud billing accounts list`)")
     client = client or budgets_client()
     want = build_budget(profile, run_rate)
     parent = f"billingAccounts/{account}"
