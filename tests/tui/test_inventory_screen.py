@@ -68,28 +68,6 @@ async def _scan(pilot, app: GpuMigrateApp) -> InventoryScreen:  # type: ignore[n
     return screen
 
 
-@pytest.fixture(autouse=True)
-def _no_scan_on_open(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
-    """These tests inject a fake NVML after the screen opens, then scan themselves."""
-    if "scan_on_open" not in request.node.name:
-        monkeypatch.setattr(InventoryScreen, "AUTO_SCAN", False)
-
-
-async def test_the_demo_is_scanned_on_open_scan_on_open() -> None:
-    from tests.conftest import REPO
-
-    app = GpuMigrateApp(profile_path=REPO / "profiles" / "demo.toml")
-    async with app.run_test(size=(180, 60)) as pilot:
-        import time
-
-        deadline = time.monotonic() + 30
-        status = ""
-        while "Scanned:" not in status and time.monotonic() < deadline:
-            await pilot.pause(0.1)
-            status = str(app.screen.query_one("#inv-status", Static).render())
-        assert "Scanned:" in status and "44 local files" in status
-
-
 async def test_scan_fills_tree_topology_and_accept_saves_target(profile_path: Path) -> None:
     app = GpuMigrateApp(profile_path=profile_path)
     async with app.run_test(size=(180, 60)) as pilot:

@@ -87,21 +87,6 @@ class InventoryScreen(StepScreen):
         self.query_one("#inv-tree", Tree).root.expand()
         self._load_recorded()
         self._update_accept()
-        self._scan_if_cheap()
-
-    AUTO_SCAN = True
-    """Scan on open when it is cheap (tests that inject a fake NVML first turn this off)."""
-
-    def _scan_if_cheap(self) -> None:
-        """Open on a filled screen: scan at once when nothing was recorded and the profile names
-        only this machine (no AWS regions or buckets: those wait for an explicit `s`)."""
-        profile = self.profile
-        if not self.AUTO_SCAN or profile is None or not self.driving or self.inventory is not None:
-            return
-        inv = profile.inventory
-        if inv.aws_regions or inv.all_regions or inv.buckets:
-            return
-        self.action_scan()
 
     def _apply_role(self) -> None:  # the base enables every .mutating control for the driver
         super()._apply_role()
