@@ -65,8 +65,29 @@ class Origin:
         return text
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Sourced:
+    """Where a row's figures come from: every catalog row carries its origin, source and age."""
+
+    origin: str = EMBEDDED
+    source: str = ""
+    date: str = ""
+    verified: str = ""
+    notes: str = ""
+
+    @property
+    def price_origin(self) -> Origin:
+        return Origin(self.origin, self.source, self.date, self.verified)
+
+
+def _embedded(r: dict[str, str]) -> dict[str, str]:
+    """The provenance columns of a shipped CSV row, as :class:`_Sourced` fields."""
+    return {"origin": EMBEDDED, "source": r["source"], "date": r["as_of"], "verified": r["verified"],
+            "notes": r["notes"]}
+
+
 @dataclass(frozen=True)
-class GcpMachine:
+class GcpMachine(_Sourced):
     """A Compute Engine GPU machine type in one region; prices are per instance-hour (host + GPUs)."""
 
     machine_type: str
@@ -87,15 +108,6 @@ class GcpMachine:
     cud_1y_usd_per_hr: float | None = None
     """Committed-use price read from Commit1Yr SKUs (refreshed rows only)."""
     cud_3y_usd_per_hr: float | None = None
-    origin: str = EMBEDDED
-    source: str = ""
-    date: str = ""
-    verified: str = ""
-    notes: str = ""
-
-    @property
-    def price_origin(self) -> Origin:
-        return Origin(self.origin, self.source, self.date, self.verified)
 
     @property
     def series(self) -> str:
@@ -103,7 +115,7 @@ class GcpMachine:
 
 
 @dataclass(frozen=True)
-class AwsInstance:
+class AwsInstance(_Sourced):
     """An EC2 GPU instance type in one region; on-demand Linux price per instance-hour."""
 
     instance_type: str
@@ -117,38 +129,20 @@ class AwsInstance:
     memory_gb: float | None
     region: str
     ondemand_usd_per_hr: float | None
-    origin: str = EMBEDDED
-    source: str = ""
-    date: str = ""
-    verified: str = ""
-    notes: str = ""
-
-    @property
-    def price_origin(self) -> Origin:
-        return Origin(self.origin, self.source, self.date, self.verified)
 
 
 @dataclass(frozen=True)
-class Discount:
+class Discount(_Sourced):
     """A discount rate (committed use, sustained use) with its scope."""
 
     provider: str
     kind: str
     scope: str
     discount: float
-    origin: str = EMBEDDED
-    source: str = ""
-    date: str = ""
-    verified: str = ""
-    notes: str = ""
-
-    @property
-    def price_origin(self) -> Origin:
-        return Origin(self.origin, self.source, self.date, self.verified)
 
 
 @dataclass(frozen=True)
-class NetPrice:
+class NetPrice(_Sourced):
     """One network, storage, request or transfer-service price; tiers are by monthly volume in GB."""
 
     key: str
@@ -160,15 +154,6 @@ class NetPrice:
     tier_end_gb: float | None
     price_usd: float
     unit: str
-    origin: str = EMBEDDED
-    source: str = ""
-    date: str = ""
-    verified: str = ""
-    notes: str = ""
-
-    @property
-    def price_origin(self) -> Origin:
-        return Origin(self.origin, self.source, self.date, self.verified)
 
 
 @dataclass
@@ -331,23 +316,22 @@ def embedded_catalog() -> Catalog:
             spot_usd_per_hr=_f(r["spot_usd_per_hr"]), host_ondemand_usd_per_hr=_f(r["host_ondemand_usd_per_hr"]),
             gpu_ondemand_usd_per_hr=_f(r["gpu_ondemand_usd_per_hr"]),
             host_spot_usd_per_hr=_f(r["host_spot_usd_per_hr"]), gpu_spot_usd_per_hr=_f(r["gpu_spot_usd_per_hr"]),
-            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+            **_embedded(r)))
     for r in _read_csv("aws_gpu_instances.csv"):
         cat.aws_instances.append(AwsInstance(
             instance_type=r["instance_type"], family=r["family"], gpu_model=r["gpu_model"],
             gpu_count=float(r["gpu_count"]), gpu_memory_gb=_f(r["gpu_memory_gb"]), vcpus=_f(r["vcpus"]),
             memory_gb=_f(r["memory_gb"]), region=r["region"], ondemand_usd_per_hr=_f(r["ondemand_usd_per_hr"]),
-            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+            **_embedded(r)))
     for r in _read_csv("gcp_discounts.csv"):
         cat.discounts.append(Discount(
             provider=r["provider"], kind=r["kind"], scope=r["scope"], discount=float(r["discount"]),
-            origin=EMBEDDED, source=r["source"], date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+            **_embedded(r)))
     for r in _read_csv("network_storage_prices.csv"):
         cat.network.append(NetPrice(
             key=r["key"], provider=r["provider"], category=r["category"], item=r["item"],
             scope=r["region_or_scope"], tier_start_gb=_f(r["tier_start_gb"]), tier_end_gb=_f(r["tier_end_gb"]),
-            price_usd=float(r["price_usd"]), unit=r["unit"], origin=EMBEDDED, source=r["source"],
-            date=r["as_of"], verified=r["verified"], notes=r["notes"]))
+            price_usd=float(r["price_usd"]), unit=r["unit"], **_embedded(r)))
     return cat
 
 
@@ -392,8 +376,9 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
     for kind, rate in (data.get("cud_discounts") or {}).items():
         for scope, value in rate.items():
             cat.discounts = [d for d in cat.discounts if not (d.kind == kind and d.scope == scope)]
-            cat.discounts.append(Discount("gcp", kind, scope, float(value), REFRESHED, source, when[:10],
-                                          "yes (read from the API)", "derived from Commit SKUs / OnDemand SKUs"))
+            cat.discounts.append(Discount("gcp", kind, scope, float(value), origin=REFRESHED, source=source,
+                                          date=when[:10], verified="yes (read from the API)",
+                                          notes="derived from Commit SKUs / OnDemand SKUs"))
     cat.refreshed["gcp"] = when
     cat.problems.extend(f"gcp refresh: {p}" for p in data.get("problems", [])[:50])
 
