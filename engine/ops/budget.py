@@ -40,6 +40,11 @@ class RunRate:
     source: str
 
 
+def threshold_amounts(profile: "Profile", run_rate: RunRate) -> list[tuple[float, float]]:
+    """(percent, amount) of each alert threshold: what the budget's rules fire at."""
+    return [(pct, run_rate.monthly * pct / 100) for pct in profile.ops.budget_thresholds_pct]
+
+
 def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None) -> RunRate:
     """The target's monthly run-rate: the profile's override, else the cost model's figure."""
     if profile.ops.budget_monthly_usd is not None:

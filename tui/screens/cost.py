@@ -171,14 +171,14 @@ class CostScreen(StepScreen):
         """The day-two budget sized from this run-rate (``gpumigrate ops --emit budget`` renders it)."""
         from engine.cost.model import usd
         from engine.errors import GpumigrateError
-        from engine.ops.budget import monthly_run_rate
+        from engine.ops.budget import monthly_run_rate, threshold_amounts
 
         assert self.draft is not None
         try:
             rate = monthly_run_rate(self.draft, report.to_dict())
         except GpumigrateError as exc:
             return f"Budget: {exc}"
-        marks = ", ".join(f"{p:g}% ({usd(rate.monthly * p / 100)})" for p in self.draft.ops.budget_thresholds_pct)
+        marks = ", ".join(f"{pct:g}% ({usd(amount)})" for pct, amount in threshold_amounts(self.draft, rate))
         return f"Budget (day two): {usd(rate.monthly)}/month from {rate.source}; alerts at {marks}"
 
     def _highlighted(self) -> int:
