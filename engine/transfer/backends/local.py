@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat as st
@@ -185,18 +186,8 @@ class LocalBackend(Backend):
         final = self._prepare(path)
         tmp = _tmp_name(final, src)
         fd = self._create(tmp)
-        try:
-            view = memoryview(data)
-            done = 0
-            while done < len(data):
-                done += os.write(fd, view[done:])
-        except BaseException:
-            os.close(fd)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with _discard_on_error(fd, tmp):
+            _write_all(fd, data)
         return self._publish_fd(fd, tmp, final, src, crc)
 
     def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
@@ -204,23 +195,10 @@ class LocalBackend(Backend):
         tmp = _tmp_name(final, src)
         h = Hasher()
         fd = self._create(tmp)
-        try:
-            while True:
-                data = reader.read(_STREAM_BLOCK)
-                if not data:
-                    break
+        with _discard_on_error(fd, tmp):
+            while data := reader.read(_STREAM_BLOCK):
                 h.update(data)
-                view = memoryview(data)
-                done = 0
-                while done < len(data):
-                    done += os.write(fd, view[done:])
-        except BaseException:
-            os.close(fd)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+                _write_all(fd, data)
         return self._publish_fd(fd, tmp, final, src, h.crc)
 
     def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
@@ -282,3 +260,25 @@ class LocalBackend(Backend):
             except OSError:
                 break
             folder = os.path.dirname(folder)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a write may be short)."""
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+
+
+@contextlib.contextmanager
+def _discard_on_error(fd: int, tmp: str) -> Iterator[None]:
+    """On any error while writing a temporary file: close it and remove it, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
