@@ -1,8 +1,8 @@
 """The Inventory screen: a tree of what runs where, a detail pane, the GPU topology matrix, and the target.
 
 The scan runs the engine's ``run_inventory`` in a thread worker (events arrive as ``EngineEvent``
-messages and drive the progress bar and status line; the finished ``Inventory`` arrives through
-``call_from_thread``).  The tree: this host -> GPUs -> MIG instances; AWS region -> instances;
+messages and drive the progress bar and status line; the finished ``Inventory`` arrives as a
+``ScanFinished`` message on the same queue, so no late progress event can overwrite the result).  The tree: this host -> GPUs -> MIG instances; AWS region -> instances;
 buckets -> prefixes; local data; images; sizing -> recommendations.  "Accept" writes the selected
 (or best) recommendation into ``[target]`` through the base class's ``save_profile_change``.
 """
@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.message import Message as TextualMessage
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, ProgressBar, Static, Tree
@@ -43,6 +44,15 @@ def _label(text: str) -> Text:
 
 def _na(value: Any, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value}{suffix}"
+
+
+class ScanFinished(TextualMessage):
+    """The scan's outcome, posted after its last progress event (messages keep their order)."""
+
+    def __init__(self, inventory: Any = None, error: str | None = None) -> None:
+        super().__init__()
+        self.inventory = inventory
+        self.error = error
 
 
 class InventoryScreen(StepScreen):
@@ -155,10 +165,16 @@ class InventoryScreen(StepScreen):
             inv = run_inventory(profile, base_dir=base or Path.cwd(), emit=emit, cancel=cancel,
                                 nvml_api=self.nvml_api)
         except GpumigrateError as exc:
-            self.app.call_from_thread(self._scan_failed, str(exc))
+            self.post_message(ScanFinished(error=str(exc)))
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, inv, "scanned")
+            self.post_message(ScanFinished(inventory=inv))
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        if message.error is not None:
+            self._scan_failed(message.error)
+        else:
+            self._show(message.inventory, "scanned")
 
     def _scan_failed(self, text: str) -> None:
         self.scanning = False
