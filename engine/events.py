@@ -10,7 +10,7 @@ JSON without surprises.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Literal
 
 Level = Literal["debug", "info", "warning", "error"]
@@ -28,7 +28,14 @@ class Event:
         return _KIND_BY_TYPE[type(self)]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The event as JSON-ready data, with ``"event"`` naming its kind.
+
+        Like ``dataclasses.asdict`` (dicts and lists are copied, nested dataclasses become dicts),
+        but without its deep copy of every scalar: this runs once per copied file."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        data = {name: _plain(getattr(self, name)) for name in names}
         data["event"] = self.kind
         return data
 
@@ -91,6 +98,24 @@ _KIND_BY_TYPE: dict[type, str] = {
     StepFinished: "step_finished",
 }
 _TYPE_BY_KIND = {v: k for k, v in _KIND_BY_TYPE.items()}
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple, as asdict keeps it
+        return type(value)(*(_plain(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
 
 Emit = Callable[[Event], None]
 

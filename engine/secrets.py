@@ -29,6 +29,13 @@ _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_ANY_SECRET_VALUE = re.compile(
+    r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|(?i:secretaccesskey|aws_secret_access_key)")
+"""A cheap first pass: a string none of these occur in matches none of ``_SECRET_VALUES``."""
+_SHORTEST_SECRET_VALUE = 14
+"""No pattern in ``_SECRET_VALUES`` matches fewer characters (``xoxa-`` plus ten)."""
+
+
 def looks_like_secret_value(value: str) -> str | None:
     """Why ``value`` looks like a credential, or None."""
     for pattern, why in _SECRET_VALUES:
@@ -89,9 +96,13 @@ def redact(text: str, known: list[str] | None = None) -> str:
 
     ``known``: the environment's credential values, when the caller already has them.
     """
+    if len(text) < _MIN_SECRET_LEN:
+        return text
     for value in environment_secrets() if known is None else known:
         if value in text:
             text = text.replace(value, "[REDACTED]")
+    if len(text) < _SHORTEST_SECRET_VALUE or not _ANY_SECRET_VALUE.search(text):
+        return text
     for pattern, _why in _SECRET_VALUES:
         if pattern.search(text):
             text = pattern.sub("[REDACTED]", text)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted, from_dict
-from engine.secrets import redact_data
+from engine.secrets import environment_secrets, redact_data
 
 
 def print_json(obj: Any, stream: TextIO | None = None) -> None:
@@ -24,13 +25,26 @@ def print_json(obj: Any, stream: TextIO | None = None) -> None:
 
 
 class JsonSink:
-    """Writes each event as one NDJSON line; thread-safe."""
+    """Writes each event as one NDJSON line; thread-safe.
 
-    def __init__(self, stream: TextIO | None = None, progress_every_s: float = 0.5):
+    Per-object lines (``ItemDone``, failures aside) are flushed at most every ``flush_every_s``: a flush per line
+    cost a write(2) per copied file, a fifth of the CLI's time on many small files.  Every other
+    event flushes at once, and the transfer's progress ticker writes one at least every
+    ``progress_every_s``, so a reader never waits longer than that for a line.
+    """
+
+    def __init__(self, stream: TextIO | None = None, progress_every_s: float = 0.5, flush_every_s: float = 0.1):
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
         self._last_progress: dict[tuple[str, str], float] = {}
         self.progress_every_s = progress_every_s
+        self.flush_every_s = flush_every_s
+        self._flushed = 0.0
+        self._known = environment_secrets()
+        """The environment's credential values, read once: the sink lives for one command."""
+        self._pending: list[str] = []
+        """Lines not yet written: held here, not in the stream, since PYTHONUNBUFFERED=1 (common in
+        container images) makes every stream write a system call."""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -40,11 +54,24 @@ class JsonSink:
             if event.ts - last < self.progress_every_s and not done:
                 return
             self._last_progress[key] = event.ts
+        line = json.dumps(redact_data(event.to_dict(), self._known), default=str, ensure_ascii=False) + "\n"
         with self._lock:
-            print_json(redact_data(event.to_dict()), self.stream)
+            self._pending.append(line)
+            now = time.monotonic()
+            routine = isinstance(event, ItemDone) and event.status != "failed"
+            if not routine or now - self._flushed >= self.flush_every_s:
+                self._write()
+                self._flushed = now
+
+    def _write(self) -> None:
+        if self._pending:
+            self.stream.write("".join(self._pending))
+            self._pending.clear()
+        self.stream.flush()
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            self._write()
 
 
 class RichSink:
@@ -64,6 +91,7 @@ class RichSink:
         self._tasks: dict[tuple[str, str], tuple[Any, int]] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._known = environment_secrets()
 
     def _ensure(self) -> None:
         if not self._started and self.console.is_terminal:
@@ -73,7 +101,7 @@ class RichSink:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            self._handle(from_dict(redact_data(event.to_dict())))
+            self._handle(from_dict(redact_data(event.to_dict(), self._known)))
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):

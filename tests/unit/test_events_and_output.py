@@ -47,3 +47,50 @@ def test_rich_sink_keeps_brackets_in_summaries(capsys) -> None:
     sink = RichSink()
     sink(StepFinished("ops", ok=False, summary="set [ops].apply = true to create them"))
     assert "[ops].apply" in capsys.readouterr().out
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_json_sink_batches_item_flushes_but_flushes_everything_else_and_on_close() -> None:
+    out = _CountingStream()
+    sink = JsonSink(out, flush_every_s=3600)
+    sink(StepStarted("transfer", description="copy"))
+    assert out.flushes == 1
+    for i in range(500):
+        sink(ItemDone("transfer", item=f"f{i}", status="copied"))
+    assert out.flushes == 1  # 500 lines, no flush each
+    sink(Message("transfer", text="a warning", level="warning"))
+    assert out.flushes == 2
+    sink(ItemDone("transfer", item="last", status="copied"))
+    sink.close()
+    assert out.flushes == 3
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 503 and lines[-1]["item"] == "last"
+
+
+def test_to_dict_matches_dataclasses_asdict_for_nested_values() -> None:
+    from collections import namedtuple
+    from dataclasses import asdict, dataclass
+
+    @dataclass
+    class Row:
+        name: str
+        sizes: list
+
+    Pair = namedtuple("Pair", "a b")
+    for event in (ItemDone("t", item="x", data={"a": [1, (2, 3)], "row": Row("r", [1, Row("s", [])])}),
+                  Progress("t", done=1, total=2, extra={"pair": Pair(1, {"z": Row("q", [])})}),
+                  StepFinished("v", ok=True, result={"rows": [Row("a", [1.5])]})):
+        want = asdict(event)
+        want["event"] = event.kind
+        got = event.to_dict()
+        assert got == want
+        assert got["step"] == event.step and got is not event.to_dict()
