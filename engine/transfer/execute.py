@@ -27,6 +27,11 @@ STEP = "transfer"
 SMALL_MAX = 8 << 20
 """Objects up to this size are read whole and written in one request."""
 MIB = 1 << 20
+BATCH_OBJECT_MAX = 256 * 1024
+"""Copies up to this size may be handed to a worker in batches (see ``submit_small``)."""
+BATCH_MAX = 32
+"""Most copies in one batch: enough to make the hand-off cheap, few enough to keep every
+worker busy near the end of a run."""
 OBJECT_EVENT_MIN = 256 * 1024
 """Objects at least this large get started/progress/done events for a live in-flight table."""
 
@@ -223,6 +228,13 @@ class Transfer:
         ticker = threading.Thread(target=self._tick, args=(stop_ticker,), daemon=True, name="transfer-progress")
         ticker.start()
         self._objects = ThreadPoolExecutor(self.jobs, thread_name_prefix="transfer-obj")
+        # Small copies between two local trees are system calls of microseconds, each releasing
+        # and re-taking the GIL: a second thread turns every one into a futex hand-off (5,000
+        # files of 4 KiB: 1 thread 1.1-2.6 s, 2 threads 1.6-3.3 s, 8 threads 2.2-3.4 s on the
+        # 2-core test VM).  So they get one worker; anything touching a network gets ``jobs``.
+        both_local = self.src.scheme == "file" and self.dst.scheme == "file"
+        self._small = (ThreadPoolExecutor(1, thread_name_prefix="transfer-small") if both_local
+                       else self._objects)
         self._parts = ThreadPoolExecutor(self.jobs, thread_name_prefix="transfer-part")
         slots = threading.BoundedSemaphore(self.jobs * 4)
         pending: set[Future] = set()
@@ -244,10 +256,40 @@ class Transfer:
                 if self.control.cancelled:
                     raise InterruptedError
             fut = self._objects.submit(self._guarded, fn, *args)
+            track(fut)
+
+        def track(fut: Future) -> None:
             fut.add_done_callback(lambda _f: slots.release())
             pending.add(fut)
             if len(pending) > self.jobs * 8:
                 pending.difference_update({f for f in pending if f.done()})
+
+        batch: list[Action] = []
+
+        def submit_small(act: Action) -> None:
+            """Small copies queue up while every worker is busy and go as one task when a slot
+            frees (or the batch is full): one hand-off per batch, not per file.  While workers
+            are idle each file goes at once, so a slow listing never holds a copy back."""
+            batch.append(act)
+            if len(batch) < BATCH_MAX and not slots.acquire(blocking=False):
+                return
+            if len(batch) >= BATCH_MAX:
+                while not slots.acquire(timeout=0.2):
+                    if self.control.cancelled:
+                        raise InterruptedError
+            flush_batch()
+
+        def flush_batch() -> None:  # a slot is held
+            items = batch[:]
+            batch.clear()
+            track(self._small.submit(self._guarded_batch, items))
+
+        def flush_rest() -> None:
+            if batch:
+                while not slots.acquire(timeout=0.2):
+                    if self.control.cancelled:
+                        raise InterruptedError
+                flush_batch()
 
         try:
             actions = diff(counted(self.src.list(self.recursive), "src"),
@@ -265,7 +307,10 @@ class Transfer:
                 if act.kind in ("copy", "check"):
                     if act.kind == "copy" and spool is None:
                         self._count_planned(act)
-                    submit(self._do_copy if act.kind == "copy" else self._do_check, act)
+                    if act.kind == "copy" and act.size <= BATCH_OBJECT_MAX:
+                        submit_small(act)
+                    else:
+                        submit(self._do_copy if act.kind == "copy" else self._do_check, act)
                 elif act.kind == "skip":
                     with self._lock:
                         self.summary.skipped += 1
@@ -279,6 +324,7 @@ class Transfer:
                         else:
                             self.summary.conflicts += 1
                     self._fail(act.path, act.kind, act.reason)
+            flush_rest()
             with self.stats.lock:
                 self.stats.listing_done = True
             if spool is not None and self.summary.planned_delete:
@@ -294,6 +340,7 @@ class Transfer:
             if spool is not None:
                 spool.close()
             self._objects.shutdown(wait=True, cancel_futures=True)
+            self._small.shutdown(wait=True, cancel_futures=True)
             self._parts.shutdown(wait=True, cancel_futures=True)
             stop_ticker.set()
             ticker.join()
@@ -330,6 +377,10 @@ class Transfer:
             with self.stats.lock:
                 self.stats.in_flight.pop(act.path, None)
             self._object_event(act.path, "failed", 0, act.size)
+
+    def _guarded_batch(self, acts: list[Action]) -> None:
+        for act in acts:
+            self._guarded(self._do_copy, act)
 
     # --- deletions ------------------------------------------------------------------
     def _plan_first(self, actions, counts: Callable[[], tuple[int, int]]):

@@ -149,3 +149,21 @@ def test_overlapping_or_missing_source_is_bad_input(tmp_path):
         run_transfer(TransferSpec(src=str(tmp_path / "a"), dst=str(tmp_path / "a" / "b")))
     with pytest.raises(BadInputError):
         run_transfer(TransferSpec(src=str(tmp_path / "nope"), dst=str(tmp_path / "b")))
+
+
+def test_many_small_files_go_in_batches_and_one_failure_does_not_stop_its_batch(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    tree = {f"d{i // 100}/f{i:04d}": os.urandom(100 + i) for i in range(400)}
+    write_local(src, tree)
+    (dst / "d1" / "f0150").mkdir(parents=True)  # a directory where a file must go: that one fails
+    (dst / "d1" / "f0150" / "keep").write_bytes(b"k")
+    events: list = []
+    summary = run_transfer(TransferSpec(src=str(src), dst=str(dst), jobs=4), emit=events.append)
+    assert summary.failed == 1 and summary.copied == 399 and summary.verified == 399
+    assert [f.path for f in summary.failures] == ["d1/f0150"]
+    assert (dst / "d1" / "f0150" / "keep").read_bytes() == b"k"
+    for rel, data in tree.items():
+        if rel != "d1/f0150":
+            assert (dst / rel).read_bytes() == data
+    done = [e.item for e in events if isinstance(e, ItemDone) and e.status == "copied"]
+    assert sorted(done) == sorted(set(tree) - {"d1/f0150"})
