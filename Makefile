@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/demo.toml
 
-.PHONY: run test install install-dev lint bench clean tmux promtool
+.PHONY: run test install install-dev lint bench clean tmux promtool rsync
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,24 +28,29 @@ test: install-dev tmux promtool
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-dev
+bench: install-dev rsync
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
-# tmux drives the real terminal app in tests/e2e/test_session_tmux.py; it has no PyPI package.
-# Installed when we may (root with apt-get); otherwise those tests skip and say why.
-tmux:
-	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  { apt-get install -y -q tmux >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
-	    apt-get install -y -q tmux >/dev/null 2>&1; }; }; } || \
-	  echo "tmux is not installed: the tmux-driven terminal tests will be skipped"
+# $(call apt_tool,COMMAND,DEBIAN-PACKAGE,MESSAGE-IF-MISSING): for tools no PyPI package has.
+# Installed when we may (root with apt-get); otherwise the tests or benchmarks that need them skip
+# and say why. (No commas in the message: make's $(call) splits on them.)
+define apt_tool
+@command -v $(1) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+  { apt-get install -y -q --no-install-recommends $(2) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+    apt-get install -y -q --no-install-recommends $(2) >/dev/null 2>&1; }; }; } || echo "$(3)"
+endef
 
-# promtool checks the generated Prometheus rules (tests/unit/test_ops_prometheus.py); no PyPI
-# package has it, Debian's prometheus package does. Installed when we may; otherwise skipped.
+# tmux drives the real terminal app in tests/e2e/test_session_tmux.py.
+tmux:
+	$(call apt_tool,tmux,tmux,tmux is not installed: the tmux-driven terminal tests will be skipped)
+
+# promtool checks the generated Prometheus rules (tests/unit/test_ops_prometheus.py).
 promtool:
-	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  { apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
-	    apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; }; }; } || \
-	  echo "promtool is not installed: the promtool rule checks will be skipped (structural checks still run)"
+	$(call apt_tool,promtool,prometheus,promtool is not installed: the promtool rule checks will be skipped (structural checks still run))
+
+# rsync is a yardstick in benchmarks/bench_transfer_local.py.
+rsync:
+	$(call apt_tool,rsync,rsync,rsync is not installed: the local benchmark compares with rclone only)
