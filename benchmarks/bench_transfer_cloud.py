@@ -1,7 +1,8 @@
 """local -> fake-gcs-server and moto -> fake-gcs-server: gpumigrate vs rclone, equal parallelism and defaults.
 
-Run: .venv/bin/python benchmarks/bench_transfer_cloud.py [--small 5000] [--big 4] [--big-mib 256] [--jobs 8]
+Run: .venv/bin/python benchmarks/bench_transfer_cloud.py [--small 5000] [--big 4] [--big-mib 256] [--jobs 8] [--repeat 1]
 Stand-ins are started on 127.0.0.1 and stopped at the end. rclone remotes are configured by env vars.
+Each copy goes into a fresh bucket; with --repeat N the tools take turns N rounds (benchmarks/timing.py).
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
+import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,14 +21,7 @@ RCLONE = str(Path(sys.executable).with_name("rclone"))
 
 from tests import stand_ins  # noqa: E402
 from benchmarks.bench_transfer_local import make_tree  # noqa: E402
-
-
-def run(cmd: list[str], env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise SystemExit(f"{cmd[:3]} failed: {r.stderr[-800:]} {r.stdout[-400:]}")
-    return time.perf_counter() - t0
+from benchmarks.timing import ratio, rounds, spread, timed, tool_env  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +30,7 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=4)
     ap.add_argument("--big-mib", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds; each tool runs once per round")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cloud-"))
     moto, gcs = stand_ins.start_moto(), stand_ins.start_fake_gcs()
@@ -44,7 +38,7 @@ def main() -> None:
         src = work / "src"
         make_tree(src, a.small, a.big, a.big_mib)
         total = a.small * 4096 + a.big * a.big_mib * (1 << 20)
-        env = stand_ins.clear_cloud_env()
+        env = tool_env(stand_ins.clear_cloud_env())
         env.pop("AWS_CA_BUNDLE", None)
         env.update(stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url), GPUMIGRATE_STATE_DIR=str(work / "state"))
         env.update(RCLONE_CONFIG_GCS_TYPE="google cloud storage", RCLONE_CONFIG_GCS_ENDPOINT=gcs.url + "/storage/v1/",
@@ -58,7 +52,7 @@ def main() -> None:
 
         s3_client().create_bucket(Bucket="bench-src")
         print(f"tree: {a.small} x 4 KiB + {a.big} x {a.big_mib} MiB = {total / 1e6:.0f} MB")
-        run([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"], env)
+        timed([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"], env)
         n = 0
 
         def bucket() -> str:
@@ -68,19 +62,27 @@ def main() -> None:
             gcs_client().create_bucket(name)
             return name
 
+        def copy_into_new_bucket(cmd: list[str], scheme: str) -> float:
+            name = bucket()
+            took = timed(cmd + [f"{scheme}:{'//' if scheme == 'gs' else ''}{name}/t"], env)
+            for blob in gcs_client().list_blobs(name, prefix="t/big/"):  # fake-gcs keeps all in memory
+                blob.delete()
+            return took
+
         for label, g_src, r_src in (("local -> fake-gcs", str(src), str(src)),
                                     ("moto  -> fake-gcs", "s3://bench-src/t", "s3:bench-src/t")):
-            for mode, gj, rj in (("equal parallelism", a.jobs, a.jobs), ("each tool's defaults", None, None)):
-                b1, b2 = bucket(), bucket()
-                gcmd = [sys.executable, "-m", "tui.cli", "transfer", "-r", g_src, f"gs://{b1}/t", "--json"]
-                rcmd = [RCLONE, "--config", "/dev/null", "-q", "sync", r_src, f"gcs:{b2}/t"]
-                if gj:
-                    gcmd += ["-j", str(gj)]
-                    rcmd += ["--transfers", str(rj), "--checkers", str(rj)]
-                tg = run(gcmd, env)
-                tr = run(rcmd, env)
-                print(f"  {label} ({mode}): gpumigrate {tg:6.2f} s ({total / 1e6 / tg:6.1f} MB/s), "
-                      f"rclone {tr:6.2f} s ({total / 1e6 / tr:6.1f} MB/s), ratio {tg / tr:.2f} (<1 = faster)")
+            for mode, jobs in (("equal parallelism", a.jobs), ("each tool's defaults", None)):
+                gcmd = [sys.executable, "-m", "tui.cli", "transfer", "-r", g_src, "--json"]
+                rcmd = [RCLONE, "--config", "/dev/null", "-q", "sync", r_src]
+                if jobs:
+                    gcmd += ["-j", str(jobs)]
+                    rcmd += ["--transfers", str(jobs), "--checkers", str(jobs)]
+                times = rounds({"gpumigrate": lambda _r: copy_into_new_bucket(gcmd, "gs"),
+                                "rclone": lambda _r: copy_into_new_bucket(rcmd, "gcs")}, a.repeat)
+                g, r = times["gpumigrate"], times["rclone"]
+                print(f"  {label} ({mode}): gpumigrate {spread(g)} {total / 1e6 / statistics.median(g):6.1f} MB/s, "
+                      f"rclone {spread(r)} {total / 1e6 / statistics.median(r):6.1f} MB/s, "
+                      f"ratio of medians {ratio(g, r):.2f} (<1 = faster)", flush=True)
     finally:
         moto.stop()
         gcs.stop()
