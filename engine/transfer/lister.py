@@ -133,7 +133,7 @@ def _flat_points(src: RangeSource, prefix: str, after: str, want: int, max_probe
 
 
 def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2,
-                 max_probes: int = 128) -> Iterator[tuple[str, bool]]:
+                 max_probes: int = 128, enough: int | None = None) -> Iterator[tuple[str, bool]]:
     """Split points greater than ``after``, in increasing order, produced lazily, each with
     whether the range that ends at it must be listed (False: the delimiter listing showed
     it holds no key).
@@ -143,8 +143,15 @@ def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2
     does not count).  A directory ``d/`` gives the points ``d`` and ``d/`` + U+10FFFF, so its
     range is listed with the prefix ``d`` (one directory per LIST, as ``rclone lsf -R`` does)
     and the gap before it only when the level showed keys there.  Where a level's keys have no
-    "/" (a flat namespace), character probes instead (at most ``max_probes`` one-key listings)."""
+    "/" (a flat namespace), character probes instead (at most ``max_probes`` one-key listings).
+
+    ``enough`` (default ``want``): a level with at least this many directories is not looked
+    into.  Looking inside costs one LIST per directory, in a row, before that directory's own
+    listing starts: worth it only while the ranges found so far are too few to keep the
+    listing threads busy (20 leaf directories of 1,000 keys at 8 jobs: looking inside made
+    the listing 1.4-1.8x slower than a plain one against a constant-latency S3 stand-in)."""
     last = after
+    enough = want if enough is None else enough
 
     def resume_at(prefix: str) -> str | None:
         """Where a delimiter listing of ``prefix`` starts so that the directory holding ``after``
@@ -173,7 +180,7 @@ def split_points(src: RangeSource, after: str, *, want: int = 64, depth: int = 2
             return
         dirs = sum(1 for _, is_dir in entries if is_dir)
         single = dirs == 1 and not more
-        descend = hops < 8 and not more and dirs < want and (level + 1 < depth or single)
+        descend = hops < 8 and not more and dirs < enough and (level + 1 < depth or single)
         keys_since = pending
         last_key: str | None = None
         for entries, _more in _chain([(entries, more)], pages):
@@ -336,7 +343,7 @@ def parallel_list(src: RangeSource, *, jobs: int = 8, page: int = PAGE, want: in
         yield from src.list_range(head[-1].path, None)
         return
     last = head[-1].path
-    points = split_points(src, last, want=want or jobs * 8)
+    points = split_points(src, last, want=want or jobs * 8, enough=jobs * 2)
     yield from ordered_ranges(src.list_range, points, start_after=last, window=jobs,
                               queue_pages=queue_pages, page=page)
 
