@@ -77,71 +77,99 @@ def main() -> None:
     ap.add_argument("--per-dir", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--flat", action="store_true")
+    ap.add_argument("--stub-latency-ms", type=float, default=None,
+                    help="list from benchmarks/s3_list_stub.py (constant-time pages after this delay) instead of moto")
     a = ap.parse_args()
+    layout = layout_of(a)
+    command = (f"command: {Path(sys.executable).name} benchmarks/bench_transfer_list.py --keys {a.keys} "
+               f"--per-dir {a.per_dir} --jobs {a.jobs}{' --flat' if a.flat else ''}")
+    if a.stub_latency_ms is not None:
+        stub = subprocess.Popen([sys.executable, "-m", "benchmarks.s3_list_stub", "--keys", str(a.keys),
+                                 "--per-dir", str(a.per_dir), "--bucket", BUCKET, "--latency-ms",
+                                 str(a.stub_latency_ms)] + (["--flat"] if a.flat else []),
+                                cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert stub.stdout is not None and stub.stdin is not None
+        url = stub.stdout.readline().strip()
+        print(f"S3 list stub (its own process) with {a.keys:,} synthetic keys ({layout}), every LIST answered "
+              f"after {a.stub_latency_ms:g} ms; {command} --stub-latency-ms {a.stub_latency_ms:g}")
+        try:
+            compare(url, a, fill_first=False)
+        finally:
+            stub.stdin.close()
+            stub.wait(10)
+        return
     moto = stand_ins.start_moto()
     try:
-        env = stand_ins.clear_cloud_env()
-        env.pop("AWS_CA_BUNDLE", None)
-        env.update(stand_ins.aws_env(moto.url))
-        env.update(RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=moto.url,
-                   RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
-                   RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
-        os.environ.update(env)
-        from engine.transfer.backends import open_backend
-        from engine.transfer.urls import parse_url
-        from tests.transfer_support import s3_client
-
-        s3_client().create_bucket(Bucket=BUCKET)
-        t_fill = fill(moto.url, a.keys, a.per_dir, a.flat)
-        layout = "flat (no directories)" if a.flat else f"{a.per_dir} keys per directory"
-        print(f"moto filled with {a.keys:,} keys ({layout}) by parallel PUTs in {t_fill:.1f} s "
-              f"({a.keys / t_fill:,.0f} PUT/s)")
-        print(f"command: {Path(sys.executable).name} benchmarks/bench_transfer_list.py --keys {a.keys} "
-              f"--per-dir {a.per_dir} --jobs {a.jobs}{' --flat' if a.flat else ''}")
-
-        def ours(jobs: int):
-            def go() -> int:
-                b = open_backend(parse_url(f"s3://{BUCKET}"), jobs=a.jobs)
-                b.list_jobs = jobs  # type: ignore[attr-defined]
-                try:
-                    return sum(1 for _ in b.list())
-                finally:
-                    b.close()
-            return go
-
-        def rclone(*args: str):
-            def go() -> int:
-                r = subprocess.run([RCLONE, "--config", "/dev/null", "-q", *args], capture_output=True, text=True,
-                                   env=env)
-                if r.returncode:
-                    raise SystemExit(f"rclone {args} failed: {r.stderr[-600:]}")
-                if args[0] == "size":
-                    for line in r.stdout.splitlines():
-                        if line.startswith("Total objects:"):
-                            return int(line.split("(")[-1].rstrip(")").strip()) if "(" in line else int(line.split()[2])
-                return sum(1 for line in r.stdout.splitlines() if line and not line.endswith("/"))
-            return go
-
-        runs = [
-            ("gpumigrate parallel lister", ours(a.jobs)),
-            ("gpumigrate plain lister", ours(1)),
-            ("rclone lsf -R", rclone("lsf", "-R", f"s3:{BUCKET}")),
-            ("rclone lsf -R --fast-list", rclone("lsf", "-R", "--fast-list", f"s3:{BUCKET}")),
-            ("rclone size", rclone("size", f"s3:{BUCKET}")),
-        ]
-        times: dict[str, float] = {}
-        for label, fn in runs:
-            dt, count = timed(fn)
-            if count != a.keys:
-                raise SystemExit(f"{label} listed {count} keys, expected {a.keys}")
-            times[label] = dt
-            print(f"  {label:28s} {dt:7.2f} s  {a.keys / dt:>9,.0f} keys/s")
-        par = times["gpumigrate parallel lister"]
-        for label, dt in times.items():
-            if label != "gpumigrate parallel lister":
-                print(f"  ratio parallel lister / {label}: {par / dt:.2f} (<1 = faster)")
+        print(command)
+        compare(moto.url, a, fill_first=True)
     finally:
         moto.stop()
+
+
+def compare(url: str, a: argparse.Namespace, fill_first: bool) -> None:
+    """List every key with each lister against the S3 endpoint at ``url``; print times and ratios."""
+    env = stand_ins.clear_cloud_env()
+    env.pop("AWS_CA_BUNDLE", None)
+    env.update(stand_ins.aws_env(url))
+    env.update(RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=url,
+               RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
+               RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
+    os.environ.update(env)
+    from engine.transfer.backends import open_backend
+    from engine.transfer.urls import parse_url
+    from tests.transfer_support import s3_client
+
+    if fill_first:
+        s3_client().create_bucket(Bucket=BUCKET)
+        t_fill = fill(url, a.keys, a.per_dir, a.flat)
+        print(f"moto filled with {a.keys:,} keys ({layout_of(a)}) by parallel PUTs in {t_fill:.1f} s "
+              f"({a.keys / t_fill:,.0f} PUT/s)")
+
+    def ours(jobs: int):
+        def go() -> int:
+            b = open_backend(parse_url(f"s3://{BUCKET}"), jobs=a.jobs)
+            b.list_jobs = jobs  # type: ignore[attr-defined]
+            try:
+                return sum(1 for _ in b.list())
+            finally:
+                b.close()
+        return go
+
+    def rclone(*args: str):
+        def go() -> int:
+            r = subprocess.run([RCLONE, "--config", "/dev/null", "-q", *args], capture_output=True, text=True,
+                               env=env)
+            if r.returncode:
+                raise SystemExit(f"rclone {args} failed: {r.stderr[-600:]}")
+            if args[0] == "size":
+                for line in r.stdout.splitlines():
+                    if line.startswith("Total objects:"):
+                        return int(line.split("(")[-1].rstrip(")").strip()) if "(" in line else int(line.split()[2])
+            return sum(1 for line in r.stdout.splitlines() if line and not line.endswith("/"))
+        return go
+
+    runs = [
+        ("gpumigrate parallel lister", ours(a.jobs)),
+        ("gpumigrate plain lister", ours(1)),
+        ("rclone lsf -R", rclone("lsf", "-R", f"s3:{BUCKET}")),
+        ("rclone lsf -R --fast-list", rclone("lsf", "-R", "--fast-list", f"s3:{BUCKET}")),
+        ("rclone size", rclone("size", f"s3:{BUCKET}")),
+    ]
+    times: dict[str, float] = {}
+    for label, fn in runs:
+        dt, count = timed(fn)
+        if count != a.keys:
+            raise SystemExit(f"{label} listed {count} keys, expected {a.keys}")
+        times[label] = dt
+        print(f"  {label:28s} {dt:7.2f} s  {a.keys / dt:>9,.0f} keys/s")
+    par = times["gpumigrate parallel lister"]
+    for label, dt in times.items():
+        if label != "gpumigrate parallel lister":
+            print(f"  ratio parallel lister / {label}: {par / dt:.2f} (<1 = faster)")
+
+
+def layout_of(a: argparse.Namespace) -> str:
+    return "flat (no directories)" if a.flat else f"{a.per_dir} keys per directory"
 
 
 if __name__ == "__main__":
