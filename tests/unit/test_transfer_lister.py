@@ -200,3 +200,14 @@ def test_files_beside_directories_of_the_same_name_list_exactly(keys, filler, pa
     keys = set(keys) | {f"a/{i:04d}" for i in range(filler)}
     src = FakeSource(keys, page=page)
     assert [o.path for o in parallel_list(src, jobs=jobs, page=page, want=4)] == sorted(keys)
+
+
+def test_enough_directories_are_not_looked_into():
+    keys = [f"data/{d:03d}/obj-{i:04d}.bin" for d in range(20) for i in range(30)]
+    src = FakeSource(keys, page=50)
+    assert [o.path for o in parallel_list(src, jobs=8, page=50)] == keys
+    # "data/" (a single directory) is looked into; its 20 directories (>= 2 x 8 jobs) are not
+    assert src.calls["dirs"] == 2 and src.calls["range"] == 20
+    few = FakeSource(keys, page=50)
+    assert [o.path for o in parallel_list(few, jobs=16, page=50)] == keys
+    assert few.calls["dirs"] == 2 + 19  # 20 < 2 x 16: each directory after the first page is looked into
