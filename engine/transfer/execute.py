@@ -32,6 +32,8 @@ BATCH_OBJECT_MAX = 256 * 1024
 BATCH_MAX = 32
 """Most copies in one batch: enough to make the hand-off cheap, few enough to keep every
 worker busy near the end of a run."""
+NETWORK_BATCH_MAX = 4
+"""The same where either side is a network store (see ``Transfer.run``)."""
 OBJECT_EVENT_MIN = 256 * 1024
 """Objects at least this large get started/progress/done events for a live in-flight table."""
 
@@ -235,6 +237,9 @@ class Transfer:
         both_local = self.src.scheme == "file" and self.dst.scheme == "file"
         self._small = (ThreadPoolExecutor(1, thread_name_prefix="transfer-small") if both_local
                        else self._objects)
+        # Over a network a copy is a round trip of milliseconds, so hand-offs matter less than
+        # the tail: the last batches run one file after another while other workers idle.
+        batch_max = BATCH_MAX if both_local else NETWORK_BATCH_MAX
         self._parts = ThreadPoolExecutor(self.jobs, thread_name_prefix="transfer-part")
         slots = threading.BoundedSemaphore(self.jobs * 4)
         pending: set[Future] = set()
@@ -271,9 +276,9 @@ class Transfer:
             frees (or the batch is full): one hand-off per batch, not per file.  While workers
             are idle each file goes at once, so a slow listing never holds a copy back."""
             batch.append(act)
-            if len(batch) < BATCH_MAX and not slots.acquire(blocking=False):
+            if len(batch) < batch_max and not slots.acquire(blocking=False):
                 return
-            if len(batch) >= BATCH_MAX:
+            if len(batch) >= batch_max:
                 while not slots.acquire(timeout=0.2):
                     if self.control.cancelled:
                         raise InterruptedError
