@@ -274,7 +274,8 @@ class Transfer:
         def submit_small(act: Action) -> None:
             """Small copies queue up while every worker is busy and go as one task when a slot
             frees (or the batch is full): one hand-off per batch, not per file.  While workers
-            are idle each file goes at once, so a slow listing never holds a copy back."""
+            are idle each file goes at once; a batch started while they were busy waits at most
+            until the next copy is listed (or the listing ends)."""
             batch.append(act)
             if len(batch) < batch_max and not slots.acquire(blocking=False):
                 return
