@@ -256,18 +256,20 @@ class Transfer:
                     dst_count += 1
                 yield info
 
-        def submit(fn: Callable[..., None], *args: Any) -> None:
+        def take_slot() -> None:
             while not slots.acquire(timeout=0.2):
                 if self.control.cancelled:
                     raise InterruptedError
-            fut = self._objects.submit(self._guarded, fn, *args)
-            track(fut)
 
         def track(fut: Future) -> None:
             fut.add_done_callback(lambda _f: slots.release())
             pending.add(fut)
             if len(pending) > self.jobs * 8:
                 pending.difference_update({f for f in pending if f.done()})
+
+        def submit(fn: Callable[..., None], *args: Any) -> None:
+            take_slot()
+            track(self._objects.submit(self._guarded, fn, *args))
 
         batch: list[Action] = []
 
@@ -277,24 +279,19 @@ class Transfer:
             are idle each file goes at once; a batch started while they were busy waits at most
             until the next copy is listed (or the listing ends)."""
             batch.append(act)
-            if len(batch) < batch_max and not slots.acquire(blocking=False):
-                return
             if len(batch) >= batch_max:
-                while not slots.acquire(timeout=0.2):
-                    if self.control.cancelled:
-                        raise InterruptedError
+                take_slot()
+            elif not slots.acquire(blocking=False):
+                return
             flush_batch()
 
         def flush_batch() -> None:  # a slot is held
-            items = batch[:]
+            track(self._small.submit(self._guarded_batch, batch[:]))
             batch.clear()
-            track(self._small.submit(self._guarded_batch, items))
 
         def flush_rest() -> None:
             if batch:
-                while not slots.acquire(timeout=0.2):
-                    if self.control.cancelled:
-                        raise InterruptedError
+                take_slot()
                 flush_batch()
 
         try:
@@ -346,7 +343,8 @@ class Transfer:
             if spool is not None:
                 spool.close()
             self._objects.shutdown(wait=True, cancel_futures=True)
-            self._small.shutdown(wait=True, cancel_futures=True)
+            if self._small is not self._objects:
+                self._small.shutdown(wait=True, cancel_futures=True)
             self._parts.shutdown(wait=True, cancel_futures=True)
             stop_ticker.set()
             ticker.join()
