@@ -104,8 +104,7 @@ def redact(text: str, known: list[str] | None = None) -> str:
     if len(text) < _SHORTEST_SECRET_VALUE or not _ANY_SECRET_VALUE.search(text):
         return text
     for pattern, _why in _SECRET_VALUES:
-        if pattern.search(text):
-            text = pattern.sub("[REDACTED]", text)
+        text = pattern.sub("[REDACTED]", text)
     return text
 
 
