@@ -41,12 +41,7 @@ def main() -> None:
         env = tool_env(stand_ins.clear_cloud_env())
         env.pop("AWS_CA_BUNDLE", None)
         env.update(stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url), GPUMIGRATE_STATE_DIR=str(work / "state"))
-        env.update(RCLONE_CONFIG_GCS_TYPE="google cloud storage", RCLONE_CONFIG_GCS_ENDPOINT=gcs.url + "/storage/v1/",
-                   RCLONE_CONFIG_GCS_ANONYMOUS="true", RCLONE_CONFIG_GCS_NO_CHECK_BUCKET="true",
-                   RCLONE_CONFIG_GCS_PROJECT_NUMBER="test-project",
-                   RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=moto.url,
-                   RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
-                   RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
+        env.update(stand_ins.rclone_env(moto.url, gcs.url))
         os.environ.update(env)
         from tests.transfer_support import gcs_client, s3_client
 

@@ -111,9 +111,7 @@ def compare(url: str, a: argparse.Namespace, fill_first: bool) -> None:
     env = stand_ins.clear_cloud_env()
     env.pop("AWS_CA_BUNDLE", None)
     env.update(stand_ins.aws_env(url))
-    env.update(RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=url,
-               RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
-               RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
+    env.update(stand_ins.rclone_env(url))
     os.environ.update(env)
     from engine.transfer.backends import open_backend
     from engine.transfer.urls import parse_url

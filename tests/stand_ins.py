@@ -108,6 +108,21 @@ def gcs_env(url: str) -> dict[str, str]:
     return {"STORAGE_EMULATOR_HOST": url, "GOOGLE_CLOUD_PROJECT": "test-project"}
 
 
+def rclone_env(s3_url: str | None = None, gcs_url: str | None = None) -> dict[str, str]:
+    """rclone remotes ``s3:`` and ``gcs:`` for the stand-ins, configured by environment (the
+    benchmarks' yardstick runs with ``--config /dev/null``)."""
+    env: dict[str, str] = {}
+    if s3_url:
+        env.update(RCLONE_CONFIG_S3_TYPE="s3", RCLONE_CONFIG_S3_PROVIDER="Other", RCLONE_CONFIG_S3_ENDPOINT=s3_url,
+                   RCLONE_CONFIG_S3_ACCESS_KEY_ID="testing", RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="testing",
+                   RCLONE_CONFIG_S3_REGION="us-east-1", RCLONE_CONFIG_S3_FORCE_PATH_STYLE="true")
+    if gcs_url:
+        env.update(RCLONE_CONFIG_GCS_TYPE="google cloud storage", RCLONE_CONFIG_GCS_ENDPOINT=gcs_url + "/storage/v1/",
+                   RCLONE_CONFIG_GCS_ANONYMOUS="true", RCLONE_CONFIG_GCS_NO_CHECK_BUCKET="true",
+                   RCLONE_CONFIG_GCS_PROJECT_NUMBER="test-project")
+    return env
+
+
 def clear_cloud_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of the environment with no real cloud settings leaking into a test."""
     env = dict(os.environ if env is None else env)
