@@ -67,18 +67,21 @@ def test_gcs_session_without_environment_settings_verifies_as_before(clean_env) 
     assert session.verify is True
 
 
-def test_gcs_session_behind_a_proxy_keeps_reading_the_environment(clean_env) -> None:
-    clean_env.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    session = requests.Session()
-    _stop_reading_environment(session)
-    assert session.trust_env is True
-    assert session.merge_environment_settings("https://storage.googleapis.com", {}, None, None, None)["proxies"]
+def _behind_a_proxy(env, tmp_path: Path) -> None:
+    env.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
 
 
-def test_gcs_session_with_a_netrc_file_keeps_reading_the_environment(clean_env, tmp_path: Path) -> None:
+def _with_a_netrc_file(env, tmp_path: Path) -> None:
     netrc = tmp_path / "netrc"
     netrc.write_text("machine example.com login a password b\n")
-    clean_env.setenv("NETRC", str(netrc))
+    env.setenv("NETRC", str(netrc))
+
+
+@pytest.mark.parametrize("setting", [_behind_a_proxy, _with_a_netrc_file])
+def test_gcs_session_keeps_reading_the_environment_when_it_matters(clean_env, tmp_path: Path, setting) -> None:
+    setting(clean_env, tmp_path)
     session = requests.Session()
     _stop_reading_environment(session)
     assert session.trust_env is True
+    if setting is _behind_a_proxy:
+        assert session.merge_environment_settings("https://storage.googleapis.com", {}, None, None, None)["proxies"]
