@@ -27,9 +27,13 @@ GIB = 2**30
 
 BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 
-# Relative throughput for dense deep-learning work (V100 = 1), for the reasons shown to people only.
-RELATIVE_SPEED = {"T4": 0.35, "V100": 1.0, "V100 32GB": 1.0, "A10G": 0.9, "L4": 0.9, "A100 40GB": 2.2,
-                  "A100 80GB": 2.5, "L40S": 1.9, "H100": 4.5, "H200": 5.0, "B200": 9.0}
+# Peak dense FP16/BF16 tensor-core TFLOPS from NVIDIA's datasheets (sparsity figures halved; SXM parts):
+# T4 65, V100 SXM2 125, L4 121, A100 312, L40S 362, H100 SXM 989, H200 989, B200 2250.  Only the ratio
+# of two peaks is shown to people, and it says so: real speed-ups are lower and must be measured.
+# A10G is left out: NVIDIA publishes no datasheet figure for it.
+PEAK_DENSE_FP16_TFLOPS = {"T4": 65.0, "V100": 125.0, "V100 32GB": 125.0, "L4": 121.0, "A100 40GB": 312.0,
+                          "A100 80GB": 312.0, "L40S": 362.0, "H100": 989.0, "H200": 989.0, "B200": 2250.0}
+RELATIVE_SPEED = {name: tflops / PEAK_DENSE_FP16_TFLOPS["V100"] for name, tflops in PEAK_DENSE_FP16_TFLOPS.items()}
 
 # Source GPU -> GCP GPU models to consider, best first, per workload kind.
 SUCCESSORS: dict[str, dict[str, list[str]]] = {
@@ -304,8 +308,8 @@ def _speed_note(src: str | None, dst: str) -> str:
     a, b = RELATIVE_SPEED.get(src or ""), RELATIVE_SPEED.get(dst)
     if a and b:
         ratio = b / a
-        return f"roughly {ratio:.1f}× the {src}'s deep-learning throughput" if abs(ratio - 1) > 0.05 \
-            else f"about the {src}'s throughput"
+        return f"{ratio:.1f}× the {src}'s peak dense FP16 tensor TFLOPS (datasheets; measure the real speed-up)" \
+            if abs(ratio - 1) > 0.05 else f"the {src}'s peak dense FP16 tensor TFLOPS (datasheets)"
     return ""
 
 
@@ -421,7 +425,9 @@ def _explain(rank: int, c: Candidate, sharded: bool, work: WorkloadSpec, source:
             warnings.append(f"the source uses MIG ({', '.join(source.mig_profiles)}); {c.gpu_model} has no MIG")
     if source.gpu_model in ("V100", "V100 32GB") and c.gpu_model not in ("V100", "V100 32GB") \
             and work.precision in ("fp32",):
-        parts.append("fp32 maths runs as TF32 on Ampere and later by default (check the numerics)")
+        parts.append("fp32 on Ampere and later: PyTorch (since 1.12) runs matmuls in full FP32 unless you opt in to "
+                     "TF32 (torch.set_float32_matmul_precision('high')), while cuDNN convolutions and TensorFlow "
+                     "use TF32 by default: check the numerics and which one your speed-up assumes")
     if c.gpu_model == "T4" and work.kind == "training":
         warnings.append("T4 is an inference GPU: training will be several times slower than on the source")
     return Recommendation(rank=rank, machine_type=c.machine_type, gpu_model=c.gpu_model,
