@@ -44,6 +44,9 @@ class StepResult:
     data: dict[str, Any] = field(default_factory=dict)
     exit_code: ExitCode | None = None
     """Overrides the run's exit code when not None (e.g. ENVIRONMENT for missing credentials)."""
+    state: str | None = None
+    """The session state to record instead of completed/failed: "incomplete" when checks the
+    profile expects did not run (the step ended, but what it had to prove is not proven)."""
 
 
 @dataclass
@@ -208,6 +211,10 @@ def _run_steps(
         sink(StepStarted(name, description=f"{name}{' (dry run)' if dry_run else ''}"))
         try:
             result = load_step(name)(ctx)
+            if cancel.is_set() and not dry_run:
+                # Cancelled while it ran: whatever it returned, it may not have run to its end
+                # (verify stops between checks, drivers between files). Never "completed".
+                raise Interrupted(f"{name} was cancelled before it finished; run the same command again to resume")
         except (Interrupted, KeyboardInterrupt) as exc:
             text = str(exc) or "interrupted; run the same command again to resume"
             if session is not None and not dry_run:
@@ -226,7 +233,7 @@ def _run_steps(
             result = StepResult(ok=False, summary=f"unexpected error: {type(exc).__name__}: {exc}")
         results[name] = result
         if session is not None and not dry_run:
-            session.set_step(name, "completed" if result.ok else "failed",
+            session.set_step(name, result.state or ("completed" if result.ok else "failed"),
                              result={"summary": result.summary, "data": result.data}, profile_digest=digest)
         sink(StepFinished(name, ok=result.ok, summary=result.summary, result=result.data))
         if not result.ok:

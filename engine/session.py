@@ -30,7 +30,7 @@ from engine.events import Event
 from engine.model_base import NAME_PATTERN
 from engine.secrets import redact, redact_data
 
-STEP_STATES = ("pending", "running", "completed", "failed", "interrupted", "skipped")
+STEP_STATES = ("pending", "running", "completed", "failed", "interrupted", "incomplete", "skipped")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -453,7 +453,7 @@ class SessionStore:
                 (
                     name, state, attempt,
                     now if state == "running" else None,
-                    now if state in ("completed", "failed", "skipped") else None,
+                    now if state in ("completed", "failed", "incomplete", "skipped") else None,
                     now, profile_digest,
                     json.dumps(redact_data(json.loads(json.dumps(result, default=str))))
                     if result is not None else None,

@@ -8,11 +8,12 @@ messages, all on stderr-safe consoles.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted, from_dict
 from engine.secrets import environment_secrets, redact_data
@@ -146,3 +147,23 @@ class RichSink:
 
 def make_sink(json_mode: bool, verbose: bool = False) -> JsonSink | RichSink:
     return JsonSink() if json_mode else RichSink(verbose=verbose)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[threading.Event]:
+    """A cancel event that SIGTERM sets while the block runs (in the main thread only).
+
+    A foreground run stopped by ``kill`` (a CI timeout, a supervisor) then ends its step
+    at the next check and records it interrupted, like Ctrl-C, instead of dying mid-write.
+    """
+    import signal
+
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: cancel.set())
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.profile import load_profile
     from engine.runner import resolve_steps, run_steps
     from engine.session import SessionStore
-    from tui.output import make_sink, print_json
+    from tui.output import make_sink, print_json, stop_on_sigterm
 
     profile = load_profile(args.profile)
     steps = resolve_steps([s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None)
@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
         return _follow(args, pid, start_seq, steps)
     name = args.session or f"replay-{Path(args.profile).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sink = make_sink(args.json, verbose=args.verbose)
-    with SessionStore.open(name) as session:
+    with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
         try:
             summary = run_steps(profile, steps, emit=sink, profile_path=Path(args.profile).resolve(),
-                                dry_run=args.dry_run, session=session)
+                                dry_run=args.dry_run, session=session, cancel=cancel)
         finally:
             sink.close()
     if args.json:

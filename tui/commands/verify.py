@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.profile import load_profile
     from engine.runner import run_steps
     from engine.session import SessionStore
-    from tui.output import make_sink, print_json
+    from tui.output import make_sink, print_json, stop_on_sigterm
 
     profile = load_profile(args.profile)
     if args.baseline and args.capture_baseline:
@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         options["junit"] = str(Path(args.junit).resolve())
     sink = make_sink(args.json, verbose=args.verbose)
     session_cm = SessionStore.open(args.session) if args.session else contextlib.nullcontext()
-    with session_cm as session:
+    with session_cm as session, stop_on_sigterm() as cancel:
         try:
             summary = run_steps(profile, ["verify"], emit=sink, profile_path=Path(args.profile).resolve(),
-                                session=session, options=options)
+                                session=session, options=options, cancel=cancel)
         finally:
             sink.close()
     result = summary.results.get("verify")
