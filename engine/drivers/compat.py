@@ -25,6 +25,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Literal
 
+from engine.gpus.names import gpu_spec, match_gpu
+
 Status = Literal["green", "amber", "red"]
 STATUS_ORDER = {"green": 0, "amber": 1, "red": 2}
 
@@ -264,20 +266,20 @@ def _norm_tokens(name: str) -> list[str]:
 
 
 def gpu_info(name: str | None) -> Gpu | None:
-    """Find a GPU row from a marketing or NVML name ("Tesla V100-SXM2-16GB", "A100 80GB", "nvidia-l4")."""
+    """Find a GPU row from a marketing or NVML name ("Tesla V100-SXM2-16GB", "A100 80GB", "nvidia-l4").
+
+    The name is matched by the shared matcher (:mod:`engine.gpus.names`), then mapped to this module's
+    row; a GPU without a row here (RTX A6000, RTX 6000 Ada ...) is unknown rather than a wrong guess.
+    """
     if not name:
         return None
-    name = re.sub(r"^nvidia-(tesla-)?", "", name.strip(), flags=re.I)  # GCE accelerator type names
-    tokens = set(_norm_tokens(name))
-    best: tuple[int, Gpu] | None = None
-    for gpu in tables().gpus:
-        for alias in gpu.aliases:
-            if alias and alias[0] in tokens:
-                score = sum(1 for t in alias if t in tokens) * 10 + (10 if all(t in tokens for t in alias) else 0)
-                score -= len(alias) - sum(1 for t in alias if t in tokens)
-                if best is None or score > best[0]:
-                    best = (score, gpu)
-    return best[1] if best else None
+    by_model = {gpu.model: gpu for gpu in tables().gpus}
+    if name.strip() in by_model:
+        return by_model[name.strip()]
+    spec = gpu_spec(match_gpu(name))
+    if spec is None or spec.drivers_row is None:
+        return None
+    return by_model.get(spec.drivers_row)
 
 
 def toolkit_min_driver(cuda: tuple[int, int]) -> tuple[int, ...] | None:

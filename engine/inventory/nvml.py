@@ -33,6 +33,8 @@ from typing import Any, Callable, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.gpus.mig import parse_mig_profile
+
 # NVML return codes (same values as pynvml.NVML_ERROR_*).
 NOT_SUPPORTED = 3
 NO_PERMISSION = 4
@@ -587,12 +589,9 @@ def cpu_list(words: list[int] | None) -> str | None:
 
 
 def _mig_profile(name: str | None) -> str | None:
-    if not name:
-        return None
-    import re
-
-    match = re.search(r"MIG\s+(\d+g\.\d+gb(?:\+me)?)", name)
-    return match.group(1) if match else None
+    """The profile part of a MIG device name, suffixes and compute-instance prefix kept ("1c.3g.71gb")."""
+    profile = parse_mig_profile(name)
+    return profile.text if profile else None
 
 
 def _read_gpu(api: NvmlApi, index: int, handle: Any) -> GpuInfo:

@@ -23,6 +23,8 @@ from typing import Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.gpus import names as gpu_names
+
 GIB = 2**30
 
 BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
@@ -186,22 +188,8 @@ class SizingResult(_Model):
 
 
 def normalize_gpu_model(name: str | None, memory_gib: float | None = None) -> str | None:
-    """"Tesla V100-SXM2-16GB" / AWS "A100" + 40960 MiB / "NVIDIA H100 80GB HBM3" -> catalog names."""
-    if not name:
-        return None
-    text = name.upper().replace("NVIDIA", "").replace("TESLA", "").strip()
-    mem = re.search(r"(\d+)\s*GB", text)
-    gib = float(mem.group(1)) if mem else memory_gib
-    for key in ("H200", "H100", "B200", "L40S", "A10G", "L4", "T4", "K80", "P100"):
-        if re.search(rf"(^|[^A-Z0-9]){key}([^0-9]|$)", text):
-            return key
-    if "A100" in text:
-        return "A100 80GB" if gib and gib > 48 else "A100 40GB"
-    if "V100" in text:
-        return "V100 32GB" if gib and gib > 20 else "V100"
-    if re.search(r"(^|[^A-Z0-9])A10([^0-9G]|$)", text):
-        return "A10G"
-    return name.strip()
+    """"Tesla V100-SXM2-16GB" / AWS "A100" + 40 GiB / "NVIDIA H100 80GB HBM3" -> the shared matcher's key."""
+    return gpu_names.normalize_gpu_model(name, memory_gib * 1024 if memory_gib else None)
 
 
 def gcp_nvlink(machine_type: str, gpu_count: int) -> bool:

@@ -1,0 +1,1 @@
+"""GPU names, facts and MIG profiles shared by inventory, sizing and drivers."""
