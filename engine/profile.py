@@ -20,7 +20,15 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import Field, ValidationError, model_validator
 
-from engine.cost.section import CostSection
+from engine.cost.section import (
+    MAX_HOURLY_USD,
+    MAX_HOURS_PER_RUN,
+    MAX_RUNS_PER_MONTH,
+    MAX_SPEEDUP,
+    MIN_HOURS_PER_RUN,
+    MIN_SPEEDUP,
+    CostSection,
+)
 from engine.drivers.section import DriversSection
 from engine.errors import BadInputError
 from engine.inventory.section import InventorySection
@@ -55,8 +63,8 @@ class SourceSection(Section):
     """GPU model (e.g. "V100"); looked up from the instance type when unset."""
     gpu_count: int | None = Field(default=None, ge=0, le=64)
     """GPUs per instance; looked up from the instance type when unset."""
-    hourly_usd: float | None = Field(default=None, ge=0)
-    """A negotiated hourly price that overrides the catalog."""
+    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
 
 
 class TargetSection(Section):
@@ -76,8 +84,8 @@ class TargetSection(Section):
     """GPUs per instance."""
     pricing: Literal["on-demand", "spot", "cud-1y", "cud-3y"] = "on-demand"
     """How the target is paid for."""
-    hourly_usd: float | None = Field(default=None, ge=0)
-    """A negotiated hourly price that overrides the catalog."""
+    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
 
     @model_validator(mode="after")
     def _zone_in_region(self) -> "TargetSection":
@@ -97,18 +105,18 @@ class WorkloadSection(Section):
     """Model parameters, in billions."""
     precision: Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"] = "fp32"
     """Numeric precision of weights and compute."""
-    batch_size: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1, le=10_000_000)
     """Per-GPU batch size."""
-    seq_len: int | None = Field(default=None, ge=1)
+    seq_len: int | None = Field(default=None, ge=1, le=100_000_000)
     """Sequence length, for transformer workloads."""
-    source_hours_per_run: float | None = Field(default=None, gt=0)
-    """Measured wall-clock hours of one run on the source."""
-    target_hours_per_run: float | None = Field(default=None, gt=0)
-    """Measured or expected hours of one run on the target."""
-    speedup: float | None = Field(default=None, gt=0)
-    """Target speed relative to source (used when target hours are unknown)."""
-    runs_per_month: float = Field(default=1, ge=0)
-    """How many runs a month."""
+    source_hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)
+    """Measured wall-clock hours of one run on the source (from 3.6 seconds to a year)."""
+    target_hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)
+    """Measured or expected hours of one run on the target (from 3.6 seconds to a year)."""
+    speedup: float | None = Field(default=None, ge=MIN_SPEEDUP, le=MAX_SPEEDUP)
+    """Target speed relative to source (used when target hours are unknown; 0.01 to 1,000)."""
+    runs_per_month: float = Field(default=1, ge=0, le=MAX_RUNS_PER_MONTH)
+    """How many runs a month (at most 100,000)."""
 
 
 class Profile(Section):

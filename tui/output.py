@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import threading
 import time
@@ -19,9 +20,34 @@ from engine.events import Event, ItemDone, Message, Progress, StepFinished, Step
 from engine.secrets import environment_secrets, redact_data
 
 
+def non_finite_paths(obj: Any, path: str = "") -> list[str]:
+    """Where ``obj`` holds NaN or an infinity (``options[1].monthly_usd``): JSON has no such numbers."""
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [path or "(top level)"]
+    if isinstance(obj, dict):
+        return [p for key, value in obj.items() for p in non_finite_paths(value, f"{path}.{key}" if path else str(key))]
+    if isinstance(obj, (list, tuple)):
+        return [p for i, value in enumerate(obj) for p in non_finite_paths(value, f"{path}[{i}]")]
+    return []
+
+
+def dumps_strict(obj: Any) -> str:
+    """``json.dumps`` that refuses NaN and infinities (Python would write the invalid ``NaN``/``Infinity``)."""
+    try:
+        return json.dumps(obj, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        bad = non_finite_paths(obj)
+        if not bad:
+            raise
+        from engine.errors import GpumigrateError
+
+        raise GpumigrateError(f"refusing to write JSON with a non-finite number at {', '.join(bad[:5])} "
+                              "(a bug: please report it with the profile)") from None
+
+
 def print_json(obj: Any, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    stream.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    stream.write(dumps_strict(obj) + "\n")
     stream.flush()
 
 
@@ -55,7 +81,7 @@ class JsonSink:
             if event.ts - last < self.progress_every_s and not done:
                 return
             self._last_progress[key] = event.ts
-        line = json.dumps(redact_data(event.to_dict(), self._known), default=str, ensure_ascii=False) + "\n"
+        line = dumps_strict(redact_data(event.to_dict(), self._known)) + "\n"
         with self._lock:
             self._pending.append(line)
             now = time.monotonic()

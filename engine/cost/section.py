@@ -16,6 +16,19 @@ from engine.model_base import MACHINE_TYPE_PATTERN, REGION_PATTERN, Section
 Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y"]
 Route = Literal["internet", "sts", "sts-private-network", "exit-waiver"]
 
+# Sane bounds for every number the cost model multiplies: anything outside them is a typo, and inside
+# them every product the model forms (price x hours x runs x months) stays a finite float.
+MAX_HOURLY_USD = 1_000.0
+"""Dollars an instance-hour: the dearest GPU machine lists at about $100/h."""
+MIN_HOURS_PER_RUN = 0.001
+"""3.6 seconds: below it a run's time is noise (and a denormal would overflow a division)."""
+MAX_HOURS_PER_RUN = 8_784.0
+"""A leap year of hours."""
+MIN_SPEEDUP, MAX_SPEEDUP = 0.01, 1_000.0
+MAX_RUNS_PER_MONTH = 100_000.0
+MAX_DATA_GB = 1e9
+"""1 EB."""
+
 OPTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._()+/-]{0,63}$"
 GPU_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,40}$"
 
@@ -35,22 +48,22 @@ class TargetOption(Section):
     """GPUs per instance."""
     pricing: Pricing = "on-demand"
     """How this option is paid for."""
-    hourly_usd: float | None = Field(default=None, ge=0, le=10_000)
-    """A negotiated hourly price that overrides the catalog."""
-    hours_per_run: float | None = Field(default=None, gt=0, le=100_000)
+    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
+    hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)
     """Measured or expected hours of one run on this option."""
-    speedup: float | None = Field(default=None, gt=0, le=1_000)
+    speedup: float | None = Field(default=None, ge=MIN_SPEEDUP, le=MAX_SPEEDUP)
     """Speed relative to the source (used when hours_per_run is unset)."""
 
 
 class CostSection(Section):
     """Assumptions the cost step uses on top of [source], [target] and [workload]."""
 
-    data_gb: float | None = Field(default=None, ge=0, le=1e9)
+    data_gb: float | None = Field(default=None, ge=0, le=MAX_DATA_GB)
     """Data moved off the source, in GB (default: what the transfer step plans)."""
     object_count: int | None = Field(default=None, ge=0, le=10**12)
     """Objects moved (for request charges; default: what the transfer step plans, else estimated)."""
-    avg_object_mb: float = Field(default=64, gt=0, le=5_000_000)
+    avg_object_mb: float = Field(default=64, ge=0.001, le=5_000_000)
     """Average object size used to estimate the object count when it is unknown, in MB."""
     parallel_run_days: float = Field(default=14, ge=0, le=3650)
     """Days both environments are paid for during the cutover."""

@@ -96,7 +96,7 @@ def test_a_choice_equal_to_nothing_leaves_no_empty_table() -> None:
 # --- property tests ----------------------------------------------------------
 
 _regions = st.sampled_from(["us-central1", "europe-west4", "asia-northeast1", "us-east4"])
-_money = st.floats(min_value=0, max_value=1e5, allow_nan=False, allow_infinity=False)
+_money = st.floats(min_value=0, max_value=1_000, allow_nan=False, allow_infinity=False)  # MAX_HOURLY_USD
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
 
 
@@ -119,7 +119,7 @@ def profiles(draw: st.DrawFn) -> Profile:
     workload = WorkloadSection(
         kind=draw(st.sampled_from(["training", "inference"])),
         model=draw(st.none() | _text),
-        source_hours_per_run=draw(st.none() | st.floats(min_value=0.01, max_value=1e4)),
+        source_hours_per_run=draw(st.none() | st.floats(min_value=0.01, max_value=8_784)),
         runs_per_month=draw(st.floats(min_value=0, max_value=1e3)),
     )
     transfers = draw(st.lists(st.builds(

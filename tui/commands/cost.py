@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from tui.argtypes import bounded
+
+DATA_GB_MAX = 1e9
+"""1 EB, as cost.data_gb (engine.cost.section.MAX_DATA_GB; not imported here to keep the CLI's start cheap)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="compare the source with the Google Cloud options: per run, per month, break-even")
     p.add_argument("profile", help="the TOML profile")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
-    p.add_argument("--data-gb", type=float, default=None, metavar="GB",
-                   help="data moved off the source, in GB (overrides cost.data_gb)")
+    p.add_argument("--data-gb", type=bounded(0, DATA_GB_MAX), default=None, metavar="GB",
+                   help="data moved off the source, in GB, 0 to 1e9 (overrides cost.data_gb)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.catalog.load import load_catalog
     from engine.cost.model import compute_costs
-    from engine.errors import BadInputError
     from engine.profile import load_profile
 
     profile = load_profile(args.profile)
     if args.data_gb is not None:
-        if not args.data_gb >= 0:
-            raise BadInputError("--data-gb must be a number >= 0")
         profile = profile.model_copy(update={"cost": profile.cost.model_copy(update={"data_gb": args.data_gb})})
     catalog = load_catalog()
     report = compute_costs(profile, catalog)
