@@ -171,6 +171,8 @@ class Transfer:
         self.threshold = part_threshold_mib * MIB
         self.part_size_mib = part_size_mib
         self.retry = retry or RetryPolicy()
+        self._conditional = dst.scheme in ("gs", "s3")
+        """Writes and deletes carry what planning saw at the destination as a precondition."""
         self.summary = TransferSummary(dry_run=dry_run)
         self.stats = _Stats()
         self._lock = threading.Lock()
@@ -226,6 +228,8 @@ class Transfer:
     # --- the run ------------------------------------------------------------------
     def run(self) -> TransferSummary:
         run_id = self.journal.start_run(self.src_url, self.dst_url) if not self.dry_run else 0
+        if not self.dry_run:
+            self._abort_stale()
         stop_ticker = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stop_ticker,), daemon=True, name="transfer-progress")
         ticker.start()
@@ -445,7 +449,7 @@ class Transfer:
 
         def once() -> None:
             attempts[0] += 1
-            self.dst.delete(act.path, act.dst.version if self.dst.scheme == "gs" else None)
+            self.dst.delete(act.path, act.dst.version if self._conditional else None)
 
         self._with_retry(once, attempts)
         with self._lock:
@@ -547,7 +551,7 @@ class Transfer:
                 raise ChecksumMismatch(f"{act.path}: read MD5 {h.md5_hex}, source reports {src.md5}")
             self.limiter.take(len(data), self.control.cancel_event)
             self.control.checkpoint()
-            info = self.dst.put(act.path, data, src, expect[0] if self.dst.scheme == "gs" else None, h.crc)
+            info = self.dst.put(act.path, data, src, expect[0] if self._conditional else None, h.crc)
             try:
                 ok = self._verify(act, info, h.crc, h.md5_hex)
             except ChecksumMismatch:
@@ -581,7 +585,7 @@ class Transfer:
                                    expect_md5=src.md5, limiter=self.limiter, on_bytes=on_bytes,
                                    cancel=self.control.cancel_event, label=act.path)
             try:
-                info = self.dst.put_stream(act.path, reader, src, expect[0] if self.dst.scheme == "gs" else None)
+                info = self.dst.put_stream(act.path, reader, src, expect[0] if self._conditional else None)
                 reader.check()
             finally:
                 reader.close()
@@ -599,17 +603,65 @@ class Transfer:
         src = act.src
         assert src is not None
         fp = src.fingerprint()
-        expect = act.dst.version if act.dst is not None and self.dst.scheme == "gs" else ("" if self.dst.scheme == "gs" else None)
+        expect = (act.dst.version if act.dst is not None else "") if self._conditional else None
         up: PartUpload | None = None
         known = self.journal.upload(act.path, fp)
         if known is not None and known[1] == part_size:
             up = self.dst.begin_parts(act.path, src, part_size, expect, token=known[0])
             if not self.dst.part_upload_alive(up):
                 self.journal.drop_upload(act.path)
+                self.journal.forget_upload(up.token)
                 up = None
         if up is None:
             up = self._with_retry(lambda: self.dst.begin_parts(act.path, src, part_size, expect), [1])
-            self.journal.set_upload(act.path, fp, up.token, part_size)
+            replaced = self.journal.set_upload(act.path, fp, up.token, part_size)
+            if replaced:  # an earlier run's upload of an older source or another part size
+                self._abort_stale([(act.path, t) for t in replaced])
+        try:
+            self._send_parts(act, up)
+        except (InterruptedError, KeyboardInterrupt):
+            raise  # paused or cancelled: the journalled parts are kept for the resumed run
+        except BaseException:
+            self._discard(act.path, up)
+            raise
+        self.journal.drop_upload(act.path)
+        self.journal.forget_upload(up.token)
+
+    def _discard(self, path: str, up: PartUpload) -> None:
+        """A write in parts failed: no parts left billed on the store for an object nobody sees.
+        Should the store refuse the clean-up, the upload stays on the journal's ledger and the
+        next run aborts it (:meth:`_abort_stale`)."""
+        self.journal.drop_upload(path)
+        try:
+            self.dst.abort_parts(up)
+        except Exception as exc:  # noqa: BLE001 - the original failure is what gets reported
+            self.emit(Message(STEP, text=f"{path}: could not clean up the unfinished upload ({exc}); "
+                              "the next run tries again", level="warning"))
+            return
+        self.journal.forget_upload(up.token)
+
+    def _abort_stale(self, stale: list[tuple[str, str]] | None = None) -> None:
+        """Abort what earlier runs of this transfer left unfinished and no journalled object
+        continues (a replaced upload, a run killed before it could clean up)."""
+        if stale is None:
+            stale = self.journal.stale_uploads()
+        if not stale:
+            return
+        try:
+            gone = self.dst.abort_stale(stale)
+        except Exception as exc:  # noqa: BLE001 - clean-up must not stop the copy; tried again next run
+            self.emit(Message(STEP, text=f"could not clean up {len(stale)} unfinished uploads left by an earlier "
+                              f"run ({type(exc).__name__}: {exc}); the next run tries again", level="warning"))
+            return
+        for token in gone:
+            self.journal.forget_upload(token)
+        self.emit(Message(STEP, text=f"cleaned up {len(gone)} of {len(stale)} unfinished uploads left by an "
+                          "earlier run", level="info"))
+
+    def _send_parts(self, act: Action, up: PartUpload) -> None:
+        src = act.src
+        assert src is not None
+        fp = src.fingerprint()
         done = self.journal.parts(act.path, fp)
         done = {n: v for n, v in done.items() if n < up.count}
         if done:
@@ -663,8 +715,6 @@ class Transfer:
             raise InterruptedError
         whole = combine_parts((done[n][0], up.span(n)[1]) for n in range(up.count))
         if src.crc32c is not None and crc_to_hex(whole) != src.crc32c:
-            self.journal.drop_upload(act.path)
-            self.dst.abort_parts(up)
             raise ChecksumMismatch(f"{act.path}: parts read give CRC32C {crc_to_hex(whole)}, source reports {src.crc32c}")
         attempts = [0]
 
@@ -672,14 +722,8 @@ class Transfer:
             attempts[0] += 1
             return self.dst.finish_parts(up, done)
 
-        try:
-            info = self._with_retry(finish, attempts)
-            ok = self._verify(act, info, whole)
-        except ChecksumMismatch:
-            self.journal.drop_upload(act.path)  # the parts are suspect: start afresh next time
-            self.dst.abort_parts(up)
-            raise
-        self.journal.drop_upload(act.path)
+        info = self._with_retry(finish, attempts)
+        ok = self._verify(act, info, whole)  # a mismatch: the parts are suspect, start afresh next time
         self._done_copy(act, info, ok)
 
 

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (path, fp, n));
 CREATE TABLE IF NOT EXISTS done (
     path TEXT PRIMARY KEY, fp TEXT NOT NULL, crc32c TEXT, finished_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS own_uploads (
+    token TEXT PRIMARY KEY, path TEXT NOT NULL, started_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, finished_at REAL,
     state TEXT NOT NULL, summary TEXT);
@@ -91,11 +93,32 @@ class Journal:
             row = self._db.execute("SELECT token, part_size FROM uploads WHERE path = ? AND fp = ?", (path, fp)).fetchone()
         return (row[0], int(row[1])) if row else None
 
-    def set_upload(self, path: str, fp: str, token: str, part_size: int) -> None:
+    def set_upload(self, path: str, fp: str, token: str, part_size: int) -> list[str]:
+        """Record the upload ``path`` continues with; it also joins the ledger of uploads this
+        engine started (:meth:`stale_uploads`) until :meth:`forget_upload`. Returns the tokens
+        of the uploads it replaces (for an older source, another part size): to be aborted."""
         with self._lock:
+            replaced = [r[0] for r in self._db.execute("SELECT token FROM uploads WHERE path = ? AND token != ?",
+                                                       (path, token))]
             self._db.execute("DELETE FROM parts WHERE path = ?", (path,))
             self._db.execute("DELETE FROM uploads WHERE path = ?", (path,))
             self._db.execute("INSERT INTO uploads VALUES(?, ?, ?, ?, ?)", (path, fp, token, part_size, time.time()))
+            self._db.execute("INSERT OR IGNORE INTO own_uploads VALUES(?, ?, ?)", (token, path, time.time()))
+        return replaced
+
+    def stale_uploads(self) -> list[tuple[str, str]]:
+        """(path, token) of uploads this engine started that no journalled object continues:
+        replaced (the source changed, another part size), or left by a run that failed to clean
+        up. S3 lists no metadata of an unfinished upload, so this ledger is what marks them ours."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, token FROM own_uploads WHERE token NOT IN "
+                                    "(SELECT token FROM uploads) ORDER BY started_at").fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def forget_upload(self, token: str) -> None:
+        """The upload is finished or aborted: nothing of it is left to clean up."""
+        with self._lock:
+            self._db.execute("DELETE FROM own_uploads WHERE token = ?", (token,))
 
     def parts(self, path: str, fp: str) -> dict[int, tuple[int, str]]:
         with self._lock:

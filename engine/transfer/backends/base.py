@@ -22,6 +22,10 @@ TMP_MARK = ".gpumigrate-tmp"
 """Temporary objects/files carry this in their name; listings never show them."""
 
 
+class PreconditionLost(Exception):
+    """The destination changed since planning; a newer object is never overwritten or deleted."""
+
+
 @dataclass(slots=True)
 class ObjectInfo:
     """One object or file, as listed."""
@@ -143,7 +147,21 @@ class Backend(ABC):
 
     @abstractmethod
     def abort_parts(self, up: PartUpload) -> None:
-        """Clean up an unfinished write in parts."""
+        """Clean up an unfinished write in parts (raises when the store refused: the caller
+        keeps it on its ledger and tries again next run)."""
+
+    def abort_stale(self, stale: list[tuple[str, str]]) -> list[str]:
+        """Clean up unfinished writes in parts ((path, token) from the journal's ledger) that
+        an earlier run left; returns the tokens now gone from the store."""
+        gone = []
+        for path, token in stale:
+            try:
+                self.abort_parts(PartUpload(path=path, token=token, size=0, part_size=1,
+                                            src=ObjectInfo(path=path, size=0, mtime=0.0)))
+            except Exception:  # noqa: BLE001 - stays on the ledger for the next run
+                continue
+            gone.append(token)
+        return gone
 
     def part_upload_alive(self, up: PartUpload) -> bool:
         """Whether a journalled part upload can still be continued."""

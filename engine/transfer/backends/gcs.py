@@ -13,7 +13,7 @@ import os
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch
@@ -26,10 +26,6 @@ UPLOAD_CHUNK = 16 << 20
 """Chunk of a resumable (streamed) upload: one request each. 16 MiB is what rclone sends; 8 MiB
 took ~40% longer on a 64 MiB object (twice the round trips), 32 MiB was no faster (a chunk is read
 whole before it is sent, so bigger chunks overlap less) and holds more memory per stream."""
-
-
-class PreconditionLost(Exception):
-    """The destination changed since planning; a newer object is never overwritten."""
 
 
 def make_client(pool: int = 20) -> Any:

@@ -15,7 +15,7 @@ import re
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
 from engine.transfer.retry import ChecksumMismatch
@@ -117,6 +117,25 @@ def _client(pool: int) -> Any:
     return client
 
 
+def _status(exc: Exception) -> tuple[int | None, str]:
+    """HTTP status and S3 error code of a botocore ClientError (None, "" for anything else)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None, ""
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode"), response.get("Error", {}).get("Code", "")
+
+
+def _conditions(expect_version: str | None) -> dict[str, str]:
+    """S3's conditional-write headers for what planning saw at the destination: nothing there
+    ("") -> If-None-Match: *, an ETag -> If-Match, None -> unconditional (a caller that did not
+    plan, e.g. a repair of its own write)."""
+    if expect_version is None:
+        return {}
+    if expect_version == "":
+        return {"IfNoneMatch": "*"}
+    return {"IfMatch": f'"{expect_version}"'}
+
+
 def _translate(exc: Exception, what: str) -> Exception:
     from botocore.exceptions import ClientError, NoCredentialsError, EndpointConnectionError
 
@@ -216,14 +235,9 @@ class S3Backend(ParallelListing, Backend):
         return contents[0]["Key"][len(self.loc.prefix):] if contents else None
 
     def stat(self, path: str) -> ObjectInfo | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            head = self.client.head_object(Bucket=self.loc.bucket, Key=self.key(path), ChecksumMode="ENABLED")
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                return None
-            raise
+        head = self._head(path)
+        if head is None:
+            return None
         info = self._info(head, path)
         if MTIME_KEY in head.get("Metadata", {}):
             info.extra["meta_mtime"] = head["Metadata"][MTIME_KEY]
@@ -250,9 +264,38 @@ class S3Backend(ParallelListing, Backend):
     def _meta(self, src: ObjectInfo) -> dict[str, str]:
         return {MTIME_KEY: f"{src.mtime:.6f}"}
 
+    def _after_precondition(self, path: str, size: int, crc_b64: str) -> ObjectInfo:
+        """A 412 (or a 404 under If-Match): was it our own earlier attempt that succeeded (botocore
+        retried a write whose answer was lost, same bytes now there), or someone else's write?"""
+        head = self._head(path)
+        got = (head or {}).get("ChecksumCRC32C") or ""
+        if head is not None and int(head["ContentLength"]) == size and got.split("-")[0] == crc_b64.split("-")[0]:
+            return self._info(head, path)
+        raise PreconditionLost(f"{path}: the destination changed since planning; not overwritten — "
+                               "re-run to re-plan")
+
+    def _head(self, path: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.loc.bucket, Key=self.key(path),  # type: ignore[no-any-return]
+                                           ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if _status(exc)[0] == 404:
+                return None
+            raise
+
     def put(self, path: str, data: bytes, src: ObjectInfo, expect_version: str | None, crc: int) -> ObjectInfo:
-        resp = self.client.put_object(Bucket=self.loc.bucket, Key=self.key(path), Body=data,
-                                      ChecksumCRC32C=crc_to_b64(crc), Metadata=self._meta(src))
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = self.client.put_object(Bucket=self.loc.bucket, Key=self.key(path), Body=data,
+                                          ChecksumCRC32C=crc_to_b64(crc), Metadata=self._meta(src),
+                                          **_conditions(expect_version))
+        except ClientError as exc:
+            if _status(exc)[0] in (412, 404) and expect_version is not None:
+                return self._after_precondition(path, len(data), crc_to_b64(crc))
+            raise
         etag = resp["ETag"].strip('"')
         got = resp.get("ChecksumCRC32C")
         return ObjectInfo(path=path, size=len(data), mtime=src.mtime, md5=etag if "-" not in etag else None,
@@ -280,13 +323,18 @@ class S3Backend(ParallelListing, Backend):
                           expect_version=expect_version)
 
     def part_upload_alive(self, up: PartUpload) -> bool:
+        """False only when S3 says the upload is gone (NoSuchUpload); any other error is raised,
+        so a failed check never leaves a live upload behind unjournalled."""
         from botocore.exceptions import ClientError
 
         try:
             self.client.list_parts(Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token, MaxParts=1)
             return True
-        except ClientError:
-            return False
+        except ClientError as exc:
+            status, code = _status(exc)
+            if code == "NoSuchUpload" or status == 404:
+                return False
+            raise
 
     def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
         resp = self.client.upload_part(Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token,
@@ -294,14 +342,24 @@ class S3Backend(ParallelListing, Backend):
         return resp["ETag"]  # type: ignore[no-any-return]
 
     def finish_parts(self, up: PartUpload, parts: dict[int, tuple[int, str]]) -> ObjectInfo:
+        from botocore.exceptions import ClientError
+
         ordered = [parts[n] for n in range(up.count)]
-        self.client.complete_multipart_upload(
-            Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token,
-            MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": etag, "ChecksumCRC32C": crc_to_b64(crc)}
-                                       for n, (crc, etag) in enumerate(ordered)]})
-        head = self.client.head_object(Bucket=self.loc.bucket, Key=self.key(up.path), ChecksumMode="ENABLED")
-        reported = head.get("ChecksumCRC32C")
         expected = s3_composite_crc32c([crc for crc, _ in ordered])
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token,
+                MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": etag, "ChecksumCRC32C": crc_to_b64(crc)}
+                                           for n, (crc, etag) in enumerate(ordered)]},
+                **_conditions(up.expect_version))
+        except ClientError as exc:
+            if _status(exc)[0] not in (412, 404) or up.expect_version is None:
+                raise
+            self._after_precondition(up.path, up.size, expected)  # raises unless it is our own
+        head = self._head(up.path)
+        if head is None:
+            raise PreconditionLost(f"{up.path}: gone right after its upload completed (deleted by someone else)")
+        reported = head.get("ChecksumCRC32C")
         if reported and reported.split("-")[0] != expected.split("-")[0]:
             raise ChecksumMismatch(f"{up.path}: S3 reports composite CRC32C {reported}, parts sent give {expected}")
         if int(head["ContentLength"]) != up.size:
@@ -311,10 +369,49 @@ class S3Backend(ParallelListing, Backend):
         return info
 
     def abort_parts(self, up: PartUpload) -> None:
+        from botocore.exceptions import ClientError
+
         try:
             self.client.abort_multipart_upload(Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token)
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
+        except ClientError as exc:
+            status, code = _status(exc)
+            if code != "NoSuchUpload" and status != 404:
+                raise
+
+    def abort_stale(self, stale: list[tuple[str, str]]) -> list[str]:
+        """List the unfinished multipart uploads under the destination prefix and abort those
+        on this engine's ledger (uploads of other tools or people are never touched)."""
+        wanted = {token: path for path, token in stale}
+        if not wanted:
+            return []
+        listed: dict[str, str] = {}
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.loc.bucket,
+                                                                            Prefix=self.loc.prefix)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["UploadId"] in wanted:
+                    listed[upload["UploadId"]] = upload["Key"]
+        gone = [token for token in wanted if token not in listed]  # finished or aborted already
+        for token, key in listed.items():
+            try:
+                self.client.abort_multipart_upload(Bucket=self.loc.bucket, Key=key, UploadId=token)
+            except Exception:  # noqa: BLE001 - stays on the ledger for the next run
+                continue
+            gone.append(token)
+        return gone
 
     def delete(self, path: str, version: str | None = None) -> None:
-        self.client.delete_object(Bucket=self.loc.bucket, Key=self.key(path))
+        """Delete ``path``; with ``version`` (the ETag planning saw) only if it is still that
+        object (If-Match: S3 general purpose buckets honour it since September 2025)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.loc.bucket, Key=self.key(path),
+                                      **({"IfMatch": f'"{version}"'} if version else {}))
+        except ClientError as exc:
+            status, _code = _status(exc)
+            if status == 404:
+                return  # already gone
+            if status == 412:
+                raise PreconditionLost(f"{path}: changed since planning; not deleted — re-run to re-plan") from exc
+            raise

@@ -1,0 +1,92 @@
+"""S3 as a destination leaves no debris and overwrites nothing it did not plan to.
+
+A failed multipart upload is aborted (no parts billed for an object nobody sees); uploads an
+earlier run started and no journalled object continues are aborted on the next run, and
+uploads of other tools under the same prefix are left alone; writes and deletes carry what
+planning saw (If-None-Match: * on create, If-Match: ETag on overwrite and delete)."""
+
+from __future__ import annotations
+
+import os
+
+from engine.events import Progress
+from engine.transfer.api import TransferSpec, run_transfer
+from engine.transfer.journal import Journal
+from tests.transfer_support import MIB, read_s3, s3_client, write_local
+
+
+def _uploads(bucket: str) -> list[dict]:
+    return s3_client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_a_failed_multipart_upload_is_aborted_and_a_newer_object_kept(tmp_path, aws) -> None:
+    s3_client().create_bucket(Bucket="mpu-fail")
+    write_local(tmp_path / "src", {"big.bin": os.urandom(11 * MIB)})
+    theirs = b"written by someone else after planning"
+
+    def emit(event) -> None:  # someone writes the key while our parts are in flight
+        if isinstance(event, Progress) and event.extra.get("phase") == "started":
+            s3_client().put_object(Bucket="mpu-fail", Key="d/big.bin", Body=theirs)
+
+    s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-fail/d", part_threshold_mib=5,
+                                  part_size_mib=5, jobs=2), emit=emit, journal=tmp_path / "j.sqlite")
+    assert s.failed == 1 and "changed since planning" in s.failures[0].error, s.failures
+    assert _uploads("mpu-fail") == []  # aborted: no parts left
+    assert read_s3("mpu-fail") == {"d/big.bin": theirs}
+    assert Journal(tmp_path / "j.sqlite").stale_uploads() == []
+
+
+def test_stale_uploads_of_this_engine_are_aborted_on_the_next_run_others_kept(tmp_path, aws) -> None:
+    s3 = s3_client()
+    s3.create_bucket(Bucket="mpu-stale")
+    data = os.urandom(6 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    ours = s3.create_multipart_upload(Bucket="mpu-stale", Key="d/big.bin")["UploadId"]
+    theirs = s3.create_multipart_upload(Bucket="mpu-stale", Key="d/other.bin")["UploadId"]
+    journal = Journal(tmp_path / "j.sqlite")  # a run that was killed before it could abort its upload
+    journal.set_upload("big.bin", "an older source", ours, 5 * MIB)
+    journal.drop_upload("big.bin")
+    journal.close()
+    s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-stale/d", part_threshold_mib=5,
+                                  part_size_mib=5), journal=tmp_path / "j.sqlite")
+    assert s.ok and s.copied == 1
+    assert [(u["Key"], u["UploadId"]) for u in _uploads("mpu-stale")] == [("d/other.bin", theirs)]
+    assert Journal(tmp_path / "j.sqlite").stale_uploads() == []
+
+
+def test_an_upload_replaced_by_a_changed_source_is_aborted(tmp_path, aws) -> None:
+    s3_client().create_bucket(Bucket="mpu-replaced")
+    write_local(tmp_path / "src", {"big.bin": os.urandom(11 * MIB)})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-replaced/d", part_threshold_mib=5, part_size_mib=5)
+    journal = Journal(tmp_path / "j.sqlite")  # an interrupted run: its upload journalled, one part sent
+    fp_old = "11534336:1:1"
+    token = s3_client().create_multipart_upload(Bucket="mpu-replaced", Key="d/big.bin")["UploadId"]
+    assert journal.set_upload("big.bin", fp_old, token, 5 * MIB) == []
+    journal.close()
+    s = run_transfer(spec, journal=tmp_path / "j.sqlite")
+    assert s.ok and s.copied == 1
+    assert _uploads("mpu-replaced") == []
+
+
+def test_writes_and_deletes_are_conditional_on_what_planning_saw(tmp_path, aws) -> None:
+    s3 = s3_client()
+    s3.create_bucket(Bucket="cond-bucket")
+    s3.put_object(Bucket="cond-bucket", Key="d/changed.txt", Body=b"old")
+    s3.put_object(Bucket="cond-bucket", Key="d/extra.txt", Body=b"planned for deletion")
+    write_local(tmp_path / "src", {"new.txt": b"ours", "changed.txt": b"ours too", "keep.txt": b"k"})
+    late = {"d/new.txt": b"appeared after planning", "d/changed.txt": b"replaced after planning",
+            "d/extra.txt": b"replaced before the delete"}
+    fired = []
+
+    def approve(planned: int, detail: str) -> None:  # after planning, before any change: all of it changes
+        fired.append(planned)
+        for key, body in late.items():
+            s3.put_object(Bucket="cond-bucket", Key=key, Body=body)
+
+    s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst="s3://cond-bucket/d", delete=True, max_delete=5,
+                                  jobs=1), approve_delete=approve)
+    assert fired == [1]
+    failed = {f.path: f.error for f in s.failures}
+    assert set(failed) == {"new.txt", "changed.txt", "extra.txt"}, s.failures
+    assert all("changed since planning" in e for e in failed.values())
+    assert read_s3("cond-bucket") == {**late, "d/keep.txt": b"k"}
