@@ -19,7 +19,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.errors import GpumigrateError
+from engine.guide import WALK, first_mode, next_step
 from engine.profile import Profile, ProfileError, load_profile, save_profile
+from engine.recent import remember_profile
 from tui.messages import ProfileChanged, RoleChanged
 from tui.widgets.dialogs import ErrorDialog, PromptDialog
 
@@ -34,9 +36,12 @@ SCREENS: dict[str, tuple[str, str, str, str]] = {
     "runbook": ("tui.screens.runbook", "RunbookScreen", "Runbook", "7"),
 }
 
+WELCOME = ("tui.screens.welcome", "WelcomeScreen")
+"""The view shown when no profile is open: New profile, Open..., the recent profiles."""
+
 
 def _screen_factory(mode: str) -> Callable[[], Screen]:
-    module_name, class_name, _title, _key = SCREENS[mode]
+    module_name, class_name = SCREENS[mode][:2] if mode in SCREENS else WELCOME
 
     def make() -> Screen:
         try:
@@ -55,10 +60,11 @@ class GpuMigrateApp(App[int]):
 
     TITLE = "gpumigrate"
     CSS_PATH = "screens/base.tcss"
-    MODES = {name: _screen_factory(name) for name in SCREENS}
+    MODES = {**{name: _screen_factory(name) for name in SCREENS}, "welcome": _screen_factory("welcome")}
     BINDINGS = [
-        *[Binding(key, f"switch_mode('{name}')", title, id=f"mode-{name}")
+        *[Binding(key, f"switch_mode('{name}')", title, id=f"mode-{name}", show=False)
           for name, (_m, _c, title, key) in SCREENS.items()],
+        Binding("ctrl+n", "next_step", "Next", id="next-step"),
         Binding("ctrl+s", "save_profile", "Save", id="save-profile"),
         Binding("ctrl+o", "open_profile", "Open", id="open-profile"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -68,7 +74,7 @@ class GpuMigrateApp(App[int]):
     ]
 
     def __init__(self, profile_path: str | Path | None = None, session_name: str | None = None,
-                 watch: bool = False, operator: str | None = None, start_mode: str = "inventory") -> None:
+                 watch: bool = False, operator: str | None = None, start_mode: str | None = None) -> None:
         super().__init__()
         self.profile_path: Path | None = Path(profile_path).resolve() if profile_path else None
         self.profile: Profile | None = None
@@ -79,6 +85,7 @@ class GpuMigrateApp(App[int]):
         self.role = "solo"
         self.driver_name: str | None = None
         self.start_mode = start_mode
+        self._local_states: dict[str, str] = {}
         self._cancel_events: dict[str, threading.Event] = {}
         self._load_error: str | None = None
         if self.profile_path is not None:
@@ -86,6 +93,8 @@ class GpuMigrateApp(App[int]):
                 self.profile = load_profile(self.profile_path)
             except ProfileError as exc:
                 self._load_error = str(exc)
+            else:
+                remember_profile(self.profile_path)
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -93,7 +102,7 @@ class GpuMigrateApp(App[int]):
         if self.session_name:
             self._open_session()
         self._update_titles()
-        self.switch_mode(self.start_mode)
+        self.switch_mode(self.start_mode or self.opening_mode())
         if self._load_error:
             self.show_error("The profile could not be loaded", self._load_error)
 
@@ -200,6 +209,39 @@ class GpuMigrateApp(App[int]):
         """(mode, title, key) for the mode bar."""
         return [(name, title, key) for name, (_m, _c, title, key) in SCREENS.items()]
 
+    # --- where am I ----------------------------------------------------------
+
+    def step_states(self) -> dict[str, str]:
+        """Each step's state: the session's record when there is a session, else this app's own runs."""
+        states = dict(self._local_states)
+        if self.session is not None:
+            try:
+                states.update({name: rec.state for name, rec in self.session.steps().items()})
+            except Exception:  # noqa: BLE001 - a busy or closed store must not break drawing the bar
+                pass
+        return states
+
+    def note_step_state(self, step: str, state: str) -> None:
+        """Record a step run in this process (no session): the step bar shows it."""
+        self._local_states[step] = state
+
+    def opening_mode(self) -> str:
+        """The welcome view without a profile; else the running step, or the first one not done."""
+        if self.profile is None and self._load_error is None:
+            return "welcome"
+        return first_mode(self.step_states())
+
+    def action_next_step(self) -> None:
+        """Go to the next step that is not done or still has something to decide."""
+        if self.profile is None:
+            self.switch_mode("welcome")
+            return
+        target = next_step(self.current_mode or "", self.step_states(), self.profile)
+        if target is None:
+            self.notify("Every step is done and nothing is left to decide.")
+            return
+        self.switch_mode(target)
+
     def open_session_handle(self) -> Any:
         """A fresh session handle for a worker thread (SQLite handles are per thread)."""
         if not self.session_name or self.session is None:
@@ -269,6 +311,7 @@ class GpuMigrateApp(App[int]):
             return False
         self.profile_path = path.resolve()
         self.profile = profile
+        remember_profile(self.profile_path)
         if self.session is not None:
             self.session.append("profile", "profile_opened", {"path": str(self.profile_path)})
         self._update_titles()
@@ -277,10 +320,18 @@ class GpuMigrateApp(App[int]):
 
     # --- actions -----------------------------------------------------------
 
+    nvml_api: Any = None
+    """An NVML seam implementation for New profile's discovery (tests, demos); None = the real library."""
+
+    def action_new_profile(self) -> None:
+        from tui.screens.new_profile import start_new_profile
+
+        start_new_profile(self)
+
     def action_open_profile(self) -> None:
         def opened(answer: str | None) -> None:
-            if answer:
-                self.load_profile_from(Path(answer).expanduser())
+            if answer and self.load_profile_from(Path(answer).expanduser()) and self.current_mode == "welcome":
+                self.switch_mode(self.opening_mode())
 
         self.push_screen(PromptDialog("Open profile (path to a .toml file):",
                                       str(self.profile_path or "profiles/")), opened)
@@ -302,11 +353,16 @@ class GpuMigrateApp(App[int]):
         for name, (_m, _c, title, key) in SCREENS.items():
             yield SystemCommand(f"Go to {title}", f"Show the {title} step ({key})",
                                 lambda name=name: self.switch_mode(name))
+        yield SystemCommand("Next step", "Go to the next step that needs you (ctrl+n)", self.action_next_step)
+        yield SystemCommand("Welcome", "New profile, open a profile, recent profiles",
+                            lambda: self.switch_mode("welcome"))
         for name, (_m, _c, title, _k) in SCREENS.items():
             if name == "profile":
                 continue
             yield SystemCommand(f"Run {title} step", f"Run the {name} step on the current profile",
                                 lambda name=name: self._run_step_command(name))
+        yield SystemCommand("New profile", "Discover GPUs, AWS and data, write a starting profile, walk the steps",
+                            self.action_new_profile)
         yield SystemCommand("Open profile", "Load a TOML profile", self.action_open_profile)
         yield SystemCommand("Save profile", "Write the profile to its file", self.action_save_profile)
 

@@ -15,6 +15,7 @@ from typing import Sequence
 
 # Each module in tui/commands/ has register(subparsers) and sets `handler`.
 COMMAND_MODULES = (
+    "init",
     "validate",
     "replay",
     "inventory",

@@ -144,6 +144,29 @@ class BucketSize(_Model):
         return any(p.estimated for p in self.prefixes)
 
 
+class BucketListing(_Model):
+    """One bucket the credentials can see, sized from CloudWatch's daily storage metrics (nothing listed)."""
+
+    name: str
+    """The bucket name."""
+    region: str | None = None
+    """Its region (None when get_bucket_location was refused)."""
+    created: str | None = None
+    """Creation date, ISO 8601 (as list_buckets reports it)."""
+    objects: int | None = None
+    """NumberOfObjects (AllStorageTypes), the latest daily value; None when CloudWatch has none."""
+    bytes: int | None = None
+    """BucketSizeBytes summed over the storage classes CloudWatch reports; None when it has none."""
+    metrics_at: str | None = None
+    """The day the figures are for (S3 publishes them once a day, so up to a day old)."""
+    error: str | None = None
+    """Why the bucket's region or figures could not be read."""
+
+    @property
+    def sized(self) -> bool:
+        return self.objects is not None and self.bytes is not None
+
+
 class AwsInventory(_Model):
     """Everything found in AWS."""
 
@@ -155,6 +178,8 @@ class AwsInventory(_Model):
     """Details of each GPU instance type seen."""
     buckets: list[BucketSize] = Field(default_factory=list)
     """S3 buckets sized."""
+    discovered_buckets: list[BucketListing] = Field(default_factory=list)
+    """Every bucket the credentials can see, when the profile names none (CloudWatch figures, no listing)."""
     errors: dict[str, str] = Field(default_factory=dict)
     """Region or bucket -> what went wrong there."""
 
@@ -506,3 +531,90 @@ def size_buckets(session: Any, buckets: Iterable[tuple[str, list[str]]], *, emit
             status, detail = "failed", bucket.error
         emit(ItemDone(step, item=f"s3://{bucket.bucket}", status=status, detail=detail))
     return results
+
+
+# --- every bucket, without listing one ----------------------------------------------------
+
+
+def _latest_points(cw: Any, metric: str, bucket: str, storage_types: list[str],
+                   now: dt.datetime) -> tuple[float, dt.datetime] | None:
+    """The sum over ``storage_types`` of each one's latest daily Average, and the newest day seen."""
+    total, newest, found = 0.0, None, False
+    for storage in storage_types:
+        resp = cw.get_metric_statistics(
+            Namespace="AWS/S3", MetricName=metric, StartTime=now - dt.timedelta(days=3), EndTime=now,
+            Period=86400, Statistics=["Average"],
+            Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": storage}])
+        points = sorted(resp.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        if points:
+            found = True
+            total += points[-1]["Average"]
+            newest = max(newest or points[-1]["Timestamp"], points[-1]["Timestamp"])
+    return (total, newest) if found and newest is not None else None
+
+
+def _storage_types(cw: Any, bucket: str) -> list[str]:
+    """The StorageType values CloudWatch has BucketSizeBytes for (Standard, Glacier, IA ...)."""
+    types: list[str] = []
+    for page in cw.get_paginator("list_metrics").paginate(
+            Namespace="AWS/S3", MetricName="BucketSizeBytes", Dimensions=[{"Name": "BucketName", "Value": bucket}]):
+        for metric in page.get("Metrics", []):
+            for dim in metric.get("Dimensions", []):
+                if dim.get("Name") == "StorageType" and dim.get("Value") not in types:
+                    types.append(dim["Value"])
+    return types or ["StandardStorage"]
+
+
+def _bucket_metrics(session: Any, listing: BucketListing, home_region: str) -> None:
+    try:
+        listing.region = _bucket_region(_client(session, "s3", home_region), listing.name)
+    except Exception as exc:
+        err = translate_error(exc, f"s3 bucket {listing.name}")
+        if isinstance(err, EnvironmentProblem):
+            raise err from None
+        listing.error = _short(exc)
+        return
+    cw = _client(session, "cloudwatch", listing.region or home_region)
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        size = _latest_points(cw, "BucketSizeBytes", listing.name, _storage_types(cw, listing.name), now)
+        count = _latest_points(cw, "NumberOfObjects", listing.name, ["AllStorageTypes"], now)
+    except Exception as exc:
+        err = translate_error(exc, f"cloudwatch for {listing.name}")
+        if isinstance(err, EnvironmentProblem):
+            raise err from None
+        listing.error = f"no CloudWatch figures: {_short(exc)}"
+        return
+    if size is not None and count is not None:
+        listing.bytes, listing.objects = int(size[0]), int(count[0])
+        listing.metrics_at = max(size[1], count[1]).date().isoformat()
+
+
+def discover_buckets(session: Any, *, emit: Emit = discard, step: str = "inventory", home_region: str = "us-east-1",
+                     max_workers: int = 8) -> list[BucketListing]:
+    """Every bucket the credentials can list: name, region, creation date, and size from CloudWatch.
+
+    Nothing is listed: the figures are S3's daily storage metrics (free, up to a day old, absent for a
+    bucket younger than a day). Exact counts are :func:`size_buckets`' job, for the buckets a user picks.
+    """
+    try:
+        resp = _client(session, "s3", home_region).list_buckets()
+    except Exception as exc:
+        raise translate_error(exc, "s3 list_buckets") from None
+    found = []
+    for raw in resp.get("Buckets", []):
+        created = raw.get("CreationDate")
+        found.append(BucketListing(name=raw["Name"], created=created.isoformat() if isinstance(created, dt.datetime)
+                                   else (str(created) if created else None)))
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(found) or 1)),
+                            thread_name_prefix="s3-discover") as pool:
+        futures = {pool.submit(_bucket_metrics, session, b, home_region): b for b in found}
+        for done, future in enumerate(as_completed(futures), start=1):
+            future.result()  # an EnvironmentProblem stops the discovery: it says what to set
+            listing = futures[future]
+            detail = (f"{listing.objects:,} objects, {listing.bytes:,} bytes (CloudWatch, {listing.metrics_at})"
+                      if listing.sized else listing.error or "no CloudWatch storage figures yet")
+            emit(ItemDone(step, item=f"s3://{listing.name}", detail=detail,
+                          status="failed" if listing.error else "ok"))
+            emit(Progress(step, done=done, total=len(found), unit="buckets", label="buckets"))
+    return sorted(found, key=lambda b: b.name)

@@ -103,6 +103,14 @@ def scan_aws(section: Any, *, regions: list[str] | None = None, emit: Emit = dis
         for bucket in inv.buckets:
             if bucket.error:
                 inv.errors[f"s3://{bucket.bucket}"] = bucket.error
+    else:  # the profile names no bucket: show every one the credentials see, sized without listing
+        try:
+            inv.discovered_buckets = aws.discover_buckets(
+                session, emit=emit, step=STEP, home_region=wanted_regions[0] if wanted_regions else "us-east-1")
+        except EnvironmentProblem:
+            raise
+        except Exception as exc:  # e.g. AccessDenied on ListBuckets: the instances are still worth showing
+            inv.errors["s3"] = str(aws.translate_error(exc, "s3 list_buckets"))
     return inv
 
 

@@ -16,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from engine.guide import WALK, hint_line
 from tui.messages import EngineEvent, ProfileChanged, RoleChanged
 
 if TYPE_CHECKING:
@@ -55,8 +56,11 @@ class StepScreen(Screen):
         from tui.widgets.mode_bar import ModeBar
 
         yield Header(show_clock=False, icon="⇄")
-        yield ModeBar(self.MODE or self.STEP, self.gm_app.mode_list())
+        yield ModeBar(self.MODE or self.STEP, self.gm_app.mode_list(), self.gm_app.step_states, WALK)
         yield Static("", id="role-banner", classes="role-banner")
+        if (self.MODE or self.STEP) in WALK:
+            yield Static(hint_line(self.profile, self.MODE or self.STEP), id="left-line", classes="left-line",
+                         markup=False)
         yield from self.compose_body()
         yield Footer()
 
@@ -78,6 +82,8 @@ class StepScreen(Screen):
         return self.gm_app.apply_profile_change(change, what)
 
     def on_profile_changed(self, _message: ProfileChanged) -> None:
+        for line in self.query("#left-line"):
+            line.update(hint_line(self.profile, self.MODE or self.STEP))  # type: ignore[attr-defined]
         self.profile_changed()
 
     def profile_changed(self) -> None:
@@ -142,8 +148,14 @@ class StepScreen(Screen):
                 self.post_message(EngineEvent(event))  # type: ignore[arg-type]
 
         try:
-            return run_steps(profile, [step], emit=emit, profile_path=self.gm_app.profile_path,
-                             dry_run=dry_run, session=session, cancel=cancel, options=options)
+            summary = run_steps(profile, [step], emit=emit, profile_path=self.gm_app.profile_path,
+                                dry_run=dry_run, session=session, cancel=cancel, options=options)
+            if not dry_run and session is None:
+                try:
+                    self.gm_app.call_from_thread(self._note_states, summary)
+                except RuntimeError:  # the app is closing: nobody is left to show it
+                    pass
+            return summary
         finally:
             if session is not None:
                 session.close()
@@ -151,3 +163,15 @@ class StepScreen(Screen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.error is not None and event.state.name == "ERROR":
             self.gm_app.show_error(f"{event.worker.name} failed", str(event.worker.error))
+
+    def _note_states(self, summary: object) -> None:
+        """Without a session the step bar learns a run's outcome here (a session records it itself)."""
+        results = getattr(summary, "results", None)
+        if not isinstance(results, dict):
+            return
+        for name, result in results.items():
+            interrupted = getattr(summary, "exit_code", 0) == 3 and not result.ok
+            self.gm_app.note_step_state(name, "interrupted" if interrupted else
+                                        "completed" if result.ok else "failed")
+        for bar in self.query("ModeBar"):
+            bar.refresh()

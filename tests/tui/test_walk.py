@@ -1,0 +1,101 @@
+"""The guided walk with Pilot: the welcome view, New profile, the step bar's states, Next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.profile import load_profile
+from engine.recent import remember_profile
+from tests.conftest import REPO
+from tests.nvml_fake import FakeNvml
+from tui.app import GpuMigrateApp
+from tui.screens.new_profile import NewProfileDialog
+from tui.widgets.mode_bar import ModeBar
+
+
+async def _until(pilot, cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")
+
+
+def _bar(app: GpuMigrateApp) -> str:
+    return str(app.screen.query_one(ModeBar).render())
+
+
+async def test_no_profile_opens_on_welcome_and_new_profile_walks_from_inventory(tmp_path: Path,
+                                                                                monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(b"a" * 100)
+    app = GpuMigrateApp()
+    app.nvml_api = FakeNvml.from_fixture("v100_host")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.current_mode == "welcome"
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, NewProfileDialog))
+        dialog = app.screen
+        dialog.query_one("#new-file").value = "walk.toml"
+        dialog.query_one("#new-data_dirs").value = "data"
+        dialog.query_one("#new-dest").value = "gs://landing"
+        dialog.query_one("#new-create").press()
+        await _until(pilot, lambda: app.profile is not None and app.current_mode == "inventory")
+        profile = load_profile(tmp_path / "walk.toml")
+        assert profile.source.gpu_model == "V100" and profile.target.machine_type
+        assert [(t.src, t.dst) for t in profile.transfer] == [("data", "gs://landing/data")]
+        assert "Left to decide:" in str(app.screen.query_one("#left-line").render())
+
+
+async def test_new_profile_refuses_an_existing_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.toml").write_text("x\n")
+    app = GpuMigrateApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, NewProfileDialog))
+        app.screen.query_one("#new-file").value = "taken.toml"
+        app.screen.query_one("#new-create").press()
+        await pilot.pause()
+        assert "already exists" in str(app.screen.query_one("#new-error").render())
+        assert (tmp_path / "taken.toml").read_text() == "x\n"
+
+
+async def test_recent_profiles_open_with_enter_and_the_bar_fits_80_columns(tmp_path: Path) -> None:
+    remember_profile(REPO / "profiles" / "demo.toml")
+    app = GpuMigrateApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        choices = app.screen.query_one("#welcome-choices")
+        labels = [str(choices.get_option_at_index(i).prompt) for i in range(choices.option_count)]
+        assert any("demo.toml" in label for label in labels)
+        choices.highlighted = next(i for i, label in enumerate(labels) if "demo.toml" in label)
+        await pilot.press("enter")
+        await _until(pilot, lambda: app.profile is not None)
+        assert app.current_mode == "inventory"
+        bar = _bar(app)
+        assert len(bar) <= 78 and "1 Inventory" in bar and "7" in bar  # every step, numbered, fits
+
+
+async def test_a_run_marks_the_step_and_next_goes_to_the_one_that_needs_the_user(tmp_path: Path) -> None:
+    import shutil
+
+    profile = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", profile)
+    app = GpuMigrateApp(profile_path=profile)
+    async with app.run_test(size=(200, 50)) as pilot:
+        assert app.current_mode == "inventory"
+        assert "○1 Inventory" in _bar(app)
+        app.note_step_state("inventory", "completed")
+        app.note_step_state("cost", "failed")
+        app.note_step_state("transfer", "running")
+        app.screen.query_one(ModeBar).refresh()
+        await pilot.pause()
+        bar = _bar(app)
+        assert "✓1 Inventory" in bar and "✗2 Cost" in bar and "●3 Transfer" in bar and "○4 Drivers" in bar
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "cost"
+        assert app.opening_mode() == "transfer"  # the running step first

@@ -1,0 +1,76 @@
+"""``gpumigrate init FILE``: a starting profile from what this machine can find.
+
+Never waits on stdin (it runs in scripts and on jump hosts): every choice is a flag, and a choice
+left open is written as a ``# decide:`` comment.  The file is validated before it is written and is
+never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="write a starting profile from what this machine can find (GPUs, AWS, data)")
+    p.add_argument("file", help="the profile to write (e.g. migration.toml)")
+    p.add_argument("--data-dir", action="append", default=[], metavar="DIR",
+                   help="a local data directory to size and move (repeatable)")
+    p.add_argument("--aws-region", action="append", default=[], metavar="R",
+                   help="AWS region to search for GPU instances (repeatable; default: the configured region)")
+    p.add_argument("--bucket", action="append", default=[], metavar="NAME",
+                   help="an S3 bucket to move (repeatable; every visible bucket is listed in the header)")
+    p.add_argument("--dest", metavar="gs://BUCKET[/PREFIX]",
+                   help="where the data goes: each --data-dir and --bucket becomes a [[transfer]] entry under it")
+    p.add_argument("--provider", choices=["aws", "azure", "gcp", "local", "other"], help="where it runs today")
+    p.add_argument("--instance-type", help="the source instance type (e.g. p3.2xlarge)")
+    p.add_argument("--gpu-model", help="the source GPU model (e.g. V100), when it cannot be found")
+    p.add_argument("--gpu-count", type=int, help="GPUs per source instance")
+    p.add_argument("--target-region", default="us-central1", help="the Google Cloud region (default us-central1)")
+    p.add_argument("--project", help="the Google Cloud project id")
+    p.add_argument("--pricing", choices=["on-demand", "spot", "cud-1y", "cud-3y"], help="how the target is paid for")
+    p.add_argument("--name", help="a label for this migration")
+    p.add_argument("--no-gpus", action="store_true", help="do not look at this machine's GPUs")
+    p.add_argument("--no-aws", action="store_true", help="do not look at AWS even when credentials exist")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from engine.errors import BadInputError
+    from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
+    from engine.profile import _dotted, _friendly
+
+    target = Path(args.file)
+    if target.exists() and not args.force:
+        raise BadInputError(f"{target}: already exists; pass --force to overwrite it, or open it with "
+                            f"`gpumigrate --profile {target}`")
+    if not target.parent.is_dir():
+        raise BadInputError(f"{target}: the folder {target.parent} does not exist")
+    base = target.resolve().parent
+    dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).resolve(), base) for d in args.data_dir]
+    try:
+        choices = InitChoices(name=args.name, provider=args.provider, instance_type=args.instance_type,
+                              gpu_model=args.gpu_model, gpu_count=args.gpu_count, target_region=args.target_region,
+                              project=args.project, pricing=args.pricing, destination=args.dest,
+                              buckets=args.bucket, source_region=(args.aws_region or [None])[0])
+        found = discover(data_dirs=dirs, regions=args.aws_region, base_dir=base, scan_gpus=not args.no_gpus,
+                         scan_aws=not args.no_aws)
+        profile = starting_profile(found, choices)
+    except ValidationError as exc:
+        raise BadInputError("\n".join(f"{target}: {_dotted(e['loc'])}: {_friendly(e)}  (check the flags)"
+                                      for e in exc.errors())) from None
+    text = profile_text(profile, found)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    for line in describe(found):
+        print(line)
+    print(f"wrote {target}: `gpumigrate validate {target}` checks it, `gpumigrate --profile {target}` walks it",
+          file=sys.stdout)
+    return 0

@@ -1,0 +1,139 @@
+"""*New profile*: the questions ``gpumigrate init`` takes as flags, then the same discovery.
+
+The dialog asks only what discovery cannot find (where to write, which data directories, where the
+data goes); discovery runs in a thread worker, the file is written through the same
+:func:`~engine.inventory.discover.profile_text` as ``init`` and the app opens it on the first step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+if TYPE_CHECKING:
+    from tui.app import GpuMigrateApp
+
+FIELDS = (
+    ("file", "Profile file to write", "migration.toml"),
+    ("data_dirs", "Local data directories to move (comma-separated, optional)", ""),
+    ("dest", "Where the data goes (gs://bucket/prefix, optional)", ""),
+    ("regions", "AWS regions to search (comma-separated; default: the configured one)", ""),
+)
+
+
+class NewProfileDialog(ModalScreen[dict[str, str] | None]):
+    """File, data directories, destination, AWS regions; escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    NewProfileDialog { align: center middle; }
+    NewProfileDialog > VerticalScroll { width: 90%; max-width: 100; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    NewProfileDialog Label { margin-top: 1; }
+    NewProfileDialog #new-error { color: $error; height: auto; }
+    NewProfileDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("New profile: discovery looks at this machine's GPUs, AWS (when credentials exist) "
+                         "and the directories you name.", markup=False)
+            for key, label, value in FIELDS:
+                yield Label(label)
+                yield Input(value=value, id=f"new-{key}")
+            yield Static("", id="new-error", markup=False)
+            with Horizontal():
+                yield Button("Create", variant="primary", id="new-create")
+                yield Button("Cancel", id="new-cancel")
+
+    def _answers(self) -> dict[str, str]:
+        return {key: self.query_one(f"#new-{key}", Input).value.strip() for key, _l, _v in FIELDS}
+
+    def _submit(self) -> None:
+        answers = self._answers()
+        path = Path(answers["file"]).expanduser()
+        if not answers["file"]:
+            self.query_one("#new-error", Static).update("file: a path is needed")
+        elif path.exists():
+            self.query_one("#new-error", Static).update(f"file: {path} already exists (use Open… for it)")
+        elif not path.resolve().parent.is_dir():
+            self.query_one("#new-error", Static).update(f"file: the folder {path.parent} does not exist")
+        else:
+            self.dismiss(answers)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "new-create":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def create_profile(answers: dict[str, str], nvml_api: Any = None) -> tuple[Path, list[str]]:
+    """Discover, build, write (runs in a worker thread). Returns the file and what was found."""
+    import os
+
+    from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
+
+    path = Path(answers["file"]).expanduser().resolve()
+    base = path.parent
+    dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).expanduser().resolve(), base)
+            for d in _split(answers.get("data_dirs", ""))]
+    regions = _split(answers.get("regions", ""))
+    found = discover(data_dirs=dirs, regions=regions, base_dir=base, nvml_api=nvml_api)
+    choices = InitChoices(destination=answers.get("dest") or None, source_region=regions[0] if regions else None)
+    profile = starting_profile(found, choices)
+    text = profile_text(profile, found, origin="gpumigrate (New profile)")
+    if path.exists():  # created meanwhile: never overwrite
+        raise FileExistsError(f"{path} already exists")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path, describe(found)
+
+
+def start_new_profile(app: "GpuMigrateApp") -> None:
+    """Ask, discover in a worker, then open the new file on the first step that needs the user."""
+    from pydantic import ValidationError
+
+    def asked(answers: dict[str, str] | None) -> None:
+        if not answers:
+            return
+        app.notify("Looking at GPUs, AWS and the data directories…")
+
+        def work() -> None:
+            try:
+                path, found = create_profile(answers, getattr(app, "nvml_api", None))
+            except (ValidationError, ValueError, OSError) as exc:
+                app.call_from_thread(app.show_error, "The profile could not be created", str(exc))
+                return
+            app.call_from_thread(done, path, found)
+
+        app.run_worker(work, thread=True, group="new-profile", name="new profile", exit_on_error=False)
+
+    def done(path: Path, found: list[str]) -> None:
+        if app.load_profile_from(path):
+            app.switch_mode(app.opening_mode())
+            app.notify(f"Wrote {path.name}: " + "; ".join(found[:3]), timeout=8)
+
+    app.push_screen(NewProfileDialog(), asked)
