@@ -37,6 +37,12 @@ OP_TYPE = "type.googleapis.com/google.storagetransfer.v1.TransferOperation"
 JOB_NAME = re.compile(r"^transferJobs/[A-Za-z0-9\-._~]*[A-Za-z0-9]$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/.+$")
 SECRET = re.compile(r"^projects/[^/]+/secrets/[^/]+$")
+UPDATABLE_JOB_FIELDS = frozenset({"description", "transfer_spec", "notification_config", "logging_config",
+                                  "status", "schedule", "event_stream"})
+"""What a transferJobs.patch may name in its mask (UpdateTransferJobRequest's docstring lists the first
+five; gcloud's ``jobs update`` also sends ``schedule`` -- googlecloudsdk/command_lib/transfer/
+jobs_apitools_util.py UPDATE_FIELD_MASK -- and the service honours it).  A field named in the mask but
+absent from ``transferJob`` is cleared; a field left out of the mask keeps its old value."""
 CODES = {"OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6,
          "PERMISSION_DENIED": 7, "FAILED_PRECONDITION": 9, "ABORTED": 10, "DATA_LOSS": 15, "UNAVAILABLE": 14}
 
@@ -68,6 +74,8 @@ class _Sim:
     delete: bool
     overwrite_when: str
     listed: int = 0
+    pending: list[tuple[str, int, str]] = field(default_factory=list)
+    """Listed objects the sync did not skip, in listing order (what is copied)."""
     processed: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     errors: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -112,6 +120,25 @@ class StsStub:
         with self.lock:
             self.pools[name] = {"name": name, "state": "CREATED", "displayName": pool_id}
         return name
+
+    def fire_schedules(self) -> list[str]:
+        """What the service's scheduler does when a scheduled start comes round: every ENABLED job
+        with a ``schedule`` (and no running operation) starts a run, here driven to its end.
+        Returns the operations started."""
+        started = []
+        with self.lock:
+            for job in list(self.jobs.values()):
+                if job.get("status") != "ENABLED" or not job.get("schedule"):
+                    continue
+                latest = job.get("latestOperationName")
+                if latest and not self.sims[latest].done:
+                    continue
+                op = self._start_operation(job)
+                sim = self.sims[op["name"]]
+                while not sim.done:
+                    self._advance(sim)
+                started.append(op["name"])
+        return started
 
     def under(self, root: str) -> dict[str, tuple[int, str]]:
         with self.lock:
@@ -276,11 +303,24 @@ class StsStub:
             sim.status, sim.done = "FAILED", True
             return
         newly = sim.items[sim.listed : sim.listed + self.list_per_poll]
-        for _rel, size, _etag in newly:
-            self._add(sim, "objectsFoundFromSource", 1)
-            self._add(sim, "bytesFoundFromSource", size)
+        for rel, size, etag in newly:
+            # The sync decision is made while listing: an object already in the sink is counted
+            # in objectsFromSourceSkippedBySync and NOT in objectsFoundFromSource ("objects found in
+            # the data source that are scheduled to be transferred, excluding any that are ...
+            # skipped due to sync": TransferCounters in google-cloud-storage-transfer).
+            existing = self.world.get(sim.sink_root + rel)
+            skip = (existing is not None and sim.overwrite_when == "NEVER") or (
+                existing is not None and existing[1] == etag and sim.overwrite_when != "ALWAYS"
+            )
+            if skip and sim.source_root + rel not in self.object_failures:
+                self._add(sim, "objectsFromSourceSkippedBySync", 1)
+                self._add(sim, "bytesFromSourceSkippedBySync", size)
+            else:
+                self._add(sim, "objectsFoundFromSource", 1)
+                self._add(sim, "bytesFoundFromSource", size)
+                sim.pending.append((rel, size, etag))
         sim.listed += len(newly)
-        todo = sim.items[sim.processed : min(sim.listed, sim.processed + self.copy_per_poll)]
+        todo = sim.pending[sim.processed : sim.processed + self.copy_per_poll]
         for rel, size, etag in todo:
             src, dst = sim.source_root + rel, sim.sink_root + rel
             if src in self.object_failures:
@@ -289,19 +329,11 @@ class StsStub:
                 self._add(sim, "bytesFromSourceFailed", size)
                 self._error(sim, code, src, detail)
             else:
-                existing = self.world.get(dst)
-                skip = (existing is not None and sim.overwrite_when == "NEVER") or (
-                    existing is not None and existing[1] == etag and sim.overwrite_when != "ALWAYS"
-                )
-                if skip:
-                    self._add(sim, "objectsFromSourceSkippedBySync", 1)
-                    self._add(sim, "bytesFromSourceSkippedBySync", size)
-                else:
-                    self.world[dst] = (size, etag)
-                    self._add(sim, "objectsCopiedToSink", 1)
-                    self._add(sim, "bytesCopiedToSink", size)
+                self.world[dst] = (size, etag)
+                self._add(sim, "objectsCopiedToSink", 1)
+                self._add(sim, "bytesCopiedToSink", size)
         sim.processed += len(todo)
-        if sim.processed < len(sim.items) or sim.listed < len(sim.items):
+        if sim.processed < len(sim.pending) or sim.listed < len(sim.items):
             return
         if sim.delete:
             wanted = {rel for rel, _s, _e in sim.items}
@@ -376,6 +408,9 @@ class StsStub:
                     update = _canonical(st.TransferJob, body.get("transferJob") or {})
                     candidate = dict(job)
                     for p in paths:
+                        # FieldMask's JSON form is lowerCamelCase (google.protobuf.FieldMask docs).
+                        if re.sub(r"([A-Z])", lambda x: "_" + x.group(1).lower(), p) not in UPDATABLE_JOB_FIELDS:
+                            raise self._bad(f"updateTransferJobFieldMask: {p!r} cannot be updated")
                         key = re.sub(r"_([a-z])", lambda x: x.group(1).upper(), p)
                         if key in update:
                             candidate[key] = update[key]
@@ -442,7 +477,12 @@ class StsStub:
                 if method == "PATCH":
                     body = _canonical(st.AgentPool, body)
                     mask = query.get("updateMask", [""])[0]
+                    if not [x for x in mask.split(",") if x]:
+                        raise self._bad("updateMask is required")
                     for p in (x for x in mask.split(",") if x):
+                        if re.sub(r"([A-Z])", lambda x: "_" + x.group(1).lower(), p) not in (
+                                "bandwidth_limit", "display_name"):
+                            raise self._bad(f"updateMask: {p!r} cannot be updated on an agent pool")
                         key = re.sub(r"_([a-z])", lambda x: x.group(1).upper(), p)
                         if key in body:
                             self.pools[name][key] = body[key]

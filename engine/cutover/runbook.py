@@ -108,4 +108,11 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
     if needs_approval(profile, "cutover"):
         require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout)
-    session.append("runbook", "cutover_signed_off", {"items": len(profile.cutover.runbook)})
+    # The migration's Storage Transfer Service jobs end with the cutover: a schedule left running
+    # would keep copying (and, with delete-unique-in-sink, deleting) into the target.  A failure
+    # here (no credentials, service down) stops the sign-off with the reason.
+    from engine.transfer.sts_jobs import disable_profile_jobs
+
+    disabled = [r.to_dict() for r in disable_profile_jobs(profile)]
+    session.append("runbook", "cutover_signed_off", {"items": len(profile.cutover.runbook),
+                                                     "sts_jobs": disabled})

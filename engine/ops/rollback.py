@@ -84,6 +84,17 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
         keep.note += " (Set [ops].source_instance_id to get the commands that protect it.)"
     items.append(keep)
 
+    from engine.transfer.sts_jobs import runbook_lines
+
+    sts_lines = runbook_lines(profile)
+    if sts_lines:
+        items.append(RollbackItem(
+            "transfer", "Storage Transfer Service jobs of this migration: disabled at cutover sign-off",
+            commands=sts_lines,
+            note="Sign-off disables them (a schedule would keep copying into the target, and with "
+                 "delete-unique-in-sink deleting what the new workload wrote). Check they are DISABLED "
+                 "with `gcloud transfer jobs describe NAME`; if sign-off could not reach the service, run these."))
+
     items.append(RollbackItem("inventory", "Inventory: nothing to undo",
                               note="The inventory step only reads the source."))
     items.append(RollbackItem("cost", "Cost: nothing to undo", note="The cost step only computes."))

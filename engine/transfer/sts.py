@@ -247,7 +247,12 @@ def sts_mode(spec: TransferSpec, options: StsOptions | None = None) -> StsMode:
 
 
 def bwlimit_to_mbps(bwlimit: str) -> int:
-    """``--bwlimit`` (bytes/s, K/M/G = 1024 steps, as rsync) -> an agent pool's limit in Mbit/s (at least 1)."""
+    """``--bwlimit`` (bytes/s, K/M/G = 1024 steps, as rsync) -> an agent pool's ``limitMbps`` (at least 1).
+
+    ``AgentPool.BandwidthLimit.limit_mbps`` is "bandwidth rate in megabytes per second"
+    (google-cloud-storage-transfer), so the unit is 10^6 bytes/s, not megabits: 50M = 52,428,800 B/s -> 52.
+    Rounded down, so the pool never runs faster than the entry allows.
+    """
     text = bwlimit.strip()
     factor = 1
     if text and text[-1] in "KkMmGg":
@@ -256,7 +261,7 @@ def bwlimit_to_mbps(bwlimit: str) -> int:
     bytes_per_s = float(text) * factor
     if bytes_per_s <= 0:
         raise BadInputError(f"bwlimit {bwlimit!r} must be more than 0")
-    return max(1, math.floor(bytes_per_s * 8 / 1_000_000))
+    return max(1, math.floor(bytes_per_s / 1_000_000))
 
 
 def job_name_for(spec: TransferSpec) -> str:
@@ -603,9 +608,11 @@ def _upsert_job(client: "st.StorageTransferServiceClient", job: "st.TransferJob"
             existing = None
         if existing is None:
             return client.create_transfer_job(request={"transfer_job": job})
-        paths = ["description", "transfer_spec", "logging_config", "status"]
-        if "schedule" in job:
-            paths.append("schedule")
+        # ``schedule`` is always in the mask: a field named in the mask but absent from the job is
+        # cleared, so a profile without a schedule removes the one an earlier run left on the job
+        # (left out of the mask, the old schedule would keep starting runs after cutover).
+        # ``status`` is not: a job disabled at cutover is re-enabled only on purpose (--enable).
+        paths = ["description", "transfer_spec", "logging_config", "schedule"]
         return client.update_transfer_job(
             request={
                 "job_name": job.name,
@@ -647,7 +654,11 @@ def _start_or_attach(
 
 
 def ensure_agent_pool(client: "st.StorageTransferServiceClient", pool_name: str, bandwidth_mbps: int | None) -> None:
-    """Check the agent pool exists and set its bandwidth limit to ``bandwidth_mbps`` (None = unlimited)."""
+    """Check the agent pool exists and, when the entry sets a limit, set the pool's to ``bandwidth_mbps`` (MB/s).
+
+    ``None`` leaves the pool's limit as it is: the pool is shared by every job that uses it, and an
+    entry without ``bwlimit`` says nothing about how fast the others may go.
+    """
     from google.api_core import exceptions as gexc
     from google.cloud import storage_transfer_v1 as st
     from google.protobuf import field_mask_pb2
@@ -661,12 +672,12 @@ def ensure_agent_pool(client: "st.StorageTransferServiceClient", pool_name: str,
                 f"the STS agent pool {pool_name} does not exist: create it with "
                 f"`gcloud transfer agent-pools create {pool_id}`, then install agents"
             ) from None
+        if bandwidth_mbps is None:
+            return
         current = pool.bandwidth_limit.limit_mbps if "bandwidth_limit" in pool else 0
-        wanted = bandwidth_mbps or 0
-        if current != wanted:
-            update = st.AgentPool(name=pool_name)
-            if wanted:
-                update.bandwidth_limit = st.AgentPool.BandwidthLimit(limit_mbps=wanted)
+        if current != bandwidth_mbps:
+            update = st.AgentPool(name=pool_name,
+                                  bandwidth_limit=st.AgentPool.BandwidthLimit(limit_mbps=bandwidth_mbps))
             client.update_agent_pool(
                 request={"agent_pool": update, "update_mask": field_mask_pb2.FieldMask(paths=["bandwidth_limit"])}
             )
@@ -682,8 +693,14 @@ def _run_phase(
     cancel: threading.Event | None,
     control: StsControl | None,
     clock: Any,
+    confirmed: bool = False,
 ) -> OperationSnapshot:
+    from engine.transfer.sts_jobs import check_job_state, state_of
+
     job = _upsert_job(client, plan.job)
+    # The guard reads what the job IS after the update (schedule, delete option, status),
+    # not what the profile asked for.
+    check_job_state(state_of(job), confirmed=confirmed)
     op_name = _start_or_attach(client, job, emit, step)
     if control is not None:
         control.operation_name = op_name
@@ -757,6 +774,13 @@ def run_sts_transfer(
     if dry_run:
         return result
     client = client or make_client()
+    from engine.transfer.sts_jobs import check_job_state, job_state
+
+    existing = job_state(client, final_plan.job.name, project)
+    if existing is not None:
+        check_job_state(existing, confirmed=True)  # a DISABLED job is refused here, before any change
+        if existing.scheduled and not opts.schedule:
+            emit(Message(step, text=f"STS job {existing.name} has a schedule the profile no longer sets: removing it"))
     if final_plan.agent_pool_name:
         ensure_agent_pool(client, final_plan.agent_pool_name, final_plan.bandwidth_mbps)
     phases: list[StsJobPlan] = [final_plan]
@@ -767,7 +791,10 @@ def run_sts_transfer(
     for index, phase in enumerate(phases):
         if index == 1:
             assert snap is not None
-            found = snap.counters.get("objectsFoundFromSource", 0)
+            # objectsFoundFromSource leaves out what the sync skipped (already in the sink):
+            # the source holds both.
+            found = snap.counters.get("objectsFoundFromSource", 0) + snap.counters.get(
+                "objectsFromSourceSkippedBySync", 0)
             if found == 0 and not spec.allow_empty_source:
                 result.counters, result.status, result.ok = snap.counters, snap.status, False
                 raise StsDeleteRefused(
@@ -777,7 +804,8 @@ def run_sts_transfer(
             emit(Message(step, text=f"the source lists {found:,} objects; deleting what only the destination has"))
         kind = "copy (no deletions yet)" if len(phases) == 2 and index == 0 else "transfer"
         emit(Message(step, text=f"STS job {phase.job.name}: starting the {kind}"))
-        snap = _run_phase(client, phase, emit=emit, step=step, opts=opts, cancel=cancel, control=control, clock=clock)
+        snap = _run_phase(client, phase, emit=emit, step=step, opts=opts, cancel=cancel, control=control, clock=clock,
+                          confirmed=confirmed)
         result.operations.append(snap.name)
         failures.extend(snap.failures)
         if snap.detached:

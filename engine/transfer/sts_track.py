@@ -244,26 +244,30 @@ def progress_events(
     c = snap.counters
     done_bytes = c["bytesCopiedToSink"] + c["bytesFromSourceSkippedBySync"] + c["bytesFromSourceFailed"]
     done_objects = c["objectsCopiedToSink"] + c["objectsFromSourceSkippedBySync"] + c["objectsFromSourceFailed"]
+    # "Found from source" excludes objects skipped by sync (TransferCounters), while "done" counts
+    # them: the total is both, or a re-run would show more than 100%.
+    total_bytes = c["bytesFoundFromSource"] + c["bytesFromSourceSkippedBySync"]
+    total_objects = c["objectsFoundFromSource"] + c["objectsFromSourceSkippedBySync"]
     paused = snap.status != "IN_PROGRESS"
     extra = {"engine": "sts", "operation": snap.name, "status": snap.status, "counters": dict(c)}
     return [
         Progress(
             step,
             done=done_bytes,
-            total=c["bytesFoundFromSource"],
+            total=total_bytes,
             unit="B",
             rate=byte_rate,
-            eta_s=None if paused else eta_seconds(done_bytes, c["bytesFoundFromSource"], byte_rate),
+            eta_s=None if paused else eta_seconds(done_bytes, total_bytes, byte_rate),
             label="bytes",
             extra=extra,
         ),
         Progress(
             step,
             done=done_objects,
-            total=c["objectsFoundFromSource"],
+            total=total_objects,
             unit="objects",
             rate=object_rate,
-            eta_s=None if paused else eta_seconds(done_objects, c["objectsFoundFromSource"], object_rate),
+            eta_s=None if paused else eta_seconds(done_objects, total_objects, object_rate),
             label="objects",
             extra=extra,
         ),

@@ -294,12 +294,15 @@ def test_posix_through_an_agent_pool_with_a_bandwidth_limit(stub: StsStub, tmp_p
     rec = Recorder()
     result = run_sts_transfer(spec, project=PROJECT, options=options, emit=rec)
     assert result.ok and result.mode == "agent" and result.job_name.startswith("transferJobs/OPI")
-    assert stub.pools[pool]["bandwidthLimit"] == {"limitMbps": "83"}
+    # limitMbps is megabytes per second: 10 MiB/s = 10.49 MB/s -> 10 (not 83 megabits)
+    assert stub.pools[pool]["bandwidthLimit"] == {"limitMbps": "10"}
     assert any("gcloud transfer agents install" in m.text for m in rec.of(Message))
     assert set(stub.under("gs://dst/fs/")) == {f"f{i:02d}.bin" for i in range(4)}
-    # dropping the limit sets the pool back to unlimited
+    # an entry without a limit says nothing about the shared pool's: the limit stays
+    patches = len(stub.calls("PATCH", "agentPools"))
     run_sts_transfer(spec.model_copy(update={"bwlimit": None}), project=PROJECT, options=options)
-    assert "bandwidthLimit" not in stub.pools[pool]
+    assert stub.pools[pool]["bandwidthLimit"] == {"limitMbps": "10"}
+    assert len(stub.calls("PATCH", "agentPools")) == patches
 
 
 def test_gcs_to_gcs(stub: StsStub) -> None:

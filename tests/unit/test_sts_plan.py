@@ -184,7 +184,7 @@ def test_posix_source_uses_an_agent_pool_and_shows_the_install_command(tmp_path:
         f"gcloud transfer agents install --project={PROJECT} --pool=onprem-pool --count=4 "
         f"--mount-directories={tmp_path}/"
     )
-    assert plan.bandwidth_mbps == 838  # 100 MiB/s = 838.86 Mbit/s, rounded down
+    assert plan.bandwidth_mbps == 104  # 100 MiB/s = 104.86 MB/s (limitMbps is megabytes/s), rounded down
     assert plan.mode == "agent"
 
 
@@ -198,7 +198,8 @@ def test_posix_needs_a_pool_and_cannot_filter(tmp_path: Path) -> None:
         StsOptions(agent_pool="Bad Pool; rm")
 
 
-@pytest.mark.parametrize(("limit", "mbps"), [("1M", 8), ("125000", 1), ("1000", 1), ("1G", 8589), ("2.5k", 1)])
+@pytest.mark.parametrize(("limit", "mbps"), [("1M", 1), ("50M", 52), ("125000", 1), ("1000", 1), ("1G", 1073),
+                                             ("2.5k", 1), ("20000000", 20)])
 def test_bwlimit_to_agent_pool_mbps(limit: str, mbps: int) -> None:
     assert bwlimit_to_mbps(limit) == mbps
 

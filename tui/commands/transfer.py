@@ -38,9 +38,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent-pool", metavar="POOL", help="STS reading a local path: the agent pool id")
     p.add_argument("--sts-poll-interval", type=float, default=None, metavar="S",
                    help="seconds between polls of the STS operation (default 10)")
+    p.add_argument("--disable", action="store_true",
+                   help="with --engine sts: disable this entry's STS job (no scheduled run starts again); "
+                        "cutover sign-off does this for every entry of the profile")
+    p.add_argument("--enable", action="store_true",
+                   help="with --engine sts: re-enable a job disabled at cutover (deliberately)")
     p.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     p.add_argument("--verbose", "-v", action="store_true", help="list every object copied")
     p.set_defaults(handler=run)
+
+
+def _set_sts_status(args: argparse.Namespace) -> int:
+    """``--disable`` / ``--enable``: change only the status of the entry's STS job."""
+    from engine.errors import BadInputError, ExitCode
+    from engine.transfer.api import TransferSpec
+    from engine.transfer.sts import make_client
+    from engine.transfer.sts_jobs import set_job_status
+    from tui.output import print_json
+
+    if args.engine != "sts":
+        raise BadInputError("--disable and --enable act on Storage Transfer Service jobs: add --engine sts")
+    if args.disable and args.enable:
+        raise BadInputError("--disable and --enable exclude each other")
+    if not args.project:
+        raise BadInputError("--project is needed: the STS job belongs to a Google Cloud project")
+    spec = TransferSpec(src=args.src, dst=args.dst, recursive=True, engine="sts")
+    result = set_job_status(make_client(), spec, args.project, "DISABLED" if args.disable else "ENABLED")
+    if args.json:
+        print_json({"event": "sts_job_status", **result.to_dict()})
+    else:
+        print(f"STS job {result.job_name} ({result.src} -> {result.dst}): {result.outcome}")
+    return int(ExitCode.OK)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
     from tui.output import make_sink, print_json
 
+    if args.disable or args.enable:
+        return _set_sts_status(args)
     sink = make_sink(args.json, verbose=args.verbose)
     if args.verify_only:
         try:
