@@ -60,7 +60,7 @@ from engine.transfer.backends import open_backend
 from engine.transfer.control import TransferControl
 from engine.transfer.execute import DeleteRefused, Failure, Transfer, TransferSummary
 from engine.transfer.journal import Journal, default_journal_path
-from engine.transfer.plan import Action, diff
+from engine.transfer.plan import Action, diff, without_placeholders
 from engine.transfer.spec import TransferSpec
 from engine.transfer.streams import parse_rate
 from engine.transfer.urls import Location, parse_url
@@ -92,6 +92,17 @@ def resolve(spec: TransferSpec, base_dir: Path | None = None) -> tuple[Location,
     return src, dst
 
 
+def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tuple[Any, Any]:
+    """Both backends, the local walk following the spec's symlink rules."""
+    from engine.transfer.backends.local_walk import WalkRules
+
+    rules = WalkRules(follow_symlinks=spec.follow_symlinks, skip_broken_symlinks=spec.skip_broken_symlinks)
+    # A destination's links are followed where they lead; a broken one is replaced by a copy
+    # and never deleted (a notice there, not a failure).
+    dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
+    return (open_backend(src_loc, jobs=spec.jobs, rules=rules), open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules))
+
+
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:
     """The journal file a run of ``spec`` uses (so a worker and a screen can find it)."""
     src, dst = resolve(spec, base_dir)
@@ -111,6 +122,10 @@ class TransferPlan:
     excluded: int = 0
     refused: int = 0
     conflicts: int = 0
+    error: int = 0
+    """Source entries that cannot be listed or stat'ed (failures; no deletion would run)."""
+    notcopied: int = 0
+    """Source entries not copied by rule (symlinks skipped, loops, special files)."""
     source_objects: int = 0
     destination_objects: int = 0
     actions: list[Action] = field(default_factory=list)
@@ -122,7 +137,7 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
                   keep: int | None = 10_000, cancel: threading.Event | None = None) -> TransferPlan:
     """List both sides and diff them (streaming); nothing is read or written."""
     src_loc, dst_loc = resolve(spec, base_dir)
-    src, dst = open_backend(src_loc, jobs=spec.jobs), open_backend(dst_loc, jobs=spec.jobs)
+    src, dst = _open_pair(spec, src_loc, dst_loc)
     plan = TransferPlan()
 
     def count(it, attr: str):
@@ -131,10 +146,10 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
             yield info
 
     try:
-        for act in diff(count(src.list(spec.recursive), "source_objects"),
-                        count(dst.list(spec.recursive), "destination_objects"),
+        for act in diff(count(without_placeholders(src.list(spec.recursive)), "source_objects"),
+                        count(without_placeholders(dst.list(spec.recursive)), "destination_objects"),
                         checksum=spec.checksum, delete=spec.delete, exclude=spec.exclude,
-                        local_dst=dst_loc.is_local):
+                        dst_scheme=dst.scheme, both_cloud=not src_loc.is_local and not dst_loc.is_local):
             if cancel is not None and cancel.is_set():
                 break
             if act.kind == "copy":
@@ -188,7 +203,7 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
         jr = Journal(None)
     else:
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
-    src, dst = open_backend(src_loc, jobs=spec.jobs), open_backend(dst_loc, jobs=spec.jobs)
+    src, dst = _open_pair(spec, src_loc, dst_loc)
     try:
         engine = Transfer(src=src, dst=dst, src_url=src_loc.url(), dst_url=dst_loc.url(), emit=emit, journal=jr,
                           control=control, dry_run=dry_run, recursive=spec.recursive, delete=spec.delete,

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from engine.transfer.backends.base import ObjectInfo
+from engine.transfer.compare import compare
+
+__all__ = ["Action", "compare", "diff", "is_placeholder", "unsafe_cloud_key", "unsafe_local_key"]
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4000
@@ -27,7 +30,11 @@ class Action:
     """One decision of the plan."""
 
     kind: str
-    """copy | check | skip | delete | refused | conflict | excluded"""
+    """copy | check | skip | delete | refused | conflict | excluded | error | notcopied
+
+    ``error``: a source (or destination) entry that could not be listed or stat'ed (a failure;
+    no deletion runs after one).  ``notcopied``: a source entry deliberately not copied (a
+    symlink skipped, a loop, not a regular file); its destination object is kept."""
     path: str
     src: ObjectInfo | None = None
     dst: ObjectInfo | None = None
@@ -36,6 +43,36 @@ class Action:
     @property
     def size(self) -> int:
         return self.src.size if self.src is not None else (self.dst.size if self.dst is not None else 0)
+
+
+CLOUD_KEY_MAX_BYTES = 1024
+"""The longest object name S3 and GCS accept, in UTF-8 bytes."""
+
+
+def is_placeholder(info: ObjectInfo) -> bool:
+    """A "folder" placeholder (``dir/`` of zero bytes, ``dir_$folder$``) written by consoles and
+    older tools: never copied, deleted or counted, as gsutil rsync treats them."""
+    if info.problem:
+        return False
+    return (info.path.endswith("/") and info.size == 0) or info.path.endswith("_$folder$")
+
+
+def unsafe_cloud_key(path: str, scheme: str) -> str | None:
+    """Why ``path`` cannot be an object name in an S3 or GCS bucket, or None when it can."""
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (object names are UTF-8)"
+    if len(encoded) > CLOUD_KEY_MAX_BYTES:
+        return f"is longer than {CLOUD_KEY_MAX_BYTES} bytes"
+    if scheme == "gs":
+        if "\r" in path or "\n" in path:
+            return "contains a carriage return or line feed (GCS refuses them)"
+        if path.startswith(".well-known/acme-challenge/"):
+            return "starts with .well-known/acme-challenge/ (GCS refuses it)"
+    if path in (".", ".."):
+        return "is '.' or '..'"
+    return None
 
 
 def unsafe_local_key(path: str) -> str | None:
@@ -60,26 +97,6 @@ def unsafe_local_key(path: str) -> str | None:
     return None
 
 
-def compare(src: ObjectInfo, dst: ObjectInfo, checksum: bool) -> tuple[str, str]:
-    """("copy"|"skip"|"check", reason) for a path both sides have."""
-    if src.size != dst.size:
-        return "copy", f"size {dst.size} -> {src.size}"
-    if checksum:
-        if src.crc32c and dst.crc32c:
-            return ("skip", "same crc32c") if src.crc32c == dst.crc32c else ("copy", "crc32c differs")
-        if src.md5 and dst.md5:
-            return ("skip", "same md5") if src.md5 == dst.md5 else ("copy", "md5 differs")
-        return "check", "checksums to compute"
-    if dst.mtime_preserved:
-        if int(src.mtime) == int(dst.mtime):
-            return "skip", "same size and mtime"
-        return "copy", "mtime differs"
-    # the destination only knows when it was written: up to date if written after the source changed
-    if dst.mtime >= int(src.mtime):
-        return "skip", "same size, destination newer"
-    return "copy", "source newer"
-
-
 class _ConflictTracker:
     """Finds keys that sit inside a "directory" named like an earlier key ("a" then "a/b")."""
 
@@ -98,13 +115,26 @@ class _ConflictTracker:
         return hit
 
 
+def without_placeholders(listing: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
+    """The listing without folder placeholders (see :func:`is_placeholder`): they are not
+    objects, so they are not counted by the delete guards either."""
+    for info in listing:
+        if not is_placeholder(info):
+            yield info
+
+
 def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool = False,
-         delete: bool = False, exclude: list[str] | None = None, local_dst: bool = False) -> Iterator[Action]:
-    """Merge two byte-ordered listings into actions (streaming)."""
+         delete: bool = False, exclude: list[str] | None = None, local_dst: bool = False,
+         dst_scheme: str = "", both_cloud: bool = False) -> Iterator[Action]:
+    """Merge two byte-ordered listings into actions (streaming).
+
+    Entries the listings report as problems (``ObjectInfo.problem``) become ``error`` or
+    ``notcopied`` actions for their path, so the destination's object there is never deleted."""
+    local_dst = local_dst or dst_scheme == "file"
     patterns = [re.compile(p) for p in (exclude or [])]
     conflicts = _ConflictTracker() if local_dst else None
     sentinel = None
-    si, di = iter(src), iter(dst)
+    si, di = without_placeholders(src), without_placeholders(dst)
     s = next(si, sentinel)
     d = next(di, sentinel)
 
@@ -126,17 +156,29 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
         if patterns and excluded(path):
             yield Action("excluded", path, cur_s, cur_d, "matches -x")
             continue
+        if cur_s is not None and cur_s.problem:
+            yield Action("error" if cur_s.problem_is_error else "notcopied", path, cur_s, cur_d, cur_s.problem)
+            continue
+        if cur_d is not None and cur_d.problem:
+            if cur_d.problem_is_error:
+                yield Action("error", path, cur_s, cur_d, f"destination entry: {cur_d.problem}")
+                continue
+            cur_d = None  # a destination link or special file: a copy replaces it; never deleted
+            if cur_s is None:
+                continue
         if cur_s is None:
             if delete:
                 yield Action("delete", path, None, cur_d, "not in source")
             continue
-        if local_dst:
-            if path.endswith("/") and cur_s.size == 0:
-                yield Action("skip", path, cur_s, cur_d, "directory marker")
+        if dst_scheme in ("s3", "gs"):
+            why = unsafe_cloud_key(path, dst_scheme)
+            if why:
+                yield Action("refused", path, cur_s, cur_d, f"invalid name: key {why}")
                 continue
+        if local_dst:
             why = unsafe_local_key(path)
             if why:
-                yield Action("refused", path, cur_s, cur_d, f"key {why}")
+                yield Action("refused", path, cur_s, cur_d, f"invalid name: key {why}")
                 continue
             assert conflicts is not None
             other = conflicts.check(path)
@@ -147,5 +189,5 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
         if cur_d is None:
             yield Action("copy", path, cur_s, None, "new")
             continue
-        kind, reason = compare(cur_s, cur_d, checksum)
+        kind, reason = compare(cur_s, cur_d, checksum, both_cloud)
         yield Action(kind, path, cur_s, cur_d, reason)

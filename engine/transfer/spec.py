@@ -33,6 +33,11 @@ class TransferSpec(Section):
     """Refuse -d when more than this many deletions are planned (default: 10% of the destination or 1,000, whichever is smaller)."""
     allow_empty_source: bool = False
     """Let -d run even when the source lists empty (normally refused: it would delete everything)."""
+    follow_symlinks: bool = True
+    """Follow symbolic links to files and folders in a local source (loops are detected and
+    reported); False skips every link, each reported (--no-follow-symlinks)."""
+    skip_broken_symlinks: bool = False
+    """Report a broken link as a notice instead of a failure (its destination object is kept)."""
     jobs: int = Field(default=8, ge=1, le=256)
     """Objects (and parts) in flight at once (-j)."""
     bwlimit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?[KMGkmg]?$")

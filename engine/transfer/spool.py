@@ -36,15 +36,15 @@ def _dump(info: ObjectInfo | None) -> str | None:
     if info is None:
         return None
     return json.dumps([info.size, info.mtime, info.mtime_preserved, info.crc32c, info.md5, info.version,
-                       info.extra or None], separators=(",", ":"))
+                       info.extra or None, info.mtime_ns], separators=(",", ":"))
 
 
 def _load(path: str, text: str | None) -> ObjectInfo | None:
     if text is None:
         return None
-    size, mtime, preserved, crc, md5, version, extra = json.loads(text)
+    size, mtime, preserved, crc, md5, version, extra, mtime_ns = json.loads(text)
     return ObjectInfo(path=path, size=size, mtime=mtime, mtime_preserved=preserved, crc32c=crc, md5=md5,
-                      version=version, extra=extra or {})
+                      version=version, extra=extra or {}, mtime_ns=mtime_ns)
 
 
 class PlanSpool:

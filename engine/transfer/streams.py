@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from engine.transfer.checksums import Hasher, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch, TransientError
@@ -51,7 +51,8 @@ class HashingReader:
 
     def __init__(self, raw: BinaryIO, size: int, *, expect_crc32c: str | None = None,
                  expect_md5: str | None = None, limiter: RateLimiter | None = None,
-                 on_bytes=None, cancel: threading.Event | None = None, label: str = ""):
+                 on_bytes=None, cancel: threading.Event | None = None, label: str = "",
+                 at_end: Callable[[], None] | None = None):
         self.raw = raw
         self.size = size
         self.hasher = Hasher(md5=expect_md5 is not None and expect_crc32c is None)
@@ -61,6 +62,8 @@ class HashingReader:
         self.on_bytes = on_bytes
         self.cancel = cancel
         self.label = label
+        self.at_end = at_end
+        """Called once the whole stream is read, before a writer can finish (a snapshot check)."""
         self._checked = False
 
     def readable(self) -> bool:
@@ -96,6 +99,8 @@ class HashingReader:
             raise TransientError(f"{self.label}: short read ({self.hasher.length} of {self.size} bytes)")
         if self.hasher.length > self.size:
             raise ChecksumMismatch(f"{self.label}: source grew while reading ({self.hasher.length} > {self.size})")
+        if self.at_end is not None:
+            self.at_end()
         self._checked = True
         if self.expect_crc32c is not None and crc_to_hex(self.hasher.crc) != self.expect_crc32c:
             raise ChecksumMismatch(f"{self.label}: CRC32C read {crc_to_hex(self.hasher.crc)} != source {self.expect_crc32c}")

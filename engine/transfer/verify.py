@@ -119,7 +119,11 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
         with ThreadPoolExecutor(jobs, thread_name_prefix="verify") as pool:
             futures = []
             for act in diff(src.list(recursive), dst.list(recursive), delete=True, exclude=exclude):
-                if act.kind == "excluded":
+                if act.kind in ("excluded", "notcopied"):
+                    continue
+                if act.kind == "error":  # an entry that cannot be listed cannot be verified
+                    report.missing.append(act.path)
+                    emit(ItemDone(STEP, item=act.path, status="missing", detail=act.reason))
                     continue
                 if act.src is not None and act.dst is not None:
                     futures.append(pool.submit(check, act.src, act.dst))

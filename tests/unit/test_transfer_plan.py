@@ -11,6 +11,7 @@ import pytest
 from engine.transfer.backends.base import ObjectInfo
 from engine.transfer.backends.local import LocalBackend
 from engine.transfer.checksums import combine_parts, crc32c, crc32c_combine, s3_composite_crc32c
+from engine.transfer.compare import CHECK_MTIME, CHECK_SUMS
 from engine.transfer.plan import compare, diff, unsafe_local_key
 from engine.transfer.retry import ChecksumMismatch, RetryPolicy, is_retryable
 from engine.transfer.urls import parse_url
@@ -81,9 +82,15 @@ def test_compare_rules():
     assert compare(info("a", 1), info("a", 2), False)[0] == "copy"
     assert compare(info("a", 1, 100.4), info("a", 1, 100.9), False)[0] == "skip"
     assert compare(info("a", 1, 150), info("a", 1, 100), False)[0] == "copy"
-    # a destination that only knows its write time is current when written after the source changed
-    assert compare(info("a", 1, 100), info("a", 1, 120, preserved=False), False)[0] == "skip"
-    assert compare(info("a", 1, 130), info("a", 1, 120, preserved=False), False)[0] == "copy"
+    # a destination that only knows its write time: never compared with the source mtime (a
+    # same-size object written later is not thereby the same bytes); a worker reads the mtime
+    # metadata back, or compares checksums (issue 17)
+    assert compare(info("a", 1, 100), info("a", 1, 120, preserved=False), False) == ("check", CHECK_MTIME)
+    assert compare(info("a", 1, 130), info("a", 1, 120, preserved=False), False) == ("check", CHECK_MTIME)
+    # bucket to bucket: hashes, not mtimes (gsutil)
+    assert compare(info("a", 1, 1, crc="00000001"), info("a", 1, 99, crc="00000001"), False, both_cloud=True)[0] == "skip"
+    assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5, crc="00000002"), False, both_cloud=True)[0] == "copy"
+    assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5), False, both_cloud=True) == ("check", CHECK_SUMS)
     assert compare(info("a", 1, crc="00000001"), info("a", 1, crc="00000002"), True)[0] == "copy"
     assert compare(info("a", 1, 1, crc="00000001"), info("a", 1, 99, crc="00000001"), True)[0] == "skip"
     assert compare(info("a", 1, md5="a" * 32), info("a", 1, crc="00000001"), True)[0] == "check"

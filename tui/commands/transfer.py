@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-delete", type=int, default=None, metavar="N",
                    help="refuse -d beyond N deletions (default: 10%% of the destination or 1,000, whichever is smaller)")
     p.add_argument("--allow-empty-source", action="store_true", help="let -d run when the source lists empty")
+    p.add_argument("--no-follow-symlinks", action="store_true",
+                   help="skip symbolic links in a local source, each reported (default: follow them; loops are detected)")
+    p.add_argument("--skip-broken-symlinks", action="store_true",
+                   help="report broken links as notices, not failures (their destination objects are kept)")
     p.add_argument("-j", "--jobs", type=int, default=8, help="objects and parts in flight (default 8)")
     p.add_argument("--bwlimit", metavar="RATE", help="bytes per second overall, e.g. 50M")
     p.add_argument("--part-threshold", type=int, default=150, metavar="MIB",
@@ -111,11 +115,18 @@ def run(args: argparse.Namespace) -> int:
         spec = TransferSpec(src=args.src, dst=args.dst, recursive=args.recursive, delete=args.delete,
                             exclude=args.exclude, checksum=args.checksum, max_delete=args.max_delete,
                             allow_empty_source=args.allow_empty_source, jobs=args.jobs, bwlimit=args.bwlimit,
+                            follow_symlinks=not args.no_follow_symlinks,
+                            skip_broken_symlinks=args.skip_broken_symlinks,
                             part_threshold_mib=args.part_threshold, part_size_mib=args.part_size,
                             engine=args.engine, sts=sts)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
+
+    import sys
+    import threading
+
+    out_lock = threading.Lock()
 
     def emit(event):  # people get bars and lines; the per-object feed is for screens and --json
         if not args.json:
@@ -123,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
                 return
             if isinstance(event, ItemDone) and event.status.startswith("would_"):
                 verb = event.status.replace("_", " ")
-                print(f"{verb} {event.item} ({event.data.get('size', 0)} bytes)", flush=True)
+                line = f"{verb} {event.item} ({event.data.get('size', 0)} bytes)\n"
+                with out_lock:  # workers print at once: one write per whole line
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
                 return
         sink(event)
 
@@ -168,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         print(summary.line())
         for failure in summary.failures[:50]:
             print(f"  failed: {failure.path}: {failure.error}")
+        for entry in summary.not_copied[:50]:
+            print(f"  not copied: {entry.path}: {entry.reason}")
     if summary.interrupted:
         return int(ExitCode.INTERRUPTED)
     return int(ExitCode.OK if summary.ok else ExitCode.FAILED)

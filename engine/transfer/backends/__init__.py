@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
 from engine.transfer.urls import Location
 
+if TYPE_CHECKING:
+    from engine.transfer.backends.local_walk import WalkRules
 
-def open_backend(loc: Location, *, jobs: int = 8) -> Backend:
-    """The backend for a location (clients are built from the standard environment)."""
+
+def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None) -> Backend:
+    """The backend for a location (clients are built from the standard environment); ``rules``:
+    how a local walk treats symlinks."""
     if loc.scheme == "file":
         from engine.transfer.backends.local import LocalBackend
 
-        return LocalBackend(loc)
+        local = LocalBackend(loc)
+        if rules is not None:
+            local.rules = rules
+        return local
     from engine.transfer.lister import list_jobs
 
     lj = list_jobs(jobs)

@@ -44,10 +44,22 @@ class ObjectInfo:
     version: str = ""
     """What pins this exact content: GCS generation, S3 ETag, local mtime_ns."""
     extra: dict[str, Any] = field(default_factory=dict)
+    mtime_ns: int | None = None
+    """The exact modification time in nanoseconds, where the store keeps one (local files only)."""
+    problem: str = ""
+    """Why this listed entry cannot be copied ("" for a normal object): an unreadable folder, a
+    broken or skipped symlink... The entry is reported, never copied, and its path never deleted."""
+    problem_is_error: bool = False
+    """The problem is an error (a failure, and no deletion runs in that transfer), not a notice."""
 
     def fingerprint(self) -> str:
         """Identifies this content for the journal: a changed source never reuses old parts."""
         return f"{self.size}:{self.version}:{int(self.mtime)}"
+
+
+class SourceChanged(Exception):
+    """The source changed while it was being copied (a pinned read found a new version, or a
+    local file's size, mtime, inode or ctime moved): the copy is torn and must not be published."""
 
 
 @dataclass
@@ -117,6 +129,16 @@ class Backend(ABC):
     @abstractmethod
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         """``length`` bytes from ``start`` of exactly this version."""
+
+    def stored_mtime(self, info: ObjectInfo) -> float | None:
+        """The source mtime stored with the object (seconds), or None where it has none.
+        Stores whose listings lack metadata (S3) read it back here (one HEAD)."""
+        return info.mtime if info.mtime_preserved else None
+
+    def source_state(self, info: ObjectInfo) -> tuple[int, ...] | None:
+        """What identifies the object's content now, compared before and after a copy reads it;
+        None where every read is already pinned to one version (S3 ETag, GCS generation)."""
+        return None
 
     def full_checksums(self, info: ObjectInfo) -> ObjectInfo:
         """Fill in checksums the listing did not carry, when the store can say without reading."""

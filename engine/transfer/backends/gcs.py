@@ -8,12 +8,13 @@ emulator such as fake-gcs-server) anonymous credentials are used instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost
+from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch
@@ -86,6 +87,17 @@ def _translate(exc: Exception, what: str) -> Exception:
     if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)):
         return EnvironmentProblem(f"{what}: access denied by GCS; check the Google credentials in use")
     return exc
+
+
+@contextlib.contextmanager
+def _generation_gone(info: ObjectInfo) -> Iterator[None]:
+    """A read pinned to a generation that no longer exists: the source changed (or went)."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except gexc.NotFound as exc:
+        raise SourceChanged(f"{info.path}: generation {info.version} no longer exists") from exc
 
 
 class GCSBackend(ParallelListing, Backend):
@@ -183,13 +195,15 @@ class GCSBackend(ParallelListing, Backend):
         return self.bucket.blob(self.key(info.path), generation=gen)
 
     def open_read(self, info: ObjectInfo) -> BinaryIO:
-        return self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=None)  # type: ignore[no-any-return]
+        with _generation_gone(info):
+            return self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=None)  # type: ignore[no-any-return]
 
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         if length == 0:
             return b""
-        return self._pinned(info).download_as_bytes(start=start, end=start + length - 1, checksum=None,  # type: ignore[no-any-return]
-                                                    retry=None)
+        with _generation_gone(info):
+            return self._pinned(info).download_as_bytes(start=start, end=start + length - 1,  # type: ignore[no-any-return]
+                                                        checksum=None, retry=None)
 
     # --- writing ------------------------------------------------------------
     def _blob(self, path: str, src: ObjectInfo) -> Any:

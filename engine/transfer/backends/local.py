@@ -10,6 +10,7 @@ from typing import BinaryIO, Iterator
 
 from engine.errors import BadInputError
 from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.local_walk import WalkRules, walk
 from engine.transfer.checksums import Hasher, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch
 
@@ -34,7 +35,10 @@ class LocalBackend(Backend):
 
     def _info(self, rel: str, s: os.stat_result) -> ObjectInfo:
         return ObjectInfo(path=rel, size=s.st_size, mtime=s.st_mtime, mtime_preserved=True,
-                          version=str(s.st_mtime_ns))
+                          version=str(s.st_mtime_ns), mtime_ns=s.st_mtime_ns)
+
+    rules = WalkRules()
+    """How the walk treats symlinks (set from the transfer's options by ``open_backend``)."""
 
     def list(self, recursive: bool = True, start_after: str | None = None,
              end_before: str | None = None) -> Iterator[ObjectInfo]:
@@ -42,42 +46,14 @@ class LocalBackend(Backend):
             return
         if not os.path.isdir(self.root):
             raise BadInputError(f"{self.root} is not a directory (transfers copy trees)")
-        yield from self._walk(self.root, "", recursive, start_after, end_before)
+        yield from walk(self.root, recursive=recursive, rules=self.rules, info=self._info,
+                        start_after=start_after, end_before=end_before)
 
-    def _walk(self, folder: str, rel: str, recursive: bool, start_after: str | None,
-              end_before: str | None) -> Iterator[ObjectInfo]:
-        entries: list[tuple[str, os.DirEntry[str], bool]] = []
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if TMP_MARK in entry.name:
-                        continue
-                    try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    # a directory sorts as "name/" so the walk yields keys in global byte order
-                    entries.append((entry.name + "/" if is_dir else entry.name, entry, is_dir))
-        except (PermissionError, FileNotFoundError):
-            return
-        entries.sort(key=lambda e: e[0])
-        for sort_name, entry, is_dir in entries:
-            path = rel + sort_name
-            if end_before is not None and path >= end_before:
-                return
-            if start_after is not None and not (path > start_after or (is_dir and start_after.startswith(path))):
-                continue
-            if is_dir:
-                if recursive:
-                    yield from self._walk(entry.path, path, recursive, start_after, end_before)
-                continue
-            try:
-                s = entry.stat(follow_symlinks=True)
-            except OSError:
-                continue
-            if not st.S_ISREG(s.st_mode):
-                continue
-            yield self._info(path, s)
+    def source_state(self, info: ObjectInfo) -> tuple[int, ...] | None:
+        """What identifies the file's content now (size, mtime_ns, inode, device, ctime_ns):
+        compared before and after a copy reads it (see engine.transfer.snapshot)."""
+        s = os.stat(self.full(info.path))
+        return (s.st_size, s.st_mtime_ns, s.st_ino, s.st_dev, s.st_ctime_ns)
 
     def stat(self, path: str) -> ObjectInfo | None:
         try:
@@ -135,10 +111,8 @@ class LocalBackend(Backend):
                 if crc != expect_crc or length != src.size:
                     raise ChecksumMismatch(f"{final}: written file reads back CRC32C {crc_to_hex(crc)} "
                                            f"({length} bytes), sent {crc_to_hex(expect_crc)} ({src.size} bytes)")
-                if src.mtime_preserved and src.version.isdigit():
-                    os.utime(fd, ns=(int(src.version), int(src.version)))
-                else:
-                    os.utime(fd, (src.mtime, src.mtime))
+                ns = file_mtime_ns(src)
+                os.utime(fd, ns=(ns, ns))
                 s = os.fstat(fd)
             finally:
                 os.close(fd)
@@ -260,6 +234,17 @@ class LocalBackend(Backend):
             except OSError:
                 break
             folder = os.path.dirname(folder)
+
+
+def file_mtime_ns(src: ObjectInfo) -> int:
+    """The mtime a downloaded file gets: the exact one from a local source, else the source's
+    mtime in whole seconds (GCS ``goog-reserved-file-mtime`` and S3 ``mtime`` metadata are
+    seconds; a store's write time is used where neither exists).  Whole seconds by truncation,
+    as gsutil stores them and as the planner compares them, so a pre-epoch time lands on the
+    same second every run."""
+    if src.mtime_ns is not None:
+        return src.mtime_ns
+    return int(src.mtime) * 1_000_000_000
 
 
 def _write_all(fd: int, data: bytes) -> None:

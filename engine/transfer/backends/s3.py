@@ -15,12 +15,36 @@ import re
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
 from engine.transfer.retry import ChecksumMismatch
 
-MTIME_KEY = "mtime"  # the metadata key rclone uses too
+MTIME_KEY = "mtime"
+"""User metadata (x-amz-meta-mtime) rclone stores the source mtime in: seconds, decimal."""
+GSUTIL_MTIME_KEY = "goog-reserved-file-mtime"
+"""The key gsutil stores it in on S3 too (whole seconds); written and read as well."""
+
+
+def mtime_metadata(src: ObjectInfo) -> dict[str, str]:
+    """The source mtime as rclone and gsutil store it on S3 (exact from a local file's ns)."""
+    if src.mtime_ns is not None:
+        sec, ns = divmod(src.mtime_ns, 1_000_000_000)
+        exact = f"{sec}.{ns:09d}" if sec >= 0 or ns == 0 else f"{src.mtime_ns / 1e9:.9f}"
+    else:
+        exact = f"{src.mtime:.9f}"
+    return {MTIME_KEY: exact, GSUTIL_MTIME_KEY: str(int(src.mtime))}
+
+
+def parse_mtime_metadata(meta: dict[str, str]) -> float | None:
+    """The stored source mtime (seconds) from S3 user metadata, or None."""
+    for key in (MTIME_KEY, GSUTIL_MTIME_KEY):
+        if key in meta:
+            try:
+                return float(meta[key])
+            except ValueError:
+                continue
+    return None
 
 
 def _parse_timestamp(value: Any) -> Any:
@@ -168,11 +192,15 @@ class S3Backend(ParallelListing, Backend):
     def _info(self, obj: dict[str, Any], path: str) -> ObjectInfo:
         etag = obj.get("ETag", "").strip('"')
         crc = obj.get("ChecksumCRC32C")
+        multipart = "-" in etag
+        # A multipart object's CRC32C is a checksum of the parts' checksums ("...-N"; some
+        # stand-ins leave out the "-N") unless S3 says it covers the whole object.
+        whole = crc and "-" not in crc and (not multipart or obj.get("ChecksumType") == "FULL_OBJECT")
         return ObjectInfo(
             path=path, size=int(obj.get("Size", obj.get("ContentLength", 0))),
             mtime=obj["LastModified"].timestamp(), mtime_preserved=False,
-            md5=etag if len(etag) == 32 and "-" not in etag else None,
-            crc32c=b64_to_hex(crc) if crc and "-" not in crc else None,
+            md5=etag if len(etag) == 32 and not multipart else None,
+            crc32c=b64_to_hex(crc) if whole else None,
             version=etag, extra={"multipart": "-" in etag},
         )
 
@@ -239,9 +267,19 @@ class S3Backend(ParallelListing, Backend):
         if head is None:
             return None
         info = self._info(head, path)
-        if MTIME_KEY in head.get("Metadata", {}):
-            info.extra["meta_mtime"] = head["Metadata"][MTIME_KEY]
+        stored = parse_mtime_metadata(head.get("Metadata", {}))
+        if stored is not None:
+            info.mtime, info.mtime_preserved = stored, True
         return info
+
+    def stored_mtime(self, info: ObjectInfo) -> float | None:
+        """A listing never carries metadata: HEAD the object (same-size candidates only)."""
+        if info.mtime_preserved:
+            return info.mtime
+        now = self.stat(info.path)
+        if now is None or now.version != info.version or not now.mtime_preserved:
+            return None
+        return now.mtime
 
     def full_checksums(self, info: ObjectInfo) -> ObjectInfo:
         if info.crc32c is None:
@@ -250,19 +288,30 @@ class S3Backend(ParallelListing, Backend):
                 info.crc32c = now.crc32c
         return info
 
+    def _pinned_get(self, info: ObjectInfo, **extra: Any) -> Any:
+        """GET exactly the listed version (If-Match its ETag): a newer one is SourceChanged."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path),
+                                          IfMatch=f'"{info.version}"', **extra)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 412 or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise SourceChanged(f"{info.path}: the object's ETag is no longer {info.version}") from exc
+            raise
+
     def open_read(self, info: ObjectInfo) -> BinaryIO:
-        resp = self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path), IfMatch=f'"{info.version}"')
-        return resp["Body"]  # type: ignore[no-any-return]
+        return self._pinned_get(info)["Body"]  # type: ignore[no-any-return]
 
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         if length == 0:
             return b""
-        resp = self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path),
-                                      Range=f"bytes={start}-{start + length - 1}", IfMatch=f'"{info.version}"')
+        resp = self._pinned_get(info, Range=f"bytes={start}-{start + length - 1}")
         return resp["Body"].read()  # type: ignore[no-any-return]
 
     def _meta(self, src: ObjectInfo) -> dict[str, str]:
-        return {MTIME_KEY: f"{src.mtime:.6f}"}
+        return mtime_metadata(src)
 
     def _after_precondition(self, path: str, size: int, crc_b64: str) -> ObjectInfo:
         """A 412 (or a 404 under If-Match): was it our own earlier attempt that succeeded (botocore

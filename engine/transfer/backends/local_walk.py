@@ -1,0 +1,128 @@
+"""The listing of a local tree: a byte-ordered walk that reports what it cannot list.
+
+Rules (README "semantics"):
+
+* A folder that cannot be read, or an entry that cannot be stat'ed, is listed as a
+  *problem entry* (``ObjectInfo.problem``, an error): the transfer reports it as a failure
+  and runs no deletion (rclone's rule: no deletes after any listing error).  Nothing is
+  swallowed: a listing that silently shrinks is how ``-d`` deletes data.
+* Symbolic links are followed, to files and to folders (``gcloud storage rsync
+  --no-ignore-symlinks``); a folder link that leads back to one of its own ancestors (same
+  device and inode) is a loop, reported and not entered.  With ``follow_symlinks=False``
+  links are not copied and each is reported ("symlink skipped").
+* A broken link (its target is gone: an unmounted volume) is an error, or with
+  ``skip_broken_symlinks`` a notice; either way its path is listed, so the destination's
+  object of that name is never deleted.
+* Sockets, FIFOs and devices are reported as "not a regular file" (notices).
+
+Folders sort as ``name/`` so the walk yields keys in the same global byte order as an
+S3 or GCS listing (the planner merges the two as streams).
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from engine.transfer.backends.base import TMP_MARK, ObjectInfo
+
+
+@dataclass(frozen=True)
+class WalkRules:
+    """How the walk treats links (from the transfer's options)."""
+
+    follow_symlinks: bool = True
+    skip_broken_symlinks: bool = False
+
+
+def _problem(path: str, why: str, error: bool) -> ObjectInfo:
+    return ObjectInfo(path=path, size=0, mtime=0.0, problem=why, problem_is_error=error)
+
+
+def _why(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def walk(root: str, *, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
+         start_after: str | None = None, end_before: str | None = None) -> Iterator[ObjectInfo]:
+    """Every entry under ``root`` in byte order of its relative path (problems included)."""
+    try:
+        top = os.stat(root)
+    except OSError:
+        return
+    yield from _walk(root, "", recursive, rules, info, start_after, end_before, ((top.st_dev, top.st_ino),))
+
+
+def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
+          start_after: str | None, end_before: str | None, ancestors: tuple[tuple[int, int], ...]) -> Iterator[ObjectInfo]:
+    # (sort name, entry, stat result or None, problem, problem is an error)
+    entries: list[tuple[str, str, os.stat_result | None, str, bool]] = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if TMP_MARK in entry.name:
+                    continue  # our own temporary files (see engine.transfer.backends.temps)
+                entries.append(_classify(entry, rules))
+    except OSError as exc:
+        # The folder itself: its name is what the caller listed, so the problem stands for it.
+        if rel:
+            yield _problem(rel, f"folder cannot be listed ({_why(exc)})", True)
+            return
+        raise
+    entries.sort(key=lambda e: e[0])
+    for sort_name, full, s, problem, is_error in entries:
+        path = rel + sort_name
+        if end_before is not None and path >= end_before:
+            return
+        is_dir = sort_name.endswith("/")
+        if start_after is not None and not (path > start_after or (is_dir and start_after.startswith(path))):
+            continue
+        if problem:
+            yield _problem(path, problem, is_error)
+            continue
+        assert s is not None
+        if is_dir:
+            if not recursive:
+                continue
+            ident = (s.st_dev, s.st_ino)
+            if ident in ancestors:
+                yield _problem(path, "symlink loop (leads back to a folder above it); not entered", False)
+                continue
+            yield from _walk(full, path, recursive, rules, info, start_after, end_before, ancestors + (ident,))
+            continue
+        yield info(path, s)
+
+
+def _classify(entry: os.DirEntry[str], rules: WalkRules) -> tuple[str, str, os.stat_result | None, str, bool]:
+    """One folder entry: its sort name ("name/" for a folder), and its stat or its problem."""
+    name = entry.name
+    try:
+        link = entry.is_symlink()
+    except OSError as exc:
+        return name, entry.path, None, f"cannot be stat'ed ({_why(exc)})", True
+    if link and not rules.follow_symlinks:
+        target = _readlink(entry.path)
+        return name, entry.path, None, f"symlink skipped (--no-follow-symlinks) -> {target}", False
+    try:
+        s = entry.stat(follow_symlinks=True)
+    except OSError as exc:
+        if link:
+            target = _readlink(entry.path)
+            if rules.skip_broken_symlinks:
+                return name, entry.path, None, f"broken symlink skipped (--skip-broken-symlinks) -> {target}", False
+            return name, entry.path, None, f"broken symlink -> {target} ({_why(exc)})", True
+        return name, entry.path, None, f"cannot be stat'ed ({_why(exc)})", True
+    if st.S_ISDIR(s.st_mode):
+        return name + "/", entry.path, s, "", False
+    if not st.S_ISREG(s.st_mode):
+        return name, entry.path, None, "not a regular file (socket, FIFO or device)", False
+    return name, entry.path, s, "", False
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"

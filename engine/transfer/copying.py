@@ -1,0 +1,399 @@
+"""Copying one object: a single request, a stream, or parts, each verified and each a snapshot.
+
+An object is ``verified`` only when the bytes written equal the source *as it was when its
+copy started and still is when it ended* (rclone refuses a source "being updated"):
+
+* local sources: the file's (size, mtime_ns, inode, device, ctime_ns) is taken before the
+  first byte is read and compared after the last, before anything is published (the temp
+  file renamed, the upload completed or composed);
+* S3 and GCS sources: every read is pinned to the listed ETag (``If-Match``) or generation,
+  so a newer version fails the read instead of mixing in.
+
+A source that changed is copied again from its new state, at most ``SNAPSHOT_TRIES`` times
+in all, then reported ``changed during copy`` (a failure).  A source deleted after it was
+listed is reported ``vanished`` (not copied, not a failure; its destination object is kept).
+
+:class:`CopyJobs` is the part of :class:`engine.transfer.execute.Transfer` that does this.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_EXCEPTION, wait
+from typing import Any, Callable
+
+from engine.events import ItemDone, Message
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, SourceChanged
+from engine.transfer.checksums import Hasher, combine_parts, crc32c, crc_to_hex
+from engine.transfer.compare import resolve
+from engine.transfer.plan import Action
+from engine.transfer.retry import ChecksumMismatch
+from engine.transfer.streams import HashingReader
+
+STEP = "transfer"
+SMALL_MAX = 8 << 20
+"""Objects up to this size are read whole and written in one request."""
+MIB = 1 << 20
+SNAPSHOT_TRIES = 3
+"""Copies of a source that keeps changing before it is reported ``changed during copy``."""
+VANISHED = object()
+
+
+def effective_part_size(spec_part_mib: int, threshold_mib: int, size: int, dst: Backend) -> int:
+    part = max(min(spec_part_mib, threshold_mib) * MIB, dst.min_part_size)
+    while -(-size // part) > dst.max_parts:
+        part *= 2
+    return part
+
+
+class CopyJobs:
+    """Copy and check jobs; mixed into ``Transfer``, whose state (backends, journal, summary,
+    stats, limiter, retry, emit) they use."""
+
+    # provided by Transfer
+    src: Backend
+    dst: Backend
+    dry_run: bool
+    threshold: int
+    part_size_mib: int
+    _not_copied: Callable[[str, str], None]
+    _conditional: bool
+
+    # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
+    def _do_check(self, act: Action) -> None:
+        assert act.src is not None and act.dst is not None
+        same, why = resolve(self.src, self.dst, act.src, act.dst, act.reason)
+        if same:
+            with self._lock:
+                self.summary.skipped += 1
+            return
+        act.kind, act.reason = "copy", why
+        self._count_planned(act)
+        self._do_copy(act)
+
+    # --- copies -----------------------------------------------------------------------
+    def _with_retry(self, fn: Callable[[], Any], attempts: list[int]) -> Any:
+        try:
+            return self.retry.call(fn, cancel=self.control.cancel_event)
+        except InterruptedError:
+            raise
+        except Exception as exc:
+            try:
+                exc.attempts = attempts[0]  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+
+    def _done_copy(self, act: Action, info: ObjectInfo, verified: bool) -> None:
+        assert act.src is not None
+        with self._lock:
+            self.summary.copied += 1
+            self.summary.bytes += act.src.size
+            if verified:
+                self.summary.verified += 1
+        with self.stats.lock:
+            self.stats.files_done += 1
+            self.stats.in_flight.pop(act.path, None)
+        self.journal.mark_done(act.path, act.src.fingerprint(), info.crc32c)
+        self._object_event(act.path, "done", act.src.size, act.src.size)
+        self.emit(ItemDone(STEP, item=act.path, status="copied", detail=act.reason,
+                           data={"size": act.src.size, "crc32c": info.crc32c, "verified": verified}))
+
+    def _do_copy(self, act: Action) -> None:
+        src = act.src
+        assert src is not None
+        if self.dry_run:
+            with self._lock:
+                self.summary.copied += 1
+                self.summary.bytes += src.size
+            self.emit(ItemDone(STEP, item=act.path, status="would_copy", detail=act.reason, data={"size": src.size}))
+            return
+        with self.stats.lock:
+            self.stats.in_flight[act.path] = (0, src.size)
+        self._object_event(act.path, "started", 0, src.size)
+        if self.dst.scheme == "file" and not src.mtime_preserved:
+            stored = self.src.stored_mtime(src)  # an S3 listing lacks the mtime metadata: HEAD
+            if stored is not None:
+                src.mtime, src.mtime_preserved = stored, True
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                before = self._snapshot(act)
+                if before is VANISHED:
+                    return
+                self._copy_once(act, before)
+                return
+            except SourceChanged as exc:
+                if tries >= SNAPSHOT_TRIES:
+                    raise SourceChanged(f"changed during copy ({tries} tries, never the same from start to end): "
+                                        f"{exc}") from None
+                self.emit(Message(STEP, text=f"{act.path}: the source changed while it was copied; "
+                                  f"copying it again ({tries} of {SNAPSHOT_TRIES})", level="warning"))
+                fresh = self.src.stat(act.path)
+                if fresh is None:
+                    self._vanished(act)
+                    return
+                act.src = src = fresh
+            except Exception:
+                if self.src.stat(act.path) is None:  # gone mid-copy: not a failure of ours
+                    self._vanished(act)
+                    return
+                raise
+
+    def _snapshot(self, act: Action) -> Any:
+        """The source's state as its copy starts (refreshing the listed info if it moved since)."""
+        assert act.src is not None
+        try:
+            before = self.src.source_state(act.src)
+        except FileNotFoundError:
+            self._vanished(act)
+            return VANISHED
+        if before is not None and (before[0] != act.src.size or before[1] != act.src.mtime_ns):
+            fresh = self.src.stat(act.path)  # changed since listing: copy it as it is now
+            if fresh is None:
+                self._vanished(act)
+                return VANISHED
+            act.src = fresh
+        return before
+
+    def _unchanged(self, act: Action, before: Any) -> None:
+        """Raise :class:`SourceChanged` unless the source is as it was when the copy started."""
+        if before is None:
+            return  # every read was pinned to one version (S3 ETag, GCS generation)
+        assert act.src is not None
+        try:
+            after = self.src.source_state(act.src)
+        except FileNotFoundError:
+            raise SourceChanged(f"{act.path}: deleted while it was copied") from None
+        if after != before:
+            raise SourceChanged(f"{act.path}: size, mtime, inode or ctime moved while it was read "
+                                f"(size {before[0]} -> {after[0] if after else '?'})")
+
+    def _vanished(self, act: Action) -> None:
+        with self.stats.lock:
+            self.stats.in_flight.pop(act.path, None)
+        self._not_copied(act.path, "vanished: deleted from the source after it was listed")
+
+    def _copy_once(self, act: Action, before: Any) -> None:
+        src = act.src
+        assert src is not None
+        part = effective_part_size(self.part_size_mib, self.threshold // MIB, src.size, self.dst)
+        if src.size >= self.threshold and src.size > part:
+            self._copy_parts(act, part, before)
+        elif src.size <= SMALL_MAX or (self.dst.scheme == "s3" and src.size <= part):
+            self._copy_small(act, before)
+        elif self.dst.scheme == "s3":
+            self._copy_parts(act, part, before)
+        else:
+            self._copy_stream(act, before)
+
+    def _verify(self, act: Action, info: ObjectInfo, crc: int, md5: str | None = None) -> bool:
+        """Compare what the destination reports with what was read; True when a checksum was compared."""
+        want = crc_to_hex(crc)
+        if info.crc32c is not None:
+            if info.crc32c != want:
+                raise ChecksumMismatch(f"{act.path}: destination reports CRC32C {info.crc32c}, sent {want}")
+            return True
+        if info.md5 is not None and md5 is not None:
+            if info.md5 != md5:
+                raise ChecksumMismatch(f"{act.path}: destination reports MD5 {info.md5}, sent {md5}")
+            return True
+        return False
+
+    def _copy_small(self, act: Action, before: Any = None) -> None:
+        src = act.src
+        assert src is not None
+        attempts = [0]
+        expect = [act.dst.version if act.dst is not None else ""]
+
+        def once() -> tuple[ObjectInfo, bool]:
+            attempts[0] += 1
+            data = self.src.read_range(src, 0, src.size)
+            if len(data) != src.size:
+                raise ChecksumMismatch(f"{act.path}: read {len(data)} bytes, listed {src.size}")
+            h = Hasher(md5=src.crc32c is None and src.md5 is not None or self.dst.scheme == "s3")
+            h.update(data)
+            if src.crc32c is not None and h.crc32c_hex != src.crc32c:
+                raise ChecksumMismatch(f"{act.path}: read CRC32C {h.crc32c_hex}, source reports {src.crc32c}")
+            if src.crc32c is None and src.md5 is not None and h.md5_hex != src.md5:
+                raise ChecksumMismatch(f"{act.path}: read MD5 {h.md5_hex}, source reports {src.md5}")
+            self._unchanged(act, before)
+            self.limiter.take(len(data), self.control.cancel_event)
+            self.control.checkpoint()
+            info = self.dst.put(act.path, data, src, expect[0] if self._conditional else None, h.crc)
+            try:
+                ok = self._verify(act, info, h.crc, h.md5_hex)
+            except ChecksumMismatch:
+                expect[0] = info.version  # our own bad write: the retry may replace it
+                raise
+            return info, ok
+
+        info, ok = self._with_retry(once, attempts)
+        self.stats.add_bytes(src.size)
+        self._done_copy(act, info, ok)
+
+    def _copy_stream(self, act: Action, before: Any = None) -> None:
+        src = act.src
+        assert src is not None
+        attempts = [0]
+        expect = [act.dst.version if act.dst is not None else ""]
+        sent = [0]
+
+        def on_bytes(n: int) -> None:
+            sent[0] += n
+            self.stats.add_bytes(n)
+            self.control.checkpoint()
+            self._object_event(act.path, "progress", sent[0], src.size)
+
+        def once() -> tuple[ObjectInfo, bool]:
+            attempts[0] += 1
+            if sent[0]:  # a retry re-sends from the start: take back what was counted
+                self.stats.add_bytes(-sent[0])
+                sent[0] = 0
+            reader = HashingReader(self.src.open_read(src), src.size, expect_crc32c=src.crc32c,
+                                   expect_md5=src.md5, limiter=self.limiter, on_bytes=on_bytes,
+                                   cancel=self.control.cancel_event, label=act.path,
+                                   at_end=lambda: self._unchanged(act, before))
+            try:
+                info = self.dst.put_stream(act.path, reader, src, expect[0] if self._conditional else None)
+                reader.check()
+            finally:
+                reader.close()
+            try:
+                ok = self._verify(act, info, reader.hasher.crc)
+            except ChecksumMismatch:
+                expect[0] = info.version
+                raise
+            return info, ok
+
+        info, ok = self._with_retry(once, attempts)
+        self._done_copy(act, info, ok)
+
+    def _copy_parts(self, act: Action, part_size: int, before: Any = None) -> None:
+        src = act.src
+        assert src is not None
+        fp = src.fingerprint()
+        expect = (act.dst.version if act.dst is not None else "") if self._conditional else None
+        up: PartUpload | None = None
+        known = self.journal.upload(act.path, fp)
+        if known is not None and known[1] == part_size:
+            up = self.dst.begin_parts(act.path, src, part_size, expect, token=known[0])
+            if not self.dst.part_upload_alive(up):
+                self.journal.drop_upload(act.path)
+                self.journal.forget_upload(up.token)
+                up = None
+        if up is None:
+            up = self._with_retry(lambda: self.dst.begin_parts(act.path, src, part_size, expect), [1])
+            replaced = self.journal.set_upload(act.path, fp, up.token, part_size)
+            if replaced:  # an earlier run's upload of an older source or another part size
+                self._abort_stale([(act.path, t) for t in replaced])
+        try:
+            self._send_parts(act, up, before)
+        except (InterruptedError, KeyboardInterrupt):
+            raise  # paused or cancelled: the journalled parts are kept for the resumed run
+        except BaseException:
+            self._discard(act.path, up)
+            raise
+        self.journal.drop_upload(act.path)
+        self.journal.forget_upload(up.token)
+
+    def _discard(self, path: str, up: PartUpload) -> None:
+        """A write in parts failed: no parts left billed on the store for an object nobody sees.
+        Should the store refuse the clean-up, the upload stays on the journal's ledger and the
+        next run aborts it (:meth:`_abort_stale`)."""
+        self.journal.drop_upload(path)
+        try:
+            self.dst.abort_parts(up)
+        except Exception as exc:  # noqa: BLE001 - the original failure is what gets reported
+            self.emit(Message(STEP, text=f"{path}: could not clean up the unfinished upload ({exc}); "
+                              "the next run tries again", level="warning"))
+            return
+        self.journal.forget_upload(up.token)
+
+    def _abort_stale(self, stale: list[tuple[str, str]] | None = None) -> None:
+        """Abort what earlier runs of this transfer left unfinished and no journalled object
+        continues (a replaced upload, a run killed before it could clean up)."""
+        if stale is None:
+            stale = self.journal.stale_uploads()
+        if not stale:
+            return
+        try:
+            gone = self.dst.abort_stale(stale)
+        except Exception as exc:  # noqa: BLE001 - clean-up must not stop the copy; tried again next run
+            self.emit(Message(STEP, text=f"could not clean up {len(stale)} unfinished uploads left by an earlier "
+                              f"run ({type(exc).__name__}: {exc}); the next run tries again", level="warning"))
+            return
+        for token in gone:
+            self.journal.forget_upload(token)
+        self.emit(Message(STEP, text=f"cleaned up {len(gone)} of {len(stale)} unfinished uploads left by an "
+                          "earlier run", level="info"))
+
+    def _send_parts(self, act: Action, up: PartUpload, before: Any = None) -> None:
+        src = act.src
+        assert src is not None
+        fp = src.fingerprint()
+        done = self.journal.parts(act.path, fp)
+        done = {n: v for n, v in done.items() if n < up.count}
+        if done:
+            for n in self.dst.missing_parts(up, done):  # journalled, but gone from the store since
+                done.pop(n)
+        resumed = sum(up.span(n)[1] for n in done)
+        if done:
+            with self._lock:
+                self.summary.resumed_parts += len(done)
+            self.emit(Message(STEP, text=f"{act.path}: resuming, {len(done)} of {up.count} parts already copied",
+                              level="info"))
+        self.stats.add_bytes(resumed)
+        sent = [resumed]
+        parts_lock = threading.Lock()
+
+        def do_part(n: int) -> None:
+            start, length = up.span(n)
+            attempts = [0]
+
+            def once() -> tuple[int, str]:
+                attempts[0] += 1
+                self.control.checkpoint()
+                data = self.src.read_range(src, start, length)
+                if len(data) != length:
+                    raise ChecksumMismatch(f"{act.path} part {n}: read {len(data)} of {length} bytes")
+                crc = crc32c(data)
+                self.limiter.take(length, self.control.cancel_event)
+                self.control.checkpoint()
+                etag = self.dst.put_part(up, n, data, crc)
+                return crc, etag
+
+            crc, etag = self._with_retry(once, attempts)
+            self.journal.add_part(act.path, fp, n, crc, etag)
+            with parts_lock:
+                done[n] = (crc, etag)
+                sent[0] += length
+                got = sent[0]
+            self.stats.add_bytes(length)
+            self._object_event(act.path, "progress", got, src.size)
+
+        futures = [self._parts.submit(do_part, n) for n in range(up.count) if n not in done]
+        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in futures:
+            if fut.done() and fut.exception() is not None:
+                for other in futures:
+                    other.cancel()
+                wait(futures)
+                raise fut.exception()  # type: ignore[misc]
+        wait(futures)
+        if self.control.cancelled:
+            raise InterruptedError
+        self._unchanged(act, before)  # parts of two contents: _copy_parts discards the upload
+        whole = combine_parts((done[n][0], up.span(n)[1]) for n in range(up.count))
+        if src.crc32c is not None and crc_to_hex(whole) != src.crc32c:
+            raise ChecksumMismatch(f"{act.path}: parts read give CRC32C {crc_to_hex(whole)}, source reports {src.crc32c}")
+        attempts = [0]
+
+        def finish() -> ObjectInfo:
+            attempts[0] += 1
+            return self.dst.finish_parts(up, done)
+
+        info = self._with_retry(finish, attempts)
+        ok = self._verify(act, info, whole)  # a mismatch: the parts are suspect, start afresh next time
+        self._done_copy(act, info, ok)

@@ -1,0 +1,124 @@
+"""What a transfer did: counts, failures, and every source entry it did not copy with the reason.
+
+The summary is the contract with the user: a run whose listing or reads failed is never
+``ok``, and anything in the source that was not copied is in it (``not_copied``), by reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+REPORT_MAX = 1000
+"""Entries of each list kept in the summary (counts are always complete)."""
+
+
+@dataclass
+class Failure:
+    """One object that could not be copied or deleted, with the last error."""
+
+    path: str
+    action: str
+    error: str
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "action": self.action, "error": self.error, "attempts": self.attempts}
+
+
+@dataclass
+class NotCopied:
+    """A source entry that was not copied and is not a failure: excluded, a symlink skipped, a loop..."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
+
+
+def reason_category(reason: str) -> str:
+    """The short name a reason is counted under ("symlink skipped", "excluded"...)."""
+    for key in ("excluded", "broken symlink", "symlink skipped", "symlink loop", "not a regular file",
+                "vanished", "invalid name"):
+        if key in reason:
+            return key
+    return reason.split(" (")[0]
+
+
+@dataclass
+class TransferSummary:
+    """What a transfer did (or, in a dry run, would do)."""
+
+    copied: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    verified: int = 0
+    excluded: int = 0
+    refused: int = 0
+    conflicts: int = 0
+    resumed_parts: int = 0
+    dry_run: bool = False
+    interrupted: bool = False
+    delete_refused: str = ""
+    """Why the deletions were refused by a guard ("" when they ran or none were planned)."""
+    deletions_skipped: str = ""
+    """Why planned deletions did not run although no guard refused them ("N errors")."""
+    planned_delete: int = 0
+    planned_objects: int = 0
+    """Objects the plan found to copy (new or changed), whether or not they were copied."""
+    planned_bytes: int = 0
+    """Their bytes."""
+    failures: list[Failure] = field(default_factory=list)
+    not_copied: list[NotCopied] = field(default_factory=list)
+    """Source entries not copied for a reason other than "up to date" (the first REPORT_MAX)."""
+    not_copied_by_reason: Counter = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return (self.failed == 0 and not self.interrupted and not self.delete_refused
+                and not self.deletions_skipped)
+
+    def note_not_copied(self, path: str, reason: str) -> None:
+        self.not_copied_by_reason[reason_category(reason)] += 1
+        if len(self.not_copied) < REPORT_MAX:
+            self.not_copied.append(NotCopied(path, reason))
+
+    def to_event(self) -> dict[str, Any]:
+        """The final NDJSON line: ``{"event": "summary", "copied": n, ...}``."""
+        return {"event": "summary", "copied": self.copied, "deleted": self.deleted, "skipped": self.skipped,
+                "failed": self.failed, "bytes": self.bytes, "verified": self.verified,
+                "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
+                "resumed_parts": self.resumed_parts, "dry_run": self.dry_run, "interrupted": self.interrupted,
+                "delete_refused": self.delete_refused or None,
+                "deletions_skipped": self.deletions_skipped or None, "planned_objects": self.planned_objects,
+                "planned_bytes": self.planned_bytes, "planned_delete": self.planned_delete,
+                "failures": [f.to_dict() for f in self.failures[:REPORT_MAX]],
+                "not_copied": [n.to_dict() for n in self.not_copied[:REPORT_MAX]],
+                "not_copied_by_reason": dict(sorted(self.not_copied_by_reason.items()))}
+
+    def line(self) -> str:
+        verb = "would copy" if self.dry_run else "copied"
+        dverb = "would delete" if self.dry_run else "deleted"
+        text = (f"{verb} {self.copied} ({_human(self.bytes)}), {dverb} {self.deleted}, skipped {self.skipped}, "
+                f"failed {self.failed}, verified {self.verified}")
+        if self.not_copied_by_reason:
+            text += "; not copied: " + ", ".join(f"{n} {why}" for why, n in sorted(self.not_copied_by_reason.items()))
+        if self.delete_refused:
+            text += f"; deletions refused: {self.delete_refused}"
+        if self.deletions_skipped:
+            text += f"; deletions skipped: {self.deletions_skipped}"
+        if self.interrupted:
+            text += "; interrupted (run the same command again to resume)"
+        return text
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n}"

@@ -1,0 +1,291 @@
+"""Issue 17, local side: a listing error is an error, symlinks by a stated rule, torn copies refused.
+
+Each test is one of the defects the issue found (listing swallowed, -d deleting behind it,
+a file rewritten mid-copy reported verified...), run through the real engine or CLI.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import threading
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from engine.events import ItemDone, Message, Progress
+from engine.transfer.api import DeleteRefused, TransferSpec, plan_transfer, run_transfer
+from engine.transfer.backends.local import LocalBackend
+from engine.transfer.backends.local_walk import WalkRules
+from engine.transfer.urls import parse_url
+from tests.transfer_support import MIB, read_local, write_local
+
+NOBODY = 65534
+
+
+def spec(src, dst, **kw):
+    kw.setdefault("part_threshold_mib", 5)
+    kw.setdefault("part_size_mib", 1)
+    return TransferSpec(src=str(src), dst=str(dst), **kw)
+
+
+def cli(*args: str) -> tuple[int, str]:
+    from tui.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        rc = main(["transfer", *args])
+    return rc, out.getvalue()
+
+
+def _as_nobody(fn) -> tuple[int, str]:
+    """Run ``fn() -> (rc, text)`` in a forked child with root's privileges dropped (uid/gid 65534).
+
+    A root process reads any folder, so the "unreadable folder" case needs a real non-root
+    process.  The interpreter lives under /root (0700 here), so the child is forked from this
+    already-started interpreter instead of exec'ing a new one as nobody; everything it imports
+    is imported by a warm-up run before the fork."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            rc, text = fn()
+            os.write(w, json.dumps({"rc": rc, "text": text}).encode())
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            os.write(w, json.dumps({"rc": -1, "text": f"{type(exc).__name__}: {exc}"}).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    while data := os.read(r, 65536):
+        chunks.append(data)
+    os.close(r)
+    os.waitpid(pid, 0)
+    got = json.loads(b"".join(chunks) or b'{"rc": -2, "text": "no answer from the child"}')
+    return got["rc"], got["text"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.name != "posix", reason="needs fork and POSIX permissions")
+def test_unreadable_folder_is_a_failure_and_d_deletes_nothing(monkeypatch):
+    """The defect: a folder the process cannot read listed as empty, -d deleted its copies, exit 0."""
+    if os.geteuid() != 0 and os.access("/", os.W_OK):
+        pytest.skip("neither root (to drop to nobody) nor an ordinary user")
+    base = Path(tempfile.mkdtemp(prefix="gpm-i17-"))
+    try:
+        src, dst, state = base / "src", base / "dst", base / "state"
+        write_local(src, {"a.txt": b"a", "locked/ckpt-1.bin": b"1" * 100, "locked/ckpt-2.bin": b"2" * 100})
+        run_transfer(spec(src, dst))  # dst now holds locked/*
+        write_local(dst, {"stale.txt": b"s"})
+        state.mkdir()
+        # the same command once as root on a throwaway copy: the child imports nothing new
+        warm = base / "warm"
+        shutil.copytree(dst, warm)
+        monkeypatch.setenv("GPUMIGRATE_STATE_DIR", str(state))
+        assert cli(str(src), str(warm), "-r", "-d", "--max-delete", "10")[0] == 0
+        for p in [base, *base.rglob("*")]:
+            os.chown(p, NOBODY if os.geteuid() == 0 else -1, NOBODY if os.geteuid() == 0 else -1)
+        base.chmod(0o755)
+        (src / "locked").chmod(0o000)
+        if os.geteuid() == 0:
+            rc, text = _as_nobody(lambda: cli(str(src), str(dst), "-r", "-d", "--max-delete", "10"))
+        else:
+            rc, text = cli(str(src), str(dst), "-r", "-d", "--max-delete", "10")
+        assert rc == 1, text
+        assert "failed 1" in text and "locked/" in text and "PermissionError" in text, text
+        assert "deletions skipped: 1 error" in text, text
+        # nothing was deleted: neither the unreadable folder's copies nor the genuinely stale file
+        assert sorted(read_local(dst)) == ["a.txt", "locked/ckpt-1.bin", "locked/ckpt-2.bin", "stale.txt"]
+    finally:
+        (base / "src" / "locked").chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_broken_symlink_fails_and_blocks_deletions(tmp_path):
+    """The defect: a file replaced by a dangling link (unmounted volume) skipped silently, -d deleted its copy."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"data.bin": b"d" * 10, "gone.txt": b"x"})
+    run_transfer(spec(src, dst))
+    (src / "data.bin").unlink()
+    (src / "data.bin").symlink_to(tmp_path / "mnt-unmounted" / "data.bin")
+    (src / "gone.txt").unlink()
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10))
+    assert not s.ok and s.failed == 1 and s.deleted == 0
+    assert s.failures[0].path == "data.bin" and "broken symlink" in s.failures[0].error
+    assert s.deletions_skipped == "1 error"
+    assert sorted(read_local(dst)) == ["data.bin", "gone.txt"]
+    # --skip-broken-symlinks: a notice, the other deletion runs, the link's old copy is kept
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10, skip_broken_symlinks=True))
+    assert s.ok and s.failed == 0 and s.deleted == 1
+    assert s.not_copied_by_reason == {"broken symlink": 1}
+    assert read_local(dst) == {"data.bin": b"d" * 10}
+
+
+def test_symlinks_followed_loops_reported_and_no_follow_skips(tmp_path):
+    """Folder and file links are followed (checkpoints -> /mnt/nvme/ckpt), a loop is reported once."""
+    src, dst, nvme = tmp_path / "src", tmp_path / "dst", tmp_path / "nvme"
+    write_local(src, {"train.py": b"print()\n"})
+    write_local(nvme, {"ckpt/step-1.pt": b"w" * 300, "ckpt/inner/step-2.pt": b"v" * 30})
+    (src / "checkpoints").symlink_to(nvme / "ckpt")
+    (src / "latest.pt").symlink_to(nvme / "ckpt" / "step-1.pt")
+    (nvme / "ckpt" / "inner" / "up").symlink_to(nvme / "ckpt")  # a loop inside the linked folder
+    events = []
+    s = run_transfer(spec(src, dst), emit=events.append)
+    assert s.ok and s.copied == 4
+    assert read_local(dst) == {"train.py": b"print()\n", "checkpoints/step-1.pt": b"w" * 300,
+                               "checkpoints/inner/step-2.pt": b"v" * 30, "latest.pt": b"w" * 300}
+    assert [(e.item, e.detail.split(" (")[0]) for e in events if isinstance(e, ItemDone)
+            and e.status == "not_copied"] == [("checkpoints/inner/up/", "symlink loop")]
+    # --no-follow-symlinks: each link skipped with its reason, the destination's copies kept
+    rc, text = cli(str(src), str(tmp_path / "dst2"), "-r", "--no-follow-symlinks")
+    assert rc == 0, text
+    assert "not copied: 2 symlink skipped" in text
+    assert "not copied: checkpoints: symlink skipped (--no-follow-symlinks) -> " in text
+    assert read_local(tmp_path / "dst2") == {"train.py": b"print()\n"}
+
+
+def test_special_files_and_unstatable_entries_are_reported(tmp_path):
+    src = tmp_path / "src"
+    write_local(src, {"a": b"a"})
+    os.mkfifo(src / "pipe")
+    listed = list(LocalBackend(parse_url(str(src))).list())
+    assert [(o.path, o.problem, o.problem_is_error) for o in listed] == [
+        ("a", "", False), ("pipe", "not a regular file (socket, FIFO or device)", False)]
+    links = src / "l"
+    links.symlink_to("l")  # a link to itself: stat fails with ELOOP
+    backend = LocalBackend(parse_url(str(src)))
+    backend.rules = WalkRules(skip_broken_symlinks=False)
+    bad = [o for o in backend.list() if o.path == "l"][0]
+    assert bad.problem_is_error and bad.problem.startswith("broken symlink -> l")
+
+
+def test_file_rewritten_while_copied_is_never_verified_torn(tmp_path):
+    """The defect: old bytes at one offset, new at another, reported "verified". Parts of 1 MiB:
+    the rewrite lands after the first part is read; the copy starts again from the new state."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    old, new = b"o" * (6 * MIB), b"n" * (6 * MIB)
+    write_local(src, {"model.bin": old})
+    rewrites = [0]
+    lock = threading.Lock()
+
+    def emit(event):
+        if isinstance(event, Progress) and event.label == "object" and event.extra.get("phase") == "progress":
+            with lock:
+                if rewrites[0] == 0:
+                    rewrites[0] += 1
+                    with open(src / "model.bin", "r+b") as f:  # same size, in place: only mtime/ctime tell
+                        f.write(new)
+                    os.utime(src / "model.bin", ns=(os.stat(src / "model.bin").st_mtime_ns + 10_000_000,) * 2)
+
+    events = []
+    s = run_transfer(spec(src, dst, jobs=2), emit=lambda e: (events.append(e), emit(e)))
+    assert s.ok and s.verified == 1, s.failures
+    assert read_local(dst) == {"model.bin": new}
+    assert any(isinstance(e, Message) and "changed while it was copied" in e.text for e in events)
+
+
+def _run_with_source(backend, src, dst, **kw):
+    from engine.transfer.control import TransferControl
+    from engine.transfer.execute import Transfer
+    from engine.transfer.journal import Journal
+
+    return Transfer(src=backend, dst=LocalBackend(parse_url(str(dst))), src_url=str(src), dst_url=str(dst),
+                    emit=lambda e: None, journal=Journal(None), control=TransferControl(),
+                    part_threshold_mib=5, part_size_mib=1, **kw).run()
+
+
+class _Touching(LocalBackend):
+    """A local source whose file ``victim`` gets a new mtime whenever a part of it has been read
+    (an appending log, a checkpoint being rewritten) on the first ``times`` reads."""
+
+    def __init__(self, loc, victim: str, times: int):
+        super().__init__(loc)
+        self.victim, self.left, self.reads = victim, times, 0
+
+    def read_range(self, info, start, length):
+        data = super().read_range(info, start, length)
+        if info.path == self.victim:
+            self.reads += 1
+            if self.left > 0:
+                self.left -= 1
+                os.utime(self.full(info.path), ns=(1_000_000_000 * (self.reads + 10),) * 2)
+        return data
+
+
+def test_file_that_keeps_changing_fails_changed_during_copy(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"log.bin": b"0" * (6 * MIB), "ok.txt": b"fine"})
+    s = _run_with_source(_Touching(parse_url(str(src)), "log.bin", 10**6), src, dst, jobs=1)
+    assert not s.ok and s.failed == 1 and s.copied == 1 and s.verified == 1
+    assert "changed during copy (3 tries" in s.failures[0].error
+    assert read_local(dst) == {"ok.txt": b"fine"}
+    assert not [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
+
+
+def test_small_file_rewritten_between_read_and_publish_is_caught(tmp_path):
+    """The single-request path: the state after the read is checked before the write."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"cfg.json": b"{}" * 200_000})
+    backend = _Touching(parse_url(str(src)), "cfg.json", 1)
+    s = _run_with_source(backend, src, dst)
+    assert s.ok and s.verified == 1 and backend.reads == 2
+    assert os.stat(dst / "cfg.json").st_mtime_ns == 11_000_000_000
+
+
+@pytest.mark.parametrize("mtime_ns", [4_102_444_800_123_456_789, -86_400_500_000_000, 0])
+def test_future_and_pre_epoch_mtimes_are_stable(tmp_path, mtime_ns):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"f": b"x"})
+    os.utime(src / "f", ns=(mtime_ns, mtime_ns))
+    assert run_transfer(spec(src, dst)).copied == 1
+    assert os.stat(dst / "f").st_mtime_ns == mtime_ns
+    again = run_transfer(spec(src, dst))
+    assert (again.copied, again.skipped) == (0, 1)
+
+
+def test_allow_empty_source_is_not_refused_again_by_the_default_limit(tmp_path):
+    """The defect: the refusal named --allow-empty-source, and with it the 10% guard refused again."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    write_local(dst, {f"f{i}": b"x" for i in range(20)})
+    with pytest.raises(DeleteRefused, match="--allow-empty-source"):
+        run_transfer(spec(src, dst, delete=True))
+    s = run_transfer(spec(src, dst, delete=True, allow_empty_source=True))
+    assert s.ok and s.deleted == 20
+    write_local(dst, {f"g{i}": b"x" for i in range(20)})
+    with pytest.raises(DeleteRefused, match="--max-delete 20"):  # an explicit limit still holds
+        run_transfer(spec(src, dst, delete=True, allow_empty_source=True, max_delete=5))
+
+
+def test_dry_run_prints_whole_lines_from_many_workers(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {f"dir{i % 7}/file-{i:04d}.bin": b"z" * (i % 50) for i in range(600)})
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "transfer", str(src), str(dst), "-r", "-n", "-j", "16"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("would copy dir")]
+    assert len(lines) == 600
+    assert all(ln.endswith(" bytes)") and ln.count("would copy") == 1 for ln in lines)
+
+
+def test_plan_counts_problem_entries(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"a": b"a"})
+    (src / "dangling").symlink_to(tmp_path / "nowhere")
+    (src / "self").symlink_to(src)
+    plan = plan_transfer(spec(src, dst))
+    assert (plan.copy, plan.error, plan.notcopied) == (1, 1, 1)
