@@ -87,6 +87,14 @@ def test_writes_and_deletes_are_conditional_on_what_planning_saw(tmp_path, aws) 
                                   jobs=1), approve_delete=approve)
     assert fired == [1]
     failed = {f.path: f.error for f in s.failures}
-    assert set(failed) == {"new.txt", "changed.txt", "extra.txt"}, s.failures
+    assert set(failed) == {"new.txt", "changed.txt"}, s.failures
     assert all("changed since planning" in e for e in failed.values())
+    # no deletion runs after an error in the run (issue 17): extra.txt is not even tried
+    assert s.deletions_skipped == "2 errors" and s.deleted == 0
     assert read_s3("cond-bucket") == {**late, "d/keep.txt": b"k"}
+    # the delete alone: replaced between planning and the delete, it is not deleted
+    late = {"d/extra.txt": b"replaced again before the delete"}
+    s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst="s3://cond-bucket/d", delete=True, max_delete=5,
+                                  jobs=1), approve_delete=approve)
+    assert [f.path for f in s.failures] == ["extra.txt"] and "changed since planning" in s.failures[0].error
+    assert read_s3("cond-bucket")["d/extra.txt"] == b"replaced again before the delete"
