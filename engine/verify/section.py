@@ -1,8 +1,9 @@
 """The ``[verify]`` profile section: which checks run, with which thresholds.
 
 Every check has its own sub-table (``[verify.model_load]``, ``[verify.latency]``
-...).  A check whose inputs are not configured is reported as *skipped* with
-the reason, never silently passed.  Commands are argument lists (never a shell
+...).  A check that cannot run is reported as *not run* with the reason, never
+silently passed; when the profile expects it (see :mod:`engine.verify.expect`)
+the verdict is INCOMPLETE unless its sub-table says ``optional = true``.  Commands are argument lists (never a shell
 line); two placeholders are expanded: ``{python}`` (the interpreter running
 gpumigrate) and ``{profile_dir}`` (the profile's folder, also the working
 directory).
@@ -21,6 +22,12 @@ CHECK_NAMES: tuple[str, ...] = (
 )
 """Every check, in the order they run."""
 
+SETTINGS_FIELD: dict[str, str] = {
+    "gpu_health": "gpu", "topology": "topology", "data_integrity": "data_integrity", "model_load": "model_load",
+    "latency": "latency", "convergence": "convergence", "throughput": "throughput",
+}
+"""Each check's sub-table of ``[verify]`` (``[verify.gpu]`` holds gpu_health's settings)."""
+
 # Printable ASCII only: no control characters, no newlines, nothing a terminal
 # or an argument list could misread.  Commands never go through a shell.
 ARG_PATTERN = r"^[\x20-\x7E]{0,1000}$"
@@ -32,6 +39,9 @@ Argv = list[str]
 
 class GpuHealthSettings(Section):
     """What healthy GPUs look like on the target (read through NVML)."""
+
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     expected_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,60}$")
     """A substring every GPU's name must contain (e.g. "A100"); default: target.gpu_model."""
@@ -62,6 +72,9 @@ class GpuHealthSettings(Section):
 class TopologySettings(Section):
     """The GPU interconnect the target must have (as `nvidia-smi topo -m` shows it)."""
 
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
+
     match_baseline: bool = True
     """The target must have the same GPU-to-GPU links as the captured source baseline."""
     expected: list[list[str]] | None = None
@@ -82,6 +95,9 @@ class ManifestPair(Section):
 class DataIntegritySettings(Section):
     """Source and destination listings that must agree object for object."""
 
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
+
     manifests: list[ManifestPair] = Field(default_factory=list)
     """Manifest pairs to compare (count, bytes, checksums)."""
     transfers: bool = False
@@ -92,6 +108,9 @@ class DataIntegritySettings(Section):
 
 class ModelLoadSettings(Section):
     """A command that loads the model (e.g. a `torch.load`), timed over several runs."""
+
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     command: Argv | None = None
     """The command as an argument list, e.g. ["{python}", "load.py", "model.pt"]."""
@@ -109,6 +128,9 @@ class ModelLoadSettings(Section):
 
 class LatencySettings(Section):
     """Requests to an HTTP endpoint (or runs of a command), timed one by one."""
+
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     url: str | None = Field(default=None, pattern=URL_PATTERN)
     """The HTTP endpoint (http:// or https://)."""
@@ -135,6 +157,9 @@ class LatencySettings(Section):
 class ConvergenceSettings(Section):
     """Loss curves from source and target runs of the same training, compared step by step."""
 
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
+
     baseline_file: str | None = Field(default=None, pattern=PATH_PATTERN)
     """The source run's loss curve: CSV (step,loss), JSON lines, or a TensorBoard event file."""
     target_file: str | None = Field(default=None, pattern=PATH_PATTERN)
@@ -155,6 +180,9 @@ class ConvergenceSettings(Section):
 
 class ThroughputSettings(Section):
     """A short training run that prints its speed."""
+
+    optional: bool = False
+    """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     command: Argv | None = None
     """The command; it prints JSON with ``samples_per_s`` or ``step_time_s``, or a line matched by ``pattern``."""
@@ -181,7 +209,7 @@ class VerifySection(Section):
     """Inference P99 latency threshold in milliseconds."""
     checks: list[Literal["gpu_health", "topology", "data_integrity", "model_load", "latency",
                          "convergence", "throughput"]] | None = None
-    """Which checks run (default: all; a check without inputs is reported as skipped)."""
+    """Which checks run (default: all; a check without inputs is reported as not run). A check named here is expected: if it cannot run, the verdict is INCOMPLETE."""
     baseline: str | None = Field(default=None, pattern=PATH_PATTERN)
     """The baseline captured on the source (`gpumigrate verify --capture-baseline FILE` there)."""
     report_dir: str | None = Field(default=None, pattern=PATH_PATTERN)

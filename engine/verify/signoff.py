@@ -1,18 +1,32 @@
-"""Sign-off: who approved (or rejected) a verification, recorded in the session's audit log."""
+"""Sign-off: who approved (or rejected) a verification, recorded in the session's audit log.
+
+Only a PASS is approved by one person.  A FAIL or an INCOMPLETE verification
+(an expected check did not run) is either rejected, or *accepted with known
+gaps*: that needs a written reason and a second person's approval through the
+session's two-person mechanism (:func:`engine.cutover.approvals.require`, the
+``skip-failed-verify`` action), and both names land in the audit log.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from typing import Any, Literal
 
 from engine.errors import BadInputError
+from engine.events import Emit
 from engine.session import SessionStore
 from engine.verify.suite import VerifyReport
 
 STEP = "verify"
 KIND = "signoff"
+GAPS_ACTION = "skip-failed-verify"
+"""The two-person action (see engine.cutover.section) a second operator approves for accepted-with-gaps."""
+
+Decision = Literal["approved", "rejected", "accepted-with-gaps"]
+DECISIONS: tuple[str, ...] = ("approved", "rejected", "accepted-with-gaps")
 
 
 def report_digest(report: VerifyReport) -> str:
@@ -22,16 +36,51 @@ def report_digest(report: VerifyReport) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def sign_off(session: SessionStore, report: VerifyReport, decision: Literal["approved", "rejected"],
-             note: str = "") -> dict[str, Any]:
-    """Record a decision; approving a report with a failed or errored check is refused."""
+def _what_is_wrong(report: VerifyReport) -> str:
+    bad = [f"{r.name} ({r.status})" for r in report.results if r.status in ("fail", "error")]
+    gaps = [f"{r.name} (not run: {r.summary})" for r in report.gaps]
+    return "; ".join(bad + gaps) or "no check ran"
+
+
+def check_decision(report: VerifyReport, decision: str, note: str = "") -> None:
+    """Refuse what may not be signed; BadInputError with what to do instead."""
+    if decision not in DECISIONS:
+        raise BadInputError(f"unknown sign-off decision {decision!r} (one of {', '.join(DECISIONS)})")
     if report.mode != "verify":
         raise BadInputError("a baseline capture is not signed off; verify the target against it first")
     if decision == "approved" and not report.ok:
-        bad = [r.name for r in report.results if not r.ok]
-        raise BadInputError(f"cannot approve: {', '.join(bad)} did not pass; fix and verify again, or reject")
-    payload = {"decision": decision, "note": note[:2000], "summary": report.summary(), "counts": report.counts(),
-               "report_digest": report_digest(report), "profile_name": report.profile_name}
+        raise BadInputError(
+            f"cannot approve: the verification is {report.verdict}: {_what_is_wrong(report)}. Fix and verify "
+            "again, reject it, or accept it with known gaps (a written reason and a second person's approval)")
+    if decision == "accepted-with-gaps":
+        if report.ok:
+            raise BadInputError("nothing to accept with gaps: the verification passed; approve it")
+        if not note.strip():
+            raise BadInputError("accepting with known gaps needs a written reason (what is missing, and why "
+                                "the cutover may go on without it)")
+
+
+def sign_off(session: SessionStore, report: VerifyReport, decision: Decision, note: str = "", *,
+             timeout: float | None = None, cancel: threading.Event | None = None,
+             emit: Emit | None = None) -> dict[str, Any]:
+    """Record a decision.
+
+    ``accepted-with-gaps`` blocks until a second operator approves (or declines:
+    ApprovalDeclined; or ``timeout`` passes: ApprovalTimedOut; or ``cancel`` is
+    set: Interrupted); nothing is recorded as accepted without them.
+    """
+    check_decision(report, decision, note)
+    payload: dict[str, Any] = {
+        "decision": decision, "note": note[:2000], "verdict": report.verdict, "summary": report.summary(),
+        "counts": report.counts(), "report_digest": report_digest(report), "profile_name": report.profile_name,
+    }
+    if decision == "accepted-with-gaps":
+        from engine.cutover.approvals import require
+
+        detail = (f"accept {report.verdict} verification of {report.profile_name or session.name} with known "
+                  f"gaps: {_what_is_wrong(report)}. Reason: {note[:500]}")
+        approval = require(session, GAPS_ACTION, detail, timeout, cancel=cancel, emit=emit, step=STEP)
+        payload.update(approval_id=approval.id, approved_by=approval.decided_by)
     seq = session.append(STEP, KIND, payload)
     entry = {**payload, "operator": session.operator, "ts": time.time(), "seq": seq}
     report.signoffs.append(entry)
@@ -42,3 +91,16 @@ def signoffs(session: SessionStore) -> list[dict[str, Any]]:
     """Every recorded sign-off, oldest first, with who and when."""
     return [{**e.payload, "operator": e.operator, "ts": e.ts, "seq": e.seq}
             for e in session.events_after(0) if e.step == STEP and e.kind == KIND]
+
+
+def last_report(session: SessionStore) -> VerifyReport:
+    """The verification the session ran last (what a sign-off from the command line signs)."""
+    record = session.step(STEP)
+    data = ((record.result or {}).get("data") or {}).get("report") if record else None
+    if not data or record is None:
+        raise BadInputError(f"session {session.name!r} has no verification to sign off: run "
+                            f"`gpumigrate verify PROFILE --session {session.name}` first")
+    if record.state in ("running", "interrupted"):
+        raise BadInputError(f"the verification in session {session.name!r} is {record.state}: run it to its end "
+                            "before signing it off")
+    return VerifyReport.from_dict(data)

@@ -64,4 +64,10 @@ def run(ctx: StepContext) -> StepResult:
         for p in written:
             if p.suffix != ".png":
                 ctx.message(f"report written: {p}")
-    return StepResult(ok=report.ok, summary=report.summary(), data={"report": report.to_dict(), "files": files})
+    if report.incomplete_line():
+        ctx.message(report.incomplete_line(), level="warning")
+    for r in report.results:
+        if r.status == "not-run" and r.optional and r.expected:
+            ctx.message(f"{r.name} is optional in this profile and did not run: {r.summary}")
+    return StepResult(ok=report.ok, summary=report.summary(), data={"report": report.to_dict(), "files": files},
+                      state="incomplete" if report.verdict == "INCOMPLETE" else None)

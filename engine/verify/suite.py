@@ -21,6 +21,7 @@ from engine.errors import BadInputError
 from engine.events import Emit, ItemDone, Message, Progress, discard
 from engine.verify import checks as check_modules
 from engine.verify.checks.base import CheckContext, CheckResult, run_check
+from engine.verify.expect import is_optional, why_expected
 from engine.verify.section import CHECK_NAMES, VerifySection
 
 BASELINE_FORMAT = "gpumigrate-verify-baseline"
@@ -44,29 +45,59 @@ class VerifyReport:
     signoffs: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "skipped": 0, "error": 0}
+        out = {"pass": 0, "fail": 0, "error": 0, "not-run": 0}
         for r in self.results:
             out[r.status] += 1
         return out
 
     @property
+    def gaps(self) -> list[CheckResult]:
+        """Expected checks that did not run (each with its reason in ``summary``)."""
+        return [r for r in self.results if r.gap]
+
+    @property
+    def verdict(self) -> str:
+        """FAIL (a check failed or errored), INCOMPLETE (an expected check did not run), or PASS.
+
+        A capture is BASELINE CAPTURED: nothing is judged on the source.
+        """
+        if self.mode == "capture":
+            return "BASELINE CAPTURED"
+        if any(r.status in ("fail", "error") for r in self.results):
+            return "FAIL"
+        if self.gaps or not self.results:
+            return "INCOMPLETE"
+        return "PASS"
+
+    @property
     def ok(self) -> bool:
-        """No check failed or errored (skipped checks are listed, not failures)."""
-        return all(r.ok for r in self.results)
+        """PASS (or a finished capture): every expected check ran and none failed."""
+        return self.verdict in ("PASS", "BASELINE CAPTURED")
 
     def summary(self) -> str:
         c = self.counts()
-        verdict = "PASS" if self.ok else "FAIL"
-        what = "baseline captured" if self.mode == "capture" else verdict
-        return (f"{what}: {c['pass']} passed, {c['fail']} failed, {c['error']} error(s), "
-                f"{c['skipped']} skipped")
+        return (f"{self.verdict}: {c['pass']} passed, {c['fail']} failed, {c['error']} error(s), "
+                f"{c['not-run']} not run")
+
+    def incomplete_line(self) -> str:
+        """The line every report carries when expected checks did not run ("" when none)."""
+        if self.mode == "capture":
+            return ""
+        if not self.results:
+            return "INCOMPLETE: no check ran"
+        gaps = self.gaps
+        if not gaps:
+            return ""
+        return "INCOMPLETE: expected but not run: " + "; ".join(
+            f"{r.name} ({r.expected}): {r.summary}" for r in gaps)
 
     def result(self, name: str) -> CheckResult | None:
         return next((r for r in self.results if r.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe({
-            "mode": self.mode, "ok": self.ok, "summary": self.summary(), "counts": self.counts(),
+            "mode": self.mode, "ok": self.ok, "verdict": self.verdict, "summary": self.summary(),
+            "incomplete": self.incomplete_line(), "counts": self.counts(),
             "profile_name": self.profile_name, "host": self.host,
             "started_at": self.started_at, "finished_at": self.finished_at,
             "baseline_file": self.baseline_file, "baseline_captured_at": self.baseline_captured_at,
@@ -122,7 +153,7 @@ def baseline_from_report(report: VerifyReport) -> dict[str, Any]:
         "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(report.finished_at or time.time())),
         "host": report.host, "profile_name": report.profile_name,
         "checks": {r.name: r.figures for r in report.results if r.status == "pass"},
-        "skipped": {r.name: r.summary for r in report.results if r.status == "skipped"},
+        "not_run": {r.name: r.summary for r in report.results if r.status == "not-run"},
     })
 
 
@@ -187,6 +218,8 @@ def run_verification(
                            progress=progress, log=lambda text: emit(Message(step, text=text, level="debug")),
                            transfers=list(transfers or []), _cache=shared_cache)
         result = run_check(module, ctx, base_checks.get(name), capture=capture)
+        result.expected = why_expected(section, name, target_gpu_count)
+        result.optional = is_optional(section, name)
         report.results.append(result)
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,
                       data={"title": result.title, "threshold": result.threshold,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,13 +23,14 @@ def test_demo_profile_verifies_on_a_gpu_less_machine(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     md = report.read_text()
     assert "**Result: PASS**" in md
-    assert "| GPU health | ⏭ skipped | no GPU to check on this machine" in md
+    assert "| GPU health | ⏭ not run (optional) | no GPU to check on this machine" in md
     for title in ("Data integrity", "Model load time", "Inference latency", "Training convergence",
                   "Training throughput"):
         assert f"| {title} | ✅ pass |" in md
-    assert (tmp_path / "report.html").exists() and (tmp_path / "report-plots" / "convergence.png").exists()
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report-plots" / "convergence.svg").exists()
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "7" and suite.get("skipped") == "2"
+    assert suite.get("errors") == "0"
 
 
 def _failing_profile(tmp_path: Path) -> Path:
@@ -44,10 +49,11 @@ def test_a_failed_check_exits_1_and_json_carries_the_report(tmp_path: Path) -> N
     assert proc.returncode == 1, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     done = [e for e in lines if e.get("event") == "item_done"]
-    assert [(e["item"], e["status"]) for e in done] == [("model_load", "skipped"), ("convergence", "fail")]
+    assert [(e["item"], e["status"]) for e in done] == [("model_load", "not-run"), ("convergence", "fail")]
     summary = lines[-1]
     assert summary["event"] == "summary" and summary["exit_code"] == 1
-    assert summary["report"]["counts"] == {"pass": 0, "fail": 1, "skipped": 1, "error": 0}
+    assert summary["report"]["counts"] == {"pass": 0, "fail": 1, "not-run": 1, "error": 0}
+    assert summary["report"]["verdict"] == "FAIL"
 
 
 def test_capture_on_the_source_then_verify_the_target(tmp_path: Path) -> None:
@@ -79,3 +85,39 @@ def test_replay_runs_the_verify_step_of_the_demo(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     finished = [json.loads(l) for l in proc.stdout.splitlines() if '"step_finished"' in l]
     assert finished and finished[-1]["ok"] and "5 passed" in finished[-1]["summary"]
+
+
+def test_expected_gpus_without_a_driver_is_incomplete_and_sign_off_needs_a_second_person(tmp_path: Path) -> None:
+    profile = tmp_path / "h100.toml"
+    profile.write_text('name = "h100"\n[source]\nprovider = "local"\n[target]\ngpu_model = "H100 80GB"\n'
+                       'gpu_count = 8\n[verify]\nchecks = ["gpu_health", "topology"]\n')
+    junit = tmp_path / "junit.xml"
+    proc = gpumigrate("verify", str(profile), "--session", "h100-verify", "--report", str(tmp_path / "r.md"),
+                      "--junit", str(junit))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "INCOMPLETE: 0 passed, 0 failed, 0 error(s), 2 not run" in proc.stdout
+    assert "INCOMPLETE: expected but not run: gpu_health (the target must show 8 GPU(s))" in proc.stdout
+    md = (tmp_path / "r.md").read_text()
+    assert "**Result: INCOMPLETE**" in md and "| GPU health | ⛔ NOT RUN (expected) |" in md
+    assert ET.parse(junit).getroot().find("testsuite").get("errors") == "2"
+    alice, bob = {"GPUMIGRATE_OPERATOR": "alice"}, {"GPUMIGRATE_OPERATOR": "bob"}
+    refused = gpumigrate("verify", str(profile), "--session", "h100-verify", "--sign-off", "approve", env=alice)
+    assert refused.returncode == 2 and "cannot approve: the verification is INCOMPLETE" in refused.stderr
+    no_reason = gpumigrate("verify", str(profile), "--session", "h100-verify", "--sign-off", "accept-gaps", env=alice)
+    assert no_reason.returncode == 2 and "written reason" in no_reason.stderr
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "verify", str(profile), "--session", "h100-verify", "--sign-off",
+         "accept-gaps", "--note", "GPU burn-in runs on the host itself", "--approval-timeout", "60"],
+        cwd=REPO, env={**os.environ, **alice}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            approve = gpumigrate("session", "approve", "h100-verify", "1", env=bob)
+            if approve.returncode == 0:
+                break
+            time.sleep(0.1)
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 0, out + err
+    assert "accepted-with-gaps by alice, approved by bob: INCOMPLETE" in out

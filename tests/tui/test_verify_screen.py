@@ -25,12 +25,13 @@ async def _run_checks(pilot, screen: VerifyScreen, limit_s: float = 60.0) -> Non
     await pilot.pause()
 
 
-def _profile(tmp_path: Path, scale: float) -> Path:
+def _profile(tmp_path: Path, scale: float, gpu_optional: bool = True) -> Path:
     write_csv(tmp_path / "base.csv", loss_curve(1))
     write_csv(tmp_path / "target.csv", [(s, v * scale) for s, v in loss_curve(2)])
     path = tmp_path / "p.toml"
     path.write_text('name = "tui"\n[source]\nprovider = "local"\n[verify]\nchecks = ["convergence", "gpu_health"]\n'
-                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n')
+                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
+                    f'[verify.gpu]\noptional = {"true" if gpu_optional else "false"}\n')
     return path
 
 
@@ -44,7 +45,10 @@ async def test_demo_checklist_fills_and_shows_details_and_plots() -> None:
         assert "pending" in str(table.get_cell("latency", "status"))
         await _run_checks(pilot, screen)
         assert screen.report.ok and "5 passed" in screen.report.summary()
-        assert "skipped" in str(table.get_cell("gpu_health", "status"))
+        assert "optional" in str(table.get_cell("gpu_health", "status"))
+        measured = str(table.get_cell("gpu_health", "summary"))
+        assert measured.startswith("no GPU to check on this machine")
+        assert table.columns["summary"].content_width >= len(measured)  # shown whole, not cut to 8 characters
         assert "pass" in str(table.get_cell("convergence", "status"))
         table.move_cursor(row=list(table.rows).index("convergence"))
         await pilot.pause()
@@ -91,3 +95,48 @@ async def test_a_failing_run_cannot_be_approved_but_can_be_rejected(tmp_path: Pa
         await pilot.pause()
     with SessionStore.open("verify-tui-2") as session:
         assert [s["decision"] for s in signoffs(session)] == ["rejected"]
+
+
+async def test_incomplete_cannot_be_approved_and_gaps_need_a_reason_and_a_second_person(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from textual.widgets import Input
+
+    app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.0, gpu_optional=False), session_name="verify-tui-3",
+                        start_mode="verify", operator="carol")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.screen
+        await _run_checks(pilot, screen)
+        assert screen.report.verdict == "INCOMPLETE"
+        assert "NOT RUN" in str(screen.query_one("#verify-checks", DataTable).get_cell("gpu_health", "status"))
+        status = str(screen.query_one("#verify-status", Static).render())
+        assert "INCOMPLETE: expected but not run: gpu_health (the target must show 1 GPU(s))" in status
+        await pilot.press("a")
+        await pilot.pause()
+        assert any("cannot approve: the verification is INCOMPLETE" in n.message for n in app._notifications)
+
+        def second_person() -> None:
+            with SessionStore.open("verify-tui-3", operator="dave") as other:
+                for _ in range(300):
+                    if other.approvals("pending"):
+                        other.decide_approval(other.approvals("pending")[0].id, True)
+                        return
+                    time.sleep(0.02)
+
+        helper = threading.Thread(target=second_person)
+        helper.start()
+        await pilot.press("g")
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "GPU health runs on the real host at cutover"
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if "approved by dave" in str(screen.query_one("#verify-status", Static).render()):
+                break
+        helper.join(timeout=10)
+        assert "accepted-with-gaps by carol, approved by dave" in str(screen.query_one("#verify-status", Static).render())
+    with SessionStore.open("verify-tui-3") as session:
+        recorded = signoffs(session)
+    assert [(s["decision"], s["operator"], s["approved_by"]) for s in recorded] == [
+        ("accepted-with-gaps", "carol", "dave")]

@@ -64,7 +64,7 @@ def test_throughput_json_regex_and_step_time(tmp_path: Path) -> None:
     assert step.status == "pass" and step.figures["relative_speed"] == pytest.approx(1.2)
     regex = [PY, "-c", "print('train: 123.5 img/s')"]
     got = run_check(throughput, context(tmp_path, throughput={"command": regex, "pattern": r"([0-9.]+) img/s"}), None)
-    assert got.status == "skipped" and "123.5 samples/s" in got.summary
+    assert got.status == "not-run" and "123.5 samples/s" in got.summary
 
 
 def test_clean_environment_hides_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +92,7 @@ def test_model_load_median_against_baseline_and_ceiling(tmp_path: Path) -> None:
     ceiling = run_check(model_load, context(tmp_path, model_load={**cfg, "max_s": 0.1}), None)
     assert ceiling.status == "fail"
     wall = run_check(model_load, context(tmp_path, model_load={"command": cmd, "runs": 2}), None)
-    assert wall.status == "skipped" and "no baseline" in wall.summary and wall.figures["timing"] == "wall"
+    assert wall.status == "not-run" and "no baseline" in wall.summary and wall.figures["timing"] == "wall"
 
 
 def test_latency_command_mode_counts_failures(tmp_path: Path) -> None:

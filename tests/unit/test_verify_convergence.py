@@ -103,7 +103,7 @@ def test_missing_files_and_no_overlap(tmp_path: Path) -> None:
     ctx = context(tmp_path, convergence={"baseline_file": "nope.csv", "target_file": "nope2.csv"})
     result = run_check(convergence, ctx, None)
     assert result.status == "error" and "no such file" in result.summary
-    assert run_check(convergence, context(tmp_path), None).status == "skipped"
+    assert run_check(convergence, context(tmp_path), None).status == "not-run"
     result = _run(tmp_path, loss_curve(1, steps=range(0, 100, 10)), loss_curve(1, steps=range(200, 300, 10)))
     assert result.status == "error" and "share no steps" in result.summary
 

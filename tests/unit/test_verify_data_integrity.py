@@ -75,8 +75,8 @@ def test_malformed_manifests_are_errors_with_the_line(tmp_path: Path) -> None:
         assert why in result.summary and f"{name}:" in result.summary, result.summary
 
 
-def test_missing_manifest_file_is_an_error_and_none_configured_is_skipped(tmp_path: Path) -> None:
+def test_missing_manifest_file_is_an_error_and_none_configured_is_not_run(tmp_path: Path) -> None:
     result = run_check(data_integrity, context(tmp_path, data_integrity={
         "manifests": [{"source": "nope.jsonl", "target": "nope.jsonl"}]}), None)
     assert result.status == "error" and "cannot read" in result.summary
-    assert run_check(data_integrity, context(tmp_path), None).status == "skipped"
+    assert run_check(data_integrity, context(tmp_path), None).status == "not-run"

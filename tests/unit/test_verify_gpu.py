@@ -61,10 +61,10 @@ def test_mig_layout_as_planned_or_not(tmp_path: Path) -> None:
     assert wrong.status == "fail" and "planned ['7g.80gb']" in wrong.details[0]
 
 
-def test_no_driver_is_skipped_with_the_reason(tmp_path: Path) -> None:
+def test_no_driver_is_not_run_with_the_reason(tmp_path: Path) -> None:
     for check in (gpu_health, topology):
         result = run_check(check, context(tmp_path, nvml_api=FakeNvml(no_driver_data())), None)
-        assert result.status == "skipped"
+        assert result.status == "not-run"
         assert "no GPU to check on this machine" in result.summary and "NVML" in result.summary
 
 
@@ -93,7 +93,7 @@ def test_topology_against_the_source_baseline(tmp_path: Path) -> None:
     assert result.status == "fail"
     assert any(d.startswith("GPU0-GPU3:") for d in result.details)
     single = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("v100_host")), None)
-    assert single.status == "skipped" and "1 GPU" in single.summary
+    assert single.status == "not-run" and "1 GPU" in single.summary
 
 
 DCGM_OUTPUT = """\

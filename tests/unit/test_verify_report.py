@@ -1,4 +1,4 @@
-"""Report snapshots (Markdown, HTML, JUnit, JSON) from a fixed report, and the PNG plots decoded back."""
+"""Report snapshots (Markdown, HTML, JUnit, JSON) from a fixed report; SVG plots; output that breaks XML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from engine.verify.checks.base import CheckResult
-from engine.verify.png import BLUE, ORANGE, RED, decode_png
 from engine.verify.report import plots, render_html, render_json, render_junit, render_markdown, write_reports
 from engine.verify.suite import VerifyReport
 from tests.verify_support import loss_curve
@@ -23,8 +22,12 @@ def fixed_report() -> VerifyReport:
     base = [list(p) for p in loss_curve(1, steps=range(0, 501, 25), noise=0)]
     target = [[s, v * 1.02] for s, v in base]
     results = [
-        CheckResult("gpu_health", "GPU health", "GPU count, model, memory", "skipped",
-                    "no GPU to check on this machine: no NVIDIA driver found", duration_s=0.001),
+        CheckResult("gpu_health", "GPU health", "GPU count, model, memory", "not-run",
+                    "no GPU to check on this machine: no NVIDIA driver found", duration_s=0.001,
+                    expected="the target must show 8 GPU(s)"),
+        CheckResult("topology", "GPU topology", "GPU-to-GPU links", "not-run",
+                    "no GPU to check on this machine: no NVIDIA driver found", duration_s=0.001,
+                    expected="the target must show 8 GPUs and their interconnect", optional=True),
         CheckResult("data_integrity", "Data integrity", "transfer manifests", "fail",
                     "3 objects, 300 bytes in 1 manifest pair(s): 1 difference(s)",
                     "every object present on both sides with the same size and checksums",
@@ -64,53 +67,91 @@ def _snapshot(name: str, text: str) -> None:
 
 def test_markdown_snapshot() -> None:
     report = fixed_report()
-    _snapshot("report.md", render_markdown(report, "report-plots", plots(report, 100.0)))
+    md = render_markdown(report, "report-plots", plots(report, 100.0))
+    _snapshot("report.md", md)
+    assert "**Result: FAIL**" in md
+    assert "**INCOMPLETE: expected but not run: gpu_health (the target must show 8 GPU(s))" in md
+    assert "| GPU health | ⛔ NOT RUN (expected) |" in md and "| GPU topology | ⏭ not run (optional) |" in md
 
 
 def test_junit_snapshot_and_structure() -> None:
     text = render_junit(fixed_report())
     _snapshot("junit.xml", text)
     suite = ET.fromstring(text).find("testsuite")
-    assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "1"
-    assert suite.get("errors") == "1" and suite.get("skipped") == "1"
+    assert suite is not None and suite.get("tests") == "7" and suite.get("failures") == "1"
+    # the expected GPU check that did not run is an error (CI must not go green); the optional one is skipped
+    assert suite.get("errors") == "2" and suite.get("skipped") == "1"
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert cases["data_integrity"].find("failure") is not None
     assert "NCCL WARN" in (cases["throughput"].find("error").text or "")
-    assert cases["gpu_health"].find("skipped").get("message").startswith("no GPU")
+    gap = cases["gpu_health"].find("error")
+    assert gap.get("type") == "not-run" and "no GPU" in gap.get("message")
+    assert "(optional)" in cases["topology"].find("skipped").get("message")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["verdict"] == "FAIL" and props["incomplete"].startswith("INCOMPLETE: expected but not run: gpu_health")
 
 
-def test_html_snapshot_without_images_and_is_escaped() -> None:
-    html = render_html(fixed_report(), plot_files=None)
+def test_html_snapshot_and_is_escaped() -> None:
+    report = fixed_report()
+    html = render_html(report, plots(report, 100.0))
     _snapshot("report.html", html)
     assert "NCCL WARN &lt;&amp;&gt; &quot;quoted&quot;" in html
-    with_images = render_html(fixed_report(), plots(fixed_report(), 100.0))
-    assert with_images.count("data:image/png;base64,") == 2
+    assert html.count("<svg ") == 2 and "INCOMPLETE: expected but not run" in html
+    assert "not run (optional)" in html
 
 
 def test_json_round_trip() -> None:
     data = json.loads(render_json(fixed_report()))
-    assert data["ok"] is False and data["counts"] == {"pass": 3, "fail": 1, "skipped": 1, "error": 1}
+    assert data["ok"] is False and data["counts"] == {"pass": 3, "fail": 1, "error": 1, "not-run": 2}
+    assert data["verdict"] == "FAIL"
     assert VerifyReport.from_dict(data).to_dict() == data
 
 
-def test_plots_are_real_pngs_showing_the_data() -> None:
+def test_plots_are_svg_with_real_text() -> None:
     images = plots(fixed_report(), 100.0)
-    loss = decode_png(images["convergence"][1])
-    assert (loss.width, loss.height) == (720, 360)
-    colours = {loss.get(x, y) for x in range(loss.width) for y in range(loss.height)}
-    assert BLUE in colours and ORANGE in colours
-    hist = decode_png(images["latency"][1])
-    colours = {hist.get(x, y) for x in range(hist.width) for y in range(hist.height)}
-    assert BLUE in colours and RED in colours  # bars and the P99 limit
-    again = plots(fixed_report(), 100.0)
-    assert again["convergence"][1] == images["convergence"][1]  # deterministic bytes
+    loss = ET.fromstring(images["convergence"][1])
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in loss.iter(f"{ns}text")]
+    assert "step" in texts and "loss" in texts and "baseline" in texts and "target" in texts
+    assert any(t and t.startswith("band ±0.05") for t in texts)  # any character, not a 3x5 font's '0'
+    strokes = {p.get("stroke") for p in loss.iter(f"{ns}polyline")}
+    assert {"#1f77b4", "#e66e14"} <= strokes  # baseline and target drawn
+    hist = ET.fromstring(images["latency"][1])
+    texts = [t.text for t in hist.iter(f"{ns}text")]
+    assert "limit 100 ms" in texts and "P99 61 ms" in texts and "milliseconds" in texts
+    assert plots(fixed_report(), 100.0) == images  # deterministic
+
+
+def test_output_with_colour_codes_and_control_bytes_still_parses(tmp_path: Path) -> None:
+    printed = ("\x1b[1;32mINFO\x1b[0m loading\n 10%|#    | 1/10\r100%|#####| 10/10\n"
+               "bad bytes: \x00\x01\x0b\x1b]0;title\x07 \x9b31m done\n")
+    report = fixed_report()
+    for r in report.results:
+        r.output = printed
+        r.summary += " \x1b[31mred\x1b[0m \x02"
+        r.details = [*r.details, "detail \x1b[2K\x08"]
+    written = write_reports(report, markdown=tmp_path / "report.md", html_path=tmp_path / "report.html",
+                            junit=tmp_path / "junit.xml", json_path=tmp_path / "report.json", p99_ms=100.0)
+    root = ET.parse(tmp_path / "junit.xml").getroot()  # parses: that is the point
+    out = root.find("testsuite/testcase[@name='model_load']/system-out").text
+    assert "INFO loading" in out and "100%|#####| 10/10" in out and " 10%" not in out
+    assert "\\x00\\x01\\x0b" in out and "\x1b" not in out
+    html = (tmp_path / "report.html").read_text()
+    assert "\x1b" not in html and "\x00" not in html and "INFO loading" in html
+    md = (tmp_path / "report.md").read_text()
+    assert "\x1b" not in md and "(report-output/model_load.log)" in md
+    raw = tmp_path / "report-output" / "model_load.log"
+    assert raw in written
+    assert raw.read_bytes().startswith(b"\x1b[1;32mINFO")  # the raw bytes, as printed, beside the report
+    assert json.loads((tmp_path / "report.json").read_text())["checks"][0]["output"] == printed
 
 
 def test_write_reports_links_the_plot_files(tmp_path: Path) -> None:
     written = write_reports(fixed_report(), markdown=tmp_path / "out" / "verify.md", junit=tmp_path / "j.xml",
                             json_path=tmp_path / "r.json", p99_ms=100.0)
     names = sorted(p.name for p in written)
-    assert names == ["convergence.png", "j.xml", "latency.png", "r.json", "verify.md"]
+    assert names == ["convergence.svg", "j.xml", "latency.svg", "model_load.log", "r.json", "throughput.log",
+                     "verify.md"]
     md = (tmp_path / "out" / "verify.md").read_text()
-    assert "![Loss curves" in md and "(verify-plots/convergence.png)" in md
-    assert (tmp_path / "out" / "verify-plots" / "latency.png").read_bytes().startswith(b"\x89PNG")
+    assert "![Loss curves" in md and "(verify-plots/convergence.svg)" in md
+    assert (tmp_path / "out" / "verify-plots" / "latency.svg").read_text().startswith("<svg ")

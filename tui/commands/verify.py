@@ -4,7 +4,14 @@ On the source: ``--capture-baseline FILE`` measures and writes the baseline.
 On the target: ``--baseline FILE`` (or ``[verify] baseline``) compares with it.
 Reports: ``--report report.md`` (with ``report.html`` and plots beside it),
 ``--html``, ``--junit``, ``--json`` (NDJSON events, then the report).  Exit 1
-when any check fails or errors.
+when any check fails or errors (FAIL) or an expected check did not run
+(INCOMPLETE).
+
+Sign-off: ``--session S --sign-off approve|reject|accept-gaps --note TEXT``
+signs the session's last verification instead of running the checks.  Only a
+PASS is approved; FAIL and INCOMPLETE are rejected or accepted with known gaps,
+which needs a written note and waits for a second person
+(``gpumigrate session approve S ID``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", help="comma-separated checks: gpu_health,topology,data_integrity,model_load,"
                                   "latency,convergence,throughput")
     p.add_argument("--session", "-s", help="record the run in this named session")
+    p.add_argument("--sign-off", choices=("approve", "reject", "accept-gaps"),
+                   help="sign off the session's last verification instead of running the checks "
+                        "(accept-gaps: a FAIL or INCOMPLETE accepted with a written --note and a second person)")
+    p.add_argument("--note", default="", help="the sign-off's note (required for accept-gaps: what is missing, why)")
+    p.add_argument("--approval-timeout", type=float, default=None, metavar="SECONDS",
+                   help="accept-gaps: give up if nobody approves within this time (default: wait)")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(handler=run)
 
@@ -39,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from tui.output import make_sink, print_json, stop_on_sigterm
 
     profile = load_profile(args.profile)
+    if args.sign_off:
+        return _sign_off(args)
     if args.baseline and args.capture_baseline:
         raise BadInputError("--baseline and --capture-baseline exclude each other (compare, or capture)")
     options: dict[str, object] = {}
@@ -81,13 +96,44 @@ def _print_table(report: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    style = {"pass": "green", "fail": "bold red", "error": "bold red", "skipped": "dim"}
+    style = {"pass": "green", "fail": "bold red", "error": "bold red", "not-run": "dim"}
     table = Table(title="verification", show_lines=False)
     for col in ("check", "result", "measured", "threshold"):
         table.add_column(col, overflow="fold")
     for c in report.get("checks", []):
-        table.add_row(escape(c["title"]), f"[{style[c['status']]}]{c['status']}[/]", escape(c["summary"]),
-                      escape(c.get("threshold") or ""))
+        status = c["status"]
+        if status == "not-run" and c.get("expected") and not c.get("optional"):
+            shown = "[bold red]NOT RUN (expected)[/]"
+        else:
+            shown = f"[{style.get(status, 'dim')}]{status}{' (optional)' if c.get('optional') else ''}[/]"
+        table.add_row(escape(c["title"]), shown, escape(c["summary"]), escape(c.get("threshold") or ""))
     console = Console()
     console.print(table)
     console.print(report.get("summary", ""), markup=False)
+    if report.get("incomplete"):
+        console.print(report["incomplete"], markup=False, style="bold red")
+
+
+def _sign_off(args: argparse.Namespace) -> int:
+    import sys
+
+    from engine.errors import BadInputError
+    from engine.session import SessionStore
+    from engine.verify.signoff import last_report, sign_off
+    from tui.output import print_json
+
+    if not args.session:
+        raise BadInputError("--sign-off needs --session NAME (the session whose verification is signed)")
+    decision = {"approve": "approved", "reject": "rejected", "accept-gaps": "accepted-with-gaps"}[args.sign_off]
+    with SessionStore.open(args.session, create=False) as session:
+        report = last_report(session)
+        if decision == "accepted-with-gaps":
+            print(f"{report.summary()}\n{report.incomplete_line()}".rstrip(), file=sys.stderr)
+        entry = sign_off(session, report, decision, args.note, timeout=args.approval_timeout,  # type: ignore[arg-type]
+                         emit=lambda ev: print(getattr(ev, "text", ""), file=sys.stderr))
+    if args.json:
+        print_json({"event": "signoff", **entry})
+    else:
+        second = f", approved by {entry['approved_by']}" if entry.get("approved_by") else ""
+        print(f"{entry['decision']} by {entry['operator']}{second}: {entry['summary']} (session {args.session})")
+    return 0

@@ -5,13 +5,16 @@ step); each finished check arrives as an ``ItemDone`` event carrying its
 result, which fills its row.  Selecting a row shows its figures, threshold,
 details and command output; convergence and latency also draw their plot
 (plotext).  Approve / Reject record the decision, with the operator, in the
-session's audit log (``engine.verify.signoff``).
+session's audit log (``engine.verify.signoff``).  Only a PASS is approved; a
+FAIL or INCOMPLETE is rejected, or accepted with known gaps (g): a written
+reason, then a second operator's approval in the session.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
+from textual import work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
@@ -23,7 +26,15 @@ from tui.messages import EngineEvent
 from tui.screens.base import StepScreen
 
 _STATUS = {"pending": "· pending", "running": "… running", "pass": "✔ pass", "fail": "✘ FAIL",
-           "skipped": "⏭ skipped", "error": "⚠ ERROR"}
+           "not-run": "⏭ not run", "error": "⚠ ERROR", "gap": "⛔ NOT RUN", "optional": "⏭ optional"}
+
+
+def _status_word(result: dict[str, Any]) -> str:
+    """A not-run check says whether the profile expected it (a gap: INCOMPLETE) or marks it optional."""
+    status = result.get("status", "")
+    if status == "not-run" and result.get("expected"):
+        return _STATUS["optional"] if result.get("optional") else _STATUS["gap"]
+    return _STATUS.get(status, status)
 
 
 class VerifyScreen(StepScreen):
@@ -36,6 +47,7 @@ class VerifyScreen(StepScreen):
         Binding("r", "run_checks", "Run checks", id="verify-run"),
         Binding("a", "approve", "Approve", id="verify-approve"),
         Binding("x", "reject", "Reject", id="verify-reject"),
+        Binding("g", "accept_gaps", "Accept with gaps", id="verify-accept-gaps"),
     ]
 
     def __init__(self) -> None:
@@ -63,7 +75,7 @@ class VerifyScreen(StepScreen):
         super().on_mount()
         table = self.query_one("#verify-checks", DataTable)
         table.add_column("Check", key="check", width=22)
-        table.add_column("Result", key="status", width=11)
+        table.add_column("Result", key="status", width=12)
         table.add_column("Measured", key="summary")
         self._fill_pending()
 
@@ -120,27 +132,73 @@ class VerifyScreen(StepScreen):
     def action_reject(self) -> None:
         self._sign("rejected")
 
+    def action_accept_gaps(self) -> None:
+        """FAIL or INCOMPLETE accepted with known gaps: a written reason, then a second person."""
+        from engine.errors import GpumigrateError
+        from engine.verify.signoff import check_decision
+        from tui.widgets.dialogs import PromptDialog
+
+        if not self._may_sign():
+            return
+        try:
+            check_decision(self.report, "accepted-with-gaps", "reason to come")
+        except GpumigrateError as exc:
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+
+        def with_reason(reason: str | None) -> None:
+            if reason:
+                self._accept_gaps(reason)
+
+        self.app.push_screen(PromptDialog(f"{self.report.verdict}: why may the cutover go on with these gaps? "
+                                          "(a second operator must approve)"), with_reason)
+
+    @work(thread=True, exclusive=True, group="verify-accept-gaps", exit_on_error=False)
+    def _accept_gaps(self, reason: str) -> None:
+        from engine.errors import GpumigrateError
+        from engine.verify.signoff import sign_off
+
+        self.app.call_from_thread(self.query_one("#verify-status", Static).update,
+                                  "Waiting for a second operator to approve accepting these gaps "
+                                  f"(`gpumigrate session approve {self.session.name} ID`, or Runbook 7)…")
+        try:
+            entry = sign_off(self.session, self.report, "accepted-with-gaps", reason)  # type: ignore[arg-type]
+        except GpumigrateError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            self.app.call_from_thread(self.query_one("#verify-status", Static).update, self.report.summary())
+            return
+        self.app.call_from_thread(self._signed, entry)
+
+    def _may_sign(self) -> bool:
+        if not self.driving:
+            self.notify("Watching: only the driver can sign off.", severity="warning")
+            return False
+        if self.report is None:
+            self.notify("Run the checks first (r).", severity="warning")
+            return False
+        if self.session is None:
+            self.notify("No session: open one (gpumigrate --session NAME) to record a sign-off.", severity="warning")
+            return False
+        return True
+
+    def _signed(self, entry: dict[str, Any]) -> None:
+        second = f", approved by {entry['approved_by']}" if entry.get("approved_by") else ""
+        self.notify(f"{entry['decision']} by {entry['operator']}{second}: recorded in session {self.session.name}")
+        self.query_one("#verify-status", Static).update(
+            f"{self.report.summary()} — {entry['decision']} by {entry['operator']}{second}")
+
     def _sign(self, decision: str) -> None:
         from engine.errors import GpumigrateError
         from engine.verify.signoff import sign_off
 
-        if not self.driving:
-            self.notify("Watching: only the driver can sign off.", severity="warning")
-            return
-        if self.report is None:
-            self.notify("Run the checks first (r).", severity="warning")
-            return
-        if self.session is None:
-            self.notify("No session: open one (gpumigrate --session NAME) to record a sign-off.", severity="warning")
+        if not self._may_sign():
             return
         try:
             entry = sign_off(self.session, self.report, decision)  # type: ignore[arg-type]
         except GpumigrateError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
-        self.notify(f"{decision} by {entry['operator']}: recorded in session {self.session.name}")
-        self.query_one("#verify-status", Static).update(
-            f"{self.report.summary()} — {decision} by {entry['operator']}")
+        self._signed(entry)
 
     # --- engine events (from the worker) ---------------------------------------------
 
@@ -161,9 +219,9 @@ class VerifyScreen(StepScreen):
             result = event.data.get("result") or {"name": event.item, "status": event.status,
                                                   "summary": event.detail, "title": event.item}
             self.results[event.item] = result
-            if event.item in table.rows:
-                table.update_cell(event.item, "status", _STATUS.get(event.status, event.status))
-                table.update_cell(event.item, "summary", event.detail)
+            if event.item in table.rows:  # update_width: the figures are shown whole, never cut to the column
+                table.update_cell(event.item, "status", _status_word(result), update_width=True)
+                table.update_cell(event.item, "summary", event.detail, update_width=True)
             if table.row_count and table.cursor_row >= 0:
                 self._show_selected()
         elif isinstance(event, StepFinished):
@@ -173,8 +231,14 @@ class VerifyScreen(StepScreen):
             data = event.result.get("report")
             if data:
                 self.report = VerifyReport.from_dict(data)
-                self.query_one("#verify-status", Static).update(
-                    f"{self.report.summary()}. a approves, x rejects (recorded in the session).")
+                keys = ("a approves, x rejects" if self.report.ok else
+                        "x rejects, g accepts with known gaps (a second operator approves)")
+                lines = [f"{self.report.summary()}. {keys} (recorded in the session)."]
+                if self.report.incomplete_line():
+                    lines.append(self.report.incomplete_line())
+                from rich.markup import escape
+
+                self.query_one("#verify-status", Static).update(escape("\n".join(lines)))
             else:
                 self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}")
 
@@ -204,8 +268,11 @@ class VerifyScreen(StepScreen):
             detail.update(f"{escape(name or '')}: not run yet.")
             plot.remove_class("shown")
             return
-        lines = [f"[b]{escape(result.get('title', name))}[/b] — {_STATUS.get(result['status'], result['status'])}",
+        lines = [f"[b]{escape(result.get('title', name))}[/b] — {_status_word(result)}",
                  escape(result.get("summary", ""))]
+        if result.get("expected"):
+            lines.append(f"[dim]expected:[/] {escape(result['expected'])}"
+                         + (" (optional in this profile)" if result.get("optional") else ""))
         if result.get("measures"):
             lines.append(f"[dim]measures:[/] {escape(result['measures'])}")
         if result.get("threshold"):
@@ -222,7 +289,9 @@ class VerifyScreen(StepScreen):
             lines.append("")
             lines += [f"• {escape(d.strip())}" for d in result["details"]]
         if result.get("output"):
-            lines += ["", "[dim]output:[/]", escape(result["output"])]
+            from engine.verify.textsafe import readable
+
+            lines += ["", "[dim]output:[/]", escape(readable(result["output"]))]
         detail.update("\n".join(lines))
         self._plot(result, plot)
 

@@ -5,14 +5,16 @@ A check module exposes ``NAME``, ``TITLE``, ``MEASURES`` and two functions:
 * ``measure(ctx) -> dict``: run on this machine and return plain figures
   (JSON-able).  On the source they become the baseline; on the target they
   are judged.  It raises :class:`Skip` when it cannot run here (no GPU, no
-  inputs configured) and :class:`CheckError` when what it ran is unusable
+  inputs configured, no baseline to judge against): the result is *not run* and :class:`CheckError` when what it ran is unusable
   (a command failed, hung or printed garbage).
 * ``judge(ctx, measured, baseline) -> Verdict``: compare figures with the
   thresholds in the profile and the baseline's figures (``None`` when there
   is no baseline).
 
 :func:`run_check` wraps both so a check never raises: every outcome is a
-:class:`CheckResult` with status ``pass``, ``fail``, ``skipped`` or ``error``.
+:class:`CheckResult` with status ``pass``, ``fail``, ``error`` or ``not-run``.
+A not-run check the profile expects (see :mod:`engine.verify.expect`) makes the
+verdict INCOMPLETE, never PASS.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from typing import Any, Callable, Literal
 
 from engine.verify.section import VerifySection
 
-Status = Literal["pass", "fail", "skipped", "error"]
-STATUSES: tuple[Status, ...] = ("pass", "fail", "skipped", "error")
+Status = Literal["pass", "fail", "error", "not-run"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "error", "not-run")
 
 
 class Skip(Exception):
-    """The check cannot run here; the message says why (shown as the result)."""
+    """The check cannot run here; the message says why (its result is *not run*, with that reason)."""
 
 
 class CheckError(Exception):
@@ -97,11 +99,20 @@ class CheckResult:
     details: list[str] = field(default_factory=list)
     output: str = ""
     duration_s: float = 0.0
+    expected: str = ""
+    """Why the profile expects this check to run ("" = it does not); see engine.verify.expect."""
+    optional: bool = False
+    """The profile marks it ``optional = true``: not running it is shown, and leaves the verdict alone."""
 
     @property
     def ok(self) -> bool:
-        """Not a failure: passed or skipped."""
-        return self.status in ("pass", "skipped")
+        """Neither failed, errored, nor a gap (an expected check that did not run)."""
+        return self.status == "pass" or (self.status == "not-run" and not self.gap)
+
+    @property
+    def gap(self) -> bool:
+        """An expected, non-optional check that did not run: the verdict cannot be PASS."""
+        return self.status == "not-run" and bool(self.expected) and not self.optional
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +120,10 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        fields = {k: v for k, v in data.items() if k in known}
+        if fields.get("status") == "skipped":  # reports written before not-run had its name
+            fields["status"] = "not-run"
+        return cls(**fields)
 
 
 OUTPUT_LIMIT = 4000
@@ -131,7 +145,7 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
     try:
         figures = module.measure(ctx)
     except Skip as exc:
-        return CheckResult(**base, status="skipped", summary=str(exc),
+        return CheckResult(**base, status="not-run", summary=str(exc),
                            duration_s=time.perf_counter() - started)
     except CheckError as exc:
         return CheckResult(**base, status="error", summary=str(exc), output=clip(exc.output),
@@ -146,7 +160,7 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
     try:
         verdict = module.judge(ctx, figures, baseline)
     except Skip as exc:
-        return CheckResult(**base, status="skipped", summary=str(exc), figures=figures, baseline=baseline,
+        return CheckResult(**base, status="not-run", summary=str(exc), figures=figures, baseline=baseline,
                            output=clip(output), duration_s=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001
         return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}", figures=figures,
