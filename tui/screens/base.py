@@ -171,7 +171,7 @@ class StepScreen(Screen):
             return
         for name, result in results.items():
             interrupted = getattr(summary, "exit_code", 0) == 3 and not result.ok
-            self.gm_app.note_step_state(name, "interrupted" if interrupted else
-                                        "completed" if result.ok else "failed")
+            self.gm_app.note_step_state(name, "interrupted" if interrupted else result.state or
+                                        ("completed" if result.ok else "failed"))
         for bar in self.query("ModeBar"):
             bar.refresh()
