@@ -9,6 +9,7 @@ The copies themselves are in :mod:`engine.transfer.copying`, the counts in
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -149,6 +150,8 @@ class Transfer(CopyJobs):
         run_id = self.journal.start_run(self.src_url, self.dst_url) if not self.dry_run else 0
         if not self.dry_run:
             self._abort_stale()
+        self._orphans = {} if self.dry_run else {path: token for path, _fp, token in self.journal.pending_uploads()}
+        """Journalled uploads whose object this run has not planned (yet): debris at the end."""
         stop_ticker = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stop_ticker,), daemon=True, name="transfer-progress")
         ticker.start()
@@ -257,6 +260,8 @@ class Transfer(CopyJobs):
                 else:
                     self._delete_phase(spool.read(kinds=("delete",)), submit)
             wait(pending)
+            if not self.dry_run and not self.control.cancelled:
+                self._clean_debris()
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
             self.summary.interrupted = True
@@ -287,6 +292,8 @@ class Transfer(CopyJobs):
         """Count and report the actions that need no worker; pass on copy, check and delete."""
         for act in actions:
             kind = act.kind
+            if self._orphans and kind in ("copy", "check", "error"):
+                self._orphans.pop(act.path, None)
             if kind in ("copy", "check", "delete"):
                 yield act
             elif kind == "skip":
@@ -306,6 +313,38 @@ class Transfer(CopyJobs):
                     elif kind == "conflict":
                         self.summary.conflicts += 1
                 self._fail(act.path, "list" if kind == "error" else kind, act.reason)
+
+    def _clean_debris(self) -> None:
+        """After a run that listed to the end: abort journalled uploads of objects no longer
+        planned (the source vanished), and remove local temp files nothing continues."""
+        from engine.transfer.backends.base import ObjectInfo, PartUpload
+        from engine.transfer.temps import stray_local_temps
+
+        removed = 0
+        for path, token in list(self._orphans.items()):
+            try:
+                self.dst.abort_parts(PartUpload(path=path, token=token, size=0, part_size=1,
+                                                src=ObjectInfo(path=path, size=0, mtime=0.0)))
+            except Exception as exc:  # noqa: BLE001 - tried again by the next run
+                self.emit(Message(STEP, text=f"{path}: could not remove an unfinished copy ({exc})", level="warning"))
+                continue
+            self.journal.drop_upload(path)
+            self.journal.forget_upload(token)
+            removed += 1
+        seen = getattr(self.dst, "temps_seen", [])
+        if seen:
+            keep = {token for _path, _fp, token in self.journal.pending_uploads()}
+            for temp in stray_local_temps(seen, keep):
+                try:
+                    os.unlink(temp)
+                    removed += 1
+                except OSError:
+                    pass
+        if removed:
+            with self._lock:
+                self.summary.temps_removed += removed
+            self.emit(Message(STEP, text=f"removed {removed} temporary file(s) or upload(s) left by an earlier "
+                              "run for objects no longer planned", level="info"))
 
     def _not_copied(self, path: str, reason: str, event: bool = True) -> None:
         """A source entry not copied (not a failure): counted by reason, listed in the summary."""

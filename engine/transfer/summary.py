@@ -61,6 +61,8 @@ class TransferSummary:
     refused: int = 0
     conflicts: int = 0
     resumed_parts: int = 0
+    temps_removed: int = 0
+    """Temporary files or unfinished uploads of earlier runs removed (objects no longer planned)."""
     dry_run: bool = False
     interrupted: bool = False
     delete_refused: str = ""
@@ -92,7 +94,7 @@ class TransferSummary:
         return {"event": "summary", "copied": self.copied, "deleted": self.deleted, "skipped": self.skipped,
                 "failed": self.failed, "bytes": self.bytes, "verified": self.verified,
                 "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
-                "resumed_parts": self.resumed_parts, "dry_run": self.dry_run, "interrupted": self.interrupted,
+                "resumed_parts": self.resumed_parts, "temps_removed": self.temps_removed, "dry_run": self.dry_run, "interrupted": self.interrupted,
                 "delete_refused": self.delete_refused or None,
                 "deletions_skipped": self.deletions_skipped or None, "planned_objects": self.planned_objects,
                 "planned_bytes": self.planned_bytes, "planned_delete": self.planned_delete,

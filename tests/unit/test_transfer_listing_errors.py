@@ -289,3 +289,46 @@ def test_plan_counts_problem_entries(tmp_path):
     (src / "self").symlink_to(src)
     plan = plan_transfer(spec(src, dst))
     assert (plan.copy, plan.error, plan.notcopied) == (1, 1, 1)
+
+
+def test_no_debris_after_a_killed_run_whose_source_then_vanished(tmp_path):
+    """The defect: a hidden .gpumigrate-tmp file stayed for good (listing skips it, -d never removes it)."""
+    from engine.transfer.journal import Journal
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"keep.txt": b"k", "big.bin": b"b" * (6 * MIB)})
+    journal = tmp_path / "j.sqlite"
+    control_events = []
+    from engine.transfer.control import TransferControl
+
+    control = TransferControl()
+
+    def emit(event):  # kill the run once the large file's first part is written
+        control_events.append(event)
+        if isinstance(event, Progress) and event.label == "object" and event.extra.get("phase") == "progress":
+            control.cancel()
+
+    s = run_transfer(spec(src, dst, jobs=1), emit=emit, control=control, journal=journal)
+    assert s.interrupted
+    temps = [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
+    assert temps, "the interrupted large copy keeps its journalled temp file for the resume"
+    # a single-request write killed half-way leaves a temp file no journal knows about
+    (dst / ".0123456789ab.gpumigrate-tmp").write_bytes(b"half")
+    (src / "big.bin").unlink()  # the source moved on
+    s = run_transfer(spec(src, dst), journal=journal)
+    assert s.ok and s.temps_removed == 2
+    assert not [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
+    assert Journal(journal).pending_uploads() == []
+
+
+def test_cleanup_lists_first_then_removes_old_leftovers(tmp_path):
+    dst = tmp_path / "dst"
+    write_local(dst, {"a.txt": b"a", "d/.aaaaaaaaaaaa.gpumigrate-tmp": b"x" * 10, ".bbbbbbbbbbbb.gpumigrate-tmp": b"y"})
+    os.utime(dst / "d/.aaaaaaaaaaaa.gpumigrate-tmp", (1, 1))  # old; the other one is recent
+    rc, text = cli("--cleanup", str(dst))
+    assert rc == 0 and "2 leftovers (11 bytes); dry run: nothing removed" in text, text
+    assert len([p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]) == 2
+    rc, text = cli("--cleanup", str(dst), "--remove")
+    assert rc == 0 and "removed 1 of 2 leftovers" in text and "recent: may belong to a running transfer" in text
+    assert [p.name for p in dst.rglob("*") if "gpumigrate-tmp" in p.name] == [".bbbbbbbbbbbb.gpumigrate-tmp"]
+    assert (dst / "a.txt").read_bytes() == b"a"

@@ -10,8 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "transfer", help="copy a tree between local, s3:// and gs:// with rsync semantics (verified, resumable)",
         description="Copy what is new or changed from SRC to DST (like `gcloud storage rsync`). Re-running the "
                     "same command after an interruption resumes, including inside half-copied large files.")
-    p.add_argument("src", help="local path, file://..., s3://bucket/prefix or gs://bucket/prefix")
-    p.add_argument("dst", help="gs://bucket/prefix, a local path, or s3://bucket/prefix")
+    p.add_argument("src", nargs="?", help="local path, file://..., s3://bucket/prefix or gs://bucket/prefix")
+    p.add_argument("dst", nargs="?", help="gs://bucket/prefix, a local path, or s3://bucket/prefix")
+    p.add_argument("--cleanup", metavar="DST",
+                   help="list the temporary files and components killed runs left at DST (a dry run); "
+                        "with --remove, remove those older than 15 minutes")
+    p.add_argument("--remove", action="store_true", help="with --cleanup: remove what it lists")
     p.add_argument("-r", "--recursive", action="store_true", help="copy whole trees (without it: top level only, as gsutil)")
     p.add_argument("-d", "--delete", action="store_true", help="delete destination objects the source lacks (guarded)")
     p.add_argument("-x", "--exclude", action="append", default=[], metavar="REGEX",
@@ -75,6 +79,47 @@ def _set_sts_status(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+def _cleanup(args: argparse.Namespace) -> int:
+    """``--cleanup DST``: what killed runs left (dry run), removed with ``--remove``."""
+    from engine.errors import ExitCode
+    from engine.transfer.backends import open_backend
+    from engine.transfer.temps import RECENT_S, find_leftovers, remove_leftovers
+    from engine.transfer.urls import parse_url
+    from tui.output import print_json
+
+    loc = parse_url(args.cleanup)
+    if loc.scheme == "s3":
+        print("s3:// keeps no temporary objects: unfinished multipart uploads are aborted by the next run "
+              "of the same transfer (its journal records the ones it started)")
+        return int(ExitCode.OK)
+    backend = open_backend(loc)
+    try:
+        found = find_leftovers(backend)
+        removed, errors = remove_leftovers(backend, found) if args.remove else (0, [])
+    finally:
+        backend.close()
+    recent = sum(1 for f in found if f.recent)
+    if args.json:
+        print_json({"event": "cleanup", "dst": args.cleanup, "found": len(found), "recent": recent,
+                    "removed": removed, "dry_run": not args.remove, "errors": errors,
+                    "leftovers": [{"name": f.name, "size": f.size, "age_s": round(f.age_s)} for f in found[:1000]]})
+    else:
+        for f in found[:200]:
+            note = " (recent: may belong to a running transfer; kept)" if f.recent else ""
+            print(f"{'removed' if args.remove and not f.recent else 'leftover'} {f.name} ({f.size} bytes, "
+                  f"{f.age_s / 60:.0f} min old){note}")
+        total = sum(f.size for f in found)
+        if args.remove:
+            print(f"removed {removed} of {len(found)} leftovers ({total} bytes); {recent} younger than "
+                  f"{RECENT_S // 60} min kept")
+        else:
+            print(f"{len(found)} leftovers ({total} bytes); dry run: nothing removed "
+                  "(add --remove to remove those older than 15 minutes)")
+        for err in errors:
+            print(f"  failed: {err}")
+    return int(ExitCode.FAILED if errors else ExitCode.OK)
+
+
 def run(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
@@ -86,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
     from tui.output import make_sink, print_json
 
+    if args.cleanup:
+        return _cleanup(args)
+    if not args.src or not args.dst:
+        raise BadInputError("transfer needs SRC and DST (or --cleanup DST)")
     if args.disable or args.enable:
         return _set_sts_status(args)
     sink = make_sink(args.json, verbose=args.verbose)

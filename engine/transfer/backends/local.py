@@ -46,8 +46,9 @@ class LocalBackend(Backend):
             return
         if not os.path.isdir(self.root):
             raise BadInputError(f"{self.root} is not a directory (transfers copy trees)")
+        self.temps_seen: list[str] = []
         yield from walk(self.root, recursive=recursive, rules=self.rules, info=self._info,
-                        start_after=start_after, end_before=end_before)
+                        start_after=start_after, end_before=end_before, on_temp=self.temps_seen.append)
 
     def source_state(self, info: ObjectInfo) -> tuple[int, ...] | None:
         """What identifies the file's content now (size, mtime_ns, inode, device, ctime_ns):

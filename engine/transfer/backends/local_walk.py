@@ -46,24 +46,30 @@ def _why(exc: OSError) -> str:
 
 
 def walk(root: str, *, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
-         start_after: str | None = None, end_before: str | None = None) -> Iterator[ObjectInfo]:
-    """Every entry under ``root`` in byte order of its relative path (problems included)."""
+         start_after: str | None = None, end_before: str | None = None,
+         on_temp: Callable[[str], None] | None = None) -> Iterator[ObjectInfo]:
+    """Every entry under ``root`` in byte order of its relative path (problems included);
+    the engine's own temporary files are not listed, only passed to ``on_temp``."""
     try:
         top = os.stat(root)
     except OSError:
         return
-    yield from _walk(root, "", recursive, rules, info, start_after, end_before, ((top.st_dev, top.st_ino),))
+    yield from _walk(root, "", recursive, rules, info, start_after, end_before, ((top.st_dev, top.st_ino),),
+                     on_temp)
 
 
 def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
-          start_after: str | None, end_before: str | None, ancestors: tuple[tuple[int, int], ...]) -> Iterator[ObjectInfo]:
+          start_after: str | None, end_before: str | None, ancestors: tuple[tuple[int, int], ...],
+          on_temp: Callable[[str], None] | None) -> Iterator[ObjectInfo]:
     # (sort name, entry, stat result or None, problem, problem is an error)
     entries: list[tuple[str, str, os.stat_result | None, str, bool]] = []
     try:
         with os.scandir(folder) as it:
             for entry in it:
                 if TMP_MARK in entry.name:
-                    continue  # our own temporary files (see engine.transfer.backends.temps)
+                    if on_temp is not None:
+                        on_temp(entry.path)
+                    continue  # our own temporary files (see engine.transfer.temps)
                 entries.append(_classify(entry, rules))
     except OSError as exc:
         # The folder itself: its name is what the caller listed, so the problem stands for it.
@@ -90,7 +96,8 @@ def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callab
             if ident in ancestors:
                 yield _problem(path, "symlink loop (leads back to a folder above it); not entered", False)
                 continue
-            yield from _walk(full, path, recursive, rules, info, start_after, end_before, ancestors + (ident,))
+            yield from _walk(full, path, recursive, rules, info, start_after, end_before, ancestors + (ident,),
+                             on_temp)
             continue
         yield info(path, s)
 
