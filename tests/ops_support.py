@@ -3,7 +3,13 @@
 * ``MonitoringStub``: the Cloud Monitoring AlertPolicyService over gRPC (the only
   transport google-cloud-monitoring ships): list (paged), get, create, update
   (honouring the update mask), delete.  Like the real service it names policies
-  and their conditions, adds creation/mutation records and keeps a request log.
+  and their conditions, adds creation/mutation records and keeps a request log,
+  and it refuses what the service refuses: a filter on a metric type the project
+  has no descriptor for (NOT_FOUND: only what the Ops Agent and Compute Engine
+  write exists, from engine/ops/data/metric_descriptors.json, recorded from the
+  agents' published metadata), a label the metric or resource does not have
+  (INVALID_ARGUMENT), condition durations that are not whole minutes, absence
+  durations under 120 s, anything over 23.5 h, alignment periods under 60 s.
 * ``BudgetsStub``: the Billing Budgets API v1 over REST (JSON, camelCase):
   billingAccounts.budgets list (paged with pageToken), get, create, patch
   (updateMask, etag check), delete.  Like the real service it adds server-side
@@ -15,15 +21,113 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 import uuid
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 
 
 # --- Cloud Monitoring (gRPC) ------------------------------------------------
+
+MAX_DURATION_S = 23 * 3600 + 1800
+"""Cloud Monitoring's longest condition duration (23.5 h)."""
+
+
+class NotFoundError(KeyError):
+    """The service answers NOT_FOUND (e.g. no metric descriptor of that type in the project)."""
+
+
+def recorded_descriptors() -> dict[str, Any]:
+    """The metric descriptors the agents write (engine/ops/data/metric_descriptors.json, origins inside)."""
+    path = Path(__file__).resolve().parents[1] / "engine" / "ops" / "data" / "metric_descriptors.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _filter_clauses(text: str) -> list[tuple[str, str, str]]:
+    """(subject, key, value) for each ``subject.key = "value"`` clause of an AND filter."""
+    out = []
+    for clause in re.split(r"\s+AND\s+", text.strip()):
+        m = re.fullmatch(r'\s*(metric|resource)\.(type|labels?\.[A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"\s*', clause)
+        if not m:
+            raise ValueError(f"could not parse filter clause {clause!r}")
+        out.append((m.group(1), m.group(2).split(".", 1)[-1] if "." in m.group(2) else "type", m.group(3)))
+    return out
+
+
+def check_filter(text: str) -> str:
+    """The metric type a filter selects; NotFoundError / ValueError the way the API refuses it."""
+    doc = recorded_descriptors()
+    clauses = _filter_clauses(text)
+    types = {s: v for s, k, v in clauses if k == "type"}
+    metric = types.get("metric")
+    if not metric:
+        raise ValueError("filter must name a metric.type")
+    entry = doc["metrics"].get(metric)
+    if entry is None or not entry["written_by_default"]:
+        # No time series was ever written, so the project has no descriptor of that type.
+        raise NotFoundError(f"Cannot find metric(s) that match type = \"{metric}\"")
+    resource = types.get("resource", "gce_instance")
+    resource_labels = doc["resource_labels"].get(resource)
+    if resource_labels is None:
+        raise ValueError(f"unknown resource type {resource!r}")
+    for subject, key, _value in clauses:
+        if key == "type":
+            continue
+        known = entry["labels"] if subject == "metric" else resource_labels
+        if key not in known or key.startswith("_"):
+            raise ValueError(f"The filter names the label {subject}.label.{key}, which {metric if subject == 'metric' else resource} does not have")
+    return metric
+
+
+def series_matches(text: str, series: dict[str, Any]) -> bool:
+    """Would a time series ``{"metric": {"type", "labels"}, "resource": {"type", "labels"}}`` pass the filter?"""
+    for subject, key, value in _filter_clauses(text):
+        part = series[subject]
+        got = part["type"] if key == "type" else part["labels"].get(key)
+        if got != value:
+            return False
+    return True
+
+
+def agent_series(metric: str, **values: str) -> list[dict[str, Any]]:
+    """Every time-series shape the agent writes for ``metric``: one per combination of enumerated label
+    values (free-text labels take ``values`` or a sample), on a gce_instance."""
+    import itertools
+
+    entry = recorded_descriptors()["metrics"][metric]
+    keys = sorted(entry["labels"])
+    choices = [entry["labels"][k] or [values.get(k, f"sample-{k}")] for k in keys]
+    resource = {"type": "gce_instance", "labels": {"project_id": "p", "instance_id": "1",
+                                                   "zone": values.get("zone", "us-central1-a")}}
+    return [{"metric": {"type": metric, "labels": dict(zip(keys, combo))}, "resource": resource}
+            for combo in itertools.product(*choices)]
+
+
+def check_aggregation(agg: Any, metric: str) -> None:
+    if agg.alignment_period and agg.alignment_period.total_seconds() < 60:
+        raise ValueError("alignment_period must be at least 60s")
+    labels = recorded_descriptors()["metrics"][metric]["labels"]
+    for path in agg.group_by_fields:
+        m = re.fullmatch(r"(metric|resource)\.labels?\.([A-Za-z_][A-Za-z0-9_]*)", path)
+        if not m:
+            raise ValueError(f"group_by_fields: cannot read {path!r}")
+        known = labels if m.group(1) == "metric" else recorded_descriptors()["resource_labels"]["gce_instance"]
+        if m.group(2) not in known:
+            raise ValueError(f"group_by_fields: {path!r} is not a label of {metric}")
+
+
+def check_duration(duration: Any, *, absent: bool) -> None:
+    seconds = duration.total_seconds()
+    if seconds % 60:
+        raise ValueError(f"duration {seconds:g}s: only multiples of a minute are supported")
+    if absent and seconds < 120:
+        raise ValueError(f"duration {seconds:g}s: an absence condition needs at least 120s")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration {seconds:g}s is longer than 23.5 hours")
 
 
 class MonitoringStub:
@@ -37,6 +141,7 @@ class MonitoringStub:
         self.page_size = page_size
         self.policies: dict[str, Any] = {}
         self.calls: list[tuple[str, Any]] = []
+        self._refusals: list[tuple[str, Any, str]] = []
         self._lock = threading.Lock()
         self._clock = 1_700_000_000
 
@@ -78,13 +183,24 @@ class MonitoringStub:
     def mutations(self) -> list[str]:
         return [name for name, _ in self.calls if name in ("create", "update", "delete")]
 
+    def refuse_create(self, display_name_part: str, code: Any, message: str) -> None:
+        """Test control: creating a policy whose display name contains ``display_name_part`` fails with
+        ``code`` (e.g. a notification channel the service will not use)."""
+        self._refusals.append((display_name_part, code, message))
+
     # -- handlers --
     def _call(self, fn: Callable[[Any], Any], request: Any, context: Any) -> Any:
         import grpc
 
         with self._lock:
+            if fn == self._create:
+                for part, code, message in self._refusals:
+                    if part in request.alert_policy.display_name:
+                        context.abort(code, message)
             try:
                 return fn(request)
+            except NotFoundError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"no such alert policy {exc}")
             except ValueError as exc:
@@ -123,6 +239,15 @@ class MonitoringStub:
             body = getattr(cond, kinds[0])
             if hasattr(body, "filter") and 'metric.type = "' not in body.filter:
                 raise ValueError(f"condition {cond.display_name!r}: filter must name a metric.type")
+            if kinds[0] in ("condition_threshold", "condition_absent"):
+                metric = check_filter(body.filter)
+                for agg in body.aggregations:
+                    check_aggregation(agg, metric)
+                if kinds[0] == "condition_threshold" and body.denominator_filter:
+                    denominator = check_filter(body.denominator_filter)
+                    for agg in body.denominator_aggregations:
+                        check_aggregation(agg, denominator)
+                check_duration(body.duration, absent=kinds[0] == "condition_absent")
 
     def _name_conditions(self, policy: Any) -> None:
         for cond in policy.conditions:

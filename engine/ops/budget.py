@@ -10,6 +10,8 @@ existing budget by display name.
 
 from __future__ import annotations
 
+from engine.ops.section import migration_label
+
 import json
 import math
 import os
@@ -78,7 +80,7 @@ def _target_monthly(report: Any) -> float | None:
 
 
 def display_name(profile: "Profile") -> str:
-    return f"{profile.ops.label}: GPU target monthly budget"[:60]
+    return f"{migration_label(profile)}: GPU target monthly budget"[:60]
 
 
 def build_budget(profile: "Profile", run_rate: RunRate) -> "budgets_v1.Budget":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.ops.section import migration_label
+
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +58,7 @@ def dashboard(profile: "Profile") -> dict[str, Any]:
                _thresholds(("green", None)), 12, 16),
     ]
     return {
-        "uid": f"gpumigrate-{ops.label}"[:40],
+        "uid": f"gpumigrate-{migration_label(profile)}"[:40],
         "title": f"{profile.name or 'GPU migration'}: GPUs on Google Cloud"[:200],
         "tags": ["gpumigrate", "dcgm", "gpu"],
         "timezone": "utc",

@@ -10,6 +10,8 @@ tests also run ``promtool`` when it is installed.
 
 from __future__ import annotations
 
+from engine.ops.section import migration_label
+
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +61,7 @@ def scrape_config(profile: "Profile") -> dict[str, Any]:
                 "scrape_interval": prom_duration(ops.scrape_interval_s),
                 "metrics_path": "/metrics",
                 "static_configs": [{"targets": list(ops.dcgm_targets),
-                                    "labels": {"migration": ops.label}}],
+                                    "labels": {"migration": migration_label(profile)}}],
             },
             {
                 # GKE: the NVIDIA GPU operator / dcgm-exporter DaemonSet pods.
@@ -72,7 +74,7 @@ def scrape_config(profile: "Profile") -> dict[str, Any]:
                     {"source_labels": ["__meta_kubernetes_pod_container_port_number"],
                      "regex": "9400", "action": "keep"},
                     {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
-                    {"target_label": "migration", "replacement": ops.label},
+                    {"target_label": "migration", "replacement": migration_label(profile)},
                 ],
             },
         ],
@@ -91,7 +93,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "expr": f"max by (Hostname) (avg_over_time({GPU_UTIL}{{{jobs}}}[{idle_window}])) "
                     f"< {_num(ops.idle_gpu_util_pct)}",
             "for": prom_duration(ops.idle_hours * 3600),
-            "labels": {"severity": "warning", "migration": ops.label},
+            "labels": {"severity": "warning", "migration": migration_label(profile)},
             "annotations": {
                 "summary": f"GPUs on {{{{ $labels.Hostname }}}} idle below {_num(ops.idle_gpu_util_pct)}% "
                            f"for {_num(ops.idle_hours)} h",
@@ -102,7 +104,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "alert": "GpuMemoryHigh",
             "expr": f"{mem_ratio} > {_num(ops.gpu_memory_alert_pct)}",
             "for": prom_duration(ops.memory_alert_minutes * 60),
-            "labels": {"severity": "error", "migration": ops.label},
+            "labels": {"severity": "error", "migration": migration_label(profile)},
             "annotations": {
                 "summary": f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.Hostname }}}} memory above "
                            f"{_num(ops.gpu_memory_alert_pct)}%",
@@ -113,7 +115,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "alert": "GpuExporterDown",
             "expr": f'up{{{jobs}}} == 0 or absent(up{{job="{JOB}"}})',
             "for": prom_duration(ops.absent_minutes * 60),
-            "labels": {"severity": "critical", "migration": ops.label},
+            "labels": {"severity": "critical", "migration": migration_label(profile)},
             "annotations": {
                 "summary": "The GPU host or its DCGM exporter is gone",
                 "description": f"No DCGM metrics for {_num(ops.absent_minutes)} min: the instance was stopped, "
@@ -127,7 +129,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuXidError",
                 "expr": f"{XID}{{{jobs}}} > 0",
                 "for": "0s",
-                "labels": {"severity": "critical", "migration": ops.label},
+                "labels": {"severity": "critical", "migration": migration_label(profile)},
                 "annotations": {"summary": "XID {{ $value }} on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": "An XID error: check `nvidia-smi -q` and the kernel log."},
             },
@@ -135,7 +137,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuEccDoubleBitErrors",
                 "expr": f"increase({ECC_DBE}{{{jobs}}}[10m]) > 0",
                 "for": "0s",
-                "labels": {"severity": "critical", "migration": ops.label},
+                "labels": {"severity": "critical", "migration": migration_label(profile)},
                 "annotations": {"summary": "Double-bit ECC errors on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": "Uncorrectable memory errors: drain the job; the GPU may need replacing."},
             },
@@ -143,13 +145,13 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuNvlinkErrors",
                 "expr": f"increase({NVLINK_CRC}{{{jobs}}}[10m]) > 0",
                 "for": "0s",
-                "labels": {"severity": "warning", "migration": ops.label},
+                "labels": {"severity": "warning", "migration": migration_label(profile)},
                 "annotations": {"summary": "NVLink CRC errors on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": "NVLink flit CRC errors are rising; multi-GPU jobs may slow or fail. "
                                                "(DCGM exporter: enable the NVLink counters in its CSV.)"},
             },
         ]
-    return {"groups": [{"name": f"gpumigrate-{ops.label}-gpu", "rules": rules}]}
+    return {"groups": [{"name": f"gpumigrate-{migration_label(profile)}-gpu", "rules": rules}]}
 
 
 def _dump(doc: dict[str, Any], header: str) -> str:

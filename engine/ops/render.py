@@ -46,10 +46,12 @@ def render_kind(profile: "Profile", kind: str, *, profile_path: Path | None = No
                 cost_data: dict[str, Any] | None = None, result: RenderResult | None = None) -> list[Rendered]:
     """The files of one kind (may raise a GpumigrateError saying what is missing)."""
     if kind == "alerts":
-        from engine.ops.alerts import render_alerts_json
+        from engine.ops.alerts import OPS_AGENT_CONFIG, render_alerts_json, render_ops_agent_config
 
         return [Rendered(kind, "alert-policies.json", "Cloud Monitoring alert policies", "json",
-                         render_alerts_json(profile))]
+                         render_alerts_json(profile)),
+                Rendered(kind, OPS_AGENT_CONFIG, "Ops Agent configuration (DCGM receiver for the ECC policy)",
+                         "yaml", render_ops_agent_config(profile))]
     if kind == "prometheus":
         from engine.ops.prometheus import render_rules, render_scrape_config
 

@@ -10,6 +10,8 @@ written on the target since cutover flows back (``gs://`` to ``s3://``).
 
 from __future__ import annotations
 
+from engine.ops.section import migration_label
+
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -173,16 +175,16 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
 
     cleanup = RollbackItem("ops", "Remove the day-two guards of the target",
                            note="Alert policies and the budget are labelled with "
-                                f"{ops.label!r}; remove them once the target is gone.")
+                                f"{migration_label(profile)!r}; remove them once the target is gone.")
     if tgt.project:
         cleanup.commands.append(
             f"gcloud alpha monitoring policies list{project} "
-            f"--filter={_q(f'user_labels.gpumigrate={ops.label}')} --format='value(name)' "
+            f"--filter={_q(f'user_labels.gpumigrate={migration_label(profile)}')} --format='value(name)' "
             f"| xargs -r -n1 gcloud alpha monitoring policies delete --quiet{project}")
     if ops.billing_account:
         cleanup.commands.append(
             f"gcloud billing budgets list --billing-account={_q(ops.billing_account)} "
-            f"--filter={_q(f'displayName:{ops.label}')} --format='value(name)' "
+            f"--filter={_q(f'displayName:{migration_label(profile)}')} --format='value(name)' "
             f"| xargs -r -n1 gcloud billing budgets delete --quiet")
     items.append(cleanup)
     return items

@@ -31,6 +31,27 @@ INSTANCE_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 SOURCE_INSTANCE_PATTERN = r"^i-[0-9a-f]{8,17}$"
 
 
+MAX_CONDITION_MINUTES = 1410
+"""23.5 hours: the longest duration Cloud Monitoring accepts on an alert condition."""
+
+
+def migration_label(profile: object) -> str:
+    """The label value that owns this migration's policies and budget.
+
+    ``[ops].label`` when set; otherwise ``gpumigrate-`` and a hash of the profile's name and target
+    project, so a second migration on the same billing account or project never matches (and so
+    never re-points or deletes) the first one's resources.
+    """
+    import hashlib
+
+    ops = getattr(profile, "ops")
+    if ops.label:
+        return ops.label
+    target = getattr(profile, "target", None)
+    key = f"{getattr(profile, 'name', None) or ''}\x00{getattr(target, 'project', None) or ''}"
+    return "gpumigrate-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
 ArgvWord = Annotated[str, Field(pattern=ARGV_WORD_PATTERN)]
 NotificationChannel = Annotated[str, Field(pattern=NOTIFICATION_CHANNEL_PATTERN)]
 HostPort = Annotated[str, Field(pattern=HOST_PORT_PATTERN)]
@@ -44,7 +65,7 @@ class OpsSection(Section):
     idle_gpu_util_pct: float = Field(default=5, ge=0, le=100)
     """Alert when GPU utilisation stays below this (idle spend)."""
     idle_hours: float = Field(default=6, gt=0, le=23.5)
-    """...for this many hours (Cloud Monitoring allows at most 23.5 h)."""
+    """...for this many hours, in whole minutes (Cloud Monitoring allows at most 23.5 h)."""
     budget_thresholds_pct: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0], min_length=1,
                                                max_length=10)
     """Budget alert thresholds, as percentages of the monthly run-rate."""
@@ -52,18 +73,19 @@ class OpsSection(Section):
     """Create the alert policies and budget through the APIs in the `ops` step (else only render)."""
 
     # --- alerts -----------------------------------------------------------
-    memory_alert_minutes: float = Field(default=15, gt=0, le=1440)
-    """How long GPU memory must stay above the threshold before the alert fires."""
-    absent_minutes: float = Field(default=10, ge=2, le=1440)
-    """The instance (or training job) is reported gone after this many minutes without data."""
+    memory_alert_minutes: int = Field(default=15, ge=1, le=MAX_CONDITION_MINUTES)
+    """Whole minutes GPU memory must stay above the threshold before the alert fires (at most 1410 = 23.5 h)."""
+    absent_minutes: int = Field(default=10, ge=2, le=MAX_CONDITION_MINUTES)
+    """The instance (or training job) is reported gone after this many whole minutes without data (2 to 1410)."""
     job_process: str | None = Field(default=None, pattern=PROCESS_NAME_PATTERN)
-    """Process name of the training job (e.g. "python3"); adds a "job gone" alert when set."""
+    """Command name of the training job as `ps -o comm` shows it (e.g. "python3"); adds a "job gone" alert."""
     gpu_error_alerts: bool = True
-    """Alert on XID, ECC (double-bit) and NVLink errors from the Ops Agent's DCGM metrics."""
+    """Alert on double-bit ECC errors (Ops Agent DCGM receiver) and on XID/NVLink errors (Prometheus rules)."""
     notification_channels: list[NotificationChannel] = Field(default_factory=list, max_length=5)
     """Cloud Monitoring notification channels (projects/P/notificationChannels/N) for alerts and the budget."""
-    label: str = Field(default="gpumigrate", pattern=LABEL_VALUE_PATTERN)
-    """Names this migration's policies and budget (user label value; lower case)."""
+    label: str | None = Field(default=None, pattern=LABEL_VALUE_PATTERN)
+    """Names this migration's policies and budget (user label value); none = derived from the profile's name,
+    so two migrations never share one (see engine.ops.section.migration_label)."""
 
     # --- budget -----------------------------------------------------------
     billing_account: str | None = Field(default=None, pattern=BILLING_ACCOUNT_PATTERN)
@@ -112,6 +134,15 @@ class OpsSection(Section):
     """What the record pointed at before cutover (an IP address or a host name)."""
     dns_ttl_s: int = Field(default=60, ge=1, le=86400)
     """TTL of the switched-back record."""
+
+    @field_validator("idle_hours")
+    @classmethod
+    def _whole_minutes(cls, value: float) -> float:
+        minutes = value * 60
+        if abs(minutes - round(minutes)) > 1e-6:
+            raise ValueError(f"{value!r} h is not a whole number of minutes (Cloud Monitoring counts condition "
+                             "durations in whole minutes)")
+        return value
 
     @field_validator("budget_thresholds_pct")
     @classmethod

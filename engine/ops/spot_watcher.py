@@ -14,7 +14,8 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from engine.errors import BadInputError
-from engine.ops.section import ABS_PATH_PATTERN, ARGV_WORD_PATTERN, LABEL_VALUE_PATTERN, UNIX_USER_PATTERN
+from engine.ops.section import (ABS_PATH_PATTERN, ARGV_WORD_PATTERN, LABEL_VALUE_PATTERN, UNIX_USER_PATTERN,
+                                migration_label)
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.profile import Profile
@@ -56,7 +57,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
 def render_script(profile: "Profile") -> str:
     ops = profile.ops
     return _fill(_template("spot-watcher.sh.tmpl"), {
-        "LABEL": _check(ops.label, LABEL_VALUE_PATTERN, "label"),
+        "LABEL": _check(migration_label(profile), LABEL_VALUE_PATTERN, "label"),
         "POLL_INTERVAL_S": str(int(ops.poll_interval_s)),
         "CHECKPOINT_TIMEOUT_S": str(int(ops.checkpoint_timeout_s)),
         "STATE_DIR": shlex.quote(_check(ops.state_dir, ABS_PATH_PATTERN, "state_dir")),
@@ -68,7 +69,7 @@ def render_script(profile: "Profile") -> str:
 def render_unit(profile: "Profile") -> str:
     ops = profile.ops
     return _fill(_template("spot-watcher.service.tmpl"), {
-        "LABEL": _check(ops.label, LABEL_VALUE_PATTERN, "label"),
+        "LABEL": _check(migration_label(profile), LABEL_VALUE_PATTERN, "label"),
         "USER": _check(ops.watcher_user, UNIX_USER_PATTERN, "watcher_user"),
         "SCRIPT_PATH": SCRIPT_PATH,
         "STOP_TIMEOUT_S": str(int(ops.checkpoint_timeout_s) + 5),

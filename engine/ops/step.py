@@ -86,4 +86,9 @@ def run(ctx: StepContext) -> StepResult:
                               else ExitCode.FAILED)
         raise
     changed = sum(len(v["created"]) + len(v["updated"]) for v in data["applied"].values())
+    failed = {name: why for v in data["applied"].values() for name, why in v.get("failed", {}).items()}
+    if failed:
+        return StepResult(ok=False, summary=f"{summary}; applied ({changed} changed), {len(failed)} refused: "
+                          + "; ".join(f"{n}: {why}" for n, why in failed.items()), data=data,
+                          exit_code=ExitCode.FAILED)
     return StepResult(ok=True, summary=f"{summary}; applied ({changed} changed)", data=data)

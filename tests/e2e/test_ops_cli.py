@@ -35,7 +35,7 @@ def test_json_lists_every_artefact() -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     names = {a["filename"] for a in doc["artefacts"]}
-    assert names == {"alert-policies.json", "prometheus-dcgm-scrape.yml", "gpumigrate-gpu-rules.yml",
+    assert names >= {"alert-policies.json", "ops-agent-config.yaml", "prometheus-dcgm-scrape.yml", "gpumigrate-gpu-rules.yml",
                      "grafana-gpu-dashboard.json", "billing-budget.json", "gpumigrate-spot-watcher.sh",
                      "gpumigrate-spot-watcher.service", "rollback-plan.md"}
     assert doc["skipped"] == {} and doc["budget_monthly"]["amount"] > 0
@@ -46,9 +46,9 @@ def test_emit_prints_raw_text() -> None:
     assert done.returncode == 0, done.stderr
     policies = json.loads(done.stdout)
     assert {p["userLabels"]["gpumigrate_policy"] for p in policies} >= {"idle-gpu", "gpu-memory-high"}
-    rules = gm(str(DEMO), "--emit", "prometheus")
-    parts = rules.stdout.split("# ==> gpumigrate-gpu-rules.yml <==")
-    assert len(parts) == 2 and yaml.safe_load(parts[1])["groups"]
+    rules = gm(str(DEMO), "--emit", "prometheus", "--file", "gpumigrate-gpu-rules.yml")
+    assert rules.returncode == 0, rules.stderr
+    assert yaml.safe_load(rules.stdout)["groups"] and "==>" not in rules.stdout  # one file, nothing else
 
 
 def test_spot_watcher_on_a_non_spot_target_is_a_usage_error(tmp_path: Path) -> None:

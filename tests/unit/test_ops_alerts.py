@@ -42,12 +42,14 @@ def test_thresholds_come_from_the_profile() -> None:
     assert idle.duration.total_seconds() == 4 * 3600
     mem = policies["gpu-memory-high"].conditions[0].condition_threshold
     assert mem.threshold_value == 0.85 and mem.comparison == monitoring_v3.ComparisonType.COMPARISON_GT
-    assert GPU_MEM in mem.filter and 'state = "used"' in mem.filter and GPU_MEM in mem.denominator_filter
+    assert GPU_MEM in mem.filter and 'metric.labels.memory_state = "used"' in mem.filter
+    assert GPU_MEM in mem.denominator_filter
     assert mem.duration.total_seconds() == 20 * 60
     gone = policies["instance-gone"].conditions[0].condition_absent
     assert gone.duration.total_seconds() == 12 * 60
     errs = [c.condition_threshold.filter for c in policies["gpu-errors"].conditions]
-    assert any(DCGM_XID in f for f in errs) and any(DCGM_ECC in f and "double_bit" in f for f in errs)
+    # the Ops Agent never writes xid_errors; ECC values are sbe / dbe
+    assert not any(DCGM_XID in f for f in errs) and any(DCGM_ECC in f and '"dbe"' in f for f in errs)
     for p in policies.values():
         assert p.user_labels[LABEL_KEY] == "resnet"
         assert list(p.notification_channels) == ["projects/demo-gpu-project/notificationChannels/42"]
@@ -67,7 +69,7 @@ def test_optional_policies() -> None:
     policies = by_key(build_alert_policies(parse_profile(with_job)))
     assert "gpu-errors" not in policies
     absent = policies["job-gone"].conditions[0].condition_absent
-    assert 'metric.labels.process = "python3"' in absent.filter
+    assert 'metric.labels.command = "python3"' in absent.filter  # `process` is always "all"
 
 
 def test_json_round_trips_through_the_library_types() -> None:

@@ -16,7 +16,10 @@ KINDS = ("alerts", "prometheus", "grafana", "budget", "spot-watcher", "rollback"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ops", help="day two: alert policies, Prometheus/Grafana, budget, spot watcher, rollback plan")
     p.add_argument("profile")
-    p.add_argument("--emit", choices=KINDS, help="print only this artefact (raw text, ready to pipe)")
+    p.add_argument("--emit", choices=KINDS,
+                   help="print one file of this artefact kind, raw, ready to pipe (its first file; --file picks "
+                        "another); --out DIR writes every file separately")
+    p.add_argument("--file", metavar="NAME", help="with --emit: which of the kind's files to print")
     p.add_argument("--apply", action="store_true",
                    help="create or update the alert policies and the budget (idempotent; needs credentials)")
     p.add_argument("--json", action="store_true", help="one JSON document: artefacts, skipped kinds, what applied")
@@ -88,22 +91,32 @@ def run(args: argparse.Namespace) -> int:
         if written:
             doc["written"] = [str(p) for p in written]
         print_json(doc)
-        return 0
+        return 1 if any(r.get("failed") for r in doc.get("applied", {}).values()) else 0
     if written:
         for path in written:
             print(f"wrote {path}")
     elif args.emit:
-        for item in result.items:
-            if len(result.items) > 1:
-                print(f"# ==> {item.filename} <==")
-            sys.stdout.write(item.text)
+        # One file on stdout, exactly as written to disk, so it can be piped into promtool, jq, kubectl...
+        chosen = [i for i in result.items if i.filename == args.file] if args.file else result.items[:1]
+        if not chosen:
+            raise BadInputError(f"--file {args.file}: {args.emit} has "
+                                f"{', '.join(i.filename for i in result.items)}")
+        sys.stdout.write(chosen[0].text)
+        others = [i.filename for i in result.items if i is not chosen[0]]
+        if others:
+            print(f"{args.emit}: printed {chosen[0].filename}; also {', '.join(others)} "
+                  "(--file NAME, or --out DIR for all)", file=sys.stderr)
     elif not args.apply:
         for item in result.items:
             print(f"{item.filename:34} {item.title} ({item.text.count(chr(10))} lines)")
         print("print one with --emit KIND, or write them all with --out DIR")
     for kind, why in result.skipped.items():
         print(f"{kind}: not generated: {why}", file=sys.stderr)
+    failed = False
     for kind, report in doc.get("applied", {}).items():
         print(f"{kind}: {len(report['created'])} created, {len(report['updated'])} updated, "
-              f"{len(report['unchanged'])} unchanged")
-    return 0
+              f"{len(report['unchanged'])} unchanged, {len(report.get('failed', {}))} refused")
+        for name, why in report.get("failed", {}).items():
+            failed = True
+            print(f"  refused: {name}: {why}", file=sys.stderr)
+    return 1 if failed else 0
