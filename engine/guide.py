@@ -36,6 +36,8 @@ def left_to_decide(profile: Any, step: str) -> list[str]:
         if not tgt.project:
             out.append("target.project")
     elif step == "cost":
+        if src.hourly_usd is None and not (src.provider == "aws" and src.instance_type):
+            out.append("source.hourly_usd (no catalog price without an AWS instance type)")
         if not _set(tgt, "pricing"):
             out.append("target.pricing")
         if not _set(work, "source_hours_per_run"):

@@ -361,6 +361,12 @@ class GpuMigrateApp(App[int]):
                 continue
             yield SystemCommand(f"Run {title} step", f"Run the {name} step on the current profile",
                                 lambda name=name: self._run_step_command(name))
+        for action, title, help_text in (
+                ("edit_choices", "Edit choices", "The form for this step's choices (e)"),
+                ("add_entry", "Add transfer entry", "A new [[transfer]] entry, with its dry-run plan (a)"),
+                ("remove_entry", "Remove transfer entry", "Remove the highlighted [[transfer]] entry (d)")):
+            if screen.check_action(action, ()) and hasattr(screen, f"action_{action}"):
+                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
         yield SystemCommand("New profile", "Discover GPUs, AWS and data, write a starting profile, walk the steps",
                             self.action_new_profile)
         yield SystemCommand("Open profile", "Load a TOML profile", self.action_open_profile)

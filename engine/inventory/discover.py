@@ -64,6 +64,8 @@ class InitChoices(BaseModel):
     instance_type: str | None = None
     gpu_model: str | None = None
     gpu_count: int | None = None
+    hourly_usd: float | None = None
+    """What the source costs an hour (needed when no catalog price applies, e.g. on premises)."""
     target_region: str = "us-central1"
     project: str | None = None
     pricing: Literal["on-demand", "spot", "cud-1y", "cud-3y"] | None = None
@@ -135,6 +137,8 @@ def _source(found: Discovery, choices: InitChoices) -> dict[str, Any]:
         src["gpu_model"] = model
     if count:
         src["gpu_count"] = count
+    if choices.hourly_usd is not None:
+        src["hourly_usd"] = choices.hourly_usd
     return src
 
 

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instance-type", help="the source instance type (e.g. p3.2xlarge)")
     p.add_argument("--gpu-model", help="the source GPU model (e.g. V100), when it cannot be found")
     p.add_argument("--gpu-count", type=int, help="GPUs per source instance")
+    p.add_argument("--hourly-usd", type=float, help="what the source costs an hour (when no catalog price applies)")
     p.add_argument("--target-region", default="us-central1", help="the Google Cloud region (default us-central1)")
     p.add_argument("--project", help="the Google Cloud project id")
     p.add_argument("--pricing", choices=["on-demand", "spot", "cud-1y", "cud-3y"], help="how the target is paid for")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).resolve(), base) for d in args.data_dir]
     try:
         choices = InitChoices(name=args.name, provider=args.provider, instance_type=args.instance_type,
-                              gpu_model=args.gpu_model, gpu_count=args.gpu_count, target_region=args.target_region,
+                              gpu_model=args.gpu_model, gpu_count=args.gpu_count, hourly_usd=args.hourly_usd, target_region=args.target_region,
                               project=args.project, pricing=args.pricing, destination=args.dest,
                               buckets=args.bucket, source_region=(args.aws_region or [None])[0])
         found = discover(data_dirs=dirs, regions=args.aws_region, base_dir=base, scan_gpus=not args.no_gpus,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 class StepScreen(Screen):
     """Base class of the Inventory, Cost, Transfer, Drivers, Verify and Profile screens."""
+
+    BINDINGS = [Binding("e", "edit_choices", "Edit", id="edit-choices", tooltip="Edit this step's choices (a form)")]
 
     STEP: str = ""
     """The engine step this screen drives (a key of engine.runner.STEP_MODULES), if any."""
@@ -88,6 +91,20 @@ class StepScreen(Screen):
 
     def profile_changed(self) -> None:
         """Override to re-read the profile after it was loaded or edited."""
+
+    def action_edit_choices(self) -> None:
+        """The form for this step's sections (the Transfer screen edits the highlighted entry instead)."""
+        from tui.screens.edit import edit_step
+
+        edit_step(self.gm_app, self.MODE or self.STEP)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_choices":
+            from tui.screens.edit import SECTION_FIELDS
+
+            return True if self.driving and self.profile is not None and (self.MODE or self.STEP) in SECTION_FIELDS \
+                else None
+        return super().check_action(action, parameters)
 
     # --- role --------------------------------------------------------------
 

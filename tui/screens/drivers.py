@@ -98,9 +98,15 @@ class DriversScreen(StepScreen):
 
     # --- workers (engine calls only; widgets are touched back on the UI thread) ---
 
+    _generation = 0
+    """Bumped by every load: a slower, older load's result is dropped instead of drawn twice."""
+
     @work(thread=True, exclusive=True, group="drivers-load", exit_on_error=False)
     def _load(self) -> None:
         from engine.drivers import compat, detect, render
+
+        self._generation += 1
+        generation = self._generation
 
         recorded = os.environ.get("GPUMIGRATE_DRIVERS_FROM")
         state = detect.detect_recorded(recorded) if recorded else detect.detect()
@@ -117,7 +123,8 @@ class DriversScreen(StepScreen):
             except Exception as exc:  # noqa: BLE001 - shown to the user, the screen stays usable
                 error = str(exc)
             ops_items = self._ops_artefacts(profile)
-        self.app.call_from_thread(self._show, recorded, detected, plan, artefacts or [], files or {}, error)
+        self.app.call_from_thread(self._show, recorded, detected, plan, artefacts or [], files or {}, error,
+                                  generation)
         self.app.call_from_thread(self._show_ops, ops_items)
 
     def _ops_artefacts(self, profile: Any) -> list[Any]:
@@ -179,9 +186,12 @@ class DriversScreen(StepScreen):
             table.add_row(f.component, Text(f.status, style=STATUS_STYLE[f.status]), f.reason,
                           f.fix if f.status != "green" else "")
 
-    def _show(self, recorded: str | None, detected: list[Any], plan: Any, artefacts: list[Any],
-              files: dict[str, str], error: str) -> None:
+    async def _show(self, recorded: str | None, detected: list[Any], plan: Any, artefacts: list[Any],
+                    files: dict[str, str], error: str, generation: int | None = None) -> None:
         from engine.drivers.compat import worst
+
+        if generation is not None and generation != self._generation:
+            return  # a newer load is on its way
 
         self.query_one("#drivers-detected-title", Label).update(
             f"Recorded machine: {recorded}" if recorded else "This machine (detected)")
@@ -199,7 +209,9 @@ class DriversScreen(StepScreen):
         self.artefacts = artefacts
         self.manifest_files = files
         tabs = self.query_one("#drivers-artefacts", TabbedContent)
-        tabs.clear_panes()
+        await tabs.clear_panes()
+        if generation is not None and generation != self._generation:
+            return  # a newer load started while the old panes were going
         for artefact in artefacts:
             syntax = Syntax(artefact.text, LEXERS.get(artefact.language, "text"), line_numbers=True,
                             word_wrap=False, theme="monokai")

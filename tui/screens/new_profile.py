@@ -52,6 +52,9 @@ class NewProfileDialog(ModalScreen[dict[str, str] | None]):
                 yield Button("Create", variant="primary", id="new-create")
                 yield Button("Cancel", id="new-cancel")
 
+    def on_mount(self) -> None:
+        self.query_one("#new-file", Input).focus()
+
     def _answers(self) -> dict[str, str]:
         return {key: self.query_one(f"#new-{key}", Input).value.strip() for key, _l, _v in FIELDS}
 

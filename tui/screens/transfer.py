@@ -55,6 +55,9 @@ class TransferScreen(StepScreen):
         Binding("n", "dry_run", "Dry run", id="transfer-dry-run"),
         Binding("p", "pause", "Pause/resume", id="transfer-pause"),
         Binding("c", "cancel", "Cancel", id="transfer-cancel"),
+        Binding("a", "add_entry", "Add entry", id="transfer-add"),
+        Binding("e", "edit_choices", "Edit entry", id="edit-choices"),
+        Binding("d", "remove_entry", "Remove entry", id="transfer-remove"),
     ]
 
     def __init__(self) -> None:
@@ -206,7 +209,30 @@ class TransferScreen(StepScreen):
             return True if self.driving and self.running and not self.dry_run and can else None
         if action == "cancel":
             return True if self.driving and self.running else None
+        if action in ("add_entry", "edit_choices", "remove_entry"):
+            editable = self.driving and not self.running and self.profile is not None
+            return True if editable and (action == "add_entry" or self.entries) else None
         return True
+
+    # --- [[transfer]] entries: add, edit, remove (tui/screens/edit.py) ----------------------
+
+    def _highlighted_entry(self) -> int:
+        return self.query_one("#transfer-entries", DataTable).cursor_row
+
+    def action_add_entry(self) -> None:
+        from tui.screens.edit import edit_transfer
+
+        edit_transfer(self.gm_app, None)
+
+    def action_edit_choices(self) -> None:
+        from tui.screens.edit import edit_transfer
+
+        edit_transfer(self.gm_app, self._highlighted_entry())
+
+    def action_remove_entry(self) -> None:
+        from tui.screens.edit import remove_transfer
+
+        remove_transfer(self.gm_app, self._highlighted_entry())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"transfer-run-button": self.action_run, "transfer-dry-run-button": self.action_dry_run,
