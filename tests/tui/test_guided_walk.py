@@ -19,7 +19,7 @@ from tui.screens.edit import SaveDiffDialog, SectionFormDialog
 from tui.screens.new_profile import NewProfileDialog
 
 
-async def _until(pilot, cond, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(timeout / 0.05)):
         if cond():
             return

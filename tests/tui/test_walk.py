@@ -15,7 +15,7 @@ from tui.screens.new_profile import NewProfileDialog
 from tui.widgets.mode_bar import ModeBar
 
 
-async def _until(pilot, cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(timeout / 0.05)):
         if cond():
             return
