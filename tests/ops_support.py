@@ -13,7 +13,10 @@
 * ``BudgetsStub``: the Billing Budgets API v1 over REST (JSON, camelCase):
   billingAccounts.budgets list (paged with pageToken), get, create, patch
   (updateMask, etag check), delete.  Like the real service it adds server-side
-  defaults (creditTypesTreatment, calendarPeriod) and a fresh etag per change.
+  defaults (creditTypesTreatment, calendarPeriod) and a fresh etag per change,
+  stores ``projects/NUMBER`` for the ``projects/ID`` it is sent, accepts only
+  EMAIL notification channels (at most 5), and one filter label with one value
+  (budget_model.py docstrings in google-cloud-billing-budgets).
 * ``MetadataStub``: the metadata server's ``instance/preempted`` (requires the
   ``Metadata-Flavor: Google`` header, answers 403 without it like the real one).
 """
@@ -297,8 +300,13 @@ class MonitoringStub:
 
 
 class BudgetsStub:
-    def __init__(self, page_size: int = 1):
+    def __init__(self, page_size: int = 1, project_numbers: dict[str, str] | None = None,
+                 channels: dict[str, str] | None = None):
         self.page_size = page_size
+        self.project_numbers = dict(project_numbers or {"demo-gpu-project": "123456789012"})
+        """project id -> number (what the service stores in budgetFilter.projects)."""
+        self.channels = dict(channels or {})
+        """notification channel name -> type ("email", "slack", ...): the channels that exist."""
         self.budgets: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self._lock = threading.Lock()
@@ -379,8 +387,31 @@ class BudgetsStub:
         for rule in budget.get("thresholdRules", []):
             if not 0 < float(rule.get("thresholdPercent", 0)):
                 return self._error(400, "INVALID_ARGUMENT", "thresholdPercent must be > 0")
-        if len(budget.get("notificationsRule", {}).get("monitoringNotificationChannels", [])) > 5:
+        channels = budget.get("notificationsRule", {}).get("monitoringNotificationChannels", [])
+        if len(channels) > 5:
             return self._error(400, "INVALID_ARGUMENT", "at most 5 notification channels")
+        for channel in channels:
+            kind = self.channels.get(channel)
+            if kind is None:
+                return self._error(400, "INVALID_ARGUMENT", f"notification channel {channel} does not exist")
+            if kind != "email":
+                return self._error(400, "INVALID_ARGUMENT", f"notification channel {channel} is a {kind} channel: "
+                                   "budget alerts support only email notification channels")
+        flt = budget.get("budgetFilter", {})
+        labels = flt.get("labels", {})
+        if len(labels) > 1 or any(len(v) != 1 for v in labels.values()):
+            return self._error(400, "INVALID_ARGUMENT", "budgetFilter.labels: one label with one value at most")
+        numbered = []
+        for project in flt.get("projects", []):
+            pid = project.split("/", 1)[1]
+            if pid.isdigit():
+                numbered.append(project)
+            elif pid in self.project_numbers:
+                numbered.append(f"projects/{self.project_numbers[pid]}")
+            else:
+                return self._error(400, "INVALID_ARGUMENT", f"project {pid} not found")
+        if "projects" in flt:
+            flt["projects"] = numbered  # the service stores and returns project numbers
         return None
 
     def dispatch(self, method: str, path: str, query: dict[str, list[str]],

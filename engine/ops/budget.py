@@ -3,14 +3,16 @@
 The amount is the target's monthly run-rate (``engine.cost.model.compute_costs``)
 rounded up to a whole currency unit, or ``[ops].budget_monthly_usd`` when the
 user sets it; threshold rules sit at ``[ops].budget_thresholds_pct`` of it;
-notifications go to ``[ops].notification_channels`` (and the Pub/Sub topic, if
-named).  ``apply_budget`` creates or patches it idempotently, matching an
-existing budget by display name.
+notifications go to ``[ops].budget_email_channels`` (the API takes only email
+channels) and the Pub/Sub topic, if named.  The budget is this migration's
+own: its display name carries the migration's label (a hash of the profile's
+name and target project unless ``[ops].label`` is set), so a second migration
+on the same billing account never matches it.  ``apply_budget`` creates or
+patches it idempotently; the project filter is compared on project numbers,
+which is what the API stores.
 """
 
 from __future__ import annotations
-
-from engine.ops.section import migration_label
 
 import json
 import math
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import BadInputError
 from engine.events import Emit, ItemDone, discard
 from engine.ops.alerts import ApplyReport, _is_loopback, require_adc
+from engine.ops.section import migration_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud.billing import budgets_v1
@@ -93,13 +96,19 @@ def build_budget(profile: "Profile", run_rate: RunRate) -> "budgets_v1.Budget":
         raise BadInputError("[target].project is needed for a budget (it filters the spend)")
     amount = max(1, math.ceil(run_rate.monthly - 1e-9))
     notifications = budgets_v1.NotificationsRule(
-        monitoring_notification_channels=list(ops.notification_channels))
+        monitoring_notification_channels=list(ops.budget_email_channels))
     if ops.budget_pubsub_topic:
         notifications.pubsub_topic = ops.budget_pubsub_topic
         notifications.schema_version = "1.0"
+    from google.protobuf import struct_pb2
+
+    project = ops.project_number or profile.target.project
+    budget_filter = budgets_v1.Filter(projects=[f"projects/{project}"])
+    for key, value in ops.budget_label_filter.items():
+        budget_filter.labels[key] = struct_pb2.ListValue(values=[struct_pb2.Value(string_value=value)])
     return budgets_v1.Budget(
         display_name=display_name(profile),
-        budget_filter=budgets_v1.Filter(projects=[f"projects/{profile.target.project}"]),
+        budget_filter=budget_filter,
         amount=budgets_v1.BudgetAmount(
             specified_amount=money_pb2.Money(currency_code=ops.budget_currency, units=amount)),
         threshold_rules=[budgets_v1.ThresholdRule(threshold_percent=pct / 100.0,
@@ -180,10 +189,14 @@ def budget_diff(desired: Any, existing: Any, project_numbers: dict[str, str] | N
     it was given; ``project_numbers`` (id -> number) lets the comparison treat those as equal."""
     want, have = _comparable(_snake(desired)), _comparable(_snake(existing))
     if project_numbers:
-        numbered = [f"projects/{project_numbers.get(p.split('/', 1)[1], p.split('/', 1)[1])}"
-                    for p in want["budget_filter"].get("projects", [])]
-        if have["budget_filter"].get("projects") == numbered:
-            have["budget_filter"]["projects"] = want["budget_filter"].get("projects")
+        wanted = want["budget_filter"].get("projects", [])
+        stored = have["budget_filter"].get("projects", [])
+        numbered = [f"projects/{project_numbers.get(p.split('/', 1)[1], p.split('/', 1)[1])}" for p in wanted]
+        # "*": the number is not known; one stored projects/NUMBER stands for the one project asked for.
+        same = stored == numbered or (
+            len(wanted) == len(stored) == 1 and numbered[0] == "projects/*" and stored[0].split("/", 1)[1].isdigit())
+        if same:
+            have["budget_filter"]["projects"] = wanted
     return [k for k in MANAGED_FIELDS if want.get(k) != have.get(k)]
 
 
@@ -209,7 +222,7 @@ def apply_budget(profile: "Profile", run_rate: RunRate, client: Any = None, *, e
         return report
     have = existing[0]
     report.names[want.display_name] = have.name
-    fields = budget_diff(want, have)
+    fields = budget_diff(want, have, {profile.target.project: "*"} if not profile.ops.project_number else None)
     if not fields:
         report.unchanged.append(want.display_name)
         emit(ItemDone(step, item=want.display_name, status="unchanged", detail=have.name))

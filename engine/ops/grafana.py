@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from engine.ops.section import migration_label
-
 import json
 from typing import TYPE_CHECKING, Any
 
 from engine.ops.prometheus import ECC_DBE, FB_FREE, FB_USED, GPU_UTIL, JOB, NVLINK_CRC, XID
+from engine.ops.section import migration_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.profile import Profile

@@ -10,10 +10,10 @@ tests also run ``promtool`` when it is installed.
 
 from __future__ import annotations
 
-from engine.ops.section import migration_label
-
 import re
 from typing import TYPE_CHECKING, Any
+
+from engine.ops.section import migration_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.profile import Profile

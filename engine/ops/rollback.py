@@ -10,8 +10,6 @@ written on the target since cutover flows back (``gs://`` to ``s3://``).
 
 from __future__ import annotations
 
-from engine.ops.section import migration_label
-
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.events import Emit, Message, discard
+from engine.ops.section import migration_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.profile import Profile

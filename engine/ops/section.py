@@ -95,7 +95,16 @@ class OpsSection(Section):
     budget_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """Currency of the budget amount (must be the billing account's currency)."""
     budget_pubsub_topic: str | None = Field(default=None, pattern=PUBSUB_TOPIC_PATTERN)
-    """Optional Pub/Sub topic (projects/P/topics/T) that receives budget notifications."""
+    """Optional Pub/Sub topic (projects/P/topics/T) that receives budget notifications (for Slack, PagerDuty...)."""
+    budget_email_channels: list[NotificationChannel] = Field(default_factory=list, max_length=5)
+    """Cloud Monitoring EMAIL notification channels for the budget (the Budgets API accepts only email
+    channels, at most 5; the alert policies' channels may be of any type)."""
+    project_number: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    """The target project's number: the Budgets API stores projects/NUMBER, so with it a re-apply compares
+    exactly (without it, a stored number counts as the target project: the budget's name already
+    includes a hash of the project)."""
+    budget_label_filter: dict[str, str] = Field(default_factory=dict, max_length=1)
+    """Count only spend on resources with this one label (key = "value"); the Budgets API allows one."""
 
     # --- prometheus / grafana --------------------------------------------
     dcgm_targets: list[HostPort] = Field(default_factory=lambda: ["localhost:9400"], min_length=1, max_length=256)

@@ -7,13 +7,14 @@ Create, then a second apply changes nothing; a profile change patches only what 
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pytest
 from google.cloud import monitoring_v3
 
 from engine.ops.alerts import POLICY_KEY, apply_alert_policies, build_alert_policies
-from engine.ops.budget import RunRate, apply_budget, monthly_run_rate
+from engine.ops.budget import RunRate, apply_budget, display_name, monthly_run_rate
 from engine.profile import parse_profile
 from tests.ops_support import BudgetsStub, MonitoringStub
 
@@ -37,6 +38,7 @@ label = "resnet"
 job_process = "python3"
 billing_account = "012345-6789AB-CDEF01"
 notification_channels = ["projects/demo-gpu-project/notificationChannels/42"]
+budget_email_channels = ["projects/demo-gpu-project/notificationChannels/7"]
 """
 
 
@@ -49,7 +51,8 @@ def monitoring() -> Iterator[MonitoringStub]:
 
 @pytest.fixture()
 def budgets() -> Iterator[BudgetsStub]:
-    stub = BudgetsStub(page_size=1).start()
+    stub = BudgetsStub(page_size=1, channels={"projects/demo-gpu-project/notificationChannels/7": "email",
+                                              "projects/demo-gpu-project/notificationChannels/42": "slack"}).start()
     yield stub
     stub.stop()
 
@@ -108,8 +111,8 @@ def test_budget_create_then_nothing_changes(budgets: BudgetsStub) -> None:
     assert stored["amount"]["specifiedAmount"]["units"] == str(int(-(-rate.monthly // 1)))
     assert [r["thresholdPercent"] for r in stored["thresholdRules"]] == [0.5, 0.8, 1.0]
     assert stored["notificationsRule"]["monitoringNotificationChannels"] == \
-        ["projects/demo-gpu-project/notificationChannels/42"]
-    assert stored["budgetFilter"]["projects"] == ["projects/demo-gpu-project"]
+        ["projects/demo-gpu-project/notificationChannels/7"]  # the email channel, not the alerts' Slack one
+    assert stored["budgetFilter"]["projects"] == ["projects/123456789012"]  # the API stores the number
 
     before = budgets.mutations()
     second = apply_budget(profile, rate, client)
@@ -133,3 +136,54 @@ def test_budget_change_patches_with_a_mask_and_etag(budgets: BudgetsStub) -> Non
     assert mine["amount"]["specifiedAmount"]["units"] == "651"
     assert [r["thresholdPercent"] for r in mine["thresholdRules"]] == [0.75, 1.0]
     assert not apply_budget(changed, RunRate(650.2, "test"), client).changed
+
+
+def test_a_second_migration_never_touches_the_first_ones_budget(budgets: BudgetsStub) -> None:
+    """Issue #16: with the old shared default label, the second apply re-pointed the first budget."""
+    client = budgets.client()
+    base = TOML.replace('label = "resnet"\n', "")
+    first = parse_profile('name = "resnet"\n' + base)
+    second = parse_profile('name = "bert"\n' + base)
+    apply_budget(first, RunRate(500, "test"), client)
+    before = json.dumps(budgets.budgets, sort_keys=True)
+    report = apply_budget(second, RunRate(80, "test"), client)
+    assert report.created and len(budgets.budgets) == 2
+    first_stored = [b for b in budgets.budgets.values() if b["displayName"] == display_name(first)]
+    assert [b["amount"]["specifiedAmount"]["units"] for b in first_stored] == ["500"]
+    assert json.dumps({k: v for k, v in budgets.budgets.items() if k in json.loads(before)}, sort_keys=True) == before
+    # and each re-apply is idempotent although the service answers with project numbers
+    mutations = budgets.mutations()
+    assert not apply_budget(first, RunRate(500, "test"), client).changed
+    assert not apply_budget(second, RunRate(80, "test"), client).changed
+    assert budgets.mutations() == mutations
+
+
+def test_budget_with_a_known_project_number_and_a_label_filter(budgets: BudgetsStub) -> None:
+    client = budgets.client()
+    profile = parse_profile(TOML + 'project_number = "123456789012"\nbudget_label_filter = {team = "ml"}\n')
+    apply_budget(profile, RunRate(100, "test"), client)
+    (stored,) = budgets.budgets.values()
+    assert stored["budgetFilter"]["projects"] == ["projects/123456789012"]
+    assert stored["budgetFilter"]["labels"] == {"team": ["ml"]}
+    assert not apply_budget(profile, RunRate(100, "test"), client).changed
+
+
+def test_budget_refuses_a_non_email_channel_like_the_api(budgets: BudgetsStub) -> None:
+    from google.api_core import exceptions as gexc
+
+    slack = TOML.replace('budget_email_channels = ["projects/demo-gpu-project/notificationChannels/7"]',
+                         'budget_email_channels = ["projects/demo-gpu-project/notificationChannels/42"]')
+    with pytest.raises(gexc.BadRequest, match="only email"):
+        apply_budget(parse_profile(slack), RunRate(100, "test"), budgets.client())
+
+
+def test_a_refused_policy_does_not_stop_the_budget(monitoring: MonitoringStub, budgets: BudgetsStub) -> None:
+    import grpc
+
+    from engine.ops.step import apply_all
+
+    monitoring.refuse_create("GPU idle", grpc.StatusCode.NOT_FOUND, "Cannot find metric(s)")
+    out = apply_all(parse_profile(TOML), RunRate(300, "test"), lambda e: None,
+                    monitoring=monitoring.client(), budgets=budgets.client())
+    assert list(out["alerts"]["failed"]) == ["resnet: GPU idle (paying for unused GPUs)"]
+    assert len(out["alerts"]["created"]) == 4 and len(out["budget"]["created"]) == 1

@@ -31,7 +31,7 @@ target_hours_per_run = 7.1
 runs_per_month = 30
 [ops]
 budget_thresholds_pct = [25, 90, 110]
-notification_channels = ["projects/demo-gpu-project/notificationChannels/7"]
+budget_email_channels = ["projects/demo-gpu-project/notificationChannels/7"]
 budget_pubsub_topic = "projects/demo-gpu-project/topics/budget-alerts"
 """
 
