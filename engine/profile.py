@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from engine.cost.section import (
     MAX_HOURLY_USD,
@@ -116,7 +116,14 @@ class WorkloadSection(Section):
     speedup: float | None = Field(default=None, ge=MIN_SPEEDUP, le=MAX_SPEEDUP)
     """Target speed relative to source (used when target hours are unknown; 0.01 to 1,000)."""
     runs_per_month: float = Field(default=1, ge=0, le=MAX_RUNS_PER_MONTH)
-    """How many runs a month (at most 100,000)."""
+    """How many runs a month (0, or from 0.001 to 100,000)."""
+
+    @field_validator("runs_per_month")
+    @classmethod
+    def _runs_not_vanishing(cls, value: float) -> float:
+        if 0 < value < 0.001:
+            raise ValueError(f"must be 0 or at least 0.001 (got {value!r})")
+        return value
 
 
 class Profile(Section):
@@ -198,12 +205,36 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
             ]
         )
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(
             [f"{origin}:{lines.line_of(err['loc'], missing=err['type'] == 'missing')}: "
              f"{_dotted(err['loc']) or '(top level)'}: {_friendly(err)}" for err in exc.errors()]
         ) from None
+    _check_against_catalog(profile, origin, lines)
+    return profile
+
+
+def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") -> None:
+    """What the price and availability catalog contradicts: a GPU the machine type does not carry, a GPU
+    count it does not have, a zone or region that does not offer the GPU (engine.catalog.check)."""
+    from engine.catalog.check import profile_problems
+    from engine.catalog.load import load_catalog
+
+    problems = profile_problems(profile, load_catalog())
+    if problems:
+        raise ProfileError([f"{origin}:{lines.line_of(_loc(p.field))}: {p.field}: {p.message}" for p in problems])
+
+
+def _loc(dotted: str) -> tuple[Any, ...]:
+    """``cost.options[1].gpu_count`` -> ("cost", "options", 1, "gpu_count")."""
+    out: list[Any] = []
+    for part in dotted.split("."):
+        name, _, rest = part.partition("[")
+        out.append(name)
+        if rest:
+            out.append(int(rest.rstrip("]")))
+    return tuple(out)
 
 
 def _syntax_message(origin: str, exc: tomllib.TOMLDecodeError, text: str) -> str:

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -106,12 +107,30 @@ class GcpMachine(_Sourced):
     host_spot_usd_per_hr: float | None = None
     gpu_spot_usd_per_hr: float | None = None
     cud_1y_usd_per_hr: float | None = None
-    """Committed-use price read from Commit1Yr SKUs (refreshed rows only)."""
+    """Committed-use price an instance-hour (published per region; refreshed from Commit1Yr SKUs)."""
     cud_3y_usd_per_hr: float | None = None
+    local_ssd_gb: float | None = None
+    """Local SSD bundled with (and priced in) the machine type, in GB."""
+    spot_date: str = ""
+    """When the spot price was read (spot prices change up to once a day)."""
 
     @property
     def series(self) -> str:
         return machine_series(self.machine_type)
+
+
+@dataclass(frozen=True)
+class GcpZone:
+    """A region (and zone, where the source lists it) where a GPU model is offered."""
+
+    gpu_model: str
+    machine_series: str
+    region: str
+    zone: str
+    """Empty when the source lists the region without its zones."""
+    source: str
+    date: str
+    verified: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +183,7 @@ class Catalog:
     aws_instances: list[AwsInstance] = field(default_factory=list)
     discounts: list[Discount] = field(default_factory=list)
     network: list[NetPrice] = field(default_factory=list)
+    gcp_zones: list[GcpZone] = field(default_factory=list)
     refreshed: dict[str, str] = field(default_factory=dict)
     """provider -> when its cache was refreshed (ISO time); empty when only embedded data is in use."""
     problems: list[str] = field(default_factory=list)
@@ -201,14 +221,17 @@ class Catalog:
         return sorted(best.values(), key=lambda r: (r.gpu_count, r.region != "us-central1", r.region,
                                                     r.ondemand_usd_per_hr or float("inf")))
 
+    def gpu_offered_in(self, gpu_model: str) -> list[GcpZone] | None:
+        """Where ``gpu_model`` is offered, or None when the catalog does not know (availability unchecked)."""
+        rows = [z for z in self.gcp_zones if gpu_matches(gpu_model, z.gpu_model) or gpu_matches(z.gpu_model, gpu_model)]
+        return rows or None
+
     def cud_discount(self, kind: str, machine_type: str | None = None) -> Discount | None:
-        """The committed-use discount for ``cud-1y``/``cud-3y``: the machine series' own, else the default."""
+        """The committed-use discount for ``cud-1y``/``cud-3y`` measured for the machine series, or None."""
         series = machine_series(machine_type or "")
         rows = [d for d in self.discounts if d.provider == "gcp" and d.kind == kind]
-        for row in rows:
-            if row.scope == series:
-                return row
-        return next((row for row in rows if row.scope == "default"), None)
+        # Only a rate measured for the series: a "default" rate would be a guess at a price nobody published.
+        return next((row for row in rows if row.scope == series), None)
 
     def net_tiers(self, key: str) -> list[NetPrice]:
         """The tiers of one network/storage price, in order (one row for a flat price)."""
@@ -300,9 +323,15 @@ def _f(value: str | None) -> float | None:
     return float(value)
 
 
-def _read_csv(name: str) -> list[dict[str, str]]:
+@lru_cache(maxsize=None)
+def _read_csv_cached(name: str) -> tuple[dict[str, str], ...]:
     text = resources.files("engine.catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+    return tuple(csv.DictReader(text.splitlines()))
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    """The rows of a shipped CSV (read once a process: the files are part of the installed package)."""
+    return [dict(r) for r in _read_csv_cached(name)]
 
 
 def embedded_catalog() -> Catalog:
@@ -316,7 +345,13 @@ def embedded_catalog() -> Catalog:
             spot_usd_per_hr=_f(r["spot_usd_per_hr"]), host_ondemand_usd_per_hr=_f(r["host_ondemand_usd_per_hr"]),
             gpu_ondemand_usd_per_hr=_f(r["gpu_ondemand_usd_per_hr"]),
             host_spot_usd_per_hr=_f(r["host_spot_usd_per_hr"]), gpu_spot_usd_per_hr=_f(r["gpu_spot_usd_per_hr"]),
+            cud_1y_usd_per_hr=_f(r.get("cud_1y_usd_per_hr")), cud_3y_usd_per_hr=_f(r.get("cud_3y_usd_per_hr")),
+            local_ssd_gb=_f(r.get("local_ssd_gb")), spot_date=r.get("spot_as_of") or "",
             **_embedded(r)))
+    for r in _read_csv("gcp_gpu_zones.csv"):
+        cat.gcp_zones.append(GcpZone(gpu_model=r["gpu_model"], machine_series=r["machine_series"], region=r["region"],
+                                     zone=r["zone"], source=r["source"], date=r["source_date"],
+                                     verified=r["verified"]))
     for r in _read_csv("aws_gpu_instances.csv"):
         cat.aws_instances.append(AwsInstance(
             instance_type=r["instance_type"], family=r["family"], gpu_model=r["gpu_model"],

@@ -25,7 +25,9 @@ def test_reference_profile_as_a_table_and_as_json() -> None:
     assert doc["currency"] == "USD" and set(doc) >= {"options", "one_off_usd", "break_even_months"}
     src, tgt = doc["options"][0], doc["options"][1]
     assert (src["side"], tgt["side"]) == ("source", "target")
-    assert round(src["cost_per_run_usd"], 2) == 25.09 and round(tgt["cost_per_run_usd"], 2) == 17.61
+    assert round(src["list_cost_per_run_usd"], 2) == 25.09 and round(tgt["list_cost_per_run_usd"], 2) == 17.61
+    assert round(src["cost_per_run_usd"], 2) == 25.09 and round(tgt["cost_per_run_usd"], 2) == 22.63
+    assert tgt["price_age_days"] is None and tgt["stale"] is False  # negotiated: no catalog date
     for option in doc["options"]:
         assert isinstance(option["price_source"], str) and option["price_source"]
         assert isinstance(option["price_date"], str) and option["price_date"]

@@ -45,8 +45,11 @@ async def test_changing_an_assumption_updates_table_and_charts(profile_path: Pat
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
         assert isinstance(screen, CostScreen)
-        assert cell(screen, 0, 5) == "$25.09" and cell(screen, 1, 5) == "$17.61"
+        # one run a month: the commitment's month is paid for that one run; the list rate beside it
+        assert cell(screen, 0, 5) == "$25.09" and cell(screen, 1, 5) == "$1,810.40"
+        assert cell(screen, 0, 10) == "$25.09" and cell(screen, 1, 10) == "$17.61"
         assert cell(screen, 0, 6) == "$25.09"  # 1 run a month
+        assert cell(screen, 1, 11) == "negotiated"
         bars = screen.query_one(MonthlyCostChart)
         assert bars.bars[0] == ("p3.2xlarge", pytest.approx(25.092))
         runs = screen.query_one("#a-runs")
@@ -122,4 +125,15 @@ async def test_a_missing_price_is_shown_not_crashed(profile_path: Path) -> None:
         await pilot.pause()
         assert "no trusted on-demand price" in str(screen.query_one("#cost-error").render()) or \
             "a2-ultragpu-1g" in str(screen.query_one("#cost-error").render())
-        assert cell(screen, 1, 5) == "$17.61"  # the last good figures stay
+        assert cell(screen, 1, 5) == "$1,810.40" and cell(screen, 1, 10) == "$17.61"  # the last good figures stay
+
+
+async def test_a_stale_spot_price_is_flagged(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        screen._edit(lambda d: (setattr(d.target, "pricing", "spot"), setattr(d.target, "hourly_usd", None)))
+        await pilot.pause()
+        # the embedded spot price was read 2026-07-30: over 30 days old from 2026-08-30 on
+        assert cell(screen, 1, 11).endswith("d STALE") and cell(screen, 0, 11) == "negotiated"
+        assert "STALE: spot > 30 days" in str(screen.query_one("#cost-notes").render())

@@ -23,14 +23,25 @@ def test_lookups_used_by_cost_and_sizing() -> None:
     cat = load_catalog()
     assert cat.aws_instance("p3.2xlarge").ondemand_usd_per_hr == pytest.approx(3.06)
     a2 = cat.gcp_machine("a2-highgpu-1g", "us-central1")
-    assert a2.ondemand_usd_per_hr == pytest.approx(3.67339) and a2.spot_usd_per_hr == pytest.approx(1.44296)
+    # Cyclenerd pricing.yml generated 2026-07-30 (the "Google's list (2026-07)": spot $1.928/h)
+    assert a2.ondemand_usd_per_hr == pytest.approx(3.673385) and a2.spot_usd_per_hr == pytest.approx(1.92802)
+    assert a2.cud_1y_usd_per_hr == pytest.approx(1689.3711392 / 730) and a2.spot_date == "2026-07-30"
+    assert cat.gcp_machine("a2-highgpu-8g").spot_usd_per_hr == pytest.approx(15.42416, abs=1e-3)
+    assert cat.gcp_machine("g2-standard-4").spot_usd_per_hr == pytest.approx(0.397336)
+    a3 = cat.gcp_machine("a3-highgpu-8g")
+    assert a3.cud_1y_usd_per_hr / a3.ondemand_usd_per_hr == pytest.approx(0.6937, abs=1e-4)  # 30.6% off, not 37%
+    assert a3.spot_usd_per_hr is not None and a3.local_ssd_gb == 6000
     assert cat.gcp_machine("n1-standard-8", gpu_model="T4").gpu_model == "T4"
     assert {m.gpu_model for m in cat.gcp_machines_for_gpu("A100")} == {"A100 40GB", "A100 80GB"}
     assert {m.gpu_model for m in cat.gcp_machines_for_gpu("A100 80GB")} == {"A100 80GB"}
     assert {m.gpu_model for m in cat.gcp_machines_for_gpu("H100 80GB")} == {"H100 80GB", "H100 80GB Mega"}
-    assert cat.gcp_machine("a2-ultragpu-1g").ondemand_usd_per_hr is None  # unverified price left empty on purpose
-    assert cat.cud_discount("cud-1y", "a2-highgpu-1g").discount == pytest.approx(0.37)
-    assert cat.cud_discount("cud-3y", "g2-standard-4").scope == "default"
+    ultra = cat.gcp_machine("a2-ultragpu-1g")
+    assert ultra.ondemand_usd_per_hr == pytest.approx(5.06879789) and ultra.spot_usd_per_hr is not None
+    assert ultra.cud_1y_usd_per_hr is None  # none published: not guessed
+    sao = cat.gcp_machine("a2-highgpu-1g", "southamerica-east1")
+    assert sao.ondemand_usd_per_hr / a2.ondemand_usd_per_hr == pytest.approx(1.41, abs=0.01)
+    assert cat.cud_discount("cud-1y", "a2-highgpu-1g") is None  # committed prices are per row now, published
+    assert cat.cud_discount("cud-3y", "n1-standard-8") is None  # no guessed "default" rate
     assert [t.price_usd for t in cat.net_tiers("aws.egress.internet")] == [0, 0.09, 0.085, 0.07, 0.05]
 
 
@@ -42,7 +53,7 @@ def test_gpu_matching_and_series() -> None:
 def test_age_is_shown_for_every_origin() -> None:
     cat = load_catalog()
     text = cat.gcp_machine("a2-highgpu-1g").price_origin.describe(today=date(2026, 11, 23))
-    assert text.startswith("embedded, as of 2025") and "months old" in text
+    assert text.startswith("embedded, as of 2026-07-30") and "months old" in text
     assert age_text("2026-11-01", date(2026, 11, 23)) == "22 days old"
 
 

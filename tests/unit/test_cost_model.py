@@ -38,9 +38,15 @@ def profile(pricing: str = "on-demand", runs: float = 10, cost: str = "") -> obj
 def test_reference_case_reproduces_the_published_figures() -> None:
     report = compute_costs(load_profile(REPO / "profiles" / "aws-p3-to-gcp-a100.toml"))
     src, tgt = report.source, report.primary
-    assert src.cost_per_run_usd == pytest.approx(3.06 * 8.2) and usd(src.cost_per_run_usd) == "$25.09"
-    assert tgt.cost_per_run_usd == pytest.approx(2.48 * 7.1) and usd(tgt.cost_per_run_usd) == "$17.61"
-    assert tgt.savings_per_run_fraction == pytest.approx(0.2983, abs=1e-3)  # "about 30% less"
+    # the published figures, at list rates
+    assert src.list_cost_per_run_usd == pytest.approx(3.06 * 8.2) and usd(src.list_cost_per_run_usd) == "$25.09"
+    assert tgt.list_cost_per_run_usd == pytest.approx(2.48 * 7.1) and usd(tgt.list_cost_per_run_usd) == "$17.61"
+    # ...and what is paid: the commitment (2.48 x 730 h) is 77.8% used by 80 runs of 7.1 h
+    assert usd(src.cost_per_run_usd) == "$25.09"
+    assert tgt.cost_per_run_usd == pytest.approx(2.48 * 730 / 80) and usd(tgt.cost_per_run_usd) == "$22.63"
+    assert tgt.utilisation == pytest.approx(0.778, abs=1e-3)
+    assert tgt.savings_per_run_fraction == pytest.approx(0.098, abs=1e-3)  # monthly, effective: not "30% less"
+    assert "$22.63/run (list rate $17.61)" in report.summary() and "9.8% less a month" in report.summary()
     assert tgt.pricing == "cud-1y" and "negotiated" in tgt.price_source and "negotiated" in src.price_source
     doc = report.to_dict()
     assert doc["currency"] == "USD" and {o["side"] for o in doc["options"]} == {"source", "target"}
@@ -89,10 +95,12 @@ def test_committed_use_is_paid_whether_used_or_not_and_shows_break_even_utilisat
     assert monthly == pytest.approx(1460 + 70 * 3.0)
     report = compute_costs(profile("cud-1y", runs=10))
     tgt = report.primary
-    hourly = 3.67339 * (1 - 0.37)
+    hourly = 1689.3711392 / 730  # the published us-central1 1-year price (pricing.yml month_1y / 730 h)
     assert tgt.hourly_usd == pytest.approx(hourly)
     assert tgt.monthly_usd == pytest.approx(hourly * 730)  # 71 h used, 730 h paid
-    assert tgt.break_even_utilisation == pytest.approx(0.63)
+    assert tgt.cost_per_run_usd == pytest.approx(hourly * 730 / 10)  # what a run really costs
+    assert tgt.list_cost_per_run_usd == pytest.approx(hourly * 7.1)
+    assert tgt.break_even_utilisation == pytest.approx(hourly / 3.673385)
     assert tgt.utilisation == pytest.approx(71 / 730)
     assert any("on-demand is cheaper below 63.0%" in n for n in report.notes)
     assert report.sensitivity["break_even_runs_per_month"] == pytest.approx(hourly * 730 / (3.06 * 8.2))
@@ -102,10 +110,10 @@ def test_spot_discount_and_interruption_overhead() -> None:
     report = compute_costs(profile("spot", runs=10, cost="spot_interruption_overhead = 0.25"))
     tgt = report.primary
     assert tgt.hours_per_run == pytest.approx(7.1 * 1.25)
-    assert tgt.cost_per_run_usd == pytest.approx(1.44296 * 7.1 * 1.25)
-    assert tgt.monthly_usd == pytest.approx(1.44296 * 7.1 * 1.25 * 10)
-    assert tgt.spot_discount == pytest.approx(1 - 1.44296 / 3.67339)
-    assert tgt.break_even_speedup == pytest.approx(1.44296 * 1.25 / 3.06)
+    assert tgt.cost_per_run_usd == pytest.approx(1.92802 * 7.1 * 1.25)
+    assert tgt.monthly_usd == pytest.approx(1.92802 * 7.1 * 1.25 * 10)
+    assert tgt.spot_discount == pytest.approx(1 - 1.92802 / 3.673385)
+    assert tgt.break_even_speedup == pytest.approx(1.92802 * 1.25 / 3.06)
 
 
 def test_break_even_months_tco_and_cumulative_series() -> None:
@@ -163,11 +171,11 @@ def test_rounding_to_cents_happens_only_at_display() -> None:
     ('[source]\nprovider = "other"\n', "set source.hourly_usd"),
     ('[source]\nprovider = "aws"\ninstance_type = "x9.huge"\n[target]\nmachine_type = "a2-highgpu-1g"\n',
      "not in the aws catalog"),
-    ('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nmachine_type = "a2-ultragpu-1g"\n',
-     "no trusted on-demand price"),
+    ('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nmachine_type = "a2-ultragpu-1g"\n'
+     'pricing = "cud-1y"\n', "no cud-1y price is published for a2-ultragpu-1g"),
     ('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nmachine_type = "n1-standard-8"\n',
-     "set target.gpu_model"),
-    ('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nmachine_type = "a2-highgpu-2g"\n'
+     "target.gpu_model: n1-standard-8 carries one of P100, P4, T4, V100"),
+    ('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nmachine_type = "a3-edgegpu-8g"\n'
      'pricing = "spot"\n', "no spot price"),
 ])
 def test_missing_prices_are_bad_input_with_the_fix(text: str, match: str) -> None:

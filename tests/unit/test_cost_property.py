@@ -42,7 +42,7 @@ def profiles(draw: st.DrawFn) -> Profile:
                    "pricing": target["pricing"], "hourly_usd": target["hourly_usd"]},
         "workload": {"source_hours_per_run": draw(hours), "target_hours_per_run": target["hours_per_run"],
                      "speedup": target["speedup"],
-                     "runs_per_month": draw(st.floats(min_value=0, max_value=MAX_RUNS_PER_MONTH))},
+                     "runs_per_month": draw(st.one_of(st.just(0.0), st.floats(min_value=0.001, max_value=MAX_RUNS_PER_MONTH)))},
         "cost": {"data_gb": draw(st.one_of(st.none(), st.floats(min_value=0, max_value=MAX_DATA_GB))),
                  "object_count": draw(st.one_of(st.none(), st.integers(min_value=0, max_value=10**10))),
                  "parallel_run_days": draw(st.floats(min_value=0, max_value=3650, allow_nan=False)),

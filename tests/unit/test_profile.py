@@ -120,7 +120,7 @@ def profiles(draw: st.DrawFn) -> Profile:
         kind=draw(st.sampled_from(["training", "inference"])),
         model=draw(st.none() | _text),
         source_hours_per_run=draw(st.none() | st.floats(min_value=0.01, max_value=8_784)),
-        runs_per_month=draw(st.floats(min_value=0, max_value=1e3)),
+        runs_per_month=draw(st.just(0.0) | st.floats(min_value=0.001, max_value=1e3)),
     )
     transfers = draw(st.lists(st.builds(
         TransferSpec,

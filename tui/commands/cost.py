@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--data-gb", type=bounded(0, DATA_GB_MAX), default=None, metavar="GB",
                    help="data moved off the source, in GB, 0 to 1e9 (overrides cost.data_gb)")
+    p.add_argument("--allow-price-fallback", action="store_true",
+                   help="price a region the catalog has no price for at another region's rate, with a loud note "
+                        "(default: an error naming the regions that are priced)")
     p.set_defaults(handler=run)
 
 
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data_gb is not None:
         profile = profile.model_copy(update={"cost": profile.cost.model_copy(update={"data_gb": args.data_gb})})
     catalog = load_catalog()
-    report = compute_costs(profile, catalog)
+    report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
     if args.json:
         from tui.output import print_json
 
@@ -47,14 +50,18 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     console = Console(highlight=False)
     table = Table(title="Cost per run and per month", title_justify="left")
     for column, justify in (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
-                            ("h/run", "right"), ("$/run", "right"), ("$/month", "right"),
-                            ("saving/month", "right"), ("one-off", "right"), ("break-even", "right")):
+                            ("h/run", "right"), ("$/run paid", "right"), ("$/run list", "right"),
+                            ("$/month", "right"), ("saving/month", "right"), ("one-off", "right"),
+                            ("break-even", "right"), ("price age", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for o in report.options:
         be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
+        age = "negotiated" if o.price_age_days is None else f"{o.price_age_days} d" + (" STALE" if o.stale else "")
+        saving = "" if o.savings_monthly_usd is None else \
+            f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
         table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
-                      usd(o.monthly_usd), "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
-                      "" if o.one_off_usd is None else usd(o.one_off_usd), be)
+                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), saving,
+                      "" if o.one_off_usd is None else usd(o.one_off_usd), be, age)
     console.print(table)
 
     detail = Table(title="Where each price comes from", title_justify="left", show_lines=False)
@@ -103,5 +110,8 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
                   f"{report.object_count:,} objects ({report.object_basis}); route: {report.route}", markup=False)
     for note in report.notes:
         console.print(f"note: {note}", style="yellow", markup=False)
-    console.print(f"prices: {catalog.age_note()} (figures rounded to cents for display only)", style="dim",
-                  markup=False)
+    console.print("$/run paid = the monthly bill / runs (a commitment is paid whether used or not); $/run list = "
+                  "list rate x hours; savings come from the monthly bill. All figures in US dollars (USD list "
+                  "prices; no currency conversion).", style="dim", markup=False)
+    console.print(f"prices: {catalog.age_note()} (figures rounded to cents for display only; STALE = spot price "
+                  "over 30 days old or any price over 180 days old)", style="dim", markup=False)

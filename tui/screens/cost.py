@@ -77,8 +77,8 @@ class CostScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#cost-table", DataTable)
-        table.add_columns("side", "option", "pricing", "$/h", "h/run", "$/run", "$/month", "saving/mo",
-                          "one-off", "break-even", "price origin")
+        table.add_columns("side", "option", "pricing", "$/h", "h/run", "$/run paid", "$/month", "saving/mo",
+                          "one-off", "break-even", "$/run list", "price age", "price origin")
         self.reset_from_profile()
 
     def profile_changed(self) -> None:
@@ -142,14 +142,18 @@ class CostScreen(StepScreen):
             table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
                           usd(o.cost_per_run_usd), usd(o.monthly_usd),
                           "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
-                          "" if o.one_off_usd is None else usd(o.one_off_usd), be,
+                          "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
+                          "negotiated" if o.price_age_days is None
+                          else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
                           f"{o.price_source[:60]} ({o.price_date})", key=str(index))
         if 0 <= row < len(report.options):
             table.move_cursor(row=row)
         self.query_one("#cost-bars", MonthlyCostChart).show_bars([(o.name, o.monthly_usd) for o in report.options])
         self.query_one("#cost-lines", CumulativeCostChart).show_series(
             [(o.name, o.cumulative_usd) for o in report.options], report.break_even_months)
-        lines = [f"Prices: {report.catalog_age}. Figures rounded to cents for display only."]
+        lines = [f"Prices: {report.catalog_age}. US dollars; figures rounded to cents for display only. "
+                 "$/run paid = monthly bill / runs; savings from the monthly bill. STALE: spot > 30 days, "
+                 "other > 180 days old."]
         for o in report.options:
             lines.append(f"• {o.name}: {usd(o.hourly_usd)}/h — {o.price_source} [{o.price_date}]; hours {o.hours_basis}")
             if o.break_even_utilisation is not None:

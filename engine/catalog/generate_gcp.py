@@ -1,0 +1,196 @@
+"""Generate the shipped Google Cloud GPU catalog from recorded public inputs: one command per refresh.
+
+    python -m engine.catalog.generate_gcp --pricing PRICING_YML [--zones ZONES_CSV] [--carried CSV] [--out DIR]
+
+Inputs (each named in every row it produces, with its date):
+
+* ``--pricing``: Cyclenerd/google-cloud-pricing-cost-calculator ``pricing.yml``, a community mirror
+  of the Cloud Billing Catalog API (per machine type and region: ``hour``, ``hour_spot``,
+  ``month_1y``/``month_3y`` committed-use prices per 730-hour month).  Its ``about.generated``
+  date becomes each row's price date; ``--pricing-ref`` records which commit was read.
+* ``--zones``: zones offering each GPU (``engine/catalog/sources/gcp_gpu_zones_skypilot.csv``,
+  from skypilot-org/skypilot-catalog, zones listed with prices), written out one row per zone.
+* ``--carried``: rows the pricing file does not hold (N1 with attached T4/V100/P100/P4, A3 Edge,
+  A3 Ultra, A4), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
+
+Outputs ``gcp_gpu_machines.csv`` and ``gcp_gpu_zones.csv`` in ``--out`` (default: the package's
+``data/`` folder).  Rows are sorted so a refresh diffs cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+HOURS_PER_MONTH = 730.0
+"""pricing.yml's ``month`` figures are ``hour x 730`` (checked: a2-highgpu-1g 2681.57105 / 3.673385)."""
+
+PRICING_SOURCE = "Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml"
+
+GPU_KEYS = {
+    # pricing.yml accelerator key -> (catalog GPU model, memory per GPU in GB)
+    "a100": ("A100 40GB", 40.0),
+    "a100-80gb": ("A100 80GB", 80.0),
+    "h100-80gb": ("H100 80GB", 80.0),
+    "h100-80gb-mega": ("H100 80GB Mega", 80.0),
+    "h200-141gb": ("H200 141GB", 141.0),
+    "b200": ("B200 180GB", 180.0),
+    "l4": ("L4", 24.0),
+    "rtx6000": ("RTX PRO 6000", 96.0),
+}
+
+MACHINE_COLUMNS = [
+    "machine_type", "gpu_model", "gpu_count", "gpu_memory_gb", "vcpus", "memory_gb", "local_ssd_gb", "region",
+    "ondemand_usd_per_hr", "spot_usd_per_hr", "cud_1y_usd_per_hr", "cud_3y_usd_per_hr",
+    "host_ondemand_usd_per_hr", "gpu_ondemand_usd_per_hr", "host_spot_usd_per_hr", "gpu_spot_usd_per_hr",
+    "notes", "source", "source_date", "as_of", "spot_as_of", "verified",
+]
+ZONE_COLUMNS = ["gpu_model", "machine_series", "region", "zone", "source", "source_date", "verified"]
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else repr(round(float(value), 9))
+
+
+def generated_date(pricing: dict[str, Any]) -> str:
+    """``about.generated`` (``Thu Jul 30 06:13:17 2026``) as ``2026-07-30``."""
+    about = pricing.get("about") or {}
+    stamp = about.get("timestamp")
+    if isinstance(stamp, (int, float)):
+        return datetime.utcfromtimestamp(stamp).date().isoformat()
+    text = str(about.get("generated", "")).strip()
+    return datetime.strptime(text, "%a %b %d %H:%M:%S %Y").date().isoformat()
+
+
+def load_pricing(text: str) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    if not isinstance(data, dict) or "compute" not in data:
+        raise ValueError("not a pricing.yml: no compute section")
+    return data
+
+
+def machine_rows(pricing: dict[str, Any], ref: str) -> list[dict[str, str]]:
+    """One row per (GPU machine type, region) priced in pricing.yml."""
+    when = generated_date(pricing)
+    source = f"{PRICING_SOURCE}{' @ ' + ref if ref else ''} (generated {when} from the Cloud Billing Catalog API)"
+    rows = []
+    for machine, spec in sorted((pricing["compute"].get("instance") or {}).items()):
+        gpus = [(key, count) for key, count in spec.items() if key in GPU_KEYS]
+        if not gpus:
+            continue
+        key, count = gpus[0]
+        model, memory = GPU_KEYS[key]
+        if float(count) < 1:
+            continue  # fractional RTX PRO 6000 shapes: not whole GPUs, not offered as migration targets here
+        for region, price in sorted((spec.get("cost") or {}).items()):
+            hour = price.get("hour")
+            if hour is None:
+                continue  # a spot-only region: no on-demand offer to compare with
+            m1, m3 = price.get("month_1y"), price.get("month_3y")
+            notes = "no committed-use price published for this machine type" if m1 is None and m3 is None else ""
+            if spec.get("local-ssd"):
+                notes = "; ".join(n for n in (notes, f"{spec['local-ssd']} GB Local SSD bundled in the price") if n)
+            rows.append({
+                "machine_type": machine, "gpu_model": model, "gpu_count": str(int(count)),
+                "gpu_memory_gb": f"{memory:g}", "vcpus": f"{spec.get('cpu', '')}", "memory_gb": f"{spec.get('ram', '')}",
+                "local_ssd_gb": f"{spec.get('local-ssd', '')}", "region": region,
+                "ondemand_usd_per_hr": _num(hour), "spot_usd_per_hr": _num(price.get("hour_spot")),
+                "cud_1y_usd_per_hr": _num(None if m1 is None else m1 / HOURS_PER_MONTH),
+                "cud_3y_usd_per_hr": _num(None if m3 is None else m3 / HOURS_PER_MONTH),
+                "host_ondemand_usd_per_hr": "", "gpu_ondemand_usd_per_hr": "", "host_spot_usd_per_hr": "",
+                "gpu_spot_usd_per_hr": "", "notes": notes, "source": source, "source_date": when, "as_of": when,
+                "spot_as_of": when if price.get("hour_spot") is not None else "", "verified": "yes",
+            })
+    return rows
+
+
+def carried_rows(text: str, priced: set[str]) -> list[dict[str, str]]:
+    """Rows for machine types the pricing file lacks, kept as they were (with their own source and date)."""
+    out = []
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["machine_type"] in priced:
+            continue
+        full = {col: row.get(col, "") or "" for col in MACHINE_COLUMNS}
+        full["spot_as_of"] = full["as_of"] if full["spot_usd_per_hr"] else ""
+        out.append(full)
+    return out
+
+
+def _expand_zones(text: str) -> Iterable[tuple[str, str]]:
+    """``us-central1-a,b,c; us-east1-b; europe-west1/2/3; asia-east1`` -> (region, zone or "")."""
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        match = re.match(r"^([a-z]+-[a-z]+)(\d+)/([\d/]+)$", part)
+        if match:  # europe-west1/2/3: several regions, zones not listed
+            for number in [match.group(2), *match.group(3).split("/")]:
+                yield f"{match.group(1)}{number}", ""
+            continue
+        match = re.match(r"^([a-z]+-[a-z]+\d+)-([a-z](?:,[a-z])*)$", part)
+        if match:
+            for letter in match.group(2).split(","):
+                yield match.group(1), f"{match.group(1)}-{letter}"
+            continue
+        if re.match(r"^[a-z]+-[a-z]+\d+$", part):
+            yield part, ""
+            continue
+        raise ValueError(f"cannot read the zone list entry {part!r}")
+
+
+def zone_rows(text: str) -> list[dict[str, str]]:
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        for region, zone in _expand_zones(row["regions_zones"]):
+            rows.append({"gpu_model": row["gpu_model"], "machine_series": row["machine_series"], "region": region,
+                         "zone": zone, "source": row["source"], "source_date": row["source_date"],
+                         "verified": row["verified"]})
+    return sorted(rows, key=lambda r: (r["gpu_model"], r["region"], r["zone"]))
+
+
+def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "") -> dict[str, int]:
+    """Write both files into ``out``; returns row counts."""
+    pricing = load_pricing(pricing_text)
+    machines = machine_rows(pricing, ref)
+    machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
+    machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
+    zones = zone_rows(zones_text)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
+    _write(out / "gcp_gpu_zones.csv", ZONE_COLUMNS, zones)
+    return {"machines": len(machines), "zones": len(zones)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(prog="python -m engine.catalog.generate_gcp", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pricing", required=True, type=Path, help="Cyclenerd pricing.yml (downloaded)")
+    parser.add_argument("--pricing-ref", default="", help="the commit or URL it was read from")
+    parser.add_argument("--zones", type=Path, default=here / "sources" / "gcp_gpu_zones_skypilot.csv")
+    parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
+    parser.add_argument("--out", type=Path, default=here / "data")
+    args = parser.parse_args(argv)
+    counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
+                      args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref)
+    print(f"wrote {counts['machines']} machine rows and {counts['zones']} zone rows to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""Resolving prices: the source's and each target option's hourly price and hours per run, from the
+profile and the catalog, each with its origin; and the one public question other modules ask:
+:func:`price_per_run` (what one run of machine type X with N GPUs costs in region R).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from engine.catalog.load import NEGOTIATED, Catalog, GcpMachine, Origin
+from engine.errors import BadInputError
+
+
+@dataclass
+class Priced:
+    name: str
+    pricing: str
+    hourly: float
+    origin: Origin
+    machine: str
+    region: str
+    gpu_model: str
+    gpu_count: float
+    hours: float
+    hours_basis: str
+    ondemand: float | None = None
+    spot: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def origin_text(origin: Origin, today: date | None) -> tuple[str, str]:
+    if origin.kind == NEGOTIATED:
+        return f"negotiated in the profile ({origin.source})", "profile"
+    return f"{origin.describe(today)}: {origin.source}", origin.date or "undated"
+
+
+def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -> Priced:
+    src = profile.source
+    wl = profile.workload
+    hours, basis, notes = wl.source_hours_per_run, "measured", []
+    if hours is None:
+        hours, basis = 1.0, "unknown"
+        notes.append("workload.source_hours_per_run is not set: figures are per instance-hour (1 h per run)")
+    name = src.instance_type or f"{src.provider} source"
+    gpu_model, gpu_count, ondemand = src.gpu_model or "", float(src.gpu_count or 0), None
+    row: Any = None
+    if src.provider == "aws" and src.instance_type:
+        row = catalog.aws_instance(src.instance_type, src.region) or catalog.aws_instance(src.instance_type)
+    elif src.provider == "gcp" and src.instance_type:
+        row = (catalog.gcp_machine(src.instance_type, src.region, src.gpu_model)
+               or catalog.gcp_machine(src.instance_type, None, src.gpu_model))
+    if row is not None:
+        gpu_model = gpu_model or row.gpu_model
+        gpu_count = gpu_count or float(row.gpu_count)
+        ondemand = row.ondemand_usd_per_hr
+    if src.hourly_usd is None and row is not None and src.region and row.region != src.region:
+        if not allow_fallback:
+            raise BadInputError(f"source.region: the catalog has no {src.region} price for {name} (priced in "
+                                f"{row.region}); set source.hourly_usd to what you pay, or run `gpumigrate cost "
+                                "--allow-price-fallback` to price it at another region's rate")
+        notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
+                     f"rate (--allow-price-fallback), so this figure is NOT the {src.region} price")
+    if src.hourly_usd is not None:
+        origin = Origin(NEGOTIATED, "source.hourly_usd", "profile")
+        return Priced(name, "negotiated", float(src.hourly_usd), origin, name, src.region or "", gpu_model,
+                       gpu_count, float(hours), basis, ondemand=ondemand, notes=notes)
+    if row is None:
+        if src.instance_type and src.provider in ("aws", "gcp"):
+            raise BadInputError(
+                f"source.instance_type {src.instance_type!r} is not in the {src.provider} catalog "
+                f"(`gpumigrate catalog show --provider {src.provider}` lists what is known); "
+                "set source.hourly_usd to price it")
+        raise BadInputError(f"the {src.provider} source has no catalog price: set source.hourly_usd")
+    if ondemand is None:
+        raise BadInputError(f"the catalog has no trusted on-demand price for {name} ({row.notes[:120]}); "
+                            "set source.hourly_usd or run `gpumigrate catalog refresh`")
+    return Priced(name, "on-demand", float(ondemand), row.price_origin, name, row.region, gpu_model, gpu_count,
+                   float(hours), basis, ondemand=ondemand, notes=notes)
+
+
+def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, allow_fallback: bool,
+                  notes: list[str]) -> GcpMachine:
+    """The row for ``region``; without one, an error naming the regions that are priced (or, when
+    ``allow_fallback``, the nearest-to-default region's row and a loud note)."""
+    exact = catalog.gcp_machine(row.machine_type, region, row.gpu_model)
+    if exact is not None:
+        return exact
+    priced = sorted({m.region for m in catalog.gcp_machines
+                     if m.machine_type == row.machine_type and m.gpu_model == row.gpu_model})
+    if not allow_fallback:
+        raise BadInputError(f"{prefix}.region: the catalog has no {region} price for {row.machine_type} "
+                            f"(priced in {', '.join(priced)}); choose one of those, set {prefix}.hourly_usd, or "
+                            "run `gpumigrate cost --allow-price-fallback` to price it at another region's rate")
+    notes.append(f"PRICE FALLBACK: {row.machine_type} has no {region} price in the catalog; priced at "
+                 f"{row.region}'s rate (--allow-price-fallback), so this figure is NOT the {region} price")
+    return row
+
+
+def target_price(*, catalog: Catalog, label: str | None, machine_type: str | None, region: str,
+                 gpu_model: str | None, gpu_count: int | None, pricing: str, hourly_usd: float | None,
+                 hours: float | None, speedup: float | None, source_hours: float, source_basis: str,
+                 field_prefix: str, inherit: tuple[str, float | None, float | None] | None = None,
+                 allow_fallback: bool = False) -> Priced:
+    """One target option's hourly price and hours per run.  ``gpu_count`` None: not set in the profile."""
+    from engine.catalog.check import CatalogError, check_choice, machine_row
+
+    notes: list[str] = []
+    row: GcpMachine | None = None
+    if machine_type:
+        try:
+            row = machine_row(catalog, machine_type, gpu_model, field_prefix)
+        except CatalogError as exc:
+            raise BadInputError(str(exc)) from None
+        if row is None and hourly_usd is None:
+            raise BadInputError(f"{field_prefix}.machine_type {machine_type!r} is not in the Google Cloud catalog "
+                                "(`gpumigrate catalog show --provider gcp`); set an hourly_usd to price it")
+        if row is not None:
+            problems = check_choice(catalog, prefix=field_prefix, machine_type=machine_type, gpu_model=gpu_model,
+                                    gpu_count=gpu_count, region=region, zone=None)
+            if problems:
+                raise BadInputError(f"{problems[0].field}: {problems[0].message}")
+            if hourly_usd is None:
+                row = _regional_row(catalog, row, region, field_prefix, allow_fallback, notes)
+    elif hourly_usd is None:
+        raise BadInputError(f"{field_prefix}: set machine_type (priced from the catalog) or hourly_usd")
+    name = label or f"{machine_type or 'custom'} {pricing}"
+    ondemand = row.ondemand_usd_per_hr if row else None
+    spot = row.spot_usd_per_hr if row else None
+    # hours on the target; an extra option with the primary's GPU inherits the workload's hours/speed-up
+    if hours is None and speedup is None and inherit is not None and row is not None \
+            and row.gpu_model == inherit[0]:
+        hours, speedup = inherit[1], inherit[2]
+    if hours is not None:
+        target_hours, basis = float(hours), "given"
+    elif speedup is not None:
+        target_hours, basis = source_hours / float(speedup), f"estimated from a {speedup:g}x speed-up"
+    else:
+        target_hours, basis = source_hours, "assumed equal to the source"
+        notes.append(f"{name}: no target hours or speed-up given; assumed as long as on the source")
+    if source_basis == "unknown" and hours is None:
+        basis += " (source hours unknown)"
+    count = float(row.gpu_count) if row else float(gpu_count or 1)
+    model = (row.gpu_model if row else gpu_model) or ""
+    mtype = machine_type or "custom"
+    if hourly_usd is not None:
+        origin = Origin(NEGOTIATED, f"{field_prefix}.hourly_usd", "profile")
+        return Priced(name, pricing, float(hourly_usd), origin, mtype, region, model, count, target_hours, basis,
+                       ondemand=ondemand, spot=spot, notes=notes)
+    assert row is not None
+    if pricing == "on-demand":
+        if ondemand is None:
+            raise BadInputError(f"the catalog has no trusted on-demand price for {mtype} ({row.verified}); "
+                                f"set {field_prefix}.hourly_usd or run `gpumigrate catalog refresh --gcp`")
+        return Priced(name, pricing, ondemand, row.price_origin, mtype, row.region, model, count, target_hours,
+                       basis, ondemand=ondemand, spot=spot, notes=notes)
+    if pricing == "spot":
+        if spot is None:
+            raise BadInputError(f"the catalog has no spot price for {mtype} in {row.region}; "
+                                f"set {field_prefix}.hourly_usd or choose another pricing")
+        spot_origin = Origin(row.origin, row.source, row.spot_date or row.date, row.verified)
+        return Priced(name, pricing, spot, spot_origin, mtype, row.region, model, count, target_hours, basis,
+                      ondemand=ondemand, spot=spot, notes=notes)
+    # committed use
+    direct = row.cud_1y_usd_per_hr if pricing == "cud-1y" else row.cud_3y_usd_per_hr
+    if direct is not None:
+        return Priced(name, pricing, direct, row.price_origin, mtype, row.region, model, count, target_hours,
+                       basis, ondemand=ondemand, spot=spot, notes=notes)
+    if ondemand is None:
+        raise BadInputError(f"the catalog has no trusted on-demand price for {mtype} to apply a committed-use "
+                            f"discount to; set {field_prefix}.hourly_usd")
+    discount = catalog.cud_discount(pricing, mtype)
+    if discount is None:
+        raise BadInputError(f"{field_prefix}.pricing: no {pricing} price is published for {mtype} in {row.region} "
+                            f"({row.source}); set {field_prefix}.hourly_usd to the committed rate you were quoted")
+    hourly = ondemand * (1.0 - discount.discount)
+    older = min((row.date or "9999", discount.date or "9999"))
+    origin = Origin(row.origin, f"on-demand {row.source} x (1 - {discount.discount:.0%} {pricing} for "
+                                f"{discount.scope}: {discount.source})", older if older != "9999" else "",
+                    row.verified if not discount.verified.startswith("yes") else row.verified)
+    if not discount.verified.startswith("yes"):
+        notes.append(f"{name}: the {pricing} rate for {discount.scope} is verified={discount.verified}")
+    return Priced(name, pricing, hourly, origin, mtype, row.region, model, count, target_hours, basis,
+                   ondemand=ondemand, spot=spot, notes=notes)
+
+
+def _set_count(section: Any) -> int | None:
+    return section.gpu_count if "gpu_count" in section.model_fields_set else None
+
+
+def target_prices(profile: Any, catalog: Catalog, source: Priced, allow_fallback: bool = False) -> list[Priced]:
+    tgt, wl = profile.target, profile.workload
+    out = [target_price(catalog=catalog, label=None, machine_type=tgt.machine_type, region=tgt.region,
+                        gpu_model=tgt.gpu_model, gpu_count=_set_count(tgt), pricing=tgt.pricing,
+                        hourly_usd=tgt.hourly_usd, hours=wl.target_hours_per_run, speedup=wl.speedup,
+                        source_hours=source.hours, source_basis=source.hours_basis, field_prefix="target",
+                        allow_fallback=allow_fallback)]
+    inherit = (out[0].gpu_model, wl.target_hours_per_run, wl.speedup)
+    for index, opt in enumerate(profile.cost.options):
+        out.append(target_price(inherit=inherit, catalog=catalog, label=opt.name, machine_type=opt.machine_type,
+                                region=opt.region or tgt.region, gpu_model=opt.gpu_model, gpu_count=_set_count(opt),
+                                pricing=opt.pricing, hourly_usd=opt.hourly_usd, hours=opt.hours_per_run,
+                                speedup=opt.speedup, source_hours=source.hours, source_basis=source.hours_basis,
+                                field_prefix=f"cost.options[{index}]", allow_fallback=allow_fallback))
+    seen: dict[str, int] = {}
+    for item in out:  # names must be unique: they key the table rows and the chosen option
+        count = seen.get(item.name, 0)
+        seen[item.name] = count + 1
+        if count:
+            item.name = f"{item.name} #{count + 1}"
+    return out
+
+
+@dataclass(frozen=True)
+class RunPrice:
+    """What one run costs on one Google Cloud machine shape (see :func:`price_per_run`)."""
+
+    machine_type: str
+    gpu_model: str
+    gpu_count: int
+    region: str
+    pricing: str
+    hourly_usd: float
+    hours_per_run: float
+    """Billable hours (spot: including the interruption overhead)."""
+    cost_per_run_usd: float
+    """At the list rate; for a commitment this assumes the commitment is fully used."""
+    price_source: str
+    price_date: str
+    notes: tuple[str, ...] = ()
+
+
+def price_per_run(catalog: Catalog, machine_type: str, gpu_count: int | None, region: str, hours_per_run: float,
+                  *, pricing: str = "on-demand", gpu_model: str | None = None,
+                  spot_interruption_overhead: float = 0.10, allow_fallback: bool = False,
+                  today: date | None = None) -> RunPrice:
+    """The price of one run of ``machine_type`` (with ``gpu_count`` GPUs, None: whatever it has) in ``region``.
+
+    The public question the sizing work asks to rank shapes by price per run.  Raises BadInputError
+    (naming the problem) when the catalog contradicts the choice: an unknown machine type, a GPU or
+    GPU count it does not have, a region that does not offer it or has no price.
+    """
+    priced = target_price(catalog=catalog, label=None, machine_type=machine_type, region=region,
+                          gpu_model=gpu_model, gpu_count=gpu_count, pricing=pricing, hourly_usd=None,
+                          hours=hours_per_run, speedup=None, source_hours=hours_per_run, source_basis="given",
+                          field_prefix="target", allow_fallback=allow_fallback)
+    hours = priced.hours * (1.0 + spot_interruption_overhead) if pricing == "spot" else priced.hours
+    source, when = origin_text(priced.origin, today)
+    return RunPrice(machine_type, priced.gpu_model, int(priced.gpu_count), priced.region, pricing, priced.hourly,
+                    hours, priced.hourly * hours, source, when, tuple(priced.notes))

@@ -1,0 +1,169 @@
+"""What the cost model returns: one-off line items, one priced option per side, and the whole report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.cost.money import CURRENCY, pct, usd
+
+
+@dataclass
+class LineItem:
+    """One part of the one-off migration cost."""
+
+    name: str
+    usd: float
+    detail: str = ""
+    price_source: str = ""
+    price_date: str = ""
+
+
+@dataclass
+class OptionCost:
+    """One side of the comparison: the source, or one Google Cloud target option."""
+
+    side: str
+    """"source" or "target"."""
+    name: str
+    pricing: str
+    """on-demand | spot | cud-1y | cud-3y (the source: on-demand or negotiated)."""
+    hourly_usd: float
+    hours_per_run: float
+    """Billable hours of one run (spot: including the interruption overhead)."""
+    cost_per_run_usd: float
+    """The price actually paid per run: the monthly bill / runs (equal to the list rate x hours unless a
+    commitment is under-used); the list rate x hours when there are no runs."""
+    monthly_usd: float
+    price_source: str
+    price_date: str
+    machine: str = ""
+    region: str = ""
+    gpu_model: str = ""
+    gpu_count: float = 0
+    hours_basis: str = ""
+    """measured | given | estimated from a speed-up | assumed equal to the source | unknown."""
+    runs_per_month: float = 0
+    usage_hours_per_month: float = 0
+    utilisation: float = 0
+    """Busy hours / billable hours in a month (per committed instance for committed use)."""
+    ondemand_hourly_usd: float | None = None
+    spot_discount: float | None = None
+    spot_overhead: float | None = None
+    commitment_monthly_usd: float | None = None
+    break_even_utilisation: float | None = None
+    """Committed use: below this utilisation, on-demand would be cheaper."""
+    break_even_utilisation_vs_spot: float | None = None
+    """Committed use: below this utilisation, spot (with its overhead) would be cheaper (>1: always)."""
+    effective_cost_per_run_usd: float | None = None
+    """Monthly cost / runs per month (differs from cost_per_run_usd when a commitment is under-used)."""
+    savings_monthly_usd: float | None = None
+    savings_per_run_fraction: float | None = None
+    parallel_run_usd: float | None = None
+    one_off_usd: float | None = None
+    break_even_months: float | None = None
+    break_even_speedup: float | None = None
+    """Per run: the speed-up over the source at which this option costs the same per run."""
+    tco_1y_usd: float | None = None
+    tco_3y_usd: float | None = None
+    cumulative_usd: list[float] = field(default_factory=list)
+    """Cumulative cost at month 0..horizon (one-off included at month 0 for targets)."""
+    notes: list[str] = field(default_factory=list)
+    list_cost_per_run_usd: float | None = None
+    """Hourly list price x billable hours of one run (a commitment: as if fully used)."""
+    price_age_days: int | None = None
+    """Days since the price was read (None: negotiated in the profile)."""
+    stale: bool = False
+    """Spot price older than 30 days, or any catalog price older than 180 days."""
+
+
+@dataclass
+class CostReport:
+    """The whole comparison; ``to_dict`` is the document ``gpumigrate cost --json`` prints."""
+
+    options: list[OptionCost]
+    one_off_items: list[LineItem]
+    data_gb: float
+    data_basis: str
+    object_count: int
+    object_basis: str
+    route: str
+    horizon_months: int
+    catalog_age: str
+    notes: list[str] = field(default_factory=list)
+    sensitivity: dict[str, Any] = field(default_factory=dict)
+    currency: str = CURRENCY
+
+    @property
+    def source(self) -> OptionCost:
+        return self.options[0]
+
+    @property
+    def targets(self) -> list[OptionCost]:
+        return self.options[1:]
+
+    @property
+    def primary(self) -> OptionCost:
+        return self.options[1]
+
+    @property
+    def one_off_usd(self) -> float:
+        return self.primary.one_off_usd or 0.0
+
+    @property
+    def shared_one_off_usd(self) -> float:
+        return sum(item.usd for item in self.one_off_items)
+
+    @property
+    def break_even_months(self) -> float | None:
+        return self.primary.break_even_months
+
+    @property
+    def monthly_source_usd(self) -> float:
+        return self.source.monthly_usd
+
+    @property
+    def monthly_target_usd(self) -> float:
+        return self.primary.monthly_usd
+
+    def option(self, name: str) -> OptionCost | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "options": [asdict(o) for o in self.options],
+            "one_off_usd": self.one_off_usd,
+            "break_even_months": self.break_even_months,
+            "monthly_usd": {"source": self.monthly_source_usd, "target": self.monthly_target_usd},
+            "one_off_items": [asdict(i) for i in self.one_off_items]
+            + [asdict(LineItem("parallel run", self.primary.parallel_run_usd or 0.0,
+                               f"{self.primary.name} for the parallel-run days"))],
+            "data_gb": self.data_gb,
+            "data_basis": self.data_basis,
+            "object_count": self.object_count,
+            "object_basis": self.object_basis,
+            "route": self.route,
+            "horizon_months": self.horizon_months,
+            "sensitivity": self.sensitivity,
+            "catalog_age": self.catalog_age,
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        src, tgt = self.source, self.primary
+
+        def per_run(o: OptionCost) -> str:
+            text = f"{usd(o.cost_per_run_usd)}/run"
+            if o.list_cost_per_run_usd is not None and usd(o.list_cost_per_run_usd) != usd(o.cost_per_run_usd):
+                text += f" (list rate {usd(o.list_cost_per_run_usd)})"
+            return text
+
+        saving = tgt.savings_per_run_fraction
+        how = "less" if saving is None or saving >= 0 else "more"
+        text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"
+                f" ({pct(None if saving is None else abs(saving))} {how} a month, effective); "
+                f"monthly {usd(src.monthly_usd)} vs "
+                f"{usd(tgt.monthly_usd)}; one-off {usd(self.one_off_usd)}; break-even ")
+        be = self.break_even_months
+        return text + (f"{be:.1f} months" if be is not None else "never at these assumptions")

@@ -1,0 +1,106 @@
+"""Every region, with availability: a zone or region that does not offer the GPU, a GPU the machine does not
+carry, a GPU count it does not have are validate-time errors (file:line: field); a region without a price is
+an error unless --allow-price-fallback; the public price-per-run function the sizing work ranks shapes with."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from engine.catalog.load import embedded_catalog
+from engine.cost.model import compute_costs, price_per_run
+from engine.errors import BadInputError
+from engine.profile import ProfileError, parse_profile
+from tui.cli import main
+
+HEAD = '[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\n'
+
+
+def problems(target: str) -> list[str]:
+    with pytest.raises(ProfileError) as err:
+        parse_profile(HEAD + target, "p.toml")
+    return err.value.problems
+
+
+def test_a100_in_a_region_without_a2_names_where_it_is_offered() -> None:
+    [line] = problems('region = "europe-west1"\nmachine_type = "a2-highgpu-1g"\n')
+    assert line.startswith("p.toml:5: target.region: A100 40GB is not offered in europe-west1 (offered in ")
+    assert "europe-west4" in line and "us-central1" in line and "skypilot-catalog" in line
+
+
+def test_a_zone_that_does_not_offer_the_gpu_names_the_zones_that_do() -> None:
+    [line] = problems('region = "us-central1"\nzone = "us-central1-d"\nmachine_type = "a2-highgpu-1g"\n')
+    assert line.startswith("p.toml:6: target.zone: A100 40GB is not offered in us-central1-d; zones of "
+                           "us-central1 that offer it: us-central1-a, us-central1-b, us-central1-c, us-central1-f")
+
+
+def test_gpu_count_must_match_the_machine_type() -> None:
+    [line] = problems('machine_type = "a2-highgpu-1g"\ngpu_count = 8\n')
+    assert line.startswith("p.toml:6: target.gpu_count: 8 does not match a2-highgpu-1g, which has 1 A100 40GB")
+    assert "a2-highgpu-8g" in line
+    parse_profile(HEAD + 'machine_type = "a2-highgpu-8g"\ngpu_count = 8\n')  # matching: fine
+
+
+def test_a_gpu_the_machine_does_not_carry_names_both() -> None:
+    [line] = problems('machine_type = "a2-highgpu-1g"\ngpu_model = "H100 80GB"\n')
+    assert line.startswith("p.toml:6: target.gpu_model: 'H100 80GB' does not match target.machine_type "
+                           "'a2-highgpu-1g', which carries A100 40GB; H100 80GB comes with ")
+    assert "a3-highgpu-1g" in line and "not in the Google Cloud catalog" not in line
+
+
+def test_cost_options_are_checked_with_their_index() -> None:
+    text = HEAD + 'machine_type = "g2-standard-4"\n[[cost.options]]\nmachine_type = "a2-ultragpu-1g"\n' \
+                  'region = "europe-west1"\n'
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert err.value.problems[0].startswith("p.toml:8: cost.options[0].region: A100 80GB is not offered in "
+                                            "europe-west1")
+
+
+def test_prices_differ_by_region() -> None:
+    us = compute_costs(parse_profile(HEAD + 'machine_type = "a2-highgpu-1g"\n'), embedded_catalog())
+    tokyo = compute_costs(parse_profile(HEAD + 'region = "asia-northeast1"\nmachine_type = "a2-highgpu-1g"\n'),
+                          embedded_catalog())
+    assert us.primary.region == "us-central1" and us.primary.hourly_usd == pytest.approx(3.673385)
+    assert tokyo.primary.region == "asia-northeast1" and tokyo.primary.hourly_usd == pytest.approx(4.049590926)
+
+
+def test_a_region_without_a_price_is_an_error_or_a_loud_fallback(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # H100 is offered in us-central1, but a3-megagpu-8g is priced in 9 other regions only
+    text = HEAD + 'machine_type = "a3-megagpu-8g"\n'
+    with pytest.raises(BadInputError, match=r"target.region: the catalog has no us-central1 price for "
+                                            r"a3-megagpu-8g \(priced in asia-northeast1, .*us-east4"):
+        compute_costs(parse_profile(text), embedded_catalog())
+    report = compute_costs(parse_profile(text), embedded_catalog(), allow_price_fallback=True)
+    assert report.primary.region != "us-central1"
+    assert any(n.startswith("PRICE FALLBACK: a3-megagpu-8g has no us-central1 price") for n in report.notes)
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    assert main(["cost", str(path), "--json"]) == 2
+    assert "target.region: the catalog has no us-central1 price" in capsys.readouterr().err
+    assert main(["cost", str(path), "--json", "--allow-price-fallback"]) == 0
+    assert "PRICE FALLBACK" in capsys.readouterr().out
+
+
+def test_a_source_region_without_a_price_is_an_error_unless_negotiated() -> None:
+    text = '[source]\nprovider = "aws"\nregion = "eu-west-1"\ninstance_type = "p3.2xlarge"\n' \
+           '[target]\nmachine_type = "g2-standard-4"\n'
+    with pytest.raises(BadInputError, match="source.region: the catalog has no eu-west-1 price for p3.2xlarge"):
+        compute_costs(parse_profile(text), embedded_catalog())
+    negotiated = text.replace('"p3.2xlarge"\n', '"p3.2xlarge"\nhourly_usd = 3.3\n', 1)
+    assert compute_costs(parse_profile(negotiated), embedded_catalog()).source.hourly_usd == 3.3
+
+
+def test_price_per_run_for_ranking_shapes() -> None:
+    cat = embedded_catalog()
+    run = price_per_run(cat, "a2-highgpu-1g", 1, "europe-west4", 10.0, today=date(2026, 8, 1))
+    assert run.hourly_usd == pytest.approx(3.747972) and run.cost_per_run_usd == pytest.approx(37.47972)
+    assert run.gpu_model == "A100 40GB" and run.region == "europe-west4" and run.price_date == "2026-07-30"
+    spot = price_per_run(cat, "g2-standard-4", None, "us-central1", 2.0, pricing="spot")
+    assert spot.cost_per_run_usd == pytest.approx(0.397336 * 2.0 * 1.1)
+    with pytest.raises(BadInputError, match="target.gpu_count: 8 does not match a2-highgpu-1g"):
+        price_per_run(cat, "a2-highgpu-1g", 8, "us-central1", 1.0)
+    with pytest.raises(BadInputError, match="A100 40GB is not offered in europe-west1"):
+        price_per_run(cat, "a2-highgpu-1g", 1, "europe-west1", 1.0)
