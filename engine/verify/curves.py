@@ -1,4 +1,4 @@
-"""Loss curves from CSV (step,loss), JSON lines, or TensorBoard event files.
+"""Loss curves from CSV (step,loss), JSON lines, TensorBoard event files or run directories.
 
 Each reader returns ``[(step, value), ...]`` sorted by step; a step logged
 twice keeps its last value (a resumed run rewrites steps).  NaN and infinity
@@ -19,23 +19,33 @@ Curve = list[tuple[int, float]]
 
 
 def read_curve(path: Path, tag: str = "loss") -> Curve:
-    """Read any supported format (chosen by content, not by name)."""
+    """Read any supported format (chosen by content, not by name); a directory is a TensorBoard run."""
+    if path.is_dir():
+        try:
+            scalars = tfevents.read_run(path)
+        except tfevents.EventFileError as exc:
+            raise BadInputError(f"loss curve {path}: {exc}") from None
+        return _tagged(path, scalars, tag)
     if not path.is_file():
-        raise BadInputError(f"loss curve {path}: no such file")
+        raise BadInputError(f"loss curve {path}: no such file or directory")
     fmt = detect_format(path)
     if fmt == "tensorboard":
         try:
-            scalars = tfevents.read_scalars(path)
+            scalars = tfevents.merge_run([tfevents.read_scalars(path)])
         except tfevents.EventFileError as exc:
             raise BadInputError(f"loss curve {path}: {exc}") from None
-        tags = sorted({s.tag for s in scalars})
-        points = [(s.step, s.value) for s in scalars if s.tag == tag]
-        if not points:
-            raise BadInputError(f"loss curve {path}: no scalar tagged {tag!r} (tags: {', '.join(tags) or 'none'})")
-        return _tidy(points)
+        return _tagged(path, scalars, tag)
     if fmt == "jsonl":
         return _tidy(_read_jsonl(path, tag))
     return _tidy(_read_csv(path, tag))
+
+
+def _tagged(path: Path, scalars: list[tfevents.Scalar], tag: str) -> Curve:
+    tags = sorted({s.tag for s in scalars})
+    points = [(s.step, s.value) for s in scalars if s.tag == tag]
+    if not points:
+        raise BadInputError(f"loss curve {path}: no scalar tagged {tag!r} (tags: {', '.join(tags) or 'none'})")
+    return _tidy(points)
 
 
 def detect_format(path: Path) -> str:

@@ -60,7 +60,7 @@ class GpuHealthSettings(Section):
     mig_profiles: list[str] | None = Field(default=None)
     """The planned MIG layout: profile names per GPU, e.g. ["3g.40gb", "3g.40gb"]; unset = not checked."""
     dcgm_level: int = Field(default=0, ge=0, le=4)
-    """Run `dcgmi diag -r LEVEL` when dcgmi is installed (0 = do not run it)."""
+    """Run `dcgmi diag -r LEVEL -j` when dcgmi is installed (0 = do not run it); its JSON is read (DCGM 3 and 4)."""
     dcgm_timeout_s: float = Field(default=900, gt=0)
     """How long `dcgmi diag` may take."""
     xid_since_hours: float = Field(default=24, gt=0, le=24 * 365)
@@ -161,7 +161,7 @@ class ConvergenceSettings(Section):
     """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     baseline_file: str | None = Field(default=None, pattern=PATH_PATTERN)
-    """The source run's loss curve: CSV (step,loss), JSON lines, or a TensorBoard event file."""
+    """The source run's loss curve: CSV (step,loss), JSON lines, a TensorBoard event file, or a run directory (all its event files, restarts applied)."""
     target_file: str | None = Field(default=None, pattern=PATH_PATTERN)
     """The target run's loss curve, same formats."""
     tag: str = Field(default="loss", pattern=r"^[A-Za-z0-9_./ -]{1,200}$")

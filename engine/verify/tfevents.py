@@ -8,8 +8,10 @@ and each record's data is a serialized ``tensorflow.Event`` protocol buffer.
 Only the fields a loss curve needs are decoded: ``Event.step`` (2),
 ``Event.wall_time`` (1), ``Event.summary`` (5) -> ``Summary.value`` (1) ->
 ``Value.tag`` (1), ``Value.simple_value`` (2) (what PyTorch's SummaryWriter
-writes) or ``Value.tensor`` (8) -> ``TensorProto`` float/double values (what
-``tf.summary.scalar`` writes).  Everything else is skipped by wire type.
+writes) or ``Value.tensor`` (8) -> ``TensorProto`` (what ``tf.summary.scalar``
+writes): float/double values, and half-precision ones (DT_HALF, DT_BFLOAT16:
+``half_val`` holds their 16 bits, ``tensor_content`` packs them two bytes each),
+which mixed-precision training logs.  Everything else is skipped by wire type.
 """
 
 from __future__ import annotations
@@ -121,26 +123,49 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+DT_FLOAT, DT_DOUBLE, DT_BFLOAT16, DT_HALF = 1, 2, 14, 19
+"""TensorFlow's DataType numbers (tensorflow/core/framework/types.proto)."""
+
+
+def _half(bits: int, dtype: int) -> float:
+    """16 bits as IEEE half (DT_HALF) or bfloat16 (the top half of a float32)."""
+    raw = struct.pack("<H", bits & 0xFFFF)
+    if dtype == DT_BFLOAT16:
+        return float(struct.unpack("<f", b"\x00\x00" + raw)[0])
+    return float(struct.unpack("<e", raw)[0])
+
+
 def _tensor_value(buf: bytes) -> float | None:
-    dtype = 0
+    dtype = DT_FLOAT
     content = b""
     floats: list[float] = []
+    halves: list[int] = []
     for number, wire, value in _fields(buf):
         if number == 1 and wire == 0:
             dtype = int(value)  # type: ignore[arg-type]
         elif number == 4 and wire == 2:
             content = value  # type: ignore[assignment]
-        elif number == 5:  # float_val, packed or not
-            raw = value if wire == 2 else value
-            floats += [v for (v,) in struct.iter_unpack("<f", raw)]  # type: ignore[arg-type]
+        elif number == 5:  # float_val, packed (wire 2) or one fixed32 (wire 5)
+            floats += [v for (v,) in struct.iter_unpack("<f", value)]  # type: ignore[arg-type]
         elif number == 6:  # double_val
             floats += [v for (v,) in struct.iter_unpack("<d", value)]  # type: ignore[arg-type]
+        elif number == 13 and wire == 0:  # half_val, one varint
+            halves.append(int(value))  # type: ignore[arg-type]
+        elif number == 13 and wire == 2:  # half_val, packed varints
+            pos = 0
+            while pos < len(value):  # type: ignore[arg-type]
+                bits, pos = _varint(value, pos)  # type: ignore[arg-type]
+                halves.append(bits)
     if floats:
         return floats[0]
-    if content and dtype == 1 and len(content) >= 4:
-        return struct.unpack("<f", content[:4])[0]
-    if content and dtype == 2 and len(content) >= 8:
-        return struct.unpack("<d", content[:8])[0]
+    if halves and dtype in (DT_HALF, DT_BFLOAT16):
+        return _half(halves[0], dtype)
+    if content and dtype == DT_FLOAT and len(content) >= 4:
+        return float(struct.unpack("<f", content[:4])[0])
+    if content and dtype == DT_DOUBLE and len(content) >= 8:
+        return float(struct.unpack("<d", content[:8])[0])
+    if content and dtype in (DT_HALF, DT_BFLOAT16) and len(content) >= 2:
+        return _half(struct.unpack("<H", content[:2])[0], dtype)
     return None
 
 
@@ -179,6 +204,55 @@ def read_scalars(path: Path) -> list[Scalar]:
         return [s for record in read_records(stream) for s in parse_event(record)]
 
 
+EVENT_FILE_MARK = "tfevents"
+"""Event files are named ``events.out.tfevents.<time>.<host>[.<pid>.<n>][.v2]``."""
+
+
+def run_files(folder: Path) -> list[Path]:
+    """The event files of one run directory (a writer per process and restart: often several).
+
+    The folder's own event files; when it has none, the one subfolder that has some (a
+    TensorBoard log root holding one run).  Several runs (``train/``, ``eval/``...) are refused
+    with their names: their steps are different curves, not one.
+    """
+    own = sorted(p for p in folder.iterdir() if p.is_file() and EVENT_FILE_MARK in p.name)
+    if own:
+        return own
+    runs = sorted({p.parent for p in folder.rglob(f"*{EVENT_FILE_MARK}*") if p.is_file()})
+    if len(runs) == 1:
+        return sorted(p for p in runs[0].iterdir() if p.is_file() and EVENT_FILE_MARK in p.name)
+    if not runs:
+        raise EventFileError(f"no TensorBoard event files (events.out.tfevents.*) under {folder}")
+    names = ", ".join(str(r.relative_to(folder)) for r in runs[:10])
+    raise EventFileError(f"{folder} holds {len(runs)} runs ({names}): name the run directory to compare")
+
+
+def merge_run(files: list[list[Scalar]]) -> list[Scalar]:
+    """One run's scalars from all its files, in the order they were written, restarts applied.
+
+    Files are taken in order of their first wall time (a restarted job opens a new file),
+    records within a file in the order they were written (wall clocks can step back; the
+    file cannot).  When a step goes back (the job restarted from a checkpoint), what had been
+    logged from that step on belongs to the abandoned attempt and is dropped, as TensorBoard
+    purges orphaned data; the restarted attempt's values stand.
+    """
+    ordered = [s for f in sorted((f for f in files if f), key=lambda f: (min(x.wall_time for x in f), f[0].step))
+               for s in f]
+    kept: list[Scalar] = []
+    last_step: dict[str, int] = {}
+    for scalar in ordered:
+        if scalar.tag in last_step and scalar.step <= last_step[scalar.tag]:
+            kept = [k for k in kept if k.tag != scalar.tag or k.step < scalar.step]
+        kept.append(scalar)
+        last_step[scalar.tag] = scalar.step
+    return kept
+
+
+def read_run(folder: Path) -> list[Scalar]:
+    """Every scalar of a run directory, merged (see :func:`merge_run`)."""
+    return merge_run([read_scalars(path) for path in run_files(folder)])
+
+
 def looks_like_event_file(path: Path) -> bool:
     with open(path, "rb") as stream:
         header = stream.read(12)
@@ -211,6 +285,7 @@ def _len_field(number: int, payload: bytes) -> bytes:
 
 def encode_event(step: int, wall_time: float, scalars: dict[str, float] | None = None,
                  file_version: str | None = None, as_tensor: bool = False) -> bytes:
+    """A tensorflow.Event record (tests and demo data write their curves with it)."""
     out = _key(1, 1) + struct.pack("<d", wall_time)
     if step:
         out += _key(2, 0) + _encode_varint(step)

@@ -96,31 +96,51 @@ def test_topology_against_the_source_baseline(tmp_path: Path) -> None:
     assert single.status == "not-run" and "1 GPU" in single.summary
 
 
-DCGM_OUTPUT = """\
-Successfully ran diagnostic for group.
-+---------------------------+------------------------------------------------+
-| Diagnostic                | Result                                         |
-+===========================+================================================+
-|-----  Metadata  ----------+------------------------------------------------|
-| DCGM Version              | 3.3.5                                          |
-| Driver Version Detected   | 535.161.08                                     |
-|-----  Deployment  --------+------------------------------------------------|
-| Denylist                  | Pass                                           |
-| NVML Library              | Pass                                           |
-| Persistence Mode          | Pass                                           |
-| Page Retirement/Row Remap | Fail - GPU: 0                                  |
-| Graphics Processes        | Warn - GPU: 0                                  |
-+-----  Integration  -------+------------------------------------------------+
-| PCIe                      | Skip - All                                     |
-+---------------------------+------------------------------------------------+
-"""
+DCGM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "verify" / "dcgm"
 
 
-def test_dcgmi_table_parsing() -> None:
-    tests = dcgm.parse_diag(DCGM_OUTPUT)
-    assert ("Page Retirement/Row Remap", "fail", "GPU: 0") in tests
-    assert ("PCIe", "skip", "All") in tests and ("Denylist", "pass", "") in tests
-    assert not any(t[0].startswith("DCGM Version") for t in tests)
+def _capture(name: str) -> str:
+    """A recorded `dcgmi diag -j` output without its origin header line."""
+    lines = (DCGM_FIXTURES / name).read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("# origin: ")
+    return "\n".join(line for line in lines if not line.startswith("# "))
+
+
+def test_dcgm3_json_from_a_real_capture() -> None:
+    tests, _version = dcgm.parse_diag_json(_capture("dcgm3_t400_r3.json.txt"))
+    assert [t[0] for t in tests] == ["PCIe", "GPU Memory", "Diagnostic", "EUD Test", "Targeted Stress"]
+    assert {t[1] for t in tests} == {"skip"}
+
+
+def test_dcgm4_json_names_the_failing_gpu_and_dcgms_words() -> None:
+    tests, version = dcgm.parse_diag_json("Successfully ran diagnostic.\n" + _capture("dcgm4_h100x2_r1.json.txt"))
+    assert version == "4.2.3"
+    assert ("software", "pass", "") in tests
+    assert ("memory", "fail", "GPU 1: Pending page retirements detected on GPU 1.") in tests
+
+
+def test_dcgmi_output_that_is_not_its_json_is_refused() -> None:
+    import pytest
+
+    for text in ("| Denylist | Pass |", '{"something": 1}', '{"DCGM Diagnostic": {"runtime_error": "no GPUs"}}'):
+        with pytest.raises(ValueError):
+            dcgm.parse_diag_json(text)
+
+
+def test_dcgmi_json_is_read_by_the_check_and_fails_it(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fixture = DCGM_FIXTURES / "dcgm4_h100x2_r1.json.txt"
+    script = bin_dir / "dcgmi"
+    script.write_text(f"#!/bin/sh\n[ \"$*\" = \"diag -r 1 -j\" ] || exit 9\ngrep -v '^# ' '{fixture}'\nexit 226\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result, _ = _health(tmp_path, "v100_host", gpu={"dcgm_level": 1})
+    assert result.status == "fail", (result.summary, result.output)
+    assert "dcgmi memory: fail GPU 1: Pending page retirements detected on GPU 1." in result.details
+    assert "dcgmi diag -r 1 all pass" in result.threshold
 
 
 def test_dcgmi_missing_is_noted_not_failed(tmp_path: Path) -> None:

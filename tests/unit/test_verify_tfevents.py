@@ -26,7 +26,9 @@ def _event_classes():
     T = descriptor_pb2.FieldDescriptorProto
     tensor = f.message_type.add(name="TensorProto")
     tensor.field.add(name="dtype", number=1, type=T.TYPE_INT32, label=T.LABEL_OPTIONAL)
+    tensor.field.add(name="tensor_content", number=4, type=T.TYPE_BYTES, label=T.LABEL_OPTIONAL)
     tensor.field.add(name="float_val", number=5, type=T.TYPE_FLOAT, label=T.LABEL_REPEATED)
+    tensor.field.add(name="half_val", number=13, type=T.TYPE_INT32, label=T.LABEL_REPEATED)
     value = f.message_type.add(name="Value")
     value.field.add(name="tag", number=1, type=T.TYPE_STRING, label=T.LABEL_OPTIONAL)
     value.field.add(name="simple_value", number=2, type=T.TYPE_FLOAT, label=T.LABEL_OPTIONAL,
@@ -114,3 +116,54 @@ def test_missing_tag_lists_the_tags(tmp_path: Path) -> None:
 def test_frame_layout() -> None:
     framed = tfevents.frame_record(b"abc")
     assert struct.unpack("<Q", framed[:8])[0] == 3 and framed[12:15] == b"abc" and len(framed) == 19
+
+
+# --- half precision and run directories ------------------------------------------------------------------
+
+
+def _tensor_event(Event, step: int, wall: float, dtype: int, *, half_bits: int | None = None,
+                  content: bytes | None = None) -> bytes:
+    e = Event(wall_time=wall, step=step)
+    v = e.summary.value.add(tag="loss")
+    v.tensor.dtype = dtype
+    if half_bits is not None:
+        v.tensor.half_val.append(half_bits)
+    if content is not None:
+        v.tensor.tensor_content = content
+    return e.SerializeToString()
+
+
+def test_fp16_and_bf16_scalars_are_read(tmp_path: Path) -> None:
+    """Mixed-precision runs log DT_HALF / DT_BFLOAT16 tensors: half_val holds the 16 bits, or tensor_content."""
+    (Event,) = _event_classes()
+    fp16_bits = struct.unpack("<H", struct.pack("<e", 1.5))[0]
+    bf16_bits = struct.unpack("<I", struct.pack("<f", 0.75))[0] >> 16
+    records = [
+        _tensor_event(Event, 1, 1.0, tfevents.DT_HALF, half_bits=fp16_bits),
+        _tensor_event(Event, 2, 2.0, tfevents.DT_BFLOAT16, half_bits=bf16_bits),
+        _tensor_event(Event, 3, 3.0, tfevents.DT_HALF, content=struct.pack("<e", 0.5)),
+        _tensor_event(Event, 4, 4.0, tfevents.DT_BFLOAT16, content=struct.pack("<H", bf16_bits)),
+    ]
+    path = tmp_path / "events.out.tfevents.1.host"
+    path.write_bytes(b"".join(tfevents.frame_record(r) for r in records))
+    assert read_curve(path) == [(1, 1.5), (2, 0.75), (3, 0.5), (4, 0.75)]
+
+
+def test_a_run_directory_with_two_files_and_a_restart(tmp_path: Path) -> None:
+    """The job logged steps 0-40, died after step 50 was logged, resumed from the step-30 checkpoint."""
+    run = tmp_path / "run1"
+    run.mkdir()
+    first = [(0, 4.0), (10, 3.0), (20, 2.5), (30, 2.0), (40, 1.9), (50, 1.85)]
+    resumed = [(30, 2.01), (40, 1.7), (50, 1.6), (60, 1.5)]
+    tfevents.write_scalars(run / "events.out.tfevents.1700000000.host.111.0", first, start_time=1_700_000_000.0)
+    tfevents.write_scalars(run / "events.out.tfevents.1700000900.host.222.0", resumed, start_time=1_700_000_900.0)
+    (run / "notes.txt").write_text("not an event file")
+    curve = read_curve(run)
+    assert curve == [(0, 4.0), (10, 3.0), (20, 2.5), (30, pytest.approx(2.01)), (40, pytest.approx(1.7)),
+                     (50, pytest.approx(1.6)), (60, 1.5)]
+    # the log root above one run reads the same; two runs side by side are refused by name
+    assert read_curve(tmp_path) == curve
+    (tmp_path / "run2").mkdir()
+    tfevents.write_scalars(tmp_path / "run2" / "events.out.tfevents.1700009999.host", [(0, 1.0)])
+    with pytest.raises(BadInputError, match="2 runs .*run1, run2"):
+        read_curve(tmp_path)
