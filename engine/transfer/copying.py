@@ -211,6 +211,7 @@ class CopyJobs:
             attempts[0] += 1
             data = self.src.read_range(src, 0, src.size)
             if len(data) != src.size:
+                self._unchanged(act, before)  # a file that shrank: SourceChanged, not a retry
                 raise ChecksumMismatch(f"{act.path}: read {len(data)} bytes, listed {src.size}")
             h = Hasher(md5=src.crc32c is None and src.md5 is not None or self.dst.scheme == "s3")
             h.update(data)
@@ -357,6 +358,7 @@ class CopyJobs:
                 self.control.checkpoint()
                 data = self.src.read_range(src, start, length)
                 if len(data) != length:
+                    self._unchanged(act, before)  # a file that shrank: SourceChanged, not a retry
                     raise ChecksumMismatch(f"{act.path} part {n}: read {len(data)} of {length} bytes")
                 crc = crc32c(data)
                 self.limiter.take(length, self.control.cancel_event)

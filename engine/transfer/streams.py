@@ -95,12 +95,12 @@ class HashingReader:
         """Verify length and the source checksum once the whole stream has been read."""
         if self._checked:
             return
+        if self.at_end is not None:  # first: a file that shrank or grew is a changed source
+            self.at_end()
         if self.hasher.length < self.size:
             raise TransientError(f"{self.label}: short read ({self.hasher.length} of {self.size} bytes)")
         if self.hasher.length > self.size:
             raise ChecksumMismatch(f"{self.label}: source grew while reading ({self.hasher.length} > {self.size})")
-        if self.at_end is not None:
-            self.at_end()
         self._checked = True
         if self.expect_crc32c is not None and crc_to_hex(self.hasher.crc) != self.expect_crc32c:
             raise ChecksumMismatch(f"{self.label}: CRC32C read {crc_to_hex(self.hasher.crc)} != source {self.expect_crc32c}")
