@@ -55,3 +55,5 @@ def test_transfer_options_are_the_equivalent_flags() -> None:
                         jobs=16, bwlimit="50M", max_delete=0, allow_empty_source=True)
     assert transfer_options(spec) == (r"-d -c -x \.tmp$ -x ^cache/ -j 16 --bwlimit 50M --max-delete 0 "
                                       "--allow-empty-source")
+    links = TransferSpec(src="a", dst="b", follow_symlinks=False, skip_broken_symlinks=True)
+    assert transfer_options(links) == "-r --no-follow-symlinks --skip-broken-symlinks"

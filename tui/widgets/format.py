@@ -103,4 +103,8 @@ def transfer_options(spec: Any) -> str:
         flags.append(f"--max-delete {spec.max_delete}")
     if getattr(spec, "allow_empty_source", False):
         flags.append("--allow-empty-source")
+    if not getattr(spec, "follow_symlinks", True):
+        flags.append("--no-follow-symlinks")
+    if getattr(spec, "skip_broken_symlinks", False):
+        flags.append("--skip-broken-symlinks")
     return " ".join(flags)
