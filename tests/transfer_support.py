@@ -10,7 +10,7 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 MIB = 1 << 20
 
@@ -111,10 +111,16 @@ _HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
 
 class FaultProxy:
     """Forwards HTTP to ``upstream``; a share of requests get a 503, a connection reset before
-    any answer, or a reset half-way through the response body.  Counts what it did."""
+    any answer, or a reset half-way through the response body.  Counts what it did.
+
+    ``answer(method, path)`` may answer a request itself (status, JSON body) instead of
+    forwarding it; ``rewrite(method, path, status, body)`` may change a forwarded answer's body:
+    how a test gives a stand-in a setting it does not model (a bucket's retention policy)."""
 
     def __init__(self, upstream: str, *, p503: float = 0.15, preset: float = 0.05, ptruncate: float = 0.05,
-                 seed: int = 7, min_body_for_faults: int = 0):
+                 seed: int = 7, min_body_for_faults: int = 0,
+                 answer: Callable[[str, str], tuple[int, bytes] | None] | None = None,
+                 rewrite: Callable[[str, str, int, bytes], bytes] | None = None):
         from urllib.parse import urlparse
 
         up = urlparse(upstream)
@@ -178,6 +184,14 @@ class FaultProxy:
                 if fault == "reset":
                     self._reset()
                     return
+                own = answer(self.command, self.path) if answer is not None else None
+                if own is not None:
+                    self.send_response(own[0])
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(own[1])))
+                    self.end_headers()
+                    self.wfile.write(own[1])
+                    return
                 conn = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 headers = {k: v for k, v in headers.items() if k.lower() != "host"}
@@ -190,6 +204,8 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
+                if rewrite is not None:
+                    data = rewrite(self.command, self.path, resp.status, data)
                 if fault == "truncated" and len(data) > 16:
                     self.send_response(resp.status)
                     for k, v in resp.getheaders():

@@ -100,7 +100,9 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tupl
     # A destination's links are followed where they lead; a broken one is replaced by a copy
     # and never deleted (a notice there, not a failure).
     dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
-    return (open_backend(src_loc, jobs=spec.jobs, rules=rules), open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules))
+    where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
+    return (open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where),
+            open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where))
 
 
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:

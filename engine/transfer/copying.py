@@ -58,6 +58,8 @@ class CopyJobs:
     part_size_mib: int
     _not_copied: Callable[[str, str], None]
     _conditional: bool
+    _parts_ok: bool | None
+    _parts_lock: threading.Lock
 
     # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
     def _do_check(self, act: Action) -> None:
@@ -180,13 +182,28 @@ class CopyJobs:
         assert src is not None
         part = effective_part_size(self.part_size_mib, self.threshold // MIB, src.size, self.dst)
         if src.size >= self.threshold and src.size > part:
-            self._copy_parts(act, part, before)
+            if self._parts_allowed():
+                self._copy_parts(act, part, before)
+            else:
+                self._copy_stream(act, before)
         elif src.size <= SMALL_MAX or (self.dst.scheme == "s3" and src.size <= part):
             self._copy_small(act, before)
         elif self.dst.scheme == "s3":
             self._copy_parts(act, part, before)
         else:
             self._copy_stream(act, before)
+
+    def _parts_allowed(self) -> bool:
+        """Whether the destination takes large objects in parts; the first time, says which way
+        they go (and why not in parts, where the store's settings make that costly)."""
+        with self._parts_lock:  # not self._lock: the first answer may take a request
+            if self._parts_ok is None:
+                why = self.dst.parts_refused()
+                self._parts_ok = not why
+                text = (f"large objects: {self.dst.parts_path()}" if not why
+                        else f"large objects: one resumable upload each, not in parts, because {why}")
+                self.emit(Message(STEP, text=text, level="info"))
+            return self._parts_ok
 
     def _verify(self, act: Action, info: ObjectInfo, crc: int, md5: str | None = None) -> bool:
         """Compare what the destination reports with what was read; True when a checksum was compared."""

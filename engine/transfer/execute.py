@@ -91,6 +91,8 @@ class Transfer(CopyJobs):
         self.threshold = part_threshold_mib * MIB
         self.part_size_mib = part_size_mib
         self.retry = retry or RetryPolicy()
+        self._parts_ok: bool | None = None
+        self._parts_lock = threading.Lock()
         self._conditional = dst.scheme in ("gs", "s3")
         """Writes and deletes carry what planning saw at the destination as a precondition."""
         self.summary = TransferSummary(dry_run=dry_run)

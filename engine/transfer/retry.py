@@ -1,14 +1,21 @@
-"""Bounded retries with exponential backoff and full jitter, for retryable errors only.
+"""The engine's own retry loop, for what the cloud libraries cannot see.
 
-Retryable: HTTP 408/429/5xx from either cloud, connection resets, broken or
-truncated streams, timeouts, and our own :class:`ChecksumMismatch` (the bytes
-are fetched again).  Everything else (403, 404, 412 precondition failures, bad
-input) fails at once so the real cause is reported, not hidden behind retries.
+Requests are retried by the libraries, once: botocore in ``standard`` mode (``AWS_RETRY_MODE``,
+``AWS_MAX_ATTEMPTS``; see :mod:`engine.transfer.backends.s3`) and google-cloud-storage's
+``DEFAULT_RETRY`` with its conditional policies (see :mod:`engine.transfer.backends.gcs`):
+408/429/5xx, connection resets, timeouts, S3's 200-with-an-error. Retrying those here as well
+multiplied the attempts (6 engine attempts x 4 botocore attempts = 24 per call).
+
+What stays here is what only the engine can judge: the bytes read or written do not match
+the checksum (:class:`ChecksumMismatch`: fetched and sent again), or a stream that broke
+after a library call had returned (:class:`TransientError`: a short read, a response body
+cut off while the engine was reading it — no library retries a body it has handed over).
+Everything else (403, 404, 412 preconditions, bad input, errors the library already retried)
+fails at once, so the real cause is reported.
 """
 
 from __future__ import annotations
 
-import errno
 import random
 import threading
 import time
@@ -16,63 +23,24 @@ from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
 
 class ChecksumMismatch(Exception):
     """The bytes read or written do not match the expected checksum."""
 
 
 class TransientError(Exception):
-    """An error we raise ourselves that is worth retrying (e.g. a short read)."""
-
-
-def _status_of(exc: BaseException) -> int | None:
-    code = getattr(exc, "code", None)  # google.api_core exceptions
-    if isinstance(code, int):
-        return code
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):  # botocore ClientError
-        meta = response.get("ResponseMetadata", {})
-        status = meta.get("HTTPStatusCode")
-        if isinstance(status, int):
-            return status
-    status = getattr(response, "status_code", None)  # requests / google-resumable-media
-    return status if isinstance(status, int) else None
+    """A stream that broke after the library call returned (a short read, a body cut off)."""
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for errors that a later attempt may not hit."""
-    if isinstance(exc, (ChecksumMismatch, TransientError, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT,
-                                                  errno.ECONNREFUSED, errno.ECONNABORTED):
-        return True
-    status = _status_of(exc)
-    if status is not None:
-        return status in RETRYABLE_STATUS
-    name = type(exc).__name__
-    module = type(exc).__module__
-    if module.startswith(("botocore", "urllib3", "requests", "http.client", "google.resumable_media",
-                          "google.auth.exceptions")):
-        retryable_names = ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError",
-                           "ConnectTimeoutError", "IncompleteReadError", "ResponseStreamingError",
-                           "ProtocolError", "ConnectionError", "ChunkedEncodingError", "Timeout",
-                           "ReadTimeout", "ConnectTimeout", "IncompleteRead", "RemoteDisconnected",
-                           "DataIntegrityError", "InvalidResponse", "TransportError", "HTTPClientError",
-                           "NewConnectionError", "SSLError")
-        if name in retryable_names:
-            return True
-    cause = exc.__cause__ or exc.__context__
-    if cause is not None and cause is not exc:
-        return is_retryable(cause)
-    return False
+    """True for the failures only the engine can see, which a later attempt may not hit."""
+    return isinstance(exc, (ChecksumMismatch, TransientError))
 
 
 class RetryPolicy:
     """How many attempts, and the backoff between them (full jitter, capped)."""
 
-    def __init__(self, attempts: int = 6, base_s: float = 0.2, cap_s: float = 8.0,
+    def __init__(self, attempts: int = 4, base_s: float = 0.2, cap_s: float = 8.0,
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None):
         self.attempts = attempts
         self.base_s = base_s

@@ -46,6 +46,10 @@ class TransferSpec(Section):
     """Files at least this large are copied in parallel parts (composite upload / multipart)."""
     part_size_mib: int = Field(default=16, ge=1, le=5 * 1024)
     """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3)."""
+    gcs_component_prefix: str | None = Field(default=None, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*/$")
+    """Where a GCS composite upload puts its temporary components, as a prefix in the destination
+    bucket ending in "/" (default: the hidden folder ``.gpumigrate-tmp/`` inside the destination
+    prefix, so permissions scoped to that prefix cover them). They are deleted after compose."""
     engine: Literal["local", "sts", "auto"] = "local"
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""
     sts: StsOptions | None = None

@@ -2,7 +2,9 @@
 the S3 backend's cheaper check (instead of botocore's second full parse) must still retry them.
 
 A loopback server speaks ListObjectsV2: it first sends a body cut short, then an <Error> with
-a 200, then the real page; the listing must come back whole after botocore's retries."""
+a 200, then the real page; the listing must come back whole after botocore's retries. The swap
+relies on botocore's private handler names: the first test fails when they move (pyproject
+bounds botocore below the next minor version for that reason)."""
 
 from __future__ import annotations
 
@@ -35,13 +37,25 @@ ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</C
     (b"", False),
     (b"not xml at all", True),
     (b'<?xml version="1.0"?>', True),
+    (b"<ListBucketResult><Name>b</Name><Prefix/>", True),  # cut right after an inner self-closing tag
+    (b"<ListBucketResult/>", False),
+    (b'<ListBucketResult xmlns="x" />\n', False),
 ])
 def test_error_or_truncated(body: bytes, bad: bool) -> None:
     assert error_or_truncated(body) is bad
 
 
-def test_listing_retries_a_200_error_and_a_truncated_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    answers = [PAGE[:200], ERROR, PAGE]
+SELF_CLOSED = PAGE.replace(b"<Prefix></Prefix>", b"<Prefix/>")
+
+
+@pytest.mark.parametrize(("answers", "expect_served"), [
+    ([PAGE[:200], ERROR, PAGE], 3),
+    # cut right after a self-closing tag: retried once, by botocore (the engine's loop does not
+    # retry requests, see engine.transfer.retry)
+    ([SELF_CLOSED[:SELF_CLOSED.index(b"<Prefix/>") + len(b"<Prefix/>")], SELF_CLOSED], 2),
+])
+def test_listing_retries_a_200_error_and_a_truncated_page(monkeypatch: pytest.MonkeyPatch, answers: list[bytes],
+                                                          expect_served: int) -> None:
     served: list[int] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -71,6 +85,7 @@ def test_listing_retries_a_200_error_and_a_truncated_page(monkeypatch: pytest.Mo
         from engine.transfer.urls import parse_url
 
         backend = open_backend(parse_url("s3://bkt-test"), jobs=1)
+        assert backend.cheap_200_check, "botocore's private 200-error handler has moved"
         try:
             got = [(o.path, o.size) for o in backend.list()]
         finally:
@@ -79,4 +94,4 @@ def test_listing_retries_a_200_error_and_a_truncated_page(monkeypatch: pytest.Mo
         server.shutdown()
         server.server_close()
     assert got == [("a.bin", 0), ("b/c.bin", 3)]
-    assert len(served) == 3  # the cut page and the 200 <Error> were both retried
+    assert len(served) == expect_served  # each cut page and 200 <Error> retried once

@@ -39,7 +39,7 @@ def test_lost_components_are_uploaded_again_on_resume(tmp_path, gcs, unique_buck
     first = run_transfer(spec, emit=lambda e: None, journal=journal, control=control)
     watcher.join()
     assert first.interrupted
-    components = [n for n in gcs_names(unique_bucket) if not n.startswith("data/")]
+    components = [n for n in gcs_names(unique_bucket) if n.startswith("data/.gpumigrate-tmp/")]
     assert components, "the interrupted upload left its components"
     for name in components[:2]:  # a lifecycle rule (say) removed some of them
         gcs_client().bucket(unique_bucket).blob(name).delete()

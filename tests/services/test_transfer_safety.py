@@ -83,6 +83,9 @@ def test_s3_multipart_source_without_checksums_is_verified_by_reading(tmp_path, 
 def proxied_s3(aws, monkeypatch):
     proxy = FaultProxy(aws.url, p503=0.15, preset=0.05, ptruncate=0.05, seed=11)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    # one request in four fails here: botocore (the one layer that retries requests) gets the
+    # attempts a link this bad needs, through its documented setting
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "10")
     yield proxy
     proxy.stop()
 

@@ -109,34 +109,39 @@ def test_s3_composite_checksum_format():
     assert value.endswith("-3") and len(value.split("-")[0]) == 8
 
 
-def test_retry_only_retryable_errors_with_bounded_attempts():
+def test_the_engine_retries_only_what_the_libraries_cannot_see():
+    """Requests (HTTP 5xx/429, resets, timeouts) are the libraries' to retry; the engine's loop
+    retries a checksum mismatch or a stream broken after the call returned, nothing else."""
+    from engine.transfer.retry import TransientError
+
     class Status(Exception):
         def __init__(self, code):
             self.code = code
 
-    assert is_retryable(Status(503)) and is_retryable(Status(429)) and not is_retryable(Status(404))
-    assert not is_retryable(Status(412)) and is_retryable(ConnectionResetError()) and is_retryable(ChecksumMismatch())
-    assert not is_retryable(ValueError("bad"))
+    assert is_retryable(ChecksumMismatch()) and is_retryable(TransientError("body cut"))
+    for exc in (Status(503), Status(429), Status(412), Status(404), ConnectionResetError(), TimeoutError(),
+                ValueError("bad")):
+        assert not is_retryable(exc), exc
     calls = []
     slept = []
     policy = RetryPolicy(attempts=4, base_s=0.1, cap_s=1.0, sleep=slept.append, rng=random.Random(1))
 
     def flaky():
         calls.append(1)
-        raise Status(503)
+        raise ChecksumMismatch("read CRC32C differs")
 
-    with pytest.raises(Status):
+    with pytest.raises(ChecksumMismatch):
         policy.call(flaky)
     assert len(calls) == 4 and len(slept) == 3
     assert all(0 <= s <= min(1.0, 0.1 * 2 ** i) for i, s in enumerate(slept))
     calls.clear()
 
-    def fatal():
+    def request_failed():
         calls.append(1)
-        raise Status(403)
+        raise Status(503)  # botocore / google-cloud-storage already retried it
 
     with pytest.raises(Status):
-        policy.call(fatal)
+        policy.call(request_failed)
     assert len(calls) == 1
 
 

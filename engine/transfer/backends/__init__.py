@@ -11,9 +11,11 @@ if TYPE_CHECKING:
     from engine.transfer.backends.local_walk import WalkRules
 
 
-def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None) -> Backend:
+def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None,
+                 component_prefix: str | None = None) -> Backend:
     """The backend for a location (clients are built from the standard environment); ``rules``:
-    how a local walk treats symlinks."""
+    how a local walk treats symlinks; ``component_prefix``: where GCS composite uploads put their
+    components (see GCSBackend)."""
     if loc.scheme == "file":
         from engine.transfer.backends.local import LocalBackend
 
@@ -32,7 +34,7 @@ def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = No
     else:
         from engine.transfer.backends.gcs import GCSBackend
 
-        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4)
+        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4, component_prefix=component_prefix)
     backend.list_jobs = lj  # type: ignore[attr-defined]
     return backend
 

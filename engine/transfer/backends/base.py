@@ -185,6 +185,15 @@ class Backend(ABC):
             gone.append(token)
         return gone
 
+    def parts_refused(self) -> str:
+        """Why a large object must not be written in parts here ("" when it may); it is then
+        written as one stream instead."""
+        return ""
+
+    def parts_path(self) -> str:
+        """How a write in parts goes on this store, in words (said once per run)."""
+        return "parallel parts"
+
     def part_upload_alive(self, up: PartUpload) -> bool:
         """Whether a journalled part upload can still be continued."""
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
@@ -30,35 +31,43 @@ whole before it is sent, so bigger chunks overlap less) and holds more memory pe
 
 
 def make_client(pool: int = 20) -> Any:
+    """A storage client on a requests session of our own, built with a connection pool as large
+    as the transfer's parallelism (the library's own session keeps requests' default of 10
+    connections per host; ``-j 32`` would queue on them). The session is handed to the client
+    through its constructor's ``_http`` argument, so nothing inside the client is replaced."""
+    import google.auth.transport.requests
+    import requests.adapters
     from google.cloud import storage
 
     project = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    emulator = bool(os.environ.get("STORAGE_EMULATOR_HOST"))
+    if emulator:
         from google.auth.credentials import AnonymousCredentials
 
-        client = storage.Client(project=project or "test-project", credentials=AnonymousCredentials())
+        credentials: Any = AnonymousCredentials()
+        project = project or "test-project"
     else:
+        import google.auth
         import google.auth.exceptions
 
         try:
-            client = storage.Client(project=project)
+            credentials, found = google.auth.default(scopes=storage.Client.SCOPE)
         except google.auth.exceptions.DefaultCredentialsError as exc:
             raise EnvironmentProblem(
                 "no Google credentials found: run `gcloud auth application-default login` or set "
                 "GOOGLE_APPLICATION_CREDENTIALS (or STORAGE_EMULATOR_HOST for an emulator)") from exc
-    try:
-        import requests.adapters
-
-        http = client._http  # the requests session the client uses
+        project = project or found
+    session = google.auth.transport.requests.AuthorizedSession(credentials)
+    if not emulator:
+        session.configure_mtls_channel()  # what the client does with a session it builds itself
+    if not getattr(session, "is_mtls", False):  # an mTLS channel keeps its own adapter
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
-        http.mount("https://", adapter)
-        http.mount("http://", adapter)
-        # requests re-reads the environment on every request (proxies and no_proxy, CA bundle
-        # variables, ~/.netrc): ~17% of the client's CPU per small upload
-        _stop_reading_environment(http)
-    except Exception:  # noqa: BLE001 - a bigger pool is an optimisation only
-        pass
-    return client
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+    # requests re-reads the environment on every request (proxies and no_proxy, CA bundle
+    # variables, ~/.netrc): ~17% of the client's CPU per small upload
+    _stop_reading_environment(session)
+    return storage.Client(project=project, credentials=credentials, _http=session)
 
 
 def _stop_reading_environment(http: Any) -> None:
@@ -100,14 +109,85 @@ def _generation_gone(info: ObjectInfo) -> Iterator[None]:
         raise SourceChanged(f"{info.path}: generation {info.version} no longer exists") from exc
 
 
+def _retry(conditional: bool = True) -> Any:
+    """google-cloud-storage's own retry, the one layer that retries GCS requests (see
+    :mod:`engine.transfer.retry`): ``DEFAULT_RETRY`` where the call is idempotent as made
+    (reads; writes to this engine's own temporary names), and the library's conditional policy
+    elsewhere: writes and deletes are retried only when they carry a generation precondition."""
+    from google.cloud.storage.retry import DEFAULT_RETRY, DEFAULT_RETRY_IF_GENERATION_SPECIFIED
+
+    return DEFAULT_RETRY_IF_GENERATION_SPECIFIED if conditional else DEFAULT_RETRY
+
+
+MIN_STORAGE_DAYS = {"NEARLINE": 30, "COLDLINE": 90, "ARCHIVE": 365}
+"""Minimum storage durations: deleting a component earlier is billed as if it had stayed."""
+
+
+def compose_refusal(storage_class: str | None, retention_s: int | None, event_hold: bool | None,
+                    soft_delete_s: int | None) -> str:
+    """Why composing in a bucket with these settings would cost or leave debris ("" if it would not).
+
+    Components are written, composed, then deleted: a minimum storage duration bills every
+    component for it (early-deletion fee); a retention policy or a default event-based hold
+    makes them undeletable until it lapses; soft delete keeps every deleted component (billed)
+    for its retention. The fall-back is one resumable upload of the object, with no components."""
+    if retention_s:
+        return (f"the bucket has a retention policy of {retention_s} s: components could not be deleted "
+                "after compose")
+    if event_hold:
+        return "the bucket puts a default event-based hold on new objects: components could not be deleted"
+    days = MIN_STORAGE_DAYS.get((storage_class or "").upper())
+    if days:
+        return (f"the bucket's storage class is {storage_class} (minimum storage {days} days): every deleted "
+                "component would be billed an early-deletion fee")
+    if soft_delete_s:
+        return (f"the bucket keeps deleted objects for {soft_delete_s / 86400:g} days (soft delete): every "
+                "component would stay billed that long after compose")
+    return ""
+
+
 class GCSBackend(ParallelListing, Backend):
     scheme = "gs"
     max_parts = 32 * 32 * 32
 
-    def __init__(self, loc, pool: int = 20):
+    def __init__(self, loc, pool: int = 20, component_prefix: str | None = None):
         super().__init__(loc)
         self.client = make_client(pool)
         self.bucket = self.client.bucket(loc.bucket)
+        self.components = component_prefix if component_prefix is not None else loc.prefix + TMP_MARK + "/"
+        """Where composite uploads put their components (bucket-relative; by default a hidden
+        folder inside the destination prefix, so prefix-scoped permissions cover them)."""
+        if self.components and not self.components.endswith("/"):
+            self.components += "/"
+        self._refusal: str | None = None
+        self._refusal_lock = threading.Lock()
+
+    def _hidden(self, name: str) -> bool:
+        return name.startswith(self.components)
+
+    def parts_refused(self) -> str:
+        """Read once, before the first compose: the bucket's storage class, retention policy,
+        default event-based hold and soft-delete policy (see :func:`compose_refusal`)."""
+        with self._refusal_lock:
+            if self._refusal is None:
+                from google.api_core import exceptions as gexc
+
+                try:
+                    self.bucket.reload(retry=_retry(False))
+                except gexc.GoogleAPICallError as exc:
+                    self._refusal = (f"the bucket's storage class and retention settings cannot be read "
+                                     f"({exc.code}): composing might leave components behind")
+                else:
+                    soft = self.bucket.soft_delete_policy
+                    self._refusal = compose_refusal(
+                        self.bucket.storage_class, self.bucket.retention_period,
+                        self.bucket.default_event_based_hold,
+                        soft.retention_duration_seconds if soft is not None else None)
+            return self._refusal
+
+    def parts_path(self) -> str:
+        return (f"composite upload: parallel components under gs://{self.loc.bucket}/{self.components}, "
+                "composed, then deleted")
 
     def key(self, path: str) -> str:
         return self.loc.prefix + path
@@ -144,7 +224,7 @@ class GCSBackend(ParallelListing, Backend):
         try:
             for blob in self.client.list_blobs(self.loc.bucket, **kwargs):
                 path = blob.name[n:]
-                if not path or blob.name.startswith(TMP_MARK + "/"):
+                if not path or self._hidden(blob.name):
                     continue
                 yield self._info(blob, path)
         except Exception as exc:  # noqa: BLE001 - translated for the user
@@ -165,8 +245,7 @@ class GCSBackend(ParallelListing, Backend):
     def list_head(self, n: int) -> tuple[list[ObjectInfo], bool]:
         k = len(self.loc.prefix)
         for page, more in self._pages(prefix=self.loc.prefix, page_size=n):
-            items = [self._info(b, b.name[k:]) for b in page
-                     if b.name[k:] and not b.name.startswith(TMP_MARK + "/")]
+            items = [self._info(b, b.name[k:]) for b in page if b.name[k:] and not self._hidden(b.name)]
             return items, more
         return [], False
 
@@ -176,8 +255,9 @@ class GCSBackend(ParallelListing, Backend):
         if start_after:
             kwargs["start_offset"] = self.key(start_after) + "\x00"
         for page, more in self._pages(**kwargs):
-            keys = [(b.name[k:], False) for b in page]
-            yield sorted(keys + [(p[k:], True) for p in page.prefixes]), more
+            keys = [(b.name[k:], False) for b in page if not self._hidden(b.name)]
+            dirs = [(p[k:], True) for p in page.prefixes if not self._hidden(p)]
+            yield sorted(keys + dirs), more
 
     def first_key_after(self, after: str, prefix: str) -> str | None:
         for page, _more in self._pages(prefix=self.key(prefix), start_offset=self.key(after) + "\x00",
@@ -196,14 +276,14 @@ class GCSBackend(ParallelListing, Backend):
 
     def open_read(self, info: ObjectInfo) -> BinaryIO:
         with _generation_gone(info):
-            return self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=None)  # type: ignore[no-any-return]
+            return self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=_retry(False))  # type: ignore[no-any-return]
 
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         if length == 0:
             return b""
         with _generation_gone(info):
             return self._pinned(info).download_as_bytes(start=start, end=start + length - 1,  # type: ignore[no-any-return]
-                                                        checksum=None, retry=None)
+                                                        checksum=None, retry=_retry(False))
 
     # --- writing ------------------------------------------------------------
     def _blob(self, path: str, src: ObjectInfo) -> Any:
@@ -231,7 +311,7 @@ class GCSBackend(ParallelListing, Backend):
         blob = self._blob(path, src)
         try:
             blob.upload_from_string(data, if_generation_match=self._gen(expect_version), checksum="crc32c",
-                                    retry=None)
+                                    retry=_retry())
         except gexc.PreconditionFailed:
             return self._after_precondition(path, len(data), crc_to_hex(crc))
         return self._info(blob, path)
@@ -242,7 +322,7 @@ class GCSBackend(ParallelListing, Backend):
         blob = self._blob(path, src)
         try:
             blob.upload_from_file(reader, size=src.size, if_generation_match=self._gen(expect_version),
-                                  checksum=None, retry=None)
+                                  checksum=None, retry=_retry())
         except gexc.PreconditionFailed:
             crc = getattr(getattr(reader, "hasher", None), "crc", None)
             return self._after_precondition(path, src.size, crc_to_hex(crc) if crc is not None else "")
@@ -250,7 +330,7 @@ class GCSBackend(ParallelListing, Backend):
 
     def _component_prefix(self, path: str, src: ObjectInfo) -> str:
         digest = hashlib.sha1(f"{self.key(path)}|{src.fingerprint()}".encode()).hexdigest()[:20]
-        return f"{TMP_MARK}/{digest}/"
+        return f"{self.components}{digest}/"
 
     def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
                     token: str | None = None) -> PartUpload:
@@ -269,7 +349,8 @@ class GCSBackend(ParallelListing, Backend):
 
     def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
         blob = self.bucket.blob(f"{up.token}{n:05d}")
-        blob.upload_from_string(data, checksum="crc32c", retry=None)
+        # a temporary name of this upload's own: sending the same bytes again is idempotent
+        blob.upload_from_string(data, checksum="crc32c", retry=_retry(False))
         if blob.crc32c and b64_to_hex(blob.crc32c) != crc_to_hex(crc):
             raise ChecksumMismatch(f"{up.path} part {n}: GCS reports CRC32C {b64_to_hex(blob.crc32c)}, sent {crc_to_hex(crc)}")
         return str(blob.generation)
@@ -287,7 +368,8 @@ class GCSBackend(ParallelListing, Backend):
                 target = self.bucket.blob(f"{up.token}r{level}-{i // COMPOSE_MAX:05d}")
                 group = [self.bucket.blob(x) for x in names[i:i + COMPOSE_MAX]]
                 group_gens = gens[i:i + COMPOSE_MAX]
-                target.compose(group, if_source_generation_match=group_gens if all(group_gens) else None, retry=None)
+                target.compose(group, if_source_generation_match=group_gens if all(group_gens) else None,
+                               retry=_retry(False))  # into a temporary name of this upload's own
                 next_names.append(target.name)
                 next_gens.append(target.generation)
             names, gens, level = next_names, next_gens, level + 1
@@ -295,7 +377,7 @@ class GCSBackend(ParallelListing, Backend):
         try:
             final.compose([self.bucket.blob(x) for x in names],
                           if_source_generation_match=gens if all(gens) else None,
-                          if_generation_match=self._gen(up.expect_version), retry=None)
+                          if_generation_match=self._gen(up.expect_version), retry=_retry())
             info = self._info(final, up.path)
         except gexc.PreconditionFailed:
             info = self._after_precondition(up.path, up.size, crc_to_hex(expected))
@@ -306,15 +388,21 @@ class GCSBackend(ParallelListing, Backend):
         return info
 
     def _cleanup(self, token: str) -> None:
-        """Remove every component and intermediate of an upload (all live under its token prefix)."""
-        for blob in list(self.client.list_blobs(self.loc.bucket, prefix=token)):
+        """Remove every component and intermediate of an upload (all live under its token
+        prefix); raises if any is left, so the journal keeps the upload for the next run."""
+        from google.api_core import exceptions as gexc
+
+        if not token.endswith("/") or token == self.components or not (
+                token.startswith(self.components) or TMP_MARK + "/" in token):
+            raise ValueError(f"{token!r} is not an upload of this engine under {self.components!r}")
+        for blob in list(self.client.list_blobs(self.loc.bucket, prefix=token, retry=_retry(False))):
             try:
-                blob.delete(retry=None)
-            except Exception:  # noqa: BLE001 - best effort; listing hides these anyway
+                blob.delete(if_generation_match=blob.generation, retry=_retry())
+            except gexc.NotFound:
                 pass
 
     def abort_parts(self, up: PartUpload) -> None:
         self._cleanup(up.token)
 
     def delete(self, path: str, version: str | None = None) -> None:
-        self.bucket.blob(self.key(path)).delete(if_generation_match=int(version) if version else None, retry=None)
+        self.bucket.blob(self.key(path)).delete(if_generation_match=int(version) if version else None, retry=_retry())

@@ -18,7 +18,7 @@ from engine.errors import BadInputError, EnvironmentProblem
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
-from engine.transfer.retry import ChecksumMismatch
+from engine.transfer.retry import ChecksumMismatch, TransientError
 
 MTIME_KEY = "mtime"
 """User metadata (x-amz-meta-mtime) rclone stores the source mtime in: seconds, decimal."""
@@ -101,7 +101,11 @@ def error_or_truncated(body: bytes) -> bool:
     if tag == b"Error":
         return True
     tail = body.rstrip()
-    return not (tail.endswith(b"</" + tag + b">") or tail.endswith(b"/>"))
+    if tail.endswith(b"</" + tag + b">"):
+        return False
+    # whole only if the root element itself closes itself (<ListBucketResult/>): a body cut
+    # right after an inner self-closing tag (<Prefix/>) also ends in "/>"
+    return not (tail.endswith(b"/>") and body.find(b">", m.end()) == len(tail) - 1)
 
 
 def _handle_200_error(operation_model: Any, response_dict: Any, **kwargs: Any) -> None:
@@ -113,16 +117,37 @@ def _handle_200_error(operation_model: Any, response_dict: Any, **kwargs: Any) -
         response_dict["status_code"] = 500  # botocore's retry handler then retries it, as before
 
 
-def _cheaper_200_error_check(client: Any) -> None:
-    """Swap botocore's S3 200-error check for :func:`error_or_truncated` on this client only
-    (left as it is if botocore's private names have moved)."""
+def _cheaper_200_error_check(client: Any) -> bool:
+    """Swap botocore's S3 200-error check for :func:`error_or_truncated` on this client only;
+    returns whether it did (botocore's own check stays where its private names have moved).
+
+    Private botocore names: pyproject bounds botocore below the next minor version, and
+    tests/services/test_s3_200_errors.py proves the swap is in effect and that a body cut
+    short or an <Error> with a 200 is retried once, by botocore's retry handler alone."""
     from botocore import handlers
 
     original = getattr(handlers, "_handle_200_error", None)
     if original is None or not hasattr(handlers, "_should_handle_200_error"):
-        return
+        return False
     client.meta.events.unregister("before-parse.s3.*", original)
     client.meta.events.register_first("before-parse.s3.*", _handle_200_error)
+    return True
+
+
+def _retries() -> dict[str, Any]:
+    """botocore's retry settings: the one layer that retries S3 requests (see
+    :mod:`engine.transfer.retry`). ``AWS_RETRY_MODE`` (standard or adaptive) and
+    ``AWS_MAX_ATTEMPTS`` are honoured as botocore documents them; the default is ``standard``
+    with 5 attempts in all (botocore's own default is 3; a transfer of many objects meets
+    more throttling than one API call)."""
+    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    if mode not in ("standard", "adaptive"):
+        mode = "standard"  # "legacy" retries fewer errors and not the 200-error case
+    try:
+        attempts = max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", "5")))
+    except ValueError:
+        attempts = 5
+    return {"mode": mode, "total_max_attempts": attempts}
 
 
 def _client(pool: int) -> Any:
@@ -131,13 +156,12 @@ def _client(pool: int) -> Any:
 
     kwargs: dict[str, Any] = {}
     s3cfg = {"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {}
-    cfg = Config(max_pool_connections=pool, retries={"max_attempts": 3, "mode": "standard"},
+    cfg = Config(max_pool_connections=pool, retries=_retries(),
                  request_checksum_calculation="when_required", response_checksum_validation="when_required",
                  connect_timeout=10, read_timeout=60, s3=s3cfg, **kwargs)
     session = boto3.session.Session()
     session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
     client = session.client("s3", config=cfg)
-    _cheaper_200_error_check(client)
     return client
 
 
@@ -177,6 +201,31 @@ def _translate(exc: Exception, what: str) -> Exception:
     return exc
 
 
+class _Body:
+    """A GET's streamed body: botocore retries the request, but not a body that breaks while
+    the engine reads it; that becomes a :class:`TransientError` for the engine's loop."""
+
+    def __init__(self, raw: Any, label: str):
+        self.raw = raw
+        self.label = label
+
+    def read(self, n: int = -1) -> bytes:
+        import http.client
+
+        import urllib3.exceptions
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            return self.raw.read(n if n is not None and n >= 0 else None)  # type: ignore[no-any-return]
+        except InterruptedError:
+            raise
+        except (BotoCoreError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            raise TransientError(f"{self.label}: the response body broke off ({type(exc).__name__}: {exc})") from exc
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class S3Backend(ParallelListing, Backend):
     scheme = "s3"
     min_part_size = 5 << 20
@@ -185,6 +234,8 @@ class S3Backend(ParallelListing, Backend):
     def __init__(self, loc, pool: int = 20):
         super().__init__(loc)
         self.client = _client(pool)
+        self.cheap_200_check = _cheaper_200_error_check(self.client)
+        """Whether botocore's 200-error check was swapped for :func:`error_or_truncated`."""
 
     def key(self, path: str) -> str:
         return self.loc.prefix + path
@@ -302,13 +353,13 @@ class S3Backend(ParallelListing, Backend):
             raise
 
     def open_read(self, info: ObjectInfo) -> BinaryIO:
-        return self._pinned_get(info)["Body"]  # type: ignore[no-any-return]
+        return _Body(self._pinned_get(info)["Body"], info.path)  # type: ignore[return-value]
 
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         if length == 0:
             return b""
         resp = self._pinned_get(info, Range=f"bytes={start}-{start + length - 1}")
-        return resp["Body"].read()  # type: ignore[no-any-return]
+        return _Body(resp["Body"], info.path).read()
 
     def _meta(self, src: ObjectInfo) -> dict[str, str]:
         return mtime_metadata(src)
