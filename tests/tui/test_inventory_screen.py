@@ -131,4 +131,4 @@ async def test_no_driver_and_mig_host(profile_path: Path) -> None:
         await _scan(pilot, app)
         text = labels(screen.query_one("#inv-tree", Tree).root)
         assert [t for t in text if t.startswith("MIG ")] == [
-            "MIG 3g.40gb (39.4 GiB)", "MIG 2g.20gb (19.6 GiB)", "MIG 1g.10gb (9.6 GiB)", "MIG 1g.10gb (9.6 GiB)"]
+            "MIG 3g.40gb (39.5 GiB)", "MIG 2g.20gb (19.6 GiB)", "MIG 1g.10gb (9.8 GiB)", "MIG 1g.10gb (9.8 GiB)"]

@@ -91,7 +91,7 @@ def test_h100_mig_instances() -> None:
     assert [m.profile for m in gpu.mig_instances] == ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]
     assert [m.gpu_instance_id for m in gpu.mig_instances] == [2, 3, 9, 10]
     assert all(m.uuid and m.uuid.startswith("MIG-") for m in gpu.mig_instances)
-    assert gpu.mig_instances[0].memory_total_bytes == 40320 * 2**20
+    assert gpu.mig_instances[0].memory_total_bytes == 40448 * 2**20  # as the real H100 MIG capture shows
     assert gpu.utilization_gpu_pct is None  # not supported under MIG
     assert gpu.notes == []
 
