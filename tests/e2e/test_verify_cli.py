@@ -121,3 +121,36 @@ def test_expected_gpus_without_a_driver_is_incomplete_and_sign_off_needs_a_secon
             waiting.kill()
     assert waiting.returncode == 0, out + err
     assert "accepted-with-gaps by alice, approved by bob: INCOMPLETE" in out
+
+
+def test_sigterm_stops_a_foreground_verify_as_interrupted_and_replay_resumes_it(tmp_path: Path) -> None:
+    from engine.session import SessionStore
+
+    profile = tmp_path / "slow.toml"
+    profile.write_text('name = "slow"\n[source]\nprovider = "local"\n[verify]\nchecks = ["model_load"]\n'
+                       '[verify.model_load]\ncommand = ["{python}", "-c", "import time; time.sleep(1.5)"]\n'
+                       'runs = 1\nwarmup = 0\nmax_s = 60.0\n')
+    args = [sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "verify", "--session", "slow",
+            "--foreground"]
+    proc = subprocess.Popen(args, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for _ in range(200):
+            time.sleep(0.05)
+            with SessionStore.open("slow") as session:
+                step = session.step("verify")
+            if step is not None and step.state == "running":
+                break
+        time.sleep(0.3)  # inside the check's command
+        proc.send_signal(15)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    with SessionStore.open("slow") as session:
+        assert session.step("verify").state == "interrupted"  # type: ignore[union-attr]
+    again = gpumigrate("replay", str(profile), "--steps", "verify", "--session", "slow", "--foreground")
+    assert again.returncode == 0, again.stdout + again.stderr
+    with SessionStore.open("slow") as session:
+        assert session.step("verify").state == "completed"  # type: ignore[union-attr]
