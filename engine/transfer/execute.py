@@ -262,7 +262,9 @@ class Transfer(CopyJobs):
                 else:
                     self._delete_phase(spool.read(kinds=("delete",)), submit)
             wait(pending)
-            if not self.dry_run and not self.control.cancelled:
+            # Only after a clean, whole listing: a folder that could not be listed (or a run
+            # without -r) did not plan objects whose half-copied uploads are still worth resuming.
+            if not self.dry_run and not self.control.cancelled and self.recursive and self.summary.failed == 0:
                 self._clean_debris()
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
