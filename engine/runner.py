@@ -183,6 +183,7 @@ def _run_steps(
 
     if session is not None:
         session.set_meta("profile_toml", dump_profile(profile))
+        session.set_shared_account(profile.cutover.shared_account)
         if profile_path:
             session.set_meta("profile_path", str(profile_path))
 

@@ -29,7 +29,7 @@ def make_tree(root: Path, files: int = 24, size: int = 64 * 1024) -> Path:
 
 def write_profile(folder: Path, *, files: int = 24, size: int = 64 * 1024, bwlimit: str | None = "256K",
                   ttl_s: float = 2.0, require_approval: list[str] | None = None, delete: bool = False,
-                  runbook: bool = True) -> Path:
+                  runbook: bool = True, shared_account: bool = False) -> Path:
     """A profile whose transfer step copies ``folder/src`` to ``folder/dst`` (slowly)."""
     make_tree(folder / "src", files, size)
     lines = [
@@ -49,6 +49,8 @@ def write_profile(folder: Path, *, files: int = 24, size: int = 64 * 1024, bwlim
     if delete:
         lines.append("delete = true")
     lines += ["", "[cutover]", f"lease_ttl_s = {ttl_s}"]
+    if shared_account:  # the tests' two "people" are one OS account with two declared names
+        lines.append("shared_account = true")
     if require_approval is not None:
         lines.append("require_approval = [" + ", ".join(f'"{a}"' for a in require_approval) + "]")
     if runbook:
@@ -127,3 +129,12 @@ def free_port_closed() -> int:
     from tests.stand_ins import free_port
 
     return free_port()
+
+
+def shared_session(name: str) -> None:
+    """Create session ``name`` as one whose profile says ``shared_account``: the tests' "alice" and
+    "bob" are names declared on one OS account (real second accounts: tests/services/test_session_users.py)."""
+    from engine.session import SessionStore
+
+    with SessionStore.open(name) as store:
+        store.set_shared_account(True)

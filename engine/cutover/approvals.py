@@ -4,15 +4,18 @@ Which actions need it is the profile's choice (``[cutover] require_approval``:
 ``transfer-delete``, ``cutover``, ``skip-failed-verify``).  The step that is
 about to do one calls :func:`require_for` (or :func:`require` with a session
 handle); it records the request in the session and blocks until an operator
-with a *different* login name approves or declines it, from an attached TUI or
-with ``gpumigrate session approve NAME ID``.  Both names land in the audit log.
+with a *different* uid approves or declines it (see :mod:`engine.session.approvals`;
+a shared account needs ``[cutover] shared_account``), from an attached TUI or with
+``gpumigrate session approve NAME ID``.  Both identities land in the audit log, and
+the request carries the plan it approves (the first paths, the count, a file with
+all of them).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from engine.errors import BadInputError, GpumigrateError, Interrupted
 from engine.events import Emit, Message
@@ -38,18 +41,21 @@ def needs_approval(profile: object, action: str) -> bool:
 
 def require(session: SessionStore, action: str, detail: str, timeout: float | None = None, *,
             cancel: threading.Event | None = None, emit: Emit | None = None, step: str = "session",
-            poll_s: float = 0.2) -> Approval:
+            poll_s: float = 0.2, plan: Iterable[str] | None = None) -> Approval:
     """Ask for a second operator's approval of ``action`` and wait for it.
 
     Returns the approved :class:`Approval`.  Raises :class:`ApprovalDeclined`
     when declined, :class:`ApprovalTimedOut` after ``timeout`` seconds (None
     waits as long as it takes), ``Interrupted`` when ``cancel`` is set.
     """
-    approval_id = session.request_approval(action, detail)
+    approval_id = session.request_approval(action, detail, plan)
     if emit is not None:
+        request = session.approval(approval_id)
+        listed = f"; the full list ({request.plan_count}) is in {request.plan_path}" if request and request.plan_path else ""
         emit(Message(step, level="warning",
-                     text=f"waiting for a second operator to approve #{approval_id} ({action}: {detail}); "
-                          f"they approve with `gpumigrate session approve {session.name} {approval_id}` "
+                     text=f"waiting for a second person to approve #{approval_id} ({action}: {detail}){listed}; "
+                          f"they review it with `gpumigrate session show {session.name}` and approve with "
+                          f"`gpumigrate session approve {session.name} {approval_id}` "
                           "or from an attached app (Runbook, key 7)"))
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -60,14 +66,17 @@ def require(session: SessionStore, action: str, detail: str, timeout: float | No
                 emit(Message(step, text=f"#{approval_id} {action} approved by {approval.decided_by} "
                                         f"(requested by {approval.requested_by})"))
             return approval
+        if approval.state == "withdrawn":
+            raise ApprovalDeclined(f"approval #{approval_id} ({action}) was withdrawn: {approval.reason}; "
+                                   "nothing was done")
         if approval.state == "declined":
             raise ApprovalDeclined(f"{action} was declined by {approval.decided_by} (approval #{approval_id}); "
                                    "nothing was done")
         if cancel is not None and cancel.is_set():
-            _withdraw(session, approval_id, "cancelled")
+            session.withdraw_approval(approval_id, "cancelled while waiting")
             raise Interrupted(f"stopped while waiting for approval #{approval_id} ({action})")
         if deadline is not None and time.monotonic() >= deadline:
-            _withdraw(session, approval_id, "timed out")
+            session.withdraw_approval(approval_id, "timed out")
             raise ApprovalTimedOut(f"nobody approved #{approval_id} ({action}) within {timeout:g}s; "
                                    "nothing was done")
         time.sleep(poll_s)
@@ -89,9 +98,3 @@ def require_for(ctx: "StepContext", action: str, detail: str, timeout: float | N
         )
     return require(ctx.session, action, detail, timeout, cancel=ctx.cancel, emit=ctx.emit, step=ctx.step)
 
-
-def _withdraw(session: SessionStore, approval_id: int, why: str) -> None:
-    with session._write() as db:  # noqa: SLF001 - the store's own transaction helper
-        db.execute("UPDATE approvals SET state = 'withdrawn', decided_at = ? WHERE id = ? AND state = 'pending'",
-                   (time.time(), approval_id))
-    session.append("session", "approval_withdrawn", {"id": approval_id, "why": why})

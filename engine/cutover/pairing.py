@@ -12,15 +12,17 @@ from engine.session import SessionStore, new_holder_id
 
 class Pairing:
     def __init__(self, session: SessionStore, ttl_s: float = 15.0, holder: str | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None, watch_only: bool = False):
         self.session = session
         self.ttl_s = ttl_s
         self.holder = holder or new_holder_id()
         self.driving = False
         self.kind = kind
         """'tui', 'tail', ...: listed among the session's attached clients; None stays unlisted."""
+        self.watch_only = watch_only
+        """Attached with --watch: never drives, is never offered the seat (enforced in the store too)."""
         if kind:
-            session.attach_client(self.holder, kind)
+            session.attach_client(self.holder, kind, watch_only=watch_only)
 
     @property
     def heartbeat_every_s(self) -> float:
@@ -28,6 +30,8 @@ class Pairing:
 
     def try_drive(self, force: bool = False) -> bool:
         """Take the driver's seat if it is free (or expired); ``force`` takes it regardless."""
+        if self.watch_only:
+            return False
         self.driving = self.session.acquire_lease(self.holder, self.ttl_s, force=force)
         return self.driving
 
@@ -48,10 +52,10 @@ class Pairing:
                 self.driving = False
         else:
             lease = self.session.lease()
-            if lease is not None and lease.holder == self.holder and not lease.expired():
+            if lease is not None and lease.holder == self.holder and not lease.expired() and not self.watch_only:
                 self.driving = self.session.heartbeat(self.holder)
         if self.kind:
-            self.session.attach_client(self.holder, self.kind)
+            self.session.attach_client(self.holder, self.kind, watch_only=self.watch_only)
         return ("driving" if self.driving else "watching"), self.driver_operator()
 
     def detach(self) -> None:

@@ -95,7 +95,8 @@ class RunLease:
         if wanted != self._paused:
             self._paused = wanted
             (self.control.pause if wanted else self.control.resume)()
-            store.append("session", "run_paused" if wanted else "run_resumed", {"run": self.run_id})
+            store.append("session", "run_paused" if wanted else "run_resumed",
+                         {"run": self.run_id, "requested_by": store.pause_requested_by(self.run_id)})
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._stop.set()

@@ -28,7 +28,11 @@ class CutoverSection(Section):
     require_approval: list[ApprovalAction] = Field(
         default_factory=lambda: ["transfer-delete", "cutover", "skip-failed-verify"]
     )
-    """Actions that wait for a second operator (a different login name) to approve."""
+    """Actions that wait for a second person (a different uid) to approve."""
+    shared_account: bool = False
+    """One OS account is shared by several people: each declares a name in GPUMIGRATE_OPERATOR, and
+    an approval between two declared names on one uid is accepted and recorded as "same account,
+    name declared" (which cannot prove two people were involved)."""
     lease_ttl_s: float = Field(default=15.0, ge=2, le=3600)
     """Seconds without a heartbeat after which the driver's lease expires."""
     runbook: list[RunbookItem] = Field(default_factory=list)

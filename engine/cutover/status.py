@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,29 @@ from engine.session import SessionStore, StoredEvent, private_file
 
 
 def iso(ts: float | None) -> str | None:
+    """UTC, ISO-8601, milliseconds and the offset spelled out (``2026-11-29T13:20:05.123+00:00``)."""
     if ts is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def event_dict(ev: StoredEvent) -> dict[str, Any]:
     return {"seq": ev.seq, "ts": ev.ts, "time": iso(ev.ts), "operator": ev.operator, "step": ev.step,
-            "kind": ev.kind, "payload": ev.payload}
+            "kind": ev.kind, "payload": ev.payload, "who": ev.who}
+
+
+def who_text(who: dict[str, Any] | None) -> str:
+    """'uid 1000 (alice), pid 42 on host, tty /dev/pts/1, from 10.0.0.5:2222' or '' for old rows."""
+    if not who:
+        return ""
+    parts = [f"uid {who['uid']} ({who['login']})", f"pid {who['pid']} on {who['host']}"]
+    if who.get("tty"):
+        parts.append(f"tty {who['tty']}")
+    if who.get("ssh"):
+        parts.append(f"from {who['ssh']}")
+    if who.get("declared"):
+        parts.append(f"name declared: {who['declared']}")
+    return ", ".join(parts)
 
 
 def describe(ev: StoredEvent) -> str:
@@ -42,13 +58,31 @@ def describe(ev: StoredEvent) -> str:
     if k == "approval_requested":
         return f"asked for approval #{p.get('id')}: {p.get('action')} — {p.get('detail')}"
     if k in ("approval_approved", "approval_declined"):
-        return f"{k.split('_')[1]} #{p.get('id')} {p.get('action')} (asked by {p.get('requested_by')})"
+        how = f"; {p['how']}" if p.get("how") else ""
+        return f"{k.split('_')[1]} #{p.get('id')} {p.get('action')} (asked by {p.get('requested_by')}{how})"
+    if k == "approval_withdrawn":
+        return f"approval #{p.get('id')} withdrawn: {p.get('why')}"
+    if k == "client_attached":
+        return f"attached ({p.get('kind')}{', watch only' if p.get('watch_only') else ''})"
+    if k == "client_detached":
+        return "detached"
+    if k == "control_offered":
+        return f"offered the driver's seat to {p.get('to')} (offer #{p.get('id')})"
+    if k.startswith("offer_"):
+        return f"{k.split('_', 1)[1]} the offer of the driver's seat (#{p.get('id')})"
+    if k in ("pause_requested", "resume_requested"):
+        return f"asked the run to {'pause' if k == 'pause_requested' else 'go on'}"
+    if k in ("run_paused", "run_resumed"):
+        return f"run #{p.get('run')} {k.split('_')[1]} (asked by {p.get('requested_by') or 'someone'})"
+    if k == "items_aggregated":
+        counts = ", ".join(f"{n:,} {status}" for status, n in sorted(p.get("counts", {}).items()))
+        return f"objects: {counts} (counted, not listed one by one; --json lists each)"
     if k == "lease_acquired":
         return "took the driver's seat" + (" (forced)" if p.get("forced") else "")
     if k == "lease_released":
         return "left the driver's seat"
     if k == "lease_handed_over":
-        return f"handed the driver's seat to {p.get('to_operator')}"
+        return f"the driver's seat went from {p.get('from_operator') or '?'} to {p.get('to_operator')}"
     if k == "control_requested":
         return f"asked to drive (request #{p.get('id')})"
     if k in ("control_accepted", "control_declined"):
@@ -59,7 +93,9 @@ def describe(ev: StoredEvent) -> str:
     if k == "run_finished":
         return f"run #{p.get('run')} ended (exit {p.get('exit_code')})"
     if k == "run_died":
-        return f"run #{p.get('run')} (pid {p.get('pid')}) died; interrupted: {', '.join(p.get('steps_interrupted', [])) or 'nothing'}"
+        how = f" ({p['how']})" if p.get("how") else ""
+        return (f"run #{p.get('run')} (pid {p.get('pid')}) died{how}; interrupted: "
+                f"{', '.join(p.get('steps_interrupted', [])) or 'nothing'}")
     if k == "step_interrupted":
         return f"interrupted: {p.get('reason', '')}"
     if k == "cancel_requested":
@@ -77,7 +113,7 @@ def describe(ev: StoredEvent) -> str:
 def format_event(ev: StoredEvent | dict[str, Any]) -> str:
     if isinstance(ev, dict):
         ev = StoredEvent(ev["seq"], ev["ts"], ev["operator"], ev["step"], ev["kind"], ev["payload"])
-    clock = time.strftime("%H:%M:%S", time.localtime(ev.ts))
+    clock = datetime.fromtimestamp(ev.ts, timezone.utc).strftime("%H:%M:%SZ")
     return f"{ev.seq:>5} {clock} {ev.operator:<12} {ev.step:<9} {describe(ev)}"
 
 
@@ -105,39 +141,36 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                          "ticked_by": e.tick.ticked_by if e.tick else None,
                          "ticked_at": iso(e.tick.ticked_at) if e.tick else None,
                          "note": e.tick.note if e.tick else None})
-    recent = _recent(store, events) if events else []
+    recent = store.recent_events(events) if events else []
+    live_lease = lease is not None and not lease.expired()
     return {
         "name": store.name,
         "path": str(store.path),
         "created_at": iso(float(store.get_meta("created_at") or 0) or None),
         "created_by": store.get_meta("created_by"),
         "profile_path": store.get_meta("profile_path"),
+        "shared_account": store.shared_account,
         "driver": None if lease is None else {
             "operator": lease.operator, "holder": lease.holder, "pid": lease.pid, "host": lease.host,
-            "expired": lease.expired(), "heartbeat_at": iso(lease.heartbeat_at)},
+            "uid": lease.uid, "expired": lease.expired(), "heartbeat_at": iso(lease.heartbeat_at)},
+        "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})" if live_lease and lease is not None
+                    else f"nobody: take over with `gpumigrate session attach {store.name}`"),
         "run": None if last is None else {
             "id": last.id, "state": last.state, "live": last.live, "steps": last.steps, "pid": last.pid,
             "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,
             "started_at": iso(last.started_at), "exit_code": last.exit_code},
         "steps": steps,
         "approvals": [{"id": a.id, "action": a.action, "detail": a.detail, "requested_by": a.requested_by,
-                       "requested_at": iso(a.requested_at)} for a in store.approvals("pending")],
+                       "requested_uid": a.requested_uid, "requested_at": iso(a.requested_at), "run": a.run_id,
+                       "plan_count": a.plan_count, "plan_file": a.plan_path, "plan_first": a.plan_preview()}
+                      for a in store.approvals("pending")],
         "control_requests": [{"id": c.id, "operator": c.operator, "requested_at": iso(c.requested_at)}
                              for c in store.control_requests("pending")],
-        "clients": [{"operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host}
-                    for c in store.clients()],
+        "clients": [{"operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host, "uid": c.uid,
+                     "watch_only": bool(c.watch_only)} for c in store.clients()],
         "runbook": book,
         "events": [event_dict(e) for e in recent],
     }
-
-
-def _recent(store: SessionStore, count: int) -> list[StoredEvent]:
-    """The last ``count`` events that are not progress ticks (those are shown as bars, not lines)."""
-    rows = store._db.execute(  # noqa: SLF001 - a read-only query the store has no method for
-        "SELECT seq FROM events WHERE kind != 'progress' ORDER BY seq DESC LIMIT 1 OFFSET ?", (count - 1,)
-    ).fetchone()
-    start = int(rows["seq"]) - 1 if rows else 0
-    return [e for e in store.events_after(start) if e.kind != "progress"][-count:]
 
 
 def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
@@ -157,11 +190,19 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
                      f"{s['finished_at'] or ''} | {summary} |")
     approvals = store.approvals()
     if approvals:
-        lines += ["", "## Approvals", "", "| # | action | detail | requested by | decision | decided by | when |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", "## Approvals", ""]
+        if info["shared_account"]:
+            lines += ["This session's profile says `[cutover] shared_account = true`: approvals between two names "
+                      "declared on one OS account are recorded as \"same account, name declared\"; they cannot "
+                      "prove that two people were involved.", ""]
+        lines += ["| # | action | detail | requested by | decision | decided by | how | when |",
+                  "|---|---|---|---|---|---|---|---|"]
         for a in approvals:
-            lines.append(f"| {a.id} | {a.action} | {a.detail.replace('|', '/')} | {a.requested_by} | {a.state} | "
-                         f"{a.decided_by or ''} | {iso(a.decided_at) or ''} |")
+            requested = f"{a.requested_by}" + (f" (uid {a.requested_uid})" if a.requested_uid is not None else "")
+            decided = (a.decided_by or "") + (f" (uid {a.decided_uid})" if a.decided_uid is not None else "")
+            how = a.how_approved if a.state == "approved" else (a.reason or "")
+            lines.append(f"| {a.id} | {a.action} | {a.detail.replace('|', '/')} | {requested} | {a.state} | "
+                         f"{decided} | {how or ''} | {iso(a.decided_at) or ''} |")
     if info["runbook"]:
         lines += ["", "## Runbook", ""]
         for e in info["runbook"]:
@@ -173,7 +214,8 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
             lines += ["", "### Rollback plan (last step first)", ""]
             for e in rollbacks:
                 lines.append(f"{e['number']}. {e['title']}: `{e['rollback']}`")
-    lines += ["", "## Audit log", "", "| seq | time | operator | step | event |", "|---|---|---|---|---|"]
+    lines += ["", "## Audit log", "", "Times are UTC.", "",
+              "| seq | time | operator | who (as the OS says) | step | event |", "|---|---|---|---|---|---|"]
     seq = 0
     with open(jsonl_path, "w", encoding="utf-8") as jf:
         while True:
@@ -186,6 +228,6 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
                 if ev.kind == "progress":
                     continue
                 text = describe(ev).replace("|", "\\|").replace("\n", " ")
-                lines.append(f"| {ev.seq} | {iso(ev.ts)} | {ev.operator} | {ev.step} | {text} |")
+                lines.append(f"| {ev.seq} | {iso(ev.ts)} | {ev.operator} | {who_text(ev.who)} | {ev.step} | {text} |")
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return md_path, jsonl_path

@@ -31,7 +31,15 @@ from typing import Any, TextIO
 from engine.errors import BadInputError, ExitCode, GpumigrateError
 from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted
 from engine.secrets import redact
-from engine.session import OPERATOR_ENV, SessionStore, logs_dir, operator_name, private_file, session_path
+from engine.session import (
+    OPERATOR_ENV,
+    SessionBusy,
+    SessionStore,
+    logs_dir,
+    operator_name,
+    private_file,
+    session_path,
+)
 
 
 def log_path_for(session_name: str) -> Path:
@@ -54,14 +62,15 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
     with SessionStore.open(session, operator=operator) as store:
         busy = store.active_run()
         if busy is not None and busy.live:
-            raise GpumigrateError(
-                f"session {session!r} is busy: {busy.operator}'s run (pid {busy.pid}) is running "
-                f"{', '.join(busy.steps)}; follow it with `gpumigrate session tail {session}`")
+            raise SessionBusy(
+                f"session {session!r} is busy: {busy.where()} is running {', '.join(busy.steps)}; "
+                f"follow it with `gpumigrate session tail {session}`")
         before = max((r.id for r in store.runs()), default=0)
-        operator = store.operator
+        operator = store.declared
     log = private_file(log_path_for(session))
     env = dict(os.environ)
-    env[OPERATOR_ENV] = operator
+    if operator:  # a declared name travels to the worker; its uid is ours anyway
+        env[OPERATOR_ENV] = operator
     cmd = [sys.executable, "-m", "engine.cutover.worker", "--session", session, "--profile", str(profile_path),
            "--steps", ",".join(steps)]
     if dry_run:

@@ -36,7 +36,7 @@ Delete guards: a run with ``delete=True`` lists and diffs both sides to the end 
 plan is spooled to the journal's SQLite file, so memory stays flat), then checks the guards
 (the source lists empty; more deletions than ``max_delete``, default 10% of the destination's
 objects or 1,000, whichever is smaller) and raises :class:`DeleteRefused` (a ``BadInputError``,
-exit 2) *before anything is copied or deleted*.  ``approve_delete(planned, detail)`` (optional)
+exit 2) *before anything is copied or deleted*.  ``approve_delete(planned, detail, paths)`` (optional)
 is called after the guards pass and before any change, when deletions are planned; it raises to
 stop the run (e.g. a declined two-person approval).  Without ``delete`` copying overlaps the
 listing.

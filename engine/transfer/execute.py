@@ -76,7 +76,7 @@ class Transfer(CopyJobs):
                  delete: bool = False, exclude: list[str] | None = None, checksum: bool = False,
                  max_delete: int | None = None, allow_empty_source: bool = False, jobs: int = 8,
                  bwlimit: float | None = None, part_threshold_mib: int = 150, part_size_mib: int = 16,
-                 retry: RetryPolicy | None = None, approve_delete: Callable[[int, str], Any] | None = None):
+                 retry: RetryPolicy | None = None, approve_delete: Callable[..., Any] | None = None):
         self.src, self.dst = src, dst
         self.approve_delete = approve_delete
         self.src_url, self.dst_url = src_url, dst_url
@@ -419,7 +419,8 @@ class Transfer(CopyJobs):
             detail = (f"{self.src_url} -> {self.dst_url}: delete {planned} destination object(s) the source "
                       f"lacks (source {src_count}, destination {dst_count} objects)")
             try:
-                self.approve_delete(planned, detail)  # raises to stop the run before any change
+                # raises to stop the run before any change; the approver sees every path it deletes
+                self.approve_delete(planned, detail, lambda: (a.path for a in spool.read(("delete",))))
             except BaseException as exc:
                 spool.close()
                 self.summary.delete_refused = f"not approved: {exc}"

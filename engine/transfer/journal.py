@@ -38,6 +38,37 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+JOURNAL_VERSION = 1
+"""``PRAGMA user_version`` of a journal file.  Version 0 is a file written before versions were set;
+its tables are the same, so migrating it only records the version."""
+_MIGRATIONS: list[str] = [""]
+
+
+def _ensure_schema(db: sqlite3.Connection, where: str) -> None:
+    from engine.errors import EnvironmentProblem
+
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if found == JOURNAL_VERSION:
+        return
+    if found > JOURNAL_VERSION:
+        raise EnvironmentProblem(f"{where} was written by a newer gpumigrate (journal schema {found}, this one "
+                                 f"knows up to {JOURNAL_VERSION}): use that version to resume this transfer")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if found < JOURNAL_VERSION:
+            for statement in [s for s in _SCHEMA.split(";") if s.strip()]:
+                db.execute(statement)
+            for script in _MIGRATIONS[found:]:
+                for statement in [s for s in script.split(";") if s.strip()]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {JOURNAL_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def pair_key(src_url: str, dst_url: str) -> str:
     return hashlib.sha256(f"{src_url}\n{dst_url}".encode()).hexdigest()[:24]
 
@@ -59,12 +90,14 @@ class Journal:
         self.path = Path(path) if path else None
         target = ":memory:"
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            from engine.session.paths import private_file
+
+            private_file(self.path)  # 0600 like the session (0660 in a folder shared with `session share`)
             target = str(self.path)
         self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        _ensure_schema(self._db, target)
         self._lock = threading.Lock()
         self._pending_done: list[tuple[str, str, str | None, float]] = []
         self._last_flush = time.monotonic()

@@ -61,7 +61,10 @@ class EntryOutcome:
 
 def _approver(session: Any, profile: Any, cancel: threading.Event, emit: Emit, step: str,
               timeout: float | None):
-    """``approve(planned, detail)`` that blocks for a second operator, or None when not required."""
+    """``approve(planned, detail, paths=None)`` that blocks for a second person, or None when not required.
+
+    ``paths`` (a callable giving the paths to delete) becomes the request's plan: the approver sees
+    the first of them, the count, and a file with all of them."""
     if session is None or profile is None:
         return None
     from engine.cutover.approvals import needs_approval, require
@@ -69,8 +72,9 @@ def _approver(session: Any, profile: Any, cancel: threading.Event, emit: Emit, s
     if not needs_approval(profile, APPROVAL_ACTION):
         return None
 
-    def approve(planned: int, detail: str) -> None:
-        require(session, APPROVAL_ACTION, detail, timeout, cancel=cancel, emit=emit, step=step)
+    def approve(planned: int, detail: str, paths: Any = None) -> None:
+        require(session, APPROVAL_ACTION, detail, timeout, cancel=cancel, emit=emit, step=step,
+                plan=paths() if paths is not None else None)
 
     return approve
 

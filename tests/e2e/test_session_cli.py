@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from engine.session import SessionStore, sessions_dir
-from tests.cutover_support import REPO, cli, env_for, write_profile
+from tests.cutover_support import REPO, cli, env_for, shared_session, write_profile
 from tests.stand_ins import free_port
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def _session_with_profile(tmp_path: Path, name: str) -> Path:
-    profile = write_profile(tmp_path, files=2, bwlimit=None)
+    profile = write_profile(tmp_path, files=2, bwlimit=None, shared_account=True)
+    shared_session(name)  # "alice" and "bob" are names declared on this one OS account
     with SessionStore.open(name, operator="alice") as store:
         store.set_meta("profile_path", str(profile))
     return profile
@@ -61,6 +62,7 @@ def test_list_show_tick_and_export(tmp_path: Path) -> None:
 
 
 def test_tail_prints_and_stops(tmp_path: Path) -> None:
+    shared_session("t")
     with SessionStore.open("t", operator="alice") as store:
         store.append("session", "note", {"text": "one"})
         store.append("runbook", "runbook_ticked", {"item": "Freeze writes", "note": ""})
@@ -94,7 +96,8 @@ def test_an_unopenable_session_explains_group_sharing() -> None:
     (sessions_dir() / "locked.sqlite").mkdir()  # not a file this login can open as a database
     out = cli("session", "show", "locked")
     assert out.returncode == 4
-    assert "chgrp" in out.stderr and "GPUMIGRATE_STATE_DIR" in out.stderr and "Traceback" not in out.stderr
+    assert "gpumigrate session share locked --group" in out.stderr and "GPUMIGRATE_STATE_DIR" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -20,7 +20,7 @@ from typing import Iterator
 import pytest
 
 from engine.session import SessionStore
-from tests.cutover_support import REPO, alive, cli, same_tree, show, wait_for, worker_pid, write_profile
+from tests.cutover_support import REPO, alive, cli, same_tree, shared_session, show, wait_for, worker_pid, write_profile
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -76,7 +76,8 @@ APP = [sys.executable, "-m", "tui.cli"]
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGKILL], ids=["sighup", "kill-9"])
 def test_tui_dies_during_a_transfer_and_the_worker_finishes(tmux: Tmux, tmp_path: Path, sig: int) -> None:
-    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=2)
+    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=2, shared_account=True)
+    shared_session("lost")
     pid = tmux.start("drive", [*APP, "--profile", str(profile), "--session", "lost"], operator="alice")
     tmux.wait_text("drive", "session lost · driving")
     # start the transfer from the app, through the command palette
@@ -92,7 +93,8 @@ def test_tui_dies_during_a_transfer_and_the_worker_finishes(tmux: Tmux, tmp_path
     with SessionStore.open("lost", create=False) as store:
         run = wait_for(lambda: store.active_run() or (store.runs() or [None])[-1], timeout=45,
                        what=f"the app to start a worker; the screen:\n{tmux.screen('drive')}")
-        wait_for(lambda: any(e.kind == "item_done" for e in store.events_after(0)), what="copying to start")
+        wait_for(lambda: any(e.kind == "progress" and e.payload.get("label") == "files" and e.payload.get("done")
+                             for e in store.events_after(0)), what="copying to start")
     assert run.detached and run.operator == "alice" and run.pid != pid
     os.kill(pid, sig)  # the terminal goes away (hang-up) or the app is killed outright
     wait_for(lambda: not alive(pid), timeout=10, what="the app to die")
@@ -104,7 +106,8 @@ def test_tui_dies_during_a_transfer_and_the_worker_finishes(tmux: Tmux, tmp_path
 
 
 def test_real_terminal_app_attaches_to_a_running_session(tmux: Tmux, tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=16, bwlimit="256K")
+    profile = write_profile(tmp_path, files=16, bwlimit="256K", shared_account=True)
+    shared_session("run1")
     worker = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "run1", "--detach",
                             operator="alice", check=True).stdout)
     tmux.start("watch", [*APP, "attach", "run1"], operator="bob")

@@ -11,7 +11,17 @@ import pytest
 
 from engine.cutover.pairing import Pairing
 from engine.session import SessionStore
-from tests.cutover_support import REPO, alive, cli, env_for, kill9, wait_for, worker_pid, write_profile
+from tests.cutover_support import (
+    REPO,
+    alive,
+    cli,
+    env_for,
+    kill9,
+    shared_session,
+    wait_for,
+    worker_pid,
+    write_profile,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -48,7 +58,8 @@ def _python(code: str, *args: str, operator: str) -> subprocess.Popen[str]:
 
 
 def test_driver_and_two_watchers_see_the_same_events(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=10, bwlimit="256K")
+    profile = write_profile(tmp_path, files=10, bwlimit="256K", shared_account=True)
+    shared_session("pair")
     with SessionStore.open("pair") as store:
         store.append("session", "note", {"text": "before the run"})
     pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "pair", "--detach",
@@ -74,7 +85,7 @@ def test_driver_and_two_watchers_see_the_same_events(tmp_path: Path) -> None:
 
 
 def test_lease_expires_after_kill_9_and_a_watcher_takes_over() -> None:
-    SessionStore.open("lease").close()
+    shared_session("lease")
     holder = _python(HOLDER, "lease", "1.5", operator="alice")
     assert holder.stdout is not None
     line = holder.stdout.readline()
@@ -99,7 +110,7 @@ def test_lease_expires_after_kill_9_and_a_watcher_takes_over() -> None:
 
 
 def test_request_control_accept_and_decline_between_processes() -> None:
-    SessionStore.open("ctl").close()
+    shared_session("ctl")
     holder = _python(HOLDER, "ctl", "15", operator="alice")
     assert holder.stdout is not None and holder.stdout.readline().startswith("driving")
     try:
@@ -129,7 +140,7 @@ def test_request_control_accept_and_decline_between_processes() -> None:
 
 
 def test_two_person_approval_refuses_the_same_login_and_records_both_names(tmp_path: Path) -> None:
-    SessionStore.open("two").close()
+    shared_session("two")
     asker = _python(REQUESTER, "two", "transfer-delete", "delete 3 objects from gs://b", operator="alice")
     with SessionStore.open("two", operator="carol") as store:
         pending = wait_for(lambda: store.approvals("pending"), what="the approval request")
@@ -158,11 +169,15 @@ def test_two_person_approval_refuses_the_same_login_and_records_both_names(tmp_p
     assert asked[0]["operator"] == "alice" and approved[0]["operator"] == "bob"
     assert approved[0]["payload"]["requested_by"] == "alice"
     md = (tmp_path / "two.md").read_text()
-    assert "| transfer-delete |" in md and "| approved | bob |" in md and "| declined | bob |" in md
+    assert "| transfer-delete |" in md and "| declined | bob (uid " in md
+    assert "| approved | bob (uid " in md and "| same account, name declared |" in md
+    assert "cannot prove that two people were involved" in md
 
 
 def test_transfer_with_deletions_waits_for_a_second_operator(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=4, bwlimit=None, delete=True, require_approval=["transfer-delete"])
+    profile = write_profile(tmp_path, files=4, bwlimit=None, delete=True, require_approval=["transfer-delete"],
+                            shared_account=True)
+    shared_session("del")
     extra = tmp_path / "dst" / "stale.bin"
     extra.parent.mkdir(parents=True)
     extra.write_bytes(b"left over from an old copy")

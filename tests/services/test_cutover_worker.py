@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import stat
 from pathlib import Path
@@ -15,9 +16,14 @@ from tests.cutover_support import alive, cli, kill9, same_tree, show, wait_for, 
 pytestmark = pytest.mark.timeout(90)
 
 
+LOGIN = pwd.getpwuid(os.getuid()).pw_name
+
+
 def _copied(name: str) -> int:
+    """Files done so far, from the step's progress rows (the session counts objects, it does not list them)."""
     with SessionStore.open(name, create=False) as store:
-        return sum(1 for e in store.events_after(0) if e.kind == "item_done" and e.payload.get("status") == "copied")
+        return max((int(e.payload.get("done", 0)) for e in store.events_after(0)
+                    if e.kind == "progress" and e.payload.get("label") == "files"), default=0)
 
 
 def test_worker_runs_in_its_own_session_ignores_sighup_and_finishes(tmp_path: Path) -> None:
@@ -34,10 +40,12 @@ def test_worker_runs_in_its_own_session_ignores_sighup_and_finishes(tmp_path: Pa
     assert same_tree(tmp_path / "src", tmp_path / "dst")
     info = show("hup")
     assert info["run"]["state"] == "finished" and info["run"]["exit_code"] == 0
-    assert info["run"]["operator"] == "alice"
+    assert info["run"]["operator"] == LOGIN  # the OS's login: GPUMIGRATE_OPERATOR alone renames nobody
     with SessionStore.open("hup", create=False) as store:
-        ops = {e.operator for e in store.events_after(0)}
-    assert ops == {"alice"}
+        events = store.events_after(0)
+    assert {e.operator for e in events} == {LOGIN}
+    assert {e.who["uid"] for e in events} == {os.getuid()}  # type: ignore[index]
+    assert pid in {e.who["pid"] for e in events}  # type: ignore[index]  # the worker's own rows say so
     # user-only files: the session folder, the session file, the log
     assert stat.S_IMODE(sessions_dir().stat().st_mode) == 0o700
     assert stat.S_IMODE((sessions_dir() / "hup.sqlite").stat().st_mode) == 0o600
@@ -85,7 +93,7 @@ def test_cancel_from_another_process_interrupts_and_second_runner_is_refused(tmp
                          check=True).stdout)
     wait_for(lambda: _copied("stop") >= 1, what="copying to start")
     busy = cli("replay", str(profile), "--steps", "transfer", "--session", "stop")
-    assert busy.returncode == 1 and "is busy" in busy.stderr
+    assert busy.returncode == 4 and "is busy" in busy.stderr and f"pid {pid}" in busy.stderr
     cancelled = cli("session", "cancel", "stop", operator="bob")
     assert cancelled.returncode == 0, cancelled.stderr
     wait_for(lambda: not alive(pid), timeout=30, what="the worker to stop")
@@ -94,4 +102,4 @@ def test_cancel_from_another_process_interrupts_and_second_runner_is_refused(tmp
     assert info["run"]["exit_code"] == 3
     with SessionStore.open("stop", create=False) as store:
         cancel = [e for e in store.events_after(0) if e.kind == "cancel_requested"]
-    assert cancel and cancel[0].operator == "bob"
+    assert cancel and cancel[0].operator == LOGIN and cancel[0].who["pid"] != pid  # type: ignore[index]

@@ -43,6 +43,7 @@ max_delete = 2
 
 [cutover]
 require_approval = {approval}
+shared_account = true
 """
 
 
@@ -83,6 +84,9 @@ def test_a_second_operator_approves_then_deletions_run(tmp_path: Path) -> None:
     request = wait_pending(other)
     assert request.action == "transfer-delete" and request.requested_by == "alice"
     assert "delete 2 destination object(s)" in request.detail
+    # the approver sees what would be deleted: the paths, their count, and a file with all of them
+    assert request.plan_count == 2 and request.plan_preview() == ["stale/a", "stale/b"]
+    assert oct(Path(request.plan_path).stat().st_mode & 0o777) == "0o600"
     time.sleep(0.3)
     assert snapshot(dst) == before  # waiting: nothing copied, nothing deleted yet
     # the same login cannot approve its own request

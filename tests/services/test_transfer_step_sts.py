@@ -216,6 +216,7 @@ agent_pool = "onprem"
 poll_interval_s = 0.01
 [cutover]
 require_approval = ["transfer-delete"]
+shared_account = true
 """)
     driver, other = SessionStore.open("sts", operator="alice"), SessionStore.open("sts", operator="bob")
     out: dict = {}

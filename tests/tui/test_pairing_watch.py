@@ -15,7 +15,17 @@ import pytest
 from textual.widgets import Button, RichLog, Static
 
 from engine.session import SessionStore
-from tests.cutover_support import REPO, alive, cli, env_for, kill9, wait_for, worker_pid, write_profile
+from tests.cutover_support import (
+    REPO,
+    alive,
+    cli,
+    env_for,
+    kill9,
+    shared_session,
+    wait_for,
+    worker_pid,
+    write_profile,
+)
 from tui.app import GpuMigrateApp
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,7 +45,7 @@ while True:
 
 
 def _driver(name: str, ttl: float, operator: str = "alice") -> subprocess.Popen[str]:
-    SessionStore.open(name).close()
+    shared_session(name)
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, name, str(ttl)], cwd=REPO, env=env_for(operator),
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().startswith("driving")
@@ -105,8 +115,8 @@ async def test_watcher_takes_over_after_the_driver_is_killed(tmp_path: Path) -> 
 
 
 async def test_watcher_follows_a_detached_transfer_live(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=10, bwlimit="256K")
-    SessionStore.open("live").close()
+    profile = write_profile(tmp_path, files=10, bwlimit="256K", shared_account=True)
+    shared_session("live")
     pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "live", "--detach",
                          operator="alice", check=True).stdout)
     app = GpuMigrateApp(profile_path=profile, session_name="live", operator="bob", start_mode="runbook")
@@ -127,7 +137,8 @@ async def test_watcher_follows_a_detached_transfer_live(tmp_path: Path) -> None:
 
 
 async def test_runbook_ticks_gate_and_rollback_plan(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, bwlimit=None)
+    profile = write_profile(tmp_path, bwlimit=None, shared_account=True)
+    shared_session("book")
     app = GpuMigrateApp(profile_path=profile, session_name="book", operator="bob", start_mode="runbook")
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()

@@ -66,6 +66,9 @@ async def test_demo_checklist_fills_and_shows_details_and_plots() -> None:
 
 
 async def test_sign_off_is_recorded_with_the_operator(tmp_path: Path) -> None:
+    from tests.cutover_support import shared_session
+
+    shared_session("verify-tui")  # "alice" is a name declared on this shared OS account
     app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.0), session_name="verify-tui", start_mode="verify",
                         operator="alice")
     async with app.run_test(size=(150, 45)) as pilot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -52,8 +53,9 @@ def test_a_run_elsewhere_is_dead_only_after_its_lease_expires() -> None:
 def test_a_live_run_refuses_a_second_runner() -> None:
     with SessionStore.open("busy") as store:
         store.begin_run("h1", ["transfer"], ttl_s=30)
-        with pytest.raises(GpumigrateError, match="is busy"):
+        with pytest.raises(GpumigrateError, match="is busy") as busy:
             store.begin_run("h2", ["verify"], ttl_s=30)
+        assert busy.value.exit_code == 4 and f"pid {os.getpid()}" in str(busy.value)
 
 
 def test_runbook_gate_order_and_rollback_plan() -> None:
@@ -63,7 +65,7 @@ def test_runbook_gate_order_and_rollback_plan() -> None:
         runbook.tick(store, PROFILE, "a")
         runbook.tick(store, PROFILE, "2")
         runbook.tick(store, PROFILE, "b")
-        assert [e.tick.ticked_by for e in runbook.entries(store, PROFILE)] == ["bob"] * 3  # type: ignore[union-attr]
+        assert [e.tick.ticked_by for e in runbook.entries(store, PROFILE)] == [store.operator] * 3  # type: ignore[union-attr]
         assert runbook.rollback_plan(PROFILE) == [(3, "b", "undo b"), (1, "a", "undo a")]
         with pytest.raises(BadInputError, match="already ticked"):
             runbook.tick(store, PROFILE, "1")
@@ -82,12 +84,40 @@ def test_sign_off_needs_every_item_and_a_second_person() -> None:
         assert store.approvals()[-1].state == "withdrawn"
 
 
-def test_operator_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_declared_name_is_recorded_only_on_a_shared_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    login = pwd.getpwuid(os.getuid()).pw_name
     monkeypatch.setenv("GPUMIGRATE_OPERATOR", "dana")
-    assert operator_name() == "dana"
+    assert operator_name() == login
+    with SessionStore.open("decl") as store:
+        assert store.operator == login
+        store.set_shared_account(True)
+        assert store.operator == "dana"
+        store.append("session", "note", {})
+        assert store.events_after(0)[-1].who["declared"] == "dana"  # type: ignore[index]
     monkeypatch.setenv("GPUMIGRATE_OPERATOR", "no spaces please")
     with pytest.raises(BadInputError):
         operator_name()
+
+
+def test_a_dead_process_on_this_host_is_a_dead_run_at_once() -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with SessionStore.open("dead-now") as store:
+        run_id = store.begin_run("h", ["transfer"], ttl_s=3600, detached=True)
+        store._db.execute("UPDATE runs SET pid = ? WHERE id = ?", (gone.pid, run_id))  # noqa: SLF001
+        store.set_step("transfer", "running")
+        request = store.request_approval("transfer-delete", "delete 1 object")
+        store._db.execute("UPDATE approvals SET run_id = ? WHERE id = ?", (run_id, request))  # noqa: SLF001
+        assert store.active_run() is None  # the lease has an hour left; the process is gone
+        assert store.step("transfer").state == "interrupted"  # type: ignore[union-attr]
+        assert store.approval(request).state == "withdrawn"  # type: ignore[union-attr]
+        with pytest.raises(BadInputError, match="withdrawn"):
+            store.decide_approval(request, approve=False)
 
 
 def test_coalesce_keeps_the_last_progress_per_label() -> None:

@@ -65,17 +65,29 @@ def test_lease_is_exclusive_until_it_expires() -> None:
         assert a.lease().holder == "B"  # type: ignore[union-attr]
 
 
-def test_approval_needs_a_different_login() -> None:
+def test_approval_needs_a_second_declared_name_on_a_shared_account() -> None:
     with SessionStore.open("ap", operator="alice") as alice, SessionStore.open("ap", operator="bob") as bob:
+        alice.set_shared_account(True)
+        bob.set_shared_account(True)
         request = alice.request_approval("transfer-delete", "delete 12 objects in gs://b/")
         with pytest.raises(BadInputError, match="second person"):
             alice.decide_approval(request, approve=True)
         decided = bob.decide_approval(request, approve=True)
         assert (decided.state, decided.requested_by, decided.decided_by) == ("approved", "alice", "bob")
+        assert decided.how_approved == "same account, name declared"
         with pytest.raises(BadInputError, match="already approved"):
             bob.decide_approval(request, approve=False)
         kinds = [e.kind for e in alice.events_after(0)]
         assert "approval_requested" in kinds and "approval_approved" in kinds
+
+
+def test_declared_names_decide_nothing_without_shared_account() -> None:
+    with SessionStore.open("ap2", operator="alice") as alice, SessionStore.open("ap2", operator="bob") as bob:
+        assert alice.operator == bob.operator == alice.identity.login  # the OS's login, not the declared name
+        request = alice.request_approval("transfer-delete", "delete 12 objects in gs://b/")
+        with pytest.raises(BadInputError, match="same account"):
+            bob.decide_approval(request, approve=True)
+        assert bob.approval(request).state == "pending"  # type: ignore[union-attr]
 
 
 def test_secrets_are_redacted_before_they_are_stored() -> None:

@@ -1,0 +1,31 @@
+"""Cutover sessions: the store (one SQLite file per session) and what lives in it.
+
+Split along its jobs: :mod:`.store` (the file, its connections and writes),
+:mod:`.schema` (tables, version, migrations), :mod:`.identity` (who acts, as the
+OS says), :mod:`.paths` (where files live, their modes), :mod:`.events` (the
+audit log, steps, aggregated recording), :mod:`.runs` (the run lease, death),
+:mod:`.approvals` (two-person approval), :mod:`.clients` (attached clients, the
+driver's seat, runbook ticks).  Import from here.
+"""
+
+from engine.session.approvals import Approval
+from engine.session.clients import Client, ControlRequest, Lease, Tick, new_holder_id
+from engine.session.events import STEP_STATES, StepRecord, StoredEvent
+from engine.session.identity import OPERATOR_ENV, SAME_ACCOUNT, Identity, operator_name, os_identity
+from engine.session.paths import (
+    list_sessions,
+    logs_dir,
+    private_file,
+    session_path,
+    sessions_dir,
+    state_dir,
+)
+from engine.session.runs import RUN_STATES, Run, SessionBusy, pid_alive
+from engine.session.store import SessionStore
+
+__all__ = [
+    "OPERATOR_ENV", "RUN_STATES", "SAME_ACCOUNT", "STEP_STATES", "Approval", "Client", "ControlRequest", "Identity",
+    "Lease", "Run", "SessionBusy", "SessionStore", "StepRecord", "StoredEvent", "Tick", "list_sessions", "logs_dir",
+    "new_holder_id", "operator_name", "os_identity", "pid_alive", "private_file", "session_path", "sessions_dir",
+    "state_dir",
+]

@@ -1,0 +1,176 @@
+"""Approval requests in the session: who asked, who decided, and whether they were two people.
+
+Two people means two uids.  In a session whose profile says ``[cutover]
+shared_account = true`` two *declared* names on one uid are accepted, and the
+approval records that it was "same account, name declared" (which proves less:
+see :mod:`engine.session.identity`).  A request belongs to the run that asked
+(when a run asked): it dies with that run, so nobody approves what no process
+is waiting for any more.  The whole plan (every path a ``-d`` would delete) is
+written to a file beside the session and its first lines and count are in the
+request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from engine.errors import BadInputError
+from engine.secrets import redact
+from engine.session.identity import SAME_ACCOUNT, login_name
+
+PLAN_PREVIEW = 50
+"""How many paths of a plan the request itself shows."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    action: str
+    detail: str
+    requested_by: str
+    requested_at: float
+    state: str
+    decided_by: str | None
+    decided_at: float | None
+    requested_uid: int | None = None
+    decided_uid: int | None = None
+    same_account: int = 0
+    run_id: int | None = None
+    plan_path: str | None = None
+    plan_count: int | None = None
+    reason: str | None = None
+
+    @property
+    def how_approved(self) -> str | None:
+        """'two accounts' or 'same account, name declared' once decided; None while pending."""
+        if self.decided_by is None:
+            return None
+        return SAME_ACCOUNT if self.same_account else "two accounts"
+
+    def plan_preview(self, count: int = PLAN_PREVIEW) -> list[str]:
+        """The first ``count`` lines of the plan file (empty when there is none or it is gone)."""
+        if not self.plan_path:
+            return []
+        try:
+            with open(self.plan_path, encoding="utf-8") as fh:
+                return [line.rstrip("\n") for _, line in zip(range(count), fh)]
+        except OSError:
+            return []
+
+
+class ApprovalsMixin:
+    """Mixed into :class:`engine.session.store.SessionStore`."""
+
+    def request_approval(self, action: str, detail: str, plan: Iterable[str] | None = None) -> int:
+        """Record a request (tied to this process's run, if it has one); ``plan`` lists what it approves."""
+        plan_path, plan_count, preview = None, None, []
+        self.refresh_shared_account()  # type: ignore[attr-defined]
+        run = self.own_run()  # type: ignore[attr-defined]
+        with self._write() as db:  # type: ignore[attr-defined]
+            cur = db.execute(
+                "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id) "
+                "VALUES(?, ?, ?, ?, ?, ?)",
+                (action, redact(detail), self.operator, time.time(), self.uid, run.id if run else None),  # type: ignore[attr-defined]
+            )
+            approval_id = int(cur.lastrowid or 0)
+        if plan is not None:
+            plan_path, plan_count, preview = self._write_plan(approval_id, plan)
+            with self._write() as db:  # type: ignore[attr-defined]
+                db.execute("UPDATE approvals SET plan_path = ?, plan_count = ? WHERE id = ?",
+                           (str(plan_path), plan_count, approval_id))
+        self.append("session", "approval_requested", {  # type: ignore[attr-defined]
+            "id": approval_id, "action": action, "detail": detail, "run": run.id if run else None,
+            "plan_count": plan_count, "plan_first": preview, "plan_file": str(plan_path) if plan_path else None})
+        return approval_id
+
+    def _write_plan(self, approval_id: int, plan: Iterable[str]) -> tuple[Path, int, list[str]]:
+        from engine.session.paths import private_file
+
+        path = private_file(Path(f"{self.path}.approvals") / f"{approval_id}.txt")  # type: ignore[attr-defined]
+        count, preview = 0, []
+        with open(path, "w", encoding="utf-8") as fh:
+            for item in plan:
+                line = redact(str(item)).replace("\n", "\\n")
+                fh.write(line + "\n")
+                if count < PLAN_PREVIEW:
+                    preview.append(line)
+                count += 1
+        return path, count, preview
+
+    def decide_approval(self, approval_id: int, approve: bool) -> Approval:
+        """Approve or decline; approving needs a different uid (or, with ``shared_account``, a
+        different declared name, recorded as such)."""
+        self.reconcile()  # type: ignore[attr-defined]  # a request whose run died is withdrawn first
+        self.refresh_shared_account()  # type: ignore[attr-defined]  # the profile may have said so since we opened
+        same_account = 0
+        with self._write() as db:  # type: ignore[attr-defined]
+            row = db.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+            if row is None:
+                raise BadInputError(f"no approval request #{approval_id}")
+            if row["state"] != "pending":
+                why = f" ({row['reason']})" if row["reason"] else ""
+                by = f" by {row['decided_by']}" if row["decided_by"] else ""
+                raise BadInputError(f"approval #{approval_id} was already {row['state']}{by}{why}")
+            if approve:
+                same_account = self._check_second_person(row)
+            state = "approved" if approve else "declined"
+            db.execute("UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, decided_uid = ?, "
+                       "same_account = ? WHERE id = ?",
+                       (state, self.operator, time.time(), self.uid, same_account, approval_id))  # type: ignore[attr-defined]
+            self.append("session", f"approval_{state}", {  # type: ignore[attr-defined]
+                "id": approval_id, "action": row["action"], "requested_by": row["requested_by"],
+                "requested_uid": row["requested_uid"], "decided_uid": self.uid,  # type: ignore[attr-defined]
+                "how": (SAME_ACCOUNT if same_account else "two accounts") if approve else None})
+        return self.approval(approval_id)  # type: ignore[return-value]
+
+    def _check_second_person(self, row: object) -> int:
+        """Raises unless the decider is a second person; returns 1 for 'same account, name declared'."""
+        requested_uid = row["requested_uid"]  # type: ignore[index]
+        requested_by = row["requested_by"]  # type: ignore[index]
+        if requested_uid is None:  # a request from before uids were recorded: names are all there is
+            if requested_by == self.operator:  # type: ignore[attr-defined]
+                raise BadInputError(f"approval #{row['id']} needs a second person: {requested_by} requested "  # type: ignore[index]
+                                    "it and cannot approve it too")
+            return 0
+        if requested_uid != self.uid:  # type: ignore[attr-defined]
+            return 0
+        if not self.shared_account:  # type: ignore[attr-defined]
+            raise BadInputError(
+                f"approval #{row['id']} needs a second person: it was requested by {login_name(requested_uid)} "  # type: ignore[index]
+                f"(uid {requested_uid}) and you are the same account; a changed LOGNAME, USER or "
+                "GPUMIGRATE_OPERATOR does not make a second person. Approve it from the other person's own login "
+                "(or, if your team really shares one account, set [cutover] shared_account = true in the profile)")
+        if not self.declared or self.declared == requested_by:  # type: ignore[attr-defined]
+            raise BadInputError(
+                f"approval #{row['id']} needs a second person: this session shares one account, so each person "  # type: ignore[index]
+                f"declares their name in GPUMIGRATE_OPERATOR; {requested_by} requested it and you declared "
+                f"{self.declared or 'no name'}")  # type: ignore[attr-defined]
+        return 1
+
+    def _withdraw_approvals_of(self, db: object, run_id: int, why: str) -> None:
+        rows = db.execute("SELECT id FROM approvals WHERE run_id = ? AND state = 'pending'",  # type: ignore[attr-defined]
+                          (run_id,)).fetchall()
+        for row in rows:
+            self.withdraw_approval(int(row["id"]), why)
+
+    def withdraw_approval(self, approval_id: int, why: str) -> None:
+        """Nobody waits for it any more (cancelled, timed out, its run ended or died)."""
+        with self._write() as db:  # type: ignore[attr-defined]
+            cur = db.execute("UPDATE approvals SET state = 'withdrawn', decided_at = ?, reason = ? "
+                             "WHERE id = ? AND state = 'pending'", (time.time(), why, approval_id))
+            if cur.rowcount:
+                self.append("session", "approval_withdrawn", {"id": approval_id, "why": why})  # type: ignore[attr-defined]
+
+    def approval(self, approval_id: int) -> Approval | None:
+        row = self._db.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()  # type: ignore[attr-defined]
+        return Approval(**dict(row)) if row else None
+
+    def approvals(self, state: str | None = None) -> list[Approval]:
+        if state:
+            rows = self._db.execute("SELECT * FROM approvals WHERE state = ? ORDER BY id", (state,)).fetchall()  # type: ignore[attr-defined]
+        else:
+            rows = self._db.execute("SELECT * FROM approvals ORDER BY id").fetchall()  # type: ignore[attr-defined]
+        return [Approval(**dict(r)) for r in rows]

@@ -1,0 +1,215 @@
+"""The audit log (events) and step states of a session, and how engine events are recorded.
+
+Recording is aggregated so that a session scales to millions of objects: the
+session keeps a progress row at most every :data:`PROGRESS_EVERY_S` per step
+and label (the latest one is never lost: it is written before the step's next
+other event), and a per-object row only for what a person must see one by one —
+failures, refusals, deletions and large objects.  Routine per-object outcomes
+(copied, skipped, verified, planned) are counted and written as one
+``items_aggregated`` row when the step finishes.  ``--json`` output does not go
+through here and keeps every object.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from engine.events import Event
+
+STEP_STATES = ("pending", "running", "completed", "failed", "interrupted", "incomplete", "skipped")
+PROGRESS_EVERY_S = 0.25
+LARGE_OBJECT = 64 * 1024 * 1024
+"""Objects at least this big keep their own rows (start, done) in the session."""
+ROUTINE_ITEM_STATUSES = frozenset({"copied", "skipped", "verified", "would_copy", "would_delete"})
+"""Per-object outcomes that are only counted in the session (``--json`` output still lists each)."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of the audit log; ``who`` is the acting process as the OS saw it (login, uid, pid,
+    host, tty, ssh, declared), None for rows written before identities were recorded."""
+
+    seq: int
+    ts: float
+    operator: str
+    step: str
+    kind: str
+    payload: dict[str, Any]
+    who: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    state: str
+    attempt: int
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    profile_digest: str | None
+    result: dict[str, Any] | None
+
+
+@dataclass
+class _Recorder:
+    last_progress: dict[tuple[str, str], float] = field(default_factory=dict)
+    pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+_EVENT_COLUMNS = ("SELECT e.seq, e.ts, e.operator, e.step, e.kind, e.payload, a.login, a.uid, a.declared, a.pid, "
+                  "a.host, a.tty, a.ssh FROM events e LEFT JOIN actors a ON a.id = e.actor")
+
+
+def _stored(r: Any) -> StoredEvent:
+    who = None
+    if r["uid"] is not None:
+        who = {"login": r["login"], "uid": r["uid"], "pid": r["pid"], "host": r["host"], "tty": r["tty"],
+               "ssh": r["ssh"], "declared": r["declared"]}
+    return StoredEvent(r["seq"], r["ts"], r["operator"], r["step"], r["kind"], json.loads(r["payload"]), who)
+
+
+class EventsMixin:
+    """Events and steps; mixed into :class:`engine.session.store.SessionStore`."""
+
+    def _init_recorder(self) -> None:
+        self._rec = _Recorder()
+        import threading
+
+        self._rec_lock = threading.Lock()
+
+    # --- events ------------------------------------------------------------
+
+    def append(self, step: str, kind: str, payload: dict[str, Any] | None = None,
+               operator: str | None = None) -> int:
+        """Append one event to the audit log; returns its sequence number."""
+        from engine.session.store import dumps
+
+        text = dumps(payload or {})
+        with self._write() as db:  # type: ignore[attr-defined]
+            cur = db.execute(
+                "INSERT INTO events(ts, operator, step, kind, payload, actor) VALUES(?, ?, ?, ?, ?, ?)",
+                (time.time(), operator or self.operator, step, kind, text, self._actor(db)),  # type: ignore[attr-defined]
+            )
+        return int(cur.lastrowid or 0)
+
+    def record(self, event: Event) -> int:
+        """Record an engine event (the runner's sink), aggregated (see the module docstring).
+
+        Returns the new row's sequence number, or 0 when the event was only counted.
+        """
+        data = event.to_dict()
+        data.pop("step", None)
+        kind = data.pop("event")
+        step = event.step
+        with self._rec_lock:
+            if kind == "progress":
+                key = (step, str(data.get("label", "")))
+                extra = data.get("extra") or {}
+                if key[1] == "object" and extra.get("phase") != "failed" and (data.get("total") or 0) < LARGE_OBJECT:
+                    return 0  # a medium object's own bar: the step's byte and file counts carry it
+                if event.ts - self._rec.last_progress.get(key, 0.0) < PROGRESS_EVERY_S:
+                    self._rec.pending[key] = data
+                    return 0
+                self._rec.last_progress[key] = event.ts
+                self._rec.pending.pop(key, None)
+            else:
+                if kind == "item_done" and _routine(data):
+                    counts = self._rec.counts.setdefault(step, {})
+                    counts[str(data.get("status"))] = counts.get(str(data.get("status")), 0) + 1
+                    return 0
+                self._flush_step(step, final=kind == "step_finished")
+        return self.append(step, kind, data)
+
+    def _flush_step(self, step: str, final: bool) -> None:
+        """Write the step's held-back progress rows (and, at its end, the aggregated counts)."""
+        for key in [k for k in self._rec.pending if k[0] == step]:
+            self.append(step, "progress", self._rec.pending.pop(key))
+        if final:
+            counts = self._rec.counts.pop(step, None)
+            if counts:
+                self.append(step, "items_aggregated",
+                            {"counts": counts, "note": "routine per-object outcomes are counted here; "
+                                                       "--json output lists every object"})
+
+    def flush_events(self) -> None:
+        """Write everything held back (closing the store does this)."""
+        with self._rec_lock:
+            for step in {k[0] for k in self._rec.pending} | set(self._rec.counts):
+                self._flush_step(step, final=True)
+
+    def events_after(self, seq: int = 0, limit: int = 10_000) -> list[StoredEvent]:
+        rows = self._db.execute(f"{_EVENT_COLUMNS} WHERE e.seq > ? ORDER BY e.seq LIMIT ?",  # type: ignore[attr-defined]
+                                (seq, limit)).fetchall()
+        return [_stored(r) for r in rows]
+
+    def recent_events(self, count: int, skip_kinds: tuple[str, ...] = ("progress",)) -> list[StoredEvent]:
+        """The last ``count`` events whose kind is not in ``skip_kinds``, oldest first."""
+        marks = ",".join("?" * len(skip_kinds)) or "''"
+        rows = self._db.execute(  # type: ignore[attr-defined]
+            f"{_EVENT_COLUMNS} WHERE e.kind NOT IN ({marks}) ORDER BY e.seq DESC LIMIT ?", (*skip_kinds, count)
+        ).fetchall()
+        return [_stored(r) for r in reversed(rows)]
+
+    def last_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) AS m FROM events").fetchone()  # type: ignore[attr-defined]
+        return int(row["m"] or 0)
+
+    def follow(self, after: int = 0, poll_s: float = 0.05, stop: Any = None) -> Iterator[StoredEvent]:
+        """Yield events as they are appended, forever (or until ``stop()`` is true)."""
+        seq = after
+        while not (stop and stop()):
+            batch = self.events_after(seq)
+            for event in batch:
+                seq = event.seq
+                yield event
+            if not batch:
+                time.sleep(poll_s)
+
+    # --- steps -------------------------------------------------------------
+
+    def set_step(self, name: str, state: str, result: dict[str, Any] | None = None,
+                 profile_digest: str | None = None) -> None:
+        from engine.session.store import dumps
+
+        if state not in STEP_STATES:
+            raise ValueError(f"unknown step state {state!r}")
+        now = time.time()
+        with self._write() as db:  # type: ignore[attr-defined]
+            row = db.execute("SELECT attempt FROM steps WHERE name = ?", (name,)).fetchone()
+            attempt = (row["attempt"] if row else 0) + (1 if state == "running" else 0)
+            db.execute(
+                """INSERT INTO steps(name, state, attempt, started_at, finished_at, updated_at, profile_digest, result)
+                   VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(name) DO UPDATE SET
+                     state = excluded.state, attempt = excluded.attempt,
+                     started_at = COALESCE(CASE WHEN excluded.state = 'running' THEN excluded.started_at END, steps.started_at),
+                     finished_at = excluded.finished_at, updated_at = excluded.updated_at,
+                     profile_digest = COALESCE(excluded.profile_digest, steps.profile_digest),
+                     result = COALESCE(excluded.result, steps.result)""",
+                (name, state, attempt, now if state == "running" else None,
+                 now if state in ("completed", "failed", "incomplete", "skipped") else None, now, profile_digest,
+                 dumps(result) if result is not None else None),
+            )
+
+    def steps(self) -> dict[str, StepRecord]:
+        rows = self._db.execute("SELECT * FROM steps").fetchall()  # type: ignore[attr-defined]
+        return {
+            r["name"]: StepRecord(r["name"], r["state"], r["attempt"], r["started_at"], r["finished_at"],
+                                  r["updated_at"], r["profile_digest"],
+                                  json.loads(r["result"]) if r["result"] else None)
+            for r in rows
+        }
+
+    def step(self, name: str) -> StepRecord | None:
+        return self.steps().get(name)
+
+
+def _routine(data: dict[str, Any]) -> bool:
+    if str(data.get("status")) not in ROUTINE_ITEM_STATUSES:
+        return False
+    size = (data.get("data") or {}).get("size")
+    return not (isinstance(size, (int, float)) and size >= LARGE_OBJECT)

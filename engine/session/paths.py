@@ -1,0 +1,147 @@
+"""Where sessions, their logs and journals live, and who may open them.
+
+A session is private to the login that made it (files 0600, folders 0700).
+Sharing it with a second login is a deliberate act (``gpumigrate session share
+NAME --group G``, see :mod:`engine.session.sharing`): the folders then carry the
+group, its write bit and the setgid bit, and every file created in such a folder
+is made 0660 explicitly (``fchmod`` after creation, so the creator's umask cannot
+quietly leave it 0640).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+from pathlib import Path
+
+from engine.errors import BadInputError, EnvironmentProblem
+from engine.model_base import NAME_PATTERN
+
+
+def state_dir() -> Path:
+    """Where sessions live: ``$GPUMIGRATE_STATE_DIR`` or the platform's user state dir."""
+    override = os.environ.get("GPUMIGRATE_STATE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("gpumigrate"))
+
+
+def sessions_dir() -> Path:
+    return state_dir() / "sessions"
+
+
+def logs_dir() -> Path:
+    return state_dir() / "logs"
+
+
+def session_path(name: str) -> Path:
+    if not re.match(NAME_PATTERN, name):
+        raise BadInputError(
+            f"session name {name!r} is not allowed: use letters, digits, '.', '_' and '-' (at most 128)"
+        )
+    return sessions_dir() / f"{name}.sqlite"
+
+
+def list_sessions() -> list[str]:
+    folder = sessions_dir()
+    try:
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.sqlite"))
+    except PermissionError:
+        raise EnvironmentProblem(not_shared_message(None, folder)) from None
+
+
+def _owner(path: Path) -> str:
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "its owner"
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def not_shared_message(name: str | None, path: Path, why: str = "permission denied") -> str:
+    """One line that names the fix when another login's session (or state dir) cannot be opened."""
+    from engine.session.identity import login_name
+
+    target = f"session {name!r} at {path}" if name else str(path)
+    # The nearest folder that exists tells whose it is.
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    owner = _owner(path if path.exists() else probe)
+    share = f"gpumigrate session share {name} --group GROUP" if name else "gpumigrate session share NAME --group GROUP"
+    return (f"{target} cannot be opened by {login_name()} ({why}): it belongs to {owner} and is not shared with "
+            f"you. Ask them to run `{share}` (a group you both belong to) and use the same "
+            f"GPUMIGRATE_STATE_DIR={state_dir()}")
+
+
+SHARED_DIR_BITS = 0o2070
+"""setgid + group rwx: what ``session share`` sets on a folder (a g+w folder alone is not a deliberate share)."""
+
+
+def shared_folder(folder: Path) -> bool:
+    """Was this folder deliberately shared with a group (``session share``: setgid and group rwx)?"""
+    try:
+        return folder.stat().st_mode & SHARED_DIR_BITS == SHARED_DIR_BITS
+    except OSError:
+        return False
+
+
+def file_mode(folder: Path) -> int:
+    """0600, or 0660 in a folder someone deliberately shared with a group."""
+    return 0o660 if shared_folder(folder) else 0o600
+
+
+def dir_mode(parent: Path) -> int:
+    """0700, or group rwx + setgid under a shared parent (new files then inherit the group)."""
+    return 0o2770 if shared_folder(parent) else 0o700
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create a folder user-only (or group-shared when its parent was shared), whatever the umask."""
+    if folder.is_dir():
+        return
+    parent = folder.parent
+    if parent != folder and not parent.is_dir():
+        make_private_dir(parent)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    except PermissionError:
+        raise EnvironmentProblem(not_shared_message(None, folder)) from None
+    os.chmod(folder, dir_mode(parent))
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` if missing with a session file's mode, set explicitly (the umask cannot widen
+    or narrow it)."""
+    mode = file_mode(path.parent)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    except FileExistsError:
+        return
+    except PermissionError:
+        raise EnvironmentProblem(not_shared_message(None, path)) from None
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def private_file(path: Path, make_dir: bool = True) -> Path:
+    """Create (if needed) a file with the same permissions as a session file (logs, exports, plans).
+
+    ``make_dir`` creates its folder user-only (for folders under the state dir).
+    """
+    if make_dir:
+        make_private_dir(path.parent)
+    create_private_file(path)
+    return path

@@ -1,0 +1,233 @@
+"""The session store: one SQLite file (WAL) per cutover session.
+
+It is the spine of a cutover.  Several processes open the same file at once:
+the process that drives (holding the lease), workers running long steps, and
+any number of watchers following the event log by sequence number.  SQLite in
+WAL mode gives every reader a consistent snapshot while one writer appends, and
+``BEGIN IMMEDIATE`` serialises the read-modify-write operations.
+
+Inside one process, a handle gives every thread its own connection (an SQLite
+connection is not safe to share across threads mid-transaction) and all writes
+to one file go through one process-wide lock: one writer per process, the others
+wait their turn here instead of spinning on ``SQLITE_BUSY``.
+
+The store's jobs live in their own modules and meet in :class:`SessionStore`:
+events and steps (:mod:`.events`), the run lease (:mod:`.runs`), approvals
+(:mod:`.approvals`), the driver's seat and attached clients (:mod:`.clients`).
+Nothing secret is written: every payload passes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import BadInputError, EnvironmentProblem
+from engine.secrets import redact
+from engine.session import schema
+from engine.session.approvals import ApprovalsMixin
+from engine.session.clients import ClientsMixin
+from engine.session.events import EventsMixin
+from engine.session.identity import declared_name, os_identity
+from engine.session.paths import create_private_file, make_private_dir, not_shared_message, session_path
+from engine.session.runs import RunsMixin
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
+class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
+    """A handle on one session file; safe to use from several threads.
+
+    ``operator`` is a *declared* name (like ``$GPUMIGRATE_OPERATOR``): it becomes
+    the recorded name only in a session whose profile says ``[cutover]
+    shared_account = true``; otherwise the real uid's login is recorded.
+    """
+
+    def __init__(self, path: Path, operator: str | None = None):
+        self.path = Path(path)
+        self.name = self.path.stem
+        self.identity = os_identity()
+        self.declared = declared_name(operator)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._lock = _write_lock(self.path)
+        self._actor_ids: dict[str, int] = {}
+        self._closed = False
+        schema.ensure(self._conn(), self.path)
+        self._shared = self.get_meta("shared_account") == "1"
+        self._init_recorder()
+
+    # --- opening -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, name: str, create: bool = True, operator: str | None = None) -> "SessionStore":
+        """Open (or create) the named session under the state directory."""
+        path = session_path(name)
+        try:
+            exists = path.exists()
+            if exists and not (path.parent.is_dir() and _readable_writable(path)):
+                raise EnvironmentProblem(not_shared_message(name, path))
+            if not exists and path.parent.exists() and not _searchable(path.parent):
+                raise EnvironmentProblem(not_shared_message(name, path))
+        except PermissionError:
+            raise EnvironmentProblem(not_shared_message(name, path)) from None
+        if not exists:
+            if not create:
+                raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
+            make_private_dir(path.parent)
+            create_private_file(path)
+        try:
+            store = cls(path, operator)
+        except sqlite3.OperationalError as exc:
+            raise EnvironmentProblem(not_shared_message(name, path, str(exc))) from None
+        if store.get_meta("created_at") is None:
+            store.set_meta("created_at", repr(time.time()))
+            store.set_meta("created_by", store.operator)
+        return store
+
+    def _conn(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            if self._closed:
+                raise BadInputError(f"session {self.name!r} was closed")
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+            with self._conns_lock:
+                self._conns.append(db)
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (for read-only queries)."""
+        return self._conn()
+
+    def close(self) -> None:
+        try:
+            self.flush_events()
+        except (sqlite3.Error, BadInputError):
+            pass
+        self._closed = True
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for db in conns:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    def __enter__(self) -> "SessionStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; re-entrant within a thread; one writer per process at a time."""
+        db = self._conn()
+        with self._lock:
+            if db.in_transaction:  # nested in this thread's own transaction
+                yield db
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
+
+    # --- who ---------------------------------------------------------------
+
+    @property
+    def shared_account(self) -> bool:
+        """Does this session's profile say one account is shared by several people?"""
+        return self._shared
+
+    @property
+    def operator(self) -> str:
+        """The recorded name: the OS login, or the declared name in a shared-account session."""
+        if self._shared and self.declared:
+            return self.declared
+        return self.identity.login
+
+    @property
+    def uid(self) -> int:
+        return self.identity.uid
+
+    def _actor(self, db: sqlite3.Connection) -> int:
+        """This process's row in ``actors`` (inside a write transaction)."""
+        key = self.operator
+        actor = self._actor_ids.get(key)
+        if actor is None:
+            me = self.identity
+            cur = db.execute(
+                "INSERT INTO actors(login, uid, declared, pid, host, tty, ssh, first_seen) VALUES(?,?,?,?,?,?,?,?)",
+                (me.login, me.uid, self.declared if self._shared else None, me.pid, me.host, me.tty, me.ssh,
+                 time.time()))
+            actor = self._actor_ids[key] = int(cur.lastrowid or 0)
+        return actor
+
+    # --- meta --------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       (key, redact(value)))
+        if key == "shared_account":
+            self._shared = value == "1"
+
+    def set_shared_account(self, shared: bool) -> None:
+        """Record the profile's ``[cutover] shared_account`` (the runner does, from the profile it runs)."""
+        if shared != self._shared or self.get_meta("shared_account") is None:
+            self.set_meta("shared_account", "1" if shared else "0")
+
+    def refresh_shared_account(self) -> bool:
+        """Re-read ``shared_account`` (another process's run may have recorded its profile since)."""
+        self._shared = self.get_meta("shared_account") == "1"
+        return self._shared
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _readable_writable(path: Path) -> bool:
+    import os
+
+    return os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _searchable(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.X_OK)
+
+
+def dumps(data: Any) -> str:
+    """JSON for the store, with every secret-looking value redacted."""
+    from engine.secrets import redact_data
+
+    return json.dumps(redact_data(json.loads(json.dumps(data, default=str))), ensure_ascii=False)

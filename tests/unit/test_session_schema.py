@@ -1,0 +1,144 @@
+"""The session file's version and migrations, one writer per process, and who is recorded."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.errors import EnvironmentProblem
+from engine.events import ItemDone, Progress, StepFinished
+from engine.session import SessionStore, session_path
+from engine.session import schema
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "session_v0.sql"
+
+
+def _legacy_file(name: str) -> Path:
+    path = session_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(FIXTURE.read_text())
+    db.close()
+    return path
+
+
+def test_a_file_written_by_the_previous_schema_is_migrated_and_keeps_its_history() -> None:
+    path = _legacy_file("legacy")
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
+    with SessionStore.open("legacy", create=False) as store:
+        assert store.schema_version() == schema.VERSION
+        assert store.step("transfer").state == "completed"  # type: ignore[union-attr]
+        old = store.events_after(0)
+        assert old[0].operator == "alice" and old[0].who is None  # nobody's uid was recorded back then
+        (approval,) = store.approvals("pending")
+        assert approval.requested_uid is None and approval.requested_by == "alice"
+        assert store.ticks()["Freeze writes"].ticked_by == "alice"
+        assert store.runs()[0].uid is None
+        seq = store.append("session", "note", {"text": "after the migration"})
+        assert store.events_after(seq - 1)[0].who["uid"] == os.getuid()  # type: ignore[index]
+        # a request made before uids were recorded still needs a different name
+        store.decide_approval(approval.id, approve=True)
+    with SessionStore.open("legacy", create=False) as again:  # opening twice migrates once
+        assert again.schema_version() == schema.VERSION
+
+
+def test_a_file_from_a_newer_version_is_refused_not_guessed_at() -> None:
+    SessionStore.open("future").close()
+    db = sqlite3.connect(session_path("future"))
+    db.execute(f"PRAGMA user_version = {schema.VERSION + 1}")
+    db.close()
+    with pytest.raises(EnvironmentProblem, match="newer gpumigrate"):
+        SessionStore.open("future", create=False)
+
+
+def test_two_threads_writing_one_store_all_succeed() -> None:
+    errors: list[BaseException] = []
+    with SessionStore.open("threads") as store:
+
+        def writer(step: str) -> None:
+            try:
+                for i in range(150):
+                    store.set_step(step, "running" if i % 2 == 0 else "completed")
+                    store.append(step, "note", {"i": i})
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(f"s{n}",)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(store.events_after(0)) == 300
+        assert {n: s.attempt for n, s in store.steps().items()} == {"s0": 75, "s1": 75}
+
+
+def test_every_event_records_the_os_identity_of_its_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGNAME", "someoneelse")
+    monkeypatch.setenv("USER", "someoneelse")
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "someoneelse")
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.3 50022 10.1.2.4 22")
+    with SessionStore.open("who") as store:
+        store.append("session", "note", {})
+        ev = store.events_after(0)[-1]
+    import pwd
+    import socket
+
+    login = pwd.getpwuid(os.getuid()).pw_name
+    assert ev.operator == login  # the environment does not rename anyone
+    assert ev.who == {"login": login, "uid": os.getuid(), "pid": os.getpid(), "host": socket.gethostname(),
+                      "tty": ev.who["tty"], "ssh": "10.1.2.3:50022", "declared": None}  # type: ignore[index]
+
+
+def test_per_object_events_are_counted_not_stored_one_by_one() -> None:
+    with SessionStore.open("agg") as store:
+        start = store.last_seq()
+        for i in range(1000):
+            store.record(ItemDone("transfer", item=f"f{i}", status="copied", data={"size": 100}))
+            store.record(Progress("transfer", done=i, total=1000, unit="files", label="files", ts=1000.0 + i / 1000))
+        store.record(ItemDone("transfer", item="bad", status="failed", detail="boom"))
+        store.record(ItemDone("transfer", item="huge", status="copied", data={"size": 1 << 30}))
+        store.record(StepFinished("transfer", ok=False, summary="1 failed"))
+        rows = store.events_after(start)
+    kinds = [e.kind for e in rows]
+    assert kinds.count("item_done") == 2  # the failure and the large object
+    assert 4 <= kinds.count("progress") <= 6  # one per 250 ms of 1 s, plus the last one
+    progress = [e for e in rows if e.kind == "progress"]
+    assert progress[-1].payload["done"] == 999  # the latest progress is never lost
+    (counts,) = [e.payload["counts"] for e in rows if e.kind == "items_aggregated"]
+    assert counts == {"copied": 1000}
+    assert kinds[-1] == "step_finished"
+
+
+def test_a_journal_from_before_versions_is_migrated_and_new_journals_are_private(tmp_path: Path) -> None:
+    import stat
+
+    from engine.transfer.journal import JOURNAL_VERSION, Journal
+
+    old = tmp_path / "journals" / "old.sqlite"
+    old.parent.mkdir()
+    db = sqlite3.connect(old)  # the tables as every journal before versions had them
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE uploads (path TEXT NOT NULL, fp TEXT NOT NULL, token TEXT NOT NULL, part_size INTEGER NOT NULL,
+            started_at REAL NOT NULL, PRIMARY KEY (path, fp));
+        CREATE TABLE parts (path TEXT NOT NULL, fp TEXT NOT NULL, n INTEGER NOT NULL, crc INTEGER NOT NULL,
+            etag TEXT NOT NULL, PRIMARY KEY (path, fp, n));
+        CREATE TABLE done (path TEXT PRIMARY KEY, fp TEXT NOT NULL, crc32c TEXT, finished_at REAL NOT NULL);
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, finished_at REAL,
+            state TEXT NOT NULL, summary TEXT);
+        INSERT INTO done VALUES ('a/b.bin', 'fp1', 'AAAAAA==', 1.0);
+        INSERT INTO parts VALUES ('big.bin', 'fp2', 1, 7, 'etag-1');
+    """)
+    db.close()
+    journal = Journal(old)
+    assert journal.done("a/b.bin") is not None and journal.parts("big.bin", "fp2") == {1: (7, "etag-1")}
+    journal.close()
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == JOURNAL_VERSION
+    fresh = tmp_path / "journals" / "new.sqlite"
+    Journal(fresh).close()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
