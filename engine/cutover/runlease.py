@@ -54,7 +54,7 @@ class RunLease:
 
     def _beat(self) -> None:
         # SQLite handles belong to one thread: the heartbeat gets its own.
-        store = SessionStore(Path(self.session.path), operator=self.session.operator)
+        store = SessionStore(Path(self.session.path), operator=self.session.declared)
         import time
 
         next_beat = 0.0

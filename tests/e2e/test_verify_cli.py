@@ -90,7 +90,8 @@ def test_replay_runs_the_verify_step_of_the_demo(tmp_path: Path) -> None:
 def test_expected_gpus_without_a_driver_is_incomplete_and_sign_off_needs_a_second_person(tmp_path: Path) -> None:
     profile = tmp_path / "h100.toml"
     profile.write_text('name = "h100"\n[source]\nprovider = "local"\n[target]\ngpu_model = "H100 80GB"\n'
-                       'gpu_count = 8\n[verify]\nchecks = ["gpu_health", "topology"]\n')
+                       'gpu_count = 8\n[verify]\nchecks = ["gpu_health", "topology"]\n'
+                       '[cutover]\nshared_account = true\n')  # alice and bob: names declared on one account
     junit = tmp_path / "junit.xml"
     proc = gpumigrate("verify", str(profile), "--session", "h100-verify", "--report", str(tmp_path / "r.md"),
                       "--junit", str(junit))

@@ -31,7 +31,8 @@ def _profile(tmp_path: Path, scale: float, gpu_optional: bool = True) -> Path:
     path = tmp_path / "p.toml"
     path.write_text('name = "tui"\n[source]\nprovider = "local"\n[verify]\nchecks = ["convergence", "gpu_health"]\n'
                     '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
-                    f'[verify.gpu]\noptional = {"true" if gpu_optional else "false"}\n')
+                    f'[verify.gpu]\noptional = {"true" if gpu_optional else "false"}\n'
+                    '[cutover]\nshared_account = true\n')  # the tests' people are names declared on one account
     return path
 
 
@@ -106,6 +107,9 @@ async def test_incomplete_cannot_be_approved_and_gaps_need_a_reason_and_a_second
 
     from textual.widgets import Input
 
+    from tests.cutover_support import shared_session
+
+    shared_session("verify-tui-3")  # "carol" and "dave" are names declared on this shared OS account
     app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.0, gpu_optional=False), session_name="verify-tui-3",
                         start_mode="verify", operator="carol")
     async with app.run_test(size=(150, 45)) as pilot:

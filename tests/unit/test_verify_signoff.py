@@ -69,7 +69,8 @@ def _incomplete_run(tmp_path: Path, session: SessionStore):
     from engine.profile import load_profile
     from engine.runner import run_steps
 
-    path = _no_gpu_profile(tmp_path)
+    # "alice" and "bob" in these tests are names declared on one OS account
+    path = _no_gpu_profile(tmp_path, "[cutover]\nshared_account = true\n")
     return run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session,
                      options={"nvml_api": None})
 
