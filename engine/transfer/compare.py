@@ -5,7 +5,8 @@ At planning (:func:`compare`, from the listings alone):
 * sizes differ: copy;
 * ``-c``: checksums (CRC32C, else MD5) where both listings carry one, else ``check``;
 * bucket to bucket: checksums where both listings carry the same kind (gsutil compares
-  hashes between clouds), else ``check``;
+  hashes between clouds), else ``check`` (checksums from a HEAD, else the destination's
+  stored mtime against the source's, else the bytes);
 * both sides carry a preserved source mtime (a local file, GCS ``goog-reserved-file-mtime``):
   equal whole seconds skip, different copy;
 * otherwise (an S3 listing never carries metadata; objects written by other tools lack it):
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 CHECK_MTIME = "mtime metadata to read"
 CHECK_SUMS = "checksums to compare"
+CHECK_CLOUD = "checksums to compare, else the stored mtime"
 
 
 def whole_seconds(mtime: float) -> int:
@@ -44,7 +46,7 @@ def compare(src: ObjectInfo, dst: ObjectInfo, checksum: bool, both_cloud: bool =
             return ("skip", "same crc32c") if src.crc32c == dst.crc32c else ("copy", "crc32c differs")
         if src.md5 and dst.md5:
             return ("skip", "same md5") if src.md5 == dst.md5 else ("copy", "md5 differs")
-        return "check", CHECK_SUMS
+        return "check", CHECK_SUMS if checksum else CHECK_CLOUD
     if src.mtime_preserved and dst.mtime_preserved:
         if whole_seconds(src.mtime) == whole_seconds(dst.mtime):
             return "skip", "same size and mtime"
@@ -62,6 +64,20 @@ def resolve(src_backend: "Backend", dst_backend: "Backend", src: ObjectInfo, dst
             if whole_seconds(s_m) == whole_seconds(d_m):
                 return True, "same size and mtime (metadata)"
             return False, "mtime differs (metadata)"
+    if reason == CHECK_CLOUD:
+        # Bucket to bucket: a checksum both stores report (one HEAD each) decides; where there
+        # is none in common (multipart S3 objects, composite GCS ones) the destination's stored
+        # mtime, written from this source's mtime when it was copied, decides before any
+        # byte is read: reading both objects of every re-sync is what a hash compare would cost.
+        src_backend.full_checksums(src)
+        dst_backend.full_checksums(dst)
+        if src.crc32c and dst.crc32c:
+            return src.crc32c == dst.crc32c, "crc32c " + ("same" if src.crc32c == dst.crc32c else "differs")
+        if src.md5 and dst.md5:
+            return src.md5 == dst.md5, "md5 " + ("same" if src.md5 == dst.md5 else "differs")
+        d_m = dst_backend.stored_mtime(dst)
+        if d_m is not None and whole_seconds(d_m) == whole_seconds(src.mtime):
+            return True, "same size; the destination stores this source's mtime (no checksum in common)"
     return same_checksums(src_backend, dst_backend, src, dst)
 
 

@@ -11,7 +11,7 @@ import pytest
 from engine.transfer.backends.base import ObjectInfo
 from engine.transfer.backends.local import LocalBackend
 from engine.transfer.checksums import combine_parts, crc32c, crc32c_combine, s3_composite_crc32c
-from engine.transfer.compare import CHECK_MTIME, CHECK_SUMS
+from engine.transfer.compare import CHECK_CLOUD, CHECK_MTIME, CHECK_SUMS
 from engine.transfer.plan import compare, diff, unsafe_local_key
 from engine.transfer.retry import ChecksumMismatch, RetryPolicy, is_retryable
 from engine.transfer.urls import parse_url
@@ -90,7 +90,8 @@ def test_compare_rules():
     # bucket to bucket: hashes, not mtimes (gsutil)
     assert compare(info("a", 1, 1, crc="00000001"), info("a", 1, 99, crc="00000001"), False, both_cloud=True)[0] == "skip"
     assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5, crc="00000002"), False, both_cloud=True)[0] == "copy"
-    assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5), False, both_cloud=True) == ("check", CHECK_SUMS)
+    assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5), False, both_cloud=True) == ("check", CHECK_CLOUD)
+    assert compare(info("a", 1, 5, crc="00000001"), info("a", 1, 5), True) == ("check", CHECK_SUMS)
     assert compare(info("a", 1, crc="00000001"), info("a", 1, crc="00000002"), True)[0] == "copy"
     assert compare(info("a", 1, 1, crc="00000001"), info("a", 1, 99, crc="00000001"), True)[0] == "skip"
     assert compare(info("a", 1, md5="a" * 32), info("a", 1, crc="00000001"), True)[0] == "check"
@@ -165,3 +166,40 @@ def test_cloud_source_and_destination_that_overlap_in_one_bucket_are_refused() -
             resolve(TransferSpec(src=src, dst=dst))
     resolve(TransferSpec(src="gs://b/data", dst="gs://b/database"))  # a sibling prefix is fine
     resolve(TransferSpec(src="gs://b/data", dst="s3://b/data"))
+
+
+class _Store:
+    """What compare.resolve asks of a backend, with the reads it would make counted."""
+
+    def __init__(self, stored: float | None = None, md5: str = "m" * 32):
+        self.stored, self.md5, self.reads = stored, md5, 0
+
+    def full_checksums(self, info):
+        return info
+
+    def stored_mtime(self, info):
+        return info.mtime if info.mtime_preserved else self.stored
+
+    def hash_object(self, info, md5=False, sha256=False):
+        self.reads += 1
+
+        class H:
+            md5_hex = self.md5
+            crc32c_hex = "00000000"
+        return H()
+
+
+def test_bucket_to_bucket_without_a_common_checksum_uses_the_stored_mtime_before_reading():
+    from engine.transfer.compare import CHECK_CLOUD, resolve
+
+    src = info("big", 10, 1000.7, crc="0000000a")  # a GCS object: CRC32C, no mtime metadata...
+    src.mtime_preserved = False
+    dst = info("big", 10, 5000.0)                  # ...copied to S3 in parts: no checksum in common
+    dst.mtime_preserved = False
+    assert compare(src, dst, False, both_cloud=True) == ("check", CHECK_CLOUD)
+    s_store, d_store = _Store(), _Store(stored=1000.0)  # the S3 object stores the source's mtime
+    assert resolve(s_store, d_store, src, dst, CHECK_CLOUD)[0] is True
+    assert s_store.reads == d_store.reads == 0
+    d_other = _Store(stored=999.0, md5="x" * 32)        # another source version: the bytes decide
+    same, why = resolve(_Store(), d_other, src, dst, CHECK_CLOUD)
+    assert same is False and d_other.reads == 1
