@@ -64,7 +64,18 @@ class SourceSection(Section):
     gpu_count: int | None = Field(default=None, ge=0, le=64)
     """GPUs per instance; looked up from the instance type when unset."""
     hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
-    """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
+    """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour); with a reserved
+    instance or savings plan, its effective hourly rate."""
+    pricing: Literal["on-demand", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y"] = "on-demand"
+    """How the source is paid for: a commitment is paid for every hour of its term, used or not."""
+    commitment_months_left: float | None = Field(default=None, ge=0, le=36)
+    """Months left on the source's reserved instance / savings plan (still owed after a move)."""
+
+    @model_validator(mode="after")
+    def _commitment_needs_its_rate(self) -> "SourceSection":
+        if self.pricing != "on-demand" and self.hourly_usd is None:
+            raise ValueError(f"pricing = {self.pricing!r} needs hourly_usd: the effective hourly rate you pay")
+        return self
 
 
 class TargetSection(Section):

@@ -13,7 +13,8 @@ Inputs (each named in every row it produces, with its date):
 * ``--carried``: rows the pricing file does not hold (N1 with attached T4/V100/P100/P4, A3 Edge,
   A3 Ultra, A4), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
-Outputs ``gcp_gpu_machines.csv`` and ``gcp_gpu_zones.csv`` in ``--out`` (default: the package's
+Outputs ``gcp_gpu_machines.csv``, ``gcp_gpu_zones.csv`` and ``gcp_storage_prices.csv`` (GCS classes and
+persistent disks per region) in ``--out`` (default: the package's
 ``data/`` folder).  Rows are sorted so a refresh diffs cleanly.
 """
 
@@ -53,6 +54,11 @@ MACHINE_COLUMNS = [
     "notes", "source", "source_date", "as_of", "spot_as_of", "verified",
 ]
 ZONE_COLUMNS = ["gpu_model", "machine_series", "region", "zone", "source", "source_date", "verified"]
+STORAGE_COLUMNS = ["kind", "storage_class", "region", "usd_per_gib_month", "source", "source_date", "as_of", "verified"]
+GCS_CLASSES = {"standard": "STANDARD", "nearline": "NEARLINE", "coldline": "COLDLINE", "archiv": "ARCHIVE"}
+"""pricing.yml storage.bucket keys (regional buckets) -> GCS storage class."""
+DISK_TYPES = ("balanced", "ssd", "hdd")
+"""pricing.yml compute.storage keys; their ``type`` is the disk type name (pd-balanced, pd-ssd, pd-standard)."""
 
 
 def _num(value: Any) -> str:
@@ -109,6 +115,29 @@ def machine_rows(pricing: dict[str, Any], ref: str) -> list[dict[str, str]]:
                 "gpu_spot_usd_per_hr": "", "notes": notes, "source": source, "source_date": when, "as_of": when,
                 "spot_as_of": when if price.get("hour_spot") is not None else "", "verified": "yes",
             })
+    return rows
+
+
+def storage_rows(pricing: dict[str, Any], ref: str) -> list[dict[str, str]]:
+    """GCS regional bucket storage per class and persistent disk per type, per region, per GiB-month."""
+    when = generated_date(pricing)
+    source = f"{PRICING_SOURCE}{' @ ' + ref if ref else ''} (generated {when} from the Cloud Billing Catalog API)"
+    rows = []
+    buckets = (pricing.get("storage") or {}).get("bucket") or {}
+    for key, storage_class in GCS_CLASSES.items():
+        for region, price in sorted(((buckets.get(key) or {}).get("cost") or {}).items()):
+            if price.get("month") is not None:
+                rows.append({"kind": "gcs", "storage_class": storage_class, "region": region,
+                             "usd_per_gib_month": _num(price["month"]), "source": source, "source_date": when,
+                             "as_of": when, "verified": "yes"})
+    disks = (pricing["compute"].get("storage") or {})
+    for key in DISK_TYPES:
+        spec = disks.get(key) or {}
+        for region, price in sorted((spec.get("cost") or {}).items()):
+            if price.get("month") is not None:
+                rows.append({"kind": "disk", "storage_class": str(spec.get("type", key)), "region": region,
+                             "usd_per_gib_month": _num(price["month"]), "source": source, "source_date": when,
+                             "as_of": when, "verified": "yes"})
     return rows
 
 
@@ -170,10 +199,12 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
     zones = zone_rows(zones_text)
+    storage = storage_rows(pricing, ref)
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
     _write(out / "gcp_gpu_zones.csv", ZONE_COLUMNS, zones)
-    return {"machines": len(machines), "zones": len(zones)}
+    _write(out / "gcp_storage_prices.csv", STORAGE_COLUMNS, storage)
+    return {"machines": len(machines), "zones": len(zones), "storage": len(storage)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref)
-    print(f"wrote {counts['machines']} machine rows and {counts['zones']} zone rows to {args.out}")
+    print(f"wrote {counts['machines']} machine, {counts['zones']} zone and {counts['storage']} storage rows to "
+          f"{args.out}")
     return 0
 
 

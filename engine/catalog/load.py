@@ -134,6 +134,16 @@ class GcpZone:
 
 
 @dataclass(frozen=True)
+class StoragePrice(_Sourced):
+    """Google Cloud storage at rest in one region: a GCS class (``kind`` gcs) or a persistent disk type (disk)."""
+
+    kind: str
+    storage_class: str
+    region: str
+    usd_per_gib_month: float
+
+
+@dataclass(frozen=True)
 class AwsInstance(_Sourced):
     """An EC2 GPU instance type in one region; on-demand Linux price per instance-hour."""
 
@@ -184,6 +194,7 @@ class Catalog:
     discounts: list[Discount] = field(default_factory=list)
     network: list[NetPrice] = field(default_factory=list)
     gcp_zones: list[GcpZone] = field(default_factory=list)
+    gcp_storage: list[StoragePrice] = field(default_factory=list)
     refreshed: dict[str, str] = field(default_factory=dict)
     """provider -> when its cache was refreshed (ISO time); empty when only embedded data is in use."""
     problems: list[str] = field(default_factory=list)
@@ -221,6 +232,11 @@ class Catalog:
         return sorted(best.values(), key=lambda r: (r.gpu_count, r.region != "us-central1", r.region,
                                                     r.ondemand_usd_per_hr or float("inf")))
 
+    def storage_price(self, kind: str, storage_class: str, region: str) -> StoragePrice | None:
+        """GCS class (``kind`` "gcs") or disk type ("disk") price per GiB-month in ``region``."""
+        return next((r for r in self.gcp_storage
+                     if r.kind == kind and r.storage_class == storage_class and r.region == region), None)
+
     def gpu_offered_in(self, gpu_model: str) -> list[GcpZone] | None:
         """Where ``gpu_model`` is offered, or None when the catalog does not know (availability unchecked)."""
         rows = [z for z in self.gcp_zones if gpu_matches(gpu_model, z.gpu_model) or gpu_matches(z.gpu_model, gpu_model)]
@@ -237,6 +253,17 @@ class Catalog:
         """The tiers of one network/storage price, in order (one row for a flat price)."""
         rows = [r for r in self.network if r.key == key]
         return sorted(rows, key=lambda r: r.tier_start_gb or 0.0)
+
+    def net_tiers_in(self, key: str, scope: str) -> list[NetPrice]:
+        """The tiers of one price for one region or region pair (with any all-region rows, such as a free
+        allowance); empty when the catalog has no row for ``scope`` itself."""
+        rows = [r for r in self.network if r.key == key and (r.scope == scope or r.scope.startswith("all"))]
+        if not any(r.scope == scope for r in rows):
+            return []
+        return sorted(rows, key=lambda r: r.tier_start_gb or 0.0)
+
+    def net_scopes(self, key: str) -> list[str]:
+        return sorted({r.scope for r in self.network if r.key == key and not r.scope.startswith("all")})
 
     def net_price(self, key: str) -> NetPrice | None:
         tiers = self.net_tiers(key)
@@ -348,6 +375,10 @@ def embedded_catalog() -> Catalog:
             cud_1y_usd_per_hr=_f(r.get("cud_1y_usd_per_hr")), cud_3y_usd_per_hr=_f(r.get("cud_3y_usd_per_hr")),
             local_ssd_gb=_f(r.get("local_ssd_gb")), spot_date=r.get("spot_as_of") or "",
             **_embedded(r)))
+    for r in _read_csv("gcp_storage_prices.csv"):
+        cat.gcp_storage.append(StoragePrice(kind=r["kind"], storage_class=r["storage_class"], region=r["region"],
+                                            usd_per_gib_month=float(r["usd_per_gib_month"]), origin=EMBEDDED,
+                                            source=r["source"], date=r["as_of"], verified=r["verified"]))
     for r in _read_csv("gcp_gpu_zones.csv"):
         cat.gcp_zones.append(GcpZone(gpu_model=r["gpu_model"], machine_series=r["machine_series"], region=r["region"],
                                      zone=r["zone"], source=r["source"], date=r["source_date"],

@@ -31,6 +31,10 @@ from engine.cost.money import DAYS_PER_MONTH, GIB, pct, usd
 from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tiered_cost, tiers_with_allowance
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
 from engine.cost.report import CostReport, LineItem, OptionCost
+from engine.cost.storage import source_storage, target_storage
+
+COMMITTED = ("cud-", "reserved-", "savings-plan-")
+"""Pricing paid for every hour of the term, used or not (Google Cloud CUDs; AWS RIs and Savings Plans)."""
 
 __all__ = ["CostReport", "LineItem", "OptionCost", "commitment_monthly", "compute_costs", "egress_cost",
            "one_off_items", "pct", "price_per_run", "sts_entry_items", "tiered_cost", "tiers_with_allowance", "usd"]
@@ -101,7 +105,7 @@ def _evaluate(priced: Priced, side: str, runs: float, cost: Any, today: date | N
                             "run `gpumigrate catalog refresh` or set the hourly price you were quoted")
     if priced.pricing == "spot" and priced.ondemand:
         option.spot_discount = _less(_ratio(priced.hourly, priced.ondemand))
-    if priced.pricing.startswith("cud-"):
+    if priced.pricing.startswith(COMMITTED):
         overflow_rate = priced.ondemand if priced.ondemand is not None else priced.hourly
         monthly, commit = commitment_monthly(priced.hourly, cost.hours_per_month, cost.commitment_instances,
                                              usage, overflow_rate)
@@ -112,6 +116,8 @@ def _evaluate(priced: Priced, side: str, runs: float, cost: Any, today: date | N
         if priced.spot:
             option.break_even_utilisation_vs_spot = _ratio(priced.hourly,
                                                            priced.spot * (1 + cost.spot_interruption_overhead))
+    option.storage_monthly_usd, option.storage_detail = priced.storage_monthly, priced.storage_detail
+    option.bill_monthly_usd = option.monthly_usd + priced.storage_monthly
     if runs > 0 and math.isfinite(option.monthly_usd / runs):
         # The price actually paid: the monthly bill / runs (a commitment is paid whether used or not).
         option.effective_cost_per_run_usd = option.cost_per_run_usd = option.monthly_usd / runs
@@ -120,13 +126,14 @@ def _evaluate(priced: Priced, side: str, runs: float, cost: Any, today: date | N
 
 def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float, cost: Any,
                    source_hourly: float, source_hours: float) -> None:
-    option.savings_monthly_usd = source.monthly_usd - option.monthly_usd
-    # Savings come from what is billed each month (effective), never from list rates at full use.
-    if source.monthly_usd > 0:
-        option.savings_per_run_fraction = _less(_ratio(option.monthly_usd, source.monthly_usd))
-    elif source.cost_per_run_usd > 0:  # no runs a month: compare one run at list rates
+    bill, source_bill = _bill(option), _bill(source)
+    option.savings_monthly_usd = source_bill - bill
+    # Savings come from what is billed each month (effective, storage included), never from list rates.
+    if source_bill > 0:
+        option.savings_per_run_fraction = _less(_ratio(bill, source_bill))
+    elif source.cost_per_run_usd > 0:  # nothing billed a month: compare one run at list rates
         option.savings_per_run_fraction = _less(_ratio(option.cost_per_run_usd, source.cost_per_run_usd))
-    option.parallel_run_usd = option.monthly_usd * cost.parallel_run_days / DAYS_PER_MONTH
+    option.parallel_run_usd = bill * cost.parallel_run_days / DAYS_PER_MONTH
     option.one_off_usd = shared_one_off + option.parallel_run_usd
     if option.savings_monthly_usd > 0:
         months = option.one_off_usd / option.savings_monthly_usd
@@ -135,9 +142,14 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     if source_hourly > 0 and source_hours > 0:
         overhead = option.spot_overhead or 0.0
         option.break_even_speedup = _ratio(option.hourly_usd * (1.0 + overhead), source_hourly)
-    option.tco_1y_usd = option.one_off_usd + 12 * option.monthly_usd
-    option.tco_3y_usd = option.one_off_usd + 36 * option.monthly_usd
-    option.cumulative_usd = [option.one_off_usd + m * option.monthly_usd for m in range(cost.horizon_months + 1)]
+    option.tco_1y_usd = option.one_off_usd + 12 * bill
+    option.tco_3y_usd = option.one_off_usd + 36 * bill
+    option.cumulative_usd = [option.one_off_usd + m * bill for m in range(cost.horizon_months + 1)]
+
+
+def _bill(option: OptionCost) -> float:
+    """The whole monthly bill: compute (effective) plus storage at rest and disks."""
+    return option.bill_monthly_usd if option.bill_monthly_usd is not None else option.monthly_usd
 
 
 def _data_volume(profile: Any, data_bytes: int | None, basis: str | None) -> tuple[float, str]:
@@ -171,14 +183,24 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         object_basis = f"estimated at {cost.avg_object_mb:g} MB per object"
     else:
         objects, object_basis = 0, "unknown"
-    items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries)
+    items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries,
+                                 allow_fallback=allow_price_fallback)
+    source_priced.storage_monthly, source_priced.storage_detail, more = source_storage(
+        profile, catalog, data_gb, allow_price_fallback)
+    notes.extend(more)
+    for priced in targets_priced:
+        priced.storage_monthly, priced.storage_detail, more = target_storage(profile, catalog, priced.region, data_gb)
+        notes.extend(n for n in more if n not in notes)
+    owed = _source_commitment_owed(profile, source_priced, cost)
+    if owed is not None:
+        items.append(owed)
     shared = sum(i.usd for i in items)
     if data_basis == "unknown":
         notes.append("data volume unknown: egress not included (set cost.data_gb or run the transfer step)")
 
     source = _evaluate(source_priced, "source", runs, cost, today)
-    source.cumulative_usd = [m * source.monthly_usd for m in range(cost.horizon_months + 1)]
-    source.tco_1y_usd, source.tco_3y_usd = 12 * source.monthly_usd, 36 * source.monthly_usd
+    source.cumulative_usd = [m * _bill(source) for m in range(cost.horizon_months + 1)]
+    source.tco_1y_usd, source.tco_3y_usd = 12 * _bill(source), 36 * _bill(source)
     options = [source]
     for priced in targets_priced:
         option = _evaluate(priced, "target", runs, cost, today)
@@ -186,7 +208,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         options.append(option)
     for option in options:
         notes.extend(option.notes)
-        if option.pricing.startswith("cud-") and option.break_even_utilisation is not None \
+        if option.pricing.startswith(COMMITTED) and option.break_even_utilisation is not None \
                 and option.utilisation < option.break_even_utilisation:
             notes.append(f"{option.name}: the commitment is {pct(option.utilisation)} used; on-demand is cheaper "
                          f"below {pct(option.break_even_utilisation)} utilisation")
@@ -196,6 +218,19 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     if with_sensitivity:
         report.sensitivity = _sensitivity(profile, catalog, source_priced, targets_priced[0], shared, today)
     return report
+
+
+def _source_commitment_owed(profile: Any, source: Priced, cost: Any) -> LineItem | None:
+    """What the source's reserved instance / savings plan still costs after the move: paid whether the
+    workload moves or not, so a cost of moving now rather than when it ends."""
+    src = profile.source
+    if not source.pricing.startswith(COMMITTED) or not src.commitment_months_left:
+        return None
+    monthly = source.hourly * cost.hours_per_month
+    return LineItem("source commitment still owed", src.commitment_months_left * monthly,
+                    f"{src.commitment_months_left:g} months left of {source.pricing} at {usd(source.hourly)}/h "
+                    f"({usd(monthly)}/month): paid whether you move now or not",
+                    "source.hourly_usd and source.commitment_months_left (profile)", "profile")
 
 
 def _sensitivity(profile: Any, catalog: Catalog, source_priced: Priced, primary: Priced, shared: float,

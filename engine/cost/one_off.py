@@ -10,6 +10,7 @@ from engine.catalog.load import Catalog, NetPrice
 from engine.cost.money import GIB
 from engine.cost.pricing import origin_text
 from engine.cost.report import LineItem
+from engine.errors import BadInputError
 
 
 def tiered_cost(volume_gb: float, tiers: list[tuple[float, float | None, float]]) -> float:
@@ -47,6 +48,15 @@ def egress_cost(volume_gb: float, tiers: list[tuple[float, float | None, float]]
 
 
 
+CONTINENTS = (("northamerica-", "NA"), ("us-", "NA"), ("southamerica-", "SA"), ("europe-", "EU"), ("asia-", "ASIA"),
+              ("australia-", "OCEANIA"), ("me-", "ME"), ("africa-", "AF"))
+
+
+def continent(gcp_region: str) -> str:
+    """The continent Google Cloud prices inter-region transfer by (``europe-west4`` -> ``EU``)."""
+    return next((code for prefix, code in CONTINENTS if gcp_region.startswith(prefix)), "unknown")
+
+
 def _region_group(region: str) -> str:
     if region.startswith(("europe", "eu-")):
         return "eu"
@@ -57,6 +67,12 @@ def _region_group(region: str) -> str:
 
 def sts_entry_items(profile: Any, data_gb: float, objects: int,
                     transfer_entries: list[dict[str, Any]] | None = None) -> tuple[list[LineItem], list[str]]:
+    items, notes, _ = _sts_entries(profile, data_gb, objects, transfer_entries)
+    return items, notes
+
+
+def _sts_entries(profile: Any, data_gb: float, objects: int,
+                 transfer_entries: list[dict[str, Any]] | None = None) -> tuple[list[LineItem], list[str], float]:
     """A "Storage Transfer Service" line per ``[[transfer]]`` entry whose engine resolves to sts.
 
     ``transfer_entries`` is the transfer step's result ``entries`` (``engine``,
@@ -68,6 +84,7 @@ def sts_entry_items(profile: Any, data_gb: float, objects: int,
     specs = list(getattr(profile, "transfer", []) or [])
     items: list[LineItem] = []
     notes: list[str] = []
+    private_gb = 0.0
     for i, spec in enumerate(specs):
         got = transfer_entries[i] if transfer_entries and i < len(transfer_entries) else {}
         nbytes, nobjects = got.get("planned_bytes"), got.get("planned_objects")
@@ -81,24 +98,54 @@ def sts_entry_items(profile: Any, data_gb: float, objects: int,
                          "STS fee is not included (run the transfer step, or set cost.data_gb)")
             continue
         mode = sts_mode(spec)
+        if mode == "managed_private_network":
+            private_gb += nbytes / GIB
         scope = spec.sts.network_scope if spec.sts else "NA"
         row = sts_price(mode, scope)
         items.append(LineItem("Storage Transfer Service", sts_cost_usd(int(nbytes), mode, scope),
                               f"[[transfer]] #{i + 1} {spec.src}: {nbytes / GIB:,.1f} GiB, {mode} "
                               f"(${row.usd_per_gib}/GiB)", f"{row.source} (verified: {row.verified})",
                               row.source_date))
-    return items, notes
+    return items, notes, private_gb
+
+
+def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
+                     notes: list[str]) -> list[NetPrice]:
+    key = "aws.egress.internet"
+    if region is None:
+        notes.append("source.region is not set: AWS egress priced with us-east-1's tiers")
+        region = "us-east-1"
+    rows = catalog.net_tiers_in(key, region)
+    if rows:
+        return rows
+    known = ", ".join(catalog.net_scopes(key))
+    if not allow_fallback:
+        raise BadInputError(f"source.region: the catalog has no AWS internet egress tiers for {region} (known: "
+                            f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
+                            "--allow-price-fallback` to price it with us-east-1's tiers")
+    notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with us-east-1's "
+                 "(--allow-price-fallback), so the egress figure is NOT the {region} price".replace("{region}", region))
+    return catalog.net_tiers_in(key, "us-east-1")
 
 
 def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                   today: date | None = None,
-                  transfer_entries: list[dict[str, Any]] | None = None) -> tuple[list[LineItem], list[str]]:
+                  transfer_entries: list[dict[str, Any]] | None = None,
+                  allow_fallback: bool = False) -> tuple[list[LineItem], list[str]]:
     """Egress, requests and transfer-service fees for moving ``data_gb`` in ``objects`` objects."""
     cost, src = profile.cost, profile.source
     items: list[LineItem] = []
     notes: list[str] = []
-    sts_items, sts_notes = sts_entry_items(profile, data_gb, objects, transfer_entries)
+    sts_items, sts_notes, private_gb = _sts_entries(profile, data_gb, objects, transfer_entries)
     notes.extend(sts_notes)
+    if src.provider == "aws" and cost.route in ("internet", "sts") and private_gb > 0:
+        # Data that leaves over Google's managed private network is not AWS internet egress: STS bills it
+        # (the line above), AWS does not; charging both was a double count.
+        notes.append(f"{private_gb:,.1f} GB go over the managed private network ([[transfer]] with "
+                     "sts.managed_private_network): priced by Storage Transfer Service, not as AWS egress")
+        data_gb_egress = max(0.0, data_gb - private_gb)
+    else:
+        data_gb_egress = data_gb
     if cost.route == "sts-private-network" and src.provider == "aws":
         sts_items = []  # the route below prices STS for the whole volume already
 
@@ -111,7 +158,6 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
 
     route = cost.route
     if src.provider == "aws":
-        rows = catalog.net_tiers("aws.egress.internet")
         if route == "exit-waiver":
             item("egress", 0.0, f"{data_gb:,.1f} GB under the AWS exit waiver (request it from AWS support)",
                  catalog.net_price("aws.exit_waiver"))
@@ -122,12 +168,15 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             item("Storage Transfer Service (managed private network)", data_gb * price,
                  f"{data_gb:,.1f} GB x ${price}/GB; AWS egress assumed not billed to you (verify)", row)
         else:
+            rows = _aws_egress_rows(catalog, src.region, allow_fallback, notes) if data_gb_egress > 0 \
+                else catalog.net_tiers_in("aws.egress.internet", src.region or "us-east-1")
             tiers = tiers_with_allowance(rows, cost.egress_free_gb)
             free = cost.egress_free_gb if cost.egress_free_gb is not None else next(
                 (r.tier_end_gb or 0.0 for r in rows if r.price_usd == 0), 0.0)
-            amount = egress_cost(data_gb, tiers, cost.transfer_months)
-            item("egress", amount, f"{data_gb:,.1f} GB over {cost.transfer_months} month(s), tiered, "
-                 f"{free:g} GB/month free", rows[1] if len(rows) > 1 else (rows[0] if rows else None))
+            amount = egress_cost(data_gb_egress, tiers, cost.transfer_months)
+            paid = next((r for r in rows if r.price_usd > 0), rows[0] if rows else None)
+            item("egress", amount, f"{data_gb_egress:,.1f} GB over {cost.transfer_months} month(s), tiered "
+                 f"({paid.scope if paid else '?'}), {free:g} GB/month free", paid)
             if route == "sts" and not sts_items:
                 item("Storage Transfer Service", 0.0, "agentless S3 -> GCS: no STS fee",
                      catalog.net_price("sts.agentless"))
@@ -139,9 +188,25 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             item("S3 LIST requests", lists / 1000 * put_row.price_usd, f"{lists:,} LISTs (1,000 keys each)", put_row)
     elif src.provider == "gcp":
         same = (src.region or "") == profile.target.region
-        row = catalog.net_price("gcp.egress.interregion")
-        price = 0.0 if same or row is None else row.price_usd
-        item("egress", data_gb * price, "same region: free" if same else f"{data_gb:,.1f} GiB inter-region", row)
+        if same:
+            item("egress", 0.0, "same region: free", None)
+        else:
+            pair = "-".join(sorted((continent(src.region or "us-central1"), continent(profile.target.region))))
+            found = catalog.net_tiers_in("gcp.egress.interregion", pair)
+            if not found:
+                known = ", ".join(catalog.net_scopes("gcp.egress.interregion"))
+                if not allow_fallback:
+                    raise BadInputError(f"source.region: the catalog has no Google Cloud inter-region price for "
+                                        f"{pair} (known continent pairs: {known}); run `gpumigrate cost "
+                                        "--allow-price-fallback` to price it at the dearest known pair")
+                found = sorted((r for r in catalog.network if r.key == "gcp.egress.interregion"),
+                               key=lambda r: r.price_usd)[-1:]
+                notes.append(f"PRICE FALLBACK: no inter-region price for {pair}; priced at {found[0].scope}'s "
+                             f"${found[0].price_usd}/GiB (--allow-price-fallback)")
+            row = found[0]
+            item("egress", data_gb * row.price_usd,
+                 f"{data_gb:,.1f} GiB inter-region {src.region} -> {profile.target.region} ({row.scope}, "
+                 f"${row.price_usd}/GiB)", row)
         get_row = catalog.net_price("gcs.class_b_1k")
         if get_row:
             item("GCS reads (Class B)", objects / 1000 * get_row.price_usd, f"{objects:,} reads", get_row)

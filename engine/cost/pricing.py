@@ -28,6 +28,8 @@ class Priced:
     ondemand: float | None = None
     spot: float | None = None
     notes: list[str] = field(default_factory=list)
+    storage_monthly: float = 0.0
+    storage_detail: str = ""
 
 
 def origin_text(origin: Origin, today: date | None) -> tuple[str, str]:
@@ -64,7 +66,8 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
                      f"rate (--allow-price-fallback), so this figure is NOT the {src.region} price")
     if src.hourly_usd is not None:
         origin = Origin(NEGOTIATED, "source.hourly_usd", "profile")
-        return Priced(name, "negotiated", float(src.hourly_usd), origin, name, src.region or "", gpu_model,
+        kind = "negotiated" if src.pricing == "on-demand" else src.pricing
+        return Priced(name, kind, float(src.hourly_usd), origin, name, src.region or "", gpu_model,
                        gpu_count, float(hours), basis, ondemand=ondemand, notes=notes)
     if row is None:
         if src.instance_type and src.provider in ("aws", "gcp"):

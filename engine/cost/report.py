@@ -69,6 +69,11 @@ class OptionCost:
     cumulative_usd: list[float] = field(default_factory=list)
     """Cumulative cost at month 0..horizon (one-off included at month 0 for targets)."""
     notes: list[str] = field(default_factory=list)
+    storage_monthly_usd: float = 0.0
+    """Data at rest (S3 on the source; GCS on a target) and a target's boot disk, each month."""
+    storage_detail: str = ""
+    bill_monthly_usd: float | None = None
+    """The whole monthly bill: monthly_usd (compute, effective) + storage_monthly_usd; savings use it."""
     list_cost_per_run_usd: float | None = None
     """Hourly list price x billable hours of one run (a commitment: as if fully used)."""
     price_age_days: int | None = None
@@ -136,6 +141,8 @@ class CostReport:
             "one_off_usd": self.one_off_usd,
             "break_even_months": self.break_even_months,
             "monthly_usd": {"source": self.monthly_source_usd, "target": self.monthly_target_usd},
+            "bill_monthly_usd": {"source": self.source.bill_monthly_usd, "target": self.primary.bill_monthly_usd},
+            "currency_note": "US dollars (USD list prices); no currency conversion",
             "one_off_items": [asdict(i) for i in self.one_off_items]
             + [asdict(LineItem("parallel run", self.primary.parallel_run_usd or 0.0,
                                f"{self.primary.name} for the parallel-run days"))],

@@ -82,6 +82,11 @@ class CostSection(Section):
     """Instances a committed-use option commits to (paid whether used or not)."""
     horizon_months: int = Field(default=36, ge=1, le=120)
     """Months shown in the cumulative-cost chart and used for the long TCO."""
+    target_storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "STANDARD"
+    """The GCS class the moved data is kept in on Google Cloud (priced at rest, per region)."""
+    source_storage_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
+    """What the data costs at rest on the source per GB-month (default: S3 Standard from the catalog); set it
+    for other S3 classes or negotiated storage prices."""
     options: list[TargetOption] = Field(default_factory=list, max_length=3)
     """Up to three more targets to compare with [target]."""
 

@@ -89,8 +89,10 @@ async def test_pricing_of_the_highlighted_option_recomputes(profile_path: Path) 
         await pilot.pause()
         assert cell(screen, 1, 2) == "on-demand"
         # negotiated $2.48/h still applies, now billed per use: 7.1 h a month
-        assert cell(screen, 1, 6) == "$17.61"
-        assert screen.query_one(MonthlyCostChart).bars[1][1] == pytest.approx(2.48 * 7.1)
+        # the month's bill: that one run plus the 200 GiB pd-balanced boot disk ($0.10/GiB-month)
+        assert cell(screen, 1, 6) == "$37.61" and cell(screen, 1, 10) == "$17.61"
+        assert screen.query_one(MonthlyCostChart).bars[1][1] == pytest.approx(2.48 * 7.1 + 20)
+        assert "storage $20.00/month: 200 GiB pd-balanced boot disk" in str(screen.query_one("#cost-notes").render())
 
 
 async def test_choosing_an_option_saves_it_as_the_target(profile_path: Path) -> None:

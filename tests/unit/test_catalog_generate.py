@@ -57,6 +57,12 @@ def test_generated_rows_are_the_shipped_rows(generated: Path) -> None:
     for row in _rows(generated / "gcp_gpu_machines.csv"):
         assert shipped[(row["machine_type"], row["gpu_model"], row["region"])] == row
     assert (generated / "gcp_gpu_zones.csv").read_text() == (SHIPPED / "gcp_gpu_zones.csv").read_text()
+    storage = {(r["kind"], r["storage_class"], r["region"]): r for r in _rows(SHIPPED / "gcp_storage_prices.csv")}
+    made = _rows(generated / "gcp_storage_prices.csv")
+    assert len(made) == 2 * 7 and all(storage[(r["kind"], r["storage_class"], r["region"])] == r for r in made)
+    by = {(r["kind"], r["storage_class"], r["region"]): float(r["usd_per_gib_month"]) for r in made}
+    assert by[("disk", "pd-balanced", "us-central1")] == 0.1 and by[("disk", "pd-balanced", "europe-west4")] == 0.11
+    assert by[("gcs", "STANDARD", "us-central1")] == 0.02 and by[("gcs", "ARCHIVE", "us-central1")] == 0.0012
 
 
 def test_zone_lists_expand_to_one_row_per_zone(generated: Path) -> None:

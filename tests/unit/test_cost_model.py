@@ -45,8 +45,11 @@ def test_reference_case_reproduces_the_published_figures() -> None:
     assert usd(src.cost_per_run_usd) == "$25.09"
     assert tgt.cost_per_run_usd == pytest.approx(2.48 * 730 / 80) and usd(tgt.cost_per_run_usd) == "$22.63"
     assert tgt.utilisation == pytest.approx(0.778, abs=1e-3)
-    assert tgt.savings_per_run_fraction == pytest.approx(0.098, abs=1e-3)  # monthly, effective: not "30% less"
-    assert "$22.63/run (list rate $17.61)" in report.summary() and "9.8% less a month" in report.summary()
+    # savings from the whole monthly bill: compute $1,810.40 + the 200 GiB pd-balanced boot disk $20 vs $2,007.36
+    assert tgt.storage_monthly_usd == pytest.approx(200 * 0.1) and tgt.bill_monthly_usd == pytest.approx(1830.40)
+    assert tgt.savings_monthly_usd == pytest.approx(2007.36 - 1830.40)
+    assert tgt.savings_per_run_fraction == pytest.approx(0.088, abs=1e-3)  # monthly, effective: not "30% less"
+    assert "$22.63/run (list rate $17.61)" in report.summary() and "8.8% less a month" in report.summary()
     assert tgt.pricing == "cud-1y" and "negotiated" in tgt.price_source and "negotiated" in src.price_source
     doc = report.to_dict()
     assert doc["currency"] == "USD" and {o["side"] for o in doc["options"]} == {"source", "target"}
@@ -64,7 +67,7 @@ def test_tiered_egress_across_tier_boundaries() -> None:
 
 def test_free_allowance_override_and_monthly_spread() -> None:
     cat = embedded_catalog()
-    rows = cat.net_tiers("aws.egress.internet")
+    rows = cat.net_tiers_in("aws.egress.internet", "us-east-1")
     assert tiered_cost(1000, tiers_with_allowance(rows, None)) == pytest.approx(900 * 0.09)
     assert tiered_cost(1000, tiers_with_allowance(rows, 0)) == pytest.approx(1000 * 0.09)
     assert tiered_cost(1000, tiers_with_allowance(rows, 500)) == pytest.approx(500 * 0.09)
@@ -119,12 +122,12 @@ def test_spot_discount_and_interruption_overhead() -> None:
 def test_break_even_months_tco_and_cumulative_series() -> None:
     report = compute_costs(profile("spot", runs=20, cost="data_gb = 2000\nparallel_run_days = 0"))
     tgt, src = report.primary, report.source
-    saving = src.monthly_usd - tgt.monthly_usd
+    saving = src.bill_monthly_usd - tgt.bill_monthly_usd
     assert report.primary.parallel_run_usd == 0
     assert report.one_off_usd == pytest.approx(report.shared_one_off_usd)
     assert next(i for i in report.one_off_items if i.name == "egress").usd == pytest.approx(1900 * 0.09)
     assert report.break_even_months == pytest.approx(report.one_off_usd / saving)
-    assert tgt.tco_1y_usd == pytest.approx(report.one_off_usd + 12 * tgt.monthly_usd)
+    assert tgt.tco_1y_usd == pytest.approx(report.one_off_usd + 12 * tgt.bill_monthly_usd)
     assert len(tgt.cumulative_usd) == 37 and tgt.cumulative_usd[0] == pytest.approx(report.one_off_usd)
     crossing = next(m for m, (a, b) in enumerate(zip(src.cumulative_usd, tgt.cumulative_usd)) if b <= a)
     assert crossing == pytest.approx(report.break_even_months, abs=1)
@@ -132,7 +135,7 @@ def test_break_even_months_tco_and_cumulative_series() -> None:
 
 def test_parallel_run_counts_the_target_for_the_overlap() -> None:
     report = compute_costs(profile("on-demand", runs=30, cost="parallel_run_days = 30.4375"))
-    assert report.primary.parallel_run_usd == pytest.approx(report.primary.monthly_usd)
+    assert report.primary.parallel_run_usd == pytest.approx(report.primary.bill_monthly_usd)
 
 
 def test_speedup_estimates_hours_and_extra_options_compare() -> None:

@@ -51,7 +51,8 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     table = Table(title="Cost per run and per month", title_justify="left")
     for column, justify in (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
                             ("h/run", "right"), ("$/run paid", "right"), ("$/run list", "right"),
-                            ("$/month", "right"), ("saving/month", "right"), ("one-off", "right"),
+                            ("compute/mo", "right"), ("storage/mo", "right"), ("saving/month", "right"),
+                            ("one-off", "right"),
                             ("break-even", "right"), ("price age", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for o in report.options:
@@ -60,7 +61,7 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
         saving = "" if o.savings_monthly_usd is None else \
             f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
         table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
-                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), saving,
+                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
                       "" if o.one_off_usd is None else usd(o.one_off_usd), be, age)
     console.print(table)
 
@@ -78,6 +79,8 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
                          f"on-demand cheaper below {pct(o.break_even_utilisation)}")
         if o.break_even_speedup is not None:
             extra.append(f"same cost per run at {o.break_even_speedup:.2f}x the source speed")
+        if o.storage_detail:
+            extra.append(f"storage {usd(o.storage_monthly_usd)}/month: {o.storage_detail}")
         detail.add_row(o.name, o.price_source, o.hours_basis, "; ".join(extra))
     console.print(detail)
 
@@ -110,8 +113,9 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
                   f"{report.object_count:,} objects ({report.object_basis}); route: {report.route}", markup=False)
     for note in report.notes:
         console.print(f"note: {note}", style="yellow", markup=False)
-    console.print("$/run paid = the monthly bill / runs (a commitment is paid whether used or not); $/run list = "
-                  "list rate x hours; savings come from the monthly bill. All figures in US dollars (USD list "
-                  "prices; no currency conversion).", style="dim", markup=False)
+    console.print("$/run paid = the monthly compute bill / runs (a commitment is paid whether used or not); $/run "
+                  "list = list rate x hours; storage/mo = data at rest and boot disk; savings come from the whole "
+                  "monthly bill. All figures in US dollars (USD list prices; no currency conversion).",
+                  style="dim", markup=False)
     console.print(f"prices: {catalog.age_note()} (figures rounded to cents for display only; STALE = spot price "
                   "over 30 days old or any price over 180 days old)", style="dim", markup=False)

@@ -140,7 +140,7 @@ class CostScreen(StepScreen):
             be = "" if o.side == "source" else ("never" if o.break_even_months is None
                                                   else f"{o.break_even_months:.1f} mo")
             table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
-                          usd(o.cost_per_run_usd), usd(o.monthly_usd),
+                          usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
                           "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
                           "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
                           "negotiated" if o.price_age_days is None
@@ -148,7 +148,8 @@ class CostScreen(StepScreen):
                           f"{o.price_source[:60]} ({o.price_date})", key=str(index))
         if 0 <= row < len(report.options):
             table.move_cursor(row=row)
-        self.query_one("#cost-bars", MonthlyCostChart).show_bars([(o.name, o.monthly_usd) for o in report.options])
+        self.query_one("#cost-bars", MonthlyCostChart).show_bars([(o.name, o.bill_monthly_usd or o.monthly_usd)
+                                                                   for o in report.options])
         self.query_one("#cost-lines", CumulativeCostChart).show_series(
             [(o.name, o.cumulative_usd) for o in report.options], report.break_even_months)
         lines = [f"Prices: {report.catalog_age}. US dollars; figures rounded to cents for display only. "
@@ -159,6 +160,8 @@ class CostScreen(StepScreen):
             if o.break_even_utilisation is not None:
                 lines.append(f"   commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} used; "
                              f"on-demand cheaper below {pct(o.break_even_utilisation)}")
+            if o.storage_detail:
+                lines.append(f"   storage {usd(o.storage_monthly_usd)}/month: {o.storage_detail}")
             if o.spot_discount is not None:
                 lines.append(f"   spot {pct(o.spot_discount)} below on-demand; +{pct(o.spot_overhead)} run time "
                              "for checkpoint/restart")

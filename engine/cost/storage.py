@@ -1,0 +1,67 @@
+"""Storage at rest, each month: the moved data on both sides (S3 on the source, the chosen GCS class on the
+target) and the target's boot disk.  Part of the whole monthly bill, so of the parallel run and the saving.
+
+The source's own EBS volumes are not priced (the catalog has no EBS price): the saving is understated by
+their cost, and the report says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.catalog.load import Catalog
+from engine.cost.one_off import tiered_cost
+from engine.errors import BadInputError
+
+
+def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool) -> tuple[float, str, list[str]]:
+    """(USD a month, detail, notes) for the data at rest on the source."""
+    cost, src = profile.cost, profile.source
+    notes: list[str] = []
+    if src.provider == "aws":
+        notes.append("the source's EBS volumes are not priced (no EBS price in the catalog): the saving is "
+                     "understated by their monthly cost")
+    if data_gb <= 0:
+        return 0.0, "", notes
+    if cost.source_storage_usd_per_gb_month is not None:
+        rate = cost.source_storage_usd_per_gb_month
+        return data_gb * rate, f"{data_gb:,.1f} GB at ${rate}/GB-month (cost.source_storage_usd_per_gb_month)", notes
+    if src.provider != "aws":
+        notes.append(f"data at rest on {src.provider} is not priced: set cost.source_storage_usd_per_gb_month")
+        return 0.0, "", notes
+    region = src.region or "us-east-1"
+    rows = catalog.net_tiers_in("aws.s3.storage", region)
+    if not rows:
+        if not allow_fallback:
+            raise BadInputError(f"source.region: the catalog has no S3 Standard storage price for {region} (known: "
+                                f"{', '.join(catalog.net_scopes('aws.s3.storage'))}); set "
+                                "cost.source_storage_usd_per_gb_month, or run `gpumigrate cost --allow-price-fallback`")
+        notes.append(f"PRICE FALLBACK: no S3 storage price for {region}; priced at us-east-1's "
+                     "(--allow-price-fallback)")
+        rows = catalog.net_tiers_in("aws.s3.storage", "us-east-1")
+    tiers = [(r.tier_start_gb or 0.0, r.tier_end_gb, r.price_usd) for r in rows]
+    return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in S3 Standard ({rows[0].scope}, tiered)", notes
+
+
+def target_storage(profile: Any, catalog: Catalog, region: str, data_gb: float) -> tuple[float, str, list[str]]:
+    """(USD a month, detail, notes) for the data in GCS and the boot disk, in ``region``."""
+    parts: list[str] = []
+    notes: list[str] = []
+    total = 0.0
+    storage_class = profile.cost.target_storage_class
+    if data_gb > 0:
+        row = catalog.storage_price("gcs", storage_class, region)
+        if row is None:
+            notes.append(f"GCS {storage_class} has no {region} price in the catalog: data at rest not included")
+        else:
+            total += data_gb * row.usd_per_gib_month
+            parts.append(f"{data_gb:,.1f} GiB GCS {storage_class} at ${row.usd_per_gib_month}/GiB-month")
+    drivers = profile.drivers
+    disk = catalog.storage_price("disk", drivers.boot_disk_type, region)
+    if disk is None:
+        notes.append(f"boot disk type {drivers.boot_disk_type} has no {region} price in the catalog: not included")
+    else:
+        total += drivers.boot_disk_gb * disk.usd_per_gib_month
+        parts.append(f"{drivers.boot_disk_gb} GiB {drivers.boot_disk_type} boot disk at "
+                     f"${disk.usd_per_gib_month}/GiB-month")
+    return total, "; ".join(parts), notes

@@ -1,0 +1,127 @@
+"""The whole bill: per-region AWS egress, Google Cloud inter-region egress by continent pair, the managed private
+network instead of egress (never both), storage at rest on both sides and the boot disk, and a source-side
+reserved instance / savings plan with the months still owed.  All in US dollars."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.catalog.load import embedded_catalog
+from engine.cost.model import compute_costs
+from engine.errors import BadInputError
+from engine.profile import ProfileError, parse_profile
+
+CAT = embedded_catalog()
+ROLE = "arn:aws:iam::123456789012:role/r"
+
+
+def aws(region: str = "us-east-1", cost: str = "", source: str = "", extra: str = "") -> object:
+    return parse_profile(f"""
+[source]
+provider = "aws"
+region = "{region}"
+instance_type = "p3.2xlarge"
+hourly_usd = 3.06
+{source}
+[target]
+machine_type = "a2-highgpu-1g"
+[workload]
+source_hours_per_run = 8
+target_hours_per_run = 7
+runs_per_month = 10
+[cost]
+{cost}
+{extra}""")
+
+
+def item(report, name: str):  # type: ignore[no-untyped-def]
+    return next(i for i in report.one_off_items if i.name == name)
+
+
+def test_managed_private_network_transfer_is_not_also_charged_aws_egress() -> None:
+    entry = f"""
+[[transfer]]
+src = "s3://bucket/data"
+dst = "gs://bucket/data"
+engine = "sts"
+[transfer.sts]
+aws_role_arn = "{ROLE}"
+managed_private_network = true
+"""
+    report = compute_costs(aws(cost="data_gb = 20480", extra=entry), CAT, with_sensitivity=False)
+    assert item(report, "egress").usd == 0  # was $1,742 of AWS egress on top of the STS fee
+    assert item(report, "Storage Transfer Service").usd == pytest.approx(20480 * 0.03)
+    assert any("managed private network" in n and "not as AWS egress" in n for n in report.notes)
+
+
+def test_aws_egress_uses_the_source_regions_tiers() -> None:
+    east = item(compute_costs(aws(cost="data_gb = 1100"), CAT, with_sensitivity=False), "egress")
+    sydney_profile = aws("ap-southeast-2", cost="data_gb = 1100\nsource_storage_usd_per_gb_month = 0.025")
+    sydney = item(compute_costs(sydney_profile, CAT, with_sensitivity=False), "egress")
+    assert east.usd == pytest.approx(1000 * 0.09) and "us-east-1" in east.detail
+    assert sydney.usd == pytest.approx(1000 * 0.114) and "ap-southeast-2" in sydney.detail
+    assert sydney.price_date == "2020-01-23"
+
+
+def test_an_aws_region_without_egress_tiers_is_an_error_or_a_loud_fallback() -> None:
+    profile = aws("sa-east-1", cost="data_gb = 500\nsource_storage_usd_per_gb_month = 0.04")
+    with pytest.raises(BadInputError, match="source.region: the catalog has no AWS internet egress tiers for sa-east-1"):
+        compute_costs(profile, CAT, with_sensitivity=False)
+    report = compute_costs(profile, CAT, with_sensitivity=False, allow_price_fallback=True)
+    assert any(n.startswith("PRICE FALLBACK: no AWS egress tiers for sa-east-1") for n in report.notes)
+
+
+def test_google_cloud_inter_region_egress_by_continent_pair() -> None:
+    def gcp(src: str, dst_region: str, machine: str = "a2-highgpu-1g"):  # type: ignore[no-untyped-def]
+        return parse_profile(f"""
+[source]
+provider = "gcp"
+region = "{src}"
+instance_type = "a2-highgpu-1g"
+[target]
+region = "{dst_region}"
+machine_type = "{machine}"
+[cost]
+data_gb = 1000
+""")
+    eu_us = item(compute_costs(gcp("europe-west4", "us-central1"), CAT, with_sensitivity=False), "egress")
+    us_us = item(compute_costs(gcp("us-east4", "us-central1"), CAT, with_sensitivity=False), "egress")
+    assert eu_us.usd == pytest.approx(1000 * 0.05) and "EU-NA" in eu_us.detail  # not the flat $0.02
+    assert us_us.usd == pytest.approx(1000 * 0.02)
+    with pytest.raises(BadInputError, match="no Google Cloud inter-region price for NA-OCEANIA"):
+        compute_costs(gcp("us-central1", "australia-southeast1", "a3-highgpu-1g"), CAT, with_sensitivity=False)
+
+
+def test_storage_at_rest_on_both_sides_and_the_boot_disk() -> None:
+    report = compute_costs(aws(cost='data_gb = 1000\ntarget_storage_class = "NEARLINE"\nparallel_run_days = 0'),
+                           CAT, with_sensitivity=False)
+    src, tgt = report.source, report.primary
+    assert src.storage_monthly_usd == pytest.approx(1000 * 0.023) and "S3 Standard" in src.storage_detail
+    assert tgt.storage_monthly_usd == pytest.approx(1000 * 0.01 + 200 * 0.1)
+    assert "GCS NEARLINE" in tgt.storage_detail and "200 GiB pd-balanced boot disk" in tgt.storage_detail
+    assert tgt.savings_monthly_usd == pytest.approx(src.bill_monthly_usd - tgt.bill_monthly_usd)
+    assert any("EBS volumes are not priced" in n for n in report.notes)
+    with_parallel = compute_costs(aws(cost="data_gb = 1000\nparallel_run_days = 30.4375"), CAT,
+                                  with_sensitivity=False)
+    assert with_parallel.primary.parallel_run_usd == pytest.approx(with_parallel.primary.bill_monthly_usd)
+    ssd = compute_costs(aws(region="us-east-1", extra='[drivers]\nboot_disk_gb = 100\nboot_disk_type = "pd-ssd"\n'),
+                        CAT, with_sensitivity=False)
+    assert ssd.primary.storage_monthly_usd == pytest.approx(100 * 0.17)
+
+
+def test_source_reserved_instance_is_paid_whether_used_or_not_and_the_months_left_are_a_cost_of_moving() -> None:
+    report = compute_costs(aws(source='pricing = "reserved-1y"\ncommitment_months_left = 7'), CAT,
+                           with_sensitivity=False)
+    src = report.source
+    assert src.pricing == "reserved-1y" and src.monthly_usd == pytest.approx(3.06 * 730)
+    assert src.cost_per_run_usd == pytest.approx(3.06 * 730 / 10) and src.list_cost_per_run_usd == pytest.approx(3.06 * 8)
+    owed = item(report, "source commitment still owed")
+    assert owed.usd == pytest.approx(7 * 3.06 * 730) and "7 months left of reserved-1y" in owed.detail
+    assert report.one_off_usd >= owed.usd
+    with pytest.raises(ProfileError, match="source: pricing = 'savings-plan-3y' needs hourly_usd"):
+        parse_profile('[source]\nprovider = "aws"\npricing = "savings-plan-3y"\n')
+
+
+def test_usd_only_is_said() -> None:
+    doc = compute_costs(aws(), CAT, with_sensitivity=False).to_dict()
+    assert doc["currency"] == "USD" and "no currency conversion" in doc["currency_note"]
