@@ -479,27 +479,41 @@ class BudgetsStub:
 
 
 class MetadataStub:
-    """Answers ``/computeMetadata/v1/instance/preempted`` from a script of answers."""
+    """Answers ``/computeMetadata/v1/instance/preempted`` like the metadata server.
+
+    Every answer carries an ``ETag``; a request with ``?wait_for_change=true&last_etag=E`` hangs until the
+    value's ETag differs from ``E`` (or ``timeout_sec`` passes), as the real server does.  With a script
+    of ``answers`` each request takes the next one (the last one stays); :meth:`set` changes the value
+    at any time and wakes the hanging requests.
+    """
 
     def __init__(self, answers: list[str]):
         self.answers = list(answers)
+        self.value = self.answers[0]
+        self.version = 0
         self.requests: list[dict[str, str]] = []
+        self._changed = threading.Condition()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                stub.requests.append({"path": self.path, "flavor": self.headers.get("Metadata-Flavor", "")})
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                stub.requests.append({"path": url.path, "flavor": self.headers.get("Metadata-Flavor", ""),
+                                      "wait": query.get("wait_for_change", [""])[0]})
                 if self.headers.get("Metadata-Flavor") != "Google":
-                    code, text = 403, "Missing Metadata-Flavor:Google header."
-                elif urllib.parse.urlsplit(self.path).path != "/computeMetadata/v1/instance/preempted":
-                    code, text = 404, "not found"
+                    code, text, etag = 403, "Missing Metadata-Flavor:Google header.", ""
+                elif url.path != "/computeMetadata/v1/instance/preempted":
+                    code, text, etag = 404, "not found", ""
                 else:
                     code = 200
-                    text = stub.answers.pop(0) if len(stub.answers) > 1 else stub.answers[0]
+                    text, etag = stub._answer(query)
                 data = text.encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/text")
                 self.send_header("Metadata-Flavor", "Google")
+                if etag:
+                    self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -508,7 +522,35 @@ class MetadataStub:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/computeMetadata/v1"
+
+    def _etag(self) -> str:
+        return f"{self.version:016x}"
+
+    def set(self, value: str) -> None:
+        """Change the value now (wakes every request waiting for a change)."""
+        with self._changed:
+            self.value = value
+            self.version += 1
+            self._changed.notify_all()
+
+    def _answer(self, query: dict[str, list[str]]) -> tuple[str, str]:
+        import time
+
+        with self._changed:
+            if self.answers:  # a scripted answer: each request takes the next one at once
+                nxt = self.answers.pop(0)
+                if nxt != self.value or self.version == 0:
+                    self.value = nxt
+                    self.version += 1
+                return self.value, self._etag()
+            if query.get("wait_for_change", [""])[0] == "true":
+                last = query.get("last_etag", [""])[0]
+                deadline = time.monotonic() + float(query.get("timeout_sec", ["60"])[0])
+                while last == self._etag() and time.monotonic() < deadline:
+                    self._changed.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+            return self.value, self._etag()
 
     def start(self) -> "MetadataStub":
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

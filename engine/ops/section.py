@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.model_base import Section
 
@@ -119,10 +119,12 @@ class OpsSection(Section):
     """argv of the command that checkpoints the job when a preemption notice arrives."""
     resume_command: list[ArgvWord] = Field(default_factory=list, max_length=32)
     """argv of the command that resumes the job after a preempted VM starts again (or the notice clears)."""
-    checkpoint_timeout_s: int = Field(default=25, ge=1, le=120)
-    """Seconds the checkpoint may take (Compute Engine gives a spot VM about 30 s)."""
-    poll_interval_s: int = Field(default=5, ge=1, le=60)
-    """Seconds between polls of the metadata server's preemption notice."""
+    checkpoint_timeout_s: int = Field(default=18, ge=1, le=20)
+    """Seconds the checkpoint may take; with the retry wait and 4 s of reads and kill grace the total
+    must stay under 25 s (Compute Engine gives a spot VM about 30 s)."""
+    poll_interval_s: int = Field(default=2, ge=1, le=10)
+    """Seconds before the watcher retries a failed read of the notice (it otherwise waits on the metadata
+    server with ?wait_for_change=true and sees the notice at once)."""
     watcher_user: str = Field(default="root", pattern=UNIX_USER_PATTERN)
     """Unix user the watcher (and so the checkpoint command) runs as."""
     state_dir: str = Field(default="/var/lib/gpumigrate", pattern=ABS_PATH_PATTERN)
@@ -152,6 +154,18 @@ class OpsSection(Section):
             raise ValueError(f"{value!r} h is not a whole number of minutes (Cloud Monitoring counts condition "
                              "durations in whole minutes)")
         return value
+
+    @model_validator(mode="after")
+    def _watcher_budget(self) -> "OpsSection":
+        from engine.ops.spot_watcher import BUDGET_S, KILL_AFTER_S, NOTICE_READ_S
+
+        total = self.poll_interval_s + NOTICE_READ_S + self.checkpoint_timeout_s + KILL_AFTER_S
+        if total >= BUDGET_S:
+            raise ValueError(
+                f"checkpoint_timeout_s: poll_interval_s {self.poll_interval_s} + notice read {NOTICE_READ_S} + "
+                f"checkpoint_timeout_s {self.checkpoint_timeout_s} + kill grace {KILL_AFTER_S} = {total} s; it "
+                f"must stay under {BUDGET_S} s (a spot VM is powered off about 30 s after the notice)")
+        return self
 
     @field_validator("budget_thresholds_pct")
     @classmethod

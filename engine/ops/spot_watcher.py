@@ -23,6 +23,20 @@ if TYPE_CHECKING:  # pragma: no cover
 SCRIPT_NAME = "gpumigrate-spot-watcher.sh"
 UNIT_NAME = "gpumigrate-spot-watcher.service"
 SCRIPT_PATH = "/usr/local/bin/gpumigrate-spot-watcher.sh"
+KILL_AFTER_S = 2
+"""Seconds ``timeout`` waits after SIGTERM before it SIGKILLs a checkpoint that overran."""
+NOTICE_READ_S = 2
+"""The longest a plain read of the notice may take (on stop, and the first read)."""
+BUDGET_S = 25
+"""Everything between the notice and the end of the checkpoint must fit well inside the ~30 s a
+spot VM gets (Compute Engine preemption docs); 25 leaves the rest of the shutdown its share."""
+
+
+def stop_budget_s(ops: object) -> int:
+    """Worst case from the notice to the end of the checkpoint: a failed read and its retry wait,
+    the notice read, the checkpoint's limit, and the kill grace."""
+    return int(getattr(ops, "poll_interval_s")) + NOTICE_READ_S + int(getattr(ops, "checkpoint_timeout_s")) + \
+        KILL_AFTER_S
 
 
 def wanted(profile: "Profile") -> bool:
@@ -60,6 +74,8 @@ def render_script(profile: "Profile") -> str:
         "LABEL": _check(migration_label(profile), LABEL_VALUE_PATTERN, "label"),
         "POLL_INTERVAL_S": str(int(ops.poll_interval_s)),
         "CHECKPOINT_TIMEOUT_S": str(int(ops.checkpoint_timeout_s)),
+        "KILL_AFTER_S": str(KILL_AFTER_S),
+        "NOTICE_READ_S": str(NOTICE_READ_S),
         "STATE_DIR": shlex.quote(_check(ops.state_dir, ABS_PATH_PATTERN, "state_dir")),
         "CHECKPOINT_CMD": _argv(ops.checkpoint_command, "checkpoint_command"),
         "RESUME_CMD": _argv(ops.resume_command, "resume_command"),
@@ -72,5 +88,5 @@ def render_unit(profile: "Profile") -> str:
         "LABEL": _check(migration_label(profile), LABEL_VALUE_PATTERN, "label"),
         "USER": _check(ops.watcher_user, UNIX_USER_PATTERN, "watcher_user"),
         "SCRIPT_PATH": SCRIPT_PATH,
-        "STOP_TIMEOUT_S": str(int(ops.checkpoint_timeout_s) + 5),
+        "STOP_TIMEOUT_S": str(stop_budget_s(ops)),
     })

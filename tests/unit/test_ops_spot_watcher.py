@@ -78,3 +78,23 @@ def test_watcher_only_for_spot_unless_asked() -> None:
     assert not spot_watcher.wanted(parse_profile(on_demand))
     assert spot_watcher.wanted(parse_profile(on_demand + 'spot_watcher = "always"\n'))
     assert not spot_watcher.wanted(parse_profile(BASE + 'spot_watcher = "never"\n'))
+
+
+def test_unit_runs_the_checkpoint_from_execstop_before_shutdown() -> None:
+    unit = spot_watcher.render_unit(parse_profile(BASE))
+    assert f"ExecStop={spot_watcher.SCRIPT_PATH} --on-stop" in unit
+    assert "Before=shutdown.target" in unit and "Conflicts=shutdown.target" in unit
+    assert "KillMode=mixed" in unit
+    assert "TimeoutStopSec=24" in unit  # default: 2 retry + 2 read + 18 checkpoint + 2 kill grace
+    script = spot_watcher.render_script(parse_profile(BASE))
+    assert "wait_for_change=true" in script and "trap on_stop TERM" in script
+
+
+@pytest.mark.parametrize("extra", ["checkpoint_timeout_s = 20\npoll_interval_s = 2\n",
+                                   "checkpoint_timeout_s = 25\n", "poll_interval_s = 10\n"])
+def test_the_whole_budget_must_stay_under_25_seconds(extra: str) -> None:
+    from engine.profile import ProfileError
+
+    with pytest.raises(ProfileError, match="under 25 s|must be <="):
+        parse_profile(BASE + extra)
+    assert parse_profile(BASE + "checkpoint_timeout_s = 19\npoll_interval_s = 1\n").ops.checkpoint_timeout_s == 19
