@@ -111,15 +111,45 @@ class WorkloadSection(Section):
     kind: Literal["training", "inference"] = "training"
     """Training or inference."""
     model: str | None = Field(default=None, max_length=200)
-    """A label for the model (e.g. "ResNet-50")."""
+    """The model: a known name (e.g. "Llama-2-70B", "ResNet-50"; `gpumigrate` sizes it from its real shape) or a label."""
     params_billions: float | None = Field(default=None, gt=0, le=10_000)
-    """Model parameters, in billions."""
+    """Model parameters, in billions (all experts of a mixture of experts); the known model's when unset."""
+    active_params_billions: float | None = Field(default=None, gt=0, le=10_000)
+    """Parameters used per token (mixture of experts)."""
+    layers: int | None = Field(default=None, ge=1, le=1000)
+    """Transformer layers (encoder + decoder); overrides the known model's."""
+    hidden_size: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Model width (d_model)."""
+    attention_heads: int | None = Field(default=None, ge=1, le=100_000)
+    """Query attention heads."""
+    kv_heads: int | None = Field(default=None, ge=1, le=100_000)
+    """Key/value heads (grouped-query attention has fewer than attention_heads)."""
+    head_dim: int | None = Field(default=None, ge=1, le=100_000)
+    """Per-head width (hidden_size / attention_heads when unset)."""
+    vocab_size: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Vocabulary size."""
     precision: Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"] = "fp32"
-    """Numeric precision of weights and compute."""
+    """Training: compute precision (fp16/bf16 = mixed precision). Inference: the weights' serving precision."""
     batch_size: int | None = Field(default=None, ge=1, le=10_000_000)
-    """Per-GPU batch size."""
+    """Per-GPU batch size (training) or concurrent sequences / images (inference)."""
     seq_len: int | None = Field(default=None, ge=1, le=100_000_000)
-    """Sequence length, for transformer workloads."""
+    """Sequence length (training) or context length, prompt + output (inference)."""
+    method: Literal["full", "lora", "qlora"] = "full"
+    """Training method: all weights, LoRA adapters, or LoRA on 4-bit weights (QLoRA)."""
+    lora_rank: int = Field(default=16, ge=1, le=4096)
+    """LoRA rank (adapters on q, k, v, o)."""
+    gradient_checkpointing: bool = False
+    """Activations recomputed in the backward pass."""
+    flash_attention: bool = True
+    """FlashAttention / SDPA (attention scores not stored)."""
+    optimizer: Literal["adam", "sgd"] | None = None
+    """Adam(W) or SGD with momentum (the known model's usual one when unset)."""
+    kv_cache_precision: Literal["fp16", "bf16", "fp8", "int8"] | None = None
+    """KV cache precision for inference (fp16 when unset)."""
+    image_size: int | None = Field(default=None, ge=8, le=16384)
+    """Image side in pixels (CNN, ViT, diffusion)."""
+    activation_mib_per_sample: float | None = Field(default=None, gt=0, le=10_000_000)
+    """Measured activation MiB per sample (CNNs, diffusion), at image_size."""
     source_hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)
     """Measured wall-clock hours of one run on the source (from 3.6 seconds to a year)."""
     target_hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)

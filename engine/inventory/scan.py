@@ -16,6 +16,7 @@ from engine.errors import EnvironmentProblem
 from engine.events import Emit, ItemDone, Message, discard
 from engine.inventory.aws import AwsInventory, BucketSize, InstanceTypeInfo
 from engine.inventory.images import ImageScan, scan_images
+from engine.gpus.names import gpu_spec
 from engine.inventory.local import DirSize, size_dir
 from engine.inventory.nvml import GpuHost, NvmlApi, read_host
 from engine.inventory.sizing import (
@@ -146,13 +147,16 @@ def scan_images_dir(section: Any, base_dir: Path, *, emit: Emit = discard) -> Im
 
 
 def candidates_from_catalog(catalog: Any) -> list[Candidate]:
+    """Catalog rows as candidates, each GPU with its usable memory (the recorded NVML total where known)."""
     out = []
     for row in getattr(catalog, "gcp_machines", []) or []:
         if not row.gpu_count or not row.gpu_memory_gb:
             continue
         model = normalize_gpu_model(row.gpu_model, row.gpu_memory_gb) or row.gpu_model
+        spec = gpu_spec(model)
+        usable = spec.usable_gib if spec is not None else float(row.gpu_memory_gb) * 1e9 / 2**30
         out.append(Candidate(machine_type=row.machine_type, gpu_model=model, catalog_gpu_model=row.gpu_model,
-                             gpu_count=int(row.gpu_count), gpu_memory_gib=float(row.gpu_memory_gb), region=row.region,
+                             gpu_count=int(row.gpu_count), gpu_memory_gib=round(usable, 3), region=row.region,
                              hourly_usd=row.ondemand_usd_per_hr,
                              nvlink=gcp_nvlink(row.machine_type, int(row.gpu_count))))
     return out
@@ -168,47 +172,71 @@ def _weakest_link(matrix: list[list[str]]) -> str | None:
     return f"NV{nv[0]}" if nv else None
 
 
+def _host_shape(host: GpuHost) -> SourceShape:
+    """This host's GPUs; a MIG host is sized by its largest instance (a job runs inside one instance)."""
+    first = host.gpus[0]
+    mib = first.memory_total_bytes / 2**20 if first.memory_total_bytes else None
+    model = normalize_gpu_model(first.name, mib / 1024 if mib else None)
+    profiles = [m.profile for g in host.gpus for m in g.mig_instances if m.profile]
+    mig_on = any(g.mig_mode_current for g in host.gpus)
+    topo = host.topology
+    nvlink: bool | None = None if mig_on and len(host.gpus) > 1 else topo.all_nvlink
+    shape = SourceShape(gpu_model=model, gpu_count=len(host.gpus), all_nvlink=nvlink, nvswitch=topo.nvswitch,
+                        gpu_memory_gib=round(mib / 1024, 3) if mib else None,
+                        topology_label=None if nvlink is None else _weakest_link(topo.matrix),
+                        mig_profiles=profiles, origin="nvml", runs_today=True)
+    instances = [m for g in host.gpus for m in g.mig_instances if m.memory_total_bytes]
+    if instances:
+        biggest = max(instances, key=lambda m: m.memory_total_bytes or 0)
+        shape.mig_instance = biggest.profile
+        shape.gpu_memory_gib = round((biggest.memory_total_bytes or 0) / 2**30, 3)
+        shape.gpu_count = 1
+    return shape
+
+
 def source_shape(profile: Any, host: GpuHost | None, aws: AwsInventory | None, catalog: Any = None) -> SourceShape:
     """The source GPUs: this host's (NVML) first, then the AWS instance of source.instance_type, then the profile."""
     src = profile.source
     if host is not None and host.available and host.gpus:
-        first = host.gpus[0]
-        gib = round(first.memory_total_bytes / 2**30) if first.memory_total_bytes else None
-        return SourceShape(
-            gpu_model=normalize_gpu_model(first.name, gib), gpu_count=len(host.gpus), gpu_memory_gib=gib,
-            all_nvlink=host.topology.all_nvlink, nvswitch=host.topology.nvswitch,
-            topology_label=_weakest_link(host.topology.matrix),
-            mig_profiles=[m.profile for g in host.gpus for m in g.mig_instances if m.profile], origin="nvml")
+        return _host_shape(host)
     info: InstanceTypeInfo | None = None
     if aws is not None and src.instance_type:
         info = aws.instance_types.get(src.instance_type)
     if info is None and src.instance_type and catalog is not None:
         info = catalog_fallback(catalog)(src.instance_type)
     if info is not None and info.gpu_count:
-        gib = round(info.gpu_memory_mib / 1024) if info.gpu_memory_mib else None
-        model = normalize_gpu_model(src.gpu_model or info.gpu_model, gib)
+        model = normalize_gpu_model(src.gpu_model or info.gpu_model,
+                                    info.gpu_memory_mib / 1024 if info.gpu_memory_mib else None)
+        spec = gpu_spec(model)
+        gib = spec.usable_gib if spec else (info.gpu_memory_mib / 1024 if info.gpu_memory_mib else None)
         count = src.gpu_count or info.gpu_count
         nvlink = count > 1 and src.instance_type.split(".")[0] in ("p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en")
-        return SourceShape(gpu_model=model, gpu_count=count, gpu_memory_gib=gib, all_nvlink=nvlink,
-                           nvswitch=nvlink and src.instance_type.split(".")[0] not in ("p3",),
-                           topology_label="NVLink" if nvlink else None,
+        return SourceShape(gpu_model=model, gpu_count=count, gpu_memory_gib=round(gib, 3) if gib else None,
+                           all_nvlink=nvlink, nvswitch=nvlink and src.instance_type.split(".")[0] not in ("p3",),
+                           topology_label="NVLink" if nvlink else None, runs_today=True,
                            origin="aws" if aws is not None and src.instance_type in aws.instance_types else "catalog")
     model = normalize_gpu_model(src.gpu_model)
+    spec = gpu_spec(model)
     return SourceShape(gpu_model=model, gpu_count=src.gpu_count or 1, origin="profile",
-                       gpu_memory_gib=_default_memory(model))
+                       gpu_memory_gib=round(spec.usable_gib, 3) if spec else None)
 
 
-def _default_memory(model: str | None) -> float | None:
-    return {"V100": 16, "V100 32GB": 32, "T4": 16, "A10G": 24, "L4": 24, "L40S": 48, "A100 40GB": 40,
-            "A100 80GB": 80, "H100": 80, "H200": 141, "P100": 16, "K80": 12}.get(model or "")
+def workload_spec(w: Any) -> WorkloadSpec:
+    """The [workload] section's sizing fields as the sizing input."""
+    fields = set(WorkloadSpec.model_fields)
+    return WorkloadSpec(**{k: v for k, v in w.model_dump().items() if k in fields and v is not None})
 
 
 def size_workload(profile: Any, inv: Inventory, catalog: Any) -> SizingResult:
-    w = profile.workload
-    work = WorkloadSpec(kind=w.kind, params_billions=w.params_billions, precision=w.precision,
-                        batch_size=w.batch_size, seq_len=w.seq_len)
     shape = source_shape(profile, inv.host, inv.aws, catalog)
-    return recommend(work, shape, candidates_from_catalog(catalog), region=profile.target.region)
+    w, target = profile.workload, profile.target
+    measured = None
+    hours = w.target_hours_per_run or (w.source_hours_per_run / w.speedup if w.source_hours_per_run and w.speedup
+                                       else None)
+    if hours and target.gpu_model:
+        measured = (normalize_gpu_model(target.gpu_model) or target.gpu_model, hours)
+    return recommend(workload_spec(w), shape, candidates_from_catalog(catalog), region=target.region,
+                     source_hours=w.source_hours_per_run, target_hours=measured, current=target.machine_type)
 
 
 # --- the whole thing ----------------------------------------------------------------------------

@@ -129,9 +129,13 @@ def _print_report(inv: object) -> None:
         out.print(f"  rule: {s.estimate.rule}", markup=False)
         for line in s.estimate.lines:
             out.print(f"    {line}", markup=False)
+        if s.ranking:
+            out.print(f"  {s.ranking}", markup=False)
         for r in s.recommendations:
-            price = f" ${r.hourly_usd:,.2f}/h" if r.hourly_usd is not None else ""
-            out.print(f"  {r.rank}. [bold]{r.machine_type}[/] ({r.gpu_count}x {r.gpu_model}){price}")
+            price = f" ${r.hourly_usd:,.2f}/h" if r.hourly_usd is not None else " (no catalog price)"
+            hosts = f"{r.hosts} × " if r.hosts > 1 else ""
+            run = f", ${r.cost_per_run_usd:,.2f} per run" if r.cost_per_run_usd is not None else ""
+            out.print(f"  {r.rank}. [bold]{hosts}{r.machine_type}[/] ({r.gpu_count}x {r.gpu_model}){price}{run}")
             out.print(f"     {r.reason}", markup=False)
             for w in r.warnings:
                 out.print(f"     ⚠ {w}", style="yellow", markup=False)

@@ -264,7 +264,9 @@ class InventoryScreen(StepScreen):
             for rec in inv.sizing.recommendations:
                 price = f" ${rec.hourly_usd:,.2f}/h" if rec.hourly_usd is not None else ""
                 warn = " ⚠" if rec.warnings else ""
-                sizing.add_leaf(_label(f"{rec.rank}. {rec.machine_type} ({rec.gpu_count}x {rec.gpu_model}){price}{warn}"),
+                hosts = f"{rec.hosts} × " if rec.hosts > 1 else ""
+                sizing.add_leaf(_label(f"{rec.rank}. {hosts}{rec.machine_type} ({rec.gpu_count}x {rec.gpu_model})"
+                                       f"{price}{warn}"),
                                 data=("recommendation", rec))
         tree.root.expand()
         tree.move_cursor(tree.root)
@@ -406,10 +408,11 @@ def _detail_lines(kind: str, obj: Any) -> list[str]:
     if kind == "sizing":
         s = obj
         return [f"{s.workload.kind}, source {s.source.gpu_count}x {s.source.gpu_model or '?'} (from {s.source.origin})",
-                f"Rule: {s.estimate.rule}", "", *s.estimate.lines, "", *[f"⚠ {w}" for w in s.warnings]]
+                f"Rule: {s.estimate.rule}", "", *s.estimate.lines, "", s.ranking, "", *[f"⚠ {w}" for w in s.warnings]]
     if kind == "recommendation":
         r = obj
-        return [f"{r.rank}. {r.machine_type}: {r.gpu_count}x {r.gpu_model} ({r.gpu_memory_gib:g} GB each)",
+        return [f"{r.rank}. {f'{r.hosts} × ' if r.hosts > 1 else ''}{r.machine_type}: {r.gpu_count}x {r.gpu_model} "
+                f"({r.gpu_memory_gib:,.1f} GiB usable each; {r.layout})",
                 f"Region {r.region}" + (f", ${r.hourly_usd:,.2f}/h on demand" if r.hourly_usd is not None else ""),
                 "", r.reason, "", *[f"⚠ {w}" for w in r.warnings], "", "a accepts it into [target]"]
     if kind == "aws" and obj is not None:

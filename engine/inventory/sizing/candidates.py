@@ -1,0 +1,357 @@
+"""Candidates from need: every Google Cloud shape that holds the estimate, cheapest first, like-for-like kept.
+
+Every catalog shape (GPU model × count per machine) is tried in each layout (one GPU; data parallel;
+tensor parallel for inference; ZeRO-1/2/3 for training) against its GPUs' usable memory with
+:data:`~engine.inventory.sizing.advice.HEADROOM`.  Those that fit are ranked by price per run
+(training: hourly price × the source's hours scaled by a stated relative-speed assumption) or per hour
+(inference: a serving replica is paid by the hour).  When no single machine holds the job, the
+largest shape of each GPU model is tried over 2..16 hosts and the interconnect named.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+from engine.gpus.names import gpu_spec
+from engine.inventory.sizing.advice import HEADROOM, source_sanity, target_warnings
+from engine.inventory.sizing.estimate import estimate_memory, layouts
+from engine.inventory.sizing.types import (
+    Candidate,
+    MemoryEstimate,
+    Recommendation,
+    SizingResult,
+    SourceShape,
+    WorkloadSpec,
+)
+
+# Peak dense FP16/BF16 tensor-core TFLOPS from NVIDIA's datasheets (sparsity figures halved; SXM parts):
+# T4 65, V100 SXM2 125, L4 121, A100 312, L40S 362, H100 SXM 989, H200 989, B200 2250; P100 PCIe 18.7 (FP16,
+# no tensor cores).  Only ratios of two peaks are used (ordering by price per run) and shown, said to be
+# peaks: real speed-ups are lower and must be measured.  GPUs without a datasheet figure (A10G, P4) are
+# left out: no made-up ratio.
+PEAK_DENSE_FP16_TFLOPS = {"T4": 65.0, "V100": 125.0, "V100 32GB": 125.0, "L4": 121.0, "A100 40GB": 312.0,
+                          "A100 80GB": 312.0, "L40S": 362.0, "H100": 989.0, "H200": 989.0, "B200": 2250.0,
+                          "P100": 18.7}
+RELATIVE_SPEED = {name: tflops / PEAK_DENSE_FP16_TFLOPS["V100"] for name, tflops in PEAK_DENSE_FP16_TFLOPS.items()}
+MAX_HOSTS = 16
+
+# Host-to-host networking per machine family (Google Cloud accelerator-optimized machine docs; approximate).
+INTERCONNECT = {
+    "a4": "3,200 Gbps GPUDirect RDMA between hosts",
+    "a3-ultragpu": "3,200 Gbps GPUDirect RDMA between hosts",
+    "a3-megagpu": "1,600 Gbps GPUDirect-TCPXO between hosts (A3 Mega)",
+    "a3-highgpu": "up to 1,000 Gbps GPUDirect-TCPX between hosts (A3 High)",
+    "a3-edgegpu": "up to 800 Gbps between hosts",
+    "a2": "up to 100 Gbps between hosts (no GPUDirect)",
+}
+
+
+def gcp_nvlink(machine_type: str, gpu_count: int) -> bool:
+    """Whether a GCP shape's GPUs are on NVLink (a2/a3/a4 families with more than one GPU)."""
+    return gpu_count > 1 and machine_type.split("-")[0] in ("a2", "a3", "a4", "a4x")
+
+
+def interconnect(machine_type: str) -> str:
+    family = machine_type.split("-")[0]
+    sub = "-".join(machine_type.split("-")[:2])
+    return INTERCONNECT.get(sub) or INTERCONNECT.get(family) or "standard VPC networking between hosts (no GPUDirect)"
+
+
+MAX_PCIE_TENSOR_PARALLEL = 4
+"""Tensor parallelism over PCIe beyond this many GPUs is not offered (the per-layer all-reduce dominates)."""
+
+# Throughput kept through the interconnect, by layout (for the ordering only; stated in the ranking text).
+EFFICIENCY = {"zero3-pcie": 0.5, "tensor-pcie": 0.7, "multi-gpu-pcie": 0.85, "hosts-gpudirect": 0.9,
+              "hosts-plain": 0.4}
+
+
+@dataclass
+class _Fit:
+    cand: Candidate
+    hosts: int
+    layout: str
+    words: str
+    per_gpu: float
+    hourly: float | None
+    hours: float | None
+    kind: str = "training"
+
+    @property
+    def gpus(self) -> int:
+        return self.cand.gpu_count * self.hosts
+
+    @property
+    def cost(self) -> float | None:
+        if self.hourly is None:
+            return None
+        return self.hourly * self.hours if self.hours is not None else self.hourly
+
+
+def _nvlink(c: Candidate) -> bool:
+    return c.nvlink if c.nvlink is not None else gcp_nvlink(c.machine_type, c.gpu_count)
+
+
+def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: bool) -> tuple[str, str, float] | None:
+    cap = cand.gpu_memory_gib * HEADROOM
+    if not est.terms:
+        need = est.required_per_gpu_gib
+        return ("none", "one job per GPU", need or 0.0) if need is None or need <= cap else None
+    for key, words, gib in layouts(est, kind, cand.gpu_count * hosts, shard):
+        if key == "tensor" and not _nvlink(cand) and cand.gpu_count * hosts > MAX_PCIE_TENSOR_PARALLEL:
+            continue
+        if gib <= cap:
+            return key, words, gib
+    return None
+
+
+def _efficiency(layout: str, c: Candidate, hosts: int) -> float:
+    eff = 1.0
+    if hosts > 1:
+        eff = EFFICIENCY["hosts-gpudirect"] if c.machine_type.split("-")[0] in ("a3", "a4") else EFFICIENCY["hosts-plain"]
+    if c.gpu_count > 1 and not _nvlink(c):
+        eff *= {"zero3": EFFICIENCY["zero3-pcie"], "tensor": EFFICIENCY["tensor-pcie"]}.get(
+            layout, EFFICIENCY["multi-gpu-pcie"])
+    return eff
+
+
+def _throughput(gpu: str | None, gpus: int, eff: float = 1.0) -> float | None:
+    speed = RELATIVE_SPEED.get(gpu or "")
+    return speed * gpus * eff if speed else None
+
+
+def _hours(work: WorkloadSpec, source: SourceShape, f_layout: str, c: Candidate, hosts: int,
+           source_hours: float | None, measured: tuple[str, float] | None = None) -> float | None:
+    """Hours of one run on the candidate: the profile's own figure for its target GPU, else scaled by throughput."""
+    if work.kind != "training" or source_hours is None:
+        return None
+    if measured is not None and measured[0] == c.gpu_model and c.gpu_count * hosts == max(1, source.gpu_count):
+        return measured[1]
+    a = _throughput(source.gpu_model, max(1, source.gpu_count))
+    b = _throughput(c.gpu_model, c.gpu_count * hosts, _efficiency(f_layout, c, hosts))
+    return source_hours * a / b if a and b else None
+
+
+def _rank_key(f: "_Fit", source: SourceShape) -> tuple[bool, bool, float, int]:
+    """Idle copies last; priced shapes with a datasheet peak before those without; then price per run
+    (or $/h per unit of peak throughput, the same order); then fewer GPUs."""
+    excess = f.layout == "none" and f.gpus > max(1, source.gpu_count)
+    tp = _throughput(f.cand.gpu_model, f.gpus, _efficiency(f.layout, f.cand, f.hosts))
+    if f.hourly is None:
+        return excess, True, math.inf, f.gpus
+    if f.hours is not None:
+        return excess, False, f.hourly * f.hours, f.gpus
+    if f.kind == "inference":
+        return excess, False, f.hourly, f.gpus  # decode is memory-bound: FLOPS peaks say little; pay per hour
+    if tp:
+        return excess, False, f.hourly / tp, f.gpus
+    return excess, True, f.hourly, f.gpus
+
+
+
+def _like_for_like(source: SourceShape, c: Candidate, exact_offered: bool) -> bool:
+    """Same GPU and count as the source; where Google Cloud has no such GPU, the same memory class (A10G -> L4)."""
+    if not source.gpu_model or c.gpu_count != max(1, source.gpu_count) or source.mig_instance:
+        return False
+    if c.gpu_model == source.gpu_model:
+        return True
+    if exact_offered:
+        return False
+    src, dst = gpu_spec(source.gpu_model), gpu_spec(c.gpu_model)
+    if src is None or dst is None:
+        return False
+    return abs(src.usable_gib - dst.usable_gib) <= 0.15 * src.usable_gib  # same memory class (A10G -> L4)
+
+
+def _cheapest_per_shape(fits: list[_Fit]) -> list[_Fit]:
+    """One machine type per (GPU, count, hosts): the cheapest (g2-standard-4/8/12 all carry one L4)."""
+    best: dict[tuple[str, int, int], _Fit] = {}
+    for f in fits:
+        key = (f.cand.gpu_model, f.cand.gpu_count, f.hosts)
+        cur = best.get(key)
+        if cur is None or (f.hourly if f.hourly is not None else math.inf) < \
+                (cur.hourly if cur.hourly is not None else math.inf):
+            best[key] = f
+    return list(best.values())
+
+
+def _fewest_gpus(fits: list[_Fit], want: int) -> list[_Fit]:
+    """Per GPU model, the fewest GPUs that hold the job and give it at least ``want`` GPUs (the source's count
+    for training: the job is spread that wide today); fewer when the model's shapes stop short of that."""
+    best: dict[str, _Fit] = {}
+    for f in fits:
+        cur = best.get(f.cand.gpu_model)
+        if cur is None:
+            best[f.cand.gpu_model] = f
+            continue
+        f_ok, cur_ok = f.gpus >= want, cur.gpus >= want
+        if (f_ok and not cur_ok) or (f_ok == cur_ok and (f.gpus < cur.gpus if f_ok else f.gpus > cur.gpus)):
+            best[f.cand.gpu_model] = f
+    return list(best.values())
+
+
+def _enumerate(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, cands: list[Candidate],
+               source_hours: float | None, shard: bool, measured: tuple[str, float] | None) -> list[_Fit]:
+    fits: list[_Fit] = []
+    for c in cands:
+        got = _fit(est, work.kind, c, 1, shard)
+        if got:
+            fits.append(_Fit(c, 1, *got, hourly=c.hourly_usd, kind=work.kind,
+                             hours=_hours(work, source, got[0], c, 1, source_hours, measured)))
+    return fits
+
+
+def _enumerate_hosts(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, cands: list[Candidate],
+                     source_hours: float | None, skip: set[str]) -> list[_Fit]:
+    largest: dict[str, Candidate] = {}
+    for c in cands:
+        if c.gpu_model in skip:
+            continue
+        cur = largest.get(c.gpu_model)
+        if cur is None or c.gpu_count > cur.gpu_count or (
+                c.gpu_count == cur.gpu_count and (c.hourly_usd or math.inf) < (cur.hourly_usd or math.inf)):
+            largest[c.gpu_model] = c
+    fits: list[_Fit] = []
+    for c in largest.values():
+        for hosts in range(2, MAX_HOSTS + 1):
+            got = _fit(est, work.kind, c, hosts, True)
+            if got:
+                fits.append(_Fit(c, hosts, *got, hourly=c.hourly_usd * hosts if c.hourly_usd is not None else None,
+                                 kind=work.kind, hours=_hours(work, source, got[0], c, hosts, source_hours)))
+                break
+    return fits
+
+
+def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Candidate], *,
+              region: str | None = None, limit: int = 3, source_hours: float | None = None,
+              target_hours: tuple[str, float] | None = None, current: str | None = None) -> SizingResult:
+    """The estimate, then every shape that holds it, cheapest first, like-for-like always shown when it fits.
+
+    ``target_hours`` = (GPU key, hours per run) the profile states for its own target: candidates with that
+    GPU and the source's GPU count use it instead of the throughput assumption.  ``current`` = the machine
+    type the profile targets now: shown too when it holds the job, so the two can be compared.
+    """
+    cands = list(candidates)
+    warnings: list[str] = []
+    if region:
+        in_region = [c for c in cands if c.region in (None, region)]
+        if in_region:
+            cands = in_region
+        elif cands:
+            warnings.append(f"the catalog has no GPU shapes listed for {region}; showing other regions")
+    est = estimate_memory(work, source.gpu_memory_gib)
+    if source.gpu_model is None:
+        warnings.append("source GPU model unknown (no NVML, no AWS instance, no source.gpu_model): "
+                        "recommendations use the workload only")
+    if source.all_nvlink is None and source.gpu_count > 1:
+        warnings.append("the source's NVLink could not be read (NVML refuses NVLink queries while MIG is enabled): "
+                        "unknown, not none")
+    warnings += [w for w in source_sanity(work, source, est) if w]
+    # LoRA / QLoRA run unsharded unless nothing holds them that way; full training and inference may split.
+    shard_first = not (work.kind == "training" and work.method != "full")
+    fits = _enumerate(est, work, source, cands, source_hours, shard_first, target_hours)
+    if not fits and not shard_first:
+        fits = _enumerate(est, work, source, cands, source_hours, True, target_hours)
+    multi = False
+    if est.terms and not any(f.hourly is not None for f in fits):
+        more = _enumerate_hosts(est, work, source, cands, source_hours, {f.cand.gpu_model for f in fits})
+        multi = bool(more)
+        fits += more
+    fits = _cheapest_per_shape(fits)
+    exact = any(c.gpu_model == source.gpu_model for c in cands)
+    lfl = sorted((f for f in fits if f.hosts == 1 and _like_for_like(source, f.cand, exact)),
+                 key=lambda f: (f.cand.gpu_model != source.gpu_model, _rank_key(f, source)))
+    want = max(1, source.gpu_count) if work.kind == "training" else 1
+    ranked = sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source))
+    chosen = ranked[:limit]
+    if lfl and lfl[0] not in chosen:
+        chosen.append(lfl[0])
+    mine = [f for f in fits if f.hosts == 1 and f.cand.machine_type == current]
+    if mine and not any(f.cand.machine_type == current for f in chosen):
+        chosen.append(mine[0])
+    recs = [_explain(i + 1, f, work, source, exact, current) for i, f in enumerate(chosen)]
+    if not recs:
+        top = max(est.terms, key=lambda t: t.gib) if est.terms else None
+        warnings.append(f"no Google Cloud shape in the catalog holds this estimate, even over {MAX_HOSTS} hosts"
+                        + (f" (largest term: {top.name}, {top.gib:,.1f} GiB)" if top else ""))
+    elif multi and recs[0].hosts > 1:
+        warnings.append(f"no single priced machine holds this estimate: {recs[0].hosts} hosts of "
+                        f"{recs[0].machine_type} ({interconnect(recs[0].machine_type)})")
+    if source.gpu_count > 1 and source.all_nvlink and recs and not any(
+            gcp_nvlink(r.machine_type, r.gpu_count) for r in recs):
+        warnings.append(f"the source's {source.gpu_count} GPUs are all on NVLink ({source.topology_label}); no "
+                        "recommended shape matches that")
+    models = {f.cand.gpu_model for f in chosen} | {source.gpu_model or ""}
+    if work.kind == "inference":
+        ranking = ("ranked by on-demand $/h: a serving replica is paid by the hour (decode speed is bound by memory "
+                   f"bandwidth, not by FLOPS peaks); tensor parallelism over PCIe offered up to "
+                   f"{MAX_PCIE_TENSOR_PARALLEL} GPUs")
+    else:
+        ranking = ("ranked by price per run: on-demand $/h × the source's hours per run × source ÷ target throughput"
+                   if source_hours else "ranked by on-demand $/h per unit of throughput (set "
+                   "workload.source_hours_per_run for a price per run)")
+        ranking += ("; throughput = the ratio of NVIDIA datasheet peak dense FP16 tensor TFLOPS (V100 = 1: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in RELATIVE_SPEED.items() if k in models)
+                    + "; peaks, so real speed-ups are lower and must be measured) × GPUs; assumed losses: × 0.85 for "
+                    "several GPUs without NVLink, 0.5 for ZeRO-3 over PCIe, × 0.9 across hosts with GPUDirect, "
+                    "0.4 without; the profile's own target hours where it gives them")
+    ranking += ("; per GPU model the fewest GPUs that hold the job (training: at least the source's count); full "
+                "copies on more GPUs than the source, and shapes without a catalog price, last")
+    return SizingResult(workload=work, source=source, estimate=est, recommendations=recs, warnings=warnings,
+                        ranking=ranking)
+
+
+def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact: bool,
+             current: str | None = None) -> Recommendation:
+    c = f.cand
+    gpus = f.gpus
+    nvlink = _nvlink(c)
+    like = f.hosts == 1 and _like_for_like(source, c, exact)
+    parts = [f"{gpus} × {c.gpu_model} ({c.gpu_memory_gib:,.1f} GiB usable each) hold {f.per_gpu:,.1f} GiB per GPU "
+             f"as {f.words} ({f.per_gpu / c.gpu_memory_gib:.0%} of usable)"]
+    if f.hosts > 1:
+        parts.append(f"{f.hosts} hosts of {c.machine_type}, {interconnect(c.machine_type)}")
+    if f.hourly is not None:
+        parts.append(f"${f.hourly:,.2f}/h on demand")
+    else:
+        parts.append("no on-demand price in the catalog")
+    if f.hours is not None and f.hourly is not None:
+        parts.append(f"≈ {f.hours:,.2f} h per run → ${f.hourly * f.hours:,.2f} per run")
+    if like:
+        parts.append("like-for-like: same GPU class and count as the source")
+    if current and c.machine_type == current:
+        parts.append("the profile's current target")
+    elif source.gpu_model and source.gpu_model != c.gpu_model:
+        a, b = RELATIVE_SPEED.get(source.gpu_model), RELATIVE_SPEED.get(c.gpu_model)
+        if a and b:
+            ratio = b / a
+            parts.append(f"{ratio:.1f}× the {source.gpu_model}'s peak dense FP16 tensor TFLOPS (datasheets; measure "
+                         "the real speed-up)" if abs(ratio - 1) > 0.05
+                         else f"the {source.gpu_model}'s peak dense FP16 tensor TFLOPS (datasheets)")
+    if work.precision == "fp32" and source.gpu_model and c.gpu_model != source.gpu_model:
+        src_spec, dst_spec = gpu_spec(source.gpu_model), gpu_spec(c.gpu_model)
+        if src_spec and dst_spec and not src_spec.at_least("Ampere") and dst_spec.at_least("Ampere"):
+            parts.append("fp32 on Ampere and later: PyTorch (since 1.12) runs matmuls in full FP32 unless you opt in "
+                         "to TF32 (torch.set_float32_matmul_precision('high')), while cuDNN convolutions and "
+                         "TensorFlow use TF32 by default: check the numerics and which one your speed-up assumes")
+    if gpus > 1 and nvlink:
+        parts.append("NVLink between the GPUs in a host")
+    warnings = target_warnings(work, source, c.gpu_model, nvlink, f.layout, gpus)
+    if work.kind == "training" and gpus > max(1, source.gpu_count) and not source.mig_instance:
+        warnings.append(f"{gpus} GPUs where the source has {source.gpu_count}: the price per run assumes the job "
+                        "scales out; otherwise you pay for idle GPUs")
+    if f.layout in ("zero1", "zero2", "zero3") and source.gpu_count > 1 and source.all_nvlink and not nvlink:
+        warnings.append(f"the source's {source.gpu_count} GPUs talk over NVLink; {c.machine_type} has none, so "
+                        "gradient all-reduce runs over PCIe")
+    if f.per_gpu > 0.85 * c.gpu_memory_gib:
+        warnings.append(f"little headroom: {f.per_gpu:,.1f} GiB of {c.gpu_memory_gib:,.1f} GiB usable")
+    if c.gpu_model == "T4" and work.kind == "training":
+        warnings.append("T4 is an inference GPU: training will be several times slower than on the source")
+    return Recommendation(rank=rank, machine_type=c.machine_type, gpu_model=c.gpu_model,
+                          catalog_gpu_model=c.catalog_gpu_model or c.gpu_model, gpu_count=c.gpu_count, hosts=f.hosts,
+                          gpu_memory_gib=c.gpu_memory_gib, region=c.region, hourly_usd=f.hourly,
+                          cost_per_run_usd=f.hourly * f.hours if f.hours is not None and f.hourly is not None else None,
+                          layout=f.words, per_gpu_gib=round(f.per_gpu, 3),
+                          sharded=f.layout not in ("none",), like_for_like=like, reason="; ".join(parts),
+                          warnings=warnings)
