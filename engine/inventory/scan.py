@@ -236,7 +236,23 @@ def size_workload(profile: Any, inv: Inventory, catalog: Any) -> SizingResult:
     if hours and target.gpu_model:
         measured = (normalize_gpu_model(target.gpu_model) or target.gpu_model, hours)
     return recommend(workload_spec(w), shape, candidates_from_catalog(catalog), region=target.region,
-                     source_hours=w.source_hours_per_run, target_hours=measured, current=target.machine_type)
+                     source_hours=w.source_hours_per_run, target_hours=measured, current=target.machine_type,
+                     pricer=_pricer(catalog))
+
+
+def _pricer(catalog: Any) -> Callable[[Candidate, float], float | None]:
+    """The cost model's on-demand price of one run on a candidate shape (None where it cannot price it)."""
+    from engine.cost.pricing import price_per_run
+    from engine.errors import BadInputError
+
+    def price(c: Candidate, hours: float) -> float | None:
+        try:
+            return price_per_run(catalog, c.machine_type, c.gpu_count, c.region or "us-central1", hours,
+                                 gpu_model=c.catalog_gpu_model).cost_per_run_usd
+        except BadInputError:
+            return None
+
+    return price
 
 
 # --- the whole thing ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from engine.gpus.names import gpu_spec
 from engine.inventory.sizing.advice import HEADROOM, source_sanity, target_warnings
@@ -59,6 +59,9 @@ def interconnect(machine_type: str) -> str:
     return INTERCONNECT.get(sub) or INTERCONNECT.get(family) or "standard VPC networking between hosts (no GPUDirect)"
 
 
+Pricer = Callable[[Candidate, float], float | None]
+"""(shape, hours of one run) -> the price of one run on one host, from the cost model; None = cannot price."""
+
 MAX_PCIE_TENSOR_PARALLEL = 4
 """Tensor parallelism over PCIe beyond this many GPUs is not offered (the per-layer all-reduce dominates)."""
 
@@ -77,6 +80,8 @@ class _Fit:
     hourly: float | None
     hours: float | None
     kind: str = "training"
+    run_price: float | None = None
+    """The cost model's price of one run (all hosts), when a pricer was given."""
 
     @property
     def gpus(self) -> int:
@@ -84,6 +89,8 @@ class _Fit:
 
     @property
     def cost(self) -> float | None:
+        if self.run_price is not None:
+            return self.run_price
         if self.hourly is None:
             return None
         return self.hourly * self.hours if self.hours is not None else self.hourly
@@ -95,9 +102,9 @@ def _nvlink(c: Candidate) -> bool:
 
 def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: bool) -> tuple[str, str, float] | None:
     cap = cand.gpu_memory_gib * HEADROOM
-    if not est.terms:
+    if not est.terms:  # no estimate: what runs today in the source's memory runs in as much memory
         need = est.required_per_gpu_gib
-        return ("none", "one job per GPU", need or 0.0) if need is None or need <= cap else None
+        return ("none", "one job per GPU", need or 0.0) if need is None or need <= cand.gpu_memory_gib else None
     for key, words, gib in layouts(est, kind, cand.gpu_count * hosts, shard):
         if key == "tensor" and not _nvlink(cand) and cand.gpu_count * hosts > MAX_PCIE_TENSOR_PARALLEL:
             continue
@@ -141,7 +148,7 @@ def _rank_key(f: "_Fit", source: SourceShape) -> tuple[bool, bool, float, int]:
     if f.hourly is None:
         return excess, True, math.inf, f.gpus
     if f.hours is not None:
-        return excess, False, f.hourly * f.hours, f.gpus
+        return excess, False, f.cost if f.cost is not None else math.inf, f.gpus
     if f.kind == "inference":
         return excess, False, f.hourly, f.gpus  # decode is memory-bound: FLOPS peaks say little; pay per hour
     if tp:
@@ -225,12 +232,14 @@ def _enumerate_hosts(est: MemoryEstimate, work: WorkloadSpec, source: SourceShap
 
 def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Candidate], *,
               region: str | None = None, limit: int = 3, source_hours: float | None = None,
-              target_hours: tuple[str, float] | None = None, current: str | None = None) -> SizingResult:
+              target_hours: tuple[str, float] | None = None, current: str | None = None,
+              pricer: Pricer | None = None) -> SizingResult:
     """The estimate, then every shape that holds it, cheapest first, like-for-like always shown when it fits.
 
     ``target_hours`` = (GPU key, hours per run) the profile states for its own target: candidates with that
     GPU and the source's GPU count use it instead of the throughput assumption.  ``current`` = the machine
-    type the profile targets now: shown too when it holds the job, so the two can be compared.
+    type the profile targets now: shown too when it holds the job, so the two can be compared.  ``pricer``
+    = the cost model's price of one run (engine.cost.pricing.price_per_run through the caller).
     """
     cands = list(candidates)
     warnings: list[str] = []
@@ -258,6 +267,11 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
         more = _enumerate_hosts(est, work, source, cands, source_hours, {f.cand.gpu_model for f in fits})
         multi = bool(more)
         fits += more
+    if pricer is not None:
+        for f in fits:
+            if f.hours is not None:
+                one = pricer(f.cand, f.hours)
+                f.run_price = one * f.hosts if one is not None else None
     fits = _cheapest_per_shape(fits)
     exact = any(c.gpu_model == source.gpu_model for c in cands)
     lfl = sorted((f for f in fits if f.hosts == 1 and _like_for_like(source, f.cand, exact)),
@@ -265,7 +279,11 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     want = max(1, source.gpu_count) if work.kind == "training" else 1
     ranked = sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source))
     chosen = ranked[:limit]
-    if lfl and lfl[0] not in chosen:
+    src_spec = gpu_spec(source.gpu_model)
+    if lfl and not est.terms and src_spec is not None and src_spec.at_least("Ampere"):
+        # nothing known about the job and the source GPU is current: the same GPUs first
+        chosen = [lfl[0]] + [f for f in chosen if f is not lfl[0]][: limit - 1]
+    elif lfl and lfl[0] not in chosen:
         chosen.append(lfl[0])
     mine = [f for f in fits if f.hosts == 1 and f.cand.machine_type == current]
     if mine and not any(f.cand.machine_type == current for f in chosen):
@@ -316,8 +334,9 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
         parts.append(f"${f.hourly:,.2f}/h on demand")
     else:
         parts.append("no on-demand price in the catalog")
-    if f.hours is not None and f.hourly is not None:
-        parts.append(f"≈ {f.hours:,.2f} h per run → ${f.hourly * f.hours:,.2f} per run")
+    if f.hours is not None and f.cost is not None:
+        parts.append(f"≈ {f.hours:,.2f} h per run → ${f.cost:,.2f} per run"
+                     + (" (cost model)" if f.run_price is not None else ""))
     if like:
         parts.append("like-for-like: same GPU class and count as the source")
     if current and c.machine_type == current:
@@ -351,7 +370,7 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
     return Recommendation(rank=rank, machine_type=c.machine_type, gpu_model=c.gpu_model,
                           catalog_gpu_model=c.catalog_gpu_model or c.gpu_model, gpu_count=c.gpu_count, hosts=f.hosts,
                           gpu_memory_gib=c.gpu_memory_gib, region=c.region, hourly_usd=f.hourly,
-                          cost_per_run_usd=f.hourly * f.hours if f.hours is not None and f.hourly is not None else None,
+                          cost_per_run_usd=f.cost if f.hours is not None else None,
                           layout=f.words, per_gpu_gib=round(f.per_gpu, 3),
                           sharded=f.layout not in ("none",), like_for_like=like, reason="; ".join(parts),
                           warnings=warnings)
