@@ -81,6 +81,10 @@ def sign_off(session: SessionStore, report: VerifyReport, decision: Decision, no
                   f"gaps: {_what_is_wrong(report)}. Reason: {note[:500]}")
         approval = require(session, GAPS_ACTION, detail, timeout, cancel=cancel, emit=emit, step=STEP)
         payload.update(approval_id=approval.id, approved_by=approval.decided_by)
+        if getattr(approval, "same_account", 0):  # two declared names on one OS account proves less: say so
+            from engine.session.identity import SAME_ACCOUNT
+
+            payload["approved_how"] = SAME_ACCOUNT
     seq = session.append(STEP, KIND, payload)
     entry = {**payload, "operator": session.operator, "ts": time.time(), "seq": seq}
     report.signoffs.append(entry)

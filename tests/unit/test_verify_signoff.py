@@ -131,6 +131,9 @@ def test_incomplete_is_refused_then_accepted_with_gaps_by_a_second_person(tmp_pa
         helper.join()
         recorded = signoffs(session)
     assert entry["approved_by"] == "bob" and entry["operator"] == "alice" and entry["verdict"] == "INCOMPLETE"
+    assert entry["approved_how"] == "same account, name declared"  # the profile's shared_account: said, not hidden
+    report.signoffs = recorded
+    assert "| bob (same account, name declared) |" in render_markdown(report)
     assert [(s["decision"], s["operator"], s["approved_by"]) for s in recorded] == [
         ("accepted-with-gaps", "alice", "bob")]
 

@@ -82,3 +82,9 @@ def optional_line(report: VerifyReport) -> str:
     """Optional checks that did not run, said once at the top (they leave the verdict alone)."""
     names = [r.name for r in report.results if r.status == "not-run" and r.optional]
     return f"Optional in this profile and not run: {', '.join(names)}" if names else ""
+
+
+def second_person(signoff: dict[str, Any]) -> str:
+    """Who approved an accepted-with-gaps sign-off, and how (one account with two declared names proves less)."""
+    who = signoff.get("approved_by") or "—"
+    return f"{who} ({signoff['approved_how']})" if signoff.get("approved_how") else who

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from engine.verify.report.common import clean, css_class, figure_rows, mark, optional_line, when
+from engine.verify.report.common import clean, css_class, figure_rows, mark, optional_line, second_person, when
 from engine.verify.suite import VerifyReport
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -66,7 +66,7 @@ def render_html(report: VerifyReport, plot_files: dict[str, tuple[str, str]] | N
                    "<th>Note</th></tr>")
         for s in report.signoffs:
             out.append(f"<tr><td>{_e(s.get('operator', '?'))}</td><td>{when(s.get('ts', 0))}</td>"
-                       f"<td>{_e(s.get('decision', '?'))}</td><td>{_e(s.get('approved_by') or '—')}</td>"
+                       f"<td>{_e(s.get('decision', '?'))}</td><td>{_e(second_person(s))}</td>"
                        f"<td>{_e(s.get('note', ''))}</td></tr>")
         out.append("</table>")
     out.append("</body></html>")

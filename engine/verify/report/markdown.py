@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.verify.report.common import clean, figure_rows, mark, optional_line, when
+from engine.verify.report.common import clean, figure_rows, mark, optional_line, second_person, when
 from engine.verify.suite import VerifyReport
 
 
@@ -62,6 +62,6 @@ def render_markdown(report: VerifyReport, plot_dir: str | None = "plots",
         lines += ["", "## Sign-off", "", "| Who | When | Decision | Second person | Note |", "|---|---|---|---|---|"]
         for s in report.signoffs:
             lines.append(f"| {_cell(s.get('operator', '?'))} | {when(s.get('ts', 0))} | "
-                         f"{_cell(s.get('decision', '?'))} | {_cell(s.get('approved_by') or '—')} | "
+                         f"{_cell(s.get('decision', '?'))} | {_cell(second_person(s))} | "
                          f"{_cell(s.get('note', ''))} |")
     return "\n".join(lines) + "\n"
