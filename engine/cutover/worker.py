@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
 
 from engine.errors import BadInputError, ExitCode, GpumigrateError
 from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted
@@ -49,7 +50,7 @@ def log_path_for(session_name: str) -> Path:
 
 def launch_detached(session: str, profile_path: Path | str, steps: list[str], *, dry_run: bool = False,
                     operator: str | None = None, options: dict[str, Any] | None = None,
-                    wait_s: float = 15.0) -> int:
+                    wait_s: float = 15.0, events_out: Path | None = None) -> int:
     """Start a worker for ``steps`` of the profile in session ``session``; returns its pid.
 
     Refuses (``GpumigrateError``) while another run of the session is alive.
@@ -77,6 +78,8 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
         cmd.append("--dry-run")
     if options:
         cmd += ["--options-json", json.dumps(options)]
+    if events_out is not None:
+        cmd += ["--events-out", str(events_out)]
     with open(log, "ab") as out:
         out.write(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
                   f"by {operator}\n".encode())
@@ -149,6 +152,37 @@ class LogSink:
         return None
 
 
+class JsonLinesSink:
+    """Every event as one redacted JSON line (the session itself keeps aggregated rows only)."""
+
+    def __init__(self, stream: Any, flush_every_s: float = 0.2):
+        self.stream = stream
+        self.flush_every_s = flush_every_s
+        self._last_flush = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        from engine.secrets import redact_data
+
+        line = json.dumps(redact_data(event.to_dict()), ensure_ascii=False, default=str)
+        with self._lock:
+            self.stream.write(line + "\n")
+            now = time.monotonic()
+            if now - self._last_flush >= self.flush_every_s or not isinstance(event, (ItemDone, Progress)):
+                self.stream.flush()
+                self._last_flush = now
+
+
+@contextmanager
+def _events_out(path: str) -> Iterator[JsonLinesSink | None]:
+    if not path:
+        yield None
+        return
+    target = private_file(Path(path), make_dir=False)
+    with open(target, "a", encoding="utf-8") as stream:
+        yield JsonLinesSink(stream)
+
+
 def _drive_while_free(session: SessionStore, ttl_s: float) -> Any:
     """Take the driver's seat if nobody has it; returns an on_tick for the run lease."""
     from engine.cutover.pairing import Pairing
@@ -178,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--options-json", default="", help="step options (a JSON object)")
+    parser.add_argument("--events-out", default="",
+                        help="also write every event (every object) as NDJSON here, for a --json follower")
     args = parser.parse_args(argv)
 
     cancel = threading.Event()
@@ -190,8 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
 
     log = private_file(log_path_for(args.session))
-    with open(log, "a", encoding="utf-8") as stream:
-        sink = LogSink(stream)
+    with open(log, "a", encoding="utf-8") as stream, _events_out(args.events_out) as full:
+        log_sink = LogSink(stream)
+
+        def sink(event: Event) -> None:
+            log_sink(event)
+            if full is not None:
+                full(event)
+
         try:
             return _work(args, sink, cancel, str(log))
         except GpumigrateError as exc:
@@ -205,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.FAILED)
 
 
-def _work(args: argparse.Namespace, sink: LogSink, cancel: threading.Event, log: str) -> int:
+def _work(args: argparse.Namespace, sink: Any, cancel: threading.Event, log: str) -> int:
     from engine.profile import load_profile
     from engine.runner import resolve_steps, run_steps
 

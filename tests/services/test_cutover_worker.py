@@ -103,3 +103,44 @@ def test_cancel_from_another_process_interrupts_and_second_runner_is_refused(tmp
     with SessionStore.open("stop", create=False) as store:
         cancel = [e for e in store.events_after(0) if e.kind == "cancel_requested"]
     assert cancel and cancel[0].operator == LOGIN and cancel[0].who["pid"] != pid  # type: ignore[index]
+
+
+def test_a_following_terminal_exits_3_at_once_when_its_worker_is_killed_then_resume_completes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.cutover_support import REPO, env_for
+
+    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=30)  # a long lease: death is not expiry
+    follower = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "transfer",
+                                 "--session", "follow"], cwd=REPO, env=env_for(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        with SessionStore.open("follow") as store:
+            run = wait_for(lambda: store.active_run(), what="the worker to register")
+        wait_for(lambda: _copied("follow") >= 2, what="copying to start")
+        kill9(run.pid)
+        killed_at = time.monotonic()
+        out, err = follower.communicate(timeout=30)
+        noticed_s = time.monotonic() - killed_at
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 3, err
+    assert noticed_s < 2.5, f"the follower took {noticed_s:.1f}s to notice"
+    assert f"gpumigrate replay {profile} --session follow --steps transfer" in err and "Traceback" not in err
+    assert show("follow")["steps"]["transfer"]["state"] == "interrupted"
+    # at once, not at lease expiry: the same command resumes and finishes byte-identical
+    again = cli("replay", str(profile), "--steps", "transfer", "--session", "follow", "--json", timeout=90)
+    assert again.returncode == 0, again.stderr
+    assert same_tree(tmp_path / "src", tmp_path / "dst")
+    import json
+
+    lines = [json.loads(line) for line in again.stdout.splitlines()]
+    copied = {e["item"] for e in lines if e.get("event") == "item_done" and e.get("status") == "copied"}
+    with SessionStore.open("follow", create=False) as store:
+        data = store.step("transfer").result["data"]  # type: ignore[index, union-attr]
+        stored = [e for e in store.events_after(0) if e.kind == "item_done"]
+    assert len(copied) == data["copied"] > 0  # --json lists every object the resumed run copied...
+    assert stored == []  # ...while the session only counted them

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -41,12 +42,17 @@ def run(args: argparse.Namespace) -> int:
 
         with SessionStore.open(args.session) as session:
             start_seq = session.last_seq()
-        pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run)
+        events_file = None
+        if args.json and not args.detach:  # every object in --json output: the worker writes them all here
+            from engine.session import logs_dir, private_file
+
+            events_file = private_file(logs_dir() / f"{args.session}.follow-{os.getpid()}.ndjson")
+        pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run, events_out=events_file)
         if args.detach:
             print(f"started worker pid {pid} for session {args.session}; follow it with "
                   f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
             return 0
-        return _follow(args, pid, start_seq, steps)
+        return _follow(args, pid, start_seq, steps, events_file)
     name = args.session or f"replay-{Path(args.profile).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sink = make_sink(args.json, verbose=args.verbose)
     with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
@@ -65,42 +71,85 @@ def run(args: argparse.Namespace) -> int:
     return int(summary.exit_code)
 
 
-def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]) -> int:
-    """Render a worker's events as if it ran here; return its exit code when it ends."""
+def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str],
+            events_file: "object | None" = None) -> int:
+    """Render a worker's events as if it ran here; return its exit code when it ends.
+
+    The worker's death is noticed within a poll (its pid is on this host): then the
+    run is marked dead in the session and this exits 3 with the command that resumes.
+    With ``--json`` every event, every object included, comes from the worker's own
+    NDJSON file (``events_file``); the session keeps only aggregated rows.
+    """
     import sys
+    import time
 
     from engine.events import from_dict
-    from engine.session import SessionStore
+    from engine.session import SessionStore, pid_alive
     from tui.output import make_sink, print_json
 
     sink = make_sink(args.json, verbose=args.verbose)
     run_id = None
     exit_code = None
     started_at = None
+    died = False
     step_kinds = {"step_started", "progress", "item_done", "message", "step_finished"}
+    full = _EventsFile(events_file) if events_file is not None else None
+
+    def show(data: dict) -> None:
+        sink(from_dict(data))
+
     with SessionStore.open(args.session) as session:
         try:
-            for ev in session.follow(start_seq, poll_s=0.05):
-                if ev.kind == "run_started" and ev.payload.get("pid") == pid:
-                    run_id, started_at = ev.payload.get("run"), ev.ts
-                elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
-                    exit_code = int(ev.payload.get("exit_code", 1))
-                    break
-                elif ev.kind in step_kinds and run_id is not None:
-                    sink(from_dict({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts}))
-                if run_id is not None and ev.kind == "session":
+            seq = start_seq
+            next_check = 0.0
+            while exit_code is None:
+                batch = session.events_after(seq)
+                for ev in batch:
+                    seq = ev.seq
+                    if ev.kind == "run_started" and ev.payload.get("pid") == pid:
+                        run_id, started_at = ev.payload.get("run"), ev.ts
+                    elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
+                        exit_code = int(ev.payload.get("exit_code", 1))
+                        break
+                    elif ev.kind in step_kinds and run_id is not None and full is None:
+                        show({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts})
+                if full is not None:
+                    for data in full.read():
+                        show(data)
+                if exit_code is not None or batch:
                     continue
-                if run_id is not None and not _worker_alive(session, run_id):
-                    exit_code = 3
-                    break
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + 0.25
+                    if not pid_alive(pid):
+                        # It may have finished between two reads: look once more before calling it dead.
+                        if any(e.kind == "run_finished" and e.payload.get("run") == run_id
+                               for e in session.events_after(seq)):
+                            continue
+                        session.reconcile()  # the run is dead now, its step interrupted
+                        died, exit_code = True, 3
+                        break
+                time.sleep(0.05)
+            if full is not None:
+                for data in full.read():
+                    show(data)
         except KeyboardInterrupt:
             sink.close()
-            print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
-                  "follows it again", file=sys.stderr)
-            return 0
+            if pid_alive(pid):
+                print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
+                      "follows it again", file=sys.stderr)
+                return 0
+            session.reconcile()
+            print(f"the worker (pid {pid}) is not running any more; resume with `{_resume_command(args)}`",
+                  file=sys.stderr)
+            return 3
         finally:
             sink.close()
+            if full is not None:
+                full.close()
         records = session.steps()
+    if died:
+        print(f"gpumigrate: the worker (pid {pid}) died before it finished; the step is interrupted and resumes "
+              f"from its journal with `{_resume_command(args)}`", file=sys.stderr)
     summary_steps = {}
     for name in steps:
         record = records.get(name)
@@ -120,6 +169,41 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
     return code
 
 
-def _worker_alive(session: object, run_id: int) -> bool:
-    run = session.run(run_id)  # type: ignore[attr-defined]
-    return run is not None and (run.state != "running" or run.live)
+def _resume_command(args: argparse.Namespace) -> str:
+    import shlex
+
+    parts = ["gpumigrate", "replay", args.profile, "--session", args.session]
+    if args.steps:
+        parts += ["--steps", args.steps]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+class _EventsFile:
+    """Reads the complete NDJSON lines a worker appends to its events file, then removes the file."""
+
+    def __init__(self, path: "object") -> None:
+        from pathlib import Path
+
+        self.path = Path(str(path))
+        self._fh = None
+        self._rest = b""
+
+    def read(self) -> "list[dict]":
+        import json
+
+        if self._fh is None:
+            try:
+                self._fh = open(self.path, "rb")
+            except FileNotFoundError:
+                return []
+        chunk = self._fh.read()
+        if not chunk:
+            return []
+        lines = (self._rest + chunk).split(b"\n")
+        self._rest = lines.pop()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
