@@ -5,8 +5,8 @@ can tell its own leftovers from anyone's data:
 
 * local destinations: ``.<digest>.gpumigrate-tmp`` beside the final file (a file being
   written, renamed into place only when verified; a large file's parts are written into it);
-* GCS: the components of a composite upload, under ``.gpumigrate-tmp/<digest>/`` at the
-  bucket's root (removed once composed);
+* GCS: the components of a composite upload, under ``<prefix>.gpumigrate-tmp/<digest>/``
+  (earlier versions: at the bucket's root), removed once composed;
 * S3 keeps no temporary objects: an unfinished multipart upload is invisible until
   completed, and the journal's ledger marks the ones this engine started (aborted by the
   next run of the same transfer).
@@ -60,9 +60,17 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
                     out.append(Leftover(full, s.st_size, now - s.st_mtime))
     elif backend.scheme == "gs":
         client = backend.client  # type: ignore[attr-defined]
-        for blob in client.list_blobs(backend.loc.bucket, prefix=TMP_MARK + "/"):
-            made = blob.time_created.timestamp() if blob.time_created else now
-            out.append(Leftover(blob.name, int(blob.size or 0), now - made))
+        # where this version puts components (inside the destination prefix), and the bucket
+        # root where earlier versions put them
+        prefixes = {getattr(backend, "components", "") or backend.loc.prefix + TMP_MARK + "/", TMP_MARK + "/"}
+        seen: set[str] = set()
+        for prefix in sorted(prefixes):
+            for blob in client.list_blobs(backend.loc.bucket, prefix=prefix):
+                if blob.name in seen:
+                    continue
+                seen.add(blob.name)
+                made = blob.time_created.timestamp() if blob.time_created else now
+                out.append(Leftover(blob.name, int(blob.size or 0), now - made))
     return sorted(out, key=lambda x: x.name)
 
 

@@ -62,19 +62,20 @@ def test_gcs_cleanup_lists_then_removes_old_components(gcs, unique_bucket, monke
 
     bucket = gcs_client().create_bucket(unique_bucket)
     bucket.blob("data/a.txt").upload_from_string(b"a")
-    bucket.blob(".gpumigrate-tmp/0123abcd/00000").upload_from_string(b"component")
+    bucket.blob(".gpumigrate-tmp/0123abcd/00000").upload_from_string(b"component")  # where earlier versions put them
+    bucket.blob("data/.gpumigrate-tmp/4567cdef/00000").upload_from_string(b"part")
     out = io.StringIO()
     with redirect_stdout(out):
         rc = main(["transfer", "--cleanup", f"gs://{unique_bucket}/data"])
-    assert rc == 0 and "1 leftovers (9 bytes); dry run: nothing removed" in out.getvalue()
+    assert rc == 0 and "2 leftovers (13 bytes); dry run: nothing removed" in out.getvalue()
     assert "recent: may belong to a running transfer" in out.getvalue()  # just written: never removed
     with redirect_stdout(io.StringIO()):
         assert main(["transfer", "--cleanup", f"gs://{unique_bucket}/data", "--remove"]) == 0
     assert sorted(b.name for b in gcs_client().list_blobs(unique_bucket)) == [
-        ".gpumigrate-tmp/0123abcd/00000", "data/a.txt"]
+        ".gpumigrate-tmp/0123abcd/00000", "data/.gpumigrate-tmp/4567cdef/00000", "data/a.txt"]
     monkeypatch.setattr(temps, "RECENT_S", 0)  # as if 15 minutes had passed
     out = io.StringIO()
     with redirect_stdout(out):
         assert main(["transfer", "--cleanup", f"gs://{unique_bucket}/data", "--remove"]) == 0
-    assert "removed 1 of 1 leftovers" in out.getvalue()
+    assert "removed 2 of 2 leftovers" in out.getvalue()
     assert [b.name for b in gcs_client().list_blobs(unique_bucket)] == ["data/a.txt"]

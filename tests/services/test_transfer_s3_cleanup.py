@@ -78,7 +78,7 @@ def test_writes_and_deletes_are_conditional_on_what_planning_saw(tmp_path, aws) 
             "d/extra.txt": b"replaced before the delete"}
     fired = []
 
-    def approve(planned: int, detail: str) -> None:  # after planning, before any change: all of it changes
+    def approve(planned: int, detail: str, paths=None) -> None:  # after planning, before any change: all of it changes
         fired.append(planned)
         for key, body in late.items():
             s3.put_object(Bucket="cond-bucket", Key=key, Body=body)
