@@ -60,7 +60,7 @@ class GpuHealthSettings(Section):
     mig_profiles: list[str] | None = Field(default=None)
     """The planned MIG layout: profile names per GPU, e.g. ["3g.40gb", "3g.40gb"]; unset = not checked."""
     dcgm_level: int = Field(default=0, ge=0, le=4)
-    """Run `dcgmi diag -r LEVEL -j` when dcgmi is installed (0 = do not run it); its JSON is read (DCGM 3 and 4)."""
+    """Run `dcgmi diag -r LEVEL -j` (0 = do not run it); its JSON is read (DCGM 3 and 4). Asked for where dcgmi is missing: the check is not run (INCOMPLETE), never a PASS."""
     dcgm_timeout_s: float = Field(default=900, gt=0)
     """How long `dcgmi diag` may take."""
     xid_since_hours: float = Field(default=24, gt=0, le=24 * 365)

@@ -143,9 +143,10 @@ def test_dcgmi_json_is_read_by_the_check_and_fails_it(tmp_path: Path, monkeypatc
     assert "dcgmi diag -r 1 all pass" in result.threshold
 
 
-def test_dcgmi_missing_is_noted_not_failed(tmp_path: Path) -> None:
+def test_dcgmi_asked_for_but_missing_is_not_run_never_pass(tmp_path: Path) -> None:
     result, _ = _health(tmp_path, "v100_host", gpu={"dcgm_level": 1})
     if dcgm.available():  # pragma: no cover - a GPU host with DCGM
         return
-    assert result.status == "pass"
-    assert any("dcgmi diag -r 1 not run: dcgmi is not installed" in d for d in result.details)
+    assert result.status == "not-run"
+    assert "healthy by NVML, but dcgmi diag -r 1" in result.summary and "dcgmi is not installed" in result.summary
+    assert result.figures["count"] == 1  # what NVML measured is kept

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from engine.verify.checks import dcgm, xid
-from engine.verify.checks.base import CheckContext, CheckError, Verdict
+from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict
 from engine.verify.checks.nvml_host import host as read_gpus
 
 NAME = "gpu_health"
@@ -164,4 +164,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     if baseline and baseline.get("gpus"):
         base_names = sorted({g.get("name") or "?" for g in baseline["gpus"]})
         summary += f" (source: {baseline.get('count')}x {', '.join(base_names)})"
+    if diag and "tests" not in diag and not problems:
+        # The profile asked for DCGM's diagnostic and it did not run: healthy by NVML is not what was asked.
+        raise Skip(f"{summary} by NVML, but dcgmi diag -r {diag['level']} (asked for in [verify.gpu] dcgm_level) "
+                   f"did not run: {diag['skipped']}; install DCGM on the target or set dcgm_level = 0")
     return Verdict(not problems, summary, "; ".join(rules), problems + notes)
