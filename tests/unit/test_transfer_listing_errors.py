@@ -83,7 +83,8 @@ def test_unreadable_folder_is_a_failure_and_d_deletes_nothing(monkeypatch):
     base = Path(tempfile.mkdtemp(prefix="gpm-i17-"))
     try:
         src, dst, state = base / "src", base / "dst", base / "state"
-        write_local(src, {"a.txt": b"a", "locked/ckpt-1.bin": b"1" * 100, "locked/ckpt-2.bin": b"2" * 100})
+        write_local(src, {"a.txt": b"a", "locked/ckpt-1.bin": b"1" * 100, "locked/ckpt-2.bin": b"2" * 100,
+                          "secret.bin": b"s" * 10})
         run_transfer(spec(src, dst))  # dst now holds locked/*
         write_local(dst, {"stale.txt": b"s"})
         state.mkdir()
@@ -96,17 +97,22 @@ def test_unreadable_folder_is_a_failure_and_d_deletes_nothing(monkeypatch):
             os.chown(p, NOBODY if os.geteuid() == 0 else -1, NOBODY if os.geteuid() == 0 else -1)
         base.chmod(0o755)
         (src / "locked").chmod(0o000)
+        (src / "secret.bin").write_bytes(b"S" * 12)  # changed, and now unreadable: a read error
+        (src / "secret.bin").chmod(0o000)
         if os.geteuid() == 0:
             rc, text = _as_nobody(lambda: cli(str(src), str(dst), "-r", "-d", "--max-delete", "10"))
         else:
             rc, text = cli(str(src), str(dst), "-r", "-d", "--max-delete", "10")
         assert rc == 1, text
-        assert "failed 1" in text and "locked/" in text and "PermissionError" in text, text
-        assert "deletions skipped: 1 error" in text, text
+        assert "failed 2" in text and "locked/" in text and "PermissionError" in text, text
+        assert "failed: secret.bin: PermissionError" in text, text
+        assert "deletions skipped: 2 errors" in text, text
         # nothing was deleted: neither the unreadable folder's copies nor the genuinely stale file
-        assert sorted(read_local(dst)) == ["a.txt", "locked/ckpt-1.bin", "locked/ckpt-2.bin", "stale.txt"]
+        assert sorted(read_local(dst)) == ["a.txt", "locked/ckpt-1.bin", "locked/ckpt-2.bin", "secret.bin",
+                                           "stale.txt"]
     finally:
-        (base / "src" / "locked").chmod(0o755)
+        if (base / "src" / "locked").exists():
+            (base / "src" / "locked").chmod(0o755)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -332,3 +338,22 @@ def test_cleanup_lists_first_then_removes_old_leftovers(tmp_path):
     assert rc == 0 and "removed 1 of 2 leftovers" in text and "recent: may belong to a running transfer" in text
     assert [p.name for p in dst.rglob("*") if "gpumigrate-tmp" in p.name] == [".bbbbbbbbbbbb.gpumigrate-tmp"]
     assert (dst / "a.txt").read_bytes() == b"a"
+
+
+def test_source_file_deleted_after_listing_is_vanished_not_a_failure(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"a": b"a", "tmp/run.log": b"log"})
+    run_transfer(spec(src, dst))
+    write_local(src, {"tmp/run.log": b"log, longer now"})
+    write_local(dst, {"stale": b"s"})
+
+    class Vanishing(LocalBackend):  # the log is rotated away between listing and copying
+        def list(self, *args, **kwargs):
+            items = list(super().list(*args, **kwargs))
+            os.unlink(src / "tmp" / "run.log")
+            yield from items
+
+    s = _run_with_source(Vanishing(parse_url(str(src))), src, dst, delete=True, max_delete=5)
+    assert s.ok and s.failed == 0 and s.deleted == 1 and s.copied == 0
+    assert [(n.path, n.reason.split(":")[0]) for n in s.not_copied] == [("tmp/run.log", "vanished")]
+    assert read_local(dst) == {"a": b"a", "tmp/run.log": b"log"}  # its earlier copy is kept
