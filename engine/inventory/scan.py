@@ -178,9 +178,8 @@ def _host_shape(host: GpuHost) -> SourceShape:
     mib = first.memory_total_bytes / 2**20 if first.memory_total_bytes else None
     model = normalize_gpu_model(first.name, mib / 1024 if mib else None)
     profiles = [m.profile for g in host.gpus for m in g.mig_instances if m.profile]
-    mig_on = any(g.mig_mode_current for g in host.gpus)
     topo = host.topology
-    nvlink: bool | None = None if mig_on and len(host.gpus) > 1 else topo.all_nvlink
+    nvlink: bool | None = topo.all_nvlink if topo.nvlink_known else None
     shape = SourceShape(gpu_model=model, gpu_count=len(host.gpus), all_nvlink=nvlink, nvswitch=topo.nvswitch,
                         gpu_memory_gib=round(mib / 1024, 3) if mib else None,
                         topology_label=None if nvlink is None else _weakest_link(topo.matrix),

@@ -175,3 +175,30 @@ def test_helpers() -> None:
     assert cuda_version_text(12020) == "12.2" and cuda_version_text(11080) == "11.8" and cuda_version_text(None) is None
     assert cpu_list([0b1011]) == "0-1,3" and cpu_list([0, 1]) == "64" and cpu_list([]) is None
     assert cpu_list([(1 << 64) - 1, 1]) == "0-64"
+
+
+def test_nvlink_under_mig_is_unknown_not_none() -> None:
+    # The recorded 8 × A100 host with MIG turned on: NVML then refuses the NVLink queries (NOT_SUPPORTED).
+    data = load_host_data("a100_8x_nvlink")
+    for gpu in data["gpus"]:
+        gpu["mig_mode"] = [1, 1]
+        gpu["nvlinks"] = None
+        gpu["mig_devices"] = []
+    host = read_host(api=FakeNvml(data))
+    topo = host.topology
+    assert not topo.nvlink_known and not topo.all_nvlink
+    assert topo.matrix[0][1] == "NV?" and topo.matrix[0][0] == "X"
+    plain = read_host(api=FakeNvml.from_fixture("a100_8x_nvlink")).topology
+    assert plain.nvlink_known and plain.all_nvlink
+
+
+def test_sizing_source_from_a_mig_host_is_its_instance() -> None:
+    from engine.inventory.scan import _host_shape
+
+    shape = _host_shape(read_host(api=FakeNvml.from_fixture("h100_mig")))
+    assert shape.gpu_model == "H100" and shape.mig_instance == "3g.40gb" and shape.gpu_count == 1
+    assert shape.gpu_memory_gib == pytest.approx(40448 / 1024, abs=1e-3)  # the instance, not the 80 GB card
+    data = load_host_data("a100_8x_nvlink")
+    for gpu in data["gpus"]:
+        gpu["mig_mode"], gpu["nvlinks"], gpu["mig_devices"] = [1, 1], None, []
+    assert _host_shape(read_host(api=FakeNvml(data))).all_nvlink is None
