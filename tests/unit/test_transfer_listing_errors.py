@@ -357,3 +357,36 @@ def test_source_file_deleted_after_listing_is_vanished_not_a_failure(tmp_path):
     assert s.ok and s.failed == 0 and s.deleted == 1 and s.copied == 0
     assert [(n.path, n.reason.split(":")[0]) for n in s.not_copied] == [("tmp/run.log", "vanished")]
     assert read_local(dst) == {"a": b"a", "tmp/run.log": b"log"}  # its earlier copy is kept
+
+
+def test_streamed_copy_checks_the_source_at_end_of_stream(tmp_path):
+    """The streamed path (over the single-request size, under the parts threshold): the check
+    runs when the reader reaches EOF, before the temp file is renamed into place."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"medium.bin": b"m" * (9 * MIB)})
+    touched = [0]
+
+    class TouchOnRead(LocalBackend):
+        def open_read(self, info):
+            f = super().open_read(info)
+            path = self.full(info.path)
+            real_read = f.read
+
+            def read(n=-1):
+                data = real_read(n)
+                if data and touched[0] < 1:
+                    touched[0] += 1
+                    os.utime(path, ns=(7_000_000_000, 7_000_000_000))
+                return data
+
+            f.read = read
+            return f
+
+    from engine.transfer.control import TransferControl
+    from engine.transfer.execute import Transfer
+    from engine.transfer.journal import Journal
+
+    s = Transfer(src=TouchOnRead(parse_url(str(src))), dst=LocalBackend(parse_url(str(dst))), src_url=str(src),
+                 dst_url=str(dst), emit=lambda e: None, journal=Journal(None), control=TransferControl()).run()
+    assert s.ok and s.verified == 1 and touched[0] == 1
+    assert os.stat(dst / "medium.bin").st_mtime_ns == 7_000_000_000  # the second, consistent copy
