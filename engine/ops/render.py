@@ -53,11 +53,15 @@ def render_kind(profile: "Profile", kind: str, *, profile_path: Path | None = No
                 Rendered(kind, OPS_AGENT_CONFIG, "Ops Agent configuration (DCGM receiver for the ECC policy)",
                          "yaml", render_ops_agent_config(profile))]
     if kind == "prometheus":
-        from engine.ops.prometheus import render_rules, render_scrape_config
+        from engine.ops import prometheus as prom
 
-        return [Rendered(kind, "prometheus-dcgm-scrape.yml", "Prometheus scrape config (DCGM exporter)", "yaml",
-                         render_scrape_config(profile)),
-                Rendered(kind, "gpumigrate-gpu-rules.yml", "Prometheus alert rules", "yaml", render_rules(profile))]
+        return [Rendered(kind, prom.RULES_FILE, "Prometheus alert rules", "yaml", prom.render_rules(profile)),
+                Rendered(kind, prom.SCRAPE_FILE, "Prometheus config, hosts (DCGM exporter)", "yaml",
+                         prom.render_scrape_config(profile)),
+                Rendered(kind, prom.SCRAPE_GKE_FILE, "Prometheus config, GKE (DCGM exporter pods)", "yaml",
+                         prom.render_scrape_config_gke(profile)),
+                Rendered(kind, prom.COUNTERS_FILE, "dcgm-exporter counters (defaults + what the rules need)", "csv",
+                         prom.render_counters(profile))]
     if kind == "grafana":
         from engine.ops.grafana import render_dashboard
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,32 @@ delete = true
     again = gm(str(path), "--reverse-sync", "--json")
     (again_result,) = json.loads(again.stdout.strip().splitlines()[-1])["reverse_sync"]
     assert again_result["summary"]["copied"] == 0  # nothing new on the target: nothing to copy
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (`make promtool`)")
+def test_out_dir_prometheus_files_pass_promtool_as_written(tmp_path: Path) -> None:
+    """Issue #16: `--out DIR` writes the rules and each prometheus.yml as separate files that promtool
+    accepts unchanged (the rules file is found beside the config)."""
+    out = tmp_path / "out"
+    done = gm(str(DEMO), "--emit", "prometheus", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rules = subprocess.run(["promtool", "check", "rules", "gpumigrate-gpu-rules.yml"], cwd=out,
+                           capture_output=True, text=True)
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    config = subprocess.run(["promtool", "check", "config", "prometheus-dcgm-scrape.yml"], cwd=out,
+                            capture_output=True, text=True)
+    assert config.returncode == 0, config.stdout + config.stderr
+    assert "SUCCESS: 1 rule files found" in config.stdout + config.stderr
+    gke = subprocess.run(["promtool", "check", "config", "prometheus-dcgm-scrape-gke.yml"], cwd=out,
+                         capture_output=True, text=True)
+    # Debian's promtool is built without Kubernetes discovery; any other complaint is a real failure.
+    assert gke.returncode == 0 or "field kubernetes_sd_configs not found" in gke.stdout + gke.stderr, gke.stdout
+    # every counter a rule reads is turned on in the generated dcgm-exporter counters file
+    from engine.ops.prometheus import KNOWN_METRICS, enabled_counters
+
+    enabled = enabled_counters((out / "dcgm-exporter-counters.csv").read_text())
+    exprs = " ".join(r["expr"] for g in yaml.safe_load((out / "gpumigrate-gpu-rules.yml").read_text())["groups"]
+                     for r in g["rules"])
+    used = {m for m in KNOWN_METRICS if m != "up" and m in exprs}
+    assert used and used <= enabled
+    assert "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL" in enabled  # off in dcgm-exporter's defaults

@@ -72,8 +72,38 @@ def test_scrape_config(profile) -> None:
     jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
     assert jobs["dcgm-exporter"]["static_configs"][0]["targets"] == ["gpu-1.internal:9400", "10.0.0.5:9400"]
     assert jobs["dcgm-exporter"]["scrape_interval"] == "30s"
-    assert jobs["dcgm-exporter-gke"]["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert "dcgm-exporter-gke" not in jobs  # its own file, so promtool without k8s discovery checks this one
     assert doc["rule_files"] == ["gpumigrate-gpu-rules.yml"]
+    gke = yaml.safe_load(prometheus.render_scrape_config_gke(profile))
+    (job,) = gke["scrape_configs"]
+    assert job["job_name"] == "dcgm-exporter-gke" and job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert gke["rule_files"] == ["gpumigrate-gpu-rules.yml"]
+
+
+def test_xid_rule_fires_on_a_change_not_on_the_latched_last_value(profile) -> None:
+    expr = rules_by_name(prometheus.alert_rules(profile))["GpuXidError"]["expr"]
+    assert expr.startswith(f"changes({prometheus.XID}") and "[10m]) > 0" in expr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (`make promtool`)")
+def test_xid_rule_under_promtool_test_rules(profile, tmp_path: Path) -> None:
+    """One XID (31) at minute 2, then the gauge keeps holding 31: the alert fires, then clears."""
+    (tmp_path / "rules.yml").write_text(prometheus.render_rules(profile))
+    rule = rules_by_name(prometheus.alert_rules(profile))["GpuXidError"]
+    annotations = {"summary": "A new XID error on GPU 0 of h", "description": rule["annotations"]["description"]}
+    series = 'DCGM_FI_DEV_XID_ERRORS{job="dcgm-exporter", gpu="0", Hostname="h"}'
+    (tmp_path / "test.yml").write_text(yaml.safe_dump({
+        "rule_files": ["rules.yml"], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": [{"series": series, "values": "0 0 31x40"}],
+                   "alert_rule_test": [
+                       {"eval_time": "1m", "alertname": "GpuXidError", "exp_alerts": []},
+                       {"eval_time": "5m", "alertname": "GpuXidError", "exp_alerts": [{"exp_labels": {
+                           "severity": "critical", "migration": "bert", "job": "dcgm-exporter", "gpu": "0",
+                           "Hostname": "h"}, "exp_annotations": annotations}]},
+                       {"eval_time": "30m", "alertname": "GpuXidError", "exp_alerts": []},
+                   ]}]}))
+    done = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("mutate, problem", [
