@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from textual import work
+from textual import events, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, ProgressBar, Static
+from textual.widgets.data_table import ColumnKey
 from textual_plotext import PlotextPlot
 
 from engine.events import ItemDone, Progress, StepFinished, StepStarted
@@ -53,6 +54,8 @@ class VerifyScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self.results: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, tuple[str, str, str]] = {}
+        """check name -> (title, result word, measured), in the order they run."""
         self.report: Any = None
         self._checks_running = False
 
@@ -76,8 +79,23 @@ class VerifyScreen(StepScreen):
         table = self.query_one("#verify-checks", DataTable)
         table.add_column("Check", key="check", width=22)
         table.add_column("Result", key="status", width=12)
-        table.add_column("Measured", key="summary")
+        table.add_column("Measured", key="summary", width=16)
         self._fill_pending()
+        self.call_after_refresh(self._fit_measured)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._fit_measured)
+
+    def _fit_measured(self) -> None:
+        """Give the Measured column what the table leaves; longer figures wrap onto more lines, never cut."""
+        table = self.query_one("#verify-checks", DataTable)
+        free = table.scrollable_content_region.width - sum(
+            c.get_render_width(table) for key, c in table.columns.items() if key.value != "summary")
+        width = max(12, free - 2 * table.cell_padding - 2)
+        column = table.columns[ColumnKey("summary")]
+        if width != column.width:
+            column.width = width
+            self._redraw_rows(table)
 
     # --- state ------------------------------------------------------------------
 
@@ -93,8 +111,9 @@ class VerifyScreen(StepScreen):
         table = self.query_one("#verify-checks", DataTable)
         table.clear()
         self.results.clear()
-        for name, title in self._check_names():
-            table.add_row(title, _STATUS["pending"], "", key=name)
+        self._rows = {name: (title, _STATUS["pending"], "") for name, title in self._check_names()}
+        for name, (title, state, measured) in self._rows.items():
+            table.add_row(title, state, measured, key=name)
         status = "No profile open (ctrl+o)." if self.profile is None else self._baseline_text()
         self.query_one("#verify-status", Static).update(status)
         self.query_one("#verify-progress", ProgressBar).update(total=max(1, table.row_count), progress=0)
@@ -219,9 +238,9 @@ class VerifyScreen(StepScreen):
             result = event.data.get("result") or {"name": event.item, "status": event.status,
                                                   "summary": event.detail, "title": event.item}
             self.results[event.item] = result
-            if event.item in table.rows:  # update_width: the figures are shown whole, never cut to the column
-                table.update_cell(event.item, "status", _status_word(result), update_width=True)
-                table.update_cell(event.item, "summary", event.detail, update_width=True)
+            if event.item in self._rows:
+                self._rows[event.item] = (self._rows[event.item][0], _status_word(result), event.detail)
+                self._redraw_rows(table)
             if table.row_count and table.cursor_row >= 0:
                 self._show_selected()
         elif isinstance(event, StepFinished):
@@ -241,6 +260,17 @@ class VerifyScreen(StepScreen):
                 self.query_one("#verify-status", Static).update(escape("\n".join(lines)))
             else:
                 self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}")
+
+    def _redraw_rows(self, table: DataTable) -> None:
+        """Rows again, each as tall as its figures need: a row's height is measured only when it is added."""
+        from rich.text import Text
+
+        cursor = table.cursor_row
+        table.clear()
+        for name, (title, state, measured) in self._rows.items():
+            table.add_row(title, state, Text(measured), key=name, height=None)
+        if 0 <= cursor < table.row_count:
+            table.move_cursor(row=cursor)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_selected()
