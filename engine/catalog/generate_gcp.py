@@ -10,6 +10,9 @@ Inputs (each named in every row it produces, with its date):
   date becomes each row's price date; ``--pricing-ref`` records which commit was read.
 * ``--zones``: zones offering each GPU (``engine/catalog/sources/gcp_gpu_zones_skypilot.csv``,
   from skypilot-org/skypilot-catalog, zones listed with prices), written out one row per zone.
+* ``--accelerator-zones``: ``gcloud compute accelerator-types list`` output (NAME;ZONE), recorded by
+  Cyclenerd (``engine/catalog/sources/gcp_accelerator_zones_gcloud_2023-05-02.csv``): zones for the GPUs
+  the first list does not cover (T4, V100, P100, P4 on N1).
 * ``--carried``: rows the pricing file does not hold (N1 with attached T4/V100/P100/P4, A3 Edge,
   A3 Ultra, A4), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
@@ -184,6 +187,29 @@ def zone_rows(text: str) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: (r["gpu_model"], r["region"], r["zone"]))
 
 
+GCLOUD_ACCELERATORS = {"nvidia-tesla-t4": "T4", "nvidia-tesla-v100": "V100", "nvidia-tesla-p100": "P100",
+                       "nvidia-tesla-p4": "P4", "nvidia-tesla-a100": "A100 40GB", "nvidia-a100-80gb": "A100 80GB",
+                       "nvidia-l4": "L4"}
+"""gcloud accelerator type -> catalog GPU model (virtual-workstation "-vws" types are the same GPUs: skipped)."""
+GCLOUD_ZONES_SOURCE = ("Cyclenerd/google-cloud-pricing-cost-calculator tools/acceleratortypezone.csv @ 4ed73c63 "
+                       "(gcloud compute accelerator-types list)")
+
+
+def accelerator_zone_rows(text: str, covered: set[str]) -> list[dict[str, str]]:
+    """Zone rows from a recorded ``gcloud compute accelerator-types list`` for GPUs not in ``covered``."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    rows = []
+    for row in csv.DictReader(lines, delimiter=";"):
+        model = GCLOUD_ACCELERATORS.get(row["NAME"].strip())
+        if model is None or model in covered:
+            continue
+        zone = row["ZONE"].strip()
+        rows.append({"gpu_model": model, "machine_series": "n1 (attached)", "region": zone.rsplit("-", 1)[0],
+                     "zone": zone, "source": GCLOUD_ZONES_SOURCE, "source_date": "2023-05-02",
+                     "verified": "yes (gcloud listing, 2023-05-02: old; real capacity varies)"})
+    return rows
+
+
 def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -192,13 +218,16 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "") -> dict[str, int]:
+def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
+             accelerator_zones_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
     zones = zone_rows(zones_text)
+    zones += accelerator_zone_rows(accelerator_zones_text, {z["gpu_model"] for z in zones})
+    zones.sort(key=lambda r: (r["gpu_model"], r["region"], r["zone"]))
     storage = storage_rows(pricing, ref)
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
@@ -214,11 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pricing", required=True, type=Path, help="Cyclenerd pricing.yml (downloaded)")
     parser.add_argument("--pricing-ref", default="", help="the commit or URL it was read from")
     parser.add_argument("--zones", type=Path, default=here / "sources" / "gcp_gpu_zones_skypilot.csv")
+    parser.add_argument("--accelerator-zones", type=Path,
+                        default=here / "sources" / "gcp_accelerator_zones_gcloud_2023-05-02.csv")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
     parser.add_argument("--out", type=Path, default=here / "data")
     args = parser.parse_args(argv)
     counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
-                      args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref)
+                      args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
+                      args.accelerator_zones.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone and {counts['storage']} storage rows to "
           f"{args.out}")
     return 0

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
-from engine.catalog.load import NEGOTIATED, Catalog, load_catalog, parse_as_of
+from engine.catalog.load import NEGOTIATED, Catalog, load_catalog
 from engine.cost.money import DAYS_PER_MONTH, GIB, pct, usd
 from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tiered_cost, tiers_with_allowance
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
+from engine.cost.freshness import PRICE_STALE_DAYS, SPOT_STALE_DAYS, price_age
 from engine.cost.report import CostReport, LineItem, OptionCost
 from engine.cost.storage import source_storage, target_storage
 
@@ -63,21 +64,6 @@ def _ratio(a: float, b: float) -> float | None:
 
 def _less(ratio: float | None) -> float | None:
     return None if ratio is None else 1.0 - ratio
-
-
-SPOT_STALE_DAYS = 30
-"""Spot prices change up to once a day: older than this, a spot price is flagged stale."""
-PRICE_STALE_DAYS = 180
-"""Any other catalog price older than this is flagged stale."""
-
-
-def price_age(origin_date: str, pricing: str, today: date | None) -> tuple[int | None, bool]:
-    """(age in days, stale?) of a catalog price; a negotiated price (no date) has neither."""
-    when = parse_as_of(origin_date) if origin_date and origin_date != "profile" else None
-    if when is None:
-        return None, False
-    days = ((today or datetime.now(timezone.utc).date()) - when).days
-    return days, days > (SPOT_STALE_DAYS if pricing == "spot" else PRICE_STALE_DAYS)
 
 
 def _evaluate(priced: Priced, side: str, runs: float, cost: Any, today: date | None) -> OptionCost:

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.load import Catalog, NetPrice
+from engine.cost.freshness import price_age
 from engine.cost.money import GIB
 from engine.cost.pricing import origin_text
 from engine.cost.report import LineItem
@@ -152,9 +153,13 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
     def item(name: str, amount: float, detail: str, row: NetPrice | None) -> None:
         if row is not None:
             source, when = origin_text(row.price_origin, today)
+            age, stale = price_age(row.date, "list", today)
         else:
-            source, when = "", ""
-        items.append(LineItem(name, amount, detail, source, when))
+            source, when, age, stale = "", "", None, False
+        items.append(LineItem(name, amount, detail, source, when, age, stale))
+        if stale and amount > 0:
+            notes.append(f"{name}: the price is {age} days old (stale after 180): check it before trusting "
+                         f"this line ({row.source if row else ''})")
 
     route = cost.route
     if src.provider == "aws":

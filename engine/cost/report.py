@@ -17,6 +17,9 @@ class LineItem:
     detail: str = ""
     price_source: str = ""
     price_date: str = ""
+    price_age_days: int | None = None
+    stale: bool = False
+    """The price is over 180 days old (see engine.cost.freshness)."""
 
 
 @dataclass

@@ -72,5 +72,9 @@ def test_zone_lists_expand_to_one_row_per_zone(generated: Path) -> None:
     assert not any(region == "europe-west1" for region, _ in a100)
     l4 = {z["region"] for z in zones if z["gpu_model"] == "L4"}
     assert {"europe-west1", "europe-west2", "europe-west6", "northamerica-northeast2"} <= l4
+    t4 = {z["zone"] for z in zones if z["gpu_model"] == "T4"}
+    assert {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"} <= t4  # from the gcloud recording
+    assert all(z["source_date"] == "2023-05-02" for z in zones if z["gpu_model"] == "T4")
+    assert not any(z["source"].startswith("Cyclenerd") for z in zones if z["gpu_model"] == "A100 40GB")
     with pytest.raises(ValueError, match="cannot read the zone list entry"):
         list(generate_gcp._expand_zones("us central"))

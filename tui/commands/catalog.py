@@ -80,9 +80,14 @@ def run_show(args: argparse.Namespace) -> int:
                 continue
             if args.region and m.region != args.region:
                 continue
+            offered = catalog.gpu_offered_in(m.gpu_model)
             rows.append({"provider": "gcp", "type": m.machine_type, "gpu_model": m.gpu_model,
                          "gpu_count": m.gpu_count, "gpu_memory_gb": m.gpu_memory_gb, "region": m.region,
+                         "offered": "unknown" if offered is None
+                         else ("yes" if any(z.region == m.region for z in offered) else "no"),
                          "ondemand_usd_per_hr": m.ondemand_usd_per_hr, "spot_usd_per_hr": m.spot_usd_per_hr,
+                         "cud_1y_usd_per_hr": m.cud_1y_usd_per_hr, "cud_3y_usd_per_hr": m.cud_3y_usd_per_hr,
+                         "spot_date": m.spot_date, "local_ssd_gb": m.local_ssd_gb,
                          "origin": m.price_origin.describe(), "verified": m.verified, "source": m.source,
                          "notes": m.notes})
     if args.provider in (None, "aws"):
@@ -93,7 +98,7 @@ def run_show(args: argparse.Namespace) -> int:
                 continue
             rows.append({"provider": "aws", "type": a.instance_type, "gpu_model": a.gpu_model,
                          "gpu_count": a.gpu_count, "gpu_memory_gb": a.gpu_memory_gb, "region": a.region,
-                         "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
+                         "offered": "unknown", "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
                          "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
                          "notes": a.notes})
     rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
@@ -110,18 +115,20 @@ def run_show(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     table = Table(title=f"Known GPU machines ({len(rows)})", title_justify="left")
     for column, justify in (("provider", "left"), ("type", "left"), ("GPU", "left"), ("n", "right"),
-                            ("GB/GPU", "right"), ("region", "left"), ("on-demand $/h", "right"),
+                            ("GB/GPU", "right"), ("region", "left"), ("offered", "left"), ("on-demand $/h", "right"),
                             ("spot $/h", "right"), ("origin and age", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         count = r["gpu_count"]
         table.add_row(r["provider"], r["type"], r["gpu_model"], f"{count:g}",
-                      "" if r["gpu_memory_gb"] is None else f"{r['gpu_memory_gb']:g}", r["region"],
+                      "" if r["gpu_memory_gb"] is None else f"{r['gpu_memory_gb']:g}", r["region"], r["offered"],
                       usd(r["ondemand_usd_per_hr"]) if r["ondemand_usd_per_hr"] is not None else "—",
                       usd(r["spot_usd_per_hr"]) if r["spot_usd_per_hr"] is not None else "—", r["origin"])
     console.print(table)
     for problem in catalog.problems:
         console.print(f"note: {problem}", style="yellow", markup=False)
+    console.print("offered: the GPU is listed in that region by the availability source (no = priced there but not "
+                  "offered; unknown = no availability data for this GPU). US dollars.", style="dim", markup=False)
     console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
                   style="dim", markup=False)
     return 0

@@ -1,0 +1,64 @@
+"""Freshness you can see: every price carries its date; a spot price over 30 days old and any price over 180
+days old is flagged (JSON price_age_days / stale, a note); a refreshed price is as old as its refresh."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from engine.catalog.load import cache_dir, embedded_catalog, load_catalog, write_cache
+from engine.cost.model import compute_costs
+from engine.profile import parse_profile
+
+
+def profile(pricing: str, region: str = "us-east-1", cost: str = "") -> object:
+    return parse_profile(f"""
+[source]
+provider = "aws"
+region = "{region}"
+instance_type = "p3.2xlarge"
+[target]
+machine_type = "a2-highgpu-1g"
+pricing = "{pricing}"
+[workload]
+source_hours_per_run = 8
+runs_per_month = 10
+[cost]
+{cost}
+""")
+
+
+def test_spot_is_stale_after_30_days_other_prices_after_180() -> None:
+    cat = embedded_catalog()  # GCP prices read 2026-07-30; p3.2xlarge as of 2025-06
+    fresh = compute_costs(profile("spot"), cat, today=date(2026, 8, 15), with_sensitivity=False)
+    assert (fresh.primary.price_age_days, fresh.primary.stale) == (16, False)
+    old = compute_costs(profile("spot"), cat, today=date(2026, 9, 15), with_sensitivity=False)
+    assert (old.primary.price_age_days, old.primary.stale) == (47, True)
+    assert any("the spot price is 47 days old (stale after 30)" in n for n in old.notes)
+    ondemand = compute_costs(profile("on-demand"), cat, today=date(2026, 9, 15), with_sensitivity=False)
+    assert ondemand.primary.stale is False and ondemand.source.stale is True  # 2025-06: over 180 days
+    doc = old.to_dict()
+    assert doc["options"][1]["price_age_days"] == 47 and doc["options"][1]["stale"] is True
+
+
+def test_one_off_prices_carry_their_age_too() -> None:
+    text = "data_gb = 500\nsource_storage_usd_per_gb_month = 0.025"
+    report = compute_costs(profile("on-demand", "ap-southeast-2", text), embedded_catalog(), today=date(2026, 11, 29),
+                           with_sensitivity=False, allow_price_fallback=True)  # p3.2xlarge: us-east-1 rate
+    egress = next(i for i in report.one_off_items if i.name == "egress")
+    assert egress.price_date == "2020-01-23" and egress.stale is True and egress.price_age_days > 2000
+    assert any(n.startswith("egress: the price is") and "stale after 180" in n for n in report.notes)
+
+
+def test_a_refresh_makes_a_price_as_old_as_the_refresh() -> None:
+    now = datetime.now(timezone.utc)
+    row = embedded_catalog().gcp_machine("a2-highgpu-1g", "us-central1")
+    write_cache(cache_dir() / "gcp.json", {"refreshed_at": now.isoformat(), "source": "test refresh",
+                                           "machines": [{"machine_type": row.machine_type, "gpu_model": row.gpu_model,
+                                                         "gpu_count": 1, "gpu_memory_gb": 40.0, "vcpus": 12.0,
+                                                         "memory_gb": 85.0, "region": "us-central1",
+                                                         "ondemand_usd_per_hr": 3.6, "spot_usd_per_hr": 1.9}]})
+    try:
+        report = compute_costs(profile("spot"), load_catalog(), today=now.date(), with_sensitivity=False)
+        assert report.primary.hourly_usd == 1.9 and (report.primary.price_age_days, report.primary.stale) == (0, False)
+    finally:
+        (cache_dir() / "gcp.json").unlink()
