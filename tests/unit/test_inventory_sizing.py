@@ -252,6 +252,32 @@ def test_a_small_job_on_an_h100_is_offered_an_l4(shapes: list[Candidate]) -> Non
     assert any(r.machine_type == "a3-highgpu-1g" and r.like_for_like for r in res.recommendations)
 
 
+@pytest.mark.parametrize("work,check", [
+    # Llama-3-8B fp16 (16 GB of weights, 8 KV heads: 1 GiB of KV at 8k × 1): one 24 GB-class GPU or bigger
+    (WorkloadSpec(kind="inference", model="Llama-3-8B", precision="fp16", batch_size=1, seq_len=8192),
+     lambda r: r.gpu_count <= 2 and r.gpu_count * r.gpu_memory_gib > 20),
+    # Llama-3-8B int4: ~4 GiB of weights, the smallest GPU that holds it
+    (WorkloadSpec(kind="inference", model="Llama-3-8B", precision="int4", batch_size=1, seq_len=8192),
+     lambda r: r.gpu_count == 1 and r.gpu_memory_gib < 24),
+    # Llama-2-70B int4: ~33 GiB of weights + KV; a 48 GB+ single GPU is among the answers (checked below)
+    (WorkloadSpec(kind="inference", model="Llama-2-70B", precision="int4", batch_size=8, seq_len=4096),
+     lambda r: r.gpu_count * r.gpu_memory_gib > 47),
+    # ResNet-50 AMP at NVIDIA's batch 256: one 16 GB-class GPU
+    (WorkloadSpec(kind="training", model="ResNet-50", precision="fp16", batch_size=256),
+     lambda r: r.gpu_count == 1),
+    # BERT-large fine-tune (HF measurement, 14.9 GB at batch 4): one GPU
+    (WorkloadSpec(kind="training", model="BERT-Large", precision="fp32", batch_size=4, seq_len=512,
+                  flash_attention=False), lambda r: r.gpu_count == 1 and r.gpu_memory_gib > 16),
+])
+def test_single_model_recommendations(shapes: list[Candidate], work: WorkloadSpec, check: object) -> None:
+    res = recommend(work, SourceShape(), shapes, region="us-central1")
+    assert res.recommendations and all(check(r) for r in res.recommendations)  # type: ignore[operator]
+    if work.kind == "inference":  # vLLM needs compute capability 7.0+: no Pascal P4/P100 for LLM serving
+        assert not any(r.gpu_model in ("P4", "P100") for r in res.recommendations) and "P4" in res.ranking
+    if work.model == "Llama-2-70B":
+        assert any(r.gpu_count == 1 and r.gpu_memory_gib > 44 for r in res.recommendations)
+
+
 # --- sanity and warnings ---------------------------------------------------------------------------
 
 
@@ -266,6 +292,7 @@ def test_reference_claim_resnet50_fp32_256_on_a_v100_is_flagged(shapes: list[Can
     assert any(r.machine_type == "n1-standard-8" and r.gpu_model == "V100" and r.like_for_like
                for r in ok.recommendations)
     assert any("TF32" in r.reason for r in ok.recommendations if r.gpu_model == "L4")
+    assert not any("TF32" in r.reason for r in ok.recommendations if r.gpu_model in ("T4", "V100"))
 
 
 def test_tf32_and_fp8_need_the_right_architecture(shapes: list[Candidate]) -> None:

@@ -257,6 +257,18 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
         warnings.append("the source's NVLink could not be read (NVML refuses NVLink queries while MIG is enabled): "
                         "unknown, not none")
     warnings += [w for w in source_sanity(work, source, est) if w]
+    # LLM serving engines need compute capability 7.0 or later (vLLM's installation docs: "compute capability
+    # 7.0 or higher (e.g., V100, T4, RTX20xx, A100, L4, H100)"): Pascal and older are not offered for them.
+    dropped: set[str] = set()
+    if work.kind == "inference" and est.shape is not None and est.shape.kind in ("decoder", "encdec"):
+        keep = []
+        for c in cands:
+            spec = gpu_spec(c.gpu_model)
+            if spec is not None and float(spec.compute_capability) < 7.0:
+                dropped.add(c.gpu_model)
+            else:
+                keep.append(c)
+        cands = keep
     # LoRA / QLoRA run unsharded unless nothing holds them that way; full training and inference may split.
     shard_first = not (work.kind == "training" and work.method != "full")
     fits = _enumerate(est, work, source, cands, source_hours, shard_first, target_hours)
@@ -314,6 +326,9 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
                     + "; peaks, so real speed-ups are lower and must be measured) × GPUs; assumed losses: × 0.85 for "
                     "several GPUs without NVLink, 0.5 for ZeRO-3 over PCIe, × 0.9 across hosts with GPUDirect, "
                     "0.4 without; the profile's own target hours where it gives them")
+    if dropped:
+        ranking += (f"; not offered for LLM serving (compute capability below 7.0, which vLLM requires): "
+                    f"{', '.join(sorted(dropped))}")
     ranking += ("; per GPU model the fewest GPUs that hold the job (training: at least the source's count); full "
                 "copies on more GPUs than the source, and shapes without a catalog price, last")
     return SizingResult(workload=work, source=source, estimate=est, recommendations=recs, warnings=warnings,
@@ -341,7 +356,7 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
         parts.append("like-for-like: same GPU class and count as the source")
     if current and c.machine_type == current:
         parts.append("the profile's current target")
-    elif source.gpu_model and source.gpu_model != c.gpu_model:
+    elif work.kind == "training" and source.gpu_model and source.gpu_model != c.gpu_model:
         a, b = RELATIVE_SPEED.get(source.gpu_model), RELATIVE_SPEED.get(c.gpu_model)
         if a and b:
             ratio = b / a
