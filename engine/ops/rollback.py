@@ -53,8 +53,11 @@ def reverse_specs(profile: "Profile") -> list["TransferSpec"]:
     for spec in profile.transfer:
         fields = spec.model_dump()
         # Back the way it came; never delete on the source; STS cannot write to S3, so the local engine.
+        # An entry STS may have copied compares by checksum: STS does not write the mtime metadata a
+        # size+mtime compare relies on, so without it every object would look changed and be copied
+        # back (the whole dataset's egress again).
         fields.update(src=spec.dst, dst=spec.src, delete=False, max_delete=None, allow_empty_source=False,
-                      engine="local")
+                      engine="local", checksum=spec.checksum or spec.engine != "local")
         out.append(TransferSpec.model_validate(fields))
     return out
 
@@ -100,13 +103,19 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
                               note="The inventory step only reads the source."))
     items.append(RollbackItem("cost", "Cost: nothing to undo", note="The cost step only computes."))
 
-    pause = RollbackItem("cutover", "Stop writes on the target", gate=True,
-                         note="Stop the job on the target so the reverse sync sees a still data set.")
-    if ops.checkpoint_command:
-        pause.commands.append(" ".join(_q(w) for w in ops.checkpoint_command))
+    pause = RollbackItem("cutover", "Stop writes on the target: checkpoint there, then stop the job", gate=True,
+                         note="The checkpoint command runs ON THE TARGET (over `gcloud compute ssh`), not on this "
+                              "machine; then the target instance stops, which ends the job and every write, so "
+                              "the reverse sync sees a still data set (and GPU charges stop).")
     if ops.target_instance and tgt.zone:
-        pause.commands.append(f"gcloud compute ssh {_q(ops.target_instance)} --zone={_q(tgt.zone)}{project} "
-                              "--command='sudo systemctl stop gpumigrate-spot-watcher.service || true'")
+        ssh = f"gcloud compute ssh {_q(ops.target_instance)} --zone={_q(tgt.zone)}{project} --command="
+        if ops.checkpoint_command:
+            pause.commands.append(ssh + _q(" ".join(_q(w) for w in ops.checkpoint_command)))
+        pause.commands.append(ssh + _q("sudo systemctl stop gpumigrate-spot-watcher.service || true"))
+        pause.commands.append(f"gcloud compute instances stop {_q(ops.target_instance)} --zone={_q(tgt.zone)}"
+                              f"{project}")
+    else:
+        pause.note += " (Set [ops].target_instance and [target].zone to get the commands.)"
     items.append(pause)
 
     specs = reverse_specs(profile)
@@ -123,6 +132,17 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
         items.append(sync)
     else:
         items.append(RollbackItem("transfer", "Transfer: no [[transfer]] entries; no data to bring back"))
+
+
+    resume = RollbackItem("cutover", "Resume the workload on the source", gate=True,
+                          note="Start the job on the source from its last checkpoint (now including what ran on "
+                               "the target) and watch one full step before going on: the endpoint switches "
+                               "only once the source is back.")
+    if src.provider == "aws" and ops.source_instance_id:
+        iid = _q(ops.source_instance_id)
+        resume.commands = [f"aws ec2 start-instances --instance-ids {iid}{region}",
+                           f"aws ec2 wait instance-status-ok --instance-ids {iid}{region}"]
+    items.append(resume)
 
     switch = RollbackItem("cutover", "Switch the endpoint back to the source")
     if ops.dns_record and ops.source_endpoint:
@@ -154,21 +174,9 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
                        "[ops].source_endpoint, [ops].endpoint_dns and [ops].dns_zone to get the exact commands.")
     items.append(switch)
 
-    resume = RollbackItem("cutover", "Resume the workload on the source", gate=True,
-                          note="Start the job on the source from its last checkpoint (now including what ran on "
-                               "the target) and watch one full step before going on.")
-    if src.provider == "aws" and ops.source_instance_id:
-        resume.commands = [f"aws ec2 start-instances --instance-ids {_q(ops.source_instance_id)}{region}"]
-    items.append(resume)
-
-    drivers = RollbackItem("drivers", "Stop the target instance",
-                           note="The driver/CUDA setup only changed the target; stopping it ends GPU charges "
-                                "(disks are kept until sign-off of the rollback).")
-    if ops.target_instance and tgt.zone:
-        drivers.commands = [f"gcloud compute instances stop {_q(ops.target_instance)} --zone={_q(tgt.zone)}{project}"]
-    else:
-        drivers.note += " (Set [ops].target_instance and [target].zone to get the command.)"
-    items.append(drivers)
+    items.append(RollbackItem("drivers", "Drivers: nothing more to undo",
+                              note="The driver/CUDA setup only changed the target, which was stopped above "
+                                   "(its disks are kept until the rollback is signed off)."))
 
     items.append(RollbackItem("verify", "Verify: nothing to undo", note="The verify step only measures."))
 

@@ -57,12 +57,19 @@ def test_every_step_is_covered_with_exact_commands() -> None:
             "--rrdatas=203.0.113.7 --project=demo-gpu-project") in commands
     assert "gcloud compute instances stop bert-a100 --zone=us-central1-a --project=demo-gpu-project" in commands
     assert "gpumigrate ops PROFILE.toml --reverse-sync" in commands
+    # the checkpoint runs on the target, over ssh, not on the operator's machine
+    assert ("gcloud compute ssh bert-a100 --zone=us-central1-a --project=demo-gpu-project "
+            "--command=/opt/ckpt.sh") in commands
+    assert "/opt/ckpt.sh" not in commands
     for command in commands:  # every command is valid shell words
         assert shlex.split(command)
-    # the rollback runs in order: data back before the endpoint switches, the target stops last
-    titles = [i.title for i in items]
-    assert titles.index("Copy data written on the target since cutover back to the source") \
-        < titles.index("Switch the endpoint back to the source") < titles.index("Stop the target instance")
+    # the order: stop the job (checkpoint, stop the target), data back, source back, THEN the endpoint
+    flat = [(i.title, c) for i in items for c in i.commands]
+    at = {c: n for n, (_t, c) in enumerate(flat)}
+    assert at["gcloud compute instances stop bert-a100 --zone=us-central1-a --project=demo-gpu-project"] \
+        < at["gpumigrate ops PROFILE.toml --reverse-sync"] \
+        < at["aws ec2 wait instance-status-ok --instance-ids i-0123456789abcdef0 --region=us-east-1"] \
+        < min(n for n, (t, _c) in enumerate(flat) if t.startswith("Switch the endpoint"))
 
 
 def test_route53_and_cname() -> None:
