@@ -202,3 +202,16 @@ def test_sizing_source_from_a_mig_host_is_its_instance() -> None:
     for gpu in data["gpus"]:
         gpu["mig_mode"], gpu["nvlinks"], gpu["mig_devices"] = [1, 1], None, []
     assert _host_shape(read_host(api=FakeNvml(data))).all_nvlink is None
+
+
+def test_mig_names_with_compute_instances_and_suffixes_keep_their_profile() -> None:
+    # Names as NVML prints them for a split GPU instance and for Blackwell-style suffixed profiles
+    # (forms from NVIDIA's MIG user guide and mig-parted configs; the host itself is the recorded H100 MIG one).
+    data = load_host_data("h100_mig")
+    names = ["NVIDIA H100 80GB HBM3 MIG 1c.3g.40gb", "NVIDIA H100 80GB HBM3 MIG 2g.20gb+me",
+             "NVIDIA H100 80GB HBM3 MIG 1g.10gb-me", "NVIDIA H100 80GB HBM3 MIG 1g.10gb+me.all"]
+    for mig, name in zip(data["gpus"][0]["mig_devices"], names):
+        mig["name"] = name
+    host = read_host(api=FakeNvml(data))
+    assert [m.profile for m in host.gpus[0].mig_instances] == ["1c.3g.40gb", "2g.20gb+me", "1g.10gb-me",
+                                                               "1g.10gb+me.all"]

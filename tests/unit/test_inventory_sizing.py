@@ -65,6 +65,12 @@ def test_fields_given_directly_override_and_unknown_shapes_say_they_are_guessed(
     assert any("guessed from the parameter count" in line for line in guessed.lines)
 
 
+def test_an_unknown_model_name_says_so_with_the_closest_rows() -> None:
+    est = estimate_memory(WorkloadSpec(kind="inference", model="Llama-2-70", precision="fp16"))
+    assert est.total_gib is None
+    assert any("not in the shipped model table" in line and "Llama-2-70B" in line for line in est.lines)
+
+
 def test_mixture_of_experts_holds_all_experts() -> None:
     est = estimate_memory(WorkloadSpec(kind="inference", model="Mixtral-8x7B", precision="fp16"))
     assert est.components_gib["weights"] == pytest.approx(46.70e9 * 2 / GIB, abs=1e-2)

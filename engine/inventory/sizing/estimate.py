@@ -22,7 +22,7 @@ Rules (each shown beside the figure it produces):
 
 from __future__ import annotations
 
-from engine.inventory.sizing.shapes import resolve_shape
+from engine.inventory.sizing.shapes import closest_models, find_model, resolve_shape
 from engine.inventory.sizing.types import GIB, MemoryEstimate, ModelShape, Term, WorkloadSpec
 
 WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0,
@@ -193,6 +193,11 @@ def estimate_memory(work: WorkloadSpec, source_memory_gib: float | None = None) 
     shape = resolve_shape(work)
     if shape is None:
         lines = ["set workload.model (a known model) or workload.params_billions for an estimate"]
+        if work.model and find_model(work.model) is None:
+            near = closest_models(work.model)
+            lines.append(f"workload.model {work.model!r} is not in the shipped model table"
+                         + (f" (closest: {', '.join(near)})" if near else "")
+                         + "; give its params_billions, layers, hidden_size, attention_heads and kv_heads")
         if source_memory_gib:
             lines.append(f"the job fits today in {source_memory_gib:g} GiB per GPU on the source; "
                          "a target GPU with at least that much keeps the same batch size")

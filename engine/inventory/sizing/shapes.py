@@ -8,6 +8,7 @@ guess is the last resort and says so.
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import re
 from functools import lru_cache
@@ -65,6 +66,13 @@ def find_model(name: str | None) -> ModelShape | None:
     if hit is None and key.endswith("hf"):
         hit = _aliases().get(key[:-2])
     return known_models()[hit] if hit else None
+
+
+def closest_models(name: str, n: int = 3) -> list[str]:
+    """Table names that look like ``name`` (for "not in the table: did you mean ...")."""
+    keys = _aliases()
+    hits = difflib.get_close_matches(_key(name), list(keys), n=n * 3, cutoff=0.6)
+    return list(dict.fromkeys(keys[h] for h in hits))[:n]
 
 
 def _guess_dims(params: float) -> tuple[int, int]:
