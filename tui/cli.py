@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -57,9 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FAST_EXIT = frozenset({"transfer"})
+"""Commands whose process ends as soon as their work is done and their output is flushed
+(:func:`entry`): the interpreter's teardown frees every module and the cloud clients' service
+models one object at a time, 0.6-1.5 s after a short transfer had finished on the 2-core VM."""
+
+_command: str | None = None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _command
     parser = build_parser()
     args = parser.parse_args(argv)
+    _command = args.command
     from engine.errors import ExitCode, GpumigrateError
 
     try:
@@ -78,5 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then the exit (see ``FAST_EXIT``)."""
+    rc = main()
+    if _command in FAST_EXIT:
+        import logging
+
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(rc)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
