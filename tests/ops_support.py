@@ -419,6 +419,14 @@ class BudgetsStub:
         parts = path.strip("/").split("/")
         if len(parts) < 4 or parts[0] != "v1" or parts[1] != "billingAccounts" or parts[3] != "budgets":
             return self._error(404, "NOT_FOUND", f"no route {path}")
+        if body:  # the body must parse as the library's Budget message, as the service's JSON parser demands
+            from google.cloud.billing import budgets_v1
+            from google.protobuf import json_format
+
+            try:
+                json_format.ParseDict(body, budgets_v1.Budget.pb()(), ignore_unknown_fields=False)
+            except json_format.ParseError as exc:
+                return self._error(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}")
         parent = f"billingAccounts/{parts[2]}"
         if len(parts) == 4:
             if method == "GET":

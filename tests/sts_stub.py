@@ -240,6 +240,33 @@ class StsStub:
             if rep is not None and float(rep.rstrip("s")) < 3600:
                 raise self._bad("schedule.repeatInterval may not be less than 1 hour")
 
+    @staticmethod
+    def _round_trip(method: str, path: str, body: dict[str, Any]) -> None:
+        """Every request body must parse as the library's request message (unknown or mistyped fields are
+        refused with 400, as the service's JSON parser refuses them)."""
+        from google.cloud import storage_transfer_v1 as st
+        from google.protobuf import json_format
+
+        if not body:
+            return
+        if method == "PATCH" and path.startswith("/v1/transferJobs/"):
+            message = st.UpdateTransferJobRequest
+        elif method == "POST" and path.endswith(":run"):
+            message = st.RunTransferJobRequest
+        elif method == "POST" and path == "/v1/transferJobs":
+            message = st.TransferJob
+        elif "/agentPools" in path:
+            message = st.AgentPool
+        elif path.endswith((":pause", ":resume")):
+            message = st.PauseTransferOperationRequest
+        else:
+            return
+        try:
+            # The path parameters (jobName, name) travel in the URL, not the body.
+            json_format.ParseDict(body, message.pb()(), ignore_unknown_fields=False)
+        except json_format.ParseError as exc:
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}") from None
+
     # ---------------------------------------------------------------- simulation
     @staticmethod
     def _root(spec: dict[str, Any]) -> str:
@@ -373,6 +400,8 @@ class StsStub:
         with self.lock:
             self.requests.append((method, path, body))
             from google.cloud import storage_transfer_v1 as st
+
+            self._round_trip(method, path, body)
 
             if method == "POST" and path == "/v1/transferJobs":
                 job = _canonical(st.TransferJob, body)

@@ -187,3 +187,9 @@ def test_a_refused_policy_does_not_stop_the_budget(monitoring: MonitoringStub, b
                     monitoring=monitoring.client(), budgets=budgets.client())
     assert list(out["alerts"]["failed"]) == ["resnet: GPU idle (paying for unused GPUs)"]
     assert len(out["alerts"]["created"]) == 4 and len(out["budget"]["created"]) == 1
+
+
+def test_budgets_stand_in_refuses_what_the_budget_message_does_not_parse(budgets: BudgetsStub) -> None:
+    code, body = budgets.dispatch("POST", "/v1/billingAccounts/012345-6789AB-CDEF01/budgets", {},
+                                  {"displayNmae": "x", "amount": {"lastPeriodAmount": {}}})
+    assert code == 400 and "displayNmae" in body["error"]["message"]

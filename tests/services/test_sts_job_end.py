@@ -240,3 +240,26 @@ dst = "/backup"
     (item,) = [i for i in rollback_items(profile) if "Storage Transfer" in i.title]
     (line,) = item.commands
     assert job_name_for(profile.transfer[0]) in line and "--status=disabled" in line and PROJECT in line
+
+
+def test_the_stand_in_refuses_bodies_the_library_messages_do_not_parse(stub: StsStub) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    def post(path: str, body: dict, method: str = "POST") -> int:
+        req = urllib.request.Request(stub.url + path, data=json.dumps(body).encode(), method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    job = {"projectId": PROJECT, "transferSpec": {"gcsDataSource": {"bucketName": "a"},
+                                                  "gcsDataSink": {"bucketName": "b"}}}
+    assert post("/v1/transferJobs", {**job, "scheduel": {}}) == 400  # a misspelt field
+    assert post("/v1/transferJobs", job) == 200
+    name = next(iter(stub.jobs))
+    assert post(f"/v1/{name}", {"projectId": PROJECT, "transferJob": {"status": "DISABLED"},
+                                "updateTransferJobFieldMask": "status", "extra": 1}, "PATCH") == 400
