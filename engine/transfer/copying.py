@@ -137,6 +137,8 @@ class CopyJobs:
                     self._vanished(act)
                     return
                 act.src = src = fresh
+            except InterruptedError:
+                raise
             except Exception:
                 if self.src.stat(act.path) is None:  # gone mid-copy: not a failure of ours
                     self._vanished(act)
