@@ -21,9 +21,10 @@ from tests.transfer_support import gcs_client, read_local, s3_client
 SIZE = 300 * 1024  # over OBJECT_EVENT_MIN, so the object gets a "started" event
 
 
-@pytest.mark.parametrize("kind", ["s3", "gs"])
-def test_source_replaced_after_listing_is_copied_from_its_new_version(kind, tmp_path, request, unique_bucket):
-    old, new = b"o" * SIZE, b"n" * SIZE
+@pytest.mark.parametrize(("kind", "size"), [("s3", SIZE), ("gs", SIZE), ("gs", 9 << 20)],
+                         ids=["s3-single-read", "gs-single-read", "gs-streamed"])
+def test_source_replaced_after_listing_is_copied_from_its_new_version(kind, size, tmp_path, request, unique_bucket):
+    old, new = b"o" * size, b"n" * size
     if kind == "s3":
         request.getfixturevalue("aws")
         s3 = s3_client()

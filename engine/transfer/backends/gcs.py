@@ -146,6 +146,21 @@ def compose_refusal(storage_class: str | None, retention_s: int | None, event_ho
     return ""
 
 
+class _PinnedReader:
+    """A generation-pinned stream: the reader fetches lazily, so a replaced generation shows up
+    on a read, where it becomes :class:`SourceChanged` too."""
+
+    def __init__(self, raw: Any, info: ObjectInfo):
+        self.raw, self.info = raw, info
+
+    def read(self, n: int = -1) -> bytes:
+        with _generation_gone(self.info):
+            return self.raw.read(n)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class GCSBackend(ParallelListing, Backend):
     scheme = "gs"
     max_parts = 32 * 32 * 32
@@ -276,7 +291,8 @@ class GCSBackend(ParallelListing, Backend):
 
     def open_read(self, info: ObjectInfo) -> BinaryIO:
         with _generation_gone(info):
-            return self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=_retry(False))  # type: ignore[no-any-return]
+            raw = self._pinned(info).open("rb", chunk_size=STREAM_CHUNK, retry=_retry(False))
+        return _PinnedReader(raw, info)  # type: ignore[return-value]
 
     def read_range(self, info: ObjectInfo, start: int, length: int) -> bytes:
         if length == 0:
