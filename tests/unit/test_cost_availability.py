@@ -85,12 +85,14 @@ def test_a_region_without_a_price_is_an_error_or_a_loud_fallback(capsys: pytest.
 
 
 def test_a_source_region_without_a_price_is_an_error_unless_negotiated() -> None:
-    text = '[source]\nprovider = "aws"\nregion = "eu-west-1"\ninstance_type = "p3.2xlarge"\n' \
+    text = '[source]\nprovider = "aws"\nregion = "sa-east-1"\ninstance_type = "p3.2xlarge"\n' \
            '[target]\nmachine_type = "g2-standard-4"\n'
-    with pytest.raises(BadInputError, match="source.region: the catalog has no eu-west-1 price for p3.2xlarge"):
+    with pytest.raises(BadInputError, match="source.region: the catalog has no sa-east-1 price for p3.2xlarge"):
         compute_costs(parse_profile(text), embedded_catalog())
     negotiated = text.replace('"p3.2xlarge"\n', '"p3.2xlarge"\nhourly_usd = 3.3\n', 1)
     assert compute_costs(parse_profile(negotiated), embedded_catalog()).source.hourly_usd == 3.3
+    ireland = compute_costs(parse_profile(text.replace("sa-east-1", "eu-west-1")), embedded_catalog()).source
+    assert ireland.region == "eu-west-1" and ireland.hourly_usd == pytest.approx(3.305)  # not us-east-1's $3.06
 
 
 def test_price_per_run_for_ranking_shapes() -> None:
