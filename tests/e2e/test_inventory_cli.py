@@ -82,3 +82,21 @@ def test_replay_inventory_step_on_demo() -> None:
     assert summary["steps"]["inventory"]["ok"]
     finished = [json.loads(line) for line in out.stdout.splitlines() if '"step_finished"' in line]
     assert finished and finished[0]["result"]["sizing"]["recommendations"]
+
+
+def test_llama_70b_from_a_p4de_as_a_user_runs_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Issue 15's first case: 70B fp16 inference, batch 8, 4k context, today on an AWS p4de (8 × A100 80GB).
+    profile = tmp_path / "p4de.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\nregion = "us-east-1"\n'
+                       'instance_type = "p4de.24xlarge"\n[target]\nregion = "us-central1"\n'
+                       '[workload]\nkind = "inference"\nmodel = "meta-llama/Llama-2-70b-hf"\nprecision = "fp16"\n'
+                       'batch_size = 8\nseq_len = 4096\n[inventory]\nscan_gpus = false\n')
+    out = cli("inventory", "--profile", str(profile), "--json")
+    assert out.returncode == 0, out.stderr
+    sizing = last_json(out.stdout)["inventory"]["sizing"]
+    assert sizing["source"]["gpu_model"] == "A100 80GB" and sizing["source"]["gpu_count"] == 8
+    assert any("KV heads 8" in line for line in sizing["estimate"]["lines"])
+    recs = sizing["recommendations"]
+    assert recs and all("tensor parallel" in r["layout"] and 2 <= r["gpu_count"] <= 8 for r in recs)
+    assert any(r["machine_type"] == "a2-ultragpu-8g" and r["like_for_like"] for r in recs)
+    assert not any("CHECK THE INPUTS" in w for w in sizing["warnings"])

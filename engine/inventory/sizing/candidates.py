@@ -67,7 +67,7 @@ MAX_PCIE_TENSOR_PARALLEL = 4
 
 # Throughput kept through the interconnect, by layout (for the ordering only; stated in the ranking text).
 EFFICIENCY = {"zero3-pcie": 0.5, "tensor-pcie": 0.7, "multi-gpu-pcie": 0.85, "hosts-gpudirect": 0.9,
-              "hosts-plain": 0.4}
+              "hosts-tcpx": 0.8, "hosts-plain": 0.4}
 
 
 @dataclass
@@ -116,7 +116,9 @@ def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: boo
 def _efficiency(layout: str, c: Candidate, hosts: int) -> float:
     eff = 1.0
     if hosts > 1:
-        eff = EFFICIENCY["hosts-gpudirect"] if c.machine_type.split("-")[0] in ("a3", "a4") else EFFICIENCY["hosts-plain"]
+        family = _family(c.machine_type)
+        eff = (EFFICIENCY["hosts-gpudirect"] if family in ("a3-megagpu", "a3-ultragpu", "a4-highgpu")
+               else EFFICIENCY["hosts-tcpx"] if family == "a3-highgpu" else EFFICIENCY["hosts-plain"])
     if c.gpu_count > 1 and not _nvlink(c):
         eff *= {"zero3": EFFICIENCY["zero3-pcie"], "tensor": EFFICIENCY["tensor-pcie"]}.get(
             layout, EFFICIENCY["multi-gpu-pcie"])
@@ -172,10 +174,11 @@ def _like_for_like(source: SourceShape, c: Candidate, exact_offered: bool) -> bo
 
 
 def _cheapest_per_shape(fits: list[_Fit]) -> list[_Fit]:
-    """One machine type per (GPU, count, hosts): the cheapest (g2-standard-4/8/12 all carry one L4)."""
-    best: dict[tuple[str, int, int], _Fit] = {}
+    """One machine type per (GPU, count, hosts): the cheapest (g2-standard-4/8/12 all carry one L4); across
+    hosts the machine family stays apart (its network is part of the answer)."""
+    best: dict[tuple[str, int, int, str], _Fit] = {}
     for f in fits:
-        key = (f.cand.gpu_model, f.cand.gpu_count, f.hosts)
+        key = (f.cand.gpu_model, f.cand.gpu_count, f.hosts, _family(f.cand.machine_type) if f.hosts > 1 else "")
         cur = best.get(key)
         if cur is None or (f.hourly if f.hourly is not None else math.inf) < \
                 (cur.hourly if cur.hourly is not None else math.inf):
@@ -209,16 +212,22 @@ def _enumerate(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, can
     return fits
 
 
+def _family(machine_type: str) -> str:
+    return "-".join(machine_type.split("-")[:2])
+
+
 def _enumerate_hosts(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, cands: list[Candidate],
                      source_hours: float | None, skip: set[str]) -> list[_Fit]:
-    largest: dict[str, Candidate] = {}
+    """The largest shape of each GPU model and machine family (A3 High and A3 Mega differ in networking)."""
+    largest: dict[tuple[str, str], Candidate] = {}
     for c in cands:
         if c.gpu_model in skip:
             continue
-        cur = largest.get(c.gpu_model)
+        key = (c.gpu_model, _family(c.machine_type))
+        cur = largest.get(key)
         if cur is None or c.gpu_count > cur.gpu_count or (
                 c.gpu_count == cur.gpu_count and (c.hourly_usd or math.inf) < (cur.hourly_usd or math.inf)):
-            largest[c.gpu_model] = c
+            largest[key] = c
     fits: list[_Fit] = []
     for c in largest.values():
         for hosts in range(2, MAX_HOSTS + 1):
@@ -289,6 +298,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     lfl = sorted((f for f in fits if f.hosts == 1 and _like_for_like(source, f.cand, exact)),
                  key=lambda f: (f.cand.gpu_model != source.gpu_model, _rank_key(f, source)))
     want = max(1, source.gpu_count) if work.kind == "training" else 1
+    fits.sort(key=lambda f: _rank_key(f, source))  # so that ties below keep the better-ranked shape
     ranked = sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source))
     chosen = ranked[:limit]
     src_spec = gpu_spec(source.gpu_model)
@@ -324,8 +334,8 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
         ranking += ("; throughput = the ratio of NVIDIA datasheet peak dense FP16 tensor TFLOPS (V100 = 1: "
                     + ", ".join(f"{k} {v:.2f}" for k, v in RELATIVE_SPEED.items() if k in models)
                     + "; peaks, so real speed-ups are lower and must be measured) × GPUs; assumed losses: × 0.85 for "
-                    "several GPUs without NVLink, 0.5 for ZeRO-3 over PCIe, × 0.9 across hosts with GPUDirect, "
-                    "0.4 without; the profile's own target hours where it gives them")
+                    "several GPUs without NVLink, 0.5 for ZeRO-3 over PCIe; across hosts × 0.9 with GPUDirect RDMA or "
+                    "TCPXO (A3 Mega, A3 Ultra, A4), 0.8 with TCPX (A3 High), 0.4 without GPUDirect; the profile's own target hours where it gives them")
     if dropped:
         ranking += (f"; not offered for LLM serving (compute capability below 7.0, which vLLM requires): "
                     f"{', '.join(sorted(dropped))}")
@@ -372,12 +382,16 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
     if gpus > 1 and nvlink:
         parts.append("NVLink between the GPUs in a host")
     warnings = target_warnings(work, source, c.gpu_model, nvlink, f.layout, gpus)
-    if work.kind == "training" and gpus > max(1, source.gpu_count) and not source.mig_instance:
+    if work.kind == "training" and f.layout == "none" and gpus > max(1, source.gpu_count) \
+            and not source.mig_instance:
         warnings.append(f"{gpus} GPUs where the source has {source.gpu_count}: the price per run assumes the job "
                         "scales out; otherwise you pay for idle GPUs")
     if f.layout in ("zero1", "zero2", "zero3") and source.gpu_count > 1 and source.all_nvlink and not nvlink:
         warnings.append(f"the source's {source.gpu_count} GPUs talk over NVLink; {c.machine_type} has none, so "
                         "gradient all-reduce runs over PCIe")
+    if f.hosts > 1 and "GPUDirect" not in interconnect(c.machine_type).replace("no GPUDirect", ""):
+        warnings.append(f"{f.hosts} hosts over {interconnect(c.machine_type)}: sharded training across hosts is "
+                        "bound by the network; A3 Mega / A3 Ultra / A4 have GPUDirect between hosts")
     if f.per_gpu > 0.85 * c.gpu_memory_gib:
         warnings.append(f"little headroom: {f.per_gpu:,.1f} GiB of {c.gpu_memory_gib:,.1f} GiB usable")
     if c.gpu_model == "T4" and work.kind == "training":
