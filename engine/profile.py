@@ -450,12 +450,36 @@ def _emit_table(data: dict[str, Any], path: tuple[str, ...]) -> str:
     return out
 
 
-def save_profile(profile: Profile, path: str | Path) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a profile."""
+def save_profile(profile: Profile, path: str | Path, *, keep_header: bool = False) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a profile.
+
+    ``keep_header`` keeps the comment block at the top of the file being replaced (what
+    ``gpumigrate init`` found, a team's note): the app saves choices, not the user's prose.
+    """
     path = Path(path)
+    text = dump_profile(profile)
+    if keep_header:
+        text = leading_comments(path) + text
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dump_profile(profile), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def leading_comments(path: str | Path) -> str:
+    """The ``#`` lines (and blank lines between them) at the top of a file; "" if none or unreadable."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return ""
+    out = []
+    for line in lines:
+        if line.startswith("#") or (out and not line.strip()):
+            out.append(line)
+        else:
+            break
+    while out and not out[-1].strip():
+        out.pop()
+    return "".join(out) + "\n" if out else ""
 
 
 def field_help(model: type[Section] = Profile, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -296,7 +296,7 @@ class GpuMigrateApp(App[int]):
     def replace_profile(self, profile: Profile, what: str) -> bool:
         self.profile = profile
         if self.profile_path is not None:
-            save_profile(profile, self.profile_path)
+            save_profile(profile, self.profile_path, keep_header=True)
         if self.session is not None:
             self.session.append("profile", "profile_edited", {"what": what, "path": str(self.profile_path)})
         self._update_titles()

@@ -33,6 +33,15 @@ ASSUMPTIONS: dict[str, tuple[str, str, bool]] = {
     "a-runs": ("workload", "runs_per_month", False),
     "a-data": ("cost", "data_gb", True),
 }
+COLUMNS = ("side", "option", "pricing", "$/h", "h/run", "$/run paid", "$/month", "saving/mo", "one-off", "break-even",
+           "$/run list", "price age", "price origin")
+NARROW_COLUMNS = ("option", "$/h", "$/run paid", "$/month", "saving/mo", "price age")
+"""Below NARROW_WIDTH columns the headline figures stay whole and the secondary columns go (the notes
+under the table keep the price origins)."""
+NARROW_WIDTH = 120
+SHORT_HEIGHT = 36
+"""Below this many rows the charts give their room to the table and the notes."""
+
 LABELS = {"a-source-hours": "source h/run", "a-target-hours": "target h/run", "a-speedup": "speed-up",
           "a-runs": "runs/month", "a-data": "data GB"}
 
@@ -76,10 +85,25 @@ class CostScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#cost-table", DataTable)
-        table.add_columns("side", "option", "pricing", "$/h", "h/run", "$/run paid", "$/month", "saving/mo",
-                          "one-off", "break-even", "$/run list", "price age", "price origin")
+        self._columns: tuple[str, ...] = ()
+        self._fit(self.app.size.width, self.app.size.height)
         self.reset_from_profile()
+
+    def on_resize(self, event: Any) -> None:
+        if self._fit(event.size.width, event.size.height) and self.report is not None:
+            self._show(self.report)
+
+    def _fit(self, width: int, height: int) -> bool:
+        """Pick the columns for this width and hide the charts on a short terminal; True when they changed."""
+        self.query_one("#cost-charts").display = height >= SHORT_HEIGHT
+        columns = NARROW_COLUMNS if width < NARROW_WIDTH else COLUMNS
+        if columns == self._columns:
+            return False
+        self._columns = columns
+        table = self.query_one("#cost-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        return True
 
     def profile_changed(self) -> None:
         self.reset_from_profile()
@@ -139,13 +163,14 @@ class CostScreen(StepScreen):
         for index, o in enumerate(report.options):
             be = "" if o.side == "source" else ("never" if o.break_even_months is None
                                                   else f"{o.break_even_months:.1f} mo")
-            table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
-                          usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
-                          "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
-                          "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
-                          "negotiated" if o.price_age_days is None
-                          else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
-                          f"{o.price_source[:60]} ({o.price_date})", key=str(index))
+            cells = dict(zip(COLUMNS, (
+                o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
+                usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
+                "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
+                "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
+                "negotiated" if o.price_age_days is None else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
+                f"{o.price_source[:60]} ({o.price_date})")))
+            table.add_row(*(cells[c] for c in self._columns), key=str(index))
         if 0 <= row < len(report.options):
             table.move_cursor(row=row)
         self.query_one("#cost-bars", MonthlyCostChart).show_bars([(o.name, o.bill_monthly_usd or o.monthly_usd)

@@ -159,9 +159,9 @@ class SectionFormDialog(ModalScreen["Profile | None"]):
 
 
 def profile_diff(path: Path | None, profile: "Profile") -> str:
-    from engine.profile import dump_profile
+    from engine.profile import dump_profile, leading_comments
 
-    new = dump_profile(profile).splitlines(keepends=True)
+    new = ((leading_comments(path) if path else "") + dump_profile(profile)).splitlines(keepends=True)
     try:
         old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path else []
     except OSError:
@@ -177,9 +177,9 @@ class SaveDiffDialog(ModalScreen[bool]):
     BINDINGS = [Binding("escape,n", "no", "Don't save"), Binding("y", "yes", "Save")]
     DEFAULT_CSS = """
     SaveDiffDialog { align: center middle; }
-    SaveDiffDialog > Vertical { width: 100%; max-width: 110; height: auto; max-height: 100%;
+    SaveDiffDialog > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 40;
         border: thick $warning; background: $surface; padding: 0 1; }
-    SaveDiffDialog #diff-scroll { height: auto; max-height: 30; }
+    SaveDiffDialog #diff-scroll { height: 1fr; }
     SaveDiffDialog #diff-plan { height: auto; color: $text; }
     SaveDiffDialog Horizontal { height: auto; }
     """

@@ -36,6 +36,8 @@ class NewProfileDialog(ModalScreen[dict[str, str] | None]):
     NewProfileDialog > VerticalScroll { width: 90%; max-width: 100; height: auto; max-height: 100%;
         border: thick $primary; background: $surface; padding: 0 1; }
     NewProfileDialog Label { margin-top: 1; }
+    NewProfileDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    NewProfileDialog Input:focus { border: none; background: $primary 30%; }
     NewProfileDialog #new-error { color: $error; height: auto; }
     NewProfileDialog Horizontal { height: auto; margin-top: 1; }
     """

@@ -227,7 +227,7 @@ class TransferScreen(StepScreen):
     def action_edit_choices(self) -> None:
         from tui.screens.edit import edit_transfer
 
-        edit_transfer(self.gm_app, self._highlighted_entry())
+        edit_transfer(self.gm_app, self._highlighted_entry() if self.entries else None)
 
     def action_remove_entry(self) -> None:
         from tui.screens.edit import remove_transfer

@@ -113,7 +113,7 @@ class ModelForm(VerticalScroll):
     ModelForm .form-error.-shown { display: block; }
     ModelForm Input, ModelForm Select { width: 100%; }
     ModelForm Input { height: 1; border: none; padding: 0 1; background: $boost; }
-    ModelForm Input:focus { background: $primary 30%; }
+    ModelForm Input:focus { border: none; background: $primary 30%; }
     """
 
     def __init__(self, groups: list[FormGroup], **kwargs: Any) -> None:
@@ -206,9 +206,8 @@ class ModelForm(VerticalScroll):
                 else:
                     raw = self.query_one("#" + wid, Input).value.strip()
                     value = None if raw == "" else self._parse(dotted, kind, extra, raw, name)
-                touched = raw != self._initial.get(wid)
-                if not touched and name not in group.current:
-                    continue  # an untouched default stays unset
+                if raw == self._initial.get(wid):
+                    continue  # untouched: the profile's value (or its unset default) stays as it is
                 if value is None:
                     section.pop(name, None)
                 else:
