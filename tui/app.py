@@ -320,6 +320,9 @@ class GpuMigrateApp(App[int]):
 
     # --- actions -----------------------------------------------------------
 
+    last_inventory: Any = None
+    """The Inventory screen's last scan (its buckets and directories are offered as transfer sources)."""
+
     nvml_api: Any = None
     """An NVML seam implementation for New profile's discovery (tests, demos); None = the real library."""
 

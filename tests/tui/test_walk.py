@@ -99,3 +99,47 @@ async def test_a_run_marks_the_step_and_next_goes_to_the_one_that_needs_the_user
         await pilot.pause()
         assert app.current_mode == "cost"
         assert app.opening_mode() == "transfer"  # the running step first
+
+
+async def test_inventory_shows_every_bucket_and_a_picked_one_is_counted_exactly(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    from tui.screens.edit import SaveDiffDialog
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name, count in (("raw-images", 12), ("checkpoints", 3)):
+        s3.create_bucket(Bucket=name)
+        for i in range(count):
+            s3.put_object(Bucket=name, Key=f"k{i}", Body=b"z" * 10)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n'
+                       '[inventory]\naws_regions = ["us-east-1"]\nscan_gpus = false\n')
+    app = GpuMigrateApp(profile_path=profile, start_mode="inventory")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await pilot.press("s")
+        await _until(pilot, lambda: screen.inventory is not None and not screen.scanning)
+        tree = screen.query_one("#inv-tree")
+        nodes = []
+
+        def walk(node) -> None:  # type: ignore[no-untyped-def]
+            nodes.append(node)
+            for child in node.children:
+                walk(child)
+
+        walk(tree.root)
+        seen = [n for n in nodes if n.data and n.data[0] == "discovered" and n.data[1] is not None]
+        assert [n.data[1].name for n in seen] == ["checkpoints", "raw-images"]
+        assert "12 objects" in str(seen[1].label)
+        tree.move_cursor(seen[1])
+        await pilot.pause()
+        await pilot.press("p")
+        await _until(pilot, lambda: isinstance(app.screen, SaveDiffDialog))
+        assert '+bucket = "raw-images"' in app.screen.text
+        await pilot.press("y")
+        await pilot.pause()
+        assert [b.bucket for b in load_profile(profile).inventory.buckets] == ["raw-images"]
+        await pilot.press("s")
+        await _until(pilot, lambda: not screen.scanning and screen.inventory.aws.buckets)
+        [exact] = screen.inventory.aws.buckets
+        assert (exact.bucket, exact.objects, exact.bytes, exact.estimated) == ("raw-images", 12, 120, False)

@@ -64,6 +64,7 @@ class InventoryScreen(StepScreen):
     BINDINGS = [
         Binding("s", "scan", "Scan", id="inventory-scan"),
         Binding("a", "accept", "Accept target", id="inventory-accept"),
+        Binding("p", "pick_bucket", "Pick bucket", id="inventory-pick-bucket"),
         Binding("escape", "cancel_scan", "Cancel scan", id="inventory-cancel", show=False),
     ]
 
@@ -80,7 +81,9 @@ class InventoryScreen(StepScreen):
         with Horizontal(id="inv-body"):
             with Vertical(id="inv-left"):
                 yield Static("s scans what the profile names.", id="inv-status")
-                yield ProgressBar(id="inv-progress", show_eta=False)
+                bar = ProgressBar(id="inv-progress", show_eta=False, total=1)
+                bar.display = False  # shown from the first scan on (an idle, pulsing bar says nothing)
+                yield bar
                 yield Tree("Inventory", id="inv-tree")
                 with Horizontal(id="inv-actions"):
                     yield Button("Scan (s)", id="inv-scan-button", variant="primary")
@@ -140,7 +143,9 @@ class InventoryScreen(StepScreen):
         self.scanning = True
         self._cancel = threading.Event()
         self.query_one("#inv-status", Static).update("Scanning…")
-        self.query_one("#inv-progress", ProgressBar).update(total=None, progress=0)
+        bar = self.query_one("#inv-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
         self._scan(self.profile, self._cancel)
 
     def action_cancel_scan(self) -> None:
@@ -203,7 +208,9 @@ class InventoryScreen(StepScreen):
 
         self.scanning = False
         self.inventory = inv
+        self.gm_app.last_inventory = inv  # the Transfer form offers what it found as sources
         bar = self.query_one("#inv-progress", ProgressBar)
+        bar.display = True
         bar.update(total=1, progress=1)
         problem = f" — AWS: {inv.aws_problem}" if inv.aws_problem else ""
         self.query_one("#inv-status", Static).update(f"{how.capitalize()}: {summary_line(inv)}{problem}")
@@ -250,6 +257,15 @@ class InventoryScreen(StepScreen):
                         if len(bucket.prefixes) > 1:
                             for p in bucket.prefixes:
                                 b.add_leaf(_label(f"{p.prefix} {p.objects:,} objects, {_size(p.bytes)}"), data=("prefix", p))
+                if inv.aws.discovered_buckets:
+                    seen = aws.add(_label(f"Buckets seen ({len(inv.aws.discovered_buckets)}; CloudWatch figures, "
+                                          "nothing listed; p picks one for an exact count)"),
+                                   data=("discovered", None), expand=True)
+                    for listing in inv.aws.discovered_buckets:
+                        figures = (f"{listing.objects:,} objects, {_size(listing.bytes)}" if listing.sized
+                                   else listing.error or "no CloudWatch figures yet")
+                        seen.add_leaf(_label(f"s3://{listing.name} ({listing.region or '?'}) {figures}"),
+                                      data=("discovered", listing))
         if inv.local_dirs:
             local = root.add(_label("Local data"), data=("local", inv.local_dirs), expand=True)
             for d in inv.local_dirs:
@@ -307,6 +323,25 @@ class InventoryScreen(StepScreen):
         kind, obj = node.data
         lines = _detail_lines(kind, obj)
         detail.update(escape("\n".join(lines)))
+
+    # --- picking a discovered bucket ---------------------------------------------------------
+
+    def action_pick_bucket(self) -> None:
+        """Add the highlighted discovered bucket to [inventory] buckets (shown as a diff first)."""
+        from engine.inventory.section import BucketScan
+        from tui.screens.edit import confirm_and_save
+
+        node = self.query_one("#inv-tree", Tree).cursor_node
+        listing = node.data[1] if node is not None and node.data and node.data[0] == "discovered" else None
+        if listing is None or self.profile is None:
+            self.notify("Highlight a bucket under 'Buckets seen' first (scan with s).", severity="warning")
+            return
+        if any(b.bucket == listing.name for b in self.profile.inventory.buckets):
+            self.notify(f"s3://{listing.name} is already picked; s counts it.")
+            return
+        profile = self.profile.model_copy(deep=True)
+        profile.inventory.buckets = [*profile.inventory.buckets, BucketScan(bucket=listing.name)]
+        confirm_and_save(self.gm_app, profile, f"bucket s3://{listing.name} picked for an exact count")
 
     # --- accepting a recommendation ---------------------------------------------------------
 
@@ -415,6 +450,12 @@ def _detail_lines(kind: str, obj: Any) -> list[str]:
                 f"({r.gpu_memory_gib:,.1f} GiB usable each; {r.layout})",
                 f"Region {r.region}" + (f", ${r.hourly_usd:,.2f}/h on demand" if r.hourly_usd is not None else ""),
                 "", r.reason, "", *[f"⚠ {w}" for w in r.warnings], "", "a accepts it into [target]"]
+    if kind == "discovered" and obj is not None:
+        figures = (f"{obj.objects:,} objects, {_size(obj.bytes)} (CloudWatch's daily storage metrics for "
+                   f"{obj.metrics_at}: up to a day old, nothing was listed)" if obj.sized
+                   else obj.error or "CloudWatch has no storage figures for it yet (a bucket under a day old)")
+        return [f"s3://{obj.name}", f"Region {obj.region or '?'}, created {obj.created or '?'}", figures, "",
+                "p picks it: it joins [inventory] buckets and the next scan (s) counts it exactly"]
     if kind == "aws" and obj is not None:
         return [f"{len(obj.instances)} GPU instance(s) in {', '.join(obj.regions) or 'no regions'}",
                 *[f"{where}: {err}" for where, err in obj.errors.items()]]
