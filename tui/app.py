@@ -116,7 +116,7 @@ class GpuMigrateApp(App[int]):
             self.show_error("The session could not be opened", str(exc))
             return
         self.pairing = Pairing(self.session, ttl_s=self.profile.cutover.lease_ttl_s if self.profile else 15.0,
-                               kind="tui")
+                               kind="tui", watch_only=self.watch_only)
         if self.profile is None and self.session.get_meta("profile_path"):
             path = Path(self.session.get_meta("profile_path") or "")
             if path.exists():
@@ -150,10 +150,33 @@ class GpuMigrateApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("request_control", "take_over"):
-            return self.session is not None and self.role == "watching"
+            return self.session is not None and self.role == "watching" and not self.watch_only
         if action == "hand_over":
             return self.session is not None and self.role == "driving"
+        from tui.roles import own_action
+
+        if own_action(self, action) and not self.authorize(action, notify=False):
+            return False
         return super().check_action(action, parameters)
+
+    def role_banner(self) -> str:
+        """The banner's words: who drives, as the session says now (including nobody)."""
+        driver = self.driver_name
+        if self.watch_only:
+            return f"watch only — {driver + ' is driving' if driver else 'nobody drives'}"
+        if driver:
+            return f"watching — {driver} is driving (ctrl+l asks for the seat)"
+        return "watching — nobody drives: take the seat with ctrl+t"
+
+    def authorize(self, action: str, notify: bool = True) -> bool:
+        """The one check of this process's role before any state-changing action (see tui/roles.py)."""
+        from tui.roles import allowed, refusal
+
+        if allowed(self.role, self.watch_only, action):
+            return True
+        if notify:
+            self.notify(refusal(self.role, self.watch_only, self.driver_name), severity="warning")
+        return False
 
     def action_request_control(self) -> None:
         from tui.pairing import request_control
@@ -256,6 +279,8 @@ class GpuMigrateApp(App[int]):
         return event
 
     def cancel_step(self, step: str) -> None:
+        if not self.authorize("cancel_step"):
+            return
         if step in self._cancel_events:
             self._cancel_events[step].set()
         if self.session is not None and self.role == "driving":
@@ -263,6 +288,8 @@ class GpuMigrateApp(App[int]):
 
     def pause_step(self, step: str, paused: bool) -> bool:
         """Pause (or let go on) the session's running worker; True when the request was written."""
+        if not self.authorize("pause_step"):
+            return False
         if self.session is None or self.role != "driving":
             self.notify("Only the driver of a session can pause its worker.", severity="warning")
             return False
@@ -276,8 +303,7 @@ class GpuMigrateApp(App[int]):
 
     def apply_profile_change(self, change: Callable[[Profile], None], what: str) -> bool:
         """Validate and save an edit; every edit is an audit event in the session."""
-        if self.role == "watching":
-            self.notify("Watching: only the driver can change the profile.", severity="warning")
+        if not self.authorize("edit_profile"):
             return False
         if self.profile is None:
             self.notify("Open a profile first (ctrl+o).", severity="warning")
@@ -294,6 +320,8 @@ class GpuMigrateApp(App[int]):
         return self.replace_profile(validated, what)
 
     def replace_profile(self, profile: Profile, what: str) -> bool:
+        if not self.authorize("edit_profile"):
+            return False
         self.profile = profile
         if self.profile_path is not None:
             save_profile(profile, self.profile_path, keep_header=True)
@@ -304,6 +332,8 @@ class GpuMigrateApp(App[int]):
         return True
 
     def load_profile_from(self, path: Path) -> bool:
+        if not self.authorize("open_profile"):
+            return False
         try:
             profile = load_profile(path)
         except ProfileError as exc:
@@ -329,9 +359,14 @@ class GpuMigrateApp(App[int]):
     def action_new_profile(self) -> None:
         from tui.screens.new_profile import start_new_profile
 
+        if not self.authorize("new_profile"):
+            return
         start_new_profile(self)
 
     def action_open_profile(self) -> None:
+        if not self.authorize("open_profile"):
+            return
+
         def opened(answer: str | None) -> None:
             if answer and self.load_profile_from(Path(answer).expanduser()) and self.current_mode == "welcome":
                 self.switch_mode(self.opening_mode())
@@ -340,6 +375,8 @@ class GpuMigrateApp(App[int]):
                                       str(self.profile_path or "profiles/")), opened)
 
     def action_save_profile(self) -> None:
+        if not self.authorize("save_profile"):
+            return
         screen = self.screen
         hook = getattr(screen, "save_from_editor", None)
         if hook is not None:  # the Profile view saves what is in its editor

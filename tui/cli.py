@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from tui.app import run_app
 
+            if args.session:
+                _confirm_new_session(args.session)
+
             return int(run_app(profile=args.profile, session=args.session))
         return int(args.handler(args))
     except GpumigrateError as exc:
@@ -103,6 +106,22 @@ def entry() -> None:
                 pass
         os._exit(rc)
     sys.exit(rc)
+
+
+def _confirm_new_session(name: str) -> None:
+    """``--session typo`` must not quietly create an empty session and make you its driver."""
+    from engine.errors import BadInputError
+    from engine.session import list_sessions, session_path
+
+    if session_path(name).exists():
+        return
+    known = ", ".join(list_sessions()) or "none yet"
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInputError(f"no session named {name!r} (sessions: {known}); start one with "
+                            f"`gpumigrate replay PROFILE --session {name}`, or run this in a terminal to be asked")
+    answer = input(f"There is no session named {name!r} (sessions: {known}). Create it? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise BadInputError(f"no session named {name!r}: nothing was created")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,12 @@ from engine.session import StoredEvent
 from tui.messages import EngineEvent, RoleChanged
 
 if TYPE_CHECKING:
-    from tui.app import GpuMigrateApp
+    from tui.app_api import SessionApp
 
 ENGINE_KINDS = frozenset({"step_started", "progress", "item_done", "message", "step_finished"})
 PAIRING_KINDS = frozenset({"lease_acquired", "lease_released", "lease_handed_over", "control_requested",
-                           "control_accepted", "control_declined"})
+                           "control_accepted", "control_declined", "control_offered", "offer_accepted",
+                           "offer_declined", "offer_withdrawn"})
 POLL_S = 0.05
 
 
@@ -47,7 +48,7 @@ class SessionEvents(Message, bubble=False):
         self.events = events
 
 
-def follow(app: "GpuMigrateApp", name: str, operator: str | None, stop: threading.Event) -> None:
+def follow(app: "SessionApp", name: str, operator: str | None, stop: threading.Event) -> None:
     """Thread body: post every new event of session ``name`` to the app, coalescing progress.
 
     Stops when ``stop`` is set or the worker running it is cancelled (app exit).
@@ -117,7 +118,7 @@ def to_engine_event(ev: StoredEvent) -> Any | None:
         return None
 
 
-def route(app: "GpuMigrateApp", events: list[StoredEvent]) -> None:
+def route(app: "SessionApp", events: list[StoredEvent]) -> None:
     """On the app's thread: feed step screens, the event log, and pairing."""
     history: History = app.session_history
     pairing_changed = False
@@ -132,17 +133,19 @@ def route(app: "GpuMigrateApp", events: list[StoredEvent]) -> None:
             pairing_changed = True
         if stored.kind == "control_requested" and app.role == "driving":
             _ask_driver(app, stored)
+        if stored.kind == "control_offered" and stored.payload.get("holder") == app.pairing.holder:
+            _offer_to_me(app, stored)
     for screen in _screens(app):
         screen.post_message(SessionEvents(events))
     if pairing_changed:
         refresh_role(app)
 
 
-def _screens(app: "GpuMigrateApp") -> list[Any]:
+def _screens(app: "SessionApp") -> list[Any]:
     return [screen for stack in app._screen_stacks.values() for screen in stack]  # noqa: SLF001
 
 
-def refresh_role(app: "GpuMigrateApp") -> None:
+def refresh_role(app: "SessionApp") -> None:
     """Re-read the lease now (not at the next heartbeat) and tell the screens if the role changed."""
     pairing = getattr(app, "pairing", None)
     if pairing is None:
@@ -159,12 +162,14 @@ def refresh_role(app: "GpuMigrateApp") -> None:
 # --- the driver's seat ---------------------------------------------------------
 
 
-def request_control(app: "GpuMigrateApp") -> None:
+def request_control(app: "SessionApp") -> None:
     if app.session is None:
         app.notify("No session: there is nobody to ask.", severity="warning")
         return
     if app.role == "driving":
         app.notify("You are already driving.")
+        return
+    if not app.authorize("request_control"):
         return
     lease = app.session.lease()
     if lease is None or lease.expired():
@@ -174,8 +179,8 @@ def request_control(app: "GpuMigrateApp") -> None:
     app.notify(f"Asked {lease.operator} for control (request #{request_id}).")
 
 
-def take_over(app: "GpuMigrateApp") -> None:
-    if app.session is None or app.role == "driving":
+def take_over(app: "SessionApp") -> None:
+    if app.session is None or app.role == "driving" or not app.authorize("take_over"):
         return
     lease = app.session.lease()
     if lease is not None and not lease.expired():
@@ -184,35 +189,57 @@ def take_over(app: "GpuMigrateApp") -> None:
                    "ask with ctrl+l instead.", severity="warning")
         return
     if app.pairing.try_drive():
-        app.watch_only = False
         refresh_role(app)
         app.notify("You are driving now.")
 
 
-def hand_over(app: "GpuMigrateApp") -> None:
-    if app.session is None or app.role != "driving":
+def hand_over(app: "SessionApp") -> None:
+    """Offer the seat to an attached person (never a --watch client); it moves when they accept."""
+    if app.session is None or app.role != "driving" or not app.authorize("hand_over"):
         app.notify("Only the driver can hand over.", severity="warning")
         return
     mine = app.pairing.holder
-    others = [c for c in app.session.clients() if c.holder != mine]
+    others = [c for c in app.session.clients() if c.holder != mine and not c.watch_only]
     if not others:
-        app.notify("Nobody else is attached to hand over to.", severity="warning")
+        app.notify("Nobody who may drive is attached (--watch clients cannot be handed the seat).",
+                   severity="warning")
         return
 
     def chosen(holder: str | None) -> None:
         if not holder:
             return
         client = next((c for c in others if c.holder == holder), None)
-        if client and app.session.transfer_lease(mine, client.holder, client.operator):
-            app.pairing.driving = False
-            refresh_role(app)
-            app.notify(f"Handed over to {client.operator}.")
+        if client is None:
+            return
+        try:
+            offer = app.session.offer_control(mine, client.holder)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, never a crash
+            app.notify(str(exc), severity="error")
+            return
+        app.notify(f"Offered the seat to {client.operator} (offer #{offer}); it moves when they accept.")
 
     app.push_screen(HandOverDialog([(c.holder, f"{c.operator} ({c.kind}, pid {c.pid} on {c.host})")
                                     for c in others]), chosen)
 
 
-def _ask_driver(app: "GpuMigrateApp", stored: StoredEvent) -> None:
+def _offer_to_me(app: "SessionApp", stored: StoredEvent) -> None:
+    """The driver offers this app the seat: ask the person here."""
+    offer_id = int(stored.payload.get("id", 0))
+
+    def answered(accept: bool | None) -> None:
+        try:
+            app.session.answer_offer(offer_id, bool(accept), app.pairing.holder)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, never a crash
+            app.notify(str(exc), severity="error")
+        refresh_role(app)
+
+    if app.watch_only:  # the store refuses offers to --watch clients; decline anything that slips through
+        answered(False)
+        return
+    app.push_screen(OfferDialog(stored.operator, offer_id), answered)
+
+
+def _ask_driver(app: "SessionApp", stored: StoredEvent) -> None:
     request_id = int(stored.payload.get("id", 0))
     request = app.session.control_request(request_id) if app.session is not None else None
     if request is None or request.state != "pending" or request.holder == app.pairing.holder:
@@ -265,6 +292,36 @@ class ControlRequestDialog(ModalScreen[bool]):
         self.dismiss(accept)
 
 
+class OfferDialog(ModalScreen[bool]):
+    """This person is offered the driver's seat."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Take the seat"), Binding("n,escape", "answer(False)", "No thanks")]
+    DEFAULT_CSS = """
+    OfferDialog { align: center middle; }
+    OfferDialog > Vertical { width: 70; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    OfferDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, operator: str, offer_id: int) -> None:
+        super().__init__()
+        self.operator = operator
+        self.offer_id = offer_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"{self.operator} offers you the driver's seat (offer #{self.offer_id}).\n"
+                         "Take it? You will drive from then on.", markup=False)
+            with Horizontal():
+                yield Button("Take the seat (y)", variant="warning", id="accept")
+                yield Button("No thanks (n)", id="decline")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "accept")
+
+    def action_answer(self, accept: bool) -> None:
+        self.dismiss(accept)
+
+
 class HandOverDialog(ModalScreen[str | None]):
     """The driver picks who gets the driver's seat."""
 
@@ -296,7 +353,7 @@ class HandOverDialog(ModalScreen[str | None]):
 # --- running a step from the app -------------------------------------------------
 
 
-def run_detached(app: "GpuMigrateApp", step: str, dry_run: bool, options: dict | None,
+def run_detached(app: "SessionApp", step: str, dry_run: bool, options: dict | None,
                  is_cancelled: Any) -> Any:
     """Thread body: start ``step`` in a detached worker and wait until it ends.
 

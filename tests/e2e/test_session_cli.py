@@ -91,6 +91,32 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert never.returncode == 2 and "never run" in never.stderr
 
 
+def test_app_on_an_unknown_session_refuses_in_a_non_interactive_shell() -> None:
+    SessionStore.open("cutover-1").close()
+    typo = cli("--session", "cutover1")  # stdin is not a terminal here
+    assert typo.returncode == 2 and "no session named 'cutover1'" in typo.stderr and "cutover-1" in typo.stderr
+    assert not (sessions_dir() / "cutover1.sqlite").exists()
+
+
+def test_steering_is_the_drivers_and_show_tells_who_drives(tmp_path: Path) -> None:
+    shared_session("steer")
+    with SessionStore.open("steer", operator="alice") as alice:
+        alice.acquire_lease("alice-app", ttl_s=60)
+        run = alice.begin_run("alice-run", ["transfer"], ttl_s=60)
+        text = cli("session", "show", "steer", check=True).stdout
+        assert f"driving: alice (pid {os.getpid()} on {socket.gethostname()})" in text
+        for verb in ("pause", "continue", "cancel", "resume"):
+            refused = cli("session", verb, "steer", operator="bob")
+            assert refused.returncode == 2 and "alice" in refused.stderr and "Traceback" not in refused.stderr
+        assert alice.cancel_requested(run) is None and not alice.pause_requested(run)
+        assert cli("session", "pause", "steer", operator="alice", check=True)
+        assert alice.pause_requested(run)
+        alice.end_run(run, 0)
+        alice.release_lease("alice-app")
+    text = cli("session", "show", "steer", check=True).stdout
+    assert "driving: nobody: take over with `gpumigrate session attach steer`" in text
+
+
 def test_an_unopenable_session_explains_group_sharing() -> None:
     sessions_dir().mkdir(parents=True, exist_ok=True)
     (sessions_dir() / "locked.sqlite").mkdir()  # not a file this login can open as a database
@@ -115,32 +141,94 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_serve_listens_on_loopback_only_and_serves_the_app(tmp_path: Path) -> None:
-    SessionStore.open("web").close()
+def _serve(name: str, *extra: str) -> tuple[subprocess.Popen[str], int, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "web", "--port", str(port)], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", name, "--port", str(port), *extra], cwd=REPO,
                             env=env_for("alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+    assert proc.stdout is not None
+    link = ""
+    deadline = time.monotonic() + 30
+    while not link:
+        line = proc.stdout.readline()
+        if not line and (proc.poll() is not None or time.monotonic() > deadline):
+            raise AssertionError(f"serve printed no link: {proc.stderr.read() if proc.stderr else ''}")
+        if "?token=" in line:
+            link = line.strip()
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc, port, link
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"serve did not listen: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not listen: {proc.stderr.read() if proc.stderr else ''}")
-                time.sleep(0.1)
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
-        assert "gpumigrate web" in page
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_serve_refuses_anyone_without_the_secret_and_any_foreign_origin(tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    SessionStore.open("web").close()
+    proc, port, link = _serve("web")
+    base = f"http://127.0.0.1:{port}"
+    from engine.session import state_dir
+
+    stored = state_dir() / "serve" / "web.url"
+    assert stored.read_text().strip() == link and oct(stored.stat().st_mode & 0o777) == "0o600"
+
+    async def probe() -> dict[str, object]:
+        seen: dict[str, object] = {}
+        async with aiohttp.ClientSession() as anon:  # another local user, or a web page: no cookie
+            async with anon.get(base + "/") as r:
+                seen["page without cookie"] = r.status
+            for origin in (None, "http://evil.example"):
+                try:
+                    headers = {"Origin": origin} if origin else {}
+                    async with anon.ws_connect(base + "/ws?width=80&height=24", headers=headers):
+                        seen[f"ws {origin}"] = "open"
+                except aiohttp.WSServerHandshakeError as exc:
+                    seen[f"ws {origin}"] = exc.status
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as owner:  # keeps IP cookies
+            async with owner.get(link, allow_redirects=False) as r:
+                seen["link"] = (r.status, r.headers.get("Location"), "HttpOnly" in r.headers.get("Set-Cookie", ""))
+            async with owner.get(base + "/") as r:
+                page = await r.text()
+                seen["page with cookie"] = (r.status, "gpumigrate web" in page)
+            try:  # even the owner's cookie is refused from a foreign page
+                async with owner.ws_connect(base + "/ws", headers={"Origin": "http://evil.example"}):
+                    seen["owner ws evil"] = "open"
+            except aiohttp.WSServerHandshakeError as exc:
+                seen["owner ws evil"] = exc.status
+            async with owner.get(base + "/", headers={"Host": f"rebound.example:{port}"}) as r:
+                seen["rebound host"] = r.status
+            async with owner.ws_connect(base + "/ws?width=80&height=24", headers={"Origin": base}) as ws:
+                seen["owner ws"] = "open"
+                await ws.close()
+        async with aiohttp.ClientSession() as late:
+            async with late.get(link, allow_redirects=False) as r:
+                seen["link again"] = r.status
+        return seen
+
+    try:
+        seen = asyncio.run(probe())
         assert _listening_addresses(port) == {"0100007F"}, "only 127.0.0.1 listens"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        _stop(proc)
+    assert seen == {"page without cookie": 403, "ws None": 403, "ws http://evil.example": 403,
+                    "link": (302, "/", True), "page with cookie": (200, True), "owner ws evil": 403,
+                    "rebound host": 403, "owner ws": "open", "link again": 403}
+    assert not stored.exists(), "the link file goes when the serve ends"
 
 
 def test_serve_command_attaches_each_tab_to_the_session() -> None:

@@ -129,3 +129,31 @@ def test_coalesce_keeps_the_last_progress_per_label() -> None:
         ("progress", {"label": "bytes", "done": 1}), ("progress", {"label": "files", "done": 1}),
         ("item_done", {"item": "x"}), ("progress", {"label": "bytes", "done": 2})], start=1)]
     assert [e.seq for e in coalesce(rows)] == [2, 3, 4]
+
+
+def test_hand_over_needs_the_recipients_consent_and_skips_watch_clients() -> None:
+    with SessionStore.open("seat") as store:
+        assert store.acquire_lease("driver", ttl_s=30)
+        store.attach_client("driver", "tui")
+        store.attach_client("watch-tab", "tui", watch_only=True)
+        store.attach_client("person", "tui")
+        with pytest.raises(BadInputError, match="--watch"):
+            store.offer_control("driver", "watch-tab")
+        with pytest.raises(BadInputError, match="--watch"):
+            store.request_control("watch-tab")
+        offer = store.offer_control("driver", "person")
+        assert store.lease().holder == "driver"  # type: ignore[union-attr]  # nothing moves on an offer alone
+        with pytest.raises(BadInputError, match="no offer"):
+            store.answer_offer(offer, True, "watch-tab")  # only the recipient answers
+        store.answer_offer(offer, False, "person")
+        assert store.lease().holder == "driver"  # type: ignore[union-attr]
+        second = store.offer_control("driver", "person")
+        store.answer_offer(second, True, "person")
+        lease = store.lease()
+        assert lease is not None and lease.holder == "person" and lease.pid == os.getpid()
+        handed = [e for e in store.events_after(0) if e.kind == "lease_handed_over"][-1]
+        assert handed.payload["from_operator"] == handed.payload["to_operator"] == store.operator
+        kinds = [e.kind for e in store.events_after(0)]
+        assert kinds.count("client_attached") == 3 and "offer_declined" in kinds and "offer_accepted" in kinds
+        store.detach_client("person")
+        assert [e.kind for e in store.events_after(0)][-1] == "client_detached"

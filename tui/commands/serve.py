@@ -1,7 +1,10 @@
-"""``gpumigrate serve NAME``: the app in a browser (textual-serve), on 127.0.0.1 only.
+"""``gpumigrate serve NAME``: the app in a browser (textual-serve), on 127.0.0.1 only, behind a secret.
 
-Each browser tab runs its own ``gpumigrate attach NAME``: an attached client
-like any terminal, watching or driving by the same lease rules.
+Each browser tab runs its own ``gpumigrate attach NAME`` (``--watch`` with
+``serve --watch``): an attached client like any terminal, watching or driving by
+the same lease rules.  Every request needs the cookie that the one-time link
+printed here sets (see :mod:`tui.serve_guard`); the link is also kept, 0600, in
+the state directory for the owner.
 """
 
 from __future__ import annotations
@@ -33,10 +36,19 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port}: must be 1..65535")
     SessionStore.open(args.name, create=False).close()
-    from textual_serve.server import Server
+    from engine.session import private_file, state_dir
+    from tui.serve_guard import Guard, guarded_server
 
-    print(f"serving session {args.name} on http://127.0.0.1:{args.port} (loopback only; use an SSH tunnel "
-          f"`ssh -L {args.port}:127.0.0.1:{args.port} HOST` to reach it); ctrl+c stops", flush=True)
-    Server(command_for(args.name, args.watch), host="127.0.0.1", port=args.port,
-           title=f"gpumigrate {args.name}").serve()
+    guard = Guard("127.0.0.1", args.port)
+    link_file = private_file(state_dir() / "serve" / f"{args.name}.url")
+    link_file.write_text(guard.url + "\n", encoding="utf-8")
+    print(f"serving session {args.name} on 127.0.0.1:{args.port}{' (watch only)' if args.watch else ''}.\n"
+          f"Open this link once, in your own browser (it sets a cookie and is then spent; also in {link_file}):\n"
+          f"  {guard.url}\n"
+          f"Through an SSH tunnel: `ssh -L {args.port}:127.0.0.1:{args.port} HOST`. ctrl+c stops.", flush=True)
+    try:
+        guarded_server(command_for(args.name, args.watch), "127.0.0.1", args.port, f"gpumigrate {args.name}",
+                       guard).serve()
+    finally:
+        link_file.unlink(missing_ok=True)
     return 0

@@ -89,7 +89,7 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{row['name']:<24} {row['error']}")
             continue
         steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
-        driver = row["driver"]["operator"] if row["driver"] and not row["driver"]["expired"] else "-"
+        driver = row["driver"]["operator"] if row["driver"] and not row["driver"]["expired"] else "nobody"
         running = "running" if row["run"] and row["run"]["live"] else "idle"
         print(f"{row['name']:<24} {running:<8} driver {driver:<12} {steps}")
     return 0
@@ -107,9 +107,10 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"session {info['name']}  ({info['path']})")
     print(f"  created {info['created_at']} by {info['created_by']}; profile {info['profile_path'] or '-'}")
-    d = info["driver"]
-    print(f"  driver: {d['operator']} ({'expired' if d['expired'] else 'live'}, pid {d['pid']} on {d['host']})"
-          if d else "  driver: nobody")
+    print(f"  driving: {info['driving']}")
+    if info["shared_account"]:
+        print("  shared account: names are declared (GPUMIGRATE_OPERATOR); approvals on it say "
+              "'same account, name declared'")
     r = info["run"]
     if r:
         print(f"  last run #{r['id']}: {r['state']}{' (live)' if r['live'] else ''}, {','.join(r['steps'])} "
@@ -122,6 +123,12 @@ def _show(args: argparse.Namespace) -> int:
         for a in info["approvals"]:
             print(f"    #{a['id']} {a['action']}: {a['detail']} (asked by {a['requested_by']}) — "
                   f"`gpumigrate session approve {info['name']} {a['id']}`")
+            if a["plan_count"] is not None:
+                print(f"      it covers {a['plan_count']:,} path(s); the whole list: {a['plan_file']}")
+                for path in a["plan_first"]:
+                    print(f"        {path}")
+                if a["plan_count"] > len(a["plan_first"]):
+                    print(f"        … and {a['plan_count'] - len(a['plan_first']):,} more")
     if info["runbook"]:
         print("  runbook:")
         for e in info["runbook"]:
@@ -218,9 +225,11 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
+    from engine.cutover.steering import check_steer
     from engine.session import SessionStore
 
     with SessionStore.open(args.name, create=False) as store:
+        check_steer(store, "cancelling the run")
         run = store.request_cancel()
     if run is None:
         print(f"session {args.name}: nothing is running", file=sys.stderr)
@@ -231,9 +240,11 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _pause(args: argparse.Namespace, paused: bool = True) -> int:
+    from engine.cutover.steering import check_steer
     from engine.session import SessionStore
 
     with SessionStore.open(args.name, create=False) as store:
+        check_steer(store, "pausing the run" if paused else "letting the run go on")
         run = store.request_pause(paused)
     if run is None:
         print(f"session {args.name}: nothing is running", file=sys.stderr)
@@ -253,7 +264,10 @@ def _resume(args: argparse.Namespace) -> int:
     from engine.errors import BadInputError
     from engine.session import SessionStore
 
+    from engine.cutover.steering import check_steer
+
     with SessionStore.open(args.name, create=False) as store:
+        check_steer(store, "resuming the run")
         runs = store.runs()
         profile_path = args.profile or store.get_meta("profile_path")
     if not runs:

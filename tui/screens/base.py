@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from engine.profile import Profile
     from engine.runner import RunSummary
     from engine.session import SessionStore
-    from tui.app import GpuMigrateApp
+    from tui.app_api import SessionApp
 
 
 class StepScreen(Screen):
@@ -36,7 +36,7 @@ class StepScreen(Screen):
     """The engine step this screen drives (a key of engine.runner.STEP_MODULES), if any."""
 
     @property
-    def gm_app(self) -> "GpuMigrateApp":
+    def gm_app(self) -> "SessionApp":
         return self.app  # type: ignore[return-value]
 
     @property
@@ -49,8 +49,8 @@ class StepScreen(Screen):
 
     @property
     def driving(self) -> bool:
-        """False while another process drives this session: controls that change state are off."""
-        return self.gm_app.role != "watching"
+        """False while this process only watches: controls that change state are off (tui/roles.py)."""
+        return self.gm_app.authorize("drive", notify=False)
 
     MODE: str = ""
     """This screen's mode name in the app (set by subclasses; highlights the mode bar)."""
@@ -99,6 +99,10 @@ class StepScreen(Screen):
         edit_step(self.gm_app, self.MODE or self.STEP)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        from tui.roles import own_action
+
+        if own_action(self, action) and not self.gm_app.authorize(action, notify=False):
+            return False  # the one role check (tui/roles.py): watchers' keys do nothing
         if action == "edit_choices":
             from tui.screens.edit import SECTION_FIELDS
 
@@ -120,7 +124,7 @@ class StepScreen(Screen):
             b = banner.first(Static)
             b.display = watching
             if watching:
-                b.update(f"watching — {self.gm_app.driver_name or 'someone else'} is driving")
+                b.update(self.gm_app.role_banner())
 
     # --- running engine steps ------------------------------------------------
 
@@ -128,8 +132,7 @@ class StepScreen(Screen):
                  options: dict | None = None) -> Worker | None:
         """Run one engine step in a thread worker; events arrive as EngineEvent messages."""
         step = step or self.STEP
-        if not self.driving:
-            self.notify("Watching: only the driver can start a step.", severity="warning")
+        if not self.gm_app.authorize("run_step"):
             return None
         if self.profile is None:
             self.notify("Open a profile first (ctrl+o).", severity="warning")

@@ -159,9 +159,11 @@ class RunbookScreen(StepScreen):
             return None
         return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
 
-    def _guard(self, fn: Any) -> None:
+    def _guard(self, fn: Any, action: str) -> None:
         from engine.errors import GpumigrateError
 
+        if not self.gm_app.authorize(action):
+            return
         if self.session is None:
             self.notify("No session: attach to one first.", severity="warning")
             return
@@ -176,25 +178,38 @@ class RunbookScreen(StepScreen):
 
         ref, profile = self._selected_item(), self._profile()
         if ref is not None and profile is not None:
-            self._guard(lambda: runbook.tick(self.session, profile, ref))
+            self._guard(lambda: runbook.tick(self.session, profile, ref), "tick")
 
     def action_untick(self) -> None:
         from engine.cutover import runbook
 
         ref, profile = self._selected_item(), self._profile()
         if ref is not None and profile is not None:
-            self._guard(lambda: runbook.untick(self.session, profile, ref))
+            self._guard(lambda: runbook.untick(self.session, profile, ref), "untick")
 
     def action_decide(self, approve: bool) -> None:
         approval_id = self._selected_approval()
         if approval_id is None:
             self.notify("Nothing is waiting for approval.")
             return
-        self._guard(lambda: self.session.decide_approval(approval_id, approve))
+        if not self.gm_app.authorize("decide"):
+            return
+        if not approve:
+            self._guard(lambda: self.session.decide_approval(approval_id, False), "decide")
+            return
+        request = self.session.approval(approval_id) if self.session is not None else None
+        if request is None:
+            return
+        from tui.widgets.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._guard(lambda: self.session.decide_approval(approval_id, True), "decide")
+
+        self.app.push_screen(ConfirmDialog(approval_question(request)), answered)
 
     def action_sign_off(self) -> None:
-        if not self.driving:
-            self.notify("Watching: only the driver signs off the cutover.", severity="warning")
+        if not self.gm_app.authorize("sign_off"):
             return
         if self.session is None or self._profile() is None:
             self.notify("No session or profile to sign off.", severity="warning")
@@ -222,3 +237,17 @@ class RunbookScreen(StepScreen):
             self.action_decide(False)
         elif event.button.id == "sign-off":
             self.action_sign_off()
+
+
+def approval_question(request: Any) -> str:
+    """What the approver is shown before saying yes: the action, who asked, and the plan itself."""
+    lines = [f"Approve #{request.id} {request.action}, asked by {request.requested_by}?", "", request.detail]
+    preview = request.plan_preview()
+    if preview:
+        lines += ["", f"It covers {request.plan_count:,} path(s); the first {len(preview)}:"]
+        lines += [f"  {p}" for p in preview]
+        if (request.plan_count or 0) > len(preview):
+            lines.append(f"  … and {request.plan_count - len(preview):,} more")
+        lines += ["", f"The whole list: {request.plan_path}"]
+    lines += ["", "y approves, escape does not."]
+    return "\n".join(lines)

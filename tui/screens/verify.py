@@ -189,8 +189,7 @@ class VerifyScreen(StepScreen):
         self.app.call_from_thread(self._signed, entry)
 
     def _may_sign(self) -> bool:
-        if not self.driving:
-            self.notify("Watching: only the driver can sign off.", severity="warning")
+        if not self.gm_app.authorize("sign_off"):
             return False
         if self.report is None:
             self.notify("Run the checks first (r).", severity="warning")
