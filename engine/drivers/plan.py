@@ -214,7 +214,7 @@ def _no_kernels(rel: FrameworkRelease, gpu: Gpu, archs: list[tuple[str, BuildArc
                    "'CUDA error: no kernel image is available for execution on the device'")
     else:
         reason += "the first kernel fails with 'no kernel image is available for execution on the device'"
-    fix = _first_release_for(rel.framework, gpu)
+    fix = _first_release_for(rel.framework, gpu) or _last_release_for(rel.framework, gpu)
     return Finding("framework", "red", reason, fix or "choose another framework release", "framework-no-kernels")
 
 
@@ -227,6 +227,20 @@ def _first_release_for(framework: str, gpu: Gpu) -> str | None:
             if arch is not None and arch.runs_on(gpu.sm)[0] == "native":
                 return (f"use {framework} {rel.version} or newer with the {w.variant} build (the first with "
                         f"sm_{gpu.sm}); set drivers.framework_version and drivers.cuda to match")
+    return None
+
+
+def _last_release_for(framework: str, gpu: Gpu) -> str | None:
+    """When no later release builds for the GPU (a dropped architecture, e.g. Maxwell after TensorFlow 2.16),
+    the newest release whose builds still run on it."""
+    releases = sorted((f for f in tables().frameworks if f.framework == framework), key=lambda f: vtuple(f.version),
+                      reverse=True)
+    for rel in releases:
+        for w in rel.wheels:
+            arch = build_arch(rel.framework, rel.version, w.variant)
+            if arch is not None and arch.runs_on(gpu.sm)[0] != "none":
+                return (f"use {framework} {rel.version} with the {w.variant} build (the newest whose kernels run on "
+                        f"sm_{gpu.sm}), or build from source for sm_{gpu.sm}; set drivers.framework_version to match")
     return None
 
 
@@ -273,12 +287,14 @@ def _choose_wheel(rel: FrameworkRelease, gpu: Gpu | None, driver: str,
             usable = same_major
         elif usable:
             wanted = [(v, a) for v, a in no_kernels if wheel_cuda(v) == want]
-            if gpu is not None and wanted:
-                findings.append(_no_kernels(rel, gpu, wanted))
+            fits = (f"set drivers.cuda = \"{mm_str(wheel_cuda(usable[0].variant))}\" "
+                    f"({usable[0].variant} fits)")
+            if gpu is not None and wanted:  # one red line: the missing kernels, with the build that fits as the fix
+                missing = _no_kernels(rel, gpu, wanted)
+                findings.append(Finding(missing.component, missing.status, missing.reason, fits, missing.code))
+                return None, findings
             findings.append(Finding("framework", "red", f"no {label} build for CUDA {mm_str(want)} fits"
-                                    + (": " + "; ".join(rejected) if rejected else ""),
-                                    f"set drivers.cuda = \"{mm_str(wheel_cuda(usable[0].variant))}\" "
-                                    f"({usable[0].variant} fits)", "wheel-none"))
+                                    + (": " + "; ".join(rejected) if rejected else ""), fits, "wheel-none"))
             return None, findings
     native = max_native_cuda(driver) or (0, 0)
     # stable first, then builds the driver runs natively (no minor-version caveats), then the newest
@@ -286,7 +302,8 @@ def _choose_wheel(rel: FrameworkRelease, gpu: Gpu | None, driver: str,
                                wheel_cuda(w.variant) or (0, 0)), reverse=True)
     if not usable:
         if gpu is not None and no_kernels and len(no_kernels) == len(candidates):
-            findings.append(_no_kernels(rel, gpu, no_kernels))
+            findings.append(_no_kernels(rel, gpu, no_kernels))  # says it all: no second, generic red line
+            return None, findings
         findings.append(Finding("framework", "red", f"no {label} build fits: " + "; ".join(rejected),
                                 "choose another framework release or GPU", "wheel-none"))
         return None, findings
@@ -305,10 +322,15 @@ def _choose_wheel(rel: FrameworkRelease, gpu: Gpu | None, driver: str,
         findings.append(Finding("framework", "green", f"{best.variant} carries compute_{sm} PTX for {gpu.model}; XLA "
                                 "compiles its kernels for the device at run time", code="wheel-ptx-jit"))
     elif gpu is not None and mode == "ptx":
+        seen = ""
+        if rel.framework == "tensorflow":  # the warning TensorFlow prints (tensorflow#60739, #62320 on H100)
+            seen = (f". TensorFlow warns 'TensorFlow was not built with CUDA kernel binaries compatible with compute "
+                    f"capability {gpu.sm // 10}.{gpu.sm % 10}. CUDA kernels will be jit-compiled from PTX, which could "
+                    "take 30 minutes or longer.'")
         findings.append(Finding("framework", "amber", f"{label} ({best.variant}) has no kernels for sm_{gpu.sm}: the "
                                 f"driver JIT-compiles its compute_{sm} PTX on first use (minutes at start-up, cached "
                                 "in ~/.nv/ComputeCache; raise CUDA_CACHE_MAXSIZE), and nothing uses "
-                                f"sm_{gpu.sm}-only instructions", _first_release_for(rel.framework, gpu) or "",
+                                f"sm_{gpu.sm}-only instructions{seen}", _first_release_for(rel.framework, gpu) or "",
                                 "framework-ptx-jit"))
     return best.variant, findings
 

@@ -76,6 +76,59 @@ def test_tensorflow_2_8_on_hopper_runs_only_through_ptx_jit() -> None:
     assert p.status == "amber"
 
 
+@pytest.mark.parametrize("version", ["2.12", "2.13", "2.14", "2.15"])
+def test_tensorflow_2_12_to_2_15_on_h100_jit_their_compute_80_ptx_with_the_warning_tensorflow_prints(
+        version: str) -> None:
+    p = plan("H100", "tensorflow", version)  # tensorflow#60739 (2.14-dev), #62320 (2.15.0rc0) on H100
+    assert p.status == "amber"
+    f = by_code(p)["framework-ptx-jit"]
+    assert "compute_80 PTX" in f.reason
+    assert ("TensorFlow was not built with CUDA kernel binaries compatible with compute capability 9.0. CUDA kernels "
+            "will be jit-compiled from PTX, which could take 30 minutes or longer.") in f.reason
+    assert f.fix.startswith("use tensorflow 2.16.1 or newer with the cu123 build (the first with sm_90)")
+
+
+def test_tensorflow_2_16_is_the_first_with_hopper_kernels_and_2_17_the_first_with_ada_kernels() -> None:
+    assert plan("H100", "tensorflow", "2.16").status == "green"
+    assert plan("H100", "tensorflow", "2.17").status == "green"
+    l4_216 = plan("L4", "tensorflow", "2.16")
+    assert l4_216.status == "green" and "its sm_80 kernels run on L4" in by_code(l4_216)["wheel-binary-compat"].reason
+    l4_217 = plan("L4", "tensorflow", "2.17")
+    assert l4_217.status == "green" and "wheel-binary-compat" not in by_code(l4_217)  # sm_89 SASS (2.17 notes)
+
+
+def test_tensorflow_2_17_dropped_maxwell_and_the_fix_is_the_last_release_that_runs() -> None:
+    assert plan("M60", "tensorflow", "2.16").status == "amber"  # end-of-line GPU, sm_50 SASS runs on sm_52
+    p = plan("M60", "tensorflow", "2.17")
+    assert p.status == "red" and p.wheel is None
+    red = [f for f in p.findings if f.component == "framework" and f.status == "red"]
+    assert [f.code for f in red] == ["framework-no-kernels"]  # one line, not a second generic one
+    assert "cu123 carries sm_60 sm_70 sm_80 sm_89 sm_90 compute_90" in red[0].reason
+    assert red[0].fix.startswith("use tensorflow 2.16.1 with the cu123 build (the newest whose kernels run on sm_52)")
+
+
+def test_when_no_build_has_kernels_the_plan_shows_one_red_framework_line() -> None:
+    p = plan("H100", version="1.13")
+    assert [f.code for f in p.findings if f.component == "framework" and f.status == "red"] == [
+        "framework-no-kernels"]
+    pinned = plan("V100", version="2.14", cuda="13.0")  # cu130 has no Volta; cu126 would run
+    red = [f for f in pinned.findings if f.component == "framework" and f.status == "red"]
+    assert [f.code for f in red] == ["framework-no-kernels"]
+    assert "cu130 carries" in red[0].reason and red[0].fix == 'set drivers.cuda = "12.6" (cu126 fits)'
+
+
+def test_every_framework_build_in_the_tables_has_its_kernel_list() -> None:
+    """No release is planned green without its SASS/PTX being checked (TF 2.12-2.17 once were)."""
+    for rel in compat.tables().frameworks:
+        old = {"tensorflow": (2, 8), "pytorch": (1, 10)}.get(rel.framework, (0, 0))
+        if compat.vtuple(rel.version)[:2] < old:
+            continue
+        for w in rel.wheels:
+            arch = compat.build_arch(rel.framework, rel.version, w.variant)
+            assert arch is not None, (rel.framework, rel.version, w.variant)
+            assert arch.src.verified.startswith(("yes", "partial")), (rel.framework, rel.version, arch.src.verified)
+
+
 def test_driver_below_the_runtime_minimum_is_red() -> None:
     p = plan("A100 40GB", version="2.4", branch="470.82.01", cuda="12.1")
     red = {f.code for f in p.findings if f.status == "red"}
@@ -120,6 +173,7 @@ def test_every_pair_the_data_can_answer_obeys_the_rules() -> None:
                     assert f.reason, where
                     if f.status == "red":
                         assert f.fix, (where, f.code)
+                assert len([f for f in p.findings if f.component == "framework" and f.status == "red"]) <= 1, where
                 cross_major = (gpu.first_cuda is not None and cuda < gpu.first_cuda
                                and (compat.toolkit_max_sm(cuda) or 0) // 10 != gpu.sm // 10)
                 if cross_major:  # a toolkit that cannot reach the GPU's architecture is never acceptable
