@@ -78,7 +78,7 @@ class OpsSection(Section):
     absent_minutes: int = Field(default=10, ge=2, le=MAX_CONDITION_MINUTES)
     """The instance (or training job) is reported gone after this many whole minutes without data (2 to 1410)."""
     job_process: str | None = Field(default=None, pattern=PROCESS_NAME_PATTERN)
-    """Command name of the training job as `ps -o comm` shows it (e.g. "python3"); adds a "job gone" alert."""
+    """Executable name of the training job (the agent's `command` label, e.g. "python3"); adds a "job gone" alert."""
     gpu_error_alerts: bool = True
     """Alert on double-bit ECC errors (Ops Agent DCGM receiver) and on XID/NVLink errors (Prometheus rules)."""
     notification_channels: list[NotificationChannel] = Field(default_factory=list, max_length=5)
