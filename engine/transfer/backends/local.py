@@ -1,26 +1,20 @@
-"""Local files: a sorted walk, temp-name writes renamed only when verified, pread/pwrite parts."""
+"""Local files as a store: the listing (``local_walk``), pread reads, and writes through
+``local_publish`` (temp name, read-back check, rename), large files in pwrite parts."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import stat as st
 from typing import BinaryIO, Iterator
 
 from engine.errors import BadInputError
-from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.local_publish import (STREAM_BLOCK, discard_on_error, file_mtime_ns, publish,
+                                                    publish_fd, tmp_name, write_all)
 from engine.transfer.backends.local_walk import WalkRules, walk
 from engine.transfer.checksums import Hasher, crc_to_hex
-from engine.transfer.retry import ChecksumMismatch
 
-_BLOCK = 1 << 20
-_STREAM_BLOCK = 4 << 20
-
-
-def _tmp_name(final: str, src: ObjectInfo) -> str:
-    digest = hashlib.sha1(f"{os.path.basename(final)}|{src.fingerprint()}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return os.path.join(os.path.dirname(final), f".{digest}{TMP_MARK}")
+__all__ = ["LocalBackend", "file_mtime_ns"]
 
 
 class LocalBackend(Backend):
@@ -81,69 +75,12 @@ class LocalBackend(Backend):
         finally:
             os.close(fd)
 
-    # --- writing ------------------------------------------------------------
-    # Verification of a local destination: the temp file is read back through the file system
-    # (from the same descriptor, one pread pass) and its CRC32C compared with the CRC32C of the
-    # bytes read from the source, before it is renamed into place.  That is the local
-    # equivalent of "what the destination reports": it catches short or misplaced writes and
-    # anything that changed the temp file, not only errors in our own buffer handling.
-    # (It reads the page cache: like rclone, rsync and gsutil, nothing here claims the platter.)
-    def _readback_crc(self, fd: int, size: int) -> tuple[int, int]:
-        """CRC32C and length of what the file at ``fd`` holds, read back in one pass."""
-        h = Hasher()
-        offset = 0
-        if size <= _BLOCK:
-            data = os.pread(fd, size + 1, 0)
-            h.update(data)
-            return h.crc, h.length
-        while True:
-            data = os.pread(fd, _STREAM_BLOCK, offset)
-            if not data:
-                break
-            h.update(data)
-            offset += len(data)
-        return h.crc, h.length
-
-    def _publish_fd(self, fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> ObjectInfo:
-        """Check the temp file behind ``fd``, set its mtime, rename it into place (fd is closed)."""
-        try:
-            try:
-                crc, length = self._readback_crc(fd, src.size)
-                if crc != expect_crc or length != src.size:
-                    raise ChecksumMismatch(f"{final}: written file reads back CRC32C {crc_to_hex(crc)} "
-                                           f"({length} bytes), sent {crc_to_hex(expect_crc)} ({src.size} bytes)")
-                ns = file_mtime_ns(src)
-                os.utime(fd, ns=(ns, ns))
-                s = os.fstat(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.replace(tmp, final)
-            except OSError as exc:
-                if os.path.isdir(final) and not os.path.islink(final):
-                    raise IsADirectoryError(f"{final} is a directory in the destination; not replaced") from exc
-                raise
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+    # --- writing (see engine.transfer.backends.local_publish) -------------------------
+    def _published(self, final: str, stat_crc: tuple[os.stat_result, int]) -> ObjectInfo:
+        s, crc = stat_crc
         info = self._info(final[len(self.root):].lstrip(os.sep).replace(os.sep, "/"), s)
         info.crc32c = crc_to_hex(crc)
         return info
-
-    def _publish(self, tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> ObjectInfo:
-        """Re-read the temp file, compare with what was sent, set mtime, rename into place."""
-        try:
-            fd = os.open(tmp, os.O_RDWR | os.O_CLOEXEC)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return self._publish_fd(fd, tmp, final, src, expect_crc)
 
     def _prepare(self, path: str) -> str:
         final = self.full(path)
@@ -159,27 +96,27 @@ class LocalBackend(Backend):
 
     def put(self, path: str, data: bytes, src: ObjectInfo, expect_version: str | None, crc: int) -> ObjectInfo:
         final = self._prepare(path)
-        tmp = _tmp_name(final, src)
+        tmp = tmp_name(final, src)
         fd = self._create(tmp)
-        with _discard_on_error(fd, tmp):
-            _write_all(fd, data)
-        return self._publish_fd(fd, tmp, final, src, crc)
+        with discard_on_error(fd, tmp):
+            write_all(fd, data)
+        return self._published(final, publish_fd(fd, tmp, final, src, crc))
 
     def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
         final = self._prepare(path)
-        tmp = _tmp_name(final, src)
+        tmp = tmp_name(final, src)
         h = Hasher()
         fd = self._create(tmp)
-        with _discard_on_error(fd, tmp):
-            while data := reader.read(_STREAM_BLOCK):
+        with discard_on_error(fd, tmp):
+            while data := reader.read(STREAM_BLOCK):
                 h.update(data)
-                _write_all(fd, data)
-        return self._publish_fd(fd, tmp, final, src, h.crc)
+                write_all(fd, data)
+        return self._published(final, publish_fd(fd, tmp, final, src, h.crc))
 
     def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
                     token: str | None = None) -> PartUpload:
         final = self._prepare(path)
-        tmp = token or _tmp_name(final, src)
+        tmp = token or tmp_name(final, src)
         if token is not None:  # continuing: the executor checks part_upload_alive before use
             return PartUpload(path=path, token=tmp, size=src.size, part_size=part_size, src=src,
                               expect_version=expect_version)
@@ -215,7 +152,8 @@ class LocalBackend(Backend):
         from engine.transfer.checksums import combine_parts
 
         expect = combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count))
-        return self._publish(up.token, self.full(up.path), up.src, expect)
+        final = self.full(up.path)
+        return self._published(final, publish(up.token, final, up.src, expect))
 
     def abort_parts(self, up: PartUpload) -> None:
         try:
@@ -237,34 +175,3 @@ class LocalBackend(Backend):
             folder = os.path.dirname(folder)
 
 
-def file_mtime_ns(src: ObjectInfo) -> int:
-    """The mtime a downloaded file gets: the exact one from a local source, else the source's
-    mtime in whole seconds (GCS ``goog-reserved-file-mtime`` and S3 ``mtime`` metadata are
-    seconds; a store's write time is used where neither exists).  Whole seconds by truncation,
-    as gsutil stores them and as the planner compares them, so a pre-epoch time lands on the
-    same second every run."""
-    if src.mtime_ns is not None:
-        return src.mtime_ns
-    return int(src.mtime) * 1_000_000_000
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """os.write until every byte is written (a write may be short)."""
-    view = memoryview(data)
-    done = 0
-    while done < len(data):
-        done += os.write(fd, view[done:])
-
-
-@contextlib.contextmanager
-def _discard_on_error(fd: int, tmp: str) -> Iterator[None]:
-    """On any error while writing a temporary file: close it and remove it, then re-raise."""
-    try:
-        yield
-    except BaseException:
-        os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
