@@ -180,6 +180,8 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
 
     items.append(RollbackItem("verify", "Verify: nothing to undo", note="The verify step only measures."))
 
+    from engine.ops.budget import display_name as budget_display_name
+
     cleanup = RollbackItem("ops", "Remove the day-two guards of the target",
                            note="Alert policies and the budget are labelled with "
                                 f"{migration_label(profile)!r}; remove them once the target is gone.")
@@ -191,7 +193,8 @@ def rollback_items(profile: "Profile", profile_path: Path | None = None) -> list
     if ops.billing_account:
         cleanup.commands.append(
             f"gcloud billing budgets list --billing-account={_q(ops.billing_account)} "
-            f"--filter={_q(f'displayName:{migration_label(profile)}')} --format='value(name)' "
+            f"--filter={_q('displayName=' + chr(34) + budget_display_name(profile) + chr(34))} "
+            "--format='value(name)' "
             f"| xargs -r -n1 gcloud billing budgets delete --quiet")
     items.append(cleanup)
     return items

@@ -106,3 +106,15 @@ def test_without_endpoint_settings_the_plan_says_what_to_set() -> None:
     minimal = parse_profile('[source]\nprovider = "local"\n')
     switch = next(i for i in rollback_items(minimal) if i.title.startswith("Switch"))
     assert not switch.commands and "[ops].dns_record" in switch.note
+
+
+def test_cleanup_matches_only_this_migrations_policies_and_budget() -> None:
+    from engine.ops.budget import display_name
+    from engine.ops.section import migration_label
+
+    profile = parse_profile(TOML)
+    cleanup = next(i for i in rollback_items(profile) if i.step == "ops")
+    policies, budget = (shlex.split(c) for c in cleanup.commands)
+    assert f"--filter=user_labels.gpumigrate={migration_label(profile)}" in policies
+    assert migration_label(profile) != "gpumigrate"  # not a default every migration shares
+    assert f'--filter=displayName="{display_name(profile)}"' in budget  # exact name, not a substring
