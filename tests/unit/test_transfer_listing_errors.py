@@ -66,8 +66,20 @@ def _as_nobody(fn) -> tuple[int, str]:
         finally:
             os._exit(code)
     os.close(w)
+    import select
+    import signal
+    import time
+
     chunks = []
-    while data := os.read(r, 65536):
+    deadline = time.monotonic() + 120  # a child stuck on a lock inherited at fork must not hang the suite
+    while True:
+        ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            break
+        data = os.read(r, 65536)
+        if not data:
+            break
         chunks.append(data)
     os.close(r)
     os.waitpid(pid, 0)
