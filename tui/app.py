@@ -401,16 +401,28 @@ class GpuMigrateApp(App[int]):
                 continue
             yield SystemCommand(f"Run {title} step", f"Run the {name} step on the current profile",
                                 lambda name=name: self._run_step_command(name))
-        for action, title, help_text in (
-                ("edit_choices", "Edit choices", "The form for this step's choices (e)"),
-                ("add_entry", "Add transfer entry", "A new [[transfer]] entry, with its dry-run plan (a)"),
-                ("remove_entry", "Remove transfer entry", "Remove the highlighted [[transfer]] entry (d)")):
-            if screen.check_action(action, ()) and hasattr(screen, f"action_{action}"):
-                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
+        yield from self._screen_commands(screen)
         yield SystemCommand("New profile", "Discover GPUs, AWS and data, write a starting profile, walk the steps",
                             self.action_new_profile)
         yield SystemCommand("Open profile", "Load a TOML profile", self.action_open_profile)
         yield SystemCommand("Save profile", "Write the profile to its file", self.action_save_profile)
+
+    def _screen_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every enabled key of the current screen as a palette command too (keyboard first, palette always)."""
+        seen: set[str] = set()
+        try:
+            active = screen.active_bindings
+        except Exception:  # noqa: BLE001 - a screen being torn down has no bindings to offer
+            return
+        for key, bound in active.items():
+            binding = bound.binding
+            if (not bound.enabled or not binding.description or binding.system or bound.node is self
+                    or binding.description in seen):
+                continue
+            seen.add(binding.description)
+            yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} (key {key})",
+                                lambda action=binding.action, node=bound.node: self.call_later(
+                                    self.run_action, action, node))
 
     def _run_step_command(self, name: str) -> None:
         def go(_: object = None) -> None:

@@ -143,3 +143,25 @@ async def test_inventory_shows_every_bucket_and_a_picked_one_is_counted_exactly(
         await _until(pilot, lambda: not screen.scanning and screen.inventory.aws.buckets)
         [exact] = screen.inventory.aws.buckets
         assert (exact.bucket, exact.objects, exact.bytes, exact.estimated) == ("raw-images", 12, 120, False)
+
+
+async def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> None:
+    import shutil
+
+    profile = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", profile)
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=(120, 40)) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Add entry", "Edit entry", "Remove entry", "Run", "Dry run", "Next step", "New profile",
+                "Welcome", "Open profile"} <= titles
+        assert "Pause/resume" not in titles  # nothing to pause: a disabled key is not offered
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Add entry")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        from tui.screens.edit import SectionFormDialog
+
+        await _until(pilot, lambda: isinstance(app.screen, SectionFormDialog))
+        assert "New [[transfer]] entry" in str(app.screen.query_one("#form-heading").render())
