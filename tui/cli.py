@@ -85,6 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GpumigrateError as exc:
         print(f"gpumigrate: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except PermissionError as exc:  # a file of another login's: one line with the fix, never a traceback
+        print(f"gpumigrate: permission denied: {exc.filename or exc}; if it is another login's session, ask them to "
+              "run `gpumigrate session share NAME --group GROUP` (a group you both belong to) and use the same "
+              "GPUMIGRATE_STATE_DIR", file=sys.stderr)
+        return int(ExitCode.ENVIRONMENT)
     except KeyboardInterrupt:
         print("gpumigrate: interrupted; run the same command again to resume", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)

@@ -66,16 +66,24 @@ def _owner(path: Path) -> str:
         return f"uid {uid}"
 
 
+def _nearest_visible(path: Path) -> Path:
+    """``path`` or the nearest folder above it that this login can see (it tells whose it is)."""
+    probe = path
+    while probe != probe.parent:
+        try:
+            probe.stat()
+            return probe
+        except OSError:
+            probe = probe.parent
+    return probe
+
+
 def not_shared_message(name: str | None, path: Path, why: str = "permission denied") -> str:
     """One line that names the fix when another login's session (or state dir) cannot be opened."""
     from engine.session.identity import login_name
 
     target = f"session {name!r} at {path}" if name else str(path)
-    # The nearest folder that exists tells whose it is.
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    owner = _owner(path if path.exists() else probe)
+    owner = _owner(_nearest_visible(path))
     share = f"gpumigrate session share {name} --group GROUP" if name else "gpumigrate session share NAME --group GROUP"
     return (f"{target} cannot be opened by {login_name()} ({why}): it belongs to {owner} and is not shared with "
             f"you. Ask them to run `{share}` (a group you both belong to) and use the same "

@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ss.add_parser("continue", help="let a paused worker go on")
     q.add_argument("name")
 
+    q = ss.add_parser("share", help="share a session with a group both logins belong to (modes, setgid folders)")
+    q.add_argument("name")
+    q.add_argument("--group", required=True, help="the Unix group to share with")
+
+    q = ss.add_parser("unshare", help="make a shared session user-only again")
+    q.add_argument("name")
+
     q = ss.add_parser("resume", help="start a detached worker that continues the session's last run")
     q.add_argument("name")
     q.add_argument("--profile", help="profile to run (default: the one the session ran)")
@@ -278,4 +285,25 @@ def _resume(args: argparse.Namespace) -> int:
     pid = launch_detached(args.name, Path(profile_path), runs[-1].steps)
     print(f"resumed {','.join(runs[-1].steps)} in worker pid {pid}; follow it with "
           f"`gpumigrate session tail {args.name}`")
+    return 0
+
+
+def _share(args: argparse.Namespace) -> int:
+    from engine.session import state_dir
+    from engine.session.sharing import share
+
+    warnings = share(args.name, args.group)
+    print(f"session {args.name} is shared with group {args.group}: the other login sets "
+          f"GPUMIGRATE_STATE_DIR={state_dir()} and attaches with `gpumigrate session attach {args.name}`; "
+          f"undo with `gpumigrate session unshare {args.name}`")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _unshare(args: argparse.Namespace) -> int:
+    from engine.session.sharing import unshare
+
+    unshare(args.name)
+    print(f"session {args.name} is private to its owner again")
     return 0

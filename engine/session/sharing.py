@@ -1,0 +1,98 @@
+"""Sharing a session with a second login, deliberately: ``gpumigrate session share NAME --group G``.
+
+Everything the second login must read or write gets the group and its bits:
+the state folder, ``sessions/``, ``logs/`` and the session's own folders
+(journals, approval plans) become ``2770`` (setgid: new files inherit the
+group), and the session file, its WAL, its log, journals and plans become
+``0660``.  Files created later in those folders are made ``0660`` explicitly,
+whatever the creator's umask (see :mod:`engine.session.paths`).  ``unshare``
+puts it all back to user-only.  Folders above the state folder are not
+changed; when the group cannot pass through one of them, the result says which.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import stat
+from pathlib import Path
+
+from engine.errors import BadInputError, EnvironmentProblem
+from engine.session.paths import logs_dir, session_path, sessions_dir, state_dir
+from engine.session.store import SessionStore
+
+SHARED_DIR = 0o2770
+SHARED_FILE = 0o660
+
+
+def _session_files(name: str) -> tuple[list[Path], list[Path]]:
+    """(folders, files) that belong to session ``name``."""
+    path = session_path(name)
+    folders = [d for d in (Path(f"{path}.journals"), Path(f"{path}.approvals")) if d.is_dir()]
+    files = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), logs_dir() / f"{name}.log") if p.exists()]
+    for folder in folders:
+        files += [p for p in folder.iterdir() if p.is_file()]
+    return folders, files
+
+
+def share(name: str, group: str) -> list[str]:
+    """Share session ``name`` with ``group``; returns warnings (folders the group cannot pass through)."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise BadInputError(f"--group {group}: no such group (see `getent group`)") from None
+    if os.getuid() != 0 and gid not in os.getgroups():
+        raise BadInputError(f"--group {group}: you are not a member of it, so you cannot give files to it")
+    path = session_path(name)
+    if not path.exists():
+        raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
+    if os.getuid() not in (0, path.stat().st_uid):
+        raise EnvironmentProblem(f"session {name!r} belongs to uid {path.stat().st_uid}: its owner shares it")
+    logs_dir().mkdir(mode=0o700, exist_ok=True)
+    folders, files = _session_files(name)
+    for folder in [state_dir(), sessions_dir(), logs_dir(), *folders]:
+        os.chown(folder, -1, gid)
+        os.chmod(folder, SHARED_DIR)
+    for file in files:
+        os.chown(file, -1, gid)
+        os.chmod(file, SHARED_FILE)
+    with SessionStore.open(name, create=False) as store:
+        store.set_meta("shared_group", group)
+        store.append("session", "session_shared", {"group": group})
+    return _unreachable(state_dir())
+
+
+def unshare(name: str) -> None:
+    """Back to user-only: the session's files, and the common folders once no other session is shared."""
+    path = session_path(name)
+    if not path.exists():
+        raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
+    folders, files = _session_files(name)
+    for folder in folders:
+        os.chmod(folder, 0o700)
+    for file in files:
+        os.chmod(file, 0o600)
+    others = [p for p in sessions_dir().glob("*.sqlite") if p != path and p.stat().st_mode & 0o060]
+    if not others:
+        for folder in (state_dir(), sessions_dir(), logs_dir()):
+            if folder.is_dir():
+                os.chmod(folder, 0o700)
+    with SessionStore.open(name, create=False) as store:
+        store.set_meta("shared_group", "")
+        store.append("session", "session_unshared", {})
+    # The WAL and shared-memory files may have been re-created by the store just now: user-only too.
+    for file in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
+
+
+def _unreachable(folder: Path) -> list[str]:
+    """Folders above ``folder`` that its group (or others) cannot pass through."""
+    warnings = []
+    for parent in folder.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & (stat.S_IXGRP | stat.S_IXOTH):
+            warnings.append(f"{parent} (mode {stat.S_IMODE(mode):04o}) lets neither its group nor others pass "
+                            f"through: the other login cannot reach {folder}; use a GPUMIGRATE_STATE_DIR both can "
+                            f"reach (e.g. under /srv) or `chmod g+x {parent}` if they share its group")
+    return warnings

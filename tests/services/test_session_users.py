@@ -1,0 +1,135 @@
+"""A second Unix user, for real: refused with one line naming the fix, then shared, attached, approving.
+
+Needs root (to create the user and group for the test); skipped with the reason otherwise.
+The second user runs the CLI with an interpreter it may execute (the venv's may live under
+a private home: then a system Python of the same version with the venv's packages).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.cutover_support import REPO, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+REQUESTER = """
+import sys
+from engine.cutover.approvals import require
+from engine.session import SessionStore
+with SessionStore.open(sys.argv[1]) as s:
+    a = require(s, "transfer-delete", "delete 2 objects from gs://b", timeout=60, poll_s=0.05, plan=["a", "b"])
+print("approved by", a.decided_by, "uid", a.decided_uid, a.how_approved, flush=True)
+"""
+
+
+def _interpreter_for(user: str) -> list[str] | None:
+    candidates = [sys.executable, f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"]
+    for exe in candidates:
+        probe = subprocess.run(["runuser", "-u", user, "--", exe, "-c", "import sys; print(sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == str(tuple(sys.version_info[:2])):
+            # a system Python skips its own site-packages (-S): the venv's come through PYTHONPATH
+            return [exe] if exe == sys.executable else [exe, "-S"]
+    return None
+
+
+@pytest.fixture()
+def bob() -> Iterator[dict[str, object]]:
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("needs root with useradd and runuser to create a second Unix user")
+    tag = f"{os.getpid() % 100000}"
+    group, user = f"gm13g{tag}", f"gm13b{tag}"
+    subprocess.run(["groupadd", group], check=True)
+    subprocess.run(["useradd", "--no-create-home", "--gid", group, "--shell", "/usr/sbin/nologin", user], check=True)
+    state = Path(tempfile.mkdtemp(prefix="gm13-state-", dir="/tmp"))
+    try:
+        interpreter = _interpreter_for(user)
+        if interpreter is None:
+            pytest.skip(f"no Python {sys.version_info[0]}.{sys.version_info[1]} that {user} may run")
+        yield {"user": user, "group": group, "uid": pwd.getpwnam(user).pw_uid, "gid": grp.getgrnam(group).gr_gid,
+               "state": state, "python": interpreter}
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+        subprocess.run(["userdel", user], check=False)
+        subprocess.run(["groupdel", group], check=False)
+
+
+def _env(state: Path) -> dict[str, str]:
+    site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+    return {"PATH": "/usr/bin:/bin", "GPUMIGRATE_STATE_DIR": str(state), "HOME": str(state),
+            "PYTHONPATH": f"{REPO}:{site}", "PYTHONDONTWRITEBYTECODE": "1", "LOGNAME": "root", "USER": "root"}
+
+
+def _as(bob: dict[str, object], *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [*bob["python"], "-c", code, *args] if code else [*bob["python"], "-m", "tui.cli", *args]  # type: ignore[misc]
+    return subprocess.run(argv, cwd=REPO, env=_env(bob["state"]), user=bob["uid"], group=bob["gid"],  # type: ignore[arg-type]
+                          extra_groups=[bob["gid"]], umask=0o022, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def _mine(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env={**os.environ, **_env(state)},
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_another_user_is_refused_with_the_fix_then_shares_and_approves(bob: dict[str, object]) -> None:
+    state: Path = bob["state"]  # type: ignore[assignment]
+    os.chmod(state, 0o700)
+    env = {**os.environ, **_env(state)}
+    subprocess.run([sys.executable, "-c", "from engine.session import SessionStore; SessionStore.open('cut').close()"],
+                   cwd=REPO, env=env, check=True)
+    for args in (("session", "show", "cut"), ("session", "list"), ("session", "approve", "cut", "1"),
+                 ("session", "tail", "cut", "--no-follow"), ("attach", "cut")):
+        refused = _as(bob, *args)
+        assert refused.returncode == 4, (args, refused.stderr)
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert "gpumigrate session share" in lines[0] and "--group" in lines[0]
+
+    shared = _mine(state, "session", "share", "cut", "--group", str(bob["group"]))
+    assert shared.returncode == 0, shared.stderr
+    sessions = state / "sessions"
+    for folder in (state, sessions, state / "logs"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and folder.stat().st_gid == bob["gid"]
+    assert stat.S_IMODE((sessions / "cut.sqlite").stat().st_mode) == 0o660
+
+    asker = subprocess.Popen([sys.executable, "-c", REQUESTER, "cut"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        shown = wait_for(lambda: (lambda p: p if "approvals waiting" in p.stdout else None)(
+            _as(bob, "session", "show", "cut")), what="bob to see the request")
+        assert "it covers 2 path(s)" in shown.stdout and "        a\n        b\n" in shown.stdout
+        approved = _as(bob, "session", "approve", "cut", "1")
+        assert approved.returncode == 0, approved.stderr
+        out, err = asker.communicate(timeout=30)
+    finally:
+        if asker.poll() is None:
+            asker.kill()
+    assert asker.returncode == 0, err
+    assert f"approved by {bob['user']} uid {bob['uid']} two accounts" in out
+
+    # what bob writes in the shared folders is the group's too, under his umask 022
+    made = _as(bob, "cut", code=REQUESTER.replace("timeout=60", "timeout=0.2"))
+    assert made.returncode == 1 and "nobody approved" in made.stderr, made.stderr
+    plan = sessions / "cut.sqlite.approvals" / "2.txt"
+    assert plan.stat().st_uid == bob["uid"] and plan.stat().st_gid == bob["gid"]
+    assert stat.S_IMODE(plan.stat().st_mode) == 0o660
+    for extra in ("cut.sqlite-wal", "cut.sqlite-shm"):
+        if (sessions / extra).exists():
+            assert stat.S_IMODE((sessions / extra).stat().st_mode) & 0o060 == 0o060
+
+    assert _mine(state, "session", "unshare", "cut").returncode == 0
+    again = _as(bob, "session", "show", "cut")
+    assert again.returncode == 4 and "gpumigrate session share cut --group" in again.stderr
