@@ -135,6 +135,7 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
     wheel: str | None = None
     chosen_cuda: tuple[int, int] | None = major_minor(cuda) if cuda else None
     fw_version = framework_version
+    no_build = ""
     if framework in ("pytorch", "tensorflow", "jax"):
         rel = framework_release(framework, framework_version)
         if rel is None:
@@ -147,6 +148,8 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
             findings.extend(wheel_findings)
             if wheel and chosen_cuda is None:
                 chosen_cuda = wheel_cuda(wheel)
+            elif wheel is None and chosen_cuda is None:
+                no_build = f" (chosen from the driver alone: no {framework} {rel.version} build fits)"
     if chosen_cuda is None:
         chosen_cuda = native if native and (gpu is None or gpu_supports_cuda(gpu, native)) else (
             gpu.last_cuda if gpu and gpu.last_cuda else (12, 6))
@@ -161,7 +164,8 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
         findings.append(Finding("cuda", "red", f"R{branch}: {verdict.reason}",
                                 "choose a newer driver branch or an older CUDA", "driver-too-old-for-cuda"))
     elif not any(f.component == "cuda" for f in findings):
-        findings.append(Finding("cuda", "green", f"CUDA {mm_str(chosen_cuda)}: {verdict.reason}", code="cuda-ok"))
+        findings.append(Finding("cuda", "green", f"CUDA {mm_str(chosen_cuda)}: {verdict.reason}{no_build}",
+                                code="cuda-ok"))
     if flavour == "proprietary" and gpu is not None:
         findings.append(Finding("driver", "green", f"{gpu.family} needs the proprietary kernel modules (open modules "
                                 "support Turing and newer only)", code="driver-proprietary"))

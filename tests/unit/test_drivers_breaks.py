@@ -111,6 +111,7 @@ def test_when_no_build_has_kernels_the_plan_shows_one_red_framework_line() -> No
     p = plan("H100", version="1.13")
     assert [f.code for f in p.findings if f.component == "framework" and f.status == "red"] == [
         "framework-no-kernels"]
+    assert by_code(p)["cuda-ok"].reason.endswith("(chosen from the driver alone: no pytorch 1.13 build fits)")
     pinned = plan("V100", version="2.14", cuda="13.0")  # cu130 has no Volta; cu126 would run
     red = [f for f in pinned.findings if f.component == "framework" and f.status == "red"]
     assert [f.code for f in red] == ["framework-no-kernels"]
