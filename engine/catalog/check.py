@@ -41,7 +41,7 @@ def machine_row(catalog: Catalog, machine_type: str, gpu_model: str | None, pref
     Raises :class:`CatalogError` when the machine type exists but carries another GPU (naming both), or
     carries several GPUs and ``gpu_model`` is unset.
     """
-    rows = [m for m in catalog.gcp_machines if m.machine_type == machine_type]
+    rows = catalog.machines_of(machine_type)
     if not rows:
         return None
     carried = sorted({m.gpu_model for m in rows})
@@ -60,8 +60,7 @@ def machine_row(catalog: Catalog, machine_type: str, gpu_model: str | None, pref
 
 
 def _counts(catalog: Catalog, machine_type: str, gpu_model: str) -> list[int]:
-    return sorted({m.gpu_count for m in catalog.gcp_machines
-                   if m.machine_type == machine_type and m.gpu_model == gpu_model})
+    return sorted({m.gpu_count for m in catalog.machines_of(machine_type) if m.gpu_model == gpu_model})
 
 
 def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu_model: str | None,

@@ -199,6 +199,21 @@ class Catalog:
     """provider -> when its cache was refreshed (ISO time); empty when only embedded data is in use."""
     problems: list[str] = field(default_factory=list)
     """Things a person should know (an unreadable cache, SKUs a refresh could not map)."""
+    _by_type: dict[str, list[GcpMachine]] = field(default_factory=dict, repr=False, compare=False)
+    _by_type_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
+    _offered: dict[str, list[GcpZone] | None] = field(default_factory=dict, repr=False, compare=False)
+    _zones_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
+
+    def machines_of(self, machine_type: str) -> list[GcpMachine]:
+        """Every row of one machine type (an index rebuilt when ``gcp_machines`` is replaced or grows:
+        sizing prices hundreds of shapes, and a scan of every row per lookup cost 5 ms each)."""
+        key = (id(self.gcp_machines), len(self.gcp_machines))
+        if key != self._by_type_key:
+            index: dict[str, list[GcpMachine]] = {}
+            for row in self.gcp_machines:
+                index.setdefault(row.machine_type, []).append(row)
+            self._by_type, self._by_type_key = index, key
+        return self._by_type.get(machine_type, [])
 
     # --- lookups -------------------------------------------------------------
 
@@ -212,7 +227,7 @@ class Catalog:
     def gcp_machine(self, machine_type: str, region: str | None = None,
                     gpu_model: str | None = None) -> GcpMachine | None:
         """The row for a machine type (N1 types take ``gpu_model`` to pick the attached GPU)."""
-        rows = [r for r in self.gcp_machines if r.machine_type == machine_type]
+        rows = list(self.machines_of(machine_type))
         if gpu_model is not None:
             rows = [r for r in rows if gpu_matches(r.gpu_model, gpu_model)]
         if region is not None:
@@ -239,8 +254,14 @@ class Catalog:
 
     def gpu_offered_in(self, gpu_model: str) -> list[GcpZone] | None:
         """Where ``gpu_model`` is offered, or None when the catalog does not know (availability unchecked)."""
-        rows = [z for z in self.gcp_zones if gpu_matches(gpu_model, z.gpu_model) or gpu_matches(z.gpu_model, gpu_model)]
-        return rows or None
+        key = (id(self.gcp_zones), len(self.gcp_zones))
+        if key != self._zones_key:
+            self._offered, self._zones_key = {}, key
+        if gpu_model not in self._offered:
+            rows = [z for z in self.gcp_zones
+                    if gpu_matches(gpu_model, z.gpu_model) or gpu_matches(z.gpu_model, gpu_model)]
+            self._offered[gpu_model] = rows or None
+        return self._offered[gpu_model]
 
     def cud_discount(self, kind: str, machine_type: str | None = None) -> Discount | None:
         """The committed-use discount for ``cud-1y``/``cud-3y`` measured for the machine series, or None."""
@@ -299,6 +320,7 @@ def machine_series(machine_type: str) -> str:
     return family
 
 
+@lru_cache(maxsize=4096)
 def _norm_gpu(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name.strip().lower()).replace("tesla ", "").replace("nvidia ", "")
 
@@ -362,7 +384,17 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 
 def embedded_catalog() -> Catalog:
-    """The catalog shipped in the package, with no refreshed overlay."""
+    """The catalog shipped in the package, with no refreshed overlay (a fresh Catalog each call: its lists
+    are copies, its rows immutable, so a caller may overlay or filter it freely)."""
+    shipped = _shipped()
+    return Catalog(gcp_machines=list(shipped.gcp_machines), aws_instances=list(shipped.aws_instances),
+                   discounts=list(shipped.discounts), network=list(shipped.network),
+                   gcp_zones=list(shipped.gcp_zones), gcp_storage=list(shipped.gcp_storage))
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Catalog:
+    """The shipped rows, built once a process (profile validation consults the catalog on every load)."""
     cat = Catalog()
     for r in _read_csv("gcp_gpu_machines.csv"):
         cat.gcp_machines.append(GcpMachine(

@@ -90,8 +90,7 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
     exact = catalog.gcp_machine(row.machine_type, region, row.gpu_model)
     if exact is not None:
         return exact
-    priced = sorted({m.region for m in catalog.gcp_machines
-                     if m.machine_type == row.machine_type and m.gpu_model == row.gpu_model})
+    priced = sorted({m.region for m in catalog.machines_of(row.machine_type) if m.gpu_model == row.gpu_model})
     if not allow_fallback:
         raise BadInputError(f"{prefix}.region: the catalog has no {region} price for {row.machine_type} "
                             f"(priced in {', '.join(priced)}); choose one of those, set {prefix}.hourly_usd, or "
