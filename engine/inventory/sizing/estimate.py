@@ -13,7 +13,10 @@ Rules (each shown beside the figure it produces):
 * Transformer activations per layer, 16-bit (Korthikanti et al. 2022): s·b·h·(34 + 5·a·s/h); the
   5·a·s/h attention-score term disappears with flash attention; fp32 doubles it; with activation
   checkpointing only each layer's input (2·s·b·h) is kept plus one layer's working set.  Decoders add
-  fp32 logits for the loss, 4·s·b·V.
+  the logits: 16-bit logits, the fp32 copy Hugging Face models take for the loss, and its gradient,
+  10·s·b·V bytes (8 in fp32).
+* 4-bit and 8-bit weights: the embedding and output matrices stay 16-bit (bitsandbytes skips lm_head
+  and embeddings; GPTQ/AWQ quantise the transformer blocks' linear layers only).
 * KV cache (NVIDIA, "Mastering LLM Techniques: Inference Optimization"): 2 × layers × KV heads ×
   head dim × context × batch × bytes.  Grouped-query models have fewer KV heads than query heads.
 * Inference runtime buffers (activations, sampling, CUDA graphs): 10% of the weights, an assumption.
@@ -100,9 +103,12 @@ def _activation_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term]
             f" = {_g(per_layer * layers)}"
             + ("" if work.flash_attention else " (no flash attention: attention scores stored)"))))
     if shape.kind in ("decoder", "encdec") and shape.vocab:
-        logits = 4 * seq * b * shape.vocab
+        per = 8 if fp32 else 10
+        logits = per * seq * b * shape.vocab
+        what = ("fp32 logits + their gradient" if fp32 else
+                "16-bit logits + the fp32 copy taken for the loss + its gradient")
         terms.append(Term(name="logits", gib=logits / GIB,
-                          formula=f"4 B × s {seq} × b {b} × V {shape.vocab:,} (fp32 for the loss) = {_g(logits)}"))
+                          formula=f"{per} B ({what}) × s {seq} × b {b} × V {shape.vocab:,} = {_g(logits)}"))
     return terms, True, []
 
 
@@ -131,11 +137,14 @@ def _training_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term], 
         return terms, rule
     frozen_b = NF4_BYTES if work.method == "qlora" else (4.0 if fp32 else 2.0)
     what = "NF4 4.127 bits" if work.method == "qlora" else f"{frozen_b:g} B"
+    emb = shape.embedding_params if work.method == "qlora" else 0.0
+    frozen = (p - emb) * frozen_b + emb * 2
+    frozen_formula = (f"{_p(p - emb)} params × {frozen_b:.4g} B + {_p(emb)} embedding/output params × 2 B (kept "
+                      f"16-bit) = {_g(frozen)}" if emb else f"{_p(p)} params × {frozen_b:.4g} B = {_g(frozen)}")
     ad = _adapter_params(work, shape)
     rule = (f"{'QLoRA' if work.method == 'qlora' else 'LoRA'}: frozen weights at {what}/parameter, no gradients "
             f"or optimizer for them; adapters r={work.lora_rank} on q,k,v,o at 16 B/parameter (fp32 + Adam)")
-    terms = [Term(name="frozen weights", gib=p * frozen_b / GIB,
-                  formula=f"{_p(p)} params × {frozen_b:.4g} B = {_g(p * frozen_b)}", split="zero3"),
+    terms = [Term(name="frozen weights", gib=frozen / GIB, formula=frozen_formula, split="zero3"),
              Term(name="adapters", gib=ad * 16 / GIB, formula=(
                  f"r {work.lora_rank} × (d_in + d_out) over q,k,v,o × L {shape.layers} = {_p(ad)} params × 16 B "
                  f"= {_g(ad * 16)}"))]
@@ -146,8 +155,11 @@ def _inference_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term],
     p = shape.params
     wb = WEIGHT_BYTES[work.precision]
     prec = "int4 (4.125 bits with group-128 scales)" if work.precision == "int4" else work.precision
-    terms = [Term(name="weights", gib=p * wb / GIB, formula=f"{_p(p)} params × {wb:.4g} B ({prec}) = {_g(p * wb)}",
-                  split="tensor")]
+    emb = shape.embedding_params if wb < 2 else 0.0
+    weights = (p - emb) * wb + emb * 2
+    formula = (f"{_p(p - emb)} params × {wb:.4g} B ({prec}) + {_p(emb)} embedding/output params × 2 B (kept 16-bit) "
+               f"= {_g(weights)}" if emb else f"{_p(p)} params × {wb:.4g} B ({prec}) = {_g(weights)}")
+    terms = [Term(name="weights", gib=weights / GIB, formula=formula, split="tensor")]
     notes: list[str] = []
     if shape.active_params:
         notes.append(f"mixture of experts: all {_p(p)} parameters are held in memory; {_p(shape.active_params)} "
@@ -180,7 +192,7 @@ def _inference_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term],
         else:
             known = False
             notes.append("activations: set workload.batch_size")
-    buffers = INFERENCE_BUFFERS * p * wb
+    buffers = INFERENCE_BUFFERS * weights
     terms.append(Term(name="runtime buffers", gib=buffers / GIB, split="tensor",
                       formula=f"{INFERENCE_BUFFERS:.0%} × weights (activations, sampling, CUDA graphs) = {_g(buffers)}"))
     rule = (f"inference at {prec}: weights + KV cache from the KV heads + {INFERENCE_BUFFERS:.0%} runtime buffers; "

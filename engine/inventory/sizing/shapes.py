@@ -41,7 +41,7 @@ def known_models() -> dict[str, ModelShape]:
             kv_heads=_num(row["kv_heads"], int), head_dim=_num(row["head_dim"], int),  # type: ignore[arg-type]
             vocab=_num(row["vocab"], int), act_mib_per_sample=_num(row["act_mib_per_sample"]),  # type: ignore[arg-type]
             act_ref=_num(row["act_ref"], int), optimizer=row["optimizer"] or "adam",  # type: ignore[arg-type]
-            source=row["source"])
+            tied_embeddings=row.get("tied_embeddings") == "yes", source=row["source"])
     return out
 
 

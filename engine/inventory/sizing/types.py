@@ -83,10 +83,20 @@ class ModelShape(_Model):
     """Activation MiB per sample at ``act_ref`` pixels (CNN / diffusion)."""
     act_ref: int | None = None
     optimizer: str = "adam"
+    tied_embeddings: bool = False
+    """Input embedding and output layer share one matrix."""
     source: str = ""
     """Where the row's figures come from."""
     guessed: bool = False
     """Layers and width guessed from the parameter count (no table row, no fields)."""
+
+    @property
+    def embedding_params(self) -> float:
+        """Parameters in the embedding and output matrices (V × h, twice when untied): quantisers keep these
+        in 16 bits (bitsandbytes skips lm_head and nn.Embedding; GPTQ/AWQ quantise only the blocks' linears)."""
+        if not (self.vocab and self.hidden) or self.kind not in ("decoder", "encdec", "encoder"):
+            return 0.0
+        return min(self.params, self.vocab * self.hidden * (1 if self.tied_embeddings else 2))
 
 
 class SourceShape(_Model):
