@@ -37,8 +37,10 @@ def profiles(draw: st.DrawFn) -> Profile:
     target = draw(option())
     data = {
         "source": {"provider": draw(st.sampled_from(["aws", "other"])),
+                   "region": draw(st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"])),
                    "instance_type": draw(st.sampled_from(AWS_TYPES)), "hourly_usd": draw(money)},
         "target": {"machine_type": target["machine_type"], "gpu_model": target["gpu_model"],
+                   "region": draw(st.sampled_from(["us-central1", "europe-west4", "asia-northeast1"])),
                    "pricing": target["pricing"], "hourly_usd": target["hourly_usd"]},
         "workload": {"source_hours_per_run": draw(hours), "target_hours_per_run": target["hours_per_run"],
                      "speedup": target["speedup"],
@@ -55,6 +57,8 @@ def profiles(draw: st.DrawFn) -> Profile:
                  "options": draw(st.lists(option(), max_size=3))},
     }
     data = _drop_none(data)
+    if draw(st.booleans()):
+        data["cost"]["target_storage_class"] = draw(st.sampled_from(["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"]))
     return Profile.model_validate(data)
 
 
@@ -74,7 +78,7 @@ def _finite_non_negative(value: float | None) -> bool:
 @given(profiles())
 def test_no_option_total_is_negative_or_nan(profile: Profile) -> None:
     try:
-        report = compute_costs(profile, CATALOG, with_sensitivity=True)
+        report = compute_costs(profile, CATALOG, with_sensitivity=True, allow_price_fallback=True)
     except BadInputError:
         return  # a price the catalog does not have: refused with a message, never a bad number
     assert math.isfinite(report.one_off_usd) and report.one_off_usd >= 0
