@@ -155,3 +155,23 @@ def test_write_reports_links_the_plot_files(tmp_path: Path) -> None:
     md = (tmp_path / "out" / "verify.md").read_text()
     assert "![Loss curves" in md and "(verify-plots/convergence.svg)" in md
     assert (tmp_path / "out" / "verify-plots" / "latency.svg").read_text().startswith("<svg ")
+
+
+def test_the_raw_output_file_holds_everything_the_command_printed(tmp_path: Path) -> None:
+    """The reports and the session keep the end of the output; the file beside the report keeps all of it."""
+    from engine.verify.checks import model_load
+    from engine.verify.checks.base import OUTPUT_LIMIT, run_check
+    from engine.verify.suite import VerifyReport as Report
+    from tests.verify_support import PY, context
+
+    script = tmp_path / "noisy.py"
+    script.write_text("for i in range(2000):\n    print(f'\\x1b[2mline {i:05d}\\x1b[0m')\n")
+    result = run_check(model_load, context(tmp_path, model_load={"command": [PY, str(script)], "max_s": 60.0,
+                                                                 "runs": 1, "warmup": 0}), None)
+    assert result.status == "pass", result.summary
+    assert len(result.output) < OUTPUT_LIMIT + 100 and "line 00000" not in result.output
+    assert "raw_output" not in result.to_dict()
+    report = Report(mode="verify", results=[result])
+    write_reports(report, junit=tmp_path / "junit.xml")
+    raw = (tmp_path / "junit-output" / "model_load.log").read_text()
+    assert "\x1b[2mline 00000\x1b[0m" in raw and "line 01999" in raw  # first and last line, colour codes kept

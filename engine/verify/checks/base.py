@@ -103,6 +103,9 @@ class CheckResult:
     """Why the profile expects this check to run ("" = it does not); see engine.verify.expect."""
     optional: bool = False
     """The profile marks it ``optional = true``: not running it is shown, and leaves the verdict alone."""
+    raw_output: str = field(default="", repr=False, compare=False)
+    """Everything the command printed, uncut, for ``<report>-output/<check>.log``; ``output`` keeps only the
+    end (reports, the session and JSON stay small). Not serialised: a report read back has the clipped one."""
 
     @property
     def ok(self) -> bool:
@@ -115,12 +118,14 @@ class CheckResult:
         return self.status == "not-run" and bool(self.expected) and not self.optional
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("raw_output", None)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
         known = {f for f in cls.__dataclass_fields__}
-        fields = {k: v for k, v in data.items() if k in known}
+        fields = {k: v for k, v in data.items() if k in known and k != "raw_output"}
         if fields.get("status") == "skipped":  # reports written before not-run had its name
             fields["status"] = "not-run"
         return cls(**fields)
@@ -149,26 +154,26 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
                            duration_s=time.perf_counter() - started)
     except CheckError as exc:
         return CheckResult(**base, status="error", summary=str(exc), output=clip(exc.output),
-                           duration_s=time.perf_counter() - started)
+                           raw_output=exc.output, duration_s=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - a bug in a check must not hide the others
         return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}",
                            output=clip(traceback.format_exc()), duration_s=time.perf_counter() - started)
     output = str(figures.pop("_output", "") or "")
     if capture:
         return CheckResult(**base, status="pass", summary="baseline captured", figures=figures,
-                           output=clip(output), duration_s=time.perf_counter() - started)
+                           output=clip(output), raw_output=output, duration_s=time.perf_counter() - started)
     try:
         verdict = module.judge(ctx, figures, baseline)
     except Skip as exc:
         return CheckResult(**base, status="not-run", summary=str(exc), figures=figures, baseline=baseline,
-                           output=clip(output), duration_s=time.perf_counter() - started)
+                           output=clip(output), raw_output=output, duration_s=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001
         return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}", figures=figures,
                            baseline=baseline, output=clip(traceback.format_exc()),
                            duration_s=time.perf_counter() - started)
     return CheckResult(**base, status="pass" if verdict.passed else "fail", summary=verdict.summary,
                        threshold=verdict.threshold, figures=figures, baseline=baseline,
-                       details=verdict.details, output=clip(output),
+                       details=verdict.details, output=clip(output), raw_output=output,
                        duration_s=time.perf_counter() - started)
 
 

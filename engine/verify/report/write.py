@@ -18,13 +18,15 @@ def render_json(report: VerifyReport) -> str:
 
 
 def _raw_outputs(report: VerifyReport, folder: Path) -> dict[str, Path]:
-    """Each check's output exactly as its command printed it (colour codes, progress bars and all)."""
+    """Each check's output exactly as its command printed it (colour codes, progress bars and all), uncut
+    when this run measured it (a report read back from JSON has only its clipped end)."""
     written: dict[str, Path] = {}
     for r in report.results:
-        if r.output.strip():
+        text = r.raw_output or r.output
+        if text.strip():
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{r.name}.log"
-            path.write_text(r.output, encoding="utf-8", newline="")
+            path.write_text(text, encoding="utf-8", newline="")
             written[r.name] = path
     return written
 
