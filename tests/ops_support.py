@@ -517,14 +517,17 @@ class MetadataStub:
                     code = 200
                     text, etag = stub._answer(query)
                 data = text.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/text")
-                self.send_header("Metadata-Flavor", "Google")
-                if etag:
-                    self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/text")
+                    self.send_header("Metadata-Flavor", "Google")
+                    if etag:
+                        self.send_header("ETag", etag)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the watcher stopped its hanging read (SIGTERM): nobody is listening any more
 
             def log_message(self, *args: Any) -> None:
                 pass
