@@ -85,7 +85,9 @@ SKIP_WORDS = ("reserved", "sole tenancy", "sole-tenancy", "dws", "calendar", "fl
               "virtual workstation", "extended", "upgrade", "licen", "1 gpu slice", "spot preemptible commit")
 
 _GPU_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?nvidia (?:tesla )?(?P<name>.+?) gpu running in (?P<geo>.+)$")
-_GPU_COMMIT_RE = re.compile(r"^commitment v\d+: nvidia (?:tesla )?(?P<name>.+?) gpu in (?P<geo>.+?) for (?P<years>[13]) years?$")
+# Both "... GPU in Iowa for 1 Year" and "... GPU running in Americas for 3 Years" are published wordings.
+_GPU_COMMIT_RE = re.compile(r"^commitment v\d+: nvidia (?:tesla )?(?P<name>.+?) gpu (?:running )?in (?P<geo>.+?) "
+                            r"for (?P<years>[13]) years?$")
 _HOST_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?(?P<series>[a-z0-9 ]+?) instance (?P<kind>core|ram) running in (?P<geo>.+)$")
 _HOST_COMMIT_RE = re.compile(r"^commitment v\d+: (?P<series>[a-z0-9 ]+?) (?P<kind>cpu|core|ram) in (?P<geo>.+?) for (?P<years>[13]) years?$")
 

@@ -70,3 +70,20 @@ def test_aws_product_parsing() -> None:
     assert why is None and fields["ondemand_usd_per_hr"] == 55.04 and fields["memory_gb"] == 2048
     fields, why = parse_product(product("p5.48xlarge", "0.0000000000"))
     assert fields is None and "no positive USD price" in why
+
+
+def _public_skus() -> list[list[str]]:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "catalog" / "gcp_sku_descriptions_public.tsv"
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"]
+
+
+@pytest.mark.parametrize("sku_id,desc,usage,kind,key,mapped_usage", _public_skus())
+def test_real_sku_descriptions_map_or_are_reported(sku_id: str, desc: str, usage: str, kind: str, key: str,
+                                                   mapped_usage: str) -> None:
+    mapped = classify(SkuInfo(sku_id, desc, "Compute", "GPU" if "GPU" in desc else "CPU", usage, ["us-central1"],
+                              0.35, "h"))
+    assert mapped.kind == kind, mapped.reason
+    if kind != "skip":
+        assert (mapped.key, mapped.usage) == (key, mapped_usage)
