@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -80,7 +80,7 @@ def phase_plan(n: int) -> dict:
     return {"wall_s": time.perf_counter() - t0, "actions": counts}
 
 
-def phase_dry_run(n: int, jobs: int, delete: bool) -> dict:
+def phase_dry_run(n: int, jobs: int, delete: bool, emit: Any = None) -> dict:
     from engine.events import discard
     from engine.transfer.backends.base import Backend
     from engine.transfer.control import TransferControl
@@ -107,7 +107,7 @@ def phase_dry_run(n: int, jobs: int, delete: bool) -> dict:
     Synthetic.__abstractmethods__ = frozenset()
     t0 = time.perf_counter()
     engine = Transfer(src=Synthetic("src"), dst=Synthetic("dst"), src_url="s3://synthetic-src/data",
-                      dst_url="s3://synthetic-dst/data", emit=discard, journal=Journal(None),
+                      dst_url="s3://synthetic-dst/data", emit=emit or discard, journal=Journal(None),
                       control=TransferControl(), dry_run=True, delete=delete, max_delete=10**9, jobs=jobs)
     s = engine.run()
     return {"wall_s": time.perf_counter() - t0,

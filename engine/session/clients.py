@@ -100,6 +100,9 @@ class ClientsMixin:
         now = time.time()
         me = self.identity  # type: ignore[attr-defined]
         with self._write() as db:  # type: ignore[attr-defined]
+            client = db.execute("SELECT watch_only FROM clients WHERE holder = ?", (holder,)).fetchone()
+            if client is not None and client["watch_only"]:
+                return False  # attached with --watch: never drives, whatever asks
             row = db.execute("SELECT holder, heartbeat_at, ttl_s FROM lease WHERE id = 1").fetchone()
             free = row is None or row["holder"] == holder or now - row["heartbeat_at"] > row["ttl_s"]
             if not (free or force):

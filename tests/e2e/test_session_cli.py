@@ -53,11 +53,14 @@ def test_list_show_tick_and_export(tmp_path: Path) -> None:
     cli("session", "export", "cut", "--out", str(out), check=True)
     md = (out / "cut.md").read_text()
     assert "## Runbook" in md and "ticked by bob" in md
+    assert "+00:00 by " in md and "Times are UTC." in md  # ISO-8601 with the offset spelled out
     assert md.index("echo switch back") < md.index("echo unfreeze")  # rollback plan: last step first
     rows = [json.loads(line) for line in (out / "cut.jsonl").read_text().splitlines()]
     ticks = [(r["operator"], r["payload"]["item"]) for r in rows if r["kind"] == "runbook_ticked"]
     assert ticks == [("bob", "Freeze writes"), ("alice", "Go / no-go"), ("alice", "Switch traffic")]
-    assert all({"seq", "time", "operator", "step", "kind", "payload"} <= set(r) for r in rows)
+    assert all({"seq", "time", "operator", "step", "kind", "payload", "who"} <= set(r) for r in rows)
+    assert all(r["time"].endswith("+00:00") for r in rows)
+    assert {r["who"]["uid"] for r in rows if r["kind"] == "runbook_ticked"} == {os.getuid()}
     assert oct(os.stat(out / "cut.jsonl").st_mode & 0o777) == oct(0o600)
 
 

@@ -39,8 +39,13 @@ def test_pause_and_continue_reach_a_detached_worker(tmp_path: Path) -> None:
     time.sleep(1.0)
     assert _copied_bytes("pausing") == held  # paused: nothing moves
     with SessionStore.open("pausing", create=False) as store:
-        kinds = [e.kind for e in store.events_after(0)]
+        events = store.events_after(0)
+    kinds = [e.kind for e in events]
     assert "pause_requested" in kinds and "run_paused" in kinds
+    asked = next(e for e in events if e.kind == "pause_requested")
+    paused = next(e for e in events if e.kind == "run_paused")
+    assert asked.who["pid"] != pid and paused.who["pid"] == pid  # type: ignore[index]  # who asked, who did
+    assert paused.payload["requested_by"] == asked.operator
     cli("session", "continue", "pausing", operator="alice", check=True)
     wait_for(lambda: _copied_bytes("pausing") > held, what="bytes to move again after continue")
     with SessionStore.open("pausing", create=False) as store:

@@ -156,3 +156,36 @@ async def test_runbook_ticks_gate_and_rollback_plan(tmp_path: Path) -> None:
         with SessionStore.open("book") as store:
             ticks = store.ticks()
         assert list(ticks) == ["Freeze writes"] and ticks["Freeze writes"].ticked_by == "bob"
+
+
+async def test_approving_in_the_app_shows_the_plan_and_asks_first(tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tui.widgets.dialogs import ConfirmDialog
+
+    profile = write_profile(tmp_path, bwlimit=None, shared_account=True)
+    shared_session("plan")
+    with SessionStore.open("plan", operator="alice") as alice:
+        request = alice.request_approval("transfer-delete", "delete 60 objects from dst",
+                                         [f"old/{i:03d}.bin" for i in range(60)])
+    app = GpuMigrateApp(profile_path=profile, session_name="plan", operator="bob", start_mode="runbook")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await _until(pilot, lambda: screen.query_one("#runbook-approvals", DataTable).row_count == 1)
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        shown = str(app.screen.query_one(Static).render())
+        assert "It covers 60 path(s); the first 50:" in shown and "old/049.bin" in shown
+        assert "old/050.bin" not in shown and "… and 10 more" in shown and ".approvals/" in shown
+        await pilot.press("escape")  # not yet: nothing is decided
+        await pilot.pause()
+        with SessionStore.open("plan") as store:
+            assert store.approval(request).state == "pending"  # type: ignore[union-attr]
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await pilot.pause()
+    with SessionStore.open("plan") as store:
+        decided = store.approval(request)
+    assert decided is not None and (decided.state, decided.decided_by) == ("approved", "bob")

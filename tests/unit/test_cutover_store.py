@@ -141,6 +141,7 @@ def test_hand_over_needs_the_recipients_consent_and_skips_watch_clients() -> Non
             store.offer_control("driver", "watch-tab")
         with pytest.raises(BadInputError, match="--watch"):
             store.request_control("watch-tab")
+        assert not store.acquire_lease("watch-tab", ttl_s=30, force=True)  # not even forced
         offer = store.offer_control("driver", "person")
         assert store.lease().holder == "driver"  # type: ignore[union-attr]  # nothing moves on an offer alone
         with pytest.raises(BadInputError, match="no offer"):
