@@ -285,9 +285,18 @@ def _choose_wheel(rel: FrameworkRelease, gpu: Gpu | None, driver: str,
         if exact:
             usable = exact
         elif same_major:
-            findings.append(Finding("framework", "amber", f"{label} has no CUDA {mm_str(want)} build; "
-                                    f"{same_major[0].variant} runs with the same major version",
-                                    code="wheel-nearest"))
+            wanted = [(v, a) for v, a in no_kernels if wheel_cuda(v) == want]
+            if gpu is not None and wanted:  # the build exists but leaves the GPU out (V100 + 2.11 cu128)
+                why = (f"{label}'s {wanted[0][0]} build has no kernels for {gpu.model} (sm_{gpu.sm}): it carries "
+                       f"{wanted[0][1].arch_list()}, so its first kernel there fails with 'no kernel image is "
+                       f"available for execution on the device'; {same_major[0].variant} has them and runs with "
+                       f"the CUDA {mm_str(want)} toolkit (same major version)")
+            else:
+                why = (f"{label} has no CUDA {mm_str(want)} build; {same_major[0].variant} runs with the same "
+                       "major version")
+            findings.append(Finding("framework", "amber", why, f"install the {same_major[0].variant} build "
+                                    f"(--index-url https://download.pytorch.org/whl/{same_major[0].variant})"
+                                    if rel.framework == "pytorch" else "", "wheel-nearest"))
             usable = same_major
         elif usable:
             wanted = [(v, a) for v, a in no_kernels if wheel_cuda(v) == want]

@@ -118,6 +118,18 @@ def test_when_no_build_has_kernels_the_plan_shows_one_red_framework_line() -> No
     assert "cu130 carries" in red[0].reason and red[0].fix == 'set drivers.cuda = "12.6" (cu126 fits)'
 
 
+def test_v100_is_planned_onto_a_build_that_still_has_volta_kernels() -> None:
+    """cu128 had no sm_70 in 2.7, had it in 2.8-2.10 and dropped it again in 2.11 (pytorch#182250)."""
+    assert plan("V100", version="2.11").wheel == "cu126"
+    assert plan("V100", version="2.10").wheel == "cu128"
+    p = plan("V100", version="2.11", cuda="12.8")
+    assert p.wheel == "cu126" and p.cuda == "12.8"
+    f = by_code(p)["wheel-nearest"]
+    assert f.status == "amber"
+    assert f.reason.startswith("pytorch 2.11's cu128 build has no kernels for V100 (sm_70): it carries sm_75 ")
+    assert f.fix == "install the cu126 build (--index-url https://download.pytorch.org/whl/cu126)"
+
+
 def test_every_framework_build_in_the_tables_has_its_kernel_list() -> None:
     """No release is planned green without its SASS/PTX being checked (TF 2.12-2.17 once were)."""
     for rel in compat.tables().frameworks:
