@@ -10,7 +10,8 @@
   agents' published metadata), a label the metric or resource does not have
   (INVALID_ARGUMENT), condition durations that are not whole minutes, absence
   durations under 120 s, anything over 23.5 h, alignment periods under 60 s.
-* ``BudgetsStub``: the Billing Budgets API v1 over REST (JSON, camelCase):
+* ``BudgetsStub``: the Billing Budgets API v1 over REST (JSON, camelCase), and Cloud Resource Manager
+  v3 ``projects.get`` (id -> number) on the same server:
   billingAccounts.budgets list (paged with pageToken), get, create, patch
   (updateMask, etag check), delete.  Like the real service it adds server-side
   defaults (creditTypesTreatment, calendarPeriod) and a fresh etag per change,
@@ -417,6 +418,11 @@ class BudgetsStub:
     def dispatch(self, method: str, path: str, query: dict[str, list[str]],
                  body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         parts = path.strip("/").split("/")
+        if method == "GET" and len(parts) == 3 and parts[:2] == ["v3", "projects"]:
+            # Cloud Resource Manager v3 projects.get, for the id -> number lookup (same loopback server)
+            if parts[2] not in self.project_numbers:
+                return self._error(403, "PERMISSION_DENIED", f"no access to project {parts[2]}")
+            return 200, {"name": f"projects/{self.project_numbers[parts[2]]}", "projectId": parts[2]}
         if len(parts) < 4 or parts[0] != "v1" or parts[1] != "billingAccounts" or parts[3] != "budgets":
             return self._error(404, "NOT_FOUND", f"no route {path}")
         if body:  # the body must parse as the library's Budget message, as the service's JSON parser demands

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import BadInputError
-from engine.events import Emit, ItemDone, discard
+from engine.events import Emit, ItemDone, Message, discard
 from engine.ops.alerts import ApplyReport, _is_loopback, require_adc
 from engine.ops.section import migration_label
 
@@ -222,7 +222,20 @@ def apply_budget(profile: "Profile", run_rate: RunRate, client: Any = None, *, e
         return report
     have = existing[0]
     report.names[want.display_name] = have.name
-    fields = budget_diff(want, have, {profile.target.project: "*"} if not profile.ops.project_number else None)
+    numbers = None
+    if not profile.ops.project_number:
+        from engine.ops.projects import project_number
+
+        number = project_number(profile.target.project or "")
+        if number is None:
+            numbers = {profile.target.project: "*"}
+            emit(Message(step, level="warning", text=(
+                f"the number of project {profile.target.project} could not be read (Cloud Resource Manager); "
+                "the budget's stored projects/NUMBER is taken to be it (set [ops].project_number to compare "
+                "exactly)")))
+        else:
+            numbers = {profile.target.project: number}
+    fields = budget_diff(want, have, numbers)
     if not fields:
         report.unchanged.append(want.display_name)
         emit(ItemDone(step, item=want.display_name, status="unchanged", detail=have.name))

@@ -100,9 +100,9 @@ class OpsSection(Section):
     """Cloud Monitoring EMAIL notification channels for the budget (the Budgets API accepts only email
     channels, at most 5; the alert policies' channels may be of any type)."""
     project_number: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
-    """The target project's number: the Budgets API stores projects/NUMBER, so with it a re-apply compares
-    exactly (without it, a stored number counts as the target project: the budget's name already
-    includes a hash of the project)."""
+    """The target project's number. The Budgets API stores projects/NUMBER, so a re-apply compares numbers:
+    this one, else the number Cloud Resource Manager gives for [target].project; only when neither is
+    known does a stored number count as the target project (and the apply says so)."""
     budget_label_filter: dict[str, str] = Field(default_factory=dict, max_length=1)
     """Count only spend on resources with this one label (key = "value"); the Budgets API allows one."""
 

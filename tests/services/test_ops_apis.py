@@ -50,9 +50,12 @@ def monitoring() -> Iterator[MonitoringStub]:
 
 
 @pytest.fixture()
-def budgets() -> Iterator[BudgetsStub]:
+def budgets(monkeypatch: pytest.MonkeyPatch) -> Iterator[BudgetsStub]:
     stub = BudgetsStub(page_size=1, channels={"projects/demo-gpu-project/notificationChannels/7": "email",
-                                              "projects/demo-gpu-project/notificationChannels/42": "slack"}).start()
+                                              "projects/demo-gpu-project/notificationChannels/42": "slack"},
+                      project_numbers={"demo-gpu-project": "123456789012", "other-gpu-project": "555555555555"}
+                      ).start()
+    monkeypatch.setenv("GPUMIGRATE_RESOURCEMANAGER_ENDPOINT", stub.url)
     yield stub
     stub.stop()
 
@@ -193,3 +196,22 @@ def test_budgets_stand_in_refuses_what_the_budget_message_does_not_parse(budgets
     code, body = budgets.dispatch("POST", "/v1/billingAccounts/012345-6789AB-CDEF01/budgets", {},
                                   {"displayNmae": "x", "amount": {"lastPeriodAmount": {}}})
     assert code == 400 and "displayNmae" in body["error"]["message"]
+
+
+def test_budget_is_compared_on_project_numbers(budgets: BudgetsStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API answers projects/NUMBER: a re-apply is idempotent, and a budget moved to another project
+    (same explicit label) is re-pointed, which comparing the id with a number could not tell."""
+    client = budgets.client()
+    profile = parse_profile(TOML)
+    apply_budget(profile, RunRate(100, "test"), client)
+    assert not apply_budget(profile, RunRate(100, "test"), client).changed
+    moved = parse_profile(TOML.replace('project = "demo-gpu-project"', 'project = "other-gpu-project"'))
+    report = apply_budget(moved, RunRate(100, "test"), client)
+    assert report.updated
+    (stored,) = budgets.budgets.values()
+    assert stored["budgetFilter"]["projects"] == ["projects/555555555555"]
+    # without access to Resource Manager: the stored number is taken to be the project, and it says so
+    monkeypatch.setenv("GPUMIGRATE_RESOURCEMANAGER_ENDPOINT", "http://127.0.0.1:9")
+    events: list = []
+    assert not apply_budget(moved, RunRate(100, "test"), client, emit=events.append).changed
+    assert any("could not be read" in getattr(e, "text", "") for e in events)
