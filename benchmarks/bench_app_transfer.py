@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_app_transfer.py [--small 10000] [--repeat 3]
 Each round copies N files of 4 KiB into an empty folder twice: once with `gpumigrate transfer -r SRC DST`
-(a process of its own), once from a process that opens the app on a profile holding the same
+(a process of its own), once with the engine alone in a process (no UI at all), once from a process that opens the app on a profile holding the same
 [[transfer]] entry and presses r (Pilot, 120x40, no session: the step runs in a thread of the app's
 process, its events coalesced and drawn four times a second).  Both are timed from process start to
 exit (Python start-up and imports included), rounds alternate who goes first, medians are compared.
@@ -107,15 +107,32 @@ def main() -> None:
             shutil.rmtree(dst)
             return took
 
+        def engine(r: int) -> float:
+            """The engine alone in a process (no UI, no per-file output): what the UI's share is measured against."""
+            dst = work / f"engine-{r}"
+            os.sync()
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", "import sys; from engine.transfer.api import TransferSpec, "
+                                   "run_transfer; s = run_transfer(TransferSpec(src=sys.argv[1], dst=sys.argv[2])); "
+                                   "sys.exit(0 if s.ok else 1)", str(src), str(dst)],
+                                  cwd=REPO, env=env, capture_output=True, text=True)
+            took = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"engine failed: {proc.stderr[-600:]}")
+            shutil.rmtree(dst)
+            return took
+
         cli(-1)  # warm the page cache and the bytecode cache
-        times = rounds({"app": app, "cli": cli}, a.repeat)
+        times = rounds({"app": app, "cli": cli, "engine": engine}, a.repeat)
+        print(f"engine alone (run_transfer): {spread(times['engine'])}")
         print(f"cli (gpumigrate transfer): {spread(times['cli'])}")
         print(f"app (Transfer screen, r):  {spread(times['app'])}")
         run = statistics.median(p["run_s"] for p in phases)
         known = statistics.median(p["total_known_s"] for p in phases)
         print(f"app: the copy itself {run:.2f} s (median, from r to the step's end); the files bar knew its total "
               f"after {known:.2f} s ({100 * known / run:.0f}% of the run)")
-        print(f"yardstick: app / cli = {ratio(times['app'], times['cli']):.2f} (medians, process start to exit)")
+        print(f"yardstick: app / cli = {ratio(times['app'], times['cli']):.2f}, app / engine alone = "
+              f"{ratio(times['app'], times['engine']):.2f} (medians, process start to exit)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
