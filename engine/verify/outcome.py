@@ -1,0 +1,112 @@
+"""A verification's outcome: every check's result, the verdict (PASS, FAIL, INCOMPLETE) and its counts.
+
+Shared by the run loop (:mod:`engine.verify.suite`), the baselines (:mod:`engine.verify.baseline`),
+the reports and the sign-off; it holds no running and no files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.verify.checks.base import CheckResult
+
+
+@dataclass
+class VerifyReport:
+    """Every check's result, and what they were compared with."""
+
+    mode: str
+    """"verify" (target against baseline) or "capture" (a baseline on the source)."""
+    results: list[CheckResult]
+    profile_name: str | None = None
+    host: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    baseline_file: str | None = None
+    baseline_captured_at: str | None = None
+    baseline_host: str | None = None
+    signoffs: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "error": 0, "not-run": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    @property
+    def gaps(self) -> list[CheckResult]:
+        """Expected checks that did not run (each with its reason in ``summary``)."""
+        return [r for r in self.results if r.gap]
+
+    @property
+    def verdict(self) -> str:
+        """FAIL (a check failed or errored), INCOMPLETE (an expected check did not run), or PASS.
+
+        A capture is BASELINE CAPTURED: nothing is judged on the source.
+        """
+        if self.mode == "capture":
+            return "BASELINE CAPTURED"
+        if any(r.status in ("fail", "error") for r in self.results):
+            return "FAIL"
+        if self.gaps or not self.results:
+            return "INCOMPLETE"
+        return "PASS"
+
+    @property
+    def ok(self) -> bool:
+        """PASS (or a finished capture): every expected check ran and none failed."""
+        return self.verdict in ("PASS", "BASELINE CAPTURED")
+
+    def summary(self) -> str:
+        c = self.counts()
+        return (f"{self.verdict}: {c['pass']} passed, {c['fail']} failed, {c['error']} error(s), "
+                f"{c['not-run']} not run")
+
+    def incomplete_line(self) -> str:
+        """The line every report carries when expected checks did not run ("" when none)."""
+        if self.mode == "capture":
+            return ""
+        if not self.results:
+            return "INCOMPLETE: no check ran"
+        gaps = self.gaps
+        if not gaps:
+            return ""
+        return "INCOMPLETE: expected but not run: " + "; ".join(
+            f"{r.name} ({r.expected}): {r.summary}" for r in gaps)
+
+    def result(self, name: str) -> CheckResult | None:
+        return next((r for r in self.results if r.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({
+            "mode": self.mode, "ok": self.ok, "verdict": self.verdict, "summary": self.summary(),
+            "incomplete": self.incomplete_line(), "counts": self.counts(),
+            "profile_name": self.profile_name, "host": self.host,
+            "started_at": self.started_at, "finished_at": self.finished_at,
+            "baseline_file": self.baseline_file, "baseline_captured_at": self.baseline_captured_at,
+            "baseline_host": self.baseline_host, "signoffs": self.signoffs,
+            "checks": [r.to_dict() for r in self.results],
+        })
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "VerifyReport":
+        return cls(mode=data["mode"], results=[CheckResult.from_dict(c) for c in data["checks"]],
+                   profile_name=data.get("profile_name"), host=data.get("host", ""),
+                   started_at=data.get("started_at", 0.0), finished_at=data.get("finished_at", 0.0),
+                   baseline_file=data.get("baseline_file"), baseline_captured_at=data.get("baseline_captured_at"),
+                   baseline_host=data.get("baseline_host"), signoffs=list(data.get("signoffs", [])))
+
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinity become None (JSON has neither); tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
