@@ -5,7 +5,8 @@ module (NVML names, GCE accelerator types) all call :func:`match_gpu`, so a name
 everywhere.  Matching is by whole tokens, never by substring: "RTX A6000", "RTX 6000 Ada Generation"
 and "RTX PRO 6000 Blackwell" are three different GPUs of three architectures, and "L4" is not "L40".
 
-Facts per GPU (architecture, compute capability, the memory NVML reports as its total, MIG support)
+Facts per GPU (architecture, compute capability, the memory NVML reports as its total, MIG support,
+peak memory bandwidth)
 live in ``data/gpus.csv`` with the origin of each memory figure; :func:`gpu_spec` returns them.
 """
 
@@ -44,6 +45,8 @@ class GpuSpec:
     """Supports Multi-Instance GPU."""
     drivers_row: str | None
     """The model name of its row in engine/drivers/data/gpu_arch.csv, when there is one."""
+    memory_bandwidth_gbs: float | None = None
+    """Peak memory bandwidth per GPU, GB/s (datasheet; what LLM decode speed is bound by)."""
 
     @property
     def usable_gib(self) -> float:
@@ -62,7 +65,9 @@ def specs() -> dict[str, GpuSpec]:
         out[row["key"]] = GpuSpec(key=row["key"], family=row["family"], compute_capability=row["compute_capability"],
                                   nominal_gb=float(row["nominal_gb"]), usable_mib=int(row["usable_mib"]),
                                   usable_source=row["usable_source"], mig=row["mig"] == "yes",
-                                  drivers_row=row["drivers_row"] or None)
+                                  drivers_row=row["drivers_row"] or None,
+                                  memory_bandwidth_gbs=float(row["memory_bandwidth_gbs"])
+                                  if row.get("memory_bandwidth_gbs") else None)
     return out
 
 

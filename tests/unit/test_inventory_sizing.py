@@ -22,6 +22,7 @@ from engine.inventory.sizing import (
     recommend,
 )
 from engine.inventory.sizing.advice import matching_mig_profile
+from engine.inventory.sizing.throughput import decode_tokens_per_s
 
 MIB = 2**20
 
@@ -229,10 +230,47 @@ def test_13b_inference_from_4_a10g_offers_l4(shapes: list[Candidate]) -> None:
     src = SourceShape(gpu_model="A10G", gpu_count=4, gpu_memory_gib=usable("A10G"), origin="aws", runs_today=True)
     res = recommend(WorkloadSpec(kind="inference", model="Llama-2-13B", precision="fp16", batch_size=8, seq_len=2048),
                     src, shapes, region="us-central1")
-    assert res.recommendations[0].gpu_model == "L4"
-    lfl = [r for r in res.recommendations if r.like_for_like]
+    recs = res.recommendations
+    lfl = [r for r in recs if r.like_for_like]
     assert lfl and lfl[0].machine_type == "g2-standard-48" and lfl[0].hourly_usd == pytest.approx(4.00, abs=0.01)
+    assert "tensor parallel over 4" in lfl[0].layout  # the source's own 4-way PCIe split, on GPUs of its class
     assert any("without NVLink" in w for w in lfl[0].warnings)
+    # not 4 × A100 ($14.69/h): the fewest A100s that hold it, and every shape shown is ranked by its token price
+    assert not any(r.gpu_model.startswith("A100") and r.gpu_count > 2 for r in recs)
+    ranked = [r.usd_per_million_tokens for r in recs if not r.like_for_like]
+    # token prices within 10% of each other are a tie, shown cheaper per hour first; 4 × L4 costs more per token
+    assert all(p is not None for p in ranked) and max(ranked) <= 1.1 * min(ranked)  # type: ignore[type-var,operator]
+    hourly = [r.hourly_usd for r in recs if not r.like_for_like]
+    assert hourly == sorted(hourly)  # type: ignore[type-var]
+    assert lfl[0].usd_per_million_tokens is not None and lfl[0].usd_per_million_tokens > 1.1 * min(ranked)  # type: ignore[operator]
+    # L4 has half the A10G's bandwidth (300 vs 600 GB/s datasheets): the reason says what the cheaper $/h costs
+    assert "0.5× the source's 4 × A10G" in lfl[0].reason
+    assert "memory-bound" in res.ranking and "0.7" in res.ranking
+
+
+def test_decode_speed_model_is_bandwidth_bound() -> None:
+    # Llama-2-7B fp16, batch 4, 4k context on one A100 80GB (2,039 GB/s datasheet): weights + KV read once a step
+    work = WorkloadSpec(kind="inference", model="Llama-2-7B", precision="fp16", batch_size=4, seq_len=4096)
+    est = estimate_memory(work)
+    read = (est.components_gib["weights"] + est.components_gib["kv_cache"]) * GIB
+    assert decode_tokens_per_s(est, work, "A100 80GB", 1, "nvlink") == pytest.approx(4 / (read / (2039e9 * 0.7)))
+    # tensor parallel over 2 PCIe GPUs: twice the bandwidth, plus 2 all-reduces per layer at 30 µs
+    assert decode_tokens_per_s(est, work, "L4", 2, "pcie") == pytest.approx(
+        4 / (read / (2 * 300e9 * 0.7) + 2 * 32 * 30e-6))
+    assert decode_tokens_per_s(est, WorkloadSpec(kind="training", model="Llama-2-7B"), "L4", 1, "pcie") is None
+
+
+def test_70b_int4_is_not_split_four_ways_over_pcie(shapes: list[Candidate]) -> None:
+    # $/h alone put 4 × T4 over PCIe first; per decoded token, and with PCIe tensor parallelism capped at 2 ways
+    # (no source runs it wider), one 80-96 GB GPU or an NVLink pair comes first
+    res = recommend(WorkloadSpec(kind="inference", model="Llama-2-70B", precision="int4", batch_size=8, seq_len=4096),
+                    SourceShape(), shapes, region="us-central1")
+    recs = res.recommendations
+    assert recs and not any(r.gpu_model == "T4" for r in recs)
+    assert all(r.gpu_count <= 2 or r.machine_type.startswith(("a2", "a3", "a4")) for r in recs)
+    assert res.best is not None and res.best.gpu_memory_gib * res.best.gpu_count > 70
+    assert all(r.decode_tokens_per_s and "tokens/s" in r.reason for r in recs)
+    assert "up to 2 GPUs" in res.ranking
 
 
 def test_13b_lora_gets_one_48_to_80gb_gpu(shapes: list[Candidate]) -> None:
@@ -275,7 +313,9 @@ def test_a_small_job_on_an_h100_is_offered_an_l4(shapes: list[Candidate]) -> Non
     src = SourceShape(gpu_model="H100", gpu_count=1, gpu_memory_gib=usable("H100"), origin="aws", runs_today=True)
     res = recommend(WorkloadSpec(kind="inference", model="Llama-3-8B", precision="int4", batch_size=1, seq_len=2048),
                     src, shapes, region="us-central1")
-    assert res.best is not None and res.best.machine_type == "g2-standard-4"
+    # one GPU of 24 GB or less first (T4 and L4 are within 5% per token), the L4 among them, the H100 kept
+    assert res.best is not None and res.best.gpu_count == 1 and res.best.gpu_memory_gib < 24
+    assert any(r.machine_type == "g2-standard-4" for r in res.recommendations)
     assert any(r.machine_type == "a3-highgpu-1g" and r.like_for_like for r in res.recommendations)
 
 
@@ -283,9 +323,10 @@ def test_a_small_job_on_an_h100_is_offered_an_l4(shapes: list[Candidate]) -> Non
     # Llama-3-8B fp16 (16 GB of weights, 8 KV heads: 1 GiB of KV at 8k × 1): one 24 GB-class GPU or bigger
     (WorkloadSpec(kind="inference", model="Llama-3-8B", precision="fp16", batch_size=1, seq_len=8192),
      lambda r: r.gpu_count <= 2 and r.gpu_count * r.gpu_memory_gib > 20),
-    # Llama-3-8B int4: ~4 GiB of weights, the smallest GPU that holds it
+    # Llama-3-8B int4: ~4 GiB of weights, one GPU (T4, L4 and A100 40GB decode at about the same token price;
+    # the cheaper per hour first: checked below)
     (WorkloadSpec(kind="inference", model="Llama-3-8B", precision="int4", batch_size=1, seq_len=8192),
-     lambda r: r.gpu_count == 1 and r.gpu_memory_gib < 24),
+     lambda r: r.gpu_count == 1),
     # Llama-2-70B int4: ~33 GiB of weights + KV; a 48 GB+ single GPU is among the answers (checked below)
     (WorkloadSpec(kind="inference", model="Llama-2-70B", precision="int4", batch_size=8, seq_len=4096),
      lambda r: r.gpu_count * r.gpu_memory_gib > 47),
@@ -303,6 +344,8 @@ def test_single_model_recommendations(shapes: list[Candidate], work: WorkloadSpe
         assert not any(r.gpu_model in ("P4", "P100") for r in res.recommendations) and "P4" in res.ranking
     if work.model == "Llama-2-70B":
         assert any(r.gpu_count == 1 and r.gpu_memory_gib > 44 for r in res.recommendations)
+    if work.model == "Llama-3-8B" and work.precision == "int4":
+        assert res.best is not None and res.best.machine_type == "g2-standard-4"
 
 
 # --- sanity and warnings ---------------------------------------------------------------------------
@@ -324,7 +367,7 @@ def test_reference_claim_resnet50_fp32_256_on_a_v100_is_flagged(shapes: list[Can
 
 def test_tf32_and_fp8_need_the_right_architecture(shapes: list[Candidate]) -> None:
     t4 = [c for c in shapes if c.gpu_model == "T4" and c.region == "us-central1"]
-    res = recommend(WorkloadSpec(kind="inference", model="Llama-2-7B", precision="tf32", batch_size=1, seq_len=512),
+    res = recommend(WorkloadSpec(kind="inference", model="GPT-2-XL", precision="tf32", batch_size=1, seq_len=512),
                     SourceShape(), t4)
     assert any("TF32 needs Ampere" in w for r in res.recommendations for w in r.warnings)
     fp8 = recommend(WorkloadSpec(kind="inference", model="Llama-3-8B", precision="fp8", batch_size=1, seq_len=512),

@@ -3,8 +3,9 @@
 Every catalog shape (GPU model × count per machine) is tried in each layout (one GPU; data parallel;
 tensor parallel for inference; ZeRO-1/2/3 for training) against its GPUs' usable memory with
 :data:`~engine.inventory.sizing.advice.HEADROOM`.  Those that fit are ranked by price per run
-(training: hourly price × the source's hours scaled by a stated relative-speed assumption) or per hour
-(inference: a serving replica is paid by the hour).  When no single machine holds the job, the
+(training: hourly price × the source's hours scaled by a stated relative-speed assumption) or, for LLM
+serving, per million decode tokens (:mod:`~engine.inventory.sizing.throughput`'s memory-bandwidth model; other
+inference by the hour).  When no single machine holds the job, the
 largest shape of each GPU model is tried over 2..16 hosts and the interconnect named.
 """
 
@@ -16,7 +17,8 @@ from typing import Callable, Iterable
 
 from engine.gpus.names import gpu_spec
 from engine.inventory.sizing.advice import HEADROOM, source_sanity, target_warnings
-from engine.inventory.sizing.estimate import estimate_memory, layouts
+from engine.inventory.sizing.estimate import estimate_memory, layouts, per_gpu_gib
+from engine.inventory.sizing.throughput import ASSUMPTION, decode_tokens_per_s, usd_per_million_tokens
 from engine.inventory.sizing.types import (
     Candidate,
     MemoryEstimate,
@@ -62,8 +64,11 @@ def interconnect(machine_type: str) -> str:
 Pricer = Callable[[Candidate, float], float | None]
 """(shape, hours of one run) -> the price of one run on one host, from the cost model; None = cannot price."""
 
-MAX_PCIE_TENSOR_PARALLEL = 4
-"""Tensor parallelism over PCIe beyond this many GPUs is not offered (the per-layer all-reduce dominates)."""
+MAX_PCIE_TENSOR_PARALLEL = 2
+"""Tensor parallelism over PCIe (no NVLink) beyond this many GPUs is not offered: two all-reduces per layer
+cross PCIe on every decode step (TensorRT-LLM performance guide, "Deciding Model Sharding Strategy"; vLLM's
+parallelism docs send GPUs without NVLink to pipeline parallelism).  Exception: the source already runs the
+job split that wide over PCIe, and the target GPU is of at least its memory class (see :func:`_pcie_tp_limit`)."""
 
 # Throughput kept through the interconnect, by layout (for the ordering only; stated in the ranking text).
 EFFICIENCY = {"zero3-pcie": 0.5, "tensor-pcie": 0.7, "multi-gpu-pcie": 0.85, "hosts-gpudirect": 0.9,
@@ -80,8 +85,16 @@ class _Fit:
     hourly: float | None
     hours: float | None
     kind: str = "training"
+    llm: bool = False
+    """LLM serving (ranked by the price of a token)."""
     run_price: float | None = None
     """The cost model's price of one run (all hosts), when a pricer was given."""
+    tokens_per_s: float | None = None
+    """LLM serving: decode tokens per second of one replica (throughput model)."""
+
+    @property
+    def usd_per_mtok(self) -> float | None:
+        return usd_per_million_tokens(self.hourly, self.tokens_per_s)
 
     @property
     def gpus(self) -> int:
@@ -100,13 +113,25 @@ def _nvlink(c: Candidate) -> bool:
     return c.nvlink if c.nvlink is not None else gcp_nvlink(c.machine_type, c.gpu_count)
 
 
-def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: bool) -> tuple[str, str, float] | None:
+def _pcie_tp_limit(source: SourceShape, cand: Candidate) -> int:
+    """How wide tensor parallelism may go over PCIe on ``cand``: :data:`MAX_PCIE_TENSOR_PARALLEL`, or the source's
+    GPU count when the source runs the job today on that many GPUs without NVLink (g5.12xlarge's 4 × A10G) and the
+    target GPU has at least the source's memory class (within 15%, as like-for-like): the same split, known to work."""
+    src = gpu_spec(source.gpu_model)
+    if (source.runs_today and source.all_nvlink is False and source.gpu_count > MAX_PCIE_TENSOR_PARALLEL
+            and src is not None and cand.gpu_memory_gib >= 0.85 * src.usable_gib):
+        return source.gpu_count
+    return MAX_PCIE_TENSOR_PARALLEL
+
+
+def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: bool,
+         pcie_tp: int = MAX_PCIE_TENSOR_PARALLEL) -> tuple[str, str, float] | None:
     cap = cand.gpu_memory_gib * HEADROOM
     if not est.terms:  # no estimate: what runs today in the source's memory runs in as much memory
         need = est.required_per_gpu_gib
         return ("none", "one job per GPU", need or 0.0) if need is None or need <= cand.gpu_memory_gib else None
     for key, words, gib in layouts(est, kind, cand.gpu_count * hosts, shard):
-        if key == "tensor" and not _nvlink(cand) and cand.gpu_count * hosts > MAX_PCIE_TENSOR_PARALLEL:
+        if key == "tensor" and not _nvlink(cand) and cand.gpu_count * hosts > pcie_tp:
             continue
         if gib <= cap:
             return key, words, gib
@@ -149,14 +174,64 @@ def _rank_key(f: "_Fit", source: SourceShape) -> tuple[bool, bool, float, int]:
     tp = _throughput(f.cand.gpu_model, f.gpus, _efficiency(f.layout, f.cand, f.hosts))
     if f.hourly is None:
         return excess, True, math.inf, f.gpus
+    if f.kind == "inference" and f.tokens_per_s:
+        return excess, False, f.usd_per_mtok or math.inf, f.gpus  # price of a decoded token
     if f.hours is not None:
         return excess, False, f.cost if f.cost is not None else math.inf, f.gpus
-    if f.kind == "inference":
-        return excess, False, f.hourly, f.gpus  # decode is memory-bound: FLOPS peaks say little; pay per hour
+    if f.kind == "inference":  # not an LLM (or no bandwidth figure): a serving replica is paid by the hour
+        return excess, f.tokens_per_s is None and _is_llm(f), f.hourly, f.gpus
     if tp:
         return excess, False, f.hourly / tp, f.gpus
     return excess, True, f.hourly, f.gpus
 
+
+
+def _is_llm(f: "_Fit") -> bool:
+    return f.llm
+
+
+def _tokens(est: MemoryEstimate, work: WorkloadSpec, c: Candidate, hosts: int, layout: str) -> float | None:
+    """Decode tokens/s of one replica on this shape (tensor parallel: split over all its GPUs; else one GPU)."""
+    ways = c.gpu_count * hosts if layout == "tensor" else 1
+    link = "hosts" if hosts > 1 else ("nvlink" if _nvlink(c) else "pcie")
+    return decode_tokens_per_s(est, work, c.gpu_model, ways, link)
+
+
+def _source_tokens(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape) -> float | None:
+    """Decode tokens/s of the source host today: its GPUs in replicas of the fewest GPUs (1, 2, 4, ...) that hold
+    the model, every replica decoding at the model's speed."""
+    if not (source.gpu_model and source.gpu_memory_gib and source.runs_today and est.terms) or source.mig_instance:
+        return None
+    kvh = est.shape.kv_heads if est.shape else None
+    ways = 1
+    while ways < source.gpu_count and per_gpu_gib(est.terms, "inference", ways, "tensor", kvh) > source.gpu_memory_gib:
+        ways *= 2
+    ways = min(ways, max(1, source.gpu_count))
+    one = decode_tokens_per_s(est, work, source.gpu_model, ways, "nvlink" if source.all_nvlink else "pcie")
+    return one * (max(1, source.gpu_count) // ways) if one else None
+
+
+TOKEN_PRICE_TIE = 0.10
+"""Token prices within 10% are a tie (the throughput model is not that precise): the cheaper $/h goes first."""
+
+
+def _ties_by_hour(ranked: list["_Fit"]) -> list["_Fit"]:
+    """Group runs of shapes whose $ per million tokens lie within :data:`TOKEN_PRICE_TIE` of the group's cheapest,
+    and order each group by $/h: at the same token price, less capacity paid for and left idle."""
+    out: list[_Fit] = []
+    group: list[_Fit] = []
+    for f in ranked + [None]:  # type: ignore[list-item]
+        p = f.usd_per_mtok if f is not None else None
+        if group and (p is None or p > group[0].usd_per_mtok * (1 + TOKEN_PRICE_TIE)):  # type: ignore[operator]
+            out += sorted(group, key=lambda g: (g.hourly, g.gpus))
+            group = []
+        if f is None:
+            break
+        if p is None:
+            out.append(f)
+        else:
+            group.append(f)
+    return out
 
 
 def _like_for_like(source: SourceShape, c: Candidate, exact_offered: bool) -> bool:
@@ -204,12 +279,18 @@ def _fewest_gpus(fits: list[_Fit], want: int) -> list[_Fit]:
 def _enumerate(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, cands: list[Candidate],
                source_hours: float | None, shard: bool, measured: tuple[str, float] | None) -> list[_Fit]:
     fits: list[_Fit] = []
+    llm = _llm(est, work)
     for c in cands:
-        got = _fit(est, work.kind, c, 1, shard)
+        got = _fit(est, work.kind, c, 1, shard, _pcie_tp_limit(source, c))
         if got:
-            fits.append(_Fit(c, 1, *got, hourly=c.hourly_usd, kind=work.kind,
+            fits.append(_Fit(c, 1, *got, hourly=c.hourly_usd, kind=work.kind, llm=llm,
+                             tokens_per_s=_tokens(est, work, c, 1, got[0]),
                              hours=_hours(work, source, got[0], c, 1, source_hours, measured)))
     return fits
+
+
+def _llm(est: MemoryEstimate, work: WorkloadSpec) -> bool:
+    return work.kind == "inference" and est.shape is not None and est.shape.kind in ("decoder", "encdec")
 
 
 def _family(machine_type: str) -> str:
@@ -231,10 +312,11 @@ def _enumerate_hosts(est: MemoryEstimate, work: WorkloadSpec, source: SourceShap
     fits: list[_Fit] = []
     for c in largest.values():
         for hosts in range(2, MAX_HOSTS + 1):
-            got = _fit(est, work.kind, c, hosts, True)
+            got = _fit(est, work.kind, c, hosts, True, _pcie_tp_limit(source, c))
             if got:
                 fits.append(_Fit(c, hosts, *got, hourly=c.hourly_usd * hosts if c.hourly_usd is not None else None,
-                                 kind=work.kind, hours=_hours(work, source, got[0], c, hosts, source_hours)))
+                                 kind=work.kind, llm=_llm(est, work), tokens_per_s=_tokens(est, work, c, hosts, got[0]),
+                                 hours=_hours(work, source, got[0], c, hosts, source_hours)))
                 break
     return fits
 
@@ -299,7 +381,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
                  key=lambda f: (f.cand.gpu_model != source.gpu_model, _rank_key(f, source)))
     want = max(1, source.gpu_count) if work.kind == "training" else 1
     fits.sort(key=lambda f: _rank_key(f, source))  # so that ties below keep the better-ranked shape
-    ranked = sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source))
+    ranked = _ties_by_hour(sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source)))
     chosen = ranked[:limit]
     src_spec = gpu_spec(source.gpu_model)
     if lfl and not est.terms and src_spec is not None and src_spec.at_least("Ampere"):
@@ -310,7 +392,8 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     mine = [f for f in fits if f.hosts == 1 and f.cand.machine_type == current]
     if mine and not any(f.cand.machine_type == current for f in chosen):
         chosen.append(mine[0])
-    recs = [_explain(i + 1, f, work, source, exact, current) for i, f in enumerate(chosen)]
+    src_tps = _source_tokens(est, work, source) if _llm(est, work) else None
+    recs = [_explain(i + 1, f, work, source, exact, current, src_tps) for i, f in enumerate(chosen)]
     if not recs:
         top = max(est.terms, key=lambda t: t.gib) if est.terms else None
         warnings.append(f"no Google Cloud shape in the catalog holds this estimate, even over {MAX_HOSTS} hosts"
@@ -323,10 +406,14 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
         warnings.append(f"the source's {source.gpu_count} GPUs are all on NVLink ({source.topology_label}); no "
                         "recommended shape matches that")
     models = {f.cand.gpu_model for f in chosen} | {source.gpu_model or ""}
-    if work.kind == "inference":
-        ranking = ("ranked by on-demand $/h: a serving replica is paid by the hour (decode speed is bound by memory "
-                   f"bandwidth, not by FLOPS peaks); tensor parallelism over PCIe offered up to "
-                   f"{MAX_PCIE_TENSOR_PARALLEL} GPUs")
+    if work.kind == "inference" and _llm(est, work):
+        ranking = (f"ranked by on-demand $ per million decode tokens at batch {work.batch_size or 1}: {ASSUMPTION}; "
+                   f"token prices within {TOKEN_PRICE_TIE:.0%} of each other are a tie, the cheaper $/h first; "
+                   f"tensor parallelism without NVLink offered up to {MAX_PCIE_TENSOR_PARALLEL} GPUs (two all-reduces "
+                   "per layer cross PCIe on every step: TensorRT-LLM's 'Deciding Model Sharding Strategy'), or as many "
+                   "as the source already runs that way on GPUs of at least its memory class")
+    elif work.kind == "inference":
+        ranking = "ranked by on-demand $/h: a serving replica is paid by the hour"
     else:
         ranking = ("ranked by price per run: on-demand $/h × the source's hours per run × source ÷ target throughput"
                    if source_hours else "ranked by on-demand $/h per unit of throughput (set "
@@ -346,7 +433,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
 
 
 def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact: bool,
-             current: str | None = None) -> Recommendation:
+             current: str | None = None, source_tps: float | None = None) -> Recommendation:
     c = f.cand
     gpus = f.gpus
     nvlink = _nvlink(c)
@@ -359,6 +446,12 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
         parts.append(f"${f.hourly:,.2f}/h on demand")
     else:
         parts.append("no on-demand price in the catalog")
+    if f.tokens_per_s:
+        per = f.usd_per_mtok
+        parts.append(f"≈ {f.tokens_per_s:,.0f} decode tokens/s at batch {work.batch_size or 1} (bandwidth model)"
+                     + (f" → ${per:,.2f} per million tokens" if per is not None else "")
+                     + (f", {f.tokens_per_s / source_tps:.1f}× the source's {source.gpu_count} × {source.gpu_model} "
+                        f"(≈ {source_tps:,.0f} tokens/s)" if source_tps else ""))
     if f.hours is not None and f.cost is not None:
         parts.append(f"≈ {f.hours:,.2f} h per run → ${f.cost:,.2f} per run"
                      + (" (cost model)" if f.run_price is not None else ""))
@@ -400,6 +493,8 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
                           catalog_gpu_model=c.catalog_gpu_model or c.gpu_model, gpu_count=c.gpu_count, hosts=f.hosts,
                           gpu_memory_gib=c.gpu_memory_gib, region=c.region, hourly_usd=f.hourly,
                           cost_per_run_usd=f.cost if f.hours is not None else None,
+                          decode_tokens_per_s=round(f.tokens_per_s, 1) if f.tokens_per_s else None,
+                          usd_per_million_tokens=round(f.usd_per_mtok, 4) if f.usd_per_mtok is not None else None,
                           layout=f.words, per_gpu_gib=round(f.per_gpu, 3),
                           sharded=f.layout not in ("none",), like_for_like=like, reason="; ".join(parts),
                           warnings=warnings)

@@ -188,6 +188,10 @@ class Recommendation(_Model):
     """On-demand $/h for all hosts."""
     cost_per_run_usd: float | None = None
     """hourly × the assumed hours of one run (None when the source hours are unknown)."""
+    decode_tokens_per_s: float | None = None
+    """LLM serving: decode tokens per second of one replica (memory-bandwidth model, stated in the ranking)."""
+    usd_per_million_tokens: float | None = None
+    """LLM serving: on-demand $/h ÷ decode tokens per hour × 10⁶ (what the serving shapes are ranked by)."""
     layout: str = "one GPU"
     """e.g. "tensor parallel over 4 GPUs", "ZeRO-3 / FSDP over 8 GPUs"."""
     per_gpu_gib: float | None = None
