@@ -275,7 +275,7 @@ def gpu_info(name: str | None) -> Gpu | None:
     """Find a GPU row from a marketing or NVML name ("Tesla V100-SXM2-16GB", "A100 80GB", "nvidia-l4").
 
     The name is matched by the shared matcher (:mod:`engine.gpus.names`), then mapped to this module's
-    row; a GPU without a row here (RTX A6000, RTX 6000 Ada ...) is unknown rather than a wrong guess.
+    row; a GPU without a row here (a consumer RTX board) is unknown rather than a wrong guess.
     """
     if not name:
         return None

@@ -120,7 +120,7 @@ def match_gpu(name: str | None, memory_mib: float | None = None) -> str | None:
         if "A6000" in have:
             return "RTX A6000"
         return None  # other workstation / consumer boards: not sized, not in the drivers table
-    for key in ("GB300", "GB200", "GH200", "GB10", "B300", "B200", "H200"):
+    for key in ("GB300", "GB200", "GH200", "GB10", "B300", "B200", "H200", "H20"):
         if key in have:
             return key
     if "H100" in have:

@@ -41,9 +41,14 @@ def test_every_nvidia_gpu_in_the_recorded_ec2_instance_types_is_known() -> None:
 
 
 def test_drivers_use_the_same_matcher() -> None:
-    # the old drivers matcher sent every "...6000..." to Blackwell and did not know V100S
-    assert compat.gpu_info("NVIDIA RTX A6000") is None
-    assert compat.gpu_info("NVIDIA RTX 6000 Ada Generation") is None
+    # the old drivers matcher sent every "...6000..." to Blackwell and did not know V100S; each now has its own
+    # sourced row (compute capability from developer.nvidia.com/cuda-gpus), as do A30 and H20
+    for name, model, sm in [("NVIDIA RTX A6000", "RTX A6000", 86), ("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", 89),
+                            ("NVIDIA A30", "A30", 80), ("NVIDIA H20", "H20", 90)]:
+        gpu = compat.gpu_info(name)
+        assert gpu is not None and (gpu.model, gpu.sm) == (model, sm), name
+    assert match_gpu("NVIDIA H20", 97871) == "H20" and match_gpu("NVIDIA H200") == "H200"
+    assert all(s.drivers_row for s in specs().values())  # every GPU sizing knows, the drivers module knows
     blackwell = compat.gpu_info("NVIDIA RTX PRO 6000 Blackwell Server Edition")
     assert blackwell is not None and blackwell.sm == 120
     v100s = compat.gpu_info("Tesla V100S-PCIE-32GB")
