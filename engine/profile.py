@@ -317,7 +317,9 @@ def _friendly(err: dict[str, Any]) -> str:
         return f"{got!r} is not allowed here (must match {ctx.get('pattern')})"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"must be an integer (got {type(got).__name__} {got!r})"
-    if kind in ("float_type", "float_parsing", "finite_number"):
+    if kind == "finite_number":
+        return f"must be a finite number (got {got!r})"
+    if kind in ("float_type", "float_parsing"):
         return f"must be a number (got {type(got).__name__} {got!r})"
     if kind in ("string_type",):
         return f"must be a string (got {type(got).__name__} {got!r})"

@@ -90,7 +90,7 @@ class OpsSection(Section):
     # --- budget -----------------------------------------------------------
     billing_account: str | None = Field(default=None, pattern=BILLING_ACCOUNT_PATTERN)
     """The Cloud Billing account id (six-six-six hex digits, e.g. 01A2B3-C4D5E6-F7A8B9) that holds the budget."""
-    budget_monthly_usd: float | None = Field(default=None, gt=0)
+    budget_monthly_usd: float | None = Field(default=None, gt=0, le=1e9)
     """Overrides the cost model's monthly run-rate as the budget amount."""
     budget_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """Currency of the budget amount (must be the billing account's currency)."""

@@ -13,6 +13,9 @@ from pydantic import Field, field_validator
 from engine.model_base import Section
 from engine.transfer.sts_options import StsOptions
 
+MAX_BWLIMIT = float(1 << 40)
+"""1 TiB a second: far above any network link."""
+
 
 class TransferSpec(Section):
     """A copy from ``src`` to ``dst`` with rsync semantics (like ``gcloud storage rsync``)."""
@@ -29,7 +32,7 @@ class TransferSpec(Section):
     """Regular expressions on the relative path; matching objects are skipped (-x)."""
     checksum: bool = False
     """Compare by checksum instead of size and modification time (-c)."""
-    max_delete: int | None = Field(default=None, ge=0)
+    max_delete: int | None = Field(default=None, ge=0, le=10**12)
     """Refuse -d when more than this many deletions are planned (default: 10% of the destination or 1,000, whichever is smaller)."""
     allow_empty_source: bool = False
     """Let -d run even when the source lists empty (normally refused: it would delete everything)."""
@@ -54,6 +57,18 @@ class TransferSpec(Section):
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""
     sts: StsOptions | None = None
     """Storage Transfer Service settings (role ARN or Secret Manager secret, agent pool, schedule)."""
+
+    @field_validator("bwlimit")
+    @classmethod
+    def _rate_bounded(cls, value: str | None) -> str | None:
+        """The pattern admits any digit string; "1e400" of bytes a second is a typo, and a rate of a few
+        bytes a second would stall the copy for ever (0 means no limit, as rsync)."""
+        from engine.transfer.streams import parse_rate
+
+        rate = parse_rate(value)
+        if rate is not None and rate != 0 and not 1024 <= rate <= MAX_BWLIMIT:
+            raise ValueError(f"{value!r} must be 0 (no limit) or from 1K to 1024G bytes a second")
+        return value
 
     @field_validator("exclude")
     @classmethod

@@ -24,9 +24,9 @@ TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 class StsThresholds(Section):
     """When ``engine = "auto"`` hands a transfer to Storage Transfer Service."""
 
-    bytes: int = Field(default=TIB, ge=0)
+    bytes: int = Field(default=TIB, ge=0, le=10**18)
     """Planned bytes at or above which STS is chosen (default 1 TiB)."""
-    objects: int = Field(default=10_000_000, ge=0)
+    objects: int = Field(default=10_000_000, ge=0, le=10**12)
     """Planned object count at or above which STS is chosen (default 10 million)."""
 
 

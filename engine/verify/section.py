@@ -45,7 +45,7 @@ class GpuHealthSettings(Section):
 
     expected_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,60}$")
     """A substring every GPU's name must contain (e.g. "A100"); default: target.gpu_model."""
-    min_memory_gib: float | None = Field(default=None, gt=0)
+    min_memory_gib: float | None = Field(default=None, gt=0, le=4096)
     """Each GPU must report at least this much memory (GiB)."""
     pcie_gen: int | None = Field(default=None, ge=1, le=7)
     """The PCIe generation every GPU's link must run at (its current link, not its maximum)."""
@@ -53,15 +53,15 @@ class GpuHealthSettings(Section):
     """The PCIe link width every GPU must run at (e.g. 16)."""
     require_persistence: bool = True
     """Persistence mode must be on (it keeps the driver loaded between jobs)."""
-    max_retired_pages_pending: int = Field(default=0, ge=0)
+    max_retired_pages_pending: int = Field(default=0, ge=0, le=1_000_000)
     """At most this many retired pages may be pending a reboot."""
-    max_uncorrectable_ecc: int = Field(default=0, ge=0)
+    max_uncorrectable_ecc: int = Field(default=0, ge=0, le=1_000_000_000)
     """At most this many uncorrectable (volatile) ECC errors."""
     mig_profiles: list[str] | None = Field(default=None)
     """The planned MIG layout: profile names per GPU, e.g. ["3g.40gb", "3g.40gb"]; unset = not checked."""
     dcgm_level: int = Field(default=0, ge=0, le=4)
     """Run `dcgmi diag -r LEVEL -j` (0 = do not run it); its JSON is read (DCGM 3 and 4). Asked for where dcgmi is missing: the check is not run (INCOMPLETE), never a PASS."""
-    dcgm_timeout_s: float = Field(default=900, gt=0)
+    dcgm_timeout_s: float = Field(default=900, gt=0, le=86_400)
     """How long `dcgmi diag` may take."""
     xid_since_hours: float = Field(default=24, gt=0, le=24 * 365)
     """Hardware XID errors in the kernel log within this many hours fail the check (0 < h)."""
@@ -120,9 +120,9 @@ class ModelLoadSettings(Section):
     """Untimed runs first (page cache, lazy imports)."""
     timing: Literal["wall", "reported"] = "wall"
     """"wall": the command's wall time; "reported": the command prints its own seconds ({"seconds": x} or a number)."""
-    timeout_s: float = Field(default=600, gt=0)
+    timeout_s: float = Field(default=600, gt=0, le=86_400)
     """Per-run timeout; a run past it is an error."""
-    max_s: float | None = Field(default=None, gt=0)
+    max_s: float | None = Field(default=None, gt=0, le=86_400)
     """An absolute ceiling for the median (used with or without a baseline)."""
 
 
@@ -146,9 +146,9 @@ class LatencySettings(Section):
     """How many timed requests."""
     warmup: int = Field(default=10, ge=0, le=10_000)
     """Untimed requests first."""
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=3_600)
     """Per-request timeout."""
-    max_ratio: float = Field(default=1.10, gt=0)
+    max_ratio: float = Field(default=1.10, gt=0, le=1_000)
     """P99 may be at most this times the baseline's P99."""
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     """Share of requests allowed to fail (non-2xx, timeout, non-zero exit)."""
@@ -166,7 +166,7 @@ class ConvergenceSettings(Section):
     """The target run's loss curve, same formats."""
     tag: str = Field(default="loss", pattern=r"^[A-Za-z0-9_./ -]{1,200}$")
     """The scalar to read (TensorBoard tag, JSON key or CSV column)."""
-    tolerance: float = Field(default=0.05, ge=0)
+    tolerance: float = Field(default=0.05, ge=0, le=1_000)
     """The band around the baseline: relative (0.05 = 5%) or absolute, per ``method``."""
     method: Literal["relative", "absolute"] = "relative"
     """How the band is measured."""
@@ -174,7 +174,7 @@ class ConvergenceSettings(Section):
     """Centered moving-average window applied to both curves before comparing (1 = raw)."""
     max_outside: float = Field(default=0.0, ge=0, le=1)
     """Share of compared steps allowed outside the band."""
-    final_window: int = Field(default=10, ge=1)
+    final_window: int = Field(default=10, ge=1, le=10_000_000)
     """The final loss is the mean of the last this many compared steps (target must be no worse)."""
 
 
@@ -192,20 +192,20 @@ class ThroughputSettings(Section):
     """A regular expression with one group capturing the number (instead of JSON output)."""
     runs: int = Field(default=1, ge=1, le=100)
     """Runs; the median is compared."""
-    min_ratio: float = Field(default=0.95, gt=0)
+    min_ratio: float = Field(default=0.95, gt=0, le=1_000)
     """The target must reach at least this share of the baseline's speed."""
-    timeout_s: float = Field(default=1800, gt=0)
+    timeout_s: float = Field(default=1800, gt=0, le=86_400)
     """Per-run timeout."""
 
 
 class VerifySection(Section):
     """Checks that prove the target is at least as good as the source."""
 
-    expected_gpus: int | None = Field(default=None, ge=0)
+    expected_gpus: int | None = Field(default=None, ge=0, le=64)
     """How many GPUs the target must show (default: target.gpu_count)."""
-    load_time_ratio: float = Field(default=1.10, gt=0)
+    load_time_ratio: float = Field(default=1.10, gt=0, le=1_000)
     """Model-load check passes when target median < baseline median x this."""
-    p99_ms: float = Field(default=50.0, gt=0)
+    p99_ms: float = Field(default=50.0, gt=0, le=3_600_000)
     """Inference P99 latency threshold in milliseconds."""
     checks: list[Literal["gpu_health", "topology", "data_integrity", "model_load", "latency",
                          "convergence", "throughput"]] | None = None

@@ -41,7 +41,7 @@ def test_option_bounds_and_inf_nan_are_refused() -> None:
     text = HEAD + '[[cost.options]]\nmachine_type = "g2-standard-4"\nhourly_usd = 1e308\n'
     with pytest.raises(ProfileError, match=r"p.toml:6: cost.options\[0\].hourly_usd: must be <= 1000"):
         parse_profile(text, "p.toml")
-    with pytest.raises(ProfileError, match=r"p.toml:5: workload.speedup: must be a number"):
+    with pytest.raises(ProfileError, match=r"p.toml:5: workload.speedup: must be a finite number"):
         parse_profile(HEAD + "[workload]\nspeedup = inf\n", "p.toml")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.argtypes import bounded
+
 EMIT_CHOICES = ("startup-script", "gcloud", "terraform", "dockerfile", "k8s")
 
 
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", metavar="DIR", help="doctor: also save this machine's outputs into DIR")
     p.add_argument("--explain", metavar="ERROR", action="append", default=[],
                    help="doctor: explain a runtime error message (repeatable)")
-    p.add_argument("--timeout", type=float, default=10.0, help="doctor: seconds allowed per probe (default 10)")
+    p.add_argument("--timeout", type=bounded(0.1, 3_600), default=10.0, help="doctor: seconds allowed per probe (default 10)")
     p.set_defaults(handler=run)
 
 

@@ -11,6 +11,9 @@ import argparse
 import os
 import sys
 
+from engine.cost.section import MAX_HOURLY_USD
+from tui.argtypes import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="write a starting profile from what this machine can find (GPUs, AWS, data)")
@@ -26,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", choices=["aws", "azure", "gcp", "local", "other"], help="where it runs today")
     p.add_argument("--instance-type", help="the source instance type (e.g. p3.2xlarge)")
     p.add_argument("--gpu-model", help="the source GPU model (e.g. V100), when it cannot be found")
-    p.add_argument("--gpu-count", type=int, help="GPUs per source instance")
-    p.add_argument("--hourly-usd", type=float, help="what the source costs an hour (when no catalog price applies)")
+    p.add_argument("--gpu-count", type=bounded(0, 64, integer=True), help="GPUs per source instance")
+    p.add_argument("--hourly-usd", type=bounded(0, MAX_HOURLY_USD), help="what the source costs an hour (when no catalog price applies)")
     p.add_argument("--target-region", default="us-central1", help="the Google Cloud region (default us-central1)")
     p.add_argument("--project", help="the Google Cloud project id")
     p.add_argument("--pricing", choices=["on-demand", "spot", "cud-1y", "cud-3y"], help="how the target is paid for")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 
+from tui.argtypes import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the app on a session to a browser on 127.0.0.1")
     p.add_argument("name", help="the session's name")
-    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--port", type=bounded(1, 65_535, integer=True), default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--watch", action="store_true", help="browser tabs only watch")
     p.set_defaults(handler=run)
 

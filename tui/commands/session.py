@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.argtypes import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("session", help="cutover sessions: list, show, attach, tail, export, approve, tick")
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ss.add_parser("show", help="where a session stands: steps, driver, run, approvals, runbook")
     q.add_argument("name")
     q.add_argument("--json", action="store_true")
-    q.add_argument("--events", type=int, default=15, help="how many recent events to show")
+    q.add_argument("--events", type=bounded(0, 100_000, integer=True), default=15, help="how many recent events to show")
 
     q = ss.add_parser("attach", help="open the app on a session (drive if nobody does, else watch)")
     q.add_argument("name")
@@ -24,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = ss.add_parser("tail", help="print a session's events as they happen (a plain-terminal watcher)")
     q.add_argument("name")
-    q.add_argument("--from", dest="from_seq", type=int, default=None,
+    q.add_argument("--from", dest="from_seq", type=bounded(0, 2**63 - 1, integer=True), default=None,
                    help="start after this sequence number (default: the last 20 events)")
     q.add_argument("--json", action="store_true", help="one JSON object per event")
     q.add_argument("--no-follow", action="store_true", help="print what is there and stop")
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for verb in ("approve", "decline"):
         q = ss.add_parser(verb, help=f"{verb} a pending two-person approval (as a different login)")
         q.add_argument("name")
-        q.add_argument("id", type=int)
+        q.add_argument("id", type=bounded(1, 2**63 - 1, integer=True))
 
     q = ss.add_parser("tick", help="tick a runbook item (its number or exact title)")
     q.add_argument("name")

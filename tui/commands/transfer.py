@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tui.argtypes import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,18 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip relative paths matching REGEX (re.match, as gsutil -x); repeatable")
     p.add_argument("-c", "--checksum", action="store_true", help="compare by checksum instead of size and mtime")
     p.add_argument("-n", "--dry-run", action="store_true", help="print exactly what would be copied and deleted")
-    p.add_argument("--max-delete", type=int, default=None, metavar="N",
+    p.add_argument("--max-delete", type=bounded(0, 10**12, integer=True), default=None, metavar="N",
                    help="refuse -d beyond N deletions (default: 10%% of the destination or 1,000, whichever is smaller)")
     p.add_argument("--allow-empty-source", action="store_true", help="let -d run when the source lists empty")
     p.add_argument("--no-follow-symlinks", action="store_true",
                    help="skip symbolic links in a local source, each reported (default: follow them; loops are detected)")
     p.add_argument("--skip-broken-symlinks", action="store_true",
                    help="report broken links as notices, not failures (their destination objects are kept)")
-    p.add_argument("-j", "--jobs", type=int, default=8, help="objects and parts in flight (default 8)")
+    p.add_argument("-j", "--jobs", type=bounded(1, 256, integer=True), default=8, help="objects and parts in flight (default 8)")
     p.add_argument("--bwlimit", metavar="RATE", help="bytes per second overall, e.g. 50M")
-    p.add_argument("--part-threshold", type=int, default=150, metavar="MIB",
+    p.add_argument("--part-threshold", type=bounded(5, 5 * 1024 * 1024, integer=True), default=150, metavar="MIB",
                    help="files at least this large go in parallel parts (default 150)")
-    p.add_argument("--part-size", type=int, default=16, metavar="MIB", help="part size (default 16)")
+    p.add_argument("--part-size", type=bounded(1, 5 * 1024, integer=True), default=16, metavar="MIB", help="part size (default 16)")
     p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--project", metavar="PROJECT", help="Google Cloud project that owns the STS job")
     p.add_argument("--sts-role-arn", metavar="ARN", help="STS reading s3://: the IAM role it assumes")
     p.add_argument("--agent-pool", metavar="POOL", help="STS reading a local path: the agent pool id")
-    p.add_argument("--sts-poll-interval", type=float, default=None, metavar="S",
+    p.add_argument("--sts-poll-interval", type=bounded(0.1, 600), default=None, metavar="S",
                    help="seconds between polls of the STS operation (default 10)")
     p.add_argument("--disable", action="store_true",
                    help="with --engine sts: disable this entry's STS job (no scheduled run starts again); "

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from tui.argtypes import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="verify the target against a baseline captured on the source")
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sign off the session's last verification instead of running the checks "
                         "(accept-gaps: a FAIL or INCOMPLETE accepted with a written --note and a second person)")
     p.add_argument("--note", default="", help="the sign-off's note (required for accept-gaps: what is missing, why)")
-    p.add_argument("--approval-timeout", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--approval-timeout", type=bounded(1, 7 * 86_400), default=None, metavar="SECONDS",
                    help="accept-gaps: give up if nobody approves within this time (default: wait)")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(handler=run)
