@@ -138,6 +138,8 @@ class WorkloadSection(Section):
     """Training method: all weights, LoRA adapters, or LoRA on 4-bit weights (QLoRA)."""
     lora_rank: int = Field(default=16, ge=1, le=4096)
     """LoRA rank (adapters on q, k, v, o)."""
+    double_quant: bool = True
+    """QLoRA: the 4-bit weights' scales quantised too (bitsandbytes bnb_4bit_use_double_quant): 4.127 bits, else 4.5."""
     gradient_checkpointing: bool = False
     """Activations recomputed in the backward pass."""
     flash_attention: bool = True

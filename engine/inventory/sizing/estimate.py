@@ -3,13 +3,18 @@
 Rules (each shown beside the figure it produces):
 
 * Weights at their precision: fp32 4 B, fp16/bf16 2 B, fp8/int8 1 B, int4 4.125 bits (4-bit values
-  plus an fp16 scale per group of 128, the GPTQ/AWQ default), QLoRA NF4 4.127 bits (QLoRA paper,
-  double quantisation).
+  plus an fp16 scale per group of 128, the GPTQ/AWQ default), QLoRA NF4 4.127 bits with double
+  quantisation (QLoRA paper: 8-bit scales per 64 weights + an fp32 scale per 256 scales), 4.5 bits
+  without (an fp32 scale per 64 weights).
 * Full training with Adam: weights + gradients + optimizer = 16 B/parameter (mixed precision 2 + 2 +
   12 for the fp32 master copy and two moments; fp32 4 + 4 + 8), ZeRO paper (Rajbhandari et al. 2020).
   SGD with momentum: 12 B/parameter.  ZeRO-1/2/3 (FSDP) shard optimizer / + gradients / + weights.
 * LoRA / QLoRA: frozen weights at 16 / 4 bits, no gradients for them; adapters r·(d_in + d_out) on
-  q, k, v, o in every layer, trained in fp32 with Adam (16 B/parameter).
+  q, k, v, o in every layer, trained in fp32 with Adam (16 B/parameter).  QLoRA also keeps the input of
+  every 4-bit linear layer for the backward pass (bitsandbytes' MatMul4Bit saves its input even though
+  the weight is frozen, where a frozen 16-bit nn.Linear does not): 2 B × s × b × (3h + ffn) per layer,
+  ffn from the parameter count for a gated (SwiGLU) MLP; one layer's worth under checkpointing.  Fitted
+  nothing: checked against LitGPT's measured Llama 2 7B/13B LoRA and QLoRA peaks.
 * Transformer activations per layer, 16-bit (Korthikanti et al. 2022): s·b·h·(34 + 5·a·s/h); the
   5·a·s/h attention-score term disappears with flash attention; fp32 doubles it; with activation
   checkpointing only each layer's input (2·s·b·h) is kept plus one layer's working set.  Decoders add
@@ -30,7 +35,7 @@ from engine.inventory.sizing.types import GIB, MemoryEstimate, ModelShape, Term,
 
 WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0,
                 "int4": 0.5 + 2 / 128}
-NF4_BYTES = 4.127 / 8
+NF4_BITS = {True: 4.127, False: 4.5}
 CONTEXT_GIB = 0.5
 FRAGMENTATION = 0.10
 INFERENCE_BUFFERS = 0.10
@@ -112,6 +117,27 @@ def _activation_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term]
     return terms, True, []
 
 
+def _ffn(shape: ModelShape) -> float:
+    """MLP width from the parameter count, for a gated MLP (3 matrices of h × ffn per layer)."""
+    h, layers = shape.hidden or 0, shape.layers or 1
+    kv = (shape.kv_heads or shape.heads or 1) * (shape.head_dim or 128)
+    per_layer = (shape.params - shape.embedding_params) / layers
+    attn = h * (2 * h + 2 * kv)
+    return max(0.0, (per_layer - attn) / (3 * h)) if h else 0.0
+
+
+def _qlora_saved_inputs(work: WorkloadSpec, shape: ModelShape) -> Term | None:
+    if work.method != "qlora" or not (work.seq_len and work.batch_size and shape.hidden and shape.layers):
+        return None
+    s, b, h, ffn = work.seq_len, work.batch_size, shape.hidden, _ffn(shape)
+    layers = 1 if work.gradient_checkpointing else shape.layers
+    gib = 2 * s * b * (3 * h + ffn) * layers / GIB
+    return Term(name="4-bit matmul inputs", gib=gib, formula=(
+        f"2 B × s {s} × b {b} × (3·h {h} + ffn {ffn:,.0f}) × L {layers}"
+        + (" (checkpointed: one layer)" if work.gradient_checkpointing else "")
+        + f" = {_g(gib * GIB)} (bitsandbytes keeps each 4-bit linear's input for backward)"))
+
+
 def _adapter_params(work: WorkloadSpec, shape: ModelShape) -> float:
     h = shape.hidden or 0
     kv = (shape.kv_heads or shape.heads or 1) * (shape.head_dim or 128)
@@ -135,8 +161,10 @@ def _training_terms(work: WorkloadSpec, shape: ModelShape) -> tuple[list[Term], 
                  Term(name="gradients", gib=p * g / GIB, formula=f"{_p(p)} params × {g:g} B = {_g(p * g)}", split="zero2"),
                  Term(name="optimizer", gib=p * o / GIB, formula=f"{_p(p)} params × {o:g} B = {_g(p * o)}", split="zero1")]
         return terms, rule
-    frozen_b = NF4_BYTES if work.method == "qlora" else (4.0 if fp32 else 2.0)
-    what = "NF4 4.127 bits" if work.method == "qlora" else f"{frozen_b:g} B"
+    bits = NF4_BITS[work.double_quant]
+    frozen_b = bits / 8 if work.method == "qlora" else (4.0 if fp32 else 2.0)
+    what = (f"NF4 {bits:g} bits ({'with' if work.double_quant else 'without'} double quantisation)"
+            if work.method == "qlora" else f"{frozen_b:g} B")
     emb = shape.embedding_params if work.method == "qlora" else 0.0
     frozen = (p - emb) * frozen_b + emb * 2
     frozen_formula = (f"{_p(p - emb)} params × {frozen_b:.4g} B + {_p(emb)} embedding/output params × 2 B (kept "
@@ -227,6 +255,9 @@ def estimate_memory(work: WorkloadSpec, source_memory_gib: float | None = None) 
         terms, rule = _training_terms(work, shape)
         acts, known, notes = _activation_terms(work, shape)
         terms += acts
+        saved = _qlora_saved_inputs(work, shape) if known else None
+        if saved is not None:
+            terms.append(saved)
         rule += "; activations per Korthikanti et al. 2022" + (" with flash attention" if work.flash_attention else "")
         if work.gradient_checkpointing:
             rule += " and activation checkpointing"

@@ -48,6 +48,8 @@ class WorkloadSpec(_Model):
     """Training: every weight, LoRA adapters on frozen weights, or LoRA on 4-bit frozen weights."""
     lora_rank: int = 16
     """LoRA rank r (adapters on the q, k, v and o projections)."""
+    double_quant: bool = True
+    """QLoRA: the NF4 block scales quantised too (QLoRA paper's double quantisation): 4.127 bits/weight, else 4.5."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (keeps only each layer's input)."""
     flash_attention: bool = True
