@@ -125,8 +125,8 @@ def _pcie_tp_limit(source: SourceShape, cand: Candidate) -> int:
 
 
 def _fit(est: MemoryEstimate, kind: str, cand: Candidate, hosts: int, shard: bool,
-         pcie_tp: int = MAX_PCIE_TENSOR_PARALLEL) -> tuple[str, str, float] | None:
-    cap = cand.gpu_memory_gib * HEADROOM
+         pcie_tp: int = MAX_PCIE_TENSOR_PARALLEL, headroom: float = HEADROOM) -> tuple[str, str, float] | None:
+    cap = cand.gpu_memory_gib * headroom
     if not est.terms:  # no estimate: what runs today in the source's memory runs in as much memory
         need = est.required_per_gpu_gib
         return ("none", "one job per GPU", need or 0.0) if need is None or need <= cand.gpu_memory_gib else None
@@ -321,6 +321,41 @@ def _enumerate_hosts(est: MemoryEstimate, work: WorkloadSpec, source: SourceShap
     return fits
 
 
+def _tight_fits(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape, cands: list[Candidate],
+                fits: list[_Fit], max_hosts: int, limit: int = 2) -> list[str]:
+    """Shapes that hold the estimate only above the headroom (90-100% of usable memory) on fewer GPUs than their GPU
+    model needs with headroom and on no more hosts than the first recommendation, when the answer already spans
+    hosts: a whole host saved if the job measures smaller than estimated, so they are named, not recommended."""
+    fewest: dict[str, int] = {}
+    for f in fits:
+        fewest[f.cand.gpu_model] = min(fewest.get(f.cand.gpu_model, 10**9), f.gpus)
+    largest: dict[tuple[str, str], Candidate] = {}
+    for c in cands:
+        key = (c.gpu_model, _family(c.machine_type))
+        cur = largest.get(key)
+        if cur is None or c.gpu_count > cur.gpu_count or (
+                c.gpu_count == cur.gpu_count and (c.hourly_usd or math.inf) < (cur.hourly_usd or math.inf)):
+            largest[key] = c
+    found: list[tuple[float, str]] = []
+    for c in largest.values():
+        for hosts in range(1, max_hosts + 1):
+            got = _fit(est, work.kind, c, hosts, True, _pcie_tp_limit(source, c), headroom=1.0)
+            if got is None:
+                continue
+            if c.gpu_count * hosts < fewest.get(c.gpu_model, 10**9) and \
+                    _fit(est, work.kind, c, hosts, True, _pcie_tp_limit(source, c)) is None:
+                price = (c.hourly_usd or math.inf) * hosts
+                where = f"{hosts} hosts of {c.machine_type}" if hosts > 1 else c.machine_type
+                found.append((price, (
+                    f"tight fit, not recommended: {where} ({c.gpu_count * hosts} × {c.gpu_model}) would hold "
+                    f"{got[2]:,.1f} GiB per GPU as {got[1]}, {got[2] / c.gpu_memory_gib:.0%} of usable, above the "
+                    f"{HEADROOM:.0%} this tool keeps free for allocator spikes and other processes"
+                    + (f" (${price:,.2f}/h)" if price != math.inf else "")
+                    + "; workable only if a trial run measures below the usable memory")))
+            break
+    return [w for _, w in sorted(found, key=lambda t: t[0])[:limit]]
+
+
 def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Candidate], *,
               region: str | None = None, limit: int = 3, source_hours: float | None = None,
               target_hours: tuple[str, float] | None = None, current: str | None = None,
@@ -401,6 +436,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     elif multi and recs[0].hosts > 1:
         warnings.append(f"no single priced machine holds this estimate: {recs[0].hosts} hosts of "
                         f"{recs[0].machine_type} ({interconnect(recs[0].machine_type)})")
+        warnings += _tight_fits(est, work, source, cands, fits, recs[0].hosts)
     if source.gpu_count > 1 and source.all_nvlink and recs and not any(
             gcp_nvlink(r.machine_type, r.gpu_count) for r in recs):
         warnings.append(f"the source's {source.gpu_count} GPUs are all on NVLink ({source.topology_label}); no "
