@@ -7,24 +7,29 @@ off, the welcome view and the forms look like the other screens.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.conftest import FIXTURES, REPO
 from tui.app import GpuMigrateApp
 
 REFERENCE = REPO / "profiles" / "aws-p3-to-gcp-a100.toml"
-MODES = ("welcome", "inventory", "cost", "transfer", "drivers", "verify", "profile", "runbook", "form")
+MODES = ("welcome", "new", "inventory", "cost", "transfer", "drivers", "verify", "profile", "runbook", "form", "diff")
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("mode", MODES)
-def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                tmp_path) -> None:
     monkeypatch.setenv("GPUMIGRATE_DRIVERS_FROM", str(FIXTURES / "drivers" / "gce-v100-cu130-wheel"))
-    if mode == "welcome":
+    if mode in ("welcome", "new"):
         app = GpuMigrateApp()
     else:
-        app = GpuMigrateApp(profile_path=REFERENCE, start_mode="cost" if mode == "form" else mode)
+        profile = tmp_path / REFERENCE.name  # the diff view must never be one key away from the repo's file
+        shutil.copy(REFERENCE, profile)
+        app = GpuMigrateApp(profile_path=profile, start_mode="cost" if mode in ("form", "diff") else mode)
 
     async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         if mode == "drivers":
@@ -32,9 +37,15 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
                 if "checking" not in str(app.screen.query_one("#drivers-summary").render()):
                     break
                 await pilot.pause(0.05)
-        if mode == "form":
+        if mode in ("form", "diff"):
             app.screen.set_focus(None)
             await pilot.press("e")
+        if mode == "diff":
+            await pilot.pause(0.2)
+            app.screen.query_one("#f-target-pricing").value = "spot"
+            await pilot.press("ctrl+s")
+        if mode == "new":
+            await pilot.press("n")
         await pilot.pause(0.2)
         app.screen.set_focus(None)  # no cursor: the same picture every time
         await pilot.pause()

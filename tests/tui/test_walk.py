@@ -89,7 +89,9 @@ async def test_inventory_shows_every_bucket_and_a_picked_one_is_counted_exactly(
         for i in range(count):
             s3.put_object(Bucket=name, Key=f"k{i}", Body=b"z" * 10)
     profile = tmp_path / "p.toml"
-    profile.write_text('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n'
+    boto3.client("ec2", region_name="us-east-1").run_instances(ImageId="ami-12c6146b", InstanceType="p3.8xlarge",
+                                                              MinCount=1, MaxCount=1)
+    profile.write_text('[source]\nprovider = "other"\ngpu_model = "T4"\n'
                        '[inventory]\naws_regions = ["us-east-1"]\nscan_gpus = false\n')
     app = GpuMigrateApp(profile_path=profile, start_mode="inventory")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -120,6 +122,19 @@ async def test_inventory_shows_every_bucket_and_a_picked_one_is_counted_exactly(
         await _until(pilot, lambda: not screen.scanning and screen.inventory.aws.buckets)
         [exact] = screen.inventory.aws.buckets
         assert (exact.bucket, exact.objects, exact.bytes, exact.estimated) == ("raw-images", 12, 120, False)
+        # the scanned instance becomes the source
+        nodes.clear()
+        walk(tree.root)
+        [instance] = [n for n in nodes if n.data and n.data[0] == "instance"]
+        tree.move_cursor(instance)
+        await pilot.pause()
+        await pilot.press("p")
+        await _until(pilot, lambda: isinstance(app.screen, SaveDiffDialog))
+        await pilot.press("y")
+        await pilot.pause()
+        src = load_profile(profile).source
+        assert (src.provider, src.region, src.instance_type, src.gpu_model, src.gpu_count) == (
+            "aws", "us-east-1", "p3.8xlarge", "V100", 4)
 
 
 async def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> None:
@@ -139,3 +154,25 @@ async def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path)
 
         await _until(pilot, lambda: isinstance(app.screen, SectionFormDialog))
         assert "New [[transfer]] entry" in str(app.screen.query_one("#form-heading").render())
+
+
+async def test_in_a_session_the_bar_shows_the_recorded_states_and_the_app_opens_on_the_running_step(
+        tmp_path: Path) -> None:
+    import shutil
+
+    from engine.session import SessionStore
+
+    profile = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", profile)
+    with SessionStore.open("walk") as store:
+        store.set_step("inventory", "completed")
+        store.set_step("cost", "failed")
+        store.set_step("transfer", "running")
+        store.set_step("drivers", "interrupted")
+    app = GpuMigrateApp(profile_path=profile, session_name="walk")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "transfer"
+        bar = _bar(app)
+        assert "✓1" in bar and "✗2" in bar and "●3 Transfer" in bar and "!4" in bar and "○5" in bar
+        assert len(bar) <= 78

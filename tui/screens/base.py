@@ -106,8 +106,9 @@ class StepScreen(Screen):
         if action == "edit_choices":
             from tui.screens.edit import SECTION_FIELDS
 
-            return True if self.driving and self.profile is not None and (self.MODE or self.STEP) in SECTION_FIELDS \
-                else None
+            if (self.MODE or self.STEP) not in SECTION_FIELDS:
+                return False  # this view has no form: the key is not offered at all
+            return True if self.driving and self.profile is not None else None
         return super().check_action(action, parameters)
 
     # --- role --------------------------------------------------------------

@@ -64,7 +64,8 @@ class InventoryScreen(StepScreen):
     BINDINGS = [
         Binding("s", "scan", "Scan", id="inventory-scan"),
         Binding("a", "accept", "Accept target", id="inventory-accept"),
-        Binding("p", "pick_bucket", "Pick bucket", id="inventory-pick-bucket"),
+        Binding("p", "pick", "Pick", id="inventory-pick",
+                tooltip="Use the highlighted instance or this host as the source, or pick the highlighted bucket"),
         Binding("escape", "cancel_scan", "Cancel scan", id="inventory-cancel", show=False),
     ]
 
@@ -326,16 +327,49 @@ class InventoryScreen(StepScreen):
 
     # --- picking a discovered bucket ---------------------------------------------------------
 
-    def action_pick_bucket(self) -> None:
-        """Add the highlighted discovered bucket to [inventory] buckets (shown as a diff first)."""
+    def action_pick(self) -> None:
+        """The highlighted scanned thing into the profile: an instance or this host as [source], a bucket to count."""
+        node = self.query_one("#inv-tree", Tree).cursor_node
+        kind, obj = node.data if node is not None and node.data else ("", None)
+        if self.profile is None or obj is None or kind not in ("discovered", "instance", "host", "gpu"):
+            self.notify("Highlight an instance, this host or a bucket under 'Buckets seen' (scan with s).",
+                        severity="warning")
+            return
+        if kind == "discovered":
+            self._pick_bucket(obj)
+        else:
+            self._pick_source(kind, obj)
+
+    def _pick_source(self, kind: str, obj: Any) -> None:
+        from engine.inventory.sizing import normalize_gpu_model
+        from tui.screens.edit import confirm_and_save
+
+        profile = self.profile.model_copy(deep=True)
+        src = profile.source
+        if kind == "instance":
+            src.provider, src.region, src.instance_type = "aws", obj.region, obj.instance_type
+            if obj.gpu is not None and obj.gpu.gpu_model:
+                src.gpu_model, src.gpu_count = obj.gpu.gpu_model, obj.gpu.gpu_count or None
+            what = f"source set to {obj.instance_type} in {obj.region} ({obj.instance_id}) from the scan"
+        else:
+            host = self.inventory.host
+            if host is None or not host.gpus:
+                self.notify("This host has no GPUs to use as the source.", severity="warning")
+                return
+            first = host.gpus[0]
+            gib = round(first.memory_total_bytes / 2**30) if first.memory_total_bytes else None
+            src.gpu_model = normalize_gpu_model(first.name, gib) or first.name
+            src.gpu_count = len(host.gpus)
+            if src.provider not in ("aws", "azure", "gcp"):
+                src.provider = "local"
+            what = f"source GPUs set to {src.gpu_count}x {src.gpu_model} from this host's scan"
+        confirm_and_save(self.gm_app, profile, what)
+
+    def _pick_bucket(self, listing: Any) -> None:
+        """Add a discovered bucket to [inventory] buckets (shown as a diff first)."""
         from engine.inventory.section import BucketScan
         from tui.screens.edit import confirm_and_save
 
-        node = self.query_one("#inv-tree", Tree).cursor_node
-        listing = node.data[1] if node is not None and node.data and node.data[0] == "discovered" else None
-        if listing is None or self.profile is None:
-            self.notify("Highlight a bucket under 'Buckets seen' first (scan with s).", severity="warning")
-            return
         if any(b.bucket == listing.name for b in self.profile.inventory.buckets):
             self.notify(f"s3://{listing.name} is already picked; s counts it.")
             return
@@ -412,7 +446,7 @@ def _detail_lines(kind: str, obj: Any) -> list[str]:
         rows.append(f"EBS: {i.ebs_gib} GiB")
         rows += [f"  {v.volume_id} {v.size_gib} GiB {v.volume_type} {v.device}" for v in i.volumes]
         rows += [f"tag {k} = {v}" for k, v in sorted(i.tags.items())]
-        return rows
+        return rows + ["", "p uses it as the source ([source] provider, region, instance type, GPU)"]
     if kind == "bucket":
         if obj.error:
             return [f"s3://{obj.bucket}", obj.error]
