@@ -26,10 +26,12 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("GPUMIGRATE_DRIVERS_FROM", str(FIXTURES / "drivers" / "gce-v100-cu130-wheel"))
     if mode in ("welcome", "new"):
         app = GpuMigrateApp()
-    else:
-        profile = tmp_path / REFERENCE.name  # the diff view must never be one key away from the repo's file
+    elif mode in ("form", "diff"):
+        profile = tmp_path / REFERENCE.name  # a save must never be one key away from the repo's file
         shutil.copy(REFERENCE, profile)
-        app = GpuMigrateApp(profile_path=profile, start_mode="cost" if mode in ("form", "diff") else mode)
+        app = GpuMigrateApp(profile_path=profile, start_mode="cost")
+    else:
+        app = GpuMigrateApp(profile_path=REFERENCE, start_mode=mode)
 
     async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         if mode == "drivers":
