@@ -13,8 +13,12 @@ Inputs (each named in every row it produces, with its date):
 * ``--accelerator-zones``: ``gcloud compute accelerator-types list`` output (NAME;ZONE), recorded by
   Cyclenerd (``engine/catalog/sources/gcp_accelerator_zones_gcloud_2023-05-02.csv``): zones for the GPUs
   the first list does not cover (T4, V100, P100, P4 on N1).
-* ``--carried``: rows the pricing file does not hold (N1 with attached T4/V100/P100/P4, A3 Edge,
-  A3 Ultra, A4), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
+* ``--n1-gpus``: per-region prices of the GPUs attached to N1 (T4, V100, P100, P4, on-demand and spot per
+  GPU-hour), an excerpt of skypilot-org/skypilot-catalog's GCP ``vms.csv``
+  (``engine/catalog/sources/gcp_n1_gpu_prices_skypilot.csv``); pricing.yml prices the N1 host per region
+  but not these GPUs.  An N1 row is written where both are priced.
+* ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
+  per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
 Outputs ``gcp_gpu_machines.csv``, ``gcp_gpu_zones.csv`` and ``gcp_storage_prices.csv`` (GCS classes and
 persistent disks per region) in ``--out`` (default: the package's
@@ -144,6 +148,68 @@ def storage_rows(pricing: dict[str, Any], ref: str) -> list[dict[str, str]]:
     return rows
 
 
+N1_SHAPES = {
+    # GPU -> (N1 machine type, GPUs attached): the shapes offered here, one per GPU count (the GPU's own
+    # vCPU and memory limits per count are in the notes of each row).
+    "T4": [("n1-standard-8", 1), ("n1-standard-16", 2), ("n1-standard-32", 4)],
+    "P4": [("n1-standard-8", 1), ("n1-standard-16", 2), ("n1-standard-32", 4)],
+    "P100": [("n1-standard-8", 1), ("n1-standard-16", 2), ("n1-standard-32", 4)],
+    "V100": [("n1-standard-8", 1), ("n1-standard-16", 2), ("n1-standard-32", 4), ("n1-standard-64", 8)],
+}
+N1_GPU_MEMORY_GB = {"T4": 16, "P4": 8, "P100": 16, "V100": 16}
+N1_GPU_SOURCE = "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv @ 8427bbff (GPU rows, from the Cloud Billing Catalog API)"
+N1_GPU_DATE = "2025"
+"""The SkyPilot commit's date was not read: the year its catalog v8 was current, so the rows show as stale."""
+
+
+def n1_gpu_prices(text: str) -> dict[tuple[str, str], tuple[float, float | None]]:
+    """(GPU, region) -> (on-demand, spot) USD per GPU-hour from SkyPilot accelerator rows (one GPU)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    out: dict[tuple[str, str], tuple[float, float | None]] = {}
+    for row in csv.DictReader(lines):
+        gpu = row["AcceleratorName"]
+        if row["InstanceType"] or gpu not in N1_SHAPES or row["AcceleratorCount"] != "1":
+            continue
+        spot = float(row["SpotPrice"]) if row["SpotPrice"] else None
+        out.setdefault((gpu, row["Region"]), (float(row["Price"]), spot))
+    return out
+
+
+def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str) -> list[dict[str, str]]:
+    """N1 host (pricing.yml, per region) + attached GPUs (SkyPilot GPU rows, per region), where both are
+    priced.  A committed-use price needs the GPU's commitment price too, which neither source carries:
+    left empty rather than guessed."""
+    when = generated_date(pricing)
+    host_source = f"{PRICING_SOURCE}{' @ ' + ref if ref else ''} (generated {when} from the Cloud Billing Catalog API)"
+    instances = pricing["compute"].get("instance") or {}
+    rows = []
+    for (gpu, region), (gpu_hour, gpu_spot) in sorted(n1_gpu_prices(gpu_text).items()):
+        for machine, count in N1_SHAPES[gpu]:
+            spec = instances.get(machine) or {}
+            host = (spec.get("cost") or {}).get(region) or {}
+            if host.get("hour") is None:
+                continue
+            spot = None
+            if host.get("hour_spot") is not None and gpu_spot is not None:
+                spot = host["hour_spot"] + count * gpu_spot
+            rows.append({
+                "machine_type": machine, "gpu_model": gpu, "gpu_count": str(count),
+                "gpu_memory_gb": str(N1_GPU_MEMORY_GB[gpu]), "vcpus": f"{spec.get('cpu', '')}",
+                "memory_gb": f"{spec.get('ram', '')}", "local_ssd_gb": "", "region": region,
+                "ondemand_usd_per_hr": _num(host["hour"] + count * gpu_hour), "spot_usd_per_hr": _num(spot),
+                "cud_1y_usd_per_hr": "", "cud_3y_usd_per_hr": "",
+                "host_ondemand_usd_per_hr": _num(host["hour"]), "gpu_ondemand_usd_per_hr": _num(count * gpu_hour),
+                "host_spot_usd_per_hr": _num(host.get("hour_spot")),
+                "gpu_spot_usd_per_hr": _num(None if gpu_spot is None else count * gpu_spot),
+                "notes": "N1 host + attached GPUs, per region; no committed-use price for the GPU in the sources "
+                         "(not guessed)",
+                "source": f"host: {host_source}; GPU: {N1_GPU_SOURCE}",
+                "source_date": f"{when} / {N1_GPU_DATE}", "as_of": N1_GPU_DATE,
+                "spot_as_of": N1_GPU_DATE if spot is not None else "", "verified": "yes",
+            })
+    return rows
+
+
 def carried_rows(text: str, priced: set[str]) -> list[dict[str, str]]:
     """Rows for machine types the pricing file lacks, kept as they were (with their own source and date)."""
     out = []
@@ -219,10 +285,11 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 
 
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
-             accelerator_zones_text: str = "") -> dict[str, int]:
+             accelerator_zones_text: str = "", n1_gpus_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
+    machines += n1_rows(pricing, ref, n1_gpus_text) if n1_gpus_text else []
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
     zones = zone_rows(zones_text)
@@ -245,12 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zones", type=Path, default=here / "sources" / "gcp_gpu_zones_skypilot.csv")
     parser.add_argument("--accelerator-zones", type=Path,
                         default=here / "sources" / "gcp_accelerator_zones_gcloud_2023-05-02.csv")
+    parser.add_argument("--n1-gpus", type=Path, default=here / "sources" / "gcp_n1_gpu_prices_skypilot.csv")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
     parser.add_argument("--out", type=Path, default=here / "data")
     args = parser.parse_args(argv)
     counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
-                      args.accelerator_zones.read_text(encoding="utf-8"))
+                      args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone and {counts['storage']} storage rows to "
           f"{args.out}")
     return 0

@@ -78,3 +78,35 @@ def test_zone_lists_expand_to_one_row_per_zone(generated: Path) -> None:
     assert not any(z["source"].startswith("Cyclenerd") for z in zones if z["gpu_model"] == "A100 40GB")
     with pytest.raises(ValueError, match="cannot read the zone list entry"):
         list(generate_gcp._expand_zones("us central"))
+
+
+def test_n1_gpus_are_priced_per_region(generated: Path) -> None:
+    """N1 host from pricing.yml per region + the attached GPU from the recorded SkyPilot GPU rows per region."""
+    rows = {(r["machine_type"], r["gpu_model"], r["region"]): r for r in _rows(generated / "gcp_gpu_machines.csv")}
+    us = rows[("n1-standard-8", "T4", "us-central1")]
+    assert float(us["ondemand_usd_per_hr"]) == pytest.approx(0.379998 + 0.35)
+    assert float(us["spot_usd_per_hr"]) == pytest.approx(0.13402 + 0.175)
+    assert float(us["host_ondemand_usd_per_hr"]) == pytest.approx(0.379998) and us["gpu_ondemand_usd_per_hr"] == "0.35"
+    eu = rows[("n1-standard-32", "T4", "europe-west4")]
+    assert float(eu["ondemand_usd_per_hr"]) == pytest.approx(1.673344 + 4 * 0.3675)
+    assert float(eu["gpu_spot_usd_per_hr"]) == pytest.approx(4 * 0.175)
+    v100 = rows[("n1-standard-64", "V100", "us-central1")]
+    assert float(v100["ondemand_usd_per_hr"]) == pytest.approx(3.039984 + 8 * 2.48) and v100["gpu_count"] == "8"
+    assert float(rows[("n1-standard-8", "V100", "europe-west4")]["gpu_ondemand_usd_per_hr"]) == 2.604
+    # no commitment price for the GPUs in either source: none is guessed, and the row says so
+    assert not us["cud_1y_usd_per_hr"] and "no committed-use price for the GPU" in us["notes"]
+    assert "skypilot-catalog" in us["source"] and "pricing.yml @ commit fd66b26f" in us["source"]
+    assert us["as_of"] == "2025"  # the GPU half's date is the older one: shown as stale, not as fresh
+    # a region with a GPU price but no host price in the excerpt gets no row (nothing half-priced)
+    assert ("n1-standard-8", "T4", "asia-east1") not in rows
+    # P4 is not offered in europe-west1 in the GPU rows: no row there
+    assert not any(k[1] == "P4" and k[2] == "europe-west1" for k in rows)
+
+
+def test_n1_gpu_rows_ignore_other_accelerators() -> None:
+    text = (SOURCES / "gcp_n1_gpu_prices_skypilot.csv").read_text(encoding="utf-8")
+    prices = generate_gcp.n1_gpu_prices(text + ",,,T4,2,x,us-central1,us-central1-b,9.9,9.9\n"
+                                        ",,,L4,1,x,us-central1,us-central1-a,0.56,0.22\n")
+    assert prices[("T4", "us-central1")] == (0.35, 0.175)
+    assert not any(gpu == "L4" for gpu, _ in prices)
+    assert len({region for gpu, region in prices if gpu == "T4"}) == 23
