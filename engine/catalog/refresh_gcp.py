@@ -84,9 +84,13 @@ HOST_SERIES: dict[str, str] = {
 SKIP_WORDS = ("reserved", "sole tenancy", "sole-tenancy", "dws", "calendar", "flex", "custom", "premium",
               "virtual workstation", "extended", "upgrade", "licen", "1 gpu slice", "spot preemptible commit")
 
-_GPU_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?nvidia (?:tesla )?(?P<name>.+?) gpu running in (?P<geo>.+)$")
+# Spot GPU SKUs are published as "Nvidia Tesla T4 GPU attached to Spot Preemptible VMs running in Warsaw" (the
+# wording Google's own API reference quotes; older ones "... attached to Preemptible VMs ..."); a leading
+# "Spot Preemptible" is accepted too.  Newer GPU SKUs drop the vendor: "H200 141GB GPU running in Netherlands".
+_GPU_RE = re.compile(r"^(?!commitment )(?P<spot>spot preemptible |preemptible )?(?:nvidia )?(?:tesla )?(?P<name>.+?) gpu "
+                     r"(?P<attached>attached to (?:spot )?preemptible vms )?running in (?P<geo>.+)$")
 # Both "... GPU in Iowa for 1 Year" and "... GPU running in Americas for 3 Years" are published wordings.
-_GPU_COMMIT_RE = re.compile(r"^commitment v\d+: nvidia (?:tesla )?(?P<name>.+?) gpu (?:running )?in (?P<geo>.+?) "
+_GPU_COMMIT_RE = re.compile(r"^commitment v\d+: (?:nvidia )?(?:tesla )?(?P<name>.+?) gpu (?:running )?in (?P<geo>.+?) "
                             r"for (?P<years>[13]) years?$")
 _HOST_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?(?P<series>[a-z0-9 ]+?) instance (?P<kind>core|ram) running in (?P<geo>.+)$")
 _HOST_COMMIT_RE = re.compile(r"^commitment v\d+: (?P<series>[a-z0-9 ]+?) (?P<kind>cpu|core|ram) in (?P<geo>.+?) for (?P<years>[13]) years?$")
@@ -133,7 +137,7 @@ def classify(sku: SkuInfo) -> Mapped:
         if not match:
             continue
         groups = match.groupdict()
-        described = "spot" if groups.get("spot") else ("cud-" + groups["years"] + "y" if groups.get("years") else
+        described = "spot" if groups.get("spot") or groups.get("attached") else ("cud-" + groups["years"] + "y" if groups.get("years") else
                                                         "ondemand")
         if described != usage:
             return Mapped("mismatch", reason=f"description says {described}, usage type says {sku.usage_type}")
@@ -153,7 +157,7 @@ def classify(sku: SkuInfo) -> Mapped:
             return Mapped("ambiguous", usage=usage,
                           reason=f"GPU name {name!r} could be {' or '.join(candidates)}; not guessed")
         return Mapped("unknown", usage=usage, reason=f"GPU name {name!r} is not in the mapping table")
-    if "gpu" in desc and "nvidia" in desc:
+    if " gpu " in f" {desc} ":
         return Mapped("unknown", usage=usage, reason="GPU SKU description in an unknown form")
     return Mapped("skip", reason="not a GPU or A2/A3/G2/N1 host SKU")
 

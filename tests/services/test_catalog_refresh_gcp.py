@@ -142,3 +142,25 @@ def test_unreachable_service_is_an_environment_problem(monkeypatch: pytest.Monke
     monkeypatch.setenv(API_KEY_ENV, "k")
     with pytest.raises(EnvironmentProblem):
         refresh_gcp()
+
+
+def test_a_recorded_skus_page_prices_a2_at_the_list_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real skus.list page (recorded in OpenCost's tests, origin in the fixture) served as recorded: the
+    refresher rebuilds a2-highgpu-1g in us-central1 from its three SKUs and lands on the price the embedded
+    catalog ships from pricing.yml (3.673385), so the mapping and the part arithmetic agree with reality."""
+    from pathlib import Path
+
+    page = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "catalog" /
+                       "gcp_skus_page_opencost_2023-03-24.json").read_text(encoding="utf-8"))
+    assert "opencost/opencost pkg/cloud/gcp/test/skus.json" in page["_origin"]
+    embedded = load_catalog().gcp_machine("a2-highgpu-1g", "us-central1")
+    with BillingCatalogStub(page["skus"], per_page=2, api_key="test-key") as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.url)
+        monkeypatch.setenv(API_KEY_ENV, "test-key")
+        result = refresh_gcp(page_size=2)
+    assert result.skus_seen == 3 and result.mapped == 3 * 3 and not result.problems  # 3 SKUs x 3 regions
+    a2 = load_catalog().gcp_machine("a2-highgpu-1g", "us-central1")
+    assert a2 is not None and a2.origin == REFRESHED
+    assert a2.ondemand_usd_per_hr == pytest.approx(12 * 0.031611 + 85 * 0.004237 + 2.933908)
+    assert embedded is not None and a2.ondemand_usd_per_hr == pytest.approx(embedded.ondemand_usd_per_hr, abs=1e-6)
+    assert a2.spot_usd_per_hr is None  # the page has no spot SKUs: nothing invented

@@ -85,5 +85,7 @@ def test_real_sku_descriptions_map_or_are_reported(sku_id: str, desc: str, usage
     mapped = classify(SkuInfo(sku_id, desc, "Compute", "GPU" if "GPU" in desc else "CPU", usage, ["us-central1"],
                               0.35, "h"))
     assert mapped.kind == kind, mapped.reason
-    if kind != "skip":
+    if kind in ("gpu", "core", "ram"):
         assert (mapped.key, mapped.usage) == (key, mapped_usage)
+    elif kind != "skip":
+        assert mapped.reason  # reported with why, never guessed
