@@ -24,6 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+from engine.gpus.names import same_gpu
+
 EMBEDDED = "embedded"
 REFRESHED = "refreshed"
 NEGOTIATED = "negotiated"
@@ -325,10 +327,21 @@ def _norm_gpu(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name.strip().lower()).replace("tesla ", "").replace("nvidia ", "")
 
 
+SKU_MARKERS = {"mega"}
+"""Words the catalog uses to tell two machine SKUs of one GPU apart ("H100 80GB Mega" is A3 Mega's H100)."""
+
+
+@lru_cache(maxsize=8192)
 def gpu_matches(catalog_model: str, wanted: str) -> bool:
-    """True when ``wanted`` names this GPU: exactly, or as its family ("A100" for "A100 80GB")."""
+    """True when ``wanted`` names this GPU: the catalog's own name or its family ("A100" for "A100 80GB"), or any
+    name the shared matcher (:func:`engine.gpus.names.same_gpu`) knows for the same GPU ("NVIDIA H100 80GB HBM3",
+    "nvidia-tesla-t4", "Tesla V100-SXM2-16GB"), unless it asks for a SKU this row is not ("... Mega")."""
     have, want = _norm_gpu(catalog_model), _norm_gpu(wanted)
-    return have == want or have.startswith(want + " ")
+    if have == want or have.startswith(want + " "):
+        return True
+    if (set(want.split()) & SKU_MARKERS) - set(have.split()):
+        return False
+    return same_gpu(catalog_model, wanted)
 
 
 # --- dates ----------------------------------------------------------------------

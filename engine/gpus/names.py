@@ -144,3 +144,26 @@ def normalize_gpu_model(name: str | None, memory_mib: float | None = None) -> st
     if not name:
         return None
     return match_gpu(name, memory_mib) or name.strip()
+
+
+def gpu_family(key: str) -> str:
+    """A canonical key without its memory variant: "A100 80GB" -> "A100", "H100 NVL" -> "H100", "V100 32GB" -> "V100"."""
+    return re.sub(r" (\d+GB|NVL)$", "", key)
+
+
+def _names_a_size(name: str, memory_mib: float | None) -> bool:
+    return memory_mib is not None or any(re.fullmatch(r"\d+GB", t) or t == "NVL" for t in _tokens(name))
+
+
+def same_gpu(name: str, other: str, memory_mib: float | None = None, other_mib: float | None = None) -> bool:
+    """``other`` names the GPU ``name`` is: the same canonical key, or ``other`` gives no memory size and names its
+    family ("A100" for "NVIDIA A100-SXM4-80GB").  Names the matcher does not know compare by whole tokens, never by
+    substring, so "L4" is not "NVIDIA L40S" and "A10" is not "A100"."""
+    a, b = match_gpu(name, memory_mib), match_gpu(other, other_mib)
+    if a is None or b is None:
+        mine = set(_tokens(re.sub(r"^nvidia-(tesla-)?", "", parent_name(name.strip()), flags=re.I)))
+        wanted = set(_tokens(re.sub(r"^nvidia-(tesla-)?", "", parent_name(other.strip()), flags=re.I)))
+        return bool(wanted) and a is None and b is None and wanted <= mine
+    if a == b:
+        return True
+    return not _names_a_size(other, other_mib) and gpu_family(a) == gpu_family(b)

@@ -44,7 +44,8 @@ class GpuHealthSettings(Section):
     """Shown as optional: when it cannot run, the verdict can still be PASS (default: expected when configured)."""
 
     expected_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,60}$")
-    """A substring every GPU's name must contain (e.g. "A100"); default: target.gpu_model."""
+    """The GPU every GPU must be, by the shared name matcher (e.g. "A100" for any A100, "A100 80GB" for that one;
+    "L4" is not an L40S); default: target.gpu_model."""
     min_memory_gib: float | None = Field(default=None, gt=0, le=4096)
     """Each GPU must report at least this much memory (GiB)."""
     pcie_gen: int | None = Field(default=None, ge=1, le=7)

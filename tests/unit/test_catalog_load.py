@@ -49,6 +49,15 @@ def test_lookups_used_by_cost_and_sizing() -> None:
 
 def test_gpu_matching_and_series() -> None:
     assert gpu_matches("A100 80GB", "a100") and not gpu_matches("A100 80GB", "A100 40GB")
+    # names from NVML, GCE accelerator types and AWS go through the shared matcher (engine/gpus/names.py)
+    assert gpu_matches("A100 80GB", "NVIDIA A100-SXM4-80GB") and not gpu_matches("A100 40GB", "NVIDIA A100-SXM4-80GB")
+    assert gpu_matches("T4", "nvidia-tesla-t4") and gpu_matches("V100", "Tesla V100-SXM2-16GB")
+    assert gpu_matches("H100 80GB", "NVIDIA H100 80GB HBM3") and gpu_matches("H100 80GB Mega", "NVIDIA H100 80GB HBM3")
+    assert gpu_matches("L4", "NVIDIA L4") and not gpu_matches("L4", "NVIDIA L40S") and not gpu_matches("L4", "L40")
+    assert gpu_matches("RTX PRO 6000", "NVIDIA RTX PRO 6000 Blackwell Server Edition")
+    assert not gpu_matches("RTX PRO 6000", "NVIDIA RTX A6000")
+    # the catalog's SKU marker still tells A3 Mega's H100 from A3 High's
+    assert gpu_matches("H100 80GB Mega", "H100 80GB") and not gpu_matches("H100 80GB", "H100 80GB Mega")
     assert machine_series("a3-megagpu-8g") == "a3-mega" and machine_series("a2-ultragpu-1g") == "a2"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from engine.drivers import compat
 from engine.gpus.mig import parse_mig_profile
-from engine.gpus.names import gpu_spec, match_gpu, specs
+from engine.gpus.names import gpu_spec, match_gpu, same_gpu, specs
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "gpu_names" / "names.csv"
 
@@ -38,6 +38,17 @@ def test_every_nvidia_gpu_in_the_recorded_ec2_instance_types_is_known() -> None:
     unknown = sorted(name for name, mib in seen if match_gpu(name, mib) is None)
     assert unknown == ["RTX PRO 4500"]  # not in the table: reported as unknown, never guessed
     assert match_gpu("A100", 81920) == "A100 80GB" and match_gpu("A100", 40960) == "A100 40GB"
+
+
+def test_same_gpu_by_key_family_or_whole_tokens() -> None:
+    assert same_gpu("NVIDIA A100-SXM4-80GB", "A100") and same_gpu("NVIDIA A100-SXM4-80GB", "A100 80GB")
+    assert not same_gpu("NVIDIA A100-SXM4-80GB", "A100 40GB")
+    assert same_gpu("NVIDIA H100 NVL", "H100") and not same_gpu("NVIDIA H100 80GB HBM3", "H100 NVL")
+    assert not same_gpu("NVIDIA L40S", "L4") and not same_gpu("NVIDIA A100 80GB PCIe", "A10")
+    assert same_gpu("NVIDIA H100 80GB HBM3 MIG 3g.40gb", "H100")
+    # names the matcher does not know: whole tokens, never substrings
+    assert same_gpu("NVIDIA GeForce RTX 4090", "RTX 4090") and not same_gpu("NVIDIA GeForce RTX 4090", "RTX 409")
+    assert not same_gpu("NVIDIA GeForce RTX 4090", "L4")
 
 
 def test_drivers_use_the_same_matcher() -> None:

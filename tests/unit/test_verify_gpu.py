@@ -53,6 +53,20 @@ def test_wrong_model_count_memory_link_and_persistence(tmp_path: Path) -> None:
         assert expected in text
 
 
+def test_expected_model_uses_the_shared_gpu_matcher(tmp_path: Path) -> None:
+    # the old check wanted each token as a substring: "L4" passed on an L40S and the catalog name "H100 80GB Mega"
+    # failed a real "NVIDIA H100 80GB HBM3"; now the names go through engine/gpus/names.py
+    data = load_host_data("v100_host")
+    data["gpus"][0]["name"] = "NVIDIA L40S"
+    wrong, _ = _health(tmp_path, data, gpu_model="L4")
+    assert wrong.status == "fail" and any("NVIDIA L40S is not the expected L4" in d for d in wrong.details)
+    for expected in ("H100 80GB Mega", "H100", "nvidia-h100-80gb"):
+        ok, _ = _health(tmp_path, "h100_mig", gpu_model=expected)
+        assert not any("is not the expected" in d for d in ok.details), (expected, ok.details)
+    v100, _ = _health(tmp_path, "v100_host", gpu_model="V100 32GB")  # a 16 GB V100 is not the 32 GB one
+    assert any("is not the expected V100 32GB" in d for d in v100.details)
+
+
 def test_mig_layout_as_planned_or_not(tmp_path: Path) -> None:
     planned = ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]
     ok, _ = _health(tmp_path, "h100_mig", gpu_model="H100", gpu={"mig_profiles": planned})

@@ -14,9 +14,9 @@ kernel log (:mod:`engine.verify.checks.xid`).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from engine.gpus.names import same_gpu
 from engine.verify.checks import dcgm, xid
 from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict
 from engine.verify.checks.nvml_host import host as read_gpus
@@ -76,10 +76,6 @@ def _xids(ctx: CheckContext) -> dict[str, Any]:
                                          for e in xid.parse_xids(text)][-200:]}
 
 
-def _model_tokens(model: str) -> list[str]:
-    return [t for t in re.split(r"[^A-Z0-9]+", model.upper()) if t]
-
-
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     cfg = ctx.section.gpu
     problems: list[str] = []
@@ -107,7 +103,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         if gpu["name"] is None:
             problems.append(f"{tag}: cannot be read ({'; '.join(gpu['notes']) or 'no name'})")
             continue
-        if model and not all(t in gpu["name"].upper() for t in _model_tokens(model)):
+        mib = gpu["memory_gib"] * 1024 if gpu.get("memory_gib") else None
+        if model and not same_gpu(gpu["name"], model, mib):
             problems.append(f"{tag}: {gpu['name']} is not the expected {model}")
         if cfg.min_memory_gib and (gpu["memory_gib"] or 0) < cfg.min_memory_gib:
             problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} GiB expected")
