@@ -83,6 +83,11 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
                    float(hours), basis, ondemand=ondemand, notes=notes)
 
 
+def priced_regions(catalog: Catalog, row: GcpMachine) -> list[str]:
+    """The regions the catalog prices ``row``'s machine type (with its GPU) in."""
+    return sorted({m.region for m in catalog.machines_of(row.machine_type) if m.gpu_model == row.gpu_model})
+
+
 def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, allow_fallback: bool,
                   notes: list[str]) -> GcpMachine:
     """The row for ``region``; without one, an error naming the regions that are priced (or, when
@@ -90,11 +95,13 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
     exact = catalog.gcp_machine(row.machine_type, region, row.gpu_model)
     if exact is not None:
         return exact
-    priced = sorted({m.region for m in catalog.machines_of(row.machine_type) if m.gpu_model == row.gpu_model})
+    priced = priced_regions(catalog, row)
     if not allow_fallback:
+        only = (f" only: single-region data, the public per-region tables for it disagree or are missing"
+                if len(priced) == 1 else "")
         raise BadInputError(f"{prefix}.region: the catalog has no {region} price for {row.machine_type} "
-                            f"(priced in {', '.join(priced)}); choose one of those, set {prefix}.hourly_usd, or "
-                            "run `gpumigrate cost --allow-price-fallback` to price it at another region's rate")
+                            f"(priced in {', '.join(priced)}{only}); choose one of those, set {prefix}.hourly_usd, "
+                            "or run `gpumigrate cost --allow-price-fallback` to price it at another region's rate")
     notes.append(f"PRICE FALLBACK: {row.machine_type} has no {region} price in the catalog; priced at "
                  f"{row.region}'s rate (--allow-price-fallback), so this figure is NOT the {region} price")
     return row
@@ -125,6 +132,9 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                 raise BadInputError(f"{problems[0].field}: {problems[0].message}")
             if hourly_usd is None:
                 row = _regional_row(catalog, row, region, field_prefix, allow_fallback, notes)
+                if priced_regions(catalog, row) == [row.region]:
+                    notes.append(f"{row.machine_type}: SINGLE-REGION price ({row.region} only; the public "
+                                 "per-region tables for it disagree or are missing, so no other region is priced)")
     elif hourly_usd is None:
         raise BadInputError(f"{field_prefix}: set machine_type (priced from the catalog) or hourly_usd")
     name = label or f"{machine_type or 'custom'} {pricing}"

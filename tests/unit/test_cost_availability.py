@@ -84,6 +84,22 @@ def test_a_region_without_a_price_is_an_error_or_a_loud_fallback(capsys: pytest.
     assert "PRICE FALLBACK" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("machine,gpu", [("a3-ultragpu-8g", "H200 141GB"), ("a4-highgpu-8g", "B200 180GB"),
+                                         ("a3-edgegpu-8g", "H100 80GB")])
+def test_single_region_shapes_say_so_in_the_data_and_the_output(machine: str, gpu: str) -> None:
+    """A3 Ultra / A4 / A3 Edge: the public per-region tables disagree, so they are priced in us-central1 only,
+    and both the catalog row and the cost output say so (never a silent copy of us-central1 elsewhere)."""
+    rows = [m for m in embedded_catalog().machines_of(machine) if m.gpu_model == gpu]
+    assert [m.region for m in rows] == ["us-central1"] and "SINGLE-REGION" in rows[0].notes
+    text = HEAD + f'machine_type = "{machine}"\ngpu_model = "{gpu}"\ngpu_count = 8\nhourly_usd = 90.0\n'
+    elsewhere = text.replace("hourly_usd = 90.0\n", "").replace("[target]\n", '[target]\nregion = "europe-west4"\n')
+    with pytest.raises(BadInputError, match=r"priced in us-central1 only: single-region data"):
+        compute_costs(parse_profile(elsewhere), embedded_catalog())
+    if rows[0].ondemand_usd_per_hr is not None:
+        report = compute_costs(parse_profile(text.replace("hourly_usd = 90.0\n", "")), embedded_catalog())
+        assert any(n.startswith(f"{machine}: SINGLE-REGION price (us-central1 only") for n in report.notes)
+
+
 def test_a_source_region_without_a_price_is_an_error_unless_negotiated() -> None:
     text = '[source]\nprovider = "aws"\nregion = "sa-east-1"\ninstance_type = "p3.2xlarge"\n' \
            '[target]\nmachine_type = "g2-standard-4"\n'
