@@ -276,6 +276,7 @@ def test_13b_inference_from_4_a10g_offers_l4(shapes: list[Candidate]) -> None:
     assert lfl[0].usd_per_million_tokens is not None and lfl[0].usd_per_million_tokens > 1.1 * min(ranked)  # type: ignore[operator]
     # L4 has half the A10G's bandwidth (300 vs 600 GB/s datasheets): the reason says what the cheaper $/h costs
     assert "0.5× the source's 4 × A10G" in lfl[0].reason
+    assert any("the same traffic needs ≈ 2 of these ($8.00/h)" in w for w in lfl[0].warnings)
     assert "memory-bound" in res.ranking and "0.7" in res.ranking
 
 

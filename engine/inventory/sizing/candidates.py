@@ -191,24 +191,23 @@ def _is_llm(f: "_Fit") -> bool:
 
 
 def _tokens(est: MemoryEstimate, work: WorkloadSpec, c: Candidate, hosts: int, layout: str) -> float | None:
-    """Decode tokens/s of one replica on this shape (tensor parallel: split over all its GPUs; else one GPU)."""
+    """Decode tokens/s of the stated workload (one replica at its batch) on this shape: split over all its GPUs when
+    tensor parallel, else on one GPU; further full copies only add capacity the workload does not ask for, so a
+    shape is priced for the workload as stated (the idle GPUs included)."""
     ways = c.gpu_count * hosts if layout == "tensor" else 1
     link = "hosts" if hosts > 1 else ("nvlink" if _nvlink(c) else "pcie")
     return decode_tokens_per_s(est, work, c.gpu_model, ways, link)
 
 
 def _source_tokens(est: MemoryEstimate, work: WorkloadSpec, source: SourceShape) -> float | None:
-    """Decode tokens/s of the source host today: its GPUs in replicas of the fewest GPUs (1, 2, 4, ...) that hold
-    the model, every replica decoding at the model's speed."""
+    """Decode tokens/s of the stated workload on the source today: one GPU when the model fits one, else split over
+    all the host's GPUs (how a multi-GPU host serves a model that needs sharding: vLLM / TGI with the tensor-parallel
+    size = the GPU count, as AWS's g5.12xlarge and p4d examples run it)."""
     if not (source.gpu_model and source.gpu_memory_gib and source.runs_today and est.terms) or source.mig_instance:
         return None
-    kvh = est.shape.kv_heads if est.shape else None
-    ways = 1
-    while ways < source.gpu_count and per_gpu_gib(est.terms, "inference", ways, "tensor", kvh) > source.gpu_memory_gib:
-        ways *= 2
-    ways = min(ways, max(1, source.gpu_count))
-    one = decode_tokens_per_s(est, work, source.gpu_model, ways, "nvlink" if source.all_nvlink else "pcie")
-    return one * (max(1, source.gpu_count) // ways) if one else None
+    one_gpu = per_gpu_gib(est.terms, "inference", 1, "none") <= source.gpu_memory_gib
+    ways = 1 if one_gpu else max(1, source.gpu_count)
+    return decode_tokens_per_s(est, work, source.gpu_model, ways, "nvlink" if source.all_nvlink else "pcie")
 
 
 TOKEN_PRICE_TIE = 0.10
@@ -484,7 +483,10 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
         parts.append("no on-demand price in the catalog")
     if f.tokens_per_s:
         per = f.usd_per_mtok
-        parts.append(f"≈ {f.tokens_per_s:,.0f} decode tokens/s at batch {work.batch_size or 1} (bandwidth model)"
+        copies = f.gpus if f.layout == "none" and f.gpus > 1 else 1
+        parts.append(f"≈ {f.tokens_per_s:,.0f} decode tokens/s at batch {work.batch_size or 1} (bandwidth model"
+                     + (f"; one copy at the stated batch, the other {copies - 1} GPUs idle unless traffic grows"
+                        if copies > 1 else "") + ")"
                      + (f" → ${per:,.2f} per million tokens" if per is not None else "")
                      + (f", {f.tokens_per_s / source_tps:.1f}× the source's {source.gpu_count} × {source.gpu_model} "
                         f"(≈ {source_tps:,.0f} tokens/s)" if source_tps else ""))
@@ -511,6 +513,10 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
     if gpus > 1 and nvlink:
         parts.append("NVLink between the GPUs in a host")
     warnings = target_warnings(work, source, c.gpu_model, nvlink, f.layout, gpus)
+    if f.tokens_per_s and source_tps and f.tokens_per_s < 0.8 * source_tps:
+        need = math.ceil(source_tps / f.tokens_per_s)
+        warnings.append(f"decodes at {f.tokens_per_s / source_tps:.1f}× the source's speed: the same traffic needs ≈ "
+                        f"{need} of these" + (f" (${f.hourly * need:,.2f}/h)" if f.hourly is not None else ""))
     if work.kind == "training" and f.layout == "none" and gpus > max(1, source.gpu_count) \
             and not source.mig_instance:
         warnings.append(f"{gpus} GPUs where the source has {source.gpu_count}: the price per run assumes the job "
