@@ -469,6 +469,26 @@ async def test_a_flood_of_events_is_coalesced_and_drawn_at_the_latest(small: tup
         assert _column(screen.query_one("#transfer-failures", DataTable), "attempts") == ["3"]
 
 
+async def test_while_listing_the_bars_say_what_is_planned_so_far(small: tuple[Path, Path, Path]) -> None:
+    """The engine's total comes with the end of the listing; until then the text gives the lower bound."""
+    from engine.events import Progress, StepStarted
+
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        extra = {"listing_done": False, "files_total": 1200, "bytes_total": 4 * 1024 * 1024, "copied": 40}
+        screen.post_message(EngineEvent(StepStarted("transfer", description="transfer")))
+        screen.post_message(EngineEvent(Progress("transfer", done=40 * 1024, total=None, unit="B", label="bytes",
+                                                 extra=extra)))
+        screen.post_message(EngineEvent(Progress("transfer", done=40, total=None, unit="files", label="files",
+                                                 extra=extra)))
+        await pilot.pause(2 * 0.25 + 0.1)
+        assert str(screen.query_one("#transfer-files-text", Static).render()) == "40 / ≥1,200 so far"
+        assert "/ ≥4.0 MiB so far" in str(screen.query_one("#transfer-bytes-text", Static).render())
+        assert "ETA listing…" in str(screen.query_one("#transfer-rate", Static).render())
+
+
 def test_transfer_screen_after_dry_run_snapshot(tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     src, dst = tmp_path / "data", tmp_path / "out"
     _write_tree(src, SMALL_TREE)

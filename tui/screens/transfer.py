@@ -44,6 +44,13 @@ FOLLOWER_GRACE_S = 3.0
 PLAN_ACTIONS = {"would_copy": "copy", "would_delete": "delete"}
 
 
+def _listed_so_far(done: str, planned: Any, fmt: Any) -> str:
+    """While the listing runs the total is not known yet: say what is planned so far, as a lower bound."""
+    if not planned:
+        return f"{done} / …"
+    return f"{done} / ≥{fmt(planned)} so far"
+
+
 class TransferScreen(StepScreen):
     """[[transfer]] entries on top; bars, rate, ETA and throughput; in flight / plan / failures / notes below."""
 
@@ -449,11 +456,15 @@ class TransferScreen(StepScreen):
             if bytes_ev is not None:
                 bar = self.query_one("#transfer-bytes-bar", ProgressBar)
                 bar.update(total=bytes_ev.total, progress=bytes_ev.done)
-                self.query_one("#transfer-bytes-text", Static).update(bytes_of(bytes_ev.done, bytes_ev.total))
+                self.query_one("#transfer-bytes-text", Static).update(
+                    bytes_of(bytes_ev.done, bytes_ev.total) if bytes_ev.total is not None
+                    else _listed_so_far(human_bytes(bytes_ev.done), bytes_ev.extra.get("bytes_total"), human_bytes))
             if files_ev is not None:
                 bar = self.query_one("#transfer-files-bar", ProgressBar)
                 bar.update(total=files_ev.total, progress=files_ev.done)
-                self.query_one("#transfer-files-text", Static).update(count_of(files_ev.done, files_ev.total))
+                self.query_one("#transfer-files-text", Static).update(
+                    count_of(files_ev.done, files_ev.total) if files_ev.total is not None
+                    else _listed_so_far(f"{files_ev.done:,}", files_ev.extra.get("files_total"), lambda n: f"{n:,}"))
             if fresh and self.running:
                 assert bytes_ev is not None
                 self.query_one(Throughput).add_sample(bytes_ev.rate)
