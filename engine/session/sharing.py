@@ -67,6 +67,8 @@ def unshare(name: str) -> None:
     path = session_path(name)
     if not path.exists():
         raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
+    if os.getuid() not in (0, path.stat().st_uid):
+        raise EnvironmentProblem(f"session {name!r} belongs to uid {path.stat().st_uid}: its owner unshares it")
     folders, files = _session_files(name)
     for folder in folders:
         os.chmod(folder, 0o700)

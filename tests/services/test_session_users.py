@@ -130,6 +130,9 @@ def test_another_user_is_refused_with_the_fix_then_shares_and_approves(bob: dict
         if (sessions / extra).exists():
             assert stat.S_IMODE((sessions / extra).stat().st_mode) & 0o060 == 0o060
 
+    for verb in ("unshare", "share"):  # only the owner shares or unshares
+        tried = _as(bob, "session", verb, "cut", *(["--group", str(bob["group"])] if verb == "share" else []))
+        assert tried.returncode == 4 and "its owner" in tried.stderr, tried.stderr
     assert _mine(state, "session", "unshare", "cut").returncode == 0
     again = _as(bob, "session", "show", "cut")
     assert again.returncode == 4 and "gpumigrate session share cut --group" in again.stderr
