@@ -23,7 +23,10 @@ SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 @pytest.mark.parametrize("mode", MODES)
 def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
                 tmp_path) -> None:
-    monkeypatch.setenv("GPUMIGRATE_DRIVERS_FROM", str(FIXTURES / "drivers" / "gce-v100-cu130-wheel"))
+    # The drivers screen prints this path as given: relative to the repo, so the picture does not
+    # depend on where the checkout lives (it did: the snapshots held one helper's worktree path).
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("GPUMIGRATE_DRIVERS_FROM", str((FIXTURES / "drivers" / "gce-v100-cu130-wheel").relative_to(REPO)))
     if mode in ("welcome", "new"):
         app = GpuMigrateApp()
     elif mode in ("form", "diff"):
