@@ -30,9 +30,11 @@ async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no
 
 
 async def _type(pilot, app: GpuMigrateApp, wid: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill a form field (the tmux test types key by key; here the value is set, to keep the suite quick)."""
     field = app.screen.query_one(f"#{wid}", Input)
     field.focus()
-    await pilot.press("end", *["backspace"] * len(field.value), *text)
+    field.value = text
+    await pilot.pause()
 
 
 def _choose(app: GpuMigrateApp, wid: str, value: str) -> None:
