@@ -53,3 +53,12 @@ def test_catalog_show_filters_and_carries_age() -> None:
     assert all(r["origin"].startswith("embedded, as of") for r in doc["rows"])
     table = gm("catalog", "show", "--gpu", "V100")
     assert table.returncode == 0 and "p3.2xlarge" in table.stdout and "months old" in table.stdout
+
+
+def test_reference_figures_whole_at_80_columns() -> None:
+    """80 columns (many terminals, every pipe): the per-option table turns on its side, no figure cut."""
+    out = gm("cost", "profiles/aws-p3-to-gcp-a100.toml", env={"COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    table = out.stdout.split("Where each price comes from")[0]
+    assert "$25.09" in table and "$17.61" in table and "$22.63" in table and "$176.96 (8.8%)" in table
+    assert "…" not in table and max(len(line) for line in table.splitlines()) <= 80

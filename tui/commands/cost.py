@@ -41,6 +41,47 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options_table(console, report):  # type: ignore[no-untyped-def]
+    """One row per option when the terminal is wide enough; else one column per option.
+
+    Thirteen columns do not fit 80 (the width of many terminals and of every pipe): rich cut each cell
+    to two letters and an ellipsis, the dollar figures included. Turned on its side the same figures
+    stay whole.
+    """
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    from engine.cost.model import pct, usd
+
+    columns = (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
+               ("h/run", "right"), ("$/run paid", "right"), ("$/run list", "right"),
+               ("compute/mo", "right"), ("storage/mo", "right"), ("saving/month", "right"),
+               ("one-off", "right"), ("break-even", "right"), ("price age", "right"))
+    rows = []
+    for o in report.options:
+        be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
+        age = "negotiated" if o.price_age_days is None else f"{o.price_age_days} d" + (" STALE" if o.stale else "")
+        saving = "" if o.savings_monthly_usd is None else \
+            f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
+        rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
+                     usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
+                     "" if o.one_off_usd is None else usd(o.one_off_usd), be, age))
+    wide = Table(title="Cost per run and per month", title_justify="left")
+    for column, justify in columns:
+        wide.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        wide.add_row(*row)
+    if Measurement.get(console, console.options.update_width(10_000), wide).maximum <= console.width:
+        return wide
+    narrow = Table(title="Cost per run and per month", title_justify="left")
+    narrow.add_column("")
+    for row in rows:
+        narrow.add_column(f"{row[1]} ({row[0]})", justify="right", overflow="fold")
+    for index, (column, _) in enumerate(columns[2:], start=2):
+        narrow.add_row(column, *(row[index] for row in rows))
+    return narrow
+
+
 def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
@@ -48,22 +89,7 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     from engine.cost.model import pct, usd
 
     console = Console(highlight=False)
-    table = Table(title="Cost per run and per month", title_justify="left")
-    for column, justify in (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
-                            ("h/run", "right"), ("$/run paid", "right"), ("$/run list", "right"),
-                            ("compute/mo", "right"), ("storage/mo", "right"), ("saving/month", "right"),
-                            ("one-off", "right"),
-                            ("break-even", "right"), ("price age", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for o in report.options:
-        be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
-        age = "negotiated" if o.price_age_days is None else f"{o.price_age_days} d" + (" STALE" if o.stale else "")
-        saving = "" if o.savings_monthly_usd is None else \
-            f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
-        table.add_row(o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
-                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
-                      "" if o.one_off_usd is None else usd(o.one_off_usd), be, age)
-    console.print(table)
+    console.print(_options_table(console, report))
 
     detail = Table(title="Where each price comes from", title_justify="left", show_lines=False)
     detail.add_column("option")
