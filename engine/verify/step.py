@@ -23,6 +23,33 @@ def _resolve(ctx: StepContext, value: str | Path) -> Path:
     return path if path.is_absolute() else ctx.base_dir / path
 
 
+GPU_CHECKS = ("gpu_health", "topology")
+"""Checks that run whenever this machine shows GPUs; the others need inputs in the profile."""
+
+
+def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value: Any) -> StepResult:
+    """Say which checks will run and which will only report *not run*.
+
+    A selected check with nothing to measure (no command, no manifests) is reported not run; a dry
+    run that counted it as "would run" promised a verification the profile cannot give.
+    """
+    from engine.verify.expect import why_expected
+
+    section = ctx.profile.verify
+    expected = [n for n in names if why_expected(section, n, ctx.profile.target.gpu_count)]
+    gpu_only = [n for n in names if n not in expected and n in GPU_CHECKS]
+    idle = [n for n in names if n not in expected and n not in GPU_CHECKS]
+    mode = f"capture a baseline into {capture_to}" if capture_to else (
+        f"verify against {baseline_value}" if baseline_value else "verify without a baseline")
+    ctx.message(f"would {mode}: " + (", ".join(f"{n} ({load(n).TITLE})" for n in expected) or "no expected check"))
+    if gpu_only:
+        ctx.message(f"run only if the machine shows GPUs: {', '.join(gpu_only)}")
+    if idle:
+        ctx.message(f"nothing configured, so reported not run: {', '.join(idle)}")
+    return StepResult(ok=True, summary=f"dry run: {len(expected)} of {len(names)} check(s) expected to run",
+                      data={"checks": names, "expected": expected})
+
+
 def run(ctx: StepContext) -> StepResult:
     section = ctx.profile.verify
     opts: dict[str, Any] = ctx.options
@@ -30,11 +57,7 @@ def run(ctx: StepContext) -> StepResult:
     capture_to = opts.get("capture_baseline")
     baseline_value = opts.get("baseline") or section.baseline
     if ctx.dry_run:
-        plan = [f"{n} ({load(n).TITLE})" for n in names]
-        mode = f"capture a baseline into {capture_to}" if capture_to else (
-            f"verify against {baseline_value}" if baseline_value else "verify without a baseline")
-        ctx.message(f"would {mode}: {', '.join(plan)}")
-        return StepResult(ok=True, summary=f"dry run: {len(names)} check(s) would run", data={"checks": names})
+        return _dry_run(ctx, names, capture_to, baseline_value)
     baseline = None
     if baseline_value and not capture_to:
         baseline = load_baseline(_resolve(ctx, baseline_value))

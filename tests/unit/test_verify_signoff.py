@@ -48,8 +48,23 @@ def test_step_dry_run_lists_the_checks(tmp_path: Path) -> None:
     profile = parse_profile('[source]\nprovider = "local"\n[verify]\nchecks = ["latency", "gpu_health"]\n')
     events: list = []
     summary = run_steps(profile, ["verify"], emit=events.append, profile_path=tmp_path / "p.toml", dry_run=True)
-    assert summary.ok and summary.results["verify"].data == {"checks": ["gpu_health", "latency"]}
+    assert summary.ok and summary.results["verify"].data == {"checks": ["gpu_health", "latency"],
+                                                             "expected": ["gpu_health", "latency"]}
     assert any("would verify without a baseline" in getattr(e, "text", "") for e in events)
+
+
+def test_step_dry_run_does_not_promise_checks_with_nothing_to_measure(tmp_path: Path) -> None:
+    """A fresh `gpumigrate init` profile: only the GPU check is expected; the rest will say not run."""
+    from engine.profile import parse_profile
+    from engine.runner import run_steps
+
+    profile = parse_profile('[source]\nprovider = "local"\n[target]\ngpu_count = 1\n')
+    events: list = []
+    summary = run_steps(profile, ["verify"], emit=events.append, profile_path=tmp_path / "p.toml", dry_run=True)
+    assert summary.results["verify"].summary == "dry run: 1 of 7 check(s) expected to run"
+    assert summary.results["verify"].data["expected"] == ["gpu_health"]
+    texts = [getattr(e, "text", "") for e in events]
+    assert any(t.startswith("nothing configured, so reported not run: data_integrity, model_load") for t in texts)
 
 
 def _no_gpu_profile(tmp_path: Path, extra: str = "") -> Path:
