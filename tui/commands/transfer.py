@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--project", metavar="PROJECT", help="Google Cloud project that owns the STS job")
     p.add_argument("--sts-role-arn", metavar="ARN", help="STS reading s3://: the IAM role it assumes")
     p.add_argument("--agent-pool", metavar="POOL", help="STS reading a local path: the agent pool id")
-    p.add_argument("--sts-poll-interval", type=bounded(0.1, 600), default=None, metavar="S",
+    p.add_argument("--sts-poll-interval", type=bounded(0.01, 600), default=None, metavar="S",
                    help="seconds between polls of the STS operation (default 10)")
     p.add_argument("--disable", action="store_true",
                    help="with --engine sts: disable this entry's STS job (no scheduled run starts again); "
