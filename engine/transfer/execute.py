@@ -23,6 +23,7 @@ from engine.transfer.copying import MIB, SMALL_MAX, STEP, CopyJobs, effective_pa
 from engine.transfer.guards import DeleteRefused, delete_guard, deletions_blocked
 from engine.transfer.journal import Journal
 from engine.transfer.plan import Action, diff, without_placeholders
+from engine.transfer.readahead import ReadAhead
 from engine.transfer.retry import RetryPolicy
 from engine.transfer.streams import RateLimiter
 from engine.transfer.summary import Failure, TransferSummary
@@ -201,27 +202,50 @@ class Transfer(CopyJobs):
 
         batch: list[Action] = []
 
-        def submit_small(act: Action) -> None:
-            """Small copies queue up while every worker is busy and go as one task when a slot
-            frees (or the batch is full): one hand-off per batch, not per file.  While workers
-            are idle each file goes at once; a batch started while they were busy waits at most
-            until the next copy is listed (or the listing ends)."""
-            batch.append(act)
-            if len(batch) >= batch_max:
+        def acquire(block: bool) -> bool:
+            if block:
                 take_slot()
-            elif not slots.acquire(blocking=False):
-                return
-            flush_batch()
+                return True
+            return slots.acquire(blocking=False)
 
         def flush_batch() -> None:  # a slot is held
             track(self._small.submit(self._guarded_batch, batch[:]))
             batch.clear()
 
-        def flush_rest() -> None:
-            if batch:
-                take_slot()
-                flush_batch()
+        def pump(block: bool) -> None:
+            """Hand waiting actions to workers: while slots are free, or (``block``) all of them.
 
+            Small copies queue up in a batch while every worker is busy and go as one task when
+            a slot frees (or the batch is full): one hand-off per batch, not per file.  While
+            workers are idle each file goes at once.  Without ``block`` this never waits, so the
+            planner calls it between actions and keeps planning: the listing finishes (and the
+            totals are known) long before the copies do."""
+            while True:
+                if self.control.cancelled:
+                    raise InterruptedError
+                act = ahead.peek()
+                if act is None:
+                    if batch and block:
+                        take_slot()
+                        flush_batch()
+                    return
+                small = act.kind == "copy" and act.size <= BATCH_OBJECT_MAX
+                if small and len(batch) < batch_max:
+                    batch.append(ahead.pop())
+                    if slots.acquire(blocking=False):
+                        flush_batch()
+                    continue
+                if not acquire(block):
+                    return
+                if small:  # the batch is full: it goes, this one starts the next
+                    flush_batch()
+                    continue
+                ahead.pop()
+                track(self._objects.submit(self._guarded, self._do_copy if act.kind == "copy" else self._do_check,
+                                           act))
+
+        # A temporary file of its own (not the journal's): the -d plan lives in the journal's.
+        ahead = ReadAhead(None)
         try:
             both_cloud = self.src.scheme != "file" and self.dst.scheme != "file"
             actions = self._accounted(diff(counted(without_placeholders(self.src.list(self.recursive)), "src"),
@@ -238,13 +262,13 @@ class Transfer(CopyJobs):
                     raise InterruptedError
                 if act.kind == "copy" and spool is None:
                     self._count_planned(act)
-                if act.kind == "copy" and act.size <= BATCH_OBJECT_MAX:
-                    submit_small(act)
-                else:
-                    submit(self._do_copy if act.kind == "copy" else self._do_check, act)
-            flush_rest()
+                ahead.put(act)
+                # A -d plan is on disk already (its totals known): read it at the workers' pace.
+                pump(block=spool is not None)
             with self.stats.lock:
                 self.stats.listing_done = True
+            self._progress()  # the totals, as soon as planning knows them
+            pump(block=True)
             if spool is not None and self.summary.planned_delete:
                 # Deletions run last, and only when nothing failed: a listing or read error may
                 # have hidden source objects, and their destination copies would be deleted.
@@ -275,6 +299,7 @@ class Transfer(CopyJobs):
         finally:
             if spool is not None:
                 spool.close()
+            ahead.close()
             self._objects.shutdown(wait=True, cancel_futures=True)
             if self._small is not self._objects:
                 self._small.shutdown(wait=True, cancel_futures=True)

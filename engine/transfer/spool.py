@@ -52,6 +52,7 @@ class PlanSpool:
 
     def __init__(self, journal_path: Path | None):
         self._temp: str | None = None
+        self._pending: list[tuple[Any, ...]] = []
         if journal_path is None:
             from engine.session import state_dir
 
@@ -131,3 +132,18 @@ class PlanSpool:
                     os.unlink(self._temp + suffix)
                 except FileNotFoundError:
                     pass
+
+    def add(self, act: Action) -> None:
+        """Append one action (written with the next :meth:`flush`, or when a batch fills)."""
+        self._pending.append((act.kind, act.path, _dump(act.src), _dump(act.dst), act.reason))
+        if len(self._pending) >= BATCH:
+            self._flush(self._pending)
+
+    def page_after(self, seq: int, limit: int = BATCH) -> list[tuple[int, Action]]:
+        """Up to ``limit`` stored actions after ``seq``, in order, as (seq, action); what
+        :meth:`add` holds back is written first."""
+        self._flush(self._pending)
+        rows = self._db.execute("SELECT seq, kind, path, src, dst, reason FROM plan WHERE seq > ? ORDER BY seq "
+                                "LIMIT ?", (seq, limit)).fetchall()
+        return [(s, Action(kind, path, _load(path, src), _load(path, dst), reason))
+                for s, kind, path, src, dst, reason in rows]
