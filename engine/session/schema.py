@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from engine.errors import EnvironmentProblem
+from engine.sqlite_schema import upgrade
 
 BASE = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,28 +73,6 @@ VERSION = len(MIGRATIONS)
 
 def ensure(db: sqlite3.Connection, path: object) -> int:
     """Bring the file to :data:`VERSION`; returns the version it had."""
-    found = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if found == VERSION:
-        return found
-    if found > VERSION:
-        raise EnvironmentProblem(f"{path} was written by a newer gpumigrate (session schema {found}, this one "
-                                 f"knows up to {VERSION}): use that version to open it")
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        found = int(db.execute("PRAGMA user_version").fetchone()[0])  # someone may have migrated meanwhile
-        if found < VERSION:
-            if found == 0:
-                for statement in _statements(BASE):
-                    db.execute(statement)
-            for statement in (s for m in MIGRATIONS[found:] for s in _statements(m)):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-    return found
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    return upgrade(db, BASE, MIGRATIONS, lambda found, known: (
+        f"{path} was written by a newer gpumigrate (session schema {found}, this one knows up to {known}): "
+        "use that version to open it"))

@@ -45,28 +45,11 @@ _MIGRATIONS: list[str] = [""]
 
 
 def _ensure_schema(db: sqlite3.Connection, where: str) -> None:
-    from engine.errors import EnvironmentProblem
+    from engine.sqlite_schema import upgrade
 
-    found = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if found == JOURNAL_VERSION:
-        return
-    if found > JOURNAL_VERSION:
-        raise EnvironmentProblem(f"{where} was written by a newer gpumigrate (journal schema {found}, this one "
-                                 f"knows up to {JOURNAL_VERSION}): use that version to resume this transfer")
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        found = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if found < JOURNAL_VERSION:
-            for statement in [s for s in _SCHEMA.split(";") if s.strip()]:
-                db.execute(statement)
-            for script in _MIGRATIONS[found:]:
-                for statement in [s for s in script.split(";") if s.strip()]:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {JOURNAL_VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+    upgrade(db, _SCHEMA, _MIGRATIONS, lambda found, known: (
+        f"{where} was written by a newer gpumigrate (journal schema {found}, this one knows up to {known}): "
+        "use that version to resume this transfer"))
 
 
 def pair_key(src_url: str, dst_url: str) -> str:

@@ -142,3 +142,16 @@ def test_a_journal_from_before_versions_is_migrated_and_new_journals_are_private
     fresh = tmp_path / "journals" / "new.sqlite"
     Journal(fresh).close()
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+
+
+def test_a_journal_from_a_newer_version_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """The journal shares the session's upgrade (engine.sqlite_schema); braces in a path stay text."""
+    from engine.transfer.journal import Journal
+
+    path = tmp_path / "{odd}" / "j.sqlite"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 9")
+    with pytest.raises(EnvironmentProblem, match=r"\{odd\}/j.sqlite was written by a newer gpumigrate "
+                                                 r"\(journal schema 9, this one knows up to 1\)"):
+        Journal(path)
