@@ -177,9 +177,9 @@ def run(ctx: StepContext) -> StepResult:
     for key in ("planned_bytes", "planned_objects"):
         known = [int(r[key]) for r in results if r.get(key) is not None]
         totals[key] = sum(known) if known else None  # type: ignore[assignment]
-    verb = "would copy" if ctx.dry_run else "copied"
-    text = (f"{len(results)} transfer(s): {verb} {totals['copied']} objects ({totals['bytes']} bytes), "
-            f"deleted {totals['deleted']}, skipped {totals['skipped']}, failed {totals['failed']}")
+    copy, delete = ("would copy", "would delete") if ctx.dry_run else ("copied", "deleted")
+    text = (f"{len(results)} transfer(s): {copy} {totals['copied']} objects ({totals['bytes']:,} bytes), "
+            f"{delete} {totals['deleted']}, skipped {totals['skipped']}, failed {totals['failed']}")
     engines = sorted({r["engine"] for r in results})
     if engines != ["local"]:
         text += f" (engines: {', '.join(engines)})"
