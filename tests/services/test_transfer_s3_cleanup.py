@@ -98,3 +98,60 @@ def test_writes_and_deletes_are_conditional_on_what_planning_saw(tmp_path, aws) 
                                   jobs=1), approve_delete=approve)
     assert [f.path for f in s.failures] == ["extra.txt"] and "changed since planning" in s.failures[0].error
     assert read_s3("cond-bucket")["d/extra.txt"] == b"replaced again before the delete"
+
+
+def test_a_failed_check_of_a_journalled_upload_keeps_it_for_the_next_run(tmp_path, aws, monkeypatch) -> None:
+    """S3 answering the resume check (ListParts) with a 500 is not "the upload is gone": the
+    object fails this run, the upload stays journalled (not orphaned), the next run resumes it."""
+    import sqlite3
+    import threading
+    import time
+
+    from engine.transfer.api import TransferControl
+    from tests.transfer_support import FaultProxy
+
+    s3_client().create_bucket(Bucket="mpu-check")
+    data = os.urandom(16 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    journal = tmp_path / "j.sqlite"
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-check/d", part_threshold_mib=5, part_size_mib=5,
+                        jobs=1)
+    control = TransferControl()
+
+    def cancel_after_a_part() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with sqlite3.connect(journal) as db:
+                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
+                        control.cancel()
+                        return
+            except sqlite3.Error:
+                pass
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=cancel_after_a_part)
+    watcher.start()
+    assert run_transfer(spec, journal=journal, control=control).interrupted
+    watcher.join()
+    [upload] = _uploads("mpu-check")  # kept for the resumed run
+
+    def answer(method: str, path: str):
+        if method == "GET" and "uploadId=" in path and "partNumber=" not in path:
+            return 500, b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+        return None
+
+    proxy = FaultProxy(aws.url, p503=0, preset=0, ptruncate=0, answer=answer)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        failed = run_transfer(spec, journal=journal)
+    finally:
+        proxy.stop()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    assert failed.failed == 1 and "InternalError" in failed.failures[0].error, failed.failures
+    assert [u["UploadId"] for u in _uploads("mpu-check")] == [upload["UploadId"]]
+    resumed = run_transfer(spec, journal=journal)
+    assert resumed.ok and resumed.copied == 1 and resumed.resumed_parts >= 1
+    assert _uploads("mpu-check") == [] and read_s3("mpu-check") == {"d/big.bin": data}
