@@ -140,3 +140,11 @@ def test_a_retention_locked_bucket_gets_one_resumable_upload_not_components(tmp_
 def test_compose_refusal_names_the_setting(settings, why) -> None:
     got = compose_refusal(*settings)
     assert (why in got and got) if why else got == ""
+
+
+def test_the_component_prefix_must_be_a_folder() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="gcs_component_prefix"):
+        TransferSpec(src="/tmp/a", dst="gs://b/d", gcs_component_prefix="scratch")
+    assert TransferSpec(src="/tmp/a", dst="gs://b/d", gcs_component_prefix="tmp/scratch/").gcs_component_prefix

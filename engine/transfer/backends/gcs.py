@@ -411,11 +411,25 @@ class GCSBackend(ParallelListing, Backend):
         if not token.endswith("/") or token == self.components or not (
                 token.startswith(self.components) or TMP_MARK + "/" in token):
             raise ValueError(f"{token!r} is not an upload of this engine under {self.components!r}")
-        for blob in list(self.client.list_blobs(self.loc.bucket, prefix=token, retry=_retry(False))):
+        blobs = list(self.client.list_blobs(self.loc.bucket, prefix=token, retry=_retry(False)))
+
+        def delete(blob: Any) -> None:
             try:
                 blob.delete(if_generation_match=blob.generation, retry=_retry())
             except gexc.NotFound:
                 pass
+
+        if len(blobs) <= 1:
+            for blob in blobs:
+                delete(blob)
+            return
+        # one round trip each: in parallel, or a 200 MiB object's 13 components cost 13 round
+        # trips after its compose (0.8 s at 30 ms each way)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(16, len(blobs)), thread_name_prefix="gcs-cleanup") as pool:
+            for fut in [pool.submit(delete, blob) for blob in blobs]:
+                fut.result()  # the first failure is raised: the journal keeps the upload
 
     def abort_parts(self, up: PartUpload) -> None:
         self._cleanup(up.token)
