@@ -489,6 +489,31 @@ async def test_while_listing_the_bars_say_what_is_planned_so_far(small: tuple[Pa
         assert "ETA listing…" in str(screen.query_one("#transfer-rate", Static).render())
 
 
+async def test_the_bars_turn_determinate_with_an_eta_while_copies_still_run(tmp_path: Path) -> None:
+    """200 small files through a 1 MB/s limit (about 1.6 s of copying): the engine plans ahead
+    of the copies, so the files bar knows its total, and the rate line an ETA, mid-run."""
+    import re
+
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, {f"d{i // 50}/{i:03d}.bin": 8192 for i in range(200)})
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out", "bwlimit": "1M", "jobs": 1}])
+    async with _transfer_app(profile) as (app, pilot, screen):
+        # the action behind r (Pilot's press waits for the screen's queue to drain, which here
+        # can take the whole run; the polling below is what shows the screen kept drawing)
+        screen.action_run()
+        files_bar = screen.query_one("#transfer-files-bar", ProgressBar)
+        rate = screen.query_one("#transfer-rate", Static)
+        await _wait(pilot, lambda: files_bar.total is not None and re.search(r"ETA \d", str(rate.render())) is not None
+                    or not screen.running, what="a total and an ETA")
+        assert screen.running, "the bars stayed indeterminate until the run ended"
+        assert files_bar.total == 200 and files_bar.progress < 200
+        text = str(screen.query_one("#transfer-files-text", Static).render())
+        assert "so far" not in text and text.endswith(" / 200"), text
+        await app.workers.wait_for_complete()
+        await _wait(pilot, lambda: not screen.running, what="the run to end")
+        assert _finished(screen).ok and len(_files(dst)) == 200
+
+
 def test_transfer_screen_after_dry_run_snapshot(tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     src, dst = tmp_path / "data", tmp_path / "out"
     _write_tree(src, SMALL_TREE)
