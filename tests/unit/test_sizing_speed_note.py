@@ -23,3 +23,15 @@ def test_fp32_note_says_pytorch_matmuls_stay_fp32() -> None:
     assert "PyTorch (since 1.12) runs matmuls in full FP32" in reason
     assert "TF32 on Ampere and later by default" not in reason
     assert "2.5× the V100's peak dense FP16 tensor TFLOPS (datasheets; measure the real speed-up)" in reason
+
+
+def test_nothing_known_about_the_job_is_not_called_a_fit() -> None:
+    """No model, no params_billions, no source GPU: no '0.0 GiB (0% of usable)', no 'slower than the source'."""
+    t4 = Candidate(machine_type="n1-standard-8", gpu_model="T4", gpu_count=1, gpu_memory_gib=14.7, hourly_usd=0.73,
+                   region="us-central1")
+    res = recommend(WorkloadSpec(kind="training"), SourceShape(), _a100() + [t4])
+    reasons = {r.gpu_model: r for r in res.recommendations}
+    assert all("whether the job fits is not known" in r.reason and "hold 0.0 GiB" not in r.reason
+               for r in res.recommendations)
+    assert reasons["T4"].warnings == ["T4 is an inference GPU: training on it is several times slower than on a "
+                                      "training GPU"]

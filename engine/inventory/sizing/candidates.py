@@ -427,7 +427,8 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     if mine and not any(f.cand.machine_type == current for f in chosen):
         chosen.append(mine[0])
     src_tps = _source_tokens(est, work, source) if _llm(est, work) else None
-    recs = [_explain(i + 1, f, work, source, exact, current, src_tps) for i, f in enumerate(chosen)]
+    need_known = bool(est.terms) or est.required_per_gpu_gib is not None
+    recs = [_explain(i + 1, f, work, source, exact, current, src_tps, need_known) for i, f in enumerate(chosen)]
     if not recs:
         top = max(est.terms, key=lambda t: t.gib) if est.terms else None
         warnings.append(f"no Google Cloud shape in the catalog holds this estimate, even over {MAX_HOSTS} hosts"
@@ -468,13 +469,17 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
 
 
 def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact: bool,
-             current: str | None = None, source_tps: float | None = None) -> Recommendation:
+             current: str | None = None, source_tps: float | None = None, need_known: bool = True) -> Recommendation:
     c = f.cand
     gpus = f.gpus
     nvlink = _nvlink(c)
     like = f.hosts == 1 and _like_for_like(source, c, exact)
-    parts = [f"{gpus} × {c.gpu_model} ({c.gpu_memory_gib:,.1f} GiB usable each) hold {f.per_gpu:,.1f} GiB per GPU "
-             f"as {f.words} ({f.per_gpu / c.gpu_memory_gib:.0%} of usable)"]
+    if need_known:
+        parts = [f"{gpus} × {c.gpu_model} ({c.gpu_memory_gib:,.1f} GiB usable each) hold {f.per_gpu:,.1f} GiB per GPU "
+                 f"as {f.words} ({f.per_gpu / c.gpu_memory_gib:.0%} of usable)"]
+    else:  # "hold 0.0 GiB (0% of usable)" would say it fits; nothing was checked
+        parts = [f"{gpus} × {c.gpu_model} ({c.gpu_memory_gib:,.1f} GiB usable each); whether the job fits is not "
+                 "known (no model, params_billions or source GPU memory to size it from)"]
     if f.hosts > 1:
         parts.append(f"{f.hosts} hosts of {c.machine_type}, {interconnect(c.machine_type)}")
     if f.hourly is not None:
@@ -530,7 +535,9 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
     if f.per_gpu > 0.85 * c.gpu_memory_gib:
         warnings.append(f"little headroom: {f.per_gpu:,.1f} GiB of {c.gpu_memory_gib:,.1f} GiB usable")
     if c.gpu_model == "T4" and work.kind == "training":
-        warnings.append("T4 is an inference GPU: training will be several times slower than on the source")
+        warnings.append("T4 is an inference GPU: training will be several times slower than on the source"
+                        if source.gpu_model and source.gpu_model != "T4" else
+                        "T4 is an inference GPU: training on it is several times slower than on a training GPU")
     return Recommendation(rank=rank, machine_type=c.machine_type, gpu_model=c.gpu_model,
                           catalog_gpu_model=c.catalog_gpu_model or c.gpu_model, gpu_count=c.gpu_count, hosts=f.hosts,
                           gpu_memory_gib=c.gpu_memory_gib, region=c.region, hourly_usd=f.hourly,
