@@ -91,6 +91,7 @@ async def test_scan_fills_tree_topology_and_accept_saves_target(profile_path: Pa
         assert topo.get_row("GPU0")[1:9] == ["X"] + ["NV12"] * 7
         assert topo.get_row("GPU5")[-2:] == ["24-47,72-95", "1"]
         assert "Scanned:" in str(screen.query_one("#inv-status", Static).render())
+        assert app.step_states() == {"inventory": "completed"}  # the step bar's ○1 turns ✓1
 
         # select a GPU: the detail pane shows its health fields
         gpu_node = next(n for n in tree.root.children[0].children if n.data and n.data[0] == "gpu")

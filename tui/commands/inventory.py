@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aws-region", action="append", default=[], metavar="R",
                    help="AWS region to scan for GPU instances (repeatable; overrides inventory.aws_regions)")
     p.add_argument("--json", action="store_true", help="NDJSON events, then one line with the whole inventory")
-    p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print debug messages and every item found")
     p.set_defaults(handler=run)
 
 

@@ -181,6 +181,10 @@ class InventoryScreen(StepScreen):
             self._scan_failed(message.error)
         else:
             self._show(message.inventory, "scanned")
+            if self.gm_app.session is None:  # a scan is the inventory step: the bar says so (○ -> ✓)
+                self.gm_app.note_step_state("inventory", "completed")
+                for bar in self.query("ModeBar"):
+                    bar.refresh()
 
     def _scan_failed(self, text: str) -> None:
         self.scanning = False
