@@ -161,7 +161,11 @@ class CostReport:
         }
 
     def summary(self) -> str:
+        """One line; the monthly figures are the whole bill (compute and storage), as the saving is."""
         src, tgt = self.source, self.primary
+
+        def _bill(o: OptionCost) -> float:
+            return o.bill_monthly_usd if o.bill_monthly_usd is not None else o.monthly_usd
 
         def per_run(o: OptionCost) -> str:
             text = f"{usd(o.cost_per_run_usd)}/run"
@@ -173,7 +177,7 @@ class CostReport:
         how = "less" if saving is None or saving >= 0 else "more"
         text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"
                 f" ({pct(None if saving is None else abs(saving))} {how} a month, effective); "
-                f"monthly {usd(src.monthly_usd)} vs "
-                f"{usd(tgt.monthly_usd)}; one-off {usd(self.one_off_usd)}; break-even ")
+                f"monthly bill {usd(_bill(src))} vs "
+                f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}; break-even ")
         be = self.break_even_months
         return text + (f"{be:.1f} months" if be is not None else "never at these assumptions")

@@ -50,6 +50,7 @@ def test_reference_case_reproduces_the_published_figures() -> None:
     assert tgt.savings_monthly_usd == pytest.approx(2007.36 - 1830.40)
     assert tgt.savings_per_run_fraction == pytest.approx(0.088, abs=1e-3)  # monthly, effective: not "30% less"
     assert "$22.63/run (list rate $17.61)" in report.summary() and "8.8% less a month" in report.summary()
+    assert "monthly bill $2,007.36 vs $1,830.40" in report.summary()  # the bill the 8.8% is of
     assert tgt.pricing == "cud-1y" and "negotiated" in tgt.price_source and "negotiated" in src.price_source
     doc = report.to_dict()
     assert doc["currency"] == "USD" and {o["side"] for o in doc["options"]} == {"source", "target"}
