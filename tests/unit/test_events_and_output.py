@@ -94,3 +94,25 @@ def test_to_dict_matches_dataclasses_asdict_for_nested_values() -> None:
         got = event.to_dict()
         assert got == want
         assert got["step"] == event.step and got is not event.to_dict()
+
+
+def test_rich_bars_turn_determinate_with_an_eta_when_the_totals_event_comes(monkeypatch) -> None:
+    """The CLI's bars: indeterminate while listing, a total and a time remaining from the first
+    event that carries the totals (the engine sends it when planning ends, mid-copy)."""
+    import time
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # a terminal, as `gpumigrate transfer` has
+    sink = RichSink()
+    assert sink.console.is_terminal
+    listing = {"listing_done": False}
+    sink(Progress("transfer", done=10, total=None, unit="files", label="files", extra=listing))
+    bars, task_id = sink._tasks[("transfer", "files")]  # noqa: SLF001 - the bar the sink drew
+    task = next(t for t in bars.tasks if t.id == task_id)
+    assert task.total is None and task.time_remaining is None
+    for done in (20, 30, 40):
+        time.sleep(0.05)
+        sink(Progress("transfer", done=done, total=200, unit="files", label="files", extra={"listing_done": True}))
+    task = next(t for t in bars.tasks if t.id == task_id)
+    assert task.total == 200 and task.completed == 40 and not task.finished
+    assert task.time_remaining is not None and task.time_remaining > 0
+    sink.close()
