@@ -20,6 +20,16 @@ def test_validate_accepts_the_shipped_profiles() -> None:
         assert f"{name}: ok" in out.stdout
 
 
+def test_validate_names_what_is_left_to_decide(tmp_path: Path) -> None:
+    """'ok' is about the file; the choices a replay still needs are listed (exit 0), none on the demo."""
+    bare = tmp_path / "bare.toml"
+    bare.write_text('[source]\nprovider = "other"\n')
+    proc = gpumigrate("validate", str(bare))
+    assert proc.returncode == 0, proc.stderr
+    assert "left to decide for cost: source.hourly_usd" in proc.stdout
+    assert "left to decide" not in gpumigrate("validate", "profiles/demo.toml").stdout
+
+
 @pytest.mark.parametrize("path", BAD[:6] + BAD[-3:], ids=lambda p: p.stem)
 def test_validate_rejects_malformed_profiles_with_exit_2_and_no_traceback(path: Path) -> None:
     out = gpumigrate("validate", str(path))

@@ -27,4 +27,12 @@ def run(args: argparse.Namespace) -> int:
     sections = [name for name in type(profile).model_fields if name in profile.model_fields_set]
     print(f"{args.profile}: ok ({len(profile.transfer)} transfer entries; sections: {', '.join(sections)})",
           file=sys.stdout)
+    # "ok" is about the file; a replay still stops where a choice is missing (an init profile's
+    # `# decide:` lines), so say which, as the app's step hint does.
+    from engine.guide import WALK, left_to_decide
+
+    for step in WALK:
+        left = left_to_decide(profile, step)
+        if left:
+            print(f"  left to decide for {step}: {', '.join(left)}", file=sys.stdout)
     return 0
