@@ -189,3 +189,32 @@ async def test_approving_in_the_app_shows_the_plan_and_asks_first(tmp_path: Path
     with SessionStore.open("plan") as store:
         decided = store.approval(request)
     assert decided is not None and (decided.state, decided.decided_by) == ("approved", "bob")
+
+
+async def test_an_offered_seat_moves_only_when_the_person_accepts(tmp_path: Path) -> None:
+    from tui.pairing import OfferDialog
+
+    profile = write_profile(tmp_path, bwlimit=None, shared_account=True)
+    driver = _driver("offer", 15)
+    try:
+        app = GpuMigrateApp(profile_path=profile, session_name="offer", operator="bob", start_mode="runbook")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await pilot.pause()
+            assert app.role == "watching"
+            with SessionStore.open("offer", operator="alice") as alice:
+                lease = alice.lease()
+                assert lease is not None
+                first = alice.offer_control(lease.holder, app.pairing.holder)
+                await _until(pilot, lambda: isinstance(app.screen, OfferDialog))
+                await pilot.press("n")
+                await pilot.pause()
+                assert alice.lease().holder == lease.holder and app.role == "watching"  # type: ignore[union-attr]
+                assert alice.control_request(first).state == "declined"  # type: ignore[union-attr]
+                alice.offer_control(lease.holder, app.pairing.holder)
+                await _until(pilot, lambda: isinstance(app.screen, OfferDialog))
+                await pilot.press("y")
+                await _until(pilot, lambda: app.role == "driving")
+                assert alice.lease().holder == app.pairing.holder  # type: ignore[union-attr]
+    finally:
+        kill9(driver.pid)
+        driver.wait(10)
