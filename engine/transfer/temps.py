@@ -37,6 +37,8 @@ class Leftover:
     """A local path, or the object name in the bucket."""
     size: int
     age_s: float
+    generation: int | None = None
+    """GCS: the generation listed, so removing it cannot delete a newer object of that name."""
 
     @property
     def recent(self) -> bool:
@@ -70,12 +72,17 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
                     continue
                 seen.add(blob.name)
                 made = blob.time_created.timestamp() if blob.time_created else now
-                out.append(Leftover(blob.name, int(blob.size or 0), now - made))
+                out.append(Leftover(blob.name, int(blob.size or 0), now - made, blob.generation))
     return sorted(out, key=lambda x: x.name)
 
 
 def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover]) -> tuple[int, list[str]]:
-    """Remove the leftovers that are not recent; (removed, errors)."""
+    """Remove the leftovers that are not recent; (removed, errors).
+
+    A GCS leftover is deleted only at the generation that was listed (``ifGenerationMatch``),
+    under the library's conditional retry like every other GCS write of the engine: a retried
+    delete cannot remove an object written under that name since the listing, and an object
+    already gone (a retry of a delete that had succeeded, another clean-up) counts as removed."""
     removed, errors = 0, []
     for item in leftovers:
         if item.recent:
@@ -84,13 +91,27 @@ def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover]) -> tuple[i
             if backend.scheme == "file":
                 os.unlink(item.name)
             else:
-                backend.bucket.blob(item.name).delete(retry=None)  # type: ignore[attr-defined]
+                _delete_listed(backend, item)
             removed += 1
         except FileNotFoundError:
             continue
         except Exception as exc:  # noqa: BLE001 - reported per object
             errors.append(f"{item.name}: {type(exc).__name__}: {exc}")
     return removed, errors
+
+
+def _delete_listed(backend: Backend, item: Leftover) -> None:
+    from google.api_core import exceptions as gexc
+    from google.cloud.storage.retry import DEFAULT_RETRY_IF_GENERATION_SPECIFIED
+
+    try:
+        backend.bucket.blob(item.name).delete(  # type: ignore[attr-defined]
+            if_generation_match=item.generation, retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED)
+    except gexc.NotFound:
+        pass
+    except gexc.PreconditionFailed:
+        raise RuntimeError(f"replaced since it was listed (generation {item.generation} is gone); "
+                           "not removed") from None
 
 
 def stray_local_temps(seen: Iterable[str], keep: set[str]) -> list[str]:

@@ -80,3 +80,44 @@ def test_gcs_cleanup_lists_then_removes_old_components(gcs, unique_bucket, monke
         assert main(["transfer", "--cleanup", f"gs://{unique_bucket}/data", "--remove"]) == 0
     assert "removed 2 of 2 leftovers" in out.getvalue()
     assert [b.name for b in gcs_client().list_blobs(unique_bucket)] == ["data/a.txt"]
+
+
+
+def test_gcs_cleanup_removes_only_the_generation_it_listed(gcs, unique_bucket, monkeypatch):
+    """--cleanup --remove deletes a GCS leftover at the generation it listed (ifGenerationMatch,
+    under the conditional retry): one rewritten since the listing is refused with GCS's 412 and
+    reported, not removed; one already gone counts as removed. fake-gcs-server does not check a
+    delete's generation, so the proxy answers as GCS does when it no longer matches."""
+    from engine.transfer import temps
+    from engine.transfer.backends import open_backend
+    from engine.transfer.urls import parse_url
+    from tests.transfer_support import FaultProxy
+
+    bucket = gcs_client().create_bucket(unique_bucket)
+    listed = bucket.blob("data/.gpumigrate-tmp/aa/00000")
+    listed.upload_from_string(b"old")
+    bucket.blob("data/.gpumigrate-tmp/bb/00000").upload_from_string(b"gone")
+    deletes: list[str] = []
+
+    def answer(method: str, path: str):
+        if method == "DELETE":
+            deletes.append(path)
+            if "aa%2F00000" in path and f"ifGenerationMatch={listed.generation}" in path:
+                return 412, b'{"error": {"code": 412, "message": "At least one of the pre-conditions you specified did not hold."}}'
+        return None
+
+    proxy = FaultProxy(gcs.url, p503=0, preset=0, ptruncate=0, answer=answer)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    monkeypatch.setattr(temps, "RECENT_S", 0)
+    try:
+        backend = open_backend(parse_url(f"gs://{unique_bucket}/data"), jobs=1)
+        found = temps.find_leftovers(backend)
+        assert [x.name for x in found] == ["data/.gpumigrate-tmp/aa/00000", "data/.gpumigrate-tmp/bb/00000"]
+        assert found[0].generation == listed.generation
+        bucket.blob("data/.gpumigrate-tmp/bb/00000").delete()  # another clean-up got there first
+        removed, errors = temps.remove_leftovers(backend, found)
+    finally:
+        proxy.stop()
+    assert removed == 1 and len(errors) == 1 and "replaced since it was listed" in errors[0], errors
+    assert len(deletes) == 2 and all("ifGenerationMatch=" in d for d in deletes), deletes
+    assert bucket.blob("data/.gpumigrate-tmp/aa/00000").exists()
