@@ -86,3 +86,13 @@ async def test_open_profile_dialog_loads_another_file(demo_copy: Path) -> None:
 def test_profile_view_snapshot(snap_compare) -> None:
     app = GpuMigrateApp(profile_path=REPO / "profiles" / "aws-p3-to-gcp-a100.toml", start_mode="profile")
     assert snap_compare(app, terminal_size=(100, 36))
+
+
+async def test_digit_keys_on_the_profile_view_switch_screens_and_type_nothing(demo_copy: Path) -> None:
+    app = GpuMigrateApp(profile_path=demo_copy, start_mode="profile")
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = app.screen.query_one("#profile-editor")
+        before = editor.text
+        await pilot.press("7")
+        await pilot.pause()
+        assert editor.text == before and app.current_mode == "runbook"

@@ -25,6 +25,9 @@ class ProfileScreen(StepScreen):
     """Shows the profile as TOML; ctrl+s validates and saves what is in the editor."""
 
     MODE = "profile"
+    AUTO_FOCUS = ""
+    """Nothing focused on entry: with the editor focused, the digit keys that switch screens everywhere
+    else typed into the profile ("7schema_version = 1"). Tab or a click goes into the editor."""
     BINDINGS = [Binding("ctrl+r", "reload", "Revert", id="profile-revert")]
     DEFAULT_CSS = """
     ProfileScreen #profile-editor { height: 1fr; }
