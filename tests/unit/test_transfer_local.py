@@ -82,8 +82,12 @@ def test_exclusions(trees):
 
 def test_non_recursive_copies_the_top_level_only(trees):
     src, dst, tree = trees
-    run_transfer(spec(src, dst, recursive=False))
+    summary = run_transfer(spec(src, dst, recursive=False))
     assert set(read_local(dst)) == {k for k in tree if "/" not in k}
+    folders = sorted({k.split("/")[0] + "/" for k in tree if "/" in k})
+    assert folders and sorted(n.path for n in summary.not_copied) == folders  # said, not silently dropped
+    assert {n.reason for n in summary.not_copied} == {"folder not copied (without -r only the top level is copied)"}
+    assert summary.failed == 0
 
 
 def test_checksum_mode_and_verify_only_catch_a_file_altered_behind_our_back(trees, tmp_path):

@@ -14,6 +14,8 @@ Rules (README "semantics"):
   ``skip_broken_symlinks`` a notice; either way its path is listed, so the destination's
   object of that name is never deleted.
 * Sockets, FIFOs and devices are reported as "not a regular file" (notices).
+* Without ``recursive`` each sub-folder is a notice ("folder not copied"), as gsutil copies only
+  the top level then, but a user must see that the tree was not copied whole.
 
 Folders sort as ``name/`` so the walk yields keys in the same global byte order as an
 S3 or GCS listing (the planner merges the two as streams).
@@ -90,7 +92,8 @@ def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callab
             continue
         assert s is not None
         if is_dir:
-            if not recursive:
+            if not recursive:  # said, not silently dropped: "copied 3, verified 3" read as the whole tree
+                yield _problem(path, "folder not copied (without -r only the top level is copied)", False)
                 continue
             ident = (s.st_dev, s.st_ino)
             if ident in ancestors:
