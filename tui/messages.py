@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+
+from typing import Callable
 
 from textual.message import Message
 
@@ -15,6 +18,40 @@ class EngineEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
+
+
+class EngineEvents(Message):
+    """Whatever a worker emitted since the screen last took its events (see :class:`EventFunnel`)."""
+
+    def __init__(self, funnel: "EventFunnel") -> None:
+        super().__init__()
+        self.funnel = funnel
+
+
+class EventFunnel:
+    """Carries a worker thread's events to a screen in batches, in order.
+
+    A transfer of 10,000 small files emits tens of thousands of events; one message each kept
+    the UI's message loop (and the GIL the copy needs) busy.  Here an event joins a list, and
+    only the first event into an empty list posts a message: while the screen is busy the rest
+    wait in that list and arrive with it, however many there are.  Nothing waits on a timer."""
+
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._events.append(event)
+            first = len(self._events) == 1
+        if first:
+            self._post(EngineEvents(self))
+
+    def take(self) -> list[Event]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
 
 
 @dataclass

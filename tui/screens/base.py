@@ -18,7 +18,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
 from engine.guide import WALK, hint_line
-from tui.messages import EngineEvent, ProfileChanged, RoleChanged
+from tui.messages import EngineEvent, EngineEvents, EventFunnel, ProfileChanged, RoleChanged
 
 if TYPE_CHECKING:
     from engine.profile import Profile
@@ -163,10 +163,12 @@ class StepScreen(Screen):
 
         session = self.gm_app.open_session_handle()
 
+        funnel = EventFunnel(self.post_message)
+
         def emit(event: object) -> None:
             # With a session its follower delivers the recorded events (to every attached app).
             if not worker.is_cancelled and session is None:
-                self.post_message(EngineEvent(event))  # type: ignore[arg-type]
+                funnel(event)  # type: ignore[arg-type]
 
         try:
             summary = run_steps(profile, [step], emit=emit, profile_path=self.gm_app.profile_path,
@@ -180,6 +182,16 @@ class StepScreen(Screen):
         finally:
             if session is not None:
                 session.close()
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        """A batch from :class:`EventFunnel`: each event handled as its own EngineEvent would be."""
+        message.stop()
+        handler = getattr(self, "on_engine_event", None)
+        for event in message.funnel.take():
+            if handler is not None:
+                handler(EngineEvent(event))
+            else:
+                self.post_message(EngineEvent(event))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.error is not None and event.state.name == "ERROR":

@@ -7,6 +7,7 @@ own refresh timer; the widget keeps the window and only draws.
 
 from __future__ import annotations
 
+import textwrap
 from collections import deque
 
 from textual.app import ComposeResult
@@ -14,6 +15,11 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from tui.widgets.format import DASH, human_rate
+
+
+def _lines(text: str, width: int) -> int:
+    """How many lines ``text`` wraps to at ``width`` cells (word wrap, as Static does)."""
+    return len(textwrap.wrap(text, width)) or 1
 
 
 class Throughput(Vertical):
@@ -30,9 +36,11 @@ class Throughput(Vertical):
         self.window = window
         self.samples: deque[float] = deque(maxlen=window)
         self._measured: deque[float] = deque(maxlen=window)
+        self._drawn = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.figures(), classes="throughput-figures", markup=False)
+        self._drawn = self.figures()
+        yield Static(self._drawn, classes="throughput-figures", markup=False)
         yield Sparkline([], summary_function=max)
 
     def add_sample(self, rate: float | None) -> None:
@@ -73,5 +81,13 @@ class Throughput(Vertical):
     def _redraw(self) -> None:
         if not self.is_mounted:
             return
-        self.query_one(".throughput-figures", Static).update(self.figures())
+        figures = self.query_one(".throughput-figures", Static)
+        text = self.figures()
+        if text != self._drawn:
+            # A layout (a reflow of the whole screen) only when the line may change its height:
+            # four times a second during a run it was the UI's largest cost.
+            width = figures.content_size.width
+            same_height = width > 0 and _lines(text, width) == _lines(self._drawn, width)
+            figures.update(text, layout=not same_height)
+            self._drawn = text
         self.query_one(Sparkline).data = list(self.samples)
