@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,14 +29,35 @@ CHUNK = 256 * 1024
 MAX_QUEUED = 16 << 20
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
-    """Copy ``reader`` to ``writer``, each chunk ``delay_s`` after it was read."""
+REQUEST_LINE = re.compile(rb"(?:^|\r\n)(GET|PUT|POST|HEAD|DELETE|PATCH) (\S+) HTTP/1\.[01]\r\n")
+"""An HTTP/1.x request line (at a chunk's start or after a CRLF); counted with ``--log``. A client
+sends its next request on a connection after the previous answer, so it starts a read; a
+pipelined request glued to the end of a body without a CRLF would be missed."""
+
+
+def request_kind(method: bytes, target: bytes) -> str:
+    """A request reduced to its kind (method + path shape, query parameter names, no values):
+    ``POST /upload/storage/v1/b/*/o?name&uploadType`` -- what per-object counts are made of.
+    The GCS JSON API's fixed path words are kept; every other path segment becomes ``*``."""
+    path, _, query = target.decode("latin-1").partition("?")
+    parts = path.split("/")
+    shape = "/".join(p if p in ("", "storage", "v1", "b", "o", "upload", "compose") else "*" for p in parts)
+    names = sorted({kv.split("=", 1)[0] for kv in query.split("&") if kv})
+    return f"{method.decode()} {shape}" + (f"?{'&'.join(names)}" if names else "")
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float,
+                seen: list[str] | None = None) -> None:
+    """Copy ``reader`` to ``writer``, each chunk ``delay_s`` after it was read (request lines
+    appended to ``seen`` when given)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=max(1, MAX_QUEUED // CHUNK))
 
     async def feed() -> None:
         try:
             while data := await reader.read(CHUNK):
+                if seen is not None:
+                    seen.extend(request_kind(m.group(1), m.group(2)) for m in REQUEST_LINE.finditer(data))
                 await queue.put((loop.time() + delay_s, data))
         except (ConnectionError, OSError):
             pass
@@ -60,18 +83,25 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
 
 
 async def _serve(listen_port: int, upstream: tuple[str, int], delay_s: float,
-                 ready: Callable[[int], None]) -> None:
+                 ready: Callable[[int], None], log: str | None = None) -> None:
+    conns = [0]
+
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             up_r, up_w = await asyncio.open_connection(*upstream)
         except OSError:
             client_w.close()
             return
+        conns[0] += 1
+        conn, seen = conns[0], ([] if log else None)
         try:
-            await asyncio.gather(_pipe(client_r, up_w, delay_s), _pipe(up_r, client_w, delay_s))
+            await asyncio.gather(_pipe(client_r, up_w, delay_s, seen), _pipe(up_r, client_w, delay_s))
         finally:
             for w in (up_w, client_w):
                 w.close()
+            if log and seen is not None:  # one line per connection: its number, then its requests
+                with open(log, "a") as f:
+                    f.write(json.dumps({"conn": conn, "requests": seen}) + "\n")
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port, backlog=1024)
     ready(server.sockets[0].getsockname()[1])
@@ -100,10 +130,12 @@ class Proxy:
                 self.proc.wait(10)
 
 
-def start(upstream_port: int, delay_ms: float, listen_port: int = 0) -> Proxy:
-    """Start a proxy subprocess in front of 127.0.0.1:``upstream_port``; returns once it listens."""
+def start(upstream_port: int, delay_ms: float, listen_port: int = 0, log: str | None = None) -> Proxy:
+    """Start a proxy subprocess in front of 127.0.0.1:``upstream_port``; returns once it listens.
+    With ``log``, each closed connection's request kinds are appended there (JSON lines)."""
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--delay-ms", str(delay_ms),
-                             "--listen", str(listen_port), "--upstream", f"127.0.0.1:{upstream_port}"],
+                             "--listen", str(listen_port), "--upstream", f"127.0.0.1:{upstream_port}"]
+                            + (["--log", log] if log else []),
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     assert proc.stdout is not None
@@ -119,6 +151,7 @@ def main() -> None:
     ap.add_argument("--delay-ms", type=float, required=True, help="added to each direction")
     ap.add_argument("--listen", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     ap.add_argument("--upstream", required=True, help="127.0.0.1:PORT (loopback only)")
+    ap.add_argument("--log", help="append one JSON line per closed connection: its request kinds")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
     if host not in ("127.0.0.1", "localhost"):
@@ -129,7 +162,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # nothing to flush: connections just end
     try:
-        asyncio.run(_serve(a.listen, ("127.0.0.1", int(port)), a.delay_ms / 1000, ready))
+        asyncio.run(_serve(a.listen, ("127.0.0.1", int(port)), a.delay_ms / 1000, ready, a.log))
     except KeyboardInterrupt:
         pass
 
