@@ -171,8 +171,8 @@ class OpsSection(Section):
     @classmethod
     def _thresholds(cls, value: list[float]) -> list[float]:
         for pct in value:
-            if not 0 < pct <= 1000:
-                raise ValueError(f"threshold {pct!r} must be > 0 and <= 1000 (percent of the budget)")
+            if not 0.1 <= pct <= 1000:
+                raise ValueError(f"threshold {pct!r} must be from 0.1 to 1000 (percent of the budget)")
         if len(set(value)) != len(value):
             raise ValueError("thresholds must be distinct")
         return sorted(value)
