@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,6 +80,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-app-"))
     env = tool_env(dict(os.environ, GPUMIGRATE_STATE_DIR=str(work / "state"), PYTHONPATH=str(REPO)))
     phases: list[dict[str, float]] = []
+    cpu: dict[str, list[float]] = {"app": [], "cli": [], "engine": []}
+
+    def child_cpu() -> float:
+        """CPU seconds (user + system) of the children waited for so far: a figure that the
+        other work on a shared machine disturbs far less than wall time."""
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
     try:
         src = work / "src"
         make_tree(src, a.small)
@@ -87,10 +95,12 @@ def main() -> None:
         def cli(r: int) -> float:
             dst = work / f"cli-{r}"
             os.sync()
+            c0 = child_cpu()
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "tui.cli", "transfer", "-r", str(src), str(dst)],
                                   cwd=REPO, env=env, capture_output=True, text=True)
             took = time.perf_counter() - t0
+            cpu["cli"].append(child_cpu() - c0)
             if proc.returncode != 0:
                 raise SystemExit(f"cli failed: {proc.stderr[-600:]}")
             shutil.rmtree(dst)
@@ -101,10 +111,12 @@ def main() -> None:
             profile = work / f"app-{r}.toml"
             profile.write_text(f'[source]\nprovider = "local"\n\n[[transfer]]\nsrc = "{src}"\ndst = "{dst}"\n')
             os.sync()
+            c0 = child_cpu()
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, __file__, "--child", str(profile)], cwd=REPO, env=env,
                                   capture_output=True, text=True)
             took = time.perf_counter() - t0
+            cpu["app"].append(child_cpu() - c0)
             if proc.returncode != 0:
                 raise SystemExit(f"app failed: {proc.stderr[-1200:]}")
             phases.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -115,12 +127,14 @@ def main() -> None:
             """The engine alone in a process (no UI, no per-file output): what the UI's share is measured against."""
             dst = work / f"engine-{r}"
             os.sync()
+            c0 = child_cpu()
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", "import sys; from engine.transfer.api import TransferSpec, "
                                    "run_transfer; s = run_transfer(TransferSpec(src=sys.argv[1], dst=sys.argv[2])); "
                                    "sys.exit(0 if s.ok else 1)", str(src), str(dst)],
                                   cwd=REPO, env=env, capture_output=True, text=True)
             took = time.perf_counter() - t0
+            cpu["engine"].append(child_cpu() - c0)
             if proc.returncode != 0:
                 raise SystemExit(f"engine failed: {proc.stderr[-600:]}")
             shutil.rmtree(dst)
@@ -137,6 +151,10 @@ def main() -> None:
               f"after {known:.2f} s ({100 * known / run:.0f}% of the run)")
         print(f"yardstick: app / cli = {ratio(times['app'], times['cli']):.2f}, app / engine alone = "
               f"{ratio(times['app'], times['engine']):.2f} (medians, process start to exit)")
+        med = {k: statistics.median(v) for k, v in cpu.items() if v}
+        print(f"CPU seconds (user+system, median): engine alone {med['engine']:.2f}, cli {med['cli']:.2f}, "
+              f"app {med['app']:.2f}; the UI's share of the app's CPU: "
+              f"{100 * (med['app'] - med['engine']) / med['app']:.0f}% (app start-up included)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
