@@ -8,6 +8,8 @@ controls (class ``mutating``) disabled while this process is only watching.
 
 from __future__ import annotations
 
+import time
+
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from textual.app import ComposeResult
@@ -183,11 +185,23 @@ class StepScreen(Screen):
             if session is not None:
                 session.close()
 
+    FUNNEL_INTERVAL_S = 0.05
+    """Batches are taken at most this often: while the UI keeps up, every event would otherwise
+    wake the loop on its own (10,000 files: some 20,000 wake-ups)."""
+
     def on_engine_events(self, message: EngineEvents) -> None:
         """A batch from :class:`EventFunnel`: each event handled as its own EngineEvent would be."""
         message.stop()
+        wait = getattr(self, "_funnel_next", 0.0) - time.monotonic()
+        if wait > 0:  # the funnel's list stays non-empty meanwhile, so nothing else is posted
+            self.set_timer(wait, lambda: self._take_events(message.funnel))
+        else:
+            self._take_events(message.funnel)
+
+    def _take_events(self, funnel: EventFunnel) -> None:
+        self._funnel_next = time.monotonic() + self.FUNNEL_INTERVAL_S
         handler = getattr(self, "on_engine_event", None)
-        for event in message.funnel.take():
+        for event in funnel.take():
             if handler is not None:
                 handler(EngineEvent(event))
             else:
