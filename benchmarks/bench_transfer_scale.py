@@ -37,12 +37,20 @@ MTIME = 1_700_000_000.0
 _SUFFIX = [f"{j:03d}.bin" for j in range(1000)]
 
 
+MD5 = "0" * 32
+"""One MD5 for every entry: a bucket-to-bucket listing (S3 single-part ETags, GCS) reports one, so
+same-size entries are decided in the planner.  ``--no-checksums`` drops it: then every same-size
+pair is a ``check`` for a worker (a HEAD each in a real run), as for multipart/composite objects."""
+CHECKSUMS = "--no-checksums" not in sys.argv
+
+
 def synthetic_listing(n: int, side: str) -> Iterator[ObjectInfo]:
     """``n`` entries in byte order, cheap to make (one string join and one record each).
 
     src vs dst: every 100th entry differs in size, every 1000th (offset 7) is only in src,
     every 1000th (offset 3, name "...x") only in dst."""
     src = side == "src"
+    md5 = MD5 if CHECKSUMS else None
     info = ObjectInfo
     for d in range(-(-n // 1000)):
         head = f"data/{d // 1000:05d}/obj-{d:06d}"
@@ -51,9 +59,9 @@ def synthetic_listing(n: int, side: str) -> Iterator[ObjectInfo]:
             if j == 7 and not src:
                 continue
             path = head + _SUFFIX[j]
-            yield info(path, 1001 if src and j % 100 == 0 else 1000, MTIME, True)
+            yield info(path, 1001 if src and j % 100 == 0 else 1000, MTIME, True, md5=md5)
             if j == 3 and not src:
-                yield info(path + "x", 1000, MTIME, True)
+                yield info(path + "x", 1000, MTIME, True, md5=md5)
 
 
 def _peak_mb() -> float:
@@ -120,6 +128,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--phase", choices=["generate", "plan", "dry-run", "dry-run-d"])
     ap.add_argument("--skip", action="append", default=[], help="phases to leave out")
+    ap.add_argument("--no-checksums", action="store_true",
+                    help="listings without a checksum in common: every same-size pair becomes a check")
     a = ap.parse_args()
     if a.phase:
         base = _peak_mb()
@@ -134,7 +144,8 @@ def main() -> None:
     for phase in ("generate", "plan", "dry-run", "dry-run-d"):
         if phase in a.skip:
             continue
-        r = subprocess.run([sys.executable, __file__, "--n", str(a.n), "--jobs", str(a.jobs), "--phase", phase],
+        r = subprocess.run([sys.executable, __file__, "--n", str(a.n), "--jobs", str(a.jobs), "--phase", phase,
+                            *(["--no-checksums"] if a.no_checksums else [])],
                            capture_output=True, text=True, cwd=REPO)
         if r.returncode:
             raise SystemExit(f"{phase} failed: {r.stderr[-2000:]}")
