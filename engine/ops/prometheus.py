@@ -156,6 +156,7 @@ def scrape_config_gke(profile: "Profile") -> dict[str, Any]:
 def alert_rules(profile: "Profile") -> dict[str, Any]:
     """The rules file (``groups:``) with thresholds from ``[ops]``."""
     ops = profile.ops
+    label = migration_label(profile)
     jobs = f'job=~"{JOB}|{JOB}-gke"'
     mem_ratio = f"100 * {FB_USED}{{{jobs}}} / ({FB_USED}{{{jobs}}} + {FB_FREE}{{{jobs}}})"
     idle_window = prom_duration(min(ops.idle_hours * 3600, 3600))
@@ -165,7 +166,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "expr": f"max by (Hostname) (avg_over_time({GPU_UTIL}{{{jobs}}}[{idle_window}])) "
                     f"< {_num(ops.idle_gpu_util_pct)}",
             "for": prom_duration(ops.idle_hours * 3600),
-            "labels": {"severity": "warning", "migration": migration_label(profile)},
+            "labels": {"severity": "warning", "migration": label},
             "annotations": {
                 "summary": f"GPUs on {{{{ $labels.Hostname }}}} idle below {_num(ops.idle_gpu_util_pct)}% "
                            f"for {_num(ops.idle_hours)} h",
@@ -176,7 +177,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "alert": "GpuMemoryHigh",
             "expr": f"{mem_ratio} > {_num(ops.gpu_memory_alert_pct)}",
             "for": prom_duration(ops.memory_alert_minutes * 60),
-            "labels": {"severity": "error", "migration": migration_label(profile)},
+            "labels": {"severity": "error", "migration": label},
             "annotations": {
                 "summary": f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.Hostname }}}} memory above "
                            f"{_num(ops.gpu_memory_alert_pct)}%",
@@ -187,7 +188,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
             "alert": "GpuExporterDown",
             "expr": f'up{{{jobs}}} == 0 or absent(up{{{jobs}}})',
             "for": prom_duration(ops.absent_minutes * 60),
-            "labels": {"severity": "critical", "migration": migration_label(profile)},
+            "labels": {"severity": "critical", "migration": label},
             "annotations": {
                 "summary": "The GPU host or its DCGM exporter is gone",
                 "description": f"No DCGM metrics for {_num(ops.absent_minutes)} min: the instance was stopped, "
@@ -203,7 +204,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuXidError",
                 "expr": f"changes({XID}{{{jobs}}}[{XID_WINDOW}]) > 0 and {XID}{{{jobs}}} > 0",
                 "for": "0s",
-                "labels": {"severity": "critical", "migration": migration_label(profile)},
+                "labels": {"severity": "critical", "migration": label},
                 "annotations": {"summary": "A new XID error on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": f"The last XID changed within {XID_WINDOW}: check `nvidia-smi -q` "
                                                "and the kernel log (`dmesg | grep -i xid`). The same XID twice in "
@@ -213,7 +214,7 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuEccDoubleBitErrors",
                 "expr": f"increase({ECC_DBE}{{{jobs}}}[10m]) > 0",
                 "for": "0s",
-                "labels": {"severity": "critical", "migration": migration_label(profile)},
+                "labels": {"severity": "critical", "migration": label},
                 "annotations": {"summary": "Double-bit ECC errors on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": "Uncorrectable memory errors: drain the job; the GPU may need replacing."},
             },
@@ -221,13 +222,13 @@ def alert_rules(profile: "Profile") -> dict[str, Any]:
                 "alert": "GpuNvlinkErrors",
                 "expr": f"increase({NVLINK_CRC}{{{jobs}}}[10m]) > 0",
                 "for": "0s",
-                "labels": {"severity": "warning", "migration": migration_label(profile)},
+                "labels": {"severity": "warning", "migration": label},
                 "annotations": {"summary": "NVLink CRC errors on GPU {{ $labels.gpu }} of {{ $labels.Hostname }}",
                                 "description": "NVLink flit CRC errors are rising; multi-GPU jobs may slow or fail. "
                                                f"(Collected only with {COUNTERS_FILE}.)"},
             },
         ]
-    return {"groups": [{"name": f"gpumigrate-{migration_label(profile)}-gpu", "rules": rules}]}
+    return {"groups": [{"name": f"gpumigrate-{label}-gpu", "rules": rules}]}
 
 
 def _dump(doc: dict[str, Any], header: str) -> str:

@@ -157,9 +157,9 @@ class OpsSection(Section):
 
     @model_validator(mode="after")
     def _watcher_budget(self) -> "OpsSection":
-        from engine.ops.spot_watcher import BUDGET_S, KILL_AFTER_S, NOTICE_READ_S
+        from engine.ops.spot_watcher import BUDGET_S, KILL_AFTER_S, NOTICE_READ_S, stop_budget_s
 
-        total = self.poll_interval_s + NOTICE_READ_S + self.checkpoint_timeout_s + KILL_AFTER_S
+        total = stop_budget_s(self)  # the same sum the unit's stop timeout is rendered from
         if total >= BUDGET_S:
             raise ValueError(
                 f"checkpoint_timeout_s: poll_interval_s {self.poll_interval_s} + notice read {NOTICE_READ_S} + "

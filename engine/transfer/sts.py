@@ -596,17 +596,23 @@ class StsResult:
         }
 
 
-def _upsert_job(client: "st.StorageTransferServiceClient", job: "st.TransferJob") -> "st.TransferJob":
-    """Create the job, or bring an existing one (same entry) up to date."""
+def _upsert_job(client: "st.StorageTransferServiceClient", job: "st.TransferJob",
+                exists: bool | None = None) -> "st.TransferJob":
+    """Create the job, or bring an existing one (same entry) up to date.
+
+    ``exists``: whether the caller has just read the job (None = read it here), so a run reads it once.
+    """
     from google.api_core import exceptions as gexc
     from google.protobuf import field_mask_pb2
 
     with api_errors("Storage Transfer Service"):
-        try:
-            existing = client.get_transfer_job(request={"job_name": job.name, "project_id": job.project_id})
-        except gexc.NotFound:
-            existing = None
-        if existing is None:
+        if exists is None:
+            try:
+                client.get_transfer_job(request={"job_name": job.name, "project_id": job.project_id})
+                exists = True
+            except gexc.NotFound:
+                exists = False
+        if not exists:
             return client.create_transfer_job(request={"transfer_job": job})
         # ``schedule`` is always in the mask: a field named in the mask but absent from the job is
         # cleared, so a profile without a schedule removes the one an earlier run left on the job
@@ -694,10 +700,11 @@ def _run_phase(
     control: StsControl | None,
     clock: Any,
     confirmed: bool = False,
+    exists: bool | None = None,
 ) -> OperationSnapshot:
     from engine.transfer.sts_jobs import check_job_state, state_of
 
-    job = _upsert_job(client, plan.job)
+    job = _upsert_job(client, plan.job, exists)
     # The guard reads what the job IS after the update (schedule, delete option, status),
     # not what the profile asked for.
     check_job_state(state_of(job), confirmed=confirmed)
@@ -804,8 +811,9 @@ def run_sts_transfer(
             emit(Message(step, text=f"the source lists {found:,} objects; deleting what only the destination has"))
         kind = "copy (no deletions yet)" if len(phases) == 2 and index == 0 else "transfer"
         emit(Message(step, text=f"STS job {phase.job.name}: starting the {kind}"))
+        # The job was read above (phase 0) or written by the phase before: no second read.
         snap = _run_phase(client, phase, emit=emit, step=step, opts=opts, cancel=cancel, control=control, clock=clock,
-                          confirmed=confirmed)
+                          confirmed=confirmed, exists=existing is not None or index > 0)
         result.operations.append(snap.name)
         failures.extend(snap.failures)
         if snap.detached:

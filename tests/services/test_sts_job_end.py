@@ -37,6 +37,19 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StsStub]:
     server.stop()
 
 
+STS_PROFILE = f"""
+[source]
+provider = "aws"
+[target]
+project = "{PROJECT}"
+[[transfer]]
+src = "s3://src"
+dst = "gs://dst"
+engine = "sts"
+"""
+"""A profile with one STS entry s3://src -> gs://dst; tests append the sections they need."""
+
+
 def opts(**kw) -> StsOptions:
     return StsOptions(**{"aws_role_arn": ROLE, "poll_interval_s": 0.001, **kw})
 
@@ -165,16 +178,7 @@ def test_cutover_sign_off_disables_the_migrations_sts_jobs(stub: StsStub) -> Non
     from engine.profile import parse_profile
     from engine.session import SessionStore
 
-    profile = parse_profile(f"""
-[source]
-provider = "aws"
-[target]
-project = "{PROJECT}"
-[[transfer]]
-src = "s3://src"
-dst = "gs://dst"
-engine = "sts"
-[transfer.sts]
+    profile = parse_profile(STS_PROFILE + f"""[transfer.sts]
 aws_role_arn = "{ROLE}"
 poll_interval_s = 0.01
 [transfer.sts.schedule]
@@ -224,16 +228,7 @@ def test_the_runbook_lists_the_migrations_sts_jobs() -> None:
     from engine.ops.rollback import rollback_items
     from engine.profile import parse_profile
 
-    profile = parse_profile(f"""
-[source]
-provider = "aws"
-[target]
-project = "{PROJECT}"
-[[transfer]]
-src = "s3://src"
-dst = "gs://dst"
-engine = "sts"
-[[transfer]]
+    profile = parse_profile(STS_PROFILE + """[[transfer]]
 src = "/data"
 dst = "/backup"
 """)
