@@ -21,7 +21,7 @@ RCLONE = str(Path(sys.executable).with_name("rclone"))
 
 from tests import stand_ins  # noqa: E402
 from benchmarks.bench_transfer_local import make_tree  # noqa: E402
-from benchmarks.timing import ratio, rounds, spread, timed, tool_env  # noqa: E402
+from benchmarks.timing import ratio, rounds, spread, stand_in_env, timed  # noqa: E402
 
 
 def main() -> None:
@@ -38,10 +38,7 @@ def main() -> None:
         src = work / "src"
         make_tree(src, a.small, a.big, a.big_mib)
         total = a.small * 4096 + a.big * a.big_mib * (1 << 20)
-        env = tool_env(stand_ins.clear_cloud_env())
-        env.pop("AWS_CA_BUNDLE", None)
-        env.update(stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url), GPUMIGRATE_STATE_DIR=str(work / "state"))
-        env.update(stand_ins.rclone_env(moto.url, gcs.url))
+        env = stand_in_env(moto.url, gcs.url, work / "state")
         os.environ.update(env)
         from tests.transfer_support import gcs_client, s3_client
 

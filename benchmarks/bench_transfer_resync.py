@@ -25,7 +25,7 @@ RCLONE = str(Path(sys.executable).with_name("rclone"))
 
 from tests import stand_ins  # noqa: E402
 from benchmarks.bench_transfer_local import make_tree  # noqa: E402
-from benchmarks.timing import ratio, rounds, spread, timed, tool_env  # noqa: E402
+from benchmarks.timing import ratio, rounds, spread, stand_in_env, timed  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +39,7 @@ def main() -> None:
     try:
         src = work / "src"
         make_tree(src, a.files, 0, 0)
-        env = tool_env(stand_ins.clear_cloud_env())
-        env.pop("AWS_CA_BUNDLE", None)
-        env.update(stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url), GPUMIGRATE_STATE_DIR=str(work / "state"))
-        env.update(stand_ins.rclone_env(moto.url, gcs.url))
+        env = stand_in_env(moto.url, gcs.url, work / "state")
         os.environ.update(env)
         from tests.transfer_support import gcs_client, s3_client
 

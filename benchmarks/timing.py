@@ -27,6 +27,18 @@ def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def stand_in_env(s3_url: str, gcs_url: str, state_dir: Path) -> dict[str, str]:
+    """The environment gpumigrate and rclone run in against moto and fake-gcs-server: no real cloud
+    setting leaks in (``clear_cloud_env`` drops every ``AWS_*``, ``AWS_CA_BUNDLE`` included), both
+    tools point at the same stand-ins, and gpumigrate keeps its state under ``state_dir``."""
+    from tests import stand_ins
+
+    env = tool_env(stand_ins.clear_cloud_env())
+    env.update(stand_ins.aws_env(s3_url), **stand_ins.gcs_env(gcs_url), **stand_ins.rclone_env(s3_url, gcs_url),
+               GPUMIGRATE_STATE_DIR=str(state_dir))
+    return env
+
+
 def timed(cmd: Sequence[str], env: dict[str, str] | None = None) -> float:
     """Seconds ``cmd`` takes, after flushing dirty pages; exits with its output when it fails."""
     os.sync()
