@@ -64,11 +64,14 @@ def main() -> None:
         for label, g_src, r_src in (("local -> fake-gcs", str(src), str(src)),
                                     ("moto  -> fake-gcs", "s3://bench-src/t", "s3:bench-src/t")):
             for mode, jobs in (("equal parallelism", a.jobs), ("each tool's defaults", None)):
-                gcmd = [sys.executable, "-m", "tui.cli", "transfer", "-r", g_src, "--json"]
+                # The destination bucket is appended last: gpumigrate's SRC and DST must stay adjacent
+                # (argparse takes no positional after an option that follows the first one).
+                gcmd = [sys.executable, "-m", "tui.cli", "transfer", "-r", "--json"]
                 rcmd = [RCLONE, "--config", "/dev/null", "-q", "sync", r_src]
                 if jobs:
                     gcmd += ["-j", str(jobs)]
                     rcmd += ["--transfers", str(jobs), "--checkers", str(jobs)]
+                gcmd.append(g_src)
                 times = rounds({"gpumigrate": lambda _r: copy_into_new_bucket(gcmd, "gs"),
                                 "rclone": lambda _r: copy_into_new_bucket(rcmd, "gcs")}, a.repeat)
                 g, r = times["gpumigrate"], times["rclone"]
