@@ -124,6 +124,22 @@ def same_tree(a: Path, b: Path) -> bool:
     return names_a == names_b and all((a / n).read_bytes() == (b / n).read_bytes() for n in names_a)
 
 
+HOLDER = """
+import sys, time
+from engine.session import SessionStore
+from engine.cutover.pairing import Pairing
+store = SessionStore.open(sys.argv[1])
+p = Pairing(store, ttl_s=float(sys.argv[2]), kind="tui")
+assert p.try_drive(), "the seat should be free"
+print("driving", p.holder, flush=True)
+while True:
+    p.tick()
+    time.sleep(p.heartbeat_every_s)
+"""
+"""A process that takes the driver's seat of session ``argv[1]`` (lease TTL ``argv[2]`` s), prints
+``driving <holder>`` and keeps its heartbeat until killed."""
+
+
 def free_port_closed() -> int:
     """A loopback port nothing listens on (connections are refused at once)."""
     from tests.stand_ins import free_port

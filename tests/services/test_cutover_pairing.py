@@ -12,6 +12,7 @@ import pytest
 from engine.cutover.pairing import Pairing
 from engine.session import SessionStore
 from tests.cutover_support import (
+    HOLDER,
     REPO,
     alive,
     cli,
@@ -25,18 +26,6 @@ from tests.cutover_support import (
 
 pytestmark = pytest.mark.timeout(90)
 
-HOLDER = """
-import sys, time
-from engine.session import SessionStore
-from engine.cutover.pairing import Pairing
-store = SessionStore.open(sys.argv[1])
-p = Pairing(store, ttl_s=float(sys.argv[2]), kind="tui")
-assert p.try_drive(), "the seat should be free"
-print("driving", p.holder, flush=True)
-while True:
-    p.tick()
-    time.sleep(p.heartbeat_every_s)
-"""
 
 REQUESTER = """
 import sys

@@ -16,6 +16,7 @@ from textual.widgets import Button, RichLog, Static
 
 from engine.session import SessionStore
 from tests.cutover_support import (
+    HOLDER,
     REPO,
     alive,
     cli,
@@ -29,19 +30,6 @@ from tests.cutover_support import (
 from tui.app import GpuMigrateApp
 
 pytestmark = pytest.mark.timeout(90)
-
-HOLDER = """
-import sys, time
-from engine.session import SessionStore
-from engine.cutover.pairing import Pairing
-store = SessionStore.open(sys.argv[1])
-p = Pairing(store, ttl_s=float(sys.argv[2]), kind="tui")
-assert p.try_drive()
-print("driving", flush=True)
-while True:
-    p.tick()
-    time.sleep(p.heartbeat_every_s)
-"""
 
 
 def _driver(name: str, ttl: float, operator: str = "alice") -> subprocess.Popen[str]:
