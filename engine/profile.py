@@ -464,6 +464,12 @@ def save_profile(profile: Profile, path: str | Path, *, keep_header: bool = Fals
     text = dump_profile(profile)
     if keep_header:
         text = leading_comments(path) + text
+    write_profile_text(path, text)
+
+
+def write_profile_text(path: Path, text: str) -> None:
+    """Write a profile's text atomically (temporary file beside it, then rename): a crash never
+    leaves half a profile, whoever writes it (the app's saves, ``gpumigrate init``, New profile)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

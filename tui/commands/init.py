@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.errors import BadInputError
     from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
-    from engine.profile import _dotted, _friendly
+    from engine.profile import _dotted, _friendly, write_profile_text
 
     target = Path(args.file)
     if target.exists() and not args.force:
@@ -70,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("\n".join(f"{target}: {_dotted(e['loc'])}: {_friendly(e)}  (check the flags)"
                                       for e in exc.errors())) from None
     text = profile_text(profile, found)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    write_profile_text(target, text)
     for line in describe(found):
         print(line)
     print(f"wrote {target}: `gpumigrate validate {target}` checks it, `gpumigrate --profile {target}` walks it",

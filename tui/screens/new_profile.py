@@ -99,6 +99,7 @@ def create_profile(answers: dict[str, str], nvml_api: Any = None) -> tuple[Path,
     import os
 
     from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
+    from engine.profile import write_profile_text
 
     path = Path(answers["file"]).expanduser().resolve()
     base = path.parent
@@ -111,9 +112,7 @@ def create_profile(answers: dict[str, str], nvml_api: Any = None) -> tuple[Path,
     text = profile_text(profile, found, origin="gpumigrate (New profile)")
     if path.exists():  # created meanwhile: never overwrite
         raise FileExistsError(f"{path} already exists")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_profile_text(path, text)
     return path, describe(found)
 
 
