@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Callable
 
 import pytest
 
@@ -19,11 +20,18 @@ from engine.transfer.backends.gcs import compose_refusal
 from tests.transfer_support import MIB, FaultProxy, gcs_client, gcs_names, read_gcs, write_local
 
 
-def _snapshot_at_first_part(bucket: str, seen: list[list[str]]):
-    def emit(event) -> None:  # a part has just been written: its component exists now
+def _watch(bucket: str) -> tuple[Callable[[object], None], list[list[str]], list[str]]:
+    """An ``emit`` that lists the bucket once, when the first part has just been written (its
+    component exists then), and keeps every message's text."""
+    seen: list[list[str]] = []
+    messages: list[str] = []
+
+    def emit(event) -> None:
         if not seen and isinstance(event, Progress) and event.extra.get("phase") == "progress":
             seen.append(gcs_names(bucket))
-    return emit
+        if isinstance(event, Message):
+            messages.append(event.text)
+    return emit, seen, messages
 
 
 @pytest.mark.parametrize("component_prefix", [None, "scratch/"])
@@ -32,13 +40,7 @@ def test_components_stay_inside_their_prefix_and_are_gone_after_compose(tmp_path
     gcs_client().create_bucket(unique_bucket)
     data = os.urandom(7 * MIB)
     write_local(tmp_path / "src", {"big.bin": data})
-    seen: list[list[str]] = []
-    messages: list[str] = []
-
-    def emit(event) -> None:
-        _snapshot_at_first_part(unique_bucket, seen)(event)
-        if isinstance(event, Message):
-            messages.append(event.text)
+    emit, seen, messages = _watch(unique_bucket)
 
     s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}/dst", part_threshold_mib=5,
                                   part_size_mib=1, jobs=2, gcs_component_prefix=component_prefix), emit=emit)
@@ -111,13 +113,7 @@ def test_a_retention_locked_bucket_gets_one_resumable_upload_not_components(tmp_
     gcs_client().create_bucket(unique_bucket)
     data = os.urandom(7 * MIB)
     write_local(tmp_path / "src", {"big.bin": data})
-    seen: list[list[str]] = []
-    messages: list[str] = []
-
-    def emit(event) -> None:
-        _snapshot_at_first_part(unique_bucket, seen)(event)
-        if isinstance(event, Message):
-            messages.append(event.text)
+    emit, seen, messages = _watch(unique_bucket)
 
     s = run_transfer(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}/dst", part_threshold_mib=5,
                                   part_size_mib=1, jobs=2), emit=emit)
