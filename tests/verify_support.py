@@ -102,3 +102,25 @@ class LatencyServer:
 def serve(fail_every: int = 0) -> Iterator[LatencyServer]:
     with LatencyServer(fail_every) as server:
         yield server
+
+
+def second_person(session_name: str, operator: str, approve: bool, action: str | None = None,
+                  tries: int = 300) -> threading.Thread:
+    """A started thread in which another operator decides the first pending approval (of ``action``).
+
+    The way a second person answers an accept-with-known-gaps request: join it after the sign-off returns.
+    """
+    from engine.session import SessionStore
+
+    def decide() -> None:
+        with SessionStore.open(session_name, operator=operator) as other:
+            for _ in range(tries):
+                pending = [a for a in other.approvals("pending") if action is None or a.action == action]
+                if pending:
+                    other.decide_approval(pending[0].id, approve)
+                    return
+                time.sleep(0.02)
+
+    helper = threading.Thread(target=decide)
+    helper.start()
+    return helper

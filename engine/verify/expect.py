@@ -11,6 +11,8 @@ the broken target the check exists to catch (no driver, no GPU, no file).
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from engine.verify.section import SETTINGS_FIELD, VerifySection
 
 
@@ -21,31 +23,26 @@ def target_gpus(section: VerifySection, target_gpu_count: int | None) -> int:
     return target_gpu_count or 0
 
 
+_INPUTS: dict[str, tuple[Callable[[VerifySection], Any], str]] = {
+    "gpu_health": (lambda s: (s.gpu.expected_model or s.gpu.min_memory_gib or s.gpu.pcie_gen or s.gpu.pcie_width
+                              or s.gpu.mig_profiles or s.gpu.dcgm_level),
+                   "[verify.gpu] sets what the GPUs must show"),
+    "topology": (lambda s: s.topology.expected, "[verify.topology] expected documents the interconnect"),
+    "data_integrity": (lambda s: s.data_integrity.manifests or s.data_integrity.transfers,
+                       "[verify.data_integrity] lists what must match"),
+    "model_load": (lambda s: s.model_load.command, "[verify.model_load] command is set"),
+    "latency": (lambda s: s.latency.url or s.latency.command, "[verify.latency] has an endpoint"),
+    "convergence": (lambda s: s.convergence.baseline_file or s.convergence.target_file,
+                    "[verify.convergence] names loss curves"),
+    "throughput": (lambda s: s.throughput.command, "[verify.throughput] command is set"),
+}
+"""check name -> (does its sub-table give it something to measure?, the reason shown)."""
+
+
 def _has_inputs(section: VerifySection, name: str) -> str | None:
     """Why the check's own sub-table says it should run (None: nothing configured)."""
-    if name == "gpu_health":
-        g = section.gpu
-        if g.expected_model or g.min_memory_gib or g.pcie_gen or g.pcie_width or g.mig_profiles or g.dcgm_level:
-            return "[verify.gpu] sets what the GPUs must show"
-    elif name == "topology":
-        if section.topology.expected:
-            return "[verify.topology] expected documents the interconnect"
-    elif name == "data_integrity":
-        if section.data_integrity.manifests or section.data_integrity.transfers:
-            return "[verify.data_integrity] lists what must match"
-    elif name == "model_load":
-        if section.model_load.command:
-            return "[verify.model_load] command is set"
-    elif name == "latency":
-        if section.latency.url or section.latency.command:
-            return "[verify.latency] has an endpoint"
-    elif name == "convergence":
-        if section.convergence.baseline_file or section.convergence.target_file:
-            return "[verify.convergence] names loss curves"
-    elif name == "throughput":
-        if section.throughput.command:
-            return "[verify.throughput] command is set"
-    return None
+    configured, reason = _INPUTS.get(name, (lambda _s: False, ""))
+    return reason if configured(section) else None
 
 
 def why_expected(section: VerifySection, name: str, target_gpu_count: int | None) -> str:

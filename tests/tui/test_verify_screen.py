@@ -10,7 +10,7 @@ from textual_plotext import PlotextPlot
 from engine.session import SessionStore
 from engine.verify.signoff import signoffs
 from tests.conftest import REPO
-from tests.verify_support import loss_curve, write_csv
+from tests.verify_support import loss_curve, second_person, write_csv
 from tui.app import GpuMigrateApp
 from tui.screens.verify import VerifyScreen
 
@@ -104,9 +104,6 @@ async def test_a_failing_run_cannot_be_approved_but_can_be_rejected(tmp_path: Pa
 
 
 async def test_incomplete_cannot_be_approved_and_gaps_need_a_reason_and_a_second_person(tmp_path: Path) -> None:
-    import threading
-    import time
-
     from textual.widgets import Input
 
     from tests.cutover_support import shared_session
@@ -125,16 +122,7 @@ async def test_incomplete_cannot_be_approved_and_gaps_need_a_reason_and_a_second
         await pilot.pause()
         assert any("cannot approve: the verification is INCOMPLETE" in n.message for n in app._notifications)
 
-        def second_person() -> None:
-            with SessionStore.open("verify-tui-3", operator="dave") as other:
-                for _ in range(300):
-                    if other.approvals("pending"):
-                        other.decide_approval(other.approvals("pending")[0].id, True)
-                        return
-                    time.sleep(0.02)
-
-        helper = threading.Thread(target=second_person)
-        helper.start()
+        helper = second_person("verify-tui-3", "dave", True)
         await pilot.press("g")
         await pilot.pause()
         app.screen.query_one("#answer", Input).value = "GPU health runs on the real host at cutover"

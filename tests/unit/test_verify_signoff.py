@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import threading
-import time
-
 import pytest
 
 from engine.cutover.approvals import ApprovalDeclined
@@ -16,7 +13,7 @@ from engine.verify.checks.base import CheckResult
 from engine.verify.report import render_markdown
 from engine.verify.signoff import GAPS_ACTION, last_report, sign_off, signoffs
 from engine.verify.suite import VerifyReport
-from tests.verify_support import loss_curve, write_csv
+from tests.verify_support import loss_curve, second_person, write_csv
 
 
 def _report(status: str) -> VerifyReport:
@@ -130,17 +127,7 @@ def test_incomplete_is_refused_then_accepted_with_gaps_by_a_second_person(tmp_pa
             session.decide_approval(session.approvals("pending")[0].id, True)
         session.decide_approval(session.approvals("pending")[0].id, False)
 
-        def second_person() -> None:
-            with SessionStore.open("gaps", operator="bob") as other:
-                for _ in range(200):
-                    pending = [a for a in other.approvals("pending") if a.action == GAPS_ACTION]
-                    if pending:
-                        other.decide_approval(pending[0].id, True)
-                        return
-                    time.sleep(0.02)
-
-        helper = threading.Thread(target=second_person)
-        helper.start()
+        helper = second_person("gaps", "bob", True, action=GAPS_ACTION, tries=200)
         entry = sign_off(session, report, "accepted-with-gaps", timeout=10,
                          note="GPU checks run on the H100 host tomorrow; data checks passed here")
         helper.join()
@@ -157,16 +144,7 @@ def test_a_declined_acceptance_records_nothing(tmp_path: Path) -> None:
     with SessionStore.open("gaps-no", operator="alice") as session:
         _incomplete_run(tmp_path, session)
 
-        def decline() -> None:
-            with SessionStore.open("gaps-no", operator="bob") as other:
-                for _ in range(200):
-                    if other.approvals("pending"):
-                        other.decide_approval(other.approvals("pending")[0].id, False)
-                        return
-                    time.sleep(0.02)
-
-        helper = threading.Thread(target=decline)
-        helper.start()
+        helper = second_person("gaps-no", "bob", False, tries=200)
         with pytest.raises(ApprovalDeclined):
             sign_off(session, last_report(session), "accepted-with-gaps", note="ship it", timeout=10)
         helper.join()
