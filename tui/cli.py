@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move GPU workloads to Google Cloud: inventory, cost, transfer, drivers, verification.",
     )
     parser.add_argument("--profile", "-p", help="profile to open in the app")
-    parser.add_argument("--session", "-s", help="cutover session to open or attach to")
+    parser.add_argument("--session", "-s", dest="app_session", help="cutover session to open or attach to")
     parser.add_argument("--version", action="version", version="gpumigrate 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
@@ -66,10 +66,20 @@ models one object at a time, 0.6-1.5 s after a short transfer had finished on th
 _command: str | None = None
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``gpumigrate --session S COMMAND`` meaning ``COMMAND --session S``.
+
+    A sub-command's own ``--session`` (default None) would otherwise overwrite the one given
+    before it: `gpumigrate --session s1 verify P` ran unrecorded and the later sign-off found no session.
+    """
+    args = build_parser().parse_args(argv)
+    args.session = getattr(args, "session", None) or args.app_session
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _command
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     _command = args.command
     from engine.errors import ExitCode, GpumigrateError
 
