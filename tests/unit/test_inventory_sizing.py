@@ -466,3 +466,14 @@ def test_region_filter() -> None:
     res2 = recommend(WorkloadSpec(kind="training", model="ResNet-50", precision="fp16", batch_size=64), SourceShape(),
                      cands, region="asia-south1")
     assert any("no GPU shapes listed for asia-south1" in w for w in res2.warnings)
+
+
+def test_serving_job_of_unknown_size_is_not_offered_fewer_gpus_than_the_source(shapes: list[Candidate]) -> None:
+    # An unknown model served on 8 × A100 40GB may be tensor-parallel over all 8: "1 × A100 40GB holds it"
+    # would be a claim nothing supports.  Found with `gpumigrate inventory` on model = "no-such-model", p4d.
+    src = SourceShape(gpu_model="A100 40GB", gpu_count=8, gpu_memory_gib=40, all_nvlink=True, origin="catalog",
+                      runs_today=True)
+    res = recommend(WorkloadSpec(kind="inference", model="no-such-model"), src, shapes, region="us-central1")
+    assert res.recommendations and all(r.gpu_count * r.hosts >= 8 for r in res.recommendations)
+    assert res.best is not None and res.best.machine_type == "a2-highgpu-8g"
+    assert "unknown size: at least the source's count" in res.ranking

@@ -413,7 +413,9 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     exact = any(c.gpu_model == source.gpu_model for c in cands)
     lfl = sorted((f for f in fits if f.hosts == 1 and _like_for_like(source, f.cand, exact)),
                  key=lambda f: (f.cand.gpu_model != source.gpu_model, _rank_key(f, source)))
-    want = max(1, source.gpu_count) if work.kind == "training" else 1
+    # Training is spread over the source's GPUs today; so may be a job whose size is not known (a sharded
+    # server): fewer GPUs are offered only when the estimate says they hold it.
+    want = max(1, source.gpu_count) if work.kind == "training" or not est.terms else 1
     fits.sort(key=lambda f: _rank_key(f, source))  # so that ties below keep the better-ranked shape
     ranked = _ties_by_hour(sorted(_fewest_gpus(fits, want), key=lambda f: _rank_key(f, source)))
     chosen = ranked[:limit]
@@ -462,7 +464,7 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
     if dropped:
         ranking += (f"; not offered for LLM serving (compute capability below 7.0, which vLLM requires): "
                     f"{', '.join(sorted(dropped))}")
-    ranking += ("; per GPU model the fewest GPUs that hold the job (training: at least the source's count); full "
+    ranking += ("; per GPU model the fewest GPUs that hold the job (training, or a job of unknown size: at least the source's count); full "
                 "copies on more GPUs than the source, and shapes without a catalog price, last")
     return SizingResult(workload=work, source=source, estimate=est, recommendations=recs, warnings=warnings,
                         ranking=ranking)
