@@ -16,6 +16,7 @@ from engine.errors import EnvironmentProblem
 from engine.events import Emit, ItemDone, Message, discard
 from engine.inventory.aws import AwsInventory, BucketSize, InstanceTypeInfo
 from engine.inventory.images import ImageScan, scan_images
+from engine.gpus.mig import parse_mig_profile
 from engine.gpus.names import gpu_spec
 from engine.inventory.local import DirSize, size_dir
 from engine.inventory.nvml import GpuHost, NvmlApi, read_host
@@ -193,6 +194,21 @@ def _host_shape(host: GpuHost) -> SourceShape:
     return shape
 
 
+def _in_mig_instance(shape: SourceShape, name: str | None) -> SourceShape:
+    """A source.gpu_model naming a MIG instance ("A100-SXM4-80GB MIG 1g.10gb"): the job runs inside that instance,
+    so it is sized by it, as a scanned MIG host is.  Its memory is the profile's nominal GB read as 10^9 bytes
+    (1g.10gb: 9.31 GiB), at or below what NVML reports for every instance (1g.10gb: 9,728 MiB)."""
+    mig = parse_mig_profile(name)
+    if mig is None:
+        return shape
+    shape.mig_instance = mig.text
+    shape.mig_profiles = [mig.text]
+    shape.gpu_memory_gib = round(mig.memory_gb * 1e9 / 2**30, 3)
+    shape.gpu_count = 1
+    shape.all_nvlink, shape.nvswitch, shape.topology_label = None, False, None
+    return shape
+
+
 def source_shape(profile: Any, host: GpuHost | None, aws: AwsInventory | None, catalog: Any = None) -> SourceShape:
     """The source GPUs: this host's (NVML) first, then the AWS instance of source.instance_type, then the profile."""
     src = profile.source
@@ -210,14 +226,15 @@ def source_shape(profile: Any, host: GpuHost | None, aws: AwsInventory | None, c
         gib = spec.usable_gib if spec else (info.gpu_memory_mib / 1024 if info.gpu_memory_mib else None)
         count = src.gpu_count or info.gpu_count
         nvlink = count > 1 and src.instance_type.split(".")[0] in ("p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en")
-        return SourceShape(gpu_model=model, gpu_count=count, gpu_memory_gib=round(gib, 3) if gib else None,
-                           all_nvlink=nvlink, nvswitch=nvlink and src.instance_type.split(".")[0] not in ("p3",),
-                           topology_label="NVLink" if nvlink else None, runs_today=True,
-                           origin="aws" if aws is not None and src.instance_type in aws.instance_types else "catalog")
+        return _in_mig_instance(SourceShape(
+            gpu_model=model, gpu_count=count, gpu_memory_gib=round(gib, 3) if gib else None,
+            all_nvlink=nvlink, nvswitch=nvlink and src.instance_type.split(".")[0] not in ("p3",),
+            topology_label="NVLink" if nvlink else None, runs_today=True,
+            origin="aws" if aws is not None and src.instance_type in aws.instance_types else "catalog"), src.gpu_model)
     model = normalize_gpu_model(src.gpu_model)
     spec = gpu_spec(model)
-    return SourceShape(gpu_model=model, gpu_count=src.gpu_count or 1, origin="profile",
-                       gpu_memory_gib=round(spec.usable_gib, 3) if spec else None)
+    return _in_mig_instance(SourceShape(gpu_model=model, gpu_count=src.gpu_count or 1, origin="profile",
+                                        gpu_memory_gib=round(spec.usable_gib, 3) if spec else None), src.gpu_model)
 
 
 def workload_spec(w: Any) -> WorkloadSpec:

@@ -477,3 +477,24 @@ def test_serving_job_of_unknown_size_is_not_offered_fewer_gpus_than_the_source(s
     assert res.recommendations and all(r.gpu_count * r.hosts >= 8 for r in res.recommendations)
     assert res.best is not None and res.best.machine_type == "a2-highgpu-8g"
     assert "unknown size: at least the source's count" in res.ranking
+
+
+def test_a_mig_instance_named_in_the_profile_sizes_the_source_by_that_instance(shapes: list[Candidate]) -> None:
+    # source.gpu_model = "A100-SXM4-80GB MIG 1g.10gb" was sized as a whole 80 GB card (like-for-like: a2-ultragpu-1g).
+    from engine.inventory.scan import source_shape
+    from engine.profile import Profile
+
+    def shape(gpu: str) -> SourceShape:
+        prof = Profile.model_validate({"source": {"provider": "aws", "gpu_model": gpu, "gpu_count": 1}})
+        return source_shape(prof, None, None, None)
+
+    mig = shape("A100-SXM4-80GB MIG 1g.10gb")
+    assert (mig.gpu_model, mig.mig_instance, mig.gpu_count) == ("A100 80GB", "1g.10gb", 1)
+    assert mig.gpu_memory_gib == pytest.approx(10e9 / 2**30, abs=0.001)  # nominal GB: below NVML's 9,728 MiB
+    whole = shape("A100-SXM4-80GB")
+    assert whole.mig_instance is None and whole.gpu_memory_gib == pytest.approx(80, abs=0.01)
+    small = WorkloadSpec(kind="inference", model="Llama-3-8B", precision="int4", batch_size=1, seq_len=2048)
+    assert any(r.like_for_like for r in recommend(small, whole, shapes, region="us-central1").recommendations)
+    res = recommend(small, mig, shapes, region="us-central1")  # a 10 GB slice is not like a whole A100 80GB
+    assert res.recommendations and not any(r.like_for_like for r in res.recommendations)
+    assert any("1g.10gb" in w for r in res.recommendations for w in r.warnings)

@@ -125,7 +125,9 @@ def _print_report(inv: object) -> None:
     if inv.sizing is not None:
         s = inv.sizing
         out.print(f"[bold]Sizing[/] ({s.workload.kind}, source {s.source.gpu_count}x "
-                  f"{s.source.gpu_model or '?'} from {s.source.origin})")
+                  f"{s.source.gpu_model or '?'}"
+                  + (f" MIG {s.source.mig_instance} ({s.source.gpu_memory_gib:.2f} GiB)" if s.source.mig_instance else "")
+                  + f" from {s.source.origin})")
         out.print(f"  rule: {s.estimate.rule}", markup=False)
         for line in s.estimate.lines:
             out.print(f"    {line}", markup=False)
