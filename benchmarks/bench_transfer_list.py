@@ -109,7 +109,6 @@ def main() -> None:
 def compare(url: str, a: argparse.Namespace, fill_first: bool) -> None:
     """List every key with each lister against the S3 endpoint at ``url``; print times and ratios."""
     env = stand_ins.clear_cloud_env()
-    env.pop("AWS_CA_BUNDLE", None)
     env.update(stand_ins.aws_env(url))
     env.update(stand_ins.rclone_env(url))
     os.environ.update(env)

@@ -87,7 +87,6 @@ def main() -> None:
         src = work / "src"
         total = make_tree(src, a.small, a.big, a.big_mib)
         base = tool_env(stand_ins.clear_cloud_env())
-        base.pop("AWS_CA_BUNDLE", None)
         direct = dict(base, **stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url))
         os.environ.update(direct)  # this process's own clients (set-up, clean-up) skip the proxies
         from tests.transfer_support import gcs_client, s3_client
