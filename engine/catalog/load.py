@@ -22,7 +22,7 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.gpus.names import same_gpu
 
@@ -520,9 +520,3 @@ def write_cache(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps({"format": CACHE_FORMAT, **payload}, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
-
-
-def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    return [asdict(r) for r in rows]

@@ -35,11 +35,6 @@ class MigProfile:
         """The GPU-instance profile without compute-instance prefix or suffixes ("3g.71gb")."""
         return f"{self.gpu_slices}g.{self.memory_gb}gb"
 
-    @property
-    def shares_memory(self) -> bool:
-        """A compute instance sharing its GPU instance's memory with siblings."""
-        return self.compute_slices is not None
-
 
 def parse_mig_profile(text: str | None) -> MigProfile | None:
     """A profile name, or the MIG device name NVML returns ("NVIDIA H100 80GB HBM3 MIG 1c.3g.40gb")."""

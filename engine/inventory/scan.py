@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import EnvironmentProblem
 from engine.events import Emit, ItemDone, Message, discard
-from engine.inventory.aws import AwsInventory, BucketSize, InstanceTypeInfo
+from engine.inventory.aws import AwsInventory, InstanceTypeInfo
 from engine.inventory.images import ImageScan, scan_images
 from engine.gpus.mig import parse_mig_profile
 from engine.gpus.names import gpu_spec
@@ -323,7 +323,3 @@ def summary_line(inv: Inventory) -> str:
         best = inv.sizing.best
         parts.append(f"recommended {best.machine_type} ({best.gpu_count}x {best.gpu_model})")
     return "; ".join(parts)
-
-
-def bucket_rows(buckets: list[BucketSize]) -> list[dict[str, Any]]:
-    return [{"bucket": b.bucket, "objects": b.objects, "bytes": b.bytes, "estimated": b.estimated} for b in buckets]
