@@ -33,6 +33,21 @@ def apply_all(profile: Any, run_rate: Any, emit: Emit, step: str = "ops",
     return out
 
 
+def api_failure(exc: BaseException) -> GpumigrateError | None:
+    """An API error that stopped the apply, as the error the CLI and the step report (None: not one).
+
+    Exit 4 when the environment is at fault (no permission, not authenticated, service down), else 1.
+    """
+    from google.api_core import exceptions as gexc
+
+    if not isinstance(exc, gexc.GoogleAPIError):
+        return None
+    environment = isinstance(exc, (gexc.ServiceUnavailable, gexc.PermissionDenied, gexc.Unauthenticated))
+    error = (EnvironmentProblem if environment else GpumigrateError)(
+        f"apply stopped: {exc} (what came before it was applied; nothing after it was tried)")
+    return error
+
+
 def run(ctx: StepContext) -> StepResult:
     from engine.ops.render import render_all
     from engine.ops.rollback import rollback_items
@@ -77,14 +92,11 @@ def run(ctx: StepContext) -> StepResult:
     except GpumigrateError as exc:
         return StepResult(ok=False, summary=f"{summary}; not applied: {exc}", data=data, exit_code=exc.exit_code)
     except Exception as exc:  # an API error (google.api_core) names the call that failed
-        from google.api_core import exceptions as gexc
-
-        if isinstance(exc, (gexc.GoogleAPIError,)):
-            return StepResult(ok=False, summary=f"{summary}; apply failed: {exc}", data=data,
-                              exit_code=ExitCode.ENVIRONMENT if isinstance(
-                                  exc, (gexc.ServiceUnavailable, gexc.PermissionDenied, gexc.Unauthenticated))
-                              else ExitCode.FAILED)
-        raise
+        failure = api_failure(exc)
+        if failure is None:
+            raise
+        return StepResult(ok=False, summary=f"{summary}; apply failed: {exc}", data=data,
+                          exit_code=failure.exit_code)
     changed = sum(len(v["created"]) + len(v["updated"]) for v in data["applied"].values())
     failed = {name: why for v in data["applied"].values() for name, why in v.get("failed", {}).items()}
     if failed:

@@ -215,3 +215,21 @@ def test_budget_is_compared_on_project_numbers(budgets: BudgetsStub, monkeypatch
     events: list = []
     assert not apply_budget(moved, RunRate(100, "test"), client, emit=events.append).changed
     assert any("could not be read" in getattr(e, "text", "") for e in events)
+
+
+def test_cli_apply_stopped_by_a_permission_error_is_one_line_exit_4(
+        monitoring: MonitoringStub, budgets: BudgetsStub, tmp_path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A 403 is not a per-policy refusal: `ops --apply` stops, exit 4 with one line (was a traceback)."""
+    import grpc
+
+    from tui.cli import main
+
+    monitoring.refuse_create("GPU idle", grpc.StatusCode.PERMISSION_DENIED, "caller lacks monitoring.alertPolicies.create")
+    monkeypatch.setenv("GPUMIGRATE_MONITORING_ENDPOINT", monitoring.endpoint)
+    monkeypatch.setenv("GPUMIGRATE_BUDGETS_ENDPOINT", budgets.url)
+    (tmp_path / "p.toml").write_text(TOML)
+    assert main(["ops", str(tmp_path / "p.toml"), "--apply", "--json"]) == 4
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "403 caller lacks monitoring.alertPolicies.create" in err
+    assert not budgets.budgets  # nothing after the stop was tried

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 KINDS = ("alerts", "prometheus", "grafana", "budget", "spot-watcher", "rollback")
 
@@ -70,23 +71,18 @@ def run(args: argparse.Namespace) -> int:
         doc["budget_monthly"] = {"amount": round(result.run_rate.monthly, 2), "source": result.run_rate.source}
     written = write_all(result.items, Path(args.out)) if args.out else []
     if args.apply:
-        from engine.ops.step import apply_all
-
         if args.emit and args.emit not in ("alerts", "budget"):
             raise BadInputError("--apply works on alerts and budget (the other artefacts are files to install)")
         emit = discard if args.json else make_sink(False, verbose=True)
-        if args.emit == "alerts":
-            from engine.ops.alerts import apply_alert_policies
+        try:
+            doc["applied"] = _apply(args, profile, result, emit)
+        except Exception as exc:  # an API error the per-policy handling does not absorb (403, 503...)
+            from engine.ops.step import api_failure
 
-            doc["applied"] = {"alerts": apply_alert_policies(profile, emit=emit).to_dict()}
-        elif args.emit == "budget":
-            from engine.ops.budget import apply_budget
-
-            if not profile.ops.billing_account:
-                raise BadInputError("[ops].billing_account is needed to create the budget")
-            doc["applied"] = {"budget": apply_budget(profile, result.run_rate, emit=emit).to_dict()}
-        else:
-            doc["applied"] = apply_all(profile, result.run_rate, emit)
+            failure = api_failure(exc)
+            if failure is None:
+                raise
+            raise failure from None
     if args.json:
         if written:
             doc["written"] = [str(p) for p in written]
@@ -120,3 +116,20 @@ def run(args: argparse.Namespace) -> int:
             failed = True
             print(f"  refused: {name}: {why}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _apply(args: argparse.Namespace, profile: Any, result: Any, emit: Any) -> dict[str, Any]:
+    """What ``--apply`` changed: the alerts, the budget, or both."""
+    if args.emit == "alerts":
+        from engine.ops.alerts import apply_alert_policies
+
+        return {"alerts": apply_alert_policies(profile, emit=emit).to_dict()}
+    if args.emit == "budget":
+        from engine.ops.budget import apply_budget
+
+        if not profile.ops.billing_account:
+            raise BadInputError("[ops].billing_account is needed to create the budget")
+        return {"budget": apply_budget(profile, result.run_rate, emit=emit).to_dict()}
+    from engine.ops.step import apply_all
+
+    return apply_all(profile, result.run_rate, emit)
