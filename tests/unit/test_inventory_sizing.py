@@ -498,3 +498,17 @@ def test_a_mig_instance_named_in_the_profile_sizes_the_source_by_that_instance(s
     res = recommend(small, mig, shapes, region="us-central1")  # a 10 GB slice is not like a whole A100 80GB
     assert res.recommendations and not any(r.like_for_like for r in res.recommendations)
     assert any("1g.10gb" in w for r in res.recommendations for w in r.warnings)
+
+
+def test_like_for_like_by_memory_class_says_the_source_gpu_is_not_offered(shapes: list[Candidate]) -> None:
+    # "same GPU class" was printed for an L40S source's A100 40GB: a different GPU, matched by memory only.
+    src = SourceShape(gpu_model="L40S", gpu_count=1, gpu_memory_gib=44.99, origin="catalog", runs_today=True)
+    res = recommend(WorkloadSpec(kind="training", model="Llama-2-13B", method="lora", precision="bf16", batch_size=1,
+                                 seq_len=1024), src, shapes, region="us-central1")
+    like = [r for r in res.recommendations if r.like_for_like]
+    assert like and like[0].gpu_model != "L40S"
+    assert "no L40S among the catalog shapes searched" in like[0].reason and "same GPU and count" not in like[0].reason
+    a100 = SourceShape(gpu_model="A100 40GB", gpu_count=1, gpu_memory_gib=40, origin="catalog", runs_today=True)
+    same = [r for r in recommend(WorkloadSpec(kind="training", model="ResNet-50", precision="fp16", batch_size=64),
+                                 a100, shapes, region="us-central1").recommendations if r.like_for_like]
+    assert same and "like-for-like: same GPU and count as the source" in same[0].reason

@@ -501,7 +501,9 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
         parts.append(f"≈ {f.hours:,.2f} h per run → ${f.cost:,.2f} per run"
                      + (" (cost model)" if f.run_price is not None else ""))
     if like:
-        parts.append("like-for-like: same GPU class and count as the source")
+        parts.append("like-for-like: same GPU and count as the source" if c.gpu_model == source.gpu_model else
+                     f"like-for-like: no {source.gpu_model} among the catalog shapes searched; the {c.gpu_model} is within 15% of its "
+                     "usable memory, same GPU count")
     if current and c.machine_type == current:
         parts.append("the profile's current target")
     elif work.kind == "training" and source.gpu_model and source.gpu_model != c.gpu_model:
