@@ -114,15 +114,17 @@ class DisableResult:
     src: str
     dst: str
     outcome: str
-    """disabled | already-disabled | not-found | deleted"""
+    """disabled | already-disabled | not-found | deleted (enabled ... for --enable; would-disable on a dry run)"""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def set_job_status(client: "st.StorageTransferServiceClient", spec: "TransferSpec", project: str,
-                   status: str) -> DisableResult:
-    """Set one entry's job to ENABLED or DISABLED (only ``status`` in the update mask)."""
+                   status: str, *, dry_run: bool = False) -> DisableResult:
+    """Set one entry's job to ENABLED or DISABLED (only ``status`` in the update mask).
+
+    ``dry_run``: read the job and say what would change (``would-disable``), change nothing."""
     from google.cloud import storage_transfer_v1 as st
     from google.protobuf import field_mask_pb2
 
@@ -137,6 +139,8 @@ def set_job_status(client: "st.StorageTransferServiceClient", spec: "TransferSpe
         return DisableResult(name, spec.src, spec.dst, "deleted")
     if state.status == status:
         return DisableResult(name, spec.src, spec.dst, f"already-{status.lower()}")
+    if dry_run:
+        return DisableResult(name, spec.src, spec.dst, f"would-{status.lower()[:-1]}")
     with api_errors("Storage Transfer Service"):
         client.update_transfer_job(request={
             "job_name": name,

@@ -258,3 +258,17 @@ def test_the_stand_in_refuses_bodies_the_library_messages_do_not_parse(stub: Sts
     name = next(iter(stub.jobs))
     assert post(f"/v1/{name}", {"projectId": PROJECT, "transferJob": {"status": "DISABLED"},
                                 "updateTransferJobFieldMask": "status", "extra": 1}, "PATCH") == 400
+
+
+def test_cli_disable_dry_run_changes_nothing(stub: StsStub, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--disable --dry-run` says what would change and leaves the job enabled (it used to disable it)."""
+    from tui.cli import main
+
+    seed(stub, "gs://old/", 1)
+    spec = TransferSpec(src="gs://old", dst="gs://new", recursive=True, engine="sts")
+    run_sts_transfer(spec, project=PROJECT, options=opts())
+    argv = ["transfer", "gs://old", "gs://new", "--engine", "sts", "--project", PROJECT, "--disable"]
+    assert main([*argv, "--dry-run"]) == 0
+    assert "would-disable (dry run: nothing changed)" in capsys.readouterr().out
+    assert stub.jobs[job_name_for(spec)]["status"] == "ENABLED"
+    assert not stub.calls("PATCH")

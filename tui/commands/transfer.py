@@ -73,11 +73,13 @@ def _set_sts_status(args: argparse.Namespace) -> int:
     if not args.project:
         raise BadInputError("--project is needed: the STS job belongs to a Google Cloud project")
     spec = TransferSpec(src=args.src, dst=args.dst, recursive=True, engine="sts")
-    result = set_job_status(make_client(), spec, args.project, "DISABLED" if args.disable else "ENABLED")
+    result = set_job_status(make_client(), spec, args.project, "DISABLED" if args.disable else "ENABLED",
+                            dry_run=args.dry_run)
     if args.json:
-        print_json({"event": "sts_job_status", **result.to_dict()})
+        print_json({"event": "sts_job_status", **result.to_dict(), "dry_run": args.dry_run})
     else:
-        print(f"STS job {result.job_name} ({result.src} -> {result.dst}): {result.outcome}")
+        note = " (dry run: nothing changed)" if args.dry_run else ""
+        print(f"STS job {result.job_name} ({result.src} -> {result.dst}): {result.outcome}{note}")
     return int(ExitCode.OK)
 
 
