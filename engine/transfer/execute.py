@@ -292,9 +292,10 @@ class Transfer(CopyJobs):
                 else:
                     self._delete_phase(spool.read(kinds=("delete",)), submit)
             wait(pending)
-            # Only after a clean, whole listing: a folder that could not be listed (or a run
-            # without -r) did not plan objects whose half-copied uploads are still worth resuming.
-            if not self.dry_run and not self.control.cancelled and self.recursive and self.summary.failed == 0:
+            # Only after a clean, whole listing: a folder that could not be listed did not plan
+            # objects whose half-copied uploads are still worth resuming (without -r, only the
+            # top level was listed: _clean_debris judges nothing below it).
+            if not self.dry_run and not self.control.cancelled and self.summary.failed == 0:
                 self._clean_debris()
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
@@ -356,7 +357,8 @@ class Transfer(CopyJobs):
         from engine.transfer.temps import stray_local_temps
 
         removed = 0
-        for path, token in list(self._orphans.items()):
+        orphans = self._orphans if self.recursive else {p: t for p, t in self._orphans.items() if "/" not in p}
+        for path, token in list(orphans.items()):
             try:
                 self.dst.abort_parts(PartUpload(path=path, token=token, size=0, part_size=1,
                                                 src=ObjectInfo(path=path, size=0, mtime=0.0)))

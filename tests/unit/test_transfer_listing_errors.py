@@ -309,8 +309,10 @@ def test_plan_counts_problem_entries(tmp_path):
     assert (plan.copy, plan.error, plan.notcopied) == (1, 1, 1)
 
 
-def test_no_debris_after_a_killed_run_whose_source_then_vanished(tmp_path):
-    """The defect: a hidden .gpumigrate-tmp file stayed for good (listing skips it, -d never removes it)."""
+@pytest.mark.parametrize("recursive", [True, False], ids=["-r", "top-level"])
+def test_no_debris_after_a_killed_run_whose_source_then_vanished(tmp_path, recursive):
+    """The defect: a hidden .gpumigrate-tmp file stayed for good (listing skips it, -d never removes it).
+    Without -r (the CLI's default) too: the top level was listed whole, so its debris is judged."""
     from engine.transfer.journal import Journal
 
     src, dst = tmp_path / "src", tmp_path / "dst"
@@ -326,14 +328,14 @@ def test_no_debris_after_a_killed_run_whose_source_then_vanished(tmp_path):
         if isinstance(event, Progress) and event.label == "object" and event.extra.get("phase") == "progress":
             control.cancel()
 
-    s = run_transfer(spec(src, dst, jobs=1), emit=emit, control=control, journal=journal)
+    s = run_transfer(spec(src, dst, jobs=1, recursive=recursive), emit=emit, control=control, journal=journal)
     assert s.interrupted
     temps = [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
     assert temps, "the interrupted large copy keeps its journalled temp file for the resume"
     # a single-request write killed half-way leaves a temp file no journal knows about
     (dst / ".0123456789ab.gpumigrate-tmp").write_bytes(b"half")
     (src / "big.bin").unlink()  # the source moved on
-    s = run_transfer(spec(src, dst), journal=journal)
+    s = run_transfer(spec(src, dst, recursive=recursive), journal=journal)
     assert s.ok and s.temps_removed == 2
     assert not [p for p in dst.rglob("*") if "gpumigrate-tmp" in p.name]
     assert Journal(journal).pending_uploads() == []
