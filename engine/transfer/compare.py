@@ -64,37 +64,45 @@ def resolve(src_backend: "Backend", dst_backend: "Backend", src: ObjectInfo, dst
             if whole_seconds(s_m) == whole_seconds(d_m):
                 return True, "same size and mtime (metadata)"
             return False, "mtime differs (metadata)"
+    # One ask each for the checksums the stores can report (on S3 a HEAD per call: asked once
+    # here, not again by each step below).
+    src_backend.full_checksums(src)
+    dst_backend.full_checksums(dst)
+    common = _common_checksum(src, dst)
+    if common is not None:
+        return common
     if reason == CHECK_CLOUD:
-        # Bucket to bucket: a checksum both stores report (one HEAD each) decides; where there
-        # is none in common (multipart S3 objects, composite GCS ones) the destination's stored
-        # mtime, written from this source's mtime when it was copied, decides before any
-        # byte is read: reading both objects of every re-sync is what a hash compare would cost.
-        src_backend.full_checksums(src)
-        dst_backend.full_checksums(dst)
-        if src.crc32c and dst.crc32c:
-            return src.crc32c == dst.crc32c, "crc32c " + ("same" if src.crc32c == dst.crc32c else "differs")
-        if src.md5 and dst.md5:
-            return src.md5 == dst.md5, "md5 " + ("same" if src.md5 == dst.md5 else "differs")
+        # Bucket to bucket with no checksum in common (multipart S3 objects, composite GCS
+        # ones): the destination's stored mtime, written from this source's mtime when it was
+        # copied, decides before any byte is read: reading both objects of every re-sync is
+        # what a hash compare would cost.
         d_m = dst_backend.stored_mtime(dst)
         if d_m is not None and whole_seconds(d_m) == whole_seconds(src.mtime):
             return True, "same size; the destination stores this source's mtime (no checksum in common)"
-    return same_checksums(src_backend, dst_backend, src, dst)
+    return _checksums_from_bytes(src_backend, dst_backend, src, dst)
 
 
-def same_checksums(src_backend: "Backend", dst_backend: "Backend", src: ObjectInfo,
-                   dst: ObjectInfo) -> tuple[bool, str]:
-    """Compare CRC32C where both stores can say it, else MD5, else CRC32C of the bytes read."""
-    src_backend.full_checksums(src)
-    dst_backend.full_checksums(dst)
+def _common_checksum(src: ObjectInfo, dst: ObjectInfo) -> tuple[bool, str] | None:
+    """(same, why) from a checksum both sides already carry (CRC32C, else MD5); None if none."""
     if src.crc32c and dst.crc32c:
         return src.crc32c == dst.crc32c, "crc32c " + ("same" if src.crc32c == dst.crc32c else "differs")
+    if src.md5 and dst.md5:
+        return src.md5 == dst.md5, "md5 " + ("same" if src.md5 == dst.md5 else "differs")
+    return None
+
+
+def _checksums_from_bytes(src_backend: "Backend", dst_backend: "Backend", src: ObjectInfo,
+                          dst: ObjectInfo) -> tuple[bool, str]:
+    """No checksum in common (the stores were asked already): compute what is missing."""
     if src.md5 or dst.md5:  # one side reports MD5 (an S3 ETag): compute the other's
         s_md5 = src.md5 or src_backend.hash_object(src, md5=True).md5_hex
         d_md5 = dst.md5 or dst_backend.hash_object(dst, md5=True).md5_hex
         return s_md5 == d_md5, "md5 " + ("same" if s_md5 == d_md5 else "differs")
-    s_crc = ensure_crc32c(src_backend, src)
-    d_crc = ensure_crc32c(dst_backend, dst)
-    return s_crc == d_crc, "crc32c " + ("same" if s_crc == d_crc else "differs")
+    if src.crc32c is None:
+        src.crc32c = src_backend.hash_object(src).crc32c_hex
+    if dst.crc32c is None:
+        dst.crc32c = dst_backend.hash_object(dst).crc32c_hex
+    return src.crc32c == dst.crc32c, "crc32c " + ("same" if src.crc32c == dst.crc32c else "differs")
 
 
 def ensure_crc32c(backend: "Backend", info: ObjectInfo) -> str:
