@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
+from engine.errors import BadInputError
 from engine.transfer.backends.base import TMP_MARK, Backend
 
 RECENT_S = 15 * 60
@@ -51,6 +52,8 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
     out: list[Leftover] = []
     if backend.scheme == "file":
         root = backend.loc.path
+        if not os.path.isdir(root):  # a mistyped path is not "0 leftovers"
+            raise BadInputError(f"--cleanup {root}: not a directory")
         for folder, _dirs, files in os.walk(root):
             for name in files:
                 if TMP_MARK in name:

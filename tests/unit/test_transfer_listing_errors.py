@@ -352,6 +352,8 @@ def test_cleanup_lists_first_then_removes_old_leftovers(tmp_path):
     assert rc == 0 and "removed 1 of 2 leftovers" in text and "recent: may belong to a running transfer" in text
     assert [p.name for p in dst.rglob("*") if "gpumigrate-tmp" in p.name] == [".bbbbbbbbbbbb.gpumigrate-tmp"]
     assert (dst / "a.txt").read_bytes() == b"a"
+    rc, text = cli("--cleanup", str(tmp_path / "no-such-dir"))  # a typo is not "0 leftovers"
+    assert rc == 2 and "0 leftovers" not in text
 
 
 def test_source_file_deleted_after_listing_is_vanished_not_a_failure(tmp_path):

@@ -114,7 +114,7 @@ def _cleanup(args: argparse.Namespace) -> int:
                   f"{f.age_s / 60:.0f} min old){note}")
         total = sum(f.size for f in found)
         if args.remove:
-            print(f"removed {removed} of {len(found)} leftovers ({total} bytes); {recent} younger than "
+            print(f"removed {removed} of {len(found)} leftovers ({total} bytes found); {recent} younger than "
                   f"{RECENT_S // 60} min kept")
         else:
             print(f"{len(found)} leftovers ({total} bytes); dry run: nothing removed "
