@@ -20,7 +20,7 @@ from engine.events import Emit, ItemDone, Message, Progress, discard
 from engine.verify import checks as check_modules
 from engine.verify.baseline import (BASELINE_FORMAT, BASELINE_VERSION, baseline_from_report, load_baseline,
                                     save_baseline)
-from engine.verify.checks.base import CheckContext, run_check
+from engine.verify.checks.base import CheckContext, CheckResult, run_check
 from engine.verify.expect import is_optional, why_expected
 from engine.verify.outcome import VerifyReport, json_safe
 from engine.verify.section import CHECK_NAMES, VerifySection
@@ -89,6 +89,32 @@ def run_verification(
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,
                       data={"title": result.title, "threshold": result.threshold,
                             "duration_s": round(result.duration_s, 3), "result": json_safe(result.to_dict())}))
-    emit(Progress(step, done=len(report.results), total=len(names), unit="checks", label="checks"))
+    if not capture and not cancel.is_set():
+        for result in _left_out(section, names, only, target_gpu_count):
+            report.results.append(result)
+            emit(ItemDone(step, item=result.name, status=result.status, detail=result.summary,
+                          data={"title": result.title, "threshold": "", "duration_s": 0.0,
+                                "result": json_safe(result.to_dict())}))
+    emit(Progress(step, done=len(names), total=len(names), unit="checks", label="checks"))
     report.finished_at = time.time()
     return report
+
+
+def _left_out(section: VerifySection, names: list[str], only: list[str] | None,
+              target_gpu_count: int | None) -> list[CheckResult]:
+    """Expected checks of the profile that ``--only`` left out, each *not run* with why.
+
+    Leaving a check out does not prove what it exists to prove: `--only data_integrity` on a target
+    that must show 8 GPUs was a PASS one person could approve.  ``optional = true`` lifts it.
+    """
+    if not only:
+        return []
+    out = []
+    for name in selected_checks(section):
+        why = why_expected(section, name, target_gpu_count)
+        if name in names or not why or is_optional(section, name):
+            continue
+        module = check_modules.load(name)
+        out.append(CheckResult(name=name, title=module.TITLE, measures=module.MEASURES, status="not-run",
+                               summary=f"not selected (--only {','.join(only)})", expected=why))
+    return out

@@ -149,3 +149,22 @@ def test_a_declined_acceptance_records_nothing(tmp_path: Path) -> None:
             sign_off(session, last_report(session), "accepted-with-gaps", note="ship it", timeout=10)
         helper.join()
         assert signoffs(session) == []
+
+
+def test_only_does_not_turn_a_partial_verification_into_a_pass(tmp_path: Path) -> None:
+    """`--only convergence` on a target that must show 8 GPUs: the GPU checks are gaps, not absent."""
+    from engine.profile import load_profile
+    from engine.runner import run_steps
+
+    path = _no_gpu_profile(tmp_path)
+    summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path,
+                        options={"only": ["convergence"]})
+    report = VerifyReport.from_dict(summary.results["verify"].data["report"])
+    assert report.result("convergence").status == "pass"  # type: ignore[union-attr]
+    gpu = report.result("gpu_health")
+    assert gpu is not None and gpu.gap and gpu.summary == "not selected (--only convergence)"
+    assert report.verdict == "INCOMPLETE"
+    with pytest.raises(BadInputError, match="cannot approve"):
+        from engine.verify.signoff import check_decision
+
+        check_decision(report, "approved")
