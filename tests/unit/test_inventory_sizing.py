@@ -512,3 +512,13 @@ def test_like_for_like_by_memory_class_says_the_source_gpu_is_not_offered(shapes
     same = [r for r in recommend(WorkloadSpec(kind="training", model="ResNet-50", precision="fp16", batch_size=64),
                                  a100, shapes, region="us-central1").recommendations if r.like_for_like]
     assert same and "like-for-like: same GPU and count as the source" in same[0].reason
+
+
+def test_the_rule_names_the_activation_model_actually_used() -> None:
+    # ResNet-50's rule said "activations per Korthikanti et al. 2022 with flash attention" (a transformer formula)
+    # while its activations come from a per-image figure.
+    cnn = estimate_memory(WorkloadSpec(kind="training", model="ResNet-50", precision="fp32", batch_size=112))
+    assert "Korthikanti" not in cnn.rule and "flash attention" in cnn.rule and "MiB per sample" in cnn.rule
+    llm = estimate_memory(WorkloadSpec(kind="training", model="Llama-3-8B", precision="bf16", batch_size=1,
+                                       seq_len=2048, gradient_checkpointing=True))
+    assert "Korthikanti et al. 2022 with flash attention and activation checkpointing" in llm.rule

@@ -258,9 +258,15 @@ def estimate_memory(work: WorkloadSpec, source_memory_gib: float | None = None) 
         saved = _qlora_saved_inputs(work, shape) if known else None
         if saved is not None:
             terms.append(saved)
-        rule += "; activations per Korthikanti et al. 2022" + (" with flash attention" if work.flash_attention else "")
-        if work.gradient_checkpointing:
-            rule += " and activation checkpointing"
+        if shape.kind in ("cnn", "diffusion"):  # no transformer formula: a per-sample figure, or nothing
+            if shape.act_mib_per_sample is not None:
+                rule += ("; activations = batch × MiB per sample at a reference image size, scaled by image area "
+                         "(checkpointing and flash attention not modelled)")
+        elif shape.layers and shape.hidden:
+            rule += "; activations per Korthikanti et al. 2022" + (" with flash attention" if work.flash_attention
+                                                                    else "")
+            if work.gradient_checkpointing:
+                rule += " and activation checkpointing"
     else:
         terms, known, rule, notes = _inference_terms(work, shape)
     for t in terms:
