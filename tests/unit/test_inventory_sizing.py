@@ -522,3 +522,12 @@ def test_the_rule_names_the_activation_model_actually_used() -> None:
     llm = estimate_memory(WorkloadSpec(kind="training", model="Llama-3-8B", precision="bf16", batch_size=1,
                                        seq_len=2048, gradient_checkpointing=True))
     assert "Korthikanti et al. 2022 with flash attention and activation checkpointing" in llm.rule
+
+
+def test_more_active_than_total_parameters_is_called_out() -> None:
+    # active_params_billions = 500 on Mixtral-8x7B (46.7B) was printed as "500.00B are used per token", unremarked.
+    work = WorkloadSpec(kind="inference", model="Mixtral-8x7B", precision="fp16", active_params_billions=500)
+    assert any("CHECK THE INPUTS: 500.00B active" in w and "46.70B in total" in w
+               for w in recommend(work, SourceShape(), []).warnings)
+    ok = WorkloadSpec(kind="inference", model="Mixtral-8x7B", precision="fp16")
+    assert not any("active parameters" in w for w in recommend(ok, SourceShape(), []).warnings)

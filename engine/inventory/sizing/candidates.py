@@ -382,6 +382,11 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
         warnings.append("the source's NVLink could not be read (NVML refuses NVLink queries while MIG is enabled): "
                         "unknown, not none")
     warnings += [w for w in source_sanity(work, source, est) if w]
+    shape = est.shape
+    if shape is not None and shape.active_params and shape.active_params > shape.params:
+        warnings.append(f"CHECK THE INPUTS: {shape.active_params / 1e9:,.2f}B active parameters per token is more than "
+                        f"the model's {shape.params / 1e9:,.2f}B in total (workload.active_params_billions / "
+                        "params_billions); a mixture of experts uses a part of its parameters per token")
     # LLM serving engines need compute capability 7.0 or later (vLLM's installation docs: "compute capability
     # 7.0 or higher (e.g., V100, T4, RTX20xx, A100, L4, H100)"): Pascal and older are not offered for them.
     dropped: set[str] = set()
