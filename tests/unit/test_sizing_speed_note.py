@@ -35,3 +35,12 @@ def test_nothing_known_about_the_job_is_not_called_a_fit() -> None:
                for r in res.recommendations)
     assert reasons["T4"].warnings == ["T4 is an inference GPU: training on it is several times slower than on a "
                                       "training GPU"]
+
+
+def test_a_near_equal_speed_is_said_as_about_with_the_ratio() -> None:
+    # A V100 source's L4 (0.97x) read "...; the V100's peak dense FP16 tensor TFLOPS (datasheets)": no figure.
+    l4 = Candidate(machine_type="g2-standard-4", gpu_model="L4", gpu_count=1, gpu_memory_gib=22.35,
+                   region="us-central1", hourly_usd=0.71)
+    res = recommend(WorkloadSpec(kind="training", params_billions=0.0256, precision="bf16"),
+                    SourceShape(gpu_model="V100", gpu_count=1, gpu_memory_gib=15.78), [l4])
+    assert "about the V100's peak dense FP16 tensor TFLOPS (0.97×, datasheets)" in res.recommendations[0].reason

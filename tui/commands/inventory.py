@@ -126,7 +126,8 @@ def _print_report(inv: object) -> None:
         s = inv.sizing
         out.print(f"[bold]Sizing[/] ({s.workload.kind}, source {s.source.gpu_count}x "
                   f"{s.source.gpu_model or '?'}"
-                  + (f" MIG {s.source.mig_instance} ({s.source.gpu_memory_gib:.2f} GiB)" if s.source.mig_instance else "")
+                  + (f" MIG {s.source.mig_instance} ({s.source.gpu_memory_gib:.2f} GiB)"
+                     if s.source.mig_instance else "")
                   + f" from {s.source.origin})")
         out.print(f"  rule: {s.estimate.rule}", markup=False)
         for line in s.estimate.lines:

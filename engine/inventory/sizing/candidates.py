@@ -507,8 +507,8 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
                      + (" (cost model)" if f.run_price is not None else ""))
     if like:
         parts.append("like-for-like: same GPU and count as the source" if c.gpu_model == source.gpu_model else
-                     f"like-for-like: no {source.gpu_model} among the catalog shapes searched; the {c.gpu_model} is within 15% of its "
-                     "usable memory, same GPU count")
+                     f"like-for-like: no {source.gpu_model} among the catalog shapes searched; the {c.gpu_model} is "
+                     "within 15% of its usable memory, same GPU count")
     if current and c.machine_type == current:
         parts.append("the profile's current target")
     elif work.kind == "training" and source.gpu_model and source.gpu_model != c.gpu_model:
@@ -517,7 +517,8 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
             ratio = b / a
             parts.append(f"{ratio:.1f}× the {source.gpu_model}'s peak dense FP16 tensor TFLOPS (datasheets; measure "
                          "the real speed-up)" if abs(ratio - 1) > 0.05
-                         else f"the {source.gpu_model}'s peak dense FP16 tensor TFLOPS (datasheets)")
+                         else f"about the {source.gpu_model}'s peak dense FP16 tensor TFLOPS ({ratio:.2f}×, "
+                              "datasheets)")
     if work.precision == "fp32" and source.gpu_model and c.gpu_model != source.gpu_model:
         src_spec, dst_spec = gpu_spec(source.gpu_model), gpu_spec(c.gpu_model)
         if src_spec and dst_spec and not src_spec.at_least("Ampere") and dst_spec.at_least("Ampere"):
