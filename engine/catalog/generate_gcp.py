@@ -17,6 +17,11 @@ Inputs (each named in every row it produces, with its date):
   GPU-hour), an excerpt of skypilot-org/skypilot-catalog's GCP ``vms.csv``
   (``engine/catalog/sources/gcp_n1_gpu_prices_skypilot.csv``); pricing.yml prices the N1 host per region
   but not these GPUs.  An N1 row is written where both are priced.
+* ``--n1-gpu-cud``: 1-/3-year committed-use prices of the GPUs attached to N1, per region, from Google's own
+  Pricing Calculator price list (``pricelist.json`` v1.75, 2022-03-14; recorded excerpt
+  ``engine/catalog/sources/gcp_n1_gpu_cud_pricelist_2022-03-14.json``).  Neither pricing.yml nor SkyPilot carries
+  them; this list is old, so the rows say so (``cud_as_of``), and where its on-demand GPU price differs from
+  today's the row's notes carry a ``COMMITMENT CHECK`` marker instead of hiding the contradiction.
 * ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
   per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
@@ -58,7 +63,7 @@ MACHINE_COLUMNS = [
     "machine_type", "gpu_model", "gpu_count", "gpu_memory_gb", "vcpus", "memory_gb", "local_ssd_gb", "region",
     "ondemand_usd_per_hr", "spot_usd_per_hr", "cud_1y_usd_per_hr", "cud_3y_usd_per_hr",
     "host_ondemand_usd_per_hr", "gpu_ondemand_usd_per_hr", "host_spot_usd_per_hr", "gpu_spot_usd_per_hr",
-    "notes", "source", "source_date", "as_of", "spot_as_of", "verified",
+    "notes", "source", "source_date", "as_of", "spot_as_of", "cud_as_of", "verified",
 ]
 ZONE_COLUMNS = ["gpu_model", "machine_series", "region", "zone", "source", "source_date", "verified"]
 STORAGE_COLUMNS = ["kind", "storage_class", "region", "usd_per_gib_month", "source", "source_date", "as_of", "verified"]
@@ -120,7 +125,8 @@ def machine_rows(pricing: dict[str, Any], ref: str) -> list[dict[str, str]]:
                 "cud_3y_usd_per_hr": _num(None if m3 is None else m3 / HOURS_PER_MONTH),
                 "host_ondemand_usd_per_hr": "", "gpu_ondemand_usd_per_hr": "", "host_spot_usd_per_hr": "",
                 "gpu_spot_usd_per_hr": "", "notes": notes, "source": source, "source_date": when, "as_of": when,
-                "spot_as_of": when if price.get("hour_spot") is not None else "", "verified": "yes",
+                "spot_as_of": when if price.get("hour_spot") is not None else "",
+                "cud_as_of": "" if m1 is None and m3 is None else when, "verified": "yes",
             })
     return rows
 
@@ -175,13 +181,56 @@ def n1_gpu_prices(text: str) -> dict[tuple[str, str], tuple[float, float | None]
     return out
 
 
-def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str) -> list[dict[str, str]]:
+N1_CUD_SOURCE = ("Google Cloud Pricing Calculator pricelist.json v1.75 (updated 14-March-2022), as recorded in "
+                 "deepgenomics/cromwell-monitor tests/data/pricelist.json @ e0269624")
+N1_CUD_DATE = "2022-03-14"
+
+
+def n1_gpu_cud_prices(text: str) -> dict[tuple[str, str], dict[str, float]]:
+    """(GPU, region) -> {"ondemand", "cud-1y", "cud-3y"} USD per GPU-hour from the recorded price-list excerpt;
+    a 0 in the list (not offered there) is left out, and multi-region aggregates ("us", "europe") are skipped."""
+    import json
+
+    data = json.loads(text)
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for gpu in N1_SHAPES:
+        for suffix, usage in (("", "ondemand"), ("-CUD-1-YEAR", "cud-1y"), ("-CUD-3-YEAR", "cud-3y")):
+            for region, price in (data.get(f"GPU_NVIDIA_TESLA_{gpu}{suffix}") or {}).items():
+                if re.match(r"^[a-z]+-[a-z]+\d+$", region) and float(price) > 0:
+                    out.setdefault((gpu, region), {})[usage] = float(price)
+    return out
+
+
+def _n1_cud(host: dict[str, Any], count: int, gpu_hour: float,
+            listed: dict[str, float]) -> tuple[float | None, float | None, str]:
+    """Committed-use price of an N1 host + GPUs (host: pricing.yml; GPUs: the 2022 price list) and a note that
+    says what the list lacks or where it disagrees with today's on-demand price (never silently)."""
+    m1, m3 = host.get("month_1y"), host.get("month_3y")
+    c1, c3 = listed.get("cud-1y"), listed.get("cud-3y")
+    cud1 = None if m1 is None or c1 is None else m1 / HOURS_PER_MONTH + count * c1
+    cud3 = None if m3 is None or c3 is None else m3 / HOURS_PER_MONTH + count * c3
+    if c1 is None and c3 is None:
+        return None, None, "no committed-use price for this GPU here in the sources (not guessed)"
+    parts = [f"GPU commitment from the {N1_CUD_DATE} price list"]
+    then = listed.get("ondemand")
+    if then is None:
+        parts.append(f"COMMITMENT CHECK: that list has a commitment price but no on-demand price for this GPU "
+                     "here (it contradicts itself)")
+    elif abs(then - gpu_hour) > 1e-9:
+        parts.append(f"COMMITMENT CHECK: the list's on-demand GPU price ${then:g}/h differs from today's "
+                     f"${gpu_hour:g}/h, so its commitment price may be out of date")
+    if (c1 is None) != (c3 is None):
+        parts.append(f"no {'1' if c1 is None else '3'}-year price in that list here")
+    return cud1, cud3, "; ".join(parts)
+
+
+def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str, cud_text: str = "") -> list[dict[str, str]]:
     """N1 host (pricing.yml, per region) + attached GPUs (SkyPilot GPU rows, per region), where both are
-    priced.  A committed-use price needs the GPU's commitment price too, which neither source carries:
-    left empty rather than guessed."""
+    priced; committed-use prices where the 2022 price list has the GPU's commitment price (``cud_text``)."""
     when = generated_date(pricing)
     host_source = f"{PRICING_SOURCE}{' @ ' + ref if ref else ''} (generated {when} from the Cloud Billing Catalog API)"
     instances = pricing["compute"].get("instance") or {}
+    cuds = n1_gpu_cud_prices(cud_text) if cud_text else {}
     rows = []
     for (gpu, region), (gpu_hour, gpu_spot) in sorted(n1_gpu_prices(gpu_text).items()):
         for machine, count in N1_SHAPES[gpu]:
@@ -192,20 +241,24 @@ def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str) -> list[dict[str, 
             spot = None
             if host.get("hour_spot") is not None and gpu_spot is not None:
                 spot = host["hour_spot"] + count * gpu_spot
+            cud1, cud3, cud_note = _n1_cud(host, count, gpu_hour, cuds.get((gpu, region), {}))
+            source = f"host: {host_source}; GPU: {N1_GPU_SOURCE}"
+            if cud1 is not None or cud3 is not None:
+                source += f"; GPU commitment: {N1_CUD_SOURCE}"
             rows.append({
                 "machine_type": machine, "gpu_model": gpu, "gpu_count": str(count),
                 "gpu_memory_gb": str(N1_GPU_MEMORY_GB[gpu]), "vcpus": f"{spec.get('cpu', '')}",
                 "memory_gb": f"{spec.get('ram', '')}", "local_ssd_gb": "", "region": region,
                 "ondemand_usd_per_hr": _num(host["hour"] + count * gpu_hour), "spot_usd_per_hr": _num(spot),
-                "cud_1y_usd_per_hr": "", "cud_3y_usd_per_hr": "",
+                "cud_1y_usd_per_hr": _num(cud1), "cud_3y_usd_per_hr": _num(cud3),
                 "host_ondemand_usd_per_hr": _num(host["hour"]), "gpu_ondemand_usd_per_hr": _num(count * gpu_hour),
                 "host_spot_usd_per_hr": _num(host.get("hour_spot")),
                 "gpu_spot_usd_per_hr": _num(None if gpu_spot is None else count * gpu_spot),
-                "notes": "N1 host + attached GPUs, per region; no committed-use price for the GPU in the sources "
-                         "(not guessed)",
-                "source": f"host: {host_source}; GPU: {N1_GPU_SOURCE}",
-                "source_date": f"{when} / {N1_GPU_DATE}", "as_of": N1_GPU_DATE,
-                "spot_as_of": N1_GPU_DATE if spot is not None else "", "verified": "yes",
+                "notes": f"N1 host + attached GPUs, per region; {cud_note}",
+                "source": source,
+                "source_date": f"{when} / {N1_GPU_DATE}" + (f" / {N1_CUD_DATE}" if cud1 or cud3 else ""),
+                "as_of": N1_GPU_DATE, "spot_as_of": N1_GPU_DATE if spot is not None else "",
+                "cud_as_of": N1_CUD_DATE if cud1 is not None or cud3 is not None else "", "verified": "yes",
             })
     return rows
 
@@ -218,6 +271,7 @@ def carried_rows(text: str, priced: set[str]) -> list[dict[str, str]]:
             continue
         full = {col: row.get(col, "") or "" for col in MACHINE_COLUMNS}
         full["spot_as_of"] = full["as_of"] if full["spot_usd_per_hr"] else ""
+        full["cud_as_of"] = full["as_of"] if full["cud_1y_usd_per_hr"] or full["cud_3y_usd_per_hr"] else ""
         out.append(full)
     return out
 
@@ -285,11 +339,11 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 
 
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
-             accelerator_zones_text: str = "", n1_gpus_text: str = "") -> dict[str, int]:
+             accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
-    machines += n1_rows(pricing, ref, n1_gpus_text) if n1_gpus_text else []
+    machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
     zones = zone_rows(zones_text)
@@ -313,12 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accelerator-zones", type=Path,
                         default=here / "sources" / "gcp_accelerator_zones_gcloud_2023-05-02.csv")
     parser.add_argument("--n1-gpus", type=Path, default=here / "sources" / "gcp_n1_gpu_prices_skypilot.csv")
+    parser.add_argument("--n1-gpu-cud", type=Path,
+                        default=here / "sources" / "gcp_n1_gpu_cud_pricelist_2022-03-14.json")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
     parser.add_argument("--out", type=Path, default=here / "data")
     args = parser.parse_args(argv)
     counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
-                      args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"))
+                      args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"),
+                      args.n1_gpu_cud.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone and {counts['storage']} storage rows to "
           f"{args.out}")
     return 0

@@ -115,6 +115,9 @@ class GcpMachine(_Sourced):
     """Local SSD bundled with (and priced in) the machine type, in GB."""
     spot_date: str = ""
     """When the spot price was read (spot prices change up to once a day)."""
+    cud_date: str = ""
+    """When the committed-use prices were published, where older than the row (N1 GPU commitments come from
+    Google's 2022 price list): a commitment is aged by this date, not the on-demand price's."""
 
     @property
     def series(self) -> str:
@@ -419,7 +422,7 @@ def _shipped() -> Catalog:
             host_spot_usd_per_hr=_f(r["host_spot_usd_per_hr"]), gpu_spot_usd_per_hr=_f(r["gpu_spot_usd_per_hr"]),
             cud_1y_usd_per_hr=_f(r.get("cud_1y_usd_per_hr")), cud_3y_usd_per_hr=_f(r.get("cud_3y_usd_per_hr")),
             local_ssd_gb=_f(r.get("local_ssd_gb")), spot_date=r.get("spot_as_of") or "",
-            **_embedded(r)))
+            cud_date=r.get("cud_as_of") or "", **_embedded(r)))
     for r in _read_csv("gcp_storage_prices.csv"):
         cat.gcp_storage.append(StoragePrice(kind=r["kind"], storage_class=r["storage_class"], region=r["region"],
                                             usd_per_gib_month=float(r["usd_per_gib_month"]), origin=EMBEDDED,

@@ -177,7 +177,11 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
     # committed use
     direct = row.cud_1y_usd_per_hr if pricing == "cud-1y" else row.cud_3y_usd_per_hr
     if direct is not None:
-        return Priced(name, pricing, direct, row.price_origin, mtype, row.region, model, count, target_hours,
+        cud_origin = Origin(row.origin, row.source, row.cud_date or row.date, row.verified)
+        check = row.notes.find("COMMITMENT CHECK:")
+        if check >= 0:  # the commitment's source disagrees with today's on-demand price: say so where it is used
+            notes.append(f"{name}: {row.notes[check:].split(';')[0]}")
+        return Priced(name, pricing, direct, cud_origin, mtype, row.region, model, count, target_hours,
                        basis, ondemand=ondemand, spot=spot, notes=notes)
     if ondemand is None:
         raise BadInputError(f"the catalog has no trusted on-demand price for {mtype} to apply a committed-use "

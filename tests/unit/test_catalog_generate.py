@@ -93,10 +93,16 @@ def test_n1_gpus_are_priced_per_region(generated: Path) -> None:
     v100 = rows[("n1-standard-64", "V100", "us-central1")]
     assert float(v100["ondemand_usd_per_hr"]) == pytest.approx(3.039984 + 8 * 2.48) and v100["gpu_count"] == "8"
     assert float(rows[("n1-standard-8", "V100", "europe-west4")]["gpu_ondemand_usd_per_hr"]) == 2.604
-    # no commitment price for the GPUs in either source: none is guessed, and the row says so
-    assert not us["cud_1y_usd_per_hr"] and "no committed-use price for the GPU" in us["notes"]
+    # commitment: host 1-/3-year from pricing.yml + the GPU's from Google's 2022 price list, dated by the older
+    assert float(us["cud_1y_usd_per_hr"]) == pytest.approx(174.7547 / 730 + 0.22)
+    assert float(us["cud_3y_usd_per_hr"]) == pytest.approx(124.8373 / 730 + 0.16)
+    assert us["cud_as_of"] == "2022-03-14" and "pricelist.json v1.75" in us["source"]
+    assert "COMMITMENT CHECK" not in us["notes"]  # 2022's on-demand T4 price ($0.35) is today's: consistent
     assert "skypilot-catalog" in us["source"] and "pricing.yml @ commit fd66b26f" in us["source"]
     assert us["as_of"] == "2025"  # the GPU half's date is the older one: shown as stale, not as fresh
+    # europe-west4's T4 cost $0.35 in the 2022 list and $0.3675 today: the commitment is kept, flagged loudly
+    assert float(eu["cud_1y_usd_per_hr"]) == pytest.approx(769.5368 / 730 + 4 * 0.22)
+    assert "COMMITMENT CHECK" in eu["notes"] and "$0.35/h differs from today's $0.3675/h" in eu["notes"]
     # a region with a GPU price but no host price in the excerpt gets no row (nothing half-priced)
     assert ("n1-standard-8", "T4", "asia-east1") not in rows
     # P4 is not offered in europe-west1 in the GPU rows: no row there
@@ -110,3 +116,20 @@ def test_n1_gpu_rows_ignore_other_accelerators() -> None:
     assert prices[("T4", "us-central1")] == (0.35, 0.175)
     assert not any(gpu == "L4" for gpu, _ in prices)
     assert len({region for gpu, region in prices if gpu == "T4"}) == 23
+
+
+def test_n1_gpu_commitments_from_the_2022_price_list() -> None:
+    """The recorded price-list excerpt: 0 means 'not offered', aggregates are skipped, and the list's own
+    contradictions (a commitment price without an on-demand price) are reported in the row, not smoothed over."""
+    cuds = generate_gcp.n1_gpu_cud_prices((SOURCES / "gcp_n1_gpu_cud_pricelist_2022-03-14.json").read_text())
+    assert cuds[("T4", "us-central1")] == {"ondemand": 0.35, "cud-1y": 0.22, "cud-3y": 0.16}
+    assert cuds[("V100", "europe-west4")] == {"ondemand": 2.55, "cud-1y": 1.606, "cud-3y": 1.147}
+    assert "cud-1y" not in cuds[("T4", "asia-east1")]  # listed as 0 there
+    assert cuds[("T4", "us-east4")] == {"cud-1y": 0.23}  # on-demand 0, 1-year 0.23, 3-year 0: as recorded
+    assert not any(region in ("us", "europe", "asia-east") for _, region in cuds)
+    host = {"month_1y": 730.0, "month_3y": 365.0}
+    cud1, cud3, note = generate_gcp._n1_cud(host, 2, 0.35, cuds[("T4", "us-east4")])
+    assert cud1 == pytest.approx(1.0 + 2 * 0.23) and cud3 is None
+    assert "COMMITMENT CHECK" in note and "contradicts itself" in note and "no 3-year price" in note
+    assert generate_gcp._n1_cud(host, 1, 0.35, {}) == (None, None, "no committed-use price for this GPU here in "
+                                                                "the sources (not guessed)")

@@ -62,3 +62,30 @@ def test_a_refresh_makes_a_price_as_old_as_the_refresh() -> None:
         assert report.primary.hourly_usd == 1.9 and (report.primary.price_age_days, report.primary.stale) == (0, False)
     finally:
         (cache_dir() / "gcp.json").unlink()
+
+
+def test_an_n1_gpu_commitment_is_aged_by_its_2022_source_and_flagged_where_it_disagrees() -> None:
+    """N1 + T4 commitments come from Google's 2022 price list: the option is as old as that list (not the 2025
+    on-demand GPU price), and where 2022's on-demand GPU price differs from today's the output says so."""
+    def n1(region: str) -> object:
+        return parse_profile(f"""
+[source]
+provider = "aws"
+instance_type = "p3.2xlarge"
+[target]
+machine_type = "n1-standard-8"
+gpu_model = "T4"
+region = "{region}"
+pricing = "cud-1y"
+[workload]
+source_hours_per_run = 8
+runs_per_month = 10
+""")
+
+    today = date(2026, 11, 29)
+    us = compute_costs(n1("us-central1"), embedded_catalog(), today=today, with_sensitivity=False)
+    assert abs(us.primary.hourly_usd - (174.7547 / 730 + 0.22)) < 1e-6  # n1-standard-8 1-year + T4 1-year
+    assert us.primary.price_age_days == (today - date(2022, 3, 14)).days and us.primary.stale is True
+    assert not any("COMMITMENT CHECK" in n for n in us.notes)
+    eu = compute_costs(n1("europe-west4"), embedded_catalog(), today=today, with_sensitivity=False)
+    assert any("COMMITMENT CHECK" in n and "$0.3675/h" in n for n in eu.notes)
