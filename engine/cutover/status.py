@@ -76,7 +76,10 @@ def describe(ev: StoredEvent) -> str:
         return f"run #{p.get('run')} {k.split('_')[1]} (asked by {p.get('requested_by') or 'someone'})"
     if k == "items_aggregated":
         counts = ", ".join(f"{n:,} {status}" for status, n in sorted(p.get("counts", {}).items()))
-        return f"objects: {counts} (counted, not listed one by one; --json lists each)"
+        listed = f"; deleted objects listed in {p['deleted_file']}" if p.get("deleted_file") else ""
+        return f"objects: {counts} (counted, not listed one by one; --json lists each{listed})"
+    if k == "deletions_listed":
+        return f"deleting: each deleted object is listed in {p.get('file')}"
     if k == "lease_acquired":
         return "took the driver's seat" + (" (forced)" if p.get("forced") else "")
     if k == "lease_released":

@@ -4,17 +4,28 @@ Recording is aggregated so that a session scales to millions of objects: the
 session keeps a progress row at most every :data:`PROGRESS_EVERY_S` per step
 and label (the latest one is never lost: it is written before the step's next
 other event), and a per-object row only for what a person must see one by one —
-failures, refusals, deletions and large objects.  Routine per-object outcomes
-(copied, skipped, verified, planned) are counted and written as one
+failures, refusals and large objects.  Routine per-object outcomes (copied,
+skipped, verified, planned, deleted) are counted and written as one
 ``items_aggregated`` row when the step finishes.  ``--json`` output does not go
 through here and keeps every object.
+
+Deletions are destructive, so they are counted *and* listed: every deleted
+object is one line of an audit file beside the session
+(``NAME.sqlite.audit/STEP-deleted.ndjson``, user-only or group-shared like the
+session), written as it happens, and the session names that file (a
+``deletions_listed`` row at the step's first deletion and in its
+``items_aggregated`` row).  Millions of deletions thus grow a plain file, not
+the database every watcher polls.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 from engine.events import Event, ItemDone, Progress, StepFinished
@@ -23,8 +34,9 @@ STEP_STATES = ("pending", "running", "completed", "failed", "interrupted", "inco
 PROGRESS_EVERY_S = 0.25
 LARGE_OBJECT = 64 * 1024 * 1024
 """Objects at least this big keep their own rows (start, done) in the session."""
-ROUTINE_ITEM_STATUSES = frozenset({"copied", "skipped", "verified", "would_copy", "would_delete"})
-"""Per-object outcomes that are only counted in the session (``--json`` output still lists each)."""
+ROUTINE_ITEM_STATUSES = frozenset({"copied", "skipped", "verified", "would_copy", "would_delete", "deleted"})
+"""Per-object outcomes that are only counted in the session (``--json`` output still lists each;
+deletions are also listed in the step's audit file)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ class _Recorder:
     last_progress: dict[tuple[str, str], float] = field(default_factory=dict)
     pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    deleted_files: dict[str, Any] = field(default_factory=dict)
+    """step -> the open audit file listing its deletions."""
 
 
 _EVENT_COLUMNS = ("SELECT e.seq, e.ts, e.operator, e.step, e.kind, e.payload, a.login, a.uid, a.declared, a.pid, "
@@ -115,6 +129,13 @@ class EventsMixin:
                     return 0
                 self._rec.last_progress[key] = event.ts
                 self._rec.pending.pop(key, None)
+            elif isinstance(event, ItemDone) and event.status == "deleted":
+                self._list_deletion(event)
+                if _routine(event.status, event.data):
+                    counts = self._rec.counts.setdefault(step, {})
+                    counts["deleted"] = counts.get("deleted", 0) + 1
+                    return 0
+                self._flush_step(step, final=False)
             elif isinstance(event, ItemDone) and _routine(event.status, event.data):
                 counts = self._rec.counts.setdefault(step, {})
                 counts[event.status] = counts.get(event.status, 0) + 1
@@ -135,15 +156,40 @@ class EventsMixin:
             self._append_event(self._rec.pending.pop(key))
         if final:
             counts = self._rec.counts.pop(step, None)
+            listed = self._rec.deleted_files.pop(step, None)
+            if listed is not None:
+                listed.close()
             if counts:
-                self.append(step, "items_aggregated",
-                            {"counts": counts, "note": "routine per-object outcomes are counted here; "
-                                                       "--json output lists every object"})
+                row: dict[str, Any] = {"counts": counts, "note": "routine per-object outcomes are counted here; "
+                                                                 "--json output lists every object"}
+                if listed is not None:
+                    row["deleted_file"] = listed.name
+                self.append(step, "items_aggregated", row)
+
+    def deletions_file(self, step: str) -> Path:
+        """Where the objects step ``step`` deleted are listed, one JSON line each."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", step)
+        return Path(f"{self.path}.audit") / f"{safe}-deleted.ndjson"  # type: ignore[attr-defined]
+
+    def _list_deletion(self, event: ItemDone) -> None:
+        """Append one deleted object to its step's audit file (opened, and named in the session, once)."""
+        from engine.secrets import redact
+        from engine.session.paths import private_file
+
+        fh = self._rec.deleted_files.get(event.step)
+        if fh is None:
+            path = private_file(self.deletions_file(event.step))
+            fh = self._rec.deleted_files[event.step] = open(path, "a", encoding="utf-8", buffering=1)
+            self.append(event.step, "deletions_listed", {"file": str(path)})
+        size = (event.data or {}).get("size")
+        when = datetime.fromtimestamp(event.ts, timezone.utc).isoformat(timespec="milliseconds")
+        fh.write(json.dumps({"time": when, "path": redact(event.item), "size": size},
+                            ensure_ascii=False) + "\n")
 
     def flush_events(self) -> None:
         """Write everything held back (closing the store does this)."""
         with self._rec_lock:
-            for step in {k[0] for k in self._rec.pending} | set(self._rec.counts):
+            for step in {k[0] for k in self._rec.pending} | set(self._rec.counts) | set(self._rec.deleted_files):
                 self._flush_step(step, final=True)
 
     def events_after(self, seq: int = 0, limit: int = 10_000) -> list[StoredEvent]:

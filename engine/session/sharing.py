@@ -2,7 +2,7 @@
 
 Everything the second login must read or write gets the group and its bits:
 the state folder, ``sessions/``, ``logs/`` and the session's own folders
-(journals, approval plans) become ``2770`` (setgid: new files inherit the
+(journals, approval plans, deletion audit files) become ``2770`` (setgid: new files inherit the
 group), and the session file, its WAL, its log, journals and plans become
 ``0660``.  Files created later in those folders are made ``0660`` explicitly,
 whatever the creator's umask (see :mod:`engine.session.paths`).  ``unshare``
@@ -28,7 +28,7 @@ SHARED_FILE = 0o660
 def _session_files(name: str) -> tuple[list[Path], list[Path]]:
     """(folders, files) that belong to session ``name``."""
     path = session_path(name)
-    folders = [d for d in (Path(f"{path}.journals"), Path(f"{path}.approvals")) if d.is_dir()]
+    folders = [d for d in (Path(f"{path}.journals"), Path(f"{path}.approvals"), Path(f"{path}.audit")) if d.is_dir()]
     files = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), logs_dir() / f"{name}.log") if p.exists()]
     for folder in folders:
         files += [p for p in folder.iterdir() if p.is_file()]
