@@ -56,6 +56,10 @@ GPU_NAMES: dict[str, str] = {
     "h100 80gb": "H100 80GB",
     "h100 80gb mega": "H100 80GB Mega",
     "h100 mega 80gb": "H100 80GB Mega",
+    # The A3 Mega GPU was first published as "H100 80GB Plus" (A3 Mega hosts are still "A3Plus Instance ..."):
+    # recorded SKUs 8609-4BAD-F240 (spot) and 5F45-2ADE-3091 (3-year) price nvidia-h100-mega-80gb on a
+    # 208-vCPU / 1872-GB host (a3-megagpu-8g) in deepgenomics/cromwell-monitor (2024-11-05); later SKUs say "Mega".
+    "h100 80gb plus": "H100 80GB Mega",
     "h200 141gb": "H200 141GB",
     "b200": "B200 180GB",
 }
@@ -75,6 +79,7 @@ HOST_SERIES: dict[str, str] = {
     "a2": "a2",
     "a3": "a3",
     "a3 mega": "a3-mega",
+    "a3plus": "a3-mega",  # "Spot Preemptible A3Plus Instance Core running in Americas" (AEAF-12C5-E41B, recorded)
     "a3 ultra": "a3-ultra",
     "a3 edge": "a3-edge",
     "a4": "a4",

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from engine.catalog.load import REFRESHED, load_catalog
-from engine.catalog.refresh_gcp import API_KEY_ENV, ENDPOINT_ENV, refresh_gcp
-from engine.errors import EnvironmentProblem
+from engine.catalog.refresh_gcp import API_KEY_ENV, ENDPOINT_ENV, SkuInfo, build_prices, classify, refresh_gcp, sku_info
+from engine.errors import EnvironmentProblem, GpumigrateError
 from tests.catalog_support import BillingCatalogStub, sku
 
 A100_OD = 2.933908
@@ -164,3 +164,63 @@ def test_a_recorded_skus_page_prices_a2_at_the_list_price(monkeypatch: pytest.Mo
     assert a2.ondemand_usd_per_hr == pytest.approx(12 * 0.031611 + 85 * 0.004237 + 2.933908)
     assert embedded is not None and a2.ondemand_usd_per_hr == pytest.approx(embedded.ondemand_usd_per_hr, abs=1e-6)
     assert a2.spot_usd_per_hr is None  # the page has no spot SKUs: nothing invented
+
+
+CROMWELL_PAGE = "gcp_skus_page_cromwell-monitor_2024-11-05.json"
+# skuId -> (kind, key, usage) the refresher must read from each recorded SKU (real ids and wordings, 2024-11-05)
+CROMWELL_EXPECTED = {
+    "EEE5-1DA5-D9CF": ("core", "a3", "spot"),            # Spot Preemptible A3 Instance Core running in Americas
+    "9A1D-C6C8-D7B9": ("ram", "a3-mega", "spot"),        # Spot Preemptible A3Plus Instance Ram running in Americas
+    "0227-3116-EA8A": ("skip", "", ""),                  # Spot Preemptible H3 Instance Ram: not a GPU host
+    "0086-8707-C3B1": ("skip", "", ""),                  # Network Inter Region Data Transfer Out ...: not Compute
+    "0001-FC8F-A9AF": ("skip", "", ""),                  # Spot Preemptible E2 Custom Instance Core: custom
+    "AEAF-12C5-E41B": ("core", "a3-mega", "spot"),       # Spot Preemptible A3Plus Instance Core running in Americas
+    "F619-87C3-D3BA": ("ram", "a3", "spot"),             # Spot Preemptible A3 Instance Ram running in Americas
+    "5F45-2ADE-3091": ("gpu", "H100 80GB Mega", "cud-3y"),  # Commitment v1: Nvidia H100 80GB Plus GPU ... 3 Years
+    "039F-D0DA-4055": ("gpu", "A100 40GB", "ondemand"),  # Nvidia Tesla A100 GPU running in Americas
+    "0008-F633-76AA": ("gpu", "L4", "spot"),             # Nvidia L4 GPU attached to Spot Preemptible VMs ... Hong Kong
+    "8609-4BAD-F240": ("gpu", "H100 80GB Mega", "spot"),  # Nvidia H100 80GB Plus GPU attached to Spot Preemptible VMs
+}
+
+
+def _cromwell_page() -> dict:
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "catalog" / CROMWELL_PAGE).read_text())
+
+
+def test_a_recorded_page_with_spot_and_commitment_gpu_skus_maps_each_sku() -> None:
+    """Spot and commitment GPU SKUs as Google published them (recorded 2024-11-05, origin in the fixture): the A3
+    Mega GPU under its first name "H100 80GB Plus" and its "A3Plus" host, L4 spot in Hong Kong, A3 spot host
+    parts; noise is skipped.  Before this mapping, the Mega SKUs read as ambiguous and its host as unpriced."""
+    page = _cromwell_page()
+    assert "deepgenomics/cromwell-monitor" in page["_origin"] and "2024-11-05" in page["_origin"]
+    seen = {}
+    for raw in page["skus"]:
+        cat = raw["category"]
+        mapped = classify(SkuInfo(raw["skuId"], raw["description"], cat["resourceFamily"], cat["resourceGroup"],
+                                  cat["usageType"], raw["serviceRegions"], None, ""))
+        seen[raw["skuId"]] = (mapped.kind, mapped.key, mapped.usage) if mapped.kind != "skip" else ("skip", "", "")
+    assert seen == CROMWELL_EXPECTED
+
+
+def test_a_recorded_page_without_units_is_refused_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same recording served as recorded through the loopback Billing Catalog: its authors trimmed every
+    usageUnit, so no price can be known to be per hour (or per GiB-hour); each mapped SKU is reported by id and
+    nothing is written, rather than assuming the unit."""
+    from google.cloud import billing_v1
+
+    page = _cromwell_page()
+    with BillingCatalogStub(page["skus"], per_page=4, api_key="test-key") as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.url)
+        monkeypatch.setenv(API_KEY_ENV, "test-key")
+        with pytest.raises(GpumigrateError, match="no machine could be priced"):
+            refresh_gcp(page_size=4)
+    assert load_catalog().refreshed == {}
+    mapped = [k for k, v in CROMWELL_EXPECTED.items() if v[0] != "skip"]
+    infos = [sku_info(billing_v1.Sku.from_json(json.dumps(raw), ignore_unknown_fields=True)) for raw in page["skus"]]
+    prices, problems, skipped = build_prices(infos)
+    assert prices == {} and sum(skipped.values()) == 3
+    assert all(any(sku_id in p and "unit ''" in p for p in problems) for sku_id in mapped)
+    spot_mega = next(i for i in infos if i.sku_id == "8609-4BAD-F240")
+    assert spot_mega.price == pytest.approx(4.1377) and spot_mega.regions == ["us-central1", "us-west1"]
