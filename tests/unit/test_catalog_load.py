@@ -44,7 +44,8 @@ def test_lookups_used_by_cost_and_sizing() -> None:
     assert cat.cud_discount("cud-3y", "n1-standard-8") is None  # no guessed "default" rate
     assert [t.price_usd for t in cat.net_tiers_in("aws.egress.internet", "us-east-1")] == [0, 0.09, 0.085, 0.07, 0.05]
     assert [t.price_usd for t in cat.net_tiers_in("aws.egress.internet", "ap-southeast-2")][:2] == [0, 0.114]
-    assert cat.net_tiers_in("aws.egress.internet", "sa-east-1") == []  # unknown: never us-east-1 silently
+    assert [t.price_usd for t in cat.net_tiers_in("aws.egress.internet", "ap-south-1")][:2] == [0, 0.1093]
+    assert cat.net_tiers_in("aws.egress.internet", "me-central-1") == []  # unknown: never us-east-1 silently
 
 
 def test_gpu_matching_and_series() -> None:

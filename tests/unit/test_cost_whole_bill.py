@@ -60,15 +60,19 @@ def test_aws_egress_uses_the_source_regions_tiers() -> None:
     sydney = item(compute_costs(sydney_profile, CAT, with_sensitivity=False), "egress")
     assert east.usd == pytest.approx(1000 * 0.09) and "us-east-1" in east.detail
     assert sydney.usd == pytest.approx(1000 * 0.114) and "ap-southeast-2" in sydney.detail
-    assert sydney.price_date == "2020-01-23"
+    assert sydney.price_date == "2024-09-25"  # Infracost's recorded Price List output (was a 2020 blog table)
+    sao = item(compute_costs(aws("sa-east-1", cost="data_gb = 1100\nsource_storage_usd_per_gb_month = 0.04"), CAT,
+                             with_sensitivity=False), "egress")
+    assert sao.usd == pytest.approx(1000 * 0.15) and "sa-east-1" in sao.detail  # was an error: no tiers
 
 
 def test_an_aws_region_without_egress_tiers_is_an_error_or_a_loud_fallback() -> None:
-    profile = aws("sa-east-1", cost="data_gb = 500\nsource_storage_usd_per_gb_month = 0.04")
-    with pytest.raises(BadInputError, match="source.region: the catalog has no AWS internet egress tiers for sa-east-1"):
+    profile = aws("me-central-1", cost="data_gb = 500\nsource_storage_usd_per_gb_month = 0.04")
+    with pytest.raises(BadInputError,
+                       match="source.region: the catalog has no AWS internet egress tiers for me-central-1"):
         compute_costs(profile, CAT, with_sensitivity=False)
     report = compute_costs(profile, CAT, with_sensitivity=False, allow_price_fallback=True)
-    assert any(n.startswith("PRICE FALLBACK: no AWS egress tiers for sa-east-1") for n in report.notes)
+    assert any(n.startswith("PRICE FALLBACK: no AWS egress tiers for me-central-1") for n in report.notes)
 
 
 def test_google_cloud_inter_region_egress_by_continent_pair() -> None:
