@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import BadInputError
-from engine.events import Emit, discard
+from engine.events import Emit, Message, discard
 from engine.transfer.backends import open_backend
 from engine.transfer.control import TransferControl
 from engine.transfer.execute import DeleteRefused, Failure, Transfer, TransferSummary
@@ -102,7 +102,8 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tupl
     dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
     where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
     return (open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where),
-            open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where))
+            open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where,
+                         s3_conditional_writes=spec.s3_conditional_writes))
 
 
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:
@@ -213,7 +214,10 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
                           allow_empty_source=spec.allow_empty_source, jobs=spec.jobs,
                           bwlimit=parse_rate(spec.bwlimit), part_threshold_mib=spec.part_threshold_mib,
                           part_size_mib=spec.part_size_mib, retry=retry, approve_delete=approve_delete)
-        return engine.run()
+        dst.warn = lambda text: emit(Message("transfer", text=text, level="warning"))
+        summary = engine.run()
+        summary.unguarded_writes = dst.unguarded
+        return summary
     finally:
         finished.set()
         jr.close()

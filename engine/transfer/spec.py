@@ -53,6 +53,13 @@ class TransferSpec(Section):
     """Where a GCS composite upload puts its temporary components, as a prefix in the destination
     bucket ending in "/" (default: the hidden folder ``.gpumigrate-tmp/`` inside the destination
     prefix, so permissions scoped to that prefix cover them). They are deleted after compose."""
+    s3_conditional_writes: Literal["auto", "on", "off"] = "auto"
+    """Whether writes and deletes on an s3:// destination carry what planning saw (If-None-Match: *
+    on create, If-Match: ETag on overwrite and delete), so a newer object is never overwritten.
+    "auto": on, until the endpoint refuses the headers (some S3-compatible stores answer 501
+    NotImplemented, or 400 to If-None-Match); that request is then sent again without them, the
+    rest of the run is unguarded, and the run says so once and in its summary. "on": a refusal
+    fails the write. "off": never sent (overwrites are unguarded)."""
     engine: Literal["local", "sts", "auto"] = "local"
     """Which engine copies: this machine, Google's Storage Transfer Service, or chosen by size."""
     sts: StsOptions | None = None

@@ -69,6 +69,9 @@ class TransferSummary:
     """Why the deletions were refused by a guard ("" when they ran or none were planned)."""
     deletions_skipped: str = ""
     """Why planned deletions did not run although no guard refused them ("N errors")."""
+    unguarded_writes: str = ""
+    """Why writes and deletes at the destination ran without their preconditions (an endpoint
+    that refuses conditional writes; "" when every one carried what planning saw)."""
     planned_delete: int = 0
     planned_objects: int = 0
     """Objects the plan found to copy (new or changed), whether or not they were copied."""
@@ -96,7 +99,8 @@ class TransferSummary:
                 "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
                 "resumed_parts": self.resumed_parts, "temps_removed": self.temps_removed, "dry_run": self.dry_run, "interrupted": self.interrupted,
                 "delete_refused": self.delete_refused or None,
-                "deletions_skipped": self.deletions_skipped or None, "planned_objects": self.planned_objects,
+                "deletions_skipped": self.deletions_skipped or None, "unguarded_writes": self.unguarded_writes or None,
+                "planned_objects": self.planned_objects,
                 "planned_bytes": self.planned_bytes, "planned_delete": self.planned_delete,
                 "failures": [f.to_dict() for f in self.failures[:REPORT_MAX]],
                 "not_copied": [n.to_dict() for n in self.not_copied[:REPORT_MAX]],
@@ -113,6 +117,8 @@ class TransferSummary:
             text += f"; deletions refused: {self.delete_refused}"
         if self.deletions_skipped:
             text += f"; deletions skipped: {self.deletions_skipped}"
+        if self.unguarded_writes:
+            text += f"; OVERWRITES UNGUARDED ({self.unguarded_writes})"
         if self.interrupted:
             text += "; interrupted (run the same command again to resume)"
         return text

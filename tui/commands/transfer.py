@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--part-threshold", type=bounded(5, 5 * 1024 * 1024, integer=True), default=150, metavar="MIB",
                    help="files at least this large go in parallel parts (default 150)")
     p.add_argument("--part-size", type=bounded(1, 5 * 1024, integer=True), default=16, metavar="MIB", help="part size (default 16)")
+    p.add_argument("--s3-conditional-writes", choices=("auto", "on", "off"), default="auto",
+                   help="s3:// destination: guard writes and deletes with If-None-Match/If-Match (on), never (off), "
+                        "or on until the endpoint refuses them, then unguarded and said so (auto, the default)")
     p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
@@ -171,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
                             follow_symlinks=not args.no_follow_symlinks,
                             skip_broken_symlinks=args.skip_broken_symlinks,
                             part_threshold_mib=args.part_threshold, part_size_mib=args.part_size,
-                            engine=args.engine, sts=sts)
+                            s3_conditional_writes=args.s3_conditional_writes, engine=args.engine, sts=sts)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None

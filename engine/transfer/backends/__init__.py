@@ -12,10 +12,10 @@ if TYPE_CHECKING:
 
 
 def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None,
-                 component_prefix: str | None = None) -> Backend:
+                 component_prefix: str | None = None, s3_conditional_writes: str = "auto") -> Backend:
     """The backend for a location (clients are built from the standard environment); ``rules``:
     how a local walk treats symlinks; ``component_prefix``: where GCS composite uploads put their
-    components (see GCSBackend)."""
+    components (see GCSBackend); ``s3_conditional_writes``: see TransferSpec."""
     if loc.scheme == "file":
         from engine.transfer.backends.local import LocalBackend
 
@@ -30,7 +30,7 @@ def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = No
     if loc.scheme == "s3":
         from engine.transfer.backends.s3 import S3Backend
 
-        backend = S3Backend(loc, pool=jobs * 2 + lj + 4)
+        backend = S3Backend(loc, pool=jobs * 2 + lj + 4, conditional_writes=s3_conditional_writes)
     else:
         from engine.transfer.backends.gcs import GCSBackend
 

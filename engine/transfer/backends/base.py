@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 from engine.transfer.urls import Location
 
@@ -94,6 +94,11 @@ class Backend(ABC):
 
     def __init__(self, loc: Location):
         self.loc = loc
+        self.warn: Callable[[str], None] | None = None
+        """Where the backend says, once, something the user must know about the whole run
+        (set by the caller; e.g. that overwrites on this endpoint are unguarded)."""
+        self.unguarded = ""
+        """Why writes to this store ran without their preconditions ("" when they did not)."""
 
     # --- reading ------------------------------------------------------------
     @abstractmethod

@@ -12,7 +12,8 @@ import email.utils
 import io
 import os
 import re
-from typing import Any, BinaryIO, Iterator
+import threading
+from typing import Any, BinaryIO, Callable, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
@@ -185,6 +186,31 @@ def _conditions(expect_version: str | None) -> dict[str, str]:
     return {"IfMatch": f'"{expect_version}"'}
 
 
+_HEADER_WORDS = ("if-match", "if-none-match", "conditional", "precondition header")
+
+
+def refuses_conditions(exc: Exception) -> bool:
+    """Whether an S3 error is the endpoint refusing the conditional headers themselves, not a
+    condition that failed: 501 NotImplemented (S3-compatible stores without conditional writes),
+    or a 400 whose answer names the header (stores that reject If-None-Match on a write). Any
+    other 400 is not taken for a refusal: it would otherwise turn the guard off for nothing."""
+    status, code = _status(exc)
+    if status == 501 or code == "NotImplemented":
+        return True
+    if status != 400:
+        return False
+    error = getattr(exc, "response", {}).get("Error", {})
+    text = " ".join(str(v) for v in error.values()).lower()
+    return any(word in text for word in _HEADER_WORDS)
+
+
+def _conflict(exc: Exception) -> bool:
+    """A write's precondition failed (412), its If-Match object is gone (404), or another
+    conditional write to the key was in progress (409 ConditionalRequestConflict)."""
+    status, code = _status(exc)
+    return status in (412, 404) or code == "ConditionalRequestConflict"
+
+
 def _translate(exc: Exception, what: str) -> Exception:
     from botocore.exceptions import ClientError, NoCredentialsError, EndpointConnectionError
 
@@ -232,11 +258,55 @@ class S3Backend(ParallelListing, Backend):
     min_part_size = 5 << 20
     max_parts = 10_000
 
-    def __init__(self, loc, pool: int = 20):
+    def __init__(self, loc, pool: int = 20, conditional_writes: str = "auto"):
         super().__init__(loc)
         self.client = _client(pool)
         self.cheap_200_check = _cheaper_200_error_check(self.client)
         """Whether botocore's 200-error check was swapped for :func:`error_or_truncated`."""
+        self.conditional_writes = conditional_writes
+        """auto | on | off: see ``TransferSpec.s3_conditional_writes``."""
+        if conditional_writes == "off":
+            self.unguarded = 's3_conditional_writes = "off"'
+        self._guard_lock = threading.Lock()
+
+    # --- conditional writes ---------------------------------------------------------
+    def _guard(self, expect_version: str | None) -> dict[str, str]:
+        """The precondition headers a write or delete carries now ({} once they are off)."""
+        if self.conditional_writes == "off" or self.unguarded:
+            return {}
+        return _conditions(expect_version)
+
+    def _guarded(self, call: Callable[[dict[str, str]], Any], guard: dict[str, str], what: str) -> Any:
+        """``call(guard)``; where the endpoint refuses the headers themselves, "auto" sends the
+        request again without them (and every later one: said once, kept in the summary) and
+        "on" fails it, saying how to proceed."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return call(guard)
+        except ClientError as exc:
+            if not guard or not refuses_conditions(exc):
+                raise
+            status, code = _status(exc)
+            header = "If-None-Match" if "IfNoneMatch" in guard else "If-Match"
+            if self.conditional_writes == "on":
+                raise EnvironmentProblem(
+                    f"{what}: s3://{self.loc.bucket} refuses conditional writes ({header}: {status} {code}); "
+                    "s3_conditional_writes = \"on\" will not write without them. Use \"auto\" or \"off\" "
+                    "(--s3-conditional-writes) to write unguarded") from exc
+            self._go_unguarded(f"the endpoint refused {header} ({status} {code}) on {what}")
+            return call({})
+
+    def _go_unguarded(self, why: str) -> None:
+        with self._guard_lock:
+            if self.unguarded:
+                return
+            self.unguarded = why
+        if self.warn is not None:
+            self.warn(f"OVERWRITES UNGUARDED on s3://{self.loc.bucket}: {why}. Writes and deletes for the rest "
+                      "of this run go without If-None-Match/If-Match, so an object someone else writes after "
+                      "planning can be overwritten or deleted (s3_conditional_writes = \"auto\"; \"on\" "
+                      "refuses to write unguarded)")
 
     def key(self, path: str) -> str:
         return self.loc.prefix + path
@@ -389,12 +459,13 @@ class S3Backend(ParallelListing, Backend):
     def put(self, path: str, data: bytes, src: ObjectInfo, expect_version: str | None, crc: int) -> ObjectInfo:
         from botocore.exceptions import ClientError
 
+        guard = self._guard(expect_version)
         try:
-            resp = self.client.put_object(Bucket=self.loc.bucket, Key=self.key(path), Body=data,
-                                          ChecksumCRC32C=crc_to_b64(crc), Metadata=self._meta(src),
-                                          **_conditions(expect_version))
+            resp = self._guarded(lambda cond: self.client.put_object(
+                Bucket=self.loc.bucket, Key=self.key(path), Body=data, ChecksumCRC32C=crc_to_b64(crc),
+                Metadata=self._meta(src), **cond), guard, path)
         except ClientError as exc:
-            if _status(exc)[0] in (412, 404) and expect_version is not None:
+            if _conflict(exc) and guard:
                 return self._after_precondition(path, len(data), crc_to_b64(crc))
             raise
         etag = resp["ETag"].strip('"')
@@ -447,15 +518,17 @@ class S3Backend(ParallelListing, Backend):
 
         ordered = [parts[n] for n in range(up.count)]
         expected = s3_composite_crc32c([crc for crc, _ in ordered])
+        guard = self._guard(up.expect_version)
+        body = {"Parts": [{"PartNumber": n + 1, "ETag": etag, "ChecksumCRC32C": crc_to_b64(crc)}
+                          for n, (crc, etag) in enumerate(ordered)]}
         try:
-            self.client.complete_multipart_upload(
-                Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token,
-                MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": etag, "ChecksumCRC32C": crc_to_b64(crc)}
-                                           for n, (crc, etag) in enumerate(ordered)]},
-                **_conditions(up.expect_version))
+            self._guarded(lambda cond: self.client.complete_multipart_upload(
+                Bucket=self.loc.bucket, Key=self.key(up.path), UploadId=up.token, MultipartUpload=body, **cond),
+                guard, up.path)
         except ClientError as exc:
-            if _status(exc)[0] not in (412, 404) or up.expect_version is None:
+            if not _conflict(exc) or not guard:
                 raise
+            # 412: S3 keeps the upload (the caller aborts it); 409: S3 has ended it already
             self._after_precondition(up.path, up.size, expected)  # raises unless it is our own
         head = self._head(up.path)
         if head is None:
@@ -506,13 +579,14 @@ class S3Backend(ParallelListing, Backend):
         object (If-Match: S3 general purpose buckets honour it since September 2025)."""
         from botocore.exceptions import ClientError
 
+        guard = self._guard(version) if version else {}
         try:
-            self.client.delete_object(Bucket=self.loc.bucket, Key=self.key(path),
-                                      **({"IfMatch": f'"{version}"'} if version else {}))
+            self._guarded(lambda cond: self.client.delete_object(Bucket=self.loc.bucket, Key=self.key(path), **cond),
+                          guard, path)
         except ClientError as exc:
-            status, _code = _status(exc)
+            status, code = _status(exc)
             if status == 404:
                 return  # already gone
-            if status == 412:
+            if status == 412 or code == "ConditionalRequestConflict":
                 raise PreconditionLost(f"{path}: changed since planning; not deleted — re-run to re-plan") from exc
             raise
