@@ -22,6 +22,10 @@ Inputs (each named in every row it produces, with its date):
   ``engine/catalog/sources/gcp_n1_gpu_cud_pricelist_2022-03-14.json``).  Neither pricing.yml nor SkyPilot carries
   them; this list is old, so the rows say so (``cud_as_of``), and where its on-demand GPU price differs from
   today's the row's notes carry a ``COMMITMENT CHECK`` marker instead of hiding the contradiction.
+* ``--vm-egress``: VM-to-VM transfer between regions from the same 2022 price list (``CP-VM-EGRESS-TO-<continent>-
+  FROM-<source>``; excerpt ``engine/catalog/sources/gcp_vm_egress_pricelist_2022-03-14.json``), written as continent
+  pairs into ``gcp_interregion_egress.csv`` for the pairs ``--covered-network`` (the curated
+  ``network_storage_prices.csv``) does not price; each row says where the 2022 list disagrees with the newer rows.
 * ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
   per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
@@ -41,6 +45,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
+
+from engine.catalog.geo import continent
 
 HOURS_PER_MONTH = 730.0
 """pricing.yml's ``month`` figures are ``hour x 730`` (checked: a2-highgpu-1g 2681.57105 / 3.673385)."""
@@ -66,6 +72,8 @@ MACHINE_COLUMNS = [
     "notes", "source", "source_date", "as_of", "spot_as_of", "cud_as_of", "verified",
 ]
 ZONE_COLUMNS = ["gpu_model", "machine_series", "region", "zone", "source", "source_date", "verified"]
+NETWORK_COLUMNS = ["key", "provider", "category", "item", "region_or_scope", "tier_start_gb", "tier_end_gb", "price_usd",
+                   "unit", "notes", "source", "source_date", "as_of", "verified"]
 STORAGE_COLUMNS = ["kind", "storage_class", "region", "usd_per_gib_month", "source", "source_date", "as_of", "verified"]
 GCS_CLASSES = {"standard": "STANDARD", "nearline": "NEARLINE", "coldline": "COLDLINE", "archiv": "ARCHIVE"}
 """pricing.yml storage.bucket keys (regional buckets) -> GCS storage class."""
@@ -263,6 +271,65 @@ def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str, cud_text: str = ""
     return rows
 
 
+VM_EGRESS_DESTINATIONS = {"ASIA": "ASIA", "AUSTRALIA": "OCEANIA", "EU": "EU", "NORTH-AMERICA": "NA", "SOUTHAMERICA": "SA"}
+"""Destination groups of the 2022 list's CP-VM-EGRESS-TO-<group> keys -> the continent codes of engine.catalog.geo."""
+VM_EGRESS_SOURCE = ("Google Cloud Pricing Calculator pricelist.json v1.75 (updated 14-March-2022) CP-VM-EGRESS-* entries, "
+                    "as recorded in deepgenomics/cromwell-monitor tests/data/pricelist.json @ e0269624")
+VM_EGRESS_DATE = "2022-03-14"
+
+
+def vm_egress_pairs(text: str) -> dict[str, list[tuple[float, str]]]:
+    """Continent pair (``NA-OCEANIA``) -> every (USD/GiB, source region) the list gives for it, either direction;
+    aggregate keys (``us``, ``europe``, ``asia-east``) and the same-region keys are skipped."""
+    import json
+
+    data = json.loads(text)
+    pairs: dict[str, list[tuple[float, str]]] = {}
+    for key, prices in data.items():
+        match = re.match(r"^CP-VM-EGRESS-TO-(.+)-FROM-[A-Z]+$", key)
+        if not match or match.group(1) not in VM_EGRESS_DESTINATIONS:
+            continue
+        dest = VM_EGRESS_DESTINATIONS[match.group(1)]
+        for region, price in prices.items():
+            src = continent(region)
+            if re.match(r"^[a-z]+-[a-z]+\d+$", region) and src != "unknown":
+                pairs.setdefault("-".join(sorted((src, dest))), []).append((float(price), region))
+    return pairs
+
+
+def interregion_rows(text: str, covered: dict[str, float]) -> list[dict[str, str]]:
+    """Rows for the continent pairs ``covered`` (scope -> newer price) lacks; a pair whose regions are priced
+    differently takes the dearest (never under-priced) and names the spread.  Every row also records where the
+    list disagrees with the newer rows, so its age is visible as more than a date."""
+    pairs = vm_egress_pairs(text)
+    changed = [f"{scope} ${'/'.join(f'{p:g}' for p in sorted({p for p, _ in pairs[scope]}))} -> ${covered[scope]:g}"
+               for scope in sorted(covered) if scope in pairs and covered[scope] not in {p for p, _ in pairs[scope]}]
+    rows = []
+    for scope, prices in sorted(pairs.items()):
+        if scope in covered:
+            continue
+        top = max(p for p, _ in prices)
+        notes = ["Google's 2022 list, before its 2024 inter-region price change"]
+        if changed:
+            notes.append(f"pairs re-priced since (this list -> the newer rows): {', '.join(changed)}")
+        if min(p for p, _ in prices) != top:
+            dear = sorted({r for p, r in prices if p == top})
+            notes.append(f"varies by region from ${min(p for p, _ in prices):g} to ${top:g}/GiB; priced at the "
+                         f"dearest (${top:g} from {', '.join(dear[:4])})")
+        rows.append({"key": "gcp.egress.interregion", "provider": "GCP", "category": "inter-region",
+                     "item": f"between {scope.replace('-', ' and ')} (VM-to-VM)", "region_or_scope": scope,
+                     "tier_start_gb": "0", "tier_end_gb": "", "price_usd": f"{top:g}", "unit": "USD/GiB",
+                     "notes": "; ".join(notes), "source": VM_EGRESS_SOURCE, "source_date": VM_EGRESS_DATE,
+                     "as_of": VM_EGRESS_DATE, "verified": "yes (Google's own list, 2022: stale)"})
+    return rows
+
+
+def covered_pairs(network_text: str) -> dict[str, float]:
+    """Continent pairs the curated network file already prices (scope -> USD/GiB)."""
+    return {r["region_or_scope"]: float(r["price_usd"]) for r in csv.DictReader(io.StringIO(network_text))
+            if r["key"] == "gcp.egress.interregion"}
+
+
 def carried_rows(text: str, priced: set[str]) -> list[dict[str, str]]:
     """Rows for machine types the pricing file lacks, kept as they were (with their own source and date)."""
     out = []
@@ -339,7 +406,8 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 
 
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
-             accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "") -> dict[str, int]:
+             accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
+             vm_egress_text: str = "", covered_network_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
@@ -354,7 +422,9 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
     _write(out / "gcp_gpu_zones.csv", ZONE_COLUMNS, zones)
     _write(out / "gcp_storage_prices.csv", STORAGE_COLUMNS, storage)
-    return {"machines": len(machines), "zones": len(zones), "storage": len(storage)}
+    egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text)) if vm_egress_text else []
+    _write(out / "gcp_interregion_egress.csv", NETWORK_COLUMNS, egress)
+    return {"machines": len(machines), "zones": len(zones), "storage": len(storage), "egress": len(egress)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,15 +439,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n1-gpus", type=Path, default=here / "sources" / "gcp_n1_gpu_prices_skypilot.csv")
     parser.add_argument("--n1-gpu-cud", type=Path,
                         default=here / "sources" / "gcp_n1_gpu_cud_pricelist_2022-03-14.json")
+    parser.add_argument("--vm-egress", type=Path, default=here / "sources" / "gcp_vm_egress_pricelist_2022-03-14.json")
+    parser.add_argument("--covered-network", type=Path, default=here / "data" / "network_storage_prices.csv",
+                        help="continent pairs already priced here are not written")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
     parser.add_argument("--out", type=Path, default=here / "data")
     args = parser.parse_args(argv)
     counts = generate(args.pricing.read_text(encoding="utf-8"), args.zones.read_text(encoding="utf-8"),
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
                       args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"),
-                      args.n1_gpu_cud.read_text(encoding="utf-8"))
-    print(f"wrote {counts['machines']} machine, {counts['zones']} zone and {counts['storage']} storage rows to "
-          f"{args.out}")
+                      args.n1_gpu_cud.read_text(encoding="utf-8"), args.vm_egress.read_text(encoding="utf-8"),
+                      args.covered_network.read_text(encoding="utf-8"))
+    print(f"wrote {counts['machines']} machine, {counts['zones']} zone, {counts['storage']} storage and "
+          f"{counts['egress']} inter-region egress rows to {args.out}")
     return 0
 
 

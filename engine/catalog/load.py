@@ -441,7 +441,7 @@ def _shipped() -> Catalog:
         cat.discounts.append(Discount(
             provider=r["provider"], kind=r["kind"], scope=r["scope"], discount=float(r["discount"]),
             **_embedded(r)))
-    for r in _read_csv("network_storage_prices.csv"):
+    for r in [*_read_csv("network_storage_prices.csv"), *_read_csv("gcp_interregion_egress.csv")]:
         cat.network.append(NetPrice(
             key=r["key"], provider=r["provider"], category=r["category"], item=r["item"],
             scope=r["region_or_scope"], tier_start_gb=_f(r["tier_start_gb"]), tier_end_gb=_f(r["tier_end_gb"]),

@@ -6,6 +6,7 @@ import math
 from datetime import date
 from typing import Any
 
+from engine.catalog.geo import continent
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.freshness import price_age
 from engine.cost.money import GIB
@@ -46,16 +47,6 @@ def egress_cost(volume_gb: float, tiers: list[tuple[float, float | None, float]]
     """Tiered egress with the volume spread evenly over ``months`` billing months."""
     months = max(1, int(months))
     return months * tiered_cost(volume_gb / months, tiers)
-
-
-
-CONTINENTS = (("northamerica-", "NA"), ("us-", "NA"), ("southamerica-", "SA"), ("europe-", "EU"), ("asia-", "ASIA"),
-              ("australia-", "OCEANIA"), ("me-", "ME"), ("africa-", "AF"))
-
-
-def continent(gcp_region: str) -> str:
-    """The continent Google Cloud prices inter-region transfer by (``europe-west4`` -> ``EU``)."""
-    return next((code for prefix, code in CONTINENTS if gcp_region.startswith(prefix)), "unknown")
 
 
 def _region_group(region: str) -> str:

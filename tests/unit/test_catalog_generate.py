@@ -133,3 +133,24 @@ def test_n1_gpu_commitments_from_the_2022_price_list() -> None:
     assert "COMMITMENT CHECK" in note and "contradicts itself" in note and "no 3-year price" in note
     assert generate_gcp._n1_cud(host, 1, 0.35, {}) == (None, None, "no committed-use price for this GPU here in "
                                                                 "the sources (not guessed)")
+
+
+def test_interregion_egress_pairs_from_the_2022_list_are_the_shipped_rows(generated: Path) -> None:
+    """Continent pairs the curated file lacks come from Google's own 2022 list (recorded excerpt): the generator's
+    output is the shipped file; a pair priced differently by region takes the dearest and says so; pairs the
+    newer rows price are not overwritten, and what changed since 2022 is written down."""
+    made = (generated / "gcp_interregion_egress.csv").read_text()
+    assert made == (SHIPPED / "gcp_interregion_egress.csv").read_text()
+    rows = {r["region_or_scope"]: r for r in _rows(generated / "gcp_interregion_egress.csv")}
+    assert {"NA-OCEANIA", "NA-SA", "EU-SA", "EU-OCEANIA", "ASIA-ASIA", "SA-SA"} <= set(rows)
+    assert not {"NA-NA", "EU-NA", "ASIA-NA", "ASIA-EU"} & set(rows)  # the newer (2026) rows keep these
+    assert not any(k.startswith(("ME", "AF")) or "-ME" in k or "-AF" in k for k in rows)  # not in the list
+    assert float(rows["NA-OCEANIA"]["price_usd"]) == 0.15 and rows["NA-OCEANIA"]["as_of"] == "2022-03-14"
+    assert float(rows["NA-SA"]["price_usd"]) == 0.08
+    asia = rows["ASIA-ASIA"]
+    assert float(asia["price_usd"]) == 0.15 and "from $0.05 to $0.15" in asia["notes"] and "asia-southeast2" in \
+        asia["notes"]
+    assert "NA-NA $0.01 -> $0.02" in asia["notes"] and "EU-NA $0.08 -> $0.05" in asia["notes"]
+    pairs = generate_gcp.vm_egress_pairs((SOURCES / "gcp_vm_egress_pricelist_2022-03-14.json").read_text())
+    assert (0.15, "australia-southeast1") in pairs["NA-OCEANIA"] and (0.15, "us-central1") in pairs["NA-OCEANIA"]
+    assert not any(region in ("us", "europe", "asia") for prices in pairs.values() for _, region in prices)

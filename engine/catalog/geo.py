@@ -1,0 +1,16 @@
+"""Which continent a Google Cloud region is on, as Google prices data transfer between regions."""
+
+from __future__ import annotations
+
+CONTINENTS = (("northamerica-", "NA"), ("us-", "NA"), ("southamerica-", "SA"), ("europe-", "EU"), ("asia-", "ASIA"),
+              ("australia-", "OCEANIA"), ("me-", "ME"), ("africa-", "AF"))
+
+
+def continent(gcp_region: str) -> str:
+    """The continent Google Cloud prices inter-region transfer by (``europe-west4`` -> ``EU``)."""
+    return next((code for prefix, code in CONTINENTS if gcp_region.startswith(prefix)), "unknown")
+
+
+def continent_pair(a: str, b: str) -> str:
+    """The catalog's scope for transfer between two regions' continents, either direction (``EU-NA``)."""
+    return "-".join(sorted((continent(a), continent(b))))
