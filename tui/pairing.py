@@ -172,7 +172,7 @@ def request_control(app: "SessionApp") -> None:
     if not app.authorize("request_control"):
         return
     lease = app.session.lease()
-    if lease is None or lease.expired():
+    if lease is None or not lease.live():
         app.notify("Nobody drives right now: take over with ctrl+t.")
         return
     request_id = app.session.request_control(app.pairing.holder)
@@ -183,7 +183,7 @@ def take_over(app: "SessionApp") -> None:
     if app.session is None or app.role == "driving" or not app.authorize("take_over"):
         return
     lease = app.session.lease()
-    if lease is not None and not lease.expired():
+    if lease is not None and lease.live():
         left = lease.ttl_s - (time.time() - lease.heartbeat_at)
         app.notify(f"{lease.operator} is driving (lease alive, {left:.0f}s left without a heartbeat); "
                    "ask with ctrl+l instead.", severity="warning")

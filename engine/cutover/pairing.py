@@ -37,7 +37,7 @@ class Pairing:
 
     def driver_operator(self) -> str | None:
         lease = self.session.lease()
-        if lease is None or lease.expired():
+        if lease is None or not lease.live():
             return None
         return lease.operator
 

@@ -120,6 +120,28 @@ def format_event(ev: StoredEvent | dict[str, Any]) -> str:
     return f"{ev.seq:>5} {clock} {ev.operator:<12} {ev.step:<9} {describe(ev)}"
 
 
+def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
+    """'nobody: ...' with why the seat is empty (whose process died and when it was noticed, or whose
+    heartbeat stopped) and the commands that resume the run and take the seat."""
+    why = ""
+    if last is not None and last.state == "dead":
+        kind = "worker" if last.detached else "replay"
+        noticed = next((e for e in reversed(store.recent_events(200)) if e.kind == "run_died"
+                        and e.payload.get("run") == last.id), None)
+        when = f", noticed {iso(noticed.ts)}" if noticed else ""
+        how = f" ({noticed.payload['how']})" if noticed and noticed.payload.get("how") else ""
+        why = f"; {kind} pid {last.pid} on {last.host} (run #{last.id}) died{how}{when}"
+    elif lease is not None and lease.process_alive() is False:
+        why = f"; {lease.operator}'s process (pid {lease.pid} on {lease.host}) is gone"
+    elif lease is not None:
+        why = f"; {lease.operator} (pid {lease.pid} on {lease.host}) stopped sending heartbeats at " \
+              f"{iso(lease.heartbeat_at)}"
+    interrupted = [name for name, s in store.steps().items() if s.state == "interrupted"]
+    resume = (f"resume {', '.join(interrupted)} with `gpumigrate session resume {store.name}`, "
+              if interrupted else "")
+    return f"nobody{why}: {resume}take the seat with `gpumigrate session attach {store.name}`"
+
+
 def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
     """Everything ``session show`` prints, as JSON-able data."""
     from engine.cutover import runbook
@@ -145,7 +167,7 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                          "ticked_at": iso(e.tick.ticked_at) if e.tick else None,
                          "note": e.tick.note if e.tick else None})
     recent = store.recent_events(events) if events else []
-    live_lease = lease is not None and not lease.expired()
+    live_lease = lease is not None and lease.live()
     return {
         "name": store.name,
         "path": str(store.path),
@@ -155,9 +177,10 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
         "shared_account": store.shared_account,
         "driver": None if lease is None else {
             "operator": lease.operator, "holder": lease.holder, "pid": lease.pid, "host": lease.host,
-            "uid": lease.uid, "expired": lease.expired(), "heartbeat_at": iso(lease.heartbeat_at)},
+            "uid": lease.uid, "expired": lease.expired(), "live": live_lease,
+            "process_alive": lease.process_alive(), "heartbeat_at": iso(lease.heartbeat_at)},
         "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})" if live_lease and lease is not None
-                    else f"nobody: take over with `gpumigrate session attach {store.name}`"),
+                    else nobody_drives(store, lease, last)),
         "run": None if last is None else {
             "id": last.id, "state": last.state, "live": last.live, "steps": last.steps, "pid": last.pid,
             "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,

@@ -20,7 +20,7 @@ class NotTheDriver(BadInputError):
 
 def check_steer(store: SessionStore, what: str) -> None:
     lease = store.lease()
-    if lease is not None and not lease.expired():
+    if lease is not None and lease.live():
         if _same_person(store, lease.uid, lease.operator):
             return
         raise NotTheDriver(

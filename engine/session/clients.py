@@ -35,6 +35,23 @@ class Lease:
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.heartbeat_at > self.ttl_s
 
+    def process_alive(self) -> bool | None:
+        """True/False when the holder's process is on this host; None when it is elsewhere (or unknown)."""
+        return _holder_alive(self.pid, self.host)
+
+    def live(self, now: float | None = None) -> bool:
+        """Does somebody drive?  Not when the heartbeat is too old, nor (on this host) when the
+        holder's process is gone: a kill -9'd worker frees the seat at once, not at lease expiry."""
+        return not self.expired(now) and self.process_alive() is not False
+
+
+def _holder_alive(pid: int | None, host: str | None) -> bool | None:
+    from engine.session.runs import pid_alive
+
+    if not pid or host != socket.gethostname():
+        return None
+    return pid_alive(pid)
+
 
 @dataclass(frozen=True)
 class ControlRequest:
@@ -103,8 +120,9 @@ class ClientsMixin:
             client = db.execute("SELECT watch_only FROM clients WHERE holder = ?", (holder,)).fetchone()
             if client is not None and client["watch_only"]:
                 return False  # attached with --watch: never drives, whatever asks
-            row = db.execute("SELECT holder, heartbeat_at, ttl_s FROM lease WHERE id = 1").fetchone()
-            free = row is None or row["holder"] == holder or now - row["heartbeat_at"] > row["ttl_s"]
+            row = db.execute("SELECT holder, heartbeat_at, ttl_s, pid, host FROM lease WHERE id = 1").fetchone()
+            free = (row is None or row["holder"] == holder or now - row["heartbeat_at"] > row["ttl_s"]
+                    or _holder_alive(row["pid"], row["host"]) is False)
             if not (free or force):
                 return False
             previous = row["holder"] if row else None

@@ -52,7 +52,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from engine.errors import BadInputError
 from engine.events import Emit, Message, discard
@@ -137,8 +137,12 @@ class TransferPlan:
 
 
 def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | None = None,
-                  keep: int | None = 10_000, cancel: threading.Event | None = None) -> TransferPlan:
-    """List both sides and diff them (streaming); nothing is read or written."""
+                  keep: int | None = 10_000, cancel: threading.Event | None = None,
+                  on_delete: Callable[[str], None] | None = None) -> TransferPlan:
+    """List both sides and diff them (streaming); nothing is read or written.
+
+    ``on_delete`` receives every path a ``-d`` would delete, however many (``keep`` bounds only
+    the actions kept in memory): an approval of STS deletions lists them all from it."""
     src_loc, dst_loc = resolve(spec, base_dir)
     src, dst = _open_pair(spec, src_loc, dst_loc)
     plan = TransferPlan()
@@ -161,6 +165,8 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
             elif act.kind == "delete":
                 plan.delete += 1
                 plan.delete_bytes += act.size
+                if on_delete is not None:
+                    on_delete(act.path)
             elif act.kind == "conflict":
                 plan.conflicts += 1
             else:

@@ -32,12 +32,13 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Interrupted
+from engine.errors import GpumigrateError, Interrupted
 from engine.events import Emit, Message
 from engine.runner import StepContext, StepResult
 from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
@@ -88,22 +89,41 @@ def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir
     cancel = cancel or (control.cancel_event if control is not None else threading.Event())
     approve = None if dry_run else _approver(session, profile, cancel, emit, step, approval_timeout_s)
     plan = None
-    if spec.engine == "auto" or (spec.engine == "sts" and spec.delete):
-        listed = spec.model_copy(update={"engine": "local"})  # the local planner lists both sides
-        plan = plan_transfer(listed, emit=emit, base_dir=base_dir, keep=0, cancel=cancel)
-        if cancel.is_set():
-            raise Interrupted("transfer interrupted while planning; run the same command again")
-    if spec.engine == "local":
-        engine, why = "local", 'the entry says engine = "local"'
-    else:
-        from engine.transfer.sts import choose_engine
+    unlisted = None
+    # an STS entry's deletions, listed while planning, for the approver (a local run lists its own)
+    doomed = tempfile.TemporaryFile("w+", encoding="utf-8") if approve is not None and spec.delete \
+        and spec.engine != "local" else None
+    try:
+        if spec.engine == "auto" or (spec.engine == "sts" and spec.delete):
+            listed = spec.model_copy(update={"engine": "local"})  # the local planner lists both sides
+            on_delete = (lambda path: doomed.write(path.replace("\n", "\\n") + "\n")) if doomed else None
+            try:
+                plan = plan_transfer(listed, emit=emit, base_dir=base_dir, keep=0, cancel=cancel,
+                                     on_delete=on_delete)
+            except GpumigrateError as exc:
+                if spec.engine != "sts" or isinstance(exc, Interrupted):
+                    raise  # auto needs the plan to choose
+                # STS lists for itself (a POSIX source may exist only on its agents): go on without
+                # counts; the guards then need an explicit confirmation and the approver is told
+                unlisted = str(exc)
+                emit(Message(step, text=f"{spec.src} -> {spec.dst}: could not list both sides here ({exc}); "
+                                        "the deletions are not known before STS runs", level="warning"))
+            if cancel.is_set():
+                raise Interrupted("transfer interrupted while planning; run the same command again")
+        if spec.engine == "local":
+            engine, why = "local", 'the entry says engine = "local"'
+        else:
+            from engine.transfer.sts import choose_engine
 
-        engine, why = choose_engine(plan.copy_bytes if plan else None, plan.copy if plan else None, spec, None)
-        emit(Message(step, text=f"{spec.src} -> {spec.dst}: {engine} engine ({why})"))
-    if engine == "sts":
-        return _run_sts(spec, plan, why, emit=emit, dry_run=dry_run, base_dir=base_dir, cancel=cancel,
-                        project=project, confirm_delete=confirm_delete, sts_control=sts_control, step=step,
-                        approve=approve)
+            engine, why = choose_engine(plan.copy_bytes if plan else None, plan.copy if plan else None, spec, None)
+            emit(Message(step, text=f"{spec.src} -> {spec.dst}: {engine} engine ({why})"))
+        if engine == "sts":
+            return _run_sts(spec, plan, why, emit=emit, dry_run=dry_run, base_dir=base_dir, cancel=cancel,
+                            project=project, confirm_delete=confirm_delete, sts_control=sts_control, step=step,
+                            approve=approve, doomed=doomed, unlisted=unlisted)
+    finally:
+        if doomed is not None:
+            doomed.close()
     local = spec if spec.engine == "local" else spec.model_copy(update={"engine": "local"})
     summary = run_transfer(local, emit=emit, control=control or TransferControl(cancel), dry_run=dry_run,
                            base_dir=base_dir, journal=journal, approve_delete=approve,
@@ -117,7 +137,7 @@ def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir
 
 def _run_sts(spec: TransferSpec, plan: Any, why: str, *, emit: Emit, dry_run: bool, base_dir: Path | None,
              cancel: threading.Event, project: str, confirm_delete: bool, sts_control: Any, step: str,
-             approve: Any) -> EntryOutcome:
+             approve: Any, doomed: Any = None, unlisted: str | None = None) -> EntryOutcome:
     from engine.transfer.sts import DeletePlan, check_delete_guards, run_sts_transfer
 
     sts_spec = spec if spec.engine == "sts" else spec.model_copy(update={"engine": "sts"})
@@ -127,9 +147,19 @@ def _run_sts(spec: TransferSpec, plan: Any, why: str, *, emit: Emit, dry_run: bo
         opts = spec.sts
         check_delete_guards(sts_spec, delete_plan,
                             confirmed=confirm_delete or bool(opts is not None and opts.confirm_delete))
-        count = f"{delete_plan.deletions} destination object(s)" if delete_plan else "an unknown number of objects"
-        approve(delete_plan.deletions if delete_plan else -1,
-                f"{spec.src} -> {spec.dst} on Storage Transfer Service: delete {count} the source lacks")
+        detail = f"{spec.src} -> {spec.dst} on Storage Transfer Service: delete "
+        if delete_plan is not None:
+            detail += f"{delete_plan.deletions} destination object(s) the source lacks (listed here when planned)"
+        else:
+            detail += ("an UNKNOWN number of destination objects the source lacks: both sides could not be "
+                       f"listed here ({unlisted or 'no listing'}), so there is NO list of what STS will delete")
+        paths = None
+        if delete_plan is not None and doomed is not None:
+            def paths() -> Any:
+                doomed.flush()
+                doomed.seek(0)
+                return (line.rstrip("\n") for line in doomed)
+        approve(delete_plan.deletions if delete_plan else -1, detail, paths)
     res = run_sts_transfer(sts_spec, project=project, emit=emit, step=step, cancel=cancel, dry_run=dry_run,
                            delete_plan=delete_plan, confirm_delete=confirm_delete,
                            planned_bytes=plan.copy_bytes if plan else None, base_dir=base_dir,

@@ -117,7 +117,7 @@ def test_steering_is_the_drivers_and_show_tells_who_drives(tmp_path: Path) -> No
         alice.end_run(run, 0)
         alice.release_lease("alice-app")
     text = cli("session", "show", "steer", check=True).stdout
-    assert "driving: nobody: take over with `gpumigrate session attach steer`" in text
+    assert "driving: nobody: take the seat with `gpumigrate session attach steer`" in text
 
 
 def test_an_unopenable_session_explains_group_sharing() -> None:

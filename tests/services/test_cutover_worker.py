@@ -56,16 +56,27 @@ def test_worker_runs_in_its_own_session_ignores_sighup_and_finishes(tmp_path: Pa
 
 
 def test_worker_killed_mid_transfer_shows_interrupted_then_resumes_from_the_journal(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=2)
+    profile = write_profile(tmp_path, files=24, bwlimit="512K", ttl_s=30)  # a long lease: death is not expiry
     pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "crash", "--detach",
                          check=True).stdout)
     wait_for(lambda: _copied("crash") >= 4, what="a few files copied")
+    assert show("crash")["driving"].startswith(f"{LOGIN} (pid {pid} on ")  # the worker holds the free seat
     kill9(pid)
     wait_for(lambda: not alive(pid), what="the worker to die")
-    # After the lease expires, anyone who looks sees the step as interrupted.
-    info = wait_for(lambda: (lambda i: i if i["steps"]["transfer"]["state"] == "interrupted" else None)(show("crash")),
-                    timeout=20, what="the step to show as interrupted")
+    # At once (the lease has 30 s left), anyone who looks sees the step interrupted and nobody driving.
+    info = show("crash")
+    assert info["steps"]["transfer"]["state"] == "interrupted"
     assert info["run"]["state"] == "dead"
+    assert info["driver"]["live"] is False and info["driver"]["expired"] is False
+    driving = info["driving"]
+    assert driving.startswith(f"nobody; worker pid {pid} on "), driving
+    assert "died (its process is gone), noticed 20" in driving and "+00:00" in driving
+    assert "resume transfer with `gpumigrate session resume crash`" in driving
+    assert "take the seat with `gpumigrate session attach crash`" in driving
+    text = cli("session", "show", "crash", check=True).stdout
+    assert f"driving: nobody; worker pid {pid}" in text and f"driving: {LOGIN} (pid {pid}" not in text
+    listed = cli("session", "list", check=True).stdout
+    assert "driver nobody" in listed
     with SessionStore.open("crash", create=False) as store:
         kinds = [e.kind for e in store.events_after(0)]
     assert "run_died" in kinds and "step_interrupted" in kinds

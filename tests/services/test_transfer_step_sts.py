@@ -200,7 +200,10 @@ def test_sts_deletions_wait_for_a_second_operator_and_a_decline_calls_nothing(st
     from engine.session import SessionStore
 
     gcs_client().create_bucket(unique_bucket)
-    gcs_client().bucket(unique_bucket).blob("old").upload_from_string(b"o")
+    bucket = gcs_client().bucket(unique_bucket)
+    old = [f"old/{i:02d}" for i in range(60)]
+    for name in old:
+        bucket.blob(name).upload_from_string(b"o")
     src = tmp_path / "tree"
     write_local(src, {"a.bin": b"a"})
     stub.add_agent_pool(PROJECT, "onprem")
@@ -210,7 +213,7 @@ src = "{src}"
 dst = "gs://{unique_bucket}"
 engine = "sts"
 delete = true
-max_delete = 1
+max_delete = 60
 [transfer.sts]
 agent_pool = "onprem"
 poll_interval_s = 0.01
@@ -227,8 +230,52 @@ shared_account = true
     while not other.approvals("pending") and time.monotonic() < deadline:
         time.sleep(0.05)
     (request,) = other.approvals("pending")
-    assert "Storage Transfer Service: delete 1 destination object(s)" in request.detail
+    assert "Storage Transfer Service: delete 60 destination object(s)" in request.detail
+    # what STS would delete, as for a local -d: the first 50 paths, the count, the whole list in a file
+    assert request.plan_count == 60 and request.plan_preview() == old[:50]
+    assert Path(request.plan_path).read_text().splitlines() == old
     other.decide_approval(request.id, False)
     thread.join(60)
     assert not out["s"].ok and "declined by bob" in out["s"].results["transfer"].summary
     assert not stub.calls("POST", "/v1/transferJobs")
+
+
+def test_sts_deletions_that_cannot_be_listed_here_say_so_in_the_approval(stub: StsStub, tmp_path: Path, gcs,
+                                                                         unique_bucket) -> None:
+    """A POSIX source may exist only on the STS agents: no listing here, so no list, and the request says so."""
+    import threading
+    import time
+
+    from engine.session import SessionStore
+
+    gcs_client().create_bucket(unique_bucket)
+    stub.add_agent_pool(PROJECT, "onprem")
+    profile = parse_profile(HEAD + f"""
+[[transfer]]
+src = "{tmp_path / 'only-on-the-agents'}"
+dst = "gs://{unique_bucket}"
+engine = "sts"
+delete = true
+[transfer.sts]
+agent_pool = "onprem"
+confirm_delete = true
+poll_interval_s = 0.01
+[cutover]
+require_approval = ["transfer-delete"]
+shared_account = true
+""")
+    driver, other = SessionStore.open("sts2", operator="alice"), SessionStore.open("sts2", operator="bob")
+    out: dict = {}
+    thread = threading.Thread(target=lambda: out.update(s=run_steps(profile, ["transfer"], emit=lambda e: None,
+                                                                     session=driver, profile_path=tmp_path / "p")))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not other.approvals("pending") and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.05)
+    (request,) = other.approvals("pending")
+    assert "delete an UNKNOWN number of destination objects" in request.detail
+    assert "is not a directory" in request.detail and "NO list of what STS will delete" in request.detail
+    assert request.plan_count is None and request.plan_path is None  # no empty list passed off as complete
+    other.decide_approval(request.id, False)
+    thread.join(60)
+    assert not out["s"].ok and not stub.calls("POST", "/v1/transferJobs")

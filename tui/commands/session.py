@@ -98,7 +98,7 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{row['name']:<24} {row['error']}")
             continue
         steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
-        driver = row["driver"]["operator"] if row["driver"] and not row["driver"]["expired"] else "nobody"
+        driver = row["driver"]["operator"] if row["driver"] and row["driver"]["live"] else "nobody"
         running = "running" if row["run"] and row["run"]["live"] else "idle"
         print(f"{row['name']:<24} {running:<8} driver {driver:<12} {steps}")
     return 0
