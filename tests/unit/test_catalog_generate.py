@@ -135,22 +135,30 @@ def test_n1_gpu_commitments_from_the_2022_price_list() -> None:
                                                                 "the sources (not guessed)")
 
 
-def test_interregion_egress_pairs_from_the_2022_list_are_the_shipped_rows(generated: Path) -> None:
-    """Continent pairs the curated file lacks come from Google's own 2022 list (recorded excerpt): the generator's
-    output is the shipped file; a pair priced differently by region takes the dearest and says so; pairs the
-    newer rows price are not overwritten, and what changed since 2022 is written down."""
+def test_interregion_egress_pairs_are_generated_from_recorded_inputs_and_shipped(generated: Path) -> None:
+    """Continent pairs the curated file lacks: from Google's SKU prices after the 2024 change (as recorded in
+    Infracost's test output) where recorded, else from Google's own 2022 list; the generator's output is the shipped
+    file; a pair priced differently by region takes the dearest and says so; what changed since 2022 is written."""
     made = (generated / "gcp_interregion_egress.csv").read_text()
     assert made == (SHIPPED / "gcp_interregion_egress.csv").read_text()
     rows = {r["region_or_scope"]: r for r in _rows(generated / "gcp_interregion_egress.csv")}
-    assert {"NA-OCEANIA", "NA-SA", "EU-SA", "EU-OCEANIA", "ASIA-ASIA", "SA-SA"} <= set(rows)
-    assert not {"NA-NA", "EU-NA", "ASIA-NA", "ASIA-EU"} & set(rows)  # the newer (2026) rows keep these
-    assert not any(k.startswith(("ME", "AF")) or "-ME" in k or "-AF" in k for k in rows)  # not in the list
-    assert float(rows["NA-OCEANIA"]["price_usd"]) == 0.15 and rows["NA-OCEANIA"]["as_of"] == "2022-03-14"
-    assert float(rows["NA-SA"]["price_usd"]) == 0.08
-    asia = rows["ASIA-ASIA"]
-    assert float(asia["price_usd"]) == 0.15 and "from $0.05 to $0.15" in asia["notes"] and "asia-southeast2" in \
-        asia["notes"]
-    assert "NA-NA $0.01 -> $0.02" in asia["notes"] and "EU-NA $0.08 -> $0.05" in asia["notes"]
+    assert {"NA-OCEANIA", "NA-SA", "EU-SA", "EU-OCEANIA", "ASIA-ASIA", "SA-SA", "ASIA-OCEANIA"} <= set(rows)
+    assert not {"NA-NA", "EU-NA", "ASIA-NA", "ASIA-EU", "EU-EU"} & set(rows)  # the curated (2026) rows keep these
+    assert not any("ME" in k.split("-") or "AF" in k.split("-") for k in rows)  # in neither source
+    # 2024 SKU prices, with what the 2022 list said
+    assert float(rows["ASIA-ASIA"]["price_usd"]) == 0.08 and "from Japan to Seoul" in rows["ASIA-ASIA"]["notes"]
+    assert "2022 list had $0.05/$0.15" in rows["ASIA-ASIA"]["notes"] and rows["ASIA-ASIA"]["as_of"] == "2024-07-01"
+    assert float(rows["SA-SA"]["price_usd"]) == 0.14 and float(rows["ASIA-OCEANIA"]["price_usd"]) == 0.1
+    # 2022 list: dated so, and naming the pairs the 2024 change re-priced
+    oce = rows["NA-OCEANIA"]
+    assert float(oce["price_usd"]) == 0.15 and oce["as_of"] == "2022-03-14" and "stale" in oce["verified"]
+    assert "SA-SA $0.08 -> $0.14" in oce["notes"] and "NA-NA $0.01 -> $0.02" in oce["notes"]
+    assert float(rows["ASIA-SA"]["price_usd"]) == 0.15 and "asia-southeast2" in rows["ASIA-SA"]["notes"]
+    # the 2024 recording agrees with the curated rows on the pairs both price
+    recent = generate_gcp.infracost_egress_pairs((SOURCES / "gcp_interregion_egress_infracost_2024.csv").read_text())
+    curated = generate_gcp.covered_pairs((SHIPPED / "network_storage_prices.csv").read_text())
+    assert {s: max(p for p, _ in v) for s, v in recent.items() if s in curated} == \
+        {"NA-NA": curated["NA-NA"], "EU-EU": curated["EU-EU"], "ASIA-EU": curated["ASIA-EU"]}
     pairs = generate_gcp.vm_egress_pairs((SOURCES / "gcp_vm_egress_pricelist_2022-03-14.json").read_text())
     assert (0.15, "australia-southeast1") in pairs["NA-OCEANIA"] and (0.15, "us-central1") in pairs["NA-OCEANIA"]
     assert not any(region in ("us", "europe", "asia") for prices in pairs.values() for _, region in prices)

@@ -100,6 +100,8 @@ data_gb = 1000
     sa = item(compute_costs(gcp("southamerica-east1", "europe-west4", "a2-ultragpu-1g"), CAT,
                             with_sensitivity=False), "egress")
     assert sa.usd == pytest.approx(1000 * 0.08) and "EU-SA" in sa.detail
+    asia = item(compute_costs(gcp("asia-northeast1", "asia-southeast1"), CAT, with_sensitivity=False), "egress")
+    assert asia.usd == pytest.approx(1000 * 0.08) and asia.price_date == "2024-07-01"  # 2024 SKU price
     # no public source prices the Middle East or Africa pairs: still an error, not a guess
     with pytest.raises(BadInputError, match="no Google Cloud inter-region price for ME-NA"):
         compute_costs(gcp("us-central1", "me-west1"), CAT, with_sensitivity=False)
