@@ -87,6 +87,7 @@ class GpuMigrateApp(App[int]):
         self.start_mode = start_mode
         self._local_states: dict[str, str] = {}
         self._cancel_events: dict[str, threading.Event] = {}
+        self._private_runs: dict[str, Any] = {}
         self._load_error: str | None = None
         if self.profile_path is not None:
             try:
@@ -207,6 +208,8 @@ class GpuMigrateApp(App[int]):
         # hold the exit for ever); detached workers are separate processes and run on.
         for event in self._cancel_events.values():
             event.set()
+        for run in list(self._private_runs.values()):  # a private worker stops with its app (resumable)
+            run.close()
         if self.session is not None:
             if getattr(self, "_follow_stop", None) is not None:
                 self._follow_stop.set()
@@ -278,11 +281,24 @@ class GpuMigrateApp(App[int]):
         self._cancel_events[step] = event
         return event
 
+    private_runs: bool = True
+    """Steps started without a session run in a worker process of this app's own (tui/private_run.py);
+    False runs them in a thread of the app, as before (benchmarks compare the two)."""
+
+    def private_run_started(self, step: str, run: Any) -> None:
+        self._private_runs[step] = run
+
+    def private_run_ended(self, step: str, run: Any) -> None:
+        if self._private_runs.get(step) is run:
+            del self._private_runs[step]
+
     def cancel_step(self, step: str) -> None:
         if not self.authorize("cancel_step"):
             return
         if step in self._cancel_events:
             self._cancel_events[step].set()
+        if step in self._private_runs:
+            self._private_runs[step].cancel()
         if self.session is not None and self.role == "driving":
             self.session.request_cancel()  # a detached worker stops at its next check
 

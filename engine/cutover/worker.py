@@ -13,6 +13,15 @@ a person who asks for control while the worker holds the seat gets it (the
 worker is not a person and keeps running under its run lease).  ``SIGTERM`` or
 ``SIGINT`` (or ``gpumigrate session cancel``) stop it at the step's next check,
 leaving the step interrupted; running it again resumes from the step's journal.
+
+A *private* run (``--private``, started by :func:`start_private`) is the app's way to run a
+step without a session, still outside the app's process so that drawing never competes with
+the copy for the interpreter: no session, no lease; the events a screen draws (see
+:mod:`engine.cutover.feed`) go to the worker's stdout as JSON lines, and its stdin carries
+``pause`` / ``resume`` / ``cancel``.  Nobody else can follow or stop a private run, so it
+ends with its app: when stdin closes (the app quit, crashed or was killed) the step is
+cancelled at its next check and left resumable.  A run that must outlive the app belongs in a
+session (``gpumigrate --session NAME``).
 """
 
 from __future__ import annotations
@@ -101,6 +110,34 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
     if proc.poll() is not None and proc.returncode != 0:
         raise GpumigrateError(f"the worker stopped at once (exit {proc.returncode}): {_tail(log)}")
     return proc.pid
+
+
+def private_log_path() -> Path:
+    return logs_dir() / "private-runs.log"
+
+
+def start_private(profile_path: Path | str, steps: list[str], *, dry_run: bool = False,
+                  options: dict[str, Any] | None = None) -> "subprocess.Popen[bytes]":
+    """Start a private run of ``steps`` (see the module docstring); the caller reads its stdout.
+
+    The child gets its own process group, so a Ctrl+C meant for the app's terminal does not
+    reach it; it stops when the caller closes its stdin (or dies)."""
+    profile_path = Path(profile_path).resolve()
+    if not profile_path.is_file():
+        raise BadInputError(f"{profile_path}: no such profile")
+    log = private_file(private_log_path())
+    cmd = [sys.executable, "-m", "engine.cutover.worker", "--private", "--profile", str(profile_path),
+           "--steps", ",".join(steps)]
+    if dry_run:
+        cmd.append("--dry-run")
+    if options:
+        cmd += ["--options-json", json.dumps(options)]
+    with open(log, "ab") as err:
+        err.write(f"--- {_now()} private run starting: steps {','.join(steps)}"
+                  f"{' (dry run)' if dry_run else ''} for pid {os.getpid()}\n".encode())
+        err.flush()
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                start_new_session=True, close_fds=True, cwd=str(profile_path.parent))
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -207,7 +244,9 @@ def _drive_while_free(session: SessionStore, ttl_s: float) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gpumigrate-worker")
-    parser.add_argument("--session", required=True)
+    parser.add_argument("--session", default="")
+    parser.add_argument("--private", action="store_true",
+                        help="no session: events for a screen on stdout, pause/resume/cancel on stdin")
     parser.add_argument("--profile", required=True)
     parser.add_argument("--steps", default="")
     parser.add_argument("--dry-run", action="store_true")
@@ -215,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-out", default="",
                         help="also write every event (every object) as NDJSON here, for a --json follower")
     args = parser.parse_args(argv)
+    if args.private:
+        return _private_main(args)
+    if not args.session:
+        parser.error("--session is required (or --private)")
 
     cancel = threading.Event()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped SSH connection stops nothing
@@ -272,6 +315,86 @@ def _work(args: argparse.Namespace, sink: Any, cancel: threading.Event, log: str
                 pairing.release()
         sink(Message("session", text=f"worker done: exit {int(summary.exit_code)}"))
         return int(summary.exit_code)
+
+
+def _private_main(args: argparse.Namespace) -> int:
+    """A private run: the feed on stdout, commands on stdin, plain log lines on stderr."""
+    from engine.cutover.feed import FeedFilter
+    from engine.profile import load_profile
+    from engine.runner import resolve_steps, run_steps
+    from engine.secrets import redact_data
+    from engine.transfer.control import TransferControl
+
+    cancel = threading.Event()
+    control = TransferControl(cancel)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the end of stdin, not the terminal, decides
+
+    def stop(_signum: int, _frame: object) -> None:
+        control.cancel()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    out = sys.stdout
+    lock = threading.Lock()
+    viewer = {"gone": False}
+
+    def write(data: dict[str, Any]) -> None:
+        line = json.dumps(redact_data(data), ensure_ascii=False, default=str) + "\n"
+        with lock:
+            if viewer["gone"]:
+                return
+            try:
+                out.write(line)
+                out.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                viewer["gone"] = True
+
+    feed = FeedFilter(lambda event: write(event.to_dict()))
+    log_sink = LogSink(sys.stderr)
+
+    def sink(event: Event) -> None:
+        log_sink(event)
+        feed(event)
+
+    def commands() -> None:
+        for raw in sys.stdin:
+            word = raw.strip()
+            if word == "pause":
+                control.pause()
+            elif word == "resume":
+                control.resume()
+            elif word == "cancel":
+                control.cancel()
+        if not cancel.is_set():  # stdin closed: the app that started this run is gone
+            sys.stderr.write(f"{_now()} worker: the app closed; stopping (run it again to resume)\n")
+            control.cancel()
+
+    threading.Thread(target=commands, name="commands", daemon=True).start()
+    code = int(ExitCode.FAILED)
+    try:
+        steps = resolve_steps([s for s in args.steps.split(",") if s] or None)
+        profile_path = Path(args.profile)
+        profile = load_profile(profile_path)
+        options = json.loads(args.options_json) if args.options_json else {}
+        options["control"] = control
+        summary = run_steps(profile, steps, emit=sink, profile_path=profile_path.resolve(), dry_run=args.dry_run,
+                            cancel=cancel, options=options)
+        feed.close()
+        write(summary.to_event_dict())
+        code = int(summary.exit_code)
+    except GpumigrateError as exc:
+        feed.close()
+        write({"event": "error", "text": str(exc), "exit_code": int(exc.exit_code)})
+        sys.stderr.write(redact(f"{_now()} worker: {exc}") + "\n")
+        code = int(exc.exit_code)
+    except BaseException as exc:  # noqa: BLE001 - the log and the app are the only places left to say it
+        import traceback
+
+        feed.close()
+        write({"event": "error", "text": f"{type(exc).__name__}: {exc}", "exit_code": int(ExitCode.FAILED)})
+        sys.stderr.write(redact(f"{_now()} worker crashed: {type(exc).__name__}: {exc}\n"
+                                + traceback.format_exc()) + "\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from tui.messages import EngineEvent, EngineEvents, EventFunnel, ProfileChanged,
 
 if TYPE_CHECKING:
     from engine.profile import Profile
+    from tui.private_run import PrivateRun
     from engine.runner import RunSummary
     from engine.session import SessionStore
     from tui.app_api import SessionApp
@@ -131,16 +132,36 @@ class StepScreen(Screen):
 
     # --- running engine steps ------------------------------------------------
 
+    private_run: "PrivateRun | None" = None
+    """The private worker of the run this screen started last (None: a session's, or in this process)."""
+
+    def run_mode(self, options: dict | None = None) -> str:
+        """Where a step started here runs: ``session`` (the session's detached worker, which outlives
+        the app), ``private`` (a worker process of this app's own, see tui/private_run.py) or
+        ``inline`` (a thread of the app: only when there is no profile file for a worker to load,
+        or the options hold live objects such as an NVML fake, or the app turned private runs off)."""
+        path = self.gm_app.profile_path
+        if self.session is not None and path is not None:
+            return "session"
+        from tui.private_run import json_options
+
+        if path is not None and getattr(self.gm_app, "private_runs", False) and json_options(options):
+            return "private"
+        return "inline"
+
     def run_step(self, step: str | None = None, *, dry_run: bool = False,
                  options: dict | None = None) -> Worker | None:
-        """Run one engine step in a thread worker; events arrive as EngineEvent messages."""
+        """Run one engine step out of the UI's process where it can (see :meth:`run_mode`);
+        events arrive as EngineEvent messages (in batches, :class:`EventFunnel`)."""
         step = step or self.STEP
         if not self.gm_app.authorize("run_step"):
             return None
         if self.profile is None:
             self.notify("Open a profile first (ctrl+o).", severity="warning")
             return None
-        if self.session is not None and self.gm_app.profile_path is not None:
+        mode = self.run_mode(options)
+        self.private_run = None
+        if mode == "session":
             # In a session the step runs in a detached worker that outlives this app;
             # its events come back through the session follower (tui/pairing.py).
             from tui.pairing import run_detached
@@ -151,8 +172,36 @@ class StepScreen(Screen):
 
             return self.run_worker(body, thread=True, exclusive=True, group=f"step-{step}",
                                    exit_on_error=False, name=f"step {step}")
+        if mode == "private":
+            return self._run_private(step, dry_run, options)
         return self.run_worker(lambda: self._run_step_thread(step, dry_run, options),
                                thread=True, exclusive=True, group=f"step-{step}", exit_on_error=False,
+                               name=f"step {step}")
+
+    def _run_private(self, step: str, dry_run: bool, options: dict | None) -> Worker:
+        from tui.private_run import PrivateRun
+
+        app = self.gm_app
+        assert app.profile_path is not None
+        run = PrivateRun(app.profile_path, step, dry_run, options)
+        self.private_run = run
+        app.private_run_started(step, run)
+        funnel = EventFunnel(self.post_message)
+
+        def body() -> "RunSummary":
+            worker = get_current_worker()
+            try:
+                summary = run.follow(funnel, lambda: worker.is_cancelled)
+            finally:
+                app.private_run_ended(step, run)
+            if not dry_run:
+                try:
+                    app.call_from_thread(self._note_states, summary)
+                except RuntimeError:  # the app is closing: nobody is left to show it
+                    pass
+            return summary
+
+        return self.run_worker(body, thread=True, exclusive=True, group=f"step-{step}", exit_on_error=False,
                                name=f"step {step}")
 
     def _run_step_thread(self, step: str, dry_run: bool, options: dict | None) -> "RunSummary":

@@ -1,9 +1,10 @@
 """The Transfer screen: the profile's [[transfer]] entries, run / dry-run / pause / cancel, live progress.
 
-Thin by design: the copying is the engine's ``transfer`` step (run through
-:meth:`StepScreen.run_step` in a thread worker, with a
-:class:`~engine.transfer.control.TransferControl` in its options so pause, resume
-and cancel act on the engine).  Engine events arrive as ``EngineEvent`` messages at
+Thin by design: the copying is the engine's ``transfer`` step, run through
+:meth:`StepScreen.run_step` outside the app's process (a session's detached worker, or
+without a session a private worker whose :class:`~tui.private_run.PrivateRun` is the
+pause / resume / cancel control; only with no profile file does it run in a thread
+here, with a :class:`~engine.transfer.control.TransferControl`).  Engine events arrive as ``EngineEvent`` messages at
 whatever rate the engine emits them; the screen only *records* them (the latest
 ``Progress`` per label, the latest per object in flight, ItemDone rows in a buffer)
 and a timer redraws the widgets about four times a second, so a flood of events
@@ -97,6 +98,9 @@ class TransferScreen(StepScreen):
         self._bars_used = False
         self._drawn_serial = 0
         self._drawn_text: dict[str, str] = {}
+        self._plan_fed = False
+        """True once a private worker's ``plan`` progress carries the counts (rows then only fill the table)."""
+        self._plan_dirty = False
 
     # --- layout ------------------------------------------------------------------
 
@@ -264,9 +268,10 @@ class TransferScreen(StepScreen):
             return
         from engine.transfer.control import TransferControl
 
-        # A session runs the step in a detached process: options must be JSON, so no live control
-        # object crosses; cancel then goes through the session (app.cancel_step).
-        control = TransferControl() if self.session is None else None
+        # Out of this process the options must be JSON, so no live control object crosses: a
+        # session's worker is paused and cancelled through the session (app.pause_step,
+        # app.cancel_step), a private one through its PrivateRun (the same calls as a control).
+        control = TransferControl() if self.run_mode() == "inline" else None
         options = {"control": control} if control is not None else None
         self._reset_run(dry_run)
         self.control = control
@@ -275,6 +280,8 @@ class TransferScreen(StepScreen):
             self.control = None
             self.state = "idle"
             return
+        if control is None and self.private_run is not None:
+            self.control = self.private_run
         self.running = True
         self.state = "planning" if dry_run else "listing"
         self._sync_controls()
@@ -331,7 +338,11 @@ class TransferScreen(StepScreen):
         if getattr(event, "step", None) != self.STEP:
             return
         if isinstance(event, Progress):
-            if event.label == "object":
+            if event.label == "plan":  # a private worker's exact plan counts (it sends only the first rows)
+                self._plan_fed = True
+                self.plan_counts = {k: int(event.extra.get(k, 0)) for k in self.plan_counts}
+                self._plan_dirty = True
+            elif event.label == "object":
                 path = str(event.extra.get("path", ""))
                 if path:
                     self._objects[path] = event
@@ -524,6 +535,9 @@ class TransferScreen(StepScreen):
         return state
 
     def _flush_rows(self) -> None:
+        if self._plan_dirty and not self._rows:
+            self._plan_dirty = False
+            self._show_plan_counts()
         if not self._rows:
             return
         rows, self._rows = self._rows, []
@@ -535,8 +549,9 @@ class TransferScreen(StepScreen):
             size = int(ev.data.get("size", 0) or 0)
             if ev.status in PLAN_ACTIONS:
                 action = PLAN_ACTIONS[ev.status]
-                self.plan_counts[action] += 1
-                self.plan_counts[f"{action}_bytes"] += size
+                if not self._plan_fed:
+                    self.plan_counts[action] += 1
+                    self.plan_counts[f"{action}_bytes"] += size
                 if self._plan_rows < MAX_PLAN_ROWS:
                     self._plan_rows += 1
                     plan_batch.append((entry, action, ev.item, human_bytes(size), ev.detail or DASH))
@@ -549,6 +564,9 @@ class TransferScreen(StepScreen):
             plan.add_rows(plan_batch)
             self._sort_plan = True
         if any(ev.status in PLAN_ACTIONS for ev in rows):
+            self._plan_dirty = True
+        if self._plan_dirty:
+            self._plan_dirty = False
             self._show_plan_counts()
         if self.failures:
             tabs = self.query_one("#transfer-tabs", TabbedContent)
@@ -592,6 +610,8 @@ class TransferScreen(StepScreen):
         self.finished = None
         self.summary_data = {}
         self.plan_counts = {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}
+        self._plan_fed = False
+        self._plan_dirty = False
         self.failures = []
         self._latest.clear()
         self._latest_seen.clear()
