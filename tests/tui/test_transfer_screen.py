@@ -422,7 +422,7 @@ async def test_in_a_session_the_run_goes_through_the_detached_worker(small: tupl
         screen = await _screen(pilot, app)
         assert app.role == "driving"
         await pilot.press("r")
-        assert screen.running and screen.control is None  # no live control crosses into another process
+        assert screen.running and screen.control is None, (screen.state, screen.finished, screen._notes)  # no live control crosses into another process
         assert screen.check_action("pause", ()) is True and screen.check_action("cancel", ()) is True
         await _wait(pilot, lambda: screen.finished is not None and not screen.running, timeout=60,
                     what="the session's StepFinished")
