@@ -3,8 +3,9 @@
 A profile is the single source of truth of a migration.  Each section's model
 lives with the engine module that uses it (``engine.transfer.spec``,
 ``engine.drivers.section``, ...); this module composes them, loads TOML with
-``tomllib`` and saves with ``tomli-w`` writing only what the user chose, so a
-diff of two profiles shows choices, not defaults.
+``tomllib`` and writes only what the user chose, so a diff of two profiles shows
+choices, not defaults: a new file with ``tomli-w`` (:func:`dump_profile`), an existing
+one by applying the choices onto its own text, comments kept (engine.profile_file).
 
 Every load error becomes one :class:`ProfileError` line of the form
 ``path:line: dotted.field: what is wrong`` so a user can jump to it.
@@ -454,42 +455,33 @@ def _emit_table(data: dict[str, Any], path: tuple[str, ...]) -> str:
     return out
 
 
-def save_profile(profile: Profile, path: str | Path, *, keep_header: bool = False) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a profile.
+def save_profile(profile: Profile, path: str | Path) -> None:
+    """Write ``profile`` to ``path`` atomically, keeping the file's comments and key order.
 
-    ``keep_header`` keeps the comment block at the top of the file being replaced (what
-    ``gpumigrate init`` found, a team's note): the app saves choices, not the user's prose.
+    The choices are applied onto the TOML already there (engine.profile_file): the app saves choices,
+    and a person's notes and ``gpumigrate init``'s open ``# decide:`` lines stay.
     """
-    path = Path(path)
-    text = dump_profile(profile)
-    if keep_header:
-        text = leading_comments(path) + text
-    write_profile_text(path, text)
+    from engine.profile_file import save_onto
+
+    save_onto(Path(path), profile)
+
+
+def profile_file_text(profile: Profile, path: str | Path | None) -> str:
+    """What :func:`save_profile` would write to ``path`` now (for the diff shown before saving)."""
+    from engine.profile_file import render_onto
+
+    try:
+        old = Path(path).read_text(encoding="utf-8") if path else None
+    except (OSError, UnicodeDecodeError):
+        old = None
+    return render_onto(old, profile)
 
 
 def write_profile_text(path: Path, text: str) -> None:
-    """Write a profile's text atomically (temporary file beside it, then rename): a crash never
-    leaves half a profile, whoever writes it (the app's saves, ``gpumigrate init``, New profile)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Replace a profile's text atomically (temporary file beside it, then rename)."""
+    from engine.profile_file import write_atomic
 
-
-def leading_comments(path: str | Path) -> str:
-    """The ``#`` lines (and blank lines between them) at the top of a file; "" if none or unreadable."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
-    except (OSError, UnicodeDecodeError):
-        return ""
-    out = []
-    for line in lines:
-        if line.startswith("#") or (out and not line.strip()):
-            out.append(line)
-        else:
-            break
-    while out and not out[-1].strip():
-        out.pop()
-    return "".join(out) + "\n" if out else ""
+    write_atomic(Path(path), text)
 
 
 def field_help(model: type[Section] = Profile, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -340,7 +340,7 @@ class GpuMigrateApp(App[int]):
             return False
         self.profile = profile
         if self.profile_path is not None:
-            save_profile(profile, self.profile_path, keep_header=True)
+            save_profile(profile, self.profile_path)
         if self.session is not None:
             self.session.append("profile", "profile_edited", {"what": what, "path": str(self.profile_path)})
         self._update_titles()

@@ -159,9 +159,9 @@ class SectionFormDialog(ModalScreen["Profile | None"]):
 
 
 def profile_diff(path: Path | None, profile: "Profile") -> str:
-    from engine.profile import dump_profile, leading_comments
+    from engine.profile import profile_file_text
 
-    new = ((leading_comments(path) if path else "") + dump_profile(profile)).splitlines(keepends=True)
+    new = profile_file_text(profile, path).splitlines(keepends=True)
     try:
         old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path else []
     except OSError:

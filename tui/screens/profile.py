@@ -1,4 +1,8 @@
-"""The Profile view: the profile being edited, as TOML, validated on save."""
+"""The Profile view: the profile's file as TOML, comments included, validated on save.
+
+The editor shows the file as the app would save it (the user's comments and order kept, see
+engine.profile_file); saving writes the editor's text as typed, once it loads as a profile.
+"""
 
 from __future__ import annotations
 
@@ -48,9 +52,11 @@ class ProfileScreen(StepScreen):
         self._show_status()
 
     def _text(self) -> str:
-        from engine.profile import dump_profile
+        from engine.profile import profile_file_text
 
-        return dump_profile(self.profile) if self.profile else "# No profile open: ctrl+o opens one.\n"
+        if not self.profile:
+            return "# No profile open: ctrl+o opens one.\n"
+        return profile_file_text(self.profile, self.gm_app.profile_path)
 
     def _show_status(self, extra: str = "") -> None:
         path = self.gm_app.profile_path
@@ -88,6 +94,11 @@ class ProfileScreen(StepScreen):
         if self.gm_app.profile_path is None:
             self.notify("No file to save to: open a profile first (ctrl+o).", severity="warning")
             return
+        if not self.gm_app.authorize("edit_profile"):
+            return
+        from engine.profile import write_profile_text
+
+        write_profile_text(self.gm_app.profile_path, text)  # as typed: the user's comments are theirs
         self.gm_app.replace_profile(profile, "edited as TOML")
         self.notify(f"Saved {self.gm_app.profile_path.name}")
         self._show_status("(saved)")
