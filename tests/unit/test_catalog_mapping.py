@@ -89,3 +89,13 @@ def test_real_sku_descriptions_map_or_are_reported(sku_id: str, desc: str, usage
         assert (mapped.key, mapped.usage) == (key, mapped_usage)
     elif kind != "skip":
         assert mapped.reason  # reported with why, never guessed
+
+
+def test_a_per_slice_b200_sku_is_reported_not_skipped_or_guessed() -> None:
+    """"A4 Nvidia B200 (1 gpu slice) running in Netherlands" is quoted as the B200 SKU wording in public code
+    (infercrane/infercrane internal/priceingest/gcp.go @ 2559cdf2); what a slice includes is not said with it, so a
+    refresh reports it (A4 stays unpriced and visibly so) instead of skipping it quietly."""
+    mapped = classify(info("A4 Nvidia B200 (1 gpu slice) running in Netherlands", regions=["europe-west4"]))
+    assert mapped.kind == "ambiguous" and "1 gpu slice" in mapped.reason and "not guessed" in mapped.reason
+    _prices, problems, skipped = build_prices([info("A4 Nvidia B200 (1 gpu slice) running in Netherlands")])
+    assert problems and not skipped
