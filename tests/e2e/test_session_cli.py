@@ -101,6 +101,84 @@ def test_app_on_an_unknown_session_refuses_in_a_non_interactive_shell() -> None:
     assert not (sessions_dir() / "cutover1.sqlite").exists()
 
 
+def _in_a_terminal(args: list[str]):
+    """``gpumigrate ARGS`` with a real pty as its terminal (stdin, stdout, stderr); returns (proc, master fd)."""
+    import pty
+    import subprocess
+    import sys
+
+    from tests.cutover_support import REPO, env_for
+
+    master, slave = pty.openpty()
+    env = env_for(TERM="xterm-256color", COLUMNS="100", LINES="30")
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=env, stdin=slave,
+                            stdout=slave, stderr=slave, start_new_session=True, close_fds=True)
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master: int, needle: bytes, timeout: float = 20) -> bytes:
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {needle!r} on the terminal; it showed {seen[-400:]!r}")
+        ready, _, _ = select.select([master], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_app_on_an_unknown_session_asks_in_a_terminal_n_creates_nothing_y_creates_it() -> None:
+    import signal
+
+    from tests.cutover_support import wait_for
+
+    SessionStore.open("cutover-1").close()
+    proc, master = _in_a_terminal(["--session", "cutover1"])
+    try:
+        _read_until(master, b"Create it? [y/N]")
+        os.write(master, b"n\r")
+        out = _read_until(master, b"nothing was created")
+        assert proc.wait(10) == 2
+        assert b"Traceback" not in out
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert not (sessions_dir() / "cutover1.sqlite").exists()
+
+    proc, master = _in_a_terminal(["--session", "cutover2"])
+    try:
+        shown = _read_until(master, b"Create it? [y/N]")
+        assert b"sessions: cutover-1" in shown
+        os.write(master, b"y\r")
+        wait_for(lambda: (sessions_dir() / "cutover2.sqlite").exists(), timeout=20, what="the session to be created")
+        with SessionStore.open("cutover2", create=False) as store:
+            attached = wait_for(lambda: [e for e in store.events_after(0) if e.kind == "client_attached"],
+                                timeout=30, what="the app to attach")
+        assert attached[0].who["pid"] == proc.pid  # type: ignore[index]  # the app that asked is the one attached
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except Exception:  # noqa: BLE001 - a stuck app is killed
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        os.close(master)
+
+
 def test_steering_is_the_drivers_and_show_tells_who_drives(tmp_path: Path) -> None:
     shared_session("steer")
     with SessionStore.open("steer", operator="alice") as alice:
