@@ -233,8 +233,7 @@ def _offer_to_me(app: "SessionApp", stored: StoredEvent) -> None:
             app.notify(str(exc), severity="error")
         refresh_role(app)
 
-    if app.watch_only:  # the store refuses offers to --watch clients; decline anything that slips through
-        answered(False)
+    if app.watch_only:  # the store refuses offers to --watch clients (and every write of this one)
         return
     app.push_screen(OfferDialog(stored.operator, offer_id), answered)
 

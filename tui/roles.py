@@ -7,7 +7,10 @@ Three roles in a session, plus ``solo`` (no session: the app is yours):
   tick runbook items, approve or decline what waits for a second person, ask
   for the seat, accept an offered seat, take a seat nobody holds;
 * watch-only (``--watch``, also every tab of ``serve --watch``): nothing that
-  changes anything, whatever the keys, buttons or commands.
+  changes anything, whatever the keys, buttons or commands — not even approve
+  or tick.  The store enforces it too: a ``--watch`` client's session handle
+  refuses every write but its own attach/detach
+  (:meth:`engine.session.SessionStore.become_watch_only`).
 
 The check is default-deny for the app's own actions: an action defined in
 ``tui`` that is not listed as read-only here is state-changing.  Bindings are

@@ -20,9 +20,12 @@ class Pairing:
         self.kind = kind
         """'tui', 'tail', ...: listed among the session's attached clients; None stays unlisted."""
         self.watch_only = watch_only
-        """Attached with --watch: never drives, is never offered the seat (enforced in the store too)."""
+        """Attached with --watch: never drives, is never offered the seat, and its store handle
+        refuses every change (enforced in the store: :meth:`SessionStore.become_watch_only`)."""
         if kind:
             session.attach_client(self.holder, kind, watch_only=watch_only)
+        if watch_only:
+            session.become_watch_only()
 
     @property
     def heartbeat_every_s(self) -> float:

@@ -21,11 +21,11 @@ from engine.session.paths import (
     state_dir,
 )
 from engine.session.runs import RUN_STATES, Run, SessionBusy, pid_alive
-from engine.session.store import SessionStore
+from engine.session.store import SessionStore, WatchOnly
 
 __all__ = [
     "OPERATOR_ENV", "RUN_STATES", "SAME_ACCOUNT", "STEP_STATES", "Approval", "Client", "ControlRequest", "Identity",
     "Lease", "Run", "SessionBusy", "SessionStore", "StepRecord", "StoredEvent", "Tick", "list_sessions", "logs_dir",
     "new_holder_id", "operator_name", "os_identity", "pid_alive", "private_file", "session_path", "sessions_dir",
-    "state_dir",
+    "state_dir", "WatchOnly",
 ]

@@ -171,7 +171,7 @@ class ClientsMixin:
     def attach_client(self, holder: str, kind: str = "tui", watch_only: bool = False) -> None:
         now = time.time()
         me = self.identity  # type: ignore[attr-defined]
-        with self._write() as db:  # type: ignore[attr-defined]
+        with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
             cur = db.execute("UPDATE clients SET seen_at = ? WHERE holder = ?", (now, holder))
             if cur.rowcount:
                 return
@@ -181,7 +181,7 @@ class ClientsMixin:
             self.append("session", "client_attached", {"holder": holder, "kind": kind, "watch_only": watch_only})  # type: ignore[attr-defined]
 
     def detach_client(self, holder: str) -> None:
-        with self._write() as db:  # type: ignore[attr-defined]
+        with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
             cur = db.execute("DELETE FROM clients WHERE holder = ?", (holder,))
             if cur.rowcount:
                 self.append("session", "client_detached", {"holder": holder})  # type: ignore[attr-defined]

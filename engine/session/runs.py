@@ -220,7 +220,7 @@ class RunsMixin:
         rows = self._db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall()  # type: ignore[attr-defined]
         dead = [r for r in (run_from_row(row) for row in rows) if not r.live]
         for run in dead:
-            with self._write() as db:  # type: ignore[attr-defined]
+            with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
                 cur = db.execute("UPDATE runs SET state = 'dead', ended_at = ? WHERE id = ? AND state = 'running'",
                                  (time.time(), run.id))
                 if cur.rowcount != 1:

@@ -37,6 +37,10 @@ from engine.session.identity import declared_name, os_identity
 from engine.session.paths import create_private_file, make_private_dir, not_shared_message, session_path
 from engine.session.runs import RunsMixin
 
+class WatchOnly(BadInputError):
+    """A ``--watch`` client tried to change the session (exit 2)."""
+
+
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
@@ -66,6 +70,7 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
         self._lock = _write_lock(self.path)
         self._actor_ids: dict[str, int] = {}
         self._closed = False
+        self._watch_only = False
         schema.ensure(self._conn(), self.path)
         self._shared = self.get_meta("shared_account") == "1"
         self._init_recorder()
@@ -139,9 +144,37 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- watch only ----------------------------------------------------------
+
+    @property
+    def watch_only(self) -> bool:
+        return self._watch_only
+
+    def become_watch_only(self) -> None:
+        """From now on this handle changes nothing (``attach --watch``, every ``serve --watch`` tab).
+
+        Enforced here, below every front end: any write raises :class:`WatchOnly`, except being
+        listed as attached (attach, heartbeat, detach) and noticing that a run died (a fact, not a
+        decision).  There is no way back: a watch-only process reopens the session to do more.
+        """
+        self._watch_only = True
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[None]:
+        """Writes a watch-only handle may still make (see :meth:`become_watch_only`)."""
+        before = getattr(self._local, "bookkeeping", False)
+        self._local.bookkeeping = True
+        try:
+            yield
+        finally:
+            self._local.bookkeeping = before
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; re-entrant within a thread; one writer per process at a time."""
+        if self._watch_only and not getattr(self._local, "bookkeeping", False):
+            raise WatchOnly(f"this client watches session {self.name!r} only (--watch): it cannot change "
+                            "anything (no approvals, ticks, pause, cancel, edits or the driver's seat)")
         db = self._conn()
         with self._lock:
             if db.in_transaction:  # nested in this thread's own transaction

@@ -2,8 +2,11 @@
 
 Alice drives (she holds the seat and a run is alive); Bob is a second person on the
 same shared account (declared names). Each subcommand the parser knows is run as Bob,
-in-process. Only a second person's part may change the session: ticking a runbook
-item, approving or declining. ``share``/``unshare`` are about OS ownership and are
+in-process. Steering is refused and read-only commands change nothing.  Only a second
+person's part may change the session, and then by exactly its one designed record in
+Bob's name: ticking a runbook item, approving or declining (the product is "one drives,
+the other watches and approves"; a ``--watch`` client cannot even do these:
+tests/unit/test_session_store.py, tests/tui/test_watch_walk.py). ``share``/``unshare`` are about OS ownership and are
 walked as a real second user in tests/services/test_session_users.py; ``attach`` opens
 the app, walked in tests/tui/test_watch_walk.py.
 """
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from engine.session import SessionStore
+from engine.session import SAME_ACCOUNT, SessionStore
 from tests.cutover_support import shared_session, write_profile
 from tui.cli import build_parser, main
 
@@ -39,17 +42,53 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(session._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
 
 
+def _designed_record(name: str, before: dict[str, Any], after: dict[str, Any], new: list[Any]) -> None:
+    """A second person's subcommand left exactly its one record, in Bob's name, and nothing else."""
+    import os
+
+    assert len(new) == 1, f"`session {name}` wrote {[e.kind for e in new]}"
+    (event,) = new
+    assert event.operator == "bob" and event.who["uid"] == os.getuid() and event.who["declared"] == "bob"
+    assert event.who["pid"] == os.getpid()  # the process that ran the subcommand, as the OS says
+    rest = {k: v for k, v in after.items() if k not in ("approvals", "ticks", "events")}
+    assert rest == {k: v for k, v in before.items() if k not in ("approvals", "ticks", "events")}, name
+    if name in ("approve", "decline"):
+        assert after["ticks"] == before["ticks"]
+        changed = [(b, a) for b, a in zip(before["approvals"], after["approvals"]) if a != b]
+        assert len(after["approvals"]) == len(before["approvals"]) and len(changed) == 1, name
+        (old, decided), = changed
+        state = "approved" if name == "approve" else "declined"
+        assert (decided.state, decided.decided_by, decided.decided_uid) == (state, "bob", os.getuid())
+        assert decided.requested_by == "alice"
+        if name == "approve":
+            assert decided.how_approved == SAME_ACCOUNT
+        assert {k: v for k, v in vars(decided).items() if k not in ("state", "decided_by", "decided_at",
+                                                                      "decided_uid", "same_account")} == \
+            {k: v for k, v in vars(old).items() if k not in ("state", "decided_by", "decided_at", "decided_uid",
+                                                            "same_account")}
+        assert event.kind == f"approval_{state}" and event.payload["id"] == decided.id
+    else:
+        assert after["approvals"] == before["approvals"]
+        added = set(after["ticks"]) - set(before["ticks"])
+        assert len(after["ticks"]) == len(before["ticks"]) + 1 and len(added) == 1
+        assert after["ticks"][added.pop()].ticked_by == "bob"
+        assert event.kind == "runbook_ticked"
+
+
 def test_no_session_subcommand_lets_a_non_driver_steer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each subcommand as Bob: refused (nothing changes), read-only (nothing changes), or a second person's
+    part that writes exactly its one designed record (the approval decided / the item ticked, in Bob's name)."""
     profile = write_profile(tmp_path, files=1, bwlimit=None, shared_account=True)
     shared_session("walk")
     alice = SessionStore.open("walk", operator="alice")
     alice.set_meta("profile_path", str(profile))
     assert alice.acquire_lease("alice-app", ttl_s=600)
     alice.begin_run("alice-run", ["transfer"], ttl_s=600)
-    alice.request_approval("transfer-delete", "delete 1 object", ["x"])
+    first = alice.request_approval("transfer-delete", "delete 1 object", ["x"])
+    second = alice.request_approval("transfer-delete", "delete 1 more object", ["y"])
     monkeypatch.setenv("GPUMIGRATE_OPERATOR", "bob")
-    argv = {"approve": ["1"], "decline": ["1"], "tick": ["1"], "tail": ["--no-follow"],
+    argv = {"approve": [str(first)], "decline": [str(second)], "tick": ["1"], "tail": ["--no-follow"],
             "export": ["--out", str(tmp_path / "out")]}
     walked = []
     try:
@@ -62,6 +101,8 @@ def test_no_session_subcommand_lets_a_non_driver_steer(tmp_path: Path, monkeypat
             after = _state()
             walked.append((name, code))
             if name in SECOND_PERSON:
+                assert code == 0, capsys.readouterr().err
+                _designed_record(name, before, after, alice.events_after(before["events"]))
                 continue
             assert after == before, f"`session {name}` as a watcher changed the session (exit {code})"
             if name in ("pause", "continue", "cancel", "resume"):

@@ -116,3 +116,45 @@ def test_credential_values_from_the_environment_are_redacted(monkeypatch: pytest
         s.append("transfer", "item_done", {"detail": f"403 for key {secret}", "key": pem})
         payload = s.events_after(0)[-1].payload
     assert secret not in str(payload) and "MIIEowIBAAKCAQEA" not in str(payload)
+
+
+def test_a_watch_only_handle_changes_nothing_but_its_own_attachment() -> None:
+    """--watch is enforced in the store, below every front end: approve, tick, pause, cancel, the seat,
+    edits and plain appends all raise; attaching, its heartbeat and detaching are recorded."""
+    from engine.cutover.pairing import Pairing
+    from engine.session import WatchOnly
+
+    with SessionStore.open("observed") as owner:
+        owner.set_shared_account(True)
+    with SessionStore.open("observed", operator="alice") as alice:
+        alice.begin_run("alice-run", ["transfer"], ttl_s=600)
+        approval = alice.request_approval("transfer-delete", "delete 1 object", ["x"])
+        watcher = SessionStore.open("observed", operator="bob")
+        watch = Pairing(watcher, kind="tui", watch_only=True)
+        before = (alice.approvals(), alice.ticks(), alice.lease(), alice.runs(), alice.control_requests(None))
+        seq = alice.last_seq()
+        attempts = {
+            "approve": lambda: watcher.decide_approval(approval, True),
+            "decline": lambda: watcher.decide_approval(approval, False),
+            "tick": lambda: watcher.tick("1"),
+            "untick": lambda: watcher.untick("1"),
+            "pause": lambda: watcher.request_pause(True),
+            "cancel": lambda: watcher.request_cancel(),
+            "take the seat": lambda: watcher.acquire_lease(watch.holder, force=True),
+            "ask for the seat": lambda: watcher.request_control(watch.holder),
+            "append": lambda: watcher.append("session", "profile_edited", {"what": "x"}),
+            "meta": lambda: watcher.set_meta("profile_path", "/elsewhere.toml"),
+            "step": lambda: watcher.set_step("transfer", "completed"),
+        }
+        for what, attempt in attempts.items():
+            with pytest.raises(BadInputError, match="watches session 'observed' only|attached with --watch"):
+                attempt()  # WatchOnly, or the store's older refusal of a --watch client's seat request
+        assert not watch.try_drive(force=True)
+        with pytest.raises(WatchOnly):
+            watcher.decide_approval(approval, True)
+        watch.tick()  # its own heartbeat as an attached client
+        watch.detach()
+        watcher.close()
+        after = (alice.approvals(), alice.ticks(), alice.lease(), alice.runs(), alice.control_requests(None))
+        assert after == before
+        assert [e.kind for e in alice.events_after(seq)] == ["client_detached"]
