@@ -103,7 +103,7 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tupl
     where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
     return (open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where),
             open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where,
-                         s3_conditional_writes=spec.s3_conditional_writes))
+                         s3_conditional_writes=spec.s3_conditional_writes, gcs_large_uploads=spec.gcs_large_uploads))
 
 
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:

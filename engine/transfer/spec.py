@@ -53,6 +53,14 @@ class TransferSpec(Section):
     """Where a GCS composite upload puts its temporary components, as a prefix in the destination
     bucket ending in "/" (default: the hidden folder ``.gpumigrate-tmp/`` inside the destination
     prefix, so permissions scoped to that prefix cover them). They are deleted after compose."""
+    gcs_large_uploads: Literal["auto", "xml-multipart", "compose", "single"] = "auto"
+    """How a gs:// destination takes objects at or above ``part_threshold_mib``. "xml-multipart":
+    parallel parts joined by GCS, no component objects (GCS takes no precondition on it: the
+    destination is checked just before completing). "compose": parallel component objects,
+    composed, then deleted (one upload each instead where the bucket's storage class, retention,
+    holds or soft delete would bill or keep the components). "single": one resumable upload each,
+    guarded by a generation precondition. "auto": xml-multipart on Google Cloud Storage, compose
+    on an emulator (STORAGE_EMULATOR_HOST set: fake-gcs-server has no XML multipart uploads)."""
     s3_conditional_writes: Literal["auto", "on", "off"] = "auto"
     """Whether writes and deletes on an s3:// destination carry what planning saw (If-None-Match: *
     on create, If-Match: ETag on overwrite and delete), so a newer object is never overwritten.

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--s3-conditional-writes", choices=("auto", "on", "off"), default="auto",
                    help="s3:// destination: guard writes and deletes with If-None-Match/If-Match (on), never (off), "
                         "or on until the endpoint refuses them, then unguarded and said so (auto, the default)")
+    p.add_argument("--gcs-large-uploads", choices=("auto", "xml-multipart", "compose", "single"), default="auto",
+                   help="gs:// destination, objects over --part-threshold: XML multipart upload, composite upload, or "
+                        "one resumable upload each (auto: XML multipart on Google Cloud, compose on an emulator)")
     p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
@@ -174,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
                             follow_symlinks=not args.no_follow_symlinks,
                             skip_broken_symlinks=args.skip_broken_symlinks,
                             part_threshold_mib=args.part_threshold, part_size_mib=args.part_size,
-                            s3_conditional_writes=args.s3_conditional_writes, engine=args.engine, sts=sts)
+                            s3_conditional_writes=args.s3_conditional_writes,
+                            gcs_large_uploads=args.gcs_large_uploads, engine=args.engine, sts=sts)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None

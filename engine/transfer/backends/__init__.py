@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 
 def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None,
-                 component_prefix: str | None = None, s3_conditional_writes: str = "auto") -> Backend:
+                 component_prefix: str | None = None, s3_conditional_writes: str = "auto",
+                 gcs_large_uploads: str = "auto") -> Backend:
     """The backend for a location (clients are built from the standard environment); ``rules``:
     how a local walk treats symlinks; ``component_prefix``: where GCS composite uploads put their
-    components (see GCSBackend); ``s3_conditional_writes``: see TransferSpec."""
+    components (see GCSBackend); ``s3_conditional_writes``, ``gcs_large_uploads``: see TransferSpec."""
     if loc.scheme == "file":
         from engine.transfer.backends.local import LocalBackend
 
@@ -34,7 +35,8 @@ def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = No
     else:
         from engine.transfer.backends.gcs import GCSBackend
 
-        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4, component_prefix=component_prefix)
+        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4, component_prefix=component_prefix,
+                             large_uploads=gcs_large_uploads)
     backend.list_jobs = lj  # type: ignore[attr-defined]
     return backend
 

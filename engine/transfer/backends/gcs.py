@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
 from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
+from engine.transfer.backends.gcs_xml import XMLUploads
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_hex
 from engine.transfer.retry import ChecksumMismatch
@@ -31,6 +32,11 @@ whole before it is sent, so bigger chunks overlap less) and holds more memory pe
 
 
 def make_client(pool: int = 20) -> Any:
+    """A storage client on a pooled session of our own (see :func:`client_and_session`)."""
+    return client_and_session(pool)[0]
+
+
+def client_and_session(pool: int = 20) -> tuple[Any, Any]:
     """A storage client on a requests session of our own, built with a connection pool as large
     as the transfer's parallelism (the library's own session keeps requests' default of 10
     connections per host; ``-j 32`` would queue on them). The session is handed to the client
@@ -67,7 +73,7 @@ def make_client(pool: int = 20) -> Any:
     # requests re-reads the environment on every request (proxies and no_proxy, CA bundle
     # variables, ~/.netrc): ~17% of the client's CPU per small upload
     _stop_reading_environment(session)
-    return storage.Client(project=project, credentials=credentials, _http=session)
+    return storage.Client(project=project, credentials=credentials, _http=session), session
 
 
 def _stop_reading_environment(http: Any) -> None:
@@ -161,14 +167,29 @@ class _PinnedReader:
         self.raw.close()
 
 
+LARGE_UPLOAD_WAYS = ("auto", "xml-multipart", "compose", "single")
+
+
 class GCSBackend(ParallelListing, Backend):
     scheme = "gs"
     max_parts = 32 * 32 * 32
 
-    def __init__(self, loc, pool: int = 20, component_prefix: str | None = None):
+    def __init__(self, loc, pool: int = 20, component_prefix: str | None = None, large_uploads: str = "auto"):
         super().__init__(loc)
-        self.client = make_client(pool)
+        self.client, session = client_and_session(pool)
         self.bucket = self.client.bucket(loc.bucket)
+        self.large_uploads = large_uploads
+        """auto | xml-multipart | compose | single: see ``TransferSpec.gcs_large_uploads``."""
+        emulator = bool(os.environ.get("STORAGE_EMULATOR_HOST"))
+        self._xml_requests = XMLUploads(session, self.client.api_endpoint, loc.bucket)
+        self.xml: XMLUploads | None = None
+        """The XML multipart requests, where large objects go that way."""
+        if large_uploads == "xml-multipart" or (large_uploads == "auto" and not emulator):
+            self.xml = self._xml_requests
+            self.min_part_size, self.max_parts = 5 << 20, 10_000  # the XML API's limits
+        self._why_path = ("" if large_uploads != "auto" else
+                          " (auto: STORAGE_EMULATOR_HOST is set, and emulators have no XML multipart uploads)"
+                          if emulator else " (auto: the destination is Google Cloud Storage)")
         self.components = component_prefix if component_prefix is not None else loc.prefix + TMP_MARK + "/"
         """Where composite uploads put their components (bucket-relative; by default a hidden
         folder inside the destination prefix, so prefix-scoped permissions cover them)."""
@@ -181,8 +202,14 @@ class GCSBackend(ParallelListing, Backend):
         return name.startswith(self.components)
 
     def parts_refused(self) -> str:
-        """Read once, before the first compose: the bucket's storage class, retention policy,
-        default event-based hold and soft-delete policy (see :func:`compose_refusal`)."""
+        """Why large objects go as one resumable upload each: asked to (``single``), or, for a
+        composite upload, the bucket's settings. Those (storage class, retention policy, default
+        event-based hold, soft-delete policy; see :func:`compose_refusal`) are read once, before
+        the first compose. An XML multipart upload writes no component objects: nothing to check."""
+        if self.large_uploads == "single":
+            return 'gcs_large_uploads = "single" (the one way GCS guards such a write with a generation precondition)'
+        if self.xml is not None:
+            return ""
         with self._refusal_lock:
             if self._refusal is None:
                 from google.api_core import exceptions as gexc
@@ -201,8 +228,12 @@ class GCSBackend(ParallelListing, Backend):
             return self._refusal
 
     def parts_path(self) -> str:
+        if self.xml is not None:
+            return ("XML multipart upload: parts sent in parallel and joined by GCS, no component objects (soft "
+                    "delete and retention policies leave nothing behind); GCS takes no precondition on it, so the "
+                    "destination is checked just before completing" + self._why_path)
         return (f"composite upload: parallel components under gs://{self.loc.bucket}/{self.components}, "
-                "composed, then deleted")
+                "composed, then deleted" + self._why_path)
 
     def key(self, path: str) -> str:
         return self.loc.prefix + path
@@ -350,20 +381,38 @@ class GCSBackend(ParallelListing, Backend):
 
     def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
                     token: str | None = None) -> PartUpload:
-        return PartUpload(path=path, token=token or self._component_prefix(path, src), size=src.size,
-                          part_size=part_size, src=src, expect_version=expect_version)
+        if token is None:
+            token = (self.xml.initiate(self.key(path), {MTIME_KEY: str(int(src.mtime))}) if self.xml is not None
+                     else self._component_prefix(path, src))
+        return PartUpload(path=path, token=token, size=src.size, part_size=part_size, src=src,
+                          expect_version=expect_version)
+
+    @staticmethod
+    def _composite(up: PartUpload) -> bool:
+        """A composite upload's token is its components' prefix; an XML upload's is GCS's id."""
+        return up.token.endswith("/")
 
     def part_upload_alive(self, up: PartUpload) -> bool:
+        if self._composite(up) != (self.xml is None):  # journalled by a run that took the other way
+            self.abort_parts(up)
+            return False
+        if self.xml is not None:
+            return self.xml.alive(self.key(up.path), up.token)
         return True  # components are plain objects: missing_parts checks the journalled ones
 
     def missing_parts(self, up: PartUpload, done: dict[int, tuple[int, str]]) -> set[int]:
         """Components deleted or replaced since they were journalled (a lifecycle rule, a
         clean-up): one listing of the upload's prefix, compared by name and generation."""
+        if not self._composite(up):
+            return set()  # an XML upload's parts live as long as the upload (alive() checked it)
         present = {blob.name: str(blob.generation) for blob in self.client.list_blobs(self.loc.bucket, prefix=up.token)}
         return {n for n, (_crc, gen) in done.items()
                 if present.get(f"{up.token}{n:05d}") is None or (gen and present[f"{up.token}{n:05d}"] != gen)}
 
     def put_part(self, up: PartUpload, n: int, data: bytes, crc: int) -> str:
+        if not self._composite(up):
+            assert self.xml is not None
+            return self.xml.put_part(self.key(up.path), up.token, n + 1, data, crc)
         blob = self.bucket.blob(f"{up.token}{n:05d}")
         # a temporary name of this upload's own: sending the same bytes again is idempotent
         blob.upload_from_string(data, checksum="crc32c", retry=_retry(False))
@@ -371,9 +420,34 @@ class GCSBackend(ParallelListing, Backend):
             raise ChecksumMismatch(f"{up.path} part {n}: GCS reports CRC32C {b64_to_hex(blob.crc32c)}, sent {crc_to_hex(crc)}")
         return str(blob.generation)
 
+    def _finish_xml(self, up: PartUpload, parts: dict[int, tuple[int, str]]) -> ObjectInfo:
+        """Check the destination is still what planning saw, then complete. GCS takes no
+        precondition on a completion, so this check is as close to it as the API allows."""
+        from google.api_core import exceptions as gexc
+
+        assert self.xml is not None
+        expected = crc_to_hex(combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count)))
+        if up.expect_version is not None:
+            now = self.stat(up.path)
+            if (now.version if now is not None else "") != up.expect_version:
+                return self._after_precondition(up.path, up.size, expected)  # ours (a lost answer) or raises
+        try:
+            self.xml.complete(self.key(up.path), up.token, [parts[n][1] for n in range(up.count)])
+        except gexc.NotFound:  # completed already (its answer lost, then retried)? only if ours is there
+            return self._after_precondition(up.path, up.size, expected)
+        info = self.stat(up.path)
+        if info is None:
+            raise PreconditionLost(f"{up.path}: gone right after its upload completed (deleted by someone else)")
+        if info.crc32c != expected or info.size != up.size:
+            raise ChecksumMismatch(f"{up.path}: completed object reports CRC32C {info.crc32c} ({info.size} bytes), "
+                                   f"parts sent give {expected} ({up.size} bytes)")
+        return info
+
     def finish_parts(self, up: PartUpload, parts: dict[int, tuple[int, str]]) -> ObjectInfo:
         from google.api_core import exceptions as gexc
 
+        if not self._composite(up):
+            return self._finish_xml(up, parts)
         names = [f"{up.token}{n:05d}" for n in range(up.count)]
         gens = [int(parts[n][1]) if parts[n][1] else None for n in range(up.count)]
         expected = combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count))
@@ -432,7 +506,12 @@ class GCSBackend(ParallelListing, Backend):
                 fut.result()  # the first failure is raised: the journal keeps the upload
 
     def abort_parts(self, up: PartUpload) -> None:
-        self._cleanup(up.token)
+        if self._composite(up):
+            self._cleanup(up.token)
+        elif self.xml is not None:
+            self.xml.abort(self.key(up.path), up.token)
+        else:  # an XML upload journalled by an earlier run, this run composing
+            self._xml_requests.abort(self.key(up.path), up.token)
 
     def delete(self, path: str, version: str | None = None) -> None:
         self.bucket.blob(self.key(path)).delete(if_generation_match=int(version) if version else None, retry=_retry())
