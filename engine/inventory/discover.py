@@ -107,6 +107,43 @@ def discover(*, data_dirs: list[str] = (), regions: list[str] = (), base_dir: Pa
     return found
 
 
+def write_starting_profile(path: Path, choices: InitChoices, *, data_dirs: list[str] = (),  # type: ignore[assignment]
+                           regions: list[str] = (), scan_gpus: bool = True,  # type: ignore[assignment]
+                           scan_aws: bool = True, nvml_api: NvmlApi | None = None, force: bool = False,
+                           origin: str = "gpumigrate init", emit: Emit = discard,
+                           cancel: threading.Event | None = None) -> Discovery:
+    """Discover, build the starting profile and write it to ``path``: ``gpumigrate init`` and the app's
+    *New profile* both call this, so they find and write the same things.
+
+    Data directories are taken relative to the working directory (as typed) and written relative to
+    the profile's folder.  An existing file is refused before discovery starts and, unless ``force``,
+    the file is then created exclusively: one that appears while discovery runs is never overwritten
+    (:class:`FileExistsError`).  Raises :class:`BadInputError` for a file that exists or a folder that
+    does not, and pydantic's ``ValidationError`` when the choices do not make a valid profile.
+    """
+    import os
+
+    from engine.errors import BadInputError
+    from engine.profile_file import create_profile_file, write_atomic
+
+    path = Path(path).expanduser()
+    if path.exists() and not force:
+        raise BadInputError(f"{path}: already exists; pass --force to overwrite it, or open it with "
+                            f"`gpumigrate --profile {path}`")
+    if not path.resolve().parent.is_dir():
+        raise BadInputError(f"{path}: the folder {path.parent} does not exist")
+    base = path.resolve().parent
+    dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).expanduser().resolve(), base) for d in data_dirs]
+    found = discover(data_dirs=dirs, regions=list(regions), base_dir=base, scan_gpus=scan_gpus,
+                     scan_aws=scan_aws, nvml_api=nvml_api, emit=emit, cancel=cancel)
+    text = profile_text(starting_profile(found, choices), found, origin=origin)
+    if force:
+        write_atomic(path, text)
+    else:
+        create_profile_file(path, text)
+    return found
+
+
 def _catalog_lookup() -> Any:
     from engine.inventory.scan import catalog_fallback, load_catalog_or_none
 

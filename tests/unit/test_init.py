@@ -85,3 +85,50 @@ def test_flags_are_validated_like_the_profile(tmp_path: Path, flags: list[str], 
         assert code == 0
     else:
         assert code == 2 and field in capsys.readouterr().err
+
+
+class _FileAppearsDuringDiscovery(FakeNvml):
+    """NVML's start-up is where discovery waits longest on a real host: someone writes the file then."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(no_driver_data())
+        self.path = path
+
+    def init(self) -> None:
+        self.path.write_text("# someone else's profile\n")
+        super().init()
+
+
+def test_a_file_that_appears_while_discovery_runs_is_never_overwritten(tmp_path: Path) -> None:
+    from engine.inventory.discover import write_starting_profile
+
+    path = tmp_path / "m.toml"
+    with pytest.raises(FileExistsError, match="not overwritten"):
+        write_starting_profile(path, InitChoices(), nvml_api=_FileAppearsDuringDiscovery(path), scan_aws=False)
+    assert path.read_text() == "# someone else's profile\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.toml"]  # no temporary file left behind
+    # with force the same race replaces it (what --force asks for), atomically
+    write_starting_profile(path, InitChoices(), nvml_api=_FileAppearsDuringDiscovery(path), scan_aws=False, force=True)
+    assert load_profile(path).source.provider == "other"
+
+
+def test_init_and_new_profile_write_the_same_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One engine function behind both: the same discovery, the same text (the header names who wrote it)."""
+    from tui.screens.new_profile import create_profile
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f.bin").write_bytes(b"x" * 10)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["init", "cli.toml", "--data-dir", "data", "--dest", "gs://bkt/x"]) == 0
+    path, found = create_profile({"file": "app.toml", "data_dirs": "data", "dest": "gs://bkt/x", "regions": ""})
+    assert path == tmp_path / "app.toml" and found
+    cli = (tmp_path / "cli.toml").read_text().splitlines()
+    app = path.read_text().splitlines()
+    assert cli[0].replace("gpumigrate init", "gpumigrate (New profile)") == app[0]
+    assert cli[1:] == app[1:]
+    with pytest.raises(Exception, match="already exists"):
+        create_profile({"file": "app.toml", "data_dirs": "", "dest": "", "regions": ""})

@@ -8,7 +8,6 @@ never overwritten without ``--force``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from engine.cost.section import MAX_HOURLY_USD
@@ -47,30 +46,22 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from engine.errors import BadInputError
-    from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
-    from engine.profile import _dotted, _friendly, write_profile_text
+    from engine.inventory.discover import InitChoices, describe, write_starting_profile
+    from engine.profile import _dotted, _friendly
 
     target = Path(args.file)
-    if target.exists() and not args.force:
-        raise BadInputError(f"{target}: already exists; pass --force to overwrite it, or open it with "
-                            f"`gpumigrate --profile {target}`")
-    if not target.parent.is_dir():
-        raise BadInputError(f"{target}: the folder {target.parent} does not exist")
-    base = target.resolve().parent
-    dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).resolve(), base) for d in args.data_dir]
     try:
         choices = InitChoices(name=args.name, provider=args.provider, instance_type=args.instance_type,
-                              gpu_model=args.gpu_model, gpu_count=args.gpu_count, hourly_usd=args.hourly_usd, target_region=args.target_region,
-                              project=args.project, pricing=args.pricing, destination=args.dest,
-                              buckets=args.bucket, source_region=(args.aws_region or [None])[0])
-        found = discover(data_dirs=dirs, regions=args.aws_region, base_dir=base, scan_gpus=not args.no_gpus,
-                         scan_aws=not args.no_aws)
-        profile = starting_profile(found, choices)
+                              gpu_model=args.gpu_model, gpu_count=args.gpu_count, hourly_usd=args.hourly_usd,
+                              target_region=args.target_region, project=args.project, pricing=args.pricing,
+                              destination=args.dest, buckets=args.bucket, source_region=(args.aws_region or [None])[0])
+        found = write_starting_profile(target, choices, data_dirs=args.data_dir, regions=args.aws_region,
+                                       scan_gpus=not args.no_gpus, scan_aws=not args.no_aws, force=args.force)
     except ValidationError as exc:
         raise BadInputError("\n".join(f"{target}: {_dotted(e['loc'])}: {_friendly(e)}  (check the flags)"
                                       for e in exc.errors())) from None
-    text = profile_text(profile, found)
-    write_profile_text(target, text)
+    except FileExistsError as exc:
+        raise BadInputError(f"{exc} (it appeared while gpumigrate looked around); pass --force to replace it") from None
     for line in describe(found):
         print(line)
     print(f"wrote {target}: `gpumigrate validate {target}` checks it, `gpumigrate --profile {target}` walks it",

@@ -24,7 +24,7 @@ from tui.widgets.model_form import FormGroup, FormValueError, ModelForm
 
 if TYPE_CHECKING:
     from engine.profile import Profile
-    from tui.app import GpuMigrateApp
+    from tui.app_api import EditingApp
 
 SECTION_FIELDS: dict[str, dict[str, list[str] | None]] = {
     "inventory": {
@@ -216,7 +216,7 @@ class SaveDiffDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
-def confirm_and_save(app: "GpuMigrateApp", profile: "Profile", what: str, plan: str = "",
+def confirm_and_save(app: "EditingApp", profile: "Profile", what: str, plan: str = "",
                      after: Callable[[bool], None] | None = None) -> None:
     """Show the diff against the file on disk; save only on yes."""
 
@@ -230,7 +230,7 @@ def confirm_and_save(app: "GpuMigrateApp", profile: "Profile", what: str, plan: 
     app.push_screen(SaveDiffDialog(what, profile_diff(app.profile_path, profile), plan), answered)
 
 
-def edit_step(app: "GpuMigrateApp", step: str) -> None:
+def edit_step(app: "EditingApp", step: str) -> None:
     """Open the form for ``step``'s sections; on save, the diff; on yes, the file."""
     if not _may_edit(app):
         return
@@ -247,7 +247,7 @@ def edit_step(app: "GpuMigrateApp", step: str) -> None:
     app.push_screen(SectionFormDialog(f"{step.capitalize()}: choices", app.profile, groups), filled)
 
 
-def _may_edit(app: "GpuMigrateApp") -> bool:
+def _may_edit(app: "EditingApp") -> bool:
     if app.role == "watching":
         app.notify("Watching: only the driver can change the profile.", severity="warning")
         return False
@@ -260,7 +260,7 @@ def _may_edit(app: "GpuMigrateApp") -> bool:
 # --- [[transfer]] entries ----------------------------------------------------------------
 
 
-def source_options(app: "GpuMigrateApp") -> list[str]:
+def source_options(app: "EditingApp") -> list[str]:
     """Directories and buckets the profile and the last inventory know of, for the src picker."""
     profile = app.profile
     found: list[str] = []
@@ -300,7 +300,7 @@ def dry_run_plan(spec: Any, base_dir: Path | None, limit: int = 12) -> str:
     return "\n".join(lines)
 
 
-def edit_transfer(app: "GpuMigrateApp", index: int | None) -> None:
+def edit_transfer(app: "EditingApp", index: int | None) -> None:
     """Add (index None) or edit entry ``index``: form, then its dry-run plan and the diff, then save."""
     if not _may_edit(app):
         return
@@ -328,7 +328,7 @@ def edit_transfer(app: "GpuMigrateApp", index: int | None) -> None:
     app.push_screen(SectionFormDialog(title, app.profile, [group], new_entry=new), filled)
 
 
-def remove_transfer(app: "GpuMigrateApp", index: int) -> None:
+def remove_transfer(app: "EditingApp", index: int) -> None:
     if not _may_edit(app):
         return
     assert app.profile is not None

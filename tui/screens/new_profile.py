@@ -1,8 +1,9 @@
 """*New profile*: the questions ``gpumigrate init`` takes as flags, then the same discovery.
 
 The dialog asks only what discovery cannot find (where to write, which data directories, where the
-data goes); discovery runs in a thread worker, the file is written through the same
-:func:`~engine.inventory.discover.profile_text` as ``init`` and the app opens it on the first step.
+data goes); discovery and the write run in a thread worker through the same
+:func:`~engine.inventory.discover.write_starting_profile` as ``init`` (never overwriting a file), and
+the app opens the new file on the first step that needs the user.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 if TYPE_CHECKING:
-    from tui.app import GpuMigrateApp
+    from tui.app_api import EditingApp
 
 FIELDS = (
     ("file", "Profile file to write", "migration.toml"),
@@ -95,30 +96,22 @@ def _split(text: str) -> list[str]:
 
 
 def create_profile(answers: dict[str, str], nvml_api: Any = None) -> tuple[Path, list[str]]:
-    """Discover, build, write (runs in a worker thread). Returns the file and what was found."""
-    import os
+    """The dialog's answers to engine.inventory.discover.write_starting_profile (runs in a worker thread)."""
+    from engine.inventory.discover import InitChoices, describe, write_starting_profile
 
-    from engine.inventory.discover import InitChoices, describe, discover, profile_text, starting_profile
-    from engine.profile import write_profile_text
-
-    path = Path(answers["file"]).expanduser().resolve()
-    base = path.parent
-    dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).expanduser().resolve(), base)
-            for d in _split(answers.get("data_dirs", ""))]
+    path = Path(answers["file"]).expanduser()
     regions = _split(answers.get("regions", ""))
-    found = discover(data_dirs=dirs, regions=regions, base_dir=base, nvml_api=nvml_api)
     choices = InitChoices(destination=answers.get("dest") or None, source_region=regions[0] if regions else None)
-    profile = starting_profile(found, choices)
-    text = profile_text(profile, found, origin="gpumigrate (New profile)")
-    if path.exists():  # created meanwhile: never overwrite
-        raise FileExistsError(f"{path} already exists")
-    write_profile_text(path, text)
-    return path, describe(found)
+    found = write_starting_profile(path, choices, data_dirs=_split(answers.get("data_dirs", "")), regions=regions,
+                                   nvml_api=nvml_api, origin="gpumigrate (New profile)")
+    return path.resolve(), describe(found)
 
 
-def start_new_profile(app: "GpuMigrateApp") -> None:
+def start_new_profile(app: "EditingApp") -> None:
     """Ask, discover in a worker, then open the new file on the first step that needs the user."""
     from pydantic import ValidationError
+
+    from engine.errors import GpumigrateError
 
     def asked(answers: dict[str, str] | None) -> None:
         if not answers:
@@ -128,7 +121,7 @@ def start_new_profile(app: "GpuMigrateApp") -> None:
         def work() -> None:
             try:
                 path, found = create_profile(answers, getattr(app, "nvml_api", None))
-            except (ValidationError, ValueError, OSError) as exc:
+            except (GpumigrateError, ValidationError, ValueError, OSError) as exc:
                 app.call_from_thread(app.show_error, "The profile could not be created", str(exc))
                 return
             app.call_from_thread(done, path, found)
