@@ -28,6 +28,8 @@ Inputs (each named in every row it produces, with its date):
   ``network_storage_prices.csv``) does not price; each row says where the 2022 list disagrees with the newer rows.
 * ``--recent-egress``: the same SKUs' prices after Google's 2024 change, as recorded in Infracost's test output
   (``engine/catalog/sources/gcp_interregion_egress_infracost_2024.csv``): preferred over the 2022 list per pair.
+* ``--unit-less-egress``: recorded egress SKUs whose unit is not on record
+  (``engine/catalog/sources/gcp_interregion_egress_sku_2024-11-05.csv``): named beside their pair, never priced with.
 * ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
   per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
@@ -317,17 +319,34 @@ def infracost_egress_pairs(text: str) -> dict[str, list[tuple[float, str]]]:
     return pairs
 
 
+def unit_less_egress_notes(text: str) -> dict[str, str]:
+    """Continent pair -> a note on recorded SKUs that price it but carry no unit (reported, not priced with)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    notes: dict[str, str] = {}
+    for row in csv.DictReader(lines):
+        src = {continent(r) for r in row["service_regions"].split()}
+        if len(src) != 1:
+            continue
+        scope = "-".join(sorted((src.pop(), continent(row["destination_region"]))))
+        tiers = ", ".join(f"${price} from {start}" for start, price in (t.split("=") for t in row["tiers"].split()))
+        notes[scope] = (f"SKU {row['sku_id']} '{row['description']}' (recorded 2024-11-05) charges {tiers} per unit, "
+                        "but its unit is not on record: not used; this price may be out of date")
+    return notes
+
+
 def _spread(prices: list[tuple[float, str]]) -> str:
     return "/".join(f"${p:g}" for p in sorted({p for p, _ in prices}))
 
 
-def interregion_rows(text: str, covered: dict[str, float], recent_text: str = "") -> list[dict[str, str]]:
+def interregion_rows(text: str, covered: dict[str, float], recent_text: str = "",
+                     unit_less_text: str = "") -> list[dict[str, str]]:
     """Rows for the continent pairs ``covered`` (scope -> newer price) lacks: from the 2024 SKU recording
     (``recent_text``) where it has the pair, else from the 2022 list.  A pair priced differently by region takes
     the dearest (never under-priced) and names the spread; every row records where the sources disagree, so an
     old price is visibly old, not only by its date."""
     old = vm_egress_pairs(text)
     recent = infracost_egress_pairs(recent_text) if recent_text else {}
+    unit_less = unit_less_egress_notes(unit_less_text) if unit_less_text else {}
     newer = {**covered, **{scope: max(p for p, _ in prices) for scope, prices in recent.items()}}
     changed = [f"{scope} {_spread(old[scope])} -> ${newer[scope]:g}" for scope in sorted(newer)
                if scope in old and newer[scope] not in {p for p, _ in old[scope]}]
@@ -350,6 +369,8 @@ def interregion_rows(text: str, covered: dict[str, float], recent_text: str = ""
             if changed:
                 notes.append(f"pairs re-priced since (2022 list -> newer rows): {', '.join(changed)}")
             source, when, verified = VM_EGRESS_SOURCE, VM_EGRESS_DATE, "yes (Google's own list, 2022: stale)"
+        if scope in unit_less:
+            notes.append(unit_less[scope])
         if min(p for p, _ in prices) != top:
             dear = sorted({r for p, r in prices if p == top})
             notes.append(f"varies from ${min(p for p, _ in prices):g} to ${top:g}/GiB; priced at the dearest "
@@ -446,7 +467,7 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
              accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
              vm_egress_text: str = "", covered_network_text: str = "",
-             recent_egress_text: str = "") -> dict[str, int]:
+             recent_egress_text: str = "", unit_less_egress_text: str = "") -> dict[str, int]:
     """Write both files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
@@ -461,8 +482,8 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
     _write(out / "gcp_gpu_zones.csv", ZONE_COLUMNS, zones)
     _write(out / "gcp_storage_prices.csv", STORAGE_COLUMNS, storage)
-    egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text), recent_egress_text) \
-        if vm_egress_text else []
+    egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text), recent_egress_text,
+                              unit_less_egress_text) if vm_egress_text else []
     _write(out / "gcp_interregion_egress.csv", NETWORK_COLUMNS, egress)
     return {"machines": len(machines), "zones": len(zones), "storage": len(storage), "egress": len(egress)}
 
@@ -482,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vm-egress", type=Path, default=here / "sources" / "gcp_vm_egress_pricelist_2022-03-14.json")
     parser.add_argument("--recent-egress", type=Path,
                         default=here / "sources" / "gcp_interregion_egress_infracost_2024.csv")
+    parser.add_argument("--unit-less-egress", type=Path,
+                        default=here / "sources" / "gcp_interregion_egress_sku_2024-11-05.csv")
     parser.add_argument("--covered-network", type=Path, default=here / "data" / "network_storage_prices.csv",
                         help="continent pairs already priced here are not written")
     parser.add_argument("--carried", type=Path, default=here / "sources" / "gcp_machines_carried.csv")
@@ -491,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
                       args.carried.read_text(encoding="utf-8"), args.out, args.pricing_ref,
                       args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"),
                       args.n1_gpu_cud.read_text(encoding="utf-8"), args.vm_egress.read_text(encoding="utf-8"),
-                      args.covered_network.read_text(encoding="utf-8"), args.recent_egress.read_text(encoding="utf-8"))
+                      args.covered_network.read_text(encoding="utf-8"), args.recent_egress.read_text(encoding="utf-8"),
+                      args.unit_less_egress.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone, {counts['storage']} storage and "
           f"{counts['egress']} inter-region egress rows to {args.out}")
     return 0

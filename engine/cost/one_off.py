@@ -200,6 +200,8 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                 notes.append(f"PRICE FALLBACK: no inter-region price for {pair}; priced at {found[0].scope}'s "
                              f"${found[0].price_usd}/GiB (--allow-price-fallback)")
             row = found[0]
+            if row.date[:4] < "2024" and row.notes:  # from a list older than Google's 2024 change: say what it knows
+                notes.append(f"egress {pair}: {row.notes}")
             item("egress", data_gb * row.price_usd,
                  f"{data_gb:,.1f} GiB inter-region {src.region} -> {profile.target.region} ({row.scope}, "
                  f"${row.price_usd}/GiB)", row)

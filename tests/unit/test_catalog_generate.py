@@ -154,6 +154,9 @@ def test_interregion_egress_pairs_are_generated_from_recorded_inputs_and_shipped
     assert float(oce["price_usd"]) == 0.15 and oce["as_of"] == "2022-03-14" and "stale" in oce["verified"]
     assert "SA-SA $0.08 -> $0.14" in oce["notes"] and "NA-NA $0.01 -> $0.02" in oce["notes"]
     assert float(rows["ASIA-SA"]["price_usd"]) == 0.15 and "asia-southeast2" in rows["ASIA-SA"]["notes"]
+    # a newer recorded SKU for the pair without a unit on record: named beside it, not priced with
+    assert "0086-8707-C3B1" in oce["notes"] and "unit is not on record: not used" in oce["notes"]
+    assert not any("0086-8707-C3B1" in r["notes"] for k, r in rows.items() if k != "NA-OCEANIA")
     # the 2024 recording agrees with the curated rows on the pairs both price
     recent = generate_gcp.infracost_egress_pairs((SOURCES / "gcp_interregion_egress_infracost_2024.csv").read_text())
     curated = generate_gcp.covered_pairs((SHIPPED / "network_storage_prices.csv").read_text())

@@ -97,6 +97,9 @@ data_gb = 1000
                                  with_sensitivity=False), "egress")
     assert oceania.usd == pytest.approx(1000 * 0.15) and "NA-OCEANIA" in oceania.detail
     assert oceania.price_date == "2022-03-14" and oceania.stale is True
+    oceania_notes = compute_costs(gcp("us-central1", "australia-southeast1", "a3-highgpu-1g"), CAT,
+                                  with_sensitivity=False).notes
+    assert any(n.startswith("egress NA-OCEANIA: Google's 2022 list") and "0086-8707-C3B1" in n for n in oceania_notes)
     sa = item(compute_costs(gcp("southamerica-east1", "europe-west4", "a2-ultragpu-1g"), CAT,
                             with_sensitivity=False), "egress")
     assert sa.usd == pytest.approx(1000 * 0.08) and "EU-SA" in sa.detail
