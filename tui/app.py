@@ -137,7 +137,7 @@ class GpuMigrateApp(App[int]):
         """Follow the session's event log live (watchers see progress within 250 ms)."""
         from tui.pairing import History, follow
 
-        if self.profile_path is not None and not self.session.get_meta("profile_path"):
+        if self.profile_path is not None and not self.watch_only and not self.session.get_meta("profile_path"):
             self.session.set_meta("profile_path", str(self.profile_path))
         self.session_history = History()
         self._follow_stop = threading.Event()

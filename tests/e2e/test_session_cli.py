@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.session import SessionStore, sessions_dir
-from tests.cutover_support import REPO, cli, env_for, shared_session, write_profile
+from tests.cutover_support import REPO, cli, env_for, shared_session, wait_for, write_profile
 from tests.stand_ins import free_port
 
 pytestmark = pytest.mark.timeout(90)
@@ -310,6 +310,97 @@ def test_serve_refuses_anyone_without_the_secret_and_any_foreign_origin(tmp_path
                     "link": (302, "/", True), "page with cookie": (200, True), "owner ws evil": 403,
                     "rebound host": 403, "owner ws": "open", "link again": 403}
     assert not stored.exists(), "the link file goes when the serve ends"
+
+
+WATCH_TAB_KEYS = {
+    # view key -> the keys pressed there (every state-changing binding of that view, then "yes" to any dialog)
+    "7": ["t", "u", "a", "d", "s", "y", "\r"],  # runbook: tick, untick, approve, decline, sign off
+    "3": ["r", "n", "p", "c", "a", "e", "d", "y", "\r"],  # transfer: run, dry run, pause, cancel, add/edit/remove
+    "5": ["r", "a", "x", "g", "y", "\r"],  # verify: run, approve, reject, accept gaps
+    "6": ["\x13", "y", "\r"],  # profile: ctrl+s
+}
+APP_KEYS = ["\x13", "\x14", "\x07", "\x0c", "\x0e", "y", "\r"]  # ctrl+s, ctrl+t, ctrl+g, ctrl+l, ctrl+n
+
+
+def _tab_state(name: str, profile: Path) -> dict[str, object]:
+    with SessionStore.open(name, create=False) as store:
+        lease = store.lease()
+        return {"profile": profile.read_bytes(), "steps": store.steps(), "runs": store.runs(),
+                "lease": (lease.holder, lease.operator) if lease else None, "approvals": store.approvals(),
+                "ticks": store.ticks(), "control": store.control_requests(None),
+                "meta": {k: store.get_meta(k) for k in ("profile_path", "shared_account")},
+                "events": [(e.seq, e.kind) for e in store.events_after(0)
+                           if e.kind not in ("client_attached", "client_detached")]}
+
+
+def test_a_served_watch_tab_changes_nothing_whatever_keys_arrive_over_its_websocket(tmp_path: Path) -> None:
+    """The owner's own browser tab of `serve --watch`, driven through textual-serve's WebSocket protocol
+    (["stdin", KEYS] envelopes, as its page sends them): the keys reach the app, and nothing changes."""
+    import asyncio
+
+    import aiohttp
+
+    profile = write_profile(tmp_path, files=2, bwlimit=None)
+    with SessionStore.open("tab") as store:
+        store.set_meta("profile_path", str(profile))
+        store.request_approval("transfer-delete", "delete 2 objects", ["stale/a", "stale/b"])
+    before = _tab_state("tab", profile)
+    proc, port, link = _serve("tab", "--watch")
+    base = f"http://127.0.0.1:{port}"
+
+    async def drive() -> list[str]:
+        screen = bytearray()
+
+        async def until(ws: aiohttp.ClientWebSocketResponse, needle: bytes, timeout: float = 30) -> None:
+            start = len(screen)
+            deadline = time.monotonic() + timeout
+            while needle not in screen[start:]:
+                left = deadline - time.monotonic()
+                assert left > 0, f"the tab never showed {needle!r}"
+                msg = await ws.receive(timeout=left)
+                assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    screen.extend(msg.data)
+
+        async def settle(ws: aiohttp.ClientWebSocketResponse, quiet_s: float = 0.3) -> None:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=quiet_s)
+                except asyncio.TimeoutError:
+                    return
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    screen.extend(msg.data)
+
+        sent = []
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as owner:
+            async with owner.get(link, allow_redirects=False) as r:
+                assert r.status == 302
+            async with owner.ws_connect(base + "/ws?width=140&height=40", headers={"Origin": base}) as ws:
+                await until(ws, b"watch only")  # the banner: the tab runs `attach --watch`
+                await ws.send_json(["stdin", "7"])
+                await until(ws, b"delete 2 objects")  # keys arrive: the Runbook view shows the waiting approval
+                for view, keys in WATCH_TAB_KEYS.items():
+                    await ws.send_json(["stdin", view])
+                    for key in [*keys, *APP_KEYS]:
+                        await ws.send_json(["stdin", key])
+                        sent.append(f"{view}:{key!r}")
+                    await settle(ws)
+                await ws.send_json(["stdin", "7"])
+                await settle(ws, 0.5)
+                await ws.close()
+        return sent
+
+    try:
+        sent = asyncio.run(drive())
+        with SessionStore.open("tab", create=False) as store:
+            wait_for(lambda: [e for e in store.events_after(0) if e.kind == "client_detached"], timeout=20,
+                     what="the tab's app to end with its WebSocket")
+            attached = [e.payload for e in store.events_after(0) if e.kind == "client_attached"]
+    finally:
+        _stop(proc)
+    assert len(sent) > 40
+    assert attached and all(a["watch_only"] for a in attached)
+    assert _tab_state("tab", profile) == before, f"a served --watch tab changed something; it sent {sent}"
 
 
 def test_serve_command_attaches_each_tab_to_the_session() -> None:
