@@ -10,8 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cost.section import MAX_HOURLY_USD
 from tui.argtypes import bounded
+
+
+def _hourly_usd(text: str) -> float:
+    """--hourly-usd, bounded like the profile field; the cost model is imported only when the flag
+    is given (every `gpumigrate` command builds this parser; a transfer has no use for it)."""
+    from engine.cost.section import MAX_HOURLY_USD
+
+    return bounded(0, MAX_HOURLY_USD)(text)  # type: ignore[no-any-return]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instance-type", help="the source instance type (e.g. p3.2xlarge)")
     p.add_argument("--gpu-model", help="the source GPU model (e.g. V100), when it cannot be found")
     p.add_argument("--gpu-count", type=bounded(0, 64, integer=True), help="GPUs per source instance")
-    p.add_argument("--hourly-usd", type=bounded(0, MAX_HOURLY_USD), help="what the source costs an hour (when no catalog price applies)")
+    p.add_argument("--hourly-usd", type=_hourly_usd, help="what the source costs an hour (when no catalog price applies)")
     p.add_argument("--target-region", default="us-central1", help="the Google Cloud region (default us-central1)")
     p.add_argument("--project", help="the Google Cloud project id")
     p.add_argument("--pricing", choices=["on-demand", "spot", "cud-1y", "cud-3y"], help="how the target is paid for")

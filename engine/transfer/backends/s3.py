@@ -153,7 +153,14 @@ def _retries() -> dict[str, Any]:
 
 def _client(pool: int) -> Any:
     """An S3 client from botocore's session (boto3 adds nothing the engine uses, and importing it
-    pulls in s3transfer: a tenth of a second and more before the first byte)."""
+    pulls in s3transfer: a tenth of a second and more before the first byte).
+
+    botocore also imports the AWS CRT wherever ``awscrt`` happens to be installed (~80 ms before
+    the first byte on the 2-core VM). The engine uses none of it: it computes CRC32C itself
+    (google-crc32c), signs with SigV4 and leaves checksums to be computed "when required", so
+    ``BOTO_DISABLE_CRT`` is set unless the environment says otherwise. A plain install has no
+    awscrt anyway (only the test extra pulls it in, for moto)."""
+    os.environ.setdefault("BOTO_DISABLE_CRT", "true")
     import botocore.session
     from botocore.config import Config
 
