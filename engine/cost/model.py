@@ -27,6 +27,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.load import NEGOTIATED, Catalog, load_catalog
+from engine.cost.ebs import SourceVolume
 from engine.cost.money import DAYS_PER_MONTH, GIB, pct, usd
 from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tiered_cost, tiers_with_allowance
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
@@ -150,9 +151,11 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
                   object_count: int | None = None, today: date | None = None,
                   with_sensitivity: bool = True, volume_basis: str | None = None,
                   transfer_entries: list[dict[str, Any]] | None = None,
-                  allow_price_fallback: bool = False) -> CostReport:
+                  allow_price_fallback: bool = False,
+                  source_volumes: list[SourceVolume] | None = None) -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing
-    (a region without a price too, unless ``allow_price_fallback``: then another region's, with a loud note)."""
+    (a region without a price too, unless ``allow_price_fallback``: then another region's, with a loud note).
+    ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
     runs = float(wl.runs_per_month)
@@ -172,7 +175,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries,
                                  allow_fallback=allow_price_fallback)
     source_priced.storage_monthly, source_priced.storage_detail, more = source_storage(
-        profile, catalog, data_gb, allow_price_fallback)
+        profile, catalog, data_gb, allow_price_fallback, source_volumes)
     notes.extend(more)
     for priced in targets_priced:
         priced.storage_monthly, priced.storage_detail, more = target_storage(profile, catalog, priced.region, data_gb)

@@ -87,6 +87,9 @@ class CostSection(Section):
     source_storage_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
     """What the data costs at rest on the source per GB-month (default: S3 Standard from the catalog); set it
     for other S3 classes or negotiated storage prices."""
+    source_ebs_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
+    """What the source's EBS volumes cost per GB-month, every type (default: the catalog's price per volume type
+    and region, with provisioned IOPS/throughput); set it where the catalog has no EBS price for the region."""
     options: list[TargetOption] = Field(default_factory=list, max_length=3)
     """Up to three more targets to compare with [target]."""
 

@@ -3,7 +3,8 @@
 The data volume comes from ``cost.data_gb`` when set, else from the transfer
 step's result when this session already has one, else from walking the local
 ``[[transfer]]`` sources (cloud sources are not listed here: their volume comes
-from the transfer plan or ``cost.data_gb``).
+from the transfer plan or ``cost.data_gb``).  The source's EBS volumes come from this session's inventory
+step, when it has run: those attached to instances of the source's type (in its region, when named).
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def _walk_local(ctx: Any) -> tuple[int | None, int | None, list[str]]:
     return (total if any_local else None), (count if any_local else None), skipped
 
 
+def _source_volumes(ctx: Any) -> Any:
+    """The source's EBS volumes from this session's inventory step, or None when it has not run."""
+    from engine.cost.ebs import volumes_from_inventory
+
+    result = ctx.results.get("inventory")
+    if result is None or not isinstance(result.data, dict):
+        return None
+    src = ctx.profile.source
+    return volumes_from_inventory(result.data, src.instance_type, src.region)
+
+
 def run(ctx: Any) -> Any:
     from engine.catalog.load import load_catalog
     from engine.cost.model import compute_costs
@@ -88,7 +100,7 @@ def run(ctx: Any) -> Any:
             for src in skipped:
                 ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
     report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis,
-                           transfer_entries=_transfer_entries(ctx))
+                           transfer_entries=_transfer_entries(ctx), source_volumes=_source_volumes(ctx))
     for note in report.notes:
         ctx.message(note)
     ctx.message(f"prices: {catalog.age_note()}")

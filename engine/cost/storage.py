@@ -1,8 +1,6 @@
 """Storage at rest, each month: the moved data on both sides (S3 on the source, the chosen GCS class on the
-target) and the target's boot disk.  Part of the whole monthly bill, so of the parallel run and the saving.
-
-The source's own EBS volumes are not priced (the catalog has no EBS price): the saving is understated by
-their cost, and the report says so.
+target), the source's EBS volumes (when the inventory listed them) and the target's boot disk.  Part of the whole
+monthly bill, so of the parallel run and the saving.
 """
 
 from __future__ import annotations
@@ -10,17 +8,39 @@ from __future__ import annotations
 from typing import Any
 
 from engine.catalog.load import Catalog
+from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.one_off import tiered_cost
 from engine.errors import BadInputError
 
 
-def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool) -> tuple[float, str, list[str]]:
-    """(USD a month, detail, notes) for the data at rest on the source."""
+def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool,
+                   volumes: list[SourceVolume] | None = None) -> tuple[float, str, list[str]]:
+    """(USD a month, detail, notes) for the data at rest on the source and, on AWS, its EBS volumes
+    (``volumes`` from the inventory; None when no inventory of them is at hand)."""
+    src = profile.source
+    total, detail, notes = _source_data(profile, catalog, data_gb, allow_fallback)
+    if src.provider != "aws":
+        return total, detail, notes
+    if volumes is None:
+        # The inventory step of the same session lists them (replay); `gpumigrate cost` alone has none.
+        notes.append("the source's EBS volumes are not priced (no inventory of them in this run): the saving is "
+                     "understated by their monthly cost")
+        return total, detail, notes
+    if not volumes:
+        notes.append(f"the inventory found no EBS volumes on the source's {src.instance_type or 'GPU'} instances")
+        return total, detail, notes
+    usd, ebs_detail, more, rows = ebs_monthly(volumes, catalog, allow_fallback,
+                                              profile.cost.source_ebs_usd_per_gb_month)
+    notes.extend(more)
+    dates = sorted({r.date for r in rows if r.date})
+    ebs_detail += f" (EBS prices as of {', '.join(dates)})" if dates else ""
+    return total + usd, "; ".join(p for p in (detail, ebs_detail) if p), notes
+
+
+def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool) -> tuple[float, str, list[str]]:
+    """(USD a month, detail, notes) for the moved data at rest on the source."""
     cost, src = profile.cost, profile.source
     notes: list[str] = []
-    if src.provider == "aws":
-        notes.append("the source's EBS volumes are not priced (no EBS price in the catalog): the saving is "
-                     "understated by their monthly cost")
     if data_gb <= 0:
         return 0.0, "", notes
     if cost.source_storage_usd_per_gb_month is not None:

@@ -67,6 +67,10 @@ class EbsVolume(_Model):
     """gp3, io2, ..."""
     device: str | None = None
     """The device name on the instance."""
+    iops: int | None = None
+    """Provisioned IOPS (io1/io2/gp3), as describe_volumes reports them."""
+    throughput_mibps: int | None = None
+    """Provisioned throughput in MiB/s (gp3)."""
 
 
 class AwsInstance(_Model):
@@ -349,7 +353,8 @@ def _attach_volumes(ec2: Any, instances: list[AwsInstance]) -> None:
                     owner = by_id.get(att.get("InstanceId", ""))
                     if owner is not None:
                         owner.volumes.append(EbsVolume(volume_id=vol["VolumeId"], size_gib=int(vol.get("Size", 0)),
-                                                       volume_type=vol.get("VolumeType"), device=att.get("Device")))
+                                                       volume_type=vol.get("VolumeType"), device=att.get("Device"),
+                                                       iops=vol.get("Iops"), throughput_mibps=vol.get("Throughput")))
     for inst in instances:
         inst.volumes.sort(key=lambda v: v.device or v.volume_id)
 
