@@ -134,3 +134,39 @@ async def test_no_driver_and_mig_host(profile_path: Path) -> None:
         text = labels(screen.query_one("#inv-tree", Tree).root)
         assert [t for t in text if t.startswith("MIG ")] == [
             "MIG 3g.40gb (39.5 GiB)", "MIG 2g.20gb (19.6 GiB)", "MIG 1g.10gb (9.8 GiB)", "MIG 1g.10gb (9.8 GiB)"]
+
+
+async def test_a_scan_in_a_session_is_the_sessions_inventory_step(profile_path: Path) -> None:
+    """With a session open, s runs the inventory step in the session's worker: recorded like any step."""
+    from engine.session import SessionStore
+
+    app = GpuMigrateApp(profile_path=profile_path, session_name="inv-scan", operator="alice", start_mode="inventory")
+    async with app.run_test(size=(180, 60)) as pilot:
+        import time
+
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        await pilot.press("s")  # not _scan: the session's follower is a worker that never completes
+        assert screen.scanning
+        deadline = time.monotonic() + 60
+        while screen.scanning and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        status = str(screen.query_one("#inv-status", Static).render())
+        assert status.startswith("Scanned, recorded in the session:"), status
+        assert any("data" in label and "2 files" in label for label in labels(screen.query_one("#inv-tree", Tree).root))
+    with SessionStore.open("inv-scan", create=False) as session:
+        step = session.step("inventory")
+        assert step is not None and step.state == "completed"
+        assert step.result["data"]["local_dirs"][0]["files"] == 2
+        kinds = [e.kind for e in session.events_after(0) if e.step == "inventory"]
+    assert kinds[0] == "step_started" and kinds[-1] == "step_finished"
+
+
+async def test_without_a_session_the_scan_runs_in_a_private_worker(profile_path: Path) -> None:
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="inventory")
+    async with app.run_test(size=(180, 60)) as pilot:
+        screen = await _scan(pilot, app)
+        assert screen.private_run is not None and screen.private_run.proc is not None
+        assert screen.private_run.proc.returncode == 0  # the scan ran in that process, and it ended
+        assert str(screen.query_one("#inv-status", Static).render()).startswith("Scanned:")
+        assert app.step_states().get("inventory") == "completed"

@@ -206,3 +206,20 @@ async def test_an_offered_seat_moves_only_when_the_person_accepts(tmp_path: Path
     finally:
         kill9(driver.pid)
         driver.wait(10)
+
+
+async def test_without_a_session_the_runbook_shows_the_profiles_checklist_read_only(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, files=1, bwlimit=None)
+    app = GpuMigrateApp(profile_path=profile, start_mode="runbook")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#runbook-items")
+        assert [str(table.get_row_at(i)[2]) for i in range(table.row_count)] == [
+            "Freeze writes", "Go / no-go", "Switch traffic"]
+        assert str(table.get_row_at(1)[1]) == "GATE"
+        status = str(app.screen.query_one("#runbook-status", Static).render())
+        assert status.startswith("3 items, read-only: no session.")
+        assert "gpumigrate --session NAME --profile cutover.toml" in status
+        await pilot.press("t")  # nothing to tick without a session: it says so, and nothing is recorded
+        await pilot.pause()
+        assert [str(table.get_row_at(i)[3]) for i in range(table.row_count)] == ["", "", ""]

@@ -1,8 +1,11 @@
 """The Inventory screen: a tree of what runs where, a detail pane, the GPU topology matrix, and the target.
 
-The scan runs the engine's ``run_inventory`` in a thread worker (events arrive as ``EngineEvent``
-messages and drive the progress bar and status line; the finished ``Inventory`` arrives as a
-``ScanFinished`` message on the same queue, so no late progress event can overwrite the result).  The tree: this host -> GPUs -> MIG instances; AWS region -> instances;
+The scan is the engine's ``inventory`` step, started like every step (:meth:`StepScreen.run_step`):
+in a session its detached worker records it in the session (watchers see it, ``session show``
+lists it), without one a private worker runs it; its events drive the progress bar and status
+line, and its ``StepFinished`` carries the ``Inventory`` (as JSON), shown as a ``ScanFinished``.
+Only with an NVML seam object (tests, demos), which cannot cross to another process, does
+``run_inventory`` run in a thread here.  The tree: this host -> GPUs -> MIG instances; AWS region -> instances;
 buckets -> prefixes; local data; images; sizing -> recommendations.  "Accept" writes the selected
 (or best) recommendation into ``[target]`` through the base class's ``save_profile_change``.
 """
@@ -22,7 +25,7 @@ from textual.widgets import Button, DataTable, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
-from engine.events import ItemDone, Message, Progress
+from engine.events import ItemDone, Message, Progress, StepFinished, StepStarted
 from tui.messages import EngineEvent
 from tui.screens.base import StepScreen
 
@@ -46,13 +49,18 @@ def _na(value: Any, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value}{suffix}"
 
 
+FOLLOWER_GRACE_S = 1.0
+"""How long a skipped session run waits for late events before showing the recorded scan."""
+
+
 class ScanFinished(TextualMessage):
     """The scan's outcome, posted after its last progress event (messages keep their order)."""
 
-    def __init__(self, inventory: Any = None, error: str | None = None) -> None:
+    def __init__(self, inventory: Any = None, error: str | None = None, recorded: bool = False) -> None:
         super().__init__()
         self.inventory = inventory
         self.error = error
+        self.recorded = recorded
 
 
 class InventoryScreen(StepScreen):
@@ -141,17 +149,27 @@ class InventoryScreen(StepScreen):
         if self.scanning:
             self.notify("A scan is already running (escape cancels it).")
             return
-        self.scanning = True
         self._cancel = threading.Event()
+        if self.nvml_api is None and self.run_mode() != "inline":
+            if self.run_step(self.STEP) is None:
+                return
+            self._scan_started()
+            return
+        self._scan_started()
+        self._scan(self.profile, self._cancel)
+
+    def _scan_started(self) -> None:
+        self.scanning = True
         self.query_one("#inv-status", Static).update("Scanning…")
         bar = self.query_one("#inv-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
-        self._scan(self.profile, self._cancel)
 
     def action_cancel_scan(self) -> None:
         if self.scanning:
             self._cancel.set()
+            if self.run_mode() != "inline" or self.private_run is not None:
+                self.gm_app.cancel_step(self.STEP)
 
     @work(thread=True, exclusive=True, group="inventory-scan", exit_on_error=False, name="inventory scan")
     def _scan(self, profile: Any, cancel: threading.Event) -> None:
@@ -180,7 +198,7 @@ class InventoryScreen(StepScreen):
         if message.error is not None:
             self._scan_failed(message.error)
         else:
-            self._show(message.inventory, "scanned")
+            self._show(message.inventory, "scanned, recorded in the session" if message.recorded else "scanned")
             if self.gm_app.session is None:  # a scan is the inventory step: the bar says so (○ -> ✓)
                 self.gm_app.note_step_state("inventory", "completed")
                 for bar in self.query("ModeBar"):
@@ -196,7 +214,11 @@ class InventoryScreen(StepScreen):
         if event.step != "inventory":
             return
         status = self.query_one("#inv-status", Static)
-        if isinstance(event, Progress):
+        if isinstance(event, StepStarted):  # this app's scan, or (watching) the driver's
+            self._scan_started()
+        elif isinstance(event, StepFinished):
+            self._step_finished(event)
+        elif isinstance(event, Progress):
             bar = self.query_one("#inv-progress", ProgressBar)
             bar.update(total=event.total, progress=event.done)
             status.update(f"Scanning… {event.label}: {event.done:,.0f}"
@@ -205,6 +227,35 @@ class InventoryScreen(StepScreen):
             status.update(f"Scanning… {event.item}: {event.detail}")
         elif isinstance(event, Message) and event.level in ("warning", "error"):
             self.notify(event.text, severity="error" if event.level == "error" else "warning", timeout=6)
+
+    def _step_finished(self, event: StepFinished) -> None:
+        """The step's end carries the inventory (an AWS problem still carries what was found)."""
+        data = event.result or {}
+        if "host" not in data and "aws" not in data and "local_dirs" not in data:
+            self.post_message(ScanFinished(error=event.summary or "the scan stopped"))
+            return
+        from engine.inventory.scan import Inventory
+
+        try:
+            inv = Inventory.model_validate(data)
+        except ValueError as exc:
+            self.post_message(ScanFinished(error=f"the scan's result could not be read: {exc}"))
+            return
+        self.post_message(ScanFinished(inventory=inv, recorded=self.session is not None))
+
+    def on_worker_state_changed(self, event: Any) -> None:
+        """A session's run that was skipped (already done for this profile) sends no StepFinished."""
+        if event.worker.group != f"step-{self.STEP}" or event.state.name != "SUCCESS":
+            return
+        summary = event.worker.result
+        if getattr(summary, "skipped", None):
+            self.set_timer(FOLLOWER_GRACE_S, self._skipped)
+
+    def _skipped(self) -> None:
+        if self.scanning:
+            self.scanning = False
+            self._load_recorded()
+            self.notify("Already scanned in this session for this profile: the recorded scan is shown.")
 
     # --- showing ------------------------------------------------------------------------
 

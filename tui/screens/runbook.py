@@ -1,7 +1,8 @@
 """The Runbook view: the cutover checklist, approvals waiting for a second person, the audit log.
 
 Everything here reads and writes the session through ``engine.cutover``: the
-screen only shows it and forwards key presses.  Ticking items and deciding
+screen only shows it and forwards key presses.  Without a session the checklist is
+the profile's, read-only (what the cutover will tick), with how to start one.  Ticking items and deciding
 approvals are open to watchers as well (the second person is usually one);
 signing off the cutover is the driver's.
 """
@@ -85,11 +86,15 @@ class RunbookScreen(StepScreen):
         items.clear()
         approvals.clear()
         profile = self._profile()
-        if self.session is None:
-            status.update("No session: open one (gpumigrate attach NAME) to tick items and approve.")
         if profile is None or not profile.cutover.runbook:
             status.update("The profile has no runbook: add [[cutover.runbook]] items.")
             rollback.update("")
+        elif self.session is None:  # what the cutover will tick, read-only
+            for number, item in enumerate(profile.cutover.runbook, start=1):
+                items.add_row(str(number), "GATE" if item.gate else "", item.title, "", "", "", key=str(number))
+            where = self.gm_app.profile_path.name if self.gm_app.profile_path else "P"
+            status.update(f"{len(profile.cutover.runbook)} items, read-only: no session. To tick them, start one: "
+                          f"gpumigrate --session NAME --profile {where}")
         if profile is not None and self.session is not None:
             entries = runbook.entries(self.session, profile)
             for e in entries:
