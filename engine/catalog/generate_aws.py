@@ -11,6 +11,11 @@ Inputs (named in every row they produce, with their date):
   ``aws_gpu_instances.csv``).  Hardware facts come from here, never from the price export (which
   names g6f's GPU "L40", for one); a type the export does not price keeps its base rows.
 
+A priced type that is not in the base is reported with the reason it is not shipped: not an NVIDIA GPU
+(Inferentia, Trainium, Radeon, Mali, Qualcomm AI 100: nothing CUDA to move to a Google Cloud GPU), no
+on-demand price in any region, or NVIDIA but without recorded hardware facts (add a base row, with the
+source of its GPU count and memory, to ship it).
+
 Spot prices are out of scope (they change by the minute; AWS publishes their history, not a list).
 """
 
@@ -39,8 +44,24 @@ def load_prices(text: str) -> tuple[dict[str, dict[str, Any]], str]:
     return {r["name"]: r for r in records}, match.group(1)
 
 
+def _regional(record: dict[str, Any] | None) -> dict[str, Any]:
+    """Region -> on-demand price, regions only (Wavelength and Local Zones left out)."""
+    return {region: p.get("onDemand") for region, p in ((record or {}).get("pricing") or {}).items()
+            if isinstance(p, dict) and p.get("onDemand") and re.match(r"^[a-z]{2}-[a-z]+-\d$", region)}
+
+
+def skip_reason(record: dict[str, Any]) -> str:
+    """Why a type the base does not know is not shipped."""
+    gpu = str(record.get("gpu") or "")
+    if not gpu.startswith("NVIDIA"):
+        return f"not an NVIDIA GPU ({gpu or 'unnamed'})"
+    if not _regional(record):
+        return "no on-demand price in any region"
+    return "no recorded hardware facts in the base"
+
+
 def generate_rows(prices_text: str, base_text: str, ref: str = "") -> tuple[list[dict[str, str]], list[str]]:
-    """All rows, and the priced types the base does not know (reported, not guessed)."""
+    """All rows, and the priced types the base does not know, each with why (reported, not guessed)."""
     prices, when = load_prices(prices_text)
     source = f"{PRICES_SOURCE}{' @ ' + ref if ref else ''} (last updated {when})"
     base = list(csv.DictReader(io.StringIO(base_text)))
@@ -50,8 +71,7 @@ def generate_rows(prices_text: str, base_text: str, ref: str = "") -> tuple[list
     rows: list[dict[str, str]] = []
     for instance_type, facts in known.items():
         record = prices.get(instance_type)
-        regional = {region: p.get("onDemand") for region, p in ((record or {}).get("pricing") or {}).items()
-                    if isinstance(p, dict) and p.get("onDemand") and re.match(r"^[a-z]{2}-[a-z]+-\d$", region)}
+        regional = _regional(record)
         if not regional:
             rows.extend({c: r.get(c, "") for c in COLUMNS} for r in base if r["instance_type"] == instance_type)
             continue
@@ -60,7 +80,7 @@ def generate_rows(prices_text: str, base_text: str, ref: str = "") -> tuple[list
                          "ondemand_usd_per_hr": repr(round(float(price), 6)),
                          "price_before_2025_06_cut": "", "source": source, "source_date": when, "as_of": when,
                          "verified": "yes (export of the AWS Price List)"})
-    unknown = sorted(set(prices) - set(known))
+    unknown = [f"{name} ({skip_reason(prices[name])})" for name in sorted(set(prices) - set(known))]
     rows.sort(key=lambda r: (r["family"], r["instance_type"], r["region"]))
     return rows, unknown
 
@@ -81,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     writer.writeheader()
     writer.writerows(rows)
     args.out.write_text(buf.getvalue(), encoding="utf-8")
-    print(f"wrote {len(rows)} rows to {args.out}; priced but not in the base (add them there to ship them): "
-          f"{', '.join(unknown) or 'none'}")
+    print(f"wrote {len(rows)} rows to {args.out}; in the export but not shipped: {', '.join(unknown) or 'none'}")
     return 0
 
 

@@ -21,7 +21,8 @@ def test_generated_from_the_recorded_export(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "aws.csv"
     assert generate_aws.main(["--prices", str(EXCERPT), "--prices-ref", "commit 77fcd9fe1d0652fd07b830e5ed030d61da87923e",
                               "--out", str(out)]) == 0
-    assert "trn1.2xlarge" in capsys.readouterr().out  # priced but unknown to the base: reported, not shipped
+    printed = capsys.readouterr().out
+    assert "trn1.2xlarge (not an NVIDIA GPU (AWS Trainium))" in printed  # in the export, not shipped, and why
     rows = {(r["instance_type"], r["region"]): r for r in csv.DictReader(out.read_text().splitlines())}
     assert float(rows[("p3.2xlarge", "us-east-1")]["ondemand_usd_per_hr"]) == 3.06
     assert float(rows[("p3.2xlarge", "eu-west-1")]["ondemand_usd_per_hr"]) == pytest.approx(3.305)
@@ -35,6 +36,26 @@ def test_generated_from_the_recorded_export(tmp_path: Path, capsys: pytest.Captu
         if made["source"].startswith("tsaol"):
             assert shipped[key] == made
     assert ("p5e.48xlarge", "us-east-1") in rows  # not priced in the excerpt: the base row is kept
+    gr6 = rows[("gr6.4xlarge", "sa-east-1")]  # skipped before: now in the base, its hardware from DescribeInstanceTypes
+    assert (gr6["gpu_model"], gr6["gpu_count"], float(gr6["ondemand_usd_per_hr"])) == ("L4", "1", 2.6164)
+    assert "DescribeInstanceTypes" in gr6["notes"]
+    g7e = rows[("g7e.48xlarge", "us-east-2")]
+    assert (g7e["gpu_model"], g7e["gpu_count"], g7e["gpu_memory_gb"]) == ("RTX PRO 6000", "8", "96")
+
+
+def test_the_skipped_types_are_shipped_where_a_source_gives_their_hardware_or_say_why_not() -> None:
+    assert generate_aws.skip_reason({"gpu": "AWS Inferentia2", "pricing": {"us-east-1": {"onDemand": 0.76}}}) \
+        == "not an NVIDIA GPU (AWS Inferentia2)"
+    assert generate_aws.skip_reason({"gpu": "NVIDIA GB200 Grace Blackwell", "pricing": {}}) \
+        == "no on-demand price in any region"
+    assert generate_aws.skip_reason({"gpu": "NVIDIA K80", "pricing": {"us-east-1": {"onDemand": 0.9}}}) \
+        == "no recorded hardware facts in the base"
+    cat = embedded_catalog()
+    shipped = {r.instance_type for r in cat.aws_instances}
+    assert {"gr6.4xlarge", "gr6.8xlarge", "g6f.large", "g6f.xlarge", "gr6f.4xlarge", "g7e.2xlarge", "g7e.48xlarge",
+            "p6-b300.48xlarge"} <= shipped
+    assert cat.aws_instance("p6-b300.48xlarge", "us-west-2").gpu_model == "B300"
+    assert cat.aws_instance("g6f.large", "us-east-1").gpu_count == 0.125
 
 
 def test_the_catalog_prices_aws_sources_per_region() -> None:
