@@ -84,17 +84,19 @@ def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu
                                            f"{' or '.join(str(c) for c in counts)} {row.gpu_model}{hint}"))
     model = row.gpu_model if row is not None else gpu_model
     if model:
-        problem = availability_problem(catalog, model, region, zone, prefix)
+        problem = availability_problem(catalog, model, region, zone, prefix,
+                                       row.machine_type if row is not None else None)
         if problem is not None:
             problems.append(problem)
     return problems
 
 
 def availability_problem(catalog: Catalog, gpu_model: str, region: str, zone: str | None,
-                         prefix: str) -> CatalogProblem | None:
-    """The GPU is not offered in ``zone`` (or, without a zone, anywhere in ``region``); None when it is or
-    when the catalog has no availability data for this GPU (then nothing is claimed either way)."""
-    offered = catalog.gpu_offered_in(gpu_model)
+                         prefix: str, machine_type: str | None = None) -> CatalogProblem | None:
+    """The GPU (on ``machine_type``'s series, where the catalog lists that series' zones) is not offered in
+    ``zone`` (or, without a zone, anywhere in ``region``); None when it is or when the catalog has no
+    availability data for this GPU (then nothing is claimed either way)."""
+    offered = catalog.gpu_offered_in(gpu_model, machine_type)
     if offered is None:
         return None
     in_region = [z for z in offered if z.region == region]

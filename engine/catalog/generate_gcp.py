@@ -8,11 +8,12 @@ Inputs (each named in every row it produces, with its date):
   of the Cloud Billing Catalog API (per machine type and region: ``hour``, ``hour_spot``,
   ``month_1y``/``month_3y`` committed-use prices per 730-hour month).  Its ``about.generated``
   date becomes each row's price date; ``--pricing-ref`` records which commit was read.
-* ``--zones``: zones offering each GPU (``engine/catalog/sources/gcp_gpu_zones_skypilot.csv``,
-  from skypilot-org/skypilot-catalog, zones listed with prices), written out one row per zone.
-* ``--accelerator-zones``: ``gcloud compute accelerator-types list`` output (NAME;ZONE), recorded by
-  Cyclenerd (``engine/catalog/sources/gcp_accelerator_zones_gcloud_2023-05-02.csv``): zones for the GPUs
-  the first list does not cover (T4, V100, P100, P4 on N1).
+* ``--skypilot-vms``: verbatim rows of skypilot-org/skypilot-catalog's GCP ``vms.csv``
+  (``engine/catalog/sources/gcp_vms_skypilot_v8_006059e0.csv``): the zones of every GPU machine series (A2, A3
+  High/Mega/Edge/Ultra, A4, G2, N1 + T4/V100/P100/P4) and the A3 Ultra (H200) prices where that file is consistent
+  (:mod:`engine.catalog.generate_gcp_skypilot` says how that is judged).
+* ``--zones`` / ``--accelerator-zones``: older zone lists (a SkyPilot summary; ``gcloud compute accelerator-types
+  list`` recorded by Cyclenerd on 2023-05-02), used only for GPUs the first input does not cover.
 * ``--n1-gpus``: per-region prices of the GPUs attached to N1 (T4, V100, P100, P4, on-demand and spot per
   GPU-hour), an excerpt of skypilot-org/skypilot-catalog's GCP ``vms.csv``
   (``engine/catalog/sources/gcp_n1_gpu_prices_skypilot.csv``); pricing.yml prices the N1 host per region
@@ -30,8 +31,7 @@ Inputs (each named in every row it produces, with its date):
   (``engine/catalog/sources/gcp_interregion_egress_infracost_2024.csv``): preferred over the 2022 list per pair.
 * ``--unit-less-egress``: recorded egress SKUs whose unit is not on record
   (``engine/catalog/sources/gcp_interregion_egress_sku_2024-11-05.csv``): named beside their pair, never priced with.
-* ``--carried``: rows the pricing file does not hold (A3 Edge, A3 Ultra, A4; N1 shapes without a
-  per-region GPU price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
+* ``--carried``: rows no other input prices (A3 Edge, A4: GPU price without a host price), kept with their own source and date (``engine/catalog/sources/gcp_machines_carried.csv``).
 
 Outputs ``gcp_gpu_machines.csv``, ``gcp_gpu_zones.csv`` and ``gcp_storage_prices.csv`` (GCS classes and
 persistent disks per region) in ``--out`` (default: the package's
@@ -50,6 +50,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from engine.catalog import generate_gcp_skypilot as skypilot
 from engine.catalog.geo import continent
 
 HOURS_PER_MONTH = 730.0
@@ -467,16 +468,20 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
              accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
              vm_egress_text: str = "", covered_network_text: str = "",
-             recent_egress_text: str = "", unit_less_egress_text: str = "") -> dict[str, int]:
-    """Write both files into ``out``; returns row counts."""
+             recent_egress_text: str = "", unit_less_egress_text: str = "",
+             skypilot_vms_text: str = "") -> dict[str, int]:
+    """Write the catalog files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
     machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
+    machines += skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
-    zones = zone_rows(zones_text)
+    zones = skypilot.zone_rows(skypilot_vms_text) if skypilot_vms_text else []
+    covered = {z["gpu_model"] for z in zones}
+    zones += [z for z in zone_rows(zones_text) if z["gpu_model"] not in covered]
     zones += accelerator_zone_rows(accelerator_zones_text, {z["gpu_model"] for z in zones})
-    zones.sort(key=lambda r: (r["gpu_model"], r["region"], r["zone"]))
+    zones.sort(key=lambda r: (r["gpu_model"], r["region"], r["zone"], r["machine_series"]))
     storage = storage_rows(pricing, ref)
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "gcp_gpu_machines.csv", MACHINE_COLUMNS, machines)
@@ -494,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pricing", required=True, type=Path, help="Cyclenerd pricing.yml (downloaded)")
     parser.add_argument("--pricing-ref", default="", help="the commit or URL it was read from")
+    parser.add_argument("--skypilot-vms", type=Path,
+                        default=here / "sources" / "gcp_vms_skypilot_v8_006059e0.csv")
     parser.add_argument("--zones", type=Path, default=here / "sources" / "gcp_gpu_zones_skypilot.csv")
     parser.add_argument("--accelerator-zones", type=Path,
                         default=here / "sources" / "gcp_accelerator_zones_gcloud_2023-05-02.csv")
@@ -515,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
                       args.accelerator_zones.read_text(encoding="utf-8"), args.n1_gpus.read_text(encoding="utf-8"),
                       args.n1_gpu_cud.read_text(encoding="utf-8"), args.vm_egress.read_text(encoding="utf-8"),
                       args.covered_network.read_text(encoding="utf-8"), args.recent_egress.read_text(encoding="utf-8"),
-                      args.unit_less_egress.read_text(encoding="utf-8"))
+                      args.unit_less_egress.read_text(encoding="utf-8"),
+                      args.skypilot_vms.read_text(encoding="utf-8"))
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone, {counts['storage']} storage and "
           f"{counts['egress']} inter-region egress rows to {args.out}")
     return 0

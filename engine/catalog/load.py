@@ -257,16 +257,22 @@ class Catalog:
         return next((r for r in self.gcp_storage
                      if r.kind == kind and r.storage_class == storage_class and r.region == region), None)
 
-    def gpu_offered_in(self, gpu_model: str) -> list[GcpZone] | None:
-        """Where ``gpu_model`` is offered, or None when the catalog does not know (availability unchecked)."""
+    def gpu_offered_in(self, gpu_model: str, machine_type: str | None = None) -> list[GcpZone] | None:
+        """Where ``gpu_model`` is offered, or None when the catalog does not know (availability unchecked).
+
+        With ``machine_type``, the zones of its own series when the catalog lists them apart (A3 Edge is offered
+        in zones A3 High is not, with the same GPU); otherwise every zone offering the GPU."""
         key = (id(self.gcp_zones), len(self.gcp_zones))
         if key != self._zones_key:
             self._offered, self._zones_key = {}, key
-        if gpu_model not in self._offered:
+        series = "-".join(machine_type.split("-")[:2]) if machine_type else ""
+        cache = f"{gpu_model}\0{series}"
+        if cache not in self._offered:
             rows = [z for z in self.gcp_zones
                     if gpu_matches(gpu_model, z.gpu_model) or gpu_matches(z.gpu_model, gpu_model)]
-            self._offered[gpu_model] = rows or None
-        return self._offered[gpu_model]
+            own = [z for z in rows if series and series in z.machine_series.split("/")]
+            self._offered[cache] = own or rows or None
+        return self._offered[cache]
 
     def cud_discount(self, kind: str, machine_type: str | None = None) -> Discount | None:
         """The committed-use discount for ``cud-1y``/``cud-3y`` measured for the machine series, or None."""

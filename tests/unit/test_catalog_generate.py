@@ -48,7 +48,7 @@ def test_rows_from_the_recorded_input(generated: Path) -> None:
     assert rows[("a3-megagpu-8g", "us-east4")]["gpu_model"] == "H100 80GB Mega"
     assert not any(m.startswith(("g4-standard-6", "n1-")) and r == "us-central1" and
                    rows[(m, r)]["source"].startswith("Cyclenerd") for m, r in rows)  # 1/8 GPU; no GPU in N1 types
-    carried = [r for r in rows.values() if r["machine_type"] == "a3-ultragpu-8g"]
+    carried = [r for r in rows.values() if r["machine_type"] == "a4-highgpu-8g"]
     assert carried and not carried[0]["source"].startswith("Cyclenerd")  # kept with its own source
 
 
@@ -73,8 +73,10 @@ def test_zone_lists_expand_to_one_row_per_zone(generated: Path) -> None:
     l4 = {z["region"] for z in zones if z["gpu_model"] == "L4"}
     assert {"europe-west1", "europe-west2", "europe-west6", "northamerica-northeast2"} <= l4
     t4 = {z["zone"] for z in zones if z["gpu_model"] == "T4"}
-    assert {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"} <= t4  # from the gcloud recording
-    assert all(z["source_date"] == "2023-05-02" for z in zones if z["gpu_model"] == "T4")
+    assert {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"} <= t4
+    # every GPU's zones now come from the newer SkyPilot rows; the 2023 gcloud listing is no longer needed
+    assert not any(z["source_date"] == "2023-05-02" for z in zones)
+    assert all("@ 006059e0" in z["source"] for z in zones)
     assert not any(z["source"].startswith("Cyclenerd") for z in zones if z["gpu_model"] == "A100 40GB")
     with pytest.raises(ValueError, match="cannot read the zone list entry"):
         list(generate_gcp._expand_zones("us central"))
@@ -165,3 +167,49 @@ def test_interregion_egress_pairs_are_generated_from_recorded_inputs_and_shipped
     pairs = generate_gcp.vm_egress_pairs((SOURCES / "gcp_vm_egress_pricelist_2022-03-14.json").read_text())
     assert (0.15, "australia-southeast1") in pairs["NA-OCEANIA"] and (0.15, "us-central1") in pairs["NA-OCEANIA"]
     assert not any(region in ("us", "europe", "asia") for prices in pairs.values() for _, region in prices)
+
+
+def test_zones_of_the_newest_gpus_come_from_the_recorded_skypilot_rows(generated: Path) -> None:
+    """H200 (A3 Ultra) and B200 (A4) have zone rows in several regions; A3 Edge has its own zones (host rows), not
+    A3 High's: SkyPilot's H100 GPU rows are the union of both, so the series' host rows are used."""
+    zones = _rows(generated / "gcp_gpu_zones.csv")
+    def where(model: str, series: str) -> set[str]:
+        return {z["zone"] for z in zones if z["gpu_model"] == model and z["machine_series"] == series}
+    assert where("H200 141GB", "a3-ultragpu") == {"asia-south1-b", "asia-south2-c", "europe-west1-b", "europe-west4-a",
+                                                   "us-central1-b", "us-east4-b", "us-east5-a", "us-south1-b",
+                                                   "us-west1-c"}
+    b200 = where("B200 180GB", "a4-highgpu")
+    assert len(b200) == 11 and {"us-west3-b", "us-west3-c", "europe-north1-b"} <= b200
+    edge, high = where("H100 80GB", "a3-edgegpu"), where("H100 80GB", "a3-highgpu")
+    assert "europe-west2-b" in edge and "europe-west2-b" not in high and "europe-west8-c" in high
+    assert "us-central1-a" in where("H100 80GB Mega", "a3-megagpu")
+    assert where("T4", "n1 (attached)") >= {"me-west1-b", "southamerica-east1-a"}
+
+
+def test_h200_is_priced_only_where_the_recorded_rows_are_consistent(generated: Path) -> None:
+    """The H200 x8 GPU rows give $74.49392 in three regions and $36.60258 in six, where four spot prices are above
+    it: that figure is refused, so A3 Ultra is priced in us-central1, us-east4 and us-west1 only, and says why."""
+    rows = {r["region"]: r for r in _rows(generated / "gcp_gpu_machines.csv") if r["machine_type"] == "a3-ultragpu-8g"}
+    assert sorted(rows) == ["us-central1", "us-east4", "us-west1"]
+    us = rows["us-central1"]
+    assert float(us["ondemand_usd_per_hr"]) == pytest.approx(12.266 + 74.49392)
+    assert float(rows["us-east4"]["spot_usd_per_hr"]) == pytest.approx(2.80034 + 29.2536)
+    assert float(us["gpu_ondemand_usd_per_hr"]) == pytest.approx(74.49392 / 8) and us["verified"] == "partial"
+    assert "PRICE CHECK" in us["notes"] and "$36.60258 (in asia-south1, asia-south2, europe-west1" in us["notes"]
+    assert "spot price is above it in asia-south1, europe-west1, europe-west4, us-south1" in us["notes"]
+    assert "@ 006059e0" in us["source"] and us["as_of"] == us["spot_as_of"] == "2025"  # commit date unknown: stale
+
+
+def test_a_figure_is_refused_where_spot_is_above_it_and_a_zero_host_price_prices_nothing() -> None:
+    head = "InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice\n"
+    gpu = ",,,H200,8,x,{r},{r}-b,{p},{s}\n"
+    text = head + "".join(f"a3-ultragpu-8g,224.0,2952.0,,,,{r},{r}-b,{h},1.0\n" for r, h in
+                          (("r1", "10.0"), ("r2", "11.0"), ("r3", "0.0")))
+    text += gpu.format(r="r1", p="80.0", s="30.0") + gpu.format(r="r2", p="40.0", s="45.0")
+    text += gpu.format(r="r3", p="80.0", s="30.0")
+    from engine.catalog import generate_gcp_skypilot as sky
+    made = sky.machine_rows(text)
+    assert [(r["region"], float(r["ondemand_usd_per_hr"])) for r in made] == [("r1", 90.0)]
+    assert "$40.0 (in r2) is refused" in made[0]["notes"] and "no host price in r3" in made[0]["notes"]
+    assert {(z["region"], z["machine_series"]) for z in sky.zone_rows(text)} == {
+        ("r1", "a3-ultragpu"), ("r2", "a3-ultragpu"), ("r3", "a3-ultragpu")}

@@ -84,20 +84,40 @@ def test_a_region_without_a_price_is_an_error_or_a_loud_fallback(capsys: pytest.
     assert "PRICE FALLBACK" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("machine,gpu", [("a3-ultragpu-8g", "H200 141GB"), ("a4-highgpu-8g", "B200 180GB"),
-                                         ("a3-edgegpu-8g", "H100 80GB")])
+@pytest.mark.parametrize("machine,gpu", [("a4-highgpu-8g", "B200 180GB"), ("a3-edgegpu-8g", "H100 80GB")])
 def test_single_region_shapes_say_so_in_the_data_and_the_output(machine: str, gpu: str) -> None:
-    """A3 Ultra / A4 / A3 Edge: the public per-region tables disagree, so they are priced in us-central1 only,
-    and both the catalog row and the cost output say so (never a silent copy of us-central1 elsewhere)."""
+    """A4 / A3 Edge: no consistent per-region price is published, so they are priced in us-central1 only (with
+    hourly_usd), and the catalog row and the errors say so (never a silent copy of us-central1 elsewhere)."""
     rows = [m for m in embedded_catalog().machines_of(machine) if m.gpu_model == gpu]
     assert [m.region for m in rows] == ["us-central1"] and "SINGLE-REGION" in rows[0].notes
     text = HEAD + f'machine_type = "{machine}"\ngpu_model = "{gpu}"\ngpu_count = 8\nhourly_usd = 90.0\n'
     elsewhere = text.replace("hourly_usd = 90.0\n", "").replace("[target]\n", '[target]\nregion = "europe-west4"\n')
     with pytest.raises(BadInputError, match=r"priced in us-central1 only: single-region data"):
         compute_costs(parse_profile(elsewhere), embedded_catalog())
-    if rows[0].ondemand_usd_per_hr is not None:
-        report = compute_costs(parse_profile(text.replace("hourly_usd = 90.0\n", "")), embedded_catalog())
-        assert any(n.startswith(f"{machine}: SINGLE-REGION price (us-central1 only") for n in report.notes)
+
+
+def test_a3_ultra_is_priced_in_the_regions_where_its_sources_agree() -> None:
+    """A3 Ultra (H200): us-central1, us-east4 and us-west1 (the recorded rows are consistent there); europe-west4
+    offers it but its recorded price is refused, so pricing there is an error naming the priced regions."""
+    text = HEAD + 'region = "us-east4"\nmachine_type = "a3-ultragpu-8g"\n'
+    report = compute_costs(parse_profile(text), embedded_catalog())
+    assert report.primary.region == "us-east4" and report.primary.hourly_usd == pytest.approx(86.75992)
+    assert not any("SINGLE-REGION" in n for n in report.notes)
+    with pytest.raises(BadInputError, match=r"no europe-west4 price for a3-ultragpu-8g \(priced in us-central1, "
+                                            r"us-east4, us-west1\)"):
+        compute_costs(parse_profile(text.replace("us-east4", "europe-west4")), embedded_catalog())
+
+
+def test_h200_b200_and_a3_edge_zones_are_checked_at_validate_time() -> None:
+    [line] = problems('region = "europe-west2"\nmachine_type = "a3-ultragpu-8g"\n')
+    assert line.startswith("p.toml:5: target.region: H200 141GB is not offered in europe-west2 (offered in asia-south1,")
+    [line] = problems('region = "us-central1"\nzone = "us-central1-a"\nmachine_type = "a4-highgpu-8g"\n'
+                      'hourly_usd = 90.0\n')
+    assert "B200 180GB is not offered in us-central1-a; zones of us-central1 that offer it: us-central1-b" in line
+    # A3 Edge runs in europe-west2 (its own host rows), A3 High does not: same GPU, each series' own zones
+    parse_profile(HEAD + 'region = "europe-west2"\nmachine_type = "a3-edgegpu-8g"\nhourly_usd = 90.0\n')
+    [line] = problems('region = "europe-west2"\nmachine_type = "a3-highgpu-8g"\n')
+    assert "H100 80GB is not offered in europe-west2" in line and "europe-west2" not in line.split("offered in ", 2)[2]
 
 
 def test_a_source_region_without_a_price_is_an_error_unless_negotiated() -> None:

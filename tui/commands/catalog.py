@@ -80,7 +80,7 @@ def run_show(args: argparse.Namespace) -> int:
                 continue
             if args.region and m.region != args.region:
                 continue
-            offered = catalog.gpu_offered_in(m.gpu_model)
+            offered = catalog.gpu_offered_in(m.gpu_model, m.machine_type)
             rows.append({"provider": "gcp", "type": m.machine_type, "gpu_model": m.gpu_model,
                          "gpu_count": m.gpu_count, "gpu_memory_gb": m.gpu_memory_gb, "region": m.region,
                          "offered": "unknown" if offered is None
