@@ -191,9 +191,12 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             found = catalog.net_tiers_in("gcp.egress.interregion", pair)
             if not found:
                 known = ", ".join(catalog.net_scopes("gcp.egress.interregion"))
+                why = (" (no public price list recorded here prices Middle East or Africa pairs: Google's 2022 "
+                       "list predates those regions and the recorded 2024 SKU prices do not include them)"
+                       if {"ME", "AF"} & set(pair.split("-")) else "")
                 if not allow_fallback:
                     raise BadInputError(f"source.region: the catalog has no Google Cloud inter-region price for "
-                                        f"{pair} (known continent pairs: {known}); run `gpumigrate cost "
+                                        f"{pair}{why} (known continent pairs: {known}); run `gpumigrate cost "
                                         "--allow-price-fallback` to price it at the dearest known pair")
                 found = sorted((r for r in catalog.network if r.key == "gcp.egress.interregion"),
                                key=lambda r: r.price_usd)[-1:]
