@@ -132,6 +132,9 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                 raise BadInputError(f"{problems[0].field}: {problems[0].message}")
             if hourly_usd is None:
                 row = _regional_row(catalog, row, region, field_prefix, allow_fallback, notes)
+                check = row.notes.find("PRICE CHECK:")
+                if check >= 0:  # the row's sources disagree (some figures refused): say so where it is used
+                    notes.append(f"{row.machine_type}: " + "; ".join(row.notes[check:].split("; ")[:2]))
                 if priced_regions(catalog, row) == [row.region]:
                     notes.append(f"{row.machine_type}: SINGLE-REGION price ({row.region} only; the public "
                                  "per-region tables for it disagree or are missing, so no other region is priced)")

@@ -103,6 +103,9 @@ def test_a3_ultra_is_priced_in_the_regions_where_its_sources_agree() -> None:
     report = compute_costs(parse_profile(text), embedded_catalog())
     assert report.primary.region == "us-east4" and report.primary.hourly_usd == pytest.approx(86.75992)
     assert not any("SINGLE-REGION" in n for n in report.notes)
+    [check] = [n for n in report.notes if "PRICE CHECK" in n]  # the refused figure is said where the price is used
+    assert check.startswith("a3-ultragpu-8g: PRICE CHECK: SkyPilot's H200 x8 GPU rows give on-demand $36.60258 or "
+                            "$74.49392 by region; $36.60258 (in asia-south1") and "is refused" in check
     with pytest.raises(BadInputError, match=r"no europe-west4 price for a3-ultragpu-8g \(priced in us-central1, "
                                             r"us-east4, us-west1\)"):
         compute_costs(parse_profile(text.replace("us-east4", "europe-west4")), embedded_catalog())
