@@ -4,7 +4,13 @@
   (``GET /v1/services/{id}/skus`` with ``pageSize``/``pageToken``/``nextPageToken``).
 * :class:`PriceListStub` speaks the AWS Price List Query API (JSON 1.1:
   ``POST /`` with ``X-Amz-Target: AWSPriceListService.GetProducts``, ``NextToken``
-  pages, ``PriceList`` items as JSON strings).
+  pages, ``PriceList`` items as JSON strings).  It answers only what GetProducts
+  answers: products of the asked ``ServiceCode`` that every filter matches
+  (``TERM_MATCH``/``EQUALS`` exact, ``CONTAINS`` substring, ``ANY_OF``/``NONE_OF``
+  comma lists; ``productFamily`` and ``sku`` are product fields, the rest
+  attributes), and it refuses (400 ``InvalidParameterException``) a missing
+  ServiceCode, a FormatVersion other than ``aws_v1``, MaxResults outside 1-100,
+  an unknown filter type or a filter without Field/Value.
 
 Both run on 127.0.0.1 in a thread, record every request, and serve fixed pages
 so tests can check pagination, filters and the mapping.  The product code
@@ -129,6 +135,43 @@ def product(instance_type: str, price: str, *, region: str = "us-east-1", gpu: s
     })
 
 
+FILTER_TYPES = ("TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF")
+
+
+def _refused(body: dict[str, Any]) -> str | None:
+    """Why GetProducts refuses ``body`` (None: it does not)."""
+    if not body.get("ServiceCode"):
+        return "ServiceCode is required"
+    if body.get("FormatVersion", "aws_v1") != "aws_v1":
+        return f"FormatVersion {body.get('FormatVersion')!r} is not supported"
+    if "MaxResults" in body and not 1 <= int(body["MaxResults"]) <= 100:
+        return "MaxResults must be between 1 and 100"
+    for f in body.get("Filters") or []:
+        if f.get("Type") not in FILTER_TYPES or not f.get("Field") or "Value" not in f:
+            return f"invalid filter {f}"
+    return None
+
+
+def _selected(product: dict[str, Any], body: dict[str, Any]) -> bool:
+    if product.get("serviceCode") != body["ServiceCode"]:
+        return False
+    prod = product.get("product") or {}
+    for f in body.get("Filters") or []:
+        field, value = f["Field"], str(f["Value"])
+        have = prod.get(field) if field in ("productFamily", "sku") else (prod.get("attributes") or {}).get(field)
+        have = "" if have is None else str(have)
+        kind = f["Type"]
+        if kind in ("TERM_MATCH", "EQUALS") and have != value:
+            return False
+        if kind == "CONTAINS" and value not in have:
+            return False
+        if kind == "ANY_OF" and have not in value.split(","):
+            return False
+        if kind == "NONE_OF" and have in value.split(","):
+            return False
+    return True
+
+
 class PriceListStub(_Server):
     """Serves ``products`` (JSON strings) in pages of ``per_page`` for GetProducts."""
 
@@ -146,12 +189,17 @@ class PriceListStub(_Server):
                 if target != "AWSPriceListService.GetProducts":
                     return _reply(self, 400, {"__type": "InvalidParameterException", "message": target},
                                   "application/x-amz-json-1.1")
+                problem = _refused(body)
+                if problem:
+                    return _reply(self, 400, {"__type": "InvalidParameterException", "Message": problem},
+                                  "application/x-amz-json-1.1")
+                matching = [p for p in stub.products if _selected(json.loads(p), body)]
                 start = int(body.get("NextToken") or 0)
                 size = int(body.get("MaxResults") or stub.per_page)
                 size = min(size, stub.per_page)
                 end = start + size
-                out: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": stub.products[start:end]}
-                if end < len(stub.products):
+                out: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": matching[start:end]}
+                if end < len(matching):
                     out["NextToken"] = str(end)
                 _reply(self, 200, out, "application/x-amz-json-1.1")
 

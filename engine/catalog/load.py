@@ -32,6 +32,7 @@ NEGOTIATED = "negotiated"
 
 GCP_CACHE = "gcp.json"
 AWS_CACHE = "aws.json"
+AWS_NET_CACHE = "aws_network.json"
 CACHE_FORMAT = 1
 
 
@@ -461,6 +462,7 @@ def load_catalog(cache: Path | None = None) -> Catalog:
     folder = cache if cache is not None else cache_dir()
     _overlay_gcp(cat, folder / GCP_CACHE)
     _overlay_aws(cat, folder / AWS_CACHE)
+    _overlay_aws_network(cat, folder / AWS_NET_CACHE)
     return cat
 
 
@@ -520,6 +522,28 @@ def _overlay_aws(cat: Catalog, path: Path) -> None:
     keys = {(r.instance_type, r.region) for r in rows}
     cat.aws_instances = [r for r in cat.aws_instances if (r.instance_type, r.region) not in keys] + rows
     cat.refreshed["aws"] = when
+    cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
+
+
+def _overlay_aws_network(cat: Catalog, path: Path) -> None:
+    """Refreshed egress / EBS / S3 rows replace the embedded rows of the same key and region (every tier)."""
+    data = _read_cache(path, cat)
+    if data is None:
+        return
+    when = str(data.get("refreshed_at", ""))
+    source = str(data.get("source", "AWS Price List API"))
+    try:
+        rows = [NetPrice(key=str(r["key"]), provider="AWS", category=str(r["category"]), item=str(r["item"]),
+                         scope=str(r["scope"]), tier_start_gb=_f(str(r["tier_start_gb"])),
+                         tier_end_gb=None if r.get("tier_end_gb") is None else float(r["tier_end_gb"]),
+                         price_usd=float(r["price_usd"]), unit=str(r["unit"]), origin=REFRESHED, source=source,
+                         date=when[:10], verified="yes (read from the API)", notes=str(r.get("notes", "")))
+                for r in data.get("network", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        cat.problems.append(f"{path}: bad network row ({exc}); using the embedded catalog")
+        return
+    keys = {(r.key, r.scope) for r in rows}
+    cat.network = [r for r in cat.network if (r.key, r.scope) not in keys] + rows
     cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
 
 

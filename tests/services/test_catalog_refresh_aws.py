@@ -34,8 +34,11 @@ def stub(monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
+NEW = ["g6.3xlarge", "p9.48xlarge"]  # asked for by name: the embedded catalog does not know them
+
+
 def test_reads_every_page_with_the_filters(stub: PriceListStub) -> None:
-    result = refresh_aws(page_size=3)
+    result = refresh_aws(page_size=3, instance_types=NEW)
     assert result.pages == len(stub.requests) == 3 and result.skus_seen == len(PRODUCTS)
     assert [r["body"].get("NextToken") for r in stub.requests] == [None, "3", "6"]
     first = stub.requests[0]["body"]
@@ -49,7 +52,7 @@ def test_reads_every_page_with_the_filters(stub: PriceListStub) -> None:
 
 
 def test_maps_products_and_reports_what_it_will_not_guess(stub: PriceListStub) -> None:
-    result = refresh_aws(page_size=3)
+    result = refresh_aws(page_size=3, instance_types=NEW)
     text = "\n".join(result.problems)
     assert "p9.48xlarge: GPU model unknown" in text
     assert "g4dn.xlarge: 2 products with different prices" in text

@@ -35,6 +35,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     from tui.output import make_sink, print_json
 
     providers = [name for name, chosen in (("gcp", args.gcp), ("aws", args.aws)) if chosen] or ["gcp", "aws"]
+    if "aws" in providers:  # the source region's egress, EBS and S3 prices come with the instance prices
+        providers.append("aws-network")
     sink = make_sink(args.json)
     code = ExitCode.OK
     summary: dict[str, object] = {}
@@ -46,17 +48,22 @@ def run_refresh(args: argparse.Namespace) -> int:
                     from engine.catalog.refresh_gcp import refresh_gcp
 
                     result = refresh_gcp(sink)
-                else:
+                elif provider == "aws":
                     from engine.catalog.refresh_aws import refresh_aws
 
                     result = refresh_aws(sink, region=args.aws_region)
+                else:
+                    from engine.catalog.refresh_aws_network import refresh_aws_network
+
+                    result = refresh_aws_network(sink, region=args.aws_region)
             except EnvironmentProblem as exc:
                 sink(Message("catalog", text=f"{provider}: {exc}", level="error"))
                 sink(StepFinished("catalog", ok=False, summary=f"{provider}: not refreshed; embedded prices in use"))
                 summary[provider] = {"ok": False, "error": str(exc)}
                 code = ExitCode.ENVIRONMENT
                 continue
-            text = (f"{provider}: {result.skus_seen} entries in {result.pages} pages, {len(result.rows)} machine "
+            what = "egress/EBS/S3" if provider == "aws-network" else "machine"
+            text = (f"{provider}: {result.skus_seen} entries in {result.pages} pages, {len(result.rows)} {what} "
                     f"prices written to {result.path}; {len(result.problems)} reported, not guessed")
             sink(StepFinished("catalog", ok=True, summary=text, result=result.to_dict()))
             summary[provider] = {"ok": True, **result.to_dict()}

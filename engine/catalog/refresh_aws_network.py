@@ -1,0 +1,211 @@
+"""Refresh one AWS region's internet egress tiers, EBS storage prices and S3 Standard tiers from the AWS Price
+List Query API (``pricing.get_products``), for regions the embedded catalog does not price (or prices stale).
+
+Three filtered queries, every page:
+
+* ``AWSDataTransfer``: fromRegionCode = the region, transferType "AWS Outbound", toLocation "External".  Exactly
+  one product, one OnDemand term, tiers by ``beginRange``/``endRange`` in GB that follow on from each other up to
+  "Inf"; anything else is reported.  The first tier starts at 100 GB in the catalog (the 100 GB free across all
+  regions is its own row).
+* ``AmazonEC2``, productFamily "Storage": one GB-Mo price per ``volumeApiName`` (two different prices for one
+  volume type are reported, not guessed).
+* ``AmazonS3``, productFamily "Storage", storageClass "General Purpose", volumeType "Standard": the tiers of the
+  ``TimedStorage-ByteHrs`` product.
+
+The rows go to ``state_dir()/catalog/aws_network.json`` (rows of other regions from an earlier refresh are kept)
+and lie over the embedded ones for that region and key (``engine.catalog.load``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from engine.catalog.load import AWS_NET_CACHE, cache_dir, write_cache
+from engine.catalog.refresh_aws import PRICING_REGION, make_client
+from engine.catalog.refresh_gcp import RefreshResult
+from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
+from engine.events import Emit, Message, Progress, discard
+
+SOURCE = "AWS Price List API (pricing.get_products: AWSDataTransfer, AmazonEC2 Storage, AmazonS3)"
+EBS_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
+EGRESS_ITEMS = {0: "up to 10 TB/month", 10240: "next 40 TB/month", 51200: "next 100 TB/month",
+                153600: "over 150 TB/month"}
+FREE_GB = 100
+
+
+def _match(field: str, value: str) -> dict[str, str]:
+    return {"Type": "TERM_MATCH", "Field": field, "Value": value}
+
+
+def queries(region: str) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    """What is asked, per part: (service code, filters)."""
+    return {
+        "egress": ("AWSDataTransfer", [_match("fromRegionCode", region), _match("transferType", "AWS Outbound"),
+                                       _match("toLocation", "External")]),
+        "ebs": ("AmazonEC2", [_match("regionCode", region), _match("productFamily", "Storage")]),
+        "s3": ("AmazonS3", [_match("regionCode", region), _match("productFamily", "Storage"),
+                            _match("storageClass", "General Purpose"), _match("volumeType", "Standard")]),
+    }
+
+
+def _terms(data: dict[str, Any], what: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The price dimensions of a product's single OnDemand term, or why not."""
+    terms = (data.get("terms") or {}).get("OnDemand") or {}
+    if len(terms) != 1:
+        return None, f"{what}: {len(terms)} OnDemand terms (expected 1)"
+    term = next(iter(terms.values()))
+    dims = list((term.get("priceDimensions") or {}).values())
+    return (dims, None) if dims else (None, f"{what}: no price dimensions")
+
+
+def _usd(dim: dict[str, Any]) -> float | None:
+    try:
+        value = float((dim.get("pricePerUnit") or {}).get("USD"))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def _tiers(dims: list[dict[str, Any]], unit: str, what: str) -> tuple[list[tuple[float, float | None, float]] | None,
+                                                                     str | None]:
+    """(start GB, end GB or None, USD) in order, checked to follow on from 0 to "Inf"."""
+    out: list[tuple[float, float | None, float]] = []
+    for dim in dims:
+        if dim.get("unit") != unit:
+            return None, f"{what}: a price in {dim.get('unit')!r}, expected {unit!r}"
+        price = _usd(dim)
+        try:
+            begin = float(dim.get("beginRange", ""))
+            end = None if dim.get("endRange") == "Inf" else float(dim.get("endRange", ""))
+        except ValueError:
+            return None, f"{what}: a tier without numeric beginRange/endRange"
+        if price is None:
+            return None, f"{what}: a tier without a USD price"
+        out.append((begin, end, price))
+    out.sort(key=lambda t: t[0])
+    if out[0][0] != 0 or out[-1][1] is not None or any(a[1] != b[0] for a, b in zip(out, out[1:])):
+        return None, f"{what}: tiers do not run from 0 to Inf without gaps ({out})"
+    return out, None
+
+
+def egress_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+    products = [json.loads(i) if isinstance(i, str) else i for i in items]
+    mine = [p for p in products if (p.get("product") or {}).get("attributes", {}).get("fromRegionCode") == region]
+    if len(mine) != 1:
+        return [], [f"egress: {len(mine)} 'AWS Outbound' products for {region} (expected 1); not guessed"]
+    dims, why = _terms(mine[0], "egress")
+    tiers, why = _tiers(dims, "GB", "egress") if dims else (None, why)
+    if tiers is None:
+        return [], [str(why)]
+    rows = []
+    for start, end, price in tiers:
+        if end is not None and end <= FREE_GB:
+            continue
+        rows.append({"key": "aws.egress.internet", "category": "internet egress (DTO)",
+                     "item": EGRESS_ITEMS.get(int(start), f"from {start:g} GB/month"), "scope": region,
+                     "tier_start_gb": max(start, FREE_GB), "tier_end_gb": end, "price_usd": price, "unit": "USD/GB",
+                     "notes": "read from the Price List API (the 100 GB free a month is its own row)"})
+    return rows, []
+
+
+def ebs_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+    found: dict[str, set[float]] = {}
+    problems: list[str] = []
+    for item in items:
+        data = json.loads(item) if isinstance(item, str) else item
+        attrs = (data.get("product") or {}).get("attributes", {})
+        kind = attrs.get("volumeApiName")
+        if kind not in EBS_TYPES or attrs.get("regionCode", region) != region:
+            continue
+        dims, why = _terms(data, f"EBS {kind}")
+        if not dims or len(dims) != 1 or dims[0].get("unit") != "GB-Mo" or _usd(dims[0]) is None:
+            problems.append(why or f"EBS {kind}: not one GB-Mo price; not used")
+            continue
+        found.setdefault(kind, set()).add(float(_usd(dims[0]) or 0.0))
+    rows = []
+    for kind, prices in sorted(found.items()):
+        if len(prices) > 1:
+            problems.append(f"EBS {kind}: {len(prices)} different GB-Mo prices in {region}; not guessed")
+            continue
+        rows.append({"key": f"aws.ebs.{kind}", "category": "EBS volume", "item": f"EBS {kind} storage",
+                     "scope": region, "tier_start_gb": 0.0, "tier_end_gb": None, "price_usd": prices.pop(),
+                     "unit": "USD/GB-month", "notes": "read from the Price List API"})
+    return rows, problems
+
+
+def s3_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+    products = [json.loads(i) if isinstance(i, str) else i for i in items]
+    mine = [p for p in products
+            if str((p.get("product") or {}).get("attributes", {}).get("usagetype", "")).endswith("TimedStorage-ByteHrs")]
+    if len(mine) != 1:
+        return [], [f"S3: {len(mine)} S3 Standard storage products for {region} (expected 1); not guessed"]
+    dims, why = _terms(mine[0], "S3 Standard")
+    tiers, why = _tiers(dims, "GB-Mo", "S3 Standard") if dims else (None, why)
+    if tiers is None:
+        return [], [str(why)]
+    return [{"key": "aws.s3.storage", "category": "S3 storage", "item": "S3 Standard", "scope": region,
+             "tier_start_gb": start, "tier_end_gb": end, "price_usd": price, "unit": "USD/GB-month",
+             "notes": "read from the Price List API"} for start, end, price in tiers], []
+
+
+def _read(client: Any, service: str, filters: list[dict[str, str]], page_size: int, cancel: threading.Event,
+          emit: Emit, result: RefreshResult) -> list[str]:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    items: list[str] = []
+    try:
+        pages = client.get_paginator("get_products").paginate(
+            ServiceCode=service, Filters=filters, FormatVersion="aws_v1", PaginationConfig={"PageSize": page_size})
+        for page in pages:
+            if cancel.is_set():
+                raise Interrupted("catalog refresh interrupted; the previous cache is unchanged")
+            result.pages += 1
+            items.extend(page.get("PriceList", []))
+            emit(Progress("catalog", done=result.skus_seen + len(items), unit="products", label=f"aws {service}"))
+    except NoCredentialsError:
+        raise EnvironmentProblem("no AWS credentials for the Price List API: set AWS_PROFILE or "
+                                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise EnvironmentProblem(f"the AWS Price List API refused {service} ({code}): "
+                                 f"{exc.response.get('Error', {}).get('Message', exc)}") from None
+    except BotoCoreError as exc:
+        raise EnvironmentProblem(f"cannot reach the AWS Price List API: {exc}") from None
+    result.skus_seen += len(items)
+    return items
+
+
+def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", cancel: threading.Event | None = None,
+                        cache: Path | None = None, page_size: int = 100, client: Any = None) -> RefreshResult:
+    """Read, check and map the three parts for ``region``; write the network price cache."""
+    cancel = cancel or threading.Event()
+    client = client if client is not None else make_client()
+    result = RefreshResult(provider="aws-network", extra={"region": region, "pricing_endpoint": PRICING_REGION})
+    rows: list[dict[str, Any]] = []
+    for part, (service, filters) in queries(region).items():
+        items = _read(client, service, filters, page_size, cancel, emit, result)
+        made, problems = {"egress": egress_rows, "ebs": ebs_rows, "s3": s3_rows}[part](items, region)
+        rows += made
+        result.problems += problems
+    for problem in result.problems:
+        emit(Message("catalog", text=f"aws: {problem}", level="warning"))
+    if not rows:
+        raise GpumigrateError(f"the AWS Price List returned {result.skus_seen} products for {region} but no egress, "
+                              f"EBS or S3 price could be used ({len(result.problems)} problems); the cache is unchanged")
+    result.rows, result.mapped = rows, len(rows)
+    result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path = (cache if cache is not None else cache_dir()) / AWS_NET_CACHE
+    previous: list[dict[str, Any]] = []
+    if path.is_file():
+        try:
+            previous = [r for r in json.loads(path.read_text()).get("network", []) if r.get("scope") != region]
+        except (OSError, ValueError):
+            previous = []
+    write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "network": previous + rows,
+                       "problems": result.problems})
+    result.path = str(path)
+    return result

@@ -1,0 +1,108 @@
+"""Refreshing one region's egress tiers, EBS and S3 Standard prices from the AWS Price List Query API, against the
+strict loopback GetProducts stub: a region the embedded catalog cannot price becomes priced, with its origin."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from engine.catalog.load import REFRESHED, load_catalog
+from engine.catalog.refresh_aws_network import refresh_aws_network
+from engine.cost.ebs import SourceVolume
+from engine.cost.model import compute_costs
+from engine.errors import BadInputError
+from engine.profile import parse_profile
+from tests.catalog_support import PriceListStub, product
+
+REGION = "me-central-1"  # sells GPU instances; no egress, EBS or S3 row in the embedded catalog
+
+
+def offer(service: str, family: str, sku: str, attrs: dict[str, str], dims: list[tuple[str, str, str, str]]) -> str:
+    """A product in the Price List wire format; ``dims`` are (beginRange, endRange, unit, USD).  The prices are
+    test inputs, not published ones."""
+    term = f"{sku}.JRTCKXETXF"
+    dimensions = {f"{term}.RATE{i}": {"rateCode": f"{term}.RATE{i}", "description": f"test tier {i}",
+                                      "beginRange": b, "endRange": e, "unit": u, "pricePerUnit": {"USD": usd},
+                                      "appliesTo": []} for i, (b, e, u, usd) in enumerate(dims)}
+    return json.dumps({"product": {"productFamily": family, "sku": sku, "attributes": {"servicecode": service, **attrs}},
+                       "serviceCode": service,
+                       "terms": {"OnDemand": {term: {"offerTermCode": "JRTCKXETXF", "sku": sku,
+                                                     "effectiveDate": "2026-11-01T00:00:00Z",
+                                                     "priceDimensions": dimensions, "termAttributes": {}}}},
+                       "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z"})
+
+
+def egress(region: str, sku: str, tiers: list[tuple[str, str, str]]) -> str:
+    return offer("AWSDataTransfer", "Data Transfer", sku,
+                 {"fromRegionCode": region, "fromLocation": "Middle East (UAE)", "toLocation": "External",
+                  "toLocationType": "Other", "transferType": "AWS Outbound", "usagetype": "MEC1-DataTransfer-Out-Bytes"},
+                 [(b, e, "GB", usd) for b, e, usd in tiers])
+
+
+TIERS = [("0", "10240", "0.110"), ("10240", "51200", "0.085"), ("51200", "153600", "0.082"), ("153600", "Inf", "0.080")]
+PRODUCTS = [
+    egress(REGION, "EGRESSMEC1", TIERS),
+    egress("eu-west-1", "EGRESSEU", [("0", "Inf", "0.09")]),  # another region: not what was asked
+    offer("AmazonEC2", "Storage", "EBSGP3MEC1", {"regionCode": REGION, "volumeApiName": "gp3",
+                                                  "usagetype": "MEC1-EBS:VolumeUsage.gp3"}, [("0", "Inf", "GB-Mo", "0.0968")]),
+    offer("AmazonEC2", "Storage", "EBSIO1MEC1", {"regionCode": REGION, "volumeApiName": "io1",
+                                                  "usagetype": "MEC1-EBS:VolumeUsage.piops"}, [("0", "Inf", "GB-Mo", "0.15")]),
+    product("p5.48xlarge", "60.0000000000", region=REGION),  # AmazonEC2 but a Compute Instance: filtered out
+    offer("AmazonS3", "Storage", "S3STDMEC1", {"regionCode": REGION, "storageClass": "General Purpose",
+                                                "volumeType": "Standard", "usagetype": "MEC1-TimedStorage-ByteHrs"},
+          [("0", "51200", "GB-Mo", "0.025"), ("51200", "512000", "GB-Mo", "0.024"), ("512000", "Inf", "GB-Mo", "0.023")]),
+]
+
+
+@pytest.fixture()
+def stub(monkeypatch: pytest.MonkeyPatch):
+    with PriceListStub(PRODUCTS, per_page=2) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        yield server
+
+
+def test_a_refreshed_region_is_priced_with_its_own_egress_ebs_and_s3(stub: PriceListStub) -> None:
+    text = f'[source]\nprovider = "aws"\nregion = "{REGION}"\ninstance_type = "p5.48xlarge"\nhourly_usd = 60\n' \
+           '[target]\nmachine_type = "a3-highgpu-8g"\n[cost]\ndata_gb = 20100\n'
+    with pytest.raises(BadInputError, match=f"no AWS internet egress tiers for {REGION}"):
+        compute_costs(parse_profile(text), load_catalog(), with_sensitivity=False)
+    result = refresh_aws_network(region=REGION, page_size=2)
+    assert result.problems == [] and {b["body"]["ServiceCode"] for b in stub.requests} == \
+        {"AWSDataTransfer", "AmazonEC2", "AmazonS3"}
+    cat = load_catalog()
+    tiers = cat.net_tiers_in("aws.egress.internet", REGION)
+    assert [(t.tier_start_gb, t.price_usd) for t in tiers] == [(0, 0), (100, 0.11), (10240, 0.085), (51200, 0.082),
+                                                               (153600, 0.08)]
+    assert tiers[1].origin == REFRESHED
+    assert cat.net_tiers_in("aws.egress.internet", "eu-west-1")[1].origin != REFRESHED  # not asked, not touched
+    report = compute_costs(parse_profile(text), cat, with_sensitivity=False,
+                           source_volumes=[SourceVolume("vol-1", REGION, 1000, "gp3")])
+    egress_item = next(i for i in report.one_off_items if i.name == "egress")
+    assert egress_item.usd == pytest.approx(10140 * 0.11 + 9860 * 0.085)
+    assert report.source.storage_monthly_usd == pytest.approx(20100 * 0.025 + 1000 * 0.0968)
+
+
+def test_what_it_cannot_decide_is_reported_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    gap = [egress(REGION, "EG1", [("0", "10240", "0.11"), ("51200", "Inf", "0.08")])]  # 10-50 TB missing
+    twice = [egress(REGION, "EG1", TIERS), egress(REGION, "EG2", TIERS)]
+    ebs = [offer("AmazonEC2", "Storage", f"GP3{i}", {"regionCode": REGION, "volumeApiName": "gp3"},
+                 [("0", "Inf", "GB-Mo", usd)]) for i, usd in enumerate(("0.0968", "0.1"))]
+    for products, expected in ((gap + ebs, "tiers do not run from 0 to Inf without gaps"),
+                               (twice + ebs, "2 'AWS Outbound' products")):
+        with PriceListStub(products) as server:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+            with pytest.raises(Exception, match="no egress, EBS or S3 price could be used"):
+                refresh_aws_network(region=REGION)
+            client = boto3.client("pricing", region_name="us-east-1")
+            with pytest.raises(ClientError, match="MaxResults must be between 1 and 100"):
+                client.get_products(ServiceCode="AmazonEC2", MaxResults=101)
+        from engine.catalog.refresh_aws_network import ebs_rows, egress_rows
+        assert expected in " ".join(egress_rows(products, REGION)[1])
+        assert "EBS gp3: 2 different GB-Mo prices" in " ".join(ebs_rows(ebs, REGION)[1])
