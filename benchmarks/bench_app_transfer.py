@@ -186,6 +186,8 @@ def main() -> None:
                       + ", ".join(f"{100 * p['ui_cpu_s'] / p['run_s']:.1f}%" for p in ps) + " of wall)")
             else:
                 print(f"  the app's process (UI and copy together) from r to the end: {ui:.2f} CPU s")
+            print(f"  yardstick: {side}'s copy (r to the step's end, the app already open) / cli process = "
+                  f"{run / statistics.median(times['cli']):.2f}")
             print(f"  yardstick: {side} / cli = {ratio(times[side], times['cli']):.2f}, {side} / engine alone = "
                   f"{ratio(times[side], times['engine']):.2f} (medians, process start to exit); CPU {med[side]:.2f} s "
                   f"vs engine alone {med['engine']:.2f}, cli {med['cli']:.2f} (whole processes, start-up included)")

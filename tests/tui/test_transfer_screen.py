@@ -487,6 +487,10 @@ async def test_while_listing_the_bars_say_what_is_planned_so_far(small: tuple[Pa
         assert str(screen.query_one("#transfer-files-text", Static).render()) == "40 / ≥1,200 so far"
         assert "/ ≥4.0 MiB so far" in str(screen.query_one("#transfer-bytes-text", Static).render())
         assert "ETA listing…" in str(screen.query_one("#transfer-rate", Static).render())
+        from textual.widgets._progress_bar import Bar
+
+        # the pulse of a bar without a total moves with the screen's redraws, not 15 frames a second
+        assert [b.auto_refresh for b in screen.query(Bar)] == [None, None]
 
 
 async def test_the_bars_turn_determinate_with_an_eta_while_copies_still_run(tmp_path: Path) -> None:

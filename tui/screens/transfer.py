@@ -52,6 +52,19 @@ def _listed_so_far(done: str, planned: Any, fmt: Any) -> str:
     return f"{done} / ≥{fmt(planned)} so far"
 
 
+def _calm(bar: ProgressBar) -> None:
+    """An indeterminate bar (total not known yet) pulses with the screen's own redraws, about four a
+    second, instead of Textual's 15 frames a second per bar: two bars pulsing through a listing were
+    most of the UI's redraws (the pulse follows a clock, so it still moves at each redraw)."""
+    from textual.widgets._progress_bar import Bar
+
+    for inner in bar.query(Bar):
+        if inner.auto_refresh is not None:
+            inner.auto_refresh = None
+        if bar.total is None:
+            inner.refresh()
+
+
 class TransferScreen(StepScreen):
     """[[transfer]] entries on top; bars, rate, ETA and throughput; in flight / plan / failures / notes below."""
 
@@ -468,12 +481,14 @@ class TransferScreen(StepScreen):
             if bytes_ev is not None:
                 bar = self.query_one("#transfer-bytes-bar", ProgressBar)
                 bar.update(total=bytes_ev.total, progress=bytes_ev.done)
+                _calm(bar)
                 self._text("#transfer-bytes-text",
                     bytes_of(bytes_ev.done, bytes_ev.total) if bytes_ev.total is not None
                     else _listed_so_far(human_bytes(bytes_ev.done), bytes_ev.extra.get("bytes_total"), human_bytes))
             if files_ev is not None:
                 bar = self.query_one("#transfer-files-bar", ProgressBar)
                 bar.update(total=files_ev.total, progress=files_ev.done)
+                _calm(bar)
                 self._text("#transfer-files-text",
                     count_of(files_ev.done, files_ev.total) if files_ev.total is not None
                     else _listed_so_far(f"{files_ev.done:,}", files_ev.extra.get("files_total"), lambda n: f"{n:,}"))
