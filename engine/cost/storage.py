@@ -50,17 +50,26 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
         notes.append(f"data at rest on {src.provider} is not priced: set cost.source_storage_usd_per_gb_month")
         return 0.0, "", notes
     region = src.region or "us-east-1"
-    rows = catalog.net_tiers_in("aws.s3.storage", region)
+    cls = cost.source_storage_class
+    key = "aws.s3.storage" if cls == "STANDARD" else f"aws.s3.storage.{cls}"
+    label = "S3 Standard" if cls == "STANDARD" else f"S3 {cls}"
+    rows = catalog.net_tiers_in(key, region)
     if not rows:
         if not allow_fallback:
-            raise BadInputError(f"source.region: the catalog has no S3 Standard storage price for {region} (known: "
-                                f"{', '.join(catalog.net_scopes('aws.s3.storage'))}); set "
-                                "cost.source_storage_usd_per_gb_month, or run `gpumigrate cost --allow-price-fallback`")
-        notes.append(f"PRICE FALLBACK: no S3 storage price for {region}; priced at us-east-1's "
+            raise BadInputError(f"source.region: the catalog has no {label} storage price for {region} (known: "
+                                f"{', '.join(catalog.net_scopes(key)) or 'none'}); set "
+                                "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
+                                f"--aws-region {region}` (S3 Standard), or `gpumigrate cost --allow-price-fallback`")
+        notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at us-east-1's "
                      "(--allow-price-fallback)")
-        rows = catalog.net_tiers_in("aws.s3.storage", "us-east-1")
+        rows = catalog.net_tiers_in(key, "us-east-1")
+    if cls == "INTELLIGENT_TIERING":
+        notes.append("S3 INTELLIGENT_TIERING is priced at its frequent-access rate: objects it moved to cheaper "
+                     "tiers cost less, and its per-object monitoring fee is not included")
+    elif cls in ("GLACIER", "DEEP_ARCHIVE"):
+        notes.append(f"S3 {cls} objects must be restored before they can be copied: the restore is not priced")
     tiers = [(r.tier_start_gb or 0.0, r.tier_end_gb, r.price_usd) for r in rows]
-    return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in S3 Standard ({rows[0].scope}, tiered)", notes
+    return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in {label} ({rows[0].scope}, tiered)", notes
 
 
 def target_storage(profile: Any, catalog: Catalog, region: str, data_gb: float) -> tuple[float, str, list[str]]:

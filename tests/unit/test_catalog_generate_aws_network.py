@@ -17,10 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "catalog"
 EGRESS = FIXTURES / "infracost_data_transfer_golden_excerpt_2024-09-25.txt"
 EBS = FIXTURES / "infracost_ebs_volume_golden_2024-07-01.txt"
+S3 = FIXTURES / "infracost_s3_bucket_golden_2024-07-01.txt"
 SHIPPED = REPO / "engine" / "catalog" / "data" / "network_storage_prices.csv"
 ARGS = ["--egress", str(EGRESS), "--egress-ref", "commit 0ee89cff8a0944afd06fbfe90d7a98b8a947dce4",
         "--egress-date", "2024-09-25", "--ebs", str(EBS), "--ebs-ref",
-        "commit e9ce62908cda6f0a7dd55ea058e4e03cf0f680ba", "--ebs-date", "2024-07-01"]
+        "commit e9ce62908cda6f0a7dd55ea058e4e03cf0f680ba", "--ebs-date", "2024-07-01", "--s3", str(S3), "--s3-ref",
+        "commit e9ce62908cda6f0a7dd55ea058e4e03cf0f680ba", "--s3-date", "2024-07-01"]
 
 
 def test_the_generator_gives_back_the_shipped_file(tmp_path: Path) -> None:
@@ -42,6 +44,11 @@ def test_prices_per_region_from_the_recorded_costs() -> None:
         "aws.ebs.gp2": 0.10, "aws.ebs.gp3": 0.08, "aws.ebs.gp3.iops": 0.005, "aws.ebs.gp3.throughput": 0.04,
         "aws.ebs.io1": 0.125, "aws.ebs.io1.iops": 0.065, "aws.ebs.io2": 0.125, "aws.ebs.io2.iops": 0.065,
         "aws.ebs.sc1": 0.015, "aws.ebs.st1": 0.045, "aws.ebs.standard": 0.05}
+    s3 = {r["key"]: r for r in gen.s3_rows(S3.read_text(), "ref", "2024-07-01", "us-east-1")}
+    assert {k: float(r["price_usd"]) for k, r in s3.items()} == {
+        "aws.s3.storage": 0.023, "aws.s3.storage.INTELLIGENT_TIERING": 0.023, "aws.s3.storage.STANDARD_IA": 0.0125,
+        "aws.s3.storage.ONEZONE_IA": 0.01, "aws.s3.storage.GLACIER": 0.0036, "aws.s3.storage.DEEP_ARCHIVE": 0.00099}
+    assert s3["aws.s3.storage"]["tier_end_gb"] == "51200"  # Standard's first tier only
 
 
 def test_a_cost_no_price_reproduces_is_an_error_not_a_rounded_guess() -> None:
