@@ -7,8 +7,9 @@ Three filtered queries, every page:
   one product, one OnDemand term, tiers by ``beginRange``/``endRange`` in GB that follow on from each other up to
   "Inf"; anything else is reported.  The first tier starts at 100 GB in the catalog (the 100 GB free across all
   regions is its own row).
-* ``AmazonEC2``, productFamily "Storage": one GB-Mo price per ``volumeApiName`` (two different prices for one
-  volume type are reported, not guessed).
+* ``AmazonEC2``, productFamily "Storage", "System Operation" or "Provisioned Throughput": one GB-Mo price per
+  ``volumeApiName``, and io1/io2/gp3 IOPS-Mo and gp3 GiBps-mo prices (two different prices for one part, as
+  io2's tiered IOPS, are reported, not guessed).
 * ``AmazonS3``, productFamily "Storage", storageClass "General Purpose", volumeType "Standard": the tiers of the
   ``TimedStorage-ByteHrs`` product.
 
@@ -46,7 +47,9 @@ def queries(region: str) -> dict[str, tuple[str, list[dict[str, str]]]]:
     return {
         "egress": ("AWSDataTransfer", [_match("fromRegionCode", region), _match("transferType", "AWS Outbound"),
                                        _match("toLocation", "External")]),
-        "ebs": ("AmazonEC2", [_match("regionCode", region), _match("productFamily", "Storage")]),
+        "ebs": ("AmazonEC2", [_match("regionCode", region),
+                              {"Type": "ANY_OF", "Field": "productFamily",
+                               "Value": "Storage,System Operation,Provisioned Throughput"}]),
         "s3": ("AmazonS3", [_match("regionCode", region), _match("productFamily", "Storage"),
                             _match("storageClass", "General Purpose"), _match("volumeType", "Standard")]),
     }
@@ -112,28 +115,43 @@ def egress_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], li
     return rows, []
 
 
+EBS_PARTS = {  # (productFamily, unit) -> (key suffix, catalog unit, divisor to the catalog unit, item)
+    ("Storage", "GB-Mo"): ("", "USD/GB-month", 1.0, "storage"),
+    ("System Operation", "IOPS-Mo"): (".iops", "USD/IOPS-month", 1.0, "provisioned IOPS"),
+    ("Provisioned Throughput", "GiBps-mo"): (".throughput", "USD/MiBps-month", 1024.0, "provisioned throughput"),
+}
+"""gp3's IOPS and throughput prices apply above what gp3 includes (engine.cost.ebs); GiB/s-month -> MiB/s-month."""
+
+
 def ebs_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
-    found: dict[str, set[float]] = {}
+    found: dict[tuple[str, str], set[float]] = {}
     problems: list[str] = []
     for item in items:
         data = json.loads(item) if isinstance(item, str) else item
-        attrs = (data.get("product") or {}).get("attributes", {})
+        product = data.get("product") or {}
+        attrs = product.get("attributes", {})
         kind = attrs.get("volumeApiName")
+        family = product.get("productFamily", "")
         if kind not in EBS_TYPES or attrs.get("regionCode", region) != region:
             continue
-        dims, why = _terms(data, f"EBS {kind}")
-        if not dims or len(dims) != 1 or dims[0].get("unit") != "GB-Mo" or _usd(dims[0]) is None:
-            problems.append(why or f"EBS {kind}: not one GB-Mo price; not used")
+        if family != "Storage" and kind not in ("io1", "io2", "gp3"):
+            continue  # magnetic I/O requests and the like: not priced by the cost model
+        dims, why = _terms(data, f"EBS {kind} {family}")
+        part = EBS_PARTS.get((family, dims[0].get("unit", ""))) if dims and len(dims) == 1 else None
+        if part is None or _usd(dims[0]) is None:
+            problems.append(why or f"EBS {kind} {family}: not one price in a known unit "
+                                   f"({', '.join(str(d.get('unit')) for d in dims or [])}); not used")
             continue
-        found.setdefault(kind, set()).add(float(_usd(dims[0]) or 0.0))
+        found.setdefault((kind, family), set()).add(float(_usd(dims[0]) or 0.0) / part[2])
     rows = []
-    for kind, prices in sorted(found.items()):
+    for (kind, family), prices in sorted(found.items()):
+        suffix, unit, _div, what = next(v for k, v in EBS_PARTS.items() if k[0] == family)
         if len(prices) > 1:
-            problems.append(f"EBS {kind}: {len(prices)} different GB-Mo prices in {region}; not guessed")
+            problems.append(f"EBS {kind} {what}: {len(prices)} different prices in {region}; not guessed")
             continue
-        rows.append({"key": f"aws.ebs.{kind}", "category": "EBS volume", "item": f"EBS {kind} storage",
+        rows.append({"key": f"aws.ebs.{kind}{suffix}", "category": "EBS volume", "item": f"EBS {kind} {what}",
                      "scope": region, "tier_start_gb": 0.0, "tier_end_gb": None, "price_usd": prices.pop(),
-                     "unit": "USD/GB-month", "notes": "read from the Price List API"})
+                     "unit": unit, "notes": "read from the Price List API"})
     return rows, problems
 
 

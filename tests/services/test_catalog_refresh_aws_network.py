@@ -50,6 +50,12 @@ PRODUCTS = [
                                                   "usagetype": "MEC1-EBS:VolumeUsage.gp3"}, [("0", "Inf", "GB-Mo", "0.0968")]),
     offer("AmazonEC2", "Storage", "EBSIO1MEC1", {"regionCode": REGION, "volumeApiName": "io1",
                                                   "usagetype": "MEC1-EBS:VolumeUsage.piops"}, [("0", "Inf", "GB-Mo", "0.15")]),
+    offer("AmazonEC2", "System Operation", "IOPSIO1MEC1", {"regionCode": REGION, "volumeApiName": "io1",
+                                                            "usagetype": "MEC1-EBS:VolumeP-IOPS.piops"},
+          [("0", "Inf", "IOPS-Mo", "0.078")]),
+    offer("AmazonEC2", "Provisioned Throughput", "THPTGP3MEC1", {"regionCode": REGION, "volumeApiName": "gp3",
+                                                                 "usagetype": "MEC1-EBS:VolumeP-Throughput.gp3"},
+          [("0", "Inf", "GiBps-mo", "49.152")]),
     product("p5.48xlarge", "60.0000000000", region=REGION),  # AmazonEC2 but a Compute Instance: filtered out
     offer("AmazonS3", "Storage", "S3STDMEC1", {"regionCode": REGION, "storageClass": "General Purpose",
                                                 "volumeType": "Standard", "usagetype": "MEC1-TimedStorage-ByteHrs"},
@@ -81,10 +87,12 @@ def test_a_refreshed_region_is_priced_with_its_own_egress_ebs_and_s3(stub: Price
     assert tiers[1].origin == REFRESHED
     assert cat.net_tiers_in("aws.egress.internet", "eu-west-1")[1].origin != REFRESHED  # not asked, not touched
     report = compute_costs(parse_profile(text), cat, with_sensitivity=False,
-                           source_volumes=[SourceVolume("vol-1", REGION, 1000, "gp3")])
+                           source_volumes=[SourceVolume("vol-1", REGION, 1000, "gp3", iops=3000, throughput_mibps=250),
+                                           SourceVolume("vol-2", REGION, 100, "io1", iops=1000)])
     egress_item = next(i for i in report.one_off_items if i.name == "egress")
     assert egress_item.usd == pytest.approx(10140 * 0.11 + 9860 * 0.085)
-    assert report.source.storage_monthly_usd == pytest.approx(20100 * 0.025 + 1000 * 0.0968)
+    ebs = 1000 * 0.0968 + 125 * 49.152 / 1024 + 100 * 0.15 + 1000 * 0.078
+    assert report.source.storage_monthly_usd == pytest.approx(20100 * 0.025 + ebs)
 
 
 def test_what_it_cannot_decide_is_reported_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +104,7 @@ def test_what_it_cannot_decide_is_reported_not_guessed(monkeypatch: pytest.Monke
                  [("0", "Inf", "GB-Mo", usd)]) for i, usd in enumerate(("0.0968", "0.1"))]
     assert "tiers do not run from 0 to Inf without gaps" in " ".join(egress_rows(gap, REGION)[1])
     assert "2 'AWS Outbound' products" in " ".join(egress_rows(twice, REGION)[1])
-    assert "EBS gp3: 2 different GB-Mo prices" in " ".join(ebs_rows(ebs, REGION)[1])
+    assert "EBS gp3 storage: 2 different prices" in " ".join(ebs_rows(ebs, REGION)[1])
     with PriceListStub(gap + ebs) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
