@@ -18,6 +18,8 @@ from engine.errors import BadInputError
 
 GP3_FREE_IOPS = 3000
 GP3_FREE_MIBPS = 125
+IO2_FIRST_TIER_IOPS = 32000
+"""Above this, say that one io2 IOPS rate may overstate (tiered pricing is not in the recorded input)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def ebs_monthly(volumes: list[SourceVolume], catalog: Catalog, allow_fallback: b
         gib += vol.size_gib
         if kind in ("io1", "io2") and vol.iops:
             total += vol.iops * rate(f"aws.ebs.{kind}.iops")
+            if kind == "io2" and vol.iops > IO2_FIRST_TIER_IOPS:
+                notes.append(f"{vol.volume_id}: {vol.iops:,.0f} io2 IOPS priced at one rate, the catalog's; "
+                             "io2 IOPS may be priced lower at this size (tiered), so this may overstate")
         if kind == "gp3":
             if vol.iops and vol.iops > GP3_FREE_IOPS:
                 total += (vol.iops - GP3_FREE_IOPS) * rate("aws.ebs.gp3.iops")

@@ -50,6 +50,8 @@ def test_volumes_are_in_the_source_bill_and_the_saving() -> None:
     assert "EBS prices as of 2024-07-01" in priced.source.storage_detail
     assert any("EBS volumes are not priced (no inventory" in n for n in without.notes)
     assert not any("EBS" in n for n in priced.notes)
+    big = compute_costs(profile(), CAT, with_sensitivity=False, source_volumes=[vol(100, "io2", iops=40000)])
+    assert any("40,000 io2 IOPS priced at one rate" in n for n in big.notes)
     empty = compute_costs(profile(), CAT, with_sensitivity=False, source_volumes=[])
     assert any("found no EBS volumes on the source's p3.2xlarge instances" in n for n in empty.notes)
 
