@@ -149,8 +149,11 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             source, when, age, stale = "", "", None, False
         items.append(LineItem(name, amount, detail, source, when, age, stale))
         if stale and amount > 0:
+            hint = (f"; `gpumigrate catalog refresh --aws --aws-region {row.scope}` reads today's"
+                    if row is not None and row.key == "aws.egress.internet" and not row.scope.startswith("all")
+                    else "")
             notes.append(f"{name}: the price is {age} days old (stale after 180): check it before trusting "
-                         f"this line ({row.source if row else ''})")
+                         f"this line ({row.source if row else ''}){hint}")
 
     route = cost.route
     if src.provider == "aws":
