@@ -92,8 +92,10 @@ def resolve(spec: TransferSpec, base_dir: Path | None = None) -> tuple[Location,
     return src, dst
 
 
-def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tuple[Any, Any]:
-    """Both backends, the local walk following the spec's symlink rules."""
+def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location, prelist: bool = False) -> tuple[Any, Any]:
+    """Both backends, the local walk following the spec's symlink rules; with ``prelist``, a
+    cloud source's listing starts before the destination's client is built (see
+    :mod:`engine.transfer.prelist`)."""
     from engine.transfer.backends.local_walk import WalkRules
 
     rules = WalkRules(follow_symlinks=spec.follow_symlinks, skip_broken_symlinks=spec.skip_broken_symlinks)
@@ -101,9 +103,18 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location) -> tupl
     # and never deleted (a notice there, not a failure).
     dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
     where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
-    return (open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where),
-            open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where,
-                         s3_conditional_writes=spec.s3_conditional_writes, gcs_large_uploads=spec.gcs_large_uploads))
+    src = open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where)
+    if prelist and not src_loc.is_local:
+        from engine.transfer.prelist import PrelistedSource
+
+        src = PrelistedSource(src, spec.recursive)
+    try:
+        dst = open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where,
+                           s3_conditional_writes=spec.s3_conditional_writes, gcs_large_uploads=spec.gcs_large_uploads)
+    except BaseException:
+        src.close()
+        raise
+    return src, dst
 
 
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:
@@ -212,7 +223,7 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
         jr = Journal(None)
     else:
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
-    src, dst = _open_pair(spec, src_loc, dst_loc)
+    src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
     try:
         engine = Transfer(src=src, dst=dst, src_url=src_loc.url(), dst_url=dst_loc.url(), emit=emit, journal=jr,
                           control=control, dry_run=dry_run, recursive=spec.recursive, delete=spec.delete,

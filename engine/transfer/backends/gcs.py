@@ -430,7 +430,9 @@ class GCSBackend(ParallelListing, Backend):
         if up.expect_version is not None:
             now = self.stat(up.path)
             if (now.version if now is not None else "") != up.expect_version:
-                return self._after_precondition(up.path, up.size, expected)  # ours (a lost answer) or raises
+                info = self._after_precondition(up.path, up.size, expected)  # raises unless ours is there
+                self.xml.abort(self.key(up.path), up.token)  # the same bytes are there already: no parts left
+                return info
         try:
             self.xml.complete(self.key(up.path), up.token, [parts[n][1] for n in range(up.count)])
         except gexc.NotFound:  # completed already (its answer lost, then retried)? only if ours is there
