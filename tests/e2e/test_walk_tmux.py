@@ -91,7 +91,7 @@ def test_new_profile_a_form_and_a_replay_at_80x24(term: Term, tmp_path: Path) ->
     term.keys("e")
     term.wait("Cost: choices")
     term.keys("Enter")  # open target.pricing
-    term.keys("Down", "Enter")  # on-demand -> spot
+    term.keys("Down", "Down", "Enter")  # unset (default: on-demand) -> on-demand -> spot
     term.keys("Tab", "Tab", "3.06", "Tab", "8", "Tab", "Tab", "1.5")  # source $/h, hours, speed-up
     term.keys("C-s")
     term.wait("save these changes?")

@@ -15,8 +15,17 @@ from tests.conftest import FIXTURES, REPO
 from tui.app import GpuMigrateApp
 
 REFERENCE = REPO / "profiles" / "aws-p3-to-gcp-a100.toml"
-MODES = ("welcome", "new", "inventory", "cost", "transfer", "drivers", "verify", "profile", "runbook", "form", "diff")
+MODES = ("welcome", "new", "inventory", "cost", "transfer", "drivers", "verify", "profile", "runbook", "form", "diff",
+         "entries", "entry")
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out on {pilot.app.screen!r}")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -33,6 +42,11 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         profile = tmp_path / REFERENCE.name  # a save must never be one key away from the repo's file
         shutil.copy(REFERENCE, profile)
         app = GpuMigrateApp(profile_path=profile, start_mode="cost")
+    elif mode in ("entries", "entry"):  # the demo has two [[cost.options]]; the cost form opened over the
+        profile = tmp_path / "demo.toml"  # Profile view, whose picture does not depend on timing (the charts' does)
+        shutil.copy(REPO / "profiles" / "demo.toml", profile)
+        monkeypatch.chdir(tmp_path)  # the view shows the file's path relative to here: "demo.toml"
+        app = GpuMigrateApp(profile_path=profile, start_mode="profile")
     else:
         app = GpuMigrateApp(profile_path=REFERENCE, start_mode=mode)
 
@@ -45,6 +59,17 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         if mode in ("form", "diff"):
             app.screen.set_focus(None)
             await pilot.press("e")
+        if mode in ("entries", "entry"):
+            from tui.screens.edit import edit_step
+
+            edit_step(app, "cost")
+            await _until(pilot, lambda: bool(app.screen.query("#f-cost-options-edit")))
+            app.screen.query_one("#f-cost-options-edit").focus()
+            await pilot.press("enter")
+            await _until(pilot, lambda: bool(app.screen.query("#entries")) and app.screen.query_one("#entries").option_count == 2)
+        if mode == "entry":
+            await pilot.press("down", "e")
+            await _until(pilot, lambda: bool(app.screen.query("#f-cost-options-1-name")))
         if mode == "diff":
             await pilot.pause(0.2)
             app.screen.query_one("#f-target-pricing").value = "spot"

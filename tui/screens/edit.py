@@ -1,9 +1,12 @@
 """Editing a step's choices through generated forms, and saving with the diff against the file on disk.
 
 Every step screen's ``e`` (and the palette's *Edit choices*) opens :class:`SectionFormDialog` on the
-sections that step owns (:data:`STEP_GROUPS`); the Transfer screen adds, edits and removes
-``[[transfer]]`` entries the same way, and shows the entry's dry-run plan before anything is saved.
-Nothing is written until the user has seen the diff and said yes.
+sections that step owns (:data:`SECTION_FIELDS`), sub-tables and lists of tables included (cost
+options, registry rewrites, verify manifests, inventory buckets, the runbook); the Transfer screen adds,
+edits and removes ``[[transfer]]`` entries the same way (their ``[transfer.sts]`` settings too), and
+shows the entry's dry-run plan before anything is saved.  The form checks the whole profile as
+``gpumigrate validate`` does (the model and the catalog) and nothing is written until the user has
+seen the diff and said yes.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import difflib
 import threading
 from pathlib import Path
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
@@ -41,11 +46,16 @@ SECTION_FIELDS: dict[str, dict[str, list[str] | None]] = {
     },
     "drivers": {"drivers": None},
     "verify": {
-        "verify": ["expected_gpus", "baseline", "checks", "load_time_ratio", "p99_ms", "report_dir"],
-        "verify.model_load": ["command", "runs", "max_s"],
-        "verify.latency": ["url", "command", "requests", "max_ratio"],
-        "verify.gpu": ["expected_model", "min_memory_gib"],
+        "verify": ["expected_gpus", "baseline", "checks", "load_time_ratio", "p99_ms", "report_dir", "env"],
+        "verify.model_load": None,
+        "verify.latency": None,
+        "verify.gpu": None,
+        "verify.data_integrity": None,
+        "verify.topology": None,
+        "verify.convergence": None,
+        "verify.throughput": None,
     },
+    "runbook": {"cutover": None},
 }
 """Which sections (and fields; None = every field a form can edit) each step's form shows."""
 
@@ -83,12 +93,37 @@ def transfer_group(profile: "Profile", index: int, options: dict[str, list[str]]
     current = data["transfer"][index] if index < len(data.get("transfer", [])) else {}
     return FormGroup(path=("transfer", index), model=TransferSpec, current=current, options=options,
                      fields=["src", "dst", "recursive", "delete", "checksum", "exclude", "max_delete", "jobs",
-                             "bwlimit", "engine"],
+                             "bwlimit", "engine", "sts"],
                      title=f"[[transfer]] entry {index + 1}" + (" (new)" if not current else ""))
+
+
+class _ListCommands(Provider):
+    """The palette's *Edit list …* commands for the form's lists of tables (tab + enter reach them too)."""
+
+    def _lists(self) -> list[str]:
+        forms = self.screen.query(ModelForm)
+        return forms.first().list_rows() if forms else []
+
+    async def discover(self) -> Hits:
+        for dotted in self._lists():
+            yield DiscoveryHit(f"Edit list {dotted}", partial(self._open, dotted), help="add, edit, remove entries")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for dotted in self._lists():
+            text = f"Edit list {dotted}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(self._open, dotted), help="add, edit, remove entries")
+
+    def _open(self, dotted: str) -> None:
+        self.screen.query_one(ModelForm).edit_list_named(dotted)
 
 
 class SectionFormDialog(ModalScreen["Profile | None"]):
     """The form; ctrl+s (or Save) validates the whole profile and returns it; escape cancels."""
+
+    COMMANDS = {_ListCommands}
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Check and save", priority=True)]
     DEFAULT_CSS = """
@@ -133,6 +168,13 @@ class SectionFormDialog(ModalScreen["Profile | None"]):
         try:
             form.apply(data)
             profile = Profile.model_validate(data)
+            catalog = _catalog_problems(profile)
+            if catalog:
+                raise _CatalogProblems(catalog)
+        except _CatalogProblems as exc:
+            orphans = form.show_errors(exc.problems)
+            problems.update("\n".join(orphans) if orphans else f"{len(exc.problems)} problem(s): see below.")
+            return None
         except FormValueError as exc:
             problems.update(" ".join(form.show_errors([exc])) or "Fix the field marked below.")
             return None
@@ -156,6 +198,20 @@ class SectionFormDialog(ModalScreen["Profile | None"]):
             self.action_save()
         elif event.button.id == "form-cancel":
             self.dismiss(None)
+
+
+class _CatalogProblems(Exception):
+    def __init__(self, problems: list[FormValueError]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _catalog_problems(profile: "Profile") -> list[FormValueError]:
+    """What the price and availability catalog contradicts (the check `gpumigrate validate` makes)."""
+    from engine.catalog.check import profile_problems
+    from engine.catalog.load import load_catalog
+
+    return [FormValueError(p.field, p.message) for p in profile_problems(profile, load_catalog())]
 
 
 def profile_diff(path: Path | None, profile: "Profile") -> str:
