@@ -18,8 +18,13 @@ FIXTURES = REPO / "tests" / "fixtures" / "catalog"
 EGRESS = FIXTURES / "infracost_data_transfer_golden_excerpt_2024-09-25.txt"
 EBS = FIXTURES / "infracost_ebs_volume_golden_2024-07-01.txt"
 S3 = FIXTURES / "infracost_s3_bucket_golden_2024-07-01.txt"
+S3_FEED = FIXTURES / "aws_s3_feed_2024-09-25"
+EBS_FEED = FIXTURES / "aws_ebs_calculator_feed_2021-05-13.json"
 SHIPPED = REPO / "engine" / "catalog" / "data" / "network_storage_prices.csv"
-ARGS = ["--egress", str(EGRESS), "--egress-ref", "commit 0ee89cff8a0944afd06fbfe90d7a98b8a947dce4",
+FEED_ARGS = ["--s3-feed", str(S3_FEED), "--s3-feed-ref", "commit 1466b74290e28057a8cf01e71d70db50c6acc975",
+             "--s3-feed-date", "2024-09-25", "--ebs-feed", str(EBS_FEED), "--ebs-feed-ref",
+             "commit 4cd06dde612613dc9350897f2f7ea85214c488c4"]
+ARGS = [*FEED_ARGS, "--egress", str(EGRESS), "--egress-ref", "commit 0ee89cff8a0944afd06fbfe90d7a98b8a947dce4",
         "--egress-date", "2024-09-25", "--ebs", str(EBS), "--ebs-ref",
         "commit e9ce62908cda6f0a7dd55ea058e4e03cf0f680ba", "--ebs-date", "2024-07-01", "--s3", str(S3), "--s3-ref",
         "commit e9ce62908cda6f0a7dd55ea058e4e03cf0f680ba", "--s3-date", "2024-07-01"]
@@ -71,3 +76,63 @@ def test_every_shipped_region_has_whole_egress_tiers_and_unknown_regions_have_no
     priced = set(cat.net_scopes("aws.egress.internet"))
     assert gpu_regions - priced == {"ap-southeast-3", "eu-central-2", "eu-south-2", "me-central-1"}
     assert cat.net_tiers_in("aws.egress.internet", "me-central-1") == []
+
+
+def test_s3_in_every_region_and_tier_from_the_recorded_feed() -> None:
+    rows, skipped = gen.s3_feed_rows(S3_FEED, "ref", "2024-09-25")
+    assert skipped == []
+    price = {(r["key"], r["region_or_scope"], r["tier_start_gb"]): Decimal(r["price_usd"]) for r in rows}
+    # S3 Standard's three tiers in us-east-1: the two upper ones were memory rows before (verified=no)
+    assert [price[("aws.s3.storage", "us-east-1", t)] for t in ("0", "51200", "512000")] == [
+        Decimal("0.023"), Decimal("0.022"), Decimal("0.021")]
+    assert price[("aws.s3.storage", "eu-central-2", "0")] == Decimal("0.02695")  # Zurich: no egress row, but S3
+    assert price[("aws.s3.storage.DEEP_ARCHIVE", "sa-east-1", "0")] == Decimal("0.0032")
+    assert price[("aws.s3.storage.INTELLIGENT_TIERING", "ap-southeast-3", "512000")] == Decimal("0.023")
+    assert len({r["region_or_scope"] for r in rows}) == 32
+
+
+def test_a_shifted_feed_column_is_an_error(tmp_path: Path) -> None:
+    for f in S3_FEED.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    ia = next(tmp_path.glob("aws_s3_cost_s3-standard-infrequent_*.csv"))
+    # the recorder writes a region's values under the first region's column names: a value above S3 Standard's
+    # in the storage column is a shifted column, not a price
+    ia.write_text(ia.read_text().replace("EU (Ireland),eu-west-1,0.0125000000", "EU (Ireland),eu-west-1,0.0300000000"))
+    with pytest.raises(ValueError, match="eu-west-1: STANDARD_IA .* above S3 Standard's"):
+        gen.s3_feed_rows(tmp_path, "", "2024-09-25")
+
+
+def test_ebs_per_region_from_the_recorded_calculator_feed() -> None:
+    rows, skipped = gen.ebs_feed_rows(EBS_FEED.read_text(), "ref", gen.region_codes(S3_FEED))
+    price = {(r["key"], r["region_or_scope"]): Decimal(r["price_usd"]) for r in rows}
+    assert price[("aws.ebs.gp3", "eu-central-1")] == Decimal("0.0952")
+    assert price[("aws.ebs.gp3.throughput", "ap-east-1")] == Decimal("0.0528")  # $54.0672 per GiBps-month / 1024
+    assert price[("aws.ebs.gp3.throughput", "us-east-1")] == Decimal("0.04")
+    assert price[("aws.ebs.io1.iops", "sa-east-1")] > price[("aws.ebs.io1.iops", "us-east-1")]
+    assert ("aws.ebs.io2", "sa-east-1") not in price  # not offered there in the recording: stays unknown
+    assert {r["as_of"] for r in rows} == {"2021-05-13"}  # the feed's own publication date, so it reads STALE
+    assert any("US East (Verizon) - Boston" in s for s in skipped)  # a Wavelength zone has no region code
+
+
+def test_two_inputs_pricing_one_row_must_agree() -> None:
+    a = gen._row(key="aws.ebs.gp3", region_or_scope="us-east-1", tier_start_gb=0, price_usd="0.08", source="A",
+                 notes="recorded: a")
+    b = dict(a, price_usd="0.09", source="B")
+    with pytest.raises(ValueError, match="0.08 .A. but 0.09 .B."):
+        gen.combine([a], [b])
+    kept = gen.combine([a], [dict(a, source="B (x)", notes="recorded: b")])
+    assert len(kept) == 1 and kept[0]["notes"] == "recorded: a; agrees with B (b)"
+
+
+def test_storage_prices_cover_the_gpu_regions_and_the_rest_stay_unknown() -> None:
+    cat = embedded_catalog()
+    gpu_regions = {r.region for r in cat.aws_instances}
+    for cls in ("", ".INTELLIGENT_TIERING", ".STANDARD_IA", ".ONEZONE_IA", ".GLACIER", ".DEEP_ARCHIVE"):
+        assert gpu_regions <= set(cat.net_scopes(f"aws.s3.storage{cls}")), cls
+    # newer than the 2021 EBS feed: still an error (or a loud fallback), never a guess
+    assert gpu_regions - set(cat.net_scopes("aws.ebs.gp3")) == {
+        "ap-south-2", "ap-southeast-3", "ap-southeast-5", "eu-central-2", "eu-south-2", "il-central-1",
+        "me-central-1"}
+    for region in cat.net_scopes("aws.s3.storage"):
+        tiers = cat.net_tiers_in("aws.s3.storage", region)
+        assert [t.tier_start_gb for t in tiers] == [0, 51200, 512000] and tiers[-1].tier_end_gb is None, region

@@ -13,7 +13,7 @@ from engine.profile import ProfileError, parse_profile
 CAT = embedded_catalog()
 
 
-def profile(region: str, cls: str) -> object:
+def profile(region: str, cls: str, extra: str = "") -> object:
     return parse_profile(f"""
 [source]
 provider = "aws"
@@ -25,6 +25,7 @@ machine_type = "a2-highgpu-1g"
 [cost]
 data_gb = 10000
 source_storage_class = "{cls}"
+{extra}
 """)
 
 
@@ -41,9 +42,37 @@ def test_each_class_at_its_recorded_rate(cls: str, rate: float) -> None:
 
 
 def test_a_region_or_class_without_a_price_is_an_error_or_a_loud_fallback() -> None:
-    with pytest.raises(BadInputError, match="no S3 STANDARD_IA storage price for eu-west-1 .*catalog refresh"):
-        compute_costs(profile("eu-west-1", "STANDARD_IA"), CAT, with_sensitivity=False)
-    loud = compute_costs(profile("eu-west-1", "STANDARD_IA"), CAT, with_sensitivity=False, allow_price_fallback=True)
-    assert any(n.startswith("PRICE FALLBACK: no S3 STANDARD_IA storage price for eu-west-1") for n in loud.notes)
+    # Mexico (Central) opened after the recorded S3 feed (2024-09): no S3 price (nor egress: waived here)
+    mexico = profile("mx-central-1", "STANDARD_IA", 'route = "exit-waiver"')
+    with pytest.raises(BadInputError, match="no S3 STANDARD_IA storage price for mx-central-1 .*catalog refresh"):
+        compute_costs(mexico, CAT, with_sensitivity=False)
+    loud = compute_costs(mexico, CAT, with_sensitivity=False, allow_price_fallback=True)
+    assert any(n.startswith("PRICE FALLBACK: no S3 STANDARD_IA storage price for mx-central-1") for n in loud.notes)
+    assert loud.source.storage_monthly_usd == pytest.approx(10000 * 0.0125)  # us-east-1's rate, said loudly
     with pytest.raises(ProfileError, match="source_storage_class"):
         profile("us-east-1", "REDUCED_REDUNDANCY")
+
+
+@pytest.mark.parametrize(("region", "cls", "monthly"), [
+    ("eu-central-1", "STANDARD", 10000 * 0.0245), ("ap-southeast-3", "DEEP_ARCHIVE", 10000 * 0.002),
+    ("eu-central-2", "INTELLIGENT_TIERING", 10000 * 0.02695)])
+def test_other_regions_at_their_recorded_rate(region: str, cls: str, monthly: float) -> None:
+    report = compute_costs(profile(region, cls, 'route = "exit-waiver"'), CAT, with_sensitivity=False)
+    assert report.source.storage_monthly_usd == pytest.approx(monthly)
+    assert f"({region}, tiered)" in report.source.storage_detail
+
+
+def test_s3_standard_tiers_above_50_tb_in_us_east_1() -> None:
+    report = compute_costs(parse_profile("""
+[source]
+provider = "aws"
+region = "us-east-1"
+instance_type = "p3.2xlarge"
+hourly_usd = 3.06
+[target]
+machine_type = "a2-highgpu-1g"
+[cost]
+data_gb = 600000
+"""), CAT, with_sensitivity=False)
+    # 50 TB at $0.023, 450 TB at $0.022, the remaining 88,000 GB at $0.021 (the feed recorded 2024-09-25)
+    assert report.source.storage_monthly_usd == pytest.approx(51200 * 0.023 + 460800 * 0.022 + 88000 * 0.021)
