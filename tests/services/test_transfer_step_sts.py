@@ -276,6 +276,10 @@ shared_account = true
     assert "delete an UNKNOWN number of destination objects" in request.detail
     assert "is not a directory" in request.detail and "NO list of what STS will delete" in request.detail
     assert request.plan_count is None and request.plan_path is None  # no empty list passed off as complete
+    shown = subprocess.run([sys.executable, "-m", "tui.cli", "session", "show", "sts2"], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert "no list of paths comes with this request" in shown.stdout, shown.stderr
+    assert "it covers" not in shown.stdout
     other.decide_approval(request.id, False)
     thread.join(60)
     assert not out["s"].ok and not stub.calls("POST", "/v1/transferJobs")

@@ -132,6 +132,9 @@ def _show(args: argparse.Namespace) -> int:
         for a in info["approvals"]:
             print(f"    #{a['id']} {a['action']}: {a['detail']} (asked by {a['requested_by']}) — "
                   f"`gpumigrate session approve {info['name']} {a['id']}`")
+            if a["plan_count"] is None and a["action"] == "transfer-delete":
+                print("      no list of paths comes with this request: what would be deleted was not listed "
+                      "(the request says why)")
             if a["plan_count"] is not None:
                 print(f"      it covers {a['plan_count']:,} path(s); the whole list: {a['plan_file']}")
                 for path in a["plan_first"]:
