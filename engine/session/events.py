@@ -72,6 +72,8 @@ class _Recorder:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     deleted_files: dict[str, Any] = field(default_factory=dict)
     """step -> the open audit file listing its deletions."""
+    secrets: list[str] | None = None
+    """The environment's credential values, read once (redacting each deleted path is the hot path)."""
 
 
 _EVENT_COLUMNS = ("SELECT e.seq, e.ts, e.operator, e.step, e.kind, e.payload, a.login, a.uid, a.declared, a.pid, "
@@ -173,17 +175,18 @@ class EventsMixin:
 
     def _list_deletion(self, event: ItemDone) -> None:
         """Append one deleted object to its step's audit file (opened, and named in the session, once)."""
-        from engine.secrets import redact
+        from engine.secrets import environment_secrets, redact
         from engine.session.paths import private_file
 
         fh = self._rec.deleted_files.get(event.step)
         if fh is None:
             path = private_file(self.deletions_file(event.step))
             fh = self._rec.deleted_files[event.step] = open(path, "a", encoding="utf-8", buffering=1)
+            self._rec.secrets = environment_secrets()
             self.append(event.step, "deletions_listed", {"file": str(path)})
         size = (event.data or {}).get("size")
         when = datetime.fromtimestamp(event.ts, timezone.utc).isoformat(timespec="milliseconds")
-        fh.write(json.dumps({"time": when, "path": redact(event.item), "size": size},
+        fh.write(json.dumps({"time": when, "path": redact(event.item, self._rec.secrets), "size": size},
                             ensure_ascii=False) + "\n")
 
     def flush_events(self) -> None:
