@@ -61,9 +61,11 @@ def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: 
     if not allow_fallback:
         raise BadInputError(f"source.region: the catalog has no {key} price for {region} (known: {known}), for "
                             "the source's EBS volumes the inventory found; set cost.source_ebs_usd_per_gb_month "
-                            "(your rate), or run `gpumigrate cost --allow-price-fallback` for us-east-1's rate")
+                            "(your rate), or run `gpumigrate cost --allow-price-fallback`"
+                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " for us-east-1's rate")
     fallback = catalog.net_tiers_in(key, "us-east-1")
-    note = (f"PRICE FALLBACK: no {key} price for {region}; priced at us-east-1's (--allow-price-fallback)"
+    note = (f"PRICE FALLBACK: no {key} price for {region}; priced at us-east-1's (price fallback allowed)"
             if fallback else f"PRICE FALLBACK: no {key} price anywhere in the catalog: not included")
     if note not in notes:
         notes.append(note)

@@ -154,10 +154,12 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
                   allow_price_fallback: bool = False,
                   source_volumes: list[SourceVolume] | None = None) -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing
-    (a region without a price too, unless ``allow_price_fallback``: then another region's, with a loud note).
+    (a region without a price too, unless ``allow_price_fallback`` or the profile's cost.allow_price_fallback:
+    then another region's, with a loud note).
     ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
+    allow_price_fallback = allow_price_fallback or cost.allow_price_fallback
     runs = float(wl.runs_per_month)
     source_priced = source_price(profile, catalog, allow_price_fallback)
     targets_priced = target_prices(profile, catalog, source_priced, allow_price_fallback)

@@ -114,9 +114,11 @@ def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
     if not allow_fallback:
         raise BadInputError(f"source.region: the catalog has no AWS internet egress tiers for {region} (known: "
                             f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
-                            "--allow-price-fallback` to price it with us-east-1's tiers")
+                            "--allow-price-fallback`"
+                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " to price it with us-east-1's tiers")
     notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with us-east-1's "
-                 "(--allow-price-fallback), so the egress figure is NOT the {region} price".replace("{region}", region))
+                 "(price fallback allowed), so the egress figure is NOT the {region} price".replace("{region}", region))
     return catalog.net_tiers_in(key, "us-east-1")
 
 
@@ -200,11 +202,13 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                 if not allow_fallback:
                     raise BadInputError(f"source.region: the catalog has no Google Cloud inter-region price for "
                                         f"{pair}{why} (known continent pairs: {known}); run `gpumigrate cost "
-                                        "--allow-price-fallback` to price it at the dearest known pair")
+                                        "--allow-price-fallback`"
+                                        " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                                        " to price it at the dearest known pair")
                 found = sorted((r for r in catalog.network if r.key == "gcp.egress.interregion"),
                                key=lambda r: r.price_usd)[-1:]
                 notes.append(f"PRICE FALLBACK: no inter-region price for {pair}; priced at {found[0].scope}'s "
-                             f"${found[0].price_usd}/GiB (--allow-price-fallback)")
+                             f"${found[0].price_usd}/GiB (price fallback allowed)")
             row = found[0]
             if row.date[:4] < "2024" and row.notes:  # from a list older than Google's 2024 change: say what it knows
                 notes.append(f"egress {pair}: {row.notes}")

@@ -61,9 +61,11 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
         if not allow_fallback:
             raise BadInputError(f"source.region: the catalog has no {src.region} price for {name} (priced in "
                                 f"{row.region}); set source.hourly_usd to what you pay, or run `gpumigrate cost "
-                                "--allow-price-fallback` to price it at another region's rate")
+                                "--allow-price-fallback`"
+                                " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                                " to price it at another region's rate")
         notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
-                     f"rate (--allow-price-fallback), so this figure is NOT the {src.region} price")
+                     f"rate (price fallback allowed), so this figure is NOT the {src.region} price")
     if src.hourly_usd is not None:
         origin = Origin(NEGOTIATED, "source.hourly_usd", "profile")
         kind = "negotiated" if src.pricing == "on-demand" else src.pricing
@@ -101,9 +103,11 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
                 if len(priced) == 1 else "")
         raise BadInputError(f"{prefix}.region: the catalog has no {region} price for {row.machine_type} "
                             f"(priced in {', '.join(priced)}{only}); choose one of those, set {prefix}.hourly_usd, "
-                            "or run `gpumigrate cost --allow-price-fallback` to price it at another region's rate")
+                            "or run `gpumigrate cost --allow-price-fallback`"
+                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " to price it at another region's rate")
     notes.append(f"PRICE FALLBACK: {row.machine_type} has no {region} price in the catalog; priced at "
-                 f"{row.region}'s rate (--allow-price-fallback), so this figure is NOT the {region} price")
+                 f"{row.region}'s rate (price fallback allowed), so this figure is NOT the {region} price")
     return row
 
 

@@ -158,7 +158,13 @@ class CostReport:
             "sensitivity": self.sensitivity,
             "catalog_age": self.catalog_age,
             "notes": self.notes,
+            "price_fallbacks": self.price_fallbacks,
         }
+
+    @property
+    def price_fallbacks(self) -> list[str]:
+        """The PRICE FALLBACK notes: prices taken from another region (allowed by the flag or the profile)."""
+        return list(dict.fromkeys(n for n in self.notes if n.startswith("PRICE FALLBACK")))
 
     def summary(self) -> str:
         """One line; the monthly figures are the whole bill (compute and storage), as the saving is."""
@@ -180,4 +186,9 @@ class CostReport:
                 f"monthly bill {usd(_bill(src))} vs "
                 f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}; break-even ")
         be = self.break_even_months
-        return text + (f"{be:.1f} months" if be is not None else "never at these assumptions")
+        text += f"{be:.1f} months" if be is not None else "never at these assumptions"
+        fallbacks = len(self.price_fallbacks)
+        if fallbacks:  # the one line replay prints must not read as priced where it was not
+            text += (f"; PRICE FALLBACK: {fallbacks} price{'s' * (fallbacks != 1)} taken from another region, "
+                     "NOT this region's (see the notes)")
+        return text

@@ -94,6 +94,10 @@ class CostSection(Section):
     source_ebs_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
     """What the source's EBS volumes cost per GB-month, every type (default: the catalog's price per volume type
     and region, with provisioned IOPS/throughput); set it where the catalog has no EBS price for the region."""
+    allow_price_fallback: bool = False
+    """Where the catalog has no price for a region, price it at another region's rate with a loud PRICE FALLBACK
+    note instead of stopping: what `gpumigrate cost --allow-price-fallback` does, here so that replay's cost
+    step (and the Cost screen) can do it too."""
     options: list[TargetOption] = Field(default_factory=list, max_length=3)
     """Up to three more targets to compare with [target]."""
 

@@ -102,6 +102,6 @@ def run(ctx: Any) -> Any:
     report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis,
                            transfer_entries=_transfer_entries(ctx), source_volumes=_source_volumes(ctx))
     for note in report.notes:
-        ctx.message(note)
+        ctx.message(note, "warning" if note.startswith("PRICE FALLBACK") else "info")
     ctx.message(f"prices: {catalog.age_note()}")
     return StepResult(ok=True, summary=report.summary(), data=report.to_dict())

@@ -59,9 +59,10 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
             raise BadInputError(f"source.region: the catalog has no {label} storage price for {region} (known: "
                                 f"{', '.join(catalog.net_scopes(key)) or 'none'}); set "
                                 "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
-                                f"--aws-region {region}` (S3 Standard), or `gpumigrate cost --allow-price-fallback`")
+                                f"--aws-region {region}` (S3 Standard), or `gpumigrate cost --allow-price-fallback`"
+                                " (or cost.allow_price_fallback = true in the profile, which replay reads)")
         notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at us-east-1's "
-                     "(--allow-price-fallback)")
+                     "(price fallback allowed)")
         rows = catalog.net_tiers_in(key, "us-east-1")
     if cls == "INTELLIGENT_TIERING":
         notes.append("S3 INTELLIGENT_TIERING is priced at its frequent-access rate: objects it moved to cheaper "

@@ -49,6 +49,14 @@ def test_a_region_or_class_without_a_price_is_an_error_or_a_loud_fallback() -> N
     loud = compute_costs(mexico, CAT, with_sensitivity=False, allow_price_fallback=True)
     assert any(n.startswith("PRICE FALLBACK: no S3 STANDARD_IA storage price for mx-central-1") for n in loud.notes)
     assert loud.source.storage_monthly_usd == pytest.approx(10000 * 0.0125)  # us-east-1's rate, said loudly
+    # the profile's own switch does what the flag does (replay has no flag to pass), and the one-line summary
+    # and the JSON carry the fallback
+    own = compute_costs(profile("mx-central-1", "STANDARD_IA", 'route = "exit-waiver"\nallow_price_fallback = true'),
+                        CAT, with_sensitivity=False)
+    assert own.to_dict()["price_fallbacks"] == loud.price_fallbacks != []
+    assert "PRICE FALLBACK: 1 price taken from another region, NOT this region's" in own.summary()
+    assert "PRICE FALLBACK" not in compute_costs(profile("us-east-1", "STANDARD"), CAT,
+                                                 with_sensitivity=False).summary()
     with pytest.raises(ProfileError, match="source_storage_class"):
         profile("us-east-1", "REDUCED_REDUNDANCY")
 
