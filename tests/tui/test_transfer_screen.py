@@ -564,3 +564,21 @@ async def test_throughput_keeps_the_last_window_of_samples() -> None:
         assert widget.figures() == "throughput now 70.0 KiB/s · avg 40.5 KiB/s · peak 70.0 KiB/s"
         widget.reset()
         assert not widget.samples and widget.figures() == "throughput —"
+
+
+async def test_without_a_session_the_copy_runs_in_a_private_worker_that_stops_with_the_app(
+        slow: tuple[Path, Path, Path]) -> None:
+    """The copy is another process (the UI's drawing never holds its interpreter); it has no session
+    to be followed through, so closing the app stops it, resumable, rather than leaving it unseen."""
+    profile, _src, dst = slow
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("r")
+        await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
+        run = screen.private_run
+        assert run is not None and screen.control is run and run.proc is not None
+        assert run.proc.pid != os.getpid() and run.proc.poll() is None
+        proc = run.proc
+    assert proc.wait(timeout=30) == 3, "the worker went on after its app closed"
+    assert not (dst / "big" / "model.bin").exists()  # interrupted: no partial object, resumable

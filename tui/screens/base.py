@@ -1,9 +1,11 @@
 """The base of every step screen: profile, session and role access, and engine runs.
 
 A step screen composes its own body; the base adds the header, the role
-banner and the footer, runs engine steps in a thread worker (events arrive as
-:class:`~tui.messages.EngineEvent` messages), and keeps state-changing
-controls (class ``mutating``) disabled while this process is only watching.
+banner and the footer, runs engine steps out of the app's process (a session's
+detached worker, else a private worker: :meth:`StepScreen.run_mode`; events
+arrive as :class:`~tui.messages.EngineEvent` messages), and keeps
+state-changing controls (class ``mutating``) disabled while this process is
+only watching.
 """
 
 from __future__ import annotations

@@ -168,8 +168,8 @@ class InventoryScreen(StepScreen):
     def action_cancel_scan(self) -> None:
         if self.scanning:
             self._cancel.set()
-            if self.run_mode() != "inline" or self.private_run is not None:
-                self.gm_app.cancel_step(self.STEP)
+            if self.driving and (self.run_mode() != "inline" or self.private_run is not None):
+                self.gm_app.cancel_step(self.STEP)  # a worker's scan (a watcher only watches it)
 
     @work(thread=True, exclusive=True, group="inventory-scan", exit_on_error=False, name="inventory scan")
     def _scan(self, profile: Any, cancel: threading.Event) -> None:
