@@ -295,6 +295,8 @@ class TransferScreen(StepScreen):
             return
         if control is None and self.private_run is not None:
             self.control = self.private_run
+            self._note("runs in a worker process of this app: closing the app stops it (run again to resume); "
+                       "a run that must outlive the app belongs in a session (gpumigrate --session NAME)")
         self.running = True
         self.state = "planning" if dry_run else "listing"
         self._sync_controls()
