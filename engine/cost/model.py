@@ -177,7 +177,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries,
                                  allow_fallback=allow_price_fallback)
     source_priced.storage_monthly, source_priced.storage_detail, more = source_storage(
-        profile, catalog, data_gb, allow_price_fallback, source_volumes)
+        profile, catalog, data_gb, allow_price_fallback, source_volumes, today)
     notes.extend(more)
     for priced in targets_priced:
         priced.storage_monthly, priced.storage_detail, more = target_storage(profile, catalog, priced.region, data_gb)

@@ -5,20 +5,34 @@ monthly bill, so of the parallel run and the saving.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from engine.catalog.load import Catalog
+from engine.catalog.load import Catalog, NetPrice
 from engine.cost.ebs import SourceVolume, ebs_monthly
+from engine.cost.freshness import PRICE_STALE_DAYS, price_age
 from engine.cost.one_off import tiered_cost
 from engine.errors import BadInputError
 
 
+def _stale_note(what: str, rows: list[NetPrice], today: date | None, hint: str = "") -> list[str]:
+    """A note when the oldest of ``rows`` is older than PRICE_STALE_DAYS, as the one-off lines say it."""
+    aged = [(price_age(r.date, "list", today), r) for r in rows if r.date]
+    stale = [(age, r) for (age, is_stale), r in aged if is_stale and age is not None]
+    if not stale:
+        return []
+    age, row = max(stale, key=lambda a: a[0])
+    return [f"{what}: the price is {age} days old (stale after {PRICE_STALE_DAYS}): check it before trusting this "
+            f"line ({row.source}){hint}"]
+
+
 def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool,
-                   volumes: list[SourceVolume] | None = None) -> tuple[float, str, list[str]]:
+                   volumes: list[SourceVolume] | None = None,
+                   today: date | None = None) -> tuple[float, str, list[str]]:
     """(USD a month, detail, notes) for the data at rest on the source and, on AWS, its EBS volumes
-    (``volumes`` from the inventory; None when no inventory of them is at hand)."""
+    (``volumes`` from the inventory; None when no inventory of them is at hand); a stale price says so."""
     src = profile.source
-    total, detail, notes = _source_data(profile, catalog, data_gb, allow_fallback)
+    total, detail, notes = _source_data(profile, catalog, data_gb, allow_fallback, today)
     if src.provider != "aws":
         return total, detail, notes
     if volumes is None:
@@ -32,12 +46,16 @@ def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallbac
     usd, ebs_detail, more, rows = ebs_monthly(volumes, catalog, allow_fallback,
                                               profile.cost.source_ebs_usd_per_gb_month)
     notes.extend(more)
+    notes.extend(_stale_note("source EBS volumes", rows, today,
+                             f"; `gpumigrate catalog refresh --aws --aws-region {src.region}` reads today's"
+                             if src.region else ""))
     dates = sorted({r.date for r in rows if r.date})
     ebs_detail += f" (EBS prices as of {', '.join(dates)})" if dates else ""
     return total + usd, "; ".join(p for p in (detail, ebs_detail) if p), notes
 
 
-def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool) -> tuple[float, str, list[str]]:
+def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool,
+                 today: date | None = None) -> tuple[float, str, list[str]]:
     """(USD a month, detail, notes) for the moved data at rest on the source."""
     cost, src = profile.cost, profile.source
     notes: list[str] = []
@@ -69,6 +87,9 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
                      "tiers cost less, and its per-object monitoring fee is not included")
     elif cls in ("GLACIER", "DEEP_ARCHIVE"):
         notes.append(f"S3 {cls} objects must be restored before they can be copied: the restore is not priced")
+    notes.extend(_stale_note(f"source data at rest ({label})", rows, today,
+                             f"; `gpumigrate catalog refresh --aws --aws-region {region}` reads today's"
+                             if cls == "STANDARD" else ""))
     tiers = [(r.tier_start_gb or 0.0, r.tier_end_gb, r.price_usd) for r in rows]
     return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in {label} ({rows[0].scope}, tiered)", notes
 

@@ -3,6 +3,8 @@ provisioned IOPS and throughput; a region without an EBS price is an error, a lo
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from engine.catalog.load import embedded_catalog
@@ -49,7 +51,12 @@ def test_volumes_are_in_the_source_bill_and_the_saving() -> None:
     assert "4 EBS volumes, 3,100 GiB (gp3, io1, st1) in us-east-1" in priced.source.storage_detail
     assert "EBS prices as of 2024-07-01" in priced.source.storage_detail
     assert any("EBS volumes are not priced (no inventory" in n for n in without.notes)
-    assert not any("EBS" in n for n in priced.notes)
+    # the only EBS note is the prices' age (2024-07-01): stale today, said with the refresh that reads today's
+    assert [n.split(":")[0] for n in priced.notes if "EBS" in n] == ["source EBS volumes"]
+    assert any(n.startswith("source EBS volumes: the price is") and "aws-region us-east-1` reads today's" in n
+               for n in priced.notes)
+    fresh = compute_costs(profile(), CAT, with_sensitivity=False, source_volumes=volumes, today=date(2024, 8, 1))
+    assert not any("EBS" in n for n in fresh.notes)
     big = compute_costs(profile(), CAT, with_sensitivity=False, source_volumes=[vol(100, "io2", iops=40000)])
     assert any("40,000 io2 IOPS priced at one rate" in n for n in big.notes)
     empty = compute_costs(profile(), CAT, with_sensitivity=False, source_volumes=[])
@@ -60,7 +67,8 @@ def test_a_region_without_an_ebs_price_is_an_error_a_loud_fallback_or_the_profil
     cost = "source_storage_usd_per_gb_month = 0.023"
     # Jakarta opened after the recorded EBS feed (2021-05): no EBS price there
     volumes = [vol(1000, "gp3", region="ap-southeast-3")]
-    with pytest.raises(BadInputError, match=r"no aws.ebs.gp3 price for ap-southeast-3 .*cost.source_ebs_usd_per_gb_month"):
+    with pytest.raises(BadInputError,
+                       match=r"no aws.ebs.gp3 price for ap-southeast-3 .*cost.source_ebs_usd_per_gb_month"):
         compute_costs(profile("ap-southeast-3", cost), CAT, with_sensitivity=False, source_volumes=volumes)
     loud = compute_costs(profile("ap-southeast-3", cost), CAT, with_sensitivity=False, source_volumes=volumes,
                          allow_price_fallback=True)

@@ -3,6 +3,8 @@ recorded per-class prices; a class or region without a price is an error, or a l
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from engine.catalog.load import embedded_catalog
@@ -84,3 +86,12 @@ data_gb = 600000
 """), CAT, with_sensitivity=False)
     # 50 TB at $0.023, 450 TB at $0.022, the remaining 88,000 GB at $0.021 (the feed recorded 2024-09-25)
     assert report.source.storage_monthly_usd == pytest.approx(51200 * 0.023 + 460800 * 0.022 + 88000 * 0.021)
+
+
+def test_a_stale_s3_price_says_so() -> None:
+    eu = profile("eu-central-1", "STANDARD", 'route = "exit-waiver"')
+    old = compute_costs(eu, CAT, with_sensitivity=False, today=date(2026, 11, 29))
+    assert any(n.startswith("source data at rest (S3 Standard): the price is 795 days old (stale after 180)")
+               and "aws-region eu-central-1` reads today's" in n for n in old.notes)  # recorded 2024-09-25
+    fresh = compute_costs(eu, CAT, with_sensitivity=False, today=date(2024, 10, 1))
+    assert not any(n.startswith("source data at rest") for n in fresh.notes)
