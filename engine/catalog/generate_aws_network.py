@@ -1,8 +1,14 @@
-"""Generate the AWS internet-egress tiers per region and the EBS volume prices in ``network_storage_prices.csv``.
+"""Generate the AWS internet-egress tiers, S3 storage and EBS volume prices per region in
+``network_storage_prices.csv``.  The shipped rows come from (tests/fixtures/catalog/, each with its origin):
 
     python -m engine.catalog.generate_aws_network \\
         --egress data_transfer_test.golden --egress-ref COMMIT --egress-date YYYY-MM-DD \\
-        --ebs ebs_volume_test.golden --ebs-ref COMMIT --ebs-date YYYY-MM-DD [--out CSV]
+        --ebs ebs_volume_test.golden --ebs-ref COMMIT --ebs-date YYYY-MM-DD \\
+        --s3 s3_bucket_test.golden --s3-ref COMMIT --s3-date YYYY-MM-DD \\
+        --s3-feed aws_s3_feed_DIR --s3-feed-ref COMMIT --s3-feed-date YYYY-MM-DD \\
+        --ebs-feed ebs-calculator.json --ebs-feed-ref COMMIT [--out CSV]
+
+(tests/unit/test_catalog_generate_aws_network.py runs exactly this and compares with the shipped file.)
 
 Inputs (named in every row they produce, with their date):
 
