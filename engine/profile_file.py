@@ -47,8 +47,11 @@ def render_onto(old_text: str | None, profile: Any) -> str:
         doc = tomlkit.parse(old_text)
     except (TOMLKitError, ValueError):
         return dump_profile(profile)  # not TOML: nothing to keep (the save diff shows the whole file)
-    _apply_table(doc, profile_to_dict(profile), doc)
-    text = tomlkit.dumps(doc)
+    try:
+        _apply_table(doc, profile_to_dict(profile), doc)
+        text = tomlkit.dumps(doc)
+    except (TOMLKitError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return dump_profile(profile)  # a layout this cannot edit in place: the plain file (the diff shows it)
     if tomllib.loads(text) != profile_to_dict(profile):  # never save something other than the choices
         return dump_profile(profile)
     return _drop_made_decisions(text, _open_items(old_text), _open_items_of(profile))
@@ -198,6 +201,13 @@ def _apply_table(table: Any, new: dict[str, Any], root: Any) -> None:
             inline = tomlkit.inline_table()
             inline.update(value)
             table[key] = inline
+        elif isinstance(old, (Table, AoT)) != (isinstance(value, dict) or _is_table_list(value)):
+            # a value becomes a table (``transfer = []`` -> ``[[transfer]]``) or the reverse: it moves to
+            # where its kind goes, instead of a header appearing among the keys
+            if isinstance(old, (Table, AoT)):
+                _keep_tail_before_next_header(root, old)
+            del table[key]
+            _add(table, key, value, is_doc=table is root)
         else:
             table[key] = _fresh(value) if isinstance(value, dict) or _is_table_list(value) else value
 

@@ -147,12 +147,16 @@ async def test_every_nested_table_through_the_forms_then_validate(tmp_path: Path
         await pilot.press("y")
         await _until(pilot, lambda: not isinstance(app.screen, SaveDiffDialog) and len(app.profile.transfer) == 1)
 
-        # the runbook's checklist, reached from the command palette's "Edit list" command
+        # the runbook's checklist, reached through the command palette's "Edit list ..." command
         await _form(pilot, "runbook")
-        provider_lists = app.screen.query_one("ModelForm").list_rows()
-        assert provider_lists == ["cutover.runbook"]
-        app.screen.query_one("ModelForm").edit_list_named("cutover.runbook")
+        assert app.screen.query_one("ModelForm").list_rows() == ["cutover.runbook"]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Edit list cutover")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await _until(pilot, lambda: isinstance(app.screen, EntryListDialog))
+        titles = {c.title for c in app.get_system_commands(app.screen)}  # the dialog's keys are commands too
+        assert {"Add entry", "Edit entry", "Remove entry", "Move entry up", "Keep these entries"} <= titles
         await _add(pilot, {"f-cutover-runbook-0-title": "Freeze writes to the source bucket",
                            "f-cutover-runbook-0-gate": True})
         await _keep_and_save(pilot)

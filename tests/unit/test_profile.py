@@ -178,3 +178,20 @@ def test_an_explicit_choice_equal_to_the_default_is_kept(tmp_path: Path) -> None
     path.write_text('[source]\nprovider = "aws"\n[target]\npricing = "on-demand"\n')
     text = dump_profile(load_profile(path))
     assert 'pricing = "on-demand"' in text and "gpu_count" not in text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profiles(), profiles())
+def test_saving_onto_another_profiles_commented_file_gives_exactly_the_new_choices(old: Profile, new: Profile) -> None:
+    """engine/profile_file.py applies choices onto the file: whatever the file held, the result loads
+    as the new profile, the comments outside what was removed stay, and an unchanged profile is the same bytes."""
+    from engine.profile_file import render_onto
+
+    lines = dump_profile(old).splitlines()
+    text = "# kept at the top\n" + "".join(f"# before {line}\n{line}\n" if line.startswith("[") else f"{line}\n"
+                                          for line in lines)
+    assert render_onto(text, parse_profile(text)) == text
+    out = render_onto(text, new)
+    assert parse_profile(out, "<prop>") == new
+    assert out.startswith("# kept at the top\n")
+    assert "# before [source]\n[source]" in out
