@@ -264,12 +264,11 @@ def _apply_list(old: AoT, new: list[dict[str, Any]], root: Any) -> None:
         common = min(a1 - a0, b1 - b0) if tag == "replace" else 0
         for k in range(common):
             _apply_table(old[a0 + offset + k], new[b0 + k], root)
-        for k in range(b0 + common, b1):  # inserted entries
-            at = a0 + offset + common + (k - b0 - common)
-            _insert_entry(old, at, _fresh(new[k]))
+        for k in range(b0 + common, b1):  # inserted entries, after the ones edited in place
+            _insert_entry(old, a0 + offset + common, _fresh(new[k]))
             offset += 1
-        removed_from = a0 + offset + (b1 - b0)
-        for _ in range(a1 - a0 - common):  # removed entries
+        removed_from = a0 + offset + common
+        for _ in range(a1 - a0 - common):  # removed entries (a block never both inserts and removes)
             _remove_entry(old, removed_from)
             offset -= 1
 
@@ -283,6 +282,8 @@ def _insert_entry(aot: AoT, index: int, table: Table) -> None:
         if tail:
             _last_body(table).extend(tail)
     else:
+        if index > 0 and not _ends_blank(_last_body(aot[index - 1])):
+            table.trivia.indent = "\n"
         aot.insert(index, table)
 
 
