@@ -124,7 +124,7 @@ def _drop_made_decisions(text: str, was_open: set[str], still_open: set[str]) ->
     made = was_open - still_open
     if not made:
         return text
-    lines = text.splitlines(keepends=True)
+    lines = re.findall(r"[^\n]*\n|[^\n]+$", text)  # TOML's lines (str.splitlines also splits at U+0085 etc.)
 
     def made_line(line: str) -> bool:
         match = _DECIDE.match(line)

@@ -187,7 +187,7 @@ def test_saving_onto_another_profiles_commented_file_gives_exactly_the_new_choic
     as the new profile, the comments outside what was removed stay, and an unchanged profile is the same bytes."""
     from engine.profile_file import render_onto
 
-    lines = dump_profile(old).splitlines()
+    lines = dump_profile(old).split("\n")[:-1]
     text = "# kept at the top\n" + "".join(f"# before {line}\n{line}\n" if line.startswith("[") else f"{line}\n"
                                           for line in lines)
     assert render_onto(text, parse_profile(text)) == text
