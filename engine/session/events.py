@@ -68,6 +68,10 @@ class StepRecord:
 @dataclass
 class _Recorder:
     last_progress: dict[tuple[str, str], float] = field(default_factory=dict)
+    last_state: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    """What the last progress row written per (step, label) said, without its time and rate: a
+    worker waiting hours for an approval, or paused, keeps ticking, and repeating rows would
+    grow the session by ~8 rows a second while nothing moves."""
     pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     deleted_files: dict[str, Any] = field(default_factory=dict)
@@ -126,10 +130,15 @@ class EventsMixin:
                 if key[1] == "object" and (event.extra or {}).get("phase") != "failed" \
                         and (event.total or 0) < LARGE_OBJECT:
                     return 0  # a medium object's own bar: the step's byte and file counts carry it
+                state = (event.done, event.total, event.unit, event.extra)
+                if self._rec.last_state.get(key) == state:
+                    self._rec.pending.pop(key, None)  # the latest state is already in the session
+                    return 0
                 if event.ts - self._rec.last_progress.get(key, 0.0) < PROGRESS_EVERY_S:
                     self._rec.pending[key] = event
                     return 0
                 self._rec.last_progress[key] = event.ts
+                self._rec.last_state[key] = state
                 self._rec.pending.pop(key, None)
             elif isinstance(event, ItemDone) and event.status == "deleted":
                 self._list_deletion(event)
@@ -155,7 +164,9 @@ class EventsMixin:
     def _flush_step(self, step: str, final: bool) -> None:
         """Write the step's held-back progress rows (and, at its end, the aggregated counts)."""
         for key in [k for k in self._rec.pending if k[0] == step]:
-            self._append_event(self._rec.pending.pop(key))
+            held = self._rec.pending.pop(key)
+            self._rec.last_state[key] = (held.done, held.total, held.unit, held.extra)
+            self._append_event(held)
         if final:
             counts = self._rec.counts.pop(step, None)
             listed = self._rec.deleted_files.pop(step, None)
@@ -227,6 +238,8 @@ class EventsMixin:
 
     def set_step(self, name: str, state: str, result: dict[str, Any] | None = None,
                  profile_digest: str | None = None) -> None:
+        """Record a step's state. A new attempt (running) or an interruption drops the previous
+        attempt's result, so `session show` never prints an old outcome beside the current state."""
         from engine.session.store import dumps
 
         if state not in STEP_STATES:
@@ -243,7 +256,8 @@ class EventsMixin:
                      started_at = COALESCE(CASE WHEN excluded.state = 'running' THEN excluded.started_at END, steps.started_at),
                      finished_at = excluded.finished_at, updated_at = excluded.updated_at,
                      profile_digest = COALESCE(excluded.profile_digest, steps.profile_digest),
-                     result = COALESCE(excluded.result, steps.result)""",
+                     result = CASE WHEN excluded.state IN ('running', 'interrupted') THEN excluded.result
+                                   ELSE COALESCE(excluded.result, steps.result) END""",
                 (name, state, attempt, now if state == "running" else None,
                  now if state in ("completed", "failed", "incomplete", "skipped") else None, now, profile_digest,
                  dumps(result) if result is not None else None),

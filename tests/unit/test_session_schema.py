@@ -155,3 +155,33 @@ def test_a_journal_from_a_newer_version_is_refused_naming_the_file(tmp_path: Pat
     with pytest.raises(EnvironmentProblem, match=r"\{odd\}/j.sqlite was written by a newer gpumigrate "
                                                  r"\(journal schema 9, this one knows up to 1\)"):
         Journal(path)
+
+
+def test_a_step_waiting_for_hours_adds_no_rows_while_its_progress_does_not_change() -> None:
+    """A worker waiting for an approval (or paused) still ticks progress every 250 ms; rows that
+    repeat the last one only grow the session (an 8-hour wait was ~230,000 identical rows)."""
+    with SessionStore.open("waiting") as store:
+        start = store.last_seq()
+        extra = {"files_done": 0, "files_total": 40, "paused": False}
+        for i in range(400):  # 100 s of identical ticks
+            for label, unit in (("bytes", "B"), ("files", "files")):
+                store.record(Progress("transfer", done=0, total=None, unit=unit, label=label,
+                                      rate=0.0, ts=1000.0 + i * 0.25, extra=dict(extra)))
+        store.record(Progress("transfer", done=5, total=None, unit="files", label="files",
+                              ts=1101.0, extra={**extra, "files_done": 5}))
+        store.record(StepFinished("transfer", ok=True, summary="done"))
+        rows = [e for e in store.events_after(start) if e.kind == "progress"]
+    assert len(rows) <= 4, [(e.payload["label"], e.payload["done"]) for e in rows]
+    assert rows[-1].payload["done"] == 5  # a change is still recorded
+
+
+def test_a_step_started_again_does_not_show_the_previous_attempts_outcome() -> None:
+    """`session show` printed "running attempt 2  -d refused before anything was copied" while
+    attempt 2 was waiting for an approval: the failed attempt's summary outlived it."""
+    with SessionStore.open("again") as store:
+        store.set_step("transfer", "running")
+        store.set_step("transfer", "failed", result={"summary": "-d refused before anything was copied"})
+        store.set_step("transfer", "running")
+        assert store.step("transfer").result is None
+        store.set_step("transfer", "interrupted")
+        assert store.step("transfer").result is None
