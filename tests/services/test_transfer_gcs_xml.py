@@ -166,3 +166,21 @@ def test_auto_takes_xml_on_gcs_and_compose_on_an_emulator(monkeypatch, tmp_path)
     forced = GCSBackend(loc, pool=2, large_uploads="xml-multipart")
     assert forced.xml is not None and forced.min_part_size == 5 * MIB and forced.xml.base == "http://127.0.0.1:9/bucket"
     assert GCSBackend(loc, pool=2, large_uploads="single").parts_refused().startswith('gcs_large_uploads = "single"')
+
+
+def test_cli_flag_chooses_the_way(tmp_path, xml_gcs, unique_bucket) -> None:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from tui.cli import main
+
+    gcs_client().create_bucket(unique_bucket)
+    data = os.urandom(6 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        rc = main(["transfer", str(tmp_path / "src"), f"gs://{unique_bucket}/d", "-r", "--part-threshold", "5",
+                   "--part-size", "5", "--gcs-large-uploads", "xml-multipart"])
+    assert rc == 0 and "large objects: XML multipart upload" in out.getvalue(), out.getvalue()
+    assert [op for op, _ in xml_gcs.seen] == ["initiate", "part", "part", "complete"]
+    assert read_gcs(unique_bucket) == {"d/big.bin": data}
