@@ -59,6 +59,7 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         if mode in ("form", "diff"):
             app.screen.set_focus(None)
             await pilot.press("e")
+            await _until(pilot, lambda: bool(app.screen.query("#f-target-pricing")))
         if mode in ("entries", "entry"):
             from tui.screens.edit import edit_step
 
@@ -71,12 +72,14 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
             await pilot.press("down", "e")
             await _until(pilot, lambda: bool(app.screen.query("#f-cost-options-1-name")))
         if mode == "diff":
-            await pilot.pause(0.2)
             app.screen.query_one("#f-target-pricing").value = "spot"
             await pilot.press("ctrl+s")
+            await _until(pilot, lambda: bool(app.screen.query("#diff-text")))
         if mode == "new":
             await pilot.press("n")
-        await pilot.pause(0.2)
+            await _until(pilot, lambda: bool(app.screen.query("#new-file")))
+        await app.workers.wait_for_complete()  # what the screen computes in the background is drawn
+        await pilot.pause()
         app.screen.set_focus(None)  # no cursor: the same picture every time
         await pilot.pause()
 
