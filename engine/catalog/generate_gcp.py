@@ -465,6 +465,41 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
+SPOT_CHECK_BELOW = 0.5
+"""A region whose spot/on-demand ratio is under this share of the machine's highest ratio is flagged."""
+
+
+def flag_suspect_spot(rows: list[dict[str, str]]) -> int:
+    """Add a ``SPOT CHECK:`` note to pricing.yml rows whose spot price is far below the machine's other regions.
+
+    pricing.yml's price of a machine with a bundled GPU (A2, A3, G2) adds the GPU's spot SKU to the
+    host's; where a region lacks the GPU's spot SKU the figure is the host part alone. The ratios per
+    machine fall in two clusters (a3-highgpu-8g: 0.09-0.25 and 0.29-0.57 of on-demand; europe-north1,
+    where A3 High is offered, is $10.21 against $97.44, 89.5% off). Which regions lack the SKU cannot be
+    read from the file, so the price is kept and said to be suspect where it is used, not guessed at.
+    N1 rows are not checked: their spot is composed here from a host and a GPU figure, both present.
+    Returns the number of rows flagged.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[float, dict[str, str]]]] = {}
+    for row in rows:
+        if row["ondemand_usd_per_hr"] and row["spot_usd_per_hr"] and float(row["ondemand_usd_per_hr"]) > 0:
+            ratio = float(row["spot_usd_per_hr"]) / float(row["ondemand_usd_per_hr"])
+            groups.setdefault((row["machine_type"], row["gpu_model"], row["gpu_count"]), []).append((ratio, row))
+    flagged = 0
+    for priced in groups.values():
+        if len(priced) < 2:
+            continue
+        highest = max(r for r, _ in priced)
+        for ratio, row in priced:
+            if ratio < SPOT_CHECK_BELOW * highest:
+                note = (f"SPOT CHECK: the spot price here is {ratio:.1%} of on-demand, under half of what this "
+                        "machine's spot is elsewhere, so the source likely lacks this region's GPU spot price (the "
+                        "host part alone): check it before relying on it")
+                row["notes"] = "; ".join(n for n in (row["notes"], note) if n)
+                flagged += 1
+    return flagged
+
+
 def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, ref: str = "",
              accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
              vm_egress_text: str = "", covered_network_text: str = "",
@@ -473,6 +508,7 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     """Write the catalog files into ``out``; returns row counts."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
+    flag_suspect_spot(machines)
     machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
     machines += skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})

@@ -139,6 +139,9 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                 check = row.notes.find("PRICE CHECK:")
                 if check >= 0:  # the row's sources disagree (some figures refused): say so where it is used
                     notes.append(f"{row.machine_type}: " + "; ".join(row.notes[check:].split("; ")[:2]))
+                spot_check = row.notes.find("SPOT CHECK:")
+                if spot_check >= 0 and pricing == "spot":  # the figure may be the host part alone
+                    notes.append(f"{row.machine_type}: " + row.notes[spot_check:].split("; ")[0])
                 if priced_regions(catalog, row) == [row.region]:
                     notes.append(f"{row.machine_type}: SINGLE-REGION price ({row.region} only; the public "
                                  "per-region tables for it disagree or are missing, so no other region is priced)")

@@ -213,3 +213,16 @@ def test_a_figure_is_refused_where_spot_is_above_it_and_a_zero_host_price_prices
     assert "$40.0 (in r2) is refused" in made[0]["notes"] and "no host price in r3" in made[0]["notes"]
     assert {(z["region"], z["machine_series"]) for z in sky.zone_rows(text)} == {
         ("r1", "a3-ultragpu"), ("r2", "a3-ultragpu"), ("r3", "a3-ultragpu")}
+
+
+def test_a_spot_price_in_the_host_only_cluster_is_flagged_not_dropped() -> None:
+    from engine.catalog.generate_gcp import flag_suspect_spot
+
+    def row(region: str, spot: str) -> dict[str, str]:
+        return {"machine_type": "a3-highgpu-8g", "gpu_model": "H100 80GB", "gpu_count": "8", "region": region,
+                "ondemand_usd_per_hr": "100", "spot_usd_per_hr": spot, "notes": ""}
+
+    rows = [row("us-central1", "57"), row("us-east4", "41"), row("europe-north1", "10.5"), row("x-1", "")]
+    assert flag_suspect_spot(rows) == 1
+    assert rows[2]["notes"].startswith("SPOT CHECK: the spot price here is 10.5% of on-demand")
+    assert rows[2]["spot_usd_per_hr"] == "10.5" and not rows[1]["notes"] and not rows[3]["notes"]

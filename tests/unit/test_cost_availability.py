@@ -145,3 +145,21 @@ def test_price_per_run_for_ranking_shapes() -> None:
         price_per_run(cat, "a2-highgpu-1g", 8, "us-central1", 1.0)
     with pytest.raises(BadInputError, match="A100 40GB is not offered in europe-west1"):
         price_per_run(cat, "a2-highgpu-1g", 1, "europe-west1", 1.0)
+
+
+def test_a_spot_price_far_below_the_machines_other_regions_is_flagged_where_it_is_used() -> None:
+    """pricing.yml gives a3-highgpu-8g spot $10.21/h in europe-north1 against $97.44 on-demand (89.5% off),
+    while its other regions sit near 50-60% off: the region's GPU spot SKU is likely missing there (the
+    host part alone). The cost said "spot 89.5% off" with no doubt; it must say the figure is suspect."""
+    text = HEAD.replace('instance_type', 'region = "us-east-1"\ninstance_type') + \
+        'region = "europe-north1"\nmachine_type = "a3-highgpu-8g"\ngpu_count = 8\npricing = "spot"\n'
+    report = compute_costs(parse_profile(text), embedded_catalog())
+    assert report.primary.hourly_usd == pytest.approx(10.205476603)
+    [check] = [n for n in report.notes if "SPOT CHECK" in n]
+    assert check.startswith("a3-highgpu-8g: SPOT CHECK: the spot price here is 10.5% of on-demand, under "
+                            "half of what this machine's spot is elsewhere") and "likely lacks" in check
+    # the same machine on-demand there, or spot in a region in line with the others, says nothing of it
+    assert not [n for n in compute_costs(parse_profile(text.replace('"spot"', '"on-demand"')),
+                                         embedded_catalog()).notes if "SPOT CHECK" in n]
+    assert not [n for n in compute_costs(parse_profile(text.replace("europe-north1", "us-central1")),
+                                         embedded_catalog()).notes if "SPOT CHECK" in n]
