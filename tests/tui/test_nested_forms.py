@@ -86,12 +86,10 @@ async def test_every_nested_table_through_the_forms_then_validate(tmp_path: Path
     path = tmp_path / "m.toml"
     write_starting_profile(path, InitChoices(), data_dirs=[str(tmp_path / "data")], scan_gpus=False, scan_aws=False)
     written = path.read_text()
-    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    app = GpuMigrateApp(profile_path=path, start_mode="profile")  # the step screens' e: test_guided_walk
     async with app.run_test(size=(80, 24)) as pilot:
         # cost.options: a bad value is shown under its field with the whole path; two entries, reordered, one removed
-        app.screen.set_focus(None)
-        await pilot.press("e")  # the Cost screen's key
-        await _until(pilot, lambda: isinstance(app.screen, SectionFormDialog))
+        await _form(pilot, "cost")
         await _open_list(pilot, "cost.options")
         await pilot.press("a")
         await _until(pilot, lambda: isinstance(app.screen, EntryFormDialog))
