@@ -153,3 +153,24 @@ def private_file(path: Path, make_dir: bool = True) -> Path:
         make_private_dir(path.parent)
     create_private_file(path)
     return path
+
+
+def owner_only_file(path: Path, text: str) -> Path:
+    """Write ``text`` to a new file only this login can read (0600), even in a group-shared folder.
+
+    For secrets (the serve link): ``session share`` makes new files there 0660, and a group member
+    may write the folder, so a file already at ``path`` is removed, never reused, and the new one is
+    created exclusively and written through its own descriptor.
+    """
+    make_private_dir(path.parent)
+    path.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except PermissionError:
+        raise EnvironmentProblem(not_shared_message(None, path)) from None
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path

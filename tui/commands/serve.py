@@ -38,12 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port}: must be 1..65535")
     SessionStore.open(args.name, create=False).close()
-    from engine.session import private_file, state_dir
+    from engine.session import state_dir
+    from engine.session.paths import owner_only_file
     from tui.serve_guard import Guard, guarded_server
 
     guard = Guard("127.0.0.1", args.port)
-    link_file = private_file(state_dir() / "serve" / f"{args.name}.url")
-    link_file.write_text(guard.url + "\n", encoding="utf-8")
+    link_file = owner_only_file(state_dir() / "serve" / f"{args.name}.url", guard.url + "\n")  # 0600 even if shared
     print(f"serving session {args.name} on 127.0.0.1:{args.port}{' (watch only)' if args.watch else ''}.\n"
           f"Open this link once, in your own browser (it sets a cookie and is then spent; also in {link_file}):\n"
           f"  {guard.url}\n"
