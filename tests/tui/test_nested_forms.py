@@ -1,5 +1,6 @@
 """The nested tables through forms (no TOML typed): cost options, registry rewrites, verify manifests and
-environment, a transfer entry's Storage Transfer Service settings, the runbook; then `gpumigrate validate`.
+environment, a transfer entry's Storage Transfer Service settings, the runbook and [ops]; then
+`gpumigrate validate`.
 
 The profile starts as `gpumigrate init` writes it, so the same run shows that a save from the forms keeps
 every comment it did not decide (engine/profile_file.py).
@@ -157,6 +158,9 @@ async def test_every_nested_table_through_the_forms_then_validate(tmp_path: Path
         assert {"Add entry", "Edit entry", "Remove entry", "Move entry up", "Keep these entries"} <= titles
         await _add(pilot, {"f-cutover-runbook-0-title": "Freeze writes to the source bucket",
                            "f-cutover-runbook-0-gate": True})
+        await pilot.press("ctrl+s")
+        await _until(pilot, lambda: isinstance(app.screen, SectionFormDialog))
+        await _fill(pilot, {"f-ops-budget_label_filter": "team=ml", "f-ops-checkpoint_command": "python ckpt.py --now"})
         await _keep_and_save(pilot)
 
     assert main(["validate", str(path)]) == 0
@@ -172,6 +176,8 @@ async def test_every_nested_table_through_the_forms_then_validate(tmp_path: Path
     assert sts is not None and sts.overwrite_when == "always" and sts.thresholds.objects == 5_000_000
     assert sts.schedule is not None and sts.schedule.start_date == "2027-01-04"
     assert profile.cutover.runbook[0].gate is True
+    assert profile.ops.budget_label_filter == {"team": "ml"}
+    assert profile.ops.checkpoint_command == ["python", "ckpt.py", "--now"]
     # what was not decided is still commented as init wrote it, byte for byte and in order
     text = path.read_text()
     decided = ("# decide: drivers.os_image", "# decide: drivers.framework",

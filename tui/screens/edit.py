@@ -55,7 +55,7 @@ SECTION_FIELDS: dict[str, dict[str, list[str] | None]] = {
         "verify.convergence": None,
         "verify.throughput": None,
     },
-    "runbook": {"cutover": None},
+    "runbook": {"cutover": None, "ops": None},  # the checklist, and the day-two plan it rolls back to
 }
 """Which sections (and fields; None = every field a form can edit) each step's form shows."""
 

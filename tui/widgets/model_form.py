@@ -100,7 +100,8 @@ def _wid(path: tuple[Any, ...], name: str) -> str:
 
 
 def _is_argv(name: str) -> bool:
-    return name == "command"
+    """A command's arguments (``command``, ``checkpoint_command``...): shell-style words, not commas."""
+    return name == "command" or name.endswith("_command")
 
 
 def _text_of(value: Any, name: str) -> str:
