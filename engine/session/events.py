@@ -16,6 +16,12 @@ session), written as it happens, and the session names that file (a
 ``deletions_listed`` row at the step's first deletion and in its
 ``items_aggregated`` row).  Millions of deletions thus grow a plain file, not
 the database every watcher polls.
+
+Planned actions (a dry run's ``would_copy`` / ``would_delete``) are what a dry run is for, so a
+front end following the session must be able to show them: the first :data:`PLAN_LISTED` of a
+step are lines of ``NAME.sqlite.audit/STEP-planned.ndjson`` (rewritten by each run), and a
+``plan`` progress row, throttled like the others, carries the exact counts of all of them, the
+file and how many lines it holds so far.  Only counts would leave a watcher's plan table empty.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ LARGE_OBJECT = 64 * 1024 * 1024
 ROUTINE_ITEM_STATUSES = frozenset({"copied", "skipped", "verified", "would_copy", "would_delete", "deleted"})
 """Per-object outcomes that are only counted in the session (``--json`` output still lists each;
 deletions are also listed in the step's audit file)."""
+PLAN_STATUSES = {"would_copy": "copy", "would_delete": "delete"}
+PLAN_LISTED = 10_000
+"""Planned actions listed one by one in the step's plan file (the app's plan table shows this many);
+the counts in the ``plan`` progress row stay exact beyond."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class _Recorder:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     deleted_files: dict[str, Any] = field(default_factory=dict)
     """step -> the open audit file listing its deletions."""
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """step -> the plan being listed: counts, the open plan file, lines written."""
     secrets: list[str] | None = None
     """The environment's credential values, read once (redacting each deleted path is the hot path)."""
 
@@ -125,21 +137,15 @@ class EventsMixin:
         """
         step = event.step
         with self._rec_lock:
-            if isinstance(event, Progress):
-                key = (step, event.label)
-                if key[1] == "object" and (event.extra or {}).get("phase") != "failed" \
-                        and (event.total or 0) < LARGE_OBJECT:
-                    return 0  # a medium object's own bar: the step's byte and file counts carry it
-                state = (event.done, event.total, event.unit, event.extra)
-                if self._rec.last_state.get(key) == state:
-                    self._rec.pending.pop(key, None)  # the latest state is already in the session
+            if isinstance(event, ItemDone) and event.status in PLAN_STATUSES:
+                counts = self._rec.counts.setdefault(step, {})
+                counts[event.status] = counts.get(event.status, 0) + 1
+                event = self._list_planned(event)  # the plan's counts, as a progress row
+                if not self._progress_due(event):
                     return 0
-                if event.ts - self._rec.last_progress.get(key, 0.0) < PROGRESS_EVERY_S:
-                    self._rec.pending[key] = event
+            elif isinstance(event, Progress):
+                if not self._progress_due(event):
                     return 0
-                self._rec.last_progress[key] = event.ts
-                self._rec.last_state[key] = state
-                self._rec.pending.pop(key, None)
             elif isinstance(event, ItemDone) and event.status == "deleted":
                 self._list_deletion(event)
                 if _routine(event.status, event.data):
@@ -154,6 +160,24 @@ class EventsMixin:
             else:
                 self._flush_step(step, final=isinstance(event, StepFinished))
         return self._append_event(event)
+
+    def _progress_due(self, event: Progress) -> bool:
+        """True when a progress row must be written now; otherwise it is dropped or held back."""
+        key = (event.step, event.label)
+        if key[1] == "object" and (event.extra or {}).get("phase") != "failed" \
+                and (event.total or 0) < LARGE_OBJECT:
+            return False  # a medium object's own bar: the step's byte and file counts carry it
+        state = (event.done, event.total, event.unit, event.extra)
+        if self._rec.last_state.get(key) == state:
+            self._rec.pending.pop(key, None)  # the latest state is already in the session
+            return False
+        if event.ts - self._rec.last_progress.get(key, 0.0) < PROGRESS_EVERY_S:
+            self._rec.pending[key] = event
+            return False
+        self._rec.last_progress[key] = event.ts
+        self._rec.last_state[key] = state
+        self._rec.pending.pop(key, None)
+        return True
 
     def _append_event(self, event: Event) -> int:
         data = event.to_dict()
@@ -172,17 +196,57 @@ class EventsMixin:
             listed = self._rec.deleted_files.pop(step, None)
             if listed is not None:
                 listed.close()
+            plan = self._rec.plans.pop(step, None)
+            if plan is not None:
+                plan["file"].close()
             if counts:
                 row: dict[str, Any] = {"counts": counts, "note": "routine per-object outcomes are counted here; "
                                                                  "--json output lists every object"}
                 if listed is not None:
                     row["deleted_file"] = listed.name
+                if plan is not None:
+                    row["planned_file"] = plan["file"].name
                 self.append(step, "items_aggregated", row)
 
     def deletions_file(self, step: str) -> Path:
         """Where the objects step ``step`` deleted are listed, one JSON line each."""
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", step)
         return Path(f"{self.path}.audit") / f"{safe}-deleted.ndjson"  # type: ignore[attr-defined]
+
+    def plan_file(self, step: str) -> Path:
+        """Where step ``step``'s latest run lists its first planned actions, one JSON line each."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", step)
+        return Path(f"{self.path}.audit") / f"{safe}-planned.ndjson"  # type: ignore[attr-defined]
+
+    def _list_planned(self, event: ItemDone) -> Progress:
+        """Count a planned action, list it while among the first PLAN_LISTED, and return the
+        ``plan`` progress row that says so (the file is rewritten by each run of the step)."""
+        from engine.secrets import environment_secrets, redact
+        from engine.session.paths import private_file
+
+        plan = self._rec.plans.get(event.step)
+        if plan is None:
+            path = private_file(self.plan_file(event.step))
+            plan = self._rec.plans[event.step] = {
+                "file": open(path, "w", encoding="utf-8"), "listed": 0,
+                "counts": {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}}
+            if self._rec.secrets is None:
+                self._rec.secrets = environment_secrets()
+            self._rec.last_state.pop((event.step, "plan"), None)  # a new run's plan: its first row is due
+            self._rec.last_progress.pop((event.step, "plan"), None)
+        action = PLAN_STATUSES[event.status]
+        size = (event.data or {}).get("size")
+        counts = plan["counts"]
+        counts[action] += 1
+        counts[f"{action}_bytes"] += int(size) if isinstance(size, (int, float)) else 0
+        if plan["listed"] < PLAN_LISTED:
+            plan["listed"] += 1
+            plan["file"].write(json.dumps({"action": action, "path": redact(event.item, self._rec.secrets),
+                                           "size": size, "detail": redact(event.detail, self._rec.secrets)},
+                                          ensure_ascii=False) + "\n")
+            plan["file"].flush()
+        return Progress(event.step, done=counts["copy"] + counts["delete"], unit="objects", label="plan",
+                        extra={**counts, "file": plan["file"].name, "listed": plan["listed"]}, ts=event.ts)
 
     def _list_deletion(self, event: ItemDone) -> None:
         """Append one deleted object to its step's audit file (opened, and named in the session, once)."""
@@ -203,7 +267,8 @@ class EventsMixin:
     def flush_events(self) -> None:
         """Write everything held back (closing the store does this)."""
         with self._rec_lock:
-            for step in {k[0] for k in self._rec.pending} | set(self._rec.counts) | set(self._rec.deleted_files):
+            for step in ({k[0] for k in self._rec.pending} | set(self._rec.counts) | set(self._rec.deleted_files)
+                         | set(self._rec.plans)):
                 self._flush_step(step, final=True)
 
     def events_after(self, seq: int = 0, limit: int = 10_000) -> list[StoredEvent]:

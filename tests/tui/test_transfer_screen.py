@@ -582,3 +582,31 @@ async def test_without_a_session_the_copy_runs_in_a_private_worker_that_stops_wi
         proc = run.proc
     assert proc.wait(timeout=30) == 3, "the worker went on after its app closed"
     assert not (dst / "big" / "model.bin").exists()  # interrupted: no partial object, resumable
+
+
+async def test_in_a_session_the_dry_run_plan_lists_the_planned_actions(tmp_path: Path) -> None:
+    """A session keeps only counts of routine rows: the plan table used to stay empty there. The
+    recorder lists the planned actions in a file beside the session and sends the exact counts."""
+    src, dst = tmp_path / "data", tmp_path / "out"
+    _write_tree(src, SMALL_TREE)
+    _write_tree(dst, {"stale/old.bin": 4096})
+    before = _files(dst)
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out", "delete": True, "max_delete": 10}])
+    app = GpuMigrateApp(profile_path=profile, session_name="transfer-plan", operator="alice",
+                        start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("n")
+        await _wait(pilot, lambda: screen.finished is not None and not screen.running, timeout=60,
+                    what="the session's StepFinished")
+        await _wait(pilot, lambda: screen.query_one("#transfer-plan", DataTable).row_count
+                    == len(SMALL_TREE) + 1, timeout=5, what="the plan rows")
+        assert _files(dst) == before
+        plan = screen.query_one("#transfer-plan", DataTable)
+        rows = [tuple(str(c) for c in plan.get_row(key)) for key in plan.rows]
+        assert sorted(r[2] for r in rows if r[1] == "copy") == sorted(SMALL_TREE)
+        assert [r[2] for r in rows if r[1] == "delete"] == ["stale/old.bin"]
+        assert screen.plan_counts == {"copy": len(SMALL_TREE), "copy_bytes": sum(SMALL_TREE.values()),
+                                      "delete": 1, "delete_bytes": 4096}
+        counts = str(screen.query_one("#transfer-plan-counts", Static).render())
+        assert counts.startswith(f"would copy {len(SMALL_TREE)} objects (") and "showing the first" not in counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -185,3 +186,35 @@ def test_a_step_started_again_does_not_show_the_previous_attempts_outcome() -> N
         assert store.step("transfer").result is None
         store.set_step("transfer", "interrupted")
         assert store.step("transfer").result is None
+
+
+def test_planned_actions_are_listed_in_a_file_with_exact_counts_in_the_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session kept only counts of a dry run's planned actions, so a front end following it had
+    no rows to show: the first PLAN_LISTED go to a plan file, a throttled ``plan`` row counts all."""
+    from engine.session import events
+
+    monkeypatch.setattr(events, "PLAN_LISTED", 50)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY")
+    with SessionStore.open("plan") as store:
+        for run in range(2):  # a second dry run rewrites the list
+            start = store.last_seq()
+            for i in range(120):
+                store.record(ItemDone("transfer", item=f"r{run}/f{i}", status="would_copy", detail="new",
+                                      data={"size": 10}, ts=1000.0 + i / 100))
+            store.record(ItemDone("transfer", item="wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY/x",
+                                  status="would_delete", data={"size": 1 << 30}, ts=1002.0))
+            store.record(StepFinished("transfer", ok=True, summary="dry run"))
+            rows = store.events_after(start)
+            kinds = [e.kind for e in rows]
+            assert "item_done" not in kinds  # even a large planned object is a line of the file
+            plans = [e.payload for e in rows if e.kind == "progress" and e.payload["label"] == "plan"]
+            assert 2 <= len(plans) <= 6  # throttled like any progress; the last is never lost
+            last = plans[-1]["extra"]
+            assert (last["copy"], last["copy_bytes"], last["delete"], last["delete_bytes"]) == (120, 1200, 1, 1 << 30)
+            assert last["listed"] == 50 and last["file"] == str(store.plan_file("transfer"))
+            lines = [json.loads(x) for x in Path(last["file"]).read_text().splitlines()]
+            assert [x["path"] for x in lines] == [f"r{run}/f{i}" for i in range(50)]
+            (agg,) = [e.payload for e in rows if e.kind == "items_aggregated"]
+            assert agg["counts"] == {"would_copy": 120, "would_delete": 1} and agg["planned_file"] == last["file"]
+        assert oct(Path(last["file"]).stat().st_mode & 0o777) == "0o600"

@@ -16,6 +16,7 @@ and deleted), ``p`` pause / resume, ``c`` cancel (asks first).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterable
 
@@ -113,6 +114,12 @@ class TransferScreen(StepScreen):
         self._drawn_text: dict[str, str] = {}
         self._plan_fed = False
         """True once a private worker's ``plan`` progress carries the counts (rows then only fill the table)."""
+        self._plan_file: str | None = None
+        """In a session: the file listing the step's first planned actions (the session keeps only counts)."""
+        self._plan_marks: list[tuple[int, int]] = []
+        """(lines listed in the plan file, entry index) as each ``plan`` row arrived: which entry a line is of."""
+        self._plan_read = (0, 0)
+        """(lines, bytes) of the plan file already in the table."""
         self._plan_dirty = False
 
     # --- layout ------------------------------------------------------------------
@@ -357,6 +364,9 @@ class TransferScreen(StepScreen):
                 self._plan_fed = True
                 self.plan_counts = {k: int(event.extra.get(k, 0)) for k in self.plan_counts}
                 self._plan_dirty = True
+                if event.extra.get("file"):  # a session's: the rows are lines of a file beside it
+                    self._plan_file = str(event.extra["file"])
+                    self._plan_marks.append((int(event.extra.get("listed", 0)), self.entry))
             elif event.label == "object":
                 path = str(event.extra.get("path", ""))
                 if path:
@@ -551,7 +561,41 @@ class TransferScreen(StepScreen):
             return f"{state}: {planned:,} objects to copy so far ({human_bytes(ev.extra.get('bytes_total', 0))})"
         return state
 
+    def _read_plan_file(self) -> list[tuple[Any, ...]]:
+        """The plan file's lines not yet shown, up to the last ``plan`` row's count, as table rows."""
+        if self._plan_file is None or not self._plan_marks:
+            return []
+        lines, offset = self._plan_read
+        upto = min(self._plan_marks[-1][0], MAX_PLAN_ROWS)
+        if lines >= upto:
+            return []
+        rows: list[tuple[Any, ...]] = []
+        try:
+            with open(self._plan_file, "rb") as fh:
+                fh.seek(offset)
+                while lines < upto:
+                    raw = fh.readline()
+                    if not raw.endswith(b"\n"):
+                        break  # not written whole yet
+                    entry = next((e for n, e in self._plan_marks if lines < n), self._plan_marks[-1][1])
+                    item = json.loads(raw)
+                    size = int(item.get("size") or 0)
+                    rows.append((str(entry + 1), str(item.get("action", "")), str(item.get("path", "")),
+                                 human_bytes(size), item.get("detail") or DASH))
+                    lines, offset = lines + 1, offset + len(raw)
+        except (OSError, ValueError) as exc:
+            self._note(f"the plan's list cannot be read ({exc}); its counts are exact", "warning")
+            self._plan_file = None
+        self._plan_read = (lines, offset)
+        return rows
+
     def _flush_rows(self) -> None:
+        from_file = self._read_plan_file()
+        if from_file:
+            self._plan_rows += len(from_file)
+            self.query_one("#transfer-plan", DataTable).add_rows(from_file)
+            self._sort_plan = True
+            self._plan_dirty = True
         if self._plan_dirty and not self._rows:
             self._plan_dirty = False
             self._show_plan_counts()
@@ -629,6 +673,9 @@ class TransferScreen(StepScreen):
         self.plan_counts = {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}
         self._plan_fed = False
         self._plan_dirty = False
+        self._plan_file = None
+        self._plan_marks = []
+        self._plan_read = (0, 0)
         self.failures = []
         self._latest.clear()
         self._latest_seen.clear()
