@@ -112,10 +112,33 @@ def availability_problem(catalog: Catalog, gpu_model: str, region: str, zone: st
     return None
 
 
+def source_problems(catalog: Catalog, source: Any) -> list[CatalogProblem]:
+    """An AWS source whose ``gpu_model`` or ``gpu_count`` contradicts its instance type (the cost and the
+    speed ratio would otherwise use the stated GPU, not the one the instance carries)."""
+    if getattr(source, "provider", None) != "aws" or not getattr(source, "instance_type", None):
+        return []
+    rows = [r for r in catalog.aws_instances if r.instance_type == source.instance_type]
+    if not rows:
+        return []
+    carried = sorted({r.gpu_model for r in rows})
+    if source.gpu_model and not any(gpu_matches(m, source.gpu_model) for m in carried):
+        return [CatalogProblem("source.gpu_model", f"{source.gpu_model!r} does not match source.instance_type "
+                                                   f"{source.instance_type!r}, which carries {' or '.join(carried)}")]
+    counts = sorted({r.gpu_count for r in rows})
+    whole = all(float(c).is_integer() and c >= 1 for c in counts)
+    if "gpu_count" in source.model_fields_set and source.gpu_count is not None and whole \
+            and source.gpu_count not in counts:
+        return [CatalogProblem("source.gpu_count", f"{source.gpu_count} does not match {source.instance_type}, "
+                                                   f"which has {' or '.join(f'{c:g}' for c in counts)} "
+                                                   f"{' or '.join(carried)}")]
+    return []
+
+
 def profile_problems(profile: Any, catalog: Catalog) -> list[CatalogProblem]:
-    """The catalog problems of ``[target]`` and every ``[[cost.options]]`` entry."""
+    """The catalog problems of ``[source]``, ``[target]`` and every ``[[cost.options]]`` entry."""
     tgt = profile.target
-    problems = check_choice(catalog, prefix="target", machine_type=tgt.machine_type, gpu_model=tgt.gpu_model,
+    problems = source_problems(catalog, profile.source)
+    problems += check_choice(catalog, prefix="target", machine_type=tgt.machine_type, gpu_model=tgt.gpu_model,
                             gpu_count=tgt.gpu_count if "gpu_count" in tgt.model_fields_set else None,
                             region=tgt.region, zone=tgt.zone)
     for index, opt in enumerate(profile.cost.options):

@@ -163,3 +163,25 @@ def test_a_spot_price_far_below_the_machines_other_regions_is_flagged_where_it_i
                                          embedded_catalog()).notes if "SPOT CHECK" in n]
     assert not [n for n in compute_costs(parse_profile(text.replace("europe-north1", "us-central1")),
                                          embedded_catalog()).notes if "SPOT CHECK" in n]
+
+
+def test_the_source_gpu_and_count_must_match_its_instance_type() -> None:
+    """`source.gpu_count = 8` on a p3.2xlarge (one V100) was priced and sized as 8 V100s, and `source.gpu_model
+    = "A100 40GB"` as an A100 (the speed ratio then compares the wrong GPU); the target was checked, the
+    source was not."""
+    def source_problems(extra: str) -> list[str]:
+        text = ('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = "p3.2xlarge"\n' + extra +
+                '[target]\nmachine_type = "a2-highgpu-1g"\n')
+        with pytest.raises(ProfileError) as err:
+            parse_profile(text, "p.toml")
+        return err.value.problems
+
+    [line] = source_problems("gpu_count = 8\n")
+    assert line == "p.toml:5: source.gpu_count: 8 does not match p3.2xlarge, which has 1 V100"
+    [line] = source_problems('gpu_model = "A100 40GB"\n')
+    assert line.startswith("p.toml:5: source.gpu_model: 'A100 40GB' does not match source.instance_type "
+                           "'p3.2xlarge', which carries V100")
+    parse_profile('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\ngpu_model = "V100"\ngpu_count = 1\n'
+                  '[target]\nmachine_type = "a2-highgpu-1g"\n')  # matching values pass
+    parse_profile('[source]\nprovider = "aws"\ninstance_type = "g6f.large"\ngpu_count = 1\n'
+                  '[target]\nmachine_type = "a2-highgpu-1g"\n')  # a fractional GPU shape is not compared

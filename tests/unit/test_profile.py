@@ -103,10 +103,15 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_c
 @st.composite
 def profiles(draw: st.DrawFn) -> Profile:
     region = draw(_regions)
+    provider = draw(st.sampled_from(["aws", "azure", "gcp", "local", "other"]))
+    instance_type = draw(st.none() | st.sampled_from(["p3.2xlarge", "p4d.24xlarge", "g5.xlarge"]))
+    # an AWS instance type's GPU count is the catalog's (a contradicting one is a validate-time error)
+    counts = st.just({"p3.2xlarge": 1, "p4d.24xlarge": 8, "g5.xlarge": 1}[instance_type]) \
+        if provider == "aws" and instance_type else st.integers(0, 64)
     source = SourceSection(
-        provider=draw(st.sampled_from(["aws", "azure", "gcp", "local", "other"])),
-        instance_type=draw(st.none() | st.sampled_from(["p3.2xlarge", "p4d.24xlarge", "g5.xlarge"])),
-        gpu_count=draw(st.none() | st.integers(0, 64)),
+        provider=provider,
+        instance_type=instance_type,
+        gpu_count=draw(st.none() | counts),
         hourly_usd=draw(st.none() | _money),
     )
     target = TargetSection(
