@@ -17,9 +17,12 @@ PRICE_STALE_DAYS = 180
 
 
 def price_age(origin_date: str, pricing: str, today: date | None) -> tuple[int | None, bool]:
-    """(age in days, stale?) of a catalog price; a negotiated price (no date) has neither."""
-    when = parse_as_of(origin_date) if origin_date and origin_date != "profile" else None
-    if when is None:
+    """(age in days, stale?) of a catalog price; a negotiated price ("profile") has neither. A catalog
+    price without a readable date is stale with no age: its age is unknown, so it is not called fresh."""
+    if origin_date == "profile":
         return None, False
+    when = parse_as_of(origin_date) if origin_date else None
+    if when is None:
+        return None, True
     days = ((today or datetime.now(timezone.utc).date()) - when).days
     return days, days > (SPOT_STALE_DAYS if pricing == "spot" else PRICE_STALE_DAYS)

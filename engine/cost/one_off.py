@@ -154,7 +154,8 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
             hint = (f"; `gpumigrate catalog refresh --aws --aws-region {row.scope}` reads today's"
                     if row is not None and row.key == "aws.egress.internet" and not row.scope.startswith("all")
                     else "")
-            notes.append(f"{name}: the price is {age} days old (stale after 180): check it before trusting "
+            how_old = f"is {age} days old (stale after 180)" if age is not None else "has no date (its age is unknown)"
+            notes.append(f"{name}: the price {how_old}: check it before trusting "
                          f"this line ({row.source if row else ''}){hint}")
 
     route = cost.route

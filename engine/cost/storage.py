@@ -17,13 +17,14 @@ from engine.errors import BadInputError
 
 def _stale_note(what: str, rows: list[NetPrice], today: date | None, hint: str = "") -> list[str]:
     """A note when the oldest of ``rows`` is older than PRICE_STALE_DAYS, as the one-off lines say it."""
-    aged = [(price_age(r.date, "list", today), r) for r in rows if r.date]
-    stale = [(age, r) for (age, is_stale), r in aged if is_stale and age is not None]
+    aged = [(price_age(r.date, "list", today), r) for r in rows]
+    stale = [(age, r) for (age, is_stale), r in aged if is_stale]
     if not stale:
         return []
-    age, row = max(stale, key=lambda a: a[0])
-    return [f"{what}: the price is {age} days old (stale after {PRICE_STALE_DAYS}): check it before trusting this "
-            f"line ({row.source}){hint}"]
+    age, row = max(stale, key=lambda a: float("inf") if a[0] is None else a[0])
+    how_old = f"is {age} days old (stale after {PRICE_STALE_DAYS})" if age is not None else \
+        "has no date (its age is unknown)"
+    return [f"{what}: the price {how_old}: check it before trusting this line ({row.source}){hint}"]
 
 
 def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool,

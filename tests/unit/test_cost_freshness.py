@@ -89,3 +89,19 @@ runs_per_month = 10
     assert not any("COMMITMENT CHECK" in n for n in us.notes)
     eu = compute_costs(n1("europe-west4"), embedded_catalog(), today=today, with_sensitivity=False)
     assert any("COMMITMENT CHECK" in n and "$0.3675/h" in n for n in eu.notes)
+
+
+def test_an_undated_catalog_price_is_not_called_fresh() -> None:
+    """The GCS write price (Class A) is "undated; ... memory" in the catalog: the JSON said stale: false,
+    a fresh price, where the tool cannot know its age. Undated is flagged and said, not hidden."""
+    report = compute_costs(profile("on-demand", cost="data_gb = 1000\nobject_count = 100000"), embedded_catalog(),
+                           today=date(2026, 11, 29))
+    [writes] = [i for i in report.one_off_items if i.name == "GCS writes (Class A)"]
+    assert writes.price_date == "undated" and writes.usd > 0
+    assert writes.price_age_days is None and writes.stale is True
+    assert any(n.startswith("GCS writes (Class A): the price has no date") for n in report.notes)
+    negotiated = compute_costs(parse_profile('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = '
+                                             '"p3.2xlarge"\nhourly_usd = 3.0\n[target]\nmachine_type = '
+                                             '"a2-highgpu-1g"\nhourly_usd = 2.0\n[workload]\nsource_hours_per_run = 8'
+                                             '\nruns_per_month = 10\n'), embedded_catalog())
+    assert negotiated.primary.stale is False and negotiated.options[0].stale is False  # a price you set is yours

@@ -168,7 +168,8 @@ class CostScreen(StepScreen):
                 usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
                 "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
                 "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
-                "negotiated" if o.price_age_days is None else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
+                ("undated STALE" if o.stale else "negotiated") if o.price_age_days is None
+                else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
                 f"{o.price_source[:60]} ({o.price_date})")))
             table.add_row(*(cells[c] for c in self._columns), key=str(index))
         if 0 <= row < len(report.options):
