@@ -105,3 +105,21 @@ def test_an_undated_catalog_price_is_not_called_fresh() -> None:
                                              '"a2-highgpu-1g"\nhourly_usd = 2.0\n[workload]\nsource_hours_per_run = 8'
                                              '\nruns_per_month = 10\n'), embedded_catalog())
     assert negotiated.primary.stale is False and negotiated.options[0].stale is False  # a price you set is yours
+
+
+def test_catalog_show_flags_stale_and_suspect_prices(capsys: object) -> None:
+    """`catalog show` printed a 122-day-old spot price as "(4 months old)" with nothing to say it is
+    stale (spot: after 30 days); JSON rows carry the ages and flags as the cost JSON does."""
+    import json
+
+    from tui.cli import main
+
+    assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--json"]) == 0
+    rows = {(r["type"], r["region"]): r for r in json.loads(capsys.readouterr().out)["rows"]}  # type: ignore[attr-defined]
+    us = rows[("a3-highgpu-8g", "us-central1")]
+    assert us["spot_age_days"] is not None and us["spot_age_days"] > 30 and us["spot_stale"] is True
+    assert us["price_age_days"] == us["spot_age_days"] and us["stale"] is (us["price_age_days"] > 180)
+    assert us["spot_check"] is False and rows[("a3-highgpu-8g", "europe-north1")]["spot_check"] is True
+    assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--region", "europe-north1"]) == 0
+    table = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "STALE" in table and "CHECK" in table and "spot older than 30 days" in table

@@ -78,9 +78,17 @@ def run_refresh(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from engine.catalog.load import gpu_matches, load_catalog
+    from engine.cost.freshness import price_age
 
     catalog = load_catalog()
     rows = []
+
+    def ages(date: str, spot_date: str | None) -> dict[str, object]:
+        """The same flags as the cost JSON: spot stale after 30 days, any price after 180, undated stale."""
+        age, stale = price_age(date, "list", None)
+        spot_age, spot_stale = price_age(spot_date or date, "spot", None) if spot_date is not None else (None, False)
+        return {"price_age_days": age, "stale": stale, "spot_age_days": spot_age, "spot_stale": spot_stale}
+
     if args.provider in (None, "gcp"):
         for m in catalog.gcp_machines:
             if args.gpu and not gpu_matches(m.gpu_model, args.gpu):
@@ -96,7 +104,9 @@ def run_show(args: argparse.Namespace) -> int:
                          "cud_1y_usd_per_hr": m.cud_1y_usd_per_hr, "cud_3y_usd_per_hr": m.cud_3y_usd_per_hr,
                          "spot_date": m.spot_date, "local_ssd_gb": m.local_ssd_gb,
                          "origin": m.price_origin.describe(), "verified": m.verified, "source": m.source,
-                         "notes": m.notes})
+                         **ages(m.price_origin.date, (m.spot_date or m.price_origin.date)
+                                if m.spot_usd_per_hr is not None else None),
+                         "spot_check": "SPOT CHECK:" in (m.notes or ""), "notes": m.notes})
     if args.provider in (None, "aws"):
         for a in catalog.aws_instances:
             if args.gpu and not gpu_matches(a.gpu_model, args.gpu):
@@ -107,7 +117,7 @@ def run_show(args: argparse.Namespace) -> int:
                          "gpu_count": a.gpu_count, "gpu_memory_gb": a.gpu_memory_gb, "region": a.region,
                          "offered": "unknown", "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
                          "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
-                         "notes": a.notes})
+                         **ages(a.price_origin.date, None), "spot_check": False, "notes": a.notes})
     rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
     if args.json:
         from tui.output import print_json
@@ -129,13 +139,18 @@ def run_show(args: argparse.Namespace) -> int:
         count = r["gpu_count"]
         table.add_row(r["provider"], r["type"], r["gpu_model"], f"{count:g}",
                       "" if r["gpu_memory_gb"] is None else f"{r['gpu_memory_gb']:g}", r["region"], r["offered"],
-                      usd(r["ondemand_usd_per_hr"]) if r["ondemand_usd_per_hr"] is not None else "—",
-                      usd(r["spot_usd_per_hr"]) if r["spot_usd_per_hr"] is not None else "—", r["origin"])
+                      usd(r["ondemand_usd_per_hr"]) + (" STALE" if r["stale"] else "")
+                      if r["ondemand_usd_per_hr"] is not None else "—",
+                      usd(r["spot_usd_per_hr"]) + (" STALE" if r["spot_stale"] else "") + (" CHECK" if r["spot_check"]
+                                                                                           else "")
+                      if r["spot_usd_per_hr"] is not None else "—", r["origin"])
     console.print(table)
     for problem in catalog.problems:
         console.print(f"note: {problem}", style="yellow", markup=False)
     console.print("offered: the GPU is listed in that region by the availability source (no = priced there but not "
-                  "offered; unknown = no availability data for this GPU). US dollars.", style="dim", markup=False)
+                  "offered; unknown = no availability data for this GPU). US dollars. STALE = spot older than 30 "
+                  "days, any price older than 180 (or undated); CHECK = a spot price far below the machine's other "
+                  "regions (see the row's notes in --json).", style="dim", markup=False)
     console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
                   style="dim", markup=False)
     return 0
