@@ -253,8 +253,9 @@ def profile_text(profile: Any, found: Discovery, origin: str = "gpumigrate init"
     body = dump_profile(profile)
     header = [f"# Written by {origin} on {dt.date.today().isoformat()} from what this machine could find:"]
     header += [f"#   {line}" for line in describe(found)]
-    header += ["# Lines starting with '# decide:' are choices gpumigrate cannot make for you;",
-               "# `gpumigrate validate` checks the file, `gpumigrate` opens it in the app.", ""]
+    header += ["# Lines starting with '# decide:' are choices gpumigrate cannot make for you (a save from the app",
+               "# removes each one once it is made; your own comments stay). `gpumigrate validate` checks the file,",
+               "# `gpumigrate` opens it in the app.", ""]
     decide: dict[str, list[str]] = {}
     for step in WALK:
         for item in left_to_decide(profile, step):
