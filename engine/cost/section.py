@@ -76,7 +76,7 @@ class CostSection(Section):
     """Free egress allowance per month, in GB (default: the catalog's, 100 GB for AWS)."""
     spot_interruption_overhead: float = Field(default=0.10, ge=0, le=5)
     """Extra run time on spot from checkpoint/restart after preemptions (0.10 = 10% longer)."""
-    hours_per_month: float = Field(default=730, gt=0, le=744)
+    hours_per_month: float = Field(default=730, ge=1, le=744)
     """Billable hours in a month (a commitment is paid for all of them)."""
     commitment_instances: int = Field(default=1, ge=1, le=1000)
     """Instances a committed-use option commits to (paid whether used or not)."""

@@ -166,3 +166,14 @@ def test_bwlimit_is_bounded():
     with pytest.raises(ProfileError, match=r"transfer\[0\]\.bwlimit: .*1K to 1024G"):
         parse_profile(text, "p.toml")
     assert parse_profile(_profile_with(("transfer", 0, "bwlimit"), "50M"), "p.toml").transfer[0].bwlimit == "50M"
+
+
+def test_hours_in_a_month_are_a_month_s_hours():
+    """cost.hours_per_month = 1e-300 was accepted (only > 0): the commitment was then "568000000...% used"
+    (utilisation 5.7e302 in the JSON). A month has 672 to 744 hours; fewer than one is not a month."""
+    head = '[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[cost]\n'
+    for bad in ("1e-300", "0.5"):
+        with pytest.raises(ProfileError) as err:
+            parse_profile(head + f"hours_per_month = {bad}\n", "p.toml")
+        assert err.value.problems[0].startswith("p.toml:5: cost.hours_per_month: must be >= 1")
+    assert parse_profile(head + "hours_per_month = 672\n").cost.hours_per_month == 672
