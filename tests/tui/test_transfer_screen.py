@@ -610,3 +610,31 @@ async def test_in_a_session_the_dry_run_plan_lists_the_planned_actions(tmp_path:
                                       "delete": 1, "delete_bytes": 4096}
         counts = str(screen.query_one("#transfer-plan-counts", Static).render())
         assert counts.startswith(f"would copy {len(SMALL_TREE)} objects (") and "showing the first" not in counts
+
+
+async def test_at_80x24_the_figures_and_the_plan_rows_are_on_screen(small: tuple[Path, Path, Path]) -> None:
+    """At 80x24 the throughput chart took the bars' figures ("4.6 MiB / 4.6 MiB" cut, "100%" shown as
+    "100") and the tables under the tabs had no row left; a dry run after a run kept the old run's bars."""
+    profile, src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        await pilot.pause(0.3)
+        for wid, want in (("#transfer-bytes-text", " / "), ("#transfer-files-text", f"{len(SMALL_TREE)} / ")):
+            text = screen.query_one(wid, Static)
+            shown = str(text.render())
+            assert want in shown, shown
+            assert text.region.right <= 80 and text.content_region.width >= len(shown), (wid, shown, text.region)
+        bar = screen.query_one("#transfer-bytes-bar", ProgressBar)
+        pct = bar.query_one("#percentage")
+        assert str(pct.render()) == "100%" and pct.region.width >= 4 and pct.region.right <= 80, pct.region
+        (src / "new.bin").write_bytes(b"n" * 10)
+        for i in range(10):
+            (src / f"more{i}.txt").write_bytes(b"m" * i)
+        await _run_to_end(pilot, app, "n")
+        await pilot.pause(0.3)
+        assert not screen.query_one("#transfer-bytes-bar", ProgressBar).parent.display  # no bars of the old run
+        plan = screen.query_one("#transfer-plan", DataTable)
+        assert plan.row_count == 11
+        assert plan.region.height >= 5, plan.region  # header and at least four rows

@@ -44,6 +44,10 @@ MAX_FAILURE_ROWS = 5_000
 FOLLOWER_GRACE_S = 3.0
 """In a session, how long to wait for the follower to deliver the step's last events after its worker ended."""
 PLAN_ACTIONS = {"would_copy": "copy", "would_delete": "delete"}
+NARROW_WIDTH = 120
+"""Below this many columns the throughput chart gives its room to the bars' figures (bytes and files done / total)."""
+SHORT_HEIGHT = 32
+"""Below this many rows the chrome shrinks (buttons, the progress box's border) so the tables keep rows."""
 
 
 def _listed_so_far(done: str, planned: Any, fmt: Any) -> str:
@@ -177,9 +181,18 @@ class TransferScreen(StepScreen):
         self._fill_entries()
         self._show_bars(False)
         self._sync_controls()
+        self._fit(self.app.size.width, self.app.size.height)
         self.set_interval(REFRESH_S, self.refresh_view)
         # StepScreen.on_mount runs next (Textual calls every class's handler): it applies the
         # role (through _apply_role below) and replays a session's history for this step.
+
+    def on_resize(self, event: Any) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """80x24 first: the figures before the chart, table rows before the buttons (the footer has the keys)."""
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+        self.set_class(height < SHORT_HEIGHT, "-short")
 
     def profile_changed(self) -> None:
         if not self.running:
@@ -695,6 +708,8 @@ class TransferScreen(StepScreen):
         tabs.get_tab("transfer-tab-failures").label = "Failures"
         tabs.get_tab("transfer-tab-flight").label = "In flight"
         if dry_run:
+            self._show_bars(False)  # the last run's bars and chart would read as this dry run's
+            self.query_one(Throughput).reset()
             self.query_one("#transfer-plan", DataTable).clear()
             self.query_one("#transfer-plan-counts", Static).update("planning…")
             tabs.get_tab("transfer-tab-plan").label = "Dry-run plan"
