@@ -85,3 +85,35 @@ def test_gcs_session_keeps_reading_the_environment_when_it_matters(clean_env, tm
     assert session.trust_env is True
     if setting is _behind_a_proxy:
         assert session.merge_environment_settings("https://storage.googleapis.com", {}, None, None, None)["proxies"]
+
+
+def _fresh_python(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    run_env = {k: v for k, v in os.environ.items() if k != "BOTO_DISABLE_CRT"}
+    run_env.update(env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=run_env,
+                         cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+_CRT_PROBE = """
+import sys
+from engine.transfer.backends.s3 import _import_botocore_without_crt
+_import_botocore_without_crt()
+import botocore.compat
+before = "awscrt" in sys.modules
+import awscrt.auth  # still importable for anyone else in the process
+print(botocore.compat.HAS_CRT, before, "awscrt.auth" in sys.modules)
+"""
+
+
+def test_s3_client_imports_botocore_without_the_crt_when_it_is_switched_off() -> None:
+    pytest.importorskip("awscrt")  # the test extra installs it (moto); a plain install has none
+    # botocore.compat imports awscrt.auth before it reads BOTO_DISABLE_CRT; the engine hides it
+    assert _fresh_python(_CRT_PROBE, BOTO_DISABLE_CRT="true") == "False False True"
+    # switched on by the environment: botocore finds and uses it, as without the engine
+    assert _fresh_python(_CRT_PROBE, BOTO_DISABLE_CRT="false") == "True True True"

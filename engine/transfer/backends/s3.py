@@ -12,6 +12,7 @@ import email.utils
 import io
 import os
 import re
+import sys
 import threading
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -151,6 +152,20 @@ def _retries() -> dict[str, Any]:
     return {"mode": mode, "total_max_attempts": attempts}
 
 
+def _import_botocore_without_crt() -> None:
+    """Import botocore with ``awscrt`` hidden when CRT use is switched off (see :func:`_client`)."""
+    if "botocore.compat" in sys.modules or "awscrt" in sys.modules:
+        return
+    if os.environ.get("BOTO_DISABLE_CRT", "").lower() != "true":
+        return
+    sys.modules["awscrt"] = None  # type: ignore[assignment]  # import awscrt... -> ImportError
+    try:
+        import botocore.compat  # noqa: F401
+    finally:
+        if sys.modules.get("awscrt", "") is None:
+            del sys.modules["awscrt"]
+
+
 def _client(pool: int) -> Any:
     """An S3 client from botocore's session (boto3 adds nothing the engine uses, and importing it
     pulls in s3transfer: a tenth of a second and more before the first byte).
@@ -159,8 +174,16 @@ def _client(pool: int) -> Any:
     the first byte on the 2-core VM). The engine uses none of it: it computes CRC32C itself
     (google-crc32c), signs with SigV4 and leaves checksums to be computed "when required", so
     ``BOTO_DISABLE_CRT`` is set unless the environment says otherwise. A plain install has no
-    awscrt anyway (only the test extra pulls it in, for moto)."""
+    awscrt anyway (only the test extra pulls it in, for moto).
+
+    The variable alone does not keep the import away: botocore.compat imports ``awscrt.auth``
+    first and reads the variable after (~75 ms of the ~120 ms botocore takes to import here, and
+    ~30 ms more in client creation). So while botocore is first imported with CRT use switched
+    off, ``awscrt`` reads as not installed, which is what the switch makes of it anyway
+    (``HAS_CRT`` false). A process that imported awscrt or botocore already is left as it is, and
+    awscrt is importable again afterwards."""
     os.environ.setdefault("BOTO_DISABLE_CRT", "true")
+    _import_botocore_without_crt()
     import botocore.session
     from botocore.config import Config
 
