@@ -119,6 +119,10 @@ class GcpMachine(_Sourced):
     cud_date: str = ""
     """When the committed-use prices were published, where older than the row (N1 GPU commitments come from
     Google's 2022 price list): a commitment is aged by this date, not the on-demand price's."""
+    spot_source: str = ""
+    cud_source: str = ""
+    """Set on a refreshed row whose spot (or commitment) figures the refresh did not read: they are the
+    embedded catalog's, from this source, aged by ``spot_date`` / ``cud_date``."""
 
     @property
     def series(self) -> str:
@@ -491,7 +495,9 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
     except TypeError as exc:
         cat.problems.append(f"{path}: bad machine row ({exc}); using the embedded catalog")
         return
-    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)")
+    embedded = {(m.machine_type, m.gpu_model, m.region): m for m in cat.gcp_machines}
+    rows = [_keep_unread(replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)",
+                                 spot_source="", cud_source=""), embedded)
             for r in rows]
     keys = {(r.machine_type, r.gpu_model, r.region) for r in rows}
     cat.gcp_machines = [r for r in cat.gcp_machines if (r.machine_type, r.gpu_model, r.region) not in keys] + rows
@@ -503,6 +509,32 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
                                           notes="derived from Commit SKUs / OnDemand SKUs"))
     cat.refreshed["gcp"] = when
     cat.problems.extend(f"gcp refresh: {p}" for p in data.get("problems", [])[:50])
+
+
+def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachine]) -> GcpMachine:
+    """A refreshed row keeps the embedded spot and commitment figures its refresh did not read.
+
+    A refresh answer without spot or commitment SKUs for a machine (a partial page, an ambiguous SKU
+    reported rather than guessed) used to replace the embedded row whole: spot profiles then failed and
+    commitments were said to be "not published". The kept figures say where they come from and how old they are.
+    """
+    old = embedded.get((row.machine_type, row.gpu_model, row.region))
+    if old is None:
+        return row
+    kept: dict[str, Any] = {}
+    if row.spot_usd_per_hr is None and old.spot_usd_per_hr is not None:
+        kept.update(spot_usd_per_hr=old.spot_usd_per_hr, host_spot_usd_per_hr=old.host_spot_usd_per_hr,
+                    gpu_spot_usd_per_hr=old.gpu_spot_usd_per_hr, spot_date=old.spot_date or old.date,
+                    spot_source=old.spot_source or old.source)
+    if row.cud_1y_usd_per_hr is None and row.cud_3y_usd_per_hr is None \
+            and (old.cud_1y_usd_per_hr is not None or old.cud_3y_usd_per_hr is not None):
+        kept.update(cud_1y_usd_per_hr=old.cud_1y_usd_per_hr, cud_3y_usd_per_hr=old.cud_3y_usd_per_hr,
+                    cud_date=old.cud_date or old.date, cud_source=old.cud_source or old.source)
+    if not kept:
+        return row
+    what = " and ".join(w for w, k in (("spot", "spot_source"), ("commitment", "cud_source")) if k in kept)
+    note = f"the refresh read no {what} price: the embedded one is kept, with its own date"
+    return replace(row, **kept, notes="; ".join(n for n in (row.notes, old.notes, note) if n))
 
 
 def _overlay_aws(cat: Catalog, path: Path) -> None:

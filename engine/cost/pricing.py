@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.catalog.load import NEGOTIATED, Catalog, GcpMachine, Origin
+from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 from engine.errors import BadInputError
 
 
@@ -181,13 +181,15 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
         if spot is None:
             raise BadInputError(f"the catalog has no spot price for {mtype} in {row.region}; "
                                 f"set {field_prefix}.hourly_usd or choose another pricing")
-        spot_origin = Origin(row.origin, row.source, row.spot_date or row.date, row.verified)
+        spot_origin = Origin(EMBEDDED, row.spot_source, row.spot_date, "") if row.spot_source \
+            else Origin(row.origin, row.source, row.spot_date or row.date, row.verified)
         return Priced(name, pricing, spot, spot_origin, mtype, row.region, model, count, target_hours, basis,
                       ondemand=ondemand, spot=spot, notes=notes)
     # committed use
     direct = row.cud_1y_usd_per_hr if pricing == "cud-1y" else row.cud_3y_usd_per_hr
     if direct is not None:
-        cud_origin = Origin(row.origin, row.source, row.cud_date or row.date, row.verified)
+        cud_origin = Origin(EMBEDDED, row.cud_source, row.cud_date, "") if row.cud_source \
+            else Origin(row.origin, row.source, row.cud_date or row.date, row.verified)
         check = row.notes.find("COMMITMENT CHECK:")
         if check >= 0:  # the commitment's source disagrees with today's on-demand price: say so where it is used
             notes.append(f"{name}: {row.notes[check:].split(';')[0]}")

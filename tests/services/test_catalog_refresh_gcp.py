@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.catalog.load import REFRESHED, load_catalog
+from engine.catalog.load import REFRESHED, embedded_catalog, load_catalog
 from engine.catalog.refresh_gcp import API_KEY_ENV, ENDPOINT_ENV, SkuInfo, build_prices, classify, refresh_gcp, sku_info
 from engine.errors import EnvironmentProblem, GpumigrateError
 from tests.catalog_support import BillingCatalogStub, sku
@@ -76,7 +76,10 @@ def test_reads_every_page_and_prices_machines_from_parts(stub: BillingCatalogStu
     # A100 80GB priced from its own SKU, its bad spot price dropped
     ultra = cat.gcp_machine("a2-ultragpu-1g", "us-central1")
     assert ultra is not None and ultra.ondemand_usd_per_hr == pytest.approx(12 * CORE + 170 * RAM + 3.92)
-    assert ultra.spot_usd_per_hr is None
+    # the refreshed spot figure is dropped; the embedded one stays, said to be the embedded one with its own date
+    kept = embedded_catalog().gcp_machine("a2-ultragpu-1g", "us-central1")
+    assert ultra.spot_source == kept.source and ultra.spot_usd_per_hr == kept.spot_usd_per_hr
+    assert ultra.spot_date == kept.spot_date and "the refresh read no spot price" in ultra.notes
     assert "gcp" in cat.refreshed
 
 
@@ -163,7 +166,9 @@ def test_a_recorded_skus_page_prices_a2_at_the_list_price(monkeypatch: pytest.Mo
     assert a2 is not None and a2.origin == REFRESHED
     assert a2.ondemand_usd_per_hr == pytest.approx(12 * 0.031611 + 85 * 0.004237 + 2.933908)
     assert embedded is not None and a2.ondemand_usd_per_hr == pytest.approx(embedded.ondemand_usd_per_hr, abs=1e-6)
-    assert a2.spot_usd_per_hr is None  # the page has no spot SKUs: nothing invented
+    # the page has no spot SKUs: nothing invented; the embedded spot price stays, with its own source and date
+    assert a2.spot_usd_per_hr == embedded.spot_usd_per_hr and a2.spot_source == embedded.source
+    assert a2.spot_date == embedded.spot_date
 
 
 CROMWELL_PAGE = "gcp_skus_page_cromwell-monitor_2024-11-05.json"

@@ -123,3 +123,28 @@ def test_catalog_show_flags_stale_and_suspect_prices(capsys: object) -> None:
     assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--region", "europe-north1"]) == 0
     table = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "STALE" in table and "CHECK" in table and "spot older than 30 days" in table
+
+
+def test_a_refresh_that_reads_no_spot_or_commitment_price_keeps_the_embedded_ones_with_their_age() -> None:
+    """A refresh whose answer had on-demand SKUs only (the recorded opencost page) replaced the embedded rows
+    whole: a spot profile then failed ("no spot price") and a cud-1y one said "no cud-1y price is published",
+    which Google does publish. The figures the refresh did not read stay, with their own date and source."""
+    now = datetime.now(timezone.utc)
+    emb = embedded_catalog().gcp_machine("a2-highgpu-1g", "us-central1")
+    write_cache(cache_dir() / "gcp.json", {"refreshed_at": now.isoformat(), "source": "test refresh",
+                                           "machines": [{"machine_type": emb.machine_type, "gpu_model": emb.gpu_model,
+                                                         "gpu_count": 1, "gpu_memory_gb": 40.0, "vcpus": 12.0,
+                                                         "memory_gb": 85.0, "region": "us-central1",
+                                                         "ondemand_usd_per_hr": 3.6, "spot_usd_per_hr": None}]})
+    try:
+        cat = load_catalog()
+        ondemand = compute_costs(profile("on-demand"), cat, today=now.date(), with_sensitivity=False)
+        assert ondemand.primary.hourly_usd == 3.6 and ondemand.primary.price_age_days == 0
+        spot = compute_costs(profile("spot"), cat, today=now.date(), with_sensitivity=False)
+        assert spot.primary.hourly_usd == emb.spot_usd_per_hr
+        assert spot.primary.price_date == emb.spot_date and spot.primary.price_age_days > 30
+        assert spot.primary.price_source.startswith("embedded") and "Cyclenerd" in spot.primary.price_source
+        cud = compute_costs(profile("cud-1y"), cat, today=now.date(), with_sensitivity=False)
+        assert cud.primary.hourly_usd == emb.cud_1y_usd_per_hr and cud.primary.price_source.startswith("embedded")
+    finally:
+        (cache_dir() / "gcp.json").unlink()
