@@ -131,7 +131,7 @@ class ApprovalsMixin:
         requested_uid = row["requested_uid"]  # type: ignore[index]
         requested_by = row["requested_by"]  # type: ignore[index]
         if requested_uid is None:  # a request from before uids were recorded: names are all there is
-            if requested_by == self.operator:  # type: ignore[attr-defined]
+            if (requested_by or "").casefold() == self.operator.casefold():  # type: ignore[attr-defined]
                 raise BadInputError(f"approval #{row['id']} needs a second person: {requested_by} requested "  # type: ignore[index]
                                     "it and cannot approve it too")
             return 0
@@ -143,7 +143,8 @@ class ApprovalsMixin:
                 f"(uid {requested_uid}) and you are the same account; a changed LOGNAME, USER or "
                 "GPUMIGRATE_OPERATOR does not make a second person. Approve it from the other person's own login "
                 "(or, if your team really shares one account, set [cutover] shared_account = true in the profile)")
-        if not self.declared or self.declared == requested_by:  # type: ignore[attr-defined]
+        # "Alice" approving alice's request is the same declared person (names compare case-insensitively)
+        if not self.declared or self.declared.casefold() == (requested_by or "").casefold():  # type: ignore[attr-defined]
             raise BadInputError(
                 f"approval #{row['id']} needs a second person: this session shares one account, so each person "  # type: ignore[index]
                 f"declares their name in GPUMIGRATE_OPERATOR; {requested_by} requested it and you declared "

@@ -158,3 +158,15 @@ def test_a_watch_only_handle_changes_nothing_but_its_own_attachment() -> None:
         after = (alice.approvals(), alice.ticks(), alice.lease(), alice.runs(), alice.control_requests(None))
         assert after == before
         assert [e.kind for e in alice.events_after(seq)] == ["client_detached"]
+
+
+def test_a_declared_name_differing_only_in_case_is_the_same_person() -> None:
+    """On a shared account, alice's request was approved by GPUMIGRATE_OPERATOR=Alice and recorded as two
+    people. Declared names are an honour system, but one person's name in other capitals is not a second."""
+    with SessionStore.open("apc", operator="alice") as alice, SessionStore.open("apc", operator="Alice") as again:
+        alice.set_shared_account(True)
+        again.set_shared_account(True)
+        request = alice.request_approval("transfer-delete", "delete 12 objects in gs://b/")
+        with pytest.raises(BadInputError, match="second person"):
+            again.decide_approval(request, approve=True)
+        assert again.approval(request).state == "pending"  # type: ignore[union-attr]
