@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from engine.model_base import Section
 
@@ -27,6 +29,9 @@ SETTINGS_FIELD: dict[str, str] = {
     "latency": "latency", "convergence": "convergence", "throughput": "throughput",
 }
 """Each check's sub-table of ``[verify]`` (``[verify.gpu]`` holds gpu_health's settings)."""
+
+_LINK_NAME = re.compile(r"^[^\s,;\x00-\x1f]{1,16}$")
+"""One cell of `nvidia-smi topo -m` ("X", "NV12", "PIX", "NV?") or "*": no spaces, commas or semicolons."""
 
 # Printable ASCII only: no control characters, no newlines, nothing a terminal
 # or an argument list could misread.  Commands never go through a shell.
@@ -80,6 +85,24 @@ class TopologySettings(Section):
     """The target must have the same GPU-to-GPU links as the captured source baseline."""
     expected: list[list[str]] | None = None
     """A documented target shape instead: the GPU x GPU matrix of link names ("X", "NV12", "PIX", "SYS" ...)."""
+
+    @field_validator("expected")
+    @classmethod
+    def _square(cls, value: list[list[str]] | None) -> list[list[str]] | None:
+        """One row per GPU and one cell per GPU in each row: any other shape could never match the target,
+        so the check would fail at cutover for a typo that validate can name now."""
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("needs one row per GPU (got no rows)")
+        for i, row in enumerate(value):
+            if len(row) != len(value):
+                raise ValueError(f"row {i + 1} has {len(row)} cell(s); a {len(value)}-GPU matrix needs "
+                                 f"{len(value)} in every row")
+            for cell in row:
+                if not _LINK_NAME.match(cell):
+                    raise ValueError(f"row {i + 1}: {cell!r} is not a link name (e.g. X, NV12, PIX, SYS, *)")
+        return value
 
 
 class ManifestPair(Section):

@@ -98,7 +98,8 @@ def transfer_group(profile: "Profile", index: int, options: dict[str, list[str]]
 
 
 class _ListCommands(Provider):
-    """The palette's *Edit list …* commands for the form's lists of tables (tab + enter reach them too)."""
+    """The palette's *Edit list …* commands for the form's lists of tables and *Go to field …* for every other
+    field (tab + enter reach them too)."""
 
     def _lists(self) -> list[str]:
         forms = self.screen.query(ModelForm)
@@ -108,6 +109,10 @@ class _ListCommands(Provider):
         for dotted in self._lists():
             yield DiscoveryHit(f"Edit list {dotted}", partial(self._open, dotted), help="add, edit, remove entries")
 
+    def _fields(self) -> list[str]:
+        forms = self.screen.query(ModelForm)
+        return forms.first().field_rows() if forms else []
+
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for dotted in self._lists():
@@ -115,9 +120,18 @@ class _ListCommands(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(self._open, dotted), help="add, edit, remove entries")
+        # Every other field too, found by typing (not listed up front: a form has dozens)
+        for dotted in self._fields():
+            text = f"Go to field {dotted}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(self._goto, dotted), help="focus its control")
 
     def _open(self, dotted: str) -> None:
         self.screen.query_one(ModelForm).edit_list_named(dotted)
+
+    def _goto(self, dotted: str) -> None:
+        self.screen.query_one(ModelForm).focus_field(dotted)
 
 
 class SectionFormDialog(ModalScreen["Profile | None"]):

@@ -9,7 +9,9 @@ it names, with its dotted path.  A sub-table (``[transfer.sts]``, ``[verify.gpu]
 place under its own heading; a list of tables (``[[cost.options]]``, ``[[drivers.registry_rewrites]]``,
 ``[[verify.data_integrity.manifests]]``...) is a line with its entries and a button that opens
 :class:`~tui.widgets.entry_list.EntryListDialog`, where entries are added, edited and removed with
-a form of their own.  Only a list of lists (``verify.topology.expected``) stays in the Profile tab.
+a form of their own.  A list of lists (``verify.topology.expected``, a GPU x GPU matrix) is one line of
+text, cells split by spaces and rows by ``;``.  Every field of the profile has a control
+(tests/tui/test_form_fields.py walks the model): a field type this module cannot edit fails there.
 
 Only what the user touched, or what the profile already set, is written back: an untouched
 default stays unset, so the saved TOML still holds choices only.
@@ -65,8 +67,8 @@ def _is_model(value: Any) -> bool:
 
 
 def field_kind(annotation: Any) -> tuple[str, Any]:
-    """("literal", choices) | ("bool"|"int"|"float"|"str", None) | ("list", item kind) | ("model", class)
-    | ("models", item class) | ("dict", None) | ("skip", None)."""
+    """("literal", choices) | ("bool"|"int"|"float"|"str", None) | ("list", item kind) | ("matrix", cell kind)
+    | ("model", class) | ("models", item class) | ("dict", None) | ("skip", None)."""
     inner, _optional = _unwrap(annotation)
     if typing.get_origin(inner) is Annotated:
         inner = typing.get_args(inner)[0]
@@ -85,9 +87,11 @@ def field_kind(annotation: Any) -> tuple[str, Any]:
         return inner.__name__, None
     if origin is list:
         (item,) = typing.get_args(inner) or (str,)
-        item_kind = field_kind(item)[0]
+        item_kind, item_extra = field_kind(item)
         if item_kind in ("str", "literal", "int", "float"):
             return "list", item_kind
+        if item_kind == "list" and not _unwrap(item)[1]:
+            return "matrix", item_extra
     return "skip", None
 
 
@@ -109,6 +113,8 @@ def _text_of(value: Any, name: str) -> str:
         return ""
     if isinstance(value, dict):
         return " ".join(shlex.quote(f"{k}={v}") for k, v in value.items())
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return "; ".join(" ".join(str(c) for c in row) for row in value)
     if isinstance(value, list):
         return shlex.join(str(v) for v in value) if _is_argv(name) else ", ".join(str(v) for v in value)
     if isinstance(value, float) and value.is_integer():
@@ -228,7 +234,8 @@ class ModelForm(VerticalScroll):
             yield Button(f"Add, edit, remove {name} (enter)", id=wid + "-edit", classes="form-list")
         else:
             hint = {"list": "  (" + ("arguments" if _is_argv(name) else "comma-separated") + ")",
-                    "dict": "  (KEY=VALUE, space-separated)"}.get(kind, "")
+                    "dict": "  (KEY=VALUE, space-separated)",
+                    "matrix": "  (rows split by ';', cells by spaces: X NV12; NV12 X)"}.get(kind, "")
             yield _label(dotted + hint, info.description)
             if row.path == group.path and name in group.options and group.options[name]:
                 yield Select([(o, o) for o in group.options[name]], prompt=f"pick a {name}", id=wid + "-pick")
@@ -266,6 +273,17 @@ class ModelForm(VerticalScroll):
     def list_rows(self) -> list[str]:
         """The dotted names of this form's lists of tables (what :meth:`edit_list_named` takes)."""
         return [r.dotted for r in self._rows if r.kind == "models"]
+
+    def field_rows(self) -> list[str]:
+        """The dotted names of the fields with a control of their own (what :meth:`focus_field` takes)."""
+        return [r.dotted for r in self._rows if r.kind != "models"]
+
+    def focus_field(self, dotted: str) -> None:
+        """Move the focus to the field's control (the palette's *Go to field …*)."""
+        row = next(r for r in self._rows if r.kind != "models" and r.dotted == dotted)
+        control = self.query_one("#" + row.wid)
+        control.focus()
+        control.scroll_visible()
 
     def edit_list_named(self, dotted: str) -> None:
         self.edit_list(next(r for r in self._rows if r.kind == "models" and r.dotted == dotted))
@@ -306,6 +324,10 @@ class ModelForm(VerticalScroll):
                     raise FormValueError(dotted, f"{word!r} is not KEY=VALUE")
                 pairs[key] = val
             return pairs
+        if kind == "matrix":
+            rows = [row.strip() for row in text.replace("\n", ";").split(";")]
+            return [[self._parse(f"{dotted}[{i}]", extra, None, cell, "") if extra in ("int", "float") else cell
+                     for cell in row.replace(",", " ").split()] for i, row in enumerate(r for r in rows if r)]
         if kind == "list":
             try:
                 items = shlex.split(text) if _is_argv(name) else [p.strip() for p in text.split(",") if p.strip()]
