@@ -102,14 +102,43 @@ def shared_folder(folder: Path) -> bool:
         return False
 
 
-def file_mode(folder: Path) -> int:
-    """0600, or 0660 in a folder someone deliberately shared with a group."""
-    return 0o660 if shared_folder(folder) else 0o600
+def _session_of(path: Path) -> str | None:
+    """The session a path directly under sessions/ or logs/ belongs to ("" for none there, e.g. the private
+    runs' log); None for any other path (its folder alone decides)."""
+    for top, logs in ((sessions_dir(), False), (logs_dir(), True)):
+        try:
+            rel = path.relative_to(top)
+        except ValueError:
+            continue
+        if not rel.parts:
+            return None
+        first = rel.parts[0]
+        if not logs:
+            return first.split(".sqlite")[0]
+        for suffix in (".log",):
+            if first.endswith(suffix):
+                return first[: -len(suffix)]
+        return first.split(".follow-")[0] if ".follow-" in first else ""
+    return None
 
 
-def dir_mode(parent: Path) -> int:
-    """0700, or group rwx + setgid under a shared parent (new files then inherit the group)."""
-    return 0o2770 if shared_folder(parent) else 0o700
+def session_shared(name: str) -> bool:
+    """Was session ``name`` shared with `session share` (its file group read-write in a shared folder)?"""
+    path = sessions_dir() / f"{name}.sqlite"
+    try:
+        return shared_folder(path.parent) and bool(path.stat().st_mode & 0o060)
+    except OSError:
+        return False
+
+
+def _group_may(path: Path) -> bool:
+    """Does a new file or folder at ``path`` belong to the group? In a shared folder, yes, except where
+    it belongs to a session that was not itself shared: `session share A` shares A, not every session
+    (and log) created after it in the same state dir."""
+    if not shared_folder(path.parent):
+        return False
+    name = _session_of(path)
+    return True if name is None else bool(name) and session_shared(name)
 
 
 def make_private_dir(folder: Path) -> None:
@@ -125,13 +154,13 @@ def make_private_dir(folder: Path) -> None:
         return
     except PermissionError:
         raise EnvironmentProblem(not_shared_message(None, folder)) from None
-    os.chmod(folder, dir_mode(parent))
+    os.chmod(folder, 0o2770 if _group_may(folder) else 0o700)
 
 
 def create_private_file(path: Path) -> None:
     """Create ``path`` if missing with a session file's mode, set explicitly (the umask cannot widen
     or narrow it)."""
-    mode = file_mode(path.parent)
+    mode = 0o660 if _group_may(path) else 0o600
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
