@@ -63,12 +63,28 @@ def left_to_decide(profile: Any, step: str) -> list[str]:
     return out
 
 
-def hint_line(profile: Any, step: str) -> str:
-    """One line for the top of a screen: what is left to decide there, or that nothing is."""
+def hint_line(profile: Any, step: str, width: int | None = None) -> str:
+    """One line for the top of a screen: what is left to decide there, or that nothing is.
+
+    ``width``: the line's room.  On an 80-column terminal the full line was cut inside its first
+    item's hint, hiding the rest, so the hints go first, then items, replaced by how many more.
+    """
     left = left_to_decide(profile, step)
     if not left:
         return "Nothing left to decide here."
-    return "Left to decide: " + ", ".join(left)
+    full = "Left to decide: " + ", ".join(left)
+    if width is None or len(full) <= width:
+        return full
+    short = [item.split(" (", 1)[0] for item in left]
+    text = "Left to decide: " + ", ".join(short)
+    if len(text) <= width:
+        return text
+    head = f"Left to decide ({len(short)}): "
+    for shown in range(len(short) - 1, 0, -1):
+        text = head + ", ".join(short[:shown]) + f", +{len(short) - shown} more"
+        if len(text) <= width:
+            return text
+    return head + short[0]
 
 
 def first_mode(states: Mapping[str, str], steps: tuple[str, ...] = WALK) -> str:

@@ -144,3 +144,15 @@ async def test_a_profile_built_through_the_screens_replays(tmp_path: Path, monke
     assert final.verify.p99_ms == 80 and final.verify.model_load.command == ["{python}", "-c", "pass"]
     assert "runs" not in final.verify.model_load.model_fields_set  # untouched defaults stay unset
     assert main(["replay", str(path), "--dry-run"]) == 0
+
+
+async def test_at_80x24_the_left_to_decide_line_is_not_cut(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('schema_version = 1\nname = "p"\n[source]\nprovider = "other"\n')
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        line = app.screen.query_one("#left-line")
+        text = str(line.render())
+        assert len(text) <= line.content_region.width, (text, line.content_region)
+        assert text.startswith("Left to decide") and "source.hourly_usd" in text and "target.pricing" in text, text

@@ -37,3 +37,16 @@ def test_next_skips_steps_that_are_done_and_decided() -> None:
     states = {"inventory": "completed", "cost": "completed", "transfer": "failed"}
     assert next_step("inventory", states, ref) == "transfer"  # cost is done and fully decided
     assert next_step("transfer", states, ref) in ("drivers", "verify")
+
+
+def test_the_left_to_decide_line_names_every_choice_or_counts_them_within_its_width() -> None:
+    """At 80 columns the line was cut after its first item's hint ("…instance t…"), hiding three of four."""
+    bare = parse_profile('[source]\nprovider = "other"\n')
+    assert len(left_to_decide(bare, "cost")) == 4
+    full = hint_line(bare, "cost")
+    assert hint_line(bare, "cost", width=len(full)) == full
+    line = hint_line(bare, "cost", width=78)
+    assert len(line) <= 78 and "source.hourly_usd" in line and "target.pricing" in line, line
+    assert "(no catalog price" not in line  # the hints go before the items do
+    narrow = hint_line(bare, "cost", width=60)
+    assert len(narrow) <= 60 and narrow.startswith("Left to decide (4): source.hourly_usd") and "more" in narrow, narrow

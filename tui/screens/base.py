@@ -21,8 +21,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
-from engine.guide import WALK, hint_line
+from engine.guide import WALK
 from tui.messages import EngineEvent, EngineEvents, EventFunnel, ProfileChanged, RoleChanged
+from tui.widgets.left_line import LeftLine
 
 if TYPE_CHECKING:
     from engine.profile import Profile
@@ -67,8 +68,7 @@ class StepScreen(Screen):
         yield ModeBar(self.MODE or self.STEP, self.gm_app.mode_list(), self.gm_app.step_states, WALK)
         yield Static("", id="role-banner", classes="role-banner")
         if (self.MODE or self.STEP) in WALK:
-            yield Static(hint_line(self.profile, self.MODE or self.STEP), id="left-line", classes="left-line",
-                         markup=False)
+            yield LeftLine(self.profile, self.MODE or self.STEP, id="left-line", classes="left-line")
         yield from self.compose_body()
         yield Footer()
 
@@ -90,8 +90,8 @@ class StepScreen(Screen):
         return self.gm_app.apply_profile_change(change, what)
 
     def on_profile_changed(self, _message: ProfileChanged) -> None:
-        for line in self.query("#left-line"):
-            line.update(hint_line(self.profile, self.MODE or self.STEP))  # type: ignore[attr-defined]
+        for line in self.query("#left-line").results(LeftLine):
+            line.show(self.profile)
         self.profile_changed()
 
     def profile_changed(self) -> None:
