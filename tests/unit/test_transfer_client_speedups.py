@@ -117,3 +117,27 @@ def test_s3_client_imports_botocore_without_the_crt_when_it_is_switched_off() ->
     assert _fresh_python(_CRT_PROBE, BOTO_DISABLE_CRT="true") == "False False True"
     # switched on by the environment: botocore finds and uses it, as without the engine
     assert _fresh_python(_CRT_PROBE, BOTO_DISABLE_CRT="false") == "True True True"
+
+
+@pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2", "no-such-1"])
+def test_s3_loader_answers_as_botocores_for_s3(type_name) -> None:
+    from botocore.loaders import Loader
+
+    from engine.transfer.backends.s3 import _s3_loader
+
+    ours = _s3_loader(None)
+    assert ours.list_available_services(type_name) == [s for s in Loader().list_available_services(type_name) if s == "s3"]
+
+
+def test_s3_loader_reads_aws_data_path_as_botocore_does(tmp_path: Path, monkeypatch) -> None:
+    from botocore.loaders import create_loader
+
+    from engine.transfer.backends.s3 import _s3_loader
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spec = f"{tmp_path / 'a'}{__import__('os').pathsep}~/b"
+    assert _s3_loader(spec).search_paths == create_loader(spec).search_paths
+    # a model only under the extra path counts, as it does for botocore
+    (tmp_path / "a" / "s3" / "2099-01-01").mkdir(parents=True)
+    (tmp_path / "a" / "s3" / "2099-01-01" / "custom-1.json").write_text("{}")
+    assert _s3_loader(spec).list_available_services("custom-1") == ["s3"] == create_loader(spec).list_available_services("custom-1")
