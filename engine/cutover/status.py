@@ -77,6 +77,8 @@ def describe(ev: StoredEvent) -> str:
     if k == "items_aggregated":
         counts = ", ".join(f"{n:,} {status}" for status, n in sorted(p.get("counts", {}).items()))
         listed = f"; deleted objects listed in {p['deleted_file']}" if p.get("deleted_file") else ""
+        if p.get("planned_file"):
+            listed += f"; the first planned actions listed in {p['planned_file']}"
         return f"objects: {counts} (counted, not listed one by one; --json lists each{listed})"
     if k == "deletions_listed":
         return f"deleting: each deleted object is listed in {p.get('file')}"

@@ -192,6 +192,7 @@ def test_planned_actions_are_listed_in_a_file_with_exact_counts_in_the_session(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A session kept only counts of a dry run's planned actions, so a front end following it had
     no rows to show: the first PLAN_LISTED go to a plan file, a throttled ``plan`` row counts all."""
+    from engine.cutover.status import describe
     from engine.session import events
 
     monkeypatch.setattr(events, "PLAN_LISTED", 50)
@@ -217,4 +218,6 @@ def test_planned_actions_are_listed_in_a_file_with_exact_counts_in_the_session(
             assert [x["path"] for x in lines] == [f"r{run}/f{i}" for i in range(50)]
             (agg,) = [e.payload for e in rows if e.kind == "items_aggregated"]
             assert agg["counts"] == {"would_copy": 120, "would_delete": 1} and agg["planned_file"] == last["file"]
+            (row,) = [e for e in rows if e.kind == "items_aggregated"]
+            assert f"the first planned actions listed in {last['file']}" in describe(row)
         assert oct(Path(last["file"]).stat().st_mode & 0o777) == "0o600"
