@@ -20,6 +20,25 @@ MODES = ("welcome", "new", "inventory", "cost", "transfer", "drivers", "verify",
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
 
+def _cut_lines(screen) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every one-row text on the screen (a "what is left" line, an empty state, a heading) that is wider than
+    its row: the picture would show it cut, and the user would lose its end."""
+    from rich.cells import cell_len
+    from rich.text import Text
+    from textual.widgets import Static
+
+    cuts = []
+    for widget in screen.query(Static):
+        region = widget.content_region
+        if not widget.display or region.height != 1 or region.width == 0:
+            continue
+        shown = widget.render()
+        text = shown.plain if isinstance(shown, Text) else str(shown)
+        if "\n" not in text and cell_len(text) > region.width:
+            cuts.append(f"#{widget.id} ({region.width} cells): {text}")
+    return cuts
+
+
 async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(timeout / 0.05)):
         if cond():
@@ -49,6 +68,8 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         app = GpuMigrateApp(profile_path=profile, start_mode="profile")
     else:
         app = GpuMigrateApp(profile_path=REFERENCE, start_mode=mode)
+
+    cuts: list[str] = []
 
     async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         if mode == "drivers":
@@ -82,5 +103,7 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         await pilot.pause()
         app.screen.set_focus(None)  # no cursor: the same picture every time
         await pilot.pause()
+        cuts.extend(_cut_lines(app.screen))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)
+    assert cuts == []

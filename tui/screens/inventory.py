@@ -101,7 +101,7 @@ class InventoryScreen(StepScreen):
             with Vertical(id="inv-right"):
                 with VerticalScroll(id="inv-detail-scroll"):
                     yield Static("Scan, then select an item to see its details.", id="inv-detail")
-                yield Static("GPU topology (nvidia-smi topo -m)", id="inv-topology-title")
+                yield Static("GPU topology (topo -m)", id="inv-topology-title")
                 yield DataTable(id="inv-topology", cursor_type="none", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -352,7 +352,7 @@ class InventoryScreen(StepScreen):
         if topo is None or not topo.labels:
             title.update("GPU topology: " + (host.reason or "no GPUs" if host is not None else "not scanned"))
             return
-        title.update("GPU topology (nvidia-smi topo -m)")
+        title.update("GPU topology (topo -m)")
         table.add_columns("", *topo.labels, "CPU Affinity", "NUMA")
         for i, label in enumerate(topo.labels):
             numa = topo.numa_nodes[i] if i < len(topo.numa_nodes) else None

@@ -46,7 +46,7 @@ class RunbookScreen(StepScreen):
                     yield Button("Approve (a)", id="approve", variant="success")
                     yield Button("Decline (d)", id="decline", variant="error")
                     yield Button("Sign off (s)", id="sign-off", variant="warning", classes="mutating")
-                yield Label("Rollback plan (last step first)", classes="runbook-heading")
+                yield Label("Rollback (last step first)", classes="runbook-heading")
                 yield Static("", id="runbook-rollback", markup=False)
         yield Label("Audit log", classes="runbook-heading")
         yield RichLog(id="runbook-log", wrap=False, markup=False, max_lines=2000)
@@ -87,13 +87,15 @@ class RunbookScreen(StepScreen):
         approvals.clear()
         profile = self._profile()
         if profile is None or not profile.cutover.runbook:
-            status.update("The profile has no runbook: add [[cutover.runbook]] items.")
+            # short enough for the checklist's column at 80x24 (46 cells); it wraps below that
+            status.update("No runbook: e adds [[cutover.runbook]] items." if self.driving
+                          else "The profile has no runbook yet.")
             rollback.update("")
         elif self.session is None:  # what the cutover will tick, read-only
             for number, item in enumerate(profile.cutover.runbook, start=1):
                 items.add_row(str(number), "GATE" if item.gate else "", item.title, "", "", "", key=str(number))
             where = self.gm_app.profile_path.name if self.gm_app.profile_path else "P"
-            status.update(f"{len(profile.cutover.runbook)} items, read-only: no session. To tick them, start one: "
+            status.update(f"{len(profile.cutover.runbook)} items, read-only (no session). To tick them: "
                           f"gpumigrate --session NAME --profile {where}")
         if profile is not None and self.session is not None:
             entries = runbook.entries(self.session, profile)

@@ -138,7 +138,7 @@ class TransferScreen(StepScreen):
             yield Static("", id="transfer-status", markup=False)
         with Horizontal(id="transfer-progress"):
             with Vertical(id="transfer-bars"):
-                yield Static("No transfer run yet: r copies, n shows what would change.", id="transfer-current",
+                yield Static("No run yet: r copies, n shows what would change.", id="transfer-current",
                              markup=False)
                 with Horizontal(classes="transfer-bar-row"):
                     yield Label("bytes", classes="transfer-bar-label")

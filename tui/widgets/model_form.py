@@ -235,7 +235,9 @@ class ModelForm(VerticalScroll):
         else:
             hint = {"list": "  (" + ("arguments" if _is_argv(name) else "comma-separated") + ")",
                     "dict": "  (KEY=VALUE, space-separated)",
-                    "matrix": "  (rows split by ';', cells by spaces: X NV12; NV12 X)"}.get(kind, "")
+                    "matrix": "  (cells by spaces, rows by ';')"}.get(kind, "")
+            if kind == "matrix":
+                shown_default += "  e.g. X NV12; NV12 X"
             yield _label(dotted + hint, info.description)
             if row.path == group.path and name in group.options and group.options[name]:
                 yield Select([(o, o) for o in group.options[name]], prompt=f"pick a {name}", id=wid + "-pick")
