@@ -122,7 +122,14 @@ def _show(args: argparse.Namespace) -> int:
               "'same account, name declared'")
     r = info["run"]
     if r:
-        print(f"  last run #{r['id']}: {r['state']}{' (live)' if r['live'] else ''}, {','.join(r['steps'])} "
+        ended = ""
+        if r["state"] == "finished" and r.get("exit_code") not in (None, 0):  # "finished" alone reads as success
+            from engine.errors import ExitCode
+
+            code = r["exit_code"]
+            meaning = ExitCode(code).name.lower().replace("_", " ") if code in ExitCode._value2member_map_ else ""
+            ended = f", exit {code}" + (f" ({meaning})" if meaning else "")
+        print(f"  last run #{r['id']}: {r['state']}{ended}{' (live)' if r['live'] else ''}, {','.join(r['steps'])} "
               f"by {r['operator']}, pid {r['pid']}{', log ' + r['log_path'] if r['log_path'] else ''}")
     print("  steps:")
     for name, s in info["steps"].items():

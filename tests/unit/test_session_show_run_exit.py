@@ -1,0 +1,24 @@
+"""`session show` says how the last run ended, not just that it "finished"."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.session import SessionStore, new_holder_id
+from tui.cli import main
+
+
+def test_show_names_the_exit_of_a_run_that_did_not_succeed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A cancelled run (exit 3) showed as "last run #1: finished", the word of a successful one."""
+    with SessionStore.open("ended") as store:
+        run = store.begin_run(new_holder_id(), ["transfer"], ttl_s=30)
+        store.end_run(run, 3)
+    assert main(["session", "show", "ended"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
+    assert "last run #1: finished, exit 3 (interrupted)" in line
+    with SessionStore.open("ok") as store:
+        run = store.begin_run(new_holder_id(), ["transfer"], ttl_s=30)
+        store.end_run(run, 0)
+    assert main(["session", "show", "ok"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
+    assert "last run #1: finished, transfer" in line
