@@ -64,7 +64,7 @@ class SourceSection(Section):
     """GPU model (e.g. "V100"); looked up from the instance type when unset."""
     gpu_count: int | None = Field(default=None, ge=0, le=64)
     """GPUs per instance; looked up from the instance type when unset."""
-    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    hourly_usd: float | None = Field(default=None, gt=0, le=MAX_HOURLY_USD)
     """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour); with a reserved
     instance or savings plan, its effective hourly rate."""
     pricing: Literal["on-demand", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y"] = "on-demand"
@@ -96,7 +96,7 @@ class TargetSection(Section):
     """GPUs per instance."""
     pricing: Literal["on-demand", "spot", "cud-1y", "cud-3y"] = "on-demand"
     """How the target is paid for."""
-    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    hourly_usd: float | None = Field(default=None, gt=0, le=MAX_HOURLY_USD)
     """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
 
     @model_validator(mode="after")

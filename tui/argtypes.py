@@ -11,8 +11,9 @@ import math
 from typing import Callable
 
 
-def bounded(lo: float, hi: float, *, integer: bool = False) -> Callable[[str], float]:
-    """A converter for ``add_argument(type=...)``: a finite number with ``lo <= value <= hi``."""
+def bounded(lo: float, hi: float, *, integer: bool = False, above: bool = False) -> Callable[[str], float]:
+    """A converter for ``add_argument(type=...)``: a finite number with ``lo <= value <= hi``
+    (``above``: ``lo < value``, as for a price, where 0 would be a free machine and a 100% saving)."""
 
     def convert(text: str) -> float:
         try:
@@ -20,8 +21,9 @@ def bounded(lo: float, hi: float, *, integer: bool = False) -> Callable[[str], f
         except ValueError:
             kind = "an integer" if integer else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if not math.isfinite(value) or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be a finite number from {lo:g} to {hi:g} (got {text})")
+        if not math.isfinite(value) or not lo <= value <= hi or (above and value == lo):
+            low = f"above {lo:g}" if above else f"from {lo:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {low} to {hi:g} (got {text})")
         return value
 
     convert.__name__ = "integer" if integer else "number"

@@ -48,7 +48,7 @@ class TargetOption(Section):
     """GPUs per instance."""
     pricing: Pricing = "on-demand"
     """How this option is paid for."""
-    hourly_usd: float | None = Field(default=None, ge=0, le=MAX_HOURLY_USD)
+    hourly_usd: float | None = Field(default=None, gt=0, le=MAX_HOURLY_USD)
     """A negotiated hourly price that overrides the catalog (at most $1,000 an instance-hour)."""
     hours_per_run: float | None = Field(default=None, ge=MIN_HOURS_PER_RUN, le=MAX_HOURS_PER_RUN)
     """Measured or expected hours of one run on this option."""
@@ -88,10 +88,10 @@ class CostSection(Section):
                                   "DEEP_ARCHIVE"] = "STANDARD"
     """The S3 storage class the data is kept in on the source (priced at rest from the catalog, per region);
     GLACIER and DEEP_ARCHIVE objects must be restored before they can be copied, which is not priced."""
-    source_storage_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
+    source_storage_usd_per_gb_month: float | None = Field(default=None, gt=0, le=10)
     """What the data costs at rest on the source per GB-month (default: S3 Standard from the catalog); set it
     for other S3 classes or negotiated storage prices."""
-    source_ebs_usd_per_gb_month: float | None = Field(default=None, ge=0, le=10)
+    source_ebs_usd_per_gb_month: float | None = Field(default=None, gt=0, le=10)
     """What the source's EBS volumes cost per GB-month, every type (default: the catalog's price per volume type
     and region, with provisioned IOPS/throughput); set it where the catalog has no EBS price for the region."""
     allow_price_fallback: bool = False

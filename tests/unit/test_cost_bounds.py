@@ -64,3 +64,24 @@ def test_the_json_writer_refuses_non_finite_numbers() -> None:
     assert out.getvalue() == ""
     print_json({"a": 1.5}, out)
     assert json.loads(out.getvalue()) == {"a": 1.5}
+
+
+@pytest.mark.parametrize(("text", "line", "field"), [
+    (HEAD + "hourly_usd = 0\n", 4, "source.hourly_usd"),
+    (HEAD + '[target]\nmachine_type = "a2-highgpu-1g"\nhourly_usd = 0.0\n', 6, "target.hourly_usd"),
+    (HEAD + '[[cost.options]]\nmachine_type = "g2-standard-4"\nhourly_usd = 0\n', 6, "cost.options[0].hourly_usd"),
+    (HEAD + "[cost]\nsource_storage_usd_per_gb_month = 0\n", 5, "cost.source_storage_usd_per_gb_month"),
+    (HEAD + "[cost]\nsource_ebs_usd_per_gb_month = 0\n", 5, "cost.source_ebs_usd_per_gb_month"),
+])
+def test_a_price_of_zero_is_refused(text: str, line: int, field: str) -> None:
+    """target.hourly_usd = 0 was accepted and printed a 100% saving: a price override must be > 0."""
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert err.value.problems[0].startswith(f"p.toml:{line}: {field}: must be > 0"), err.value.problems
+
+
+def test_init_hourly_usd_of_zero_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["init", "x.toml", "--hourly-usd", "0"])
+    assert exit_.value.code == 2
+    assert "--hourly-usd" in capsys.readouterr().err

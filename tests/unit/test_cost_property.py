@@ -19,7 +19,7 @@ from tui.output import dumps_strict, non_finite_paths
 CATALOG = embedded_catalog()
 AWS_TYPES = sorted({a.instance_type for a in CATALOG.aws_instances})
 GCP_TYPES = sorted({(m.machine_type, m.gpu_model) for m in CATALOG.gcp_machines})
-money = st.one_of(st.none(), st.floats(min_value=0, max_value=MAX_HOURLY_USD))
+money = st.one_of(st.none(), st.floats(min_value=0, max_value=MAX_HOURLY_USD, exclude_min=True))
 hours = st.one_of(st.none(), st.floats(min_value=MIN_HOURS_PER_RUN, max_value=MAX_HOURS_PER_RUN))
 speed = st.one_of(st.none(), st.floats(min_value=MIN_SPEEDUP, max_value=MAX_SPEEDUP))
 pricing = st.sampled_from(["on-demand", "spot", "cud-1y", "cud-3y"])

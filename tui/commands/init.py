@@ -18,7 +18,7 @@ def _hourly_usd(text: str) -> float:
     is given (every `gpumigrate` command builds this parser; a transfer has no use for it)."""
     from engine.cost.section import MAX_HOURLY_USD
 
-    return bounded(0, MAX_HOURLY_USD)(text)  # type: ignore[no-any-return]
+    return bounded(0, MAX_HOURLY_USD, above=True)(text)  # type: ignore[no-any-return]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
