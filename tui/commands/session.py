@@ -294,10 +294,35 @@ def _resume(args: argparse.Namespace) -> int:
                             f"--session {args.name} --detach`")
     if not profile_path:
         raise BadInputError("the session does not say which profile it ran: pass --profile PATH")
+    done = _all_completed(args.name, Path(profile_path), runs[-1].steps)
+    if done:
+        print(f"session {args.name}: nothing to resume: {done} completed with this profile (run "
+              f"#{runs[-1].id}); `gpumigrate replay PROFILE --session {args.name}` runs steps again after a change")
+        return 0
     pid = launch_detached(args.name, Path(profile_path), runs[-1].steps)
     print(f"resumed {','.join(runs[-1].steps)} in worker pid {pid}; follow it with "
           f"`gpumigrate session tail {args.name}`")
     return 0
+
+
+def _all_completed(name: str, profile_path: "Path", steps: list[str]) -> str:
+    """The steps, joined, when every one completed with this very profile (a worker would only skip them);
+    "" otherwise, or when the profile cannot be read here (the worker then reports why)."""
+    from engine.errors import GpumigrateError
+    from engine.profile import load_profile
+    from engine.runner import profile_digest
+    from engine.session import SessionStore
+
+    try:
+        digest = profile_digest(load_profile(profile_path))
+    except (GpumigrateError, OSError):
+        return ""
+    with SessionStore.open(name, create=False) as store:
+        records = store.steps()
+    if steps and all(records.get(s) is not None and records[s].state == "completed"
+                     and records[s].profile_digest == digest for s in steps):
+        return ", ".join(steps)
+    return ""
 
 
 def _share(args: argparse.Namespace) -> int:

@@ -1,0 +1,31 @@
+"""`session resume` on a run whose steps all completed (same profile) says there is nothing to resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.profile import load_profile
+from engine.runner import profile_digest
+from engine.session import SessionStore, new_holder_id
+from tui.cli import main
+
+
+def test_resume_of_a_completed_run_starts_nothing_and_says_so(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed "resumed transfer in worker pid N" and started a worker that skipped everything."""
+    profile = tmp_path / "p.toml"
+    profile.write_text('[source]\nprovider = "other"\nhourly_usd = 1.0\n')
+    with SessionStore.open("done") as store:
+        store.set_meta("profile_path", str(profile))
+        run = store.begin_run(new_holder_id(), ["cost"], ttl_s=30)
+        store.set_step("cost", "running")
+        store.set_step("cost", "completed", result={"summary": "ok"},
+                       profile_digest=profile_digest(load_profile(profile)))
+        store.end_run(run, 0)
+    assert main(["session", "resume", "done"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to resume" in out and "resumed" not in out
+    with SessionStore.open("done") as store:
+        assert len(store.runs()) == 1  # no worker was started
