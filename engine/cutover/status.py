@@ -109,6 +109,10 @@ def describe(ev: StoredEvent) -> str:
         return f"ticked {p.get('item')!r}" + (f" — {p['note']}" if p.get("note") else "")
     if k == "runbook_unticked":
         return f"unticked {p.get('item')!r}"
+    if k == "session_shared":
+        return f"shared the session with group {p.get('group')} (`session share`)"
+    if k == "session_unshared":
+        return "made the session private to its owner again (`session unshare`)"
     if k == "profile_edited":
         return f"edited the profile: {p.get('what')}"
     rest = json.dumps(p, ensure_ascii=False, default=str)

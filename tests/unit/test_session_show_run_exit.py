@@ -22,3 +22,13 @@ def test_show_names_the_exit_of_a_run_that_did_not_succeed(capsys: pytest.Captur
     assert main(["session", "show", "ok"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
     assert "last run #1: finished, transfer" in line
+
+
+def test_sharing_reads_as_words_in_the_audit_trail() -> None:
+    """`session show` printed the raw event: 'session_shared {"group": "rvops"}'."""
+    from engine.cutover.status import describe
+    from engine.session import StoredEvent
+
+    shared = StoredEvent(1, 0.0, "root", "session", "session_shared", {"group": "ops"})
+    assert describe(shared) == "shared the session with group ops (`session share`)"
+    assert describe(StoredEvent(2, 0.0, "root", "session", "session_unshared", {})).startswith("made the session")
