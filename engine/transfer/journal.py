@@ -66,6 +66,28 @@ def default_journal_path(src_url: str, dst_url: str, session_path: Path | None =
     return state_dir() / "journals" / name
 
 
+def last_run(path: Path) -> tuple[str, str | None, float] | None:
+    """The last run recorded in the journal at ``path``: (state, summary, when), None without one.
+
+    Read only (looking never creates, migrates or locks a journal): a front end opened after a run
+    was stopped (the app closed under a private run, a killed CLI) says the copy is half done and
+    resumable rather than "not run".  A run still marked ``running`` that nothing runs was killed
+    before it could say so: the caller knows whether it runs one.
+    """
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = db.execute("SELECT state, summary, COALESCE(finished_at, started_at) FROM runs "
+                             "ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return (str(row[0]), row[1], float(row[2])) if row else None
+
+
 class Journal:
     """Thread-safe; part records are committed at once, object records in small batches."""
 

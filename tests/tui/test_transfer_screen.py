@@ -582,6 +582,14 @@ async def test_without_a_session_the_copy_runs_in_a_private_worker_that_stops_wi
         proc = run.proc
     assert proc.wait(timeout=30) == 3, "the worker went on after its app closed"
     assert not (dst / "big" / "model.bin").exists()  # interrupted: no partial object, resumable
+    # The app opened again says so (it said "not run" / "No transfer run yet" over a half-done copy)
+    again = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with again.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, again)
+        table = screen.query_one("#transfer-entries", DataTable)
+        status = str(table.get_cell("0", "status"))
+        assert status.startswith("last run interrupted") and "r resumes" in status, status
+        assert "interrupted" in str(screen.query_one("#transfer-current", Static).render())
 
 
 async def test_in_a_session_the_dry_run_plan_lists_the_planned_actions(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ class TransferScreen(StepScreen):
         for label, key, width in (("#", "entry", 3), ("path", "path", 48), ("action", "action", 7),
                                   ("attempts", "attempts", 8), ("last error", "error", 60)):
             failures.add_column(label, key=key, width=width)
-        self._fill_entries()
+        self._fill_entries(journals=True)
         self._show_bars(False)
         self._sync_controls()
         self._fit(self.app.size.width, self.app.size.height)
@@ -197,7 +197,7 @@ class TransferScreen(StepScreen):
     def profile_changed(self) -> None:
         if not self.running:
             self._entry_status.clear()
-        self._fill_entries()
+        self._fill_entries(journals=not self.running)
         self._sync_controls()
 
     def _apply_role(self) -> None:
@@ -211,11 +211,14 @@ class TransferScreen(StepScreen):
     def entries(self) -> list[Any]:
         return list(self.profile.transfer) if self.profile is not None else []
 
-    def _fill_entries(self) -> None:
+    def _fill_entries(self, journals: bool = False) -> None:
+        """``journals``: also show each entry's last run from its resume journal (on opening, on a new profile)."""
         table = self.query_one("#transfer-entries", DataTable)
         table.clear()
         entries = self.entries
         self._labels = [f"[[transfer]] #{i + 1} {spec.src} -> {spec.dst}" for i, spec in enumerate(entries)]
+        if journals and not self.running and self.session is None:
+            self._read_last_runs(entries)
         for i, spec in enumerate(entries):
             table.add_row(str(i + 1), spec.src, spec.dst, transfer_options(spec) or DASH, spec.engine,
                           self._entry_status.get(i, "not run"),
@@ -224,6 +227,40 @@ class TransferScreen(StepScreen):
             self.query_one("#transfer-current", Static).update(
                 "No [[transfer]] entries in this profile." if self.profile is not None
                 else "No profile open (ctrl+o opens one).")
+
+    def _read_last_runs(self, entries: list[Any]) -> None:
+        """Without a session, an entry this app has not run yet shows its journal's last run: a copy
+        stopped with the app (or a killed CLI) is half done and resumable, not "not run"."""
+        from engine.errors import GpumigrateError
+        from engine.transfer.api import journal_path_for
+        from engine.transfer.journal import last_run
+
+        base = self.gm_app.profile_path.parent if self.gm_app.profile_path else None
+        stopped = []
+        for i, spec in enumerate(entries):
+            if i in self._entry_status or spec.engine == "sts":
+                continue
+            try:
+                last = last_run(journal_path_for(spec, base))
+            except (GpumigrateError, OSError, ValueError):
+                continue
+            if last is None:
+                continue
+            state, summary, when = last
+            if state == "running":  # nothing runs it now: it was killed before it could say so
+                state = "interrupted"
+            day = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+            if state in ("interrupted", "failed"):
+                stopped.append((i + 1, state))
+                self._entry_status[i] = f"last run {state} ({day}): r resumes"
+            else:
+                self._entry_status[i] = f"last run {state} ({day}): {summary or ''}".rstrip(": ")
+        if stopped and self.finished is None:
+            which = ", ".join(str(n) for n, _ in stopped)
+            states = "/".join(sorted({st for _, st in stopped}))
+            self.query_one("#transfer-current", Static).update(
+                f"{'Entry' if len(stopped) == 1 else 'Entries'} {which}: last run {states}; r resumes "
+                "(finished objects are skipped).")
 
     def _set_entry_status(self, index: int, text: str) -> None:
         self._entry_status[index] = text
