@@ -47,7 +47,7 @@ def describe(ev: StoredEvent) -> str:
     if k == "step_started":
         return f"started {p.get('description') or ev.step}"
     if k == "step_finished":
-        return f"{'finished' if p.get('ok') else 'FAILED'}: {p.get('summary', '')}"
+        return f"{step_end_word(p)}: {p.get('summary', '')}"
     if k == "message":
         return f"{p.get('level', 'info')}: {p.get('text', '')}"
     if k == "progress":
@@ -109,14 +109,70 @@ def describe(ev: StoredEvent) -> str:
         return f"ticked {p.get('item')!r}" + (f" — {p['note']}" if p.get("note") else "")
     if k == "runbook_unticked":
         return f"unticked {p.get('item')!r}"
-    if k == "session_shared":
-        return f"shared the session with group {p.get('group')} (`session share`)"
-    if k == "session_unshared":
-        return "made the session private to its owner again (`session unshare`)"
     if k == "profile_edited":
         return f"edited the profile: {p.get('what')}"
-    rest = json.dumps(p, ensure_ascii=False, default=str)
-    return f"{k} {rest}" if p else k
+    if k in ("session_shared", "session_unshared"):
+        did = (f"shared the session with group {p.get('group')} (`session share`)" if k == "session_shared"
+               else "made the session private to its owner again (`session unshare`)")
+        return f"{actor(ev)} {did}"
+    if k == "cutover_signed_off":
+        jobs = p.get("sts_jobs") or []
+        return (f"{actor(ev)} signed off the cutover ({p.get('items', 0)} runbook item(s) ticked"
+                f"{f'; {len(jobs)} Storage Transfer job(s) disabled' if jobs else ''})")
+    if k == "profile_opened":
+        return f"{actor(ev)} opened the profile {p.get('path')}"
+    if k == "worker_failed":
+        return f"the worker (pid {p.get('pid')}) failed: {p.get('error')}"
+    if k == "run_heartbeat_failed":
+        return f"run #{p.get('run')} could not write its heartbeat: {p.get('error')}"
+    return plain_sentence(k, p)
+
+
+def actor(ev: StoredEvent) -> str:
+    """'alice (uid 1000)' as the OS recorded the acting process; the operator name for old rows."""
+    if ev.who and ev.who.get("uid") is not None:
+        return f"{ev.operator} (uid {ev.who['uid']})"
+    return ev.operator
+
+
+def plain_sentence(kind: str, payload: dict[str, Any]) -> str:
+    """An event kind this version has no sentence for, in words rather than JSON."""
+    text = kind.replace("_", " ")
+    if payload:
+        text += ": " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in payload.items())
+    return text
+
+
+def step_end_word(p: dict[str, Any]) -> str:
+    """How a step ended, truly: finished, INCOMPLETE (checks did not run), interrupted, or FAILED."""
+    result = p.get("result") or {}
+    if result.get("interrupted"):
+        return "interrupted"
+    if isinstance(result.get("report"), dict) and result["report"].get("verdict") == "INCOMPLETE":
+        return "INCOMPLETE"
+    return "finished" if p.get("ok") else "FAILED"
+
+
+_EXIT_WORDS = {1: "failed", 2: "failed (bad input)", 4: "failed (credentials, a service or a tool missing)"}
+
+
+def run_outcome(store: SessionStore, run: Any) -> str:
+    """The word for how a run stands or ended: running, died, cancelled by NAME, interrupted, failed,
+    incomplete or finished (only when it ran to its end with every step done)."""
+    if run.state == "running":
+        return "running" if run.live else "not heard from (its lease is expiring)"
+    if run.state == "dead":
+        return "died (its steps were interrupted)"
+    code = run.exit_code
+    if code == 3:
+        return f"cancelled by {run.cancel_requested_by}" if run.cancel_requested_by else "interrupted"
+    if code:
+        return _EXIT_WORDS.get(code, f"failed (exit {code})")
+    steps = store.steps()
+    incomplete = [s for s in run.steps if s in steps and steps[s].state == "incomplete"]
+    if incomplete:
+        return f"incomplete ({', '.join(incomplete)}: checks the profile expects did not run)"
+    return "finished"
 
 
 def format_event(ev: StoredEvent | dict[str, Any]) -> str:
@@ -188,7 +244,8 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
         "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})" if live_lease and lease is not None
                     else nobody_drives(store, lease, last)),
         "run": None if last is None else {
-            "id": last.id, "state": last.state, "live": last.live, "steps": last.steps, "pid": last.pid,
+            "id": last.id, "state": last.state, "outcome": run_outcome(store, last), "live": last.live,
+            "steps": last.steps, "pid": last.pid,
             "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,
             "started_at": iso(last.started_at), "exit_code": last.exit_code},
         "steps": steps,
@@ -220,6 +277,14 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
         summary = (s["summary"] or "").replace("|", "\\|")
         lines.append(f"| {name} | {s['state']} | {s['attempt']} | {s['started_at'] or ''} | "
                      f"{s['finished_at'] or ''} | {summary} |")
+    runs = store.runs()
+    if runs:
+        lines += ["", "## Runs", "", "| # | outcome | steps | by | pid | host | started | ended | exit |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in runs:
+            lines.append(f"| {r.id} | {run_outcome(store, r)} | {', '.join(r.steps)} | {r.operator} | {r.pid} | "
+                         f"{r.host} | {iso(r.started_at)} | {iso(r.ended_at) or ''} | "
+                         f"{'' if r.exit_code is None else r.exit_code} |")
     approvals = store.approvals()
     if approvals:
         lines += ["", "## Approvals", ""]

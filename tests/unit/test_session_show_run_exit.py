@@ -15,7 +15,7 @@ def test_show_names_the_exit_of_a_run_that_did_not_succeed(capsys: pytest.Captur
         store.end_run(run, 3)
     assert main(["session", "show", "ended"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
-    assert "last run #1: finished, exit 3 (interrupted)" in line
+    assert "last run #1: interrupted, transfer" in line and "finished" not in line
     with SessionStore.open("ok") as store:
         run = store.begin_run(new_holder_id(), ["transfer"], ttl_s=30)
         store.end_run(run, 0)
@@ -30,5 +30,5 @@ def test_sharing_reads_as_words_in_the_audit_trail() -> None:
     from engine.session import StoredEvent
 
     shared = StoredEvent(1, 0.0, "root", "session", "session_shared", {"group": "ops"})
-    assert describe(shared) == "shared the session with group ops (`session share`)"
-    assert describe(StoredEvent(2, 0.0, "root", "session", "session_unshared", {})).startswith("made the session")
+    assert describe(shared) == "root shared the session with group ops (`session share`)"
+    assert describe(StoredEvent(2, 0.0, "root", "session", "session_unshared", {})).startswith("root made the session")

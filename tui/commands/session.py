@@ -99,8 +99,9 @@ def _list(args: argparse.Namespace) -> int:
             continue
         steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
         driver = row["driver"]["operator"] if row["driver"] and row["driver"]["live"] else "nobody"
-        running = "running" if row["run"] and row["run"]["live"] else "idle"
-        print(f"{row['name']:<24} {running:<8} driver {driver:<12} {steps}")
+        last = row["run"]["outcome"] if row["run"] else "never ran"
+        last = last if last == "running" else f"idle, last run {last}"
+        print(f"{row['name']:<24} {last} — driver {driver}; {steps}")
     return 0
 
 
@@ -122,14 +123,7 @@ def _show(args: argparse.Namespace) -> int:
               "'same account, name declared'")
     r = info["run"]
     if r:
-        ended = ""
-        if r["state"] == "finished" and r.get("exit_code") not in (None, 0):  # "finished" alone reads as success
-            from engine.errors import ExitCode
-
-            code = r["exit_code"]
-            meaning = ExitCode(code).name.lower().replace("_", " ") if code in ExitCode._value2member_map_ else ""
-            ended = f", exit {code}" + (f" ({meaning})" if meaning else "")
-        print(f"  last run #{r['id']}: {r['state']}{ended}{' (live)' if r['live'] else ''}, {','.join(r['steps'])} "
+        print(f"  last run #{r['id']}: {r['outcome']}, {','.join(r['steps'])} "
               f"by {r['operator']}, pid {r['pid']}{', log ' + r['log_path'] if r['log_path'] else ''}")
     print("  steps:")
     for name, s in info["steps"].items():
