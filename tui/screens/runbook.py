@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from textual import work
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, RichLog, Static
 
@@ -47,7 +47,8 @@ class RunbookScreen(StepScreen):
                     yield Button("Decline (d)", id="decline", variant="error")
                     yield Button("Sign off (s)", id="sign-off", variant="warning", classes="mutating")
                 yield Label("Rollback (last step first)", classes="runbook-heading")
-                yield Static("", id="runbook-rollback", markup=False)
+                with VerticalScroll(id="runbook-rollback-scroll"):  # the generated plan is long: it scrolls
+                    yield Static("", id="runbook-rollback", markup=False)
         yield Label("Audit log", classes="runbook-heading")
         yield RichLog(id="runbook-log", wrap=False, markup=False, max_lines=2000)
 
@@ -95,7 +96,7 @@ class RunbookScreen(StepScreen):
             for number, item in enumerate(profile.cutover.runbook, start=1):
                 items.add_row(str(number), "GATE" if item.gate else "", item.title, "", "", "", key=str(number))
             where = self.gm_app.profile_path.name if self.gm_app.profile_path else "P"
-            status.update(f"{len(profile.cutover.runbook)} items, read-only (no session). To tick them: "
+            status.update(f"{len(profile.cutover.runbook)} items, read-only: no session. To tick them, start one: "
                           f"gpumigrate --session NAME --profile {where}")
         if profile is not None and self.session is not None:
             entries = runbook.entries(self.session, profile)
