@@ -24,8 +24,27 @@ def test_resume_of_a_completed_run_starts_nothing_and_says_so(tmp_path: Path,
         store.set_step("cost", "completed", result={"summary": "ok"},
                        profile_digest=profile_digest(load_profile(profile)))
         store.end_run(run, 0)
-    assert main(["session", "resume", "done"]) == 0
-    out = capsys.readouterr().out
-    assert "nothing to resume" in out and "resumed" not in out
+    assert main(["session", "resume", "done"]) == 2  # nothing was resumed: exit 2, as for "never ran"
+    out = capsys.readouterr()
+    assert "nothing to resume" in out.err and "resumed" not in out.out + out.err
+    assert "cost completed at 20" in out.err and "+00:00" in out.err
     with SessionStore.open("done") as store:
         assert len(store.runs()) == 1  # no worker was started
+
+
+def test_resume_of_steps_completed_with_an_earlier_profile_still_resumes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A changed profile is a reason to run again (replay), not something left to resume."""
+    profile = tmp_path / "p.toml"
+    profile.write_text('[source]\nprovider = "other"\nhourly_usd = 1.0\n')
+    with SessionStore.open("changed") as store:
+        store.set_meta("profile_path", str(profile))
+        run = store.begin_run(new_holder_id(), ["cost"], ttl_s=30)
+        store.set_step("cost", "running")
+        store.set_step("cost", "completed", result={"summary": "ok"}, profile_digest="an older profile")
+        store.end_run(run, 0)
+    assert main(["session", "resume", "changed"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to resume" in err and "the profile changed since" in err and "replay" in err
+    with SessionStore.open("changed") as store:
+        assert len(store.runs()) == 1

@@ -288,35 +288,39 @@ def _resume(args: argparse.Namespace) -> int:
                             f"--session {args.name} --detach`")
     if not profile_path:
         raise BadInputError("the session does not say which profile it ran: pass --profile PATH")
-    done = _all_completed(args.name, Path(profile_path), runs[-1].steps)
+    done = _nothing_to_resume(args.name, Path(profile_path), runs[-1].steps)
     if done:
-        print(f"session {args.name}: nothing to resume: {done} completed with this profile (run "
-              f"#{runs[-1].id}); `gpumigrate replay PROFILE --session {args.name}` runs steps again after a change")
-        return 0
+        raise BadInputError(f"session {args.name!r}: nothing to resume: {done} (run #{runs[-1].id}); "
+                            f"`gpumigrate replay PROFILE --session {args.name}` runs steps again")
     pid = launch_detached(args.name, Path(profile_path), runs[-1].steps)
     print(f"resumed {','.join(runs[-1].steps)} in worker pid {pid}; follow it with "
           f"`gpumigrate session tail {args.name}`")
     return 0
 
 
-def _all_completed(name: str, profile_path: "Path", steps: list[str]) -> str:
-    """The steps, joined, when every one completed with this very profile (a worker would only skip them);
-    "" otherwise, or when the profile cannot be read here (the worker then reports why)."""
+def _nothing_to_resume(name: str, profile_path: "Path", steps: list[str]) -> str:
+    """When every step of the last run completed: which, and when ("transfer completed at ..."), with a
+    note where the profile changed since (that is a reason to run again, not something to resume);
+    "" when some step is left to resume.  Resume exits 2 then, as for a session that never ran."""
+    from engine.cutover.status import iso
     from engine.errors import GpumigrateError
     from engine.profile import load_profile
     from engine.runner import profile_digest
     from engine.session import SessionStore
 
-    try:
-        digest = profile_digest(load_profile(profile_path))
-    except (GpumigrateError, OSError):
-        return ""
     with SessionStore.open(name, create=False) as store:
         records = store.steps()
-    if steps and all(records.get(s) is not None and records[s].state == "completed"
-                     and records[s].profile_digest == digest for s in steps):
-        return ", ".join(steps)
-    return ""
+    if not steps or not all(records.get(s) is not None and records[s].state == "completed" for s in steps):
+        return ""
+    try:
+        digest: str | None = profile_digest(load_profile(profile_path))
+    except (GpumigrateError, OSError):
+        digest = None  # the profile cannot be read here: say what completed, without comparing
+    done = ", ".join(f"{s} completed at {iso(records[s].finished_at or records[s].updated_at)}" for s in steps)
+    changed = [s for s in steps if digest is not None and records[s].profile_digest != digest]
+    if changed:
+        done += f"; the profile changed since {', '.join(changed)} completed"
+    return done
 
 
 def _share(args: argparse.Namespace) -> int:
