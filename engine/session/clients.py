@@ -187,9 +187,16 @@ class ClientsMixin:
                 self.append("session", "client_detached", {"holder": holder})  # type: ignore[attr-defined]
 
     def clients(self, fresh_within_s: float = 30.0) -> list[Client]:
+        """Clients seen lately, less those whose process is gone on this host (a killed app records no
+        detach; its heartbeat would keep it listed for ``fresh_within_s``)."""
+        import socket
+
+        from engine.session.runs import pid_alive
+
         rows = self._db.execute("SELECT * FROM clients WHERE seen_at >= ? ORDER BY attached_at",  # type: ignore[attr-defined]
                                 (time.time() - fresh_within_s,)).fetchall()
-        return [Client(**dict(r)) for r in rows]
+        here = socket.gethostname()
+        return [c for c in (Client(**dict(r)) for r in rows) if c.host != here or pid_alive(c.pid)]
 
     def client(self, holder: str) -> Client | None:
         row = self._db.execute("SELECT * FROM clients WHERE holder = ?", (holder,)).fetchone()  # type: ignore[attr-defined]

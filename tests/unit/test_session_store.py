@@ -170,3 +170,18 @@ def test_a_declared_name_differing_only_in_case_is_the_same_person() -> None:
         with pytest.raises(BadInputError, match="second person"):
             again.decide_approval(request, approve=True)
         assert again.approval(request).state == "pending"  # type: ignore[union-attr]
+
+
+def test_a_client_whose_process_is_gone_on_this_host_is_not_listed_as_attached() -> None:
+    """A `--watch` app killed (SIGTERM/SIGKILL) stayed in `session show --json` clients for 30 s after its
+    process was gone; on the same host a gone pid is a gone client now, as for workers."""
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with SessionStore.open("cl") as store:
+        store.attach_client("me", kind="tui", watch_only=True)
+        store.attach_client("ghost", kind="tui", watch_only=True)
+        store._db.execute("UPDATE clients SET pid = ? WHERE holder = 'ghost'", (gone.pid,))
+        assert [c.holder for c in store.clients()] == ["me"]
