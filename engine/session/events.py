@@ -44,6 +44,8 @@ ROUTINE_ITEM_STATUSES = frozenset({"copied", "skipped", "verified", "would_copy"
 """Per-object outcomes that are only counted in the session (``--json`` output still lists each;
 deletions are also listed in the step's audit file)."""
 PLAN_STATUSES = {"would_copy": "copy", "would_delete": "delete"}
+_PLAN_DUE = object()
+"""Held in place of a ``plan`` progress row not built yet (it is built when it is written)."""
 PLAN_LISTED = 10_000
 """Planned actions listed one by one in the step's plan file (the app's plan table shows this many);
 the counts in the ``plan`` progress row stay exact beyond."""
@@ -82,7 +84,7 @@ class _Recorder:
     """What the last progress row written per (step, label) said, without its time and rate: a
     worker waiting hours for an approval, or paused, keeps ticking, and repeating rows would
     grow the session by ~8 rows a second while nothing moves."""
-    pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    pending: dict[tuple[str, str], Any] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     deleted_files: dict[str, Any] = field(default_factory=dict)
     """step -> the open audit file listing its deletions."""
@@ -140,7 +142,11 @@ class EventsMixin:
             if isinstance(event, ItemDone) and event.status in PLAN_STATUSES:
                 counts = self._rec.counts.setdefault(step, {})
                 counts[event.status] = counts.get(event.status, 0) + 1
-                event = self._list_planned(event)  # the plan's counts, as a progress row
+                self._list_planned(event)
+                if event.ts - self._rec.last_progress.get((step, "plan"), 0.0) < PROGRESS_EVERY_S:
+                    self._rec.pending[(step, "plan")] = _PLAN_DUE  # built when written (the hot path)
+                    return 0
+                event = self._plan_row(step, event.ts)  # the plan's counts, as a progress row
                 if not self._progress_due(event):
                     return 0
             elif isinstance(event, Progress):
@@ -189,6 +195,8 @@ class EventsMixin:
         """Write the step's held-back progress rows (and, at its end, the aggregated counts)."""
         for key in [k for k in self._rec.pending if k[0] == step]:
             held = self._rec.pending.pop(key)
+            if held is _PLAN_DUE:
+                held = self._plan_row(step, time.time())
             self._rec.last_state[key] = (held.done, held.total, held.unit, held.extra)
             self._append_event(held)
         if final:
@@ -218,14 +226,14 @@ class EventsMixin:
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", step)
         return Path(f"{self.path}.audit") / f"{safe}-planned.ndjson"  # type: ignore[attr-defined]
 
-    def _list_planned(self, event: ItemDone) -> Progress:
-        """Count a planned action, list it while among the first PLAN_LISTED, and return the
-        ``plan`` progress row that says so (the file is rewritten by each run of the step)."""
-        from engine.secrets import environment_secrets, redact
-        from engine.session.paths import private_file
-
+    def _list_planned(self, event: ItemDone) -> None:
+        """Count a planned action and list it while among the first PLAN_LISTED (the file is
+        rewritten by each run of the step)."""
         plan = self._rec.plans.get(event.step)
         if plan is None:
+            from engine.secrets import environment_secrets
+            from engine.session.paths import private_file
+
             path = private_file(self.plan_file(event.step))
             plan = self._rec.plans[event.step] = {
                 "file": open(path, "w", encoding="utf-8"), "listed": 0,
@@ -240,13 +248,20 @@ class EventsMixin:
         counts[action] += 1
         counts[f"{action}_bytes"] += int(size) if isinstance(size, (int, float)) else 0
         if plan["listed"] < PLAN_LISTED:
+            from engine.secrets import redact
+
             plan["listed"] += 1
             plan["file"].write(json.dumps({"action": action, "path": redact(event.item, self._rec.secrets),
                                            "size": size, "detail": redact(event.detail, self._rec.secrets)},
                                           ensure_ascii=False) + "\n")
-            plan["file"].flush()
-        return Progress(event.step, done=counts["copy"] + counts["delete"], unit="objects", label="plan",
-                        extra={**counts, "file": plan["file"].name, "listed": plan["listed"]}, ts=event.ts)
+
+    def _plan_row(self, step: str, ts: float) -> Progress:
+        """The ``plan`` progress row: exact counts, the file and how many whole lines it holds now."""
+        plan = self._rec.plans[step]
+        plan["file"].flush()  # a reader trusts "listed" lines to be there
+        counts = plan["counts"]
+        return Progress(step, done=counts["copy"] + counts["delete"], unit="objects", label="plan",
+                        extra={**counts, "file": plan["file"].name, "listed": plan["listed"]}, ts=ts)
 
     def _list_deletion(self, event: ItemDone) -> None:
         """Append one deleted object to its step's audit file (opened, and named in the session, once)."""
