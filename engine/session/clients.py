@@ -31,13 +31,16 @@ class Lease:
     heartbeat_at: float
     ttl_s: float
     uid: int | None = None
+    proc_start: str | None = None
+    """The holder process's start (``BOOT_ID:TICKS``, see :func:`engine.session.runs.process_start`)."""
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.heartbeat_at > self.ttl_s
 
     def process_alive(self) -> bool | None:
-        """True/False when the holder's process is on this host; None when it is elsewhere (or unknown)."""
-        return _holder_alive(self.pid, self.host)
+        """True/False when the holder's process is on this host (a reused pid is not the holder);
+        None when it is elsewhere (or unknown)."""
+        return _holder_alive(self.pid, self.host, self.proc_start)
 
     def live(self, now: float | None = None) -> bool:
         """Does somebody drive?  Not when the heartbeat is too old, nor (on this host) when the
@@ -45,12 +48,18 @@ class Lease:
         return not self.expired(now) and self.process_alive() is not False
 
 
-def _holder_alive(pid: int | None, host: str | None) -> bool | None:
-    from engine.session.runs import pid_alive
+def _holder_alive(pid: int | None, host: str | None, proc_start: str | None = None) -> bool | None:
+    from engine.session import runs
 
     if not pid or host != socket.gethostname():
         return None
-    return pid_alive(pid)
+    return runs.same_process(pid, proc_start)
+
+
+def _my_start() -> str | None:
+    from engine.session import runs
+
+    return runs.process_start(os.getpid())
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class Client:
     seen_at: float
     uid: int | None = None
     watch_only: int = 0
+    proc_start: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ class ClientsMixin:
         if not row:
             return None
         return Lease(row["holder"], row["operator"], row["pid"], row["host"], row["acquired_at"],
-                     row["heartbeat_at"], row["ttl_s"], row["uid"])
+                     row["heartbeat_at"], row["ttl_s"], row["uid"], row["proc_start"])
 
     def acquire_lease(self, holder: str, ttl_s: float = 15.0, force: bool = False) -> bool:
         """Become the driver if nobody alive is, or if ``force``; True when we hold it."""
@@ -120,20 +130,22 @@ class ClientsMixin:
             client = db.execute("SELECT watch_only FROM clients WHERE holder = ?", (holder,)).fetchone()
             if client is not None and client["watch_only"]:
                 return False  # attached with --watch: never drives, whatever asks
-            row = db.execute("SELECT holder, heartbeat_at, ttl_s, pid, host FROM lease WHERE id = 1").fetchone()
+            row = db.execute("SELECT holder, heartbeat_at, ttl_s, pid, host, proc_start FROM lease WHERE id = 1"
+                             ).fetchone()
             free = (row is None or row["holder"] == holder or now - row["heartbeat_at"] > row["ttl_s"]
-                    or _holder_alive(row["pid"], row["host"]) is False)
+                    or _holder_alive(row["pid"], row["host"], row["proc_start"]) is False)
             if not (free or force):
                 return False
             previous = row["holder"] if row else None
             db.execute(
-                """INSERT INTO lease(id, holder, operator, pid, host, acquired_at, heartbeat_at, ttl_s, uid)
-                   VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO lease(id, holder, operator, pid, host, acquired_at, heartbeat_at, ttl_s, uid, proc_start)
+                   VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(id) DO UPDATE SET holder = excluded.holder, operator = excluded.operator,
-                     pid = excluded.pid, host = excluded.host, uid = excluded.uid,
+                     pid = excluded.pid, host = excluded.host, uid = excluded.uid, proc_start = excluded.proc_start,
                      acquired_at = CASE WHEN lease.holder = excluded.holder THEN lease.acquired_at ELSE excluded.acquired_at END,
                      heartbeat_at = excluded.heartbeat_at, ttl_s = excluded.ttl_s""",
-                (holder, self.operator, me.pid, me.host, now, now, ttl_s, me.uid),  # type: ignore[attr-defined]
+                (holder, self.operator, me.pid, me.host, now, now, ttl_s, me.uid,  # type: ignore[attr-defined]
+                 _my_start()),
             )
             if previous != holder:
                 self.append("session", "lease_acquired", {"holder": holder, "previous": previous, "forced": force})  # type: ignore[attr-defined]
@@ -156,10 +168,11 @@ class ClientsMixin:
         now = time.time()
         client = db.execute("SELECT * FROM clients WHERE holder = ?", (to.holder,)).fetchone()  # type: ignore[attr-defined]
         pid, host = (client["pid"], client["host"]) if client else (0, "")
+        start = client["proc_start"] if client else None
         old = db.execute("SELECT operator FROM lease WHERE id = 1").fetchone()  # type: ignore[attr-defined]
         cur = db.execute("UPDATE lease SET holder = ?, operator = ?, pid = ?, host = ?, uid = ?, acquired_at = ?, "  # type: ignore[attr-defined]
-                         "heartbeat_at = ? WHERE id = 1 AND holder = ?",
-                         (to.holder, to.operator, pid, host, to.uid, now, now, from_holder))
+                         "heartbeat_at = ?, proc_start = ? WHERE id = 1 AND holder = ?",
+                         (to.holder, to.operator, pid, host, to.uid, now, now, start, from_holder))
         if cur.rowcount == 1:
             self.append("session", "lease_handed_over", {  # type: ignore[attr-defined]
                 "from": from_holder, "from_operator": old["operator"] if old else None,
@@ -175,9 +188,10 @@ class ClientsMixin:
             cur = db.execute("UPDATE clients SET seen_at = ? WHERE holder = ?", (now, holder))
             if cur.rowcount:
                 return
-            db.execute("INSERT INTO clients(holder, operator, pid, host, kind, attached_at, seen_at, uid, watch_only) "
-                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (holder, self.operator, me.pid, me.host, kind, now, now, me.uid, int(watch_only)))  # type: ignore[attr-defined]
+            db.execute("INSERT INTO clients(holder, operator, pid, host, kind, attached_at, seen_at, uid, watch_only, "
+                       "proc_start) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (holder, self.operator, me.pid, me.host, kind, now, now, me.uid, int(watch_only),  # type: ignore[attr-defined]
+                        _my_start()))
             self.append("session", "client_attached", {"holder": holder, "kind": kind, "watch_only": watch_only})  # type: ignore[attr-defined]
 
     def detach_client(self, holder: str) -> None:

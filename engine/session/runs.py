@@ -42,13 +42,42 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
 def process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (tells a reused pid from the original)."""
+    """``BOOT_ID:TICKS``: this boot's id and the process's start time in clock ticks since boot
+    (/proc/PID/stat field 22); together they tell a reused pid from the original, across reboots too.
+    None where /proc does not say (not Linux): callers then fall back to the pid alone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+            ticks = fh.read().rsplit(b")", 1)[1].split()[19].decode()
     except (OSError, IndexError):
         return None
+    return f"{_boot_id() or 'unknown-boot'}:{ticks}"
+
+
+def same_process(pid: int, recorded: str | None) -> bool:
+    """Is ``pid`` (on this host) still the process that recorded ``recorded`` as its start time?
+
+    False when the pid is gone, or belongs to a process started at another time (or boot).  A value
+    written before boot ids were recorded (ticks only) is compared on ticks.  Without a recorded or a
+    readable start time, the pid alone decides."""
+    if not pid_alive(pid):
+        return False
+    if not recorded:
+        return True
+    now = process_start(pid)
+    if now is None:
+        return True
+    if ":" not in recorded:
+        return now.rsplit(":", 1)[1] == recorded
+    return now == recorded
 
 
 @dataclass(frozen=True)
@@ -81,13 +110,7 @@ class Run:
         """True/False when the process is on this host; None when it runs elsewhere."""
         if self.host != socket.gethostname():
             return None
-        if not pid_alive(self.pid):
-            return False
-        if self.proc_start is not None:
-            start = process_start(self.pid)
-            if start is not None and start != self.proc_start:
-                return False  # the pid was reused by another process
-        return True
+        return same_process(self.pid, self.proc_start)  # a reused pid is not the run's process
 
     @property
     def live(self) -> bool:

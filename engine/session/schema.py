@@ -66,6 +66,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE clients ADD COLUMN uid INTEGER;
     ALTER TABLE clients ADD COLUMN watch_only INTEGER NOT NULL DEFAULT 0;
     """,
+    # 2: the driver's and the clients' process start times (BOOT_ID:TICKS), so that a pid reused on this
+    # host does not keep a dead holder's seat until its lease expires.
+    """
+    ALTER TABLE lease ADD COLUMN proc_start TEXT;
+    ALTER TABLE clients ADD COLUMN proc_start TEXT;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)
