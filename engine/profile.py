@@ -270,6 +270,16 @@ def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") ->
         raise ProfileError([f"{origin}:{lines.line_of(_loc(p.field))}: {p.field}: {p.message}" for p in problems])
 
 
+def located_error(path: str | Path, problems: list[tuple[str, str]]) -> ProfileError:
+    """``(field, why)`` problems found after loading (the cost model's price checks) as a ProfileError whose
+    lines read ``file:line: field: why``, like a load error; the line is the field's, else its section's."""
+    try:
+        lines = _KeyLines(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return ProfileError([f"{path}: {name}: {why}" for name, why in problems])
+    return ProfileError([f"{path}:{lines.line_of(_loc(name))}: {name}: {why}" for name, why in problems])
+
+
 def _loc(dotted: str) -> tuple[Any, ...]:
     """``cost.options[1].gpu_count`` -> ("cost", "options", 1, "gpu_count")."""
     out: list[Any] = []

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.catalog.check import CatalogError
 from engine.catalog.load import Catalog, NetPrice
-from engine.errors import BadInputError
 
 GP3_FREE_IOPS = 3000
 GP3_FREE_MIBPS = 125
@@ -59,7 +59,7 @@ def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: 
         return rows[0]
     known = ", ".join(catalog.net_scopes(key)) or "none"
     if not allow_fallback:
-        raise BadInputError(f"source.region: the catalog has no {key} price for {region} (known: {known}), for "
+        raise CatalogError("source.region", f"the catalog has no {key} price for {region} (known: {known}), for "
                             "the source's EBS volumes the inventory found; set cost.source_ebs_usd_per_gb_month "
                             "(your rate), or run `gpumigrate cost --allow-price-fallback`"
                             " (or cost.allow_price_fallback = true in the profile, which replay reads)"

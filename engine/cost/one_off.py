@@ -6,13 +6,13 @@ import math
 from datetime import date
 from typing import Any
 
+from engine.catalog.check import CatalogError
 from engine.catalog.geo import continent
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.freshness import price_age
 from engine.cost.money import GIB
 from engine.cost.pricing import origin_text
 from engine.cost.report import LineItem
-from engine.errors import BadInputError
 
 
 def tiered_cost(volume_gb: float, tiers: list[tuple[float, float | None, float]]) -> float:
@@ -112,7 +112,7 @@ def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
         return rows
     known = ", ".join(catalog.net_scopes(key))
     if not allow_fallback:
-        raise BadInputError(f"source.region: the catalog has no AWS internet egress tiers for {region} (known: "
+        raise CatalogError("source.region", f"the catalog has no AWS internet egress tiers for {region} (known: "
                             f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
                             "--allow-price-fallback`"
                             " (or cost.allow_price_fallback = true in the profile, which replay reads)"
@@ -201,7 +201,7 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                        "list predates those regions and the recorded 2024 SKU prices do not include them)"
                        if {"ME", "AF"} & set(pair.split("-")) else "")
                 if not allow_fallback:
-                    raise BadInputError(f"source.region: the catalog has no Google Cloud inter-region price for "
+                    raise CatalogError("source.region", f"the catalog has no Google Cloud inter-region price for "
                                         f"{pair}{why} (known continent pairs: {known}); run `gpumigrate cost "
                                         "--allow-price-fallback`"
                                         " (or cost.allow_price_fallback = true in the profile, which replay reads)"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from engine.catalog.check import CatalogError, check_choice, machine_row
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
-from engine.errors import BadInputError
 
 
 @dataclass
@@ -59,7 +59,7 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
         ondemand = row.ondemand_usd_per_hr
     if src.hourly_usd is None and row is not None and src.region and row.region != src.region:
         if not allow_fallback:
-            raise BadInputError(f"source.region: the catalog has no {src.region} price for {name} (priced in "
+            raise CatalogError("source.region", f"the catalog has no {src.region} price for {name} (priced in "
                                 f"{row.region}); set source.hourly_usd to what you pay, or run `gpumigrate cost "
                                 "--allow-price-fallback`"
                                 " (or cost.allow_price_fallback = true in the profile, which replay reads)"
@@ -73,13 +73,14 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
                        gpu_count, float(hours), basis, ondemand=ondemand, notes=notes)
     if row is None:
         if src.instance_type and src.provider in ("aws", "gcp"):
-            raise BadInputError(
-                f"source.instance_type {src.instance_type!r} is not in the {src.provider} catalog "
+            raise CatalogError(
+                "source.instance_type", f"{src.instance_type!r} is not in the {src.provider} catalog "
                 f"(`gpumigrate catalog show --provider {src.provider}` lists what is known); "
                 "set source.hourly_usd to price it")
-        raise BadInputError(f"the {src.provider} source has no catalog price: set source.hourly_usd")
+        raise CatalogError("source.hourly_usd", f"the {src.provider} source has no catalog price: set source.hourly_usd")
     if ondemand is None:
-        raise BadInputError(f"the catalog has no trusted on-demand price for {name} ({row.notes[:120]}); "
+        raise CatalogError("source.instance_type", f"the catalog has no trusted on-demand price for {name} "
+                           f"({row.notes[:120]}); "
                             "set source.hourly_usd or run `gpumigrate catalog refresh`")
     return Priced(name, "on-demand", float(ondemand), row.price_origin, name, row.region, gpu_model, gpu_count,
                    float(hours), basis, ondemand=ondemand, notes=notes)
@@ -101,7 +102,7 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
     if not allow_fallback:
         only = (f" only: single-region data, the public per-region tables for it disagree or are missing"
                 if len(priced) == 1 else "")
-        raise BadInputError(f"{prefix}.region: the catalog has no {region} price for {row.machine_type} "
+        raise CatalogError(f"{prefix}.region", f"the catalog has no {region} price for {row.machine_type} "
                             f"(priced in {', '.join(priced)}{only}); choose one of those, set {prefix}.hourly_usd, "
                             "or run `gpumigrate cost --allow-price-fallback`"
                             " (or cost.allow_price_fallback = true in the profile, which replay reads)"
@@ -117,23 +118,18 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                  field_prefix: str, inherit: tuple[str, float | None, float | None] | None = None,
                  allow_fallback: bool = False) -> Priced:
     """One target option's hourly price and hours per run.  ``gpu_count`` None: not set in the profile."""
-    from engine.catalog.check import CatalogError, check_choice, machine_row
-
     notes: list[str] = []
     row: GcpMachine | None = None
     if machine_type:
-        try:
-            row = machine_row(catalog, machine_type, gpu_model, field_prefix)
-        except CatalogError as exc:
-            raise BadInputError(str(exc)) from None
+        row = machine_row(catalog, machine_type, gpu_model, field_prefix)
         if row is None and hourly_usd is None:
-            raise BadInputError(f"{field_prefix}.machine_type {machine_type!r} is not in the Google Cloud catalog "
+            raise CatalogError(f"{field_prefix}.machine_type", f"{machine_type!r} is not in the Google Cloud catalog "
                                 "(`gpumigrate catalog show --provider gcp`); set an hourly_usd to price it")
         if row is not None:
             problems = check_choice(catalog, prefix=field_prefix, machine_type=machine_type, gpu_model=gpu_model,
                                     gpu_count=gpu_count, region=region, zone=None)
             if problems:
-                raise BadInputError(f"{problems[0].field}: {problems[0].message}")
+                raise CatalogError(problems[0].field, problems[0].message)
             if hourly_usd is None:
                 row = _regional_row(catalog, row, region, field_prefix, allow_fallback, notes)
                 check = row.notes.find("PRICE CHECK:")
@@ -146,7 +142,7 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                     notes.append(f"{row.machine_type}: SINGLE-REGION price ({row.region} only; the public "
                                  "per-region tables for it disagree or are missing, so no other region is priced)")
     elif hourly_usd is None:
-        raise BadInputError(f"{field_prefix}: set machine_type (priced from the catalog) or hourly_usd")
+        raise CatalogError(f"{field_prefix}.machine_type", "set machine_type (priced from the catalog) or hourly_usd")
     name = label or f"{machine_type or 'custom'} {pricing}"
     ondemand = row.ondemand_usd_per_hr if row else None
     spot = row.spot_usd_per_hr if row else None
@@ -173,13 +169,14 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
     assert row is not None
     if pricing == "on-demand":
         if ondemand is None:
-            raise BadInputError(f"the catalog has no trusted on-demand price for {mtype} ({row.verified}); "
+            raise CatalogError(f"{field_prefix}.machine_type", f"the catalog has no trusted on-demand price for "
+                               f"{mtype} ({row.verified}); "
                                 f"set {field_prefix}.hourly_usd or run `gpumigrate catalog refresh --gcp`")
         return Priced(name, pricing, ondemand, row.price_origin, mtype, row.region, model, count, target_hours,
                        basis, ondemand=ondemand, spot=spot, notes=notes)
     if pricing == "spot":
         if spot is None:
-            raise BadInputError(f"the catalog has no spot price for {mtype} in {row.region}; "
+            raise CatalogError(f"{field_prefix}.pricing", f"the catalog has no spot price for {mtype} in {row.region}; "
                                 f"set {field_prefix}.hourly_usd or choose another pricing")
         spot_origin = Origin(EMBEDDED, row.spot_source, row.spot_date, "") if row.spot_source \
             else Origin(row.origin, row.source, row.spot_date or row.date, row.verified)
@@ -196,11 +193,12 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
         return Priced(name, pricing, direct, cud_origin, mtype, row.region, model, count, target_hours,
                        basis, ondemand=ondemand, spot=spot, notes=notes)
     if ondemand is None:
-        raise BadInputError(f"the catalog has no trusted on-demand price for {mtype} to apply a committed-use "
+        raise CatalogError(f"{field_prefix}.pricing", f"the catalog has no trusted on-demand price for {mtype} to "
+                           "apply a committed-use "
                             f"discount to; set {field_prefix}.hourly_usd")
     discount = catalog.cud_discount(pricing, mtype)
     if discount is None:
-        raise BadInputError(f"{field_prefix}.pricing: no {pricing} price is published for {mtype} in {row.region} "
+        raise CatalogError(f"{field_prefix}.pricing", f"no {pricing} price is published for {mtype} in {row.region} "
                             f"({row.source}); set {field_prefix}.hourly_usd to the committed rate you were quoted")
     hourly = ondemand * (1.0 - discount.discount)
     older = min((row.date or "9999", discount.date or "9999"))

@@ -82,8 +82,10 @@ def _source_volumes(ctx: Any) -> Any:
 
 
 def run(ctx: Any) -> Any:
+    from engine.catalog.check import CatalogError
     from engine.catalog.load import load_catalog
     from engine.cost.model import compute_costs
+    from engine.profile import located_error
     from engine.runner import StepResult
 
     catalog = load_catalog()
@@ -99,8 +101,15 @@ def run(ctx: Any) -> Any:
             data_bytes, objects, skipped = _walk_local(ctx)
             for src in skipped:
                 ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
-    report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects, volume_basis=basis,
-                           transfer_entries=_transfer_entries(ctx), source_volumes=_source_volumes(ctx))
+    try:
+        report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects,
+                               volume_basis=basis, transfer_entries=_transfer_entries(ctx),
+                               source_volumes=_source_volumes(ctx),
+                               allow_price_fallback=bool(ctx.options.get("allow_price_fallback")))
+    except CatalogError as exc:  # a price the catalog refuses: point at the profile's line when there is a file
+        if ctx.profile_path is None:
+            raise
+        raise located_error(ctx.profile_path, [(exc.field, str(exc).split(": ", 1)[1])]) from None
     for note in report.notes:
         ctx.message(note, "warning" if note.startswith("PRICE FALLBACK") else "info")
     ctx.message(f"prices: {catalog.age_note()}")

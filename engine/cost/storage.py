@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from engine.catalog.check import CatalogError
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.freshness import PRICE_STALE_DAYS, price_age
 from engine.cost.one_off import tiered_cost
-from engine.errors import BadInputError
 
 
 def _stale_note(what: str, rows: list[NetPrice], today: date | None, hint: str = "") -> list[str]:
@@ -75,7 +75,7 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
     rows = catalog.net_tiers_in(key, region)
     if not rows:
         if not allow_fallback:
-            raise BadInputError(f"source.region: the catalog has no {label} storage price for {region} (known: "
+            raise CatalogError("source.region", f"the catalog has no {label} storage price for {region} (known: "
                                 f"{', '.join(catalog.net_scopes(key)) or 'none'}); set "
                                 "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
                                 f"--aws-region {region}` (S3 Standard), or `gpumigrate cost --allow-price-fallback`"

@@ -23,15 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.catalog.check import CatalogError
     from engine.catalog.load import load_catalog
     from engine.cost.model import compute_costs
-    from engine.profile import load_profile
+    from engine.profile import load_profile, located_error
 
     profile = load_profile(args.profile)
     if args.data_gb is not None:
         profile = profile.model_copy(update={"cost": profile.cost.model_copy(update={"data_gb": args.data_gb})})
     catalog = load_catalog()
-    report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
+    try:
+        report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
+    except CatalogError as exc:  # a price the catalog refuses: point at the profile's line
+        raise located_error(args.profile, [(exc.field, str(exc).split(": ", 1)[1])]) from None
     if args.json:
         from tui.output import print_json
 

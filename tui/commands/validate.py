@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.profile:
         raise BadInputError("validate needs a PROFILE (or --fields)")
     profile = load_profile(args.profile)
+    _check_prices(profile, args.profile)
     sections = [name for name in type(profile).model_fields if name in profile.model_fields_set]
     print(f"{args.profile}: ok ({len(profile.transfer)} transfer entries; sections: {', '.join(sections)})",
           file=sys.stdout)
@@ -36,3 +37,18 @@ def run(args: argparse.Namespace) -> int:
         if left:
             print(f"  left to decide for {step}: {', '.join(left)}", file=sys.stdout)
     return 0
+
+
+def _check_prices(profile, path: str) -> None:  # type: ignore[no-untyped-def]
+    """What `cost` and replay's cost step would refuse (an unknown machine type without hourly_usd, a region
+    with no price, ...), from the cost model's own pricing functions: exit 2 with file:line, not later at
+    cost time.  With cost.allow_price_fallback, each fallback is a loud note instead."""
+    from engine.catalog.load import load_catalog
+    from engine.cost.check import price_problems
+    from engine.profile import located_error
+
+    problems, notes = price_problems(profile, load_catalog())
+    if problems:
+        raise located_error(path, [(p.field, p.message) for p in problems])
+    for note in notes:
+        print(f"{path}: note: {note}", file=sys.stderr)
