@@ -6,7 +6,8 @@ in-process. Steering is refused and read-only commands change nothing.  Only a s
 person's part may change the session, and then by exactly its one designed record in
 Bob's name: ticking a runbook item, approving or declining (the product is "one drives,
 the other watches and approves"; a ``--watch`` client cannot even do these:
-tests/unit/test_session_store.py, tests/tui/test_watch_walk.py). ``share``/``unshare`` are about OS ownership and are
+tests/unit/test_session_store.py, tests/tui/test_watch_walk.py, and a person whose only attached
+clients are ``--watch`` cannot do them from the CLI either: the last test here). ``share``/``unshare`` are about OS ownership and are
 walked as a real second user in tests/services/test_session_users.py; ``attach`` opens
 the app, walked in tests/tui/test_watch_walk.py.
 """
@@ -110,4 +111,35 @@ def test_no_session_subcommand_lets_a_non_driver_steer(tmp_path: Path, monkeypat
         assert {n for n, _ in walked} >= {"list", "show", "tail", "export", "pause", "continue", "cancel", "resume",
                                           "approve", "decline", "tick"}
     finally:
+        alice.close()
+
+
+def test_a_person_attached_only_with_watch_cannot_approve_or_tick_from_the_cli(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bob chose to be read-only (his only attached client is `--watch`): approve, decline and tick from his
+    login are refused (exit 2, one line naming the fix) and change nothing.  Detached, he is the
+    documented approver again (a login with no client attached may approve)."""
+    profile = write_profile(tmp_path, files=1, bwlimit=None, shared_account=True)
+    shared_session("watching")
+    alice = SessionStore.open("watching", operator="alice")
+    alice.set_meta("profile_path", str(profile))
+    assert alice.acquire_lease("alice-app", ttl_s=600)
+    first = alice.request_approval("transfer-delete", "delete 1 object", ["x"])
+    bob = SessionStore.open("watching", operator="bob")
+    bob.attach_client("bob-watch", kind="tui", watch_only=True)
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "bob")
+    try:
+        for argv in (["approve", "watching", str(first)], ["decline", "watching", str(first)],
+                     ["tick", "watching", "1"]):
+            seq = alice.last_seq()
+            assert main(["session", *argv]) == 2, argv
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "--watch" in err and "without --watch" in err, err
+            assert "detach" in err and alice.last_seq() == seq and not alice.ticks(), argv
+        assert alice.approval(first).state == "pending"  # type: ignore[union-attr]
+        bob.detach_client("bob-watch")
+        assert main(["session", "approve", "watching", str(first)]) == 0, capsys.readouterr().err
+        assert alice.approval(first).state == "approved"  # type: ignore[union-attr]
+    finally:
+        bob.close()
         alice.close()

@@ -209,9 +209,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from engine.cutover.steering import check_approver
     from engine.session import SessionStore
 
     with SessionStore.open(args.name, create=False) as store:
+        check_approver(store, f"{'approving' if approve else 'declining'} #{args.id}")
         a = store.decide_approval(args.id, approve)
     print(f"#{a.id} {a.action} {a.state} by {a.decided_by} (requested by {a.requested_by})")
     return 0
@@ -227,9 +229,11 @@ def _decline(args: argparse.Namespace) -> int:
 
 def _tick(args: argparse.Namespace) -> int:
     from engine.cutover import runbook
+    from engine.cutover.steering import check_approver
     from engine.session import SessionStore
 
     with SessionStore.open(args.name, create=False) as store:
+        check_approver(store, f"ticking {args.item!r}")
         profile = runbook.session_profile(store)
         number, title = runbook.find(profile, args.item)
         tick = runbook.tick(store, profile, args.item, args.note)
