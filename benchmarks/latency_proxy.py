@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -87,6 +88,7 @@ async def _serve(listen_port: int, upstream: tuple[str, int], delay_s: float,
     conns = [0]
 
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        opened = time.time()
         try:
             up_r, up_w = await asyncio.open_connection(*upstream)
         except OSError:
@@ -99,9 +101,9 @@ async def _serve(listen_port: int, upstream: tuple[str, int], delay_s: float,
         finally:
             for w in (up_w, client_w):
                 w.close()
-            if log and seen is not None:  # one line per connection: its number, then its requests
+            if log and seen is not None:  # one line per connection: its number, when it was accepted, its requests
                 with open(log, "a") as f:
-                    f.write(json.dumps({"conn": conn, "requests": seen}) + "\n")
+                    f.write(json.dumps({"conn": conn, "opened": opened, "requests": seen}) + "\n")
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port, backlog=1024)
     ready(server.sockets[0].getsockname()[1])
@@ -151,7 +153,7 @@ def main() -> None:
     ap.add_argument("--delay-ms", type=float, required=True, help="added to each direction")
     ap.add_argument("--listen", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     ap.add_argument("--upstream", required=True, help="127.0.0.1:PORT (loopback only)")
-    ap.add_argument("--log", help="append one JSON line per closed connection: its request kinds")
+    ap.add_argument("--log", help="append one JSON line per closed connection: when it opened (epoch s), its request kinds")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
     if host not in ("127.0.0.1", "localhost"):
