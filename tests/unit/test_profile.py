@@ -96,7 +96,7 @@ def test_a_choice_equal_to_nothing_leaves_no_empty_table() -> None:
 # --- property tests ----------------------------------------------------------
 
 _regions = st.sampled_from(["us-central1", "europe-west4", "asia-northeast1", "us-east4"])
-_money = st.floats(min_value=0, max_value=1_000, allow_nan=False, allow_infinity=False)  # MAX_HOURLY_USD
+_money = st.floats(min_value=0.0001, max_value=1_000, allow_nan=False, allow_infinity=False)  # > 0 .. MAX_HOURLY_USD
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
 
 
