@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start the worker and return at once (needs --session)")
     p.add_argument("--foreground", action="store_true",
                    help="with --session: run in this process instead of a worker that outlives the terminal")
+    p.add_argument("--allow-price-fallback", action="store_true",
+                   help="for this run, cost.allow_price_fallback = true: a region the catalog has no price for is "
+                        "priced at another region's rate, with a loud PRICE FALLBACK note (the profile is not edited)")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(handler=run)
 
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     steps = resolve_steps([s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None)
+    options = {"allow_price_fallback": True} if args.allow_price_fallback else None  # read by the cost step
     if args.detach and not args.session:
         raise BadInputError("--detach needs --session NAME (the worker records there)")
     if args.session and not args.foreground:
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             from engine.session import logs_dir, private_file
 
             events_file = private_file(logs_dir() / f"{args.session}.follow-{os.getpid()}.ndjson")
-        pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run, events_out=events_file)
+        pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run, events_out=events_file,
+                              options=options)
         if args.detach:
             print(f"started worker pid {pid} for session {args.session}; follow it with "
                   f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
         try:
             summary = run_steps(profile, steps, emit=sink, profile_path=Path(args.profile).resolve(),
-                                dry_run=args.dry_run, session=session, cancel=cancel)
+                                dry_run=args.dry_run, session=session, cancel=cancel, options=options)
         finally:
             sink.close()
     if args.json:
@@ -175,6 +180,8 @@ def _resume_command(args: argparse.Namespace) -> str:
     parts = ["gpumigrate", "replay", args.profile, "--session", args.session]
     if args.steps:
         parts += ["--steps", args.steps]
+    if args.allow_price_fallback:
+        parts.append("--allow-price-fallback")
     return " ".join(shlex.quote(p) for p in parts)
 
 
