@@ -82,7 +82,7 @@ async def test_scan_fills_tree_topology_and_accept_saves_target(profile_path: Pa
         assert any(t.startswith("This host: 8x NVIDIA A100-SXM4-40GB") for t in text)
         assert sum(t.startswith("GPU") and "A100-SXM4-40GB" in t for t in text) == 8
         assert "Topology" in text
-        assert any(t.startswith("data: 2 files") for t in text)
+        assert any(t.startswith("2 files, ") and t.endswith(" · data") for t in text)
         assert any("nvcr.io/nvidia/pytorch:24.05-py3 [ngc]" in t for t in text)
         assert any(t.startswith("1. ") for t in text)
         assert any(t[0].isdigit() and t[1:].startswith(". a2-highgpu-8g (8x A100 40GB)") for t in text)  # like-for-like
@@ -127,7 +127,7 @@ async def test_no_driver_and_mig_host(profile_path: Path) -> None:
         assert "no NVIDIA driver found" in title
         assert screen.query_one("#inv-topology", DataTable).row_count == 0
         # the rest of the inventory is still there
-        assert any(t.startswith("data: 2 files") for t in text)
+        assert any(t.startswith("2 files, ") and t.endswith(" · data") for t in text)
 
         screen.nvml_api = FakeNvml.from_fixture("h100_mig")
         await _scan(pilot, app)
@@ -169,3 +169,25 @@ async def test_without_a_session_the_scan_runs_in_a_private_worker(profile_path:
         assert screen.private_run.proc.returncode == 0  # the scan ran in that process, and it ended
         assert str(screen.query_one("#inv-status", Static).render()).startswith("Scanned:")
         assert app.step_states().get("inventory") == "completed"
+
+
+async def test_at_80x24_a_data_directory_keeps_its_figures_on_screen(tmp_path: Path) -> None:
+    """At 80 columns the tree had 48 (the details panel the rest): a local directory's or a bucket's
+    figures (files, size) were cut off the end of its line."""
+    deep = tmp_path / "datasets" / "imagenet-2012-train"
+    deep.mkdir(parents=True)
+    (deep / "a.bin").write_bytes(b"a" * 1234)
+    path = tmp_path / "p.toml"
+    path.write_text(f'schema_version = 1\n[source]\nprovider = "other"\ngpu_model = "V100"\n'
+                    f'[inventory]\nlocal_dirs = ["{deep}"]\nscan_gpus = false\n')
+    app = GpuMigrateApp(profile_path=path, start_mode="inventory")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = await _scan(pilot, app)
+        tree = screen.query_one("#inv-tree", Tree)
+        (line,) = [n for n in tree._tree_lines if str(n.node.label).endswith(str(deep))]
+        label = str(line.node.label)
+        figures = label[:label.index(str(deep))]
+        assert figures == "1 files, 1.2 KiB · ", label  # first: a long path is what the edge cuts
+        width = line._get_guide_width(tree.guide_depth, tree.show_root) + len(figures)
+        assert width <= tree.scrollable_content_region.width, (width, tree.scrollable_content_region)

@@ -307,12 +307,12 @@ class InventoryScreen(StepScreen):
                     b_node = aws.add(_label("Buckets"), data=("buckets", inv.aws.buckets), expand=True)
                     for bucket in inv.aws.buckets:
                         text = (f"s3://{bucket.bucket}: {bucket.error}" if bucket.error else
-                                f"s3://{bucket.bucket} {bucket.objects:,} objects, {_size(bucket.bytes)}"
-                                + (" (estimated)" if bucket.estimated else ""))
+                                f"{bucket.objects:,} objects, {_size(bucket.bytes)}"
+                                + (" (estimated)" if bucket.estimated else "") + f" · s3://{bucket.bucket}")
                         b = b_node.add(_label(text), data=("bucket", bucket), expand=len(bucket.prefixes) > 1)
                         if len(bucket.prefixes) > 1:
                             for p in bucket.prefixes:
-                                b.add_leaf(_label(f"{p.prefix} {p.objects:,} objects, {_size(p.bytes)}"), data=("prefix", p))
+                                b.add_leaf(_label(f"{p.objects:,} objects, {_size(p.bytes)} · {p.prefix}"), data=("prefix", p))
                 if inv.aws.discovered_buckets:
                     seen = aws.add(_label(f"Buckets seen ({len(inv.aws.discovered_buckets)}; CloudWatch figures, "
                                           "nothing listed; p picks one for an exact count)"),
@@ -320,12 +320,12 @@ class InventoryScreen(StepScreen):
                     for listing in inv.aws.discovered_buckets:
                         figures = (f"{listing.objects:,} objects, {_size(listing.bytes)}" if listing.sized
                                    else listing.error or "no CloudWatch figures yet")
-                        seen.add_leaf(_label(f"s3://{listing.name} ({listing.region or '?'}) {figures}"),
+                        seen.add_leaf(_label(f"{figures} · s3://{listing.name} ({listing.region or '?'})"),
                                       data=("discovered", listing))
         if inv.local_dirs:
             local = root.add(_label("Local data"), data=("local", inv.local_dirs), expand=True)
             for d in inv.local_dirs:
-                text = f"{d.path}: {d.files:,} files, {_size(d.bytes)}" if d.exists else f"{d.path}: missing"
+                text = f"{d.files:,} files, {_size(d.bytes)} · {d.path}" if d.exists else f"missing · {d.path}"
                 local.add_leaf(_label(text), data=("dir", d))
         if inv.images is not None:
             images = root.add(_label(f"Images ({len(inv.images.images)})"), data=("images", inv.images), expand=True)
