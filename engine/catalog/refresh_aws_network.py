@@ -1,4 +1,4 @@
-"""Refresh one AWS region's internet egress tiers, EBS storage prices and S3 Standard tiers from the AWS Price
+"""Refresh one AWS region's internet egress tiers, EBS storage prices and S3 storage prices from the AWS Price
 List Query API (``pricing.get_products``), for regions the embedded catalog does not price (or prices stale).
 
 Three filtered queries, every page:
@@ -10,8 +10,13 @@ Three filtered queries, every page:
 * ``AmazonEC2``, productFamily "Storage", "System Operation" or "Provisioned Throughput": one GB-Mo price per
   ``volumeApiName``, and io1/io2/gp3 IOPS-Mo and gp3 GiBps-mo prices (two different prices for one part, as
   io2's tiered IOPS, are reported, not guessed).
-* ``AmazonS3``, productFamily "Storage", storageClass "General Purpose", volumeType "Standard": the tiers of the
-  ``TimedStorage-ByteHrs`` product.
+* ``AmazonS3``, productFamily "Storage": per storage class the profile accepts (cost.source_storage_class), the
+  tiers of its one storage product, found by usage type (region prefix aside) as cost tools query it (Infracost's
+  ``s3_bucket.go``): STANDARD ``TimedStorage-ByteHrs`` with volumeType "Standard", INTELLIGENT_TIERING
+  ``TimedStorage-INT-FA-ByteHrs`` (its frequent-access tier, the rate the cost model uses), STANDARD_IA
+  ``TimedStorage-SIA-ByteHrs``, ONEZONE_IA ``TimedStorage-ZIA-ByteHrs``.  GLACIER and DEEP_ARCHIVE storage is
+  published under other service codes (AmazonGlacier, AmazonS3GlacierDeepArchive, whose current attributes are
+  not recorded here): not read, and the result names them (``s3_not_refreshed``) so nobody takes them as fresh.
 
 The rows go to ``state_dir()/catalog/aws_network.json`` (rows of other regions from an earlier refresh are kept)
 and lie over the embedded ones for that region and key (``engine.catalog.load``).
@@ -50,8 +55,7 @@ def queries(region: str) -> dict[str, tuple[str, list[dict[str, str]]]]:
         "ebs": ("AmazonEC2", [_match("regionCode", region),
                               {"Type": "ANY_OF", "Field": "productFamily",
                                "Value": "Storage,System Operation,Provisioned Throughput"}]),
-        "s3": ("AmazonS3", [_match("regionCode", region), _match("productFamily", "Storage"),
-                            _match("storageClass", "General Purpose"), _match("volumeType", "Standard")]),
+        "s3": ("AmazonS3", [_match("regionCode", region), _match("productFamily", "Storage")]),
     }
 
 
@@ -155,19 +159,41 @@ def ebs_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[
     return rows, problems
 
 
+S3_CLASSES = {  # class (cost.source_storage_class) -> (usage type without the region prefix, catalog key)
+    "STANDARD": ("TimedStorage-ByteHrs", "aws.s3.storage"),
+    "INTELLIGENT_TIERING": ("TimedStorage-INT-FA-ByteHrs", "aws.s3.storage.INTELLIGENT_TIERING"),
+    "STANDARD_IA": ("TimedStorage-SIA-ByteHrs", "aws.s3.storage.STANDARD_IA"),
+    "ONEZONE_IA": ("TimedStorage-ZIA-ByteHrs", "aws.s3.storage.ONEZONE_IA"),
+}
+S3_NOT_READ = ("GLACIER", "DEEP_ARCHIVE")
+"""Classes the profile accepts whose storage price is not under AmazonS3's Storage products: not refreshed."""
+
+
+def _usage_is(attrs: dict[str, Any], usage: str) -> bool:
+    have = str(attrs.get("usagetype", ""))
+    return have == usage or have.endswith("-" + usage)
+
+
 def s3_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
     products = [json.loads(i) if isinstance(i, str) else i for i in items]
-    mine = [p for p in products
-            if str((p.get("product") or {}).get("attributes", {}).get("usagetype", "")).endswith("TimedStorage-ByteHrs")]
-    if len(mine) != 1:
-        return [], [f"S3: {len(mine)} S3 Standard storage products for {region} (expected 1); not guessed"]
-    dims, why = _terms(mine[0], "S3 Standard")
-    tiers, why = _tiers(dims, "GB-Mo", "S3 Standard") if dims else (None, why)
-    if tiers is None:
-        return [], [str(why)]
-    return [{"key": "aws.s3.storage", "category": "S3 storage", "item": "S3 Standard", "scope": region,
-             "tier_start_gb": start, "tier_end_gb": end, "price_usd": price, "unit": "USD/GB-month",
-             "notes": "read from the Price List API"} for start, end, price in tiers], []
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for cls, (usage, key) in S3_CLASSES.items():
+        name = "S3 Standard" if cls == "STANDARD" else f"S3 {cls}"
+        mine = [p for p in products if _usage_is((p.get("product") or {}).get("attributes", {}), usage)
+                and (cls != "STANDARD" or p["product"]["attributes"].get("volumeType") == "Standard")]
+        if len(mine) != 1:
+            problems.append(f"S3: {len(mine)} {name} storage products for {region} (expected 1); not guessed")
+            continue
+        dims, why = _terms(mine[0], name)
+        tiers, why = _tiers(dims, "GB-Mo", name) if dims else (None, why)
+        if tiers is None:
+            problems.append(str(why))
+            continue
+        rows += [{"key": key, "category": "S3 storage", "item": name, "scope": region, "tier_start_gb": start,
+                  "tier_end_gb": end, "price_usd": price, "unit": "USD/GB-month",
+                  "notes": "read from the Price List API"} for start, end, price in tiers]
+    return rows, problems
 
 
 def _read(client: Any, service: str, filters: list[dict[str, str]], page_size: int, cancel: threading.Event,
@@ -202,7 +228,8 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
     """Read, check and map the three parts for ``region``; write the network price cache."""
     cancel = cancel or threading.Event()
     client = client if client is not None else make_client()
-    result = RefreshResult(provider="aws-network", extra={"region": region, "pricing_endpoint": PRICING_REGION})
+    result = RefreshResult(provider="aws-network", extra={"region": region, "pricing_endpoint": PRICING_REGION,
+                                                          "s3_not_refreshed": list(S3_NOT_READ)})
     rows: list[dict[str, Any]] = []
     for part, (service, filters) in queries(region).items():
         items = _read(client, service, filters, page_size, cancel, emit, result)

@@ -1,4 +1,4 @@
-"""Refreshing one region's egress tiers, EBS and S3 Standard prices from the AWS Price List Query API, against the
+"""Refreshing one region's egress tiers, EBS and S3 storage prices from the AWS Price List Query API, against the
 strict loopback GetProducts stub: a region the embedded catalog cannot price becomes priced, with its origin."""
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ def egress(region: str, sku: str, tiers: list[tuple[str, str, str]]) -> str:
                  [(b, e, "GB", usd) for b, e, usd in tiers])
 
 
+def s3_class(sku: str, usagetype: str, dims: list[tuple[str, str, str, str]]) -> str:
+    """An S3 storage product of another class: the usage types are those cost tools query the Price List by
+    (Infracost's s3_bucket.go: TimedStorage-SIA/ZIA/INT-FA-ByteHrs under AmazonS3), region-prefixed as Standard's."""
+    return offer("AmazonS3", "Storage", sku, {"regionCode": REGION, "usagetype": f"MEC1-{usagetype}"}, dims)
+
+
 TIERS = [("0", "10240", "0.110"), ("10240", "51200", "0.085"), ("51200", "153600", "0.082"), ("153600", "Inf", "0.080")]
 PRODUCTS = [
     egress(REGION, "EGRESSMEC1", TIERS),
@@ -60,6 +66,10 @@ PRODUCTS = [
     offer("AmazonS3", "Storage", "S3STDMEC1", {"regionCode": REGION, "storageClass": "General Purpose",
                                                 "volumeType": "Standard", "usagetype": "MEC1-TimedStorage-ByteHrs"},
           [("0", "51200", "GB-Mo", "0.025"), ("51200", "512000", "GB-Mo", "0.024"), ("512000", "Inf", "GB-Mo", "0.023")]),
+    s3_class("S3SIAMEC1", "TimedStorage-SIA-ByteHrs", [("0", "Inf", "GB-Mo", "0.0141")]),
+    s3_class("S3ZIAMEC1", "TimedStorage-ZIA-ByteHrs", [("0", "Inf", "GB-Mo", "0.0112")]),
+    s3_class("S3INTMEC1", "TimedStorage-INT-FA-ByteHrs",
+             [("0", "51200", "GB-Mo", "0.026"), ("51200", "512000", "GB-Mo", "0.025"), ("512000", "Inf", "GB-Mo", "0.024")]),
 ]
 
 
@@ -114,3 +124,34 @@ def test_what_it_cannot_decide_is_reported_not_guessed(monkeypatch: pytest.Monke
         assert load_catalog().net_tiers_in("aws.egress.internet", REGION) == []
         with pytest.raises(ClientError, match="MaxResults must be between 1 and 100"):
             boto3.client("pricing", region_name="us-east-1").get_products(ServiceCode="AmazonEC2", MaxResults=101)
+
+
+def test_the_other_s3_classes_are_refreshed_and_the_ones_it_cannot_read_are_named(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`catalog refresh --aws` read only S3 Standard: a profile's STANDARD_IA/ONEZONE_IA/INTELLIGENT_TIERING data
+    stayed at the embedded price. GLACIER and DEEP_ARCHIVE are billed under other service codes (AmazonGlacier,
+    AmazonS3GlacierDeepArchive), not read here: the output says so instead of implying they were refreshed."""
+    from tui.cli import main
+
+    classes = [s3_class("S3GLAMEC1", "TimedStorage-GlacierByteHrs", [("0", "Inf", "GB-Mo", "0.0041")])]
+    with PriceListStub(PRODUCTS + classes, per_page=3) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        result = refresh_aws_network(region=REGION, page_size=3)
+        assert result.problems == []
+        assert result.to_dict()["s3_not_refreshed"] == ["GLACIER", "DEEP_ARCHIVE"]
+        cat = load_catalog()
+        for key, price in (("aws.s3.storage.STANDARD_IA", 0.0141), ("aws.s3.storage.ONEZONE_IA", 0.0112),
+                           ("aws.s3.storage.INTELLIGENT_TIERING", 0.026), ("aws.s3.storage", 0.025)):
+            first = cat.net_tiers_in(key, REGION)[0]
+            assert (first.price_usd, first.origin) == (price, REFRESHED), key
+        assert cat.net_tiers_in("aws.s3.storage.GLACIER", REGION)[0].origin != REFRESHED  # not guessed from S3's
+        text = f'[source]\nprovider = "aws"\nregion = "{REGION}"\ninstance_type = "p5.48xlarge"\nhourly_usd = 60\n' \
+               '[target]\nmachine_type = "a3-highgpu-8g"\n[cost]\ndata_gb = 1000\nsource_storage_class = "STANDARD_IA"\n'
+        report = compute_costs(parse_profile(text), cat, with_sensitivity=False, allow_price_fallback=True)
+        assert report.source.storage_monthly_usd == pytest.approx(1000 * 0.0141)
+        capsys.readouterr()
+        main(["catalog", "refresh", "--aws", "--aws-region", REGION])
+        out = capsys.readouterr()
+        assert "S3 GLACIER, DEEP_ARCHIVE not refreshed" in out.out + out.err
