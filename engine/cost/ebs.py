@@ -62,7 +62,7 @@ def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: 
         raise CatalogError("source.region", f"the catalog has no {key} price for {region} (known: {known}), for "
                             "the source's EBS volumes the inventory found; set cost.source_ebs_usd_per_gb_month "
                             "(your rate), or run `gpumigrate cost --allow-price-fallback`"
-                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                             " for us-east-1's rate")
     fallback = catalog.net_tiers_in(key, "us-east-1")
     note = (f"PRICE FALLBACK: no {key} price for {region}; priced at us-east-1's (price fallback allowed)"

@@ -115,7 +115,7 @@ def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
         raise CatalogError("source.region", f"the catalog has no AWS internet egress tiers for {region} (known: "
                             f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
                             "--allow-price-fallback`"
-                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                             " to price it with us-east-1's tiers")
     notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with us-east-1's "
                  "(price fallback allowed), so the egress figure is NOT the {region} price".replace("{region}", region))
@@ -204,7 +204,7 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                     raise CatalogError("source.region", f"the catalog has no Google Cloud inter-region price for "
                                         f"{pair}{why} (known continent pairs: {known}); run `gpumigrate cost "
                                         "--allow-price-fallback`"
-                                        " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                                        " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                                         " to price it at the dearest known pair")
                 found = sorted((r for r in catalog.network if r.key == "gcp.egress.interregion"),
                                key=lambda r: r.price_usd)[-1:]

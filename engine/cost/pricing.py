@@ -62,7 +62,7 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
             raise CatalogError("source.region", f"the catalog has no {src.region} price for {name} (priced in "
                                 f"{row.region}); set source.hourly_usd to what you pay, or run `gpumigrate cost "
                                 "--allow-price-fallback`"
-                                " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                                " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                                 " to price it at another region's rate")
         notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
                      f"rate (price fallback allowed), so this figure is NOT the {src.region} price")
@@ -105,7 +105,7 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
         raise CatalogError(f"{prefix}.region", f"the catalog has no {region} price for {row.machine_type} "
                             f"(priced in {', '.join(priced)}{only}); choose one of those, set {prefix}.hourly_usd, "
                             "or run `gpumigrate cost --allow-price-fallback`"
-                            " (or cost.allow_price_fallback = true in the profile, which replay reads)"
+                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                             " to price it at another region's rate")
     notes.append(f"PRICE FALLBACK: {row.machine_type} has no {region} price in the catalog; priced at "
                  f"{row.region}'s rate (price fallback allowed), so this figure is NOT the {region} price")

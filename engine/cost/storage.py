@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.catalog.check import CatalogError
 from engine.catalog.load import Catalog, NetPrice
+from engine.catalog.refresh_aws_network import S3_CLASSES
 from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.freshness import PRICE_STALE_DAYS, price_age
 from engine.cost.one_off import tiered_cost
@@ -78,8 +79,9 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
             raise CatalogError("source.region", f"the catalog has no {label} storage price for {region} (known: "
                                 f"{', '.join(catalog.net_scopes(key)) or 'none'}); set "
                                 "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
-                                f"--aws-region {region}` (S3 Standard), or `gpumigrate cost --allow-price-fallback`"
-                                " (or cost.allow_price_fallback = true in the profile, which replay reads)")
+                                f"--aws-region {region}`{'' if cls in S3_CLASSES else ' (it does not read ' + cls + ')'}, "
+                                "or `gpumigrate cost --allow-price-fallback`"
+                                " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)")
         notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at us-east-1's "
                      "(price fallback allowed)")
         rows = catalog.net_tiers_in(key, "us-east-1")

@@ -95,3 +95,21 @@ def test_a_stale_s3_price_says_so() -> None:
                and "aws-region eu-central-1` reads today's" in n for n in old.notes)  # recorded 2024-09-25
     fresh = compute_costs(eu, CAT, with_sensitivity=False, today=date(2024, 10, 1))
     assert not any(n.startswith("source data at rest") for n in fresh.notes)
+
+
+def test_a_missing_glacier_price_does_not_point_at_a_refresh_that_cannot_read_it() -> None:
+    """`catalog refresh --aws` reads STANDARD, INTELLIGENT_TIERING, STANDARD_IA and ONEZONE_IA, not GLACIER or
+    DEEP_ARCHIVE: the error for a region without the price says which, and names replay's flag."""
+    import pytest as _pytest
+
+    from engine.catalog.load import load_catalog
+    from engine.cost.model import compute_costs
+    from engine.errors import BadInputError
+    from engine.profile import parse_profile
+
+    for cls, says in (("GLACIER", "(it does not read GLACIER)"), ("STANDARD_IA", "--aws-region mx-central-1`, or")):
+        text = ('[source]\nprovider = "aws"\nregion = "mx-central-1"\nhourly_usd = 3\n[target]\nmachine_type = '
+                f'"a2-highgpu-1g"\n[cost]\ndata_gb = 100\nsource_storage_class = "{cls}"\nroute = "exit-waiver"\n')
+        with _pytest.raises(BadInputError) as err:
+            compute_costs(parse_profile(text), load_catalog(), with_sensitivity=False)
+        assert says in str(err.value) and "`gpumigrate replay --allow-price-fallback`" in str(err.value), str(err.value)
