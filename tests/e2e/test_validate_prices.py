@@ -89,3 +89,10 @@ def test_an_open_choice_is_left_to_decide_not_a_price_error(tmp_path: Path,
 @pytest.mark.parametrize("name", ["aws-p3-to-gcp-a100.toml", "demo.toml"])
 def test_the_shipped_profiles_still_validate(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", f"profiles/{name}"]) == 0, capsys.readouterr().err
+
+
+def test_validate_takes_the_flag_replay_and_cost_take(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile run with `replay --allow-price-fallback` validates with the same flag (a loud note, exit 0)."""
+    path = _write(tmp_path, NO_REGION_PRICE)
+    assert main(["validate", str(path), "--allow-price-fallback"]) == 0
+    assert "note: PRICE FALLBACK: p3.2xlarge has no af-south-1 price" in capsys.readouterr().err
