@@ -252,7 +252,8 @@ class EventsMixin:
 
             plan["listed"] += 1
             plan["file"].write(json.dumps({"action": action, "path": redact(event.item, self._rec.secrets),
-                                           "size": size, "detail": redact(event.detail, self._rec.secrets)},
+                                           "size": size, "detail": redact(event.detail, self._rec.secrets),
+                                           "entry": (event.data or {}).get("entry")},
                                           ensure_ascii=False) + "\n")
 
     def _plan_row(self, step: str, ts: float) -> Progress:

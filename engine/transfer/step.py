@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import GpumigrateError, Interrupted
-from engine.events import Emit, Message
+from engine.events import Emit, ItemDone, Message
 from engine.runner import StepContext, StepResult
 from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
 
@@ -78,6 +78,16 @@ def _approver(session: Any, profile: Any, cancel: threading.Event, emit: Emit, s
                 plan=paths() if paths is not None else None)
 
     return approve
+
+
+def _planned_with_entry(emit: Emit, entry: int) -> Emit:
+    """Planned actions carry their entry's number (data["entry"]): a front end that receives them
+    late or in batches (a session's follower) cannot tell entries apart by arrival."""
+    def tagged(event: Any) -> None:
+        if isinstance(event, ItemDone) and event.status in ("would_copy", "would_delete"):
+            event = replace(event, data={**event.data, "entry": entry})
+        emit(event)
+    return tagged
 
 
 def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir: Path | None = None,
@@ -192,7 +202,8 @@ def run(ctx: StepContext) -> StepResult:
         if ctx.cancel.is_set():
             raise Interrupted("transfer interrupted; run the same command again to resume")
         ctx.emit(Message(ctx.step, text=f"{label}{' (dry run)' if ctx.dry_run else ''}", level="info"))
-        out = run_entry(spec, emit=ctx.emit, dry_run=ctx.dry_run, base_dir=ctx.base_dir, control=control,
+        out = run_entry(spec, emit=_planned_with_entry(ctx.emit, i + 1), dry_run=ctx.dry_run, base_dir=ctx.base_dir,
+                        control=control,
                         cancel=ctx.cancel, session=ctx.session, profile=ctx.profile, project=project,
                         confirm_delete=bool(ctx.options.get("yes_delete")),
                         sts_control=ctx.options.get("sts_control"), step=ctx.step,

@@ -646,3 +646,21 @@ async def test_at_80x24_the_figures_and_the_plan_rows_are_on_screen(small: tuple
         plan = screen.query_one("#transfer-plan", DataTable)
         assert plan.row_count == 11
         assert plan.region.height >= 5, plan.region  # header and at least four rows
+
+
+async def test_in_a_session_each_planned_action_names_its_entry(tmp_path: Path) -> None:
+    """The session follower coalesces progress rows, so the plan rows of entry 1 could arrive with
+    entry 2's: every planned action said "2". Planned actions now carry their entry."""
+    for name, count in (("a", 3), ("b", 4)):
+        _write_tree(tmp_path / name, {f"{name}{i}.txt": i + 1 for i in range(count)})
+    profile = _profile(tmp_path, [{"src": "a", "dst": "outa"}, {"src": "b", "dst": "outb"}])
+    app = GpuMigrateApp(profile_path=profile, session_name="transfer-two", operator="alice",
+                        start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("n")
+        plan = screen.query_one("#transfer-plan", DataTable)
+        await _wait(pilot, lambda: screen.finished is not None and not screen.running and plan.row_count == 7,
+                    timeout=60, what="the plan of both entries")
+        rows = {str(plan.get_cell(k, "path")): str(plan.get_cell(k, "entry")) for k in plan.rows}
+        assert rows == {**{f"a{i}.txt": "1" for i in range(3)}, **{f"b{i}.txt": "2" for i in range(4)}}

@@ -221,3 +221,27 @@ def test_planned_actions_are_listed_in_a_file_with_exact_counts_in_the_session(
             (row,) = [e for e in rows if e.kind == "items_aggregated"]
             assert f"the first planned actions listed in {last['file']}" in describe(row)
         assert oct(Path(last["file"]).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_dry_run_in_a_session_lists_each_planned_action_with_its_entry(tmp_path: Path) -> None:
+    """A front end following a session gets the plan rows in batches, so it cannot tell entries apart
+    by arrival (every planned action of two entries was shown as entry 2): each line names its entry."""
+    from engine.profile import parse_profile
+    from engine.runner import run_steps
+
+    for name, count in (("a", 2), ("b", 3)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            (tmp_path / name / f"{name}{i}").write_bytes(b"x" * (i + 1))
+    profile = parse_profile('[source]\nprovider = "local"\n[[transfer]]\nsrc = "a"\ndst = "oa"\n'
+                            '[[transfer]]\nsrc = "b"\ndst = "ob"\n')
+    seen: list[ItemDone] = []
+    with SessionStore.open("entries") as store:
+        def emit(event: object) -> None:
+            store.record(event)  # type: ignore[arg-type]
+            if isinstance(event, ItemDone):
+                seen.append(event)
+        run_steps(profile, ["transfer"], emit=emit, profile_path=tmp_path / "p.toml", dry_run=True)
+        lines = [json.loads(x) for x in store.plan_file("transfer").read_text().splitlines()]
+    assert sorted((x["entry"], x["path"]) for x in lines) == [(1, "a0"), (1, "a1"), (2, "b0"), (2, "b1"), (2, "b2")]
+    assert {(e.item, e.data["entry"]) for e in seen} == {(x["path"], x["entry"]) for x in lines}  # --json too

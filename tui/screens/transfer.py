@@ -627,10 +627,11 @@ class TransferScreen(StepScreen):
                     raw = fh.readline()
                     if not raw.endswith(b"\n"):
                         break  # not written whole yet
-                    entry = next((e for n, e in self._plan_marks if lines < n), self._plan_marks[-1][1])
                     item = json.loads(raw)
+                    entry = item.get("entry") or 1 + next((e for n, e in self._plan_marks if lines < n),
+                                                          self._plan_marks[-1][1])
                     size = int(item.get("size") or 0)
-                    rows.append((str(entry + 1), str(item.get("action", "")), str(item.get("path", "")),
+                    rows.append((str(entry), str(item.get("action", "")), str(item.get("path", "")),
                                  human_bytes(size), item.get("detail") or DASH))
                     lines, offset = lines + 1, offset + len(raw)
         except (OSError, ValueError) as exc:
@@ -665,7 +666,8 @@ class TransferScreen(StepScreen):
                     self.plan_counts[f"{action}_bytes"] += size
                 if self._plan_rows < MAX_PLAN_ROWS:
                     self._plan_rows += 1
-                    plan_batch.append((entry, action, ev.item, human_bytes(size), ev.detail or DASH))
+                    plan_batch.append((str(ev.data.get("entry") or entry), action, ev.item, human_bytes(size),
+                                       ev.detail or DASH))
             elif ev.status == "failed":
                 self.failures.append((ev.item, ev.detail))
                 if failures.row_count < MAX_FAILURE_ROWS:
