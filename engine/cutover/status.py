@@ -156,6 +156,14 @@ def step_end_word(p: dict[str, Any]) -> str:
 _EXIT_WORDS = {1: "failed", 2: "failed (bad input)", 4: "failed (credentials, a service or a tool missing)"}
 
 
+def run_state(store: SessionStore, run: Any) -> str:
+    """The run's lifecycle word for JSON: running, dead, finished (ran to its end, every step done) or
+    ended (stopped otherwise: cancelled, interrupted, failed, incomplete; ``outcome`` says which)."""
+    if run.state != "finished":
+        return str(run.state)
+    return "finished" if run_outcome(store, run) == "finished" else "ended"
+
+
 def run_outcome(store: SessionStore, run: Any) -> str:
     """The word for how a run stands or ended: running, died, cancelled by NAME, interrupted, failed,
     incomplete or finished (only when it ran to its end with every step done)."""
@@ -244,7 +252,8 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
         "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})" if live_lease and lease is not None
                     else nobody_drives(store, lease, last)),
         "run": None if last is None else {
-            "id": last.id, "state": last.state, "outcome": run_outcome(store, last), "live": last.live,
+            "id": last.id, "state": run_state(store, last), "outcome": run_outcome(store, last),
+            "live": last.live,
             "steps": last.steps, "pid": last.pid,
             "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,
             "started_at": iso(last.started_at), "exit_code": last.exit_code},

@@ -39,8 +39,10 @@ def test_the_last_run_is_called_what_it_was(exit_code: int, cancelled_by: str | 
         info = summarize(store, events=0)
         assert info["run"]["outcome"].startswith(word)
         md, _ = export(store, tmp_path)
-    if word != "finished":
-        assert "finished" not in info["run"]["outcome"]
+    if word != "finished":  # nor in the JSON's lifecycle word: it ended, it did not finish
+        assert "finished" not in info["run"]["outcome"] and info["run"]["state"] == "ended"
+    else:
+        assert info["run"]["state"] == "finished"
     assert cli.run(argparse.Namespace(session_command="show", name="words", json=False, events=0)) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "last run" in ln)
     assert f"#1: {word}" in line
