@@ -156,3 +156,19 @@ async def test_at_80x24_the_left_to_decide_line_is_not_cut(tmp_path: Path) -> No
         text = str(line.render())
         assert len(text) <= line.content_region.width, (text, line.content_region)
         assert text.startswith("Left to decide") and "source.hourly_usd" in text and "target.pricing" in text, text
+
+
+async def test_a_data_directory_that_does_not_exist_is_said_after_new_profile(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The only word of a mistyped directory was the fourth line of a toast that showed three."""
+    monkeypatch.chdir(tmp_path)
+    app = GpuMigrateApp()
+    app.nvml_api = FakeNvml.from_fixture("v100_host")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, NewProfileDialog))
+        await pilot.press("enter", *"dtaa", "enter", "enter", "enter")
+        await _until(pilot, lambda: app.profile is not None)
+        await pilot.pause(0.2)
+        warnings = [n.message for n in app._notifications if n.severity == "warning"]
+        assert any(m.startswith(f"{tmp_path / 'dtaa'} does not exist") or m.startswith("dtaa does not exist")
+                   for m in warnings), [n.message for n in app._notifications]

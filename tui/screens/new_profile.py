@@ -131,6 +131,11 @@ def start_new_profile(app: "EditingApp") -> None:
     def done(path: Path, found: list[str]) -> None:
         if app.load_profile_from(path):
             app.switch_mode(app.opening_mode())
-            app.notify(f"Wrote {path.name}: " + "; ".join(found[:3]), timeout=8)
+            missing = [line for line in found if line.endswith(": missing")]
+            summary = [line for line in found if not line.startswith(" ") and line not in missing]
+            app.notify(f"Wrote {path.name}: " + "; ".join(summary[:3]), timeout=8)
+            for line in missing:  # a typo'd directory: the file lists it, nothing was found there
+                app.notify(f"{line[:-len(': missing')]} does not exist: no [[transfer]] entry was made for it "
+                           "(Profile tab, or e on Inventory, to fix the path)", severity="warning", timeout=12)
 
     app.push_screen(NewProfileDialog(), asked)
