@@ -39,6 +39,33 @@ def _cut_lines(screen) -> list[str]:  # type: ignore[no-untyped-def]
     return cuts
 
 
+def _hidden_buttons(screen) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every displayed button that is not wholly on the screen, or whose label is wider than the button: the
+    user cannot see (or click) it. At 80x24 a row of buttons in a narrow column ran past the right edge.
+    A button below the fold of a container that scrolls vertically is reachable: only its columns count."""
+    from rich.cells import cell_len
+    from textual.errors import NoWidget
+    from textual.widgets import Button
+
+    hidden = []
+    for button in screen.query(Button):
+        if not button.display:
+            continue
+        try:
+            shown = screen.find_widget(button)  # where the compositor put it, and what its containers let show
+        except NoWidget:  # inside a container that is not displayed
+            continue
+        visible = shown.clip.intersection(screen.region)
+        region = shown.region
+        if any(getattr(a, "allow_vertical_scroll", False) for a in button.ancestors):
+            region = region._replace(y=visible.y, height=min(region.height, visible.height))
+        if visible.intersection(region) != region:
+            hidden.append(f"#{button.id} at {tuple(shown.region)}, visible {tuple(visible)}")
+        elif cell_len(button.label.plain) > button.content_region.width:
+            hidden.append(f"#{button.id} ({button.content_region.width} cells): {button.label.plain}")
+    return hidden
+
+
 async def _until(pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(timeout / 0.05)):
         if cond():
@@ -104,6 +131,7 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         app.screen.set_focus(None)  # no cursor: the same picture every time
         await pilot.pause()
         cuts.extend(_cut_lines(app.screen))
+        cuts.extend(_hidden_buttons(app.screen))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)
     assert cuts == []

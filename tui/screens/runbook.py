@@ -38,14 +38,17 @@ class RunbookScreen(StepScreen):
             with Vertical(id="runbook-left"):
                 yield Label("Cutover checklist", classes="runbook-heading")
                 yield DataTable(id="runbook-items", cursor_type="row", zebra_stripes=True)
-                yield Static("", id="runbook-status")
+                # Sign-off is the checklist's own action, so it sits under it: beside Approve and Decline the
+                # three buttons needed 48 cells and the right column has 31 at 80x24 (Sign off was off-screen)
+                with Horizontal(id="runbook-checklist-foot"):
+                    yield Static("", id="runbook-status")
+                    yield Button("Sign off (s)", id="sign-off", variant="warning", classes="mutating")
             with Vertical(id="runbook-right"):
                 yield Label("Waiting for a second person", classes="runbook-heading")
                 yield DataTable(id="runbook-approvals", cursor_type="row")
                 with Horizontal(id="runbook-buttons"):
                     yield Button("Approve (a)", id="approve", variant="success")
                     yield Button("Decline (d)", id="decline", variant="error")
-                    yield Button("Sign off (s)", id="sign-off", variant="warning", classes="mutating")
                 yield Label("Rollback (last step first)", classes="runbook-heading")
                 with VerticalScroll(id="runbook-rollback-scroll"):  # the generated plan is long: it scrolls
                     yield Static("", id="runbook-rollback", markup=False)

@@ -32,6 +32,8 @@ _DIALOG_CSS = """
 {name} .dialog-help {{ color: $text-muted; height: auto; }}
 {name} #entry-problems {{ color: $error; height: auto; }}
 {name} Horizontal {{ height: auto; }}
+/* as wide as their labels: five at the default 16 cells ran past a 76-cell dialog at 80x24 */
+{name} Horizontal Button {{ min-width: 0; margin-right: 1; }}
 """
 
 
