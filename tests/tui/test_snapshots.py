@@ -39,7 +39,7 @@ def _cut_lines(screen) -> list[str]:  # type: ignore[no-untyped-def]
     return cuts
 
 
-def _hidden_buttons(screen) -> list[str]:  # type: ignore[no-untyped-def]
+def _hidden_buttons(screen, scrolled_ok: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
     """Every displayed button that is not wholly on the screen, or whose label is wider than the button: the
     user cannot see (or click) it. At 80x24 a row of buttons in a narrow column ran past the right edge.
     A button below the fold of a container that scrolls vertically is reachable: only its columns count."""
@@ -57,7 +57,7 @@ def _hidden_buttons(screen) -> list[str]:  # type: ignore[no-untyped-def]
             continue
         visible = shown.clip.intersection(screen.region)
         region = shown.region
-        if any(getattr(a, "allow_vertical_scroll", False) for a in button.ancestors):
+        if scrolled_ok and any(getattr(a, "allow_vertical_scroll", False) for a in button.ancestors):
             region = region._replace(y=visible.y, height=min(region.height, visible.height))
         if visible.intersection(region) != region:
             hidden.append(f"#{button.id} at {tuple(shown.region)}, visible {tuple(visible)}")
@@ -135,3 +135,29 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)
     assert cuts == []
+
+
+async def test_dialogs_fit_80x24() -> None:
+    """The dialogs no snapshot opens, at 80x24 with their longest contents: every button on the screen without
+    scrolling. A profile with 40 problems pushed the error dialog's Close (and the problems past the 12th) off
+    the bottom, with no way to scroll to them."""
+    from tui.pairing import ControlRequestDialog, OfferDialog
+    from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, PromptDialog
+
+    problems = "\n".join(f"bad.toml:{n}: transfer[{n}].dst: a long explanation of what is wrong with this field"
+                         for n in range(1, 41))
+    app = GpuMigrateApp()
+    async with app.run_test(size=SIZES["80x24"]) as pilot:
+        for dialog in (ErrorDialog("40 problems in bad.toml", problems), PromptDialog("Open profile:", "x" * 100),
+                       ConfirmDialog("Approve? " + "word " * 60), ControlRequestDialog("alice@" + "h" * 40, 12),
+                       OfferDialog("bob", 3)):
+            await app.push_screen(dialog)
+            await pilot.pause()
+            assert _hidden_buttons(app.screen, scrolled_ok=False) == [], type(dialog).__name__
+            if isinstance(dialog, ErrorDialog):  # the last problem scrolls into view above Close
+                dialog.query_one("VerticalScroll").scroll_end(animate=False)
+                await pilot.pause()
+                body, close = dialog.query_one("#body"), dialog.query_one("#close-row")
+                assert body.region.bottom <= close.region.y and body.region.bottom > 0
+            app.pop_screen()
+            await pilot.pause()

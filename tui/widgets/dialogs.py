@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -15,10 +15,11 @@ class ErrorDialog(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
     DEFAULT_CSS = """
     ErrorDialog { align: center middle; }
-    ErrorDialog > Vertical { width: 90%; max-width: 120; height: auto; max-height: 80%;
+    ErrorDialog > VerticalScroll { width: 90%; max-width: 120; height: auto; max-height: 80%;
         border: thick $error; background: $surface; padding: 1 2; }
     ErrorDialog #title { text-style: bold; color: $error; }
     ErrorDialog #body { margin: 1 0; }
+    ErrorDialog #close-row { dock: bottom; height: auto; background: $surface; }
     """
 
     def __init__(self, title: str, body: str) -> None:
@@ -27,10 +28,11 @@ class ErrorDialog(ModalScreen[None]):
         self._body = body
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll():
             yield Label(self._title, id="title")
             yield Static(self._body, id="body", markup=False)
-            yield Button("Close", variant="error", id="close")
+            with Horizontal(id="close-row"):  # docked: a long error scrolls, Close stays on the screen
+                yield Button("Close", variant="error", id="close")
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
         self.dismiss(None)
