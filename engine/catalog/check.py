@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.load import Catalog, GcpMachine, gpu_matches
+from engine.catalog.n1 import N1_LIMITS_SOURCE, limits_text
 from engine.errors import BadInputError
 
 
@@ -35,7 +36,8 @@ def _list(items: list[str], limit: int = 12) -> str:
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
-def machine_row(catalog: Catalog, machine_type: str, gpu_model: str | None, prefix: str) -> GcpMachine | None:
+def machine_row(catalog: Catalog, machine_type: str, gpu_model: str | None, prefix: str,
+                gpu_count: int | None = None) -> GcpMachine | None:
     """Any row of ``machine_type`` carrying ``gpu_model`` (None: not in the catalog at all).
 
     Raises :class:`CatalogError` when the machine type exists but carries another GPU (naming both), or
@@ -49,11 +51,15 @@ def machine_row(catalog: Catalog, machine_type: str, gpu_model: str | None, pref
         if len(carried) > 1:
             raise CatalogError(f"{prefix}.gpu_model", f"{machine_type} carries one of {', '.join(carried)}: "
                                                       "say which")
-        return catalog.gcp_machine(machine_type)
-    row = catalog.gcp_machine(machine_type, None, gpu_model)
+        return catalog.gcp_machine(machine_type, None, None, gpu_count) or catalog.gcp_machine(machine_type)
+    row = catalog.gcp_machine(machine_type, None, gpu_model, gpu_count) or catalog.gcp_machine(machine_type, None,
+                                                                                                 gpu_model)
     if row is None:
-        with_gpu = sorted({m.machine_type for m in catalog.gcp_machines if gpu_matches(m.gpu_model, gpu_model)})
+        with_gpu = sorted({m.machine_type for m in catalog.gcp_machines
+                           if gpu_matches(m.gpu_model, gpu_model) and not m.shape})
         hint = f"; {gpu_model} comes with {_list(with_gpu, 6)}" if with_gpu else ""
+        if machine_type.startswith("n1-") and limits_text(gpu_model):
+            hint += f"; N1 takes {limits_text(gpu_model)} ({N1_LIMITS_SOURCE})"
         raise CatalogError(f"{prefix}.gpu_model", f"{gpu_model!r} does not match {prefix}.machine_type "
                                                   f"{machine_type!r}, which carries {' or '.join(carried)}{hint}")
     return row
@@ -70,15 +76,18 @@ def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu
     row: GcpMachine | None = None
     if machine_type:
         try:
-            row = machine_row(catalog, machine_type, gpu_model, prefix)
+            row = machine_row(catalog, machine_type, gpu_model, prefix, gpu_count)
         except CatalogError as exc:
             return [CatalogProblem(exc.field, str(exc).split(": ", 1)[1])]
     if row is not None and gpu_count is not None:
         counts = _counts(catalog, row.machine_type, row.gpu_model)
         if gpu_count not in counts:
             same = sorted({m.machine_type for m in catalog.gcp_machines
-                           if m.gpu_model == row.gpu_model and m.gpu_count == gpu_count})
+                           if m.gpu_model == row.gpu_model and m.gpu_count == gpu_count and not m.shape})
             hint = f" ({gpu_count} x {row.gpu_model}: {_list(same, 6)})" if same else ""
+            if row.series == "n1" and limits_text(row.gpu_model):
+                hint += (f"; N1 takes {limits_text(row.gpu_model)}, and {row.machine_type} has "
+                         f"{row.vcpus:g} vCPUs and {row.memory_gb:g} GB ({N1_LIMITS_SOURCE})")
             problems.append(CatalogProblem(f"{prefix}.gpu_count",
                                            f"{gpu_count} does not match {row.machine_type}, which has "
                                            f"{' or '.join(str(c) for c in counts)} {row.gpu_model}{hint}"))

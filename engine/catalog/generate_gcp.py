@@ -17,7 +17,9 @@ Inputs (each named in every row it produces, with its date):
 * ``--n1-gpus``: per-region prices of the GPUs attached to N1 (T4, V100, P100, P4, on-demand and spot per
   GPU-hour), an excerpt of skypilot-org/skypilot-catalog's GCP ``vms.csv``
   (``engine/catalog/sources/gcp_n1_gpu_prices_skypilot.csv``); pricing.yml prices the N1 host per region
-  but not these GPUs.  An N1 row is written where both are priced.
+  but not these GPUs.  An N1 row is written where both are priced: the usual shape per GPU count
+  (``N1_SHAPES``) and every other N1 type in pricing.yml Google documents as taking that many GPUs
+  (:mod:`engine.catalog.n1`, https://cloud.google.com/compute/docs/gpus), marked ``shape = n1-flexible``.
 * ``--n1-gpu-cud``: 1-/3-year committed-use prices of the GPUs attached to N1, per region, from Google's own
   Pricing Calculator price list (``pricelist.json`` v1.75, 2022-03-14; recorded excerpt
   ``engine/catalog/sources/gcp_n1_gpu_cud_pricelist_2022-03-14.json``).  Neither pricing.yml nor SkyPilot carries
@@ -52,6 +54,7 @@ import yaml
 
 from engine.catalog import generate_gcp_skypilot as skypilot
 from engine.catalog.geo import continent
+from engine.catalog.n1 import N1_LIMITS, N1_LIMITS_SOURCE, limits_text, takes
 
 HOURS_PER_MONTH = 730.0
 """pricing.yml's ``month`` figures are ``hour x 730`` (checked: a2-highgpu-1g 2681.57105 / 3.673385)."""
@@ -74,7 +77,7 @@ MACHINE_COLUMNS = [
     "machine_type", "gpu_model", "gpu_count", "gpu_memory_gb", "vcpus", "memory_gb", "local_ssd_gb", "region",
     "ondemand_usd_per_hr", "spot_usd_per_hr", "cud_1y_usd_per_hr", "cud_3y_usd_per_hr",
     "host_ondemand_usd_per_hr", "gpu_ondemand_usd_per_hr", "host_spot_usd_per_hr", "gpu_spot_usd_per_hr",
-    "notes", "source", "source_date", "as_of", "spot_as_of", "cud_as_of", "verified",
+    "notes", "source", "source_date", "as_of", "spot_as_of", "cud_as_of", "verified", "shape",
 ]
 ZONE_COLUMNS = ["gpu_model", "machine_series", "region", "zone", "source", "source_date", "verified"]
 NETWORK_COLUMNS = ["key", "provider", "category", "item", "region_or_scope", "tier_start_gb", "tier_end_gb", "price_usd",
@@ -176,6 +179,27 @@ N1_SHAPES = {
     "V100": [("n1-standard-8", 1), ("n1-standard-16", 2), ("n1-standard-32", 4), ("n1-standard-64", 8)],
 }
 N1_GPU_MEMORY_GB = {"T4": 16, "P4": 8, "P100": 16, "V100": 16}
+N1_FLEXIBLE = "n1-flexible"
+"""The ``shape`` of an N1 row beyond the one shape per GPU count in :data:`N1_SHAPES`: priced and validated, but
+not a sizing candidate (sizing keeps recommending the usual shapes)."""
+
+
+def n1_shapes(gpu: str, instances: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(machine type, GPUs, shape) for every N1 type in pricing.yml that Google documents as taking that many
+    ``gpu``: the :data:`N1_SHAPES` first (shape ""), then the flexible ones (:data:`N1_FLEXIBLE`)."""
+    usual = [(m, c, "") for m, c in N1_SHAPES[gpu]]
+    more = []
+    for machine, spec in sorted(instances.items()):
+        if not re.match(r"^n1-(standard|highmem|highcpu)-\d+$", machine):
+            continue
+        for count in sorted(N1_LIMITS[gpu]):
+            if (machine, count) not in N1_SHAPES[gpu] and \
+                    takes(gpu, count, float(spec.get("cpu") or 0), float(spec.get("ram") or 0)):
+                more.append((machine, count, N1_FLEXIBLE))
+    return usual + more
+
+
+
 N1_GPU_SOURCE = "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv @ 8427bbff (GPU rows, from the Cloud Billing Catalog API)"
 N1_GPU_DATE = "2025"
 """The SkyPilot commit's date was not read: the year its catalog v8 was current, so the rows show as stale."""
@@ -246,7 +270,7 @@ def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str, cud_text: str = ""
     cuds = n1_gpu_cud_prices(cud_text) if cud_text else {}
     rows = []
     for (gpu, region), (gpu_hour, gpu_spot) in sorted(n1_gpu_prices(gpu_text).items()):
-        for machine, count in N1_SHAPES[gpu]:
+        for machine, count, shape in n1_shapes(gpu, instances):
             spec = instances.get(machine) or {}
             host = (spec.get("cost") or {}).get(region) or {}
             if host.get("hour") is None:
@@ -267,11 +291,16 @@ def n1_rows(pricing: dict[str, Any], ref: str, gpu_text: str, cud_text: str = ""
                 "host_ondemand_usd_per_hr": _num(host["hour"]), "gpu_ondemand_usd_per_hr": _num(count * gpu_hour),
                 "host_spot_usd_per_hr": _num(host.get("hour_spot")),
                 "gpu_spot_usd_per_hr": _num(None if gpu_spot is None else count * gpu_spot),
-                "notes": f"N1 host + attached GPUs, per region; {cud_note}",
+                "notes": f"N1 host + attached GPUs, per region; {cud_note}" + (
+                    f"; any N1 type within {limits_text(gpu)} ({N1_LIMITS_SOURCE})" if shape else "") + (
+                    "; 4 x P100 on over 64 vCPUs or 208 GB: not in us-east1-c, europe-west1-b, europe-west1-d"
+                    if gpu == "P100" and count == 4 and (float(spec.get("cpu") or 0) > 64
+                                                         or float(spec.get("ram") or 0) > 208) else ""),
                 "source": source,
                 "source_date": f"{when} / {N1_GPU_DATE}" + (f" / {N1_CUD_DATE}" if cud1 or cud3 else ""),
                 "as_of": N1_GPU_DATE, "spot_as_of": N1_GPU_DATE if spot is not None else "",
                 "cud_as_of": N1_CUD_DATE if cud1 is not None or cud3 is not None else "", "verified": "yes",
+                "shape": shape,
             })
     return rows
 
@@ -512,7 +541,7 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
     machines += skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
-    machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"]))
+    machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"], int(r["gpu_count"])))
     zones = skypilot.zone_rows(skypilot_vms_text) if skypilot_vms_text else []
     covered = {z["gpu_model"] for z in zones}
     zones += [z for z in zone_rows(zones_text) if z["gpu_model"] not in covered]

@@ -123,6 +123,9 @@ class GcpMachine(_Sourced):
     cud_source: str = ""
     """Set on a refreshed row whose spot (or commitment) figures the refresh did not read: they are the
     embedded catalog's, from this source, aged by ``spot_date`` / ``cud_date``."""
+    shape: str = ""
+    """"n1-flexible": an N1 type + GPU count Google documents beyond the catalog's one usual shape per GPU count
+    (n1-standard-4 + 1 T4); priced and validated like any row, but not a sizing candidate."""
 
     @property
     def series(self) -> str:
@@ -235,18 +238,24 @@ class Catalog:
         return _best(rows, preferred_region="us-east-1")
 
     def gcp_machine(self, machine_type: str, region: str | None = None,
-                    gpu_model: str | None = None) -> GcpMachine | None:
-        """The row for a machine type (N1 types take ``gpu_model`` to pick the attached GPU)."""
+                    gpu_model: str | None = None, gpu_count: int | None = None) -> GcpMachine | None:
+        """The row for a machine type (N1 types take ``gpu_model`` to pick the attached GPU and ``gpu_count``
+        how many; without a count, the usual shape where there is one, else the fewest GPUs)."""
         rows = list(self.machines_of(machine_type))
         if gpu_model is not None:
             rows = [r for r in rows if gpu_matches(r.gpu_model, gpu_model)]
+        if gpu_count is not None:
+            rows = [r for r in rows if r.gpu_count == gpu_count]
+        elif any(r.shape for r in rows):
+            usual = [r for r in rows if not r.shape]
+            rows = usual or [r for r in rows if r.gpu_count == min(x.gpu_count for x in rows)]
         if region is not None:
             rows = [r for r in rows if r.region == region]
         return _best(rows, preferred_region="us-central1")
 
     def gcp_machines_for_gpu(self, gpu_model: str, region: str | None = None) -> list[GcpMachine]:
         """Machine types with this GPU ("A100" matches 40GB and 80GB; "A100 80GB" only the latter)."""
-        rows = [r for r in self.gcp_machines if gpu_matches(r.gpu_model, gpu_model)]
+        rows = [r for r in self.gcp_machines if gpu_matches(r.gpu_model, gpu_model) and not r.shape]
         if region is not None:
             rows = [r for r in rows if r.region == region]
         best: dict[tuple[str, str, str], GcpMachine] = {}
@@ -433,7 +442,7 @@ def _shipped() -> Catalog:
             host_spot_usd_per_hr=_f(r["host_spot_usd_per_hr"]), gpu_spot_usd_per_hr=_f(r["gpu_spot_usd_per_hr"]),
             cud_1y_usd_per_hr=_f(r.get("cud_1y_usd_per_hr")), cud_3y_usd_per_hr=_f(r.get("cud_3y_usd_per_hr")),
             local_ssd_gb=_f(r.get("local_ssd_gb")), spot_date=r.get("spot_as_of") or "",
-            cud_date=r.get("cud_as_of") or "", **_embedded(r)))
+            cud_date=r.get("cud_as_of") or "", shape=r.get("shape") or "", **_embedded(r)))
     for r in _read_csv("gcp_storage_prices.csv"):
         cat.gcp_storage.append(StoragePrice(kind=r["kind"], storage_class=r["storage_class"], region=r["region"],
                                             usd_per_gib_month=float(r["usd_per_gib_month"]), origin=EMBEDDED,

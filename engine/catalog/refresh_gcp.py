@@ -260,7 +260,7 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
     rows: list[dict[str, Any]] = []
     shapes = {}
     for m in embedded_catalog().gcp_machines:
-        if m.vcpus is not None and m.memory_gb is not None:
+        if m.vcpus is not None and m.memory_gb is not None and not m.shape:  # the usual N1 shapes only
             shapes[(m.machine_type, m.gpu_model)] = m
     regions = sorted({k[2] for k in prices})
     for (machine_type, gpu_model), shape in sorted(shapes.items()):

@@ -88,14 +88,15 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
 
 def priced_regions(catalog: Catalog, row: GcpMachine) -> list[str]:
     """The regions the catalog prices ``row``'s machine type (with its GPU) in."""
-    return sorted({m.region for m in catalog.machines_of(row.machine_type) if m.gpu_model == row.gpu_model})
+    return sorted({m.region for m in catalog.machines_of(row.machine_type)
+                   if m.gpu_model == row.gpu_model and m.gpu_count == row.gpu_count})
 
 
 def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, allow_fallback: bool,
                   notes: list[str]) -> GcpMachine:
     """The row for ``region``; without one, an error naming the regions that are priced (or, when
     ``allow_fallback``, the nearest-to-default region's row and a loud note)."""
-    exact = catalog.gcp_machine(row.machine_type, region, row.gpu_model)
+    exact = catalog.gcp_machine(row.machine_type, region, row.gpu_model, row.gpu_count)
     if exact is not None:
         return exact
     priced = priced_regions(catalog, row)
@@ -121,7 +122,7 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
     notes: list[str] = []
     row: GcpMachine | None = None
     if machine_type:
-        row = machine_row(catalog, machine_type, gpu_model, field_prefix)
+        row = machine_row(catalog, machine_type, gpu_model, field_prefix, gpu_count)
         if row is None and hourly_usd is None:
             raise CatalogError(f"{field_prefix}.machine_type", f"{machine_type!r} is not in the Google Cloud catalog "
                                 "(`gpumigrate catalog show --provider gcp`); set an hourly_usd to price it")

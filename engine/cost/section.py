@@ -113,8 +113,10 @@ def choose_option(profile: object, index: int, catalog: object | None = None) ->
     option = cost.options[index]
     new_model, new_count = option.gpu_model, option.gpu_count
     if catalog is not None and option.machine_type:
-        row = catalog.gcp_machine(option.machine_type, option.region or target.region, option.gpu_model) \
-            or catalog.gcp_machine(option.machine_type, None, option.gpu_model)  # type: ignore[attr-defined]
+        count = option.gpu_count if "gpu_count" in option.model_fields_set else None  # N1: which shape
+        lookup = catalog.gcp_machine  # type: ignore[attr-defined]
+        row = lookup(option.machine_type, option.region or target.region, option.gpu_model, count) \
+            or lookup(option.machine_type, None, option.gpu_model, count)
         if row is not None:
             new_model, new_count = row.gpu_model, row.gpu_count
     previous = TargetOption(machine_type=target.machine_type, region=target.region, gpu_model=target.gpu_model,

@@ -151,8 +151,8 @@ def candidates_from_catalog(catalog: Any) -> list[Candidate]:
     """Catalog rows as candidates, each GPU with its usable memory (the recorded NVML total where known)."""
     out = []
     for row in getattr(catalog, "gcp_machines", []) or []:
-        if not row.gpu_count or not row.gpu_memory_gb:
-            continue
+        if not row.gpu_count or not row.gpu_memory_gb or row.shape:
+            continue  # a flexible N1 shape (n1-standard-4 + 1 T4...) is priced when chosen, not recommended
         model = normalize_gpu_model(row.gpu_model, row.gpu_memory_gb) or row.gpu_model
         spec = gpu_spec(model)
         usable = spec.usable_gib if spec is not None else float(row.gpu_memory_gb) * 1e9 / 2**30

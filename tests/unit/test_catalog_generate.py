@@ -53,9 +53,10 @@ def test_rows_from_the_recorded_input(generated: Path) -> None:
 
 
 def test_generated_rows_are_the_shipped_rows(generated: Path) -> None:
-    shipped = {(r["machine_type"], r["gpu_model"], r["region"]): r for r in _rows(SHIPPED / "gcp_gpu_machines.csv")}
+    key = ("machine_type", "gpu_model", "region", "gpu_count")
+    shipped = {tuple(r[k] for k in key): r for r in _rows(SHIPPED / "gcp_gpu_machines.csv")}
     for row in _rows(generated / "gcp_gpu_machines.csv"):
-        assert shipped[(row["machine_type"], row["gpu_model"], row["region"])] == row
+        assert shipped[tuple(row[k] for k in key)] == row
     assert (generated / "gcp_gpu_zones.csv").read_text() == (SHIPPED / "gcp_gpu_zones.csv").read_text()
     storage = {(r["kind"], r["storage_class"], r["region"]): r for r in _rows(SHIPPED / "gcp_storage_prices.csv")}
     made = _rows(generated / "gcp_storage_prices.csv")
@@ -84,7 +85,8 @@ def test_zone_lists_expand_to_one_row_per_zone(generated: Path) -> None:
 
 def test_n1_gpus_are_priced_per_region(generated: Path) -> None:
     """N1 host from pricing.yml per region + the attached GPU from the recorded SkyPilot GPU rows per region."""
-    rows = {(r["machine_type"], r["gpu_model"], r["region"]): r for r in _rows(generated / "gcp_gpu_machines.csv")}
+    rows = {(r["machine_type"], r["gpu_model"], r["region"]): r for r in _rows(generated / "gcp_gpu_machines.csv")
+            if not r["shape"]}  # the usual shape per GPU count (flexible N1 shapes: the next test)
     us = rows[("n1-standard-8", "T4", "us-central1")]
     assert float(us["ondemand_usd_per_hr"]) == pytest.approx(0.379998 + 0.35)
     assert float(us["spot_usd_per_hr"]) == pytest.approx(0.13402 + 0.175)
@@ -109,6 +111,31 @@ def test_n1_gpus_are_priced_per_region(generated: Path) -> None:
     assert ("n1-standard-8", "T4", "asia-east1") not in rows
     # P4 is not offered in europe-west1 in the GPU rows: no row there
     assert not any(k[1] == "P4" and k[2] == "europe-west1" for k in rows)
+
+
+def test_n1_takes_every_documented_gpu_count_priced_as_host_plus_gpus(generated: Path) -> None:
+    """Any N1 type within Google's per-count vCPU/memory limits takes 1, 2, 4 (or 8 V100) GPUs: each such pair
+    is a row, host from pricing.yml + count x the region's GPU price; nothing outside the limits."""
+    rows = {(r["machine_type"], r["gpu_model"], r["region"], int(r["gpu_count"])): r
+            for r in _rows(generated / "gcp_gpu_machines.csv")}
+    g4dn = rows[("n1-standard-4", "T4", "us-central1", 1)]  # the g4dn.xlarge equivalent
+    assert float(g4dn["ondemand_usd_per_hr"]) == pytest.approx(0.189999 + 0.35)
+    assert float(g4dn["spot_usd_per_hr"]) == pytest.approx(0.06701 + 0.175)
+    assert float(g4dn["cud_1y_usd_per_hr"]) == pytest.approx(87.37735 / 730 + 0.22)
+    assert g4dn["shape"] == "n1-flexible" and "cloud.google.com/compute/docs/gpus" in g4dn["notes"]
+    four = rows[("n1-standard-8", "T4", "us-central1", 4)]
+    assert float(four["ondemand_usd_per_hr"]) == pytest.approx(0.379998 + 4 * 0.35)
+    assert rows[("n1-standard-8", "T4", "us-central1", 1)]["shape"] == ""  # the usual shape stays as it was
+    assert float(rows[("n1-standard-96", "V100", "europe-west4", 8)]["ondemand_usd_per_hr"]) == \
+        pytest.approx(5.020032 + 8 * 2.604)
+    # 96 vCPUs take only 4 T4/P4/P100 or 8 V100 (Google's limits); 4 vCPUs take any V100 count
+    assert {c for m, g, r, c in rows if m == "n1-standard-96" and g == "V100"} == {8}
+    assert {c for m, g, r, c in rows if m == "n1-standard-96" and g == "T4"} == {4}
+    assert {c for m, g, r, c in rows if m == "n1-standard-4" and g == "V100"} == {1, 2, 4, 8}
+    shapes = generate_gcp.n1_shapes("P100", {"n1-highmem-32": {"cpu": 32, "ram": 208},
+                                             "n1-highmem-16": {"cpu": 16, "ram": 104}, "g1-small": {"cpu": 1}})
+    assert ("n1-highmem-32", 1, "n1-flexible") not in shapes and ("n1-highmem-32", 2, "n1-flexible") in shapes
+    assert ("n1-highmem-16", 1, "n1-flexible") in shapes and not any(m == "g1-small" for m, _, _ in shapes)
 
 
 def test_n1_gpu_rows_ignore_other_accelerators() -> None:

@@ -1,0 +1,30 @@
+"""Which GPU counts Google Cloud N1 machine types take: the documented limits, shared by the generator (which
+emits a priced row for every N1 type and count within them) and validation (which names them when a choice is
+outside them)."""
+
+from __future__ import annotations
+
+N1_LIMITS: dict[str, dict[int, tuple[int, int]]] = {
+    # GPU -> {GPUs attached: (most vCPUs, most memory GB)} from Google's "GPU machine types" page
+    # (https://cloud.google.com/compute/docs/gpus, N1 general-purpose tables), as transcribed in
+    # skypilot-org/skypilot sky/clouds/service_catalog/gcp_catalog.py (_NUM_ACC_TO_MAX_CPU_AND_MEMORY).
+    # Every N1 type but the shared-core f1-micro/g1-small within these limits takes that many GPUs.
+    # P100 x 4: at most 64 vCPUs / 208 GB in us-east1-c, europe-west1-b and europe-west1-d.
+    "T4": {1: (48, 312), 2: (48, 312), 4: (96, 624)},
+    "P4": {1: (24, 156), 2: (48, 312), 4: (96, 624)},
+    "P100": {1: (16, 104), 2: (32, 208), 4: (96, 624)},
+    "V100": {1: (12, 78), 2: (24, 156), 4: (48, 312), 8: (96, 624)},
+}
+N1_LIMITS_SOURCE = "https://cloud.google.com/compute/docs/gpus (N1 general-purpose: GPUs, vCPUs, memory)"
+
+
+def limits_text(gpu: str) -> str:
+    """The documented limits of ``gpu`` on N1 (empty for a GPU N1 does not take), for notes and errors."""
+    return "; ".join(f"{count} x {gpu}: up to {cpus} vCPUs and {memory} GB"
+                     for count, (cpus, memory) in sorted(N1_LIMITS.get(gpu, {}).items()))
+
+
+def takes(gpu: str, count: int, vcpus: float, memory_gb: float) -> bool:
+    """Whether an N1 type of ``vcpus`` and ``memory_gb`` takes ``count`` x ``gpu`` (Google's limits)."""
+    limit = N1_LIMITS.get(gpu, {}).get(count)
+    return limit is not None and 0 < vcpus <= limit[0] and 0 < memory_gb <= limit[1]
