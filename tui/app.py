@@ -86,6 +86,8 @@ class GpuMigrateApp(App[int]):
         self.driver_name: str | None = None
         self.start_mode = start_mode
         self._local_states: dict[str, str] = {}
+        self._journal_states: dict[str, str] = {}
+        """Without a session: a step's state from before this app (a transfer stopped with its app)."""
         self._cancel_events: dict[str, threading.Event] = {}
         self._private_runs: dict[str, Any] = {}
         self._load_error: str | None = None
@@ -103,6 +105,7 @@ class GpuMigrateApp(App[int]):
         if self.session_name:
             self._open_session()
         self._update_titles()
+        self._read_journal_states()
         self.switch_mode(self.start_mode or self.opening_mode())
         if self._load_error:
             self.show_error("The profile could not be loaded", self._load_error)
@@ -239,13 +242,29 @@ class GpuMigrateApp(App[int]):
 
     def step_states(self) -> dict[str, str]:
         """Each step's state: the session's record when there is a session, else this app's own runs."""
-        states = dict(self._local_states)
+        states = {**self._journal_states, **self._local_states}
         if self.session is not None:
             try:
                 states.update({name: rec.state for name, rec in self.session.steps().items()})
             except Exception:  # noqa: BLE001 - a busy or closed store must not break drawing the bar
                 pass
         return states
+
+    def _read_journal_states(self) -> None:
+        """Without a session the step bar knew only this app's runs: a copy interrupted when the last
+        app closed showed ○.  A transfer whose last run stopped is ! (interrupted) or ✗ (failed); a
+        finished one stays ○, since the source may have changed since (never a ✓ not earned here)."""
+        self._journal_states = {}
+        if self.session is not None or self.profile is None or not self.profile.transfer:
+            return
+        from engine.transfer.api import last_runs
+
+        base = self.profile_path.parent if self.profile_path else None
+        states = {run[0] for run in last_runs(list(self.profile.transfer), base) if run is not None}
+        if states & {"interrupted", "running"}:
+            self._journal_states["transfer"] = "interrupted"
+        elif "failed" in states:
+            self._journal_states["transfer"] = "failed"
 
     def note_step_state(self, step: str, state: str) -> None:
         """Record a step run in this process (no session): the step bar shows it."""
@@ -358,6 +377,7 @@ class GpuMigrateApp(App[int]):
         self.profile_path = path.resolve()
         self.profile = profile
         remember_profile(self.profile_path)
+        self._read_journal_states()
         if self.session is not None:
             self.session.append("profile", "profile_opened", {"path": str(self.profile_path)})
         self._update_titles()

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from engine.errors import BadInputError
+from engine.errors import BadInputError, GpumigrateError
 from engine.events import Emit, Message, discard
 from engine.transfer.backends import open_backend
 from engine.transfer.control import TransferControl
@@ -115,6 +115,20 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location, prelist
         src.close()
         raise
     return src, dst
+
+
+def last_runs(specs: list[TransferSpec], base_dir: Path | None = None) -> list[tuple[str, str | None, float] | None]:
+    """Each entry's last run from its resume journal (state, summary, when), read only; None for an
+    entry never run here, run by Storage Transfer Service, or whose addresses do not resolve."""
+    from engine.transfer.journal import last_run
+
+    out: list[tuple[str, str | None, float] | None] = []
+    for spec in specs:
+        try:
+            out.append(None if spec.engine == "sts" else last_run(journal_path_for(spec, base_dir)))
+        except (GpumigrateError, OSError, ValueError):
+            out.append(None)
+    return out
 
 
 def journal_path_for(spec: TransferSpec, base_dir: Path | None = None, session_path: Path | None = None) -> Path:

@@ -590,6 +590,7 @@ async def test_without_a_session_the_copy_runs_in_a_private_worker_that_stops_wi
         status = str(table.get_cell("0", "status"))
         assert status.startswith("last run interrupted") and "r resumes" in status, status
         assert "interrupted" in str(screen.query_one("#transfer-current", Static).render())
+        assert again.step_states().get("transfer") == "interrupted"  # the step bar's ! (it showed ○)
 
 
 async def test_in_a_session_the_dry_run_plan_lists_the_planned_actions(tmp_path: Path) -> None:
