@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.load import Catalog, GcpMachine, gpu_matches
-from engine.catalog.n1 import N1_LIMITS_SOURCE, limits_text
+from engine.catalog.n1 import N1_LIMITS_SOURCE, limits_text, zone_problem
 from engine.errors import BadInputError
 
 
@@ -91,6 +91,10 @@ def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu
             problems.append(CatalogProblem(f"{prefix}.gpu_count",
                                            f"{gpu_count} does not match {row.machine_type}, which has "
                                            f"{' or '.join(str(c) for c in counts)} {row.gpu_model}{hint}"))
+    if row is not None and row.series == "n1" and gpu_count is not None:
+        why = zone_problem(row.gpu_model, gpu_count, row.vcpus or 0, row.memory_gb or 0, zone)
+        if why:
+            problems.append(CatalogProblem(f"{prefix}.zone", why))
     model = row.gpu_model if row is not None else gpu_model
     if model:
         problem = availability_problem(catalog, model, region, zone, prefix,

@@ -16,6 +16,19 @@ N1_LIMITS: dict[str, dict[int, tuple[int, int]]] = {
     "V100": {1: (12, 78), 2: (24, 156), 4: (48, 312), 8: (96, 624)},
 }
 N1_LIMITS_SOURCE = "https://cloud.google.com/compute/docs/gpus (N1 general-purpose: GPUs, vCPUs, memory)"
+SMALLER_ZONES: dict[tuple[str, int], tuple[tuple[int, int], tuple[str, ...]]] = {
+    # (GPU, count) -> ((most vCPUs, most memory GB) there, zones): the page's exceptions to N1_LIMITS
+    ("P100", 4): ((64, 208), ("europe-west1-b", "europe-west1-d", "us-east1-c")),
+}
+
+
+def zone_problem(gpu: str, count: int, vcpus: float, memory_gb: float, zone: str | None) -> str | None:
+    """Why ``zone`` cannot hold this N1 shape though the limits elsewhere allow it (None: it can, or no zone)."""
+    limit, zones = SMALLER_ZONES.get((gpu, count), ((0, 0), ()))
+    if zone in zones and (vcpus > limit[0] or memory_gb > limit[1]):
+        return (f"{count} x {gpu} in {zone} takes at most {limit[0]} vCPUs and {limit[1]} GB ({N1_LIMITS_SOURCE}); "
+                f"this machine type has {vcpus:g} vCPUs and {memory_gb:g} GB: choose a smaller N1 type or another zone")
+    return None
 
 
 def limits_text(gpu: str) -> str:

@@ -62,3 +62,17 @@ def test_a_gpu_count_n1_does_not_take_is_refused_with_the_valid_shapes(tmp_path:
         assert f"{path}:10: target.gpu_count: 1 does not match n1-standard-96, which has 8 V100" in err, err
         assert "1 x V100: up to 12 vCPUs and 78 GB" in err and "cloud.google.com/compute/docs/gpus" in err
         assert "Traceback" not in err
+
+
+def test_a_zone_where_the_documented_limit_is_smaller_refuses_the_larger_shape(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """4 x P100 takes up to 96 vCPUs, but at most 64 in us-east1-c (Google's exception): named, not priced."""
+    path = _write(tmp_path, "n1-standard-96", "P100", 4)
+    text = path.read_text(encoding="utf-8").replace('region = "us-central1"',
+                                                    'region = "us-east1"\nzone = "us-east1-c"')
+    path.write_text(text, encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:8: target.zone: 4 x P100 in us-east1-c takes at most 64 vCPUs and 208 GB" in err, err
+    path.write_text(text.replace("n1-standard-96", "n1-standard-32"), encoding="utf-8")  # 32 vCPUs, 120 GB
+    assert "4 x P100 in us-east1-c" not in (main(["validate", str(path)]), capsys.readouterr().err)[1]
