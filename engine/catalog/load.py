@@ -504,12 +504,13 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
     except TypeError as exc:
         cat.problems.append(f"{path}: bad machine row ({exc}); using the embedded catalog")
         return
-    embedded = {(m.machine_type, m.gpu_model, m.region): m for m in cat.gcp_machines}
+    embedded = {(m.machine_type, m.gpu_model, m.region, m.gpu_count): m for m in cat.gcp_machines}
     rows = [_keep_unread(replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)",
                                  spot_source="", cud_source=""), embedded)
             for r in rows]
-    keys = {(r.machine_type, r.gpu_model, r.region) for r in rows}
-    cat.gcp_machines = [r for r in cat.gcp_machines if (r.machine_type, r.gpu_model, r.region) not in keys] + rows
+    keys = {(r.machine_type, r.gpu_model, r.region, r.gpu_count) for r in rows}  # N1: one row per GPU count
+    cat.gcp_machines = [r for r in cat.gcp_machines
+                        if (r.machine_type, r.gpu_model, r.region, r.gpu_count) not in keys] + rows
     for kind, rate in (data.get("cud_discounts") or {}).items():
         for scope, value in rate.items():
             cat.discounts = [d for d in cat.discounts if not (d.kind == kind and d.scope == scope)]
@@ -527,7 +528,7 @@ def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachin
     reported rather than guessed) used to replace the embedded row whole: spot profiles then failed and
     commitments were said to be "not published". The kept figures say where they come from and how old they are.
     """
-    old = embedded.get((row.machine_type, row.gpu_model, row.region))
+    old = embedded.get((row.machine_type, row.gpu_model, row.region, row.gpu_count))
     if old is None:
         return row
     kept: dict[str, Any] = {}

@@ -260,10 +260,10 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
     rows: list[dict[str, Any]] = []
     shapes = {}
     for m in embedded_catalog().gcp_machines:
-        if m.vcpus is not None and m.memory_gb is not None and not m.shape:  # the usual N1 shapes only
-            shapes[(m.machine_type, m.gpu_model)] = m
+        if m.vcpus is not None and m.memory_gb is not None:  # N1: every GPU count it takes, by its count
+            shapes[(m.machine_type, m.gpu_model, m.gpu_count)] = m
     regions = sorted({k[2] for k in prices})
-    for (machine_type, gpu_model), shape in sorted(shapes.items()):
+    for (machine_type, gpu_model, _count), shape in sorted(shapes.items()):
         series = machine_series(machine_type)
         for region in regions:
             def total(usage: str) -> tuple[float | None, float | None, float | None]:
@@ -286,7 +286,7 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
                          "region": region, "ondemand_usd_per_hr": ondemand, "spot_usd_per_hr": spot,
                          "host_ondemand_usd_per_hr": host_od, "gpu_ondemand_usd_per_hr": gpu_od,
                          "host_spot_usd_per_hr": host_spot, "gpu_spot_usd_per_hr": gpu_spot,
-                         "cud_1y_usd_per_hr": cud1, "cud_3y_usd_per_hr": cud3})
+                         "cud_1y_usd_per_hr": cud1, "cud_3y_usd_per_hr": cud3, "shape": shape.shape})
     # committed-use discount per GPU model, us-central1 where priced (informational, shown by `catalog show`)
     discounts: dict[str, Any] = {}
     for (kind, key, region, usage), price in prices.items():

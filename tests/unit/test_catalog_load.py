@@ -84,3 +84,24 @@ def test_refreshed_cache_overrides_embedded_rows_and_bad_cache_falls_back() -> N
     assert any("unreadable price cache" in p for p in cat.problems)
     assert cat.gcp_machine("a2-highgpu-1g").origin == EMBEDDED
     json.loads((cache_dir() / "aws.json").read_text())
+
+
+def test_n1_lookups_pick_the_gpu_count_and_a_refresh_keeps_the_other_counts() -> None:
+    """N1 + T4 has a row per GPU count: a count picks its row, no count the usual shape (or the fewest GPUs); a
+    refreshed row of one count replaces that count only, not the region's other counts."""
+    cat = embedded_catalog()
+    assert cat.gcp_machine("n1-standard-8", "us-central1", "T4").gpu_count == 1  # the usual shape
+    assert cat.gcp_machine("n1-standard-8", "us-central1", "T4", 4).shape == "n1-flexible"
+    assert cat.gcp_machine("n1-standard-4", "us-central1", "T4").gpu_count == 1
+    assert cat.gcp_machine("n1-standard-96", "us-central1", "V100", 1) is None
+    assert all(not r.shape for r in cat.gcp_machines_for_gpu("T4"))  # sizing candidates: the usual shapes
+    write_cache(cache_dir() / "gcp.json", {"refreshed_at": "2026-11-20T10:00:00+00:00", "source": "test",
+                                           "machines": [{"machine_type": "n1-standard-8", "gpu_model": "T4",
+                                                         "gpu_count": 1, "region": "us-central1",
+                                                         "vcpus": 8.0, "memory_gb": 30.0, "gpu_memory_gb": 16.0,
+                                                         "spot_usd_per_hr": None,
+                                                         "ondemand_usd_per_hr": 0.7}]})
+    cat = load_catalog()
+    assert cat.gcp_machine("n1-standard-8", "us-central1", "T4", 1).origin == REFRESHED
+    four = cat.gcp_machine("n1-standard-8", "us-central1", "T4", 4)
+    assert four is not None and four.origin == EMBEDDED
