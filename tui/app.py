@@ -23,7 +23,7 @@ from engine.guide import WALK, first_mode, next_step
 from engine.profile import Profile, ProfileError, load_profile, save_profile
 from engine.recent import remember_profile
 from tui.messages import ProfileChanged, RoleChanged
-from tui.widgets.dialogs import ErrorDialog, PromptDialog
+from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, PromptDialog
 
 # mode name -> (module, class, title, key)
 SCREENS: dict[str, tuple[str, str, str, str]] = {
@@ -88,6 +88,9 @@ class GpuMigrateApp(App[int]):
         self._local_states: dict[str, str] = {}
         self._journal_states: dict[str, str] = {}
         """Without a session: a step's state from before this app (a transfer stopped with its app)."""
+        self._remembered: dict[str, Any] = {}
+        """Without a session: each step's last outcome on this profile (engine.step_memory), this app's
+        runs included; a record whose profile sections changed since counts as not run."""
         self._cancel_events: dict[str, threading.Event] = {}
         self._private_runs: dict[str, Any] = {}
         self._load_error: str | None = None
@@ -206,6 +209,44 @@ class GpuMigrateApp(App[int]):
             self.refresh_bindings()
             self._broadcast(RoleChanged(role))
 
+    async def action_quit(self) -> None:
+        """Quit (ctrl+q, the palette's Quit); while a step runs, ask first, No by default.
+
+        Quitting during a private run stopped the copy with no word: the worker stops with its app.
+        In a session the run lives in the session's worker and goes on, and the question says so."""
+        question = self._quit_question()
+        if question is None:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "asks_quit", False):
+            return  # already asking: a second ctrl+q is not a Yes
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        dialog = ConfirmDialog(question, default_no=True)
+        dialog.asks_quit = True  # type: ignore[attr-defined]
+        self.push_screen(dialog, answered)
+
+    def running_steps(self) -> list[str]:
+        """Steps running now: started from this app (its step workers), or recorded running in the session."""
+        names = {w.name[5:] for w in self.workers if w.name.startswith("step ") and w.is_running}
+        if self.session is not None:
+            names |= {name for name, state in self.step_states().items() if state == "running"}
+        return sorted(names, key=lambda n: (n not in WALK, WALK.index(n) if n in WALK else 0, n))
+
+    def _quit_question(self) -> str | None:
+        steps = self.running_steps()
+        if not steps:
+            return None
+        what = "A transfer is running" if "transfer" in steps else f"The {steps[0]} step is running"
+        if self.session is not None:
+            return (f"{what} in session {self.session_name}'s worker; it goes on after you quit "
+                    f"(gpumigrate --session {self.session_name} follows it again).\n\nQuit? (y / N)")
+        tail = " — it can be resumed with r" if "transfer" in steps else ""
+        return f"{what}; quitting stops it{tail}.\n\nQuit anyway? (y / N)"
+
     def on_unmount(self) -> None:
         # Steps running in this process's threads stop with it (a paused transfer would otherwise
         # hold the exit for ever); detached workers are separate processes and run on.
@@ -242,7 +283,7 @@ class GpuMigrateApp(App[int]):
 
     def step_states(self) -> dict[str, str]:
         """Each step's state: the session's record when there is a session, else this app's own runs."""
-        states = {**self._journal_states, **self._local_states}
+        states = {**self._journal_states, **self._fresh_remembered(), **self._local_states}
         if self.session is not None:
             try:
                 states.update({name: rec.state for name, rec in self.session.steps().items()})
@@ -255,7 +296,14 @@ class GpuMigrateApp(App[int]):
         app closed showed ○.  A transfer whose last run stopped is ! (interrupted) or ✗ (failed); a
         finished one stays ○, since the source may have changed since (never a ✓ not earned here)."""
         self._journal_states = {}
-        if self.session is not None or self.profile is None or not self.profile.transfer:
+        self._remembered = {}
+        if self.session is not None or self.profile is None:
+            return
+        if self.profile_path is not None:
+            from engine.step_memory import outcomes
+
+            self._remembered = outcomes(self.profile_path)
+        if not self.profile.transfer:
             return
         from engine.transfer.api import last_runs
 
@@ -266,9 +314,33 @@ class GpuMigrateApp(App[int]):
         elif "failed" in states:
             self._journal_states["transfer"] = "failed"
 
-    def note_step_state(self, step: str, state: str) -> None:
-        """Record a step run in this process (no session): the step bar shows it."""
+    def _fresh_remembered(self) -> dict[str, str]:
+        from engine.step_memory import fingerprint
+
+        return {step: rec.state for step, rec in self._remembered.items()
+                if rec.fingerprint == fingerprint(self.profile, step)}
+
+    def last_run_line(self, step: str) -> str | None:
+        """Without a session: how ``step``'s last remembered run ended, or that the profile changed since."""
+        from engine.step_memory import describe, fingerprint
+
+        rec = self._remembered.get(step) if self.session is None else None
+        if rec is None:
+            return None
+        return describe(rec, stale=rec.fingerprint != fingerprint(self.profile, step))
+
+    def note_step_state(self, step: str, state: str, summary: str = "") -> None:
+        """Record a step run in this process (no session): the step bar shows it, and a finished run of
+        a remembered step is kept for the next app on this profile (engine.step_memory)."""
         self._local_states[step] = state
+        if self.session is not None or self.profile_path is None or state == "running":
+            return
+        from engine.step_memory import remember
+
+        rec = remember(self.profile_path, self.profile, step, state, summary)
+        if rec is not None:
+            self._remembered[step] = rec
+            del self._local_states[step]  # the record (fingerprinted) speaks for it from now on
 
     def opening_mode(self) -> str:
         """The welcome view without a profile; else the running step, or the first one not done."""

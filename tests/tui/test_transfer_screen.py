@@ -665,3 +665,47 @@ async def test_in_a_session_each_planned_action_names_its_entry(tmp_path: Path) 
                     timeout=60, what="the plan of both entries")
         rows = {str(plan.get_cell(k, "path")): str(plan.get_cell(k, "entry")) for k in plan.rows}
         assert rows == {**{f"a{i}.txt": "1" for i in range(3)}, **{f"b{i}.txt": "2" for i in range(4)}}
+
+
+async def test_quitting_during_a_private_copy_asks_first_and_no_is_the_default(slow: tuple[Path, Path, Path]) -> None:
+    """ctrl+q mid-copy quit at once and stopped the copy with no word. Now it asks, Enter keeps the run,
+    and y quits (the worker stops, resumable)."""
+    profile, _src, dst = slow
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.press("r")
+        await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
+        proc = screen.private_run.proc  # type: ignore[union-attr]
+        await pilot.press("ctrl+q")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question")
+        question = str(app.screen.query_one(Static).render())
+        assert "A transfer is running; quitting stops it — it can be resumed with r" in question, question
+        await pilot.press("ctrl+q")  # a second ctrl+q is not a Yes
+        await pilot.press("enter")  # the focus starts on No
+        await pilot.pause()
+        assert app.screen is screen and not app._exit and screen.running  # noqa: SLF001
+        await pilot.press("ctrl+q")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question again")
+        await pilot.press("y")
+        await _wait(pilot, lambda: app._exit, what="the app to quit")  # noqa: SLF001
+    assert proc.wait(timeout=30) == 3
+    assert not (dst / "big" / "model.bin").exists()
+
+
+async def test_quitting_in_a_session_says_the_run_goes_on_in_the_worker(small: tuple[Path, Path, Path]) -> None:
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, session_name="quit-ask", operator="alice", start_mode="transfer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _screen(pilot, app)
+        app.session.set_step("transfer", "running")
+        await pilot.press("ctrl+q")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question")
+        question = str(app.screen.query_one(Static).render())
+        assert "in session quit-ask's worker; it goes on after you quit" in question, question
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog) and not app._exit  # noqa: SLF001
+        app.session.set_step("transfer", "completed")
+        await pilot.press("ctrl+q")  # nothing running: quits at once
+        await _wait(pilot, lambda: app._exit, what="the app to quit")  # noqa: SLF001

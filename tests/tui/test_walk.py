@@ -176,3 +176,37 @@ async def test_in_a_session_the_bar_shows_the_recorded_states_and_the_app_opens_
         bar = _bar(app)
         assert "✓1" in bar and "✗2" in bar and "●3 Transfer" in bar and "!4" in bar and "○5" in bar
         assert len(bar) <= 78
+
+
+async def test_without_a_session_a_finished_cost_run_is_remembered_until_its_section_changes(tmp_path: Path) -> None:
+    """Closing the app forgot a completed Cost run (○ on restart). Its outcome is kept per profile with a
+    fingerprint of the sections it read: the next app shows ✓ and opens past it; an edit of [cost] makes it ○."""
+    import os
+    import shutil
+
+    from engine.session import state_dir
+    from tui.widgets.left_line import LeftLine
+
+    profile = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", profile)
+    app = GpuMigrateApp(profile_path=profile, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.note_step_state("inventory", "completed", "scanned")
+        assert app.screen.run_step("cost") is not None  # what palette "Run Cost step" does: a private worker
+        await _until(pilot, lambda: app.step_states().get("cost") not in (None, "running"))
+        assert app.step_states()["cost"] == "completed"
+    store = state_dir() / "step-outcomes.json"
+    assert os.stat(store).st_mode & 0o777 == 0o600
+
+    again = GpuMigrateApp(profile_path=profile)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert again.current_mode == "transfer"  # the next step not done
+        assert "✓1" in _bar(again) and "✓2" in _bar(again)
+        assert again.last_run_line("cost").startswith("last run completed")
+        again.apply_profile_change(lambda p: setattr(p.cost, "parallel_run_days", 30), "cost: parallel run days")
+        await pilot.pause()
+        assert again.step_states().get("cost") is None and "○2" in _bar(again) and "✓1" in _bar(again)
+        again.switch_mode("cost")
+        await pilot.pause()
+        assert "profile changed since last run" in str(again.screen.query_one(LeftLine).render())

@@ -68,7 +68,8 @@ class StepScreen(Screen):
         yield ModeBar(self.MODE or self.STEP, self.gm_app.mode_list(), self.gm_app.step_states, WALK)
         yield Static("", id="role-banner", classes="role-banner")
         if (self.MODE or self.STEP) in WALK:
-            yield LeftLine(self.profile, self.MODE or self.STEP, id="left-line", classes="left-line")
+            yield LeftLine(self.profile, self.MODE or self.STEP, self.gm_app.last_run_line, id="left-line",
+                           classes="left-line")
         yield from self.compose_body()
         yield Footer()
 
@@ -270,6 +271,7 @@ class StepScreen(Screen):
         for name, result in results.items():
             interrupted = getattr(summary, "exit_code", 0) == 3 and not result.ok
             self.gm_app.note_step_state(name, "interrupted" if interrupted else result.state or
-                                        ("completed" if result.ok else "failed"))
-        for bar in self.query("ModeBar"):
+                                        ("completed" if result.ok else "failed"),
+                                        str(getattr(result, "summary", "") or ""))
+        for bar in self.query("ModeBar, #left-line"):
             bar.refresh()

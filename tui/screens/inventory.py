@@ -200,8 +200,8 @@ class InventoryScreen(StepScreen):
         else:
             self._show(message.inventory, "scanned, recorded in the session" if message.recorded else "scanned")
             if self.gm_app.session is None:  # a scan is the inventory step: the bar says so (○ -> ✓)
-                self.gm_app.note_step_state("inventory", "completed")
-                for bar in self.query("ModeBar"):
+                self.gm_app.note_step_state("inventory", "completed", "scanned in the app")
+                for bar in self.query("ModeBar, #left-line"):
                     bar.refresh()
 
     def _scan_failed(self, text: str) -> None:

@@ -77,16 +77,22 @@ class PromptDialog(ModalScreen[str | None]):
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question for actions that cannot be undone."""
 
-    BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes")]
+    BINDINGS = [Binding("escape", "no", "No"), Binding("n", "no", "No", show=False), Binding("y", "yes", "Yes")]
     DEFAULT_CSS = """
     ConfirmDialog { align: center middle; }
     ConfirmDialog > Vertical { width: 80; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     ConfirmDialog Horizontal { height: auto; margin-top: 1; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, default_no: bool = False) -> None:
         super().__init__()
         self._question = question
+        self.default_no = default_no
+        """Enter answers No (the focus starts on No): for questions whose Yes loses work, like quitting mid-run."""
+
+    def on_mount(self) -> None:
+        if self.default_no:
+            self.query_one("#no", Button).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -1,0 +1,137 @@
+"""Each step's last outcome per profile, for the app without a session (its step bar and opening step).
+
+A session records its steps itself; without one the app forgot a completed Inventory, Cost or
+Verify run when it closed, so a restart showed ○ everywhere.  Here, next to the recent-profiles
+list (engine/recent.py), a small JSON file keeps per profile path and step: the state, when
+(UTC), a one-line summary (redacted) and a fingerprint of the profile sections the step reads.
+A record whose fingerprint no longer matches the profile is *stale*: the step shows ○ and
+"profile changed since last run", never a ✓ earned on other inputs.  The file is 0600 and
+holds no profile content (only digests).  Like the recent list it is best effort: a missing,
+unreadable or read-only file never stops the app.
+
+Transfers are not remembered here: their resume journals already say how their last run ended
+(engine.transfer.api.last_runs), and a finished copy stays ○ because its source may change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+STEP_SECTIONS: dict[str, tuple[str, ...]] = {
+    "inventory": ("source", "inventory", "target"),
+    "cost": ("source", "target", "workload", "cost"),
+    "drivers": ("target", "drivers"),
+    "verify": ("target", "verify"),
+}
+"""The profile sections each remembered step reads: a change to any of them makes its record stale."""
+
+KEEP_PROFILES = 32
+"""Records for at most this many profiles (the most recently written), so the file stays small."""
+
+
+class StepOutcome(BaseModel):
+    """One step's last run on one profile, as the app saw it end."""
+
+    state: str
+    at: float
+    """UTC seconds since the epoch."""
+    summary: str = ""
+    fingerprint: str
+
+
+def _file() -> Path:
+    from engine.session import state_dir
+
+    return state_dir() / "step-outcomes.json"
+
+
+def fingerprint(profile: Any, step: str) -> str | None:
+    """A digest of the sections ``step`` reads; None for a step not remembered here."""
+    sections = STEP_SECTIONS.get(step)
+    if sections is None or profile is None:
+        return None
+    data = {name: profile.model_dump(mode="json", include={name}).get(name) for name in sections}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_all() -> dict[str, dict[str, Any]]:
+    try:
+        raw = json.loads(_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def outcomes(profile_path: str | Path) -> dict[str, StepOutcome]:
+    """The remembered outcomes for the profile at ``profile_path`` (stale ones included)."""
+    entry = _read_all().get(str(Path(profile_path).resolve()), {})
+    out: dict[str, StepOutcome] = {}
+    for step, rec in (entry.get("steps", {}) if isinstance(entry, dict) else {}).items():
+        try:
+            out[step] = StepOutcome.model_validate(rec)
+        except ValueError:
+            continue
+    return out
+
+
+def remember(profile_path: str | Path, profile: Any, step: str, state: str, summary: str = "") -> StepOutcome | None:
+    """Keep ``step``'s outcome on this profile; None (nothing kept) for a step not remembered here."""
+    digest = fingerprint(profile, step)
+    if digest is None:
+        return None
+    from engine.secrets import redact
+
+    line = redact(" ".join((summary or "").split()))[:200]
+    outcome = StepOutcome(state=state, at=time.time(), summary=line, fingerprint=digest)
+    data = _read_all()
+    key = str(Path(profile_path).resolve())
+    entry = data.pop(key, None)
+    steps = entry.get("steps", {}) if isinstance(entry, dict) else {}
+    steps[step] = outcome.model_dump()
+    data[key] = {"steps": steps, "updated": outcome.at}
+    kept = sorted(data.items(), key=lambda kv: kv[1].get("updated", 0) if isinstance(kv[1], dict) else 0)
+    _write(dict(kept[-KEEP_PROFILES:]))
+    return outcome
+
+
+def _write(data: dict[str, Any]) -> None:
+    try:
+        target = _file()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # an older file made under another umask
+            json.dump(data, fh, indent=1)
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def current_states(profile_path: str | Path | None, profile: Any) -> tuple[dict[str, str], dict[str, StepOutcome]]:
+    """(state per step whose record matches ``profile``, the stale records): what the step bar shows."""
+    if profile_path is None or profile is None:
+        return {}, {}
+    fresh: dict[str, str] = {}
+    stale: dict[str, StepOutcome] = {}
+    for step, rec in outcomes(profile_path).items():
+        if rec.fingerprint == fingerprint(profile, step):
+            fresh[step] = rec.state
+        else:
+            stale[step] = rec
+    return fresh, stale
+
+
+def describe(rec: StepOutcome, stale: bool) -> str:
+    """One line for a step's screen: how its last run ended, or that the profile changed since."""
+    if stale:
+        return "profile changed since last run"
+    when = time.strftime("%m-%d %H:%M UTC", time.gmtime(rec.at))
+    return f"last run {rec.state} {when}" + (f": {rec.summary}" if rec.summary else "")
