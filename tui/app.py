@@ -329,15 +329,16 @@ class GpuMigrateApp(App[int]):
             return None
         return describe(rec, stale=rec.fingerprint != fingerprint(self.profile, step))
 
-    def note_step_state(self, step: str, state: str, summary: str = "") -> None:
+    def note_step_state(self, step: str, state: str, summary: str = "", ran_on: Any = None) -> None:
         """Record a step run in this process (no session): the step bar shows it, and a finished run of
-        a remembered step is kept for the next app on this profile (engine.step_memory)."""
+        a remembered step is kept for the next app on this profile (engine.step_memory), fingerprinted
+        with ``ran_on`` (the profile the run started with; default: the current one)."""
         self._local_states[step] = state
         if self.session is not None or self.profile_path is None or state == "running":
             return
         from engine.step_memory import remember
 
-        rec = remember(self.profile_path, self.profile, step, state, summary)
+        rec = remember(self.profile_path, ran_on if ran_on is not None else self.profile, step, state, summary)
         if rec is not None:
             self._remembered[step] = rec
             del self._local_states[step]  # the record (fingerprinted) speaks for it from now on

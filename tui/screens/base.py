@@ -186,6 +186,7 @@ class StepScreen(Screen):
 
         app = self.gm_app
         assert app.profile_path is not None
+        ran_on = app.profile  # what the worker loads now; an edit during the run must not earn its ✓
         run = PrivateRun(app.profile_path, step, dry_run, options)
         self.private_run = run
         app.private_run_started(step, run)
@@ -199,7 +200,7 @@ class StepScreen(Screen):
                 app.private_run_ended(step, run)
             if not dry_run:
                 try:
-                    app.call_from_thread(self._note_states, summary)
+                    app.call_from_thread(self._note_states, summary, ran_on)
                 except RuntimeError:  # the app is closing: nobody is left to show it
                     pass
             return summary
@@ -229,7 +230,7 @@ class StepScreen(Screen):
                                 dry_run=dry_run, session=session, cancel=cancel, options=options)
             if not dry_run and session is None:
                 try:
-                    self.gm_app.call_from_thread(self._note_states, summary)
+                    self.gm_app.call_from_thread(self._note_states, summary, profile)
                 except RuntimeError:  # the app is closing: nobody is left to show it
                     pass
             return summary
@@ -263,7 +264,7 @@ class StepScreen(Screen):
         if event.worker.error is not None and event.state.name == "ERROR":
             self.gm_app.show_error(f"{event.worker.name} failed", str(event.worker.error))
 
-    def _note_states(self, summary: object) -> None:
+    def _note_states(self, summary: object, ran_on: object = None) -> None:
         """Without a session the step bar learns a run's outcome here (a session records it itself)."""
         results = getattr(summary, "results", None)
         if not isinstance(results, dict):
@@ -272,6 +273,6 @@ class StepScreen(Screen):
             interrupted = getattr(summary, "exit_code", 0) == 3 and not result.ok
             self.gm_app.note_step_state(name, "interrupted" if interrupted else result.state or
                                         ("completed" if result.ok else "failed"),
-                                        str(getattr(result, "summary", "") or ""))
+                                        str(getattr(result, "summary", "") or ""), ran_on)
         for bar in self.query("ModeBar, #left-line"):
             bar.refresh()

@@ -1,0 +1,51 @@
+"""engine.step_memory: a step's last outcome per profile, stale once the sections it read change."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from engine.profile import load_profile
+from engine.session import state_dir
+from engine.step_memory import current_states, describe, outcomes, remember
+from tests.conftest import REPO
+
+
+def test_a_record_is_fresh_until_a_section_its_step_reads_changes(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text((REPO / "profiles" / "demo.toml").read_text())
+    profile = load_profile(path)
+    remember(path, profile, "cost", "completed", "saves 31% a month")
+    remember(path, profile, "verify", "incomplete", "2 checks not run")
+    assert remember(path, profile, "transfer", "completed") is None  # the journals speak for transfers
+    assert current_states(path, profile) == ({"cost": "completed", "verify": "incomplete"}, {})
+
+    changed = profile.model_copy(deep=True)
+    changed.drivers.os_image = "ubuntu-2204-lts"  # cost does not read drivers
+    assert current_states(path, changed)[0] == {"cost": "completed", "verify": "incomplete"}
+    changed.cost.parallel_run_days = 30
+    fresh, stale = current_states(path, changed)
+    assert fresh == {"verify": "incomplete"} and list(stale) == ["cost"]
+    assert describe(stale["cost"], stale=True) == "profile changed since last run"
+    assert "saves 31% a month" in describe(outcomes(path)["cost"], stale=False)
+
+
+def test_the_file_is_private_and_keeps_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text((REPO / "profiles" / "demo.toml").read_text())
+    store = state_dir() / "step-outcomes.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text("{}")
+    os.chmod(store, 0o644)  # an older file under a loose umask
+    remember(path, load_profile(path), "verify", "failed", "endpoint said: token AKIAIOSFODNN7EXAMPLE refused\nline 2")
+    assert os.stat(store).st_mode & 0o777 == 0o600
+    text = store.read_text()
+    assert "AKIAIOSFODNN7EXAMPLE" not in text and "\\n" not in json.loads(text)[str(path.resolve())]["steps"]["verify"]["summary"]
+
+
+def test_an_unreadable_store_is_no_memory(tmp_path: Path) -> None:
+    store = state_dir() / "step-outcomes.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text("not json")
+    assert outcomes(tmp_path / "p.toml") == {}
