@@ -23,17 +23,22 @@ pytestmark = pytest.mark.timeout(90)
 def _profile(folder: Path) -> tuple[Path, Path]:
     marks = folder / "marks.txt"
     script = folder / "load.py"
-    script.write_text("import sys, time\n"
+    # The first run's command outlasts any delay on a loaded machine between its mark and the kill
+    # (a 2.5 s sleep once ended before the worker was killed); a later run (the replay after the
+    # death) is not held up. The mark carries the pid: the test ends the orphan the kill leaves.
+    script.write_text("import os, sys, time\n"
+                      "from pathlib import Path\n"
+                      "first = not Path(sys.argv[1]).exists()\n"
                       "with open(sys.argv[1], 'a') as f:\n"
-                      "    f.write('started\\n')\n"
-                      "time.sleep(float(sys.argv[2]))\n")
+                      "    f.write(f'started {os.getpid()}\\n')\n"
+                      "time.sleep(float(sys.argv[2]) if first else 0.2)\n")
     profile = folder / "verify.toml"
     profile.write_text('schema_version = 1\nname = "worker death"\n[source]\nprovider = "local"\n'
                        '[verify]\nchecks = ["model_load"]\n'
                        '[verify.model_load]\n'
-                       f'command = ["{{python}}", "{script}", "{marks}", "2.5"]\n'
+                       f'command = ["{{python}}", "{script}", "{marks}", "60"]\n'
                        'runs = 1\nwarmup = 0\nmax_s = 60.0\n'
-                       '[cutover]\nlease_ttl_s = 2.0\n')
+                       '[cutover]\nlease_ttl_s = 30.0\n')  # a long lease: death is not expiry
     return profile, marks
 
 
@@ -49,6 +54,7 @@ def test_worker_killed_mid_verify_records_interrupted_and_the_next_replay_runs_i
     assert show("vdeath")["steps"]["verify"]["state"] == "running"
     kill9(pid)
     wait_for(lambda: not alive(pid), what="the worker to die")
+    kill9(int(marks.read_text().split()[1]))  # the check's own process, orphaned by the kill
 
     info = show("vdeath")  # looking is enough: the run's process is gone on this host
     assert info["steps"]["verify"]["state"] == "interrupted", info["steps"]
