@@ -231,10 +231,14 @@ class GpuMigrateApp(App[int]):
 
     def running_steps(self) -> list[str]:
         """Steps running now: started from this app (its step workers), or recorded running in the session."""
-        names = {w.name[5:] for w in self.workers if w.name.startswith("step ") and w.is_running}
+        names = self._step_workers()
         if self.session is not None:
             names |= {name for name, state in self.step_states().items() if state == "running"}
         return sorted(names, key=lambda n: (n not in WALK, WALK.index(n) if n in WALK else 0, n))
+
+    def _step_workers(self) -> set[str]:
+        """Steps this app is running now (its ``step NAME`` workers: private, inline or following a session run)."""
+        return {w.name[5:] for w in self.workers if w.name.startswith("step ") and w.is_running}
 
     def _quit_question(self) -> str | None:
         steps = self.running_steps()
@@ -284,6 +288,8 @@ class GpuMigrateApp(App[int]):
     def step_states(self) -> dict[str, str]:
         """Each step's state: the session's record when there is a session, else this app's own runs."""
         states = {**self._journal_states, **self._fresh_remembered(), **self._local_states}
+        if self.session is None:  # a private run showed ○ while it copied
+            states.update({name: "running" for name in self._step_workers()})
         if self.session is not None:
             try:
                 states.update({name: rec.state for name, rec in self.session.steps().items()})

@@ -693,6 +693,7 @@ async def test_quitting_during_a_private_copy_asks_first_and_no_is_the_default(s
         await pilot.press("r")
         await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
         proc = screen.private_run.proc  # type: ignore[union-attr]
+        assert app.step_states().get("transfer") == "running"  # the bar's ● (it showed ○ during a private run)
         await pilot.press("ctrl+q")
         await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question")
         question = str(app.screen.query_one(Static).render())
