@@ -30,16 +30,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import itertools
 import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-        "transfer-encoding", "upgrade", "content-length"}
+from tests.loopback_proxy import LoopbackProxy, ProxyHandler
+
 MIN_PART = 5 << 20
 
 
@@ -54,15 +52,15 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class GcsXmlStandIn:
-    """``GcsXmlStandIn(fake_gcs_url)``; set ``STORAGE_EMULATOR_HOST`` to ``.url``; ``stop()``."""
+class GcsXmlStandIn(LoopbackProxy):
+    """``GcsXmlStandIn(fake_gcs_url)``; set ``STORAGE_EMULATOR_HOST`` to ``.url``; ``stop()``.
+    Everything but the XML multipart requests is forwarded to fake-gcs."""
 
     def __init__(self, upstream: str):
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        up = urlsplit(upstream)
-        self.up_host, self.up_port = up.hostname or "127.0.0.1", up.port or 80
+        super().__init__(upstream)
         self.store = storage.Client(project="test-project", credentials=AnonymousCredentials(),
                                     client_options={"api_endpoint": upstream})
         self.lock = threading.Lock()
@@ -71,39 +69,7 @@ class GcsXmlStandIn:
         self._ids = itertools.count(1)
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                n = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(n) if n else b""
-
-            def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
-                self.send_response(status)
-                length = str(len(body))
-                for k, v in headers:
-                    if k.lower() == "content-length" and self.command == "HEAD":
-                        length = v
-                    elif k.lower() not in _HOP:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", length)
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
+        class Handler(ProxyHandler):
             def _handle(self) -> None:
                 body = self._body()
                 parts = urlsplit(self.path)
@@ -125,11 +91,7 @@ class GcsXmlStandIn:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._serve(Handler)
 
     # --- the XML multipart API ---------------------------------------------------------
     def _xml(self, method: str, bucket: str, name: str, query: dict[str, list[str]], headers: Any,
@@ -226,24 +188,6 @@ class GcsXmlStandIn:
                                  f"<Bucket>{upload['bucket']}</Bucket><Key>{upload['name']}</Key>"
                                  f'<ETag>"{etag}-{len(listed)}"</ETag></CompleteMultipartUploadResult>').encode(), []
 
-    # --- everything else: fake-gcs ---------------------------------------------------
-    def _forward(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn = http.client.HTTPConnection(self.up_host, self.up_port, timeout=60)
-        try:
-            out = {k: v for k, v in dict(headers).items() if k.lower() not in _HOP and k.lower() != "host"}
-            out["Host"] = f"{self.up_host}:{self.up_port}"
-            if body or method in ("POST", "PUT", "PATCH"):
-                out["Content-Length"] = str(len(body))
-            conn.request(method, path, body=body, headers=out)
-            resp = conn.getresponse()
-            return resp.status, resp.getheaders(), resp.read()
-        finally:
-            conn.close()
-
     def open_uploads(self) -> list[str]:
         with self.lock:
             return sorted(self.uploads)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

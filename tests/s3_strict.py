@@ -28,14 +28,12 @@ Every write it sees is recorded in ``seen`` as (operation, condition headers, st
 from __future__ import annotations
 
 import contextlib
-import http.client
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-        "transfer-encoding", "upgrade", "content-length"}
+from tests.loopback_proxy import LoopbackProxy, ProxyHandler
+
 _CONDITIONS = ("if-match", "if-none-match")
 
 
@@ -45,12 +43,11 @@ def _error(code: str, message: str, **extra: str) -> bytes:
             f"{more}<RequestId>STRICTPROXY</RequestId><HostId>strict</HostId></Error>").encode()
 
 
-class StrictS3:
+class StrictS3(LoopbackProxy):
     """Start with ``StrictS3(moto_url)``; point ``AWS_ENDPOINT_URL`` at ``.url``; ``stop()``."""
 
     def __init__(self, upstream: str, *, refuse: str = ""):
-        up = urlsplit(upstream)
-        self.up_host, self.up_port = up.hostname or "127.0.0.1", up.port or 80
+        super().__init__(upstream)
         self.refuse = refuse
         import boto3
         from botocore.config import Config
@@ -63,38 +60,9 @@ class StrictS3:
         self.seen: list[tuple[str, dict[str, str], int]] = []
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                n = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(n) if n else b""
-
+        class Handler(ProxyHandler):
             def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
-                self.send_response(status)
-                length = str(len(body))
-                for k, v in headers or [("Content-Type", "application/xml")]:
-                    if k.lower() == "content-length" and self.command == "HEAD":
-                        length = v  # a HEAD's length is the object's
-                    elif k.lower() not in _HOP:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", length)
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                super()._send(status, body, headers or [("Content-Type", "application/xml")])
 
             def _handle(self) -> None:
                 body = self._body()
@@ -149,12 +117,7 @@ class StrictS3:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     # --- the rules ---------------------------------------------------------------
     def _refusal(self, cond: dict[str, str]) -> tuple[int, bytes]:
@@ -192,19 +155,6 @@ class StrictS3:
                                    "not hold", Condition="If-Match")
         return 0, b""
 
-    def _forward(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn = http.client.HTTPConnection(self.up_host, self.up_port, timeout=60)
-        try:
-            out = {k: v for k, v in dict(headers).items() if k.lower() not in _HOP and k.lower() != "host"}
-            out["Host"] = f"{self.up_host}:{self.up_port}"
-            if body or method in ("POST", "PUT"):
-                out["Content-Length"] = str(len(body))
-            conn.request(method, path, body=body, headers=out)
-            resp = conn.getresponse()
-            return resp.status, resp.getheaders(), resp.read()
-        finally:
-            conn.close()
-
     def _record(self, op: str, cond: dict[str, str], status: int) -> None:
         with self.lock:
             self.seen.append((op, cond, status))
@@ -219,7 +169,3 @@ class StrictS3:
         finally:
             with self.lock:
                 self.in_flight.discard(f"{bucket}/{key}")
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
 import socket
 import struct
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
+
+from tests.loopback_proxy import HOP, LoopbackProxy, ProxyHandler
 
 MIB = 1 << 20
 
@@ -105,11 +105,7 @@ def gcs_names(bucket: str) -> list[str]:
 
 # --- a fault-injecting reverse proxy on 127.0.0.1 ----------------------------------
 
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-        "transfer-encoding", "upgrade", "content-length"}
-
-
-class FaultProxy:
+class FaultProxy(LoopbackProxy):
     """Forwards HTTP to ``upstream``; a share of requests get a 503, a connection reset before
     any answer, or a reset half-way through the response body.  Counts what it did.
 
@@ -121,10 +117,7 @@ class FaultProxy:
                  seed: int = 7, min_body_for_faults: int = 0,
                  answer: Callable[[str, str], tuple[int, bytes] | None] | None = None,
                  rewrite: Callable[[str, str, int, bytes], bytes] | None = None):
-        from urllib.parse import urlparse
-
-        up = urlparse(upstream)
-        self.up_host, self.up_port = up.hostname or "127.0.0.1", up.port or 80
+        super().__init__(upstream)
         self.p503, self.preset, self.ptruncate = p503, preset, ptruncate
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -132,27 +125,7 @@ class FaultProxy:
         self.enabled = True
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            break
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    return b"".join(chunks)
-                n = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(n) if n else b""
-
+        class Handler(ProxyHandler):
             def _reset(self) -> None:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
@@ -192,24 +165,16 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(own[1])
                     return
-                conn = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                headers = {k: v for k, v in headers.items() if k.lower() != "host"}
-                headers["Host"] = f"{proxy.up_host}:{proxy.up_port}"
-                if body or self.command in ("POST", "PUT", "PATCH"):
-                    headers["Content-Length"] = str(len(body))
+                headers = dict(self.headers.items())  # the last of a repeated header, as before
                 if os.environ.get("FAULTPROXY_DEBUG"):
-                    print(self.command, self.path, headers, len(body))
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                conn.close()
+                    print(self.command, self.path, proxy._upstream_headers(self.command, headers, body), len(body))
+                status, resp_headers, data = proxy._forward(self.command, self.path, headers, body)
                 if rewrite is not None:
-                    data = rewrite(self.command, self.path, resp.status, data)
+                    data = rewrite(self.command, self.path, status, data)
                 if fault == "truncated" and len(data) > 16:
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in _HOP:
+                    self.send_response(status)
+                    for k, v in resp_headers:
+                        if k.lower() not in HOP:
                             self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -217,9 +182,9 @@ class FaultProxy:
                     self.wfile.flush()
                     self._reset()
                     return
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() in _HOP:
+                self.send_response(status)
+                for k, v in resp_headers:
+                    if k.lower() in HOP:
                         continue
                     if k.lower() == "location":
                         v = v.replace(f"{proxy.up_host}:{proxy.up_port}", f"127.0.0.1:{proxy.port}")
@@ -231,16 +196,7 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler, poll_interval=0.5)
 
     def faults(self) -> int:
         return self.counts["503"] + self.counts["reset"] + self.counts["truncated"]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
