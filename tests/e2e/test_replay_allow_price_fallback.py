@@ -11,19 +11,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.cost_support import NO_REGION_PRICE
 
-PROFILE = """[source]
-provider = "aws"
-region = "af-south-1"
-instance_type = "p3.2xlarge"
-
-[target]
-machine_type = "a2-highgpu-1g"
-
-[workload]
-source_hours_per_run = 8
-speedup = 2
-"""
+PROFILE = NO_REGION_PRICE
 
 
 def replay(profile: Path, *extra: str) -> tuple[int, list[dict]]:

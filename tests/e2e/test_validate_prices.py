@@ -12,6 +12,7 @@ import pytest
 from engine.errors import ExitCode
 from engine.profile import load_profile
 from engine.runner import run_steps
+from tests.cost_support import NO_REGION_PRICE
 from tui.cli import main
 
 UNKNOWN_MACHINE = """[source]
@@ -21,19 +22,6 @@ instance_type = "p3.2xlarge"
 [target]
 machine_type = "a2-highgpu-3g"
 gpu_model = "A100 40GB"
-
-[workload]
-source_hours_per_run = 8
-speedup = 2
-"""
-
-NO_REGION_PRICE = """[source]
-provider = "aws"
-region = "af-south-1"
-instance_type = "p3.2xlarge"
-
-[target]
-machine_type = "a2-highgpu-1g"
 
 [workload]
 source_hours_per_run = 8

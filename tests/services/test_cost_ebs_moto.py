@@ -13,21 +13,9 @@ from engine.profile import parse_profile
 from engine.runner import run_steps
 from engine.session import SessionStore
 from tests import stand_ins
+from tests.cost_support import TARGET_A2, WORKLOAD_8_7_10, aws_source
 
-PROFILE = """
-[source]
-provider = "aws"
-region = "us-east-1"
-instance_type = "p3.2xlarge"
-
-[target]
-machine_type = "a2-highgpu-1g"
-
-[workload]
-source_hours_per_run = 8
-target_hours_per_run = 7
-runs_per_month = 10
-
+PROFILE = "\n" + aws_source(hourly=False) + "\n" + TARGET_A2 + "\n" + WORKLOAD_8_7_10 + """
 [inventory]
 aws_regions = ["us-east-1"]
 scan_gpus = false

@@ -12,26 +12,13 @@ from engine.cost.ebs import SourceVolume, volumes_from_inventory
 from engine.cost.model import compute_costs
 from engine.errors import BadInputError
 from engine.profile import parse_profile
+from tests.cost_support import TARGET_A2, WORKLOAD_8_7_10, aws_source
 
 CAT = embedded_catalog()
 
 
 def profile(region: str = "us-east-1", cost: str = "") -> object:
-    return parse_profile(f"""
-[source]
-provider = "aws"
-region = "{region}"
-instance_type = "p3.2xlarge"
-hourly_usd = 3.06
-[target]
-machine_type = "a2-highgpu-1g"
-[workload]
-source_hours_per_run = 8
-target_hours_per_run = 7
-runs_per_month = 10
-[cost]
-parallel_run_days = 0
-{cost}""")
+    return parse_profile("\n" + aws_source(region) + TARGET_A2 + WORKLOAD_8_7_10 + f"[cost]\nparallel_run_days = 0\n{cost}")
 
 
 def vol(size: float, kind: str, region: str = "us-east-1", iops: float | None = None,

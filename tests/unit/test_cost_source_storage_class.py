@@ -11,24 +11,14 @@ from engine.catalog.load import embedded_catalog
 from engine.cost.model import compute_costs
 from engine.errors import BadInputError
 from engine.profile import ProfileError, parse_profile
+from tests.cost_support import TARGET_A2, aws_source
 
 CAT = embedded_catalog()
 
 
 def profile(region: str, cls: str, extra: str = "") -> object:
-    return parse_profile(f"""
-[source]
-provider = "aws"
-region = "{region}"
-instance_type = "p3.2xlarge"
-hourly_usd = 3.06
-[target]
-machine_type = "a2-highgpu-1g"
-[cost]
-data_gb = 10000
-source_storage_class = "{cls}"
-{extra}
-""")
+    return parse_profile("\n" + aws_source(region) + TARGET_A2
+                         + f'[cost]\ndata_gb = 10000\nsource_storage_class = "{cls}"\n{extra}\n')
 
 
 @pytest.mark.parametrize(("cls", "rate"), [("STANDARD", 0.023), ("STANDARD_IA", 0.0125), ("ONEZONE_IA", 0.01),
@@ -73,17 +63,8 @@ def test_other_regions_at_their_recorded_rate(region: str, cls: str, monthly: fl
 
 
 def test_s3_standard_tiers_above_50_tb_in_us_east_1() -> None:
-    report = compute_costs(parse_profile("""
-[source]
-provider = "aws"
-region = "us-east-1"
-instance_type = "p3.2xlarge"
-hourly_usd = 3.06
-[target]
-machine_type = "a2-highgpu-1g"
-[cost]
-data_gb = 600000
-"""), CAT, with_sensitivity=False)
+    report = compute_costs(parse_profile("\n" + aws_source() + TARGET_A2 + "[cost]\ndata_gb = 600000\n"), CAT,
+                           with_sensitivity=False)
     # 50 TB at $0.023, 450 TB at $0.022, the remaining 88,000 GB at $0.021 (the feed recorded 2024-09-25)
     assert report.source.storage_monthly_usd == pytest.approx(51200 * 0.023 + 460800 * 0.022 + 88000 * 0.021)
 

@@ -10,28 +10,15 @@ from engine.catalog.load import embedded_catalog
 from engine.cost.model import compute_costs
 from engine.errors import BadInputError
 from engine.profile import ProfileError, parse_profile
+from tests.cost_support import TARGET_A2, WORKLOAD_8_7_10, aws_source
 
 CAT = embedded_catalog()
 ROLE = "arn:aws:iam::123456789012:role/r"
 
 
 def aws(region: str = "us-east-1", cost: str = "", source: str = "", extra: str = "") -> object:
-    return parse_profile(f"""
-[source]
-provider = "aws"
-region = "{region}"
-instance_type = "p3.2xlarge"
-hourly_usd = 3.06
-{source}
-[target]
-machine_type = "a2-highgpu-1g"
-[workload]
-source_hours_per_run = 8
-target_hours_per_run = 7
-runs_per_month = 10
-[cost]
-{cost}
-{extra}""")
+    return parse_profile("\n" + aws_source(region) + f"{source}\n" + TARGET_A2 + WORKLOAD_8_7_10
+                         + f"[cost]\n{cost}\n{extra}")
 
 
 def item(report, name: str):  # type: ignore[no-untyped-def]
