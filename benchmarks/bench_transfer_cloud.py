@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 RCLONE = str(Path(sys.executable).with_name("rclone"))
 
-from tests import stand_ins  # noqa: E402
 from benchmarks.bench_transfer_local import make_tree  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
 from benchmarks.timing import ratio, rounds, spread, stand_in_env, timed  # noqa: E402
 
 
@@ -32,9 +30,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=1, help="rounds; each tool runs once per round")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-cloud-"))
-    moto, gcs = stand_ins.start_moto(), stand_ins.start_fake_gcs()
-    try:
+    with moto_and_gcs("bench-cloud-") as (work, moto, gcs):
         src = work / "src"
         make_tree(src, a.small, a.big, a.big_mib)
         total = a.small * 4096 + a.big * a.big_mib * (1 << 20)
@@ -78,10 +74,6 @@ def main() -> None:
                 print(f"  {label} ({mode}): gpumigrate {spread(g)} {total / 1e6 / statistics.median(g):6.1f} MB/s, "
                       f"rclone {spread(r)} {total / 1e6 / statistics.median(r):6.1f} MB/s, "
                       f"ratio of medians {ratio(g, r):.2f} (<1 = faster)", flush=True)
-    finally:
-        moto.stop()
-        gcs.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import latency_proxy  # noqa: E402
 from benchmarks.bench_transfer_wan import RCLONE, make_tree  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
 from benchmarks.timing import rounds, tool_env  # noqa: E402
 from tests import stand_ins  # noqa: E402
 
@@ -55,11 +55,8 @@ def main() -> None:
     ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
                     help="gpumigrate from another checkout too (DIR/.venv/bin/python, run in DIR)")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-first-"))
-    moto = stand_ins.start_moto()
     gcs_port = stand_ins.free_port()  # the GCS proxy listens here each run: fake-gcs hands it out
-    gcs = stand_ins.start_fake_gcs(external_url=f"http://127.0.0.1:{gcs_port}")
-    try:
+    with moto_and_gcs("bench-first-", gcs_port) as (work, moto, gcs):
         src = work / "src"
         make_tree(src, a.small, a.big, a.big_mib)
         base = tool_env(stand_ins.clear_cloud_env())
@@ -128,10 +125,6 @@ def main() -> None:
         ends = {name: statistics.median(r[2] for r in rows) for name, rows in samples.items()}
         print("  end vs rclone: " + ", ".join(f"{name} {t / ends['rclone']:.2f}" for name, t in ends.items()
                                              if name != "rclone"), flush=True)
-    finally:
-        moto.stop()
-        gcs.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 RCLONE = str(Path(sys.executable).with_name("rclone"))
 
-from tests import stand_ins  # noqa: E402
 from benchmarks.bench_transfer_local import make_tree  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
 from benchmarks.timing import ratio, rounds, spread, stand_in_env, timed  # noqa: E402
 
 
@@ -34,9 +32,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; each tool runs once per round")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-resync-"))
-    moto, gcs = stand_ins.start_moto(), stand_ins.start_fake_gcs()
-    try:
+    with moto_and_gcs("bench-resync-") as (work, moto, gcs):
         src = work / "src"
         make_tree(src, a.files, 0, 0)
         env = stand_in_env(moto.url, gcs.url, work / "state")
@@ -60,10 +56,6 @@ def main() -> None:
             g, r = times["gpumigrate"], times["rclone"]
             print(f"  {label}: gpumigrate {spread(g)} ({a.files / statistics.median(g):.0f} objects/s), "
                   f"rclone {spread(r)}, ratio of medians {ratio(g, r):.2f} (<1 = faster)", flush=True)
-    finally:
-        moto.stop()
-        gcs.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ import os
 import collections
 import json
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import latency_proxy  # noqa: E402
 from benchmarks.bench_transfer_wan import RCLONE, make_tree  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
 from benchmarks.timing import timed, tool_env  # noqa: E402
 from tests import stand_ins  # noqa: E402
 
@@ -67,11 +66,8 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="options added to gpumigrate's command (--part-threshold 1024, say)")
     ap.add_argument("--tools", default="gpumigrate,rclone")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="wan-req-"))
     gcs_port = stand_ins.free_port()
-    moto = stand_ins.start_moto()
-    gcs = stand_ins.start_fake_gcs(external_url=f"http://127.0.0.1:{gcs_port}")
-    try:
+    with moto_and_gcs("wan-req-", gcs_port) as (work, moto, gcs):
         src = work / "src"
         make_tree(src, a.small, a.big, a.big_mib)
         n_obj = a.small + a.big
@@ -122,10 +118,6 @@ def main() -> None:
                 print(f"  {side}: {conns} connections, {total} requests, {total / n_obj:.2f} per object")
                 for kind, count in kinds.most_common():
                     print(f"    {count:6d}  {kind}")
-    finally:
-        moto.stop()
-        gcs.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
