@@ -191,14 +191,19 @@ def refresh_aws(emit: Emit = discard, *, region: str = "us-east-1", instance_typ
                               f"({len(problems)} problems); the cache is unchanged")
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_CACHE
-    # keep other regions' rows from an earlier refresh
-    previous: list[dict[str, Any]] = []
-    if path.is_file():
-        try:
-            previous = [r for r in json.loads(path.read_text()).get("instances", []) if r.get("region") != region]
-        except (OSError, ValueError):
-            previous = []
+    previous = rows_of_other_regions(path, "instances", "region", region)
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "instances": previous + rows,
                        "problems": problems})
     result.path = str(path)
     return result
+
+
+def rows_of_other_regions(path: Path, rows_key: str, region_field: str, region: str) -> list[dict[str, Any]]:
+    """The rows an earlier refresh cached at ``path`` under ``rows_key`` for every region but ``region``:
+    a refresh of one region replaces that region's rows and keeps the others'. An unreadable cache keeps none."""
+    if not path.is_file():
+        return []
+    try:
+        return [r for r in json.loads(path.read_text()).get(rows_key, []) if r.get(region_field) != region]
+    except (OSError, ValueError):
+        return []

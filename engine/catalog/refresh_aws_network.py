@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog.load import AWS_NET_CACHE, cache_dir, write_cache
-from engine.catalog.refresh_aws import PRICING_REGION, make_client
+from engine.catalog.refresh_aws import PRICING_REGION, make_client, rows_of_other_regions
 from engine.catalog.refresh_gcp import RefreshResult
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
@@ -244,12 +244,7 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
     result.rows, result.mapped = rows, len(rows)
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_NET_CACHE
-    previous: list[dict[str, Any]] = []
-    if path.is_file():
-        try:
-            previous = [r for r in json.loads(path.read_text()).get("network", []) if r.get("scope") != region]
-        except (OSError, ValueError):
-            previous = []
+    previous = rows_of_other_regions(path, "network", "scope", region)
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "network": previous + rows,
                        "problems": result.problems})
     result.path = str(path)
