@@ -263,6 +263,11 @@ class StepScreen(Screen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.error is not None and event.state.name == "ERROR":
             self.gm_app.show_error(f"{event.worker.name} failed", str(event.worker.error))
+        if event.worker.name.startswith("step ") and event.state.name in ("SUCCESS", "ERROR", "CANCELLED"):
+            # the step bar's ● comes from the app's running step workers: redraw it when one ends, not
+            # at its next 1 s tick (a screen that had just finished still showed ● for up to a second)
+            for bar in self.query("ModeBar, #left-line"):
+                bar.refresh()
 
     def _note_states(self, summary: object, ran_on: object = None) -> None:
         """Without a session the step bar learns a run's outcome here (a session records it itself)."""
