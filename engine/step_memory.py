@@ -62,18 +62,29 @@ def fingerprint(profile: Any, step: str) -> str | None:
 
 
 def _read_all() -> dict[str, dict[str, Any]]:
+    """Every profile's entry as ``{"steps": {step: record}, "updated": float}``; an entry of another
+    shape (a hand edit, another version's file) is dropped here, so no caller meets it."""
     try:
         raw = json.loads(_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return raw if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        return {}
+    data: dict[str, dict[str, Any]] = {}
+    for key, entry in raw.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("steps"), dict):
+            continue
+        updated = entry.get("updated")
+        data[key] = {"steps": entry["steps"],
+                     "updated": float(updated) if isinstance(updated, (int, float)) else 0.0}
+    return data
 
 
 def outcomes(profile_path: str | Path) -> dict[str, StepOutcome]:
     """The remembered outcomes for the profile at ``profile_path`` (stale ones included)."""
     entry = _read_all().get(str(Path(profile_path).resolve()), {})
     out: dict[str, StepOutcome] = {}
-    for step, rec in (entry.get("steps", {}) if isinstance(entry, dict) else {}).items():
+    for step, rec in entry.get("steps", {}).items():
         try:
             out[step] = StepOutcome.model_validate(rec)
         except ValueError:
@@ -93,10 +104,10 @@ def remember(profile_path: str | Path, profile: Any, step: str, state: str, summ
     data = _read_all()
     key = str(Path(profile_path).resolve())
     entry = data.pop(key, None)
-    steps = entry.get("steps", {}) if isinstance(entry, dict) else {}
+    steps = entry["steps"] if entry is not None else {}
     steps[step] = outcome.model_dump()
     data[key] = {"steps": steps, "updated": outcome.at}
-    kept = sorted(data.items(), key=lambda kv: kv[1].get("updated", 0) if isinstance(kv[1], dict) else 0)
+    kept = sorted(data.items(), key=lambda kv: kv[1]["updated"])
     _write(dict(kept[-KEEP_PROFILES:]))
     return outcome
 

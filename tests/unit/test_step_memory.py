@@ -49,3 +49,21 @@ def test_an_unreadable_store_is_no_memory(tmp_path: Path) -> None:
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text("not json")
     assert outcomes(tmp_path / "p.toml") == {}
+
+
+def test_a_store_of_the_wrong_shape_is_no_memory_and_is_rewritten(tmp_path: Path) -> None:
+    """Valid JSON of another shape (a hand edit, another version) must not raise at open or at a run's end."""
+    path = tmp_path / "p.toml"
+    path.write_text((REPO / "profiles" / "demo.toml").read_text())
+    profile = load_profile(path)
+    key = str(path.resolve())
+    store = state_dir() / "step-outcomes.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for bad in ({key: {"steps": []}}, {key: {"steps": {"cost": 5}}}, {key: {"steps": "x"}},
+                {key: {"steps": {}, "updated": "soon"}, "/other.toml": {"steps": {}, "updated": 1.0},
+                 "/third.toml": {"steps": {}, "updated": "later"}}):
+        store.write_text(json.dumps(bad))
+        assert outcomes(path) == {}
+        assert current_states(path, profile) == ({}, {})
+        assert remember(path, profile, "cost", "completed", "ok") is not None
+        assert current_states(path, profile)[0] == {"cost": "completed"}
