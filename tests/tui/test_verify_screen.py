@@ -137,3 +137,23 @@ async def test_incomplete_cannot_be_approved_and_gaps_need_a_reason_and_a_second
         recorded = signoffs(session)
     assert [(s["decision"], s["operator"], s["approved_by"]) for s in recorded] == [
         ("accepted-with-gaps", "carol", "dave")]
+
+
+async def test_measured_wraps_inside_what_the_table_shows_at_80x24() -> None:
+    """At 80x24 the Measured column was kept at 12 cells where the table showed 9: wrapped lines were cut
+    at their ends, and "libnvidia-ml.so.1 is not installed" read "libnvidia .so.1 is installed"."""
+    app = GpuMigrateApp(profile_path=REPO / "profiles" / "demo.toml", start_mode="verify")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        table = screen.query_one("#verify-checks", DataTable)
+        title, state, _ = screen._rows["gpu_health"]
+        screen._rows["gpu_health"] = (title, state, "no GPU to check on this machine: no NVIDIA driver found "
+                                      "(the NVML library libnvidia-ml.so.1 is not installed)")
+        screen._redraw_rows(table)
+        screen._fit_measured()
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width, (
+            table.virtual_size.width, table.scrollable_content_region.width,
+            {k.value: c.get_render_width(table) for k, c in table.columns.items()})

@@ -43,6 +43,10 @@ class VerifyScreen(StepScreen):
 
     STEP = "verify"
     MODE = "verify"
+    CHECK_WIDTH = 22
+    CHECK_MIN = 12
+    """The Check column narrows down to this before Measured goes under MEASURED_MIN (titles then wrap)."""
+    MEASURED_MIN = 14
     CSS_PATH = "verify.tcss"
     BINDINGS = [
         Binding("r", "run_checks", "Run checks", id="verify-run"),
@@ -77,7 +81,7 @@ class VerifyScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#verify-checks", DataTable)
-        table.add_column("Check", key="check", width=22)
+        table.add_column("Check", key="check", width=self.CHECK_WIDTH)
         table.add_column("Result", key="status", width=12)
         table.add_column("Measured", key="summary", width=16)
         self._fill_pending()
@@ -89,11 +93,21 @@ class VerifyScreen(StepScreen):
     def _fit_measured(self) -> None:
         """Give the Measured column what the table leaves; longer figures wrap onto more lines, never cut."""
         table = self.query_one("#verify-checks", DataTable)
+        check = table.columns[ColumnKey("check")]
+        was = check.width
+        check.width = self.CHECK_WIDTH
         free = table.scrollable_content_region.width - sum(
             c.get_render_width(table) for key, c in table.columns.items() if key.value != "summary")
-        width = max(12, free - 2 * table.cell_padding - 2)
+        width = free - 2 * table.cell_padding - 2
+        if width < self.MEASURED_MIN:
+            # A Measured column wider than the table shows cut every wrapped line at its end ("libnvidia-ml.so.1
+            # is not installed" read "libnvidia .so.1 is installed" at 80x24): the Check column gives way first.
+            give = min(self.MEASURED_MIN - width, self.CHECK_WIDTH - self.CHECK_MIN)
+            check.width = self.CHECK_WIDTH - give
+            width += give
+        width = max(1, width)
         column = table.columns[ColumnKey("summary")]
-        if width != column.width:
+        if width != column.width or check.width != was:
             column.width = width
             self._redraw_rows(table)
 
