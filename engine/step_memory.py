@@ -25,12 +25,14 @@ from typing import Any
 from pydantic import BaseModel
 
 STEP_SECTIONS: dict[str, tuple[str, ...]] = {
-    "inventory": ("source", "inventory", "target"),
-    "cost": ("source", "target", "workload", "cost"),
+    "inventory": ("source", "inventory", "target", "workload"),
+    "cost": ("source", "target", "workload", "cost", "transfer"),
     "drivers": ("target", "drivers"),
-    "verify": ("target", "verify"),
+    "verify": ("name", "target", "verify", "transfer"),
 }
-"""The profile sections each remembered step reads: a change to any of them makes its record stale."""
+"""The profile sections each remembered step reads: a change to any of them makes its record stale.
+Inventory sizes its recommendation from [workload]; Cost sizes the one-off copy from the [[transfer]]
+sources when cost.data_gb is unset; Verify checks the transferred data and names the profile in its report."""
 
 KEEP_PROFILES = 32
 """Records for at most this many profiles (the most recently written), so the file stays small."""

@@ -67,3 +67,20 @@ def test_a_store_of_the_wrong_shape_is_no_memory_and_is_rewritten(tmp_path: Path
         assert current_states(path, profile) == ({}, {})
         assert remember(path, profile, "cost", "completed", "ok") is not None
         assert current_states(path, profile)[0] == {"cost": "completed"}
+
+
+def test_every_section_a_step_reads_stales_its_record(tmp_path: Path) -> None:
+    """Inventory sizes its recommendation from [workload]; Cost sizes the one-off copy from [[transfer]] when
+    cost.data_gb is unset; Verify checks the transferred data ([[transfer]]): a change there is a new input."""
+    path = tmp_path / "p.toml"
+    path.write_text((REPO / "profiles" / "demo.toml").read_text())
+    profile = load_profile(path)
+    assert profile.cost.data_gb is None
+    for step in ("inventory", "cost", "verify"):
+        remember(path, profile, step, "completed")
+    more_data = profile.model_copy(deep=True)
+    more_data.transfer.append(more_data.transfer[0].model_copy(update={"src": "demo/images"}))
+    assert set(current_states(path, more_data)[1]) == {"cost", "verify"}
+    bigger_model = profile.model_copy(deep=True)
+    bigger_model.workload.params_billions = (bigger_model.workload.params_billions or 1) * 10
+    assert "inventory" in current_states(path, bigger_model)[1]
