@@ -210,3 +210,23 @@ async def test_without_a_session_a_finished_cost_run_is_remembered_until_its_sec
         again.switch_mode("cost")
         await pilot.pause()
         assert "profile changed since last run" in str(again.screen.query_one(LeftLine).render())
+
+
+async def test_a_private_run_is_remembered_with_the_profile_its_worker_loaded(tmp_path: Path) -> None:
+    """The private worker loads the file on disk; an editor's change made while the app stayed open was not in
+    the record's fingerprint (the app's copy was): a reopened app said "profile changed since last run" over the
+    very inputs the run used, and reverting the edit would have shown a ✓ the old inputs never earned."""
+    import shutil
+
+    from engine.step_memory import fingerprint, outcomes
+
+    profile = tmp_path / "demo.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", profile)
+    app = GpuMigrateApp(profile_path=profile, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = profile.read_text()
+        assert "runs_per_month = 20" in text
+        profile.write_text(text.replace("runs_per_month = 20", "runs_per_month = 25"))  # an editor, app open
+        assert app.screen.run_step("cost") is not None
+        await _until(pilot, lambda: "cost" in outcomes(profile))
+    assert outcomes(profile)["cost"].fingerprint == fingerprint(load_profile(profile), "cost")

@@ -26,11 +26,24 @@ from tui.messages import EngineEvent, EngineEvents, EventFunnel, ProfileChanged,
 from tui.widgets.left_line import LeftLine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from engine.profile import Profile
     from tui.private_run import PrivateRun
     from engine.runner import RunSummary
     from engine.session import SessionStore
     from tui.app_api import SessionApp
+
+
+def _on_disk(path: "Path") -> "Profile | None":
+    """The profile a private worker will load from ``path`` (None where it does not load: the run then fails)."""
+    from engine.errors import BadInputError
+    from engine.profile import load_profile
+
+    try:
+        return load_profile(path)
+    except (BadInputError, OSError, ValueError):
+        return None
 
 
 class StepScreen(Screen):
@@ -186,7 +199,8 @@ class StepScreen(Screen):
 
         app = self.gm_app
         assert app.profile_path is not None
-        ran_on = app.profile  # what the worker loads now; an edit during the run must not earn its ✓
+        ran_on = _on_disk(app.profile_path) or app.profile  # what the worker loads (an editor may have changed
+        # the file while the app stayed open); an edit during the run must not earn its ✓
         run = PrivateRun(app.profile_path, step, dry_run, options)
         self.private_run = run
         app.private_run_started(step, run)
