@@ -90,3 +90,34 @@ async def test_without_profile_shows_only_this_machine(monkeypatch: pytest.Monke
         assert set(_column(screen.query_one("#drivers-detected", DataTable), 1)) == {"green"}
         assert screen.query_one("#drivers-plan", DataTable).row_count == 0
         assert screen.query_one("#drivers-artefacts", TabbedContent).tab_count == 0
+
+
+def _screen_text(app: GpuMigrateApp) -> str:
+    """What the terminal shows, line by line joined with spaces: a sentence wrapped onto lines reads whole."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    lines: dict[int, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+                         r'clip-path="url\(#terminal-(?:\d+-)?line-(\d+)\)">([^<]*)</text>', svg):
+        lines.setdefault(int(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
+    text = " ".join("".join(t for _, t in sorted(parts)) for _, parts in sorted(lines.items()))
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+async def test_every_reason_is_whole_on_screen_at_80x24(v100_profile: Path) -> None:
+    """At 80x24 the two tables leave the reason column a dozen cells: "no NVIDIA GPU found" read
+    "no NVIDIA GPU foun", and "torch 2.9.0+cu130 was built for ..." ended at "torch 2.9.0+"."""
+    app = GpuMigrateApp(profile_path=v100_profile, start_mode="drivers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _loaded(pilot, app)
+        for table_id in ("#drivers-detected", "#drivers-plan"):
+            table = screen.query_one(table_id, DataTable)
+            table.focus()
+            reasons = _column(table, 2)
+            assert reasons
+            for row, reason in enumerate(reasons):
+                table.move_cursor(row=row)
+                await pilot.pause()
+                assert " ".join(reason.split()) in _screen_text(app), (table_id, row, reason)

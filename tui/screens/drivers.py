@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
@@ -46,6 +46,8 @@ class DriversScreen(StepScreen):
         self.artefacts: list[Any] = []
         self.manifest_files: dict[str, str] = {}
         self.saved_to: list[Path] = []
+        self._findings: dict[str, list[Any]] = {"drivers-detected": [], "drivers-plan": []}
+        self._detail_table = "drivers-detected"
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("", id="drivers-summary", markup=False)
@@ -56,6 +58,7 @@ class DriversScreen(StepScreen):
             with Vertical(id="drivers-plan-box"):
                 yield Label("Target plan", classes="drivers-heading")
                 yield DataTable(id="drivers-plan", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="drivers-detail", markup=False)
         with Horizontal(id="drivers-buttons"):
             yield Button("Refresh (r)", id="drivers-refresh-button")
             yield Button("Save artefacts (s)", id="drivers-save-button", variant="primary", classes="mutating")
@@ -182,9 +185,39 @@ class DriversScreen(StepScreen):
     def _fill(self, table_id: str, findings: list[Any]) -> None:
         table = self.query_one(table_id, DataTable)
         table.clear()
+        self._findings[table_id.lstrip("#")] = list(findings)
         for f in findings:
             table.add_row(f.component, Text(f.status, style=STATUS_STYLE[f.status]), f.reason,
                           f.fix if f.status != "green" else "")
+        self._show_detail()
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The highlighted finding's whole reason (and fix), wrapped across the screen's width.
+
+        Two tables side by side leave the reason column a dozen cells at 80x24, so a sentence lost its
+        end there ("no NVIDIA GPU foun"; at 200x50 the framework reason still ends in "leaves out V100 (").
+        Wrapping inside the cells would make each row many lines tall in a box that holds five; this line
+        says the whole sentence for the row the cursor is on instead.
+        """
+        focused = self.focused
+        if isinstance(focused, DataTable) and focused.id in self._findings:
+            self._detail_table = focused.id  # the table the user is in; else the one they were last in
+        findings = self._findings.get(self._detail_table, [])
+        table = self.query_one(f"#{self._detail_table}", DataTable)
+        detail = self.query_one("#drivers-detail", Static)
+        row = table.cursor_row
+        if not 0 <= row < len(findings):
+            detail.update("")
+            return
+        f = findings[row]
+        fix = f" — fix: {f.fix}" if f.status != "green" and f.fix else ""
+        detail.update(Text.assemble(f"{f.component} ", (f.status, STATUS_STYLE[f.status]), f": {f.reason}{fix}"))
 
     async def _show(self, recorded: str | None, detected: list[Any], plan: Any, artefacts: list[Any],
                     files: dict[str, str], error: str, generation: int | None = None) -> None:
