@@ -174,10 +174,12 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     code = run.exit_code
     if code == 3:
         return f"cancelled by {run.cancel_requested_by}" if run.cancel_requested_by else "interrupted"
-    if code:
-        return _EXIT_WORDS.get(code, f"failed (exit {code})")
     steps = store.steps()
     incomplete = [s for s in run.steps if s in steps and steps[s].state == "incomplete"]
+    failed = [s for s in run.steps if s in steps and steps[s].state == "failed"]
+    # An INCOMPLETE check exits 1 as a failure does; with nothing failed the run is incomplete, not failed.
+    if code and not (code == 1 and incomplete and not failed):
+        return _EXIT_WORDS.get(code, f"failed (exit {code})")
     if incomplete:
         return f"incomplete ({', '.join(incomplete)}: checks the profile expects did not run)"
     return "finished"

@@ -31,6 +31,8 @@ def _ended_run(store: SessionStore, exit_code: int, *, cancelled_by: str | None 
     (1, None, "failed", "failed"),
     (4, None, "failed", "failed"),
     (0, None, "incomplete", "incomplete"),
+    # what a replay really does: an expected check that did not run is INCOMPLETE and exits 1; nothing failed
+    (1, None, "incomplete", "incomplete"),
 ])
 def test_the_last_run_is_called_what_it_was(exit_code: int, cancelled_by: str | None, step_state: str,
                                              word: str, capsys: pytest.CaptureFixture[str], tmp_path) -> None:
