@@ -172,6 +172,8 @@ def _tail(args: argparse.Namespace) -> int:
 
     with SessionStore.open(args.name, create=False) as store:
         seq = args.from_seq if args.from_seq is not None else max(0, store.last_seq() - 20)
+        followed = store.active_run()  # the worker this terminal follows: its death ends the tail (exit 3)
+        checked = time.monotonic()
         try:
             while True:
                 batch = store.events_after(seq)
@@ -191,6 +193,17 @@ def _tail(args: argparse.Namespace) -> int:
                     run = store.active_run()
                     if (run is None or not run.live) and not store.events_after(seq, limit=1):
                         return 0
+                if followed is not None and time.monotonic() - checked >= 0.5:
+                    checked = time.monotonic()
+                    now = store.active_run()
+                    if now is None or now.id != followed.id:
+                        dead = next((r for r in store.runs() if r.id == followed.id and r.state == "dead"), None)
+                        if dead is None:
+                            followed = now  # it ended (or another run began): go on following
+                        elif not store.events_after(seq, limit=1):  # its last events printed first
+                            print(f"gpumigrate: the worker (pid {dead.pid} on {dead.host}) died before it finished; "
+                                  f"resume with `gpumigrate session resume {args.name}`", file=sys.stderr)
+                            return 3
                 time.sleep(0.05)
         except KeyboardInterrupt:
             return 0
