@@ -168,3 +168,30 @@ def test_a_following_terminal_exits_3_at_once_when_its_worker_is_killed_then_res
         stored = [e for e in store.events_after(0) if e.kind == "item_done"]
     assert len(copied) == data["copied"] > 0  # --json lists every object the resumed run copied...
     assert stored == []  # ...while the session only counted them
+
+
+def test_ctrl_c_on_a_following_terminal_leaves_the_worker_running_and_does_not_exit_0(tmp_path: Path) -> None:
+    """Exit 0 means 'all requested steps passed'; a follower that stops following has no such news."""
+    import subprocess
+    import sys
+
+    from tests.cutover_support import REPO, env_for
+
+    profile = write_profile(tmp_path, files=24, bwlimit="128K", ttl_s=30)  # ~12 s: still copying at the Ctrl-C
+    follower = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "transfer",
+                                 "--session", "ctrlc"], cwd=REPO, env=env_for(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        with SessionStore.open("ctrlc") as store:
+            run = wait_for(lambda: store.active_run(), what="the worker to register")
+        wait_for(lambda: _copied("ctrlc") >= 1, what="copying to start")
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=30)
+        assert follower.returncode == 130, err
+        assert f"the worker (pid {run.pid}) goes on" in err and "session show ctrlc" in err, err
+        assert "Traceback" not in err
+        assert alive(run.pid), "Ctrl-C on the follower must not stop the worker"
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        cli("session", "cancel", "ctrlc", timeout=30)

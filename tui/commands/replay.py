@@ -6,6 +6,10 @@ import argparse
 import os
 import time
 
+# Ctrl-C on a terminal that follows a session's worker stops the following, not the run: 130 (the shell's
+# code for an interrupt) says "you stopped it here", where 0 would claim the steps passed before they ended.
+EXIT_DETACHED = 130
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="run a profile's steps headlessly (the same way twice)")
@@ -141,8 +145,8 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
             sink.close()
             if pid_alive(pid):
                 print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
-                      "follows it again", file=sys.stderr)
-                return 0
+                      f"follows it again, `gpumigrate session show {args.session}` tells how it ended", file=sys.stderr)
+                return EXIT_DETACHED  # not 0: nothing has passed yet, the run's outcome is still to come
             session.reconcile()
             print(f"the worker (pid {pid}) is not running any more; resume with `{_resume_command(args)}`",
                   file=sys.stderr)
