@@ -14,6 +14,9 @@ longer is in the one being saved (engine.guide says which); the ``# [section]`` 
 block of such lines goes with the last of them.  A ``# decide:`` line a person wrote about something
 else stays.
 
+``tomlkit`` is optional here: the engine imports without it, and a save then writes the profile
+afresh (no comments kept).
+
 New files are created exclusively (:func:`create_profile_file`): a file that appeared in the
 meantime is never overwritten.
 """
@@ -28,10 +31,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from tomlkit.container import Container
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Comment, Null, Table, Whitespace
+try:  # keeping comments is the app's nicety, not something the engine needs to import or run
+    import tomlkit
+    from tomlkit.container import Container
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT, Comment, Null, Table, Whitespace
+except ImportError:  # without it a save writes the profile afresh (the save's diff shows what that drops)
+    tomlkit = None  # type: ignore[assignment]
 
 _DECIDE = re.compile(r"^\s*# decide: (?P<item>.+?)\s*$")
 _PLACEHOLDER = re.compile(r"^\s*# \[\[?[A-Za-z0-9_.-]+\]\]?\s*$")
@@ -41,7 +47,7 @@ def render_onto(old_text: str | None, profile: Any) -> str:
     """The text to save for ``profile`` when the file holds ``old_text`` (None: no file yet)."""
     from engine.profile import dump_profile, profile_to_dict
 
-    if not old_text or not old_text.strip():
+    if not old_text or not old_text.strip() or tomlkit is None:
         return dump_profile(profile)
     try:
         doc = tomlkit.parse(old_text)
