@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.load import Catalog, GcpMachine, gpu_matches
-from engine.catalog.n1 import N1_LIMITS_SOURCE, limits_text, zone_problem
+from engine.catalog.n1 import N1_LIMITS_SOURCE, excluded_zones, limits_text, smaller_limit_text, zone_problem
 from engine.errors import BadInputError
 
 
@@ -69,32 +69,76 @@ def _counts(catalog: Catalog, machine_type: str, gpu_model: str) -> list[int]:
     return sorted({m.gpu_count for m in catalog.machines_of(machine_type) if m.gpu_model == gpu_model})
 
 
+DEFAULT_GPU_COUNT = 1
+"""The default of ``target.gpu_count`` and ``cost.options[].gpu_count`` (engine.profile, engine.cost.section):
+the count the create script attaches to an N1 machine and verify expects."""
+_UNSET = "the default, which the create script attaches and verify expects"
+
+
+def choice_count(catalog: Catalog, machine_type: str | None, gpu_count: int | None) -> tuple[int | None, bool]:
+    """(the GPU count a choice is checked and priced with, whether it is the unset default).
+
+    A machine type with bundled GPUs (A2, A3, G2, ...) implies its count, so an unset count stays None and the
+    row's count is used.  N1 takes attached GPUs in several counts and its machine type implies none: an unset
+    count is the profile's default, the count the create script attaches; pricing the catalog's first shape
+    instead (n1-standard-96 + 8 V100) would price a machine nobody creates."""
+    if gpu_count is None and machine_type and any(r.series == "n1" for r in catalog.machines_of(machine_type)):
+        return DEFAULT_GPU_COUNT, True
+    return gpu_count, False
+
+
+def _zones_left(catalog: Catalog, row: GcpMachine, count: int,
+                region: str) -> tuple[list[str], list[str], list[str]] | None:
+    """For an N1 shape under the page's zone exception in ``region``: (its excluded zones there, the zones of
+    ``region`` offering the GPU, those left for this shape); None when the exception does not touch ``region``."""
+    excluded = excluded_zones(row.gpu_model, count, row.vcpus or 0, row.memory_gb or 0)
+    here = sorted(z for z in excluded if z.startswith(region + "-"))
+    if not here:
+        return None
+    offered = catalog.gpu_offered_in(row.gpu_model, row.machine_type) or []
+    zones = sorted({z.zone for z in offered if z.region == region and z.zone})
+    return here, zones, [z for z in zones if z not in excluded]
+
+
 def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu_model: str | None,
                  gpu_count: int | None, region: str, zone: str | None) -> list[CatalogProblem]:
     """Every catalog problem of one target choice (``gpu_count`` None: not set, nothing to compare)."""
     problems: list[CatalogProblem] = []
     row: GcpMachine | None = None
+    count, defaulted = choice_count(catalog, machine_type, gpu_count)
     if machine_type:
         try:
-            row = machine_row(catalog, machine_type, gpu_model, prefix, gpu_count)
+            row = machine_row(catalog, machine_type, gpu_model, prefix, count)
         except CatalogError as exc:
             return [CatalogProblem(exc.field, str(exc).split(": ", 1)[1])]
-    if row is not None and gpu_count is not None:
+    if row is not None and count is not None:
         counts = _counts(catalog, row.machine_type, row.gpu_model)
-        if gpu_count not in counts:
+        if count not in counts:
             same = sorted({m.machine_type for m in catalog.gcp_machines
-                           if m.gpu_model == row.gpu_model and m.gpu_count == gpu_count and not m.shape})
-            hint = f" ({gpu_count} x {row.gpu_model}: {_list(same, 6)})" if same else ""
+                           if m.gpu_model == row.gpu_model and m.gpu_count == count and not m.shape})
+            hint = f" ({count} x {row.gpu_model}: {_list(same, 6)})" if same else ""
             if row.series == "n1" and limits_text(row.gpu_model):
                 hint += (f"; N1 takes {limits_text(row.gpu_model)}, and {row.machine_type} has "
                          f"{row.vcpus:g} vCPUs and {row.memory_gb:g} GB ({N1_LIMITS_SOURCE})")
-            problems.append(CatalogProblem(f"{prefix}.gpu_count",
-                                           f"{gpu_count} does not match {row.machine_type}, which has "
-                                           f"{' or '.join(str(c) for c in counts)} {row.gpu_model}{hint}"))
-    if row is not None and row.series == "n1" and gpu_count is not None:
-        why = zone_problem(row.gpu_model, gpu_count, row.vcpus or 0, row.memory_gb or 0, zone)
+            valid = " or ".join(str(c) for c in counts)
+            if defaulted:
+                fix = f"= {counts[0]}" if len(counts) == 1 else f"to {valid}"
+                message = (f"not set, so {count} ({_UNSET}), but {row.machine_type} takes only {valid} "
+                           f"{row.gpu_model}{hint}: set {prefix}.gpu_count {fix}")
+            else:
+                message = f"{count} does not match {row.machine_type}, which has {valid} {row.gpu_model}{hint}"
+            problems.append(CatalogProblem(f"{prefix}.gpu_count", message))
+    if row is not None and row.series == "n1" and count is not None and not problems:
+        why = zone_problem(row.gpu_model, count, row.vcpus or 0, row.memory_gb or 0, zone)
         if why:
             problems.append(CatalogProblem(f"{prefix}.zone", why))
+        left = None if zone else _zones_left(catalog, row, count, region)
+        if left is not None and left[1] and not left[2]:
+            problems.append(CatalogProblem(
+                f"{prefix}.region", f"{count} x {row.gpu_model} on {row.machine_type} ({row.vcpus:g} vCPUs, "
+                f"{row.memory_gb:g} GB) is not offered in any zone of {region}: the zones offering "
+                f"{row.gpu_model} there ({', '.join(left[1])}) are the page's exception, where "
+                f"{smaller_limit_text(row.gpu_model, count)}; choose a smaller N1 type or another region"))
     model = row.gpu_model if row is not None else gpu_model
     if model:
         problem = availability_problem(catalog, model, region, zone, prefix,
@@ -102,6 +146,36 @@ def check_choice(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def choice_notes(catalog: Catalog, *, prefix: str, machine_type: str | None, gpu_model: str | None,
+                 gpu_count: int | None, region: str, zone: str | None) -> list[str]:
+    """What a choice :func:`check_choice` accepts leaves for the user to know: an unset N1 count priced as the
+    default while the type takes others too, and, with a region but no zone, the zones of that region the
+    page's exception excludes for this shape.  Empty when nothing is worth saying (or the choice is refused)."""
+    count, defaulted = choice_count(catalog, machine_type, gpu_count)
+    if not machine_type or count is None:
+        return []
+    try:
+        row = machine_row(catalog, machine_type, gpu_model, prefix, count)
+    except CatalogError:
+        return []
+    if row is None or row.series != "n1" or row.gpu_count != count:
+        return []
+    notes: list[str] = []
+    others = [str(c) for c in _counts(catalog, row.machine_type, row.gpu_model) if c != count]
+    if defaulted and others:
+        notes.append(f"{prefix}.gpu_count is not set: priced as {count} x {row.gpu_model} ({_UNSET}); "
+                     f"{row.machine_type} also takes {' or '.join(others)} x {row.gpu_model}: set {prefix}.gpu_count "
+                     "to price another count")
+    left = None if zone else _zones_left(catalog, row, count, region)
+    if left is not None and (left[2] or not left[1]):
+        where = (f"zones of {region} that take it: {', '.join(left[2])}; "
+                 + (f"set {prefix}.zone to one of them" if prefix == "target" else "place it in one of them")
+                 if left[2] else f"the catalog does not list which zones of {region} offer {row.gpu_model}")
+        notes.append(f"{prefix}.region: {count} x {row.gpu_model} on {row.machine_type} is not offered in "
+                     f"{', '.join(left[0])} ({smaller_limit_text(row.gpu_model, count)}); {where}")
+    return notes
 
 
 def availability_problem(catalog: Catalog, gpu_model: str, region: str, zone: str | None,

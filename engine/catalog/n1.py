@@ -24,11 +24,24 @@ SMALLER_ZONES: dict[tuple[str, int], tuple[tuple[int, int], tuple[str, ...]]] = 
 
 def zone_problem(gpu: str, count: int, vcpus: float, memory_gb: float, zone: str | None) -> str | None:
     """Why ``zone`` cannot hold this N1 shape though the limits elsewhere allow it (None: it can, or no zone)."""
-    limit, zones = SMALLER_ZONES.get((gpu, count), ((0, 0), ()))
-    if zone in zones and (vcpus > limit[0] or memory_gb > limit[1]):
+    limit = SMALLER_ZONES.get((gpu, count), ((0, 0), ()))[0]
+    if zone and zone in excluded_zones(gpu, count, vcpus, memory_gb):
         return (f"{count} x {gpu} in {zone} takes at most {limit[0]} vCPUs and {limit[1]} GB ({N1_LIMITS_SOURCE}); "
                 f"this machine type has {vcpus:g} vCPUs and {memory_gb:g} GB: choose a smaller N1 type or another zone")
     return None
+
+
+def excluded_zones(gpu: str, count: int, vcpus: float, memory_gb: float) -> tuple[str, ...]:
+    """The zones that cannot hold this N1 shape though N1_LIMITS allow it elsewhere (empty: none)."""
+    limit, zones = SMALLER_ZONES.get((gpu, count), ((0, 0), ()))
+    return zones if zones and (vcpus > limit[0] or memory_gb > limit[1]) else ()
+
+
+def smaller_limit_text(gpu: str, count: int) -> str:
+    """The page's smaller limit for ``count`` x ``gpu`` (empty when it has none), for notes and errors."""
+    limit, zones = SMALLER_ZONES.get((gpu, count), ((0, 0), ()))
+    return (f"{count} x {gpu} takes at most {limit[0]} vCPUs and {limit[1]} GB in {', '.join(zones)} "
+            f"({N1_LIMITS_SOURCE})") if zones else ""
 
 
 def limits_text(gpu: str) -> str:

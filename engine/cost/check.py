@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.catalog.check import CatalogError, CatalogProblem
+from engine.catalog.check import CatalogError, CatalogProblem, choice_notes
 from engine.catalog.load import Catalog
 from engine.cost.pricing import source_price, target_price
 
@@ -47,7 +47,8 @@ def price_problems(profile: Any, catalog: Catalog,
     if tgt.machine_type or tgt.hourly_usd is not None:
         choices.append({"machine_type": tgt.machine_type, "region": tgt.region, "gpu_model": tgt.gpu_model,
                         "gpu_count": tgt.gpu_count if "gpu_count" in tgt.model_fields_set else None,
-                        "pricing": tgt.pricing, "hourly_usd": tgt.hourly_usd, "field_prefix": "target"})
+                        "pricing": tgt.pricing, "hourly_usd": tgt.hourly_usd, "field_prefix": "target",
+                        "zone": tgt.zone})
     target_ok = bool(choices)
     for index, opt in enumerate(profile.cost.options):
         choices.append({"machine_type": opt.machine_type, "region": opt.region or tgt.region,
@@ -61,7 +62,10 @@ def price_problems(profile: Any, catalog: Catalog,
         except CatalogError as exc:
             problems.append(_problem(exc))
             continue
-        notes += [n for n in priced.notes if n.startswith("PRICE FALLBACK") and n not in notes]
+        said = choice_notes(catalog, prefix=choice["field_prefix"], machine_type=choice["machine_type"],
+                            gpu_model=choice["gpu_model"], gpu_count=choice["gpu_count"], region=choice["region"],
+                            zone=choice.get("zone"))
+        notes += [n for n in priced.notes if (n.startswith("PRICE FALLBACK") or n in said) and n not in notes]
     if problems or not (source_ok and target_ok):
         return problems, notes
     try:  # the parts priced per region from the whole profile: egress, storage at rest, EBS, one-off fees

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.catalog.check import CatalogError, check_choice, machine_row
+from engine.catalog.check import CatalogError, check_choice, choice_count, choice_notes, machine_row
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 
 
@@ -117,20 +117,24 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                  gpu_model: str | None, gpu_count: int | None, pricing: str, hourly_usd: float | None,
                  hours: float | None, speedup: float | None, source_hours: float, source_basis: str,
                  field_prefix: str, inherit: tuple[str, float | None, float | None] | None = None,
-                 allow_fallback: bool = False) -> Priced:
-    """One target option's hourly price and hours per run.  ``gpu_count`` None: not set in the profile."""
+                 allow_fallback: bool = False, zone: str | None = None) -> Priced:
+    """One target option's hourly price and hours per run.  ``gpu_count`` None: not set in the profile;
+    ``zone`` None: any zone of ``region`` (cost options always)."""
     notes: list[str] = []
     row: GcpMachine | None = None
     if machine_type:
-        row = machine_row(catalog, machine_type, gpu_model, field_prefix, gpu_count)
+        row = machine_row(catalog, machine_type, gpu_model, field_prefix,
+                          choice_count(catalog, machine_type, gpu_count)[0])
         if row is None and hourly_usd is None:
             raise CatalogError(f"{field_prefix}.machine_type", f"{machine_type!r} is not in the Google Cloud catalog "
                                 "(`gpumigrate catalog show --provider gcp`); set an hourly_usd to price it")
         if row is not None:
             problems = check_choice(catalog, prefix=field_prefix, machine_type=machine_type, gpu_model=gpu_model,
-                                    gpu_count=gpu_count, region=region, zone=None)
+                                    gpu_count=gpu_count, region=region, zone=zone)
             if problems:
                 raise CatalogError(problems[0].field, problems[0].message)
+            notes += choice_notes(catalog, prefix=field_prefix, machine_type=machine_type, gpu_model=gpu_model,
+                                  gpu_count=gpu_count, region=region, zone=zone)
             if hourly_usd is None:
                 row = _regional_row(catalog, row, region, field_prefix, allow_fallback, notes)
                 check = row.notes.find("PRICE CHECK:")
@@ -222,7 +226,7 @@ def target_prices(profile: Any, catalog: Catalog, source: Priced, allow_fallback
                         gpu_model=tgt.gpu_model, gpu_count=_set_count(tgt), pricing=tgt.pricing,
                         hourly_usd=tgt.hourly_usd, hours=wl.target_hours_per_run, speedup=wl.speedup,
                         source_hours=source.hours, source_basis=source.hours_basis, field_prefix="target",
-                        allow_fallback=allow_fallback)]
+                        allow_fallback=allow_fallback, zone=tgt.zone)]
     inherit = (out[0].gpu_model, wl.target_hours_per_run, wl.speedup)
     for index, opt in enumerate(profile.cost.options):
         out.append(target_price(inherit=inherit, catalog=catalog, label=opt.name, machine_type=opt.machine_type,

@@ -113,7 +113,11 @@ def choose_option(profile: object, index: int, catalog: object | None = None) ->
     option = cost.options[index]
     new_model, new_count = option.gpu_model, option.gpu_count
     if catalog is not None and option.machine_type:
-        count = option.gpu_count if "gpu_count" in option.model_fields_set else None  # N1: which shape
+        from engine.catalog.check import choice_count
+
+        # N1: which shape; unset is the default count (what check and price use), not the catalog's first shape
+        count = choice_count(catalog, option.machine_type,  # type: ignore[arg-type]
+                             option.gpu_count if "gpu_count" in option.model_fields_set else None)[0]
         lookup = catalog.gcp_machine  # type: ignore[attr-defined]
         row = lookup(option.machine_type, option.region or target.region, option.gpu_model, count) \
             or lookup(option.machine_type, None, option.gpu_model, count)

@@ -185,3 +185,27 @@ def test_the_source_gpu_and_count_must_match_its_instance_type() -> None:
                   '[target]\nmachine_type = "a2-highgpu-1g"\n')  # matching values pass
     parse_profile('[source]\nprovider = "aws"\ninstance_type = "g6f.large"\ngpu_count = 1\n'
                   '[target]\nmachine_type = "a2-highgpu-1g"\n')  # a fractional GPU shape is not compared
+
+
+def test_an_unset_n1_count_is_the_profiles_default_for_options_too() -> None:
+    """The default the check prices an unset N1 count with is the profile's own default (the count the create
+    script attaches); a cost option gets the same rule, and its zone note says 'place it' (options have no zone)."""
+    from engine.catalog.check import DEFAULT_GPU_COUNT, choice_notes
+    from engine.cost.section import TargetOption
+    from engine.profile import TargetSection
+
+    assert DEFAULT_GPU_COUNT == TargetSection().gpu_count == TargetOption().gpu_count
+    [line] = problems('machine_type = "a2-highgpu-1g"\n[[cost.options]]\nmachine_type = "n1-standard-96"\n'
+                      'gpu_model = "V100"\n')
+    assert "cost.options[0].gpu_count: not set, so 1 (the default" in line and "= 8" in line, line
+    catalog = embedded_catalog()
+    notes = choice_notes(catalog, prefix="cost.options[0]", machine_type="n1-standard-96", gpu_model="P100",
+                         gpu_count=4, region="us-east1", zone=None)
+    assert notes == ["cost.options[0].region: 4 x P100 on n1-standard-96 is not offered in us-east1-c (4 x P100 takes "
+                     "at most 64 vCPUs and 208 GB in europe-west1-b, europe-west1-d, us-east1-c "
+                     "(https://cloud.google.com/compute/docs/gpus (N1 general-purpose: GPUs, vCPUs, memory))); zones "
+                     "of us-east1 that take it: us-east1-b; place it in one of them"]
+    assert choice_notes(catalog, prefix="target", machine_type="n1-standard-32", gpu_model="P100", gpu_count=4,
+                        region="us-east1", zone=None) == []  # 32 vCPUs / 120 GB fit the smaller limit
+    assert choice_notes(catalog, prefix="target", machine_type="a2-highgpu-8g", gpu_model=None, gpu_count=None,
+                        region="us-central1", zone=None) == []  # the machine type implies its count
