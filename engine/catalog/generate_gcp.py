@@ -12,6 +12,10 @@ Inputs (each named in every row it produces, with its date):
   (``engine/catalog/sources/gcp_vms_skypilot_v8_006059e0.csv``): the zones of every GPU machine series (A2, A3
   High/Mega/Edge/Ultra, A4, G2, N1 + T4/V100/P100/P4) and the A3 Ultra (H200) prices where that file is consistent
   (:mod:`engine.catalog.generate_gcp_skypilot` says how that is judged).
+* ``--billing-snapshot``: a dated snapshot of the Cloud Billing Catalog's per-region machine prices, as recorded in
+  the huggingface dataset tanod/cloud-gpu-list-prices (``engine/catalog/sources/gcp_gpu_list_prices_tanod_2026-10-13.txt``;
+  :mod:`engine.catalog.generate_gcp_billing_snapshot` says how it is checked). Where it prices a machine type in a
+  region, its row replaces SkyPilot's; today that is A3 Ultra (H200) in 5 regions.
 * ``--zones`` / ``--accelerator-zones``: older zone lists (a SkyPilot summary; ``gcloud compute accelerator-types
   list`` recorded by Cyclenerd on 2023-05-02), used only for GPUs the first input does not cover.
 * ``--n1-gpus``: per-region prices of the GPUs attached to N1 (T4, V100, P100, P4, on-demand and spot per
@@ -52,6 +56,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from engine.catalog import generate_gcp_billing_snapshot as billing_snapshot
 from engine.catalog import generate_gcp_skypilot as skypilot
 from engine.catalog.geo import continent
 from engine.catalog.n1 import N1_LIMITS, N1_LIMITS_SOURCE, limits_text, takes
@@ -533,13 +538,19 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
              accelerator_zones_text: str = "", n1_gpus_text: str = "", n1_gpu_cud_text: str = "",
              vm_egress_text: str = "", covered_network_text: str = "",
              recent_egress_text: str = "", unit_less_egress_text: str = "",
-             skypilot_vms_text: str = "") -> dict[str, int]:
-    """Write the catalog files into ``out``; returns row counts."""
+             skypilot_vms_text: str = "", billing_snapshot_text: str = "") -> dict[str, Any]:
+    """Write the catalog files into ``out``; returns row counts (``skipped``: what a recorded input did not price)."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
     flag_suspect_spot(machines)
     machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
-    machines += skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
+    older = skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
+    snapshot, skipped = billing_snapshot.machine_rows(billing_snapshot_text, {
+        (r["machine_type"], r["region"]): (f"replaces {skypilot.SOURCE} ({skypilot.DATE}): ${r['ondemand_usd_per_hr']}"
+                                           f" on-demand, ${r['spot_usd_per_hr'] or '-'} spot here")
+        for r in older}) if billing_snapshot_text else ([], [])
+    newer = {(r["machine_type"], r["region"]) for r in snapshot}
+    machines += snapshot + [r for r in older if (r["machine_type"], r["region"]) not in newer]
     machines += carried_rows(carried_text, {r["machine_type"] for r in machines})
     machines.sort(key=lambda r: (r["machine_type"], r["gpu_model"], r["region"], int(r["gpu_count"])))
     zones = skypilot.zone_rows(skypilot_vms_text) if skypilot_vms_text else []
@@ -555,7 +566,8 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     egress = interregion_rows(vm_egress_text, covered_pairs(covered_network_text), recent_egress_text,
                               unit_less_egress_text) if vm_egress_text else []
     _write(out / "gcp_interregion_egress.csv", NETWORK_COLUMNS, egress)
-    return {"machines": len(machines), "zones": len(zones), "storage": len(storage), "egress": len(egress)}
+    return {"machines": len(machines), "zones": len(zones), "storage": len(storage), "egress": len(egress),
+            "skipped": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -566,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pricing-ref", default="", help="the commit or URL it was read from")
     parser.add_argument("--skypilot-vms", type=Path,
                         default=here / "sources" / "gcp_vms_skypilot_v8_006059e0.csv")
+    parser.add_argument("--billing-snapshot", type=Path,
+                        default=here / "sources" / "gcp_gpu_list_prices_tanod_2026-10-13.txt")
     parser.add_argument("--zones", type=Path, default=here / "sources" / "gcp_gpu_zones_skypilot.csv")
     parser.add_argument("--accelerator-zones", type=Path,
                         default=here / "sources" / "gcp_accelerator_zones_gcloud_2023-05-02.csv")
@@ -588,7 +602,9 @@ def main(argv: list[str] | None = None) -> int:
                       args.n1_gpu_cud.read_text(encoding="utf-8"), args.vm_egress.read_text(encoding="utf-8"),
                       args.covered_network.read_text(encoding="utf-8"), args.recent_egress.read_text(encoding="utf-8"),
                       args.unit_less_egress.read_text(encoding="utf-8"),
-                      args.skypilot_vms.read_text(encoding="utf-8"))
+                      args.skypilot_vms.read_text(encoding="utf-8"), args.billing_snapshot.read_text(encoding="utf-8"))
+    for reason in counts["skipped"]:
+        print(f"not priced: {reason}")
     print(f"wrote {counts['machines']} machine, {counts['zones']} zone, {counts['storage']} storage and "
           f"{counts['egress']} inter-region egress rows to {args.out}")
     return 0

@@ -213,18 +213,57 @@ def test_zones_of_the_newest_gpus_come_from_the_recorded_skypilot_rows(generated
     assert where("T4", "n1 (attached)") >= {"me-west1-b", "southamerica-east1-a"}
 
 
-def test_h200_is_priced_only_where_the_recorded_rows_are_consistent(generated: Path) -> None:
-    """The H200 x8 GPU rows give $74.49392 in three regions and $36.60258 in six, where four spot prices are above
-    it: that figure is refused, so A3 Ultra is priced in us-central1, us-east4 and us-west1 only, and says why."""
+def test_h200_is_priced_from_the_dated_billing_snapshot_where_it_has_a_price(generated: Path) -> None:
+    """A3 Ultra (H200) comes from the 2026-10-13 Billing Catalog snapshot (8 x the recorded per-GPU instance share) in
+    the five regions it prices; it replaces SkyPilot's undated rows and says what they gave; the europe-west4 row is
+    cut off in the recording and prices nothing."""
     rows = {r["region"]: r for r in _rows(generated / "gcp_gpu_machines.csv") if r["machine_type"] == "a3-ultragpu-8g"}
-    assert sorted(rows) == ["us-central1", "us-east4", "us-west1"]
+    assert sorted(rows) == ["asia-south1", "europe-west1", "us-central1", "us-east4", "us-west1"]
     us = rows["us-central1"]
-    assert float(us["ondemand_usd_per_hr"]) == pytest.approx(12.266 + 74.49392)
-    assert float(rows["us-east4"]["spot_usd_per_hr"]) == pytest.approx(2.80034 + 29.2536)
-    assert float(us["gpu_ondemand_usd_per_hr"]) == pytest.approx(74.49392 / 8) and us["verified"] == "partial"
-    assert "PRICE CHECK" in us["notes"] and "$36.60258 (in asia-south1, asia-south2, europe-west1" in us["notes"]
-    assert "spot price is above it in asia-south1, europe-west1, europe-west4, us-south1" in us["notes"]
-    assert "@ 006059e0" in us["source"] and us["as_of"] == us["spot_as_of"] == "2025"  # commit date unknown: stale
+    assert float(us["ondemand_usd_per_hr"]) == pytest.approx(8 * 10.4365)  # $83.49, not SkyPilot's $86.76
+    assert float(rows["us-east4"]["spot_usd_per_hr"]) == pytest.approx(8 * 5.6357)
+    assert float(rows["asia-south1"]["ondemand_usd_per_hr"]) == pytest.approx(8 * 12.5245)
+    assert us["as_of"] == us["spot_as_of"] == "2026-10-13" and us["verified"] == "partial" and not us["cud_1y_usd_per_hr"]
+    assert "tanod/cloud-gpu-list-prices" in us["source"] and "snapshot 2026-10-13" in us["source"]
+    assert "replaces skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv @ 006059e0 (2025): $86.75992" in us["notes"]
+    assert "replaces" not in rows["europe-west1"]["notes"]  # SkyPilot's figure there was refused
+
+
+def test_the_skypilot_h200_rows_are_priced_only_where_consistent() -> None:
+    """SkyPilot's H200 x8 GPU rows give $74.49392 in three regions and $36.60258 in six, where four spot prices are
+    above it: that figure is refused (what it would price without the newer snapshot)."""
+    from engine.catalog import generate_gcp_skypilot as sky
+    made = sky.machine_rows((SOURCES / "gcp_vms_skypilot_v8_006059e0.csv").read_text(encoding="utf-8"))
+    rows = {r["region"]: r for r in made if r["machine_type"] == "a3-ultragpu-8g"}
+    assert sorted(rows) == ["us-central1", "us-east4", "us-west1"]
+    assert float(rows["us-central1"]["ondemand_usd_per_hr"]) == pytest.approx(12.266 + 74.49392)
+    assert "$36.60258 (in asia-south1, asia-south2, europe-west1" in rows["us-central1"]["notes"]
+
+
+def test_the_billing_snapshot_is_checked_not_trusted() -> None:
+    """A row whose basis, source or machine shape is not what the module reads it as is an error; a cut-off row or one
+    without an on-demand price is reported and prices nothing."""
+    from engine.catalog import generate_gcp_billing_snapshot as snap
+    text = (SOURCES / "gcp_gpu_list_prices_tanod_2026-10-13.txt").read_text(encoding="utf-8")
+    made, skipped = snap.machine_rows(text)
+    assert len(made) == 5 and skipped == ["cut off in the recording, not used: 2026-10-13 | H200 | 141 | Google Cloud "
+                                          "| europe-west4 | a3-ultragpu-8g | 8 | null | 6.8865"]
+    line = "2026-10-13 | H200 | 141 | Google Cloud | us-central1 | a3-ultragpu-8g | 8 | 10.4365 | 6.2607 | 2026-10-13 | "
+    for bad, message in ((line + "instance_share | 28 | 369 | Google Cloud Billing Catalog API |",  # fine
+                          None),
+                         (line + "per_gpu_sku | 28 | 369 | Google Cloud Billing Catalog API |", "basis 'per_gpu_sku'"),
+                         (line + "instance_share | 26 | 369 | Google Cloud Billing Catalog API |", "x 26 vCPUs"),
+                         (line + "instance_share | 28 | 369 | a blog |", "from 'a blog'")):
+        head = text[:text.index("|---")] + "|---|\n"
+        if message is None:
+            assert snap.machine_rows(head + bad + "\n")[0][0]["ondemand_usd_per_hr"] == "83.492"
+        else:
+            with pytest.raises(snap.SnapshotError, match=message.replace("(", r"\(")):
+                snap.machine_rows(head + bad + "\n")
+    nulls = head + line.replace("10.4365", "null") + "instance_share | 28 | 369 | Google Cloud Billing Catalog API |\n"
+    assert snap.machine_rows(nulls)[0] == [] and "no on-demand price recorded" in snap.machine_rows(nulls)[1][0]
+    with pytest.raises(snap.SnapshotError, match="columns"):
+        snap.machine_rows(text.replace("spot_per_gpu_h float64", "spot float64"))
 
 
 def test_a_figure_is_refused_where_spot_is_above_it_and_a_zero_host_price_prices_nothing() -> None:

@@ -96,18 +96,17 @@ def test_single_region_shapes_say_so_in_the_data_and_the_output(machine: str, gp
         compute_costs(parse_profile(elsewhere), embedded_catalog())
 
 
-def test_a3_ultra_is_priced_in_the_regions_where_its_sources_agree() -> None:
-    """A3 Ultra (H200): us-central1, us-east4 and us-west1 (the recorded rows are consistent there); europe-west4
-    offers it but its recorded price is refused, so pricing there is an error naming the priced regions."""
+def test_a3_ultra_is_priced_in_the_regions_its_dated_snapshot_prices() -> None:
+    """A3 Ultra (H200): the five regions the 2026-10-13 Billing Catalog snapshot prices; europe-west4 offers it but
+    its recorded row has no on-demand price, so pricing there is an error naming the priced regions."""
     text = HEAD + 'region = "us-east4"\nmachine_type = "a3-ultragpu-8g"\n'
     report = compute_costs(parse_profile(text), embedded_catalog())
-    assert report.primary.region == "us-east4" and report.primary.hourly_usd == pytest.approx(86.75992)
-    assert not any("SINGLE-REGION" in n for n in report.notes)
-    [check] = [n for n in report.notes if "PRICE CHECK" in n]  # the refused figure is said where the price is used
-    assert check.startswith("a3-ultragpu-8g: PRICE CHECK: SkyPilot's H200 x8 GPU rows give on-demand $36.60258 or "
-                            "$74.49392 by region; $36.60258 (in asia-south1") and "is refused" in check
-    with pytest.raises(BadInputError, match=r"no europe-west4 price for a3-ultragpu-8g \(priced in us-central1, "
-                                            r"us-east4, us-west1\)"):
+    assert report.primary.region == "us-east4" and report.primary.hourly_usd == pytest.approx(83.492)
+    assert not any("SINGLE-REGION" in n or "PRICE CHECK" in n for n in report.notes)
+    india = compute_costs(parse_profile(text.replace("us-east4", "asia-south1")), embedded_catalog())
+    assert india.primary.hourly_usd == pytest.approx(8 * 12.5245)
+    with pytest.raises(BadInputError, match=r"no europe-west4 price for a3-ultragpu-8g \(priced in asia-south1, "
+                                            r"europe-west1, us-central1, us-east4, us-west1\)"):
         compute_costs(parse_profile(text.replace("us-east4", "europe-west4")), embedded_catalog())
 
 
