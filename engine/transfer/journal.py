@@ -18,6 +18,7 @@ import hashlib
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 _SCHEMA = """
@@ -86,6 +87,53 @@ def last_run(path: Path) -> tuple[str, str | None, float] | None:
     except sqlite3.Error:
         return None
     return (str(row[0]), row[1], float(row[2])) if row else None
+
+
+@dataclass
+class JournalledUpload:
+    """An unfinished upload a journal on this machine records as started by this engine."""
+
+    token: str
+    path: str
+    """The object's path relative to the transfer's destination."""
+    src: str
+    dst: str
+    journal: Path
+    continues: bool
+    """True: the next run of ``src -> dst`` resumes it from its parts; False: that run aborts it
+    (replaced by another upload, or left by a run that could not clean up)."""
+
+
+def journal_files() -> list[Path]:
+    """Every resume journal under the state dir: the bare CLI's and those beside sessions kept
+    there. A journal elsewhere (a session file given by another path) is not found."""
+    from engine.session.paths import sessions_dir, state_dir
+
+    found = set((state_dir() / "journals").glob("*.sqlite"))
+    found.update(sessions_dir().glob("*.journals/*.sqlite"))
+    return sorted(found)
+
+
+def journalled_uploads(files: list[Path] | None = None) -> dict[str, JournalledUpload]:
+    """{token: upload} of the uploads the journals record as this engine's own and not yet
+    finished or aborted. Read only, like :func:`last_run`: a transfer running meanwhile is
+    neither locked nor changed. Unreadable files are skipped."""
+    out: dict[str, JournalledUpload] = {}
+    for path in journal_files() if files is None else files:
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+            try:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                own = db.execute("SELECT token, path FROM own_uploads").fetchall()
+                live = {r[0] for r in db.execute("SELECT token FROM uploads")}
+            finally:
+                db.close()
+        except sqlite3.Error:
+            continue
+        for token, rel in own:
+            out[str(token)] = JournalledUpload(token=str(token), path=str(rel), src=str(meta.get("src", "?")),
+                                               dst=str(meta.get("dst", "?")), journal=path, continues=token in live)
+    return out
 
 
 class Journal:

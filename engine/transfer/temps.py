@@ -10,6 +10,11 @@ can tell its own leftovers from anyone's data:
 * S3 keeps no temporary objects: an unfinished multipart upload is invisible until
   completed, and the journal's ledger marks the ones this engine started (aborted by the
   next run of the same transfer).
+* GCS XML multipart uploads: likewise invisible and on the journal's ledger. ``--cleanup``
+  also lists them (:func:`find_unfinished_uploads`): GCS's listing says nothing about who
+  started one, so each is matched against the journals on this machine; one no journal
+  records (a lost journal, another machine, another tool) is aborted only on request
+  (``abort_unknown``).
 
 A run cleans up after itself (:func:`orphaned_uploads`, :func:`stray_local_temps`), and
 ``gpumigrate transfer --cleanup DST`` lists (then, with ``--remove``, removes) whatever a
@@ -21,10 +26,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from engine.errors import BadInputError
 from engine.transfer.backends.base import TMP_MARK, Backend
+
+if TYPE_CHECKING:
+    from engine.transfer.journal import JournalledUpload
 
 RECENT_S = 15 * 60
 """Leftovers younger than this may belong to a transfer still running: listed, never removed."""
@@ -40,10 +48,22 @@ class Leftover:
     age_s: float
     generation: int | None = None
     """GCS: the generation listed, so removing it cannot delete a newer object of that name."""
+    upload_id: str | None = None
+    """GCS: an unfinished XML multipart upload of the object ``name`` (``size``: its parts'
+    bytes; ``age_s``: since its newest part, or its start without parts)."""
+    started: float | None = None
+    parts: int = 0
+    owner: JournalledUpload | None = None
+    """The journal on this machine recording the upload as this engine's; None: none does."""
 
     @property
     def recent(self) -> bool:
         return self.age_s < RECENT_S
+
+    @property
+    def unknown(self) -> bool:
+        """An unfinished upload no journal here records: whose it is cannot be told."""
+        return self.upload_id is not None and self.owner is None
 
 
 def find_leftovers(backend: Backend) -> list[Leftover]:
@@ -79,8 +99,40 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
     return sorted(out, key=lambda x: x.name)
 
 
-def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover]) -> tuple[int, list[str]]:
-    """Remove the leftovers that are not recent; (removed, errors).
+def find_unfinished_uploads(backend: Backend) -> tuple[list[Leftover], str]:
+    """The unfinished XML multipart uploads under a GCS destination's prefix, each matched
+    against the journals on this machine; and why none could be listed ("" when listed: an
+    emulator without XML multipart is said so, not taken for an empty list). An error from GCS
+    (no ``storage.multipartUploads.list`` permission...) is raised."""
+    if backend.scheme != "gs":
+        return [], ""
+    from google.api_core import exceptions as gexc
+
+    from engine.transfer.backends.gcs_xml import NotListed
+    from engine.transfer.journal import journalled_uploads
+
+    xml = backend.xml_requests  # type: ignore[attr-defined]
+    try:
+        listed = list(xml.list_uploads(backend.loc.prefix))
+    except NotListed as exc:
+        return [], f"the endpoint does not list XML multipart uploads: {exc}"
+    ours = journalled_uploads() if listed else {}
+    now = time.time()
+    out = []
+    for up in listed:
+        try:
+            up = xml.parts_of(up)
+        except gexc.NotFound:  # completed or aborted since the listing
+            continue
+        out.append(Leftover(up.key, up.size, now - (up.last_active or up.initiated), upload_id=up.upload_id,
+                            started=up.initiated, parts=up.parts, owner=ours.get(up.upload_id)))
+    return sorted(out, key=lambda x: (x.name, x.upload_id or "")), ""
+
+
+def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover],
+                     abort_unknown: bool = False) -> tuple[int, list[str]]:
+    """Remove the leftovers that are not recent; (removed, errors). An unfinished upload no
+    journal here records is aborted only with ``abort_unknown`` (it may be another tool's).
 
     A GCS leftover is deleted only at the generation that was listed (``ifGenerationMatch``),
     under the library's conditional retry like every other GCS write of the engine: a retried
@@ -88,10 +140,12 @@ def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover]) -> tuple[i
     already gone (a retry of a delete that had succeeded, another clean-up) counts as removed."""
     removed, errors = 0, []
     for item in leftovers:
-        if item.recent:
+        if item.recent or (item.unknown and not abort_unknown):
             continue
         try:
-            if backend.scheme == "file":
+            if item.upload_id is not None:
+                backend.xml_requests.abort(item.name, item.upload_id)  # type: ignore[attr-defined]
+            elif backend.scheme == "file":
                 os.unlink(item.name)
             else:
                 _delete_listed(backend, item)

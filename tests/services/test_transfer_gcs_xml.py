@@ -77,6 +77,8 @@ def test_a_destination_changed_since_planning_is_not_overwritten(tmp_path, xml_g
     ops = [op for op, _status in xml_gcs.seen]
     assert "complete" not in ops and ops[-1] == "abort"
     assert xml_gcs.open_uploads() == [] and read_gcs(unique_bucket) == {"d/big.bin": theirs}
+    again = run_transfer(_spec(tmp_path, unique_bucket), journal=tmp_path / "j.sqlite")  # re-plans over theirs
+    assert again.ok and again.copied == 1 and xml_gcs.open_uploads() == [], again.failures
 
 
 def test_an_interrupted_xml_upload_resumes_from_its_parts(tmp_path, xml_gcs, unique_bucket) -> None:

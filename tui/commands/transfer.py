@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from tui.argtypes import bounded
 
@@ -18,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="list the temporary files and components killed runs left at DST (a dry run); "
                         "with --remove, remove those older than 15 minutes")
     p.add_argument("--remove", action="store_true", help="with --cleanup: remove what it lists")
+    p.add_argument("--abort-unknown-uploads", action="store_true",
+                   help="with --cleanup gs://... --remove: also abort unfinished XML multipart uploads that no "
+                        "journal on this machine records (GCS cannot tell whose they are: another tool's too)")
     p.add_argument("-r", "--recursive", action="store_true", help="copy whole trees (without it: top level only, as gsutil)")
     p.add_argument("-d", "--delete", action="store_true", help="delete destination objects the source lacks (guarded)")
     p.add_argument("-x", "--exclude", action="append", default=[], metavar="REGEX",
@@ -91,43 +95,111 @@ def _set_sts_status(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     """``--cleanup DST``: what killed runs left (dry run), removed with ``--remove``."""
-    from engine.errors import ExitCode
+    from engine.errors import BadInputError, ExitCode
     from engine.transfer.backends import open_backend
-    from engine.transfer.temps import RECENT_S, find_leftovers, remove_leftovers
+    from engine.transfer.temps import find_leftovers, find_unfinished_uploads, remove_leftovers
     from engine.transfer.urls import parse_url
-    from tui.output import print_json
 
     loc = parse_url(args.cleanup)
+    if args.abort_unknown_uploads and not (args.remove and loc.scheme == "gs"):
+        raise BadInputError("--abort-unknown-uploads goes with --cleanup gs://... --remove")
     if loc.scheme == "s3":
         print("s3:// keeps no temporary objects: unfinished multipart uploads are aborted by the next run "
               "of the same transfer (its journal records the ones it started)")
         return int(ExitCode.OK)
     backend = open_backend(loc)
+    errors: list[str] = []
+    uploads, not_listed, removed, aborted = [], "", 0, 0
     try:
         found = find_leftovers(backend)
-        removed, errors = remove_leftovers(backend, found) if args.remove else (0, [])
+        try:
+            uploads, not_listed = find_unfinished_uploads(backend)
+        except Exception as exc:  # noqa: BLE001 - the listing is incomplete: said, and the exit says so
+            errors.append(f"unfinished XML multipart uploads could not be listed: {type(exc).__name__}: {exc}")
+        if args.remove:
+            removed, failed = remove_leftovers(backend, found)
+            aborted, failed_uploads = remove_leftovers(backend, uploads, abort_unknown=args.abort_unknown_uploads)
+            errors += failed + failed_uploads
     finally:
         backend.close()
-    recent = sum(1 for f in found if f.recent)
     if args.json:
-        print_json({"event": "cleanup", "dst": args.cleanup, "found": len(found), "recent": recent,
-                    "removed": removed, "dry_run": not args.remove, "errors": errors,
-                    "leftovers": [{"name": f.name, "size": f.size, "age_s": round(f.age_s)} for f in found[:1000]]})
+        _cleanup_json(args, found, uploads, not_listed, removed + aborted, errors)
     else:
-        for f in found[:200]:
-            note = " (recent: may belong to a running transfer; kept)" if f.recent else ""
-            print(f"{'removed' if args.remove and not f.recent else 'leftover'} {f.name} ({f.size} bytes, "
-                  f"{f.age_s / 60:.0f} min old){note}")
-        total = sum(f.size for f in found)
-        if args.remove:
-            print(f"removed {removed} of {len(found)} leftovers ({total} bytes found); {recent} younger than "
-                  f"{RECENT_S // 60} min kept")
-        else:
-            print(f"{len(found)} leftovers ({total} bytes); dry run: nothing removed "
-                  "(add --remove to remove those older than 15 minutes)")
+        _cleanup_text(args, found, removed)
+        _uploads_text(args, uploads, not_listed, aborted)
         for err in errors:
             print(f"  failed: {err}")
     return int(ExitCode.FAILED if errors else ExitCode.OK)
+
+
+def _cleanup_json(args: argparse.Namespace, found: list, uploads: list, not_listed: str, removed: int,
+                  errors: list[str]) -> None:
+    import time
+
+    from tui.output import print_json
+
+    print_json({"event": "cleanup", "dst": args.cleanup, "found": len(found) + len(uploads),
+                "recent": sum(1 for f in found + uploads if f.recent), "removed": removed,
+                "dry_run": not args.remove, "errors": errors,
+                "leftovers": [{"name": f.name, "size": f.size, "age_s": round(f.age_s)} for f in found[:1000]],
+                "uploads_not_listed": not_listed or None,
+                "uploads": [{"name": u.name, "upload_id": u.upload_id, "parts": u.parts, "size": u.size,
+                             "initiated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.started or 0)),
+                             "idle_s": round(u.age_s), "recent": u.recent,
+                             "journal": None if u.owner is None else {
+                                 "src": u.owner.src, "dst": u.owner.dst, "continues": u.owner.continues,
+                                 "file": str(u.owner.journal)}} for u in uploads[:1000]]})
+
+
+def _cleanup_text(args: argparse.Namespace, found: list, removed: int) -> None:
+    from engine.transfer.temps import RECENT_S
+
+    for f in found[:200]:
+        note = " (recent: may belong to a running transfer; kept)" if f.recent else ""
+        print(f"{'removed' if args.remove and not f.recent else 'leftover'} {f.name} ({f.size} bytes, "
+              f"{f.age_s / 60:.0f} min old){note}")
+    total = sum(f.size for f in found)
+    if args.remove:
+        print(f"removed {removed} of {len(found)} leftovers ({total} bytes found); "
+              f"{sum(1 for f in found if f.recent)} younger than {RECENT_S // 60} min kept")
+    else:
+        print(f"{len(found)} leftovers ({total} bytes); dry run: nothing removed "
+              "(add --remove to remove those older than 15 minutes)")
+
+
+def _uploads_text(args: argparse.Namespace, uploads: list, not_listed: str, aborted: int) -> None:
+    """Unfinished XML multipart uploads: key, upload id, start, parts, and whose they are as far
+    as this machine can tell (GCS's listing carries no metadata: only the journals here know)."""
+    import time
+
+    if not_listed:
+        print(f"unfinished XML multipart uploads: not listed ({not_listed})")
+    for u in uploads[:200]:
+        kept = (" (recent: may belong to a running transfer; kept)" if u.recent else
+                " (kept: add --abort-unknown-uploads to abort it)" if u.unknown and not args.abort_unknown_uploads
+                else "")
+        print(f"{'aborted' if args.remove and not kept else 'unfinished upload'} {u.name} (upload id {u.upload_id}, "
+              f"started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(u.started or 0))}, {u.parts} parts, "
+              f"{u.size} bytes, last written {u.age_s / 60:.0f} min ago): {_upload_owner(u)}"
+              f"{kept if args.remove or u.recent else ''}")
+    if not uploads:
+        return
+    unknown, size = sum(1 for u in uploads if u.unknown), sum(u.size for u in uploads)
+    if args.remove:
+        print(f"aborted {aborted} of {len(uploads)} unfinished XML multipart uploads ({size} bytes of parts found); "
+              f"{unknown} recorded by no journal on this machine" + ("" if args.abort_unknown_uploads else ", kept"))
+    else:
+        print(f"{len(uploads)} unfinished XML multipart uploads ({size} bytes of parts, billed until aborted), "
+              f"{unknown} of them recorded by no journal on this machine; dry run: nothing aborted (--remove aborts those "
+              "idle over 15 minutes that a journal here records; add --abort-unknown-uploads for the others)")
+
+
+def _upload_owner(u: Any) -> str:
+    if u.owner is None:
+        return ("no journal on this machine records it (a lost journal, another machine or another tool: "
+                "GCS lists nothing that tells whose it is)")
+    then = "resumes it" if u.owner.continues else "aborts it"
+    return f"started by gpumigrate for {u.owner.src} -> {u.owner.dst} (the next run of that transfer {then})"
 
 
 def run(args: argparse.Namespace) -> int:

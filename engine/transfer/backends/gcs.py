@@ -198,6 +198,12 @@ class GCSBackend(ParallelListing, Backend):
         self._refusal: str | None = None
         self._refusal_lock = threading.Lock()
 
+    @property
+    def xml_requests(self) -> XMLUploads:
+        """The XML multipart requests whichever way this run uploads (``--cleanup`` lists and
+        aborts unfinished uploads with them)."""
+        return self._xml_requests
+
     def _hidden(self, name: str) -> bool:
         return name.startswith(self.components)
 
@@ -231,7 +237,8 @@ class GCSBackend(ParallelListing, Backend):
         if self.xml is not None:
             return ("XML multipart upload: parts sent in parallel and joined by GCS, no component objects (soft "
                     "delete and retention policies leave nothing behind); GCS takes no precondition on it, so the "
-                    "destination is checked just before completing" + self._why_path)
+                    "destination is checked just before completing, and a write landing between that check and "
+                    "the completion is overwritten (gcs_large_uploads = \"single\" guards it)" + self._why_path)
         return (f"composite upload: parallel components under gs://{self.loc.bucket}/{self.components}, "
                 "composed, then deleted" + self._why_path)
 
