@@ -207,3 +207,52 @@ class PriceListStub(_Server):
                 pass
 
         super().__init__(Handler)
+
+
+# --- recorded AWS offer files as GetProducts items ---------------------------------------------------------------
+# GetProducts (FormatVersion aws_v1) answers one JSON string per product: the offer file's product, its service
+# code, its OnDemand terms, version and publication date.  These turn a recorded offer-file excerpt into those
+# items without touching the recorded values.
+
+OFFER_CSV_ATTRIBUTES = {  # bulk-offer CSV column -> JSON attribute name (as in the recorded JSON offers)
+    "serviceCode": "servicecode", "Location": "location", "Location Type": "locationType",
+    "Availability": "availability", "Storage Class": "storageClass", "Volume Type": "volumeType",
+    "usageType": "usagetype", "operation": "operation", "Durability": "durability", "serviceName": "servicename",
+}
+
+
+def offer_json_items(path: Any) -> list[str]:
+    """Every product of a recorded JSON offer file (``_origin`` aside) as a GetProducts item."""
+    offer = json.loads(open(path, encoding="utf-8").read())
+    terms = offer["terms"]["OnDemand"]
+    return [json.dumps({"product": product, "serviceCode": offer["offerCode"], "terms": {"OnDemand": terms[sku]},
+                        "version": offer["version"], "publicationDate": offer["publicationDate"]})
+            for sku, product in offer["products"].items() if sku in terms]
+
+
+def offer_csv_items(path: Any, region_code: str) -> list[str]:
+    """Every row of a recorded CSV offer excerpt (``#`` origin lines and the 5 offer header lines aside) as a
+    GetProducts item.  ``region_code`` is added as ``regionCode``: offers before 2020 do not carry that attribute,
+    and the Query API is asked by it."""
+    import csv
+
+    lines = [line for line in open(path, encoding="utf-8").read().splitlines() if not line.startswith("#")]
+    header = dict(next(csv.reader([line])) for line in lines[1:5])
+    table = list(csv.DictReader(lines[5:]))
+    items = []
+    for row in table:
+        attrs = {name: row[column] for column, name in OFFER_CSV_ATTRIBUTES.items()}
+        attrs["regionCode"] = region_code
+        term = f"{row['SKU']}.{row['OfferTermCode']}"
+        dims = {row["RateCode"]: {"rateCode": row["RateCode"], "description": row["PriceDescription"],
+                                  "beginRange": row["StartingRange"], "endRange": row["EndingRange"],
+                                  "unit": row["Unit"], "pricePerUnit": {row["Currency"]: row["PricePerUnit"]},
+                                  "appliesTo": []}}
+        items.append(json.dumps({
+            "product": {"productFamily": row["Product Family"], "sku": row["SKU"], "attributes": attrs},
+            "serviceCode": header["OfferCode"],
+            "terms": {"OnDemand": {term: {"offerTermCode": row["OfferTermCode"], "sku": row["SKU"],
+                                          "effectiveDate": row["EffectiveDate"], "priceDimensions": dims,
+                                          "termAttributes": {}}}},
+            "version": header["Version"], "publicationDate": header["Publication Date"]}))
+    return items

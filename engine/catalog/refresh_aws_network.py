@@ -14,9 +14,15 @@ Three filtered queries, every page:
   tiers of its one storage product, found by usage type (region prefix aside) as cost tools query it (Infracost's
   ``s3_bucket.go``): STANDARD ``TimedStorage-ByteHrs`` with volumeType "Standard", INTELLIGENT_TIERING
   ``TimedStorage-INT-FA-ByteHrs`` (its frequent-access tier, the rate the cost model uses), STANDARD_IA
-  ``TimedStorage-SIA-ByteHrs``, ONEZONE_IA ``TimedStorage-ZIA-ByteHrs``.  GLACIER and DEEP_ARCHIVE storage is
-  published under other service codes (AmazonGlacier, AmazonS3GlacierDeepArchive, whose current attributes are
-  not recorded here): not read, and the result names them (``s3_not_refreshed``) so nobody takes them as fresh.
+  ``TimedStorage-SIA-ByteHrs``, ONEZONE_IA ``TimedStorage-ZIA-ByteHrs``, and GLACIER
+  ``TimedStorage-GlacierByteHrs`` with volumeType "Amazon Glacier" (the one recorded row of it: AWS's AmazonS3
+  offer of 2018-04-04, storageClass "Archive", in tests/fixtures/catalog/aws_pricelist_archive_2018_2023/).
+* ``AmazonS3GlacierDeepArchive`` (regionCode only: its recorded storage product, offer of 2023-02-07, has no
+  productFamily): DEEP_ARCHIVE ``TimedStorage-GDA-ByteHrs`` with volumeType "Glacier Deep Archive".
+
+A class with no such product, or more than one, is reported and named in ``s3_not_refreshed``: its embedded
+(dated) price stays in use.  Infracost prices GLACIER storage from another service (AmazonGlacier's
+``TimedStorage-ByteHrs``, the Glacier vault product); no recorded product of it was found, so that is not read.
 
 The rows go to ``state_dir()/catalog/aws_network.json`` (rows of other regions from an earlier refresh are kept)
 and lie over the embedded ones for that region and key (``engine.catalog.load``).
@@ -36,7 +42,8 @@ from engine.catalog.refresh_gcp import RefreshResult
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
 
-SOURCE = "AWS Price List API (pricing.get_products: AWSDataTransfer, AmazonEC2 Storage, AmazonS3)"
+SOURCE = ("AWS Price List API (pricing.get_products: AWSDataTransfer, AmazonEC2 Storage, AmazonS3, "
+          "AmazonS3GlacierDeepArchive)")
 EBS_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 EGRESS_ITEMS = {0: "up to 10 TB/month", 10240: "next 40 TB/month", 51200: "next 100 TB/month",
                 153600: "over 150 TB/month"}
@@ -56,6 +63,7 @@ def queries(region: str) -> dict[str, tuple[str, list[dict[str, str]]]]:
                               {"Type": "ANY_OF", "Field": "productFamily",
                                "Value": "Storage,System Operation,Provisioned Throughput"}]),
         "s3": ("AmazonS3", [_match("regionCode", region), _match("productFamily", "Storage")]),
+        "s3_deep_archive": ("AmazonS3GlacierDeepArchive", [_match("regionCode", region)]),
     }
 
 
@@ -159,14 +167,17 @@ def ebs_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[
     return rows, problems
 
 
-S3_CLASSES = {  # class (cost.source_storage_class) -> (usage type without the region prefix, catalog key)
-    "STANDARD": ("TimedStorage-ByteHrs", "aws.s3.storage"),
-    "INTELLIGENT_TIERING": ("TimedStorage-INT-FA-ByteHrs", "aws.s3.storage.INTELLIGENT_TIERING"),
-    "STANDARD_IA": ("TimedStorage-SIA-ByteHrs", "aws.s3.storage.STANDARD_IA"),
-    "ONEZONE_IA": ("TimedStorage-ZIA-ByteHrs", "aws.s3.storage.ONEZONE_IA"),
+S3_CLASSES = {  # class (cost.source_storage_class) -> (usage type without the region prefix, catalog key, volumeType)
+    "STANDARD": ("TimedStorage-ByteHrs", "aws.s3.storage", "Standard"),
+    "INTELLIGENT_TIERING": ("TimedStorage-INT-FA-ByteHrs", "aws.s3.storage.INTELLIGENT_TIERING", None),
+    "STANDARD_IA": ("TimedStorage-SIA-ByteHrs", "aws.s3.storage.STANDARD_IA", None),
+    "ONEZONE_IA": ("TimedStorage-ZIA-ByteHrs", "aws.s3.storage.ONEZONE_IA", None),
+    "GLACIER": ("TimedStorage-GlacierByteHrs", "aws.s3.storage.GLACIER", "Amazon Glacier"),
 }
-S3_NOT_READ = ("GLACIER", "DEEP_ARCHIVE")
-"""Classes the profile accepts whose storage price is not under AmazonS3's Storage products: not refreshed."""
+"""The classes read from AmazonS3's Storage products (``volumeType`` None: any; where the recorded product names
+one, it is required, so a renamed or doubled product is reported, not taken)."""
+S3_DEEP_ARCHIVE = {"DEEP_ARCHIVE": ("TimedStorage-GDA-ByteHrs", "aws.s3.storage.DEEP_ARCHIVE", "Glacier Deep Archive")}
+"""The class read from AmazonS3GlacierDeepArchive (every class the profile accepts is in one of the two)."""
 
 
 def _usage_is(attrs: dict[str, Any], usage: str) -> bool:
@@ -174,16 +185,19 @@ def _usage_is(attrs: dict[str, Any], usage: str) -> bool:
     return have == usage or have.endswith("-" + usage)
 
 
-def s3_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _class_rows(items: list[Any], region: str, classes: dict[str, tuple[str, str, str | None]],
+                service: str) -> tuple[list[dict[str, Any]], list[str]]:
     products = [json.loads(i) if isinstance(i, str) else i for i in items]
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
-    for cls, (usage, key) in S3_CLASSES.items():
+    for cls, (usage, key, volume) in classes.items():
         name = "S3 Standard" if cls == "STANDARD" else f"S3 {cls}"
         mine = [p for p in products if _usage_is((p.get("product") or {}).get("attributes", {}), usage)
-                and (cls != "STANDARD" or p["product"]["attributes"].get("volumeType") == "Standard")]
+                and (volume is None or p["product"]["attributes"].get("volumeType") == volume)]
         if len(mine) != 1:
-            problems.append(f"S3: {len(mine)} {name} storage products for {region} (expected 1); not guessed")
+            kind = f"{usage}{f' / volumeType {volume!r}' if volume else ''}"
+            problems.append(f"S3: {len(mine)} {name} storage products ({service} {kind}) for {region} "
+                            "(expected 1); not guessed, its embedded price stays in use")
             continue
         dims, why = _terms(mine[0], name)
         tiers, why = _tiers(dims, "GB-Mo", name) if dims else (None, why)
@@ -192,8 +206,18 @@ def s3_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[s
             continue
         rows += [{"key": key, "category": "S3 storage", "item": name, "scope": region, "tier_start_gb": start,
                   "tier_end_gb": end, "price_usd": price, "unit": "USD/GB-month",
-                  "notes": "read from the Price List API"} for start, end, price in tiers]
+                  "notes": f"read from the Price List API ({service})"} for start, end, price in tiers]
     return rows, problems
+
+
+def s3_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The classes priced under AmazonS3's Storage products."""
+    return _class_rows(items, region, S3_CLASSES, "AmazonS3")
+
+
+def s3_deep_archive_rows(items: list[Any], region: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """DEEP_ARCHIVE, priced under its own service code."""
+    return _class_rows(items, region, S3_DEEP_ARCHIVE, "AmazonS3GlacierDeepArchive")
 
 
 def _read(client: Any, service: str, filters: list[dict[str, str]], page_size: int, cancel: threading.Event,
@@ -228,14 +252,17 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
     """Read, check and map the three parts for ``region``; write the network price cache."""
     cancel = cancel or threading.Event()
     client = client if client is not None else make_client()
-    result = RefreshResult(provider="aws-network", extra={"region": region, "pricing_endpoint": PRICING_REGION,
-                                                          "s3_not_refreshed": list(S3_NOT_READ)})
+    result = RefreshResult(provider="aws-network", extra={"region": region, "pricing_endpoint": PRICING_REGION})
     rows: list[dict[str, Any]] = []
     for part, (service, filters) in queries(region).items():
         items = _read(client, service, filters, page_size, cancel, emit, result)
-        made, problems = {"egress": egress_rows, "ebs": ebs_rows, "s3": s3_rows}[part](items, region)
+        made, problems = {"egress": egress_rows, "ebs": ebs_rows, "s3": s3_rows,
+                          "s3_deep_archive": s3_deep_archive_rows}[part](items, region)
         rows += made
         result.problems += problems
+    read = {row["key"] for row in rows}
+    result.extra["s3_not_refreshed"] = [cls for cls, (_u, key, _v) in {**S3_CLASSES, **S3_DEEP_ARCHIVE}.items()
+                                        if key not in read]
     for problem in result.problems:
         emit(Message("catalog", text=f"aws: {problem}", level="warning"))
     if not rows:

@@ -10,7 +10,6 @@ from typing import Any
 
 from engine.catalog.check import CatalogError
 from engine.catalog.load import Catalog, NetPrice
-from engine.catalog.refresh_aws_network import S3_CLASSES
 from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.freshness import PRICE_STALE_DAYS, price_age
 from engine.cost.one_off import tiered_cost
@@ -79,7 +78,7 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
             raise CatalogError("source.region", f"the catalog has no {label} storage price for {region} (known: "
                                 f"{', '.join(catalog.net_scopes(key)) or 'none'}); set "
                                 "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
-                                f"--aws-region {region}`{'' if cls in S3_CLASSES else ' (it does not read ' + cls + ')'}, "
+                                f"--aws-region {region}`, "
                                 "or `gpumigrate cost --allow-price-fallback`"
                                 " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)")
         notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at us-east-1's "

@@ -4,18 +4,19 @@ strict loopback GetProducts stub: a region the embedded catalog cannot price bec
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from engine.catalog.load import REFRESHED, load_catalog
-from engine.catalog.refresh_aws_network import refresh_aws_network
+from engine.catalog.refresh_aws_network import refresh_aws_network, s3_rows
 from engine.cost.ebs import SourceVolume
 from engine.cost.model import compute_costs
 from engine.errors import BadInputError, GpumigrateError
 from engine.profile import parse_profile
-from tests.catalog_support import PriceListStub, product
+from tests.catalog_support import PriceListStub, offer_csv_items, offer_json_items, product
 
 REGION = "me-central-1"  # sells GPU instances; no egress, EBS or S3 row in the embedded catalog
 
@@ -88,8 +89,10 @@ def test_a_refreshed_region_is_priced_with_its_own_egress_ebs_and_s3(stub: Price
     with pytest.raises(BadInputError, match=f"no AWS internet egress tiers for {REGION}"):
         compute_costs(parse_profile(text), load_catalog(), with_sensitivity=False)
     result = refresh_aws_network(region=REGION, page_size=2)
-    assert result.problems == [] and {b["body"]["ServiceCode"] for b in stub.requests} == \
-        {"AWSDataTransfer", "AmazonEC2", "AmazonS3"}
+    assert [p.split(" (")[0] for p in result.problems] == ["S3: 0 S3 GLACIER storage products",
+                                                         "S3: 0 S3 DEEP_ARCHIVE storage products"]
+    assert {b["body"]["ServiceCode"] for b in stub.requests} == \
+        {"AWSDataTransfer", "AmazonEC2", "AmazonS3", "AmazonS3GlacierDeepArchive"}
     cat = load_catalog()
     tiers = cat.net_tiers_in("aws.egress.internet", REGION)
     assert [(t.tier_start_gb, t.price_usd) for t in tiers] == [(0, 0), (100, 0.11), (10240, 0.085), (51200, 0.082),
@@ -129,8 +132,9 @@ def test_what_it_cannot_decide_is_reported_not_guessed(monkeypatch: pytest.Monke
 def test_the_other_s3_classes_are_refreshed_and_the_ones_it_cannot_read_are_named(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`catalog refresh --aws` read only S3 Standard: a profile's STANDARD_IA/ONEZONE_IA/INTELLIGENT_TIERING data
-    stayed at the embedded price. GLACIER and DEEP_ARCHIVE are billed under other service codes (AmazonGlacier,
-    AmazonS3GlacierDeepArchive), not read here: the output says so instead of implying they were refreshed."""
+    stayed at the embedded price. A class without a product of its recorded shape (here a Glacier-usage product
+    without the recorded volumeType "Amazon Glacier", and no Deep Archive product) is reported and named, not
+    taken: the output says so instead of implying it was refreshed."""
     from tui.cli import main
 
     classes = [s3_class("S3GLAMEC1", "TimedStorage-GlacierByteHrs", [("0", "Inf", "GB-Mo", "0.0041")])]
@@ -139,7 +143,7 @@ def test_the_other_s3_classes_are_refreshed_and_the_ones_it_cannot_read_are_name
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         result = refresh_aws_network(region=REGION, page_size=3)
-        assert result.problems == []
+        assert len(result.problems) == 2 and "volumeType 'Amazon Glacier'" in result.problems[0], result.problems
         assert result.to_dict()["s3_not_refreshed"] == ["GLACIER", "DEEP_ARCHIVE"]
         cat = load_catalog()
         for key, price in (("aws.s3.storage.STANDARD_IA", 0.0141), ("aws.s3.storage.ONEZONE_IA", 0.0112),
@@ -155,3 +159,38 @@ def test_the_other_s3_classes_are_refreshed_and_the_ones_it_cannot_read_are_name
         main(["catalog", "refresh", "--aws", "--aws-region", REGION])
         out = capsys.readouterr()
         assert "S3 GLACIER, DEEP_ARCHIVE not refreshed" in out.out + out.err
+
+
+ARCHIVE = Path(__file__).parents[1] / "fixtures" / "catalog" / "aws_pricelist_archive_2018_2023"
+
+
+def test_glacier_and_deep_archive_are_read_in_their_recorded_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GLACIER from AmazonS3's "Amazon Glacier" storage product (AWS's 2018 offer, EU (Ireland), $0.004) and
+    DEEP_ARCHIVE from AmazonS3GlacierDeepArchive, whose recorded product has no productFamily (2023 offer,
+    us-east-1, $0.00099): each served as GetProducts serves it, each read only from its own region; two products of
+    one class are reported, not one of them picked."""
+    from engine.cost.storage import source_storage
+
+    glacier = offer_csv_items(ARCHIVE / "amazons3_glacier_eu-west-1_2018-04-04.csv", "eu-west-1")
+    deep = offer_json_items(ARCHIVE / "amazons3glacierdeeparchive_us-east-1_2023-02-07.json")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with PriceListStub(glacier + deep, per_page=1) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", server.url)
+        europe = refresh_aws_network(region="eu-west-1", page_size=1)
+        america = refresh_aws_network(region="us-east-1", page_size=1)
+    assert europe.extra["s3_not_refreshed"] == ["STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA",
+                                                "DEEP_ARCHIVE"]
+    assert "GLACIER" in america.extra["s3_not_refreshed"] and "DEEP_ARCHIVE" not in america.extra["s3_not_refreshed"]
+    cat = load_catalog()
+    for key, region, price in (("aws.s3.storage.GLACIER", "eu-west-1", 0.004),
+                               ("aws.s3.storage.DEEP_ARCHIVE", "us-east-1", 0.00099)):
+        [tier] = cat.net_tiers_in(key, region)
+        assert (tier.tier_start_gb, tier.tier_end_gb, tier.price_usd, tier.origin) == (0, None, price, REFRESHED)
+    text = '[source]\nprovider = "aws"\nregion = "us-east-1"\nhourly_usd = 3\n[target]\nmachine_type = ' \
+           '"a2-highgpu-1g"\n[cost]\ndata_gb = 1000\nsource_storage_class = "DEEP_ARCHIVE"\n'
+    assert source_storage(parse_profile(text), cat, 1000.0, False, volumes=[])[0] == pytest.approx(1000 * 0.00099)
+    rows, problems = s3_rows(glacier + [glacier[0].replace("SX7QQVPF4M2A4YZ2", "SECONDCOPY000000")], "eu-west-1")
+    assert not any(r["key"] == "aws.s3.storage.GLACIER" for r in rows)
+    assert "S3: 2 S3 GLACIER storage products (AmazonS3 TimedStorage-GlacierByteHrs / volumeType 'Amazon Glacier') " \
+           "for eu-west-1 (expected 1)" in " ".join(problems), problems

@@ -78,9 +78,9 @@ def test_a_stale_s3_price_says_so() -> None:
     assert not any(n.startswith("source data at rest") for n in fresh.notes)
 
 
-def test_a_missing_glacier_price_does_not_point_at_a_refresh_that_cannot_read_it() -> None:
-    """`catalog refresh --aws` reads STANDARD, INTELLIGENT_TIERING, STANDARD_IA and ONEZONE_IA, not GLACIER or
-    DEEP_ARCHIVE: the error for a region without the price says which, and names replay's flag."""
+def test_a_missing_class_price_points_at_the_refresh_that_reads_it() -> None:
+    """`catalog refresh --aws` reads every class the profile accepts (GLACIER and DEEP_ARCHIVE too, from their
+    recorded Price List shapes): the error for a region without the price names it, and replay's flag."""
     import pytest as _pytest
 
     from engine.catalog.load import load_catalog
@@ -88,7 +88,8 @@ def test_a_missing_glacier_price_does_not_point_at_a_refresh_that_cannot_read_it
     from engine.errors import BadInputError
     from engine.profile import parse_profile
 
-    for cls, says in (("GLACIER", "(it does not read GLACIER)"), ("STANDARD_IA", "--aws-region mx-central-1`, or")):
+    for cls in ("GLACIER", "DEEP_ARCHIVE", "STANDARD_IA"):
+        says = "--aws-region mx-central-1`, or"
         text = ('[source]\nprovider = "aws"\nregion = "mx-central-1"\nhourly_usd = 3\n[target]\nmachine_type = '
                 f'"a2-highgpu-1g"\n[cost]\ndata_gb = 100\nsource_storage_class = "{cls}"\nroute = "exit-waiver"\n')
         with _pytest.raises(BadInputError) as err:

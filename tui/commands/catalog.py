@@ -67,8 +67,8 @@ def run_refresh(args: argparse.Namespace) -> int:
                     f"prices written to {result.path}; {len(result.problems)} reported, not guessed")
             not_read = result.extra.get("s3_not_refreshed")
             if not_read:  # those classes keep their embedded (dated) price: say so, not "refreshed"
-                text += (f"; S3 {', '.join(not_read)} not refreshed (published under other Price List services; "
-                         "their embedded prices stay in use)")
+                text += (f"; S3 {', '.join(not_read)} not refreshed (no single storage product of the recorded "
+                         "shape; see the warnings; their embedded prices stay in use)")
             sink(StepFinished("catalog", ok=True, summary=text, result=result.to_dict()))
             summary[provider] = {"ok": True, **result.to_dict()}
     finally:
