@@ -499,36 +499,34 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-SPOT_CHECK_BELOW = 0.5
-"""A region whose spot/on-demand ratio is under this share of the machine's highest ratio is flagged."""
+SPOT_MAX_DISCOUNT = 0.91
+"""Google's Spot VMs pricing page (https://cloud.google.com/spot-vms/pricing): spot prices "provide discounts of up to
+91% off of the corresponding default price for many machine types, GPUs, TPUs, and Local SSDs"."""
+SPOT_ROUNDING = 0.0005
+"""pricing.yml sums per-SKU prices rounded to nanos: at the 91% floor the ratio reads 0.0899994 (a2-megagpu-16g us-west2)."""
 
 
 def flag_suspect_spot(rows: list[dict[str, str]]) -> int:
-    """Add a ``SPOT CHECK:`` note to pricing.yml rows whose spot price is far below the machine's other regions.
+    """Add a ``SPOT CHECK:`` note to rows whose spot price is a deeper discount than Google allows (over 91% off).
 
-    pricing.yml's price of a machine with a bundled GPU (A2, A3, G2) adds the GPU's spot SKU to the
-    host's; where a region lacks the GPU's spot SKU the figure is the host part alone. The ratios per
-    machine fall in two clusters (a3-highgpu-8g: 0.09-0.25 and 0.29-0.57 of on-demand; europe-north1,
-    where A3 High is offered, is $10.21 against $97.44, 89.5% off). Which regions lack the SKU cannot be
-    read from the file, so the price is kept and said to be suspect where it is used, not guessed at.
-    N1 rows are not checked: their spot is composed here from a host and a GPU figure, both present.
-    Returns the number of rows flagged.
+    A spot price is only suspect when it could not be a whole machine's spot price. pricing.yml cannot hold a
+    machine's host part alone: its generator (Cyclenerd build/pricing.pl @ fd66b26f, the ``spot_mapping_not_found``
+    check since d45989c, 2024-08-17) writes ``hour_spot`` only when every spot SKU of the machine type, GPU included,
+    is found in that region. Its deep discounts are real: every one of its 924 GPU spot prices lies between 9.0% and
+    60.0% of on-demand, many exactly at the 91% floor (a2-highgpu-1g us-west2), and a3-highgpu-8g europe-north1
+    ($10.21 against $97.44) is 89.5% off. An earlier rule flagged 524 of them for sitting under half of the machine's
+    best ratio elsewhere, on the guess that a GPU SKU was missing; that guess is refuted by the generator's code.
+    N1 rows, composed here from a host and a GPU figure, are checked the same way. Returns the number of rows flagged.
     """
-    groups: dict[tuple[str, str, str], list[tuple[float, dict[str, str]]]] = {}
+    flagged = 0
+    floor = 1 - SPOT_MAX_DISCOUNT - SPOT_ROUNDING
     for row in rows:
         if row["ondemand_usd_per_hr"] and row["spot_usd_per_hr"] and float(row["ondemand_usd_per_hr"]) > 0:
             ratio = float(row["spot_usd_per_hr"]) / float(row["ondemand_usd_per_hr"])
-            groups.setdefault((row["machine_type"], row["gpu_model"], row["gpu_count"]), []).append((ratio, row))
-    flagged = 0
-    for priced in groups.values():
-        if len(priced) < 2:
-            continue
-        highest = max(r for r, _ in priced)
-        for ratio, row in priced:
-            if ratio < SPOT_CHECK_BELOW * highest:
-                note = (f"SPOT CHECK: the spot price here is {ratio:.1%} of on-demand, under half of what this "
-                        "machine's spot is elsewhere, so the source likely lacks this region's GPU spot price (the "
-                        "host part alone): check it before relying on it")
+            if ratio < floor:
+                note = (f"SPOT CHECK: the spot price here is {ratio:.1%} of on-demand, a deeper discount than the "
+                        f"{SPOT_MAX_DISCOUNT:.0%} Google's Spot VMs pricing allows, so the source likely lacks part of "
+                        "this machine's spot price (the host part alone): check it before relying on it")
                 row["notes"] = "; ".join(n for n in (row["notes"], note) if n)
                 flagged += 1
     return flagged
@@ -542,8 +540,8 @@ def generate(pricing_text: str, zones_text: str, carried_text: str, out: Path, r
     """Write the catalog files into ``out``; returns row counts (``skipped``: what a recorded input did not price)."""
     pricing = load_pricing(pricing_text)
     machines = machine_rows(pricing, ref)
-    flag_suspect_spot(machines)
     machines += n1_rows(pricing, ref, n1_gpus_text, n1_gpu_cud_text) if n1_gpus_text else []
+    flag_suspect_spot(machines)
     older = skypilot.machine_rows(skypilot_vms_text) if skypilot_vms_text else []
     snapshot, skipped = billing_snapshot.machine_rows(billing_snapshot_text, {
         (r["machine_type"], r["region"]): (f"replaces {skypilot.SOURCE} ({skypilot.DATE}): ${r['ondemand_usd_per_hr']}"

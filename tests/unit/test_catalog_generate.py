@@ -281,14 +281,28 @@ def test_a_figure_is_refused_where_spot_is_above_it_and_a_zero_host_price_prices
         ("r1", "a3-ultragpu"), ("r2", "a3-ultragpu"), ("r3", "a3-ultragpu")}
 
 
-def test_a_spot_price_in_the_host_only_cluster_is_flagged_not_dropped() -> None:
+def test_a_spot_price_is_flagged_only_past_googles_maximum_spot_discount() -> None:
+    """Google allows spot discounts of up to 91%: a deep discount (europe-north1's 89.5%, or the floor itself) is a
+    real spot price, not a host part alone (pricing.yml's generator writes no spot price unless every SKU, the GPU's
+    included, is found in the region); only a deeper one than Google allows is flagged, and kept."""
     from engine.catalog.generate_gcp import flag_suspect_spot
 
     def row(region: str, spot: str) -> dict[str, str]:
         return {"machine_type": "a3-highgpu-8g", "gpu_model": "H100 80GB", "gpu_count": "8", "region": region,
                 "ondemand_usd_per_hr": "100", "spot_usd_per_hr": spot, "notes": ""}
 
-    rows = [row("us-central1", "57"), row("us-east4", "41"), row("europe-north1", "10.5"), row("x-1", "")]
+    rows = [row("us-central1", "57"), row("europe-north1", "10.5"), row("us-west2", "8.99994"), row("x-1", "4.2"),
+            row("x-2", "")]
     assert flag_suspect_spot(rows) == 1
-    assert rows[2]["notes"].startswith("SPOT CHECK: the spot price here is 10.5% of on-demand")
-    assert rows[2]["spot_usd_per_hr"] == "10.5" and not rows[1]["notes"] and not rows[3]["notes"]
+    assert rows[3]["notes"].startswith("SPOT CHECK: the spot price here is 4.2% of on-demand, a deeper discount than "
+                                       "the 91% Google's Spot VMs pricing allows")
+    assert rows[3]["spot_usd_per_hr"] == "4.2" and not any(r["notes"] for i, r in enumerate(rows) if i != 3)
+
+
+def test_no_shipped_spot_price_is_deeper_than_googles_maximum_discount(generated: Path) -> None:
+    """Every spot price of the recorded pricing.yml lies within Google's 9%..100% of on-demand (the 524 rows an older
+    rule flagged as host-only included): none carries a SPOT CHECK."""
+    shipped = _rows(SHIPPED / "gcp_gpu_machines.csv")
+    assert not [r for r in shipped if "SPOT CHECK" in r["notes"]]
+    north = next(r for r in shipped if (r["machine_type"], r["region"]) == ("a3-highgpu-8g", "europe-north1"))
+    assert float(north["spot_usd_per_hr"]) / float(north["ondemand_usd_per_hr"]) == pytest.approx(0.1047, abs=1e-4)
