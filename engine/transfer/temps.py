@@ -10,11 +10,13 @@ can tell its own leftovers from anyone's data:
 * S3 keeps no temporary objects: an unfinished multipart upload is invisible until
   completed, and the journal's ledger marks the ones this engine started (aborted by the
   next run of the same transfer).
-* GCS XML multipart uploads: likewise invisible and on the journal's ledger. ``--cleanup``
-  also lists them (:func:`find_unfinished_uploads`): GCS's listing says nothing about who
-  started one, so each is matched against the journals on this machine; one no journal
-  records (a lost journal, another machine, another tool) is aborted only on request
-  (``abort_unknown``).
+* GCS XML multipart uploads: likewise invisible and on the journal's ledger.
+
+``--cleanup`` also lists unfinished multipart uploads on S3 and GCS (:func:`find_unfinished_uploads`):
+neither store's listing says which tool started one (GCS returns no metadata of it; S3's
+``Initiator`` is a principal, not a tool), so each is matched against the journals on this
+machine; one no journal records (a lost journal, another machine, another tool) is aborted
+only on request (``abort_unknown``).
 
 A run cleans up after itself (:func:`orphaned_uploads`, :func:`stray_local_temps`), and
 ``gpumigrate transfer --cleanup DST`` lists (then, with ``--remove``, removes) whatever a
@@ -100,33 +102,84 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
 
 
 def find_unfinished_uploads(backend: Backend) -> tuple[list[Leftover], str]:
-    """The unfinished XML multipart uploads under a GCS destination's prefix, each matched
+    """The unfinished multipart uploads under an S3 or GCS destination's prefix, each matched
     against the journals on this machine; and why none could be listed ("" when listed: an
-    emulator without XML multipart is said so, not taken for an empty list). An error from GCS
-    (no ``storage.multipartUploads.list`` permission...) is raised."""
-    if backend.scheme != "gs":
+    emulator without XML multipart is said so, not taken for an empty list). An error from the
+    store (no permission to list uploads...) is raised."""
+    if backend.scheme not in ("gs", "s3"):
         return [], ""
-    from google.api_core import exceptions as gexc
-
-    from engine.transfer.backends.gcs_xml import NotListed
     from engine.transfer.journal import journalled_uploads
 
-    xml = backend.xml_requests  # type: ignore[attr-defined]
-    try:
-        listed = list(xml.list_uploads(backend.loc.prefix))
-    except NotListed as exc:
-        return [], f"the endpoint does not list XML multipart uploads: {exc}"
+    if backend.scheme == "gs":
+        from engine.transfer.backends.gcs_xml import NotListed
+
+        try:
+            listed = _gcs_uploads(backend)
+        except NotListed as exc:
+            return [], f"the endpoint does not list XML multipart uploads: {exc}"
+    else:
+        listed = _s3_uploads(backend)
     ours = journalled_uploads() if listed else {}
-    now = time.time()
-    out = []
-    for up in listed:
+    for item in listed:
+        item.owner = ours.get(item.upload_id or "")
+    return sorted(listed, key=lambda x: (x.name, x.upload_id or "")), ""
+
+
+def _gcs_uploads(backend: Backend) -> list[Leftover]:
+    from google.api_core import exceptions as gexc
+
+    xml = backend.xml_requests  # type: ignore[attr-defined]
+    now, out = time.time(), []
+    for up in list(xml.list_uploads(backend.loc.prefix)):
         try:
             up = xml.parts_of(up)
         except gexc.NotFound:  # completed or aborted since the listing
             continue
         out.append(Leftover(up.key, up.size, now - (up.last_active or up.initiated), upload_id=up.upload_id,
-                            started=up.initiated, parts=up.parts, owner=ours.get(up.upload_id)))
-    return sorted(out, key=lambda x: (x.name, x.upload_id or "")), ""
+                            started=up.initiated, parts=up.parts))
+    return out
+
+
+def _s3_uploads(backend: Backend) -> list[Leftover]:
+    """ListMultipartUploads under the prefix, then ListParts of each (bytes billed, newest part)."""
+    from botocore.exceptions import ClientError
+
+    client, bucket = backend.client, backend.loc.bucket  # type: ignore[attr-defined]
+    now, out = time.time(), []
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=backend.loc.prefix):
+        for upload in page.get("Uploads", []):
+            started = upload["Initiated"].timestamp()
+            count = size = 0
+            last = started
+            try:
+                for part_page in client.get_paginator("list_parts").paginate(
+                        Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]):
+                    for part in part_page.get("Parts", []):
+                        count, size = count + 1, size + int(part.get("Size", 0))
+                        if part.get("LastModified"):
+                            last = max(last, part["LastModified"].timestamp())
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                    continue  # completed or aborted since the listing
+                raise
+            out.append(Leftover(upload["Key"], size, now - last, upload_id=upload["UploadId"], started=started,
+                                parts=count))
+    return out
+
+
+def _abort_upload(backend: Backend, item: Leftover) -> None:
+    """Abort a listed upload (by its id: it cannot touch anything else); one gone is fine."""
+    if backend.scheme == "gs":
+        backend.xml_requests.abort(item.name, item.upload_id)  # type: ignore[attr-defined]
+        return
+    from botocore.exceptions import ClientError
+
+    try:
+        backend.client.abort_multipart_upload(  # type: ignore[attr-defined]
+            Bucket=backend.loc.bucket, Key=item.name, UploadId=item.upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
 
 
 def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover],
@@ -144,7 +197,7 @@ def remove_leftovers(backend: Backend, leftovers: Iterable[Leftover],
             continue
         try:
             if item.upload_id is not None:
-                backend.xml_requests.abort(item.name, item.upload_id)  # type: ignore[attr-defined]
+                _abort_upload(backend, item)
             elif backend.scheme == "file":
                 os.unlink(item.name)
             else:

@@ -102,7 +102,7 @@ def test_cleanup_lists_unfinished_uploads_and_aborts_only_with_the_guards(tmp_pa
     assert f"started by gpumigrate for {tmp_path / 'src'}" in mine and "next run of that transfer resumes it" in mine, mine
     other = next(x for x in lines if theirs in x)
     assert other.startswith("unfinished upload d/other-tool.bin") and "0 parts" in other
-    assert "no journal on this machine records it" in other and "GCS lists nothing that tells whose it is" in other
+    assert "no journal on this machine records it" in other and "GCS lists nothing that tells which tool started it" in other
     assert outside not in out
     assert f"2 unfinished XML multipart uploads ({parts * 5 * MIB} bytes of parts, billed until aborted), 1 of them " \
            "recorded by no journal on this machine; dry run: nothing aborted" in out, out
@@ -137,7 +137,7 @@ def test_the_guard_flag_needs_remove_on_gcs(xml_gcs, unique_bucket) -> None:
     err = io.StringIO()
     with redirect_stderr(err):
         rc, _out = _cli(f"gs://{unique_bucket}/d", "--abort-unknown-uploads")
-    assert rc == 2 and "--abort-unknown-uploads goes with --cleanup gs://... --remove" in err.getvalue()
+    assert rc == 2 and "--abort-unknown-uploads goes with --cleanup gs://... or s3://... --remove" in err.getvalue()
     assert xml_gcs.seen == []  # refused before anything was asked
 
 

@@ -155,3 +155,49 @@ def test_a_failed_check_of_a_journalled_upload_keeps_it_for_the_next_run(tmp_pat
     resumed = run_transfer(spec, journal=journal)
     assert resumed.ok and resumed.copied == 1 and resumed.resumed_parts >= 1
     assert _uploads("mpu-check") == [] and read_s3("mpu-check") == {"d/big.bin": data}
+
+
+def test_cleanup_lists_unfinished_uploads_and_whose_they_are(tmp_path, aws, monkeypatch) -> None:
+    """``--cleanup s3://`` lists every unfinished upload under the prefix (key, id, start, parts);
+    the journals under the state dir say which are this engine's; ``--remove`` aborts those, and
+    the others only with ``--abort-unknown-uploads``. Uploads outside the prefix are not touched."""
+    import io
+    import json
+    from contextlib import redirect_stdout
+
+    from engine.session.paths import state_dir
+    from engine.transfer import temps
+    from tui.cli import main
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket="mpu-cleanup")
+    ours = s3.create_multipart_upload(Bucket="mpu-cleanup", Key="d/big.bin")["UploadId"]
+    s3.upload_part(Bucket="mpu-cleanup", Key="d/big.bin", UploadId=ours, PartNumber=1, Body=b"x" * (5 * MIB))
+    theirs = s3.create_multipart_upload(Bucket="mpu-cleanup", Key="d/other.bin")["UploadId"]
+    outside = s3.create_multipart_upload(Bucket="mpu-cleanup", Key="e/x.bin")["UploadId"]
+    (state_dir() / "journals").mkdir(parents=True)
+    journal = Journal(state_dir() / "journals" / "killed.sqlite")  # a run killed mid-upload
+    journal.start_run("file:///src", "s3://mpu-cleanup/d/")
+    journal.set_upload("big.bin", "fp", ours, 5 * MIB)
+    journal.close()
+
+    def cleanup(*extra: str) -> str:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert main(["transfer", "--cleanup", "s3://mpu-cleanup/d", *extra]) == 0
+        return out.getvalue()
+
+    out = cleanup()
+    mine = next(x for x in out.splitlines() if ours in x)
+    assert mine.startswith("unfinished upload d/big.bin") and "1 parts, 5242880 bytes" in mine, out
+    assert "started by gpumigrate for file:///src -> s3://mpu-cleanup/d/ (the next run of that transfer resumes it)" in mine
+    other = next(x for x in out.splitlines() if theirs in x)
+    assert "no journal on this machine records it" in other and "S3 lists nothing that tells which tool" in other
+    assert outside not in out and "2 unfinished multipart uploads (5242880 bytes of parts" in out
+    monkeypatch.setattr(temps, "RECENT_S", 0)  # as if 15 minutes had passed
+    event = json.loads(cleanup("--remove", "--json").splitlines()[-1])
+    assert event["removed"] == 1 and {u["upload_id"]: u["journal"] is None for u in event["uploads"]} == {
+        ours: False, theirs: True}
+    assert sorted(u["UploadId"] for u in _uploads("mpu-cleanup")) == sorted([theirs, outside])
+    assert "aborted 1 of 1 unfinished multipart uploads" in cleanup("--remove", "--abort-unknown-uploads")
+    assert [u["UploadId"] for u in _uploads("mpu-cleanup")] == [outside]

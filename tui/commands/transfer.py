@@ -16,12 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", nargs="?", help="local path, file://..., s3://bucket/prefix or gs://bucket/prefix")
     p.add_argument("dst", nargs="?", help="gs://bucket/prefix, a local path, or s3://bucket/prefix")
     p.add_argument("--cleanup", metavar="DST",
-                   help="list the temporary files and components killed runs left at DST (a dry run); "
-                        "with --remove, remove those older than 15 minutes")
+                   help="list the temporary files, components and unfinished multipart uploads killed runs left "
+                        "at DST (a dry run); with --remove, remove those older than 15 minutes")
     p.add_argument("--remove", action="store_true", help="with --cleanup: remove what it lists")
     p.add_argument("--abort-unknown-uploads", action="store_true",
-                   help="with --cleanup gs://... --remove: also abort unfinished XML multipart uploads that no "
-                        "journal on this machine records (GCS cannot tell whose they are: another tool's too)")
+                   help="with --cleanup gs://... or s3://... --remove: also abort unfinished multipart uploads "
+                        "that no journal on this machine records (the store cannot tell whose they are: another "
+                        "tool's too)")
     p.add_argument("-r", "--recursive", action="store_true", help="copy whole trees (without it: top level only, as gsutil)")
     p.add_argument("-d", "--delete", action="store_true", help="delete destination objects the source lacks (guarded)")
     p.add_argument("-x", "--exclude", action="append", default=[], metavar="REGEX",
@@ -101,12 +102,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     from engine.transfer.urls import parse_url
 
     loc = parse_url(args.cleanup)
-    if args.abort_unknown_uploads and not (args.remove and loc.scheme == "gs"):
-        raise BadInputError("--abort-unknown-uploads goes with --cleanup gs://... --remove")
-    if loc.scheme == "s3":
-        print("s3:// keeps no temporary objects: unfinished multipart uploads are aborted by the next run "
-              "of the same transfer (its journal records the ones it started)")
-        return int(ExitCode.OK)
+    if args.abort_unknown_uploads and not (args.remove and loc.scheme in ("gs", "s3")):
+        raise BadInputError("--abort-unknown-uploads goes with --cleanup gs://... or s3://... --remove")
     backend = open_backend(loc)
     errors: list[str] = []
     uploads, not_listed, removed, aborted = [], "", 0, 0
@@ -115,7 +112,7 @@ def _cleanup(args: argparse.Namespace) -> int:
         try:
             uploads, not_listed = find_unfinished_uploads(backend)
         except Exception as exc:  # noqa: BLE001 - the listing is incomplete: said, and the exit says so
-            errors.append(f"unfinished XML multipart uploads could not be listed: {type(exc).__name__}: {exc}")
+            errors.append(f"unfinished multipart uploads could not be listed: {type(exc).__name__}: {exc}")
         if args.remove:
             removed, failed = remove_leftovers(backend, found)
             aborted, failed_uploads = remove_leftovers(backend, uploads, abort_unknown=args.abort_unknown_uploads)
@@ -168,36 +165,38 @@ def _cleanup_text(args: argparse.Namespace, found: list, removed: int) -> None:
 
 
 def _uploads_text(args: argparse.Namespace, uploads: list, not_listed: str, aborted: int) -> None:
-    """Unfinished XML multipart uploads: key, upload id, start, parts, and whose they are as far
-    as this machine can tell (GCS's listing carries no metadata: only the journals here know)."""
+    """Unfinished multipart uploads: key, upload id, start, parts, and whose they are as far as
+    this machine can tell (neither store lists which tool started one: only the journals here know)."""
     import time
 
+    kind = "XML multipart uploads" if args.cleanup.startswith("gs://") else "multipart uploads"
+    store = "GCS" if args.cleanup.startswith("gs://") else "S3"
     if not_listed:
-        print(f"unfinished XML multipart uploads: not listed ({not_listed})")
+        print(f"unfinished {kind}: not listed ({not_listed})")
     for u in uploads[:200]:
         kept = (" (recent: may belong to a running transfer; kept)" if u.recent else
                 " (kept: add --abort-unknown-uploads to abort it)" if u.unknown and not args.abort_unknown_uploads
                 else "")
         print(f"{'aborted' if args.remove and not kept else 'unfinished upload'} {u.name} (upload id {u.upload_id}, "
               f"started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(u.started or 0))}, {u.parts} parts, "
-              f"{u.size} bytes, last written {u.age_s / 60:.0f} min ago): {_upload_owner(u)}"
+              f"{u.size} bytes, last written {u.age_s / 60:.0f} min ago): {_upload_owner(u, store)}"
               f"{kept if args.remove or u.recent else ''}")
     if not uploads:
         return
     unknown, size = sum(1 for u in uploads if u.unknown), sum(u.size for u in uploads)
     if args.remove:
-        print(f"aborted {aborted} of {len(uploads)} unfinished XML multipart uploads ({size} bytes of parts found); "
+        print(f"aborted {aborted} of {len(uploads)} unfinished {kind} ({size} bytes of parts found); "
               f"{unknown} recorded by no journal on this machine" + ("" if args.abort_unknown_uploads else ", kept"))
     else:
-        print(f"{len(uploads)} unfinished XML multipart uploads ({size} bytes of parts, billed until aborted), "
-              f"{unknown} of them recorded by no journal on this machine; dry run: nothing aborted (--remove aborts those "
-              "idle over 15 minutes that a journal here records; add --abort-unknown-uploads for the others)")
+        print(f"{len(uploads)} unfinished {kind} ({size} bytes of parts, billed until aborted), "
+              f"{unknown} of them recorded by no journal on this machine; dry run: nothing aborted (--remove aborts "
+              "those idle over 15 minutes that a journal here records; add --abort-unknown-uploads for the others)")
 
 
-def _upload_owner(u: Any) -> str:
+def _upload_owner(u: Any, store: str) -> str:
     if u.owner is None:
-        return ("no journal on this machine records it (a lost journal, another machine or another tool: "
-                "GCS lists nothing that tells whose it is)")
+        return (f"no journal on this machine records it (a lost journal, another machine or another tool: "
+                f"{store} lists nothing that tells which tool started it)")
     then = "resumes it" if u.owner.continues else "aborts it"
     return f"started by gpumigrate for {u.owner.src} -> {u.owner.dst} (the next run of that transfer {then})"
 
