@@ -42,11 +42,10 @@ PRICED = {
     # machine type priced from host + GPU rows -> (SkyPilot GPU name, GPU count, GPU model, GPU GB, local SSD GB)
     "a3-ultragpu-8g": ("H200", 8, "H200 141GB", 141, ""),
 }
-CROSS_CHECKS = {
-    "a3-ultragpu-8g": ("checked 2026-11: a 2026-10 Billing Catalog snapshot (huggingface tanod/cloud-gpu-list-prices) "
-                       "shows a $10.4365/GPU-h instance share in us-central1 = $83.49/h, not $86.76: still "
-                       "inconsistent"),
-}
+CROSS_CHECKS: dict[str, str] = {}
+"""A note per machine type naming an independent figure that disagrees. Empty today: the 2026-10-13 Billing Catalog
+snapshot that disagreed with the A3 Ultra rows ($83.49 against $86.76 in us-central1) is now an input of its own
+(:mod:`engine.catalog.generate_gcp_billing_snapshot`) and replaces these rows wherever it prices a region."""
 
 
 def read_rows(text: str) -> list[dict[str, str]]:
