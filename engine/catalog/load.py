@@ -22,7 +22,7 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.gpus.names import same_gpu
 
@@ -492,30 +492,58 @@ def _read_cache(path: Path, cat: Catalog) -> dict[str, Any] | None:
         return None
 
 
-def _overlay_gcp(cat: Catalog, path: Path) -> None:
+READ_FROM_API = "yes (read from the API)"
+
+
+def _cached_rows(cat: Catalog, path: Path, section: str, make: Callable[[dict[str, Any]], Any],
+                 default_source: str) -> tuple[dict[str, Any], list[Any], str, str] | None:
+    """(the cache, the rows of its ``section`` built by ``make``, when it was refreshed, its source), or None when
+    there is no cache or a row is malformed (a problem is noted and the embedded catalog stays whole).
+
+    The three overlays share this and :func:`_replace_rows`; what differs is only the row type, its key and
+    what a refreshed row keeps of the embedded one."""
     data = _read_cache(path, cat)
     if data is None:
-        return
-    when = str(data.get("refreshed_at", ""))
-    source = str(data.get("source", "Cloud Billing Catalog API"))
-    fields = set(GcpMachine.__dataclass_fields__)
+        return None
     try:
-        rows = [GcpMachine(**{k: v for k, v in row.items() if k in fields}) for row in data.get("machines", [])]
-    except TypeError as exc:
-        cat.problems.append(f"{path}: bad machine row ({exc}); using the embedded catalog")
+        rows = [make(row) for row in data.get(section, [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        cat.problems.append(f"{path}: bad {section} row ({exc}); using the embedded catalog")
+        return None
+    return data, rows, str(data.get("refreshed_at", "")), str(data.get("source", default_source))
+
+
+def _fields_of(row_type: Any) -> Callable[[dict[str, Any]], Any]:
+    """A cached row as ``row_type`` (a dataclass), ignoring fields this version does not know."""
+    fields = set(row_type.__dataclass_fields__)
+    return lambda row: row_type(**{k: v for k, v in row.items() if k in fields})
+
+
+def _replace_rows(old: list[Any], new: list[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """``old`` without the rows ``new`` refreshes (same key), then ``new``."""
+    keys = {key(r) for r in new}
+    return [r for r in old if key(r) not in keys] + new
+
+
+def _gcp_key(row: GcpMachine) -> tuple[str, str, str, int]:
+    return row.machine_type, row.gpu_model, row.region, row.gpu_count  # N1: one row per GPU count
+
+
+def _overlay_gcp(cat: Catalog, path: Path) -> None:
+    got = _cached_rows(cat, path, "machines", _fields_of(GcpMachine), "Cloud Billing Catalog API")
+    if got is None:
         return
-    embedded = {(m.machine_type, m.gpu_model, m.region, m.gpu_count): m for m in cat.gcp_machines}
-    rows = [_keep_unread(replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)",
+    data, rows, when, source = got
+    embedded = {_gcp_key(m): m for m in cat.gcp_machines}
+    rows = [_keep_unread(replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API,
                                  spot_source="", cud_source=""), embedded)
             for r in rows]
-    keys = {(r.machine_type, r.gpu_model, r.region, r.gpu_count) for r in rows}  # N1: one row per GPU count
-    cat.gcp_machines = [r for r in cat.gcp_machines
-                        if (r.machine_type, r.gpu_model, r.region, r.gpu_count) not in keys] + rows
+    cat.gcp_machines = _replace_rows(cat.gcp_machines, rows, _gcp_key)
     for kind, rate in (data.get("cud_discounts") or {}).items():
         for scope, value in rate.items():
             cat.discounts = [d for d in cat.discounts if not (d.kind == kind and d.scope == scope)]
             cat.discounts.append(Discount("gcp", kind, scope, float(value), origin=REFRESHED, source=source,
-                                          date=when[:10], verified="yes (read from the API)",
+                                          date=when[:10], verified=READ_FROM_API,
                                           notes="derived from Commit SKUs / OnDemand SKUs"))
     cat.refreshed["gcp"] = when
     cat.problems.extend(f"gcp refresh: {p}" for p in data.get("problems", [])[:50])
@@ -548,44 +576,31 @@ def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachin
 
 
 def _overlay_aws(cat: Catalog, path: Path) -> None:
-    data = _read_cache(path, cat)
-    if data is None:
+    got = _cached_rows(cat, path, "instances", _fields_of(AwsInstance), "AWS Price List API")
+    if got is None:
         return
-    when = str(data.get("refreshed_at", ""))
-    source = str(data.get("source", "AWS Price List API"))
-    fields = set(AwsInstance.__dataclass_fields__)
-    try:
-        rows = [AwsInstance(**{k: v for k, v in row.items() if k in fields}) for row in data.get("instances", [])]
-    except TypeError as exc:
-        cat.problems.append(f"{path}: bad instance row ({exc}); using the embedded catalog")
-        return
-    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified="yes (read from the API)")
-            for r in rows]
-    keys = {(r.instance_type, r.region) for r in rows}
-    cat.aws_instances = [r for r in cat.aws_instances if (r.instance_type, r.region) not in keys] + rows
+    data, rows, when, source = got
+    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API) for r in rows]
+    cat.aws_instances = _replace_rows(cat.aws_instances, rows, lambda r: (r.instance_type, r.region))
     cat.refreshed["aws"] = when
     cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
 
 
+def _net_row(r: dict[str, Any]) -> NetPrice:
+    return NetPrice(key=str(r["key"]), provider="AWS", category=str(r["category"]), item=str(r["item"]),
+                    scope=str(r["scope"]), tier_start_gb=_f(str(r["tier_start_gb"])),
+                    tier_end_gb=None if r.get("tier_end_gb") is None else float(r["tier_end_gb"]),
+                    price_usd=float(r["price_usd"]), unit=str(r["unit"]), notes=str(r.get("notes", "")))
+
+
 def _overlay_aws_network(cat: Catalog, path: Path) -> None:
     """Refreshed egress / EBS / S3 rows replace the embedded rows of the same key and region (every tier)."""
-    data = _read_cache(path, cat)
-    if data is None:
+    got = _cached_rows(cat, path, "network", _net_row, "AWS Price List API")
+    if got is None:
         return
-    when = str(data.get("refreshed_at", ""))
-    source = str(data.get("source", "AWS Price List API"))
-    try:
-        rows = [NetPrice(key=str(r["key"]), provider="AWS", category=str(r["category"]), item=str(r["item"]),
-                         scope=str(r["scope"]), tier_start_gb=_f(str(r["tier_start_gb"])),
-                         tier_end_gb=None if r.get("tier_end_gb") is None else float(r["tier_end_gb"]),
-                         price_usd=float(r["price_usd"]), unit=str(r["unit"]), origin=REFRESHED, source=source,
-                         date=when[:10], verified="yes (read from the API)", notes=str(r.get("notes", "")))
-                for r in data.get("network", [])]
-    except (KeyError, TypeError, ValueError) as exc:
-        cat.problems.append(f"{path}: bad network row ({exc}); using the embedded catalog")
-        return
-    keys = {(r.key, r.scope) for r in rows}
-    cat.network = [r for r in cat.network if (r.key, r.scope) not in keys] + rows
+    data, rows, when, source = got
+    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API) for r in rows]
+    cat.network = _replace_rows(cat.network, rows, lambda r: (r.key, r.scope))
     cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
 
 

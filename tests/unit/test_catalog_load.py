@@ -105,3 +105,19 @@ def test_n1_lookups_pick_the_gpu_count_and_a_refresh_keeps_the_other_counts() ->
     assert cat.gcp_machine("n1-standard-8", "us-central1", "T4", 1).origin == REFRESHED
     four = cat.gcp_machine("n1-standard-8", "us-central1", "T4", 4)
     assert four is not None and four.origin == EMBEDDED
+
+
+def test_a_malformed_row_in_any_refresh_cache_leaves_that_part_embedded() -> None:
+    """The three overlays read their caches the same way: a row missing a field (or of the wrong type) is a named
+    problem and the embedded rows stay whole, never a half-applied refresh."""
+    when = {"refreshed_at": "2026-11-20T10:00:00+00:00", "source": "test"}
+    write_cache(cache_dir() / "gcp.json", {**when, "machines": [{"machine_type": "a2-highgpu-1g"}]})
+    write_cache(cache_dir() / "aws.json", {**when, "instances": [{"instance_type": "p3.2xlarge", "vcpus": "x"}]})
+    write_cache(cache_dir() / "aws_network.json", {**when, "network": [{"key": "aws.s3.storage", "scope": "x"}]})
+    cat = load_catalog()
+    for section in ("machines", "instances", "network"):
+        assert any(f"bad {section} row" in p and "using the embedded catalog" in p for p in cat.problems), section
+    assert cat.gcp_machine("a2-highgpu-1g").origin == EMBEDDED
+    assert cat.aws_instance("p3.2xlarge").origin == EMBEDDED
+    assert all(r.origin == EMBEDDED for r in cat.net_tiers_in("aws.s3.storage", "us-east-1"))
+    assert not cat.refreshed
