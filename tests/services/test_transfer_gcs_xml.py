@@ -60,6 +60,7 @@ def test_large_objects_go_as_xml_multipart_uploads_without_components(tmp_path, 
     assert blob.metadata == {"goog-reserved-file-mtime": str(int((tmp_path / "src" / "big.bin").stat().st_mtime))}
     said = [e.text for e in events if isinstance(e, Message) and e.text.startswith("large objects:")]
     assert len(said) == 1 and "XML multipart upload" in said[0] and "checked just before completing" in said[0]
+    assert "a write landing between that check and the completion is overwritten" in said[0]  # the gap, said
 
 
 def test_a_destination_changed_since_planning_is_not_overwritten(tmp_path, xml_gcs, unique_bucket) -> None:
