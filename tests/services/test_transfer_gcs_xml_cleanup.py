@@ -187,3 +187,28 @@ def test_cleanup_on_an_emulator_without_xml_multipart_says_it_did_not_list(gcs, 
     rc, out = _cli(f"gs://{unique_bucket}/d")
     assert rc == 0 and "unfinished XML multipart uploads: not listed (the endpoint does not list XML multipart " \
                       "uploads: the answer is a ListBucketResult, not a ListMultipartUploadsResult)" in out, out
+
+
+def test_a_refused_upload_listing_is_reported_not_taken_for_none(xml_gcs, unique_bucket, monkeypatch) -> None:
+    """Without ``storage.multipartUploads.list`` GCS answers 403: the dry run still lists the
+    components, says the uploads could not be listed, and exits 1 (it cannot say "nothing left")."""
+    from tests.transfer_support import FaultProxy
+
+    bucket = gcs_client().create_bucket(unique_bucket)
+    bucket.blob("d/.gpumigrate-tmp/aa/00000").upload_from_string(b"component")
+
+    def answer(method: str, path: str):
+        if method == "GET" and path.endswith("?uploads&prefix=d%2F"):
+            return 403, (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>"
+                         b"Access denied.</Message></Error>")
+        return None
+
+    proxy = FaultProxy(xml_gcs.url, p503=0, preset=0, ptruncate=0, answer=answer)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    try:
+        rc, out = _cli(f"gs://{unique_bucket}/d")
+    finally:
+        proxy.stop()
+    assert rc == 1 and "1 leftovers (9 bytes)" in out, out
+    assert "failed: unfinished multipart uploads could not be listed: Forbidden: 403 GET" in out
+    assert "AccessDenied" in out
