@@ -212,3 +212,15 @@ def test_an_unset_n1_count_is_the_profiles_default_for_options_too() -> None:
                         region="us-east1", zone=None) == []  # 32 vCPUs / 120 GB fit the smaller limit
     assert choice_notes(catalog, prefix="target", machine_type="a2-highgpu-8g", gpu_model=None, gpu_count=None,
                         region="us-central1", zone=None) == []  # the machine type implies its count
+
+
+def test_choosing_an_n1_option_without_a_count_makes_the_target_the_count_it_was_priced_with() -> None:
+    """The Cost screen's 'use this option' swaps an option into [target]: an N1 option without gpu_count was priced
+    with the default 1 T4, so the target gets 1 (it took the catalog's usual n1-standard-32 shape, 4 T4, before)."""
+    from engine.cost.section import choose_option
+
+    profile = parse_profile(HEAD + 'machine_type = "a2-highgpu-1g"\n[[cost.options]]\nmachine_type = "n1-standard-32"\n'
+                            'gpu_model = "T4"\n')
+    choose_option(profile, 0, embedded_catalog())
+    assert (profile.target.machine_type, profile.target.gpu_model, profile.target.gpu_count) == \
+        ("n1-standard-32", "T4", 1)
