@@ -76,7 +76,7 @@ class Transfer(CopyJobs):
                  journal: Journal, control: TransferControl, dry_run: bool = False, recursive: bool = True,
                  delete: bool = False, exclude: list[str] | None = None, checksum: bool = False,
                  max_delete: int | None = None, allow_empty_source: bool = False, jobs: int = 8,
-                 bwlimit: float | None = None, part_threshold_mib: int = 150, part_size_mib: int = 16,
+                 bwlimit: float | None = None, part_threshold_mib: int = 150, part_size_mib: int | None = None,
                  retry: RetryPolicy | None = None, approve_delete: Callable[..., Any] | None = None):
         self.src, self.dst = src, dst
         self.approve_delete = approve_delete

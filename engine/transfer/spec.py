@@ -47,8 +47,10 @@ class TransferSpec(Section):
     """Bandwidth limit in bytes per second, with an optional K/M/G suffix (e.g. "50M")."""
     part_threshold_mib: int = Field(default=150, ge=5, le=5 * 1024 * 1024)
     """Files at least this large are copied in parallel parts (composite upload / multipart)."""
-    part_size_mib: int = Field(default=16, ge=1, le=5 * 1024)
-    """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3)."""
+    part_size_mib: int | None = Field(default=None, ge=1, le=5 * 1024)
+    """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3).
+    Unset: chosen per object, its size divided by ``jobs``, between 16 and 64 MiB (one part per
+    slot: fewer requests and GCS components than fixed small parts, the same parallelism)."""
     gcs_component_prefix: str | None = Field(default=None, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*/$")
     """Where a GCS composite upload puts its temporary components, as a prefix in the destination
     bucket ending in "/" (default: the hidden folder ``.gpumigrate-tmp/`` inside the destination

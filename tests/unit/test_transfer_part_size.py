@@ -1,0 +1,78 @@
+"""How large the parts of a large object are: one per ``-j`` slot unless the user set a size, and
+a re-run keeps the part size its journalled upload was started with."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from engine.transfer.api import TransferControl, TransferSpec, run_transfer
+from engine.transfer.copying import effective_part_size
+from tests.transfer_support import MIB
+
+S3_LIKE = SimpleNamespace(min_part_size=5 * MIB, max_parts=10_000)
+LOCAL_LIKE = SimpleNamespace(min_part_size=1, max_parts=10**9)
+
+
+@pytest.mark.parametrize(("size", "jobs", "want_mib"), [
+    (200 * MIB, 8, 25),        # one part per slot: 8 parts, not 13 of 16 MiB
+    (200 * MIB, 4, 50),
+    (150 * MIB + 1, 8, 19),    # rounded up to whole MiB
+    (200 * MIB, 32, 16),       # never below 16 MiB: more slots than that are left to other objects
+    (8 << 30, 8, 64),          # never above 64 MiB: each part in flight is held in memory
+])
+def test_automatic_size_is_one_part_per_slot_within_bounds(size, jobs, want_mib):
+    assert effective_part_size(None, 150, size, S3_LIKE, jobs) == want_mib * MIB
+
+
+def test_an_explicit_size_is_kept_and_the_stores_limits_still_apply():
+    assert effective_part_size(16, 150, 200 * MIB, S3_LIKE, 2) == 16 * MIB
+    assert effective_part_size(1, 150, 200 * MIB, S3_LIKE, 8) == 5 * MIB  # S3's minimum part
+    assert effective_part_size(1, 150, 200 * MIB, LOCAL_LIKE, 8) == 1 * MIB
+    # 1 TiB at the 64 MiB ceiling would be 16,384 parts: doubled to fit S3's 10,000
+    assert effective_part_size(None, 150, 1 << 40, S3_LIKE, 8) == 128 * MIB
+
+
+def test_a_part_is_never_larger_than_the_threshold():
+    # an object at a 5 MiB threshold is split, as before: the threshold caps the automatic size
+    assert effective_part_size(None, 5, 7 * MIB, LOCAL_LIKE, 2) == 5 * MIB
+    assert effective_part_size(None, 20, 200 * MIB, S3_LIKE, 2) == 20 * MIB
+
+
+def test_a_rerun_with_another_jobs_resumes_with_the_journalled_part_size(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    data = bytes(range(256)) * (40 * MIB // 256)
+    (src / "big.bin").write_bytes(data)
+    journal = tmp_path / "journal.sqlite"
+    # at -j 4 the automatic size is 16 MiB (3 parts); at -j 2 it would be 20 MiB
+    spec = dict(src=str(src), dst=str(dst), part_threshold_mib=32)
+    control = TransferControl()
+
+    def cancel_after_a_part() -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with sqlite3.connect(journal) as db:
+                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
+                        control.cancel()
+                        return
+            except sqlite3.Error:
+                pass
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=cancel_after_a_part)
+    watcher.start()
+    first = run_transfer(TransferSpec(**spec, jobs=4, bwlimit="16M"), emit=lambda e: None, journal=journal,
+                         control=control)
+    watcher.join()
+    assert first.interrupted and first.copied == 0
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT part_size FROM uploads").fetchall() == [(16 * MIB,)]
+    second = run_transfer(TransferSpec(**spec, jobs=2), emit=lambda e: None, journal=journal)
+    assert second.ok and second.copied == 1 and second.resumed_parts >= 1, second.failures
+    assert (dst / "big.bin").read_bytes() == data
