@@ -58,7 +58,8 @@ class TransferSpec(Section):
     gcs_large_uploads: Literal["auto", "xml-multipart", "compose", "single"] = "auto"
     """How a gs:// destination takes objects at or above ``part_threshold_mib``. "xml-multipart":
     parallel parts joined by GCS, no component objects (GCS takes no precondition on it: the
-    destination is checked just before completing). "compose": parallel component objects,
+    destination is checked just before completing, and a write landing between that check and
+    the completion is overwritten). "compose": parallel component objects,
     composed, then deleted (one upload each instead where the bucket's storage class, retention,
     holds or soft delete would bill or keep the components). "single": one resumable upload each,
     guarded by a generation precondition. "auto": xml-multipart on Google Cloud Storage, compose

@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "or on until the endpoint refuses them, then unguarded and said so (auto, the default)")
     p.add_argument("--gcs-large-uploads", choices=("auto", "xml-multipart", "compose", "single"), default="auto",
                    help="gs:// destination, objects over --part-threshold: XML multipart upload, composite upload, or "
-                        "one resumable upload each (auto: XML multipart on Google Cloud, compose on an emulator)")
+                        "one resumable upload each (auto: XML multipart on Google Cloud, compose on an emulator); "
+                        "XML multipart takes no precondition, so a write landing just before its completion is "
+                        "overwritten: single is the fully guarded way")
     p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
