@@ -114,13 +114,17 @@ def test_cleanup_lists_unfinished_uploads_and_aborts_only_with_the_guards(tmp_pa
 
     for upload in (ours, theirs, outside):
         xml_gcs.backdate(upload, 20 * 60)
+    rc, out = _cli(dst, "--remove")
+    assert rc == 0 and "aborted 1 of 2 unfinished XML multipart uploads" in out, out
+    assert "(the next run of that transfer copies that object afresh)" in next(x for x in out.splitlines() if ours in x)
+    assert "(kept: add --abort-unknown-uploads to abort it)" in next(x for x in out.splitlines() if theirs in x)
+    assert sorted(xml_gcs.open_uploads()) == sorted([theirs, outside])  # the unknown one needs its own guard
     rc, out = _cli(dst, "--remove", "--json")
     event = json.loads(out.splitlines()[-1])
-    assert rc == 0 and event["removed"] == 1 and not event["dry_run"], event
-    listed = {u["upload_id"]: u for u in event["uploads"]}
-    assert listed[ours]["journal"]["continues"] is True and listed[theirs]["journal"] is None
-    assert listed[theirs]["initiated"].endswith("Z") and listed[theirs]["idle_s"] >= 20 * 60
-    assert sorted(xml_gcs.open_uploads()) == sorted([theirs, outside])  # the unknown one needs its own guard
+    assert rc == 0 and event["removed"] == 0 and not event["dry_run"], event
+    (listed,) = event["uploads"]
+    assert listed["upload_id"] == theirs and listed["journal"] is None and listed["name"] == "d/other-tool.bin"
+    assert listed["initiated"].endswith("Z") and listed["idle_s"] >= 20 * 60 and listed["recent"] is False
 
     rc, out = _cli(dst, "--remove", "--abort-unknown-uploads")
     assert rc == 0 and f"aborted d/other-tool.bin (upload id {theirs}" in out and "aborted 1 of 1" in out, out

@@ -180,9 +180,10 @@ def _uploads_text(args: argparse.Namespace, uploads: list, not_listed: str, abor
         kept = (" (recent: may belong to a running transfer; kept)" if u.recent else
                 " (kept: add --abort-unknown-uploads to abort it)" if u.unknown and not args.abort_unknown_uploads
                 else "")
-        print(f"{'aborted' if args.remove and not kept else 'unfinished upload'} {u.name} (upload id {u.upload_id}, "
+        gone = args.remove and not kept
+        print(f"{'aborted' if gone else 'unfinished upload'} {u.name} (upload id {u.upload_id}, "
               f"started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(u.started or 0))}, {u.parts} parts, "
-              f"{u.size} bytes, last written {u.age_s / 60:.0f} min ago): {_upload_owner(u, store)}"
+              f"{u.size} bytes, last written {u.age_s / 60:.0f} min ago): {_upload_owner(u, store, gone)}"
               f"{kept if args.remove or u.recent else ''}")
     if not uploads:
         return
@@ -196,11 +197,12 @@ def _uploads_text(args: argparse.Namespace, uploads: list, not_listed: str, abor
               "those idle over 15 minutes that a journal here records; add --abort-unknown-uploads for the others)")
 
 
-def _upload_owner(u: Any, store: str) -> str:
+def _upload_owner(u: Any, store: str, aborted: bool) -> str:
     if u.owner is None:
         return (f"no journal on this machine records it (a lost journal, another machine or another tool: "
                 f"{store} lists nothing that tells which tool started it)")
-    then = "resumes it" if u.owner.continues else "aborts it"
+    then = ("copies that object afresh" if aborted and u.owner.continues else "resumes it" if u.owner.continues
+            else "would have aborted it" if aborted else "aborts it")
     return f"started by gpumigrate for {u.owner.src} -> {u.owner.dst} (the next run of that transfer {then})"
 
 
