@@ -134,7 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The console script: :func:`main`, then the exit (see ``FAST_EXIT``)."""
+    """The console script: :func:`main`, then the exit (see ``FAST_EXIT``). A command that ends
+    this way starts without garbage collection until its clients are built (:mod:`tui.startup`)."""
+    if command_named(sys.argv[1:]) in FAST_EXIT:
+        from tui import startup
+
+        startup.begin()
     rc = main()
     if _command in FAST_EXIT:
         import logging

@@ -210,8 +210,12 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
 def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Path | Literal[False] | None = None,
                  cancel: threading.Event | None = None, control: TransferControl | None = None,
                  dry_run: bool = False, base_dir: Path | None = None, session_path: Path | None = None,
-                 retry: Any = None, approve_delete: Any = None) -> TransferSummary:
-    """Run one transfer to the end (or until cancelled); per-object failures are in the summary."""
+                 retry: Any = None, approve_delete: Any = None, opened: Callable[[], None] | None = None
+                 ) -> TransferSummary:
+    """Run one transfer to the end (or until cancelled); per-object failures are in the summary.
+
+    ``opened`` is called once, when both ends' clients are built (a cloud source may have begun
+    listing) and before the destination is listed: a front end's start-up is over there."""
     src_loc, dst_loc = resolve(spec, base_dir)
     for pattern in spec.exclude:
         import re
@@ -239,6 +243,8 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
     src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
     try:
+        if opened is not None:
+            opened()
         engine = Transfer(src=src, dst=dst, src_url=src_loc.url(), dst_url=dst_loc.url(), emit=emit, journal=jr,
                           control=control, dry_run=dry_run, recursive=spec.recursive, delete=spec.delete,
                           exclude=list(spec.exclude), checksum=spec.checksum, max_delete=spec.max_delete,

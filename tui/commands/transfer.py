@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from typing import Callable
+
 from tui.argtypes import bounded
 
 
@@ -207,6 +209,16 @@ def _upload_owner(u: Any, store: str, aborted: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui import startup
+
+    try:
+        return _run(args, startup.over)
+    finally:
+        startup.over()
+
+
+def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
+    """The command; ``startup_over`` is called once the clients are built (:mod:`tui.startup`)."""
     import signal
     from pathlib import Path
 
@@ -217,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
     from tui.output import make_sink, print_json
 
+    if args.cleanup or args.disable or args.enable or args.engine != "local":
+        startup_over()  # their clients are built inside the engine's calls
     if args.cleanup:
         return _cleanup(args)
     if not args.src or not args.dst:
@@ -225,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         return _set_sts_status(args)
     sink = make_sink(args.json, verbose=args.verbose)
     if args.verify_only:
+        startup_over()
         try:
             report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=max(1, args.jobs),
                                   exclude=args.exclude, recursive=args.recursive or True)
@@ -308,7 +323,8 @@ def run(args: argparse.Namespace) -> int:
             return int(ExitCode.INTERRUPTED)
         return int(ExitCode.OK if out.ok else ExitCode.FAILED)
     try:
-        summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal)
+        summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal,
+                               opened=startup_over)
     finally:
         signal.signal(signal.SIGINT, previous)
         sink.close()
