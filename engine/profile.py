@@ -93,7 +93,7 @@ class TargetSection(Section):
     gpu_model: str | None = Field(default=None, pattern=GPU_MODEL_PATTERN)
     """GPU model (e.g. "A100 40GB")."""
     gpu_count: int = Field(default=1, ge=1, le=16)
-    """GPUs per instance."""
+    """GPUs per instance. Unset: the machine type's own count (8 on a2-highgpu-8g); N1 attaches 1."""
     pricing: Literal["on-demand", "spot", "cud-1y", "cud-3y"] = "on-demand"
     """How the target is paid for."""
     hourly_usd: float | None = Field(default=None, gt=0, le=MAX_HOURLY_USD)

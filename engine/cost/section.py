@@ -7,7 +7,7 @@ Choosing one of them on the Cost screen swaps it into ``[target]``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -102,6 +102,16 @@ class CostSection(Section):
     """Up to three more targets to compare with [target]."""
 
 
+def _previous_count(target: Any, catalog: object | None) -> int:
+    """The count the target being swapped out has (a2-highgpu-8g with no count: 8, not the field's default 1,
+    which as an option would be refused as "1 does not match a2-highgpu-8g")."""
+    if catalog is None or "gpu_count" in target.model_fields_set:
+        return int(target.gpu_count)
+    from engine.catalog.target_gpus import target_gpus
+
+    return target_gpus(target, catalog).gpu_count  # type: ignore[arg-type]
+
+
 def choose_option(profile: object, index: int, catalog: object | None = None) -> None:
     """Make ``cost.options[index]`` the chosen target: it swaps into ``[target]`` (hours and speed-up into
     ``[workload]``) and the previous target takes its place in ``cost.options``.  Mutates ``profile``."""
@@ -124,7 +134,7 @@ def choose_option(profile: object, index: int, catalog: object | None = None) ->
         if row is not None:
             new_model, new_count = row.gpu_model, row.gpu_count
     previous = TargetOption(machine_type=target.machine_type, region=target.region, gpu_model=target.gpu_model,
-                            gpu_count=target.gpu_count, pricing=target.pricing, hourly_usd=target.hourly_usd,
+                            gpu_count=_previous_count(target, catalog), pricing=target.pricing, hourly_usd=target.hourly_usd,
                             hours_per_run=workload.target_hours_per_run, speedup=workload.speedup)
     same_gpu = new_model is not None and new_model == target.gpu_model
     target.machine_type = option.machine_type

@@ -96,12 +96,26 @@ class Target:
     container_toolkit: bool = True
     dlvm_image_family: str | None = None
     cos_driver_version: str = "latest"
+    zones: tuple[str, ...] = ()
+    """With no zone set: the zones of the region that take this GPU shape (empty: the catalog does not say)."""
+    excluded_zones: tuple[str, ...] = ()
+    """With no zone set: zones of the region that offer the GPU but not this shape (the N1 P100 exception)."""
+    excluded_why: str = ""
 
     @classmethod
-    def from_profile(cls, profile: Any) -> "Target":
+    def from_profile(cls, profile: Any, catalog: Any = None) -> "Target":
+        """The profile's target; the GPU model and count as :func:`engine.catalog.target_gpus.target_gpus`
+        resolves them (a2-highgpu-8g with no count has 8), the same figures cost prices and verify expects."""
+        from engine.catalog.load import load_catalog
+        from engine.catalog.target_gpus import target_gpus, zones_for
+
         t, d = profile.target, profile.drivers
+        cat = catalog if catalog is not None else load_catalog()
+        gpus = target_gpus(t, cat)
+        zones, excluded, why = ((), (), "") if t.zone else zones_for(cat, t.machine_type, gpus, t.region)
         return cls(project=t.project, region=t.region, zone=t.zone, machine_type=t.machine_type,
-                   gpu_model=t.gpu_model, gpu_count=t.gpu_count, pricing=t.pricing,
+                   gpu_model=gpus.gpu_model, gpu_count=gpus.gpu_count, pricing=t.pricing,
+                   zones=zones, excluded_zones=excluded, excluded_why=why,
                    instance_name=d.instance_name, boot_disk_gb=d.boot_disk_gb, boot_disk_type=d.boot_disk_type,
                    network=d.network, install_toolkit=d.install_toolkit, container_toolkit=d.container_toolkit,
                    dlvm_image_family=d.dlvm_image_family, cos_driver_version=d.cos_driver_version)
@@ -173,6 +187,29 @@ def render_startup_script(plan: Plan, target: Target) -> Artefact:
     return Artefact("startup-script", "startup-script.sh", "bash", text, executable=True)
 
 
+def _zone_lines(target: Target) -> list[str]:
+    """``ZONE`` from the environment, naming the zones of the region that take this GPU shape (from the
+    catalog), and refusing the zones that offer the GPU but not this shape (the N1 P100 exception): the
+    generic "a zone that offers the GPU" let a user pick us-east1-c for 4 x P100 on n1-standard-96."""
+    region = safe(target.region, "region")
+    shape = (f"{target.gpu_count} x {target.gpu_model}" if target.gpu_model else "the GPU") + (
+        f" on {target.machine_type}" if target.machine_type else "")
+    shape = re.sub(r"[^A-Za-z0-9 ._-]", "", shape)
+    if target.zones:
+        zones = " ".join(safe(z, "zone") for z in target.zones)
+        lines = [f"# Zones of {region} that take {shape} (gpumigrate catalog): {zones}",
+                 f'ZONE="${{ZONE:?set ZONE to a zone of {region} that takes {shape}, one of: {zones}}}"']
+    else:
+        lines = [f'ZONE="${{ZONE:?set ZONE to a zone of {region} that offers {shape}}}"']
+    if target.excluded_zones:
+        why = re.sub(r"[^A-Za-z0-9 ._,:()/+>=-]", "", target.excluded_why)
+        pattern = "|".join(safe(z, "zone") for z in target.excluded_zones)
+        lines += [f'case "$ZONE" in',
+                  f'  {pattern}) echo "$ZONE does not take {safe(f"{shape}: {why}", "text")}" >&2; exit 2 ;;',
+                  "esac"]
+    return lines
+
+
 def render_gcloud(plan: Plan, target: Target) -> Artefact:
     """A small bash script around ``gcloud compute instances create`` (so it is shellcheck-able)."""
     image_project, image_family = _image(plan, target)
@@ -187,7 +224,7 @@ def render_gcloud(plan: Plan, target: Target) -> Artefact:
     if target.zone:
         lines.append(f"ZONE={q(target.zone, 'zone')}")
     else:
-        lines.append(f'ZONE="${{ZONE:?set ZONE to a zone of {safe(target.region, "region")} that offers the GPU}}"')
+        lines += _zone_lines(target)
     machine = target.machine_type or "n1-standard-8"
     args = [
         f"--project=\"$PROJECT\"", f"--zone=\"$ZONE\"", f"--machine-type={q(machine, 'machine_type')}",
@@ -335,7 +372,7 @@ def render_k8s(plan: Plan, target: Target, manifests: list[Path], rewrites: list
                base_dir: Path | None = None) -> tuple[Artefact, dict[str, str]]:
     """Notes for Kubernetes users plus the image rewrite of each manifest (diff in the notes, files returned)."""
     accelerator, _ = _accelerator(target)
-    label = accelerator or "nvidia-tesla-t4"
+    label = accelerator or "ACCELERATOR_TYPE"  # unknown GPU: a placeholder the user must replace, not a guess
     lines = [f"# Kubernetes on Google Cloud for {plan.gpu or 'the target GPU'}", "",
              "## GPU nodes", "",
              f"- GKE node pool: `gcloud container node-pools create gpu-pool --cluster=CLUSTER "
@@ -348,7 +385,11 @@ def render_k8s(plan: Plan, target: Target, manifests: list[Path], rewrites: list
              "NVIDIA GPU Operator: `helm install gpu-operator nvidia/gpu-operator -n gpu-operator "
              "--create-namespace` (add `--set driver.enabled=false` where the driver is preinstalled, as on GKE).",
              f"- Images must be built for CUDA {plan.cuda} or older; the nodes' driver (R{plan.driver_branch}) "
-             "decides what runs.", "", "## Image references", ""]
+             "decides what runs."]
+    if accelerator is None:
+        lines.append("- The target GPU is not known (set target.gpu_model or a GPU machine type): replace "
+                     "ACCELERATOR_TYPE with its accelerator type (`gcloud compute accelerator-types list`).")
+    lines += ["", "## Image references", ""]
     files: dict[str, str] = {}
     if not manifests:
         lines.append("No manifests listed (set drivers.k8s_manifests to rewrite image references).")
@@ -384,9 +425,9 @@ def find_manifests(globs_: list[str], base_dir: Path) -> list[Path]:
 
 
 def render_all(profile: Any, plan: Plan, base_dir: Path | None = None,
-               kinds: tuple[str, ...] = EMIT_KINDS) -> tuple[list[Artefact], dict[str, str]]:
+               kinds: tuple[str, ...] = EMIT_KINDS, catalog: Any = None) -> tuple[list[Artefact], dict[str, str]]:
     """Every requested artefact, plus rewritten manifests (relative path -> text)."""
-    target = Target.from_profile(profile)
+    target = Target.from_profile(profile, catalog)
     out: list[Artefact] = []
     files: dict[str, str] = {}
     for kind in kinds:
@@ -409,12 +450,16 @@ def render_all(profile: Any, plan: Plan, base_dir: Path | None = None,
     return out, files
 
 
-def plan_for_profile(profile: Any, today: Any = None) -> Plan:
-    """The compatibility plan for a profile's target."""
+def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Plan:
+    """The compatibility plan for a profile's target GPU (the machine type's when ``target.gpu_model`` is unset:
+    a2-highgpu-8g carries an A100 whether or not the profile says so)."""
+    from engine.catalog.load import load_catalog
+    from engine.catalog.target_gpus import target_gpus
     from engine.drivers.compat import recommend
 
     d = profile.drivers
-    return recommend(profile.target.gpu_model, os_image=d.os_image, framework=d.framework,
+    gpu_model = target_gpus(profile.target, catalog if catalog is not None else load_catalog()).gpu_model
+    return recommend(gpu_model, os_image=d.os_image, framework=d.framework,
                      framework_version=d.framework_version, driver_branch=d.driver_branch, cuda=d.cuda, today=today)
 
 

@@ -226,7 +226,7 @@ class VerifySection(Section):
     """Checks that prove the target is at least as good as the source."""
 
     expected_gpus: int | None = Field(default=None, ge=0, le=64)
-    """How many GPUs the target must show (default: target.gpu_count)."""
+    """How many GPUs the target must show (default: target.gpu_count, or when unset the machine type's own count)."""
     load_time_ratio: float = Field(default=1.10, gt=0, le=1_000)
     """Model-load check passes when target median < baseline median x this."""
     p99_ms: float = Field(default=50.0, gt=0, le=3_600_000)

@@ -27,6 +27,14 @@ GPU_CHECKS = ("gpu_health", "topology")
 """Checks that run whenever this machine shows GPUs; the others need inputs in the profile."""
 
 
+def _target_gpus(ctx: StepContext) -> Any:
+    """The GPUs the target must show: the same count cost prices (a2-highgpu-8g with no ``target.gpu_count``
+    has 8, not the field's default 1) and the machine type's GPU when ``target.gpu_model`` is unset."""
+    from engine.catalog.target_gpus import target_gpus
+
+    return target_gpus(ctx.profile.target)
+
+
 def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value: Any) -> StepResult:
     """Say which checks will run and which will only report *not run*.
 
@@ -36,7 +44,7 @@ def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value
     from engine.verify.expect import why_expected
 
     section = ctx.profile.verify
-    expected = [n for n in names if why_expected(section, n, ctx.profile.target.gpu_count)]
+    expected = [n for n in names if why_expected(section, n, _target_gpus(ctx).gpu_count)]
     gpu_only = [n for n in names if n not in expected and n in GPU_CHECKS]
     idle = [n for n in names if n not in expected and n not in GPU_CHECKS]
     mode = f"capture a baseline into {capture_to}" if capture_to else (
@@ -58,14 +66,15 @@ def run(ctx: StepContext) -> StepResult:
     baseline_value = opts.get("baseline") or section.baseline
     if ctx.dry_run:
         return _dry_run(ctx, names, capture_to, baseline_value)
+    gpus = _target_gpus(ctx)
     baseline = None
     if baseline_value and not capture_to:
         baseline = load_baseline(_resolve(ctx, baseline_value))
     report = run_verification(
         section, base_dir=ctx.base_dir, step=ctx.step, emit=ctx.emit, baseline=baseline,
         baseline_file=str(baseline_value) if baseline and baseline_value else None, capture=bool(capture_to),
-        only=opts.get("only"), target_gpu_count=ctx.profile.target.gpu_count,
-        target_gpu_model=ctx.profile.target.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
+        only=opts.get("only"), target_gpu_count=gpus.gpu_count,
+        target_gpu_model=gpus.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
         profile_name=ctx.profile.name, transfers=ctx.profile.transfer,
     )
     files: list[str] = []

@@ -34,6 +34,8 @@ TARGETS = {
     "h100-dlvm-tf": ('project = "my-proj-123"\nzone = "us-central1-a"\nmachine_type = "a3-highgpu-8g"\n'
                      'gpu_model = "H100"\ngpu_count = 8', 'os_image = "dlvm"\nframework = "tensorflow"\n'
                                                           'framework_version = "2.18.0"'),
+    "p100x4-n1-96-nozone": ('project = "my-proj-123"\nregion = "us-east1"\nmachine_type = "n1-standard-96"\n'
+                            'gpu_model = "P100"\ngpu_count = 4', ''),
 }
 
 
@@ -195,3 +197,29 @@ def test_render_rechecks_values_built_in_code(tmp_path: Path) -> None:
 
 def test_bash_is_available() -> None:
     assert shutil.which("bash")
+
+
+def test_gcloud_without_a_zone_names_the_zones_and_refuses_the_p100_exception(tmp_path: Path) -> None:
+    """4 x P100 on n1-standard-96 is not offered in us-east1-c (Google's exception to the N1 limits), though
+    us-east1-c offers P100: the script named no zone ("a zone that offers the GPU") and let it through."""
+    text = artefacts("p100x4-n1-96-nozone", tmp_path)["gcloud"].text
+    assert "# Zones of us-east1 that take 4 x P100 on n1-standard-96 (gpumigrate catalog): us-east1-b" in text
+    script = tmp_path / "create-instance.sh"
+    script.write_text(text)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gcloud").write_text('#!/bin/sh\necho "gcloud $*" >> "$CALLS"\n')
+    (bin_dir / "gcloud").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+    refused = subprocess.run(["bash", str(script)], env={**env, "ZONE": "us-east1-c"}, capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert refused.returncode == 2 and not (tmp_path / "calls").exists()
+    assert "us-east1-c does not take 4 x P100 on n1-standard-96: 4 x P100 takes at most 64 vCPUs and 208 GB" \
+        in refused.stderr
+    unset = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert unset.returncode != 0 and "one of: us-east1-b" in unset.stderr
+    taken = subprocess.run(["bash", str(script)], env={**env, "ZONE": "us-east1-b"}, capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert taken.returncode == 0, taken.stderr
+    assert "--zone=us-east1-b" in (tmp_path / "calls").read_text()
+    assert "--accelerator=type=nvidia-tesla-p100,count=4" in (tmp_path / "calls").read_text()
