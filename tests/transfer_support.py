@@ -183,13 +183,16 @@ class FaultProxy(LoopbackProxy):
                     self._reset()
                     return
                 self.send_response(status)
+                length = str(len(data))
                 for k, v in resp_headers:
+                    if k.lower() == "content-length" and self.command == "HEAD":
+                        length = v  # a HEAD's length is the object's, not its (empty) body's
                     if k.lower() in HOP:
                         continue
                     if k.lower() == "location":
                         v = v.replace(f"{proxy.up_host}:{proxy.up_port}", f"127.0.0.1:{proxy.port}")
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

@@ -90,6 +90,7 @@ class CopyJobs:
     _conditional: bool
     _parts_ok: bool | None
     _parts_lock: threading.Lock
+    _orphans: dict[str, str]
 
     # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
     def _do_check(self, act: Action) -> None:
@@ -341,6 +342,7 @@ class CopyJobs:
         assert src is not None
         fp = src.fingerprint()
         expect = (act.dst.version if act.dst is not None else "") if self._conditional else None
+        self._orphans.pop(act.path, None)  # resumed or replaced here, not debris of an earlier run
         up: PartUpload | None = None
         known = self.journal.upload(act.path, fp)
         if known is not None and known[1] == part_size:

@@ -154,7 +154,8 @@ class Transfer(CopyJobs):
         if not self.dry_run:
             self._abort_stale()
         self._orphans = {} if self.dry_run else {path: token for path, _fp, token in self.journal.pending_uploads()}
-        """Journalled uploads whose object this run has not planned (yet): debris at the end."""
+        """Journalled uploads no copy in parts of this run has taken over: debris at the end (the
+        source vanished, is up to date, or now goes in one request: it shrank below the threshold)."""
         stop_ticker = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stop_ticker,), daemon=True, name="transfer-progress")
         ticker.start()
@@ -328,7 +329,7 @@ class Transfer(CopyJobs):
         """Count and report the actions that need no worker; pass on copy, check and delete."""
         for act in actions:
             kind = act.kind
-            if self._orphans and kind in ("copy", "check", "error"):
+            if self._orphans and kind == "error":  # not listed whole: its upload may still be worth resuming
                 self._orphans.pop(act.path, None)
             if kind in ("copy", "check", "delete"):
                 yield act
@@ -351,8 +352,9 @@ class Transfer(CopyJobs):
                 self._fail(act.path, "list" if kind == "error" else kind, act.reason)
 
     def _clean_debris(self) -> None:
-        """After a run that listed to the end: abort journalled uploads of objects no longer
-        planned (the source vanished), and remove local temp files nothing continues."""
+        """After a run that listed to the end: abort journalled uploads no copy in parts of this
+        run continued (the source vanished, or went in one request), and remove local temp files
+        nothing continues."""
         from engine.transfer.backends.base import ObjectInfo, PartUpload
         from engine.transfer.temps import stray_local_temps
 
@@ -381,7 +383,7 @@ class Transfer(CopyJobs):
             with self._lock:
                 self.summary.temps_removed += removed
             self.emit(Message(STEP, text=f"removed {removed} temporary file(s) or upload(s) left by an earlier "
-                              "run for objects no longer planned", level="info"))
+                              "run that this run did not continue (source gone, or now copied in one request)", level="info"))
 
     def _not_copied(self, path: str, reason: str, event: bool = True) -> None:
         """A source entry not copied (not a failure): counted by reason, listed in the summary."""

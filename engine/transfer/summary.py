@@ -62,7 +62,7 @@ class TransferSummary:
     conflicts: int = 0
     resumed_parts: int = 0
     temps_removed: int = 0
-    """Temporary files or unfinished uploads of earlier runs removed (objects no longer planned)."""
+    """Temporary files or unfinished uploads of earlier runs removed (that no copy of this run continued)."""
     dry_run: bool = False
     interrupted: bool = False
     delete_refused: str = ""
