@@ -91,6 +91,7 @@ class CopyJobs:
     _parts_ok: bool | None
     _parts_lock: threading.Lock
     _orphans: dict[str, str]
+    dst_url: str
 
     # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
     def _do_check(self, act: Action) -> None:
@@ -375,9 +376,12 @@ class CopyJobs:
             self.dst.abort_parts(up)
         except Exception as exc:  # noqa: BLE001 - the original failure is what gets reported
             self.emit(Message(STEP, text=f"{path}: could not clean up the unfinished upload ({exc}); "
-                              "the next run tries again", level="warning"))
+                              f"the next run tries again; {self._cleanup_hint()}", level="warning"))
             return
         self.journal.forget_upload(up.token)
+
+    def _cleanup_hint(self) -> str:
+        return f"`gpumigrate transfer --cleanup {self.dst_url}` lists it"
 
     def _abort_stale(self, stale: list[tuple[str, str]] | None = None) -> None:
         """Abort what earlier runs of this transfer left unfinished and no journalled object
@@ -390,7 +394,8 @@ class CopyJobs:
             gone = self.dst.abort_stale(stale)
         except Exception as exc:  # noqa: BLE001 - clean-up must not stop the copy; tried again next run
             self.emit(Message(STEP, text=f"could not clean up {len(stale)} unfinished uploads left by an earlier "
-                              f"run ({type(exc).__name__}: {exc}); the next run tries again", level="warning"))
+                              f"run ({type(exc).__name__}: {exc}); the next run tries again; {self._cleanup_hint()}",
+                              level="warning"))
             return
         for token in gone:
             self.journal.forget_upload(token)

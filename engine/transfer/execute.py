@@ -365,7 +365,8 @@ class Transfer(CopyJobs):
                 self.dst.abort_parts(PartUpload(path=path, token=token, size=0, part_size=1,
                                                 src=ObjectInfo(path=path, size=0, mtime=0.0)))
             except Exception as exc:  # noqa: BLE001 - tried again by the next run
-                self.emit(Message(STEP, text=f"{path}: could not remove an unfinished copy ({exc})", level="warning"))
+                self.emit(Message(STEP, text=f"{path}: could not remove an unfinished copy ({exc}); the next "
+                                  f"run tries again; {self._cleanup_hint()}", level="warning"))
                 continue
             self.journal.drop_upload(path)
             self.journal.forget_upload(token)

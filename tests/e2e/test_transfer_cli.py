@@ -123,3 +123,19 @@ def test_kill_9_at_random_points_then_resume_s3_to_local(tmp_path, aws):
     assert summary["failed"] == 0
     assert "resuming" in "\n".join(outputs) + final.stdout
     assert read_local(dst) == tree  # byte for byte, and no temp files left
+
+
+def test_a_run_with_failures_says_what_to_run_next(tmp_path, capsys):
+    """A failed object is named with its cause, and the run ends by saying what to do next: fix
+    the cause, run the same command again (copied objects are skipped, failed ones retried)."""
+    from tui.cli import main
+
+    write_local(tmp_path / "src", {"a.txt": b"a"})
+    (tmp_path / "src" / "gone").symlink_to(tmp_path / "nowhere")
+    assert main(["transfer", str(tmp_path / "src"), str(tmp_path / "dst")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  failed: gone: ") and "broken symlink" in line for line in out), out
+    assert out[-1] == ("next: fix what each failed line names, then run the same command again "
+                       "(copied objects are skipped, the 1 failed retried)"), out
+    assert main(["transfer", str(tmp_path / "src"), str(tmp_path / "dst")]) == 1
+    assert "skipped 1" in capsys.readouterr().out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from engine.events import Progress
 from engine.transfer.api import TransferSpec, run_transfer
 from engine.transfer.journal import Journal
@@ -201,3 +203,51 @@ def test_cleanup_lists_unfinished_uploads_and_whose_they_are(tmp_path, aws, monk
     assert sorted(u["UploadId"] for u in _uploads("mpu-cleanup")) == sorted([theirs, outside])
     assert "aborted 1 of 1 unfinished multipart uploads" in cleanup("--remove", "--abort-unknown-uploads")
     assert [u["UploadId"] for u in _uploads("mpu-cleanup")] == [outside]
+
+
+def _failing(op: str):
+    """A FaultProxy ``answer`` failing every request of one multipart operation with a 500."""
+    def answer(method: str, path: str):
+        kind = {("PUT", True): "UploadPart", ("POST", False): "Complete", ("DELETE", False): "Abort"}.get(
+            (method, "partNumber=" in path)) if "uploadId=" in path else None
+        if kind in op.split("+"):
+            return 500, b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+        return None
+    return answer
+
+
+@pytest.mark.parametrize("op", ["UploadPart", "Complete", "UploadPart+Abort"])
+def test_a_failure_on_a_part_or_the_completion_aborts_the_upload(tmp_path, aws, monkeypatch, op) -> None:
+    """UploadPart or CompleteMultipartUpload failing for good (after botocore's retries): the
+    upload is aborted. Should the abort fail too, the run says so and how to see what is left,
+    and the next run aborts it (the journal's ledger)."""
+    from engine.events import Message
+    from tests.transfer_support import FaultProxy
+
+    bucket = "mpu-" + op.lower().replace("+", "-")
+    s3_client().create_bucket(Bucket=bucket)
+    data = os.urandom(11 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst=f"s3://{bucket}/d", part_threshold_mib=5, part_size_mib=5,
+                        jobs=2)
+    proxy = FaultProxy(aws.url, p503=0, preset=0, ptruncate=0, answer=_failing(op))
+    said: list[str] = []
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        failed = run_transfer(spec, journal=tmp_path / "j.sqlite",
+                              emit=lambda e: said.append(e.text) if isinstance(e, Message) else None)
+    finally:
+        proxy.stop()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    assert failed.failed == 1 and "InternalError" in failed.failures[0].error, failed.failures
+    if "Abort" not in op:
+        assert _uploads(bucket) == []
+        return
+    assert len(_uploads(bucket)) == 1
+    warning = next(t for t in said if "could not clean up" in t)
+    assert warning.endswith(f"the next run tries again; `gpumigrate transfer --cleanup s3://{bucket}/d/` lists it"), said
+    again = run_transfer(spec, journal=tmp_path / "j.sqlite")
+    assert again.ok and again.copied == 1 and _uploads(bucket) == []
+    assert read_s3(bucket) == {"d/big.bin": data}

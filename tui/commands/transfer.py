@@ -336,6 +336,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             print(f"  failed: {failure.path}: {failure.error}")
         for entry in summary.not_copied[:50]:
             print(f"  not copied: {entry.path}: {entry.reason}")
+        if summary.failed and not summary.interrupted:
+            print("next: fix what each failed line names, then run the same command again "
+                  f"(copied objects are skipped, the {summary.failed} failed retried)")
     if summary.interrupted:
         return int(ExitCode.INTERRUPTED)
     return int(ExitCode.OK if summary.ok else ExitCode.FAILED)
