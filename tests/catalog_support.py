@@ -34,20 +34,54 @@ def money(price: float) -> dict[str, Any]:
 
 
 def sku(sku_id: str, description: str, usage: str, price: float, regions: list[str], *, unit: str = "h",
-        family: str = "Compute", group: str = "GPU") -> dict[str, Any]:
+        family: str = "Compute", group: str = "GPU", effective: str = "2026-10-01T00:00:00Z") -> dict[str, Any]:
     """One SKU in the REST wire format."""
-    base = {"h": ("s", 3600), "GiBy.h": ("By.s", 3600 * 2**30)}[unit]
+    base = {"h": ("s", 3600), "GiBy.h": ("By.s", 3600 * 2**30), "GiBy.mo": ("By.s", 730 * 3600 * 2**30)}[unit]
     return {
         "name": f"services/{SERVICE}/skus/{sku_id}", "skuId": sku_id, "description": description,
         "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": family, "resourceGroup": group,
                      "usageType": usage},
         "serviceRegions": regions, "serviceProviderName": "Google",
         "geoTaxonomy": {"type": "MULTI_REGIONAL" if len(regions) > 1 else "REGIONAL", "regions": regions},
-        "pricingInfo": [{"effectiveTime": "2026-10-01T00:00:00Z", "currencyConversionRate": 1,
+        "pricingInfo": [{"effectiveTime": effective, "currencyConversionRate": 1,
                          "pricingExpression": {"usageUnit": unit, "baseUnit": base[0],
                                                "baseUnitConversionFactor": base[1], "displayQuantity": 1,
                                                "tieredRates": [{"startUsageAmount": 0, "unitPrice": money(price)}]}}],
     }
+
+
+# The Compute Engine region of each location name the price-list export uses (cloud.google.com/compute/docs/
+# regions-zones); "Americas" and location-less base SKUs: us-central1 only (see the fixture's header).
+EXPORT_LOCATIONS = {"Iowa": "us-central1", "Virginia": "us-east4", "Netherlands": "europe-west4",
+                    "Americas": "us-central1", "": "us-central1"}
+_EXPORT_UNITS = {"hour": "h", "gibibyte hour": "GiBy.h", "gibibyte month": "GiBy.mo"}
+_EXPORT_USAGE = (("Commit 1 Year", "Commit1Yr"), ("Commit 3 Year", "Commit3Yr"), ("Preemptible", "Preemptible"),
+                 ("On Demand", "OnDemand"), ("Reservation", "OnDemand"))
+
+
+def skus_from_pricing_export(path: Any, effective: str) -> list[dict[str, Any]]:
+    """Billing Catalog SKUs (REST wire format) from the lines of a Cloud Billing price-list export (CSV).
+
+    SKU id, description, unit and list price are the recorded ones; serviceRegions, usageType and the
+    resource family/group are filled as the fixture's header states (the export does not carry them)."""
+    import csv
+    import re
+    from pathlib import Path
+
+    lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    out = []
+    for row in csv.DictReader(lines):
+        desc, taxonomy = row["SKU description"], row["Product taxonomy"]
+        where = re.search(r" in ([A-Za-z ]+?)(?: for [13] Years?)?$", desc)
+        usage = next(u for words, u in _EXPORT_USAGE if words in taxonomy)
+        family, group = (("Storage", "LocalSSD") if "Local SSD" in taxonomy else
+                         ("Compute", "GPU") if "> GPUs >" in taxonomy else
+                         ("Compute", "RAM") if "Memory" in taxonomy else ("Compute", "CPU"))
+        out.append(sku(row["SKU ID"], desc, usage, float(row["List price ($)"]),
+                       [EXPORT_LOCATIONS[where.group(1) if where else ""]],
+                       unit=_EXPORT_UNITS[row["Unit description"]], family=family, group=group,
+                       effective=effective))
+    return out
 
 
 class _Server:

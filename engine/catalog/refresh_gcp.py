@@ -14,8 +14,10 @@ GPU name" (that rule priced A100 80GB and H100 wrongly in SkyPilot's catalog):
 * a spot price above the on-demand price is reported and dropped.
 
 Machine prices are rebuilt from parts (vCPUs x core SKU + GiB x RAM SKU + GPUs
-x GPU SKU) for the machine shapes the embedded catalog knows, in every region
-the SKUs cover.  The result goes to ``state_dir()/catalog/gcp.json``.
+x GPU SKU + the bundled Local SSD's GB x Local SSD SKU) for the machine shapes
+the embedded catalog knows, in every region the SKUs cover; a usage whose parts
+are not all priced there is not written.  The result goes to
+``state_dir()/catalog/gcp.json``.
 """
 
 from __future__ import annotations
@@ -99,6 +101,14 @@ _GPU_COMMIT_RE = re.compile(r"^commitment v\d+: (?:nvidia )?(?:tesla )?(?P<name>
                             r"for (?P<years>[13]) years?$")
 _HOST_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?(?P<series>[a-z0-9 ]+?) instance (?P<kind>core|ram) running in (?P<geo>.+)$")
 _HOST_COMMIT_RE = re.compile(r"^commitment v\d+: (?P<series>[a-z0-9 ]+?) (?P<kind>cpu|core|ram) in (?P<geo>.+?) for (?P<years>[13]) years?$")
+# Local SSD, which A2 Ultra and A3 machines bundle (its GB are in their list price).  Recorded wordings (Google's
+# price list, 2023-10-30): "SSD backed Local Storage" (the base region, no location), "SSD backed Local Storage in
+# Virginia", "SSD backed Local Storage attached to Spot Preemptible VMs in Netherlands", "Commitment v1: Local SSD
+# in Americas for 3 Year".  Priced per GiB-month.
+_SSD_RE = re.compile(r"^ssd backed local storage(?P<spot> attached to spot preemptible vms)?(?: in (?P<geo>.+))?$")
+_SSD_COMMIT_RE = re.compile(r"^commitment v\d+: local ssd in (?P<geo>.+?) for (?P<years>[13]) years?$")
+HOURS_A_MONTH = 730.0
+"""Google prices GiB-month SKUs on a 730-hour month (the shipped a2-ultragpu rows reproduce with it)."""
 
 
 @dataclass
@@ -119,7 +129,7 @@ class SkuInfo:
 @dataclass
 class Mapped:
     kind: str
-    """gpu | core | ram | skip | ambiguous | unknown | mismatch."""
+    """gpu | core | ram | ssd | skip | ambiguous | unknown | mismatch."""
     key: str = ""
     """GPU model or host series."""
     usage: str = ""
@@ -130,9 +140,11 @@ class Mapped:
 def classify(sku: SkuInfo) -> Mapped:
     """Map one SKU to (gpu model | host series, usage type) or say why not."""
     desc = " ".join(sku.description.lower().split())
+    usage = USAGE_TYPES.get(sku.usage_type)
+    if sku.resource_family == "Storage" and usage is not None:
+        return _classify_ssd(desc, usage, sku.usage_type)
     if sku.resource_family != "Compute":
         return Mapped("skip", reason="not Compute")
-    usage = USAGE_TYPES.get(sku.usage_type)
     if usage is None:
         return Mapped("skip", reason=f"usage type {sku.usage_type}")
     if "gpu slice" in desc:
@@ -172,6 +184,19 @@ def classify(sku: SkuInfo) -> Mapped:
     if " gpu " in f" {desc} ":
         return Mapped("unknown", usage=usage, reason="GPU SKU description in an unknown form")
     return Mapped("skip", reason="not a GPU or A2/A3/G2/N1 host SKU")
+
+
+def _classify_ssd(desc: str, usage: str, usage_type: str) -> Mapped:
+    """A Local SSD SKU (family Storage) -> ("ssd", "local-ssd", usage), or skip (other storage)."""
+    match = _SSD_RE.match(desc) or _SSD_COMMIT_RE.match(desc)
+    if not match:
+        return Mapped("skip", reason="not Compute")
+    groups = match.groupdict()
+    described = "spot" if groups.get("spot") else ("cud-" + groups["years"] + "y" if groups.get("years") else
+                                                   "ondemand")
+    if described != usage:
+        return Mapped("mismatch", reason=f"description says {described}, usage type says {usage_type}")
+    return Mapped("ssd", "local-ssd", usage)
 
 
 def sku_info(sku: Any) -> SkuInfo:
@@ -230,20 +255,21 @@ def build_prices(skus: Iterable[SkuInfo]) -> tuple[dict[tuple[str, str, str, str
         if mapped.kind in ("ambiguous", "unknown", "mismatch"):
             problems.append(f"SKU {sku.sku_id} {sku.description!r}: {mapped.reason}")
             continue
-        expected_unit = "GiBy.h" if mapped.kind == "ram" else "h"
+        expected_unit = {"ram": "GiBy.h", "ssd": "GiBy.mo"}.get(mapped.kind, "h")
         if sku.unit != expected_unit or sku.price is None:
             problems.append(f"SKU {sku.sku_id} {sku.description!r}: unit {sku.unit!r} / price {sku.price} "
                             f"not the expected USD per {expected_unit}; not used")
             continue
+        hourly = sku.price / HOURS_A_MONTH if expected_unit == "GiBy.mo" else sku.price
         for region in sku.regions:
             key = (mapped.kind, mapped.key, region, mapped.usage)
-            if key in seen and abs(seen[key][0] - sku.price) > 1e-9:
+            if key in seen and abs(seen[key][0] - hourly) > 1e-9:
                 conflicts.add(key)
                 problems.append(f"conflict: {mapped.kind} {mapped.key} {mapped.usage} in {region} priced "
-                                f"{seen[key][0]:.6f} by SKU {seen[key][1]} and {sku.price:.6f} by SKU {sku.sku_id};"
+                                f"{seen[key][0]:.6f} by SKU {seen[key][1]} and {hourly:.6f} by SKU {sku.sku_id};"
                                 " neither used")
             else:
-                seen.setdefault(key, (sku.price, sku.sku_id))
+                seen.setdefault(key, (hourly, sku.sku_id))
     prices = {k: v[0] for k, v in seen.items() if k not in conflicts}
     for (kind, key, region, usage), price in list(prices.items()):
         if usage == "spot":
@@ -270,9 +296,12 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
                 gpu = prices.get(("gpu", gpu_model, region, usage))
                 core = prices.get(("core", series, region, usage))
                 ram = prices.get(("ram", series, region, usage))
-                if gpu is None or core is None or ram is None:
+                # the bundled Local SSD is part of the machine's price: without its SKU the total would be low
+                ssd = prices.get(("ssd", "local-ssd", region, usage)) if shape.local_ssd_gb else 0.0
+                if gpu is None or core is None or ram is None or ssd is None:
                     return None, None, gpu
-                host = core * float(shape.vcpus or 0) + ram * float(shape.memory_gb or 0)
+                host = core * float(shape.vcpus or 0) + ram * float(shape.memory_gb or 0) + \
+                    ssd * float(shape.local_ssd_gb or 0)
                 return host + gpu * shape.gpu_count, host, gpu
 
             ondemand, host_od, gpu_od = total("ondemand")
@@ -286,7 +315,8 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
                          "region": region, "ondemand_usd_per_hr": ondemand, "spot_usd_per_hr": spot,
                          "host_ondemand_usd_per_hr": host_od, "gpu_ondemand_usd_per_hr": gpu_od,
                          "host_spot_usd_per_hr": host_spot, "gpu_spot_usd_per_hr": gpu_spot,
-                         "cud_1y_usd_per_hr": cud1, "cud_3y_usd_per_hr": cud3, "shape": shape.shape})
+                         "cud_1y_usd_per_hr": cud1, "cud_3y_usd_per_hr": cud3, "shape": shape.shape,
+                         "local_ssd_gb": shape.local_ssd_gb})
     # committed-use discount per GPU model, us-central1 where priced (informational, shown by `catalog show`)
     discounts: dict[str, Any] = {}
     for (kind, key, region, usage), price in prices.items():

@@ -43,6 +43,9 @@ SKUS = [
     sku("0016-PD", "Storage PD Capacity", "OnDemand", 0.04, ["us-central1"], unit="GiBy.h", family="Storage",
         group="PDStandard"),
     sku("0017-RES", "Reserved Nvidia Tesla A100 GPU running in Americas", "OnDemand", 1.0, ["us-central1"]),
+    # the Local SSD that A2 Ultra bundles (375 GB in a2-ultragpu-1g): per GiB-month, Google's recorded wording
+    sku("0018-SSD", "SSD backed Local Storage", "OnDemand", 0.08, ["us-central1"], unit="GiBy.mo",
+        family="Storage", group="LocalSSD"),
 ]
 
 
@@ -75,7 +78,8 @@ def test_reads_every_page_and_prices_machines_from_parts(stub: BillingCatalogStu
     assert east is not None and east.origin == REFRESHED
     # A100 80GB priced from its own SKU, its bad spot price dropped
     ultra = cat.gcp_machine("a2-ultragpu-1g", "us-central1")
-    assert ultra is not None and ultra.ondemand_usd_per_hr == pytest.approx(12 * CORE + 170 * RAM + 3.92)
+    assert ultra is not None and ultra.ondemand_usd_per_hr == pytest.approx(12 * CORE + 170 * RAM + 3.92
+                                                                            + 375 * 0.08 / 730)
     # the refreshed spot figure is dropped; the embedded one stays, said to be the embedded one with its own date
     kept = embedded_catalog().gcp_machine("a2-ultragpu-1g", "us-central1")
     assert ultra.spot_source == kept.source and ultra.spot_usd_per_hr == kept.spot_usd_per_hr

@@ -99,3 +99,33 @@ def test_a_per_slice_b200_sku_is_reported_not_skipped_or_guessed() -> None:
     assert mapped.kind == "ambiguous" and "1 gpu slice" in mapped.reason and "not guessed" in mapped.reason
     _prices, problems, skipped = build_prices([info("A4 Nvidia B200 (1 gpu slice) running in Netherlands")])
     assert problems and not skipped
+
+
+@pytest.mark.parametrize("desc,usage,kind,mapped_usage", [
+    # Google's recorded wordings (price list 2023-10-30): base region without a location, per city, spot, commitments
+    ("SSD backed Local Storage", "OnDemand", "ssd", "ondemand"),
+    ("SSD backed Local Storage in Virginia", "OnDemand", "ssd", "ondemand"),
+    ("SSD backed Local Storage attached to Spot Preemptible VMs in Netherlands", "Preemptible", "ssd", "spot"),
+    ("Commitment v1: Local SSD in Americas for 3 Year", "Commit3Yr", "ssd", "cud-3y"),
+    ("SSD backed Local Storage attached to Spot Preemptible VMs", "OnDemand", "mismatch", ""),
+    ("Storage PD Capacity", "OnDemand", "skip", ""),
+])
+def test_local_ssd_skus_map_per_usage(desc: str, usage: str, kind: str, mapped_usage: str) -> None:
+    mapped = classify(info(desc, usage, unit="GiBy.mo", family="Storage"))
+    assert (mapped.kind, mapped.usage if kind == "ssd" else "") == (kind, mapped_usage), mapped.reason
+
+
+def test_a_machine_with_bundled_local_ssd_is_not_written_without_the_ssd_price() -> None:
+    """a2-ultragpu-1g bundles 375 GB of Local SSD: core + RAM + GPU alone is $0.04/h under the list price, so
+    without a Local SSD SKU for the region and usage no row is written (the embedded one stays)."""
+    from engine.catalog.refresh_gcp import machine_rows
+
+    parts = [info("A2 Instance Core running in Americas", price=0.031611),
+             info("A2 Instance Ram running in Americas", price=0.004237, unit="GiBy.h"),
+             info("Nvidia Tesla A100 80GB GPU running in Americas", price=3.92808)]
+    rows, _ = machine_rows(build_prices(parts)[0])
+    assert not any(r["machine_type"] == "a2-ultragpu-1g" for r in rows)
+    ssd = info("SSD backed Local Storage", price=0.08, unit="GiBy.mo", family="Storage")
+    rows, _ = machine_rows(build_prices(parts + [ssd])[0])
+    ultra = next(r for r in rows if r["machine_type"] == "a2-ultragpu-1g" and r["region"] == "us-central1")
+    assert ultra["ondemand_usd_per_hr"] == pytest.approx(5.06879789, abs=1e-8) and ultra["local_ssd_gb"] == 375
