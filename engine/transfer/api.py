@@ -103,13 +103,14 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location, prelist
     # and never deleted (a notice there, not a failure).
     dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
     where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
-    src = open_backend(src_loc, jobs=spec.jobs, rules=rules, component_prefix=where)
+    jobs, small_jobs = spec.worker_counts()
+    src = open_backend(src_loc, jobs=jobs, small_jobs=small_jobs, rules=rules, component_prefix=where)
     if prelist and not src_loc.is_local:
         from engine.transfer.prelist import PrelistedSource
 
         src = PrelistedSource(src, spec.recursive)
     try:
-        dst = open_backend(dst_loc, jobs=spec.jobs, rules=dst_rules, component_prefix=where,
+        dst = open_backend(dst_loc, jobs=jobs, small_jobs=small_jobs, rules=dst_rules, component_prefix=where,
                            s3_conditional_writes=spec.s3_conditional_writes, gcs_large_uploads=spec.gcs_large_uploads)
     except BaseException:
         src.close()
@@ -242,13 +243,14 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
     else:
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
     src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
+    jobs, small_jobs = spec.worker_counts()
     try:
         if opened is not None:
             opened()
         engine = Transfer(src=src, dst=dst, src_url=src_loc.url(), dst_url=dst_loc.url(), emit=emit, journal=jr,
                           control=control, dry_run=dry_run, recursive=spec.recursive, delete=spec.delete,
                           exclude=list(spec.exclude), checksum=spec.checksum, max_delete=spec.max_delete,
-                          allow_empty_source=spec.allow_empty_source, jobs=spec.jobs,
+                          allow_empty_source=spec.allow_empty_source, jobs=jobs, small_jobs=small_jobs,
                           bwlimit=parse_rate(spec.bwlimit), part_threshold_mib=spec.part_threshold_mib,
                           part_size_mib=spec.part_size_mib, retry=retry, approve_delete=approve_delete)
         dst.warn = lambda text: emit(Message("transfer", text=text, level="warning"))

@@ -25,6 +25,7 @@ from engine.transfer.journal import Journal
 from engine.transfer.plan import Action, diff, without_placeholders
 from engine.transfer.readahead import ReadAhead
 from engine.transfer.retry import RetryPolicy
+from engine.transfer.spec import JOBS
 from engine.transfer.streams import RateLimiter
 from engine.transfer.summary import Failure, TransferSummary
 
@@ -75,7 +76,8 @@ class Transfer(CopyJobs):
     def __init__(self, *, src: Backend, dst: Backend, src_url: str, dst_url: str, emit: Emit,
                  journal: Journal, control: TransferControl, dry_run: bool = False, recursive: bool = True,
                  delete: bool = False, exclude: list[str] | None = None, checksum: bool = False,
-                 max_delete: int | None = None, allow_empty_source: bool = False, jobs: int = 8,
+                 max_delete: int | None = None, allow_empty_source: bool = False, jobs: int = JOBS,
+                 small_jobs: int | None = None,
                  bwlimit: float | None = None, part_threshold_mib: int = 150, part_size_mib: int | None = None,
                  retry: RetryPolicy | None = None, approve_delete: Callable[..., Any] | None = None):
         self.src, self.dst = src, dst
@@ -88,6 +90,8 @@ class Transfer(CopyJobs):
         self.recursive, self.delete, self.exclude, self.checksum = recursive, delete, exclude or [], checksum
         self.max_delete, self.allow_empty_source = max_delete, allow_empty_source
         self.jobs = jobs
+        self.small_jobs = max(jobs, small_jobs or jobs)
+        """Small objects in flight: ``jobs`` shared with everything else, or more in a pool of their own."""
         self.limiter = RateLimiter(bwlimit)
         self.threshold = part_threshold_mib * MIB
         self.part_size_mib = part_size_mib
@@ -165,13 +169,17 @@ class Transfer(CopyJobs):
         # files of 4 KiB: 1 thread 1.1-2.6 s, 2 threads 1.6-3.3 s, 8 threads 2.2-3.4 s on the
         # 2-core test VM).  So they get one worker; anything touching a network gets ``jobs``.
         both_local = self.src.scheme == "file" and self.dst.scheme == "file"
+        # Over a network a small copy is round trips: with more small workers than ``jobs`` they
+        # get a pool of their own, so large objects never leave them waiting (see spec.SMALL_JOBS).
+        own_small = not both_local and self.small_jobs > self.jobs
         self._small = (ThreadPoolExecutor(1, thread_name_prefix="transfer-small") if both_local
+                       else ThreadPoolExecutor(self.small_jobs, thread_name_prefix="transfer-small") if own_small
                        else self._objects)
         # Over a network a copy is a round trip of milliseconds, so hand-offs matter less than
         # the tail: the last batches run one file after another while other workers idle.
         batch_max = BATCH_MAX if both_local else NETWORK_BATCH_MAX
         self._parts = ThreadPoolExecutor(self.jobs, thread_name_prefix="transfer-part")
-        slots = threading.BoundedSemaphore(self.jobs * 4)
+        slots = threading.BoundedSemaphore((self.jobs + (self.small_jobs if own_small else 0)) * 4)
         pending: set[Future] = set()
         spool = None
         raised = False

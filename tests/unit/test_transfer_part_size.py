@@ -76,3 +76,57 @@ def test_a_rerun_with_another_jobs_resumes_with_the_journalled_part_size(tmp_pat
     second = run_transfer(TransferSpec(**spec, jobs=2), emit=lambda e: None, journal=journal)
     assert second.ok and second.copied == 1 and second.resumed_parts >= 1, second.failures
     assert (dst / "big.bin").read_bytes() == data
+
+
+def test_without_jobs_small_objects_get_workers_of_their_own_and_an_explicit_jobs_is_for_all():
+    assert TransferSpec(src="a", dst="b").worker_counts() == (8, 32)
+    assert TransferSpec(src="a", dst="b", jobs=8).worker_counts() == (8, 8)
+    assert TransferSpec(src="a", dst="b", jobs=64).worker_counts() == (64, 64)
+
+
+class _HeldLarge:
+    """Wraps a local source as a network one whose objects over 256 KiB are held until every small
+    object has been read: with the small objects queued behind them, only the timeout frees them."""
+
+    scheme = "s3"
+
+    def __init__(self, inner, small: int):
+        self.inner, self.small_left = inner, small
+        self.lock = threading.Lock()
+        self.all_small_read = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def read_range(self, info, start, length):
+        if info.size > 256 * 1024:
+            self.all_small_read.wait(10)
+        data = self.inner.read_range(info, start, length)
+        if info.size <= 256 * 1024:
+            with self.lock:
+                self.small_left -= 1
+                if self.small_left == 0:
+                    self.all_small_read.set()
+        return data
+
+
+def test_small_objects_are_not_left_waiting_behind_large_ones(tmp_path):
+    from engine.transfer.backends.local import LocalBackend
+    from engine.transfer.control import TransferControl
+    from engine.transfer.execute import Transfer
+    from engine.transfer.journal import Journal
+    from engine.transfer.urls import parse_url
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "b").mkdir(parents=True)
+    for i in range(2):  # listed first: they take both workers of -j 2
+        (src / f"a-large-{i}").write_bytes(bytes([i]) * (300 * 1024))
+    for i in range(20):
+        (src / "b" / f"{i:02d}").write_bytes(b"s" * 1000)
+    source = _HeldLarge(LocalBackend(parse_url(str(src))), small=20)
+    t0 = time.monotonic()
+    s = Transfer(src=source, dst=LocalBackend(parse_url(str(dst))), src_url=str(src), dst_url=str(dst),
+                 emit=lambda e: None, journal=Journal(None), control=TransferControl(), jobs=2, small_jobs=4).run()
+    assert s.ok and s.copied == 22, s.failures
+    assert source.all_small_read.is_set() and time.monotonic() - t0 < 8  # freed by the small copies, not the timeout
+    assert sorted(p.name for p in (dst / "b").iterdir()) == [f"{i:02d}" for i in range(20)]

@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip symbolic links in a local source, each reported (default: follow them; loops are detected)")
     p.add_argument("--skip-broken-symlinks", action="store_true",
                    help="report broken links as notices, not failures (their destination objects are kept)")
-    p.add_argument("-j", "--jobs", type=bounded(1, 256, integer=True), default=8, help="objects and parts in flight (default 8)")
+    p.add_argument("-j", "--jobs", type=bounded(1, 256, integer=True), default=None,
+                   help="objects and parts in flight (default: 8, and up to 32 small objects besides)")
     p.add_argument("--bwlimit", metavar="RATE", help="bytes per second overall, e.g. 50M")
     p.add_argument("--part-threshold", type=bounded(5, 5 * 1024 * 1024, integer=True), default=150, metavar="MIB",
                    help="files at least this large go in parallel parts (default 150)")
@@ -241,7 +242,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     if args.verify_only:
         startup_over()
         try:
-            report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=max(1, args.jobs),
+            report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=args.jobs or 8,
                                   exclude=args.exclude, recursive=args.recursive or True)
         finally:
             sink.close()

@@ -94,8 +94,8 @@ def transfer_options(spec: Any) -> str:
         flags.append("-c")
     for pattern in getattr(spec, "exclude", None) or []:
         flags.append(f"-x {pattern}")
-    jobs = getattr(spec, "jobs", 8)
-    if jobs != 8:
+    jobs = getattr(spec, "jobs", None)
+    if jobs is not None:  # unset: the engine's defaults (TransferSpec.jobs)
         flags.append(f"-j {jobs}")
     if getattr(spec, "bwlimit", None):
         flags.append(f"--bwlimit {spec.bwlimit}")

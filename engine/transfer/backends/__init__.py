@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from engine.transfer.backends.local_walk import WalkRules
 
 
-def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = None,
+def open_backend(loc: Location, *, jobs: int = 8, small_jobs: int = 0, rules: "WalkRules | None" = None,
                  component_prefix: str | None = None, s3_conditional_writes: str = "auto",
                  gcs_large_uploads: str = "auto") -> Backend:
     """The backend for a location (clients are built from the standard environment); ``rules``:
@@ -27,15 +27,18 @@ def open_backend(loc: Location, *, jobs: int = 8, rules: "WalkRules | None" = No
     from engine.transfer.lister import list_jobs
 
     lj = list_jobs(jobs)
+    # a connection for every worker (objects, parts, small objects where they have their own
+    # pool), every listing thread, and a few spare: none waits for one, none is opened and dropped
+    pool = jobs * 2 + (small_jobs if small_jobs > jobs else 0) + lj + 4
     backend: Backend
     if loc.scheme == "s3":
         from engine.transfer.backends.s3 import S3Backend
 
-        backend = S3Backend(loc, pool=jobs * 2 + lj + 4, conditional_writes=s3_conditional_writes)
+        backend = S3Backend(loc, pool=pool, conditional_writes=s3_conditional_writes)
     else:
         from engine.transfer.backends.gcs import GCSBackend
 
-        backend = GCSBackend(loc, pool=jobs * 2 + lj + 4, component_prefix=component_prefix,
+        backend = GCSBackend(loc, pool=pool, component_prefix=component_prefix,
                              large_uploads=gcs_large_uploads)
     backend.list_jobs = lj  # type: ignore[attr-defined]
     return backend
