@@ -225,7 +225,7 @@ class GpuMigrateApp(App[int]):
             if yes:
                 self.exit()
 
-        dialog = ConfirmDialog(question, default_no=True)
+        dialog = ConfirmDialog(question)
         dialog.asks_quit = True  # type: ignore[attr-defined]
         self.push_screen(dialog, answered)
 

@@ -284,6 +284,9 @@ class ControlRequestDialog(ModalScreen[bool]):
                 yield Button("Hand over (y)", variant="warning", id="accept")
                 yield Button("Decline (n)", id="decline")
 
+    def on_mount(self) -> None:
+        self.query_one("#decline", Button).focus()  # an Enter typed as this appears keeps the seat
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "accept")
 
@@ -313,6 +316,9 @@ class OfferDialog(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Take the seat (y)", variant="warning", id="accept")
                 yield Button("No thanks (n)", id="decline")
+
+    def on_mount(self) -> None:
+        self.query_one("#decline", Button).focus()  # taking the seat is a choice, never a stray Enter
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "accept")

@@ -244,7 +244,10 @@ def profile_diff(path: Path | None, profile: "Profile") -> str:
 class SaveDiffDialog(ModalScreen[bool]):
     """What saving changes in the file (and, for a transfer entry, its dry-run plan); y saves."""
 
-    BINDINGS = [Binding("escape,n", "no", "Don't save"), Binding("y", "yes", "Save")]
+    BINDINGS = [Binding("escape,n", "no", "Don't save"), Binding("y", "yes", "Save"),
+                Binding("up", "scroll('up')", show=False), Binding("down", "scroll('down')", show=False),
+                Binding("pageup", "scroll('page_up')", show=False),
+                Binding("pagedown", "scroll('page_down')", show=False)]
     DEFAULT_CSS = """
     SaveDiffDialog { align: center middle; }
     SaveDiffDialog > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 40;
@@ -275,6 +278,14 @@ class SaveDiffDialog(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Save (y)", variant="warning", id="diff-yes")
                 yield Button("Don't save (n)", id="diff-no")
+
+    def on_mount(self) -> None:
+        """The focus starts on Don't save: saving overwrites the file, so it takes y or a deliberate move."""
+        self.query_one("#diff-no", Button).focus()
+
+    def action_scroll(self, how: str) -> None:
+        """The arrows and page keys scroll the diff while the focus stays on the buttons."""
+        getattr(self.query_one("#diff-scroll", VerticalScroll), f"scroll_{how}")(animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "diff-yes")

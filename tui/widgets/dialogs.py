@@ -75,7 +75,10 @@ class PromptDialog(ModalScreen[str | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question for actions that cannot be undone."""
+    """A yes/no question for actions that cannot be undone (cancel a run, approve, quit mid-run).
+
+    It opens with the focus on No: an Enter meant for the screen underneath, typed as the question
+    appears, must not cancel, approve or quit.  Yes takes ``y`` or a deliberate move to its button."""
 
     BINDINGS = [Binding("escape", "no", "No"), Binding("n", "no", "No", show=False), Binding("y", "yes", "Yes")]
     DEFAULT_CSS = """
@@ -84,15 +87,12 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Horizontal { height: auto; margin-top: 1; }
     """
 
-    def __init__(self, question: str, default_no: bool = False) -> None:
+    def __init__(self, question: str) -> None:
         super().__init__()
         self._question = question
-        self.default_no = default_no
-        """Enter answers No (the focus starts on No): for questions whose Yes loses work, like quitting mid-run."""
 
     def on_mount(self) -> None:
-        if self.default_no:
-            self.query_one("#no", Button).focus()
+        self.query_one("#no", Button).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical():
