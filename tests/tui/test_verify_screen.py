@@ -157,3 +157,18 @@ async def test_measured_wraps_inside_what_the_table_shows_at_80x24() -> None:
         assert table.virtual_size.width <= table.scrollable_content_region.width, (
             table.virtual_size.width, table.scrollable_content_region.width,
             {k.value: c.get_render_width(table) for k, c in table.columns.items()})
+
+
+async def test_without_a_session_the_status_does_not_claim_a_recorded_sign_off(tmp_path: Path) -> None:
+    """No session: there is nowhere to record an approval, and the status line says so (it said "a approves,
+    x rejects (recorded in the session)")."""
+    app = GpuMigrateApp(profile_path=_profile(tmp_path, 1.0), start_mode="verify")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await _run_checks(pilot, screen)
+        status = str(screen.query_one("#verify-status", Static).render())
+        assert "session" in status and "recorded in the session" not in status, status
+        assert "nothing is recorded" in status and "--session" in status, status
+        await pilot.press("a")
+        await pilot.pause()
+        assert any("No session" in n.message for n in app._notifications)

@@ -263,9 +263,7 @@ class VerifyScreen(StepScreen):
             data = event.result.get("report")
             if data:
                 self.report = VerifyReport.from_dict(data)
-                keys = ("a approves, x rejects" if self.report.ok else
-                        "x rejects, g accepts with known gaps (a second operator approves)")
-                lines = [f"{self.report.summary()}. {keys} (recorded in the session)."]
+                lines = [f"{self.report.summary()}. {self._sign_off_keys()}"]
                 if self.report.incomplete_line():
                     lines.append(self.report.incomplete_line())
                 from rich.markup import escape
@@ -273,6 +271,15 @@ class VerifyScreen(StepScreen):
                 self.query_one("#verify-status", Static).update(escape("\n".join(lines)))
             else:
                 self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}")
+
+    def _sign_off_keys(self) -> str:
+        """What the keys do with this result, and where a decision goes: only a session records one."""
+        if self.session is None:
+            return ("Not signed off: nothing is recorded without a session (a sign-off needs one: "
+                    "gpumigrate --session NAME).")
+        keys = ("a approves, x rejects" if self.report.ok else
+                "x rejects, g accepts with known gaps (a second operator approves)")
+        return f"{keys} (recorded in session {self.session.name})."
 
     def _redraw_rows(self, table: DataTable) -> None:
         """Rows again, each as tall as its figures need: a row's height is measured only when it is added."""
