@@ -11,7 +11,8 @@ GPU name" (that rule priced A100 80GB and H100 wrongly in SkyPilot's catalog):
   reported);
 * two SKUs that price the same (model, region, usage type) differently are a
   conflict: both are reported and neither is used;
-* a spot price above the on-demand price is reported and dropped.
+* a spot price above the on-demand price is reported and dropped;
+* a price of 0.00 (Google lists such SKUs where the part is not sold) is not a price: counted, not used.
 
 Machine prices are rebuilt from parts (vCPUs x core SKU + GiB x RAM SKU + GPUs
 x GPU SKU + the bundled Local SSD's GB x Local SSD SKU) for the machine shapes
@@ -259,6 +260,11 @@ def build_prices(skus: Iterable[SkuInfo]) -> tuple[dict[tuple[str, str, str, str
         if sku.unit != expected_unit or sku.price is None:
             problems.append(f"SKU {sku.sku_id} {sku.description!r}: unit {sku.unit!r} / price {sku.price} "
                             f"not the expected USD per {expected_unit}; not used")
+            continue
+        if sku.price == 0:
+            # Google's price list carries 0.00 SKUs where the part is not sold (recorded 2023-10-30: V100 in Osaka,
+            # beside a 0.74 Spot SKU; 0.00 commitments).  Taken as a price, a machine there is its host alone.
+            skipped["price 0.00 (listed where the part is not sold): not a price"] += 1
             continue
         hourly = sku.price / HOURS_A_MONTH if expected_unit == "GiBy.mo" else sku.price
         for region in sku.regions:

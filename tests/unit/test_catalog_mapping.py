@@ -129,3 +129,25 @@ def test_a_machine_with_bundled_local_ssd_is_not_written_without_the_ssd_price()
     rows, _ = machine_rows(build_prices(parts + [ssd])[0])
     ultra = next(r for r in rows if r["machine_type"] == "a2-ultragpu-1g" and r["region"] == "us-central1")
     assert ultra["ondemand_usd_per_hr"] == pytest.approx(5.06879789, abs=1e-8) and ultra["local_ssd_gb"] == 375
+
+
+def test_a_zero_price_is_not_a_price() -> None:
+    """Google's price list carries 0.00 SKUs where a GPU is not sold (recorded 2023-10-30: "Nvidia Tesla V100 GPU
+    running in Osaka" 0.00 beside a 0.74 Spot SKU, and 0.00 commitments).  Taken as a price, the N1 + V100 machine
+    there was written at its host price alone; now such a SKU prices nothing and is counted with the reason."""
+    from engine.catalog.refresh_gcp import machine_rows
+
+    osaka = ["asia-northeast2"]  # the V100 lines are the recorded ones; the N1 host prices are illustrative
+    prices, problems, skipped = build_prices([
+        info("N1 Predefined Instance Core running in Osaka", price=0.0409, regions=osaka),
+        info("N1 Predefined Instance Ram running in Osaka", price=0.0055, unit="GiBy.h", regions=osaka),
+        info("Nvidia Tesla V100 GPU running in Osaka", price=0.0, regions=osaka),
+        info("Nvidia Tesla V100 GPU attached to Spot Preemptible VMs running in Osaka", "Preemptible", price=0.74,
+             regions=osaka),
+        info("Commitment v1: Nvidia Tesla V100 GPU running in Osaka for 1 Year", "Commit1Yr", price=0.0,
+             regions=osaka),
+    ])
+    assert not any(k[1] == "V100" and k[3] in ("ondemand", "cud-1y") for k in prices)
+    assert sum(n for why, n in skipped.items() if "0.00" in why) == 2
+    rows, _ = machine_rows(prices)
+    assert not any(r["gpu_model"] == "V100" for r in rows)
