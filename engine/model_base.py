@@ -30,4 +30,7 @@ class Section(BaseModel):
         use_attribute_docstrings=True,
         validate_default=False,
         frozen=False,
+        # pydantic 2.10's default, spelled out: 2.7-2.9 (pyproject allows >= 2.7) reserve every
+        # "model_" name and warn about ``[verify.model_load]`` on each import
+        protected_namespaces=("model_validate", "model_dump"),
     )
