@@ -225,7 +225,7 @@ class GpuMigrateApp(App[int]):
             if yes:
                 self.exit()
 
-        dialog = ConfirmDialog(question)
+        dialog = ConfirmDialog(question, refresh=self._quit_question_now)
         dialog.asks_quit = True  # type: ignore[attr-defined]
         self.push_screen(dialog, answered)
 
@@ -239,6 +239,11 @@ class GpuMigrateApp(App[int]):
     def _step_workers(self) -> set[str]:
         """Steps this app is running now (its ``step NAME`` workers: private, inline or following a session run)."""
         return {w.name[5:] for w in self.workers if w.name.startswith("step ") and w.is_running}
+
+    def _quit_question_now(self) -> str:
+        """The open quit question's words now: a run that ended under it is no longer said to be running."""
+        return self._quit_question() or ("Nothing is running any more: the run ended while this question "
+                                         "was open.\n\nQuit? (y / N)")
 
     def _quit_question(self) -> str | None:
         steps = self.running_steps()

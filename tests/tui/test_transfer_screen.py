@@ -726,3 +726,23 @@ async def test_quitting_in_a_session_says_the_run_goes_on_in_the_worker(small: t
         app.session.set_step("transfer", "completed")
         await pilot.press("ctrl+q")  # nothing running: quits at once
         await _wait(pilot, lambda: app._exit, what="the app to quit")  # noqa: SLF001
+
+
+async def test_the_quit_question_follows_the_run_ending_while_it_is_open(small: tuple[Path, Path, Path]) -> None:
+    """The question said "A transfer is running" after the run had ended under it; it now says what is true."""
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, session_name="quit-stale", operator="alice", start_mode="transfer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _screen(pilot, app)
+        app.session.set_step("transfer", "running")
+        await pilot.press("ctrl+q")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question")
+        dialog = app.screen
+        assert "A transfer is running" in str(dialog.query_one(Static).render())
+        app.session.set_step("transfer", "completed")
+        await _wait(pilot, lambda: "Nothing is running" in str(dialog.query_one(Static).render()),
+                    what="the question to notice the run ended")
+        assert "A transfer is running" not in str(dialog.query_one(Static).render())
+        assert app.screen is dialog  # still asking: the person answers, never a surprise exit
+        await pilot.press("y")
+        await _wait(pilot, lambda: app._exit, what="the app to quit")  # noqa: SLF001

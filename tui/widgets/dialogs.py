@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -87,16 +89,33 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Horizontal { height: auto; margin-top: 1; }
     """
 
-    def __init__(self, question: str) -> None:
+    REFRESH_S = 0.5
+
+    def __init__(self, question: str, refresh: Callable[[], str] | None = None) -> None:
         super().__init__()
         self._question = question
+        self._refresh = refresh
+        """Asked every REFRESH_S while the question is open: its words now (a run it names may end meanwhile)."""
+
+    @property
+    def question(self) -> str:
+        return self._question
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        if self._refresh is not None:
+            self.set_interval(self.REFRESH_S, self._ask_again)
+
+    def _ask_again(self) -> None:
+        assert self._refresh is not None
+        text = self._refresh()
+        if text != self._question:
+            self._question = text
+            self.query_one("#question", Static).update(text)
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self._question, markup=False)
+            yield Static(self._question, markup=False, id="question")
             with Horizontal():
                 yield Button("Yes", variant="warning", id="yes")
                 yield Button("No", id="no")
