@@ -195,6 +195,11 @@ def _classify_ssd(desc: str, usage: str, usage_type: str) -> Mapped:
     groups = match.groupdict()
     described = "spot" if groups.get("spot") else ("cud-" + groups["years"] + "y" if groups.get("years") else
                                                    "ondemand")
+    if described == "spot" and usage_type == "OnDemand":
+        # Google files the generic Spot Local SSD SKU under "On Demand" (its own price list, 2023-10-30: "SSD backed
+        # Local Storage attached to Spot Preemptible VMs" in "Local SSD > On Demand", in every location; the same is
+        # noted of the live catalog by SKU-reading code).  Its name says Spot and nothing else: read as Spot.
+        return Mapped("ssd", "local-ssd", "spot")
     if described != usage:
         return Mapped("mismatch", reason=f"description says {described}, usage type says {usage_type}")
     return Mapped("ssd", "local-ssd", usage)

@@ -53,14 +53,14 @@ def test_every_recorded_sku_maps_to_its_part_or_is_reported() -> None:
     assert sorted(seen[("gpu", "L4", "cud-3y")]) == ["60B2-2A10-9A50", "9729-5F05-D31D", "97A5-D1C6-4BCD"]
     assert sorted(seen[("core", "g2", "cud-3y")]) == ["0500-D8D1-825F", "1141-3973-5ADE", "657B-7456-DFE6"]
     assert "3178-715E-CFB6" in seen[("core", "a2", "spot")]  # "Spot Preemptible A2 Instance Core ..."
-    # Local SSD, which A2 Ultra and A3 bundle: on-demand and commitments
+    # Local SSD, which A2 Ultra and A3 bundle: on-demand, Spot and commitments
     assert sorted(seen[("ssd", "local-ssd", "ondemand")]) == ["1B8A-BA6B-7FB6", "62AF-A39E-269B", "EFD6-4D88-8C94"]
     assert sorted(seen[("ssd", "local-ssd", "cud-1y")]) == ["1151-DACF-BEA4", "B2EB-ACD8-4C33", "D612-7A63-70E5"]
-    # the spot Local SSD line is filed under "On Demand" in the export's taxonomy: a disagreement, reported
-    assert sorted(seen[("mismatch", "", "")]) == ["8D0B-EA58-9E35", "90BB-573D-32B7", "E725-3CC5-D4BE"]
-    # reserved and sole-tenancy lines are skipped; nothing is ambiguous or unknown
+    # Google files the Spot Local SSD lines under "On Demand"; their name says Spot, and they are read as Spot
+    assert sorted(seen[("ssd", "local-ssd", "spot")]) == ["8D0B-EA58-9E35", "90BB-573D-32B7", "E725-3CC5-D4BE"]
+    # reserved and sole-tenancy lines are skipped; nothing is ambiguous, unknown or contradictory
     assert len(seen[("skip", "", "")]) == 4
-    assert not any(kind in ("ambiguous", "unknown") for kind, _, _ in seen)
+    assert not any(kind in ("ambiguous", "unknown", "mismatch") for kind, _, _ in seen)
 
 
 def test_g2_with_l4_matches_the_shipped_prices_in_each_region(refreshed) -> None:
@@ -98,8 +98,9 @@ def test_a100_80gb_is_priced_from_its_own_sku_with_its_bundled_local_ssd(refresh
                                                          + 375 * 0.088 / HOURS_A_MONTH)
     # no 80GB commitment SKU exists: the 40GB one is not borrowed, so the refresh prices no commitment
     assert ultra.cud_1y_usd_per_hr is None and ultra.cud_3y_usd_per_hr is None
-    # its Spot SSD line disagrees with its usage type: no Spot total is formed; the shipped one stays, said so
-    assert ultra.spot_usd_per_hr == shipped.spot_usd_per_hr and "the refresh read no spot price" in ultra.notes
+    # Spot: every part's Spot SKU, the Spot Local SSD included (2023 prices; Google has changed Spot since)
+    assert ultra.spot_usd_per_hr == pytest.approx(12 * 0.01264 + 170 * 0.001695 + 1.5712 + 375 * 0.0634 / HOURS_A_MONTH)
+    assert "the refresh read no spot price" not in ultra.notes
 
 
 def test_a100_40gb_commitments_per_region(refreshed) -> None:
@@ -116,26 +117,28 @@ def test_a100_40gb_commitments_per_region(refreshed) -> None:
     assert a2.spot_usd_per_hr == pytest.approx(12 * 0.01264 + 85 * 0.001695 + 1.1736)
 
 
-def test_what_could_not_be_placed_is_reported_by_sku(refreshed) -> None:
+def test_google_s_own_wordings_need_no_guess(refreshed) -> None:
     result, _cat = refreshed
-    text = "\n".join(result.problems)
-    for sku_id in ("E725-3CC5-D4BE", "8D0B-EA58-9E35", "90BB-573D-32B7"):
-        assert sku_id in text and "description says spot, usage type says OnDemand" in text
-    assert len(result.problems) == 3  # nothing else: no conflict, no unit problem, no ambiguity
+    assert result.problems == []  # no conflict, no unit problem, no ambiguity in 94 real SKUs
     assert result.skus_seen == 94 and result.pages == 2
+    assert sum(result.skipped.values()) == 4  # 3 "Reserved ... 0.00" lines and one Sole Tenancy line
     # the export has no H100 SKU, so no A3 row is refreshed (and none is invented)
     assert not any(row["machine_type"].startswith("a3") for row in result.rows)
 
 
-def test_catalog_refresh_as_a_user_runs_it_names_each_sku_it_would_not_place(monkeypatch: pytest.MonkeyPatch,
-                                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    """`gpumigrate catalog refresh --gcp --json` against the stand-in serving the recorded SKUs: the summary says how
-    many were reported, each reported SKU is named in a warning, and the refreshed price is what `cost` then uses."""
+def test_catalog_refresh_as_a_user_runs_it_names_each_sku_it_cannot_use(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gpumigrate catalog refresh --gcp --json` against the stand-in serving the recorded price list plus the
+    recorded A3 Mega SKUs of gcp_skus_page_cromwell-monitor_2024-11-05.json (whose recording lost their unit): the
+    summary counts what was reported, each reported SKU is named in a warning, no A3 Mega price is made up, and the
+    refreshed A2 Ultra price is what the catalog then uses."""
     import json
 
     from tui.cli import main
 
-    with BillingCatalogStub(_skus(), per_page=50, api_key="k") as server:
+    cromwell = json.loads((EXPORT.parent / "gcp_skus_page_cromwell-monitor_2024-11-05.json").read_text())["skus"]
+    mega = [raw for raw in cromwell if raw["skuId"] in ("8609-4BAD-F240", "5F45-2ADE-3091")]
+    with BillingCatalogStub(_skus() + mega, per_page=50, api_key="k") as server:
         monkeypatch.setenv(ENDPOINT_ENV, server.url)
         monkeypatch.setenv(API_KEY_ENV, "k")
         code = main(["catalog", "refresh", "--gcp", "--json"])
@@ -143,9 +146,11 @@ def test_catalog_refresh_as_a_user_runs_it_names_each_sku_it_would_not_place(mon
     assert code == 0
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     gcp = events[-1]["providers"]["gcp"]
-    assert gcp["ok"] and gcp["skus_seen"] == 94 and len(gcp["problems"]) == 3
+    assert gcp["ok"] and gcp["skus_seen"] == 96 and len(gcp["problems"]) == 2
     warnings = "\n".join(e.get("text", "") for e in events if e.get("level") == "warning")
-    assert all(sku_id in warnings for sku_id in ("E725-3CC5-D4BE", "8D0B-EA58-9E35", "90BB-573D-32B7"))
+    assert all(sku_id in warnings and "unit ''" in warnings for sku_id in ("8609-4BAD-F240", "5F45-2ADE-3091"))
+    assert not any(m.machine_type.startswith("a3-mega") and m.origin == REFRESHED
+                   for m in load_catalog().gcp_machines)
     ultra = load_catalog().gcp_machine("a2-ultragpu-1g", "us-east4")
     assert ultra is not None and ultra.origin == REFRESHED
     assert ultra.ondemand_usd_per_hr == pytest.approx(12 * 0.035605 + 170 * 0.004771 + 4.424197 + 375 * 0.088 / 730)

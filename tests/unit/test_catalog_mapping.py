@@ -107,7 +107,9 @@ def test_a_per_slice_b200_sku_is_reported_not_skipped_or_guessed() -> None:
     ("SSD backed Local Storage in Virginia", "OnDemand", "ssd", "ondemand"),
     ("SSD backed Local Storage attached to Spot Preemptible VMs in Netherlands", "Preemptible", "ssd", "spot"),
     ("Commitment v1: Local SSD in Americas for 3 Year", "Commit3Yr", "ssd", "cud-3y"),
-    ("SSD backed Local Storage attached to Spot Preemptible VMs", "OnDemand", "mismatch", ""),
+    # Google files this Spot SKU under "On Demand" (its price list, every location): its name decides
+    ("SSD backed Local Storage attached to Spot Preemptible VMs", "OnDemand", "ssd", "spot"),
+    ("SSD backed Local Storage in Virginia", "Preemptible", "mismatch", ""),
     ("Storage PD Capacity", "OnDemand", "skip", ""),
 ])
 def test_local_ssd_skus_map_per_usage(desc: str, usage: str, kind: str, mapped_usage: str) -> None:
