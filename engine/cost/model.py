@@ -32,7 +32,7 @@ from engine.cost.money import DAYS_PER_MONTH, GIB, pct, usd
 from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tiered_cost, tiers_with_allowance
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
 from engine.cost.freshness import PRICE_STALE_DAYS, SPOT_STALE_DAYS, price_age
-from engine.cost.report import CostReport, LineItem, OptionCost
+from engine.cost.report import CostReport, LineItem, OptionCost, price_flags
 from engine.cost.storage import source_storage, target_storage
 
 COMMITTED = ("cud-", "reserved-", "savings-plan-")
@@ -103,6 +103,7 @@ def _evaluate(priced: Priced, side: str, runs: float, cost: Any, today: date | N
         if priced.spot:
             option.break_even_utilisation_vs_spot = _ratio(priced.hourly,
                                                            priced.spot * (1 + cost.spot_interruption_overhead))
+    option.price_flags = price_flags(option)
     option.storage_monthly_usd, option.storage_detail = priced.storage_monthly, priced.storage_detail
     option.bill_monthly_usd = option.monthly_usd + priced.storage_monthly
     if runs > 0 and math.isfinite(option.monthly_usd / runs):

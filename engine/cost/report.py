@@ -83,6 +83,29 @@ class OptionCost:
     """Days since the price was read (None: negotiated in the profile)."""
     stale: bool = False
     """Spot price older than 30 days, or any catalog price older than 180 days."""
+    price_flags: list[str] = field(default_factory=list)
+    """What a reader must know before trusting the hourly price, in the order shown: STALE (see ``stale``),
+    FALLBACK (another region's price: PRICE FALLBACK), CHECK (the catalog's sources disagree: PRICE/SPOT/
+    COMMITMENT CHECK). The tables carry them beside the price's age, where an 80-column screen shows them."""
+
+    def age_label(self) -> str:
+        """The "price age" cell: the age in days (or negotiated / undated) and the flags."""
+        flags = [f for f in self.price_flags if f != "STALE"]
+        if self.price_age_days is None:
+            base = "undated STALE" if self.stale else "negotiated"
+        else:
+            base = f"{self.price_age_days} d" + (" STALE" if self.stale else "")
+        return " ".join([base, *flags])
+
+
+def price_flags(option: "OptionCost") -> list[str]:
+    """The flags of ``option`` from its staleness and its notes (see :attr:`OptionCost.price_flags`)."""
+    flags = ["STALE"] if option.stale else []
+    if any("PRICE FALLBACK" in n for n in option.notes):
+        flags.append("FALLBACK")
+    if any(word in n for n in option.notes for word in ("PRICE CHECK:", "SPOT CHECK:", "COMMITMENT CHECK:")):
+        flags.append("CHECK")
+    return flags
 
 
 @dataclass
@@ -147,8 +170,7 @@ class CostReport:
             "bill_monthly_usd": {"source": self.source.bill_monthly_usd, "target": self.primary.bill_monthly_usd},
             "currency_note": "US dollars (USD list prices); no currency conversion",
             "one_off_items": [asdict(i) for i in self.one_off_items]
-            + [asdict(LineItem("parallel run", self.primary.parallel_run_usd or 0.0,
-                               f"{self.primary.name} for the parallel-run days"))],
+            + [asdict(self.parallel_run_item)],
             "data_gb": self.data_gb,
             "data_basis": self.data_basis,
             "object_count": self.object_count,
@@ -160,6 +182,15 @@ class CostReport:
             "notes": self.notes,
             "price_fallbacks": self.price_fallbacks,
         }
+
+    @property
+    def parallel_run_item(self) -> LineItem:
+        """The parallel run as a one-off line: priced at the primary target's rate, so as old (and as stale)
+        as that price; it was undated and never stale, even on a year-old spot price."""
+        tgt = self.primary
+        return LineItem("parallel run", tgt.parallel_run_usd or 0.0, f"{tgt.name} for the parallel-run days",
+                        price_source=tgt.price_source, price_date=tgt.price_date, price_age_days=tgt.price_age_days,
+                        stale=tgt.stale)
 
     @property
     def price_fallbacks(self) -> list[str]:

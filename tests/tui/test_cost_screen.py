@@ -142,3 +142,56 @@ async def test_a_stale_spot_price_is_flagged(profile_path: Path) -> None:
         # the embedded spot price was read 2026-07-30: over 30 days old from 2026-08-30 on
         assert cell(screen, 1, 11).endswith("d STALE") and cell(screen, 0, 11) == "negotiated"
         assert "STALE: spot > 30 days" in str(screen.query_one("#cost-notes").render())
+
+
+FALLBACK = """schema_version = 1
+[source]
+provider = "aws"
+region = "us-east-1"
+instance_type = "p4d.24xlarge"
+[target]
+region = "us-central1"
+machine_type = "a3-megagpu-8g"
+[workload]
+source_hours_per_run = 10
+target_hours_per_run = 8
+runs_per_month = 20
+[cost]
+allow_price_fallback = true
+
+[[cost.options]]
+name = "A100 commitment"
+machine_type = "a2-highgpu-8g"
+pricing = "cud-1y"
+"""
+
+
+async def test_at_80x24_the_row_says_fallback_and_list_sits_beside_paid(tmp_path: Path) -> None:
+    """On an 80x24 terminal the narrow table had no list rate per run (a commitment's $/run paid stood alone)
+    and nothing in view said a price was another region's: the PRICE FALLBACK note was below the fold."""
+    path = tmp_path / "fb.toml"
+    path.write_text(FALLBACK)
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CostScreen)
+        table = screen.query_one("#cost-table")
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels == ["option", "paid/run", "list/run", "$/month", "saving/mo", "price age"]
+        mega, commit = table.get_row_at(1), table.get_row_at(2)
+        assert mega[5].endswith("FALLBACK")
+        assert float(commit[1].strip("$").replace(",", "")) > float(commit[2].strip("$").replace(",", ""))
+        notes = str(screen.query_one("#cost-notes").render()).splitlines()
+        assert notes[1].startswith("note: PRICE FALLBACK: a3-megagpu-8g has no us-central1 price")
+
+
+
+async def test_the_demo_fits_80_columns_with_the_list_rate_beside_the_paid_one() -> None:
+    app = GpuMigrateApp(profile_path=REPO / "profiles" / "demo.toml", start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#cost-table")
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scroll
+        commit = [str(c) for c in table.get_row_at(2)]
+        assert commit[:3] == ["A100 1-year commitment", "$84.47", "$16.50"]

@@ -149,3 +149,29 @@ def test_a_refresh_that_reads_no_spot_or_commitment_price_keeps_the_embedded_one
         assert cud.primary.hourly_usd == emb.cud_1y_usd_per_hr and cud.primary.price_source.startswith("embedded")
     finally:
         (cache_dir() / "gcp.json").unlink()
+
+
+def test_the_parallel_run_line_is_as_old_as_the_target_price_it_uses() -> None:
+    """The JSON's "parallel run" one-off line is the primary target's rate for the parallel-run days: on a
+    122-day-old spot price it said price_date "" and stale false."""
+    doc = compute_costs(profile("spot"), embedded_catalog(), today=date(2026, 11, 29), with_sensitivity=False).to_dict()
+    [line] = [i for i in doc["one_off_items"] if i["name"] == "parallel run"]
+    assert line["usd"] > 0
+    assert (line["price_date"], line["price_age_days"], line["stale"]) == ("2026-07-30", 122, True)
+    assert line["price_source"] == doc["options"][1]["price_source"]
+
+
+def test_fallback_and_check_are_flags_beside_the_price_age() -> None:
+    """A price from another region or from disagreeing sources was only a note below the tables: the row
+    itself (CLI "price age", the Cost screen's column, the JSON) read like any other price."""
+    n1 = parse_profile('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\nregion = "europe-west4"\n'
+                       'machine_type = "n1-highcpu-16"\ngpu_model = "T4"\ngpu_count = 1\npricing = "cud-1y"\n'
+                       '[workload]\nsource_hours_per_run = 8\nruns_per_month = 10\n')
+    report = compute_costs(n1, embedded_catalog(), today=date(2026, 11, 29), with_sensitivity=False)
+    assert report.primary.price_flags == ["STALE", "CHECK"]  # the 2022 commitment list vs today's GPU price
+    assert report.primary.age_label() == "1721 d STALE CHECK"
+    mega = parse_profile('[source]\nprovider = "aws"\ninstance_type = "p4d.24xlarge"\n[target]\nregion = "us-central1"\n'
+                         'machine_type = "a3-megagpu-8g"\n[workload]\nsource_hours_per_run = 8\nruns_per_month = 10\n'
+                         '[cost]\nallow_price_fallback = true\n')
+    doc = compute_costs(mega, embedded_catalog(), today=date(2026, 11, 29), with_sensitivity=False).to_dict()
+    assert doc["options"][1]["price_flags"] == ["FALLBACK"] and doc["options"][0]["price_flags"] == ["STALE"]

@@ -64,8 +64,7 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
     rows = []
     for o in report.options:
         be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
-        age = ("undated STALE" if o.stale else "negotiated") if o.price_age_days is None \
-            else f"{o.price_age_days} d" + (" STALE" if o.stale else "")
+        age = o.age_label()
         saving = "" if o.savings_monthly_usd is None else \
             f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
         rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),

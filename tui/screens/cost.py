@@ -33,11 +33,15 @@ ASSUMPTIONS: dict[str, tuple[str, str, bool]] = {
     "a-runs": ("workload", "runs_per_month", False),
     "a-data": ("cost", "data_gb", True),
 }
-COLUMNS = ("side", "option", "pricing", "$/h", "h/run", "$/run paid", "$/month", "saving/mo", "one-off", "break-even",
-           "$/run list", "price age", "price origin")
-NARROW_COLUMNS = ("option", "$/h", "$/run paid", "$/month", "saving/mo", "price age")
+COLUMNS = ("side", "option", "pricing", "$/h", "h/run", "paid/run", "$/month", "saving/mo", "one-off", "break-even",
+           "list/run", "price age", "price origin")
+NARROW_COLUMNS = ("option", "paid/run", "list/run", "$/month", "saving/mo", "price age")
 """Below NARROW_WIDTH columns the headline figures stay whole and the secondary columns go (the notes
-under the table keep the price origins)."""
+under the table keep the price origins and the hourly rates). The list rate per run stays beside the price
+paid: under an under-used commitment they differ by 5x, and the paid figure alone reads as a mistake."""
+LOUD = ("PRICE FALLBACK", "CHECK:", "days old", "no date", "SINGLE-REGION")
+"""Notes shown first (in this order), under the table's header line, where an 80x24 screen still shows them:
+a price from another region, sources that disagree, a stale or undated price."""
 NARROW_WIDTH = 120
 SHORT_HEIGHT = 36
 """Below this many rows the charts give their room to the table and the notes."""
@@ -168,8 +172,7 @@ class CostScreen(StepScreen):
                 usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
                 "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
                 "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
-                ("undated STALE" if o.stale else "negotiated") if o.price_age_days is None
-                else f"{o.price_age_days} d" + (" STALE" if o.stale else ""),
+                o.age_label(),
                 f"{o.price_source[:60]} ({o.price_date})")))
             table.add_row(*(cells[c] for c in self._columns), key=str(index))
         if 0 <= row < len(report.options):
@@ -179,8 +182,12 @@ class CostScreen(StepScreen):
         self.query_one("#cost-lines", CumulativeCostChart).show_series(
             [(o.name, o.cumulative_usd) for o in report.options], report.break_even_months)
         lines = [f"Prices: {report.catalog_age}. US dollars; figures rounded to cents for display only. "
-                 "$/run paid = monthly bill / runs; savings from the monthly bill. STALE: spot > 30 days, "
-                 "other > 180 days old."]
+                 "paid/run = monthly bill / runs; list/run = list rate x hours; savings from the monthly bill. "
+                 "STALE: spot > 30 days, other > 180 days old; FALLBACK: another region's price; CHECK: sources "
+                 "disagree."]
+        loud = sorted((n for n in report.notes if any(word in n for word in LOUD)),
+                      key=lambda n: min(i for i, word in enumerate(LOUD) if word in n))
+        lines.extend(f"note: {n}" for n in loud)
         for o in report.options:
             lines.append(f"• {o.name}: {usd(o.hourly_usd)}/h — {o.price_source} [{o.price_date}]; hours {o.hours_basis}")
             if o.break_even_utilisation is not None:
@@ -195,7 +202,7 @@ class CostScreen(StepScreen):
             f"{i.name} {usd(i.usd)}" for i in report.one_off_items)
             + f", parallel run {usd(report.primary.parallel_run_usd)}; data {report.data_gb:,.1f} GB "
               f"({report.data_basis})")
-        lines.extend(f"note: {n}" for n in report.notes)
+        lines.extend(f"note: {n}" for n in report.notes if n not in loud)
         lines.append(self._budget_line(report))
         self.query_one("#cost-notes", Static).update("\n".join(lines))
         self._sync_pricing_select()
