@@ -307,7 +307,9 @@ def machine_rows(prices: dict[tuple[str, str, str, str], float]) -> tuple[list[d
                 gpu = prices.get(("gpu", gpu_model, region, usage))
                 core = prices.get(("core", series, region, usage))
                 ram = prices.get(("ram", series, region, usage))
-                # the bundled Local SSD is part of the machine's price: without its SKU the total would be low
+                # the bundled Local SSD is part of the machine's price: without its SKU the total would be low.  The
+                # generic Local SSD SKUs price it for A2 Ultra and A3, per usage (as Cyclenerd's pricing.pl does,
+                # build/pricing.pl @ dac31281 lines 1136-1140; only C4/C4A/C4D have SSD SKUs of their own)
                 ssd = prices.get(("ssd", "local-ssd", region, usage)) if shape.local_ssd_gb else 0.0
                 if gpu is None or core is None or ram is None or ssd is None:
                     return None, None, gpu
