@@ -390,8 +390,9 @@ class CopyJobs:
             stale = self.journal.stale_uploads()
         if not stale:
             return
+        errors: list[str] = []
         try:
-            gone = self.dst.abort_stale(stale)
+            gone = self.dst.abort_stale(stale, errors)
         except Exception as exc:  # noqa: BLE001 - clean-up must not stop the copy; tried again next run
             self.emit(Message(STEP, text=f"could not clean up {len(stale)} unfinished uploads left by an earlier "
                               f"run ({type(exc).__name__}: {exc}); the next run tries again; {self._cleanup_hint()}",
@@ -399,6 +400,12 @@ class CopyJobs:
             return
         for token in gone:
             self.journal.forget_upload(token)
+        if len(gone) < len(stale):
+            first = f"; {errors[0]}" if errors else ""
+            self.emit(Message(STEP, text=f"could not abort {len(stale) - len(gone)} of {len(stale)} unfinished "
+                              f"uploads left by an earlier run{first}; the next run tries "
+                              f"again; {self._cleanup_hint()}", level="warning"))
+            return
         self.emit(Message(STEP, text=f"cleaned up {len(gone)} of {len(stale)} unfinished uploads left by an "
                           "earlier run", level="info"))
 

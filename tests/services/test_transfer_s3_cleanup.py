@@ -251,3 +251,33 @@ def test_a_failure_on_a_part_or_the_completion_aborts_the_upload(tmp_path, aws, 
     again = run_transfer(spec, journal=tmp_path / "j.sqlite")
     assert again.ok and again.copied == 1 and _uploads(bucket) == []
     assert read_s3(bucket) == {"d/big.bin": data}
+
+
+def test_a_stale_upload_the_store_will_not_abort_is_a_warning_with_its_cause(tmp_path, aws, monkeypatch) -> None:
+    """The next run cannot abort an earlier run's upload either: it says so as a warning, with
+    the store's answer and the command that lists what is left (it said "cleaned up 0 of 1"
+    as info, and exited 0 with the upload still billed), and a later run still aborts it."""
+    from engine.events import Message
+    from tests.transfer_support import FaultProxy
+
+    s3_client().create_bucket(Bucket="mpu-stale-refused")
+    write_local(tmp_path / "src", {"big.bin": os.urandom(11 * MIB)})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-stale-refused/d", part_threshold_mib=5,
+                        part_size_mib=5, jobs=2)
+    said: list[Message] = []
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    for op in ("UploadPart+Abort", "Abort"):
+        proxy = FaultProxy(aws.url, p503=0, preset=0, ptruncate=0, answer=_failing(op))
+        try:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+            run_transfer(spec, journal=tmp_path / "j.sqlite",
+                         emit=lambda e: said.append(e) if isinstance(e, Message) else None)
+        finally:
+            proxy.stop()
+            monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)
+    assert len(_uploads("mpu-stale-refused")) == 1
+    warning = next((m for m in said if "left by an earlier run" in m.text), None)
+    assert warning is not None and warning.level == "warning", [m.text for m in said]
+    assert "could not abort 1 of 1" in warning.text and "InternalError" in warning.text, warning.text
+    assert warning.text.endswith("`gpumigrate transfer --cleanup s3://mpu-stale-refused/d/` lists it")
+    assert run_transfer(spec, journal=tmp_path / "j.sqlite").ok and _uploads("mpu-stale-refused") == []

@@ -177,15 +177,18 @@ class Backend(ABC):
         """Clean up an unfinished write in parts (raises when the store refused: the caller
         keeps it on its ledger and tries again next run)."""
 
-    def abort_stale(self, stale: list[tuple[str, str]]) -> list[str]:
+    def abort_stale(self, stale: list[tuple[str, str]], errors: list[str] | None = None) -> list[str]:
         """Clean up unfinished writes in parts ((path, token) from the journal's ledger) that
-        an earlier run left; returns the tokens now gone from the store."""
+        an earlier run left; returns the tokens now gone from the store. What the store
+        refused stays on the ledger for the next run, its answer appended to ``errors``."""
         gone = []
         for path, token in stale:
             try:
                 self.abort_parts(PartUpload(path=path, token=token, size=0, part_size=1,
                                             src=ObjectInfo(path=path, size=0, mtime=0.0)))
-            except Exception:  # noqa: BLE001 - stays on the ledger for the next run
+            except Exception as exc:  # noqa: BLE001 - stays on the ledger for the next run
+                if errors is not None:
+                    errors.append(f"{path}: {type(exc).__name__}: {exc}")
                 continue
             gone.append(token)
         return gone

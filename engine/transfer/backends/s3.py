@@ -605,9 +605,10 @@ class S3Backend(ParallelListing, Backend):
             if code != "NoSuchUpload" and status != 404:
                 raise
 
-    def abort_stale(self, stale: list[tuple[str, str]]) -> list[str]:
+    def abort_stale(self, stale: list[tuple[str, str]], errors: list[str] | None = None) -> list[str]:
         """List the unfinished multipart uploads under the destination prefix and abort those
-        on this engine's ledger (uploads of other tools or people are never touched)."""
+        on this engine's ledger (uploads of other tools or people are never touched); what S3
+        refuses to abort stays on the ledger, its answer appended to ``errors``."""
         wanted = {token: path for path, token in stale}
         if not wanted:
             return []
@@ -622,7 +623,9 @@ class S3Backend(ParallelListing, Backend):
         for token, key in listed.items():
             try:
                 self.client.abort_multipart_upload(Bucket=self.loc.bucket, Key=key, UploadId=token)
-            except Exception:  # noqa: BLE001 - stays on the ledger for the next run
+            except Exception as exc:  # noqa: BLE001 - stays on the ledger for the next run
+                if errors is not None:
+                    errors.append(f"{key[len(self.loc.prefix):]}: {type(exc).__name__}: {exc}")
                 continue
             gone.append(token)
         return gone
