@@ -25,6 +25,8 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own state dir and no real cloud settings."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("GPUMIGRATE_STATE_DIR", str(state))
+    # caches (botocore's parsed models) shared by the session's tests, never the user's own
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     for key in list(os.environ):
         if key.startswith(("AWS_", "GOOGLE_", "CLOUDSDK_", "STORAGE_EMULATOR")):
             monkeypatch.delenv(key, raising=False)

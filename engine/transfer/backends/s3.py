@@ -171,7 +171,8 @@ def _s3_loader(data_path: str | None) -> Any:
     botocore's loader asks which services exist by listing every service folder of its data and
     each one's API versions (~900 directory listings and ~2,700 stats: ~20 ms, twice per client,
     on the 2-core VM). This one answers whether S3 is there and nothing else; everything it loads
-    (search paths, ``AWS_DATA_PATH``, extras) is botocore's own."""
+    (search paths, ``AWS_DATA_PATH``, extras) is botocore's own, parsed once per botocore version
+    (:mod:`engine.transfer.backends.botocore_models`)."""
     from botocore.loaders import Loader
 
     class S3Loader(Loader):  # type: ignore[misc]
@@ -183,9 +184,12 @@ def _s3_loader(data_path: str | None) -> Any:
                     return ["s3"]
             return []
 
+    from engine.transfer.backends.botocore_models import CachedModels
+
     if data_path is None:  # as botocore.loaders.create_loader reads AWS_DATA_PATH
-        return S3Loader()
-    return S3Loader(extra_search_paths=[os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)])
+        return S3Loader(file_loader=CachedModels())
+    return S3Loader(extra_search_paths=[os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)],
+                    file_loader=CachedModels())
 
 
 def _client(pool: int) -> Any:
