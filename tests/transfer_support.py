@@ -203,3 +203,32 @@ class FaultProxy(LoopbackProxy):
 
     def faults(self) -> int:
         return self.counts["503"] + self.counts["reset"] + self.counts["truncated"]
+
+
+def interrupt_after_a_part(spec: Any, journal: Path | None) -> None:
+    """Run ``spec`` and cancel it once one part is journalled (a killed run, minus the kill)."""
+    import sqlite3
+    import threading
+    import time
+
+    from engine.transfer.api import TransferControl, journal_path_for, run_transfer
+
+    control = TransferControl()
+    journal = journal or journal_path_for(spec)  # None: where the CLI's own journal goes
+
+    def watch() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with sqlite3.connect(journal) as db:
+                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
+                        control.cancel()
+                        return
+            except sqlite3.Error:
+                pass
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert run_transfer(spec, journal=journal, control=control).interrupted
+    watcher.join()

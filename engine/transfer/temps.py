@@ -90,6 +90,7 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
         # where this version puts components (inside the destination prefix), and the bucket
         # root where earlier versions put them
         prefixes = {getattr(backend, "components", "") or backend.loc.prefix + TMP_MARK + "/", TMP_MARK + "/"}
+        prefixes |= set(_journalled_component_prefixes(backend))
         seen: set[str] = set()
         for prefix in sorted(prefixes):
             for blob in client.list_blobs(backend.loc.bucket, prefix=prefix):
@@ -99,6 +100,26 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
                 made = blob.time_created.timestamp() if blob.time_created else now
                 out.append(Leftover(blob.name, int(blob.size or 0), now - made, blob.generation))
     return sorted(out, key=lambda x: x.name)
+
+
+def _journalled_component_prefixes(backend: Backend) -> list[str]:
+    """Where the journals here say composite uploads under this destination put components: a
+    run with ``gcs_component_prefix`` (a profile setting) put them outside the default folder,
+    where ``--cleanup DST`` alone would not look."""
+    from engine.transfer.journal import journalled_uploads
+    from engine.transfer.urls import parse_url
+
+    out = []
+    for token, up in journalled_uploads().items():
+        if not token.endswith("/"):  # an S3 or XML multipart upload id, not a components prefix
+            continue
+        try:
+            dst = parse_url(up.dst)
+        except (BadInputError, ValueError):
+            continue
+        if dst.scheme == "gs" and dst.bucket == backend.loc.bucket and dst.prefix.startswith(backend.loc.prefix):
+            out.append(token)
+    return out
 
 
 def find_unfinished_uploads(backend: Backend) -> tuple[list[Leftover], str]:

@@ -144,3 +144,36 @@ def test_the_component_prefix_must_be_a_folder() -> None:
     with pytest.raises(ValidationError, match="gcs_component_prefix"):
         TransferSpec(src="/tmp/a", dst="gs://b/d", gcs_component_prefix="scratch")
     assert TransferSpec(src="/tmp/a", dst="gs://b/d", gcs_component_prefix="tmp/scratch/").gcs_component_prefix
+
+
+def test_cleanup_finds_components_under_a_configured_prefix(tmp_path, gcs, unique_bucket, monkeypatch) -> None:
+    """A run with ``gcs_component_prefix`` (a profile setting) is interrupted: ``--cleanup DST``
+    must list its components under that prefix (the journal here records where they are) and
+    ``--remove`` remove them; it looked only inside DST and said "0 leftovers"."""
+    import io
+    from contextlib import redirect_stdout
+
+    from engine.transfer import temps
+    from tests.transfer_support import interrupt_after_a_part
+    from tui.cli import main
+
+    gcs_client().create_bucket(unique_bucket)
+    write_local(tmp_path / "src", {"big.bin": os.urandom(7 * MIB)})
+    interrupt_after_a_part(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}/dst", jobs=1,
+                                        part_threshold_mib=5, part_size_mib=1, gcs_component_prefix="scratch/"),
+                           None)
+    left = [n for n in gcs_names(unique_bucket) if n.startswith("scratch/")]
+    assert left
+
+    def cleanup(*extra: str) -> str:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert main(["transfer", "--cleanup", f"gs://{unique_bucket}/dst", *extra]) == 0
+        return out.getvalue()
+
+    listed = cleanup()
+    assert all(f"leftover {n} " in listed for n in left), listed
+    assert f"{len(left)} leftovers" in listed
+    monkeypatch.setattr(temps, "RECENT_S", 0)  # as if 15 minutes had passed
+    assert f"removed {len(left)} of {len(left)} leftovers" in cleanup("--remove")
+    assert not [n for n in gcs_names(unique_bucket) if n.startswith("scratch/")]

@@ -7,37 +7,13 @@ seven 25 MiB components stayed under ``.gpumigrate-tmp/``."""
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-import time
 
 import pytest
 
-from engine.transfer.api import TransferControl, TransferSpec, run_transfer
+from engine.transfer.api import TransferSpec, run_transfer
 from engine.transfer.journal import Journal
-from tests.transfer_support import MIB, gcs_client, gcs_names, read_gcs, read_s3, s3_client, write_local
-
-
-def _interrupt_after_a_part(spec: TransferSpec, journal) -> None:
-    """Run ``spec`` and cancel it once one part is journalled (a killed run, minus the kill)."""
-    control = TransferControl()
-
-    def watch() -> None:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(journal) as db:
-                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
-                        control.cancel()
-                        return
-            except sqlite3.Error:
-                pass
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    assert run_transfer(spec, journal=journal, control=control).interrupted
-    watcher.join()
+from tests.transfer_support import (MIB, gcs_client, gcs_names, interrupt_after_a_part, read_gcs, read_s3,
+                                    s3_client, write_local)
 
 
 @pytest.mark.parametrize("store", ["s3", "gs"])
@@ -49,7 +25,7 @@ def test_an_upload_the_next_run_does_not_continue_is_removed(tmp_path, aws, gcs,
     write_local(tmp_path / "src", {"big.bin": os.urandom(11 * MIB)})
     journal = tmp_path / "j.sqlite"
     spec = dict(src=str(tmp_path / "src"), dst=f"{store}://{unique_bucket}/d", jobs=1)
-    _interrupt_after_a_part(TransferSpec(**spec, part_threshold_mib=5, part_size_mib=5), journal)
+    interrupt_after_a_part(TransferSpec(**spec, part_threshold_mib=5, part_size_mib=5), journal)
     if store == "s3":
         assert s3_client().list_multipart_uploads(Bucket=unique_bucket).get("Uploads")
     else:
