@@ -123,7 +123,28 @@ def test_catalog_show_flags_stale_and_suspect_prices(capsys: object) -> None:
     assert us["spot_check"] is False and rows[("a3-highgpu-8g", "europe-north1")]["spot_check"] is False
     assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--region", "europe-north1"]) == 0
     table = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "STALE" in table and " CHECK" not in table and "spot older than 30 days" in table
+    rows_text = table.split("offered: the GPU")[0]  # the legend below the table explains CHECK
+    assert "STALE" in rows_text and " CHECK" not in rows_text and "spot older than 30 days" in table
+
+
+def test_catalog_show_dates_commitment_prices_and_names_their_checks(capsys: object) -> None:
+    """`catalog show --json` gave N1 commitment prices (Google's 2022-03-14 list, 1,700+ days old) no date of
+    their own: the row's age (the 2025 on-demand figure) was the only one, and COMMITMENT CHECK was not a flag."""
+    import json
+
+    from tui.cli import main
+
+    assert main(["catalog", "show", "--gpu", "T4", "--provider", "gcp", "--region", "europe-west4", "--json"]) == 0
+    rows = {(r["type"], r["gpu_count"]): r for r in json.loads(capsys.readouterr().out)["rows"]}  # type: ignore[attr-defined]
+    n1 = rows[("n1-highcpu-16", 1)]
+    assert n1["cud_date"] == "2022-03-14" and n1["cud_age_days"] > 1600 and n1["cud_stale"] is True
+    assert "COMMITMENT CHECK" in n1["checks"] and n1["spot_check"] is False
+    assert main(["catalog", "show", "--gpu", "L4", "--provider", "gcp", "--region", "us-central1", "--json"]) == 0
+    g2 = json.loads(capsys.readouterr().out)["rows"][0]  # type: ignore[attr-defined]
+    assert g2["cud_date"] == "2026-07-30" and g2["checks"] == []
+    assert main(["catalog", "show", "--gpu", "L4", "--provider", "gcp", "--region", "us-central1"]) == 0
+    legend = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "91%" in legend and "far below the machine's other regions" not in legend
 
 
 def test_a_refresh_that_reads_no_spot_or_commitment_price_keeps_the_embedded_ones_with_their_age() -> None:

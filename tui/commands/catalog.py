@@ -80,6 +80,25 @@ def run_refresh(args: argparse.Namespace) -> int:
     return int(code)
 
 
+_CHECKS = ("PRICE CHECK", "SPOT CHECK", "COMMITMENT CHECK")
+
+
+def _checks(notes: str | None) -> list[str]:
+    """The CHECK notes a row carries (its sources disagree, or a figure may be part of the price)."""
+    return [c for c in _CHECKS if f"{c}:" in (notes or "")]
+
+
+def _commitment_age(cud_date: str | None) -> dict[str, object]:
+    """The commitment prices' own date and age: N1's come from Google's 2022 price list, years older than the
+    row's on-demand figure whose age the row carries."""
+    from engine.cost.freshness import price_age
+
+    if cud_date is None:
+        return {"cud_date": None, "cud_age_days": None, "cud_stale": False}
+    age, stale = price_age(cud_date, "list", None)
+    return {"cud_date": cud_date, "cud_age_days": age, "cud_stale": stale}
+
+
 def run_show(args: argparse.Namespace) -> int:
     from engine.catalog.load import gpu_matches, load_catalog
     from engine.cost.freshness import price_age
@@ -110,7 +129,11 @@ def run_show(args: argparse.Namespace) -> int:
                          "origin": m.price_origin.describe(), "verified": m.verified, "source": m.source,
                          **ages(m.price_origin.date, (m.spot_date or m.price_origin.date)
                                 if m.spot_usd_per_hr is not None else None),
-                         "spot_check": "SPOT CHECK:" in (m.notes or ""), "notes": m.notes})
+                         **_commitment_age(m.cud_date or m.price_origin.date
+                                           if m.cud_1y_usd_per_hr is not None or m.cud_3y_usd_per_hr is not None
+                                           else None),
+                         "spot_check": "SPOT CHECK:" in (m.notes or ""), "checks": _checks(m.notes),
+                         "notes": m.notes})
     if args.provider in (None, "aws"):
         for a in catalog.aws_instances:
             if args.gpu and not gpu_matches(a.gpu_model, args.gpu):
@@ -121,7 +144,8 @@ def run_show(args: argparse.Namespace) -> int:
                          "gpu_count": a.gpu_count, "gpu_memory_gb": a.gpu_memory_gb, "region": a.region,
                          "offered": "unknown", "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
                          "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
-                         **ages(a.price_origin.date, None), "spot_check": False, "notes": a.notes})
+                         **ages(a.price_origin.date, None), "spot_check": False, "checks": _checks(a.notes),
+                         "notes": a.notes})
     rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
     if args.json:
         from tui.output import print_json
@@ -153,8 +177,9 @@ def run_show(args: argparse.Namespace) -> int:
         console.print(f"note: {problem}", style="yellow", markup=False)
     console.print("offered: the GPU is listed in that region by the availability source (no = priced there but not "
                   "offered; unknown = no availability data for this GPU). US dollars. STALE = spot older than 30 "
-                  "days, any price older than 180 (or undated); CHECK = a spot price far below the machine's other "
-                  "regions (see the row's notes in --json).", style="dim", markup=False)
+                  "days, any price older than 180 (or undated); CHECK = a spot price deeper than the 91% discount "
+                  "Google's Spot pricing allows, so likely part of the price (the row's notes and checks are in --json, "
+                  "where commitment prices carry their own cud_date and age).", style="dim", markup=False)
     console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
                   style="dim", markup=False)
     return 0
