@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError, check_choice, choice_count, choice_notes, machine_row
+from engine.catalog.geo import continent
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 
 
@@ -108,8 +109,16 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
                             "or run `gpumigrate cost --allow-price-fallback`"
                             " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                             " to price it at another region's rate")
+    near = [r for r in priced if continent(r) == continent(region)]
+    why = ""
+    if near and row.region not in near:
+        # a us-central1 target fell back to asia-northeast1 (the first priced region): a same-continent rate is
+        # the nearer stand-in (Google prices regions of a continent closer together than across them)
+        row = catalog.gcp_machine(row.machine_type, near[0], row.gpu_model, row.gpu_count) or row
+    if row.region in near:
+        why = f", the first priced region on {region}'s continent"
     notes.append(f"PRICE FALLBACK: {row.machine_type} has no {region} price in the catalog; priced at "
-                 f"{row.region}'s rate (price fallback allowed), so this figure is NOT the {region} price")
+                 f"{row.region}'s rate{why} (price fallback allowed), so this figure is NOT the {region} price")
     return row
 
 
