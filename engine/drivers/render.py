@@ -187,14 +187,19 @@ def render_startup_script(plan: Plan, target: Target) -> Artefact:
     return Artefact("startup-script", "startup-script.sh", "bash", text, executable=True)
 
 
+def _shape(target: Target) -> str:
+    """"4 x P100 on n1-standard-96", for the zone hints (only characters safe in a script or HCL string)."""
+    shape = (f"{target.gpu_count} x {target.gpu_model}" if target.gpu_model else "the GPU") + (
+        f" on {target.machine_type}" if target.machine_type else "")
+    return re.sub(r"[^A-Za-z0-9 ._-]", "", shape)
+
+
 def _zone_lines(target: Target) -> list[str]:
     """``ZONE`` from the environment, naming the zones of the region that take this GPU shape (from the
     catalog), and refusing the zones that offer the GPU but not this shape (the N1 P100 exception): the
     generic "a zone that offers the GPU" let a user pick us-east1-c for 4 x P100 on n1-standard-96."""
     region = safe(target.region, "region")
-    shape = (f"{target.gpu_count} x {target.gpu_model}" if target.gpu_model else "the GPU") + (
-        f" on {target.machine_type}" if target.machine_type else "")
-    shape = re.sub(r"[^A-Za-z0-9 ._-]", "", shape)
+    shape = _shape(target)
     if target.zones:
         zones = " ".join(safe(z, "zone") for z in target.zones)
         lines = [f"# Zones of {region} that take {shape} (gpumigrate catalog): {zones}",
@@ -266,6 +271,23 @@ def _hcl(value: Any, kind: str) -> str:
     return '"' + safe(value, kind) + '"'
 
 
+def _tf_zone_hints(target: Target) -> list[str]:
+    """With no zone: the zones that take the shape (as the gcloud script names them), and a validation that
+    refuses the zones of the N1 P100 exception, so `terraform plan` stops before Google refuses the instance."""
+    shape = _shape(target)
+    lines = []
+    if target.zones:
+        text = f"A zone of {target.region} that takes {shape}: " + ", ".join(target.zones)
+        lines.append(f"  description = {_hcl(text, 'text')}")
+    if target.excluded_zones:
+        why = re.sub(r"[^A-Za-z0-9 ._,:()/+>=-]", "", target.excluded_why).rstrip(".")
+        zones = ", ".join(_hcl(z, "zone") for z in target.excluded_zones)
+        message = f"This zone does not take {shape}: {why}."
+        lines += ["  validation {", f"    condition     = !contains([{zones}], var.zone)",
+                  f"    error_message = {_hcl(message, 'text')}", "  }"]
+    return lines
+
+
 def render_terraform(plan: Plan, target: Target) -> Artefact:
     image_project, image_family = _image(plan, target)
     accelerator, bundled = _accelerator(target)
@@ -275,7 +297,7 @@ def render_terraform(plan: Plan, target: Target) -> Artefact:
     out += ['variable "project" {', '  type    = string' if target.project else '  type = string'] + (
         [f"  default = {_hcl(target.project, 'project')}"] if target.project else []) + ['}', '']
     out += ['variable "zone" {', '  type    = string' if target.zone else '  type = string'] + (
-        [f"  default = {_hcl(target.zone, 'zone')}"] if target.zone else []) + ['}', '']
+        [f"  default = {_hcl(target.zone, 'zone')}"] if target.zone else _tf_zone_hints(target)) + ['}', '']
     out += [f'resource "google_compute_instance" {_hcl(target.instance_name.replace("-", "_"), "text")} {{',
             f"  name         = {_hcl(target.instance_name, 'name')}",
             "  project      = var.project",

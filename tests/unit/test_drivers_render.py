@@ -223,3 +223,18 @@ def test_gcloud_without_a_zone_names_the_zones_and_refuses_the_p100_exception(tm
     assert taken.returncode == 0, taken.stderr
     assert "--zone=us-east1-b" in (tmp_path / "calls").read_text()
     assert "--accelerator=type=nvidia-tesla-p100,count=4" in (tmp_path / "calls").read_text()
+
+
+def test_terraform_without_a_zone_names_the_zones_and_refuses_the_p100_exception(tmp_path: Path) -> None:
+    doc = hcl2.loads(artefacts("p100x4-n1-96-nozone", tmp_path)["terraform"].text)
+    zone = {_unq(k): v for var in doc["variable"] for k, v in var.items()}["zone"]
+    assert "default" not in zone
+    assert _unq(zone["description"]) == "A zone of us-east1 that takes 4 x P100 on n1-standard-96: us-east1-b"
+    (rule,) = zone["validation"]
+    assert rule["condition"] == '${!contains(["us-east1-c"], var.zone)}'
+    message = _unq(rule["error_message"])
+    assert message.startswith("This zone does not take 4 x P100 on n1-standard-96: 4 x P100 takes at most 64 vCPUs")
+    assert message[0].isupper() and message.endswith(".")  # Terraform wants a sentence
+    l4 = hcl2.loads(artefacts("l4-debian12-noproject", tmp_path)["terraform"].text)
+    l4_zone = {_unq(k): v for var in l4["variable"] for k, v in var.items()}["zone"]
+    assert "us-central1-a" in _unq(l4_zone["description"]) and "validation" not in l4_zone
