@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from tests.conftest import FIXTURES, REPO
+from tests.tui.screen_checks import footer_misses
 from tui.app import GpuMigrateApp
 
 REFERENCE = REPO / "profiles" / "aws-p3-to-gcp-a100.toml"
@@ -132,6 +133,8 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         await pilot.pause()
         cuts.extend(_cut_lines(app.screen))
         cuts.extend(_hidden_buttons(app.screen))
+        if app.screen.query("Footer"):  # a step screen: its keys whole in the footer (dialogs have none)
+            cuts.extend(footer_misses(app.screen))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)
     assert cuts == []

@@ -746,3 +746,30 @@ async def test_the_quit_question_follows_the_run_ending_while_it_is_open(small: 
         assert app.screen is dialog  # still asking: the person answers, never a surprise exit
         await pilot.press("y")
         await _wait(pilot, lambda: app._exit, what="the app to quit")  # noqa: SLF001
+
+
+async def test_at_80x24_every_action_has_a_button_and_a_footer_key(slow: tuple[Path, Path, Path]) -> None:
+    """Below 32 rows the Run / Dry run / Pause / Cancel buttons were hidden and the footer was cut after
+    "a Add ent": at 80x24 every action is now a visible button or a whole key in the footer, idle and mid-run."""
+    from tests.tui.screen_checks import footer_misses
+    from tests.tui.test_snapshots import _hidden_buttons
+
+    profile, _src, _dst = slow
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _screen(pilot, app)
+        await pilot.pause()
+        buttons = ("#transfer-run-button", "#transfer-dry-run-button", "#transfer-pause-button",
+                   "#transfer-cancel-button")
+        assert all(screen.query_one(b).display for b in buttons)
+        assert _hidden_buttons(screen, scrolled_ok=False) == []
+        assert footer_misses(screen) == []
+        await pilot.press("r")
+        try:
+            await _wait(pilot, lambda: _bytes_done(screen) > 0, what="bytes to move")
+            await pilot.pause(0.3)
+            assert _hidden_buttons(screen, scrolled_ok=False) == []
+            assert footer_misses(screen) == []
+            assert {"pause", "cancel"} <= {b.action for _k, (_n, b, on, _t) in screen.active_bindings.items() if on}
+        finally:
+            app.cancel_step("transfer")

@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, get_current_worker
 
 from engine.guide import WALK
 from tui.messages import EngineEvent, EngineEvents, EventFunnel, ProfileChanged, RoleChanged
+from tui.widgets.fit_footer import FitFooter
 from tui.widgets.left_line import LeftLine
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class StepScreen(Screen):
             yield LeftLine(self.profile, self.MODE or self.STEP, self.gm_app.last_run_line, id="left-line",
                            classes="left-line")
         yield from self.compose_body()
-        yield Footer()
+        yield FitFooter()
 
     def compose_body(self) -> Iterable[Widget]:
         """Subclasses yield their widgets here."""

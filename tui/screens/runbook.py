@@ -30,7 +30,7 @@ class RunbookScreen(StepScreen):
         Binding("u", "untick", "Untick", id="runbook-untick"),
         Binding("a", "decide(True)", "Approve", id="runbook-approve"),
         Binding("d", "decide(False)", "Decline", id="runbook-decline"),
-        Binding("s", "sign_off", "Sign off cutover", id="runbook-signoff"),
+        Binding("s", "sign_off", "Sign off", id="runbook-signoff", tooltip="Sign off the cutover"),
     ]
 
     def compose_body(self) -> Iterable[Widget]:

@@ -47,7 +47,7 @@ PLAN_ACTIONS = {"would_copy": "copy", "would_delete": "delete"}
 NARROW_WIDTH = 120
 """Below this many columns the throughput chart gives its room to the bars' figures (bytes and files done / total)."""
 SHORT_HEIGHT = 32
-"""Below this many rows the chrome shrinks (buttons, the progress box's border) so the tables keep rows."""
+"""Below this many rows the chrome shrinks (compact buttons, no border round the progress box) so the tables keep rows."""
 
 
 def _listed_so_far(done: str, planned: Any, fmt: Any) -> str:
@@ -190,9 +190,13 @@ class TransferScreen(StepScreen):
         self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
-        """80x24 first: the figures before the chart, table rows before the buttons (the footer has the keys)."""
+        """80x24 first: the figures before the chart; below SHORT_HEIGHT rows the buttons go compact (one
+        row, no border) so the tables keep rows and every action stays a button as well as a key."""
         self.set_class(width < NARROW_WIDTH, "-narrow")
-        self.set_class(height < SHORT_HEIGHT, "-short")
+        short = height < SHORT_HEIGHT
+        self.set_class(short, "-short")
+        for button in self.query("#transfer-controls Button").results(Button):
+            button.compact = short
 
     def profile_changed(self) -> None:
         if not self.running:
