@@ -88,6 +88,10 @@ class OptionCost:
     FALLBACK (another region's price: PRICE FALLBACK), CHECK (the catalog's sources disagree: PRICE/SPOT/
     COMMITMENT CHECK). The tables carry them beside the price's age, where an 80-column screen shows them."""
 
+    def paid_label(self) -> str:
+        """The "$/run paid" cell: with no runs a month nothing is paid per run (a commitment's bill is for none)."""
+        return usd(self.effective_cost_per_run_usd) if self.effective_cost_per_run_usd is not None else "no runs"
+
     def age_label(self) -> str:
         """The "price age" cell: the age in days (or negotiated / undated) and the flags."""
         flags = [f for f in self.price_flags if f != "STALE"]
@@ -205,6 +209,8 @@ class CostReport:
             return o.bill_monthly_usd if o.bill_monthly_usd is not None else o.monthly_usd
 
         def per_run(o: OptionCost) -> str:
+            if o.effective_cost_per_run_usd is None:  # no runs: nothing is paid per run, only the list rate
+                return f"{usd(o.list_cost_per_run_usd)}/run at list rate"
             text = f"{usd(o.cost_per_run_usd)}/run"
             if o.list_cost_per_run_usd is not None and usd(o.list_cost_per_run_usd) != usd(o.cost_per_run_usd):
                 text += f" (list rate {usd(o.list_cost_per_run_usd)})"
@@ -212,8 +218,11 @@ class CostReport:
 
         saving = tgt.savings_per_run_fraction
         how = "less" if saving is None or saving >= 0 else "more"
+        share = (f"{pct(abs(saving))} {how} a month, effective" if saving is not None
+                 else "no runs a month: no percentage" if not src.runs_per_month
+                 else "nothing billed on the source a month: no percentage")
         text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"
-                f" ({pct(None if saving is None else abs(saving))} {how} a month, effective); "
+                f" ({share}); "
                 f"monthly bill {usd(_bill(src))} vs "
                 f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}; break-even ")
         be = self.break_even_months

@@ -185,3 +185,17 @@ def test_rounding_to_cents_happens_only_at_display() -> None:
 def test_missing_prices_are_bad_input_with_the_fix(text: str, match: str) -> None:
     with pytest.raises(BadInputError, match=match):
         compute_costs(parse_profile(text))
+
+
+def test_no_runs_gives_no_percentage_and_no_price_paid_per_run() -> None:
+    """With no runs the source bills nothing: the percentage fell back to one run at list rates and was printed
+    as "41.6% more a month, effective" beside a commitment billing $28,371 a month for no run at all."""
+    report = compute_costs(profile("cud-1y", runs=0), embedded_catalog())
+    tgt = report.primary
+    assert tgt.savings_monthly_usd is not None and tgt.savings_monthly_usd < 0
+    assert tgt.savings_per_run_fraction is None and tgt.effective_cost_per_run_usd is None
+    assert tgt.list_cost_per_run_usd == pytest.approx(tgt.hourly_usd * 7.1)
+    summary = report.summary()
+    assert "a month, effective" not in summary and "no runs a month" in summary
+    assert tgt.paid_label() == "no runs" and f"{usd(tgt.list_cost_per_run_usd)}/run at list rate" in summary
+    assert f"monthly bill {usd(report.source.bill_monthly_usd)} vs {usd(tgt.bill_monthly_usd)}" in summary

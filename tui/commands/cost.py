@@ -66,8 +66,9 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
         be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
         age = o.age_label()
         saving = "" if o.savings_monthly_usd is None else \
-            f"{usd(o.savings_monthly_usd)} ({pct(o.savings_per_run_fraction)})"
-        rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", usd(o.cost_per_run_usd),
+            usd(o.savings_monthly_usd) + ("" if o.savings_per_run_fraction is None
+                                         else f" ({pct(o.savings_per_run_fraction)})")
+        rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", o.paid_label(),
                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
                      "" if o.one_off_usd is None else usd(o.one_off_usd), be, age))
     wide = Table(title="Cost per run and per month", title_justify="left")

@@ -169,7 +169,7 @@ class CostScreen(StepScreen):
                                                   else f"{o.break_even_months:.1f} mo")
             cells = dict(zip(COLUMNS, (
                 o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}",
-                usd(o.cost_per_run_usd), usd(o.bill_monthly_usd),
+                o.paid_label(), usd(o.bill_monthly_usd),
                 "" if o.savings_monthly_usd is None else usd(o.savings_monthly_usd),
                 "" if o.one_off_usd is None else usd(o.one_off_usd), be, usd(o.list_cost_per_run_usd),
                 o.age_label(),
