@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
     INTERRUPTED = 3
     """Interrupted; re-running the same command resumes."""
     ENVIRONMENT = 4
-    """Missing credentials, an unreachable service, a missing tool."""
+    """Missing credentials, an unreachable service, a missing tool, the same transfer already running."""
 
 
 class GpumigrateError(Exception):

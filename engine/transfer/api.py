@@ -242,7 +242,16 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
         jr = Journal(None)
     else:
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
-    src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
+        try:
+            jr.hold()
+        except BaseException:
+            jr.close()
+            raise
+    try:
+        src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
+    except BaseException:
+        jr.close()  # the run lock too: a front end's next try must not find it held by itself
+        raise
     jobs, small_jobs = spec.worker_counts()
     try:
         if opened is not None:

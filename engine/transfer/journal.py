@@ -15,6 +15,7 @@ of a transfer never contend with the session's event log).
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import time
@@ -154,6 +155,8 @@ class Journal:
         self._lock = threading.Lock()
         self._pending_done: list[tuple[str, str, str | None, float]] = []
         self._last_flush = time.monotonic()
+        self._held: int | None = None
+        """The run lock's file descriptor while :meth:`hold` holds it."""
 
     # --- runs -----------------------------------------------------------------
     def start_run(self, src_url: str, dst_url: str) -> int:
@@ -252,7 +255,39 @@ class Journal:
                 self._db.executemany("INSERT OR REPLACE INTO done VALUES(?, ?, ?, ?)", batch)
                 self._db.execute("COMMIT")
 
+    def hold(self) -> None:
+        """Make this the one run of its transfer: two runs on one journal would resume the same
+        multipart uploads and break each other's parts. An exclusive lock on ``<journal>.lock``
+        (the holder's pid written in it), released by :meth:`close` or by the process ending,
+        kill -9 included; a second run is refused, naming the first."""
+        if self.path is None or self._held is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform: runs are not kept apart
+            return
+        from engine.errors import EnvironmentProblem
+        from engine.session.paths import private_file
+
+        lock = private_file(Path(f"{self.path}.lock"))
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise EnvironmentProblem(
+                f"another run of this transfer is in progress (pid {holder}, journal {self.path}): let it "
+                "finish or stop it, then run the same command again (two runs would resume the same "
+                "uploads and break each other's parts)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._held = fd
+
     def close(self) -> None:
         self.flush()
         with self._lock:
             self._db.close()
+        if self._held is not None:
+            os.close(self._held)  # releases the lock
+            self._held = None

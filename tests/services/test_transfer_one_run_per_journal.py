@@ -1,0 +1,43 @@
+"""Two runs of the same transfer at once (a second terminal, a re-run while the first is still
+going) would resume the same multipart uploads from one journal: found by hand, both failed
+(500 on UploadPart in one, InvalidPart on completion in the other). The second is refused at
+once, naming the running one; the first finishes untouched; once it has ended, a run goes."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from engine.errors import EnvironmentProblem
+from engine.events import Progress
+from engine.transfer.api import TransferSpec, run_transfer
+from tests.transfer_support import MIB, read_s3, s3_client, write_local
+
+
+def test_a_second_run_of_the_same_transfer_is_refused_while_the_first_runs(tmp_path, aws) -> None:
+    s3_client().create_bucket(Bucket="one-run")
+    data = os.urandom(11 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://one-run/d", part_threshold_mib=5, part_size_mib=5,
+                        jobs=1)
+    journal = tmp_path / "j.sqlite"
+    refused: list[str] = []
+    tried = threading.Event()
+
+    def emit(event) -> None:  # while the first run copies: a second run of the same transfer
+        if isinstance(event, Progress) and event.extra.get("phase") == "started" and not tried.is_set():
+            tried.set()
+            with pytest.raises(EnvironmentProblem) as err:
+                run_transfer(spec, journal=journal)
+            refused.append(str(err.value))
+
+    first = run_transfer(spec, journal=journal, emit=emit)
+    assert tried.is_set() and first.ok and first.copied == 1, first.failures
+    assert refused and "another run of this transfer is in progress" in refused[0], refused
+    assert f"pid {os.getpid()}" in refused[0] and str(journal) in refused[0]
+    assert read_s3("one-run") == {"d/big.bin": data}
+    assert s3_client().list_multipart_uploads(Bucket="one-run").get("Uploads") is None
+    again = run_transfer(spec, journal=journal)  # the first has ended: the lock went with it
+    assert again.ok and again.skipped == 1
