@@ -111,12 +111,14 @@ class FaultProxy(LoopbackProxy):
 
     ``answer(method, path)`` may answer a request itself (status, JSON body) instead of
     forwarding it; ``rewrite(method, path, status, body)`` may change a forwarded answer's body:
-    how a test gives a stand-in a setting it does not model (a bucket's retention policy)."""
+    how a test gives a stand-in a setting it does not model (a bucket's retention policy);
+    ``cut(method, path)`` returning True sends that answer's body cut in half, then resets."""
 
     def __init__(self, upstream: str, *, p503: float = 0.15, preset: float = 0.05, ptruncate: float = 0.05,
                  seed: int = 7, min_body_for_faults: int = 0,
                  answer: Callable[[str, str], tuple[int, bytes] | None] | None = None,
-                 rewrite: Callable[[str, str, int, bytes], bytes] | None = None):
+                 rewrite: Callable[[str, str, int, bytes], bytes] | None = None,
+                 cut: Callable[[str, str], bool] | None = None):
         super().__init__(upstream)
         self.p503, self.preset, self.ptruncate = p503, preset, ptruncate
         self.rng = random.Random(seed)
@@ -171,6 +173,8 @@ class FaultProxy(LoopbackProxy):
                 status, resp_headers, data = proxy._forward(self.command, self.path, headers, body)
                 if rewrite is not None:
                     data = rewrite(self.command, self.path, status, data)
+                if cut is not None and cut(self.command, self.path):
+                    fault = "truncated"
                 if fault == "truncated" and len(data) > 16:
                     self.send_response(status)
                     for k, v in resp_headers:
