@@ -596,7 +596,10 @@ class S3Backend(ParallelListing, Backend):
         if int(head["ContentLength"]) != up.size:
             raise ChecksumMismatch(f"{up.path}: S3 reports {head['ContentLength']} bytes, sent {up.size}")
         info = self._info(head, up.path)
-        info.crc32c = crc_to_hex(combine_parts((crc, up.span(n)[1]) for n, (crc, _) in enumerate(ordered)))
+        if reported:  # S3 confirmed the parts' checksums: the whole object's CRC32C follows from them
+            info.crc32c = crc_to_hex(combine_parts((crc, up.span(n)[1]) for n, (crc, _) in enumerate(ordered)))
+        # else the store kept no checksum (some S3-compatible stores): nothing it reports was
+        # compared, so the caller does not call the object verified
         return info
 
     def abort_parts(self, up: PartUpload) -> None:
