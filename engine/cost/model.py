@@ -121,7 +121,7 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     # instead, and a commitment billing $1,709 a month for no run read "34.5% less a month".
     if source_bill > 0:
         option.savings_per_run_fraction = _less(_ratio(bill, source_bill))
-    option.parallel_run_usd = bill * cost.parallel_run_days / DAYS_PER_MONTH
+    option.parallel_run_usd = _parallel_run_rate(option, bill) * cost.parallel_run_days / DAYS_PER_MONTH
     option.one_off_usd = shared_one_off + option.parallel_run_usd
     if option.savings_monthly_usd > 0:
         months = option.one_off_usd / option.savings_monthly_usd
@@ -133,6 +133,23 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     option.tco_1y_usd = option.one_off_usd + 12 * bill
     option.tco_3y_usd = option.one_off_usd + 36 * bill
     option.cumulative_usd = [option.one_off_usd + m * bill for m in range(cost.horizon_months + 1)]
+
+
+def _parallel_run_rate(option: OptionCost, bill: float) -> float:
+    """What the target costs a month while both environments run, and ``option.parallel_run_detail`` says how.
+
+    A Google Cloud commitment is bought after the migration is verified (the create scripts say so: it cannot
+    be cancelled), so during the parallel run the hours used are paid on demand; pricing them at the
+    commitment's monthly bill charged a commitment not yet bought. Any other pricing: the monthly bill."""
+    if option.pricing.startswith("cud-") and option.ondemand_hourly_usd:
+        option.parallel_run_detail = (f"{option.name}: the hours used at on-demand "
+                                      f"{usd(option.ondemand_hourly_usd)}/h while both environments run (the "
+                                      "commitment is bought after the migration is verified)")
+        return option.usage_hours_per_month * option.ondemand_hourly_usd + option.storage_monthly_usd
+    option.parallel_run_detail = f"{option.name} while both environments run"
+    if option.pricing.startswith("cud-"):
+        option.parallel_run_detail += " (at the commitment's monthly bill: no on-demand price known)"
+    return bill
 
 
 def _bill(option: OptionCost) -> float:

@@ -63,6 +63,8 @@ class OptionCost:
     savings_monthly_usd: float | None = None
     savings_per_run_fraction: float | None = None
     parallel_run_usd: float | None = None
+    parallel_run_detail: str = ""
+    """How the parallel run is priced (a commitment's: the hours used at on-demand, before it is bought)."""
     one_off_usd: float | None = None
     break_even_months: float | None = None
     break_even_speedup: float | None = None
@@ -192,7 +194,8 @@ class CostReport:
         """The parallel run as a one-off line: priced at the primary target's rate, so as old (and as stale)
         as that price; it was undated and never stale, even on a year-old spot price."""
         tgt = self.primary
-        return LineItem("parallel run", tgt.parallel_run_usd or 0.0, f"{tgt.name} for the parallel-run days",
+        return LineItem("parallel run", tgt.parallel_run_usd or 0.0,
+                        tgt.parallel_run_detail or f"{tgt.name} for the parallel-run days",
                         price_source=tgt.price_source, price_date=tgt.price_date, price_age_days=tgt.price_age_days,
                         stale=tgt.stale)
 

@@ -199,3 +199,18 @@ def test_no_runs_gives_no_percentage_and_no_price_paid_per_run() -> None:
     assert "a month, effective" not in summary and "no runs a month" in summary
     assert tgt.paid_label() == "no runs" and f"{usd(tgt.list_cost_per_run_usd)}/run at list rate" in summary
     assert f"monthly bill {usd(report.source.bill_monthly_usd)} vs {usd(tgt.bill_monthly_usd)}" in summary
+
+
+def test_a_commitment_is_not_paid_during_the_parallel_run() -> None:
+    """The create scripts say to buy a commitment only after the migration is verified (it cannot be cancelled),
+    yet the parallel run was priced at the commitment's monthly bill: the reference case's 14 days were
+    $841.91 of a commitment not yet bought. They run at on-demand for the hours used, as advised."""
+    report = compute_costs(load_profile(REPO / "profiles" / "aws-p3-to-gcp-a100.toml"))
+    tgt = report.primary
+    run_rate = 80 * 7.1 * tgt.ondemand_hourly_usd + tgt.storage_monthly_usd
+    assert tgt.parallel_run_usd == pytest.approx(run_rate * 14 / 30.4375)
+    assert "on-demand" in tgt.parallel_run_detail and "after the migration is verified" in tgt.parallel_run_detail
+    line = next(i for i in report.to_dict()["one_off_items"] if i["name"] == "parallel run")
+    assert line["detail"] == tgt.parallel_run_detail and line["usd"] == pytest.approx(tgt.parallel_run_usd)
+    spot = compute_costs(profile("spot", runs=30, cost="parallel_run_days = 30.4375")).primary
+    assert spot.parallel_run_usd == pytest.approx(spot.bill_monthly_usd)  # other pricing: the monthly bill

@@ -121,8 +121,7 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     one_off.add_column("detail", overflow="fold")
     for item in report.one_off_items:
         one_off.add_row(item.name, usd(item.usd), item.detail)
-    one_off.add_row("parallel run", usd(report.primary.parallel_run_usd),
-                    f"{report.primary.name} while both environments run")
+    one_off.add_row("parallel run", usd(report.primary.parallel_run_usd), report.parallel_run_item.detail)
     one_off.add_row("[bold]total[/]", f"[bold]{usd(report.one_off_usd)}[/]", "")
     console.print(one_off)
 
