@@ -6,6 +6,8 @@ Run: .venv/bin/python -m benchmarks.bench_transfer_wan [--delays 10,30] [--repea
      [--small 600] [--big 2] [--big-mib 200] [--jobs 8] [--routes local,s3]
      .venv/bin/python -m benchmarks.bench_transfer_wan --short   (~300 small + 1 x 40 MiB, S3 -> GCS,
                                                                   no added latency: start-up dominates)
+     ... --also base=/path/to/another/checkout   (gpumigrate from there too, in the same rounds: a
+                                                   before/after with the yardsticks of the same run)
 
 Small files are 0.1-9 KB (seeded sizes). Every copy goes into a fresh bucket; tools take turns,
 several rounds (benchmarks/timing.py), medians compared. Stand-ins and proxies run on 127.0.0.1
@@ -70,6 +72,8 @@ def main() -> None:
     ap.add_argument("--modes", default="defaults,equal")
     ap.add_argument("--short", action="store_true", help="~300 small + 1 x 40 MiB, S3 -> GCS, no added latency")
     ap.add_argument("--no-gcloud", action="store_true")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="gpumigrate from another checkout too, run in DIR (with DIR/.venv/bin/python if there)")
     a = ap.parse_args()
     if a.short:
         a.small, a.big, a.big_mib, a.delays, a.routes = 300, 1, 40, "0", "s3"
@@ -108,9 +112,9 @@ def main() -> None:
             gcs_client().create_bucket(name)
             return name
 
-        def run_into_new_bucket(cmd: list[str], dst: str, env: dict[str, str]) -> float:
+        def run_into_new_bucket(cmd: list[str], dst: str, env: dict[str, str], cwd: Path | None = None) -> float:
             name = fresh_bucket()
-            took = timed([c.format(bucket=name) if c == dst else c for c in cmd], env)
+            took = timed([c.format(bucket=name) if c == dst else c for c in cmd], env, cwd)
             for blob in gcs_client().list_blobs(name):  # fake-gcs keeps everything in memory
                 if blob.size and blob.size > 1 << 20:
                     blob.delete()
@@ -146,8 +150,14 @@ def main() -> None:
                         gcmd += ["-j", str(jobs)]
                         rcmd += ["--transfers", str(jobs), "--checkers", str(jobs)]
                         genv.update(CLOUDSDK_STORAGE_PROCESS_COUNT="1", CLOUDSDK_STORAGE_THREAD_COUNT=str(jobs))
-                    tools = {"gpumigrate": lambda _r, c=gcmd: run_into_new_bucket(c, "gs://{bucket}/t", env),
-                             "rclone": lambda _r, c=rcmd: run_into_new_bucket(c, "gcs:{bucket}/t", env)}
+                    tools = {"gpumigrate": lambda _r, c=gcmd: run_into_new_bucket(c, "gs://{bucket}/t", env)}
+                    for other in a.also:
+                        name, _, where = other.partition("=")
+                        root = Path(where).resolve()
+                        python = root / ".venv" / "bin" / "python"
+                        ocmd = [str(python) if python.exists() else sys.executable, *gcmd[1:]]
+                        tools[name] = lambda _r, c=ocmd, d=root: run_into_new_bucket(c, "gs://{bucket}/t", env, d)
+                    tools["rclone"] = lambda _r, c=rcmd: run_into_new_bucket(c, "gcs:{bucket}/t", env)
                     if gcloud:
                         ccmd = [gcloud, "storage", "rsync", "-r", g_src, "gs://{bucket}/t"]
                         tools["gcloud"] = lambda _r, c=ccmd, e=genv: run_into_new_bucket(c, "gs://{bucket}/t", e)
@@ -158,6 +168,12 @@ def main() -> None:
                                        if name != "gpumigrate")
                     mode_label = "defaults" if not jobs else f"-j {jobs} each"
                     print(f"  {label:13} {mode_label:10} {line}  ratio {ratios}", flush=True)
+                    for other in a.also:  # the other checkout against the same yardsticks
+                        name = other.partition("=")[0]
+                        o = statistics.median(times[name])
+                        print(f"  {'':13} {'':10} {name}: ratio " + ", ".join(
+                            f"/{k} {o / statistics.median(t):.2f}" for k, t in times.items()
+                            if k not in ("gpumigrate", name)), flush=True)
     finally:
         for p in proxies:
             p.stop()

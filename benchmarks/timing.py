@@ -39,11 +39,12 @@ def stand_in_env(s3_url: str, gcs_url: str, state_dir: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: Sequence[str], env: dict[str, str] | None = None) -> float:
-    """Seconds ``cmd`` takes, after flushing dirty pages; exits with its output when it fails."""
+def timed(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    """Seconds ``cmd`` takes (run in ``cwd``, default this checkout), after flushing dirty pages;
+    exits with its output when it fails."""
     os.sync()
     t0 = time.perf_counter()
-    r = subprocess.run(list(cmd), cwd=REPO, capture_output=True, text=True, env=env)
+    r = subprocess.run(list(cmd), cwd=cwd or REPO, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"{cmd[0]} {' '.join(cmd[1:3])} failed ({r.returncode}): {r.stderr[-800:]} {r.stdout[-400:]}")
