@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError, check_choice, choice_count, choice_notes, machine_row
-from engine.catalog.geo import continent
+from engine.catalog.geo import aws_continent, continent
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 
 
@@ -59,14 +59,23 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
         gpu_count = gpu_count or float(row.gpu_count)
         ondemand = row.ondemand_usd_per_hr
     if src.hourly_usd is None and row is not None and src.region and row.region != src.region:
+        priced = sorted({r.region for r in catalog.aws_instances if r.instance_type == src.instance_type
+                         and r.ondemand_usd_per_hr}) if src.provider == "aws" else [row.region]
         if not allow_fallback:
             raise CatalogError("source.region", f"the catalog has no {src.region} price for {name} (priced in "
-                                f"{row.region}); set source.hourly_usd to what you pay, or run `gpumigrate cost "
+                                f"{', '.join(priced or [row.region])}); set source.hourly_usd to what you pay, or run "
+                                "`gpumigrate cost "
                                 "--allow-price-fallback`"
                                 " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                                 " to price it at another region's rate")
+        near = [r for r in priced if aws_continent(r) == aws_continent(src.region)] if src.provider == "aws" else []
+        why = ""
+        if near:  # a Paris instance took us-east-1's rate where Frankfurt's and Ireland's were known
+            row = catalog.aws_instance(src.instance_type, near[0]) or row
+            ondemand = row.ondemand_usd_per_hr
+            why = f", the first priced region on {src.region}'s continent" if row.region in near else ""
         notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
-                     f"rate (price fallback allowed), so this figure is NOT the {src.region} price")
+                     f"rate{why} (price fallback allowed), so this figure is NOT the {src.region} price")
     if src.hourly_usd is not None:
         origin = Origin(NEGOTIATED, "source.hourly_usd", "profile")
         kind = "negotiated" if src.pricing == "on-demand" else src.pricing

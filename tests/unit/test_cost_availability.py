@@ -227,3 +227,22 @@ def test_choosing_an_n1_option_without_a_count_makes_the_target_the_count_it_was
     choose_option(profile, 0, embedded_catalog())
     assert (profile.target.machine_type, profile.target.gpu_model, profile.target.gpu_count) == \
         ("n1-standard-32", "T4", 1)
+
+
+def test_an_aws_source_without_a_regional_price_names_every_priced_region_and_falls_back_nearby() -> None:
+    """p4d.24xlarge in eu-west-3 said "(priced in us-east-1)": the catalog prices it in 14 regions, and the
+    fallback took us-east-1's rate for a Paris instance where Frankfurt's and Ireland's were there."""
+    text = ('[source]\nprovider = "aws"\nregion = "eu-west-3"\ninstance_type = "p4d.24xlarge"\n[target]\n'
+            'machine_type = "a2-highgpu-8g"\n[workload]\nsource_hours_per_run = 8\nruns_per_month = 10\n')
+    cat = embedded_catalog()
+    regions = sorted({a.region for a in cat.aws_instances if a.instance_type == "p4d.24xlarge"
+                      and a.ondemand_usd_per_hr})
+    assert len(regions) > 5 and "eu-west-1" in regions
+    with pytest.raises(BadInputError) as err:
+        compute_costs(parse_profile(text), cat)
+    assert f"(priced in {', '.join(regions)})" in str(err.value)
+    report = compute_costs(parse_profile(text), cat, allow_price_fallback=True)
+    assert report.source.region.startswith("eu-")
+    assert any(n.startswith(f"PRICE FALLBACK: p4d.24xlarge has no eu-west-3 price in the catalog; priced at "
+                            f"{report.source.region}'s rate, the first priced region on eu-west-3's continent")
+               for n in report.notes)
