@@ -44,3 +44,14 @@ def test_a_near_equal_speed_is_said_as_about_with_the_ratio() -> None:
     res = recommend(WorkloadSpec(kind="training", params_billions=0.0256, precision="bf16"),
                     SourceShape(gpu_model="V100", gpu_count=1, gpu_memory_gib=15.78), [l4])
     assert "about the V100's peak dense FP16 tensor TFLOPS (0.97×, datasheets)" in res.recommendations[0].reason
+
+
+def test_an_fp32_job_is_told_the_fp16_peaks_are_not_its_speed() -> None:
+    """The reference case trains ResNet-50 in fp32 and the ranking estimated an H100 at 7.9x a V100 from FP16
+    tensor peaks, a path fp32 never takes (a V100 runs fp32 on CUDA cores; PyTorch keeps matmuls in FP32)."""
+    fp32 = recommend(WorkloadSpec(kind="training", params_billions=0.0256, precision="fp32"),
+                     SourceShape(gpu_model="V100", gpu_count=1, gpu_memory_gib=16), _a100(), source_hours=8.2)
+    assert "the workload is fp32, which no FP16 tensor path runs" in fp32.ranking
+    bf16 = recommend(WorkloadSpec(kind="training", params_billions=0.0256, precision="bf16"),
+                     SourceShape(gpu_model="V100", gpu_count=1, gpu_memory_gib=16), _a100(), source_hours=8.2)
+    assert "no FP16 tensor path" not in bf16.ranking

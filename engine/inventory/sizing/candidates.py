@@ -466,6 +466,11 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
                     + "; peaks, so real speed-ups are lower and must be measured) × GPUs; assumed losses: × 0.85 for "
                     "several GPUs without NVLink, 0.5 for ZeRO-3 over PCIe; across hosts × 0.9 with GPUDirect RDMA or "
                     "TCPXO (A3 Mega, A3 Ultra, A4), 0.8 with TCPX (A3 High), 0.4 without GPUDirect; the profile's own target hours where it gives them")
+        if work.precision in ("fp32", "tf32"):
+            # FP16 peaks are the one comparable datasheet figure; an fp32 job's ratio can be far off either way
+            ranking += ("; the workload is fp32, which no FP16 tensor path runs: a V100, T4 or P100 runs it on CUDA "
+                        "cores, Ampere and later run PyTorch's matmuls in FP32 and its convolutions in TF32 by "
+                        "default, so for this job these ratios are an ordering, not its speed-up: measure it")
     if dropped:
         ranking += (f"; not offered for LLM serving (compute capability below 7.0, which vLLM requires): "
                     f"{', '.join(sorted(dropped))}")
