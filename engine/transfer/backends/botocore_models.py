@@ -2,8 +2,9 @@
 
 Building an S3 client parses botocore's JSON models: S3's API (1.4 MB, gzipped), its endpoint
 rules (0.9 MB), ``endpoints.json`` (1.3 MB) and a few small ones. botocore parses them into
-ordered dicts through a Python hook, ~25 ms of CPU before a transfer's first request (load ~7 on
-the 2-core VM, collection paused); reading the same objects back from a pickle takes ~9 ms. This
+ordered dicts through a Python hook: 27-29 ms of CPU before a transfer's first request, against
+12-14 ms to read the same objects back from pickles (4 rounds each, collection paused, load ~13 on
+the 2-core VM). This
 file loader (botocore's ``Loader(file_loader=...)``) keeps each model it parses as a pickle in the
 user's cache folder, named after the model file's path, size, modification time and botocore's
 version: an upgrade, or an edited model under ``AWS_DATA_PATH``, is parsed afresh.
