@@ -134,6 +134,8 @@ def _accelerator(target: Target) -> tuple[str | None, bool]:
     bundled = row["bundled"] == "yes"
     if target.machine_type and target.machine_type.startswith("n1-"):
         bundled = False
+    if target.machine_type and target.machine_type.startswith("a3-megagpu") and gpu and gpu.model == "H100":
+        return "nvidia-h100-mega-80gb", bundled  # the table row's note: A3 Mega's H100 has its own type
     return row["accelerator_type"], bundled
 
 

@@ -31,6 +31,7 @@ def _profile(target: str, extra: str = "") -> Any:
 @pytest.mark.parametrize("target, model, count", [
     ('machine_type = "a2-highgpu-8g"\n', "A100 40GB", 8),
     ('machine_type = "g2-standard-48"\n', "L4", 4),
+    ('region = "us-east4"\nmachine_type = "a3-megagpu-8g"\n', "H100 80GB Mega", 8),
     ('machine_type = "a2-highgpu-8g"\ngpu_count = 8\n', "A100 40GB", 8),
     ('machine_type = "n1-standard-8"\ngpu_model = "T4"\n', "T4", 1),  # N1: unset = 1, the default attached
     ('machine_type = "n1-standard-16"\ngpu_model = "T4"\ngpu_count = 4\n', "T4", 4),
@@ -80,3 +81,10 @@ def test_choosing_an_option_keeps_the_previous_bundled_target_valid() -> None:
     assert target_gpus(previous, catalog, "cost.options[0]").gpu_count == 8
     from engine.catalog.check import profile_problems
     assert profile_problems(profile, catalog) == []
+
+
+def test_gke_notes_name_a3_megas_own_accelerator_type() -> None:
+    profile = _profile('region = "us-east4"\nmachine_type = "a3-megagpu-8g"\n')
+    drv = render.Target.from_profile(profile, embedded_catalog())
+    k8s, _ = render.render_k8s(render.plan_for_profile(profile, catalog=embedded_catalog()), drv, [], [])
+    assert "--accelerator=type=nvidia-h100-mega-80gb,count=8," in k8s.text
