@@ -103,6 +103,28 @@ class JournalledUpload:
     continues: bool
     """True: the next run of ``src -> dst`` resumes it from its parts; False: that run aborts it
     (replaced by another upload, or left by a run that could not clean up)."""
+    running: bool = False
+    """A run of that transfer holds the journal now: its uploads are in use, whatever their age."""
+
+
+def running(path: Path) -> bool:
+    """Whether a run holds the journal at ``path`` now (:meth:`Journal.hold`'s lock): asked
+    without waiting, and without creating anything."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock if it was taken
+    return False
 
 
 def journal_files() -> list[Path]:
@@ -131,9 +153,11 @@ def journalled_uploads(files: list[Path] | None = None) -> dict[str, JournalledU
                 db.close()
         except sqlite3.Error:
             continue
+        now = running(path) if own else False
         for token, rel in own:
             out[str(token)] = JournalledUpload(token=str(token), path=str(rel), src=str(meta.get("src", "?")),
-                                               dst=str(meta.get("dst", "?")), journal=path, continues=token in live)
+                                               dst=str(meta.get("dst", "?")), journal=path, continues=token in live,
+                                               running=now)
     return out
 
 

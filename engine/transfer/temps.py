@@ -57,10 +57,13 @@ class Leftover:
     parts: int = 0
     owner: JournalledUpload | None = None
     """The journal on this machine recording the upload as this engine's; None: none does."""
+    running: bool = False
+    """A transfer holding the journal that records it runs now: in use, whatever its age."""
 
     @property
     def recent(self) -> bool:
-        return self.age_s < RECENT_S
+        """Kept by ``--remove``: young enough to belong to a running transfer, or known to."""
+        return self.age_s < RECENT_S or self.running
 
     @property
     def unknown(self) -> bool:
@@ -90,7 +93,9 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
         # where this version puts components (inside the destination prefix), and the bucket
         # root where earlier versions put them
         prefixes = {getattr(backend, "components", "") or backend.loc.prefix + TMP_MARK + "/", TMP_MARK + "/"}
-        prefixes |= set(_journalled_component_prefixes(backend))
+        mine = _journalled_component_prefixes(backend)
+        prefixes |= set(mine)
+        in_use = {token for token, up in mine.items() if up.running}
         seen: set[str] = set()
         for prefix in sorted(prefixes):
             for blob in client.list_blobs(backend.loc.bucket, prefix=prefix):
@@ -98,18 +103,19 @@ def find_leftovers(backend: Backend) -> list[Leftover]:
                     continue
                 seen.add(blob.name)
                 made = blob.time_created.timestamp() if blob.time_created else now
-                out.append(Leftover(blob.name, int(blob.size or 0), now - made, blob.generation))
+                out.append(Leftover(blob.name, int(blob.size or 0), now - made, blob.generation,
+                                    running=blob.name.rsplit("/", 1)[0] + "/" in in_use))
     return sorted(out, key=lambda x: x.name)
 
 
-def _journalled_component_prefixes(backend: Backend) -> list[str]:
+def _journalled_component_prefixes(backend: Backend) -> dict[str, JournalledUpload]:
     """Where the journals here say composite uploads under this destination put components: a
     run with ``gcs_component_prefix`` (a profile setting) put them outside the default folder,
     where ``--cleanup DST`` alone would not look."""
     from engine.transfer.journal import journalled_uploads
     from engine.transfer.urls import parse_url
 
-    out = []
+    out = {}
     for token, up in journalled_uploads().items():
         if not token.endswith("/"):  # an S3 or XML multipart upload id, not a components prefix
             continue
@@ -118,7 +124,7 @@ def _journalled_component_prefixes(backend: Backend) -> list[str]:
         except (BadInputError, ValueError):
             continue
         if dst.scheme == "gs" and dst.bucket == backend.loc.bucket and dst.prefix.startswith(backend.loc.prefix):
-            out.append(token)
+            out[token] = up
     return out
 
 
@@ -143,6 +149,7 @@ def find_unfinished_uploads(backend: Backend) -> tuple[list[Leftover], str]:
     ours = journalled_uploads() if listed else {}
     for item in listed:
         item.owner = ours.get(item.upload_id or "")
+        item.running = item.owner is not None and item.owner.running
     return sorted(listed, key=lambda x: (x.name, x.upload_id or "")), ""
 
 

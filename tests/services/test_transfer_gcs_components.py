@@ -175,5 +175,15 @@ def test_cleanup_finds_components_under_a_configured_prefix(tmp_path, gcs, uniqu
     assert all(f"leftover {n} " in listed for n in left), listed
     assert f"{len(left)} leftovers" in listed
     monkeypatch.setattr(temps, "RECENT_S", 0)  # as if 15 minutes had passed
+    from engine.transfer.api import journal_path_for
+    from engine.transfer.journal import Journal
+
+    running = Journal(journal_path_for(TransferSpec(src=str(tmp_path / "src"), dst=f"gs://{unique_bucket}/dst")))
+    running.hold()  # that transfer runs again now: its components are in use, whatever their age
+    try:
+        kept = cleanup("--remove")
+    finally:
+        running.close()
+    assert f"removed 0 of {len(left)} leftovers" in kept and "its transfer is running now; kept" in kept, kept
     assert f"removed {len(left)} of {len(left)} leftovers" in cleanup("--remove")
     assert not [n for n in gcs_names(unique_bucket) if n.startswith("scratch/")]

@@ -281,3 +281,38 @@ def test_a_stale_upload_the_store_will_not_abort_is_a_warning_with_its_cause(tmp
     assert "could not abort 1 of 1" in warning.text and "InternalError" in warning.text, warning.text
     assert warning.text.endswith("`gpumigrate transfer --cleanup s3://mpu-stale-refused/d/` lists it")
     assert run_transfer(spec, journal=tmp_path / "j.sqlite").ok and _uploads("mpu-stale-refused") == []
+
+
+def test_cleanup_remove_keeps_the_upload_of_a_transfer_still_running(tmp_path, aws, monkeypatch) -> None:
+    """``--cleanup --remove`` judged only by idle time: a transfer still running whose upload had
+    no part written for 15 minutes (a slow link, a huge part) lost it. The journal's run lock
+    says the transfer is running: its upload is kept and the line says why."""
+    import io
+    from contextlib import redirect_stdout
+
+    from engine.session.paths import state_dir
+    from engine.transfer import temps
+    from tui.cli import main
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket="mpu-running")
+    ours = s3.create_multipart_upload(Bucket="mpu-running", Key="d/big.bin")["UploadId"]
+    (state_dir() / "journals").mkdir(parents=True)
+    running = Journal(state_dir() / "journals" / "running.sqlite")  # a run going on right now
+    running.start_run("file:///src", "s3://mpu-running/d/")
+    running.set_upload("big.bin", "fp", ours, 5 * MIB)
+    running.hold()
+    monkeypatch.setattr(temps, "RECENT_S", 0)  # as if 15 minutes had passed
+    out = io.StringIO()
+    try:
+        with redirect_stdout(out):
+            assert main(["transfer", "--cleanup", "s3://mpu-running/d", "--remove"]) == 0
+    finally:
+        running.close()
+    line = next(x for x in out.getvalue().splitlines() if ours in x)
+    assert "its transfer is running now; kept" in line, out.getvalue()
+    assert [u["UploadId"] for u in _uploads("mpu-running")] == [ours]
+    out = io.StringIO()
+    with redirect_stdout(out):  # that run has ended (its lock with it): now it goes
+        assert main(["transfer", "--cleanup", "s3://mpu-running/d", "--remove"]) == 0
+    assert _uploads("mpu-running") == [], out.getvalue()

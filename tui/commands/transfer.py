@@ -144,11 +144,12 @@ def _cleanup_json(args: argparse.Namespace, found: list, uploads: list, not_list
     print_json({"event": "cleanup", "dst": args.cleanup, "found": len(found) + len(uploads),
                 "recent": sum(1 for f in found + uploads if f.recent), "removed": removed,
                 "dry_run": not args.remove, "errors": errors,
-                "leftovers": [{"name": f.name, "size": f.size, "age_s": round(f.age_s)} for f in found[:1000]],
+                "leftovers": [{"name": f.name, "size": f.size, "age_s": round(f.age_s), "running": f.running}
+                              for f in found[:1000]],
                 "uploads_not_listed": not_listed or None,
                 "uploads": [{"name": u.name, "upload_id": u.upload_id, "parts": u.parts, "size": u.size,
                              "initiated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.started or 0)),
-                             "idle_s": round(u.age_s), "recent": u.recent,
+                             "idle_s": round(u.age_s), "recent": u.recent, "running": u.running,
                              "journal": None if u.owner is None else {
                                  "src": u.owner.src, "dst": u.owner.dst, "continues": u.owner.continues,
                                  "file": str(u.owner.journal)}} for u in uploads[:1000]]})
@@ -158,13 +159,14 @@ def _cleanup_text(args: argparse.Namespace, found: list, removed: int) -> None:
     from engine.transfer.temps import RECENT_S
 
     for f in found[:200]:
-        note = " (recent: may belong to a running transfer; kept)" if f.recent else ""
+        note = (" (its transfer is running now; kept)" if f.running else
+                " (recent: may belong to a running transfer; kept)" if f.recent else "")
         print(f"{'removed' if args.remove and not f.recent else 'leftover'} {f.name} ({f.size} bytes, "
               f"{f.age_s / 60:.0f} min old){note}")
     total = sum(f.size for f in found)
     if args.remove:
         print(f"removed {removed} of {len(found)} leftovers ({total} bytes found); "
-              f"{sum(1 for f in found if f.recent)} younger than {RECENT_S // 60} min kept")
+              f"{sum(1 for f in found if f.recent)} younger than {RECENT_S // 60} min or in use kept")
     else:
         print(f"{len(found)} leftovers ({total} bytes); dry run: nothing removed "
               "(add --remove to remove those older than 15 minutes)")
@@ -180,7 +182,8 @@ def _uploads_text(args: argparse.Namespace, uploads: list, not_listed: str, abor
     if not_listed:
         print(f"unfinished {kind}: not listed ({not_listed})")
     for u in uploads[:200]:
-        kept = (" (recent: may belong to a running transfer; kept)" if u.recent else
+        kept = (" (its transfer is running now; kept)" if u.running else
+                " (recent: may belong to a running transfer; kept)" if u.recent else
                 " (kept: add --abort-unknown-uploads to abort it)" if u.unknown and not args.abort_unknown_uploads
                 else "")
         gone = args.remove and not kept
