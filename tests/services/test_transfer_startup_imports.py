@@ -10,6 +10,8 @@ import subprocess
 import sys
 from urllib.parse import urlparse
 
+import pytest
+
 from tests.conftest import REPO
 from tests.transfer_support import gcs_client, read_gcs, s3_client, write_s3
 
@@ -20,7 +22,7 @@ NOT_BEFORE_FIRST_REQUEST = (
     "s3transfer",
     "awscrt",                # CRT switched off (engine/transfer/backends/s3.py)
     "textual",
-    "rich",                  # --json: no progress display (people get rich's, loaded before the work)
+    "rich",                  # the progress display is built when the first event comes
 )
 
 _PROBE = """
@@ -49,8 +51,9 @@ entry()
 """
 
 
-def test_first_requests_leave_before_the_heavy_modules_and_with_collection_back_on(tmp_path, aws, gcs,
-                                                                                    unique_bucket) -> None:
+@pytest.mark.parametrize("output", [["--json"], []], ids=["json", "people"])
+def test_first_requests_leave_before_the_heavy_modules_and_with_collection_back_on(tmp_path, aws, gcs, unique_bucket,
+                                                                                    output) -> None:
     src, dst = f"{unique_bucket}-src", f"{unique_bucket}-dst"
     s3_client().create_bucket(Bucket=src)
     gcs_client().create_bucket(dst)
@@ -59,7 +62,7 @@ def test_first_requests_leave_before_the_heavy_modules_and_with_collection_back_
     env = dict(os.environ)
     env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     out = subprocess.run([sys.executable, "-c", _PROBE, str(urlparse(aws.url).port), str(urlparse(gcs.url).port),
-                          str(report), ",".join(NOT_BEFORE_FIRST_REQUEST), f"s3://{src}/t", f"gs://{dst}/t", "-r", "--json"],
+                          str(report), ",".join(NOT_BEFORE_FIRST_REQUEST), f"s3://{src}/t", f"gs://{dst}/t", "-r", *output],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(report.read_text())

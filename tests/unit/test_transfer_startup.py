@@ -87,3 +87,16 @@ def test_opened_is_called_once_after_both_ends_open_and_before_anything_is_writt
                            opened=lambda: calls.append(sorted(p.name for p in dst.rglob("*"))))
     assert summary.ok and summary.copied == 3
     assert calls == [[]]
+
+
+def test_the_progress_display_imports_rich_with_the_first_event() -> None:
+    code = ("import sys\n"
+            "from engine.events import Message\n"
+            "from tui.output import make_sink\n"
+            "sink = make_sink(False)\n"
+            "print('rich' in sys.modules)\n"
+            "sink(Message('transfer', text='hello', level='info'))\n"
+            "print('rich' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "hello", "True"]
