@@ -96,6 +96,11 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
     return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in {label} ({rows[0].scope}, tiered)", notes
 
 
+GCS_MIN_DAYS = {"NEARLINE": 30, "COLDLINE": 90, "ARCHIVE": 365}
+"""Minimum storage duration of the colder GCS classes (an object deleted sooner is billed for the rest)."""
+GCS_CLASSES_SOURCE = "cloud.google.com/storage/docs/storage-classes"
+
+
 def target_storage(profile: Any, catalog: Catalog, region: str, data_gb: float) -> tuple[float, str, list[str]]:
     """(USD a month, detail, notes) for the data in GCS and the boot disk, in ``region``."""
     parts: list[str] = []
@@ -109,6 +114,10 @@ def target_storage(profile: Any, catalog: Catalog, region: str, data_gb: float) 
         else:
             total += data_gb * row.usd_per_gib_month
             parts.append(f"{data_gb:,.1f} GiB GCS {storage_class} at ${row.usd_per_gib_month}/GiB-month")
+        if storage_class in GCS_MIN_DAYS:
+            notes.append(f"GCS {storage_class}: reading the data pays a retrieval fee per GB, and each object is "
+                         f"billed for at least {GCS_MIN_DAYS[storage_class]} days ({GCS_CLASSES_SOURCE}); neither is "
+                         "priced here, and a training job reads its data every run")
     drivers = profile.drivers
     disk = catalog.storage_price("disk", drivers.boot_disk_type, region)
     if disk is None:

@@ -131,3 +131,15 @@ def test_source_reserved_instance_is_paid_whether_used_or_not_and_the_months_lef
 def test_usd_only_is_said() -> None:
     doc = compute_costs(aws(), CAT, with_sensitivity=False).to_dict()
     assert doc["currency"] == "USD" and "no currency conversion" in doc["currency_note"]
+
+
+def test_a_cold_gcs_class_says_what_its_price_at_rest_leaves_out() -> None:
+    """target_storage_class = NEARLINE/COLDLINE/ARCHIVE was priced at rest only, silently: reading the data for
+    every run pays a retrieval fee per GB and each object is billed for a minimum duration (Google Cloud Storage
+    classes: 30, 90 and 365 days). The S3 side already said so for its cold classes."""
+    for cls, days in (("NEARLINE", 30), ("COLDLINE", 90), ("ARCHIVE", 365)):
+        report = compute_costs(aws(cost=f'data_gb = 1000\ntarget_storage_class = "{cls}"'), CAT)
+        assert any(n.startswith(f"GCS {cls}: reading the data pays a retrieval fee per GB") and f"{days} days" in n
+                   for n in report.notes), report.notes
+    standard = compute_costs(aws(cost='data_gb = 1000'), CAT)
+    assert not any("retrieval fee" in n for n in standard.notes)
