@@ -295,15 +295,21 @@ class Journal:
 
         lock = private_file(Path(f"{self.path}.lock"))
         fd = os.open(lock, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        deadline = time.monotonic() + 0.3  # `--cleanup` asks with a shared lock for an instant
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise EnvironmentProblem(
                 f"another run of this transfer is in progress (pid {holder}, journal {self.path}): let it "
                 "finish or stop it, then run the same command again (two runs would resume the same "
-                "uploads and break each other's parts)") from None
+                "uploads and break each other's parts)")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._held = fd

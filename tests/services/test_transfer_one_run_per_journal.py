@@ -41,3 +41,28 @@ def test_a_second_run_of_the_same_transfer_is_refused_while_the_first_runs(tmp_p
     assert s3_client().list_multipart_uploads(Bucket="one-run").get("Uploads") is None
     again = run_transfer(spec, journal=journal)  # the first has ended: the lock went with it
     assert again.ok and again.skipped == 1
+
+
+def test_cleanup_looking_at_the_lock_does_not_refuse_a_run(tmp_path) -> None:
+    """``--cleanup`` asks whether a run holds a journal by taking its lock shared for an instant;
+    a run starting in that instant waits for it instead of being refused."""
+    import fcntl
+    import time
+
+    from engine.transfer.journal import Journal, running
+
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.hold()
+    journal.close()
+    assert not running(tmp_path / "j.sqlite")
+    fd = os.open(f"{tmp_path / 'j.sqlite'}.lock", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    threading.Timer(0.1, os.close, (fd,)).start()  # what running() does, held a little longer
+    run = Journal(tmp_path / "j.sqlite")
+    started = time.monotonic()
+    try:
+        run.hold()
+        assert running(tmp_path / "j.sqlite") and time.monotonic() - started >= 0.05
+    finally:
+        run.close()
+    assert not running(tmp_path / "j.sqlite")
