@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dst", nargs="?", help="gs://bucket/prefix, a local path, or s3://bucket/prefix")
     p.add_argument("--cleanup", metavar="DST",
                    help="list the temporary files, components and unfinished multipart uploads killed runs left "
-                        "at DST (a dry run); with --remove, remove those older than 15 minutes")
+                        "at DST (a dry run); with --remove, remove those older than 15 minutes that no "
+                        "running transfer uses")
     p.add_argument("--remove", action="store_true", help="with --cleanup: remove what it lists")
     p.add_argument("--abort-unknown-uploads", action="store_true",
                    help="with --cleanup gs://... or s3://... --remove: also abort unfinished multipart uploads "
