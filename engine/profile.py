@@ -465,15 +465,31 @@ def _emit_table(data: dict[str, Any], path: tuple[str, ...]) -> str:
     return out
 
 
-def save_profile(profile: Profile, path: str | Path) -> None:
-    """Write ``profile`` to ``path`` atomically, keeping the file's comments and key order.
+def save_profile(profile: Profile, path: str | Path, **expect: Any) -> str:
+    """Write ``profile`` to ``path`` atomically, keeping the file's comments and key order; returns the
+    digest of what was written.
 
     The choices are applied onto the TOML already there (engine.profile_file): the app saves choices,
-    and a person's notes and ``gpumigrate init``'s open ``# decide:`` lines stay.
+    and a person's notes and ``gpumigrate init``'s open ``# decide:`` lines stay.  ``expect=DIGEST``
+    (the file as the caller read it, :func:`load_profile_with_digest`): a file changed since is not
+    written (:class:`~engine.profile_file.ProfileChangedOnDisk`), so an edit made in another editor is
+    never silently overwritten.
     """
     from engine.profile_file import save_onto
 
-    save_onto(Path(path), profile)
+    return save_onto(Path(path), profile, **expect)
+
+
+def load_profile_with_digest(path: str | Path) -> tuple[Profile, str]:
+    """:func:`load_profile`, and the digest of the bytes it parsed (for a later ``save_profile(expect=)``)."""
+    import hashlib
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_profile(raw, str(path)), hashlib.sha256(raw).hexdigest()
 
 
 def profile_file_text(profile: Profile, path: str | Path | None) -> str:
@@ -487,11 +503,14 @@ def profile_file_text(profile: Profile, path: str | Path | None) -> str:
     return render_onto(old, profile)
 
 
-def write_profile_text(path: Path, text: str) -> None:
-    """Replace a profile's text atomically (temporary file beside it, then rename)."""
-    from engine.profile_file import write_atomic
+def write_profile_text(path: Path, text: str, **expect: Any) -> str:
+    """Replace a profile's text atomically (temporary file beside it, then rename); returns its digest.
+    ``expect=DIGEST``: as for :func:`save_profile`, a file changed since it was read is not written."""
+    from engine.profile_file import check_unchanged, text_digest, write_atomic
 
+    check_unchanged(Path(path), **expect)
     write_atomic(Path(path), text)
+    return text_digest(text)
 
 
 def field_help(model: type[Section] = Profile, prefix: str = "") -> list[tuple[str, str, str]]:

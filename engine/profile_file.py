@@ -24,12 +24,15 @@ meantime is never overwritten.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from engine.errors import ExitCode, GpumigrateError
 
 try:  # keeping comments is the app's nicety, not something the engine needs to import or run
     import tomlkit
@@ -63,15 +66,53 @@ def render_onto(old_text: str | None, profile: Any) -> str:
     return _drop_made_decisions(text, _open_items(old_text), _open_items_of(profile))
 
 
-def save_onto(path: Path, profile: Any) -> str:
-    """Write ``profile`` into ``path`` keeping what the file's author wrote; returns the text written."""
+class ProfileChangedOnDisk(GpumigrateError):
+    """The file is no longer what the saver read: someone else changed it (another editor, ``gpumigrate
+    init`` again).  Writing would silently overwrite their change, so nothing is written."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+_ANY = object()
+
+
+def file_digest(path: Path) -> str | None:
+    """The file's content as a SHA-256 hex digest (None: no such file), to tell a change made elsewhere."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_unchanged(path: Path, expect: Any = _ANY) -> None:
+    """Raise :class:`ProfileChangedOnDisk` unless ``path`` holds what was read (``expect``: its digest
+    then, None for no file); no ``expect``: no check (a caller that has not read the file)."""
+    if expect is _ANY:
+        return
+    now = file_digest(path)
+    if now == expect:
+        return
+    what = "was removed" if now is None else "changed on disk"
+    raise ProfileChangedOnDisk(f"{path} {what} since it was read (another editor, or gpumigrate init?); "
+                               "nothing was saved: reload it first, then make the change again")
+
+
+def save_onto(path: Path, profile: Any, expect: Any = _ANY) -> str:
+    """Write ``profile`` into ``path`` keeping what the file's author wrote; returns the digest written.
+
+    ``expect``: the digest of the file as the caller read it; a file changed since is not written."""
+    check_unchanged(path, expect)
     try:
         old = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         old = None
     text = render_onto(old, profile)
     write_atomic(path, text)
-    return text
+    return text_digest(text)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -20,10 +21,11 @@ from textual.screen import Screen
 
 from engine.errors import GpumigrateError
 from engine.guide import WALK, first_mode, next_step
-from engine.profile import Profile, ProfileError, load_profile, save_profile
+from engine.profile import Profile, ProfileError, load_profile_with_digest, save_profile, write_profile_text
+from engine.profile_file import ProfileChangedOnDisk, file_digest
 from engine.recent import remember_profile
 from tui.messages import ProfileChanged, RoleChanged
-from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, PromptDialog
+from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, MessagesDialog, PromptDialog
 
 # mode name -> (module, class, title, key)
 SCREENS: dict[str, tuple[str, str, str, str]] = {
@@ -71,7 +73,11 @@ class GpuMigrateApp(App[int]):
         Binding("ctrl+l", "request_control", "Ask to drive", id="request-control"),
         Binding("ctrl+t", "take_over", "Take over", id="take-over"),
         Binding("ctrl+g", "hand_over", "Hand over", id="hand-over"),
+        Binding("f2", "messages", "Messages", id="messages", show=False),
     ]
+    MESSAGES_KEPT = 500
+    DISK_CHECK_S = 1.0
+    """How often the profile file is looked at (its size and time; its content only when they change)."""
 
     def __init__(self, profile_path: str | Path | None = None, session_name: str | None = None,
                  watch: bool = False, operator: str | None = None, start_mode: str | None = None) -> None:
@@ -94,9 +100,16 @@ class GpuMigrateApp(App[int]):
         self._cancel_events: dict[str, threading.Event] = {}
         self._private_runs: dict[str, Any] = {}
         self._load_error: str | None = None
+        self._messages: list[str] = []
+        self._disk_digest: str | None = None
+        """The profile file's content as this app last read or wrote it: a save compares before writing."""
+        self._disk_seen: tuple[int, int] | None = None
+        self._disk_asked: str | None = None
+        """The outside version already asked about (declined: not asked again until it changes again)."""
+        """Every message shown (notify), whole, for the Messages view (F2)."""
         if self.profile_path is not None:
             try:
-                self.profile = load_profile(self.profile_path)
+                self.profile, self._disk_digest = load_profile_with_digest(self.profile_path)
             except ProfileError as exc:
                 self._load_error = str(exc)
             else:
@@ -110,6 +123,7 @@ class GpuMigrateApp(App[int]):
         self._update_titles()
         self._read_journal_states()
         self.switch_mode(self.start_mode or self.opening_mode())
+        self.set_interval(self.DISK_CHECK_S, self.check_profile_on_disk)
         if self._load_error:
             self.show_error("The profile could not be loaded", self._load_error)
 
@@ -129,7 +143,7 @@ class GpuMigrateApp(App[int]):
             if path.exists():
                 self.profile_path = path
                 try:
-                    self.profile = load_profile(path)
+                    self.profile, self._disk_digest = load_profile_with_digest(path)
                 except ProfileError as exc:
                     self._load_error = str(exc)
         self.role = "watching" if self.watch_only or not self.pairing.try_drive() else "driving"
@@ -268,6 +282,36 @@ class GpuMigrateApp(App[int]):
                 self._follow_stop.set()
             self.pairing.detach()  # gives up the seat if driving; a detached worker runs on
             self.session.close()
+
+    # --- messages ----------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every message is kept whole for the Messages view (F2); the toast shows it whole when it fits the
+        screen, else its start and where the rest is, and stays long enough to be read.  Plain text by
+        default: markup ate bracketed words of messages ("list[str]" read "list")."""
+        from tui.widgets.toast_text import toast_lines, toast_text, toast_width
+
+        self._messages.append(f"{time.strftime('%H:%M:%S')} {severity}: {title + ': ' if title else ''}{message}")
+        del self._messages[:-self.MESSAGES_KEPT]
+        width, height = self.size.width or 80, self.size.height or 24
+        text = message if markup else toast_text(message, toast_width(width) - 3, toast_lines(height))
+        if timeout is None:
+            timeout = self.NOTIFICATION_TIMEOUT
+        timeout = max(timeout, min(60.0, len(text.split()) / 4))  # read at about 4 words a second
+        if severity in ("error", "warning"):
+            timeout = max(timeout, 10.0)
+        super().notify(text, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def messages(self) -> list[str]:
+        """Every message shown so far (at most MESSAGES_KEPT), oldest first, whole."""
+        return list(self._messages)
+
+    def action_messages(self) -> None:
+        if isinstance(self.screen, MessagesDialog):
+            return
+        self.clear_notifications()  # the toasts are in the view, whole; they would cover it
+        self.push_screen(MessagesDialog(self.messages()))
 
     # --- state shared with screens ------------------------------------------
 
@@ -438,12 +482,14 @@ class GpuMigrateApp(App[int]):
             return False
         return self.replace_profile(validated, what)
 
-    def replace_profile(self, profile: Profile, what: str) -> bool:
+    def replace_profile(self, profile: Profile, what: str, text: str | None = None) -> bool:
+        """Save ``profile`` (``text``: exactly this TOML, as typed in the Profile view) and show it everywhere.
+        Refused, with the reload question, when the file changed on disk since this app read it."""
         if not self.authorize("edit_profile"):
             return False
+        if self.profile_path is not None and not self._write_profile(profile, text):
+            return False
         self.profile = profile
-        if self.profile_path is not None:
-            save_profile(profile, self.profile_path)
         if self.session is not None:
             self.session.append("profile", "profile_edited", {"what": what, "path": str(self.profile_path)})
         self._update_titles()
@@ -454,12 +500,14 @@ class GpuMigrateApp(App[int]):
         if not self.authorize("open_profile"):
             return False
         try:
-            profile = load_profile(path)
+            profile, digest = load_profile_with_digest(path)
         except ProfileError as exc:
             self.show_error("The profile could not be loaded", str(exc))
             return False
         self.profile_path = path.resolve()
         self.profile = profile
+        self._disk_digest = digest
+        self._disk_seen = None
         remember_profile(self.profile_path)
         self._read_journal_states()
         if self.session is not None:
@@ -467,6 +515,72 @@ class GpuMigrateApp(App[int]):
         self._update_titles()
         self._broadcast(ProfileChanged())
         return True
+
+    # --- the profile file, and edits made outside the app ------------------------------
+
+    def _write_profile(self, profile: Profile, text: str | None) -> bool:
+        """Write the file only if it is still what this app read (engine.profile_file compares)."""
+        assert self.profile_path is not None
+        try:
+            if text is not None:
+                self._disk_digest = write_profile_text(self.profile_path, text, expect=self._disk_digest)
+            else:
+                self._disk_digest = save_profile(profile, self.profile_path, expect=self._disk_digest)
+        except ProfileChangedOnDisk as exc:
+            self.notify(str(exc), severity="error")
+            self._ask_reload(file_digest(self.profile_path), force=True)
+            return False
+        return True
+
+    def on_app_focus(self, _event: Any) -> None:
+        self.check_profile_on_disk()  # back from another window (an editor): look at once
+
+    def check_profile_on_disk(self) -> None:
+        """Notice a profile changed outside the app (another editor, `gpumigrate init` again): ask to reload."""
+        import os
+
+        path = self.profile_path
+        if path is None or self.profile is None:
+            return
+        try:
+            st = os.stat(path)
+            seen: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen is not None and seen == self._disk_seen:
+            return
+        self._disk_seen = seen
+        digest = file_digest(path) if seen is not None else None
+        if digest != self._disk_digest:
+            self._ask_reload(digest)
+
+    def _ask_reload(self, digest: str | None, force: bool = False) -> None:
+        if (digest == self._disk_asked and not force) or self.profile_path is None:
+            return
+        if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "asks_reload", False):
+            return
+        self._disk_asked = digest
+        name = self.profile_path.name
+        if digest is None:
+            self.notify(f"{self.profile_path} was removed on disk; saving is refused (ctrl+o opens another).",
+                        severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.profile_path is not None and self.load_profile_from(self.profile_path):
+                self.notify(f"Reloaded {name} from disk.")
+
+        dialog = ConfirmDialog(
+            f"{name} changed on disk since this app read it (another editor, or gpumigrate init again?).\n\n"
+            "Reload it? y shows the file as it is now; n keeps this app's copy on the screen, and saving "
+            "stays refused until you reload (the palette's Reload profile), so the outside change is never "
+            "written over. (y / N)")
+        dialog.asks_reload = True  # type: ignore[attr-defined]
+        self.push_screen(dialog, answered)
+
+    def action_reload_profile(self) -> None:
+        if self.profile_path is not None and self.load_profile_from(self.profile_path):
+            self.notify(f"Reloaded {self.profile_path.name} from disk.")
 
     # --- actions -----------------------------------------------------------
 
@@ -505,8 +619,8 @@ class GpuMigrateApp(App[int]):
         if self.profile is None or self.profile_path is None:
             self.notify("Nothing to save: open a profile first.", severity="warning")
             return
-        save_profile(self.profile, self.profile_path)
-        self.notify(f"Saved {self.profile_path.name}")
+        if self._write_profile(self.profile, None):
+            self.notify(f"Saved {self.profile_path.name}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -526,6 +640,9 @@ class GpuMigrateApp(App[int]):
                             self.action_new_profile)
         yield SystemCommand("Open profile", "Load a TOML profile", self.action_open_profile)
         yield SystemCommand("Save profile", "Write the profile to its file", self.action_save_profile)
+        yield SystemCommand("Messages", "Every message shown so far, whole (F2)", self.action_messages)
+        yield SystemCommand("Reload profile", "Read the profile file again (after an edit made outside the app)",
+                            self.action_reload_profile)
 
     def _screen_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every enabled key of the current screen as a palette command too (keyboard first, palette always)."""

@@ -96,9 +96,8 @@ class ProfileScreen(StepScreen):
             return
         if not self.gm_app.authorize("edit_profile"):
             return
-        from engine.profile import write_profile_text
-
-        write_profile_text(self.gm_app.profile_path, text)  # as typed: the user's comments are theirs
-        self.gm_app.replace_profile(profile, "edited as TOML")
+        # as typed (the user's comments are theirs); refused if the file changed on disk since it was read
+        if not self.gm_app.replace_profile(profile, "edited as TOML", text=text):
+            return
         self.notify(f"Saved {self.gm_app.profile_path.name}")
         self._show_status("(saved)")

@@ -128,3 +128,30 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_no(self) -> None:
         self.dismiss(False)
+
+
+class MessagesDialog(ModalScreen[None]):
+    """Every message this app has shown, whole, newest last (F2): a toast goes after seconds and shows
+    only the start of a long message."""
+
+    BINDINGS = [Binding("escape,f2", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    MessagesDialog { align: center middle; }
+    MessagesDialog > VerticalScroll { width: 100%; max-width: 120; height: 100%; max-height: 40;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    MessagesDialog #messages-title { text-style: bold; }
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self._lines = lines
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="messages-scroll"):
+            yield Label("Messages, newest last (escape closes)", id="messages-title")
+            yield Static("\n\n".join(self._lines) or "No messages yet.", id="messages-text", markup=False)
+
+    def on_mount(self) -> None:
+        scroll = self.query_one("#messages-scroll", VerticalScroll)
+        scroll.focus()
+        self.call_after_refresh(scroll.scroll_end, animate=False)
