@@ -66,6 +66,10 @@ def describe(ev: StoredEvent) -> str:
         return f"attached ({p.get('kind')}{', watch only' if p.get('watch_only') else ''})"
     if k == "client_detached":
         return "detached"
+    if k == "client_gone":
+        return (f"noticed that {p.get('operator')}'s {p.get('kind')}{' (watch only)' if p.get('watch_only') else ''} "
+                f"(pid {p.get('pid')} on {p.get('host')}) is gone without detaching (killed?); "
+                f"last seen {iso(p.get('last_seen_at')) or '?'}")
     if k == "control_offered":
         return f"offered the driver's seat to {p.get('to')} (offer #{p.get('id')})"
     if k.startswith("offer_"):
@@ -218,6 +222,11 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
     """Everything ``session show`` prints, as JSON-able data."""
     from engine.cutover import runbook
 
+    gone: list[Any] = []
+    try:  # a killed app records no detach: noticing it here writes that it went (not "attached")
+        gone = store.reap_gone_clients()
+    except Exception:  # noqa: BLE001 - a read-only copy of a session is still shown
+        gone = []
     run = store.active_run()
     runs = store.runs()
     last = run or (runs[-1] if runs else None)
@@ -268,6 +277,8 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                              for c in store.control_requests("pending")],
         "clients": [{"operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host, "uid": c.uid,
                      "watch_only": bool(c.watch_only)} for c in store.clients()],
+        "clients_gone": [{"operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host,
+                          "watch_only": bool(c.watch_only), "last_seen_at": iso(c.seen_at)} for c in gone],
         "runbook": book,
         "events": [event_dict(e) for e in recent],
     }

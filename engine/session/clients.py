@@ -182,6 +182,7 @@ class ClientsMixin:
     # --- attached clients ----------------------------------------------------
 
     def attach_client(self, holder: str, kind: str = "tui", watch_only: bool = False) -> None:
+        self.reap_gone_clients()  # a killed app of before is not left "attached" beside this one
         now = time.time()
         me = self.identity  # type: ignore[attr-defined]
         with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
@@ -202,15 +203,31 @@ class ClientsMixin:
 
     def clients(self, fresh_within_s: float = 30.0) -> list[Client]:
         """Clients seen lately, less those whose process is gone on this host (a killed app records no
-        detach; its heartbeat would keep it listed for ``fresh_within_s``)."""
-        import socket
-
-        from engine.session.runs import pid_alive
-
+        detach; its heartbeat would keep it listed for ``fresh_within_s``).  A reused pid is not the
+        client: the process's start time is compared too."""
         rows = self._db.execute("SELECT * FROM clients WHERE seen_at >= ? ORDER BY attached_at",  # type: ignore[attr-defined]
                                 (time.time() - fresh_within_s,)).fetchall()
-        here = socket.gethostname()
-        return [c for c in (Client(**dict(r)) for r in rows) if c.host != here or pid_alive(c.pid)]
+        return [c for c in (Client(**dict(r)) for r in rows) if _holder_alive(c.pid, c.host, c.proc_start) is not False]
+
+    def reap_gone_clients(self) -> list[Client]:
+        """Clients whose process is gone on this host: a killed app (kill -9, a closed terminal) records no
+        detach.  Each one's row goes and one ``client_gone`` event says whose app it was and that it went
+        without detaching, in the name of whoever noticed; returns them.  Clients on other hosts are left
+        to their heartbeat (``clients`` stops listing them after ``fresh_within_s``)."""
+        rows = self._db.execute("SELECT * FROM clients").fetchall()  # type: ignore[attr-defined]
+        gone = [c for c in (Client(**dict(r)) for r in rows) if _holder_alive(c.pid, c.host, c.proc_start) is False]
+        if not gone:
+            return []
+        reaped = []
+        with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
+            for c in gone:
+                cur = db.execute("DELETE FROM clients WHERE holder = ? AND pid = ?", (c.holder, c.pid))
+                if cur.rowcount:
+                    reaped.append(c)
+                    self.append("session", "client_gone", {  # type: ignore[attr-defined]
+                        "holder": c.holder, "operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host,
+                        "watch_only": bool(c.watch_only), "last_seen_at": c.seen_at})
+        return reaped
 
     def client(self, holder: str) -> Client | None:
         row = self._db.execute("SELECT * FROM clients WHERE holder = ?", (holder,)).fetchone()  # type: ignore[attr-defined]

@@ -118,6 +118,12 @@ def _show(args: argparse.Namespace) -> int:
     print(f"session {info['name']}  ({info['path']})")
     print(f"  created {info['created_at']} by {info['created_by']}; profile {info['profile_path'] or '-'}")
     print(f"  driving: {info['driving']}")
+    attached = [f"{c['operator']} ({c['kind']}{', watch only' if c['watch_only'] else ''}, pid {c['pid']} on {c['host']})"
+                for c in info["clients"]]
+    print(f"  attached: {'; '.join(attached) if attached else 'nobody'}")
+    for c in info["clients_gone"]:
+        print(f"  gone: {c['operator']}'s {c['kind']} (pid {c['pid']} on {c['host']}) ended without detaching "
+              f"(killed?); last seen {c['last_seen_at']}")
     if info["shared_account"]:
         print("  shared account: names are declared (GPUMIGRATE_OPERATOR); approvals on it say "
               "'same account, name declared'")
