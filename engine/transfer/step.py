@@ -224,6 +224,9 @@ def run(ctx: StepContext) -> StepResult:
     engines = sorted({r["engine"] for r in results})
     if engines != ["local"]:
         text += f" (engines: {', '.join(engines)})"
+    if totals["failed"] and not ctx.dry_run:
+        text += ("; fix what each failed object's line names, then run the same command again (copied objects "
+                 "are skipped, failed ones retried)")
     return StepResult(ok=ok, summary=text, data={"entries": results, **totals})
 
 
