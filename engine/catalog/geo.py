@@ -24,3 +24,19 @@ def aws_continent(aws_region: str) -> str:
     """The continent of an AWS region by its prefix (``eu-west-3`` -> ``EU``; Asia Pacific is one), for picking
     a nearby region's price when a region has none."""
     return next((code for prefix, code in AWS_CONTINENTS if aws_region.startswith(prefix)), "unknown")
+
+
+NEAR_WORDS = "the priced region nearest by name on its continent"
+"""How a PRICE FALLBACK note says which region stood in (see :func:`nearby_aws_region`)."""
+
+
+def nearby_aws_region(region: str, priced: list[str]) -> str:
+    """The priced region to stand in for ``region`` when it has no price (a loud PRICE FALLBACK): on its
+    continent, the one sharing the longest name prefix (ap-southeast-3 -> ap-southeast-1, me-central-1 ->
+    me-south-1), us-east-1 on a tie; us-east-1 when the continent has none. It was us-east-1 for every region."""
+    import os.path
+
+    near = [r for r in priced if aws_continent(r) == aws_continent(region)]
+    if not near:
+        return "us-east-1"
+    return max(sorted(near), key=lambda r: (len(os.path.commonprefix([r, region])), r == "us-east-1"))

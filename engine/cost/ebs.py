@@ -4,7 +4,7 @@ gone once the workload has moved, so part of the source's monthly bill (and of t
 The volumes come from the inventory (``describe_volumes`` of the source's instances); the prices from the
 catalog's ``aws.ebs.*`` rows: storage per GB-month for each volume type, io1/io2 provisioned IOPS, and gp3 IOPS
 and throughput above what gp3 includes (3,000 IOPS, 125 MiB/s).  A region or volume type without a price is an
-error, or with ``--allow-price-fallback`` a loud note (us-east-1's rate, or not included);
+error, or with ``--allow-price-fallback`` a loud note (a nearby region's rate, or not included);
 ``cost.source_ebs_usd_per_gb_month`` replaces the catalog's prices altogether.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.check import CatalogError
+from engine.catalog.geo import NEAR_WORDS, aws_continent, nearby_aws_region
 from engine.catalog.load import Catalog, NetPrice
 
 GP3_FREE_IOPS = 3000
@@ -63,9 +64,11 @@ def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: 
                             "the source's EBS volumes the inventory found; set cost.source_ebs_usd_per_gb_month "
                             "(your rate), or run `gpumigrate cost --allow-price-fallback`"
                             " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
-                            " for us-east-1's rate")
-    fallback = catalog.net_tiers_in(key, "us-east-1")
-    note = (f"PRICE FALLBACK: no {key} price for {region}; priced at us-east-1's (price fallback allowed)"
+                            " for a nearby region's rate")
+    near = nearby_aws_region(region, catalog.net_scopes(key))
+    fallback = catalog.net_tiers_in(key, near)
+    why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+    note = (f"PRICE FALLBACK: no {key} price for {region}; priced at {near}'s{why} (price fallback allowed)"
             if fallback else f"PRICE FALLBACK: no {key} price anywhere in the catalog: not included")
     if note not in notes:
         notes.append(note)

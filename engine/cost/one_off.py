@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError
-from engine.catalog.geo import continent
+from engine.catalog.geo import NEAR_WORDS, aws_continent, continent, nearby_aws_region
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.freshness import price_age
 from engine.cost.money import GIB
@@ -116,10 +116,12 @@ def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
                             f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
                             "--allow-price-fallback`"
                             " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
-                            " to price it with us-east-1's tiers")
-    notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with us-east-1's "
-                 "(price fallback allowed), so the egress figure is NOT the {region} price".replace("{region}", region))
-    return catalog.net_tiers_in(key, "us-east-1")
+                            " to price it with a nearby region's tiers")
+    near = nearby_aws_region(region, catalog.net_scopes(key))
+    why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+    notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with {near}'s{why} "
+                 f"(price fallback allowed), so the egress figure is NOT the {region} price")
+    return catalog.net_tiers_in(key, near)
 
 
 def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,

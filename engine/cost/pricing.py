@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError, check_choice, choice_count, choice_notes, machine_row
-from engine.catalog.geo import aws_continent, continent
+from engine.catalog.geo import NEAR_WORDS, aws_continent, continent, nearby_aws_region
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 
 
@@ -68,12 +68,12 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
                                 "--allow-price-fallback`"
                                 " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
                                 " to price it at another region's rate")
-        near = [r for r in priced if aws_continent(r) == aws_continent(src.region)] if src.provider == "aws" else []
         why = ""
-        if near:  # a Paris instance took us-east-1's rate where Frankfurt's and Ireland's were known
-            row = catalog.aws_instance(src.instance_type, near[0]) or row
+        if src.provider == "aws" and priced:  # a Paris instance took us-east-1's rate where Ireland's was known
+            near = nearby_aws_region(src.region, priced)
+            row = catalog.aws_instance(src.instance_type, near) or row
             ondemand = row.ondemand_usd_per_hr
-            why = f", the first priced region on {src.region}'s continent" if row.region in near else ""
+            why = f", {NEAR_WORDS}" if aws_continent(row.region) == aws_continent(src.region) else ""
         notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
                      f"rate{why} (price fallback allowed), so this figure is NOT the {src.region} price")
     if src.hourly_usd is not None:

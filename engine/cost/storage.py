@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError
+from engine.catalog.geo import NEAR_WORDS, aws_continent, nearby_aws_region
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.freshness import PRICE_STALE_DAYS, price_age
@@ -81,9 +82,11 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
                                 f"--aws-region {region}`, "
                                 "or `gpumigrate cost --allow-price-fallback`"
                                 " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)")
-        notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at us-east-1's "
+        near = nearby_aws_region(region, catalog.net_scopes(key))
+        why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+        notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at {near}'s{why} "
                      "(price fallback allowed)")
-        rows = catalog.net_tiers_in(key, "us-east-1")
+        rows = catalog.net_tiers_in(key, near)
     if cls == "INTELLIGENT_TIERING":
         notes.append("S3 INTELLIGENT_TIERING is priced at its frequent-access rate: objects it moved to cheaper "
                      "tiers cost less, and its per-object monitoring fee is not included")

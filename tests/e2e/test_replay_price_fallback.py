@@ -77,5 +77,7 @@ def test_replay_prices_a_region_without_prices_only_when_the_profile_allows_it_a
     warned = [e["text"] for e in events if e.get("event") == "message" and e.get("level") == "warning"]
     assert any(w.startswith("PRICE FALLBACK: no aws.ebs.gp3 price for ap-southeast-3") for w in warned)
     source = result["options"][0]
-    # the volume at us-east-1's gp3 rate (said), the data at rest at Jakarta's own recorded S3 Standard rate
-    assert source["storage_monthly_usd"] == pytest.approx(500 * 0.08 + 1000 * 0.025)
+    # the volume at Singapore's gp3 rate (the nearest priced region, said; it was us-east-1's $0.08), the data
+    # at rest at Jakarta's own recorded S3 Standard rate
+    assert source["storage_monthly_usd"] == pytest.approx(500 * 0.096 + 1000 * 0.025)
+    assert any("aws.ebs.gp3 price for ap-southeast-3; priced at ap-southeast-1's" in n for n in result["price_fallbacks"])

@@ -60,6 +60,9 @@ def test_an_aws_region_without_egress_tiers_is_an_error_or_a_loud_fallback() -> 
         compute_costs(profile, CAT, with_sensitivity=False)
     report = compute_costs(profile, CAT, with_sensitivity=False, allow_price_fallback=True)
     assert any(n.startswith("PRICE FALLBACK: no AWS egress tiers for me-central-1") for n in report.notes)
+    # a nearby region's tiers, not us-east-1's for every region
+    assert any(n.startswith("PRICE FALLBACK: no AWS egress tiers for me-central-1 in the catalog; priced with "
+                            "me-south-1's, the priced region nearest by name on its continent") for n in report.notes)
 
 
 def test_google_cloud_inter_region_egress_by_continent_pair() -> None:
