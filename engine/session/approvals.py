@@ -12,6 +12,7 @@ request.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,31 +66,41 @@ class ApprovalsMixin:
     """Mixed into :class:`engine.session.store.SessionStore`."""
 
     def request_approval(self, action: str, detail: str, plan: Iterable[str] | None = None) -> int:
-        """Record a request (tied to this process's run, if it has one); ``plan`` lists what it approves."""
+        """Record a request (tied to this process's run, if it has one); ``plan`` lists what it approves.
+
+        The plan is written first and the request row carries it from the moment it exists: a
+        second operator polling for pending requests never sees one without its list (approving
+        that would approve what nobody saw)."""
         plan_path, plan_count, preview = None, None, []
         self.refresh_shared_account()  # type: ignore[attr-defined]
         run = self.own_run()  # type: ignore[attr-defined]
-        with self._write() as db:  # type: ignore[attr-defined]
-            cur = db.execute(
-                "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id) "
-                "VALUES(?, ?, ?, ?, ?, ?)",
-                (action, redact(detail), self.operator, time.time(), self.uid, run.id if run else None),  # type: ignore[attr-defined]
-            )
-            approval_id = int(cur.lastrowid or 0)
         if plan is not None:
-            plan_path, plan_count, preview = self._write_plan(approval_id, plan)
+            plan_path, plan_count, preview = self._write_plan(plan)
+        try:
             with self._write() as db:  # type: ignore[attr-defined]
-                db.execute("UPDATE approvals SET plan_path = ?, plan_count = ? WHERE id = ?",
-                           (str(plan_path), plan_count, approval_id))
+                cur = db.execute(
+                    "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id, "
+                    "plan_path, plan_count) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                    (action, redact(detail), self.operator, time.time(), self.uid,  # type: ignore[attr-defined]
+                     run.id if run else None, str(plan_path) if plan_path else None, plan_count),
+                )
+                approval_id = int(cur.lastrowid or 0)
+        except BaseException:
+            if plan_path is not None:
+                plan_path.unlink(missing_ok=True)
+            raise
         self.append("session", "approval_requested", {  # type: ignore[attr-defined]
             "id": approval_id, "action": action, "detail": detail, "run": run.id if run else None,
             "plan_count": plan_count, "plan_first": preview, "plan_file": str(plan_path) if plan_path else None})
         return approval_id
 
-    def _write_plan(self, approval_id: int, plan: Iterable[str]) -> tuple[Path, int, list[str]]:
+    def _write_plan(self, plan: Iterable[str]) -> tuple[Path, int, list[str]]:
+        """The plan file, named before its request exists (time and a random part: unique among
+        the session's processes)."""
         from engine.session.paths import private_file
 
-        path = private_file(Path(f"{self.path}.approvals") / f"{approval_id}.txt")  # type: ignore[attr-defined]
+        name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}.txt"
+        path = private_file(Path(f"{self.path}.approvals") / name)  # type: ignore[attr-defined]
         count, preview = 0, []
         with open(path, "w", encoding="utf-8") as fh:
             for item in plan:

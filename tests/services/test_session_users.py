@@ -123,7 +123,9 @@ def test_another_user_is_refused_with_the_fix_then_shares_and_approves(bob: dict
     # what bob writes in the shared folders is the group's too, under his umask 022
     made = _as(bob, "cut", code=REQUESTER.replace("timeout=60", "timeout=0.2"))
     assert made.returncode == 1 and "nobody approved" in made.stderr, made.stderr
-    plan = sessions / "cut.sqlite.approvals" / "2.txt"
+    plans = sorted((sessions / "cut.sqlite.approvals").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert len(plans) == 2  # alice's plan for request 1, then bob's for request 2
+    plan = plans[-1]
     assert plan.stat().st_uid == bob["uid"] and plan.stat().st_gid == bob["gid"]
     assert stat.S_IMODE(plan.stat().st_mode) == 0o660
     for extra in ("cut.sqlite-wal", "cut.sqlite-shm"):

@@ -22,17 +22,18 @@ def test_sessions_created_after_a_share_stay_private_and_the_shared_one_keeps_sh
     SessionStore.open("first").close()
     share("first", group)
     with SessionStore.open("later") as later:
-        later.request_approval("transfer-delete", "delete 3 objects", plan=["a", "b", "c"])
+        later_plan = later.approval(later.request_approval("transfer-delete", "delete 3 objects",
+                                                           plan=["a", "b", "c"])).plan_path
     later_file = sessions_dir() / "later.sqlite"
     later_log = private_file(logs_dir() / "later.log")
     assert _mode(later_file) == "0o600" and _mode(later_log) == "0o600"
     assert _mode(Path(f"{later_file}.approvals")) == "0o700"
-    assert _mode(Path(f"{later_file}.approvals") / "1.txt") == "0o600"
+    assert Path(later_plan).parent == Path(f"{later_file}.approvals") and _mode(Path(later_plan)) == "0o600"
     # the shared session's own new files are still the group's
     first_log = private_file(logs_dir() / "first.log")
     assert _mode(first_log) == "0o660"
     with SessionStore.open("first") as first:
-        first.request_approval("transfer-delete", "delete 1 object", plan=["x"])
-    assert _mode(sessions_dir() / "first.sqlite.approvals" / "1.txt") == "0o660"
+        first_plan = first.approval(first.request_approval("transfer-delete", "delete 1 object", plan=["x"])).plan_path
+    assert Path(first_plan).parent == sessions_dir() / "first.sqlite.approvals" and _mode(Path(first_plan)) == "0o660"
     unshare("first")
     assert _mode(sessions_dir()) == "0o700"  # no other session is shared: the folders close again

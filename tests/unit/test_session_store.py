@@ -185,3 +185,21 @@ def test_a_client_whose_process_is_gone_on_this_host_is_not_listed_as_attached()
         store.attach_client("ghost", kind="tui", watch_only=True)
         store._db.execute("UPDATE clients SET pid = ? WHERE holder = 'ghost'", (gone.pid,))
         assert [c.holder for c in store.clients()] == ["me"]
+
+
+def test_a_request_with_a_plan_is_never_visible_without_it() -> None:
+    """A second operator polling for requests must never see one whose plan (the list of what it
+    approves) is not attached yet: approving it would approve an unseen list. The plan is read while
+    the request is being made; nothing may be pending until it is all written."""
+    seen: list[object] = []
+    with SessionStore.open("plan-race", operator="alice") as driver, \
+            SessionStore.open("plan-race", operator="bob") as other:
+        def plan():
+            for i in range(3):
+                seen.extend(other.approvals("pending"))
+                yield f"stale/{i}"
+        approval_id = driver.request_approval("transfer-delete", "delete 3 objects", plan=plan())
+        assert seen == []
+        request = other.approval(approval_id)
+        assert request is not None and request.plan_count == 3
+        assert request.plan_preview() == ["stale/0", "stale/1", "stale/2"]
