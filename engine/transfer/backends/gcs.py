@@ -154,14 +154,24 @@ def compose_refusal(storage_class: str | None, retention_s: int | None, event_ho
 
 class _PinnedReader:
     """A generation-pinned stream: the reader fetches lazily, so a replaced generation shows up
-    on a read, where it becomes :class:`SourceChanged` too."""
+    on a read, where it becomes :class:`SourceChanged` too.
+
+    A generation's size never changes, and the listing gave it: once that many bytes are read
+    the stream ends here. The library's reader, built without the object's size, would ask GCS
+    for a range past the end (one more round trip per streamed object). Bytes beyond the listed
+    size, were there any, would change the checksum the caller compares."""
 
     def __init__(self, raw: Any, info: ObjectInfo):
         self.raw, self.info = raw, info
+        self.left = info.size
 
     def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
         with _generation_gone(self.info):
-            return self.raw.read(n)  # type: ignore[no-any-return]
+            data: bytes = self.raw.read(self.left if n is None or n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data
 
     def close(self) -> None:
         self.raw.close()
