@@ -303,6 +303,23 @@ class GpuMigrateApp(App[int]):
             timeout = max(timeout, 10.0)
         super().notify(text, title=title, severity=severity, timeout=timeout, markup=markup)
 
+    def on_notify(self, event: Any) -> None:
+        """A new toast: older toasts go (they are in Messages, whole) until the rest fit
+        the screen; stacked taller than the screen, the oldest lost their first lines."""
+        from tui.widgets.toast_text import toast_height, toast_width
+
+        width = toast_width(self.size.width or 80) - 3
+        room = (self.size.height or 24) - 3  # the footer, the rack's margin, a spare row
+        shown = list(self._notifications)
+        if event.notification not in shown:  # Textual adds it before or after this handler, by version
+            shown.append(event.notification)
+        used = sum(toast_height(n.message, width) for n in shown)
+        for old in shown:  # oldest first; the newest always stays
+            if used <= room or old is event.notification:
+                break
+            used -= toast_height(old.message, width)
+            self._unnotify(old)
+
     def messages(self) -> list[str]:
         """Every message shown so far (at most MESSAGES_KEPT), oldest first, whole."""
         return list(self._messages)

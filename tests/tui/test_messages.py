@@ -69,3 +69,19 @@ def test_toast_text_keeps_short_messages_and_brackets() -> None:
         "no [[transfer]] entries: list[str]"
     cut = toast_text(HUGE, width=56, max_lines=6)
     assert len(cut.splitlines()) <= 6 and cut.rstrip().endswith("F2: Messages)")
+
+
+async def test_stacked_toasts_never_push_each_other_off_the_screen() -> None:
+    """Several errors at once stacked taller than the screen and the oldest lost their first lines; the
+    oldest now go (they are in Messages, whole) so that every toast shown is whole."""
+    app = GpuMigrateApp()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for n in range(4):
+            app.notify(f"error {n}: " + LONG[:300], severity="error")
+        await _settle(pilot, app)
+        await pilot.pause(0.2)
+        rack = app.screen.query_one(ToastRack)
+        toasts = _toasts(app)
+        assert rack.max_scroll_y == 0 and all(app.screen.region.contains_region(t.region) for t in toasts)
+        assert toasts and toasts[-1].render().plain.startswith("error 3:")
+        assert [m.split(": ", 1)[1][:7] for m in app.messages()] == [f"error {n}" for n in range(4)]

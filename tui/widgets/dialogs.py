@@ -87,6 +87,8 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog { align: center middle; }
     ConfirmDialog > Vertical { width: 80; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     ConfirmDialog Horizontal { height: auto; margin-top: 1; }
+    ConfirmDialog Button { margin-right: 2; }
+    ConfirmDialog Button:focus { background: $primary; color: $text; text-style: bold; }
     """
 
     REFRESH_S = 0.5
@@ -117,8 +119,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical():
             yield Static(self._question, markup=False, id="question")
             with Horizontal():
-                yield Button("Yes", variant="warning", id="yes")
-                yield Button("No", id="no")
+                yield Button("Yes (y)", variant="warning", id="yes")
+                yield Button("No (n)", id="no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

@@ -24,12 +24,22 @@ def toast_lines(screen_height: int) -> int:
     return max(3, screen_height - 10)
 
 
-def toast_text(message: str, width: int, max_lines: int) -> str:
-    """``message`` if it wraps into ``max_lines`` lines of ``width`` cells; else as many of its lines as
-    fit, cut at a word, then the pointer to the Messages view."""
+def _wrapped(message: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in message.splitlines() or [""]:
         lines.extend(textwrap.wrap(paragraph, width, break_long_words=True, break_on_hyphens=False) or [""])
+    return lines
+
+
+def toast_height(message: str, width: int) -> int:
+    """Rows a toast of ``message`` takes: its lines at ``width``, its padding (2) and its top margin (1)."""
+    return len(_wrapped(message, width)) + 3
+
+
+def toast_text(message: str, width: int, max_lines: int) -> str:
+    """``message`` if it wraps into ``max_lines`` lines of ``width`` cells; else as many of its lines as
+    fit, cut at a word, then the pointer to the Messages view."""
+    lines = _wrapped(message, width)
     if len(lines) <= max_lines:
         return message
     pointer = textwrap.wrap(POINTER, width)
