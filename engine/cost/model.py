@@ -120,7 +120,7 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     # Nothing billed on the source (no runs, no storage): no percentage. One run at list rates was compared
     # instead, and a commitment billing $1,709 a month for no run read "34.5% less a month".
     if source_bill > 0:
-        option.savings_per_run_fraction = _less(_ratio(bill, source_bill))
+        option.savings_monthly_fraction = _less(_ratio(bill, source_bill))
     option.parallel_run_usd = _parallel_run_rate(option, bill) * cost.parallel_run_days / DAYS_PER_MONTH
     option.one_off_usd = shared_one_off + option.parallel_run_usd
     if option.savings_monthly_usd > 0:

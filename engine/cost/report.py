@@ -61,7 +61,9 @@ class OptionCost:
     effective_cost_per_run_usd: float | None = None
     """Monthly cost / runs per month (differs from cost_per_run_usd when a commitment is under-used)."""
     savings_monthly_usd: float | None = None
-    savings_per_run_fraction: float | None = None
+    savings_monthly_fraction: float | None = None
+    """1 - this option's monthly bill / the source's (effective, storage included): the share of the source's
+    monthly bill saved. The JSON also writes it as ``savings_per_run_fraction``, its old (misleading) name."""
     parallel_run_usd: float | None = None
     parallel_run_detail: str = ""
     """How the parallel run is priced (a commitment's: the hours used at on-demand, before it is bought)."""
@@ -169,7 +171,8 @@ class CostReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "currency": self.currency,
-            "options": [asdict(o) for o in self.options],
+            # savings_per_run_fraction: the old name of savings_monthly_fraction, kept for existing readers
+            "options": [{**asdict(o), "savings_per_run_fraction": o.savings_monthly_fraction} for o in self.options],
             "one_off_usd": self.one_off_usd,
             "break_even_months": self.break_even_months,
             "monthly_usd": {"source": self.monthly_source_usd, "target": self.monthly_target_usd},
@@ -219,9 +222,9 @@ class CostReport:
                 text += f" (list rate {usd(o.list_cost_per_run_usd)})"
             return text
 
-        saving = tgt.savings_per_run_fraction
+        saving = tgt.savings_monthly_fraction
         how = "less" if saving is None or saving >= 0 else "more"
-        share = (f"{pct(abs(saving))} {how} a month, effective" if saving is not None
+        share = (f"{pct(abs(saving))} {how} a month, of the source's monthly bill (effective)" if saving is not None
                  else "no runs a month: no percentage" if not src.runs_per_month
                  else "nothing billed on the source a month: no percentage")
         text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"

@@ -48,7 +48,7 @@ def test_reference_case_reproduces_the_published_figures() -> None:
     # savings from the whole monthly bill: compute $1,810.40 + the 200 GiB pd-balanced boot disk $20 vs $2,007.36
     assert tgt.storage_monthly_usd == pytest.approx(200 * 0.1) and tgt.bill_monthly_usd == pytest.approx(1830.40)
     assert tgt.savings_monthly_usd == pytest.approx(2007.36 - 1830.40)
-    assert tgt.savings_per_run_fraction == pytest.approx(0.088, abs=1e-3)  # monthly, effective: not "30% less"
+    assert tgt.savings_monthly_fraction == pytest.approx(0.088, abs=1e-3)  # monthly, effective: not "30% less"
     assert "$22.63/run (list rate $17.61)" in report.summary() and "8.8% less a month" in report.summary()
     assert "monthly bill $2,007.36 vs $1,830.40" in report.summary()  # the bill the 8.8% is of
     assert tgt.pricing == "cud-1y" and "negotiated" in tgt.price_source and "negotiated" in src.price_source
@@ -193,10 +193,10 @@ def test_no_runs_gives_no_percentage_and_no_price_paid_per_run() -> None:
     report = compute_costs(profile("cud-1y", runs=0), embedded_catalog())
     tgt = report.primary
     assert tgt.savings_monthly_usd is not None and tgt.savings_monthly_usd < 0
-    assert tgt.savings_per_run_fraction is None and tgt.effective_cost_per_run_usd is None
+    assert tgt.savings_monthly_fraction is None and tgt.effective_cost_per_run_usd is None
     assert tgt.list_cost_per_run_usd == pytest.approx(tgt.hourly_usd * 7.1)
     summary = report.summary()
-    assert "a month, effective" not in summary and "no runs a month" in summary
+    assert "a month, of the source" not in summary and "no runs a month" in summary
     assert tgt.paid_label() == "no runs" and f"{usd(tgt.list_cost_per_run_usd)}/run at list rate" in summary
     assert f"monthly bill {usd(report.source.bill_monthly_usd)} vs {usd(tgt.bill_monthly_usd)}" in summary
 

@@ -7,7 +7,10 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("catalog", help="GPU machine prices: refresh from the providers' APIs, show with their age")
+    p = sub.add_parser("catalog", help="GPU machine prices (USD only): refresh from the providers' APIs, show with "
+                                       "their age",
+                       description="GPU machine prices, USD only (US dollar list prices per hour, no currency "
+                                   "conversion): refresh them from the providers' APIs, show them with their age.")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     r = verbs.add_parser("refresh", help="update the user cache from the Cloud Billing Catalog / AWS Price List APIs")
     r.add_argument("--gcp", action="store_true", help="only Google Cloud (Cloud Billing Catalog API)")
@@ -15,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--aws-region", default="us-east-1", help="AWS region to price (default us-east-1)")
     r.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     r.set_defaults(handler=run_refresh)
-    s = verbs.add_parser("show", help="list known machine types and prices, with origin and age")
+    s = verbs.add_parser("show", help="list known machine types and prices (USD only), with origin and age",
+                         description="List known GPU machine types and their hourly prices, USD only (US dollar "
+                                     "list prices, no currency conversion), with their age and flags.")
     s.add_argument("--gpu", help='GPU model or family, e.g. "A100" or "A100 80GB"')
     s.add_argument("--provider", choices=["gcp", "aws"], help="only one provider")
     s.add_argument("--region", help="only one region")

@@ -11,7 +11,12 @@ DATA_GB_MAX = 1e9
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cost", help="compare the source with the Google Cloud options: per run, per month, break-even")
+    p = sub.add_parser("cost", help="compare the source with the Google Cloud options: per run, per month, break-even "
+                                          "(USD only: US dollar list prices, no currency conversion)",
+                       description="Compare the source with the Google Cloud options: per run, per month, "
+                                   "break-even. USD only: every figure is in US dollars (list prices or your "
+                                   "hourly_usd), no currency conversion. Percentages are of the source's "
+                                   "monthly bill (effective: what is billed, commitments included).")
     p.add_argument("profile", help="the TOML profile")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--data-gb", type=bounded(0, DATA_GB_MAX), default=None, metavar="GB",
@@ -66,8 +71,8 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
         be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
         age = o.age_label()
         saving = "" if o.savings_monthly_usd is None else \
-            usd(o.savings_monthly_usd) + ("" if o.savings_per_run_fraction is None
-                                         else f" ({pct(o.savings_per_run_fraction)})")
+            usd(o.savings_monthly_usd) + ("" if o.savings_monthly_fraction is None
+                                         else f" ({pct(o.savings_monthly_fraction)})")
         rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", o.paid_label(),
                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
                      "" if o.one_off_usd is None else usd(o.one_off_usd), be, age))
@@ -145,7 +150,8 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
         console.print(f"note: {note}", style="yellow", markup=False)
     console.print("$/run paid = the monthly compute bill / runs (a commitment is paid whether used or not); $/run "
                   "list = list rate x hours; storage/mo = data at rest and boot disk; savings come from the whole "
-                  "monthly bill. All figures in US dollars (USD list prices; no currency conversion).",
+                  "monthly bill: the % in saving/month is of the source's monthly bill (effective). USD only: all "
+                  "figures in US dollars (USD list prices; no currency conversion).",
                   style="dim", markup=False)
     console.print(f"prices: {catalog.age_note()} (figures rounded to cents for display only; STALE = spot price "
                   "over 30 days old or any price over 180 days old)", style="dim", markup=False)

@@ -1,0 +1,41 @@
+"""The saving's name and words: `savings_per_run_fraction` was a fraction of the monthly bill under a per-run
+name; USD only said where a user reads the figures (issue #14 point 4: "USD only is fine, but say so")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.catalog.load import embedded_catalog
+from engine.cost.model import compute_costs
+from engine.profile import load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_monthly_fraction_has_a_monthly_name_and_the_old_name_stays_for_readers() -> None:
+    report = compute_costs(load_profile(REPO / "profiles/aws-p3-to-gcp-a100.toml"), embedded_catalog())
+    tgt = report.primary
+    assert tgt.savings_monthly_fraction == pytest.approx(1 - tgt.bill_monthly_usd / report.source.bill_monthly_usd)
+    doc = report.to_dict()["options"][1]
+    assert doc["savings_monthly_fraction"] == pytest.approx(0.088, abs=1e-3)
+    assert doc["savings_per_run_fraction"] == doc["savings_monthly_fraction"]  # kept: same monthly figure
+    summary = report.summary()
+    assert "8.8% less a month" in summary and "of the source's monthly bill" in summary
+    readme = (REPO / "README.md").read_text()
+    assert "`savings_monthly_fraction`" in readme and "`savings_per_run_fraction`" in readme
+
+
+def test_usd_only_is_said_in_help_table_and_readme(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    for argv in (["cost", "--help"], ["catalog", "--help"], ["catalog", "show", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "USD only" in " ".join(capsys.readouterr().out.split()), argv
+    assert main(["cost", str(REPO / "profiles/aws-p3-to-gcp-a100.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "USD only" in out and "% in saving/month is of the source's monthly bill" in out
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "USD only" in readme
