@@ -51,8 +51,12 @@ def test_catalog_show_filters_and_carries_age() -> None:
     doc = json.loads(gm("catalog", "show", "--gpu", "A100 80GB", "--provider", "gcp", "--json").stdout)
     assert doc["rows"] and all(r["gpu_model"] == "A100 80GB" and r["provider"] == "gcp" for r in doc["rows"])
     assert all(r["origin"].startswith("embedded, as of") for r in doc["rows"])
-    table = gm("catalog", "show", "--gpu", "V100")
-    assert table.returncode == 0 and "p3.2xlarge" in table.stdout and "months old" in table.stdout
+    aws = json.loads(gm("catalog", "show", "--gpu", "V100", "--provider", "aws", "--json").stdout)["rows"]
+    p3 = next(r for r in aws if r["type"] == "p3.2xlarge" and r["region"] == "us-east-1")
+    table = gm("catalog", "show", "--gpu", "V100")  # the age in days on the row; the origin in --wide
+    line = next(ln for ln in table.stdout.splitlines() if ln.startswith("p3.2xlarge") and "us-east-1" in ln)
+    assert table.returncode == 0 and f"{p3['price_age_days']}d" in line
+    assert "months old" in gm("catalog", "show", "--gpu", "V100", "--wide").stdout
 
 
 def test_reference_figures_whole_at_80_columns() -> None:

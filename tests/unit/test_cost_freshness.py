@@ -123,7 +123,7 @@ def test_catalog_show_flags_stale_and_suspect_prices(capsys: object) -> None:
     assert us["spot_check"] is False and rows[("a3-highgpu-8g", "europe-north1")]["spot_check"] is False
     assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--region", "europe-north1"]) == 0
     table = capsys.readouterr().out  # type: ignore[attr-defined]
-    rows_text = table.split("offered: the GPU")[0]  # the legend below the table explains CHECK
+    rows_text = table.split("\nage: days since")[0]  # the legend below the table explains CHECK
     assert "STALE" in rows_text and " CHECK" not in rows_text and "spot older than 30 days" in table
 
 

@@ -24,7 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--gpu", help='GPU model or family, e.g. "A100" or "A100 80GB"')
     s.add_argument("--provider", choices=["gcp", "aws"], help="only one provider")
     s.add_argument("--region", help="only one region")
-    s.add_argument("--json", action="store_true", help="print one JSON document")
+    s.add_argument("--machine", metavar="TEXT", help='machine or instance types containing TEXT, e.g. "a2-ultra" or '
+                                                     '"p4d"')
+    s.add_argument("--n1-flexible", action="store_true",
+                   help="also list the N1 flexible shapes (an N1 type + GPU count beyond the usual one per count; "
+                        "hidden by default, counted)")
+    s.add_argument("--not-offered", action="store_true",
+                   help="also list rows priced in a region where the GPU is not offered (hidden by default, counted)")
+    s.add_argument("--wide", action="store_true",
+                   help="every column (provider, GB/GPU, offered, origin and age) in one table, for a wide terminal")
+    s.add_argument("--json", action="store_true",
+                   help="print one JSON document: every row that matches the filters, hidden ones included "
+                        "(with shape and offered), sources, notes and commitment dates")
     s.set_defaults(handler=run_show)
     p.set_defaults(handler=lambda args: _usage(p))
 
@@ -123,6 +134,8 @@ def run_show(args: argparse.Namespace) -> int:
                 continue
             if args.region and m.region != args.region:
                 continue
+            if args.machine and args.machine.lower() not in m.machine_type.lower():
+                continue
             offered = catalog.gpu_offered_in(m.gpu_model, m.machine_type)
             rows.append({"provider": "gcp", "type": m.machine_type, "gpu_model": m.gpu_model,
                          "gpu_count": m.gpu_count, "gpu_memory_gb": m.gpu_memory_gb, "region": m.region,
@@ -138,19 +151,21 @@ def run_show(args: argparse.Namespace) -> int:
                                            if m.cud_1y_usd_per_hr is not None or m.cud_3y_usd_per_hr is not None
                                            else None),
                          "spot_check": "SPOT CHECK:" in (m.notes or ""), "checks": _checks(m.notes),
-                         "notes": m.notes})
+                         "shape": m.shape, "notes": m.notes})
     if args.provider in (None, "aws"):
         for a in catalog.aws_instances:
             if args.gpu and not gpu_matches(a.gpu_model, args.gpu):
                 continue
             if args.region and a.region != args.region:
                 continue
+            if args.machine and args.machine.lower() not in a.instance_type.lower():
+                continue
             rows.append({"provider": "aws", "type": a.instance_type, "gpu_model": a.gpu_model,
                          "gpu_count": a.gpu_count, "gpu_memory_gb": a.gpu_memory_gb, "region": a.region,
                          "offered": "unknown", "ondemand_usd_per_hr": a.ondemand_usd_per_hr, "spot_usd_per_hr": None,
                          "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
                          **ages(a.price_origin.date, None), "spot_check": False, "checks": _checks(a.notes),
-                         "notes": a.notes})
+                         "shape": "", "notes": a.notes})
     rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
     if args.json:
         from tui.output import print_json
@@ -158,33 +173,99 @@ def run_show(args: argparse.Namespace) -> int:
         print_json({"age": catalog.age_note(), "rows": rows, "problems": catalog.problems})
         return 0
     from rich.console import Console
+
+    console = Console(highlight=False)  # its width: the terminal's, else COLUMNS, else 80 (a pipe)
+    if args.wide:
+        _wide_table(console, rows)
+    else:
+        _fitted_tables(console, rows, args)
+    for problem in catalog.problems:
+        console.print(f"note: {problem}", style="yellow", markup=False)
+    console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
+                  style="dim", markup=False)
+    return 0
+
+
+_NAMES = {"gcp": "Google Cloud", "aws": "AWS"}
+
+
+def _fitted_tables(console, rows, args) -> None:  # type: ignore[no-untyped-def]
+    """One section per provider, laid out to the console's width; hidden rows counted with their flag."""
+    from tui.commands.catalog_table import layout, wrap
+
+    width = console.width
+    out: list[str] = []
+    filters = " ".join(f"--{name.replace('_', '-')} {value!r}" for name in ("provider", "gpu", "region", "machine")
+                       if (value := getattr(args, name)))
+    if not rows:
+        out += wrap(f"no rows match {filters or 'the catalog'}; `gpumigrate catalog show` without filters lists "
+                    "them all.", width)
+    for provider in ("gcp", "aws"):
+        mine = [r for r in rows if r["provider"] == provider]
+        if not mine:
+            continue
+        flexible = [r for r in mine if r["shape"] == "n1-flexible"]
+        # not offered and not already hidden as a flexible shape: the two counts add up to the rows hidden
+        unoffered = [r for r in mine if r["offered"] == "no" and (args.n1_flexible or r["shape"] != "n1-flexible")]
+        shown = [r for r in mine if (args.n1_flexible or r["shape"] != "n1-flexible")
+                 and (args.not_offered or r["offered"] != "no")]
+        hidden = []
+        if flexible and not args.n1_flexible:
+            hidden.append(f"{len(flexible):,} N1 flexible shapes hidden (--n1-flexible shows them)")
+        if unoffered and not args.not_offered:
+            hidden.append(f"{len(unoffered):,} priced where the GPU is not offered hidden (--not-offered shows "
+                          "them)")
+        what = ("$/h, USD only" if provider == "gcp"
+                else "on-demand $/h, USD only; spot and commitments are not in the catalog")
+        title = f"{_NAMES[provider]} ({what}): {len(shown):,} of {len(mine):,} rows shown"
+        title += f"; {'; '.join(hidden)}" if hidden else ""
+        if filters:
+            title += f"; filters: {filters}"
+        out += ([""] if out else []) + wrap(title, width)
+        if shown:
+            out += layout(shown, provider, width)
+    legend = ("age: days since the on-demand price was read (commitment dates are in --json). * = that price "
+              "is STALE: spot older than 30 days, any price older than 180 (or undated); STALE = the row has one. "
+              "CHECK = its sources disagree or a spot price is deeper than the 91% discount Google's Spot pricing "
+              "allows (the row's checks and notes are in --json). NOT-OFFERED = priced there, but the availability "
+              "source does not list the GPU in that region. No catalog row is a FALLBACK: a fallback is another "
+              "region's price taken by `gpumigrate cost --allow-price-fallback`, flagged there. 1y/3y: "
+              "committed-use $/h. All prices are US dollars (USD only, no currency conversion). More columns: "
+              "--wide; everything: --json.")
+    out += [""] + wrap(legend, width)
+    console.print("\n".join(out), markup=False, highlight=False, crop=False, soft_wrap=True)
+
+
+def _wide_table(console, rows) -> None:  # type: ignore[no-untyped-def]
+    """Every column in one rich table (a wide terminal); at 80 columns the fitted tables are the readable ones."""
     from rich.table import Table
 
     from engine.cost.model import usd
 
-    console = Console(highlight=False)
-    table = Table(title=f"Known GPU machines ({len(rows)})", title_justify="left")
+    table = Table(title=f"Known GPU machines ({len(rows)}; US dollars, USD only)", title_justify="left")
     for column, justify in (("provider", "left"), ("type", "left"), ("GPU", "left"), ("n", "right"),
                             ("GB/GPU", "right"), ("region", "left"), ("offered", "left"), ("on-demand $/h", "right"),
-                            ("spot $/h", "right"), ("origin and age", "left")):
+                            ("spot $/h", "right"), ("1y $/h", "right"), ("3y $/h", "right"),
+                            ("origin and age", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+
+    def price(value: object, stale: bool, check: bool = False) -> str:
+        if value is None:
+            return "—"
+        return usd(value) + (" STALE" if stale else "") + (" CHECK" if check else "")  # type: ignore[arg-type]
+
     for r in rows:
         count = r["gpu_count"]
         table.add_row(r["provider"], r["type"], r["gpu_model"], f"{count:g}",
                       "" if r["gpu_memory_gb"] is None else f"{r['gpu_memory_gb']:g}", r["region"], r["offered"],
-                      usd(r["ondemand_usd_per_hr"]) + (" STALE" if r["stale"] else "")
-                      if r["ondemand_usd_per_hr"] is not None else "—",
-                      usd(r["spot_usd_per_hr"]) + (" STALE" if r["spot_stale"] else "") + (" CHECK" if r["spot_check"]
-                                                                                           else "")
-                      if r["spot_usd_per_hr"] is not None else "—", r["origin"])
+                      price(r["ondemand_usd_per_hr"], r["stale"]),
+                      price(r["spot_usd_per_hr"], r["spot_stale"], r["spot_check"]),
+                      price(r.get("cud_1y_usd_per_hr"), bool(r.get("cud_stale"))),
+                      price(r.get("cud_3y_usd_per_hr"), bool(r.get("cud_stale"))), r["origin"])
     console.print(table)
-    for problem in catalog.problems:
-        console.print(f"note: {problem}", style="yellow", markup=False)
     console.print("offered: the GPU is listed in that region by the availability source (no = priced there but not "
-                  "offered; unknown = no availability data for this GPU). US dollars. STALE = spot older than 30 "
-                  "days, any price older than 180 (or undated); CHECK = a spot price deeper than the 91% discount "
-                  "Google's Spot pricing allows, so likely part of the price (the row's notes and checks are in --json, "
-                  "where commitment prices carry their own cud_date and age).", style="dim", markup=False)
-    console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
-                  style="dim", markup=False)
-    return 0
+                  "offered; unknown = no availability data for this GPU). US dollars (USD only). STALE = spot older "
+                  "than 30 days, any price older than 180 (or undated); CHECK = a spot price deeper than the 91% "
+                  "discount Google's Spot pricing allows, so likely part of the price (the row's notes and checks "
+                  "are in --json, where commitment prices carry their own cud_date and age).", style="dim",
+                  markup=False)
