@@ -154,8 +154,8 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
         """From now on this handle changes nothing (``attach --watch``, every ``serve --watch`` tab).
 
         Enforced here, below every front end: any write raises :class:`WatchOnly`, except being
-        listed as attached (attach, heartbeat, detach) and noticing that a run died (a fact, not a
-        decision).  There is no way back: a watch-only process reopens the session to do more.
+        listed as attached (attach, heartbeat, detach) and noticing that a run died or that a killed
+        app is gone (facts, not decisions).  There is no way back: a watch-only process reopens the session to do more.
         """
         self._watch_only = True
 
