@@ -557,7 +557,7 @@ class GpuMigrateApp(App[int]):
         import os
 
         path = self.profile_path
-        if path is None or self.profile is None:
+        if path is None or self.profile is None or self._exit or not self.is_running:
             return
         try:
             st = os.stat(path)

@@ -104,7 +104,8 @@ class ConfirmDialog(ModalScreen[bool]):
         return self._question
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        for no in self.query("#no").results(Button):  # none when the app closes as this opens
+            no.focus()
         if self._refresh is not None:
             self.set_interval(self.REFRESH_S, self._ask_again)
 
@@ -113,7 +114,8 @@ class ConfirmDialog(ModalScreen[bool]):
         text = self._refresh()
         if text != self._question:
             self._question = text
-            self.query_one("#question", Static).update(text)
+            for shown in self.query("#question").results(Static):
+                shown.update(text)
 
     def compose(self) -> ComposeResult:
         with Vertical():
