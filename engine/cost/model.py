@@ -219,8 +219,8 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         notes.extend(option.notes)
         if option.pricing.startswith(COMMITTED) and option.break_even_utilisation is not None \
                 and option.utilisation < option.break_even_utilisation:
-            notes.append(f"{option.name}: the commitment is {pct(option.utilisation)} used; on-demand is cheaper "
-                         f"below {pct(option.break_even_utilisation)} utilisation")
+            notes.append(f"{option.name}: {pct(option.utilisation)} of the commitment's billed hours are used; "
+                         f"on-demand is cheaper below {pct(option.break_even_utilisation)} utilisation")
     report = CostReport(options=options, one_off_items=items, data_gb=data_gb, data_basis=data_basis,
                         object_count=objects, object_basis=object_basis, route=cost.route,
                         horizon_months=cost.horizon_months, catalog_age=catalog.age_note(today), notes=notes)

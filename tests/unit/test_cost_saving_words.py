@@ -39,3 +39,22 @@ def test_usd_only_is_said_in_help_table_and_readme(capsys: pytest.CaptureFixture
     assert "USD only" in out and "% in saving/month is of the source's monthly bill" in out
     readme = " ".join((REPO / "README.md").read_text().split())
     assert "USD only" in readme
+
+
+def test_commitment_percentages_say_what_they_are_of(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """"$1,810.40/month, 77.8% used; on-demand cheaper below 67.5%": 77.8% of what? Of the hours the commitment
+    bills (730 a month), the same share on the CLI, in the notes (replay, JSON) and on the Cost screen."""
+    from tui.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["cost", str(REPO / "profiles/aws-p3-to-gcp-a100.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "77.8% of its billed hours used; on-demand cheaper below 67.5% use" in out
+    from engine.profile import parse_profile
+
+    low = compute_costs(parse_profile('[source]\nprovider = "aws"\ninstance_type = "p3.2xlarge"\n[target]\n'
+                                      'machine_type = "a2-highgpu-1g"\npricing = "cud-1y"\n[workload]\n'
+                                      'source_hours_per_run = 8.2\ntarget_hours_per_run = 7.1\nruns_per_month = 10\n'),
+                        embedded_catalog())  # 71 of 730 hours: the note below the break-even says the same
+    assert any("9.7% of the commitment's billed hours are used; on-demand is cheaper below" in n for n in low.notes)

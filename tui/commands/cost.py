@@ -111,8 +111,8 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
         if o.spot_discount is not None:
             extra.append(f"spot {pct(o.spot_discount)} off on-demand, +{pct(o.spot_overhead)} run time for restarts")
         if o.break_even_utilisation is not None:
-            extra.append(f"commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} used; "
-                         f"on-demand cheaper below {pct(o.break_even_utilisation)}")
+            extra.append(f"commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} of its billed "
+                         f"hours used; on-demand cheaper below {pct(o.break_even_utilisation)} use")
         if o.break_even_speedup is not None:
             extra.append(f"same cost per run at {o.break_even_speedup:.2f}x the source speed")
         if o.storage_detail:

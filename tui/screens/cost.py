@@ -191,8 +191,8 @@ class CostScreen(StepScreen):
         for o in report.options:
             lines.append(f"• {o.name}: {usd(o.hourly_usd)}/h — {o.price_source} [{o.price_date}]; hours {o.hours_basis}")
             if o.break_even_utilisation is not None:
-                lines.append(f"   commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} used; "
-                             f"on-demand cheaper below {pct(o.break_even_utilisation)}")
+                lines.append(f"   commitment {usd(o.commitment_monthly_usd)}/month, {pct(o.utilisation)} of its "
+                             f"billed hours used; on-demand cheaper below {pct(o.break_even_utilisation)} use")
             if o.storage_detail:
                 lines.append(f"   storage {usd(o.storage_monthly_usd)}/month: {o.storage_detail}")
             if o.spot_discount is not None:
