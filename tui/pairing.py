@@ -345,8 +345,16 @@ class HandOverDialog(ModalScreen[str | None]):
         from textual.widgets.option_list import Option
 
         with Vertical():
-            yield Label("Hand the driver's seat to:")
+            yield Label("Offer the driver's seat to (↑/↓ choose, Enter offers, escape cancels):")
             yield OptionList(*[Option(label, id=holder) for holder, label in self.choices], id="watchers")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._choose_nobody)
+
+    def _choose_nobody(self) -> None:
+        """Nobody is highlighted at first: an Enter typed as the list appears offers the seat to no one."""
+        for options in self.query("#watchers").results(OptionList):
+            options.highlighted = None
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -77,3 +77,20 @@ async def test_save_diff_scrolls_with_the_focus_on_dont_save() -> None:
         await pilot.pause()
         assert app.screen.query_one("#diff-scroll").scroll_y > 2
         assert app.focused is not None and app.focused.id == "diff-no"
+
+
+async def test_hand_over_needs_a_choice_before_enter() -> None:
+    """Enter as the list appeared offered the seat to whoever was listed first; now a person is chosen first."""
+    from tui.pairing import HandOverDialog
+
+    answers: list[object] = []
+    app = GpuMigrateApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(HandOverDialog([("h1", "alice (tui)"), ("h2", "bob (tui)")]), answers.append)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert answers == [] and isinstance(app.screen, HandOverDialog)
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+    assert answers == ["h2"]
