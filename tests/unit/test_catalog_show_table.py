@@ -70,3 +70,18 @@ def test_machine_filter_and_wide_columns(capsys: pytest.CaptureFixture[str], mon
     assert "origin and age" in wide and "offered" in wide
     none = show(capsys, "--machine", "no-such-machine")
     assert "no rows match" in none
+
+
+def test_the_counts_add_up_and_machine_sizes_sort_as_numbers(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out = " ".join(show(capsys, "--provider", "gcp").split())
+    shown, total, flexible, unoffered = (int(n.replace(",", "")) for n in re.search(
+        r"([\d,]+) of ([\d,]+) rows shown; ([\d,]+) N1 flexible shapes hidden .*?; ([\d,]+) priced where the GPU is "
+        r"not offered hidden", out).groups())  # type: ignore[union-attr]
+    assert shown + flexible + unoffered == total == len(load_catalog().gcp_machines)
+    table = show(capsys, "--gpu", "L4", "--region", "europe-west4", "--provider", "gcp")
+    order = [ln.split()[0] for ln in table.splitlines() if ln.startswith("g2-standard-")]
+    assert order.index("g2-standard-4") < order.index("g2-standard-12")

@@ -124,7 +124,7 @@ def test_catalog_show_flags_stale_and_suspect_prices(capsys: object) -> None:
     assert main(["catalog", "show", "--gpu", "H100 80GB", "--provider", "gcp", "--region", "europe-north1"]) == 0
     table = capsys.readouterr().out  # type: ignore[attr-defined]
     rows_text = table.split("\nage: days since")[0]  # the legend below the table explains CHECK
-    assert "STALE" in rows_text and " CHECK" not in rows_text and "spot older than 30 days" in table
+    assert "STALE" in rows_text and " CHECK" not in rows_text and "spot older than 30 days" in " ".join(table.split())
 
 
 def test_catalog_show_dates_commitment_prices_and_names_their_checks(capsys: object) -> None:

@@ -115,6 +115,13 @@ def _commitment_age(cud_date: str | None) -> dict[str, object]:
     return {"cud_date": cud_date, "cud_age_days": age, "cud_stale": stale}
 
 
+def _natural(name: str) -> tuple[object, ...]:
+    """g2-standard-4 before g2-standard-12: numbers in a machine type compare as numbers."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
 def run_show(args: argparse.Namespace) -> int:
     from engine.catalog.load import gpu_matches, load_catalog
     from engine.cost.freshness import price_age
@@ -166,7 +173,7 @@ def run_show(args: argparse.Namespace) -> int:
                          "origin": a.price_origin.describe(), "verified": a.verified, "source": a.source,
                          **ages(a.price_origin.date, None), "spot_check": False, "checks": _checks(a.notes),
                          "shape": "", "notes": a.notes})
-    rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], r["type"], r["region"]))
+    rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], _natural(r["type"]), r["region"]))
     if args.json:
         from tui.output import print_json
 
@@ -216,7 +223,7 @@ def _fitted_tables(console, rows, args) -> None:  # type: ignore[no-untyped-def]
             hidden.append(f"{len(unoffered):,} priced where the GPU is not offered hidden (--not-offered shows "
                           "them)")
         what = ("$/h, USD only" if provider == "gcp"
-                else "on-demand $/h, USD only; spot and commitments are not in the catalog")
+                else "on-demand $/h, USD only; spot, commitments and availability are not in the catalog")
         title = f"{_NAMES[provider]} ({what}): {len(shown):,} of {len(mine):,} rows shown"
         title += f"; {'; '.join(hidden)}" if hidden else ""
         if filters:
@@ -224,14 +231,12 @@ def _fitted_tables(console, rows, args) -> None:  # type: ignore[no-untyped-def]
         out += ([""] if out else []) + wrap(title, width)
         if shown:
             out += layout(shown, provider, width)
-    legend = ("age: days since the on-demand price was read (commitment dates are in --json). * = that price "
-              "is STALE: spot older than 30 days, any price older than 180 (or undated); STALE = the row has one. "
-              "CHECK = its sources disagree or a spot price is deeper than the 91% discount Google's Spot pricing "
-              "allows (the row's checks and notes are in --json). NOT-OFFERED = priced there, but the availability "
-              "source does not list the GPU in that region. No catalog row is a FALLBACK: a fallback is another "
-              "region's price taken by `gpumigrate cost --allow-price-fallback`, flagged there. 1y/3y: "
-              "committed-use $/h. All prices are US dollars (USD only, no currency conversion). More columns: "
-              "--wide; everything: --json.")
+    legend = ("age: days since the on-demand price was read. * = that price is STALE (spot older than 30 days, any price "
+              "older than 180 days or undated). CHECK: its sources disagree, or a spot price deeper than Google's 91% maximum "
+              "discount. NOT-OFFERED: priced, but the GPU is not listed in that region. 1y/3y: committed-use $/h. "
+              "USD only (US dollars, no conversion). No row is a FALLBACK: that is another region's price taken by "
+              "`cost --allow-price-fallback`, flagged there. More columns: --wide; notes, sources and commitment "
+              "dates: --json.")
     out += [""] + wrap(legend, width)
     console.print("\n".join(out), markup=False, highlight=False, crop=False, soft_wrap=True)
 
