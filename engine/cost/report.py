@@ -224,7 +224,7 @@ class CostReport:
 
         saving = tgt.savings_monthly_fraction
         how = "less" if saving is None or saving >= 0 else "more"
-        share = (f"{pct(abs(saving))} {how} a month, of the source's monthly bill (effective)" if saving is not None
+        share = (f"{pct(abs(saving))} {how} a month, of the source's effective monthly bill" if saving is not None
                  else "no runs a month: no percentage" if not src.runs_per_month
                  else "nothing billed on the source a month: no percentage")
         text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"

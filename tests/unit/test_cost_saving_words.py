@@ -22,7 +22,7 @@ def test_the_monthly_fraction_has_a_monthly_name_and_the_old_name_stays_for_read
     assert doc["savings_monthly_fraction"] == pytest.approx(0.088, abs=1e-3)
     assert doc["savings_per_run_fraction"] == doc["savings_monthly_fraction"]  # kept: same monthly figure
     summary = report.summary()
-    assert "8.8% less a month" in summary and "of the source's monthly bill" in summary
+    assert "8.8% less a month, of the source's effective monthly bill)" in summary
     readme = (REPO / "README.md").read_text()
     assert "`savings_monthly_fraction`" in readme and "`savings_per_run_fraction`" in readme
 
