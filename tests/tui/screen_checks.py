@@ -30,3 +30,42 @@ def footer_misses(screen: Any) -> list[str]:
     if quit_key is None or quit_key.region.right > right or quit_key.region.width == 0:
         misses.append("ctrl+q Quit: not visible")
     return misses
+
+
+def _pending(app: Any) -> list[str]:
+    """What the app still has to do before the screen shows its final state: queued messages, widgets marked
+    for layout, repaint or recompose, callbacks waiting for the next refresh (a footer's recompose after a
+    focus change is one), a batch in progress.  Textual has no public "settled" signal: these are the
+    fields its own update loop reads (textual 8)."""
+    screen = app.screen
+    pending = [f"{screen!r}: {len(screen._callbacks)} after-refresh callback(s)"] if screen._callbacks else []
+    if screen._dirty_widgets:
+        pending.append(f"{screen!r}: {len(screen._dirty_widgets)} dirty widget(s)")
+    if app._batch_count:
+        pending.append("a batch update")
+    for pump in (app, *screen.walk_children(with_self=True)):
+        if not pump._message_queue.empty():
+            pending.append(f"{pump!r}: {pump._message_queue.qsize()} message(s)")
+        flags = [f for f in ("_layout_required", "_repaint_required", "_recompose_required", "_scroll_required",
+                             "_refresh_styles_required") if getattr(pump, f, False)]
+        if flags:
+            pending.append(f"{pump!r}: {', '.join(flags)}")
+    return pending
+
+
+async def settled(pilot: Any, timeout: float = 30.0) -> None:
+    """Wait until the app has nothing left to draw: every message handled, the layout done, no callback waiting
+    for a refresh.  One ``pilot.pause()`` is not that: it returns when the process looks idle, and on a loaded
+    machine a process that gets no CPU looks idle too.  A focus change then reached the footer as a recompose
+    two refreshes later, and the checks read it half-built (keys at (0, 0, 0, 0), or none yet).
+    Background workers are the caller's to wait for (``app.workers.wait_for_complete()``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause()
+        left = _pending(pilot.app)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the app did not settle in {timeout:.0f} s: {left[:5]}")

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from tests.conftest import FIXTURES, REPO
-from tests.tui.screen_checks import footer_misses
+from tests.tui.screen_checks import footer_misses, settled
 from tui.app import GpuMigrateApp
 
 REFERENCE = REPO / "profiles" / "aws-p3-to-gcp-a100.toml"
@@ -128,9 +128,9 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
             await pilot.press("n")
             await _until(pilot, lambda: bool(app.screen.query("#new-file")))
         await app.workers.wait_for_complete()  # what the screen computes in the background is drawn
-        await pilot.pause()
+        await settled(pilot)
         app.screen.set_focus(None)  # no cursor: the same picture every time
-        await pilot.pause()
+        await settled(pilot)  # the footer recomposes for the new bindings before the checks read it
         cuts.extend(_cut_lines(app.screen))
         cuts.extend(_hidden_buttons(app.screen))
         if app.screen.query("Footer"):  # a step screen: its keys whole in the footer (dialogs have none)
