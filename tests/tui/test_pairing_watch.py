@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, RichLog, Static
 
+from engine.events import Progress
 from engine.session import SessionStore
 from tests.cutover_support import (
     HOLDER,
@@ -107,25 +108,46 @@ async def test_watcher_takes_over_after_the_driver_is_killed(tmp_path: Path) -> 
 
 
 async def test_watcher_follows_a_detached_transfer_live(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path, files=10, bwlimit="256K", shared_account=True)
+    # The worker must still run, holding the seat, when the app attaches. It used to race a 2.5 s
+    # copy against both start-ups (the CLI's, the app's): on a loaded machine the copy had ended and
+    # the worker had given the seat back before the app looked, and the app showed, truly, that
+    # nobody drove (or took the free seat). The worker is now held at a point of its own: the
+    # transfer-delete approval, asked after planning and before anything is copied. A long lease:
+    # expiry is not what this test is about, and a 2 s one can lapse under load.
+    profile = write_profile(tmp_path, files=10, bwlimit="256K", shared_account=True, ttl_s=30, delete=True,
+                            require_approval=["transfer-delete"])
+    stale = tmp_path / "dst" / "stale.bin"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left over from an old copy")
     shared_session("live")
     pid = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "live", "--detach",
                          operator="alice", check=True).stdout)
+    with SessionStore.open("live", operator="carol") as carol:
+        request = wait_for(lambda: carol.approvals("pending"), timeout=30, what="the worker to ask")[0]
+        lease = carol.lease()
+        assert lease is not None and lease.pid == pid and lease.live()  # the worker took the free seat
+    assert not (tmp_path / "dst" / "part-0000.bin").exists()  # nothing copied yet: all of it comes live
     app = GpuMigrateApp(profile_path=profile, session_name="live", operator="bob", start_mode="runbook")
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert app.role == "watching" and app.driver_name == "alice"  # the worker holds the seat
-        # progress arrives while the transfer runs, and the step's history is there for its screen
-        await _until(pilot, lambda: any(e.kind == "progress" for e in app.session_history.replay("transfer")),
-                     timeout=20)
         # an event written by another process shows in the audit log well within a second
         with SessionStore.open("live", operator="carol") as carol:
             carol.append("runbook", "note", {"text": "hello from carol"})
         log = app.screen.query_one("#runbook-log", RichLog)
         await _until(pilot, lambda: any("hello from carol" in line.text for line in log.lines), timeout=2)
+        with SessionStore.open("live", operator="carol") as carol:
+            carol.decide_approval(request.id, True)  # the copy starts now, with the watcher attached
+        # progress arrives while the transfer runs, and the step's history is there for its screen
+        await _until(pilot, lambda: any(isinstance(e, Progress) and e.label == "bytes" and e.done > 0
+                                        for e in app.session_history.replay("transfer")), timeout=20)
         await _until(pilot, lambda: any(getattr(e, "kind", "") == "step_finished"
                                         for e in app.session_history.replay("transfer")), timeout=40)
+        # the worker gives the seat back as it ends, and the watcher says that nobody drives now
+        await _until(pilot, lambda: app.driver_name is None, timeout=20)
+        assert app.role == "watching"
     wait_for(lambda: not alive(pid), timeout=20, what="the worker to exit")
+    assert not stale.exists() and (tmp_path / "dst" / "part-0009.bin").exists()
 
 
 async def test_runbook_ticks_gate_and_rollback_plan(tmp_path: Path) -> None:
