@@ -209,8 +209,10 @@ class FaultProxy(LoopbackProxy):
         return self.counts["503"] + self.counts["reset"] + self.counts["truncated"]
 
 
-def interrupt_after_a_part(spec: Any, journal: Path | None) -> None:
-    """Run ``spec`` and cancel it once one part is journalled (a killed run, minus the kill)."""
+def interrupt_after_a_part(spec: Any, journal: Path | None, **run_args: Any) -> Any:
+    """Run ``spec`` and cancel it once one part is journalled (a killed run, minus the kill); its summary.
+
+    ``run_args`` go to ``run_transfer`` as they are (e.g. ``emit``)."""
     import sqlite3
     import threading
     import time
@@ -234,5 +236,7 @@ def interrupt_after_a_part(spec: Any, journal: Path | None) -> None:
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    assert run_transfer(spec, journal=journal, control=control).interrupted
+    result = run_transfer(spec, journal=journal, control=control, **run_args)
     watcher.join()
+    assert result.interrupted
+    return result

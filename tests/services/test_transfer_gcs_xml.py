@@ -12,16 +12,13 @@ stand-in of that wire format in front of fake-gcs-server (tests/gcs_xml_standin.
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-import time
 
 import pytest
 
 from engine.events import Message, Progress
-from engine.transfer.api import TransferControl, TransferSpec, run_transfer
+from engine.transfer.api import TransferSpec, run_transfer
 from tests.gcs_xml_standin import GcsXmlStandIn
-from tests.transfer_support import MIB, gcs_client, gcs_names, read_gcs, write_local
+from tests.transfer_support import MIB, gcs_client, gcs_names, interrupt_after_a_part, read_gcs, write_local
 
 
 @pytest.fixture()
@@ -87,24 +84,7 @@ def test_an_interrupted_xml_upload_resumes_from_its_parts(tmp_path, xml_gcs, uni
     data = os.urandom(16 * MIB)
     write_local(tmp_path / "src", {"big.bin": data})
     journal = tmp_path / "j.sqlite"
-    control = TransferControl()
-
-    def cancel_after_a_part() -> None:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(journal) as db:
-                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
-                        control.cancel()
-                        return
-            except sqlite3.Error:
-                pass
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=cancel_after_a_part)
-    watcher.start()
-    assert run_transfer(_spec(tmp_path, unique_bucket, jobs=1), journal=journal, control=control).interrupted
-    watcher.join()
+    interrupt_after_a_part(_spec(tmp_path, unique_bucket, jobs=1), journal)
     assert len(xml_gcs.open_uploads()) == 1  # kept for the resumed run
     resumed = run_transfer(_spec(tmp_path, unique_bucket, jobs=1), journal=journal)
     assert resumed.ok and resumed.copied == 1 and resumed.resumed_parts >= 1, resumed.failures

@@ -16,16 +16,13 @@ import io
 import json
 import os
 import re
-import sqlite3
-import threading
-import time
 from contextlib import redirect_stdout
 
 import pytest
 
-from engine.transfer.api import TransferControl, TransferSpec, run_transfer
+from engine.transfer.api import TransferSpec, run_transfer
 from tests.gcs_xml_standin import GcsXmlStandIn
-from tests.transfer_support import MIB, gcs_client, read_gcs, write_local
+from tests.transfer_support import MIB, gcs_client, interrupt_after_a_part, read_gcs, write_local
 
 
 @pytest.fixture()
@@ -62,24 +59,7 @@ def _interrupted_run(tmp_path, bucket: str) -> TransferSpec:
                         part_size_mib=5, gcs_large_uploads="xml-multipart", jobs=1)
     journal = state_dir() / "journals" / "killed.sqlite"
     journal.parent.mkdir(parents=True, exist_ok=True)
-    control = TransferControl()
-
-    def cancel_after_a_part() -> None:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(journal) as db:
-                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
-                        control.cancel()
-                        return
-            except sqlite3.Error:
-                pass
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=cancel_after_a_part)
-    watcher.start()
-    assert run_transfer(spec, journal=journal, control=control).interrupted
-    watcher.join()
+    interrupt_after_a_part(spec, journal)
     return spec
 
 

@@ -14,7 +14,7 @@ import pytest
 from engine.events import Progress
 from engine.transfer.api import TransferSpec, run_transfer
 from engine.transfer.journal import Journal
-from tests.transfer_support import MIB, read_s3, s3_client, write_local
+from tests.transfer_support import MIB, interrupt_after_a_part, read_s3, s3_client, write_local
 
 
 def _uploads(bucket: str) -> list[dict]:
@@ -105,11 +105,6 @@ def test_writes_and_deletes_are_conditional_on_what_planning_saw(tmp_path, aws) 
 def test_a_failed_check_of_a_journalled_upload_keeps_it_for_the_next_run(tmp_path, aws, monkeypatch) -> None:
     """S3 answering the resume check (ListParts) with a 500 is not "the upload is gone": the
     object fails this run, the upload stays journalled (not orphaned), the next run resumes it."""
-    import sqlite3
-    import threading
-    import time
-
-    from engine.transfer.api import TransferControl
     from tests.transfer_support import FaultProxy
 
     s3_client().create_bucket(Bucket="mpu-check")
@@ -118,24 +113,7 @@ def test_a_failed_check_of_a_journalled_upload_keeps_it_for_the_next_run(tmp_pat
     journal = tmp_path / "j.sqlite"
     spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-check/d", part_threshold_mib=5, part_size_mib=5,
                         jobs=1)
-    control = TransferControl()
-
-    def cancel_after_a_part() -> None:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(journal) as db:
-                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
-                        control.cancel()
-                        return
-            except sqlite3.Error:
-                pass
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=cancel_after_a_part)
-    watcher.start()
-    assert run_transfer(spec, journal=journal, control=control).interrupted
-    watcher.join()
+    interrupt_after_a_part(spec, journal)
     [upload] = _uploads("mpu-check")  # kept for the resumed run
 
     def answer(method: str, path: str):

@@ -12,7 +12,7 @@ import pytest
 
 from engine.transfer.api import TransferControl, TransferSpec, run_transfer
 from engine.transfer.copying import effective_part_size
-from tests.transfer_support import MIB
+from tests.transfer_support import MIB, interrupt_after_a_part
 
 S3_LIKE = SimpleNamespace(min_part_size=5 * MIB, max_parts=10_000)
 LOCAL_LIKE = SimpleNamespace(min_part_size=1, max_parts=10**9)
@@ -51,25 +51,7 @@ def test_a_rerun_with_another_jobs_resumes_with_the_journalled_part_size(tmp_pat
     journal = tmp_path / "journal.sqlite"
     # at -j 4 the automatic size is 16 MiB (3 parts); at -j 2 it would be 20 MiB
     spec = dict(src=str(src), dst=str(dst), part_threshold_mib=32)
-    control = TransferControl()
-
-    def cancel_after_a_part() -> None:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(journal) as db:
-                    if db.execute("SELECT COUNT(*) FROM parts").fetchone()[0] >= 1:
-                        control.cancel()
-                        return
-            except sqlite3.Error:
-                pass
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=cancel_after_a_part)
-    watcher.start()
-    first = run_transfer(TransferSpec(**spec, jobs=4, bwlimit="16M"), emit=lambda e: None, journal=journal,
-                         control=control)
-    watcher.join()
+    first = interrupt_after_a_part(TransferSpec(**spec, jobs=4, bwlimit="16M"), journal, emit=lambda e: None)
     assert first.interrupted and first.copied == 0
     with sqlite3.connect(journal) as db:
         assert db.execute("SELECT part_size FROM uploads").fetchall() == [(16 * MIB,)]
