@@ -29,6 +29,17 @@ def aws_continent(aws_region: str) -> str:
 NEAR_WORDS = "the priced region nearest by name on its continent"
 """How a PRICE FALLBACK note says which region stood in (see :func:`nearby_aws_region`)."""
 
+FALLBACK_ELSEWHERE = (" (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the "
+                      "profile)")
+"""The other ways to allow a price fallback, after `gpumigrate cost --allow-price-fallback` in a refusal."""
+
+
+def nearby_words(region: str, near: str) -> str:
+    """What a PRICE FALLBACK note adds after the stand-in's name: :data:`NEAR_WORDS` when it is on
+    ``region``'s continent, nothing when it is :func:`nearby_aws_region`'s us-east-1 default for a continent
+    without a price."""
+    return f", {NEAR_WORDS}" if aws_continent(near) == aws_continent(region) else ""
+
 
 def nearby_aws_region(region: str, priced: list[str]) -> str:
     """The priced region to stand in for ``region`` when it has no price (a loud PRICE FALLBACK): on its

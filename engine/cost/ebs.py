@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.check import CatalogError
-from engine.catalog.geo import NEAR_WORDS, aws_continent, nearby_aws_region
+from engine.catalog.geo import FALLBACK_ELSEWHERE, nearby_aws_region, nearby_words
 from engine.catalog.load import Catalog, NetPrice
 
 GP3_FREE_IOPS = 3000
@@ -63,11 +63,11 @@ def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: 
         raise CatalogError("source.region", f"the catalog has no {key} price for {region} (known: {known}), for "
                             "the source's EBS volumes the inventory found; set cost.source_ebs_usd_per_gb_month "
                             "(your rate), or run `gpumigrate cost --allow-price-fallback`"
-                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
+                            + FALLBACK_ELSEWHERE +
                             " for a nearby region's rate")
     near = nearby_aws_region(region, catalog.net_scopes(key))
     fallback = catalog.net_tiers_in(key, near)
-    why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+    why = nearby_words(region, near)
     note = (f"PRICE FALLBACK: no {key} price for {region}; priced at {near}'s{why} (price fallback allowed)"
             if fallback else f"PRICE FALLBACK: no {key} price anywhere in the catalog: not included")
     if note not in notes:

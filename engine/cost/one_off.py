@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError
-from engine.catalog.geo import NEAR_WORDS, aws_continent, continent, nearby_aws_region
+from engine.catalog.geo import FALLBACK_ELSEWHERE, continent, nearby_aws_region, nearby_words
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.freshness import price_age
 from engine.cost.money import GIB
@@ -115,10 +115,10 @@ def _aws_egress_rows(catalog: Catalog, region: str | None, allow_fallback: bool,
         raise CatalogError("source.region", f"the catalog has no AWS internet egress tiers for {region} (known: "
                             f"{known}); set cost.route = \"exit-waiver\" if AWS waives it, or run `gpumigrate cost "
                             "--allow-price-fallback`"
-                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
+                            + FALLBACK_ELSEWHERE +
                             " to price it with a nearby region's tiers")
     near = nearby_aws_region(region, catalog.net_scopes(key))
-    why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+    why = nearby_words(region, near)
     notes.append(f"PRICE FALLBACK: no AWS egress tiers for {region} in the catalog; priced with {near}'s{why} "
                  f"(price fallback allowed), so the egress figure is NOT the {region} price")
     return catalog.net_tiers_in(key, near)
@@ -206,7 +206,7 @@ def one_off_items(profile: Any, catalog: Catalog, data_gb: float, objects: int,
                     raise CatalogError("source.region", f"the catalog has no Google Cloud inter-region price for "
                                         f"{pair}{why} (known continent pairs: {known}); run `gpumigrate cost "
                                         "--allow-price-fallback`"
-                                        " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
+                                        + FALLBACK_ELSEWHERE +
                                         " to price it at the dearest known pair")
                 found = sorted((r for r in catalog.network if r.key == "gcp.egress.interregion"),
                                key=lambda r: r.price_usd)[-1:]

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError, check_choice, choice_count, choice_notes, machine_row
-from engine.catalog.geo import NEAR_WORDS, aws_continent, continent, nearby_aws_region
+from engine.catalog.geo import FALLBACK_ELSEWHERE, continent, nearby_aws_region, nearby_words
 from engine.catalog.load import EMBEDDED, NEGOTIATED, Catalog, GcpMachine, Origin
 
 
@@ -66,14 +66,14 @@ def source_price(profile: Any, catalog: Catalog, allow_fallback: bool = False) -
                                 f"{', '.join(priced or [row.region])}); set source.hourly_usd to what you pay, or run "
                                 "`gpumigrate cost "
                                 "--allow-price-fallback`"
-                                " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
+                                + FALLBACK_ELSEWHERE +
                                 " to price it at another region's rate")
         why = ""
         if src.provider == "aws" and priced:  # a Paris instance took us-east-1's rate where Ireland's was known
             near = nearby_aws_region(src.region, priced)
             row = catalog.aws_instance(src.instance_type, near) or row
             ondemand = row.ondemand_usd_per_hr
-            why = f", {NEAR_WORDS}" if aws_continent(row.region) == aws_continent(src.region) else ""
+            why = nearby_words(src.region, row.region)
         notes.append(f"PRICE FALLBACK: {name} has no {src.region} price in the catalog; priced at {row.region}'s "
                      f"rate{why} (price fallback allowed), so this figure is NOT the {src.region} price")
     if src.hourly_usd is not None:
@@ -116,7 +116,7 @@ def _regional_row(catalog: Catalog, row: GcpMachine, region: str, prefix: str, a
         raise CatalogError(f"{prefix}.region", f"the catalog has no {region} price for {row.machine_type} "
                             f"(priced in {', '.join(priced)}{only}); choose one of those, set {prefix}.hourly_usd, "
                             "or run `gpumigrate cost --allow-price-fallback`"
-                            " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)"
+                            + FALLBACK_ELSEWHERE +
                             " to price it at another region's rate")
     near = [r for r in priced if continent(r) == continent(region)]
     why = ""

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from engine.catalog.check import CatalogError
-from engine.catalog.geo import NEAR_WORDS, aws_continent, nearby_aws_region
+from engine.catalog.geo import FALLBACK_ELSEWHERE, nearby_aws_region, nearby_words
 from engine.catalog.load import Catalog, NetPrice
 from engine.cost.ebs import SourceVolume, ebs_monthly
 from engine.cost.freshness import PRICE_STALE_DAYS, price_age
@@ -81,9 +81,9 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
                                 "cost.source_storage_usd_per_gb_month, run `gpumigrate catalog refresh --aws "
                                 f"--aws-region {region}`, "
                                 "or `gpumigrate cost --allow-price-fallback`"
-                                " (or `gpumigrate replay --allow-price-fallback`, or cost.allow_price_fallback = true in the profile)")
+                                + FALLBACK_ELSEWHERE)
         near = nearby_aws_region(region, catalog.net_scopes(key))
-        why = f", {NEAR_WORDS}" if near != "us-east-1" or aws_continent(region) == "NA" else ""
+        why = nearby_words(region, near)
         notes.append(f"PRICE FALLBACK: no {label} storage price for {region}; priced at {near}'s{why} "
                      "(price fallback allowed)")
         rows = catalog.net_tiers_in(key, near)
