@@ -4,7 +4,9 @@ together and always stopped and removed together, however the run ends."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -26,3 +28,23 @@ def moto_and_gcs(prefix: str, gcs_port: int | None = None
         moto.stop()
         gcs.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def seed_mixed_tree(work: Path, moto: stand_ins.StandIn, gcs: stand_ins.StandIn, small: int, big: int,
+                    big_mib: int) -> tuple[Path, dict[str, str]]:
+    """The WAN benchmarks' tree (``bench_transfer_wan.make_tree``) under ``work/src`` and copied to
+    ``s3://bench-src/t``; returns the folder and the environment without cloud settings. This
+    process's own clients (set-up, clean-up) talk to the stand-ins directly, not through proxies."""
+    from benchmarks.bench_transfer_wan import RCLONE, make_tree
+    from benchmarks.timing import tool_env
+    from tests.transfer_support import s3_client
+
+    src = work / "src"
+    make_tree(src, small, big, big_mib)
+    base = tool_env(stand_ins.clear_cloud_env())
+    direct = dict(base, **stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url))
+    os.environ.update(direct)
+    s3_client().create_bucket(Bucket="bench-src")
+    subprocess.run([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"],
+                   env=dict(direct, **stand_ins.rclone_env(moto.url)), check=True, capture_output=True)
+    return src, base

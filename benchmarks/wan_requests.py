@@ -27,9 +27,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import latency_proxy  # noqa: E402
-from benchmarks.bench_transfer_wan import RCLONE, make_tree  # noqa: E402
-from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
-from benchmarks.timing import timed, tool_env  # noqa: E402
+from benchmarks.bench_transfer_wan import RCLONE  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs, seed_mixed_tree  # noqa: E402
+from benchmarks.timing import timed  # noqa: E402
 from tests import stand_ins  # noqa: E402
 
 
@@ -68,17 +68,9 @@ def main() -> None:
     a = ap.parse_args()
     gcs_port = stand_ins.free_port()
     with moto_and_gcs("wan-req-", gcs_port) as (work, moto, gcs):
-        src = work / "src"
-        make_tree(src, a.small, a.big, a.big_mib)
+        src, base = seed_mixed_tree(work, moto, gcs, a.small, a.big, a.big_mib)
         n_obj = a.small + a.big
-        base = tool_env(stand_ins.clear_cloud_env())
-        direct = dict(base, **stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url))
-        os.environ.update(direct)
-        from tests.transfer_support import gcs_client, s3_client
-
-        s3_client().create_bucket(Bucket="bench-src")
-        timed([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"],
-              dict(direct, **stand_ins.rclone_env(moto.url)))
+        from tests.transfer_support import gcs_client
         g_src, r_src = ("s3://bench-src/t", "s3:bench-src/t") if a.route == "s3" else (str(src), str(src))
         print(f"{n_obj} objects ({a.small} small, {a.big} x {a.big_mib} MiB), {a.route} -> GCS, "
               f"{a.delay:g} ms each way, {'-j ' + str(a.jobs) if a.jobs else 'defaults'}")

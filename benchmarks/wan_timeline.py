@@ -23,7 +23,6 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,21 +31,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import latency_proxy  # noqa: E402
-from benchmarks.bench_transfer_wan import RCLONE, make_tree  # noqa: E402
-from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
-from benchmarks.timing import tool_env  # noqa: E402
+from benchmarks.bench_transfer_wan import RCLONE  # noqa: E402
+from benchmarks.stand_in_run import moto_and_gcs, seed_mixed_tree  # noqa: E402
+from benchmarks.wan_requests import cpu_s  # noqa: E402
 from tests import stand_ins  # noqa: E402
 
 LARGE = 1 << 20
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system seconds of a running process (``/proc/PID/stat``)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timeline(out: str, started: float) -> str:
@@ -87,16 +77,8 @@ def main() -> None:
 
     gcs_port = stand_ins.free_port()
     with moto_and_gcs("wan-timeline-", gcs_port) as (work, moto, gcs):
-        src = work / "src"
-        make_tree(src, a.small, a.big, a.big_mib)
-        base = tool_env(stand_ins.clear_cloud_env())
-        direct = dict(base, **stand_ins.aws_env(moto.url), **stand_ins.gcs_env(gcs.url))
-        os.environ.update(direct)  # this process's own clients (set-up, clean-up) skip the proxies
-        from tests.transfer_support import gcs_client, s3_client
-
-        s3_client().create_bucket(Bucket="bench-src")
-        subprocess.run([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"],
-                       env=dict(direct, **stand_ins.rclone_env(moto.url)), check=True)
+        src, base = seed_mixed_tree(work, moto, gcs, a.small, a.big, a.big_mib)
+        from tests.transfer_support import gcs_client
         p_s3 = latency_proxy.start(moto.port, a.delay)
         p_gcs = latency_proxy.start(gcs.port, a.delay, listen_port=gcs_port)
         try:
@@ -129,16 +111,16 @@ def main() -> None:
                     cmd = [c.replace("{bucket}", bucket) for c in cmd]
                     os.sync()
                     others = {"moto": moto.pid, "fake-gcs": gcs.pid}
-                    before = {k: proc_cpu(p) for k, p in others.items() if p}
-                    px_before = proc_cpu(p_s3.proc.pid) + proc_cpu(p_gcs.proc.pid)
+                    before = {k: cpu_s(p) for k, p in others.items() if p}
+                    px_before = cpu_s(p_s3.proc.pid) + cpu_s(p_gcs.proc.pid)
                     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
                     started, t0 = time.time(), time.monotonic()
                     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
                     wall = time.monotonic() - t0
                     ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     cpu = ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime
-                    spent = {k: proc_cpu(p) - before[k] for k, p in others.items() if p}
-                    px = proc_cpu(p_s3.proc.pid) + proc_cpu(p_gcs.proc.pid) - px_before
+                    spent = {k: cpu_s(p) - before[k] for k, p in others.items() if p}
+                    px = cpu_s(p_s3.proc.pid) + cpu_s(p_gcs.proc.pid) - px_before
                     line = (f"{name:12s} {wall:6.2f} s  CPU: tool {cpu:.2f}, "
                             + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()) + f", proxies {px:.2f} s")
                     if done.returncode:
