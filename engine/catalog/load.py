@@ -210,6 +210,9 @@ class Catalog:
     gcp_storage: list[StoragePrice] = field(default_factory=list)
     refreshed: dict[str, str] = field(default_factory=dict)
     """provider -> when its cache was refreshed (ISO time); empty when only embedded data is in use."""
+    refreshed_oldest: dict[str, str] = field(default_factory=dict)
+    """provider -> the oldest refresh still in its cache (AWS caches keep other regions' rows from earlier
+    refreshes), when older than ``refreshed``: the footer must not call those rows as fresh as the newest."""
     problems: list[str] = field(default_factory=list)
     """Things a person should know (an unreadable cache, SKUs a refresh could not map)."""
     _by_type: dict[str, list[GcpMachine]] = field(default_factory=dict, repr=False, compare=False)
@@ -321,7 +324,11 @@ class Catalog:
         for provider in ("gcp", "aws"):
             when = self.refreshed.get(provider)
             if when:
-                parts.append(f"{provider.upper()} refreshed {when[:10]} ({age_text(when[:10], today)})")
+                text = f"{provider.upper()} refreshed {when[:10]} ({age_text(when[:10], today)})"
+                oldest = self.refreshed_oldest.get(provider, "")
+                if oldest[:10] and oldest[:10] < when[:10]:
+                    text += f", some regions' rows on {oldest[:10]} ({age_text(oldest[:10], today)})"
+                parts.append(text)
             else:
                 parts.append(f"{provider.upper()} embedded")
         return "; ".join(parts)
@@ -519,6 +526,13 @@ def _fields_of(row_type: Any) -> Callable[[dict[str, Any]], Any]:
     return lambda row: row_type(**{k: v for k, v in row.items() if k in fields})
 
 
+def row_refreshed_at(row: dict[str, Any], cache_when: str) -> str:
+    """When one cached row was read: its own ``refreshed_at`` (AWS caches keep other regions' rows from earlier
+    refreshes, each with its date), else the cache's (a cache written before rows carried one)."""
+    own = row.get("refreshed_at")
+    return own if isinstance(own, str) and parse_as_of(own) is not None else cache_when
+
+
 def _replace_rows(old: list[Any], new: list[Any], key: Callable[[Any], Any]) -> list[Any]:
     """``old`` without the rows ``new`` refreshes (same key), then ``new``."""
     keys = {key(r) for r in new}
@@ -580,9 +594,12 @@ def _overlay_aws(cat: Catalog, path: Path) -> None:
     if got is None:
         return
     data, rows, when, source = got
-    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API) for r in rows]
+    dates = [row_refreshed_at(raw, when) for raw in data.get("instances", [])]
+    rows = [replace(r, origin=REFRESHED, source=source, date=d[:10], verified=READ_FROM_API)
+            for r, d in zip(rows, dates)]
     cat.aws_instances = _replace_rows(cat.aws_instances, rows, lambda r: (r.instance_type, r.region))
     cat.refreshed["aws"] = when
+    _note_oldest(cat, "aws", dates)
     cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
 
 
@@ -599,9 +616,19 @@ def _overlay_aws_network(cat: Catalog, path: Path) -> None:
     if got is None:
         return
     data, rows, when, source = got
-    rows = [replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API) for r in rows]
+    dates = [row_refreshed_at(raw, when) for raw in data.get("network", [])]
+    rows = [replace(r, origin=REFRESHED, source=source, date=d[:10], verified=READ_FROM_API)
+            for r, d in zip(rows, dates)]
     cat.network = _replace_rows(cat.network, rows, lambda r: (r.key, r.scope))
+    _note_oldest(cat, "aws", dates)
     cat.problems.extend(f"aws refresh: {p}" for p in data.get("problems", [])[:50])
+
+
+def _note_oldest(cat: Catalog, provider: str, dates: list[str]) -> None:
+    oldest = min((d for d in dates if d), default="")
+    known = cat.refreshed_oldest.get(provider, "")
+    if oldest and (not known or oldest < known):
+        cat.refreshed_oldest[provider] = oldest
 
 
 def write_cache(path: Path, payload: dict[str, Any]) -> None:

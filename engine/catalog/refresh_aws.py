@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.catalog.load import AWS_CACHE, cache_dir, embedded_catalog, write_cache
+from engine.catalog.load import AWS_CACHE, cache_dir, embedded_catalog, row_refreshed_at, write_cache
 from engine.catalog.refresh_gcp import RefreshResult
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
@@ -192,6 +192,7 @@ def refresh_aws(emit: Emit = discard, *, region: str = "us-east-1", instance_typ
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_CACHE
     previous = rows_of_other_regions(path, "instances", "region", region)
+    rows = [{**r, "refreshed_at": result.refreshed_at} for r in rows]
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "instances": previous + rows,
                        "problems": problems})
     result.path = str(path)
@@ -200,10 +201,15 @@ def refresh_aws(emit: Emit = discard, *, region: str = "us-east-1", instance_typ
 
 def rows_of_other_regions(path: Path, rows_key: str, region_field: str, region: str) -> list[dict[str, Any]]:
     """The rows an earlier refresh cached at ``path`` under ``rows_key`` for every region but ``region``:
-    a refresh of one region replaces that region's rows and keeps the others'. An unreadable cache keeps none."""
+    a refresh of one region replaces that region's rows and keeps the others'. An unreadable cache keeps none.
+    Each kept row keeps when it was read (``refreshed_at``: its own, else that earlier cache's), so the overlay
+    dates it by its own refresh, not by the newest one."""
     if not path.is_file():
         return []
     try:
-        return [r for r in json.loads(path.read_text()).get(rows_key, []) if r.get(region_field) != region]
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+        when = str(data.get("refreshed_at", ""))
+        return [{**r, "refreshed_at": row_refreshed_at(r, when)} for r in data.get(rows_key, [])
+                if r.get(region_field) != region]
+    except (OSError, ValueError, AttributeError):
         return []

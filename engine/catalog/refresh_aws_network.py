@@ -272,6 +272,7 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_NET_CACHE
     previous = rows_of_other_regions(path, "network", "scope", region)
+    rows = [{**r, "refreshed_at": result.refreshed_at} for r in rows]
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "network": previous + rows,
                        "problems": result.problems})
     result.path = str(path)

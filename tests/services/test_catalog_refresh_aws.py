@@ -78,3 +78,28 @@ def test_without_credentials_refresh_says_what_to_set_and_exits_4(capsys: pytest
     assert load_catalog().refreshed == {}
     with pytest.raises(EnvironmentProblem):
         refresh_aws()
+
+
+def test_a_region_refreshed_long_ago_keeps_its_own_date(stub: PriceListStub) -> None:
+    """A refresh of us-east-1 keeps eu-west-1's rows from an earlier refresh: they must keep that refresh's date.
+    The overlay stamped every cached row with the newest refresh, so a 300-day-old price read as fresh."""
+    import json
+
+    from engine.catalog.load import AWS_CACHE, cache_dir, write_cache
+    from engine.cost.freshness import price_age
+
+    old = {"instance_type": "p3.2xlarge", "family": "p3", "gpu_model": "V100", "gpu_count": 1.0,
+           "gpu_memory_gb": 16.0, "vcpus": 8.0, "memory_gb": 61.0, "region": "eu-west-1",
+           "ondemand_usd_per_hr": 3.305, "notes": "SKU OLD"}
+    write_cache(cache_dir() / AWS_CACHE, {"refreshed_at": "2025-01-10T08:00:00+00:00", "source": "AWS Price List API",
+                                          "instances": [old], "problems": []})
+    refresh_aws(page_size=3)
+    cat = load_catalog()
+    east, west = cat.aws_instance("p3.2xlarge", "us-east-1"), cat.aws_instance("p3.2xlarge", "eu-west-1")
+    assert east is not None and west is not None and west.origin == REFRESHED
+    assert east.date != "2025-01-10" and west.date == "2025-01-10"
+    assert price_age(west.date, "on-demand", None)[1] is True  # stale, not "refreshed today"
+    assert "2025-01-10" in cat.age_note()  # the footer names the oldest refresh still in use
+    again = json.loads((cache_dir() / AWS_CACHE).read_text())
+    assert {r["region"]: r["refreshed_at"][:10] for r in again["instances"] if r["instance_type"] == "p3.2xlarge"}[
+        "eu-west-1"] == "2025-01-10"
