@@ -146,7 +146,10 @@ def run_steps(
         return _run_steps(profile, names, emit=emit, profile_path=profile_path, dry_run=dry_run,
                           session=session, cancel=cancel, options=options)
     from engine.cutover.runlease import RunLease
+    from engine.cutover.steering import check_steer
     from engine.transfer.control import TransferControl
+
+    check_steer(session, "starting steps")  # one drives: an approver or another login does not start runs
 
     # A pausable control for the steps that can pause (transfer); the run lease passes the
     # session's pause requests to it, so a watcher or another terminal can pause a worker.
@@ -181,9 +184,13 @@ def _run_steps(
             session.record(event)
         emit(event)
 
-    if session is not None:
+    if session is not None and (not dry_run or session.get_meta("profile_toml") is None):
+        # A dry run (it holds no run lease and may run beside the driver's run) records the profile
+        # only in a session that has none yet, for whoever attaches; it never says who may approve,
+        # and never replaces the profile that `session resume` runs again.
         session.set_meta("profile_toml", dump_profile(profile))
-        session.set_shared_account(profile.cutover.shared_account)
+        if not dry_run:
+            session.set_shared_account(profile.cutover.shared_account)
         if profile_path:
             session.set_meta("profile_path", str(profile_path))
 

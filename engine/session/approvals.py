@@ -43,6 +43,8 @@ class Approval:
     plan_path: str | None = None
     plan_count: int | None = None
     reason: str | None = None
+    shared_at_request: int | None = None
+    """1 when the session said ``shared_account`` as the request was made (None: an older file)."""
 
     @property
     def how_approved(self) -> str | None:
@@ -80,9 +82,10 @@ class ApprovalsMixin:
             with self._write() as db:  # type: ignore[attr-defined]
                 cur = db.execute(
                     "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id, "
-                    "plan_path, plan_count) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                    "plan_path, plan_count, shared_at_request) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (action, redact(detail), self.operator, time.time(), self.uid,  # type: ignore[attr-defined]
-                     run.id if run else None, str(plan_path) if plan_path else None, plan_count),
+                     run.id if run else None, str(plan_path) if plan_path else None, plan_count,
+                     int(self.shared_account)),  # type: ignore[attr-defined]
                 )
                 approval_id = int(cur.lastrowid or 0)
         except BaseException:
@@ -148,12 +151,16 @@ class ApprovalsMixin:
             return 0
         if requested_uid != self.uid:  # type: ignore[attr-defined]
             return 0
-        if not self.shared_account:  # type: ignore[attr-defined]
+        # Judged by what the session said when the request was made: a run (or dry run) of another
+        # profile since then cannot make one account's own request approvable under a declared name.
+        shared = row["shared_at_request"]  # type: ignore[index]
+        if not (self.shared_account if shared is None else shared):  # type: ignore[attr-defined]
             raise BadInputError(
                 f"approval #{row['id']} needs a second person: it was requested by {login_name(requested_uid)} "  # type: ignore[index]
                 f"(uid {requested_uid}) and you are the same account; a changed LOGNAME, USER or "
                 "GPUMIGRATE_OPERATOR does not make a second person. Approve it from the other person's own login "
-                "(or, if your team really shares one account, set [cutover] shared_account = true in the profile)")
+                "(or, if your team really shares one account, set [cutover] shared_account = true in the profile; it "
+                "applies to requests made after a run of that profile, not to this one)")
         # "Alice" approving alice's request is the same declared person (names compare case-insensitively)
         if not self.declared or self.declared.casefold() == (requested_by or "").casefold():  # type: ignore[attr-defined]
             raise BadInputError(

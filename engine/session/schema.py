@@ -72,6 +72,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE lease ADD COLUMN proc_start TEXT;
     ALTER TABLE clients ADD COLUMN proc_start TEXT;
     """,
+    # 3: whether the session said "shared account" when a request was made: an approval is judged by that,
+    # so a later run (or dry run) of a profile that says otherwise cannot turn a self-approval into two names.
+    """
+    ALTER TABLE approvals ADD COLUMN shared_at_request INTEGER;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)
