@@ -76,13 +76,15 @@ _INIT_REASONS = {
 }
 
 
-def _call(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:
-    """Run one NVML call: None when unsupported, a note for any other error."""
+def _call(notes: list[str], what: str, fn: Callable[[], Any], codes: list[int] | None = None) -> Any:
+    """Run one NVML call: None when unsupported, a note (and its code in ``codes``) for any other error."""
     try:
         return fn()
     except NvmlError as exc:
         if not exc.unsupported:
             notes.append(f"{what}: {exc.text}")
+            if codes is not None:
+                codes.append(exc.code)
         return None
 
 
@@ -120,81 +122,87 @@ def _mig_profile(name: str | None) -> str | None:
 
 def _read_gpu(api: NvmlApi, index: int, handle: Any) -> GpuInfo:
     notes: list[str] = []
+    codes: list[int] = []
+
+    def call(what: str, fn: Callable[[], Any]) -> Any:
+        return _call(notes, what, fn, codes)
+
     gpu = GpuInfo(index=index)
-    gpu.name = _call(notes, "name", lambda: api.name(handle))
-    gpu.uuid = _call(notes, "uuid", lambda: api.uuid(handle))
-    mem = _call(notes, "memory", lambda: api.memory_info(handle))
+    gpu.name = call("name", lambda: api.name(handle))
+    gpu.uuid = call("uuid", lambda: api.uuid(handle))
+    mem = call("memory", lambda: api.memory_info(handle))
     if mem:
         gpu.memory_total_bytes, gpu.memory_used_bytes = mem
-    cc = _call(notes, "compute capability", lambda: api.cuda_compute_capability(handle))
+    cc = call("compute capability", lambda: api.cuda_compute_capability(handle))
     if cc:
         gpu.compute_capability = f"{cc[0]}.{cc[1]}"
-    gpu.pci_bus_id = _call(notes, "pci", lambda: api.pci_bus_id(handle))
-    link = _call(notes, "pcie link", lambda: api.pcie_link(handle))
+    gpu.pci_bus_id = call("pci", lambda: api.pci_bus_id(handle))
+    link = call("pcie link", lambda: api.pcie_link(handle))
     if link:
         gpu.pcie_gen_current, gpu.pcie_gen_max, gpu.pcie_width_current, gpu.pcie_width_max = link
-    persistence = _call(notes, "persistence mode", lambda: api.persistence_mode(handle))
+    persistence = call("persistence mode", lambda: api.persistence_mode(handle))
     gpu.persistence_mode = None if persistence is None else bool(persistence)
-    mig = _call(notes, "MIG mode", lambda: api.mig_mode(handle))
+    mig = call("MIG mode", lambda: api.mig_mode(handle))
     if mig:
         gpu.mig_mode_current, gpu.mig_mode_pending = bool(mig[0]), bool(mig[1])
         if mig[0]:
-            gpu.mig_instances = _read_mig(api, handle, notes)
-    ecc_mode = _call(notes, "ECC mode", lambda: api.ecc_mode(handle))
+            gpu.mig_instances = _read_mig(api, handle, notes, codes)
+    ecc_mode = call("ECC mode", lambda: api.ecc_mode(handle))
     if ecc_mode:
         gpu.ecc_mode_current, gpu.ecc_mode_pending = bool(ecc_mode[0]), bool(ecc_mode[1])
     gpu.ecc = EccCounts(
-        volatile_corrected=_call(notes, "ECC", lambda: api.total_ecc_errors(handle, False, False)),
-        volatile_uncorrected=_call(notes, "ECC", lambda: api.total_ecc_errors(handle, True, False)),
-        aggregate_corrected=_call(notes, "ECC", lambda: api.total_ecc_errors(handle, False, True)),
-        aggregate_uncorrected=_call(notes, "ECC", lambda: api.total_ecc_errors(handle, True, True)),
+        volatile_corrected=call("ECC", lambda: api.total_ecc_errors(handle, False, False)),
+        volatile_uncorrected=call("ECC", lambda: api.total_ecc_errors(handle, True, False)),
+        aggregate_corrected=call("ECC", lambda: api.total_ecc_errors(handle, False, True)),
+        aggregate_uncorrected=call("ECC", lambda: api.total_ecc_errors(handle, True, True)),
     )
-    gpu.retired_pages_single_bit = _call(notes, "retired pages", lambda: api.retired_pages(handle, False))
-    gpu.retired_pages_double_bit = _call(notes, "retired pages", lambda: api.retired_pages(handle, True))
-    pending = _call(notes, "retired pages pending", lambda: api.retired_pages_pending(handle))
+    gpu.retired_pages_single_bit = call("retired pages", lambda: api.retired_pages(handle, False))
+    gpu.retired_pages_double_bit = call("retired pages", lambda: api.retired_pages(handle, True))
+    pending = call("retired pages pending", lambda: api.retired_pages_pending(handle))
     gpu.retired_pages_pending = None if pending is None else bool(pending)
-    rows = _call(notes, "remapped rows", lambda: api.remapped_rows(handle))
+    rows = call("remapped rows", lambda: api.remapped_rows(handle))
     if rows:
         gpu.remapped_rows = RemappedRows(corrected=rows[0], uncorrected=rows[1],
                                          pending=bool(rows[2]), failure=bool(rows[3]))
-    mask = _call(notes, "clock event reasons", lambda: api.clocks_event_reasons(handle))
+    mask = call("clock event reasons", lambda: api.clocks_event_reasons(handle))
     if mask is not None:
         gpu.clock_event_mask = mask
         gpu.clock_event_reasons = [name for bit, name in CLOCK_EVENT_REASONS.items() if mask & bit]
         unknown = mask & ~sum(CLOCK_EVENT_REASONS)
         if unknown:
             gpu.clock_event_reasons.append(f"unknown_0x{unknown:x}")
-    gpu.temperature_c = _call(notes, "temperature", lambda: api.temperature(handle))
-    draw = _call(notes, "power draw", lambda: api.power_usage(handle))
+    gpu.temperature_c = call("temperature", lambda: api.temperature(handle))
+    draw = call("power draw", lambda: api.power_usage(handle))
     gpu.power_draw_w = None if draw is None else draw / 1000
-    limit = _call(notes, "power limit", lambda: api.power_limit(handle))
+    limit = call("power limit", lambda: api.power_limit(handle))
     gpu.power_limit_w = None if limit is None else limit / 1000
-    util = _call(notes, "utilisation", lambda: api.utilization(handle))
+    util = call("utilisation", lambda: api.utilization(handle))
     if util:
         gpu.utilization_gpu_pct, gpu.utilization_memory_pct = util
-    gpu.numa_node = _call(notes, "NUMA node", lambda: api.numa_node(handle))
+    gpu.numa_node = call("NUMA node", lambda: api.numa_node(handle))
     if gpu.numa_node is not None and gpu.numa_node < 0:
         gpu.numa_node = None
-    gpu.cpu_affinity = cpu_list(_call(notes, "CPU affinity", lambda: api.cpu_affinity(handle, 4)))
+    gpu.cpu_affinity = cpu_list(call("CPU affinity", lambda: api.cpu_affinity(handle, 4)))
     gpu.notes = notes
+    gpu.lost = GPU_IS_LOST in codes  # it fell off the bus while being read: every later answer is missing
     return gpu
 
 
-def _read_mig(api: NvmlApi, handle: Any, notes: list[str]) -> list[MigInstance]:
-    count = _call(notes, "MIG devices", lambda: api.max_mig_device_count(handle)) or 0
+def _read_mig(api: NvmlApi, handle: Any, notes: list[str], codes: list[int]) -> list[MigInstance]:
+    count = _call(notes, "MIG devices", lambda: api.max_mig_device_count(handle), codes) or 0
     out: list[MigInstance] = []
     for slot in range(count):
-        mig_notes: list[str] = []
-        mig = _call(mig_notes, "MIG device", lambda: api.mig_device_handle(handle, slot))
+        mig = _call(notes, "MIG device", lambda: api.mig_device_handle(handle, slot), codes)
         if mig is None:
             continue  # an empty slot answers NOT_FOUND
-        name = _call(notes, "MIG name", lambda: api.name(mig))
-        mem = _call(notes, "MIG memory", lambda: api.memory_info(mig))
+        name = _call(notes, "MIG name", lambda: api.name(mig), codes)
+        mem = _call(notes, "MIG memory", lambda: api.memory_info(mig), codes)
         out.append(MigInstance(
-            index=slot, name=name, profile=_mig_profile(name), uuid=_call(notes, "MIG uuid", lambda: api.uuid(mig)),
+            index=slot, name=name, profile=_mig_profile(name),
+            uuid=_call(notes, "MIG uuid", lambda: api.uuid(mig), codes),
             memory_total_bytes=mem[0] if mem else None, memory_used_bytes=mem[1] if mem else None,
-            gpu_instance_id=_call(notes, "MIG GI", lambda: api.gpu_instance_id(mig)),
-            compute_instance_id=_call(notes, "MIG CI", lambda: api.compute_instance_id(mig)),
+            gpu_instance_id=_call(notes, "MIG GI", lambda: api.gpu_instance_id(mig), codes),
+            compute_instance_id=_call(notes, "MIG CI", lambda: api.compute_instance_id(mig), codes),
         ))
     return out
 
@@ -227,11 +235,12 @@ def read_host(api: NvmlApi | None = None) -> GpuHost:
             try:
                 handle = api.device_handle(index)
             except NvmlError as exc:  # e.g. GPU_IS_LOST: report it, keep the others
-                host.gpus.append(GpuInfo(index=index, notes=[f"cannot open GPU {index}: {exc.text}"]))
+                host.gpus.append(GpuInfo(index=index, notes=[f"cannot open GPU {index}: {exc.text}"],
+                                         lost=exc.code == GPU_IS_LOST))
                 continue
             handles.append(handle)
             host.gpus.append(_read_gpu(api, index, handle))
-        readable = [g for g in host.gpus if not (g.name is None and g.notes)]
+        readable = [g for g in host.gpus if not (g.name is None and g.notes) and not g.lost]
         if len(readable) == len(handles) == len(host.gpus):
             host.topology = topology(api, handles, host.gpus)
         return host

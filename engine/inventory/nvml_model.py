@@ -129,6 +129,9 @@ class GpuInfo(_Model):
     """Active NVLink links (None: no NVLink)."""
     notes: list[str] = Field(default_factory=list)
     """Calls that failed for a reason other than "not supported"."""
+    lost: bool = False
+    """NVML answered GPU_IS_LOST for it (on opening or part-way through reading): it has fallen off the bus
+    (the XID 79 case), and whatever was not read before is unknown, not absent."""
 
     @property
     def memory_total_gib(self) -> float | None:
@@ -201,6 +204,8 @@ class GpuHost(_Model):
     def summary(self) -> str:
         if not self.available:
             return self.reason or "NVML not available"
+        if self.reason:  # available, but the GPUs could not even be counted
+            return f"NVIDIA driver {self.driver_version}: {self.reason}"
         if not self.gpus:
             return f"NVIDIA driver {self.driver_version}: no GPUs"
         names: dict[str, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.inventory.nvml import GPU_IS_LOST, NvmlError, read_host
 from engine.verify.checks import dcgm, gpu_health, topology
 from engine.verify.checks.base import run_check
 from tests.nvml_fake import FakeNvml, load_host_data, no_driver_data
@@ -164,3 +165,70 @@ def test_dcgmi_asked_for_but_missing_is_not_run_never_pass(tmp_path: Path) -> No
     assert result.status == "not-run"
     assert "healthy by NVML, but dcgmi diag -r 1" in result.summary and "dcgmi is not installed" in result.summary
     assert result.figures["count"] == 1  # what NVML measured is kept
+
+# --- NVML answers that must never read as healthy (review session 6) -------------------------------------
+
+
+def _lost_after_its_name(data: dict, index: int) -> dict:
+    """GPU ``index`` answers its name and memory, then GPU_IS_LOST (15) to every later call, as a GPU that
+    falls off the bus part-way through the reading does."""
+    gpu = data["gpus"][index]
+    for key in list(gpu):
+        if key not in ("name", "uuid", "memory_info", "mig_devices"):
+            gpu[key] = {"error": 15}
+    gpu["total_ecc_errors"] = {k: {"error": 15} for k in ("volatile_corrected", "volatile_uncorrected",
+                                                          "aggregate_corrected", "aggregate_uncorrected")}
+    gpu["nvlinks"] = [{"state": {"error": 15}}]
+    return data
+
+
+def test_a_gpu_lost_part_way_through_the_reading_fails_and_topology_is_not_judged(tmp_path: Path) -> None:
+    data = _lost_after_its_name(load_host_data("a100_8x_nvlink"), 3)
+    result, _ = _health(tmp_path, data, gpu_count=8, gpu_model="A100 40GB")
+    assert result.status == "fail", result.summary
+    assert any(d.startswith("GPU3: lost (NVML: GPU is lost") for d in result.details), result.details
+    ctx = context(tmp_path, nvml_api=FakeNvml(data), gpu_count=8, topology={"expected": [["*"] * 8] * 8})
+    topo = run_check(topology, ctx, None)
+    assert topo.status == "not-run" and "GPU3 is lost" in topo.summary  # never "0 GPU(s) on the target"
+
+
+def test_a_failed_reading_a_rule_needs_is_not_a_pass(tmp_path: Path) -> None:
+    data = load_host_data("v100_host")
+    data["gpus"][0]["total_ecc_errors"]["volatile_uncorrected"] = {"error": 999}
+    result, _ = _health(tmp_path, data)
+    assert result.status == "not-run", result.summary
+    assert "GPU0 ECC: NVML error 999: health not established" in result.summary
+    data = load_host_data("v100_host")
+    data["gpus"][0]["temperature"] = {"error": 999}  # judges nothing: still healthy
+    assert _health(tmp_path, data)[0].status == "pass"
+
+
+def test_ecc_counters_not_supported_are_said_not_checked(tmp_path: Path) -> None:
+    data = load_host_data("v100_host")
+    data["gpus"][0]["total_ecc_errors"] = None
+    result, _ = _health(tmp_path, data)
+    assert result.status == "pass"
+    assert "GPU0: NVML reports no ECC counters (ECC off or not supported): uncorrectable ECC not checked" \
+        in result.details
+
+
+def test_a_driver_without_gpus_is_never_healthy(tmp_path: Path) -> None:
+    data = load_host_data("v100_host")
+    data["gpus"] = []
+    result, _ = _health(tmp_path, data, gpu_count=None)
+    assert result.status == "not-run" and "sees no GPU on this machine" in result.summary
+    assert _health(tmp_path, data, gpu_count=2)[0].details == ["0 GPU(s) present, 2 expected"]
+
+
+class _CannotCount(FakeNvml):
+    def device_count(self) -> int:
+        raise NvmlError(GPU_IS_LOST, "GPU is lost")
+
+
+def test_gpus_that_cannot_be_counted_are_an_error_not_zero_gpus(tmp_path: Path) -> None:
+    api = _CannotCount(load_host_data("v100_host"))
+    result = run_check(gpu_health, context(tmp_path, nvml_api=api, gpu_count=1), None)
+    assert result.status == "error" and "could not count GPUs: GPU is lost" in result.summary
+    assert "0 GPU(s) present" not in " ".join(result.details)
+    host = read_host(api=_CannotCount(load_host_data("v100_host")))
+    assert host.summary() == "NVIDIA driver 535.183.01: could not count GPUs: GPU is lost"  # not "no GPUs"

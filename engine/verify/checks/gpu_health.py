@@ -21,6 +21,11 @@ from engine.verify.checks import dcgm, xid
 from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict
 from engine.verify.checks.nvml_host import host as read_gpus
 
+RULE_READS = ("name", "memory", "pcie link", "persistence mode", "MIG", "ECC", "retired pages", "remapped rows",
+              "clock event reasons")
+"""The NVML readings (note prefixes, see engine.inventory.nvml) the rules below judge: one that failed leaves a
+rule unchecked, so the verdict cannot be PASS (a temperature or power reading that failed judges nothing)."""
+
 NAME = "gpu_health"
 TITLE = "GPU health"
 MEASURES = "GPU count, model, memory, ECC, retired pages / row remaps, PCIe link, persistence, clocks, MIG (NVML)"
@@ -48,6 +53,7 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "mig_enabled": gpu.mig_mode_current,
             "mig_profiles": [m.profile for m in gpu.mig_instances],
             "notes": gpu.notes,
+            "lost": gpu.lost,
         })
     figures: dict[str, Any] = {"count": len(gpus), "driver": host.driver_version,
                                "cuda": host.cuda_driver_version, "gpus": gpus, "xid": _xids(ctx)}
@@ -98,8 +104,14 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     if cfg.require_persistence:
         rules.append("persistence mode on")
     rules.append("no thermal/power/hardware clock slowdown")
+    unread: list[str] = []
+    notes: list[str] = []
     for gpu in measured["gpus"]:
         tag = f"GPU{gpu['index']}"
+        if gpu.get("lost"):
+            problems.append(f"{tag}: lost (NVML: GPU is lost; it has fallen off the bus, the XID 79 case): "
+                            "drain the machine, reset or replace the GPU")
+            continue
         if gpu["name"] is None:
             problems.append(f"{tag}: cannot be read ({'; '.join(gpu['notes']) or 'no name'})")
             continue
@@ -108,8 +120,12 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             problems.append(f"{tag}: {gpu['name']} is not the expected {model}")
         if cfg.min_memory_gib and (gpu["memory_gib"] or 0) < cfg.min_memory_gib:
             problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} GiB expected")
+        unread += [f"{tag} {note}" for note in gpu["notes"] if note.startswith(RULE_READS)]
         unc = gpu["ecc_volatile_uncorrected"]
-        if unc is not None and unc > cfg.max_uncorrectable_ecc:
+        if unc is None:
+            notes.append(f"{tag}: NVML reports no ECC counters (ECC off or not supported): uncorrectable ECC "
+                         "not checked")
+        elif unc > cfg.max_uncorrectable_ecc:
             problems.append(f"{tag}: {unc} uncorrectable ECC error(s) since the driver loaded")
         if gpu["retired_pages_pending"]:
             problems.append(f"{tag}: a page retirement is pending (reload the driver / reboot)")
@@ -136,7 +152,6 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         if actual != sorted(cfg.mig_profiles):
             problems.append(f"MIG layout {actual or 'none'}, planned {sorted(cfg.mig_profiles)}")
     diag = measured.get("dcgm")
-    notes: list[str] = []
     xids = measured.get("xid") or {}
     if "unreadable" in xids:
         notes.append(f"XID errors not checked: the kernel log could not be read ({xids['unreadable']})")
@@ -161,6 +176,12 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     if baseline and baseline.get("gpus"):
         base_names = sorted({g.get("name") or "?" for g in baseline["gpus"]})
         summary += f" (source: {baseline.get('count')}x {', '.join(base_names)})"
+    if not measured["gpus"] and not problems:
+        raise Skip(f"NVML (driver {measured.get('driver')}) sees no GPU on this machine: no GPU health to judge")
+    if unread and not problems:
+        raise Skip(f"{summary} by what NVML could read, but {len(unread)} reading(s) the rules need failed: "
+                   + "; ".join(unread[:4]) + ("; ..." if len(unread) > 4 else "") + ": health not established")
+    notes = [f"not read: {u}" for u in unread] + notes
     if diag and "tests" not in diag and not problems:
         # The profile asked for DCGM's diagnostic and it did not run: healthy by NVML is not what was asked.
         raise Skip(f"{summary} by NVML, but dcgmi diag -r {diag['level']} (asked for in [verify.gpu] dcgm_level) "

@@ -25,6 +25,11 @@ _NV = re.compile(r"^NV(\d+)$")
 def measure(ctx: CheckContext) -> dict[str, Any]:
     host = read_gpus(ctx)
     topo = host.topology
+    unread = [g for g in host.gpus if g.lost or (g.name is None and g.notes)]
+    if unread:  # read_host leaves the matrix empty: that is not "0 GPUs" on the target
+        raise Skip("the interconnect could not be read: " + "; ".join(
+            f"GPU{g.index} " + ("is lost (NVML: GPU is lost)" if g.lost else f"cannot be read ({'; '.join(g.notes)})")
+            for g in unread))
     return {"labels": topo.labels, "matrix": topo.matrix, "nvswitch": topo.nvswitch,
             "all_nvlink": topo.all_nvlink, "_output": topo.render()}
 
