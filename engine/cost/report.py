@@ -233,6 +233,10 @@ class CostReport:
                 f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}; break-even ")
         be = self.break_even_months
         text += f"{be:.1f} months" if be is not None else "never at these assumptions"
+        stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]
+        if stale:  # the one line is what replay, the session and the step bar keep: it must not read as current
+            text += (f"; STALE prices: {', '.join(stale)} (over their age limit; `gpumigrate catalog refresh` "
+                     "or a quoted price)")
         fallbacks = len(self.price_fallbacks)
         if fallbacks:  # the one line replay prints must not read as priced where it was not
             text += (f"; PRICE FALLBACK: {fallbacks} price{'s' * (fallbacks != 1)} taken from another region, "

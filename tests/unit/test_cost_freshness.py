@@ -196,3 +196,16 @@ def test_fallback_and_check_are_flags_beside_the_price_age() -> None:
                          '[cost]\nallow_price_fallback = true\n')
     doc = compute_costs(mega, embedded_catalog(), today=date(2026, 11, 29), with_sensitivity=False).to_dict()
     assert doc["options"][1]["price_flags"] == ["FALLBACK"] and doc["options"][0]["price_flags"] == ["STALE"]
+
+
+def test_the_one_line_summary_says_when_its_prices_are_stale() -> None:
+    """replay prints (and the session and the app's step bar keep) the one line: "8.3% less a month" on a 697-day-old
+    price read as current there, though the notes above it said stale. It names the stale prices now."""
+    old = compute_costs(profile("spot"), embedded_catalog(), today=date(2026, 9, 15), with_sensitivity=False)
+    line = old.summary()
+    assert "STALE prices: p3.2xlarge, a2-highgpu-1g spot" in line and "catalog refresh" in line
+    fresh = compute_costs(profile("spot"), embedded_catalog(), today=date(2026, 8, 15), with_sensitivity=False)
+    assert "STALE prices: p3.2xlarge (over" in fresh.summary()  # the 2025-06 source price only
+    quoted = compute_costs(profile("on-demand", cost="data_gb = 0"), embedded_catalog(), today=date(2025, 7, 1),
+                           with_sensitivity=False)
+    assert "STALE" not in quoted.summary()
