@@ -38,6 +38,8 @@ PAIRING_KINDS = frozenset({"lease_acquired", "lease_released", "lease_handed_ove
                            "control_accepted", "control_declined", "control_offered", "offer_accepted",
                            "offer_declined", "offer_withdrawn"})
 POLL_S = 0.05
+RECONCILE_S = 1.0
+"""How often an attached app looks for runs whose process died (a cheap read; a write only on a death)."""
 
 
 class SessionEvents(Message, bubble=False):
@@ -60,8 +62,18 @@ def follow(app: "SessionApp", name: str, operator: str | None, stop: threading.E
     worker = get_current_worker()
     store = SessionStore.open(name, create=False, operator=operator)
     seq = 0
+    next_check = 0.0
     try:
         while not (stop.is_set() or worker.is_cancelled):
+            if time.monotonic() >= next_check:
+                # A run killed while only apps are attached writes nothing more: look for dead runs
+                # here, so that its step shows interrupted (and its request withdrawn) in every app
+                # within about a second, not "running" until someone types a command.
+                next_check = time.monotonic() + RECONCILE_S
+                try:
+                    store.reconcile()
+                except Exception:  # noqa: BLE001 - a busy store: look again at the next check
+                    pass
             batch = store.events_after(seq)
             if batch:
                 seq = batch[-1].seq
