@@ -125,6 +125,20 @@ class PrivateRun:
                 results[event.step] = StepResult(ok=event.ok, summary=event.summary, data=dict(event.result or {}))
             deliver(event)
         code = proc.wait()
+        if not end and code < 0:
+            # Killed by a signal it cannot catch (kill -9, the OOM killer): the step stopped part-way and
+            # is resumable like any interrupted one (SIGTERM and a closed app end through the summary).
+            import signal
+
+            try:
+                how = signal.Signals(-code).name
+            except ValueError:
+                how = f"signal {-code}"
+            text = (f"the worker was killed ({how}) before {self.step} finished; run it again to resume "
+                    f"(its log: {private_log_path()})")
+            deliver(StepFinished(self.step, ok=False, summary=text, result={"interrupted": True}))
+            results[self.step] = StepResult(ok=False, summary=text)
+            return RunSummary(results=results, skipped=[], exit_code=ExitCode.INTERRUPTED)
         if end.get("event") == "error" or (not end and code != 0):
             text = end.get("text") or f"the worker stopped (exit {code}); see {private_log_path()}"
             deliver(StepFinished(self.step, ok=False, summary=str(text)))
