@@ -98,7 +98,8 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location, prelist
     :mod:`engine.transfer.prelist`)."""
     from engine.transfer.backends.local_walk import WalkRules
 
-    rules = WalkRules(follow_symlinks=spec.follow_symlinks, skip_broken_symlinks=spec.skip_broken_symlinks)
+    rules = WalkRules(follow_symlinks=spec.follow_symlinks, skip_broken_symlinks=spec.skip_broken_symlinks,
+                      avoid=dst_loc.path if dst_loc.is_local else None)
     # A destination's links are followed where they lead; a broken one is replaced by a copy
     # and never deleted (a notice there, not a failure).
     dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)

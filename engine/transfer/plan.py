@@ -129,7 +129,9 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
     """Merge two byte-ordered listings into actions (streaming).
 
     Entries the listings report as problems (``ObjectInfo.problem``) become ``error`` or
-    ``notcopied`` actions for their path, so the destination's object there is never deleted."""
+    ``notcopied`` actions for their path, so the destination's object there is never deleted,
+    nor any object below it: a broken link or a skipped link may stand for a whole folder
+    (an unmounted volume) whose earlier copy is ``name/...`` at the destination."""
     local_dst = local_dst or dst_scheme == "file"
     patterns = [re.compile(p) for p in (exclude or [])]
     conflicts = _ConflictTracker() if local_dst else None
@@ -140,6 +142,13 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
 
     def excluded(path: str) -> bool:
         return any(p.match(path) for p in patterns)
+
+    kept: list[str] = []  # "name/" of source entries listed but not copied: what is below them stays
+
+    def below_kept(path: str) -> bool:
+        # Both listings are in byte order, so a prefix whose range this path has passed is done.
+        kept[:] = [k for k in kept if path[:len(k)] <= k]
+        return any(path.startswith(k) for k in kept)
 
     while s is not None or d is not None:
         if d is None or (s is not None and s.path < d.path):
@@ -157,6 +166,7 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
             yield Action("excluded", path, cur_s, cur_d, "matches -x")
             continue
         if cur_s is not None and cur_s.problem:
+            kept.append(path if path.endswith("/") else path + "/")
             yield Action("error" if cur_s.problem_is_error else "notcopied", path, cur_s, cur_d, cur_s.problem)
             continue
         if cur_d is not None and cur_d.problem:
@@ -167,7 +177,7 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
             if cur_s is None:
                 continue
         if cur_s is None:
-            if delete:
+            if delete and not (kept and below_kept(path)):
                 yield Action("delete", path, None, cur_d, "not in source")
             continue
         if dst_scheme in ("s3", "gs"):

@@ -148,6 +148,30 @@ def test_broken_symlink_fails_and_blocks_deletions(tmp_path):
     assert read_local(dst) == {"data.bin": b"d" * 10}
 
 
+def test_entry_not_copied_keeps_what_its_copy_holds_below_it(tmp_path):
+    """The defect: a link to a folder on an unmounted volume, run with -d --skip-broken-symlinks, printed
+    "not copied: 1 broken symlink" (the help: "their destination objects are kept") and deleted every
+    object the earlier run had copied below it. The same for a folder link under --no-follow-symlinks.
+    An entry listed but not copied keeps its name and everything below it; other deletions still run."""
+    src, dst, vol = tmp_path / "src", tmp_path / "dst", tmp_path / "vol"
+    write_local(src, {"k": b"k", "stale": b"s"})
+    write_local(vol, {"a": b"a", "sub/b": b"b"})
+    (src / "vol").symlink_to(vol)
+    (src / "vol2").symlink_to(vol)
+    assert run_transfer(spec(src, dst)).copied == 6
+    (src / "stale").unlink()
+    vol.rename(tmp_path / "vol.unmounted")
+    plan = plan_transfer(spec(src, dst, delete=True, max_delete=10, skip_broken_symlinks=True))
+    assert [a.path for a in plan.actions if a.kind == "delete"] == ["stale"]
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10, skip_broken_symlinks=True))
+    assert s.ok and s.deleted == 1 and s.not_copied_by_reason == {"broken symlink": 2}
+    assert sorted(read_local(dst)) == ["k", "vol/a", "vol/sub/b", "vol2/a", "vol2/sub/b"]
+    (tmp_path / "vol.unmounted").rename(vol)
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10, follow_symlinks=False))
+    assert s.ok and s.deleted == 0 and s.not_copied_by_reason == {"symlink skipped": 2}
+    assert sorted(read_local(dst)) == ["k", "vol/a", "vol/sub/b", "vol2/a", "vol2/sub/b"]
+
+
 def test_symlinks_followed_loops_reported_and_no_follow_skips(tmp_path):
     """Folder and file links are followed (checkpoints -> /mnt/nvme/ckpt), a loop is reported once."""
     src, dst, nvme = tmp_path / "src", tmp_path / "dst", tmp_path / "nvme"
@@ -169,6 +193,25 @@ def test_symlinks_followed_loops_reported_and_no_follow_skips(tmp_path):
     assert "not copied: 2 symlink skipped" in text
     assert "not copied: checkpoints: symlink skipped (--no-follow-symlinks) -> " in text
     assert read_local(tmp_path / "dst2") == {"train.py": b"print()\n"}
+
+
+def test_a_link_into_the_destination_is_not_copied_into_itself(tmp_path):
+    """The defect: src/out -> ../dst (or to a folder above dst) copied the destination into itself,
+    one level deeper each run (dst/out/out/out/x after three runs), each run "failed 0", rc 0."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"x": b"x"})
+    write_local(dst, {"x": b"x"})
+    (src / "out").symlink_to(dst)
+    (src / "up").symlink_to(tmp_path)  # above dst: its "src" is a loop, its "dst" the destination
+    for _ in range(2):
+        s = run_transfer(spec(src, dst, delete=True, max_delete=10))
+        assert s.ok and s.copied == 0 and s.deleted == 0
+        assert sorted((n.path, n.reason.split(" (")[0]) for n in s.not_copied) == [
+            ("out/", "leads into the destination"), ("up/dst/", "leads into the destination"),
+            ("up/src/", "symlink loop")]
+        assert read_local(dst) == {"x": b"x"}
+    rc, text = cli(str(src), str(dst), "-r")
+    assert rc == 0 and "not copied: 2 leads into the destination, 1 symlink loop" in text, text
 
 
 def test_special_files_and_unstatable_entries_are_reported(tmp_path):

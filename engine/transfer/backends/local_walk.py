@@ -13,6 +13,9 @@ Rules (README "semantics"):
 * A broken link (its target is gone: an unmounted volume) is an error, or with
   ``skip_broken_symlinks`` a notice; either way its path is listed, so the destination's
   object of that name is never deleted.
+* A folder that is the destination itself (a local destination reached through a link: to
+  it, or to a folder above it) is reported and not entered: copied, each run would nest
+  the destination once more inside itself.
 * Sockets, FIFOs and devices are reported as "not a regular file" (notices).
 * Without ``recursive`` each sub-folder is a notice ("folder not copied"), as gsutil copies only
   the top level then, but a user must see that the tree was not copied whole.
@@ -37,6 +40,8 @@ class WalkRules:
 
     follow_symlinks: bool = True
     skip_broken_symlinks: bool = False
+    avoid: str | None = None
+    """A local destination's root: never entered, wherever a link leads into it."""
 
 
 def _problem(path: str, why: str, error: bool) -> ObjectInfo:
@@ -57,12 +62,32 @@ def walk(root: str, *, recursive: bool, rules: WalkRules, info: Callable[[str, o
     except OSError:
         return
     yield from _walk(root, "", recursive, rules, info, start_after, end_before, ((top.st_dev, top.st_ino),),
-                     on_temp)
+                     on_temp, _destination_test(rules.avoid))
+
+
+def _destination_test(avoid: str | None) -> Callable[[os.stat_result], bool] | None:
+    """Whether a folder is the destination's root (its device and inode); a destination that
+    does not exist yet is looked for again at each folder (the run itself may create it)."""
+    if avoid is None:
+        return None
+    known: list[tuple[int, int]] = []
+
+    def test(s: os.stat_result) -> bool:
+        if not known:
+            try:
+                d = os.stat(avoid)
+            except OSError:
+                return False
+            known.append((d.st_dev, d.st_ino))
+        return (s.st_dev, s.st_ino) == known[0]
+
+    return test
 
 
 def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
           start_after: str | None, end_before: str | None, ancestors: tuple[tuple[int, int], ...],
-          on_temp: Callable[[str], None] | None) -> Iterator[ObjectInfo]:
+          on_temp: Callable[[str], None] | None,
+          is_destination: Callable[[os.stat_result], bool] | None = None) -> Iterator[ObjectInfo]:
     # (sort name, entry, stat result or None, problem, problem is an error)
     entries: list[tuple[str, str, os.stat_result | None, str, bool]] = []
     try:
@@ -99,8 +124,12 @@ def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callab
             if ident in ancestors:
                 yield _problem(path, "symlink loop (leads back to a folder above it); not entered", False)
                 continue
+            if is_destination is not None and is_destination(s):
+                yield _problem(path, "leads into the destination (a link to it or to a folder above it); "
+                               "not entered", False)
+                continue
             yield from _walk(full, path, recursive, rules, info, start_after, end_before, ancestors + (ident,),
-                             on_temp)
+                             on_temp, is_destination)
             continue
         yield info(path, s)
 
