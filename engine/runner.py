@@ -149,7 +149,8 @@ def run_steps(
     from engine.cutover.steering import check_steer
     from engine.transfer.control import TransferControl
 
-    check_steer(session, "starting steps")  # one drives: an approver or another login does not start runs
+    if session.active_run() is None:  # a live run: begin_run refuses with whose and where (exit 4)
+        check_steer(session, "starting steps")  # one drives: an approver or another login does not start runs
 
     # A pausable control for the steps that can pause (transfer); the run lease passes the
     # session's pause requests to it, so a watcher or another terminal can pause a worker.

@@ -85,3 +85,15 @@ def test_only_the_driver_starts_steps_in_a_session_someone_drives(one_step: None
         summary = runner.run_steps(_profile(True), emit=lambda e: None, session=alice)
         assert summary.ok
         seat.detach()
+
+
+def test_a_second_run_while_one_is_alive_is_still_busy_for_anyone(one_step: None) -> None:
+    from engine.session import SessionBusy
+
+    with SessionStore.open("busy", operator="alice") as alice:
+        alice.set_shared_account(True)
+        run = alice.begin_run("holder-a", ["a"], 30.0)
+        with SessionStore.open("busy", operator="bob") as bob:
+            with pytest.raises(SessionBusy, match="alice"):
+                runner.run_steps(_profile(True), emit=lambda e: None, session=bob)
+        alice.end_run(run, 0)
