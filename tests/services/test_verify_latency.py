@@ -44,11 +44,11 @@ def test_p99_matches_the_known_distribution(tmp_path: Path, server: LatencyServe
 def test_pass_under_a_looser_threshold_and_fail_against_a_faster_baseline(tmp_path: Path,
                                                                            server: LatencyServer) -> None:
     ctx = context(tmp_path, p99_ms=200.0, latency={"url": server.url, "requests": REQUESTS, "warmup": 5})
-    ok = run_check(latency, ctx, {"p99_ms": 90.0})  # headroom for a loaded CI machine
+    ok = run_check(latency, ctx, {"p99_ms": 90.0, "requests": REQUESTS})  # headroom for a loaded CI machine
     assert ok.status == "pass", ok.details
     server.reset()
     worse = run_check(latency, context(tmp_path, p99_ms=200.0, latency={"url": server.url, "requests": REQUESTS,
-                                                                         "warmup": 0}), {"p99_ms": 20.0})
+                                                                         "warmup": 0}), {"p99_ms": 20.0, "requests": REQUESTS})
     assert worse.status == "fail" and "worse than the baseline" in worse.details[0]
 
 
@@ -57,7 +57,10 @@ def test_post_with_a_body(tmp_path: Path, server: LatencyServer) -> None:
     ctx = context(tmp_path, p99_ms=500.0, latency={"url": server.url + "/v1/models/m:predict", "method": "POST",
                                                    "body_file": "req.json", "requests": 20, "warmup": 0})
     result = run_check(latency, ctx, None)
-    assert result.status == "pass" and '"label": 1' in result.output
+    assert '"label": 1' in result.output
+    # 20 requests all under 500 ms do not show a P99 under it: not run, with the figures, never PASS
+    assert result.status == "not-run" and "a P99 needs at least 100 timed requests, 20 succeeded" in result.summary
+    assert "P99" in result.summary and "(the slowest of 20)" in result.summary and result.figures["requests"] == 20
 
 
 def test_http_errors_make_an_error_result(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.verify.checks import latency, model_load, throughput
-from engine.verify.checks.base import run_check
+from engine.verify.checks.base import Skip, run_check
 from engine.verify.commands import run_command
 from tests.verify_support import PY, context
 
@@ -104,7 +104,23 @@ def test_latency_command_mode_counts_failures(tmp_path: Path) -> None:
     assert result.status == "error" and "5 of 10 requests failed" in result.summary
     counter.unlink()
     tolerant = run_check(latency, context(tmp_path, p99_ms=60_000.0, latency={**cfg, "max_error_rate": 0.5}), None)
-    assert tolerant.status == "pass" and tolerant.figures["requests"] == 5 and tolerant.figures["errors"] == 5
+    assert tolerant.status == "not-run" and tolerant.figures["requests"] == 5 and tolerant.figures["errors"] == 5
+    assert "a P99 needs at least 100 timed requests, 5 succeeded" in tolerant.summary
     always = [PY, "-c", "import sys; sys.exit(3)"]
     bad = run_check(latency, context(tmp_path, latency={"command": always, "requests": 3, "warmup": 0}), None)
     assert bad.status == "error" and "all 3 requests failed" in bad.summary
+
+
+def test_a_p99_from_too_few_requests_can_fail_but_never_pass(tmp_path: Path) -> None:
+    """Nearest-rank P99 of fewer than 100 requests is the slowest one (review session 6)."""
+    figures = {"requests": 40, "errors": 0, "p50_ms": 2.0, "p95_ms": 3.0, "p99_ms": 4.0}
+    ctx = context(tmp_path, p99_ms=50.0)
+    with pytest.raises(Skip, match=r"P99 4.0 ms \(the slowest of 40\): a P99 needs at least 100 timed requests"):
+        latency.judge(ctx, dict(figures), None)
+    slow = latency.judge(ctx, {**figures, "p99_ms": 80.0}, None)  # 1 in 40 over the limit is more than 1 %
+    assert not slow.passed and slow.details[0] == "P99 80.0 ms (the slowest of 40) is not under 50 ms"
+    enough = latency.judge(ctx, {**figures, "requests": 100}, {"p99_ms": 3.9, "requests": 40})
+    assert enough.passed and "P99 <= baseline" not in enough.threshold  # the source's 'P99' was its slowest of 40
+    assert enough.details == ["the baseline's P99 is not established (40 timed requests on the source, 100 needed): "
+                              "compared with the absolute threshold only"]
+    assert not latency.judge(ctx, {**figures, "requests": 100}, {"p99_ms": 3.0, "requests": 100}).passed
