@@ -39,7 +39,8 @@ def baseline_from_report(report: VerifyReport) -> dict[str, Any]:
         "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(report.finished_at or time.time())),
         "host": report.host, "profile_name": report.profile_name,
         "checks": {r.name: r.figures for r in report.results if r.status == "pass"},
-        "not_run": {r.name: r.summary for r in report.results if r.status == "not-run"},
+        "not_run": {r.name: r.summary if r.status == "not-run" else f"error on the source: {r.summary}"
+                    for r in report.results if r.status in ("not-run", "error")},
     })
 
 

@@ -36,6 +36,11 @@ class VerifyReport:
         return out
 
     @property
+    def not_captured(self) -> list[CheckResult]:
+        """In a capture: the checks that errored on the source (the baseline has no figures for them)."""
+        return [r for r in self.results if r.status == "error"] if self.mode == "capture" else []
+
+    @property
     def gaps(self) -> list[CheckResult]:
         """Expected checks that did not run (each with its reason in ``summary``)."""
         return [r for r in self.results if r.gap]
@@ -44,10 +49,12 @@ class VerifyReport:
     def verdict(self) -> str:
         """FAIL (a check failed or errored), INCOMPLETE (an expected check did not run), or PASS.
 
-        A capture is BASELINE CAPTURED: nothing is judged on the source.
+        A capture is BASELINE CAPTURED (nothing is judged on the source), or BASELINE INCOMPLETE when a check
+        errored there: the file is written without that check's figures, so the target cannot be compared
+        with the source on it (it was "captured", exit 0, before).
         """
         if self.mode == "capture":
-            return "BASELINE CAPTURED"
+            return "BASELINE INCOMPLETE" if self.not_captured else "BASELINE CAPTURED"
         if any(r.status in ("fail", "error") for r in self.results):
             return "FAIL"
         if self.gaps or not self.results:
@@ -67,7 +74,9 @@ class VerifyReport:
     def incomplete_line(self) -> str:
         """The line every report carries when expected checks did not run ("" when none)."""
         if self.mode == "capture":
-            return ""
+            return ("BASELINE INCOMPLETE: not captured: " + "; ".join(f"{r.name}: {r.summary}"
+                                                                   for r in self.not_captured)
+                    if self.not_captured else "")
         if not self.results:
             return "INCOMPLETE: no check ran"
         gaps = self.gaps

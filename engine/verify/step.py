@@ -102,4 +102,4 @@ def run(ctx: StepContext) -> StepResult:
         if r.status == "not-run" and r.optional and r.expected:
             ctx.message(f"{r.name} is optional in this profile and did not run: {r.summary}")
     return StepResult(ok=report.ok, summary=report.summary(), data={"report": report.to_dict(), "files": files},
-                      state="incomplete" if report.verdict == "INCOMPLETE" else None)
+                      state="incomplete" if report.verdict in ("INCOMPLETE", "BASELINE INCOMPLETE") else None)

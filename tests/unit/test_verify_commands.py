@@ -124,3 +124,21 @@ def test_a_p99_from_too_few_requests_can_fail_but_never_pass(tmp_path: Path) -> 
     assert enough.details == ["the baseline's P99 is not established (40 timed requests on the source, 100 needed): "
                               "compared with the absolute threshold only"]
     assert not latency.judge(ctx, {**figures, "requests": 100}, {"p99_ms": 3.0, "requests": 100}).passed
+
+
+def test_a_capture_where_a_check_errored_is_not_baseline_captured(tmp_path: Path) -> None:
+    """On the source the load command fails: the baseline lacks model_load, so it is not 'captured' (exit 0)."""
+    from engine.verify.baseline import baseline_from_report
+    from engine.verify.suite import run_verification
+    from tests.verify_support import section
+
+    cfg = section(checks=["model_load", "latency"], model_load={"command": [PY, "-c", "import sys; sys.exit(1)"]},
+                  latency={"command": [PY, "-c", "pass"], "requests": 2, "warmup": 0})
+    report = run_verification(cfg, base_dir=tmp_path, capture=True)
+    assert [r.status for r in report.results] == ["error", "pass"]
+    assert report.verdict == "BASELINE INCOMPLETE" and not report.ok
+    assert report.incomplete_line().startswith("BASELINE INCOMPLETE: not captured: model_load: the load command")
+    baseline = baseline_from_report(report)
+    assert "model_load" not in baseline["checks"] and baseline["not_run"]["model_load"].startswith("error on the source")
+    cfg = section(checks=["latency"], latency={"command": [PY, "-c", "pass"], "requests": 2, "warmup": 0})
+    assert run_verification(cfg, base_dir=tmp_path, capture=True).verdict == "BASELINE CAPTURED"
