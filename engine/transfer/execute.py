@@ -148,8 +148,7 @@ class Transfer(CopyJobs):
     def _fail(self, path: str, action: str, exc: BaseException | str, attempts: int = 1) -> None:
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         with self._lock:
-            self.summary.failed += 1
-            self.summary.failures.append(Failure(path, action, text, attempts))
+            self.summary.note_failure(Failure(path, action, text, attempts))
         self.emit(ItemDone(STEP, item=path, status="failed", detail=text, data={"action": action, "attempts": attempts}))
 
     # --- the run ------------------------------------------------------------------

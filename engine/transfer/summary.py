@@ -78,6 +78,8 @@ class TransferSummary:
     planned_bytes: int = 0
     """Their bytes."""
     failures: list[Failure] = field(default_factory=list)
+    """The first REPORT_MAX failures (``failed`` counts them all): keeping every one grew a run whose destination
+    refused ten million objects by gigabytes, for a report that lists the first REPORT_MAX anyway."""
     not_copied: list[NotCopied] = field(default_factory=list)
     """Source entries not copied for a reason other than "up to date" (the first REPORT_MAX)."""
     not_copied_by_reason: Counter = field(default_factory=Counter)
@@ -86,6 +88,11 @@ class TransferSummary:
     def ok(self) -> bool:
         return (self.failed == 0 and not self.interrupted and not self.delete_refused
                 and not self.deletions_skipped)
+
+    def note_failure(self, failure: Failure) -> None:
+        self.failed += 1
+        if len(self.failures) < REPORT_MAX:
+            self.failures.append(failure)
 
     def note_not_copied(self, path: str, reason: str) -> None:
         self.not_copied_by_reason[reason_category(reason)] += 1
@@ -103,16 +110,17 @@ class TransferSummary:
                 "planned_objects": self.planned_objects,
                 "planned_bytes": self.planned_bytes, "planned_delete": self.planned_delete,
                 "failures": [f.to_dict() for f in self.failures[:REPORT_MAX]],
+                "failures_listed": len(self.failures[:REPORT_MAX]),
                 "not_copied": [n.to_dict() for n in self.not_copied[:REPORT_MAX]],
                 "not_copied_by_reason": dict(sorted(self.not_copied_by_reason.items()))}
 
     def line(self) -> str:
         verb = "would copy" if self.dry_run else "copied"
         dverb = "would delete" if self.dry_run else "deleted"
-        text = (f"{verb} {self.copied} ({_human(self.bytes)}), {dverb} {self.deleted}, skipped {self.skipped}, "
-                f"failed {self.failed}, verified {self.verified}")
+        text = (f"{verb} {self.copied:,} ({_human(self.bytes)}), {dverb} {self.deleted:,}, "
+                f"skipped {self.skipped:,}, failed {self.failed:,}, verified {self.verified:,}")
         if self.not_copied_by_reason:
-            text += "; not copied: " + ", ".join(f"{n} {why}" for why, n in sorted(self.not_copied_by_reason.items()))
+            text += "; not copied: " + ", ".join(f"{n:,} {why}" for why, n in sorted(self.not_copied_by_reason.items()))
         if self.delete_refused:
             text += f"; deletions refused: {self.delete_refused}"
         if self.deletions_skipped:

@@ -485,6 +485,29 @@ async def test_a_flood_of_events_is_coalesced_and_drawn_at_the_latest(small: tup
         assert _column(screen.query_one("#transfer-failures", DataTable), "attempts") == ["3"]
 
 
+async def test_failures_kept_are_bounded_and_the_tab_counts_them_all(small: tuple[Path, Path, Path],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen kept every failed object's path and error (the table shows the first MAX_FAILURE_ROWS): a run
+    whose destination refuses ten million objects grew the app by gigabytes. It keeps what it shows; the tab counts all."""
+    import tui.screens.transfer as transfer_screen
+    from engine.events import ItemDone, StepStarted
+    from textual.widgets import TabbedContent
+
+    monkeypatch.setattr(transfer_screen, "MAX_FAILURE_ROWS", 3)
+    profile, _src, _dst = small
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        screen.post_message(EngineEvent(StepStarted("transfer", description="transfer")))
+        for i in range(7):
+            screen.post_message(EngineEvent(ItemDone("transfer", item=f"bad/{i}", status="failed", detail="denied",
+                                                     data={"action": "copy", "attempts": 1})))
+        await _wait(pilot, lambda: screen.failure_count == 7, timeout=10, what="seven failures drawn")
+        assert len(screen.failures) == 3 and screen.query_one("#transfer-failures", DataTable).row_count == 3
+        label = screen.query_one("#transfer-tabs", TabbedContent).get_tab("transfer-tab-failures").label
+        assert "Failures (7)" in str(label)
+
+
 async def test_while_listing_the_bars_say_what_is_planned_so_far(small: tuple[Path, Path, Path]) -> None:
     """The engine's total comes with the end of the listing; until then the text gives the lower bound."""
     from engine.events import Progress, StepStarted

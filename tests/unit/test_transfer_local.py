@@ -171,3 +171,24 @@ def test_many_small_files_go_in_batches_and_one_failure_does_not_stop_its_batch(
             assert (dst / rel).read_bytes() == data
     done = [e.item for e in events if isinstance(e, ItemDone) and e.status == "copied"]
     assert sorted(done) == sorted(set(tree) - {"d1/f0150"})
+
+
+def test_failures_kept_are_bounded_and_the_cli_says_how_many_it_left_out(tmp_path, monkeypatch, capsys):
+    """Every failure was kept in memory (the JSON lists only the first REPORT_MAX): a destination that refuses all of
+    ten million objects grew the process by gigabytes. The count stays exact; the CLI says how many it did not print."""
+    import engine.transfer.summary as summary_mod
+    from tui.cli import main
+
+    monkeypatch.setattr(summary_mod, "REPORT_MAX", 5)
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {f"f{i:02d}": b"x" for i in range(12)})
+    for i in range(12):  # a directory where each file must go: every copy fails
+        (dst / f"f{i:02d}" / "keep").mkdir(parents=True)
+    summary = run_transfer(TransferSpec(src=str(src), dst=str(dst), jobs=2))
+    assert summary.failed == 12 and len(summary.failures) == 5
+    assert len(summary.to_event()["failures"]) == 5 and summary.to_event()["failures_listed"] == 5
+    assert main(["transfer", "-r", str(src), str(dst)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("  failed: ") == 5 and "7 more failures not listed (12 in all" in " ".join(out.split())
+    big = summary_mod.TransferSummary(copied=10_000_000, skipped=2_500, dry_run=True)
+    assert big.line().startswith("would copy 10,000,000 (0 B), would delete 0, skipped 2,500,")  # counts at scale

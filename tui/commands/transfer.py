@@ -337,10 +337,18 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         print_json(summary.to_event())
     else:
         print(summary.line())
-        for failure in summary.failures[:50]:
+        shown = summary.failures[:50]
+        for failure in shown:
             print(f"  failed: {failure.path}: {failure.error}")
+        if summary.failed > len(shown):  # at scale: say what was left out, never let 50 lines read as all
+            print(f"  ... {summary.failed - len(shown):,} more failures not listed ({summary.failed:,} in all; "
+                  f"--json lists the first {len(summary.failures):,})")
         for entry in summary.not_copied[:50]:
             print(f"  not copied: {entry.path}: {entry.reason}")
+        not_copied = sum(summary.not_copied_by_reason.values())
+        if not_copied > min(len(summary.not_copied), 50):
+            print(f"  ... {not_copied - min(len(summary.not_copied), 50):,} more not copied, not listed "
+                  f"({not_copied:,} in all, counted by reason above)")
         if summary.failed and not summary.interrupted:
             print("next: fix what each failed line names, then run the same command again "
                   f"(copied objects are skipped, the {summary.failed} failed retried)")

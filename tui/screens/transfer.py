@@ -101,7 +101,9 @@ class TransferScreen(StepScreen):
         """The finished step's result (totals and one dict per entry), for the summary line."""
         self.plan_counts = {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}
         self.failures: list[tuple[str, str]] = []
-        """(path, last error) for every failed object of the last run."""
+        """(path, last error) of the last run's first MAX_FAILURE_ROWS failed objects (what the table shows): every
+        one was kept, gigabytes for a destination that refuses ten million objects; ``failure_count`` counts all."""
+        self.failure_count = 0
         self._labels: list[str] = []
         self._latest: dict[str, Progress] = {}
         self._latest_seen: dict[str, int] = {}
@@ -673,7 +675,9 @@ class TransferScreen(StepScreen):
                     plan_batch.append((str(ev.data.get("entry") or entry), action, ev.item, human_bytes(size),
                                        ev.detail or DASH))
             elif ev.status == "failed":
-                self.failures.append((ev.item, ev.detail))
+                self.failure_count += 1
+                if len(self.failures) < MAX_FAILURE_ROWS:
+                    self.failures.append((ev.item, ev.detail))
                 if failures.row_count < MAX_FAILURE_ROWS:
                     failures.add_row(entry, ev.item, str(ev.data.get("action", "")),
                                      str(ev.data.get("attempts", "")), Text(ev.detail, style="red"))
@@ -687,7 +691,7 @@ class TransferScreen(StepScreen):
             self._show_plan_counts()
         if self.failures:
             tabs = self.query_one("#transfer-tabs", TabbedContent)
-            tabs.get_tab("transfer-tab-failures").label = f"Failures ({len(self.failures):,})"
+            tabs.get_tab("transfer-tab-failures").label = f"Failures ({self.failure_count:,})"
 
     def _show_plan_counts(self) -> None:
         c = self.plan_counts
@@ -733,6 +737,7 @@ class TransferScreen(StepScreen):
         self._plan_marks = []
         self._plan_read = (0, 0)
         self.failures = []
+        self.failure_count = 0
         self._latest.clear()
         self._latest_seen.clear()
         self._drawn_serial = 0
