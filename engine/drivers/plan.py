@@ -123,6 +123,13 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
     if eol is None and branch not in known and known and branch < min(known):
         findings.append(Finding("driver", "amber", f"R{branch} is older than every supported data-centre branch (no "
                                 "security fixes)", f"use R{_default_branch(gpu, today)[0]}", "driver-eol"))
+    if driver_branch and branch not in known and known and branch > min(known) and not _toolkit_branch(branch):
+        findings.append(Finding("driver", "amber", f"R{branch} is not in the shipped driver tables (data-centre "
+                                f"branches R{', R'.join(str(b) for b in sorted(known))}; toolkit drivers up to "
+                                f"R{max(t.min_driver[0] for t in tables().toolkits if t.min_driver)}): whether it "
+                                "exists, how long it is supported and which CUDA it runs are not known here, and the "
+                                "startup script installs packages named after it", f"use a listed branch "
+                                f"(R{_default_branch(gpu, today)[0]})", "driver-unknown"))
     if eol is not None and eol <= today:
         findings.append(Finding("driver", "amber", f"R{branch} reached end of life in {eol:%b %Y}: no more "
                                 "security fixes", f"move to a supported branch (R{_default_branch(gpu, today)[0]})",
@@ -246,6 +253,11 @@ def _last_release_for(framework: str, gpu: Gpu) -> str | None:
                 return (f"use {framework} {rel.version} with the {w.variant} build (the newest whose kernels run on "
                         f"sm_{gpu.sm}), or build from source for sm_{gpu.sm}; set drivers.framework_version to match")
     return None
+
+
+def _toolkit_branch(branch: int) -> bool:
+    """A CUDA toolkit shipped with a driver of this branch (R550, R590 are real though not listed as branches)."""
+    return any(t.min_driver and t.min_driver[0] == branch for t in tables().toolkits)
 
 
 def _branch_floor(branch: int) -> str:

@@ -30,6 +30,8 @@ RECOMMEND = [
     ("K80", "pytorch", "2.14", None, None, 470, None, None, "red", {"gpu-legacy", "framework-no-kernels"}),
     ("T4", "pytorch", "2.14", None, None, 580, "cu130", "13.0", "green", set()),
     ("T4", "pytorch", "2.9", "590", None, 590, "cu128", "12.8", "green", set()),
+    # a branch the tables know nothing of (no data-centre row, no toolkit driver): never all green
+    ("A100 40GB", "pytorch", "2.14", "999", None, 999, "cu132", "13.2", "amber", {"driver-unknown"}),
     ("T4", "pytorch", "2.9", "525", None, 525, "cu128", "12.8", "amber", {"driver-eol"}),
     ("A100 40GB", "pytorch", "2.4", None, None, 580, "cu121", "12.1", "green", set()),
     ("A100 40GB", "pytorch", "2.4", None, "12.4", 580, "cu124", "12.4", "amber", set()),
