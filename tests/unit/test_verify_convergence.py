@@ -114,3 +114,24 @@ def test_baseline_curve_from_a_captured_baseline(tmp_path: Path) -> None:
     write_scalars(tmp_path / "t.tfevents", loss_curve(2))
     result = run_check(convergence, context(tmp_path, convergence={"target_file": "t.tfevents"}), captured.figures)
     assert result.status == "pass"
+
+
+# --- what a convergence PASS must not rest on (review session 6) ---------------------------------------------
+
+
+def test_too_few_compared_steps_are_not_run_never_pass(tmp_path: Path) -> None:
+    base = loss_curve(1)
+    one = _run(tmp_path, base, [(0, base[0][1])])  # the target logged one step, equal to the source's first loss
+    assert one.status == "not-run" and "only 1 step(s)" in one.summary and "at least 10" in one.summary
+    early = _run(tmp_path, base, [(s, v) for s, v in loss_curve(2) if s <= 300])  # 31 steps: judged, and said so
+    assert early.status == "pass" and "at step 300 (30% of the baseline's 0..1000)" in early.summary
+    assert "convergence is judged only up to that step" in early.details[-1]
+
+
+def test_a_nan_in_the_baseline_curve_is_an_error_not_a_band_that_admits_anything(tmp_path: Path) -> None:
+    base = [(s, math.nan if 400 <= s <= 600 else v) for s, v in loss_curve(1)]
+    target = [(s, 100.0 if 400 <= s <= 600 else v) for s, v in loss_curve(2)]  # diverged where the source is NaN
+    result = _run(tmp_path, base, target)
+    assert result.status == "error", result.summary
+    assert result.summary.startswith("the baseline loss curve is NaN or infinite at 21 of the 101 compared steps "
+                                     "(first at step 400)")

@@ -80,3 +80,16 @@ def test_missing_manifest_file_is_an_error_and_none_configured_is_not_run(tmp_pa
         "manifests": [{"source": "nope.jsonl", "target": "nope.jsonl"}]}), None)
     assert result.status == "error" and "cannot read" in result.summary
     assert run_check(data_integrity, context(tmp_path), None).status == "not-run"
+
+
+def test_two_empty_manifests_verify_nothing_and_are_not_a_pass(tmp_path: Path) -> None:
+    """A listing that wrote no line on either side 'agreed' as 0 objects: PASS (review session 6)."""
+    full = [_entry("a.bin", 10)]
+    pairs = [{"source": _write(tmp_path / "s1.jsonl", full), "target": _write(tmp_path / "d1.jsonl", full)},
+             {"source": _write(tmp_path / "s2.jsonl", []), "target": _write(tmp_path / "d2.jsonl", []),
+              "label": "checkpoints"}]
+    result = run_check(data_integrity, context(tmp_path, data_integrity={"manifests": pairs}), None)
+    assert result.status == "not-run", result.summary
+    assert "but checkpoints: neither side lists any object, so nothing was verified" in result.summary
+    pairs[1]["target"] = _write(tmp_path / "d2.jsonl", full)  # one side lists objects: a real difference
+    assert run_check(data_integrity, context(tmp_path, data_integrity={"manifests": pairs}), None).status == "fail"

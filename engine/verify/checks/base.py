@@ -167,6 +167,10 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
     except Skip as exc:
         return CheckResult(**base, status="not-run", summary=str(exc), figures=figures, baseline=baseline,
                            output=clip(output), raw_output=output, duration_s=time.perf_counter() - started)
+    except CheckError as exc:  # what was measured cannot be judged (e.g. a NaN in the reference curve)
+        return CheckResult(**base, status="error", summary=str(exc), figures=figures, baseline=baseline,
+                           output=clip(exc.output or output), raw_output=exc.output or output,
+                           duration_s=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001
         return CheckResult(**base, status="error", summary=f"{type(exc).__name__}: {exc}", figures=figures,
                            baseline=baseline, output=clip(traceback.format_exc()),

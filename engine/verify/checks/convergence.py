@@ -24,6 +24,10 @@ MEASURES = "the target's loss curve against the source's, step by step, within a
 
 PLOT_POINTS = 400
 
+MIN_COMPARED_STEPS = 10
+"""Fewer compared steps than this (or than ``final_window``) say nothing about convergence: one logged step that
+matches the source's first loss was a PASS."""
+
 
 def measure(ctx: CheckContext) -> dict[str, Any]:
     cfg = ctx.section.convergence
@@ -66,6 +70,16 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     if not rows:
         raise CheckError(f"the curves share no steps: baseline {base[0][0]}..{base[-1][0]}, "
                          f"target {target[0][0]}..{target[-1][0]}")
+    broken = [step for step, ref, _ in rows if not math.isfinite(ref)]
+    if broken:  # a NaN reference admits anything (no value is "outside" a NaN band) and fails a sound target
+        raise CheckError(f"the baseline loss curve is NaN or infinite at {len(broken)} of the {len(rows)} compared "
+                         f"steps (first at step {broken[0]}): the target cannot be judged against it there; "
+                         "fix or re-capture the source's curve")
+    needed = max(MIN_COMPARED_STEPS, cfg.final_window)
+    if len(rows) < needed:
+        raise Skip(f"only {len(rows)} step(s) of the target fall inside the baseline's steps "
+                   f"{base[0][0]}..{base[-1][0]}: at least {needed} are needed to judge convergence "
+                   "(log the loss more often or train longer)")
     outside = [(s, b, t) for s, b, t in rows
                if not math.isfinite(t) or abs(t - b) > band(b, cfg.tolerance, cfg.method)]
     share = len(outside) / len(rows)
@@ -99,4 +113,10 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     passed = share <= cfg.max_outside and final_ok
     summary = (f"{len(rows)} steps compared, {len(outside)} outside the band; final loss "
                f"{final_target:.4g} vs baseline {final_base:.4g}")
+    span = base[-1][0] - base[0][0]
+    reached = rows[-1][0] - base[0][0]
+    if span > 0 and reached < span:  # the target stopped early: its "final" loss is the source's at that step
+        summary += f" at step {rows[-1][0]} ({reached / span:.0%} of the baseline's {base[0][0]}..{base[-1][0]})"
+        details.append(f"the target's curve ends at step {rows[-1][0]}, the baseline's at {base[-1][0]}: "
+                       "convergence is judged only up to that step")
     return Verdict(passed, summary, threshold, details)

@@ -169,6 +169,10 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     summary = (f"{objects} objects, {size:,} bytes in {len(measured['pairs'])} manifest pair(s): "
                + ("all agree" if not total_diff else f"{total_diff} difference(s)"))
     threshold = "every object present on both sides with the same size and checksums"
+    empty = [p["label"] for p in measured["pairs"] if not p["source_objects"] and not p["target_objects"]]
+    if empty and not total_diff:  # two empty files (a listing that wrote nothing) "agree": nothing was verified
+        raise Skip(f"{summary}, but {', '.join(empty)}: neither side lists any object, so nothing was verified "
+                   "(write the manifests again with `gpumigrate transfer --verify-only`)")
     return Verdict(total_diff == 0, summary, threshold, details)
 
 
