@@ -35,6 +35,17 @@ STEP_MODULES: dict[str, str] = {
 }
 
 
+def _outdated(name: str, result: dict[str, Any] | None) -> str | None:
+    """Why a step completed on this same profile must run again (its module's ``outdated(data)``: the cost step's
+    figures depend on prices a refresh changes), or None."""
+    try:
+        module = importlib.import_module(STEP_MODULES[name])
+    except ModuleNotFoundError:
+        return None  # load_step says so when the step is run
+    check = getattr(module, "outdated", None)
+    return check((result or {}).get("data")) if check is not None else None
+
+
 @dataclass
 class StepResult:
     """What a step hands back: did it pass, a one-line summary, and its data (JSON-able)."""
@@ -198,7 +209,11 @@ def _run_steps(
     for name in names:
         if session is not None:
             previous = session.step(name)
-            if previous and previous.state == "completed" and previous.profile_digest == digest and not dry_run:
+            outdated = _outdated(name, previous.result) \
+                if previous and previous.state == "completed" and previous.profile_digest == digest else None
+            if outdated:
+                sink(Message(name, text=f"{name}: {outdated}; running again", level="warning"))
+            elif previous and previous.state == "completed" and previous.profile_digest == digest and not dry_run:
                 skipped.append(name)
                 if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
                     results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),

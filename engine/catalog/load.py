@@ -15,6 +15,7 @@ and ``refresh_aws.py``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -484,6 +485,29 @@ def load_catalog(cache: Path | None = None) -> Catalog:
     _overlay_aws(cat, folder / AWS_CACHE)
     _overlay_aws_network(cat, folder / AWS_NET_CACHE)
     return cat
+
+
+@lru_cache(maxsize=1)
+def _embedded_digest() -> str:
+    folder = resources.files("engine.catalog").joinpath("data")
+    digest = hashlib.sha256()
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".csv"):
+            digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def prices_digest(cache: Path | None = None) -> str:
+    """A digest of every price :func:`load_catalog` would read: the shipped data and the refreshed caches. A figure
+    computed from other prices (a cost step a session completed before `catalog refresh`) is out of date."""
+    folder = cache if cache is not None else cache_dir()
+    digest = hashlib.sha256(_embedded_digest().encode())
+    for name in (GCP_CACHE, AWS_CACHE, AWS_NET_CACHE):
+        try:
+            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+        except OSError:
+            digest.update(name.encode() + b"\0-")
+    return digest.hexdigest()[:16]
 
 
 def _read_cache(path: Path, cat: Catalog) -> dict[str, Any] | None:

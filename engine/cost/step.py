@@ -1,4 +1,5 @@
-"""The ``cost`` step of ``replay``: price the profile and record the same document as ``gpumigrate cost --json``.
+"""The ``cost`` step of ``replay``: price the profile and record the same document as ``gpumigrate cost --json``
+(plus ``prices_digest``: which prices it read, so a session runs it again after a refresh; see ``outdated``).
 
 The data volume comes from ``cost.data_gb`` when set, else from the transfer
 step's result when this session already has one, else from walking the local
@@ -83,11 +84,12 @@ def _source_volumes(ctx: Any) -> Any:
 
 def run(ctx: Any) -> Any:
     from engine.catalog.check import CatalogError
-    from engine.catalog.load import load_catalog
+    from engine.catalog.load import load_catalog, prices_digest
     from engine.cost.model import compute_costs
     from engine.profile import located_error
     from engine.runner import StepResult
 
+    digest = prices_digest()  # before reading: a refresh landing meanwhile makes the next replay run again
     catalog = load_catalog()
     for problem in catalog.problems:
         ctx.message(problem, "warning")
@@ -113,4 +115,14 @@ def run(ctx: Any) -> Any:
     for note in report.notes:
         ctx.message(note, "warning" if note.startswith("PRICE FALLBACK") else "info")
     ctx.message(f"prices: {catalog.age_note()}")
-    return StepResult(ok=True, summary=report.summary(), data=report.to_dict())
+    return StepResult(ok=True, summary=report.summary(), data={**report.to_dict(), "prices_digest": digest})
+
+
+def outdated(data: dict[str, Any] | None) -> str | None:
+    """Why a cost result a session completed earlier no longer holds though the profile is the same (the runner
+    runs the step again), or None: its figures come from the prices it read, and a catalog refresh changes them."""
+    from engine.catalog.load import prices_digest
+
+    if not isinstance(data, dict) or data.get("prices_digest") != prices_digest():
+        return "the prices changed since it completed (catalog refresh or a new price data release)"
+    return None
