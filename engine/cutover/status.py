@@ -336,7 +336,9 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
     lines += ["", "## Audit log", "", "Times are UTC.", "",
               "| seq | time | operator | who (as the OS says) | step | event |", "|---|---|---|---|---|---|"]
     seq = 0
-    with open(jsonl_path, "w", encoding="utf-8") as jf:
+    from engine.session.paths import no_follow
+
+    with open(jsonl_path, "w", encoding="utf-8", opener=no_follow) as jf:
         while True:
             batch = store.events_after(seq, limit=5000)
             if not batch:
@@ -348,5 +350,6 @@ def export(store: SessionStore, out_dir: Path) -> tuple[Path, Path]:
                     continue
                 text = describe(ev).replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| {ev.seq} | {iso(ev.ts)} | {ev.operator} | {who_text(ev.who)} | {ev.step} | {text} |")
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(md_path, "w", encoding="utf-8", opener=no_follow) as mf:
+        mf.write("\n".join(lines) + "\n")
     return md_path, jsonl_path

@@ -50,6 +50,7 @@ from engine.session import (
     private_file,
     session_path,
 )
+from engine.session.paths import no_follow
 
 
 def log_path_for(session_name: str) -> Path:
@@ -93,7 +94,7 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
         cmd += ["--options-json", json.dumps(options)]
     if events_out is not None:
         cmd += ["--events-out", str(events_out)]
-    with open(log, "ab") as out:
+    with open(log, "ab", opener=no_follow) as out:
         out.write(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
                   f"by {operator}\n".encode())
         out.flush()
@@ -136,7 +137,7 @@ def start_private(profile_path: Path | str, steps: list[str], *, dry_run: bool =
         cmd.append("--dry-run")
     if options:
         cmd += ["--options-json", json.dumps(options)]
-    with open(log, "ab") as err:
+    with open(log, "ab", opener=no_follow) as err:
         err.write(f"--- {_now()} private run starting: steps {','.join(steps)}"
                   f"{' (dry run)' if dry_run else ''} for pid {os.getpid()}\n".encode())
         err.flush()
@@ -220,7 +221,7 @@ def _events_out(path: str) -> Iterator[JsonLinesSink | None]:
         yield None
         return
     target = private_file(Path(path), make_dir=False)
-    with open(target, "a", encoding="utf-8") as stream:
+    with open(target, "a", encoding="utf-8", opener=no_follow) as stream:
         yield JsonLinesSink(stream)
 
 
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
 
     log = private_file(log_path_for(args.session))
-    with open(log, "a", encoding="utf-8") as stream, _events_out(args.events_out) as full:
+    with open(log, "a", encoding="utf-8", opener=no_follow) as stream, _events_out(args.events_out) as full:
         log_sink = LogSink(stream)
 
         def sink(event: Event) -> None:

@@ -100,12 +100,12 @@ class ApprovalsMixin:
     def _write_plan(self, plan: Iterable[str]) -> tuple[Path, int, list[str]]:
         """The plan file, named before its request exists (time and a random part: unique among
         the session's processes)."""
-        from engine.session.paths import private_file
+        from engine.session.paths import no_follow, private_file
 
         name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}.txt"
         path = private_file(Path(f"{self.path}.approvals") / name)  # type: ignore[attr-defined]
         count, preview = 0, []
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, "w", encoding="utf-8", opener=no_follow) as fh:
             for item in plan:
                 line = redact(str(item)).replace("\n", "\\n")
                 fh.write(line + "\n")

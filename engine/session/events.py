@@ -232,11 +232,11 @@ class EventsMixin:
         plan = self._rec.plans.get(event.step)
         if plan is None:
             from engine.secrets import environment_secrets
-            from engine.session.paths import private_file
+            from engine.session.paths import no_follow, private_file
 
             path = private_file(self.plan_file(event.step))
             plan = self._rec.plans[event.step] = {
-                "file": open(path, "w", encoding="utf-8"), "listed": 0,
+                "file": open(path, "w", encoding="utf-8", opener=no_follow), "listed": 0,
                 "counts": {"copy": 0, "copy_bytes": 0, "delete": 0, "delete_bytes": 0}}
             if self._rec.secrets is None:
                 self._rec.secrets = environment_secrets()
@@ -267,12 +267,13 @@ class EventsMixin:
     def _list_deletion(self, event: ItemDone) -> None:
         """Append one deleted object to its step's audit file (opened, and named in the session, once)."""
         from engine.secrets import environment_secrets, redact
-        from engine.session.paths import private_file
+        from engine.session.paths import no_follow, private_file
 
         fh = self._rec.deleted_files.get(event.step)
         if fh is None:
             path = private_file(self.deletions_file(event.step))
-            fh = self._rec.deleted_files[event.step] = open(path, "a", encoding="utf-8", buffering=1)
+            fh = self._rec.deleted_files[event.step] = open(path, "a", encoding="utf-8", buffering=1,
+                                                            opener=no_follow)
             self._rec.secrets = environment_secrets()
             self.append(event.step, "deletions_listed", {"file": str(path)})
         size = (event.data or {}).get("size")

@@ -157,13 +157,44 @@ def make_private_dir(folder: Path) -> None:
     os.chmod(folder, 0o2770 if _group_may(folder) else 0o700)
 
 
+def refuse_link(path: Path) -> None:
+    """Refuse to use ``path`` when it is a symbolic link.
+
+    In a folder shared with ``session share`` every member of the group may replace a file (the
+    folder has no sticky bit: a worker's log is rewritten by whoever runs next), so a link there
+    could point this login's writes at any file it owns (``~/.bashrc``). Nothing of gpumigrate's
+    state is ever a link."""
+    if os.path.islink(path):
+        raise EnvironmentProblem(
+            f"{path} is a symbolic link (made by {_owner_of_link(path)}): gpumigrate never writes through a "
+            "link in its state directory (in a shared folder another login could point it at your own "
+            "files); remove it and run again")
+
+
+def _owner_of_link(path: Path) -> str:
+    try:
+        uid = os.lstat(path).st_uid
+    except OSError:
+        return "someone"
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def no_follow(path: str, flags: int) -> int:
+    """An ``opener`` for :func:`open` that never follows a link (see :func:`refuse_link`)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+
+
 def create_private_file(path: Path) -> None:
     """Create ``path`` if missing with a session file's mode, set explicitly (the umask cannot widen
-    or narrow it)."""
+    or narrow it); a link found there is refused (:func:`refuse_link`)."""
     mode = 0o660 if _group_may(path) else 0o600
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
+        refuse_link(path)
         return
     except PermissionError:
         raise EnvironmentProblem(not_shared_message(None, path)) from None

@@ -34,7 +34,13 @@ from engine.session.approvals import ApprovalsMixin
 from engine.session.clients import ClientsMixin
 from engine.session.events import EventsMixin
 from engine.session.identity import declared_name, os_identity
-from engine.session.paths import create_private_file, make_private_dir, not_shared_message, session_path
+from engine.session.paths import (
+    create_private_file,
+    make_private_dir,
+    not_shared_message,
+    refuse_link,
+    session_path,
+)
 from engine.session.runs import RunsMixin
 
 class WatchOnly(BadInputError):
@@ -81,6 +87,7 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
     def open(cls, name: str, create: bool = True, operator: str | None = None) -> "SessionStore":
         """Open (or create) the named session under the state directory."""
         path = session_path(name)
+        refuse_link(path)  # SQLite would follow it: see engine.session.paths.refuse_link
         try:
             exists = path.exists()
             if exists and not (path.parent.is_dir() and _readable_writable(path)):

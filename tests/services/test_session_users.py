@@ -138,3 +138,28 @@ def test_another_user_is_refused_with_the_fix_then_shares_and_approves(bob: dict
     assert _mine(state, "session", "unshare", "cut").returncode == 0
     again = _as(bob, "session", "show", "cut")
     assert again.returncode == 4 and "gpumigrate session share cut --group" in again.stderr
+
+
+def test_a_link_another_login_plants_in_the_shared_folders_is_never_written_through(bob: dict[str, object]) -> None:
+    """The shared folders have no sticky bit: a group member may replace the worker's log (or a
+    deletions list) with a link to the owner's own files. The owner's gpumigrate refuses to write there."""
+    state: Path = bob["state"]  # type: ignore[assignment]
+    env = {**os.environ, **_env(state)}
+    subprocess.run([sys.executable, "-c", "from engine.session import SessionStore; SessionStore.open('cut').close()"],
+                   cwd=REPO, env=env, check=True)
+    assert _mine(state, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
+    victim = state.parent / f"{state.name}-victim.txt"  # a file only the owner may write
+    victim.write_text("the owner's own file\n")
+    victim.chmod(0o600)
+    try:
+        planted = _as(bob, code=f"import os; os.makedirs({str(state / 'logs')!r}, exist_ok=True); "
+                               f"os.symlink({str(victim)!r}, {str(state / 'logs' / 'cut.log')!r})")
+        assert planted.returncode == 0, planted.stderr
+        refused = _mine(state, "replay", str(REPO / "profiles" / "demo.toml"), "--steps", "inventory",
+                        "--session", "cut", "--detach")
+        assert refused.returncode == 4, refused.stderr
+        assert "is a symbolic link" in refused.stderr and bob["user"] in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert victim.read_text() == "the owner's own file\n"
+    finally:
+        victim.unlink(missing_ok=True)
