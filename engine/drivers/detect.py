@@ -354,6 +354,7 @@ def detect(runner: Runner | None = None, root: str | Path = "/", nvml: Callable[
     module["loaded"] = [m for m in loaded if m.startswith("nvidia") or m == "nouveau"]
     module["nouveau_loaded"] = "nouveau" in loaded
     state["kernel_module"] = module
+    state["pci_nvidia"] = pci_nvidia(root)
 
     # CUDA toolkits
     nvcc = run("nvcc")
@@ -406,6 +407,37 @@ def detect(runner: Runner | None = None, root: str | Path = "/", nvml: Callable[
     return state
 
 
+PCI_DEVICES = "sys/bus/pci/devices"
+NVIDIA_VENDOR = "0x10de"
+
+
+def pci_nvidia(root: Path) -> list[dict[str, str]]:
+    """NVIDIA display/3D controllers on the PCI bus, read from sysfs: they are listed with no driver loaded.
+
+    The doctor's only way to tell "no GPU in this machine" from "a GPU whose driver is missing" (NVML and
+    nvidia-smi both need the driver).  Class 0x03xxxx is a display controller (0x0302 = 3D, the data-centre GPUs).
+    """
+    folder = root / PCI_DEVICES
+    found: list[dict[str, str]] = []
+    try:
+        devices = sorted(folder.iterdir())
+    except OSError:
+        return found
+    for dev in devices:
+        try:
+            vendor = (dev / "vendor").read_text().strip().lower()
+            klass = (dev / "class").read_text().strip().lower()
+        except OSError:
+            continue
+        if vendor == NVIDIA_VENDOR and klass.startswith("0x03"):
+            try:
+                device = (dev / "device").read_text().strip().lower()
+            except OSError:
+                device = "?"
+            found.append({"address": dev.name, "device": device, "class": klass})
+    return found
+
+
 def _default_pythons() -> list[str]:
     out = []
     on_path = shutil.which("python3")
@@ -432,6 +464,24 @@ def detect_recorded(folder: str | Path, timeout: float = DEFAULT_TIMEOUT_S) -> d
 RECORDED_FILES = ("proc/driver/nvidia/version", "proc/modules", "etc/os-release")
 
 
+def _record_pci(folder: Path) -> None:
+    """Copy vendor/class/device of every PCI device (small text files) for :func:`pci_nvidia`."""
+    src = Path("/") / PCI_DEVICES
+    try:
+        devices = list(src.iterdir())
+    except OSError:
+        return
+    for dev in devices:
+        for name in ("vendor", "class", "device"):
+            try:
+                text = (dev / name).read_text()
+            except OSError:
+                continue
+            dest = folder / "root" / PCI_DEVICES / dev.name / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text)
+
+
 def record(folder: str | Path, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
     """Probe this machine and save every answer under ``folder`` for :func:`detect_recorded`."""
     folder = Path(folder)
@@ -447,5 +497,6 @@ def record(folder: str | Path, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, 
         dest = folder / "root" / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text, encoding="utf-8")
+    _record_pci(folder)
     return detect(RecordingRunner(SubprocessRunner(), folder), nvml=lambda: nvml_raw, timeout=timeout,
                   pythons=_default_pythons()[:1])

@@ -45,6 +45,13 @@ def diagnose(state: dict[str, Any], plan: Plan | None = None, today: date | None
             out.append(Finding("kernel_module", "red", f"the NVIDIA kernel module is not loaded ({why or 'no /proc/driver/nvidia/version'})",
                                "sudo modprobe nvidia; if that fails, reinstall the driver for this kernel "
                                "(DKMS build) and reboot", "module-not-loaded"))
+        elif state.get("pci_nvidia"):
+            cards = state["pci_nvidia"]
+            where = ", ".join(f"{c['address']} (device {c['device']})" for c in cards[:4])
+            out.append(Finding("gpu", "red", f"{len(cards)} NVIDIA GPU(s) on the PCI bus ({where}) but no NVIDIA "
+                               f"driver answers{': ' + why if why else ''}",
+                               "install the driver (run the generated startup script, or `gpumigrate drivers "
+                               "PROFILE --emit startup-script`) and reboot", "driver-missing"))
         else:
             out.append(Finding("gpu", "amber", f"{reason}{': ' + why if why else ''}",
                                "run the doctor on the GPU machine", "no-gpu"))

@@ -121,3 +121,33 @@ def test_nvml_seam_object_is_read(tmp_path: Path) -> None:
     state = detect.detect(detect.RecordedRunner(tmp_path), root=tmp_path, nvml=lambda: host)
     assert state["nvml"]["driver_version"] == "580.82.07"
     assert state["gpus"][0] == {"index": 0, "name": "NVIDIA L4", "memory_total_mib": 23034, "memory_used_mib": 0}
+
+
+def test_a_gpu_on_the_pci_bus_without_a_driver_is_red_not_no_gpu(tmp_path: Path) -> None:
+    """A fresh A100 VM whose startup script has not installed the driver: NVML and nvidia-smi are absent, as on
+    a GPU-less host, but sysfs lists the card (vendor 0x10de, class 0x0302 3D controller, device 0x20b0 =
+    'GA100 [A100 SXM4 40GB]' in the PCI ID database).  The doctor said amber 'no NVIDIA GPU found: run the
+    doctor on the GPU machine' on the GPU machine (review session 6)."""
+    import shutil
+
+    machine = tmp_path / "a100-no-driver"
+    shutil.copytree(FIXTURES / "debian12-no-gpu", machine)
+    card = machine / "root" / detect.PCI_DEVICES / "0000:00:04.0"
+    card.mkdir(parents=True)
+    (card / "vendor").write_text("0x10de\n")
+    (card / "class").write_text("0x030200\n")
+    (card / "device").write_text("0x20b0\n")
+    bridge = machine / "root" / detect.PCI_DEVICES / "0000:00:00.0"  # not a GPU: ignored
+    bridge.mkdir()
+    (bridge / "vendor").write_text("0x8086\n")
+    (bridge / "class").write_text("0x060000\n")
+    state = detect.detect_recorded(machine)
+    assert state["pci_nvidia"] == [{"address": "0000:00:04.0", "device": "0x20b0", "class": "0x030200"}]
+    findings = compat.diagnose(state, today=TODAY)
+    red = [f for f in findings if f.status == "red"]
+    assert [f.code for f in red] == ["driver-missing"], findings
+    assert red[0].reason.startswith("1 NVIDIA GPU(s) on the PCI bus (0000:00:04.0 (device 0x20b0)) but no NVIDIA "
+                                    "driver answers")
+    assert compat.worst(findings) == "red"
+    assert "no-gpu" in {f.code for f in compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"),
+                                                        today=TODAY)}  # no card: still 'run it on the GPU machine'
