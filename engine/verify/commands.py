@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from engine.secrets import redact
 
@@ -92,6 +93,7 @@ def run_command(argv: list[str], *, cwd: Path, timeout_s: float, env: dict[str, 
         proc = subprocess.Popen(
             argv, cwd=str(cwd), env=clean_env(env), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl call, prepared before the fork
         )
     except FileNotFoundError as exc:
         return CommandRun(argv, 127, time.perf_counter() - started, "", f"cannot run {argv[0]!r}: {exc.strerror}")
@@ -123,6 +125,32 @@ def run_command(argv: list[str], *, cwd: Path, timeout_s: float, env: dict[str, 
     seconds = time.perf_counter() - started
     return CommandRun(argv, proc.returncode, seconds, out.decode("utf-8", "replace"),
                       err.decode("utf-8", "replace"), timed_out=timed_out, cancelled=cancelled)
+
+
+def _die_with_parent() -> "Callable[[], None] | None":
+    """Linux: the command is killed (SIGKILL) when the process running the check dies.
+
+    A command runs in its own session (so a timeout kills its whole group), which also let it
+    outlive a worker killed with kill -9: the session showed the step interrupted while the check
+    still ran on the GPU, and a resume started a second copy beside it (two model loads, each timing
+    the other). ``PR_SET_PDEATHSIG`` ends it with its parent; the thread that starts it waits for it
+    here, so it is not ended early. Elsewhere (no prctl) None: the command runs as before."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call: nobody waits for this check
+            os._exit(1)
+
+    return preexec
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,54 @@
+"""A check's command does not outlive the process running the check (a worker killed with kill -9).
+
+It runs in its own process group (a timeout kills all of it), which once let it run on after its
+worker died: the session said "interrupted" while the check still loaded the model, and a resume
+started a second one beside it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.session import pid_alive
+from tests.cutover_support import REPO
+
+pytestmark = [pytest.mark.timeout(30),
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")]
+
+RUNNER = """
+import sys
+from pathlib import Path
+from engine.verify.commands import run_command
+run_command([sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+             "time.sleep(60)", sys.argv[1]], cwd=Path("."), timeout_s=60)
+"""
+
+
+def test_a_check_command_dies_with_the_process_that_ran_it(tmp_path: Path) -> None:
+    mark = tmp_path / "pid"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(mark)], cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = 0
+    try:
+        deadline = time.monotonic() + 20
+        while not (mark.exists() and mark.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(mark.read_text())
+        assert pid_alive(child)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(10)
+        deadline = time.monotonic() + 5
+        while pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(child), "the check's command outlived the killed process that ran it"
+    finally:
+        runner.kill()
+        runner.wait(10)
+        if child and pid_alive(child):
+            os.kill(child, signal.SIGKILL)
