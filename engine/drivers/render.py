@@ -483,8 +483,47 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
 
     d = profile.drivers
     gpu_model = target_gpus(profile.target, catalog if catalog is not None else load_catalog()).gpu_model
-    return recommend(gpu_model, os_image=d.os_image, framework=d.framework,
-                     framework_version=d.framework_version, driver_branch=d.driver_branch, cuda=d.cuda, today=today)
+    if d.os_image != "dlvm":
+        return recommend(gpu_model, os_image=d.os_image, framework=d.framework,
+                         framework_version=d.framework_version, driver_branch=d.driver_branch, cuda=d.cuda,
+                         today=today)
+    return _dlvm_plan(d, gpu_model, today)
+
+
+_DLVM_DRIVER = re.compile(r"-nvidia-(\d{3})(?:-|$)")
+
+
+def _dlvm_plan(d: Any, gpu_model: str | None, today: Any) -> Plan:
+    """A Deep Learning VM brings its own driver, named in its family ("...-nvidia-570"): the plan judges that
+    branch, not the one it would have picked (it showed a green R580 while the image installed R570, past its
+    end of life)."""
+    from engine.drivers.compat import recommend
+    from engine.drivers.findings import Finding
+    from engine.drivers.versions import branch_of
+
+    family = d.dlvm_image_family or tables().os_images["dlvm"]["image_family"]
+    hit = _DLVM_DRIVER.search(family)
+    image_branch = int(hit.group(1)) if hit else None
+    pinned = branch_of(d.driver_branch) if d.driver_branch else None
+    use = d.driver_branch if d.driver_branch or image_branch is None else str(image_branch)
+    plan = recommend(gpu_model, os_image="dlvm", framework=d.framework, framework_version=d.framework_version,
+                     driver_branch=use, cuda=d.cuda, today=today)
+    if image_branch is None:
+        plan.findings.append(Finding("driver", "amber", f"the DLVM image family {family!r} does not name its driver "
+                                     f"branch: the image installs its own, which may not be the plan's "
+                                     f"R{plan.driver_branch}", "use a family ending -nvidia-NNN (list them with "
+                                     "`gcloud compute images list --project deeplearning-platform-release`)",
+                                     "image-driver-unknown"))
+    elif pinned is not None and pinned != image_branch:
+        plan.findings.append(Finding("driver", "red", f"the DLVM image family {family!r} installs driver "
+                                     f"R{image_branch}, not drivers.driver_branch R{pinned}",
+                                     f"set drivers.driver_branch = \"{image_branch}\", or a "
+                                     f"drivers.dlvm_image_family ending -nvidia-{pinned}", "image-driver-mismatch"))
+    elif pinned is None:
+        for f in plan.findings:
+            if f.code == "driver-pinned":
+                f.reason = f"R{image_branch}: the driver the DLVM image family {family!r} installs"
+    return plan
 
 
 def write_artefacts(artefacts: list[Artefact], files: dict[str, str], out_dir: Path) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,17 @@ def test_terraform_without_a_zone_names_the_zones_and_refuses_the_p100_exception
     l4 = hcl2.loads(artefacts("l4-debian12-noproject", tmp_path)["terraform"].text)
     l4_zone = {_unq(k): v for var in l4["variable"] for k, v in var.items()}["zone"]
     assert "us-central1-a" in _unq(l4_zone["description"]) and "validation" not in l4_zone
+
+
+def test_a_dlvm_plan_judges_the_driver_its_image_family_installs() -> None:
+    """The DLVM family named '-nvidia-570' installs R570; the plan showed a green R580 (review session 6)."""
+    target = TARGETS["h100-dlvm-tf"][0]
+    plan = render.plan_for_profile(profile(target, 'os_image = "dlvm"'), today=date(2026, 11, 23))
+    assert plan.driver_branch == 570
+    assert "R570: the driver the DLVM image family 'common-cu128-ubuntu-2204-nvidia-570' installs" in [
+        f.reason for f in plan.findings]
+    assert "driver-eol" in {f.code for f in plan.findings if f.status == "amber"}  # R570 ended Feb 2026
+    pinned = render.plan_for_profile(profile(target, 'os_image = "dlvm"\ndriver_branch = "580"'))
+    assert pinned.status == "red" and "image-driver-mismatch" in {f.code for f in pinned.findings}
+    unnamed = render.plan_for_profile(profile(target, 'os_image = "dlvm"\ndlvm_image_family = "pytorch-latest-gpu"'))
+    assert "image-driver-unknown" in {f.code for f in unnamed.findings if f.status == "amber"}
