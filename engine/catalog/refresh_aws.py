@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog.load import AWS_CACHE, cache_dir, embedded_catalog, row_refreshed_at, write_cache
+from engine.catalog.refresh_compare import compare
 from engine.catalog.refresh_gcp import RefreshResult
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
@@ -192,6 +193,8 @@ def refresh_aws(emit: Emit = discard, *, region: str = "us-east-1", instance_typ
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_CACHE
     previous = rows_of_other_regions(path, "instances", "region", region)
+    result.extra.update(compare(path, "instances", ("instance_type", "region"), rows,
+                                keep=lambda row: row.get("region") == region))
     rows = [{**r, "refreshed_at": result.refreshed_at} for r in rows]
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "instances": previous + rows,
                        "problems": problems})

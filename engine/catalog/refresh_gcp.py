@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.catalog.load import GCP_CACHE, cache_dir, embedded_catalog, machine_series, write_cache
+from engine.catalog.refresh_compare import compare
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
 
@@ -406,6 +407,7 @@ def refresh_gcp(emit: Emit = discard, *, cancel: threading.Event | None = None, 
                               f"({len(problems)} problems); the cache is unchanged")
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / GCP_CACHE
+    result.extra.update(compare(path, "machines", ("machine_type", "gpu_model", "region", "gpu_count"), rows))
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "machines": rows,
                        "cud_discounts": discounts, "problems": problems,
                        "gpu_prices": [{"kind": k[0], "key": k[1], "region": k[2], "usage": k[3], "usd_per_hr": v}

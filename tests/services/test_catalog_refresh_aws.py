@@ -103,3 +103,15 @@ def test_a_region_refreshed_long_ago_keeps_its_own_date(stub: PriceListStub) -> 
     again = json.loads((cache_dir() / AWS_CACHE).read_text())
     assert {r["region"]: r["refreshed_at"][:10] for r in again["instances"] if r["instance_type"] == "p3.2xlarge"}[
         "eu-west-1"] == "2025-01-10"
+
+
+def test_a_refresh_of_one_region_says_what_moved_there_and_what_it_no_longer_prices(stub: PriceListStub) -> None:
+    refresh_aws(page_size=3)
+    stub.products = [product("p3.2xlarge", "3.2130000000")] + [p for p in PRODUCTS[1:] if "g5.xlarge" not in p]
+    result = refresh_aws(page_size=3)
+    assert [(c["instance_type"], c["from"], c["to"]) for c in result.extra["prices_changed"]] == [
+        ("p3.2xlarge", 3.06, 3.213)]
+    assert result.extra["no_longer_priced"] == ["g5.xlarge us-east-1 (was $1.006/h)"]
+    stub.products.append(product("p3.2xlarge", "3.3050000000", region="eu-west-1"))
+    other = refresh_aws(page_size=3, region="eu-west-1")  # another region compares with its own rows only
+    assert other.extra["no_longer_priced"] == [] and other.extra["prices_changed"] == []

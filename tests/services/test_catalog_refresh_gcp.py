@@ -233,3 +233,26 @@ def test_a_recorded_page_without_units_is_refused_not_guessed(monkeypatch: pytes
     assert all(any(sku_id in p and "unit ''" in p for p in problems) for sku_id in mapped)
     spot_mega = next(i for i in infos if i.sku_id == "8609-4BAD-F240")
     assert spot_mega.price == pytest.approx(4.1377) and spot_mega.regions == ["us-central1", "us-west1"]
+
+
+def test_a_refresh_says_what_moved_and_what_it_no_longer_prices(stub: BillingCatalogStub,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A second refresh answers with a changed A100 price and without the A100 80GB SKU. It wrote the new cache in
+    silence: the moved price was not said, and the 80GB machines fell back to the embedded prices with no word."""
+    from tui.cli import main
+
+    refresh_gcp(page_size=3)
+    moved = sku("0001-A100", "Nvidia Tesla A100 GPU running in Americas", "OnDemand", 3.22, REGIONS)  # was $2.933908
+    stub.skus = [moved if s["skuId"] == "0001-A100" else s for s in SKUS if s["skuId"] != "0004-A80"]
+    result = refresh_gcp(page_size=3)
+    changed, gone = result.extra["prices_changed"], result.extra["no_longer_priced"]
+    a2 = next(c for c in changed if c["machine_type"] == "a2-highgpu-1g" and c["region"] == "us-central1")
+    assert a2["to"] - a2["from"] == pytest.approx(3.22 - A100_OD, abs=1e-6)
+    assert any(g.startswith("a2-ultragpu-1g A100 80GB us-central1") for g in gone)
+    assert main(["catalog", "refresh", "--gcp"]) == 0  # the same answer again: nothing moved, nothing gone
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 prices changed since the previous refresh" in out and "no longer priced" not in out
+    stub.skus = SKUS
+    assert main(["catalog", "refresh", "--gcp"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "prices changed since the previous refresh" in out and "a2-highgpu-1g us-central1 $" in out

@@ -81,6 +81,11 @@ def run_refresh(args: argparse.Namespace) -> int:
             what = "egress/EBS/S3" if provider == "aws-network" else "machine"
             text = (f"{provider}: {result.skus_seen} entries in {result.pages} pages, {len(result.rows)} {what} "
                     f"prices written to {result.path}; {len(result.problems)} reported, not guessed")
+            if "prices_changed" in result.extra:  # what moved since the cache this one replaces, and what is gone
+                from engine.catalog.refresh_compare import describe
+
+                text += "; " + describe(result.extra, lambda c: " ".join(
+                    str(c[f]) for f in ("machine_type", "instance_type", "region") if c.get(f)))
             not_read = result.extra.get("s3_not_refreshed")
             if not_read:  # those classes keep their embedded (dated) price: say so, not "refreshed"
                 text += (f"; S3 {', '.join(not_read)} not refreshed (no single storage product of the recorded "
