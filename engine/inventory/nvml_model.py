@@ -209,8 +209,9 @@ class GpuHost(_Model):
         if not self.gpus:
             return f"NVIDIA driver {self.driver_version}: no GPUs"
         names: dict[str, int] = {}
-        for gpu in self.gpus:
-            names[gpu.name or "?"] = names.get(gpu.name or "?", 0) + 1
+        for gpu in self.gpus:  # a lost GPU is said lost, not an unnamed "?" counted with the others
+            label = "lost (NVML: GPU is lost)" if gpu.lost else (gpu.name or "?")
+            names[label] = names.get(label, 0) + 1
         what = ", ".join(f"{n}x {name}" for name, n in names.items())
         return f"{what} (driver {self.driver_version}, CUDA {self.cuda_driver_version})"
 

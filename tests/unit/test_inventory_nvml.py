@@ -215,3 +215,16 @@ def test_mig_names_with_compute_instances_and_suffixes_keep_their_profile() -> N
     host = read_host(api=FakeNvml(data))
     assert [m.profile for m in host.gpus[0].mig_instances] == ["1c.3g.40gb", "2g.20gb+me", "1g.10gb-me",
                                                                "1g.10gb+me.all"]
+
+
+def test_a_lost_gpu_is_said_lost_and_does_not_size_the_source() -> None:
+    """GPU0 answers GPU_IS_LOST on opening: the summary said '1x ?' and sizing read the model off GPU0 (None)."""
+    from engine.inventory.scan import _host_shape
+
+    data = load_host_data("a100_8x_nvlink")
+    data["gpus"][0]["lost"] = True
+    host = read_host(api=FakeNvml(data))
+    assert host.gpus[0].lost and not host.gpus[1].lost
+    assert host.summary().startswith("1x lost (NVML: GPU is lost), 7x NVIDIA A100-SXM4-40GB")
+    shape = _host_shape(host)
+    assert shape.gpu_model and "A100" in shape.gpu_model and shape.gpu_count == 8
