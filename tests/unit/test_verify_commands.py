@@ -93,6 +93,11 @@ def test_model_load_median_against_baseline_and_ceiling(tmp_path: Path) -> None:
     assert ceiling.status == "fail"
     wall = run_check(model_load, context(tmp_path, model_load={"command": cmd, "runs": 2}), None)
     assert wall.status == "not-run" and "no baseline" in wall.summary and wall.figures["timing"] == "wall"
+    # review session 6: a ceiling-only pass says so; a baseline timed the other way is not compared with
+    ok = run_check(model_load, context(tmp_path, model_load={**cfg, "max_s": 10.0}), None)
+    assert ok.status == "pass" and ok.details == ["no baseline median: compared with max_s only"]
+    other = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 9.0, "timing": "wall"})
+    assert other.status == "error" and "timed the load as 'wall', this run as 'reported'" in other.summary
 
 
 def test_latency_command_mode_counts_failures(tmp_path: Path) -> None:

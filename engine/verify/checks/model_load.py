@@ -49,6 +49,9 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     limits: list[str] = []
     passed = True
     compared = False
+    if baseline and "median_s" in baseline and baseline.get("timing", measured["timing"]) != measured["timing"]:
+        raise CheckError(f"the baseline timed the load as {baseline.get('timing')!r}, this run as "
+                         f"{measured['timing']!r} ([verify.model_load] timing): the medians are not comparable")
     if baseline and "median_s" in baseline:
         compared = True
         limit = baseline["median_s"] * ratio
@@ -63,6 +66,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         if med > cfg.max_s:
             passed = False
             details.append(f"median {med:.3f}s is above the ceiling {cfg.max_s:g}s")
+    if compared and not (baseline and "median_s" in baseline):
+        details.append("no baseline median: compared with max_s only")
     if not compared:
         raise Skip(f"median {med:.3f}s measured, but there is no baseline to compare with "
                    "(capture one on the source with --capture-baseline) and no max_s")
