@@ -497,6 +497,20 @@ def _embedded_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def cache_stamp(cache: Path | None = None) -> tuple[tuple[str, int, int], ...]:
+    """(name, mtime ns, size) of each refreshed cache present: cheap enough to check on every screen visit, so a
+    catalog held in memory is read again after `gpumigrate catalog refresh` ran in another terminal."""
+    folder = cache if cache is not None else cache_dir()
+    stamp = []
+    for name in (GCP_CACHE, AWS_CACHE, AWS_NET_CACHE):
+        try:
+            st = (folder / name).stat()
+        except OSError:
+            continue
+        stamp.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(stamp)
+
+
 def prices_digest(cache: Path | None = None) -> str:
     """A digest of every price :func:`load_catalog` would read: the shipped data and the refreshed caches. A figure
     computed from other prices (a cost step a session completed before `catalog refresh`) is out of date."""

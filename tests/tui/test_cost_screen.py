@@ -195,3 +195,29 @@ async def test_the_demo_fits_80_columns_with_the_list_rate_beside_the_paid_one()
         assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scroll
         commit = [str(c) for c in table.get_row_at(2)]
         assert commit[:3] == ["A100 1-year commitment", "$84.47", "$16.50"]
+
+
+async def test_prices_refreshed_while_the_app_is_open_are_used_when_the_screen_comes_back(tmp_path: Path) -> None:
+    """The screen read the catalog once: after `gpumigrate catalog refresh` in another terminal it went on showing
+    the old prices (footer "AWS embedded") as current until the app restarted."""
+    from engine.catalog.load import AWS_CACHE, cache_dir, write_cache
+
+    path = tmp_path / "catalog.toml"
+    path.write_text('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = "p3.2xlarge"\n[target]\n'
+                    'machine_type = "a2-highgpu-1g"\n[workload]\nsource_hours_per_run = 8\ntarget_hours_per_run = 8\n'
+                    'runs_per_month = 10\n[cost]\ndata_gb = 0\n')
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, CostScreen) and cell(screen, 0, 3) == "$3.06"
+        write_cache(cache_dir() / AWS_CACHE, {
+            "refreshed_at": "2026-11-29T10:00:00+00:00", "source": "AWS Price List API", "problems": [],
+            "instances": [{"instance_type": "p3.2xlarge", "family": "p3", "gpu_model": "V100", "gpu_count": 1.0,
+                           "gpu_memory_gb": 16.0, "vcpus": 8.0, "memory_gb": 61.0, "region": "us-east-1",
+                           "ondemand_usd_per_hr": 2.0, "notes": ""}]})
+        await app.switch_mode("inventory")
+        await pilot.pause()
+        await app.switch_mode("cost")
+        await pilot.pause()
+        assert cell(screen, 0, 3) == "$2.00"
+        assert "AWS refreshed 2026-11-29" in str(screen.query_one("#cost-notes").render())

@@ -68,6 +68,7 @@ class CostScreen(StepScreen):
         self.draft: Profile | None = None
         self.report: CostReport | None = None
         self._catalog: Catalog | None = None
+        self._catalog_stamp: tuple[tuple[str, int, int], ...] = ()
         self._filling = False
 
     def compose_body(self) -> Iterable[Widget]:
@@ -115,11 +116,21 @@ class CostScreen(StepScreen):
     # --- state ---------------------------------------------------------------------
 
     def catalog(self) -> "Catalog":
-        if self._catalog is None:
-            from engine.catalog.load import load_catalog
+        """The catalog, read again when a refresh rewrote its cache since (another terminal's `catalog refresh`):
+        read once, the screen showed the old prices as current until the app restarted."""
+        from engine.catalog.load import cache_stamp, load_catalog
 
-            self._catalog = load_catalog()
+        stamp = cache_stamp()
+        if self._catalog is None or stamp != self._catalog_stamp:
+            self._catalog, self._catalog_stamp = load_catalog(), stamp
         return self._catalog
+
+    def on_screen_resume(self) -> None:
+        """Back on this screen: recompute when the prices changed meanwhile (edits recompute on their own)."""
+        from engine.catalog.load import cache_stamp
+
+        if self._catalog is not None and cache_stamp() != self._catalog_stamp:
+            self.recompute()
 
     def reset_from_profile(self) -> None:
         self.draft = self.profile.model_copy(deep=True) if self.profile is not None else None
