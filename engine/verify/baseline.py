@@ -51,3 +51,19 @@ def save_baseline(report: VerifyReport, path: Path) -> None:
     tmp.replace(path)
 
 
+def other_gpu_note(baseline: dict[str, Any] | None, source_gpu_model: str | None) -> str:
+    """"" unless the baseline's own GPU reading names GPUs that are not the profile's source GPU.
+
+    A baseline captured on another machine (a dev box with a T4 for a V100 source) still compared load time
+    and latency as "the old system"; say so next to every figure judged against it."""
+    if not baseline or not source_gpu_model:
+        return ""
+    from engine.gpus.names import same_gpu
+
+    gpus = ((baseline.get("checks") or {}).get("gpu_health") or {}).get("gpus") or []
+    names = sorted({g.get("name") for g in gpus if isinstance(g, dict) and g.get("name")})
+    if not names or all(same_gpu(n, source_gpu_model) for n in names):
+        return ""
+    return (f"the baseline was captured on {', '.join(names)}, not the profile's source GPU {source_gpu_model}: "
+            "its figures are not the old system's")
+

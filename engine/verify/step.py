@@ -15,6 +15,7 @@ from typing import Any
 from engine.runner import StepContext, StepResult
 from engine.verify.checks import load
 from engine.verify.report import write_reports
+from engine.verify.baseline import other_gpu_note
 from engine.verify.suite import load_baseline, run_verification, save_baseline, selected_checks
 
 
@@ -77,6 +78,12 @@ def run(ctx: StepContext) -> StepResult:
         target_gpu_model=gpus.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
         profile_name=ctx.profile.name, transfers=ctx.profile.transfer,
     )
+    note = other_gpu_note(baseline, ctx.profile.source.gpu_model)
+    if note:
+        ctx.message(note, level="warning")
+        for r in report.results:
+            if r.baseline is not None:
+                r.details.append(note)
     files: list[str] = []
     if capture_to:
         path = _resolve(ctx, capture_to)

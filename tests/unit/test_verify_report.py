@@ -175,3 +175,15 @@ def test_the_raw_output_file_holds_everything_the_command_printed(tmp_path: Path
     write_reports(report, junit=tmp_path / "junit.xml")
     raw = (tmp_path / "junit-output" / "model_load.log").read_text()
     assert "\x1b[2mline 00000\x1b[0m" in raw and "line 01999" in raw  # first and last line, colour codes kept
+
+
+def test_a_baseline_from_another_gpu_is_said_so() -> None:
+    """Review session 6: a baseline captured on a T4 compared as 'the old system' of a V100 source, silently."""
+    from engine.verify.baseline import other_gpu_note
+
+    t4 = {"checks": {"gpu_health": {"gpus": [{"index": 0, "name": "Tesla T4"}]}}}
+    assert other_gpu_note(t4, "V100") == ("the baseline was captured on Tesla T4, not the profile's source GPU V100: "
+                                          "its figures are not the old system's")
+    v100 = {"checks": {"gpu_health": {"gpus": [{"index": 0, "name": "Tesla V100-SXM2-16GB"}]}}}
+    assert other_gpu_note(v100, "V100") == ""
+    assert other_gpu_note({"checks": {}}, "V100") == "" and other_gpu_note(t4, None) == ""  # nothing to tell by
