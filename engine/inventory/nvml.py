@@ -38,6 +38,7 @@ from engine.gpus.mig import parse_mig_profile
 from engine.inventory.nvml_api import (  # noqa: F401 - re-exported for importers and tests/nvml_fake.py
     BAD_CLOCK_EVENT_REASONS,
     CLOCK_EVENT_REASONS,
+    CORRUPTED_INFOROM,
     DRIVER_NOT_LOADED,
     FUNCTION_NOT_FOUND,
     GPU_IS_LOST,
@@ -48,6 +49,7 @@ from engine.inventory.nvml_api import (  # noqa: F401 - re-exported for importer
     NO_PERMISSION,
     NOT_FOUND,
     NOT_SUPPORTED,
+    RESET_REQUIRED,
     TOPOLOGY_LABELS,
     TOPOLOGY_LEGEND,
     UNINITIALIZED,
@@ -74,6 +76,11 @@ _INIT_REASONS = {
     LIB_RM_VERSION_MISMATCH: "NVIDIA driver/library version mismatch (reboot after a driver upgrade)",
     NO_PERMISSION: "no permission to use NVML (check /dev/nvidia* permissions)",
 }
+
+
+_FAULTS = {RESET_REQUIRED: "NVML: GPU requires a reset (reset it or reboot before use)",
+           CORRUPTED_INFOROM: "NVML: corrupted infoROM (the GPU should be serviced)"}
+"""NVML return codes that say the GPU is unhealthy, whatever call returned them."""
 
 
 def _call(notes: list[str], what: str, fn: Callable[[], Any], codes: list[int] | None = None) -> Any:
@@ -184,6 +191,7 @@ def _read_gpu(api: NvmlApi, index: int, handle: Any) -> GpuInfo:
         gpu.numa_node = None
     gpu.cpu_affinity = cpu_list(call("CPU affinity", lambda: api.cpu_affinity(handle, 4)))
     gpu.notes = notes
+    gpu.faults = [words for code, words in _FAULTS.items() if code in codes]
     gpu.lost = GPU_IS_LOST in codes  # it fell off the bus while being read: every later answer is missing
     return gpu
 

@@ -129,6 +129,9 @@ class GpuInfo(_Model):
     """Active NVLink links (None: no NVLink)."""
     notes: list[str] = Field(default_factory=list)
     """Calls that failed for a reason other than "not supported"."""
+    faults: list[str] = Field(default_factory=list)
+    """Answers that are themselves a hardware verdict: NVML said the GPU needs a reset (16) or its infoROM is
+    corrupted (14) while being read."""
     lost: bool = False
     """NVML answered GPU_IS_LOST for it (on opening or part-way through reading): it has fallen off the bus
     (the XID 79 case), and whatever was not read before is unknown, not absent."""

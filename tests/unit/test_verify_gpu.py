@@ -232,3 +232,13 @@ def test_gpus_that_cannot_be_counted_are_an_error_not_zero_gpus(tmp_path: Path) 
     assert "0 GPU(s) present" not in " ".join(result.details)
     host = read_host(api=_CannotCount(load_host_data("v100_host")))
     assert host.summary() == "NVIDIA driver 535.183.01: could not count GPUs: GPU is lost"  # not "no GPUs"
+
+
+def test_reset_required_and_a_corrupted_inforom_are_problems_not_unknowns(tmp_path: Path) -> None:
+    data = load_host_data("v100_host")
+    data["gpus"][0]["remapped_rows"] = {"error": 16}  # NVML_ERROR_RESET_REQUIRED
+    data["gpus"][0]["power_usage"] = {"error": 14}  # NVML_ERROR_CORRUPTED_INFOROM
+    result, _ = _health(tmp_path, data)
+    assert result.status == "fail", result.summary
+    assert "GPU0: NVML: GPU requires a reset (reset it or reboot before use)" in result.details
+    assert "GPU0: NVML: corrupted infoROM (the GPU should be serviced)" in result.details

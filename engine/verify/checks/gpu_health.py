@@ -54,6 +54,7 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "mig_profiles": [m.profile for m in gpu.mig_instances],
             "notes": gpu.notes,
             "lost": gpu.lost,
+            "faults": gpu.faults,
         })
     figures: dict[str, Any] = {"count": len(gpus), "driver": host.driver_version,
                                "cuda": host.cuda_driver_version, "gpus": gpus, "xid": _xids(ctx)}
@@ -120,6 +121,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             problems.append(f"{tag}: {gpu['name']} is not the expected {model}")
         if cfg.min_memory_gib and (gpu["memory_gib"] or 0) < cfg.min_memory_gib:
             problems.append(f"{tag}: {gpu['memory_gib']} GiB memory, at least {cfg.min_memory_gib:g} GiB expected")
+        problems += [f"{tag}: {fault}" for fault in gpu.get("faults") or []]
         unread += [f"{tag} {note}" for note in gpu["notes"] if note.startswith(RULE_READS)]
         unc = gpu["ecc_volatile_uncorrected"]
         if unc is None:
