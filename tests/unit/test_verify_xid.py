@@ -39,3 +39,16 @@ def test_a_clean_log_passes_and_an_unreadable_one_is_only_noted(tmp_path) -> Non
     ctx = _ctx(tmp_path, str(tmp_path / "missing.log"))
     verdict = gpu_health.judge(ctx, gpu_health.measure(ctx), None)
     assert verdict.passed and any("XID errors not checked" in d for d in verdict.details)
+
+
+def test_a_journal_this_user_may_not_read_is_not_an_empty_kernel_log() -> None:
+    """journalctl run by a user outside adm/systemd-journal exits 0 with '-- No entries --' and this hint on stderr
+    (recorded from `journalctl -p err` on Ubuntu): it was read as a kernel log with no XID (review session 6)."""
+    hint = ("Hint: You are currently not seeing messages from other users and the system.\n"
+            "      Users in groups 'adm', 'systemd-journal' can see all messages.\n"
+            "      Pass -q to turn off this notice.\n")
+    why = xid.unreadable("journalctl", 0, hint)
+    assert why is not None and why.startswith("journalctl: this user sees only its own messages")
+    assert xid.unreadable("journalctl", 0, "") is None
+    assert xid.unreadable("dmesg", 1, "dmesg: read kernel buffer failed: Operation not permitted\n") == (
+        "dmesg: read kernel buffer failed: Operation not permitted")

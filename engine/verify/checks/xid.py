@@ -70,7 +70,27 @@ def read_kernel_log(since_hours: float, cwd: Path, cancel: threading.Event | Non
     reasons = []
     for argv in tries:
         run = run_command(argv, cwd=cwd, timeout_s=20, cancel=cancel)
-        if run.returncode == 0:
+        why = unreadable(argv[0], run.returncode, run.stderr)
+        if why is None:
             return run.stdout, " ".join(argv[:2])
-        reasons.append(f"{argv[0]}: {(run.stderr.strip().splitlines() or ['exit ' + str(run.returncode)])[-1]}")
+        reasons.append(why)
     return None, "; ".join(reasons)
+
+
+_PARTIAL_JOURNAL = ("not seeing messages from other users", "insufficient permissions", "no journal files")
+"""What journalctl prints (on stderr, exiting 0) to a user outside the adm/systemd-journal groups: it then shows
+only that user's own messages, never the kernel's ("Hint: You are currently not seeing messages from other users
+and the system ... -- No entries --")."""
+
+
+def unreadable(program: str, returncode: int | None, stderr: str) -> str | None:
+    """Why this answer is not the kernel log (None: it is).  An empty journal read without the right to see the
+    kernel's messages is not "no XID"."""
+    if returncode != 0:
+        last = (stderr.strip().splitlines() or [f"exit {returncode}"])[-1]
+        return last if last.startswith(f"{program}:") else f"{program}: {last}"
+    low = stderr.lower()
+    if program == "journalctl" and any(words in low for words in _PARTIAL_JOURNAL):
+        return ("journalctl: this user sees only its own messages, not the kernel's (add it to the adm or "
+                "systemd-journal group, or run as root)")
+    return None
