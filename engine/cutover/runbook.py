@@ -10,6 +10,8 @@ profile asks for it (see :mod:`engine.cutover.approvals`).
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +101,19 @@ def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
     return [(n, item.title, item.rollback) for n, item in reversed(items) if item.rollback]
 
 
-def sign_off(session: SessionStore, profile: Profile, timeout: float | None = None) -> None:
-    """The final cutover: every item ticked, then (when required) a second operator's approval."""
+def sign_off(session: SessionStore, profile: Profile, timeout: float | None = None,
+             cancel: "threading.Event | None" = None) -> None:
+    """The final cutover: every item ticked, then (when required) a second operator's approval.
+
+    ``cancel`` (set when the app that asked closes) withdraws a request still waiting: an approval
+    given later must not carry out a cutover for a process nobody watches any more."""
     from engine.cutover.approvals import needs_approval, require
 
     missing = [e.number for e in entries(session, profile) if not e.done]
     if missing:
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
     if needs_approval(profile, "cutover"):
-        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout)
+        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout, cancel=cancel)
     # The migration's Storage Transfer Service jobs end with the cutover: a schedule left running
     # would keep copying (and, with delete-unique-in-sink, deleting) into the target.  A failure
     # here (no credentials, service down) stops the sign-off with the reason.

@@ -9,6 +9,8 @@ signing off the cutover is the driver's.
 
 from __future__ import annotations
 
+import threading
+
 from typing import Any, Iterable
 
 from textual import work
@@ -225,19 +227,21 @@ class RunbookScreen(StepScreen):
         if self.session is None or self._profile() is None:
             self.notify("No session or profile to sign off.", severity="warning")
             return
-        self._sign_off()
+        # closing the app sets it: a request still waiting is withdrawn, and the wait no longer holds the exit
+        self._sign_off(self.gm_app.cancel_event_for("runbook-signoff"))
 
     @work(thread=True, exclusive=True, group="runbook-signoff", exit_on_error=False)
-    def _sign_off(self) -> None:
+    def _sign_off(self, cancel: threading.Event) -> None:
         from engine.cutover import runbook
         from engine.errors import GpumigrateError
 
         handle = self.gm_app.open_session_handle()
         try:
-            runbook.sign_off(handle, self._profile())
+            runbook.sign_off(handle, self._profile(), cancel=cancel)
             self.app.call_from_thread(self.notify, "Cutover signed off.")
         except GpumigrateError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            if not cancel.is_set():  # closing: nobody left to tell (and the app's loop is ending)
+                self.app.call_from_thread(self.notify, str(exc), severity="error")
         finally:
             handle.close()
 

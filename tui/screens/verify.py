@@ -12,6 +12,8 @@ reason, then a second operator's approval in the session.
 
 from __future__ import annotations
 
+import threading
+
 from typing import Any, Iterable
 
 from textual import events, work
@@ -180,14 +182,14 @@ class VerifyScreen(StepScreen):
             return
 
         def with_reason(reason: str | None) -> None:
-            if reason:
-                self._accept_gaps(reason)
+            if reason:  # closing the app sets the event: the waiting request is withdrawn
+                self._accept_gaps(reason, self.gm_app.cancel_event_for("verify-accept-gaps"))
 
         self.app.push_screen(PromptDialog(f"{self.report.verdict}: why may the cutover go on with these gaps? "
                                           "(a second operator must approve)"), with_reason)
 
     @work(thread=True, exclusive=True, group="verify-accept-gaps", exit_on_error=False)
-    def _accept_gaps(self, reason: str) -> None:
+    def _accept_gaps(self, reason: str, cancel: threading.Event) -> None:
         from engine.errors import GpumigrateError
         from engine.verify.signoff import sign_off
 
@@ -195,8 +197,11 @@ class VerifyScreen(StepScreen):
                                   "Waiting for a second operator to approve accepting these gaps "
                                   f"(`gpumigrate session approve {self.session.name} ID`, or Runbook 7)…")
         try:
-            entry = sign_off(self.session, self.report, "accepted-with-gaps", reason)  # type: ignore[arg-type]
+            entry = sign_off(self.session, self.report, "accepted-with-gaps", reason,  # type: ignore[arg-type]
+                             cancel=cancel)
         except GpumigrateError as exc:
+            if cancel.is_set():  # the app is closing: nobody left to tell
+                return
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
             self.app.call_from_thread(self.query_one("#verify-status", Static).update, self.report.summary())
             return
