@@ -99,3 +99,12 @@ def test_replay_drivers_step_writes_into_the_session() -> None:
     assert result["plan"]["driver_branch"] == 580
     assert {Path(p).name for p in result["written"]} >= {"startup-script.sh", "main.tf"}
     assert all(Path(p).exists() for p in result["written"])
+
+
+def test_doctor_on_a_machine_without_a_gpu_says_not_checked_and_exits_1() -> None:
+    """Review session 6: 'doctor: amber', exit 0, on a GPU-less host read as 'the drivers are fine' to a script."""
+    done = cli("drivers", "doctor", "--from", str(FIXTURES / "drivers" / "debian12-no-gpu"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "doctor: amber; not checked: no NVIDIA GPU on this machine (exit 1)"
+    healthy = cli("drivers", "doctor", "--json", "--from", str(FIXTURES / "drivers" / "gce-h100-r580-healthy"))
+    assert healthy.returncode == 0 and json.loads(healthy.stdout)["checked"] is True

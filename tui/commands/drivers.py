@@ -77,8 +77,12 @@ def _doctor(args: argparse.Namespace) -> int:
     state["errors_to_explain"] = list(args.explain)
     findings = compat.diagnose(state)
     status = compat.worst(findings)
+    # No NVIDIA GPU here (none on the PCI bus either): the stack was not checked, and a script that runs the
+    # doctor on a target must not read exit 0 as "the drivers are fine" (it did, with status amber).
+    unchecked = any(f.code == "no-gpu" for f in findings)
     if args.json:
-        print_json({"status": status, "findings": [f.to_dict() for f in findings], "state": state})
+        print_json({"status": status, "checked": not unchecked, "findings": [f.to_dict() for f in findings],
+                    "state": state})
     else:
         for f in findings:
             print(f"{_MARK[f.status]} {f.status:5} {f.component:13} {f.reason}")
@@ -89,8 +93,8 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"  not found here: {', '.join(absent)}")
         if args.record:
             print(f"  recorded into {args.record} (diagnose it anywhere with --from {args.record})")
-        print(f"doctor: {status}")
-    return int(ExitCode.FAILED) if status == "red" else int(ExitCode.OK)
+        print(f"doctor: {status}" + ("; not checked: no NVIDIA GPU on this machine (exit 1)" if unchecked else ""))
+    return int(ExitCode.FAILED) if status == "red" or unchecked else int(ExitCode.OK)
 
 
 def _plan(args: argparse.Namespace) -> int:
