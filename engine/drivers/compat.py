@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from engine.drivers.arch import BuildArch, build_arch, runs_on, toolkit_max_sm
 from engine.drivers.diagnose import diagnose
-from engine.drivers.findings import STATUS_ORDER, Finding, Status, worst
+from engine.drivers.findings import STATUS_ORDER, Finding, Status, machine_word, worst
 from engine.drivers.plan import Plan, plan_driver, recommend
 from engine.drivers.runtime import DriverVerdict, driver_runs_cuda, min_branch_for
 from engine.drivers.runtime_errors import explain_error
@@ -27,6 +27,6 @@ __all__ = [
     "STATUS_ORDER", "Branch", "BuildArch", "DriverVerdict", "Finding", "FrameworkRelease", "Gpu", "Plan", "Source",
     "Status", "Tables", "Toolkit", "Wheel", "branch_eol", "branch_of", "build_arch", "diagnose", "driver_runs_cuda",
     "explain_error", "framework_release", "gpu_info", "gpu_supports_branch", "gpu_supports_cuda", "known_toolkits",
-    "major_minor", "max_native_cuda", "min_branch_for", "mm_str", "plan_driver", "recommend", "runs_on", "tables",
+    "machine_word", "major_minor", "max_native_cuda", "min_branch_for", "mm_str", "plan_driver", "recommend", "runs_on", "tables",
     "toolkit_max_sm", "toolkit_min_driver", "toolkit_patch", "vtuple", "wheel_cuda", "wheel_name", "worst",
 ]

@@ -30,3 +30,12 @@ def worst(findings: Iterable[Finding]) -> Status:
             status = f.status
     return status
 
+
+def machine_word(findings: Iterable[Finding]) -> str:
+    """The doctor's one word for a machine: its worst status, or "not checked (no NVIDIA GPU)" where it found no
+    GPU at all (an amber there read as "works with a caveat" on a machine where nothing GPU was checked)."""
+    findings = list(findings)
+    if any(f.code == "no-gpu" for f in findings):
+        return "not checked (no NVIDIA GPU)"
+    return worst(findings)
+

@@ -62,5 +62,5 @@ def run(ctx: StepContext) -> StepResult:
                + (f", {plan.framework} {plan.framework_version} {plan.wheel}" if plan.wheel else "")
                + f"; plan {plan.status}; {len(artefacts)} artefacts"
                + (f" in {out_dir}" if out_dir else " (not written)")
-               + f"; this machine: {compat.worst(findings)}")
+               + f"; this machine: {compat.machine_word(findings)}")
     return StepResult(ok=plan.status != "red", summary=summary, data=data)

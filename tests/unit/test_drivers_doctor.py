@@ -149,5 +149,7 @@ def test_a_gpu_on_the_pci_bus_without_a_driver_is_red_not_no_gpu(tmp_path: Path)
     assert red[0].reason.startswith("1 NVIDIA GPU(s) on the PCI bus (0000:00:04.0 (device 0x20b0)) but no NVIDIA "
                                     "driver answers")
     assert compat.worst(findings) == "red"
-    assert "no-gpu" in {f.code for f in compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"),
-                                                        today=TODAY)}  # no card: still 'run it on the GPU machine'
+    assert compat.machine_word(findings) == "red"
+    nobody = compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"), today=TODAY)
+    assert "no-gpu" in {f.code for f in nobody}  # no card: still 'run it on the GPU machine'
+    assert compat.machine_word(nobody) == "not checked (no NVIDIA GPU)"  # never 'amber' for a machine not checked

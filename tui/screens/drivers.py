@@ -221,7 +221,7 @@ class DriversScreen(StepScreen):
 
     async def _show(self, recorded: str | None, detected: list[Any], plan: Any, artefacts: list[Any],
                     files: dict[str, str], error: str, generation: int | None = None) -> None:
-        from engine.drivers.compat import worst
+        from engine.drivers.compat import machine_word
 
         if generation is not None and generation != self._generation:
             return  # a newer load is on its way
@@ -238,7 +238,7 @@ class DriversScreen(StepScreen):
             wheel = f", {plan.framework} {plan.framework_version} ({plan.wheel})" if plan.wheel else ""
             summary.update(f"Target {plan.gpu or '?'} on {plan.os_image}: driver R{plan.driver_branch} "
                            f"({plan.driver_flavour}), CUDA {plan.cuda}{wheel} — plan {plan.status}; "
-                           f"this machine {worst(detected)}")
+                           f"this machine {machine_word(detected)}")
         self.artefacts = artefacts
         self.manifest_files = files
         tabs = self.query_one("#drivers-artefacts", TabbedContent)
