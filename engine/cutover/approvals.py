@@ -58,6 +58,15 @@ def require(session: SessionStore, action: str, detail: str, timeout: float | No
                           f"`gpumigrate session approve {session.name} {approval_id}` "
                           "or from an attached app (Runbook, key 7)"))
     deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        return _wait(session, approval_id, action, timeout, deadline, cancel, emit, step, poll_s)
+    except KeyboardInterrupt:  # Ctrl-C on the waiting terminal: nobody waits for it any more
+        session.withdraw_approval(approval_id, "the requester stopped waiting (Ctrl-C)")
+        raise
+
+
+def _wait(session: SessionStore, approval_id: int, action: str, timeout: float | None, deadline: float | None,
+          cancel: threading.Event | None, emit: Emit | None, step: str, poll_s: float) -> Approval:
     while True:
         approval = session.approval(approval_id)
         assert approval is not None

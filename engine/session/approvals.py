@@ -45,6 +45,10 @@ class Approval:
     reason: str | None = None
     shared_at_request: int | None = None
     """1 when the session said ``shared_account`` as the request was made (None: an older file)."""
+    requested_pid: int | None = None
+    requested_host: str | None = None
+    requested_start: str | None = None
+    """The requesting process: a request outside a run is withdrawn once it is gone (this host)."""
 
     @property
     def how_approved(self) -> str | None:
@@ -73,7 +77,10 @@ class ApprovalsMixin:
         The plan is written first and the request row carries it from the moment it exists: a
         second operator polling for pending requests never sees one without its list (approving
         that would approve what nobody saw)."""
+        from engine.session.runs import process_start
+
         plan_path, plan_count, preview = None, None, []
+        me = self.identity  # type: ignore[attr-defined]
         self.refresh_shared_account()  # type: ignore[attr-defined]
         run = self.own_run()  # type: ignore[attr-defined]
         if plan is not None:
@@ -82,10 +89,11 @@ class ApprovalsMixin:
             with self._write() as db:  # type: ignore[attr-defined]
                 cur = db.execute(
                     "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id, "
-                    "plan_path, plan_count, shared_at_request) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "plan_path, plan_count, shared_at_request, requested_pid, requested_host, requested_start) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (action, redact(detail), self.operator, time.time(), self.uid,  # type: ignore[attr-defined]
                      run.id if run else None, str(plan_path) if plan_path else None, plan_count,
-                     int(self.shared_account)),  # type: ignore[attr-defined]
+                     int(self.shared_account), me.pid, me.host, process_start(me.pid)),  # type: ignore[attr-defined]
                 )
                 approval_id = int(cur.lastrowid or 0)
         except BaseException:
@@ -168,6 +176,20 @@ class ApprovalsMixin:
                 f"declares their name in GPUMIGRATE_OPERATOR; {requested_by} requested it and you declared "
                 f"{self.declared or 'no name'}")  # type: ignore[attr-defined]
         return 1
+
+    def _withdraw_orphaned_requests(self) -> None:
+        """Withdraw requests made outside a run whose requesting process is gone from this host (a
+        sign-off killed while it waited): nobody would act on their approval. Inside reconcile."""
+        import socket
+
+        from engine.session.runs import same_process
+
+        rows = self._db.execute(  # type: ignore[attr-defined]
+            "SELECT id, requested_pid, requested_start FROM approvals WHERE state = 'pending' AND run_id IS NULL "
+            "AND requested_pid IS NOT NULL AND requested_host = ?", (socket.gethostname(),)).fetchall()
+        for row in rows:
+            if not same_process(int(row["requested_pid"]), row["requested_start"]):
+                self.withdraw_approval(int(row["id"]), f"its requester (pid {row['requested_pid']}) is gone")
 
     def _withdraw_approvals_of(self, db: object, run_id: int, why: str) -> None:
         rows = db.execute("SELECT id FROM approvals WHERE run_id = ? AND state = 'pending'",  # type: ignore[attr-defined]

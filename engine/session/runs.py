@@ -267,4 +267,6 @@ class RunsMixin:
                                  "run": run.id})
                 self._withdraw_approvals_of(db, run.id, f"run #{run.id} died")  # type: ignore[attr-defined]
             marked.extend(names)
+        with self._bookkeeping():  # type: ignore[attr-defined]
+            self._withdraw_orphaned_requests()  # type: ignore[attr-defined]
         return marked

@@ -77,6 +77,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE approvals ADD COLUMN shared_at_request INTEGER;
     """,
+    # 4: the requesting process (pid, host, BOOT_ID:TICKS): a request made outside a run (a sign-off from
+    # the command line or the app) is withdrawn once that process is gone, as a run's requests die with it.
+    """
+    ALTER TABLE approvals ADD COLUMN requested_pid INTEGER;
+    ALTER TABLE approvals ADD COLUMN requested_host TEXT;
+    ALTER TABLE approvals ADD COLUMN requested_start TEXT;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)

@@ -97,3 +97,40 @@ def test_a_second_run_while_one_is_alive_is_still_busy_for_anyone(one_step: None
             with pytest.raises(SessionBusy, match="alice"):
                 runner.run_steps(_profile(True), emit=lambda e: None, session=bob)
         alice.end_run(run, 0)
+
+
+SIGN_OFF_WAITER = """
+import sys
+from engine.cutover.approvals import require
+from engine.session import SessionStore
+with SessionStore.open(sys.argv[1]) as s:
+    require(s, "cutover", "final cutover", poll_s=0.05)
+"""
+
+
+def test_a_request_whose_requester_was_killed_cannot_be_approved_any_more() -> None:
+    """A sign-off (no run) killed while it waited: approving it would approve what nobody acts on."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.cutover_support import REPO, env_for
+
+    with SessionStore.open("orphan") as s:
+        s.set_shared_account(True)
+    waiter = subprocess.Popen([sys.executable, "-c", SIGN_OFF_WAITER, "orphan"], cwd=REPO, env=env_for("alice"))
+    try:
+        with SessionStore.open("orphan", operator="bob") as bob:
+            deadline = time.monotonic() + 15
+            while not bob.approvals("pending") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (request,) = bob.approvals("pending")
+            os.kill(waiter.pid, signal.SIGKILL)
+            waiter.wait(10)
+            with pytest.raises(BadInputError, match=r"already withdrawn.*requester \(pid \d+\) is gone"):
+                bob.decide_approval(request.id, True)
+            assert bob.approvals("pending") == []
+    finally:
+        waiter.kill()
+        waiter.wait(10)
