@@ -253,3 +253,14 @@ def test_a_dlvm_plan_judges_the_driver_its_image_family_installs() -> None:
     assert pinned.status == "red" and "image-driver-mismatch" in {f.code for f in pinned.findings}
     unnamed = render.plan_for_profile(profile(target, 'os_image = "dlvm"\ndlvm_image_family = "pytorch-latest-gpu"'))
     assert "image-driver-unknown" in {f.code for f in unnamed.findings if f.status == "amber"}
+
+
+def test_a_framework_release_the_tables_do_not_know_is_not_claimed_installed(tmp_path: Path) -> None:
+    """pytorch 2.99: the Dockerfile said 'matching the framework build' and checked `import torch`, installing none."""
+    p = profile(TARGETS["a100-cud-ubuntu2404"][0], 'framework = "pytorch"\nframework_version = "2.99"')
+    arts = {a.kind: a for a in render.render_all(p, render.plan_for_profile(p), base_dir=tmp_path)[0]}
+    docker = arts["dockerfile"].text
+    assert "pytorch 2.99 (no build chosen: not installed)" in docker.splitlines()[0]
+    assert "matching the framework build" not in docker and "pip install" not in docker
+    assert "import torch" not in docker and "# pytorch 2.99: no build in the shipped tables fits" in docker
+    assert "pytorch 2.99 (no build chosen: not installed)" in arts["startup-script"].text
