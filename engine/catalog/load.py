@@ -331,8 +331,17 @@ class Catalog:
                     text += f", some regions' rows on {oldest[:10]} ({age_text(oldest[:10], today)})"
                 parts.append(text)
             else:
-                parts.append(f"{provider.upper()} embedded")
+                parts.append(f"{provider.upper()} embedded" + self._embedded_span(provider))
         return "; ".join(parts)
+
+    def _embedded_span(self, provider: str) -> str:
+        """" 2025..2026-10-13": the dates of the embedded machine prices, so a catalog installed long after its
+        release reads as old. No age or STALE word here (they depend on the day, and this line is in every cost
+        screen's snapshot): each row carries its own age and flag, and the one-line summary names the stale ones."""
+        rows = self.gcp_machines if provider == "gcp" else self.aws_instances
+        dated = sorted({(when, r.date) for r in rows if r.origin == EMBEDDED
+                        for when in [parse_as_of(r.date)] if when is not None})
+        return f" {dated[0][1]}..{dated[-1][1]}" if dated else ""
 
 
 def _best(rows: list[Any], preferred_region: str) -> Any:
@@ -378,6 +387,7 @@ def gpu_matches(catalog_model: str, wanted: str) -> bool:
 # --- dates ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
 def parse_as_of(text: str) -> date | None:
     """``2025-06`` / ``2025`` / ``2026-02-12`` / an ISO time -> a date (first of the period)."""
     text = (text or "").strip()

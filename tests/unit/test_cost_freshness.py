@@ -209,3 +209,12 @@ def test_the_one_line_summary_says_when_its_prices_are_stale() -> None:
     quoted = compute_costs(profile("on-demand", cost="data_gb = 0"), embedded_catalog(), today=date(2025, 7, 1),
                            with_sensitivity=False)
     assert "STALE" not in quoted.summary()
+
+
+def test_the_prices_footer_dates_the_embedded_catalog() -> None:
+    """"prices: GCP embedded; AWS embedded" was the whole footer (cost, replay, the Cost screen, catalog show): a
+    catalog installed a year after its newest price read like any other. It gives the prices' dates now."""
+    cat = embedded_catalog()
+    newest_gcp = max(r.date for r in cat.gcp_machines if r.date)
+    newest_aws = max(r.date for r in cat.aws_instances if r.date)
+    assert cat.age_note() == f"GCP embedded 2025..{newest_gcp}; AWS embedded 2025-06..{newest_aws}"
