@@ -26,6 +26,9 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 COOKIE = "gpumigrate_serve"
+"""The cookie's name, followed by the port: browsers keep cookies per host, not per port, so one
+name for every serve let the second serve's link replace the first one's cookie (and lock the
+browser out of the first, whose link was already spent)."""
 
 
 class Guard:
@@ -36,6 +39,7 @@ class Guard:
         self.token: str | None = secrets.token_urlsafe(32)
         """The one-time token in the URL printed to the owner; None once spent."""
         self.cookie = secrets.token_urlsafe(32)
+        self.cookie_name = f"{COOKIE}_{port}"
         self.origins = {f"http://{host}:{port}", f"http://localhost:{port}"}
         self.hosts = {f"{host}:{port}", f"localhost:{port}"}
 
@@ -54,7 +58,7 @@ class Guard:
         return None
 
     def has_cookie(self, request: web.Request) -> bool:
-        value = request.cookies.get(COOKIE, "")
+        value = request.cookies.get(self.cookie_name, "")
         return bool(value) and hmac.compare_digest(value, self.cookie)
 
     def spend(self, token: str) -> bool:
@@ -76,7 +80,7 @@ class Guard:
                 raise web.HTTPForbidden(text="refused: this link was already used or is wrong; the owner of the "
                                              "serve opens the printed link once\n")
             response = web.HTTPFound("/")
-            response.set_cookie(COOKIE, self.cookie, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(self.cookie_name, self.cookie, httponly=True, samesite="Strict", path="/")
             raise response
         if not self.has_cookie(request):
             raise web.HTTPForbidden(text="refused: open the link `gpumigrate serve` printed (once) to get in\n")
