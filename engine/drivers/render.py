@@ -490,11 +490,20 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
 
     d = profile.drivers
     gpu_model = target_gpus(profile.target, catalog if catalog is not None else load_catalog()).gpu_model
-    if d.os_image != "dlvm":
-        return recommend(gpu_model, os_image=d.os_image, framework=d.framework,
-                         framework_version=d.framework_version, driver_branch=d.driver_branch, cuda=d.cuda,
-                         today=today)
-    return _dlvm_plan(d, gpu_model, today)
+    if d.os_image == "dlvm":
+        return _dlvm_plan(d, gpu_model, today)
+    plan = recommend(gpu_model, os_image=d.os_image, framework=d.framework, framework_version=d.framework_version,
+                     driver_branch=d.driver_branch, cuda=d.cuda, today=today)
+    if d.os_image == "cos":  # cos-extensions installs the milestone's driver: the plan's branch is an assumption
+        from engine.drivers.findings import Finding
+
+        plan.findings.append(Finding("driver", "amber", f"on Container-Optimized OS the driver is the COS "
+                                     f"milestone's {d.cos_driver_version!r} one (`cos-extensions list`), which may "
+                                     f"not be the plan's R{plan.driver_branch}: its CUDA and framework choices "
+                                     "assume R" + str(plan.driver_branch), "check `cos-extensions list` on the "
+                                     "image, or use an Ubuntu/Debian image where the branch is installed as planned",
+                                     "image-driver-unknown"))
+    return plan
 
 
 _DLVM_DRIVER = re.compile(r"-nvidia-(\d{3})(?:-|$)")

@@ -264,3 +264,9 @@ def test_a_framework_release_the_tables_do_not_know_is_not_claimed_installed(tmp
     assert "matching the framework build" not in docker and "pip install" not in docker
     assert "import torch" not in docker and "# pytorch 2.99: no build in the shipped tables fits" in docker
     assert "pytorch 2.99 (no build chosen: not installed)" in arts["startup-script"].text
+
+
+def test_a_cos_plan_says_its_driver_branch_is_the_milestones() -> None:
+    plan = render.plan_for_profile(profile(*TARGETS["t4-cos"]))
+    [finding] = [f for f in plan.findings if f.code == "image-driver-unknown"]
+    assert finding.status == "amber" and "the COS milestone's 'latest' one" in finding.reason
