@@ -242,3 +242,11 @@ def test_reset_required_and_a_corrupted_inforom_are_problems_not_unknowns(tmp_pa
     assert result.status == "fail", result.summary
     assert "GPU0: NVML: GPU requires a reset (reset it or reboot before use)" in result.details
     assert "GPU0: NVML: corrupted infoROM (the GPU should be serviced)" in result.details
+
+
+def test_nvml_that_cannot_start_with_gpus_likely_present_does_not_say_no_gpu(tmp_path: Path) -> None:
+    for code, words in ((18, "version mismatch"), (9, "kernel driver is not loaded"), (4, "no permission")):
+        result = run_check(gpu_health, context(tmp_path, nvml_api=FakeNvml(no_driver_data(code)), gpu_count=1), None)
+        assert result.status == "not-run" and result.summary.startswith(
+            "the GPUs on this machine could not be checked: "), result.summary
+        assert words in result.summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.inventory.nvml import GpuHost, read_host
+from engine.inventory.nvml import LIBRARY_NOT_FOUND, GpuHost, read_host
 from engine.verify.checks.base import CheckContext, CheckError, Skip
 
 
@@ -15,7 +15,10 @@ def host(ctx: CheckContext) -> GpuHost:
     """
     reading: GpuHost = ctx.cached("nvml_host", lambda: read_host(ctx.nvml_api))
     if not reading.available:
-        raise Skip(f"no GPU to check on this machine: {reading.reason or 'NVML is not available'}")
+        if reading.error_code in (None, LIBRARY_NOT_FOUND):
+            raise Skip(f"no GPU to check on this machine: {reading.reason or 'NVML is not available'}")
+        # a driver that is not loaded, a version mismatch, no permission: GPUs may well be there
+        raise Skip(f"the GPUs on this machine could not be checked: {reading.reason}")
     if reading.reason:
         raise CheckError(f"NVML (driver {reading.driver_version}) started but {reading.reason}: "
                          "the GPUs were not checked")
