@@ -123,6 +123,7 @@ def test_too_few_compared_steps_are_not_run_never_pass(tmp_path: Path) -> None:
     base = loss_curve(1)
     one = _run(tmp_path, base, [(0, base[0][1])])  # the target logged one step, equal to the source's first loss
     assert one.status == "not-run" and "only 1 step(s)" in one.summary and "at least 10" in one.summary
+    assert _run(tmp_path, base, [(0, math.nan)]).status == "fail"  # a NaN loss needs no tenth step to fail
     early = _run(tmp_path, base, [(s, v) for s, v in loss_curve(2) if s <= 300])  # 31 steps: judged, and said so
     assert early.status == "pass" and "at step 300 (30% of the baseline's 0..1000)" in early.summary
     assert "convergence is judged only up to that step" in early.details[-1]

@@ -25,8 +25,8 @@ MEASURES = "the target's loss curve against the source's, step by step, within a
 PLOT_POINTS = 400
 
 MIN_COMPARED_STEPS = 10
-"""Fewer compared steps than this (or than ``final_window``) say nothing about convergence: one logged step that
-matches the source's first loss was a PASS."""
+"""Fewer compared steps than this (or than ``final_window``) cannot show convergence (one logged step that matched
+the source's first loss was a PASS); they can still show a divergence or a NaN loss (FAIL)."""
 
 
 def measure(ctx: CheckContext) -> dict[str, Any]:
@@ -75,11 +75,6 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         raise CheckError(f"the baseline loss curve is NaN or infinite at {len(broken)} of the {len(rows)} compared "
                          f"steps (first at step {broken[0]}): the target cannot be judged against it there; "
                          "fix or re-capture the source's curve")
-    needed = max(MIN_COMPARED_STEPS, cfg.final_window)
-    if len(rows) < needed:
-        raise Skip(f"only {len(rows)} step(s) of the target fall inside the baseline's steps "
-                   f"{base[0][0]}..{base[-1][0]}: at least {needed} are needed to judge convergence "
-                   "(log the loss more often or train longer)")
     outside = [(s, b, t) for s, b, t in rows
                if not math.isfinite(t) or abs(t - b) > band(b, cfg.tolerance, cfg.method)]
     share = len(outside) / len(rows)
@@ -111,6 +106,11 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     measured["target_curve"] = downsample(target_curve, PLOT_POINTS)
     measured["baseline_curve"] = downsample(base_curve, PLOT_POINTS)
     passed = share <= cfg.max_outside and final_ok
+    needed = max(MIN_COMPARED_STEPS, cfg.final_window)
+    if passed and len(rows) < needed:  # too few steps can show a divergence (or a NaN), never convergence
+        raise Skip(f"only {len(rows)} step(s) of the target fall inside the baseline's steps "
+                   f"{base[0][0]}..{base[-1][0]}: at least {needed} are needed to judge convergence "
+                   "(log the loss more often or train longer)")
     summary = (f"{len(rows)} steps compared, {len(outside)} outside the band; final loss "
                f"{final_target:.4g} vs baseline {final_base:.4g}")
     span = base[-1][0] - base[0][0]
