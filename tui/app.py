@@ -140,7 +140,9 @@ class GpuMigrateApp(App[int]):
                                kind="tui", watch_only=self.watch_only)
         if self.profile is None and self.session.get_meta("profile_path"):
             path = Path(self.session.get_meta("profile_path") or "")
-            if path.exists():
+            from engine.cutover.runbook import readable
+
+            if readable(path):  # the driver's file; a second login often cannot read it (their home)
                 self.profile_path = path
                 try:
                     self.profile, self._disk_digest = load_profile_with_digest(path)

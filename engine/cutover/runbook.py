@@ -38,17 +38,28 @@ class Entry:
 
 
 def session_profile(session: SessionStore, fallback: Profile | None = None) -> Profile:
-    """The profile a session runs: its file if it is still there, else the copy the session keeps."""
+    """The profile a session runs: its file if it is still there and readable here, else the copy the
+    session keeps (the second person of a shared session usually cannot read the driver's home)."""
     if fallback is not None:
         return fallback
     path = session.get_meta("profile_path")
-    if path and Path(path).is_file():
+    if path and readable(Path(path)):
         return load_profile(path)
     text = session.get_meta("profile_toml")
     if text:
         return parse_profile(text, f"session {session.name}")
     raise BadInputError(f"session {session.name!r} has no profile yet: open it with a profile first "
                         f"(gpumigrate --profile P --session {session.name})")
+
+
+def readable(path: Path) -> bool:
+    """A file this login may read (a path in another login's 0700 home raises on stat: not readable)."""
+    import os
+
+    try:
+        return path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        return False
 
 
 def entries(session: SessionStore, profile: Profile) -> list[Entry]:

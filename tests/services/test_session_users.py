@@ -163,3 +163,45 @@ def test_a_link_another_login_plants_in_the_shared_folders_is_never_written_thro
         assert victim.read_text() == "the owner's own file\n"
     finally:
         victim.unlink(missing_ok=True)
+
+
+BOBS_APP = """
+import asyncio
+from tui.app import GpuMigrateApp
+
+async def main():
+    app = GpuMigrateApp(session_name="cut", start_mode="runbook")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        print("role", app.role, "items", len(app.screen._profile().cutover.runbook), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_the_second_person_works_from_the_sessions_copy_when_the_drivers_profile_is_private(
+        bob: dict[str, object]) -> None:
+    """The driver's profile lives in a 0700 home: the second login ticks and attaches from the copy the
+    session keeps, instead of 'permission denied: ... ask them to run session share' (it is shared)."""
+    state: Path = bob["state"]  # type: ignore[assignment]
+    env = {**os.environ, **_env(state)}
+    home = Path(tempfile.mkdtemp(prefix="gm-owner-home-", dir="/tmp"))
+    try:
+        home.chmod(0o700)
+        profile = home / "cut.toml"
+        profile.write_text('schema_version = 1\n[source]\nprovider = "local"\n'
+                           '[[cutover.runbook]]\ntitle = "Freeze writes"\n'
+                           '[[cutover.runbook]]\ntitle = "Switch traffic"\n')
+        subprocess.run([sys.executable, "-c", "import sys; from engine.session import SessionStore; "
+                        "from engine.profile import load_profile, dump_profile; s = SessionStore.open('cut'); "
+                        "s.set_meta('profile_toml', dump_profile(load_profile(sys.argv[1]))); "
+                        "s.set_meta('profile_path', sys.argv[1]); s.close()", str(profile)],
+                       cwd=REPO, env=env, check=True)
+        assert _mine(state, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
+        ticked = _as(bob, "session", "tick", "cut", "1")
+        assert ticked.returncode == 0, ticked.stderr
+        attached = _as(bob, code=BOBS_APP)
+        assert attached.returncode == 0, attached.stderr[-2000:]
+        assert "role driving items 2" in attached.stdout or "role watching items 2" in attached.stdout
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
