@@ -195,7 +195,8 @@ def test_the_second_person_works_from_the_sessions_copy_when_the_drivers_profile
         subprocess.run([sys.executable, "-c", "import sys; from engine.session import SessionStore; "
                         "from engine.profile import load_profile, dump_profile; s = SessionStore.open('cut'); "
                         "s.set_meta('profile_toml', dump_profile(load_profile(sys.argv[1]))); "
-                        "s.set_meta('profile_path', sys.argv[1]); s.close()", str(profile)],
+                        "s.set_meta('profile_path', sys.argv[1]); s.end_run(s.begin_run('h', ['ops'], 30), 3); "
+                        "s.close()", str(profile)],
                        cwd=REPO, env=env, check=True)
         assert _mine(state, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
         ticked = _as(bob, "session", "tick", "cut", "1")
@@ -203,5 +204,7 @@ def test_the_second_person_works_from_the_sessions_copy_when_the_drivers_profile
         attached = _as(bob, code=BOBS_APP)
         assert attached.returncode == 0, attached.stderr[-2000:]
         assert "role driving items 2" in attached.stdout or "role watching items 2" in attached.stdout
+        resumed = _as(bob, "session", "resume", "cut")  # the run needs the file itself: say so, and how
+        assert resumed.returncode == 2 and "cannot read: pass --profile PATH" in resumed.stderr, resumed.stderr
     finally:
         shutil.rmtree(home, ignore_errors=True)

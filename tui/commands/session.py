@@ -311,6 +311,11 @@ def _resume(args: argparse.Namespace) -> int:
                             f"--session {args.name} --detach`")
     if not profile_path:
         raise BadInputError("the session does not say which profile it ran: pass --profile PATH")
+    from engine.cutover.runbook import readable
+
+    if not args.profile and not readable(Path(profile_path)):  # the driver's file, in a home you cannot read
+        raise BadInputError(f"session {args.name!r} ran the profile {profile_path}, which this login cannot read: "
+                            "pass --profile PATH (your copy of it, beside the same data folders)")
     done = _nothing_to_resume(args.name, Path(profile_path), runs[-1].steps)
     if done:
         raise BadInputError(f"session {args.name!r}: nothing to resume: {done} (run #{runs[-1].id}); "
