@@ -85,7 +85,15 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
     src, dst = open_backend(src_loc, jobs=jobs), open_backend(dst_loc, jobs=jobs)
     report = VerifyReport(manifest_path=str(manifest_path) if manifest_path else None)
     lock = threading.Lock()
-    out = open(manifest_path, "w", encoding="utf-8") if manifest_path else None  # noqa: SIM115
+    # The manifest is written beside its name and renamed only when every object was compared: one cut short
+    # (an error, Ctrl-C) looked complete and read as "missing" objects in the verification's data-integrity
+    # check.  An older manifest under the name is removed first: no file is better than a stale one.
+    final = Path(manifest_path) if manifest_path else None
+    partial = final.with_name(final.name + ".partial") if final else None
+    if final is not None and final.exists():
+        final.unlink()
+    out = open(partial, "w", encoding="utf-8") if partial else None  # noqa: SIM115
+    finished = False
     done = [0]
 
     def check(s: ObjectInfo, d: ObjectInfo) -> None:
@@ -136,9 +144,12 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
                     futures = [f for f in futures if not f.done()]
             for f in futures:
                 f.result()
+        finished = True
     finally:
         if out is not None:
             out.close()
+            if finished and partial is not None and final is not None:
+                partial.replace(final)
         src.close()
         dst.close()
     return report

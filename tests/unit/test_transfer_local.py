@@ -192,3 +192,30 @@ def test_failures_kept_are_bounded_and_the_cli_says_how_many_it_left_out(tmp_pat
     assert out.count("  failed: ") == 5 and "7 more failures not listed (12 in all" in " ".join(out.split())
     big = summary_mod.TransferSummary(copied=10_000_000, skipped=2_500, dry_run=True)
     assert big.line().startswith("would copy 10,000,000 (0 B), would delete 0, skipped 2,500,")  # counts at scale
+
+
+def test_a_verify_only_run_cut_short_leaves_no_manifest_that_looks_complete(tmp_path):
+    """Review session 6: the manifest was written under its final name as objects were compared; a run stopped
+    half-way left a file the data-integrity check read as complete (its absent half as 'missing' objects)."""
+    from engine.transfer.verify import verify_trees
+
+    for side in ("src", "dst"):
+        for i in range(6):
+            (tmp_path / side).mkdir(exist_ok=True)
+            (tmp_path / side / f"f{i}.bin").write_bytes(b"x" * (i + 1))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"old": "run"}\n')
+    seen = []
+
+    def stop_after_two(event):
+        if getattr(event, "status", None) == "verified":
+            seen.append(event)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        verify_trees(str(tmp_path / "src"), str(tmp_path / "dst"), manifest, emit=stop_after_two, jobs=1)
+    assert not manifest.exists()  # neither the half-written one nor the stale one from before
+    assert (tmp_path / "m.jsonl.partial").exists()
+    report = verify_trees(str(tmp_path / "src"), str(tmp_path / "dst"), manifest)
+    assert report.ok and len(manifest.read_text().splitlines()) == 6
