@@ -494,8 +494,15 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
         return _dlvm_plan(d, gpu_model, today)
     plan = recommend(gpu_model, os_image=d.os_image, framework=d.framework, framework_version=d.framework_version,
                      driver_branch=d.driver_branch, cuda=d.cuda, today=today)
+    from engine.drivers.findings import Finding
+
+    floor = _package_floor(plan)
+    if floor is not None and plan.driver_branch < floor:
+        plan.findings.append(Finding("driver", "red", f"the package table lists {plan.driver_flavour} driver packages "
+                                     f"for {plan.os_image} from R{floor} only: the startup script's "
+                                     f"nvidia-*-{plan.driver_branch}-* packages are not in its archive", f"use R{floor} or newer, or another OS image",
+                                     "packages-missing"))
     if d.os_image == "cos":  # cos-extensions installs the milestone's driver: the plan's branch is an assumption
-        from engine.drivers.findings import Finding
 
         plan.findings.append(Finding("driver", "amber", f"on Container-Optimized OS the driver is the COS "
                                      f"milestone's {d.cos_driver_version!r} one (`cos-extensions list`), which may "
@@ -507,6 +514,14 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
 
 
 _DLVM_DRIVER = re.compile(r"-nvidia-(\d{3})(?:-|$)")
+
+
+def _package_floor(plan: Plan) -> int | None:
+    """The oldest branch the OS image's archive packages for the plan's flavour (driver_packages.csv branch_min)."""
+    for row in tables().driver_packages:
+        if row["os_image"] == plan.os_image and row["flavour"] == plan.driver_flavour and row.get("branch_min"):
+            return int(row["branch_min"])
+    return None
 
 
 def _dlvm_plan(d: Any, gpu_model: str | None, today: Any) -> Plan:

@@ -270,3 +270,12 @@ def test_a_cos_plan_says_its_driver_branch_is_the_milestones() -> None:
     plan = render.plan_for_profile(profile(*TARGETS["t4-cos"]))
     [finding] = [f for f in plan.findings if f.code == "image-driver-unknown"]
     assert finding.status == "amber" and "the COS milestone's 'latest' one" in finding.reason
+
+
+def test_a_branch_older_than_the_os_archive_packages_is_red() -> None:
+    """V100 + R470 on ubuntu-2404: driver_packages.csv lists proprietary packages there from R535 only."""
+    target = TARGETS["v100-spot-ubuntu2204"][0]
+    plan = render.plan_for_profile(profile(target, 'os_image = "ubuntu-2404"\ndriver_branch = "470"\nframework = "none"'))
+    assert plan.status == "red" and "packages-missing" in {f.code for f in plan.findings if f.status == "red"}
+    fine = render.plan_for_profile(profile(target, 'os_image = "ubuntu-2204"\ndriver_branch = "470"\nframework = "none"'))
+    assert "packages-missing" not in {f.code for f in fine.findings}
