@@ -103,6 +103,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _share_hint(filename: object) -> str:
+    """The `session share` advice, only for a file under the state directory (not, say, an --out folder)."""
+    from engine.session.paths import state_dir
+
+    state = str(state_dir())
+    if filename and not str(filename).startswith(state):
+        return ""
+    return ("; if it is another login's session, ask them to run `gpumigrate session share NAME --group GROUP` "
+            "(a group you both belong to) and use the same GPUMIGRATE_STATE_DIR")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _command
     args = parse_args(argv)
@@ -122,9 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gpumigrate: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except PermissionError as exc:  # a file of another login's: one line with the fix, never a traceback
-        print(f"gpumigrate: permission denied: {exc.filename or exc}; if it is another login's session, ask them to "
-              "run `gpumigrate session share NAME --group GROUP` (a group you both belong to) and use the same "
-              "GPUMIGRATE_STATE_DIR", file=sys.stderr)
+        print(f"gpumigrate: permission denied: {exc.filename or exc}{_share_hint(exc.filename)}", file=sys.stderr)
         return int(ExitCode.ENVIRONMENT)
     except KeyboardInterrupt:
         print("gpumigrate: interrupted; run the same command again to resume", file=sys.stderr)

@@ -206,5 +206,8 @@ def test_the_second_person_works_from_the_sessions_copy_when_the_drivers_profile
         assert "role driving items 2" in attached.stdout or "role watching items 2" in attached.stdout
         resumed = _as(bob, "session", "resume", "cut")  # the run needs the file itself: say so, and how
         assert resumed.returncode == 2 and "cannot read: pass --profile PATH" in resumed.stderr, resumed.stderr
+        exported = _as(bob, "session", "export", "cut", "--out", str(home / "out"))  # a folder of the owner's
+        assert exported.returncode == 4 and str(home) in exported.stderr, exported.stderr
+        assert "session share" not in exported.stderr  # the session is shared; the folder is the problem
     finally:
         shutil.rmtree(home, ignore_errors=True)
