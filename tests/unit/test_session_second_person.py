@@ -128,6 +128,10 @@ def test_a_request_whose_requester_was_killed_cannot_be_approved_any_more() -> N
             (request,) = bob.approvals("pending")
             os.kill(waiter.pid, signal.SIGKILL)
             waiter.wait(10)
+            with SessionStore.open("orphan", operator="carol") as watcher:  # a --watch app notices it too
+                watcher.become_watch_only()
+                watcher.reconcile()
+            assert bob.approvals("pending") == []
             with pytest.raises(BadInputError, match=r"already withdrawn.*requester \(pid \d+\) is gone"):
                 bob.decide_approval(request.id, True)
             assert bob.approvals("pending") == []
