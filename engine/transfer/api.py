@@ -245,9 +245,14 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
         jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
         try:
             jr.hold()
+            taken = jr.adopt_uploads()
         except BaseException:
             jr.close()
             raise
+        if taken:
+            emit(Message("transfer", text=f"took over the unfinished uploads an earlier run of this transfer left "
+                         f"(journal {taken[0]}{f' and {len(taken) - 1} more' if len(taken) > 1 else ''})",
+                         level="info"))
     try:
         src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
     except BaseException:

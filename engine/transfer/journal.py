@@ -161,6 +161,32 @@ def journalled_uploads(files: list[Path] | None = None) -> dict[str, JournalledU
     return out
 
 
+def _lock(fd: int) -> str | None:
+    """Take the run lock on ``fd`` (exclusive; flock); None when taken, else the holder's pid as
+    written in the file. `--cleanup` peeks with a shared lock for an instant: waited for 0.3 s."""
+    import fcntl
+
+    deadline = time.monotonic() + 0.3
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except OSError:
+            if time.monotonic() < deadline:
+                time.sleep(0.02)
+                continue
+        return os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+
+
+def _in_progress(holder: str, journal: Path) -> Exception:
+    from engine.errors import EnvironmentProblem
+
+    return EnvironmentProblem(
+        f"another run of this transfer is in progress (pid {holder}, journal {journal}): let it "
+        "finish or stop it, then run the same command again (two runs would resume the same "
+        "uploads and break each other's parts)")
+
+
 class Journal:
     """Thread-safe; part records are committed at once, object records in small batches."""
 
@@ -279,6 +305,78 @@ class Journal:
                 self._db.executemany("INSERT OR REPLACE INTO done VALUES(?, ?, ?, ?)", batch)
                 self._db.execute("COMMIT")
 
+    def adopt_uploads(self) -> list[Path]:
+        """Take over the unfinished uploads other journals of this same transfer record, from
+        files no run holds now; returns the journals they came from.
+
+        Why: a transfer journals beside its session, and `gpumigrate replay PROFILE` starts a new
+        session each time, so running the same command again after a kill -9 found an empty
+        journal: the half-copied object started over, and the killed run's upload (S3 parts,
+        GCS components, a local temp file) stayed billed with nothing left to resume or abort it
+        (`--cleanup` said "the next run resumes it"). The same for the bare CLI after a replay and
+        back. Taken over, they are resumed, or aborted as replaced, by this run's own rules."""
+        if self.path is None:
+            return []
+        try:
+            import fcntl
+        except ImportError:
+            return []
+        mine = self.path.resolve()
+        taken: list[Path] = []
+        for other in journal_files():
+            if other.name != self.path.name or other.resolve() == mine or not os.access(other, os.W_OK):
+                continue
+            try:
+                fd = os.open(f"{other}.lock", os.O_RDWR)
+            except OSError:
+                fd = None  # never held: no run can hold it while we read
+            try:
+                if fd is not None:
+                    holder = _lock(fd)
+                    if holder is not None:  # the same transfer, journalled elsewhere, running now
+                        raise _in_progress(holder, other)
+                if self._take_from(other):
+                    taken.append(other)
+            except (OSError, sqlite3.Error):
+                continue  # unreadable: its uploads stay its own
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return taken
+
+    def _take_from(self, other: Path) -> bool:
+        db = sqlite3.connect(str(other), timeout=1, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            own = db.execute("SELECT token, path, started_at FROM own_uploads").fetchall()
+            if not own:
+                db.execute("ROLLBACK")
+                return False
+            uploads = db.execute("SELECT path, fp, token, part_size, started_at FROM uploads").fetchall()
+            with self._lock:
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany("INSERT OR IGNORE INTO own_uploads VALUES(?, ?, ?)", own)
+                    for path, fp, token, part_size, started in uploads:
+                        if self._db.execute("SELECT 1 FROM uploads WHERE path = ?", (path,)).fetchone():
+                            continue  # this journal continues the object already: the other upload is stale
+                        self._db.execute("INSERT INTO uploads VALUES(?, ?, ?, ?, ?)",
+                                         (path, fp, token, part_size, started))
+                        self._db.executemany("INSERT OR REPLACE INTO parts VALUES(?, ?, ?, ?, ?)", db.execute(
+                            "SELECT path, fp, n, crc, etag FROM parts WHERE path = ? AND fp = ?",
+                            (path, fp)).fetchall())
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            db.execute("DELETE FROM parts")
+            db.execute("DELETE FROM uploads")
+            db.execute("DELETE FROM own_uploads")
+            db.execute("COMMIT")
+            return True
+        finally:
+            db.close()
+
     def hold(self) -> None:
         """Make this the one run of its transfer: two runs on one journal would resume the same
         multipart uploads and break each other's parts. An exclusive lock on ``<journal>.lock``
@@ -290,26 +388,14 @@ class Journal:
             import fcntl
         except ImportError:  # no flock on this platform: runs are not kept apart
             return
-        from engine.errors import EnvironmentProblem
         from engine.session.paths import private_file
 
         lock = private_file(Path(f"{self.path}.lock"))
         fd = os.open(lock, os.O_RDWR)
-        deadline = time.monotonic() + 0.3  # `--cleanup` asks with a shared lock for an instant
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.02)
-                    continue
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        holder = _lock(fd)
+        if holder is not None:
             os.close(fd)
-            raise EnvironmentProblem(
-                f"another run of this transfer is in progress (pid {holder}, journal {self.path}): let it "
-                "finish or stop it, then run the same command again (two runs would resume the same "
-                "uploads and break each other's parts)")
+            raise _in_progress(holder, self.path)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._held = fd

@@ -66,3 +66,25 @@ def test_cleanup_looking_at_the_lock_does_not_refuse_a_run(tmp_path) -> None:
     finally:
         run.close()
     assert not running(tmp_path / "j.sqlite")
+
+
+def test_a_run_of_the_same_transfer_journalled_elsewhere_is_refused_too(tmp_path, aws) -> None:
+    """The same, with the second run journalled beside a session (`replay PROFILE` while the bare
+    CLI copies the same SRC -> DST): it took no lock the first holds and ran alongside."""
+    from engine.session import sessions_dir
+
+    s3_client().create_bucket(Bucket="one-run-2")
+    write_local(tmp_path / "src", {"big.bin": os.urandom(11 * MIB)})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://one-run-2/d", part_threshold_mib=5, part_size_mib=5,
+                        jobs=1)
+    refused: list[str] = []
+
+    def emit(event) -> None:
+        if isinstance(event, Progress) and event.extra.get("phase") == "started" and not refused:
+            with pytest.raises(EnvironmentProblem) as err:
+                run_transfer(spec, session_path=sessions_dir() / "replay-p.sqlite")
+            refused.append(str(err.value))
+
+    first = run_transfer(spec, emit=emit)
+    assert first.ok and first.copied == 1, first.failures
+    assert refused and f"another run of this transfer is in progress (pid {os.getpid()}" in refused[0], refused

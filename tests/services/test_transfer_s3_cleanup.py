@@ -12,7 +12,7 @@ import os
 import pytest
 
 from engine.events import Progress
-from engine.transfer.api import TransferSpec, run_transfer
+from engine.transfer.api import TransferSpec, journal_path_for, run_transfer
 from engine.transfer.journal import Journal
 from tests.transfer_support import MIB, interrupt_after_a_part, read_s3, s3_client, write_local
 
@@ -294,3 +294,38 @@ def test_cleanup_remove_keeps_the_upload_of_a_transfer_still_running(tmp_path, a
     with redirect_stdout(out):  # that run has ended (its lock with it): now it goes
         assert main(["transfer", "--cleanup", "s3://mpu-running/d", "--remove"]) == 0
     assert _uploads("mpu-running") == [], out.getvalue()
+
+
+def test_a_run_journalled_elsewhere_takes_over_the_killed_runs_upload(tmp_path, aws) -> None:
+    """The defect: `gpumigrate replay PROFILE` journals beside a new session each time, so the same
+    command after a kill -9 started the large object over and left the killed run's multipart upload
+    billed for ever (`--cleanup` said "the next run resumes it"). The next run, in another session or
+    from the bare CLI, now resumes it from its parts; a source changed since gets it aborted."""
+    from engine.session import sessions_dir
+
+    s3_client().create_bucket(Bucket="mpu-adopt")
+    data = os.urandom(16 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="s3://mpu-adopt/d", part_threshold_mib=5, part_size_mib=5,
+                        jobs=1, bwlimit="8M")
+    first = journal_path_for(spec, session_path=sessions_dir() / "replay-a.sqlite")
+    interrupt_after_a_part(spec, first, emit=lambda e: None)
+    assert len(_uploads("mpu-adopt")) == 1
+    texts: list[str] = []
+    s = run_transfer(spec.model_copy(update={"bwlimit": None}), session_path=sessions_dir() / "replay-b.sqlite",
+                     emit=lambda e: texts.append(getattr(e, "text", "")))
+    assert s.ok and s.copied == 1 and s.verified == 1 and s.resumed_parts >= 1, (s.failures, texts)
+    assert any(t.startswith("took over the unfinished uploads") for t in texts), texts
+    assert _uploads("mpu-adopt") == [] and read_s3("mpu-adopt") == {"d/big.bin": data}
+    assert Journal(first).pending_uploads() == [] and Journal(first).stale_uploads() == []
+    # a new version killed in a third session, then the source changes again: the bare CLI's run
+    # takes the upload over and aborts it as replaced
+    new = os.urandom(17 * MIB)
+    (tmp_path / "src" / "big.bin").write_bytes(new)
+    interrupt_after_a_part(spec, journal_path_for(spec, session_path=sessions_dir() / "replay-c.sqlite"),
+                           emit=lambda e: None)
+    assert len(_uploads("mpu-adopt")) == 1
+    (tmp_path / "src" / "big.bin").write_bytes(new[:-1])
+    s = run_transfer(spec.model_copy(update={"bwlimit": None}))
+    assert s.ok and s.copied == 1 and s.resumed_parts == 0
+    assert _uploads("mpu-adopt") == [] and read_s3("mpu-adopt") == {"d/big.bin": new[:-1]}
