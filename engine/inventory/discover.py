@@ -84,7 +84,7 @@ def discover(*, data_dirs: list[str] = (), regions: list[str] = (), base_dir: Pa
     found = Discovery()
     if scan_gpus:
         found.host = read_host(nvml_api)
-        if not found.host.available:
+        if not found.host.available or found.host.reason:  # the second: NVML started but could not count GPUs
             found.notes.append(f"local GPUs: {found.host.reason}")
     for path in data_dirs:
         size = size_dir(path, base_dir, emit=emit, step=STEP, cancel=cancel)
@@ -163,9 +163,10 @@ def _source(found: Discovery, choices: InitChoices) -> dict[str, Any]:
     if itype:
         src["instance_type"] = itype
     model, count = choices.gpu_model, choices.gpu_count
-    if model is None and host_gpus and host_gpus[0].name:
-        gib = round(host_gpus[0].memory_total_bytes / 2**30) if host_gpus[0].memory_total_bytes else None
-        model = normalize_gpu_model(host_gpus[0].name, gib) or host_gpus[0].name
+    readable = next((g for g in host_gpus if g.name and not g.lost), None)  # GPU0 may be the lost one
+    if model is None and readable is not None and readable.name:
+        gib = round(readable.memory_total_bytes / 2**30) if readable.memory_total_bytes else None
+        model = normalize_gpu_model(readable.name, gib) or readable.name
         count = count or len(host_gpus)
     if model is None and instance is not None and instance.gpu is not None and instance.gpu.gpu_model:
         model = instance.gpu.gpu_model

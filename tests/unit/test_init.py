@@ -11,7 +11,7 @@ import pytest
 from engine.guide import left_to_decide
 from engine.inventory.discover import InitChoices, discover, profile_text, starting_profile
 from engine.profile import load_profile, parse_profile
-from tests.nvml_fake import FakeNvml, no_driver_data
+from tests.nvml_fake import FakeNvml, load_host_data, no_driver_data
 from tui.cli import main
 
 
@@ -74,6 +74,14 @@ def test_no_driver_is_said_and_the_gpu_left_to_decide(tmp_path: Path) -> None:
     assert profile.inventory.scan_gpus is False
     text = profile_text(profile, found)
     assert "# decide: source.gpu_model" in text and "no NVIDIA driver" in text
+
+
+def test_a_lost_gpu0_does_not_leave_the_source_gpu_unknown(tmp_path: Path) -> None:
+    """Review session 6: GPU0 answering GPU_IS_LOST left source.gpu_model unset though 7 A100s were read."""
+    data = load_host_data("a100_8x_nvlink")
+    data["gpus"][0]["lost"] = True
+    profile = starting_profile(discover(nvml_api=FakeNvml(data), scan_aws=False, base_dir=tmp_path), InitChoices())
+    assert (profile.source.gpu_model, profile.source.gpu_count) == ("A100 40GB", 8)
 
 
 @pytest.mark.parametrize("flags, field", [(["--gpu-count", "0", "--provider", "other"], None),
