@@ -328,8 +328,10 @@ class Journal:
                 continue
             try:
                 fd = os.open(f"{other}.lock", os.O_RDWR)
-            except OSError:
+            except FileNotFoundError:
                 fd = None  # never held: no run can hold it while we read
+            except OSError:
+                continue  # a lock we may not take: its uploads stay its own
             try:
                 if fd is not None:
                     holder = _lock(fd)
