@@ -250,3 +250,15 @@ def test_nvml_that_cannot_start_with_gpus_likely_present_does_not_say_no_gpu(tmp
         assert result.status == "not-run" and result.summary.startswith(
             "the GPUs on this machine could not be checked: "), result.summary
         assert words in result.summary
+
+
+def test_nvlink_unknown_under_mig_is_not_a_missing_link(tmp_path: Path) -> None:
+    """MIG on: NVML refuses NVLink queries ("NV?"); against a source with NV12 that read as a lost link (FAIL)."""
+    data = load_host_data("a100_8x_nvlink")
+    for gpu in data["gpus"]:
+        gpu["mig_mode"], gpu["nvlinks"], gpu["mig_devices"] = [1, 1], None, []
+    source = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"), gpu_count=8),
+                       None, capture=True).figures
+    result = run_check(topology, context(tmp_path, nvml_api=FakeNvml(data), gpu_count=8), source)
+    assert result.status == "not-run", result.summary
+    assert "NVLink is unknown under MIG for 28 pair(s)" in result.summary

@@ -44,6 +44,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     matrix: list[list[str]] = measured["matrix"]
     n = len(matrix)
     problems: list[str] = []
+    unknown: list[str] = []  # NVML refuses NVLink queries under MIG: "NV?" is not "no NVLink"
     if cfg.expected is not None:
         want = cfg.expected
         threshold = "the documented matrix ([verify.topology] expected; NV# = at least # links, * = any)"
@@ -57,7 +58,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
                         continue
                     if _links(w) and _links(got) >= _links(w):
                         continue
-                    problems.append(f"GPU{i}-GPU{j}: {got}, expected {w}")
+                    (unknown if got == "NV?" else problems).append(f"GPU{i}-GPU{j}: {got}, expected {w}")
     elif cfg.match_baseline and baseline and baseline.get("matrix"):
         base = baseline["matrix"]
         threshold = "every GPU pair with NVLink on the source has NVLink on the target"
@@ -67,7 +68,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             for i in range(n):
                 for j in range(i + 1, n):
                     if _links(base[i][j]) and not _links(matrix[i][j]):
-                        problems.append(f"GPU{i}-GPU{j}: {matrix[i][j]} on the target, {base[i][j]} on the source")
+                        (unknown if matrix[i][j] == "NV?" else problems).append(
+                            f"GPU{i}-GPU{j}: {matrix[i][j]} on the target, {base[i][j]} on the source")
     else:
         if n <= 1:
             raise Skip(f"{n} GPU: no GPU-to-GPU interconnect to compare")
@@ -75,4 +77,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     links = "NVSwitch all-to-all" if measured.get("nvswitch") else (
         "all pairs NVLink" if measured.get("all_nvlink") else "PCIe / partial NVLink")
     summary = f"{n} GPU(s), {links}: " + ("as planned" if not problems else f"{len(problems)} difference(s)")
-    return Verdict(not problems, summary, threshold, problems)
+    if unknown and not problems:
+        raise Skip(f"{summary} where it could be read, but NVLink is unknown under MIG for {len(unknown)} pair(s) "
+                   f"({unknown[0]}): NVML answers no NVLink query while MIG is on")
+    return Verdict(not problems, summary, threshold, problems + [f"unknown under MIG: {u}" for u in unknown])
