@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.inventory.nvml import GPU_IS_LOST, NvmlError, read_host
 from engine.verify.checks import dcgm, gpu_health, topology
-from engine.verify.checks.base import run_check
+from engine.verify.checks.base import Skip, run_check
 from tests.nvml_fake import FakeNvml, load_host_data, no_driver_data
 from tests.verify_support import context
 
@@ -135,8 +137,6 @@ def test_dcgm4_json_names_the_failing_gpu_and_dcgms_words() -> None:
 
 
 def test_dcgmi_output_that_is_not_its_json_is_refused() -> None:
-    import pytest
-
     for text in ("| Denylist | Pass |", '{"something": 1}', '{"DCGM Diagnostic": {"runtime_error": "no GPUs"}}'):
         with pytest.raises(ValueError):
             dcgm.parse_diag_json(text)
@@ -262,3 +262,14 @@ def test_nvlink_unknown_under_mig_is_not_a_missing_link(tmp_path: Path) -> None:
     result = run_check(topology, context(tmp_path, nvml_api=FakeNvml(data), gpu_count=8), source)
     assert result.status == "not-run", result.summary
     assert "NVLink is unknown under MIG for 28 pair(s)" in result.summary
+
+
+def test_a_dcgm_diag_that_skipped_every_test_is_not_all_pass(tmp_path: Path) -> None:
+    ctx = context(tmp_path, nvml_api=FakeNvml.from_fixture("v100_host"), gpu_count=1)
+    measured = gpu_health.measure(ctx)
+    measured["dcgm"] = {"level": 1, "tests": [["deployment", "skip", ""], ["memory", "skip", ""]]}
+    with pytest.raises(Skip, match="skipped every one of its 2 test"):
+        gpu_health.judge(ctx, measured, None)
+    measured["dcgm"]["tests"][0][1] = "pass"
+    verdict = gpu_health.judge(ctx, measured, None)
+    assert verdict.passed and "dcgmi memory: skipped by DCGM (not run)" in verdict.details

@@ -170,6 +170,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
                     problems.append(f"dcgmi {test}: fail {detail}".rstrip())
                 elif result == "warn":
                     notes.append(f"dcgmi {test}: warning {detail}".rstrip())
+                elif result == "skip":
+                    notes.append(f"dcgmi {test}: skipped by DCGM (not run)")
         else:
             notes.append(f"dcgmi diag -r {diag['level']} not run: {diag['skipped']}")
     names = sorted({g["name"] or "?" for g in measured["gpus"]})
@@ -184,6 +186,9 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         raise Skip(f"{summary} by what NVML could read, but {len(unread)} reading(s) the rules need failed: "
                    + "; ".join(unread[:4]) + ("; ..." if len(unread) > 4 else "") + ": health not established")
     notes = [f"not read: {u}" for u in unread] + notes
+    if diag and diag.get("tests") and not problems and all(t[1] == "skip" for t in diag["tests"]):
+        raise Skip(f"{summary} by NVML, but dcgmi diag -r {diag['level']} skipped every one of its "
+                   f"{len(diag['tests'])} test(s): the diagnostic asked for in [verify.gpu] dcgm_level did not run")
     if diag and "tests" not in diag and not problems:
         # The profile asked for DCGM's diagnostic and it did not run: healthy by NVML is not what was asked.
         raise Skip(f"{summary} by NVML, but dcgmi diag -r {diag['level']} (asked for in [verify.gpu] dcgm_level) "
