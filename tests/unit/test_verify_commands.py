@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.verify.checks import latency, model_load, throughput
-from engine.verify.checks.base import Skip, run_check
+from engine.verify.checks.base import CheckError, Skip, run_check
 from engine.verify.commands import run_command
 from tests.verify_support import PY, context
 
@@ -147,3 +147,12 @@ def test_a_capture_where_a_check_errored_is_not_baseline_captured(tmp_path: Path
     assert "model_load" not in baseline["checks"] and baseline["not_run"]["model_load"].startswith("error on the source")
     cfg = section(checks=["latency"], latency={"command": [PY, "-c", "pass"], "requests": 2, "warmup": 0})
     assert run_verification(cfg, base_dir=tmp_path, capture=True).verdict == "BASELINE CAPTURED"
+
+
+def test_a_latency_baseline_timed_another_way_is_not_compared(tmp_path: Path) -> None:
+    http = "100 sequential HTTP GET requests on one keep-alive connection (TCP_NODELAY) after 0 warm-up; ..."
+    cmd = "100 sequential runs of the command after 0 warm-up; wall time of each run including process start; ..."
+    figures = {"requests": 100, "errors": 0, "p50_ms": 20.0, "p95_ms": 25.0, "p99_ms": 30.0, "method": cmd}
+    with pytest.raises(CheckError, match="the baseline timed HTTP requests, this run timed runs of a command"):
+        latency.judge(context(tmp_path), figures, {"p99_ms": 2.0, "requests": 100, "method": http})
+    assert latency.judge(context(tmp_path), figures, {"p99_ms": 29.0, "requests": 100, "method": cmd}).passed

@@ -140,6 +140,11 @@ def _commands(ctx: CheckContext) -> tuple[list[float], list[str], str, str]:
     return samples, errors, transcript, method
 
 
+def _kind(method: str) -> str:
+    """What a latency figure timed, from its method line: HTTP requests, or runs of a command (process start in)."""
+    return "HTTP requests" if " HTTP " in method else "runs of a command"
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     limit_ms = ctx.section.p99_ms
     ratio = ctx.section.latency.max_ratio
@@ -154,6 +159,10 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         details.append(f"{p99_words} is not under {limit_ms:g} ms")
     summary = f"P50 {measured['p50_ms']:.1f} ms, P95 {measured['p95_ms']:.1f} ms, {p99_words}"
     base_count = int((baseline or {}).get("requests") or 0)
+    if baseline and "p99_ms" in baseline and baseline.get("method") and _kind(baseline["method"]) != _kind(
+            measured.get("method") or ""):
+        raise CheckError(f"the baseline timed {_kind(baseline['method'])}, this run timed "
+                         f"{_kind(measured.get('method') or '')}: the P99s are not comparable")
     if baseline and "p99_ms" in baseline and base_count >= MIN_P99_SAMPLES:
         allowed = baseline["p99_ms"] * ratio
         limits.append(f"P99 <= baseline {baseline['p99_ms']:.1f} ms x {ratio:g} = {allowed:.1f} ms")
