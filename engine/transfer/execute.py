@@ -70,6 +70,31 @@ class _Stats:
         return (b1 - b0) / (t1 - t0) if t1 - t0 > 0.2 else None
 
 
+class _InTheWay:
+    """Finds, in a byte-ordered plan, the deletions a copy at a local destination needs first:
+    the file ``a`` where the source now has a folder ``a/...`` (a copy below a deletion), and the
+    folder's objects ``a/...`` where the source now has a file ``a`` (a deletion below a copy).
+    A path's range ``p/...`` follows ``p`` in byte order, so each list keeps only open ranges."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self._deletes: list[str] = []
+        self._copies: list[str] = []
+
+    def see(self, path: str, is_delete: bool) -> None:
+        for ranges in (self._deletes, self._copies):
+            ranges[:] = [p for p in ranges if path[:len(p) + 1] <= p + "/"]
+        if is_delete:
+            if any(path.startswith(p + "/") for p in self._copies):
+                self.found.add(path)
+            self._deletes.append(path)
+        else:
+            for p in self._deletes:
+                if path.startswith(p + "/"):
+                    self.found.add(p)
+            self._copies.append(path)
+
+
 class Transfer(CopyJobs):
     """One run of one spec. Build it, then call :meth:`run` once."""
 
@@ -98,6 +123,8 @@ class Transfer(CopyJobs):
         self.retry = retry or RetryPolicy()
         self._parts_ok: bool | None = None
         self._parts_lock = threading.Lock()
+        self._in_the_way: set[str] = set()
+        """-d at a local destination: deletions that run before the copies (see _clear_the_way)."""
         self._conditional = dst.scheme in ("gs", "s3")
         """Writes and deletes carry what planning saw at the destination as a precondition."""
         self.summary = TransferSummary(dry_run=dry_run)
@@ -264,6 +291,8 @@ class Transfer(CopyJobs):
                 # -d: list and diff to the end (spooled to disk), check the guards, and only then
                 # change anything; without -d copying overlaps the listing.
                 spool = self._plan_first(actions, lambda: (src_count, dst_count))
+                if self._in_the_way and not self.dry_run:
+                    self._clear_the_way(spool)
                 actions = spool.read(exclude=("delete",))
             for act in actions:
                 if self.control.cancelled:
@@ -298,7 +327,8 @@ class Transfer(CopyJobs):
                                       f"{self.summary.planned_delete} planned deletions ran (fix the errors "
                                       "and run again)", level="error"))
                 else:
-                    self._delete_phase(spool.read(kinds=("delete",)), submit)
+                    cleared = self._in_the_way if not self.dry_run else set()
+                    self._delete_phase((a for a in spool.read(kinds=("delete",)) if a.path not in cleared), submit)
             wait(pending)
             # Only after a clean, whole listing: a folder that could not be listed did not plan
             # objects whose half-copied uploads are still worth resuming (without -r, only the
@@ -433,6 +463,7 @@ class Transfer(CopyJobs):
         from engine.transfer.spool import PlanSpool
 
         spool = PlanSpool(self.journal.path)
+        way = _InTheWay() if self.dst.scheme == "file" else None
         try:
             planned = 0
             for act in spool.write(actions):
@@ -442,6 +473,8 @@ class Transfer(CopyJobs):
                     self._count_planned(act)
                 elif act.kind == "delete":
                     planned += 1
+                if way is not None and act.kind in ("copy", "check", "delete"):
+                    way.see(act.path, act.kind == "delete")
             src_count, dst_count = counts()
             self.summary.planned_delete = planned
             with self._lock:
@@ -453,6 +486,7 @@ class Transfer(CopyJobs):
         except BaseException:
             spool.close()
             raise
+        self._in_the_way = way.found if way is not None and not errors else set()
         if reason:
             spool.close()
             self.summary.delete_refused = reason
@@ -471,6 +505,17 @@ class Transfer(CopyJobs):
         with self.stats.lock:
             self.stats.listing_done = True
         return spool
+
+    def _clear_the_way(self, spool) -> None:
+        """Before any copy, the planned deletions a copy needs out of its way at a local destination
+        (:class:`_InTheWay`); the rest still run last, after a clean run. These are safe to run
+        first: the source lists a folder (or a file) under that very name, so no listing error can
+        have hidden the object they delete."""
+        for act in spool.read(kinds=("delete",)):
+            if act.path in self._in_the_way:
+                if self.control.cancelled:
+                    raise InterruptedError
+                self._guarded(self._do_delete, act)
 
     def _delete_phase(self, deletes, submit) -> None:
         for act in deletes:

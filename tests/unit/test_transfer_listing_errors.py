@@ -449,3 +449,25 @@ def test_streamed_copy_checks_the_source_at_end_of_stream(tmp_path):
                  dst_url=str(dst), emit=lambda e: None, journal=Journal(None), control=TransferControl()).run()
     assert s.ok and s.verified == 1 and touched[0] == 1
     assert os.stat(dst / "medium.bin").st_mtime_ns == 7_000_000_000  # the second, consistent copy
+
+
+@pytest.mark.parametrize("becomes", ["folder", "file"])
+def test_minus_d_replaces_a_file_by_a_folder_and_back_at_a_local_destination(tmp_path, becomes):
+    """The defect: a source file that became a folder (checkpoint -> checkpoint/step-1) failed
+    'FileExistsError' at a local destination; the deletion of the old file that would make room
+    was planned, but deletions run only after a clean run: every run failed the same way, for
+    ever. The reverse (a folder became a file) too. With -d what stands in the way goes first."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    first, then = {"ckpt": b"old file", "keep": b"k"}, {"ckpt/step-1": b"w1", "ckpt/step-2": b"w2", "keep": b"k"}
+    if becomes == "file":
+        first, then = then, first
+    write_local(src, first)
+    run_transfer(spec(src, dst))
+    shutil.rmtree(src)
+    write_local(src, then)
+    s = run_transfer(spec(src, dst))  # without -d nothing is deleted: the failure says what would be
+    assert s.failed == len(then) - 1 and all("not replaced (with -d " in f.error for f in s.failures), s.failures
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10))
+    assert s.ok and s.failed == 0 and s.copied == len(then) - 1, s.failures
+    assert s.deleted == len(first) - 1
+    assert read_local(dst) == then

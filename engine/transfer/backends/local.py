@@ -17,6 +17,13 @@ from engine.transfer.checksums import Hasher, crc_to_hex
 __all__ = ["LocalBackend", "file_mtime_ns"]
 
 
+def _file_above(folder: str) -> str:
+    """The nearest of ``folder`` and its parents that exists (the file in the way of a makedirs)."""
+    while folder and not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
 class LocalBackend(Backend):
     scheme = "file"
 
@@ -87,7 +94,12 @@ class LocalBackend(Backend):
         folder = os.path.dirname(final)
         made = self.__dict__.setdefault("_made_dirs", set())
         if folder not in made:
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as exc:
+                raise NotADirectoryError(f"{_file_above(folder)} is a file in the destination where the source "
+                                         "has a directory; not replaced (with -d it is deleted first, then the "
+                                         "directory copied)") from exc
             made.add(folder)
         return final
 

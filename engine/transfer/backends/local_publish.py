@@ -67,7 +67,9 @@ def publish_fd(fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int) 
             os.replace(tmp, final)
         except OSError as exc:
             if os.path.isdir(final) and not os.path.islink(final):
-                raise IsADirectoryError(f"{final} is a directory in the destination; not replaced") from exc
+                raise IsADirectoryError(f"{final} is a directory in the destination where the source has a "
+                                        "file; not replaced (with -d the directory's objects are deleted "
+                                        "first, then the file copied)") from exc
             raise
     except BaseException:
         try:
