@@ -163,7 +163,7 @@ def _source(found: Discovery, choices: InitChoices) -> dict[str, Any]:
     if itype:
         src["instance_type"] = itype
     model, count = choices.gpu_model, choices.gpu_count
-    readable = next((g for g in host_gpus if g.name and not g.lost), None)  # GPU0 may be the lost one
+    readable = found.host.first_readable() if host_gpus and found.host is not None else None
     if model is None and readable is not None and readable.name:
         gib = round(readable.memory_total_bytes / 2**30) if readable.memory_total_bytes else None
         model = normalize_gpu_model(readable.name, gib) or readable.name

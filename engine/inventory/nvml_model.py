@@ -204,6 +204,11 @@ class GpuHost(_Model):
     topology: Topology = Field(default_factory=Topology)
     """GPU-to-GPU topology."""
 
+    def first_readable(self) -> GpuInfo | None:
+        """The first GPU NVML could name and did not lose: what the host's GPU model is read from (GPU0 may be
+        the one that fell off the bus)."""
+        return next((g for g in self.gpus if g.name and not g.lost), None)
+
     def summary(self) -> str:
         if not self.available:
             return self.reason or "NVML not available"

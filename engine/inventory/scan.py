@@ -175,7 +175,7 @@ def _weakest_link(matrix: list[list[str]]) -> str | None:
 
 def _host_shape(host: GpuHost) -> SourceShape:
     """This host's GPUs; a MIG host is sized by its largest instance (a job runs inside one instance)."""
-    first = next((g for g in host.gpus if g.name and not g.lost), host.gpus[0])  # GPU0 may be the lost one
+    first = host.first_readable() or host.gpus[0]
     mib = first.memory_total_bytes / 2**20 if first.memory_total_bytes else None
     model = normalize_gpu_model(first.name, mib / 1024 if mib else None)
     profiles = [m.profile for g in host.gpus for m in g.mig_instances if m.profile]

@@ -191,3 +191,22 @@ async def test_at_80x24_a_data_directory_keeps_its_figures_on_screen(tmp_path: P
         assert figures == "1 files, 1.2 KiB · ", label  # first: a long path is what the edge cuts
         width = line._get_guide_width(tree.guide_depth, tree.show_root) + len(figures)
         assert width <= tree.scrollable_content_region.width, (width, tree.scrollable_content_region)
+
+
+async def test_a_lost_gpu_is_marked_lost_in_the_tree(profile_path: Path) -> None:
+    """Review session 6: GPU0 answering GPU_IS_LOST showed as 'GPU0 ? (0 B)' with no mark, the host as '1x ?'."""
+    from tests.nvml_fake import load_host_data
+
+    data = load_host_data("a100_8x_nvlink")
+    data["gpus"][0]["lost"] = True
+    app = GpuMigrateApp(profile_path=profile_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        screen.nvml_api = FakeNvml(data)
+        await _scan(pilot, app)
+        text = labels(screen.query_one("#inv-tree", Tree).root)
+        assert any(t.startswith("This host: 1x lost (NVML: GPU is lost), 7x NVIDIA A100-SXM4-40GB") for t in text)
+        assert any(t.startswith("GPU0 ?") and t.endswith("⚠ lost") for t in text), text
+        host = screen.inventory.host
+        assert host.first_readable().index == 1  # what "pick this host as the source" reads the model from

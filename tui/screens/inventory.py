@@ -282,7 +282,8 @@ class InventoryScreen(StepScreen):
             host = inv.host
             node = root.add(_label(f"This host: {host.summary()}"), data=("host", host), expand=True)
             for gpu in host.gpus:
-                mark = " ⚠" if gpu.bad_clock_event_reasons or (gpu.ecc.volatile_uncorrected or 0) > 0 else ""
+                mark = " ⚠ lost" if gpu.lost else " ⚠" if (gpu.bad_clock_event_reasons or gpu.faults
+                                                            or (gpu.ecc.volatile_uncorrected or 0) > 0) else ""
                 g = node.add(_label(f"GPU{gpu.index} {gpu.name or '?'} ({_size(gpu.memory_total_bytes)}){mark}"),
                              data=("gpu", gpu), expand=True)
                 for mig in gpu.mig_instances:
@@ -408,10 +409,10 @@ class InventoryScreen(StepScreen):
             what = f"source set to {obj.instance_type} in {obj.region} ({obj.instance_id}) from the scan"
         else:
             host = self.inventory.host
-            if host is None or not host.gpus:
-                self.notify("This host has no GPUs to use as the source.", severity="warning")
+            first = host.first_readable() if host is not None else None
+            if host is None or first is None:
+                self.notify("This host has no GPUs NVML could read to use as the source.", severity="warning")
                 return
-            first = host.gpus[0]
             gib = round(first.memory_total_bytes / 2**30) if first.memory_total_bytes else None
             src.gpu_model = normalize_gpu_model(first.name, gib) or first.name
             src.gpu_count = len(host.gpus)
