@@ -228,3 +228,14 @@ def test_a_lost_gpu_is_said_lost_and_does_not_size_the_source() -> None:
     assert host.summary().startswith("1x lost (NVML: GPU is lost), 7x NVIDIA A100-SXM4-40GB")
     shape = _host_shape(host)
     assert shape.gpu_model and "A100" in shape.gpu_model and shape.gpu_count == 8
+
+
+def test_the_inventory_report_names_a_lost_gpu(capsys) -> None:
+    from engine.inventory.scan import Inventory
+    from tui.commands.inventory import _print_report
+
+    data = load_host_data("a100_8x_nvlink")
+    data["gpus"][3]["lost"] = True
+    _print_report(Inventory(host=read_host(api=FakeNvml(data))))
+    out = capsys.readouterr().out
+    assert "LOST" in out and "1x lost (NVML: GPU is lost)" in out  # the table may wrap the name

@@ -83,7 +83,8 @@ def _print_report(inv: object) -> None:
                 pcie = f"gen{g.pcie_gen_current}/{g.pcie_gen_max} x{g.pcie_width_current}" if g.pcie_gen_max else "-"
                 mig = "-" if g.mig_mode_current is None else ("on: " + ", ".join(
                     m.profile or "?" for m in g.mig_instances) if g.mig_mode_current else "off")
-                t.add_row(str(g.index), g.name or "?", mem, g.compute_capability or "-", pcie, mig,
+                name = "LOST (NVML: GPU is lost)" if g.lost else g.name or "?"
+                t.add_row(str(g.index), name, mem, g.compute_capability or "-", pcie, mig,
                           "-" if g.ecc.volatile_uncorrected is None else str(g.ecc.volatile_uncorrected),
                           "-" if g.temperature_c is None else f"{g.temperature_c} °C",
                           "-" if g.power_draw_w is None else f"{g.power_draw_w:.0f}/{g.power_limit_w or 0:.0f} W",
