@@ -232,22 +232,15 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
             raise ProfileError([f"{origin}:{line}: not valid UTF-8 text (TOML files are UTF-8)"]) from None
     else:
         text = raw
+    if text.startswith("\ufeff"):  # Notepad's "UTF-8 with BOM": tomllib's 'Invalid statement (column 1)' says nothing
+        raise ProfileError([f"{origin}:1: the file starts with a byte-order mark (U+FEFF), which TOML does not allow; "
+                            "save it as UTF-8 without BOM"])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError([_syntax_message(origin, exc, text)]) from None
     lines = _KeyLines(text)
-    secrets = find_secrets(data)
-    if secrets:
-        raise ProfileError(
-            [
-                f"{origin}:{lines.line_of(path)}: {_dotted(path)}: {why}; a profile never holds a secret. "
-                "Credentials come from the environment: AWS through its standard chain (AWS_PROFILE, "
-                "~/.aws/credentials, instance roles), Google Cloud through Application Default Credentials "
-                "(gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS)."
-                for path, why in secrets
-            ]
-        )
+    _refuse_secrets(data, origin, lines)
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
@@ -257,6 +250,23 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
         ) from None
     _check_against_catalog(profile, origin, lines)
     return profile
+
+
+_NO_SECRETS = ("a profile never holds a secret. Credentials come from the environment: AWS through its standard "
+               "chain (AWS_PROFILE, ~/.aws/credentials, instance roles), Google Cloud through Application Default "
+               "Credentials (gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS).")
+
+
+def _refuse_secrets(data: dict[str, Any], origin: str, lines: "_KeyLines | None", saving: bool = False) -> None:
+    """Raise :class:`ProfileError` for every field that holds or names a credential (engine.secrets).
+
+    Loading and saving both ask: an edit made in the app (a form field, a pasted command line) never writes
+    a credential into the file, where loading would refuse it, and the file is left as it was."""
+    secrets = find_secrets(data)
+    if secrets:
+        where = (lambda path: f"{origin}:{lines.line_of(path)}") if lines is not None else (lambda path: origin)
+        tail = " Nothing was saved." if saving else ""
+        raise ProfileError([f"{where(path)}: {_dotted(path)}: {why}; {_NO_SECRETS}{tail}" for path, why in secrets])
 
 
 def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") -> None:
@@ -354,9 +364,10 @@ def _friendly(err: dict[str, Any]) -> str:
 class _KeyLines:
     """Maps dotted key paths to the line that defines them in a TOML text.
 
-    tomllib gives no positions, so this scans headers (``[a.b]``,
-    ``[[transfer]]``) and ``key =`` lines.  It is deliberately forgiving: on
-    anything odd it falls back to the nearest known parent, then line 1.
+    tomllib gives no positions, so this scans headers (``[a.b]``, ``[[transfer]]``) and ``key =``
+    lines, following strings (multi-line ones included) and arrays that span lines, so that a line
+    inside a value (``region = 5`` in a description) is never taken for a key.  It is deliberately
+    forgiving: on anything odd it falls back to the nearest known parent, then line 1.
     """
 
     _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -366,13 +377,12 @@ class _KeyLines:
         self.lines: dict[tuple[Any, ...], int] = {}
         counters: dict[tuple[Any, ...], int] = {}
         table: tuple[Any, ...] = ()
-        in_multiline = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
-                in_multiline = not in_multiline
-                if not in_multiline:
-                    continue
-            if in_multiline and not self._KEY.match(line):
+        inside: str | None = None  # the multi-line string delimiter the previous line left open
+        depth = 0  # open brackets/braces of a value that spans lines
+        for number, line in enumerate(text.split("\n"), start=1):  # TOML's lines (not str.splitlines')
+            line = line.removesuffix("\r")
+            if inside is not None or depth > 0:
+                inside, depth = _value_state(line, 0, inside, depth)
                 continue
             header = self._HEADER.match(line)
             if header:
@@ -388,6 +398,7 @@ class _KeyLines:
             key = self._KEY.match(line)
             if key and not line.lstrip().startswith("#"):
                 self.lines.setdefault(table + tuple(self._split(key.group(1))), number)
+                inside, depth = _value_state(line, key.end(), None, 0)
 
     @staticmethod
     def _split(dotted: str) -> list[str]:
@@ -412,6 +423,51 @@ class _KeyLines:
                 return self.lines[loc]
             loc = loc[:-1]
         return 1
+
+
+def _value_state(line: str, pos: int, inside: str | None, depth: int) -> tuple[str | None, int]:
+    """Read a value's text from ``line[pos:]``: the multi-line string (its delimiter) and the bracket depth
+    left open at the end of the line.  ``inside``/``depth``: what the previous lines left open."""
+    n = len(line)
+    while pos < n:
+        if inside is not None:
+            close = line.find(inside, pos) if inside == "'''" else _basic_close(line, pos)
+            if close < 0:
+                return inside, depth
+            pos = close + 3
+            while pos < n and line[pos] == inside[0]:  # up to two quotes may end the string itself
+                pos += 1
+            inside = None
+            continue
+        ch = line[pos]
+        if ch == "#":
+            break
+        if line.startswith('"""', pos) or line.startswith("'''", pos):
+            inside, pos = line[pos:pos + 3], pos + 3
+        elif ch == '"':
+            pos += 1
+            while pos < n and line[pos] != '"':
+                pos += 2 if line[pos] == "\\" else 1
+            pos += 1
+        elif ch == "'":
+            end = line.find("'", pos + 1)
+            pos = n if end < 0 else end + 1
+        else:
+            depth += 1 if ch in "[{" else -1 if ch in "]}" else 0
+            pos += 1
+    return inside, max(depth, 0)
+
+
+def _basic_close(line: str, pos: int) -> int:
+    """Where ``\"\"\"`` closes a multi-line basic string in ``line[pos:]`` (a backslash escapes), or -1."""
+    while pos < len(line):
+        if line[pos] == "\\":
+            pos += 2
+        elif line.startswith('"""', pos):
+            return pos
+        else:
+            pos += 1
+    return -1
 
 
 # --- saving ----------------------------------------------------------------
@@ -477,6 +533,7 @@ def save_profile(profile: Profile, path: str | Path, **expect: Any) -> str:
     """
     from engine.profile_file import save_onto
 
+    _refuse_secrets(profile_to_dict(profile), str(path), None, saving=True)
     return save_onto(Path(path), profile, **expect)
 
 
@@ -508,6 +565,11 @@ def write_profile_text(path: Path, text: str, **expect: Any) -> str:
     ``expect=DIGEST``: as for :func:`save_profile`, a file changed since it was read is not written."""
     from engine.profile_file import check_unchanged, text_digest, write_atomic
 
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        data = {"(text)": text}  # not TOML (callers parse first): still never written with a credential in it
+    _refuse_secrets(data, str(path), _KeyLines(text), saving=True)
     check_unchanged(Path(path), **expect)
     write_atomic(Path(path), text)
     return text_digest(text)

@@ -26,11 +26,15 @@ _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bxox[abpr]-[0-9A-Za-z-]{10,}"), "a Slack token"),
     (re.compile(r"SecretAccessKey", re.IGNORECASE), "an AWS secret access key"),
     (re.compile(r"(?i)aws_secret_access_key\s*[=:]"), "an AWS secret access key"),
+    (re.compile(r"(?i)aws_session_token\s*[=:]"), "an AWS session token"),
+    # STS session tokens start with these base64 prefixes ("!\n\torigin_ec..." and the older "\x17\n\x06er/aws")
+    (re.compile(r"\b(IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[0-9A-Za-z/+=]{20,}"), "an AWS session token"),
 ]
 
 
 _ANY_SECRET_VALUE = re.compile(
-    r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|(?i:secretaccesskey|aws_secret_access_key)")
+    r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE"
+    r"|(?i:secretaccesskey|aws_secret_access_key|aws_session_token)")
 """A cheap first pass: a string none of these occur in matches none of ``_SECRET_VALUES``."""
 _SHORTEST_SECRET_VALUE = 14
 """No pattern in ``_SECRET_VALUES`` matches fewer characters (``xoxa-`` plus ten)."""
@@ -44,12 +48,15 @@ def looks_like_secret_value(value: str) -> str | None:
     return None
 
 
-def find_secrets(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    """Every (key path, reason) in a parsed document that holds or names a secret."""
-    return list(_walk(data, path))
+def find_secrets(data: Any, path: tuple[Any, ...] = (), known: list[str] | None = None) -> list[tuple[tuple[Any, ...], str]]:
+    """Every (key path, reason) in a parsed document that holds or names a secret.
+
+    ``known``: this process's credential values (:func:`environment_secrets` when None): no pattern
+    recognises a pasted 40-character AWS secret key, but its exact value can be recognised."""
+    return list(_walk(data, path, environment_secrets() if known is None else known))
 
 
-def _walk(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+def _walk(data: Any, path: tuple[Any, ...], known: list[str]) -> Iterator[tuple[tuple[Any, ...], str]]:
     if isinstance(data, dict):
         for key, value in data.items():
             here = path + (key,)
@@ -57,12 +64,14 @@ def _walk(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], s
             if _SECRET_KEY.search(key_text) and not _POINTER_SUFFIX.search(key_text):
                 yield here, "this field name is for a credential"
                 continue
-            yield from _walk(value, here)
+            yield from _walk(value, here, known)
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            yield from _walk(value, path + (index,))
+            yield from _walk(value, path + (index,), known)
     elif isinstance(data, str):
         why = looks_like_secret_value(data)
+        if why is None and any(value in data for value in known):
+            why = "the value holds a credential of this environment (an AWS_SECRET_ACCESS_KEY, a *_TOKEN ...)"
         if why:
             yield path, why
 

@@ -549,6 +549,9 @@ class GpuMigrateApp(App[int]):
             self.notify(str(exc), severity="error")
             self._ask_reload(file_digest(self.profile_path), force=True)
             return False
+        except ProfileError as exc:  # a credential typed into a field: refused, the file left as it was
+            self.show_error("That change was not saved", str(exc))
+            return False
         return True
 
     def on_app_focus(self, _event: Any) -> None:

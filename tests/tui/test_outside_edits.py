@@ -65,3 +65,18 @@ async def test_the_profile_view_does_not_save_its_text_over_an_outside_edit(tmp_
         await pilot.pause()
         assert path.read_text(encoding="utf-8") == outside
         assert any("changed on disk" in m for m in app.messages())
+
+
+async def test_a_credential_typed_into_a_field_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    """A form value holding an access key id was written into the profile (which then refused to load)."""
+    path = tmp_path / "p.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", path)
+    before = path.read_text(encoding="utf-8")
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.apply_profile_change(
+            lambda p: setattr(p, "description", "key AKIAIOSFODNN7EXAMPLE"), "description")
+        await pilot.pause()
+        assert path.read_text(encoding="utf-8") == before
+        assert app.profile is not None and "AKIA" not in (app.profile.description or "")

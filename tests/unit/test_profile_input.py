@@ -1,0 +1,81 @@
+"""Profile input a user really produces: a credential typed into a field in the app, a value spanning
+lines that looks like a key, a Windows editor's byte-order mark. Each is refused with file:line: field,
+and a refused save leaves the file as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.profile import Profile, ProfileError, load_profile, parse_profile, save_profile, write_profile_text
+from engine.secrets import find_secrets
+
+BASE = 'schema_version = 1\n\n[source]\nprovider = "aws"\nregion = "us-east-1"\n'
+# AWS's documented example secret key: no pattern recognises 40 characters of base64 as a secret
+EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexample"
+
+
+def _profile_file(tmp_path: Path) -> Path:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("value", ["AKIAIOSFODNN7EXAMPLE", f"export AWS_SESSION_TOKEN={SESSION_TOKEN}",
+                                   SESSION_TOKEN])
+def test_a_credential_typed_into_a_field_is_never_saved(tmp_path: Path, value: str) -> None:
+    path = _profile_file(tmp_path)
+    draft = load_profile(path).model_copy(deep=True)
+    draft.description = value  # what the app's form does with a typed value (tui.app.apply_profile_change)
+    validated = Profile.model_validate(draft.model_dump(exclude_unset=True))
+    with pytest.raises(ProfileError) as err:
+        save_profile(validated, path)
+    assert f"{path}: description:" in str(err.value) and "Nothing was saved." in str(err.value)
+    assert value not in str(err.value)
+    assert path.read_text(encoding="utf-8") == BASE
+
+
+def test_the_profile_view_text_with_a_credential_is_never_written(tmp_path: Path) -> None:
+    path = _profile_file(tmp_path)
+    text = BASE + f'\n[verify.model_load]\ncommand = "AWS_SESSION_TOKEN={SESSION_TOKEN} python load.py"\n'
+    with pytest.raises(ProfileError) as err:
+        write_profile_text(path, text)
+    assert f"{path}:8: verify.model_load.command" in str(err.value)
+    assert path.read_text(encoding="utf-8") == BASE
+
+
+def test_this_environments_own_secret_key_pasted_into_a_profile_is_refused(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", EXAMPLE_SECRET)
+    path = tmp_path / "p.toml"
+    path.write_text(BASE + f'\n[workload]\nmodel = "key {EXAMPLE_SECRET}"\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    assert f"{path}:8: workload.model:" in str(err.value) and EXAMPLE_SECRET not in str(err.value)
+    assert find_secrets({"model": "ResNet-50"}) == []
+
+
+def test_a_key_like_line_inside_a_multiline_string_is_not_the_line_reported() -> None:
+    text = ('[source]\nprovider = "aws"\nnotes = """\nregion = "us-east-1" was the old one\n"""\n'
+            'region = 7\n')
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    lines = str(err.value).splitlines()
+    assert "p.toml:6: source.region: must be a string (got int 7)" in lines
+    assert "p.toml:3: source.notes: unknown field" in str(err.value)
+
+
+def test_a_line_inside_a_multiline_array_is_not_a_key() -> None:
+    text = ('[source]\nprovider = "aws"\n[inventory]\naws_regions = [\n  "us-east-1",\n]\n'
+            'scan_gpus = "no"\n')
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert str(err.value).startswith("p.toml:7: inventory.scan_gpus: must be true or false")
+
+
+def test_a_byte_order_mark_is_named() -> None:
+    with pytest.raises(ProfileError) as err:
+        parse_profile(b"\xef\xbb\xbf" + BASE.encode(), "p.toml")
+    assert str(err.value).startswith("p.toml:1: the file starts with a byte-order mark")
