@@ -156,6 +156,8 @@ class TransferPlan:
     """Source entries that cannot be listed or stat'ed (failures; no deletion would run)."""
     notcopied: int = 0
     """Source entries not copied by rule (symlinks skipped, loops, special files)."""
+    kept: int = 0
+    """-d, local destination: objects the source lacks below a folder link of the destination (never deleted)."""
     source_objects: int = 0
     destination_objects: int = 0
     actions: list[Action] = field(default_factory=list)

@@ -380,6 +380,10 @@ class Transfer(CopyJobs):
                     self._not_copied(act.path, "excluded (matches -x)")
             elif kind == "notcopied":
                 self._not_copied(act.path, act.reason)
+            elif kind == "kept":
+                with self._lock:
+                    self.summary.kept_below_links += 1
+                self.emit(ItemDone(STEP, item=act.path, status="kept", detail=act.reason, data={"size": act.size}))
             else:  # error, refused, conflict: failures
                 with self._lock:
                     if kind == "refused":

@@ -30,7 +30,7 @@ class Action:
     """One decision of the plan."""
 
     kind: str
-    """copy | check | skip | delete | refused | conflict | excluded | error | notcopied
+    """copy | check | skip | delete | kept | refused | conflict | excluded | error | notcopied
 
     ``error``: a source (or destination) entry that could not be listed or stat'ed (a failure;
     no deletion runs after one).  ``notcopied``: a source entry deliberately not copied (a
@@ -178,7 +178,11 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
                 continue
         if cur_s is None:
             if delete and not (kept and below_kept(path)):
-                yield Action("delete", path, None, cur_d, "not in source")
+                link = cur_d.extra.get("via_link") if cur_d.extra else None  # type: ignore[union-attr]
+                if link:  # a local destination's folder link: where it leads is not the destination's
+                    yield Action("kept", path, None, cur_d, f"not deleted: below the destination's link {link}/")
+                else:
+                    yield Action("delete", path, None, cur_d, "not in source")
             continue
         if dst_scheme in ("s3", "gs"):
             why = unsafe_cloud_key(path, dst_scheme)

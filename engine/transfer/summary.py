@@ -61,6 +61,9 @@ class TransferSummary:
     refused: int = 0
     conflicts: int = 0
     resumed_parts: int = 0
+    kept_below_links: int = 0
+    """-d, local destination: objects the source lacks that lie below a folder link of the
+    destination (it may lead anywhere: /mnt/nvme, a shared folder), kept, never deleted."""
     temps_removed: int = 0
     """Temporary files or unfinished uploads of earlier runs removed (that no copy of this run continued)."""
     dry_run: bool = False
@@ -104,7 +107,8 @@ class TransferSummary:
         return {"event": "summary", "copied": self.copied, "deleted": self.deleted, "skipped": self.skipped,
                 "failed": self.failed, "bytes": self.bytes, "verified": self.verified,
                 "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
-                "resumed_parts": self.resumed_parts, "temps_removed": self.temps_removed, "dry_run": self.dry_run, "interrupted": self.interrupted,
+                "resumed_parts": self.resumed_parts, "temps_removed": self.temps_removed,
+                "kept_below_links": self.kept_below_links, "dry_run": self.dry_run, "interrupted": self.interrupted,
                 "delete_refused": self.delete_refused or None,
                 "deletions_skipped": self.deletions_skipped or None, "unguarded_writes": self.unguarded_writes or None,
                 "planned_objects": self.planned_objects,
@@ -121,6 +125,9 @@ class TransferSummary:
                 f"skipped {self.skipped:,}, failed {self.failed:,}, verified {self.verified:,}")
         if self.not_copied_by_reason:
             text += "; not copied: " + ", ".join(f"{n:,} {why}" for why, n in sorted(self.not_copied_by_reason.items()))
+        if self.kept_below_links:
+            text += (f"; not deleted: {self.kept_below_links} below folder links of the destination "
+                     "(-d deletes nothing a link leads to)")
         if self.delete_refused:
             text += f"; deletions refused: {self.delete_refused}"
         if self.deletions_skipped:

@@ -471,3 +471,21 @@ def test_minus_d_replaces_a_file_by_a_folder_and_back_at_a_local_destination(tmp
     assert s.ok and s.failed == 0 and s.copied == len(then) - 1, s.failures
     assert s.deleted == len(first) - 1
     assert read_local(dst) == then
+
+
+def test_minus_d_deletes_nothing_where_a_destination_folder_link_leads(tmp_path):
+    """The defect: dst/ext -> ../outside (a link the destination machine has, to a shared folder or
+    /mnt/nvme) and a source without ext: `-d` printed "deleted 1" and unlinked outside/precious, a
+    file outside the destination tree. Now kept and said; the rest of -d runs."""
+    src, dst, outside = tmp_path / "src", tmp_path / "dst", tmp_path / "outside"
+    write_local(src, {"a": b"a"})
+    write_local(dst, {"a": b"a", "stale": b"s"})
+    write_local(outside, {"precious": b"p", "sub/deep": b"d"})
+    (dst / "ext").symlink_to(outside)
+    plan = plan_transfer(spec(src, dst, delete=True, max_delete=10))
+    assert [a.path for a in plan.actions if a.kind == "delete"] == ["stale"] and plan.kept == 2
+    s = run_transfer(spec(src, dst, delete=True, max_delete=10))
+    assert s.ok and s.deleted == 1 and s.kept_below_links == 2
+    assert read_local(outside) == {"precious": b"p", "sub/deep": b"d"} and not (dst / "stale").exists()
+    rc, text = cli(str(src), str(dst), "-r", "-d", "-n")
+    assert rc == 0 and "not deleted: 2 below folder links of the destination" in text, text

@@ -87,7 +87,9 @@ def _destination_test(avoid: str | None) -> Callable[[os.stat_result], bool] | N
 def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callable[[str, os.stat_result], ObjectInfo],
           start_after: str | None, end_before: str | None, ancestors: tuple[tuple[int, int], ...],
           on_temp: Callable[[str], None] | None,
-          is_destination: Callable[[os.stat_result], bool] | None = None) -> Iterator[ObjectInfo]:
+          is_destination: Callable[[os.stat_result], bool] | None = None, via: str = "") -> Iterator[ObjectInfo]:
+    """``via``: the nearest folder link above ``folder`` ("" for none); files below one carry it
+    in ``extra["via_link"]`` (a -d never deletes where a destination's link leads)."""
     # (sort name, entry, stat result or None, problem, problem is an error)
     entries: list[tuple[str, str, os.stat_result | None, str, bool]] = []
     try:
@@ -129,9 +131,12 @@ def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callab
                                "not entered", False)
                 continue
             yield from _walk(full, path, recursive, rules, info, start_after, end_before, ancestors + (ident,),
-                             on_temp, is_destination)
+                             on_temp, is_destination, path.rstrip("/") if os.path.islink(full) else via)
             continue
-        yield info(path, s)
+        obj = info(path, s)
+        if via:
+            obj.extra["via_link"] = via
+        yield obj
 
 
 def _classify(entry: os.DirEntry[str], rules: WalkRules) -> tuple[str, str, os.stat_result | None, str, bool]:
