@@ -182,8 +182,8 @@ def _run_sts(spec: TransferSpec, plan: Any, why: str, *, emit: Emit, dry_run: bo
     if res.status == "DRY_RUN":
         line = f"STS job {res.job_name} would be created ({res.mode}); nothing was called"
     else:
-        line = (f"STS {res.status}: copied {totals['copied']} ({totals['bytes']} bytes), deleted {totals['deleted']}, "
-                f"skipped {totals['skipped']}, failed {totals['failed']}")
+        line = (f"STS {res.status}: copied {totals['copied']:,} ({totals['bytes']:,} bytes), "
+                f"deleted {totals['deleted']:,}, skipped {totals['skipped']:,}, failed {totals['failed']:,}")
     return EntryOutcome(ok=res.ok, engine="sts", reason=why, line=line, data=data)
 
 
@@ -219,8 +219,8 @@ def run(ctx: StepContext) -> StepResult:
         known = [int(r[key]) for r in results if r.get(key) is not None]
         totals[key] = sum(known) if known else None  # type: ignore[assignment]
     copy, delete = ("would copy", "would delete") if ctx.dry_run else ("copied", "deleted")
-    text = (f"{len(results)} transfer(s): {copy} {totals['copied']} objects ({totals['bytes']:,} bytes), "
-            f"{delete} {totals['deleted']}, skipped {totals['skipped']}, failed {totals['failed']}")
+    text = (f"{len(results)} transfer(s): {copy} {totals['copied']:,} objects ({totals['bytes']:,} bytes), "
+            f"{delete} {totals['deleted']:,}, skipped {totals['skipped']:,}, failed {totals['failed']:,}")
     engines = sorted({r["engine"] for r in results})
     if engines != ["local"]:
         text += f" (engines: {', '.join(engines)})"
