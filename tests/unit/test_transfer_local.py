@@ -217,5 +217,10 @@ def test_a_verify_only_run_cut_short_leaves_no_manifest_that_looks_complete(tmp_
         verify_trees(str(tmp_path / "src"), str(tmp_path / "dst"), manifest, emit=stop_after_two, jobs=1)
     assert not manifest.exists()  # neither the half-written one nor the stale one from before
     assert (tmp_path / "m.jsonl.partial").exists()
+    from engine.verify.checks.data_integrity import ManifestError, read_manifest
+
+    with pytest.raises(ManifestError, match=r"m.jsonl.partial is there: the `transfer --verify-only` run writing it "
+                                            r"did not finish"):
+        read_manifest(manifest)
     report = verify_trees(str(tmp_path / "src"), str(tmp_path / "dst"), manifest)
     assert report.ok and len(manifest.read_text().splitlines()) == 6

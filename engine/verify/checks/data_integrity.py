@@ -42,7 +42,10 @@ def read_manifest(path: Path) -> dict[str, Entry]:
     try:
         stream = open(path, encoding="utf-8")
     except OSError as exc:
-        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        unfinished = path.with_name(path.name + ".partial")
+        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}" + (
+            f" ({unfinished.name} is there: the `transfer --verify-only` run writing it did not finish)"
+            if unfinished.exists() else "")) from None
     with stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
