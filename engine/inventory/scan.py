@@ -6,6 +6,8 @@ Front ends call :func:`run_inventory` (the CLI and the replay step) or the per-p
 
 from __future__ import annotations
 
+import re
+
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -314,6 +316,8 @@ def summary_line(inv: Inventory) -> str:
         parts.append(f"{len(inv.aws.instances)} AWS GPU instance(s) in {len(inv.aws.regions)} region(s)")
         if inv.aws.buckets:
             parts.append(f"{len(inv.aws.buckets)} bucket(s), {sum(b.bytes for b in inv.aws.buckets):,} bytes")
+        if inv.aws.errors:
+            parts.append(incomplete_line(inv.aws.errors))
     if inv.local_dirs:
         parts.append(f"{sum(d.files for d in inv.local_dirs):,} local files, "
                      f"{sum(d.bytes for d in inv.local_dirs):,} bytes")
@@ -323,3 +327,14 @@ def summary_line(inv: Inventory) -> str:
         best = inv.sizing.best
         parts.append(f"recommended {best.machine_type} ({best.gpu_count}x {best.gpu_model})")
     return "; ".join(parts)
+
+
+def incomplete_line(errors: dict[str, str]) -> str:
+    """What the AWS scan could not read (a region whose DescribeInstances was refused, ListBuckets denied, a
+    bucket), each with the error's code: the counts beside it are of what was read, not of what is there."""
+    def code(why: str) -> str:
+        boto = re.match(r"An error occurred \((\w+)\)", why)  # str(ClientError)
+        head = boto.group(1) if boto else why.split(":", 1)[0].strip()  # "Code: message" (aws._short)
+        return f" ({head})" if head and " " not in head and head != why.strip() else ""
+
+    return "AWS INCOMPLETE: not read: " + ", ".join(f"{where}{code(why)}" for where, why in errors.items())

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         inv = run_inventory(profile, base_dir=base, emit=sink, regions=regions)
     finally:
         sink.close()
-    code = ExitCode.ENVIRONMENT if inv.aws_problem else ExitCode.OK
+    incomplete = inv.aws is not None and bool(inv.aws.errors)  # what AWS refused or failed to answer
+    code = ExitCode.ENVIRONMENT if inv.aws_problem else ExitCode.FAILED if incomplete else ExitCode.OK
     if args.json:
         print_json({"event": "inventory", "summary": summary_line(inv), "inventory": inv.model_dump(mode="json"),
                     "exit_code": int(code)})
@@ -111,6 +112,10 @@ def _print_report(inv: object) -> None:
             out.print(t)
     if inv.aws_problem:
         out.print(f"[red]AWS not scanned[/]: {inv.aws_problem}")
+    if inv.aws is not None and inv.aws.errors:
+        out.print("[red]AWS INCOMPLETE[/]: the lists above hold only what could be read", highlight=False)
+        for where, why in inv.aws.errors.items():
+            out.print(f"  {where}: {why}", markup=False)
     for d in inv.local_dirs:
         if not d.exists:
             out.print(f"[bold]{d.path}[/]: [red]does not exist[/] ({d.resolved})")

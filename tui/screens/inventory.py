@@ -323,6 +323,8 @@ class InventoryScreen(StepScreen):
                                    else listing.error or "no CloudWatch figures yet")
                         seen.add_leaf(_label(f"{figures} · s3://{listing.name} ({listing.region or '?'})"),
                                       data=("discovered", listing))
+                if "s3" in inv.aws.errors:  # ListBuckets refused: the buckets are not known, not absent
+                    aws.add_leaf(_label(f"Buckets: not listed — {inv.aws.errors['s3']}"), data=("aws", None))
         if inv.local_dirs:
             local = root.add(_label("Local data"), data=("local", inv.local_dirs), expand=True)
             for d in inv.local_dirs:

@@ -1,0 +1,68 @@
+"""An AWS identity that may not list instances in one region nor list the buckets: the inventory lists
+what it could read and says INCOMPLETE, naming what it could not.  It said "1 AWS GPU instance(s) in
+2 region(s)", recorded the step completed (so the next replay skipped it after the policy was fixed),
+and `gpumigrate inventory` printed the table and exited 0 without a word about the denied region."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+
+from engine.errors import ExitCode
+from engine.profile import parse_profile
+from engine.runner import run_steps
+from engine.session import SessionStore
+from tests import stand_ins
+from tests.aws_denied import DeniedAws
+from tui.cli import main
+
+PROFILE = """
+[source]
+provider = "aws"
+region = "us-east-1"
+
+[inventory]
+aws_regions = ["us-west-2", "us-east-1"]
+scan_gpus = false
+"""
+
+
+@pytest.fixture()
+def denied(aws: stand_ins.StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeniedAws]:
+    for region, instance_type in (("us-east-1", "p3.2xlarge"), ("us-west-2", "g5.xlarge")):
+        boto3.client("ec2", region_name=region).run_instances(ImageId="ami-12c6146b", InstanceType=instance_type,
+                                                              MinCount=1, MaxCount=1)
+    proxy = DeniedAws(aws.url, {("ec2", "us-west-2", "DescribeInstances"), ("s3", "*", "ListAllMyBuckets")})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    yield proxy
+    proxy.stop()
+
+
+def test_replay_inventory_says_incomplete_and_is_not_recorded_completed(denied: DeniedAws, tmp_path: Path) -> None:
+    with SessionStore.open("inv-denied") as session:
+        summary = run_steps(parse_profile(PROFILE), ["inventory"], emit=lambda e: None, session=session,
+                            profile_path=tmp_path / "p.toml")
+        assert session.step("inventory").state == "incomplete"  # the next replay scans again
+    result = summary.results["inventory"]
+    assert ("ec2", "us-west-2", "DescribeInstances") in denied.refused
+    assert [i["instance_type"] for i in result.data["aws"]["instances"]] == ["p3.2xlarge"]  # what it could read
+    assert not result.ok and summary.exit_code == ExitCode.FAILED
+    assert "INCOMPLETE" in result.summary
+    assert "us-west-2 (UnauthorizedOperation)" in result.summary and "s3 (AccessDenied)" in result.summary
+
+
+def test_inventory_command_names_what_it_could_not_read(denied: DeniedAws, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE, encoding="utf-8")
+    assert main(["inventory", "--profile", str(path)]) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert "AWS INCOMPLETE" in out and "us-west-2" in out and "ec2:DescribeInstances" in out
+    assert "s3:ListAllMyBuckets" in out
+    assert main(["inventory", "--profile", str(path), "--json"]) == ExitCode.FAILED
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "INCOMPLETE" in last["summary"] and last["exit_code"] == ExitCode.FAILED
