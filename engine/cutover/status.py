@@ -185,7 +185,11 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     if code and not (code == 1 and incomplete and not failed):
         return _EXIT_WORDS.get(code, f"failed (exit {code})")
     if incomplete:
-        return f"incomplete ({', '.join(incomplete)}: checks the profile expects did not run)"
+        captures = [s for s in incomplete
+                    if str((steps[s].result or {}).get("summary", "")).startswith("BASELINE INCOMPLETE")]
+        why = ("a check errored while capturing the baseline, which lacks it" if len(captures) == len(incomplete)
+               else "checks the profile expects did not run")
+        return f"incomplete ({', '.join(incomplete)}: {why})"
     return "finished"
 
 

@@ -32,3 +32,18 @@ def test_sharing_reads_as_words_in_the_audit_trail() -> None:
     shared = StoredEvent(1, 0.0, "root", "session", "session_shared", {"group": "ops"})
     assert describe(shared) == "root shared the session with group ops (`session share`)"
     assert describe(StoredEvent(2, 0.0, "root", "session", "session_unshared", {})).startswith("root made the session")
+
+
+def test_an_incomplete_capture_is_not_said_to_miss_expected_checks(tmp_path, capsys) -> None:
+    """A capture whose check errored on the source is BASELINE INCOMPLETE; `session show` said 'checks the
+    profile expects did not run' (review session 6)."""
+    import sys
+
+    profile = tmp_path / "cap.toml"
+    profile.write_text('name = "cap"\n[source]\nprovider = "local"\n[verify]\nchecks = ["model_load"]\n'
+                       f'[verify.model_load]\ncommand = ["{sys.executable}", "-c", "import sys; sys.exit(1)"]\nruns = 1\n')
+    assert main(["verify", str(profile), "--capture-baseline", str(tmp_path / "b.json"), "--session", "cap1"]) == 1
+    capsys.readouterr()
+    assert main(["session", "show", "cap1"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
+    assert "incomplete (verify: a check errored while capturing the baseline, which lacks it)" in line
