@@ -425,7 +425,8 @@ class Transfer(CopyJobs):
             with self._lock:
                 self.summary.temps_removed += removed
             self.emit(Message(STEP, text=f"removed {removed} temporary file(s) or upload(s) left by an earlier "
-                              "run that this run did not continue (source gone, up to date, or now copied in one request)", level="info"))
+                              "run that this run did not continue (source gone, up to date, or now copied in one "
+                              "request)", level="info"))
 
     def _not_copied(self, path: str, reason: str, event: bool = True) -> None:
         """A source entry not copied (not a failure): counted by reason, listed in the summary."""
