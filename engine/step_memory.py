@@ -34,6 +34,9 @@ STEP_SECTIONS: dict[str, tuple[str, ...]] = {
 Inventory sizes its recommendation from [workload]; Cost sizes the one-off copy from the [[transfer]]
 sources when cost.data_gb is unset; Verify checks the transferred data and names the profile in its report."""
 
+PRICED_STEPS = ("cost",)
+"""Steps whose figures also come from the price catalog: a `catalog refresh` makes their record stale."""
+
 KEEP_PROFILES = 32
 """Records for at most this many profiles (the most recently written), so the file stays small."""
 
@@ -46,6 +49,8 @@ class StepOutcome(BaseModel):
     """UTC seconds since the epoch."""
     summary: str = ""
     fingerprint: str
+    prices: str = ""
+    """For a step priced from the catalog (cost): a stamp of the refreshed price caches it ran on."""
 
 
 def _file() -> Path:
@@ -61,6 +66,26 @@ def fingerprint(profile: Any, step: str) -> str | None:
         return None
     data = {name: profile.model_dump(mode="json", include={name}).get(name) for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prices_stamp(step: str) -> str:
+    """A digest of the refreshed price caches (their dates and sizes) for a priced step; "" for the others."""
+    if step not in PRICED_STEPS:
+        return ""
+    from engine.catalog.load import cache_stamp
+
+    stamp = cache_stamp()  # none: the embedded prices only, as a record from before this field had
+    return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16] if stamp else ""
+
+
+def why_stale(rec: StepOutcome, profile: Any, step: str) -> str | None:
+    """Why ``rec`` no longer speaks for ``step`` on ``profile`` ("profile changed", "prices changed"), or None.
+    Without the prices, the app kept "✓ cost: 31% less a month" after a refresh had changed what it came from."""
+    if rec.fingerprint != fingerprint(profile, step):
+        return "profile changed"
+    if step in PRICED_STEPS and rec.prices != prices_stamp(step):
+        return "prices changed (catalog refresh)"
+    return None
 
 
 def _read_all() -> dict[str, dict[str, Any]]:
@@ -102,7 +127,7 @@ def remember(profile_path: str | Path, profile: Any, step: str, state: str, summ
     from engine.secrets import redact
 
     line = redact(" ".join((summary or "").split()))[:200]
-    outcome = StepOutcome(state=state, at=time.time(), summary=line, fingerprint=digest)
+    outcome = StepOutcome(state=state, at=time.time(), summary=line, fingerprint=digest, prices=prices_stamp(step))
     data = _read_all()
     key = str(Path(profile_path).resolve())
     entry = data.pop(key, None)
@@ -135,16 +160,17 @@ def current_states(profile_path: str | Path | None, profile: Any) -> tuple[dict[
     fresh: dict[str, str] = {}
     stale: dict[str, StepOutcome] = {}
     for step, rec in outcomes(profile_path).items():
-        if rec.fingerprint == fingerprint(profile, step):
+        if why_stale(rec, profile, step) is None:
             fresh[step] = rec.state
         else:
             stale[step] = rec
     return fresh, stale
 
 
-def describe(rec: StepOutcome, stale: bool) -> str:
-    """One line for a step's screen: how its last run ended, or that the profile changed since."""
+def describe(rec: StepOutcome, stale: bool | str | None) -> str:
+    """One line for a step's screen: how its last run ended, or why it no longer holds (``stale``: True, or the
+    reason :func:`why_stale` gives)."""
     if stale:
-        return "profile changed since last run"
+        return f"{stale if isinstance(stale, str) else 'profile changed'} since last run"
     when = time.strftime("%m-%d %H:%M UTC", time.gmtime(rec.at))
     return f"last run {rec.state} {when}" + (f": {rec.summary}" if rec.summary else "")

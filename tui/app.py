@@ -389,19 +389,19 @@ class GpuMigrateApp(App[int]):
             self._journal_states["transfer"] = "failed"
 
     def _fresh_remembered(self) -> dict[str, str]:
-        from engine.step_memory import fingerprint
+        from engine.step_memory import why_stale
 
         return {step: rec.state for step, rec in self._remembered.items()
-                if rec.fingerprint == fingerprint(self.profile, step)}
+                if why_stale(rec, self.profile, step) is None}
 
     def last_run_line(self, step: str) -> str | None:
         """Without a session: how ``step``'s last remembered run ended, or that the profile changed since."""
-        from engine.step_memory import describe, fingerprint
+        from engine.step_memory import describe, why_stale
 
         rec = self._remembered.get(step) if self.session is None else None
         if rec is None:
             return None
-        return describe(rec, stale=rec.fingerprint != fingerprint(self.profile, step))
+        return describe(rec, stale=why_stale(rec, self.profile, step))
 
     def note_step_state(self, step: str, state: str, summary: str = "", ran_on: Any = None) -> None:
         """Record a step run in this process (no session): the step bar shows it, and a finished run of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.profile import load_profile
 from engine.session import state_dir
-from engine.step_memory import current_states, describe, outcomes, remember
+from engine.step_memory import current_states, describe, outcomes, remember, why_stale
 from tests.conftest import REPO
 
 
@@ -84,3 +84,21 @@ def test_every_section_a_step_reads_stales_its_record(tmp_path: Path) -> None:
     bigger_model = profile.model_copy(deep=True)
     bigger_model.workload.params_billions = (bigger_model.workload.params_billions or 1) * 10
     assert "inventory" in current_states(path, bigger_model)[1]
+
+
+def test_a_cost_record_goes_stale_when_the_prices_change(tmp_path: Path) -> None:
+    """Without a session the app kept "✓ cost: saves 31% a month" after `gpumigrate catalog refresh` changed the
+    prices it came from (and opened past the Cost step): the record is stale now, and says why."""
+    from engine.catalog.load import AWS_CACHE, cache_dir, write_cache
+
+    path = tmp_path / "p.toml"
+    path.write_text((REPO / "profiles" / "demo.toml").read_text())
+    profile = load_profile(path)
+    remember(path, profile, "cost", "completed", "saves 31% a month")
+    remember(path, profile, "verify", "completed", "all checks passed")
+    write_cache(cache_dir() / AWS_CACHE, {"refreshed_at": "2026-11-29T10:00:00+00:00", "instances": [],
+                                          "problems": []})
+    fresh, stale = current_states(path, profile)
+    assert fresh == {"verify": "completed"} and list(stale) == ["cost"]
+    assert describe(stale["cost"], stale=why_stale(stale["cost"], profile, "cost")) == (
+        "prices changed (catalog refresh) since last run")
