@@ -167,8 +167,11 @@ class TransferPlan:
 
 def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | None = None,
                   keep: int | None = 10_000, cancel: threading.Event | None = None,
-                  on_delete: Callable[[str], None] | None = None) -> TransferPlan:
+                  on_delete: Callable[[str], None] | None = None, for_sts: bool = False) -> TransferPlan:
     """List both sides and diff them (streaming); nothing is read or written.
+
+    ``for_sts``: the deletions Storage Transfer Service would run (it keeps nothing below a source
+    entry this engine lists but does not copy, see :func:`engine.transfer.plan.diff`).
 
     ``on_delete`` receives every path a ``-d`` would delete, however many (``keep`` bounds only
     the actions kept in memory): an approval of STS deletions lists them all from it."""
@@ -185,7 +188,8 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
         for act in diff(count(without_placeholders(src.list(spec.recursive)), "source_objects"),
                         count(without_placeholders(dst.list(spec.recursive)), "destination_objects"),
                         checksum=spec.checksum, delete=spec.delete, exclude=spec.exclude,
-                        dst_scheme=dst.scheme, both_cloud=not src_loc.is_local and not dst_loc.is_local):
+                        dst_scheme=dst.scheme, both_cloud=not src_loc.is_local and not dst_loc.is_local,
+                        keep_below_problems=not for_sts):
             if cancel is not None and cancel.is_set():
                 break
             if act.kind == "copy":

@@ -125,13 +125,15 @@ def without_placeholders(listing: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
 
 def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool = False,
          delete: bool = False, exclude: list[str] | None = None, local_dst: bool = False,
-         dst_scheme: str = "", both_cloud: bool = False) -> Iterator[Action]:
+         dst_scheme: str = "", both_cloud: bool = False, keep_below_problems: bool = True) -> Iterator[Action]:
     """Merge two byte-ordered listings into actions (streaming).
 
     Entries the listings report as problems (``ObjectInfo.problem``) become ``error`` or
     ``notcopied`` actions for their path, so the destination's object there is never deleted,
     nor any object below it: a broken link or a skipped link may stand for a whole folder
-    (an unmounted volume) whose earlier copy is ``name/...`` at the destination."""
+    (an unmounted volume) whose earlier copy is ``name/...`` at the destination.
+    ``keep_below_problems=False``: those are planned deletions too (what Storage Transfer Service,
+    which knows nothing of this rule, would delete: the list a second person approves for it)."""
     local_dst = local_dst or dst_scheme == "file"
     patterns = [re.compile(p) for p in (exclude or [])]
     conflicts = _ConflictTracker() if local_dst else None
@@ -166,7 +168,8 @@ def diff(src: Iterable[ObjectInfo], dst: Iterable[ObjectInfo], *, checksum: bool
             yield Action("excluded", path, cur_s, cur_d, "matches -x")
             continue
         if cur_s is not None and cur_s.problem:
-            kept.append(path if path.endswith("/") else path + "/")
+            if keep_below_problems:
+                kept.append(path if path.endswith("/") else path + "/")
             yield Action("error" if cur_s.problem_is_error else "notcopied", path, cur_s, cur_d, cur_s.problem)
             continue
         if cur_d is not None and cur_d.problem:

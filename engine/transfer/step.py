@@ -109,7 +109,7 @@ def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir
             on_delete = (lambda path: doomed.write(path.replace("\n", "\\n") + "\n")) if doomed else None
             try:
                 plan = plan_transfer(listed, emit=emit, base_dir=base_dir, keep=0, cancel=cancel,
-                                     on_delete=on_delete)
+                                     on_delete=on_delete, for_sts=True)  # only sts and auto plan here
             except GpumigrateError as exc:
                 if spec.engine != "sts" or isinstance(exc, Interrupted):
                     raise  # auto needs the plan to choose
