@@ -131,6 +131,35 @@ def parse_reference(ref: str) -> tuple[str, str, str | None, str | None]:
     return registry, path, tag, digest
 
 
+# The reference grammar Docker and every registry client use (distribution/reference: reference.go).
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"^(?P<name>(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+
+
+def reference_problem(ref: str) -> str | None:
+    """Why ``ref`` is not an image reference Docker would pull (None: it is one).  Such a line was listed as a
+    Docker Hub image ("ubuntu:22.04:extra" as library/ubuntu:22.04, tag "extra"), which no registry has."""
+    match = _REFERENCE.match(ref)
+    if match is None:
+        if any(c.isspace() for c in ref):
+            return "it contains a space"
+        if ref != ref.lower() and _REFERENCE.match(ref.lower()):
+            return "repository names are lowercase"
+        if "@" in ref:
+            return "a digest is ALGORITHM:HEX, a sha256 one 64 hex digits"
+        return "not [REGISTRY/]REPOSITORY[:TAG][@DIGEST]"
+    if len(match["name"]) > 255:
+        return "the name is longer than 255 characters"
+    digest = match["digest"]
+    if digest and digest.startswith("sha256:") and len(digest) != len("sha256:") + 64:
+        return "a sha256 digest has 64 hex digits"
+    return None
+
+
 def _make_ref(file: str, line: int, source: str, written: str, image: str, context: str | None,
               unresolved: list[str]) -> ImageRef:
     registry, repo, tag, digest = parse_reference(image)
@@ -361,10 +390,16 @@ def scan_images(directory: str | Path, *, build_args: dict[str, str] | None = No
                 continue
             scan.files_scanned += 1
             if kind == "dockerfile":
-                scan.images.extend(parse_dockerfile(text, rel, build_args))
+                refs = parse_dockerfile(text, rel, build_args)
             else:
                 refs, problem = parse_yaml_file(text, rel)
-                scan.images.extend(refs)
                 if problem:
                     scan.problems.append(problem)
+            for ref in refs:
+                why = None if ref.unresolved else reference_problem(ref.image)
+                if why is None:
+                    scan.images.append(ref)
+                else:  # said, not listed as an image some registry holds
+                    scan.problems.append(f"{ref.file}:{ref.line}: {ref.written!r} is not a valid image reference "
+                                         f"({why}); not listed")
     return scan

@@ -26,6 +26,8 @@ FROM ubuntu:${UBUNTU}
 FROM scratch
 """
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4  # a well-formed digest: 64 hex digits
+
 
 def test_dockerfile_args_stages_and_copy_from() -> None:
     refs = parse_dockerfile(DOCKERFILE, "Dockerfile")
@@ -85,7 +87,7 @@ def test_scan_compose_and_multidoc_kubernetes(tmp_path: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {image: not-an-image}\n---\n"
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n"
         "      initContainers:\n        - name: fetch\n          image: public.ecr.aws/aws-cli/aws-cli:2.15\n"
-        "      containers:\n        - name: server\n          image: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/infer@sha256:0123\"\n"
+        "      containers:\n        - name: server\n          image: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/infer@" + DIGEST + "\"\n"
         "---\n"
         "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n  jobTemplate:\n    spec:\n"
         "      template:\n        spec:\n          containers:\n            - name: job\n              image: busybox\n")
@@ -98,13 +100,13 @@ def test_scan_compose_and_multidoc_kubernetes(tmp_path: Path) -> None:
     assert got == [
         ("Dockerfile.gpu", 1, "dockerfile", "nvidia/cuda:12.4.1-base-ubuntu22.04", None),
         ("k8s.yaml", 15, "kubernetes", "public.ecr.aws/aws-cli/aws-cli:2.15", "Deployment/infer/fetch"),
-        ("k8s.yaml", 18, "kubernetes", "123456789012.dkr.ecr.us-west-2.amazonaws.com/infer@sha256:0123",
+        ("k8s.yaml", 18, "kubernetes", "123456789012.dkr.ecr.us-west-2.amazonaws.com/infer@" + DIGEST,
          "Deployment/infer/server"),
         ("k8s.yaml", 31, "kubernetes", "busybox", "CronJob/nightly/job"),
         ("svc/docker-compose.yml", 3, "compose", "nvcr.io/nvidia/pytorch:24.05-py3", "trainer"),
         ("svc/docker-compose.yml", 5, "compose", "redis:7", "cache"),
     ]
-    assert scan.images[2].digest == "sha256:0123" and scan.images[2].region == "us-west-2"
+    assert scan.images[2].digest == DIGEST and scan.images[2].region == "us-west-2"
     assert scan.files_scanned == 4 and len(scan.problems) == 1 and "broken.yaml" in scan.problems[0]
     assert scan.registries()["docker.io"] == 3
 
@@ -127,3 +129,19 @@ def test_size_dir_counts_and_largest(tmp_path: Path) -> None:
     assert rel.files == 31 and rel.resolved == str(tmp_path.resolve())
     missing = size_dir("nope", tmp_path)
     assert not missing.exists and missing.files == 0
+
+
+def test_a_malformed_reference_is_said_not_listed_as_an_image(tmp_path: Path) -> None:
+    """'ubuntu:22.04:extra' was listed as the Docker Hub image library/ubuntu:22.04 with tag 'extra'."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM ubuntu:22.04:extra AS a\nFROM Nvidia/CUDA:12.4.1-base-ubuntu22.04\nFROM gcr.io/p/app@sha256:abc\n"
+        f"FROM gcr.io/p/app@{DIGEST}\nARG BASE\nFROM ${{BASE}}\nFROM localhost:5000/team/img:v1\n", encoding="utf-8")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  a:\n    image: \"foo bar\"\n", encoding="utf-8")
+    scan = scan_images(tmp_path)
+    assert [(r.file, r.line) for r in scan.images] == [("Dockerfile", 4), ("Dockerfile", 6), ("Dockerfile", 7)]
+    assert scan.images[1].unresolved == ["BASE"]  # a build argument without a value is said by its own field
+    problems = "\n".join(scan.problems)
+    assert "Dockerfile:1: 'ubuntu:22.04:extra' is not a valid image reference" in problems
+    assert "Dockerfile:2:" in problems and "lowercase" in problems
+    assert "Dockerfile:3:" in problems and "64 hex digits" in problems
+    assert "docker-compose.yml:3: 'foo bar'" in problems and "space" in problems
