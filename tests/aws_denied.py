@@ -1,6 +1,6 @@
-"""A loopback proxy in front of moto that refuses chosen AWS actions the way AWS does for an identity
-whose policy does not allow them.  moto's server does not enforce IAM policies for these calls, so
-this answers the services' own error documents before forwarding:
+"""Loopback proxies in front of moto for what moto does not do as AWS does: refusing chosen actions (below)
+and paging ListBuckets (:class:`PagedListBuckets`).  moto's server does not enforce IAM policies for
+these calls; :class:`DeniedAws` answers the services' own error documents before forwarding:
 
 - EC2 (query protocol): HTTP 403, ``<Response><Errors><Error><Code>UnauthorizedOperation</Code>...``
   (EC2 API reference, "Error codes for the Amazon EC2 API": UnauthorizedOperation, 403).
@@ -70,3 +70,50 @@ class DeniedAws(LoopbackProxy):
             return "ListAllMyBuckets" if method == "GET" and urlsplit(path).path == "/" else f"{method} {path}"
         form: dict[str, Any] = parse_qs(body.decode("utf-8", "replace"))
         return (form.get("Action") or [""])[0]
+
+
+class PagedListBuckets(LoopbackProxy):
+    """S3's ListBuckets pagination in front of moto, which answers ``max-buckets`` with that many buckets
+    and no ``ContinuationToken`` (the rest are never seen).  S3 pages by ``max-buckets`` and hands a
+    ``<ContinuationToken>`` while buckets remain; ``unpaginated`` counts the ListBuckets requests without
+    ``max-buckets``, which S3 rejects for an account whose bucket quota is above 10,000."""
+
+    def __init__(self, upstream: str):
+        super().__init__(upstream)
+        self.unpaginated = 0
+        self.pages = 0
+        proxy = self
+
+        class Handler(ProxyHandler):
+            def _handle(self) -> None:
+                body = self._body()
+                url = urlsplit(self.path)
+                if self.command == "GET" and url.path == "/":
+                    query = parse_qs(url.query)
+                    status, headers, data = proxy._forward("GET", "/", self.headers, body)
+                    if status == 200:
+                        data = proxy._page(data, query)
+                    self._send(status, data, headers)
+                    return
+                status, headers, data = proxy._forward(self.command, self.path, self.headers, body)
+                self._send(status, data, headers)
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
+
+        self._serve(Handler)
+
+    def _page(self, data: bytes, query: dict[str, list[str]]) -> bytes:
+        text = data.decode("utf-8")
+        buckets = re.findall(r"<Bucket>.*?</Bucket>", text, re.S)
+        if "max-buckets" not in query:
+            self.unpaginated += 1
+            return data
+        self.pages += 1
+        size = int(query["max-buckets"][0])
+        start = int((query.get("continuation-token") or ["0"])[0].removeprefix("page-") or 0)
+        chunk = buckets[start:start + size]
+        token = (f"<ContinuationToken>page-{start + size}</ContinuationToken>"
+                 if start + size < len(buckets) else "")
+        head, _, rest = text.partition("<Buckets>")
+        _, _, tail = rest.partition("</Buckets>")
+        return f"{head}<Buckets>{''.join(chunk)}</Buckets>{token}{tail}".encode()

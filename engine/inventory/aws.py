@@ -596,18 +596,23 @@ def _bucket_metrics(session: Any, listing: BucketListing, home_region: str) -> N
 
 
 def discover_buckets(session: Any, *, emit: Emit = discard, step: str = "inventory", home_region: str = "us-east-1",
-                     max_workers: int = 8) -> list[BucketListing]:
+                     max_workers: int = 8, page_size: int = 1000) -> list[BucketListing]:
     """Every bucket the credentials can list: name, region, creation date, and size from CloudWatch.
 
     Nothing is listed: the figures are S3's daily storage metrics (free, up to a day old, absent for a
     bucket younger than a day). Exact counts are :func:`size_buckets`' job, for the buckets a user picks.
     """
+    # Paginated (MaxBuckets, ContinuationToken): S3 rejects an unpaginated ListBuckets from an account whose
+    # bucket quota was raised above 10,000 (S3 User Guide, "General purpose bucket quotas").
+    buckets: list[dict[str, Any]] = []
     try:
-        resp = _client(session, "s3", home_region).list_buckets()
+        for page in _client(session, "s3", home_region).get_paginator("list_buckets").paginate(
+                PaginationConfig={"PageSize": page_size}):
+            buckets.extend(page.get("Buckets", []))
     except Exception as exc:
         raise translate_error(exc, "s3 list_buckets") from None
     found = []
-    for raw in resp.get("Buckets", []):
+    for raw in buckets:
         created = raw.get("CreationDate")
         found.append(BucketListing(name=raw["Name"], created=created.isoformat() if isinstance(created, dt.datetime)
                                    else (str(created) if created else None)))

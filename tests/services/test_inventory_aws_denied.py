@@ -66,3 +66,22 @@ def test_inventory_command_names_what_it_could_not_read(denied: DeniedAws, tmp_p
     assert main(["inventory", "--profile", str(path), "--json"]) == ExitCode.FAILED
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "INCOMPLETE" in last["summary"] and last["exit_code"] == ExitCode.FAILED
+
+
+def test_bucket_discovery_pages_through_list_buckets(aws: stand_ins.StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ListBuckets was sent unpaginated: an account with a raised bucket quota (over 10,000) has it rejected."""
+    from engine.inventory import aws as awsinv
+    from tests.aws_denied import PagedListBuckets
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    names = [f"ckpt-{i:02d}" for i in range(23)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    proxy = PagedListBuckets(aws.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    try:
+        found = awsinv.discover_buckets(awsinv.make_session(), page_size=10)
+    finally:
+        proxy.stop()
+    assert proxy.unpaginated == 0 and proxy.pages == 3
+    assert [b.name for b in found] == names
