@@ -35,7 +35,7 @@ STEP_MODULES: dict[str, str] = {
 }
 
 
-def _outdated(name: str, result: dict[str, Any] | None) -> str | None:
+def step_outdated(name: str, result: dict[str, Any] | None) -> str | None:
     """Why a step completed on this same profile must run again (its module's ``outdated(data)``: the cost step's
     figures depend on prices a refresh changes), or None."""
     try:
@@ -209,7 +209,7 @@ def _run_steps(
     for name in names:
         if session is not None:
             previous = session.step(name)
-            outdated = _outdated(name, previous.result) \
+            outdated = step_outdated(name, previous.result) \
                 if previous and previous.state == "completed" and previous.profile_digest == digest else None
             if outdated:
                 sink(Message(name, text=f"{name}: {outdated}; running again", level="warning"))

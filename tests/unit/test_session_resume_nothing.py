@@ -48,3 +48,20 @@ def test_resume_of_steps_completed_with_an_earlier_profile_still_resumes_nothing
     assert "nothing to resume" in err and "the profile changed since" in err and "replay" in err
     with SessionStore.open("changed") as store:
         assert len(store.runs()) == 1
+
+
+def test_resume_after_a_price_refresh_says_the_prices_changed(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Prices refreshed since cost completed: as for a changed profile, a reason to run again (replay), said."""
+    profile = tmp_path / "p.toml"
+    profile.write_text('[source]\nprovider = "other"\nhourly_usd = 1.0\n')
+    with SessionStore.open("moved") as store:
+        store.set_meta("profile_path", str(profile))
+        run = store.begin_run(new_holder_id(), ["cost"], ttl_s=30)
+        store.set_step("cost", "running")
+        store.set_step("cost", "completed", result={"summary": "ok", "data": {"prices_digest": "before a refresh"}},
+                       profile_digest=profile_digest(load_profile(profile)))
+        store.end_run(run, 0)
+    assert main(["session", "resume", "moved"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "nothing to resume" in err and "the prices changed since cost completed" in err and "replay" in err

@@ -348,6 +348,11 @@ def _nothing_to_resume(name: str, profile_path: "Path", steps: list[str]) -> str
     changed = [s for s in steps if digest is not None and records[s].profile_digest != digest]
     if changed:
         done += f"; the profile changed since {', '.join(changed)} completed"
+    from engine.runner import step_outdated
+
+    moved = [s for s in steps if s not in changed and step_outdated(s, records[s].result)]
+    if moved:  # cost's figures come from prices a refresh changed: replay runs it again, as for a changed profile
+        done += f"; the prices changed since {', '.join(moved)} completed"
     return done
 
 
