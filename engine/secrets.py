@@ -29,11 +29,16 @@ _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)aws_session_token\s*[=:]"), "an AWS session token"),
     # STS session tokens start with these base64 prefixes ("!\n\torigin_ec..." and the older "\x17\n\x06er/aws")
     (re.compile(r"\b(IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[0-9A-Za-z/+=]{20,}"), "an AWS session token"),
+    (re.compile(r"\bhf_[0-9A-Za-z]{30,}"), "a Hugging Face access token"),
+    # a credential handed to a command inline: HF_TOKEN=..., WANDB_API_KEY=... (not $HF_TOKEN, a reference)
+    (re.compile(r"\b[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)=[^\s\"'$]{8,}"),
+     "a credential set inline (VAR=value)"),
 ]
 
 
 _ANY_SECRET_VALUE = re.compile(
-    r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE"
+    r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE|hf_"
+    r"|TOKEN=|SECRET=|PASSWORD=|PASSWD=|API_KEY=|ACCESS_KEY=|PRIVATE_KEY="
     r"|(?i:secretaccesskey|aws_secret_access_key|aws_session_token)")
 """A cheap first pass: a string none of these occur in matches none of ``_SECRET_VALUES``."""
 _SHORTEST_SECRET_VALUE = 14

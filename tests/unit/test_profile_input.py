@@ -79,3 +79,18 @@ def test_a_byte_order_mark_is_named() -> None:
     with pytest.raises(ProfileError) as err:
         parse_profile(b"\xef\xbb\xbf" + BASE.encode(), "p.toml")
     assert str(err.value).startswith("p.toml:1: the file starts with a byte-order mark")
+
+
+def test_a_credential_in_a_commands_argv_is_refused() -> None:
+    """A Hugging Face token or an inline WANDB_API_KEY=... in verify's command loaded fine and went on to the
+    session store and the logs; a reference to the environment ($HF_TOKEN) is what a profile may hold."""
+    text = ('[source]\nprovider = "aws"\n[verify.model_load]\ncommand = ["env", '
+            '"HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "WANDB_API_KEY=0123456789abcdef0123", "python"]\n')
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith("p.toml:4: verify.model_load.command[1]: the value looks like a Hugging Face")
+    assert lines[1].startswith("p.toml:4: verify.model_load.command[2]: the value looks like a credential set inline")
+    ok = text.replace("HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "HF_TOKEN=$HF_TOKEN").replace(
+        "WANDB_API_KEY=0123456789abcdef0123", "--max-tokens=4096")
+    assert parse_profile(ok, "p.toml").verify.model_load is not None
