@@ -139,3 +139,27 @@ def test_a_run_with_failures_says_what_to_run_next(tmp_path, capsys):
                        "(copied objects are skipped, the 1 failed retried)"), out
     assert main(["transfer", str(tmp_path / "src"), str(tmp_path / "dst")]) == 1
     assert "skipped 1" in capsys.readouterr().out
+
+
+def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path):
+    """The defect: SIGTERM (systemctl stop, docker stop) killed the CLI mid-copy without a word, exit
+    143, its journal still saying "running". Now it stops as the first Ctrl-C does: the summary says
+    interrupted, exit 3, and the same command resumes."""
+    data = os.urandom(12 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    args = [str(tmp_path / "src"), str(tmp_path / "dst"), "--part-threshold", "5", "--part-size", "1", "-j", "1",
+            "--bwlimit", "2M"]
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "transfer", *args, "--json"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if '"phase": "progress"' in line and "big.bin" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, (proc.returncode, err)
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["event"] == "summary" and summary["interrupted"] is True and summary["copied"] == 0
+    again = cli(*args[:2], "--part-threshold", "5", "--part-size", "1")
+    assert again.returncode == 0 and "resuming" in again.stdout, again.stdout + again.stderr
+    assert (tmp_path / "dst" / "big.bin").read_bytes() == data

@@ -307,6 +307,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         control.cancel()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM (systemctl stop, docker stop, kill): the same clean stop. Without it the run died
+    # mid-copy without a word (exit 143), its journal still saying "running".
+    previous_term = signal.signal(signal.SIGTERM, on_sigint)
     if args.engine != "local":
         from engine.transfer.step import run_entry
 
@@ -315,6 +318,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                             project=args.project or "", confirm_delete=args.yes_delete, base_dir=Path.cwd())
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
             sink.close()
         if args.json:
             keys = ("copied", "deleted", "skipped", "failed", "bytes", "verified", "planned_bytes", "planned_objects",
@@ -332,6 +336,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                                opened=startup_over)
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
         sink.close()
     if args.json:
         print_json(summary.to_event())
