@@ -215,11 +215,32 @@ class ProfileError(BadInputError):
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a TOML profile, or raise :class:`ProfileError`."""
     path = Path(path)
+    return parse_profile(read_profile_bytes(path), str(path))
+
+
+MAX_PROFILE_BYTES = 8 * 1024 * 1024
+"""A profile is a few kilobytes; this leaves room for thousands of [[transfer]] entries."""
+
+
+def read_profile_bytes(path: Path) -> bytes:
+    """The file's bytes, or :class:`ProfileError`: a device given as the profile (``/dev/zero``) or a file of
+    many megabytes is refused, where reading it whole ran out of memory (a traceback); a pipe
+    (``gpumigrate validate <(...)``) is read, to at most the same size."""
+    import stat
+
     try:
-        raw = path.read_bytes()
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode) or not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            what = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)"
+            raise ProfileError([f"{path}: cannot read: {what}; a profile is a TOML file"])
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROFILE_BYTES + 1)
     except OSError as exc:
         raise ProfileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_profile(raw, str(path))
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileError([f"{path}: larger than {MAX_PROFILE_BYTES // 2**20} MiB; a profile is a TOML file of a "
+                            "few kilobytes (is this the right file?)"])
+    return raw
 
 
 def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
@@ -542,10 +563,7 @@ def load_profile_with_digest(path: str | Path) -> tuple[Profile, str]:
     import hashlib
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    raw = read_profile_bytes(path)
     return parse_profile(raw, str(path)), hashlib.sha256(raw).hexdigest()
 
 

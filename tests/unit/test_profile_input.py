@@ -94,3 +94,31 @@ def test_a_credential_in_a_commands_argv_is_refused() -> None:
     ok = text.replace("HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "HF_TOKEN=$HF_TOKEN").replace(
         "WANDB_API_KEY=0123456789abcdef0123", "--max-tokens=4096")
     assert parse_profile(ok, "p.toml").verify.model_load is not None
+
+
+def test_a_device_a_directory_or_a_huge_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """`validate /dev/zero` read until memory ran out (MemoryError, a traceback)."""
+    from engine.profile import MAX_PROFILE_BYTES
+
+    with pytest.raises(ProfileError, match=r"^/dev/zero: cannot read: not a regular file"):
+        load_profile("/dev/zero")
+    with pytest.raises(ProfileError, match="cannot read: Is a directory"):
+        load_profile(tmp_path)
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as fh:
+        fh.write(BASE.encode())
+        fh.truncate(MAX_PROFILE_BYTES + 1)
+    with pytest.raises(ProfileError, match=r"huge.toml: larger than 8 MiB"):
+        load_profile(huge)
+
+
+def test_a_pipe_is_read() -> None:
+    import os
+
+    read, write = os.pipe()  # what `gpumigrate validate <(...)` hands over: /dev/fd/N
+    try:
+        os.write(write, BASE.encode())
+        os.close(write)
+        assert load_profile(f"/dev/fd/{read}").source.region == "us-east-1"
+    finally:
+        os.close(read)
