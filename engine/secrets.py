@@ -53,6 +53,12 @@ def looks_like_secret_value(value: str) -> str | None:
     return None
 
 
+def names_a_secret(key: str) -> bool:
+    """Whether a key's name says it holds a credential (``db_password``, ``API_TOKEN``), not where one lives
+    (``secret_arn``, ``token_file``)."""
+    return bool(_SECRET_KEY.search(key) and not _POINTER_SUFFIX.search(key))
+
+
 def find_secrets(data: Any, path: tuple[Any, ...] = (), known: list[str] | None = None) -> list[tuple[tuple[Any, ...], str]]:
     """Every (key path, reason) in a parsed document that holds or names a secret.
 
@@ -66,7 +72,7 @@ def _walk(data: Any, path: tuple[Any, ...], known: list[str]) -> Iterator[tuple[
         for key, value in data.items():
             here = path + (key,)
             key_text = str(key)
-            if _SECRET_KEY.search(key_text) and not _POINTER_SUFFIX.search(key_text):
+            if names_a_secret(key_text):
                 yield here, "this field name is for a credential"
                 continue
             yield from _walk(value, here, known)

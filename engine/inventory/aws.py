@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import EnvironmentProblem, Interrupted
 from engine.events import Emit, ItemDone, Message, Progress, discard
+from engine.secrets import looks_like_secret_value, names_a_secret
 
 GPU_FAMILIES = ("p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6", "g3", "g3s", "g4dn", "g4ad", "g5",
                 "g5g", "g6", "g6e", "g6f", "gr6")
@@ -333,12 +334,22 @@ def _scan_region(session: Any, region: str, types: _TypeCache, cancel: threading
             state=(inst.get("State") or {}).get("Name", "unknown"),
             availability_zone=(inst.get("Placement") or {}).get("AvailabilityZone"),
             launch_time=launch.isoformat() if isinstance(launch, dt.datetime) else (str(launch) if launch else None),
-            tags={t["Key"]: t.get("Value", "") for t in inst.get("Tags") or []},
+            tags=_tags(inst.get("Tags") or []),
             gpu=info,
         ))
     if out:
         _attach_volumes(ec2, out)
     return sorted(out, key=lambda i: i.instance_id)
+
+
+def _tags(raw: list[dict[str, str]]) -> dict[str, str]:
+    """The instance's tags, a credential's value withheld: a tag named like one (DB_PASSWORD, api-token) or
+    holding one (an access key id) would otherwise reach the session store, the --json output and the app."""
+    out = {}
+    for tag in raw:
+        key, value = tag["Key"], tag.get("Value", "")
+        out[key] = "[REDACTED]" if names_a_secret(key) or looks_like_secret_value(value) else value
+    return out
 
 
 def _attach_volumes(ec2: Any, instances: list[AwsInstance]) -> None:

@@ -85,3 +85,18 @@ def test_bucket_discovery_pages_through_list_buckets(aws: stand_ins.StandIn, mon
         proxy.stop()
     assert proxy.unpaginated == 0 and proxy.pages == 3
     assert [b.name for b in found] == names
+
+
+def test_an_instance_tag_holding_a_credential_never_reaches_the_session_store(
+        aws: stand_ins.StandIn, tmp_path: Path) -> None:
+    tags = [{"Key": "Name", "Value": "trainer"}, {"Key": "DB_PASSWORD", "Value": "hunter2-hunter2"},
+            {"Key": "deploy", "Value": "AKIAIOSFODNN7EXAMPLE"}, {"Key": "secret_arn", "Value": "arn:aws:x"}]
+    boto3.client("ec2", region_name="us-east-1").run_instances(
+        ImageId="ami-12c6146b", InstanceType="p3.2xlarge", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
+    with SessionStore.open("inv-tags") as session:
+        run_steps(profile, ["inventory"], emit=lambda e: None, session=session, profile_path=tmp_path / "p.toml")
+        stored = json.dumps(session.step("inventory").result)
+    assert "trainer" in stored and "arn:aws:x" in stored  # a name, and where a secret lives, are kept
+    assert "hunter2-hunter2" not in stored and "AKIAIOSFODNN7EXAMPLE" not in stored
