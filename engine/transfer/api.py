@@ -33,7 +33,7 @@ re-running after a crash, ``kill -9`` or a cancel continues, including inside ha
 large objects.  ``journal=False`` disables journalling (an in-memory journal).
 
 Delete guards: a run with ``delete=True`` lists and diffs both sides to the end first (the
-plan is spooled to the journal's SQLite file, so memory stays flat), then checks the guards
+plan is spooled to a SQLite file beside the journal, so memory stays flat), then checks the guards
 (the source lists empty; more deletions than ``max_delete``, default 10% of the destination's
 objects or 1,000, whichever is smaller) and raises :class:`DeleteRefused` (a ``BadInputError``,
 exit 2) *before anything is copied or deleted*.  ``approve_delete(planned, detail, paths)`` (optional)

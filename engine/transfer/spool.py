@@ -2,20 +2,27 @@
 
 A run with ``delete=True`` must be able to refuse (the source lists empty, too many
 deletions) before it copies or deletes anything, so it cannot overlap copying with
-listing.  Instead the streaming diff is written, in order, to a ``plan`` table in the
-journal's SQLite file (its own connection: the journal's writers never wait on it),
-the guards are checked on the counts, and the run then reads the plan back in pages.
-Memory stays flat however many objects there are; the plan is cleared when the run
-ends.  A journal without a file (dry runs, ``journal=False``) spools to a temporary
-SQLite file under the state directory, removed on close.
+listing.  Instead the streaming diff is written, in order, to a ``plan`` table in a
+SQLite file of its own, the guards are checked on the counts, and the run then reads the
+plan back in pages.  Memory stays flat however many objects there are.
+
+The file (SQLite) sits beside the journal (``JOURNAL.plan-*.plan``), or under the state
+directory's ``tmp`` for a journal without a file (dry runs, ``journal=False``), and is
+removed when the run ends.  It is not a table in the journal's own file: SQLite never gives
+a file's pages back, so a journal that once held a 10M-object plan stayed ~1.3 GB for good.
+A run killed before it could remove its file leaves it behind; each spool holds an
+exclusive ``flock`` on its file while open, and the next spool in that folder removes the
+files nobody holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -51,24 +58,21 @@ class PlanSpool:
     """A plan on disk: :meth:`write` it once (in order), then read it back by kind, in order."""
 
     def __init__(self, journal_path: Path | None):
-        self._temp: str | None = None
         self._pending: list[tuple[Any, ...]] = []
         if journal_path is None:
             from engine.session import state_dir
 
-            folder = state_dir() / "tmp"
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, self._temp = tempfile.mkstemp(prefix="plan-", suffix=".sqlite", dir=folder)
-            os.close(fd)
-            target = self._temp
+            folder, prefix = state_dir() / "tmp", "plan-"
         else:
-            Path(journal_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target = str(journal_path)
-        self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+            folder, prefix = Path(journal_path).parent, Path(journal_path).name + ".plan-"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, self._temp = tempfile.mkstemp(prefix=prefix, suffix=".plan", dir=folder)  # not *.sqlite: no journal
+        self._lock_fd = _hold(fd)
+        _remove_unheld(folder, prefix, keep=self._temp)
+        self._db = sqlite3.connect(self._temp, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._db.execute("DELETE FROM plan")  # a killed run's plan is stale: plan afresh
 
     NOT_STORED = ("skip", "excluded")
     """Kinds that need no work later: counted in :attr:`not_stored`, never written (most of a
@@ -121,17 +125,9 @@ class PlanSpool:
         return int(self._db.execute("SELECT COUNT(*) FROM plan WHERE kind = ?", (kind,)).fetchone()[0])
 
     def close(self) -> None:
-        try:
-            self._db.execute("DELETE FROM plan")
-        except sqlite3.Error:
-            pass
         self._db.close()
-        if self._temp is not None:
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.unlink(self._temp + suffix)
-                except FileNotFoundError:
-                    pass
+        _unlink_db(self._temp)
+        os.close(self._lock_fd)
 
     def add(self, act: Action) -> None:
         """Append one action (written with the next :meth:`flush`, or when a batch fills)."""
@@ -147,3 +143,49 @@ class PlanSpool:
                                 "LIMIT ?", (seq, limit)).fetchall()
         return [(s, Action(kind, path, _load(path, src), _load(path, dst), reason))
                 for s, kind, path, src, dst, reason in rows]
+
+
+def _hold(fd: int) -> int:
+    """Hold ``fd``'s file for this spool's lifetime (exclusive flock, where the platform has one)."""
+    with contextlib.suppress(ImportError, OSError):
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+STALE_S = 60.0
+"""A plan file nobody holds is removed only when it is older than this: a spool takes its lock
+just after creating its file, and must not lose the file in between."""
+
+
+def _remove_unheld(folder: Path, prefix: str, keep: str) -> None:
+    """Remove the plan files of runs that ended without removing theirs (killed): those whose
+    flock nobody holds. Where the platform has no flock, none is removed (one might be in use)."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    now = time.time()
+    for path in folder.glob(f"{prefix}*.plan"):
+        if str(path) == keep:
+            continue
+        try:
+            if now - path.lstat().st_mtime < STALE_S:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live run's
+        finally:
+            os.close(fd)  # drops the lock taken, if any
+        _unlink_db(str(path))
+
+
+def _unlink_db(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + suffix)

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -60,9 +61,10 @@ def test_too_many_deletions_refuses_before_any_copy(pair):
     jpath = journal_path_for(TransferSpec(src=str(src), dst=str(dst)))
     with sqlite3.connect(jpath) as db:
         assert db.execute("SELECT COUNT(*) FROM done").fetchone()[0] == 0
-        assert db.execute("SELECT COUNT(*) FROM plan").fetchone()[0] == 0  # the spool is cleared
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'plan'").fetchall()  # not in the journal
         state, summary = db.execute("SELECT state, summary FROM runs").fetchone()
     assert state == "failed" and "deletions refused" in summary
+    assert not list(jpath.parent.glob(f"{jpath.name}.plan-*"))  # the spool's own file is removed
 
 
 def test_empty_source_refuses_and_names_the_flag(pair, tmp_path):
@@ -176,3 +178,38 @@ def test_a_delete_run_still_counts_skips_and_exclusions(tmp_path: Path) -> None:
     again = run_transfer(spec.model_copy(update={"delete": True, "max_delete": 5}), emit=lambda e: None,
                          journal=False)
     assert (again.copied, again.deleted, again.skipped, again.excluded) == (1, 1, 5, 1)
+
+
+def test_a_killed_runs_plan_file_is_removed_by_the_next_and_a_live_ones_is_kept(tmp_path: Path) -> None:
+    """The -d plan is a file of its own beside the journal (SQLite never shrinks a file: a journal
+    that held a 10M-object plan kept ~1.3 GB). A run killed before removing it leaves the file; the
+    next spool there removes it once nobody holds its lock, and never touches a live run's."""
+    journal = tmp_path / "j.sqlite"
+    live = PlanSpool(journal)
+    killed = tmp_path / "j.sqlite.plan-killed.plan"
+    sqlite3.connect(killed).close()
+    (tmp_path / "j.sqlite.plan-killed.plan-wal").write_bytes(b"")
+    fresh = tmp_path / "j.sqlite.plan-justmade.plan"  # created an instant ago, its lock not taken yet
+    fresh.write_bytes(b"")
+    old = time.time() - 3600
+    for f in (killed, Path(live._temp)):
+        os.utime(f, (old, old))
+    other = PlanSpool(journal)
+    assert not killed.exists() and not (tmp_path / "j.sqlite.plan-killed.plan-wal").exists()
+    assert Path(live._temp).exists() and fresh.exists()
+    assert list(live.write([])) == [] and list(live.read()) == []  # the live run's file still works
+    live.close(), other.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite.plan-justmade.plan"]
+
+
+def test_a_plan_beside_a_journal_in_the_state_dir_is_never_taken_for_a_journal():
+    from engine.session import state_dir
+    from engine.transfer.journal import journal_files
+
+    journal = state_dir() / "journals" / "pair.sqlite"
+    spool = PlanSpool(journal)
+    try:
+        assert Path(spool._temp).parent == journal.parent
+        assert Path(spool._temp) not in journal_files()  # --cleanup and take-over read every journal
+    finally:
+        spool.close()
