@@ -2,7 +2,10 @@
 
 The manifest is JSON lines, one object per line, exactly
 ``{"path": str, "size": int, "crc32c": "8 hex" | null, "md5": "32 hex" | null, "sha256": "64 hex" | null}``
-describing the destination as verified (the verification step reads this format).
+describing every destination object compared with its source, with the destination's own size and
+digests (the verification step reads this format). One that differs from its source is in it too, with
+its digests (null where it could not be read): left out, the data-integrity check called it "missing"
+when it is there with other bytes.
 Local files get all three digests in one read; cloud objects get what the store reports
 (and a CRC32C computed by reading when the store has none to compare).
 """
@@ -113,12 +116,12 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
             if ok:
                 report.matched += 1
                 report.bytes += d.size
-                if out is not None:
-                    out.write(json.dumps({"path": d.path, "size": d.size, "crc32c": dd.get("crc32c"),
-                                          "md5": dd.get("md5"), "sha256": dd.get("sha256")},
-                                         ensure_ascii=False) + "\n")
             else:
                 report.mismatched.append(s.path)
+            if out is not None:
+                out.write(json.dumps({"path": d.path, "size": d.size, "crc32c": dd.get("crc32c"),
+                                      "md5": dd.get("md5"), "sha256": dd.get("sha256")},
+                                     ensure_ascii=False) + "\n")
         emit(ItemDone(STEP, item=s.path, status="verified" if ok else "mismatch",
                       detail=error or ("" if ok else "checksums differ"), data={"size": s.size}))
         emit(Progress(STEP, done=done[0], unit="objects", label="verified"))

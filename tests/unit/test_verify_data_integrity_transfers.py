@@ -36,3 +36,24 @@ def test_a_finished_transfer_agrees_and_an_altered_object_is_caught(tmp_path: Pa
     assert not verdict.passed
     text = "\n".join(verdict.details)
     assert "checksum: a/x.bin" in text and "missing: y ü.txt" in text
+
+
+def test_an_altered_object_in_verify_only_manifests_is_a_checksum_difference_not_missing(tmp_path: Path) -> None:
+    """The destination's manifest lists an object that differs from its source with its own digests;
+    it left it out, and the manifest comparison called an object that is there 'missing'."""
+    from engine.transfer.verify import verify_trees
+    from engine.verify.checks.base import run_check
+    from tests.verify_support import context
+
+    _tree(tmp_path / "src")
+    spec = TransferSpec(src=str(tmp_path / "src"), dst=str(tmp_path / "dst"))
+    assert run_transfer(spec, emit=lambda e: None, journal=False).ok
+    (tmp_path / "dst" / "a" / "x.bin").write_bytes(b"y" * 5000)  # same size, other bytes
+    assert verify_trees(str(tmp_path / "src"), str(tmp_path / "src"), tmp_path / "s.jsonl").ok
+    report = verify_trees(str(tmp_path / "src"), str(tmp_path / "dst"), tmp_path / "d.jsonl")
+    assert report.mismatched == ["a/x.bin"] and report.matched == 1
+    result = run_check(data_integrity, context(tmp_path, data_integrity={
+        "manifests": [{"source": "s.jsonl", "target": "d.jsonl"}]}), None)
+    assert result.status == "fail"
+    text = "\n".join(result.details)
+    assert "a/x.bin" in text and "missing" not in text, text
