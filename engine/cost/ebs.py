@@ -41,6 +41,9 @@ def volumes_from_inventory(data: Any, instance_type: str | None, region: str | N
     aws = data.get("aws") if isinstance(data, dict) else None
     if not isinstance(aws, dict):
         return None
+    unread = [where for where in aws.get("errors") or {} if not where.startswith("s3")]
+    if any(region is None or where == region or where.startswith(f"{region} ") for where in unread):
+        return None  # the source's region (or its EBS volumes) could not be read: not priced, never "no volumes"
     out: list[SourceVolume] = []
     for inst in aws.get("instances") or []:
         if instance_type and inst.get("instance_type") != instance_type:

@@ -312,7 +312,14 @@ class _TypeCache:
         return None
 
 
-def _scan_region(session: Any, region: str, types: _TypeCache, cancel: threading.Event | None) -> list[AwsInstance]:
+def volumes_key(region: str) -> str:
+    """The ``errors`` key of a region whose instances were listed but whose EBS volumes could not be read."""
+    return f"{region} EBS volumes"
+
+
+def _scan_region(session: Any, region: str, types: _TypeCache, cancel: threading.Event | None
+                 ) -> tuple[list[AwsInstance], str | None]:
+    """The region's GPU instances, and why their EBS volumes could not be read (None: they were)."""
     ec2 = _client(session, "ec2", region)
     raw: list[dict[str, Any]] = []
     for page in ec2.get_paginator("describe_instances").paginate(
@@ -337,9 +344,17 @@ def _scan_region(session: Any, region: str, types: _TypeCache, cancel: threading
             tags=_tags(inst.get("Tags") or []),
             gpu=info,
         ))
+    problem = None
     if out:
-        _attach_volumes(ec2, out)
-    return sorted(out, key=lambda i: i.instance_id)
+        import botocore.exceptions as be
+
+        try:
+            _attach_volumes(ec2, out)
+        except be.ClientError as exc:  # ec2:DescribeVolumes not allowed: the instances are still worth showing
+            problem = _short(exc)
+            for inst in out:
+                inst.volumes.clear()
+    return sorted(out, key=lambda i: i.instance_id), problem
 
 
 def _tags(raw: list[dict[str, str]]) -> dict[str, str]:
@@ -399,9 +414,12 @@ def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard
                 inv.errors[region] = str(err) if isinstance(err, EnvironmentProblem) else _short(exc)
                 emit(ItemDone(step, item=f"aws:{region}", status="failed", detail=inv.errors[region]))
             else:
+                found, volumes_problem = found
                 inv.instances.extend(found)
                 emit(ItemDone(step, item=f"aws:{region}", status="ok",
                               detail=f"{len(found)} GPU instance(s)", data={"region": region, "instances": len(found)}))
+                if volumes_problem:
+                    inv.errors[volumes_key(region)] = volumes_problem
             emit(Progress(step, done=done, total=len(regions), unit="regions", label="regions"))
     if env_problems and len(env_problems) == len(regions):
         raise env_problems[0]  # nothing worked: credentials or endpoint, say what to set

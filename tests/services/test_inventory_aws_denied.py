@@ -100,3 +100,28 @@ def test_an_instance_tag_holding_a_credential_never_reaches_the_session_store(
         stored = json.dumps(session.step("inventory").result)
     assert "trainer" in stored and "arn:aws:x" in stored  # a name, and where a secret lives, are kept
     assert "hunter2-hunter2" not in stored and "AKIAIOSFODNN7EXAMPLE" not in stored
+
+
+def test_volumes_denied_keeps_the_instances_and_leaves_ebs_unpriced(aws: stand_ins.StandIn, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """ec2:DescribeVolumes not allowed threw away the region's instances; and a region not read gave the cost
+    step an empty list of EBS volumes (priced at $0) instead of 'not priced'."""
+    from engine.cost.ebs import volumes_from_inventory
+
+    boto3.client("ec2", region_name="us-east-1").run_instances(
+        ImageId="ami-12c6146b", InstanceType="p3.2xlarge", MinCount=1, MaxCount=1,
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 500, "VolumeType": "gp3"}}])
+    proxy = DeniedAws(aws.url, {("ec2", "*", "DescribeVolumes")})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
+    try:
+        summary = run_steps(profile, ["inventory"], emit=lambda e: None, profile_path=tmp_path / "p.toml")
+    finally:
+        proxy.stop()
+    result = summary.results["inventory"]
+    assert [i["instance_type"] for i in result.data["aws"]["instances"]] == ["p3.2xlarge"]
+    assert "us-east-1 EBS volumes (UnauthorizedOperation)" in result.summary and result.state == "incomplete"
+    assert volumes_from_inventory(result.data, "p3.2xlarge", "us-east-1") is None
+    result.data["aws"]["errors"] = {"us-west-2": "UnauthorizedOperation: ..."}  # another region: this one priced
+    assert volumes_from_inventory(result.data, "p3.2xlarge", "us-east-1") == []
+    assert volumes_from_inventory(result.data, "p3.2xlarge", None) is None
