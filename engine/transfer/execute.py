@@ -148,7 +148,8 @@ class Transfer(CopyJobs):
         extra = {"files_done": files_done, "files_total": files_total, "bytes_done": bytes_done,
                  "bytes_total": bytes_total, "listing_done": listing_done, "in_flight": in_flight,
                  "copied": s.copied, "deleted": s.deleted, "skipped": s.skipped, "failed": s.failed,
-                 "verified": s.verified, "paused": self.control.paused, "final": final}
+                 "verified": s.verified, "paused": self.control.paused, "final": final,
+                 "dry_run": self.dry_run}  # in a dry run "copied" counts what would be copied
         total_b = bytes_total if listing_done else None
         total_f = files_total if listing_done else None
         self.emit(Progress(STEP, done=bytes_done, total=total_b, unit="B", rate=rate, eta_s=eta, label="bytes",

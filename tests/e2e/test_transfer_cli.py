@@ -30,8 +30,12 @@ def test_json_output_ends_with_the_summary_line_and_dry_run_changes_nothing(tmp_
     lines = [json.loads(line) for line in dry.stdout.splitlines()]
     assert sorted(e["item"] for e in lines if e.get("status") == "would_copy") == ["a.txt", "b/c.txt"]
     assert lines[-1]["event"] == "summary" and lines[-1]["copied"] == 2 and lines[-1]["bytes"] == 3
+    counts = [e for e in lines if "copied" in (e.get("extra") or {})]  # progress events carry the counts
+    assert counts and all(e["extra"]["dry_run"] is True for e in counts)  # "copied" there means would copy
     assert not (tmp_path / "dst").exists()
     real = cli(str(tmp_path / "src"), str(tmp_path / "dst"), "-r", "-x", r".*\.log$", "--json")
+    progress = [e for e in map(json.loads, real.stdout.splitlines()) if "copied" in (e.get("extra") or {})]
+    assert progress and all(e["extra"]["dry_run"] is False for e in progress)
     summary = json.loads(real.stdout.splitlines()[-1])
     assert {k: summary[k] for k in ("copied", "deleted", "skipped", "failed", "bytes", "verified")} == \
         {"copied": 2, "deleted": 0, "skipped": 0, "failed": 0, "bytes": 3, "verified": 2}
