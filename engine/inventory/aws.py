@@ -288,7 +288,10 @@ class _TypeCache:
         try:
             found = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
         except be.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("InvalidInstanceType", "InvalidParameterValue"):
+            # ec2:DescribeInstanceTypes not allowed: the type's shape is public, the catalog's answer serves
+            # (source "catalog"), where the refusal dropped every instance of the region
+            if exc.response.get("Error", {}).get("Code") not in ("InvalidInstanceType", "InvalidParameterValue",
+                                                                  "UnauthorizedOperation"):
                 raise
             found = []
         if found:

@@ -125,3 +125,21 @@ def test_volumes_denied_keeps_the_instances_and_leaves_ebs_unpriced(aws: stand_i
     result.data["aws"]["errors"] = {"us-west-2": "UnauthorizedOperation: ..."}  # another region: this one priced
     assert volumes_from_inventory(result.data, "p3.2xlarge", "us-east-1") == []
     assert volumes_from_inventory(result.data, "p3.2xlarge", None) is None
+
+
+def test_instance_types_denied_falls_back_to_the_catalog(aws: stand_ins.StandIn, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """ec2:DescribeInstanceTypes not allowed dropped every instance of the region."""
+    boto3.client("ec2", region_name="us-east-1").run_instances(ImageId="ami-12c6146b", InstanceType="p3.2xlarge",
+                                                               MinCount=1, MaxCount=1)
+    proxy = DeniedAws(aws.url, {("ec2", "*", "DescribeInstanceTypes")})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
+    try:
+        summary = run_steps(profile, ["inventory"], emit=lambda e: None, profile_path=tmp_path / "p.toml")
+    finally:
+        proxy.stop()
+    assert ("ec2", "us-east-1", "DescribeInstanceTypes") in proxy.refused
+    [inst] = summary.results["inventory"].data["aws"]["instances"]
+    assert inst["instance_type"] == "p3.2xlarge" and inst["gpu"]["source"] == "catalog"
+    assert inst["gpu"]["gpu_count"] == 1 and "V100" in inst["gpu"]["gpu_model"]
