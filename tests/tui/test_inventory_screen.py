@@ -210,3 +210,15 @@ async def test_a_lost_gpu_is_marked_lost_in_the_tree(profile_path: Path) -> None
         assert any(t.startswith("GPU0 ?") and t.endswith("⚠ lost") for t in text), text
         host = screen.inventory.host
         assert host.first_readable().index == 1  # what "pick this host as the source" reads the model from
+
+
+def test_an_instance_whose_volumes_were_not_read_says_so_not_0_gib() -> None:
+    from engine.inventory.aws import AwsInstance, AwsInventory, volumes_key
+    from engine.inventory.scan import Inventory
+    from tui.screens.inventory import _detail_lines
+
+    inst = AwsInstance(region="us-east-1", instance_id="i-1", instance_type="p3.2xlarge", state="running")
+    inv = Inventory(aws=AwsInventory(regions=["us-east-1"], instances=[inst],
+                                     errors={volumes_key("us-east-1"): "UnauthorizedOperation: not allowed"}))
+    assert "EBS: not read (UnauthorizedOperation: not allowed)" in _detail_lines("instance", inst, inv)
+    assert "EBS: 0 GiB" in _detail_lines("instance", inst, Inventory(aws=AwsInventory(instances=[inst])))
