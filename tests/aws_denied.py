@@ -37,12 +37,20 @@ def _s3_error(action: str) -> bytes:
             "<HostId>aGVsbG8gZnJvbSB0aGUgcHJveHk=</HostId></Error>").encode()
 
 
+# What EC2 answers in a region the account has not opted in to (steampipe-plugin-aws#75, fog-aws#585:
+# "status code: 401 ... AuthFailure: AWS was not able to validate the provided access credentials").
+_AUTH_FAILURE = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>AuthFailure</Code>'
+                 "<Message>AWS was not able to validate the provided access credentials</Message></Error></Errors>"
+                 "<RequestID>0c6a7a55-4b0e-4f5e-9d6e-2f1c1f7e8a11</RequestID></Response>").encode()
+
+
 class DeniedAws(LoopbackProxy):
     """``deny``: {(service, region or "*", action)}; S3's ListBuckets is ("s3", "*", "ListAllMyBuckets")."""
 
-    def __init__(self, upstream: str, deny: set[tuple[str, str, str]]):
+    def __init__(self, upstream: str, deny: set[tuple[str, str, str]], not_enabled: frozenset[str] = frozenset()):
         super().__init__(upstream)
         self.deny = deny
+        self.not_enabled = not_enabled  # opt-in regions this account has not enabled: EC2 answers 401 AuthFailure
         self.refused: list[tuple[str, str, str]] = []
         proxy = self
 
@@ -52,6 +60,9 @@ class DeniedAws(LoopbackProxy):
                 scope = _SCOPE.search(self.headers.get("Authorization", ""))
                 service, region = (scope["service"], scope["region"]) if scope else ("", "")
                 action = proxy._action(service, self.command, self.path, body)
+                if service == "ec2" and region in proxy.not_enabled:
+                    self._send(401, _AUTH_FAILURE, [("Content-Type", "text/xml;charset=UTF-8")])
+                    return
                 if any((service, r, action) in proxy.deny for r in (region, "*")):
                     proxy.refused.append((service, region, action))
                     error = _ec2_error(action) if service == "ec2" else _s3_error(action)

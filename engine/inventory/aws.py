@@ -225,6 +225,12 @@ def translate_error(exc: BaseException, where: str) -> Exception:
                                   "(HTTPS_PROXY) or AWS_ENDPOINT_URL")
     if isinstance(exc, be.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
+        region = where.removeprefix("ec2 in ") if where.startswith("ec2 in ") else None  # a region's scan
+        if code == "AuthFailure" and region:  # EC2 answers the same to a region the account has not enabled
+            return EnvironmentProblem(
+                f"AWS rejected the credentials ({where}: AuthFailure): {region} may be an opt-in region not enabled "
+                f"for this account (`aws ec2 describe-regions --all-regions` shows its opt-in status; "
+                f"inventory.all_regions scans only enabled ones), else {CREDENTIALS_HELP}")
         if code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                     "UnrecognizedClientException", "InvalidAccessKeyId"):
             return EnvironmentProblem(f"AWS rejected the credentials ({where}: {code}); {CREDENTIALS_HELP}")

@@ -143,3 +143,24 @@ def test_instance_types_denied_falls_back_to_the_catalog(aws: stand_ins.StandIn,
     [inst] = summary.results["inventory"].data["aws"]["instances"]
     assert inst["instance_type"] == "p3.2xlarge" and inst["gpu"]["source"] == "catalog"
     assert inst["gpu"]["gpu_count"] == 1 and "V100" in inst["gpu"]["gpu_model"]
+
+
+def test_a_region_not_enabled_is_not_said_to_be_bad_credentials_only(aws: stand_ins.StandIn, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """EC2 answers AuthFailure in an opt-in region the account has not enabled; the inventory said only that the
+    credentials were rejected and to set AWS_PROFILE, though they work in every other region."""
+    proxy = DeniedAws(aws.url, set(), not_enabled=frozenset({"ap-east-1"}))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE.replace('["us-west-2", "us-east-1"]', '["ap-east-1", "us-east-1"]'), encoding="utf-8")
+    try:
+        inv = run_steps(parse_profile(path.read_text()), ["inventory"], emit=lambda e: None,
+                        profile_path=path).results["inventory"]
+        assert "ap-east-1" in inv.data["aws"]["errors"] and "opt-in region" in inv.data["aws"]["errors"]["ap-east-1"]
+        path.write_text(PROFILE.replace('["us-west-2", "us-east-1"]', '["ap-east-1"]'), encoding="utf-8")
+        alone = run_steps(parse_profile(path.read_text()), ["inventory"], emit=lambda e: None,
+                          profile_path=path).results["inventory"]
+    finally:
+        proxy.stop()
+    assert alone.exit_code == ExitCode.ENVIRONMENT
+    assert "ap-east-1 may be an opt-in region not enabled" in alone.summary
