@@ -41,7 +41,7 @@ from engine.model_base import (
     Section,
 )
 from engine.ops.section import OpsSection
-from engine.secrets import find_secrets
+from engine.secrets import find_secrets, looks_like_secret_value
 from engine.cutover.section import CutoverSection
 from engine.transfer.spec import TransferSpec
 from engine.verify.section import VerifySection
@@ -261,7 +261,7 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError([_syntax_message(origin, exc, text)]) from None
     lines = _KeyLines(text)
-    _refuse_secrets(data, origin, lines)
+    _refuse_secrets(data, origin, lines, text=text)
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
@@ -278,16 +278,23 @@ _NO_SECRETS = ("a profile never holds a secret. Credentials come from the enviro
                "Credentials (gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS).")
 
 
-def _refuse_secrets(data: dict[str, Any], origin: str, lines: "_KeyLines | None", saving: bool = False) -> None:
+def _refuse_secrets(data: dict[str, Any], origin: str, lines: "_KeyLines | None", saving: bool = False,
+                    text: str | None = None) -> None:
     """Raise :class:`ProfileError` for every field that holds or names a credential (engine.secrets).
 
     Loading and saving both ask: an edit made in the app (a form field, a pasted command line) never writes
     a credential into the file, where loading would refuse it, and the file is left as it was."""
     secrets = find_secrets(data)
+    tail = " Nothing was saved." if saving else ""
     if secrets:
         where = (lambda path: f"{origin}:{lines.line_of(path)}") if lines is not None else (lambda path: origin)
-        tail = " Nothing was saved." if saving else ""
         raise ProfileError([f"{where(path)}: {_dotted(path)}: {why}; {_NO_SECRETS}{tail}" for path, why in secrets])
+    if text is not None and looks_like_secret_value(text):  # values clean: it sits in a comment (or a key's name)
+        found = [(n, why) for n, line in enumerate(text.split("\n"), start=1)
+                 if (why := looks_like_secret_value(line))]
+        if found:
+            raise ProfileError([f"{origin}:{n}: (a comment): {why}; {_NO_SECRETS} Remove it from the file; it is "
+                                f"kept wherever the file is (a repository, a backup).{tail}" for n, why in found])
 
 
 def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") -> None:
@@ -587,7 +594,7 @@ def write_profile_text(path: Path, text: str, **expect: Any) -> str:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         data = {"(text)": text}  # not TOML (callers parse first): still never written with a credential in it
-    _refuse_secrets(data, str(path), _KeyLines(text), saving=True)
+    _refuse_secrets(data, str(path), _KeyLines(text), saving=True, text=text)
     check_unchanged(Path(path), **expect)
     write_atomic(Path(path), text)
     return text_digest(text)

@@ -122,3 +122,11 @@ def test_a_pipe_is_read() -> None:
         assert load_profile(f"/dev/fd/{read}").source.region == "us-east-1"
     finally:
         os.close(read)
+
+
+def test_a_credential_in_a_comment_is_refused_too() -> None:
+    """A comment is not a value: it loaded fine, and the app's saves keep comments, so it stayed in the file."""
+    with pytest.raises(ProfileError) as err:
+        parse_profile(BASE + "# old key AKIAIOSFODNN7EXAMPLE, rotated\n", "p.toml")
+    assert str(err.value).startswith("p.toml:6: (a comment): the value looks like an AWS access key id")
+    assert "AKIAIOSFODNN7EXAMPLE" not in str(err.value)
