@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from engine.model_base import REGION_PATTERN, Section
+
+
+def _region_name(region: str) -> str:
+    if not re.match(REGION_PATTERN, region):
+        raise ValueError(f"not a region name: {region!r} (e.g. us-east-1)")
+    return region
+
+
+RegionName = Annotated[str, AfterValidator(_region_name)]
+"""Checked per entry, so that an error names ``inventory.aws_regions[1]`` and its line, not the section."""
 
 
 class BucketScan(Section):
@@ -19,7 +32,7 @@ class BucketScan(Section):
 class InventorySection(Section):
     """What the inventory step looks at. Everything is optional: by default only local GPUs."""
 
-    aws_regions: list[str] = Field(default_factory=list)
+    aws_regions: list[RegionName] = Field(default_factory=list)
     """AWS regions to scan for GPU instances (e.g. ["us-east-1", "us-west-2"])."""
     all_regions: bool = False
     """Scan every region enabled for the account instead of ``aws_regions``."""
@@ -32,9 +45,3 @@ class InventorySection(Section):
     scan_gpus: bool = True
     """Inventory this machine's GPUs through NVML."""
 
-    def model_post_init(self, _ctx: object) -> None:
-        import re
-
-        for region in self.aws_regions:
-            if not re.match(REGION_PATTERN, region):
-                raise ValueError(f"not a region name: {region!r}")

@@ -130,3 +130,10 @@ def test_a_credential_in_a_comment_is_refused_too() -> None:
         parse_profile(BASE + "# old key AKIAIOSFODNN7EXAMPLE, rotated\n", "p.toml")
     assert str(err.value).startswith("p.toml:6: (a comment): the value looks like an AWS access key id")
     assert "AKIAIOSFODNN7EXAMPLE" not in str(err.value)
+
+
+def test_a_bad_region_in_a_list_names_its_entry_and_line() -> None:
+    """It said 'p.toml:3: inventory: not a region name' (the section's header line, no field)."""
+    with pytest.raises(ProfileError) as err:
+        parse_profile('[source]\nprovider = "aws"\n[inventory]\naws_regions = ["us-east-1", "US_EAST"]\n', "p.toml")
+    assert str(err.value) == "p.toml:4: inventory.aws_regions[1]: not a region name: 'US_EAST' (e.g. us-east-1)"
