@@ -265,10 +265,7 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(
-            [f"{origin}:{lines.line_of(err['loc'], missing=err['type'] == 'missing')}: "
-             f"{_dotted(err['loc']) or '(top level)'}: {_friendly(err)}" for err in exc.errors()]
-        ) from None
+        raise ProfileError([_located(err, origin, lines) for err in exc.errors()]) from None
     _check_against_catalog(profile, origin, lines)
     return profile
 
@@ -295,6 +292,22 @@ def _refuse_secrets(data: dict[str, Any], origin: str, lines: "_KeyLines | None"
         if found:
             raise ProfileError([f"{origin}:{n}: (a comment): {why}; {_NO_SECRETS} Remove it from the file; it is "
                                 f"kept wherever the file is (a repository, a backup).{tail}" for n, why in found])
+
+
+_NAMED_FIELD = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b:?\s*")
+
+
+def _located(err: Any, origin: str, lines: "_KeyLines") -> str:
+    """``origin:line: field: why`` for one pydantic error.  A section's own check names the field it is about
+    first ("verify.throughput.pattern is not a regular expression"): that field's line and name are used,
+    not the section header's."""
+    loc, why = tuple(err["loc"]), _friendly(err)
+    named = _NAMED_FIELD.match(why) if err["type"] == "value_error" else None
+    if named and named.group(1).startswith(_dotted(loc) + "."):
+        field = named.group(1)
+        if lines.line_of(_loc(field)) != lines.line_of(loc):  # the field is written in the file: point at it
+            return f"{origin}:{lines.line_of(_loc(field))}: {field}: {why[named.end():]}"
+    return f"{origin}:{lines.line_of(loc, missing=err['type'] == 'missing')}: {_dotted(loc) or '(top level)'}: {why}"
 
 
 def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") -> None:

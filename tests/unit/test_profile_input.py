@@ -137,3 +137,11 @@ def test_a_bad_region_in_a_list_names_its_entry_and_line() -> None:
     with pytest.raises(ProfileError) as err:
         parse_profile('[source]\nprovider = "aws"\n[inventory]\naws_regions = ["us-east-1", "US_EAST"]\n', "p.toml")
     assert str(err.value) == "p.toml:4: inventory.aws_regions[1]: not a region name: 'US_EAST' (e.g. us-east-1)"
+
+
+def test_a_sections_own_check_points_at_the_field_it_names() -> None:
+    """'p.toml:4: verify: verify.throughput.pattern is not a regular expression' pointed at [verify]."""
+    text = '[source]\nprovider = "aws"\n\n[verify]\n\n[verify.throughput]\npattern = "(("\n'
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert str(err.value).startswith("p.toml:7: verify.throughput.pattern: is not a regular expression")
