@@ -307,6 +307,9 @@ def _located(err: Any, origin: str, lines: "_KeyLines") -> str:
         field = named.group(1)
         if lines.line_of(_loc(field)) != lines.line_of(loc):  # the field is written in the file: point at it
             return f"{origin}:{lines.line_of(_loc(field))}: {field}: {why[named.end():]}"
+    first = re.match(r"^([a-z_]+)\b", why) if err["type"] == "value_error" and loc else None
+    if first and loc + (first.group(1),) in lines.lines:  # "zone 'x' is not in region ...": the zone's line
+        return f"{origin}:{lines.lines[loc + (first.group(1),)]}: {_dotted(loc)}.{first.group(1)}: {why}"
     return f"{origin}:{lines.line_of(loc, missing=err['type'] == 'missing')}: {_dotted(loc) or '(top level)'}: {why}"
 
 

@@ -127,7 +127,7 @@ def test_source_reserved_instance_is_paid_whether_used_or_not_and_the_months_lef
     owed = item(report, "source commitment still owed")
     assert owed.usd == pytest.approx(7 * 3.06 * 730) and "7 months left of reserved-1y" in owed.detail
     assert report.one_off_usd >= owed.usd
-    with pytest.raises(ProfileError, match="source: pricing = 'savings-plan-3y' needs hourly_usd"):
+    with pytest.raises(ProfileError, match="source.pricing: pricing = 'savings-plan-3y' needs hourly_usd"):
         parse_profile('[source]\nprovider = "aws"\npricing = "savings-plan-3y"\n')
 
 

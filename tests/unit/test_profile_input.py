@@ -145,3 +145,13 @@ def test_a_sections_own_check_points_at_the_field_it_names() -> None:
     with pytest.raises(ProfileError) as err:
         parse_profile(text, "p.toml")
     assert str(err.value).startswith("p.toml:7: verify.throughput.pattern: is not a regular expression")
+
+
+def test_a_sections_check_about_one_of_its_fields_points_at_that_field() -> None:
+    text = ('[source]\nprovider = "aws"\nregion = "us-east-1"\npricing = "reserved-1y"\n\n'
+            '[target]\nregion = "us-central1"\nzone = "europe-west4-a"\n')
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert str(err.value).splitlines() == [
+        "p.toml:4: source.pricing: pricing = 'reserved-1y' needs hourly_usd: the effective hourly rate you pay",
+        "p.toml:8: target.zone: zone 'europe-west4-a' is not in region 'us-central1'"]
