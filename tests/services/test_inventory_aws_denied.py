@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import boto3
 import pytest
@@ -102,6 +102,18 @@ def test_an_instance_tag_holding_a_credential_never_reaches_the_session_store(
     assert "hunter2-hunter2" not in stored and "AKIAIOSFODNN7EXAMPLE" not in stored
 
 
+def _inventory_us_east_1_denied(aws: stand_ins.StandIn, denied: set, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> tuple[DeniedAws, Any]:
+    """The inventory step of the profile, us-east-1 only, through a proxy refusing ``denied``."""
+    proxy = DeniedAws(aws.url, denied)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
+    try:
+        return proxy, run_steps(profile, ["inventory"], emit=lambda e: None, profile_path=tmp_path / "p.toml")
+    finally:
+        proxy.stop()
+
+
 def test_volumes_denied_keeps_the_instances_and_leaves_ebs_unpriced(aws: stand_ins.StandIn, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """ec2:DescribeVolumes not allowed threw away the region's instances; and a region not read gave the cost
@@ -111,13 +123,7 @@ def test_volumes_denied_keeps_the_instances_and_leaves_ebs_unpriced(aws: stand_i
     boto3.client("ec2", region_name="us-east-1").run_instances(
         ImageId="ami-12c6146b", InstanceType="p3.2xlarge", MinCount=1, MaxCount=1,
         BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 500, "VolumeType": "gp3"}}])
-    proxy = DeniedAws(aws.url, {("ec2", "*", "DescribeVolumes")})
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
-    try:
-        summary = run_steps(profile, ["inventory"], emit=lambda e: None, profile_path=tmp_path / "p.toml")
-    finally:
-        proxy.stop()
+    _, summary = _inventory_us_east_1_denied(aws, {("ec2", "*", "DescribeVolumes")}, tmp_path, monkeypatch)
     result = summary.results["inventory"]
     assert [i["instance_type"] for i in result.data["aws"]["instances"]] == ["p3.2xlarge"]
     assert "us-east-1 EBS volumes (UnauthorizedOperation)" in result.summary and result.state == "incomplete"
@@ -132,13 +138,8 @@ def test_instance_types_denied_falls_back_to_the_catalog(aws: stand_ins.StandIn,
     """ec2:DescribeInstanceTypes not allowed dropped every instance of the region."""
     boto3.client("ec2", region_name="us-east-1").run_instances(ImageId="ami-12c6146b", InstanceType="p3.2xlarge",
                                                                MinCount=1, MaxCount=1)
-    proxy = DeniedAws(aws.url, {("ec2", "*", "DescribeInstanceTypes")})
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    profile = parse_profile(PROFILE.replace('["us-west-2", "us-east-1"]', '["us-east-1"]'))
-    try:
-        summary = run_steps(profile, ["inventory"], emit=lambda e: None, profile_path=tmp_path / "p.toml")
-    finally:
-        proxy.stop()
+    proxy, summary = _inventory_us_east_1_denied(aws, {("ec2", "*", "DescribeInstanceTypes")}, tmp_path,
+                                                 monkeypatch)
     assert ("ec2", "us-east-1", "DescribeInstanceTypes") in proxy.refused
     [inst] = summary.results["inventory"].data["aws"]["instances"]
     assert inst["instance_type"] == "p3.2xlarge" and inst["gpu"]["source"] == "catalog"
