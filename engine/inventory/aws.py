@@ -188,6 +188,11 @@ class AwsInventory(_Model):
     errors: dict[str, str] = Field(default_factory=dict)
     """Region or bucket -> what went wrong there."""
 
+    def volumes_unread(self, region: str) -> str | None:
+        """Why the region's EBS volumes could not be read (its instances were), or None: then their
+        sizes are known, and an instance with none has 0 GiB rather than an unknown amount."""
+        return self.errors.get(volumes_key(region))
+
 
 # --- sessions and errors ---------------------------------------------------------------
 

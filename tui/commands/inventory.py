@@ -69,7 +69,6 @@ def _print_report(inv: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.inventory.aws import volumes_key
     from engine.inventory.scan import Inventory
 
     assert isinstance(inv, Inventory)
@@ -99,7 +98,7 @@ def _print_report(inv: object) -> None:
             t = Table("region", "instance", "type", "GPUs", "state", "AZ", "EBS", "name", title="AWS GPU instances")
             for i in inv.aws.instances:
                 gpus = f"{i.gpu.gpu_count}x {i.gpu.gpu_model}" if i.gpu and i.gpu.gpu_count else "?"
-                ebs = "?" if volumes_key(i.region) in inv.aws.errors else f"{i.ebs_gib} GiB"  # not read: not 0
+                ebs = "?" if inv.aws.volumes_unread(i.region) else f"{i.ebs_gib} GiB"  # not read: not 0
                 t.add_row(i.region, i.instance_id, i.instance_type, gpus, i.state, i.availability_zone or "-", ebs,
                           i.name)
             out.print(t)

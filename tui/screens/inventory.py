@@ -275,8 +275,6 @@ class InventoryScreen(StepScreen):
         self._update_accept()
 
     def _fill_tree(self, inv: Any) -> None:
-        from engine.inventory.aws import volumes_key
-
         tree = self.query_one("#inv-tree", Tree)
         tree.clear()
         root = tree.root
@@ -301,8 +299,8 @@ class InventoryScreen(StepScreen):
                     label = f"{region} ({len(here)} GPU instance{'s' if len(here) != 1 else ''})"
                     if region in inv.aws.errors:
                         label = f"{region}: {inv.aws.errors[region]}"
-                    elif volumes_key(region) in inv.aws.errors:
-                        label += f"; EBS volumes not read: {inv.aws.errors[volumes_key(region)]}"
+                    elif unread := inv.aws.volumes_unread(region):
+                        label += f"; EBS volumes not read: {unread}"
                     r = aws.add(_label(label), data=("region", region), expand=True)
                     for inst in here:
                         gpus = f"{inst.gpu.gpu_count}x {inst.gpu.gpu_model}" if inst.gpu and inst.gpu.gpu_count else "?"
@@ -505,10 +503,7 @@ def _detail_lines(kind: str, obj: Any, inv: Any = None) -> list[str]:
         if i.gpu is not None:
             rows.append(f"GPUs: {i.gpu.gpu_count}x {i.gpu.gpu_model} "
                         f"({_na(i.gpu.gpu_memory_mib, ' MiB')} each; from {i.gpu.source})")
-        from engine.inventory.aws import volumes_key
-
-        errors = inv.aws.errors if inv is not None and inv.aws is not None else {}
-        unread = errors.get(volumes_key(i.region))  # DescribeVolumes refused: not known, not 0 GiB
+        unread = inv.aws.volumes_unread(i.region) if inv is not None and inv.aws is not None else None
         rows.append(f"EBS: not read ({unread})" if unread else f"EBS: {i.ebs_gib} GiB")
         rows += [f"  {v.volume_id} {v.size_gib} GiB {v.volume_type} {v.device}" for v in i.volumes]
         rows += [f"tag {k} = {v}" for k, v in sorted(i.tags.items())]
