@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/demo.toml
+# Test processes (pytest-xdist). Two halve the suite's time on a 2-core machine: most tests wait on
+# stand-ins, subprocesses and terminals rather than on the CPU. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev lint bench clean tmux promtool rsync
 
@@ -26,7 +29,7 @@ run: install
 
 test: install-dev tmux promtool
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install-dev rsync
 	$(BIN)/python -m benchmarks.run_all
