@@ -38,6 +38,7 @@ from typing import Any
 
 from engine.catalog.load import AWS_NET_CACHE, cache_dir, write_cache
 from engine.catalog.refresh_aws import PRICING_REGION, make_client, rows_of_other_regions
+from engine.catalog.refresh_compare import compare, tier_label
 from engine.catalog.refresh_gcp import RefreshResult
 from engine.errors import EnvironmentProblem, GpumigrateError, Interrupted
 from engine.events import Emit, Message, Progress, discard
@@ -272,6 +273,10 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_NET_CACHE
     previous = rows_of_other_regions(path, "network", "scope", region)
+    # per tier, within this region: a tier whose price (or end) moved, and a tier or part the answer lacks (a part
+    # not read this time, such as an S3 class, keeps its embedded price and date)
+    result.extra.update(compare(path, "network", ("key", "scope", "tier_start_gb"), rows, price_field="price_usd",
+                                keep=lambda row: row.get("scope") == region, label=tier_label))
     rows = [{**r, "refreshed_at": result.refreshed_at} for r in rows]
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "network": previous + rows,
                        "problems": result.problems})

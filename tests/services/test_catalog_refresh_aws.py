@@ -111,7 +111,7 @@ def test_a_refresh_of_one_region_says_what_moved_there_and_what_it_no_longer_pri
     result = refresh_aws(page_size=3)
     assert [(c["instance_type"], c["from"], c["to"]) for c in result.extra["prices_changed"]] == [
         ("p3.2xlarge", 3.06, 3.213)]
-    assert result.extra["no_longer_priced"] == ["g5.xlarge us-east-1 (was $1.006/h)"]
+    assert result.extra["no_longer_priced"] == ["g5.xlarge us-east-1 (was $1.0060/h)"]
     stub.products.append(product("p3.2xlarge", "3.3050000000", region="eu-west-1"))
     other = refresh_aws(page_size=3, region="eu-west-1")  # another region compares with its own rows only
     assert other.extra["no_longer_priced"] == [] and other.extra["prices_changed"] == []

@@ -158,7 +158,7 @@ def test_the_other_s3_classes_are_refreshed_and_the_ones_it_cannot_read_are_name
         capsys.readouterr()
         main(["catalog", "refresh", "--aws", "--aws-region", REGION])
         out = capsys.readouterr()
-        assert "S3 GLACIER, DEEP_ARCHIVE not refreshed" in out.out + out.err
+        assert "S3 GLACIER, DEEP_ARCHIVE not refreshed" in " ".join((out.out + out.err).split())
 
 
 ARCHIVE = Path(__file__).parents[1] / "fixtures" / "catalog" / "aws_pricelist_archive_2018_2023"
@@ -194,3 +194,32 @@ def test_glacier_and_deep_archive_are_read_in_their_recorded_shapes(monkeypatch:
     assert not any(r["key"] == "aws.s3.storage.GLACIER" for r in rows)
     assert "S3: 2 S3 GLACIER storage products (AmazonS3 TimedStorage-GlacierByteHrs / volumeType 'Amazon Glacier') " \
            "for eu-west-1 (expected 1)" in " ".join(problems), problems
+
+
+def test_a_second_refresh_lists_each_moved_tier_and_the_rows_it_no_longer_prices(
+        stub: PriceListStub, capsys: pytest.CaptureFixture[str]) -> None:
+    """Egress, EBS and S3 refreshes were dated per row but never compared: a tier that moved from $0.085 to
+    $0.095 a GB (a 20 TB move's egress up by $99) was overwritten in silence, and an EBS type the new answer
+    lacked fell back to the embedded price with no word. Each tier is now compared with the one it replaces."""
+    from tui.cli import main
+
+    refresh_aws_network(region=REGION, page_size=2)
+    moved = [("0", "10240", "0.110"), ("10240", "61440", "0.095"), ("61440", "153600", "0.082"),
+             ("153600", "Inf", "0.080")]  # the second tier costs more and ends later; the third starts later
+    stub.products = [egress(REGION, "EGRESSMEC1", moved) if '"EGRESSMEC1"' in p else p for p in PRODUCTS
+                     if '"EBSIO1MEC1"' not in p]
+    result = refresh_aws_network(region=REGION, page_size=2)
+    changed = {c["label"]: c for c in result.extra["prices_changed"]}
+    tier = changed["internet egress next 40 TB/month me-central-1 (10,240-61,440 GB)"]
+    assert (tier["from"], tier["to"], tier["unit"]) == (0.085, 0.095, "/GB")
+    assert (tier["tier_end_from"], tier["tier_end_to"]) == (51200, 61440)
+    assert len(changed) == 1  # S3, EBS gp3 and the other tiers did not move
+    assert sorted(result.extra["no_longer_priced"]) == [
+        "EBS io1 storage me-central-1 (was $0.1500/GB-month)",
+        "internet egress next 100 TB/month me-central-1 (51,200-153,600 GB) (was $0.0820/GB)"]
+    stub.products = PRODUCTS  # back: the CLI line names the tier, old -> new, in its unit
+    assert main(["catalog", "refresh", "--aws", "--aws-region", REGION]) in (0, 4)
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("aws-network: " in out and "1 price changed since the previous refresh" in out
+            and "internet egress next 40 TB/month me-central-1 (10,240-51,200 GB) $0.0950 -> $0.0850/GB (-10.5%) "
+                "(tier now ends at 51,200 GB, was 61,440 GB)" in out), out
