@@ -85,3 +85,19 @@ def test_the_counts_add_up_and_machine_sizes_sort_as_numbers(capsys: pytest.Capt
     table = show(capsys, "--gpu", "L4", "--region", "europe-west4", "--provider", "gcp")
     order = [ln.split()[0] for ln in table.splitlines() if ln.startswith("g2-standard-")]
     assert order.index("g2-standard-4") < order.index("g2-standard-12")
+
+
+def test_region_is_matched_as_typed_and_an_unknown_one_names_near_matches(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--region US-Central1` matched nothing and a typo ("us-centrl1") or a zone ("us-central1-a") answered
+    "no rows match" with exit 0, as if nothing were priced there."""
+    monkeypatch.setenv("COLUMNS", "80")
+    typed = show(capsys, "--region", " US-Central1", "--gpu", "T4")
+    assert typed == show(capsys, "--region", "us-central1", "--gpu", "T4") and "n1-standard-8" in typed
+    assert max(len(line) for line in typed.splitlines()) <= 80
+    for wrong, hint in (("us-centrl1", "did you mean us-central1"),
+                        ("us-central1-a", "looks like a zone; its region is us-central1"),
+                        ("xx-nowhere9", "regions; `gpumigrate catalog show --json` lists every row")):
+        assert main(["catalog", "show", "--region", wrong]) == 2
+        out = capsys.readouterr()
+        assert out.out == "" and f"no region {wrong!r} in the catalog" in out.err and hint in out.err, out.err

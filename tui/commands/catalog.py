@@ -132,6 +132,7 @@ def run_show(args: argparse.Namespace) -> int:
     from engine.cost.freshness import price_age
 
     catalog = load_catalog()
+    region = args.region = _known_region(catalog, args.region) if args.region else None
     rows = []
 
     def ages(date: str, spot_date: str | None) -> dict[str, object]:
@@ -144,7 +145,7 @@ def run_show(args: argparse.Namespace) -> int:
         for m in catalog.gcp_machines:
             if args.gpu and not gpu_matches(m.gpu_model, args.gpu):
                 continue
-            if args.region and m.region != args.region:
+            if region and m.region != region:
                 continue
             if args.machine and args.machine.lower() not in m.machine_type.lower():
                 continue
@@ -168,7 +169,7 @@ def run_show(args: argparse.Namespace) -> int:
         for a in catalog.aws_instances:
             if args.gpu and not gpu_matches(a.gpu_model, args.gpu):
                 continue
-            if args.region and a.region != args.region:
+            if region and a.region != region:
                 continue
             if args.machine and args.machine.lower() not in a.instance_type.lower():
                 continue
@@ -199,6 +200,32 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 _NAMES = {"gcp": "Google Cloud", "aws": "AWS"}
+
+
+def _known_region(catalog, typed: str) -> str:  # type: ignore[no-untyped-def]
+    """The catalog's spelling of the region a user typed: case and spaces aside ("US-Central1 " is us-central1).
+    One the catalog does not know is bad input (exit 2) naming the near matches, or the region of a zone typed
+    in its place: an exact-match filter answered a typo with "no rows match" and exit 0, as if nothing were
+    priced there."""
+    import difflib
+
+    from engine.errors import BadInputError
+
+    known = sorted({m.region for m in catalog.gcp_machines} | {a.region for a in catalog.aws_instances}
+                   | {z.region for z in catalog.gcp_zones})
+    wanted = typed.strip().lower()
+    by_lower = {r.lower(): r for r in known}
+    if wanted in by_lower:
+        return by_lower[wanted]
+    zone_of = next((by_lower[wanted[:cut]] for cut in (wanted.rfind("-"),) if cut > 0 and wanted[:cut] in by_lower),
+                   None)
+    if zone_of is not None:
+        hint = f"{typed!r} looks like a zone; its region is {zone_of} (--region {zone_of})"
+    else:
+        near = difflib.get_close_matches(wanted, list(by_lower), n=4, cutoff=0.6)
+        hint = (f"did you mean {', '.join(by_lower[n] for n in near)}?" if near
+                else f"the catalog knows {len(known)} regions; `gpumigrate catalog show --json` lists every row")
+    raise BadInputError(f"catalog show --region: no region {typed!r} in the catalog; {hint}")
 
 
 def _fitted_tables(console, rows, args) -> None:  # type: ignore[no-untyped-def]
