@@ -96,13 +96,10 @@ def _open_pair(spec: TransferSpec, src_loc: Location, dst_loc: Location, prelist
     """Both backends, the local walk following the spec's symlink rules; with ``prelist``, a
     cloud source's listing starts before the destination's client is built (see
     :mod:`engine.transfer.prelist`)."""
-    from engine.transfer.backends.local_walk import WalkRules
+    from engine.transfer.backends.local_walk import copy_rules
 
-    rules = WalkRules(follow_symlinks=spec.follow_symlinks, skip_broken_symlinks=spec.skip_broken_symlinks,
-                      avoid=dst_loc.path if dst_loc.is_local else None)
-    # A destination's links are followed where they lead; a broken one is replaced by a copy
-    # and never deleted (a notice there, not a failure).
-    dst_rules = WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
+    rules, dst_rules = copy_rules(spec.follow_symlinks, spec.skip_broken_symlinks,
+                                  dst_loc.path if dst_loc.is_local else None)
     where = spec.gcs_component_prefix  # composite-upload components (listings hide them on both sides)
     jobs, small_jobs = spec.worker_counts()
     src = open_backend(src_loc, jobs=jobs, small_jobs=small_jobs, rules=rules, component_prefix=where)

@@ -11,7 +11,8 @@ copy started and still is when it ended* (rclone refuses a source "being updated
 
 A source that changed is copied again from its new state, at most ``SNAPSHOT_TRIES`` times
 in all, then reported ``changed during copy`` (a failure).  A source deleted after it was
-listed is reported ``vanished`` (not copied, not a failure; its destination object is kept).
+listed is reported ``vanished`` (not copied, not a failure; its destination object is kept); one
+replaced by a folder or a special file is reported ``changed: now a folder`` (the same, in its words).
 
 :class:`CopyJobs` is the part of :class:`engine.transfer.execute.Transfer` that does this.
 """
@@ -207,9 +208,24 @@ class CopyJobs:
                                 f"(size {before[0]} -> {after[0] if after else '?'})")
 
     def _vanished(self, act: Action) -> None:
+        """The listed file is no longer one: deleted, or replaced by a folder (a checkpoint file
+        that became a folder of shards) or a special file. Either way not copied and not a
+        failure; the reason says which, and what the next run does about it."""
         with self.stats.lock:
             self.stats.in_flight.pop(act.path, None)
-        self._not_copied(act.path, "vanished: deleted from the source after it was listed")
+        now = self.src.gone_as(act.path)
+        if not now:
+            self._not_copied(act.path, "vanished: deleted from the source after it was listed")
+            return
+        kept = "" if act.dst is None else "; its earlier copy is kept"
+        if now == "a folder":
+            nxt = "the next run copies the files in it"
+            if act.dst is not None:
+                nxt += (" once -d has deleted the earlier copy in their way" if self.dst.scheme == "file"
+                        else ", and with -d deletes the earlier copy")
+        else:
+            nxt = "the next run reports it as not a regular file"
+        self._not_copied(act.path, f"changed: now {now} (it was a file when listed; not copied{kept}; {nxt})")
 
     def _copy_once(self, act: Action, before: Any) -> None:
         src = act.src

@@ -21,6 +21,7 @@ from engine.transfer.compare import ensure_crc32c
 from engine.transfer.control import TransferControl
 from engine.transfer.copying import MIB, SMALL_MAX, STEP, CopyJobs, effective_part_size
 from engine.transfer.guards import DeleteRefused, delete_guard, deletions_blocked
+from engine.transfer.in_order import InOrder
 from engine.transfer.journal import Journal
 from engine.transfer.plan import Action, diff, without_placeholders
 from engine.transfer.readahead import ReadAhead
@@ -109,6 +110,12 @@ class Transfer(CopyJobs):
         self.approve_delete = approve_delete
         self.src_url, self.dst_url = src_url, dst_url
         self.emit = emit
+        self._in_order: InOrder | None = None
+        """Dry run: the workers' per-object lines go out in plan (key) order (see engine.transfer.in_order)."""
+        if dry_run:
+            self._in_order = InOrder(emit)
+            self._held = threading.local()
+            self.emit = self._emit_held
         self.journal = journal
         self.control = control
         self.dry_run = dry_run
@@ -133,6 +140,15 @@ class Transfer(CopyJobs):
         self._last_object_event: dict[str, float] = {}
 
     # --- events -----------------------------------------------------------------
+    def _emit_held(self, event: Any) -> None:
+        """Dry run: a worker's per-object event waits for its ticket's turn (see _guarded)."""
+        held = getattr(self._held, "events", None)
+        if held is not None and isinstance(event, ItemDone):
+            held.append(event)
+            return
+        assert self._in_order is not None
+        self._in_order.emit(event)
+
     def _progress(self, final: bool = False) -> None:
         st = self.stats
         rate = st.rate()
@@ -244,9 +260,16 @@ class Transfer(CopyJobs):
                 return True
             return slots.acquire(blocking=False)
 
+        tickets: list[int] = []  # dry run: each batched action's place in the plan's order
+        in_order = self._in_order
+
         def flush_batch() -> None:  # a slot is held
-            track(self._small.submit(self._guarded_batch, batch[:]))
+            track(self._small.submit(self._guarded_batch, batch[:], tickets[:]))
             batch.clear()
+            tickets.clear()
+
+        def ticket() -> int | None:
+            return in_order.ticket() if in_order is not None else None
 
         def pump(block: bool) -> None:
             """Hand waiting actions to workers: while slots are free, or (``block``) all of them.
@@ -265,9 +288,20 @@ class Transfer(CopyJobs):
                         take_slot()
                         flush_batch()
                     return
+                if in_order is not None and in_order.full():
+                    # Dry run, a slow object holds up the lines behind it: no more tickets until
+                    # its line is out (the batch goes first: every ticket must be with a worker).
+                    if batch:
+                        if not acquire(block):
+                            return
+                        flush_batch()
+                    if not block:
+                        return
+                    in_order.wait_room(lambda: self.control.cancelled)
                 small = act.kind == "copy" and act.size <= BATCH_OBJECT_MAX
                 if small and len(batch) < batch_max:
                     batch.append(ahead.pop())
+                    tickets.append(ticket())  # type: ignore[arg-type]
                     if slots.acquire(blocking=False):
                         flush_batch()
                     continue
@@ -278,7 +312,7 @@ class Transfer(CopyJobs):
                     continue
                 ahead.pop()
                 track(self._objects.submit(self._guarded, self._do_copy if act.kind == "copy" else self._do_check,
-                                           act))
+                                           act, ticket()))
 
         # A temporary file of its own (not the journal's): the -d plan lives in the journal's.
         ahead = ReadAhead(None)
@@ -350,6 +384,8 @@ class Transfer(CopyJobs):
             if self._small is not self._objects:
                 self._small.shutdown(wait=True, cancel_futures=True)
             self._parts.shutdown(wait=True, cancel_futures=True)
+            if self._in_order is not None:
+                self._in_order.drain()  # cut short: what finished still goes out, in order
             stop_ticker.set()
             ticker.join()
             if self.control.cancelled:
@@ -445,7 +481,16 @@ class Transfer(CopyJobs):
             self.stats.files_total += 1
             self.stats.bytes_total += act.size
 
-    def _guarded(self, fn: Callable[[Action], None], act: Action) -> None:
+    def _guarded(self, fn: Callable[[Action], None], act: Action, ticket: int | None = None) -> None:
+        if ticket is not None:  # dry run: this action's lines wait for their turn
+            assert self._in_order is not None
+            self._held.events = []
+            try:
+                self._guarded(fn, act)
+            finally:
+                held, self._held.events = self._held.events, None
+                self._in_order.put(ticket, held)
+            return
         if self.control.cancelled:
             return
         try:
@@ -459,9 +504,9 @@ class Transfer(CopyJobs):
                 self.stats.in_flight.pop(act.path, None)
             self._object_event(act.path, "failed", 0, act.size)
 
-    def _guarded_batch(self, acts: list[Action]) -> None:
-        for act in acts:
-            self._guarded(self._do_copy, act)
+    def _guarded_batch(self, acts: list[Action], tickets: list[int | None]) -> None:
+        for act, ticket in zip(acts, tickets):
+            self._guarded(self._do_copy, act, ticket)
 
     # --- deletions ------------------------------------------------------------------
     def _plan_first(self, actions, counts: Callable[[], tuple[int, int]]):

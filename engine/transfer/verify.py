@@ -23,6 +23,7 @@ from typing import Any
 from engine.events import Emit, ItemDone, Progress, discard
 from engine.transfer.backends import open_backend
 from engine.transfer.backends.base import Backend, ObjectInfo
+from engine.transfer.backends.local_walk import copy_rules
 from engine.transfer.checksums import hash_file
 from engine.transfer.plan import diff
 from engine.transfer.urls import parse_url
@@ -82,10 +83,17 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
 
 def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = None, *,
                  emit: Emit = discard, jobs: int = 8, exclude: list[str] | None = None,
-                 base_dir: Path | None = None, recursive: bool = True) -> VerifyReport:
-    """Compare every object of ``src_url`` with ``dst_url`` by checksum; write the manifest if asked."""
+                 base_dir: Path | None = None, recursive: bool = True, follow_symlinks: bool = True,
+                 skip_broken_symlinks: bool = False) -> VerifyReport:
+    """Compare every object of ``src_url`` with ``dst_url`` by checksum; write the manifest if asked.
+
+    The trees are walked with the copy's link rules (``follow_symlinks``, ``skip_broken_symlinks``,
+    a link into a local destination never entered): the set compared is the set a copy with the
+    same options produces, so an entry the copy deliberately skips is not "missing"."""
     src_loc, dst_loc = parse_url(src_url, base_dir), parse_url(dst_url, base_dir)
-    src, dst = open_backend(src_loc, jobs=jobs), open_backend(dst_loc, jobs=jobs)
+    rules, dst_rules = copy_rules(follow_symlinks, skip_broken_symlinks, dst_loc.path if dst_loc.is_local else None)
+    src = open_backend(src_loc, jobs=jobs, rules=rules)
+    dst = open_backend(dst_loc, jobs=jobs, rules=dst_rules)
     report = VerifyReport(manifest_path=str(manifest_path) if manifest_path else None)
     lock = threading.Lock()
     # The manifest is written beside its name and renamed only when every object was compared: one cut short
@@ -129,7 +137,8 @@ def verify_trees(src_url: str, dst_url: str, manifest_path: str | Path | None = 
     try:
         with ThreadPoolExecutor(jobs, thread_name_prefix="verify") as pool:
             futures = []
-            for act in diff(src.list(recursive), dst.list(recursive), delete=True, exclude=exclude):
+            for act in diff(src.list(recursive), dst.list(recursive), delete=True, exclude=exclude,
+                            dst_scheme=dst.scheme):
                 if act.kind in ("excluded", "notcopied"):
                     continue
                 if act.kind == "error":  # an entry that cannot be listed cannot be verified

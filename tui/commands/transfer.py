@@ -247,7 +247,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         startup_over()
         try:
             report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=args.jobs or 8,
-                                  exclude=args.exclude, recursive=args.recursive or True)
+                                  exclude=args.exclude, recursive=args.recursive or True,
+                                  follow_symlinks=not args.no_follow_symlinks,
+                                  skip_broken_symlinks=args.skip_broken_symlinks)
         finally:
             sink.close()
         if args.json:

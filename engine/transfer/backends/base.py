@@ -145,6 +145,12 @@ class Backend(ABC):
         None where every read is already pinned to one version (S3 ETag, GCS generation)."""
         return None
 
+    def gone_as(self, path: str) -> str:
+        """What stands at ``path`` now that it is no longer an object that can be copied: "" when
+        nothing does (deleted), "a folder" or "not a regular file" (local trees only: a key
+        cannot turn into a folder in a bucket)."""
+        return ""
+
     def full_checksums(self, info: ObjectInfo) -> ObjectInfo:
         """Fill in checksums the listing did not carry, when the store can say without reading."""
         return info

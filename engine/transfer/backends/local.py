@@ -64,6 +64,13 @@ class LocalBackend(Backend):
             return None
         return self._info(path, s) if st.S_ISREG(s.st_mode) else None
 
+    def gone_as(self, path: str) -> str:
+        try:
+            s = os.stat(self.full(path))  # what a link leads to, as the walk and the copy see it
+        except OSError:
+            return ""
+        return "a folder" if st.S_ISDIR(s.st_mode) else "" if st.S_ISREG(s.st_mode) else "not a regular file"
+
     def open_read(self, info: ObjectInfo) -> BinaryIO:
         return open(self.full(info.path), "rb")
 

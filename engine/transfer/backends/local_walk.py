@@ -44,6 +44,18 @@ class WalkRules:
     """A local destination's root: never entered, wherever a link leads into it."""
 
 
+def copy_rules(follow_symlinks: bool, skip_broken_symlinks: bool,
+               local_dst: str | None) -> tuple[WalkRules, WalkRules]:
+    """The walk rules of a transfer's source and destination (``local_dst``: a local
+    destination's root, never entered from the source). One place, so that ``--verify-only``
+    walks exactly the trees a copy walks: with other rules it called a link the copy skips
+    "missing" (exit 1), or followed a link into the destination."""
+    src = WalkRules(follow_symlinks=follow_symlinks, skip_broken_symlinks=skip_broken_symlinks, avoid=local_dst)
+    # A destination's links are followed where they lead; a broken one is replaced by a copy
+    # and never deleted (a notice there, not a failure).
+    return src, WalkRules(follow_symlinks=True, skip_broken_symlinks=True)
+
+
 def _problem(path: str, why: str, error: bool) -> ObjectInfo:
     return ObjectInfo(path=path, size=0, mtime=0.0, problem=why, problem_is_error=error)
 

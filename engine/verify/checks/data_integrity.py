@@ -135,7 +135,8 @@ def _compare_transfer(ctx: CheckContext, spec: Any, max_listed: int) -> dict[str
 
     try:
         report = verify_trees(spec.src, spec.dst, exclude=list(spec.exclude), base_dir=ctx.base_dir,
-                              recursive=spec.recursive)
+                              recursive=spec.recursive, follow_symlinks=spec.follow_symlinks,
+                              skip_broken_symlinks=spec.skip_broken_symlinks)
     except GpumigrateError as exc:
         raise CheckError(f"{spec.src} -> {spec.dst}: {exc}") from None
     counts = {"missing": len(report.missing), "extra": len(report.extra) if spec.delete else 0,
