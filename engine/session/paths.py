@@ -10,6 +10,7 @@ quietly leave it 0640).
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import re
@@ -157,18 +158,27 @@ def make_private_dir(folder: Path) -> None:
     os.chmod(folder, 0o2770 if _group_may(folder) else 0o700)
 
 
+class LinkRefused(BadInputError):
+    """A symbolic link where gpumigrate keeps its own state (exit 2, one line, no traceback)."""
+
+
+def link_message(path: Path | str) -> str:
+    path = Path(path)
+    return (f"{path} is a symbolic link (made by {_owner_of_link(path)}): gpumigrate never writes through a "
+            "link in its state directory (in a shared folder another login could point it at your own "
+            "files); remove it and run again")
+
+
 def refuse_link(path: Path) -> None:
     """Refuse to use ``path`` when it is a symbolic link.
 
     In a folder shared with ``session share`` every member of the group may replace a file (the
     folder has no sticky bit: a worker's log is rewritten by whoever runs next), so a link there
     could point this login's writes at any file it owns (``~/.bashrc``). Nothing of gpumigrate's
-    state is ever a link."""
+    state is ever a link.  This check comes before the open; the open itself (:func:`no_follow`)
+    refuses a link planted after it, with the same words."""
     if os.path.islink(path):
-        raise EnvironmentProblem(
-            f"{path} is a symbolic link (made by {_owner_of_link(path)}): gpumigrate never writes through a "
-            "link in its state directory (in a shared folder another login could point it at your own "
-            "files); remove it and run again")
+        raise LinkRefused(link_message(path))
 
 
 def _owner_of_link(path: Path) -> str:
@@ -183,8 +193,58 @@ def _owner_of_link(path: Path) -> str:
 
 
 def no_follow(path: str, flags: int) -> int:
-    """An ``opener`` for :func:`open` that never follows a link (see :func:`refuse_link`)."""
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    """An ``opener`` for :func:`open` that never follows a link (see :func:`refuse_link`).
+
+    Under the state directory every folder on the way is opened relative to the one above it
+    (``openat``) with ``O_NOFOLLOW``, so a folder swapped for a link (``logs`` -> another login's
+    choice) is refused too, not only the file itself.  A link met here, however late it was planted,
+    is the one-line :class:`LinkRefused`, never an ``OSError`` traceback."""
+    return open_no_follow(Path(path), flags, 0o600)
+
+
+def _walk_from_state_dir(path: Path) -> tuple[int | None, str]:
+    """(fd of ``path``'s folder, opened component by component below the state dir without following
+    a link; None when ``path`` is not under the state dir) and the file's name."""
+    root = state_dir()
+    try:
+        rel = path.parent.relative_to(root)
+    except ValueError:
+        return None, str(path)
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    walked = root
+    try:
+        for part in rel.parts:
+            walked = walked / part
+            try:
+                nxt = os.open(part, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(walked):
+                    raise LinkRefused(link_message(walked)) from None
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, path.name
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_no_follow(path: Path, flags: int, mode: int) -> int:
+    """``os.open(path, flags | O_NOFOLLOW, mode)``, openat-style under the state dir (see :func:`no_follow`)."""
+    use_dir_fd = os.open in os.supports_dir_fd
+    folder, name = _walk_from_state_dir(path) if use_dir_fd else (None, str(path))
+    try:
+        return os.open(name, flags | _NOFOLLOW, mode, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.EEXIST and os.path.islink(path)):
+            raise LinkRefused(link_message(path)) from None
+        raise
+    finally:
+        if folder is not None:
+            os.close(folder)
 
 
 def create_private_file(path: Path) -> None:
@@ -192,7 +252,7 @@ def create_private_file(path: Path) -> None:
     or narrow it); a link found there is refused (:func:`refuse_link`)."""
     mode = 0o660 if _group_may(path) else 0o600
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+        fd = open_no_follow(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
         refuse_link(path)
         return
@@ -225,9 +285,12 @@ def owner_only_file(path: Path, text: str) -> Path:
     make_private_dir(path.parent)
     path.unlink(missing_ok=True)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = open_no_follow(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except PermissionError:
         raise EnvironmentProblem(not_shared_message(None, path)) from None
+    except FileExistsError:  # made between the unlink and the open: by someone else, so not reused
+        raise EnvironmentProblem(f"{path} was created by {_owner_of_link(path)} while gpumigrate was writing it: "
+                                 "remove it and run again") from None
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
