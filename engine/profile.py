@@ -313,6 +313,28 @@ def _located(err: Any, origin: str, lines: "_KeyLines") -> str:
     return f"{origin}:{lines.line_of(loc, missing=err['type'] == 'missing')}: {_dotted(loc) or '(top level)'}: {why}"
 
 
+def field_problem(err: Any, at: tuple[Any, ...] = ()) -> tuple[str, str]:
+    """``(field, why)`` for one pydantic error, in the words a load error uses, for a change made in the app
+    (no file line yet): ``("target.zone", "zone 'x' is not in region 'y'")``, never pydantic's own text
+    ("Value error, ...", "[type=..., input_value=...]").  ``at``: where the validated table sits in the
+    profile.  A section's own check that names one of its fields is given that field, as at load."""
+    loc, why = (*at, *err["loc"]), _friendly(err)
+    if err["type"] == "value_error" and loc:
+        named = _NAMED_FIELD.match(why)
+        if named and named.group(1).startswith(_dotted(loc) + "."):
+            return named.group(1), why[named.end():]
+        first = re.match(r"^([a-z_]+)\b", why)
+        given = err.get("input")
+        if first and isinstance(given, dict) and first.group(1) in given:  # "zone 'x' is not in region ...": zone
+            return f"{_dotted(loc)}.{first.group(1)}", why
+    return _dotted(loc) or "(top level)", why
+
+
+def field_problems(exc: ValidationError, at: tuple[Any, ...] = ()) -> list[str]:
+    """Every error of ``exc`` as one ``field: why`` line (:func:`field_problem`)."""
+    return [f"{field}: {why}" for field, why in (field_problem(err, at) for err in exc.errors())]
+
+
 def _check_against_catalog(profile: Profile, origin: str, lines: "_KeyLines") -> None:
     """What the price and availability catalog contradicts: a GPU the machine type does not carry, a GPU
     count it does not have, a zone or region that does not offer the GPU (engine.catalog.check)."""

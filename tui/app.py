@@ -21,7 +21,14 @@ from textual.screen import Screen
 
 from engine.errors import GpumigrateError
 from engine.guide import WALK, first_mode, next_step
-from engine.profile import Profile, ProfileError, load_profile_with_digest, save_profile, write_profile_text
+from engine.profile import (
+    Profile,
+    ProfileError,
+    field_problems,
+    load_profile_with_digest,
+    save_profile,
+    write_profile_text,
+)
 from engine.profile_file import ProfileChangedOnDisk, file_digest
 from engine.recent import remember_profile
 from tui.messages import ProfileChanged, RoleChanged
@@ -496,8 +503,8 @@ class GpuMigrateApp(App[int]):
         change(draft)
         try:
             validated = Profile.model_validate(draft.model_dump(exclude_unset=True))
-        except ValidationError as exc:
-            self.show_error("That change is not valid", str(exc))
+        except ValidationError as exc:  # the CLI's words (field: what is wrong), not pydantic's text
+            self.show_error("That change is not valid", "\n".join(field_problems(exc)))
             return False
         return self.replace_profile(validated, what)
 

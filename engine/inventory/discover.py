@@ -136,12 +136,30 @@ def write_starting_profile(path: Path, choices: InitChoices, *, data_dirs: list[
     dirs = [d if os.path.isabs(d) else os.path.relpath(Path(d).expanduser().resolve(), base) for d in data_dirs]
     found = discover(data_dirs=dirs, regions=list(regions), base_dir=base, scan_gpus=scan_gpus,
                      scan_aws=scan_aws, nvml_api=nvml_api, emit=emit, cancel=cancel)
-    text = profile_text(starting_profile(found, choices), found, origin=origin)
+    text = _checked_text(path, starting_profile(found, choices), found, origin)
     if force:
         write_atomic(path, text)
     else:
         create_profile_file(path, text)
     return found
+
+
+_UNWRITTEN = "\x00unwritten"
+"""The origin the check of a not-yet-written profile runs under; its messages then name the file instead."""
+
+
+def _checked_text(path: Path, profile: Any, found: Discovery, origin: str) -> str:
+    """:func:`profile_text`, whose problems (a choice the catalog contradicts, a value that looks like a
+    credential) name the file that was not written, not a line of a text nobody has seen."""
+    import re
+
+    from engine.profile import ProfileError
+
+    try:
+        return profile_text(profile, found, origin=origin, check_as=_UNWRITTEN)
+    except ProfileError as exc:
+        head = re.compile(rf"^{re.escape(_UNWRITTEN)}:\d+: ")
+        raise ProfileError([head.sub(f"{path}: not written: ", p) for p in exc.problems]) from None
 
 
 def _catalog_lookup() -> Any:
@@ -247,8 +265,9 @@ def _section_of(item: str) -> str:
     return "transfer" if head.startswith(("add", "[[transfer")) else head
 
 
-def profile_text(profile: Any, found: Discovery, origin: str = "gpumigrate init") -> str:
-    """The profile as TOML, a header saying what was found, and ``# decide:`` comments per section."""
+def profile_text(profile: Any, found: Discovery, origin: str = "gpumigrate init", check_as: str = "(new profile)") -> str:
+    """The profile as TOML, a header saying what was found, and ``# decide:`` comments per section.
+    ``check_as``: the name the text's own check gives it in a problem."""
     from engine.profile import dump_profile, parse_profile
 
     body = dump_profile(profile)
@@ -283,7 +302,7 @@ def profile_text(profile: Any, found: Discovery, origin: str = "gpumigrate init"
             out.append(f"# [{section}]")
             out.extend(comments)
     text = "\n".join(header + out).rstrip("\n") + "\n"
-    parse_profile(text, "<init>")  # what we write must load; a bug here must not leave a bad file
+    parse_profile(text, check_as)  # what we write must load; a bug here must not leave a bad file
     return text
 
 

@@ -140,3 +140,15 @@ def test_init_and_new_profile_write_the_same_file(tmp_path: Path, monkeypatch) -
     assert cli[1:] == app[1:]
     with pytest.raises(Exception, match="already exists"):
         create_profile({"file": "app.toml", "data_dirs": "", "dest": "", "regions": ""})
+
+
+def test_a_choice_the_catalog_refuses_names_the_file_not_an_internal_label(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The check of what init would write said '<init>:13: source.gpu_count: ...' (a line of a file nobody has)."""
+    target = tmp_path / "m.toml"
+    code = main(["init", str(target), "--no-aws", "--no-gpus", "--provider", "aws", "--instance-type", "p3.2xlarge",
+                 "--gpu-count", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and not target.exists()
+    assert "<" not in err, err
+    assert f"{target}: not written: source.gpu_count: 5 does not match p3.2xlarge, which has 1 V100 (--gpu-count)" \
+        in err, err

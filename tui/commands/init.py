@@ -47,12 +47,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+FLAGS = {"source.provider": "--provider", "source.instance_type": "--instance-type", "source.gpu_model": "--gpu-model",
+         "source.gpu_count": "--gpu-count", "source.hourly_usd": "--hourly-usd", "source.region": "--aws-region",
+         "target.region": "--target-region", "target.project": "--project", "target.pricing": "--pricing",
+         "name": "--name", "inventory.local_dirs": "--data-dir", "inventory.aws_regions": "--aws-region",
+         "inventory.buckets": "--bucket", "transfer": "--dest"}
+"""The flag that set a profile field, named after a problem with it."""
+
+
+def _with_flag(problem: str) -> str:
+    """``m.toml: not written: source.gpu_count: ...`` + `` (--gpu-count)`` where a flag set that field."""
+    import re
+
+    match = re.match(r"^.*?: not written: ([\w.\[\]]+): ", problem)
+    field = re.sub(r"\[\d+\].*$", "", match.group(1)) if match else ""
+    return f"{problem} ({FLAGS[field]})" if field in FLAGS else problem
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pydantic import ValidationError
 
     from engine.errors import BadInputError
+    from engine.profile import ProfileError
     from engine.inventory.discover import InitChoices, describe, write_starting_profile
     from engine.profile import _dotted, _friendly
 
@@ -67,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise BadInputError("\n".join(f"{target}: {_dotted(e['loc'])}: {_friendly(e)}  (check the flags)"
                                       for e in exc.errors())) from None
+    except ProfileError as exc:  # what the flags (or what was found) would write does not load
+        raise ProfileError([_with_flag(p) for p in exc.problems]) from None
     except FileExistsError as exc:
         raise BadInputError(f"{exc} (it appeared while gpumigrate looked around); pass --force to replace it") from None
     for line in describe(found):

@@ -277,9 +277,11 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                             part_threshold_mib=args.part_threshold, part_size_mib=args.part_size,
                             s3_conditional_writes=args.s3_conditional_writes,
                             gcs_large_uploads=args.gcs_large_uploads, engine=args.engine, sts=sts)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise BadInputError(f"--{'-'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
+    except ValidationError as exc:  # the flag, what is wrong and what is accepted; not pydantic's text
+        from engine.profile import field_problem
+
+        raise BadInputError("\n".join(f"--{field.replace('_', '-')}: {why}"
+                                      for field, why in map(field_problem, exc.errors()))) from None
 
     import sys
     import threading

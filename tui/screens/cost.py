@@ -278,7 +278,7 @@ class CostScreen(StepScreen):
         """Apply a change to a copy of the draft; keep it only if the profile model accepts it."""
         from pydantic import ValidationError
 
-        from engine.profile import Profile
+        from engine.profile import Profile, field_problems
 
         assert self.draft is not None
         candidate = self.draft.model_copy(deep=True)
@@ -286,9 +286,7 @@ class CostScreen(StepScreen):
         try:
             self.draft = Profile.model_validate(candidate.model_dump(exclude_unset=True))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            self.query_one("#cost-error", Static).update(f"⚠ {where}: {first['msg']}")
+            self.query_one("#cost-error", Static).update("⚠ " + "; ".join(field_problems(exc)))
             return
         self.recompute()
 

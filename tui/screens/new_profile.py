@@ -112,6 +112,7 @@ def start_new_profile(app: "EditingApp") -> None:
     from pydantic import ValidationError
 
     from engine.errors import GpumigrateError
+    from engine.profile import field_problems
 
     def asked(answers: dict[str, str] | None) -> None:
         if not answers:
@@ -121,7 +122,11 @@ def start_new_profile(app: "EditingApp") -> None:
         def work() -> None:
             try:
                 path, found = create_profile(answers, getattr(app, "nvml_api", None))
-            except (GpumigrateError, ValidationError, ValueError, OSError) as exc:
+            except ValidationError as exc:  # the dialog's choices: the field and what is wrong, not pydantic's text
+                app.call_from_thread(app.show_error, "The profile could not be created",
+                                     "\n".join(field_problems(exc)))
+                return
+            except (GpumigrateError, ValueError, OSError) as exc:
                 app.call_from_thread(app.show_error, "The profile could not be created", str(exc))
                 return
             app.call_from_thread(done, path, found)

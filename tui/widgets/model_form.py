@@ -32,7 +32,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from engine.profile import _dotted, _friendly
+from engine.profile import _dotted, field_problem
 
 
 @dataclass
@@ -378,7 +378,7 @@ class ModelForm(VerticalScroll):
             if isinstance(err, FormValueError):
                 dotted, text = err.path, err.text
             else:
-                dotted, text = _dotted((*at, *err["loc"])), _friendly(err)
+                dotted, text = field_problem(err, at)  # a section's check that names a field: under that field
             target = self._error_widget(dotted)
             if target is None:
                 orphans.append(f"{dotted or '(profile)'}: {text}")
