@@ -216,6 +216,9 @@ class Catalog:
     refreshes), when older than ``refreshed``: the footer must not call those rows as fresh as the newest."""
     problems: list[str] = field(default_factory=list)
     """Things a person should know (an unreadable cache, SKUs a refresh could not map)."""
+    n1_commitments_skipped: int = 0
+    """N1 commitment SKUs the last Billing Catalog refresh saw and did not model: an N1 row's commitment price is
+    the embedded one (dated), or there is none."""
     _by_type: dict[str, list[GcpMachine]] = field(default_factory=dict, repr=False, compare=False)
     _by_type_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
     _offered: dict[str, list[GcpZone] | None] = field(default_factory=dict, repr=False, compare=False)
@@ -597,8 +600,10 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
         return
     data, rows, when, source = got
     embedded = {_gcp_key(m): m for m in cat.gcp_machines}
+    skipped = data.get("n1_commitments_skipped")
+    cat.n1_commitments_skipped = skipped if isinstance(skipped, int) else 0
     rows = [_keep_unread(replace(r, origin=REFRESHED, source=source, date=when[:10], verified=READ_FROM_API,
-                                 spot_source="", cud_source=""), embedded)
+                                 spot_source="", cud_source=""), embedded, cat.n1_commitments_skipped)
             for r in rows]
     cat.gcp_machines = _replace_rows(cat.gcp_machines, rows, _gcp_key)
     for kind, rate in (data.get("cud_discounts") or {}).items():
@@ -611,7 +616,8 @@ def _overlay_gcp(cat: Catalog, path: Path) -> None:
     cat.problems.extend(f"gcp refresh: {p}" for p in data.get("problems", [])[:50])
 
 
-def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachine]) -> GcpMachine:
+def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachine],
+                 n1_commitments_skipped: int = 0) -> GcpMachine:
     """A refreshed row keeps the embedded spot and commitment figures its refresh did not read.
 
     A refresh answer without spot or commitment SKUs for a machine (a partial page, an ambiguous SKU
@@ -634,6 +640,9 @@ def _keep_unread(row: GcpMachine, embedded: dict[tuple[str, str, str], GcpMachin
         return row
     what = " and ".join(w for w, k in (("spot", "spot_source"), ("commitment", "cud_source")) if k in kept)
     note = f"the refresh read no {what} price: the embedded one is kept, with its own date"
+    if "cud_source" in kept and row.series == "n1" and n1_commitments_skipped:
+        note += (f" (N1 commitments are not modelled: the refresh skipped {n1_commitments_skipped} N1 commitment "
+                 "SKUs)")
     return replace(row, **kept, notes="; ".join(n for n in (row.notes, old.notes, note) if n))
 
 

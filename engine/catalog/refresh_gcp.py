@@ -102,6 +102,13 @@ _GPU_RE = re.compile(r"^(?!commitment )(?P<spot>spot preemptible |preemptible )?
 _GPU_COMMIT_RE = re.compile(r"^commitment v\d+: (?:nvidia )?(?:tesla )?(?P<name>.+?) gpu (?:running )?in (?P<geo>.+?) "
                             r"for (?P<years>[13]) years?$")
 _HOST_RE = re.compile(r"^(?P<spot>spot preemptible |preemptible )?(?P<series>[a-z0-9 ]+?) instance (?P<kind>core|ram) running in (?P<geo>.+)$")
+# N1's commitments are not per series: "Commitment v1: Cpu in Americas for 1 Year", "Commitment v1: Ram in ... for
+# 3 Years" (the wording billing-export queries and SKU parsers in public code map to N1).  They price N1's vCPUs and
+# memory under a commitment; the machine rows do not model them (an N1 commitment's price stays the embedded one,
+# dated), so they are counted under their own reason and said on the refresh line, never skipped as noise.
+_N1_COMMIT_RE = re.compile(r"^commitment v\d+: (?P<kind>cpu|ram) in (?P<geo>.+?) for (?P<years>[13]) years?$")
+N1_COMMITMENTS = "N1 commitments ('Commitment v1: Cpu/Ram in ...'): not modelled"
+"""The skip reason (and ``skipped`` key) of N1's commitment SKUs."""
 _HOST_COMMIT_RE = re.compile(r"^commitment v\d+: (?P<series>[a-z0-9 ]+?) (?P<kind>cpu|core|ram) in (?P<geo>.+?) for (?P<years>[13]) years?$")
 # Local SSD, which A2 Ultra and A3 machines bundle (its GB are in their list price).  Recorded wordings (Google's
 # price list, 2023-10-30): "SSD backed Local Storage" (the base region, no location), "SSD backed Local Storage in
@@ -158,6 +165,8 @@ def classify(sku: SkuInfo) -> Mapped:
                                                        "guessed")
     if any(word in desc for word in SKIP_WORDS):
         return Mapped("skip", reason="reserved/DWS/custom/premium/other special SKU")
+    if _N1_COMMIT_RE.match(desc):
+        return Mapped("skip", usage=usage, reason=N1_COMMITMENTS)
     for regex, is_host in ((_GPU_RE, False), (_GPU_COMMIT_RE, False), (_HOST_RE, True), (_HOST_COMMIT_RE, True)):
         match = regex.match(desc)
         if not match:
@@ -408,7 +417,9 @@ def refresh_gcp(emit: Emit = discard, *, cancel: threading.Event | None = None, 
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / GCP_CACHE
     result.extra.update(compare(path, "machines", ("machine_type", "gpu_model", "region", "gpu_count"), rows))
+    result.extra["n1_commitments_skipped"] = skipped.get(N1_COMMITMENTS, 0)
     write_cache(path, {"refreshed_at": result.refreshed_at, "source": SOURCE, "machines": rows,
+                       "n1_commitments_skipped": result.extra["n1_commitments_skipped"],
                        "cud_discounts": discounts, "problems": problems,
                        "gpu_prices": [{"kind": k[0], "key": k[1], "region": k[2], "usage": k[3], "usd_per_hr": v}
                                       for k, v in sorted(prices.items())]})

@@ -220,6 +220,15 @@ def target_price(*, catalog: Catalog, label: str | None, machine_type: str | Non
                            "apply a committed-use "
                             f"discount to; set {field_prefix}.hourly_usd")
     discount = catalog.cud_discount(pricing, mtype)
+    if discount is None and row.series == "n1":
+        # Google publishes N1 commitments ("Commitment v1: Cpu/Ram in ..."); the catalog does not model them, so
+        # it must not say "not published", nor price the option at on-demand
+        skipped = (f"; the last refresh skipped {catalog.n1_commitments_skipped} N1 commitment SKUs"
+                   if catalog.n1_commitments_skipped else "")
+        raise CatalogError(f"{field_prefix}.pricing", f"a {pricing} price for {mtype} in {row.region} is not "
+                           "available here: N1 commitments are not modelled (the embedded catalog has N1 commitment "
+                           f"prices only from Google's 2022 price list, not for {row.region}{skipped}); set "
+                           f"{field_prefix}.hourly_usd to the committed rate you were quoted, or price it on-demand")
     if discount is None:
         raise CatalogError(f"{field_prefix}.pricing", f"no {pricing} price is published for {mtype} in {row.region} "
                             f"({row.source}); set {field_prefix}.hourly_usd to the committed rate you were quoted")

@@ -256,3 +256,55 @@ def test_a_refresh_says_what_moved_and_what_it_no_longer_prices(stub: BillingCat
     assert main(["catalog", "refresh", "--gcp"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "prices changed since the previous refresh" in out and "a2-highgpu-1g us-central1 $" in out
+
+
+N1_REGIONS = ["us-central1", "me-west1"]  # the embedded catalog has N1 + T4 commitments for the first only
+N1_SKUS = [
+    sku("0101-N1C", "N1 Predefined Instance Core running in Americas", "OnDemand", 0.031611, N1_REGIONS, group="CPU"),
+    sku("0102-N1R", "N1 Predefined Instance Ram running in Americas", "OnDemand", 0.004237, N1_REGIONS,
+        unit="GiBy.h", group="RAM"),
+    sku("0103-T4", "Nvidia Tesla T4 GPU running in Americas", "OnDemand", 0.35, N1_REGIONS),
+    sku("0104-T4C", "Commitment v1: Nvidia Tesla T4 GPU running in Americas for 1 Year", "Commit1Yr", 0.22,
+        N1_REGIONS),
+    # N1's own commitments: generic "Cpu"/"Ram" wording (no series), the ones the machine rows do not model
+    sku("0105-N1CC", "Commitment v1: Cpu in Americas for 1 Year", "Commit1Yr", 0.019915, N1_REGIONS, group="CPU"),
+    sku("0106-N1RC", "Commitment v1: Ram in Americas for 1 Year", "Commit1Yr", 0.002669, N1_REGIONS,
+        unit="GiBy.h", group="RAM"),
+    sku("0107-N1CC3", "Commitment v1: Cpu in Americas for 3 Years", "Commit3Yr", 0.014225, N1_REGIONS, group="CPU"),
+    sku("0108-N1RC3", "Commitment v1: Ram in Americas for 3 Years", "Commit3Yr", 0.001907, N1_REGIONS,
+        unit="GiBy.h", group="RAM"),
+]
+
+
+def test_n1_commitment_skus_are_counted_said_and_a_cost_that_needs_them_says_not_available(
+        stub: BillingCatalogStub, capsys: pytest.CaptureFixture[str]) -> None:
+    """N1's commitment SKUs fell into the thousands of quietly skipped ones ("not a GPU or A2/A3/G2/N1 host
+    SKU"), and a cud-1y N1 target where the catalog has no N1 commitment said "no cud-1y price is published"."""
+    from engine.cost.model import compute_costs
+    from engine.errors import BadInputError
+    from engine.profile import parse_profile
+    from tui.cli import main
+
+    stub.skus = SKUS + N1_SKUS
+    result = refresh_gcp(page_size=3)
+    assert result.extra["n1_commitments_skipped"] == 4 and result.skipped[
+        "N1 commitments ('Commitment v1: Cpu/Ram in ...'): not modelled"] == 4
+    assert main(["catalog", "refresh", "--gcp"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "skipped 4 SKUs: N1 commitments are not modelled" in out, out
+    cat = load_catalog()
+    row = cat.gcp_machine("n1-standard-8", "me-west1", "T4", 1)
+    assert row is not None and row.origin == REFRESHED and row.cud_1y_usd_per_hr is None
+
+    def profile(region: str) -> str:
+        return ('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = "g4dn.2xlarge"\n[target]\n'
+                f'machine_type = "n1-standard-8"\ngpu_model = "T4"\ngpu_count = 1\nregion = "{region}"\n'
+                'pricing = "cud-1y"\n[workload]\nruns_per_month = 300\nsource_hours_per_run = 2\n')
+
+    with pytest.raises(BadInputError, match="cud-1y price for n1-standard-8 in me-west1 is not available here: N1 "
+                                            "commitments are not modelled.*skipped 4 N1 commitment SKUs"):
+        compute_costs(parse_profile(profile("me-west1")), cat, with_sensitivity=False)
+    kept = compute_costs(parse_profile(profile("us-central1")), cat, with_sensitivity=False).primary
+    # the embedded 2022 commitment, dated and flagged: not the refreshed on-demand rate under a commitment's name
+    assert kept.price_date == "2022-03-14" and kept.stale and kept.hourly_usd != kept.ondemand_hourly_usd
+    assert "N1 commitments are not modelled" in cat.gcp_machine("n1-standard-8", "us-central1", "T4", 1).notes

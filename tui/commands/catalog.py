@@ -90,6 +90,10 @@ def run_refresh(args: argparse.Namespace) -> int:
             if not_read:  # those classes keep their embedded (dated) price: say so, not "refreshed"
                 text += (f"; S3 {', '.join(not_read)} not refreshed (no single storage product of the recorded "
                          "shape; see the warnings; their embedded prices stay in use)")
+            n1 = result.extra.get("n1_commitments_skipped")
+            if n1:  # counted apart from the noise: a price a cud-1y/cud-3y N1 target would need
+                text += (f"; skipped {n1} SKU{'s' * (n1 != 1)}: N1 commitments are not modelled (an N1 committed-"
+                         "use price stays the embedded one, with its own date, or is not available)")
             sink(StepFinished("catalog", ok=True, summary=text, result=result.to_dict()))
             summary[provider] = {"ok": True, **result.to_dict()}
     finally:
