@@ -142,6 +142,24 @@ def _group_may(path: Path) -> bool:
     return True if name is None else bool(name) and session_shared(name)
 
 
+def read_only_fs(path: Path) -> bool:
+    """Is ``path`` (or the nearest folder above it that exists) on a file system mounted read-only?"""
+    probe = _nearest_visible(path)
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def unusable_state_message(path: Path, exc: OSError) -> str:
+    """One line for a state folder or file that cannot be created for a reason no other login can fix
+    (a read-only file system, a file where a folder should be, a full disk): what, and where to point
+    GPUMIGRATE_STATE_DIR instead. These were tracebacks, or "not shared with you" on a read-only mount."""
+    why = exc.strerror or type(exc).__name__
+    return (f"cannot write gpumigrate's state at {path} ({why}): sessions, logs and transfer journals are "
+            f"kept under {state_dir()}; set GPUMIGRATE_STATE_DIR to a writable folder")
+
+
 def make_private_dir(folder: Path) -> None:
     """Create a folder user-only (or group-shared when its parent was shared), whatever the umask."""
     if folder.is_dir():
@@ -152,9 +170,15 @@ def make_private_dir(folder: Path) -> None:
     try:
         folder.mkdir(mode=0o700)
     except FileExistsError:
-        return
-    except PermissionError:
+        if folder.is_dir():
+            return
+        raise EnvironmentProblem(unusable_state_message(folder, NotADirectoryError(20, "not a folder"))) from None
+    except PermissionError as exc:
+        if read_only_fs(folder):
+            raise EnvironmentProblem(unusable_state_message(folder, exc)) from None
         raise EnvironmentProblem(not_shared_message(None, folder)) from None
+    except OSError as exc:
+        raise EnvironmentProblem(unusable_state_message(folder, exc)) from None
     os.chmod(folder, 0o2770 if _group_may(folder) else 0o700)
 
 
@@ -256,8 +280,12 @@ def create_private_file(path: Path) -> None:
     except FileExistsError:
         refuse_link(path)
         return
-    except PermissionError:
+    except PermissionError as exc:
+        if read_only_fs(path):
+            raise EnvironmentProblem(unusable_state_message(path, exc)) from None
         raise EnvironmentProblem(not_shared_message(None, path)) from None
+    except OSError as exc:  # EROFS, ENOTDIR, ENOSPC: nobody's sharing fixes these
+        raise EnvironmentProblem(unusable_state_message(path, exc)) from None
     try:
         os.fchmod(fd, mode)
     finally:

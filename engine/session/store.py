@@ -38,8 +38,10 @@ from engine.session.paths import (
     create_private_file,
     make_private_dir,
     not_shared_message,
+    read_only_fs,
     refuse_link,
     session_path,
+    unusable_state_message,
 )
 from engine.session.runs import RunsMixin
 
@@ -91,6 +93,8 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
         try:
             exists = path.exists()
             if exists and not (path.parent.is_dir() and _readable_writable(path)):
+                if read_only_fs(path):  # nobody's `session share` makes a read-only mount writable
+                    raise EnvironmentProblem(unusable_state_message(path, OSError(30, "Read-only file system")))
                 raise EnvironmentProblem(not_shared_message(name, path))
             if not exists and path.parent.exists() and not _searchable(path.parent):
                 raise EnvironmentProblem(not_shared_message(name, path))

@@ -39,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from tui.output import make_sink, print_json, stop_on_sigterm
 
     profile = load_profile(args.profile)
-    steps = resolve_steps([s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None)
+    steps = resolve_steps(_named_steps(args.steps))
     options = {"allow_price_fallback": True} if args.allow_price_fallback else None  # read by the cost step
     if args.detach and not args.session:
         raise BadInputError("--detach needs --session NAME (the worker records there)")
-    if args.session and not args.foreground:
+    # A dry run changes nothing and holds no run lease, so its worker registers no run that a follower could
+    # wait for (it was reported "died before it finished", exit 3, after a dry run that went well): it runs
+    # here, recording its events in the session, unless --detach asks for a worker.
+    if args.session and not args.foreground and (args.detach or not args.dry_run):
         # Long work belongs to the session, not to this terminal: a worker runs it, and this
         # process only follows its events. A dropped SSH connection stops nothing.
         from engine.cutover.worker import launch_detached
@@ -80,6 +83,22 @@ def run(args: argparse.Namespace) -> int:
     return int(summary.exit_code)
 
 
+def _named_steps(value: "str | None") -> "list[str] | None":
+    """The ``--steps`` names, or None (every step) when the option is not given.
+
+    ``--steps ""`` (an empty variable in a script) names no step: refused, never read as "all of them",
+    which would run the transfer and its deletions that the caller meant to leave out."""
+    from engine.errors import BadInputError
+
+    if value is None:
+        return None
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    if not names:
+        raise BadInputError(f"--steps {value!r} names no step (known: inventory,cost,transfer,drivers,verify,ops; "
+                            "leave the option out to run them all)")
+    return names
+
+
 def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str],
             events_file: "object | None" = None) -> int:
     """Render a worker's events as if it ran here; return its exit code when it ends.
@@ -88,8 +107,15 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
     run is marked dead in the session and this exits 3 with the command that resumes.
     With ``--json`` every event, every object included, comes from the worker's own
     NDJSON file (``events_file``); the session keeps only aggregated rows.
+
+    Ctrl-C and SIGTERM (a CI job's timeout, ``systemctl stop``) stop the following, not the worker:
+    both say so on stderr and exit 130, and ``--json`` still ends with its summary object (the steps so
+    far, ``"detached": true``). SIGTERM used to end this process without a word or a summary while
+    the worker went on.
     """
+    import signal
     import sys
+    import threading
     import time
 
     from engine.events import from_dict
@@ -103,72 +129,80 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
     died = False
     step_kinds = {"step_started", "progress", "item_done", "message", "step_finished"}
     full = _EventsFile(events_file) if events_file is not None else None
+    stop = threading.Event()  # set by SIGTERM/SIGINT; checked between reads, so no JSON line is cut short
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            handlers[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
 
     def show(data: dict) -> None:
         sink(from_dict(data))
 
-    with SessionStore.open(args.session) as session:
-        try:
-            seq = start_seq
-            next_check = 0.0
-            while exit_code is None:
-                batch = session.events_after(seq)
-                for ev in batch:
-                    seq = ev.seq
-                    if ev.kind == "run_started" and ev.payload.get("pid") == pid:
-                        run_id, started_at = ev.payload.get("run"), ev.ts
-                    elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
-                        exit_code = int(ev.payload.get("exit_code", 1))
-                        break
-                    elif ev.kind in step_kinds and run_id is not None and full is None:
-                        show({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts})
+    try:
+        with SessionStore.open(args.session) as session:
+            try:
+                seq = start_seq
+                next_check = 0.0
+                while exit_code is None:
+                    if stop.is_set():
+                        raise KeyboardInterrupt
+                    batch = session.events_after(seq)
+                    for ev in batch:
+                        seq = ev.seq
+                        if ev.kind == "run_started" and ev.payload.get("pid") == pid:
+                            run_id, started_at = ev.payload.get("run"), ev.ts
+                        elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
+                            exit_code = int(ev.payload.get("exit_code", 1))
+                            break
+                        elif ev.kind in step_kinds and run_id is not None and full is None:
+                            show({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts})
+                    if full is not None:
+                        for data in full.read():
+                            show(data)
+                    if exit_code is not None or batch:
+                        continue
+                    if time.monotonic() >= next_check:
+                        next_check = time.monotonic() + 0.25
+                        if not pid_alive(pid):
+                            # It may have finished between two reads: look once more before calling it dead.
+                            if any(e.kind == "run_finished" and e.payload.get("run") == run_id
+                                   for e in session.events_after(seq)):
+                                continue
+                            session.reconcile()  # the run is dead now, its step interrupted
+                            died, exit_code = True, 3
+                            break
+                    time.sleep(0.05)
                 if full is not None:
                     for data in full.read():
                         show(data)
-                if exit_code is not None or batch:
-                    continue
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + 0.25
-                    if not pid_alive(pid):
-                        # It may have finished between two reads: look once more before calling it dead.
-                        if any(e.kind == "run_finished" and e.payload.get("run") == run_id
-                               for e in session.events_after(seq)):
-                            continue
-                        session.reconcile()  # the run is dead now, its step interrupted
-                        died, exit_code = True, 3
-                        break
-                time.sleep(0.05)
-            if full is not None:
-                for data in full.read():
-                    show(data)
-        except KeyboardInterrupt:
-            sink.close()
-            if pid_alive(pid):
-                print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
-                      f"follows it again, `gpumigrate session show {args.session}` tells how it ended", file=sys.stderr)
-                return EXIT_DETACHED  # not 0: nothing has passed yet, the run's outcome is still to come
-            session.reconcile()
-            print(f"the worker (pid {pid}) is not running any more; resume with `{_resume_command(args)}`",
-                  file=sys.stderr)
-            return 3
-        finally:
-            sink.close()
-            if full is not None:
-                full.close()
-        records = session.steps()
+            except KeyboardInterrupt:
+                sink.close()
+                if pid_alive(pid):
+                    code = EXIT_DETACHED  # not 0: nothing has passed yet, the run's outcome is still to come
+                    print(f"detached: the worker (pid {pid}) goes on; `gpumigrate session attach {args.session}` "
+                          f"follows it again, `gpumigrate session show {args.session}` tells how it ended",
+                          file=sys.stderr)
+                else:
+                    code = 3
+                    session.reconcile()
+                    print(f"the worker (pid {pid}) is not running any more; resume with `{_resume_command(args)}`",
+                          file=sys.stderr)
+                if args.json:
+                    print_json({"event": "summary", "steps": _steps_so_far(session, steps, started_at),
+                                "ok": False, "exit_code": code, "detached": code == EXIT_DETACHED,
+                                "worker_pid": pid, "session": args.session})
+                return code
+            finally:
+                sink.close()
+                if full is not None:
+                    full.close()
+            summary_steps = _steps_so_far(session, steps, started_at)
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)
     if died:
         print(f"gpumigrate: the worker (pid {pid}) died before it finished; the step is interrupted and resumes "
               f"from its journal with `{_resume_command(args)}`", file=sys.stderr)
-    summary_steps = {}
-    for name in steps:
-        record = records.get(name)
-        if record is None:
-            continue
-        result = record.result or {}
-        entry = {"ok": record.state == "completed", "summary": result.get("summary", record.state)}
-        if record.state == "completed" and started_at and (record.finished_at or 0) < started_at:
-            entry.update(summary="already completed in this session", skipped=True)
-        summary_steps[name] = entry
     code = exit_code if exit_code is not None else 1
     if args.json:
         print_json({"event": "summary", "steps": summary_steps, "ok": code == 0, "exit_code": code,
@@ -176,6 +210,22 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
     else:
         print(f"session {args.session}: {'ok' if code == 0 else f'exit {code}'}")
     return code
+
+
+def _steps_so_far(session: "object", steps: list[str], started_at: "float | None") -> dict:
+    """The summary's ``steps`` from the session's records: each requested step that has a record."""
+    records = session.steps()  # type: ignore[attr-defined]
+    summary_steps = {}
+    for name in steps:
+        record = records.get(name)
+        if record is None or (started_at and record.state != "completed" and record.updated_at < started_at):
+            continue  # not reached by this run yet (a record of an earlier run's is not this run's outcome)
+        result = record.result or {}
+        entry = {"ok": record.state == "completed", "summary": result.get("summary", record.state)}
+        if record.state == "completed" and started_at and (record.finished_at or 0) < started_at:
+            entry.update(summary="already completed in this session", skipped=True)
+        summary_steps[name] = entry
+    return summary_steps
 
 
 def _resume_command(args: argparse.Namespace) -> str:

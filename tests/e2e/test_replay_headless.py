@@ -1,0 +1,87 @@
+"""`gpumigrate replay` as a platform engineer runs it in a migration window: real processes, real signals.
+
+Each test is a defect found by running it: a dry run in a session reported "the worker died" (exit 3), SIGTERM to a
+terminal following a worker ended it without a word or a --json summary, `--steps ""` ran every step, and a state
+folder that cannot be written gave a traceback (or "not shared with you" on a read-only mount).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.e2e.cli_support import gpumigrate
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]  # raises on any broken line
+
+
+def test_a_dry_run_in_a_session_reports_its_steps_and_exit_0() -> None:
+    out = gpumigrate("replay", "profiles/demo.toml", "--session", "dry", "--dry-run", "--steps", "transfer,ops",
+                     "--json")
+    assert out.returncode == 0, out.stderr
+    assert "died" not in out.stderr
+    summary = _json_lines(out.stdout)[-1]
+    assert summary["event"] == "summary" and summary["ok"] is True
+    assert set(summary["steps"]) == {"transfer", "ops"}
+    assert summary["steps"]["transfer"]["summary"].startswith("1 transfer(s): would copy")
+    assert not (REPO / "profiles" / "demo" / "target-bucket").exists()  # a dry run: nothing copied
+
+
+def test_steps_naming_no_step_is_refused_not_read_as_every_step() -> None:
+    out = gpumigrate("replay", "profiles/demo.toml", "--steps", "", "--dry-run")
+    assert out.returncode == 2 and "names no step" in out.stderr, out.stderr
+    assert "▶" not in out.stdout
+
+
+def test_a_state_folder_that_cannot_be_made_is_one_line_exit_4(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder\n")
+    out = gpumigrate("replay", "profiles/demo.toml", "--steps", "ops", env={"GPUMIGRATE_STATE_DIR": str(blocker / "x")})
+    assert out.returncode == 4, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("gpumigrate: cannot write gpumigrate's state at") and \
+        "GPUMIGRATE_STATE_DIR" in out.stderr
+
+
+def test_sigterm_to_a_terminal_following_a_worker_detaches_and_ends_the_json() -> None:
+    env = dict(os.environ, COLUMNS="120")
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", "profiles/demo.toml", "--steps", "verify",
+                             "--session", "term", "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if '"step_started"' in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    events = _json_lines("".join(lines) + rest)
+    assert proc.returncode == 130, err
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["ok"] is False and summary["detached"] is True
+    assert summary["exit_code"] == 130
+    assert "goes on" in err and "Traceback" not in err
+    worker = summary["worker_pid"]
+    os.kill(worker, signal.SIGTERM)  # the worker is the session's: stop it here so the test leaves nothing behind
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    shown = gpumigrate("session", "show", "term")
+    assert "verify" in shown.stdout
