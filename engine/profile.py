@@ -41,6 +41,7 @@ from engine.model_base import (
     Section,
 )
 from engine.ops.section import OpsSection
+from engine.profile_lines import KeyLines as _KeyLines
 from engine.secrets import find_secrets, looks_like_secret_value
 from engine.cutover.section import CutoverSection
 from engine.transfer.spec import TransferSpec
@@ -425,115 +426,6 @@ def _friendly(err: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return err["msg"][0].lower() + err["msg"][1:]
-
-
-class _KeyLines:
-    """Maps dotted key paths to the line that defines them in a TOML text.
-
-    tomllib gives no positions, so this scans headers (``[a.b]``, ``[[transfer]]``) and ``key =``
-    lines, following strings (multi-line ones included) and arrays that span lines, so that a line
-    inside a value (``region = 5`` in a description) is never taken for a key.  It is deliberately
-    forgiving: on anything odd it falls back to the nearest known parent, then line 1.
-    """
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\- ]+?)\s*=""")
-
-    def __init__(self, text: str):
-        self.lines: dict[tuple[Any, ...], int] = {}
-        counters: dict[tuple[Any, ...], int] = {}
-        table: tuple[Any, ...] = ()
-        inside: str | None = None  # the multi-line string delimiter the previous line left open
-        depth = 0  # open brackets/braces of a value that spans lines
-        for number, line in enumerate(text.split("\n"), start=1):  # TOML's lines (not str.splitlines')
-            line = line.removesuffix("\r")
-            if inside is not None or depth > 0:
-                inside, depth = _value_state(line, 0, inside, depth)
-                continue
-            header = self._HEADER.match(line)
-            if header:
-                parts = tuple(self._split(header.group(2)))
-                if header.group(1) == "[[":
-                    index = counters.get(parts, -1) + 1
-                    counters[parts] = index
-                    table = parts + (index,)
-                else:
-                    table = self._resolve(parts, counters)
-                self.lines.setdefault(table, number)
-                continue
-            key = self._KEY.match(line)
-            if key and not line.lstrip().startswith("#"):
-                self.lines.setdefault(table + tuple(self._split(key.group(1))), number)
-                inside, depth = _value_state(line, key.end(), None, 0)
-
-    @staticmethod
-    def _split(dotted: str) -> list[str]:
-        return [p.strip().strip("\"'") for p in re.findall(r"""("[^"]*"|'[^']*'|[^.]+)""", dotted)]
-
-    @staticmethod
-    def _resolve(parts: tuple[str, ...], counters: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
-        # [transfer.x] after [[transfer]] refers to the latest array element.
-        out: tuple[Any, ...] = ()
-        for part in parts:
-            out += (part,)
-            if out in counters:
-                out += (counters[out],)
-        return out
-
-    def line_of(self, loc: tuple[Any, ...] | list[Any], missing: bool = False) -> int:
-        loc = tuple(loc)
-        if missing:
-            loc = loc[:-1]
-        while loc:
-            if loc in self.lines:
-                return self.lines[loc]
-            loc = loc[:-1]
-        return 1
-
-
-def _value_state(line: str, pos: int, inside: str | None, depth: int) -> tuple[str | None, int]:
-    """Read a value's text from ``line[pos:]``: the multi-line string (its delimiter) and the bracket depth
-    left open at the end of the line.  ``inside``/``depth``: what the previous lines left open."""
-    n = len(line)
-    while pos < n:
-        if inside is not None:
-            close = line.find(inside, pos) if inside == "'''" else _basic_close(line, pos)
-            if close < 0:
-                return inside, depth
-            pos = close + 3
-            while pos < n and line[pos] == inside[0]:  # up to two quotes may end the string itself
-                pos += 1
-            inside = None
-            continue
-        ch = line[pos]
-        if ch == "#":
-            break
-        if line.startswith('"""', pos) or line.startswith("'''", pos):
-            inside, pos = line[pos:pos + 3], pos + 3
-        elif ch == '"':
-            pos += 1
-            while pos < n and line[pos] != '"':
-                pos += 2 if line[pos] == "\\" else 1
-            pos += 1
-        elif ch == "'":
-            end = line.find("'", pos + 1)
-            pos = n if end < 0 else end + 1
-        else:
-            depth += 1 if ch in "[{" else -1 if ch in "]}" else 0
-            pos += 1
-    return inside, max(depth, 0)
-
-
-def _basic_close(line: str, pos: int) -> int:
-    """Where ``\"\"\"`` closes a multi-line basic string in ``line[pos:]`` (a backslash escapes), or -1."""
-    while pos < len(line):
-        if line[pos] == "\\":
-            pos += 2
-        elif line.startswith('"""', pos):
-            return pos
-        else:
-            pos += 1
-    return -1
 
 
 # --- saving ----------------------------------------------------------------

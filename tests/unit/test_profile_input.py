@@ -155,3 +155,40 @@ def test_a_sections_check_about_one_of_its_fields_points_at_that_field() -> None
     assert str(err.value).splitlines() == [
         "p.toml:4: source.pricing: pricing = 'reserved-1y' needs hourly_usd: the effective hourly rate you pay",
         "p.toml:8: target.zone: zone 'europe-west4-a' is not in region 'us-central1'"]
+
+
+MULTI_LINE = BASE + '''
+[inventory]
+aws_regions = [
+    "us-east-1",  # a comment, ] and [ in it
+    "eu-west-1",
+    "US_EAST",
+]
+
+[cutover]
+runbook = [
+    { title = "drain the queue" },
+    { title = "stop writers", gate = true },
+    { title = "", rollback = """
+restart the writers
+""" },
+    { title = "switch DNS", gate = "yes" },
+]
+
+[verify.topology]
+expected = [
+    ["X", "NV12"],
+    ["NV12", 7],
+]
+'''
+
+
+def test_a_bad_element_of_a_multi_line_array_is_reported_at_its_own_line() -> None:
+    """Each was reported at its key's line ('p.toml:8: inventory.aws_regions[2]: ...')."""
+    with pytest.raises(ProfileError) as err:
+        parse_profile(MULTI_LINE, "p.toml")
+    lines = str(err.value).splitlines()
+    assert "p.toml:11: inventory.aws_regions[2]: not a region name: 'US_EAST' (e.g. us-east-1)" in lines, lines
+    assert any(line.startswith("p.toml:18: cutover.runbook[2].title: must not be empty") for line in lines), lines
+    assert any(line.startswith("p.toml:21: cutover.runbook[3].gate: must be true or false") for line in lines), lines
+    assert any(line.startswith("p.toml:27: verify.topology.expected[1][1]: must be a string") for line in lines), lines
