@@ -87,8 +87,15 @@ class StepContext:
 StepFn = Callable[[StepContext], StepResult]
 
 
-def profile_digest(profile: Profile) -> str:
-    return hashlib.sha256(dump_profile(profile).encode()).hexdigest()[:16]
+def profile_digest(profile: Profile, profile_path: Path | str | None = None) -> str:
+    """What a completed step ran on: the profile's text and, given its file, the folder its relative paths
+    resolve from. A copy of the profile in another folder (another checkout, the second person's copy) names
+    other directories with the same words: its steps were reported "already completed; skipped" though
+    nothing had been copied from or to its folders."""
+    text = dump_profile(profile)
+    if profile_path is not None:
+        text += "\0" + str(Path(profile_path).resolve().parent)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def resolve_steps(names: list[str] | None) -> list[str]:
@@ -186,7 +193,7 @@ def _run_steps(
     cancel: threading.Event,
     options: dict[str, Any] | None,
 ) -> RunSummary:
-    digest = profile_digest(profile)
+    digest = profile_digest(profile, profile_path)
     results: dict[str, StepResult] = {}
     skipped: list[str] = []
     exit_code = ExitCode.OK
@@ -196,6 +203,13 @@ def _run_steps(
             session.record(event)
         emit(event)
 
+    earlier_path = session.get_meta("profile_path") if session is not None else None
+    moved = earlier_path is not None and profile_path is not None and \
+        Path(earlier_path).resolve().parent != Path(profile_path).resolve().parent
+    text_only = profile_digest(profile)  # what sessions recorded before the folder was part of the digest
+
+    def ran_on_this(recorded: str | None) -> bool:
+        return recorded == digest or (recorded == text_only and not moved)
     if session is not None and (not dry_run or session.get_meta("profile_toml") is None):
         # A dry run (it holds no run lease and may run beside the driver's run) records the profile
         # only in a session that has none yet, for whoever attaches; it never says who may approve,
@@ -210,10 +224,10 @@ def _run_steps(
         if session is not None:
             previous = session.step(name)
             outdated = step_outdated(name, previous.result) \
-                if previous and previous.state == "completed" and previous.profile_digest == digest else None
+                if previous and previous.state == "completed" and ran_on_this(previous.profile_digest) else None
             if outdated:
                 sink(Message(name, text=f"{name}: {outdated}; running again", level="warning"))
-            elif previous and previous.state == "completed" and previous.profile_digest == digest and not dry_run:
+            elif previous and previous.state == "completed" and ran_on_this(previous.profile_digest) and not dry_run:
                 skipped.append(name)
                 if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
                     results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),
@@ -221,9 +235,12 @@ def _run_steps(
                 sink(Message(name, text=f"{name}: already completed in session {session.name}; skipped",
                              level="info"))
                 continue
-            if previous and previous.state == "completed" and previous.profile_digest != digest:
-                sink(Message(name, text=f"{name}: the profile changed since it completed; running again",
-                             level="warning"))
+            if previous and previous.state == "completed" and not ran_on_this(previous.profile_digest):
+                why = (f"completed with the profile in {Path(earlier_path).resolve().parent}; it is now read from "
+                       f"{Path(profile_path).resolve().parent}, where its relative paths name other folders"
+                       if moved and profile_path is not None and earlier_path else
+                       "the profile changed since it completed")
+                sink(Message(name, text=f"{name}: {why}; running again", level="warning"))
         if cancel.is_set():
             exit_code = ExitCode.INTERRUPTED
             break

@@ -341,11 +341,12 @@ def _nothing_to_resume(name: str, profile_path: "Path", steps: list[str]) -> str
     if not steps or not all(records.get(s) is not None and records[s].state == "completed" for s in steps):
         return ""
     try:
-        digest: str | None = profile_digest(load_profile(profile_path))
+        loaded = load_profile(profile_path)
+        digests: tuple[str, ...] | None = (profile_digest(loaded, profile_path), profile_digest(loaded))
     except (GpumigrateError, OSError):
-        digest = None  # the profile cannot be read here: say what completed, without comparing
+        digests = None  # the profile cannot be read here: say what completed, without comparing
     done = ", ".join(f"{s} completed at {iso(records[s].finished_at or records[s].updated_at)}" for s in steps)
-    changed = [s for s in steps if digest is not None and records[s].profile_digest != digest]
+    changed = [s for s in steps if digests is not None and records[s].profile_digest not in digests]
     if changed:
         done += f"; the profile changed since {', '.join(changed)} completed"
     from engine.runner import step_outdated
