@@ -119,11 +119,13 @@ class CopyJobs:
                 pass
             raise
 
-    def _done_copy(self, act: Action, info: ObjectInfo, verified: bool) -> None:
+    def _done_copy(self, act: Action, info: ObjectInfo, verified: bool, resumed: int = 0) -> None:
+        """``resumed``: bytes of it an earlier run had sent (its journalled parts), not this one."""
         assert act.src is not None
         with self._lock:
             self.summary.copied += 1
             self.summary.bytes += act.src.size
+            self.summary.bytes_resumed += resumed
             if verified:
                 self.summary.verified += 1
         with self.stats.lock:
@@ -440,7 +442,7 @@ class CopyJobs:
                 self.summary.resumed_parts += len(done)
             self.emit(Message(STEP, text=f"{act.path}: resuming, {len(done)} of {up.count} parts already copied",
                               level="info"))
-        self.stats.add_bytes(resumed)
+        self.stats.add_bytes(resumed, resumed=True)  # the bar moves; the rate does not
         sent = [resumed]
         parts_lock = threading.Lock()
 
@@ -493,4 +495,4 @@ class CopyJobs:
 
         info = self._with_retry(finish, attempts)
         ok = self._verify(act, info, whole)  # a mismatch: the parts are suspect, start afresh next time
-        self._done_copy(act, info, ok)
+        self._done_copy(act, info, ok, resumed)

@@ -53,18 +53,22 @@ class _Stats:
         self.bytes_total = 0
         self.files_done = 0
         self.bytes_done = 0
+        self.bytes_resumed = 0
+        """Of ``bytes_done``: parts an earlier run had sent (the bar counts them, the rate must not)."""
         self.listing_done = False
         self.in_flight: dict[str, tuple[int, int]] = {}
         self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
 
-    def add_bytes(self, n: int) -> None:
+    def add_bytes(self, n: int, resumed: bool = False) -> None:
         with self.lock:
             self.bytes_done += n
+            if resumed:
+                self.bytes_resumed += n
 
     def rate(self) -> float | None:
         now = time.monotonic()
         with self.lock:
-            self._samples.append((now, self.bytes_done))
+            self._samples.append((now, self.bytes_done - self.bytes_resumed))  # what this run sent
             while len(self._samples) > 2 and now - self._samples[0][0] > 5.0:
                 self._samples.popleft()
             (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]

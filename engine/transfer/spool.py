@@ -12,7 +12,11 @@ removed when the run ends.  It is not a table in the journal's own file: SQLite 
 a file's pages back, so a journal that once held a 10M-object plan stayed ~1.3 GB for good.
 A run killed before it could remove its file leaves it behind; each spool holds an
 exclusive ``flock`` on its file while open, and the next spool in that folder removes the
-files nobody holds.
+files nobody holds, at once: a file is created as ``*.plan-new``, locked, and only then renamed
+to ``*.plan`` (the lock is the inode's, it moves with it), so a ``*.plan`` nobody holds is
+provably a dead run's. (Before, a just-created file was unlocked for an instant, so unheld files
+were spared for a minute: the same command re-run soon after a kill -9 left the killed run's
+plan file behind.)
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ class PlanSpool:
         else:
             folder, prefix = Path(journal_path).parent, Path(journal_path).name + ".plan-"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, self._temp = tempfile.mkstemp(prefix=prefix, suffix=".plan", dir=folder)  # not *.sqlite: no journal
+        fd, new = tempfile.mkstemp(prefix=prefix, suffix=NEW, dir=folder)  # not *.sqlite: no journal
         self._lock_fd = _hold(fd)
+        self._temp = new[:-len(NEW)] + ".plan"
+        os.rename(new, self._temp)  # named *.plan only once held
         _remove_unheld(folder, prefix, keep=self._temp)
         self._db = sqlite3.connect(self._temp, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -154,9 +160,12 @@ def _hold(fd: int) -> int:
     return fd
 
 
+NEW = ".plan-new"
+"""A plan file's name until its lock is taken."""
 STALE_S = 60.0
-"""A plan file nobody holds is removed only when it is older than this: a spool takes its lock
-just after creating its file, and must not lose the file in between."""
+"""A ``*.plan-new`` file nobody holds is removed only when it is older than this: a spool takes
+its lock just after creating it, and must not lose the file in between. A ``*.plan`` nobody
+holds is removed at once."""
 
 
 def _remove_unheld(folder: Path, prefix: str, keep: str) -> None:
@@ -167,11 +176,11 @@ def _remove_unheld(folder: Path, prefix: str, keep: str) -> None:
     except ImportError:
         return
     now = time.time()
-    for path in folder.glob(f"{prefix}*.plan"):
+    for path in [*folder.glob(f"{prefix}*.plan"), *folder.glob(f"{prefix}*{NEW}")]:
         if str(path) == keep:
             continue
         try:
-            if now - path.lstat().st_mtime < STALE_S:
+            if path.name.endswith(NEW) and now - path.lstat().st_mtime < STALE_S:
                 continue
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:

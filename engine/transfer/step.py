@@ -42,10 +42,11 @@ from engine.errors import GpumigrateError, Interrupted
 from engine.events import Emit, ItemDone, Message
 from engine.runner import StepContext, StepResult
 from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
+from engine.transfer.summary import INTERRUPTED_TAIL
 
 STEP = "transfer"
 APPROVAL_ACTION = "transfer-delete"
-TOTAL_KEYS = ("copied", "deleted", "skipped", "failed", "bytes", "verified")
+TOTAL_KEYS = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_resumed", "verified")
 
 
 @dataclass
@@ -210,7 +211,8 @@ def run(ctx: StepContext) -> StepResult:
                         approval_timeout_s=ctx.options.get("approval_timeout_s"))
         results.append(out.data)
         if out.interrupted:
-            raise Interrupted(f"{label}: interrupted ({out.line}); run the same command again to resume")
+            done = out.line.removesuffix(INTERRUPTED_TAIL)  # said once, after it
+            raise Interrupted(f"{label}: interrupted ({done}); run the same command again to resume")
         if not out.ok:
             ok = False
         ctx.emit(Message(ctx.step, text=f"{label}: {out.line}", level="info" if out.ok else "error"))
@@ -219,7 +221,9 @@ def run(ctx: StepContext) -> StepResult:
         known = [int(r[key]) for r in results if r.get(key) is not None]
         totals[key] = sum(known) if known else None  # type: ignore[assignment]
     copy, delete = ("would copy", "would delete") if ctx.dry_run else ("copied", "deleted")
-    text = (f"{len(results)} transfer(s): {copy} {totals['copied']:,} objects ({totals['bytes']:,} bytes), "
+    resumed = (f", {totals['bytes_resumed']:,} of them sent by an earlier run (resumed parts)"
+               if totals["bytes_resumed"] else "")
+    text = (f"{len(results)} transfer(s): {copy} {totals['copied']:,} objects ({totals['bytes']:,} bytes{resumed}), "
             f"{delete} {totals['deleted']:,}, skipped {totals['skipped']:,}, failed {totals['failed']:,}")
     engines = sorted({r["engine"] for r in results})
     if engines != ["local"]:

@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+INTERRUPTED_TAIL = "; interrupted (run the same command again to resume)"
+"""How the one-line summary of an interrupted run ends."""
 REPORT_MAX = 1000
 """Entries of each list kept in the summary (counts are always complete)."""
 
@@ -61,6 +63,9 @@ class TransferSummary:
     refused: int = 0
     conflicts: int = 0
     resumed_parts: int = 0
+    bytes_resumed: int = 0
+    """Of ``bytes``: what earlier runs had sent of the objects this run completed (their resumed
+    parts). ``bytes`` is the size of the objects copied; this run sent ``bytes_sent``."""
     kept_below_links: int = 0
     """-d, local destination: objects the source lacks that lie below a folder link of the
     destination (it may lead anywhere: /mnt/nvme, a shared folder), kept, never deleted."""
@@ -88,6 +93,11 @@ class TransferSummary:
     not_copied_by_reason: Counter = field(default_factory=Counter)
 
     @property
+    def bytes_sent(self) -> int:
+        """Bytes of the objects copied that this run sent (a rate divides this, never ``bytes``)."""
+        return self.bytes - self.bytes_resumed
+
+    @property
     def ok(self) -> bool:
         return (self.failed == 0 and not self.interrupted and not self.delete_refused
                 and not self.deletions_skipped)
@@ -105,7 +115,8 @@ class TransferSummary:
     def to_event(self) -> dict[str, Any]:
         """The final NDJSON line: ``{"event": "summary", "copied": n, ...}``."""
         return {"event": "summary", "copied": self.copied, "deleted": self.deleted, "skipped": self.skipped,
-                "failed": self.failed, "bytes": self.bytes, "verified": self.verified,
+                "failed": self.failed, "bytes": self.bytes, "bytes_sent": self.bytes_sent,
+                "bytes_resumed": self.bytes_resumed, "verified": self.verified,
                 "excluded": self.excluded, "refused": self.refused, "conflicts": self.conflicts,
                 "resumed_parts": self.resumed_parts, "temps_removed": self.temps_removed,
                 "kept_below_links": self.kept_below_links, "dry_run": self.dry_run, "interrupted": self.interrupted,
@@ -121,7 +132,11 @@ class TransferSummary:
     def line(self) -> str:
         verb = "would copy" if self.dry_run else "copied"
         dverb = "would delete" if self.dry_run else "deleted"
-        text = (f"{verb} {self.copied:,} ({_human(self.bytes)}), {dverb} {self.deleted:,}, "
+        size = _human(self.bytes)
+        if self.bytes_resumed:  # a resumed object: what this run sent, and what an earlier one had
+            size += (f": {_human(self.bytes_sent)} sent by this run, {_human(self.bytes_resumed)} in parts "
+                     "an earlier run had sent")
+        text = (f"{verb} {self.copied:,} ({size}), {dverb} {self.deleted:,}, "
                 f"skipped {self.skipped:,}, failed {self.failed:,}, verified {self.verified:,}")
         if self.not_copied_by_reason:
             text += "; not copied: " + ", ".join(f"{n:,} {why}" for why, n in sorted(self.not_copied_by_reason.items()))
@@ -135,7 +150,7 @@ class TransferSummary:
         if self.unguarded_writes:
             text += f"; OVERWRITES UNGUARDED ({self.unguarded_writes})"
         if self.interrupted:
-            text += "; interrupted (run the same command again to resume)"
+            text += INTERRUPTED_TAIL
         return text
 
 

@@ -167,3 +167,38 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path):
     again = cli(*args[:2], "--part-threshold", "5", "--part-size", "1")
     assert again.returncode == 0 and "resuming" in again.stdout, again.stdout + again.stderr
     assert (tmp_path / "dst" / "big.bin").read_bytes() == data
+
+
+def test_sigterm_stops_a_foreground_replay_as_interrupted_and_the_next_replay_resumes(tmp_path):
+    """`gpumigrate replay PROFILE` in the foreground (a CI job, a supervisor) stopped by SIGTERM mid-copy:
+    exit 3 and "interrupted" (not PASS, no traceback), the journal kept; the same command, in a new
+    session of its own, resumes the large object from its parts and says what it sent itself."""
+    data = os.urandom(12 * MIB)
+    write_local(tmp_path / "src", {"big.bin": data})
+    profile = tmp_path / "p.toml"
+    entry = ('name = "cut"\n[source]\nprovider = "local"\n[[transfer]]\nsrc = "src"\ndst = "dst"\n'
+             'part_threshold_mib = 5\npart_size_mib = 1\njobs = 1\n')
+    profile.write_text(entry + 'bwlimit = "2M"\n')
+    replay = [sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "transfer", "--json"]
+    proc = subprocess.Popen(replay, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if '"phase": "progress"' in line and "big.bin" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3 and "Traceback" not in err, (proc.returncode, err)
+    summary = json.loads(out.splitlines()[-1])
+    text = summary["steps"]["transfer"]["summary"]
+    assert summary["exit_code"] == 3 and not summary["ok"], summary
+    assert text.startswith("[[transfer]] #1 src -> dst: interrupted (copied 0 (0 B)") and \
+        text.count("run the same command again to resume") == 1, text
+    assert not (tmp_path / "dst" / "big.bin").exists()
+    profile.write_text(entry)
+    again = subprocess.run(replay, cwd=REPO, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resuming" in again.stdout and "took over the unfinished uploads" in again.stdout
+    final = json.loads(again.stdout.splitlines()[-1])["steps"]["transfer"]["summary"]
+    assert "of them sent by an earlier run (resumed parts)" in final, final
+    assert (tmp_path / "dst" / "big.bin").read_bytes() == data

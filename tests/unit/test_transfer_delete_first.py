@@ -183,23 +183,29 @@ def test_a_delete_run_still_counts_skips_and_exclusions(tmp_path: Path) -> None:
 def test_a_killed_runs_plan_file_is_removed_by_the_next_and_a_live_ones_is_kept(tmp_path: Path) -> None:
     """The -d plan is a file of its own beside the journal (SQLite never shrinks a file: a journal
     that held a 10M-object plan kept ~1.3 GB). A run killed before removing it leaves the file; the
-    next spool there removes it once nobody holds its lock, and never touches a live run's."""
+    next spool there removes it once nobody holds its lock, at once (a re-run seconds after a
+    kill -9 left it for a minute), and never touches a live run's."""
     journal = tmp_path / "j.sqlite"
     live = PlanSpool(journal)
     killed = tmp_path / "j.sqlite.plan-killed.plan"
     sqlite3.connect(killed).close()
     (tmp_path / "j.sqlite.plan-killed.plan-wal").write_bytes(b"")
-    fresh = tmp_path / "j.sqlite.plan-justmade.plan"  # created an instant ago, its lock not taken yet
+    just_killed = tmp_path / "j.sqlite.plan-justkilled.plan"  # killed a second ago: as dead
+    sqlite3.connect(just_killed).close()
+    fresh = tmp_path / "j.sqlite.plan-justmade.plan-new"  # created an instant ago, its lock not taken yet
     fresh.write_bytes(b"")
+    abandoned = tmp_path / "j.sqlite.plan-abandoned.plan-new"  # killed before it was locked
+    abandoned.write_bytes(b"")
     old = time.time() - 3600
-    for f in (killed, Path(live._temp)):
+    for f in (killed, abandoned, Path(live._temp)):
         os.utime(f, (old, old))
     other = PlanSpool(journal)
     assert not killed.exists() and not (tmp_path / "j.sqlite.plan-killed.plan-wal").exists()
+    assert not just_killed.exists() and not abandoned.exists()
     assert Path(live._temp).exists() and fresh.exists()
     assert list(live.write([])) == [] and list(live.read()) == []  # the live run's file still works
     live.close(), other.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite.plan-justmade.plan"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite.plan-justmade.plan-new"]
 
 
 def test_a_plan_beside_a_journal_in_the_state_dir_is_never_taken_for_a_journal():

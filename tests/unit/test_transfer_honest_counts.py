@@ -87,3 +87,39 @@ def test_verify_only_applies_the_link_rules_of_the_copy(tmp_path):
     os.symlink(dst, src / "out")  # a link into the destination: a copy never enters it
     report = verify_trees(str(src), str(dst))
     assert report.ok and report.matched == 2 and not report.missing, report.line()
+
+
+def test_after_a_resume_the_summary_says_what_this_run_sent(tmp_path):
+    from tests.transfer_support import MIB, interrupt_after_a_part
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"big.bin": os.urandom(12 * MIB)})
+    journal = tmp_path / "journal.sqlite"
+    spec = dict(src=str(src), dst=str(dst), part_threshold_mib=5, part_size_mib=1, jobs=2)
+    first = interrupt_after_a_part(TransferSpec(**spec, bwlimit="8M"), journal, emit=lambda e: None)
+    assert first.copied == 0
+    s = run_transfer(TransferSpec(**spec), emit=lambda e: None, journal=journal)
+    assert s.ok and s.copied == 1 and s.resumed_parts >= 1, s.failures
+    assert s.bytes == 12 * MIB and s.bytes_resumed == s.resumed_parts * MIB
+    assert s.bytes_sent == s.bytes - s.bytes_resumed
+    event = s.to_event()
+    assert (event["bytes_sent"], event["bytes_resumed"]) == (s.bytes_sent, s.bytes_resumed)
+    assert (f"copied 1 (12.0 MiB: {s.bytes_sent / MIB:.1f} MiB sent by this run, {s.resumed_parts:.1f} MiB in "
+            "parts an earlier run had sent)") in s.line()
+    fresh = run_transfer(TransferSpec(src=str(src), dst=str(tmp_path / "dst2")), emit=lambda e: None, journal=False)
+    assert fresh.bytes_resumed == 0 and "copied 1 (12.0 MiB), " in fresh.line()
+
+
+def test_the_rate_counts_only_what_this_run_sends():
+    """Resumed parts move the bar at once; counted as sent, a resume read as a burst of GB/s."""
+    import time
+
+    from engine.transfer.execute import _Stats
+
+    stats = _Stats()
+    stats.rate()
+    stats.add_bytes(1 << 30, resumed=True)
+    time.sleep(0.25)
+    stats.add_bytes(1000)
+    assert stats.bytes_done == (1 << 30) + 1000
+    assert stats.rate() < 10_000

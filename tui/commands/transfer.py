@@ -325,7 +325,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             signal.signal(signal.SIGTERM, previous_term)
             sink.close()
         if args.json:
-            keys = ("copied", "deleted", "skipped", "failed", "bytes", "verified", "planned_bytes", "planned_objects",
+            keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified", "planned_bytes", "planned_objects",
                     "engine", "engine_reason", "status", "job_name", "interrupted", "delete_refused", "failures")
             print_json({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}})
         else:

@@ -798,9 +798,13 @@ class TransferScreen(StepScreen):
                 text += f", refused/conflicts {failed:,}"
         else:
             elapsed = time.monotonic() - self._started_at if self._started_at is not None else None
-            avg = (data.get("bytes", 0) / elapsed) if elapsed else None
+            resumed = int(data.get("bytes_resumed") or 0)  # sent by an earlier run: not this run's rate
+            avg = ((data.get("bytes", 0) - resumed) / elapsed) if elapsed else None
+            size = human_bytes(data.get("bytes", 0))
+            if resumed:
+                size += f", {human_bytes(resumed)} of it sent by an earlier run"
             text = (f"{'Done' if event.ok else 'Finished with problems'}: copied "
-                    f"{plural(int(data.get('copied', 0)), 'object')} ({human_bytes(data.get('bytes', 0))}), deleted {int(data.get('deleted', 0)):,}, "
+                    f"{plural(int(data.get('copied', 0)), 'object')} ({size}), deleted {int(data.get('deleted', 0)):,}, "
                     f"skipped {int(data.get('skipped', 0)):,}, failed {failed:,}, "
                     f"verified {int(data.get('verified', 0)):,} · {human_eta(elapsed)} at {human_rate(avg)} average")
         refused = [e for e in data.get("entries", []) if e.get("delete_refused")]
