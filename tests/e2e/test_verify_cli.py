@@ -40,7 +40,7 @@ def _failing_profile(tmp_path: Path) -> Path:
         'name = "diverged"\n[source]\nprovider = "local"\n'
         '[verify]\nchecks = ["convergence", "model_load"]\n'
         '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\n'
-        '[verify.model_load]\ncommand = ["{python}", "-c", "print(1)"]\nruns = 1\n')
+        '[verify.model_load]\ncommand = ["{python}", "-c", "print(1)"]\nruns = 3\n')
     return tmp_path / "p.toml"
 
 
@@ -62,7 +62,7 @@ def test_capture_on_the_source_then_verify_the_target(tmp_path: Path) -> None:
     proc = gpumigrate("verify", str(profile), "--capture-baseline", str(baseline), "--only", "model_load")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(baseline.read_text())
-    assert data["format"] == "gpumigrate-verify-baseline" and data["checks"]["model_load"]["runs"] == 1
+    assert data["format"] == "gpumigrate-verify-baseline" and data["checks"]["model_load"]["runs"] == 3
     proc = gpumigrate("verify", str(profile), "--baseline", str(baseline), "--only", "model_load", "--json")
     report = json.loads(proc.stdout.splitlines()[-1])["report"]
     check = report["checks"][0]
@@ -132,8 +132,8 @@ def test_sigterm_stops_a_foreground_verify_as_interrupted_and_replay_resumes_it(
 
     profile = tmp_path / "slow.toml"
     profile.write_text('name = "slow"\n[source]\nprovider = "local"\n[verify]\nchecks = ["model_load"]\n'
-                       '[verify.model_load]\ncommand = ["{python}", "-c", "import time; time.sleep(1.5)"]\n'
-                       'runs = 1\nwarmup = 0\nmax_s = 60.0\n')
+                       '[verify.model_load]\ncommand = ["{python}", "-c", "import time; time.sleep(0.6)"]\n'
+                       'runs = 3\nwarmup = 0\nmax_s = 60.0\n')  # 3 runs: fewer cannot pass
     args = [sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "verify", "--session", "slow",
             "--foreground"]
     proc = subprocess.Popen(args, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -55,12 +55,12 @@ def test_garbage_output_is_an_error_never_a_pass(tmp_path: Path, stdout: str) ->
 
 def test_throughput_json_regex_and_step_time(tmp_path: Path) -> None:
     cmd = [PY, "-c", "print('epoch 1'); print('{\"samples_per_s\": 90.0, \"step_time_s\": 0.5}')"]
-    base = {"metric": "samples_per_s", "median": 100.0}
+    base = {"metric": "samples_per_s", "median": 100.0, "runs": 3}
     assert run_check(throughput, context(tmp_path, throughput={"command": cmd, "min_ratio": 0.85}), base).status == "pass"
     result = run_check(throughput, context(tmp_path, throughput={"command": cmd, "min_ratio": 0.95}), base)
     assert result.status == "fail" and "0.90x" in result.summary
     step = run_check(throughput, context(tmp_path, throughput={"command": cmd, "metric": "step_time_s"}),
-                     {"metric": "step_time_s", "median": 0.6})
+                     {"metric": "step_time_s", "median": 0.6, "runs": 3})
     assert step.status == "pass" and step.figures["relative_speed"] == pytest.approx(1.2)
     regex = [PY, "-c", "print('train: 123.5 img/s')"]
     got = run_check(throughput, context(tmp_path, throughput={"command": regex, "pattern": r"([0-9.]+) img/s"}), None)
@@ -85,9 +85,9 @@ def test_missing_program_is_an_error(tmp_path: Path) -> None:
 def test_model_load_median_against_baseline_and_ceiling(tmp_path: Path) -> None:
     cmd = [PY, "-c", "print('{\"seconds\": 0.25}')"]
     cfg = {"command": cmd, "runs": 3, "warmup": 0, "timing": "reported"}
-    result = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.24})
+    result = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.24, "runs": 3})
     assert result.status == "pass" and result.figures["samples_s"] == [0.25, 0.25, 0.25]
-    slow = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.2})
+    slow = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 0.2, "runs": 3})
     assert slow.status == "fail" and "1.25x the baseline" in slow.details[0]
     ceiling = run_check(model_load, context(tmp_path, model_load={**cfg, "max_s": 0.1}), None)
     assert ceiling.status == "fail"
@@ -95,7 +95,8 @@ def test_model_load_median_against_baseline_and_ceiling(tmp_path: Path) -> None:
     assert wall.status == "not-run" and "no baseline" in wall.summary and wall.figures["timing"] == "wall"
     # review session 6: a ceiling-only pass says so; a baseline timed the other way is not compared with
     ok = run_check(model_load, context(tmp_path, model_load={**cfg, "max_s": 10.0}), None)
-    assert ok.status == "pass" and ok.details == ["no baseline median: compared with max_s only"]
+    assert ok.status == "pass" and ok.details == ["not compared with the old system: no baseline median from the "
+                                                  "source: judged against [verify.model_load] max_s only"]
     other = run_check(model_load, context(tmp_path, model_load=cfg), {"median_s": 9.0, "timing": "wall"})
     assert other.status == "error" and "timed the load as 'wall', this run as 'reported'" in other.summary
 
@@ -120,14 +121,15 @@ def test_a_p99_from_too_few_requests_can_fail_but_never_pass(tmp_path: Path) -> 
     """Nearest-rank P99 of fewer than 100 requests is the slowest one (review session 6)."""
     figures = {"requests": 40, "errors": 0, "p50_ms": 2.0, "p95_ms": 3.0, "p99_ms": 4.0}
     ctx = context(tmp_path, p99_ms=50.0)
-    with pytest.raises(Skip, match=r"P99 4.0 ms \(the slowest of 40\): a P99 needs at least 100 timed requests"):
+    with pytest.raises(Skip, match=r"P99 4.0 ms \(the slowest of 40\); judged against \[verify\] p99_ms, not the old "
+                                   r"system: a P99 needs at least 100 timed requests"):
         latency.judge(ctx, dict(figures), None)
     slow = latency.judge(ctx, {**figures, "p99_ms": 80.0}, None)  # 1 in 40 over the limit is more than 1 %
     assert not slow.passed and slow.details[0] == "P99 80.0 ms (the slowest of 40) is not under 50 ms"
     enough = latency.judge(ctx, {**figures, "requests": 100}, {"p99_ms": 3.9, "requests": 40})
     assert enough.passed and "P99 <= baseline" not in enough.threshold  # the source's 'P99' was its slowest of 40
-    assert enough.details == ["the baseline's P99 is not established (40 timed requests on the source, 100 needed): "
-                              "compared with the absolute threshold only"]
+    assert enough.details == ["not compared with the old system: the baseline's P99 is from 40 timed requests on "
+                              "the source (100 needed)"]
     assert not latency.judge(ctx, {**figures, "requests": 100}, {"p99_ms": 3.0, "requests": 100}).passed
 
 

@@ -261,7 +261,7 @@ def test_nvlink_unknown_under_mig_is_not_a_missing_link(tmp_path: Path) -> None:
                        None, capture=True).figures
     result = run_check(topology, context(tmp_path, nvml_api=FakeNvml(data), gpu_count=8), source)
     assert result.status == "not-run", result.summary
-    assert "NVLink is unknown under MIG for 28 pair(s)" in result.summary
+    assert "NVLink is unknown under MIG on the target for 28 pair(s)" in result.summary
 
 
 def test_a_dcgm_diag_that_skipped_every_test_is_not_all_pass(tmp_path: Path) -> None:

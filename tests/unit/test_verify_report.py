@@ -167,7 +167,7 @@ def test_the_raw_output_file_holds_everything_the_command_printed(tmp_path: Path
     script = tmp_path / "noisy.py"
     script.write_text("for i in range(2000):\n    print(f'\\x1b[2mline {i:05d}\\x1b[0m')\n")
     result = run_check(model_load, context(tmp_path, model_load={"command": [PY, str(script)], "max_s": 60.0,
-                                                                 "runs": 1, "warmup": 0}), None)
+                                                                 "runs": 3, "warmup": 0}), None)
     assert result.status == "pass", result.summary
     assert len(result.output) < OUTPUT_LIMIT + 100 and "line 00000" not in result.output
     assert "raw_output" not in result.to_dict()

@@ -364,9 +364,11 @@ class VerifyScreen(StepScreen):
             centers = [hist["lo_ms"] + hist["width_ms"] * (i + 0.5) for i in range(len(hist["counts"]))]
             plt.bar(centers, hist["counts"], width=0.8)
             plt.vline(figures["p99_ms"], "orange")
-            if self.profile is not None:
-                plt.vline(self.profile.verify.p99_ms, "red")
-            plt.title(f"latency (ms): P99 {figures['p99_ms']:.1f} (orange), limit (red)")
+            limit = self.profile.verify.p99_ms if self.profile is not None else None
+            if limit is not None:
+                plt.vline(limit, "red")
+            plt.title(f"latency (ms): P99 {figures['p99_ms']:.1f} (orange)"
+                      + (", [verify] p99_ms (red)" if limit is not None else ""))
         else:
             widget.remove_class("shown")
             return

@@ -181,6 +181,24 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
                        duration_s=time.perf_counter() - started)
 
 
+MIN_RUNS = 3
+"""A median of fewer than 3 runs is one noisy sample (or the mean of two): it cannot establish a load time
+or a speed.  Too few runs on the target can still FAIL against a limit; they cannot PASS.  A baseline of fewer
+is not the old system's figure, so it is not compared with."""
+
+
+def runs_words(runs: int) -> str:
+    """"1 run", "5 runs"; 0 is a figure that does not record its runs (a hand-made baseline)."""
+    if runs <= 0:
+        return "an unrecorded number of runs"
+    return f"{runs} run" + ("" if runs == 1 else "s")
+
+
+def baseline_runs(base: dict[str, Any], samples_key: str) -> int:
+    """How many runs a baseline figure is the median of (0: it does not say)."""
+    return int(base.get("runs") or len(base.get(samples_key) or []) or 0)
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     n = len(ordered)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict, median
+from engine.verify.checks.base import (MIN_RUNS, CheckContext, CheckError, Skip, Verdict, baseline_runs, median,
+                                      runs_words)
 from engine.verify.checks.parsing import number_from_output
 from engine.verify.commands import expand, run_command
 
@@ -45,33 +46,39 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     ratio = ctx.section.load_time_ratio
     cfg = ctx.section.model_load
     med = measured["median_s"]
+    runs = int(measured.get("runs") or 0)
     details: list[str] = []
     limits: list[str] = []
     passed = True
-    compared = False
-    if baseline and "median_s" in baseline and baseline.get("timing", measured["timing"]) != measured["timing"]:
-        raise CheckError(f"the baseline timed the load as {baseline.get('timing')!r}, this run as "
+    base = baseline or {}
+    if "median_s" in base and base.get("timing", measured["timing"]) != measured["timing"]:
+        raise CheckError(f"the baseline timed the load as {base.get('timing')!r}, this run as "
                          f"{measured['timing']!r} ([verify.model_load] timing): the medians are not comparable")
-    if baseline and "median_s" in baseline:
-        compared = True
-        limit = baseline["median_s"] * ratio
-        limits.append(f"median < baseline {baseline['median_s']:.3f}s x {ratio:g} = {limit:.3f}s")
+    base_runs = baseline_runs(base, "samples_s")
+    against_source = "median_s" in base and base_runs >= MIN_RUNS
+    summary = f"median {med:.3f}s over {runs_words(runs)}"
+    if against_source:
+        limit = base["median_s"] * ratio
+        limits.append(f"median < baseline {base['median_s']:.3f}s x {ratio:g} = {limit:.3f}s")
+        summary += (f" (baseline {base['median_s']:.3f}s from {runs_words(base_runs)}, "
+                    f"{med / base['median_s']:.2f}x)")
         if not med < limit:
             passed = False
             details.append(f"median {med:.3f}s is not below {limit:.3f}s "
-                           f"({med / baseline['median_s']:.2f}x the baseline)")
+                           f"({med / base['median_s']:.2f}x the baseline)")
+    else:
+        why = (f"the baseline's median is from {runs_words(base_runs)} on the source ({MIN_RUNS} needed)"
+               if "median_s" in base else "no baseline median from the source")
+        if cfg.max_s is None:
+            raise Skip(f"{summary} measured: not compared with the old system: {why} (capture one on the source "
+                       f"with --capture-baseline and [verify.model_load] runs >= {MIN_RUNS}), and no max_s")
+        details.append(f"not compared with the old system: {why}: judged against [verify.model_load] max_s only")
     if cfg.max_s is not None:
-        compared = True
         limits.append(f"median <= {cfg.max_s:g}s")
         if med > cfg.max_s:
             passed = False
-            details.append(f"median {med:.3f}s is above the ceiling {cfg.max_s:g}s")
-    if compared and not (baseline and "median_s" in baseline):
-        details.append("no baseline median: compared with max_s only")
-    if not compared:
-        raise Skip(f"median {med:.3f}s measured, but there is no baseline to compare with "
-                   "(capture one on the source with --capture-baseline) and no max_s")
-    summary = f"median {med:.3f}s over {measured['runs']} runs"
-    if baseline and "median_s" in baseline:
-        summary += f" (baseline {baseline['median_s']:.3f}s, {med / baseline['median_s']:.2f}x)"
+            details.insert(0, f"median {med:.3f}s is above the ceiling {cfg.max_s:g}s")
+    if passed and runs < MIN_RUNS:
+        raise Skip(f"{summary}: {'one run' if runs == 1 else runs_words(runs)} cannot establish a load time "
+                   f"({MIN_RUNS} needed; raise [verify.model_load] runs)")
     return Verdict(passed, summary, "; ".join(limits), details)

@@ -39,12 +39,25 @@ def _links(cell: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+UNKNOWN_CELLS = {"NV?": "NVLink is unknown under MIG", "?": "the link could not be read"}
+"""Cells that say nothing about NVLink: NVML refuses NVLink queries while MIG is on ("NV?"), or the level
+between two GPUs could not be read ("?").  Either side holding one makes that pair not comparable."""
+
+
+def _not_comparable(pairs: list[tuple[str, str]]) -> str:
+    """"NVLink is unknown under MIG for 28 pair(s) (GPU0-GPU1: ...); ..." per reason, in first-seen order."""
+    by_reason: dict[str, list[str]] = {}
+    for reason, pair in pairs:
+        by_reason.setdefault(reason, []).append(pair)
+    return "; ".join(f"{reason} for {len(found)} pair(s) ({found[0]})" for reason, found in by_reason.items())
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     cfg = ctx.section.topology
     matrix: list[list[str]] = measured["matrix"]
     n = len(matrix)
     problems: list[str] = []
-    unknown: list[str] = []  # NVML refuses NVLink queries under MIG: "NV?" is not "no NVLink"
+    unknown: list[tuple[str, str]] = []  # (why, which pair): a pair whose NVLink one side could not show
     if cfg.expected is not None:
         want = cfg.expected
         threshold = "the documented matrix ([verify.topology] expected; NV# = at least # links, * = any)"
@@ -58,7 +71,11 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
                         continue
                     if _links(w) and _links(got) >= _links(w):
                         continue
-                    (unknown if got == "NV?" else problems).append(f"GPU{i}-GPU{j}: {got}, expected {w}")
+                    text = f"GPU{i}-GPU{j}: {got}, expected {w}"
+                    if got in UNKNOWN_CELLS:
+                        unknown.append((UNKNOWN_CELLS[got], text))
+                    else:
+                        problems.append(text)
     elif cfg.match_baseline and baseline and baseline.get("matrix"):
         base = baseline["matrix"]
         threshold = "every GPU pair with NVLink on the source has NVLink on the target"
@@ -67,9 +84,18 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         else:
             for i in range(n):
                 for j in range(i + 1, n):
-                    if _links(base[i][j]) and not _links(matrix[i][j]):
-                        (unknown if matrix[i][j] == "NV?" else problems).append(
-                            f"GPU{i}-GPU{j}: {matrix[i][j]} on the target, {base[i][j]} on the source")
+                    src, got = base[i][j], matrix[i][j]
+                    text = f"GPU{i}-GPU{j}: {got} on the target, {src} on the source"
+                    if _links(got):
+                        continue  # NVLink here meets the rule whatever the source had
+                    if got in UNKNOWN_CELLS and (_links(src) or src in UNKNOWN_CELLS):
+                        unknown.append((UNKNOWN_CELLS[got] + " on the target", text))
+                    elif _links(src):
+                        problems.append(text)
+                    elif src in UNKNOWN_CELLS:
+                        # a source read under MIG shows no NVLink: "none there" would demand none here
+                        unknown.append(({"NV?": "the source's NVLink was unknown (read under MIG)",
+                                         "?": "the source's link could not be read"}[src], text))
     else:
         if n <= 1:
             raise Skip(f"{n} GPU: no GPU-to-GPU interconnect to compare")
@@ -78,6 +104,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         "all pairs NVLink" if measured.get("all_nvlink") else "PCIe / partial NVLink")
     summary = f"{n} GPU(s), {links}: " + ("as planned" if not problems else f"{len(problems)} difference(s)")
     if unknown and not problems:
-        raise Skip(f"{summary} where it could be read, but NVLink is unknown under MIG for {len(unknown)} pair(s) "
-                   f"({unknown[0]}): NVML answers no NVLink query while MIG is on")
-    return Verdict(not problems, summary, threshold, problems + [f"unknown under MIG: {u}" for u in unknown])
+        raise Skip(f"{summary} where it could be compared, but not comparable: {_not_comparable(unknown)}: "
+                   "the interconnect was not verified (NVML reads NVLink only with MIG off; or document the shape "
+                   "in [verify.topology] expected)")
+    return Verdict(not problems, summary, threshold,
+                   problems + [f"not comparable ({why}): {pair}" for why, pair in unknown])
