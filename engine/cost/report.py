@@ -207,6 +207,36 @@ class CostReport:
         """The PRICE FALLBACK notes: prices taken from another region (allowed by the flag or the profile)."""
         return list(dict.fromkeys(n for n in self.notes if n.startswith("PRICE FALLBACK")))
 
+    def headline(self, option: OptionCost | None = None) -> list[str]:
+        """The promise in two short lines, for a screen with room for little else (80x24): what ``option`` (the
+        chosen target by default) saves a month as a share of what base, its break-even ("never" when it is not
+        cheaper, never a number), then which prices are STALE or from another region."""
+        src = self.source
+        tgt = option if option is not None and option.side == "target" else self.primary
+        bill = src.bill_monthly_usd if src.bill_monthly_usd is not None else src.monthly_usd
+        fraction, saving = tgt.savings_monthly_fraction, tgt.savings_monthly_usd or 0.0
+        if fraction is None:
+            share = "no percentage (nothing billed on the source a month)"
+        else:
+            share = (f"{pct(abs(fraction))} {'less' if fraction >= 0 else 'more'} a month than {src.name} "
+                     f"({usd(abs(saving))} of its {usd(bill)} monthly bill)")
+        if tgt.break_even_months is not None:
+            be = f"break-even {tgt.break_even_months:.1f} months (one-off {usd(tgt.one_off_usd or 0.0)})"
+        elif saving <= 0:
+            be = "break-even never: it is not cheaper a month"
+        else:
+            be = "break-even never at these assumptions"
+        lines = [f"{tgt.name}: {share}; {be}"]
+        stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]
+        warn = []
+        if stale:  # the first few by name, the rest counted: the line must stay short (the notes give each)
+            more = f" +{len(stale) - 3} more" if len(stale) > 3 else ""
+            warn.append(f"STALE prices: {', '.join(stale[:3])}{more} (`gpumigrate catalog refresh`, or a quoted "
+                        "price)")
+        if self.price_fallbacks:
+            warn.append(f"PRICE FALLBACK: {len(self.price_fallbacks)} price(s) from another region")
+        return lines + (["; ".join(warn)] if warn else [])
+
     def summary(self) -> str:
         """One line; the monthly figures are the whole bill (compute and storage), as the saving is."""
         src, tgt = self.source, self.primary

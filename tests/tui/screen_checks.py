@@ -69,3 +69,16 @@ async def settled(pilot: Any, timeout: float = 30.0) -> None:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the app did not settle in {timeout:.0f} s: {left[:5]}")
+
+
+def visible_lines(app: Any) -> list[str]:
+    """The screen's rows as a person sees them: the text of the app's screenshot (what the snapshots keep),
+    row by row, runs of spaces folded. A widget's text that is scrolled or clipped away is not in it."""
+    import html
+    import re
+
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for match in re.finditer(r'<text[^>]*\bx="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
+        rows.setdefault(float(match.group(2)), []).append((float(match.group(1)), html.unescape(match.group(3))))
+    return [" ".join("".join(t for _x, t in sorted(parts)).replace("\xa0", " ").split())
+            for _y, parts in sorted(rows.items())]

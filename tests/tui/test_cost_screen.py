@@ -183,7 +183,7 @@ async def test_at_80x24_the_row_says_fallback_and_list_sits_beside_paid(tmp_path
         assert mega[5].endswith("FALLBACK")
         assert float(commit[1].strip("$").replace(",", "")) > float(commit[2].strip("$").replace(",", ""))
         notes = str(screen.query_one("#cost-notes").render()).splitlines()
-        assert notes[1].startswith("note: PRICE FALLBACK: a3-megagpu-8g has no us-central1 price")
+        assert notes[0].startswith("note: PRICE FALLBACK: a3-megagpu-8g has no us-central1 price")
 
 
 
@@ -221,3 +221,33 @@ async def test_prices_refreshed_while_the_app_is_open_are_used_when_the_screen_c
         await pilot.pause()
         assert cell(screen, 0, 3) == "$2.00"
         assert "AWS refreshed 2026-11-29" in str(screen.query_one("#cost-notes").render())
+
+
+async def test_at_80x24_the_saving_share_break_even_and_stale_prices_are_in_view(tmp_path: Path) -> None:
+    """At 80x24 the table keeps only its $ columns: the percentage (and of what), the break-even and the STALE
+    warning were below the fold or not on the screen at all. Catalog prices from 2025 (on-demand past 180 days,
+    so STALE from now on); the L4 option costs more a month than the source: its break-even is "never"."""
+    from tests.tui.screen_checks import settled, visible_lines
+
+    path = tmp_path / "stale.toml"
+    path.write_text('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = "p3.2xlarge"\n[target]\n'
+                    'machine_type = "a2-highgpu-1g"\nregion = "us-central1"\n[workload]\nsource_hours_per_run = 8\n'
+                    'target_hours_per_run = 4\nruns_per_month = 60\n[cost]\ndata_gb = 500\n'
+                    '[[cost.options]]\nname = "L4 slow"\nmachine_type = "g2-standard-8"\nhours_per_run = 40\n')
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        report = app.screen.report
+        seen = visible_lines(app)
+        text = "\n".join(seen)
+        primary = report.primary
+        share = f"{primary.savings_monthly_fraction * 100:.1f}% less a month than p3.2xlarge"
+        assert share in text and "monthly bill" in text, text
+        assert f"break-even {primary.break_even_months:.1f} months" in text, text
+        assert "STALE prices: p3.2xlarge, egress" in text, text
+        assert all(len(line) <= 80 for line in seen)
+        await pilot.press("down", "down")  # the L4 option: dearer a month, so never paid back
+        await settled(pilot)
+        text = "\n".join(visible_lines(app))
+        assert "L4 slow:" in text and "more a month than p3.2xlarge" in text, text
+        assert "break-even never: it is not cheaper a month" in text, text

@@ -82,6 +82,7 @@ class CostScreen(StepScreen):
                     yield Label("pricing of highlighted")
                     yield Select(PRICING, id="a-pricing", allow_blank=False, value="on-demand", classes="mutating")
             yield Static("", id="cost-error")
+            yield Static("", id="cost-headline")
             yield DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="cost-charts"):
                 yield MonthlyCostChart(id="cost-bars")
@@ -192,13 +193,15 @@ class CostScreen(StepScreen):
                                                                    for o in report.options])
         self.query_one("#cost-lines", CumulativeCostChart).show_series(
             [(o.name, o.cumulative_usd) for o in report.options], report.break_even_months)
-        lines = [f"Prices: {report.catalog_age}. US dollars; figures rounded to cents for display only. "
-                 "paid/run = monthly bill / runs; list/run = list rate x hours; savings from the monthly bill. "
-                 "STALE: spot > 30 days, other > 180 days old; FALLBACK: another region's price; CHECK: sources "
-                 "disagree."]
+        self._show_headline()
         loud = sorted((n for n in report.notes if any(word in n for word in LOUD)),
                       key=lambda n: min(i for i, word in enumerate(LOUD) if word in n))
-        lines.extend(f"note: {n}" for n in loud)
+        # the loud notes (a stale price, another region's) before the legend: at 80x24 the notes show ~7 lines
+        lines = [f"note: {n}" for n in loud]
+        lines.append(f"Prices: {report.catalog_age}. US dollars; figures rounded to cents for display only. "
+                     "paid/run = monthly bill / runs; list/run = list rate x hours; savings from the monthly bill. "
+                     "STALE: spot > 30 days, other > 180 days old; FALLBACK: another region's price; CHECK: sources "
+                     "disagree.")
         for o in report.options:
             lines.append(f"• {o.name}: {usd(o.hourly_usd)}/h — {o.price_source} [{o.price_date}]; hours {o.hours_basis}")
             if o.break_even_utilisation is not None:
@@ -217,6 +220,15 @@ class CostScreen(StepScreen):
         lines.append(self._budget_line(report))
         self.query_one("#cost-notes", Static).update("\n".join(lines))
         self._sync_pricing_select()
+
+    def _show_headline(self) -> None:
+        """The highlighted option's saving (as a share of the source's monthly bill), break-even and STALE prices,
+        above the table: at 80x24 the table keeps only its $ columns, and the notes below it are cut."""
+        if self.report is None:
+            return
+        index = self._highlighted()
+        option = self.report.options[index] if 1 <= index < len(self.report.options) else None
+        self.query_one("#cost-headline", Static).update("\n".join(self.report.headline(option)))
 
     def _budget_line(self, report: "CostReport") -> str:
         """The day-two budget sized from this run-rate (``gpumigrate ops --emit budget`` renders it)."""
@@ -273,6 +285,7 @@ class CostScreen(StepScreen):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._sync_pricing_select()
+        self._show_headline()
 
     def _edit(self, change: Any) -> None:
         """Apply a change to a copy of the draft; keep it only if the profile model accepts it."""
