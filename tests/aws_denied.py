@@ -9,6 +9,15 @@ these calls; :class:`DeniedAws` answers the services' own error documents before
 The message texts follow AWS's explicit-deny wording ("User: ARN is not authorized to perform: ACTION
 because no identity-based policy allows the ACTION action").  A refusal is chosen per (service, region,
 action), the region and service read from the SigV4 credential scope of the request.
+
+Opt-in regions (those moto lists as ``not-opted-in``, i.e. launched after March 2019): ``not_enabled`` ones
+answer every EC2 call with 401 AuthFailure, the others count as enabled (``opted-in``); EC2's DescribeRegions
+is answered as EC2 does, which moto does not: without ``AllRegions`` or ``RegionNames`` only enabled regions,
+the ``opt-in-status`` filter applied (EC2 API reference, DescribeRegions).  ``v1_session_tokens``: the
+temporary credentials came from the global STS endpoint with version 1 tokens, valid only in the regions
+enabled by default (IAM API reference, SetSecurityTokenServicePreferences), so an enabled opt-in region
+answers AuthFailure too.  ``bad_credentials``: every call answers as to a deleted key (EC2 401 AuthFailure,
+S3 403 InvalidAccessKeyId).
 """
 
 from __future__ import annotations
@@ -44,14 +53,24 @@ _AUTH_FAILURE = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Err
                  "<RequestID>0c6a7a55-4b0e-4f5e-9d6e-2f1c1f7e8a11</RequestID></Response>").encode()
 
 
+_INVALID_KEY = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidAccessKeyId</Code><Message>The AWS '
+                "Access Key Id you provided does not exist in our records.</Message><RequestId>4442587FB7D0A2F9"
+                "</RequestId></Error>").encode()
+_REGION_ITEM = re.compile(r"<item>(?:(?!</item>).)*?<regionName>(?P<name>[^<]+)</regionName>.*?</item>", re.S)
+
+
 class DeniedAws(LoopbackProxy):
     """``deny``: {(service, region or "*", action)}; S3's ListBuckets is ("s3", "*", "ListAllMyBuckets")."""
 
-    def __init__(self, upstream: str, deny: set[tuple[str, str, str]], not_enabled: frozenset[str] = frozenset()):
+    def __init__(self, upstream: str, deny: set[tuple[str, str, str]], not_enabled: frozenset[str] = frozenset(),
+                 v1_session_tokens: bool = False, bad_credentials: bool = False):
         super().__init__(upstream)
         self.deny = deny
         self.not_enabled = not_enabled  # opt-in regions this account has not enabled: EC2 answers 401 AuthFailure
+        self.v1_session_tokens = v1_session_tokens
+        self.bad_credentials = bad_credentials
         self.refused: list[tuple[str, str, str]] = []
+        self.opt_in: set[str] = set()  # the opt-in regions (moto's not-opted-in), read on the first DescribeRegions
         proxy = self
 
         class Handler(ProxyHandler):
@@ -60,8 +79,14 @@ class DeniedAws(LoopbackProxy):
                 scope = _SCOPE.search(self.headers.get("Authorization", ""))
                 service, region = (scope["service"], scope["region"]) if scope else ("", "")
                 action = proxy._action(service, self.command, self.path, body)
-                if service == "ec2" and region in proxy.not_enabled:
-                    self._send(401, _AUTH_FAILURE, [("Content-Type", "text/xml;charset=UTF-8")])
+                xml = [("Content-Type", "text/xml;charset=UTF-8")]
+                if proxy.bad_credentials:
+                    self._send(*((401, _AUTH_FAILURE) if service == "ec2" else (403, _INVALID_KEY)), xml)
+                    return
+                token = bool(self.headers.get("X-Amz-Security-Token"))
+                if service == "ec2" and (region in proxy.not_enabled or (
+                        token and proxy.v1_session_tokens and region in proxy._opt_in_regions())):
+                    self._send(401, _AUTH_FAILURE, xml)
                     return
                 if any((service, r, action) in proxy.deny for r in (region, "*")):
                     proxy.refused.append((service, region, action))
@@ -69,11 +94,44 @@ class DeniedAws(LoopbackProxy):
                     self._send(403, error, [("Content-Type", "text/xml;charset=UTF-8")])
                     return
                 status, headers, data = proxy._forward(self.command, self.path, self.headers, body)
+                if service == "ec2" and action == "DescribeRegions" and status == 200:
+                    data = proxy._regions_as_ec2(data, parse_qs(body.decode("utf-8", "replace")))
                 self._send(status, data, headers)
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
 
         self._serve(Handler)
+
+    def _opt_in_regions(self) -> set[str]:
+        if not self.opt_in:
+            import boto3
+
+            ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=f"http://{self.up_host}:{self.up_port}")
+            self.opt_in = {r["RegionName"] for r in ec2.describe_regions()["Regions"]
+                           if r.get("OptInStatus") == "not-opted-in"}
+        return self.opt_in
+
+    def _regions_as_ec2(self, data: bytes, form: dict[str, list[str]]) -> bytes:
+        """moto's DescribeRegions answer (every region, opt-in ones all not-opted-in) as EC2 gives it."""
+        text = data.decode("utf-8")
+        opt_in = self._opt_in_regions()
+        wanted = {v[0] for k, v in form.items() if k.startswith("RegionName.")}
+        every = (form.get("AllRegions") or ["false"])[0].lower() == "true" or bool(wanted)
+        filters = {k.split(".")[1] for k, v in form.items() if k.startswith("Filter.") and k.endswith(".Name")
+                   and v == ["opt-in-status"]}
+        statuses = {v[0] for k, v in form.items() if k.startswith("Filter.") and k.split(".")[1] in filters
+                    and ".Value." in k}
+
+        def item(match: re.Match[str]) -> str:
+            name = match["name"]
+            status = ("not-opted-in" if name in self.not_enabled else "opted-in") if name in opt_in \
+                else "opt-in-not-required"
+            if (wanted and name not in wanted) or (not every and status == "not-opted-in") or \
+                    (statuses and status not in statuses):
+                return ""
+            return re.sub(r"<optInStatus>[^<]*</optInStatus>", f"<optInStatus>{status}</optInStatus>", match[0])
+
+        return _REGION_ITEM.sub(item, text).encode()
 
     @staticmethod
     def _action(service: str, method: str, path: str, body: bytes) -> str:

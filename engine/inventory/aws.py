@@ -232,14 +232,70 @@ def translate_error(exc: BaseException, where: str) -> Exception:
         code = exc.response.get("Error", {}).get("Code", "")
         region = where.removeprefix("ec2 in ") if where.startswith("ec2 in ") else None  # a region's scan
         if code == "AuthFailure" and region:  # EC2 answers the same to a region the account has not enabled
-            return EnvironmentProblem(
-                f"AWS rejected the credentials ({where}: AuthFailure): {region} may be an opt-in region not enabled "
-                f"for this account (`aws ec2 describe-regions --all-regions` shows its opt-in status; "
-                f"inventory.all_regions scans only enabled ones), else {CREDENTIALS_HELP}")
+            return EnvironmentProblem(_either_cause(region, where))
         if code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                     "UnrecognizedClientException", "InvalidAccessKeyId"):
             return EnvironmentProblem(f"AWS rejected the credentials ({where}: {code}); {CREDENTIALS_HELP}")
     return exc  # type: ignore[return-value]
+
+
+def _either_cause(region: str, where: str, unchecked: str = "") -> str:
+    """AuthFailure in one region when which of its two causes could not be told: both are said."""
+    return (f"AWS answered AuthFailure ({where}): either {region} is an opt-in region not enabled for this "
+            f"account, or the credentials were rejected{unchecked}. `aws ec2 describe-regions --all-regions "
+            f"--region-names {region}` shows its opt-in status (inventory.all_regions scans only enabled regions); "
+            f"if it is enabled, {CREDENTIALS_HELP}")
+
+
+def explain_auth_failures(session: Any, regions: list[str], home: str) -> dict[str, str]:
+    """What EC2's AuthFailure in each of ``regions`` means, asked of EC2 in ``home`` (a region that took the
+    credentials, else us-east-1, enabled in every account).
+
+    EC2 answers a region the account has not enabled, and credentials it does not accept, with the same
+    401 AuthFailure.  DescribeRegions tells them apart: a region ``not-opted-in`` is not enabled; the same
+    AuthFailure from ``home`` means the credentials are rejected everywhere; an enabled opt-in region that
+    refuses temporary credentials is the global STS endpoint's version 1 token, valid only in the regions
+    enabled by default (IAM API, SetSecurityTokenServicePreferences).  Where DescribeRegions cannot be
+    read (denied, unreachable), both causes are said, never one of them as a guess."""
+    import botocore.exceptions as be
+
+    try:
+        answer = _client(session, "ec2", home).describe_regions(AllRegions=True, RegionNames=regions)
+    except be.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "AuthFailure":  # the credentials are refused in the home region too: not the region
+            return {r: f"AWS rejected the credentials (ec2 in {r} and in {home}: AuthFailure); {CREDENTIALS_HELP}"
+                    for r in regions}
+        why = f" (ec2:DescribeRegions, which tells them apart, was refused: {code})"
+        return {r: _either_cause(r, f"ec2 in {r}", why) for r in regions}
+    except Exception as exc:  # noqa: BLE001 - unreachable, throttled: the answer stays undecided
+        why = f" (ec2:DescribeRegions, which tells them apart, failed: {type(exc).__name__})"
+        return {r: _either_cause(r, f"ec2 in {r}", why) for r in regions}
+    status = {r.get("RegionName"): r.get("OptInStatus") for r in answer.get("Regions", [])}
+    temporary = bool(getattr(session.get_credentials(), "token", None))
+    out = {}
+    for r in regions:
+        if status.get(r) == "not-opted-in":
+            out[r] = (f"{r} is an opt-in region not enabled for this account (EC2 answers AuthFailure there; "
+                      f"DescribeRegions in {home} says not-opted-in): enable it (AWS console, Account, AWS Regions) "
+                      "or leave it out of inventory.aws_regions")
+        elif status.get(r) == "opted-in" and temporary:
+            out[r] = (f"AWS rejected these temporary credentials in {r} (AuthFailure), an opt-in region that is "
+                      f"enabled: session tokens from the global STS endpoint (version 1) are valid only in regions "
+                      f"enabled by default. Get them from a regional STS endpoint (AWS_STS_REGIONAL_ENDPOINTS="
+                      f"regional), or set the account's global endpoint token version to 2 (IAM account settings)")
+        elif status.get(r) in ("opted-in", "opt-in-not-required"):
+            out[r] = (f"AWS rejected the credentials in {r} (AuthFailure), though the region is enabled "
+                      f"({status[r]}) and {home} accepted them: a region enabled minutes ago can take a while "
+                      f"to accept them; else {CREDENTIALS_HELP}")
+        else:
+            out[r] = _either_cause(r, f"ec2 in {r}", f" (DescribeRegions in {home} does not know {r})")
+    return out
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _short(exc: BaseException) -> str:
@@ -408,7 +464,8 @@ def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard
     inv.regions = regions
     types = _TypeCache(fallback)
     done = 0
-    env_problems: list[EnvironmentProblem] = []
+    env_problems: dict[str, EnvironmentProblem] = {}
+    auth_failed: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(regions) or 1)),
                             thread_name_prefix="aws-region") as pool:
         futures = {pool.submit(_scan_region, session, r, types, cancel): r for r in regions}
@@ -424,7 +481,9 @@ def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard
             except Exception as exc:
                 err = translate_error(exc, f"ec2 in {region}")
                 if isinstance(err, EnvironmentProblem):
-                    env_problems.append(err)
+                    env_problems[region] = err
+                    if _code(exc) == "AuthFailure":
+                        auth_failed.append(region)
                 inv.errors[region] = str(err) if isinstance(err, EnvironmentProblem) else _short(exc)
                 emit(ItemDone(step, item=f"aws:{region}", status="failed", detail=inv.errors[region]))
             else:
@@ -435,8 +494,13 @@ def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard
                 if volumes_problem:
                     inv.errors[volumes_key(region)] = volumes_problem
             emit(Progress(step, done=done, total=len(regions), unit="regions", label="regions"))
+    if auth_failed:  # a region not enabled, or credentials refused: EC2 says the same; ask which it is
+        ok = next((r for r in regions if r not in inv.errors), "us-east-1")
+        for region, why in explain_auth_failures(session, sorted(auth_failed), ok).items():
+            env_problems[region] = EnvironmentProblem(why)
+            inv.errors[region] = why
     if env_problems and len(env_problems) == len(regions):
-        raise env_problems[0]  # nothing worked: credentials or endpoint, say what to set
+        raise env_problems[regions[0]]  # nothing worked: credentials or endpoint, say what to set
     inv.instances.sort(key=lambda i: (i.region, i.instance_id))
     for inst in inv.instances:
         if inst.gpu is not None:

@@ -164,4 +164,48 @@ def test_a_region_not_enabled_is_not_said_to_be_bad_credentials_only(aws: stand_
     finally:
         proxy.stop()
     assert alone.exit_code == ExitCode.ENVIRONMENT
-    assert "ap-east-1 may be an opt-in region not enabled" in alone.summary
+    assert "ap-east-1 is an opt-in region not enabled for this account" in alone.summary
+
+
+def _scan_errors(aws: stand_ins.StandIn, monkeypatch: pytest.MonkeyPatch, regions: list[str],
+                 **proxy_args: Any) -> tuple[DeniedAws, dict[str, str], str | None]:
+    """(proxy, AwsInventory.errors, the EnvironmentProblem raised when no region could be read)."""
+    from engine.errors import EnvironmentProblem
+    from engine.inventory import aws as inventory_aws
+
+    proxy = DeniedAws(aws.url, proxy_args.pop("deny", set()), **proxy_args)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    inv = inventory_aws.AwsInventory()
+    try:
+        inventory_aws.scan_instances(inventory_aws.make_session(), regions, inventory=inv)
+        raised = None
+    except EnvironmentProblem as exc:
+        raised = str(exc)
+    finally:
+        proxy.stop()
+    return proxy, inv.errors, raised
+
+
+def test_a_disabled_region_and_rejected_credentials_are_told_apart(aws: stand_ins.StandIn,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """EC2 answers both with the same 401 AuthFailure; the inventory said 'may be an opt-in region, else set
+    AWS_PROFILE' in both cases.  DescribeRegions in a region that took the credentials says which."""
+    _, errors, _ = _scan_errors(aws, monkeypatch, ["ap-east-1", "us-east-1"], not_enabled=frozenset({"ap-east-1"}))
+    said = errors["ap-east-1"]
+    assert said.startswith("ap-east-1 is an opt-in region not enabled for this account") and "credentials" not in said
+
+    _, errors, raised = _scan_errors(aws, monkeypatch, ["ap-east-1", "us-east-1"], bad_credentials=True)
+    assert raised is not None and "AWS rejected the credentials" in raised and "opt-in" not in raised
+    assert "not enabled" not in errors["ap-east-1"]
+
+    # DescribeRegions refused: which one cannot be known, so both are said
+    _, errors, _ = _scan_errors(aws, monkeypatch, ["ap-east-1", "us-east-1"], not_enabled=frozenset({"ap-east-1"}),
+                                deny={("ec2", "*", "DescribeRegions")})
+    said = errors["ap-east-1"]
+    assert "either ap-east-1 is an opt-in region not enabled" in said and "or the credentials were rejected" in said
+    assert "DescribeRegions, which tells them apart, was refused: UnauthorizedOperation" in said
+
+    # enabled, but temporary credentials from the global STS endpoint (version 1 tokens) do not work there
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN")
+    _, errors, _ = _scan_errors(aws, monkeypatch, ["ap-east-1", "us-east-1"], v1_session_tokens=True)
+    assert "opt-in region that is enabled" in errors["ap-east-1"] and "version 1" in errors["ap-east-1"]
