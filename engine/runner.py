@@ -125,6 +125,11 @@ class RunSummary:
     results: dict[str, StepResult]
     skipped: list[str]
     exit_code: ExitCode
+    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per skipped step, how it ended when it completed (``summary``, ``completed_at``): a second run reports the
+    first run's outcome, not only "already completed"."""
+    not_run: list[str] = field(default_factory=list)
+    """Steps asked for that never started because the run stopped first (interrupted)."""
 
     @property
     def ok(self) -> bool:
@@ -133,8 +138,25 @@ class RunSummary:
     def to_event_dict(self) -> dict[str, Any]:
         steps: dict[str, Any] = {n: {"ok": r.ok, "summary": r.summary} for n, r in self.results.items()}
         for name in self.skipped:
-            steps[name] = {"ok": True, "summary": "already completed in this session", "skipped": True}
+            steps[name] = skipped_entry(self.earlier.get(name, {}))
+        for name in self.not_run:
+            steps[name] = {"ok": False, "summary": "not run: the run stopped before this step", "not_run": True}
         return {"event": "summary", "steps": steps, "ok": self.ok, "exit_code": int(self.exit_code)}
+
+
+def skipped_entry(earlier: dict[str, Any]) -> dict[str, Any]:
+    """A skipped step's summary entry: that it was skipped, when it completed and how (its own summary then)."""
+    import time
+
+    entry: dict[str, Any] = {"ok": True, "summary": "already completed in this session", "skipped": True}
+    when = earlier.get("completed_at")
+    if isinstance(when, (int, float)):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+        entry["completed_at"] = stamp
+        entry["summary"] += f" at {stamp}"
+    if earlier.get("summary"):
+        entry["summary"] += f": {earlier['summary']}"
+    return entry
 
 
 def run_steps(
@@ -196,6 +218,7 @@ def _run_steps(
     digest = profile_digest(profile, profile_path)
     results: dict[str, StepResult] = {}
     skipped: list[str] = []
+    earlier: dict[str, dict[str, Any]] = {}
     exit_code = ExitCode.OK
 
     def sink(event: Event) -> None:
@@ -229,6 +252,8 @@ def _run_steps(
                 sink(Message(name, text=f"{name}: {outdated}; running again", level="warning"))
             elif previous and previous.state == "completed" and ran_on_this(previous.profile_digest) and not dry_run:
                 skipped.append(name)
+                earlier[name] = {"summary": (previous.result or {}).get("summary", ""),
+                                 "completed_at": previous.finished_at}
                 if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
                     results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),
                                                data=previous.result.get("data", {}))
@@ -283,4 +308,5 @@ def _run_steps(
                 exit_code = code
     for name in skipped:
         results.pop(name, None)
-    return RunSummary(results=results, skipped=skipped, exit_code=exit_code)
+    not_run = [n for n in names if n not in results and n not in skipped]
+    return RunSummary(results=results, skipped=skipped, exit_code=exit_code, earlier=earlier, not_run=not_run)

@@ -44,3 +44,11 @@ def reads_earlier(ctx: StepContext) -> StepResult:
 def crashes(ctx: StepContext) -> StepResult:
     CALLS.append(ctx.step)
     raise OSError(28, "No space left on device")
+
+
+def echoes_a_credential(ctx: StepContext) -> StepResult:
+    """A library error that quotes a credential from the environment (a request echoed back in its message)."""
+    import os
+
+    CALLS.append(ctx.step)
+    raise RuntimeError(f"the backend refused the request with token {os.environ.get('DEPLOY_TOKEN', '')}")

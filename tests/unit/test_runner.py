@@ -59,6 +59,10 @@ def test_rerun_skips_completed_steps_and_reruns_after_a_profile_change(steps) ->
         runner.run_steps(_profile(), emit=lambda e: None, session=s)
         again = runner.run_steps(_profile(), emit=lambda e: None, session=s)
         assert again.skipped == ["a", "b"] and runner_steps.CALLS == ["a", "b"]
+        # the second run reports the first run's outcome and when, not only "already completed"
+        entry = again.to_event_dict()["steps"]["a"]
+        assert entry["skipped"] is True and entry["ok"] is True and entry["summary"].endswith(": fine")
+        assert entry["summary"].startswith(f"already completed in this session at {entry['completed_at']}")
         changed = runner.run_steps(_profile(gpu_count=2), emit=lambda e: None, session=s)
         assert changed.skipped == [] and runner_steps.CALLS == ["a", "b", "a", "b"]
 
@@ -69,6 +73,8 @@ def test_interrupted_step_stops_the_run_and_resumes_next_time(steps) -> None:
         first = runner.run_steps(_profile(), emit=lambda e: None, session=s)
         assert first.exit_code == ExitCode.INTERRUPTED
         assert s.step("b").state == "interrupted" and s.step("c") is None  # type: ignore[union-attr]
+        # every step asked for is in the summary: the one the stop left out says so
+        assert first.not_run == ["c"] and first.to_event_dict()["steps"]["c"]["not_run"] is True
         second = runner.run_steps(_profile(), emit=lambda e: None, session=s)
         assert second.exit_code == ExitCode.OK and second.skipped == ["a"]
         assert runner_steps.CALLS == ["a", "b", "b", "c"]
@@ -106,3 +112,20 @@ def test_an_unexpected_exception_fails_the_step_instead_of_leaving_it_running(st
     assert summary.exit_code == ExitCode.FAILED
     assert "No space left on device" in summary.results["a"].summary
     assert runner_steps.CALLS == ["a", "b"]  # later steps still run, as after any failed step
+
+
+def test_replay_json_summary_is_redacted_like_every_event(steps, tmp_path, monkeypatch, capsys) -> None:
+    """The step's own events were redacted, but the summary line that ends `--json` printed the step's summary
+    (an unexpected error quoting the environment's credential) as it was."""
+    from tui.cli import main
+
+    secret = "q8Zr-41kVv0pLm77Xc2N"
+    monkeypatch.setenv("DEPLOY_TOKEN", secret)
+    steps(a="echoes_a_credential")
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    code = main(["replay", str(profile), "--json"])
+    out = capsys.readouterr()
+    assert code == int(ExitCode.FAILED)
+    assert secret not in out.out and secret not in out.err
+    assert "[REDACTED]" in out.out.splitlines()[-1]

@@ -74,11 +74,15 @@ def run(args: argparse.Namespace) -> int:
         finally:
             sink.close()
     if args.json:
+        from engine.secrets import redact_data
+
         out = summary.to_event_dict()
         out["session"] = name
-        print_json(out)
+        print_json(redact_data(out))  # step summaries (an error's text) as every event before it: redacted
     else:
         state = "ok" if summary.ok else f"exit {int(summary.exit_code)}"
+        if summary.not_run:
+            state += f"; not run: {', '.join(summary.not_run)}"
         print(f"session {name}: {state}")
     return int(summary.exit_code)
 
@@ -196,7 +200,7 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
                 sink.close()
                 if full is not None:
                     full.close()
-            summary_steps = _steps_so_far(session, steps, started_at)
+            summary_steps = _steps_so_far(session, steps, started_at, final=True)
     finally:
         for signum, previous in handlers.items():
             signal.signal(signum, previous)
@@ -208,22 +212,32 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
         print_json({"event": "summary", "steps": summary_steps, "ok": code == 0, "exit_code": code,
                     "session": args.session})
     else:
-        print(f"session {args.session}: {'ok' if code == 0 else f'exit {code}'}")
+        not_run = [n for n, entry in summary_steps.items() if entry.get("not_run")]
+        print(f"session {args.session}: {'ok' if code == 0 else f'exit {code}'}"
+              + (f"; not run: {', '.join(not_run)}" if not_run else ""))
     return code
 
 
-def _steps_so_far(session: "object", steps: list[str], started_at: "float | None") -> dict:
-    """The summary's ``steps`` from the session's records: each requested step that has a record."""
+def _steps_so_far(session: "object", steps: list[str], started_at: "float | None", final: bool = False) -> dict:
+    """The summary's ``steps`` from the session's records: each requested step this run reached (or skipped as
+    completed before); with ``final`` (the run has ended) the others as ``"not_run": true``, as a foreground
+    run reports them."""
     records = session.steps()  # type: ignore[attr-defined]
-    summary_steps = {}
+    summary_steps: dict = {}
     for name in steps:
         record = records.get(name)
         if record is None or (started_at and record.state != "completed" and record.updated_at < started_at):
-            continue  # not reached by this run yet (a record of an earlier run's is not this run's outcome)
+            # not reached by this run (a record of an earlier run's is not this run's outcome)
+            if final:
+                summary_steps[name] = {"ok": False, "summary": "not run: the run stopped before this step",
+                                       "not_run": True}
+            continue
         result = record.result or {}
         entry = {"ok": record.state == "completed", "summary": result.get("summary", record.state)}
         if record.state == "completed" and started_at and (record.finished_at or 0) < started_at:
-            entry.update(summary="already completed in this session", skipped=True)
+            from engine.runner import skipped_entry
+
+            entry = skipped_entry({"summary": result.get("summary"), "completed_at": record.finished_at})
         summary_steps[name] = entry
     return summary_steps
 
