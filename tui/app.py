@@ -368,6 +368,8 @@ class GpuMigrateApp(App[int]):
         if self.session is not None:
             try:
                 states.update({name: rec.state for name, rec in self.session.steps().items()})
+                for run in self.session.silent_runs():  # recorded running, but its process sends no heartbeat
+                    states.update({name: "not responding" for name in run.steps if states.get(name) == "running"})
             except Exception:  # noqa: BLE001 - a busy or closed store must not break drawing the bar
                 pass
         return states

@@ -196,7 +196,7 @@ def take_over(app: "SessionApp") -> None:
         return
     lease = app.session.lease()
     if lease is not None and lease.live():
-        left = lease.ttl_s - (time.time() - lease.heartbeat_at)
+        left = lease.seconds_left()
         app.notify(f"{lease.operator} is driving (lease alive, {left:.0f}s left without a heartbeat); "
                    "ask with ctrl+l instead.", severity="warning")
         return

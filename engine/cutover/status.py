@@ -127,6 +127,10 @@ def describe(ev: StoredEvent) -> str:
         return f"{actor(ev)} opened the profile {p.get('path')}"
     if k == "worker_failed":
         return f"the worker (pid {p.get('pid')}) failed: {p.get('error')}"
+    if k == "run_not_responding":
+        return f"run #{p.get('run')} ({', '.join(p.get('steps', []))}): {p.get('words')}"
+    if k == "run_responding":
+        return f"run #{p.get('run')} (pid {p.get('pid')}) responds again"
     if k == "run_heartbeat_failed":
         return f"run #{p.get('run')} could not write its heartbeat: {p.get('error')}"
     return plain_sentence(k, p)
@@ -172,7 +176,9 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     """The word for how a run stands or ended: running, died, cancelled by NAME, interrupted, failed,
     incomplete or finished (only when it ran to its end with every step done)."""
     if run.state == "running":
-        return "running" if run.live else "not heard from (its lease is expiring)"
+        if run.live:
+            return "running"
+        return run.pulse.words() if run.pulse is not None else "not heard from"
     if run.state == "dead":
         return "died (its steps were interrupted)"
     code = run.exit_code
@@ -213,9 +219,8 @@ def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
         why = f"; {kind} pid {last.pid} on {last.host} (run #{last.id}) died{how}{when}"
     elif lease is not None and lease.process_alive() is False:
         why = f"; {lease.operator}'s process (pid {lease.pid} on {lease.host}) is gone"
-    elif lease is not None:
-        why = f"; {lease.operator} (pid {lease.pid} on {lease.host}) stopped sending heartbeats at " \
-              f"{iso(lease.heartbeat_at)}"
+    elif lease is not None and lease.pulse is not None:
+        why = f"; {lease.operator}'s app (pid {lease.pid} on {lease.host}): {lease.pulse.words()}"
     interrupted = [name for name, s in store.steps().items() if s.state == "interrupted"]
     resume = (f"resume {', '.join(interrupted)} with `gpumigrate session resume {store.name}`, "
               if interrupted else "")
@@ -236,10 +241,13 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
     last = run or (runs[-1] if runs else None)
     lease = store.lease()
     steps = {}
+    silent = {name: r for r in ([run] if run is not None and run.not_responding else []) for name in r.steps}
     for name, s in sorted(store.steps().items(), key=lambda kv: kv[1].updated_at):
         steps[name] = {"state": s.state, "attempt": s.attempt, "started_at": iso(s.started_at),
                        "finished_at": iso(s.finished_at),
                        "summary": (s.result or {}).get("summary")}
+        if s.state == "running" and name in silent:  # recorded running; its process sends no heartbeat
+            steps[name]["not_responding"] = silent[name].pulse.words()
     book: list[dict[str, Any]] = []
     try:
         profile = runbook.session_profile(store)
@@ -268,7 +276,7 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                     else nobody_drives(store, lease, last)),
         "run": None if last is None else {
             "id": last.id, "state": run_state(store, last), "outcome": run_outcome(store, last),
-            "live": last.live,
+            "live": last.live, "not_responding": last.not_responding,
             "steps": last.steps, "pid": last.pid,
             "host": last.host, "operator": last.operator, "detached": last.detached, "log_path": last.log_path,
             "started_at": iso(last.started_at), "exit_code": last.exit_code},

@@ -71,11 +71,10 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
     if not profile_path.is_file():
         raise BadInputError(f"{profile_path}: no such profile")
     with SessionStore.open(session, operator=operator) as store:
-        busy = store.active_run()
-        if busy is not None and busy.live:
-            raise SessionBusy(
-                f"session {session!r} is busy: {busy.where()} is running {', '.join(busy.steps)}; "
-                f"follow it with `gpumigrate session tail {session}`")
+        busy = store.active_run()  # dead ones noticed first: what is left holds the session (a stopped one too)
+        if busy is not None:
+            raise SessionBusy(f"session {session!r} is busy: {busy.busy_words()}; "
+                              f"follow it with `gpumigrate session tail {session}`")
         if not dry_run:  # refused here, in one line, rather than from the worker's log
             from engine.cutover.steering import check_steer
 

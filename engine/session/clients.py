@@ -13,7 +13,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from engine.errors import BadInputError
 from engine.secrets import redact
@@ -34,18 +35,28 @@ class Lease:
     proc_start: str | None = None
     """The holder process's start (``BOOT_ID:TICKS``, see :func:`engine.session.runs.process_start`)."""
 
-    def expired(self, now: float | None = None) -> bool:
-        return (now or time.time()) - self.heartbeat_at > self.ttl_s
+    pulse: Any = field(default=None, compare=False, repr=False)
+    """How this host judges the holder's heartbeat (:class:`engine.session.liveness.Pulse`), set by the store."""
+
+    def expired(self) -> bool:
+        """No heartbeat for the lease time as this host measures it (a stopped holder's app too)."""
+        return self.pulse is not None and self.pulse.quiet_s > self.pulse.ttl_s
 
     def process_alive(self) -> bool | None:
         """True/False when the holder's process is on this host (a reused pid is not the holder);
         None when it is elsewhere (or unknown)."""
         return _holder_alive(self.pid, self.host, self.proc_start)
 
-    def live(self, now: float | None = None) -> bool:
-        """Does somebody drive?  Not when the heartbeat is too old, nor (on this host) when the
-        holder's process is gone: a kill -9'd worker frees the seat at once, not at lease expiry."""
-        return not self.expired(now) and self.process_alive() is not False
+    def live(self) -> bool:
+        """Does somebody drive?  Not when no heartbeat came for the lease time (by this host's clock: a
+        stopped app, or a holder elsewhere), nor (on this host) when the holder's process is gone: a kill
+        -9'd worker frees the seat at once, not at lease expiry."""
+        return self.pulse is not None and self.pulse.alive
+
+    def seconds_left(self) -> float:
+        """Seconds of silence left before the seat counts as free, as this host measures it."""
+        quiet = self.pulse.quiet_s if self.pulse is not None else 0.0
+        return max(0.0, self.ttl_s - quiet)
 
 
 def _holder_alive(pid: int | None, host: str | None, proc_start: str | None = None) -> bool | None:
@@ -119,11 +130,15 @@ class ClientsMixin:
         row = self._db.execute("SELECT * FROM lease WHERE id = 1").fetchone()  # type: ignore[attr-defined]
         if not row:
             return None
+        from engine.session.liveness import lease_pulse
+
         return Lease(row["holder"], row["operator"], row["pid"], row["host"], row["acquired_at"],
-                     row["heartbeat_at"], row["ttl_s"], row["uid"], row["proc_start"])
+                     row["heartbeat_at"], row["ttl_s"], row["uid"], row["proc_start"], lease_pulse(self, row))
 
     def acquire_lease(self, holder: str, ttl_s: float = 15.0, force: bool = False) -> bool:
         """Become the driver if nobody alive is, or if ``force``; True when we hold it."""
+        from engine.session.liveness import lease_pulse
+
         now = time.time()
         me = self.identity  # type: ignore[attr-defined]
         with self._write() as db:  # type: ignore[attr-defined]
@@ -132,8 +147,7 @@ class ClientsMixin:
                 return False  # attached with --watch: never drives, whatever asks
             row = db.execute("SELECT holder, heartbeat_at, ttl_s, pid, host, proc_start FROM lease WHERE id = 1"
                              ).fetchone()
-            free = (row is None or row["holder"] == holder or now - row["heartbeat_at"] > row["ttl_s"]
-                    or _holder_alive(row["pid"], row["host"], row["proc_start"]) is False)
+            free = row is None or row["holder"] == holder or not lease_pulse(self, row).alive
             if not (free or force):
                 return False
             previous = row["holder"] if row else None

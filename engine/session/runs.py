@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import EnvironmentProblem
@@ -103,8 +103,12 @@ class Run:
     pause_requested_by: str | None = None
     proc_start: str | None = None
 
-    def expired(self, now: float | None = None) -> bool:
-        return (now or time.time()) - self.heartbeat_at > self.ttl_s
+    pulse: Any = field(default=None, compare=False, repr=False)
+    """How this host judges the run's heartbeat (:class:`engine.session.liveness.Pulse`), set by the store."""
+
+    def expired(self) -> bool:
+        """No heartbeat for the lease time, as this host measures it (never another host's clock)."""
+        return self.pulse is not None and self.pulse.quiet_s > self.pulse.ttl_s
 
     def process_alive(self) -> bool | None:
         """True/False when the process is on this host; None when it runs elsewhere."""
@@ -114,23 +118,48 @@ class Run:
 
     @property
     def live(self) -> bool:
-        """Still running as far as anyone can tell from here (same host: the process itself)."""
-        if self.state != "running":
-            return False
-        alive = self.process_alive()
-        if alive is not None:
-            return alive
-        return not self.expired()
+        """Running and heard from: a process that is there but sends no heartbeat (stopped, hung) is not."""
+        return self.state == "running" and self.pulse is not None and self.pulse.alive
+
+    @property
+    def not_responding(self) -> bool:
+        """Its process is on this host but silent past the lease time: neither running nor dead."""
+        from engine.session.liveness import NOT_RESPONDING
+
+        return self.state == "running" and self.pulse is not None and self.pulse.state == NOT_RESPONDING
+
+    @property
+    def gone(self) -> bool:
+        """To be declared dead: its process is gone (this host), or silent past the lease time (another host)."""
+        from engine.session.liveness import GONE, SILENT
+
+        return self.state == "running" and self.pulse is not None and self.pulse.state in (GONE, SILENT)
 
     def where(self) -> str:
         kind = "worker" if self.detached else "replay"
         return f"{self.operator}'s {kind} (pid {self.pid} on {self.host})"
 
+    def busy_words(self) -> str:
+        """Why this run still holds the session, as far as this host can tell (for 'is busy' errors)."""
+        since = time.strftime("%H:%M:%SZ", time.gmtime(self.started_at))
+        base = f"{self.where()} is running {', '.join(self.steps)} since {since}"
+        if self.not_responding:
+            return f"{self.where()}, started {since} for {', '.join(self.steps)}, is {self.pulse.words()}"
+        if self.pulse is not None and self.pulse.watched_s is not None:
+            return (f"{base}; this host saw its heartbeat change {self.pulse.quiet_s:.0f}s ago (it counts as dead "
+                    f"after {self.ttl_s:g}s without one, as seen from here)")
+        return base
 
-def run_from_row(row: Any) -> Run:
+
+def run_from_row(row: Any, store: Any = None) -> Run:
+    """A run from its row; with ``store``, judged as that store's host sees its heartbeat (see :attr:`Run.pulse`)."""
     data = dict(row)
     data["steps"] = json.loads(data["steps"])
     data["detached"] = bool(data["detached"])
+    if store is not None and data["state"] == "running":
+        data["pulse"] = store.pulse("run", str(data["id"]), pid=data["pid"], host=data["host"],
+                                    proc_start=data.get("proc_start"), heartbeat_at=data["heartbeat_at"],
+                                    ttl_s=data["ttl_s"])
     return Run(**data)
 
 
@@ -145,11 +174,10 @@ class RunsMixin:
         me = self.identity  # type: ignore[attr-defined]
         with self._write() as db:  # type: ignore[attr-defined]
             for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
-                other = run_from_row(row)
-                if other.live:
+                other = run_from_row(row, self)
+                if not other.gone:  # alive, or stopped but still there: a second copy beside it is refused
                     raise SessionBusy(
-                        f"session {self.name!r} is busy: {other.where()} is running "  # type: ignore[attr-defined]
-                        f"{', '.join(other.steps)} since {time.strftime('%H:%M:%S', time.localtime(other.started_at))}; "
+                        f"session {self.name!r} is busy: {other.busy_words()}; "  # type: ignore[attr-defined]
                         f"follow it with `gpumigrate session tail {self.name}`")  # type: ignore[attr-defined]
             cur = db.execute(
                 """INSERT INTO runs(holder, operator, pid, host, steps, detached, log_path, started_at,
@@ -181,23 +209,29 @@ class RunsMixin:
 
     def run(self, run_id: int) -> Run | None:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()  # type: ignore[attr-defined]
-        return run_from_row(row) if row else None
+        return run_from_row(row, self) if row else None
 
     def runs(self) -> list[Run]:
-        return [run_from_row(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id").fetchall()]  # type: ignore[attr-defined]
+        return [run_from_row(r, self) for r in self._db.execute("SELECT * FROM runs ORDER BY id").fetchall()]  # type: ignore[attr-defined]
 
     def own_run(self) -> Run | None:
         """The live run this process registered, if any (approvals it asks for die with it)."""
         row = self._db.execute(  # type: ignore[attr-defined]
             "SELECT * FROM runs WHERE state = 'running' AND pid = ? AND host = ? ORDER BY id DESC LIMIT 1",
             (self.identity.pid, self.identity.host)).fetchone()  # type: ignore[attr-defined]
-        return run_from_row(row) if row else None
+        return run_from_row(row, self) if row else None
 
     def active_run(self) -> Run | None:
         """The run in progress (after noticing dead ones), or None."""
         self.reconcile()
         row = self._db.execute("SELECT * FROM runs WHERE state = 'running' ORDER BY id DESC LIMIT 1").fetchone()  # type: ignore[attr-defined]
-        return run_from_row(row) if row else None
+        return run_from_row(row, self) if row else None
+
+    def silent_runs(self) -> list[Run]:
+        """Runs recorded running whose process (on this host) is there but sends no heartbeat: their steps
+        are neither running nor dead, and front ends say "not responding since ..." (a read; no reconcile)."""
+        rows = self._db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall()  # type: ignore[attr-defined]
+        return [r for r in (run_from_row(row, self) for row in rows) if r.not_responding]
 
     def request_cancel(self) -> Run | None:
         """Ask the running process to stop at its next check (it marks the step interrupted)."""
@@ -233,16 +267,20 @@ class RunsMixin:
         return row["cancel_requested_by"] if row else None
 
     def reconcile(self) -> list[str]:
-        """Notice dead runs (same host: the process is gone; elsewhere: the lease expired).
+        """Notice dead runs (this host: the process is gone; elsewhere: no heartbeat change seen from here
+        for the lease time) and silent ones (this host: the process is there but sends no heartbeat).
 
-        Their 'running' steps become 'interrupted' (resume continues from their
-        journal) and their pending approvals are withdrawn.  Returns the steps
-        marked.  Safe to call from any process.
-        """
+        A dead run's 'running' steps become 'interrupted' (resume continues from their journal) and its
+        pending approvals are withdrawn.  A silent run is left as it is (its process may go on: a second
+        copy beside it is refused) and one ``run_not_responding`` event says so, with what is known;
+        ``run_responding`` follows if it beats again.  Returns the steps marked interrupted.  Safe to call
+        from any process."""
         marked: list[str] = []
         rows = self._db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall()  # type: ignore[attr-defined]
-        dead = [r for r in (run_from_row(row) for row in rows) if not r.live]
-        for run in dead:
+        judged = [run_from_row(row, self) for row in rows]
+        for run in judged:
+            self._note_silence(run)
+        for run in [r for r in judged if r.gone]:
             with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
                 cur = db.execute("UPDATE runs SET state = 'dead', ended_at = ? WHERE id = ? AND state = 'running'",
                                  (time.time(), run.id))
@@ -257,7 +295,7 @@ class RunsMixin:
                     db.execute("UPDATE steps SET state = 'interrupted', updated_at = ? WHERE name = ?",
                                (time.time(), name))
                 how = ("its process is gone" if run.process_alive() is False
-                       else f"no heartbeat for {run.ttl_s:g}s")
+                       else run.pulse.words() if run.pulse is not None else f"no heartbeat for {run.ttl_s:g}s")
                 self.append("session", "run_died", {"run": run.id, "pid": run.pid, "host": run.host,  # type: ignore[attr-defined]
                                                     "steps_interrupted": names, "how": how,
                                                     "last_heartbeat": run.heartbeat_at})
@@ -270,3 +308,23 @@ class RunsMixin:
         with self._bookkeeping():  # type: ignore[attr-defined]
             self._withdraw_orphaned_requests()  # type: ignore[attr-defined]
         return marked
+
+    def _note_silence(self, run: Run) -> None:
+        """One event when a run on this host stops responding (and one when it beats again): every follower
+        (app, tail) shows it, instead of a step that says running for ever."""
+        key = f"run:{run.id}:not_responding"
+        noted = self.get_meta(key)  # type: ignore[attr-defined]
+        if run.not_responding and noted != repr(run.heartbeat_at):
+            with self._bookkeeping(), self._write():  # type: ignore[attr-defined]
+                if self.get_meta(key) == repr(run.heartbeat_at):  # type: ignore[attr-defined]
+                    return  # another process noted it first
+                self.set_meta(key, repr(run.heartbeat_at))  # type: ignore[attr-defined]
+                self.append("session", "run_not_responding", {  # type: ignore[attr-defined]
+                    "run": run.id, "pid": run.pid, "host": run.host, "steps": run.steps,
+                    "since": run.pulse.quiet_since, "process": run.pulse.process, "words": run.pulse.words()})
+        elif noted and run.live:
+            with self._bookkeeping(), self._write():  # type: ignore[attr-defined]
+                if not self.get_meta(key):  # type: ignore[attr-defined]
+                    return
+                self.set_meta(key, "")  # type: ignore[attr-defined]
+                self.append("session", "run_responding", {"run": run.id, "pid": run.pid, "steps": run.steps})  # type: ignore[attr-defined]

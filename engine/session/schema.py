@@ -84,6 +84,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE approvals ADD COLUMN requested_host TEXT;
     ALTER TABLE approvals ADD COLUMN requested_start TEXT;
     """,
+    # 5: when each host first saw each heartbeat value (its own monotonic clock): a heartbeat from another
+    # host is judged by how long it has not changed as seen here, never by comparing two hosts' clocks.
+    """
+    CREATE TABLE sightings (
+        what TEXT NOT NULL, key TEXT NOT NULL, observer TEXT NOT NULL, value REAL NOT NULL, mono REAL NOT NULL,
+        wall REAL NOT NULL, PRIMARY KEY (what, key, observer));
+    """,
 ]
 
 VERSION = len(MIGRATIONS)

@@ -13,7 +13,8 @@ wait their turn here instead of spinning on ``SQLITE_BUSY``.
 
 The store's jobs live in their own modules and meet in :class:`SessionStore`:
 events and steps (:mod:`.events`), the run lease (:mod:`.runs`), approvals
-(:mod:`.approvals`), the driver's seat and attached clients (:mod:`.clients`).
+(:mod:`.approvals`), the driver's seat and attached clients (:mod:`.clients`), and whether a
+heartbeat's writer is alive as this host sees it (:mod:`.liveness`).
 Nothing secret is written: every payload passes through :func:`redact`.
 """
 
@@ -34,6 +35,7 @@ from engine.session.approvals import ApprovalsMixin
 from engine.session.clients import ClientsMixin
 from engine.session.events import EventsMixin
 from engine.session.identity import declared_name, os_identity
+from engine.session.liveness import LivenessMixin
 from engine.session.paths import (
     create_private_file,
     make_private_dir,
@@ -59,7 +61,7 @@ def _write_lock(path: Path) -> threading.RLock:
         return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
-class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin):
+class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, LivenessMixin):
     """A handle on one session file; safe to use from several threads.
 
     ``operator`` is a *declared* name (like ``$GPUMIGRATE_OPERATOR``): it becomes

@@ -38,10 +38,13 @@ def _dead_run(store: SessionStore, host: str, pid: int, age_s: float) -> int:
 
 
 def test_a_run_elsewhere_is_dead_only_after_its_lease_expires() -> None:
+    """Its heartbeat's time is the other host's clock: an hour old here says nothing. Dead is this host
+    seeing no change for the lease time (engine.session.liveness)."""
     with SessionStore.open("r") as store:
-        run_id = _dead_run(store, "other-host", 1, age_s=0.0)
+        run_id = _dead_run(store, "other-host", 1, age_s=3600.0)
+        store._db.execute("UPDATE runs SET ttl_s = 0.3 WHERE id = ?", (run_id,))  # noqa: SLF001
         assert store.reconcile() == [] and store.active_run() is not None
-        store._db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time() - 5, run_id))  # noqa: SLF001
+        time.sleep(0.4)
         assert store.reconcile() == ["transfer"]
         assert store.step("transfer").state == "interrupted"  # type: ignore[union-attr]
         assert store.run(run_id).state == "dead"  # type: ignore[union-attr]

@@ -100,7 +100,7 @@ def _list(args: argparse.Namespace) -> int:
         steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
         driver = row["driver"]["operator"] if row["driver"] and row["driver"]["live"] else "nobody"
         last = row["run"]["outcome"] if row["run"] else "never ran"
-        last = last if last == "running" else f"idle, last run {last}"
+        last = last if row["run"] and row["run"]["state"] == "running" else f"idle, last run {last}"
         print(f"{row['name']:<24} {last} — driver {driver}; {steps}")
     return 0
 
@@ -133,7 +133,10 @@ def _show(args: argparse.Namespace) -> int:
               f"by {r['operator']}, pid {r['pid']}{', log ' + r['log_path'] if r['log_path'] else ''}")
     print("  steps:")
     for name, s in info["steps"].items():
-        print(f"    {name:<10} {s['state']:<12} attempt {s['attempt']}  {s.get('summary') or ''}".rstrip())
+        state = "NOT RESPONDING" if s.get("not_responding") else s["state"]
+        print(f"    {name:<10} {state:<12} attempt {s['attempt']}  {s.get('summary') or ''}".rstrip())
+        if s.get("not_responding"):
+            print(f"               {s['not_responding']}")
     if info["approvals"]:
         print("  approvals waiting:")
         for a in info["approvals"]:

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 GLYPHS = {"completed": "✓", "skipped": "✓", "failed": "✗", "running": "●", "interrupted": "!",
-          "incomplete": "!"}
+          "incomplete": "!", "not responding": "?"}
 """Session step state -> the mark in the bar; anything else (not run yet) is ○."""
 
 SHORT = {"inventory": "Inv", "cost": "Cost", "transfer": "Xfer", "drivers": "Drv", "verify": "Vfy",

@@ -1,0 +1,153 @@
+"""Is the process behind a heartbeat (the driver's seat, a run) alive?  Judged from what this host sees.
+
+Two things were trusted wrongly before.  On this host the pid alone decided, so a worker stopped with
+SIGSTOP (ctrl+z, a debugger, a frozen container) counted as running for ever.  On another host the
+writer's wall clock was compared with the reader's, so a reader whose clock ran ahead by more than the
+lease time took a live remote driver for dead (and one running behind kept a dead one alive).
+
+Now a heartbeat is a value that changes while its writer lives, and nothing more: its time is never
+compared with another host's clock.  This host notes when it first saw each value (a *sighting*:
+this host's monotonic clock, kept in the session so that a later command on this host continues the
+watch) and a heartbeat that has not changed for the lease time, by this host's own clock, has stopped.
+On the writer's own host the wall clock is the same clock, so the heartbeat's age is read directly,
+and the process itself is a second signal: gone is dead at once; present but silent is *not
+responding* (with what ``/proc`` says: stopped, or running without a heartbeat), never "running" and
+never silently "dead".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+ALIVE = "alive"
+"""The heartbeat changed within the lease time (or this host has only just started watching it)."""
+NOT_RESPONDING = "not responding"
+"""This host: the process is there but has sent no heartbeat for the lease time (stopped, hung)."""
+GONE = "gone"
+"""This host: the process is gone (or its pid belongs to another process now)."""
+SILENT = "silent"
+"""Another host: no heartbeat change seen from here for the lease time; its process cannot be checked."""
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """What this host knows of one heartbeat, and how it knows it."""
+
+    state: str
+    quiet_s: float
+    """Seconds without a heartbeat change, measured on this host's own clock."""
+    quiet_since: float | None
+    """This host's wall-clock time of the last heartbeat it knows of (for "since HH:MM")."""
+    ttl_s: float
+    process: str | None = None
+    """What this host's ``/proc`` says of the process (``stopped``, ``running``...); None elsewhere."""
+    pid: int | None = None
+    watched_s: float | None = None
+    """Another host: how long this host has watched the current value (None on the writer's host)."""
+
+    @property
+    def alive(self) -> bool:
+        return self.state == ALIVE
+
+    @property
+    def stopped(self) -> bool:
+        """Past the lease time without a heartbeat (not responding, gone or silent)."""
+        return self.state != ALIVE
+
+    def since(self) -> str:
+        return clock_text(self.quiet_since)
+
+    def words(self) -> str:
+        """'not responding since 00:41:05Z (its process, pid 42, is stopped: SIGSTOP or ctrl+z; ...)'."""
+        if self.state == NOT_RESPONDING:
+            how = {"stopped": "is stopped (SIGSTOP, ctrl+z or a debugger): `kill -CONT {pid}` lets it go on, "
+                              "`kill {pid}` ends it (its step then resumes)",
+                   "disk sleep": "is blocked in the kernel (disk or network filesystem I/O)"}.get(
+                self.process or "", "is there but sends no heartbeat (hung?)").format(pid=self.pid)
+            return f"not responding since {self.since()} (its process, pid {self.pid}, {how})"
+        if self.state == SILENT:
+            return (f"no heartbeat seen for {self.quiet_s:.0f}s, since {self.since()} by this host's clock "
+                    "(it runs on another host: its process cannot be checked from here)")
+        if self.state == GONE:
+            return f"its process (pid {self.pid}) is gone"
+        return "alive"
+
+
+def clock_text(ts: float | None) -> str:
+    return time.strftime("%H:%M:%SZ", time.gmtime(ts)) if ts is not None else "?"
+
+
+def process_state(pid: int) -> str | None:
+    """What Linux says the process is doing: 'stopped', 'disk sleep', 'running'...; None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            code = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+    return {b"T": "stopped", b"t": "stopped", b"D": "disk sleep", b"R": "running", b"S": "sleeping"}.get(
+        code, code.decode(errors="replace"))
+
+
+def observer() -> str:
+    """This host and boot: whose monotonic clock a sighting was measured on."""
+    from engine.session.runs import _boot_id
+
+    import socket
+
+    return f"{socket.gethostname()}/{_boot_id() or 'unknown-boot'}"
+
+
+class LivenessMixin:
+    """Mixed into :class:`engine.session.store.SessionStore`: judging heartbeats, and remembering sightings."""
+
+    def pulse(self, what: str, key: str, *, pid: int | None, host: str | None, proc_start: str | None,
+              heartbeat_at: float, ttl_s: float) -> Pulse:
+        """Judge one heartbeat (``what``/``key``: 'lease'/holder or 'run'/id) as this host sees it."""
+        from engine.session.runs import same_process
+
+        now = time.time()
+        if pid and host == self.identity.host:  # type: ignore[attr-defined]
+            quiet = max(0.0, now - heartbeat_at)  # the writer's clock is ours
+            if not same_process(pid, proc_start):
+                return Pulse(GONE, quiet, heartbeat_at, ttl_s, None, pid)
+            if quiet <= ttl_s:
+                return Pulse(ALIVE, quiet, heartbeat_at, ttl_s, None, pid)
+            return Pulse(NOT_RESPONDING, quiet, heartbeat_at, ttl_s, process_state(pid) or "unknown", pid)
+        mono = time.monotonic()
+        seen = self._sighting(what, key, heartbeat_at, mono, now)
+        quiet = max(0.0, mono - seen[0])
+        state = SILENT if quiet > ttl_s else ALIVE
+        return Pulse(state, quiet, seen[1], ttl_s, None, pid, watched_s=quiet)
+
+    def _sighting(self, what: str, key: str, value: float, mono: float, wall: float) -> tuple[float, float]:
+        """(this host's monotonic, wall) time when it first saw ``value`` as this heartbeat; recorded when new."""
+        import sqlite3
+
+        me = observer()
+        cache: dict[tuple[str, str], tuple[float, float, float]] = self.__dict__.setdefault("_sightings", {})
+        known = cache.get((what, key))
+        if known is not None and known[0] == value:
+            return known[1], known[2]
+        try:
+            row = self._db.execute(  # type: ignore[attr-defined]
+                "SELECT value, mono, wall FROM sightings WHERE what = ? AND key = ? AND observer = ?",
+                (what, key, me)).fetchone()
+            if row is not None and row["value"] == value and row["mono"] <= mono:
+                cache[(what, key)] = (value, row["mono"], row["wall"])
+                return row["mono"], row["wall"]
+            with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
+                db.execute("INSERT INTO sightings(what, key, observer, value, mono, wall) VALUES(?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT(what, key, observer) DO UPDATE SET value = excluded.value, "
+                           "mono = excluded.mono, wall = excluded.wall", (what, key, me, value, mono, wall))
+        except sqlite3.Error:  # a read-only copy: this process's own watch still counts
+            pass
+        cache[(what, key)] = (value, mono, wall)
+        return mono, wall
+
+
+def lease_pulse(store: Any, row: Any) -> Pulse:
+    return store.pulse("lease", str(row["holder"]), pid=row["pid"], host=row["host"], proc_start=row["proc_start"],
+                       heartbeat_at=row["heartbeat_at"], ttl_s=row["ttl_s"])

@@ -1,0 +1,111 @@
+"""Liveness comes from a heartbeat that a stopped process cannot renew, judged on this host's own clock.
+
+- A worker stopped with SIGSTOP (its process still there) is "not responding since HH:MM:SSZ", never
+  "running", and not silently dead either: its step is not interrupted and a second run beside it is
+  refused, with how to let it go on or end it.  When it is continued it responds again.
+- A driver or run on another host is judged by how long this host has seen its heartbeat unchanged,
+  never by comparing the two hosts' wall clocks: an hour of skew either way changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.cutover.status import summarize
+from engine.session import SessionBusy, SessionStore
+from tui.cli import main
+
+CHILD = """
+import sys, threading, time
+from engine.session import SessionStore
+from engine.cutover.runlease import RunLease
+store = SessionStore.open(sys.argv[1])
+store.set_step("transfer", "running")
+with RunLease(store, ["transfer"], 0.6, threading.Event(), detached=True):
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def _wait(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_stopped_worker_is_not_responding_not_running_and_not_dead(capsys: pytest.CaptureFixture[str]) -> None:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, "stopped"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with SessionStore.open("stopped", create=False) as store:
+            assert store.active_run().live  # type: ignore[union-attr]
+            os.kill(child.pid, signal.SIGSTOP)
+            _wait(lambda: store.active_run().not_responding)  # type: ignore[union-attr]
+            run = store.active_run()
+            assert run is not None and not run.live and run.state == "running"
+            assert run.pulse.process == "stopped"
+            assert store.reconcile() == [] and store.reconcile() == []  # not declared dead...
+            assert store.step("transfer").state == "running"  # type: ignore[union-attr]  # ...nor interrupted
+            info = summarize(store)
+            assert info["run"]["outcome"].startswith("not responding since ") and not info["run"]["live"]
+            assert f"kill -CONT {child.pid}" in info["run"]["outcome"]
+            with pytest.raises(SessionBusy, match="not responding since .* is stopped") as busy:
+                store.begin_run("again", ["transfer"], ttl_s=5)
+            assert busy.value.exit_code == 4
+            assert main(["session", "show", "stopped"]) == 0
+            out = capsys.readouterr().out
+            assert "NOT RESPONDING" in out and "not responding since" in out and " running " not in out, out
+            kinds = [e.kind for e in store.events_after(0)]
+            assert kinds.count("run_not_responding") == 1 and "run_died" not in kinds
+
+            os.kill(child.pid, signal.SIGCONT)
+            _wait(lambda: store.active_run().live)  # type: ignore[union-attr]
+            store.reconcile()
+            assert [e.kind for e in store.events_after(0)].count("run_responding") == 1
+
+            child.kill()  # gone, not silent: dead at once, its step interrupted (as before)
+            child.wait()
+            assert store.reconcile() == ["transfer"]
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+            child.wait()
+
+
+def _beat_from_host_a(store: SessionStore, skew_s: float) -> None:
+    """What a driver and its run on another host write when they beat: that host's clock, ``skew_s`` off ours."""
+    with store._write() as db:  # noqa: SLF001
+        db.execute("UPDATE lease SET host = 'host-a', heartbeat_at = ?", (time.time() + skew_s,))
+        db.execute("UPDATE runs SET host = 'host-a', heartbeat_at = ? WHERE state = 'running'", (time.time() + skew_s,))
+
+
+@pytest.mark.parametrize("skew_s", [-3600.0, 3600.0], ids=["reader-ahead", "reader-behind"])
+def test_a_remote_driver_and_run_are_judged_by_this_hosts_watch_not_by_its_clock(skew_s: float) -> None:
+    name = f"skew{int(skew_s)}"
+    with SessionStore.open(name) as writer, SessionStore.open(name) as reader:
+        assert writer.acquire_lease("A", ttl_s=0.5)
+        writer.begin_run("A", ["transfer"], ttl_s=0.5, detached=True)
+        writer.set_step("transfer", "running")
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # beating: alive throughout, twice its lease time
+            _beat_from_host_a(writer, skew_s)
+            lease = reader.lease()
+            assert lease is not None and lease.live(), lease
+            assert not reader.acquire_lease("B", ttl_s=0.5)
+            assert reader.reconcile() == [] and reader.active_run().live  # type: ignore[union-attr]
+            time.sleep(0.1)
+    time.sleep(0.65)  # host A stops beating; a new handle (a later command on this host) continues the watch
+    with SessionStore.open(name, create=False) as later:
+        assert not later.lease().live()  # type: ignore[union-attr]
+        assert later.reconcile() == ["transfer"]
+        died = [e for e in later.events_after(0) if e.kind == "run_died"]
+        assert len(died) == 1 and "by this host's clock" in died[0].payload["how"], died
+        assert later.acquire_lease("B", ttl_s=5)
