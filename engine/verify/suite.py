@@ -85,6 +85,7 @@ def run_verification(
         result = run_check(module, ctx, base_checks.get(name), capture=capture)
         result.expected = why_expected(section, name, target_gpu_count)
         result.optional = is_optional(section, name)
+        _say_measured_without_a_driver(result, ctx)
         report.results.append(result)
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,
                       data={"title": result.title, "threshold": result.threshold,
@@ -98,6 +99,24 @@ def run_verification(
     emit(Progress(step, done=len(names), total=len(names), unit="checks", label="checks"))
     report.finished_at = time.time()
     return report
+
+
+GPU_WORKLOADS = ("model_load", "latency", "throughput")
+"""Checks whose commands are meant to run on the GPUs (a framework with no driver falls back to the CPU)."""
+
+
+def _say_measured_without_a_driver(result: CheckResult, ctx: CheckContext) -> None:
+    """Beside a GPU workload's figures, when this run's NVML reading (the GPU checks run first) found no driver.
+
+    The command ran on whatever answered: a load time or a P99 from a CPU fallback is not the target GPUs'
+    figure, whatever it was judged against.  (The GPU checks themselves are not run, which leaves the
+    verdict INCOMPLETE unless the profile marks them optional.)"""
+    from engine.verify.checks.nvml_host import no_driver_reason
+
+    why = no_driver_reason(ctx) if result.name in GPU_WORKLOADS and result.status in ("pass", "fail") else None
+    if why is not None:
+        result.details.append(f"measured where no NVIDIA driver answers (NVML: {why}): these figures may not be "
+                              "the target GPUs'")
 
 
 def _left_out(section: VerifySection, names: list[str], only: list[str] | None,

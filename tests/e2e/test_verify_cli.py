@@ -23,7 +23,7 @@ def test_demo_profile_verifies_on_a_gpu_less_machine(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     md = report.read_text()
     assert "**Result: PASS**" in md
-    assert "| GPU health | ⏭ not run (optional) | no GPU to check on this machine" in md
+    assert "| GPU health | ⏭ not run (optional) | not available here: no NVIDIA driver found" in md
     for title in ("Data integrity", "Model load time", "Inference latency", "Training convergence",
                   "Training throughput"):
         assert f"| {title} | ✅ pass |" in md

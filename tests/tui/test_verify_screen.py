@@ -48,7 +48,7 @@ async def test_demo_checklist_fills_and_shows_details_and_plots() -> None:
         assert screen.report.ok and "5 passed" in screen.report.summary()
         assert "optional" in str(table.get_cell("gpu_health", "status"))
         measured = str(table.get_cell("gpu_health", "summary"))
-        assert measured.startswith("no GPU to check on this machine") and measured.endswith("is not installed)")
+        assert measured.startswith("not available here: no NVIDIA driver") and measured.endswith("were not checked")
         # shown whole: the figure wraps onto as many lines as it needs instead of being cut to the column
         assert table.rows["gpu_health"].height * table.columns["summary"].width >= len(measured)
         assert table.rows["gpu_health"].height > 1
@@ -65,7 +65,7 @@ async def test_demo_checklist_fills_and_shows_details_and_plots() -> None:
         table.move_cursor(row=list(table.rows).index("gpu_health"))
         await pilot.pause()
         assert not plot.has_class("shown")
-        assert "no GPU to check on this machine" in str(screen.query_one("#verify-detail", Static).render())
+        assert "not available here" in str(screen.query_one("#verify-detail", Static).render())
 
 
 async def test_sign_off_is_recorded_with_the_operator(tmp_path: Path) -> None:
@@ -149,8 +149,8 @@ async def test_measured_wraps_inside_what_the_table_shows_at_80x24() -> None:
         assert isinstance(screen, VerifyScreen)
         table = screen.query_one("#verify-checks", DataTable)
         title, state, _ = screen._rows["gpu_health"]
-        screen._rows["gpu_health"] = (title, state, "no GPU to check on this machine: no NVIDIA driver found "
-                                      "(the NVML library libnvidia-ml.so.1 is not installed)")
+        screen._rows["gpu_health"] = (title, state, "not available here: no NVIDIA driver found (the NVML library "
+                                      "libnvidia-ml.so.1 is not installed): the GPUs were not checked")
         screen._redraw_rows(table)
         screen._fit_measured()
         await pilot.pause()

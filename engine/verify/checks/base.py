@@ -70,12 +70,19 @@ class CheckContext:
     log: Callable[[str], None] = lambda text: None
     transfers: list[Any] = field(default_factory=list)
     """The profile's [[transfer]] entries (data integrity can check each source against its destination)."""
+    system_root: Path = field(default_factory=lambda: Path("/"))
+    """Where sysfs is read from (the PCI probe that tells a GPU with no driver from no GPU); tests point it at a
+    folder."""
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def path(self, value: str) -> Path:
         """A profile path: relative to the profile's folder, ``~`` expanded."""
         p = Path(value.replace("{profile_dir}", str(self.base_dir))).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def peek(self, key: str) -> Any:
+        """A reading an earlier check of this run shared (None: nobody read it)."""
+        return self._cache.get(key)
 
     def cached(self, key: str, factory: Callable[[], Any]) -> Any:
         """Share one expensive reading (the NVML host) between checks of one run."""
