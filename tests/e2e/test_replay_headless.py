@@ -85,3 +85,17 @@ def test_sigterm_to_a_terminal_following_a_worker_detaches_and_ends_the_json() -
         time.sleep(0.1)
     shown = gpumigrate("session", "show", "term")
     assert "verify" in shown.stdout
+
+
+def test_a_replay_without_a_session_records_in_its_own_whatever_the_file_is_called(tmp_path: Path) -> None:
+    """The session a plain replay makes was replay-STEM-SECOND: two replays of one profile in the same second
+    shared it (the second refused as busy, exit 4, or skipping what the first completed), and `my profile.toml`
+    gave a session name the store refuses (exit 2)."""
+    profile = tmp_path / "my profile+1.toml"
+    profile.write_text((REPO / "profiles" / "demo.toml").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "ops", "--json",
+                             "--dry-run"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    summary = _json_lines(out)[-1]
+    assert summary["session"].startswith("replay-my-profile-1-") and summary["session"].endswith(f"-{proc.pid}")

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                   f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
             return 0
         return _follow(args, pid, start_seq, steps, events_file)
-    name = args.session or f"replay-{Path(args.profile).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = args.session or _own_session_name(Path(args.profile))
     sink = make_sink(args.json, verbose=args.verbose)
     with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
         try:
@@ -85,6 +85,19 @@ def run(args: argparse.Namespace) -> int:
             state += f"; not run: {', '.join(summary.not_run)}"
         print(f"session {name}: {state}")
     return int(summary.exit_code)
+
+
+def _own_session_name(profile: "object") -> str:
+    """The session a replay without ``--session`` records in: its own, always a new one.
+
+    It was ``replay-STEM-YYYYmmdd-HHMMSS``: two replays of one profile started in the same second (two CI jobs, a
+    loop) shared it, so the second was refused as busy (exit 4) or skipped what the first had just completed; and
+    a profile file named ``my profile.toml`` gave a session name the store refuses (exit 2). The stem is reduced to
+    the letters a session name allows, and the process id makes it this run's."""
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", getattr(profile, "stem", "profile")).strip("-._")[:64] or "profile"
+    return f"replay-{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
 def _named_steps(value: "str | None") -> "list[str] | None":
