@@ -225,6 +225,8 @@ class CopyJobs:
             if act.dst is not None:
                 nxt += (" once -d has deleted the earlier copy in their way" if self.dst.scheme == "file"
                         else ", and with -d deletes the earlier copy")
+        elif now == "a symlink":
+            nxt = "the next run skips it (--no-follow-symlinks)"
         else:
             nxt = "the next run reports it as not a regular file"
         self._not_copied(act.path, f"changed: now {now} (it was a file when listed; not copied{kept}; {nxt})")

@@ -42,7 +42,7 @@ class NotCopied:
 
 def reason_category(reason: str) -> str:
     """The short name a reason is counted under ("symlink skipped", "excluded"...)."""
-    for key in ("changed: now a folder", "changed: now not a regular file", "excluded", "broken symlink", "symlink skipped", "symlink loop", "not a regular file",
+    for key in ("changed: now a folder", "changed: now a symlink", "changed: now not a regular file", "excluded", "broken symlink", "symlink skipped", "symlink loop", "not a regular file",
                 "vanished", "invalid name", "leads into the destination"):
         if key in reason:
             return key

@@ -123,3 +123,42 @@ def test_the_rate_counts_only_what_this_run_sends():
     stats.add_bytes(1000)
     assert stats.bytes_done == (1 << 30) + 1000
     assert stats.rate() < 10_000
+
+
+def test_verify_only_without_r_compares_the_top_level_a_copy_without_r_made_and_says_what_it_left(tmp_path, capsys):
+    """`transfer src dst` copies the top level only; `--verify-only src dst` walked the whole tree and
+    called every file of a sub-folder "missing" (exit 1)."""
+    from tui.cli import main
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"a": b"a", "sub/b": b"b"})
+    assert main(["transfer", str(src), str(dst)]) == 0
+    capsys.readouterr()
+    assert main(["transfer", "--verify-only", str(src), str(dst)]) == 0
+    out = capsys.readouterr().out
+    assert ("verified 1, mismatched 0, missing 0, extra in destination 0; not compared (a copy leaves them): "
+            "1 folder not copied") in out, out
+    assert main(["transfer", "--verify-only", "-r", str(src), str(dst)]) == 1  # the whole tree: sub/b missing
+    assert "missing:  sub/b" in capsys.readouterr().out
+
+
+def test_a_file_replaced_by_a_link_under_no_follow_symlinks_says_the_next_run_skips_it(tmp_path):
+    from engine.transfer.backends.local_walk import WalkRules
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"model.bin": b"weights"})
+    write_local(tmp_path / "elsewhere", {"model.bin": b"new weights"})
+
+    class Relinking(LocalBackend):
+        def list(self, *args, **kwargs):
+            items = list(super().list(*args, **kwargs))
+            os.unlink(src / "model.bin")
+            os.symlink(tmp_path / "elsewhere", src / "model.bin")
+            yield from items
+
+    backend = Relinking(parse_url(str(src)))
+    backend.rules = WalkRules(follow_symlinks=False)
+    s = _run(backend, src, dst)
+    assert s.ok and s.copied == 0
+    assert [n.reason for n in s.not_copied] == [
+        "changed: now a symlink (it was a file when listed; not copied; the next run skips it (--no-follow-symlinks))"]

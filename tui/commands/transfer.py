@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "one resumable upload each (auto: XML multipart on Google Cloud, compose on an emulator); "
                         "XML multipart takes no precondition, so a write landing just before its completion is "
                         "overwritten: single is the fully guarded way")
-    p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing")
+    p.add_argument("--verify-only", action="store_true", help="compare the two trees by checksum; copy nothing (what a copy with the same -r and link options produces)")
     p.add_argument("--manifest", metavar="PATH", help="with --verify-only: write a JSON-lines manifest here")
     p.add_argument("--journal", metavar="PATH", help="resume journal file (default: one per SRC/DST pair in the state dir)")
     p.add_argument("--engine", choices=("local", "sts", "auto"), default="local",
@@ -247,7 +247,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         startup_over()
         try:
             report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=args.jobs or 8,
-                                  exclude=args.exclude, recursive=args.recursive or True,
+                                  exclude=args.exclude, recursive=args.recursive,
                                   follow_symlinks=not args.no_follow_symlinks,
                                   skip_broken_symlinks=args.skip_broken_symlinks)
         finally:

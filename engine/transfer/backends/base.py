@@ -57,6 +57,26 @@ class ObjectInfo:
         return f"{self.size}:{self.version}:{int(self.mtime)}"
 
 
+NOT_RECURSIVE = "folder not copied (without -r only the top level is copied)"
+
+
+def folder_not_copied(path: str) -> ObjectInfo:
+    """A sub-folder (``path`` ends with "/") a listing without -r does not enter: listed, so it is
+    said ("copied 3, verified 3" read as the whole tree) and nothing below it is deleted."""
+    return ObjectInfo(path=path, size=0, mtime=0.0, problem=NOT_RECURSIVE)
+
+
+def with_folders(objects: Iterator[ObjectInfo], folders: list[str]) -> Iterator[ObjectInfo]:
+    """One page of a delimiter listing, its objects and its sub-folders (``CommonPrefixes``,
+    ``prefixes``: relative, ending in "/") merged in byte order, as a local walk yields them."""
+    import heapq
+
+    if not folders:  # a recursive listing (no delimiter): nothing to merge
+        yield from objects
+        return
+    yield from heapq.merge(objects, (folder_not_copied(f) for f in sorted(folders)), key=lambda i: i.path)
+
+
 class SourceChanged(Exception):
     """The source changed while it was being copied (a pinned read found a new version, or a
     local file's size, mtime, inode or ctime moved): the copy is torn and must not be published."""
@@ -147,8 +167,8 @@ class Backend(ABC):
 
     def gone_as(self, path: str) -> str:
         """What stands at ``path`` now that it is no longer an object that can be copied: "" when
-        nothing does (deleted), "a folder" or "not a regular file" (local trees only: a key
-        cannot turn into a folder in a bucket)."""
+        nothing does (deleted), "a folder", "a symlink" (one the walk skips) or "not a regular
+        file" (local trees only: a key cannot turn into a folder in a bucket)."""
         return ""
 
     def full_checksums(self, info: ObjectInfo) -> ObjectInfo:

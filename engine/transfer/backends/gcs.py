@@ -15,7 +15,8 @@ import threading
 from typing import Any, BinaryIO, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
+from engine.transfer.backends.base import (TMP_MARK, Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged,
+                                           with_folders)
 from engine.transfer.backends.gcs_xml import XMLUploads
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_hex
@@ -285,11 +286,10 @@ class GCSBackend(ParallelListing, Backend):
             kwargs["end_offset"] = self.key(end_before)
         n = len(self.loc.prefix)
         try:
-            for blob in self.client.list_blobs(self.loc.bucket, **kwargs):
-                path = blob.name[n:]
-                if not path or self._hidden(blob.name):
-                    continue
-                yield self._info(blob, path)
+            for page in self.client.list_blobs(self.loc.bucket, **kwargs).pages:
+                objects = (self._info(b, b.name[n:]) for b in page if b.name[n:] and not self._hidden(b.name))
+                folders = [p[n:] for p in page.prefixes if not self._hidden(p)]  # without -r: said, not dropped
+                yield from with_folders(objects, folders)
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise _translate(exc, f"gs://{self.loc.bucket}") from exc
 

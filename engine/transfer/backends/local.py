@@ -65,8 +65,11 @@ class LocalBackend(Backend):
         return self._info(path, s) if st.S_ISREG(s.st_mode) else None
 
     def gone_as(self, path: str) -> str:
+        full = self.full(path)
+        if not self.rules.follow_symlinks and os.path.islink(full):
+            return "a symlink"  # skipped by the walk under --no-follow-symlinks
         try:
-            s = os.stat(self.full(path))  # what a link leads to, as the walk and the copy see it
+            s = os.stat(full)  # what a link leads to, as the walk and the copy see it
         except OSError:
             return ""
         return "a folder" if st.S_ISDIR(s.st_mode) else "" if st.S_ISREG(s.st_mode) else "not a regular file"

@@ -31,7 +31,7 @@ import stat as st
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from engine.transfer.backends.base import TMP_MARK, ObjectInfo
+from engine.transfer.backends.base import NOT_RECURSIVE, TMP_MARK, ObjectInfo
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def _walk(folder: str, rel: str, recursive: bool, rules: WalkRules, info: Callab
         assert s is not None
         if is_dir:
             if not recursive:  # said, not silently dropped: "copied 3, verified 3" read as the whole tree
-                yield _problem(path, "folder not copied (without -r only the top level is copied)", False)
+                yield _problem(path, NOT_RECURSIVE, False)
                 continue
             ident = (s.st_dev, s.st_ino)
             if ident in ancestors:

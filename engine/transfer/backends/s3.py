@@ -17,7 +17,8 @@ import threading
 from typing import Any, BinaryIO, Callable, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged
+from engine.transfer.backends.base import (Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged,
+                                           with_folders)
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
 from engine.transfer.retry import ChecksumMismatch, TransientError
@@ -395,12 +396,12 @@ class S3Backend(ParallelListing, Backend):
         n = len(self.loc.prefix)
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
-                for obj in page.get("Contents", []):
-                    path = obj["Key"][n:]
-                    if end_before is not None and path >= end_before:
+                objects = (self._info(obj, obj["Key"][n:]) for obj in page.get("Contents", []) if obj["Key"][n:])
+                folders = [p["Prefix"][n:] for p in page.get("CommonPrefixes", [])]  # without -r: said, not dropped
+                for info in with_folders(objects, folders):
+                    if end_before is not None and info.path >= end_before:
                         return
-                    if path:
-                        yield self._info(obj, path)
+                    yield info
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise _translate(exc, f"s3://{self.loc.bucket}") from exc
 
