@@ -141,27 +141,29 @@ def _compare_transfer(ctx: CheckContext, spec: Any, max_listed: int) -> dict[str
         raise CheckError(f"{spec.src} -> {spec.dst}: {exc}") from None
     counts = {"missing": len(report.missing), "extra": len(report.extra) if spec.delete else 0,
               "size": 0, "checksum": len(report.mismatched), "unverified": 0}
-    listed = {kind: [{"path": p, "size": "?"} for p in paths[:max_listed]]
-              for kind, paths in (("missing", report.missing), ("extra", report.extra if spec.delete else []))
+    # The tree comparison keeps paths, not sizes: say where each one stands rather than "? bytes"
+    listed = {kind: [{"path": p, "where": where} for p in paths[:max_listed]]
+              for kind, paths, where in (("missing", report.missing, "not in the destination"),
+                                         ("extra", report.extra if spec.delete else [], "not in the source"))
               if paths}
     if report.mismatched:
-        listed["checksum"] = [{"path": p, "algorithm": "crc32c/md5", "source": "?", "target": "?"}
+        listed["checksum"] = [{"path": p, "where": "its size or content differs from the source's"}
                               for p in report.mismatched[:max_listed]]
     objects = report.matched + len(report.mismatched) + len(report.missing)
-    return {"label": f"{spec.src} -> {spec.dst} (checked now)", "source_objects": objects,
+    return {"label": f"{spec.src} -> {spec.dst} (checked now)", "checked_now": True, "source_objects": objects,
             "target_objects": report.matched + len(report.mismatched) + len(report.extra),
-            "source_bytes": report.bytes, "target_bytes": report.bytes, "verified": report.matched,
-            "differences": counts, "listed": listed}
+            "source_bytes": None, "target_bytes": None, "verified": report.matched,
+            "verified_bytes": report.bytes, "differences": counts, "listed": listed}
 
 
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     details: list[str] = []
     total_diff = 0
     objects = 0
-    size = 0
+    verified = 0
     for pair in measured["pairs"]:
         objects += pair["source_objects"]
-        size += pair["source_bytes"]
+        verified += pair.get("verified") or 0
         n = sum(pair["differences"].values())
         total_diff += n
         if n:
@@ -170,8 +172,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             for kind, items in pair["listed"].items():
                 for item in items:
                     details.append(f"  {kind}: {_describe(kind, item)}")
-    summary = (f"{objects} objects, {size:,} bytes in {len(measured['pairs'])} manifest pair(s): "
-               + ("all agree" if not total_diff else f"{total_diff} difference(s)"))
+    summary = _summary(measured["pairs"], objects, verified, total_diff)
     threshold = "every object present on both sides with the same size and checksums"
     empty = [p["label"] for p in measured["pairs"] if not p["source_objects"] and not p["target_objects"]]
     if empty and not total_diff:  # two empty files (a listing that wrote nothing) "agree": nothing was verified
@@ -180,7 +181,28 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     return Verdict(total_diff == 0, summary, threshold, details)
 
 
+def _summary(pairs: list[dict[str, Any]], objects: int, verified: int, total_diff: int) -> str:
+    """"6 source objects in 1 transfer checked now: 2 verified (3,000 bytes), 4 difference(s)".
+
+    A tree checked now knows the bytes of what matched only; a manifest pair knows the source's total.  Each is
+    said as what it is (the matched bytes once read as the source's size)."""
+    live = [p for p in pairs if p.get("checked_now")]
+    files = [p for p in pairs if not p.get("checked_now")]
+    where = [f"{len(files)} manifest pair" + ("" if len(files) == 1 else "s")] if files else []
+    where += [f"{len(live)} transfer" + ("" if len(live) == 1 else "s") + " checked now"] if live else []
+    head = f"{objects} source objects"
+    if files and not live:
+        head += f", {sum(p['source_bytes'] for p in files):,} bytes"
+    head += f" in {' and '.join(where)}"
+    live_bytes = f" ({sum(p.get('verified_bytes') or 0 for p in live):,} bytes)" if live and not files else ""
+    if not total_diff:
+        return f"{head}: all agree{live_bytes}"
+    return f"{head}: {verified} verified{live_bytes}, {total_diff} difference(s)"
+
+
 def _describe(kind: str, item: dict[str, Any]) -> str:
+    if "where" in item:  # a tree checked now: paths and where they stand, no sizes
+        return f"{item['path']} ({item['where']})"
     if kind == "size":
         return f"{item['path']} ({item['source']} bytes at the source, {item['target']} at the destination)"
     if kind == "checksum":
