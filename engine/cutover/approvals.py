@@ -13,9 +13,10 @@ all of them).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from engine.errors import BadInputError, GpumigrateError, Interrupted
 from engine.events import Emit, Message
@@ -39,15 +40,31 @@ def needs_approval(profile: object, action: str) -> bool:
     return cutover is not None and action in cutover.require_approval
 
 
+Subject = Callable[[], dict[str, str]]
+"""What an approval is about, read from the session as everyone sees it: {"what, in words": its text}."""
+
+
+def _digests(subject: Subject | None) -> dict[str, str]:
+    if subject is None:
+        return {}
+    return {what: hashlib.sha256(text.encode()).hexdigest()[:16] for what, text in subject().items()}
+
+
 def require(session: SessionStore, action: str, detail: str, timeout: float | None = None, *,
             cancel: threading.Event | None = None, emit: Emit | None = None, step: str = "session",
-            poll_s: float = 0.2, plan: Iterable[str] | None = None) -> Approval:
+            poll_s: float = 0.2, plan: Iterable[str] | None = None, subject: Subject | None = None) -> Approval:
     """Ask for a second operator's approval of ``action`` and wait for it.
 
     Returns the approved :class:`Approval`.  Raises :class:`ApprovalDeclined`
     when declined, :class:`ApprovalTimedOut` after ``timeout`` seconds (None
     waits as long as it takes), ``Interrupted`` when ``cancel`` is set.
+
+    ``subject`` reads what the second person is shown besides the request (the runbook's ticks, the
+    profile the session runs, the last verification): read once before asking and again once approved.
+    An approval binds to what was shown: if any of it changed in between (an item unticked, the profile
+    edited) the approval is void, recorded as such (``approval_void``), and nothing is done.
     """
+    before = _digests(subject)
     approval_id = session.request_approval(action, detail, plan)
     if emit is not None:
         request = session.approval(approval_id)
@@ -59,10 +76,20 @@ def require(session: SessionStore, action: str, detail: str, timeout: float | No
                           "or from an attached app (Runbook, key 7)"))
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        return _wait(session, approval_id, action, timeout, deadline, cancel, emit, step, poll_s)
+        approval = _wait(session, approval_id, action, timeout, deadline, cancel, emit, step, poll_s)
     except KeyboardInterrupt:  # Ctrl-C on the waiting terminal: nobody waits for it any more
         session.withdraw_approval(approval_id, "the requester stopped waiting (Ctrl-C)")
         raise
+    after = _digests(subject)
+    changed = [what for what in before if after.get(what) != before[what]]
+    if changed:
+        why = f"{' and '.join(changed)} changed since it was asked for"
+        session.append("session", "approval_void", {"id": approval_id, "action": action, "why": why,
+                                                    "approved_by": approval.decided_by})
+        raise ApprovalDeclined(f"approval #{approval_id} ({action}) by {approval.decided_by} is void: {why}, so it "
+                               "approved something that no longer is; nothing was done. Ask again: the second "
+                               "person then sees it as it is now")
+    return approval
 
 
 def _wait(session: SessionStore, approval_id: int, action: str, timeout: float | None, deadline: float | None,

@@ -106,6 +106,20 @@ def untick(session: SessionStore, profile: Profile, ref: str) -> None:
     session.untick(title)
 
 
+def shown(session: SessionStore, profile: Profile) -> dict[str, str]:
+    """What a second person sees of a sign-off besides its request (``session show``, the Runbook view):
+    the runbook with its ticks, and the profile the session runs.  Its approval binds to these."""
+    book = "\n".join(f"{e.number}. {e.title}: {e.tick.ticked_by if e.tick else '-'}" for e in entries(session, profile))
+    path = session.get_meta("profile_path")
+    text = session.get_meta("profile_toml") or ""
+    if path and readable(Path(path)):
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            pass
+    return {"the runbook's ticks": book, "the profile": text}
+
+
 def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
     """(item number, title, command) for every item with a rollback, last item first."""
     items = list(enumerate(profile.cutover.runbook, start=1))
@@ -124,7 +138,8 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     if missing:
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
     if needs_approval(profile, "cutover"):
-        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout, cancel=cancel)
+        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout, cancel=cancel,
+                subject=lambda: shown(session, profile))
     # The migration's Storage Transfer Service jobs end with the cutover: a schedule left running
     # would keep copying (and, with delete-unique-in-sink, deleting) into the target.  A failure
     # here (no credentials, service down) stops the sign-off with the reason.

@@ -60,6 +60,9 @@ def describe(ev: StoredEvent) -> str:
     if k in ("approval_approved", "approval_declined"):
         how = f"; {p['how']}" if p.get("how") else ""
         return f"{k.split('_')[1]} #{p.get('id')} {p.get('action')} (asked by {p.get('requested_by')}{how})"
+    if k == "approval_void":
+        return (f"approval #{p.get('id')} ({p.get('action')}) by {p.get('approved_by')} is void: {p.get('why')}; "
+                "nothing was done")
     if k == "approval_withdrawn":
         return f"approval #{p.get('id')} withdrawn: {p.get('why')}"
     if k == "client_attached":

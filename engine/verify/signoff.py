@@ -79,7 +79,8 @@ def sign_off(session: SessionStore, report: VerifyReport, decision: Decision, no
 
         detail = (f"accept {report.verdict} verification of {report.profile_name or session.name} with known "
                   f"gaps: {_what_is_wrong(report)}. Reason: {note[:500]}")
-        approval = require(session, GAPS_ACTION, detail, timeout, cancel=cancel, emit=emit, step=STEP)
+        approval = require(session, GAPS_ACTION, detail, timeout, cancel=cancel, emit=emit, step=STEP,
+                           subject=lambda: {"the session's last verification": _last_digest(session)})
         payload.update(approval_id=approval.id, approved_by=approval.decided_by)
         if getattr(approval, "same_account", 0):  # two declared names on one OS account proves less: say so
             from engine.session.identity import SAME_ACCOUNT
@@ -89,6 +90,14 @@ def sign_off(session: SessionStore, report: VerifyReport, decision: Decision, no
     entry = {**payload, "operator": session.operator, "ts": time.time(), "seq": seq}
     report.signoffs.append(entry)
     return entry
+
+
+def _last_digest(session: SessionStore) -> str:
+    """The digest of the verification ``session show`` and the app show now (what an approver looks at)."""
+    try:
+        return report_digest(last_report(session))
+    except BadInputError as exc:
+        return str(exc)
 
 
 def signoffs(session: SessionStore) -> list[dict[str, Any]]:
