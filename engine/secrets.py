@@ -53,6 +53,62 @@ def looks_like_secret_value(value: str) -> str | None:
     return None
 
 
+_BASE64_RUN = re.compile(r"[A-Za-z0-9/+]+")
+_PIECES = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[/+]")
+_MIN_PIECES = 13
+"""A secret access key is 30 random bytes in base64: split into words (``Jalr``, ``XU``, ``7``, ``/``) it gives 22
+pieces on average, fewer than 13 in 0.12 % of 100,000 drawn keys; labels and paths made of words give fewer
+(``ThisIsMyVeryLongDescriptiveName20241130X``: 9, ``data/Run2024/ImageNetTrainSplitV2/shard7``: 14, a
+path: see ``paths``)."""
+
+
+def looks_like_bare_secret_key(value: str, paths: bool = False) -> bool:
+    """Whether ``value`` holds a bare AWS secret access key: a run of exactly 40 base64 characters (not part of
+    a longer one: a SHA-256 in base64 has 43 and '='), with upper and lower case and digits (a git commit id
+    is one case of hex), split into many short pieces as random text is (a label made of words is not).
+    ``paths``: the field also holds paths (a command line): a run with "/" is taken for one."""
+    if len(value) < 40:
+        return False
+    for run in _BASE64_RUN.findall(value):
+        if len(run) != 40 or (paths and "/" in run):
+            continue
+        if not (re.search(r"[A-Z]", run) and re.search(r"[a-z]", run) and re.search(r"\d", run)):
+            continue
+        if len(_PIECES.findall(run)) >= _MIN_PIECES:
+            return True
+    return False
+
+
+PATH_FIELDS = frozenset({
+    "src", "dst", "local_dirs", "images_dir", "prefixes", "baseline", "report_dir", "xid_log", "source", "target",
+    "body_file", "baseline_file", "target_file", "k8s_manifests", "state_dir", "include", "exclude", "pattern",
+    "gcs_component_prefix", "url", "old", "new", "bucket"})
+"""Profile fields that hold paths, URLs, object prefixes, image references or patterns: a 40-character run of
+letters, digits and "/" there is a name, not taken for a secret key."""
+
+
+def _holds_commands(field: str) -> bool:
+    return "command" in field or field in ("rollback", "job_process")
+
+
+_SECRET_FLAG = re.compile(r"^--?([A-Za-z][\w-]*?(?:secret|password|passwd|passphrase|token|key|credentials?))(?:=(.*))?$",
+                          re.IGNORECASE | re.DOTALL)
+
+
+def _secret_flag(word: str) -> tuple[str, str | None] | None:
+    """``--aws-secret-access-key`` (or ``--api-key=VALUE``): a flag whose name ends in what it takes, a secret;
+    ``--token-file`` or ``--password-stdin`` name where one is, not one."""
+    match = _SECRET_FLAG.match(word)
+    if match is None or not names_a_secret(match.group(1).replace("-", "_")):
+        return None
+    return match.group(1), match.group(2)
+
+
+def _given_as_value(value: str) -> bool:
+    """A value given to a secret flag that is the secret itself: not a ``$VAR`` reference, a path or a flag."""
+    return bool(value) and not value.startswith(("$", "/", "./", "~", "-", "@"))
+
+
 def names_a_secret(key: str) -> bool:
     """Whether a key's name says it holds a credential (``db_password``, ``API_TOKEN``), not where one lives
     (``secret_arn``, ``token_file``)."""
@@ -60,11 +116,17 @@ def names_a_secret(key: str) -> bool:
 
 
 def find_secrets(data: Any, path: tuple[Any, ...] = (), known: list[str] | None = None) -> list[tuple[tuple[Any, ...], str]]:
-    """Every (key path, reason) in a parsed document that holds or names a secret.
+    """Every (key path, reason) in a parsed profile that holds or names a secret.
 
-    ``known``: this process's credential values (:func:`environment_secrets` when None): no pattern
-    recognises a pasted 40-character AWS secret key, but its exact value can be recognised."""
+    ``known``: this process's credential values (:func:`environment_secrets` when None), recognised exactly;
+    a secret access key from elsewhere is recognised by its shape (:func:`looks_like_bare_secret_key`)
+    outside the fields that hold paths, and any value that follows a flag naming a secret in a command
+    (``--aws-secret-access-key VALUE``)."""
     return list(_walk(data, path, environment_secrets() if known is None else known))
+
+
+def _field(path: tuple[Any, ...]) -> str:
+    return next((str(p) for p in reversed(path) if isinstance(p, str)), "")
 
 
 def _walk(data: Any, path: tuple[Any, ...], known: list[str]) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -77,12 +139,24 @@ def _walk(data: Any, path: tuple[Any, ...], known: list[str]) -> Iterator[tuple[
                 continue
             yield from _walk(value, here, known)
     elif isinstance(data, list):
+        flag = None
         for index, value in enumerate(data):
-            yield from _walk(value, path + (index,), known)
+            if flag is not None and isinstance(value, str) and _given_as_value(value):
+                yield path + (index,), f"the value follows {flag}, so it is a credential"
+            else:
+                yield from _walk(value, path + (index,), known)
+            given = _secret_flag(value) if isinstance(value, str) else None
+            flag = f"--{given[0].lstrip('-')}" if given is not None and given[1] is None else None
     elif isinstance(data, str):
         why = looks_like_secret_value(data)
         if why is None and any(value in data for value in known):
             why = "the value holds a credential of this environment (an AWS_SECRET_ACCESS_KEY, a *_TOKEN ...)"
+        field = _field(path)
+        if why is None and field not in PATH_FIELDS and looks_like_bare_secret_key(data, paths=_holds_commands(field)):
+            why = "the value looks like an AWS secret access key (40 random letters, digits, / and +)"
+        if why is None and (given := _secret_flag(data)) is not None and given[1] is not None \
+                and _given_as_value(given[1]):
+            why = f"the value sets --{given[0]}, so it holds a credential"
         if why:
             yield path, why
 

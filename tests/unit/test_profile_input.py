@@ -12,7 +12,7 @@ from engine.profile import Profile, ProfileError, load_profile, parse_profile, s
 from engine.secrets import find_secrets
 
 BASE = 'schema_version = 1\n\n[source]\nprovider = "aws"\nregion = "us-east-1"\n'
-# AWS's documented example secret key: no pattern recognises 40 characters of base64 as a secret
+# AWS's documented example secret access key (engine.secrets.looks_like_bare_secret_key recognises its shape)
 EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexample"
 
@@ -192,3 +192,59 @@ def test_a_bad_element_of_a_multi_line_array_is_reported_at_its_own_line() -> No
     assert any(line.startswith("p.toml:18: cutover.runbook[2].title: must not be empty") for line in lines), lines
     assert any(line.startswith("p.toml:21: cutover.runbook[3].gate: must be true or false") for line in lines), lines
     assert any(line.startswith("p.toml:27: verify.topology.expected[1][1]: must be a string") for line in lines), lines
+
+
+# Secret access keys drawn as AWS draws them (30 random bytes, base64): one with "/" and "+", one without.
+RANDOM_SECRETS = ["Xb3hQ/0Ki7rNAvW2mJ+TqpLz9ce4UdY1oRsFgHtE", "q7GkTz2WvNc9JpXr4LbYs0HmDfA1eKuQ3oViRtCx"]
+
+
+@pytest.mark.parametrize("where, text", [
+    ("description", 'description = "{key}"'),
+    ("name", 'name = "old box, key {key}"'),
+    ("verify.model_load.command[3]", '[verify.model_load]\ncommand = ["serve", "--x", "--aws-secret-access-key", "{key}"]'),
+    ("ops.checkpoint_command[1]", '[ops]\ncheckpoint_command = ["ckpt", "--secret-key={key}"]'),
+])
+@pytest.mark.parametrize("key", [EXAMPLE_SECRET, *RANDOM_SECRETS])
+def test_a_bare_secret_access_key_from_another_account_is_refused(where: str, text: str, key: str) -> None:
+    """No pattern matched 40 characters of base64 (an AWS secret access key) unless this very process had it
+    in its environment: pasted from another account, it was saved into the profile."""
+    body = text.replace("{key}", key)
+    toml = BASE + "\n" + body + "\n" if body.startswith("[") else BASE.replace("\n\n[source]", f"\n{body}\n\n[source]")
+    with pytest.raises(ProfileError) as err:
+        parse_profile(toml, "p.toml")
+    said = ("looks like an AWS secret access key", "follows --aws-secret-access-key", "sets --secret-key")
+    # (in a command, an argument with "/" reads as a path: the flag before it, or its own name, gives it away)
+    assert any(f": {where}: the value {s}" in str(err.value) for s in said), str(err.value)
+    if "command" not in where:
+        assert f": {where}: the value looks like an AWS secret access key" in str(err.value), str(err.value)
+    assert key not in str(err.value)
+
+
+def test_a_bare_key_as_a_command_argument_is_refused_unless_it_reads_as_a_path() -> None:
+    """In a command, a 40-character argument with "/" is taken for a path (a flag naming a secret before it
+    is refused whatever follows, above); without "/" it is refused."""
+    with pytest.raises(ProfileError) as err:
+        parse_profile(BASE + f'\n[verify.model_load]\ncommand = ["serve", "--key-id", "{RANDOM_SECRETS[1]}"]\n',
+                      "p.toml")
+    assert "verify.model_load.command[2]: the value looks like an AWS secret access key" in str(err.value)
+    with pytest.raises(ProfileError):  # the same in a save from the app
+        save_profile(Profile.model_validate({"source": {"provider": "aws"}, "description": RANDOM_SECRETS[0]}),
+                     Path("/nonexistent/p.toml"))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("name", "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"),  # a git commit id (hex, one case)
+    ("name", "ThisIsMyVeryLongDescriptiveName20241130X"),  # a long label: words, not random
+    ("name", "MyGPUTrainingJobForTheResearchTeam2024Q4"),
+    ("description", "image digest sha256 base64 n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="),  # 44 with '='
+    ("description", "run wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYS too long to be one"),  # 41 characters
+    ("description", "$AWS_SECRET_ACCESS_KEY comes from the environment"),
+])
+def test_ids_hashes_and_labels_of_40_characters_are_not_taken_for_a_secret_key(field: str, value: str) -> None:
+    parse_profile(BASE.replace("\n\n[source]", f'\n{field} = "{value}"\n\n[source]'), "p.toml")
+
+
+def test_paths_of_40_characters_are_not_taken_for_a_secret_key() -> None:
+    path = "data/Run2024/ImageNetTrainSplitV2/shard7"
+    parse_profile(BASE + f'\n[inventory]\nlocal_dirs = ["{path}"]\n[verify.model_load]\n'
+                  f'command = ["python", "{path}", "--token-file", "/run/secrets/tok"]\n', "p.toml")
