@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 import threading
 import time
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from engine.events import Event, ItemDone, Message, Progress, StepFinished, StepStarted, from_dict
 from engine.secrets import environment_secrets, redact_data
@@ -72,6 +73,9 @@ class JsonSink:
         self._pending: list[str] = []
         """Lines not yet written: held here, not in the stream, since PYTHONUNBUFFERED=1 (common in
         container images) makes every stream write a system call."""
+        self.closed = False
+        self.on_closed: Callable[[], None] | None = None
+        """Called once when the reader of the output goes away (see :func:`output_closed`)."""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -91,10 +95,17 @@ class JsonSink:
                 self._flushed = now
 
     def _write(self) -> None:
-        if self._pending:
-            self.stream.write("".join(self._pending))
+        if self.closed:
             self._pending.clear()
-        self.stream.flush()
+            return
+        try:
+            if self._pending:
+                self.stream.write("".join(self._pending))
+                self._pending.clear()
+            self.stream.flush()
+        except (BrokenPipeError, ValueError) as exc:  # ValueError: the stream itself was closed
+            self._pending.clear()
+            output_closed(self, exc)
 
     def close(self) -> None:
         with self._lock:
@@ -114,6 +125,9 @@ class RichSink:
         self._lock = threading.Lock()
         self._started = False
         self._known = environment_secrets()
+        self.closed = False
+        self.on_closed: Callable[[], None] | None = None
+        """Called once when the reader of the output goes away (see :func:`output_closed`)."""
 
     def _parts(self) -> tuple[Any, Any, Any]:
         """(console, count bars, byte bars), built on first use."""
@@ -122,7 +136,12 @@ class RichSink:
             from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as Bars,
                                        TextColumn, TimeRemainingColumn, TransferSpeedColumn)
 
-            console = Console(stderr=False, highlight=False)
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:  # Rich's own exits the process (SystemExit 1) mid-step
+                    self.quiet = True
+                    raise BrokenPipeError(32, "the output was closed")
+
+            console = _Console(stderr=False, highlight=False)
             bars = Bars(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=console, transient=False)
             byte_bars = Bars(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
@@ -150,7 +169,12 @@ class RichSink:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            self._handle(from_dict(redact_data(event.to_dict(), self._known)))
+            if self.closed:
+                return
+            try:
+                self._handle(from_dict(redact_data(event.to_dict(), self._known)))
+            except BrokenPipeError as exc:
+                output_closed(self, exc)
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
@@ -188,9 +212,35 @@ class RichSink:
 
     def close(self) -> None:
         if self._started:
-            self._bars.stop()
-            self._byte_bars.stop()
             self._started = False
+            try:
+                self._bars.stop()
+                self._byte_bars.stop()
+            except BrokenPipeError as exc:
+                output_closed(self, exc)
+
+
+def output_closed(sink: "JsonSink | RichSink", exc: BaseException) -> None:
+    """The reader of stdout went away (``| head``, a log shipper that died): stop writing, point stdout at
+    /dev/null (the interpreter's last flush would fail again) and tell the sink's owner through ``on_closed``.
+
+    Without an owner the error goes on up as before. ``replay --json | head -1`` used to end with exit 0 ("every
+    step passed") and its step left "running" in the session: its owner now stops the run like Ctrl-C."""
+    if sink.closed:
+        return
+    sink.closed = True
+    if getattr(sink, "stream", sys.stdout) is sys.stdout:  # a sink on another stream leaves stdout alone
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):
+            pass
+    if sink.on_closed is None:
+        raise exc
+    sink.on_closed()
 
 
 def make_sink(json_mode: bool, verbose: bool = False) -> JsonSink | RichSink:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 # Ctrl-C on a terminal that follows a session's worker stops the following, not the run: 130 (the shell's
@@ -68,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     name = args.session or _own_session_name(Path(args.profile))
     sink = make_sink(args.json, verbose=args.verbose)
     with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
+        def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
+            print("gpumigrate: the output was closed; stopping at the step's next check "
+                  "(run the same command again to resume)", file=sys.stderr)
+            cancel.set()
+
+        sink.on_closed = output_gone
         try:
             summary = run_steps(profile, steps, emit=sink, profile_path=Path(args.profile).resolve(),
                                 dry_run=args.dry_run, session=session, cancel=cancel, options=options)
@@ -151,6 +158,8 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             handlers[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
+
+    sink.on_closed = stop.set  # the output's reader went away: stop following (the worker goes on), as Ctrl-C
 
     def show(data: dict) -> None:
         sink(from_dict(data))
