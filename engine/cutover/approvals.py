@@ -78,7 +78,7 @@ def require(session: SessionStore, action: str, detail: str, timeout: float | No
     try:
         approval = _wait(session, approval_id, action, timeout, deadline, cancel, emit, step, poll_s)
     except KeyboardInterrupt:  # Ctrl-C on the waiting terminal: nobody waits for it any more
-        session.withdraw_approval(approval_id, "the requester stopped waiting (Ctrl-C)")
+        _stop_waiting(session, approval_id, action, "the requester stopped waiting (Ctrl-C)")
         raise
     after = _digests(subject)
     changed = [what for what in before if after.get(what) != before[what]]
@@ -109,13 +109,26 @@ def _wait(session: SessionStore, approval_id: int, action: str, timeout: float |
             raise ApprovalDeclined(f"{action} was declined by {approval.decided_by} (approval #{approval_id}); "
                                    "nothing was done")
         if cancel is not None and cancel.is_set():
-            session.withdraw_approval(approval_id, "cancelled while waiting")
+            _stop_waiting(session, approval_id, action, "cancelled while waiting")
             raise Interrupted(f"stopped while waiting for approval #{approval_id} ({action})")
         if deadline is not None and time.monotonic() >= deadline:
-            session.withdraw_approval(approval_id, "timed out")
+            if not session.withdraw_approval(approval_id, "timed out"):
+                continue  # decided in the same instant as the timeout: the decision stands, read it
             raise ApprovalTimedOut(f"nobody approved #{approval_id} ({action}) within {timeout:g}s; "
                                    "nothing was done")
         time.sleep(poll_s)
+
+
+def _stop_waiting(session: SessionStore, approval_id: int, action: str, why: str) -> None:
+    """Withdraw the request; one approved in the same instant is recorded void (the audit trail must not
+    show an approval of an action that was not done without saying so)."""
+    if session.withdraw_approval(approval_id, why):
+        return
+    approval = session.approval(approval_id)
+    if approval is not None and approval.state == "approved":
+        session.append("session", "approval_void", {
+            "id": approval_id, "action": action, "approved_by": approval.decided_by,
+            "why": f"approved as the requester stopped ({why}); nothing was done"})
 
 
 def require_for(ctx: "StepContext", action: str, detail: str, timeout: float | None = None) -> Approval | None:

@@ -197,13 +197,15 @@ class ApprovalsMixin:
         for row in rows:
             self.withdraw_approval(int(row["id"]), why)
 
-    def withdraw_approval(self, approval_id: int, why: str) -> None:
-        """Nobody waits for it any more (cancelled, timed out, its run ended or died)."""
+    def withdraw_approval(self, approval_id: int, why: str) -> bool:
+        """Nobody waits for it any more (cancelled, timed out, its run ended or died).  False when it was
+        no longer pending: decided in the same instant (the caller reads the decision)."""
         with self._write() as db:  # type: ignore[attr-defined]
             cur = db.execute("UPDATE approvals SET state = 'withdrawn', decided_at = ?, reason = ? "
                              "WHERE id = ? AND state = 'pending'", (time.time(), why, approval_id))
             if cur.rowcount:
                 self.append("session", "approval_withdrawn", {"id": approval_id, "why": why})  # type: ignore[attr-defined]
+        return bool(cur.rowcount)
 
     def approval(self, approval_id: int) -> Approval | None:
         row = self._db.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()  # type: ignore[attr-defined]

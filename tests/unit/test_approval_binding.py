@@ -121,3 +121,39 @@ def test_accepting_gaps_is_void_when_the_verification_was_run_again_meanwhile() 
         assert len(errors) == 1 and isinstance(errors[0], ApprovalDeclined), errors
         assert "the session's last verification changed" in str(errors[0])
         assert signoffs(bob) == []
+
+
+class _DecidedInTheWindow:
+    """The requester's session, with the second person's decision landing between its last look at the
+    request and its withdrawal of it (timeout or cancel): the race, made to happen every time."""
+
+    def __init__(self, store: SessionStore, other: SessionStore) -> None:
+        self._store, self._other = store, other
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def withdraw_approval(self, approval_id: int, why: str) -> bool:
+        self._other.decide_approval(approval_id, True)
+        return self._store.withdraw_approval(approval_id, why)
+
+
+def test_an_approval_racing_the_timeout_or_a_cancel_is_never_approved_and_ignored() -> None:
+    from engine.cutover.approvals import require
+    from engine.errors import Interrupted
+
+    with SessionStore.open("race", operator="alice") as alice, SessionStore.open("race", operator="bob") as bob:
+        for store in (alice, bob):
+            store.set_shared_account(True)
+        racing = _DecidedInTheWindow(alice, bob)
+        approved = require(racing, "cutover", "final cutover", timeout=0.05, poll_s=0.01)  # type: ignore[arg-type]
+        assert approved.state == "approved" and approved.decided_by == "bob"  # approved in time: it is carried out
+
+        cancel = threading.Event()
+        cancel.set()
+        with pytest.raises(Interrupted):
+            require(racing, "cutover", "final cutover", cancel=cancel, poll_s=0.01)  # type: ignore[arg-type]
+        last = alice.approvals()[-1]
+        void = [e for e in alice.events_after(0) if e.kind == "approval_void"]
+        assert last.state == "approved" and [e.payload["id"] for e in void] == [last.id], void
+        assert "nothing was done" in void[0].payload["why"]
