@@ -19,7 +19,7 @@ from engine.drivers.runtime import LTSB_DEFAULT as _LTSB_DEFAULT
 from engine.drivers.runtime import driver_runs_cuda
 from engine.drivers.tables import (BuildArch, FrameworkRelease, Gpu, Wheel, branch_eol, build_arch,
                                    framework_release, gpu_info, gpu_supports_branch, gpu_supports_cuda,
-                                   max_native_cuda, tables, toolkit_patch)
+                                   known_toolkits, max_native_cuda, tables, toolkit_patch)
 from engine.drivers.versions import branch_of, fmt_driver as _v, major_minor, mm_str, vtuple, wheel_cuda
 
 @dataclass
@@ -166,8 +166,18 @@ def recommend(gpu_name: str | None, os_image: str = "ubuntu-2204", framework: st
                                 f"use CUDA {mm_str(gpu.last_cuda)}", "cuda-drops-gpu"))
     if gpu is not None:
         findings.extend(_toolkit_predates_gpu(gpu, chosen_cuda, from_framework=cuda is None and wheel is not None))
+    listed = known_toolkits()
     verdict = driver_runs_cuda(branch_driver, chosen_cuda)
-    if not verdict.ok:
+    if chosen_cuda not in listed:
+        # which driver it needs, whether it exists at all: a made-up verdict either way (12.99 was "too old for R580")
+        findings.append(Finding("cuda", "amber", f"CUDA {mm_str(chosen_cuda)} is not in the shipped toolkit table "
+                                f"(known: {mm_str(listed[0])} to {mm_str(listed[-1])}): whether it exists and which "
+                                "driver it needs are not known here; the startup script asks apt for "
+                                f"cuda-toolkit-{chosen_cuda[0]}-{chosen_cuda[1]} and the Dockerfile starts from "
+                                f"nvidia/cuda:{mm_str(chosen_cuda)}.0, which may not exist",
+                                "set drivers.cuda to a listed toolkit (or leave it unset: the framework build "
+                                "decides)", "cuda-unknown"))
+    elif not verdict.ok:
         findings.append(Finding("cuda", "red", f"R{branch}: {verdict.reason}",
                                 "choose a newer driver branch or an older CUDA", "driver-too-old-for-cuda"))
     elif not any(f.component == "cuda" for f in findings):

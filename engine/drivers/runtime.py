@@ -27,6 +27,11 @@ def driver_runs_cuda(driver: str, cuda: tuple[int, int]) -> DriverVerdict:
     if need is not None and version >= need:
         return DriverVerdict(True, "native", f"driver {driver} supports CUDA {mm_str(cuda)} natively "
                                              f"(needs >= {_v(need)})")
+    if need is None and native is not None and cuda < native:
+        # not a toolkit the table lists (its own minimum is unknown), but older than what the driver runs natively
+        return DriverVerdict(True, "native", f"driver {driver} supports CUDA up to {mm_str(native)} natively; CUDA "
+                                             f"{mm_str(cuda)} is not in the shipped toolkit table (an older release "
+                                             "runs natively, if it exists)")
     baseline = tables().mvc_baseline.get(cuda[0])
     if baseline and version >= baseline and native and native[0] == cuda[0]:
         return DriverVerdict(True, "minor-version",
