@@ -170,11 +170,13 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
                   with_sensitivity: bool = True, volume_basis: str | None = None,
                   transfer_entries: list[dict[str, Any]] | None = None,
                   allow_price_fallback: bool = False,
-                  source_volumes: list[SourceVolume] | None = None) -> CostReport:
+                  source_volumes: list[SourceVolume] | None = None,
+                  unsized_sources: list[str] | None = None) -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing
     (a region without a price too, unless ``allow_price_fallback`` or the profile's cost.allow_price_fallback:
     then another region's, with a loud note).
-    ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill."""
+    ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill.
+    ``unsized_sources``: transfer sources whose data could not be sized (their egress is not in the one-off)."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
     allow_price_fallback = allow_price_fallback or cost.allow_price_fallback
@@ -204,8 +206,18 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     if owed is not None:
         items.append(owed)
     shared = sum(i.usd for i in items)
+    missing = ""
     if data_basis == "unknown":
+        missing = "data volume unknown"
         notes.append("data volume unknown: egress not included (set cost.data_gb or run the transfer step)")
+        for item in items:  # $0.00 read as "free": it is not priced at all
+            if item.usd == 0 and item.name in ("egress", "S3 GET requests", "S3 LIST requests", "GCS writes (Class A)") \
+                    and not any(word in item.detail for word in ("waiver", "same region: free", "not priced")):
+                item.detail = "NOT INCLUDED: data volume unknown (set cost.data_gb, or run the transfer step)"
+    elif unsized_sources:
+        missing = f"{', '.join(unsized_sources)} not sized"
+        notes.append(f"egress not included for {', '.join(unsized_sources)}: not sized here (set cost.data_gb "
+                     "to the whole volume)")
 
     source = _evaluate(source_priced, "source", runs, cost, today)
     source.cumulative_usd = [m * _bill(source) for m in range(cost.horizon_months + 1)]
@@ -223,7 +235,8 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
                          f"on-demand is cheaper below {pct(option.break_even_utilisation)} utilisation")
     report = CostReport(options=options, one_off_items=items, data_gb=data_gb, data_basis=data_basis,
                         object_count=objects, object_basis=object_basis, route=cost.route,
-                        horizon_months=cost.horizon_months, catalog_age=catalog.age_note(today), notes=notes)
+                        horizon_months=cost.horizon_months, catalog_age=catalog.age_note(today), notes=notes,
+                        egress_not_included=missing)
     if with_sensitivity:
         report.sensitivity = _sensitivity(profile, catalog, source_priced, targets_priced[0], shared, today)
     return report

@@ -132,6 +132,10 @@ class CostReport:
     notes: list[str] = field(default_factory=list)
     sensitivity: dict[str, Any] = field(default_factory=dict)
     currency: str = CURRENCY
+    egress_not_included: str = ""
+    """Why the one-off leaves out egress for some or all of the data ("data volume unknown", "s3://b/ not sized"),
+    "" when every planned byte is priced: the one-off and break-even are then low, and every line that gives them
+    says so."""
 
     @property
     def source(self) -> OptionCost:
@@ -190,6 +194,7 @@ class CostReport:
             "catalog_age": self.catalog_age,
             "notes": self.notes,
             "price_fallbacks": self.price_fallbacks,
+            "egress_not_included": self.egress_not_included,
         }
 
     @property
@@ -207,6 +212,9 @@ class CostReport:
         """The PRICE FALLBACK notes: prices taken from another region (allowed by the flag or the profile)."""
         return list(dict.fromkeys(n for n in self.notes if n.startswith("PRICE FALLBACK")))
 
+    def _without_egress(self) -> str:
+        return f" NOT counting egress: {self.egress_not_included}" if self.egress_not_included else ""
+
     def headline(self, option: OptionCost | None = None) -> list[str]:
         """The promise in two short lines, for a screen with room for little else (80x24): what ``option`` (the
         chosen target by default) saves a month as a share of what base, its break-even ("never" when it is not
@@ -221,7 +229,8 @@ class CostReport:
             share = (f"{pct(abs(fraction))} {'less' if fraction >= 0 else 'more'} a month than {src.name} "
                      f"({usd(abs(saving))} of its {usd(bill)} monthly bill)")
         if tgt.break_even_months is not None:
-            be = f"break-even {tgt.break_even_months:.1f} months (one-off {usd(tgt.one_off_usd or 0.0)})"
+            be = (f"break-even {tgt.break_even_months:.1f} months (one-off {usd(tgt.one_off_usd or 0.0)}"
+                  f"{self._without_egress()})")
         elif saving <= 0:
             be = "break-even never: it is not cheaper a month"
         else:
@@ -260,9 +269,11 @@ class CostReport:
         text = (f"{src.name} {per_run(src)} vs {tgt.name} {per_run(tgt)}"
                 f" ({share}); "
                 f"monthly bill {usd(_bill(src))} vs "
-                f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}; break-even ")
+                f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}{self._without_egress()}; break-even ")
         be = self.break_even_months
         text += f"{be:.1f} months" if be is not None else "never at these assumptions"
+        if be is not None and self.egress_not_included:
+            text += ", later once egress is counted"
         stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]
         if stale:  # the one line is what replay, the session and the step bar keep: it must not read as current
             text += (f"; STALE prices: {', '.join(stale)} (over their age limit; `gpumigrate catalog refresh` "

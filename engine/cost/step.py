@@ -3,8 +3,8 @@
 
 The data volume comes from ``cost.data_gb`` when set, else from the transfer
 step's result when this session already has one, else from walking the local
-``[[transfer]]`` sources (cloud sources are not listed here: their volume comes
-from the transfer plan or ``cost.data_gb``).  The source's EBS volumes come from this session's inventory
+``[[transfer]]`` sources and planning the cloud ones as the transfer step would (replay runs cost first: an S3
+source's egress was left out); a source that cannot be sized is named, and its egress is said to be missing.  The source's EBS volumes come from this session's inventory
 step, when it has run: those attached to instances of the source's type (in its region, when named).
 """
 
@@ -71,6 +71,35 @@ def _walk_local(ctx: Any) -> tuple[int | None, int | None, list[str]]:
     return (total if any_local else None), (count if any_local else None), skipped
 
 
+def _plan_cloud(ctx: Any, sources: list[str]) -> tuple[int, int, list[str], list[str]]:
+    """Size the cloud sources (s3://, gs://) by the transfer's own plan: what it would copy (the source listed,
+    less what the destination already holds), listed now. Replay runs cost before transfer, so without this an
+    S3 source's egress, the largest one-off, was left out and the break-even came out months early.
+
+    Returns (bytes, objects, what was planned, what could not be: each with why)."""
+    from engine.errors import GpumigrateError
+    from engine.transfer.api import plan_transfer
+
+    total, count, planned, unsized = 0, 0, [], []
+    for spec in ctx.profile.transfer:
+        if spec.src not in sources:
+            continue
+        if spec.engine == "sts":
+            unsized.append(f"{spec.src} (engine = \"sts\": not listed here)")
+            continue
+        ctx.emit(Progress(ctx.step, done=0, unit="objects", label=f"sizing {spec.src}"))
+        try:
+            plan = plan_transfer(spec, base_dir=ctx.base_dir, keep=0, cancel=ctx.cancel)
+        except GpumigrateError as exc:
+            unsized.append(f"{spec.src} ({exc})")
+            continue
+        if ctx.cancel.is_set():
+            raise Interrupted("cost: interrupted while sizing the transfer sources")
+        total, count = total + plan.copy_bytes, count + plan.copy
+        planned.append(f"{spec.src}: {plan.copy:,} object{'s' * (plan.copy != 1)} to copy")
+    return total, count, planned, unsized
+
+
 def _source_volumes(ctx: Any) -> Any:
     """The source's EBS volumes from this session's inventory step, or None when it has not run."""
     from engine.cost.ebs import volumes_from_inventory
@@ -95,18 +124,31 @@ def run(ctx: Any) -> Any:
         ctx.message(problem, "warning")
     data_bytes: int | None = None
     objects: int | None = None
+    unsized: list[str] = []
     basis = "planned by the transfer step"
     if ctx.profile.cost.data_gb is None:
         data_bytes, objects = _from_transfer_result(ctx)
         if data_bytes is None and ctx.profile.transfer:
             basis = "local transfer sources, measured"
             data_bytes, objects, skipped = _walk_local(ctx)
+            cloud = [src for src in skipped if "://" in src and not src.startswith("file://")]
+            if cloud:
+                size, count, planned, not_planned = _plan_cloud(ctx, cloud)
+                if planned:
+                    data_bytes, objects = (data_bytes or 0) + size, (objects or 0) + count
+                    basis = ("planned now like the transfer step plans it (" + "; ".join(planned) + ")"
+                             + ("; local sources measured" if len(planned) < len(ctx.profile.transfer) else ""))
+                skipped = [src for src in skipped if src not in cloud] + not_planned
             for src in skipped:
-                ctx.message(f"cost: {src} not sized here; set cost.data_gb to include it", "warning")
+                name, _, why = src.partition(" (")
+                ctx.message(f"cost: {name} not sized here{f' ({why}' if why else ''}; set cost.data_gb to include "
+                            "it", "warning")
+            if data_bytes is not None:  # some sized: the others' egress is missing, and every line must say so
+                unsized = [src.split(" (", 1)[0] for src in skipped]
     try:
         report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects,
                                volume_basis=basis, transfer_entries=_transfer_entries(ctx),
-                               source_volumes=_source_volumes(ctx),
+                               source_volumes=_source_volumes(ctx), unsized_sources=unsized,
                                allow_price_fallback=bool(ctx.options.get("allow_price_fallback")))
     except CatalogError as exc:  # a price the catalog refuses: point at the profile's line when there is a file
         if ctx.profile_path is None:

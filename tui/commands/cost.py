@@ -67,23 +67,26 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
                ("compute/mo", "right"), ("storage/mo", "right"), ("saving/month", "right"),
                ("one-off", "right"), ("break-even", "right"), ("price age", "right"))
     rows = []
+    partial = " *" if report.egress_not_included else ""  # one-off and break-even without (some) egress
     for o in report.options:
-        be = "" if o.side == "source" else ("never" if o.break_even_months is None else f"{o.break_even_months:.1f} mo")
+        be = "" if o.side == "source" else ("never" if o.break_even_months is None
+                                            else f"{o.break_even_months:.1f} mo{partial}")
         age = o.age_label()
         saving = "" if o.savings_monthly_usd is None else \
             usd(o.savings_monthly_usd) + ("" if o.savings_monthly_fraction is None
                                          else f" ({pct(o.savings_monthly_fraction)})")
         rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", o.paid_label(),
                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
-                     "" if o.one_off_usd is None else usd(o.one_off_usd), be, age))
-    wide = Table(title="Cost per run and per month", title_justify="left")
+                     "" if o.one_off_usd is None else usd(o.one_off_usd) + partial, be, age))
+    caption = f"* egress NOT counted: {report.egress_not_included}" if partial else None
+    wide = Table(title="Cost per run and per month", title_justify="left", caption=caption, caption_justify="left")
     for column, justify in columns:
         wide.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
         wide.add_row(*row)
     if Measurement.get(console, console.options.update_width(10_000), wide).maximum <= console.width:
         return wide
-    narrow = Table(title="Cost per run and per month", title_justify="left")
+    narrow = Table(title="Cost per run and per month", title_justify="left", caption=caption, caption_justify="left")
     narrow.add_column("")
     for row in rows:
         narrow.add_column(f"{row[1]} ({row[0]})", justify="right", overflow="fold")
@@ -124,10 +127,13 @@ def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
     one_off.add_column("item")
     one_off.add_column("USD", justify="right")
     one_off.add_column("detail", overflow="fold")
-    for item in report.one_off_items:
-        one_off.add_row(item.name, usd(item.usd), item.detail)
+    for item in report.one_off_items:  # not priced at all is "not included", never "$0.00" (read as free)
+        one_off.add_row(item.name, "not included" if item.detail.startswith("NOT INCLUDED") else usd(item.usd),
+                        item.detail, style="yellow" if item.detail.startswith("NOT INCLUDED") else None)
     one_off.add_row("parallel run", usd(report.primary.parallel_run_usd), report.parallel_run_item.detail)
-    one_off.add_row("[bold]total[/]", f"[bold]{usd(report.one_off_usd)}[/]", "")
+    total = f"[bold]{usd(report.one_off_usd)}[/]"
+    one_off.add_row("[bold]total[/]", total + (" [yellow]without egress[/]" if report.egress_not_included else ""),
+                    f"egress NOT counted: {report.egress_not_included}" if report.egress_not_included else "")
     console.print(one_off)
 
     tco = Table(title="Totals", title_justify="left")
