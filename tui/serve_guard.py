@@ -76,6 +76,8 @@ class Guard:
             raise web.HTTPForbidden(text=f"refused: {why}\n")
         token = request.query.get("token")
         if token is not None and request.path == "/":
+            if self.has_cookie(request):  # the owner's browser reconnecting through the link: already in
+                raise web.HTTPFound("/")
             if not self.spend(token):
                 raise web.HTTPForbidden(text="refused: this link was already used or is wrong; the owner of the "
                                              "serve opens the printed link once\n")
