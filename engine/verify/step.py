@@ -59,6 +59,24 @@ def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value
                       data={"checks": names, "expected": expected})
 
 
+def _transfer_not_done(ctx: StepContext) -> str | None:
+    """How the transfer this verification follows did not finish ("failed in this run: ..."), or None.
+
+    A replay goes on after a failed step, and verify's data_integrity on manifest files passed right after a
+    transfer that copied nothing: the PASS was about the files, not the destination. Known from this run's
+    result, else from the session's record of the step; nothing is said when no transfer ran here at all
+    (the data may have moved another way)."""
+    earlier = ctx.results.get("transfer")
+    if earlier is not None:
+        return None if earlier.ok else "failed in this run"
+    if ctx.session is None:
+        return None
+    record = ctx.session.step("transfer")
+    if record is None or record.state == "completed":
+        return None
+    return f"is {record.state} in session {ctx.session.name}"
+
+
 def run(ctx: StepContext) -> StepResult:
     section = ctx.profile.verify
     opts: dict[str, Any] = ctx.options
@@ -84,6 +102,15 @@ def run(ctx: StepContext) -> StepResult:
         for r in report.results:
             if r.baseline is not None:
                 r.details.append(note)
+    summary = report.summary()
+    unproven = _transfer_not_done(ctx) if not capture_to else None
+    integrity = next((r for r in report.results if r.name == "data_integrity" and r.status == "pass"), None)
+    if unproven and integrity is not None and section.data_integrity.manifests:
+        note = (f"the transfer step {unproven}: data_integrity compared the manifest files, which this run did not "
+                "write; they may describe an earlier copy, not the destination now")
+        ctx.message(note, level="warning")
+        integrity.details.append(note)
+        summary += f" (data integrity from manifest files only: the transfer step {unproven})"
     files: list[str] = []
     if capture_to:
         path = _resolve(ctx, capture_to)
@@ -108,5 +135,5 @@ def run(ctx: StepContext) -> StepResult:
     for r in report.results:
         if r.status == "not-run" and r.optional and r.expected:
             ctx.message(f"{r.name} is optional in this profile and did not run: {r.summary}")
-    return StepResult(ok=report.ok, summary=report.summary(), data={"report": report.to_dict(), "files": files},
+    return StepResult(ok=report.ok, summary=summary, data={"report": report.to_dict(), "files": files},
                       state="incomplete" if report.verdict in ("INCOMPLETE", "BASELINE INCOMPLETE") else None)

@@ -1,0 +1,59 @@
+"""verify after a transfer that did not finish: a PASS from manifest files says what it rests on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.profile import load_profile
+from engine.runner import run_steps
+from engine.session import SessionStore
+
+ROW = {"path": "a.bin", "size": 3, "crc32c": "352441c2", "md5": None, "sha256": None}
+PROFILE = """schema_version = 1
+[source]
+provider = "aws"
+[[transfer]]
+src = "no-such-folder"
+dst = "bucket"
+[verify.gpu]
+optional = true
+[[verify.data_integrity.manifests]]
+source = "src.jsonl"
+target = "dst.jsonl"
+"""
+
+
+def _profile(tmp_path: Path) -> Path:
+    for name in ("src.jsonl", "dst.jsonl"):
+        (tmp_path / name).write_text(json.dumps(ROW) + "\n")
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE)
+    return path
+
+
+def test_verify_after_a_failed_transfer_in_the_same_run_says_its_pass_is_from_the_manifests(tmp_path: Path) -> None:
+    """The replay went on after the transfer failed (nothing copied) and verify said a bare "PASS" from manifest
+    files written some other time."""
+    path = _profile(tmp_path)
+    seen: list = []
+    with SessionStore.open("after-failure") as session:
+        summary = run_steps(load_profile(path), ["transfer", "verify"], emit=seen.append, profile_path=path,
+                            session=session)
+    assert summary.results["transfer"].ok is False
+    verify = summary.results["verify"].summary
+    assert verify.startswith("PASS") and "data integrity from manifest files only: the transfer step failed in this " \
+        "run" in verify
+    assert any(getattr(e, "level", "") == "warning" and "did not write" in e.text for e in seen)
+
+
+def test_verify_alone_in_a_session_whose_transfer_was_interrupted_says_so(tmp_path: Path) -> None:
+    path = _profile(tmp_path)
+    with SessionStore.open("verify-only") as session:
+        session.set_step("transfer", "interrupted")
+        summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session)
+        clean = SessionStore.open("verify-clean")
+        with clean:
+            alone = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=clean)
+    assert "the transfer step is interrupted in session verify-only" in summary.results["verify"].summary
+    assert alone.results["verify"].summary.endswith("not run")  # no transfer here at all: nothing to say
