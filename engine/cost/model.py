@@ -133,6 +133,31 @@ def _finish_target(option: OptionCost, source: OptionCost, shared_one_off: float
     option.tco_1y_usd = option.one_off_usd + 12 * bill
     option.tco_3y_usd = option.one_off_usd + 36 * bill
     option.cumulative_usd = [option.one_off_usd + m * bill for m in range(cost.horizon_months + 1)]
+    _commitment_owed(option, cost)
+
+
+COMMITMENT_MONTHS = {"cud-1y": 12, "cud-3y": 36}
+"""How long a Google Cloud commitment is paid for: it cannot be cancelled."""
+
+
+def _commitment_owed(option: OptionCost, cost: Any) -> None:
+    """A 3-year commitment's 1-year total was 12 monthly bills, as if a workload that stops after a year stopped
+    paying: the other 24 months are owed all the same. The 1-year total now includes them, and a chart horizon
+    shorter than the term says what is owed after it."""
+    term = COMMITMENT_MONTHS.get(option.pricing)
+    monthly = option.commitment_monthly_usd
+    if not term or not monthly:
+        return
+    if term > 12 and option.tco_1y_usd is not None:
+        owed = (term - 12) * monthly
+        option.tco_1y_usd += owed
+        option.notes.append(f"{option.name}: its 1-year total includes the {term - 12} months still owed on the "
+                            f"{term // 12}-year commitment ({usd(owed)}, {usd(monthly)}/month): a commitment cannot "
+                            "be cancelled, so a workload that stops after a year still pays them")
+    if cost.horizon_months < term:
+        option.notes.append(f"{option.name}: the {cost.horizon_months}-month horizon ends before the {term}-month "
+                            f"commitment does: {usd((term - cost.horizon_months) * monthly)} more is owed after it "
+                            "(not in the chart): for a workload that short, compare it with on-demand or spot")
 
 
 def _parallel_run_rate(option: OptionCost, bill: float) -> float:

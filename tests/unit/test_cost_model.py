@@ -214,3 +214,19 @@ def test_a_commitment_is_not_paid_during_the_parallel_run() -> None:
     assert line["detail"] == tgt.parallel_run_detail and line["usd"] == pytest.approx(tgt.parallel_run_usd)
     spot = compute_costs(profile("spot", runs=30, cost="parallel_run_days = 30.4375")).primary
     assert spot.parallel_run_usd == pytest.approx(spot.bill_monthly_usd)  # other pricing: the monthly bill
+
+
+def test_a_three_year_commitment_owes_its_whole_term_in_the_one_year_total() -> None:
+    """A cud-3y option's 1-year total was 12 monthly bills, as if a workload that stops after a year stopped
+    paying; the commitment's other 24 months are owed all the same. A 12-month horizon said nothing of them."""
+    report = compute_costs(profile("cud-3y", runs=80, cost="data_gb = 0\nhorizon_months = 12"))
+    tgt = report.primary
+    owed = 24 * tgt.commitment_monthly_usd
+    assert tgt.tco_1y_usd == pytest.approx(report.one_off_usd + 12 * tgt.bill_monthly_usd + owed)
+    assert tgt.tco_3y_usd == pytest.approx(report.one_off_usd + 36 * tgt.bill_monthly_usd)
+    assert any(f"1-year total includes the 24 months still owed on the 3-year commitment ({usd(owed)}" in n
+               for n in report.notes)
+    assert any("the 12-month horizon ends before the 36-month commitment does" in n for n in report.notes)
+    one_year = compute_costs(profile("cud-1y", runs=80, cost="data_gb = 0"))  # its term is the year: nothing owed
+    assert one_year.primary.tco_1y_usd == pytest.approx(one_year.one_off_usd + 12 * one_year.primary.bill_monthly_usd)
+    assert not any("still owed" in n or "horizon ends" in n for n in one_year.notes)
