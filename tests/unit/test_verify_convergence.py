@@ -136,3 +136,15 @@ def test_a_nan_in_the_baseline_curve_is_an_error_not_a_band_that_admits_anything
     assert result.status == "error", result.summary
     assert result.summary.startswith("the baseline loss curve is NaN or infinite at 21 of the 101 compared steps "
                                      "(first at step 400)")
+
+
+def test_a_baseline_of_a_few_logged_steps_is_a_straight_line_not_the_source_curve(tmp_path: Path) -> None:
+    """The source logged its loss at steps 0 and 1000 only: 101 target steps were 'compared' with the straight line
+    between two points and PASSed (review session 7)."""
+    base = [p for p in loss_curve(1, noise=0) if p[0] in (0, 1000)]
+    sparse = _run(tmp_path, base, loss_curve(2), method="absolute", tolerance=1.0)
+    assert sparse.status == "not-run", (sparse.status, sparse.summary)
+    assert "the baseline logged only 2 step(s) in 0..1000" in sparse.summary
+    assert "a straight line between them, not the source's curve" in sparse.summary
+    wild = [(s, 50.0) for s, _ in loss_curve(2)]  # a diverged target still fails against the line
+    assert _run(tmp_path, base, wild, method="absolute", tolerance=1.0).status == "fail"

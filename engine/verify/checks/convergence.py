@@ -111,6 +111,13 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         raise Skip(f"only {len(rows)} step(s) of the target fall inside the baseline's steps "
                    f"{base[0][0]}..{base[-1][0]}: at least {needed} are needed to judge convergence "
                    "(log the loss more often or train longer)")
+    first, last = rows[0][0], rows[-1][0]
+    logged = sum(1 for step, _ in base if first <= step <= last)
+    if passed and logged < needed:  # between two logged steps the "baseline" is interpolated, not measured
+        raise Skip(f"{len(rows)} target steps in {first}..{last}, but the baseline logged only {logged} step(s) in "
+                   f"{first}..{last}: the target was compared with a straight line between them, not the source's "
+                   f"curve; at least {needed} logged baseline steps are needed to judge convergence (log the "
+                   "source's loss more often)")
     summary = (f"{len(rows)} steps compared, {len(outside)} outside the band; final loss "
                f"{final_target:.4g} vs baseline {final_base:.4g}")
     span = base[-1][0] - base[0][0]
