@@ -32,22 +32,41 @@ def footer_misses(screen: Any) -> list[str]:
     return misses
 
 
+PUMP_FLAGS = ("_layout_required", "_repaint_required", "_recompose_required", "_scroll_required",
+              "_refresh_styles_required")
+"""Widget fields Textual's update loop reads to know a widget still has work (textual 8; pyproject pins
+``textual>=8,<9``, and tests/tui/test_textual_internals.py proves each one is set as this module expects)."""
+
+
+def _private(obj: Any, name: str) -> Any:
+    """A Textual private field, or a loud failure: a renamed field read as "nothing pending" would make
+    :func:`settled` return at once, and every check after it would read a half-drawn screen."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        import textual
+
+        raise AssertionError(f"textual {textual.__version__} has no {type(obj).__name__}.{name}: settled() cannot "
+                             "tell whether the app is done; see tests/tui/test_textual_internals.py") from None
+
+
 def _pending(app: Any) -> list[str]:
     """What the app still has to do before the screen shows its final state: queued messages, widgets marked
     for layout, repaint or recompose, callbacks waiting for the next refresh (a footer's recompose after a
     focus change is one), a batch in progress.  Textual has no public "settled" signal: these are the
-    fields its own update loop reads (textual 8)."""
+    fields its own update loop reads (textual 8), read through :func:`_private`."""
     screen = app.screen
-    pending = [f"{screen!r}: {len(screen._callbacks)} after-refresh callback(s)"] if screen._callbacks else []
-    if screen._dirty_widgets:
+    callbacks = _private(screen, "_callbacks")
+    pending = [f"{screen!r}: {len(callbacks)} after-refresh callback(s)"] if callbacks else []
+    if _private(screen, "_dirty_widgets"):
         pending.append(f"{screen!r}: {len(screen._dirty_widgets)} dirty widget(s)")
-    if app._batch_count:
+    if _private(app, "_batch_count"):
         pending.append("a batch update")
     for pump in (app, *screen.walk_children(with_self=True)):
-        if not pump._message_queue.empty():
-            pending.append(f"{pump!r}: {pump._message_queue.qsize()} message(s)")
-        flags = [f for f in ("_layout_required", "_repaint_required", "_recompose_required", "_scroll_required",
-                             "_refresh_styles_required") if getattr(pump, f, False)]
+        queue = _private(pump, "_message_queue")
+        if not queue.empty():
+            pending.append(f"{pump!r}: {queue.qsize()} message(s)")
+        flags = [f for f in PUMP_FLAGS if pump is not app and _private(pump, f)]
         if flags:
             pending.append(f"{pump!r}: {', '.join(flags)}")
     return pending
