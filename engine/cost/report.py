@@ -106,6 +106,15 @@ class OptionCost:
         return " ".join([base, *flags])
 
 
+def spot_caveat(option: "OptionCost") -> str:
+    """What a spot figure is not: Google's Spot VMs pages say Compute Engine may preempt them at any time, they
+    are outside every SLA, and the price is Google's to change (https://cloud.google.com/compute/docs/instances/
+    create-use-spot; https://cloud.google.com/spot-vms/pricing)."""
+    overhead = f"+{pct(option.spot_overhead)} run time assumed for restarts" if option.spot_overhead else \
+        "no restart time assumed"
+    return f"SPOT: not guaranteed (the price can change; VMs can be preempted at any time, no SLA; {overhead})"
+
+
 def price_flags(option: "OptionCost") -> list[str]:
     """The flags of ``option`` from its staleness and its notes (see :attr:`OptionCost.price_flags`)."""
     flags = ["STALE"] if option.stale else []
@@ -244,6 +253,8 @@ class CostReport:
                         "price)")
         if self.price_fallbacks:
             warn.append(f"PRICE FALLBACK: {len(self.price_fallbacks)} price(s) from another region")
+        if tgt.pricing == "spot":
+            warn.append(spot_caveat(tgt))
         return lines + (["; ".join(warn)] if warn else [])
 
     def summary(self) -> str:
@@ -278,6 +289,8 @@ class CostReport:
         if stale:  # the one line is what replay, the session and the step bar keep: it must not read as current
             text += (f"; STALE prices: {', '.join(stale)} (over their age limit; `gpumigrate catalog refresh` "
                      "or a quoted price)")
+        if tgt.pricing == "spot":  # a spot saving is not a promise: the one line must not read as one
+            text += "; " + spot_caveat(tgt)
         fallbacks = len(self.price_fallbacks)
         if fallbacks:  # the one line replay prints must not read as priced where it was not
             text += (f"; PRICE FALLBACK: {fallbacks} price{'s' * (fallbacks != 1)} taken from another region, "

@@ -58,3 +58,18 @@ def test_commitment_percentages_say_what_they_are_of(capsys: pytest.CaptureFixtu
                                       'source_hours_per_run = 8.2\ntarget_hours_per_run = 7.1\nruns_per_month = 10\n'),
                         embedded_catalog())  # 71 of 730 hours: the note below the break-even says the same
     assert any("9.7% of the commitment's billed hours are used; on-demand is cheaper below" in n for n in low.notes)
+
+
+def test_a_spot_saving_says_it_is_not_guaranteed() -> None:
+    """"63.2% less a month" on spot read like the saving of an on-demand machine: nothing said that the price is
+    Google's to change, or that the VMs can be preempted at any time (no SLA)."""
+    from engine.profile import parse_profile
+
+    text = ('[source]\nprovider = "aws"\nregion = "us-east-1"\ninstance_type = "p3.2xlarge"\n[target]\n'
+            'machine_type = "a2-highgpu-1g"\nregion = "us-central1"\npricing = "{pricing}"\n[workload]\n'
+            'source_hours_per_run = 8\ntarget_hours_per_run = 4\nruns_per_month = 60\n[cost]\ndata_gb = 0\n')
+    spot = compute_costs(parse_profile(text.format(pricing="spot")), embedded_catalog())
+    words = "SPOT: not guaranteed (the price can change; VMs can be preempted at any time, no SLA; +10.0% run time"
+    assert words in spot.summary() and any(words in line for line in spot.headline())
+    ondemand = compute_costs(parse_profile(text.format(pricing="on-demand")), embedded_catalog())
+    assert "SPOT" not in ondemand.summary() and not any("SPOT" in line for line in ondemand.headline())
