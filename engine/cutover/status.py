@@ -181,7 +181,7 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     if run.state == "running":
         if run.live:
             return "running"
-        return run.pulse.words() if run.pulse is not None else "not heard from"
+        return run.pulse.short() if run.pulse is not None else "not heard from"
     if run.state == "dead":
         return "died (its steps were interrupted)"
     code = run.exit_code
@@ -223,7 +223,7 @@ def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
     elif lease is not None and lease.process_alive() is False:
         why = f"; {lease.operator}'s process (pid {lease.pid} on {lease.host}) is gone"
     elif lease is not None and lease.pulse is not None:
-        why = f"; {lease.operator}'s app (pid {lease.pid} on {lease.host}): {lease.pulse.words()}"
+        why = f"; {lease.operator} (pid {lease.pid} on {lease.host}) {lease.pulse.short()}"
     interrupted = [name for name, s in store.steps().items() if s.state == "interrupted"]
     resume = (f"resume {', '.join(interrupted)} with `gpumigrate session resume {store.name}`, "
               if interrupted else "")

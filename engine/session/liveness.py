@@ -60,11 +60,19 @@ class Pulse:
     def since(self) -> str:
         return clock_text(self.quiet_since)
 
+    def short(self) -> str:
+        """'not responding since 00:41:05Z (pid 42 is stopped)': for one-line lists."""
+        if self.state == NOT_RESPONDING:
+            what = {"stopped": "is stopped", "disk sleep": "is blocked in the kernel"}.get(self.process or "",
+                                                                                           "sends no heartbeat")
+            return f"not responding since {self.since()} (pid {self.pid} {what})"
+        return self.words()
+
     def words(self) -> str:
         """'not responding since 00:41:05Z (its process, pid 42, is stopped: SIGSTOP or ctrl+z; ...)'."""
         if self.state == NOT_RESPONDING:
-            how = {"stopped": "is stopped (SIGSTOP, ctrl+z or a debugger): `kill -CONT {pid}` lets it go on, "
-                              "`kill {pid}` ends it (its step then resumes)",
+            how = {"stopped": "is stopped (SIGSTOP, ctrl+z or a debugger): `kill -CONT {pid}` lets it go on; "
+                              "`kill -9 {pid}` ends it (its step is then interrupted, for `session resume`)",
                    "disk sleep": "is blocked in the kernel (disk or network filesystem I/O)"}.get(
                 self.process or "", "is there but sends no heartbeat (hung?)").format(pid=self.pid)
             return f"not responding since {self.since()} (its process, pid {self.pid}, {how})"

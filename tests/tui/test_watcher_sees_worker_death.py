@@ -8,6 +8,8 @@ session's run lease, the way a detached worker does, without the worker's start-
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,14 +27,15 @@ RUN = """
 import sys, time
 from engine.session import SessionStore
 s = SessionStore.open(sys.argv[1])
-run = s.begin_run("holder-x", ["transfer"], 30.0, detached=True)
+ttl = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+run = s.begin_run("holder-x", ["transfer"], ttl, detached=True)
 s.set_step("transfer", "running")
 s.append("transfer", "step_started", {"description": "transfer"})
 s.request_approval("transfer-delete", "delete 1 object from gs://b", plan=["gs://b/old"])
 print("running", run, flush=True)
 while True:
     s.run_heartbeat(run)
-    time.sleep(1)
+    time.sleep(min(1.0, ttl / 4))
 """
 
 
@@ -62,5 +65,32 @@ async def test_an_attached_app_shows_a_killed_run_as_interrupted(tmp_path: Path)
             (request,) = carol.approvals()
             assert request.state == "withdrawn" and "died" in (request.reason or "")
     finally:
+        kill9(proc.pid)
+        proc.wait(10)
+
+
+async def test_an_attached_app_shows_a_stopped_run_as_not_responding_not_running(tmp_path: Path) -> None:
+    """kill -STOP: the process is there but sends no heartbeat. The app says so (? in the step bar, the
+    event in its log), not ● running for ever; it goes back to running when the process is continued."""
+    from tui.widgets.mode_bar import glyph
+
+    profile = write_profile(tmp_path, files=1, bwlimit=None, ttl_s=30)
+    shared_session("stopped")
+    proc = subprocess.Popen([sys.executable, "-c", RUN, "stopped", "0.8"], cwd=REPO, env=env_for("alice"),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("running")
+        app = GpuMigrateApp(profile_path=profile, session_name="stopped", operator="bob", start_mode="runbook")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await _until(pilot, lambda: app.step_states().get("transfer") == "running", timeout=10)
+            os.kill(proc.pid, signal.SIGSTOP)
+            await _until(pilot, lambda: app.step_states().get("transfer") == "not responding", timeout=5)
+            assert glyph("not responding") == "?" and "transfer" not in app.running_steps()
+            await _until(pilot, lambda: any(e.kind == "run_not_responding" for e in app.session_history.log),
+                         timeout=5)
+            os.kill(proc.pid, signal.SIGCONT)
+            await _until(pilot, lambda: app.step_states().get("transfer") == "running", timeout=5)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
         kill9(proc.pid)
         proc.wait(10)

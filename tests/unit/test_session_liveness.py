@@ -55,7 +55,8 @@ def test_a_stopped_worker_is_not_responding_not_running_and_not_dead(capsys: pyt
             assert store.step("transfer").state == "running"  # type: ignore[union-attr]  # ...nor interrupted
             info = summarize(store)
             assert info["run"]["outcome"].startswith("not responding since ") and not info["run"]["live"]
-            assert f"kill -CONT {child.pid}" in info["run"]["outcome"]
+            assert info["run"]["outcome"].endswith(f"(pid {child.pid} is stopped)")
+            assert f"kill -CONT {child.pid}" in info["steps"]["transfer"]["not_responding"]
             with pytest.raises(SessionBusy, match="not responding since .* is stopped") as busy:
                 store.begin_run("again", ["transfer"], ttl_s=5)
             assert busy.value.exit_code == 4

@@ -97,7 +97,8 @@ def _list(args: argparse.Namespace) -> int:
         if "error" in row:
             print(f"{row['name']:<24} {row['error']}")
             continue
-        steps = " ".join(f"{n}:{s['state']}" for n, s in row["steps"].items()) or "no steps yet"
+        steps = " ".join(f"{n}:{'NOT-RESPONDING' if s.get('not_responding') else s['state']}"
+                         for n, s in row["steps"].items()) or "no steps yet"
         driver = row["driver"]["operator"] if row["driver"] and row["driver"]["live"] else "nobody"
         last = row["run"]["outcome"] if row["run"] else "never ran"
         last = last if row["run"] and row["run"]["state"] == "running" else f"idle, last run {last}"
