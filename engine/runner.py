@@ -98,6 +98,40 @@ def profile_digest(profile: Profile, profile_path: Path | str | None = None) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    """The profile fields that differ between two parsed profiles (``transfer[0].dst``, ``target.zone``); a
+    section one side leaves out (all defaults) counts as empty."""
+    if isinstance(before, dict) and after is None:
+        after = {}
+    if isinstance(after, dict) and before is None:
+        before = {}
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in [*before, *(k for k in after if k not in before)]:
+            out += changed_fields(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) and \
+            any(isinstance(v, dict) for v in before + after):
+        return [f for i, (b, a) in enumerate(zip(before, after)) for f in changed_fields(b, a, f"{path}[{i}]")]
+    return [] if before == after else [path or "(the whole profile)"]
+
+
+def _what_changed(earlier_toml: str | None, profile: Profile) -> str:
+    """" (transfer[0].dst, target.zone)": what differs from the profile the session last ran, or ""."""
+    import tomllib
+
+    if not earlier_toml:
+        return ""
+    try:
+        fields = changed_fields(tomllib.loads(earlier_toml), tomllib.loads(dump_profile(profile)))
+    except tomllib.TOMLDecodeError:
+        return ""
+    if not fields:
+        return ""
+    more = f" and {len(fields) - 6} more" if len(fields) > 6 else ""
+    return f" ({', '.join(fields[:6])}{more})"
+
+
 def resolve_steps(names: list[str] | None) -> list[str]:
     """Validate a ``--steps`` list; keeps the canonical order."""
     from engine.errors import BadInputError
@@ -230,9 +264,11 @@ def _run_steps(
     moved = earlier_path is not None and profile_path is not None and \
         Path(earlier_path).resolve().parent != Path(profile_path).resolve().parent
     text_only = profile_digest(profile)  # what sessions recorded before the folder was part of the digest
+    changes = _what_changed(session.get_meta("profile_toml") if session is not None else None, profile)
 
     def ran_on_this(recorded: str | None) -> bool:
         return recorded == digest or (recorded == text_only and not moved)
+
     if session is not None and (not dry_run or session.get_meta("profile_toml") is None):
         # A dry run (it holds no run lease and may run beside the driver's run) records the profile
         # only in a session that has none yet, for whoever attaches; it never says who may approve,
@@ -264,7 +300,7 @@ def _run_steps(
                 why = (f"completed with the profile in {Path(earlier_path).resolve().parent}; it is now read from "
                        f"{Path(profile_path).resolve().parent}, where its relative paths name other folders"
                        if moved and profile_path is not None and earlier_path else
-                       "the profile changed since it completed")
+                       f"the profile changed since it completed{changes}")
                 sink(Message(name, text=f"{name}: {why}; running again", level="warning"))
         if cancel.is_set():
             exit_code = ExitCode.INTERRUPTED

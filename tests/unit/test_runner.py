@@ -63,8 +63,12 @@ def test_rerun_skips_completed_steps_and_reruns_after_a_profile_change(steps) ->
         entry = again.to_event_dict()["steps"]["a"]
         assert entry["skipped"] is True and entry["ok"] is True and entry["summary"].endswith(": fine")
         assert entry["summary"].startswith(f"already completed in this session at {entry['completed_at']}")
-        changed = runner.run_steps(_profile(gpu_count=2), emit=lambda e: None, session=s)
+        seen: list[Event] = []
+        changed = runner.run_steps(_profile(gpu_count=2), emit=seen.append, session=s)
         assert changed.skipped == [] and runner_steps.CALLS == ["a", "b", "a", "b"]
+        # it says what differs from the run before, not only that something did
+        assert "a: the profile changed since it completed (target.gpu_count); running again" in \
+            [getattr(e, "text", "") for e in seen]
 
 
 def test_interrupted_step_stops_the_run_and_resumes_next_time(steps) -> None:
