@@ -98,6 +98,16 @@ def profile_digest(profile: Profile, profile_path: Path | str | None = None) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def tool_version() -> str:
+    """This gpumigrate's version (recorded with each step a session completes), or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gpumigrate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
     """The profile fields that differ between two parsed profiles (``transfer[0].dst``, ``target.zone``); a
     section one side leaves out (all defaults) counts as empty."""
@@ -190,6 +200,8 @@ def skipped_entry(earlier: dict[str, Any]) -> dict[str, Any]:
         entry["summary"] += f" at {stamp}"
     if earlier.get("summary"):
         entry["summary"] += f": {earlier['summary']}"
+    if earlier.get("tool_version"):
+        entry["tool_version"] = earlier["tool_version"]
     return entry
 
 
@@ -254,6 +266,7 @@ def _run_steps(
     skipped: list[str] = []
     earlier: dict[str, dict[str, Any]] = {}
     exit_code = ExitCode.OK
+    version = tool_version()
 
     def sink(event: Event) -> None:
         if session is not None:
@@ -289,7 +302,12 @@ def _run_steps(
             elif previous and previous.state == "completed" and ran_on_this(previous.profile_digest) and not dry_run:
                 skipped.append(name)
                 earlier[name] = {"summary": (previous.result or {}).get("summary", ""),
-                                 "completed_at": previous.finished_at}
+                                 "completed_at": previous.finished_at,
+                                 "tool_version": (previous.result or {}).get("tool_version")}
+                then = earlier[name]["tool_version"]
+                if then and then != version:  # the same profile, another tool: its result stands, and says so
+                    sink(Message(name, text=f"{name}: completed by gpumigrate {then}; this is {version}: its result "
+                                            "is kept, not redone (a new --session runs it again)", level="warning"))
                 if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
                     results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),
                                                data=previous.result.get("data", {}))
@@ -336,7 +354,8 @@ def _run_steps(
         results[name] = result
         if session is not None and not dry_run:
             session.set_step(name, result.state or ("completed" if result.ok else "failed"),
-                             result={"summary": result.summary, "data": result.data}, profile_digest=digest)
+                             result={"summary": result.summary, "data": result.data, "tool_version": version},
+                             profile_digest=digest)
         sink(StepFinished(name, ok=result.ok, summary=result.summary, result=result.data))
         if not result.ok:
             code = result.exit_code or ExitCode.FAILED

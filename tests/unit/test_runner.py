@@ -133,3 +133,19 @@ def test_replay_json_summary_is_redacted_like_every_event(steps, tmp_path, monke
     assert code == int(ExitCode.FAILED)
     assert secret not in out.out and secret not in out.err
     assert "[REDACTED]" in out.out.splitlines()[-1]
+
+
+def test_a_step_completed_by_another_version_is_kept_and_says_so(steps) -> None:
+    """The same profile, another gpumigrate: the completed step was skipped without a word."""
+    steps(a="ok")
+    with SessionStore.open("r6") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        record = s.step("a")
+        assert record is not None and record.result["tool_version"] == runner.tool_version()
+        s.set_step("a", "completed", result={**record.result, "tool_version": "0.0.1"},
+                   profile_digest=record.profile_digest)
+        seen: list[Event] = []
+        again = runner.run_steps(_profile(), emit=seen.append, session=s)
+    assert again.skipped == ["a"] and again.to_event_dict()["steps"]["a"]["tool_version"] == "0.0.1"
+    assert f"a: completed by gpumigrate 0.0.1; this is {runner.tool_version()}: its result is kept, not redone " \
+        "(a new --session runs it again)" in [getattr(e, "text", "") for e in seen]

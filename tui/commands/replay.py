@@ -259,7 +259,8 @@ def _steps_so_far(session: "object", steps: list[str], started_at: "float | None
         if record.state == "completed" and started_at and (record.finished_at or 0) < started_at:
             from engine.runner import skipped_entry
 
-            entry = skipped_entry({"summary": result.get("summary"), "completed_at": record.finished_at})
+            entry = skipped_entry({"summary": result.get("summary"), "completed_at": record.finished_at,
+                                   "tool_version": result.get("tool_version")})
         summary_steps[name] = entry
     return summary_steps
 
