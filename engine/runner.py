@@ -267,6 +267,9 @@ def _run_steps(
     earlier: dict[str, dict[str, Any]] = {}
     exit_code = ExitCode.OK
     version = tool_version()
+    again = set((options or {}).get("again") or ())
+    """Steps to run even though this session completed them on this profile (``replay --again``): a final pass
+    after the source changed, kept in the session that holds the runbook and the approvals."""
 
     def sink(event: Event) -> None:
         if session is not None:
@@ -299,6 +302,9 @@ def _run_steps(
                 if previous and previous.state == "completed" and ran_on_this(previous.profile_digest) else None
             if outdated:
                 sink(Message(name, text=f"{name}: {outdated}; running again", level="warning"))
+            elif previous and previous.state == "completed" and ran_on_this(previous.profile_digest) and name in again:
+                sink(Message(name, text=f"{name}: completed in session {session.name}; running again, as --again asks",
+                             level="info"))
             elif previous and previous.state == "completed" and ran_on_this(previous.profile_digest) and not dry_run:
                 skipped.append(name)
                 earlier[name] = {"summary": (previous.result or {}).get("summary", ""),

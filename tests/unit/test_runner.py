@@ -149,3 +149,25 @@ def test_a_step_completed_by_another_version_is_kept_and_says_so(steps) -> None:
     assert again.skipped == ["a"] and again.to_event_dict()["steps"]["a"]["tool_version"] == "0.0.1"
     assert f"a: completed by gpumigrate 0.0.1; this is {runner.tool_version()}: its result is kept, not redone " \
         "(a new --session runs it again)" in [getattr(e, "text", "") for e in seen]
+
+
+def test_again_runs_a_completed_step_in_the_same_session(steps) -> None:
+    """A final transfer after the source changed, in the session that holds the runbook: there was no way to run a
+    completed step again on the same profile."""
+    steps(a="ok", b="ok")
+    with SessionStore.open("r7") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        again = runner.run_steps(_profile(), emit=lambda e: None, session=s, options={"again": ["b"]})
+        assert s.step("b").attempt == 2  # type: ignore[union-attr]
+    assert again.skipped == ["a"] and runner_steps.CALLS == ["a", "b", "b"]
+
+
+def test_again_is_checked_on_the_command_line(tmp_path) -> None:
+    from tui.cli import main
+
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile), "--again", "transfer"]) == int(ExitCode.BAD_INPUT)  # no session
+    assert main(["replay", str(profile), "--session", "x", "--steps", "cost", "--again", "transfer"]) == \
+        int(ExitCode.BAD_INPUT)
+    assert main(["replay", str(profile), "--session", "x", "--again", ""]) == int(ExitCode.BAD_INPUT)

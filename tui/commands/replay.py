@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="run a profile's steps headlessly (the same way twice)")
     p.add_argument("profile")
     p.add_argument("--steps", help="comma-separated subset: inventory,cost,transfer,drivers,verify,ops")
+    p.add_argument("--again", metavar="STEPS",
+                   help="with --session: run these steps even if the session completed them (a final transfer "
+                        "after the source changed); they must be among the steps run")
     p.add_argument("--dry-run", "-n", action="store_true", help="plan and report; change nothing")
     p.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     p.add_argument("--session", "-s", help="record in (and resume) this named session")
@@ -41,7 +44,15 @@ def run(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     steps = resolve_steps(_named_steps(args.steps))
-    options = {"allow_price_fallback": True} if args.allow_price_fallback else None  # read by the cost step
+    options: dict | None = {"allow_price_fallback": True} if args.allow_price_fallback else None  # read by cost
+    if args.again is not None:
+        again = resolve_steps(_named_steps(args.again, "--again"))
+        if not args.session:
+            raise BadInputError("--again needs --session NAME: without one every step runs anyway")
+        outside = [n for n in again if n not in steps]
+        if outside:
+            raise BadInputError(f"--again {','.join(outside)}: not among the steps this run does ({','.join(steps)})")
+        options = {**(options or {}), "again": again}
     if args.detach and not args.session:
         raise BadInputError("--detach needs --session NAME (the worker records there)")
     # A dry run changes nothing and holds no run lease, so its worker registers no run that a follower could
@@ -107,7 +118,7 @@ def _own_session_name(profile: "object") -> str:
     return f"replay-{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
-def _named_steps(value: "str | None") -> "list[str] | None":
+def _named_steps(value: "str | None", option: str = "--steps") -> "list[str] | None":
     """The ``--steps`` names, or None (every step) when the option is not given.
 
     ``--steps ""`` (an empty variable in a script) names no step: refused, never read as "all of them",
@@ -118,8 +129,8 @@ def _named_steps(value: "str | None") -> "list[str] | None":
         return None
     names = [s.strip() for s in value.split(",") if s.strip()]
     if not names:
-        raise BadInputError(f"--steps {value!r} names no step (known: inventory,cost,transfer,drivers,verify,ops; "
-                            "leave the option out to run them all)")
+        raise BadInputError(f"{option} {value!r} names no step (known: inventory,cost,transfer,drivers,verify,ops"
+                            + ("; leave the option out to run them all)" if option == "--steps" else ")"))
     return names
 
 
