@@ -54,6 +54,13 @@ def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None
     """The target's monthly run-rate: the profile's override, else the cost model's figure."""
     if profile.ops.budget_monthly_usd is not None:
         return RunRate(profile.ops.budget_monthly_usd, "[ops].budget_monthly_usd")
+    if profile.ops.budget_currency != "USD":
+        # The cost model's figures are US dollars and nothing is converted: $1,831 sent as 1,831 EUR (or JPY) is a
+        # budget of another size altogether, and its alerts fire at the wrong spend.
+        raise BadInputError(f"ops.budget_currency: {profile.ops.budget_currency} budget, but the cost model's run-rate "
+                            "is in US dollars (no currency conversion); set [ops].budget_monthly_usd to the amount in "
+                            f"{profile.ops.budget_currency} (that field takes the budget's currency), or "
+                            'budget_currency = "USD"')
     try:
         from engine.cost.model import compute_costs  # the cost engineer's model
     except ImportError:

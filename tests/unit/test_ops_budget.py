@@ -98,3 +98,14 @@ def test_diff_ignores_server_defaults_but_not_changes() -> None:
     assert budget_diff(want, numbered, {"demo-gpu-project": "123456789"}) == []
     bigger = build_budget(profile, RunRate(200, "x"))
     assert budget_diff(bigger, have) == ["amount"]
+
+
+def test_a_budget_in_another_currency_is_not_sized_from_dollars() -> None:
+    """budget_currency = "EUR" sent the cost model's US-dollar run-rate as that many euros (JPY: 1/150th of it)."""
+    profile = parse_profile(TOML + 'budget_currency = "JPY"\n')
+    with pytest.raises(BadInputError, match="ops.budget_currency: JPY budget, but the cost model's run-rate is in US "
+                                            "dollars"):
+        monthly_run_rate(profile)
+    given = parse_profile(TOML + 'budget_currency = "JPY"\nbudget_monthly_usd = 270000\n')
+    budget = build_budget(given, monthly_run_rate(given))
+    assert (budget.amount.specified_amount.units, budget.amount.specified_amount.currency_code) == (270000, "JPY")
