@@ -196,7 +196,8 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     if incomplete:
         captures = [s for s in incomplete
                     if str((steps[s].result or {}).get("summary", "")).startswith("BASELINE INCOMPLETE")]
-        why = ("a check errored while capturing the baseline, which lacks it" if len(captures) == len(incomplete)
+        why = ("the baseline lacks a check that errored, or holds figures the target cannot compare with"
+               if len(captures) == len(incomplete)
                else "checks the profile expects did not run")
         return f"incomplete ({', '.join(incomplete)}: {why})"
     return "finished"

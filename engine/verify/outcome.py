@@ -37,8 +37,9 @@ class VerifyReport:
 
     @property
     def not_captured(self) -> list[CheckResult]:
-        """In a capture: the checks that errored on the source (the baseline has no figures for them)."""
-        return [r for r in self.results if r.status == "error"] if self.mode == "capture" else []
+        """In a capture: the checks that errored on the source (the baseline has no figures for them), and those
+        whose figures the target will not compare with (one run, too few requests, NVLink hidden by MIG)."""
+        return [r for r in self.results if r.status == "error" or r.uncomparable] if self.mode == "capture" else []
 
     @property
     def gaps(self) -> list[CheckResult]:
@@ -74,9 +75,11 @@ class VerifyReport:
     def incomplete_line(self) -> str:
         """The line every report carries when expected checks did not run ("" when none)."""
         if self.mode == "capture":
-            return ("BASELINE INCOMPLETE: not captured: " + "; ".join(f"{r.name}: {r.summary}"
-                                                                   for r in self.not_captured)
-                    if self.not_captured else "")
+            errored = [f"{r.name}: {r.summary}" for r in self.not_captured if r.status == "error"]
+            unusable = [f"{r.name}: {r.uncomparable}" for r in self.not_captured if r.status != "error"]
+            parts = ([f"not captured: {'; '.join(errored)}"] if errored else []) + (
+                [f"captured, but the target cannot compare with it: {'; '.join(unusable)}"] if unusable else [])
+            return f"BASELINE INCOMPLETE: {' | '.join(parts)}" if parts else ""
         if not self.results:
             return "INCOMPLETE: no check ran"
         gaps = self.gaps

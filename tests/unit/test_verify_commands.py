@@ -147,7 +147,7 @@ def test_a_capture_where_a_check_errored_is_not_baseline_captured(tmp_path: Path
     assert report.incomplete_line().startswith("BASELINE INCOMPLETE: not captured: model_load: the load command")
     baseline = baseline_from_report(report)
     assert "model_load" not in baseline["checks"] and baseline["not_run"]["model_load"].startswith("error on the source")
-    cfg = section(checks=["latency"], latency={"command": [PY, "-c", "pass"], "requests": 2, "warmup": 0})
+    cfg = section(checks=["model_load"], model_load={"command": [PY, "-S", "-c", "pass"], "runs": 3, "warmup": 0})
     assert run_verification(cfg, base_dir=tmp_path, capture=True).verdict == "BASELINE CAPTURED"
 
 

@@ -156,3 +156,30 @@ def test_an_unreadable_link_on_the_target_is_not_a_missing_link(tmp_path: Path) 
     measured["matrix"] = [["X" if i == j else "?" for j in range(8)] for i in range(8)]
     with pytest.raises(Skip, match="could not be read"):
         topology.judge(context(tmp_path, gpu_count=8), measured, source)
+
+
+# --- capture: a figure the target will refuse to compare with is not "captured" ---------------------------------
+
+
+def test_a_capture_the_target_cannot_compare_with_is_baseline_incomplete(tmp_path: Path) -> None:
+    """One load run and a MIG-hidden NVLink were 'BASELINE CAPTURED', exit 0, on a source that may be switched off
+    next: the target only found out then that nothing could be compared."""
+    from engine.verify.baseline import baseline_from_report
+    from engine.verify.suite import run_verification
+    from tests.verify_support import PY, section
+
+    cfg = section(checks=["model_load"], model_load={"command": [PY, "-S", "-c", "pass"], "runs": 1, "warmup": 0})
+    report = run_verification(cfg, base_dir=tmp_path, capture=True)
+    assert report.verdict == "BASELINE INCOMPLETE" and not report.ok
+    assert report.incomplete_line() == (
+        "BASELINE INCOMPLETE: captured, but the target cannot compare with it: model_load: its median is from "
+        "1 run (3 needed; raise [verify.model_load] runs)")
+    assert baseline_from_report(report)["checks"]["model_load"]["runs"] == 1  # kept: the target says why not
+    data = load_host_data("a100_8x_nvlink")
+    for gpu in data["gpus"]:
+        gpu["mig_mode"], gpu["nvlinks"], gpu["mig_devices"] = [1, 1], None, []
+    mig = run_check(topology, context(tmp_path, nvml_api=FakeNvml(data), gpu_count=8), None, capture=True)
+    assert mig.status == "pass" and mig.summary.startswith("baseline captured, but the target cannot compare with "
+                                                           "it: NVLink is unknown under MIG for 28 pair(s)")
+    assert run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"), gpu_count=8),
+                     None, capture=True).summary == "baseline captured"

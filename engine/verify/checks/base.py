@@ -10,6 +10,8 @@ A check module exposes ``NAME``, ``TITLE``, ``MEASURES`` and two functions:
 * ``judge(ctx, measured, baseline) -> Verdict``: compare figures with the
   thresholds in the profile and the baseline's figures (``None`` when there
   is no baseline).
+* optionally ``baseline_gap(figures) -> str``: in a capture, why ``judge`` on
+  the target will refuse to compare with these figures ("" = it will not).
 
 :func:`run_check` wraps both so a check never raises: every outcome is a
 :class:`CheckResult` with status ``pass``, ``fail``, ``error`` or ``not-run``.
@@ -110,6 +112,9 @@ class CheckResult:
     """Why the profile expects this check to run ("" = it does not); see engine.verify.expect."""
     optional: bool = False
     """The profile marks it ``optional = true``: not running it is shown, and leaves the verdict alone."""
+    uncomparable: str = ""
+    """In a capture: why the target cannot compare with these figures (one run, a P99 of 40 requests, NVLink
+    hidden by MIG); "" = usable.  The figures are kept (the target then says why it did not compare)."""
     raw_output: str = field(default="", repr=False, compare=False)
     """Everything the command printed, uncut, for ``<report>-output/<check>.log``; ``output`` keeps only the
     end (reports, the session and JSON stay small). Not serialised: a report read back has the clipped one."""
@@ -167,7 +172,9 @@ def run_check(module: ModuleType, ctx: CheckContext, baseline: dict[str, Any] | 
                            output=clip(traceback.format_exc()), duration_s=time.perf_counter() - started)
     output = str(figures.pop("_output", "") or "")
     if capture:
-        return CheckResult(**base, status="pass", summary="baseline captured", figures=figures,
+        gap = getattr(module, "baseline_gap", lambda _figures: "")(figures)
+        return CheckResult(**base, status="pass", summary="baseline captured" + (
+            f", but the target cannot compare with it: {gap}" if gap else ""), figures=figures, uncomparable=gap,
                            output=clip(output), raw_output=output, duration_s=time.perf_counter() - started)
     try:
         verdict = module.judge(ctx, figures, baseline)

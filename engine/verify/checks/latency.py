@@ -145,6 +145,15 @@ def _kind(method: str) -> str:
     return "HTTP requests" if " HTTP " in method else "runs of a command"
 
 
+def baseline_gap(figures: dict[str, Any]) -> str:
+    """Why a target will not compare its P99 with this one ("" = it will)."""
+    count = int(figures.get("requests") or 0)
+    if count >= MIN_P99_SAMPLES:
+        return ""
+    return (f"its P99 is from {count} timed requests ({MIN_P99_SAMPLES} needed; raise [verify.latency] "
+            "requests)")
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     """P99 against the old system's (the baseline's) and, where the profile sets one, ``[verify] p99_ms``.
 

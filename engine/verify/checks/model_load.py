@@ -42,6 +42,14 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "max_s": round(max(samples), 6), "timing": cfg.timing, "_output": last}
 
 
+def baseline_gap(figures: dict[str, Any]) -> str:
+    """Why a target will not compare its median with this one ("" = it will)."""
+    runs = int(figures.get("runs") or 0)
+    if runs >= MIN_RUNS:
+        return ""
+    return f"its median is from {runs_words(runs)} ({MIN_RUNS} needed; raise [verify.model_load] runs)"
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     ratio = ctx.section.load_time_ratio
     cfg = ctx.section.model_load

@@ -38,6 +38,14 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "_output": transcript}
 
 
+def baseline_gap(figures: dict[str, Any]) -> str:
+    """Why a target will not compare its median with this one ("" = it will)."""
+    runs = int(figures.get("runs") or 0)
+    if runs >= MIN_RUNS:
+        return ""
+    return f"its median is from {runs_words(runs)} ({MIN_RUNS} needed; raise [verify.throughput] runs)"
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     """The target's median speed against the baseline's, both of at least MIN_RUNS runs to pass.
 

@@ -52,6 +52,17 @@ def _not_comparable(pairs: list[tuple[str, str]]) -> str:
     return "; ".join(f"{reason} for {len(found)} pair(s) ({found[0]})" for reason, found in by_reason.items())
 
 
+def baseline_gap(figures: dict[str, Any]) -> str:
+    """Pairs whose NVLink a target cannot be compared on: hidden by MIG, or unreadable, on this source."""
+    matrix: list[list[str]] = figures.get("matrix") or []
+    pairs = [(UNKNOWN_CELLS[matrix[i][j]], f"GPU{i}-GPU{j}") for i in range(len(matrix))
+             for j in range(i + 1, len(matrix)) if matrix[i][j] in UNKNOWN_CELLS]
+    if not pairs:
+        return ""
+    return (f"{_not_comparable(pairs)} (capture with MIG off, or document the shape in [verify.topology] "
+            "expected)")
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     cfg = ctx.section.topology
     matrix: list[list[str]] = measured["matrix"]
