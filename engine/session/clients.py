@@ -216,12 +216,18 @@ class ClientsMixin:
                 self.append("session", "client_detached", {"holder": holder})  # type: ignore[attr-defined]
 
     def clients(self, fresh_within_s: float = 30.0) -> list[Client]:
-        """Clients seen lately, less those whose process is gone on this host (a killed app records no
-        detach; its heartbeat would keep it listed for ``fresh_within_s``).  A reused pid is not the
-        client: the process's start time is compared too."""
-        rows = self._db.execute("SELECT * FROM clients WHERE seen_at >= ? ORDER BY attached_at",  # type: ignore[attr-defined]
-                                (time.time() - fresh_within_s,)).fetchall()
-        return [c for c in (Client(**dict(r)) for r in rows) if _holder_alive(c.pid, c.host, c.proc_start) is not False]
+        """Clients seen lately: on this host, whose process is there and heartbeat within ``fresh_within_s``
+        (a killed app records no detach; a reused pid is not the client: its start time is compared too);
+        on another host, whose heartbeat this host saw change within ``fresh_within_s`` by its own clock
+        (that host's clock is never compared with ours: see :mod:`engine.session.liveness`)."""
+        rows = self._db.execute("SELECT * FROM clients ORDER BY attached_at").fetchall()  # type: ignore[attr-defined]
+        out = []
+        for c in (Client(**dict(r)) for r in rows):
+            pulse = self.pulse("client", c.holder, pid=c.pid, host=c.host, proc_start=c.proc_start,  # type: ignore[attr-defined]
+                               heartbeat_at=c.seen_at, ttl_s=fresh_within_s)
+            if pulse.alive:
+                out.append(c)
+        return out
 
     def reap_gone_clients(self) -> list[Client]:
         """Clients whose process is gone on this host: a killed app (kill -9, a closed terminal) records no

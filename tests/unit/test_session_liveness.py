@@ -110,3 +110,22 @@ def test_a_remote_driver_and_run_are_judged_by_this_hosts_watch_not_by_its_clock
         died = [e for e in later.events_after(0) if e.kind == "run_died"]
         assert len(died) == 1 and "by this host's clock" in died[0].payload["how"], died
         assert later.acquire_lease("B", ttl_s=5)
+
+
+def test_a_remote_client_is_listed_by_this_hosts_watch_not_by_its_clock() -> None:
+    """An app attached from a host whose clock runs an hour behind was never listed as attached (so its
+    person's --watch choice was not seen by `session approve`); one an hour ahead stayed listed long gone."""
+    with SessionStore.open("clients") as store:
+        for holder, skew_s in (("behind", -3600.0), ("ahead", 3600.0)):
+            store.attach_client(holder, "tui", watch_only=True)
+            with store._write() as db:  # noqa: SLF001 - what that host's app writes: its own clock
+                db.execute("UPDATE clients SET host = 'host-a', seen_at = ? WHERE holder = ?",
+                           (time.time() + skew_s, holder))
+        assert {c.holder for c in store.clients(fresh_within_s=0.3)} == {"behind", "ahead"}
+        with store._write() as db:  # noqa: SLF001 - "behind" goes on beating; "ahead" has gone
+            db.execute("UPDATE clients SET seen_at = seen_at + 0.5 WHERE holder = 'behind'")
+        time.sleep(0.2)
+        with store._write() as db:  # noqa: SLF001
+            db.execute("UPDATE clients SET seen_at = seen_at + 0.5 WHERE holder = 'behind'")
+        time.sleep(0.2)
+        assert [c.holder for c in store.clients(fresh_within_s=0.3)] == ["behind"]

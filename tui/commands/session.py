@@ -200,8 +200,8 @@ def _tail(args: argparse.Namespace) -> int:
                 if args.no_follow:
                     return 0
                 if args.until_idle:
-                    run = store.active_run()
-                    if (run is None or not run.live) and not store.events_after(seq, limit=1):
+                    run = store.active_run()  # dead runs noticed first; a stopped one is still in progress
+                    if run is None and not store.events_after(seq, limit=1):
                         return 0
                 if followed is not None and time.monotonic() - checked >= 0.5:
                     checked = time.monotonic()
