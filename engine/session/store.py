@@ -111,6 +111,9 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
             store = cls(path, operator)
         except sqlite3.OperationalError as exc:
             raise EnvironmentProblem(not_shared_message(name, path, str(exc))) from None
+        except sqlite3.DatabaseError as exc:  # "file is not a database": not a session (or a link's target)
+            raise BadInputError(f"{path} is not a gpumigrate session file ({exc}); it was not changed. Move it "
+                                f"away (or pick another session name) and run again") from None
         if store.get_meta("created_at") is None:
             store.set_meta("created_at", repr(time.time()))
             store.set_meta("created_by", store.operator)

@@ -64,3 +64,17 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path: Path, monkeypatch: pytest.M
     assert code == 2, err
     assert "is a symbolic link" in err and "Traceback" not in err and err.count("\n") == 1, err
     assert victim.read_text() == "mine\n"
+
+
+def test_a_session_file_that_is_no_database_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """What SQLite opens when a link to another file was planted in the window after the check (or a
+    file that is simply not a session): it refused to read it, with a traceback."""
+    from engine.session import sessions_dir
+
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    junk = sessions_dir() / "junk.sqlite"
+    junk.write_text("not a database at all\n")
+    assert main(["session", "show", "junk"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a gpumigrate session file" in err and "Traceback" not in err and err.count("\n") == 1, err
+    assert junk.read_text() == "not a database at all\n"
