@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         inv = run_inventory(profile, base_dir=base, emit=sink, regions=regions)
     finally:
         sink.close()
-    incomplete = inv.aws is not None and bool(inv.aws.errors)  # what AWS refused or failed to answer
+    # what AWS refused or failed to answer, a local folder the profile names that is not there
+    incomplete = (inv.aws is not None and bool(inv.aws.errors)) or bool(inv.missing_dirs())
     code = ExitCode.ENVIRONMENT if inv.aws_problem else ExitCode.FAILED if incomplete else ExitCode.OK
     if args.json:
         print_json({"event": "inventory", "summary": summary_line(inv), "inventory": inv.model_dump(mode="json"),
