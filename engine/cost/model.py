@@ -254,6 +254,9 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         options.append(option)
     for option in options:
         notes.extend(option.notes)
+        if option.break_even_months is not None and option.break_even_months > cost.horizon_months:
+            notes.append(f"{option.name}: break-even {option.break_even_months:.1f} months is after the "
+                         f"{cost.horizon_months}-month horizon: not paid back within it")
         if option.pricing.startswith(COMMITTED) and option.break_even_utilisation is not None \
                 and option.utilisation < option.break_even_utilisation:
             notes.append(f"{option.name}: {pct(option.utilisation)} of the commitment's billed hours are used; "

@@ -221,6 +221,11 @@ class CostReport:
         """The PRICE FALLBACK notes: prices taken from another region (allowed by the flag or the profile)."""
         return list(dict.fromkeys(n for n in self.notes if n.startswith("PRICE FALLBACK")))
 
+    def _past_horizon(self, months: float) -> str:
+        """A break-even later than the horizon the chart and totals cover is not paid back within it: said, so
+        "break-even 57.4 months" does not read as a plan's payback."""
+        return f", after the {self.horizon_months}-month horizon" if months > self.horizon_months else ""
+
     def _without_egress(self) -> str:
         return f" NOT counting egress: {self.egress_not_included}" if self.egress_not_included else ""
 
@@ -238,8 +243,8 @@ class CostReport:
             share = (f"{pct(abs(fraction))} {'less' if fraction >= 0 else 'more'} a month than {src.name} "
                      f"({usd(abs(saving))} of its {usd(bill)} monthly bill)")
         if tgt.break_even_months is not None:
-            be = (f"break-even {tgt.break_even_months:.1f} months (one-off {usd(tgt.one_off_usd or 0.0)}"
-                  f"{self._without_egress()})")
+            be = (f"break-even {tgt.break_even_months:.1f} months{self._past_horizon(tgt.break_even_months)} "
+                  f"(one-off {usd(tgt.one_off_usd or 0.0)}{self._without_egress()})")
         elif saving <= 0:
             be = "break-even never: it is not cheaper a month"
         else:
@@ -282,7 +287,7 @@ class CostReport:
                 f"monthly bill {usd(_bill(src))} vs "
                 f"{usd(_bill(tgt))}; one-off {usd(self.one_off_usd)}{self._without_egress()}; break-even ")
         be = self.break_even_months
-        text += f"{be:.1f} months" if be is not None else "never at these assumptions"
+        text += f"{be:.1f} months{self._past_horizon(be)}" if be is not None else "never at these assumptions"
         if be is not None and self.egress_not_included:
             text += ", later once egress is counted"
         stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]

@@ -82,7 +82,9 @@ async def test_pricing_of_the_highlighted_option_recomputes(profile_path: Path) 
         table = screen.query_one("#cost-table")
         table.focus()
         table.move_cursor(row=1)
-        await pilot.pause()
+        from tests.tui.screen_checks import settled
+
+        await settled(pilot)  # the highlight travels as a message: one pause is not enough on a loaded machine
         select = screen.query_one("#a-pricing")
         assert select.value == "cud-1y"
         select.value = "on-demand"

@@ -230,3 +230,15 @@ def test_a_three_year_commitment_owes_its_whole_term_in_the_one_year_total() -> 
     one_year = compute_costs(profile("cud-1y", runs=80, cost="data_gb = 0"))  # its term is the year: nothing owed
     assert one_year.primary.tco_1y_usd == pytest.approx(one_year.one_off_usd + 12 * one_year.primary.bill_monthly_usd)
     assert not any("still owed" in n or "horizon ends" in n for n in one_year.notes)
+
+
+def test_a_break_even_after_the_horizon_says_so() -> None:
+    """2 PB of egress: break-even 57 months read like a payback plan, though the chart and totals stop at 36."""
+    report = compute_costs(profile("on-demand", runs=80, cost="data_gb = 2000000"))
+    be = report.break_even_months
+    assert be is not None and be > 36
+    assert f"break-even {be:.1f} months, after the 36-month horizon" in report.summary()
+    assert f"break-even {be:.1f} months, after the 36-month horizon" in report.headline()[0]
+    assert any(f"break-even {be:.1f} months is after the 36-month horizon" in n for n in report.notes)
+    near = compute_costs(profile("spot", runs=80, cost="data_gb = 2000"))
+    assert "horizon" not in near.summary() and near.break_even_months < 36
