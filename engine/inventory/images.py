@@ -70,6 +70,8 @@ class ImageScan(BaseModel):
     """Files that could not be parsed."""
     yaml_parser: bool = True
     """False when PyYAML was missing and a line scan was used."""
+    found: bool = True
+    """False when ``root`` is not a folder here: "0 image references" then says nothing about the images."""
 
     def registries(self) -> dict[str, int]:
         """Registry host -> number of references."""
@@ -371,6 +373,7 @@ def scan_images(directory: str | Path, *, build_args: dict[str, str] | None = No
     scan = ImageScan(root=str(root), yaml_parser=_yaml() is not None)
     if not root.is_dir():
         scan.problems.append(f"{root}: not a directory")
+        scan.found = False
         return scan
     for current, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)

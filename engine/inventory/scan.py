@@ -56,9 +56,12 @@ class Inventory(BaseModel):
     """Things a person should know about this inventory."""
 
     def missing_dirs(self) -> list[str]:
-        """The ``inventory.local_dirs`` entries that are not folders here (a typo, a volume not mounted): the counts
-        beside them are of the others, so the inventory is incomplete."""
-        return [d.path for d in self.local_dirs if not d.exists]
+        """The ``inventory.local_dirs`` entries and the ``images_dir`` that are not folders here (a typo, a volume
+        not mounted): the counts beside them are of the others, so the inventory is incomplete."""
+        missing = [d.path for d in self.local_dirs if not d.exists]
+        if self.images is not None and not self.images.found:
+            missing.append(self.images.root)
+        return missing
 
 
 # --- parts -------------------------------------------------------------------------------------
@@ -326,10 +329,10 @@ def summary_line(inv: Inventory) -> str:
     if inv.local_dirs:
         parts.append(f"{sum(d.files for d in inv.local_dirs):,} local files, "
                      f"{sum(d.bytes for d in inv.local_dirs):,} bytes")
-        if inv.missing_dirs():
-            parts.append(f"INCOMPLETE: inventory.local_dirs not found: {', '.join(inv.missing_dirs())}")
     if inv.images is not None:
         parts.append(f"{len(inv.images.images)} image reference(s)")
+    if inv.missing_dirs():
+        parts.append(f"INCOMPLETE: not found: {', '.join(inv.missing_dirs())}")
     if inv.sizing is not None and inv.sizing.best is not None:
         best = inv.sizing.best
         parts.append(f"recommended {best.machine_type} ({best.gpu_count}x {best.gpu_model})")
