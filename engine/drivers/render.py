@@ -342,10 +342,37 @@ def render_terraform(plan: Plan, target: Target) -> Artefact:
     return Artefact("terraform", "main.tf", "hcl", "\n".join(out) + "\n")
 
 
+BASE_PYTHON = {"ubuntu22.04": (3, 10), "ubuntu24.04": (3, 12)}
+"""The python3 each nvidia/cuda base installs from its Ubuntu archive (jammy: 3.10, noble: 3.12)."""
+
+
+def _base(plan: Plan) -> str:
+    return "ubuntu24.04" if plan.os_image == "ubuntu-2404" else "ubuntu22.04"
+
+
+def container_python_gap(plan: Plan) -> str:
+    """"" unless the planned framework release has no wheels for the Dockerfile base's Python (per the table)."""
+    from engine.drivers.tables import framework_release
+
+    rel = framework_release(plan.framework, plan.framework_version) if plan.wheel else None
+    match = re.fullmatch(r"(\d+)\.(\d+)-(\d+)\.(\d+)", rel.python) if rel is not None else None
+    if rel is None or match is None:
+        return ""
+    low, high = (int(match[1]), int(match[2])), (int(match[3]), int(match[4]))
+    base = _base(plan)
+    have = BASE_PYTHON[base]
+    if low <= have <= high:
+        return ""
+    return (f"{rel.framework} {rel.version} supports Python {rel.python} (the shipped table); the Dockerfile's "
+            f"nvidia/cuda {base} base installs Python {have[0]}.{have[1]}, where pip finds no {rel.framework} "
+            f"{rel.version} build")
+
+
 def render_dockerfile(plan: Plan, target: Target) -> Artefact:
-    ubuntu = "ubuntu24.04" if plan.os_image == "ubuntu-2404" else "ubuntu22.04"
+    ubuntu = _base(plan)
     cuda_tag = f"{safe(plan.cuda, 'cuda')}.{plan.cuda_patch}"
-    unbuilt = plan.framework in ("pytorch", "tensorflow") and not plan.wheel
+    unbuilt = plan.framework in ("pytorch", "tensorflow", "jax") and not plan.wheel
+    python_gap = container_python_gap(plan)
     lines = [f"# {_summary(plan, target)}",
              f"# Base: NVIDIA's CUDA {plan.cuda} runtime image, "
              + ("chosen from the driver alone (no framework build in the shipped tables fits)." if unbuilt else
@@ -357,6 +384,11 @@ def render_dockerfile(plan: Plan, target: Target) -> Artefact:
              "RUN apt-get update \\", "    && apt-get install -y --no-install-recommends python3 python3-venv \\",
              "    && rm -rf /var/lib/apt/lists/*",
              "RUN python3 -m venv /opt/venv", "ENV PATH=/opt/venv/bin:$PATH"]
+    if python_gap:  # the plan carries the whole sentence (container-python); the file says what to do
+        short = python_gap.split(" (the shipped table)")[0]
+        have = BASE_PYTHON[ubuntu]
+        lines.append(f"# {safe(short, 'text')} (the shipped table), this base has Python {have[0]}.{have[1]}: "
+                     "pip finds no build for it. Install a supported Python first, or use the ubuntu24.04 base")
     if unbuilt:  # installing an unknown release (or one no build of fits) would be a guess in a build file
         lines.append(f"# {safe(plan.framework, 'text')} {safe(plan.framework_version or '', 'pyversion')}: no build "
                      "in the shipped tables fits this target (see `gpumigrate drivers PROFILE`); not installed here")
@@ -368,8 +400,10 @@ def render_dockerfile(plan: Plan, target: Target) -> Artefact:
     elif plan.framework == "tensorflow":
         version = safe(plan.framework_version or "", "pyversion")
         lines.append(f"RUN pip install --no-cache-dir \"tensorflow[and-cuda]=={version}\"")
-    elif plan.framework == "jax":
-        lines.append(f"RUN pip install --no-cache-dir \"jax[cuda{plan.cuda.split('.')[0]}]\"")
+    elif plan.framework == "jax":  # pinned: unpinned, pip installed whatever jax was newest that day
+        version = safe(plan.framework_version or "", "pyversion")
+        pin = f"=={version}.*" if version.count(".") == 1 else (f"=={version}" if version else "")
+        lines.append(f"RUN pip install --no-cache-dir \"jax[cuda{plan.cuda.split('.')[0]}]{pin}\"")
     lines += ["", "# Quick check inside the container:",
               "#   docker run --rm --gpus all IMAGE python -c \"import torch; print(torch.cuda.get_device_name(0))\""
               if plan.framework == "pytorch" and not unbuilt else "#   docker run --rm --gpus all IMAGE nvidia-smi"]
@@ -496,6 +530,11 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
                      driver_branch=d.driver_branch, cuda=d.cuda, today=today)
     from engine.drivers.findings import Finding
 
+    gap = container_python_gap(plan)
+    if gap:
+        plan.findings.append(Finding("framework", "amber", gap, "use drivers.os_image = \"ubuntu-2404\" (its "
+                                     "Dockerfile base has Python 3.12), or a framework release for the base's "
+                                     "Python, or install another Python in the Dockerfile", "container-python"))
     floor = _package_floor(plan)
     if floor is not None and plan.driver_branch < floor:
         plan.findings.append(Finding("driver", "red", f"the package table lists {plan.driver_flavour} driver packages "

@@ -99,6 +99,8 @@ class FrameworkRelease:
     cudnn: str
     notes: str
     src: Source
+    python: str = ""
+    """The CPython versions its wheels are built for, "3.11-3.13" ("" = not in the table)."""
 
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -242,7 +244,7 @@ def tables() -> Tables:
                     min_driver, bw = mins.get(variant, (mvc.get((wheel_cuda(variant) or (0, 0))[0], ()), None))
                     wheels.append(Wheel(variant, min_driver, bw, stable))
             frameworks.append(FrameworkRelease(row["framework"], row["version"], tuple(wheels), row["cudnn"],
-                                               row["notes"], _source(row)))
+                                               row["notes"], _source(row), row.get("python") or ""))
         elif row["framework"] == "tensorflow" and re.fullmatch(r"\d+\.\d+\.\d+", row["version"]):
             cuda = major_minor(row["cuda_wheels_stable"])
             if cuda:
