@@ -32,7 +32,7 @@ from engine.cost.money import DAYS_PER_MONTH, GIB, pct, usd
 from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tiered_cost, tiers_with_allowance
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
 from engine.cost.freshness import PRICE_STALE_DAYS, SPOT_STALE_DAYS, price_age
-from engine.cost.report import CostReport, LineItem, OptionCost, price_flags
+from engine.cost.report import CostReport, LineItem, OptionCost, price_flags, spot_caveat
 from engine.cost.storage import source_storage, target_storage
 
 COMMITTED = ("cud-", "reserved-", "savings-plan-")
@@ -254,6 +254,8 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
         options.append(option)
     for option in options:
         notes.extend(option.notes)
+        if option.pricing == "spot":  # the tables give a spot saving like any other: the notes say what it is not
+            notes.append(f"{option.name}: {spot_caveat(option)}")
         if option.break_even_months is not None and option.break_even_months > cost.horizon_months:
             notes.append(f"{option.name}: break-even {option.break_even_months:.1f} months is after the "
                          f"{cost.horizon_months}-month horizon: not paid back within it")

@@ -71,5 +71,6 @@ def test_a_spot_saving_says_it_is_not_guaranteed() -> None:
     spot = compute_costs(parse_profile(text.format(pricing="spot")), embedded_catalog())
     words = "SPOT: not guaranteed (the price can change; VMs can be preempted at any time, no SLA; +10.0% run time"
     assert words in spot.summary() and any(words in line for line in spot.headline())
+    assert any(n.startswith(f"a2-highgpu-1g spot: {words}") for n in spot.notes)  # the CLI and screen notes
     ondemand = compute_costs(parse_profile(text.format(pricing="on-demand")), embedded_catalog())
     assert "SPOT" not in ondemand.summary() and not any("SPOT" in line for line in ondemand.headline())
