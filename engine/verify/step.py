@@ -55,6 +55,12 @@ def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value
         ctx.message(f"run only if the machine shows GPUs: {', '.join(gpu_only)}")
     if idle:
         ctx.message(f"nothing configured, so reported not run: {', '.join(idle)}")
+    if not capture_to and not baseline_value:
+        own_limit = {"latency": section.p99_ms is not None, "model_load": section.model_load.max_s is not None}
+        blind = [n for n in expected if n in ("latency", "model_load", "throughput") and not own_limit.get(n)]
+        if blind:
+            ctx.message("no baseline and no limit of the profile's own, so reported not run (not compared with "
+                        f"the old system): {', '.join(blind)}")
     return StepResult(ok=True, summary=f"dry run: {len(expected)} of {len(names)} check(s) expected to run",
                       data={"checks": names, "expected": expected})
 

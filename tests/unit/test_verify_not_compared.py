@@ -183,3 +183,19 @@ def test_a_capture_the_target_cannot_compare_with_is_baseline_incomplete(tmp_pat
                                                            "it: NVLink is unknown under MIG for 28 pair(s)")
     assert run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"), gpu_count=8),
                      None, capture=True).summary == "baseline captured"
+
+
+def test_the_dry_run_says_which_checks_have_nothing_to_be_compared_with(tmp_path: Path) -> None:
+    """A dry run listed latency and load time as checks it "would" run: without a baseline and a limit of the
+    profile's own they end not run, and the verification INCOMPLETE."""
+    from engine.profile import parse_profile
+    from engine.runner import run_steps
+
+    profile = parse_profile('[source]\nprovider = "local"\n[verify.latency]\nurl = "http://127.0.0.1:9/"\n'
+                            '[verify.model_load]\ncommand = ["true"]\nmax_s = 5.0\n'
+                            '[verify.throughput]\ncommand = ["true"]\n')
+    events: list = []
+    run_steps(profile, ["verify"], emit=events.append, profile_path=tmp_path / "p.toml", dry_run=True)
+    texts = [getattr(e, "text", "") for e in events]
+    assert ("no baseline and no limit of the profile's own, so reported not run (not compared with the old "
+            "system): latency, throughput") in texts, texts
