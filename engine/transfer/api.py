@@ -56,10 +56,11 @@ from typing import Any, Callable, Literal
 
 from engine.errors import BadInputError, GpumigrateError
 from engine.events import Emit, Message, discard
+from engine.transfer.background import in_thread
 from engine.transfer.backends import open_backend
 from engine.transfer.control import TransferControl
 from engine.transfer.execute import DeleteRefused, Failure, Transfer, TransferSummary
-from engine.transfer.journal import Journal, default_journal_path
+from engine.transfer.journal import Journal, default_journal_path, open_for_run
 from engine.transfer.plan import Action, diff, without_placeholders
 from engine.transfer.spec import TransferSpec
 from engine.transfer.streams import parse_rate
@@ -243,24 +244,29 @@ def run_transfer(spec: TransferSpec, *, emit: Emit = discard, journal: str | Pat
 
         threading.Thread(target=_link, daemon=True, name="transfer-cancel-link").start()
     if dry_run or journal is False:
-        jr = Journal(None)
+        journal_ready: Callable[[], tuple[Journal, list[Path]]] = lambda: (Journal(None), [])
     else:
-        jr = Journal(Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path))
-        try:
-            jr.hold()
-            taken = jr.adopt_uploads()
-        except BaseException:
-            jr.close()
-            raise
-        if taken:
-            emit(Message("transfer", text=f"took over the unfinished uploads an earlier run of this transfer left "
-                         f"(journal {taken[0]}{f' and {len(taken) - 1} more' if len(taken) > 1 else ''})",
-                         level="info"))
+        path = Path(journal) if journal else default_journal_path(src_loc.url(), dst_loc.url(), session_path)
+        # Opened while the clients are built: its disk syncs overlap their CPU (engine.transfer.background).
+        journal_ready = in_thread(lambda: open_for_run(path), "transfer-journal")
     try:
         src, dst = _open_pair(spec, src_loc, dst_loc, prelist=True)
     except BaseException:
-        jr.close()  # the run lock too: a front end's next try must not find it held by itself
+        try:
+            journal_ready()[0].close()  # the run lock too: a front end's next try must not find it held
+        except BaseException:  # noqa: BLE001 - the backend's error is the one to report
+            pass
         raise
+    try:
+        jr, taken = journal_ready()
+    except BaseException:
+        src.close()
+        dst.close()
+        raise
+    if taken:
+        emit(Message("transfer", text=f"took over the unfinished uploads an earlier run of this transfer left "
+                     f"(journal {taken[0]}{f' and {len(taken) - 1} more' if len(taken) > 1 else ''})",
+                     level="info"))
     jobs, small_jobs = spec.worker_counts()
     try:
         if opened is not None:

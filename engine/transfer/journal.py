@@ -187,6 +187,19 @@ def _in_progress(holder: str, journal: Path) -> Exception:
         "uploads and break each other's parts)")
 
 
+def open_for_run(path: Path) -> tuple["Journal", list[Path]]:
+    """A run's journal at ``path``: opened (created on the first run), its run lock held (see
+    :meth:`Journal.hold`), and the unfinished uploads other journals of the same transfer left
+    taken over (:meth:`Journal.adopt_uploads`, which returns the journals they came from)."""
+    jr = Journal(path)
+    try:
+        jr.hold()
+        return jr, jr.adopt_uploads()
+    except BaseException:
+        jr.close()
+        raise
+
+
 class Journal:
     """Thread-safe; part records are committed at once, object records in small batches."""
 

@@ -88,3 +88,20 @@ def test_a_run_of_the_same_transfer_journalled_elsewhere_is_refused_too(tmp_path
     first = run_transfer(spec, emit=emit)
     assert first.ok and first.copied == 1, first.failures
     assert refused and f"another run of this transfer is in progress (pid {os.getpid()}" in refused[0], refused
+
+
+def test_a_run_whose_client_cannot_be_built_leaves_its_journal_closed_and_unlocked(tmp_path, monkeypatch) -> None:
+    """The journal opens in a thread while the clients are built (engine.transfer.background).
+    When a client cannot be built (here: no Google credentials), the run waits for the journal
+    and closes it: the next run must not be refused by a lock this one left behind."""
+    from engine.transfer.journal import running
+
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    write_local(tmp_path / "src", {"a.txt": b"x"})
+    spec = TransferSpec(src=str(tmp_path / "src"), dst="gs://no-credentials/d")
+    for _ in range(2):  # the second is not refused as "another run of this transfer is in progress"
+        with pytest.raises(EnvironmentProblem, match="no Google credentials"):
+            run_transfer(spec, journal=tmp_path / "j.sqlite")
+        assert not running(tmp_path / "j.sqlite")
+    assert not [t for t in threading.enumerate() if t.name == "transfer-journal"]
