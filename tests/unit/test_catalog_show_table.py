@@ -101,3 +101,9 @@ def test_region_is_matched_as_typed_and_an_unknown_one_names_near_matches(
         assert main(["catalog", "show", "--region", wrong]) == 2
         out = capsys.readouterr()
         assert out.out == "" and f"no region {wrong!r} in the catalog" in out.err and hint in out.err, out.err
+    assert main(["catalog", "show", "--gpu", "H10"]) == 2  # a GPU typo too: not "no rows match", exit 0
+    assert "no GPU 'H10' in the catalog; did you mean H100" in capsys.readouterr().err
+    assert "n1-standard-8" in show(capsys, "--gpu", "nvidia-tesla-t4", "--region", "us-central1")  # other names
+    from tui.cli import parse_args  # the Price List knows "me-central-1" only: asked "ME-Central-1" it had nothing
+
+    assert parse_args(["catalog", "refresh", "--aws-region", " ME-Central-1"]).aws_region == "me-central-1"

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = verbs.add_parser("refresh", help="update the user cache from the Cloud Billing Catalog / AWS Price List APIs")
     r.add_argument("--gcp", action="store_true", help="only Google Cloud (Cloud Billing Catalog API)")
     r.add_argument("--aws", action="store_true", help="only AWS (Price List API)")
-    r.add_argument("--aws-region", default="us-east-1", help="AWS region to price (default us-east-1)")
+    r.add_argument("--aws-region", default="us-east-1", type=lambda text: text.strip().lower(),
+                   help="AWS region to price (default us-east-1; any case)")
     r.add_argument("--json", action="store_true", help="NDJSON events, then a summary line")
     r.set_defaults(handler=run_refresh)
     s = verbs.add_parser("show", help="list known machine types and prices (USD only), with origin and age",
@@ -137,6 +138,8 @@ def run_show(args: argparse.Namespace) -> int:
 
     catalog = load_catalog()
     region = args.region = _known_region(catalog, args.region) if args.region else None
+    if args.gpu:
+        _known_gpu(catalog, args.gpu)
     rows = []
 
     def ages(date: str, spot_date: str | None) -> dict[str, object]:
@@ -204,6 +207,23 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 _NAMES = {"gcp": "Google Cloud", "aws": "AWS"}
+
+
+def _known_gpu(catalog, typed: str) -> None:  # type: ignore[no-untyped-def]
+    """A GPU no catalog row is (a typo: "H10", "A1000") is bad input naming the near matches, not "no rows match",
+    exit 0, as if the catalog had no price for a GPU it does not know."""
+    import difflib
+
+    from engine.catalog.load import gpu_matches
+    from engine.errors import BadInputError
+
+    models = sorted({m.gpu_model for m in catalog.gcp_machines} | {a.gpu_model for a in catalog.aws_instances})
+    if any(gpu_matches(model, typed) for model in models):
+        return
+    by_lower = {m.lower(): m for m in models}
+    near = difflib.get_close_matches(typed.strip().lower(), list(by_lower), n=4, cutoff=0.5)
+    hint = f"did you mean {', '.join(by_lower[n] for n in near)}?" if near else f"known: {', '.join(models)}"
+    raise BadInputError(f"catalog show --gpu: no GPU {typed!r} in the catalog; {hint}")
 
 
 def _known_region(catalog, typed: str) -> str:  # type: ignore[no-untyped-def]
