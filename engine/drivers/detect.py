@@ -355,6 +355,7 @@ def detect(runner: Runner | None = None, root: str | Path = "/", nvml: Callable[
     module["nouveau_loaded"] = "nouveau" in loaded
     state["kernel_module"] = module
     state["pci_nvidia"] = pci_nvidia(root)
+    state["pci_read"] = (Path(root) / PCI_DEVICES).is_dir()  # an empty list above proves nothing without it
 
     # CUDA toolkits
     nvcc = run("nvcc")

@@ -52,6 +52,11 @@ def diagnose(state: dict[str, Any], plan: Plan | None = None, today: date | None
                                f"driver answers{': ' + why if why else ''}",
                                "install the driver (run the generated startup script, or `gpumigrate drivers "
                                "PROFILE --emit startup-script`) and reboot", "driver-missing"))
+        elif state.get("pci_read") is False:  # a container without /sys, a recording from before the PCI probe
+            out.append(Finding("gpu", "amber", "no NVIDIA driver answers and the PCI bus was not read here "
+                               f"(no sys/bus/pci/devices): whether this machine has an NVIDIA GPU is not known"
+                               f"{': ' + why if why else ''}", "run the doctor on the GPU machine itself (with "
+                               "/sys readable)", "gpu-not-seen"))
         else:
             out.append(Finding("gpu", "amber", f"{reason}{': ' + why if why else ''}",
                                "run the doctor on the GPU machine", "no-gpu"))

@@ -37,5 +37,7 @@ def machine_word(findings: Iterable[Finding]) -> str:
     findings = list(findings)
     if any(f.code == "no-gpu" for f in findings):
         return "not checked (no NVIDIA GPU)"
+    if any(f.code == "gpu-not-seen" for f in findings):
+        return "not checked (no NVIDIA driver; PCI bus not read)"
     return worst(findings)
 

@@ -133,12 +133,12 @@ def test_a_gpu_on_the_pci_bus_without_a_driver_is_red_not_no_gpu(tmp_path: Path)
     machine = tmp_path / "a100-no-driver"
     shutil.copytree(FIXTURES / "debian12-no-gpu", machine)
     card = machine / "root" / detect.PCI_DEVICES / "0000:00:04.0"
-    card.mkdir(parents=True)
+    card.mkdir(parents=True, exist_ok=True)  # the recording has a virtio device there: it becomes the card
     (card / "vendor").write_text("0x10de\n")
     (card / "class").write_text("0x030200\n")
     (card / "device").write_text("0x20b0\n")
     bridge = machine / "root" / detect.PCI_DEVICES / "0000:00:00.0"  # not a GPU: ignored
-    bridge.mkdir()
+    bridge.mkdir(exist_ok=True)
     (bridge / "vendor").write_text("0x8086\n")
     (bridge / "class").write_text("0x060000\n")
     state = detect.detect_recorded(machine)
@@ -153,3 +153,21 @@ def test_a_gpu_on_the_pci_bus_without_a_driver_is_red_not_no_gpu(tmp_path: Path)
     nobody = compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"), today=TODAY)
     assert "no-gpu" in {f.code for f in nobody}  # no card: still 'run it on the GPU machine'
     assert compat.machine_word(nobody) == "not checked (no NVIDIA GPU)"  # never 'amber' for a machine not checked
+
+
+def test_no_driver_where_the_pci_bus_was_not_read_is_not_no_gpu(tmp_path: Path) -> None:
+    """No /sys/bus/pci (a container, a recording from before the PCI probe): the doctor said "no NVIDIA GPU found"
+    and "not checked: no NVIDIA GPU on this machine" with nothing to show there is none (review session 7)."""
+    import shutil
+
+    machine = tmp_path / "container"
+    shutil.copytree(FIXTURES / "debian12-no-gpu", machine)
+    shutil.rmtree(machine / "root" / "sys")
+    findings = compat.diagnose(detect.detect_recorded(machine), today=TODAY)
+    (gpu,) = [f for f in findings if f.component == "gpu"]
+    assert gpu.code == "gpu-not-seen" and gpu.status == "amber"
+    assert gpu.reason.startswith("no NVIDIA driver answers and the PCI bus was not read here")
+    assert "whether this machine has an NVIDIA GPU is not known" in gpu.reason
+    assert compat.machine_word(findings) == "not checked (no NVIDIA driver; PCI bus not read)"
+    recorded = compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"), today=TODAY)
+    assert "no-gpu" in {f.code for f in recorded}  # its PCI ids (recorded) show no NVIDIA device

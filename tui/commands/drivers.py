@@ -79,9 +79,9 @@ def _doctor(args: argparse.Namespace) -> int:
     status = compat.worst(findings)
     # No NVIDIA GPU here (none on the PCI bus either): the stack was not checked, and a script that runs the
     # doctor on a target must not read exit 0 as "the drivers are fine" (it did, with status amber).
-    unchecked = any(f.code == "no-gpu" for f in findings)
+    unchecked = next((f for f in findings if f.code in ("no-gpu", "gpu-not-seen")), None)
     if args.json:
-        print_json({"status": status, "checked": not unchecked, "findings": [f.to_dict() for f in findings],
+        print_json({"status": status, "checked": unchecked is None, "findings": [f.to_dict() for f in findings],
                     "state": state})
     else:
         for f in findings:
@@ -93,8 +93,10 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"  not found here: {', '.join(absent)}")
         if args.record:
             print(f"  recorded into {args.record} (diagnose it anywhere with --from {args.record})")
-        print(f"doctor: {status}" + ("; not checked: no NVIDIA GPU on this machine (exit 1)" if unchecked else ""))
-    return int(ExitCode.FAILED) if status == "red" or unchecked else int(ExitCode.OK)
+        print(f"doctor: {status}" + ("" if unchecked is None else "; not checked: " + (
+            "no NVIDIA GPU on this machine" if unchecked.code == "no-gpu" else
+            "no NVIDIA driver answers and the PCI bus was not read: whether a GPU is here is not known") + " (exit 1)"))
+    return int(ExitCode.FAILED) if status == "red" or unchecked is not None else int(ExitCode.OK)
 
 
 def _plan(args: argparse.Namespace) -> int:
