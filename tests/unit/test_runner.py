@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 
@@ -171,3 +172,20 @@ def test_again_is_checked_on_the_command_line(tmp_path) -> None:
     assert main(["replay", str(profile), "--session", "x", "--steps", "cost", "--again", "transfer"]) == \
         int(ExitCode.BAD_INPUT)
     assert main(["replay", str(profile), "--session", "x", "--again", ""]) == int(ExitCode.BAD_INPUT)
+
+
+def test_an_interrupted_replay_without_a_session_names_the_command_that_resumes_it(steps, tmp_path, capsys) -> None:
+    """"Run the same command again to resume" made a new session of its own, redoing every completed step."""
+    import shlex
+
+    from tui.cli import main
+
+    steps(a="ok", b="interrupted_once")
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile), "--json"]) == int(ExitCode.INTERRUPTED)
+    out = capsys.readouterr()
+    resume = json.loads(out.out.splitlines()[-1])["resume"]
+    assert f"`{resume}` resumes it" in out.err and "--session replay-p-" in resume
+    assert main(shlex.split(resume)[1:]) == int(ExitCode.OK)
+    assert runner_steps.CALLS == ["a", "b", "b"]  # a completed: skipped; b resumed

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from engine.errors import BadInputError
+    from engine.errors import BadInputError, ExitCode
     from engine.profile import load_profile
     from engine.runner import resolve_steps, run_steps
     from engine.session import SessionStore
@@ -91,11 +91,19 @@ def run(args: argparse.Namespace) -> int:
                                 dry_run=args.dry_run, session=session, cancel=cancel, options=options)
         finally:
             sink.close()
+    # "Run the same command again to resume" is true only with the same session: a replay without --session makes
+    # a new one each time, which redoes every completed step. Say the command that resumes.
+    resume = _resume_command(args, name) if summary.exit_code == ExitCode.INTERRUPTED and not args.dry_run else None
+    if resume:
+        print(f"gpumigrate: stopped before the end; `{resume}` resumes it (the steps completed are skipped, the "
+              "interrupted one goes on from its journal)", file=sys.stderr)
     if args.json:
         from engine.secrets import redact_data
 
         out = summary.to_event_dict()
         out["session"] = name
+        if resume:
+            out["resume"] = resume
         print_json(redact_data(out))  # step summaries (an error's text) as every event before it: redacted
     else:
         state = "ok" if summary.ok else f"exit {int(summary.exit_code)}"
@@ -276,10 +284,12 @@ def _steps_so_far(session: "object", steps: list[str], started_at: "float | None
     return summary_steps
 
 
-def _resume_command(args: argparse.Namespace) -> str:
+def _resume_command(args: argparse.Namespace, session: "str | None" = None) -> str:
     import shlex
 
-    parts = ["gpumigrate", "replay", args.profile, "--session", args.session]
+    parts = ["gpumigrate", "replay", args.profile, "--session", session or args.session]
+    if args.foreground or not args.session:  # it ran here: it goes on here (a session's default is a worker)
+        parts.append("--foreground")
     if args.steps:
         parts += ["--steps", args.steps]
     if args.allow_price_fallback:
