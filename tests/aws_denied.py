@@ -17,12 +17,13 @@ the ``opt-in-status`` filter applied (EC2 API reference, DescribeRegions).  ``v1
 temporary credentials came from the global STS endpoint with version 1 tokens, valid only in the regions
 enabled by default (IAM API reference, SetSecurityTokenServicePreferences), so an enabled opt-in region
 answers AuthFailure too.  ``bad_credentials``: every call answers as to a deleted key (EC2 401 AuthFailure,
-S3 403 InvalidAccessKeyId).
+S3 403 InvalidAccessKeyId).  ``slow``: seconds every answer takes (an endpoint far away or overloaded).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,8 +64,9 @@ class DeniedAws(LoopbackProxy):
     """``deny``: {(service, region or "*", action)}; S3's ListBuckets is ("s3", "*", "ListAllMyBuckets")."""
 
     def __init__(self, upstream: str, deny: set[tuple[str, str, str]], not_enabled: frozenset[str] = frozenset(),
-                 v1_session_tokens: bool = False, bad_credentials: bool = False):
+                 v1_session_tokens: bool = False, bad_credentials: bool = False, slow: float = 0.0):
         super().__init__(upstream)
+        self.slow = slow
         self.deny = deny
         self.not_enabled = not_enabled  # opt-in regions this account has not enabled: EC2 answers 401 AuthFailure
         self.v1_session_tokens = v1_session_tokens
@@ -80,6 +82,8 @@ class DeniedAws(LoopbackProxy):
                 service, region = (scope["service"], scope["region"]) if scope else ("", "")
                 action = proxy._action(service, self.command, self.path, body)
                 xml = [("Content-Type", "text/xml;charset=UTF-8")]
+                if proxy.slow:
+                    time.sleep(proxy.slow)
                 if proxy.bad_credentials:
                     self._send(*((401, _AUTH_FAILURE) if service == "ec2" else (403, _INVALID_KEY)), xml)
                     return

@@ -68,7 +68,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="gpumigrate",
         description="Move GPU workloads to Google Cloud: inventory, cost, transfer, drivers, verification.",
     )
-    parser.add_argument("--profile", "-p", help="profile to open in the app")
+    parser.add_argument("--profile", "-p", dest="app_profile", help="profile to open in the app")
     parser.add_argument("--session", "-s", dest="app_session", help="cutover session to open or attach to")
     parser.add_argument("--version", action="version", version="gpumigrate 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -98,8 +98,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     before it: `gpumigrate --session s1 verify P` ran unrecorded and the later sign-off found no session.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(command_named(argv)).parse_args(argv)
+    return merge_top_options(build_parser(command_named(argv)).parse_args(argv))
+
+
+def merge_top_options(args: argparse.Namespace) -> argparse.Namespace:
+    """``--session`` and ``--profile`` given before the command reach it (its own, given after it, win).
+    ``--profile`` too was lost: `gpumigrate --profile P inventory` scanned without P (this host only), silently."""
     args.session = getattr(args, "session", None) or args.app_session
+    args.profile = getattr(args, "profile", None) or args.app_profile
     return args
 
 

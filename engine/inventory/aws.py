@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import EnvironmentProblem, Interrupted
 from engine.events import Emit, ItemDone, Message, Progress, discard
+from engine.inventory.waiting import call, each_done
 from engine.secrets import looks_like_secret_value, names_a_secret
 
 GPU_FAMILIES = ("p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6", "g3", "g3s", "g4dn", "g4ad", "g5",
@@ -466,37 +466,31 @@ def scan_instances(session: Any, regions: Iterable[str], *, emit: Emit = discard
     done = 0
     env_problems: dict[str, EnvironmentProblem] = {}
     auth_failed: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(regions) or 1)),
-                            thread_name_prefix="aws-region") as pool:
-        futures = {pool.submit(_scan_region, session, r, types, cancel): r for r in regions}
-        for future in as_completed(futures):
-            region = futures[future]
-            done += 1
-            try:
-                found = future.result()
-            except Interrupted:
-                for f in futures:
-                    f.cancel()
-                raise
-            except Exception as exc:
-                err = translate_error(exc, f"ec2 in {region}")
-                if isinstance(err, EnvironmentProblem):
-                    env_problems[region] = err
-                    if _code(exc) == "AuthFailure":
-                        auth_failed.append(region)
-                inv.errors[region] = str(err) if isinstance(err, EnvironmentProblem) else _short(exc)
-                emit(ItemDone(step, item=f"aws:{region}", status="failed", detail=inv.errors[region]))
-            else:
-                found, volumes_problem = found
-                inv.instances.extend(found)
-                emit(ItemDone(step, item=f"aws:{region}", status="ok",
-                              detail=f"{len(found)} GPU instance(s)", data={"region": region, "instances": len(found)}))
-                if volumes_problem:
-                    inv.errors[volumes_key(region)] = volumes_problem
-            emit(Progress(step, done=done, total=len(regions), unit="regions", label="regions"))
+    for region, found, exc in each_done(lambda r: _scan_region(session, r, types, cancel), regions,
+                                        cancel=cancel, max_workers=max_workers, name="aws-region"):
+        done += 1
+        if isinstance(exc, Interrupted) or (exc is not None and not isinstance(exc, Exception)):
+            raise exc
+        if exc is not None:
+            err = translate_error(exc, f"ec2 in {region}")
+            if isinstance(err, EnvironmentProblem):
+                env_problems[region] = err
+                if _code(exc) == "AuthFailure":
+                    auth_failed.append(region)
+            inv.errors[region] = str(err) if isinstance(err, EnvironmentProblem) else _short(exc)
+            emit(ItemDone(step, item=f"aws:{region}", status="failed", detail=inv.errors[region]))
+        else:
+            found, volumes_problem = found
+            inv.instances.extend(found)
+            emit(ItemDone(step, item=f"aws:{region}", status="ok",
+                          detail=f"{len(found)} GPU instance(s)", data={"region": region, "instances": len(found)}))
+            if volumes_problem:
+                inv.errors[volumes_key(region)] = volumes_problem
+        emit(Progress(step, done=done, total=len(regions), unit="regions", label="regions"))
     if auth_failed:  # a region not enabled, or credentials refused: EC2 says the same; ask which it is
         ok = next((r for r in regions if r not in inv.errors), "us-east-1")
-        for region, why in explain_auth_failures(session, sorted(auth_failed), ok).items():
+        why_each = call(lambda: explain_auth_failures(session, sorted(auth_failed), ok), cancel=cancel)
+        for region, why in why_each.items():
             env_problems[region] = EnvironmentProblem(why)
             inv.errors[region] = why
     if env_problems and len(env_problems) == len(regions):
@@ -585,7 +579,9 @@ def size_buckets(session: Any, buckets: Iterable[tuple[str, list[str]]], *, emit
         size = BucketSize(bucket=name)
         results.append(size)
         try:
-            size.region = _bucket_region(s3_home, name)
+            size.region = call(lambda: _bucket_region(s3_home, name), cancel=cancel)  # noqa: B023 - waited for here
+        except Interrupted:
+            raise
         except Exception as exc:
             err = translate_error(exc, f"s3 bucket {name}")
             if isinstance(err, EnvironmentProblem):
@@ -607,20 +603,21 @@ def size_buckets(session: Any, buckets: Iterable[tuple[str, list[str]]], *, emit
                           extra={"bytes": counted["bytes"]}))
 
     sized: dict[tuple[str, str], PrefixSize] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs) or 1)), thread_name_prefix="s3-size") as pool:
-        futures = {pool.submit(size_prefix, s3, b.bucket, p, list_limit=list_limit, on_page=on_page, cancel=cancel):
-                   (b, p) for b, p, s3 in jobs}
-        for future in as_completed(futures):
-            bucket, prefix = futures[future]
-            try:
-                sized[(bucket.bucket, prefix)] = future.result()
-            except Interrupted:
-                raise
-            except Exception as exc:
-                err = translate_error(exc, f"s3 bucket {bucket.bucket}")
-                if isinstance(err, EnvironmentProblem):
-                    raise err from None
-                bucket.error = _short(exc)
+    def size_job(job: tuple[BucketSize, str, Any]) -> PrefixSize:
+        bucket, prefix, s3 = job
+        return size_prefix(s3, bucket.bucket, prefix, list_limit=list_limit, on_page=on_page, cancel=cancel)
+
+    for (bucket, prefix, _s3), found, exc in each_done(size_job, jobs, cancel=cancel, max_workers=max_workers,
+                                                       name="s3-size"):
+        if exc is None:
+            sized[(bucket.bucket, prefix)] = found
+        elif isinstance(exc, Interrupted) or not isinstance(exc, Exception):
+            raise exc
+        else:
+            err = translate_error(exc, f"s3 bucket {bucket.bucket}")
+            if isinstance(err, EnvironmentProblem):
+                raise err from None
+            bucket.error = _short(exc)
     for bucket in results:
         if bucket.region is None:
             continue  # its failure was reported above
@@ -629,7 +626,10 @@ def size_buckets(session: Any, buckets: Iterable[tuple[str, list[str]]], *, emit
         whole = [p for p in bucket.prefixes if p.prefix == "" and p.estimated]
         for part in whole:  # a huge whole bucket: CloudWatch's daily storage metrics beat a lower bound
             try:
-                metrics = _cloudwatch_size(session, bucket.bucket, bucket.region or home_region)
+                metrics = call(lambda: _cloudwatch_size(session, bucket.bucket,  # noqa: B023 - waited for here
+                                                        bucket.region or home_region), cancel=cancel)
+            except Interrupted:
+                raise
             except Exception:
                 metrics = None
             if metrics is not None and metrics[0] >= part.objects:
@@ -703,7 +703,8 @@ def _bucket_metrics(session: Any, listing: BucketListing, home_region: str) -> N
 
 
 def discover_buckets(session: Any, *, emit: Emit = discard, step: str = "inventory", home_region: str = "us-east-1",
-                     max_workers: int = 8, page_size: int = 1000) -> list[BucketListing]:
+                     max_workers: int = 8, page_size: int = 1000,
+                     cancel: threading.Event | None = None) -> list[BucketListing]:
     """Every bucket the credentials can list: name, region, creation date, and size from CloudWatch.
 
     Nothing is listed: the figures are S3's daily storage metrics (free, up to a day old, absent for a
@@ -711,11 +712,17 @@ def discover_buckets(session: Any, *, emit: Emit = discard, step: str = "invento
     """
     # Paginated (MaxBuckets, ContinuationToken): S3 rejects an unpaginated ListBuckets from an account whose
     # bucket quota was raised above 10,000 (S3 User Guide, "General purpose bucket quotas").
-    buckets: list[dict[str, Any]] = []
-    try:
+    def list_all() -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for page in _client(session, "s3", home_region).get_paginator("list_buckets").paginate(
                 PaginationConfig={"PageSize": page_size}):
-            buckets.extend(page.get("Buckets", []))
+            out.extend(page.get("Buckets", []))
+        return out
+
+    try:
+        buckets = call(list_all, cancel=cancel)
+    except Interrupted:
+        raise
     except Exception as exc:
         raise translate_error(exc, "s3 list_buckets") from None
     found = []
@@ -723,15 +730,14 @@ def discover_buckets(session: Any, *, emit: Emit = discard, step: str = "invento
         created = raw.get("CreationDate")
         found.append(BucketListing(name=raw["Name"], created=created.isoformat() if isinstance(created, dt.datetime)
                                    else (str(created) if created else None)))
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(found) or 1)),
-                            thread_name_prefix="s3-discover") as pool:
-        futures = {pool.submit(_bucket_metrics, session, b, home_region): b for b in found}
-        for done, future in enumerate(as_completed(futures), start=1):
-            future.result()  # an EnvironmentProblem stops the discovery: it says what to set
-            listing = futures[future]
-            detail = (f"{listing.objects:,} objects, {listing.bytes:,} bytes (CloudWatch, {listing.metrics_at})"
-                      if listing.sized else listing.error or "no CloudWatch storage figures yet")
-            emit(ItemDone(step, item=f"s3://{listing.name}", detail=detail,
-                          status="failed" if listing.error else "ok"))
-            emit(Progress(step, done=done, total=len(found), unit="buckets", label="buckets"))
+    finished = each_done(lambda b: _bucket_metrics(session, b, home_region), found, cancel=cancel,
+                         max_workers=max_workers, name="s3-discover")
+    for done, (listing, _none, exc) in enumerate(finished, start=1):
+        if exc is not None:
+            raise exc  # an EnvironmentProblem stops the discovery: it says what to set
+        detail = (f"{listing.objects:,} objects, {listing.bytes:,} bytes (CloudWatch, {listing.metrics_at})"
+                  if listing.sized else listing.error or "no CloudWatch storage figures yet")
+        emit(ItemDone(step, item=f"s3://{listing.name}", detail=detail,
+                      status="failed" if listing.error else "ok"))
+        emit(Progress(step, done=done, total=len(found), unit="buckets", label="buckets"))
     return sorted(found, key=lambda b: b.name)

@@ -14,13 +14,14 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import EnvironmentProblem
+from engine.errors import EnvironmentProblem, Interrupted
 from engine.events import Emit, ItemDone, Message, discard
 from engine.inventory.aws import AwsInventory, InstanceTypeInfo
 from engine.inventory.images import ImageScan, scan_images
 from engine.gpus.mig import parse_mig_profile
 from engine.gpus.names import gpu_spec
 from engine.inventory.local import DirSize, size_dir
+from engine.inventory.waiting import call
 from engine.inventory.nvml import GpuHost, NvmlApi, read_host
 from engine.inventory.sizing import (
     Candidate,
@@ -102,7 +103,7 @@ def scan_aws(section: Any, *, regions: list[str] | None = None, emit: Emit = dis
         return None
     session = aws.make_session()
     if section.all_regions and not regions:
-        wanted_regions = aws.enabled_regions(session)
+        wanted_regions = call(lambda: aws.enabled_regions(session), cancel=cancel)
     inv = AwsInventory()
     if wanted_regions:
         aws.scan_instances(session, wanted_regions, emit=emit, step=STEP, cancel=cancel,
@@ -118,8 +119,9 @@ def scan_aws(section: Any, *, regions: list[str] | None = None, emit: Emit = dis
     else:  # the profile names no bucket: show every one the credentials see, sized without listing
         try:
             inv.discovered_buckets = aws.discover_buckets(
-                session, emit=emit, step=STEP, home_region=wanted_regions[0] if wanted_regions else "us-east-1")
-        except EnvironmentProblem:
+                session, emit=emit, step=STEP, home_region=wanted_regions[0] if wanted_regions else "us-east-1",
+                cancel=cancel)
+        except (EnvironmentProblem, Interrupted):
             raise
         except Exception as exc:  # e.g. AccessDenied on ListBuckets: the instances are still worth showing
             inv.errors["s3"] = str(aws.translate_error(exc, "s3 list_buckets"))

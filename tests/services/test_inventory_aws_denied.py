@@ -209,3 +209,28 @@ def test_a_disabled_region_and_rejected_credentials_are_told_apart(aws: stand_in
     monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN")
     _, errors, _ = _scan_errors(aws, monkeypatch, ["ap-east-1", "us-east-1"], v1_session_tokens=True)
     assert "opt-in region that is enabled" in errors["ap-east-1"] and "version 1" in errors["ap-east-1"]
+
+
+def test_a_cancel_stops_the_aws_scan_at_once_behind_a_slow_endpoint(aws: stand_ins.StandIn,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan looked at its cancel only between pages: behind an endpoint that takes 30 s an answer (read
+    timeout 60 s, 4 attempts) a cancel waited for the call under way, and Ctrl-C for every region's."""
+    import threading
+    import time
+
+    from engine.errors import Interrupted
+    from engine.inventory.scan import run_inventory
+
+    proxy = DeniedAws(aws.url, set(), slow=30.0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    profile = parse_profile(PROFILE.replace('scan_gpus = false', 'scan_gpus = false\n[[inventory.buckets]]\nbucket = "bkt"'))
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(Interrupted):
+            run_inventory(profile, base_dir=Path.cwd(), cancel=cancel)
+    finally:
+        proxy.stop()
+    assert time.monotonic() - began < 5

@@ -222,3 +222,44 @@ def test_an_instance_whose_volumes_were_not_read_says_so_not_0_gib() -> None:
                                      errors={volumes_key("us-east-1"): "UnauthorizedOperation: not allowed"}))
     assert "EBS: not read (UnauthorizedOperation: not allowed)" in _detail_lines("instance", inst, inv)
     assert "EBS: 0 GiB" in _detail_lines("instance", inst, Inventory(aws=AwsInventory(instances=[inst])))
+
+
+async def test_behind_a_slow_aws_endpoint_the_scan_offers_cancel_and_stops_at_once(
+        tmp_path: Path, aws, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Behind an endpoint taking 30 s an answer: the footer offered "s Scan" (which only said a scan was
+    running) and hid the cancel key; escape then waited for the AWS call under way (22 s measured)."""
+    import time
+
+    from tests.aws_denied import DeniedAws
+    from tests.tui.screen_checks import settled
+
+    proxy = DeniedAws(aws.url, set(), slow=30.0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    path = tmp_path / "p.toml"
+    path.write_text('[source]\nprovider = "aws"\nregion = "us-east-1"\n[inventory]\naws_regions = ["us-east-1"]\n'
+                    'scan_gpus = false\n')
+    app = GpuMigrateApp(profile_path=path, start_mode="inventory")
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, InventoryScreen)
+
+            def offered() -> dict[str, str]:
+                return {b.key: b.description for _n, b, enabled, _t in screen.active_bindings.values()
+                        if b.show and enabled}
+
+            assert offered().get("s") == "Scan" and "escape" not in offered()
+            await pilot.press("s")
+            await settled(pilot)
+            assert screen.scanning and offered().get("escape") == "Cancel scan" and "s" not in offered()
+            await pilot.pause(1.0)  # the worker is waiting for EC2
+            began = time.monotonic()
+            await pilot.press("escape")
+            while screen.scanning and time.monotonic() - began < 20:
+                await pilot.pause(0.1)
+            assert not screen.scanning and time.monotonic() - began < 8
+            assert "interrupted" in str(screen.query_one("#inv-status", Static).render())
+            await settled(pilot)
+            assert offered().get("s") == "Scan" and "escape" not in offered()
+    finally:
+        proxy.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.cli import build_parser, command_named, parse_args
+from tui.cli import build_parser, command_named, merge_top_options, parse_args
 
 
 @pytest.mark.parametrize("argv, named", [
@@ -35,8 +35,7 @@ def test_the_named_command(argv, named) -> None:
     ["--profile", "p.toml"],
 ])
 def test_parses_as_the_whole_parser_does(argv) -> None:
-    whole = build_parser().parse_args(argv)
-    whole.session = getattr(whole, "session", None) or whole.app_session
+    whole = merge_top_options(build_parser().parse_args(argv))
     assert vars(parse_args(argv)) == vars(whole)
 
 

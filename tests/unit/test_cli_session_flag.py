@@ -18,3 +18,11 @@ def test_the_commands_own_session_wins_and_none_stays_none() -> None:
     assert parse_args(["--session", "s1", "verify", "p.toml", "--session", "s2"]).session == "s2"
     assert parse_args(["verify", "p.toml"]).session is None
     assert parse_args(["--session", "s1"]).session == "s1"
+
+
+def test_a_profile_given_before_the_command_reaches_it() -> None:
+    """`gpumigrate --profile P inventory` scanned this host only: the sub-command's --profile (None) won."""
+    assert parse_args(["--profile", "p.toml", "inventory"]).profile == "p.toml"
+    assert parse_args(["-p", "p.toml", "validate"]).profile == "p.toml"
+    assert parse_args(["--profile", "p.toml", "inventory", "--profile", "q.toml"]).profile == "q.toml"
+    assert parse_args(["--profile", "p.toml"]).profile == "p.toml" and parse_args(["inventory"]).profile is None

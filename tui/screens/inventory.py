@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.message import Message as TextualMessage
+from textual.reactive import reactive
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, ProgressBar, Static, Tree
@@ -74,8 +75,11 @@ class InventoryScreen(StepScreen):
         Binding("a", "accept", "Accept target", id="inventory-accept"),
         Binding("p", "pick", "Pick", id="inventory-pick",
                 tooltip="Use the highlighted instance or this host as the source, or pick the highlighted bucket"),
-        Binding("escape", "cancel_scan", "Cancel scan", id="inventory-cancel", show=False),
+        Binding("escape", "cancel_scan", "Cancel scan", id="inventory-cancel"),
     ]
+
+    scanning: reactive[bool] = reactive(False, bindings=True, init=False)
+    """A scan runs: the footer offers escape (Cancel scan) in place of s (Scan)."""
 
     nvml_api: Any = None
     """An NVML seam implementation to use instead of the real library (tests, demos)."""
@@ -83,7 +87,6 @@ class InventoryScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self.inventory: Any = None
-        self.scanning = False
         self._cancel = threading.Event()
 
     def compose_body(self) -> Iterable[Widget]:
@@ -109,6 +112,13 @@ class InventoryScreen(StepScreen):
         self.query_one("#inv-tree", Tree).root.expand()
         self._load_recorded()
         self._update_accept()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_scan" and not self.scanning:
+            return False  # nothing to cancel: not offered
+        if action == "scan" and self.scanning:
+            return False  # escape cancels the scan under way (offered in its place)
+        return super().check_action(action, parameters)
 
     def _apply_role(self) -> None:  # the base enables every .mutating control for the driver
         super()._apply_role()
