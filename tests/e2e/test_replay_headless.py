@@ -15,8 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.e2e.cli_support import gpumigrate
+from tui.cli import main
 
 
 def _json_lines(text: str) -> list[dict]:
@@ -32,23 +35,45 @@ def test_a_dry_run_in_a_session_reports_its_steps_and_exit_0() -> None:
     assert summary["event"] == "summary" and summary["ok"] is True
     assert set(summary["steps"]) == {"transfer", "ops"}
     assert summary["steps"]["transfer"]["summary"].startswith("1 transfer(s): would copy")
-    assert not (REPO / "profiles" / "demo" / "target-bucket").exists()  # a dry run: nothing copied
 
 
-def test_steps_naming_no_step_is_refused_not_read_as_every_step() -> None:
-    out = gpumigrate("replay", "profiles/demo.toml", "--steps", "", "--dry-run")
-    assert out.returncode == 2 and "names no step" in out.stderr, out.stderr
-    assert "▶" not in out.stdout
+def test_detach_with_json_says_so_in_json() -> None:
+    out = gpumigrate("replay", "profiles/demo.toml", "--session", "detached", "--detach", "--steps", "ops", "--json")
+    assert out.returncode == 0, out.stderr
+    started = _json_lines(out.stdout)[-1]  # was a plain text line
+    assert started["event"] == "started" and started["session"] == "detached" and started["steps"] == ["ops"]
+    _end(started["worker_pid"])
 
 
-def test_a_state_folder_that_cannot_be_made_is_one_line_exit_4(tmp_path: Path) -> None:
+def _end(worker: int) -> None:
+    """End a session's worker the test started, so that the test leaves nothing behind."""
+    try:
+        os.kill(worker, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def test_steps_naming_no_step_is_refused_not_read_as_every_step(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(REPO / "profiles" / "demo.toml"), "--steps", "", "--dry-run"]) == 2
+    out = capsys.readouterr()
+    assert "names no step" in out.err and "▶" not in out.out
+
+
+def test_a_state_folder_that_cannot_be_made_is_one_line_exit_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder\n")
-    out = gpumigrate("replay", "profiles/demo.toml", "--steps", "ops", env={"GPUMIGRATE_STATE_DIR": str(blocker / "x")})
-    assert out.returncode == 4, out.stderr
-    assert "Traceback" not in out.stderr
-    assert out.stderr.startswith("gpumigrate: cannot write gpumigrate's state at") and \
-        "GPUMIGRATE_STATE_DIR" in out.stderr
+    monkeypatch.setenv("GPUMIGRATE_STATE_DIR", str(blocker / "x"))
+    assert main(["replay", str(REPO / "profiles" / "demo.toml"), "--steps", "ops"]) == 4  # was a NotADirectoryError traceback
+    err = capsys.readouterr().err
+    assert err.startswith("gpumigrate: cannot write gpumigrate's state at") and "GPUMIGRATE_STATE_DIR" in err
 
 
 def test_sigterm_to_a_terminal_following_a_worker_detaches_and_ends_the_json() -> None:
@@ -74,16 +99,8 @@ def test_sigterm_to_a_terminal_following_a_worker_detaches_and_ends_the_json() -
     assert summary["event"] == "summary" and summary["ok"] is False and summary["detached"] is True
     assert summary["exit_code"] == 130
     assert "goes on" in err and "Traceback" not in err
-    worker = summary["worker_pid"]
-    os.kill(worker, 0)  # it went on
-    os.kill(worker, signal.SIGKILL)  # the session's worker: ended here so that the test leaves nothing behind
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            os.kill(worker, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+    os.kill(summary["worker_pid"], 0)  # it went on
+    _end(summary["worker_pid"])
 
 
 def test_a_replay_without_a_session_records_in_its_own_whatever_the_file_is_called(tmp_path: Path) -> None:

@@ -73,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
         pid = launch_detached(args.session, Path(args.profile), steps, dry_run=args.dry_run, events_out=events_file,
                               options=options)
         if args.detach:
+            follow = f"gpumigrate session tail {args.session}"
+            if args.json:  # one JSON object, as --json promises (it was this text line)
+                print_json({"event": "started", "session": args.session, "worker_pid": pid, "steps": steps,
+                            "dry_run": args.dry_run, "follow": follow, "exit_code": 0})
+                return 0
             print(f"started worker pid {pid} for session {args.session}; follow it with "
-                  f"`gpumigrate session tail {args.session}` or `gpumigrate session attach {args.session}`")
+                  f"`{follow}` or `gpumigrate session attach {args.session}`")
             return 0
         return _follow(args, pid, start_seq, steps, events_file)
     name = args.session or _own_session_name(Path(args.profile))
