@@ -200,6 +200,9 @@ class ConvergenceSettings(Section):
     """Share of compared steps allowed outside the band."""
     final_window: int = Field(default=10, ge=1, le=10_000_000)
     """The final loss is the mean of the last this many compared steps (target must be no worse)."""
+    min_coverage: float = Field(default=0.9, gt=0, le=1)
+    """The share of the baseline's steps the target's curve must reach to pass (a run stopped at 30% agrees so far
+    but has not shown convergence; it can still fail). Lower it to judge a deliberately shortened run."""
 
 
 class ThroughputSettings(Section):

@@ -124,9 +124,15 @@ def test_too_few_compared_steps_are_not_run_never_pass(tmp_path: Path) -> None:
     one = _run(tmp_path, base, [(0, base[0][1])])  # the target logged one step, equal to the source's first loss
     assert one.status == "not-run" and "only 1 step(s)" in one.summary and "at least 10" in one.summary
     assert _run(tmp_path, base, [(0, math.nan)]).status == "fail"  # a NaN loss needs no tenth step to fail
-    early = _run(tmp_path, base, [(s, v) for s, v in loss_curve(2) if s <= 300])  # 31 steps: judged, and said so
+    short = [(s, v) for s, v in loss_curve(2) if s <= 300]
+    early = _run(tmp_path, base, short, min_coverage=0.3)  # 31 steps, a shortened run asked for: judged, said so
     assert early.status == "pass" and "at step 300 (30% of the baseline's 0..1000)" in early.summary
     assert "convergence is judged only up to that step" in early.details[-1]
+    # review session 7: by default a run stopped at 30% has not shown convergence (it was a PASS)
+    stopped = _run(tmp_path, base, short)
+    assert stopped.status == "not-run" and "the target stopped before 90% of the baseline's steps" in stopped.summary
+    bad = [(s, v * 2) for s, v in short]
+    assert _run(tmp_path, base, bad).status == "fail"  # a divergence before the stop still fails
 
 
 def test_a_nan_in_the_baseline_curve_is_an_error_not_a_band_that_admits_anything(tmp_path: Path) -> None:

@@ -126,4 +126,9 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         summary += f" at step {rows[-1][0]} ({reached / span:.0%} of the baseline's {base[0][0]}..{base[-1][0]})"
         details.append(f"the target's curve ends at step {rows[-1][0]}, the baseline's at {base[-1][0]}: "
                        "convergence is judged only up to that step")
+        if passed and reached < cfg.min_coverage * span:
+            raise Skip(f"{summary}: the curves agree so far, but the target stopped before "
+                       f"{cfg.min_coverage:.0%} of the baseline's steps ([verify.convergence] min_coverage): "
+                       "convergence was not shown (train the target as long, or lower min_coverage to judge a "
+                       "shortened run)")
     return Verdict(passed, summary, threshold, details)
