@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.errors import ExitCode
 from engine.runner import StepContext, StepResult
 from engine.verify.checks import load
 from engine.verify.report import write_reports
@@ -118,11 +119,18 @@ def run(ctx: StepContext) -> StepResult:
         integrity.details.append(note)
         summary += f" (data integrity from manifest files only: the transfer step {unproven})"
     files: list[str] = []
+    unwritten: list[str] = []
+    """Files the verdict promises that could not be written (a read-only profile folder): said, and the step fails
+    with the environment's exit code; it was "unexpected error: OSError", the verdict lost."""
     if capture_to:
         path = _resolve(ctx, capture_to)
-        save_baseline(report, path)
-        files.append(str(path))
-        ctx.message(f"baseline written to {path}")
+        try:
+            save_baseline(report, path)
+        except OSError as exc:
+            unwritten.append(f"the baseline could not be written to {path} ({exc.strerror or exc})")
+        else:
+            files.append(str(path))
+            ctx.message(f"baseline written to {path}")
     targets: dict[str, Path | None] = {k: _resolve(ctx, opts[k]) if opts.get(k) else None
                                        for k in ("markdown", "html", "junit", "json")}
     if section.report_dir and not any(targets.values()):
@@ -130,8 +138,13 @@ def run(ctx: StepContext) -> StepResult:
         targets = {"markdown": folder / "report.md", "html": folder / "report.html",
                    "junit": folder / "junit.xml", "json": folder / "report.json"}
     if any(targets.values()):
-        written = write_reports(report, markdown=targets["markdown"], html_path=targets["html"],
-                                junit=targets["junit"], json_path=targets["json"], p99_ms=section.p99_ms)
+        try:
+            written = write_reports(report, markdown=targets["markdown"], html_path=targets["html"],
+                                    junit=targets["junit"], json_path=targets["json"], p99_ms=section.p99_ms)
+        except OSError as exc:
+            written = []
+            unwritten.append(f"the reports could not be written ({exc.filename or 'a report file'}: "
+                             f"{exc.strerror or exc})")
         files += [str(p) for p in written]
         for p in written:
             if p.suffix != ".png":
@@ -141,5 +154,11 @@ def run(ctx: StepContext) -> StepResult:
     for r in report.results:
         if r.status == "not-run" and r.optional and r.expected:
             ctx.message(f"{r.name} is optional in this profile and did not run: {r.summary}")
-    return StepResult(ok=report.ok, summary=summary, data={"report": report.to_dict(), "files": files},
+    data = {"report": report.to_dict(), "files": files}
+    if unwritten:
+        for line in unwritten:
+            ctx.message(line, level="error")
+        return StepResult(ok=False, summary=f"{summary}; {'; '.join(unwritten)}", data=data,
+                          exit_code=ExitCode.ENVIRONMENT)
+    return StepResult(ok=report.ok, summary=summary, data=data,
                       state="incomplete" if report.verdict in ("INCOMPLETE", "BASELINE INCOMPLETE") else None)

@@ -57,3 +57,18 @@ def test_verify_alone_in_a_session_whose_transfer_was_interrupted_says_so(tmp_pa
             alone = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=clean)
     assert "the transfer step is interrupted in session verify-only" in summary.results["verify"].summary
     assert alone.results["verify"].summary.endswith("not run")  # no transfer here at all: nothing to say
+
+
+def test_reports_that_cannot_be_written_fail_the_step_with_the_verdict_kept(tmp_path: Path) -> None:
+    """A report_dir that cannot be made (a read-only profile folder; here a file in the way) was
+    "unexpected error: OSError", the verdict lost; CI reading junit.xml would find none."""
+    from engine.errors import ExitCode
+
+    path = _profile(tmp_path)
+    (tmp_path / "blocker").write_text("a file, not a folder\n")
+    path.write_text(PROFILE.replace("[verify.gpu]", '[verify]\nreport_dir = "blocker/reports"\n[verify.gpu]'))
+    summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path)
+    verify = summary.results["verify"]
+    assert verify.ok is False and summary.exit_code == ExitCode.ENVIRONMENT
+    assert verify.summary.startswith("PASS") and "the reports could not be written" in verify.summary
+    assert "unexpected" not in verify.summary
