@@ -661,8 +661,10 @@ class GpuMigrateApp(App[int]):
         yield SystemCommand("Next step", "Go to the next step that needs you (ctrl+n)", self.action_next_step)
         yield SystemCommand("Welcome", "New profile, open a profile, recent profiles",
                             lambda: self.switch_mode("welcome"))
+        from engine.runner import STEP_MODULES
+
         for name, (_m, _c, title, _k) in SCREENS.items():
-            if name == "profile":
+            if name not in STEP_MODULES:  # the Profile and Runbook views run no engine step
                 continue
             yield SystemCommand(f"Run {title} step", f"Run the {name} step on the current profile",
                                 lambda name=name: self._run_step_command(name))
@@ -676,7 +678,8 @@ class GpuMigrateApp(App[int]):
                             self.action_reload_profile)
 
     def _screen_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every enabled key of the current screen as a palette command too (keyboard first, palette always)."""
+        """Every key the current screen offers in its footer as a palette command too (keyboard first, palette
+        always); not its widgets' hidden navigation keys ("Cursor Up", "Scroll Left": 15-20 a screen)."""
         seen: set[str] = set()
         try:
             active = screen.active_bindings
@@ -684,8 +687,8 @@ class GpuMigrateApp(App[int]):
             return
         for key, bound in active.items():
             binding = bound.binding
-            if (not bound.enabled or not binding.description or binding.system or bound.node is self
-                    or binding.description in seen):
+            if (not bound.enabled or not binding.show or not binding.description or binding.system
+                    or bound.node is self or binding.description in seen):
                 continue
             seen.add(binding.description)
             yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} (key {key})",
