@@ -145,12 +145,17 @@ class Transfer(CopyJobs):
 
     # --- events -----------------------------------------------------------------
     def _emit_held(self, event: Any) -> None:
-        """Dry run: a worker's per-object event waits for its ticket's turn (see _guarded)."""
-        held = getattr(self._held, "events", None)
-        if held is not None and isinstance(event, ItemDone):
-            held.append(event)
-            return
+        """Dry run: a per-object event waits for its turn in plan order: a worker's under its
+        action's ticket (see _guarded), the planner's own (not copied, would delete) under a
+        ticket of its own taken now."""
         assert self._in_order is not None
+        if isinstance(event, ItemDone):
+            held = getattr(self._held, "events", None)
+            if held is not None:
+                held.append(event)
+                return
+            self._in_order.put(self._in_order.ticket(), [event])
+            return
         self._in_order.emit(event)
 
     def _progress(self, final: bool = False) -> None:
@@ -292,16 +297,20 @@ class Transfer(CopyJobs):
                         take_slot()
                         flush_batch()
                     return
-                if in_order is not None and in_order.full():
-                    # Dry run, a slow object holds up the lines behind it: no more tickets until
-                    # its line is out (the batch goes first: every ticket must be with a worker).
-                    if batch:
-                        if not acquire(block):
+                if in_order is not None:
+                    if in_order.full():
+                        # Dry run, a slow object holds up the lines behind it: no more tickets until
+                        # half are out (the batch goes first: every ticket must be with a worker).
+                        if batch:
+                            if not acquire(block):
+                                return
+                            flush_batch()
+                        if not block:
                             return
-                        flush_batch()
-                    if not block:
-                        return
-                    in_order.wait_room(lambda: self.control.cancelled)
+                        in_order.wait_room(lambda: self.control.cancelled)
+                    if act.kind not in ("copy", "check"):  # a line the planner says itself, in its turn
+                        self._guarded(self._account, ahead.pop(), ticket())
+                        continue
                 small = act.kind == "copy" and act.size <= BATCH_OBJECT_MAX
                 if small and len(batch) < batch_max:
                     batch.append(ahead.pop())
@@ -322,10 +331,13 @@ class Transfer(CopyJobs):
         ahead = ReadAhead(None)
         try:
             both_cloud = self.src.scheme != "file" and self.dst.scheme != "file"
+            # A dry run's lines come out in key order (engine.transfer.in_order): without -d the
+            # planner's own lines (not copied, a listing error) queue with the copies for their turn.
             actions = self._accounted(diff(counted(without_placeholders(self.src.list(self.recursive)), "src"),
                                            counted(without_placeholders(self.dst.list(self.recursive)), "dst"),
                                            checksum=self.checksum, delete=self.delete, exclude=self.exclude,
-                                           dst_scheme=self.dst.scheme, both_cloud=both_cloud))
+                                           dst_scheme=self.dst.scheme, both_cloud=both_cloud),
+                                      defer=self.dry_run and not self.delete)
             if self.delete:
                 # -d: list and diff to the end (spooled to disk), check the guards, and only then
                 # change anything; without -d copying overlaps the listing.
@@ -403,35 +415,42 @@ class Transfer(CopyJobs):
                 self.journal.finish_run(run_id, state, self.summary.line())
         return self.summary
 
-    def _accounted(self, actions):
-        """Count and report the actions that need no worker; pass on copy, check and delete."""
+    def _accounted(self, actions, defer: bool = False):
+        """Count and report the actions that need no worker; pass on copy, check and delete
+        (``defer``: also those that print a line, counted and said by :meth:`_account` in turn)."""
         for act in actions:
             kind = act.kind
             if self._orphans and kind == "error":  # not listed whole: its upload may still be worth resuming
                 self._orphans.pop(act.path, None)
-            if kind in ("copy", "check", "delete"):
+            if kind in ("copy", "check", "delete") or (defer and kind != "skip" and act.src is not None):
                 yield act
-            elif kind == "skip":
-                with self._lock:
-                    self.summary.skipped += 1
-            elif kind == "excluded":
-                with self._lock:
-                    self.summary.excluded += 1
-                if act.src is not None:
-                    self._not_copied(act.path, "excluded (matches -x)")
-            elif kind == "notcopied":
-                self._not_copied(act.path, act.reason)
-            elif kind == "kept":
-                with self._lock:
-                    self.summary.kept_below_links += 1
-                self.emit(ItemDone(STEP, item=act.path, status="kept", detail=act.reason, data={"size": act.size}))
-            else:  # error, refused, conflict: failures
-                with self._lock:
-                    if kind == "refused":
-                        self.summary.refused += 1
-                    elif kind == "conflict":
-                        self.summary.conflicts += 1
-                self._fail(act.path, "list" if kind == "error" else kind, act.reason)
+            else:
+                self._account(act)
+
+    def _account(self, act: Action) -> None:
+        """Count and report one action that needs no worker."""
+        kind = act.kind
+        if kind == "skip":
+            with self._lock:
+                self.summary.skipped += 1
+        elif kind == "excluded":
+            with self._lock:
+                self.summary.excluded += 1
+            if act.src is not None:
+                self._not_copied(act.path, "excluded (matches -x)")
+        elif kind == "notcopied":
+            self._not_copied(act.path, act.reason)
+        elif kind == "kept":
+            with self._lock:
+                self.summary.kept_below_links += 1
+            self.emit(ItemDone(STEP, item=act.path, status="kept", detail=act.reason, data={"size": act.size}))
+        else:  # error, refused, conflict: failures
+            with self._lock:
+                if kind == "refused":
+                    self.summary.refused += 1
+                elif kind == "conflict":
+                    self.summary.conflicts += 1
+            self._fail(act.path, "list" if kind == "error" else kind, act.reason)
 
     def _clean_debris(self) -> None:
         """After a run that listed to the end: abort journalled uploads no copy in parts of this
