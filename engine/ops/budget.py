@@ -68,24 +68,30 @@ def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None
     if cost_data:
         value = _target_monthly(cost_data)
         if value is not None:
-            return RunRate(value, "the cost step's target monthly run-rate")
+            return RunRate(value, "the cost step's target monthly bill (compute and storage)")
     if compute_costs is not None:
         report = compute_costs(profile, with_sensitivity=False)
         value = _target_monthly(report)
         if value is not None:
-            return RunRate(value, f"cost model: target {profile.target.pricing} monthly run-rate")
+            return RunRate(value, f"cost model: target {profile.target.pricing} monthly bill (compute and storage)")
     raise BadInputError("no monthly run-rate for the budget: the cost model gave none for the target; "
                         "set [ops].budget_monthly_usd")
 
 
 def _target_monthly(report: Any) -> float | None:
-    """The primary target's ``monthly_usd`` from a CostReport or its ``to_dict()`` form."""
+    """The primary target's whole monthly bill (compute, storage at rest and boot disk: what the budget's project
+    filter is billed) from a CostReport or its ``to_dict()`` form; compute alone (``monthly_usd``) where a
+    document has no bill. Sized from compute alone, a budget sat below the bill the Cost screen shows beside it
+    ($1,810.40 against $1,830.40), so its 100% alert fired in a normal month."""
     if isinstance(report, dict):
-        value = (report.get("monthly_usd") or {}).get("target")
+        value = (report.get("bill_monthly_usd") or {}).get("target")
+        if value is None:
+            value = (report.get("monthly_usd") or {}).get("target")
         if value is None:
             value = next((o.get("monthly_usd") for o in report.get("options", []) if o.get("side") == "target"), None)
     else:
-        value = getattr(report, "monthly_target_usd", None)
+        value = report.primary.bill_monthly_usd if report.primary.bill_monthly_usd is not None \
+            else report.monthly_target_usd
     return float(value) if value is not None and value > 0 else None
 
 

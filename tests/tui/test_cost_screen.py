@@ -65,8 +65,8 @@ async def test_changing_an_assumption_updates_table_and_charts(profile_path: Pat
         assert lines.break_even is not None  # 80 runs use the commitment enough to pay off
         notes = str(screen.query_one("#cost-notes").render())
         assert "source.hourly_usd" in notes
-        # the day-two budget follows the target's run-rate: $2.48 x 730 h committed
-        assert "Budget (day two): $1,810.40/month" in notes and "80% ($1,448.32)" in notes
+        # the day-two budget follows the target's monthly bill: $2.48 x 730 h committed + the $20 boot disk
+        assert "Budget (day two): $1,830.40/month" in notes and "80% ($1,464.32)" in notes
         # the profile file is untouched until saved
         assert load_profile(profile_path).workload.runs_per_month == 1
         screen.query_one("#cost-table").focus()
