@@ -98,6 +98,23 @@ def profile_digest(profile: Profile, profile_path: Path | str | None = None) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+RESUMED_OPTIONS = ("allow_price_fallback",)
+"""Run options a session keeps for ``gpumigrate session resume``: the run it resumes goes the same way (a cost step
+interrupted under ``--allow-price-fallback`` was resumed without it and failed on the price it had used).
+``again`` is not kept: a resume never redoes what completed."""
+
+
+def resume_options(session: SessionStore) -> dict[str, Any]:
+    """The options of the session's last run that a resume passes on (see ``RESUMED_OPTIONS``)."""
+    import json
+
+    try:
+        kept = json.loads(session.get_meta("run_options") or "{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in kept.items() if k in RESUMED_OPTIONS} if isinstance(kept, dict) else {}
+
+
 def tool_version() -> str:
     """This gpumigrate's version (recorded with each step a session completes), or "unknown"."""
     from importlib.metadata import PackageNotFoundError, version
@@ -291,7 +308,11 @@ def _run_steps(
         # and never replaces the profile that `session resume` runs again.
         session.set_meta("profile_toml", dump_profile(profile))
         if not dry_run:
+            import json
+
             session.set_shared_account(profile.cutover.shared_account)
+            session.set_meta("run_options", json.dumps({k: v for k, v in (options or {}).items()
+                                                        if k in RESUMED_OPTIONS}))
         if profile_path:
             session.set_meta("profile_path", str(profile_path))
 

@@ -189,3 +189,15 @@ def test_an_interrupted_replay_without_a_session_names_the_command_that_resumes_
     assert f"`{resume}` resumes it" in out.err and "--session replay-p-" in resume
     assert main(shlex.split(resume)[1:]) == int(ExitCode.OK)
     assert runner_steps.CALLS == ["a", "b", "b"]  # a completed: skipped; b resumed
+
+
+def test_a_session_keeps_the_run_options_a_resume_needs(steps) -> None:
+    """`session resume` started the worker without --allow-price-fallback: an interrupted cost step was run again
+    without the fallback its first attempt had used."""
+    steps(a="ok")
+    with SessionStore.open("r8") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s,
+                         options={"allow_price_fallback": True, "again": ["a"]})
+        assert runner.resume_options(s) == {"allow_price_fallback": True}  # never --again: a resume redoes nothing
+        runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        assert runner.resume_options(s) == {}

@@ -306,10 +306,13 @@ def _resume(args: argparse.Namespace) -> int:
 
     from engine.cutover.steering import check_steer
 
+    from engine.runner import resume_options
+
     with SessionStore.open(args.name, create=False) as store:
         check_steer(store, "resuming the run")
         runs = store.runs()
         profile_path = args.profile or store.get_meta("profile_path")
+        options = resume_options(store)
     if not runs:
         raise BadInputError(f"session {args.name!r} has never run anything: use `gpumigrate replay PROFILE "
                             f"--session {args.name} --detach`")
@@ -324,7 +327,7 @@ def _resume(args: argparse.Namespace) -> int:
     if done:
         raise BadInputError(f"session {args.name!r}: nothing to resume: {done} (run #{runs[-1].id}); "
                             f"`gpumigrate replay PROFILE --session {args.name}` runs steps again")
-    pid = launch_detached(args.name, Path(profile_path), runs[-1].steps)
+    pid = launch_detached(args.name, Path(profile_path), runs[-1].steps, options=options or None)
     print(f"resumed {','.join(runs[-1].steps)} in worker pid {pid}; follow it with "
           f"`gpumigrate session tail {args.name}`")
     return 0
