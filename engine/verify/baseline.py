@@ -62,6 +62,10 @@ def other_gpu_note(baseline: dict[str, Any] | None, source_gpu_model: str | None
 
     gpus = ((baseline.get("checks") or {}).get("gpu_health") or {}).get("gpus") or []
     names = sorted({g.get("name") for g in gpus if isinstance(g, dict) and g.get("name")})
+    unread = (baseline.get("not_run") or {}).get("gpu_health")
+    if not names and unread:  # captured where no driver answered: a laptop's figures read as the old system's
+        return (f"the baseline holds no GPU reading of the machine it was captured on (gpu_health: {unread}): "
+                f"whether its figures are the source {source_gpu_model}'s is not known")
     if not names or all(same_gpu(n, source_gpu_model) for n in names):
         return ""
     return (f"the baseline was captured on {', '.join(names)}, not the profile's source GPU {source_gpu_model}: "

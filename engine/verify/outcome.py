@@ -51,11 +51,12 @@ class VerifyReport:
         """FAIL (a check failed or errored), INCOMPLETE (an expected check did not run), or PASS.
 
         A capture is BASELINE CAPTURED (nothing is judged on the source), or BASELINE INCOMPLETE when a check
-        errored there: the file is written without that check's figures, so the target cannot be compared
-        with the source on it (it was "captured", exit 0, before).
+        errored there, or one the profile expects did not run (no driver answered on the source: no GPU
+        reading, no topology): the file is written without that check's figures, so the target cannot be
+        compared with the source on it (it was "captured", exit 0, before).
         """
         if self.mode == "capture":
-            return "BASELINE INCOMPLETE" if self.not_captured else "BASELINE CAPTURED"
+            return "BASELINE INCOMPLETE" if self.not_captured or self.gaps else "BASELINE CAPTURED"
         if any(r.status in ("fail", "error") for r in self.results):
             return "FAIL"
         if self.gaps or not self.results:
@@ -77,7 +78,9 @@ class VerifyReport:
         if self.mode == "capture":
             errored = [f"{r.name}: {r.summary}" for r in self.not_captured if r.status == "error"]
             unusable = [f"{r.name}: {r.uncomparable}" for r in self.not_captured if r.status != "error"]
+            missing = [f"{r.name} ({r.expected}): {r.summary}" for r in self.gaps]
             parts = ([f"not captured: {'; '.join(errored)}"] if errored else []) + (
+                [f"expected but not captured: {'; '.join(missing)}"] if missing else []) + (
                 [f"captured, but the target cannot compare with it: {'; '.join(unusable)}"] if unusable else [])
             return f"BASELINE INCOMPLETE: {' | '.join(parts)}" if parts else ""
         if not self.results:

@@ -76,3 +76,23 @@ def test_figures_measured_without_a_gpu_driver_say_so_and_the_verdict_is_not_pas
     # where the GPUs were read, no such words
     ok = run_verification(cfg, base_dir=tmp_path, target_gpu_count=1, nvml_api=FakeNvml.from_fixture("v100_host"))
     assert not any("no NVIDIA driver" in d for d in {r.name: r for r in ok.results}["model_load"].details)
+
+
+def test_a_capture_where_no_driver_answers_is_not_the_source_gpus_baseline(tmp_path: Path) -> None:
+    """Captured on the source where NVML is missing (or on a laptop): the GPU checks the target expects were not
+    captured, yet it was 'BASELINE CAPTURED', exit 0, and the target compared with it as 'the old system'."""
+    from engine.verify.baseline import baseline_from_report, other_gpu_note
+
+    cfg = section(model_load={"command": [PY, "-S", "-c", "pass"], "runs": 3, "warmup": 0})
+    report = run_verification(cfg, base_dir=tmp_path, capture=True, target_gpu_count=8,
+                              nvml_api=FakeNvml(no_driver_data(12)))
+    assert report.verdict == "BASELINE INCOMPLETE" and not report.ok
+    line = report.incomplete_line()
+    assert line.startswith("BASELINE INCOMPLETE: expected but not captured: gpu_health (the target must show 8 "
+                           "GPU(s)): not available here: no NVIDIA driver found"), line
+    assert "topology (the target must show 8 GPUs and their interconnect)" in line
+    baseline = baseline_from_report(report)
+    assert other_gpu_note(baseline, "V100").startswith(
+        "the baseline holds no GPU reading of the machine it was captured on (gpu_health: not available here: no "
+        "NVIDIA driver found")
+    assert other_gpu_note(baseline, "V100").endswith("whether its figures are the source V100's is not known")
