@@ -196,7 +196,7 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     if incomplete:
         captures = [s for s in incomplete
                     if str((steps[s].result or {}).get("summary", "")).startswith("BASELINE INCOMPLETE")]
-        why = ("the baseline lacks a check that errored, or holds figures the target cannot compare with"
+        why = ("the baseline lacks a check (errored or not run), or holds figures the target cannot compare with"
                if len(captures) == len(incomplete)
                else "checks the profile expects did not run")
         return f"incomplete ({', '.join(incomplete)}: {why})"
