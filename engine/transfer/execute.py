@@ -389,6 +389,10 @@ class Transfer(CopyJobs):
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
             self.summary.interrupted = True
+        except DeleteRefused as exc:
+            raised = True
+            exc.summary = self.summary  # what was planned and why refused: a --json run ends with it
+            raise
         except BaseException:
             raised = True  # a listing error, a refused -d, a declined approval: not "completed"
             raise

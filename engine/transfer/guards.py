@@ -11,11 +11,16 @@ Two kinds of stop, both before anything is deleted:
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.errors import BadInputError
 
 
 class DeleteRefused(BadInputError):
     """A ``-d`` guard refused the run after planning and before anything was copied or deleted (exit 2)."""
+
+    summary: Any = None
+    """The run's summary (``delete_refused`` set; nothing copied or deleted), when a run raised it."""
 
 
 def delete_guard(planned: int, src_count: int, dst_count: int, max_delete: int | None,

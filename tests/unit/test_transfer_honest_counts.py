@@ -165,3 +165,21 @@ def test_a_file_replaced_by_a_link_under_no_follow_symlinks_says_the_next_run_sk
     assert s.ok and s.copied == 0
     assert [n.reason for n in s.not_copied] == [
         "changed: now a symlink (it was a file when listed; not copied; the next run skips it (--no-follow-symlinks))"]
+
+
+def test_a_refused_minus_d_with_json_still_ends_with_the_summary_saying_why(tmp_path, capsys):
+    """`transfer -d --json` refused by a guard ended its NDJSON with a progress event: a script reading
+    the last line found no summary (the reason went to stderr only)."""
+    import json
+
+    from tui.cli import main
+
+    write_local(tmp_path / "src", {"a": b"a"})
+    write_local(tmp_path / "dst", {f"x{i}": b"x" for i in range(3)})
+    assert main(["transfer", "-d", "--json", str(tmp_path / "src"), str(tmp_path / "dst")]) == 2
+    out, err = capsys.readouterr()
+    last = json.loads(out.splitlines()[-1])
+    assert last["event"] == "summary" and last["copied"] == 0 and last["deleted"] == 0, last
+    assert last["delete_refused"].startswith("3 deletions planned, more than the limit of 1"), last
+    assert "-d refused" in err
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["x0", "x1", "x2"]

@@ -335,9 +335,16 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         if out.interrupted:
             return int(ExitCode.INTERRUPTED)
         return int(ExitCode.OK if out.ok else ExitCode.FAILED)
+    from engine.transfer.api import DeleteRefused
+
     try:
         summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal,
                                opened=startup_over)
+    except DeleteRefused as exc:
+        if args.json and exc.summary is not None:  # NDJSON ends with the summary, refused or not
+            sink.close()
+            print_json(exc.summary.to_event())
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
