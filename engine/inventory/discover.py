@@ -95,11 +95,14 @@ def discover(*, data_dirs: list[str] = (), regions: list[str] = (), base_dir: Pa
         try:
             session = aws.make_session()
             found.aws_regions = list(regions) or [session.region_name or "us-east-1"]
+            emit(Message(STEP, text=f"AWS: looking for GPU instances in {', '.join(found.aws_regions)}"))
             inv = aws.scan_instances(session, found.aws_regions, emit=emit, step=STEP, cancel=cancel,
                                      fallback=_catalog_lookup())
             found.instances = inv.instances
             found.notes.extend(f"AWS {where}: {why}" for where, why in inv.errors.items())
-            found.buckets = aws.discover_buckets(session, emit=emit, step=STEP, home_region=found.aws_regions[0])
+            emit(Message(STEP, text="AWS: listing the S3 buckets"))
+            found.buckets = aws.discover_buckets(session, emit=emit, step=STEP, home_region=found.aws_regions[0],
+                                                 cancel=cancel)
         except EnvironmentProblem as exc:
             found.aws_problem = str(exc)
             found.aws_regions = []

@@ -263,3 +263,45 @@ async def test_behind_a_slow_aws_endpoint_the_scan_offers_cancel_and_stops_at_on
             assert offered().get("s") == "Scan" and "escape" not in offered()
     finally:
         proxy.stop()
+
+
+async def test_new_profile_behind_a_slow_aws_endpoint_shows_progress_and_cancels(
+        tmp_path: Path, aws, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """New profile's discovery said "Looking at GPUs, AWS and the data directories…" and then nothing, with
+    no way to stop it, while an endpoint took 30 s an answer (and up to 4 minutes a region)."""
+    import time
+
+    from tests.aws_denied import DeniedAws
+    from tui.screens.new_profile import NewProfileDialog
+    from tui.widgets.dialogs import BusyDialog
+
+    proxy = DeniedAws(aws.url, set(), slow=30.0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(tmp_path)
+    app = GpuMigrateApp()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("n")
+            for _ in range(100):
+                if isinstance(app.screen, NewProfileDialog):
+                    break
+                await pilot.pause(0.05)
+            app.screen.query_one("#new-file").value = "new.toml"
+            app.screen.query_one("#new-regions").value = "us-east-1"
+            app.screen.query_one("#new-create").press()
+            for _ in range(100):
+                if isinstance(app.screen, BusyDialog):
+                    break
+                await pilot.pause(0.05)
+            assert isinstance(app.screen, BusyDialog)
+            await pilot.pause(1.0)
+            assert "looking for GPU instances in us-east-1" in str(app.screen.query_one("#busy-now").render())
+            began = time.monotonic()
+            await pilot.press("escape")
+            while isinstance(app.screen, BusyDialog) and time.monotonic() - began < 20:
+                await pilot.pause(0.1)
+            assert not isinstance(app.screen, BusyDialog) and time.monotonic() - began < 8
+            assert not (tmp_path / "new.toml").exists()
+            assert any("cancelled" in m and "nothing was written" in m for m in app.messages())
+    finally:
+        proxy.stop()

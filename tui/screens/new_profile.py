@@ -95,16 +95,33 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def create_profile(answers: dict[str, str], nvml_api: Any = None) -> tuple[Path, list[str]]:
+def create_profile(answers: dict[str, str], nvml_api: Any = None, emit: Any = None,
+                   cancel: Any = None) -> tuple[Path, list[str]]:
     """The dialog's answers to engine.inventory.discover.write_starting_profile (runs in a worker thread)."""
+    from engine.events import discard
+
     from engine.inventory.discover import InitChoices, describe, write_starting_profile
 
     path = Path(answers["file"]).expanduser()
     regions = _split(answers.get("regions", ""))
     choices = InitChoices(destination=answers.get("dest") or None, source_region=regions[0] if regions else None)
     found = write_starting_profile(path, choices, data_dirs=_split(answers.get("data_dirs", "")), regions=regions,
-                                   nvml_api=nvml_api, origin="gpumigrate (New profile)")
+                                   nvml_api=nvml_api, origin="gpumigrate (New profile)", emit=emit or discard,
+                                   cancel=cancel)
     return path.resolve(), describe(found)
+
+
+def _progress_text(event: Any) -> str | None:
+    """One line for the busy dialog: what discovery just did."""
+    from engine.events import ItemDone, Message, Progress
+
+    if isinstance(event, Message):
+        return event.text
+    if isinstance(event, ItemDone):
+        return f"{event.item}: {event.detail}" if event.detail else event.item
+    if isinstance(event, Progress) and event.label:
+        return f"{event.label}: {event.done:,.0f}" + (f" of {event.total:,.0f}" if event.total else "")
+    return None
 
 
 def start_new_profile(app: "EditingApp") -> None:
@@ -114,21 +131,38 @@ def start_new_profile(app: "EditingApp") -> None:
     from engine.errors import GpumigrateError
     from engine.profile import field_problems
 
+    from engine.errors import Interrupted
+    from tui.widgets.dialogs import BusyDialog
+
     def asked(answers: dict[str, str] | None) -> None:
         if not answers:
             return
-        app.notify("Looking at GPUs, AWS and the data directories…")
+        busy = BusyDialog("New profile: looking at GPUs, AWS and the data directories")
+        app.push_screen(busy)
+
+        def emit(event: Any) -> None:
+            text = _progress_text(event)
+            if text is not None:
+                app.call_from_thread(busy.show, text)
 
         def work() -> None:
             try:
-                path, found = create_profile(answers, getattr(app, "nvml_api", None))
-            except ValidationError as exc:  # the dialog's choices: the field and what is wrong, not pydantic's text
+                path, found = create_profile(answers, getattr(app, "nvml_api", None), emit=emit, cancel=busy.cancel)
+            except Interrupted:
+                app.call_from_thread(busy.finish)
+                app.call_from_thread(app.notify, f"New profile cancelled; nothing was written to {answers['file']}",
+                                     severity="warning")
+                return
+            except ValidationError as exc:
+                app.call_from_thread(busy.finish)  # the dialog's choices: the field and what is wrong, not pydantic's text
                 app.call_from_thread(app.show_error, "The profile could not be created",
                                      "\n".join(field_problems(exc)))
                 return
             except (GpumigrateError, ValueError, OSError) as exc:
+                app.call_from_thread(busy.finish)
                 app.call_from_thread(app.show_error, "The profile could not be created", str(exc))
                 return
+            app.call_from_thread(busy.finish)
             app.call_from_thread(done, path, found)
 
         app.run_worker(work, thread=True, group="new-profile", name="new profile", exit_on_error=False)

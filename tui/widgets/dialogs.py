@@ -1,7 +1,8 @@
-"""Modal dialogs: an error that must be read, a path prompt, a yes/no question."""
+"""Modal dialogs: an error that must be read, a path prompt, a yes/no question, work under way."""
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 from textual.app import ComposeResult
@@ -74,6 +75,56 @@ class PromptDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class BusyDialog(ModalScreen[None]):
+    """Work the user waits for (New profile's discovery): what it is doing now, and escape to stop it.
+
+    The work runs in a worker and looks at :attr:`cancel`; whoever started it dismisses this when it ends
+    (:meth:`finish`).  A frozen "Looking at AWS…" with no way out was what a slow endpoint gave."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    BusyDialog { align: center middle; }
+    BusyDialog > Vertical { width: 80; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    BusyDialog #busy-now { color: $text-muted; margin-top: 1; height: auto; }
+    BusyDialog Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+        self.cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, id="busy-title")
+            yield Static("starting…", id="busy-now", markup=False)
+            with Horizontal():
+                yield Button("Cancel (esc)", id="busy-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#busy-cancel", Button).focus()
+
+    def show(self, text: str) -> None:
+        """What the work is doing now (called on the app's thread)."""
+        if not self.cancel.is_set():
+            for now in self.query("#busy-now").results(Static):
+                now.update(text)
+
+    def finish(self) -> None:
+        if self.is_attached and self.app.screen is self:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        if not self.cancel.is_set():
+            self.cancel.set()
+            for now in self.query("#busy-now").results(Static):
+                now.update("cancelling…")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
 
 
 class ConfirmDialog(ModalScreen[bool]):
