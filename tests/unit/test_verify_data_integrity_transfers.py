@@ -57,3 +57,17 @@ def test_an_altered_object_in_verify_only_manifests_is_a_checksum_difference_not
     assert result.status == "fail"
     text = "\n".join(result.details)
     assert "a/x.bin" in text and "missing" not in text, text
+
+
+def test_an_entry_that_skips_links_is_checked_with_its_own_link_rules(tmp_path: Path) -> None:
+    """follow_symlinks = false: the copy leaves a link to a folder outside the tree; the live check
+    walked the trees with the default rules and called that folder's files missing."""
+    _tree(tmp_path / "src")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "big.bin").write_bytes(b"z")
+    (tmp_path / "src" / "scratch").symlink_to(tmp_path / "elsewhere")
+    spec = TransferSpec(src=str(tmp_path / "src"), dst=str(tmp_path / "dst"), follow_symlinks=False)
+    assert run_transfer(spec, emit=lambda e: None, journal=False).ok
+    ctx = _ctx(tmp_path, spec)
+    verdict = data_integrity.judge(ctx, data_integrity.measure(ctx), None)
+    assert verdict.passed, verdict.details
