@@ -199,3 +199,15 @@ def test_the_dry_run_says_which_checks_have_nothing_to_be_compared_with(tmp_path
     texts = [getattr(e, "text", "") for e in events]
     assert ("no baseline and no limit of the profile's own, so reported not run (not compared with the old "
             "system): latency, throughput") in texts, texts
+
+
+def test_a_source_with_another_gpu_count_is_not_comparable_not_a_failed_interconnect(tmp_path: Path) -> None:
+    """1 x V100 to 8 x A100: the source's 1x1 matrix FAILed the target ("8 GPU(s) on the target, 1 on the source");
+    the count is GPU health's to judge, and a 1-GPU source shows no interconnect to keep."""
+    one = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("v100_host"), gpu_count=1), None,
+                    capture=True).figures
+    result = run_check(topology, context(tmp_path, nvml_api=FakeNvml.from_fixture("a100_8x_nvlink"), gpu_count=8),
+                       one)
+    assert result.status == "not-run", (result.status, result.summary)
+    assert "the source had 1 GPU(s), the target 8" in result.summary
+    assert "[verify.topology] expected" in result.summary
