@@ -91,13 +91,39 @@ def _plan_cloud(ctx: Any, sources: list[str]) -> tuple[int, int, list[str], list
         try:
             plan = plan_transfer(spec, base_dir=ctx.base_dir, keep=0, cancel=ctx.cancel)
         except GpumigrateError as exc:
-            unsized.append(f"{spec.src} ({exc})")
+            try:  # the destination may be what cannot be read here (no Google credentials where cost runs)
+                size, objects = _list_source(ctx, spec)
+            except GpumigrateError:
+                unsized.append(f"{spec.src} ({exc})")
+                continue
+            total, count = total + size, count + objects
+            planned.append(f"{spec.src}: {objects:,} object{'s' * (objects != 1)} listed at the source, all counted "
+                           f"(the plan could not be made: {str(exc)[:160]})")
             continue
         if ctx.cancel.is_set():
             raise Interrupted("cost: interrupted while sizing the transfer sources")
         total, count = total + plan.copy_bytes, count + plan.copy
         planned.append(f"{spec.src}: {plan.copy:,} object{'s' * (plan.copy != 1)} to copy")
     return total, count, planned, unsized
+
+
+def _list_source(ctx: Any, spec: Any) -> tuple[int, int]:
+    """Every object under the source alone (what a first move copies: an upper bound where the destination
+    already holds some)."""
+    from engine.transfer.backends import open_backend
+    from engine.transfer.plan import without_placeholders
+    from engine.transfer.urls import parse_url
+
+    src = open_backend(parse_url(spec.src, ctx.base_dir))
+    size = count = 0
+    try:
+        for info in without_placeholders(src.list(spec.recursive)):
+            size, count = size + info.size, count + 1
+            if count % 1000 == 0 and ctx.cancel.is_set():
+                raise Interrupted("cost: interrupted while sizing the transfer sources")
+    finally:
+        src.close()
+    return size, count
 
 
 def _source_volumes(ctx: Any) -> Any:

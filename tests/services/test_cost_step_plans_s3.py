@@ -25,14 +25,18 @@ def test_the_cost_step_sizes_an_s3_source_by_its_transfer_plan(aws: stand_ins.St
     (dst / "a.bin").write_bytes(b"x" * 3000)  # already there: the plan does not copy it again
     text = "\n".join((aws_source(hourly=False), TARGET_A2, WORKLOAD_8_7_10,
                       f'[[transfer]]\nsrc = "s3://train/data/"\ndst = "{dst}"\n',
-                      f'[[transfer]]\nsrc = "s3://no-such-bucket/x/"\ndst = "{tmp_path / "dst2"}"\n'))
+                      f'[[transfer]]\nsrc = "s3://no-such-bucket/x/"\ndst = "{tmp_path / "dst2"}"\n',
+                      # no Google credentials here: the destination cannot be listed, the source still can
+                      '[[transfer]]\nsrc = "s3://train/other/"\ndst = "gs://elsewhere/other/"\n'))
     events: list = []
     result = run_steps(parse_profile(text), ["cost"], emit=events.append,
                        profile_path=tmp_path / "p.toml").results["cost"]
     assert result.ok, result.summary
     doc = result.data
-    assert doc["data_gb"] * 1024**3 == 5000 and doc["object_count"] == 1
-    assert doc["data_basis"].startswith("planned now like the transfer step plans it (s3://train/data/: 1 object to copy")
+    assert doc["data_gb"] * 1024**3 == 5000 + 7000 and doc["object_count"] == 2
+    assert doc["data_basis"].startswith("planned now like the transfer step plans it (s3://train/data/: 1 object to copy; "
+                                        "s3://train/other/: 1 object listed at the source, all counted (the plan could "
+                                        "not be made: "), doc["data_basis"]
     assert doc["egress_not_included"] == "s3://no-such-bucket/x/ not sized"
     assert "NOT counting egress: s3://no-such-bucket/x/ not sized" in result.summary
     texts = " ".join(getattr(e, "text", "") for e in events)
