@@ -38,10 +38,12 @@ def test_a_dry_run_in_a_session_reports_its_steps_and_exit_0() -> None:
 
 
 def test_detach_with_json_says_so_in_json() -> None:
-    out = gpumigrate("replay", "profiles/demo.toml", "--session", "detached", "--detach", "--steps", "ops", "--json")
+    out = gpumigrate("replay", "profiles/demo.toml", "--session", "detached", "--detach", "--steps", "ops", "--json",
+                     "--dry-run")
     assert out.returncode == 0, out.stderr
     started = _json_lines(out.stdout)[-1]  # was a plain text line
     assert started["event"] == "started" and started["session"] == "detached" and started["steps"] == ["ops"]
+    assert started["dry_run"] is True
     _end(started["worker_pid"])
 
 
@@ -103,18 +105,16 @@ def test_sigterm_to_a_terminal_following_a_worker_detaches_and_ends_the_json() -
     _end(summary["worker_pid"])
 
 
-def test_a_replay_without_a_session_records_in_its_own_whatever_the_file_is_called(tmp_path: Path) -> None:
+def test_a_replay_without_a_session_records_in_its_own_whatever_the_file_is_called(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The session a plain replay makes was replay-STEM-SECOND: two replays of one profile in the same second
     shared it (the second refused as busy, exit 4, or skipping what the first completed), and `my profile.toml`
     gave a session name the store refuses (exit 2)."""
     profile = tmp_path / "my profile+1.toml"
     profile.write_text((REPO / "profiles" / "demo.toml").read_text())
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "ops", "--json",
-                             "--dry-run"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    summary = _json_lines(out)[-1]
-    assert summary["session"].startswith("replay-my-profile-1-") and summary["session"].endswith(f"-{proc.pid}")
+    assert main(["replay", str(profile), "--steps", "ops", "--json", "--dry-run"]) == 0
+    summary = _json_lines(capsys.readouterr().out)[-1]
+    assert summary["session"].startswith("replay-my-profile-1-") and summary["session"].endswith(f"-{os.getpid()}")
 
 
 def test_a_replay_whose_output_is_closed_stops_as_interrupted_not_exit_0() -> None:
