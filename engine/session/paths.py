@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+import stat
 import re
 from pathlib import Path
 
@@ -269,6 +270,58 @@ def open_no_follow(path: Path, flags: int, mode: int) -> int:
     finally:
         if folder is not None:
             os.close(folder)
+
+
+def open_fds() -> set[int] | None:
+    """This process's open file descriptors (Linux /proc); None where that cannot be read."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    fds = set()
+    for name in names:  # the listing's own descriptor is among them, closed by now
+        try:
+            os.fstat(int(name))
+        except (OSError, ValueError):
+            continue
+        fds.add(int(name))
+    return fds
+
+
+def check_opened(path: Path, before: set[int] | None) -> None:
+    """After SQLite opened ``path`` (it follows a link, and has no way to be told not to): refuse unless the
+    file it opened is the one at ``path`` itself, not a link's target.
+
+    ``refuse_link`` looks before the open; a link planted in the moment between would have SQLite read and
+    write another file of this login's (an empty one becomes a session).  The file at ``path`` is opened
+    here without following a link (``lstat``, folders opened ``openat``-style) and compared (device, inode)
+    with this process's descriptors, the new ones first (SQLite may reuse one of its own, and other threads
+    open and close theirs meanwhile)."""
+    if before is None:
+        return
+    # Never open (and close) the database file itself here: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, SQLite's included ("disk I/O error" in the other threads).
+    folder, name = _walk_from_state_dir(path) if os.stat in os.supports_dir_fd else (None, str(path))
+    try:
+        want = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        raise LinkRefused(f"{path} was removed or replaced while gpumigrate opened it: run again") from None
+    finally:
+        if folder is not None:
+            os.close(folder)
+    if stat.S_ISLNK(want.st_mode):
+        raise LinkRefused(link_message(path))
+    after = open_fds() or set()
+    for other in sorted(after - before) + sorted(after & before):  # new ones first; SQLite may reuse its own
+        try:
+            st = os.fstat(other)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+            return
+    raise LinkRefused(f"{path} was a symbolic link while gpumigrate opened it (replaced in the moment after its "
+                      "check): nothing was read or written through it; look at who can write "
+                      f"{path.parent} and run again")
 
 
 def create_private_file(path: Path) -> None:

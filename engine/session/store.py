@@ -37,9 +37,11 @@ from engine.session.events import EventsMixin
 from engine.session.identity import declared_name, os_identity
 from engine.session.liveness import LivenessMixin
 from engine.session.paths import (
+    check_opened,
     create_private_file,
     make_private_dir,
     not_shared_message,
+    open_fds,
     read_only_fs,
     refuse_link,
     session_path,
@@ -124,7 +126,13 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
         if db is None:
             if self._closed:
                 raise BadInputError(f"session {self.name!r} was closed")
+            before = open_fds()
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            try:
+                check_opened(self.path, before)  # before anything is read or written through it
+            except BaseException:
+                db.close()
+                raise
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

@@ -78,3 +78,17 @@ def test_a_session_file_that_is_no_database_is_one_line_not_a_traceback(capsys: 
     err = capsys.readouterr().err
     assert "is not a gpumigrate session file" in err and "Traceback" not in err and err.count("\n") == 1, err
     assert junk.read_text() == "not a database at all\n"
+
+
+def test_a_link_planted_between_the_check_and_sqlites_open_is_refused_before_any_write(tmp_path: Path) -> None:
+    """SQLite follows a link to the main file: an empty file of the owner's became a session file."""
+    from engine.session import sessions_dir
+
+    victim = tmp_path / "empty-but-mine"
+    victim.write_bytes(b"")
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    path = sessions_dir() / "planted.sqlite"
+    path.symlink_to(victim)  # planted after SessionStore.open's check: the store is built on the path as is
+    with pytest.raises(LinkRefused, match="was a symbolic link while gpumigrate opened it|is a symbolic link"):
+        SessionStore(path)
+    assert victim.read_bytes() == b""
