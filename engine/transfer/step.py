@@ -42,7 +42,7 @@ from engine.errors import GpumigrateError, Interrupted
 from engine.events import Emit, ItemDone, Message
 from engine.runner import StepContext, StepResult
 from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
-from engine.transfer.summary import INTERRUPTED_TAIL
+from engine.transfer.summary import INTERRUPTED_TAIL, what_to_fix
 
 STEP = "transfer"
 APPROVAL_ACTION = "transfer-delete"
@@ -229,8 +229,9 @@ def run(ctx: StepContext) -> StepResult:
     if engines != ["local"]:
         text += f" (engines: {', '.join(engines)})"
     if totals["failed"] and not ctx.dry_run:
-        text += ("; fix what each failed object's line names, then run the same command again (copied objects "
-                 "are skipped, failed ones retried)")
+        errors = (str(f.get("error") or "") for r in results for f in r.get("failures") or [])
+        fix = what_to_fix(totals["failed"], errors, "fix what each failed object's line names")
+        text += f"; {fix}, then run the same command again (copied objects are skipped, failed ones retried)"
     return StepResult(ok=ok, summary=text, data={"entries": results, **totals})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 INTERRUPTED_TAIL = "; interrupted (run the same command again to resume)"
 """How the one-line summary of an interrupted run ends."""
@@ -38,6 +38,20 @@ class NotCopied:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "reason": self.reason}
+
+
+def what_to_fix(failed: int, errors: Iterable[str], usual: str) -> str:
+    """What to do before running again (``usual`` when nothing more precise is known). A file that
+    changed during every copy (a log being written) fails the same way on every run: retrying
+    alone is no way out, so the line says what is."""
+    changing = sum(1 for e in errors if "changed during copy" in e)
+    if not changing:
+        return usual
+    it = "it" if changing == 1 else "them"
+    files = f"{changing} file{'' if changing == 1 else 's'} changed during every copy"
+    if changing == failed:
+        return f"{files}: stop what writes {it} (or exclude {it} with -x)"
+    return f"{usual} ({files}: stop what writes {it}, or exclude {it} with -x)"
 
 
 def reason_category(reason: str) -> str:

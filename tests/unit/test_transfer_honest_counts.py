@@ -183,3 +183,37 @@ def test_a_refused_minus_d_with_json_still_ends_with_the_summary_saying_why(tmp_
     assert last["delete_refused"].startswith("3 deletions planned, more than the limit of 1"), last
     assert "-d refused" in err
     assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["x0", "x1", "x2"]
+
+
+def test_a_file_that_never_held_still_gets_a_next_step_that_can_work(tmp_path, capsys, monkeypatch):
+    """"run the same command again (the 1 failed retried)" after `changed during copy`: a log written all the
+    time fails the same way on every run; the next line says what does work (stop its writer, or -x it)."""
+    from engine.transfer.backends.local import LocalBackend as Local
+    from tui.cli import main
+
+    write_local(tmp_path / "src", {"train.log": b"l" * 1000, "ok": b"o"})
+    real = Local.read_range
+
+    def appending(self, info, start, length):  # the writer appends while every copy reads
+        data = real(self, info, start, length)
+        if info.path == "train.log":
+            with open(self.full(info.path), "ab") as f:
+                f.write(b"more\n")
+        return data
+
+    monkeypatch.setattr(Local, "read_range", appending)
+    assert main(["transfer", str(tmp_path / "src"), str(tmp_path / "dst")]) == 1
+    out = capsys.readouterr().out
+    assert "changed during copy (3 tries" in out
+    assert out.splitlines()[-1] == (
+        "next: 1 file changed during every copy: stop what writes it (or exclude it with -x), then run the same "
+        "command again (copied objects are skipped, the 1 failed retried)"), out
+
+
+def test_the_next_step_names_files_that_changed_during_every_copy_among_other_failures():
+    from engine.transfer.summary import what_to_fix
+
+    usual = "fix what each failed line names"
+    assert what_to_fix(2, ["OSError: denied", "x"], usual) == usual
+    assert what_to_fix(2, ["SourceChanged: changed during copy (3 tries…)", "OSError: denied"], usual) == (
+        usual + " (1 file changed during every copy: stop what writes it, or exclude it with -x)")

@@ -366,7 +366,10 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             print(f"  ... {not_copied - min(len(summary.not_copied), 50):,} more not copied, not listed "
                   f"({not_copied:,} in all, counted by reason above)")
         if summary.failed and not summary.interrupted:
-            print("next: fix what each failed line names, then run the same command again "
+            from engine.transfer.summary import what_to_fix
+
+            fix = what_to_fix(summary.failed, (f.error for f in summary.failures), "fix what each failed line names")
+            print(f"next: {fix}, then run the same command again "
                   f"(copied objects are skipped, the {summary.failed} failed retried)")
     if summary.interrupted:
         return int(ExitCode.INTERRUPTED)
