@@ -246,6 +246,6 @@ async def test_without_a_session_the_runbook_shows_the_profiles_checklist_read_o
         status = str(app.screen.query_one("#runbook-status", Static).render())
         assert status.startswith("3 items, read-only: no session.")
         assert "gpumigrate --session NAME --profile cutover.toml" in status
-        await pilot.press("t")  # nothing to tick without a session: it says so, and nothing is recorded
+        await pilot.press("t")  # nothing to tick without a session: the key is dimmed, and nothing is recorded
         await pilot.pause()
         assert [str(table.get_row_at(i)[3]) for i in range(table.row_count)] == ["", "", ""]

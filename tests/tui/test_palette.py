@@ -1,4 +1,5 @@
-"""The command palette reaches every step and every key a screen offers, and nothing else of its own.
+"""The command palette reaches every step and every key a screen offers, and nothing else of its own; a key
+with nothing to act on is dimmed in the footer (and not offered), as the app does for Pause.
 
 It offered each widget's hidden navigation keys as commands ("Cursor Up", "Scroll Left", "Page Right",
 "Copy selected text": 15-20 per screen, before the screen's own), and "Run Runbook step", which runs
@@ -35,3 +36,11 @@ async def test_each_screens_palette_holds_its_footer_keys_and_the_steps(tmp_path
             steps = {title for name, (_m, _c, title, _k) in SCREENS.items() if name in STEP_MODULES}
             assert runs == steps, (mode, runs)
             assert {f"Go to {title}" for _m, _c, title, _k in SCREENS.values()} <= set(titles)
+            dimmed = {b.description for _k, (node, b, enabled, _t) in screen.active_bindings.items()
+                      if b.show and not enabled}
+            # before a scan there is nothing to accept; without a session nothing to tick, decide or sign off
+            # (they said so in a toast, after being offered as live keys)
+            expected = {"inventory": {"Accept target"},
+                        "runbook": {"Tick item", "Untick", "Approve", "Decline", "Sign off"}}[mode]
+            assert expected <= dimmed, (mode, dimmed)
+            assert not expected & set(titles)

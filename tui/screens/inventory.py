@@ -118,7 +118,14 @@ class InventoryScreen(StepScreen):
             return False  # nothing to cancel: not offered
         if action == "scan" and self.scanning:
             return False  # escape cancels the scan under way (offered in its place)
-        return super().check_action(action, parameters)
+        allowed = super().check_action(action, parameters)
+        if action == "accept" and allowed and not self._recommendations():
+            return None  # dimmed: nothing to accept before a scan sizes the workload
+        return allowed
+
+    def _recommendations(self) -> list[Any]:
+        sizing = self.inventory.sizing if self.inventory is not None else None
+        return list(sizing.recommendations) if sizing is not None else []
 
     def _apply_role(self) -> None:  # the base enables every .mutating control for the driver
         super()._apply_role()
@@ -126,9 +133,8 @@ class InventoryScreen(StepScreen):
 
     def _update_accept(self) -> None:
         """Accept needs the driver's role and a recommendation."""
-        sizing = self.inventory.sizing if self.inventory is not None else None
-        self.query_one("#inv-accept-button", Button).disabled = not (
-            self.driving and sizing is not None and bool(sizing.recommendations))
+        self.query_one("#inv-accept-button", Button).disabled = not (self.driving and bool(self._recommendations()))
+        self.refresh_bindings()
 
     def _load_recorded(self) -> None:
         """Show the inventory recorded in the session (a watcher sees the driver's scan)."""

@@ -35,6 +35,21 @@ class RunbookScreen(StepScreen):
         Binding("s", "sign_off", "Sign off", id="runbook-signoff", tooltip="Sign off the cutover"),
     ]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = super().check_action(action, parameters)
+        if not allowed:
+            return allowed
+        if action in ("tick", "untick", "sign_off") and self.session is None:
+            return None  # dimmed: the checklist is read-only without a session
+        if action in ("tick", "untick") and not self._rows("runbook-items"):
+            return None
+        if action == "decide" and not self._rows("runbook-approvals"):
+            return None  # dimmed: nothing is waiting for a second person
+        return allowed
+
+    def _rows(self, table: str) -> int:
+        return sum(t.row_count for t in self.query(f"#{table}").results(DataTable))
+
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="runbook-top"):
             with Vertical(id="runbook-left"):
@@ -122,6 +137,7 @@ class RunbookScreen(StepScreen):
         if self.session is not None:
             for a in self.session.approvals("pending"):
                 approvals.add_row(str(a.id), a.action, a.detail, a.requested_by, key=str(a.id))
+        self.refresh_bindings()  # tick, approve, decline: live only with something to act on
 
     def _migration_rollback(self, profile: Any) -> list[str]:
         """The generated plan that undoes each migration step (engine.ops.rollback), cached per profile."""
