@@ -187,6 +187,8 @@ class GpuMigrateApp(App[int]):
 
         if own_action(self, action) and not self.authorize(action, notify=False):
             return False
+        if action in ("next_step", "save_profile") and self.profile is None and not self._editor_open():
+            return None  # dimmed: no profile yet, nothing to walk or save
         return super().check_action(action, parameters)
 
     def role_banner(self) -> str:
@@ -341,6 +343,13 @@ class GpuMigrateApp(App[int]):
 
     # --- state shared with screens ------------------------------------------
 
+    def _editor_open(self) -> bool:
+        """The screen saves its own text (the Profile view), profile loaded or not."""
+        try:
+            return getattr(self.screen, "save_from_editor", None) is not None
+        except Exception:  # noqa: BLE001 - no screen yet (starting): nothing of its own to save
+            return False
+
     def _update_titles(self) -> None:
         profile = self.profile_path.name if self.profile_path else "no profile (ctrl+o to open)"
         parts = [profile]
@@ -348,6 +357,7 @@ class GpuMigrateApp(App[int]):
             parts.append(f"session {self.session_name}")
             parts.append(self.role if self.role != "watching" else f"watching {self.driver_name or ''}".strip())
         self.sub_title = " · ".join(parts)
+        self.refresh_bindings()  # Next and Save are dimmed until a profile is open
 
     def _broadcast(self, message: Any) -> None:
         for stack in self._screen_stacks.values():

@@ -44,3 +44,21 @@ async def test_each_screens_palette_holds_its_footer_keys_and_the_steps(tmp_path
                         "runbook": {"Tick item", "Untick", "Approve", "Decline", "Sign off"}}[mode]
             assert expected <= dimmed, (mode, dimmed)
             assert not expected & set(titles)
+
+
+async def test_next_and_save_are_dimmed_until_a_profile_is_open(tmp_path: Path) -> None:
+    """On the welcome view, with no profile, ^n Next did nothing and ^s Save said there was nothing to save."""
+    path = tmp_path / "p.toml"
+    shutil.copy(REPO / "profiles" / "demo.toml", path)
+    app = GpuMigrateApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+
+        def live() -> dict[str, bool | None]:
+            return {b.description: enabled for _k, (_n, b, enabled, _t) in app.screen.active_bindings.items()
+                    if b.description in ("Next", "Save", "Open")}
+
+        assert live() == {"Next": False, "Save": False, "Open": True}
+        assert app.load_profile_from(path)
+        await pilot.pause()
+        assert live() == {"Next": True, "Save": True, "Open": True}
