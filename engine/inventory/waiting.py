@@ -35,9 +35,10 @@ def each_done(fn: Callable[[T], Any], items: Iterable[T], *, cancel: threading.E
     for item in items:
         todo.put(item)
     done: "queue.Queue[tuple[T, Any, BaseException | None]]" = queue.Queue()
+    stop = threading.Event()  # the caller stopped reading (an error it raises, Ctrl-C): take no new item
 
     def worker() -> None:
-        while not (cancel is not None and cancel.is_set()):
+        while not (stop.is_set() or (cancel is not None and cancel.is_set())):
             try:
                 item = todo.get_nowait()
             except queue.Empty:
@@ -49,15 +50,19 @@ def each_done(fn: Callable[[T], Any], items: Iterable[T], *, cancel: threading.E
 
     for n in range(max(1, min(max_workers, len(items)))):
         threading.Thread(target=worker, name=f"{name}-{n}", daemon=True).start()
-    for _ in items:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise _interrupted()
-            try:
-                yield done.get(timeout=POLL_S)
+    try:
+        for _ in items:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise _interrupted()
+                try:
+                    answer = done.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                yield answer
                 break
-            except queue.Empty:
-                continue
+    finally:
+        stop.set()
 
 
 def call(fn: Callable[[], T], *, cancel: threading.Event | None = None, name: str = "aws") -> T:
