@@ -113,12 +113,22 @@ class TransferSpec(Section):
     @field_validator("exclude")
     @classmethod
     def _regexes_compile(cls, patterns: list[str]) -> list[str]:
-        """A bad -x pattern is a load-time error with the profile's line, not a mid-run surprise."""
+        """A bad -x pattern is a load-time error with the profile's line, not a mid-run surprise.  So is one
+        Python reads otherwise than it looks (its FutureWarning: "[[:alpha:]]" is no POSIX class but a set of
+        "[", ":", ...; "&&", "--", "~~", "||" in a set are set operations in a later Python): it printed the
+        warning with this file's path and loaded."""
         import re
+        import warnings
 
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", FutureWarning)
+                    re.compile(pattern)
+            except FutureWarning as exc:
+                raise ValueError(f"{pattern!r} reads otherwise than it looks ({exc}; '[[:alpha:]]' is not a POSIX "
+                                 "class here): escape a literal '[' or '&', '-', '~', '|' inside a set with a "
+                                 "backslash") from None
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
         return patterns

@@ -248,3 +248,16 @@ def test_paths_of_40_characters_are_not_taken_for_a_secret_key() -> None:
     path = "data/Run2024/ImageNetTrainSplitV2/shard7"
     parse_profile(BASE + f'\n[inventory]\nlocal_dirs = ["{path}"]\n[verify.model_load]\n'
                   f'command = ["python", "{path}", "--token-file", "/run/secrets/tok"]\n', "p.toml")
+
+
+@pytest.mark.parametrize("pattern", ["[[:alpha:]]x", "[a&&b]", "[ab--]"])
+def test_a_pattern_python_reads_otherwise_than_it_looks_is_refused_without_a_warning_line(
+        pattern: str, recwarn: pytest.WarningsRecorder) -> None:
+    """`validate` printed 'engine/transfer/spec.py:121: FutureWarning: Possible nested set at position 1' (the
+    tool's own source path) and said ok: '[[:alpha:]]' is no POSIX class in Python but a set of '[', ':', ..."""
+    toml = BASE + f'\n[[transfer]]\nsrc = "a"\ndst = "gs://bkt/x"\nexclude = [\'{pattern}\']\n'
+    with pytest.raises(ProfileError) as err:
+        parse_profile(toml, "p.toml")
+    assert f"p.toml:10: transfer[0].exclude: {pattern!r} " in str(err.value), str(err.value)
+    assert "escape" in str(err.value)
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
