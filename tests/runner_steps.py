@@ -52,3 +52,11 @@ def echoes_a_credential(ctx: StepContext) -> StepResult:
 
     CALLS.append(ctx.step)
     raise RuntimeError(f"the backend refused the request with token {os.environ.get('DEPLOY_TOKEN', '')}")
+
+
+def outdated(data: object) -> None:
+    """Read by the runner between steps (``step_outdated``): Ctrl-C arriving there, outside any step."""
+    if _interrupt_once.get("between") and not _interrupt_once.get("between_done"):
+        _interrupt_once["between_done"] = True
+        raise KeyboardInterrupt
+    return None

@@ -201,3 +201,26 @@ def test_a_session_keeps_the_run_options_a_resume_needs(steps) -> None:
         assert runner.resume_options(s) == {"allow_price_fallback": True}  # never --again: a resume redoes nothing
         runner.run_steps(_profile(), emit=lambda e: None, session=s)
         assert runner.resume_options(s) == {}
+
+
+def test_ctrl_c_between_two_steps_ends_like_an_interruption(steps, tmp_path, capsys) -> None:
+    """Ctrl-C outside a step went up to the CLI's generic line: no --json summary, and "run the same command
+    again" for a replay whose session is its own (a new one each time)."""
+    from tui.cli import main
+
+    steps(a="ok", b="ok")
+    sys.modules[runner.STEP_MODULES["a"]].outdated = runner_steps.outdated  # type: ignore[attr-defined]
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile), "--json", "--steps", "a"]) == 0
+    runner_steps._interrupt_once["between"] = True  # the next run: Ctrl-C as the runner looks at a completed step
+    try:
+        session = json.loads(capsys.readouterr().out.splitlines()[-1])["session"]
+        assert main(["replay", str(profile), "--json", "--session", session, "--foreground"]) == 3
+    finally:
+        runner_steps._interrupt_once.pop("between", None)
+        runner_steps._interrupt_once.pop("between_done", None)
+    out = capsys.readouterr()
+    summary = json.loads(out.out.splitlines()[-1])
+    assert summary["event"] == "summary" and summary["exit_code"] == 3 and summary["steps"]["b"]["not_run"] is True
+    assert f"--session {session} --foreground" in summary["resume"] and "resumes it" in out.err

@@ -91,11 +91,32 @@ def run(args: argparse.Namespace) -> int:
             cancel.set()
 
         sink.on_closed = output_gone
+        began = time.time()
         try:
             summary = run_steps(profile, steps, emit=sink, profile_path=Path(args.profile).resolve(),
                                 dry_run=args.dry_run, session=session, cancel=cancel, options=options)
+        except KeyboardInterrupt:
+            # Ctrl-C between two steps (inside one, the runner makes it that step's "interrupted"): it went up to
+            # the CLI's generic "run the same command again" (a new session for a replay without --session) with
+            # no --json summary. Same ending as an interruption inside a step.
+            summary = None
+            if not args.dry_run:
+                for step, record in session.steps().items():
+                    if record.state == "running" and record.updated_at >= began:
+                        session.set_step(step, "interrupted")
+            so_far = _steps_so_far(session, steps, began, final=True)
         finally:
             sink.close()
+    if summary is None:
+        resume = _resume_command(args, name) if not args.dry_run else None
+        print("gpumigrate: interrupted" + (f"; `{resume}` resumes it" if resume else ""), file=sys.stderr)
+        if args.json:
+            print_json({"event": "summary", "steps": so_far, "ok": False, "exit_code": int(ExitCode.INTERRUPTED),
+                        "session": name, **({"resume": resume} if resume else {})})
+        else:
+            not_run = [n for n, entry in so_far.items() if entry.get("not_run")]
+            print(f"session {name}: exit 3" + (f"; not run: {', '.join(not_run)}" if not_run else ""))
+        return int(ExitCode.INTERRUPTED)
     # "Run the same command again to resume" is true only with the same session: a replay without --session makes
     # a new one each time, which redoes every completed step. Say the command that resumes.
     resume = _resume_command(args, name) if summary.exit_code == ExitCode.INTERRUPTED and not args.dry_run else None
