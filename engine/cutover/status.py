@@ -179,6 +179,8 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     """The word for how a run stands or ended: running, died, cancelled by NAME, interrupted, failed,
     incomplete or finished (only when it ran to its end with every step done)."""
     if run.state == "running":
+        if run.live and run.pulse is not None and run.pulse.unconfirmed:
+            return f"running as far as this host can tell (on {run.host}: {run.pulse.words()})"
         if run.live:
             return "running"
         return run.pulse.short() if run.pulse is not None else "not heard from"
@@ -276,8 +278,9 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
             "operator": lease.operator, "holder": lease.holder, "pid": lease.pid, "host": lease.host,
             "uid": lease.uid, "expired": lease.expired(), "live": live_lease,
             "process_alive": lease.process_alive(), "heartbeat_at": iso(lease.heartbeat_at)},
-        "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})" if live_lease and lease is not None
-                    else nobody_drives(store, lease, last)),
+        "driving": (f"{lease.operator} (pid {lease.pid} on {lease.host})"
+                    + (f", {lease.pulse.words()}" if lease.pulse is not None and lease.pulse.unconfirmed else "")
+                    if live_lease and lease is not None else nobody_drives(store, lease, last)),
         "run": None if last is None else {
             "id": last.id, "state": run_state(store, last), "outcome": run_outcome(store, last),
             "live": last.live, "not_responding": last.not_responding,

@@ -47,6 +47,9 @@ class Pulse:
     pid: int | None = None
     watched_s: float | None = None
     """Another host: how long this host has watched the current value (None on the writer's host)."""
+    unconfirmed: bool = False
+    """Another host: this host started watching less than the lease time ago and has not yet seen the
+    heartbeat change, so "alive" is only the benefit of the doubt (a long-dead writer looks the same)."""
 
     @property
     def alive(self) -> bool:
@@ -81,6 +84,9 @@ class Pulse:
                     "(it runs on another host: its process cannot be checked from here)")
         if self.state == GONE:
             return f"its process (pid {self.pid}) is gone"
+        if self.unconfirmed:
+            return (f"not yet confirmed from this host (first look {self.quiet_s:.0f}s ago; it runs on another host, "
+                    f"so it counts as alive until this host has seen no heartbeat for {self.ttl_s:g}s)")
         return "alive"
 
 
@@ -128,32 +134,40 @@ class LivenessMixin:
         seen = self._sighting(what, key, heartbeat_at, mono, now)
         quiet = max(0.0, mono - seen[0])
         state = SILENT if quiet > ttl_s else ALIVE
-        return Pulse(state, quiet, seen[1], ttl_s, None, pid, watched_s=quiet)
+        unconfirmed = state == ALIVE and seen[2] is not None and seen[2] == seen[0]  # never seen it change
+        return Pulse(state, quiet, seen[1], ttl_s, None, pid, watched_s=quiet, unconfirmed=unconfirmed)
 
-    def _sighting(self, what: str, key: str, value: float, mono: float, wall: float) -> tuple[float, float]:
-        """(this host's monotonic, wall) time when it first saw ``value`` as this heartbeat; recorded when new."""
+    def _sighting(self, what: str, key: str, value: float, mono: float,
+                  wall: float) -> tuple[float, float, float | None]:
+        """(this host's monotonic, wall) time when it first saw ``value`` as this heartbeat, and when it first
+        saw this heartbeat at all (monotonic; equal to the first when no change was ever seen); recorded here."""
         import sqlite3
 
         me = observer()
-        cache: dict[tuple[str, str], tuple[float, float, float]] = self.__dict__.setdefault("_sightings", {})
+        cache: dict[tuple[str, str], tuple[float, float, float, float | None]] = self.__dict__.setdefault(
+            "_sightings", {})
         known = cache.get((what, key))
         if known is not None and known[0] == value:
-            return known[1], known[2]
+            return known[1], known[2], known[3]
+        first: float | None = known[3] if known is not None else mono
         try:
             row = self._db.execute(  # type: ignore[attr-defined]
-                "SELECT value, mono, wall FROM sightings WHERE what = ? AND key = ? AND observer = ?",
+                "SELECT value, mono, wall, first_mono FROM sightings WHERE what = ? AND key = ? AND observer = ?",
                 (what, key, me)).fetchone()
-            if row is not None and row["value"] == value and row["mono"] <= mono:
-                cache[(what, key)] = (value, row["mono"], row["wall"])
-                return row["mono"], row["wall"]
+            if row is not None and row["mono"] <= mono:
+                first = row["first_mono"]
+                if row["value"] == value:
+                    cache[(what, key)] = (value, row["mono"], row["wall"], first)
+                    return row["mono"], row["wall"], first
             with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
-                db.execute("INSERT INTO sightings(what, key, observer, value, mono, wall) VALUES(?, ?, ?, ?, ?, ?) "
-                           "ON CONFLICT(what, key, observer) DO UPDATE SET value = excluded.value, "
-                           "mono = excluded.mono, wall = excluded.wall", (what, key, me, value, mono, wall))
+                db.execute("INSERT INTO sightings(what, key, observer, value, mono, wall, first_mono) "
+                           "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(what, key, observer) DO UPDATE SET "
+                           "value = excluded.value, mono = excluded.mono, wall = excluded.wall",
+                           (what, key, me, value, mono, wall, mono))
         except sqlite3.Error:  # a read-only copy: this process's own watch still counts
             pass
-        cache[(what, key)] = (value, mono, wall)
-        return mono, wall
+        cache[(what, key)] = (value, mono, wall, first)
+        return mono, wall, first
 
 
 def lease_pulse(store: Any, row: Any) -> Pulse:

@@ -145,6 +145,8 @@ class Run:
         base = f"{self.where()} is running {', '.join(self.steps)} since {since}"
         if self.not_responding:
             return f"{self.where()}, started {since} for {', '.join(self.steps)}, is {self.pulse.words()}"
+        if self.pulse is not None and self.pulse.unconfirmed:
+            return f"{base} ({self.pulse.words()})"
         if self.pulse is not None and self.pulse.watched_s is not None:
             return (f"{base}; this host saw its heartbeat change {self.pulse.quiet_s:.0f}s ago (it counts as dead "
                     f"after {self.ttl_s:g}s without one, as seen from here)")

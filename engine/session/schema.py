@@ -91,6 +91,11 @@ MIGRATIONS: list[str] = [
         what TEXT NOT NULL, key TEXT NOT NULL, observer TEXT NOT NULL, value REAL NOT NULL, mono REAL NOT NULL,
         wall REAL NOT NULL, PRIMARY KEY (what, key, observer));
     """,
+    # 6: when this host first saw the heartbeat at all (any value): until it has watched for the lease time
+    # without seeing a change, a heartbeat from another host is alive only "as far as this host can tell".
+    """
+    ALTER TABLE sightings ADD COLUMN first_mono REAL;
+    """,
 ]
 
 VERSION = len(MIGRATIONS)

@@ -129,3 +129,19 @@ def test_a_remote_client_is_listed_by_this_hosts_watch_not_by_its_clock() -> Non
             db.execute("UPDATE clients SET seen_at = seen_at + 0.5 WHERE holder = 'behind'")
         time.sleep(0.2)
         assert [c.holder for c in store.clients(fresh_within_s=0.3)] == ["behind"]
+
+
+def test_a_first_look_at_a_remote_run_says_it_is_not_yet_confirmed() -> None:
+    """A remote run that died long ago looks, at first, like one that beats: say so rather than 'running'."""
+    with SessionStore.open("first") as store:
+        store.acquire_lease("A", ttl_s=0.3)
+        store.begin_run("A", ["transfer"], ttl_s=0.3, detached=True)
+        _beat_from_host_a(store, -7200.0)  # its last heartbeat, whenever that was on host A's clock
+    with SessionStore.open("first", create=False) as reader:
+        info = summarize(reader, events=0)
+        assert info["run"]["outcome"].startswith("running as far as this host can tell (on host-a: not yet "
+                                                 "confirmed from this host"), info["run"]["outcome"]
+        assert "not yet confirmed from this host" in info["driving"]
+        _beat_from_host_a(reader, -7200.0)  # it beats: seen to change, so confirmed
+        info = summarize(reader, events=0)
+        assert info["run"]["outcome"] == "running" and "not yet confirmed" not in info["driving"]
