@@ -115,9 +115,13 @@ def test_real_terminal_app_attaches_to_a_running_session(tmux: Tmux, tmp_path: P
     shared_session("run1")
     worker = worker_pid(cli("replay", str(profile), "--steps", "transfer", "--session", "run1", "--detach",
                             operator="alice", check=True).stdout)
+    # Held until the app is up: on a loaded machine the 4 s copy could end before the app drew its first frame.
+    wait_for(lambda: "asked run" in cli("session", "pause", "run1", operator="alice").stdout, timeout=20,
+             every=0.2, what="the worker's run to take a pause request")
     tmux.start("watch", [*APP, "attach", "run1"], operator="bob")
     shown = tmux.wait_text("watch", "watching — alice is driving")
     assert "session run1 · watching alice" in shown
+    cli("session", "continue", "run1", operator="alice", check=True)
     tmux.keys("watch", "7")  # the Runbook view with the live audit log
     tmux.wait_text("watch", "Cutover checklist")
     tmux.wait_text("watch", "started: transfer")

@@ -706,10 +706,11 @@ async def test_in_a_session_each_planned_action_names_its_entry(tmp_path: Path) 
         assert rows == {**{f"a{i}.txt": "1" for i in range(3)}, **{f"b{i}.txt": "2" for i in range(4)}}
 
 
-async def test_quitting_during_a_private_copy_asks_first_and_no_is_the_default(slow: tuple[Path, Path, Path]) -> None:
+async def test_quitting_during_a_private_copy_asks_first_and_no_is_the_default(slower: tuple[Path, Path, Path]) -> None:
     """ctrl+q mid-copy quit at once and stopped the copy with no word. Now it asks, Enter keeps the run,
-    and y quits (the worker stops, resumable)."""
-    profile, _src, dst = slow
+    and y quits (the worker stops, resumable). The slower tree: under load the ~6 s one could end
+    before the second question."""
+    profile, _src, dst = slower
     app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _screen(pilot, app)
