@@ -133,7 +133,7 @@ def test_screen(mode: str, size: str, snap_compare, monkeypatch: pytest.MonkeyPa
         await settled(pilot)  # the footer recomposes for the new bindings before the checks read it
         cuts.extend(_cut_lines(app.screen))
         cuts.extend(_hidden_buttons(app.screen))
-        if app.screen.query("Footer"):  # a step screen: its keys whole in the footer (dialogs have none)
+        if app.screen.query("Footer"):  # every screen and dialog: its keys whole in its footer
             cuts.extend(footer_misses(app.screen))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)

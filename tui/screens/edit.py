@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from tui.widgets.fit_footer import FitFooter
 from tui.widgets.model_form import FormGroup, FormValueError, ModelForm
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ class SectionFormDialog(ModalScreen["Profile | None"]):
             with Horizontal():
                 yield Button("Save (ctrl+s)", variant="primary", id="form-save")
                 yield Button("Cancel", id="form-cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         first = self.query("ModelForm Input, ModelForm Select, ModelForm Checkbox")
@@ -278,6 +280,7 @@ class SaveDiffDialog(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Save (y)", variant="warning", id="diff-yes")
                 yield Button("Don't save (n)", id="diff-no")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         """The focus starts on Don't save: saving overwrites the file, so it takes y or a deliberate move."""

@@ -17,6 +17,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.widgets.fit_footer import FitFooter
+
 if TYPE_CHECKING:
     from tui.app_api import EditingApp
 
@@ -54,6 +56,7 @@ class NewProfileDialog(ModalScreen[dict[str, str] | None]):
             with Horizontal():
                 yield Button("Create", variant="primary", id="new-create")
                 yield Button("Cancel", id="new-cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         self.query_one("#new-file", Input).focus()

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.widgets.fit_footer import FitFooter
+
 
 class ErrorDialog(ModalScreen[None]):
     """Shows an error (e.g. every problem in a malformed profile) until dismissed."""
@@ -36,6 +38,7 @@ class ErrorDialog(ModalScreen[None]):
             yield Static(self._body, id="body", markup=False)
             with Horizontal(id="close-row"):  # docked: a long error scrolls, Close stays on the screen
                 yield Button("Close", variant="error", id="close")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -63,6 +66,7 @@ class PromptDialog(ModalScreen[str | None]):
             with Horizontal():
                 yield Button("OK", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
@@ -102,6 +106,7 @@ class BusyDialog(ModalScreen[None]):
             yield Static("starting…", id="busy-now", markup=False)
             with Horizontal():
                 yield Button("Cancel (esc)", id="busy-cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         self.query_one("#busy-cancel", Button).focus()
@@ -174,6 +179,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Yes (y)", variant="warning", id="yes")
                 yield Button("No (n)", id="no")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -205,6 +211,7 @@ class MessagesDialog(ModalScreen[None]):
         with VerticalScroll(id="messages-scroll"):
             yield Label("Messages, newest last (escape closes)", id="messages-title")
             yield Static("\n\n".join(self._lines) or "No messages yet.", id="messages-text", markup=False)
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         scroll = self.query_one("#messages-scroll", VerticalScroll)

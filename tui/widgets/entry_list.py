@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, Static
 
 from engine.profile import _dotted
+from tui.widgets.fit_footer import FitFooter
 from tui.widgets.model_form import FormGroup, FormValueError, ModelForm, entry_summary
 
 _DIALOG_CSS = """
@@ -44,8 +45,8 @@ class EntryListDialog(ModalScreen["list[dict[str, Any]] | None"]):
         Binding("a", "add", "Add entry"),
         Binding("e", "edit", "Edit entry"),
         Binding("d,delete", "remove", "Remove entry"),
-        Binding("u", "up", "Move entry up"),
-        Binding("ctrl+s", "keep", "Keep these entries", priority=True),
+        Binding("u", "up", "Move up", tooltip="Move the highlighted entry up"),
+        Binding("ctrl+s", "keep", "Keep", priority=True, tooltip="Keep these entries (the form saves them)"),
         Binding("escape", "cancel", "Cancel"),
     ]
     DEFAULT_CSS = _DIALOG_CSS.format(name="EntryListDialog") + """
@@ -75,6 +76,7 @@ class EntryListDialog(ModalScreen["list[dict[str, Any]] | None"]):
                 yield Button("Remove (d)", id="entry-remove")
                 yield Button("Keep (ctrl+s)", variant="primary", id="entry-keep")
                 yield Button("Cancel", id="entry-cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         self._show()
@@ -178,6 +180,7 @@ class EntryFormDialog(ModalScreen["dict[str, Any] | None"]):
             with Horizontal():
                 yield Button("Keep (ctrl+s)", variant="primary", id="entry-form-keep")
                 yield Button("Cancel", id="entry-form-cancel")
+        yield FitFooter()  # the dialog's own keys (the screen's below do not work meanwhile)
 
     def on_mount(self) -> None:
         first = self.query("ModelForm Input, ModelForm Select, ModelForm Checkbox")
