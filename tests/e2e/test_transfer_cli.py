@@ -202,3 +202,32 @@ def test_sigterm_stops_a_foreground_replay_as_interrupted_and_the_next_replay_re
     final = json.loads(again.stdout.splitlines()[-1])["steps"]["transfer"]["summary"]
     assert "of them sent by an earlier run (resumed parts)" in final, final
     assert (tmp_path / "dst" / "big.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("mode", [["--json"], ["-v"], ["--json", "--verify-only"]])
+def test_a_transfer_whose_output_is_closed_stops_as_interrupted_not_exit_0(tmp_path, mode):
+    """`gpumigrate transfer --json SRC DST | head -1` exited 0 with 9 of 300 files copied: the reader's
+    going away raised BrokenPipeError out of the run and the CLI mapped it to 0. (Text mode exited 1.)
+    Now the run stops as Ctrl-C stops it: exit 3, nothing half-written, and the same command finishes.
+    --verify-only exited 0 whatever it found: it now compares to the end and says the result on stderr."""
+    write_local(tmp_path / "src", {f"f{i:03}.bin": os.urandom(2000) for i in range(300)})
+    args = [str(tmp_path / "src"), str(tmp_path / "dst"), "-j", "2"]
+    if "--verify-only" in mode:
+        assert cli(*args).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "transfer", *args, *mode], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    rc = proc.wait(timeout=60)
+    assert "Traceback" not in err, err
+    assert "the output was closed" in err, err
+    if "--verify-only" in mode:  # nothing to resume: it compares to the end and says what it found
+        assert rc == 0 and "the check ran to its end: verified 300, mismatched 0, missing 0" in err, (rc, err)
+        return
+    assert rc == 3, (rc, err)
+    assert not [p for p in (tmp_path / "dst").rglob("*") if "gpumigrate-tmp" in p.name]
+    again = cli(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == sorted(p.name for p in (tmp_path / "src").iterdir())

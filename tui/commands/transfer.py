@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     """The command; ``startup_over`` is called once the clients are built (:mod:`tui.startup`)."""
     import signal
+    import sys
     from pathlib import Path
 
     from pydantic import ValidationError
@@ -232,7 +233,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     from engine.errors import BadInputError, ExitCode
     from engine.events import ItemDone, Progress
     from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
-    from tui.output import make_sink, print_json
+    from tui.output import make_sink, output_closed, print_json
 
     if args.cleanup or args.disable or args.enable or args.engine != "local":
         startup_over()  # their clients are built inside the engine's calls
@@ -245,6 +246,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     sink = make_sink(args.json, verbose=args.verbose)
     if args.verify_only:
         startup_over()
+        # The reader going away (| head) is no reason to stop comparing: the check runs to its end and
+        # its result goes to stderr, so the exit status is still what was found (it was 0 whatever was).
+        sink.on_closed = lambda: None
         try:
             report = verify_trees(args.src, args.dst, args.manifest, emit=sink, jobs=args.jobs or 8,
                                   exclude=args.exclude, recursive=args.recursive,
@@ -252,7 +256,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                                   skip_broken_symlinks=args.skip_broken_symlinks)
         finally:
             sink.close()
-        if args.json:
+        if sink.closed:
+            print(f"gpumigrate: the output was closed; the check ran to its end: {report.line()}", file=sys.stderr)
+        elif args.json:
             print_json(report.to_event())
         else:
             print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
@@ -283,7 +289,6 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         raise BadInputError("\n".join(f"--{field.replace('_', '-')}: {why}"
                                       for field, why in map(field_problem, exc.errors()))) from None
 
-    import sys
     import threading
 
     out_lock = threading.Lock()
@@ -296,13 +301,25 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                 verb = event.status.replace("_", " ")
                 line = f"{verb} {event.item} ({event.data.get('size', 0)} bytes)\n"
                 with out_lock:  # workers print at once: one write per whole line
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
+                    if sink.closed:
+                        return
+                    try:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                    except (BrokenPipeError, ValueError) as exc:
+                        output_closed(sink, exc)
                 return
         sink(event)
 
     control = TransferControl()
     interrupts = [0]
+
+    def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
+        print("gpumigrate: the output was closed; stopping the transfer (run the same command again to resume)",
+              file=sys.stderr)
+        control.cancel()
+
+    sink.on_closed = output_gone
 
     def on_sigint(signum, frame):  # first Ctrl-C: stop cleanly (journal kept); second: hard stop
         interrupts[0] += 1
