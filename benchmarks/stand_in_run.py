@@ -3,6 +3,7 @@ together and always stopped and removed together, however the run ends."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -48,3 +49,16 @@ def seed_mixed_tree(work: Path, moto: stand_ins.StandIn, gcs: stand_ins.StandIn,
     subprocess.run([RCLONE, "--config", "/dev/null", "-q", "copy", str(src), "s3:bench-src/t", "--transfers", "8"],
                    env=dict(direct, **stand_ins.rclone_env(moto.url)), check=True, capture_output=True)
     return src, base
+
+
+def add_tree_args(ap: argparse.ArgumentParser) -> None:
+    """The options the S3/local -> GCS benchmarks share: the tree, -j, and other checkouts to run."""
+    ap.add_argument("--jobs", type=int, default=8, help="-j / --transfers and --checkers; 0: each tool's defaults")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--small", type=int, default=600)
+    ap.add_argument("--big", type=int, default=2)
+    ap.add_argument("--big-mib", type=int, default=200)
+    ap.add_argument("--local", action="store_true", help="local -> GCS instead of S3 -> GCS")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR[:ARGS]",
+                    help="gpumigrate from another checkout (or this one, '.') with extra arguments")
+    ap.add_argument("--no-rclone", action="store_true")

@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_transfer_wan import RCLONE, make_tree  # noqa: E402
-from benchmarks.stand_in_run import moto_and_gcs  # noqa: E402
+from benchmarks.stand_in_run import add_tree_args, moto_and_gcs  # noqa: E402
 from benchmarks.timing import stand_in_env  # noqa: E402
 from benchmarks.wan_requests import cpu_s  # noqa: E402
 from tests import stand_ins  # noqa: E402
@@ -76,15 +76,7 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: Path, pids: dict[str, int
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=8, help="-j / --transfers and --checkers; 0: each tool's defaults")
-    ap.add_argument("--small", type=int, default=600)
-    ap.add_argument("--big", type=int, default=2)
-    ap.add_argument("--big-mib", type=int, default=200)
-    ap.add_argument("--local", action="store_true", help="local -> GCS instead of S3 -> GCS")
-    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR[:ARGS]",
-                    help="gpumigrate from another checkout (or this one, '.') with extra arguments")
-    ap.add_argument("--no-rclone", action="store_true")
+    add_tree_args(ap)
     a = ap.parse_args()
     cases = {"one": (1, 0, 1), "small": (a.small, 0, 1), "big": (0, a.big, a.big_mib), "short": (300, 1, 40)}
 

@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import latency_proxy  # noqa: E402
 from benchmarks.bench_transfer_wan import RCLONE  # noqa: E402
-from benchmarks.stand_in_run import moto_and_gcs, seed_mixed_tree  # noqa: E402
+from benchmarks.stand_in_run import add_tree_args, moto_and_gcs, seed_mixed_tree  # noqa: E402
 from benchmarks.wan_requests import cpu_s  # noqa: E402
 from tests import stand_ins  # noqa: E402
 
@@ -64,15 +64,7 @@ def timeline(out: str, started: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--delay", type=float, default=10, help="ms added to each direction")
-    ap.add_argument("--jobs", type=int, default=8, help="-j / --transfers and --checkers; 0: each tool's defaults")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--small", type=int, default=600)
-    ap.add_argument("--big", type=int, default=2)
-    ap.add_argument("--big-mib", type=int, default=200)
-    ap.add_argument("--local", action="store_true", help="local -> GCS instead of S3 -> GCS")
-    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR[:ARGS]",
-                    help="gpumigrate from another checkout (or this one, '.') with extra arguments")
-    ap.add_argument("--no-rclone", action="store_true")
+    add_tree_args(ap)
     a = ap.parse_args()
 
     gcs_port = stand_ins.free_port()

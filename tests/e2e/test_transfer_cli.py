@@ -145,6 +145,19 @@ def test_a_run_with_failures_says_what_to_run_next(tmp_path, capsys):
     assert "skipped 1" in capsys.readouterr().out
 
 
+def _sigterm_mid_copy(command: list[str]) -> tuple[subprocess.Popen, str, str]:
+    """Run ``command`` (its --json output), SIGTERM it once big.bin's bytes are moving; (process, out, err)."""
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if '"phase": "progress"' in line and "big.bin" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    return proc, out, err
+
+
 def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path):
     """The defect: SIGTERM (systemctl stop, docker stop) killed the CLI mid-copy without a word, exit
     143, its journal still saying "running". Now it stops as the first Ctrl-C does: the summary says
@@ -153,14 +166,7 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path):
     write_local(tmp_path / "src", {"big.bin": data})
     args = [str(tmp_path / "src"), str(tmp_path / "dst"), "--part-threshold", "5", "--part-size", "1", "-j", "1",
             "--bwlimit", "2M"]
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "transfer", *args, "--json"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"phase": "progress"' in line and "big.bin" in line:
-            break
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    proc, out, err = _sigterm_mid_copy([sys.executable, "-m", "tui.cli", "transfer", *args, "--json"])
     assert proc.returncode == 3, (proc.returncode, err)
     summary = json.loads(out.splitlines()[-1])
     assert summary["event"] == "summary" and summary["interrupted"] is True and summary["copied"] == 0
@@ -180,14 +186,7 @@ def test_sigterm_stops_a_foreground_replay_as_interrupted_and_the_next_replay_re
              'part_threshold_mib = 5\npart_size_mib = 1\njobs = 1\n')
     profile.write_text(entry + 'bwlimit = "2M"\n')
     replay = [sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "transfer", "--json"]
-    proc = subprocess.Popen(replay, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"phase": "progress"' in line and "big.bin" in line:
-            break
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    proc, out, err = _sigterm_mid_copy(replay)
     assert proc.returncode == 3 and "Traceback" not in err, (proc.returncode, err)
     summary = json.loads(out.splitlines()[-1])
     text = summary["steps"]["transfer"]["summary"]
