@@ -135,3 +135,18 @@ def test_a_replay_whose_output_is_closed_stops_as_interrupted_not_exit_0() -> No
         states = {name: record.state for name, record in session.steps().items()}
     assert "running" not in states.values(), states
     assert "interrupted" in states.values() or "ops" not in states, states  # stopped, never "all passed"
+
+
+def test_a_replay_without_a_session_whose_output_is_closed_names_the_command_that_resumes() -> None:
+    """Review s7: `replay P --json | head -1` without --session said "run the same command again to resume" and,
+    two lines on, the command with its own session that resumes: the same command again makes a new session and
+    redoes every completed step. Only the command that resumes is said."""
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "replay", "profiles/demo.toml", "--steps", "inventory,ops",
+                             "--json"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["event"]
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 3, err
+    assert "the output was closed" in err and "same command again" not in err, err
+    assert "--session replay-demo-" in err and "resumes it" in err, err

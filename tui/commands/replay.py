@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     sink = make_sink(args.json, verbose=args.verbose)
     with SessionStore.open(name) as session, stop_on_sigterm() as cancel:
         def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
-            print("gpumigrate: the output was closed; stopping at the step's next check "
-                  "(run the same command again to resume)", file=sys.stderr)
+            # What resumes is said once the run has stopped (with the session it used): "the same command again"
+            # is false for a replay without --session, which makes a new session and redoes every completed step.
+            print("gpumigrate: the output was closed; stopping at the step's next check", file=sys.stderr)
             cancel.set()
 
         sink.on_closed = output_gone
