@@ -45,6 +45,12 @@ class RunRate:
     source: str
 
 
+def budget_units(run_rate: RunRate) -> int:
+    """The whole currency units the budget holds: the run-rate rounded up, so a normal month stays under 100%
+    (every title and message names this amount, not the run-rate rounded to nearest)."""
+    return max(1, math.ceil(run_rate.monthly - 1e-9))
+
+
 def threshold_amounts(profile: "Profile", run_rate: RunRate) -> list[tuple[float, float]]:
     """(percent, amount) of each alert threshold: what the budget's rules fire at."""
     return [(pct, run_rate.monthly * pct / 100) for pct in profile.ops.budget_thresholds_pct]
@@ -107,7 +113,7 @@ def build_budget(profile: "Profile", run_rate: RunRate) -> "budgets_v1.Budget":
     ops = profile.ops
     if not profile.target.project:
         raise BadInputError("[target].project is needed for a budget (it filters the spend)")
-    amount = max(1, math.ceil(run_rate.monthly - 1e-9))
+    amount = budget_units(run_rate)
     notifications = budgets_v1.NotificationsRule(
         monitoring_notification_channels=list(ops.budget_email_channels))
     if ops.budget_pubsub_topic:

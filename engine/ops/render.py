@@ -68,12 +68,12 @@ def render_kind(profile: "Profile", kind: str, *, profile_path: Path | None = No
         return [Rendered(kind, "grafana-gpu-dashboard.json", "Grafana dashboard (DCGM)", "json",
                          render_dashboard(profile))]
     if kind == "budget":
-        from engine.ops.budget import monthly_run_rate, render_budget_json
+        from engine.ops.budget import budget_units, monthly_run_rate, render_budget_json
 
         rate = monthly_run_rate(profile, cost_data)
         if result is not None:
             result.run_rate = rate
-        return [Rendered(kind, "billing-budget.json", f"Cloud Billing budget ({rate.monthly:,.0f} "
+        return [Rendered(kind, "billing-budget.json", f"Cloud Billing budget ({budget_units(rate):,} "
                          f"{profile.ops.budget_currency}/month)", "json", render_budget_json(profile, rate))]
     if kind == "spot-watcher":
         from engine.ops import spot_watcher

@@ -110,3 +110,15 @@ def test_a_budget_in_another_currency_is_not_sized_from_dollars() -> None:
     given = parse_profile(TOML + 'budget_currency = "JPY"\nbudget_monthly_usd = 270000\n')
     budget = build_budget(given, monthly_run_rate(given))
     assert (budget.amount.specified_amount.units, budget.amount.specified_amount.currency_code) == (270000, "JPY")
+
+
+def test_the_budget_titles_the_amount_the_budget_holds() -> None:
+    """Review s7: the title said '322 USD/month' (the run-rate $322.45 rounded to nearest) over a file whose budget
+    holds 323 (rounded up, so a normal month stays under its 100% rule): the title names the amount set."""
+    from engine.ops.render import render_kind
+
+    profile = parse_profile(TOML)
+    for monthly in (322.45, 322.0, 0.2):
+        (rendered,) = render_kind(profile, "budget", cost_data={"bill_monthly_usd": {"target": monthly}})
+        units = json.loads(rendered.text)["budget"]["amount"]["specifiedAmount"]["units"]
+        assert f"({int(units):,} USD/month)" in rendered.title, (monthly, units, rendered.title)
