@@ -243,6 +243,58 @@ def output_closed(sink: "JsonSink | RichSink", exc: BaseException) -> None:
     sink.on_closed()
 
 
+def stdout_to_devnull() -> None:
+    """Point fd 1 at /dev/null: the interpreter's last flush (and any later print) must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def console(**kwargs: Any) -> Any:
+    """A Rich console on stdout whose closed output raises BrokenPipeError (see :func:`report_output`).
+
+    Rich's own reaction is ``SystemExit(1)``: `gpumigrate cost PROFILE | head -1` exited 1, read as a failure."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "the output was closed")
+
+    return _Console(**kwargs)
+
+
+class OutputWatch:
+    """Whether the reader of stdout went away while a command printed its result."""
+
+    closed = False
+
+
+@contextlib.contextmanager
+def report_output(already_closed: bool = False) -> Iterator[OutputWatch]:
+    """Print a command's result inside this block: a reader that went away (``| head -1``) ends the printing,
+    not the command, whose exit status stays what it found (the CLI mapped the broken pipe to 0, Rich to 1).
+    The caller says its result on stderr when ``watch.closed``."""
+    watch = OutputWatch()
+    watch.closed = already_closed
+    try:
+        yield watch
+        sys.stdout.flush()
+    except BrokenPipeError:
+        watch.closed = True
+        stdout_to_devnull()
+
+
+def say_closed(result: str) -> None:
+    """The one stderr line of a command that ran to its end with nobody reading its output."""
+    print(f"gpumigrate: the output was closed; the command ran to its end: {result}", file=sys.stderr)
+
+
 def make_sink(json_mode: bool, verbose: bool = False) -> JsonSink | RichSink:
     return JsonSink() if json_mode else RichSink(verbose=verbose)
 

@@ -41,12 +41,15 @@ def run(args: argparse.Namespace) -> int:
         report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
     except CatalogError as exc:  # a price the catalog refuses: point at the profile's line
         raise located_error(args.profile, [(exc.field, str(exc).split(": ", 1)[1])]) from None
-    if args.json:
-        from tui.output import print_json
+    from tui.output import print_json, report_output, say_closed
 
-        print_json(report.to_dict())
-        return 0
-    _render(report, catalog)
+    with report_output() as out:  # `| head -1`: the report was made; only its printing ends early
+        if args.json:
+            print_json(report.to_dict())
+        else:
+            _render(report, catalog)
+    if out.closed:
+        say_closed(f"{len(report.options)} options priced (exit 0)")
     return 0
 
 
@@ -96,12 +99,12 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
 
 
 def _render(report, catalog) -> None:  # type: ignore[no-untyped-def]
-    from rich.console import Console
     from rich.table import Table
 
     from engine.cost.model import pct, usd
+    from tui.output import console as make_console
 
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     console.print(_options_table(console, report))
 
     detail = Table(title="Where each price comes from", title_justify="left", show_lines=False)

@@ -52,7 +52,7 @@ _MARK = {"green": "✓", "amber": "!", "red": "✗"}
 def _doctor(args: argparse.Namespace) -> int:
     from engine.drivers import compat, detect
     from engine.errors import ExitCode
-    from tui.output import print_json
+    from tui.output import print_json, report_output, say_closed
 
     if args.timeout <= 0:
         from engine.errors import BadInputError
@@ -80,23 +80,27 @@ def _doctor(args: argparse.Namespace) -> int:
     # No NVIDIA GPU here (none on the PCI bus either): the stack was not checked, and a script that runs the
     # doctor on a target must not read exit 0 as "the drivers are fine" (it did, with status amber).
     unchecked = next((f for f in findings if f.code in ("no-gpu", "gpu-not-seen")), None)
-    if args.json:
-        print_json({"status": status, "checked": unchecked is None, "findings": [f.to_dict() for f in findings],
-                    "state": state})
-    else:
-        for f in findings:
-            print(f"{_MARK[f.status]} {f.status:5} {f.component:13} {f.reason}")
-            if f.fix and f.status != "green":
-                print(f"{'':21}fix: {f.fix}")
-        absent = [p["name"] for p in state["probes"] if p["status"] in ("absent", "timeout")]
-        if absent:
-            print(f"  not found here: {', '.join(absent)}")
-        if args.record:
-            print(f"  recorded into {args.record} (diagnose it anywhere with --from {args.record})")
-        print(f"doctor: {status}" + ("" if unchecked is None else "; not checked: " + (
-            "no NVIDIA GPU on this machine" if unchecked.code == "no-gpu" else
-            "no NVIDIA driver answers and the PCI bus was not read: whether a GPU is here is not known") + " (exit 1)"))
-    return int(ExitCode.FAILED) if status == "red" or unchecked is not None else int(ExitCode.OK)
+    code = int(ExitCode.FAILED) if status == "red" or unchecked is not None else int(ExitCode.OK)
+    with report_output() as out:  # `| head -1`: the diagnosis was made; only its printing ends early
+        if args.json:
+            print_json({"status": status, "checked": unchecked is None, "findings": [f.to_dict() for f in findings],
+                        "state": state})
+        else:
+            for f in findings:
+                print(f"{_MARK[f.status]} {f.status:5} {f.component:13} {f.reason}")
+                if f.fix and f.status != "green":
+                    print(f"{'':21}fix: {f.fix}")
+            absent = [p["name"] for p in state["probes"] if p["status"] in ("absent", "timeout")]
+            if absent:
+                print(f"  not found here: {', '.join(absent)}")
+            if args.record:
+                print(f"  recorded into {args.record} (diagnose it anywhere with --from {args.record})")
+            print(f"doctor: {status}" + ("" if unchecked is None else "; not checked: " + (
+                "no NVIDIA GPU on this machine" if unchecked.code == "no-gpu" else
+                "no NVIDIA driver answers and the PCI bus was not read: whether a GPU is here is not known") + " (exit 1)"))
+    if out.closed:
+        say_closed(f"doctor: {status}" + ("" if unchecked is None else "; not checked") + f" (exit {code})")
+    return code
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -105,7 +109,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.drivers import render
     from engine.errors import ExitCode
     from engine.profile import load_profile
-    from tui.output import print_json
+    from tui.output import print_json, report_output, say_closed
 
     profile_path = Path(args.target)
     profile = load_profile(profile_path)
@@ -114,25 +118,32 @@ def _plan(args: argparse.Namespace) -> int:
     artefacts, files = render.render_all(profile, plan, base_dir=profile_path.resolve().parent, kinds=kinds)
     written = [str(p) for p in render.write_artefacts(artefacts, files, Path(args.out))] if args.out else []
     code = int(ExitCode.FAILED) if plan.status == "red" else int(ExitCode.OK)
-    if args.json:
-        print_json({"plan": plan.to_dict(), "written": written,
-                    "artefacts": [{"kind": a.kind, "filename": a.filename, "language": a.language,
-                                   **({"text": a.text} if not args.out else {})} for a in artefacts]})
-        return code
-    if args.emit and not args.out:
-        sys.stdout.write(artefacts[0].text)
-        return code
-    print(f"plan for {plan.gpu or 'the target'} on {plan.os_image}: driver R{plan.driver_branch} "
-          f"({plan.driver_flavour} modules), CUDA {plan.cuda}"
-          + (f", {plan.framework} {plan.framework_version} ({plan.wheel})" if plan.wheel else ""))
-    for f in plan.findings:
-        print(f"{_MARK[f.status]} {f.status:5} {f.component:10} {f.reason}")
-        if f.fix and f.status != "green":
-            print(f"{'':18}fix: {f.fix}")
-    if written:
-        for path in written:
-            print(f"  wrote {path}")
-    else:
-        print("  artefacts: " + ", ".join(a.filename for a in artefacts)
-              + " (print one with --emit KIND, write them with --out DIR)")
+
+    def show() -> None:
+        if args.json:
+            print_json({"plan": plan.to_dict(), "written": written,
+                        "artefacts": [{"kind": a.kind, "filename": a.filename, "language": a.language,
+                                       **({"text": a.text} if not args.out else {})} for a in artefacts]})
+            return
+        if args.emit and not args.out:
+            sys.stdout.write(artefacts[0].text)
+            return
+        print(f"plan for {plan.gpu or 'the target'} on {plan.os_image}: driver R{plan.driver_branch} "
+              f"({plan.driver_flavour} modules), CUDA {plan.cuda}"
+              + (f", {plan.framework} {plan.framework_version} ({plan.wheel})" if plan.wheel else ""))
+        for f in plan.findings:
+            print(f"{_MARK[f.status]} {f.status:5} {f.component:10} {f.reason}")
+            if f.fix and f.status != "green":
+                print(f"{'':18}fix: {f.fix}")
+        if written:
+            for path in written:
+                print(f"  wrote {path}")
+        else:
+            print("  artefacts: " + ", ".join(a.filename for a in artefacts)
+                  + " (print one with --emit KIND, write them with --out DIR)")
+
+    with report_output() as out:  # `| head -1`: the plan was made; only its printing ends early
+        show()
+    if out.closed:
+        say_closed(f"plan {plan.status} (exit {code})")
     return code

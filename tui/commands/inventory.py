@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import ExitCode
     from engine.inventory.scan import run_inventory, summary_line
     from engine.profile import Profile, SourceSection, load_profile
-    from tui.output import make_sink, print_json
+    from tui.output import make_sink, print_json, report_output, say_closed
 
     if args.profile:
         profile = load_profile(args.profile)
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise BadInputError(f"--aws-region: not a region name: {', '.join(bad)} (e.g. us-east-1)")
     sink = make_sink(args.json, verbose=args.verbose)
+    sink.on_closed = lambda: None  # `| head -1`: the scan (read-only) runs to its end; its result goes to stderr
     try:
         inv = run_inventory(profile, base_dir=base, emit=sink, regions=regions)
     finally:
@@ -48,11 +49,14 @@ def run(args: argparse.Namespace) -> int:
     # what AWS refused or failed to answer, a local folder the profile names that is not there
     incomplete = (inv.aws is not None and bool(inv.aws.errors)) or bool(inv.missing_dirs())
     code = ExitCode.ENVIRONMENT if inv.aws_problem else ExitCode.FAILED if incomplete else ExitCode.OK
-    if args.json:
-        print_json({"event": "inventory", "summary": summary_line(inv), "inventory": inv.model_dump(mode="json"),
-                    "exit_code": int(code)})
-    else:
-        _print_report(inv)
+    with report_output(already_closed=sink.closed) as out:
+        if args.json:
+            print_json({"event": "inventory", "summary": summary_line(inv), "inventory": inv.model_dump(mode="json"),
+                        "exit_code": int(code)})
+        else:
+            _print_report(inv)
+    if out.closed:
+        say_closed(f"{summary_line(inv)} (exit {int(code)})")
     if inv.aws_problem:
         print(f"gpumigrate: AWS: {inv.aws_problem}", file=sys.stderr)
     return int(code)
@@ -67,13 +71,13 @@ def _bytes(n: float) -> str:
 
 
 def _print_report(inv: object) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from engine.inventory.scan import Inventory
+    from tui.output import console
 
     assert isinstance(inv, Inventory)
-    out = Console(highlight=False)
+    out = console(highlight=False)
     if inv.host is not None:
         if not inv.host.available:
             out.print(f"[bold]GPUs on this host[/]: {inv.host.reason}")

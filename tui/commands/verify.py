@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.profile import load_profile
     from engine.runner import run_steps
     from engine.session import SessionStore
-    from tui.output import make_sink, print_json, stop_on_sigterm
+    from tui.output import make_sink, print_json, report_output, say_closed, stop_on_sigterm
 
     profile = load_profile(args.profile)
     if args.sign_off:
@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.junit:
         options["junit"] = str(Path(args.junit).resolve())
     sink = make_sink(args.json, verbose=args.verbose)
+    # A reader that goes away (| head -1) is no reason to stop checking: the checks run to their end, the result
+    # goes to stderr and the exit status is what they found (the broken pipe made the step fail: exit 1).
+    sink.on_closed = lambda: None
     session_cm = SessionStore.open(args.session) if args.session else contextlib.nullcontext()
     with session_cm as session, stop_on_sigterm() as cancel:
         try:
@@ -83,20 +86,25 @@ def run(args: argparse.Namespace) -> int:
             sink.close()
     result = summary.results.get("verify")
     report = (result.data.get("report") if result else None) or {}
-    if args.json:
-        print_json({"event": "summary", "ok": summary.ok, "exit_code": int(summary.exit_code),
-                    "files": (result.data.get("files", []) if result else []), "report": report})
-    elif report:
-        _print_table(report)
-    if summary.exit_code == ExitCode.OK and result and not result.ok:
-        return int(ExitCode.FAILED)
-    return int(summary.exit_code)
+    with report_output(already_closed=sink.closed) as out:
+        if args.json:
+            print_json({"event": "summary", "ok": summary.ok, "exit_code": int(summary.exit_code),
+                        "files": (result.data.get("files", []) if result else []), "report": report})
+        elif report:
+            _print_table(report)
+    code = int(ExitCode.FAILED) if summary.exit_code == ExitCode.OK and result and not result.ok \
+        else int(summary.exit_code)
+    if out.closed:
+        say_closed(" ".join(filter(None, (report.get("summary") or (result.summary if result else ""),
+                                          report.get("incomplete")))) + f" (exit {code})")
+    return code
 
 
 def _print_table(report: dict) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from tui.output import console as make_console
 
     style = {"pass": "green", "fail": "bold red", "error": "bold red", "not-run": "dim"}
     table = Table(title="verification", show_lines=False)
@@ -109,7 +117,7 @@ def _print_table(report: dict) -> None:
         else:
             shown = f"[{style.get(status, 'dim')}]{status}{' (optional)' if c.get('optional') else ''}[/]"
         table.add_row(escape(c["title"]), shown, escape(c["summary"]), escape(c.get("threshold") or ""))
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(report.get("summary", ""), markup=False)
     if report.get("incomplete"):

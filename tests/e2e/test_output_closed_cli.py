@@ -1,0 +1,35 @@
+"""`gpumigrate COMMAND | head -1`: the exit status is what the command found, never the pipe's doing.
+
+`verify PROFILE | head -1` exited 1 ("a check did not pass") with nothing on stderr although every check
+passed; `cost` and `inventory` exited 1 the same way (Rich exits 1 on a broken pipe); a `drivers` plan
+that is red exited 0 (the CLI mapped BrokenPipeError to 0). These commands only read and report: they
+run to their end and, the output being gone, say their result on stderr with the true status."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.cli_support import gpumigrate_output_closed
+
+DEMO = "profiles/demo.toml"
+
+
+@pytest.mark.parametrize("args", [["verify", DEMO], ["verify", DEMO, "--json"], ["cost", DEMO],
+                                  ["inventory", "-p", DEMO], ["drivers", DEMO]])
+def test_a_closed_output_leaves_the_exit_status_and_says_the_result_on_stderr(args):
+    closed = gpumigrate_output_closed(*args)  # each of these exits 0 with its output read (the demo passes)
+    assert "Traceback" not in closed.stderr, closed.stderr
+    assert closed.returncode == 0, (closed.returncode, closed.stderr)
+    assert "the output was closed; the command ran to its end: " in closed.stderr, closed.stderr
+    assert "(exit 0)" in closed.stderr, closed.stderr
+    if args[0] == "verify":
+        assert "PASS" in closed.stderr, closed.stderr
+
+
+def test_a_red_driver_plan_with_its_output_closed_still_exits_1(tmp_path):
+    """The CLI mapped the broken pipe to exit 0: a red plan read as fine by `drivers P | head -1`."""
+    profile = tmp_path / "red.toml"
+    profile.write_text('[source]\nprovider = "aws"\n[target]\nmachine_type = "n1-standard-8"\ngpu_model = "V100"\n'
+                       'gpu_count = 1\n[drivers]\ndriver_branch = "590"\n')  # R590 drops the V100
+    closed = gpumigrate_output_closed("drivers", str(profile))
+    assert closed.returncode == 1 and "plan red (exit 1)" in closed.stderr, (closed.returncode, closed.stderr)
