@@ -112,7 +112,10 @@ def run(ctx: StepContext) -> StepResult:
     summary = report.summary()
     unproven = _transfer_not_done(ctx) if not capture_to else None
     integrity = next((r for r in report.results if r.name == "data_integrity" and r.status == "pass"), None)
-    live = section.data_integrity.transfers and any(t.engine == "local" for t in ctx.profile.transfer)
+    # Only the entries the local engine runs are compared live; a Storage Transfer entry's data is known from the
+    # manifest files alone, so the note is dropped only when every entry's destination was compared now.
+    live = (section.data_integrity.transfers and bool(ctx.profile.transfer)
+            and all(t.engine == "local" for t in ctx.profile.transfer))
     if unproven and integrity is not None and section.data_integrity.manifests and not live:
         note = (f"the transfer step {unproven}: data_integrity compared the manifest files, which this run did not "
                 "write; they may describe an earlier copy, not the destination now")

@@ -72,3 +72,33 @@ def test_reports_that_cannot_be_written_fail_the_step_with_the_verdict_kept(tmp_
     assert verify.ok is False and summary.exit_code == ExitCode.ENVIRONMENT
     assert verify.summary.startswith("PASS") and "the reports could not be written" in verify.summary
     assert "unexpected" not in verify.summary
+
+
+def test_a_live_compare_of_the_local_entries_does_not_hide_that_an_sts_entry_rests_on_the_manifests(
+        tmp_path: Path) -> None:
+    """Review s7: data_integrity.transfers compares only the entries the local engine runs; with one of those in the
+    profile the 'manifest files only' note was dropped for all, although the Storage Transfer entry's data was
+    known only from manifest files this run did not write."""
+    path = _profile(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(b"abc")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.bin").write_bytes(b"abc")
+    text = PROFILE.replace('src = "no-such-folder"\ndst = "bucket"', 'src = "data"\ndst = "out"\nrecursive = true')
+    text = text.replace("[verify.gpu]", '[[transfer]]\nsrc = "s3://src-bucket/data"\ndst = "gs://dst-bucket/data"\n'
+                        'engine = "sts"\n[verify.data_integrity]\ntransfers = true\n[verify.gpu]')
+    path.write_text(text)
+    with SessionStore.open("mixed-engines") as session:
+        session.set_step("transfer", "interrupted")
+        summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session)
+    verify = summary.results["verify"].summary
+    assert verify.startswith("PASS"), verify
+    assert "data integrity from manifest files only: the transfer step is interrupted" in verify, verify
+    everything_live = text.replace('\n[[transfer]]\nsrc = "s3://src-bucket/data"\ndst = "gs://dst-bucket/data"\n'
+                                   'engine = "sts"', "")
+    path.write_text(everything_live)
+    with SessionStore.open("all-local") as session:
+        session.set_step("transfer", "interrupted")
+        alone = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session)
+    assert alone.results["verify"].summary.startswith("PASS") and "manifest files only" not in \
+        alone.results["verify"].summary  # every entry's destination compared now: nothing rests on the files alone
