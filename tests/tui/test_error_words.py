@@ -65,3 +65,18 @@ def test_a_refused_transfer_flag_is_said_without_pydantic_words(capsys) -> None:
     assert main(["transfer", "a", "b", "--exclude", "["]) == 2
     err = capsys.readouterr().err
     assert "--exclude: '[' is not a valid regular expression" in err and "Value error" not in err, err
+
+
+async def test_the_profile_view_without_a_file_names_itself_not_an_internal_label() -> None:
+    from textual.widgets import TextArea
+
+    app = GpuMigrateApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.switch_mode("profile")
+        await pilot.pause()
+        app.screen.query_one("#profile-editor", TextArea).text = '[source]\nprovider = "aws"\nregion = 5\n'
+        app.screen.save_from_editor()
+        await pilot.pause()
+        body = _body(app)
+        assert body.startswith("the Profile view:3: source.region: must be a string"), body
+        assert "<" not in body

@@ -85,7 +85,7 @@ class ProfileScreen(StepScreen):
             self.notify("Watching: only the driver can change the profile.", severity="warning")
             return
         text = self.query_one("#profile-editor", TextArea).text
-        origin = str(self.gm_app.profile_path or "<editor>")
+        origin = str(self.gm_app.profile_path or "the Profile view")
         try:
             profile = parse_profile(text, origin)
         except ProfileError as exc:
