@@ -23,6 +23,16 @@ class ExitCode(IntEnum):
     """Missing credentials, an unreachable service, a missing tool, the same transfer already running."""
 
 
+EXIT_MEANING: dict[int, str] = {
+    0: "ok",
+    1: "failed: a step failed or a check did not pass",
+    2: "bad input or usage",
+    3: "interrupted: run the same command again to resume",
+    4: "environment problem: credentials, an unreachable service, a missing tool, the same run already going",
+}
+"""What each exit status means, for a ``--json`` summary that a script reads instead of the manual."""
+
+
 class GpumigrateError(Exception):
     """Base of every error the engine raises on purpose (shown without a traceback)."""
 

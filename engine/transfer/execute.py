@@ -389,12 +389,13 @@ class Transfer(CopyJobs):
         except (InterruptedError, KeyboardInterrupt):
             self.control.cancel()
             self.summary.interrupted = True
-        except DeleteRefused as exc:
-            raised = True
-            exc.summary = self.summary  # what was planned and why refused: a --json run ends with it
-            raise
-        except BaseException:
+        except BaseException as exc:
             raised = True  # a listing error, a refused -d, a declined approval: not "completed"
+            if isinstance(exc, Exception):
+                try:  # what was planned, copied and why it stopped: a --json run ends with it
+                    exc.summary = self.summary  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
             raise
         finally:
             if spool is not None:

@@ -217,3 +217,39 @@ def test_the_next_step_names_files_that_changed_during_every_copy_among_other_fa
     assert what_to_fix(2, ["OSError: denied", "x"], usual) == usual
     assert what_to_fix(2, ["SourceChanged: changed during copy (3 tries…)", "OSError: denied"], usual) == (
         usual + " (1 file changed during every copy: stop what writes it, or exclude it with -x)")
+
+
+def _last_json(out: str) -> dict:
+    import json
+
+    return json.loads(out.splitlines()[-1])
+
+
+def test_a_json_transfer_whose_source_is_missing_ends_with_a_summary_naming_the_error(tmp_path, capsys):
+    """`transfer --json` that could not start wrote no NDJSON at all (the reason only on stderr, exit 2)."""
+    from tui.cli import main
+
+    assert main(["transfer", "--json", str(tmp_path / "nowhere"), str(tmp_path / "dst")]) == 2
+    out, err = capsys.readouterr()
+    last = _last_json(out)
+    assert last["event"] == "summary" and last["ok"] is False and last["started"] is False, last
+    assert last["exit_code"] == 2 and last["exit_meaning"] == "bad input or usage", last
+    assert "is not a directory" in last["error"] and "is not a directory" in err
+    assert "copied" not in last  # no counts where none are known
+
+
+def test_a_json_transfer_that_cannot_reach_s3_ends_with_a_summary_exit_4(tmp_path, capsys, monkeypatch):
+    """Unreachable address: the run began (progress events), then ended with no summary, the reason on stderr."""
+    from tests.stand_ins import free_port
+    from tui.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert main(["transfer", "--json", "s3://bucket/data", str(tmp_path / "dst")]) == 4
+    out, err = capsys.readouterr()
+    last = _last_json(out)
+    assert last["event"] == "summary" and last["ok"] is False and last["exit_code"] == 4, last
+    assert last["exit_meaning"].startswith("environment problem"), last
+    assert "cannot reach S3" in last["error"] and "cannot reach S3" in err
+    assert last["started"] is True and last["copied"] == 0 and last["failed"] == 0, last

@@ -214,12 +214,41 @@ def _upload_owner(u: Any, store: str, aborted: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.errors import GpumigrateError
     from tui import startup
 
     try:
         return _run(args, startup.over)
+    except (GpumigrateError, PermissionError, KeyboardInterrupt) as exc:
+        if args.json:  # NDJSON ends with the summary whatever the failure; the reason also goes to stderr
+            _failure_summary(exc)
+        raise
     finally:
         startup.over()
+
+
+def _failure_summary(exc: BaseException) -> None:
+    """The last NDJSON object of a run that ended in an error: the counts so far when the run had begun
+    (``exc.summary``), the error, the exit status and its meaning. A run that could not reach the address or
+    list the source ended with a progress event and the reason only on stderr."""
+    from engine.errors import EXIT_MEANING, ExitCode, GpumigrateError
+    from engine.secrets import redact_data
+    from tui.output import print_json
+
+    if isinstance(exc, GpumigrateError):
+        code, error = int(exc.exit_code), str(exc)
+    elif isinstance(exc, PermissionError):
+        code, error = int(ExitCode.ENVIRONMENT), f"permission denied: {exc.filename or exc}"
+    else:
+        code, error = int(ExitCode.INTERRUPTED), "interrupted"
+    summary = getattr(exc, "summary", None)
+    event = summary.to_event() if summary is not None else {"event": "summary"}  # no counts: none known
+    event.update(ok=False, error=error, exit_code=code, exit_meaning=EXIT_MEANING[code],
+                 started=summary is not None)
+    try:
+        print_json(redact_data(event))
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
@@ -352,16 +381,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         if out.interrupted:
             return int(ExitCode.INTERRUPTED)
         return int(ExitCode.OK if out.ok else ExitCode.FAILED)
-    from engine.transfer.api import DeleteRefused
-
     try:
         summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal,
                                opened=startup_over)
-    except DeleteRefused as exc:
-        if args.json and exc.summary is not None:  # NDJSON ends with the summary, refused or not
-            sink.close()
-            print_json(exc.summary.to_event())
-        raise
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
