@@ -338,8 +338,10 @@ def _run_steps(
                 if previous.result:  # later steps may read it (e.g. cost reads the transfer plan)
                     results[name] = StepResult(ok=True, summary=previous.result.get("summary", ""),
                                                data=previous.result.get("data", {}))
-                sink(Message(name, text=f"{name}: already completed in session {session.name}; skipped",
-                             level="info"))
+                # when it completed and how, as the --json summary says (it said only "already completed")
+                then_line = skipped_entry(earlier[name])["summary"].replace("in this session",
+                                                                            f"in session {session.name}", 1)
+                sink(Message(name, text=f"{name}: {then_line}; skipped", level="info"))
                 continue
             if previous and previous.state == "completed" and not ran_on_this(previous.profile_digest):
                 why = (f"completed with the profile in {Path(earlier_path).resolve().parent}; it is now read from "

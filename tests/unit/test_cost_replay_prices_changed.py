@@ -42,11 +42,13 @@ def test_cost_runs_again_in_a_session_when_the_prices_changed() -> None:
     first, _ = replay()
     assert "p3.2xlarge $24.48/run" in first  # the embedded $3.06/h x 8 h
     _, messages = replay()
-    assert "cost: already completed in session prices-moved; skipped" in messages  # nothing changed: skipped
+    assert any(m.startswith("cost: already completed in session prices-moved at ") and m.endswith("; skipped")
+               and "p3.2xlarge $24.48/run" in m for m in messages), messages  # nothing changed: skipped
     write_cache(cache_dir() / AWS_CACHE, {"refreshed_at": "2026-11-29T10:00:00+00:00", "source": "AWS Price List API",
                                           "instances": [{**P3, "ondemand_usd_per_hr": 2.0}], "problems": []})
     again, messages = replay()
     assert "p3.2xlarge $16.00/run" in again  # the refreshed price, not the old figures kept as current
     assert any(m.startswith("cost: the prices changed since it completed") for m in messages), messages
     _, messages = replay()
-    assert "cost: already completed in session prices-moved; skipped" in messages
+    assert any(m.startswith("cost: already completed in session prices-moved at ") and "$16.00/run" in m
+               for m in messages), messages

@@ -58,8 +58,13 @@ def test_rerun_skips_completed_steps_and_reruns_after_a_profile_change(steps) ->
     steps(a="ok", b="ok")
     with SessionStore.open("r2") as s:
         runner.run_steps(_profile(), emit=lambda e: None, session=s)
-        again = runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        said: list = []
+        again = runner.run_steps(_profile(), emit=said.append, session=s)
         assert again.skipped == ["a", "b"] and runner_steps.CALLS == ["a", "b"]
+        # replay's text output (this message) says when and how it completed, as --json does (it said only that)
+        line = next(e.text for e in said if getattr(e, "text", "").startswith("a: already completed"))
+        when = again.to_event_dict()["steps"]["a"]["completed_at"]
+        assert line == f"a: already completed in session {s.name} at {when}: fine; skipped", line
         # the second run reports the first run's outcome and when, not only "already completed"
         entry = again.to_event_dict()["steps"]["a"]
         assert entry["skipped"] is True and entry["ok"] is True and entry["summary"].endswith(": fine")
