@@ -196,13 +196,21 @@ def run_outcome(store: SessionStore, run: Any) -> str:
     if code and not (code == 1 and incomplete and not failed):
         return _EXIT_WORDS.get(code, f"failed (exit {code})")
     if incomplete:
-        captures = [s for s in incomplete
-                    if str((steps[s].result or {}).get("summary", "")).startswith("BASELINE INCOMPLETE")]
-        why = ("the baseline lacks a check (errored or not run), or holds figures the target cannot compare with"
-               if len(captures) == len(incomplete)
-               else "checks the profile expects did not run")
-        return f"incomplete ({', '.join(incomplete)}: {why})"
+        return f"incomplete ({'; '.join(f'{s}: {_incomplete_why(s, steps[s])}' for s in incomplete)})"
     return "finished"
+
+
+def _incomplete_why(name: str, record: Any) -> str:
+    """Why one step is incomplete, in its own terms: a verification's checks, a capture's baseline, or what another
+    step (inventory: a folder not found, a region not read) says it did not read. Inventory's INCOMPLETE was said
+    with verify's words ("checks the profile expects did not run")."""
+    summary = str((record.result or {}).get("summary", ""))
+    if summary.startswith("BASELINE INCOMPLETE"):
+        return "the baseline lacks a check (errored or not run), or holds figures the target cannot compare with"
+    if name == "verify":
+        return "checks the profile expects did not run"
+    parts = [part.strip() for part in summary.split("; ") if "INCOMPLETE" in part]
+    return ", ".join(parts) if parts else "not everything it names was read"
 
 
 def format_event(ev: StoredEvent | dict[str, Any]) -> str:

@@ -48,3 +48,19 @@ def test_an_incomplete_capture_is_not_said_to_miss_expected_checks(tmp_path, cap
     line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
     assert ("incomplete (verify: the baseline lacks a check (errored or not run), or holds figures the target "
             "cannot compare with)") in line
+
+
+def test_an_incomplete_inventory_is_said_as_what_it_did_not_read_not_as_checks(capsys) -> None:
+    """Review s7: inventory became INCOMPLETE for a local_dirs folder that is not there (or a region AWS refused);
+    `session show` / `session list` said 'incomplete (inventory: checks the profile expects did not run)', the
+    words of verify. They now quote what the step did not read."""
+    with SessionStore.open("inv-inc") as store:
+        run = store.begin_run(new_holder_id(), ["inventory", "verify"], ttl_s=30)
+        store.set_step("inventory", "incomplete", result={
+            "summary": "44 local files, 3,873,242 bytes; INCOMPLETE: not found: demo/not-mounted; recommended x"})
+        store.set_step("verify", "incomplete", result={"summary": "INCOMPLETE: 1 passed, 1 not run"})
+        store.end_run(run, 1)
+    assert main(["session", "show", "inv-inc"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
+    assert ("incomplete (inventory: INCOMPLETE: not found: demo/not-mounted; verify: checks the profile expects "
+            "did not run)") in line, line
