@@ -28,6 +28,11 @@ class VerifyReport:
     baseline_captured_at: str | None = None
     baseline_host: str | None = None
     signoffs: list[dict[str, Any]] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)
+    """The checks ``[verify] checks`` names, when it leaves some out (empty: the profile runs every check)."""
+    not_run_by_profile: list[str] = field(default_factory=list)
+    """The checks ``[verify] checks`` leaves out: never run, so never in ``results``. Named beside the verdict: a
+    bare PASS with the GPU checks left out was read as "the GPUs were verified"."""
 
     def counts(self) -> dict[str, int]:
         out = {"pass": 0, "fail": 0, "error": 0, "not-run": 0}
@@ -68,9 +73,16 @@ class VerifyReport:
         """PASS (or a finished capture): every expected check ran and none failed."""
         return self.verdict in ("PASS", "BASELINE CAPTURED")
 
+    def verdict_line(self) -> str:
+        """The verdict with what the profile left out: "PASS (only: latency; not run by the profile: gpu_health, ...)"."""
+        if not self.not_run_by_profile:
+            return self.verdict
+        return (f"{self.verdict} (only: {', '.join(self.only)}; "
+                f"not run by the profile: {', '.join(self.not_run_by_profile)})")
+
     def summary(self) -> str:
         c = self.counts()
-        return (f"{self.verdict}: {c['pass']} passed, {c['fail']} failed, {c['error']} error(s), "
+        return (f"{self.verdict_line()}: {c['pass']} passed, {c['fail']} failed, {c['error']} error(s), "
                 f"{c['not-run']} not run")
 
     def incomplete_line(self) -> str:
@@ -102,6 +114,7 @@ class VerifyReport:
             "started_at": self.started_at, "finished_at": self.finished_at,
             "baseline_file": self.baseline_file, "baseline_captured_at": self.baseline_captured_at,
             "baseline_host": self.baseline_host, "signoffs": self.signoffs,
+            "only": self.only, "not_run_by_profile": self.not_run_by_profile,
             "checks": [r.to_dict() for r in self.results],
         })
 
@@ -111,7 +124,8 @@ class VerifyReport:
                    profile_name=data.get("profile_name"), host=data.get("host", ""),
                    started_at=data.get("started_at", 0.0), finished_at=data.get("finished_at", 0.0),
                    baseline_file=data.get("baseline_file"), baseline_captured_at=data.get("baseline_captured_at"),
-                   baseline_host=data.get("baseline_host"), signoffs=list(data.get("signoffs", [])))
+                   baseline_host=data.get("baseline_host"), signoffs=list(data.get("signoffs", [])),
+                   only=list(data.get("only", [])), not_run_by_profile=list(data.get("not_run_by_profile", [])))
 
 
 

@@ -66,6 +66,9 @@ def run_verification(
                           host=platform.node(), started_at=time.time(), baseline_file=baseline_file,
                           baseline_captured_at=(baseline or {}).get("captured_at"),
                           baseline_host=(baseline or {}).get("host"))
+    if section.checks and set(CHECK_NAMES) - set(section.checks):  # named beside the verdict, PASS or not
+        report.only = [n for n in CHECK_NAMES if n in section.checks]
+        report.not_run_by_profile = [n for n in CHECK_NAMES if n not in section.checks]
     base_checks = (baseline or {}).get("checks", {})
     shared_cache: dict[str, Any] = {}
     for index, name in enumerate(names):

@@ -94,7 +94,9 @@ def test_expected_gpus_with_no_driver_is_incomplete_never_pass(tmp_path: Path) -
         assert session.step("verify").state == "incomplete"  # type: ignore[union-attr]
         report = last_report(session)
     assert report.verdict == "INCOMPLETE" and not report.ok
-    assert summary.results["verify"].summary.startswith("INCOMPLETE: ")
+    assert summary.results["verify"].summary.startswith("INCOMPLETE (only: gpu_health, topology, convergence; not run "
+                                                         "by the profile: data_integrity, model_load, latency, "
+                                                         "throughput): ")
     gaps = {r.name: r.expected for r in report.gaps}
     assert gaps["gpu_health"] == "the target must show 8 GPU(s)" and "topology" in gaps
     assert report.incomplete_line().startswith("INCOMPLETE: expected but not run: gpu_health")

@@ -26,7 +26,7 @@ def render_html(report: VerifyReport, plot_files: dict[str, tuple[str, str]] | N
     out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
            f"<title>Verification report: {_e(title)}</title>", f"<style>{_CSS}</style></head><body>",
            f"<h1>Verification report: {_e(title)}</h1>",
-           f"<p><strong class=\"{css}\">Result: {report.verdict}</strong> — {_e(report.summary())}</p>"]
+           f"<p><strong class=\"{css}\">Result: {_e(report.verdict_line())}</strong> — {_e(report.summary())}</p>"]
     if report.incomplete_line():
         out.append(f"<p class=\"incomplete\"><strong>{_e(report.incomplete_line())}</strong></p>")
     if optional_line(report):

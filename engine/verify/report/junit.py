@@ -31,6 +31,8 @@ def render_junit(report: VerifyReport, raw_dir: str | None = None, raw_files: se
     ET.SubElement(props, "property", {"name": "verdict", "value": report.verdict})
     if report.incomplete_line():
         ET.SubElement(props, "property", {"name": "incomplete", "value": clean(report.incomplete_line())})
+    if report.not_run_by_profile:  # a PASS of the checks the profile named, not of those it left out
+        ET.SubElement(props, "property", {"name": "not_run_by_profile", "value": ",".join(report.not_run_by_profile)})
     for r in report.results:
         case = ET.SubElement(suite, "testcase", {"classname": "gpumigrate.verify", "name": r.name,
                                                  "time": f"{r.duration_s:.3f}"})

@@ -15,7 +15,7 @@ def render_markdown(report: VerifyReport, plot_dir: str | None = "plots",
                     raw_dir: str | None = None, raw_files: set[str] | None = None) -> str:
     """Plots are linked as ``{plot_dir}/{name}.svg``, raw output as ``{raw_dir}/{name}.log`` (see write_reports)."""
     title = report.profile_name or "gpumigrate verification"
-    lines = [f"# Verification report: {_cell(title)}", "", f"**Result: {report.verdict}** — {report.summary()}", ""]
+    lines = [f"# Verification report: {_cell(title)}", "", f"**Result: {_cell(report.verdict_line())}** — {report.summary()}", ""]
     if report.incomplete_line():
         lines += [f"**{_cell(report.incomplete_line())}**", ""]
     if optional_line(report):
