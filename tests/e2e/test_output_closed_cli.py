@@ -15,7 +15,8 @@ DEMO = "profiles/demo.toml"
 
 
 @pytest.mark.parametrize("args", [["verify", DEMO], ["verify", DEMO, "--json"], ["cost", DEMO],
-                                  ["inventory", "-p", DEMO], ["drivers", DEMO]])
+                                  ["inventory", "-p", DEMO], ["drivers", DEMO],
+                                  ["catalog", "show"]])
 def test_a_closed_output_leaves_the_exit_status_and_says_the_result_on_stderr(args):
     closed = gpumigrate_output_closed(*args)  # each of these exits 0 with its output read (the demo passes)
     assert "Traceback" not in closed.stderr, closed.stderr

@@ -187,22 +187,23 @@ def run_show(args: argparse.Namespace) -> int:
                          **ages(a.price_origin.date, None), "spot_check": False, "checks": _checks(a.notes),
                          "shape": "", "notes": a.notes})
     rows.sort(key=lambda r: (r["provider"], r["gpu_model"], r["gpu_count"], _natural(r["type"]), r["region"]))
-    if args.json:
-        from tui.output import print_json
+    from tui.output import console as make_console, print_json, report_output, say_closed
 
-        print_json({"age": catalog.age_note(), "rows": rows, "problems": catalog.problems})
-        return 0
-    from rich.console import Console
-
-    console = Console(highlight=False)  # its width: the terminal's, else COLUMNS, else 80 (a pipe)
-    if args.wide:
-        _wide_table(console, rows)
-    else:
-        _fitted_tables(console, rows, args)
-    for problem in catalog.problems:
-        console.print(f"note: {problem}", style="yellow", markup=False)
-    console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
-                  style="dim", markup=False)
+    with report_output() as out:  # `| head -1`: the table was made; only its printing ends early (Rich exited 1)
+        if args.json:
+            print_json({"age": catalog.age_note(), "rows": rows, "problems": catalog.problems})
+        else:
+            console = make_console(highlight=False)  # its width: the terminal's, else COLUMNS, else 80 (a pipe)
+            if args.wide:
+                _wide_table(console, rows)
+            else:
+                _fitted_tables(console, rows, args)
+            for problem in catalog.problems:
+                console.print(f"note: {problem}", style="yellow", markup=False)
+            console.print(f"prices: {catalog.age_note()}; `gpumigrate catalog show --json` has sources and notes",
+                          style="dim", markup=False)
+    if out.closed:
+        say_closed(f"{len(rows)} catalog rows (exit 0)")
     return 0
 
 
