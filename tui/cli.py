@@ -98,7 +98,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     before it: `gpumigrate --session s1 verify P` ran unrecorded and the later sign-off found no session.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    return merge_top_options(build_parser(command_named(argv)).parse_args(argv))
+    command = command_named(argv)
+    parser = build_parser(command)
+    if command is not None and top_profile(argv) is not None:
+        _profile_optional(parser, command)
+    return merge_top_options(parser.parse_args(argv))
+
+
+def top_profile(argv: Sequence[str]) -> str | None:
+    """The ``--profile`` value given before the sub-command (``-p P``, ``--profile=P``, ``--prof P``), or None."""
+    args = iter(argv)
+    found = None
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("--") and "=" in arg:
+            name, value = arg.split("=", 1)
+            if len(name) > 2 and "--profile".startswith(name):
+                found = value
+            continue
+        if arg == "-p" or (arg.startswith("--") and len(arg) > 2 and "--profile".startswith(arg)):
+            found = next(args, None)
+        elif arg in _TOP_OPTIONS_WITH_VALUE or (
+                arg.startswith("--") and any(o.startswith(arg) for o in ("--session",))):
+            next(args, None)
+        elif not arg.startswith("-") or arg == "-":
+            break
+    return found
+
+
+def _profile_optional(parser: argparse.ArgumentParser, command: str) -> None:
+    """A command's required positional ``profile`` may be left out when ``--profile`` came before the command
+    (`gpumigrate --profile P cost` exited 2 "the following arguments are required: profile"; inventory and
+    validate, whose profile is optional, took it). Its own positional still wins (:func:`merge_top_options`)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # noqa: SLF001 - argparse's own
+        sub = getattr(action, "choices", {}).get(command) if isinstance(getattr(action, "choices", None), dict) else None
+        if sub is None:
+            continue
+        for positional in sub._actions:  # noqa: SLF001
+            if positional.dest == "profile" and not positional.option_strings and positional.nargs is None:
+                positional.nargs = "?"
+                positional.required = False
 
 
 def merge_top_options(args: argparse.Namespace) -> argparse.Namespace:

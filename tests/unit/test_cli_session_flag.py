@@ -26,3 +26,19 @@ def test_a_profile_given_before_the_command_reaches_it() -> None:
     assert parse_args(["-p", "p.toml", "validate"]).profile == "p.toml"
     assert parse_args(["--profile", "p.toml", "inventory", "--profile", "q.toml"]).profile == "q.toml"
     assert parse_args(["--profile", "p.toml"]).profile == "p.toml" and parse_args(["inventory"]).profile is None
+
+
+def test_a_profile_given_before_a_command_that_needs_one_fills_it() -> None:
+    """Review s7: `gpumigrate --profile P cost` (verify, replay, ops) exited 2 'the following arguments are required:
+    profile' although --profile before the command reaches it (inventory, validate); its own positional still wins
+    and without any profile it is still required."""
+    import pytest
+
+    for command in ("cost", "verify", "replay", "ops"):
+        assert parse_args(["--profile", "p.toml", command]).profile == "p.toml", command
+        assert parse_args(["-p", "p.toml", command, "q.toml"]).profile == "q.toml", command
+        assert parse_args(["--profile=p.toml", command]).profile == "p.toml", command
+    assert parse_args(["--session", "s1", "-p", "p.toml", "replay", "--dry-run"]).profile == "p.toml"
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["cost"])
+    assert exc.value.code == 2
