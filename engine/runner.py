@@ -342,6 +342,11 @@ def _run_steps(
                 then_line = skipped_entry(earlier[name])["summary"].replace("in this session",
                                                                             f"in session {session.name}", 1)
                 sink(Message(name, text=f"{name}: {then_line}; skipped", level="info"))
+                if name == "verify" and "transfer" in results and "transfer" not in skipped:
+                    # `--again transfer` (the final pass) copied again; the PASS kept is of the copy before it
+                    sink(Message(name, text="verify: its result is from before the transfer this run did, so it "
+                                            "does not cover the new copy; `--again transfer,verify` verifies it",
+                                 level="warning"))
                 continue
             if previous and previous.state == "completed" and not ran_on_this(previous.profile_digest):
                 why = (f"completed with the profile in {Path(earlier_path).resolve().parent}; it is now read from "

@@ -229,3 +229,19 @@ def test_ctrl_c_between_two_steps_ends_like_an_interruption(steps, tmp_path, cap
     summary = json.loads(out.out.splitlines()[-1])
     assert summary["event"] == "summary" and summary["exit_code"] == 3 and summary["steps"]["b"]["not_run"] is True
     assert f"--session {session} --foreground" in summary["resume"] and "resumes it" in out.err
+
+
+def test_a_verification_kept_from_before_a_transfer_run_again_says_it_does_not_cover_the_new_copy(steps) -> None:
+    """Review s7: `replay --session S --again transfer` copied again (the final pass in the cutover window) and then
+    showed verify 'already completed …: PASS; skipped' with no word that this PASS predates the copy just made."""
+    steps(transfer="ok", verify="ok")
+    with SessionStore.open("again-stale") as s:
+        runner.run_steps(_profile(), emit=lambda e: None, session=s)
+        said: list = []
+        runner.run_steps(_profile(), emit=said.append, session=s, options={"again": ["transfer"]})
+        texts = [getattr(e, "text", "") for e in said if getattr(e, "level", "") == "warning"]
+        assert any(t.startswith("verify: its result is from before the transfer this run did") and
+                   "--again transfer,verify" in t for t in texts), texts
+        quiet: list = []
+        runner.run_steps(_profile(), emit=quiet.append, session=s)  # nothing ran: nothing to warn about
+        assert not [e for e in quiet if getattr(e, "level", "") == "warning"]
