@@ -262,6 +262,12 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                        "summary": (s.result or {}).get("summary")}
         if s.state == "running" and name in silent:  # recorded running; its process sends no heartbeat
             steps[name]["not_responding"] = silent[name].pulse.words()
+    recorded = store.steps()
+    transfer, verify = recorded.get("transfer"), recorded.get("verify")
+    if (transfer is not None and verify is not None and verify.state == "completed" and transfer.finished_at
+            and verify.finished_at and verify.finished_at < transfer.finished_at):
+        # `replay --again transfer` (the final pass) copied after the verification: its PASS is of an earlier copy
+        steps["verify"]["before_last_transfer"] = True
     book: list[dict[str, Any]] = []
     try:
         profile = runbook.session_profile(store)

@@ -64,3 +64,25 @@ def test_an_incomplete_inventory_is_said_as_what_it_did_not_read_not_as_checks(c
     line = next(x for x in capsys.readouterr().out.splitlines() if "last run" in x)
     assert ("incomplete (inventory: INCOMPLETE: not found: demo/not-mounted; verify: checks the profile expects "
             "did not run)") in line, line
+
+
+def test_show_says_a_verification_older_than_the_last_transfer_does_not_cover_it(capsys) -> None:
+    """Review s7: after `replay --again transfer` (the final pass) `session show` listed verify 'completed … PASS'
+    with nothing to say it predates the copy now at the destination."""
+    import time
+
+    with SessionStore.open("verify-stale") as store:
+        store.set_step("transfer", "completed", result={"summary": "copied 1"})
+        store.set_step("verify", "completed", result={"summary": "PASS: 5 passed"})
+    assert main(["session", "show", "verify-stale"]) == 0
+    assert "before the last transfer" not in capsys.readouterr().out  # verified after the copy: nothing to say
+    time.sleep(0.01)
+    with SessionStore.open("verify-stale") as store:
+        store.set_step("transfer", "completed", result={"summary": "copied 3"})
+    assert main(["session", "show", "verify-stale"]) == 0
+    out = capsys.readouterr().out
+    assert "verify result is from before the last transfer" in out and "--again verify" in out, out
+    assert main(["session", "show", "verify-stale", "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["steps"]["verify"]["before_last_transfer"] is True

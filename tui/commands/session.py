@@ -138,6 +138,9 @@ def _show(args: argparse.Namespace) -> int:
         print(f"    {name:<10} {state:<12} attempt {s['attempt']}  {s.get('summary') or ''}".rstrip())
         if s.get("not_responding"):
             print(f"               {s['not_responding']}")
+        if s.get("before_last_transfer"):
+            print("               this verify result is from before the last transfer: it does not cover the copy "
+                  "now at the destination (`gpumigrate replay PROFILE --session NAME --again verify` checks it)")
     if info["approvals"]:
         print("  approvals waiting:")
         for a in info["approvals"]:
