@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engine.drivers import images
 from engine.drivers.compat import Plan, gpu_info, tables
 from engine.errors import BadInputError
 from engine.model_base import GCP_PROJECT_PATTERN, MACHINE_TYPE_PATTERN, REGION_PATTERN, ZONE_PATTERN
@@ -342,12 +343,25 @@ def render_terraform(plan: Plan, target: Target) -> Artefact:
     return Artefact("terraform", "main.tf", "hcl", "\n".join(out) + "\n")
 
 
-BASE_PYTHON = {"ubuntu22.04": (3, 10), "ubuntu24.04": (3, 12)}
-"""The python3 each nvidia/cuda base installs from its Ubuntu archive (jammy: 3.10, noble: 3.12)."""
+BASE_PYTHON = {"ubuntu16.04": (3, 5), "ubuntu18.04": (3, 6), "ubuntu20.04": (3, 8), "ubuntu22.04": (3, 10),
+               "ubuntu24.04": (3, 12)}
+"""The python3 each nvidia/cuda base installs from its Ubuntu archive (xenial 3.5, bionic 3.6, focal 3.8,
+jammy 3.10, noble 3.12)."""
+
+
+def _wanted_base(plan: Plan) -> str:
+    return "ubuntu24.04" if plan.os_image == "ubuntu-2404" else "ubuntu22.04"
+
+
+def base_image(plan: Plan) -> images.BaseImage:
+    """The published nvidia/cuda tag for the plan's CUDA (engine.drivers.images), with its finding if any."""
+    return images.base_image(plan.cuda, _wanted_base(plan))
 
 
 def _base(plan: Plan) -> str:
-    return "ubuntu24.04" if plan.os_image == "ubuntu-2404" else "ubuntu22.04"
+    """The Ubuntu of the image the Dockerfile really starts from (a fallback where NVIDIA publishes none for the
+    host's)."""
+    return base_image(plan).ubuntu
 
 
 def container_python_gap(plan: Plan) -> str:
@@ -369,8 +383,9 @@ def container_python_gap(plan: Plan) -> str:
 
 
 def render_dockerfile(plan: Plan, target: Target) -> Artefact:
-    ubuntu = _base(plan)
-    cuda_tag = f"{safe(plan.cuda, 'cuda')}.{plan.cuda_patch}"
+    image = base_image(plan)
+    ubuntu = image.ubuntu
+    safe(plan.cuda, "cuda")  # a CUDA that is no version is refused before it reaches the FROM line
     unbuilt = plan.framework in ("pytorch", "tensorflow", "jax") and not plan.wheel
     python_gap = container_python_gap(plan)
     lines = [f"# {_summary(plan, target)}",
@@ -380,7 +395,8 @@ def render_dockerfile(plan: Plan, target: Target) -> Artefact:
              f"# R{plan.driver_branch}+ and the NVIDIA container toolkit (docker run --gpus all ...).",
              "# Alternative: an NGC framework image (nvcr.io/nvidia/pytorch:YY.MM-py3); pick the release whose",
              f"# notes list CUDA {plan.cuda}.",
-             f"FROM nvidia/cuda:{cuda_tag}-runtime-{ubuntu}", "",
+             *_image_note(image),
+             f"FROM nvidia/cuda:{image.tag}", "",
              "RUN apt-get update \\", "    && apt-get install -y --no-install-recommends python3 python3-venv \\",
              "    && rm -rf /var/lib/apt/lists/*",
              "RUN python3 -m venv /opt/venv", "ENV PATH=/opt/venv/bin:$PATH"]
@@ -408,6 +424,22 @@ def render_dockerfile(plan: Plan, target: Target) -> Artefact:
               "#   docker run --rm --gpus all IMAGE python -c \"import torch; print(torch.cuda.get_device_name(0))\""
               if plan.framework == "pytorch" and not unbuilt else "#   docker run --rm --gpus all IMAGE nvidia-smi"]
     return Artefact("dockerfile", "Dockerfile", "dockerfile", "\n".join(lines) + "\n")
+
+
+def _image_note(image: images.BaseImage) -> list[str]:
+    """The plan's container finding, said above the FROM line it is about (never a silent fallback)."""
+    if image.finding is None:
+        return []
+    head = {"container-unpublished": "# NOT PUBLISHED: ", "container-unknown": "# NOT KNOWN TO BE PUBLISHED: "}.get(image.finding.code, "# ")
+    words = (head + image.finding.reason + ". Fix: " + image.finding.fix).split()
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > 110:
+            lines.append(line)
+            line = "#  " + word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [line]
 
 
 _IMAGE_LINE = re.compile(r"""^(?P<lead>\s*-?\s*image:\s*)(?P<quote>["']?)(?P<ref>[^"'\s#]+)(?P=quote)(?P<tail>.*)$""")
@@ -525,11 +557,12 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
     d = profile.drivers
     gpu_model = target_gpus(profile.target, catalog if catalog is not None else load_catalog()).gpu_model
     if d.os_image == "dlvm":
-        return _dlvm_plan(d, gpu_model, today)
+        return _with_image_finding(_dlvm_plan(d, gpu_model, today))
     plan = recommend(gpu_model, os_image=d.os_image, framework=d.framework, framework_version=d.framework_version,
                      driver_branch=d.driver_branch, cuda=d.cuda, today=today)
     from engine.drivers.findings import Finding
 
+    _with_image_finding(plan)
     gap = container_python_gap(plan)
     if gap:
         plan.findings.append(Finding("framework", "amber", gap, "use drivers.os_image = \"ubuntu-2404\" (its "
@@ -549,6 +582,14 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
                                      "assume R" + str(plan.driver_branch), "check `cos-extensions list` on the "
                                      "image, or use an Ubuntu/Debian image where the branch is installed as planned",
                                      "image-driver-unknown"))
+    return plan
+
+
+def _with_image_finding(plan: Plan) -> Plan:
+    """Adds the Dockerfile base's amber/red finding (a fallback Ubuntu, a tag NVIDIA does not publish)."""
+    finding = base_image(plan).finding
+    if finding is not None:
+        plan.findings.append(finding)
     return plan
 
 
