@@ -404,7 +404,9 @@ def render_dockerfile(plan: Plan, target: Target) -> Artefact:
         short = python_gap.split(" (the shipped table)")[0]
         have = BASE_PYTHON[ubuntu]
         lines.append(f"# {safe(short, 'text')} (the shipped table), this base has Python {have[0]}.{have[1]}: "
-                     "pip finds no build for it. Install a supported Python first, or use the ubuntu24.04 base")
+                     "pip finds no build for it. Install a supported Python first"
+                     + ("" if ubuntu == "ubuntu24.04" else ", or choose a CUDA with an ubuntu24.04 image"
+                        if _wanted_base(plan) == "ubuntu24.04" else ", or use the ubuntu24.04 base"))
     if unbuilt:  # installing an unknown release (or one no build of fits) would be a guess in a build file
         lines.append(f"# {safe(plan.framework, 'text')} {safe(plan.framework_version or '', 'pyversion')}: no build "
                      "in the shipped tables fits this target (see `gpumigrate drivers PROFILE`); not installed here")
@@ -565,8 +567,11 @@ def plan_for_profile(profile: Any, today: Any = None, catalog: Any = None) -> Pl
     _with_image_finding(plan)
     gap = container_python_gap(plan)
     if gap:
-        plan.findings.append(Finding("framework", "amber", gap, "use drivers.os_image = \"ubuntu-2404\" (its "
-                                     "Dockerfile base has Python 3.12), or a framework release for the base's "
+        # never advise the base the Dockerfile already has, nor an os_image the profile already names
+        where = ("" if _base(plan) == "ubuntu24.04" else
+                 "a CUDA NVIDIA publishes for ubuntu24.04 (that base has Python 3.12), " if _wanted_base(plan) ==
+                 "ubuntu24.04" else "drivers.os_image = \"ubuntu-2404\" (its Dockerfile base has Python 3.12), ")
+        plan.findings.append(Finding("framework", "amber", gap, f"use {where}a framework release for the base's "
                                      "Python, or install another Python in the Dockerfile", "container-python"))
     floor = _package_floor(plan)
     if floor is not None and plan.driver_branch < floor:

@@ -70,3 +70,11 @@ def test_a_cuda_newer_than_the_table_is_not_known_to_be_published() -> None:
     reason = next(f.reason for f in plan.findings if f.component == "container")
     assert "not known to be published as of" in reason and "13.2.1" in reason
     assert "FROM nvidia/cuda:14.0.0-runtime-ubuntu22.04" in text and "# NOT KNOWN TO BE PUBLISHED: " in text
+
+
+def test_a_python_gap_on_a_fallback_base_does_not_advise_the_os_image_already_chosen() -> None:
+    plan, text = _artefacts('framework = "jax"\nframework_version = "0.7"\ncuda = "12.4"\nos_image = "ubuntu-2404"')
+    assert "or choose a CUDA with an ubuntu24.04 image" in text and "use the ubuntu24.04 base" not in text
+    (gap,) = [f for f in plan.findings if f.code == "container-python"]
+    assert "ubuntu22.04 base installs Python 3.10" in gap.reason
+    assert 'os_image = "ubuntu-2404"' not in gap.fix and "CUDA NVIDIA publishes for ubuntu24.04" in gap.fix, gap.fix
