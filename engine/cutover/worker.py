@@ -94,8 +94,8 @@ def launch_detached(session: str, profile_path: Path | str, steps: list[str], *,
     if events_out is not None:
         cmd += ["--events-out", str(events_out)]
     with open(log, "ab", opener=no_follow) as out:
-        out.write(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
-                  f"by {operator}\n".encode())
+        out.write(redact(f"--- {_now()} worker starting: steps {','.join(steps)}{' (dry run)' if dry_run else ''} "
+                         f"by {operator}\n").encode())
         out.flush()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, env=env, cwd=str(profile_path.parent))
@@ -142,6 +142,39 @@ def start_private(profile_path: Path | str, steps: list[str], *, dry_run: bool =
         err.flush()
         return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                 start_new_session=True, close_fds=True, cwd=str(profile_path.parent))
+
+
+class RedactingStream:
+    """The worker's stdout and stderr are its log file: a library's warning or debug line printed there (a URL
+    with its password, an echoed request) passes through :func:`redact` like the log's own lines. Whole lines
+    are redacted (a secret is not cut across two writes); what is left is written at ``flush``."""
+
+    def __init__(self, stream: TextIO):
+        from engine.secrets import environment_secrets
+
+        self._stream = stream
+        self._known = environment_secrets()
+        self._held = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            held = self._held + text
+            cut = held.rfind("\n") + 1
+            self._held = held[cut:]
+            if cut:
+                self._stream.write(redact(held[:cut], self._known))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._held:
+                self._stream.write(redact(self._held, self._known))
+                self._held = ""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding ... of the stream underneath
+        return getattr(self._stream, name)
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -258,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-out", default="",
                         help="also write every event (every object) as NDJSON here, for a --json follower")
     args = parser.parse_args(argv)
-    if args.private:
+    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    if args.private:  # its stdout is the feed (redacted event by event)
         return _private_main(args)
+    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
     if not args.session:
         parser.error("--session is required (or --private)")
 

@@ -91,7 +91,7 @@ class ApprovalsMixin:
                     "INSERT INTO approvals(action, detail, requested_by, requested_at, requested_uid, run_id, "
                     "plan_path, plan_count, shared_at_request, requested_pid, requested_host, requested_start) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (action, redact(detail), self.operator, time.time(), self.uid,  # type: ignore[attr-defined]
+                    (action, detail, self.operator, time.time(), self.uid,  # type: ignore[attr-defined]
                      run.id if run else None, str(plan_path) if plan_path else None, plan_count,
                      int(self.shared_account), me.pid, me.host, process_start(me.pid)),  # type: ignore[attr-defined]
                 )

@@ -352,7 +352,7 @@ class ClientsMixin:
             if row is not None:
                 raise BadInputError(f"runbook item {item!r} was already ticked by {row['ticked_by']}")
             db.execute("INSERT INTO runbook_ticks(item, ticked_by, ticked_at, note) VALUES(?, ?, ?, ?)",
-                       (item, self.operator, now, redact(note)))  # type: ignore[attr-defined]
+                       (item, self.operator, now, note))  # type: ignore[attr-defined]
             self.append("runbook", "runbook_ticked", {"item": item, "note": note})  # type: ignore[attr-defined]
         return Tick(item, self.operator, now, redact(note))  # type: ignore[attr-defined]
 

@@ -15,12 +15,15 @@ The store's jobs live in their own modules and meet in :class:`SessionStore`:
 events and steps (:mod:`.events`), the run lease (:mod:`.runs`), approvals
 (:mod:`.approvals`), the driver's seat and attached clients (:mod:`.clients`), and whether a
 heartbeat's writer is alive as this host sees it (:mod:`.liveness`).
-Nothing secret is written: every payload passes through :func:`redact`.
+Nothing secret is written: every text a write statement binds passes through :func:`redact` at the
+connection (:class:`_RedactingConnection`), whichever mixin or caller wrote it; JSON payloads are redacted
+value by value before that (:func:`dumps`) so a pattern never cuts their JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.secrets import redact
+from engine.secrets import environment_secrets, redact, redact_data
 from engine.session import schema
 from engine.session.approvals import ApprovalsMixin
 from engine.session.clients import ClientsMixin
@@ -48,6 +51,63 @@ from engine.session.paths import (
     unusable_state_message,
 )
 from engine.session.runs import RunsMixin
+
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|REPLACE)\b", re.IGNORECASE)
+
+
+class _Clean(str):
+    """Text already redacted value by value (a JSON payload from :func:`dumps`): the connection binds it as is."""
+
+
+def _clean(value: Any, known: list[str]) -> Any:
+    if not isinstance(value, str) or isinstance(value, _Clean):
+        return value
+    if value[:1] in ("{", "["):  # JSON (run options, a rollback's items): value by value, so it stays JSON
+        try:
+            data = json.loads(value)
+        except ValueError:
+            pass
+        else:
+            return json.dumps(redact_data(data, known), ensure_ascii=False)
+    return redact(value, known)
+
+
+def _profile_text(text: str) -> str:
+    """A profile's TOML as the store keeps it: checked by the profiles' own detector, which knows its fields (a
+    path field may hold a 40-character name that free text would take for a key), so a clean profile is kept
+    exactly as run; one the detector finds anything in is redacted as free text."""
+    import tomllib
+
+    from engine.secrets import find_secrets
+
+    try:
+        found = find_secrets(tomllib.loads(text))
+    except ValueError:
+        return text
+    return text if found else _Clean(text)
+
+
+def _clean_params(params: Any, known: list[str]) -> Any:
+    if isinstance(params, dict):
+        return {key: _clean(value, known) for key, value in params.items()}
+    return tuple(_clean(value, known) for value in params)
+
+
+class _RedactingConnection(sqlite3.Connection):
+    """The store's write boundary: every text bound by an INSERT or UPDATE is redacted here, so a note, a
+    reason, an operator's name or an error's text cannot reach the file (or its WAL) by a path that forgot to."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        if parameters and _WRITES.match(sql):
+            parameters = _clean_params(parameters, environment_secrets())
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        if _WRITES.match(sql):
+            known = environment_secrets()
+            seq_of_parameters = [_clean_params(params, known) for params in seq_of_parameters]
+        return super().executemany(sql, seq_of_parameters)
+
 
 class WatchOnly(BadInputError):
     """A ``--watch`` client tried to change the session (exit 2)."""
@@ -127,7 +187,8 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
             if self._closed:
                 raise BadInputError(f"session {self.name!r} was closed")
             before = open_fds()
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False,
+                                 factory=_RedactingConnection)
             try:
                 check_opened(self.path, before)  # before anything is read or written through it
             except BaseException:
@@ -251,9 +312,11 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
+        if key == "profile_toml":
+            value = _profile_text(value)
         with self._write() as db:
             db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       (key, redact(value)))
+                       (key, value))
         if key == "shared_account":
             self._shared = value == "1"
 
@@ -284,7 +347,5 @@ def _searchable(folder: Path) -> bool:
 
 
 def dumps(data: Any) -> str:
-    """JSON for the store, with every secret-looking value redacted."""
-    from engine.secrets import redact_data
-
-    return json.dumps(redact_data(json.loads(json.dumps(data, default=str))), ensure_ascii=False)
+    """JSON for the store, with every secret-looking value redacted (marked clean for the connection)."""
+    return _Clean(json.dumps(redact_data(json.loads(json.dumps(data, default=str))), ensure_ascii=False))

@@ -138,7 +138,7 @@ def test_replay_json_summary_is_redacted_like_every_event(steps, tmp_path, monke
     out = capsys.readouterr()
     assert code == int(ExitCode.FAILED)
     assert secret not in out.out and secret not in out.err
-    assert "[REDACTED]" in out.out.splitlines()[-1]
+    assert "[redacted: a credential of this environment]" in out.out.splitlines()[-1]
 
 
 def test_a_step_completed_by_another_version_is_kept_and_says_so(steps) -> None:

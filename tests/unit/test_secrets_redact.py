@@ -18,6 +18,9 @@ EXAMPLES = [
     "SecretAccessKey",
     "secretaccesskey=abc",
     "AWS_SECRET_ACCESS_KEY = x",
+    "curl -H 'Authorization: Bearer 0123456789abcdefXYZ'",
+    "https://deploy:hunter22@registry.example.com/v2/",
+    "://u:pass@",
 ]
 
 
@@ -42,5 +45,5 @@ def test_no_pattern_matches_what_the_first_pass_skips(text: str) -> None:
 
 
 def test_known_values_are_replaced_and_short_strings_pass_through() -> None:
-    assert redact("token is hunter2hunter2!", known=["hunter2hunter2"]) == "token is [REDACTED]!"
+    assert redact("token is hunter2hunter2!", known=["hunter2hunter2"]) == "token is [redacted: a credential of this environment]!"
     assert redact("copied", known=["hunter2hunter2"]) == "copied"

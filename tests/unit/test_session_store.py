@@ -97,7 +97,7 @@ def test_secrets_are_redacted_before_they_are_stored() -> None:
         raw = session_path("sec").read_bytes() + b"".join(
             p.read_bytes() for p in session_path("sec").parent.glob("sec.sqlite*"))
         assert b"AKIAIOSFODNN7EXAMPLE" not in raw
-        assert "[REDACTED]" in s.events_after(0)[-1].payload["text"]
+        assert "[redacted: looks like an AWS access key id]" in s.events_after(0)[-1].payload["text"]
 
 
 def test_a_payload_that_matches_a_secret_pattern_stays_valid_json() -> None:
@@ -105,7 +105,7 @@ def test_a_payload_that_matches_a_secret_pattern_stays_valid_json() -> None:
         s.append("x", "note", {"cfg": {"type": "service_account", "n": 1}})
         s.set_step("x", "completed", result={"summary": '"type": "service_account"'})
         assert s.events_after(0)[-1].payload["cfg"]["n"] == 1
-        assert s.step("x").result == {"summary": "[REDACTED]"}  # type: ignore[union-attr]
+        assert s.step("x").result == {"summary": "[redacted: looks like a service-account key file]"}  # type: ignore[union-attr]
 
 
 def test_credential_values_from_the_environment_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
