@@ -34,7 +34,7 @@ def test_a_profile_given_before_a_command_that_needs_one_fills_it() -> None:
     and without any profile it is still required."""
     import pytest
 
-    for command in ("cost", "verify", "replay", "ops"):
+    for command in ("cost", "verify", "replay", "ops", "drivers"):
         assert parse_args(["--profile", "p.toml", command]).profile == "p.toml", command
         assert parse_args(["-p", "p.toml", command, "q.toml"]).profile == "q.toml", command
         assert parse_args(["--profile=p.toml", command]).profile == "p.toml", command
@@ -42,3 +42,10 @@ def test_a_profile_given_before_a_command_that_needs_one_fills_it() -> None:
     with pytest.raises(SystemExit) as exc:
         parse_args(["cost"])
     assert exc.value.code == 2
+
+
+def test_drivers_doctor_given_after_a_top_profile_is_still_the_doctor() -> None:
+    """`gpumigrate --profile P drivers` exited 2 (its positional was named ``target``); `drivers doctor` after a
+    --profile still means the doctor: the command's own positional wins."""
+    assert parse_args(["--profile", "p.toml", "drivers", "doctor"]).profile == "doctor"
+    assert parse_args(["drivers", "q.toml"]).profile == "q.toml"

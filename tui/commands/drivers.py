@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="driver/CUDA/framework plan and setup scripts for the target; `drivers doctor` checks this machine",
         description="gpumigrate drivers PROFILE [--emit KIND] [--out DIR]   |   gpumigrate drivers doctor [--json]",
     )
-    p.add_argument("target", metavar="PROFILE|doctor",
+    # named ``profile`` so a --profile given before the command fills it (`gpumigrate --profile P drivers`), as
+    # it does for cost, verify, replay and ops (tui.cli._profile_optional); it exited 2 when it was ``target``
+    p.add_argument("profile", metavar="PROFILE|doctor",
                    help="a profile to plan and render, or `doctor` to diagnose this machine")
     p.add_argument("--emit", choices=EMIT_CHOICES, help="print (or with --out, write) only this artefact")
     p.add_argument("--out", help="write the artefacts into this folder")
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.errors import BadInputError
 
-    if args.target == "doctor":
+    if args.profile == "doctor":
         if args.emit or args.out:
             raise BadInputError("--emit and --out go with a PROFILE, not with `doctor`")
         return _doctor(args)
@@ -111,7 +113,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.profile import load_profile
     from tui.output import print_json, report_output, say_closed
 
-    profile_path = Path(args.target)
+    profile_path = Path(args.profile)
     profile = load_profile(profile_path)
     plan = render.plan_for_profile(profile)
     kinds = (args.emit,) if args.emit else render.EMIT_KINDS
