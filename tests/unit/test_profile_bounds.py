@@ -117,7 +117,10 @@ def test_a_bad_number_anywhere_is_a_file_line_field_error(case):
     with pytest.raises(ProfileError) as err:
         parse_profile(text, "p.toml")
     field = _dotted(path)
-    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(f"{path[-1]} ="))
+    rows = text.splitlines()
+    line = next(n for n, row in enumerate(rows, start=1) if row.startswith(f"{path[-1]} ="))
+    if rows[line - 1].rstrip().endswith("["):  # an array over several lines: its element's own line (86f8e41)
+        line += 1
     assert any(problem.startswith((f"p.toml:{line}: {field}:", f"p.toml:{line}: {field}[0]:"))
                for problem in err.value.problems), \
         (field, value, err.value.problems)
