@@ -117,7 +117,9 @@ def shown(session: SessionStore, profile: Profile) -> dict[str, str]:
             text = Path(path).read_text(encoding="utf-8")
         except OSError:
             pass
-    return {"the runbook's ticks": book, "the profile": text}
+    from engine.cutover.freshness import last_transfer_mark
+
+    return {"the runbook's ticks": book, "the profile": text, "the last transfer run": last_transfer_mark(session)}
 
 
 def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
@@ -137,6 +139,9 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     missing = [e.number for e in entries(session, profile) if not e.done]
     if missing:
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
+    from engine.cutover.freshness import check_cutover
+
+    check_cutover(session)  # a verification older than the last transfer run does not cover the copy cut over to
     if needs_approval(profile, "cutover"):
         require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout, cancel=cancel,
                 subject=lambda: shown(session, profile))

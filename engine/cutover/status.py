@@ -262,12 +262,16 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
                        "summary": (s.result or {}).get("summary")}
         if s.state == "running" and name in silent:  # recorded running; its process sends no heartbeat
             steps[name]["not_responding"] = silent[name].pulse.words()
-    recorded = store.steps()
-    transfer, verify = recorded.get("transfer"), recorded.get("verify")
-    if (transfer is not None and verify is not None and verify.state == "completed" and transfer.finished_at
-            and verify.finished_at and verify.finished_at < transfer.finished_at):
+    from engine.cutover.freshness import accepted, stale_verification
+
+    stale = stale_verification(store) if steps.get("verify", {}).get("state") == "completed" else None
+    if stale is not None:
         # `replay --again transfer` (the final pass) copied after the verification: its PASS is of an earlier copy
         steps["verify"]["before_last_transfer"] = True
+        steps["verify"]["before_last_transfer_words"] = stale.words()
+        gap = accepted(store, stale)
+        if gap is not None:
+            steps["verify"]["before_last_transfer_accepted_by"] = gap.get("approved_by")
     book: list[dict[str, Any]] = []
     try:
         profile = runbook.session_profile(store)

@@ -81,6 +81,19 @@ async def test_sign_off_is_recorded_with_the_operator(tmp_path: Path) -> None:
         await pilot.press("a")
         await pilot.pause()
         assert "approved by alice" in str(screen.query_one("#verify-status", Static).render())
+        # review s7: the final pass (`replay --again transfer`) copies after this verification: its PASS is of an
+        # earlier copy, and approving it again is refused with why; accepting it with gaps names the gap
+        with SessionStore.open("verify-tui") as other:
+            other.set_step("transfer", "running")
+            other.set_step("transfer", "completed", result={"summary": "copied 3 (the final pass)"})
+        await pilot.press("a")
+        await pilot.pause()
+        assert any("cannot approve: the verification (finished " in n.message and "predates the last transfer run"
+                   in n.message for n in app._notifications), [n.message for n in app._notifications]
+        await pilot.press("g")
+        await pilot.pause()
+        assert "PASS, but the verification (finished " in str(app.screen.query_one("Label").render())
+        await pilot.press("escape")
     with SessionStore.open("verify-tui") as session:
         recorded = signoffs(session)
     assert [(s["decision"], s["operator"]) for s in recorded] == [("approved", "alice")]

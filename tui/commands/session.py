@@ -141,6 +141,11 @@ def _show(args: argparse.Namespace) -> int:
         if s.get("before_last_transfer"):
             print("               this verify result is from before the last transfer: it does not cover the copy "
                   "now at the destination (`gpumigrate replay PROFILE --session NAME --again verify` checks it)")
+            if s.get("before_last_transfer_accepted_by"):
+                print(f"               accepted with this gap, approved by {s['before_last_transfer_accepted_by']}")
+            else:
+                print("               a cutover sign-off is refused until it is verified again or this gap is "
+                      "accepted (`gpumigrate verify PROFILE --session NAME --sign-off accept-gaps --note TEXT`)")
     if info["approvals"]:
         print("  approvals waiting:")
         for a in info["approvals"]:
@@ -240,6 +245,10 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
 
     with SessionStore.open(args.name, create=False) as store:
         check_approver(store, f"{'approving' if approve else 'declining'} #{args.id}")
+        if approve:  # a cutover on a verification older than the last transfer run: refused, as its sign-off is
+            from engine.cutover.freshness import check_approval
+
+            check_approval(store, args.id)
         a = store.decide_approval(args.id, approve)
     print(f"#{a.id} {a.action} {a.state} by {a.decided_by} (requested by {a.requested_by})")
     return 0

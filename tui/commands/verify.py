@@ -138,7 +138,12 @@ def _sign_off(args: argparse.Namespace) -> int:
     with SessionStore.open(args.session, create=False) as session:
         report = last_report(session)
         if decision == "accepted-with-gaps":
+            from engine.verify.signoff import staleness
+
+            gap = staleness(session, report)
             print(f"{report.summary()}\n{report.incomplete_line()}".rstrip(), file=sys.stderr)
+            if gap is not None:
+                print(gap.words(), file=sys.stderr)
         entry = sign_off(session, report, decision, args.note, timeout=args.approval_timeout,  # type: ignore[arg-type]
                          emit=lambda ev: print(getattr(ev, "text", ""), file=sys.stderr))
     if args.json:

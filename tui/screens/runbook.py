@@ -233,9 +233,16 @@ class RunbookScreen(StepScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._guard(lambda: self.session.decide_approval(approval_id, True), "decide")
+                self._guard(lambda: self._approve(approval_id), "decide")
 
         self.app.push_screen(ConfirmDialog(approval_question(request)), answered)
+
+    def _approve(self, approval_id: int) -> None:
+        """Approve, unless it is a cutover on a verification older than the last transfer run (refused, with why)."""
+        from engine.cutover.freshness import check_approval
+
+        check_approval(self.session, approval_id)
+        self.session.decide_approval(approval_id, True)
 
     def action_sign_off(self) -> None:
         if not self.gm_app.authorize("sign_off"):

@@ -170,22 +170,27 @@ class VerifyScreen(StepScreen):
     def action_accept_gaps(self) -> None:
         """FAIL or INCOMPLETE accepted with known gaps: a written reason, then a second person."""
         from engine.errors import GpumigrateError
-        from engine.verify.signoff import check_decision
+        from engine.verify.signoff import check_decision, staleness
         from tui.widgets.dialogs import PromptDialog
 
         if not self._may_sign():
             return
+        gap = staleness(self.session, self.report)
         try:
-            check_decision(self.report, "accepted-with-gaps", "reason to come")
+            check_decision(self.report, "accepted-with-gaps", "reason to come", gap.words() if gap else None)
         except GpumigrateError as exc:
             self.notify(str(exc), severity="warning", timeout=8)
             return
+        if gap is not None:  # a PASS older than the last transfer run: the gap named in the question
+            verdict = f"{self.report.verdict}, but {gap.words()}"
+        else:
+            verdict = self.report.verdict
 
         def with_reason(reason: str | None) -> None:
             if reason:  # closing the app sets the event: the waiting request is withdrawn
                 self._accept_gaps(reason, self.gm_app.cancel_event_for("verify-accept-gaps"))
 
-        self.app.push_screen(PromptDialog(f"{self.report.verdict}: why may the cutover go on with these gaps? "
+        self.app.push_screen(PromptDialog(f"{verdict}: why may the cutover go on with these gaps? "
                                           "(a second operator must approve)"), with_reason)
 
     @work(thread=True, exclusive=True, group="verify-accept-gaps", exit_on_error=False)
@@ -275,7 +280,8 @@ class VerifyScreen(StepScreen):
 
                 self.query_one("#verify-status", Static).update(escape("\n".join(lines)))
             else:
-                self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}")
+                again = " Press r to run the checks again." if (event.result or {}).get("interrupted") else ""
+                self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}.{again}")
 
     def _sign_off_keys(self) -> str:
         """What the keys do with this result, and where a decision goes: only a session records one."""

@@ -1,0 +1,111 @@
+"""A sign-off on a verification older than the session's last transfer run is refused (review s7).
+
+`replay --again transfer` (the final pass) copies after the verification; its PASS is of an earlier copy.
+`session show` said so (fb49846), but `verify --sign-off approve`, the Runbook's cutover sign-off and
+`session approve` of a cutover took it: a cutover "approved by two people" on a copy nobody checked.
+Now they refuse it, unless the gap is accepted with a written reason and a second person (and named).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.cutover import runbook
+from engine.errors import BadInputError, ExitCode
+from engine.profile import load_profile
+from engine.runner import run_steps
+from engine.session import SessionStore
+from engine.verify.signoff import GAPS_ACTION, last_report, sign_off, signoffs
+from tests.verify_support import loss_curve, second_person, write_csv
+from tui.cli import main
+
+STALE = "predates the last transfer run (completed "
+
+
+def _profile(tmp_path: Path) -> Path:
+    """A verification that passes here (one convergence check), a one-item runbook; alice and bob are names
+    declared on one OS account."""
+    write_csv(tmp_path / "base.csv", loss_curve(1))
+    write_csv(tmp_path / "target.csv", loss_curve(2))
+    path = tmp_path / "p.toml"
+    path.write_text('name = "final-pass"\n[source]\nprovider = "local"\n'
+                    '[verify]\nchecks = ["convergence"]\n'
+                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
+                    '[cutover]\nshared_account = true\nrequire_approval = ["cutover"]\n'
+                    '[[cutover.runbook]]\ntitle = "DNS switched"\n')
+    return path
+
+
+def _verify_then_transfer(tmp_path: Path, name: str) -> Path:
+    path = _profile(tmp_path)
+    with SessionStore.open(name, operator="alice") as session:
+        summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session)
+        assert summary.ok and last_report(session).verdict == "PASS"
+        time.sleep(0.01)
+        session.set_step("transfer", "running")
+        session.set_step("transfer", "completed", result={"summary": "copied 3 objects (the final pass)"})
+        runbook.tick(session, load_profile(path), "1")
+    return path
+
+
+def test_a_pass_older_than_the_last_transfer_is_not_approved_nor_cut_over(tmp_path: Path, capsys,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _verify_then_transfer(tmp_path, "stale-pass")
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "alice")
+    assert main(["verify", str(path), "--session", "stale-pass", "--sign-off", "approve"]) == int(ExitCode.BAD_INPUT)
+    err = capsys.readouterr().err
+    assert "cannot approve: the verification (finished " in err and STALE in err, err
+    assert "does not cover the copy now at the destination" in err and "--again verify" in err, err
+
+    with SessionStore.open("stale-pass", operator="alice") as session:
+        with pytest.raises(BadInputError, match="cutover not signed off: the verification .* predates the last "
+                                                "transfer run .*accept-gaps"):
+            runbook.sign_off(session, load_profile(path), timeout=5)
+        assert session.approvals() == []  # refused before anyone was asked
+        # a second person asked to approve a cutover (a request made before the final pass) is refused too
+        request = session.request_approval("cutover", "final cutover of final-pass")
+    monkeypatch.setenv("GPUMIGRATE_OPERATOR", "bob")
+    assert main(["session", "approve", "stale-pass", str(request)]) == int(ExitCode.BAD_INPUT)
+    err = capsys.readouterr().err
+    assert f"cannot approve #{request} (cutover): the verification" in err and STALE in err, err
+    with SessionStore.open("stale-pass", operator="alice") as session:
+        assert session.approval(request).state == "pending"  # type: ignore[union-attr]
+        session.withdraw_approval(request, "test")
+    assert main(["session", "show", "stale-pass"]) == 0
+    assert "a cutover sign-off is refused until it is verified again" in capsys.readouterr().out
+
+
+def test_the_gap_accepted_by_a_second_person_names_it_and_lets_the_cutover_go_on(tmp_path: Path, capsys) -> None:
+    path = _verify_then_transfer(tmp_path, "stale-accepted")
+    profile = load_profile(path)
+    with SessionStore.open("stale-accepted", operator="alice") as session:
+        report = last_report(session)
+        helper = second_person("stale-accepted", "bob", True, action=GAPS_ACTION, tries=200)
+        entry = sign_off(session, report, "accepted-with-gaps", timeout=10,
+                         note="the final pass copied 3 small config files; checked by hand")
+        helper.join()
+        assert STALE in session.approvals()[-1].detail  # the second person was shown the gap
+        assert entry["approved_by"] == "bob" and STALE in entry["before_last_transfer"]
+        assert STALE in signoffs(session)[-1]["before_last_transfer"]  # in the audit log
+
+        helper = second_person("stale-accepted", "bob", True, action="cutover", tries=200)
+        runbook.sign_off(session, profile, timeout=10)
+        helper.join()
+        assert [e.kind for e in session.events_after(0)][-1] == "cutover_signed_off"
+    assert main(["session", "show", "stale-accepted"]) == 0
+    assert "accepted with this gap, approved by bob" in capsys.readouterr().out
+
+
+def test_a_verification_after_the_last_transfer_signs_off_as_before(tmp_path: Path) -> None:
+    path = _verify_then_transfer(tmp_path, "fresh")
+    with SessionStore.open("fresh", operator="alice") as session:
+        with pytest.raises(BadInputError, match="cannot approve"):
+            sign_off(session, last_report(session), "approved")
+        run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session,
+                  options={"again": ["verify"]})
+        assert sign_off(session, last_report(session), "approved")["decision"] == "approved"
+        with pytest.raises(BadInputError, match="nothing to accept with gaps"):
+            sign_off(session, last_report(session), "accepted-with-gaps", note="x")
