@@ -223,6 +223,8 @@ def format_event(ev: StoredEvent | dict[str, Any]) -> str:
 def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
     """'nobody: ...' with why the seat is empty (whose process died and when it was noticed, or whose
     heartbeat stopped) and the commands that resume the run and take the seat."""
+    if last is not None and last.state == "running" and last.not_responding:
+        return not_responding_seat(store, last)
     why = ""
     if last is not None and last.state == "dead":
         kind = "worker" if last.detached else "replay"
@@ -239,6 +241,21 @@ def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
     resume = (f"resume {', '.join(interrupted)} with `gpumigrate session resume {store.name}`, "
               if interrupted else "")
     return f"nobody{why}: {resume}take the seat with `gpumigrate session attach {store.name}`"
+
+
+def not_responding_seat(store: SessionStore, run: Any) -> str:
+    """Who drives while a run's process is stopped or hung: its lease ran out, yet new runs are refused
+    beside it, so taking the seat would lead nowhere. Says what to do instead (on the host it runs on)."""
+    kind = "worker" if run.detached else "replay"
+    pulse = run.pulse
+    short = pulse.short() if pulse is not None else "not responding"
+    resume = f"then `gpumigrate session resume {store.name}` resumes its steps"
+    if pulse is not None and pulse.process == "stopped":
+        what = f"`kill -CONT {run.pid}` lets it go on; `kill -9 {run.pid}` ends it, {resume}"
+    else:
+        what = f"wait for it, or end it with `kill -9 {run.pid}`, {resume}"
+    return (f"nobody, but taking the seat would not help: {kind} pid {run.pid} on {run.host} (run #{run.id}) is "
+            f"{short} and new runs are refused while it holds the session. On {run.host}, {what}")
 
 
 def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:

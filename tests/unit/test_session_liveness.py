@@ -63,6 +63,20 @@ def test_a_stopped_worker_is_not_responding_not_running_and_not_dead(capsys: pyt
             assert main(["session", "show", "stopped"]) == 0
             out = capsys.readouterr().out
             assert "NOT RESPONDING" in out and "not responding since" in out and " running " not in out, out
+            # its run lease ran out, yet a new run is refused: no "take the seat", no "driver nobody" (review s7)
+            driving = next(line for line in out.splitlines() if line.startswith("  driving: "))
+            assert "take the seat with" not in driving and "new runs are refused" in driving, driving
+            assert f"`kill -CONT {child.pid}` lets it go on; `kill -9 {child.pid}` ends it" in driving, driving
+            assert "`gpumigrate session resume stopped`" in driving, driving
+            assert main(["session", "list"]) == 0
+            listed = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("stopped "))
+            assert "driver nobody" not in listed and f"pid {child.pid}, not responding" in listed, listed
+            from types import SimpleNamespace
+
+            from tui.app import GpuMigrateApp
+
+            banner = GpuMigrateApp.role_banner(SimpleNamespace(watch_only=False, driver_name=None, session=store))
+            assert "take the seat" not in banner and f"`kill -CONT {child.pid}`" in banner, banner
             kinds = [e.kind for e in store.events_after(0)]
             assert kinds.count("run_not_responding") == 1 and "run_died" not in kinds
 

@@ -100,6 +100,9 @@ def _list(args: argparse.Namespace) -> int:
         steps = " ".join(f"{n}:{'NOT-RESPONDING' if s.get('not_responding') else s['state']}"
                          for n, s in row["steps"].items()) or "no steps yet"
         driver = row["driver"]["operator"] if row["driver"] and row["driver"]["live"] else "nobody"
+        if driver == "nobody" and row["run"] and row["run"]["state"] == "running" and row["run"]["not_responding"]:
+            # its lease ran out, but a new run beside it is refused: "nobody" read as "the seat is free"
+            driver = f"held by run #{row['run']['id']} (pid {row['run']['pid']}, not responding; see session show)"
         last = row["run"]["outcome"] if row["run"] else "never ran"
         last = last if row["run"] and row["run"]["state"] == "running" else f"idle, last run {last}"
         print(f"{row['name']:<24} {last} — driver {driver}; {steps}")
