@@ -51,6 +51,12 @@ class EnvironmentProblem(GpumigrateError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+RESUMES = "recorded as interrupted; a resume runs it again"
+"""How a step's interruption ends when the step says nothing of its own (a transfer says what it copied and kept).
+The same in every front end: each says how to resume in its own terms (replay names the command with its session,
+the app its key); "run the same command again" was false for a replay without --session (a new session each time)."""
+
+
 class Interrupted(GpumigrateError):
     """Work stopped part-way; its journal lets the same command resume."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.errors import ExitCode, GpumigrateError, Interrupted
+from engine.errors import RESUMES, ExitCode, GpumigrateError, Interrupted
 from engine.events import Emit, Event, Message, StepFinished, StepStarted
 from engine.profile import Profile, dump_profile
 from engine.session import SessionStore
@@ -368,9 +368,11 @@ def _run_steps(
             if cancel.is_set() and not dry_run:
                 # Cancelled while it ran: whatever it returned, it may not have run to its end
                 # (verify stops between checks, drivers between files). Never "completed".
-                raise Interrupted(f"{name} was cancelled before it finished; run the same command again to resume")
+                raise Interrupted(f"{name} was cancelled before it finished; {RESUMES}")
         except (Interrupted, KeyboardInterrupt) as exc:
-            text = str(exc) or "interrupted; run the same command again to resume"
+            # Neutral words: how to resume is the front end's to say (a replay without --session names its command,
+            # the app its key); "run the same command again" was false for a replay that makes a new session each time
+            text = str(exc) or f"interrupted; {RESUMES}"
             if session is not None and not dry_run:
                 session.set_step(name, "interrupted")
             sink(StepFinished(name, ok=False, summary=text, result={"interrupted": True}))

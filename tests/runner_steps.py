@@ -36,6 +36,13 @@ def interrupted_once(ctx: StepContext) -> StepResult:
     return StepResult(ok=True, summary="resumed and finished")
 
 
+def cancels_itself(ctx: StepContext) -> StepResult:
+    """Returns as if done, but a cancel came while it ran (the runner records it interrupted)."""
+    CALLS.append(ctx.step)
+    ctx.cancel.set()
+    return StepResult(ok=True, summary="returned early")
+
+
 def reads_earlier(ctx: StepContext) -> StepResult:
     CALLS.append(ctx.step)
     return StepResult(ok=True, summary=f"saw {sorted(ctx.results)}")

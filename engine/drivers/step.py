@@ -38,7 +38,7 @@ def run(ctx: StepContext) -> StepResult:
         written = [str(p) for p in render.write_artefacts(artefacts, manifest_files, out_dir)]
     for i, artefact in enumerate(artefacts, start=1):
         if ctx.cancel.is_set():
-            raise Interrupted("drivers: interrupted; run the same command again to resume")
+            raise Interrupted("drivers: interrupted; the artefacts are rendered again when resumed")
         ctx.emit(ItemDone(ctx.step, item=artefact.filename, status="rendered",
                           detail=str(out_dir / artefact.filename) if out_dir else "(dry run: not written)"))
         ctx.emit(Progress(ctx.step, done=i, total=total, unit="artefacts"))

@@ -58,7 +58,7 @@ def run(ctx: StepContext) -> StepResult:
     result = render_all(profile, profile_path=ctx.profile_path, cost_data=cost_data)
     for item in result.items:
         if ctx.cancel.is_set():
-            raise Interrupted("ops: interrupted while rendering; run the same command again")
+            raise Interrupted("ops: interrupted while rendering; the files are rendered again when resumed")
         ctx.emit(ItemDone(ctx.step, item=item.filename, status="rendered", detail=item.title))
     for kind, why in result.skipped.items():
         ctx.message(f"{kind} not generated: {why}", level="info" if kind == "spot-watcher" else "warning")

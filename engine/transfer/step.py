@@ -120,7 +120,7 @@ def run_entry(spec: TransferSpec, *, emit: Emit, dry_run: bool = False, base_dir
                 emit(Message(step, text=f"{spec.src} -> {spec.dst}: could not list both sides here ({exc}); "
                                         "the deletions are not known before STS runs", level="warning"))
             if cancel.is_set():
-                raise Interrupted("transfer interrupted while planning; run the same command again")
+                raise Interrupted("transfer interrupted while planning; nothing of this entry was copied yet")
         if spec.engine == "local":
             engine, why = "local", 'the entry says engine = "local"'
         else:
@@ -201,7 +201,8 @@ def run(ctx: StepContext) -> StepResult:
     for i, spec in enumerate(entries):
         label = f"[[transfer]] #{i + 1} {spec.src} -> {spec.dst}"
         if ctx.cancel.is_set():
-            raise Interrupted("transfer interrupted; run the same command again to resume")
+            raise Interrupted(f"transfer interrupted before {label}; the entries before it are copied and kept, "
+                              "and it goes on from there when resumed")
         ctx.emit(Message(ctx.step, text=f"{label}{' (dry run)' if ctx.dry_run else ''}", level="info"))
         out = run_entry(spec, emit=_planned_with_entry(ctx.emit, i + 1), dry_run=ctx.dry_run, base_dir=ctx.base_dir,
                         control=control,
@@ -212,7 +213,8 @@ def run(ctx: StepContext) -> StepResult:
         results.append(out.data)
         if out.interrupted:
             done = out.line.removesuffix(INTERRUPTED_TAIL)  # said once, after it
-            raise Interrupted(f"{label}: interrupted ({done}); run the same command again to resume")
+            raise Interrupted(f"{label}: interrupted ({done}); what it copied is kept, and it goes on from there "
+                              "when resumed")
         if not out.ok:
             ok = False
         ctx.emit(Message(ctx.step, text=f"{label}: {out.line}", level="info" if out.ok else "error"))

@@ -192,7 +192,8 @@ def test_sigterm_stops_a_foreground_replay_as_interrupted_and_the_next_replay_re
     text = summary["steps"]["transfer"]["summary"]
     assert summary["exit_code"] == 3 and not summary["ok"], summary
     assert text.startswith("[[transfer]] #1 src -> dst: interrupted (copied 0 (0 B)") and \
-        text.count("run the same command again to resume") == 1, text
+        text.count("what it copied is kept, and it goes on from there when resumed") == 1 and \
+        "same command again" not in text, text  # how to resume: replay's own line, with the session
     assert not (tmp_path / "dst" / "big.bin").exists()
     profile.write_text(entry)
     again = subprocess.run(replay, cwd=REPO, capture_output=True, text=True, timeout=60, env=dict(os.environ))

@@ -196,6 +196,23 @@ def test_an_interrupted_replay_without_a_session_names_the_command_that_resumes_
     assert runner_steps.CALLS == ["a", "b", "b"]  # a completed: skipped; b resumed
 
 
+def test_an_interrupted_steps_words_leave_how_to_resume_to_the_front_end(steps, tmp_path, capsys) -> None:
+    """Review s7: the step's own line said "run the same command again to resume" and the next line, from replay,
+    the command with its session that resumes (the same command makes a new session): the step's words are
+    neutral, and replay alone says how to resume."""
+    from tui.cli import main
+
+    steps(a="ok", b="cancels_itself")
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile)]) == int(ExitCode.INTERRUPTED)
+    out = capsys.readouterr()
+    said, err = " ".join(out.out.split()), " ".join(out.err.split())  # the console wraps long lines
+    assert "b was cancelled before it finished; recorded as interrupted; a resume runs it again" in said, said
+    assert "same command again" not in said + err, out
+    assert "--session replay-p-" in err and "resumes it" in err, err
+
+
 def test_a_session_keeps_the_run_options_a_resume_needs(steps) -> None:
     """`session resume` started the worker without --allow-price-fallback: an interrupted cost step was run again
     without the fallback its first attempt had used."""

@@ -214,11 +214,18 @@ def _upload_owner(u: Any, store: str, aborted: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import GpumigrateError
+    from engine.errors import GpumigrateError, Interrupted
     from tui import startup
 
     try:
-        return _run(args, startup.over)
+        try:
+            return _run(args, startup.over)
+        except Interrupted as exc:  # the engine's words are neutral; here the same command resumes (its journal)
+            if "same command again" in str(exc):
+                raise
+            said = Interrupted(f"{exc}; run the same command again to resume")
+            said.summary = getattr(exc, "summary", None)  # type: ignore[attr-defined]
+            raise said from exc
     except (GpumigrateError, PermissionError, KeyboardInterrupt) as exc:
         if args.json:  # NDJSON ends with the summary whatever the failure; the reason also goes to stderr
             _failure_summary(exc)

@@ -779,7 +779,8 @@ class TransferScreen(StepScreen):
             text = event.summary
             for index, label in enumerate(self._labels):
                 text = text.replace(f"{label}: ", f"entry {index + 1}: ")
-            for tail in ("; interrupted (run the same command again to resume)", "; run the same command again to resume"):
+            for tail in ("; interrupted (run the same command again to resume)", "; run the same command again to resume",
+                         ", and it goes on from there when resumed"):  # the engine's words; the key is said here
                 text = text.replace(tail, "")
             summary.update(Text(f"Cancelled — {text}. Press r to resume where it stopped.", style="bold yellow"))
             summary.set_classes("warning")
