@@ -198,14 +198,11 @@ class GpuMigrateApp(App[int]):
             return f"watch only — {driver + ' is driving' if driver else 'nobody drives'}"
         if driver:
             return f"watching — {driver} is driving (ctrl+l asks for the seat)"
-        try:  # a stopped worker's lease ran out, but a new run beside it is refused: taking the seat leads nowhere
-            silent = self.session.silent_runs() if self.session is not None else []
-        except Exception:  # noqa: BLE001 - a busy or closed store must not break drawing the banner
-            silent = []
-        if silent:
-            run = silent[0]
-            return (f"watching — nobody drives; run #{run.id} (pid {run.pid}) is not responding and new runs are "
-                    f"refused: `kill -CONT {run.pid}` lets it go on, `kill -9 {run.pid}` ends it (then resume)")
+        from tui.pairing import not_responding_words
+
+        stuck = not_responding_words(self.session)  # its lease ran out, but a new run beside it is refused
+        if stuck:
+            return f"watching — nobody drives; {stuck}"
         return "watching — nobody drives: take the seat with ctrl+t"
 
     def authorize(self, action: str, notify: bool = True) -> bool:

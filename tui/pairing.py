@@ -185,7 +185,9 @@ def request_control(app: "SessionApp") -> None:
         return
     lease = app.session.lease()
     if lease is None or not lease.live():
-        app.notify("Nobody drives right now: take over with ctrl+t.")
+        stuck = not_responding_words(app.session)
+        app.notify(f"Nobody drives, but {stuck}." if stuck else "Nobody drives right now: take over with ctrl+t.",
+                   severity="warning" if stuck else "information")
         return
     request_id = app.session.request_control(app.pairing.holder)
     app.notify(f"Asked {lease.operator} for control (request #{request_id}).")
@@ -202,7 +204,23 @@ def take_over(app: "SessionApp") -> None:
         return
     if app.pairing.try_drive():
         refresh_role(app)
-        app.notify("You are driving now.")
+        stuck = not_responding_words(app.session)
+        app.notify(f"You are driving now, but {stuck}." if stuck else "You are driving now.",
+                   severity="warning" if stuck else "information")
+
+
+def not_responding_words(session: Any) -> str | None:
+    """A run whose process is stopped or hung: its lease ran out, yet a new run beside it is refused, so the
+    seat is of no use until it goes on or ends. None when there is none (or the store cannot say now)."""
+    try:
+        silent = session.silent_runs() if session is not None else []
+    except Exception:  # noqa: BLE001 - a busy or closed store must not break drawing or a key
+        return None
+    if not silent:
+        return None
+    run = silent[0]
+    return (f"run #{run.id} (pid {run.pid}) is not responding and new runs are refused: "
+            f"`kill -CONT {run.pid}` lets it go on, `kill -9 {run.pid}` ends it (then resume)")
 
 
 def hand_over(app: "SessionApp") -> None:

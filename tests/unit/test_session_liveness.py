@@ -77,6 +77,12 @@ def test_a_stopped_worker_is_not_responding_not_running_and_not_dead(capsys: pyt
 
             banner = GpuMigrateApp.role_banner(SimpleNamespace(watch_only=False, driver_name=None, session=store))
             assert "take the seat" not in banner and f"`kill -CONT {child.pid}`" in banner, banner
+            from tui.pairing import request_control
+
+            notes: list[str] = []
+            request_control(SimpleNamespace(session=store, role="watching", authorize=lambda action: True,  # type: ignore[arg-type]
+                                            notify=lambda text, **kw: notes.append(text)))
+            assert notes and "take over with ctrl+t" not in notes[0] and "not responding" in notes[0], notes
             kinds = [e.kind for e in store.events_after(0)]
             assert kinds.count("run_not_responding") == 1 and "run_died" not in kinds
 
