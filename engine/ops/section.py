@@ -66,9 +66,10 @@ class OpsSection(Section):
     """Alert when GPU utilisation stays below this (idle spend)."""
     idle_hours: float = Field(default=6, gt=0, le=23.5)
     """...for this many hours, in whole minutes (Cloud Monitoring allows at most 23.5 h)."""
-    budget_thresholds_pct: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0], min_length=1,
-                                               max_length=10)
-    """Budget alert thresholds, as percentages of the monthly run-rate."""
+    budget_thresholds_pct: list[Annotated[float, Field(ge=0.1, le=1000)]] = Field(
+        default_factory=lambda: [50.0, 80.0, 100.0], min_length=1, max_length=10)
+    """Budget alert thresholds, as percentages of the monthly run-rate (each 0.1 to 1000; the range is on
+    the element, so a bad one is reported at its own line and index)."""
     apply: bool = False
     """Create the alert policies and budget through the APIs in the `ops` step (else only render)."""
 
@@ -170,9 +171,6 @@ class OpsSection(Section):
     @field_validator("budget_thresholds_pct")
     @classmethod
     def _thresholds(cls, value: list[float]) -> list[float]:
-        for pct in value:
-            if not 0.1 <= pct <= 1000:
-                raise ValueError(f"threshold {pct!r} must be from 0.1 to 1000 (percent of the budget)")
         if len(set(value)) != len(value):
             raise ValueError("thresholds must be distinct")
         return sorted(value)
