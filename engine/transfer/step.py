@@ -233,7 +233,9 @@ def run(ctx: StepContext) -> StepResult:
     if totals["failed"] and not ctx.dry_run:
         errors = (str(f.get("error") or "") for r in results for f in r.get("failures") or [])
         fix = what_to_fix(totals["failed"], errors, "fix what each failed object's line names")
-        text += f"; {fix}, then run the same command again (copied objects are skipped, failed ones retried)"
+        # "the same command again" was false in a replay without --session (a new session redoes every completed
+        # step) and the app has no command: the front end says how (replay names its command, the app its key)
+        text += f"; {fix}, then run the transfer again (copied objects are skipped, failed ones retried)"
     return StepResult(ok=ok, summary=text, data={"entries": results, **totals})
 
 

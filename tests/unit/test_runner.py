@@ -213,6 +213,25 @@ def test_an_interrupted_steps_words_leave_how_to_resume_to_the_front_end(steps, 
     assert "--session replay-p-" in err and "resumes it" in err, err
 
 
+def test_a_failed_replay_without_a_session_names_the_command_that_runs_the_failed_step_again(steps, tmp_path,
+                                                                                          capsys) -> None:
+    """A failed transfer's line said "then run the same command again": without --session that made a new session
+    and redid every completed step. The step says what to fix; replay names the command that runs it again."""
+    import shlex
+
+    from tui.cli import main
+
+    steps(a="ok", b="fails")
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile)]) == int(ExitCode.FAILED)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "runs b again (the steps completed are skipped)" in err and "--session replay-p-" in err, err
+    again = err.split("`")[1]
+    assert main(shlex.split(again)[1:]) == int(ExitCode.FAILED)
+    assert runner_steps.CALLS == ["a", "b", "b"]  # a completed: skipped; b run again
+
+
 def test_a_session_keeps_the_run_options_a_resume_needs(steps) -> None:
     """`session resume` started the worker without --allow-price-fallback: an interrupted cost step was run again
     without the fallback its first attempt had used."""

@@ -24,7 +24,8 @@ def test_dry_run_summary_says_would_delete(tmp_path: Path) -> None:
 
 def test_a_step_with_failed_objects_says_what_to_run_next(tmp_path: Path) -> None:
     """A replay whose transfer had failed objects ends its step line with what to do next, as
-    the bare CLI does: fix the named causes, run the same command again (copied ones skipped)."""
+    the bare CLI does: fix the named causes, run the transfer again (copied ones skipped); how is the front end's
+    to say (replay names the command with its session: a replay without --session makes a new one each time)."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.txt").write_text("a")
     (tmp_path / "src" / "gone").symlink_to(tmp_path / "nowhere")
@@ -33,5 +34,5 @@ def test_a_step_with_failed_objects_says_what_to_run_next(tmp_path: Path) -> Non
     result = summary.results["transfer"]
     assert not result.ok
     assert result.summary == ("1 transfer(s): copied 1 objects (1 bytes), deleted 0, skipped 0, failed 1; fix what "
-                              "each failed object's line names, then run the same command again (copied objects are "
+                              "each failed object's line names, then run the transfer again (copied objects are "
                               "skipped, failed ones retried)"), result.summary

@@ -124,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
     if resume:
         print(f"gpumigrate: stopped before the end; `{resume}` resumes it (the steps completed are skipped, the "
               "interrupted one goes on from its journal)", file=sys.stderr)
+    failed = [n for n, r in summary.results.items() if not r.ok and r.state in (None, "failed")]
+    if failed and summary.exit_code == ExitCode.FAILED and not args.dry_run:
+        # a failed step's words say what to fix, not how to run it again: in this session, completed steps skipped
+        print(f"gpumigrate: once fixed, `{_resume_command(args, name)}` runs {', '.join(failed)} again (the steps "
+              "completed are skipped)", file=sys.stderr)
     if args.json:
         from engine.secrets import redact_data
 
