@@ -59,12 +59,10 @@ def stale_verification(store: SessionStore, verified_at: float | None = None) ->
 
 def accepted(store: SessionStore, stale: Stale) -> dict[str, Any] | None:
     """The verify sign-off that accepted this very gap (with gaps, a second person approving), if any."""
-    for event in reversed(store.events_after(0)):
-        p = event.payload
-        if (event.step == VERIFY and event.kind == "signoff" and p.get("decision") == "accepted-with-gaps"
-                and p.get("before_last_transfer_at") == stale.transferred_at):
-            return {**p, "operator": event.operator, "ts": event.ts}
-    return None
+    from engine.verify.signoff import signoffs
+
+    return next((s for s in reversed(signoffs(store)) if s.get("decision") == "accepted-with-gaps"
+                 and s.get("before_last_transfer_at") == stale.transferred_at), None)
 
 
 def last_transfer_mark(store: SessionStore) -> str:
