@@ -230,14 +230,7 @@ def output_closed(sink: "JsonSink | RichSink", exc: BaseException) -> None:
         return
     sink.closed = True
     if getattr(sink, "stream", sys.stdout) is sys.stdout:  # a sink on another stream leaves stdout alone
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, sys.stdout.fileno())
-            finally:
-                os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        stdout_to_devnull()
     if sink.on_closed is None:
         raise exc
     sink.on_closed()

@@ -10,20 +10,8 @@ supported-tags list; the plan says amber/red where the tag is a fallback, gone, 
 
 from __future__ import annotations
 
-from datetime import date
-
-from engine.drivers import images, render
-from engine.profile import parse_profile
-
-TODAY = date(2026, 11, 23)
-
-
-def _artefacts(drivers: str):
-    profile = parse_profile('[source]\nprovider = "aws"\n[target]\nmachine_type = "a2-highgpu-1g"\n'
-                            f'gpu_model = "A100 40GB"\n[drivers]\n{drivers}\n', "t.toml")
-    plan = render.plan_for_profile(profile, today=TODAY)
-    (docker,), _ = render.render_all(profile, plan, kinds=("dockerfile",))
-    return plan, docker.text
+from engine.drivers import images
+from tests.unit.test_drivers_dockerfile_matches_plan import _artefacts
 
 
 def _container(plan):

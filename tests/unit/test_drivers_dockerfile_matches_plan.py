@@ -16,10 +16,11 @@ from engine.profile import parse_profile
 TODAY = date(2026, 11, 23)
 
 
-def _artefacts(drivers: str):
+def _artefacts(drivers: str, today: date = TODAY):
+    """(plan, Dockerfile text) for an A100 target with this [drivers] table (also used by test_drivers_cuda_images)."""
     profile = parse_profile('[source]\nprovider = "aws"\n[target]\nmachine_type = "a2-highgpu-1g"\n'
                             f'gpu_model = "A100 40GB"\n[drivers]\n{drivers}\n', "t.toml")
-    plan = render.plan_for_profile(profile, today=TODAY)
+    plan = render.plan_for_profile(profile, today=today)
     (docker,), _ = render.render_all(profile, plan, kinds=("dockerfile",))
     return plan, docker.text
 
