@@ -93,3 +93,21 @@ def check_approval(store: SessionStore, approval_id: int) -> None:
     request = store.approval(approval_id)
     if request is not None and request.action == "cutover" and request.state == "pending":
         check_cutover(store, f"cannot approve #{approval_id} (cutover)")
+
+
+def verification_basis(store: SessionStore) -> str:
+    """What the session's verification says of the copy a cutover is signed off on, recorded with the sign-off.
+
+    A session that copied and never verified signed off in the same words as a verified one; whoever reads
+    the audit trail later must see which it was. (A stale verification is refused before this, unless its
+    gap was accepted.)"""
+    verify = store.steps().get(VERIFY)
+    if verify is None:
+        return "NOT VERIFIED: no verification ran in this session"
+    if verify.state != "completed" or not verify.finished_at:
+        return f"NOT VERIFIED: the session's verification is {verify.state}"
+    summary = str((verify.result or {}).get("summary") or "completed")
+    stale = stale_verification(store)
+    if stale is not None:
+        return f"verified before the last transfer run, the gap accepted: {summary}"
+    return f"verified after the last transfer run: {summary}"

@@ -129,8 +129,9 @@ def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
 
 
 def sign_off(session: SessionStore, profile: Profile, timeout: float | None = None,
-             cancel: "threading.Event | None" = None) -> None:
+             cancel: "threading.Event | None" = None) -> str:
     """The final cutover: every item ticked, then (when required) a second operator's approval.
+    Returns what the session's verification says of the copy (also recorded with the sign-off).
 
     ``cancel`` (set when the app that asked closes) withdraws a request still waiting: an approval
     given later must not carry out a cutover for a process nobody watches any more."""
@@ -139,7 +140,7 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     missing = [e.number for e in entries(session, profile) if not e.done]
     if missing:
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
-    from engine.cutover.freshness import check_cutover
+    from engine.cutover.freshness import check_cutover, verification_basis
 
     check_cutover(session)  # a verification older than the last transfer run does not cover the copy cut over to
     if needs_approval(profile, "cutover"):
@@ -151,5 +152,7 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     from engine.transfer.sts_jobs import disable_profile_jobs
 
     disabled = [r.to_dict() for r in disable_profile_jobs(profile)]
+    basis = verification_basis(session)
     session.append("runbook", "cutover_signed_off", {"items": len(profile.cutover.runbook),
-                                                     "sts_jobs": disabled})
+                                                     "sts_jobs": disabled, "verification": basis})
+    return basis

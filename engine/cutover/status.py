@@ -124,8 +124,12 @@ def describe(ev: StoredEvent) -> str:
         return f"{actor(ev)} {did}"
     if k == "cutover_signed_off":
         jobs = p.get("sts_jobs") or []
-        return (f"{actor(ev)} signed off the cutover ({p.get('items', 0)} runbook item(s) ticked"
-                f"{f'; {len(jobs)} Storage Transfer job(s) disabled' if jobs else ''})")
+        parts = [f"{p.get('items', 0)} runbook item(s) ticked"]
+        if jobs:
+            parts.append(f"{len(jobs)} Storage Transfer job(s) disabled")
+        if p.get("verification"):  # what the session's verification said of the copy (older records lack it)
+            parts.append(str(p["verification"]))
+        return f"{actor(ev)} signed off the cutover ({'; '.join(parts)})"
     if k == "profile_opened":
         return f"{actor(ev)} opened the profile {p.get('path')}"
     if k == "worker_failed":

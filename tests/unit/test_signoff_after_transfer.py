@@ -115,3 +115,29 @@ def test_a_verification_after_the_last_transfer_signs_off_as_before(tmp_path: Pa
         assert sign_off(session, last_report(session), "approved")["decision"] == "approved"
         with pytest.raises(BadInputError, match="nothing to accept with gaps"):
             sign_off(session, last_report(session), "accepted-with-gaps", note="x")
+
+
+def test_a_cutover_signed_off_without_any_verification_says_so(tmp_path: Path, capsys) -> None:
+    """A session that copied and never verified signed off its cutover as "signed off the cutover (1 runbook
+    item(s) ticked)", the same words as a verified one. The sign-off now records what the verification
+    said of the copy (none here) and every reader of the session sees it."""
+    path = _profile(tmp_path)
+    path.write_text(path.read_text().replace('require_approval = ["cutover"]', 'require_approval = []'))
+    profile = load_profile(path)
+    with SessionStore.open("unverified", operator="alice") as session:
+        session.set_step("transfer", "completed", result={"summary": "copied 3 objects"})
+        runbook.tick(session, profile, "1")
+        basis = runbook.sign_off(session, profile, timeout=5)
+        assert basis == "NOT VERIFIED: no verification ran in this session", basis
+        assert session.recent_events(1)[0].payload["verification"] == basis
+    assert main(["session", "show", "unverified", "--events", "5"]) == 0
+    assert "signed off the cutover (1 runbook item(s) ticked; NOT VERIFIED: no verification ran in this session)" \
+        in capsys.readouterr().out
+
+    with SessionStore.open("verified", operator="alice") as session:
+        session.set_step("transfer", "completed", result={"summary": "copied 3 objects"})
+        time.sleep(0.01)
+        assert run_steps(profile, ["verify"], emit=lambda e: None, profile_path=path, session=session).ok
+        runbook.tick(session, profile, "1")
+        basis = runbook.sign_off(session, profile, timeout=5)
+        assert basis.startswith("verified after the last transfer run: PASS"), basis

@@ -260,8 +260,9 @@ class RunbookScreen(StepScreen):
 
         handle = self.gm_app.open_session_handle()
         try:
-            runbook.sign_off(handle, self._profile(), cancel=cancel)
-            self.app.call_from_thread(self.notify, "Cutover signed off.")
+            basis = runbook.sign_off(handle, self._profile(), cancel=cancel)
+            self.app.call_from_thread(self.notify, f"Cutover signed off ({basis}).",
+                                      severity="warning" if basis.startswith("NOT VERIFIED") else "information")
         except GpumigrateError as exc:
             if not cancel.is_set():  # closing: nobody left to tell (and the app's loop is ending)
                 self.app.call_from_thread(self.notify, str(exc), severity="error")
