@@ -151,10 +151,10 @@ def start_new_profile(app: "EditingApp") -> None:
         def work() -> None:
             try:
                 path, found = create_profile(answers, getattr(app, "nvml_api", None), emit=emit, cancel=busy.cancel)
-            except Interrupted:
-                app.call_from_thread(busy.finish)
+            except Interrupted:  # the word first: once the dialog is gone, whoever looks finds it said
                 app.call_from_thread(app.notify, f"New profile cancelled; nothing was written to {answers['file']}",
                                      severity="warning")
+                app.call_from_thread(busy.finish)
                 return
             except ValidationError as exc:
                 app.call_from_thread(busy.finish)  # the dialog's choices: the field and what is wrong, not pydantic's text
