@@ -29,6 +29,26 @@ title = "switch DNS"
 """)
 
 
+def _asked_in_a_thread(ask: Callable[[], object], approver: SessionStore
+                       ) -> tuple[threading.Thread, list[BaseException]]:
+    """Run ``ask`` (a sign-off that waits for a second person) in a thread; return once its request is pending."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ask()
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not approver.approvals("pending"):
+        assert time.monotonic() < deadline and thread.is_alive(), errors
+        time.sleep(0.02)
+    return thread, errors
+
+
 def _sign_off_while(name: str, change: Callable[[SessionStore], None]) -> tuple[list[BaseException], SessionStore]:
     alice = SessionStore.open(name, operator="alice")
     bob = SessionStore.open(name, operator="bob")
@@ -37,20 +57,7 @@ def _sign_off_while(name: str, change: Callable[[SessionStore], None]) -> tuple[
     alice.set_meta("profile_toml", "[source]\nprovider = \"local\"\n")
     for ref in ("1", "2"):
         runbook.tick(alice, PROFILE, ref)
-    errors: list[BaseException] = []
-
-    def sign() -> None:
-        try:
-            runbook.sign_off(alice, PROFILE, timeout=10)
-        except BaseException as exc:  # noqa: BLE001 - the test reads it
-            errors.append(exc)
-
-    thread = threading.Thread(target=sign)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not bob.approvals("pending"):
-        assert time.monotonic() < deadline and thread.is_alive(), errors
-        time.sleep(0.02)
+    thread, errors = _asked_in_a_thread(lambda: runbook.sign_off(alice, PROFILE, timeout=10), bob)
     request = bob.approvals("pending")[0]
     change(bob)
     bob.decide_approval(request.id, True)
@@ -101,20 +108,8 @@ def test_accepting_gaps_is_void_when_the_verification_was_run_again_meanwhile() 
             store.set_shared_account(True)
         first = report("P99 12 ms")
         record(alice, first)
-        errors: list[BaseException] = []
-
-        def accept() -> None:
-            try:
-                sign_off(alice, first, "accepted-with-gaps", note="latency tuned tomorrow", timeout=10)
-            except BaseException as exc:  # noqa: BLE001 - the test reads it
-                errors.append(exc)
-
-        thread = threading.Thread(target=accept)
-        thread.start()
-        deadline = time.monotonic() + 5
-        while not bob.approvals("pending"):
-            assert time.monotonic() < deadline and thread.is_alive(), errors
-            time.sleep(0.02)
+        thread, errors = _asked_in_a_thread(
+            lambda: sign_off(alice, first, "accepted-with-gaps", note="latency tuned tomorrow", timeout=10), bob)
         record(bob, report("P99 400 ms"))  # verify ran again: far worse
         bob.decide_approval(bob.approvals("pending")[0].id, True)
         thread.join(10)
