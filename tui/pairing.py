@@ -405,8 +405,6 @@ def run_detached(app: "SessionApp", step: str, dry_run: bool, options: dict | No
     Returns a :class:`~engine.runner.RunSummary` built from the session.
     """
     from engine.cutover.worker import launch_detached
-    from engine.errors import ExitCode
-    from engine.runner import RunSummary, StepResult
     from engine.session import SessionStore, pid_alive
 
     assert app.session_name and app.profile_path
@@ -416,9 +414,18 @@ def run_detached(app: "SessionApp", step: str, dry_run: bool, options: dict | No
                               operator=store.operator, options=options)
         while pid_alive(pid) and not is_cancelled():
             time.sleep(0.1)
-        finished = [e for e in store.events_after(start) if e.kind == "step_finished" and e.step == step]
-        runs = [r for r in store.runs() if r.pid == pid]
-        record = store.step(step)
+        return detached_outcome(store, start, step, pid)
+
+
+def detached_outcome(store: Any, start: int, step: str, pid: int) -> Any:
+    """How the worker's run of ``step`` (started after event ``start``) ended, from the session: the whole log
+    is read (a long transfer writes more than one read's 10,000 events, and its end is the last of them)."""
+    from engine.errors import ExitCode
+    from engine.runner import RunSummary, StepResult
+
+    finished = store.events_of("step_finished", after=start, step=step)
+    runs = [r for r in store.runs() if r.pid == pid]
+    record = store.step(step)
     if not finished:
         if record is not None and record.state == "completed":  # already done in this session: skipped
             return RunSummary(results={}, skipped=[step], exit_code=ExitCode.OK)

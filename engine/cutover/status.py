@@ -232,8 +232,7 @@ def nobody_drives(store: SessionStore, lease: Any, last: Any) -> str:
     why = ""
     if last is not None and last.state == "dead":
         kind = "worker" if last.detached else "replay"
-        noticed = next((e for e in reversed(store.recent_events(200)) if e.kind == "run_died"
-                        and e.payload.get("run") == last.id), None)
+        noticed = next((e for e in reversed(store.events_of("run_died")) if e.payload.get("run") == last.id), None)
         when = f", noticed {iso(noticed.ts)}" if noticed else ""
         how = f" ({noticed.payload['how']})" if noticed and noticed.payload.get("how") else ""
         why = f"; {kind} pid {last.pid} on {last.host} (run #{last.id}) died{how}{when}"

@@ -293,6 +293,16 @@ class EventsMixin:
                                 (seq, limit)).fetchall()
         return [_stored(r) for r in rows]
 
+    def events_of(self, kind: str, after: int = 0, step: str | None = None) -> list[StoredEvent]:
+        """Every event of one kind after ``after`` (and of one step), oldest first: the whole log, not one page.
+        A long transfer writes more than :meth:`events_after`'s one read (10,000 events), and a reader looking
+        for the one event that says how a step ended must not stop before it."""
+        where, args = "e.seq > ? AND e.kind = ?", [after, kind]
+        if step is not None:
+            where, args = f"{where} AND e.step = ?", [*args, step]
+        rows = self._db.execute(f"{_EVENT_COLUMNS} WHERE {where} ORDER BY e.seq", args).fetchall()  # type: ignore[attr-defined]
+        return [_stored(r) for r in rows]
+
     def recent_events(self, count: int, skip_kinds: tuple[str, ...] = ("progress",)) -> list[StoredEvent]:
         """The last ``count`` events whose kind is not in ``skip_kinds``, oldest first."""
         marks = ",".join("?" * len(skip_kinds)) or "''"

@@ -242,8 +242,7 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
                         next_check = time.monotonic() + 0.25
                         if not pid_alive(pid):
                             # It may have finished between two reads: look once more before calling it dead.
-                            if any(e.kind == "run_finished" and e.payload.get("run") == run_id
-                                   for e in session.events_after(seq)):
+                            if any(e.payload.get("run") == run_id for e in session.events_of("run_finished", seq)):
                                 continue
                             session.reconcile()  # the run is dead now, its step interrupted
                             died, exit_code = True, 3
