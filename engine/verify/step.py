@@ -37,6 +37,17 @@ def _target_gpus(ctx: StepContext) -> Any:
     return target_gpus(ctx.profile.target)
 
 
+def _driver_plan(ctx: StepContext, names: list[str]) -> Any:
+    """The drivers plan GPU health judges the installed driver against: only when GPU health runs and the profile
+    plans its stack (a ``[drivers]`` section; without one the plan is the defaults, which the person may never
+    install)."""
+    if "gpu_health" not in names or "drivers" not in ctx.profile.model_fields_set:
+        return None
+    from engine.drivers.render import plan_for_profile
+
+    return plan_for_profile(ctx.profile)
+
+
 def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value: Any) -> StepResult:
     """Say which checks will run and which will only report *not run*.
 
@@ -101,7 +112,7 @@ def run(ctx: StepContext) -> StepResult:
         baseline_file=str(baseline_value) if baseline and baseline_value else None, capture=bool(capture_to),
         only=opts.get("only"), target_gpu_count=gpus.gpu_count,
         target_gpu_model=gpus.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
-        profile_name=ctx.profile.name, transfers=ctx.profile.transfer,
+        profile_name=ctx.profile.name, transfers=ctx.profile.transfer, driver_plan=_driver_plan(ctx, names),
     )
     note = other_gpu_note(baseline, ctx.profile.source.gpu_model)
     if note:

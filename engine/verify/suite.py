@@ -58,6 +58,7 @@ def run_verification(
     cancel: threading.Event | None = None,
     profile_name: str | None = None,
     transfers: list[Any] | None = None,
+    driver_plan: Any = None,
 ) -> VerifyReport:
     """Run the checks; never raises for a check's own outcome."""
     names = selected_checks(section, only)
@@ -84,7 +85,8 @@ def run_verification(
         ctx = CheckContext(section=section, base_dir=base_dir, target_gpu_count=target_gpu_count,
                            target_gpu_model=target_gpu_model, nvml_api=nvml_api, cancel=cancel,
                            progress=progress, log=lambda text: emit(Message(step, text=text, level="debug")),
-                           transfers=list(transfers or []), _cache=shared_cache)
+                           transfers=list(transfers or []), driver_plan=driver_plan,
+                           _cache=shared_cache)
         result = run_check(module, ctx, base_checks.get(name), capture=capture)
         result.expected = why_expected(section, name, target_gpu_count)
         result.optional = is_optional(section, name)

@@ -18,7 +18,7 @@ from engine.drivers import render
 from engine.profile import parse_profile
 from engine.runner import StepContext
 from engine.verify import step as verify_step
-from tests.nvml_fake import FakeNvml
+from tests.nvml_fake import FakeNvml, load_host_data
 
 HEAD = ('[source]\nprovider = "aws"\ninstance_type = "p4d.24xlarge"\n[workload]\nsource_hours_per_run = 10\n'
         'target_hours_per_run = 8\n[drivers]\nos_image = "ubuntu-2204"\n')
@@ -55,8 +55,10 @@ def test_a_bundled_machine_without_a_count_is_verified_against_its_own_gpus(tmp_
     messages: list[Any] = []
     dry = verify_step.run(StepContext(profile=profile, step="verify", emit=messages.append, dry_run=True))
     assert "topology" in dry.data["expected"]  # 8 GPUs: their interconnect is checked too
+    host = load_host_data("a100_8x_nvlink")  # its R535 cannot run the plan's CUDA 13.0: the planned R580 here
+    host["system"].update(driver_version="580.95.05", cuda_driver_version=13000)
     ctx = StepContext(profile=profile, step="verify", emit=lambda e: None, profile_path=tmp_path / "p.toml",
-                      options={"nvml_api": FakeNvml.from_fixture("a100_8x_nvlink"), "only": ["gpu_health"]})
+                      options={"nvml_api": FakeNvml(host), "only": ["gpu_health"]})
     result = verify_step.run(ctx)
     [health] = [r for r in result.data["report"]["checks"] if r["name"] == "gpu_health"]
     assert health["status"] == "pass", health

@@ -70,6 +70,9 @@ class CheckContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[float, float | None], None] = lambda done, total: None
     log: Callable[[str], None] = lambda text: None
+    driver_plan: Any = None
+    """The profile's drivers plan (:class:`engine.drivers.plan.Plan`): GPU health judges the installed driver
+    against the CUDA it plans (a driver too old for it fails every CUDA call); None = not judged."""
     transfers: list[Any] = field(default_factory=list)
     """The profile's [[transfer]] entries (data integrity can check each source against its destination)."""
     system_root: Path = field(default_factory=lambda: Path("/"))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.drivers.runtime import driver_runs_cuda
+from engine.drivers.versions import branch_of, major_minor
 from engine.gpus.names import same_gpu
 from engine.verify.checks import dcgm, xid
 from engine.verify.checks.base import CheckContext, CheckError, Skip, Verdict
@@ -51,6 +53,7 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "bad_clock_event_reasons": gpu.bad_clock_event_reasons,
             "temperature_c": gpu.temperature_c,
             "mig_enabled": gpu.mig_mode_current,
+            "mig_pending": gpu.mig_mode_pending,
             "mig_profiles": [m.profile for m in gpu.mig_instances],
             "notes": gpu.notes,
             "lost": gpu.lost,
@@ -81,6 +84,57 @@ def _xids(ctx: CheckContext) -> dict[str, Any]:
     return {"source": source, "events": [{"pci": e.pci, "code": e.code, "meaning": e.meaning,
                                           "hardware": e.hardware, "line": e.line}
                                          for e in xid.parse_xids(text)][-200:]}
+
+
+def _driver_rule(plan: Any, driver: str | None, rules: list[str], problems: list[str],
+                 notes: list[str]) -> list[str]:
+    """The installed driver against the CUDA the drivers plan installs (returns the reading it lacked, if any).
+
+    A driver older than the planned CUDA fails every CUDA call of the planned framework ("The NVIDIA driver on
+    your system is too old"), however healthy the GPU: it was a PASS.  Another branch that still runs it is said.
+    """
+    cuda = major_minor(plan.cuda) if plan is not None and plan.cuda else None
+    if cuda is None:
+        return []
+    rules.append(f"driver runs CUDA {plan.cuda} (the drivers plan)")
+    if not driver:
+        return ["the driver version could not be read (the drivers plan's CUDA not checked)"]
+    verdict = driver_runs_cuda(driver, cuda)
+    build = ", ".join(w for w in (" ".join(x for x in (plan.framework, plan.framework_version) if x)
+                                  if plan.framework not in (None, "none") else "", plan.wheel or "") if w)
+    if not verdict.ok:
+        problems.append(f"driver {driver} cannot run the planned CUDA {plan.cuda}"
+                        + (f" ({build})" if build else "") + f": {verdict.reason}; install the planned "
+                        f"R{plan.driver_branch} driver (`gpumigrate drivers PROFILE --emit startup-script`)")
+        return []
+    branch = branch_of(driver)
+    if branch is not None and branch != plan.driver_branch:
+        notes.append(f"driver {driver}: installed R{branch}, the plan's R{plan.driver_branch} (it runs CUDA "
+                     f"{plan.cuda}: {verdict.mode})")
+    if verdict.mode != "native":
+        notes.append(verdict.reason)
+    return []
+
+
+def _unplanned_mig(gpus: list[dict[str, Any]]) -> list[str]:
+    """MIG on (or turning on at the next reset) where the profile plans whole GPUs.
+
+    With MIG on, CUDA sees the GPU's MIG slices, or no device at all when none is created: not the planned GPU,
+    however healthy.  ``[verify.gpu] mig_profiles`` plans a layout (then the layout is judged instead)."""
+    out = []
+    for gpu in gpus:
+        tag = f"GPU{gpu['index']}"
+        fix = (f"turn it off (sudo nvidia-smi -i {gpu['index']} -mig 0, then reset the GPU) or plan the layout in "
+               "[verify.gpu] mig_profiles")
+        if gpu.get("mig_enabled"):
+            slices = gpu.get("mig_profiles") or []
+            out.append(f"{tag}: MIG mode is on and the profile plans whole GPUs ([verify.gpu] mig_profiles is not "
+                       "set): CUDA sees " + (f"{len(slices)} MIG slice(s) ({', '.join(p or '?' for p in slices)})"
+                                             if slices else "no device (no MIG instance is created)")
+                       + f", not the whole GPU; {fix}")
+        elif gpu.get("mig_pending"):
+            out.append(f"{tag}: MIG mode turns on at the next GPU reset and the profile plans whole GPUs; {fix}")
+    return out
 
 
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
@@ -148,7 +202,11 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         if gpu["bad_clock_event_reasons"]:
             problems.append(f"{tag}: clocks held down by {', '.join(gpu['bad_clock_event_reasons'])}"
                             + (f" at {gpu['temperature_c']} °C" if gpu["temperature_c"] is not None else ""))
-    if cfg.mig_profiles is not None:
+    unread += _driver_rule(ctx.driver_plan, measured.get("driver"), rules, problems, notes)
+    if cfg.mig_profiles is None:
+        rules.append("MIG off (no layout planned)")
+        problems += _unplanned_mig(measured["gpus"])
+    else:
         rules.append(f"MIG layout {sorted(cfg.mig_profiles)}")
         actual = sorted(p or "?" for g in measured["gpus"] for p in g["mig_profiles"])
         if actual != sorted(cfg.mig_profiles):
