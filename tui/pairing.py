@@ -219,8 +219,12 @@ def not_responding_words(session: Any) -> str | None:
     if not silent:
         return None
     run = silent[0]
-    return (f"run #{run.id} (pid {run.pid}) is not responding and new runs are refused: "
-            f"`kill -CONT {run.pid}` lets it go on, `kill -9 {run.pid}` ends it (then resume)")
+    if run.pulse is not None and run.pulse.process == "stopped":
+        return (f"run #{run.id} (pid {run.pid}) is not responding and new runs are refused: "
+                f"`kill -CONT {run.pid}` lets it go on, `kill -9 {run.pid}` ends it (then resume)")
+    where = f" (its steps wait in {run.pulse.stuck_in})" if run.pulse is not None and run.pulse.stuck_in else ""
+    return (f"run #{run.id} (pid {run.pid}) is not responding{where} and new runs are refused: "
+            f"wait for it, or `kill -9 {run.pid}` ends it (then resume)")
 
 
 def hand_over(app: "SessionApp") -> None:

@@ -7,11 +7,19 @@ one: a run whose heartbeat is older than its TTL and whose process is gone has
 died, and the step it was running is marked ``interrupted`` (see
 :meth:`engine.session.SessionStore.reconcile`).  The same thread watches for a
 cancel request written to the session by the driver and sets ``cancel``.
+
+A heartbeat from a thread proves only that the process lives: its steps' own thread may hang (a deadlock,
+a network call that never answers) while the heartbeat goes on.  So the same thread also watches the
+steps' thread: it must run at all (every loop here sleeps briefly and looks for a cancel, so a live one
+is scheduled several times a second) or the session must record news of work (a pool's progress while
+the steps' thread waits for it).  After ``stall_s`` of neither, the run says so in the session, with
+where that thread waits, and every reader shows it as not responding (never "running").
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +31,8 @@ class RunLease:
 
     def __init__(self, session: SessionStore, steps: list[str], ttl_s: float, cancel: threading.Event,
                  *, detached: bool = False, log_path: str | None = None,
-                 on_tick: Callable[[SessionStore], None] | None = None, control: Any = None):
+                 on_tick: Callable[[SessionStore], None] | None = None, control: Any = None,
+                 stall_s: float | None = None):
         self.session = session
         self.steps = steps
         self.ttl_s = ttl_s
@@ -40,12 +49,20 @@ class RunLease:
         self.cancelled_by: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.stall_s = stall_s if stall_s is not None else max(120.0, 4 * ttl_s)
+        """Seconds in which the steps' thread must run, or work be recorded, before the run is not responding.
+        Generous: a network call may wait up to its own timeouts, and that is still responding."""
+        self._steps_thread = (threading.get_ident(), threading.get_native_id())
+        self._last_mark: Any = None
+        self._moved_at = (time.monotonic(), time.time())
+        self._stuck = False
 
     @property
     def every_s(self) -> float:
         return max(0.1, min(self.ttl_s / 3, 5.0))
 
     def __enter__(self) -> "RunLease":
+        self._steps_thread = (threading.get_ident(), threading.get_native_id())  # the thread that runs the steps
         self.run_id = self.session.begin_run(self.holder, self.steps, self.ttl_s, detached=self.detached,
                                              log_path=self.log_path)
         self._thread = threading.Thread(target=self._beat, name=f"run-lease-{self.run_id}", daemon=True)
@@ -55,8 +72,6 @@ class RunLease:
     def _beat(self) -> None:
         # SQLite handles belong to one thread: the heartbeat gets its own.
         store = SessionStore(Path(self.session.path), operator=self.session.declared)
-        import time
-
         next_beat = 0.0
         alive = True
         try:
@@ -67,6 +82,7 @@ class RunLease:
                     if time.monotonic() >= next_beat:
                         next_beat = time.monotonic() + self.every_s
                         alive = store.run_heartbeat(self.run_id)
+                        self._watch_steps(store)
                         if self.on_tick is not None:
                             self.on_tick(store)
                     who = store.cancel_requested(self.run_id)
@@ -87,6 +103,25 @@ class RunLease:
                     self.cancel.set()
         finally:
             store.close()
+
+    def _watch_steps(self, store: SessionStore) -> None:
+        """Note whether the steps' thread ran, or work was recorded, since the last beat; say in the session when
+        neither happened for ``stall_s`` (and when it moves again)."""
+        from engine.session.liveness import thread_ran, where_thread_waits
+
+        ran = thread_ran(self._steps_thread[1])
+        if ran is None:
+            return  # /proc does not say (not Linux): a hang cannot be told from a long wait here
+        mark = (ran, self.session.work_moves())
+        if mark != self._last_mark or self._paused:  # a paused run is said to be paused, not stuck
+            self._last_mark = mark
+            self._moved_at = (time.monotonic(), time.time())
+            if self._stuck:
+                self._stuck = False
+                store.set_stalled(self.run_id, None)
+        elif not self._stuck and time.monotonic() - self._moved_at[0] >= self.stall_s:
+            self._stuck = True
+            store.set_stalled(self.run_id, self._moved_at[1], where_thread_waits(self._steps_thread[0]))
 
     def _apply_pause(self, store: SessionStore) -> None:
         if self.control is None:

@@ -90,6 +90,9 @@ class _Recorder:
     """step -> the open audit file listing its deletions."""
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     """step -> the plan being listed: counts, the open plan file, lines written."""
+    moves: int = 0
+    """How many events brought news (not a progress tick repeating what the session already holds): the run
+    lease's proof that work moves while the thread that runs the steps waits (see RunLease)."""
     secrets: list[str] | None = None
     """The environment's credential values, read once (redacting each deleted path is the hot path)."""
 
@@ -139,6 +142,7 @@ class EventsMixin:
         """
         step = event.step
         with self._rec_lock:
+            self._rec.moves += 1  # taken back below when a progress tick repeats the last state
             if isinstance(event, ItemDone) and event.status in PLAN_STATUSES:
                 counts = self._rec.counts.setdefault(step, {})
                 counts[event.status] = counts.get(event.status, 0) + 1
@@ -176,6 +180,7 @@ class EventsMixin:
         state = (event.done, event.total, event.unit, event.extra)
         if self._rec.last_state.get(key) == state:
             self._rec.pending.pop(key, None)  # the latest state is already in the session
+            self._rec.moves -= 1  # nothing moved: a ticker repeating itself proves no work
             return False
         if event.ts - self._rec.last_progress.get(key, 0.0) < PROGRESS_EVERY_S:
             self._rec.pending[key] = event
@@ -287,6 +292,10 @@ class EventsMixin:
             for step in ({k[0] for k in self._rec.pending} | set(self._rec.counts) | set(self._rec.deleted_files)
                          | set(self._rec.plans)):
                 self._flush_step(step, final=True)
+
+    def work_moves(self) -> int:
+        """A count that grows whenever this handle records news of work (see :attr:`_Recorder.moves`)."""
+        return self._rec.moves
 
     def events_after(self, seq: int = 0, limit: int = 10_000) -> list[StoredEvent]:
         rows = self._db.execute(f"{_EVENT_COLUMNS} WHERE e.seq > ? ORDER BY e.seq LIMIT ?",  # type: ignore[attr-defined]

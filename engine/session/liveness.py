@@ -50,6 +50,11 @@ class Pulse:
     unconfirmed: bool = False
     """Another host: this host started watching less than the lease time ago and has not yet seen the
     heartbeat change, so "alive" is only the benefit of the doubt (a long-dead writer looks the same)."""
+    stuck_in: str | None = None
+    """The heartbeat goes on, but the thread that runs the steps has not run since :attr:`quiet_since` (a
+    hang the heartbeat thread cannot hide): where that thread waits, as its own process saw it."""
+    clock_of: str | None = None
+    """Whose wall clock :attr:`quiet_since` is read on, when it is not this host's."""
 
     @property
     def alive(self) -> bool:
@@ -61,10 +66,12 @@ class Pulse:
         return self.state != ALIVE
 
     def since(self) -> str:
-        return clock_text(self.quiet_since)
+        return clock_text(self.quiet_since) + (f" by {self.clock_of}'s clock" if self.clock_of else "")
 
     def short(self) -> str:
         """'not responding since 00:41:05Z (pid 42 is stopped)': for one-line lists."""
+        if self.state == NOT_RESPONDING and self.stuck_in is not None:
+            return f"not responding since {self.since()} (pid {self.pid}: its steps wait in {self.stuck_in})"
         if self.state == NOT_RESPONDING:
             what = {"stopped": "is stopped", "disk sleep": "is blocked in the kernel"}.get(self.process or "",
                                                                                            "sends no heartbeat")
@@ -73,6 +80,12 @@ class Pulse:
 
     def words(self) -> str:
         """'not responding since 00:41:05Z (its process, pid 42, is stopped: SIGSTOP or ctrl+z; ...)'."""
+        if self.state == NOT_RESPONDING and self.stuck_in is not None:
+            return (f"not responding since {self.since()} (its process, pid {self.pid}, still sends a heartbeat, but "
+                    f"the thread that runs its steps has not run since then and no work was recorded: it waits in "
+                    f"{self.stuck_in}; a deadlock or a network call that never answers looks like this. It may "
+                    f"still go on by itself; `kill -9 {self.pid}` ends it (its step is then interrupted, "
+                    "for `session resume`))")
         if self.state == NOT_RESPONDING:
             how = {"stopped": "is stopped (SIGSTOP, ctrl+z or a debugger): `kill -CONT {pid}` lets it go on; "
                               "`kill -9 {pid}` ends it (its step is then interrupted, for `session resume`)",
@@ -103,6 +116,55 @@ def process_state(pid: int) -> str | None:
         return None
     return {b"T": "stopped", b"t": "stopped", b"D": "disk sleep", b"R": "running", b"S": "sleeping"}.get(
         code, code.decode(errors="replace"))
+
+
+def thread_ran(native_id: int) -> tuple[int, ...] | None:
+    """How much a thread of this process has run so far (CPU time and times scheduled, from ``/proc``): a value
+    that changes whenever the thread runs at all, even a loop that only sleeps and looks for a cancel; None
+    where ``/proc`` does not say (not Linux), and then nobody can tell a hang from a long wait."""
+    import os
+
+    task = f"/proc/{os.getpid()}/task/{native_id}"
+    try:
+        with open(f"{task}/schedstat", "rb") as fh:
+            runtime_ns, _, slices = fh.read().split()[:3]
+        return int(runtime_ns), int(slices)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(f"{task}/status", "rb") as fh:
+            return tuple(int(line.split()[1]) for line in fh if b"ctxt_switches" in line)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def where_thread_waits(ident: int) -> str:
+    """'socket.py:717 in readinto, from engine/transfer/backends/s3.py:120 in get': the innermost frame of a
+    thread of this process, and the innermost of gpumigrate's own (engine/, tui/) when that is another."""
+    import sys
+
+    frame = sys._current_frames().get(ident)  # noqa: SLF001 - the only way to see where another thread waits
+    if frame is None:
+        return "(a thread that has ended)"
+
+    def text(f: Any) -> str:
+        path = f.f_code.co_filename.replace("\\", "/")
+        for root in ("/engine/", "/tui/"):
+            if root in path:
+                path = root[1:] + path.rsplit(root, 1)[1]
+                break
+        else:
+            path = path.rsplit("/", 1)[-1]
+        return f"{path}:{f.f_lineno} in {f.f_code.co_name}"
+
+    inner, own = text(frame), None
+    walk = frame
+    while walk is not None:
+        if any(root in walk.f_code.co_filename for root in ("/engine/", "/tui/")):
+            own = text(walk)
+            break
+        walk = walk.f_back
+    return inner if own is None or own == inner else f"{inner}, from {own}"
 
 
 def observer() -> str:

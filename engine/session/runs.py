@@ -159,9 +159,19 @@ def run_from_row(row: Any, store: Any = None) -> Run:
     data["steps"] = json.loads(data["steps"])
     data["detached"] = bool(data["detached"])
     if store is not None and data["state"] == "running":
-        data["pulse"] = store.pulse("run", str(data["id"]), pid=data["pid"], host=data["host"],
-                                    proc_start=data.get("proc_start"), heartbeat_at=data["heartbeat_at"],
-                                    ttl_s=data["ttl_s"])
+        pulse = store.pulse("run", str(data["id"]), pid=data["pid"], host=data["host"],
+                            proc_start=data.get("proc_start"), heartbeat_at=data["heartbeat_at"], ttl_s=data["ttl_s"])
+        stuck = store.get_meta(f"run:{data['id']}:stalled") if pulse.alive else None
+        if stuck:  # its heartbeat goes on, but its own process saw the steps' thread stand still (RunLease)
+            from dataclasses import replace
+
+            from engine.session.liveness import NOT_RESPONDING
+
+            info = json.loads(stuck)
+            pulse = replace(pulse, state=NOT_RESPONDING, quiet_since=info["since"], stuck_in=info["where"],
+                            process=None, unconfirmed=False,
+                            clock_of=None if data["host"] == socket.gethostname() else data["host"])
+        data["pulse"] = pulse
     return Run(**data)
 
 
@@ -199,6 +209,12 @@ class RunsMixin:
             cur = db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND state = 'running'",
                              (time.time(), run_id))
         return cur.rowcount == 1
+
+    def set_stalled(self, run_id: int, since: float | None = None, where: str = "") -> None:
+        """Said by the run's own process: the thread that runs its steps has not run since ``since`` (wall clock)
+        and no work was recorded, though its heartbeat goes on; ``since`` None: it moves again."""
+        value = json.dumps({"since": since, "where": where}) if since is not None else ""
+        self.set_meta(f"run:{run_id}:stalled", value)  # type: ignore[attr-defined]
 
     def end_run(self, run_id: int, exit_code: int) -> None:
         with self._write() as db:  # type: ignore[attr-defined]
@@ -316,14 +332,18 @@ class RunsMixin:
         (app, tail) shows it, instead of a step that says running for ever."""
         key = f"run:{run.id}:not_responding"
         noted = self.get_meta(key)  # type: ignore[attr-defined]
-        if run.not_responding and noted != repr(run.heartbeat_at):
+        # A silent heartbeat is one value; a stuck thread beside a beating heartbeat is one stall (its start).
+        mark = (f"stuck {run.pulse.quiet_since!r}" if run.not_responding and run.pulse.stuck_in is not None
+                else repr(run.heartbeat_at))
+        if run.not_responding and noted != mark:
             with self._bookkeeping(), self._write():  # type: ignore[attr-defined]
-                if self.get_meta(key) == repr(run.heartbeat_at):  # type: ignore[attr-defined]
+                if self.get_meta(key) == mark:  # type: ignore[attr-defined]
                     return  # another process noted it first
-                self.set_meta(key, repr(run.heartbeat_at))  # type: ignore[attr-defined]
+                self.set_meta(key, mark)  # type: ignore[attr-defined]
                 self.append("session", "run_not_responding", {  # type: ignore[attr-defined]
                     "run": run.id, "pid": run.pid, "host": run.host, "steps": run.steps,
-                    "since": run.pulse.quiet_since, "process": run.pulse.process, "words": run.pulse.words()})
+                    "since": run.pulse.quiet_since, "process": run.pulse.process, "stuck_in": run.pulse.stuck_in,
+                    "words": run.pulse.words()})
         elif noted and run.live:
             with self._bookkeeping(), self._write():  # type: ignore[attr-defined]
                 if not self.get_meta(key):  # type: ignore[attr-defined]

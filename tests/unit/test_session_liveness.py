@@ -165,3 +165,63 @@ def test_a_first_look_at_a_remote_run_says_it_is_not_yet_confirmed() -> None:
         _beat_from_host_a(reader, -7200.0)  # it beats: seen to change, so confirmed
         info = summarize(reader, events=0)
         assert info["run"]["outcome"] == "running" and "not yet confirmed" not in info["driving"]
+
+
+HUNG = """
+import sys, threading, time
+from engine.session import SessionStore
+from engine.cutover.runlease import RunLease
+store = SessionStore.open(sys.argv[1])
+store.set_step("transfer", "running")
+
+def copy_part():
+    sys.stdin.readline()  # a read that never answers (a deadlock looks the same): only the heartbeat thread runs
+
+with RunLease(store, ["transfer"], 0.6, threading.Event(), detached=True, stall_s=1.0):
+    print("ready", flush=True)
+    copy_part()
+    while True:  # the steps' loop again: it looks for a cancel several times a second
+        time.sleep(0.1)
+"""
+
+
+def test_a_worker_whose_steps_hang_while_its_heartbeat_goes_on_is_not_responding(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The heartbeat thread went on while the thread that runs the steps hung: "running" for ever (review s7)."""
+    child = subprocess.Popen([sys.executable, "-c", HUNG, "hung"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with SessionStore.open("hung", create=False) as store:
+            beat = store.active_run().heartbeat_at  # type: ignore[union-attr]
+            _wait(lambda: store.active_run().not_responding)  # type: ignore[union-attr]
+            run = store.active_run()
+            assert run is not None and run.heartbeat_at > beat and not run.live  # it beats, yet is not running
+            assert "in copy_part" in run.pulse.stuck_in, run.pulse
+            assert store.reconcile() == [] and store.step("transfer").state == "running"  # type: ignore[union-attr]
+            with pytest.raises(SessionBusy, match="not responding since .*in copy_part"):
+                store.begin_run("again", ["transfer"], ttl_s=5)
+            assert main(["session", "show", "hung"]) == 0
+            out = capsys.readouterr().out
+            assert "NOT RESPONDING" in out and "still sends a heartbeat" in out and "in copy_part" in out, out
+            assert f"kill -CONT" not in out and f"kill -9 {child.pid}" in out, out
+            from tui.pairing import not_responding_words
+
+            stuck = not_responding_words(store)
+            assert stuck is not None and "in copy_part" in stuck and "kill -CONT" not in stuck, stuck
+            time.sleep(0.5)
+            store.reconcile()
+            noted = [e for e in store.events_after(0) if e.kind == "run_not_responding"]
+            assert len(noted) == 1 and "in copy_part" in noted[0].payload["stuck_in"]  # once, though it beats
+
+            assert child.stdin is not None
+            child.stdin.write("go on\n")
+            child.stdin.flush()
+            _wait(lambda: store.active_run().live)  # type: ignore[union-attr]
+            store.reconcile()
+            assert [e.kind for e in store.events_after(0)].count("run_responding") == 1
+            time.sleep(1.5)  # past stall_s: a loop that sleeps and looks again is not stuck
+            assert store.active_run().live  # type: ignore[union-attr]
+    finally:
+        child.kill()
+        child.wait()
