@@ -358,6 +358,28 @@ def base_image(plan: Plan) -> images.BaseImage:
     return images.base_image(plan.cuda, _wanted_base(plan))
 
 
+def container_image(plan: Plan) -> dict[str, Any]:
+    """The nvidia/cuda image the Dockerfile starts from, for ``drivers --json`` and the replay step's data.
+
+    The plan's ``cuda_patch`` is the toolkit update the startup script's apt packages install (13.0 -> 2); the image
+    is the newest update NVIDIA still publishes (13.0.3): a tool that built the tag from ``cuda_patch`` named a tag
+    Docker Hub no longer has.  ``listed`` is False where NVIDIA's list has no such image (red or amber finding)."""
+    image = base_image(plan)
+    code = image.finding.code if image.finding is not None else None
+    return {"image": f"nvidia/cuda:{image.tag}", "tag": image.tag, "ubuntu": image.ubuntu,
+            "listed": code in (None, "container-ubuntu-fallback"), "finding": code}
+
+
+def container_words(plan: Plan) -> str:
+    """One line for the text plan: the image, and whether NVIDIA's list has it."""
+    image = container_image(plan)
+    if not image["listed"]:
+        return f"{image['image']} (NOT in NVIDIA's supported-tags list: see the container finding)"
+    if image["finding"] is not None:
+        return f"{image['image']} (NVIDIA's supported-tags list; {image['ubuntu']}, not the host's {_wanted_base(plan)})"
+    return f"{image['image']} (NVIDIA's supported-tags list)"
+
+
 def _base(plan: Plan) -> str:
     """The Ubuntu of the image the Dockerfile really starts from (a fallback where NVIDIA publishes none for the
     host's)."""

@@ -52,7 +52,7 @@ def run(ctx: StepContext) -> StepResult:
     ctx.emit(Progress(ctx.step, done=total, total=total, unit="artefacts"))
 
     data: dict[str, Any] = {
-        "plan": plan.to_dict(),
+        "plan": {**plan.to_dict(), "container_image": render.container_image(plan)},
         "artefacts": [{"kind": a.kind, "filename": a.filename, "language": a.language} for a in artefacts],
         "written": written,
         "doctor": {"status": compat.worst(findings), "findings": [f.to_dict() for f in findings],

@@ -66,3 +66,34 @@ def test_a_python_gap_on_a_fallback_base_does_not_advise_the_os_image_already_ch
     (gap,) = [f for f in plan.findings if f.code == "container-python"]
     assert "ubuntu22.04 base installs Python 3.10" in gap.reason
     assert 'os_image = "ubuntu-2404"' not in gap.fix and "CUDA NVIDIA publishes for ubuntu24.04" in gap.fix, gap.fix
+
+
+def test_drivers_json_and_text_name_the_image_the_dockerfile_starts_from(capsys) -> None:
+    """`drivers --json` gave only `cuda_patch`, the toolkit update the apt packages install (13.0 -> 2), while the
+    Dockerfile starts from 13.0.3: a tool reading the plan could not learn the tag (review session 7)."""
+    import json
+    from pathlib import Path
+
+    from tui.cli import main
+
+    profile = str(Path(__file__).resolve().parents[2] / "profiles" / "aws-p3-to-gcp-a100.toml")
+    assert main(["drivers", profile, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    image = doc["plan"]["container_image"]
+    assert image == {"image": "nvidia/cuda:13.0.3-runtime-ubuntu22.04", "tag": "13.0.3-runtime-ubuntu22.04",
+                     "ubuntu": "ubuntu22.04", "listed": True, "finding": None}, image
+    assert doc["plan"]["cuda_patch"] == 2  # the toolkit's update, not the image's
+    dockerfile = next(a["text"] for a in doc["artefacts"] if a["kind"] == "dockerfile")
+    assert f"FROM {image['image']}\n" in dockerfile
+    assert main(["drivers", profile]) == 0
+    assert "  container base: nvidia/cuda:13.0.3-runtime-ubuntu22.04 (NVIDIA's supported-tags list)" \
+        in capsys.readouterr().out
+
+
+def test_an_unpublished_image_is_named_as_not_listed_in_the_plan_dict() -> None:
+    from engine.drivers.render import container_image
+
+    plan, _ = _artefacts('cuda = "11.3"')
+    assert container_image(plan) == {"image": "nvidia/cuda:11.3.0-runtime-ubuntu22.04",
+                                     "tag": "11.3.0-runtime-ubuntu22.04", "ubuntu": "ubuntu22.04", "listed": False,
+                                     "finding": "container-unpublished"}

@@ -123,7 +123,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     def show() -> None:
         if args.json:
-            print_json({"plan": plan.to_dict(), "written": written,
+            print_json({"plan": {**plan.to_dict(), "container_image": render.container_image(plan)}, "written": written,
                         "artefacts": [{"kind": a.kind, "filename": a.filename, "language": a.language,
                                        **({"text": a.text} if not args.out else {})} for a in artefacts]})
             return
@@ -137,6 +137,7 @@ def _plan(args: argparse.Namespace) -> int:
             print(f"{_MARK[f.status]} {f.status:5} {f.component:10} {f.reason}")
             if f.fix and f.status != "green":
                 print(f"{'':18}fix: {f.fix}")
+        print(f"  container base: {render.container_words(plan)}")
         if written:
             for path in written:
                 print(f"  wrote {path}")
