@@ -212,7 +212,10 @@ class GpuMigrateApp(App[int]):
         if allowed(self.role, self.watch_only, action):
             return True
         if notify:
-            self.notify(refusal(self.role, self.watch_only, self.driver_name), severity="warning")
+            from tui.pairing import not_responding_words
+
+            stuck = not_responding_words(self.session) if self.role == "watching" and not self.driver_name else None
+            self.notify(refusal(self.role, self.watch_only, self.driver_name, stuck), severity="warning")
         return False
 
     def action_request_control(self) -> None:

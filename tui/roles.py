@@ -39,11 +39,14 @@ def allowed(role: str, watch_only: bool, action: str) -> bool:
     return action in SECOND_PERSON
 
 
-def refusal(role: str, watch_only: bool, driver: str | None) -> str:
+def refusal(role: str, watch_only: bool, driver: str | None, stuck: str | None = None) -> str:
+    """Why a key did nothing.  ``stuck``: a stopped or hung run holds the session (its lease ran out, yet new
+    runs are refused), so the seat is of no use and "take the seat" would send the person nowhere."""
     if watch_only:
         return "Watch only (--watch): this app cannot change anything."
     if role == "watching":
-        who = f"{driver} is driving" if driver else "nobody drives: take the seat with ctrl+t"
+        who = (f"{driver} is driving" if driver else f"nobody drives, but {stuck}" if stuck
+               else "nobody drives: take the seat with ctrl+t")
         return f"Watching ({who}): only the driver can do that."
     return "Not allowed."
 

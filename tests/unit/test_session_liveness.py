@@ -77,6 +77,11 @@ def test_a_stopped_worker_is_not_responding_not_running_and_not_dead(capsys: pyt
 
             banner = GpuMigrateApp.role_banner(SimpleNamespace(watch_only=False, driver_name=None, session=store))
             assert "take the seat" not in banner and f"`kill -CONT {child.pid}`" in banner, banner
+            refused: list[str] = []  # a driver-only key pressed by the watching person (review s7: "take the seat")
+            assert not GpuMigrateApp.authorize(SimpleNamespace(role="watching", watch_only=False, driver_name=None,
+                                                               session=store, notify=lambda t, **k: refused.append(t)),
+                                               "start_step")
+            assert refused and "ctrl+t" not in refused[0] and f"`kill -CONT {child.pid}`" in refused[0], refused
             from tui.pairing import request_control
 
             notes: list[str] = []
