@@ -12,7 +12,10 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from tui.output import GuardedStdout
 
 # Each module in tui/commands/ has register(subparsers) and sets `handler`.
 COMMAND_MODULES = (
@@ -160,10 +163,63 @@ def _share_hint(filename: object) -> str:
             "(a group you both belong to) and use the same GPUMIGRATE_STATE_DIR")
 
 
+def _words(args: argparse.Namespace) -> str:
+    """The command as typed, for a message: `session tail`, `catalog show`, `verify`."""
+    action = getattr(args, "session_command", None) or getattr(args, "verb", None)
+    return " ".join(filter(None, ("gpumigrate", args.command, action if isinstance(action, str) else None)))
+
+
+def _streams(args: argparse.Namespace) -> bool:
+    """Whether the command prints while it works, so a reader that goes away must stop the work (transfer,
+    replay, a follower, a reverse sync: they stop as Ctrl-C would), rather than let it run to its end."""
+    return (args.command in ("transfer", "replay") or getattr(args, "session_command", None) == "tail"
+            or bool(getattr(args, "reverse_sync", False)))
+
+
+def _owns_terminal(args: argparse.Namespace) -> bool:
+    """The app (no command, attach, serve, session attach): Textual owns the terminal, stdout is left alone."""
+    return args.command in (None, "attach", "serve") or getattr(args, "session_command", None) == "attach"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _command
     args = parse_args(argv)
     _command = args.command
+    if _owns_terminal(args):
+        return _main(args)
+    from tui.output import guard_stdout
+
+    with guard_stdout(raise_once=_streams(args)) as guard:
+        code = _main(args)
+        guard.flush()  # what is still buffered: the reader may have gone away after the last write
+        return _output_lost(args, guard, code)
+
+
+def _output_lost(args: argparse.Namespace, guard: "GuardedStdout", code: int) -> int:
+    """The exit status of a command whose output was lost: never 0 for a result nobody could read in full.
+
+    A closed pipe (``| head -1``): the reader chose to stop reading, so the status is what the command found,
+    said on stderr too (unless the command said its own result there). An output that could not be written
+    (``> /dev/full``, a disk that filled): exit 4 at least, since the file holds a cut result."""
+    from engine.errors import EXIT_MEANING, ExitCode
+
+    if guard.error is None or guard.stopped:
+        return code
+    from tui.output import lost_words
+
+    if not isinstance(guard.error, BrokenPipeError) and code == ExitCode.OK:
+        if guard.said_cut:
+            return int(ExitCode.ENVIRONMENT)
+        print(f"gpumigrate: {lost_words(guard.error)}: what it holds is cut short; `{_words(args)}` ran to its "
+              f"end, exit {int(ExitCode.ENVIRONMENT)} (not 0)", file=sys.stderr)
+        return int(ExitCode.ENVIRONMENT)
+    if not guard.said:
+        print(f"gpumigrate: {lost_words(guard.error)}; `{_words(args)}` ran to its end "
+              f"(exit {code}: {EXIT_MEANING.get(code, 'see the README')})", file=sys.stderr)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     from engine.errors import ExitCode, GpumigrateError
 
     try:
@@ -184,8 +240,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gpumigrate: interrupted; run the same command again to resume", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitCode.OK)
+    except OSError as exc:
+        from tui.output import current_guard
+
+        guard = current_guard()
+        if guard is None or guard.error is None:
+            raise
+        guard.stopped = True
+        # A command that prints while it works met a closed output, and nothing in it stopped the work as
+        # Ctrl-C would: it stopped at that line, its result unknown. Never 0 (it was, for any command).
+        from tui.output import lost_words
+
+        print(f"gpumigrate: {lost_words(exc)} while `{_words(args)}` was printing; it stopped there, its result "
+              f"not known (exit {int(ExitCode.INTERRUPTED)})", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
 
 
 def entry() -> None:

@@ -103,7 +103,7 @@ class JsonSink:
                 self.stream.write("".join(self._pending))
                 self._pending.clear()
             self.stream.flush()
-        except (BrokenPipeError, ValueError) as exc:  # ValueError: the stream itself was closed
+        except (OSError, ValueError) as exc:  # ValueError: the stream itself was closed; OSError: EPIPE, ENOSPC
             self._pending.clear()
             output_closed(self, exc)
 
@@ -173,7 +173,7 @@ class RichSink:
                 return
             try:
                 self._handle(from_dict(redact_data(event.to_dict(), self._known)))
-            except BrokenPipeError as exc:
+            except OSError as exc:  # EPIPE (see _Console.on_broken_pipe), or ENOSPC
                 output_closed(self, exc)
 
     def _handle(self, event: Event) -> None:
@@ -229,6 +229,8 @@ def output_closed(sink: "JsonSink | RichSink", exc: BaseException) -> None:
     if sink.closed:
         return
     sink.closed = True
+    if sink.on_closed is not None and _guard is not None:
+        _guard.said = True  # its owner says what it does about it (stops like Ctrl-C, or says its result)
     if getattr(sink, "stream", sys.stdout) is sys.stdout:  # a sink on another stream leaves stdout alone
         stdout_to_devnull()
     if sink.on_closed is None:
@@ -262,6 +264,87 @@ def console(**kwargs: Any) -> Any:
     return _Console(**kwargs)
 
 
+class GuardedStdout:
+    """``sys.stdout`` while a command runs (:func:`guard_stdout`): a write the reader can no longer take (``| head``
+    gone, a closed pipe, ``> /dev/full``) is recorded instead of unwinding the command, so the command ends with
+    the status it found and :func:`tui.cli.main` says on stderr that its output was lost. Before, the CLI turned
+    an uncaught BrokenPipeError into exit 0: a red `transfer` whose summary line met a closed pipe "succeeded",
+    and a full disk gave a traceback.
+
+    ``raise_once``: for commands that stream while they work (transfer, replay, ``session tail``, a reverse
+    sync) the first failed write still raises, so their sinks stop the work as Ctrl-C would; later writes go
+    to /dev/null quietly."""
+
+    def __init__(self, stream: TextIO, raise_once: bool = False):
+        self._stream = stream
+        self._raise_once = raise_once
+        self.error: OSError | None = None
+        """The first failed write (a BrokenPipeError: the reader went away; any other OSError: it could not be
+        written, e.g. ENOSPC)."""
+        self.said = False
+        """Whether the command said its own result on stderr (:func:`say_closed`)."""
+        self.said_cut = False
+        """Whether that line already gave the exit 4 of an output cut short."""
+        self.stopped = False
+        """Whether the failed write unwound the command (it stopped there, see :func:`tui.cli.main`)."""
+
+    def _failed(self, exc: OSError) -> None:
+        first = self.error is None
+        if first:
+            self.error = exc
+            stdout_to_devnull()
+        if first and self._raise_once:
+            raise exc
+
+    def write(self, text: str) -> int:
+        if self.error is None:
+            try:
+                return self._stream.write(text)
+            except OSError as exc:
+                self._failed(exc)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, buffer...: the real stream's
+        return getattr(self._stream, name)
+
+
+_guard: GuardedStdout | None = None
+
+
+@contextlib.contextmanager
+def guard_stdout(raise_once: bool = False) -> Iterator[GuardedStdout]:
+    """Run a command with :class:`GuardedStdout` as ``sys.stdout`` (put back afterwards)."""
+    global _guard
+    previous, previous_guard = sys.stdout, _guard
+    guard = _guard = GuardedStdout(previous, raise_once=raise_once)
+    sys.stdout = guard  # type: ignore[assignment]
+    try:
+        yield guard
+    finally:
+        sys.stdout, _guard = previous, previous_guard
+
+
+def current_guard() -> GuardedStdout | None:
+    """The guard of the command running now, if any."""
+    return _guard
+
+
+def stdout_failed() -> bool:
+    """Whether a write to stdout failed while this command ran (see :class:`GuardedStdout`)."""
+    return _guard is not None and _guard.error is not None
+
+
 class OutputWatch:
     """Whether the reader of stdout went away while a command printed its result."""
 
@@ -274,18 +357,37 @@ def report_output(already_closed: bool = False) -> Iterator[OutputWatch]:
     not the command, whose exit status stays what it found (the CLI mapped the broken pipe to 0, Rich to 1).
     The caller says its result on stderr when ``watch.closed``."""
     watch = OutputWatch()
-    watch.closed = already_closed
+    watch.closed = already_closed or stdout_failed()
     try:
         yield watch
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError:  # EPIPE, or ENOSPC from a stream no guard watches
         watch.closed = True
         stdout_to_devnull()
+    watch.closed = watch.closed or stdout_failed()
 
 
 def say_closed(result: str) -> None:
     """The one stderr line of a command that ran to its end with nobody reading its output."""
-    print(f"gpumigrate: the output was closed; the command ran to its end: {result}", file=sys.stderr)
+    if _guard is not None:
+        _guard.said = True
+        if _guard.error is not None and not isinstance(_guard.error, BrokenPipeError) and result.endswith("(exit 0)"):
+            result = result[:-len("(exit 0)")] + "(exit 4, not 0: what the output holds is cut short)"
+            _guard.said_cut = True
+    print(f"gpumigrate: {lost_words(_guard.error if _guard else None)}; the command ran to its end: {result}",
+          file=sys.stderr)
+
+
+def how_lost() -> str:
+    """How this command's output was lost (:func:`lost_words` of the failed write)."""
+    return lost_words(_guard.error if _guard is not None else None)
+
+
+def lost_words(error: OSError | None) -> str:
+    """How the output was lost: its reader went away, or it could not be written (a full disk)."""
+    if error is None or isinstance(error, BrokenPipeError):
+        return "the output was closed"
+    return f"the output could not be written ({error.strerror or error})"
 
 
 def make_sink(json_mode: bool, verbose: bool = False) -> JsonSink | RichSink:

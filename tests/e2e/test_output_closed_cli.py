@@ -34,3 +34,23 @@ def test_a_red_driver_plan_with_its_output_closed_still_exits_1(tmp_path):
                        'gpu_count = 1\n[drivers]\ndriver_branch = "590"\n')  # R590 drops the V100
     closed = gpumigrate_output_closed("drivers", str(profile))
     assert closed.returncode == 1 and "plan red (exit 1)" in closed.stderr, (closed.returncode, closed.stderr)
+
+
+@pytest.mark.parametrize("args", [["validate", DEMO], ["ops", DEMO, "--json"]])
+def test_every_other_report_keeps_its_status_too(args):
+    """They exited 0 with nothing said (PYTHONUNBUFFERED=1), or 120 with Python's "Exception ignored" (buffered)."""
+    for buffered in ("1", ""):
+        closed = gpumigrate_output_closed(*args, env={"PYTHONUNBUFFERED": buffered})
+        assert closed.returncode == 0, (closed.returncode, closed.stderr)
+        assert f"the output was closed; `gpumigrate {args[0]}` ran to its end (exit 0: ok)" in closed.stderr, \
+            closed.stderr
+        assert "Exception ignored" not in closed.stderr and "Traceback" not in closed.stderr
+
+
+def test_a_copy_whose_output_was_closed_says_what_it_did(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f").write_text("data\n")
+    closed = gpumigrate_output_closed("transfer", "-r", str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert closed.returncode == 0, closed.stderr
+    assert "the command ran to its end: copied 1 " in closed.stderr, closed.stderr
+    assert (tmp_path / "dst" / "f").read_text() == "data\n"

@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
             # What resumes is said once the run has stopped (with the session it used): "the same command again"
             # is false for a replay without --session, which makes a new session and redoes every completed step.
-            print("gpumigrate: the output was closed; stopping at the step's next check", file=sys.stderr)
+            from tui.output import how_lost
+
+            print(f"gpumigrate: {how_lost()}; stopping at the step's next check", file=sys.stderr)
             cancel.set()
 
         sink.on_closed = output_gone

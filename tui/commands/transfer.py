@@ -269,7 +269,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     from engine.errors import BadInputError, ExitCode
     from engine.events import ItemDone, Progress
     from engine.transfer.api import TransferControl, TransferSpec, run_transfer, verify_trees
-    from tui.output import make_sink, output_closed, print_json
+    from tui.output import make_sink, output_closed, print_json, report_output, say_closed
 
     if args.cleanup or args.disable or args.enable or args.engine != "local":
         startup_over()  # their clients are built inside the engine's calls
@@ -342,7 +342,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                     try:
                         sys.stdout.write(line)
                         sys.stdout.flush()
-                    except (BrokenPipeError, ValueError) as exc:
+                    except (OSError, ValueError) as exc:
                         output_closed(sink, exc)
                 return
         sink(event)
@@ -351,7 +351,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     interrupts = [0]
 
     def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
-        print("gpumigrate: the output was closed; stopping the transfer (run the same command again to resume)",
+        from tui.output import how_lost
+
+        print(f"gpumigrate: {how_lost()}; stopping the transfer (run the same command again to resume)",
               file=sys.stderr)
         control.cancel()
 
@@ -377,17 +379,21 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, previous_term)
             sink.close()
-        if args.json:
-            keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified", "planned_bytes", "planned_objects",
-                    "engine", "engine_reason", "status", "job_name", "interrupted", "delete_refused", "failures")
-            print_json({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}})
-        else:
-            print(f"{out.engine} engine ({out.reason}): {out.line}")
-            for failure in out.data.get("failures", [])[:50]:
-                print(f"  failed: {failure.get('path') or failure.get('item')}: {failure.get('error') or failure.get('detail')}")
-        if out.interrupted:
-            return int(ExitCode.INTERRUPTED)
-        return int(ExitCode.OK if out.ok else ExitCode.FAILED)
+        code = int(ExitCode.INTERRUPTED if out.interrupted else ExitCode.OK if out.ok else ExitCode.FAILED)
+        with report_output(already_closed=sink.closed) as shown:
+            if args.json:
+                keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified",
+                        "planned_bytes", "planned_objects", "engine", "engine_reason", "status", "job_name",
+                        "interrupted", "delete_refused", "failures")
+                print_json({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}})
+            else:
+                print(f"{out.engine} engine ({out.reason}): {out.line}")
+                for failure in out.data.get("failures", [])[:50]:
+                    print(f"  failed: {failure.get('path') or failure.get('item')}: "
+                          f"{failure.get('error') or failure.get('detail')}")
+        if shown.closed and not sink.closed:
+            say_closed(f"{out.line} (exit {code})")
+        return code
     try:
         summary = run_transfer(spec, emit=emit, control=control, dry_run=args.dry_run, journal=args.journal,
                                opened=startup_over)
@@ -395,6 +401,20 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
         sink.close()
+    code = int(ExitCode.INTERRUPTED if summary.interrupted else ExitCode.OK if summary.ok else ExitCode.FAILED)
+    # The copy is over: a reader gone now (its summary line met `| head -c 10`) changes nothing it did, so the
+    # status stays what it found, said on stderr (a failed copy exited 0 so: the CLI mapped the broken pipe to 0).
+    with report_output(already_closed=sink.closed) as shown:
+        _print_summary(args, summary)
+    if shown.closed and not sink.closed:
+        say_closed(f"{summary.line()} (exit {code})")
+    return code
+
+
+def _print_summary(args: argparse.Namespace, summary: Any) -> None:
+    """The transfer's last lines: its summary, failures and what was not copied, the next step."""
+    from tui.output import print_json
+
     if args.json:
         print_json(summary.to_event())
     else:
@@ -417,6 +437,3 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             fix = what_to_fix(summary.failed, (f.error for f in summary.failures), "fix what each failed line names")
             print(f"next: {fix}, then run the same command again "
                   f"(copied objects are skipped, the {summary.failed} failed retried)")
-    if summary.interrupted:
-        return int(ExitCode.INTERRUPTED)
-    return int(ExitCode.OK if summary.ok else ExitCode.FAILED)
