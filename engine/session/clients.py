@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.errors import BadInputError
 from engine.secrets import redact
+from engine.session.liveness import prune_sightings
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class ClientsMixin:
             )
             if previous != holder:
                 self.append("session", "lease_acquired", {"holder": holder, "previous": previous, "forced": force})  # type: ignore[attr-defined]
+                prune_sightings(db)
         return True
 
     def heartbeat(self, holder: str) -> bool:
@@ -176,6 +178,7 @@ class ClientsMixin:
             cur = db.execute("DELETE FROM lease WHERE id = 1 AND holder = ?", (holder,))
             if cur.rowcount:
                 self.append("session", "lease_released", {"holder": holder})  # type: ignore[attr-defined]
+                prune_sightings(db)
 
     def _move_lease(self, db: object, from_holder: str, to: ControlRequest | Client) -> bool:
         """Inside a transaction: the seat goes from ``from_holder`` to ``to`` (whose pid/host it records)."""
@@ -191,6 +194,7 @@ class ClientsMixin:
             self.append("session", "lease_handed_over", {  # type: ignore[attr-defined]
                 "from": from_holder, "from_operator": old["operator"] if old else None,
                 "to": to.holder, "to_operator": to.operator})
+            prune_sightings(db)
         return cur.rowcount == 1
 
     # --- attached clients ----------------------------------------------------
@@ -214,6 +218,7 @@ class ClientsMixin:
             cur = db.execute("DELETE FROM clients WHERE holder = ?", (holder,))
             if cur.rowcount:
                 self.append("session", "client_detached", {"holder": holder})  # type: ignore[attr-defined]
+                prune_sightings(db)
 
     def clients(self, fresh_within_s: float = 30.0) -> list[Client]:
         """Clients seen lately: on this host, whose process is there and heartbeat within ``fresh_within_s``
@@ -247,6 +252,7 @@ class ClientsMixin:
                     self.append("session", "client_gone", {  # type: ignore[attr-defined]
                         "holder": c.holder, "operator": c.operator, "kind": c.kind, "pid": c.pid, "host": c.host,
                         "watch_only": bool(c.watch_only), "last_seen_at": c.seen_at})
+            prune_sightings(db)
         return reaped
 
     def client(self, holder: str) -> Client | None:

@@ -222,6 +222,7 @@ class LivenessMixin:
                     cache[(what, key)] = (value, row["mono"], row["wall"], first)
                     return row["mono"], row["wall"], first
             with self._bookkeeping(), self._write() as db:  # type: ignore[attr-defined]
+                prune_sightings(db)
                 db.execute("INSERT INTO sightings(what, key, observer, value, mono, wall, first_mono) "
                            "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(what, key, observer) DO UPDATE SET "
                            "value = excluded.value, mono = excluded.mono, wall = excluded.wall",
@@ -230,6 +231,16 @@ class LivenessMixin:
             pass
         cache[(what, key)] = (value, mono, wall, first)
         return mono, wall, first
+
+
+def prune_sightings(db: Any) -> None:
+    """Inside a write: forget the sightings of what is no longer there to watch (a run that ended or died, a
+    seat holder that let go, an app that detached or was reaped), so that a long session keeps one row per
+    live heartbeat and observing host, not one for everything that ever beat."""
+    db.execute("DELETE FROM sightings WHERE "
+               "(what = 'run' AND key NOT IN (SELECT CAST(id AS TEXT) FROM runs WHERE state = 'running')) "
+               "OR (what = 'lease' AND key NOT IN (SELECT holder FROM lease)) "
+               "OR (what = 'client' AND key NOT IN (SELECT holder FROM clients))")
 
 
 def lease_pulse(store: Any, row: Any) -> Pulse:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import EnvironmentProblem
+from engine.session.liveness import prune_sightings
 
 RUN_STATES = ("running", "finished", "dead")
 
@@ -224,6 +225,7 @@ class RunsMixin:
             if detached and detached["detached"]:
                 self.append("session", "run_finished", {"run": run_id, "exit_code": exit_code})  # type: ignore[attr-defined]
             self._withdraw_approvals_of(db, run_id, f"run #{run_id} ended")  # type: ignore[attr-defined]
+            prune_sightings(db)
 
     def run(self, run_id: int) -> Run | None:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()  # type: ignore[attr-defined]
@@ -322,6 +324,7 @@ class RunsMixin:
                                 {"reason": f"its {'worker' if run.detached else 'replay'} (pid {run.pid}) died",
                                  "run": run.id})
                 self._withdraw_approvals_of(db, run.id, f"run #{run.id} died")  # type: ignore[attr-defined]
+                prune_sightings(db)
             marked.extend(names)
         with self._bookkeeping():  # type: ignore[attr-defined]
             self._withdraw_orphaned_requests()  # type: ignore[attr-defined]

@@ -230,3 +230,35 @@ def test_a_worker_whose_steps_hang_while_its_heartbeat_goes_on_is_not_responding
     finally:
         child.kill()
         child.wait()
+
+
+def test_sightings_go_with_what_they_watched() -> None:
+    """A sighting row per run, seat holder and app that another host heard, per observing host: they were never
+    deleted, so a long session's file kept one for every run and every app that ever was (review s7)."""
+    def rows(store: SessionStore) -> set[tuple[str, str]]:
+        return {(r["what"], r["key"]) for r in store._db.execute("SELECT what, key FROM sightings")}  # noqa: SLF001
+
+    with SessionStore.open("sightings") as store:
+        assert store.acquire_lease("A", ttl_s=30)
+        run_id = store.begin_run("A", ["transfer"], ttl_s=30, detached=True)
+        store.attach_client("app-b", "tui")
+        _beat_from_host_a(store, 0.0)
+        with store._write() as db:  # noqa: SLF001 - an app on host A
+            db.execute("UPDATE clients SET host = 'host-a', seen_at = ? WHERE holder = 'app-b'", (time.time(),))
+        with SessionStore.open("sightings", create=False) as reader:  # a command on this host looks at all three
+            reader.lease(), reader.active_run(), reader.clients()
+        assert rows(store) == {("lease", "A"), ("run", str(run_id)), ("client", "app-b")}
+        store.end_run(run_id, 0)
+        assert ("run", str(run_id)) not in rows(store)
+        store.detach_client("app-b")
+        assert ("client", "app-b") not in rows(store)
+        store.release_lease("A")
+        assert rows(store) == set()
+        second = store.begin_run("A", ["verify"], ttl_s=0.3, detached=True)  # one whose host goes silent: dead
+        _beat_from_host_a(store, 0.0)
+        with SessionStore.open("sightings", create=False) as reader:
+            reader.active_run()
+            assert rows(store) == {("run", str(second))}
+            time.sleep(0.4)
+            reader.reconcile()
+        assert store.run(second).state == "dead" and rows(store) == set()  # type: ignore[union-attr]
