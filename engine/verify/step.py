@@ -17,7 +17,8 @@ from engine.runner import StepContext, StepResult
 from engine.verify.checks import load
 from engine.verify.report import write_reports
 from engine.verify.baseline import other_gpu_note
-from engine.verify.suite import load_baseline, run_verification, save_baseline, selected_checks
+from engine.verify.suite import (load_baseline, profile_left_out_gpu_checks, run_verification, save_baseline,
+                                 selected_checks)
 
 
 def _resolve(ctx: StepContext, value: str | Path) -> Path:
@@ -65,6 +66,11 @@ def _dry_run(ctx: StepContext, names: list[str], capture_to: Any, baseline_value
     ctx.message(f"would {mode}: " + (", ".join(f"{n} ({load(n).TITLE})" for n in expected) or "no expected check"))
     if gpu_only:
         ctx.message(f"run only if the machine shows GPUs: {', '.join(gpu_only)}")
+    left = profile_left_out_gpu_checks(section, _target_gpus(ctx).gpu_count) if not capture_to else []
+    if left:
+        ctx.message("left out by [verify] checks, so the verdict will be INCOMPLETE: "
+                    + ", ".join(f"{n} ({why})" for n, why in left) + ("; add it" if len(left) == 1 else "; add them")
+                    + ", or set optional = true in " + ("its sub-table" if len(left) == 1 else "their sub-tables"))
     if idle:
         ctx.message(f"nothing configured, so reported not run: {', '.join(idle)}")
     if not capture_to and not baseline_value:

@@ -96,7 +96,8 @@ def run_verification(
                       data={"title": result.title, "threshold": result.threshold,
                             "duration_s": round(result.duration_s, 3), "result": json_safe(result.to_dict())}))
     if not capture and not cancel.is_set():
-        for result in _left_out(section, names, only, target_gpu_count):
+        for result in _left_out(section, names, only, target_gpu_count) + _left_out_by_profile(section,
+                                                                                               target_gpu_count):
             report.results.append(result)
             emit(ItemDone(step, item=result.name, status=result.status, detail=result.summary,
                           data={"title": result.title, "threshold": "", "duration_s": 0.0,
@@ -122,6 +123,37 @@ def _say_measured_without_a_driver(result: CheckResult, ctx: CheckContext) -> No
     if why is not None:
         result.details.append(f"measured where no NVIDIA driver answers (NVML: {why}): these figures may not be "
                               "the target GPUs'")
+
+
+GPU_CHECKS = ("gpu_health", "topology")
+
+
+def profile_left_out_gpu_checks(section: VerifySection, target_gpu_count: int | None) -> list[tuple[str, str]]:
+    """The GPU checks a ``[verify] checks`` list leaves out on a target that must show GPUs: (name, why expected).
+
+    They exist to prove the target's GPUs: a list without them gave "PASS (only: latency ...)" on a target that
+    must show 8 GPUs, which one person could approve, while ``--only latency`` was INCOMPLETE.  They are expected
+    as under ``--only``; ``optional = true`` in their sub-table is the one way to verify without them (shown)."""
+    if not section.checks:
+        return []
+    out = []
+    for name in GPU_CHECKS:
+        why = why_expected(section, name, target_gpu_count)
+        if name not in section.checks and why and not is_optional(section, name):
+            out.append((name, why))
+    return out
+
+
+def _left_out_by_profile(section: VerifySection, target_gpu_count: int | None) -> list[CheckResult]:
+    out = []
+    for name, why in profile_left_out_gpu_checks(section, target_gpu_count):
+        module = check_modules.load(name)
+        field = "gpu" if name == "gpu_health" else name
+        out.append(CheckResult(name=name, title=module.TITLE, measures=module.MEASURES, status="not-run",
+                               summary=f"left out by [verify] checks: the GPUs were not checked (add it to the list, "
+                                       f"or set [verify.{field}] optional = true to verify without it)",
+                               expected=why))
+    return out
 
 
 def _left_out(section: VerifySection, names: list[str], only: list[str] | None,

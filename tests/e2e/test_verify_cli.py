@@ -38,7 +38,7 @@ def _failing_profile(tmp_path: Path) -> Path:
     write_csv(tmp_path / "target.csv", [(s, v * 1.5) for s, v in loss_curve(2)])
     (tmp_path / "p.toml").write_text(
         'name = "diverged"\n[source]\nprovider = "local"\n'
-        '[verify]\nchecks = ["convergence", "model_load"]\n'
+        '[verify]\nchecks = ["convergence", "model_load"]\n[verify.gpu]\noptional = true\n'
         '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\n'
         '[verify.model_load]\ncommand = ["{python}", "-c", "print(1)"]\nruns = 3\n')
     return tmp_path / "p.toml"
@@ -134,7 +134,7 @@ def test_sigterm_stops_a_foreground_verify_as_interrupted_and_replay_resumes_it(
 
     profile = tmp_path / "slow.toml"
     profile.write_text('name = "slow"\n[source]\nprovider = "local"\n[verify]\nchecks = ["model_load"]\n'
-                       '[verify.model_load]\ncommand = ["{python}", "-c", "import time; time.sleep(0.6)"]\n'
+                       '[verify.gpu]\noptional = true\n[verify.model_load]\ncommand = ["{python}", "-c", "import time; time.sleep(0.6)"]\n'
                        'runs = 3\nwarmup = 0\nmax_s = 60.0\n')  # 3 runs: fewer cannot pass
     args = [sys.executable, "-m", "tui.cli", "replay", str(profile), "--steps", "verify", "--session", "slow",
             "--foreground"]

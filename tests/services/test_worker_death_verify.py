@@ -34,7 +34,7 @@ def _profile(folder: Path) -> tuple[Path, Path]:
                       "time.sleep(float(sys.argv[2]) if first else 0.1)\n")
     profile = folder / "verify.toml"
     profile.write_text('schema_version = 1\nname = "worker death"\n[source]\nprovider = "local"\n'
-                       '[verify]\nchecks = ["model_load"]\n'
+                       '[verify]\nchecks = ["model_load"]\n[verify.gpu]\noptional = true\n'
                        '[verify.model_load]\n'
                        f'command = ["{{python}}", "{script}", "{marks}", "60"]\n'
                        'runs = 3\nwarmup = 0\nmax_s = 60.0\n'  # 3: fewer cannot pass (one sample)

@@ -32,7 +32,7 @@ def _profile(tmp_path: Path) -> Path:
     write_csv(tmp_path / "target.csv", loss_curve(2))
     path = tmp_path / "p.toml"
     path.write_text('name = "final-pass"\n[source]\nprovider = "local"\n'
-                    '[verify]\nchecks = ["convergence"]\n'
+                    '[verify]\nchecks = ["convergence"]\n[verify.gpu]\noptional = true\n'
                     '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
                     '[cutover]\nshared_account = true\nrequire_approval = ["cutover"]\n'
                     '[[cutover.runbook]]\ntitle = "DNS switched"\n')
