@@ -188,7 +188,10 @@ class CopyJobs:
         except FileNotFoundError:
             self._vanished(act)
             return VANISHED
-        if before is not None and (before[0] != act.src.size or before[1] != act.src.mtime_ns):
+        # moved since listing (its size, mtime, inode or ctime): copied as it is now, under its new fingerprint, so
+        # no part an earlier run journalled for the listed file is spliced into this one
+        if before is not None and (before[0] != act.src.size or before[1] != act.src.mtime_ns
+                                   or self.src.state_version(before) not in ("", act.src.version)):
             fresh = self.src.stat(act.path)  # changed since listing: copy it as it is now
             if fresh is None:
                 self._vanished(act)

@@ -42,7 +42,7 @@ class ObjectInfo:
     md5: str | None = None
     """Lowercase hex (32 chars), when the store reports a real MD5 (not an S3 multipart ETag)."""
     version: str = ""
-    """What pins this exact content: GCS generation, S3 ETag, local mtime_ns."""
+    """What pins this exact content: GCS generation, S3 ETag, a local file's "mtime_ns:device:inode:ctime_ns"."""
     extra: dict[str, Any] = field(default_factory=dict)
     mtime_ns: int | None = None
     """The exact modification time in nanoseconds, where the store keeps one (local files only)."""
@@ -164,6 +164,11 @@ class Backend(ABC):
         """What identifies the object's content now, compared before and after a copy reads it;
         None where every read is already pinned to one version (S3 ETag, GCS generation)."""
         return None
+
+    def state_version(self, state: tuple[int, ...]) -> str:
+        """The ``version`` a listing would give the object in ``state`` (a :meth:`source_state`); "" where
+        the store has no such state (its reads are pinned instead)."""
+        return ""
 
     def gone_as(self, path: str) -> str:
         """What stands at ``path`` now that it is no longer an object that can be copied: "" when

@@ -35,8 +35,21 @@ class LocalBackend(Backend):
         return os.path.join(self.root, *path.split("/"))
 
     def _info(self, rel: str, s: os.stat_result) -> ObjectInfo:
+        # The version (and so the journal's fingerprint, which keys an upload's parts) is what the snapshot
+        # compares: mtime, device, inode and ctime. With mtime alone, a file rewritten in place between a
+        # killed run and the next, its size and mtime kept (cp -p, rsync -t --inplace, touch -r), had the
+        # killed run's parts spliced into its copy, and the copy was called verified.
         return ObjectInfo(path=rel, size=s.st_size, mtime=s.st_mtime, mtime_preserved=True,
-                          version=str(s.st_mtime_ns), mtime_ns=s.st_mtime_ns)
+                          version=self.state_version(self._state(s)), mtime_ns=s.st_mtime_ns)
+
+    @staticmethod
+    def _state(s: os.stat_result) -> tuple[int, ...]:
+        return (s.st_size, s.st_mtime_ns, s.st_ino, s.st_dev, s.st_ctime_ns)
+
+    def state_version(self, state: tuple[int, ...]) -> str:
+        """The version a listing gives the file in ``state`` (a :meth:`source_state`)."""
+        _size, mtime_ns, ino, dev, ctime_ns = state
+        return f"{mtime_ns}:{dev}:{ino}:{ctime_ns}"
 
     rules = WalkRules()
     """How the walk treats symlinks (set from the transfer's options by ``open_backend``)."""
@@ -54,8 +67,7 @@ class LocalBackend(Backend):
     def source_state(self, info: ObjectInfo) -> tuple[int, ...] | None:
         """What identifies the file's content now (size, mtime_ns, inode, device, ctime_ns):
         compared before and after a copy reads it (see engine.transfer.snapshot)."""
-        s = os.stat(self.full(info.path))
-        return (s.st_size, s.st_mtime_ns, s.st_ino, s.st_dev, s.st_ctime_ns)
+        return self._state(os.stat(self.full(info.path)))
 
     def stat(self, path: str) -> ObjectInfo | None:
         try:
