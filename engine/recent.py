@@ -20,9 +20,11 @@ def _file() -> Path:
 
 
 def recent_profiles(existing_only: bool = True) -> list[Path]:
+    from engine.session.paths import read_own_file
+
     try:
-        raw = json.loads(_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = json.loads(read_own_file(_file()) or "[]")  # never through a link, never another login's file
+    except ValueError:
         return []
     paths = [Path(p) for p in raw if isinstance(p, str)] if isinstance(raw, list) else []
     return [p for p in paths if p.is_file()] if existing_only else paths
@@ -32,11 +34,9 @@ def remember_profile(path: str | Path) -> None:
     """Put ``path`` first in the list (best effort: a read-only state directory is not an error)."""
     path = Path(path).resolve()
     paths = [path] + [p for p in recent_profiles(existing_only=False) if p != path]
-    try:
-        target = _file()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps([str(p) for p in paths[:KEEP]], indent=0), encoding="utf-8")
-        tmp.replace(target)
+    from engine.session.paths import replace_own_file
+
+    try:  # 0600 through a name nobody could plant: a state folder shared with `session share` is group-writable
+        replace_own_file(_file(), json.dumps([str(p) for p in paths[:KEEP]], indent=0))
     except OSError:
         pass

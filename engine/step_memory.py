@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -91,9 +90,11 @@ def why_stale(rec: StepOutcome, profile: Any, step: str) -> str | None:
 def _read_all() -> dict[str, dict[str, Any]]:
     """Every profile's entry as ``{"steps": {step: record}, "updated": float}``; an entry of another
     shape (a hand edit, another version's file) is dropped here, so no caller meets it."""
+    from engine.session.paths import read_own_file
+
     try:
-        raw = json.loads(_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = json.loads(read_own_file(_file()) or "{}")  # never through a link, never another login's file
+    except ValueError:
         return {}
     if not isinstance(raw, dict):
         return {}
@@ -140,15 +141,10 @@ def remember(profile_path: str | Path, profile: Any, step: str, state: str, summ
 
 
 def _write(data: dict[str, Any]) -> None:
+    from engine.session.paths import replace_own_file
+
     try:
-        target = _file()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)  # an older file made under another umask
-            json.dump(data, fh, indent=1)
-        tmp.replace(target)
+        replace_own_file(_file(), json.dumps(data, indent=1))  # 0600, never through a link (a shared state folder)
     except OSError:
         pass
 

@@ -10,6 +10,7 @@ quietly leave it 0640).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pwd
@@ -133,14 +134,22 @@ def session_shared(name: str) -> bool:
         return False
 
 
+GROUP_FOLDERS = ("sessions", "logs", "serve")
+"""The state folder's own folders a group member needs once a session is shared: the sessions and their logs,
+and ``serve`` (where each login's serve link is kept, owner-only).  Anything else there (``journals/`` of the
+owner's own transfers, ``tmp/``...) stays the owner's."""
+
+
 def _group_may(path: Path) -> bool:
     """Does a new file or folder at ``path`` belong to the group? In a shared folder, yes, except where
     it belongs to a session that was not itself shared: `session share A` shares A, not every session
-    (and log) created after it in the same state dir."""
+    (and log) created after it in the same state dir, nor the journals of the owner's later private transfers."""
     if not shared_folder(path.parent):
         return False
     name = _session_of(path)
-    return True if name is None else bool(name) and session_shared(name)
+    if name is None:
+        return path.parent == state_dir() and path.name in GROUP_FOLDERS or path.parent.name == "serve"
+    return bool(name) and session_shared(name)
 
 
 def read_only_fs(path: Path) -> bool:
@@ -180,7 +189,7 @@ def make_private_dir(folder: Path) -> None:
         raise EnvironmentProblem(not_shared_message(None, folder)) from None
     except OSError as exc:
         raise EnvironmentProblem(unusable_state_message(folder, exc)) from None
-    os.chmod(folder, 0o2770 if _group_may(folder) else 0o700)
+    os.chmod(folder, 0o3770 if _group_may(folder) else 0o700)  # shared: setgid and sticky (see sharing.py)
 
 
 class LinkRefused(BadInputError):
@@ -197,9 +206,9 @@ def link_message(path: Path | str) -> str:
 def refuse_link(path: Path) -> None:
     """Refuse to use ``path`` when it is a symbolic link.
 
-    In a folder shared with ``session share`` every member of the group may replace a file (the
-    folder has no sticky bit: a worker's log is rewritten by whoever runs next), so a link there
-    could point this login's writes at any file it owns (``~/.bashrc``). Nothing of gpumigrate's
+    In a folder shared with ``session share`` every member of the group may add a file (the sticky bit
+    keeps them from removing or renaming another login's, but a name not yet there is anyone's), so a
+    link there could point this login's writes at any file it owns (``~/.bashrc``). Nothing of gpumigrate's
     state is ever a link.  This check comes before the open; the open itself (:func:`no_follow`)
     refuses a link planted after it, with the same words."""
     if os.path.islink(path):
@@ -364,7 +373,11 @@ def owner_only_file(path: Path, text: str) -> Path:
     created exclusively and written through its own descriptor.
     """
     make_private_dir(path.parent)
-    path.unlink(missing_ok=True)
+    try:
+        path.unlink(missing_ok=True)
+    except PermissionError:  # another login's, in a shared (sticky) folder: only they may remove it
+        raise EnvironmentProblem(f"{path} belongs to {_owner_of_link(path)}, who may be using it now: only they can "
+                                 "remove it (or wait until their command ends) before this one runs") from None
     try:
         fd = open_no_follow(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except PermissionError:
@@ -378,3 +391,47 @@ def owner_only_file(path: Path, text: str) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def read_own_file(path: Path) -> str | None:
+    """The text of a state file of this login's (the app's step outcomes, the recent profiles), or None.
+
+    In a state folder shared with ``session share`` a group member can create entries: a link (to be read
+    through) or a file of their own put there before this login wrote one (forged step outcomes).  Neither is
+    read: the open does not follow a link, and a file owned by another uid is left alone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        with os.fdopen(fd, "r", encoding="utf-8") as fh:
+            fd = -1
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def replace_own_file(path: Path, text: str) -> None:
+    """Write ``path`` whole (0600) through a new file of a name nobody could plant (``mkstemp``: created
+    exclusively, never through a link), then renamed over ``path`` (a rename replaces a link, never follows it).
+    A fixed temporary name (``.NAME.tmp``) let a group member of a shared state folder plant a link there, and
+    the owner's write went through it into a file of the owner's choosing (``~/.bashrc``)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -2,8 +2,9 @@
 
 Everything the second login must read or write gets the group and its bits:
 the state folder, ``sessions/``, ``logs/`` and the session's own folders
-(journals, approval plans, deletion audit files) become ``2770`` (setgid: new files inherit the
-group), and the session file, its WAL, its log, journals and plans become
+(journals, approval plans, deletion audit files) become ``3770`` (setgid: new files inherit the
+group; sticky: a member may add files but remove or rename only their own, so the owner's other,
+private sessions and files in the same folders cannot be deleted or swapped for forged ones), and the session file, its WAL, its log, journals and plans become
 ``0660``.  Files created later in those folders are made ``0660`` explicitly,
 whatever the creator's umask (see :mod:`engine.session.paths`).  ``unshare``
 puts it all back to user-only.  Folders above the state folder are not
@@ -21,7 +22,7 @@ from engine.errors import BadInputError, EnvironmentProblem
 from engine.session.paths import logs_dir, session_path, sessions_dir, state_dir
 from engine.session.store import SessionStore
 
-SHARED_DIR = 0o2770
+SHARED_DIR = 0o3770
 SHARED_FILE = 0o660
 
 

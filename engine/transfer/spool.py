@@ -196,5 +196,6 @@ def _remove_unheld(folder: Path, prefix: str, keep: str) -> None:
 
 def _unlink_db(path: str) -> None:
     for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
+        # PermissionError: another login's, in a folder shared with `session share` (sticky: its owner removes it)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             os.unlink(path + suffix)

@@ -102,7 +102,7 @@ def test_another_user_is_refused_with_the_fix_then_shares_and_approves(bob: dict
     assert shared.returncode == 0, shared.stderr
     sessions = state / "sessions"
     for folder in (state, sessions, state / "logs"):
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and folder.stat().st_gid == bob["gid"]
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o3770 and folder.stat().st_gid == bob["gid"]
     assert stat.S_IMODE((sessions / "cut.sqlite").stat().st_mode) == 0o660
 
     asker = subprocess.Popen([sys.executable, "-c", REQUESTER, "cut"], cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -210,4 +210,66 @@ def test_the_second_person_works_from_the_sessions_copy_when_the_drivers_profile
         assert exported.returncode == 4 and str(home) in exported.stderr, exported.stderr
         assert "session share" not in exported.stderr  # the session is shared; the folder is the problem
     finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+OWNER_WRITES = """
+import sys
+from engine import recent, step_memory
+from engine.profile import load_profile
+profile = sys.argv[1]
+recent.remember_profile(profile)
+step_memory.remember(profile, load_profile(profile), "inventory", "completed", "read 1 folder")
+print(sorted(step_memory.outcomes(profile)), [str(p) for p in recent.recent_profiles()], flush=True)
+"""
+
+
+def test_sharing_one_session_gives_the_group_nothing_else_of_the_owners(bob: dict[str, object]) -> None:
+    """`session share cut` made the state folders group-writable without a sticky bit (review s8). A member could
+    then delete or swap the owner's other, private sessions (a forged audit trail opened as the owner's own),
+    plant a link where the app writes its step outcomes (the owner's own file overwritten through it), and read
+    the journals of the owner's later private transfers (made group-shared)."""
+    state: Path = bob["state"]  # type: ignore[assignment]
+    env = {**os.environ, **_env(state)}
+    for name in ("priv", "cut"):
+        subprocess.run([sys.executable, "-c", f"from engine.session import SessionStore; SessionStore.open({name!r}).close()"],
+                       cwd=REPO, env=env, check=True)
+    assert _mine(state, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
+    sessions = state / "sessions"
+    assert stat.S_IMODE(sessions.stat().st_mode) & stat.S_ISVTX  # sticky: each login removes only its own files
+
+    swapped = _as(bob, code=f"import os; os.rename({str(sessions / 'priv.sqlite')!r}, {str(sessions / 'old')!r})")
+    assert swapped.returncode != 0 and "PermissionError" in swapped.stderr, swapped.stderr
+    removed = _as(bob, code=f"import os; os.unlink({str(sessions / 'cut.sqlite')!r})")  # the shared one: not his
+    assert removed.returncode != 0 and "PermissionError" in removed.stderr, removed.stderr
+    assert (sessions / "priv.sqlite").exists() and (sessions / "cut.sqlite").exists()
+
+    victim = state.parent / f"{state.name}-victim.txt"  # a file only the owner may write
+    victim.write_text("the owner's own file\n")
+    victim.chmod(0o600)
+    home = Path(tempfile.mkdtemp(prefix="gm-owner-", dir="/tmp"))
+    try:
+        (home / "src").mkdir()
+        (home / "src" / "a.txt").write_text("private\n")
+        profile = home / "p.toml"
+        profile.write_text('schema_version = 1\n[source]\nprovider = "local"\n')
+        planted = _as(bob, code="import os, sys; [os.symlink(sys.argv[1], os.path.join(sys.argv[2], n)) for n in "
+                                "('.step-outcomes.json.tmp', '.recent-profiles.json.tmp', 'step-outcomes.json')]",
+                      *[str(victim), str(state)])
+        assert planted.returncode == 0, planted.stderr
+        wrote = subprocess.run([sys.executable, "-c", OWNER_WRITES, str(profile)], cwd=REPO, env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert wrote.returncode == 0, wrote.stderr
+        assert victim.read_text() == "the owner's own file\n"  # nothing written through bob's links
+        assert wrote.stdout.strip() == f"['inventory'] [{str(profile)!r}]", wrote.stdout
+        for name in ("step-outcomes.json", "recent-profiles.json"):
+            assert not (state / name).is_symlink() and stat.S_IMODE((state / name).stat().st_mode) == 0o600
+
+        copied = _mine(state, "transfer", str(home / "src"), str(home / "dst"))  # a private copy, after the share
+        assert copied.returncode == 0, copied.stderr
+        journals = state / "journals"
+        assert stat.S_IMODE(journals.stat().st_mode) & 0o077 == 0, oct(journals.stat().st_mode)
+        assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in journals.iterdir())
+    finally:
+        victim.unlink(missing_ok=True)
         shutil.rmtree(home, ignore_errors=True)
