@@ -95,6 +95,42 @@ def check_approval(store: SessionStore, approval_id: int) -> None:
         check_cutover(store, f"cannot approve #{approval_id} (cutover)")
 
 
+NOT_VERIFIED = "NOT VERIFIED"
+
+
+class NotVerified(BadInputError):
+    """A cutover sign-off in a session whose copy no verification covers, not acknowledged by the person signing."""
+
+
+def check_verified(store: SessionStore, basis: str, acknowledged: bool) -> str:
+    """Refuse a cutover no verification covers unless the person signing off acknowledges it; return the basis to
+    record (with the acknowledgment and who gave it).
+
+    It was recorded ``NOT VERIFIED`` and taken: one key on the Runbook and the cutover was signed off, the words
+    only in the audit log.  Verification may have been done outside the session, so it is not forbidden: the
+    person says so, and the record, the audit log and the request a second person approves carry it."""
+    if not basis.startswith(NOT_VERIFIED):
+        return basis
+    if not acknowledged:
+        raise NotVerified(
+            f"cutover not signed off: {basis}. Verify the copy now at the destination (`gpumigrate replay PROFILE "
+            f"--session {store.name} --steps verify`), or sign it off acknowledging that it is not verified (the "
+            "app's Runbook asks after `s`; the acknowledgment is recorded with the sign-off)")
+    return f"{basis}; signed off acknowledging it ({store.operator})"
+
+
+def _accepted_gaps(store: SessionStore) -> dict[str, Any] | None:
+    """The accepted-with-gaps sign-off of the session's last verification (that very report), if any."""
+    from engine.verify.signoff import last_report, report_digest, signoffs
+
+    try:
+        digest = report_digest(last_report(store))
+    except BadInputError:
+        return None
+    return next((s for s in reversed(signoffs(store)) if s.get("decision") == "accepted-with-gaps"
+                 and s.get("report_digest") == digest), None)
+
+
 def verification_basis(store: SessionStore) -> str:
     """What the session's verification says of the copy a cutover is signed off on, recorded with the sign-off.
 
@@ -103,9 +139,14 @@ def verification_basis(store: SessionStore) -> str:
     gap was accepted.)"""
     verify = store.steps().get(VERIFY)
     if verify is None:
-        return "NOT VERIFIED: no verification ran in this session"
+        return f"{NOT_VERIFIED}: no verification ran in this session"
     if verify.state != "completed" or not verify.finished_at:
-        return f"NOT VERIFIED: the session's verification is {verify.state}"
+        gaps = _accepted_gaps(store) if verify.state in ("failed", "incomplete") else None
+        if gaps is not None:  # two people accepted this very verification's gaps: not "not verified"
+            summary = str((verify.result or {}).get("summary") or verify.state)
+            return (f"verification {gaps.get('verdict')} accepted with known gaps (approved by "
+                    f"{gaps.get('approved_by')}): {summary}")
+        return f"{NOT_VERIFIED}: the session's verification is {verify.state}"
     summary = str((verify.result or {}).get("summary") or "completed")
     stale = stale_verification(store)
     if stale is not None:

@@ -14,6 +14,7 @@ import threading
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import BadInputError
 from engine.profile import Profile, load_profile, parse_profile
@@ -129,9 +130,13 @@ def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:
 
 
 def sign_off(session: SessionStore, profile: Profile, timeout: float | None = None,
-             cancel: "threading.Event | None" = None) -> str:
+             cancel: "threading.Event | None" = None, acknowledge_unverified: bool = False) -> str:
     """The final cutover: every item ticked, then (when required) a second operator's approval.
     Returns what the session's verification says of the copy (also recorded with the sign-off).
+
+    A session whose copy no verification covers is refused (:class:`engine.cutover.freshness.NotVerified`)
+    unless ``acknowledge_unverified``: the person signing off says so, and the acknowledgment is in the
+    request a second person approves, the record and the audit log.
 
     ``cancel`` (set when the app that asked closes) withdraws a request still waiting: an approval
     given later must not carry out a cutover for a process nobody watches any more."""
@@ -140,19 +145,24 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     missing = [e.number for e in entries(session, profile) if not e.done]
     if missing:
         raise BadInputError(f"the runbook is not complete: item(s) {', '.join(map(str, missing))} not ticked")
-    from engine.cutover.freshness import check_cutover, verification_basis
+    from engine.cutover.freshness import NOT_VERIFIED, check_cutover, check_verified, verification_basis
 
     check_cutover(session)  # a verification older than the last transfer run does not cover the copy cut over to
+    basis = check_verified(session, verification_basis(session), acknowledge_unverified)
     if needs_approval(profile, "cutover"):
-        require(session, "cutover", f"final cutover of {profile.name or session.name}", timeout, cancel=cancel,
-                subject=lambda: shown(session, profile))
+        unverified = f" ({basis})" if basis.startswith(NOT_VERIFIED) else ""
+        require(session, "cutover", f"final cutover of {profile.name or session.name}{unverified}", timeout,
+                cancel=cancel, subject=lambda: shown(session, profile))
+        # a verification that ended while the request waited: what it says now is what is recorded
+        basis = check_verified(session, verification_basis(session), acknowledge_unverified)
     # The migration's Storage Transfer Service jobs end with the cutover: a schedule left running
     # would keep copying (and, with delete-unique-in-sink, deleting) into the target.  A failure
     # here (no credentials, service down) stops the sign-off with the reason.
     from engine.transfer.sts_jobs import disable_profile_jobs
 
     disabled = [r.to_dict() for r in disable_profile_jobs(profile)]
-    basis = verification_basis(session)
-    session.append("runbook", "cutover_signed_off", {"items": len(profile.cutover.runbook),
-                                                     "sts_jobs": disabled, "verification": basis})
+    payload: dict[str, Any] = {"items": len(profile.cutover.runbook), "sts_jobs": disabled, "verification": basis}
+    if basis.startswith(NOT_VERIFIED):
+        payload["unverified_acknowledged_by"] = session.operator
+    session.append("runbook", "cutover_signed_off", payload)
     return basis

@@ -194,7 +194,7 @@ title = "switch DNS"
     assert stub.jobs[job_name_for(spec)]["status"] == "ENABLED"
     with SessionStore.open("signoff", operator="alice") as store:
         runbook.tick(store, profile, "1")
-        runbook.sign_off(store, profile)
+        runbook.sign_off(store, profile, acknowledge_unverified=True)  # no verify step in this test
         (event,) = [e for e in store.events_after(0) if e.kind == "cutover_signed_off"]
     assert [j["outcome"] for j in event.payload["sts_jobs"]] == ["disabled"]
     assert stub.jobs[job_name_for(spec)]["status"] == "DISABLED"

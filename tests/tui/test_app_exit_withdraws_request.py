@@ -13,6 +13,7 @@ import pytest
 from engine.session import SessionStore
 from tests.cutover_support import write_profile
 from tui.app import GpuMigrateApp
+from tui.widgets.dialogs import ConfirmDialog
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,8 +27,11 @@ async def test_closing_the_app_withdraws_its_waiting_cutover_sign_off(tmp_path: 
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
         assert app.role == "driving"
-        await pilot.press("s")
+        await pilot.press("s")  # no verification in this session: it asks first, and y acknowledges it
         deadline = time.monotonic() + 10
+        while not isinstance(app.screen, ConfirmDialog) and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        await pilot.press("y")
         with SessionStore.open("close-mid") as store:
             while not store.approvals("pending") and time.monotonic() < deadline:
                 await pilot.pause(0.05)
@@ -41,3 +45,4 @@ async def test_closing_the_app_withdraws_its_waiting_cutover_sign_off(tmp_path: 
         assert request.action == "cutover" and request.state == "withdrawn", request
         assert "cancelled" in (request.reason or "")
         assert not any(e.kind == "cutover_signed_off" for e in store.events_after(0))
+        assert "NOT VERIFIED: no verification ran in this session; signed off acknowledging it" in request.detail

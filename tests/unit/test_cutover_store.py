@@ -83,7 +83,7 @@ def test_sign_off_needs_every_item_and_a_second_person() -> None:
         from engine.cutover.approvals import ApprovalTimedOut
 
         with pytest.raises(ApprovalTimedOut):
-            runbook.sign_off(store, PROFILE, timeout=0.3)
+            runbook.sign_off(store, PROFILE, timeout=0.3, acknowledge_unverified=True)
         assert store.approvals()[-1].state == "withdrawn"
 
 

@@ -120,18 +120,21 @@ def test_a_verification_after_the_last_transfer_signs_off_as_before(tmp_path: Pa
 def test_a_cutover_signed_off_without_any_verification_says_so(tmp_path: Path, capsys) -> None:
     """A session that copied and never verified signed off its cutover as "signed off the cutover (1 runbook
     item(s) ticked)", the same words as a verified one. The sign-off now records what the verification
-    said of the copy (none here) and every reader of the session sees it."""
+    said of the copy (none here) and every reader of the session sees it; since s8target it is refused unless
+    acknowledged (tests/unit/test_cutover_unverified.py), and the acknowledgment is in the words."""
     path = _profile(tmp_path)
     path.write_text(path.read_text().replace('require_approval = ["cutover"]', 'require_approval = []'))
     profile = load_profile(path)
     with SessionStore.open("unverified", operator="alice") as session:
         session.set_step("transfer", "completed", result={"summary": "copied 3 objects"})
         runbook.tick(session, profile, "1")
-        basis = runbook.sign_off(session, profile, timeout=5)
-        assert basis == "NOT VERIFIED: no verification ran in this session", basis
+        basis = runbook.sign_off(session, profile, timeout=5, acknowledge_unverified=True)
+        who = session.operator
+        assert basis == f"NOT VERIFIED: no verification ran in this session; signed off acknowledging it ({who})", basis
         assert session.recent_events(1)[0].payload["verification"] == basis
     assert main(["session", "show", "unverified", "--events", "5"]) == 0
-    assert "signed off the cutover (1 runbook item(s) ticked; NOT VERIFIED: no verification ran in this session)" \
+    assert ("signed off the cutover (1 runbook item(s) ticked; NOT VERIFIED: no verification ran in this session; "
+            f"signed off acknowledging it ({who}))") \
         in capsys.readouterr().out
 
     with SessionStore.open("verified", operator="alice") as session:

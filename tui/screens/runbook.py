@@ -253,16 +253,37 @@ class RunbookScreen(StepScreen):
         # closing the app sets it: a request still waiting is withdrawn, and the wait no longer holds the exit
         self._sign_off(self.gm_app.cancel_event_for("runbook-signoff"))
 
+    def _ask_to_acknowledge(self, refusal: str) -> None:
+        """No verification covers the copy: sign off only if the person says so (recorded with the sign-off)."""
+        from tui.widgets.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._sign_off(self.gm_app.cancel_event_for("runbook-signoff"), acknowledge_unverified=True)
+            else:
+                self.notify("Cutover not signed off: it is not verified.", severity="warning")
+
+        words = refusal.removeprefix("cutover not signed off: ").split(". Verify the copy")[0]
+        self.app.push_screen(ConfirmDialog(
+            f"{words}.\n\nNo verification in this session covers the copy now at the destination. Sign off the "
+            "cutover NOT VERIFIED? Your acknowledgment is recorded with the sign-off, in the audit log and in the "
+            "request a second person approves.\n\ny signs off NOT VERIFIED, escape does not (verify first: "
+            "the Verify screen, or `gpumigrate replay PROFILE --session NAME --steps verify`)."), answered)
+
     @work(thread=True, exclusive=True, group="runbook-signoff", exit_on_error=False)
-    def _sign_off(self, cancel: threading.Event) -> None:
+    def _sign_off(self, cancel: threading.Event, acknowledge_unverified: bool = False) -> None:
         from engine.cutover import runbook
+        from engine.cutover.freshness import NotVerified
         from engine.errors import GpumigrateError
 
         handle = self.gm_app.open_session_handle()
         try:
-            basis = runbook.sign_off(handle, self._profile(), cancel=cancel)
+            basis = runbook.sign_off(handle, self._profile(), cancel=cancel,
+                                     acknowledge_unverified=acknowledge_unverified)
             self.app.call_from_thread(self.notify, f"Cutover signed off ({basis}).",
                                       severity="warning" if basis.startswith("NOT VERIFIED") else "information")
+        except NotVerified as exc:
+            self.app.call_from_thread(self._ask_to_acknowledge, str(exc))
         except GpumigrateError as exc:
             if not cancel.is_set():  # closing: nobody left to tell (and the app's loop is ending)
                 self.app.call_from_thread(self.notify, str(exc), severity="error")
