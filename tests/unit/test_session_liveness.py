@@ -262,3 +262,36 @@ def test_sightings_go_with_what_they_watched() -> None:
             time.sleep(0.4)
             reader.reconcile()
         assert store.run(second).state == "dead" and rows(store) == set()  # type: ignore[union-attr]
+
+
+def test_a_replay_following_its_worker_says_when_it_stops_responding(capsys: pytest.CaptureFixture[str]) -> None:
+    """`replay --session` follows its worker in the terminal; a stopped or hung worker left that terminal silent on
+    its last line for ever, the driver's own view of a run that looked as if it went on (review s8)."""
+    import argparse
+    import threading
+
+    from tui.commands.replay import _follow
+
+    child = subprocess.Popen([sys.executable, "-c", CHILD, "followed"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        args = argparse.Namespace(json=False, verbose=False, session="followed", profile="p.toml", steps=None,
+                                  foreground=False, allow_price_fallback=False)
+        codes: list[int] = []
+        follower = threading.Thread(target=lambda: codes.append(_follow(args, child.pid, 0, ["transfer"])),
+                                    daemon=True)
+        follower.start()
+        os.kill(child.pid, signal.SIGSTOP)
+        _wait(lambda: "not responding" in capsys.readouterr().err or None, timeout=8)  # type: ignore[arg-type]
+        os.kill(child.pid, signal.SIGCONT)
+        _wait(lambda: "responds again" in capsys.readouterr().err or None, timeout=8)  # type: ignore[arg-type]
+        child.kill()
+        child.wait()
+        follower.join(10)
+        assert codes == [3]
+        assert "died before it finished" in capsys.readouterr().err
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+            child.wait()

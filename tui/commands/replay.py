@@ -221,7 +221,7 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
         with SessionStore.open(args.session) as session:
             try:
                 seq = start_seq
-                next_check = 0.0
+                next_check = next_silence = 0.0
                 while exit_code is None:
                     if stop.is_set():
                         raise KeyboardInterrupt
@@ -233,6 +233,14 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
                         elif ev.kind == "run_finished" and ev.payload.get("run") == run_id:
                             exit_code = int(ev.payload.get("exit_code", 1))
                             break
+                        elif ev.kind in ("run_not_responding", "run_responding") and run_id is not None \
+                                and ev.payload.get("run") == run_id:
+                            # a stopped or hung worker: say so here, not only in `session show` (this terminal
+                            # stood on its last line as if the run went on)
+                            print(f"gpumigrate: the worker (pid {pid}) is {ev.payload.get('words')}; it still holds "
+                                  f"the session" if ev.kind == "run_not_responding"
+                                  else f"gpumigrate: the worker (pid {pid}) responds again", file=sys.stderr,
+                                  flush=True)
                         elif ev.kind in step_kinds and run_id is not None and full is None:
                             show({**ev.payload, "event": ev.kind, "step": ev.step, "ts": ev.ts})
                     if full is not None:
@@ -240,6 +248,12 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
                             show(data)
                     if exit_code is not None or batch:
                         continue
+                    if time.monotonic() >= next_silence:
+                        next_silence = time.monotonic() + 1.0
+                        try:  # a worker silent past its lease: one run_not_responding event, printed below
+                            session.reconcile()
+                        except Exception:  # noqa: BLE001 - a busy store: look again at the next second
+                            pass
                     if time.monotonic() >= next_check:
                         next_check = time.monotonic() + 0.25
                         if not pid_alive(pid):
