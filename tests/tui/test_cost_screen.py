@@ -253,3 +253,43 @@ async def test_at_80x24_the_saving_share_break_even_and_stale_prices_are_in_view
         text = "\n".join(visible_lines(app))
         assert "L4 slow:" in text and "more a month than p3.2xlarge" in text, text
         assert "break-even never: it is not cheaper a month" in text, text
+
+
+async def test_the_pricing_box_following_the_highlight_never_reprices_an_option(profile_path: Path) -> None:
+    """The pricing box follows the highlighted row: the screen set its value under a `_filling` flag, but the box's
+    Changed message arrives later, once the flag is down, and was taken as the person's choice. On a loaded machine
+    (reproduced with every message delayed 15 ms) the highlight's moves and these echoes chased each other: the
+    target's pricing flipped between cud-1y and on-demand for as long as the screen was open, and a highlight moved
+    on before the echo arrived gave the next row the previous row's pricing. Here in that order: row 1 (cud-1y),
+    then at once row 2 (spot), as the moves reach the screen when its messages wait; then the box's start-up
+    value arriving late (it had made the target on-demand as soon as the highlight reached it)."""
+    from tests.tui.screen_checks import settled
+
+    profile_path.write_text(profile_path.read_text() + EXTRA)
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#cost-table")
+        await settled(pilot)
+        before = screen.report
+        table.move_cursor(row=1)
+        screen._sync_pricing_select()
+        table.move_cursor(row=2)
+        screen._sync_pricing_select()
+        await settled(pilot)
+        assert [o.pricing for o in screen.draft.cost.options] == ["spot", "on-demand"]
+        assert screen.draft.target.pricing == "cud-1y"
+        assert screen.report is before, "nothing was edited: the figures were not computed again"
+        select = screen.query_one("#a-pricing")
+        assert select.value == "spot"
+        # the box's start-up value ("on-demand") reaching the screen after the highlight's: stale, not a choice
+        select.post_message(select.Changed(select, "on-demand"))
+        await settled(pilot)
+        assert screen.draft.cost.options[0].pricing == "spot" and screen.report is before
+        # a person's choice still reprices the highlighted option
+        select.value = "on-demand"
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if cell(screen, 2, 2) == "on-demand":
+                break
+        assert screen.draft.cost.options[0].pricing == "on-demand" and screen.draft.target.pricing == "cud-1y"

@@ -69,7 +69,6 @@ class CostScreen(StepScreen):
         self.report: CostReport | None = None
         self._catalog: Catalog | None = None
         self._catalog_stamp: tuple[tuple[str, int, int], ...] = ()
-        self._filling = False
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="cost-body"):
@@ -141,13 +140,10 @@ class CostScreen(StepScreen):
     def _fill_inputs(self) -> None:
         if self.draft is None:
             return
-        self._filling = True
-        try:
+        with self.prevent(Input.Changed):  # the profile's own values: no edit to echo back (see _sync_pricing_select)
             for input_id, (section, name, _empty) in ASSUMPTIONS.items():
                 value = getattr(getattr(self.draft, section), name)
                 self.query_one(f"#{input_id}", Input).value = "" if value is None else f"{value:g}"
-        finally:
-            self._filling = False
 
     def recompute(self) -> None:
         """Price the draft; show the result, or why it cannot be priced (keeping the last good table)."""
@@ -248,21 +244,22 @@ class CostScreen(StepScreen):
         return self.query_one("#cost-table", DataTable).cursor_row
 
     def _sync_pricing_select(self) -> None:
+        """Show the highlighted option's pricing in the box, posting no Changed: a flag raised around the set did
+        not cover the Changed message, which arrives after the flag is down. Taken as a person's choice, it
+        repriced the row highlighted by then (another one, when the highlight had moved on), and on a loaded
+        machine the highlight's moves and these echoes chased each other without end."""
         if self.report is None:
             return
         index = self._highlighted()
         select = self.query_one("#a-pricing", Select)
         if 1 <= index < len(self.report.options):
-            self._filling = True
-            try:
+            with self.prevent(Select.Changed):
                 select.value = self.report.options[index].pricing
-            finally:
-                self._filling = False
 
     # --- edits -----------------------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if self._filling or self.draft is None or event.input.id not in ASSUMPTIONS:
+        if self.draft is None or event.input.id not in ASSUMPTIONS:
             return
         section, name, allow_empty = ASSUMPTIONS[event.input.id]
         text = event.value.strip()
@@ -274,10 +271,14 @@ class CostScreen(StepScreen):
         self._edit(lambda draft: setattr(getattr(draft, section), name, value))
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if self._filling or self.draft is None or event.select.id != "a-pricing" or self.report is None:
+        if self.draft is None or event.select.id != "a-pricing" or self.report is None:
             return
         index = self._highlighted()
         value = event.value
+        if value != event.select.value:
+            return  # stale: the box shows another value since (its own start-up value arriving late, say)
+        if not 1 <= index < len(self.report.options) or self.report.options[index].pricing == value:
+            return  # nothing to change
         if index == 1:
             self._edit(lambda draft: setattr(draft.target, "pricing", value))
         elif index >= 2:
