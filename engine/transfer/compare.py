@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.transfer.backends.base import ObjectInfo
+from engine.transfer.backends.base import ETAG_UNCONFIRMED, ObjectInfo
 
 if TYPE_CHECKING:
     from engine.transfer.backends.base import Backend
@@ -45,13 +45,22 @@ def compare(src: ObjectInfo, dst: ObjectInfo, checksum: bool, both_cloud: bool =
         if src.crc32c and dst.crc32c:
             return ("skip", "same crc32c") if src.crc32c == dst.crc32c else ("copy", "crc32c differs")
         if src.md5 and dst.md5:
-            return ("skip", "same md5") if src.md5 == dst.md5 else ("copy", "md5 differs")
+            if src.md5 == dst.md5:
+                return "skip", "same md5"
+            if not (_unconfirmed(src) or _unconfirmed(dst)):
+                return "copy", "md5 differs"
+            # an S3 listing's ETag may be no MD5 at all (SSE-KMS, SSE-C): a HEAD tells, then it decides
         return "check", CHECK_SUMS if checksum else CHECK_CLOUD
     if src.mtime_preserved and dst.mtime_preserved:
         if whole_seconds(src.mtime) == whole_seconds(dst.mtime):
             return "skip", "same size and mtime"
         return "copy", "mtime differs"
     return "check", CHECK_MTIME
+
+
+def _unconfirmed(info: ObjectInfo) -> bool:
+    """Its ``md5`` is an S3 listing's ETag, which may not be an MD5 (see engine.transfer.backends.s3)."""
+    return bool(info.extra.get(ETAG_UNCONFIRMED))
 
 
 def resolve(src_backend: "Backend", dst_backend: "Backend", src: ObjectInfo, dst: ObjectInfo,

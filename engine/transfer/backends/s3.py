@@ -17,8 +17,8 @@ import threading
 from typing import Any, BinaryIO, Callable, Iterator
 
 from engine.errors import BadInputError, EnvironmentProblem
-from engine.transfer.backends.base import (Backend, ObjectInfo, PartUpload, PreconditionLost, SourceChanged,
-                                           with_folders)
+from engine.transfer.backends.base import (ETAG_UNCONFIRMED, Backend, ObjectInfo, PartUpload, PreconditionLost,
+                                           SourceChanged, with_folders)
 from engine.transfer.lister import ParallelListing, common_prefix
 from engine.transfer.checksums import b64_to_hex, combine_parts, crc_to_b64, crc_to_hex, s3_composite_crc32c
 from engine.transfer.retry import ChecksumMismatch, TransientError
@@ -27,6 +27,13 @@ MTIME_KEY = "mtime"
 """User metadata (x-amz-meta-mtime) rclone stores the source mtime in: seconds, decimal."""
 GSUTIL_MTIME_KEY = "goog-reserved-file-mtime"
 """The key gsutil stores it in on S3 too (whole seconds); written and read as well."""
+
+_NOT_MD5_SSE = ("aws:kms", "aws:kms:dsse")
+
+
+def etag_is_md5(resp: dict[str, Any]) -> bool:
+    """Whether a HEAD, GET or PUT answer's single-part ETag is its bytes' MD5 (not SSE-KMS, DSSE-KMS, SSE-C)."""
+    return resp.get("ServerSideEncryption") not in _NOT_MD5_SSE and not resp.get("SSECustomerAlgorithm")
 
 
 def mtime_metadata(src: ObjectInfo) -> dict[str, str]:
@@ -376,13 +383,22 @@ class S3Backend(ParallelListing, Backend):
         # A multipart object's CRC32C is a checksum of the parts' checksums ("...-N"; some
         # stand-ins leave out the "-N") unless S3 says it covers the whole object.
         whole = crc and "-" not in crc and (not multipart or obj.get("ChecksumType") == "FULL_OBJECT")
+        listed = "Size" in obj  # a listing entry: it says nothing of the object's encryption
+        md5 = etag if len(etag) == 32 and not multipart and (listed or etag_is_md5(obj)) else None
+        extra: dict[str, Any] = {"multipart": "-" in etag}
+        if md5 is not None and listed:
+            extra[ETAG_UNCONFIRMED] = True
         return ObjectInfo(
             path=path, size=int(obj.get("Size", obj.get("ContentLength", 0))),
             mtime=obj["LastModified"].timestamp(), mtime_preserved=False,
-            md5=etag if len(etag) == 32 and not multipart else None,
-            crc32c=b64_to_hex(crc) if whole else None,
-            version=etag, extra={"multipart": "-" in etag},
+            md5=md5, crc32c=b64_to_hex(crc) if whole else None, version=etag, extra=extra,
         )
+
+    @staticmethod
+    def _learn_md5(info: ObjectInfo, resp: dict[str, Any]) -> None:
+        """A HEAD or GET of ``info``'s version says whether its listed ETag is an MD5: drop it where it is not."""
+        if info.extra.pop(ETAG_UNCONFIRMED, None) and not etag_is_md5(resp):
+            info.md5 = None
 
     def _list_plain(self, recursive: bool, start_after: str | None, end_before: str | None) -> Iterator[ObjectInfo]:
         # every key of (start_after, end_before) starts with their common prefix: ask only for that
@@ -462,10 +478,13 @@ class S3Backend(ParallelListing, Backend):
         return now.mtime
 
     def full_checksums(self, info: ObjectInfo) -> ObjectInfo:
-        if info.crc32c is None:
+        if info.crc32c is None or info.extra.get(ETAG_UNCONFIRMED):
             now = self.stat(info.path)
-            if now is not None and now.version == info.version and now.crc32c:
-                info.crc32c = now.crc32c
+            if now is not None and now.version == info.version:
+                if now.crc32c:
+                    info.crc32c = now.crc32c
+                if info.extra.pop(ETAG_UNCONFIRMED, None):
+                    info.md5 = now.md5  # the HEAD knows the encryption: None where the ETag is no MD5
         return info
 
     def _pinned_get(self, info: ObjectInfo, **extra: Any) -> Any:
@@ -473,8 +492,10 @@ class S3Backend(ParallelListing, Backend):
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path),
+            resp = self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path),
                                           IfMatch=f'"{info.version}"', **extra)
+            self._learn_md5(info, resp)  # before anyone compares what was read with info.md5
+            return resp
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 412 or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
@@ -528,7 +549,8 @@ class S3Backend(ParallelListing, Backend):
             raise
         etag = resp["ETag"].strip('"')
         got = resp.get("ChecksumCRC32C")
-        return ObjectInfo(path=path, size=len(data), mtime=src.mtime, md5=etag if "-" not in etag else None,
+        return ObjectInfo(path=path, size=len(data), mtime=src.mtime,
+                          md5=etag if "-" not in etag and etag_is_md5(resp) else None,
                           crc32c=b64_to_hex(got) if got else None, version=etag)
 
     def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
