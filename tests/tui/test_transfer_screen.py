@@ -797,3 +797,34 @@ async def test_at_80x24_every_action_has_a_button_and_a_footer_key(slow: tuple[P
             assert {"pause", "cancel"} <= {b.action for _k, (_n, b, on, _t) in screen.active_bindings.items() if on}
         finally:
             app.cancel_step("transfer")
+
+
+async def test_after_a_resume_the_average_counts_only_what_this_run_sent(tmp_path: Path) -> None:
+    """A run that resumes an interrupted upload: the summary says how much an earlier run had sent, and its
+    "average" divides only what this run sent (counted whole, a resume read as a burst it never made)."""
+    from engine.transfer.api import TransferSpec, journal_path_for
+    from tests.transfer_support import MIB, interrupt_after_a_part, write_local
+    from tui.widgets.format import human_rate
+
+    src, dst = tmp_path / "data", tmp_path / "out"
+    write_local(src, {"big.bin": os.urandom(12 * MIB)})
+    entry = {"src": str(src), "dst": str(dst), "part_threshold_mib": 5, "part_size_mib": 1, "jobs": 2}
+    profile = _profile(tmp_path, [entry])
+    spec = TransferSpec(**entry)  # type: ignore[arg-type]
+    interrupt_after_a_part(spec.model_copy(update={"bwlimit": "8M"}), journal_path_for(spec, tmp_path))
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "r")
+        finished = _finished(screen)
+        result = finished.result
+        assert finished.ok and result["copied"] == 1 and result["bytes_resumed"] >= MIB, result
+        sent = result["bytes"] - result["bytes_resumed"]
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert "of it sent by an earlier run" in summary, summary
+        screen._started_at = time.monotonic() - 1000  # a known elapsed time: the average is then exact
+        screen._show_summary(finished)
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.endswith(f"at {human_rate(sent / 1000)} average"), summary
+        assert human_rate(sent / 1000) != human_rate(result["bytes"] / 1000)
+    assert _files(dst) == _files(src)
