@@ -357,6 +357,7 @@ def _run_steps(
         if cancel.is_set():
             exit_code = ExitCode.INTERRUPTED
             break
+        recorded = session is not None and not dry_run
         ctx = StepContext(profile=profile, step=name, emit=sink, profile_path=profile_path,
                           dry_run=dry_run, session=session, cancel=cancel, results=results,
                           options=dict(options or {}))
@@ -368,11 +369,13 @@ def _run_steps(
             if cancel.is_set() and not dry_run:
                 # Cancelled while it ran: whatever it returned, it may not have run to its end
                 # (verify stops between checks, drivers between files). Never "completed".
-                raise Interrupted(f"{name} was cancelled before it finished; {RESUMES}")
+                raise Interrupted(f"{name} was cancelled before it finished" + (f"; {RESUMES}" if recorded else ""))
         except (Interrupted, KeyboardInterrupt) as exc:
             # Neutral words: how to resume is the front end's to say (a replay without --session names its command,
             # the app its key); "run the same command again" was false for a replay that makes a new session each time
-            text = str(exc) or f"interrupted; {RESUMES}"
+            # Without a session nothing records it here (the app keeps its own note; `verify` without --session
+            # keeps none), so "recorded as interrupted; a resume runs it again" is said only with one.
+            text = str(exc) or ("interrupted" + (f"; {RESUMES}" if recorded else " before it finished"))
             if session is not None and not dry_run:
                 session.set_step(name, "interrupted")
             sink(StepFinished(name, ok=False, summary=text, result={"interrupted": True}))

@@ -237,8 +237,10 @@ def _main(args: argparse.Namespace) -> int:
     except PermissionError as exc:  # a file of another login's: one line with the fix, never a traceback
         print(f"gpumigrate: permission denied: {exc.filename or exc}{_share_hint(exc.filename)}", file=sys.stderr)
         return int(ExitCode.ENVIRONMENT)
-    except KeyboardInterrupt:
-        print("gpumigrate: interrupted; run the same command again to resume", file=sys.stderr)
+    except KeyboardInterrupt:  # "run the same command again to resume" only where that is true (a transfer)
+        from tui.interrupted import interrupted_words
+
+        print(f"gpumigrate: interrupted; {interrupted_words(args)}", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:
         from tui.output import current_guard

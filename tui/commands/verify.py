@@ -17,6 +17,7 @@ which needs a written note and waits for a second person
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tui.argtypes import bounded
 
@@ -94,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
             _print_table(report)
     code = int(ExitCode.FAILED) if summary.exit_code == ExitCode.OK and result and not result.ok \
         else int(summary.exit_code)
+    if code == ExitCode.INTERRUPTED:  # what is kept: a verify has nothing to resume, only to run again
+        print("gpumigrate: verify was interrupted: no verdict; "
+              + (f"session {args.session} records it as interrupted; `gpumigrate verify {args.profile} --session "
+                 f"{args.session}` runs it again" if args.session else
+                 "nothing was recorded (no --session); run it again for a verdict"), file=sys.stderr)
     if out.closed:
         say_closed(" ".join(filter(None, (report.get("summary") or (result.summary if result else ""),
                                           report.get("incomplete")))) + f" (exit {code})")
