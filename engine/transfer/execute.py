@@ -613,7 +613,8 @@ class Transfer(CopyJobs):
 
         def once() -> None:
             attempts[0] += 1
-            self.dst.delete(act.path, act.dst.version if self._conditional else None)
+            # only what planning saw (a local destination checks it too: it has no conditional request)
+            self.dst.delete(act.path, act.dst.version if self._conditional or self.dst.scheme == "file" else None)
 
         self._with_retry(once, attempts)
         with self._lock:

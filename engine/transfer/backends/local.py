@@ -8,7 +8,7 @@ import stat as st
 from typing import BinaryIO, Iterator
 
 from engine.errors import BadInputError
-from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload
+from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost
 from engine.transfer.backends.local_publish import (STREAM_BLOCK, discard_on_error, file_mtime_ns, publish,
                                                     publish_fd, tmp_name, write_all)
 from engine.transfer.backends.local_walk import WalkRules, walk
@@ -196,7 +196,17 @@ class LocalBackend(Backend):
             pass
 
     def delete(self, path: str, version: str | None = None) -> None:
+        """Delete ``path``; with ``version`` (what planning listed) only if it is still that file, as S3's
+        If-Match and GCS's ifGenerationMatch delete only what was planned: a file rewritten after the plan was
+        shown (and approved) is someone else's now. Checked by a stat just before the unlink."""
         full = self.full(path)
+        if version:
+            try:
+                now = self.state_version(self._state(os.stat(full)))
+            except FileNotFoundError:
+                return  # already gone
+            if now != version:
+                raise PreconditionLost(f"{path}: changed since planning; not deleted — re-run to re-plan")
         os.unlink(full)
         self.__dict__.get("_made_dirs", set()).clear()
         # remove folders left empty, up to (not including) the root
