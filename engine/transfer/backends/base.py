@@ -57,12 +57,12 @@ class ObjectInfo:
         return f"{self.size}:{self.version}:{int(self.mtime)}"
 
 
-ETAG_UNCONFIRMED = "etag_md5_unconfirmed"
+ETAG_UNCONFIRMED = "md5?"
 """``ObjectInfo.extra`` key: its ``md5`` is a listing's 32-hex ETag, not yet known to be an MD5. S3's ETag is the
 MD5 of the bytes only for a single-part object stored as plaintext or under SSE-S3; under SSE-KMS, DSSE-KMS or
 SSE-C it is not (S3 API reference, Object.ETag), and only a HEAD or GET says which (a listing does not). Read
 as an MD5, every single-part KMS object failed its copy ("read MD5 ..., source reports ...") and a re-sync
-to GCS copied it again each run."""
+to GCS copied it again each run. Short: a -d run spools every copy's ``extra``."""
 
 
 NOT_RECURSIVE = "folder not copied (without -r only the top level is copied)"
