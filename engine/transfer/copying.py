@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from engine.events import ItemDone, Message
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, SourceChanged
+from engine.transfer.backlog import PartBacklog
 from engine.transfer.checksums import Hasher, combine_parts, crc32c, crc_to_hex
 from engine.transfer.compare import resolve
 from engine.transfer.plan import Action
@@ -51,16 +52,22 @@ example (Java client) and rclone's multi-thread download chunk."""
 
 
 def effective_part_size(spec_part_mib: int | None, threshold_mib: int, size: int, dst: Backend,
-                        jobs: int = 8) -> int:
+                        jobs: int = 8, others: int = 0) -> int:
     """Bytes per part of an object of ``size`` bytes.
 
     ``spec_part_mib`` set: that size (the user asked for it). None (the default): as few parts as
-    keep the ``jobs`` part slots busy, one part per slot (``size / jobs``), kept within
-    [:data:`AUTO_PART_MIN`, :data:`AUTO_PART_MAX`]. Why not many small parts: every part is a
-    request on each side, and on GCS a component costs an upload (a Class A operation), a
-    compose input and a delete; a ranged read of S3 or GCS pays its round trip and time to first
-    byte. More parts than slots only queue behind each other; they add requests, not parallelism.
-    A 200 MiB object at ``-j 8`` goes in 8 parts of 25 MiB (13 of 16 MiB before).
+    keep the ``jobs`` part slots busy, kept within [:data:`AUTO_PART_MIN`, :data:`AUTO_PART_MAX`].
+    Alone, that is one part per slot (``size / jobs``). The slots are shared by every large
+    object in flight, so ``others`` (bytes of other large objects still to send, see
+    :mod:`engine.transfer.backlog`) counts too: the object takes its share of the slots,
+    ``(size + others) / jobs`` a part, and still goes in 2 parts at least (or as many as alone,
+    if fewer): it stays resumable in parts and has 2 streams once the others are sent. Why not
+    many small parts: every part is a request on each side, and on GCS a component costs an
+    upload (a Class A operation), a compose input and a delete; a ranged read of S3 or GCS pays
+    its round trip and time to first byte. More parts than slots only queue behind each other;
+    they add requests, not parallelism. A 200 MiB object at ``-j 8`` goes in 8 parts of 25 MiB
+    alone (13 of 16 MiB before), in 4 of 50 MiB beside another 200 MiB still to send (16 parts
+    of 25 MiB for 8 slots before).
 
     Either way the part is at most the threshold (an object at the threshold is split), at least
     the store's minimum (S3 and GCS XML multipart: 5 MiB), and doubled until the object fits the
@@ -69,6 +76,8 @@ def effective_part_size(spec_part_mib: int | None, threshold_mib: int, size: int
         part = spec_part_mib * MIB
     else:
         per_slot = -(-size // max(1, jobs))
+        if others > 0:
+            per_slot = min(-(-(size + others) // max(1, jobs)), max(per_slot, -(-size // 2)))
         part = min(max(-(-per_slot // MIB) * MIB, AUTO_PART_MIN), AUTO_PART_MAX)
     part = max(min(part, threshold_mib * MIB), dst.min_part_size)
     while -(-size // part) > dst.max_parts:
@@ -92,6 +101,7 @@ class CopyJobs:
     _parts_ok: bool | None
     _parts_lock: threading.Lock
     _orphans: dict[str, str]
+    _backlog: PartBacklog
     dst_url: str
 
     # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
@@ -148,6 +158,17 @@ class CopyJobs:
         with self.stats.lock:
             self.stats.in_flight[act.path] = (0, src.size)
         self._object_event(act.path, "started", 0, src.size)
+        if src.size >= self.threshold:
+            self._backlog.add(act.path, src.size)  # planned as a check, or planned before: the same
+        try:
+            self._copy_snapshots(act)
+        finally:
+            self._backlog.end(act.path)
+
+    def _copy_snapshots(self, act: Action) -> None:
+        """Copy ``act`` from a snapshot of its source; again from a new one if it changed meanwhile."""
+        src = act.src
+        assert src is not None
         if self.dst.scheme == "file" and not src.mtime_preserved:
             stored = self.src.stored_mtime(src)  # an S3 listing lacks the mtime metadata: HEAD
             if stored is not None:
@@ -251,12 +272,15 @@ class CopyJobs:
             self._copy_stream(act, before)
 
     def _part_size(self, act: Action) -> int:
-        """The part size for this copy (:func:`effective_part_size`). With the automatic size, an
+        """The part size for this copy (:func:`effective_part_size`), an object at the threshold
+        or above sized against the other large objects still to send. With the automatic size, an
         upload an earlier run journalled for this very source keeps its part size, so a re-run
-        with another ``-j`` resumes its parts instead of starting the object afresh."""
+        with another ``-j`` (or beside other objects) resumes its parts instead of starting the
+        object afresh."""
         src = act.src
         assert src is not None
-        part = effective_part_size(self.part_size_mib, self.threshold // MIB, src.size, self.dst, self.jobs)
+        others = self._backlog.others(act.path) if src.size >= self.threshold else 0
+        part = effective_part_size(self.part_size_mib, self.threshold // MIB, src.size, self.dst, self.jobs, others)
         if self.part_size_mib is None and src.size >= self.threshold and not self.dry_run:
             known = self.journal.upload(act.path, src.fingerprint())
             if known is not None:
@@ -448,6 +472,7 @@ class CopyJobs:
             self.emit(Message(STEP, text=f"{act.path}: resuming, {len(done)} of {up.count} parts already copied",
                               level="info"))
         self.stats.add_bytes(resumed, resumed=True)  # the bar moves; the rate does not
+        self._backlog.sent(act.path, resumed)
         sent = [resumed]
         parts_lock = threading.Lock()
 
@@ -469,6 +494,7 @@ class CopyJobs:
                 return crc, etag
 
             crc, etag = self._with_retry(once, attempts)
+            self._backlog.sent(act.path, length)
             self.journal.add_part(act.path, fp, n, crc, etag)
             with parts_lock:
                 done[n] = (crc, etag)

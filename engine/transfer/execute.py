@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from engine.events import Emit, ItemDone, Message, Progress
 from engine.transfer.backends.base import Backend
+from engine.transfer.backlog import PartBacklog
 from engine.transfer.compare import ensure_crc32c
 from engine.transfer.control import TransferControl
 from engine.transfer.copying import MIB, SMALL_MAX, STEP, CopyJobs, effective_part_size
@@ -134,6 +135,8 @@ class Transfer(CopyJobs):
         self.retry = retry or RetryPolicy()
         self._parts_ok: bool | None = None
         self._parts_lock = threading.Lock()
+        self._backlog = PartBacklog()
+        """Large objects' bytes still to send: each is sized against the others (see engine.transfer.backlog)."""
         self._in_the_way: set[str] = set()
         """-d at a local destination: deletions that run before the copies (see _clear_the_way)."""
         self._conditional = dst.scheme in ("gs", "s3")
@@ -350,6 +353,8 @@ class Transfer(CopyJobs):
                     raise InterruptedError
                 if act.kind == "copy" and spool is None:
                     self._count_planned(act)
+                if act.kind == "copy" and act.size >= self.threshold and not self.dry_run:
+                    self._backlog.add(act.path, act.size)  # seen by the large objects sized before it starts
                 ahead.put(act)
                 # A -d plan is on disk already (its totals known): read it at the workers' pace.
                 pump(block=spool is not None)

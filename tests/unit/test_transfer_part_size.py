@@ -29,6 +29,36 @@ def test_automatic_size_is_one_part_per_slot_within_bounds(size, jobs, want_mib)
     assert effective_part_size(None, 150, size, S3_LIKE, jobs) == want_mib * MIB
 
 
+@pytest.mark.parametrize(("size", "others", "jobs", "want_mib"), [
+    (200 * MIB, 200 * MIB, 8, 50),     # two 200 MiB objects share 8 slots: 4 parts each, not 8
+    (200 * MIB, 600 * MIB, 8, 64),     # a long backlog: the 64 MiB ceiling
+    (200 * MIB, 0, 8, 25),             # nothing else to send: one part per slot, as alone
+    (200 * MIB, 10 * MIB, 8, 27),      # the others nearly sent: nearly as alone
+    (200 * MIB, 10 << 30, 2, 64),      # -j 2, alone 100 MiB: the ceiling, not fewer parts than alone
+    (48 * MIB, 1 << 30, 8, 24),        # never fewer than 2 parts beside others (were 3 of 16 MiB alone)
+])
+def test_beside_other_large_objects_an_object_takes_its_share_of_the_slots(size, others, jobs, want_mib):
+    assert effective_part_size(None, 150, size, S3_LIKE, jobs, others) == want_mib * MIB
+
+
+def test_the_backlog_counts_what_is_left_to_send_of_each_other_object():
+    from engine.transfer.backlog import PartBacklog
+
+    b = PartBacklog()
+    b.add("a", 200 * MIB)
+    b.add("b", 200 * MIB)
+    assert b.others("a") == b.others("b") == 200 * MIB and b.others("c") == 400 * MIB
+    b.sent("a", 50 * MIB)
+    assert b.others("b") == 150 * MIB and b.total == 350 * MIB
+    b.sent("a", 500 * MIB)  # a copy sent again from a changed source: never below nothing
+    assert b.others("b") == 0
+    b.add("b", 200 * MIB)  # planned, then started: counted once
+    b.end("a")
+    b.end("b")
+    b.end("b")
+    assert b.total == 0
+
+
 def test_an_explicit_size_is_kept_and_the_stores_limits_still_apply():
     assert effective_part_size(16, 150, 200 * MIB, S3_LIKE, 2) == 16 * MIB
     assert effective_part_size(1, 150, 200 * MIB, S3_LIKE, 8) == 5 * MIB  # S3's minimum part
@@ -55,9 +85,10 @@ def test_a_rerun_with_another_jobs_resumes_with_the_journalled_part_size(tmp_pat
     assert first.interrupted and first.copied == 0
     with sqlite3.connect(journal) as db:
         assert db.execute("SELECT part_size FROM uploads").fetchall() == [(16 * MIB,)]
+    (src / "other.bin").write_bytes(b"o" * (40 * MIB))  # sized beside it now, big.bin keeps its parts
     second = run_transfer(TransferSpec(**spec, jobs=2), emit=lambda e: None, journal=journal)
-    assert second.ok and second.copied == 1 and second.resumed_parts >= 1, second.failures
-    assert (dst / "big.bin").read_bytes() == data
+    assert second.ok and second.copied == 2 and second.resumed_parts >= 1, second.failures
+    assert (dst / "big.bin").read_bytes() == data and (dst / "other.bin").stat().st_size == 40 * MIB
 
 
 def test_without_jobs_small_objects_get_workers_of_their_own_and_an_explicit_jobs_is_for_all():
@@ -112,3 +143,70 @@ def test_small_objects_are_not_left_waiting_behind_large_ones(tmp_path):
     assert s.ok and s.copied == 22, s.failures
     assert source.all_small_read.is_set() and time.monotonic() - t0 < 8  # freed by the small copies, not the timeout
     assert sorted(p.name for p in (dst / "b").iterdir()) == [f"{i:02d}" for i in range(20)]
+
+
+class _Recorded:
+    """A local backend that records the part size of every upload begun; as a source, it holds a
+    large object's first read until the listing has ended and ``hold`` is set (the test decides
+    which uploads exist before any part is sent)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.part_sizes: dict[str, int] = {}
+        self.listed = threading.Event()
+        self.hold = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def list(self, *args, **kwargs):
+        yield from self.inner.list(*args, **kwargs)
+        self.listed.set()
+
+    def source_state(self, info):
+        assert self.listed.wait(10)
+        return self.inner.source_state(info)
+
+    def read_range(self, info, start, length):
+        assert self.hold.wait(10)
+        return self.inner.read_range(info, start, length)
+
+    def begin_parts(self, path, src, part_size, *args, **kwargs):
+        self.part_sizes[path] = part_size
+        return self.inner.begin_parts(path, src, part_size, *args, **kwargs)
+
+
+def _two_large(tmp_path, names, jobs=3):
+    from engine.transfer.backends.local import LocalBackend
+    from engine.transfer.execute import Transfer
+    from engine.transfer.journal import Journal
+    from engine.transfer.urls import parse_url
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir(parents=True)
+    for i, name in enumerate(names):
+        (src / name).write_bytes(bytes([i]) * (48 * MIB))
+    source = _Recorded(LocalBackend(parse_url(str(src))))
+    target = _Recorded(LocalBackend(parse_url(str(dst))))
+    target.listed.set()
+    target.hold.set()
+
+    def release() -> None:  # every upload begun: the parts may go
+        deadline = time.monotonic() + 10
+        while len(target.part_sizes) < len(names) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        source.hold.set()
+
+    threading.Thread(target=release, daemon=True).start()
+    s = Transfer(src=source, dst=target, src_url=str(src), dst_url=str(dst), emit=lambda e: None,
+                 journal=Journal(None), control=TransferControl(), jobs=jobs, part_threshold_mib=32).run()
+    assert s.ok and s.copied == len(names) and s.verified == len(names), s.failures  # CRC32C compared
+    return target.part_sizes
+
+
+def test_two_large_objects_share_the_part_slots_and_one_alone_takes_them_all(tmp_path):
+    # -j 3: alone, 48 MiB goes in 3 parts of 16 MiB; beside another 48 MiB still to send, in 2 of
+    # 24 MiB (4 parts for 3 slots, not 6)
+    assert _two_large(tmp_path / "two", ["a.bin", "b.bin"]) == {"a.bin": 24 * MIB, "b.bin": 24 * MIB}
+    assert _two_large(tmp_path / "one", ["a.bin"]) == {"a.bin": 16 * MIB}
+
