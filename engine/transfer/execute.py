@@ -314,6 +314,12 @@ class Transfer(CopyJobs):
                     if act.kind not in ("copy", "check"):  # a line the planner says itself, in its turn
                         self._guarded(self._account, ahead.pop(), ticket())
                         continue
+                if (not block and len(ahead) == 1 and act.kind == "copy" and act.size >= self.threshold
+                        and not self.dry_run):
+                    # A large object waits until the next action is planned (microseconds, or a
+                    # listing page): sized at once by a fresh worker, it would not see a large
+                    # object listed right after it (see engine.transfer.backlog).
+                    return
                 small = act.kind == "copy" and act.size <= BATCH_OBJECT_MAX
                 if small and len(batch) < batch_max:
                     batch.append(ahead.pop())

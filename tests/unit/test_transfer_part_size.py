@@ -146,26 +146,26 @@ def test_small_objects_are_not_left_waiting_behind_large_ones(tmp_path):
 
 
 class _Recorded:
-    """A local backend that records the part size of every upload begun; as a source, it holds a
-    large object's first read until the listing has ended and ``hold`` is set (the test decides
-    which uploads exist before any part is sent)."""
+    """A local backend that records the part size of every upload begun; as a source, it holds
+    every read until ``hold`` is set (no part is sent before every upload has begun), and lists
+    its third object only once an upload has begun, or after 0.3 s (a listing page that takes a
+    round trip). The plan reads the listing one ahead: the second object is planned once the
+    third is listed."""
 
     def __init__(self, inner):
         self.inner = inner
         self.part_sizes: dict[str, int] = {}
-        self.listed = threading.Event()
         self.hold = threading.Event()
+        self.begun = threading.Event()
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def list(self, *args, **kwargs):
-        yield from self.inner.list(*args, **kwargs)
-        self.listed.set()
-
-    def source_state(self, info):
-        assert self.listed.wait(10)
-        return self.inner.source_state(info)
+        for n, info in enumerate(self.inner.list(*args, **kwargs)):
+            if n == 2:
+                self.begun.wait(0.3)
+            yield info
 
     def read_range(self, info, start, length):
         assert self.hold.wait(10)
@@ -173,6 +173,7 @@ class _Recorded:
 
     def begin_parts(self, path, src, part_size, *args, **kwargs):
         self.part_sizes[path] = part_size
+        self.begun.set()
         return self.inner.begin_parts(path, src, part_size, *args, **kwargs)
 
 
@@ -186,9 +187,10 @@ def _two_large(tmp_path, names, jobs=3):
     src.mkdir(parents=True)
     for i, name in enumerate(names):
         (src / name).write_bytes(bytes([i]) * (48 * MIB))
+    (src / "z.txt").write_bytes(b"small")
     source = _Recorded(LocalBackend(parse_url(str(src))))
     target = _Recorded(LocalBackend(parse_url(str(dst))))
-    target.listed.set()
+    source.begun = target.begun
     target.hold.set()
 
     def release() -> None:  # every upload begun: the parts may go
@@ -200,13 +202,14 @@ def _two_large(tmp_path, names, jobs=3):
     threading.Thread(target=release, daemon=True).start()
     s = Transfer(src=source, dst=target, src_url=str(src), dst_url=str(dst), emit=lambda e: None,
                  journal=Journal(None), control=TransferControl(), jobs=jobs, part_threshold_mib=32).run()
-    assert s.ok and s.copied == len(names) and s.verified == len(names), s.failures  # CRC32C compared
+    assert s.ok and s.copied == len(names) + 1 and s.verified == len(names) + 1, s.failures  # CRC32C compared
     return target.part_sizes
 
 
 def test_two_large_objects_share_the_part_slots_and_one_alone_takes_them_all(tmp_path):
     # -j 3: alone, 48 MiB goes in 3 parts of 16 MiB; beside another 48 MiB still to send, in 2 of
-    # 24 MiB (4 parts for 3 slots, not 6)
+    # 24 MiB (4 parts for 3 slots, not 6). The first is planned a listing page before the second,
+    # and still sized beside it
     assert _two_large(tmp_path / "two", ["a.bin", "b.bin"]) == {"a.bin": 24 * MIB, "b.bin": 24 * MIB}
     assert _two_large(tmp_path / "one", ["a.bin"]) == {"a.bin": 16 * MIB}
 
