@@ -122,6 +122,14 @@ class History:
 
 
 def to_engine_event(ev: StoredEvent) -> Any | None:
+    if ev.kind == "step_interrupted":
+        # Written when the run died (its process gone: kill -9, a crash): no step_finished will ever come, so
+        # the step's screen hears the end here. It showed "Copying … ETA 8s" and "running…" for ever.
+        from engine.events import StepFinished
+
+        reason = str(ev.payload.get("reason") or "its run died")
+        return StepFinished(ev.step, ok=False, summary=f"interrupted: {reason}",
+                            result={"interrupted": True, "died": reason})
     if ev.kind not in ENGINE_KINDS:
         return None
     try:
@@ -141,6 +149,12 @@ def route(app: "SessionApp", events: list[StoredEvent]) -> None:
             for screen in _screens(app):
                 if getattr(screen, "STEP", "") == stored.step:
                     screen.post_message(EngineEvent(event))
+        if stored.kind in ("run_not_responding", "run_responding"):
+            words = stored.payload.get("words") if stored.kind == "run_not_responding" else None
+            for screen in _screens(app):
+                if getattr(screen, "STEP", "") in (stored.payload.get("steps") or ()) \
+                        and hasattr(screen, "step_not_responding"):
+                    screen.step_not_responding(words)
         if stored.kind in PAIRING_KINDS:
             pairing_changed = True
         if stored.kind == "control_requested" and app.role == "driving":

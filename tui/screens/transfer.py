@@ -118,6 +118,8 @@ class TransferScreen(StepScreen):
         self._bars_used = False
         self._drawn_serial = 0
         self._drawn_text: dict[str, str] = {}
+        self._stuck: str | None = None
+        """The session's run of this step does not respond (its words), so no rate or ETA is current."""
         self._plan_fed = False
         """True once a private worker's ``plan`` progress carries the counts (rows then only fill the table)."""
         self._plan_file: str | None = None
@@ -476,10 +478,15 @@ class TransferScreen(StepScreen):
         self.refresh_view()
         interrupted = bool(self.summary_data.get("interrupted"))
         unfinished = self._entry_status.get(self.entry, "…").endswith("…")
+        died = self.summary_data.get("died")
+        self._stuck = None
+        if died:
+            self.query_one(Throughput).add_sample(None)  # nothing moves now: "throughput now —", not its last rate
         if interrupted:
-            self.state = "cancelled"
+            self.state = f"interrupted: {died}" if died else "cancelled"
             if unfinished:
-                self._set_entry_status(self.entry, "interrupted: run again to resume")
+                self._set_entry_status(self.entry, "interrupted: its worker died; a resume goes on from here" if died
+                                       else "interrupted: run again to resume")
         else:
             if unfinished and not event.ok:  # the step stopped on an error inside this entry
                 self._set_entry_status(self.entry, f"failed: {event.summary}")
@@ -598,8 +605,8 @@ class TransferScreen(StepScreen):
         if ev is None:
             return f"rate {DASH} · ETA {DASH}\n"
         x = ev.extra
-        if not self.running:  # a finished run has no current rate
-            first = f"rate {DASH} · ETA {DASH}"
+        if not self.running or self._stuck:  # a finished or silent run has no current rate
+            first = f"rate {DASH} · ETA {DASH}" + (" · not responding" if self.running else "")
         else:
             eta = human_eta(ev.eta_s) if x.get("listing_done") else "listing…"
             if x.get("paused"):
@@ -610,7 +617,18 @@ class TransferScreen(StepScreen):
                 f"deleted {x.get('deleted', 0):,} · failed {x.get('failed', 0):,} · "
                 f"verified {x.get('verified', 0):,}")
 
+    def step_not_responding(self, words: str | None) -> None:
+        """The session's run of this step stopped responding (``words``: since when, what its process does), or
+        responds again (None): the view must not go on saying "copying" with the last rate and ETA."""
+        self._stuck = words
+        if words:
+            self.query_one(Throughput).add_sample(None)  # not measured: "now —" rather than the last rate
+        self._drawn_text.clear()
+        self.refresh_view()
+
     def _status_line(self, ev: Progress | None) -> str:
+        if self.running and self._stuck:
+            return self._stuck
         state = self.state
         if self.running and self.dry_run and ev is not None:
             planned = ev.extra.get("files_total", 0)
@@ -775,6 +793,12 @@ class TransferScreen(StepScreen):
     def _show_summary(self, event: StepFinished) -> None:
         data = self.summary_data
         summary = self.query_one("#transfer-summary", Static)
+        if data.get("died"):
+            summary.update(Text(f"Interrupted — {data['died']}: what it copied is kept, and a resume goes on from "
+                                f"there (r, or `gpumigrate session resume {self.session.name if self.session else 'NAME'}`).",
+                                style="bold yellow"))
+            summary.set_classes("warning")
+            return
         if data.get("interrupted"):
             text = event.summary
             for index, label in enumerate(self._labels):

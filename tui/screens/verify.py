@@ -280,6 +280,9 @@ class VerifyScreen(StepScreen):
 
                 self.query_one("#verify-status", Static).update(escape("\n".join(lines)))
             else:
+                for name in list(table.rows):  # the check it was running when it stopped did not finish
+                    if table.get_cell(name, "status") == _STATUS["running"]:
+                        table.update_cell(name, "status", "■ stopped")
                 again = " Press r to run the checks again." if (event.result or {}).get("interrupted") else ""
                 self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}.{again}")
 
