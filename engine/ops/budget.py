@@ -1,8 +1,8 @@
 """A Cloud Billing budget sized from the cost model's monthly run-rate.
 
 The amount is the target's monthly run-rate (``engine.cost.model.compute_costs``)
-rounded up to a whole currency unit, or ``[ops].budget_monthly_usd`` when the
-user sets it; threshold rules sit at ``[ops].budget_thresholds_pct`` of it;
+rounded up to a whole currency unit, or ``[ops].budget_monthly`` (in
+``[ops].budget_currency``; ``budget_monthly_usd`` is its old name) when the user sets it; threshold rules sit at ``[ops].budget_thresholds_pct`` of it;
 notifications go to ``[ops].budget_email_channels`` (the API takes only email
 channels) and the Pub/Sub topic, if named.  The budget is this migration's
 own: its display name carries the migration's label (a hash of the profile's
@@ -43,6 +43,19 @@ class RunRate:
 
     monthly: float
     source: str
+    currency: str = "USD"
+    """The amount's currency: the cost model's figures are US dollars; an amount from the profile is in
+    ``[ops].budget_currency``."""
+
+
+def amount_text(run_rate: RunRate) -> str:
+    """The amount for people, in its own currency ("$1,830.40", "270,000.00 JPY"): a yen budget shown with a dollar
+    sign reads 150 times its size."""
+    from engine.cost.money import usd
+
+    if run_rate.currency == "USD":
+        return usd(run_rate.monthly)
+    return f"{run_rate.monthly:,.2f} {run_rate.currency}"
 
 
 def budget_units(run_rate: RunRate) -> int:
@@ -57,15 +70,24 @@ def threshold_amounts(profile: "Profile", run_rate: RunRate) -> list[tuple[float
 
 
 def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None) -> RunRate:
-    """The target's monthly run-rate: the profile's override, else the cost model's figure."""
-    if profile.ops.budget_monthly_usd is not None:
-        return RunRate(profile.ops.budget_monthly_usd, "[ops].budget_monthly_usd")
-    if profile.ops.budget_currency != "USD":
+    """The target's monthly run-rate: the profile's amount (in its budget currency), else the cost model's figure
+    (US dollars)."""
+    ops = profile.ops
+    currency = ops.budget_currency
+    if ops.budget_monthly is not None:
+        return RunRate(ops.budget_monthly, "[ops].budget_monthly", currency)
+    if ops.budget_monthly_usd is not None:
+        # the old name: the amount has always been sent in budget_currency (s7 told people to put yen there)
+        how = ("(the old name of budget_monthly)" if currency == "USD" else
+               f", read as {currency} (the budget_currency), not US dollars: the field's old name; rename it "
+               "budget_monthly")
+        return RunRate(ops.budget_monthly_usd, f"[ops].budget_monthly_usd{' ' if currency == 'USD' else ''}{how}",
+                       currency)
+    if currency != "USD":
         # The cost model's figures are US dollars and nothing is converted: $1,831 sent as 1,831 EUR (or JPY) is a
         # budget of another size altogether, and its alerts fire at the wrong spend.
-        raise BadInputError(f"ops.budget_currency: {profile.ops.budget_currency} budget, but the cost model's run-rate "
-                            "is in US dollars (no currency conversion); set [ops].budget_monthly_usd to the amount in "
-                            f"{profile.ops.budget_currency} (that field takes the budget's currency), or "
+        raise BadInputError(f"ops.budget_currency: {currency} budget, but the cost model's run-rate is in US dollars "
+                            f"(no currency conversion); set [ops].budget_monthly to the amount in {currency}, or "
                             'budget_currency = "USD"')
     try:
         from engine.cost.model import compute_costs  # the cost engineer's model
@@ -81,7 +103,7 @@ def monthly_run_rate(profile: "Profile", cost_data: dict[str, Any] | None = None
         if value is not None:
             return RunRate(value, f"cost model: target {profile.target.pricing} monthly bill (compute and storage)")
     raise BadInputError("no monthly run-rate for the budget: the cost model gave none for the target; "
-                        "set [ops].budget_monthly_usd")
+                        "set [ops].budget_monthly")
 
 
 def _target_monthly(report: Any) -> float | None:
@@ -146,7 +168,7 @@ def budget_to_dict(budget: Any) -> dict[str, Any]:
 def render_budget_json(profile: "Profile", run_rate: RunRate) -> str:
     doc = {
         "billingAccount": f"billingAccounts/{profile.ops.billing_account or 'BILLING_ACCOUNT_ID'}",
-        "sizedFrom": {"monthly": round(run_rate.monthly, 2), "currency": profile.ops.budget_currency,
+        "sizedFrom": {"monthly": round(run_rate.monthly, 2), "currency": run_rate.currency,
                       "source": run_rate.source},
         "budget": budget_to_dict(build_budget(profile, run_rate)),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.model_base import Section
 
@@ -91,8 +91,12 @@ class OpsSection(Section):
     # --- budget -----------------------------------------------------------
     billing_account: str | None = Field(default=None, pattern=BILLING_ACCOUNT_PATTERN)
     """The Cloud Billing account id (six-six-six hex digits, e.g. 01A2B3-C4D5E6-F7A8B9) that holds the budget."""
+    budget_monthly: float | None = Field(default=None, gt=0, le=1e9)
+    """The budget's amount a month, in budget_currency; overrides the cost model's monthly run-rate (US dollars,
+    never converted: a budget in another currency needs it)."""
     budget_monthly_usd: float | None = Field(default=None, gt=0, le=1e9)
-    """Overrides the cost model's monthly run-rate as the budget amount."""
+    """The old name of budget_monthly, still read: its amount is in budget_currency, whatever its name says.
+    Rename it budget_monthly."""
     budget_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """Currency of the budget amount (must be the billing account's currency)."""
     budget_pubsub_topic: str | None = Field(default=None, pattern=PUBSUB_TOPIC_PATTERN)
@@ -167,6 +171,14 @@ class OpsSection(Section):
                 f"checkpoint_timeout_s {self.checkpoint_timeout_s} + kill grace {KILL_AFTER_S} = {total} s; it "
                 f"must stay under {BUDGET_S} s (a spot VM is powered off about 30 s after the notice)")
         return self
+
+    @field_validator("budget_monthly_usd")
+    @classmethod
+    def _one_budget_amount(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("budget_monthly") is not None:
+            raise ValueError("the old name of ops.budget_monthly, which is set too: set only budget_monthly (the "
+                             "amount in budget_currency)")
+        return value
 
     @field_validator("budget_thresholds_pct")
     @classmethod

@@ -77,7 +77,7 @@ def run(ctx: StepContext) -> StepResult:
     }
     if result.run_rate is not None:
         data["budget_monthly"] = {"amount": round(result.run_rate.monthly, 2), "source": result.run_rate.source,
-                                  "currency": profile.ops.budget_currency}
+                                  "currency": result.run_rate.currency}
     summary = f"rendered {len(result.items)} artefacts ({', '.join(sorted({i.kind for i in result.items}))})"
     apply = bool(ctx.options.get("ops_apply", profile.ops.apply))
     if not apply:

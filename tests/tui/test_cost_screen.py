@@ -293,3 +293,14 @@ async def test_the_pricing_box_following_the_highlight_never_reprices_an_option(
             if cell(screen, 2, 2) == "on-demand":
                 break
         assert screen.draft.cost.options[0].pricing == "on-demand" and screen.draft.target.pricing == "cud-1y"
+
+
+async def test_the_budget_line_is_in_the_budgets_currency(profile_path: Path) -> None:
+    """A budget of 270,000 JPY (the amount the profile gives; the run-rate is in dollars) read "$270,000.00/month"."""
+    profile_path.write_text(profile_path.read_text() + '\n[ops]\nbudget_currency = "JPY"\nbudget_monthly = 270000\n')
+    app = GpuMigrateApp(profile_path=profile_path, start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        notes = str(app.screen.query_one("#cost-notes").render())
+        assert "Budget (day two): 270,000.00 JPY/month from [ops].budget_monthly; alerts at 50% (135,000.00 JPY)" \
+            in notes, notes

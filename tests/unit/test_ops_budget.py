@@ -62,7 +62,7 @@ def test_more_runs_mean_a_bigger_budget() -> None:
 def test_override_and_cost_step_data() -> None:
     profile = parse_profile(TOML + "budget_monthly_usd = 999.5\n")
     rate = monthly_run_rate(profile)
-    assert rate == RunRate(999.5, "[ops].budget_monthly_usd")
+    assert rate == RunRate(999.5, "[ops].budget_monthly_usd (the old name of budget_monthly)")
     assert build_budget(profile, rate).amount.specified_amount.units == 1000
     from_step = monthly_run_rate(parse_profile(TOML), {"monthly_usd": {"source": 10.0, "target": 321.0}})
     assert from_step.monthly == 321.0
@@ -107,9 +107,45 @@ def test_a_budget_in_another_currency_is_not_sized_from_dollars() -> None:
     with pytest.raises(BadInputError, match="ops.budget_currency: JPY budget, but the cost model's run-rate is in US "
                                             "dollars"):
         monthly_run_rate(profile)
-    given = parse_profile(TOML + 'budget_currency = "JPY"\nbudget_monthly_usd = 270000\n')
-    budget = build_budget(given, monthly_run_rate(given))
+    given = parse_profile(TOML + 'budget_currency = "JPY"\nbudget_monthly = 270000\n')
+    rate = monthly_run_rate(given)
+    assert rate == RunRate(270000, "[ops].budget_monthly", "JPY")
+    budget = build_budget(given, rate)
     assert (budget.amount.specified_amount.units, budget.amount.specified_amount.currency_code) == (270000, "JPY")
+
+
+def test_the_old_field_budget_monthly_usd_still_loads_and_says_in_which_currency_it_is_read() -> None:
+    """`budget_monthly_usd` has always held the amount in `budget_currency` (s7's refusal even told people to put
+    yen there), though its name says US dollars. Old profiles load as before; what the amount is read as is said
+    wherever the budget is shown, with the new name `budget_monthly`."""
+    old = parse_profile(TOML + 'budget_currency = "JPY"\nbudget_monthly_usd = 270000\n')
+    rate = monthly_run_rate(old)
+    assert (rate.monthly, rate.currency) == (270000, "JPY")
+    assert rate.source == ("[ops].budget_monthly_usd, read as JPY (the budget_currency), not US dollars: the field's "
+                           "old name; rename it budget_monthly")
+    assert build_budget(old, rate).amount.specified_amount.units == 270000
+    dollars = monthly_run_rate(parse_profile(TOML + "budget_monthly_usd = 999.5\n"))
+    assert dollars == RunRate(999.5, "[ops].budget_monthly_usd (the old name of budget_monthly)", "USD")
+
+
+def test_both_budget_amount_fields_is_bad_input_at_the_old_ones_line(tmp_path) -> None:
+    from engine.errors import BadInputError as Bad
+
+    path = tmp_path / "p.toml"
+    path.write_text(TOML + "budget_monthly = 100\nbudget_monthly_usd = 120\n", encoding="utf-8")
+    with pytest.raises(Bad) as err:
+        load_profile(path)
+    line = len((TOML + "budget_monthly = 100\n").splitlines()) + 1
+    assert any(f"/p.toml:{line}: ops.budget_monthly_usd: the old name of ops.budget_monthly" in p and
+               "set only budget_monthly" in p for p in err.value.problems), err.value.problems
+
+
+def test_the_cost_screens_budget_line_and_the_ops_json_name_the_currency() -> None:
+    """The Cost screen wrote a 270,000 JPY budget as "$270,000.00/month"; `ops --json` gave no currency."""
+    from engine.ops.budget import amount_text
+
+    assert amount_text(RunRate(270000, "x", "JPY")) == "270,000.00 JPY"
+    assert amount_text(RunRate(1830.4, "x")) == "$1,830.40"
 
 
 def test_the_budget_titles_the_amount_the_budget_holds() -> None:

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                         strict=bool(args.emit))
     doc: dict = {"artefacts": [i.to_dict() for i in result.items], "skipped": result.skipped}
     if result.run_rate is not None:
-        doc["budget_monthly"] = {"amount": round(result.run_rate.monthly, 2), "source": result.run_rate.source}
+        doc["budget_monthly"] = {"amount": round(result.run_rate.monthly, 2), "source": result.run_rate.source,
+                                 "currency": result.run_rate.currency}
     written = write_all(result.items, Path(args.out)) if args.out else []
     if args.apply:
         if args.emit and args.emit not in ("alerts", "budget"):

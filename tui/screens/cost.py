@@ -80,13 +80,13 @@ class CostScreen(StepScreen):
                 with Vertical(classes="assumption"):
                     yield Label("pricing of highlighted")
                     yield Select(PRICING, id="a-pricing", allow_blank=False, value="on-demand", classes="mutating")
-            yield Static("", id="cost-error")
-            yield Static("", id="cost-headline")
+            yield Static("", id="cost-error", markup=False)  # a message naming [ops] or [target] is text, not markup
+            yield Static("", id="cost-headline", markup=False)
             yield DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="cost-charts"):
                 yield MonthlyCostChart(id="cost-bars")
                 yield CumulativeCostChart(id="cost-lines")
-            yield Static("", id="cost-notes")
+            yield Static("", id="cost-notes", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -230,15 +230,16 @@ class CostScreen(StepScreen):
         """The day-two budget sized from this run-rate (``gpumigrate ops --emit budget`` renders it)."""
         from engine.cost.model import usd
         from engine.errors import GpumigrateError
-        from engine.ops.budget import monthly_run_rate, threshold_amounts
+        from engine.ops.budget import RunRate, amount_text, monthly_run_rate, threshold_amounts
 
         assert self.draft is not None
         try:
             rate = monthly_run_rate(self.draft, report.to_dict())
         except GpumigrateError as exc:
             return f"Budget: {exc}"
-        marks = ", ".join(f"{pct:g}% ({usd(amount)})" for pct, amount in threshold_amounts(self.draft, rate))
-        return f"Budget (day two): {usd(rate.monthly)}/month from {rate.source}; alerts at {marks}"
+        marks = ", ".join(f"{pct:g}% ({amount_text(RunRate(amount, '', rate.currency))})"
+                          for pct, amount in threshold_amounts(self.draft, rate))
+        return f"Budget (day two): {amount_text(rate)}/month from {rate.source}; alerts at {marks}"
 
     def _highlighted(self) -> int:
         return self.query_one("#cost-table", DataTable).cursor_row
