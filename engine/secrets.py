@@ -16,7 +16,19 @@ _SECRET_KEY = re.compile(
 )
 _POINTER_SUFFIX = re.compile(r"(_ref|_arn|_name|_env|_from|_resource|_path|_file)$", re.IGNORECASE)
 
+_KEY40 = r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+"""A secret access key's value: 40 base64 characters, whatever they spell (AWS's documented example ends in
+EXAMPLEKEY, words the shape heuristic below takes for a name)."""
+_KEY_NAME = r"(?:aws[_-]?secret(?:[_-]?access)?(?:[_-]?key)?|secret[_-]?(?:access[_-]?)?key)"
+"""How a secret access key is introduced: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, SecretAccessKey,
+--aws-secret-access-key, secret_key, aws_secret."""
+
 _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
+    # A key known by its context, value included: the patterns after these replaced the name
+    # (`aws_secret_access_key =`, `"SecretAccessKey":`, `AKIA...:`) and left the value that follows it.
+    (re.compile(rf"(?i){_KEY_NAME}[\"']?\s*[=:]?\s*[\"']?{_KEY40}"), "an AWS secret access key"),
+    (re.compile(rf"\b(?:AKIA|ASIA)[0-9A-Z]{{16}}[\"']?\s*[\s:/,;|=]\s*[\"']?{_KEY40}"),
+     "an AWS access key id with its secret key"),
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
     # the whole block; cut short (a truncated message, a service-account file pasted in part), up to the end of
     # its base64 lines (a JSON-escaped "\n" included)
@@ -45,7 +57,7 @@ _SECRET_VALUES: list[tuple[re.Pattern[str], str]] = [
 _ANY_SECRET_VALUE = re.compile(
     r"AKIA|ASIA|-----BEGIN |ya29\.|\"type\"|gh[pousr]_|xox[abpr]-|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE|hf_"
     r"|TOKEN=|SECRET=|PASSWORD=|PASSWD=|API_KEY=|ACCESS_KEY=|PRIVATE_KEY=|[Bb]earer|://[^\s/?#@]*@"
-    r"|(?i:secretaccesskey|aws_secret_access_key|aws_session_token)")
+    r"|(?i:secret[_-]?(?:access[_-]?)?key|aws[_-]?secret|aws_session_token)")
 """A cheap first pass: a string none of these occur in matches none of ``_SECRET_VALUES``."""
 _SHORTEST_SECRET_VALUE = 10
 """No text shorter holds a match of a pattern in ``_SECRET_VALUES`` (``://u:pass@``; ``xoxa-`` plus ten)."""
@@ -115,6 +127,9 @@ def _secret_flag(word: str) -> tuple[str, str | None] | None:
     return match.group(1), match.group(2)
 
 
+_KEY_WORD = re.compile(rf"(?i)^{_KEY_NAME}$")
+
+
 def _given_as_value(value: str) -> bool:
     """A value given to a secret flag that is the secret itself: not a ``$VAR`` reference, a path or a flag."""
     return bool(value) and not value.startswith(("$", "/", "./", "~", "-", "@"))
@@ -158,6 +173,8 @@ def _walk(data: Any, path: tuple[Any, ...], known: list[str]) -> Iterator[tuple[
                 yield from _walk(value, path + (index,), known)
             given = _secret_flag(value) if isinstance(value, str) else None
             flag = f"--{given[0].lstrip('-')}" if given is not None and given[1] is None else None
+            if flag is None and isinstance(value, str) and _KEY_WORD.match(value):  # `aws configure set NAME VALUE`
+                flag = value
     elif isinstance(data, str):
         why = looks_like_secret_value(data)
         if why is None and any(value in data for value in known):
@@ -244,14 +261,22 @@ def holds_bare_key_text(text: str) -> bool:
     return len(text) >= 40 and any(_keys_in_run(m.group(0)) for m in _FORTY_RUN.finditer(text))
 
 
-def redact(text: str, known: list[str] | None = None) -> str:
+NAME_KEYS = frozenset({"item", "path", "paths", "src", "dst", "key", "object", "prefix", "file", "files",
+                       "plan_file", "plan_first", "bucket", "manifest", "journal"})
+"""Fields of events, summaries and plans that hold object names and paths: a 40-character run there is a name,
+never judged by its shape (a random object name was "[redacted: looks like an AWS secret key]" in --json
+lines); a key given with its context (``AKIA...:KEY``) or this environment's credential is still removed."""
+
+
+def redact(text: str, known: list[str] | None = None, names: bool = False) -> str:
     """Replace anything that looks like a credential in free text: the one function every write to the session
     store, the logs under the state directory and ``--json`` output passes through.
 
     It applies what profiles are checked with (:data:`_SECRET_VALUES`, the bare secret key heuristic) and this
     environment's credential values; what it removes is named (``[redacted: looks like an AWS secret key]``)
     so a reader knows something was there and what.  ``known``: the environment's credential values, when the
-    caller already has them.
+    caller already has them. ``names``: the text is an object name or a path (:data:`NAME_KEYS`), so the shape
+    of a 40-character run alone does not make it a key.
     """
     if len(text) < _MIN_SECRET_LEN:
         return text
@@ -261,22 +286,24 @@ def redact(text: str, known: list[str] | None = None) -> str:
     if len(text) >= _SHORTEST_SECRET_VALUE and _ANY_SECRET_VALUE.search(text):
         for pattern, why in _SECRET_VALUES:
             text = pattern.sub(f"[redacted: looks like {why}]", text)
-    if len(text) >= 40 and _FORTY_RUN.search(text):
+    if not names and len(text) >= 40 and _FORTY_RUN.search(text):
         text = _FORTY_RUN.sub(_redact_keys, text)
     return text
 
 
-def redact_data(data: Any, known: list[str] | None = None) -> Any:
-    """``redact`` every string inside a JSON-like value, keys included, keeping its structure.
+def redact_data(data: Any, known: list[str] | None = None, names: bool = False) -> Any:
+    """``redact`` every string inside a JSON-like value, keys included, keeping its structure; a value under one
+    of :data:`NAME_KEYS` as a name.
 
     Redact before serialising: a pattern applied to JSON text could cut it into invalid JSON.
     """
     if known is None:
         known = environment_secrets()
     if isinstance(data, str):
-        return redact(data, known)
+        return redact(data, known, names=names)
     if isinstance(data, dict):
-        return {redact(k, known) if isinstance(k, str) else k: redact_data(v, known) for k, v in data.items()}
+        return {redact(k, known) if isinstance(k, str) else k: redact_data(v, known, k in NAME_KEYS)
+                for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact_data(v, known) for v in data]
+        return [redact_data(v, known, names) for v in data]
     return data

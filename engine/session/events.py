@@ -256,7 +256,7 @@ class EventsMixin:
             from engine.secrets import redact
 
             plan["listed"] += 1
-            plan["file"].write(json.dumps({"action": action, "path": redact(event.item, self._rec.secrets),
+            plan["file"].write(json.dumps({"action": action, "path": redact(event.item, self._rec.secrets, names=True),
                                            "size": size, "detail": redact(event.detail, self._rec.secrets),
                                            "entry": (event.data or {}).get("entry")},
                                           ensure_ascii=False) + "\n")
@@ -283,7 +283,7 @@ class EventsMixin:
             self.append(event.step, "deletions_listed", {"file": str(path)})
         size = (event.data or {}).get("size")
         when = datetime.fromtimestamp(event.ts, timezone.utc).isoformat(timespec="milliseconds")
-        fh.write(json.dumps({"time": when, "path": redact(event.item, self._rec.secrets), "size": size},
+        fh.write(json.dumps({"time": when, "path": redact(event.item, self._rec.secrets, names=True), "size": size},
                             ensure_ascii=False) + "\n")
 
     def flush_events(self) -> None:
