@@ -99,8 +99,9 @@ def _wait(session: SessionStore, approval_id: int, action: str, timeout: float |
         assert approval is not None
         if approval.state == "approved":
             if emit is not None:
+                # how: "two accounts", or one account's two declared names (which proves no second person)
                 emit(Message(step, text=f"#{approval_id} {action} approved by {approval.decided_by} "
-                                        f"(requested by {approval.requested_by})"))
+                                        f"({approval.how_approved}; requested by {approval.requested_by})"))
             return approval
         if approval.state == "withdrawn":
             raise ApprovalDeclined(f"approval #{approval_id} ({action}) was withdrawn: {approval.reason}; "

@@ -144,8 +144,9 @@ def verification_basis(store: SessionStore) -> str:
         gaps = _accepted_gaps(store) if verify.state in ("failed", "incomplete") else None
         if gaps is not None:  # two people accepted this very verification's gaps: not "not verified"
             summary = str((verify.result or {}).get("summary") or verify.state)
+            how = f"; {gaps['approved_how']}" if gaps.get("approved_how") else ""  # one account's declared names
             return (f"verification {gaps.get('verdict')} accepted with known gaps (approved by "
-                    f"{gaps.get('approved_by')}): {summary}")
+                    f"{gaps.get('approved_by')}{how}): {summary}")
         return f"{NOT_VERIFIED}: the session's verification is {verify.state}"
     summary = str((verify.result or {}).get("summary") or "completed")
     stale = stale_verification(store)

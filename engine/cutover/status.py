@@ -291,7 +291,9 @@ def summarize(store: SessionStore, events: int = 15) -> dict[str, Any]:
         steps["verify"]["before_last_transfer_words"] = stale.words()
         gap = accepted(store, stale)
         if gap is not None:
-            steps["verify"]["before_last_transfer_accepted_by"] = gap.get("approved_by")
+            from engine.verify.report.common import second_person
+
+            steps["verify"]["before_last_transfer_accepted_by"] = second_person(gap)  # with how: same account?
     book: list[dict[str, Any]] = []
     try:
         profile = runbook.session_profile(store)

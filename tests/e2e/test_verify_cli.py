@@ -126,7 +126,7 @@ def test_expected_gpus_without_a_driver_is_incomplete_and_sign_off_needs_a_secon
         if waiting.poll() is None:
             waiting.kill()
     assert waiting.returncode == 0, out + err
-    assert "accepted-with-gaps by alice, approved by bob: INCOMPLETE" in out
+    assert "accepted-with-gaps by alice, approved by bob (same account, name declared): INCOMPLETE" in out
 
 
 def test_sigterm_stops_a_foreground_verify_as_interrupted_and_replay_resumes_it(tmp_path: Path) -> None:

@@ -82,5 +82,5 @@ def test_a_verification_accepted_with_gaps_is_said_as_such_not_refused(tmp_path:
         sign_off(session, report, "accepted-with-gaps", note="curves come tomorrow", timeout=10)
         helper.join()
         basis = runbook.sign_off(session, profile, timeout=5)
-        assert basis.startswith(f"verification {report.verdict} accepted with known gaps (approved by bob): "), basis
+        assert basis.startswith(f"verification {report.verdict} accepted with known gaps (approved by bob; same account, name declared): "), basis
         assert "NOT VERIFIED" not in basis

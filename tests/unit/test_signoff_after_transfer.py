@@ -84,9 +84,13 @@ def test_the_gap_accepted_by_a_second_person_names_it_and_lets_the_cutover_go_on
     with SessionStore.open("stale-accepted", operator="alice") as session:
         report = last_report(session)
         helper = second_person("stale-accepted", "bob", True, action=GAPS_ACTION, tries=200)
+        said: list[str] = []
         entry = sign_off(session, report, "accepted-with-gaps", timeout=10,
-                         note="the final pass copied 3 small config files; checked by hand")
+                         note="the final pass copied 3 small config files; checked by hand",
+                         emit=lambda ev: said.append(getattr(ev, "text", "")))
         helper.join()
+        # alice and bob are names declared on one OS account: never worded as if two people approved (review s8)
+        assert any("approved by bob (same account, name declared" in line for line in said), said
         assert STALE in session.approvals()[-1].detail  # the second person was shown the gap
         assert entry["approved_by"] == "bob" and STALE in entry["before_last_transfer"]
         assert STALE in signoffs(session)[-1]["before_last_transfer"]  # in the audit log
@@ -102,7 +106,8 @@ def test_the_gap_accepted_by_a_second_person_names_it_and_lets_the_cutover_go_on
         helper.join()
         assert session.recent_events(1)[0].kind == "cutover_signed_off"
     assert main(["session", "show", "stale-accepted"]) == 0
-    assert "accepted with this gap, approved by bob" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "accepted with this gap, approved by bob (same account, name declared)" in out, out
 
 
 def test_a_verification_after_the_last_transfer_signs_off_as_before(tmp_path: Path) -> None:

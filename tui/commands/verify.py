@@ -155,6 +155,8 @@ def _sign_off(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"event": "signoff", **entry})
     else:
-        second = f", approved by {entry['approved_by']}" if entry.get("approved_by") else ""
+        from engine.verify.report.common import second_person
+
+        second = f", approved by {second_person(entry)}" if entry.get("approved_by") else ""
         print(f"{entry['decision']} by {entry['operator']}{second}: {entry['summary']} (session {args.session})")
     return 0

@@ -224,7 +224,9 @@ class VerifyScreen(StepScreen):
         return True
 
     def _signed(self, entry: dict[str, Any]) -> None:
-        second = f", approved by {entry['approved_by']}" if entry.get("approved_by") else ""
+        from engine.verify.report.common import second_person
+
+        second = f", approved by {second_person(entry)}" if entry.get("approved_by") else ""
         self.notify(f"{entry['decision']} by {entry['operator']}{second}: recorded in session {self.session.name}")
         self.query_one("#verify-status", Static).update(
             f"{self.report.summary()} — {entry['decision']} by {entry['operator']}{second}")
