@@ -139,7 +139,7 @@ class Transfer(CopyJobs):
         """Large objects' bytes still to send: each is sized against the others (see engine.transfer.backlog)."""
         self._in_the_way: set[str] = set()
         """-d at a local destination: deletions that run before the copies (see _clear_the_way)."""
-        self._conditional = dst.scheme in ("gs", "s3")
+        self._conditional = dst.scheme in ("gs", "s3", "file")  # a local destination checks before its rename
         """Writes and deletes carry what planning saw at the destination as a precondition."""
         self.summary = TransferSummary(dry_run=dry_run)
         self.stats = _Stats()
@@ -624,8 +624,7 @@ class Transfer(CopyJobs):
 
         def once() -> None:
             attempts[0] += 1
-            # only what planning saw (a local destination checks it too: it has no conditional request)
-            self.dst.delete(act.path, act.dst.version if self._conditional or self.dst.scheme == "file" else None)
+            self.dst.delete(act.path, act.dst.version if self._conditional else None)  # only what planning saw
 
         self._with_retry(once, attempts)
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat as st
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from engine.errors import BadInputError
 from engine.transfer.backends.base import Backend, ObjectInfo, PartUpload, PreconditionLost
@@ -125,6 +125,31 @@ class LocalBackend(Backend):
             made.add(folder)
         return final
 
+    def _still(self, path: str, final: str, expect_version: str | None) -> Callable[[], None] | None:
+        """The check made just before a copy is renamed over ``final``: the file there is still the one planning
+        listed (``expect_version``; "" = none was there), as S3's If-Match / If-None-Match and GCS's
+        ifGenerationMatch make the store check. Someone else's file written meanwhile is kept: the copy fails
+        "changed since planning" and the next run plans again (a stat, then the rename: the window between
+        them is not closed, as no local call checks and renames in one step)."""
+        if expect_version is None:
+            return None
+
+        def check() -> None:
+            try:
+                s = os.stat(final)
+            except FileNotFoundError:
+                now = ""
+            else:
+                if st.S_ISDIR(s.st_mode):
+                    return  # the rename refuses it, saying what to do
+                now = self.state_version(self._state(s))
+            if now != expect_version:
+                raise PreconditionLost(f"{path}: the destination changed since planning ("
+                                       + ("a file appeared there" if not expect_version else "it was rewritten"
+                                          if now else "it was deleted")
+                                       + "); not overwritten — re-run to re-plan")
+        return check
+
     def _create(self, tmp: str) -> int:
         return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
 
@@ -134,7 +159,7 @@ class LocalBackend(Backend):
         fd = self._create(tmp)
         with discard_on_error(fd, tmp):
             write_all(fd, data)
-        return self._published(final, publish_fd(fd, tmp, final, src, crc))
+        return self._published(final, publish_fd(fd, tmp, final, src, crc, self._still(path, final, expect_version)))
 
     def put_stream(self, path: str, reader: BinaryIO, src: ObjectInfo, expect_version: str | None) -> ObjectInfo:
         final = self._prepare(path)
@@ -145,7 +170,8 @@ class LocalBackend(Backend):
             while data := reader.read(STREAM_BLOCK):
                 h.update(data)
                 write_all(fd, data)
-        return self._published(final, publish_fd(fd, tmp, final, src, h.crc))
+        return self._published(final, publish_fd(fd, tmp, final, src, h.crc,
+                                                 self._still(path, final, expect_version)))
 
     def begin_parts(self, path: str, src: ObjectInfo, part_size: int, expect_version: str | None,
                     token: str | None = None) -> PartUpload:
@@ -187,7 +213,8 @@ class LocalBackend(Backend):
 
         expect = combine_parts((parts[n][0], up.span(n)[1]) for n in range(up.count))
         final = self.full(up.path)
-        return self._published(final, publish(up.token, final, up.src, expect))
+        return self._published(final, publish(up.token, final, up.src, expect,
+                                              self._still(up.path, final, up.expect_version)))
 
     def abort_parts(self, up: PartUpload) -> None:
         try:

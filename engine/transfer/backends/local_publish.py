@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 from engine.transfer.backends.base import TMP_MARK, ObjectInfo
 from engine.transfer.checksums import Hasher, crc_to_hex
@@ -49,9 +49,12 @@ def readback_crc(fd: int, size: int) -> tuple[int, int]:
     return h.crc, h.length
 
 
-def publish_fd(fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> tuple[os.stat_result, int]:
+def publish_fd(fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int,
+               still: Callable[[], None] | None = None) -> tuple[os.stat_result, int]:
     """Check the temp file behind ``fd``, set its mtime, rename it into place (fd is closed);
-    returns the published file's stat and CRC32C.  On any error the temp file is removed."""
+    returns the published file's stat and CRC32C.  On any error the temp file is removed.
+    ``still()`` runs just before the rename: it raises where the destination is no longer what planning
+    saw (someone else wrote it meanwhile), and the copy is then not published over it."""
     try:
         try:
             crc, length = readback_crc(fd, src.size)
@@ -63,6 +66,8 @@ def publish_fd(fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int) 
             s = os.fstat(fd)
         finally:
             os.close(fd)
+        if still is not None:
+            still()
         try:
             os.replace(tmp, final)
         except OSError as exc:
@@ -80,7 +85,8 @@ def publish_fd(fd: int, tmp: str, final: str, src: ObjectInfo, expect_crc: int) 
     return s, crc
 
 
-def publish(tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> tuple[os.stat_result, int]:
+def publish(tmp: str, final: str, src: ObjectInfo, expect_crc: int,
+            still: Callable[[], None] | None = None) -> tuple[os.stat_result, int]:
     """Open the temp file at ``tmp`` and :func:`publish_fd` it."""
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CLOEXEC)
@@ -90,7 +96,7 @@ def publish(tmp: str, final: str, src: ObjectInfo, expect_crc: int) -> tuple[os.
         except OSError:
             pass
         raise
-    return publish_fd(fd, tmp, final, src, expect_crc)
+    return publish_fd(fd, tmp, final, src, expect_crc, still)
 
 
 def file_mtime_ns(src: ObjectInfo) -> int:
