@@ -304,3 +304,22 @@ async def test_the_budget_line_is_in_the_budgets_currency(profile_path: Path) ->
         notes = str(app.screen.query_one("#cost-notes").render())
         assert "Budget (day two): 270,000.00 JPY/month from [ops].budget_monthly; alerts at 50% (135,000.00 JPY)" \
             in notes, notes
+
+
+async def test_the_apps_inventory_sizes_the_s3_source(tmp_path: Path) -> None:
+    """With cost.data_gb unset the screen said "NOT counting egress: data volume unknown" even after the Inventory
+    screen had sized the bucket the profile moves: it now takes the volume from that scan, and says so."""
+    from engine.inventory.scan import Inventory
+    from tests.unit.test_cost_volume_from_inventory import INVENTORY, PROFILE
+
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE)
+    app = GpuMigrateApp(profile_path=path, start_mode="cost")
+    app.last_inventory = Inventory.model_validate(INVENTORY)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        report = app.screen.report
+        assert report.data_gb == 700 and report.egress_not_included == "s3://other/x/ not sized"
+        notes = str(app.screen.query_one("#cost-notes").render())
+        assert "data 700.0 GB (this app's inventory scan: s3://train/data/ 3 objects, 600.00 GiB (listed)" in notes
+        assert "not sized by this app's inventory scan: s3://other/x/" in notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from tui.argtypes import bounded
 
@@ -21,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--data-gb", type=bounded(0, DATA_GB_MAX), default=None, metavar="GB",
                    help="data moved off the source, in GB, 0 to 1e9 (overrides cost.data_gb)")
+    p.add_argument("--session", default=None, metavar="NAME",
+                   help="read that session's inventory: the transfer sources it sized give the data volume (unless "
+                        "cost.data_gb or --data-gb is set) and the source's EBS volumes (read only)")
     p.add_argument("--allow-price-fallback", action="store_true",
                    help="price a region the catalog has no price for at another region's rate, with a loud note "
                         "(default: an error naming the regions that are priced)")
@@ -38,7 +42,16 @@ def run(args: argparse.Namespace) -> int:
         profile = profile.model_copy(update={"cost": profile.cost.model_copy(update={"data_gb": args.data_gb})})
     catalog = load_catalog()
     try:
-        report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
+        if args.session:
+            from engine.cost.volume import compute_with_inventory
+
+            data, origin = _session_inventory(args.session)
+            report = compute_with_inventory(profile, catalog, data, origin, Path(args.profile).resolve().parent,
+                                            allow_price_fallback=args.allow_price_fallback)
+            if data is None:
+                report.notes.append(origin)
+        else:
+            report = compute_costs(profile, catalog, allow_price_fallback=args.allow_price_fallback)
     except CatalogError as exc:  # a price the catalog refuses: point at the profile's line
         raise located_error(args.profile, [(exc.field, str(exc).split(": ", 1)[1])]) from None
     from tui.output import print_json, report_output, say_closed
@@ -51,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
     if out.closed:
         say_closed(f"{len(report.options)} options priced (exit 0)")
     return 0
+
+
+def _session_inventory(name: str) -> tuple[dict | None, str]:
+    from engine.cost.volume import recorded_inventory
+    from engine.session import SessionStore
+
+    with SessionStore.open(name, create=False) as store:
+        return recorded_inventory(store)
 
 
 def _options_table(console, report):  # type: ignore[no-untyped-def]

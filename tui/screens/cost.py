@@ -8,6 +8,7 @@ chosen target (it swaps into ``[target]``; the old target becomes an option).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from textual.binding import Binding
@@ -153,10 +154,11 @@ class CostScreen(StepScreen):
         if self.draft is None:
             error.update("Open a profile (ctrl+o) to compare costs.")
             return
-        from engine.cost.model import compute_costs
+        from engine.cost.volume import compute_with_inventory
 
+        data, origin = self._inventory()
         try:
-            report = compute_costs(self.draft, self.catalog())
+            report = compute_with_inventory(self.draft, self.catalog(), data, origin, self._base_dir())
         except GpumigrateError as exc:
             error.update(f"⚠ {exc}")
             error.add_class("visible")
@@ -165,6 +167,29 @@ class CostScreen(StepScreen):
         error.remove_class("visible")
         self.report = report
         self._show(report)
+
+    def _inventory(self) -> tuple[dict | None, str]:
+        """The inventory to size the transfer sources from (and the source's EBS volumes): the session's recorded
+        one, else this app's last scan; without one, data.gb unset read "NOT counting egress: data volume unknown"
+        though the Inventory screen had just sized the very bucket the profile moves."""
+        if self.session is not None:
+            from engine.cost.volume import recorded_inventory
+            from engine.errors import GpumigrateError
+
+            try:
+                data, origin = recorded_inventory(self.session)
+            except GpumigrateError:
+                data = None
+            if data is not None:
+                return data, origin
+        inventory = getattr(self.gm_app, "last_inventory", None)
+        if inventory is None:
+            return None, ""
+        return inventory.model_dump(mode="json"), "this app's inventory scan"
+
+    def _base_dir(self) -> "Path | None":
+        path = getattr(self.gm_app, "profile_path", None)
+        return Path(path).resolve().parent if path else None
 
     def _show(self, report: "CostReport") -> None:
         from engine.cost.model import pct, usd
