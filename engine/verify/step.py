@@ -38,6 +38,16 @@ def _target_gpus(ctx: StepContext) -> Any:
     return target_gpus(ctx.profile.target)
 
 
+def _last_copy(ctx: StepContext) -> tuple[float, str] | None:
+    """When the session's last transfer run ended (or began, still running), with its state: what manifest files
+    must be newer than to describe the copy now at the destination."""
+    record = ctx.session.step("transfer") if ctx.session is not None else None
+    if record is None:
+        return None
+    when = record.started_at if record.state == "running" else record.finished_at
+    return (float(when), record.state) if when else None
+
+
 def _driver_plan(ctx: StepContext, names: list[str]) -> Any:
     """The drivers plan GPU health judges the installed driver against: only when GPU health runs and the profile
     plans its stack (a ``[drivers]`` section; without one the plan is the defaults, which the person may never
@@ -119,6 +129,7 @@ def run(ctx: StepContext) -> StepResult:
         only=opts.get("only"), target_gpu_count=gpus.gpu_count,
         target_gpu_model=gpus.gpu_model, nvml_api=opts.get("nvml_api"), cancel=ctx.cancel,
         profile_name=ctx.profile.name, transfers=ctx.profile.transfer, driver_plan=_driver_plan(ctx, names),
+        last_copy=_last_copy(ctx),
     )
     note = other_gpu_note(baseline, ctx.profile.source.gpu_model)
     if note:

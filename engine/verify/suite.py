@@ -59,6 +59,7 @@ def run_verification(
     profile_name: str | None = None,
     transfers: list[Any] | None = None,
     driver_plan: Any = None,
+    last_copy: tuple[float, str] | None = None,
 ) -> VerifyReport:
     """Run the checks; never raises for a check's own outcome."""
     names = selected_checks(section, only)
@@ -86,7 +87,7 @@ def run_verification(
                            target_gpu_model=target_gpu_model, nvml_api=nvml_api, cancel=cancel,
                            progress=progress, log=lambda text: emit(Message(step, text=text, level="debug")),
                            transfers=list(transfers or []), driver_plan=driver_plan,
-                           _cache=shared_cache)
+                           last_copy=last_copy, _cache=shared_cache)
         result = run_check(module, ctx, base_checks.get(name), capture=capture)
         result.expected = why_expected(section, name, target_gpu_count)
         result.optional = is_optional(section, name)

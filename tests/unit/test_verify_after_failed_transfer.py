@@ -42,9 +42,11 @@ def test_verify_after_a_failed_transfer_in_the_same_run_says_its_pass_is_from_th
                             session=session)
     assert summary.results["transfer"].ok is False
     verify = summary.results["verify"].summary
-    assert verify.startswith("PASS") and "data integrity from manifest files only: the transfer step failed in this " \
-        "run" in verify
-    assert any(getattr(e, "level", "") == "warning" and "did not write" in e.text for e in seen)
+    # s8target: the manifests were written before that transfer run, which may have changed the destination: they
+    # are not counted (tests/unit/test_verify_manifest_age.py), so it is not a PASS at all
+    assert verify.startswith("INCOMPLETE"), verify
+    check = next(c for c in summary.results["verify"].data["report"]["checks"] if c["name"] == "data_integrity")
+    assert check["status"] == "not-run" and "predates the last transfer run (failed " in check["summary"], check
 
 
 def test_verify_alone_in_a_session_whose_transfer_was_interrupted_says_so(tmp_path: Path) -> None:

@@ -73,6 +73,9 @@ class CheckContext:
     driver_plan: Any = None
     """The profile's drivers plan (:class:`engine.drivers.plan.Plan`): GPU health judges the installed driver
     against the CUDA it plans (a driver too old for it fails every CUDA call); None = not judged."""
+    last_copy: tuple[float, str] | None = None
+    """When the session's last transfer run ended (or began, while it runs) and its state: manifest files written
+    before it describe an earlier copy (data integrity does not count them).  None: no session, or no transfer."""
     transfers: list[Any] = field(default_factory=list)
     """The profile's [[transfer]] entries (data integrity can check each source against its destination)."""
     system_root: Path = field(default_factory=lambda: Path("/"))

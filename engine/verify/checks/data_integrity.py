@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,11 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
         try:
             source = read_manifest(ctx.path(pair.source))
             target = read_manifest(ctx.path(pair.target))
+            written = min(ctx.path(pair.source).stat().st_mtime, ctx.path(pair.target).stat().st_mtime)
         except ManifestError as exc:
             raise CheckError(str(exc)) from None
+        except OSError as exc:  # removed between the read and the stat
+            raise CheckError(f"{pair.target}: {exc.strerror or exc}") from None
         diffs = compare(source, target)
         counts = {kind: len(items) for kind, items in diffs.items()}
         listed = {kind: items[: cfg.max_listed] for kind, items in diffs.items() if items}
@@ -122,7 +126,7 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "verified": sum(1 for n in source.keys() & target.keys()
                             if source[n].size == target[n].size
                             and any(a in source[n].sums and a in target[n].sums for a in ALGORITHMS)) - counts["checksum"],
-            "differences": counts, "listed": listed,
+            "differences": counts, "listed": listed, "written_at": written,
         })
         ctx.progress(i + 1, len(cfg.manifests))
     return {"pairs": pairs}
@@ -156,12 +160,46 @@ def _compare_transfer(ctx: CheckContext, spec: Any, max_listed: int) -> dict[str
             "verified_bytes": report.bytes, "differences": counts, "listed": listed}
 
 
+def _clock(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _stale_pairs(ctx: CheckContext, pairs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The pairs to count, and what is said of those written before the session's last transfer run.
+
+    Such a pair describes an earlier copy, not the destination now: it "verified" a destination the final pass
+    had changed since.  It is not counted: the check is not run, unless every [[transfer]] entry is compared now
+    (``transfers = true``, local entries), which then carries the verdict."""
+    if ctx.last_copy is None:
+        return pairs, []
+    at, state = ctx.last_copy
+    when = f"running since {_clock(at)}" if state == "running" else f"{state} {_clock(at)}"
+    stale = [p for p in pairs if not p.get("checked_now") and p.get("written_at") and p["written_at"] < at]
+    if not stale:
+        return pairs, []
+    words = [f"manifest pair {p['label']} (written {_clock(p['written_at'])}) predates the last transfer run "
+             f"({when})" for p in stale]
+    every_live = (ctx.section.data_integrity.transfers and bool(ctx.transfers)
+                  and all(t.engine == "local" for t in ctx.transfers))
+    if not every_live:
+        raise Skip("; ".join(words) + (": it describes" if len(stale) == 1 else ": they describe")
+                   + " an earlier copy, not the destination now. Write the manifests "
+                   "again after the copy (`gpumigrate transfer SRC DST --verify-only --manifest FILE`), or set "
+                   "[verify.data_integrity] transfers = true to compare the trees now")
+    notes = [f"{p['label']}: not counted: written {_clock(p['written_at'])}, it predates the last transfer run "
+             f"({when}); every [[transfer]] entry was compared now instead" for p in stale]
+    return [p for p in pairs if p not in stale], notes
+
+
 def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] | None) -> Verdict:
     details: list[str] = []
     total_diff = 0
     objects = 0
     verified = 0
-    for pair in measured["pairs"]:
+    pairs, stale_notes = _stale_pairs(ctx, measured["pairs"])
+    for pair in pairs:
+        if pair.get("written_at"):
+            details.append(f"{pair['label']}: manifests written {_clock(pair['written_at'])} (the older of the two)")
         objects += pair["source_objects"]
         verified += pair.get("verified") or 0
         n = sum(pair["differences"].values())
@@ -172,9 +210,10 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             for kind, items in pair["listed"].items():
                 for item in items:
                     details.append(f"  {kind}: {_describe(kind, item)}")
-    summary = _summary(measured["pairs"], objects, verified, total_diff)
+    details += stale_notes
+    summary = _summary(pairs, objects, verified, total_diff)
     threshold = "every object present on both sides with the same size and checksums"
-    empty = [p["label"] for p in measured["pairs"] if not p["source_objects"] and not p["target_objects"]]
+    empty = [p["label"] for p in pairs if not p["source_objects"] and not p["target_objects"]]
     if empty and not total_diff:  # two empty files (a listing that wrote nothing) "agree": nothing was verified
         raise Skip(f"{summary}, but {', '.join(empty)}: neither side lists any object, so nothing was verified "
                    "(write the manifests again with `gpumigrate transfer --verify-only`)")
