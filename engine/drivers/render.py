@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.drivers import images
 from engine.drivers.compat import Plan, gpu_info, tables
@@ -664,21 +664,25 @@ def _dlvm_plan(d: Any, gpu_model: str | None, today: Any) -> Plan:
     return plan
 
 
-def write_artefacts(artefacts: list[Artefact], files: dict[str, str], out_dir: Path) -> list[Path]:
-    """Write artefacts (and rewritten manifests under ``k8s/``) into ``out_dir``; returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_plain(path: Path, text: str, executable: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if executable:
+        path.chmod(0o755)
+    return path
+
+
+def write_artefacts(artefacts: list[Artefact], files: dict[str, str], out_dir: Path,
+                    write: Callable[..., Path] = _write_plain) -> list[Path]:
+    """Write artefacts (and rewritten manifests under ``k8s/``) into ``out_dir``; returns the paths.
+
+    ``write(path, text, executable=)``: a folder the person chose gets plain files; a session's folder gets
+    :func:`engine.session.paths.write_session_file` (shared with the session, never through a link)."""
     written = []
     for artefact in artefacts:
-        path = out_dir / artefact.filename
-        path.write_text(artefact.text, encoding="utf-8")
-        if artefact.executable:
-            path.chmod(0o755)
-        written.append(path)
+        written.append(write(out_dir / artefact.filename, artefact.text, executable=artefact.executable))
     for rel, text in files.items():
-        path = out_dir / "k8s" / rel
         if ".." in Path(rel).parts:
             raise BadInputError(f"refusing to write outside {out_dir}: {rel}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+        written.append(write(out_dir / "k8s" / rel, text))
     return written

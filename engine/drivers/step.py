@@ -35,7 +35,9 @@ def run(ctx: StepContext) -> StepResult:
     written: list[str] = []
     out_dir = artefact_dir(ctx.session) if ctx.session is not None and not ctx.dry_run else None
     if out_dir is not None:
-        written = [str(p) for p in render.write_artefacts(artefacts, manifest_files, out_dir)]
+        from engine.session.paths import write_session_file
+
+        written = [str(p) for p in render.write_artefacts(artefacts, manifest_files, out_dir, write=write_session_file)]
     for i, artefact in enumerate(artefacts, start=1):
         if ctx.cancel.is_set():
             raise Interrupted("drivers: interrupted; the artefacts are rendered again when resumed")

@@ -435,3 +435,23 @@ def replace_own_file(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_session_file(path: Path, text: str, executable: bool = False) -> Path:
+    """Write a file that belongs to a session (its drivers artefacts), whoever of the logins sharing it runs.
+
+    Its folders are made as a session's (``3770`` in a shared session), the file ``0660`` there (``0600``
+    otherwise), never written through a link, and rewritten in place by another login of the group (only its
+    owner may change its mode: an executable keeps the bits it was given).  The artefacts were written with the
+    umask's ``2755`` folders and ``0644`` files, so the second login's run of the step failed on them."""
+    make_private_dir(path.parent)
+    create_private_file(path)
+    fd = open_no_follow(path, os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        st = os.fstat(fd)
+        if executable and st.st_uid == os.getuid():
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | 0o100 | (0o010 if st.st_mode & 0o060 else 0))
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path

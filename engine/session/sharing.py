@@ -30,9 +30,12 @@ def _session_files(name: str) -> tuple[list[Path], list[Path]]:
     """(folders, files) that belong to session ``name``."""
     path = session_path(name)
     folders = [d for d in (Path(f"{path}.journals"), Path(f"{path}.approvals"), Path(f"{path}.audit")) if d.is_dir()]
+    artefacts = path.with_suffix(".artefacts")  # the drivers step's files: the second login's run rewrites them
+    if artefacts.is_dir() and not artefacts.is_symlink():
+        folders += [artefacts, *(d for d in sorted(artefacts.rglob("*")) if d.is_dir() and not d.is_symlink())]
     files = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), logs_dir() / f"{name}.log") if p.exists()]
     for folder in folders:
-        files += [p for p in folder.iterdir() if p.is_file()]
+        files += [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
     return folders, files
 
 
@@ -56,7 +59,7 @@ def share(name: str, group: str) -> list[str]:
         os.chmod(folder, SHARED_DIR)
     for file in files:
         os.chown(file, -1, gid)
-        os.chmod(file, SHARED_FILE)
+        os.chmod(file, SHARED_FILE | _exec_bits(file, 0o110))
     with SessionStore.open(name, create=False) as store:
         store.set_meta("shared_group", group)
         store.append("session", "session_shared", {"group": group})
@@ -74,7 +77,7 @@ def unshare(name: str) -> None:
     for folder in folders:
         os.chmod(folder, 0o700)
     for file in files:
-        os.chmod(file, 0o600)
+        os.chmod(file, 0o600 | _exec_bits(file, 0o100))
     others = [p for p in sessions_dir().glob("*.sqlite") if p != path and p.stat().st_mode & 0o060]
     if not others:
         for folder in (state_dir(), sessions_dir(), logs_dir()):
@@ -87,6 +90,11 @@ def unshare(name: str) -> None:
     for file in (Path(f"{path}-wal"), Path(f"{path}-shm")):
         if file.exists():
             os.chmod(file, 0o600)
+
+
+def _exec_bits(file: Path, bits: int) -> int:
+    """``bits`` for a file its owner made executable (a drivers artefact's startup script), else 0."""
+    return bits if file.stat().st_mode & stat.S_IXUSR else 0
 
 
 def _unreachable(folder: Path) -> list[str]:

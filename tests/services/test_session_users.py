@@ -273,3 +273,29 @@ def test_sharing_one_session_gives_the_group_nothing_else_of_the_owners(bob: dic
     finally:
         victim.unlink(missing_ok=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_second_login_runs_the_drivers_step_again_in_a_shared_session(bob: dict[str, object]) -> None:
+    """The drivers step writes its artefacts beside the session (`NAME.artefacts/drivers`). That folder was not
+    shared by `session share` (made 2755 by the owner's umask), so the second login's run of the step (a resume
+    after the owner's worker died, `--again drivers`) failed: "unexpected error: PermissionError" (review s8)."""
+    state: Path = bob["state"]  # type: ignore[assignment]
+    env = {**os.environ, **_env(state)}
+    folder = Path(tempfile.mkdtemp(prefix="gm-drivers-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        profile = folder / "p.toml"
+        profile.write_text('schema_version = 1\n[source]\nprovider = "local"\n')
+        profile.chmod(0o644)
+        first = _mine(state, "replay", str(profile), "--session", "cut", "--steps", "drivers")
+        assert first.returncode == 0, first.stderr
+        assert _mine(state, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
+        again = _as(bob, "replay", str(profile), "--session", "cut", "--steps", "drivers", "--again", "drivers")
+        assert again.returncode == 0 and "PermissionError" not in again.stdout + again.stderr, again.stdout
+        drivers = state / "sessions" / "cut.artefacts" / "drivers"
+        for path in [drivers.parent, drivers, *drivers.rglob("*")]:
+            assert stat.S_IMODE(path.stat().st_mode) & 0o060 == 0o060, (path, oct(path.stat().st_mode))
+        script = drivers / "startup-script.sh"
+        assert script.stat().st_mode & 0o100 and script.stat().st_mtime > profile.stat().st_mtime
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
