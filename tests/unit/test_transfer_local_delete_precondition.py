@@ -36,3 +36,17 @@ def test_a_destination_file_unchanged_since_planning_is_deleted(tmp_path):
                      approve_delete=lambda *a: None, journal=tmp_path / "j.sqlite")
     assert s.ok and s.deleted == 1, s.line()
     assert read_local(dst) == {"keep.txt": b"k"} and not (dst / "sub").exists()
+
+
+def test_hard_linked_destination_files_are_all_deleted_and_overwritten(tmp_path):
+    """Deleting (or replacing) one of two hard links changes the other's ctime (its link count): that is this
+    run's own doing, not someone else's write, and must not stop the other's deletion or copy."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_local(src, {"a.bin": b"new a", "b.bin": b"new b"})
+    write_local(dst, {"a.bin": b"old", "x.log": b"extra"})
+    os.link(dst / "a.bin", dst / "b.bin")
+    os.link(dst / "x.log", dst / "y.log")
+    s = run_transfer(TransferSpec(src=str(src), dst=str(dst), delete=True, max_delete=5, jobs=1),
+                     approve_delete=lambda *a: None, journal=tmp_path / "j.sqlite")
+    assert s.ok and s.copied == 2 and s.deleted == 2, s.line()
+    assert read_local(dst) == {"a.bin": b"new a", "b.bin": b"new b"}

@@ -24,6 +24,13 @@ def _file_above(folder: str) -> str:
     return folder
 
 
+def _same_file(now: str, listed: str) -> bool:
+    """Whether the destination file ``now`` (a version) is the one planning ``listed``: the same mtime, device
+    and inode (or none in both). The ctime is left out here: a hard link to the file being replaced or deleted
+    by this very run changes it (the link count), and someone else's write moves the mtime or the inode."""
+    return now.rsplit(":", 1)[0] == listed.rsplit(":", 1)[0] if now and listed else now == listed
+
+
 class LocalBackend(Backend):
     scheme = "file"
 
@@ -143,7 +150,7 @@ class LocalBackend(Backend):
                 if st.S_ISDIR(s.st_mode):
                     return  # the rename refuses it, saying what to do
                 now = self.state_version(self._state(s))
-            if now != expect_version:
+            if not _same_file(now, expect_version):
                 raise PreconditionLost(f"{path}: the destination changed since planning ("
                                        + ("a file appeared there" if not expect_version else "it was rewritten"
                                           if now else "it was deleted")
@@ -232,7 +239,7 @@ class LocalBackend(Backend):
                 now = self.state_version(self._state(os.stat(full)))
             except FileNotFoundError:
                 return  # already gone
-            if now != version:
+            if not _same_file(now, version):
                 raise PreconditionLost(f"{path}: changed since planning; not deleted — re-run to re-plan")
         os.unlink(full)
         self.__dict__.get("_made_dirs", set()).clear()
