@@ -261,6 +261,10 @@ def parse_profile(raw: bytes | str, origin: str = "<profile>") -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError([_syntax_message(origin, exc, text)]) from None
+    if not data:  # "source: required field is missing" said nothing of an empty file (a failed save, the wrong one)
+        what = "the file is empty" if not text.strip() else "the file holds no settings, only comments"
+        raise ProfileError([f"{origin}:1: {what}; a profile needs at least [source] with its provider "
+                            "(`gpumigrate init FILE` writes a starting one)"])
     lines = _KeyLines(text)
     _refuse_secrets(data, origin, lines, text=text)
     try:
@@ -373,7 +377,16 @@ def _syntax_message(origin: str, exc: tomllib.TOMLDecodeError, text: str) -> str
     match = re.search(r"\(at line (\d+), column (\d+)\)", msg)
     if match:
         reason = msg[: match.start()].strip()
-        return f"{origin}:{match.group(1)}: TOML syntax error: {reason} (column {match.group(2)})"
+        line = int(match.group(1))
+        if re.match(r"Cannot (overwrite a value|declare .* twice|mutate immutable namespace)", reason):
+            from engine.profile_redefined import explain_redefinition
+
+            said = explain_redefinition(text, line)  # tomllib names no field: which one, and where it was first
+            if said:
+                return f"{origin}:{line}: {said}"
+        if "\x00" in text.split("\n")[line - 1] if line <= len(text.split("\n")) else False:
+            return f"{origin}:{line}: a NUL byte (\\x00): a profile is a text file (is this the right file?)"
+        return f"{origin}:{line}: TOML syntax error: {reason} (column {match.group(2)})"
     reason = msg.replace("(at end of document)", "").strip()
     return f"{origin}:{len(text.splitlines()) or 1}: TOML syntax error: {reason} (at the end of the file)"
 
