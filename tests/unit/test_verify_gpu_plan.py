@@ -85,3 +85,23 @@ def test_the_verify_step_judges_the_profiles_driver_plan(tmp_path: Path) -> None
     check = next(c for c in result.data["report"]["checks"] if c["name"] == "gpu_health")
     assert check["status"] == "fail"
     assert any("cannot run the planned CUDA 12.1" in d for d in check["details"])
+
+
+def test_a_healthy_verdict_says_what_it_did_not_count(tmp_path: Path) -> None:
+    """ECC off read "healthy" with the ECC rule in the threshold; 70 retired pages and lifetime uncorrectable errors
+    (volatile counters reset by a reboot) were not said at all."""
+    data = load_host_data("v100_host")
+    gpu = data["gpus"][0]
+    gpu["total_ecc_errors"]["aggregate_uncorrected"] = 3
+    gpu["retired_pages"] = {"single_bit": 30, "double_bit": 40}
+    ctx = context(tmp_path, nvml_api=FakeNvml(data), gpu_count=1)
+    result = run_check(gpu_health, ctx, None)
+    assert result.status == "pass", result.details
+    assert "GPU0: 70 memory page(s) retired over its life (30 after repeated single-bit errors, 40 after a " \
+           "double-bit error): not judged here (`nvidia-smi -q -d PAGE_RETIREMENT`)" in result.details
+    assert "GPU0: 3 uncorrectable ECC error(s) over its life, none since the driver loaded" in result.details
+    off = load_host_data("v100_host")
+    off["gpus"][0]["total_ecc_errors"] = None
+    unread = run_check(gpu_health, context(tmp_path, nvml_api=FakeNvml(off), gpu_count=1), None)
+    assert unread.status == "pass"
+    assert unread.summary == "1x Tesla V100-SXM2-16GB: healthy, but ECC errors not counted on GPU0", unread.summary

@@ -44,6 +44,8 @@ def measure(ctx: CheckContext) -> dict[str, Any]:
             "ecc_volatile_corrected": gpu.ecc.volatile_corrected,
             "retired_pages_pending": gpu.retired_pages_pending,
             "retired_pages_double_bit": gpu.retired_pages_double_bit,
+            "retired_pages_single_bit": gpu.retired_pages_single_bit,
+            "ecc_aggregate_uncorrected": gpu.ecc.aggregate_uncorrected,
             "remap_pending": None if gpu.remapped_rows is None else gpu.remapped_rows.pending,
             "remap_failure": None if gpu.remapped_rows is None else gpu.remapped_rows.failure,
             "pcie_gen": [gpu.pcie_gen_current, gpu.pcie_gen_max],
@@ -183,6 +185,14 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
                          "not checked")
         elif unc > cfg.max_uncorrectable_ecc:
             problems.append(f"{tag}: {unc} uncorrectable ECC error(s) since the driver loaded")
+        elif not unc and gpu.get("ecc_aggregate_uncorrected"):  # a reboot reset the volatile counter
+            notes.append(f"{tag}: {gpu['ecc_aggregate_uncorrected']} uncorrectable ECC error(s) over its life, none "
+                         "since the driver loaded")
+        single, double = gpu.get("retired_pages_single_bit") or 0, gpu.get("retired_pages_double_bit") or 0
+        if single or double:
+            notes.append(f"{tag}: {single + double} memory page(s) retired over its life ({single} after repeated "
+                         f"single-bit errors, {double} after a double-bit error): not judged here "
+                         "(`nvidia-smi -q -d PAGE_RETIREMENT`)")
         if gpu["retired_pages_pending"]:
             problems.append(f"{tag}: a page retirement is pending (reload the driver / reboot)")
         if gpu["remap_pending"]:
@@ -233,8 +243,11 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
         else:
             notes.append(f"dcgmi diag -r {diag['level']} not run: {diag['skipped']}")
     names = sorted({g["name"] or "?" for g in measured["gpus"]})
+    uncounted = [f"GPU{g['index']}" for g in measured["gpus"] if g.get("name") is not None and not g.get("lost")
+                 and g["ecc_volatile_uncorrected"] is None]
     summary = f"{measured['count']}x {', '.join(names) or 'no GPU'}: " + (
-        "healthy" if not problems else f"{len(problems)} problem(s)")
+        ("healthy" + (f", but ECC errors not counted on {', '.join(uncounted)}" if uncounted else ""))
+        if not problems else f"{len(problems)} problem(s)")
     if baseline and baseline.get("gpus"):
         base_names = sorted({g.get("name") or "?" for g in baseline["gpus"]})
         summary += f" (source: {baseline.get('count')}x {', '.join(base_names)})"
