@@ -13,6 +13,7 @@ Every load error becomes one :class:`ProfileError` line of the form
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -237,6 +238,9 @@ def read_profile_bytes(path: Path) -> bytes:
         with path.open("rb") as fh:
             raw = fh.read(MAX_PROFILE_BYTES + 1)
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and path.is_symlink():  # "No such file" of a file `ls` lists
+            raise ProfileError([f"{path}: cannot read: it is a link to {os.readlink(path)}, which is not there"]) \
+                from None
         raise ProfileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     if len(raw) > MAX_PROFILE_BYTES:
         raise ProfileError([f"{path}: larger than {MAX_PROFILE_BYTES // 2**20} MiB; a profile is a TOML file of a "

@@ -261,3 +261,10 @@ def test_a_pattern_python_reads_otherwise_than_it_looks_is_refused_without_a_war
     assert f"p.toml:10: transfer[0].exclude: {pattern!r} " in str(err.value), str(err.value)
     assert "escape" in str(err.value)
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
+def test_a_link_to_nowhere_says_where_it_points(tmp_path: Path) -> None:
+    """It said "No such file or directory" of a file `ls` lists."""
+    (tmp_path / "p.toml").symlink_to(tmp_path / "moved" / "p.toml")
+    with pytest.raises(ProfileError, match=r"p.toml: cannot read: it is a link to .*/moved/p.toml, which is not there"):
+        load_profile(tmp_path / "p.toml")
