@@ -298,12 +298,28 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
         actor = self._actor_ids.get(key)
         if actor is None:
             me = self.identity
+            if self._shared and self.declared:
+                self._refuse_anothers_name(db, self.declared)
             cur = db.execute(
                 "INSERT INTO actors(login, uid, declared, pid, host, tty, ssh, first_seen) VALUES(?,?,?,?,?,?,?,?)",
                 (me.login, me.uid, self.declared if self._shared else None, me.pid, me.host, me.tty, me.ssh,
                  time.time()))
             actor = self._actor_ids[key] = int(cur.lastrowid or 0)
         return actor
+
+    def _refuse_anothers_name(self, db: sqlite3.Connection, name: str) -> None:
+        """A declared name names a person on this one shared account: one that another uid acts under in this
+        session (its login, or a name declared there) would put this account's acts in that person's name."""
+        from engine.session.identity import OPERATOR_ENV
+
+        row = db.execute("SELECT login, uid, declared FROM actors WHERE uid != ? AND (login = ? OR declared = ?) "
+                         "LIMIT 1", (self.identity.uid, name, name)).fetchone()
+        if row is not None:
+            whose = (f"the login of another account (uid {row['uid']})" if row["login"] == name else
+                     f"declared on another account (uid {row['uid']}, login {row['login']})")
+            raise BadInputError(f"{OPERATOR_ENV}={name}: that name is {whose} that acts in session {self.name!r}; "
+                                f"declare a name of your own (a declared name names a person on this one shared "
+                                f"account, {self.identity.login})")
 
     # --- meta --------------------------------------------------------------
 
