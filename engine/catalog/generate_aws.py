@@ -9,7 +9,8 @@ Inputs (named in every row they produce, with their date):
   Linux price.  Its ``Last updated`` line becomes each row's price date; ``--prices-ref`` records the commit.
 * ``--base``: the instance types the catalog knows, with their GPU model, count and memory (the shipped
   ``aws_gpu_instances.csv``).  Hardware facts come from here, never from the price export (which
-  names g6f's GPU "L40", for one); a type the export does not price keeps its base rows.
+  names g6f's GPU "L40", for one); a type the export does not price keeps its base rows.  The part of a base
+  note that starts "price: " is about the base's own price and is left off the rows the export prices.
 
 A priced type that is not in the base is reported with the reason it is not shipped: not an NVIDIA GPU
 (Inferentia, Trainium, Radeon, Mali, Qualcomm AI 100: nothing CUDA to move to a Google Cloud GPU), no
@@ -60,6 +61,19 @@ def skip_reason(record: dict[str, Any]) -> str:
     return "no recorded hardware facts in the base"
 
 
+PRICE_NOTE = "price: "
+"""Where a base row's note turns to the base's own us-east-1 price ("price: from memory, not trusted"): that part
+is about a price the export replaces, so it is dropped from every row priced from the export (it was carried
+onto 39 of them, verified "yes" and noted "price from memory" at once)."""
+
+
+def hardware_notes(notes: str) -> str:
+    """A base row's note without its part about the base's own price (see PRICE_NOTE)."""
+    if notes.startswith(PRICE_NOTE):
+        return ""
+    return notes.split("; " + PRICE_NOTE, 1)[0]
+
+
 def generate_rows(prices_text: str, base_text: str, ref: str = "") -> tuple[list[dict[str, str]], list[str]]:
     """All rows, and the priced types the base does not know, each with why (reported, not guessed)."""
     prices, when = load_prices(prices_text)
@@ -75,8 +89,9 @@ def generate_rows(prices_text: str, base_text: str, ref: str = "") -> tuple[list
         if not regional:
             rows.extend({c: r.get(c, "") for c in COLUMNS} for r in base if r["instance_type"] == instance_type)
             continue
+        notes = hardware_notes(facts.get("notes", ""))
         for region, price in sorted(regional.items()):
-            rows.append({**{c: facts.get(c, "") for c in COLUMNS}, "region": region,
+            rows.append({**{c: facts.get(c, "") for c in COLUMNS}, "notes": notes, "region": region,
                          "ondemand_usd_per_hr": repr(round(float(price), 6)),
                          "price_before_2025_06_cut": "", "source": source, "source_date": when, "as_of": when,
                          "verified": "yes (export of the AWS Price List)"})

@@ -63,3 +63,26 @@ def test_the_catalog_prices_aws_sources_per_region() -> None:
     regions = {r.region for r in cat.aws_instances if r.instance_type == "p4d.24xlarge"}
     assert {"us-east-1", "eu-west-1", "ap-northeast-1", "sa-east-1"} <= regions
     assert cat.aws_instance("p3.2xlarge", "eu-west-1").ondemand_usd_per_hr == pytest.approx(3.305)
+
+
+def test_no_shipped_row_priced_from_the_export_says_its_price_is_from_memory() -> None:
+    """39 rows (g4dn.16xlarge, g6.12xlarge in every region) were priced from the AWS Price List export, verified
+    "yes", yet noted "price from memory, not trusted": the generator carried the base row's note about the base's
+    own (remembered) us-east-1 price onto every row it priced from the export, and their hardware facts had no
+    source at all. The base's note now keeps its part about that price apart ("price: ..."), dropped wherever the
+    export gives the price; the hardware is cited (moto's recording of DescribeInstanceTypes)."""
+    for row in csv.DictReader(SHIPPED.read_text().splitlines()):
+        if row["source"].startswith("tsaol"):
+            assert "memory" not in row["notes"] and "price:" not in row["notes"], row
+    base = [r for r in csv.DictReader(BASE.read_text().splitlines())
+            if r["instance_type"] in ("g4dn.16xlarge", "g6.12xlarge")]
+    assert base and all("DescribeInstanceTypes" in r["notes"] for r in base)
+    text = "instance_type,family,gpu_model,gpu_count,gpu_memory_gb,vcpus,memory_gb,region,ondemand_usd_per_hr," \
+           "price_before_2025_06_cut,notes,source,source_date,as_of,verified\n" \
+           "x9.big,x9,L4,1,24,8,32,us-east-1,1.0,,hardware cited; price: from memory,memory,-,,no\n"
+    export = '// Last updated: 2026-01-21\nconst a = [{"name": "x9.big", "gpu": "NVIDIA L4", ' \
+             '"pricing": {"eu-west-1": {"onDemand": 1.5}}}]'
+    (priced,), _ = generate_aws.generate_rows(export, text)
+    assert priced["notes"] == "hardware cited" and priced["verified"].startswith("yes")
+    (kept,), _ = generate_aws.generate_rows(export.replace('"eu-west-1": {"onDemand": 1.5}', ""), text)
+    assert kept["notes"] == "hardware cited; price: from memory" and kept["verified"] == "no"

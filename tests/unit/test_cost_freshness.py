@@ -92,9 +92,14 @@ runs_per_month = 10
 
 
 def test_an_undated_catalog_price_is_not_called_fresh() -> None:
-    """The GCS write price (Class A) is "undated; ... memory" in the catalog: the JSON said stale: false,
-    a fresh price, where the tool cannot know its age. Undated is flagged and said, not hidden."""
-    report = compute_costs(profile("on-demand", cost="data_gb = 1000\nobject_count = 100000"), embedded_catalog(),
+    """The GCS write price (Class A) was "undated; ... memory" in the catalog: the JSON said stale: false,
+    a fresh price, where the tool cannot know its age. Undated is flagged and said, not hidden. (The shipped row
+    is dated since s8; an undated row is made here.)"""
+    from dataclasses import replace
+
+    catalog = embedded_catalog()
+    catalog.network = [replace(n, date="undated") if n.key == "gcs.class_a_1k" else n for n in catalog.network]
+    report = compute_costs(profile("on-demand", cost="data_gb = 1000\nobject_count = 100000"), catalog,
                            today=date(2026, 11, 29))
     [writes] = [i for i in report.one_off_items if i.name == "GCS writes (Class A)"]
     assert writes.price_date == "undated" and writes.usd > 0
