@@ -494,13 +494,17 @@ class S3Backend(ParallelListing, Backend):
         try:
             resp = self.client.get_object(Bucket=self.loc.bucket, Key=self.key(info.path),
                                           IfMatch=f'"{info.version}"', **extra)
-            self._learn_md5(info, resp)  # before anyone compares what was read with info.md5
-            return resp
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 412 or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
                 raise SourceChanged(f"{info.path}: the object's ETag is no longer {info.version}") from exc
             raise
+        got = str(resp.get("ETag", "")).removeprefix("W/").strip('"')
+        if got and got.lower() != info.version.lower():  # a store that ignores If-Match: the answer names what it sent
+            resp["Body"].close()
+            raise SourceChanged(f"{info.path}: the object's ETag is no longer {info.version} (now {got})")
+        self._learn_md5(info, resp)  # before anyone compares what was read with info.md5
+        return resp
 
     def open_read(self, info: ObjectInfo) -> BinaryIO:
         return _Body(self._pinned_get(info)["Body"], info.path)  # type: ignore[return-value]
