@@ -54,42 +54,75 @@ def share(name: str, group: str) -> list[str]:
         raise EnvironmentProblem(f"session {name!r} belongs to uid {path.stat().st_uid}: its owner shares it")
     logs_dir().mkdir(mode=0o700, exist_ok=True)
     folders, files = _session_files(name)
+    left: list[Path] = []
     for folder in [state_dir(), sessions_dir(), logs_dir(), *folders]:
-        os.chown(folder, -1, gid)
-        os.chmod(folder, SHARED_DIR)
+        if _owned_by_me(folder, left):
+            os.chown(folder, -1, gid)
+            os.chmod(folder, SHARED_DIR)
     for file in files:
-        os.chown(file, -1, gid)
-        os.chmod(file, SHARED_FILE | _exec_bits(file, 0o110))
+        if _owned_by_me(file, left):
+            os.chown(file, -1, gid)
+            os.chmod(file, SHARED_FILE | _exec_bits(file, 0o110))
     with SessionStore.open(name, create=False) as store:
         store.set_meta("shared_group", group)
         store.append("session", "session_shared", {"group": group})
-    return _unreachable(state_dir())
+    return _unreachable(state_dir()) + [f"{p} belongs to {_owner(p)}: left as it is (only its owner may change "
+                                        "its mode)" for p in left]
 
 
-def unshare(name: str) -> None:
-    """Back to user-only: the session's files, and the common folders once no other session is shared."""
+def unshare(name: str) -> list[str]:
+    """Back to user-only: the session's files, and the common folders once no other session is shared.
+    Returns warnings: files of another login's (the second login's journal or plan) cannot be changed by the
+    owner, and are named; those in the session's own folders are closed to the group with their folder."""
     path = session_path(name)
     if not path.exists():
         raise BadInputError(f"no session named {name!r} (see `gpumigrate session list`)")
     if os.getuid() not in (0, path.stat().st_uid):
         raise EnvironmentProblem(f"session {name!r} belongs to uid {path.stat().st_uid}: its owner unshares it")
     folders, files = _session_files(name)
+    left: list[Path] = []
     for folder in folders:
-        os.chmod(folder, 0o700)
+        if _owned_by_me(folder, left):
+            os.chmod(folder, 0o700)
     for file in files:
-        os.chmod(file, 0o600 | _exec_bits(file, 0o100))
+        if _owned_by_me(file, left):
+            os.chmod(file, 0o600 | _exec_bits(file, 0o100))
     others = [p for p in sessions_dir().glob("*.sqlite") if p != path and p.stat().st_mode & 0o060]
     if not others:
         for folder in (state_dir(), sessions_dir(), logs_dir()):
-            if folder.is_dir():
+            if folder.is_dir() and _owned_by_me(folder, left):
                 os.chmod(folder, 0o700)
     with SessionStore.open(name, create=False) as store:
         store.set_meta("shared_group", "")
         store.append("session", "session_unshared", {})
     # The WAL and shared-memory files may have been re-created by the store just now: user-only too.
     for file in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if file.exists():
+        if file.exists() and _owned_by_me(file, left):
             os.chmod(file, 0o600)
+    closed = set(folders)
+    return [f"{p} belongs to {_owner(p)}: left as it is (only its owner may change its mode); "
+            + ("only you can enter its folder now" if p.parent in closed else
+               "the group can still reach it while the folder it is in is shared: remove it once no process of "
+               "theirs uses it")
+            for p in dict.fromkeys(left)]
+
+
+def _owned_by_me(path: Path, left: list[Path]) -> bool:
+    """May this login change ``path``'s mode (its owner, or root)?  If not, ``path`` goes on the ``left`` list."""
+    if os.getuid() in (0, path.stat().st_uid):
+        return True
+    left.append(path)
+    return False
+
+
+def _owner(path: Path) -> str:
+    import pwd
+
+    uid = path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _exec_bits(file: Path, bits: int) -> int:

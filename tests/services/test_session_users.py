@@ -299,3 +299,36 @@ def test_the_second_login_runs_the_drivers_step_again_in_a_shared_session(bob: d
         assert script.stat().st_mode & 0o100 and script.stat().st_mtime > profile.stat().st_mtime
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_owner_unshares_a_session_the_second_login_wrote_files_in(bob: dict[str, object]) -> None:
+    """Once the second login had made a file in the session's folders (its journal of a resumed transfer, its
+    approval's plan), `session unshare` by the owner stopped at it: exit 4, "permission denied ... ask them to run
+    `gpumigrate session share`", with the session half unshared and nothing recorded (review s8). Here bob owns
+    the session and carol, a second member of the group, wrote in it (as root, the owner could chmod anything)."""
+    state: Path = bob["state"]  # type: ignore[assignment]
+    os.chown(state, bob["uid"], bob["gid"])  # type: ignore[arg-type]
+    carol = f"gm13c{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--gid", str(bob["group"]), "--shell", "/usr/sbin/nologin", carol],
+                   check=True)
+    try:
+        made = _as(bob, code="from engine.session import SessionStore; SessionStore.open('cut').close()")
+        assert made.returncode == 0, made.stderr
+        assert _as(bob, "session", "share", "cut", "--group", str(bob["group"])).returncode == 0
+        journals = state / "sessions" / "cut.sqlite.journals"
+        journals.mkdir(exist_ok=True)  # as a run makes it, shared with the session
+        os.chown(journals, bob["uid"], bob["gid"])  # type: ignore[arg-type]
+        journals.chmod(0o3770)
+        theirs = journals / "carols.sqlite"
+        wrote = subprocess.run(["runuser", "-u", carol, "--", "sh", "-c", f"umask 007; : > {theirs}"])
+        assert wrote.returncode == 0 and theirs.stat().st_uid != bob["uid"]
+        done = _as(bob, "session", "unshare", "cut")
+        assert done.returncode == 0, done.stderr
+        assert "private to its owner again" in done.stdout
+        assert f"{theirs} belongs to {carol}" in done.stderr and "only you can enter" in done.stderr, done.stderr
+        assert stat.S_IMODE(journals.stat().st_mode) == 0o700
+        assert stat.S_IMODE((state / "sessions" / "cut.sqlite").stat().st_mode) == 0o600
+        shown = _as(bob, "session", "show", "cut")
+        assert "made the session private to its owner again" in shown.stdout, shown.stdout
+    finally:
+        subprocess.run(["userdel", carol], check=False)

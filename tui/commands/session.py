@@ -395,6 +395,8 @@ def _share(args: argparse.Namespace) -> int:
 def _unshare(args: argparse.Namespace) -> int:
     from engine.session.sharing import unshare
 
-    unshare(args.name)
+    warnings = unshare(args.name)
     print(f"session {args.name} is private to its owner again")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
