@@ -44,7 +44,7 @@ class IgnoresIfMatch(LoopbackProxy):
 
 
 def test_parts_of_two_versions_are_never_joined(tmp_path, aws, monkeypatch) -> None:
-    old, new = os.urandom(12 * MIB), os.urandom(12 * MIB)
+    old, new = os.urandom(6 * MIB), os.urandom(6 * MIB)
     s3 = s3_client()
     s3.create_bucket(Bucket="unpinned")
     s3.put_object(Bucket="unpinned", Key="d/ckpt.bin", Body=old)
@@ -52,7 +52,7 @@ def test_parts_of_two_versions_are_never_joined(tmp_path, aws, monkeypatch) -> N
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     try:
         s = run_transfer(TransferSpec(src="s3://unpinned/d", dst=str(tmp_path / "dst"), part_threshold_mib=5,
-                                      part_size_mib=4, jobs=1), journal=tmp_path / "j.sqlite")
+                                      part_size_mib=2, jobs=1), journal=tmp_path / "j.sqlite")
     finally:
         proxy.stop()
     assert proxy.served >= 2, "the object was not read in ranges"
