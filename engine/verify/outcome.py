@@ -64,7 +64,9 @@ class VerifyReport:
             return "BASELINE INCOMPLETE" if self.not_captured or self.gaps else "BASELINE CAPTURED"
         if any(r.status in ("fail", "error") for r in self.results):
             return "FAIL"
-        if self.gaps or not self.results:
+        if self.gaps or not any(r.status == "pass" for r in self.results):
+            # every check optional and not run, or with nothing to measure: "PASS: 0 passed, 7 not run" verified
+            # nothing, yet one person could approve it and the cutover recorded it as verified
             return "INCOMPLETE"
         return "PASS"
 
@@ -98,6 +100,14 @@ class VerifyReport:
         if not self.results:
             return "INCOMPLETE: no check ran"
         gaps = self.gaps
+        if not gaps and not any(r.status == "pass" for r in self.results):
+            optional = [r.name for r in self.results if r.optional and r.status == "not-run"]
+            parts = ([f"{', '.join(optional)} {'is' if len(optional) == 1 else 'are'} optional and "
+                      f"{'was' if len(optional) == 1 else 'were'} not run"] if optional else [])
+            if len(optional) < len(self.results):
+                parts.append(("the others are" if optional else "every check is") + " not expected by the profile "
+                             "(nothing configured for them)")
+            return f"INCOMPLETE: no check ran ({'; '.join(parts)})"
         if not gaps:
             return ""
         return "INCOMPLETE: expected but not run: " + "; ".join(

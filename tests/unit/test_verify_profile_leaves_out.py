@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.verify.outcome import VerifyReport
 from engine.verify.report.markdown import render_markdown
 from engine.verify.suite import run_verification
+from tests.nvml_fake import FakeNvml, no_driver_data
 from tests.verify_support import PY, section
 
 
@@ -69,3 +70,14 @@ def test_no_qualifier_when_the_profile_runs_every_check() -> None:
     report = VerifyReport(mode="verify", results=[])
     assert report.summary().startswith("INCOMPLETE: 0 passed")
     assert "not_run_by_profile" in report.to_dict() and report.to_dict()["not_run_by_profile"] == []
+
+
+def test_a_verification_in_which_no_check_ran_is_not_a_pass(tmp_path: Path) -> None:
+    """Every check optional or with nothing to measure, on a machine with no driver: "PASS: 0 passed, 0 failed,
+    0 error(s), 7 not run", exit 0, approvable by one person and recorded at the cutover as verified."""
+    cfg = section(gpu={"optional": True})
+    report = run_verification(cfg, base_dir=tmp_path, target_gpu_count=1, nvml_api=FakeNvml(no_driver_data(12)))
+    assert [r.status for r in report.results] == ["not-run"] * 7
+    assert report.verdict == "INCOMPLETE" and not report.ok, report.summary()
+    assert report.incomplete_line() == ("INCOMPLETE: no check ran (gpu_health is optional and was not run; the "
+                                        "others are not expected by the profile (nothing configured for them))"), report.incomplete_line()
