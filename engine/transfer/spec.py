@@ -66,8 +66,10 @@ class TransferSpec(Section):
     """Files at least this large are copied in parallel parts (composite upload / multipart)."""
     part_size_mib: int | None = Field(default=None, ge=1, le=5 * 1024)
     """Size of each part of a large file (raised to the store's minimum, e.g. 5 MiB for S3).
-    Unset: chosen per object, its size divided by ``jobs``, between 16 and 64 MiB (one part per
-    slot: fewer requests and GCS components than fixed small parts, the same parallelism)."""
+    Unset: chosen per object, between 16 and 64 MiB: its size divided by ``jobs`` when it is the
+    only large file left to send (one part per slot), larger beside others, which share the slots
+    (two 200 MiB files at ``jobs`` 8: 4 parts of 50 MiB each). Fewer requests and GCS components
+    than fixed small parts, the same parallelism."""
     gcs_component_prefix: str | None = Field(default=None, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*/$")
     """Where a GCS composite upload puts its temporary components, as a prefix in the destination
     bucket ending in "/" (default: the hidden folder ``.gpumigrate-tmp/`` inside the destination

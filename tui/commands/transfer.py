@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--part-threshold", type=bounded(5, 5 * 1024 * 1024, integer=True), default=150, metavar="MIB",
                    help="files at least this large go in parallel parts (default 150)")
     p.add_argument("--part-size", type=bounded(1, 5 * 1024, integer=True), default=None, metavar="MIB",
-                   help="part size (default: the file's size / -j, between 16 and 64)")
+                   help="part size (default: the file's size / -j, or larger beside other large files "
+                        "still to send, which share the -j slots; between 16 and 64)")
     p.add_argument("--s3-conditional-writes", choices=("auto", "on", "off"), default="auto",
                    help="s3:// destination: guard writes and deletes with If-None-Match/If-Match (on), never (off), "
                         "or on until the endpoint refuses them, then unguarded and said so (auto, the default)")
