@@ -33,6 +33,7 @@ from engine.cost.one_off import egress_cost, one_off_items, sts_entry_items, tie
 from engine.cost.pricing import Priced, origin_text, price_per_run, source_price, target_prices
 from engine.cost.freshness import PRICE_STALE_DAYS, SPOT_STALE_DAYS, price_age
 from engine.cost.report import CostReport, LineItem, OptionCost, price_flags, spot_caveat
+from engine.cost.storage import not_counted as storage_not_counted
 from engine.cost.storage import source_storage, target_storage
 
 COMMITTED = ("cud-", "reserved-", "savings-plan-")
@@ -266,7 +267,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     report = CostReport(options=options, one_off_items=items, data_gb=data_gb, data_basis=data_basis,
                         object_count=objects, object_basis=object_basis, route=cost.route,
                         horizon_months=cost.horizon_months, catalog_age=catalog.age_note(today), notes=notes,
-                        egress_not_included=missing)
+                        egress_not_included=missing, not_counted=storage_not_counted(profile))
     if with_sensitivity:
         report.sensitivity = _sensitivity(profile, catalog, source_priced, targets_priced[0], shared, today)
     return report

@@ -141,6 +141,9 @@ class CostReport:
     notes: list[str] = field(default_factory=list)
     sensitivity: dict[str, Any] = field(default_factory=dict)
     currency: str = CURRENCY
+    not_counted: list[str] = field(default_factory=list)
+    """Costs the storage classes add that no figure includes (a GLACIER restore, early deletion, Coldline
+    retrieval): the saving and the break-even are without them, and every line giving those says so."""
     egress_not_included: str = ""
     """Why the one-off leaves out egress for some or all of the data ("data volume unknown", "s3://b/ not sized"),
     "" when every planned byte is priced: the one-off and break-even are then low, and every line that gives them
@@ -204,6 +207,7 @@ class CostReport:
             "notes": self.notes,
             "price_fallbacks": self.price_fallbacks,
             "egress_not_included": self.egress_not_included,
+            "not_counted": self.not_counted,
         }
 
     @property
@@ -256,6 +260,8 @@ class CostReport:
             more = f" +{len(stale) - 3} more" if len(stale) > 3 else ""
             warn.append(f"STALE prices: {', '.join(stale[:3])}{more} (`gpumigrate catalog refresh`, or a quoted "
                         "price)")
+        if self.not_counted:
+            warn.append(f"NOT counted: {'; '.join(self.not_counted)}")
         if self.price_fallbacks:
             warn.append(f"PRICE FALLBACK: {len(self.price_fallbacks)} price(s) from another region")
         if tgt.pricing == "spot":
@@ -291,6 +297,8 @@ class CostReport:
         if be is not None and self.egress_not_included:
             text += ", later once egress is counted"
         stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]
+        if self.not_counted:  # the saving and break-even above are without these: said on the same line
+            text += f"; NOT counted: {'; '.join(self.not_counted)}"
         if stale:  # the one line is what replay, the session and the step bar keep: it must not read as current
             text += (f"; STALE prices: {', '.join(stale)} (over their age limit; `gpumigrate catalog refresh` "
                      "or a quoted price)")

@@ -99,6 +99,30 @@ def _source_data(profile: Any, catalog: Catalog, data_gb: float, allow_fallback:
     return tiered_cost(data_gb, tiers), f"{data_gb:,.1f} GB in {label} ({rows[0].scope}, tiered)", notes
 
 
+S3_MIN_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER": 90, "DEEP_ARCHIVE": 180}
+"""Minimum storage duration of the S3 classes that have one: an object deleted sooner is billed for the rest
+(docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html#sc-compare)."""
+S3_RESTORE_FIRST = ("GLACIER", "DEEP_ARCHIVE")
+
+
+def not_counted(profile: Any) -> list[str]:
+    """What the storage classes add to the move that no figure includes: the saving and the break-even are given
+    without it, so every line that gives them names it (``CostReport.not_counted``)."""
+    src_cls, dst_cls = profile.cost.source_storage_class, profile.cost.target_storage_class
+    out = []
+    if profile.source.provider == "aws" and profile.cost.source_storage_usd_per_gb_month is None:
+        if src_cls in S3_RESTORE_FIRST:
+            out.append(f"S3 {src_cls} restore before the copy (retrieval per GB and per request: one-off)")
+        if src_cls in S3_MIN_DAYS:
+            out.append(f"S3 {src_cls} early deletion (objects deleted before {S3_MIN_DAYS[src_cls]} days are billed "
+                       "for the rest: one-off)")
+    if dst_cls in GCS_MIN_DAYS:
+        out.append(f"GCS {dst_cls} retrieval on every read (per GB, each run that reads the data: monthly)")
+        out.append(f"GCS {dst_cls} early deletion (objects deleted before {GCS_MIN_DAYS[dst_cls]} days are billed "
+                   "for the rest)")
+    return out
+
+
 GCS_MIN_DAYS = {"NEARLINE": 30, "COLDLINE": 90, "ARCHIVE": 365}
 """Minimum storage duration of the colder GCS classes (an object deleted sooner is billed for the rest)."""
 GCS_CLASSES_SOURCE = "cloud.google.com/storage/docs/storage-classes"

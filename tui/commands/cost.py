@@ -102,7 +102,9 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
         rows.append((o.side, o.name, o.pricing, usd(o.hourly_usd), f"{o.hours_per_run:.2f}", o.paid_label(),
                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
                      "" if o.one_off_usd is None else usd(o.one_off_usd) + partial, be, age))
-    caption = f"* egress NOT counted: {report.egress_not_included}" if partial else None
+    captions = ([f"* egress NOT counted: {report.egress_not_included}"] if partial else []) + \
+        ([f"NOT counted: {'; '.join(report.not_counted)}"] if report.not_counted else [])
+    caption = "\n".join(captions) or None  # under the table that gives the saving and the break-even
     wide = Table(title="Cost per run and per month", title_justify="left", caption=caption, caption_justify="left")
     for column, justify in columns:
         wide.add_column(column, justify=justify)  # type: ignore[arg-type]

@@ -1,0 +1,50 @@
+"""A saving and a break-even printed without what they leave out: a GLACIER source must be restored before it is
+copied, a colder class bills a minimum storage duration when deleted sooner, and a Coldline target pays a retrieval
+fee every time a run reads its data. The notes said "not priced", but the one line replay prints, the Cost screen's
+headline and the CLI's table gave "8.3% less a month; break-even 2.1 months" with nothing beside them."""
+
+from __future__ import annotations
+
+import json
+
+from engine.cost.model import compute_costs
+from engine.profile import parse_profile
+from tests.cost_support import TARGET_A2, WORKLOAD_8_7_10, aws_source
+
+
+def _report(cost: str):  # type: ignore[no-untyped-def]
+    return compute_costs(parse_profile("\n".join((aws_source(), TARGET_A2, WORKLOAD_8_7_10,
+                                                  f"[cost]\ndata_gb = 1000\n{cost}\n"))), with_sensitivity=False)
+
+
+def test_what_the_saving_and_break_even_leave_out_is_said_where_they_are() -> None:
+    report = _report('source_storage_class = "GLACIER"\ntarget_storage_class = "COLDLINE"')
+    assert report.not_counted == [
+        "S3 GLACIER restore before the copy (retrieval per GB and per request: one-off)",
+        "S3 GLACIER early deletion (objects deleted before 90 days are billed for the rest: one-off)",
+        "GCS COLDLINE retrieval on every read (per GB, each run that reads the data: monthly)",
+        "GCS COLDLINE early deletion (objects deleted before 90 days are billed for the rest)",
+    ]
+    text = report.summary()
+    assert "; NOT counted: S3 GLACIER restore before the copy" in text and "GCS COLDLINE retrieval on every read" \
+        in text
+    assert any("NOT counted: S3 GLACIER restore" in line for line in report.headline())
+    assert report.to_dict()["not_counted"] == report.not_counted
+    plain = _report("")
+    assert plain.not_counted == [] and "NOT counted" not in plain.summary()
+    assert _report('source_storage_class = "STANDARD_IA"').not_counted == [
+        "S3 STANDARD_IA early deletion (objects deleted before 30 days are billed for the rest: one-off)"]
+
+
+def test_the_cli_table_says_it_too(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tui.cli import main
+
+    path = tmp_path / "p.toml"
+    path.write_text("\n".join((aws_source(), TARGET_A2, WORKLOAD_8_7_10,
+                               '[cost]\ndata_gb = 1000\nsource_storage_class = "DEEP_ARCHIVE"\n')), encoding="utf-8")
+    assert main(["cost", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NOT counted: S3 DEEP_ARCHIVE restore before the copy" in out
+    assert "S3 DEEP_ARCHIVE early deletion (objects deleted before 180 days" in out
+    assert main(["cost", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["not_counted"][0].startswith("S3 DEEP_ARCHIVE restore")
