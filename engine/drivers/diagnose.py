@@ -216,6 +216,11 @@ def _diagnose_framework(pkg: dict[str, Any], gpu: Gpu | None, driver: str | None
         elif not out:
             out.append(Finding("framework", "green", f"{label} (CUDA {built}): {verdict.reason}",
                                code="framework-ok"))
+    elif not out and not driver:
+        # nothing to compare the build with (no driver answered: a mismatch, a missing module): green said "fine"
+        out.append(Finding("framework", "amber", f"{label} was built for CUDA {built}: not checked against a driver "
+                           "(no NVIDIA driver version could be read here)", "fix the driver first (the findings "
+                           "above), then run the doctor again", "framework-unchecked"))
     elif not out:
         out.append(Finding("framework", "green", f"{label} (CUDA {built})", code="framework-ok"))
     return out

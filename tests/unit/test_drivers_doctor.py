@@ -171,3 +171,13 @@ def test_no_driver_where_the_pci_bus_was_not_read_is_not_no_gpu(tmp_path: Path) 
     assert compat.machine_word(findings) == "not checked (no NVIDIA driver; PCI bus not read)"
     recorded = compat.diagnose(detect.detect_recorded(FIXTURES / "debian12-no-gpu"), today=TODAY)
     assert "no-gpu" in {f.code for f in recorded}  # its PCI ids (recorded) show no NVIDIA device
+
+
+def test_a_cuda_framework_no_driver_answers_for_is_not_green() -> None:
+    """Driver/library mismatch: NVML and nvidia-smi fail, and "✓ green framework torch 2.4.1+cu124 (CUDA 12.4)"
+    stood beside it: the build was never compared with a driver (s8target)."""
+    state = detect.detect_recorded(FIXTURES / "gce-a100-driver-library-mismatch")
+    (framework,) = [f for f in compat.diagnose(state, today=TODAY) if f.component == "framework"]
+    assert (framework.status, framework.code) == ("amber", "framework-unchecked"), framework
+    assert framework.reason == ("torch 2.4.1+cu124 was built for CUDA 12.4: not checked against a driver (no "
+                                "NVIDIA driver version could be read here)"), framework.reason
