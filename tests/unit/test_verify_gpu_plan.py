@@ -62,8 +62,10 @@ def test_mig_mode_on_with_no_layout_planned_is_not_the_planned_gpu(tmp_path: Pat
     data["gpus"][0]["mig_mode"] = [1, 1]
     result = _health(tmp_path, data)
     assert result.status == "fail", result.details
-    assert any(d.startswith("GPU0: MIG mode is on and the profile plans whole GPUs ([verify.gpu] mig_profiles is "
-                            "not set)") for d in result.details), result.details
+    assert any(d.startswith("GPU0: MIG mode is on and the profile plans whole GPUs (no MIG layout in "
+                            "[verify.gpu] mig_profiles)") for d in result.details), result.details
+    empty = _health(tmp_path, data, gpu={"mig_profiles": []})  # "no instance" planned: the layout [] matched
+    assert empty.status == "fail" and any("CUDA sees no device" in d for d in empty.details), empty.details
     pending = _one_a100()
     pending["gpus"][0]["mig_mode"] = [0, 1]  # turns on at the next GPU reset
     later = _health(tmp_path, pending)

@@ -130,9 +130,10 @@ def _unplanned_mig(gpus: list[dict[str, Any]]) -> list[str]:
                "[verify.gpu] mig_profiles")
         if gpu.get("mig_enabled"):
             slices = gpu.get("mig_profiles") or []
-            out.append(f"{tag}: MIG mode is on and the profile plans whole GPUs ([verify.gpu] mig_profiles is not "
-                       "set): CUDA sees " + (f"{len(slices)} MIG slice(s) ({', '.join(p or '?' for p in slices)})"
-                                             if slices else "no device (no MIG instance is created)")
+            out.append(f"{tag}: MIG mode is on and the profile plans whole GPUs (no MIG layout in [verify.gpu] "
+                       "mig_profiles): CUDA sees "
+                       + (f"{len(slices)} MIG slice(s) ({', '.join(p or '?' for p in slices)})"
+                          if slices else "no device (no MIG instance is created)")
                        + f", not the whole GPU; {fix}")
         elif gpu.get("mig_pending"):
             out.append(f"{tag}: MIG mode turns on at the next GPU reset and the profile plans whole GPUs; {fix}")
@@ -213,7 +214,7 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
             problems.append(f"{tag}: clocks held down by {', '.join(gpu['bad_clock_event_reasons'])}"
                             + (f" at {gpu['temperature_c']} °C" if gpu["temperature_c"] is not None else ""))
     unread += _driver_rule(ctx.driver_plan, measured.get("driver"), rules, problems, notes)
-    if cfg.mig_profiles is None:
+    if not cfg.mig_profiles:  # None, or [] (no instance planned: MIG on with none shows no CUDA device at all)
         rules.append("MIG off (no layout planned)")
         problems += _unplanned_mig(measured["gpus"])
     else:
