@@ -161,7 +161,8 @@ def judge(ctx: CheckContext, measured: dict[str, Any], baseline: dict[str, Any] 
     rules.append(f"uncorrectable ECC <= {cfg.max_uncorrectable_ecc}, nothing pending a retirement or remap")
     if cfg.require_persistence:
         rules.append("persistence mode on")
-    rules.append("no thermal/power/hardware clock slowdown")
+    rules.append("no thermal/power/hardware clock slowdown when read (once, before the workload checks: throttling "
+                 "under load is not seen here)")
     unread: list[str] = []
     notes: list[str] = []
     for gpu in measured["gpus"]:
