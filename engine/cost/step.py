@@ -72,8 +72,8 @@ def _walk_local(ctx: Any) -> tuple[int | None, int | None, list[str]]:
 
 
 def _plan_cloud(ctx: Any, sources: list[str]) -> tuple[int, int, list[str], list[str]]:
-    """Size the cloud sources (s3://, gs://) by the transfer's own plan: what it would copy (the source listed,
-    less what the destination already holds), listed now. Replay runs cost before transfer, so without this an
+    """Size the cloud sources (s3://, gs://) by the transfer's own plan, listed now: what it would copy and what the
+    destination already holds (counted, and said). Replay runs cost before transfer, so without this an
     S3 source's egress, the largest one-off, was left out and the break-even came out months early.
 
     Returns (bytes, objects, what was planned, what could not be: each with why)."""
@@ -102,8 +102,14 @@ def _plan_cloud(ctx: Any, sources: list[str]) -> tuple[int, int, list[str], list
             continue
         if ctx.cancel.is_set():
             raise Interrupted("cost: interrupted while sizing the transfer sources")
-        total, count = total + plan.copy_bytes, count + plan.copy
-        planned.append(f"{spec.src}: {plan.copy:,} object{'s' * (plan.copy != 1)} to copy")
+        # What the destination already holds is in the move too: run after the transfer (a session's cost step runs
+        # again once the prices change) the plan had nothing left to copy, and the one-off came out without egress.
+        present, present_bytes = plan.skip + plan.check, plan.skip_bytes + plan.check_bytes
+        total, count = total + plan.copy_bytes + present_bytes, count + plan.copy + present
+        there = (f", {present:,} already at the destination (counted: an earlier run of this move paid "
+                 f"{'its' if present == 1 else 'their'} egress; an over-count if {'it was' if present == 1 else 'they were'} "
+                 "there before)") if present else ""
+        planned.append(f"{spec.src}: {plan.copy:,} object{'s' * (plan.copy != 1)} to copy{there}")
     return total, count, planned, unsized
 
 

@@ -146,7 +146,10 @@ class TransferPlan:
     delete: int = 0
     delete_bytes: int = 0
     skip: int = 0
+    skip_bytes: int = 0
+    """Bytes of the objects already at the destination (the cost step counts them: a move's egress)."""
     check: int = 0
+    check_bytes: int = 0
     excluded: int = 0
     refused: int = 0
     conflicts: int = 0
@@ -200,6 +203,9 @@ def plan_transfer(spec: TransferSpec, *, emit: Emit = discard, base_dir: Path | 
                     on_delete(act.path)
             elif act.kind == "conflict":
                 plan.conflicts += 1
+            elif act.kind in ("skip", "check"):
+                setattr(plan, act.kind, getattr(plan, act.kind) + 1)
+                setattr(plan, f"{act.kind}_bytes", getattr(plan, f"{act.kind}_bytes") + act.size)
             else:
                 setattr(plan, act.kind, getattr(plan, act.kind) + 1)
             if act.kind != "skip":
