@@ -21,7 +21,9 @@ def interrupted_words(args: argparse.Namespace) -> str:
     command = args.command
     action = getattr(args, "session_command", None) or getattr(args, "verb", None)
     out = getattr(args, "out", None)
-    if command == "transfer" or getattr(args, "reverse_sync", False):
+    if command == "transfer":
+        return _transfer_words(args)
+    if getattr(args, "reverse_sync", False):
         return "run the same command again to resume (what was copied is kept and skipped)"
     if command == "replay":
         # Inside a step the replay ends itself (with the command that resumes it); this is before a step began or
@@ -51,3 +53,22 @@ def interrupted_words(args: argparse.Namespace) -> str:
     if written:
         return f"the files in {written} may be cut short, missing or from an earlier run; run it again to write them"
     return _READS
+
+
+def _transfer_words(args: argparse.Namespace) -> str:
+    """A transfer resumes from its journal; its modes that copy nothing (-n, --verify-only, --cleanup, --enable and
+    --disable of a Storage Transfer job) have no copy to keep or skip."""
+    if args.cleanup:
+        return ("some of the uploads it listed may be removed already; run it again to remove the rest"
+                if args.remove else _READS)
+    if args.disable or args.enable:
+        return (f"the Storage Transfer job may be {'DISABLED' if args.disable else 'ENABLED'} already or not; "
+                "run it again (it sets the same status)")
+    if args.verify_only:
+        said = "--verify-only copies nothing, so nothing was changed"
+        if args.manifest:
+            said += f" ({args.manifest} may be cut short)"
+        return said + "; run it again for its result"
+    if args.dry_run:
+        return "a dry run: nothing was copied or deleted; run it again for the whole plan"
+    return "run the same command again to resume (what was copied is kept and skipped)"

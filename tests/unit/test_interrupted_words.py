@@ -85,3 +85,17 @@ def test_verify_interrupted_without_a_session_says_nothing_was_recorded(steps, t
     said = " ".join((out.out + out.err).split())
     assert "gpumigrate: verify was interrupted: no verdict; nothing was recorded (no --session)" in said, said
     assert "recorded as interrupted" not in said and "resume" not in said, said
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["transfer", "-r", "-n", "a", "b"], "a dry run: nothing was copied or deleted"),
+    (["transfer", "-r", "--verify-only", "a", "b"], "--verify-only copies nothing"),
+    (["transfer", "-r", "--verify-only", "--manifest", "m.jsonl", "a", "b"], "m.jsonl may be cut short"),
+    (["transfer", "--cleanup", "s3://b/p", "--remove"], "some of the uploads it listed may be removed already"),
+    (["transfer", "--cleanup", "s3://b/p"], "it only reads, so nothing was changed or saved"),
+])
+def test_a_transfer_that_copies_nothing_does_not_speak_of_what_was_copied(argv, words) -> None:
+    """The transfer modes that copy nothing (-n, --verify-only, --cleanup) were told "what was copied is kept and
+    skipped" on a second Ctrl-C."""
+    said = interrupted_words(parse_args(argv))
+    assert words in said and "what was copied" not in said, said
