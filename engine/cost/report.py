@@ -260,8 +260,8 @@ class CostReport:
             more = f" +{len(stale) - 3} more" if len(stale) > 3 else ""
             warn.append(f"STALE prices: {', '.join(stale[:3])}{more} (`gpumigrate catalog refresh`, or a quoted "
                         "price)")
-        if self.not_counted:
-            warn.append(f"NOT counted: {'; '.join(self.not_counted)}")
+        if self.not_counted:  # short: an 80x24 screen gives this line two rows (the notes and the JSON say why)
+            warn.append(f"NOT counted: {', '.join(item.split(' (', 1)[0] for item in self.not_counted)}")
         if self.price_fallbacks:
             warn.append(f"PRICE FALLBACK: {len(self.price_fallbacks)} price(s) from another region")
         if tgt.pricing == "spot":
