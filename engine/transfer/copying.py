@@ -102,6 +102,7 @@ class CopyJobs:
     _parts_lock: threading.Lock
     _orphans: dict[str, str]
     _backlog: PartBacklog
+    _await_the_plan: Callable[[str], None]
     dst_url: str
 
     # --- checks: same size, mtime unknown on a side, or -c / bucket to bucket --------
@@ -160,6 +161,8 @@ class CopyJobs:
         self._object_event(act.path, "started", 0, src.size)
         if src.size >= self.threshold:
             self._backlog.add(act.path, src.size)  # planned as a check, or planned before: the same
+            if self.part_size_mib is None:
+                self._await_the_plan(act.path)
         try:
             self._copy_snapshots(act)
         finally:

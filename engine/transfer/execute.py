@@ -41,6 +41,9 @@ BATCH_MAX = 32
 worker busy near the end of a run."""
 NETWORK_BATCH_MAX = 4
 """The same where either side is a network store (see ``Transfer.run``)."""
+PLAN_WAIT_S = 0.1
+"""Longest a large object waits for the next action to be planned before it is sized: about a
+listing page's round trip to S3 or GCS from the same region."""
 OBJECT_EVENT_MIN = 256 * 1024
 """Objects at least this large get started/progress/done events for a live in-flight table."""
 
@@ -137,6 +140,10 @@ class Transfer(CopyJobs):
         self._parts_lock = threading.Lock()
         self._backlog = PartBacklog()
         """Large objects' bytes still to send: each is sized against the others (see engine.transfer.backlog)."""
+        self._planned = 0
+        """Actions the planner has dealt with so far (handed on or accounted); only it writes this."""
+        self._plan_mark: dict[str, int] = {}
+        """A large copy's ``_planned`` when it was handed on (see :meth:`_await_the_plan`)."""
         self._in_the_way: set[str] = set()
         """-d at a local destination: deletions that run before the copies (see _clear_the_way)."""
         self._conditional = dst.scheme in ("gs", "s3", "file")  # a local destination checks before its rename
@@ -314,12 +321,6 @@ class Transfer(CopyJobs):
                     if act.kind not in ("copy", "check"):  # a line the planner says itself, in its turn
                         self._guarded(self._account, ahead.pop(), ticket())
                         continue
-                if (not block and len(ahead) == 1 and act.kind == "copy" and act.size >= self.threshold
-                        and not self.dry_run):
-                    # A large object waits until the next action is planned (microseconds, or a
-                    # listing page): sized at once by a fresh worker, it would not see a large
-                    # object listed right after it (see engine.transfer.backlog).
-                    return
                 small = act.kind == "copy" and act.size <= BATCH_OBJECT_MAX
                 if small and len(batch) < batch_max:
                     batch.append(ahead.pop())
@@ -359,8 +360,10 @@ class Transfer(CopyJobs):
                     raise InterruptedError
                 if act.kind == "copy" and spool is None:
                     self._count_planned(act)
+                self._planned += 1
                 if act.kind == "copy" and act.size >= self.threshold and not self.dry_run:
                     self._backlog.add(act.path, act.size)  # seen by the large objects sized before it starts
+                    self._plan_mark[act.path] = self._planned
                 ahead.put(act)
                 # A -d plan is on disk already (its totals known): read it at the workers' pace.
                 pump(block=spool is not None)
@@ -431,6 +434,21 @@ class Transfer(CopyJobs):
                 self.journal.finish_run(run_id, state, self.summary.line())
         return self.summary
 
+    def _await_the_plan(self, path: str) -> None:
+        """Before a large object is sized: wait until the planner has dealt with the next action
+        (so a large object listed right after it is in the backlog), the listing is over, or
+        :data:`PLAN_WAIT_S` has passed. A fresh worker otherwise sized the first of two large
+        objects before the second was planned (8 + 4 parts at ``-j 8`` instead of 4 + 4). Usually
+        microseconds; up to a listing page where it ends one; bounded, so a listing that stalls
+        never holds a copy back for long."""
+        mark = self._plan_mark.pop(path, None)
+        if mark is None:
+            return
+        deadline = time.monotonic() + PLAN_WAIT_S
+        while (self._planned <= mark and not self.stats.listing_done and not self.control.cancelled
+               and time.monotonic() < deadline):
+            time.sleep(0.002)  # the planner needs the GIL to get on
+
     def _accounted(self, actions, defer: bool = False):
         """Count and report the actions that need no worker; pass on copy, check and delete
         (``defer``: also those that print a line, counted and said by :meth:`_account` in turn)."""
@@ -441,6 +459,7 @@ class Transfer(CopyJobs):
             if kind in ("copy", "check", "delete") or (defer and kind != "skip" and act.src is not None):
                 yield act
             else:
+                self._planned += 1
                 self._account(act)
 
     def _account(self, act: Action) -> None:

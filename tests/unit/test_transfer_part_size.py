@@ -148,7 +148,7 @@ def test_small_objects_are_not_left_waiting_behind_large_ones(tmp_path):
 class _Recorded:
     """A local backend that records the part size of every upload begun; as a source, it holds
     every read until ``hold`` is set (no part is sent before every upload has begun), and lists
-    its third object only once an upload has begun, or after 0.3 s (a listing page that takes a
+    its third object only once an upload has begun, or after 50 ms (a listing page that takes a
     round trip). The plan reads the listing one ahead: the second object is planned once the
     third is listed."""
 
@@ -164,7 +164,7 @@ class _Recorded:
     def list(self, *args, **kwargs):
         for n, info in enumerate(self.inner.list(*args, **kwargs)):
             if n == 2:
-                self.begun.wait(0.3)
+                self.begun.wait(0.05)
             yield info
 
     def read_range(self, info, start, length):
@@ -213,3 +213,43 @@ def test_two_large_objects_share_the_part_slots_and_one_alone_takes_them_all(tmp
     assert _two_large(tmp_path / "two", ["a.bin", "b.bin"]) == {"a.bin": 24 * MIB, "b.bin": 24 * MIB}
     assert _two_large(tmp_path / "one", ["a.bin"]) == {"a.bin": 16 * MIB}
 
+
+
+def test_a_large_object_waits_for_a_stalled_listing_only_briefly(tmp_path):
+    # a re-sync whose listing stalls (a slow page, a million up-to-date objects) right after a
+    # large object: the copy starts within PLAN_WAIT_S, not when the listing gets on
+    from engine.transfer.backends.local import LocalBackend
+    from engine.transfer.execute import PLAN_WAIT_S, Transfer
+    from engine.transfer.journal import Journal
+    from engine.transfer.urls import parse_url
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "a.bin").write_bytes(b"a" * (6 * MIB))
+    for name in ("b.txt", "c.txt"):
+        (src / name).write_bytes(b"small")
+    stall = 0.6
+    times: dict[str, float] = {}
+
+    class Stalling(_Recorded):
+        def list(self, *args, **kwargs):
+            for n, info in enumerate(self.inner.list(*args, **kwargs)):
+                if n == 2:  # the plan reads one ahead: "b.txt" waits for this one
+                    time.sleep(stall)
+                    times["listed"] = time.monotonic()
+                yield info
+
+    class Timed(_Recorded):
+        def begin_parts(self, path, *args, **kwargs):
+            times.setdefault("begun", time.monotonic())
+            return super().begin_parts(path, *args, **kwargs)
+
+    source, target = Stalling(LocalBackend(parse_url(str(src)))), Timed(LocalBackend(parse_url(str(dst))))
+    source.hold.set()
+    target.hold.set()
+    t0 = time.monotonic()
+    s = Transfer(src=source, dst=target, src_url=str(src), dst_url=str(dst), emit=lambda e: None,
+                 journal=Journal(None), control=TransferControl(), jobs=3, part_threshold_mib=5).run()
+    assert s.ok and s.copied == 3, s.failures
+    assert target.part_sizes == {"a.bin": 5 * MIB}  # in parts: sized after the wait
+    assert times["begun"] - t0 < PLAN_WAIT_S + stall / 2 < times["listed"] - t0
