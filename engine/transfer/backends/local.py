@@ -47,14 +47,15 @@ class LocalBackend(Backend):
         # killed run and the next, its size and mtime kept (cp -p, rsync -t --inplace, touch -r), had the
         # killed run's parts spliced into its copy, and the copy was called verified.
         return ObjectInfo(path=rel, size=s.st_size, mtime=s.st_mtime, mtime_preserved=True,
-                          version=self.state_version(self._state(s)), mtime_ns=s.st_mtime_ns)
+                          version=f"{s.st_mtime_ns}:{s.st_dev}:{s.st_ino}:{s.st_ctime_ns}", mtime_ns=s.st_mtime_ns)
 
     @staticmethod
     def _state(s: os.stat_result) -> tuple[int, ...]:
         return (s.st_size, s.st_mtime_ns, s.st_ino, s.st_dev, s.st_ctime_ns)
 
     def state_version(self, state: tuple[int, ...]) -> str:
-        """The version a listing gives the file in ``state`` (a :meth:`source_state`)."""
+        """The version a listing gives the file in ``state`` (a :meth:`source_state`); :meth:`_info` writes the
+        same string inline (it runs once per listed file)."""
         _size, mtime_ns, ino, dev, ctime_ns = state
         return f"{mtime_ns}:{dev}:{ino}:{ctime_ns}"
 
