@@ -105,6 +105,20 @@ def shared_folder(folder: Path) -> bool:
         return False
 
 
+def close_shared_folders() -> None:
+    """Folders this login shared with an earlier gpumigrate are ``2770``, without the sticky bit: a member of the
+    group could delete or rename the owner's private sessions there (and put forged ones in their place).  The
+    owner's next command adds the bit; nobody else's can (only a folder's owner may change its mode)."""
+    for folder in (state_dir(), sessions_dir(), logs_dir(), state_dir() / "serve"):
+        try:
+            st = os.lstat(folder)
+            if (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & SHARED_DIR_BITS == SHARED_DIR_BITS
+                    and not st.st_mode & stat.S_ISVTX):
+                os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
+        except OSError:
+            continue
+
+
 def _session_of(path: Path) -> str | None:
     """The session a path directly under sessions/ or logs/ belongs to ("" for none there, e.g. the private
     runs' log); None for any other path (its folder alone decides)."""

@@ -41,6 +41,7 @@ from engine.session.identity import declared_name, os_identity
 from engine.session.liveness import LivenessMixin
 from engine.session.paths import (
     check_opened,
+    close_shared_folders,
     create_private_file,
     make_private_dir,
     not_shared_message,
@@ -154,6 +155,7 @@ class SessionStore(EventsMixin, RunsMixin, ApprovalsMixin, ClientsMixin, Livenes
         """Open (or create) the named session under the state directory."""
         path = session_path(name)
         refuse_link(path)  # SQLite would follow it: see engine.session.paths.refuse_link
+        close_shared_folders()  # shared by an earlier gpumigrate without the sticky bit
         try:
             exists = path.exists()
             if exists and not (path.parent.is_dir() and _readable_writable(path)):

@@ -37,3 +37,17 @@ def test_sessions_created_after_a_share_stay_private_and_the_shared_one_keeps_sh
     assert Path(first_plan).parent == sessions_dir() / "first.sqlite.approvals" and _mode(Path(first_plan)) == "0o660"
     unshare("first")
     assert _mode(sessions_dir()) == "0o700"  # no other session is shared: the folders close again
+
+
+def test_a_folder_shared_before_the_sticky_bit_gets_it_when_its_owner_opens_a_session() -> None:
+    """Folders shared by an earlier gpumigrate are 2770: a group member could delete or swap the owner's private
+    sessions there (review s8). The owner's next command closes that (3770) without asking for a new share."""
+    group = grp.getgrgid(os.getgid()).gr_name
+    SessionStore.open("old").close()
+    share("old", group)
+    state = sessions_dir().parent
+    for folder in (state, sessions_dir(), logs_dir()):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o2770)  # as `session share` left them before
+    SessionStore.open("old").close()
+    assert [_mode(f) for f in (state, sessions_dir(), logs_dir())] == ["0o3770"] * 3
