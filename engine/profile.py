@@ -224,14 +224,19 @@ MAX_PROFILE_BYTES = 8 * 1024 * 1024
 """A profile is a few kilobytes; this leaves room for thousands of [[transfer]] entries."""
 
 
-def read_profile_bytes(path: Path) -> bytes:
+def read_profile_bytes(path: Path, pipes: bool = True) -> bytes:
     """The file's bytes, or :class:`ProfileError`: a device given as the profile (``/dev/zero``) or a file of
     many megabytes is refused, where reading it whole ran out of memory (a traceback); a pipe
-    (``gpumigrate validate <(...)``) is read, to at most the same size."""
+    (``gpumigrate validate <(...)``) is read, to at most the same size, unless ``pipes`` is False: the app
+    opens a profile to edit and save it, and a named pipe nobody writes froze it for good (open() waits on
+    the UI thread, then the Profile view read the pipe again for its text)."""
     import stat
 
     try:
         mode = path.stat().st_mode
+        if stat.S_ISFIFO(mode) and not pipes:
+            raise ProfileError([f"{path}: cannot read: a named pipe, not a file; the app opens a profile file "
+                                "(`gpumigrate validate` reads a pipe)"])
         if stat.S_ISDIR(mode) or not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             what = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)"
             raise ProfileError([f"{path}: cannot read: {what}; a profile is a TOML file"])
@@ -512,12 +517,13 @@ def save_profile(profile: Profile, path: str | Path, **expect: Any) -> str:
     return save_onto(Path(path), profile, **expect)
 
 
-def load_profile_with_digest(path: str | Path) -> tuple[Profile, str]:
-    """:func:`load_profile`, and the digest of the bytes it parsed (for a later ``save_profile(expect=)``)."""
+def load_profile_with_digest(path: str | Path, pipes: bool = True) -> tuple[Profile, str]:
+    """:func:`load_profile`, and the digest of the bytes it parsed (for a later ``save_profile(expect=)``);
+    ``pipes``: see :func:`read_profile_bytes`."""
     import hashlib
 
     path = Path(path)
-    raw = read_profile_bytes(path)
+    raw = read_profile_bytes(path, pipes=pipes)
     return parse_profile(raw, str(path)), hashlib.sha256(raw).hexdigest()
 
 

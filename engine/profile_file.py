@@ -76,9 +76,20 @@ class ProfileChangedOnDisk(GpumigrateError):
 _ANY = object()
 
 
+NOT_A_FILE = "not a regular file"
+"""The digest of a path that holds something else now (a folder, a named pipe): never a file's digest."""
+
+
 def file_digest(path: Path) -> str | None:
-    """The file's content as a SHA-256 hex digest (None: no such file), to tell a change made elsewhere."""
+    """The file's content as a SHA-256 hex digest (None: no such file), to tell a change made elsewhere.
+
+    A folder or a named pipe in the file's place is :data:`NOT_A_FILE`, not read: the app looks every second
+    on its UI thread, and reading a pipe nobody writes froze it (a folder raised IsADirectoryError)."""
+    import stat
+
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return NOT_A_FILE
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return None

@@ -116,7 +116,7 @@ class GpuMigrateApp(App[int]):
         """Every message shown (notify), whole, for the Messages view (F2)."""
         if self.profile_path is not None:
             try:
-                self.profile, self._disk_digest = load_profile_with_digest(self.profile_path)
+                self.profile, self._disk_digest = load_profile_with_digest(self.profile_path, pipes=False)
             except ProfileError as exc:
                 self._load_error = str(exc)
             else:
@@ -152,7 +152,7 @@ class GpuMigrateApp(App[int]):
             if readable(path):  # the driver's file; a second login often cannot read it (their home)
                 self.profile_path = path
                 try:
-                    self.profile, self._disk_digest = load_profile_with_digest(path)
+                    self.profile, self._disk_digest = load_profile_with_digest(path, pipes=False)
                 except ProfileError as exc:
                     self._load_error = str(exc)
         self.role = "watching" if self.watch_only or not self.pairing.try_drive() else "driving"
@@ -546,7 +546,7 @@ class GpuMigrateApp(App[int]):
         if not self.authorize("open_profile"):
             return False
         try:
-            profile, digest = load_profile_with_digest(path)
+            profile, digest = load_profile_with_digest(path, pipes=False)
         except ProfileError as exc:
             self.show_error("The profile could not be loaded", str(exc))
             return False

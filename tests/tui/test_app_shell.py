@@ -96,3 +96,74 @@ async def test_digit_keys_on_the_profile_view_switch_screens_and_type_nothing(de
         await pilot.press("7")
         await pilot.pause()
         assert editor.text == before and app.current_mode == "runbook"
+
+
+
+class _PipeWatch:
+    """A named pipe that a writer feeds only if the app waited on it for 20 s (so a failing test ends, and says
+    the app had frozen, instead of hanging the run)."""
+
+    def __init__(self, fifo: Path, text: str) -> None:
+        import os
+        import threading
+
+        self.fifo, self.text, self.waited = fifo, text, False
+        os.mkfifo(fifo)
+        self._released = threading.Event()
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _feed(self) -> None:
+        while not self._released.wait(20):  # every read left waiting is fed (the app read it twice)
+            self.waited = True
+            with open(self.fifo, "w") as fh:
+                fh.write(self.text)
+
+    def close(self) -> None:
+        import os
+
+        self._released.set()
+        try:  # unblock a reader left waiting (the failing case), never block here
+            os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+
+async def test_opening_a_pipe_does_not_freeze_the_app(demo_copy: Path, tmp_path: Path) -> None:
+    """Open... on a FIFO (a named pipe nobody writes) blocked the UI thread in open(), then the Profile view read
+    the pipe again for its text: the app never answered a key again, ctrl+q included. A pipe is refused at once."""
+    pipe = _PipeWatch(tmp_path / "p.toml", demo_copy.read_text())
+    app = GpuMigrateApp(start_mode="profile")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+o")
+            await pilot.pause()
+            app.screen.query_one("#answer").value = str(pipe.fifo)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not pipe.waited, "the app waited on the pipe"
+            assert isinstance(app.screen, ErrorDialog)
+            body = str(app.screen.query_one("#body").render())
+            assert "p.toml: cannot read: a named pipe" in body, body
+            assert app.profile is None
+    finally:
+        pipe.close()
+
+
+async def test_a_profile_replaced_by_a_pipe_or_a_folder_is_looked_at_not_read(demo_copy: Path) -> None:
+    """The app looks at its profile file every second on the UI thread: a pipe put in its place froze it, a
+    folder raised IsADirectoryError out of the timer."""
+    app = GpuMigrateApp(profile_path=demo_copy, start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        demo_copy.unlink()
+        demo_copy.mkdir()
+        app.check_profile_on_disk()
+        await pilot.pause()
+        demo_copy.rmdir()
+        pipe = _PipeWatch(demo_copy, "")
+        try:
+            app._disk_seen = None  # look again at once
+            app.check_profile_on_disk()
+            assert not pipe.waited, "the app waited on the pipe"
+        finally:
+            pipe.close()
