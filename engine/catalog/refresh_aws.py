@@ -189,7 +189,8 @@ def refresh_aws(emit: Emit = discard, *, region: str = "us-east-1", instance_typ
         emit(Message("catalog", text=f"aws: {problem}", level="warning"))
     if not rows:
         raise GpumigrateError(f"the AWS Price List returned {result.skus_seen} products but none could be used "
-                              f"({len(problems)} problems); the cache is unchanged")
+                              f"({len(problems)} problems); the machine price cache ({AWS_CACHE}) is unchanged: the embedded "
+                              "prices (or an earlier refresh's) stay in use")
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_CACHE
     previous = rows_of_other_regions(path, "instances", "region", region)

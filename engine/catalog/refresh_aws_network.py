@@ -268,7 +268,8 @@ def refresh_aws_network(emit: Emit = discard, *, region: str = "us-east-1", canc
         emit(Message("catalog", text=f"aws: {problem}", level="warning"))
     if not rows:
         raise GpumigrateError(f"the AWS Price List returned {result.skus_seen} products for {region} but no egress, "
-                              f"EBS or S3 price could be used ({len(result.problems)} problems); the cache is unchanged")
+                              f"EBS or S3 price could be used ({len(result.problems)} problems); the egress/EBS/S3 price cache "
+                              f"({AWS_NET_CACHE}) is unchanged: the embedded prices (or an earlier refresh's) stay in use")
     result.rows, result.mapped = rows, len(rows)
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / AWS_NET_CACHE

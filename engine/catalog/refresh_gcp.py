@@ -413,7 +413,8 @@ def refresh_gcp(emit: Emit = discard, *, cancel: threading.Event | None = None, 
         emit(Message("catalog", text=f"gcp: {problem}", level="warning"))
     if not rows:
         raise GpumigrateError(f"the Billing Catalog returned {result.skus_seen} SKUs but no machine could be priced "
-                              f"({len(problems)} problems); the cache is unchanged")
+                              f"({len(problems)} problems); the price cache ({GCP_CACHE}) is unchanged: the embedded prices (or "
+                              "an earlier refresh's) stay in use")
     result.refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = (cache if cache is not None else cache_dir()) / GCP_CACHE
     result.extra.update(compare(path, "machines", ("machine_type", "gpu_model", "region", "gpu_count"), rows))

@@ -115,3 +115,27 @@ def test_a_refresh_of_one_region_says_what_moved_there_and_what_it_no_longer_pri
     stub.products.append(product("p3.2xlarge", "3.3050000000", region="eu-west-1"))
     other = refresh_aws(page_size=3, region="eu-west-1")  # another region compares with its own rows only
     assert other.extra["no_longer_priced"] == [] and other.extra["prices_changed"] == []
+
+
+def test_machine_prices_written_and_network_prices_not_is_said_as_such(stub: PriceListStub, capsys) -> None:
+    """A Price List answer with machine prices and no egress/EBS/S3 product: the machine prices were written, then
+    the network refresh's error escaped the loop, the command ended "gpumigrate: ... the cache is unchanged", exit 1,
+    and `--json` printed no summary at all. Each part now ends on its own line and the summary says which was
+    written."""
+    import json
+
+    from tui.cli import main
+
+    code = main(["catalog", "refresh", "--aws", "--aws-region", "us-east-1", "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    summary = lines[-1]
+    assert summary["event"] == "summary" and code == summary["exit_code"] == 1
+    assert summary["providers"]["aws"]["ok"] is True
+    network = summary["providers"]["aws-network"]
+    assert network["ok"] is False and network["error"].endswith(
+        "the egress/EBS/S3 price cache (aws_network.json) is unchanged: the embedded prices (or an earlier "
+        "refresh's) stay in use")
+    assert main(["catalog", "refresh", "--aws", "--aws-region", "us-east-1"]) == 1
+    captured = capsys.readouterr()
+    assert "✗" in captured.out or "not refreshed" in captured.out
+    assert "the cache is unchanged" not in captured.out + captured.err

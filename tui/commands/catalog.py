@@ -47,7 +47,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
-    from engine.errors import EnvironmentProblem, ExitCode
+    from engine.errors import ExitCode, GpumigrateError, Interrupted
     from engine.events import Message, StepFinished, StepStarted
     from tui.output import make_sink, print_json
 
@@ -73,11 +73,15 @@ def run_refresh(args: argparse.Namespace) -> int:
                     from engine.catalog.refresh_aws_network import refresh_aws_network
 
                     result = refresh_aws_network(sink, region=args.aws_region)
-            except EnvironmentProblem as exc:
+            except GpumigrateError as exc:  # this part alone: an earlier part's prices were written, and are kept
+                # (the network part's error ended the command "the cache is unchanged", after the machine prices
+                # had been written, and `--json` printed no summary)
+                if isinstance(exc, Interrupted):
+                    raise
                 sink(Message("catalog", text=f"{provider}: {exc}", level="error"))
                 sink(StepFinished("catalog", ok=False, summary=f"{provider}: not refreshed; embedded prices in use"))
                 summary[provider] = {"ok": False, "error": str(exc)}
-                code = ExitCode.ENVIRONMENT
+                code = max(code, exc.exit_code)
                 continue
             what = "egress/EBS/S3" if provider == "aws-network" else "machine"
             text = (f"{provider}: {result.skus_seen} entries in {result.pages} pages, {len(result.rows)} {what} "
