@@ -323,3 +323,19 @@ async def test_the_apps_inventory_sizes_the_s3_source(tmp_path: Path) -> None:
         notes = str(app.screen.query_one("#cost-notes").render())
         assert "data 700.0 GB (this app's inventory scan: s3://train/data/ 3 objects, 600.00 GiB (listed)" in notes
         assert "not sized by this app's inventory scan: s3://other/x/" in notes
+
+
+async def test_the_sessions_recorded_inventory_sizes_the_s3_source(tmp_path: Path) -> None:
+    """In a session the screen sizes the sources from the inventory the session recorded (its date in the basis)."""
+    from engine.session import SessionStore
+    from tests.unit.test_cost_volume_from_inventory import INVENTORY, PROFILE
+
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE)
+    with SessionStore.open("cost-inv") as store:
+        store.set_step("inventory", "completed", result={"summary": "x", "data": INVENTORY})
+    app = GpuMigrateApp(profile_path=path, session_name="cost-inv", operator="alice", start_mode="cost")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        report = app.screen.report
+        assert report.data_gb == 700 and report.data_basis.startswith("the inventory of session cost-inv (")
