@@ -82,9 +82,9 @@ class RunLease:
                     if time.monotonic() >= next_beat:
                         next_beat = time.monotonic() + self.every_s
                         alive = store.run_heartbeat(self.run_id)
-                        self._watch_steps(store)
                         if self.on_tick is not None:
                             self.on_tick(store)
+                        self._watch_steps(store)
                     who = store.cancel_requested(self.run_id)
                     self._apply_pause(store)
                 except Exception as exc:  # noqa: BLE001 - a busy or broken store must not end the heartbeat silently
@@ -116,12 +116,14 @@ class RunLease:
         if mark != self._last_mark or self._paused:  # a paused run is said to be paused, not stuck
             self._last_mark = mark
             self._moved_at = (time.monotonic(), time.time())
-            if self._stuck:
-                self._stuck = False
-                store.set_stalled(self.run_id, None)
-        elif not self._stuck and time.monotonic() - self._moved_at[0] >= self.stall_s:
-            self._stuck = True
+        quiet = time.monotonic() - self._moved_at[0] >= self.stall_s
+        # Each change is written once; a busy store (an exception here) leaves it to be written at the next beat.
+        if self._stuck and not quiet:
+            store.set_stalled(self.run_id, None)
+            self._stuck = False
+        elif quiet and not self._stuck:
             store.set_stalled(self.run_id, self._moved_at[1], where_thread_waits(self._steps_thread[0]))
+            self._stuck = True
 
     def _apply_pause(self, store: SessionStore) -> None:
         if self.control is None:
