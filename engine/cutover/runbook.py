@@ -109,7 +109,8 @@ def untick(session: SessionStore, profile: Profile, ref: str) -> None:
 
 def shown(session: SessionStore, profile: Profile) -> dict[str, str]:
     """What a second person sees of a sign-off besides its request (``session show``, the Runbook view):
-    the runbook with its ticks, and the profile the session runs.  Its approval binds to these."""
+    the runbook with its ticks, the profile the session runs, the last transfer run and what the session's
+    verification says.  Its approval binds to these."""
     book = "\n".join(f"{e.number}. {e.title}: {e.tick.ticked_by if e.tick else '-'}" for e in entries(session, profile))
     path = session.get_meta("profile_path")
     text = session.get_meta("profile_toml") or ""
@@ -118,9 +119,12 @@ def shown(session: SessionStore, profile: Profile) -> dict[str, str]:
             text = Path(path).read_text(encoding="utf-8")
         except OSError:
             pass
-    from engine.cutover.freshness import last_transfer_mark
+    from engine.cutover.freshness import last_transfer_mark, verification_basis
 
-    return {"the runbook's ticks": book, "the profile": text, "the last transfer run": last_transfer_mark(session)}
+    # the verification's words too: a sign-off asked for NOT VERIFIED (acknowledged) and approved after a
+    # verification ended (failed, or passed) would record what neither person saw
+    return {"the runbook's ticks": book, "the profile": text, "the last transfer run": last_transfer_mark(session),
+            "the session's verification": verification_basis(session)}
 
 
 def rollback_plan(profile: Profile) -> list[tuple[int, str, str]]:

@@ -70,7 +70,8 @@ def _sign_off_while(name: str, change: Callable[[SessionStore], None]) -> tuple[
 @pytest.mark.parametrize("change", [
     lambda s: runbook.untick(s, PROFILE, "2"),
     lambda s: s.set_meta("profile_toml", "[source]\nprovider = \"aws\"\n"),
-], ids=["item-unticked", "profile-changed"])
+    lambda s: s.set_step("verify", "failed", result={"summary": "FAIL: 0 passed, 1 failed"}),
+], ids=["item-unticked", "profile-changed", "verification-ended"])
 def test_a_sign_off_approved_after_what_it_showed_changed_does_nothing(change: Callable[[SessionStore], None]) -> None:
     errors, bob = _sign_off_while("bind", change)
     with bob:
