@@ -73,6 +73,34 @@ def run_verification(
         report.not_run_by_profile = [n for n in CHECK_NAMES if n not in section.checks]
     base_checks = (baseline or {}).get("checks", {})
     shared_cache: dict[str, Any] = {}
+    try:
+        _run_checks(report, names, section, base_dir, step, emit, base_checks, capture, target_gpu_count,
+                    target_gpu_model, nvml_api, cancel, transfers, driver_plan, last_copy, shared_cache)
+    except KeyboardInterrupt:  # Ctrl-C inside a check: the same stop as a cancel, so the reports say what ran
+        cancel.set()
+    stopped = [n for n in names if report.result(n) is None] if cancel.is_set() else []
+    for name in stopped:  # never PASS on part of the checks: each one left is a gap, whatever the profile says
+        module = check_modules.load(name)
+        report.results.append(CheckResult(name=name, title=module.TITLE, measures=module.MEASURES, status="not-run",
+                                          summary="not run: the verification was stopped before it (Ctrl-C, a "
+                                                  "cancel or SIGTERM)", expected="the run was stopped"))
+    if not capture and not cancel.is_set():
+        for result in _left_out(section, names, only, target_gpu_count) + _left_out_by_profile(section,
+                                                                                               target_gpu_count):
+            report.results.append(result)
+            emit(ItemDone(step, item=result.name, status=result.status, detail=result.summary,
+                          data={"title": result.title, "threshold": "", "duration_s": 0.0,
+                                "result": json_safe(result.to_dict())}))
+    emit(Progress(step, done=len(names), total=len(names), unit="checks", label="checks"))
+    report.finished_at = time.time()
+    return report
+
+
+def _run_checks(report: VerifyReport, names: list[str], section: VerifySection, base_dir: Path, step: str,
+                emit: Emit, base_checks: dict[str, Any], capture: bool, target_gpu_count: int | None,
+                target_gpu_model: str | None, nvml_api: Any, cancel: threading.Event, transfers: list[Any] | None,
+                driver_plan: Any, last_copy: tuple[float, str] | None, shared_cache: dict[str, Any]) -> None:
+    """Each check in turn, its result appended to ``report`` as it ends; stops between checks on ``cancel``."""
     for index, name in enumerate(names):
         if cancel.is_set():
             break
@@ -96,16 +124,6 @@ def run_verification(
         emit(ItemDone(step, item=name, status=result.status, detail=result.summary,
                       data={"title": result.title, "threshold": result.threshold,
                             "duration_s": round(result.duration_s, 3), "result": json_safe(result.to_dict())}))
-    if not capture and not cancel.is_set():
-        for result in _left_out(section, names, only, target_gpu_count) + _left_out_by_profile(section,
-                                                                                               target_gpu_count):
-            report.results.append(result)
-            emit(ItemDone(step, item=result.name, status=result.status, detail=result.summary,
-                          data={"title": result.title, "threshold": "", "duration_s": 0.0,
-                                "result": json_safe(result.to_dict())}))
-    emit(Progress(step, done=len(names), total=len(names), unit="checks", label="checks"))
-    report.finished_at = time.time()
-    return report
 
 
 GPU_WORKLOADS = ("model_load", "latency", "throughput")
