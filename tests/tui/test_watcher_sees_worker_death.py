@@ -167,7 +167,7 @@ from engine.events import Progress, StepStarted
 from engine.session import SessionStore
 s = SessionStore.open(sys.argv[1])
 s.acquire_lease("holder-x", 30)
-run = s.begin_run("holder-x", ["verify"], 30, detached=True)
+run = s.begin_run("holder-x", ["verify"], 0.8, detached=True)
 s.set_step("verify", "running")
 s.record(StepStarted("verify", description="verify"))
 s.record(Progress("verify", done=0, total=7, unit="checks", label="checks", extra={"check": "gpu_health"}))
@@ -176,12 +176,13 @@ print("running", run, flush=True)
 while True:
     s.run_heartbeat(run)
     s.heartbeat("holder-x")
-    time.sleep(0.5)
+    time.sleep(0.2)
 """
 
 
 async def test_a_watchers_verify_view_says_the_checks_stopped_when_the_worker_dies(tmp_path: Path) -> None:
-    """The Verify view kept "Running the checks…" and its check "… running" after the worker was killed."""
+    """The Verify view kept "Running the checks…" and its check "… running" after the worker was killed (and
+    while it was stopped)."""
     from tests.tui.screen_checks import visible_lines
 
     profile = write_profile(tmp_path, files=1, bwlimit=None, ttl_s=30)
@@ -193,6 +194,11 @@ async def test_a_watchers_verify_view_says_the_checks_stopped_when_the_worker_di
         app = GpuMigrateApp(profile_path=profile, session_name="verify-killed", operator="bob", start_mode="verify")
         async with app.run_test(size=(140, 45)) as pilot:
             await _until(pilot, lambda: any("… running" in line for line in visible_lines(app)), timeout=10)
+            os.kill(proc.pid, signal.SIGSTOP)  # first stopped: the view says so, not "Running the checks…"
+            await _until(pilot, lambda: any("Not responding: not responding since" in line
+                                            for line in visible_lines(app)), timeout=8)
+            os.kill(proc.pid, signal.SIGCONT)
+            await _until(pilot, lambda: any("Running the checks" in line for line in visible_lines(app)), timeout=8)
             kill9(proc.pid)
             proc.wait(10)
             await _until(pilot, lambda: any("died" in line for line in visible_lines(app)), timeout=8)

@@ -64,6 +64,8 @@ class VerifyScreen(StepScreen):
         """check name -> (title, result word, measured), in the order they run."""
         self.report: Any = None
         self._checks_running = False
+        self._run_seen = False
+        """A run of the checks (this app's or the session worker's) started and has not finished."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="verify-body"):
@@ -252,6 +254,7 @@ class VerifyScreen(StepScreen):
             return
         table = self.query_one("#verify-checks", DataTable)
         if isinstance(event, StepStarted):
+            self._run_seen = True
             self.query_one("#verify-status", Static).update("Running the checks…")
         elif isinstance(event, Progress) and event.label == "checks":
             bar = self.query_one("#verify-progress", ProgressBar)
@@ -269,7 +272,7 @@ class VerifyScreen(StepScreen):
             if table.row_count and table.cursor_row >= 0:
                 self._show_selected()
         elif isinstance(event, StepFinished):
-            self._checks_running = False
+            self._checks_running = self._run_seen = False
             from engine.verify.suite import VerifyReport
 
             data = event.result.get("report")
@@ -287,6 +290,12 @@ class VerifyScreen(StepScreen):
                         table.update_cell(name, "status", "■ stopped")
                 again = " Press r to run the checks again." if (event.result or {}).get("interrupted") else ""
                 self.query_one("#verify-status", Static).update(f"Verification stopped: {event.summary}.{again}")
+
+    def step_not_responding(self, words: str | None) -> None:
+        """The session's run of the checks stopped responding (``words``), or responds again (None)."""
+        if self._run_seen:
+            self.query_one("#verify-status", Static).update(
+                f"Not responding: {words}" if words else "Running the checks…", layout=False)
 
     def _sign_off_keys(self) -> str:
         """What the keys do with this result, and where a decision goes: only a session records one."""
