@@ -159,15 +159,21 @@ def _what_changed(earlier_toml: str | None, profile: Profile) -> str:
     return f" ({', '.join(fields[:6])}{more})"
 
 
-def resolve_steps(names: list[str] | None) -> list[str]:
-    """Validate a ``--steps`` list; keeps the canonical order."""
+def resolve_steps(names: list[str] | None, option: str | None = None) -> list[str]:
+    """Validate a ``--steps`` list; keeps the canonical order. ``option`` names the flag the list came from, and
+    a misspelt step is answered with its near match (`--steps: unknown step(s): verfy (verfy: did you mean
+    verify?)`)."""
+    import difflib
+
     from engine.errors import BadInputError
 
     if not names:
         return list(STEP_ORDER)
     unknown = [n for n in names if n not in STEP_MODULES]
     if unknown:
-        raise BadInputError(f"unknown step(s): {', '.join(unknown)} (known: {', '.join(STEP_ORDER)})")
+        near = [f"{n}: did you mean {m[0]}?" for n in unknown if (m := difflib.get_close_matches(n, STEP_ORDER, n=1))]
+        raise BadInputError(f"{option + ': ' if option else ''}unknown step(s): {', '.join(unknown)}"
+                            + (f" ({'; '.join(near)})" if near else "") + f" (known: {', '.join(STEP_ORDER)})")
     return [n for n in STEP_ORDER if n in names]
 
 

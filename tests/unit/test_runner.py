@@ -113,6 +113,16 @@ def test_unknown_steps_are_bad_input() -> None:
     assert runner.resolve_steps(["verify", "cost"]) == ["cost", "verify"]
 
 
+def test_a_misspelt_step_names_its_option_and_its_near_match(capsys) -> None:
+    """`replay P --steps inventory,verfy` said "unknown step(s): verfy": not which option, not what was meant."""
+    from tests.conftest import REPO
+    from tui.cli import main
+
+    assert main(["replay", str(REPO / "profiles" / "demo.toml"), "--steps", "inventory,verfy", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--steps: unknown step(s): verfy (verfy: did you mean verify?)" in err, err
+
+
 def test_an_unexpected_exception_fails_the_step_instead_of_leaving_it_running(steps) -> None:
     steps(a="crashes", b="ok")
     with SessionStore.open("r5") as s:

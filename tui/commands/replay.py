@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from tui.output import make_sink, print_json, stop_on_sigterm
 
     profile = load_profile(args.profile)
-    steps = resolve_steps(_named_steps(args.steps))
+    steps = resolve_steps(_named_steps(args.steps), "--steps")
     options: dict | None = {"allow_price_fallback": True} if args.allow_price_fallback else None  # read by cost
     if args.again is not None:
-        again = resolve_steps(_named_steps(args.again, "--again"))
+        again = resolve_steps(_named_steps(args.again, "--again"), "--again")
         if not args.session:
             raise BadInputError("--again needs --session NAME: without one every step runs anyway")
         outside = [n for n in again if n not in steps]
