@@ -115,6 +115,12 @@ def spot_caveat(option: "OptionCost") -> str:
     return f"SPOT: not guaranteed (the price can change; VMs can be preempted at any time, no SLA; {overhead})"
 
 
+def _origin(option: "OptionCost") -> str:
+    """Where a side's hourly price comes from, short: "negotiated in the profile", "embedded, as of 2026-01-21",
+    "refreshed, on 2026-11-30" (the one line replay prints gave its percentage with no date or source at all)."""
+    return option.price_source.split(":", 1)[0].split(" (", 1)[0] or "origin unknown"
+
+
 def price_flags(option: "OptionCost") -> list[str]:
     """The flags of ``option`` from its staleness and its notes (see :attr:`OptionCost.price_flags`)."""
     flags = ["STALE"] if option.stale else []
@@ -297,6 +303,7 @@ class CostReport:
         if be is not None and self.egress_not_included:
             text += ", later once egress is counted"
         stale = [o.name for o in (src, tgt) if o.stale] + [i.name for i in self.one_off_items if i.stale and i.usd]
+        text += f"; prices: {src.name} ({_origin(src)}) and {tgt.name} ({_origin(tgt)})"
         if self.not_counted:  # the saving and break-even above are without these: said on the same line
             text += f"; NOT counted: {'; '.join(self.not_counted)}"
         if stale:  # the one line is what replay, the session and the step bar keep: it must not read as current

@@ -49,3 +49,20 @@ def test_the_cli_table_says_it_too(tmp_path, capsys) -> None:  # type: ignore[no
     assert "S3 DEEP_ARCHIVE early deletion (objects deleted before 180 days" in out
     assert main(["cost", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["not_counted"][0].startswith("S3 DEEP_ARCHIVE restore")
+
+
+def test_the_one_line_summary_says_where_each_price_comes_from_and_its_date() -> None:
+    """Replay's one line (kept by the session and the step bar) gave "8.8% less a month" with no price date or source
+    unless a price was STALE: a fresh-looking figure on a 10-month-old embedded price, or on a price the profile
+    negotiated, read the same."""
+    from engine.profile import load_profile
+    from tests.conftest import REPO
+
+    negotiated = compute_costs(load_profile(REPO / "profiles" / "aws-p3-to-gcp-a100.toml"), with_sensitivity=False)
+    assert "; prices: p3.2xlarge (negotiated in the profile) and a2-highgpu-1g cud-1y (negotiated in the profile)" \
+        in negotiated.summary()
+    catalog = _report("")
+    src, tgt = catalog.source, catalog.primary
+    assert (f"; prices: p3.2xlarge (negotiated in the profile) and {tgt.name} (embedded, as of {tgt.price_date})"
+            in catalog.summary()), catalog.summary()
+    assert src.price_age_days is None
