@@ -153,10 +153,11 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
 
     check_cutover(session)  # a verification older than the last transfer run does not cover the copy cut over to
     basis = check_verified(session, verification_basis(session), acknowledge_unverified)
+    approval = None
     if needs_approval(profile, "cutover"):
         unverified = f" ({basis})" if basis.startswith(NOT_VERIFIED) else ""
-        require(session, "cutover", f"final cutover of {profile.name or session.name}{unverified}", timeout,
-                cancel=cancel, subject=lambda: shown(session, profile))
+        approval = require(session, "cutover", f"final cutover of {profile.name or session.name}{unverified}",
+                           timeout, cancel=cancel, subject=lambda: shown(session, profile))
         # a verification that ended while the request waited: what it says now is what is recorded
         basis = check_verified(session, verification_basis(session), acknowledge_unverified)
     # The migration's Storage Transfer Service jobs end with the cutover: a schedule left running
@@ -168,5 +169,10 @@ def sign_off(session: SessionStore, profile: Profile, timeout: float | None = No
     payload: dict[str, Any] = {"items": len(profile.cutover.runbook), "sts_jobs": disabled, "verification": basis}
     if basis.startswith(NOT_VERIFIED):
         payload["unverified_acknowledged_by"] = session.operator
+    # Who else approved, and how: the record never lets one person's sign-off read as two people's.
+    if approval is not None and approval.decided_by:
+        payload.update(approved_by=approval.decided_by, approved_how=approval.how_approved)
+    else:
+        payload["second_person"] = "none: the profile's [cutover] require_approval leaves out cutover"
     session.append("runbook", "cutover_signed_off", payload)
     return basis

@@ -63,7 +63,8 @@ def test_a_cutover_no_verification_covers_is_refused_unless_acknowledged(tmp_pat
         assert event.kind == "cutover_signed_off" and event.payload["verification"] == ACK
         assert event.payload["unverified_acknowledged_by"] == "alice"
     assert main(["session", "show", "unverified", "--events", "5"]) == 0
-    assert f"signed off the cutover (1 runbook item(s) ticked; {ACK})" in capsys.readouterr().out
+    assert (f"signed off the cutover (1 runbook item(s) ticked; {ACK}; approved by bob (same account, name declared))"
+            in capsys.readouterr().out)  # who approved, and how: one account's two names prove no second person
 
 
 def test_a_verification_accepted_with_gaps_is_said_as_such_not_refused(tmp_path: Path) -> None:

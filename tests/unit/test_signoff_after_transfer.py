@@ -139,8 +139,8 @@ def test_a_cutover_signed_off_without_any_verification_says_so(tmp_path: Path, c
         assert session.recent_events(1)[0].payload["verification"] == basis
     assert main(["session", "show", "unverified", "--events", "5"]) == 0
     assert ("signed off the cutover (1 runbook item(s) ticked; NOT VERIFIED: no verification ran in this session; "
-            f"signed off acknowledging it ({who}))") \
-        in capsys.readouterr().out
+            f"signed off acknowledging it ({who}); no second person: the profile's [cutover] require_approval leaves "
+            "out cutover)") in capsys.readouterr().out  # one person's sign-off never reads as two people's
 
     with SessionStore.open("verified", operator="alice") as session:
         session.set_step("transfer", "completed", result={"summary": "copied 3 objects"})
