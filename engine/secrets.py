@@ -305,5 +305,9 @@ def redact_data(data: Any, known: list[str] | None = None, names: bool = False) 
         return {redact(k, known) if isinstance(k, str) else k: redact_data(v, known, k in NAME_KEYS)
                 for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact_data(v, known, names) for v in data]
+        # an argument list (`aws configure set aws_secret_access_key KEY`, `--aws-secret-access-key KEY`): the
+        # word after a key's name is judged with it, as the same command written as one string is
+        return [redact(f"{before} {v}", known).removeprefix(f"{before} ")
+                if isinstance(v, str) and isinstance(before, str) and _KEY_WORD.match(before.lstrip("-"))
+                else redact_data(v, known, names) for before, v in zip([None, *data], data)]
     return data

@@ -92,3 +92,15 @@ def test_the_session_store_never_holds_the_example_key(tmp_path: Path) -> None:
         s.flush_events()
         raw = b"".join(p.read_bytes() for p in session_path("ctx").parent.rglob("*") if p.is_file())
     assert EXAMPLE.encode() not in raw and b"EXAMPLEKEY" not in raw
+
+
+@pytest.mark.parametrize("argv", [["aws", "configure", "set", "aws_secret_access_key", EXAMPLE],
+                                  ["aws", "s3", "ls", "--aws-secret-access-key", EXAMPLE]])
+def test_a_key_after_its_name_in_an_argument_list_is_redacted(argv: list[str]) -> None:
+    """The same command as a list (an argv recorded in a result or an event): the profile check refused it, but
+    redact_data, what every write to the session store passes through, judged each word alone and kept the key."""
+    kept = redact_data({"argv": argv}, [])["argv"]
+    assert EXAMPLE not in json.dumps(kept), kept
+    assert kept[:-1] == argv[:-1] and "[redacted: looks like an AWS secret access key]" in kept[-1], kept
+    assert redact_data(["aws_secret_access_key", "is a field name"], []) == ["aws_secret_access_key",
+                                                                             "is a field name"]
