@@ -26,10 +26,13 @@ class InventoryVolume:
     """One line per source sized: the source, its figures and how the inventory got them."""
     unsized: list[str] = field(default_factory=list)
     """The sources it did not size (their egress is not counted)."""
+    partial: bool = False
+    """Whether an entry copies only part of its source (not recursive, or with ``exclude`` patterns)."""
 
     def basis(self, origin: str) -> str:
         return (f"{origin}: " + "; ".join(self.sized)
-                + " (the whole source counted: what a first move copies)")
+                + (" (each source counted whole: more than a first move copies where an entry leaves part of it, "
+                   "as said)" if self.partial else " (the whole source counted: what a first move copies)"))
 
 
 def _split_s3(url: str) -> tuple[str, str]:
@@ -100,6 +103,10 @@ def inventory_volume(profile: Any, data: dict[str, Any] | None, base_dir: Path |
         size, count, how = found
         if not spec.recursive:
             how += "; this copy is not recursive: the figure includes sub-folders it leaves"
+        if spec.exclude:  # the inventory sized the whole prefix; the patterns leave some of it behind
+            how += (f"; this copy excludes {len(spec.exclude)} pattern{'s' * (len(spec.exclude) != 1)} "
+                    f"({', '.join(spec.exclude)}): the figure includes what they leave")
+        out.partial = out.partial or not spec.recursive or bool(spec.exclude)
         out.bytes, out.objects = out.bytes + size, out.objects + count
         out.sized.append(f"{src} {count:,} object{'s' * (count != 1)}, {size / 1024**3:,.2f} GiB ({how})")
     return out if out.sized else None
