@@ -115,6 +115,19 @@ def spot_caveat(option: "OptionCost") -> str:
     return f"SPOT: not guaranteed (the price can change; VMs can be preempted at any time, no SLA; {overhead})"
 
 
+def commitment_caveat(option: "OptionCost") -> str | None:
+    """A committed-use option's terms, beside its saving as SPOT's caveat is beside a spot one (Google's committed use
+    discounts: billed for every hour of the term whether used or not, and not cancellable;
+    https://cloud.google.com/compute/docs/instances/committed-use-discounts-overview)."""
+    months = {"cud-1y": 12, "cud-3y": 36}.get(option.pricing)
+    if not months or option.commitment_monthly_usd is None:
+        return None
+    hours = option.usage_hours_per_month / option.utilisation if option.utilisation else None
+    every = f"every hour ({hours:,.0f} h)" if hours else "every hour"
+    return (f"COMMITTED {months // 12} year{'s' * (months > 12)}: {usd(option.commitment_monthly_usd)} a month for "
+            f"{every}, used or not ({pct(option.utilisation)} used), for {months} months; it cannot be cancelled")
+
+
 def _origin(option: "OptionCost") -> str:
     """Where a side's hourly price comes from, short: "negotiated in the profile", "embedded, as of 2026-01-21",
     "refreshed, on 2026-11-30" (the one line replay prints gave its percentage with no date or source at all)."""
@@ -272,6 +285,9 @@ class CostReport:
             warn.append(f"PRICE FALLBACK: {len(self.price_fallbacks)} price(s) from another region")
         if tgt.pricing == "spot":
             warn.append(spot_caveat(tgt))
+        terms = commitment_caveat(tgt)
+        if terms:
+            warn.append(terms)
         return lines + (["; ".join(warn)] if warn else [])
 
     def summary(self) -> str:
@@ -311,6 +327,9 @@ class CostReport:
                      "or a quoted price)")
         if tgt.pricing == "spot":  # a spot saving is not a promise: the one line must not read as one
             text += "; " + spot_caveat(tgt)
+        terms = commitment_caveat(tgt)
+        if terms:  # nor is a commitment's saving free of its terms
+            text += "; " + terms
         fallbacks = len(self.price_fallbacks)
         if fallbacks:  # the one line replay prints must not read as priced where it was not
             text += (f"; PRICE FALLBACK: {fallbacks} price{'s' * (fallbacks != 1)} taken from another region, "

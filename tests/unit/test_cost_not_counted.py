@@ -66,3 +66,18 @@ def test_the_one_line_summary_says_where_each_price_comes_from_and_its_date() ->
     assert (f"; prices: p3.2xlarge (negotiated in the profile) and {tgt.name} (embedded, as of {tgt.price_date})"
             in catalog.summary()), catalog.summary()
     assert src.price_age_days is None
+
+
+def test_a_commitments_terms_are_beside_its_saving() -> None:
+    """A spot saving says it is not guaranteed; a committed-use saving said nothing of its terms in the one line and
+    the Cost screen's headline: a 1-year commitment is billed for every hour whether used or not and cannot be
+    cancelled."""
+    from engine.profile import load_profile
+    from tests.conftest import REPO
+
+    report = compute_costs(load_profile(REPO / "profiles" / "aws-p3-to-gcp-a100.toml"), with_sensitivity=False)
+    terms = ("COMMITTED 1 year: $1,810.40 a month for every hour (730 h), used or not (77.8% used), for 12 months; "
+             "it cannot be cancelled")
+    assert terms in report.summary()
+    assert any(terms in line for line in report.headline())
+    assert "COMMITTED" not in _report("").summary()
