@@ -54,3 +54,16 @@ def test_a_copy_whose_output_was_closed_says_what_it_did(tmp_path):
     assert closed.returncode == 0, closed.stderr
     assert "the command ran to its end: copied 1 " in closed.stderr, closed.stderr
     assert (tmp_path / "dst" / "f").read_text() == "data\n"
+
+
+def test_a_check_or_a_dry_run_with_its_output_closed_says_what_it_is(tmp_path):
+    """`transfer --verify-only` (text) stopped "its result not known" (exit 3) though the comparison was over;
+    a dry run stopped by a closed output said "run the same command again to resume" (it has nothing to resume)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f").write_text("data\n")
+    assert gpumigrate_output_closed("transfer", "-r", str(tmp_path / "src"), str(tmp_path / "dst")).returncode == 0
+    check = gpumigrate_output_closed("transfer", "--verify-only", "-r", str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert check.returncode == 0 and "ran to its end: verified 1, mismatched 0" in check.stderr, check.stderr
+    dry = gpumigrate_output_closed("transfer", "-r", "--dry-run", str(tmp_path / "src"), str(tmp_path / "new"))
+    assert dry.returncode == 3 and "stopping the dry run (nothing was copied" in dry.stderr, dry.stderr
+    assert "resume" not in dry.stderr

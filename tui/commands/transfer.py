@@ -293,17 +293,19 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                                   skip_broken_symlinks=args.skip_broken_symlinks)
         finally:
             sink.close()
-        if sink.closed:
-            print(f"gpumigrate: the output was closed; the check ran to its end: {report.line()}", file=sys.stderr)
-        elif args.json:
-            print_json(report.to_event())
-        else:
-            print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
-            for path in report.mismatched[:50]:
-                print(f"  mismatch: {path}")
-            for path in report.missing[:50]:
-                print(f"  missing:  {path}")
-        return int(ExitCode.OK if report.ok else ExitCode.FAILED)
+        code = int(ExitCode.OK if report.ok else ExitCode.FAILED)
+        with report_output(already_closed=sink.closed) as shown:  # the check is over: its status stays
+            if not sink.closed and args.json:
+                print_json(report.to_event())
+            elif not sink.closed:
+                print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
+                for path in report.mismatched[:50]:
+                    print(f"  mismatch: {path}")
+                for path in report.missing[:50]:
+                    print(f"  missing:  {path}")
+        if shown.closed:
+            say_closed(f"{report.line()} (exit {code})")
+        return code
 
     try:
         sts = None
@@ -354,7 +356,9 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
         from tui.output import how_lost
 
-        print(f"gpumigrate: {how_lost()}; stopping the transfer (run the same command again to resume)",
+        print(f"gpumigrate: {how_lost()}; " + ("stopping the dry run (nothing was copied; run it again to see the "
+                                                "whole plan)" if args.dry_run else
+                                                "stopping the transfer (run the same command again to resume)"),
               file=sys.stderr)
         control.cancel()
 
