@@ -28,6 +28,7 @@ from engine.transfer.plan import Action, diff, without_placeholders
 from engine.transfer.readahead import ReadAhead
 from engine.transfer.retry import RetryPolicy
 from engine.transfer.spec import JOBS
+from engine.transfer.state_room import StateFull
 from engine.transfer.streams import RateLimiter
 from engine.transfer.summary import Failure, TransferSummary
 
@@ -216,6 +217,8 @@ class Transfer(CopyJobs):
 
     # --- the run ------------------------------------------------------------------
     def run(self) -> TransferSummary:
+        self._state_full: StateFull | None = None
+        """The journal or the plan found its disk full: the run stops and says so (engine.transfer.state_room)."""
         run_id = self.journal.start_run(self.src_url, self.dst_url) if not self.dry_run else 0
         if not self.dry_run:
             self._abort_stale()
@@ -431,7 +434,13 @@ class Transfer(CopyJobs):
             if not self.dry_run:
                 state = ("interrupted" if self.summary.interrupted else
                          "completed" if self.summary.ok and not raised else "failed")
-                self.journal.finish_run(run_id, state, self.summary.line())
+                try:
+                    self.journal.finish_run(run_id, state, self.summary.line())
+                except StateFull as exc:
+                    self._state_full = self._state_full or exc
+        if self._state_full is not None:  # said as what it is (exit 4), with what was done before it stopped
+            self._state_full.summary = self.summary  # type: ignore[attr-defined]
+            raise self._state_full
         return self.summary
 
     def _await_the_plan(self, path: str) -> None:
@@ -556,6 +565,9 @@ class Transfer(CopyJobs):
             fn(act)
         except InterruptedError:
             pass
+        except StateFull as exc:  # the run's own journal cannot record: stop it, never blame the object
+            self._state_full = self._state_full or exc
+            self.control.cancel()
         except Exception as exc:  # noqa: BLE001 - a failed object is reported, the run goes on
             self._fail(act.path, "delete" if act.kind == "delete" else "copy", exc, getattr(exc, "attempts", 1))
             with self.stats.lock:

@@ -211,7 +211,11 @@ class Journal:
 
             private_file(self.path)  # 0600 like the session (0660 in a folder shared with `session share`)
             target = str(self.path)
-        self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+        from engine.transfer.state_room import RoomyConnection
+
+        self._db = RoomyConnection(sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False),
+                                   self.path.parent if self.path is not None else "memory",
+                                   "this transfer's journal (each object copied, each part sent)")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         _ensure_schema(self._db, target)

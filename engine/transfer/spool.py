@@ -32,6 +32,7 @@ from typing import Any, Iterable, Iterator
 
 from engine.transfer.backends.base import ObjectInfo
 from engine.transfer.plan import Action
+from engine.transfer.state_room import room
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plan (
@@ -70,15 +71,27 @@ class PlanSpool:
         else:
             folder, prefix = Path(journal_path).parent, Path(journal_path).name + ".plan-"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, new = tempfile.mkstemp(prefix=prefix, suffix=NEW, dir=folder)  # not *.sqlite: no journal
+        self._folder = folder
+        with self._room():
+            fd, new = tempfile.mkstemp(prefix=prefix, suffix=NEW, dir=folder)  # not *.sqlite: no journal
         self._lock_fd = _hold(fd)
         self._temp = new[:-len(NEW)] + ".plan"
         os.rename(new, self._temp)  # named *.plan only once held
         _remove_unheld(folder, prefix, keep=self._temp)
         self._db = sqlite3.connect(self._temp, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            with self._room():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except BaseException:
+            self.close()
+            raise
+
+    def _room(self) -> Any:
+        return room(self._folder, "this run's plan: a -d run keeps every object it will copy or delete there, about "
+                    "200 bytes each, before it changes anything (a run without -d, what its copies have not caught "
+                    "up with)")
 
     NOT_STORED = ("skip", "excluded")
     """Kinds that need no work later: counted in :attr:`not_stored`, never written (most of a
@@ -101,9 +114,16 @@ class PlanSpool:
 
     def _flush(self, batch: list[tuple[Any, ...]]) -> None:
         if batch:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO plan(kind, path, src, dst, reason) VALUES(?, ?, ?, ?, ?)", batch)
-            self._db.execute("COMMIT")
+            with self._room():
+                try:
+                    self._db.execute("BEGIN")
+                    self._db.executemany("INSERT INTO plan(kind, path, src, dst, reason) VALUES(?, ?, ?, ?, ?)",
+                                         batch)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
             batch.clear()
 
     def read(self, kinds: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> Iterator[Action]:
