@@ -21,6 +21,10 @@ def interrupted_words(args: argparse.Namespace) -> str:
     command = args.command
     action = getattr(args, "session_command", None) or getattr(args, "verb", None)
     out = getattr(args, "out", None)
+    if command in (None, "attach", "serve") or action == "attach":
+        return ("the app stopped: a step it ran without a session stopped with it (open the app again and run that "
+                "step again: a transfer goes on from where it stopped); a session's worker goes on (`gpumigrate "
+                "session show NAME`)")
     if command == "transfer":
         return _transfer_words(args)
     if getattr(args, "reverse_sync", False):

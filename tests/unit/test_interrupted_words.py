@@ -39,6 +39,7 @@ def test_a_command_with_nothing_to_resume_does_not_promise_a_resume(argv) -> Non
     (["init", "m.toml"], "m.toml is as it was (it is written whole or not at all)"),
     (["session", "tick", "s", "1"], "`gpumigrate session show s` says whether it was recorded"),
     (["verify", "p.toml", "--junit", "j.xml", "--session", "s"], "j.xml may be missing or from an earlier run"),
+    ([], "the app stopped: a step it ran without a session stopped with it"),
 ])
 def test_what_the_others_leave(argv, words) -> None:
     assert words in interrupted_words(parse_args(argv))
