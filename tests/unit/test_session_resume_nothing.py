@@ -61,3 +61,13 @@ def test_resume_after_a_price_refresh_says_the_prices_changed(tmp_path: Path,
     assert main(["session", "resume", "moved"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "nothing to resume" in err and "the prices changed since cost completed" in err and "replay" in err
+
+
+def test_resume_when_the_profile_was_moved_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It said "which this login cannot read" of a file that was moved away: a permissions hunt for nothing."""
+    profile = _profile(tmp_path)
+    _cost_completed("moved", profile, profile_digest(load_profile(profile)))
+    profile.rename(tmp_path / "elsewhere.toml")
+    assert main(["session", "resume", "moved"]) == 2
+    err = capsys.readouterr().err
+    assert "p.toml, which is not there any more (moved or deleted): pass --profile PATH" in err, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tui.argtypes import bounded
@@ -336,7 +337,13 @@ def _resume(args: argparse.Namespace) -> int:
     from engine.cutover.runbook import readable
 
     if not args.profile and not readable(Path(profile_path)):  # the driver's file, in a home you cannot read
-        raise BadInputError(f"session {args.name!r} ran the profile {profile_path}, which this login cannot read: "
+        why = "which this login cannot read"
+        try:
+            if not Path(profile_path).exists() and os.access(Path(profile_path).parent, os.X_OK):
+                why = "which is not there any more (moved or deleted)"  # "cannot read" sent people to chmod
+        except OSError:
+            pass
+        raise BadInputError(f"session {args.name!r} ran the profile {profile_path}, {why}: "
                             "pass --profile PATH (your copy of it, beside the same data folders)")
     done = _nothing_to_resume(args.name, Path(profile_path), runs[-1].steps)
     if done:
