@@ -87,7 +87,8 @@ class CostSection(Section):
     source_storage_class: Literal["STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER",
                                   "DEEP_ARCHIVE"] = "STANDARD"
     """The S3 storage class the data is kept in on the source (priced at rest from the catalog, per region);
-    GLACIER and DEEP_ARCHIVE objects must be restored before they can be copied, which is not priced."""
+    GLACIER and DEEP_ARCHIVE objects must be restored before they can be copied, and STANDARD_IA/ONEZONE_IA bill
+    a retrieval fee per GB the copy reads: neither is priced, and every line giving the saving says so."""
     source_storage_usd_per_gb_month: float | None = Field(default=None, gt=0, le=10)
     """What the data costs at rest on the source per GB-month (default: S3 Standard from the catalog); set it
     for other S3 classes or negotiated storage prices."""

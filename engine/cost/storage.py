@@ -103,6 +103,8 @@ S3_MIN_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER": 90, "DEEP_ARCHIVE
 """Minimum storage duration of the S3 classes that have one: an object deleted sooner is billed for the rest
 (docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html#sc-compare)."""
 S3_RESTORE_FIRST = ("GLACIER", "DEEP_ARCHIVE")
+S3_READ_FEE = ("STANDARD_IA", "ONEZONE_IA")
+"""Classes read in place that bill a retrieval fee per GB read (the copy reads every byte once), same page."""
 
 
 def not_counted(profile: Any) -> list[str]:
@@ -113,6 +115,8 @@ def not_counted(profile: Any) -> list[str]:
     if profile.source.provider == "aws" and profile.cost.source_storage_usd_per_gb_month is None:
         if src_cls in S3_RESTORE_FIRST:
             out.append(f"S3 {src_cls} restore before the copy (retrieval per GB and per request: one-off)")
+        if src_cls in S3_READ_FEE:
+            out.append(f"S3 {src_cls} retrieval of every GB the copy reads (per GB: one-off)")
         if src_cls in S3_MIN_DAYS:
             out.append(f"S3 {src_cls} early deletion (objects deleted before {S3_MIN_DAYS[src_cls]} days are billed "
                        "for the rest: one-off)")

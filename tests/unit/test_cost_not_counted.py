@@ -34,6 +34,7 @@ def test_what_the_saving_and_break_even_leave_out_is_said_where_they_are() -> No
     plain = _report("")
     assert plain.not_counted == [] and "NOT counted" not in plain.summary()
     assert _report('source_storage_class = "STANDARD_IA"').not_counted == [
+        "S3 STANDARD_IA retrieval of every GB the copy reads (per GB: one-off)",
         "S3 STANDARD_IA early deletion (objects deleted before 30 days are billed for the rest: one-off)"]
 
 
@@ -81,3 +82,12 @@ def test_a_commitments_terms_are_beside_its_saving() -> None:
     assert terms in report.summary()
     assert any(terms in line for line in report.headline())
     assert "COMMITTED" not in _report("").summary()
+
+
+def test_an_infrequent_access_source_says_the_copy_pays_its_retrieval() -> None:
+    """S3 Standard-IA and One Zone-IA bill every GB read (the copy reads it all once); the one-off has no such line,
+    and not_counted said only their early deletion (review s8 of 5f7529c)."""
+    for cls in ("STANDARD_IA", "ONEZONE_IA"):
+        said = _report(f'source_storage_class = "{cls}"').not_counted
+        assert f"S3 {cls} retrieval of every GB the copy reads (per GB: one-off)" in said, said
+    assert not any("retrieval" in n for n in _report('source_storage_class = "INTELLIGENT_TIERING"').not_counted)
