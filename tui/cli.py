@@ -210,7 +210,9 @@ def _output_lost(args: argparse.Namespace, guard: "GuardedStdout", code: int) ->
     if not isinstance(guard.error, BrokenPipeError) and code == ExitCode.OK:
         if guard.said_cut:
             return int(ExitCode.ENVIRONMENT)
-        print(f"gpumigrate: {lost_words(guard.error)}: what it holds is cut short; `{_words(args)}` ran to its "
+        from tui.output import cut_words
+
+        print(f"gpumigrate: {lost_words(guard.error)}: {cut_words(guard.error)}; `{_words(args)}` ran to its "
               f"end, exit {int(ExitCode.ENVIRONMENT)} (not 0)", file=sys.stderr)
         return int(ExitCode.ENVIRONMENT)
     if not guard.said:
@@ -272,7 +274,8 @@ def entry() -> None:
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.flush()
+                if stream is not None:  # None: that fd was closed when Python started (`>&-`)
+                    stream.flush()
             except (OSError, ValueError):
                 pass
         os._exit(rc)

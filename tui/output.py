@@ -9,6 +9,8 @@ messages, all on stderr-safe consoles.
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import math
 import os
@@ -292,12 +294,16 @@ class GuardedStdout:
         first = self.error is None
         if first:
             self.error = exc
-            stdout_to_devnull()
+            if self._stream is not None:
+                stdout_to_devnull()
         if first and self._raise_once:
             raise exc
 
     def write(self, text: str) -> int:
         if self.error is None:
+            if self._stream is None:  # fd 1 was closed when Python started (`>&-`): sys.stdout is None
+                self._failed(OSError(errno.EBADF, "the standard output is closed"))
+                return len(text)
             try:
                 return self._stream.write(text)
             except OSError as exc:
@@ -309,13 +315,23 @@ class GuardedStdout:
             self.write(line)
 
     def flush(self) -> None:
-        if self.error is None:
+        if self.error is None and self._stream is not None:
             try:
                 self._stream.flush()
             except OSError as exc:
                 self._failed(exc)
 
-    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, buffer...: the real stream's
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("the standard output is closed")
+        return self._stream.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, buffer...: the real stream's
+        if self._stream is None:
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
 
@@ -327,12 +343,31 @@ def guard_stdout(raise_once: bool = False) -> Iterator[GuardedStdout]:
     """Run a command with :class:`GuardedStdout` as ``sys.stdout`` (put back afterwards)."""
     global _guard
     previous, previous_guard = sys.stdout, _guard
+    if previous is None:
+        _keep_fd1_taken()
     guard = _guard = GuardedStdout(previous, raise_once=raise_once)
     sys.stdout = guard  # type: ignore[assignment]
     try:
         yield guard
     finally:
         sys.stdout, _guard = previous, previous_guard
+
+
+def _keep_fd1_taken() -> None:
+    """With fd 1 closed (`gpumigrate ... >&-`), the next file opened gets fd 1, and a stray write to it would land
+    in that file (a session database): /dev/null holds fd 1 instead."""
+    try:
+        os.fstat(1)
+        return  # something already holds it
+    except OSError:
+        pass
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        if fd != 1:
+            os.dup2(fd, 1)
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def current_guard() -> GuardedStdout | None:
@@ -372,7 +407,7 @@ def say_closed(result: str) -> None:
     if _guard is not None:
         _guard.said = True
         if _guard.error is not None and not isinstance(_guard.error, BrokenPipeError) and result.endswith("(exit 0)"):
-            result = result[:-len("(exit 0)")] + "(exit 4, not 0: what the output holds is cut short)"
+            result = result[:-len("(exit 0)")] + f"(exit 4, not 0: {cut_words(_guard.error)})"
             _guard.said_cut = True
     print(f"gpumigrate: {lost_words(_guard.error if _guard else None)}; the command ran to its end: {result}",
           file=sys.stderr)
@@ -381,6 +416,11 @@ def say_closed(result: str) -> None:
 def how_lost() -> str:
     """How this command's output was lost (:func:`lost_words` of the failed write)."""
     return lost_words(_guard.error if _guard is not None else None)
+
+
+def cut_words(error: OSError | None) -> str:
+    """What an output that could not be written holds: nothing (stdout closed), or a cut result."""
+    return "nothing was written" if error is not None and error.errno == errno.EBADF else "what it holds is cut short"
 
 
 def lost_words(error: OSError | None) -> str:

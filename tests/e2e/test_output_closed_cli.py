@@ -67,3 +67,17 @@ def test_a_check_or_a_dry_run_with_its_output_closed_says_what_it_is(tmp_path):
     dry = gpumigrate_output_closed("transfer", "-r", "--dry-run", str(tmp_path / "src"), str(tmp_path / "new"))
     assert dry.returncode == 3 and "stopping the dry run (nothing was copied" in dry.stderr, dry.stderr
     assert "resume" not in dry.stderr
+
+
+def test_a_command_started_with_its_stdout_closed_says_so():
+    """`gpumigrate cost P --json >&-`: a traceback (print_json wrote to None), exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "cost", DEMO, "--json"], cwd=REPO, stderr=subprocess.PIPE,
+                          text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr and "the standard output is closed" in proc.stderr, proc.stderr

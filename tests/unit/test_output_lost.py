@@ -85,3 +85,14 @@ def test_a_report_with_its_output_closed_keeps_its_status_and_says_so(args, tmp_
     assert f"the output was closed; `gpumigrate {' '.join(args[:2]) if args[0] == 'session' else args[0]}` " \
            "ran to its end (exit 0: ok)" in err, err
 
+
+
+def test_a_closed_stdout_is_no_traceback_and_no_success(tmp_path, monkeypatch, capsys):
+    """`gpumigrate validate P >&-`: Python starts with sys.stdout None; the guard made that an AttributeError
+    traceback, and `cost --json` had one before it (print_json wrote to None)."""
+    (tmp_path / "p.toml").write_text('[source]\nprovider = "local"\n')
+    monkeypatch.setattr("sys.stdout", None)
+    code = main(["validate", str(tmp_path / "p.toml")])
+    err = capsys.readouterr().err
+    assert code == 4, (code, err)
+    assert "the standard output is closed" in err and "nothing was written" in err, err
