@@ -130,7 +130,9 @@ def describe(ev: StoredEvent) -> str:
         if p.get("verification"):  # what the session's verification said of the copy (older records lack it)
             parts.append(str(p["verification"]))
         if p.get("approved_by"):  # who else, and how (one account's two declared names prove no second person)
-            parts.append(f"approved by {p['approved_by']}" + (f" ({p['approved_how']})" if p.get("approved_how") else ""))
+            from engine.verify.report.common import second_person
+
+            parts.append(f"approved by {second_person(p)}")  # the words every report gives a second person
         elif p.get("second_person"):
             parts.append(f"no second person: {str(p['second_person']).removeprefix('none: ')}")
         return f"{actor(ev)} signed off the cutover ({'; '.join(parts)})"
