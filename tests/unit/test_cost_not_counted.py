@@ -91,3 +91,16 @@ def test_an_infrequent_access_source_says_the_copy_pays_its_retrieval() -> None:
         said = _report(f'source_storage_class = "{cls}"').not_counted
         assert f"S3 {cls} retrieval of every GB the copy reads (per GB: one-off)" in said, said
     assert not any("retrieval" in n for n in _report('source_storage_class = "INTELLIGENT_TIERING"').not_counted)
+
+
+def test_the_cli_table_gives_a_commitments_terms_beside_its_saving(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The README promises the CLI table the same basis as the one line and the Cost screen's headline: its
+    saving/month for a cud-1y target showed only "commitment $1,810.40/month, 77.8% ... used" in the notes column,
+    never the term or that it cannot be cancelled (review s8readme of 00124f1)."""
+    from tests.conftest import REPO
+    from tui.cli import main
+
+    assert main(["cost", str(REPO / "profiles" / "aws-p3-to-gcp-a100.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("a2-highgpu-1g cud-1y: COMMITTED 1 year: $1,810.40 a month for every hour (730 h), used or not (77.8% "
+            "used), for 12 months; it cannot be cancelled") in out, out

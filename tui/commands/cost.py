@@ -85,6 +85,7 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
     from rich.table import Table
 
     from engine.cost.model import pct, usd
+    from engine.cost.report import commitment_caveat
 
     columns = (("side", "left"), ("option", "left"), ("pricing", "left"), ("$/h", "right"),
                ("h/run", "right"), ("$/run paid", "right"), ("$/run list", "right"),
@@ -103,7 +104,8 @@ def _options_table(console, report):  # type: ignore[no-untyped-def]
                      usd(o.list_cost_per_run_usd), usd(o.monthly_usd), usd(o.storage_monthly_usd), saving,
                      "" if o.one_off_usd is None else usd(o.one_off_usd) + partial, be, age))
     captions = ([f"* egress NOT counted: {report.egress_not_included}"] if partial else []) + \
-        ([f"NOT counted: {'; '.join(report.not_counted)}"] if report.not_counted else [])
+        ([f"NOT counted: {'; '.join(report.not_counted)}"] if report.not_counted else []) + \
+        [f"{o.name}: {terms}" for o in report.options if o.side == "target" and (terms := commitment_caveat(o))]
     caption = "\n".join(captions) or None  # under the table that gives the saving and the break-even
     wide = Table(title="Cost per run and per month", title_justify="left", caption=caption, caption_justify="left")
     for column, justify in columns:
