@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         options = {**(options or {}), "again": again}
     if args.detach and not args.session:
         raise BadInputError("--detach needs --session NAME (the worker records there)")
+    if args.detach and args.foreground:  # it ran here, to the end, and ignored --detach without a word
+        raise BadInputError("--detach and --foreground contradict each other: --detach returns at once while the "
+                            "session's worker runs the steps, --foreground runs them in this process; give one")
     # A dry run changes nothing and holds no run lease, so its worker registers no run that a follower could
     # wait for (it was reported "died before it finished", exit 3, after a dry run that went well): it runs
     # here, recording its events in the session, unless --detach asks for a worker.
