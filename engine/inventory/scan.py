@@ -171,6 +171,7 @@ def candidates_from_catalog(catalog: Any) -> list[Candidate]:
         out.append(Candidate(machine_type=row.machine_type, gpu_model=model, catalog_gpu_model=row.gpu_model,
                              gpu_count=int(row.gpu_count), gpu_memory_gib=round(usable, 3), region=row.region,
                              hourly_usd=row.ondemand_usd_per_hr,
+                             price_as_of=row.date if row.ondemand_usd_per_hr is not None else None,
                              nvlink=gcp_nvlink(row.machine_type, int(row.gpu_count))))
     return out
 

@@ -480,12 +480,28 @@ def recommend(work: WorkloadSpec, source: SourceShape, candidates: Iterable[Cand
                         ranking=ranking)
 
 
+def _price_date(c: Candidate, warnings: list[str]) -> str:
+    """" (price as of D)" beside a recommended shape's price, ", STALE" and a warning past the cost model's age limit
+    (engine.cost.freshness): the shapes are ranked by these prices, and a year-old one read like today's."""
+    from engine.cost.freshness import PRICE_STALE_DAYS, price_age
+
+    if not c.price_as_of:
+        return " (price undated)"
+    days, stale = price_age(c.price_as_of, "on-demand", None)
+    if stale:
+        warnings.append(f"the on-demand price is {days if days is not None else 'of unknown'} days old (stale after "
+                        f"{PRICE_STALE_DAYS}): `gpumigrate catalog refresh`, or a quoted price, before trusting the "
+                        "ranking")
+    return f" (price as of {c.price_as_of}{', STALE' if stale else ''})"
+
+
 def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact: bool,
              current: str | None = None, source_tps: float | None = None, need_known: bool = True) -> Recommendation:
     c = f.cand
     gpus = f.gpus
     nvlink = _nvlink(c)
     like = f.hosts == 1 and _like_for_like(source, c, exact)
+    price_warnings: list[str] = []
     if need_known:
         parts = [f"{gpus} × {c.gpu_model} ({c.gpu_memory_gib:,.1f} GiB usable each) hold {f.per_gpu:,.1f} GiB per GPU "
                  f"as {f.words} ({f.per_gpu / c.gpu_memory_gib:.0%} of usable)"]
@@ -495,7 +511,7 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
     if f.hosts > 1:
         parts.append(f"{f.hosts} hosts of {c.machine_type}, {interconnect(c.machine_type)}")
     if f.hourly is not None:
-        parts.append(f"${f.hourly:,.2f}/h on demand")
+        parts.append(f"${f.hourly:,.2f}/h on demand{_price_date(c, price_warnings)}")
     else:
         parts.append("no on-demand price in the catalog")
     if f.tokens_per_s:
@@ -532,7 +548,7 @@ def _explain(rank: int, f: _Fit, work: WorkloadSpec, source: SourceShape, exact:
                          "TensorFlow use TF32 by default: check the numerics and which one your speed-up assumes")
     if gpus > 1 and nvlink:
         parts.append("NVLink between the GPUs in a host")
-    warnings = target_warnings(work, source, c.gpu_model, nvlink, f.layout, gpus)
+    warnings = target_warnings(work, source, c.gpu_model, nvlink, f.layout, gpus) + price_warnings
     if f.tokens_per_s and source_tps and f.tokens_per_s < 0.8 * source_tps:
         need = math.ceil(source_tps / f.tokens_per_s)
         warnings.append(f"decodes at {f.tokens_per_s / source_tps:.1f}× the source's speed: the same traffic needs ≈ "

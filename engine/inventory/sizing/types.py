@@ -138,6 +138,8 @@ class Candidate(_Model):
     region: str | None = None
     hourly_usd: float | None = None
     """On-demand $/h for the whole machine, when known."""
+    price_as_of: str | None = None
+    """That price's date (the catalog row's: embedded as-of or refresh date), said beside it."""
     nvlink: bool | None = None
     """GPUs interconnected by NVLink; None = derive from the machine family."""
     catalog_gpu_model: str | None = None
