@@ -37,8 +37,32 @@ COMMAND_MODULES = (
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 2, as everywhere else
+        global _usage_error
+        _usage_error = message
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+_usage_error: str | None = None
+"""What the parser last refused (:func:`_json_usage_summary`)."""
+
+
+def _json_usage_summary(argv: Sequence[str]) -> None:
+    """`transfer --json` ends with one summary object whatever happens (README): a flag argparse refuses (`-j 0`,
+    an unknown option) printed usage on stderr and no JSON at all, leaving a script reading the last line nothing
+    to parse."""
+    words = list(argv)
+    words = words[:words.index("--")] if "--" in words else words
+    if _usage_error is None or command_named(words) != "transfer" or "--json" not in words:
+        return
+    import json
+
+    from engine.errors import EXIT_MEANING, ExitCode
+    from engine.secrets import redact_data
+
+    code = int(ExitCode.BAD_INPUT)
+    print(json.dumps(redact_data({"event": "summary", "ok": False, "error": _usage_error, "exit_code": code,
+                      "exit_meaning": EXIT_MEANING[code], "started": False})), flush=True)
 
 
 _TOP_OPTIONS_WITH_VALUE = frozenset({"--profile", "-p", "--session", "-s"})
@@ -182,8 +206,14 @@ def _owns_terminal(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _command
-    args = parse_args(argv)
+    global _command, _usage_error
+    _usage_error = None
+    try:
+        args = parse_args(argv)
+    except SystemExit as stop:
+        if stop.code == 2:
+            _json_usage_summary(sys.argv[1:] if argv is None else argv)
+        raise
     _command = args.command
     if _owns_terminal(args):
         return _main(args)

@@ -253,3 +253,24 @@ def test_a_json_transfer_that_cannot_reach_s3_ends_with_a_summary_exit_4(tmp_pat
     assert last["exit_meaning"].startswith("environment problem"), last
     assert "cannot reach S3" in last["error"] and "cannot reach S3" in err
     assert last["started"] is True and last["copied"] == 0 and last["failed"] == 0, last
+
+
+def test_a_json_transfer_with_bad_flags_ends_with_a_summary_too(capsys):
+    """The README: `transfer --json` ends with one summary object whatever happens, bad flags included. A flag
+    argparse refuses (`-j 0`, an unknown option) printed usage on stderr and no JSON at all, exit 2 (review
+    s8readme): a script reading the last line had nothing to parse."""
+    import pytest
+
+    from tui.cli import main
+
+    for flags in (["-j", "0"], ["--bogus"], ["--part-size", "x"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["transfer", "--json", *flags, "s3://b/p", "gs://b/p"])
+        assert stop.value.code == 2
+        out, err = capsys.readouterr()
+        last = _last_json(out)
+        assert last == {"event": "summary", "ok": False, "error": err.strip().splitlines()[-1].split("error: ", 1)[1],
+                        "exit_code": 2, "exit_meaning": "bad input or usage", "started": False}, (flags, out, err)
+    with pytest.raises(SystemExit):  # without --json: usage on stderr only, as before
+        main(["transfer", "-j", "0", "s3://b/p", "gs://b/p"])
+    assert capsys.readouterr().out == ""
