@@ -42,7 +42,7 @@ from engine.errors import GpumigrateError, Interrupted
 from engine.events import Emit, ItemDone, Message
 from engine.runner import StepContext, StepResult
 from engine.transfer.api import TransferControl, TransferSpec, plan_transfer, run_transfer
-from engine.transfer.summary import INTERRUPTED_TAIL, what_to_fix
+from engine.transfer.summary import DRY_INTERRUPTED_TAIL, INTERRUPTED_TAIL, what_to_fix
 
 STEP = "transfer"
 APPROVAL_ACTION = "transfer-delete"
@@ -212,7 +212,7 @@ def run(ctx: StepContext) -> StepResult:
                         approval_timeout_s=ctx.options.get("approval_timeout_s"))
         results.append(out.data)
         if out.interrupted:
-            done = out.line.removesuffix(INTERRUPTED_TAIL)  # said once, after it
+            done = out.line.removesuffix(INTERRUPTED_TAIL).removesuffix(DRY_INTERRUPTED_TAIL)  # said once, after it
             raise Interrupted(f"{label}: interrupted ({done}); what it copied is kept, and it goes on from there "
                               "when resumed")
         if not out.ok:

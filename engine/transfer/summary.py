@@ -12,6 +12,8 @@ from typing import Any, Iterable
 
 INTERRUPTED_TAIL = "; interrupted (run the same command again to resume)"
 """How the one-line summary of an interrupted run ends."""
+DRY_INTERRUPTED_TAIL = "; interrupted (a dry run: nothing was copied; run it again for the whole plan)"
+"""The same for a dry run: it copies nothing and keeps no journal, so there is nothing to resume."""
 REPORT_MAX = 1000
 """Entries of each list kept in the summary (counts are always complete)."""
 
@@ -164,7 +166,7 @@ class TransferSummary:
         if self.unguarded_writes:
             text += f"; OVERWRITES UNGUARDED ({self.unguarded_writes})"
         if self.interrupted:
-            text += INTERRUPTED_TAIL
+            text += DRY_INTERRUPTED_TAIL if self.dry_run else INTERRUPTED_TAIL
         return text
 
 
