@@ -74,5 +74,7 @@ def _transfer_words(args: argparse.Namespace) -> str:
             said += f" ({args.manifest} may be cut short)"
         return said + "; run it again for its result"
     if args.dry_run:
-        return "a dry run: nothing was copied or deleted; run it again for the whole plan"
+        from engine.transfer.summary import DRY_RUN_LEFT
+
+        return f"a dry run: {DRY_RUN_LEFT}"
     return "run the same command again to resume (what was copied is kept and skipped)"

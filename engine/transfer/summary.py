@@ -12,8 +12,11 @@ from typing import Any, Iterable
 
 INTERRUPTED_TAIL = "; interrupted (run the same command again to resume)"
 """How the one-line summary of an interrupted run ends."""
-DRY_INTERRUPTED_TAIL = "; interrupted (a dry run: nothing was copied; run it again for the whole plan)"
-"""The same for a dry run: it copies nothing and keeps no journal, so there is nothing to resume."""
+DRY_RUN_LEFT = "nothing was copied or deleted; run it again for the whole plan"
+"""What a stopped dry run leaves (said by its summary, a Ctrl-C and a closed output alike): it copies nothing and
+keeps no journal, so there is nothing to resume."""
+DRY_INTERRUPTED_TAIL = f"; interrupted (a dry run: {DRY_RUN_LEFT})"
+"""How the one-line summary of an interrupted dry run ends."""
 REPORT_MAX = 1000
 """Entries of each list kept in the summary (counts are always complete)."""
 

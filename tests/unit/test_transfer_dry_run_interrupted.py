@@ -12,6 +12,6 @@ from engine.transfer.summary import TransferSummary
 def test_an_interrupted_dry_run_does_not_promise_a_resume() -> None:
     dry = TransferSummary(dry_run=True, interrupted=True, copied=3).line()
     assert dry.startswith("would copy 3 ") and "resume" not in dry, dry
-    assert dry.endswith("; interrupted (a dry run: nothing was copied; run it again for the whole plan)"), dry
+    assert dry.endswith("; interrupted (a dry run: nothing was copied or deleted; run it again for the whole plan)"), dry
     real = TransferSummary(interrupted=True, copied=3).line()
     assert real.endswith("; interrupted (run the same command again to resume)"), real

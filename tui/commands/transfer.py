@@ -354,10 +354,10 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     interrupts = [0]
 
     def output_gone() -> None:  # nobody reads what this run says any more: stop it as Ctrl-C would
+        from engine.transfer.summary import DRY_RUN_LEFT
         from tui.output import how_lost
 
-        print(f"gpumigrate: {how_lost()}; " + ("stopping the dry run (nothing was copied; run it again to see the "
-                                                "whole plan)" if args.dry_run else
+        print(f"gpumigrate: {how_lost()}; " + (f"stopping the dry run ({DRY_RUN_LEFT})" if args.dry_run else
                                                 "stopping the transfer (run the same command again to resume)"),
               file=sys.stderr)
         control.cancel()
