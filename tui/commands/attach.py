@@ -6,7 +6,8 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("attach", help="open the app on a session: drive if nobody does, else watch")
+    p = sub.add_parser("attach", help="open the app on a session: drive if nobody does, else approve and tick as the "
+                       "second person (--watch: only watch)")
     p.add_argument("name", help="the session's name (see `gpumigrate session list`)")
     p.add_argument("--watch", action="store_true", help="only watch, even if nobody drives")
     p.set_defaults(handler=run)

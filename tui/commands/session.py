@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true")
     q.add_argument("--events", type=bounded(0, 100_000, integer=True), default=15, help="how many recent events to show")
 
-    q = ss.add_parser("attach", help="open the app on a session (drive if nobody does, else watch)")
+    q = ss.add_parser("attach", help="open the app on a session (drive if nobody does, else approve and tick as "
+                       "the second person; --watch: only watch)")
     q.add_argument("name")
     q.add_argument("--watch", action="store_true", help="only watch, even if nobody drives")
 
