@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -567,9 +567,11 @@ def field_help(model: type[Section] = Profile, prefix: str = "") -> list[tuple[s
             sub = annotation
         elif inner:
             sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if sub is not None:
-            rows.append((dotted, "table" if sub is annotation else "list of tables", info.description or ""))
-            rows.extend(field_help(sub, dotted + ("[]." if sub is not annotation else ".")))
+        if sub is not None:  # `Model | None` is still one table; only a list of them is written [[...]]
+            many = get_origin(annotation) in (list, tuple) or any(
+                get_origin(a) in (list, tuple) for a in inner or ())
+            rows.append((dotted, "list of tables" if many else "table", info.description or ""))
+            rows.extend(field_help(sub, dotted + ("[]." if many else ".")))
         else:
             rows.append((dotted, _type_name(annotation), info.description or ""))
     return rows
