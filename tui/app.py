@@ -31,7 +31,7 @@ from engine.profile import (
 )
 from engine.profile_file import ProfileChangedOnDisk, file_digest
 from engine.recent import remember_profile
-from tui.messages import ProfileChanged, RoleChanged
+from tui.messages import ProfileChanged, ProfileFileLooked, RoleChanged
 from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, MessagesDialog, PromptDialog
 
 # mode name -> (module, class, title, key)
@@ -97,6 +97,10 @@ class GpuMigrateApp(App[int]):
         self.session: Any = None
         self.role = "solo"
         self.driver_name: str | None = None
+        self.role_generation = 0
+        """Bumped by every role change made on the UI thread: a heartbeat read before it is not applied."""
+        self.heartbeat_failing: str | None = None
+        """Why the last heartbeat could not be written (None: it was); said once per failing streak."""
         self.start_mode = start_mode
         self._local_states: dict[str, str] = {}
         self._journal_states: dict[str, str] = {}
@@ -111,6 +115,9 @@ class GpuMigrateApp(App[int]):
         self._disk_digest: str | None = None
         """The profile file's content as this app last read or wrote it: a save compares before writing."""
         self._disk_seen: tuple[int, int] | None = None
+        self._disk_looking = False
+        self._disk_generation = 0
+        """Bumped whenever this app reads or writes the profile file itself: a look begun before is dropped."""
         self._disk_asked: str | None = None
         """The outside version already asked about (declined: not asked again until it changes again)."""
         """Every message shown (notify), whole, for the Messages view (F2)."""
@@ -153,11 +160,12 @@ class GpuMigrateApp(App[int]):
                 self.profile_path = path
                 try:
                     self.profile, self._disk_digest = load_profile_with_digest(path, pipes=False)
+                    self._disk_generation += 1
                 except ProfileError as exc:
                     self._load_error = str(exc)
         self.role = "watching" if self.watch_only or not self.pairing.try_drive() else "driving"
         self.driver_name = self.pairing.driver_operator()
-        self.set_interval(self.pairing.heartbeat_every_s, self._tick_pairing)
+        self._start_heartbeat()
         self._start_following()
 
     # --- pairing (tui/pairing.py does the work) ------------------------------
@@ -233,9 +241,23 @@ class GpuMigrateApp(App[int]):
 
         hand_over(self)
 
-    def _tick_pairing(self) -> None:
-        """Heartbeat while driving; notice when the driver changes while watching."""
-        role, driver = self.pairing.tick(want_drive=not self.watch_only and self.role == "driving")
+    def _start_heartbeat(self) -> None:
+        """The heartbeat (and the look at who drives) runs in a thread of its own (tui/pairing.py:
+        heartbeat): on the UI thread, a write lock held by another process (a CLI, the worker) froze
+        the app for up to the store's 30 s busy timeout."""
+        from tui.pairing import heartbeat
+
+        self._heartbeat_stop = threading.Event()
+        self.run_worker(lambda: heartbeat(self, self._heartbeat_stop),  # type: ignore[arg-type]
+                        thread=True, group="session-heartbeat", name="session heartbeat", exit_on_error=False)
+
+    def on_pairing_ticked(self, message: Any) -> None:
+        """A heartbeat's outcome, applied on the UI thread in the order the beats were written."""
+        from tui.pairing import apply_tick
+
+        apply_tick(self, message)
+
+    def _apply_role(self, role: str, driver: str | None) -> None:
         if role != self.role or driver != self.driver_name:
             self.role, self.driver_name = role, driver
             self._update_titles()
@@ -297,8 +319,9 @@ class GpuMigrateApp(App[int]):
         for run in list(self._private_runs.values()):  # a private worker stops with its app (resumable)
             run.close()
         if self.session is not None:
-            if getattr(self, "_follow_stop", None) is not None:
-                self._follow_stop.set()
+            for stop in (getattr(self, "_follow_stop", None), getattr(self, "_heartbeat_stop", None)):
+                if stop is not None:
+                    stop.set()
             self.pairing.detach()  # gives up the seat if driving; a detached worker runs on
             self.session.close()
 
@@ -554,6 +577,7 @@ class GpuMigrateApp(App[int]):
         self.profile = profile
         self._disk_digest = digest
         self._disk_seen = None
+        self._disk_generation += 1
         remember_profile(self.profile_path)
         self._read_journal_states()
         if self.session is not None:
@@ -567,6 +591,7 @@ class GpuMigrateApp(App[int]):
     def _write_profile(self, profile: Profile, text: str | None) -> bool:
         """Write the file only if it is still what this app read (engine.profile_file compares)."""
         assert self.profile_path is not None
+        self._disk_generation += 1  # a look begun before this write would call it an outside edit
         try:
             if text is not None:
                 self._disk_digest = write_profile_text(self.profile_path, text, expect=self._disk_digest)
@@ -585,23 +610,37 @@ class GpuMigrateApp(App[int]):
         self.check_profile_on_disk()  # back from another window (an editor): look at once
 
     def check_profile_on_disk(self) -> None:
-        """Notice a profile changed outside the app (another editor, `gpumigrate init` again): ask to reload."""
-        import os
+        """Notice a profile changed outside the app (another editor, `gpumigrate init` again): ask to reload.
 
+        The look (stat, and a read when the size or time changed) runs in a thread: on the UI thread a
+        profile on a hung network mount froze the app at every look.  One look at a time; a look still
+        waiting on its file is not doubled by the next second's."""
         path = self.profile_path
-        if path is None or self.profile is None or self._exit or not self.is_running:
+        if path is None or self.profile is None or self._exit or not self.is_running or self._disk_looking:
             return
-        try:
-            st = os.stat(path)
-            seen: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            seen = None
-        if seen is not None and seen == self._disk_seen:
-            return
+        self._disk_looking = True
+        known, seen_before = self._disk_generation, self._disk_seen
+
+        def look() -> None:
+            try:  # an error reading it (EIO) ends this look only; the next second looks again
+                seen, digest = _look_at_profile(path, seen_before)
+                self.post_message(ProfileFileLooked(path, known, seen, digest))
+            finally:
+                self._disk_looking = False
+
+        self.run_worker(look, thread=True, group="profile-disk-look", name="look at the profile file",
+                        exit_on_error=False)
+
+    def on_profile_file_looked(self, message: ProfileFileLooked) -> None:
+        """On the UI thread: what a look found.  A look that started before this app read or wrote the file
+        itself is older than what the app knows, and dropped (it would call the app's own save an outside
+        edit)."""
+        path, known, seen, digest = message.path, message.known, message.seen, message.digest
+        if path != self.profile_path or known != self._disk_generation or digest is False:
+            return  # another profile opened, the file saved or reloaded here meanwhile; or unchanged
         self._disk_seen = seen
-        digest = file_digest(path) if seen is not None else None
         if digest != self._disk_digest:
-            self._ask_reload(digest)
+            self._ask_reload(digest)  # type: ignore[arg-type]
 
     def _ask_reload(self, digest: str | None, force: bool = False) -> None:
         if (digest == self._disk_asked and not force) or self.profile_path is None:
@@ -722,6 +761,21 @@ class GpuMigrateApp(App[int]):
 
         self.switch_mode(name)
         self.call_after_refresh(go)
+
+
+def _look_at_profile(path: Path, seen_before: tuple[int, int] | None) -> tuple[tuple[int, int] | None, str | None | bool]:
+    """Thread body: the file's (mtime, size), and its digest when they changed since ``seen_before`` (False:
+    unchanged, not read again)."""
+    import os
+
+    try:
+        st = os.stat(path)
+        seen: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        seen = None
+    if seen is not None and seen == seen_before:
+        return seen, False
+    return seen, (file_digest(path) if seen is not None else None)
 
 
 def run_app(profile: str | None = None, session: str | None = None, watch: bool = False) -> int:

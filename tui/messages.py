@@ -64,3 +64,11 @@ class RoleChanged(Message):
     """This process started or stopped driving the session."""
 
     role: str
+
+
+class ProfileFileLooked(Message, bubble=False):
+    """What a look at the profile file found (posted from the look's thread; see GpuMigrateApp.check_profile_on_disk)."""
+
+    def __init__(self, path: object, known: int, seen: tuple[int, int] | None, digest: str | None | bool) -> None:
+        super().__init__()
+        self.path, self.known, self.seen, self.digest = path, known, seen, digest

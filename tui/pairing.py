@@ -84,6 +84,58 @@ def follow(app: "SessionApp", name: str, operator: str | None, stop: threading.E
         store.close()
 
 
+class PairingTicked(Message, bubble=False):
+    """One heartbeat's outcome (posted from the heartbeat thread): the role and driver it read, or the error
+    that kept it from being written.  ``generation`` is :attr:`role_generation` when the beat started."""
+
+    def __init__(self, role: str | None, driver: str | None, error: str | None, generation: int) -> None:
+        super().__init__()
+        self.role, self.driver, self.error, self.generation = role, driver, error, generation
+
+
+def heartbeat(app: "SessionApp", stop: threading.Event) -> None:
+    """Thread body: keep the driver's lease alive and read who drives, every ``heartbeat_every_s``.
+
+    Off the UI thread: the write waits up to the store's busy timeout for a lock another process holds
+    (a CLI, the worker), and the app froze for that long.  One beat at a time, in order, from this one
+    thread (its own SQLite handle); a beat still waiting is never doubled by the next.  A beat that fails
+    is posted as such, never dropped: :func:`apply_tick` says so.
+    """
+    from textual.worker import get_current_worker
+
+    worker = get_current_worker()
+    pairing = app.pairing
+    while not (stop.wait(pairing.heartbeat_every_s) or worker.is_cancelled):
+        generation = app.role_generation
+        try:
+            role, driver = pairing.tick()
+        except Exception as exc:  # noqa: BLE001 - a locked, full or closed store: said in the app, next beat retries
+            if stop.is_set():
+                return
+            app.post_message(PairingTicked(None, None, f"{type(exc).__name__}: {exc}", generation))
+            continue
+        app.post_message(PairingTicked(role, driver, None, generation))
+
+
+def apply_tick(app: "SessionApp", ticked: PairingTicked) -> None:
+    """On the app's thread: a heartbeat's role and driver, or that it could not be written."""
+    failing = app.heartbeat_failing
+    if ticked.error is not None:
+        if failing is None:  # once per streak (a beat every few seconds would bury every other message)
+            seat = (f"the driver's seat is lost if this lasts {app.pairing.ttl_s:.0f}s"
+                    if app.role == "driving" else "who drives may be out of date")
+            app.notify(f"The session heartbeat could not be written ({ticked.error}); {seat}. "
+                       "It is tried again every few seconds.", severity="warning")
+        app.heartbeat_failing = ticked.error
+        return
+    if failing is not None:
+        app.heartbeat_failing = None
+        app.notify("The session heartbeat is written again.")
+    if ticked.generation != app.role_generation:
+        return  # read before a change made here (take over, hand over): that one is newer
+    app._apply_role(ticked.role or "watching", ticked.driver)  # noqa: SLF001
+
+
 def coalesce(batch: list[StoredEvent]) -> list[StoredEvent]:
     """Drop progress rows superseded by a later one of the same step and label in the batch."""
     last: dict[tuple[str, str], int] = {}
@@ -176,6 +228,7 @@ def refresh_role(app: "SessionApp") -> None:
     pairing = getattr(app, "pairing", None)
     if pairing is None:
         return
+    app.role_generation = app.role_generation + 1  # a heartbeat read before this is older
     role, driver = pairing.tick()
     if role != app.role or driver != app.driver_name:
         app.role, app.driver_name = role, driver

@@ -32,12 +32,22 @@ __all__ = ["BASELINE_FORMAT", "BASELINE_VERSION", "VerifyReport", "baseline_from
 # --- running ---------------------------------------------------------------------------
 
 
+def check_only(only: list[str], option: str | None = None) -> None:
+    """Refuse a check name that is not one (bad input, before anything runs), naming the option it came from
+    and a near match, as ``--steps`` does (`--only: unknown check(s): topolgy (topolgy: did you mean topology?)`)."""
+    import difflib
+
+    unknown = [n for n in only if n not in CHECK_NAMES]
+    if unknown:
+        near = [f"{n}: did you mean {m[0]}?" for n in unknown if (m := difflib.get_close_matches(n, CHECK_NAMES, n=1))]
+        raise BadInputError(f"{option + ': ' if option else ''}unknown check(s): {', '.join(unknown)}"
+                            + (f" ({'; '.join(near)})" if near else "") + f" (known: {', '.join(CHECK_NAMES)})")
+
+
 def selected_checks(section: VerifySection, only: list[str] | None = None) -> list[str]:
     names = list(section.checks) if section.checks else list(CHECK_NAMES)
     if only:
-        unknown = [n for n in only if n not in CHECK_NAMES]
-        if unknown:
-            raise BadInputError(f"unknown check(s): {', '.join(unknown)} (known: {', '.join(CHECK_NAMES)})")
+        check_only(only)
         names = [n for n in names if n in only]
     return [n for n in CHECK_NAMES if n in names]
 

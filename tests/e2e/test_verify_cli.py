@@ -80,7 +80,10 @@ def test_bad_baseline_and_bad_options_exit_2(tmp_path: Path) -> None:
     proc = gpumigrate("verify", str(profile), "--baseline", str(tmp_path / "junk.json"))
     assert proc.returncode == 2 and "not a gpumigrate baseline" in proc.stdout + proc.stderr
     proc = gpumigrate("verify", str(profile), "--only", "vibes")
-    assert proc.returncode == 2 and "unknown check" in proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "--only: unknown check(s): vibes (known: gpu_health" in proc.stderr, proc.stderr
+    assert "unknown check" not in proc.stdout and "Traceback" not in proc.stderr  # not the step's failure line
+    proc = gpumigrate("verify", str(profile), "--only", "gpu_health,topolgy")  # a typo: the option and its near match
+    assert proc.returncode == 2 and "--only: unknown check(s): topolgy (topolgy: did you mean topology?)" in proc.stderr
 
 
 def test_replay_runs_the_verify_step_of_the_demo(tmp_path: Path) -> None:

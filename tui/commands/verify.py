@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if args.capture_baseline:
         options["capture_baseline"] = str(Path(args.capture_baseline).resolve())
     if args.only:
-        options["only"] = [c.strip() for c in args.only.split(",") if c.strip()]
+        from engine.verify.suite import check_only
+
+        only = [c.strip() for c in args.only.split(",") if c.strip()]
+        check_only(only, "--only")  # bad input named by its option (exit 2, stderr), not the step's failure line
+        options["only"] = only
     if args.report:
         md = Path(args.report).resolve()
         options["markdown"] = str(md)
