@@ -31,7 +31,7 @@ from engine.profile import (
 )
 from engine.profile_file import ProfileChangedOnDisk, file_digest
 from engine.recent import remember_profile
-from tui.messages import ProfileChanged, ProfileFileLooked, RoleChanged
+from tui.messages import ProfileChanged, ProfileFileLooked, ProfileRead, RoleChanged
 from tui.widgets.dialogs import ConfirmDialog, ErrorDialog, MessagesDialog, PromptDialog
 
 # mode name -> (module, class, title, key)
@@ -117,6 +117,9 @@ class GpuMigrateApp(App[int]):
         self._disk_seen: tuple[int, int] | None = None
         self._disk_looking = False
         self._disk_generation = 0
+        self._open_seq = 0
+        self._open_then: dict[int, Callable[[], None]] = {}
+        self._open_done: set[int] = set()
         """Bumped whenever this app reads or writes the profile file itself: a look begun before is dropped."""
         self._disk_asked: str | None = None
         """The outside version already asked about (declined: not asked again until it changes again)."""
@@ -573,6 +576,53 @@ class GpuMigrateApp(App[int]):
         except ProfileError as exc:
             self.show_error("The profile could not be loaded", str(exc))
             return False
+        self._adopt_profile(path, profile, digest)
+        return True
+
+    def open_profile_file(self, path: Path, then: Callable[[], None] | None = None) -> None:
+        """Open or reload ``path`` as a person asked (Open..., a recent profile, Reload): read in a thread, then
+        shown here, then ``then``.  On the UI thread a profile on a hung network mount froze the app.  The
+        last asked-for open wins: one asked for before it and read after is dropped, never shown over it."""
+        if not self.authorize("open_profile"):
+            return
+        self._open_seq += 1
+        seq = self._open_seq
+        if then is not None:
+            self._open_then[seq] = then
+
+        def read() -> None:
+            try:
+                loaded: tuple[Any, str] | None = load_profile_with_digest(path, pipes=False)
+                error = None
+            except Exception as exc:  # noqa: BLE001 - ProfileError's words; anything else said, never lost
+                loaded, error = None, (str(exc) if isinstance(exc, ProfileError) else f"{path}: {exc}")
+            self.post_message(ProfileRead(path, seq, loaded, error))
+
+        self.run_worker(read, thread=True, group="profile-open", name=f"read profile {path.name}",
+                        exit_on_error=False)
+
+        def slow() -> None:
+            if self._open_seq == seq and seq not in self._open_done:
+                self.notify(f"Still reading {path} (a slow or hung mount?); the app goes on meanwhile.",
+                            severity="warning")
+
+        self.set_timer(1.0, slow)
+
+    def on_profile_read(self, message: ProfileRead) -> None:
+        then = self._open_then.pop(message.seq, None)
+        self._open_done.add(message.seq)
+        if message.seq != self._open_seq:
+            return  # another open was asked for since: it is the one shown
+        if message.error is not None or message.loaded is None:
+            self.show_error("The profile could not be loaded", message.error or "")
+            return
+        profile, digest = message.loaded
+        self._adopt_profile(Path(message.path), profile, digest)  # type: ignore[arg-type]
+        if then is not None:
+            then()
+
+    def _adopt_profile(self, path: Path, profile: Profile, digest: str) -> None:
+        """Show a profile just read everywhere: the app's copy, its file's digest, the step states."""
         self.profile_path = path.resolve()
         self.profile = profile
         self._disk_digest = digest
@@ -584,7 +634,6 @@ class GpuMigrateApp(App[int]):
             self.session.append("profile", "profile_opened", {"path": str(self.profile_path)})
         self._update_titles()
         self._broadcast(ProfileChanged())
-        return True
 
     # --- the profile file, and edits made outside the app ------------------------------
 
@@ -655,8 +704,8 @@ class GpuMigrateApp(App[int]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes and self.profile_path is not None and self.load_profile_from(self.profile_path):
-                self.notify(f"Reloaded {name} from disk.")
+            if yes and self.profile_path is not None:
+                self.open_profile_file(self.profile_path, lambda: self.notify(f"Reloaded {name} from disk."))
 
         dialog = ConfirmDialog(
             f"{name} changed on disk since this app read it (another editor, or gpumigrate init again?).\n\n"
@@ -667,8 +716,9 @@ class GpuMigrateApp(App[int]):
         self.push_screen(dialog, answered)
 
     def action_reload_profile(self) -> None:
-        if self.profile_path is not None and self.load_profile_from(self.profile_path):
-            self.notify(f"Reloaded {self.profile_path.name} from disk.")
+        if self.profile_path is not None:
+            name = self.profile_path.name
+            self.open_profile_file(self.profile_path, lambda: self.notify(f"Reloaded {name} from disk."))
 
     # --- actions -----------------------------------------------------------
 
@@ -689,9 +739,13 @@ class GpuMigrateApp(App[int]):
         if not self.authorize("open_profile"):
             return
 
-        def opened(answer: str | None) -> None:
-            if answer and self.load_profile_from(Path(answer).expanduser()) and self.current_mode == "welcome":
+        def shown() -> None:
+            if self.current_mode == "welcome":
                 self.switch_mode(self.opening_mode())
+
+        def opened(answer: str | None) -> None:
+            if answer:
+                self.open_profile_file(Path(answer).expanduser(), shown)
 
         self.push_screen(PromptDialog("Open profile (path to a .toml file):",
                                       str(self.profile_path or "profiles/")), opened)

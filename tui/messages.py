@@ -72,3 +72,12 @@ class ProfileFileLooked(Message, bubble=False):
     def __init__(self, path: object, known: int, seen: tuple[int, int] | None, digest: str | None | bool) -> None:
         super().__init__()
         self.path, self.known, self.seen, self.digest = path, known, seen, digest
+
+
+class ProfileRead(Message, bubble=False):
+    """A profile read in a thread for Open or Reload (GpuMigrateApp.open_profile_file): the profile and its
+    digest, or why it could not be read."""
+
+    def __init__(self, path: object, seq: int, loaded: tuple[object, str] | None, error: str | None) -> None:
+        super().__init__()
+        self.path, self.seq, self.loaded, self.error = path, seq, loaded, error

@@ -78,6 +78,7 @@ async def test_open_profile_dialog_loads_another_file(demo_copy: Path) -> None:
         field = app.screen.query_one("#answer")
         field.value = str(demo_copy)
         await pilot.press("enter")
+        await app.workers.wait_for_complete()  # read in a thread (a hung mount must not freeze the app)
         await pilot.pause()
         assert app.profile is not None and app.profile_path == demo_copy.resolve()
         assert "demo.toml" in app.sub_title
@@ -139,7 +140,10 @@ async def test_opening_a_pipe_does_not_freeze_the_app(demo_copy: Path, tmp_path:
             await pilot.pause()
             app.screen.query_one("#answer").value = str(pipe.fifo)
             await pilot.press("enter")
-            await pilot.pause()
+            for _ in range(40):  # read in a thread: its answer comes as a message
+                if isinstance(app.screen, ErrorDialog):
+                    break
+                await pilot.pause(0.05)
             assert not pipe.waited, "the app waited on the pipe"
             assert isinstance(app.screen, ErrorDialog)
             body = str(app.screen.query_one("#body").render())

@@ -139,3 +139,45 @@ async def test_a_profile_whose_read_hangs_does_not_freeze_the_app(tmp_path: Path
         while not (isinstance(app.screen, ConfirmDialog) and getattr(app.screen, "asks_reload", False)):
             assert time.monotonic() < deadline, "the outside edit was never asked about"
             await pilot.pause(0.1)
+
+
+async def test_opening_a_profile_whose_read_hangs_does_not_freeze_the_app(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Open... read the file on the UI thread: a profile on a hung mount froze the app until the read returned.
+    Read in a thread, it is shown once read; an Open asked for later wins over one read later."""
+    import tui.app as app_module
+
+    real = app_module.load_profile_with_digest
+
+    def hung_mount_read(path: Path, **kw):  # type: ignore[no-untyped-def]
+        if path.name == "slow.toml":
+            time.sleep(HOLD_S)
+        return real(path, **kw)
+
+    slow = write_profile(tmp_path / "a", ttl_s=30).rename(tmp_path / "a" / "slow.toml")
+    quick = write_profile(tmp_path / "b", ttl_s=30)
+    app = GpuMigrateApp(start_mode="profile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(app_module, "load_profile_with_digest", hung_mount_read)
+        ticks: list[float] = [time.monotonic()]
+        app.set_interval(0.05, lambda: ticks.append(time.monotonic()))
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        app.screen.query_one("#answer").value = str(slow)
+        await pilot.press("enter")
+        ticks.append(time.monotonic())
+        start = time.monotonic()
+        while app.profile is None:
+            assert time.monotonic() - start < 10, "the profile was never shown"
+            await pilot.pause(0.05)
+        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        assert max(gaps) < 0.5, f"the UI thread stalled {max(gaps):.2f}s reading the profile"
+        assert app.profile_path == slow.resolve()
+        assert any("Still reading" in m for m in app.messages())
+        # a slow open, then a quick one: the quick one (asked for last) is what stays shown
+        app.open_profile_file(slow)
+        app.open_profile_file(quick)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert app.profile_path == quick.resolve()

@@ -85,5 +85,5 @@ class WelcomeScreen(StepScreen):
         self.gm_app.action_new_profile()
 
     def _open_path(self, path: Path) -> None:
-        if self.gm_app.load_profile_from(path):
-            self.gm_app.switch_mode(self.gm_app.opening_mode())
+        app = self.gm_app
+        app.open_profile_file(path, lambda: app.switch_mode(app.opening_mode()))  # read in a thread (a hung mount)
