@@ -608,7 +608,14 @@ class Transfer(CopyJobs):
             spool.close()
             raise
         self._in_the_way = way.found if way is not None and not errors else set()
-        if reason:
+        if reason and self.dry_run:
+            # The dry run is the view the guard promises: it lists every deletion, and its summary says the
+            # real run would be refused and how to allow it. Refusing it too hid the deletions until a
+            # --max-delete was passed blind.
+            self.summary.delete_refused = reason
+            self.emit(Message(STEP, text=f"-d: a real run would refuse the deletions before anything was copied or "
+                              f"deleted: {reason}; this dry run lists them", level="warning"))
+        elif reason:
             spool.close()
             self.summary.delete_refused = reason
             self.emit(Message(STEP, text=f"-d refused: {reason}", level="error"))

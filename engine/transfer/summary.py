@@ -93,7 +93,8 @@ class TransferSummary:
     dry_run: bool = False
     interrupted: bool = False
     delete_refused: str = ""
-    """Why the deletions were refused by a guard ("" when they ran or none were planned)."""
+    """Why the deletions were refused by a guard ("" when they ran or none were planned); in a dry run,
+    why a real run would refuse them (the dry run still lists them: it is the view the guard promises)."""
     deletions_skipped: str = ""
     """Why planned deletions did not run although no guard refused them ("N errors")."""
     unguarded_writes: str = ""
@@ -162,7 +163,9 @@ class TransferSummary:
         if self.kept_below_links:
             text += (f"; not deleted: {self.kept_below_links} below folder links of the destination "
                      "(-d deletes nothing a link leads to)")
-        if self.delete_refused:
+        if self.delete_refused and self.dry_run:
+            text += f"; a real run would refuse the deletions: {self.delete_refused}"
+        elif self.delete_refused:
             text += f"; deletions refused: {self.delete_refused}"
         if self.deletions_skipped:
             text += f"; deletions skipped: {self.deletions_skipped}"

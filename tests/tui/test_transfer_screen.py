@@ -240,6 +240,27 @@ async def test_dry_run_lists_every_planned_action_and_changes_nothing(tmp_path: 
         assert not screen.query_one("#transfer-rate").display
 
 
+async def test_a_dry_run_over_the_delete_limit_lists_the_deletions_and_says_the_run_would_be_refused(
+        tmp_path: Path) -> None:
+    """The dry run is the view the -d guard promises: it was refused itself, so the plan showed nothing."""
+    _write_tree(tmp_path / "data", {"a.txt": 10})
+    _write_tree(tmp_path / "out", {f"stale/{i}.bin": 10 for i in range(3)})
+    before = _files(tmp_path / "out")
+    profile = _profile(tmp_path, [{"src": "data", "dst": "out", "delete": True}])  # default limit: 1
+    app = GpuMigrateApp(profile_path=profile, start_mode="transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _screen(pilot, app)
+        await _run_to_end(pilot, app, "n")
+        assert _files(tmp_path / "out") == before
+        plan = screen.query_one("#transfer-plan", DataTable)
+        rows = [tuple(str(c) for c in plan.get_row(key)) for key in plan.rows]
+        assert sorted(r[2] for r in rows if r[1] == "delete") == [f"stale/{i}.bin" for i in range(3)]
+        summary = str(screen.query_one("#transfer-summary", Static).render())
+        assert summary.startswith("Dry run — nothing was changed: would copy 1 object"), summary
+        assert "a real run would refuse the deletions for data -> out: 3 deletions planned" in summary, summary
+        assert "max_delete = 3 in the profile entry" in summary, summary
+
+
 async def test_a_destination_that_cannot_be_written_shows_in_the_failures_list(tmp_path: Path) -> None:
     src = tmp_path / "data"
     _write_tree(src, {"ok.txt": 100, "blocked/x.txt": 200, "blocked/y.txt": 300})

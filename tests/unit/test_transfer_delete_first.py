@@ -75,9 +75,11 @@ def test_empty_source_refuses_and_names_the_flag(pair, tmp_path):
     with pytest.raises(DeleteRefused, match="--allow-empty-source"):
         run_transfer(TransferSpec(src=str(empty), dst=str(dst), delete=True, max_delete=10**6))
     assert snapshot(dst) == before
-    # a dry run is refused the same way (it would otherwise print copies of a run that cannot happen)
-    with pytest.raises(DeleteRefused):
-        run_transfer(TransferSpec(src=str(empty), dst=str(dst), delete=True, max_delete=10**6), dry_run=True)
+    # a dry run is the view the guard promises: it lists what would be deleted and says the real run would be
+    # refused, and why (it was refused itself, so the list needed the guard passed first)
+    s = run_transfer(TransferSpec(src=str(empty), dst=str(dst), delete=True, max_delete=10**6), dry_run=True)
+    assert not s.ok and "--allow-empty-source" in s.delete_refused and s.deleted == s.planned_delete > 0
+    assert "a real run would refuse the deletions" in s.line()
     assert snapshot(dst) == before
 
 

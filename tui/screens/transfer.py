@@ -834,7 +834,8 @@ class TransferScreen(StepScreen):
                     f"verified {int(data.get('verified', 0)):,} · {human_eta(elapsed)} at {human_rate(avg)} average")
         refused = [e for e in data.get("entries", []) if e.get("delete_refused")]
         for e in refused:
-            text += f" · deletions refused for {e.get('src')} -> {e.get('dst')}: {e['delete_refused']}"
+            said = "a real run would refuse the deletions" if self.dry_run else "deletions refused"
+            text += f" · {said} for {e.get('src')} -> {e.get('dst')}: {e['delete_refused']}"
         style = "bold red" if failed or refused or not event.ok else "bold green"
         summary.update(Text(text, style=style))
         summary.set_classes("error" if style == "bold red" else "ok")
