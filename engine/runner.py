@@ -4,8 +4,9 @@ Each step is a plain engine function ``run(ctx) -> StepResult`` in its own
 module, registered in :data:`STEP_MODULES`.  Steps report progress through
 ``ctx.emit``; the runner adds step start/finish events, records everything in
 the session store and decides what to skip on a re-run: a step already
-completed for the same profile is skipped, an interrupted one runs again (its
-own journal makes that a resume).
+completed for the same profile is skipped, an interrupted one runs again: a
+transfer goes on from its journal, every other step from its start
+(:func:`on_resume`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ class StepResult:
     state: str | None = None
     """The session state to record instead of completed/failed: "incomplete" when checks the
     profile expects did not run (the step ended, but what it had to prove is not proven)."""
+
+
+RESUMES_FROM_JOURNAL = {"transfer": "goes on from its journal (what it copied is kept and skipped)"}
+"""The steps that keep a journal, and what their resume does. Only a transfer keeps one (verify, drivers, ops,
+inventory and cost keep none): the resume line said "goes on from its journal" for every step."""
+
+
+def on_resume(step: str) -> str:
+    """What ``step``, interrupted, does when the session resumes: said as the front ends' resume line."""
+    return f"{step} {RESUMES_FROM_JOURNAL.get(step, 'runs again from its start')}"
 
 
 @dataclass
@@ -385,7 +396,7 @@ def _run_steps(
             if session is not None and not dry_run:
                 session.set_step(name, "interrupted")
             sink(StepFinished(name, ok=False, summary=text, result={"interrupted": True}))
-            results[name] = StepResult(ok=False, summary=text)
+            results[name] = StepResult(ok=False, summary=text, state="interrupted")
             exit_code = ExitCode.INTERRUPTED
             break
         except GpumigrateError as exc:

@@ -12,7 +12,8 @@ The worker holds the session's run lease (heartbeat thread, see
 a person who asks for control while the worker holds the seat gets it (the
 worker is not a person and keeps running under its run lease).  ``SIGTERM`` or
 ``SIGINT`` (or ``gpumigrate session cancel``) stop it at the step's next check,
-leaving the step interrupted; running it again resumes from the step's journal.
+leaving the step interrupted; running it again resumes it (a transfer from its journal; the
+other steps keep none and run again from their start).
 
 A *private* run (``--private``, started by :func:`start_private`) is the app's way to run a
 step without a session, still outside the app's process so that drawing never competes with

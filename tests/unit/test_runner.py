@@ -223,6 +223,25 @@ def test_an_interrupted_steps_words_leave_how_to_resume_to_the_front_end(steps, 
     assert "--session replay-p-" in err and "resumes it" in err, err
 
 
+@pytest.mark.parametrize("step, words", [
+    ("verify", "verify runs again from its start"),
+    ("transfer", "transfer goes on from its journal"),
+])
+def test_the_resume_line_says_what_the_interrupted_step_does_when_resumed(steps, tmp_path, capsys, step,
+                                                                          words) -> None:
+    """replay's resume line said "the interrupted one goes on from its journal" for every step: only a transfer
+    keeps one; verify (and every other step) runs again from its start."""
+    from tui.cli import main
+
+    steps(**{"inventory": "ok", step: "interrupted_once"})
+    profile = tmp_path / "p.toml"
+    profile.write_text('schema_version = 1\n[source]\nprovider = "aws"\n')
+    assert main(["replay", str(profile)]) == int(ExitCode.INTERRUPTED)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"(the steps completed are skipped; {words}" in err, err
+    assert step == "transfer" or "journal" not in err, err
+
+
 def test_a_failed_replay_without_a_session_names_the_command_that_runs_the_failed_step_again(steps, tmp_path,
                                                                                           capsys) -> None:
     """A failed transfer's line said "then run the same command again": without --session that made a new session

@@ -127,8 +127,11 @@ def run(args: argparse.Namespace) -> int:
     # a new one each time, which redoes every completed step. Say the command that resumes.
     resume = _resume_command(args, name) if summary.exit_code == ExitCode.INTERRUPTED and not args.dry_run else None
     if resume:
-        print(f"gpumigrate: stopped before the end; `{resume}` resumes it (the steps completed are skipped, the "
-              "interrupted one goes on from its journal)", file=sys.stderr)
+        from engine.runner import on_resume
+
+        cut = [on_resume(n) for n, r in summary.results.items() if r.state == "interrupted"]
+        print(f"gpumigrate: stopped before the end; `{resume}` resumes it (the steps completed are skipped"
+              + "".join(f"; {words}" for words in cut) + ")", file=sys.stderr)
     failed = [n for n, r in summary.results.items() if not r.ok and r.state in (None, "failed")]
     if failed and summary.exit_code == ExitCode.FAILED and not args.dry_run:
         # a failed step's words say what to fix, not how to run it again: in this session, completed steps skipped
@@ -292,12 +295,15 @@ def _follow(args: argparse.Namespace, pid: int, start_seq: int, steps: list[str]
                 if full is not None:
                     full.close()
             summary_steps = _steps_so_far(session, steps, started_at, final=True)
+            cut = [n for n, r in session.steps().items() if n in steps and r.state == "interrupted"]
     finally:
         for signum, previous in handlers.items():
             signal.signal(signum, previous)
     if died:
-        print(f"gpumigrate: the worker (pid {pid}) died before it finished; the step is interrupted and resumes "
-              f"from its journal with `{_resume_command(args)}`", file=sys.stderr)
+        from engine.runner import on_resume
+
+        print(f"gpumigrate: the worker (pid {pid}) died before it finished; `{_resume_command(args)}` resumes it "
+              "(the steps completed are skipped" + "".join(f"; {on_resume(n)}" for n in cut) + ")", file=sys.stderr)
     code = exit_code if exit_code is not None else 1
     if args.json:
         print_json({"event": "summary", "steps": summary_steps, "ok": code == 0, "exit_code": code,
