@@ -38,12 +38,25 @@ class SourceVolume:
 def volumes_from_inventory(data: Any, instance_type: str | None, region: str | None) -> list[SourceVolume] | None:
     """The volumes attached to the inventoried instances of the source's type (and region, when the profile names
     one), from an ``inventory`` step result's data; None when the inventory did not scan AWS."""
+    return inventory_volumes(data, instance_type, region)[0]
+
+
+def inventory_volumes(data: Any, instance_type: str | None,
+                      region: str | None) -> tuple[list[SourceVolume] | None, str]:
+    """(:func:`volumes_from_inventory`, why it is None: what the inventory did not read, "" when it read them).
+    The cost note said "no inventory of them in this run" also of a session's inventory that was read."""
     aws = data.get("aws") if isinstance(data, dict) else None
     if not isinstance(aws, dict):
-        return None
-    unread = [where for where in aws.get("errors") or {} if not where.startswith("s3")]
-    if any(region is None or where == region or where.startswith(f"{region} ") for where in unread):
-        return None  # the source's region (or its EBS volumes) could not be read: not priced, never "no volumes"
+        problem = data.get("aws_problem") if isinstance(data, dict) else None
+        return None, (f"it could not reach AWS: {problem}" if problem else
+                      "it scanned no AWS region (the profile's [inventory] names no aws_regions)")
+    unread = {where: why for where, why in (aws.get("errors") or {}).items() if not where.startswith("s3")}
+    for where, why in unread.items():
+        if region is None or where == region or where.startswith(f"{region} "):
+            # the source's region (or its EBS volumes) could not be read: not priced, never "no volumes"
+            return None, f"it could not read {where}: {why}"
+    if region and "regions" in aws and region not in (aws.get("regions") or []):
+        return None, f"it did not scan {region}, the source's region (only S3 buckets or other regions)"
     out: list[SourceVolume] = []
     for inst in aws.get("instances") or []:
         if instance_type and inst.get("instance_type") != instance_type:
@@ -54,7 +67,7 @@ def volumes_from_inventory(data: Any, instance_type: str | None, region: str | N
             out.append(SourceVolume(volume_id=vol["volume_id"], region=inst["region"], size_gib=vol["size_gib"],
                                     volume_type=vol.get("volume_type"), iops=vol.get("iops"),
                                     throughput_mibps=vol.get("throughput_mibps")))
-    return out
+    return out, ""
 
 
 def _rate(catalog: Catalog, key: str, region: str, allow_fallback: bool, notes: list[str]) -> NetPrice | None:

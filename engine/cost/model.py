@@ -197,11 +197,12 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
                   transfer_entries: list[dict[str, Any]] | None = None,
                   allow_price_fallback: bool = False,
                   source_volumes: list[SourceVolume] | None = None,
-                  unsized_sources: list[str] | None = None) -> CostReport:
+                  unsized_sources: list[str] | None = None, source_volumes_unknown: str = "") -> CostReport:
     """Price the source and every target option of ``profile``; raise BadInputError when a price is missing
     (a region without a price too, unless ``allow_price_fallback`` or the profile's cost.allow_price_fallback:
     then another region's, with a loud note).
-    ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill.
+    ``source_volumes``: the source's EBS volumes from the inventory, priced in its monthly bill
+    (``source_volumes_unknown``: why there are none to price, said in the note).
     ``unsized_sources``: transfer sources whose data could not be sized (their egress is not in the one-off)."""
     catalog = catalog if catalog is not None else load_catalog()
     cost, wl = profile.cost, profile.workload
@@ -223,7 +224,7 @@ def compute_costs(profile: Any, catalog: Catalog | None = None, data_bytes: int 
     items, notes = one_off_items(profile, catalog, data_gb, objects, today, transfer_entries,
                                  allow_fallback=allow_price_fallback)
     source_priced.storage_monthly, source_priced.storage_detail, more = source_storage(
-        profile, catalog, data_gb, allow_price_fallback, source_volumes, today)
+        profile, catalog, data_gb, allow_price_fallback, source_volumes, today, source_volumes_unknown)
     notes.extend(more)
     for priced in targets_priced:
         priced.storage_monthly, priced.storage_detail, more = target_storage(profile, catalog, priced.region, data_gb)

@@ -132,15 +132,16 @@ def _list_source(ctx: Any, spec: Any) -> tuple[int, int]:
     return size, count
 
 
-def _source_volumes(ctx: Any) -> Any:
-    """The source's EBS volumes from this session's inventory step, or None when it has not run."""
-    from engine.cost.ebs import volumes_from_inventory
+def _source_volumes(ctx: Any) -> tuple[Any, str]:
+    """(the source's EBS volumes from this session's inventory step, or None; why None)."""
+    from engine.cost.ebs import inventory_volumes
 
     result = ctx.results.get("inventory")
     if result is None or not isinstance(result.data, dict):
-        return None
+        return None, "no inventory of them: the inventory step has not run in this session"
     src = ctx.profile.source
-    return volumes_from_inventory(result.data, src.instance_type, src.region)
+    found, why = inventory_volumes(result.data, src.instance_type, src.region)
+    return found, f"this session's inventory: {why}" if why else ""
 
 
 def run(ctx: Any) -> Any:
@@ -177,10 +178,12 @@ def run(ctx: Any) -> Any:
                             "it", "warning")
             if data_bytes is not None:  # some sized: the others' egress is missing, and every line must say so
                 unsized = [src.split(" (", 1)[0] for src in skipped]
+    volumes, volumes_unknown = _source_volumes(ctx)
     try:
         report = compute_costs(ctx.profile, catalog, data_bytes=data_bytes, object_count=objects,
                                volume_basis=basis, transfer_entries=_transfer_entries(ctx),
-                               source_volumes=_source_volumes(ctx), unsized_sources=unsized,
+                               source_volumes=volumes, source_volumes_unknown=volumes_unknown,
+                               unsized_sources=unsized,
                                allow_price_fallback=bool(ctx.options.get("allow_price_fallback")))
     except CatalogError as exc:  # a price the catalog refuses: point at the profile's line when there is a file
         if ctx.profile_path is None:

@@ -30,17 +30,19 @@ def _stale_note(what: str, rows: list[NetPrice], today: date | None, hint: str =
 
 def source_storage(profile: Any, catalog: Catalog, data_gb: float, allow_fallback: bool,
                    volumes: list[SourceVolume] | None = None,
-                   today: date | None = None) -> tuple[float, str, list[str]]:
+                   today: date | None = None, volumes_unknown: str = "") -> tuple[float, str, list[str]]:
     """(USD a month, detail, notes) for the data at rest on the source and, on AWS, its EBS volumes
-    (``volumes`` from the inventory; None when no inventory of them is at hand); a stale price says so."""
+    (``volumes`` from the inventory; None when no inventory of them is at hand, ``volumes_unknown`` saying why:
+    whose inventory and what it did not read); a stale price says so."""
     src = profile.source
     total, detail, notes = _source_data(profile, catalog, data_gb, allow_fallback, today)
     if src.provider != "aws":
         return total, detail, notes
     if volumes is None:
         # The inventory step of the same session lists them (replay); `gpumigrate cost` alone has none.
-        notes.append("the source's EBS volumes are not priced (no inventory of them in this run): the saving is "
-                     "understated by their monthly cost")
+        why = volumes_unknown or "no inventory of them: `gpumigrate cost --session NAME` reads a session's"
+        notes.append(f"the source's EBS volumes are not priced ({why}): the saving is understated by their "
+                     "monthly cost")
         return total, detail, notes
     if not volumes:
         notes.append(f"the inventory found no EBS volumes on the source's {src.instance_type or 'GPU'} instances")

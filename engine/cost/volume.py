@@ -129,14 +129,17 @@ def compute_with_inventory(profile: Any, catalog: Any, data: dict[str, Any] | No
                            base_dir: Path | None = None, **kwargs: Any) -> Any:
     """``compute_costs`` with what an inventory knows: the source's EBS volumes, and the data volume from the
     sources it sized when ``cost.data_gb`` is unset (``origin`` says whose inventory, in the data basis)."""
-    from engine.cost.ebs import volumes_from_inventory
+    from engine.cost.ebs import inventory_volumes
     from engine.cost.model import compute_costs
 
     volume = None
     if isinstance(data, dict):
-        kwargs["source_volumes"] = volumes_from_inventory(data, profile.source.instance_type, profile.source.region)
+        found, why = inventory_volumes(data, profile.source.instance_type, profile.source.region)
+        kwargs.update(source_volumes=found, source_volumes_unknown=f"{origin}: {why}" if why else "")
         if profile.cost.data_gb is None:
             volume = inventory_volume(profile, data, base_dir)
+    else:  # whose inventory is missing (a session's, said of the data volume too), or none run here (the app)
+        kwargs["source_volumes_unknown"] = f"no inventory of them: {origin.split(':', 1)[0] or 'none has run here'}"
     if volume is not None:
         kwargs.update(data_bytes=volume.bytes, object_count=volume.objects, volume_basis=volume.basis(origin),
                       unsized_sources=[u.split(" (", 1)[0] for u in volume.unsized])

@@ -63,3 +63,32 @@ def test_cost_with_a_session_takes_the_volume_from_its_inventory(tmp_path: Path,
     assert none["data_basis"] == "unknown"
     assert "session s2 has no inventory result: the data volume is not taken from it" in none["notes"]
     assert main(["cost", str(path), "--session", "nosuch"]) == 2
+
+
+def test_the_ebs_note_says_whose_inventory_and_what_it_did_not_read(tmp_path: Path, capsys) -> None:
+    """`cost P --session S` said the EBS volumes were "not priced (no inventory of them in this run)" while the
+    same report took its data volume from S's inventory: the note names that inventory and what it did not read
+    (no AWS region scanned, the source's region not among those scanned, a region it could not read)."""
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE, encoding="utf-8")
+    local_only = {"local_dirs": [], "aws": None}
+    buckets_only = {"aws": {**INVENTORY["aws"], "regions": []}}
+    unread = {"aws": {**INVENTORY["aws"], "errors": {"us-east-1": "UnauthorizedOperation: no"}}}
+    for name, data in (("e1", local_only), ("e2", buckets_only), ("e3", unread)):
+        with SessionStore.open(name) as store:
+            store.set_step("inventory", "completed", result={"summary": "x", "data": data})
+
+    def ebs_note(*args: str) -> str:
+        notes = [n for n in _cost(capsys, str(path), *args)["notes"] if "EBS volumes are not priced" in n]
+        assert len(notes) == 1, notes
+        assert "in this run" not in notes[0], notes[0]
+        return notes[0]
+
+    assert "(the inventory of session e1 (" in ebs_note("--session", "e1")
+    assert "): it scanned no AWS region (the profile's [inventory] names no aws_regions))" in ebs_note(
+        "--session", "e1")
+    assert "it did not scan us-east-1, the source's region" in ebs_note("--session", "e2")
+    assert "it could not read us-east-1: UnauthorizedOperation: no" in ebs_note("--session", "e3")
+    assert "(no inventory of them: `gpumigrate cost --session NAME` reads a session's)" in ebs_note()
+    SessionStore.open("e4").close()
+    assert "(no inventory of them: session e4 has no inventory result)" in ebs_note("--session", "e4")
