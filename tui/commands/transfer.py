@@ -296,7 +296,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         code = int(ExitCode.OK if report.ok else ExitCode.FAILED)
         with report_output(already_closed=sink.closed) as shown:  # the check is over: its status stays
             if not sink.closed and args.json:
-                print_json(report.to_event())
+                print_json(_with_status(report.to_event(), code))
             elif not sink.closed:
                 print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
                 for path in report.mismatched[:50]:
@@ -390,7 +390,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                 keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified",
                         "planned_bytes", "planned_objects", "engine", "engine_reason", "status", "job_name",
                         "interrupted", "delete_refused", "failures")
-                print_json({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}})
+                print_json(_with_status({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}}, code))
             else:
                 print(f"{out.engine} engine ({out.reason}): {out.line}")
                 for failure in out.data.get("failures", [])[:50]:
@@ -410,18 +410,26 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     # The copy is over: a reader gone now (its summary line met `| head -c 10`) changes nothing it did, so the
     # status stays what it found, said on stderr (a failed copy exited 0 so: the CLI mapped the broken pipe to 0).
     with report_output(already_closed=sink.closed) as shown:
-        _print_summary(args, summary)
+        _print_summary(args, summary, code)
     if shown.closed and not sink.closed:
         say_closed(f"{summary.line()} (exit {code})")
     return code
 
 
-def _print_summary(args: argparse.Namespace, summary: Any) -> None:
+def _with_status(event: dict[str, Any], code: int) -> dict[str, Any]:
+    """The summary object with the status the command exits with (``ok``, ``exit_code``, ``exit_meaning``): a
+    script reads them from the last line, on every path, not only where the run failed to start."""
+    from engine.errors import EXIT_MEANING
+
+    return {**event, "ok": code == 0, "exit_code": code, "exit_meaning": EXIT_MEANING[code]}
+
+
+def _print_summary(args: argparse.Namespace, summary: Any, code: int) -> None:
     """The transfer's last lines: its summary, failures and what was not copied, the next step."""
     from tui.output import print_json
 
     if args.json:
-        print_json(summary.to_event())
+        print_json(_with_status(summary.to_event(), code))
     else:
         print(summary.line())
         shown = summary.failures[:50]
