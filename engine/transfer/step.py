@@ -182,6 +182,7 @@ def _run_sts(spec: TransferSpec, plan: Any, why: str, *, emit: Emit, dry_run: bo
                 planned_bytes=plan.copy_bytes if plan else None, planned_objects=plan.copy if plan else None)
     if res.status == "DRY_RUN":
         line = f"STS job {res.job_name} would be created ({res.mode}); nothing was called"
+        line += "".join(f"; {n}" for n in res.notes if n.startswith("a real run would refuse"))
     else:
         line = (f"STS {res.status}: copied {totals['copied']:,} ({totals['bytes']:,} bytes), "
                 f"deleted {totals['deleted']:,}, skipped {totals['skipped']:,}, failed {totals['failed']:,}")

@@ -761,19 +761,28 @@ def run_sts_transfer(
         emit(Message(step, text=note))
     if final_plan.agent_command:
         emit(Message(step, text=f"STS agents for this transfer: {final_plan.agent_command}"))
-    check_delete_guards(spec, delete_plan, confirmed=confirmed)
-    if spec.delete and opts.schedule and not confirmed:
-        raise StsDeleteRefused(
-            "delete-unique-in-sink on a scheduled STS job would delete on every later run without "
-            "the guards: confirm with sts.confirm_delete = true / --yes-delete, or drop the schedule"
-        )
+    refused: str | None = None
+    try:
+        check_delete_guards(spec, delete_plan, confirmed=confirmed)
+        if spec.delete and opts.schedule and not confirmed:
+            raise StsDeleteRefused(
+                "delete-unique-in-sink on a scheduled STS job would delete on every later run without "
+                "the guards: confirm with sts.confirm_delete = true / --yes-delete, or drop the schedule"
+            )
+    except StsDeleteRefused as exc:
+        if not dry_run:
+            raise
+        # The dry run is the view the guards point to ("run the entry with --dry-run first"): it shows the
+        # job and says the real run would be refused, as the local engine's -n -d does; it never is the refusal.
+        refused = f"a real run would refuse the deletions: {exc}"
+        emit(Message(step, text=refused, level="warning"))
     cost = sts_cost_usd(planned_bytes, final_plan.mode, opts.network_scope) if planned_bytes is not None else None
     result = StsResult(
-        ok=True,
+        ok=refused is None,
         job_name=final_plan.job.name,
         status="DRY_RUN",
         job=final_plan.job_dict(),
-        notes=list(final_plan.notes),
+        notes=list(final_plan.notes) + ([refused] if refused else []),
         agent_command=final_plan.agent_command,
         mode=final_plan.mode,
         cost_usd=cost,

@@ -249,6 +249,20 @@ def test_delete_past_max_delete_is_refused_before_any_call(stub: StsStub) -> Non
     assert stub.requests == []
 
 
+def test_a_dry_run_past_the_guards_shows_the_job_and_says_a_real_run_would_refuse(stub: StsStub) -> None:
+    """The guard's own advice is "run the entry with --dry-run first": that dry run was refused by the same guard."""
+    spec = TransferSpec(src="s3://src", dst="gs://dst", delete=True)
+    for plan, why in ((DeletePlan(10, 100, 50), "max_delete"), (None, "--dry-run")):
+        rec = Recorder()
+        result = run_sts_transfer(spec, project=PROJECT, options=opts(), delete_plan=plan, dry_run=True, emit=rec)
+        assert result.status == "DRY_RUN" and not result.ok and result.job  # the job it would create, shown
+        (note,) = [n for n in result.notes if n.startswith("a real run would refuse the deletions")]
+        assert why in note and any(m.text == note for m in rec.of(Message))
+        with pytest.raises(StsDeleteRefused, match=why):
+            run_sts_transfer(spec, project=PROJECT, options=opts(), delete_plan=plan)
+    assert stub.requests == []
+
+
 def test_confirmed_delete_without_a_plan_copies_first_then_deletes(stub: StsStub) -> None:
     seed(stub, "s3://src/", 4)
     stub.put("gs://dst/stale.bin", 1)
