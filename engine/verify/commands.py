@@ -3,7 +3,9 @@
 A command never sees the operator's environment (no cloud credentials, no
 proxies): it gets a minimal one plus what ``[verify] env`` adds.  It runs in
 its own process group, so a timeout kills everything it started, and the
-output it printed so far is kept for the report.
+output it printed so far is kept for the report. If the process running the
+check dies first (a worker killed with kill -9), the command dies with it, and
+a watcher kills the rest of its group (what it started).
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ def run_command(argv: list[str], *, cwd: Path, timeout_s: float, env: dict[str, 
         return CommandRun(argv, 127, time.perf_counter() - started, "", f"cannot run {argv[0]!r}: {exc.strerror}")
     except OSError as exc:
         return CommandRun(argv, 126, time.perf_counter() - started, "", f"cannot run {argv[0]!r}: {exc}")
+    guard = _guard_group(proc.pid)
+    try:
+        return _wait(proc, argv, started, timeout_s, cancel, stdin)
+    finally:
+        _release(guard)
+
+
+def _wait(proc: subprocess.Popen[bytes], argv: list[str], started: float, timeout_s: float,
+          cancel: threading.Event | None, stdin: bytes | None) -> CommandRun:
     timed_out = cancelled = False
     deadline = started + timeout_s
     out = err = b""
@@ -151,6 +162,49 @@ def _die_with_parent() -> "Callable[[], None] | None":
             os._exit(1)
 
     return preexec
+
+
+_GUARD = ("import os, signal, sys\n"
+          "if sys.stdin.buffer.read() != b'ended':\n"
+          "    try:\n"
+          "        os.killpg(int(sys.argv[1]), signal.SIGKILL)\n"
+          "    except OSError:\n"
+          "        pass\n")
+
+
+def _guard_group(pgid: int) -> subprocess.Popen[bytes] | None:
+    """A watcher that kills the command's whole process group if the process running the check dies first.
+
+    ``PR_SET_PDEATHSIG`` ends only the command itself: what it started (torchrun's workers, a shell script's
+    background jobs, a DataLoader's processes) lived on after a worker killed with kill -9, holding the GPUs
+    while the resumed check measured beside them. The watcher reads a pipe only this process holds: at its
+    end without the word "ended" (this process died) it kills the group. It runs in a session of its own (a
+    timeout's kill of the group leaves it) and starts after the command, so its start-up is not timed.
+    POSIX only; None where it cannot start (the command then runs as before)."""
+    if os.name != "posix":
+        return None
+    try:
+        return subprocess.Popen([sys.executable, "-S", "-c", _GUARD, str(pgid)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return None
+
+
+def _release(guard: subprocess.Popen[bytes] | None) -> None:
+    """The command ended here: the watcher goes without killing anything."""
+    if guard is None:
+        return
+    try:
+        assert guard.stdin is not None
+        guard.stdin.write(b"ended")
+        guard.stdin.close()
+    except OSError:
+        pass
+    try:
+        guard.wait(5)
+    except subprocess.TimeoutExpired:
+        guard.kill()
+        guard.wait()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

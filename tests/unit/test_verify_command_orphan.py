@@ -52,3 +52,60 @@ def test_a_check_command_dies_with_the_process_that_ran_it(tmp_path: Path) -> No
         runner.wait(10)
         if child and pid_alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+GRANDCHILD_RUNNER = """
+import sys
+from pathlib import Path
+from engine.verify.commands import run_command
+# a wrapper that starts the real work in the background and waits for it: torchrun's workers, a shell script's
+# jobs, a DataLoader's processes; PR_SET_PDEATHSIG ends only the wrapper (the direct child)
+run_command(["/bin/sh", "-c", "sleep 60 & echo $! > " + sys.argv[1] + "; wait"], cwd=Path("."), timeout_s=60)
+"""
+
+
+def test_what_a_check_command_started_dies_with_the_process_that_ran_it(tmp_path: Path) -> None:
+    mark = tmp_path / "pid"
+    runner = subprocess.Popen([sys.executable, "-c", GRANDCHILD_RUNNER, str(mark)], cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    grandchild = 0
+    try:
+        deadline = time.monotonic() + 20
+        while not (mark.exists() and mark.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchild = int(mark.read_text())
+        assert pid_alive(grandchild)
+        time.sleep(0.3)  # the group's guard is up (it starts right after the command)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(10)
+        deadline = time.monotonic() + 5
+        while pid_alive(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(grandchild), "a process the check's command started outlived the killed worker"
+    finally:
+        runner.kill()
+        runner.wait(10)
+        if grandchild and pid_alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+
+
+def test_a_command_that_ends_leaves_no_guard_behind_and_its_output_whole(tmp_path: Path) -> None:
+    from engine.verify.commands import run_command
+
+    before = _children()
+    run = run_command([sys.executable, "-c", "print('ok')"], cwd=tmp_path, timeout_s=30)
+    assert (run.returncode, run.stdout.strip()) == (0, "ok"), run
+    assert _children() <= before  # the guard was told the command ended, and waited for
+
+
+def _children() -> set[int]:
+    """This process's child processes (from /proc: other fixtures may have started some of their own)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            out.add(int(stat.parent.name))
+    return out
