@@ -30,28 +30,35 @@ run_command([sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w')
 """
 
 
-def test_a_check_command_dies_with_the_process_that_ran_it(tmp_path: Path) -> None:
+def _outlives_a_killed_runner(runner_code: str, tmp_path: Path) -> bool:
+    """Start ``runner_code`` (it runs a check command that writes a pid to argv[1]), kill -9 the runner, and say
+    whether that pid is still alive 5 s later."""
     mark = tmp_path / "pid"
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(mark)], cwd=REPO,
+    runner = subprocess.Popen([sys.executable, "-c", runner_code, str(mark)], cwd=REPO,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
-    child = 0
+    pid = 0
     try:
         deadline = time.monotonic() + 20
-        while not (mark.exists() and mark.read_text()) and time.monotonic() < deadline:
+        while not (mark.exists() and mark.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        child = int(mark.read_text())
-        assert pid_alive(child)
+        pid = int(mark.read_text())
+        assert pid_alive(pid)
+        time.sleep(0.3)  # the group's watcher is up (it starts right after the command)
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(10)
         deadline = time.monotonic() + 5
-        while pid_alive(child) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not pid_alive(child), "the check's command outlived the killed process that ran it"
+        return pid_alive(pid)
     finally:
         runner.kill()
         runner.wait(10)
-        if child and pid_alive(child):
-            os.kill(child, signal.SIGKILL)
+        if pid and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_check_command_dies_with_the_process_that_ran_it(tmp_path: Path) -> None:
+    assert not _outlives_a_killed_runner(RUNNER, tmp_path), "the check's command outlived the killed process that ran it"
 
 
 GRANDCHILD_RUNNER = """
@@ -65,28 +72,8 @@ run_command(["/bin/sh", "-c", "sleep 60 & echo $! > " + sys.argv[1] + "; wait"],
 
 
 def test_what_a_check_command_started_dies_with_the_process_that_ran_it(tmp_path: Path) -> None:
-    mark = tmp_path / "pid"
-    runner = subprocess.Popen([sys.executable, "-c", GRANDCHILD_RUNNER, str(mark)], cwd=REPO,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
-    grandchild = 0
-    try:
-        deadline = time.monotonic() + 20
-        while not (mark.exists() and mark.read_text().strip()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        grandchild = int(mark.read_text())
-        assert pid_alive(grandchild)
-        time.sleep(0.3)  # the group's guard is up (it starts right after the command)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait(10)
-        deadline = time.monotonic() + 5
-        while pid_alive(grandchild) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not pid_alive(grandchild), "a process the check's command started outlived the killed worker"
-    finally:
-        runner.kill()
-        runner.wait(10)
-        if grandchild and pid_alive(grandchild):
-            os.kill(grandchild, signal.SIGKILL)
+    assert not _outlives_a_killed_runner(GRANDCHILD_RUNNER, tmp_path), \
+        "a process the check's command started outlived the killed worker"
 
 
 def test_a_command_that_ends_leaves_no_guard_behind_and_its_output_whole(tmp_path: Path) -> None:
