@@ -99,6 +99,20 @@ class LatencyServer:
         self.handler.counter = 0
 
 
+def cutover_profile(tmp_path: Path, name: str, approval: str = '["cutover"]') -> Path:
+    """A verification that passes here (one convergence check, GPUs optional) and a one-item runbook, on a shared
+    account (alice and bob are names declared on one OS account); ``approval``: ``[cutover] require_approval``."""
+    write_csv(tmp_path / "base.csv", loss_curve(1))
+    write_csv(tmp_path / "target.csv", loss_curve(2))
+    path = tmp_path / "p.toml"
+    path.write_text(f'name = "{name}"\n[source]\nprovider = "local"\n'
+                    '[verify]\nchecks = ["convergence"]\n[verify.gpu]\noptional = true\n'
+                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
+                    f'[cutover]\nshared_account = true\nrequire_approval = {approval}\n'
+                    '[[cutover.runbook]]\ntitle = "DNS switched"\n')
+    return path
+
+
 def serve(fail_every: int = 0) -> Iterator[LatencyServer]:
     with LatencyServer(fail_every) as server:
         yield server

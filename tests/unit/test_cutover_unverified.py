@@ -19,26 +19,14 @@ from engine.profile import load_profile
 from engine.runner import run_steps
 from engine.session import SessionStore
 from engine.verify.signoff import GAPS_ACTION, last_report, sign_off
-from tests.verify_support import loss_curve, second_person, write_csv
+from tests.verify_support import cutover_profile, second_person
 from tui.cli import main
 
 ACK = "NOT VERIFIED: no verification ran in this session; signed off acknowledging it (alice)"
 
 
-def _profile(tmp_path: Path, approval: str = '["cutover"]') -> Path:
-    write_csv(tmp_path / "base.csv", loss_curve(1))
-    write_csv(tmp_path / "target.csv", loss_curve(2))
-    path = tmp_path / "p.toml"
-    path.write_text('name = "unverified"\n[source]\nprovider = "local"\n'
-                    '[verify]\nchecks = ["convergence"]\n[verify.gpu]\noptional = true\n'
-                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
-                    f'[cutover]\nshared_account = true\nrequire_approval = {approval}\n'
-                    '[[cutover.runbook]]\ntitle = "DNS switched"\n')
-    return path
-
-
 def test_a_cutover_no_verification_covers_is_refused_unless_acknowledged(tmp_path: Path, capsys) -> None:
-    profile = load_profile(_profile(tmp_path))
+    profile = load_profile(cutover_profile(tmp_path, "unverified"))
     with SessionStore.open("unverified", operator="alice") as session:
         session.set_shared_account(True)  # alice and bob: names declared on one OS account
         session.set_step("transfer", "completed", result={"summary": "copied 3 objects"})
@@ -68,7 +56,7 @@ def test_a_cutover_no_verification_covers_is_refused_unless_acknowledged(tmp_pat
 
 
 def test_a_verification_accepted_with_gaps_is_said_as_such_not_refused(tmp_path: Path) -> None:
-    path = _profile(tmp_path, approval="[]")
+    path = cutover_profile(tmp_path, "unverified", approval="[]")
     (tmp_path / "target.csv").unlink()  # convergence cannot read its target curve: not a PASS
     profile = load_profile(path)
     with SessionStore.open("gaps", operator="alice") as session:

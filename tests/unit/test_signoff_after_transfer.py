@@ -19,28 +19,14 @@ from engine.profile import load_profile
 from engine.runner import run_steps
 from engine.session import SessionStore
 from engine.verify.signoff import GAPS_ACTION, last_report, sign_off, signoffs
-from tests.verify_support import loss_curve, second_person, write_csv
+from tests.verify_support import cutover_profile, second_person
 from tui.cli import main
 
 STALE = "predates the last transfer run (completed "
 
 
-def _profile(tmp_path: Path) -> Path:
-    """A verification that passes here (one convergence check), a one-item runbook; alice and bob are names
-    declared on one OS account."""
-    write_csv(tmp_path / "base.csv", loss_curve(1))
-    write_csv(tmp_path / "target.csv", loss_curve(2))
-    path = tmp_path / "p.toml"
-    path.write_text('name = "final-pass"\n[source]\nprovider = "local"\n'
-                    '[verify]\nchecks = ["convergence"]\n[verify.gpu]\noptional = true\n'
-                    '[verify.convergence]\nbaseline_file = "base.csv"\ntarget_file = "target.csv"\nsmoothing = 3\n'
-                    '[cutover]\nshared_account = true\nrequire_approval = ["cutover"]\n'
-                    '[[cutover.runbook]]\ntitle = "DNS switched"\n')
-    return path
-
-
 def _verify_then_transfer(tmp_path: Path, name: str) -> Path:
-    path = _profile(tmp_path)
+    path = cutover_profile(tmp_path, "final-pass")
     with SessionStore.open(name, operator="alice") as session:
         summary = run_steps(load_profile(path), ["verify"], emit=lambda e: None, profile_path=path, session=session)
         assert summary.ok and last_report(session).verdict == "PASS"
@@ -127,7 +113,7 @@ def test_a_cutover_signed_off_without_any_verification_says_so(tmp_path: Path, c
     item(s) ticked)", the same words as a verified one. The sign-off now records what the verification
     said of the copy (none here) and every reader of the session sees it; since s8target it is refused unless
     acknowledged (tests/unit/test_cutover_unverified.py), and the acknowledgment is in the words."""
-    path = _profile(tmp_path)
+    path = cutover_profile(tmp_path, "final-pass")
     path.write_text(path.read_text().replace('require_approval = ["cutover"]', 'require_approval = []'))
     profile = load_profile(path)
     with SessionStore.open("unverified", operator="alice") as session:
