@@ -31,6 +31,11 @@ def _same_file(now: str, listed: str) -> bool:
     return now.rsplit(":", 1)[0] == listed.rsplit(":", 1)[0] if now and listed else now == listed
 
 
+def _version(mtime_ns: int, dev: int, ino: int, ctime_ns: int) -> str:
+    """A file's version: what a listing gives it and what the checks before a rename or delete compare."""
+    return f"{mtime_ns}:{dev}:{ino}:{ctime_ns}"
+
+
 class LocalBackend(Backend):
     scheme = "file"
 
@@ -47,17 +52,16 @@ class LocalBackend(Backend):
         # killed run and the next, its size and mtime kept (cp -p, rsync -t --inplace, touch -r), had the
         # killed run's parts spliced into its copy, and the copy was called verified.
         return ObjectInfo(path=rel, size=s.st_size, mtime=s.st_mtime, mtime_preserved=True,
-                          version=f"{s.st_mtime_ns}:{s.st_dev}:{s.st_ino}:{s.st_ctime_ns}", mtime_ns=s.st_mtime_ns)
+                          version=_version(s.st_mtime_ns, s.st_dev, s.st_ino, s.st_ctime_ns), mtime_ns=s.st_mtime_ns)
 
     @staticmethod
     def _state(s: os.stat_result) -> tuple[int, ...]:
         return (s.st_size, s.st_mtime_ns, s.st_ino, s.st_dev, s.st_ctime_ns)
 
     def state_version(self, state: tuple[int, ...]) -> str:
-        """The version a listing gives the file in ``state`` (a :meth:`source_state`); :meth:`_info` writes the
-        same string inline (it runs once per listed file)."""
+        """The version a listing gives the file in ``state`` (a :meth:`source_state`)."""
         _size, mtime_ns, ino, dev, ctime_ns = state
-        return f"{mtime_ns}:{dev}:{ino}:{ctime_ns}"
+        return _version(mtime_ns, dev, ino, ctime_ns)
 
     rules = WalkRules()
     """How the walk treats symlinks (set from the transfer's options by ``open_backend``)."""
@@ -150,7 +154,7 @@ class LocalBackend(Backend):
             else:
                 if st.S_ISDIR(s.st_mode):
                     return  # the rename refuses it, saying what to do
-                now = self.state_version(self._state(s))
+                now = _version(s.st_mtime_ns, s.st_dev, s.st_ino, s.st_ctime_ns)
             if not _same_file(now, expect_version):
                 raise PreconditionLost(f"{path}: the destination changed since planning ("
                                        + ("a file appeared there" if not expect_version else "it was rewritten"
@@ -237,9 +241,10 @@ class LocalBackend(Backend):
         full = self.full(path)
         if version:
             try:
-                now = self.state_version(self._state(os.stat(full)))
+                s = os.stat(full)
             except FileNotFoundError:
                 return  # already gone
+            now = _version(s.st_mtime_ns, s.st_dev, s.st_ino, s.st_ctime_ns)
             if not _same_file(now, version):
                 raise PreconditionLost(f"{path}: changed since planning; not deleted — re-run to re-plan")
         os.unlink(full)
