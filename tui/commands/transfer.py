@@ -239,7 +239,7 @@ def _failure_summary(exc: BaseException) -> None:
     """The last NDJSON object of a run that ended in an error: the counts so far when the run had begun
     (``exc.summary``), the error, the exit status and its meaning. A run that could not reach the address or
     list the source ended with a progress event and the reason only on stderr."""
-    from engine.errors import EXIT_MEANING, ExitCode, GpumigrateError
+    from engine.errors import ExitCode, GpumigrateError
     from engine.secrets import redact_data
     from tui.output import print_json
 
@@ -251,8 +251,7 @@ def _failure_summary(exc: BaseException) -> None:
         code, error = int(ExitCode.INTERRUPTED), "interrupted"
     summary = getattr(exc, "summary", None)
     event = summary.to_event() if summary is not None else {"event": "summary"}  # no counts: none known
-    event.update(ok=False, error=error, exit_code=code, exit_meaning=EXIT_MEANING[code],
-                 started=summary is not None)
+    event = _with_status({**event, "error": error, "started": summary is not None}, code)
     try:
         print_json(redact_data(event))
     except (BrokenPipeError, ValueError):
