@@ -383,7 +383,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, previous_term)
             sink.close()
-        code = int(ExitCode.INTERRUPTED if out.interrupted else ExitCode.OK if out.ok else ExitCode.FAILED)
+        code = _exit_code(out)
         with report_output(already_closed=sink.closed) as shown:
             if args.json:
                 keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified",
@@ -405,7 +405,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
         sink.close()
-    code = int(ExitCode.INTERRUPTED if summary.interrupted else ExitCode.OK if summary.ok else ExitCode.FAILED)
+    code = _exit_code(summary)
     # The copy is over: a reader gone now (its summary line met `| head -c 10`) changes nothing it did, so the
     # status stays what it found, said on stderr (a failed copy exited 0 so: the CLI mapped the broken pipe to 0).
     with report_output(already_closed=sink.closed) as shown:
@@ -413,6 +413,13 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
     if shown.closed and not sink.closed:
         say_closed(f"{summary.line()} (exit {code})")
     return code
+
+
+def _exit_code(outcome: Any) -> int:
+    """A run's exit status from its outcome (a transfer summary or a Storage Transfer job's): interrupted wins."""
+    from engine.errors import ExitCode
+
+    return int(ExitCode.INTERRUPTED if outcome.interrupted else ExitCode.OK if outcome.ok else ExitCode.FAILED)
 
 
 def _with_status(event: dict[str, Any], code: int) -> dict[str, Any]:
