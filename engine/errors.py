@@ -45,6 +45,18 @@ class BadInputError(GpumigrateError):
     exit_code = ExitCode.BAD_INPUT
 
 
+def refuse_unknown(names: list[str], known: list[str], what: str, option: str | None = None) -> None:
+    """Refuse the ``names`` not in ``known`` (bad input), naming the option they came from and each one's near
+    match: `--steps: unknown step(s): verfy (verfy: did you mean verify?) (known: ...)`."""
+    import difflib
+
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        near = [f"{n}: did you mean {m[0]}?" for n in unknown if (m := difflib.get_close_matches(n, known, n=1))]
+        raise BadInputError(f"{option + ': ' if option else ''}unknown {what}(s): {', '.join(unknown)}"
+                            + (f" ({'; '.join(near)})" if near else "") + f" (known: {', '.join(known)})")
+
+
 class EnvironmentProblem(GpumigrateError):
     """Something outside the tool is missing; the message names what to set."""
 

@@ -174,17 +174,11 @@ def resolve_steps(names: list[str] | None, option: str | None = None) -> list[st
     """Validate a ``--steps`` list; keeps the canonical order. ``option`` names the flag the list came from, and
     a misspelt step is answered with its near match (`--steps: unknown step(s): verfy (verfy: did you mean
     verify?)`)."""
-    import difflib
-
-    from engine.errors import BadInputError
+    from engine.errors import refuse_unknown
 
     if not names:
         return list(STEP_ORDER)
-    unknown = [n for n in names if n not in STEP_MODULES]
-    if unknown:
-        near = [f"{n}: did you mean {m[0]}?" for n in unknown if (m := difflib.get_close_matches(n, STEP_ORDER, n=1))]
-        raise BadInputError(f"{option + ': ' if option else ''}unknown step(s): {', '.join(unknown)}"
-                            + (f" ({'; '.join(near)})" if near else "") + f" (known: {', '.join(STEP_ORDER)})")
+    refuse_unknown(names, list(STEP_ORDER), "step", option)
     return [n for n in STEP_ORDER if n in names]
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BadInputError
+from engine.errors import refuse_unknown
 from engine.events import Emit, ItemDone, Message, Progress, discard
 from engine.verify import checks as check_modules
 from engine.verify.baseline import (BASELINE_FORMAT, BASELINE_VERSION, baseline_from_report, load_baseline,
@@ -35,13 +35,7 @@ __all__ = ["BASELINE_FORMAT", "BASELINE_VERSION", "VerifyReport", "baseline_from
 def check_only(only: list[str], option: str | None = None) -> None:
     """Refuse a check name that is not one (bad input, before anything runs), naming the option it came from
     and a near match, as ``--steps`` does (`--only: unknown check(s): topolgy (topolgy: did you mean topology?)`)."""
-    import difflib
-
-    unknown = [n for n in only if n not in CHECK_NAMES]
-    if unknown:
-        near = [f"{n}: did you mean {m[0]}?" for n in unknown if (m := difflib.get_close_matches(n, CHECK_NAMES, n=1))]
-        raise BadInputError(f"{option + ': ' if option else ''}unknown check(s): {', '.join(unknown)}"
-                            + (f" ({'; '.join(near)})" if near else "") + f" (known: {', '.join(CHECK_NAMES)})")
+    refuse_unknown(only, list(CHECK_NAMES), "check", option)
 
 
 def selected_checks(section: VerifySection, only: list[str] | None = None) -> list[str]:
