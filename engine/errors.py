@@ -33,6 +33,12 @@ EXIT_MEANING: dict[int, str] = {
 """What each exit status means, for a ``--json`` summary that a script reads instead of the manual."""
 
 
+def with_exit_status(event: dict, code: int) -> dict:
+    """``event`` with the status the command exits with (``ok``, ``exit_code``, ``exit_meaning``): a script reads
+    them from a summary's last line, on every path, not only where the run failed to start."""
+    return {**event, "ok": code == 0, "exit_code": code, "exit_meaning": EXIT_MEANING[code]}
+
+
 class GpumigrateError(Exception):
     """Base of every error the engine raises on purpose (shown without a traceback)."""
 

@@ -57,12 +57,11 @@ def _json_usage_summary(argv: Sequence[str]) -> None:
         return
     import json
 
-    from engine.errors import EXIT_MEANING, ExitCode
+    from engine.errors import ExitCode, with_exit_status
     from engine.secrets import redact_data
 
-    code = int(ExitCode.BAD_INPUT)
-    print(json.dumps(redact_data({"event": "summary", "ok": False, "error": _usage_error, "exit_code": code,
-                      "exit_meaning": EXIT_MEANING[code], "started": False})), flush=True)
+    event = {"event": "summary", "error": _usage_error, "started": False}
+    print(json.dumps(redact_data(with_exit_status(event, int(ExitCode.BAD_INPUT)))), flush=True)
 
 
 _TOP_OPTIONS_WITH_VALUE = frozenset({"--profile", "-p", "--session", "-s"})

@@ -7,6 +7,7 @@ from typing import Any
 
 from typing import Callable
 
+from engine.errors import with_exit_status
 from tui.argtypes import bounded
 
 
@@ -251,7 +252,7 @@ def _failure_summary(exc: BaseException) -> None:
         code, error = int(ExitCode.INTERRUPTED), "interrupted"
     summary = getattr(exc, "summary", None)
     event = summary.to_event() if summary is not None else {"event": "summary"}  # no counts: none known
-    event = _with_status({**event, "error": error, "started": summary is not None}, code)
+    event = with_exit_status({**event, "error": error, "started": summary is not None}, code)
     try:
         print_json(redact_data(event))
     except (BrokenPipeError, ValueError):
@@ -295,7 +296,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
         code = int(ExitCode.OK if report.ok else ExitCode.FAILED)
         with report_output(already_closed=sink.closed) as shown:  # the check is over: its status stays
             if not sink.closed and args.json:
-                print_json(_with_status(report.to_event(), code))
+                print_json(with_exit_status(report.to_event(), code))
             elif not sink.closed:
                 print(report.line() + (f"; manifest: {args.manifest}" if args.manifest else ""))
                 for path in report.mismatched[:50]:
@@ -389,7 +390,7 @@ def _run(args: argparse.Namespace, startup_over: Callable[[], None]) -> int:
                 keys = ("copied", "deleted", "skipped", "failed", "bytes", "bytes_sent", "bytes_resumed", "verified",
                         "planned_bytes", "planned_objects", "engine", "engine_reason", "status", "job_name",
                         "interrupted", "delete_refused", "failures")
-                print_json(_with_status({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}}, code))
+                print_json(with_exit_status({"event": "summary", **{k: out.data[k] for k in keys if k in out.data}}, code))
             else:
                 print(f"{out.engine} engine ({out.reason}): {out.line}")
                 for failure in out.data.get("failures", [])[:50]:
@@ -422,20 +423,12 @@ def _exit_code(outcome: Any) -> int:
     return int(ExitCode.INTERRUPTED if outcome.interrupted else ExitCode.OK if outcome.ok else ExitCode.FAILED)
 
 
-def _with_status(event: dict[str, Any], code: int) -> dict[str, Any]:
-    """The summary object with the status the command exits with (``ok``, ``exit_code``, ``exit_meaning``): a
-    script reads them from the last line, on every path, not only where the run failed to start."""
-    from engine.errors import EXIT_MEANING
-
-    return {**event, "ok": code == 0, "exit_code": code, "exit_meaning": EXIT_MEANING[code]}
-
-
 def _print_summary(args: argparse.Namespace, summary: Any, code: int) -> None:
     """The transfer's last lines: its summary, failures and what was not copied, the next step."""
     from tui.output import print_json
 
     if args.json:
-        print_json(_with_status(summary.to_event(), code))
+        print_json(with_exit_status(summary.to_event(), code))
     else:
         print(summary.line())
         shown = summary.failures[:50]
